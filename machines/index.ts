@@ -1,0 +1,3 @@
+export * from './task.js';
+export * from './worker.js';
+export * from './monitor.js';

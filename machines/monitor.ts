@@ -1,0 +1,180 @@
+/**
+ * A monitor: while active, sweeps (requeue stale RUNNING tasks, clean up ended ones) and sleeps
+ * until the earliest lease deadline, never longer than checkTaskInterval or taskTimeout. When
+ * Redis is lost it pings the workers: with quorum it waits, without it pauses; either way, when
+ * Redis returns it holds off requeueing for one taskTimeout (grace), so that workers that kept
+ * running get to heartbeat first. Pure: effects are provided by src/monitor.ts.
+ */
+import { assign, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
+import type { PeerProbe } from './worker.js';
+
+export interface MonitorInput {
+  taskTimeout: number;
+  checkTaskInterval: number;
+  partitionPercentage: number;
+  fetchWorkerInterval: number;
+}
+
+export interface SweepResult {
+  requeued: string[];
+  parked: string[];
+  reaped: number;
+  /** Redis time (ms) of the sweep */
+  now: number;
+  /** when the earliest running lease expires (Redis ms), or -1 when none runs */
+  nextDeadline: number;
+}
+
+export interface MonitorContext extends MonitorInput {
+  lastSweep?: SweepResult;
+  lastProbe?: PeerProbe;
+}
+
+export type MonitorEvent = { type: 'REDIS_LOST' } | { type: 'REDIS_BACK' } | { type: 'STOP' };
+
+/** Sleep until the earliest deadline, bounded so a task claimed meanwhile is never missed. */
+export function sweepDelay(c: MonitorContext): number {
+  const cap = Math.min(c.checkTaskInterval, c.taskTimeout);
+  const s = c.lastSweep;
+  if (!s || s.nextDeadline < 0) return cap;
+  // A few ms past the deadline, so the lease is really stale by Redis's clock when we look.
+  return Math.max(1, Math.min(cap, s.nextDeadline - s.now + 5));
+}
+
+export const monitorMachine = setup({
+  types: {
+    context: {} as MonitorContext,
+    events: {} as MonitorEvent,
+    input: {} as MonitorInput,
+  },
+  actors: {
+    /** connect and load the worker list */
+    connect: fromPromise<void>(async () => {
+      throw new Error('monitor machine: effect "connect" not provided');
+    }),
+    /** requeue stale tasks and clean up ended ones (requeue.lua, reap.lua) */
+    sweep: fromPromise<SweepResult, { requeue: boolean }>(async () => {
+      throw new Error('monitor machine: effect "sweep" not provided');
+    }),
+    /** ping every known worker at once */
+    probePeers: fromPromise<PeerProbe>(async () => {
+      throw new Error('monitor machine: effect "probePeers" not provided');
+    }),
+    /** watch the Redis connection; sends REDIS_LOST and REDIS_BACK */
+    redisWatch: fromCallback<AnyEventObject>(() => {
+      throw new Error('monitor machine: effect "redisWatch" not provided');
+    }),
+    /** keep the in-memory worker list fresh, every fetchWorkerInterval */
+    refreshPeers: fromCallback<AnyEventObject>(() => {
+      throw new Error('monitor machine: effect "refreshPeers" not provided');
+    }),
+    /** close connections */
+    disconnect: fromPromise<void>(async () => {
+      throw new Error('monitor machine: effect "disconnect" not provided');
+    }),
+  },
+  actions: {
+    reportSweep: () => {
+      throw new Error('monitor machine: effect "reportSweep" not provided');
+    },
+    reportError: () => {
+      throw new Error('monitor machine: effect "reportError" not provided');
+    },
+  },
+  guards: {
+    quorumReached: ({ context, event }) => {
+      const p = (event as unknown as { output: PeerProbe }).output;
+      return p.total === 0 || (p.reached * 100) / p.total >= context.partitionPercentage;
+    },
+  },
+  delays: {
+    sweepDelay: ({ context }) => sweepDelay(context),
+    taskTimeout: ({ context }) => context.taskTimeout,
+    fetchWorkerInterval: ({ context }) => context.fetchWorkerInterval,
+    retryDelay: ({ context }) => Math.min(1000, context.checkTaskInterval),
+  },
+}).createMachine({
+  id: 'monitor',
+  context: ({ input }) => ({ ...input }),
+  initial: 'starting',
+  invoke: { id: 'redisWatch', src: 'redisWatch' },
+  on: { STOP: '.stopping' },
+  states: {
+    starting: {
+      invoke: {
+        src: 'connect',
+        onDone: 'active',
+        onError: { target: 'failed', actions: 'reportError' },
+      },
+    },
+    active: {
+      initial: 'sweeping',
+      invoke: { id: 'refreshPeers', src: 'refreshPeers' },
+      on: { REDIS_LOST: 'probing' },
+      states: {
+        sweeping: {
+          invoke: {
+            src: 'sweep',
+            input: { requeue: true },
+            onDone: { target: 'idle', actions: [assign({ lastSweep: ({ event }) => event.output }), 'reportSweep'] },
+            onError: { target: 'retrying', actions: 'reportError' },
+          },
+        },
+        idle: {
+          after: { sweepDelay: 'sweeping' },
+        },
+        retrying: {
+          after: { retryDelay: 'sweeping' },
+        },
+      },
+    },
+    probing: {
+      invoke: {
+        src: 'probePeers',
+        onDone: [
+          { guard: 'quorumReached', target: 'waiting', actions: assign({ lastProbe: ({ event }) => event.output }) },
+          { target: 'paused', actions: assign({ lastProbe: ({ event }) => event.output }) },
+        ],
+        onError: 'paused',
+      },
+      on: { REDIS_BACK: 'grace' },
+    },
+    waiting: {
+      // Redis is down for everyone: nothing to sweep; re-check peers now and then.
+      on: { REDIS_BACK: 'grace' },
+      after: { fetchWorkerInterval: 'probing' },
+    },
+    paused: {
+      // Cut off: another monitor may be sweeping; we requeue nothing.
+      on: { REDIS_BACK: 'grace' },
+      after: { fetchWorkerInterval: 'probing' },
+    },
+    grace: {
+      // Redis is back: let workers that kept running heartbeat before anything is requeued.
+      // Ended tasks are still cleaned up.
+      initial: 'cleaning',
+      on: { REDIS_LOST: 'probing' },
+      after: { taskTimeout: 'active' },
+      states: {
+        cleaning: {
+          invoke: {
+            src: 'sweep',
+            input: { requeue: false },
+            onDone: 'done',
+            onError: 'done',
+          },
+        },
+        done: {},
+      },
+    },
+    stopping: {
+      invoke: {
+        src: 'disconnect',
+        onDone: 'stopped',
+        onError: { target: 'stopped', actions: 'reportError' },
+      },
+    },
+    stopped: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});

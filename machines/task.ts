@@ -1,0 +1,190 @@
+/**
+ * The life of one task on one worker. RUNNING until the user function settles, then ending
+ * (the fenced END write) and END; or abandoned when the lease is lost or the worker halts, in
+ * which case nothing more is written. Pure: every effect is named here and provided by the
+ * runtime (src/worker-runtime.ts).
+ */
+import { assign, fromPromise, setup, stateIn } from 'xstate';
+
+export type TaskOutcome = 'succeeded' | 'failed' | 'stopped';
+
+export interface TaskInput {
+  id: string;
+  attempt: number;
+  lease: string;
+  abortTimeout: number;
+  finishRetryDelay: number;
+}
+
+export interface TaskContext extends TaskInput {
+  /** incremented by each reload; lets the runner tell runs apart */
+  run: number;
+  /** set when the task left without writing its end (lease lost, halted, fenced) */
+  abandoned: boolean;
+  outcome?: TaskOutcome;
+  result?: unknown;
+  error?: unknown;
+}
+
+export type TaskEvent =
+  | { type: 'STOP' }
+  | { type: 'RELOAD' }
+  | { type: 'EVENT'; name: string; payload: unknown }
+  | { type: 'LEASE_LOST' }
+  | { type: 'HALT' };
+
+export interface TaskOutput {
+  id: string;
+  /** how the task left this worker: its outcome, or 'abandoned' when nothing was written */
+  end: TaskOutcome | 'abandoned';
+}
+
+const notProvided = (name: string) => () => {
+  throw new Error(`task machine: effect "${name}" not provided`);
+};
+
+export const taskMachine = setup({
+  types: {
+    context: {} as TaskContext,
+    events: {} as TaskEvent,
+    input: {} as TaskInput,
+    output: {} as TaskOutput,
+  },
+  actions: {
+    /** fire the running function's AbortSignal */
+    abortRun: notProvided('abortRun'),
+    /** hand a custom control event to the function's listeners */
+    deliverEvent: notProvided('deliverEvent'),
+    /** log why the END write failed; it is retried */
+    reportFinishError: notProvided('reportFinishError'),
+    /** release the task's local resources (listeners, registry entry) */
+    releaseTask: notProvided('releaseTask'),
+  },
+  actors: {
+    /**
+     * run the user function (the first run also takes the claimed task into the worker's
+     * heartbeat set); resolves with its result, rejects with its error
+     */
+    runTask: fromPromise<unknown, { id: string; run: number }>(async () => {
+      throw new Error('task machine: actor "runTask" not provided');
+    }),
+    /** the fenced END write; resolves { written: false } when the lease was no longer ours */
+    finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown }>(async () => {
+      throw new Error('task machine: actor "finishTask" not provided');
+    }),
+  },
+  guards: {
+    /** the fenced END write went through */
+    written: ({ event }) => (event as { output?: { written?: boolean } }).output?.written === true,
+  },
+  delays: {
+    abortTimeout: ({ context }) => context.abortTimeout,
+    finishRetryDelay: ({ context }) => context.finishRetryDelay,
+  },
+}).createMachine({
+  id: 'task',
+  context: ({ input }) => ({ ...input, run: 0, abandoned: false }),
+  initial: 'RUNNING',
+  on: {
+    LEASE_LOST: '.abandoned',
+    HALT: '.abandoned',
+  },
+  states: {
+    RUNNING: {
+      initial: 'working',
+      invoke: {
+        id: 'run',
+        src: 'runTask',
+        input: ({ context }) => ({ id: context.id, run: context.run }),
+        onDone: [
+          {
+            guard: stateIn('#task.RUNNING.reloading'),
+            target: 'RUNNING',
+            reenter: true,
+            actions: assign({ run: ({ context }) => context.run + 1 }),
+          },
+          {
+            guard: stateIn('#task.RUNNING.stopping'),
+            target: 'ending',
+            actions: assign({ outcome: 'stopped', result: ({ event }) => event.output }),
+          },
+          { target: 'ending', actions: assign({ outcome: 'succeeded', result: ({ event }) => event.output }) },
+        ],
+        onError: [
+          {
+            guard: stateIn('#task.RUNNING.reloading'),
+            target: 'RUNNING',
+            reenter: true,
+            actions: assign({ run: ({ context }) => context.run + 1 }),
+          },
+          {
+            guard: stateIn('#task.RUNNING.stopping'),
+            target: 'ending',
+            actions: assign({ outcome: 'stopped', error: ({ event }) => event.error }),
+          },
+          { target: 'ending', actions: assign({ outcome: 'failed', error: ({ event }) => event.error }) },
+        ],
+      },
+      states: {
+        working: {
+          on: {
+            STOP: 'stopping',
+            RELOAD: 'reloading',
+            EVENT: { actions: 'deliverEvent' },
+          },
+        },
+        stopping: {
+          entry: 'abortRun',
+          after: {
+            // The function ignored its AbortSignal: end it as stopped anyway.
+            abortTimeout: { target: '#task.ending', actions: assign({ outcome: 'stopped' }) },
+          },
+        },
+        reloading: {
+          entry: 'abortRun',
+          on: { STOP: 'stopping' },
+          after: {
+            abortTimeout: {
+              target: '#task.RUNNING',
+              reenter: true,
+              actions: assign({ run: ({ context }) => context.run + 1 }),
+            },
+          },
+        },
+      },
+    },
+    ending: {
+      invoke: {
+        src: 'finishTask',
+        input: ({ context }) => ({
+          id: context.id,
+          lease: context.lease,
+          outcome: context.outcome ?? 'failed',
+          result: context.result,
+          error: context.error,
+        }),
+        onDone: [
+          { guard: 'written', target: 'END' },
+          // Fenced: our lease was gone, someone else owns the task now. Write nothing more.
+          { target: 'abandoned' },
+        ],
+        onError: { target: 'retryingEnd', actions: 'reportFinishError' },
+      },
+    },
+    retryingEnd: {
+      after: { finishRetryDelay: 'ending' },
+    },
+    END: {
+      type: 'final',
+      entry: 'releaseTask',
+    },
+    abandoned: {
+      type: 'final',
+      entry: [assign({ abandoned: true }), 'abortRun', 'releaseTask'],
+    },
+  },
+  output: ({ context }) => ({
+    id: context.id,
+    end: context.abandoned ? 'abandoned' : (context.outcome ?? 'failed'),
+  }),
+});

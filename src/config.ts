@@ -1,0 +1,144 @@
+/**
+ * One schema for every option: its default, its bounds and its documentation. `resolve*Config`
+ * validates user input against it and fills defaults; `configTable()` renders the README's
+ * table from it (a test checks the README matches).
+ */
+import { ConfigError } from './errors.js';
+
+type Kind = 'int' | 'string' | 'percent' | 'port';
+interface Field {
+  kind: Kind;
+  default?: number | string;
+  min?: number;
+  doc: string;
+}
+
+export const REDIS_FIELDS = {
+  host: { kind: 'string', default: '127.0.0.1', doc: 'Redis host' },
+  port: { kind: 'port', default: 6379, doc: 'Redis port' },
+  url: { kind: 'string', doc: 'Redis URL (`redis://user:pass@host:port/db`); overrides host/port' },
+  username: { kind: 'string', doc: 'Redis ACL user' },
+  password: { kind: 'string', doc: 'Redis password' },
+  db: { kind: 'int', default: 0, min: 0, doc: 'Redis database number' },
+  keyPrefix: { kind: 'string', default: '', doc: 'prepended to every key and channel, e.g. `{swarm}:` for one Cluster slot' },
+  newQueue: { kind: 'string', default: 'new-task', doc: 'list of new tasks (producers LPUSH)' },
+  taskSet: { kind: 'string', default: 'tasks', doc: 'set of claimed task ids' },
+  taskPrefix: { kind: 'string', default: 'task-', doc: 'prefix of task hashes and channels' },
+  endQueue: { kind: 'string', default: 'end-task', doc: 'set of ended `manual_end` tasks' },
+  workerSet: { kind: 'string', default: 'workers', doc: 'set of worker `host:port`' },
+} as const satisfies Record<string, Field>;
+
+const COMMON_FIELDS = {
+  fetchWorkerInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between refreshes of the in-memory worker list' },
+  partitionPercentage: { kind: 'percent', default: 60, doc: 'min % of other workers to reach by ping, when Redis is lost, to stay active' },
+  pingTimeout: { kind: 'int', default: 500, min: 1, doc: 'ms to wait for a peer to answer a ping' },
+} as const satisfies Record<string, Field>;
+
+export const WORKER_FIELDS = {
+  host: { kind: 'string', default: '127.0.0.1', doc: 'address the peer ping server listens on' },
+  port: { kind: 'port', default: 6000, doc: 'port the peer ping server listens on (0 = any free port)' },
+  advertise: { kind: 'string', doc: '`host:port` other nodes use to reach this worker, when it differs (NAT, proxies)' },
+  fetchTaskInterval: { kind: 'int', default: 2000, min: 1, doc: 'ms of the fallback poll; an idle worker blocks on Redis and takes a new task at once' },
+  concurrency: { kind: 'int', default: 10, min: 1, doc: 'tasks run at once' },
+  heartbeatInterval: { kind: 'int', default: 1000, min: 1, doc: 'ms between batched lease renewals (one call per worker); keep well under taskTimeout' },
+  stopGrace: { kind: 'int', default: 10000, min: 0, doc: 'ms `worker.stop()` lets running tasks finish before handing them back to the queue' },
+  abortTimeout: { kind: 'int', default: 5000, min: 0, doc: 'ms a task function gets to return after its AbortSignal fires (stop, reload) before it is ended anyway' },
+  maxPayloadBytes: { kind: 'int', default: 1048576, min: 1, doc: 'largest task JSON accepted from the queue; larger entries are dead-lettered' },
+  ...COMMON_FIELDS,
+} as const satisfies Record<string, Field>;
+
+export const MONITOR_FIELDS = {
+  taskTimeout: { kind: 'int', default: 30000, min: 1, doc: 'ms without a heartbeat after which a RUNNING task is requeued' },
+  checkTaskInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between sweeps at most; the monitor also wakes at the earliest lease deadline' },
+  maxAttempts: { kind: 'int', default: 5, min: 1, doc: 'claims of one task whose worker died each time before it is parked (dead letter) instead of requeued' },
+  endRetention: { kind: 'int', default: 3600000, min: 0, doc: 'ms an ended task hash stays readable after cleanup (0 = delete at once, as the seed did)' },
+  ...COMMON_FIELDS,
+} as const satisfies Record<string, Field>;
+
+type ValueOf<F extends Field> = F['kind'] extends 'string' ? string : number;
+type Resolved<S extends Record<string, Field>> = {
+  [K in keyof S as S[K] extends { default: unknown } ? K : never]: ValueOf<S[K]>;
+} & {
+  [K in keyof S as S[K] extends { default: unknown } ? never : K]?: ValueOf<S[K]>;
+};
+type Input<S extends Record<string, Field>> = { [K in keyof S]?: ValueOf<S[K]> };
+
+export type RedisConfig = Resolved<typeof REDIS_FIELDS>;
+export type RedisOptions = Input<typeof REDIS_FIELDS>;
+export type WorkerConfig = Resolved<typeof WORKER_FIELDS> & { redis: RedisConfig; secret?: string };
+export type MonitorConfig = Resolved<typeof MONITOR_FIELDS> & { redis: RedisConfig; secret?: string };
+
+/** Validate `input` against `schema`; unknown keys are an error too (they are usually typos). */
+function resolveFields<S extends Record<string, Field>>(what: string, schema: S, input: Record<string, unknown>, allowExtra: string[] = []): Resolved<S> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(input)) {
+    if (!(key in schema) && !allowExtra.includes(key)) {
+      throw new ConfigError(`${what}: unknown option "${key}" (known: ${[...Object.keys(schema), ...allowExtra].join(', ')})`);
+    }
+  }
+  for (const [key, field] of Object.entries(schema)) {
+    const raw = input[key];
+    if (raw === undefined || raw === null) {
+      if ('default' in field && field.default !== undefined) out[key] = field.default;
+      continue;
+    }
+    out[key] = check(`${what}.${key}`, field, raw);
+  }
+  return out as Resolved<S>;
+}
+
+function check(name: string, field: Field, raw: unknown): number | string {
+  if (field.kind === 'string') {
+    if (typeof raw !== 'string') throw new ConfigError(`${name} must be a string, got ${JSON.stringify(raw)}`);
+    return raw;
+  }
+  if (typeof raw !== 'number' || !Number.isFinite(raw) || !Number.isInteger(raw)) {
+    throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  }
+  if (field.kind === 'percent' && (raw < 0 || raw > 100)) throw new ConfigError(`${name} must be between 0 and 100, got ${raw}`);
+  if (field.kind === 'port' && (raw < 0 || raw > 65535)) throw new ConfigError(`${name} must be a port number 0-65535, got ${raw}`);
+  if (field.min !== undefined && raw < field.min) throw new ConfigError(`${name} must be >= ${field.min}, got ${raw}`);
+  return raw;
+}
+
+function asObject(what: string, v: unknown): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+export function resolveRedisConfig(input: unknown): RedisConfig {
+  return resolveFields('redis', REDIS_FIELDS, asObject('redis', input));
+}
+
+export function resolveWorkerConfig(input: unknown): WorkerConfig {
+  const o = asObject('Worker options', input);
+  const c = resolveFields('Worker', WORKER_FIELDS, o, ['redis', 'logger', 'secret']);
+  if (o.secret !== undefined && typeof o.secret !== 'string') throw new ConfigError('Worker.secret must be a string');
+  if (c.advertise !== undefined && !/^[^:\s]+:\d{1,5}$/.test(c.advertise)) {
+    throw new ConfigError(`Worker.advertise must be "host:port", got ${JSON.stringify(c.advertise)}`);
+  }
+  return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
+}
+
+export function resolveMonitorConfig(input: unknown): MonitorConfig {
+  const o = asObject('Monitor options', input);
+  const c = resolveFields('Monitor', MONITOR_FIELDS, o, ['redis', 'logger', 'secret']);
+  if (o.secret !== undefined && typeof o.secret !== 'string') throw new ConfigError('Monitor.secret must be a string');
+  return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
+}
+
+/** Markdown table of every option, generated from the schema (README section "Configuration"). */
+export function configTable(): string {
+  const rows: string[] = ['| option | applies to | default | meaning |', '|---|---|---|---|'];
+  const add = (scope: string, schema: Record<string, Field>) => {
+    for (const [key, f] of Object.entries(schema)) {
+      const def = 'default' in f && f.default !== undefined ? `\`${JSON.stringify(f.default)}\`` : '—';
+      rows.push(`| \`${key}\` | ${scope} | ${def} | ${f.doc} |`);
+    }
+  };
+  add('`redis`', REDIS_FIELDS);
+  add('Worker', WORKER_FIELDS);
+  add('Monitor', MONITOR_FIELDS);
+  return rows.join('\n');
+}

@@ -1,0 +1,16 @@
+/** Worker registry effects: `workers` membership (register.lua) and the peer list. */
+import type { Redis } from 'ioredis';
+import type { Keys } from '../keys.js';
+import { runScript } from '../scripts.js';
+
+export async function registerWorker(redis: Redis, keys: Keys, worker: string): Promise<number> {
+  return Number(await runScript(redis, 'register', [keys.workerSet, keys.workerSeen], [worker, 'add']));
+}
+
+export async function deregisterWorker(redis: Redis, keys: Keys, worker: string): Promise<void> {
+  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen], [worker, 'remove']);
+}
+
+export async function listWorkers(redis: Redis, keys: Keys): Promise<string[]> {
+  return (await redis.smembers(keys.workerSet)).sort();
+}

@@ -1,0 +1,10 @@
+export { Worker, type WorkerOptions } from './worker.js';
+export { Monitor, type MonitorOptions } from './monitor.js';
+export { Client, type ClientOptions, type SubmitOptions, type TaskInfo, type TaskState, type TaskOutcomeName } from './client.js';
+export type { Task, TaskFunction } from './task.js';
+export type { TaskEvent, ControlInput, StoredError } from './wire.js';
+export type { DeadLetter } from './effects/queue.js';
+export type { LoggerLike } from './logger.js';
+export { configTable, type RedisOptions } from './config.js';
+export { buildKeys, type Keys } from './keys.js';
+export * from './errors.js';

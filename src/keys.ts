@@ -1,0 +1,54 @@
+/**
+ * Every Redis key and channel name, built from config in one place. The seed's names are the
+ * defaults; the extra indexes (lease deadlines, dead letters, ended queue) sit beside them.
+ */
+import type { RedisConfig } from './config.js';
+
+export interface Keys {
+  /** prefix of every name, for building task keys inside Lua (`prefix .. taskPrefix .. id`) */
+  taskKeyPrefix: string;
+  newQueue: string;
+  taskSet: string;
+  endQueue: string;
+  workerSet: string;
+  /** zset id -> ms of last heartbeat (Redis time): the monitor's O(stale) index */
+  leases: string;
+  /** list of ended ids awaiting the monitor's cleanup (so a sweep never scans `tasks`) */
+  ended: string;
+  /** set of ids submitted through Client and not yet claimed (dedupe + QUEUED state) */
+  queued: string;
+  /** list of parked entries, JSON {reason, code, message, raw, at, worker} */
+  deadLetter: string;
+  /** zset worker -> ms last seen (Redis time); liveness of workers */
+  workerSeen: string;
+  task(id: string): string;
+  events(id: string): string;
+  control(id: string): string;
+  /** pattern matching every task's control channel */
+  controlPattern: string;
+}
+
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>): Keys {
+  const p = c.keyPrefix;
+  const taskKeyPrefix = p + c.taskPrefix;
+  return {
+    taskKeyPrefix,
+    newQueue: p + c.newQueue,
+    taskSet: p + c.taskSet,
+    endQueue: p + c.endQueue,
+    workerSet: p + c.workerSet,
+    leases: `${p}${c.taskSet}:leases`,
+    ended: `${p}${c.taskSet}:ended`,
+    queued: `${p}${c.newQueue}:queued`,
+    deadLetter: `${p}${c.newQueue}:dead`,
+    workerSeen: `${p}${c.workerSet}:seen`,
+    task: (id) => taskKeyPrefix + id,
+    events: (id) => `${taskKeyPrefix}${id}-events`,
+    control: (id) => `${taskKeyPrefix}${id}-control`,
+    controlPattern: `${globEscape(taskKeyPrefix)}*-control`,
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * Logging through tslog. Pass your own `logger` (a tslog Logger or anything with
+ * debug/info/warn/error) in the options, or set TASK_SWARM_LOG=debug|info|warn|error|silent and
+ * TASK_SWARM_LOG_FORMAT=json|pretty.
+ */
+import { Logger } from 'tslog';
+
+export interface LoggerLike {
+  debug(...args: unknown[]): unknown;
+  info(...args: unknown[]): unknown;
+  warn(...args: unknown[]): unknown;
+  error(...args: unknown[]): unknown;
+}
+
+const LEVELS: Record<string, number> = { silly: 0, trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6, silent: 7 };
+
+export function createLogger(name: string, given?: LoggerLike): LoggerLike {
+  if (given) return given;
+  const level = LEVELS[(process.env.TASK_SWARM_LOG ?? 'info').toLowerCase()] ?? 3;
+  return new Logger({
+    name,
+    type: level >= 7 ? 'hidden' : process.env.TASK_SWARM_LOG_FORMAT === 'json' ? 'json' : 'pretty',
+    minLevel: level,
+    hideLogPositionForProduction: true,
+  });
+}

@@ -1,0 +1,24 @@
+--[[
+  reassert.lua: a worker re-creates the hash of a task it is still running after Redis lost it
+  (restart without persistence), from its in-memory copy, so running work is not lost. Only
+  when the hash is really absent: an existing hash (someone else's claim) is never touched.
+
+  KEYS[1] task key   KEYS[2] taskSet   KEYS[3] leases (zset)
+  ARGV[1] id  ARGV[2] raw task JSON  ARGV[3] attempt  ARGV[4] lease  ARGV[5] worker  ARGV[6] start
+  ARGV[7] manual_end ('1' or '')
+
+  Returns 1 when re-asserted, 0 when a hash already existed.
+]]
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local fn = ''
+local ok, task = pcall(cjson.decode, ARGV[2])
+if ok and type(task) == 'table' and type(task['function']) == 'string' then fn = task['function'] end
+redis.call('HSET', KEYS[1], 'state', 'RUNNING', 'start', ARGV[6], 'update', now, 'worker', ARGV[5],
+  'data', ARGV[2], 'attempt', ARGV[3], 'lease', ARGV[4], 'function', fn)
+redis.call('HSET', KEYS[1], 'claims', tonumber(string.match(ARGV[4], '^(%d+):')) or 1)
+if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'manual_end', '1') end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+return 1

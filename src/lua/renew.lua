@@ -1,0 +1,33 @@
+--[[
+  renew.lua: one batched heartbeat for all of a worker's running tasks. Each task's `update`
+  (and its lease deadline index) is renewed only if this worker still holds its lease.
+
+  KEYS[1] leases (zset)   KEYS[2] workerSeen (zset)   KEYS[3] workerSet
+  ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3..] pairs of task id, lease
+
+  Returns { lost, missing, now }:
+    lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced)
+    missing = ids whose hash is gone (Redis lost its data): the worker re-asserts them
+]]
+local prefix, worker = ARGV[1], ARGV[2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+redis.call('ZADD', KEYS[2], now, worker)
+redis.call('SADD', KEYS[3], worker)
+
+local lost, missing = {}, {}
+for i = 3, #ARGV, 2 do
+  local id, lease = ARGV[i], ARGV[i + 1]
+  local key = prefix .. id
+  local h = redis.call('HMGET', key, 'state', 'lease')
+  if not h[1] then
+    missing[#missing + 1] = id
+  elseif h[1] == 'RUNNING' and h[2] == lease then
+    redis.call('HSET', key, 'update', now)
+    redis.call('ZADD', KEYS[1], now, id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+return { lost, missing, now }

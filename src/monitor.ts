@@ -1,0 +1,159 @@
+/**
+ * Monitor: the public class. Provides the effects of machines/monitor.ts: the sweep
+ * (requeue.lua + reap.lua), the peer probe and the Redis watch.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { monitorMachine, type SweepResult } from '../machines/monitor.js';
+import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOptions } from './config.js';
+import { StateError } from './errors.js';
+import { buildKeys, type Keys } from './keys.js';
+import { createLogger, type LoggerLike } from './logger.js';
+import { connect } from './redis.js';
+import { reapEnded, requeueStale } from './effects/sweep.js';
+import { listWorkers } from './effects/registry.js';
+import { probePeers } from '../actors/peer-prober.js';
+import { redisWatch } from '../actors/redis-watch.js';
+import { ticker } from '../actors/ticker.js';
+
+type Fields = typeof MONITOR_FIELDS;
+export type MonitorOptions = { [K in keyof Fields]?: number } & {
+  redis?: RedisOptions;
+  logger?: LoggerLike;
+  secret?: string;
+};
+
+/** tasks handled per script call, so one sweep never holds Redis for long */
+const SWEEP_BATCH = 1000;
+
+export class Monitor extends EventEmitter {
+  readonly config: MonitorConfig;
+  readonly name = `monitor-${randomBytes(3).toString('hex')}`;
+  private readonly keys: Keys;
+  private readonly log: LoggerLike;
+  private readonly redis: Redis;
+  private peers: string[] = [];
+  private actor?: Actor<typeof monitorMachine>;
+  private startError?: unknown;
+
+  constructor(options: MonitorOptions = {}) {
+    super();
+    this.config = resolveMonitorConfig(options);
+    this.keys = buildKeys(this.config.redis);
+    this.log = createLogger(this.name, options.logger);
+    this.redis = connect(this.config.redis, 'command', this.name);
+    this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
+  }
+
+  get state(): unknown {
+    return this.actor?.getSnapshot().value ?? 'idle';
+  }
+
+  async start(): Promise<void> {
+    if (this.actor) throw new StateError('monitor already started');
+    const actor = createActor(this.machine(), {
+      input: {
+        taskTimeout: this.config.taskTimeout,
+        checkTaskInterval: this.config.checkTaskInterval,
+        partitionPercentage: this.config.partitionPercentage,
+        fetchWorkerInterval: this.config.fetchWorkerInterval,
+      },
+    });
+    this.actor = actor;
+    let last = '';
+    actor.subscribe({
+      next: (s) => {
+        const v = JSON.stringify(s.value);
+        if (v !== last) {
+          last = v;
+          this.log.debug(`state ${v}`);
+          this.emit('state', s.value);
+        }
+      },
+      error: (e) => this.log.error('monitor machine crashed', e),
+    });
+    actor.start();
+    const s = await waitFor(actor, (x) => x.matches('active') || x.status === 'done', { timeout: Infinity });
+    if (s.matches('failed')) {
+      this.redis.disconnect();
+      throw this.startError instanceof Error ? this.startError : new StateError('monitor failed to start');
+    }
+    this.log.info(`started: taskTimeout ${this.config.taskTimeout} ms, checkTaskInterval ${this.config.checkTaskInterval} ms`);
+  }
+
+  async stop(): Promise<void> {
+    const actor = this.actor;
+    if (!actor || actor.getSnapshot().status === 'done') return;
+    actor.send({ type: 'STOP' });
+    await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
+  }
+
+  private async sweep(requeue: boolean): Promise<SweepResult> {
+    const { keys, config } = this;
+    let requeued: string[] = [];
+    let parked: string[] = [];
+    let nextDeadline = -1;
+    let now = 0;
+    if (requeue) {
+      const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name);
+      ({ requeued, parked, nextDeadline, now } = r);
+      // A full batch means more may be stale: come straight back.
+      if (requeued.length + parked.length >= SWEEP_BATCH) nextDeadline = now;
+    } else {
+      now = Number((await this.redis.time())[0]) * 1000;
+    }
+    const reaped = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
+    return { requeued, parked, reaped, now, nextDeadline };
+  }
+
+  private machine() {
+    const { config, keys, log } = this;
+    return monitorMachine.provide({
+      actors: {
+        connect: fromPromise(async () => {
+          try {
+            await this.redis.connect();
+            this.peers = await listWorkers(this.redis, keys);
+          } catch (e) {
+            this.startError = e;
+            throw e;
+          }
+        }),
+        sweep: fromPromise(({ input }: { input: { requeue: boolean } }) => this.sweep(input.requeue)),
+        probePeers: fromPromise(async () => {
+          const p = await probePeers(this.peers, config.pingTimeout, config.secret);
+          log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%)`);
+          return p;
+        }),
+        redisWatch: redisWatch(this.redis),
+        refreshPeers: ticker(
+          config.fetchWorkerInterval,
+          async () => {
+            this.peers = await listWorkers(this.redis, keys);
+          },
+          (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
+        ),
+        disconnect: fromPromise(async () => {
+          await Promise.race([this.redis.quit(), new Promise((r) => setTimeout(r, 1000))]);
+          this.redis.disconnect();
+          log.info('stopped');
+        }),
+      },
+      actions: {
+        reportSweep: ({ event }) => {
+          const r = (event as unknown as { output: SweepResult }).output;
+          if (r.requeued.length) log.warn(`requeued ${r.requeued.length} stale task(s): ${r.requeued.slice(0, 20).join(', ')}`);
+          if (r.parked.length) log.error(`parked ${r.parked.length} task(s) that exhausted maxAttempts: ${r.parked.join(', ')}`);
+          if (r.reaped) log.debug(`cleaned up ${r.reaped} ended task(s)`);
+          this.emit('sweep', r);
+        },
+        reportError: ({ event }) => {
+          const e = (event as { error?: unknown }).error;
+          log.warn(`${event.type}: ${e instanceof Error ? e.message : String(e)}`);
+        },
+      },
+    });
+  }
+}

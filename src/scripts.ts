@@ -1,0 +1,50 @@
+/**
+ * The Lua scripts in ./lua, each loaded once per connection with ioredis `defineCommand`
+ * (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache).
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/** script name -> number of KEYS it takes (see each file's header) */
+export const SCRIPTS = {
+  claim: 5,
+  renew: 3,
+  finish: 2,
+  requeue: 5,
+  reap: 3,
+  'hand-back': 3,
+  reassert: 3,
+  submit: 3,
+  register: 2,
+  'retry-dead': 2,
+} as const;
+export type ScriptName = keyof typeof SCRIPTS;
+
+const sources = new Map<ScriptName, string>();
+function source(name: ScriptName): string {
+  let s = sources.get(name);
+  if (s === undefined) {
+    s = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+    sources.set(name, s);
+  }
+  return s;
+}
+
+const defined = new WeakSet<Redis>();
+
+/** Run a script by name: KEYS then ARGV, as its header says. */
+export function runScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  if (!defined.has(redis)) {
+    for (const n of Object.keys(SCRIPTS) as ScriptName[]) {
+      redis.defineCommand(commandName(n), { numberOfKeys: SCRIPTS[n], lua: source(n) });
+    }
+    defined.add(redis);
+  }
+  if (keys.length !== SCRIPTS[name]) throw new Error(`script ${name} takes ${SCRIPTS[name]} keys, got ${keys.length}`);
+  const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[commandName(name)];
+  return fn!.call(redis, ...keys, ...args);
+}
+
+function commandName(n: ScriptName): string {
+  return `ts_${n.replace(/-/g, '_')}`;
+}

@@ -1,0 +1,38 @@
+/**
+ * What a task function receives (`Task`) and the worker's local record of a running task.
+ */
+import type { TaskEntry } from './wire.js';
+
+export interface Task<D = any> {
+  readonly id: string;
+  /** the task's `data`, parsed when it was a JSON string */
+  readonly data: D;
+  /** 1 on the first claim, higher when the task was requeued after a worker died */
+  readonly attempt: number;
+  readonly function: string;
+  /** aborts on `stop`, `reload`, a lost lease, a halt or a worker stop past its grace */
+  readonly signal: AbortSignal;
+  /** publish an event on `task-<id>-events` (pipelined; costs the task no round trip) */
+  emit(event: string, data?: unknown): void;
+  /** listen for custom control events `{event_name, event}` sent to this task */
+  on(eventName: string, handler: (payload: unknown) => void): this;
+  off(eventName: string, handler: (payload: unknown) => void): this;
+  /** explicit heartbeat; with `progress`, also emits a `progress` event. Rejects with LeaseLostError when the lease is gone. */
+  update(progress?: unknown): Promise<void>;
+}
+
+export type TaskFunction<D = any, R = unknown> = (task: Task<D>) => R | Promise<R>;
+
+/** The worker's in-memory copy of a task it runs: enough to heartbeat, end or re-assert it. */
+export interface LocalTask {
+  id: string;
+  raw: string;
+  entry: TaskEntry;
+  attempt: number;
+  lease: string;
+  /** local ms when claimed (for re-assertion after Redis lost the hash) */
+  start: number;
+  manualEnd: boolean;
+  controller: AbortController;
+  listeners: Map<string, Set<(payload: unknown) => void>>;
+}

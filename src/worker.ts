@@ -1,0 +1,359 @@
+/**
+ * Worker: the public class. It owns the connections, the task functions and the local task
+ * records, and provides every named effect of machines/worker.ts and machines/task.ts. The
+ * machine decides when to claim, wait, heartbeat, probe, halt or hand back; this file says how.
+ */
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { createActor, fromCallback, fromPromise, waitFor, type Actor, type AnyEventObject } from 'xstate';
+import { workerMachine, type ClaimedTask } from '../machines/worker.js';
+import { taskMachine, type TaskOutcome } from '../machines/task.js';
+import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
+import { ConfigError, LeaseLostError, StateError } from './errors.js';
+import { buildKeys, type Keys } from './keys.js';
+import { createLogger, type LoggerLike } from './logger.js';
+import { connect } from './redis.js';
+import type { LocalTask, TaskFunction } from './task.js';
+import { formatEvent, parseControl, parseEntry, safeJson, serializeError } from './wire.js';
+import { claim, waitForEntry } from './effects/queue.js';
+import { finishTask, handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
+import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
+import { startPeerServer, type PeerServer } from '../actors/peer-server.js';
+import { probePeers } from '../actors/peer-prober.js';
+import { redisWatch } from '../actors/redis-watch.js';
+import { ticker } from '../actors/ticker.js';
+import { taskRunner } from '../actors/task-runner.js';
+
+type Fields = typeof WORKER_FIELDS;
+export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
+  redis?: RedisOptions;
+  logger?: LoggerLike;
+  /** shared secret that authenticates peer pings (HMAC); all nodes of a swarm use the same */
+  secret?: string;
+};
+
+/** how long to wait for a retried END write after a Redis error */
+const FINISH_RETRY_MS = 500;
+
+export class Worker extends EventEmitter {
+  readonly config: WorkerConfig;
+  private readonly keys: Keys;
+  private readonly log: LoggerLike;
+  private readonly functions = new Map<string, TaskFunction>();
+  /** tasks claimed by the last claim, not yet adopted by their task actor */
+  private readonly pending = new Map<string, LocalTask>();
+  /** tasks this worker runs and heartbeats */
+  private readonly tasks = new Map<string, LocalTask>();
+  private peers: string[] = [];
+  private readonly redis: Redis;
+  private readonly sub: Redis;
+  private blocking?: Redis;
+  private server?: PeerServer;
+  private actor?: Actor<typeof workerMachine>;
+  private startError?: unknown;
+  private listenPort: number;
+
+  constructor(options: WorkerOptions = {}) {
+    super();
+    this.config = resolveWorkerConfig(options);
+    this.listenPort = this.config.port;
+    this.keys = buildKeys(this.config.redis);
+    this.log = createLogger('worker', options.logger);
+    this.redis = connect(this.config.redis, 'command', this.address);
+    this.sub = connect(this.config.redis, 'subscriber', this.address);
+    // ioredis reports connection errors as 'error' events; the machines handle the loss.
+    for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
+  }
+
+  /** `host:port` peers and Redis know this worker by */
+  get address(): string {
+    return this.config.advertise ?? `${this.config.host}:${this.listenPort}`;
+  }
+
+  /** current machine state value, e.g. `{ connected: 'waiting' }` or `'halted'` */
+  get state(): unknown {
+    return this.actor?.getSnapshot().value ?? 'idle';
+  }
+
+  /** ids of the tasks running here */
+  get running(): string[] {
+    return [...this.tasks.keys()];
+  }
+
+  addTaskFunction<D = any, R = unknown>(name: string, fn: TaskFunction<D, R>): this {
+    if (typeof name !== 'string' || name === '') throw new ConfigError('addTaskFunction: name must be a non-empty string');
+    if (typeof fn !== 'function') throw new ConfigError(`addTaskFunction("${name}"): fn must be a function`);
+    this.functions.set(name, fn as TaskFunction);
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.actor) throw new StateError('worker already started');
+    const actor = createActor(this.machine(), {
+      input: {
+        concurrency: this.config.concurrency,
+        fetchTaskInterval: this.config.fetchTaskInterval,
+        fetchWorkerInterval: this.config.fetchWorkerInterval,
+        partitionPercentage: this.config.partitionPercentage,
+        stopGrace: this.config.stopGrace,
+        abortTimeout: this.config.abortTimeout,
+        finishRetryDelay: FINISH_RETRY_MS,
+      },
+    });
+    this.actor = actor;
+    let last = '';
+    actor.subscribe({
+      next: (s) => {
+        const v = JSON.stringify(s.value);
+        if (v !== last) {
+          last = v;
+          this.log.debug(`state ${v}`);
+          this.emit('state', s.value);
+        }
+      },
+      error: (e) => this.log.error('worker machine crashed', e),
+    });
+    actor.start();
+    const s = await waitFor(actor, (x) => x.matches('connected') || x.status === 'done', { timeout: Infinity });
+    if (s.matches('failed')) {
+      await this.closeConnections();
+      throw this.startError instanceof Error ? this.startError : new StateError(`worker failed to start: ${String(this.startError)}`);
+    }
+    this.log.info(`started on ${this.address}, functions: ${[...this.functions.keys()].join(', ') || '(none)'}; concurrency ${this.config.concurrency}`);
+  }
+
+  /** Graceful: stop fetching, let running tasks finish within stopGrace, hand back the rest, deregister. */
+  async stop(): Promise<void> {
+    const actor = this.actor;
+    if (!actor || actor.getSnapshot().status === 'done') return;
+    actor.send({ type: 'STOP' });
+    await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
+  }
+
+  /** A claimed task's actor has started: from now on it is heartbeated and ended by us. */
+  private adopt(id: string): LocalTask | undefined {
+    const t = this.pending.get(id);
+    if (!t) return undefined;
+    this.pending.delete(id);
+    this.tasks.set(id, t);
+    this.log.info(`task ${id} (${t.entry.function}) started, attempt ${t.attempt}`);
+    return t;
+  }
+
+  private held(ids?: string[]): HeldLease[] {
+    const out: HeldLease[] = [];
+    for (const t of this.tasks.values()) if (!ids || ids.includes(t.id)) out.push({ id: t.id, lease: t.lease });
+    return out;
+  }
+
+  /** Renew every lease; re-assert tasks whose hash vanished; returns ids we lost. */
+  private async renewAll(): Promise<string[]> {
+    const r = await renewLeases(this.redis, this.keys, this.address, this.held());
+    const lost = [...r.lost];
+    for (const id of r.missing) {
+      const t = this.tasks.get(id);
+      if (!t) continue;
+      const ok = await reassert(this.redis, this.keys, this.address, { ...t });
+      if (ok) this.log.warn(`task ${id}: its hash was gone from Redis (data loss?); re-asserted from memory`);
+      else lost.push(id);
+    }
+    if (lost.length) this.log.warn(`lease lost for ${lost.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
+    return lost;
+  }
+
+  private blockingConnection(): Redis {
+    if (!this.blocking) {
+      this.blocking = connect(this.config.redis, 'blocking', this.address);
+      this.blocking.on('error', (e: Error) => this.log.debug(`redis (blocking): ${e.message}`));
+    }
+    return this.blocking;
+  }
+
+  private async closeConnections(): Promise<void> {
+    await Promise.allSettled([this.redis.quit(), this.sub.quit()]);
+    this.redis.disconnect();
+    this.sub.disconnect();
+    this.blocking?.disconnect();
+    this.blocking = undefined;
+    await this.server?.close();
+    this.server = undefined;
+  }
+
+  private publish(id: string, event: string, data: unknown): void {
+    // Not awaited: auto-pipelining batches it with whatever else goes out this tick.
+    this.redis.publish(this.keys.events(id), formatEvent(event, data)).catch((e: Error) => this.log.debug(`publish ${id}: ${e.message}`));
+  }
+
+  private machine() {
+    const { config, keys, log } = this;
+    const task = taskMachine.provide({
+      actions: {
+        abortRun: ({ context }) => this.tasks.get(context.id)?.controller.abort(new Error(`task ${context.id} aborted`)),
+        deliverEvent: ({ context, event }) => {
+          if (event.type !== 'EVENT') return;
+          const handlers = this.tasks.get(context.id)?.listeners.get(event.name);
+          if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
+          for (const h of handlers ?? []) {
+            try {
+              h(event.payload);
+            } catch (e) {
+              log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+            }
+          }
+        },
+        reportFinishError: ({ context, event }) =>
+          log.warn(`task ${context.id}: could not write its end, retrying: ${String((event as { error?: Error }).error?.message ?? '')}`),
+        releaseTask: ({ context }) => {
+          this.tasks.delete(context.id);
+        },
+      },
+      actors: {
+        runTask: taskRunner({
+          local: (id) => this.tasks.get(id) ?? this.adopt(id),
+          fn: (name) => this.functions.get(name),
+          readRaw: (id) => this.redis.hget(keys.task(id), 'data'),
+          emit: (id, event, data) => this.publish(id, event, data),
+          update: async (id, progress) => {
+            const t = this.tasks.get(id);
+            if (!t) throw new LeaseLostError(id);
+            const r = await renewLeases(this.redis, keys, this.address, [{ id, lease: t.lease }]);
+            if (r.lost.length || r.missing.length) {
+              this.actor?.send({ type: 'LEASES_LOST', ids: [id] });
+              throw new LeaseLostError(id);
+            }
+            if (progress !== undefined) this.publish(id, 'progress', progress);
+          },
+        }),
+        finishTask: fromPromise(async ({ input }: { input: { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown } }) => {
+          const payload = input.outcome === 'succeeded' ? safeJson(input.result) : JSON.stringify(serializeError(input.error ?? 'stopped'));
+          const written = await finishTask(this.redis, keys, input.id, input.lease, input.outcome, payload);
+          if (written) log.info(`task ${input.id} ended: ${input.outcome}`);
+          else log.warn(`task ${input.id}: END refused, our lease is gone (the task was requeued); nothing written`);
+          return { written };
+        }),
+      },
+    });
+
+    return workerMachine.provide({
+      actors: {
+        task,
+        register: fromPromise(async () => {
+          try {
+            this.server = await startPeerServer(config.host, config.port, () => this.address, config.secret);
+            this.listenPort = this.server.port;
+            await registerWorker(this.redis, keys, this.address);
+            this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
+          } catch (e) {
+            this.startError = e;
+            throw e;
+          }
+        }),
+        claimTasks: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => {
+          const { claimed, parked } = await claim(this.redis, keys, this.address, input.free, config.maxPayloadBytes, [...this.functions.keys()]);
+          for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
+          if (signal.aborted && claimed.length) {
+            // The machine moved on (stop) while the claim ran: give the tasks straight back.
+            await handBack(this.redis, keys, claimed);
+            return { tasks: [] };
+          }
+          const tasks: ClaimedTask[] = [];
+          const now = Date.now();
+          for (const c of claimed) {
+            const entry = parseEntry(c.raw);
+            this.pending.set(c.id, {
+              id: c.id,
+              raw: c.raw,
+              entry,
+              attempt: c.attempt,
+              lease: c.lease,
+              start: now,
+              manualEnd: entry.manual_end === true,
+              controller: new AbortController(),
+              listeners: new Map(),
+            });
+            tasks.push({ id: c.id, attempt: c.attempt, lease: c.lease });
+          }
+          return { tasks };
+        }),
+        waitForTask: fromPromise(async ({ signal }) => {
+          const conn = this.blockingConnection();
+          const onAbort = () => {
+            conn.disconnect();
+            if (this.blocking === conn) this.blocking = undefined;
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          try {
+            await waitForEntry(conn, keys, config.fetchTaskInterval);
+          } catch (e) {
+            if (!signal.aborted) throw e;
+          } finally {
+            signal.removeEventListener('abort', onAbort);
+          }
+        }),
+        heartbeat: ticker(
+          config.heartbeatInterval,
+          async (send) => {
+            const lost = await this.renewAll();
+            if (lost.length) send({ type: 'LEASES_LOST', ids: lost });
+          },
+          (e) => log.debug(`heartbeat failed: ${(e as Error).message}`),
+        ),
+        refreshPeers: ticker(
+          config.fetchWorkerInterval,
+          async () => {
+            this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
+          },
+          (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
+        ),
+        controlListener: fromCallback<AnyEventObject>(({ sendBack }) => {
+          const prefix = keys.taskKeyPrefix;
+          const onMessage = (_pattern: string, channel: string, message: string) => {
+            const id = channel.slice(prefix.length, -'-control'.length);
+            if (!this.tasks.has(id)) return; // another worker's task
+            try {
+              sendBack({ type: 'CONTROL', id, ...parseControl(message) });
+            } catch (e) {
+              const msg = (e as Error).message;
+              log.warn(`task ${id}: ignored control message: ${msg}`);
+              this.publish(id, 'control-error', { message: msg });
+            }
+          };
+          this.sub.on('pmessage', onMessage);
+          this.sub.psubscribe(keys.controlPattern).catch((e: Error) => log.warn(`control subscription failed: ${e.message}`));
+          return () => {
+            this.sub.off('pmessage', onMessage);
+          };
+        }),
+        redisWatch: redisWatch(this.redis),
+        probePeers: fromPromise(async () => {
+          const p = await probePeers(this.peers, config.pingTimeout, config.secret);
+          log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} peers (need ${config.partitionPercentage}%)`);
+          return p;
+        }),
+        reconcile: fromPromise(async () => {
+          const lost = await this.renewAll();
+          log.info(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
+          return { lost };
+        }),
+        handBack: fromPromise(async ({ input }: { input: { ids: string[] } }) => {
+          const back = await handBack(this.redis, keys, this.held(input.ids));
+          if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
+        }),
+        deregister: fromPromise(async () => {
+          try {
+            await Promise.race([deregisterWorker(this.redis, keys, this.address), new Promise((r) => setTimeout(r, 2000))]);
+          } finally {
+            await this.closeConnections();
+            log.info('stopped');
+          }
+        }),
+      },
+      actions: {
+        reportError: ({ event }) => {
+          const e = (event as { error?: unknown }).error;
+          log.warn(`${event.type}: ${e instanceof Error ? e.message : String(e)}`);
+        },
+      },
+    });
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Integration tests start their own redis-server and child processes; two cores.
+    maxWorkers: 2,
+    fileParallelism: true,
+  },
+});
