@@ -8,5 +8,6 @@ export default defineConfig({
     // Integration tests start their own redis-server and child processes; two cores.
     maxWorkers: 2,
     fileParallelism: true,
+    env: { TASK_SWARM_LOG: process.env.TASK_SWARM_LOG ?? 'error' },
   },
 });

@@ -1,0 +1,75 @@
+/** Worker child processes for tests: spawn, wait for output lines, kill, stop. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  address: string;
+  lines: string[];
+  /** resolves with the first stdout line matching `re` (past or future) */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const alive = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of alive) p.kill('SIGKILL');
+});
+
+export async function spawnWorker(options: Record<string, unknown>): Promise<WorkerProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+    env: { ...process.env, WORKER_OPTIONS: JSON.stringify(options), TASK_SWARM_LOG: process.env.TASK_SWARM_LOG ?? 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  alive.add(proc);
+  proc.on('exit', () => alive.delete(proc));
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  let buf = '';
+  proc.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.re.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  const waitFor = (re: RegExp, timeoutMs = 15_000) =>
+    new Promise<string>((resolve, reject) => {
+      const found = lines.find((l) => re.test(l));
+      if (found) return resolve(found);
+      const t = setTimeout(() => reject(new Error(`worker process: no line matching ${re} within ${timeoutMs} ms; got ${JSON.stringify(lines)}`)), timeoutMs);
+      const onExit = (code: number | null) => reject(new Error(`worker process exited (${code}) before printing ${re}; got ${JSON.stringify(lines)}`));
+      proc.once('exit', onExit);
+      waiters.push({
+        re,
+        resolve: (l) => {
+          clearTimeout(t);
+          proc.off('exit', onExit);
+          resolve(l);
+        },
+      });
+    });
+  const ready = await waitFor(/^READY /);
+  return {
+    proc,
+    address: ready.slice('READY '.length),
+    lines,
+    waitFor,
+    kill: (signal: NodeJS.Signals = 'SIGKILL') =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve(proc.exitCode);
+        proc.once('exit', (code) => resolve(code));
+        proc.kill(signal);
+      }),
+  };
+}
