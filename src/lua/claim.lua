@@ -50,7 +50,8 @@ for _ = 1, max + 64 do
     park('too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, raw)
   else
     local ok, task = pcall(cjson.decode, raw)
-    if not ok or type(task) ~= 'table' then
+    -- cjson decodes arrays to tables too: only an object is a task.
+    if not ok or type(task) ~= 'table' or not string.find(raw, '^%s*{') then
       park('bad_json', 'task entry is not a JSON object: ' .. string.sub(raw, 1, 80), raw)
     elseif (type(task.id) ~= 'string' and type(task.id) ~= 'number') or task.id == '' then
       park('missing_id', 'task entry has no "id" (string or number)', raw)

@@ -1,0 +1,173 @@
+/**
+ * Bad input gets a clear error naming what was wrong; the worker keeps running; nothing is
+ * lost (parked entries land in the dead-letter list with their reason, readable via Client).
+ */
+import { createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, Worker, type TaskEvent } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+async function setup(extra: Record<string, unknown> = {}) {
+  const o = server.options();
+  const w = new Worker({ port: 0, redis: o, ...extra });
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close(), () => w.stop());
+  w.addTaskFunction('echo', async (t) => t.data);
+  await w.start();
+  const push = (raw: string) => redis.lpush(`${o.keyPrefix}new-task`, raw);
+  /** a good task after the bad one proves the worker kept running */
+  const stillRuns = async () => {
+    const id = await c.submit('echo', 'fine');
+    expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 'fine' });
+  };
+  return { o, w, c, push, stillRuns };
+}
+
+describe('bad entries on new-task are parked in the dead-letter list with their reason', () => {
+  const cases: [string, string, string, RegExp][] = [
+    ['malformed JSON', '{"id": "x", "function": ', 'bad_json', /not a JSON object/],
+    ['a JSON value that is not an object', '[1,2,3]', 'bad_json', /not a JSON object/],
+    ['a missing id', '{"function":"echo","data":1}', 'missing_id', /no "id"/],
+    ['a missing function', '{"id":"nofn","data":1}', 'missing_function', /task "nofn" has no "function"/],
+    ['an unknown function name', '{"id":"u1","function":"resize","data":1}', 'unknown_function', /function "resize", not registered on worker/],
+  ];
+  for (const [what, raw, reason, message] of cases) {
+    it(`${what}`, async () => {
+      const { c, push, stillRuns } = await setup();
+      await push(raw);
+      const dead = await until(async () => (await c.deadLetters())[0], 'a dead letter');
+      expect(dead).toMatchObject({ reason, raw });
+      expect(dead.message).toMatch(message);
+      expect(dead.code).toMatch(/^ERR_/);
+      await stillRuns();
+    });
+  }
+
+  it('an entry larger than maxPayloadBytes', async () => {
+    const { c, push, stillRuns } = await setup({ maxPayloadBytes: 1000 });
+    const raw = JSON.stringify({ id: 'big', function: 'echo', data: 'x'.repeat(2000) });
+    await push(raw);
+    const dead = await until(async () => (await c.deadLetters())[0], 'a dead letter');
+    expect(dead).toMatchObject({ reason: 'too_large', raw });
+    expect(dead.message).toMatch(/over maxPayloadBytes 1000/);
+    await stillRuns();
+  });
+
+  it('a duplicate of a running task id', async () => {
+    const { o, w, c, push, stillRuns } = await setup();
+    let release!: () => void;
+    w.addTaskFunction('hold', () => new Promise((r) => (release = () => r('once'))));
+    const id = await c.submit('hold');
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING');
+    await push(JSON.stringify({ id, function: 'hold' }));
+    const dead = await until(async () => (await c.deadLetters())[0], 'a dead letter');
+    expect(dead).toMatchObject({ reason: 'duplicate', id, code: 'ERR_DUPLICATE_TASK' });
+    release();
+    expect((await c.wait(id, { timeout: 5000 })).result).toBe('once');
+    expect(await redis.llen(`${o.keyPrefix}new-task`)).toBe(0);
+    await stillRuns();
+  });
+
+  it('a parked entry can be retried once its cause is fixed (function deployed)', async () => {
+    const { w, c, push } = await setup();
+    await push('{"id":"later","function":"resize","data":{"w":10}}');
+    const dead = await until(async () => (await c.deadLetters())[0], 'a dead letter');
+    w.addTaskFunction('resize', async (t) => t.data);
+    expect(await c.retryDead(dead)).toBe(true);
+    expect(await c.retryDead(dead)).toBe(false); // taken once only
+    expect(await c.wait('later', { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: { w: 10 } });
+    expect(await c.deadLetters()).toEqual([]);
+  });
+});
+
+describe('Client.submit refuses bad input with a typed error', () => {
+  it('a duplicate id is refused while the task is queued, running or retained', async () => {
+    const { c } = await setup();
+    await c.submit('echo', 1, { id: 'dup' });
+    await expect(c.submit('echo', 2, { id: 'dup' })).rejects.toThrow(DuplicateTaskError);
+    await c.wait('dup', { timeout: 5000 });
+    await expect(c.submit('echo', 3, { id: 'dup' })).rejects.toMatchObject({ code: 'ERR_DUPLICATE_TASK', message: expect.stringContaining('"dup"') });
+  });
+
+  it('a missing function name or unserialisable data', async () => {
+    const { c } = await setup();
+    await expect(c.submit('', 1)).rejects.toThrow(InvalidTaskError);
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    await expect(c.submit('echo', circular)).rejects.toThrow(/not JSON-serialisable/);
+  });
+
+  it('a malformed control message from the client', async () => {
+    const { c } = await setup();
+    await expect(c.control('x', 'pause' as never)).rejects.toThrow(InvalidTaskError);
+    await expect(c.control('x', { event: 1 } as never)).rejects.toThrow(/event_name/);
+  });
+});
+
+describe('a malformed control message on the channel', () => {
+  it('is reported on the task events as control-error and the task goes on', async () => {
+    const { o, w, c } = await setup();
+    let release!: () => void;
+    w.addTaskFunction('hold', () => new Promise((r) => (release = () => r('ok'))));
+    const id = await c.submit('hold');
+    const events: TaskEvent[] = [];
+    c.subscribe(id, (e) => events.push(e));
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING');
+    await redis.publish(`${o.keyPrefix}task-${id}-control`, '{"event": "no name"}');
+    await redis.publish(`${o.keyPrefix}task-${id}-control`, 'explode');
+    await until(() => events.filter((e) => e.event === 'control-error').length === 2, 'two control-error events');
+    expect((events[0]!.data as { message: string }).message).toMatch(/event_name/);
+    expect((events[1]!.data as { message: string }).message).toMatch(/neither "stop", "reload" nor JSON/);
+    release();
+    expect((await c.wait(id, { timeout: 5000 })).outcome).toBe('succeeded');
+  });
+});
+
+describe('invalid configuration', () => {
+  const bad: [string, () => unknown, RegExp][] = [
+    ['a negative interval', () => new Worker({ fetchTaskInterval: -5 }), /Worker\.fetchTaskInterval must be >= 1, got -5/],
+    ['a percentage over 100', () => new Worker({ partitionPercentage: 120 }), /Worker\.partitionPercentage must be between 0 and 100, got 120/],
+    ['a percentage below 0', () => new Monitor({ partitionPercentage: -1 }), /Monitor\.partitionPercentage must be between 0 and 100/],
+    ['a non-integer concurrency', () => new Worker({ concurrency: 2.5 }), /Worker\.concurrency must be an integer/],
+    ['an unknown option (typo)', () => new Worker({ concurency: 5 } as never), /unknown option "concurency"/],
+    ['a bad Redis port', () => new Client({ redis: { port: 70000 } }), /redis\.port must be a port number/],
+    ['a wrong type', () => new Monitor({ taskTimeout: '30s' as never }), /Monitor\.taskTimeout must be an integer, got "30s"/],
+  ];
+  for (const [what, make, message] of bad) {
+    it(`${what} throws a ConfigError naming the option`, () => {
+      expect(make).toThrow(ConfigError);
+      expect(make).toThrow(message);
+    });
+  }
+
+  it('a port already in use makes start() reject with a ListenError, and the process goes on', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const w = new Worker({ port, redis: server.options() });
+      const err = await w.start().catch((e) => e);
+      expect(err).toBeInstanceOf(ListenError);
+      expect(err.message).toBe(`cannot listen on 127.0.0.1:${port} for peer pings: port already in use`);
+      expect(w.state).toBe('failed');
+    } finally {
+      blocker.close();
+    }
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * Workers as real child processes, killed and stopped for real: the task survives its worker.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, Monitor, Worker } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup: (() => Promise<unknown>)[] = [];
+const procs: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+  for (const p of procs.splice(0)) await p.kill('SIGKILL');
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+async function workerProcess(o: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const p = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100, ...extra });
+  procs.push(p);
+  return p;
+}
+async function startMonitor(o: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const m = new Monitor({ redis: o, taskTimeout: 800, checkTaskInterval: 5000, ...extra });
+  cleanup.push(() => m.stop());
+  await m.start();
+  return m;
+}
+function client(o: Record<string, unknown>) {
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close());
+  return c;
+}
+
+describe('a worker SIGKILLed mid-task', () => {
+  it('loses nothing: the monitor requeues the task and another worker finishes it', async () => {
+    const o = server.options();
+    const a = await workerProcess(o);
+    await startMonitor(o);
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 1500 });
+    await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    expect((await c.get(id))!.worker).toBe(a.address);
+
+    await a.kill('SIGKILL');
+    const requeued = new Promise<void>((resolve) => c.subscribe(id, (e) => e.event === 'requeued' && resolve()));
+    const b = await workerProcess(o);
+    await requeued;
+    await b.waitFor(new RegExp(`^STARTED ${id} 2$`));
+
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ state: 'END', outcome: 'succeeded', attempt: 2, worker: b.address, result: { slept: 1500, by: b.address } });
+    expect(t.history).toEqual([expect.objectContaining({ worker: a.address, attempt: 1, reason: 'heartbeat timeout' })]);
+  });
+
+  it('a task whose worker dies maxAttempts times is parked in the dead-letter list, not retried forever', async () => {
+    const o = server.options();
+    await startMonitor(o, { maxAttempts: 2 });
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 60_000 });
+    for (const attempt of [1, 2]) {
+      const w = await workerProcess(o);
+      await w.waitFor(new RegExp(`^STARTED ${id} ${attempt}$`));
+      await w.kill('SIGKILL');
+    }
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ state: 'END', outcome: 'failed', error: { code: 'ERR_MAX_ATTEMPTS' } });
+    const [dead] = await c.deadLetters();
+    expect(dead).toMatchObject({ reason: 'max_attempts', id, code: 'ERR_MAX_ATTEMPTS' });
+    expect(dead!.history).toHaveLength(2);
+    expect(await redis.llen(`${o.keyPrefix}new-task`)).toBe(0);
+  });
+});
+
+describe('graceful stop', () => {
+  it('lets a short task finish within stopGrace, then deregisters', async () => {
+    const o = server.options();
+    const w = await workerProcess(o, { stopGrace: 5000 });
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 400 });
+    await w.waitFor(new RegExp(`^STARTED ${id}`));
+    expect(await w.kill('SIGTERM')).toBe(0);
+    expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'succeeded' });
+    expect(await redis.smembers(`${o.keyPrefix}workers`)).toEqual([]);
+  });
+
+  it('hands a task still running after stopGrace back to the queue, where another worker takes it', async () => {
+    const o = server.options();
+    const a = await workerProcess(o, { stopGrace: 200 });
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 1200 });
+    await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    expect(await a.kill('SIGTERM')).toBe(0);
+    expect(await c.get(id)).toMatchObject({ state: 'QUEUED' });
+    expect(await redis.llen(`${o.keyPrefix}new-task`)).toBe(1);
+    // No monitor runs here: the hand-back alone puts it back, without counting an attempt.
+    const b = await workerProcess(o);
+    await b.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', worker: b.address });
+  });
+});
+
+describe('fencing', () => {
+  it('a worker whose task was requeued meanwhile has its END refused and abandons its copy', async () => {
+    const o = server.options();
+    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100 });
+    cleanup.push(() => w.stop());
+    let aborted = false;
+    let release!: () => void;
+    w.addTaskFunction('job', (task) => {
+      task.signal.addEventListener('abort', () => (aborted = true));
+      return new Promise((r) => (release = () => r('late result')));
+    });
+    await w.start();
+    const c = client(o);
+    const id = await c.submit('job');
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING');
+    // Another claim took the task over (as after a requeue): its lease is no longer ours.
+    await redis.hset(`${o.keyPrefix}task-${id}`, 'lease', '99:elsewhere:1', 'worker', 'elsewhere:1');
+    await until(() => aborted, 'our copy aborted on the next heartbeat');
+    release();
+    await new Promise((r) => setTimeout(r, 200));
+    const h = await redis.hgetall(`${o.keyPrefix}task-${id}`);
+    expect(h).toMatchObject({ state: 'RUNNING', worker: 'elsewhere:1', lease: '99:elsewhere:1' });
+    expect(h.result).toBeUndefined();
+    expect(w.running).toEqual([]);
+  });
+});
