@@ -1,0 +1,22 @@
+/** The docs that come from code stay true: regenerate with `npm run docs`. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readmeWithTable } from '../scripts/gen-docs.js';
+import { machinesDoc } from '../scripts/machines-doc.js';
+import { MONITOR_FIELDS, REDIS_FIELDS, WORKER_FIELDS } from '../src/config.js';
+
+const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
+
+describe('generated docs', () => {
+  it("README's configuration table matches the config schema", () => {
+    const readme = read('README.md');
+    expect(readme).toBe(readmeWithTable(readme));
+    for (const key of [...Object.keys(REDIS_FIELDS), ...Object.keys(WORKER_FIELDS), ...Object.keys(MONITOR_FIELDS)]) {
+      expect(readme).toContain(`| \`${key}\` |`);
+    }
+  });
+
+  it('docs/machines.md is the statecharts of the machines as they are', () => {
+    expect(read('docs/machines.md')).toBe(machinesDoc());
+  });
+});
