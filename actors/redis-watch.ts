@@ -1,6 +1,8 @@
 /**
- * Watches a Redis connection and tells the machine when it is lost and when it is back. A
- * single close is enough to report the loss: the machine's probing decides what it means.
+ * Redis reachability, for the machines: `redisWatch` reports a closed connection at once
+ * (REDIS_LOST); `awaitRedis` pings until Redis answers and then reports REDIS_BACK. The
+ * return is detected by asking, not by waiting for a connection event, because in a real
+ * partition the connection does not close: it just goes silent, and later resumes.
  */
 import type { Redis } from 'ioredis';
 import { fromCallback, type AnyEventObject } from 'xstate';
@@ -14,15 +16,36 @@ export function redisWatch(redis: Redis) {
       sendBack({ type: 'REDIS_LOST' });
     };
     const onReady = () => {
-      if (!lost) return;
       lost = false;
-      sendBack({ type: 'REDIS_BACK' });
     };
     redis.on('close', onClose);
     redis.on('ready', onReady);
     return () => {
       redis.off('close', onClose);
       redis.off('ready', onReady);
+    };
+  });
+}
+
+export function awaitRedis(redis: Redis, everyMs: number, timeoutMs: number) {
+  return fromCallback<AnyEventObject>(({ sendBack }) => {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const attempt = async () => {
+      let ok = false;
+      try {
+        ok = (await Promise.race([redis.ping(), new Promise((r) => setTimeout(() => r(null), timeoutMs))])) === 'PONG';
+      } catch {
+        ok = false;
+      }
+      if (stopped) return;
+      if (ok) sendBack({ type: 'REDIS_BACK' });
+      else timer = setTimeout(attempt, everyMs);
+    };
+    timer = setTimeout(attempt, everyMs);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
     };
   });
 }

@@ -23,6 +23,8 @@ export interface SweepResult {
   now: number;
   /** when the earliest running lease expires (Redis ms), or -1 when none runs */
   nextDeadline: number;
+  /** ms left of a hold on requeues after the swarm went silent (an outage); 0 = none */
+  graceLeft?: number;
 }
 
 export interface MonitorContext extends MonitorInput {
@@ -60,9 +62,13 @@ export const monitorMachine = setup({
     probePeers: fromPromise<PeerProbe>(async () => {
       throw new Error('monitor machine: effect "probePeers" not provided');
     }),
-    /** watch the Redis connection; sends REDIS_LOST and REDIS_BACK */
+    /** watch the Redis connection; sends REDIS_LOST when it closes */
     redisWatch: fromCallback<AnyEventObject>(() => {
       throw new Error('monitor machine: effect "redisWatch" not provided');
+    }),
+    /** ping Redis until it answers, then send REDIS_BACK */
+    awaitRedis: fromCallback<AnyEventObject>(() => {
+      throw new Error('monitor machine: effect "awaitRedis" not provided');
     }),
     /** keep the in-memory worker list fresh, every fetchWorkerInterval */
     refreshPeers: fromCallback<AnyEventObject>(() => {
@@ -91,7 +97,6 @@ export const monitorMachine = setup({
     sweepDelay: ({ context }) => sweepDelay(context),
     taskTimeout: ({ context }) => context.taskTimeout,
     fetchWorkerInterval: ({ context }) => context.fetchWorkerInterval,
-    retryDelay: ({ context }) => Math.min(1000, context.checkTaskInterval),
   },
 }).createMachine({
   id: 'monitor',
@@ -117,35 +122,38 @@ export const monitorMachine = setup({
             src: 'sweep',
             input: { requeue: true },
             onDone: { target: 'idle', actions: [assign({ lastSweep: ({ event }) => event.output }), 'reportSweep'] },
-            onError: { target: 'retrying', actions: 'reportError' },
+            // A failed sweep means Redis trouble: find out whether we are cut off.
+            onError: { target: '#monitor.probing', actions: 'reportError' },
           },
         },
         idle: {
           after: { sweepDelay: 'sweeping' },
         },
-        retrying: {
-          after: { retryDelay: 'sweeping' },
-        },
       },
     },
     probing: {
-      invoke: {
-        src: 'probePeers',
-        onDone: [
-          { guard: 'quorumReached', target: 'waiting', actions: assign({ lastProbe: ({ event }) => event.output }) },
-          { target: 'paused', actions: assign({ lastProbe: ({ event }) => event.output }) },
-        ],
-        onError: 'paused',
-      },
+      invoke: [
+        { id: 'awaitRedis', src: 'awaitRedis' },
+        {
+          src: 'probePeers',
+          onDone: [
+            { guard: 'quorumReached', target: 'waiting', actions: assign({ lastProbe: ({ event }) => event.output }) },
+            { target: 'paused', actions: assign({ lastProbe: ({ event }) => event.output }) },
+          ],
+          onError: 'paused',
+        },
+      ],
       on: { REDIS_BACK: 'grace' },
     },
     waiting: {
       // Redis is down for everyone: nothing to sweep; re-check peers now and then.
+      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
       on: { REDIS_BACK: 'grace' },
       after: { fetchWorkerInterval: 'probing' },
     },
     paused: {
       // Cut off: another monitor may be sweeping; we requeue nothing.
+      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
       on: { REDIS_BACK: 'grace' },
       after: { fetchWorkerInterval: 'probing' },
     },

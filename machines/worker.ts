@@ -76,9 +76,14 @@ export const workerMachine = setup({
     controlListener: fromCallback<AnyEventObject>(() => {
       throw new Error('worker machine: effect "controlListener" not provided');
     }),
-    /** watch the Redis connection; sends REDIS_LOST and REDIS_BACK */
+    /** watch the Redis connection; sends REDIS_LOST when it closes */
     redisWatch: fromCallback<AnyEventObject>(() => {
       throw new Error('worker machine: effect "redisWatch" not provided');
+    }),
+    /** ping Redis until it answers, then send REDIS_BACK (level-triggered: works for a closed
+     * connection and for a silent one, as in a real partition) */
+    awaitRedis: fromCallback<AnyEventObject>(() => {
+      throw new Error('worker machine: effect "awaitRedis" not provided');
     }),
     /** ping every known peer at once, with a short timeout */
     probePeers: fromPromise<PeerProbe>(notProvided('probePeers')),
@@ -207,18 +212,22 @@ export const workerMachine = setup({
       },
     },
     probing: {
-      invoke: {
-        src: 'probePeers',
-        onDone: [
-          { guard: 'quorumReached', target: 'redisDown', actions: 'recordProbe' },
-          { target: 'partitioned', actions: 'recordProbe' },
-        ],
-        onError: { target: 'partitioned', actions: 'reportError' },
-      },
+      invoke: [
+        { id: 'awaitRedis', src: 'awaitRedis' },
+        {
+          src: 'probePeers',
+          onDone: [
+            { guard: 'quorumReached', target: 'redisDown', actions: 'recordProbe' },
+            { target: 'partitioned', actions: 'recordProbe' },
+          ],
+          onError: { target: 'partitioned', actions: 'reportError' },
+        },
+      ],
       on: { REDIS_BACK: 'reconciling', STOP: 'draining' },
     },
     redisDown: {
       // Redis is down for everyone: keep the tasks running, fetch nothing, re-check peers.
+      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
       on: { REDIS_BACK: 'reconciling', STOP: 'draining' },
       after: { fetchWorkerInterval: 'probing' },
     },
@@ -227,9 +236,10 @@ export const workerMachine = setup({
       entry: 'haltTasks',
       always: { guard: 'noTasks', target: 'halted' },
       after: { abortTimeout: 'halted' },
-      on: { STOP: 'deregistering' },
+      on: { STOP: 'deregistering', REDIS_BACK: 'reconciling' },
     },
     halted: {
+      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
       on: { REDIS_BACK: 'reconciling', STOP: 'deregistering' },
     },
     reconciling: {

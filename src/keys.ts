@@ -21,6 +21,10 @@ export interface Keys {
   deadLetter: string;
   /** zset worker -> ms last seen (Redis time); liveness of workers */
   workerSeen: string;
+  /** present while requeues are held after the whole swarm went silent (an outage) */
+  grace: string;
+  /** hash {timeout: the monitors' taskTimeout, silence: last-seen time that began the last outage} */
+  outage: string;
   task(id: string): string;
   events(id: string): string;
   control(id: string): string;
@@ -46,6 +50,8 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     queued: `${p}${c.newQueue}:queued`,
     deadLetter: `${p}${c.newQueue}:dead`,
     workerSeen: `${p}${c.workerSet}:seen`,
+    grace: `${p}${c.taskSet}:grace`,
+    outage: `${p}${c.taskSet}:outage`,
     task: (id) => taskKeyPrefix + id,
     events: (id) => `${taskKeyPrefix}${id}-events`,
     control: (id) => `${taskKeyPrefix}${id}-control`,

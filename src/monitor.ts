@@ -15,7 +15,7 @@ import { connect } from './redis.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { listWorkers } from './effects/registry.js';
 import { probePeers } from '../actors/peer-prober.js';
-import { redisWatch } from '../actors/redis-watch.js';
+import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 
 type Fields = typeof MONITOR_FIELDS;
@@ -37,13 +37,14 @@ export class Monitor extends EventEmitter {
   private peers: string[] = [];
   private actor?: Actor<typeof monitorMachine>;
   private startError?: unknown;
+  private holding = false;
 
   constructor(options: MonitorOptions = {}) {
     super();
     this.config = resolveMonitorConfig(options);
     this.keys = buildKeys(this.config.redis);
     this.log = createLogger(this.name, options.logger);
-    this.redis = connect(this.config.redis, 'command', this.name);
+    this.redis = connect(this.config.redis, 'command', this.name, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
   }
 
@@ -96,16 +97,17 @@ export class Monitor extends EventEmitter {
     let parked: string[] = [];
     let nextDeadline = -1;
     let now = 0;
+    let graceLeft = 0;
     if (requeue) {
       const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name);
-      ({ requeued, parked, nextDeadline, now } = r);
+      ({ requeued, parked, nextDeadline, now, graceLeft } = r);
       // A full batch means more may be stale: come straight back.
       if (requeued.length + parked.length >= SWEEP_BATCH) nextDeadline = now;
     } else {
       now = Number((await this.redis.time())[0]) * 1000;
     }
     const reaped = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
-    return { requeued, parked, reaped, now, nextDeadline };
+    return { requeued, parked, reaped, now, nextDeadline, graceLeft };
   }
 
   private machine() {
@@ -128,6 +130,7 @@ export class Monitor extends EventEmitter {
           return p;
         }),
         redisWatch: redisWatch(this.redis),
+        awaitRedis: awaitRedis(this.redis, 250, config.pingTimeout),
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {
@@ -147,6 +150,8 @@ export class Monitor extends EventEmitter {
           if (r.requeued.length) log.warn(`requeued ${r.requeued.length} stale task(s): ${r.requeued.slice(0, 20).join(', ')}`);
           if (r.parked.length) log.error(`parked ${r.parked.length} task(s) that exhausted maxAttempts: ${r.parked.join(', ')}`);
           if (r.reaped) log.debug(`cleaned up ${r.reaped} ended task(s)`);
+          if (r.graceLeft && !this.holding) log.warn(`no worker heartbeat for over taskTimeout/2 (an outage?): holding requeues for ${r.graceLeft} ms`);
+          this.holding = Boolean(r.graceLeft);
           this.emit('sweep', r);
         },
         reportError: ({ event }) => {

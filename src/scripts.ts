@@ -8,9 +8,9 @@ import type { Redis } from 'ioredis';
 /** script name -> number of KEYS it takes (see each file's header) */
 export const SCRIPTS = {
   claim: 5,
-  renew: 3,
+  renew: 5,
   finish: 2,
-  requeue: 5,
+  requeue: 8,
   reap: 3,
   'hand-back': 3,
   reassert: 3,

@@ -20,7 +20,7 @@ import { finishTask, handBack, reassert, renewLeases, type HeldLease } from './e
 import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
 import { startPeerServer, type PeerServer } from '../actors/peer-server.js';
 import { probePeers } from '../actors/peer-prober.js';
-import { redisWatch } from '../actors/redis-watch.js';
+import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 import { taskRunner } from '../actors/task-runner.js';
 
@@ -34,6 +34,13 @@ export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 's
 
 /** how long to wait for a retried END write after a Redis error */
 const FINISH_RETRY_MS = 500;
+/** how often a worker cut off from Redis asks whether it is back */
+const REDIS_RETRY_MS = 250;
+
+/** A command slower than this means Redis is unreachable (or too slow to keep leases alive). */
+export function redisCommandTimeout(heartbeatInterval: number): number {
+  return Math.max(1000, 2 * heartbeatInterval);
+}
 
 export class Worker extends EventEmitter {
   readonly config: WorkerConfig;
@@ -59,7 +66,8 @@ export class Worker extends EventEmitter {
     this.listenPort = this.config.port;
     this.keys = buildKeys(this.config.redis);
     this.log = createLogger('worker', options.logger);
-    this.redis = connect(this.config.redis, 'command', this.address);
+    // A silent connection (partition) must fail a heartbeat rather than hang it.
+    this.redis = connect(this.config.redis, 'command', this.address, { commandTimeout: redisCommandTimeout(this.config.heartbeatInterval) });
     this.sub = connect(this.config.redis, 'subscriber', this.address);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
@@ -293,7 +301,14 @@ export class Worker extends EventEmitter {
         heartbeat: ticker(
           config.heartbeatInterval,
           async (send) => {
-            const lost = await this.renewAll();
+            let lost: string[];
+            try {
+              lost = await this.renewAll();
+            } catch (e) {
+              log.warn(`heartbeat failed: ${(e as Error).message}`);
+              send({ type: 'REDIS_LOST' });
+              return;
+            }
             if (lost.length) send({ type: 'LEASES_LOST', ids: lost });
           },
           (e) => log.debug(`heartbeat failed: ${(e as Error).message}`),
@@ -325,6 +340,7 @@ export class Worker extends EventEmitter {
           };
         }),
         redisWatch: redisWatch(this.redis),
+        awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout),
         probePeers: fromPromise(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} peers (need ${config.partitionPercentage}%)`);

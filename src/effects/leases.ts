@@ -15,7 +15,7 @@ export interface HeldLease {
 export async function renewLeases(redis: Redis, keys: Keys, worker: string, held: HeldLease[]): Promise<{ lost: string[]; missing: string[]; now: number }> {
   const args: string[] = [keys.taskKeyPrefix, worker];
   for (const h of held) args.push(h.id, h.lease);
-  const [lost, missing, now] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet], args)) as [string[], string[], number];
+  const [lost, missing, now] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage], args)) as [string[], string[], number];
   return { lost, missing, now };
 }
 

@@ -13,14 +13,14 @@ export async function requeueStale(
   limit: number,
   maxAttempts: number,
   monitor: string,
-): Promise<{ requeued: string[]; parked: string[]; nextDeadline: number; now: number }> {
-  const [requeued, parked, nextDeadline, now] = (await runScript(
+): Promise<{ requeued: string[]; parked: string[]; nextDeadline: number; now: number; graceLeft: number }> {
+  const [requeued, parked, nextDeadline, now, graceLeft] = (await runScript(
     redis,
     'requeue',
-    [keys.leases, keys.taskSet, keys.newQueue, keys.deadLetter, keys.ended],
+    [keys.leases, keys.taskSet, keys.newQueue, keys.deadLetter, keys.ended, keys.workerSeen, keys.grace, keys.outage],
     [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor],
-  )) as [string[], string[], number, number];
-  return { requeued, parked, nextDeadline: Number(nextDeadline), now: Number(now) };
+  )) as [string[], string[], number, number, number];
+  return { requeued, parked, nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft) };
 }
 
 export async function reapEnded(redis: Redis, keys: Keys, retention: number, limit: number): Promise<number> {

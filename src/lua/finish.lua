@@ -7,10 +7,12 @@
   ARGV[1] task key   ARGV[2] task id   ARGV[3] lease   ARGV[4] outcome: succeeded|failed|stopped
   ARGV[5] result or error, as JSON   ARGV[6] events channel
 
-  Returns 1 when written, 0 when fenced (the lease is not ours, or the task is not RUNNING).
+  Returns 1 when written (or already written by this lease: a retry after a timeout whose
+  first try did reach Redis), 0 when fenced (the lease is not ours, or the task not RUNNING).
 ]]
 local key, id, lease, outcome, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = redis.call('HMGET', key, 'state', 'lease')
+if h[1] == 'END' and h[2] == lease then return 1 end
 if h[1] ~= 'RUNNING' or h[2] ~= lease then return 0 end
 
 local t = redis.call('TIME')

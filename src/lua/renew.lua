@@ -2,8 +2,14 @@
   renew.lua: one batched heartbeat for all of a worker's running tasks. Each task's `update`
   (and its lease deadline index) is renewed only if this worker still holds its lease.
 
-  KEYS[1] leases (zset)   KEYS[2] workerSeen (zset)   KEYS[3] workerSet
+  KEYS[1] leases (zset)   KEYS[2] workerSeen (zset)   KEYS[3] workerSet   KEYS[4] grace
+  KEYS[5] outage (hash: timeout = the monitors' taskTimeout, silence = start of the last outage)
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3..] pairs of task id, lease
+
+  If no worker at all has been seen for half a taskTimeout, the whole swarm went silent: that is
+  an outage of Redis or of the network around it, not every worker dying at once. Requeues are
+  then held for one taskTimeout (the grace key), once per silence, so that every worker gets to
+  heartbeat before a monitor judges anyone stale. (requeue.lua makes the same check.)
 
   Returns { lost, missing, now }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced)
@@ -12,6 +18,16 @@
 local prefix, worker = ARGV[1], ARGV[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local outage = redis.call('HMGET', KEYS[5], 'timeout', 'silence')
+local timeout = tonumber(outage[1])
+if timeout then
+  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  if last[2] and now - tonumber(last[2]) > timeout / 2 and outage[2] ~= last[2] then
+    redis.call('HSET', KEYS[5], 'silence', last[2])
+    redis.call('SET', KEYS[4], now, 'PX', timeout)
+  end
+end
 
 redis.call('ZADD', KEYS[2], now, worker)
 redis.call('SADD', KEYS[3], worker)

@@ -5,16 +5,33 @@
   claimed maxAttempts times is parked in the dead-letter list and ended as failed instead.
   Check and requeue happen in this one script, so two monitors never requeue a task twice.
 
+  When no worker at all has been seen for half a taskTimeout, the swarm went silent (an outage,
+  not a mass death): requeues are held for one taskTimeout, once per silence, so that every
+  worker can heartbeat first (see renew.lua, which makes the same check). If no worker comes
+  back, requeues resume after that one grace.
+
   KEYS[1] leases (zset)   KEYS[2] taskSet   KEYS[3] newQueue   KEYS[4] deadLetter   KEYS[5] ended
+  KEYS[6] workerSeen (zset)   KEYS[7] grace   KEYS[8] outage (hash: timeout, silence)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
-  Returns { requeued ids, parked ids, next deadline ms or -1, now }
+  Returns { requeued ids, parked ids, next deadline ms or -1, now, grace ms left (0 = none) }
 ]]
 local prefix, timeout, limit, maxAttempts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cutoff = now - timeout
+
+redis.call('HSET', KEYS[8], 'timeout', timeout)
+local last = redis.call('ZRANGE', KEYS[6], -1, -1, 'WITHSCORES')
+if last[2] and now - tonumber(last[2]) > timeout / 2 and redis.call('HGET', KEYS[8], 'silence') ~= last[2] then
+  redis.call('HSET', KEYS[8], 'silence', last[2])
+  redis.call('SET', KEYS[7], now, 'PX', timeout)
+end
+local graceLeft = redis.call('PTTL', KEYS[7])
+if graceLeft > 0 then
+  return { {}, {}, now + graceLeft, now, graceLeft }
+end
 
 local requeued, parked = {}, {}
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, limit)
@@ -55,4 +72,4 @@ end
 local nextDeadline = -1
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then nextDeadline = tonumber(first[2]) + timeout end
-return { requeued, parked, nextDeadline, now }
+return { requeued, parked, nextDeadline, now, 0 }

@@ -18,8 +18,10 @@ process.on('exit', () => {
   for (const p of alive) p.kill('SIGKILL');
 });
 
-export async function spawnWorker(options: Record<string, unknown>): Promise<WorkerProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+/** `prefix` runs the worker under another command, e.g. `ip netns exec NAME`. */
+export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = []): Promise<WorkerProcess> {
+  const argv = [...prefix, process.execPath, '--import', 'tsx', FIXTURE];
+  const proc = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, WORKER_OPTIONS: JSON.stringify(options), TASK_SWARM_LOG: process.env.TASK_SWARM_LOG ?? 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -39,7 +39,7 @@ export interface RedisServer {
 
 let prefixCounter = 0;
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(opts: { appendonly?: boolean; bind?: string[] } = {}): Promise<RedisServer> {
   const external = process.env.REDIS_URL;
   const clients: Redis[] = [];
   const mkClient = (host: string, port: number) => {
@@ -79,7 +79,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<R
   const start = async () => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir],
+      ['--port', String(port), '--bind', ['127.0.0.1', ...(opts.bind ?? [])].join(' '), '--protected-mode', 'no', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir],
       { stdio: 'ignore' },
     );
     const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
