@@ -34,9 +34,12 @@ export interface MonitorContext extends MonitorInput {
 
 export type MonitorEvent = { type: 'REDIS_LOST' } | { type: 'REDIS_BACK' } | { type: 'STOP' };
 
+const MAX_DELAY = 2 ** 31 - 1;
+
 /** Sleep until the earliest deadline, bounded so a task claimed meanwhile is never missed. */
 export function sweepDelay(c: MonitorContext): number {
-  const cap = Math.min(c.checkTaskInterval, c.taskTimeout);
+  // Node fires a timer over 2^31-1 ms after 1 ms: never ask for one.
+  const cap = Math.min(c.checkTaskInterval, c.taskTimeout, MAX_DELAY);
   const s = c.lastSweep;
   if (!s || s.nextDeadline < 0) return cap;
   // A few ms past the deadline, so the lease is really stale by Redis's clock when we look.
@@ -176,6 +179,8 @@ export const monitorMachine = setup({
       },
     },
     stopping: {
+      // Already stopping: a second STOP must not restart the disconnect.
+      on: { STOP: {} },
       invoke: {
         src: 'disconnect',
         onDone: 'stopped',

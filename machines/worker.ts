@@ -106,7 +106,7 @@ export const workerMachine = setup({
       enqueue.assign({ running: [...context.running, ...tasks.map((t) => t.id)] });
     }),
     forgetTask: enqueueActions(({ enqueue, context, event }) => {
-      const id = (event as unknown as { output: { id: string } }).output.id;
+      const id = event.type.replace(/^xstate\.(done|error)\.actor\.task\./, '');
       enqueue(stopChild(taskActorId(id)));
       enqueue.assign({ running: context.running.filter((r) => r !== id) });
     }),
@@ -125,6 +125,10 @@ export const workerMachine = setup({
       for (const id of context.running) enqueue.sendTo(taskActorId(id), { type: 'HALT' });
     }),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
+    /** a task actor crashed: release its local record and log it */
+    reportTaskCrash: () => {
+      throw new Error('worker machine: effect "reportTaskCrash" not provided');
+    },
     /** log a failed effect that the machine recovers from by retrying */
     reportError: () => {
       throw new Error('worker machine: effect "reportError" not provided');
@@ -162,6 +166,8 @@ export const workerMachine = setup({
   ],
   on: {
     'xstate.done.actor.task.*': { actions: 'forgetTask' },
+    // A task actor that crashed (a bug, not a task failure): drop it rather than die with it.
+    'xstate.error.actor.task.*': { actions: ['reportTaskCrash', 'forgetTask'] },
     CONTROL: { actions: 'routeControl' },
   },
   states: {
@@ -171,6 +177,7 @@ export const workerMachine = setup({
         onDone: 'connected',
         onError: { target: 'failed', actions: 'reportError' },
       },
+      on: { STOP: 'deregistering' },
     },
     connected: {
       initial: 'fetching',

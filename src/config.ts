@@ -5,6 +5,8 @@
  */
 import { ConfigError } from './errors.js';
 
+const MAX_INT = 2 ** 31 - 1;
+
 type Kind = 'int' | 'string' | 'percent' | 'port';
 interface Field {
   kind: Kind;
@@ -98,6 +100,8 @@ function check(name: string, field: Field, raw: unknown): number | string {
   if (field.kind === 'percent' && (raw < 0 || raw > 100)) throw new ConfigError(`${name} must be between 0 and 100, got ${raw}`);
   if (field.kind === 'port' && (raw < 0 || raw > 65535)) throw new ConfigError(`${name} must be a port number 0-65535, got ${raw}`);
   if (field.min !== undefined && raw < field.min) throw new ConfigError(`${name} must be >= ${field.min}, got ${raw}`);
+  // Node timers cannot hold more than 2^31-1 ms (a longer one fires at once).
+  if (raw > MAX_INT) throw new ConfigError(`${name} must be <= ${MAX_INT}, got ${raw}`);
   return raw;
 }
 

@@ -127,6 +127,7 @@ export class Worker extends EventEmitter {
       await this.closeConnections();
       throw this.startError instanceof Error ? this.startError : new StateError(`worker failed to start: ${String(this.startError)}`);
     }
+    if (s.status === 'done') throw new StateError('worker was stopped while starting');
     this.log.info(`started on ${this.address}, functions: ${[...this.functions.keys()].join(', ') || '(none)'}; concurrency ${this.config.concurrency}`);
   }
 
@@ -245,10 +246,12 @@ export class Worker extends EventEmitter {
     return workerMachine.provide({
       actors: {
         task,
-        register: fromPromise(async () => {
+        register: fromPromise(async ({ signal }) => {
           try {
-            this.server = await startPeerServer(config.host, config.port, () => this.address, config.secret);
-            this.listenPort = this.server.port;
+            const server = await startPeerServer(config.host, config.port, () => this.address, config.secret);
+            if (signal.aborted) return void (await server.close()); // stopped while starting
+            this.server = server;
+            this.listenPort = server.port;
             await registerWorker(this.redis, keys, this.address);
             this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
           } catch (e) {
@@ -365,6 +368,11 @@ export class Worker extends EventEmitter {
         }),
       },
       actions: {
+        reportTaskCrash: ({ event }) => {
+          const id = event.type.replace(/^xstate\.error\.actor\.task\./, '');
+          this.tasks.delete(id);
+          log.error(`task ${id}: its actor crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
+        },
         reportError: ({ event }) => {
           const e = (event as { error?: unknown }).error;
           log.warn(`${event.type}: ${e instanceof Error ? e.message : String(e)}`);

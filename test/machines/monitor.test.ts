@@ -1,0 +1,463 @@
+/**
+ * The monitor machine, with every effect replaced by a fake, and its pure `sweepDelay`.
+ *
+ * Layer 1 asks the pure `transition()` which effects a step requests. Layer 2 runs the monitor
+ * as an actor on a SimulatedClock with fakes that record their calls.
+ */
+import { describe, it, expect } from 'vitest';
+import { createActor, fromCallback, fromPromise, initialTransition, transition, SimulatedClock, type AnyActorRef, type AnyEventObject } from 'xstate';
+import { monitorMachine, sweepDelay, type MonitorContext, type MonitorEvent, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
+import type { PeerProbe } from '../../machines/worker.js';
+
+const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 400, partitionPercentage: 50, fetchWorkerInterval: 300 };
+
+const sweepResult = (now: number, nextDeadline: number): SweepResult => ({ requeued: [], parked: [], reaped: 0, now, nextDeadline });
+
+describe('sweepDelay: how long an idle monitor sleeps', () => {
+  const ctx = (over: Partial<MonitorContext> = {}): MonitorContext => ({ ...input, ...over });
+
+  it('before any sweep, it sleeps min(checkTaskInterval, taskTimeout)', () => {
+    expect(sweepDelay(ctx())).toBe(400);
+    expect(sweepDelay(ctx({ checkTaskInterval: 5000 }))).toBe(1000);
+  });
+
+  it('with no task running (nextDeadline -1), it sleeps the cap', () => {
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, -1) }))).toBe(400);
+    expect(sweepDelay(ctx({ taskTimeout: 250, lastSweep: sweepResult(50_000, -1) }))).toBe(250);
+  });
+
+  it('it wakes a few ms after the earliest lease deadline, so the lease is stale when it looks', () => {
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 50_100) }))).toBe(105);
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 50_000) }))).toBe(5);
+  });
+
+  it('a deadline beyond the cap does not make it sleep longer than the cap', () => {
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 60_000) }))).toBe(400);
+    expect(sweepDelay(ctx({ checkTaskInterval: 5000, lastSweep: sweepResult(50_000, 60_000) }))).toBe(1000);
+  });
+
+  it('a deadline already past gives the shortest positive sleep, never 0 or less', () => {
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 49_000) }))).toBe(1);
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 49_995) }))).toBe(1);
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 49_996) }))).toBe(1);
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 49_997) }))).toBe(2);
+  });
+
+  // Node fires a timer over 2^31-1 ms (~24.8 days) after 1 ms: the monitor would sweep in a
+  // tight loop. sweepDelay clamps (and config refuses such values).
+  it('never asks for a timer longer than Node can hold (2^31-1 ms)', () => {
+    const huge = 30 * 24 * 3600 * 1000; // 30 days
+    expect(sweepDelay(ctx({ taskTimeout: huge, checkTaskInterval: huge }))).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the pure layer
+// ---------------------------------------------------------------------------------------------
+
+type Snap = ReturnType<typeof initialTransition<typeof monitorMachine>>[0];
+type Actions = ReturnType<typeof transition<typeof monitorMachine>>[1];
+
+const named = (actions: Actions) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));
+const invoked = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild').map((a) => (a.params as { src: unknown }).src);
+const inputOf = (actions: Actions, src: string) => {
+  const a = actions.find((x) => x.type === 'xstate.spawnChild' && (x.params as { src: unknown }).src === src);
+  return (a?.params as { actorRef?: { options?: { input?: unknown } } } | undefined)?.actorRef?.options?.input;
+};
+/** the inputs of every sweep a step starts */
+const sweeps = (actions: Actions) =>
+  actions
+    .filter((x) => x.type === 'xstate.spawnChild' && (x.params as { src: unknown }).src === 'sweep')
+    .map((a) => (a.params as { actorRef?: { options?: { input?: unknown } } }).actorRef?.options?.input);
+const scheduled = (actions: Actions) =>
+  Object.fromEntries(
+    actions
+      .filter((a) => a.type === 'xstate.raise' && (a.params as { delay?: number }).delay !== undefined)
+      .map((a) => {
+        const p = a.params as { event: { type: string }; delay: number };
+        return [p.event.type, p.delay];
+      }),
+  );
+const srcs = (snap: Snap) => Object.values(snap.children).map((ref) => (ref as AnyActorRef).src);
+const childOf = (snap: Snap, src: string): string => {
+  const hit = Object.entries(snap.children).find(([, ref]) => (ref as AnyActorRef | undefined)?.src === src);
+  if (!hit) throw new Error(`no child actor from "${src}" in ${JSON.stringify(snap.value)}`);
+  return hit[0];
+};
+const done = (snap: Snap, src: string, output?: unknown) => ({ type: `xstate.done.actor.${childOf(snap, src)}`, output }) as unknown as MonitorEvent;
+const failed = (snap: Snap, src: string, error: unknown = new Error('fake failure')) =>
+  ({ type: `xstate.error.actor.${childOf(snap, src)}`, error }) as unknown as MonitorEvent;
+const after = (delay: string, stateId: string) => ({ type: `xstate.after.${delay}.${stateId}` }) as unknown as MonitorEvent;
+
+function step(snap: Snap, ...events: MonitorEvent[]): [Snap, Actions] {
+  let acts: Actions = [];
+  for (const e of events) [snap, acts] = transition(monitorMachine, snap, e);
+  return [snap, acts];
+}
+const starting = () => initialTransition(monitorMachine, input)[0];
+const sweeping = () => {
+  const s = starting();
+  return step(s, done(s, 'connect'))[0];
+};
+const idle = (result = sweepResult(10_000, 10_100)) => {
+  const s = sweeping();
+  return step(s, done(s, 'sweep', result))[0];
+};
+const probing = () => step(idle(), { type: 'REDIS_LOST' })[0];
+const probed = (p: PeerProbe) => {
+  const s = probing();
+  return step(s, done(s, 'probePeers', p));
+};
+const waiting = () => probed({ reached: 2, total: 2 })[0];
+const paused = () => probed({ reached: 0, total: 2 })[0];
+const grace = () => step(waiting(), { type: 'REDIS_BACK' })[0];
+
+describe('monitor machine: which effects each step asks for (pure)', () => {
+  it('a new monitor watches Redis and connects', () => {
+    const [snap, actions] = initialTransition(monitorMachine, input);
+    expect(snap.value).toBe('starting');
+    expect(invoked(actions)).toEqual(['redisWatch', 'connect']);
+  });
+
+  it('once connected it is active: it keeps its worker list and sweeps, requeueing stale tasks', () => {
+    const s = starting();
+    const [snap, actions] = step(s, done(s, 'connect'));
+    expect(snap.value).toEqual({ active: 'sweeping' });
+    expect(invoked(actions)).toEqual(['refreshPeers', 'sweep']);
+    expect(inputOf(actions, 'sweep')).toEqual({ requeue: true });
+  });
+
+  it('a monitor that cannot connect fails for good and reports why', () => {
+    const s = starting();
+    const [snap, actions] = step(s, failed(s, 'connect'));
+    expect(snap.value).toBe('failed');
+    expect(snap.status).toBe('done');
+    expect(named(actions)).toEqual(['reportError']);
+  });
+
+  it('after a sweep it reports it, remembers it and sleeps sweepDelay (just past the next deadline)', () => {
+    const s = sweeping();
+    const result = sweepResult(10_000, 10_100);
+    const [snap, actions] = step(s, done(s, 'sweep', result));
+    expect(snap.value).toEqual({ active: 'idle' });
+    expect(snap.context.lastSweep).toEqual(result);
+    expect(named(actions)).toEqual(['reportSweep']);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 105 });
+  });
+
+  it('with nothing running it sleeps the cap, min(checkTaskInterval, taskTimeout)', () => {
+    const s = sweeping();
+    const [, actions] = step(s, done(s, 'sweep', sweepResult(10_000, -1)));
+    expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 400 });
+  });
+
+  it('when the sleep is over it sweeps again, with requeue', () => {
+    const [snap, actions] = step(idle(), after('sweepDelay', 'monitor.active.idle'));
+    expect(snap.value).toEqual({ active: 'sweeping' });
+    expect(sweeps(actions)).toEqual([{ requeue: true }]);
+  });
+
+  it('a failed sweep is reported and the monitor checks whether it is cut off', () => {
+    const s = sweeping();
+    const [snap, actions] = step(s, failed(s, 'sweep'));
+    expect(snap.value).toBe('probing');
+    expect(named(actions)).toEqual(['reportError']);
+    expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
+    expect(srcs(snap)).not.toContain('refreshPeers');
+  });
+
+  it.each([
+    ['sweeping', sweeping],
+    ['idle', () => idle()],
+  ])('REDIS_LOST while active (%s) stops sweeping and probes the workers', (_name, from) => {
+    const [snap, actions] = step(from(), { type: 'REDIS_LOST' });
+    expect(snap.value).toBe('probing');
+    expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
+    expect(srcs(snap)).not.toContain('sweep');
+    expect(srcs(snap)).not.toContain('refreshPeers');
+  });
+
+  it.each([
+    ['half of the workers answer (= partitionPercentage)', { reached: 2, total: 4 }, 'waiting'],
+    ['every worker answers', { reached: 3, total: 3 }, 'waiting'],
+    ['no worker is known (total 0)', { reached: 0, total: 0 }, 'waiting'],
+    ['fewer than partitionPercentage answer', { reached: 1, total: 3 }, 'paused'],
+    ['no worker answers', { reached: 0, total: 5 }, 'paused'],
+  ] as const)('when %s the monitor is %s', (_why, probe, expected) => {
+    const [snap, actions] = probed(probe);
+    expect(snap.value).toBe(expected);
+    expect(snap.context.lastProbe).toEqual(probe);
+    expect(sweeps(actions)).toEqual([]);
+    expect(invoked(actions)).toEqual(['awaitRedis']);
+    expect(scheduled(actions)).toEqual({ [`xstate.after.fetchWorkerInterval.monitor.${expected}`]: 300 });
+  });
+
+  it('a probe that fails pauses the monitor', () => {
+    const s = probing();
+    const [snap] = step(s, failed(s, 'probePeers'));
+    expect(snap.value).toBe('paused');
+  });
+
+  it.each([
+    ['waiting', waiting],
+    ['paused', paused],
+  ])('%s probes the workers again every fetchWorkerInterval', (name, from) => {
+    const [snap, actions] = step(from(), after('fetchWorkerInterval', `monitor.${name}`));
+    expect(snap.value).toBe('probing');
+    expect(invoked(actions)).toContain('probePeers');
+  });
+
+  it.each([
+    ['probing', probing],
+    ['waiting', waiting],
+    ['paused', paused],
+  ])('REDIS_BACK in %s starts a grace period: ended tasks are cleaned, nothing is requeued', (_name, from) => {
+    const [snap, actions] = step(from(), { type: 'REDIS_BACK' });
+    expect(snap.value).toEqual({ grace: 'cleaning' });
+    expect(sweeps(actions)).toEqual([{ requeue: false }]);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.taskTimeout.monitor.grace': 1000 });
+  });
+
+  it.each([
+    ['succeeds', 'done'],
+    ['fails', 'error'],
+  ] as const)('the grace cleanup that %s does not lead to a requeueing sweep before taskTimeout', (_how, kind) => {
+    const s = grace();
+    const [snap, actions] = step(s, kind === 'done' ? done(s, 'sweep', sweepResult(1, -1)) : failed(s, 'sweep'));
+    expect(snap.value).toEqual({ grace: 'done' });
+    expect(sweeps(actions)).toEqual([]);
+  });
+
+  it('after taskTimeout of grace the monitor is active again and sweeps with requeue', () => {
+    const [snap, actions] = step(grace(), after('taskTimeout', 'monitor.grace'));
+    expect(snap.value).toEqual({ active: 'sweeping' });
+    expect(sweeps(actions)).toEqual([{ requeue: true }]);
+  });
+
+  it('REDIS_LOST during grace probes again', () => {
+    const [snap, actions] = step(grace(), { type: 'REDIS_LOST' });
+    expect(snap.value).toBe('probing');
+    expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
+  });
+
+  it.each([
+    ['starting', starting],
+    ['active.sweeping', sweeping],
+    ['active.idle', () => idle()],
+    ['probing', probing],
+    ['waiting', waiting],
+    ['paused', paused],
+    ['grace', grace],
+  ])('STOP in %s disconnects, then the monitor is stopped', (_name, from) => {
+    const [snap, actions] = step(from(), { type: 'STOP' });
+    expect(snap.value).toBe('stopping');
+    expect(invoked(actions)).toEqual(['disconnect']);
+    expect(srcs(snap)).toEqual(['redisWatch', 'disconnect']);
+    const [end] = step(snap, done(snap, 'disconnect'));
+    expect(end.value).toBe('stopped');
+    expect(end.status).toBe('done');
+  });
+
+  it('a failed disconnect is reported and the monitor is stopped anyway', () => {
+    const [s] = step(idle(), { type: 'STOP' });
+    const [snap, actions] = step(s, failed(s, 'disconnect'));
+    expect(snap.value).toBe('stopped');
+    expect(named(actions)).toEqual(['reportError']);
+  });
+
+  // Two close stop() calls must not run the disconnect twice.
+  it('a second STOP while stopping does not restart the disconnect', () => {
+    const [s] = step(idle(), { type: 'STOP' });
+    const [snap, actions] = step(s, { type: 'STOP' });
+    expect(snap.value).toBe('stopping');
+    expect(invoked(actions)).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Running the monitor with fake effects
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Fake effects. `sweep` follows `sweeps` (a result, or 'throws'), then reports nothing
+ * running; it records whether it was asked to requeue. probePeers follows `probes`, then
+ * reaches every worker. awaitRedis and the other services expose their sendBack in `send`.
+ */
+function fakeMonitor(opts: { sweeps?: Array<SweepResult | 'throws'>; probes?: PeerProbe[] } = {}) {
+  const plan = [...(opts.sweeps ?? [])];
+  const probes = [...(opts.probes ?? [])];
+  const log = {
+    connects: 0,
+    sweeps: [] as boolean[],
+    probes: 0,
+    disconnects: 0,
+    reports: [] as string[],
+    services: [] as string[],
+    send: {} as Record<string, (e: AnyEventObject) => void>,
+  };
+  const service = (name: string) =>
+    fromCallback<AnyEventObject>(({ sendBack }) => {
+      log.services.push(name);
+      log.send[name] = sendBack;
+      return () => log.services.push(`-${name}`);
+    });
+  const logic = monitorMachine.provide({
+    actors: {
+      connect: fromPromise<void>(async () => {
+        log.connects++;
+      }),
+      sweep: fromPromise<SweepResult, { requeue: boolean }>(async ({ input }) => {
+        log.sweeps.push(input.requeue);
+        const next = plan.shift() ?? sweepResult(0, -1);
+        if (next === 'throws') throw new Error('NOSCRIPT');
+        return next;
+      }),
+      probePeers: fromPromise<PeerProbe>(async () => {
+        log.probes++;
+        return probes.shift() ?? { reached: 1, total: 1 };
+      }),
+      redisWatch: service('redisWatch'),
+      awaitRedis: service('awaitRedis'),
+      refreshPeers: service('refreshPeers'),
+      disconnect: fromPromise<void>(async () => {
+        log.disconnects++;
+      }),
+    },
+    actions: {
+      reportSweep: () => log.reports.push('sweep'),
+      reportError: ({ event }) => log.reports.push(`error:${event.type}`),
+    },
+  });
+  return { logic, log };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 3; i++) await new Promise<void>((r) => setImmediate(r));
+};
+
+async function runMonitor(fake: ReturnType<typeof fakeMonitor>) {
+  const clock = new SimulatedClock();
+  const crashes: unknown[] = [];
+  const actor = createActor(fake.logic, { input, clock });
+  actor.subscribe({ error: (e) => crashes.push(e) });
+  actor.start();
+  await settle();
+  /** advance the clock by ms and let the effects settle */
+  const advance = async (ms: number) => {
+    clock.increment(ms);
+    await settle();
+  };
+  return { actor, clock, crashes, advance, state: () => actor.getSnapshot().value };
+}
+
+describe('monitor machine: running with fake effects', () => {
+  it('sweeps, sleeps until just past the earliest lease deadline, and sweeps again', async () => {
+    const fake = fakeMonitor({ sweeps: [sweepResult(10_000, 10_200), sweepResult(10_205, -1)] });
+    const m = await runMonitor(fake);
+    expect(fake.log.connects).toBe(1);
+    expect(fake.log.sweeps).toEqual([true]);
+    expect(m.state()).toEqual({ active: 'idle' });
+
+    await m.advance(204);
+    expect(fake.log.sweeps).toEqual([true]);
+    await m.advance(1); // 205 = 200 to the deadline + 5
+    expect(fake.log.sweeps).toEqual([true, true]);
+
+    // nothing running now: the next sweep comes after the cap (400)
+    await m.advance(399);
+    expect(fake.log.sweeps).toHaveLength(2);
+    await m.advance(1);
+    expect(fake.log.sweeps).toHaveLength(3);
+    expect(fake.log.reports).toEqual(['sweep', 'sweep', 'sweep']);
+    expect(m.crashes).toEqual([]);
+  });
+
+  it('with Redis lost but most workers reachable, it waits, sweeps nothing, and re-probes every fetchWorkerInterval', async () => {
+    const fake = fakeMonitor({ probes: [{ reached: 3, total: 4 }, { reached: 3, total: 4 }] });
+    const m = await runMonitor(fake);
+    fake.log.send.redisWatch!({ type: 'REDIS_LOST' });
+    await settle();
+    expect(m.state()).toBe('waiting');
+    expect(fake.log.probes).toBe(1);
+
+    await m.advance(299);
+    expect(fake.log.probes).toBe(1);
+    await m.advance(1);
+    expect(fake.log.probes).toBe(2);
+    expect(m.state()).toBe('waiting');
+    await m.advance(2000);
+    expect(fake.log.sweeps).toEqual([true]); // only the one before Redis was lost
+  });
+
+  it('cut off from most workers, it pauses and requeues nothing', async () => {
+    const fake = fakeMonitor({ probes: [{ reached: 0, total: 4 }] });
+    const m = await runMonitor(fake);
+    m.actor.send({ type: 'REDIS_LOST' });
+    await settle();
+    expect(m.state()).toBe('paused');
+    expect(m.actor.getSnapshot().context.lastProbe).toEqual({ reached: 0, total: 4 });
+    await m.advance(1000);
+    expect(fake.log.sweeps).toEqual([true]);
+  });
+
+  it('when Redis is back it cleans without requeueing for taskTimeout, then requeues again', async () => {
+    const fake = fakeMonitor({ probes: [{ reached: 0, total: 4 }] });
+    const m = await runMonitor(fake);
+    m.actor.send({ type: 'REDIS_LOST' });
+    await settle();
+    fake.log.send.awaitRedis!({ type: 'REDIS_BACK' });
+    await settle();
+
+    expect(m.state()).toEqual({ grace: 'done' });
+    expect(fake.log.sweeps).toEqual([true, false]);
+
+    await m.advance(999);
+    expect(fake.log.sweeps).toEqual([true, false]);
+    expect(m.actor.getSnapshot().matches('grace')).toBe(true);
+
+    await m.advance(1);
+    expect(fake.log.sweeps).toEqual([true, false, true]);
+    expect(m.state()).toEqual({ active: 'idle' });
+    expect(m.crashes).toEqual([]);
+  });
+
+  it('Redis lost again during grace: it probes again, and the grace timer no longer ends anything', async () => {
+    const fake = fakeMonitor({ probes: [{ reached: 0, total: 4 }, { reached: 0, total: 4 }, { reached: 0, total: 4 }] });
+    const m = await runMonitor(fake);
+    m.actor.send({ type: 'REDIS_LOST' });
+    await settle();
+    m.actor.send({ type: 'REDIS_BACK' });
+    await settle();
+    await m.advance(500);
+    m.actor.send({ type: 'REDIS_LOST' });
+    await settle();
+    expect(m.state()).toBe('paused');
+
+    await m.advance(500); // where the first grace would have ended
+    expect(m.actor.getSnapshot().matches('active')).toBe(false);
+    expect(fake.log.sweeps).toEqual([true, false]);
+  });
+
+  it('a failing sweep is reported and makes the monitor probe, not sweep in a loop', async () => {
+    const fake = fakeMonitor({ sweeps: ['throws'], probes: [{ reached: 2, total: 2 }] });
+    const m = await runMonitor(fake);
+    expect(fake.log.reports).toEqual([expect.stringMatching(/^error:xstate\.error\.actor\./)]);
+    expect(fake.log.probes).toBe(1);
+    expect(m.state()).toBe('waiting');
+    await m.advance(250);
+    expect(fake.log.sweeps).toEqual([true]);
+  });
+
+  it('STOP disconnects and ends the monitor; no sweep happens afterwards', async () => {
+    const fake = fakeMonitor();
+    const m = await runMonitor(fake);
+    m.actor.send({ type: 'STOP' });
+    await settle();
+    expect(fake.log.disconnects).toBe(1);
+    expect(m.state()).toBe('stopped');
+    expect(m.actor.getSnapshot().status).toBe('done');
+    expect(fake.log.services).toEqual(expect.arrayContaining(['-redisWatch', '-refreshPeers']));
+    await m.advance(5000);
+    expect(fake.log.sweeps).toEqual([true]);
+  });
+});

@@ -1,0 +1,701 @@
+/**
+ * The worker machine, with every effect (and the child task actors' effects) replaced by fakes.
+ *
+ * Layer 1 asks the pure `transition()` which effects a step requests. Layer 2 runs the worker
+ * as an actor on a SimulatedClock with fakes that record their calls; events delivered to the
+ * child task actors are recorded through the `inspect` option.
+ */
+import { describe, it, expect } from 'vitest';
+import {
+  createActor,
+  fromCallback,
+  fromPromise,
+  initialTransition,
+  transition,
+  SimulatedClock,
+  type AnyActorRef,
+  type AnyEventObject,
+} from 'xstate';
+import { taskActorId, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
+import { taskMachine, type TaskOutcome } from '../../machines/task.js';
+
+const input: WorkerInput = {
+  concurrency: 2,
+  fetchTaskInterval: 200,
+  fetchWorkerInterval: 300,
+  partitionPercentage: 60,
+  stopGrace: 500,
+  abortTimeout: 100,
+  finishRetryDelay: 50,
+};
+
+const claimed = (...ids: string[]): ClaimedTask[] => ids.map((id) => ({ id, attempt: 1, lease: `lease-${id}` }));
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the pure layer
+// ---------------------------------------------------------------------------------------------
+
+type Snap = ReturnType<typeof initialTransition<typeof workerMachine>>[0];
+type Actions = ReturnType<typeof transition<typeof workerMachine>>[1];
+
+const named = (actions: Actions) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));
+/** sources of the actors a step starts (invoked or spawned) */
+const invoked = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild').map((a) => (a.params as { src: unknown }).src);
+const inputOf = (actions: Actions, src: string) => {
+  const a = actions.find((x) => x.type === 'xstate.spawnChild' && (x.params as { src: unknown }).src === src);
+  return (a?.params as { actorRef?: { options?: { input?: unknown } } } | undefined)?.actorRef?.options?.input;
+};
+/** ids of the actors a step stops */
+const stopped = (actions: Actions) =>
+  actions.filter((a) => (a.type as string) === 'xstate.stopChild').map((a) => (a.params as unknown as { id: string }).id);
+/** events a step sends to other actors, as "target:TYPE" */
+const sent = (actions: Actions) =>
+  actions
+    .filter((a) => a.type === 'xstate.sendTo')
+    .map((a) => {
+      const p = a.params as { targetId?: string; event: { type: string } };
+      return `${p.targetId}:${p.event.type}`;
+    });
+const sentEvents = (actions: Actions) => actions.filter((a) => a.type === 'xstate.sendTo').map((a) => (a.params as { event: unknown }).event);
+const scheduled = (actions: Actions) =>
+  Object.fromEntries(
+    actions
+      .filter((a) => a.type === 'xstate.raise' && (a.params as { delay?: number }).delay !== undefined)
+      .map((a) => {
+        const p = a.params as { event: { type: string }; delay: number };
+        return [p.event.type, p.delay];
+      }),
+  );
+
+const childOf = (snap: Snap, src: string): string => {
+  const hit = Object.entries(snap.children).find(([, ref]) => (ref as AnyActorRef | undefined)?.src === src);
+  if (!hit) throw new Error(`no child actor from "${src}" in ${JSON.stringify(snap.value)}`);
+  return hit[0];
+};
+const done = (snap: Snap, src: string, output?: unknown) => ({ type: `xstate.done.actor.${childOf(snap, src)}`, output }) as unknown as WorkerEvent;
+const failed = (snap: Snap, src: string, error: unknown = new Error('fake failure')) =>
+  ({ type: `xstate.error.actor.${childOf(snap, src)}`, error }) as unknown as WorkerEvent;
+const taskEnded = (id: string, end: TaskOutcome | 'abandoned' = 'succeeded') =>
+  ({ type: `xstate.done.actor.${taskActorId(id)}`, output: { id, end } }) as unknown as WorkerEvent;
+const after = (delay: string, stateId: string) => ({ type: `xstate.after.${delay}.${stateId}` }) as unknown as WorkerEvent;
+
+function step(snap: Snap, ...events: WorkerEvent[]): [Snap, Actions] {
+  let acts: Actions = [];
+  for (const e of events) [snap, acts] = transition(workerMachine, snap, e);
+  return [snap, acts];
+}
+const starting = (i: WorkerInput = input) => initialTransition(workerMachine, i)[0];
+const fetching = (i: WorkerInput = input) => {
+  const s = starting(i);
+  return step(s, done(s, 'register'))[0];
+};
+/** connected with these tasks claimed (in one claim) */
+const withTasks = (ids: string[], i: WorkerInput = input) => {
+  const s = fetching(i);
+  return step(s, done(s, 'claimTasks', { tasks: claimed(...ids) }))[0];
+};
+const probing = (ids: string[] = ['a', 'b']) => step(withTasks(ids), { type: 'REDIS_LOST' })[0];
+const probeResult = (s: Snap, p: PeerProbe) => step(s, done(s, 'probePeers', p));
+
+describe('worker machine: which effects each step asks for (pure)', () => {
+  it('a new worker listens for control messages and Redis state, and registers', () => {
+    const [snap, actions] = initialTransition(workerMachine, input);
+    expect(snap.value).toBe('starting');
+    expect(invoked(actions)).toEqual(['controlListener', 'redisWatch', 'register']);
+    expect(snap.context.running).toEqual([]);
+  });
+
+  it('once registered it heartbeats, keeps its peer list and claims up to its concurrency', () => {
+    const s = starting();
+    const [snap, actions] = step(s, done(s, 'register'));
+    expect(snap.value).toEqual({ connected: 'fetching' });
+    expect(invoked(actions)).toEqual(['heartbeat', 'refreshPeers', 'claimTasks']);
+    expect(inputOf(actions, 'claimTasks')).toEqual({ free: 2 });
+  });
+
+  it('a worker that cannot register fails for good and reports why', () => {
+    const s = starting();
+    const [snap, actions] = step(s, failed(s, 'register'));
+    expect(snap.value).toBe('failed');
+    expect(snap.status).toBe('done');
+    expect(named(actions)).toEqual(['reportError']);
+  });
+
+  it('a claim that fills every slot spawns one child actor task.<id> per task and stops fetching', () => {
+    const s = fetching();
+    const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: claimed('a', 'b') }));
+    expect(snap.value).toEqual({ connected: 'full' });
+    expect(snap.context.running).toEqual(['a', 'b']);
+    expect(Object.keys(snap.children)).toEqual(expect.arrayContaining(['task.a', 'task.b']));
+    expect(invoked(actions)).toEqual(['task', 'task']);
+    expect(inputOf(actions, 'task')).toEqual({ id: 'a', attempt: 1, lease: 'lease-a', abortTimeout: 100, finishRetryDelay: 50 });
+  });
+
+  it('a claim that leaves slots free claims again, for the free slots only', () => {
+    const s = fetching({ ...input, concurrency: 3 });
+    const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: claimed('a') }));
+    expect(snap.value).toEqual({ connected: 'fetching' });
+    expect(invoked(actions)).toEqual(['task', 'claimTasks']);
+    expect(inputOf(actions, 'claimTasks')).toEqual({ free: 2 });
+  });
+
+  it('an empty claim makes the worker wait on the queue', () => {
+    const s = fetching();
+    const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: [] }));
+    expect(snap.value).toEqual({ connected: 'waiting' });
+    expect(invoked(actions)).toEqual(['waitForTask']);
+  });
+
+  it('a failed claim is reported and retried after fetchTaskInterval', () => {
+    const s = fetching();
+    const [snap, actions] = step(s, failed(s, 'claimTasks'));
+    expect(snap.value).toEqual({ connected: 'backoff' });
+    expect(named(actions)).toEqual(['reportError']);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.fetchTaskInterval.worker.connected.backoff': 200 });
+    const [next, nextActions] = step(snap, after('fetchTaskInterval', 'worker.connected.backoff'));
+    expect(next.value).toEqual({ connected: 'fetching' });
+    expect(invoked(nextActions)).toEqual(['claimTasks']);
+  });
+
+  it('a finished task is forgotten (its child actor stopped) and a full worker fetches for the freed slot', () => {
+    const [snap, actions] = step(withTasks(['a', 'b']), taskEnded('a'));
+    expect(snap.context.running).toEqual(['b']);
+    expect(stopped(actions)).toContain('task.a');
+    expect(snap.children['task.a']).toBeUndefined();
+    expect(snap.value).toEqual({ connected: 'fetching' });
+    expect(inputOf(actions, 'claimTasks')).toEqual({ free: 1 });
+  });
+
+  it('in connected.fetching, REDIS_LOST stops claiming and heartbeating, probes the peers and waits for Redis', () => {
+    const [snap, actions] = step(fetching(), { type: 'REDIS_LOST' });
+    expect(snap.value).toBe('probing');
+    expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
+    const stoppedSrcs = stopped(actions);
+    expect(stoppedSrcs).toEqual(expect.arrayContaining(['heartbeat', 'refreshPeers']));
+    expect(stoppedSrcs).toHaveLength(3); // and the claim in flight
+  });
+
+  it('a worker cut off from most peers is partitioned: it halts every task', () => {
+    // 1 of 4 peers = 25 % < 60 %
+    const [snap, actions] = probeResult(probing(['a', 'b']), { reached: 1, total: 4 });
+    expect(snap.value).toBe('partitioned');
+    expect(workerMachine.getStateNodeById('worker.partitioned').definition.entry.map((a) => (a as { type: string }).type)).toContain('haltTasks');
+    expect(sent(actions)).toEqual(['task.a:HALT', 'task.b:HALT']);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.worker.partitioned': 100 });
+    expect(snap.context.lastProbe).toEqual({ reached: 1, total: 4 });
+  });
+
+  it('a partitioned worker is halted once its tasks are gone (or after abortTimeout)', () => {
+    const [part] = probeResult(probing(['a', 'b']), { reached: 0, total: 4 });
+    const [one] = step(part, taskEnded('a', 'abandoned'));
+    expect(one.value).toBe('partitioned');
+    const [both] = step(one, taskEnded('b', 'abandoned'));
+    expect(both.value).toBe('halted');
+    const [timedOut] = step(part, after('abortTimeout', 'worker.partitioned'));
+    expect(timedOut.value).toBe('halted');
+  });
+
+  it('a partitioned worker with no task is halted at once', () => {
+    const [snap] = probeResult(step(fetching(), { type: 'REDIS_LOST' })[0], { reached: 0, total: 3 });
+    expect(snap.value).toBe('halted');
+  });
+
+  it.each([
+    ['exactly partitionPercentage of the peers answer', { reached: 3, total: 5 }],
+    ['every peer answers', { reached: 4, total: 4 }],
+    ['no peer is known (total 0): an outage cannot be told from a partition', { reached: 0, total: 0 }],
+  ])('Redis is down for everyone when %s: tasks keep running', (_why, probe) => {
+    const [snap, actions] = probeResult(probing(['a', 'b']), probe);
+    expect(snap.value).toBe('redisDown');
+    expect(sent(actions)).toEqual([]);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.fetchWorkerInterval.worker.redisDown': 300 });
+  });
+
+  it('just below partitionPercentage is a partition', () => {
+    // 59.99...% < 60 %
+    const [snap] = probeResult(probing(['a']), { reached: 5999, total: 10000 });
+    expect(snap.value).toBe('partitioned');
+  });
+
+  it('a probe that fails counts as a partition', () => {
+    const s = probing(['a']);
+    const [snap, actions] = step(s, failed(s, 'probePeers'));
+    expect(snap.value).toBe('partitioned');
+    expect(named(actions)).toEqual(['reportError']);
+    expect(sent(actions)).toEqual(['task.a:HALT']);
+  });
+
+  it('with Redis down for everyone the worker probes again every fetchWorkerInterval', () => {
+    const [down] = probeResult(probing(), { reached: 2, total: 2 });
+    const [snap, actions] = step(down, after('fetchWorkerInterval', 'worker.redisDown'));
+    expect(snap.value).toBe('probing');
+    expect(invoked(actions)).toContain('probePeers');
+  });
+
+  it.each([
+    ['probing', () => probing()],
+    ['redisDown', () => probeResult(probing(), { reached: 2, total: 2 })[0]],
+    ['partitioned (tasks still halting)', () => probeResult(probing(), { reached: 0, total: 2 })[0]],
+    ['halted', () => probeResult(step(fetching(), { type: 'REDIS_LOST' })[0], { reached: 0, total: 2 })[0]],
+  ])('REDIS_BACK in %s reconciles the local tasks with their leases', (_name, from) => {
+    const [snap, actions] = step(from(), { type: 'REDIS_BACK' });
+    expect(snap.value).toBe('reconciling');
+    expect(invoked(actions)).toEqual(['reconcile']);
+  });
+
+  it.each([
+    ['probing', () => probing()],
+    ['redisDown', () => probeResult(probing(), { reached: 2, total: 2 })[0]],
+    ['halted', () => probeResult(step(fetching(), { type: 'REDIS_LOST' })[0], { reached: 0, total: 2 })[0]],
+  ])('while Redis is lost, in %s, the worker keeps asking Redis whether it is back', (_name, from) => {
+    expect(Object.values(from().children).map((ref) => (ref as AnyActorRef).src)).toContain('awaitRedis');
+  });
+
+  it('after reconciling, tasks whose lease was lost are told so, and the worker is connected again', () => {
+    const [down] = probeResult(probing(['a', 'b']), { reached: 2, total: 2 });
+    const [rec] = step(down, { type: 'REDIS_BACK' });
+    const [snap, actions] = step(rec, done(rec, 'reconcile', { lost: ['b', 'ghost'] }));
+    expect(snap.value).toEqual({ connected: 'fetching' });
+    expect(sent(actions)).toEqual(['task.b:LEASE_LOST']);
+    expect(invoked(actions)).toEqual(['heartbeat', 'refreshPeers', 'claimTasks']);
+  });
+
+  it('a failed reconcile goes back to probing', () => {
+    const [rec] = step(probing(), { type: 'REDIS_BACK' });
+    const [snap, actions] = step(rec, failed(rec, 'reconcile'));
+    expect(snap.value).toBe('probing');
+    expect(named(actions)).toEqual(['reportError']);
+  });
+
+  it('LEASES_LOST tells only the tasks this worker runs', () => {
+    const [snap, actions] = step(withTasks(['a', 'b']), { type: 'LEASES_LOST', ids: ['a', 'zzz'] });
+    expect(snap.value).toEqual({ connected: 'full' });
+    expect(sent(actions)).toEqual(['task.a:LEASE_LOST']);
+  });
+
+  it('CONTROL messages are routed to the running task they name, translated to task events', () => {
+    const s = withTasks(['a', 'b']);
+    expect(sent(step(s, { type: 'CONTROL', id: 'a', command: 'stop' })[1])).toEqual(['task.a:STOP']);
+    expect(sent(step(s, { type: 'CONTROL', id: 'b', command: 'reload' })[1])).toEqual(['task.b:RELOAD']);
+    const [, evActions] = step(s, { type: 'CONTROL', id: 'b', command: 'event', name: 'ping', payload: [1] });
+    expect(sentEvents(evActions)).toEqual([{ type: 'EVENT', name: 'ping', payload: [1] }]);
+    expect(sent(evActions)).toEqual(['task.b:EVENT']);
+  });
+
+  it('CONTROL for a task this worker does not run is ignored', () => {
+    const [snap, actions] = step(withTasks(['a', 'b']), { type: 'CONTROL', id: 'c', command: 'stop' });
+    expect(actions).toEqual([]);
+    expect(snap.value).toEqual({ connected: 'full' });
+  });
+
+  it('STOP with no task running deregisters at once, handing nothing back', () => {
+    const s = fetching();
+    const [waiting] = step(s, done(s, 'claimTasks', { tasks: [] }));
+    const [snap, actions] = step(waiting, { type: 'STOP' });
+    expect(snap.value).toBe('deregistering');
+    expect(invoked(actions)).toContain('deregister');
+    expect(invoked(actions)).not.toContain('handBack');
+    // draining was passed through in the same step: its heartbeat is not left behind
+    expect(Object.values(snap.children).map((ref) => (ref as AnyActorRef).src)).toEqual(['controlListener', 'redisWatch', 'deregister']);
+  });
+
+  it('STOP with tasks running drains: no more claims, the heartbeat goes on, stopGrace is armed', () => {
+    const [snap, actions] = step(withTasks(['a']), { type: 'STOP' });
+    expect(snap.value).toBe('draining');
+    expect(invoked(actions)).toEqual(['heartbeat']);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.stopGrace.worker.draining': 500 });
+    expect(sent(actions)).toEqual([]); // the tasks get their chance to finish
+  });
+
+  it('a drain whose last task finishes deregisters without handing anything back', () => {
+    const [drain] = step(withTasks(['a', 'b']), { type: 'STOP' });
+    const [snap, actions] = step(drain, taskEnded('a'), taskEnded('b'));
+    expect(snap.value).toBe('deregistering');
+    expect(invoked(actions)).toEqual(['deregister']);
+  });
+
+  it('after stopGrace the tasks still running are handed back, then halted, then the worker deregisters', () => {
+    const [drain] = step(withTasks(['a', 'b']), { type: 'STOP' });
+    const [back, backActions] = step(drain, taskEnded('a'), after('stopGrace', 'worker.draining'));
+    expect(back.value).toBe('handingBack');
+    expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
+
+    const [dereg, deregActions] = step(back, done(back, 'handBack'));
+    expect(dereg.value).toBe('deregistering');
+    expect(sent(deregActions)).toEqual(['task.b:HALT']);
+
+    const [end] = step(dereg, done(dereg, 'deregister'));
+    expect(end.value).toBe('stopped');
+    expect(end.status).toBe('done');
+  });
+
+  it('a failed hand-back is reported, and the tasks are halted and the worker deregistered anyway', () => {
+    const [drain] = step(withTasks(['a']), { type: 'STOP' });
+    const [back] = step(drain, after('stopGrace', 'worker.draining'));
+    const [snap, actions] = step(back, failed(back, 'handBack'));
+    expect(snap.value).toBe('deregistering');
+    expect(named(actions)).toEqual(['reportError']);
+    expect(sent(actions)).toEqual(['task.a:HALT']);
+  });
+
+  it('a partitioned or halted worker that is stopped deregisters without draining', () => {
+    const [part] = probeResult(probing(['a']), { reached: 0, total: 2 });
+    expect(step(part, { type: 'STOP' })[0].value).toBe('deregistering');
+    const [halted] = step(part, taskEnded('a', 'abandoned'));
+    expect(halted.value).toBe('halted');
+    expect(step(halted, { type: 'STOP' })[0].value).toBe('deregistering');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Running the worker with fake effects
+// ---------------------------------------------------------------------------------------------
+
+interface RunCall {
+  id: string;
+  run: number;
+  signal: AbortSignal;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Fake effects for the worker and its child tasks. Scripted results are consumed in order;
+ * afterwards claims are empty, probes reach every peer and reconciles lose nothing. Task
+ * functions never settle unless the test settles them through `runs` (or, with
+ * `honoursAbort`, abortRun rejects them). waitForTask never resolves unless the test calls one
+ * of `waits`.
+ */
+function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconciles?: string[][]; registerFails?: boolean; honoursAbort?: boolean } = {}) {
+  const claims = [...(opts.claims ?? [])];
+  const probes = [...(opts.probes ?? [])];
+  const reconciles = [...(opts.reconciles ?? [])];
+  const log = {
+    registers: 0,
+    claims: [] as number[],
+    waits: [] as Array<() => void>,
+    probes: 0,
+    reconciles: 0,
+    handBacks: [] as string[][],
+    deregisters: 0,
+    errors: [] as string[],
+    /** fromCallback services: "name" on start, "-name" on cleanup */
+    services: [] as string[],
+    send: {} as Record<string, (e: AnyEventObject) => void>,
+    runs: [] as RunCall[],
+    finishes: [] as Array<{ id: string; outcome: TaskOutcome }>,
+    taskActions: [] as string[],
+  };
+  const service = (name: string) =>
+    fromCallback<AnyEventObject>(({ sendBack }) => {
+      log.services.push(name);
+      log.send[name] = sendBack;
+      return () => log.services.push(`-${name}`);
+    });
+
+  const task = taskMachine.provide({
+    actions: {
+      abortRun: ({ context }) => {
+        log.taskActions.push(`abortRun:${context.id}`);
+        const current = log.runs.filter((r) => r.id === context.id).at(-1);
+        if (current && opts.honoursAbort) current.reject(new Error('aborted'));
+      },
+      deliverEvent: ({ context, event }) => {
+        if (event.type === 'EVENT') log.taskActions.push(`deliverEvent:${context.id}:${event.name}`);
+      },
+      reportFinishError: ({ context }) => log.taskActions.push(`reportFinishError:${context.id}`),
+      releaseTask: ({ context }) => log.taskActions.push(`releaseTask:${context.id}`),
+    },
+    actors: {
+      runTask: fromPromise<unknown, { id: string; run: number }>(
+        ({ input, signal }) => new Promise((resolve, reject) => log.runs.push({ ...input, signal, resolve, reject })),
+      ),
+      finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown }>(
+        async ({ input }) => {
+          log.finishes.push({ id: input.id, outcome: input.outcome });
+          return { written: true };
+        },
+      ),
+    },
+  });
+
+  const logic = workerMachine.provide({
+    actors: {
+      task,
+      register: fromPromise<void>(async () => {
+        log.registers++;
+        if (opts.registerFails) throw new Error('port in use');
+      }),
+      claimTasks: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(async ({ input }) => {
+        log.claims.push(input.free);
+        return { tasks: claimed(...(claims.shift() ?? [])) };
+      }),
+      waitForTask: fromPromise<void>(() => new Promise<void>((resolve) => log.waits.push(resolve))),
+      heartbeat: service('heartbeat'),
+      refreshPeers: service('refreshPeers'),
+      controlListener: service('controlListener'),
+      redisWatch: service('redisWatch'),
+      awaitRedis: service('awaitRedis'),
+      probePeers: fromPromise<PeerProbe>(async () => {
+        log.probes++;
+        return probes.shift() ?? { reached: 1, total: 1 };
+      }),
+      reconcile: fromPromise<{ lost: string[] }>(async () => {
+        log.reconciles++;
+        return { lost: reconciles.shift() ?? [] };
+      }),
+      handBack: fromPromise<void, { ids: string[] }>(async ({ input }) => {
+        log.handBacks.push(input.ids);
+      }),
+      deregister: fromPromise<void>(async () => {
+        log.deregisters++;
+      }),
+    },
+    actions: {
+      reportError: ({ event }) => log.errors.push(event.type),
+    },
+  });
+  return { logic, log };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 4; i++) await new Promise<void>((r) => setImmediate(r));
+};
+
+async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = input) {
+  const clock = new SimulatedClock();
+  /** events received by the child task actors, as "task.<id>:TYPE" */
+  const toTasks: string[] = [];
+  const crashes: unknown[] = [];
+  const actor = createActor(fake.logic, {
+    input: i,
+    clock,
+    inspect: (ie) => {
+      const target = (ie.actorRef as AnyActorRef).id;
+      if (ie.type === '@xstate.event' && target.startsWith('task.') && !ie.event.type.startsWith('xstate.')) {
+        toTasks.push(`${target}:${ie.event.type}`);
+      }
+    },
+  });
+  actor.subscribe({ error: (e) => crashes.push(e) });
+  actor.start();
+  await settle();
+  const state = () => actor.getSnapshot().value;
+  const children = () => Object.keys(actor.getSnapshot().children).filter((k) => k.startsWith('task.'));
+  const runOf = (id: string) => {
+    const r = fake.log.runs.filter((x) => x.id === id).at(-1);
+    if (!r) throw new Error(`task ${id} never ran`);
+    return r;
+  };
+  return { actor, clock, toTasks, crashes, state, children, runOf };
+}
+
+describe('worker machine: running with fake effects', () => {
+  it('claims fill the worker to its concurrency, one running child actor task.<id> per task', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b']] });
+    const w = await runWorker(fake);
+    expect(fake.log.registers).toBe(1);
+    expect(fake.log.claims).toEqual([2]);
+    expect(w.state()).toEqual({ connected: 'full' });
+    expect(w.children()).toEqual(['task.a', 'task.b']);
+    expect(fake.log.runs.map((r) => `${r.id}#${r.run}`)).toEqual(['a#0', 'b#0']);
+    expect(w.crashes).toEqual([]);
+  });
+
+  it('claims less than the free slots claims again until the queue is empty, then waits', async () => {
+    const fake = fakeWorker({ claims: [['a'], ['b']] });
+    const w = await runWorker(fake, { ...input, concurrency: 3 });
+    expect(fake.log.claims).toEqual([3, 2, 1]);
+    expect(w.state()).toEqual({ connected: 'waiting' });
+    expect(fake.log.waits).toHaveLength(1);
+  });
+
+  it('a task that finishes frees its slot: the child is removed and the worker fetches again', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b'], ['c']] });
+    const w = await runWorker(fake);
+    w.runOf('a').resolve('done');
+    await settle();
+
+    expect(fake.log.finishes).toEqual([{ id: 'a', outcome: 'succeeded' }]);
+    expect(fake.log.claims).toEqual([2, 1]);
+    expect(w.children()).toEqual(['task.b', 'task.c']);
+    expect(w.actor.getSnapshot().context.running).toEqual(['b', 'c']);
+    expect(w.state()).toEqual({ connected: 'full' });
+  });
+
+  it('a waiting worker claims again when the queue wakes it', async () => {
+    const fake = fakeWorker({ claims: [[], ['a']] });
+    const w = await runWorker(fake);
+    expect(w.state()).toEqual({ connected: 'waiting' });
+    fake.log.waits[0]!();
+    await settle();
+    expect(fake.log.claims).toEqual([2, 2, 1]);
+    expect(w.children()).toEqual(['task.a']);
+  });
+
+  it('CONTROL stop is routed only to the running task with that id, which ends stopped', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b']], honoursAbort: true });
+    const w = await runWorker(fake);
+    w.actor.send({ type: 'CONTROL', id: 'zzz', command: 'stop' });
+    w.actor.send({ type: 'CONTROL', id: 'a', command: 'stop' });
+    await settle();
+
+    expect(w.toTasks).toEqual(['task.a:STOP']);
+    expect(fake.log.finishes).toEqual([{ id: 'a', outcome: 'stopped' }]);
+    expect(w.children()).toEqual(['task.b']);
+    expect(w.runOf('b').signal.aborted).toBe(false);
+  });
+
+  it('CONTROL reload and event reach the named task as RELOAD and EVENT', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b']], honoursAbort: true });
+    const w = await runWorker(fake);
+    w.actor.send({ type: 'CONTROL', id: 'b', command: 'event', name: 'ping', payload: null });
+    w.actor.send({ type: 'CONTROL', id: 'a', command: 'reload' });
+    await settle();
+    expect(w.toTasks).toEqual(['task.b:EVENT', 'task.a:RELOAD']);
+    expect(fake.log.taskActions).toContain('deliverEvent:b:ping');
+    expect(fake.log.runs.map((r) => `${r.id}#${r.run}`)).toEqual(['a#0', 'b#0', 'a#1']);
+  });
+
+  it('leases reported lost by the heartbeat abandon just those tasks, writing nothing for them', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b']] });
+    const w = await runWorker(fake);
+    fake.log.send.heartbeat!({ type: 'LEASES_LOST', ids: ['a', 'ghost'] });
+    await settle();
+
+    expect(w.toTasks).toEqual(['task.a:LEASE_LOST']);
+    expect(fake.log.taskActions).toEqual(['abortRun:a', 'releaseTask:a']);
+    expect(fake.log.finishes).toEqual([]);
+    expect(w.children()).toEqual(['task.b']);
+    expect(fake.log.claims).toEqual([2, 1]);
+  });
+
+  it('STOP with no task running deregisters immediately and ends stopped, handing nothing back', async () => {
+    const fake = fakeWorker();
+    const w = await runWorker(fake);
+    expect(w.state()).toEqual({ connected: 'waiting' });
+    w.actor.send({ type: 'STOP' });
+    await settle();
+
+    expect(fake.log.deregisters).toBe(1);
+    expect(fake.log.handBacks).toEqual([]);
+    expect(w.actor.getSnapshot().status).toBe('done');
+    expect(w.state()).toBe('stopped');
+  });
+
+  it('STOP lets a task that finishes within stopGrace end normally, then deregisters', async () => {
+    const fake = fakeWorker({ claims: [['a']] });
+    const w = await runWorker(fake);
+    w.actor.send({ type: 'STOP' });
+    await settle();
+    expect(w.state()).toBe('draining');
+
+    w.clock.increment(200);
+    w.runOf('a').resolve(1);
+    await settle();
+    expect(fake.log.finishes).toEqual([{ id: 'a', outcome: 'succeeded' }]);
+    expect(fake.log.handBacks).toEqual([]);
+    expect(fake.log.deregisters).toBe(1);
+    expect(w.state()).toBe('stopped');
+    expect(fake.log.claims).toEqual([2, 1]); // nothing fetched after STOP
+  });
+
+  it('STOP with a task that never ends hands it back after stopGrace, halts it and ends stopped', async () => {
+    const fake = fakeWorker({ claims: [['a']] });
+    const w = await runWorker(fake);
+    w.actor.send({ type: 'STOP' });
+    await settle();
+
+    // still heartbeating while draining (the connected heartbeat was replaced by the draining one)
+    const hb = fake.log.services.filter((s) => s === 'heartbeat').length - fake.log.services.filter((s) => s === '-heartbeat').length;
+    expect(hb).toBe(1);
+
+    w.clock.increment(499);
+    await settle();
+    expect(w.state()).toBe('draining');
+    expect(fake.log.handBacks).toEqual([]);
+
+    w.clock.increment(1);
+    await settle();
+    expect(fake.log.handBacks).toEqual([['a']]);
+    expect(w.toTasks).toEqual(['task.a:HALT']);
+    expect(fake.log.finishes).toEqual([]);
+    expect(fake.log.deregisters).toBe(1);
+    expect(w.state()).toBe('stopped');
+    expect(w.actor.getSnapshot().status).toBe('done');
+    expect(w.crashes).toEqual([]);
+  });
+
+  it('a worker cut off from most peers halts every task, then reconnects when Redis is back', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b']], probes: [{ reached: 1, total: 4 }] });
+    const w = await runWorker(fake);
+    w.actor.send({ type: 'REDIS_LOST' });
+    await settle();
+
+    expect(fake.log.probes).toBe(1);
+    expect(w.toTasks).toEqual(['task.a:HALT', 'task.b:HALT']);
+    expect(fake.log.finishes).toEqual([]); // halted tasks write nothing: the monitors requeue them
+    expect(w.children()).toEqual([]);
+    expect(w.state()).toBe('halted');
+    expect(fake.log.services).toEqual(expect.arrayContaining(['-heartbeat', '-refreshPeers']));
+
+    fake.log.send.awaitRedis!({ type: 'REDIS_BACK' });
+    await settle();
+    expect(fake.log.reconciles).toBe(1);
+    expect(w.state()).toEqual({ connected: 'waiting' });
+    expect(fake.log.claims).toEqual([2, 2]);
+    expect(w.crashes).toEqual([]);
+  });
+
+  it('with Redis down for everyone the tasks keep running and the peers are probed every fetchWorkerInterval', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b']], probes: [{ reached: 3, total: 4 }, { reached: 4, total: 4 }], reconciles: [['a']] });
+    const w = await runWorker(fake);
+    w.actor.send({ type: 'REDIS_LOST' });
+    await settle();
+    expect(w.state()).toBe('redisDown');
+    expect(w.toTasks).toEqual([]);
+
+    w.clock.increment(299);
+    await settle();
+    expect(fake.log.probes).toBe(1);
+    w.clock.increment(1);
+    await settle();
+    expect(fake.log.probes).toBe(2);
+    expect(w.state()).toBe('redisDown');
+
+    // Redis is back and task a's lease turned out to be lost meanwhile
+    fake.log.send.awaitRedis!({ type: 'REDIS_BACK' });
+    await settle();
+    expect(w.toTasks).toEqual(['task.a:LEASE_LOST']);
+    expect(w.children()).toEqual(['task.b']);
+    expect(w.actor.getSnapshot().matches('connected')).toBe(true);
+    expect(fake.log.runs.filter((r) => r.id === 'b')).toHaveLength(1); // b was never interrupted
+  });
+
+  it('a worker that cannot register ends failed and reports it', async () => {
+    const fake = fakeWorker({ registerFails: true });
+    const w = await runWorker(fake);
+    expect(w.state()).toBe('failed');
+    expect(w.actor.getSnapshot().status).toBe('done');
+    expect(fake.log.errors).toHaveLength(1);
+    expect(fake.log.claims).toEqual([]);
+  });
+
+  // stop() during start() (SIGTERM while registering) must not be lost: the worker would hang.
+  it('a STOP received while registering is not lost: the worker ends stopped', async () => {
+    const fake = fakeWorker();
+    let finishRegister!: () => void;
+    const slow = fake.logic.provide({
+      actors: {
+        register: fromPromise<void>(() => new Promise<void>((r) => (finishRegister = r))),
+      },
+    });
+    const w = await runWorker({ logic: slow, log: fake.log });
+    expect(w.state()).toBe('starting');
+    w.actor.send({ type: 'STOP' });
+    finishRegister();
+    await settle();
+    expect(fake.log.claims).toEqual([]);
+    expect(w.actor.getSnapshot().status).toBe('done');
+  });
+});
