@@ -29,6 +29,10 @@ export interface RedisServer {
   /** options for Worker/Monitor/Client `redis`, with a fresh keyPrefix so tests do not collide */
   options(extra?: Record<string, unknown>): { host: string; port: number; keyPrefix: string } & Record<string, unknown>;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP: Redis freezes with every connection open (down for everyone, silently) */
+  freeze(): void;
+  /** SIGCONT */
+  thaw(): void;
   start(): Promise<void>;
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -64,6 +68,10 @@ export async function startRedis(opts: { appendonly?: boolean; bind?: string[] }
     };
     return {
       ...base(host, port),
+      freeze: () => {
+        throw new Error('REDIS_URL is set: this test needs a private redis-server');
+      },
+      thaw: () => {},
       kill: unsupported,
       start: unsupported,
       restart: unsupported,
@@ -109,6 +117,8 @@ export async function startRedis(opts: { appendonly?: boolean; bind?: string[] }
   return {
     ...base('127.0.0.1', port),
     kill,
+    freeze: () => proc?.kill('SIGSTOP'),
+    thaw: () => proc?.kill('SIGCONT'),
     start,
     restart: async () => {
       await kill('SIGKILL');

@@ -1,0 +1,210 @@
+/**
+ * Faults caused for real: Redis frozen, killed and restarted (with and without AOF), a node's
+ * Redis link made silent through a proxy, a worker paused with SIGSTOP past its lease, monitors
+ * killed. Workers are child processes; the assertions are on Redis and on what each process did.
+ */
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Client, Monitor } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+
+/** fast failure detection: heartbeats every 100 ms (a 1 s command timeout), quick pings */
+const WORKER = { port: 0, heartbeatInterval: 100, pingTimeout: 300, abortTimeout: 500, fetchWorkerInterval: 500 };
+const MONITOR = { taskTimeout: 3000, checkTaskInterval: 1000, pingTimeout: 300, fetchWorkerInterval: 500 };
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+const servers: RedisServer[] = [];
+afterAll(async () => {
+  for (const s of servers) await s.stop();
+});
+async function redisServer(opts: { appendonly?: boolean } = {}) {
+  const s = await startRedis(opts);
+  servers.push(s);
+  return s;
+}
+async function worker(o: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const p = await spawnWorker({ ...WORKER, redis: o, ...extra });
+  cleanup.push(() => p.kill('SIGKILL'));
+  return p;
+}
+async function monitor(o: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const m = new Monitor({ ...MONITOR, redis: o, ...extra });
+  cleanup.push(() => m.stop());
+  await m.start();
+  return m;
+}
+function client(o: Record<string, unknown>) {
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close());
+  return c;
+}
+/** how many times each task function started, over all worker processes */
+function starts(procs: WorkerProcess[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const p of procs) for (const l of p.lines) if (l.startsWith('STARTED ')) m.set(l.split(' ')[1]!, (m.get(l.split(' ')[1]!) ?? 0) + 1);
+  return m;
+}
+
+describe('Redis down for everyone (frozen with SIGSTOP, longer than taskTimeout)', () => {
+  it('keeps tasks running, requeues nothing when Redis returns, and runs each task once', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const a = await worker(o, { concurrency: 2 });
+    const b = await worker(o, { concurrency: 2 });
+    await monitor(o);
+    const c = client(o);
+    const ids = await Promise.all([1, 2, 3, 4].map(() => c.submit('sleep', { ms: 6000 })));
+    await until(() => starts([a, b]).size === 4, 'four tasks running');
+
+    server.freeze();
+    // Both workers find Redis silent, reach each other (quorum) and keep their tasks.
+    await a.waitFor(/^STATE "redisDown"$/, 5000);
+    await b.waitFor(/^STATE "redisDown"$/, 5000);
+    await new Promise((r) => setTimeout(r, 4000 - 1500)); // frozen for ~4 s in all: past taskTimeout
+    server.thaw();
+
+    const ended = await Promise.all(ids.map((id) => c.wait(id, { timeout: 20_000 })));
+    expect(ended.map((t) => t.outcome)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(ended.map((t) => t.attempt)).toEqual([1, 1, 1, 1]);
+    expect([...starts([a, b]).values()]).toEqual([1, 1, 1, 1]);
+    expect([...a.lines, ...b.lines].filter((l) => l.startsWith('ABORTED'))).toEqual([]);
+  });
+});
+
+describe('Redis killed and restarted', () => {
+  it('with AOF: nothing is lost, queued or running, and nothing runs twice', async () => {
+    const server = await redisServer({ appendonly: true });
+    const o = server.options();
+    const a = await worker(o, { concurrency: 2 });
+    const b = await worker(o, { concurrency: 2 });
+    await monitor(o);
+    const c = client(o);
+    const ids = await Promise.all(Array.from({ length: 8 }, () => c.submit('sleep', { ms: 1500 })));
+    await until(() => starts([a, b]).size === 4, 'four running, four queued');
+
+    await server.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 700));
+    await server.start();
+
+    const ended = await Promise.all(ids.map((id) => c.wait(id, { timeout: 20_000 })));
+    expect(ended.every((t) => t.outcome === 'succeeded')).toBe(true);
+    expect(starts([a, b]).size).toBe(8);
+    expect([...starts([a, b]).values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('without persistence: a running task is re-asserted from the worker memory and ends in Redis', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const a = await worker(o);
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 3000 });
+    await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+
+    await server.restart(); // SIGKILL + start: an empty Redis
+    const h = await until(async () => {
+      const t = await c.get(id);
+      return t?.state === 'RUNNING' ? t : null;
+    }, 're-asserted task hash');
+    expect(h).toMatchObject({ worker: a.address, attempt: 1, data: { ms: 3000 } });
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ state: 'END', outcome: 'succeeded', worker: a.address });
+    expect(starts([a]).get(id)).toBe(1);
+  });
+});
+
+describe('one worker cut off from Redis but not from its peers (silent link, through a proxy)', () => {
+  it('keeps running (quorum), the task also runs elsewhere, and only one END is written', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const proxy: TcpProxy = await startProxy(server.host, server.port);
+    cleanup.push(() => proxy.close());
+    const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port });
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 8000 });
+    await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const b = await worker(o);
+    await monitor(o);
+
+    proxy.partition();
+    await a.waitFor(/^STATE "redisDown"$/, 5000); // it reached its peer: Redis looks down for everyone
+    await b.waitFor(new RegExp(`^STARTED ${id} 2$`), 10_000); // the monitor requeued it elsewhere
+    proxy.heal();
+    await a.waitFor(new RegExp(`^ABORTED ${id}$`), 5000); // reconciling found the lease gone
+
+    const t = await c.wait(id, { timeout: 15_000 });
+    expect(t).toMatchObject({ outcome: 'succeeded', attempt: 2, worker: b.address, result: { by: b.address } });
+    expect(t.history).toEqual([expect.objectContaining({ worker: a.address, attempt: 1 })]);
+  });
+});
+
+describe('a worker paused (SIGSTOP) past taskTimeout, then resumed (SIGCONT)', () => {
+  it('is fenced: its copy stops and its END is refused; the new owner is never overwritten', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const a = await worker(o);
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 6000 });
+    await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const b = await worker(o);
+    await monitor(o);
+
+    a.proc.kill('SIGSTOP');
+    await b.waitFor(new RegExp(`^STARTED ${id} 2$`), 10_000);
+    a.proc.kill('SIGCONT');
+    await a.waitFor(new RegExp(`^ABORTED ${id}$`), 5000);
+
+    const t = await c.wait(id, { timeout: 15_000 });
+    expect(t).toMatchObject({ outcome: 'succeeded', attempt: 2, worker: b.address, result: { by: b.address } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await c.get(id))!.worker).toBe(b.address);
+  });
+});
+
+describe('monitors', () => {
+  it('several at once never requeue a task twice', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const a = await worker(o, { concurrency: 5 });
+    const c = client(o);
+    const ids = await Promise.all(Array.from({ length: 5 }, () => c.submit('sleep', { ms: 60_000 })));
+    await until(() => starts([a]).size === 5, 'five running');
+    const b = await worker(o, { concurrency: 5 });
+    await Promise.all([monitor(o, { checkTaskInterval: 100 }), monitor(o, { checkTaskInterval: 100 }), monitor(o, { checkTaskInterval: 100 })]);
+    await a.kill('SIGKILL');
+    await until(() => ids.every((id) => b.lines.includes(`STARTED ${id} 2`)), 'all five running on b', 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    for (const id of ids) {
+      const t = (await c.get(id))!;
+      expect(t.history).toHaveLength(1);
+      expect(t.attempt).toBe(2);
+    }
+    expect(starts([b]).size).toBe(5);
+    expect([...starts([b]).values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a monitor killed mid-run is replaced by another with nothing lost', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const { spawn } = await import('node:child_process');
+    const m1 = spawn(process.execPath, ['--import', 'tsx', '-e', `
+      const { Monitor } = await import(${JSON.stringify(new URL('../src/index.ts', import.meta.url).pathname)});
+      await new Monitor(${JSON.stringify({ ...MONITOR, redis: o })}).start();
+      console.log('MONITOR READY');`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanup.push(() => m1.kill('SIGKILL'));
+    await new Promise<void>((r) => m1.stdout!.on('data', (d: Buffer) => d.toString().includes('MONITOR READY') && r()));
+    const a = await worker(o);
+    const c = client(o);
+    const id = await c.submit('sleep', { ms: 60_000 });
+    await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    m1.kill('SIGKILL');
+    await a.kill('SIGKILL');
+    const b = await worker(o, { concurrency: 1 });
+    await monitor(o);
+    await b.waitFor(new RegExp(`^STARTED ${id} 2$`), 15_000);
+  });
+});
