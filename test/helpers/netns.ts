@@ -26,6 +26,19 @@ export interface Netns {
 
 let counter = 0;
 
+/** Remove namespaces and links left by an earlier run that was killed before its cleanup. */
+export function removeStale(): void {
+  const list = (args: string[]) => spawnSync('ip', args, { encoding: 'utf8' }).stdout ?? '';
+  for (const line of list(['netns', 'list']).split('\n')) {
+    const name = line.split(' ')[0];
+    if (name?.startsWith('tsw')) spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  }
+  for (const line of list(['-o', 'link']).split('\n')) {
+    const name = /^\d+: ([^:@]+)/.exec(line)?.[1];
+    if (name?.startsWith('tsw')) spawnSync('ip', ['link', 'del', name], { stdio: 'ignore' });
+  }
+}
+
 /** `slot` 1..250 picks the 10.231.<slot>.0/30 pair, so files running at once do not collide. */
 export function createNetns(slot: number): Netns {
   const name = `tsw${process.pid % 10000}n${++counter}`;

@@ -8,6 +8,8 @@ export interface WorkerProcess {
   proc: ChildProcess;
   address: string;
   lines: string[];
+  /** Date.now() when each line arrived */
+  times: number[];
   /** resolves with the first stdout line matching `re` (past or future) */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -28,6 +30,7 @@ export async function spawnWorker(options: Record<string, unknown>, prefix: stri
   alive.add(proc);
   proc.on('exit', () => alive.delete(proc));
   const lines: string[] = [];
+  const times: number[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let buf = '';
   proc.stdout!.on('data', (c: Buffer) => {
@@ -37,6 +40,7 @@ export async function spawnWorker(options: Record<string, unknown>, prefix: stri
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       lines.push(line);
+      times.push(Date.now());
       for (const w of [...waiters]) {
         if (w.re.test(line)) {
           waiters.splice(waiters.indexOf(w), 1);
@@ -66,6 +70,7 @@ export async function spawnWorker(options: Record<string, unknown>, prefix: stri
     proc,
     address: ready.slice('READY '.length),
     lines,
+    times,
     waitFor,
     kill: (signal: NodeJS.Signals = 'SIGKILL') =>
       new Promise((resolve) => {
