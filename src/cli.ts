@@ -692,6 +692,13 @@ function parseArgsMessage(e: NodeJS.ErrnoException): string {
   }
 }
 
+/** "Worker.concurrency must be >= 1" -> "--concurrency must be >= 1": name the flag the user typed. */
+function asFlags(e: unknown): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  const message = e.message.replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
+  return message === e.message ? e : new ConfigError(message);
+}
+
 function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof InvalidTaskError) return 2;
   return 1;
@@ -708,7 +715,8 @@ async function main(argv: string[]): Promise<void> {
       code = await parsed.command.run(parsed.ctx);
       if (code < 0) return; // a worker or monitor: runs until a signal stops it
     }
-  } catch (e) {
+  } catch (caught) {
+    const e = asFlags(caught);
     const known = e instanceof UsageError || e instanceof RuntimeError || e instanceof TaskSwarmError;
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
     process.stderr.write(`${PROG}: ${known ? message : `unexpected error: ${message}`}\n`);

@@ -101,6 +101,7 @@ export class Monitor extends EventEmitter {
     if (requeue) {
       const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name);
       ({ requeued, parked, nextDeadline, now, graceLeft } = r);
+      if (r.pruned.length) this.log.warn(`took ${r.pruned.length} silent worker(s) out of the worker list: ${r.pruned.join(', ')}`);
       // A full batch means more may be stale: come straight back.
       if (requeued.length + parked.length >= SWEEP_BATCH) nextDeadline = now;
     } else {

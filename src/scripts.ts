@@ -10,7 +10,7 @@ export const SCRIPTS = {
   claim: 5,
   renew: 5,
   finish: 2,
-  requeue: 8,
+  requeue: 9,
   reap: 3,
   'hand-back': 3,
   reassert: 3,

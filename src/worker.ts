@@ -14,6 +14,7 @@ import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect } from './redis.js';
 import type { LocalTask, TaskFunction } from './task.js';
+import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError } from './wire.js';
 import { claim, waitForEntry } from './effects/queue.js';
 import { finishTask, handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
@@ -54,6 +55,7 @@ export class Worker extends EventEmitter {
   private peers: string[] = [];
   private readonly redis: Redis;
   private readonly sub: Redis;
+  private readonly outbox: EventOutbox;
   private blocking?: Redis;
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
@@ -71,6 +73,7 @@ export class Worker extends EventEmitter {
     this.sub = connect(this.config.redis, 'subscriber', this.address);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
+    this.outbox = new EventOutbox(this.redis, this.config.eventBuffer, (n) => this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`));
   }
 
   /** `host:port` peers and Redis know this worker by */
@@ -189,8 +192,7 @@ export class Worker extends EventEmitter {
   }
 
   private publish(id: string, event: string, data: unknown): void {
-    // Not awaited: auto-pipelining batches it with whatever else goes out this tick.
-    this.redis.publish(this.keys.events(id), formatEvent(event, data)).catch((e: Error) => this.log.debug(`publish ${id}: ${e.message}`));
+    this.outbox.publish(this.keys.events(id), formatEvent(event, data));
   }
 
   private machine() {

@@ -13,14 +13,14 @@ export async function requeueStale(
   limit: number,
   maxAttempts: number,
   monitor: string,
-): Promise<{ requeued: string[]; parked: string[]; nextDeadline: number; now: number; graceLeft: number }> {
-  const [requeued, parked, nextDeadline, now, graceLeft] = (await runScript(
+): Promise<{ requeued: string[]; parked: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[] }> {
+  const [requeued, parked, nextDeadline, now, graceLeft, pruned] = (await runScript(
     redis,
     'requeue',
-    [keys.leases, keys.taskSet, keys.newQueue, keys.deadLetter, keys.ended, keys.workerSeen, keys.grace, keys.outage],
+    [keys.leases, keys.taskSet, keys.newQueue, keys.deadLetter, keys.ended, keys.workerSeen, keys.grace, keys.outage, keys.workerSet],
     [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor],
-  )) as [string[], string[], number, number, number];
-  return { requeued, parked, nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft) };
+  )) as [string[], string[], number, number, number, string[]];
+  return { requeued, parked, nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned };
 }
 
 export async function reapEnded(redis: Redis, keys: Keys, retention: number, limit: number): Promise<number> {

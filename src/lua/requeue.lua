@@ -12,10 +12,16 @@
 
   KEYS[1] leases (zset)   KEYS[2] taskSet   KEYS[3] newQueue   KEYS[4] deadLetter   KEYS[5] ended
   KEYS[6] workerSeen (zset)   KEYS[7] grace   KEYS[8] outage (hash: timeout, silence)
+  KEYS[9] workerSet
+
+  Workers not heard from for two taskTimeouts are taken out of `workers` (their tasks have been
+  requeued by then), so that peers stop counting them when they probe for a quorum; a worker
+  that was only cut off lists itself again with its next heartbeat.
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
-  Returns { requeued ids, parked ids, next deadline ms or -1, now, grace ms left (0 = none) }
+  Returns { requeued ids, parked ids, next deadline ms or -1, now, grace ms left (0 = none),
+            pruned workers }
 ]]
 local prefix, timeout, limit, maxAttempts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local t = redis.call('TIME')
@@ -30,7 +36,7 @@ if last[2] and now - tonumber(last[2]) > timeout / 2 and redis.call('HGET', KEYS
 end
 local graceLeft = redis.call('PTTL', KEYS[7])
 if graceLeft > 0 then
-  return { {}, {}, now + graceLeft, now, graceLeft }
+  return { {}, {}, now + graceLeft, now, graceLeft, {} }
 end
 
 local requeued, parked = {}, {}
@@ -69,7 +75,13 @@ for _, id in ipairs(stale) do
   end
 end
 
+local pruned = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now - 2 * timeout, 'LIMIT', 0, 100)
+for _, w in ipairs(pruned) do
+  redis.call('ZREM', KEYS[6], w)
+  redis.call('SREM', KEYS[9], w)
+end
+
 local nextDeadline = -1
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then nextDeadline = tonumber(first[2]) + timeout end
-return { requeued, parked, nextDeadline, now, 0 }
+return { requeued, parked, nextDeadline, now, 0, pruned }
