@@ -62,7 +62,8 @@ export class Client {
     for (const k of Object.keys(options)) if (k !== 'redis') throw new ConfigError(`Client: unknown option "${k}" (known: redis)`);
     this.config = resolveRedisConfig(options.redis);
     this.keys = buildKeys(this.config);
-    this.redis = connect(this.config, 'command', 'client', { lazyConnect: false });
+    // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
+    this.redis = connect(this.config, 'command', 'client', { lazyConnect: false, maxRetriesPerRequest: 20 });
     this.redis.on('error', () => {});
   }
 

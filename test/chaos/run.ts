@@ -1,0 +1,206 @@
+/**
+ * Chaos soak: N tasks through several worker and monitor processes while faults strike on a
+ * seeded schedule (SIGKILL and SIGSTOP of workers, monitor crashes, Redis killed and restarted
+ * with AOF, Redis frozen, a worker's Redis link gone silent). At the end every task must have
+ * ended exactly once in Redis and none may be lost; duplicate executions are counted.
+ *
+ *   npm run chaos -- [--seed N] [--duration s] [--tasks N] [--workers N]
+ *
+ * The seed is printed first, so a failing run can be replayed with --seed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Client, DuplicateTaskError } from '../../src/index.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
+import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string' },
+    duration: { type: 'string', default: '150' },
+    tasks: { type: 'string', default: '400' },
+    workers: { type: 'string', default: '4' },
+  },
+});
+const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31));
+const duration = Number(values.duration) * 1000;
+const taskCount = Number(values.tasks);
+const workerCount = Number(values.workers);
+console.log(`chaos: seed ${seed}, ${duration / 1000} s of faults, ${taskCount} tasks, ${workerCount} workers, 2 monitors`);
+
+/** mulberry32: a tiny seeded PRNG, so a schedule can be replayed */
+let state = seed >>> 0;
+function rand(): number {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const between = (a: number, b: number) => Math.floor(a + rand() * (b - a));
+const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const WORKER = { port: 0, concurrency: 4, heartbeatInterval: 200, pingTimeout: 300, abortTimeout: 500, fetchWorkerInterval: 1000, stopGrace: 1000 };
+const MONITOR = { taskTimeout: 3000, checkTaskInterval: 1000, pingTimeout: 300, maxAttempts: 20 };
+
+const server = await startRedis({ appendonly: true });
+const o = server.options();
+const client = new Client({ redis: o });
+
+interface Node {
+  name: string;
+  proxy: TcpProxy;
+  proc?: WorkerProcess;
+}
+const everyProcess: WorkerProcess[] = [];
+const nodes: Node[] = [];
+async function startWorker(n: Node) {
+  n.proc = await spawnWorker({ ...WORKER, redis: { ...o, host: '127.0.0.1', port: n.proxy.port } });
+  everyProcess.push(n.proc);
+}
+for (let i = 0; i < workerCount; i++) {
+  const n: Node = { name: `w${i}`, proxy: await startProxy(server.host, server.port) };
+  await startWorker(n);
+  nodes.push(n);
+}
+
+const MONITOR_SCRIPT = fileURLToPath(new URL('../fixtures/monitor-process.ts', import.meta.url));
+const monitors: (ChildProcess | undefined)[] = [undefined, undefined];
+const requeues: string[] = [];
+function startMonitor(i: number): Promise<void> {
+  const p = spawn(process.execPath, ['--import', 'tsx', MONITOR_SCRIPT], {
+    env: { ...process.env, MONITOR_OPTIONS: JSON.stringify({ ...MONITOR, redis: o }), TASK_SWARM_LOG: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  monitors[i] = p;
+  return new Promise((resolve) => {
+    let buf = '';
+    p.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line === 'READY') resolve();
+        if (line.startsWith('REQUEUED ')) requeues.push(line.slice(9));
+      }
+    });
+  });
+}
+await Promise.all([startMonitor(0), startMonitor(1)]);
+
+// Producer: tasks arrive over the first two thirds of the run.
+const ids: string[] = [];
+const producing = (async () => {
+  const gap = (duration * 0.66) / taskCount;
+  for (let i = 0; i < taskCount; i++) {
+    const id = `t${i}`;
+    const data = { ms: between(200, 3000) };
+    // Redis may be down right now: retry; a retry whose first try did land is refused as a duplicate.
+    for (;;) {
+      try {
+        await client.submit('sleep', data, { id });
+        break;
+      } catch (e) {
+        if (e instanceof DuplicateTaskError) break;
+        await sleep(200);
+      }
+    }
+    ids.push(id);
+    await sleep(gap * (0.5 + rand()));
+  }
+})();
+
+const faults: Record<string, number> = {};
+const faultKinds: [string, () => Promise<void>][] = [
+  ['worker SIGKILL', async () => {
+    const n = pick(nodes);
+    await n.proc?.kill('SIGKILL');
+    await sleep(between(200, 2000));
+    await startWorker(n);
+  }],
+  ['worker SIGSTOP', async () => {
+    const n = pick(nodes);
+    n.proc?.proc.kill('SIGSTOP');
+    await sleep(between(500, 5000));
+    n.proc?.proc.kill('SIGCONT');
+  }],
+  ['worker Redis link silent', async () => {
+    const n = pick(nodes);
+    n.proxy.partition();
+    await sleep(between(500, 5000));
+    n.proxy.heal();
+  }],
+  ['worker Redis link reset', async () => {
+    const n = pick(nodes);
+    n.proxy.reset();
+    await sleep(between(200, 2000));
+    n.proxy.heal();
+  }],
+  ['monitor SIGKILL', async () => {
+    const i = between(0, 2);
+    monitors[i]?.kill('SIGKILL');
+    await sleep(between(200, 3000));
+    await startMonitor(i);
+  }],
+  ['Redis SIGKILL + restart (AOF)', async () => {
+    await server.kill('SIGKILL');
+    await sleep(between(200, 1500));
+    await server.start();
+  }],
+  ['Redis frozen (SIGSTOP)', async () => {
+    server.freeze();
+    await sleep(between(500, 4000));
+    server.thaw();
+  }],
+];
+
+const t0 = Date.now();
+while (Date.now() - t0 < duration) {
+  await sleep(between(1000, 4000));
+  const [name, run] = pick(faultKinds);
+  faults[name] = (faults[name] ?? 0) + 1;
+  process.stdout.write(`  ${((Date.now() - t0) / 1000).toFixed(1)}s ${name}\n`);
+  await run();
+}
+await producing;
+console.log(`faults: ${Object.entries(faults).map(([k, v]) => `${k} x${v}`).join(', ')}`);
+
+// Settle: every task must end.
+const deadline = Date.now() + 120_000;
+let pending = ids;
+while (pending.length && Date.now() < deadline) {
+  const infos = await Promise.all(pending.map((id) => client.get(id).catch(() => null)));
+  pending = pending.filter((_, i) => infos[i]?.state !== 'END');
+  if (pending.length) {
+    process.stdout.write(`  waiting for ${pending.length} task(s) to end\n`);
+    await sleep(2000);
+  }
+}
+
+const infos = await Promise.all(ids.map((id) => client.get(id)));
+const starts = new Map<string, number>();
+for (const p of everyProcess) for (const l of p.lines) if (l.startsWith('STARTED ')) starts.set(l.split(' ')[1]!, (starts.get(l.split(' ')[1]!) ?? 0) + 1);
+const lost = ids.filter((_, i) => infos[i]?.state !== 'END');
+const failed = ids.filter((_, i) => infos[i]?.state === 'END' && infos[i]?.outcome !== 'succeeded');
+const duplicates = [...starts.values()].reduce((a, n) => a + Math.max(0, n - 1), 0);
+const queueLeft = await server.client().llen(`${o.keyPrefix}new-task`);
+
+console.log(`tasks: ${ids.length} submitted, ${ids.length - lost.length} ended (${failed.length} not succeeded), ${lost.length} lost, ${queueLeft} still queued`);
+console.log(`executions: ${[...starts.values()].reduce((a, n) => a + n, 0)} starts, ${duplicates} duplicate executions, ${requeues.length} requeues`);
+if (failed.length) console.log(`not succeeded: ${failed.slice(0, 10).map((id) => `${id} ${JSON.stringify(infos[ids.indexOf(id)]?.error)}`).join('; ')}`);
+if (lost.length) console.log(`lost: ${lost.slice(0, 20).join(', ')}`);
+
+for (const n of nodes) {
+  await n.proc?.kill('SIGKILL');
+  await n.proxy.close();
+}
+for (const m of monitors) m?.kill('SIGKILL');
+await client.close();
+await server.stop();
+
+const ok = lost.length === 0 && failed.length === 0;
+console.log(`${ok ? 1 : 0} passed, ${ok ? 0 : 1} failed (chaos seed ${seed})`);
+process.exit(ok ? 0 : 1);
