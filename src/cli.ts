@@ -390,15 +390,15 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !/\.[mc]?ts$/.test(file)) throw e;
   }
-  // A TypeScript module outside tsx: load tsx's loader, when it is installed.
+  // A TypeScript module outside tsx: load it through tsx, when tsx is installed.
+  let tsImport: (specifier: string, parent: string) => Promise<unknown>;
   try {
     const api = 'tsx/esm/api';
-    const { register } = (await import(api)) as { register: () => unknown };
-    register();
+    ({ tsImport } = (await import(api)) as { tsImport: typeof tsImport });
   } catch {
-    throw new RuntimeError(`cannot load TypeScript module ${file}: install tsx, or run "node --import tsx ${process.argv[1] ?? 'cli.js'} ...", or compile it to .js`);
+    throw new RuntimeError(`cannot load TypeScript module ${file}: install tsx (npm install tsx), or compile it to .js`);
   }
-  return (await import(url)) as Record<string, unknown>;
+  return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
 }
 
 async function loadFunctions(paths: string[]): Promise<Map<string, TaskFunction>> {

@@ -17,7 +17,8 @@ import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError } from './wire.js';
 import { claim, waitForEntry } from './effects/queue.js';
-import { finishTask, handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
+import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
+import { EndBatch } from './end-batch.js';
 import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
 import { startPeerServer, type PeerServer } from '../actors/peer-server.js';
 import { probePeers } from '../actors/peer-prober.js';
@@ -56,6 +57,7 @@ export class Worker extends EventEmitter {
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly outbox: EventOutbox;
+  private readonly ends: EndBatch;
   private blocking?: Redis;
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
@@ -73,6 +75,7 @@ export class Worker extends EventEmitter {
     this.sub = connect(this.config.redis, 'subscriber', this.address);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
+    this.ends = new EndBatch(this.redis, this.keys);
     this.outbox = new EventOutbox(this.redis, this.config.eventBuffer, (n) => this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`));
   }
 
@@ -237,7 +240,7 @@ export class Worker extends EventEmitter {
         }),
         finishTask: fromPromise(async ({ input }: { input: { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown } }) => {
           const payload = input.outcome === 'succeeded' ? safeJson(input.result) : JSON.stringify(serializeError(input.error ?? 'stopped'));
-          const written = await finishTask(this.redis, keys, input.id, input.lease, input.outcome, payload);
+          const written = await this.ends.end({ id: input.id, lease: input.lease, outcome: input.outcome, payloadJson: payload });
           if (written) log.info(`task ${input.id} ended: ${input.outcome}`);
           else log.warn(`task ${input.id}: END refused, our lease is gone (the task was requeued); nothing written`);
           return { written };

@@ -21,10 +21,26 @@ export async function renewLeases(redis: Redis, keys: Keys, worker: string, held
 
 export type Outcome = 'succeeded' | 'failed' | 'stopped';
 
+export interface Ending {
+  id: string;
+  lease: string;
+  outcome: Outcome;
+  /** the result (succeeded) or error (otherwise), as JSON */
+  payloadJson: string;
+}
+
+/** End several tasks in one call; per task, false when fenced (the lease was not ours, nothing written). */
+export async function finishTasks(redis: Redis, keys: Keys, endings: Ending[]): Promise<boolean[]> {
+  const args: string[] = [];
+  for (const e of endings) args.push(keys.task(e.id), e.id, e.lease, e.outcome, e.payloadJson, keys.events(e.id));
+  const r = (await runScript(redis, 'finish', [keys.leases, keys.ended], args)) as number[];
+  return r.map((x) => x === 1);
+}
+
 /** Returns false when fenced: the lease was not ours any more, nothing was written. */
 export async function finishTask(redis: Redis, keys: Keys, id: string, lease: string, outcome: Outcome, payloadJson: string): Promise<boolean> {
-  const r = await runScript(redis, 'finish', [keys.leases, keys.ended], [keys.task(id), id, lease, outcome, payloadJson, keys.events(id)]);
-  return r === 1;
+  const [written] = await finishTasks(redis, keys, [{ id, lease, outcome, payloadJson }]);
+  return written === true;
 }
 
 export async function handBack(redis: Redis, keys: Keys, held: HeldLease[]): Promise<string[]> {

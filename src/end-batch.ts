@@ -1,0 +1,43 @@
+/**
+ * Task ends on their way to Redis: every end requested in one turn of the event loop goes out
+ * in a single finish.lua call. Under load many tasks settle together (a claim batch of no-op
+ * tasks ends in the same turn), so an end costs a fraction of a round trip.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import { finishTasks, type Ending } from './effects/leases.js';
+
+export class EndBatch {
+  private pending: { ending: Ending; resolve: (written: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Resolves with false when fenced (the lease was not ours; nothing written). */
+  end(ending: Ending): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ ending, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    finishTasks(
+      this.redis,
+      this.keys,
+      batch.map((b) => b.ending),
+    ).then(
+      (written) => batch.forEach((b, i) => b.resolve(written[i] === true)),
+      (e) => batch.forEach((b) => b.reject(e)),
+    );
+  }
+}
