@@ -16,7 +16,6 @@ import { Redis } from 'ioredis';
 import { Client, type TaskInfo } from './client.js';
 import { MONITOR_FIELDS, WORKER_FIELDS, type RedisOptions } from './config.js';
 import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError } from './errors.js';
-import { buildKeys } from './keys.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -281,33 +280,8 @@ async function withClient<T>(ctx: Context, fn: (client: Client) => Promise<T>): 
   }
 }
 
-/**
- * The task, or, for an entry pushed straight onto the queue (the seed's `LPUSH`, which Client
- * knows nothing of until a worker claims it), a QUEUED stand-in found among the first entries.
- */
-async function findTask(ctx: Context, client: Client, id: string): Promise<TaskInfo | null> {
-  const info = await client.get(id);
-  if (info) return info;
-  const keys = buildKeys(client.config);
-  const r = new Redis(ctx.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  r.on('error', () => {});
-  try {
-    for (const raw of await r.lrange(keys.newQueue, -1000, -1)) {
-      try {
-        const e = JSON.parse(raw) as { id?: unknown; function?: unknown };
-        if (String(e.id) === id) return { id, state: 'QUEUED', attempt: 0, manualEnd: false, function: String(e.function), raw };
-      } catch {
-        // not JSON: a worker will park it
-      }
-    }
-  } finally {
-    r.disconnect();
-  }
-  return null;
-}
-
-async function requireTask(ctx: Context, client: Client, id: string): Promise<TaskInfo> {
-  const t = await findTask(ctx, client, id);
+async function requireTask(client: Client, id: string): Promise<TaskInfo> {
+  const t = await client.get(id);
   if (!t) throw new TaskNotFoundError(id);
   return t;
 }
@@ -486,7 +460,7 @@ async function runGet(ctx: Context): Promise<number> {
   const id = positional(ctx, 0, 'task id', 'get');
   noMorePositionals(ctx, 1, 'get');
   return withClient(ctx, async (client) => {
-    const t = await requireTask(ctx, client, id);
+    const t = await requireTask(client, id);
     const { raw: _raw, ...shown } = t;
     printJson(shown);
     return 0;
@@ -498,7 +472,7 @@ async function runWait(ctx: Context): Promise<number> {
   noMorePositionals(ctx, 1, 'wait');
   const timeout = typeof ctx.values.timeout === 'string' ? parseInteger('--timeout', ctx.values.timeout, 1) : undefined;
   return withClient(ctx, async (client) => {
-    await requireTask(ctx, client, id);
+    await requireTask(client, id);
     return reportEnd(await waitFor(client, id, timeout));
   });
 }
@@ -517,7 +491,7 @@ async function runControl(ctx: Context): Promise<number> {
   const message = parseControl(positional(ctx, 1, 'message (stop, reload or JSON {"event_name", "event"})', 'control'));
   noMorePositionals(ctx, 2, 'control');
   return withClient(ctx, async (client) => {
-    const t = await requireTask(ctx, client, id);
+    const t = await requireTask(client, id);
     if (t.state !== 'RUNNING') {
       const how = t.state === 'END' ? `has ended (${t.outcome ?? 'no outcome'})` : 'is queued, not running yet';
       throw new RuntimeError(`task "${id}" ${how}: control messages only reach running tasks`);
@@ -543,7 +517,7 @@ async function runEvents(ctx: Context): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      const t = await findTask(ctx, client, id);
+      const t = await client.get(id);
       if (t?.state === 'END') {
         process.stderr.write(`task ${id} has already ended (${t.outcome ?? 'no outcome'}); "${PROG} get ${id}" shows it\n`);
         return 0;

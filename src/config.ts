@@ -42,7 +42,7 @@ export const WORKER_FIELDS = {
   advertise: { kind: 'string', doc: '`host:port` other nodes use to reach this worker, when it differs (NAT, proxies)' },
   fetchTaskInterval: { kind: 'int', default: 2000, min: 1, doc: 'ms of the fallback poll; an idle worker blocks on Redis and takes a new task at once' },
   concurrency: { kind: 'int', default: 10, min: 1, doc: 'tasks run at once' },
-  heartbeatInterval: { kind: 'int', default: 1000, min: 1, doc: 'ms between batched lease renewals (one call per worker); keep well under taskTimeout' },
+  heartbeatInterval: { kind: 'int', default: 1000, min: 1, doc: 'ms between batched lease renewals (one call per worker); keep it at most taskTimeout/4' },
   stopGrace: { kind: 'int', default: 10000, min: 0, doc: 'ms `worker.stop()` lets running tasks finish before handing them back to the queue' },
   abortTimeout: { kind: 'int', default: 5000, min: 0, doc: 'ms a task function gets to return after its AbortSignal fires (stop, reload) before it is ended anyway' },
   eventBuffer: { kind: 'int', default: 10000, min: 0, doc: 'task events held while Redis is unreachable (oldest dropped past this), sent in order when it returns' },

@@ -157,7 +157,8 @@ export class Monitor extends EventEmitter {
         },
         reportError: ({ event }) => {
           const e = (event as { error?: unknown }).error;
-          log.warn(`${event.type}: ${e instanceof Error ? e.message : String(e)}`);
+          const where = event.type.replace(/^xstate\.error\.actor\.(\d+\.)?(monitor\.)?/, '');
+          log.warn(`${where}: ${e instanceof Error ? e.message : String(e)}`);
         },
       },
     });

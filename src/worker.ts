@@ -163,7 +163,7 @@ export class Worker extends EventEmitter {
 
   /** Renew every lease; re-assert tasks whose hash vanished; returns ids we lost. */
   private async renewAll(): Promise<string[]> {
-    const r = await renewLeases(this.redis, this.keys, this.address, this.held());
+    const r = await renewLeases(this.redis, this.keys, this.address, this.held(), this.config.heartbeatInterval);
     const lost = [...r.lost];
     for (const id of r.missing) {
       const t = this.tasks.get(id);
@@ -230,7 +230,7 @@ export class Worker extends EventEmitter {
           update: async (id, progress) => {
             const t = this.tasks.get(id);
             if (!t) throw new LeaseLostError(id);
-            const r = await renewLeases(this.redis, keys, this.address, [{ id, lease: t.lease }]);
+            const r = await renewLeases(this.redis, keys, this.address, [{ id, lease: t.lease }], config.heartbeatInterval);
             if (r.lost.length || r.missing.length) {
               this.actor?.send({ type: 'LEASES_LOST', ids: [id] });
               throw new LeaseLostError(id);
@@ -239,7 +239,12 @@ export class Worker extends EventEmitter {
           },
         }),
         finishTask: fromPromise(async ({ input }: { input: { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown } }) => {
-          const payload = input.outcome === 'succeeded' ? safeJson(input.result) : JSON.stringify(serializeError(input.error ?? 'stopped'));
+          const payload =
+            input.outcome === 'succeeded'
+              ? safeJson(input.result)
+              : input.outcome === 'stopped'
+                ? JSON.stringify({ name: 'TaskStopped', code: 'ERR_STOPPED', message: 'stopped by a control message' })
+                : JSON.stringify(serializeError(input.error));
           const written = await this.ends.end({ id: input.id, lease: input.lease, outcome: input.outcome, payloadJson: payload });
           if (written) log.info(`task ${input.id} ended: ${input.outcome}`);
           else log.warn(`task ${input.id}: END refused, our lease is gone (the task was requeued); nothing written`);
@@ -257,7 +262,7 @@ export class Worker extends EventEmitter {
             if (signal.aborted) return void (await server.close()); // stopped while starting
             this.server = server;
             this.listenPort = server.port;
-            await registerWorker(this.redis, keys, this.address);
+            await registerWorker(this.redis, keys, this.address, config.heartbeatInterval);
             this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
           } catch (e) {
             this.startError = e;
@@ -375,12 +380,17 @@ export class Worker extends EventEmitter {
       actions: {
         reportTaskCrash: ({ event }) => {
           const id = event.type.replace(/^xstate\.error\.actor\.task\./, '');
+          // A crashed actor does not stop what it invoked: abort the function ourselves, or it
+          // would run on, orphaned, while the monitor requeues its task elsewhere.
+          this.tasks.get(id)?.controller.abort(new Error(`task ${id} aborted: its actor crashed`));
           this.tasks.delete(id);
           log.error(`task ${id}: its actor crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
         reportError: ({ event }) => {
           const e = (event as { error?: unknown }).error;
-          log.warn(`${event.type}: ${e instanceof Error ? e.message : String(e)}`);
+          // xstate.error.actor.<n>.worker.<state> -> the state whose effect failed
+          const where = event.type.replace(/^xstate\.error\.actor\.(\d+\.)?(worker\.)?/, '');
+          log.warn(`${where}: ${e instanceof Error ? e.message : String(e)}`);
         },
       },
     });

@@ -12,8 +12,14 @@ export interface HeldLease {
   lease: string;
 }
 
-export async function renewLeases(redis: Redis, keys: Keys, worker: string, held: HeldLease[]): Promise<{ lost: string[]; missing: string[]; now: number }> {
-  const args: string[] = [keys.taskKeyPrefix, worker];
+export async function renewLeases(
+  redis: Redis,
+  keys: Keys,
+  worker: string,
+  held: HeldLease[],
+  heartbeatInterval = 1000,
+): Promise<{ lost: string[]; missing: string[]; now: number }> {
+  const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval];
   for (const h of held) args.push(h.id, h.lease);
   const [lost, missing, now] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage], args)) as [string[], string[], number];
   return { lost, missing, now };

@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
-export async function registerWorker(redis: Redis, keys: Keys, worker: string): Promise<number> {
-  return Number(await runScript(redis, 'register', [keys.workerSet, keys.workerSeen], [worker, 'add']));
+export async function registerWorker(redis: Redis, keys: Keys, worker: string, heartbeatInterval = 1000): Promise<number> {
+  return Number(await runScript(redis, 'register', [keys.workerSet, keys.workerSeen], [worker, 'add', heartbeatInterval]));
 }
 
 export async function deregisterWorker(redis: Redis, keys: Keys, worker: string): Promise<void> {

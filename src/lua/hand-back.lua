@@ -14,7 +14,7 @@ local back = {}
 for i = 2, #ARGV, 2 do
   local id, lease = ARGV[i], ARGV[i + 1]
   local key = prefix .. id
-  local h = redis.call('HMGET', key, 'state', 'lease', 'data')
+  local h = redis.call('HMGET', key, 'state', 'lease', 'data', 'worker', 'attempt')
   if h[1] == 'RUNNING' and h[2] == lease then
     redis.call('HSET', key, 'state', 'QUEUED', 'update', now)
     redis.call('HDEL', key, 'lease', 'worker')
@@ -22,7 +22,8 @@ for i = 2, #ARGV, 2 do
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', KEYS[2], id)
     redis.call('RPUSH', KEYS[3], h[3])
-    redis.call('PUBLISH', key .. '-events', '{"event":"requeued","data":{"id":' .. cjson.encode(id) .. ',"reason":"worker stopping"},"at":' .. now .. '}')
+    redis.call('PUBLISH', key .. '-events', '{"event":"requeued","data":{"id":' .. cjson.encode(id) .. ',"attempt":' .. (tonumber(h[5]) or 0) ..
+      ',"worker":' .. cjson.encode(h[4] or '') .. ',"reason":"worker stopping"},"at":' .. now .. '}')
     back[#back + 1] = id
   end
 end

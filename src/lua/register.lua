@@ -1,8 +1,8 @@
 --[[
   register.lua: list a worker in `workers` and mark it seen now (Redis time), or take it out.
 
-  KEYS[1] workerSet   KEYS[2] workerSeen (zset)
-  ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"
+  KEYS[1] workerSet   KEYS[2] workerSeen (zset: worker -> when it is overdue)
+  ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] its heartbeatInterval ms
 
   Returns Redis time in ms.
 ]]
@@ -10,7 +10,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[2] == 'add' then
   redis.call('SADD', KEYS[1], ARGV[1])
-  redis.call('ZADD', KEYS[2], now, ARGV[1])
+  redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3] or 1000), ARGV[1])
 else
   redis.call('SREM', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])

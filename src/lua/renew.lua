@@ -2,14 +2,18 @@
   renew.lua: one batched heartbeat for all of a worker's running tasks. Each task's `update`
   (and its lease deadline index) is renewed only if this worker still holds its lease.
 
-  KEYS[1] leases (zset)   KEYS[2] workerSeen (zset)   KEYS[3] workerSet   KEYS[4] grace
-  KEYS[5] outage (hash: timeout = the monitors' taskTimeout, silence = start of the last outage)
-  ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3..] pairs of task id, lease
+  KEYS[1] leases (zset)   KEYS[2] workerSeen (zset: worker -> when its next heartbeat is overdue)
+  KEYS[3] workerSet   KEYS[4] grace
+  KEYS[5] outage (hash: timeout = the monitors' taskTimeout, silence = the overdue time that
+  began the last outage)
+  ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] its heartbeatInterval ms
+  ARGV[4..] pairs of task id, lease
 
-  If no worker at all has been seen for half a taskTimeout, the whole swarm went silent: that is
-  an outage of Redis or of the network around it, not every worker dying at once. Requeues are
-  then held for one taskTimeout (the grace key), once per silence, so that every worker gets to
-  heartbeat before a monitor judges anyone stale. (requeue.lua makes the same check.)
+  A worker is overdue when it missed three heartbeats. If every worker is overdue, the whole
+  swarm went silent: that is an outage of Redis or of the network around it, far more likely
+  than every worker dying at once. Requeues are then held for one taskTimeout (the grace key),
+  once per silence, so that every worker gets to heartbeat before a monitor judges anyone stale.
+  (requeue.lua makes the same check.)
 
   Returns { lost, missing, now }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced)
@@ -23,17 +27,17 @@ local outage = redis.call('HMGET', KEYS[5], 'timeout', 'silence')
 local timeout = tonumber(outage[1])
 if timeout then
   local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  if last[2] and now - tonumber(last[2]) > timeout / 2 and outage[2] ~= last[2] then
+  if last[2] and now > tonumber(last[2]) and outage[2] ~= last[2] then
     redis.call('HSET', KEYS[5], 'silence', last[2])
     redis.call('SET', KEYS[4], now, 'PX', timeout)
   end
 end
 
-redis.call('ZADD', KEYS[2], now, worker)
+redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3]), worker)
 redis.call('SADD', KEYS[3], worker)
 
 local lost, missing = {}, {}
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local id, lease = ARGV[i], ARGV[i + 1]
   local key = prefix .. id
   local h = redis.call('HMGET', key, 'state', 'lease')

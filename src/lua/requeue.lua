@@ -5,16 +5,16 @@
   claimed maxAttempts times is parked in the dead-letter list and ended as failed instead.
   Check and requeue happen in this one script, so two monitors never requeue a task twice.
 
-  When no worker at all has been seen for half a taskTimeout, the swarm went silent (an outage,
-  not a mass death): requeues are held for one taskTimeout, once per silence, so that every
-  worker can heartbeat first (see renew.lua, which makes the same check). If no worker comes
-  back, requeues resume after that one grace.
+  When every worker has missed three heartbeats, the swarm went silent (an outage, not a mass
+  death): requeues are held for one taskTimeout, once per silence, so that every worker can
+  heartbeat first (see renew.lua, which makes the same check). If no worker comes back,
+  requeues resume after that one grace.
 
   KEYS[1] leases (zset)   KEYS[2] taskSet   KEYS[3] newQueue   KEYS[4] deadLetter   KEYS[5] ended
-  KEYS[6] workerSeen (zset)   KEYS[7] grace   KEYS[8] outage (hash: timeout, silence)
+  KEYS[6] workerSeen (zset: worker -> when it is overdue)   KEYS[7] grace   KEYS[8] outage (hash: timeout, silence)
   KEYS[9] workerSet
 
-  Workers not heard from for two taskTimeouts are taken out of `workers` (their tasks have been
+  Workers overdue for two taskTimeouts are taken out of `workers` (their tasks have been
   requeued by then), so that peers stop counting them when they probe for a quorum; a worker
   that was only cut off lists itself again with its next heartbeat.
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks this call
@@ -30,7 +30,7 @@ local cutoff = now - timeout
 
 redis.call('HSET', KEYS[8], 'timeout', timeout)
 local last = redis.call('ZRANGE', KEYS[6], -1, -1, 'WITHSCORES')
-if last[2] and now - tonumber(last[2]) > timeout / 2 and redis.call('HGET', KEYS[8], 'silence') ~= last[2] then
+if last[2] and now > tonumber(last[2]) and redis.call('HGET', KEYS[8], 'silence') ~= last[2] then
   redis.call('HSET', KEYS[8], 'silence', last[2])
   redis.call('SET', KEYS[7], now, 'PX', timeout)
 end
@@ -69,7 +69,7 @@ for _, id in ipairs(stale) do
       redis.call('HDEL', key, 'lease', 'worker')
       redis.call('SREM', KEYS[2], id)
       redis.call('RPUSH', KEYS[3], h[4])
-      redis.call('PUBLISH', channel, '{"event":"requeued","data":{"id":' .. cjson.encode(id) .. ',"attempt":' .. attempt .. ',"worker":' .. cjson.encode(h[5] or '') .. '},"at":' .. now .. '}')
+      redis.call('PUBLISH', channel, '{"event":"requeued","data":{"id":' .. cjson.encode(id) .. ',"attempt":' .. attempt .. ',"worker":' .. cjson.encode(h[5] or '') .. ',"reason":"heartbeat timeout"},"at":' .. now .. '}')
       requeued[#requeued + 1] = id
     end
   end
