@@ -1,0 +1,64 @@
+/** The CLI against a private Redis: what a user types, what they see. Mistakes are one line. */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, REDIS_URL: server.url, ...env }, timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('task-swarm CLI', () => {
+  it('submits a task, reads it back, lists it in status', async () => {
+    const prefix = `cli${Date.now()}:`;
+    const sub = await cli(['submit', 'resize', '{"w":10}', '--id', 'c1', '--key-prefix', prefix]);
+    expect(sub).toMatchObject({ code: 0, stderr: '' });
+    expect(sub.stdout.trim()).toBe('c1');
+    const got = await cli(['get', 'c1', '--key-prefix', prefix]);
+    expect(JSON.parse(got.stdout)).toMatchObject({ id: 'c1', state: 'QUEUED' });
+    const st = await cli(['status', '--json', '--key-prefix', prefix]);
+    expect(JSON.parse(st.stdout)).toMatchObject({ queued: 1 });
+  });
+
+  const mistakes: [string, string[], number, RegExp][] = [
+    ['an unknown command', ['bogus'], 2, /unknown command "bogus"/],
+    ['a missing argument', ['submit'], 2, /missing function name/],
+    ['bad JSON data', ['submit', 'f', '{nope'], 2, /JSON/],
+    ['an unknown task id', ['get', 'no-such-task'], 1, /no task with id "no-such-task"/],
+    ['a duplicate id', ['submit', 'f', '1', '--id', 'dup-cli'], 0, /^$/],
+    ['a duplicate id, again', ['submit', 'f', '1', '--id', 'dup-cli'], 1, /already in use/],
+    ['a bad option value', ['worker', '--functions', CLI, '--concurrency', '0'], 2, /--concurrency must be >= 1, got 0/],
+  ];
+  for (const [what, args, code, message] of mistakes) {
+    it(`${what}: exit ${code}, ${code ? 'one line on stderr' : 'no error'}, no stack`, async () => {
+      const r = await cli(args);
+      expect(r.code).toBe(code);
+      expect(r.stderr).toMatch(message);
+      if (code) {
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(/^task-swarm: /);
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+      }
+    });
+  }
+
+  it('an unreachable Redis: one line naming it', async () => {
+    const r = await cli(['status'], { REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^task-swarm: cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
