@@ -83,6 +83,8 @@ export const monitorMachine = setup({
     }),
   },
   actions: {
+    recordSweep: assign({ lastSweep: ({ event }) => (event as unknown as { output: SweepResult }).output }),
+    recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     reportSweep: () => {
       throw new Error('monitor machine: effect "reportSweep" not provided');
     },
@@ -124,7 +126,7 @@ export const monitorMachine = setup({
           invoke: {
             src: 'sweep',
             input: { requeue: true },
-            onDone: { target: 'idle', actions: [assign({ lastSweep: ({ event }) => event.output }), 'reportSweep'] },
+            onDone: { target: 'idle', actions: ['recordSweep', 'reportSweep'] },
             // A failed sweep means Redis trouble: find out whether we are cut off.
             onError: { target: '#monitor.probing', actions: 'reportError' },
           },
@@ -140,8 +142,8 @@ export const monitorMachine = setup({
         {
           src: 'probePeers',
           onDone: [
-            { guard: 'quorumReached', target: 'waiting', actions: assign({ lastProbe: ({ event }) => event.output }) },
-            { target: 'paused', actions: assign({ lastProbe: ({ event }) => event.output }) },
+            { guard: 'quorumReached', target: 'waiting', actions: 'recordProbe' },
+            { target: 'paused', actions: 'recordProbe' },
           ],
           onError: 'paused',
         },

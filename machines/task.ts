@@ -59,6 +59,15 @@ export const taskMachine = setup({
     reportFinishError: notProvided('reportFinishError'),
     /** release the task's local resources (listeners, registry entry) */
     releaseTask: notProvided('releaseTask'),
+    nextRun: assign({ run: ({ context }) => context.run + 1 }),
+    markSucceeded: assign({ outcome: 'succeeded' as const, result: ({ event }) => (event as unknown as { output: unknown }).output }),
+    markFailed: assign({ outcome: 'failed' as const, error: ({ event }) => (event as unknown as { error: unknown }).error }),
+    markStopped: assign({
+      outcome: 'stopped' as const,
+      result: ({ event }) => (event as unknown as { output?: unknown }).output,
+      error: ({ event }) => (event as unknown as { error?: unknown }).error,
+    }),
+    markAbandoned: assign({ abandoned: true }),
   },
   actors: {
     /**
@@ -74,6 +83,8 @@ export const taskMachine = setup({
     }),
   },
   guards: {
+    isReloading: stateIn('#task.RUNNING.reloading'),
+    isStopping: stateIn('#task.RUNNING.stopping'),
     /** the fenced END write went through */
     written: ({ event }) => (event as { output?: { written?: boolean } }).output?.written === true,
   },
@@ -97,32 +108,14 @@ export const taskMachine = setup({
         src: 'runTask',
         input: ({ context }) => ({ id: context.id, run: context.run }),
         onDone: [
-          {
-            guard: stateIn('#task.RUNNING.reloading'),
-            target: 'RUNNING',
-            reenter: true,
-            actions: assign({ run: ({ context }) => context.run + 1 }),
-          },
-          {
-            guard: stateIn('#task.RUNNING.stopping'),
-            target: 'ending',
-            actions: assign({ outcome: 'stopped', result: ({ event }) => event.output }),
-          },
-          { target: 'ending', actions: assign({ outcome: 'succeeded', result: ({ event }) => event.output }) },
+          { guard: 'isReloading', target: 'RUNNING', reenter: true, actions: 'nextRun' },
+          { guard: 'isStopping', target: 'ending', actions: 'markStopped' },
+          { target: 'ending', actions: 'markSucceeded' },
         ],
         onError: [
-          {
-            guard: stateIn('#task.RUNNING.reloading'),
-            target: 'RUNNING',
-            reenter: true,
-            actions: assign({ run: ({ context }) => context.run + 1 }),
-          },
-          {
-            guard: stateIn('#task.RUNNING.stopping'),
-            target: 'ending',
-            actions: assign({ outcome: 'stopped', error: ({ event }) => event.error }),
-          },
-          { target: 'ending', actions: assign({ outcome: 'failed', error: ({ event }) => event.error }) },
+          { guard: 'isReloading', target: 'RUNNING', reenter: true, actions: 'nextRun' },
+          { guard: 'isStopping', target: 'ending', actions: 'markStopped' },
+          { target: 'ending', actions: 'markFailed' },
         ],
       },
       states: {
@@ -137,18 +130,14 @@ export const taskMachine = setup({
           entry: 'abortRun',
           after: {
             // The function ignored its AbortSignal: end it as stopped anyway.
-            abortTimeout: { target: '#task.ending', actions: assign({ outcome: 'stopped' }) },
+            abortTimeout: { target: '#task.ending', actions: 'markStopped' },
           },
         },
         reloading: {
           entry: 'abortRun',
           on: { STOP: 'stopping' },
           after: {
-            abortTimeout: {
-              target: '#task.RUNNING',
-              reenter: true,
-              actions: assign({ run: ({ context }) => context.run + 1 }),
-            },
+            abortTimeout: { target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
           },
         },
       },
@@ -180,7 +169,7 @@ export const taskMachine = setup({
     },
     abandoned: {
       type: 'final',
-      entry: [assign({ abandoned: true }), 'abortRun', 'releaseTask'],
+      entry: ['markAbandoned', 'abortRun', 'releaseTask'],
     },
   },
   output: ({ context }) => ({
