@@ -68,6 +68,7 @@ export const taskMachine = setup({
       error: ({ event }) => (event as unknown as { error?: unknown }).error,
     }),
     markAbandoned: assign({ abandoned: true }),
+
   },
   actors: {
     /**
@@ -77,7 +78,11 @@ export const taskMachine = setup({
     runTask: fromPromise<unknown, { id: string; run: number }>(async () => {
       throw new Error('task machine: actor "runTask" not provided');
     }),
-    /** the fenced END write; resolves { written: false } when the lease was no longer ours */
+    /**
+     * the fenced END write; resolves { written: false } when the lease was no longer ours. The
+     * runtime also tells the worker (TASK_SETTLED) that the function is done, so its slot takes
+     * the next task while this write is on its way.
+     */
     finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown }>(async () => {
       throw new Error('task machine: actor "finishTask" not provided');
     }),

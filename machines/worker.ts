@@ -30,8 +30,10 @@ export interface PeerProbe {
 }
 
 export interface WorkerContext extends WorkerInput {
-  /** ids of the tasks this worker runs (each is a child actor `task.<id>`) */
+  /** ids of the tasks this worker holds (each is a child actor `task.<id>`) */
   running: string[];
+  /** of those, the ones whose function has settled and whose END is being written */
+  settled: string[];
   lastProbe?: PeerProbe;
 }
 
@@ -40,6 +42,7 @@ export type ControlCommand = { command: 'stop' } | { command: 'reload' } | { com
 export type WorkerEvent =
   | ({ type: 'CONTROL'; id: string } & ControlCommand)
   | { type: 'LEASES_LOST'; ids: string[] }
+  | { type: 'TASK_SETTLED'; id: string }
   | { type: 'REDIS_LOST' }
   | { type: 'REDIS_BACK' }
   | { type: 'STOP' };
@@ -49,6 +52,17 @@ const notProvided = (name: string) => async (): Promise<never> => {
 };
 
 export const taskActorId = (id: string) => `task.${id}`;
+
+/**
+ * Slots for new tasks: `concurrency` functions may run at once. A task whose function has
+ * settled (TASK_SETTLED, sent by the runtime's finishTask effect) frees its slot while its END
+ * is written, so the next claim goes out with that END; but no more than `concurrency` such
+ * ends may be pending (a worker whose END writes fail cannot claim without bound).
+ */
+export function freeSlots(c: Pick<WorkerContext, 'concurrency' | 'running' | 'settled'>): number {
+  const active = c.running.length - c.settled.length;
+  return Math.max(0, Math.min(c.concurrency - active, 2 * c.concurrency - c.running.length));
+}
 
 export const workerMachine = setup({
   types: {
@@ -108,7 +122,13 @@ export const workerMachine = setup({
     forgetTask: enqueueActions(({ enqueue, context, event }) => {
       const id = event.type.replace(/^xstate\.(done|error)\.actor\.task\./, '');
       enqueue(stopChild(taskActorId(id)));
-      enqueue.assign({ running: context.running.filter((r) => r !== id) });
+      enqueue.assign({ running: context.running.filter((r) => r !== id), settled: context.settled.filter((r) => r !== id) });
+    }),
+    markSettled: assign({
+      settled: ({ context, event }) => {
+        const id = (event as { id?: string }).id;
+        return id === undefined || context.settled.includes(id) || !context.running.includes(id) ? context.settled : [...context.settled, id];
+      },
     }),
     routeControl: enqueueActions(({ enqueue, context, event }) => {
       if (event.type !== 'CONTROL' || !context.running.includes(event.id)) return;
@@ -137,9 +157,9 @@ export const workerMachine = setup({
   guards: {
     /** claimed tasks fill every slot */
     claimFillsSlots: ({ context, event }) =>
-      context.running.length + (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.length >= context.concurrency,
+      freeSlots(context) - (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.length <= 0,
     claimedAny: ({ event }) => (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.length > 0,
-    hasFreeSlot: ({ context }) => context.running.length < context.concurrency,
+    hasFreeSlot: ({ context }) => freeSlots(context) > 0,
     noTasks: ({ context }) => context.running.length === 0,
     /**
      * The seed's rule: reached / total known peers >= partitionPercentage. With no other
@@ -158,7 +178,7 @@ export const workerMachine = setup({
   },
 }).createMachine({
   id: 'worker',
-  context: ({ input }) => ({ ...input, running: [] }),
+  context: ({ input }) => ({ ...input, running: [], settled: [] }),
   initial: 'starting',
   invoke: [
     { id: 'controlListener', src: 'controlListener' },
@@ -169,6 +189,7 @@ export const workerMachine = setup({
     // A task actor that crashed (a bug, not a task failure): drop it rather than die with it.
     'xstate.error.actor.task.*': { actions: ['reportTaskCrash', 'forgetTask'] },
     CONTROL: { actions: 'routeControl' },
+    TASK_SETTLED: { actions: 'markSettled' },
   },
   states: {
     starting: {
@@ -194,7 +215,7 @@ export const workerMachine = setup({
         fetching: {
           invoke: {
             src: 'claimTasks',
-            input: ({ context }) => ({ free: context.concurrency - context.running.length }),
+            input: ({ context }) => ({ free: freeSlots(context) }),
             onDone: [
               { guard: 'claimFillsSlots', target: 'full', actions: 'spawnTasks' },
               { guard: 'claimedAny', target: 'fetching', reenter: true, actions: 'spawnTasks' },

@@ -12,14 +12,17 @@ export interface LoggerLike {
   error(...args: unknown[]): unknown;
 }
 
+const SILENT: LoggerLike = { debug() {}, info() {}, warn() {}, error() {} };
+
 const LEVELS: Record<string, number> = { silly: 0, trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6, silent: 7 };
 
 export function createLogger(name: string, given?: LoggerLike): LoggerLike {
   if (given) return given;
   const level = LEVELS[(process.env.TASK_SWARM_LOG ?? 'info').toLowerCase()] ?? 3;
+  if (level >= 7) return SILENT;
   return new Logger({
     name,
-    type: level >= 7 ? 'hidden' : process.env.TASK_SWARM_LOG_FORMAT === 'json' ? 'json' : 'pretty',
+    type: process.env.TASK_SWARM_LOG_FORMAT === 'json' ? 'json' : 'pretty',
     minLevel: level,
     hideLogPositionForProduction: true,
   });

@@ -151,7 +151,7 @@ export class Worker extends EventEmitter {
     if (!t) return undefined;
     this.pending.delete(id);
     this.tasks.set(id, t);
-    this.log.info(`task ${id} (${t.entry.function}) started, attempt ${t.attempt}`);
+    this.log.debug(`task ${id} (${t.entry.function}) started, attempt ${t.attempt}`);
     return t;
   }
 
@@ -239,6 +239,7 @@ export class Worker extends EventEmitter {
           },
         }),
         finishTask: fromPromise(async ({ input }: { input: { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown } }) => {
+          this.actor?.send({ type: 'TASK_SETTLED', id: input.id });
           const payload =
             input.outcome === 'succeeded'
               ? safeJson(input.result)
@@ -246,7 +247,7 @@ export class Worker extends EventEmitter {
                 ? JSON.stringify({ name: 'TaskStopped', code: 'ERR_STOPPED', message: 'stopped by a control message' })
                 : JSON.stringify(serializeError(input.error));
           const written = await this.ends.end({ id: input.id, lease: input.lease, outcome: input.outcome, payloadJson: payload });
-          if (written) log.info(`task ${input.id} ended: ${input.outcome}`);
+          if (written) log.debug(`task ${input.id} ended: ${input.outcome}`);
           else log.warn(`task ${input.id}: END refused, our lease is gone (the task was requeued); nothing written`);
           return { written };
         }),
