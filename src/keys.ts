@@ -23,6 +23,11 @@ export interface Keys {
   workerSeen: string;
   /** present while requeues are held after the whole swarm went silent (an outage) */
   grace: string;
+  /**
+   * an id of this Redis's data: made by the first heartbeat after Redis lost its data (or ever),
+   * so a worker can tell "Redis lost my task" (re-assert it) from "my task was cleaned up"
+   */
+  epoch: string;
   /** hash {timeout: the monitors' taskTimeout, silence: last-seen time that began the last outage} */
   outage: string;
   task(id: string): string;
@@ -52,6 +57,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     workerSeen: `${p}${c.workerSet}:seen`,
     grace: `${p}${c.taskSet}:grace`,
     outage: `${p}${c.taskSet}:outage`,
+    epoch: `${p}${c.taskSet}:epoch`,
     task: (id) => taskKeyPrefix + id,
     events: (id) => `${taskKeyPrefix}${id}-events`,
     control: (id) => `${taskKeyPrefix}${id}-control`,

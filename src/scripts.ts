@@ -8,14 +8,14 @@ import type { Redis } from 'ioredis';
 /** script name -> number of KEYS it takes (see each file's header) */
 export const SCRIPTS = {
   claim: 5,
-  renew: 5,
+  renew: 6,
   finish: 2,
   requeue: 9,
   reap: 3,
   'hand-back': 3,
-  reassert: 3,
+  reassert: 4,
   submit: 3,
-  register: 2,
+  register: 3,
   'retry-dead': 2,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;

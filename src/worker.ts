@@ -54,6 +54,8 @@ export class Worker extends EventEmitter {
   /** tasks this worker runs and heartbeats */
   private readonly tasks = new Map<string, LocalTask>();
   private peers: string[] = [];
+  /** the epoch of Redis's data at our last heartbeat: a change means Redis lost its data */
+  private epoch = '';
   private readonly redis: Redis;
   private readonly sub: Redis;
   private readonly outbox: EventOutbox;
@@ -168,10 +170,11 @@ export class Worker extends EventEmitter {
     for (const id of r.missing) {
       const t = this.tasks.get(id);
       if (!t) continue;
-      const ok = await reassert(this.redis, this.keys, this.address, { ...t });
-      if (ok) this.log.warn(`task ${id}: its hash was gone from Redis (data loss?); re-asserted from memory`);
+      const ok = await reassert(this.redis, this.keys, this.address, { ...t }, this.epoch);
+      if (ok) this.log.warn(`task ${id}: Redis lost its data; re-asserted the task from memory`);
       else lost.push(id);
     }
+    this.epoch = r.epoch;
     if (lost.length) this.log.warn(`lease lost for ${lost.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
     return lost;
   }
@@ -263,7 +266,7 @@ export class Worker extends EventEmitter {
             if (signal.aborted) return void (await server.close()); // stopped while starting
             this.server = server;
             this.listenPort = server.port;
-            await registerWorker(this.redis, keys, this.address, config.heartbeatInterval);
+            this.epoch = await registerWorker(this.redis, keys, this.address, config.heartbeatInterval);
             this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
           } catch (e) {
             this.startError = e;

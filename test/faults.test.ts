@@ -10,8 +10,8 @@ import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 /** fast failure detection: heartbeats every 100 ms (a 1 s command timeout), quick pings */
-const WORKER = { port: 0, heartbeatInterval: 100, pingTimeout: 300, abortTimeout: 500, fetchWorkerInterval: 500 };
-const MONITOR = { taskTimeout: 3000, checkTaskInterval: 1000, pingTimeout: 300, fetchWorkerInterval: 500 };
+const WORKER = { port: 0, heartbeatInterval: 100, pingTimeout: 1000, abortTimeout: 500, fetchWorkerInterval: 500 };
+const MONITOR = { taskTimeout: 3000, checkTaskInterval: 1000, pingTimeout: 1000, fetchWorkerInterval: 500 };
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -63,8 +63,8 @@ describe('Redis down for everyone (frozen with SIGSTOP, longer than taskTimeout)
 
     server.freeze();
     // Both workers find Redis silent, reach each other (quorum) and keep their tasks.
-    await a.waitFor(/^STATE "redisDown"$/, 5000);
-    await b.waitFor(/^STATE "redisDown"$/, 5000);
+    await a.waitFor(/^STATE "redisDown"$/, 8000);
+    await b.waitFor(/^STATE "redisDown"$/, 8000);
     await new Promise((r) => setTimeout(r, 4000 - 1500)); // frozen for ~4 s in all: past taskTimeout
     server.thaw();
 
@@ -131,7 +131,7 @@ describe('one worker cut off from Redis but not from its peers (silent link, thr
     await monitor(o);
 
     proxy.partition();
-    await a.waitFor(/^STATE "redisDown"$/, 5000); // it reached its peer: Redis looks down for everyone
+    await a.waitFor(/^STATE "redisDown"$/, 8000); // it reached its peer: Redis looks down for everyone
     await b.waitFor(new RegExp(`^STARTED ${id} 2$`), 10_000); // the monitor requeued it elsewhere
     proxy.heal();
     await a.waitFor(new RegExp(`^ABORTED ${id}$`), 5000); // reconciling found the lease gone

@@ -9,8 +9,8 @@ import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { createNetns, netnsAvailable, removeStale, type Netns } from './helpers/netns.js';
 
-const WORKER = { port: 0, heartbeatInterval: 100, pingTimeout: 300, abortTimeout: 500, fetchWorkerInterval: 300 };
-const MONITOR = { taskTimeout: 3000, checkTaskInterval: 1000 };
+const WORKER = { port: 0, heartbeatInterval: 100, pingTimeout: 800, abortTimeout: 500, fetchWorkerInterval: 300 };
+const MONITOR = { taskTimeout: 4000, checkTaskInterval: 1000 };
 
 const available = netnsAvailable();
 const cleanup: (() => Promise<unknown> | unknown)[] = [];

@@ -18,11 +18,16 @@ export async function renewLeases(
   worker: string,
   held: HeldLease[],
   heartbeatInterval = 1000,
-): Promise<{ lost: string[]; missing: string[]; now: number }> {
+): Promise<{ lost: string[]; missing: string[]; now: number; epoch: string }> {
   const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval];
   for (const h of held) args.push(h.id, h.lease);
-  const [lost, missing, now] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage], args)) as [string[], string[], number];
-  return { lost, missing, now };
+  const [lost, missing, now, epoch] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch], args)) as [
+    string[],
+    string[],
+    number,
+    string,
+  ];
+  return { lost, missing, now, epoch };
 }
 
 export type Outcome = 'succeeded' | 'failed' | 'stopped';
@@ -63,12 +68,13 @@ export interface ReassertTask extends HeldLease {
   manualEnd: boolean;
 }
 
-export async function reassert(redis: Redis, keys: Keys, worker: string, t: ReassertTask): Promise<boolean> {
+/** `epochSeen`: the epoch of the renew before the one that found the hash missing ('' = unknown). */
+export async function reassert(redis: Redis, keys: Keys, worker: string, t: ReassertTask, epochSeen = ''): Promise<boolean> {
   const r = await runScript(
     redis,
     'reassert',
-    [keys.task(t.id), keys.taskSet, keys.leases],
-    [t.id, t.raw, t.attempt, t.lease, worker, t.start, t.manualEnd ? '1' : ''],
+    [keys.task(t.id), keys.taskSet, keys.leases, keys.epoch],
+    [t.id, t.raw, t.attempt, t.lease, worker, t.start, t.manualEnd ? '1' : '', epochSeen],
   );
   return r === 1;
 }

@@ -86,5 +86,5 @@ export async function readDeadLetters(redis: Redis, keys: Keys, start: number, s
 }
 
 export async function retryDead(redis: Redis, keys: Keys, d: Pick<DeadLetter, 'entry' | 'raw'>): Promise<boolean> {
-  return (await runScript(redis, 'retry-dead', [keys.deadLetter, keys.newQueue], [d.entry, d.raw])) === 1;
+  return (await runScript(redis, 'retry-dead', [keys.deadLetter, keys.newQueue], [d.entry, d.raw, keys.taskKeyPrefix])) === 1;
 }

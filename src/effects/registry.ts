@@ -3,12 +3,14 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
-export async function registerWorker(redis: Redis, keys: Keys, worker: string, heartbeatInterval = 1000): Promise<number> {
-  return Number(await runScript(redis, 'register', [keys.workerSet, keys.workerSeen], [worker, 'add', heartbeatInterval]));
+/** Returns the epoch of Redis's data (see renew.lua). */
+export async function registerWorker(redis: Redis, keys: Keys, worker: string, heartbeatInterval = 1000): Promise<string> {
+  const [, epoch] = (await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch], [worker, 'add', heartbeatInterval])) as [number, string];
+  return epoch;
 }
 
 export async function deregisterWorker(redis: Redis, keys: Keys, worker: string): Promise<void> {
-  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen], [worker, 'remove']);
+  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch], [worker, 'remove']);
 }
 
 export async function listWorkers(redis: Redis, keys: Keys): Promise<string[]> {

@@ -26,7 +26,11 @@ local claimed, parked = {}, {}
 
 local function park(reason, message, raw, id)
   local entry = { reason = reason, message = message, raw = raw, at = now, worker = worker }
-  if id then entry.id = id end
+  if id then
+    entry.id = id
+    -- no longer queued (a Client.submit marked it so); a duplicate's id stays taken by its original
+    if reason ~= 'duplicate' then redis.call('SREM', KEYS[4], id) end
+  end
   redis.call('LPUSH', KEYS[5], cjson.encode(entry))
   parked[#parked + 1] = reason
   parked[#parked + 1] = message

@@ -1,10 +1,10 @@
 --[[
   register.lua: list a worker in `workers` and mark it seen now (Redis time), or take it out.
 
-  KEYS[1] workerSet   KEYS[2] workerSeen (zset: worker -> when it is overdue)
+  KEYS[1] workerSet   KEYS[2] workerSeen (zset: worker -> when it is overdue)   KEYS[3] epoch
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] its heartbeatInterval ms
 
-  Returns Redis time in ms.
+  Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua) }.
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -15,4 +15,9 @@ else
   redis.call('SREM', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
-return now
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = tostring(now)
+  redis.call('SET', KEYS[3], epoch)
+end
+return { now, epoch }

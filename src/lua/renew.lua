@@ -5,7 +5,7 @@
   KEYS[1] leases (zset)   KEYS[2] workerSeen (zset: worker -> when its next heartbeat is overdue)
   KEYS[3] workerSet   KEYS[4] grace
   KEYS[5] outage (hash: timeout = the monitors' taskTimeout, silence = the overdue time that
-  began the last outage)
+  began the last outage)   KEYS[6] epoch (an id of this Redis's data, made here when missing)
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] its heartbeatInterval ms
   ARGV[4..] pairs of task id, lease
 
@@ -15,13 +15,20 @@
   once per silence, so that every worker gets to heartbeat before a monitor judges anyone stale.
   (requeue.lua makes the same check.)
 
-  Returns { lost, missing, now }:
+  Returns { lost, missing, now, epoch }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced)
-    missing = ids whose hash is gone (Redis lost its data): the worker re-asserts them
+    missing = ids whose hash is gone: re-asserted by the worker if Redis lost its data, that is
+              if `epoch` differs from the one it saw before (see reassert.lua)
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local epoch = redis.call('GET', KEYS[6])
+if not epoch then
+  epoch = tostring(now)
+  redis.call('SET', KEYS[6], epoch)
+end
 
 local outage = redis.call('HMGET', KEYS[5], 'timeout', 'silence')
 local timeout = tonumber(outage[1])
@@ -50,4 +57,4 @@ for i = 4, #ARGV, 2 do
     lost[#lost + 1] = id
   end
 end
-return { lost, missing, now }
+return { lost, missing, now, epoch }

@@ -1,0 +1,1039 @@
+/**
+ * A model-based harness for the Lua scripts: simulated workers and a monitor drive the real
+ * scripts (through the typed wrappers in src/effects) on a real redis-server, one operation at a
+ * time. Every script is atomic, so a sequence of whole script calls covers every interleaving
+ * that concurrent workers and monitors can produce.
+ *
+ * Each simulated worker keeps its own belief of which (id, lease) it holds, updated only from
+ * script return values, as src/worker.ts does (a renew that says "lost" or a refused END drops
+ * the belief; a renew that says "missing" re-asserts from the belief). A stale belief is kept
+ * until the worker learns otherwise, so renew/finish/handBack are also tried with old leases.
+ *
+ * After each operation the whole Redis state of the run's key prefix is read in one MULTI and
+ * compared with (a) a reference prediction of what the script must have done, computed from the
+ * state before it (everything the script must not touch must be unchanged), and (b) the global
+ * invariants of docs/semantics.md (see checkInvariants).
+ *
+ * Time: Redis TIME cannot be mocked. A task goes stale because the test rewinds its `update`
+ * field and its score in the lease index by 2 x taskTimeout ("age", "stall"); the swarm goes
+ * silent because the test rewinds every worker's overdue time by one or three taskTimeouts
+ * ("silence"); a grace period ends because the test deletes the grace key ("graceEnds").
+ * Everything else is fresh (seconds old at most), so which task is stale is never a matter of
+ * timing; the outage check is predicted from the very times the scripts return and store.
+ */
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { buildKeys, type Keys } from '../../src/keys.js';
+import { claim, retryDead, submit } from '../../src/effects/queue.js';
+import { finishTasks, handBack, reassert, renewLeases, type Ending, type Outcome } from '../../src/effects/leases.js';
+import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
+
+// ---------------------------------------------------------------------------------------------
+// The world: three workers (w3 lacks function g), six task ids (t3 is manual_end, t4 and t6 run g).
+
+export interface TaskDef {
+  id: string;
+  fn: string;
+  manualEnd: boolean;
+  raw: string;
+}
+export const TASKS: TaskDef[] = [
+  { id: 't1', fn: 'f', manualEnd: false },
+  { id: 't2', fn: 'f', manualEnd: false },
+  { id: 't3', fn: 'f', manualEnd: true },
+  { id: 't4', fn: 'g', manualEnd: false },
+  { id: 't5', fn: 'f', manualEnd: false },
+  { id: 't6', fn: 'g', manualEnd: false },
+].map((t, i) => ({
+  ...t,
+  raw: JSON.stringify({ id: t.id, function: t.fn, data: { n: i }, ...(t.manualEnd ? { manual_end: true } : {}) }),
+}));
+export const IDS = TASKS.map((t) => t.id);
+
+export const WORKERS = [
+  { name: 'w1:1', functions: ['f', 'g'] },
+  { name: 'w2:1', functions: ['f', 'g'] },
+  { name: 'w3:1', functions: ['f'] },
+];
+export const MONITOR = 'm1';
+const MAX_BYTES = 1 << 20;
+/** renewLeases' default heartbeatInterval, which the simulated workers use */
+const HEARTBEAT_INTERVAL = 1000;
+
+export interface SimConfig {
+  taskTimeout: number;
+  maxAttempts: number;
+  /** endRetention passed to reap.lua (0 deletes ended hashes at once) */
+  retention: number;
+}
+
+/** the default key names (the seed's) under a prefix */
+export function keysFor(keyPrefix: string): Keys {
+  return buildKeys({ keyPrefix, newQueue: 'new-task', taskSet: 'tasks', taskPrefix: 'task-', endQueue: 'end-task', workerSet: 'workers' });
+}
+
+/** Make a RUNNING task look `ms` older: its `update` and its lease-index score. */
+export async function ageTask(redis: Redis, keys: Keys, id: string, ms: number): Promise<void> {
+  const update = Number(await redis.hget(keys.task(id), 'update'));
+  const score = Number(await redis.zscore(keys.leases, id));
+  await redis.hset(keys.task(id), 'update', String(update - ms));
+  await redis.zadd(keys.leases, score - ms, id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+export type Op =
+  | { k: 'submit'; t: number }
+  | { k: 'pushRaw'; t: number }
+  | { k: 'claim'; w: number; n: number }
+  /** mask 0 = every held lease (the batched heartbeat), else the subset of held leases by bit */
+  | { k: 'renew'; w: number; mask: number }
+  | { k: 'finish'; w: number; i: number; outcome: Outcome }
+  /** several ends in one finish.lua call (tasks that settled in the same tick) */
+  | { k: 'finishBatch'; w: number; mask: number; outcomes: Outcome[] }
+  /** the same finish call again (a retry after a timeout whose first try reached Redis) */
+  | { k: 'finishAgain'; w: number; i: number }
+  | { k: 'handBack'; w: number; mask: number }
+  /** make a RUNNING task stale: rewind `update` and its lease-index score (indexOnly: the score only) */
+  | { k: 'age'; i: number; indexOnly: boolean }
+  /** a worker stops heartbeating: every task it currently holds is aged as by `age` */
+  | { k: 'stall'; w: number }
+  | { k: 'requeue'; limit: number }
+  | { k: 'reap'; limit: number }
+  /** Redis loses a RUNNING task's hash; its current holder's next heartbeat re-asserts it */
+  | { k: 'flush'; i: number }
+  /**
+   * Redis loses a RUNNING task's hash and every worker that held it died: nobody re-asserts it
+   * (outside every guarantee: the task is gone); its index entry is as stale as its holders.
+   */
+  | { k: 'lose'; i: number }
+  /** every worker's overdue time goes back by `by` taskTimeouts (1: an outage; 3: also prunable) */
+  | { k: 'silence'; by: number }
+  /** the grace (one taskTimeout) is over: the grace key is deleted */
+  | { k: 'graceEnds' }
+  | { k: 'retryDead'; i: number };
+
+export function describeOp(op: Op): string {
+  const { k, ...rest } = op as { k: string } & Record<string, unknown>;
+  // claim and renew name their worker; the others take the w-th (mod) worker with something to do
+  const named = k === 'claim' || k === 'renew';
+  const parts = Object.entries(rest).map(([a, b]) => `${a}=${a === 'w' && named ? WORKERS[b as number]!.name : a === 't' ? TASKS[b as number]!.id : String(b)}`);
+  return `${k}(${parts.join(' ')})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+type Hash = Record<string, string>;
+export interface State {
+  queue: string[];
+  queued: string[];
+  tasks: string[];
+  leases: Record<string, number>;
+  ended: string[];
+  dead: string[];
+  endSet: string[];
+  hashes: Record<string, Hash>;
+  /** ids whose hash has a TTL */
+  expiring: string[];
+  grace: boolean;
+  outage: Hash;
+  seen: Record<string, string>;
+  workers: string[];
+}
+export interface Snap {
+  /** Redis time (ms) when the snapshot was read */
+  now: number;
+  s: State;
+}
+
+function norm(s: State): State {
+  const sorted = (a: string[]) => [...a].sort();
+  return { ...s, queued: sorted(s.queued), tasks: sorted(s.tasks), endSet: sorted(s.endSet), expiring: sorted(s.expiring), workers: sorted(s.workers) };
+}
+function clone(s: State): State {
+  return structuredClone(s);
+}
+
+export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
+  const m = redis
+    .multi()
+    .time()
+    .lrange(keys.newQueue, 0, -1)
+    .smembers(keys.queued)
+    .smembers(keys.taskSet)
+    .zrange(keys.leases, 0, -1, 'WITHSCORES')
+    .lrange(keys.ended, 0, -1)
+    .lrange(keys.deadLetter, 0, -1)
+    .smembers(keys.endQueue)
+    .pttl(keys.grace)
+    .hgetall(keys.outage)
+    .zrange(keys.workerSeen, 0, -1, 'WITHSCORES')
+    .smembers(keys.workerSet);
+  for (const id of IDS) m.hgetall(keys.task(id)).pttl(keys.task(id));
+  const res = await m.exec();
+  if (!res) throw new Error('MULTI aborted');
+  const v = res.map(([err, val]) => {
+    if (err) throw err;
+    return val;
+  });
+  const [time, queue, queued, tasks, leasesFlat, ended, dead, endSet, gracePttl, outage, seenFlat, workers] = v as [
+    [string, string],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    string[],
+    number,
+    Hash,
+    string[],
+    string[],
+  ];
+  const leases: Record<string, number> = {};
+  for (let i = 0; i < leasesFlat.length; i += 2) leases[leasesFlat[i]!] = Number(leasesFlat[i + 1]);
+  const seen: Record<string, string> = {};
+  for (let i = 0; i < seenFlat.length; i += 2) seen[seenFlat[i]!] = seenFlat[i + 1]!;
+  const hashes: Record<string, Hash> = {};
+  const expiring: string[] = [];
+  IDS.forEach((id, i) => {
+    const h = v[12 + 2 * i] as Hash;
+    const ttl = v[13 + 2 * i] as number;
+    if (Object.keys(h).length > 0) hashes[id] = h;
+    if (ttl >= 0) expiring.push(id);
+  });
+  return {
+    now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
+    s: norm({ queue, queued, tasks, leases, ended, dead, endSet, hashes, expiring, grace: gracePttl > 0, outage, seen, workers }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const idOf = (raw: string): string => String((JSON.parse(raw) as { id: string | number }).id);
+const add = (a: string[], x: string) => {
+  if (!a.includes(x)) a.push(x);
+};
+const remove = (a: string[], x: string) => {
+  const i = a.indexOf(x);
+  if (i >= 0) a.splice(i, 1);
+};
+const leaseNumber = (lease: string) => Number(/^(\d+):/.exec(lease)?.[1]);
+function omit(h: Hash, ...fields: string[]): Hash {
+  const o = { ...h };
+  for (const f of fields) delete o[f];
+  return o;
+}
+/** A time a script wrote with its own TIME: must lie between the snapshots around the call. */
+function scriptTime(value: string | undefined, pre: Snap, post: Snap, what: string): string {
+  expect(value, `${what} written`).toBeDefined();
+  const n = Number(value);
+  expect(n >= pre.now && n <= post.now, `${what}=${value} within [${pre.now}, ${post.now}]`).toBe(true);
+  return value!;
+}
+function deadEntries(s: State): { reason: string; id?: string; raw: string; worker?: string; at: number; message: string; history?: unknown[] }[] {
+  return s.dead.map((e) => JSON.parse(e));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulation
+
+interface Belief {
+  id: string;
+  lease: string;
+  raw: string;
+  attempt: number;
+  start: number;
+  manualEnd: boolean;
+}
+interface SimWorker {
+  name: string;
+  functions: string[];
+  held: Map<string, Belief>;
+  finished: Ending[];
+  /** the epoch of Redis's data at this worker's last heartbeat (as Worker keeps it) */
+  epoch: string;
+}
+interface TaskModel {
+  /** queue entries ever created for this id (accepted submits + raw pushes) */
+  pushes: number;
+  /** ends ever written (finish or max-attempts park) */
+  ends: number;
+  /** max-attempts parks ever written */
+  parks: number;
+  /** the current incarnation (a hash deleted by reap starts a new one) has ended */
+  endedNow: boolean;
+  /** lease returned by the latest claim (or re-assertion) */
+  latestLease?: string;
+  incarnation: number;
+}
+
+export class Sim {
+  readonly keys: Keys;
+  readonly workers: SimWorker[];
+  readonly model = new Map<string, TaskModel>();
+  /** `${incarnation}|${id}|${lease}` of every claim that a requeue ended (requeued or parked) */
+  readonly requeuedClaims = new Set<string>();
+  readonly trace: string[] = [];
+  /** ids whose hash was lost with no one to re-assert it, until a claim writes one again */
+  readonly lost = new Set<string>();
+  /** ids RUNNING when a flush lost their hash (their holder re-asserts the same copy) */
+  readonly flushed = new Set<string>();
+  private cur!: Snap;
+
+  constructor(
+    readonly redis: Redis,
+    keyPrefix: string,
+    readonly cfg: SimConfig,
+  ) {
+    this.keys = keysFor(keyPrefix);
+    this.workers = WORKERS.map((w) => ({ ...w, held: new Map(), finished: [], epoch: '' }));
+    for (const id of IDS) this.model.set(id, { pushes: 0, ends: 0, parks: 0, endedNow: false, incarnation: 0 });
+  }
+
+  async init(): Promise<void> {
+    // Every worker registered before it claimed (register.lua makes the epoch of Redis's data):
+    // it knows the epoch, so a cleaned-up hash is told apart from data lost by Redis.
+    await this.redis.set(this.keys.epoch, 'e0');
+    for (const w of this.workers) w.epoch = 'e0';
+    this.cur = await snapshot(this.redis, this.keys);
+  }
+
+  private m(id: string): TaskModel {
+    return this.model.get(id)!;
+  }
+
+  private sortedBeliefs(w: SimWorker): Belief[] {
+    return [...w.held.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  private pick(w: SimWorker, mask: number): Belief[] {
+    const all = this.sortedBeliefs(w);
+    return mask === 0 ? all : all.filter((_, i) => (mask >> i) & 1);
+  }
+  /** the i-th (mod) worker that has something to act on, so that few operations are no-ops */
+  private busy(i: number, has: (w: SimWorker) => boolean): SimWorker | undefined {
+    const ws = this.workers.filter(has);
+    return ws.length ? ws[i % ws.length] : undefined;
+  }
+  private running(s: State): string[] {
+    return IDS.filter((id) => s.hashes[id]?.state === 'RUNNING');
+  }
+
+  /** Run one operation, check it against the reference and the invariants. */
+  async step(op: Op): Promise<void> {
+    const pre = this.cur;
+    const ctx: StepCtx = { claimed: new Set(), handedBack: new Set() };
+    let note: string;
+    try {
+      note = await this.apply(op, pre, ctx);
+      this.checkInvariants(pre, this.cur, ctx);
+    } catch (e) {
+      this.trace.push(`${describeOp(op)}  <-- FAILED`);
+      const err = e as Error;
+      err.message = `${err.message}\n\nops run (this run, key prefix ${this.keys.newQueue.replace(/new-task$/, '')}):\n  ${this.trace.join('\n  ')}`;
+      throw err;
+    }
+    this.trace.push(`${describeOp(op)}${note ? ` -> ${note}` : ''}`);
+  }
+
+  private async apply(op: Op, pre: Snap, ctx: StepCtx): Promise<string> {
+    const { redis, keys } = this;
+    switch (op.k) {
+      case 'submit': {
+        const t = TASKS[op.t]!;
+        const taken = t.id in pre.s.hashes || pre.s.queued.includes(t.id);
+        const ok = await submit(redis, keys, t.id, t.raw);
+        const post = await this.read();
+        expect(ok, `submit ${t.id}: accepted iff no hash and not queued`).toBe(!taken);
+        const exp = clone(pre.s);
+        if (ok) {
+          exp.queue.unshift(t.raw);
+          add(exp.queued, t.id);
+          this.m(t.id).pushes++;
+        }
+        this.expectState(post, exp, `submit ${t.id}`);
+        return String(ok);
+      }
+      case 'pushRaw': {
+        const t = TASKS[op.t]!;
+        await redis.lpush(keys.newQueue, t.raw);
+        const post = await this.read();
+        this.m(t.id).pushes++;
+        const exp = clone(pre.s);
+        exp.queue.unshift(t.raw);
+        this.expectState(post, exp, `LPUSH ${t.id}`);
+        return '';
+      }
+      case 'claim':
+        return this.claimStep(this.workers[op.w]!, op.n, pre, ctx);
+      case 'renew':
+        return this.renewStep(this.workers[op.w]!, this.pick(this.workers[op.w]!, op.mask), pre);
+      case 'finish':
+      case 'finishBatch': {
+        const w = this.busy(op.w, (x) => x.held.size > 0);
+        if (!w) return 'no-op';
+        const all = this.sortedBeliefs(w);
+        const list = op.k === 'finish' ? [all[op.i % all.length]!] : this.pick(w, op.mask);
+        if (list.length === 0) return 'no-op';
+        const endings = list.map((b, j): Ending => {
+          const outcome = op.k === 'finish' ? op.outcome : op.outcomes[j % op.outcomes.length]!;
+          const payloadJson = outcome === 'succeeded' ? JSON.stringify({ ok: b.id }) : JSON.stringify({ name: 'Error', message: `boom ${b.id}` });
+          return { id: b.id, lease: b.lease, outcome, payloadJson };
+        });
+        const written = await this.finishStep(endings, pre);
+        endings.forEach((e, j) => {
+          // as the task machine: written -> released; refused -> abandoned, released too
+          w.held.delete(e.id);
+          if (written[j]) w.finished.push(e);
+        });
+        return `${w.name} ${endings.map((e, j) => `${e.id}@${e.lease} ${e.outcome}: ${written[j]}`).join(', ')}`;
+      }
+      case 'finishAgain': {
+        const w = this.busy(op.w, (x) => x.finished.length > 0);
+        if (!w) return 'no-op';
+        const f = w.finished[op.i % w.finished.length]!;
+        const [written] = await this.finishStep([f], pre);
+        return `${w.name} ${f.id}@${f.lease}: ${written}`;
+      }
+      case 'handBack': {
+        const w = this.busy(op.w, (x) => x.held.size > 0);
+        return w ? this.handBackStep(w, this.pick(w, op.mask), pre, ctx) : 'no-op';
+      }
+      case 'age': {
+        const running = this.running(pre.s);
+        if (running.length === 0) return 'no-op';
+        const id = running[op.i % running.length]!;
+        const back = 2 * this.cfg.taskTimeout;
+        const exp = clone(pre.s);
+        if (!op.indexOnly) {
+          const update = String(Number(pre.s.hashes[id]!.update) - back);
+          await redis.hset(keys.task(id), 'update', update);
+          exp.hashes[id]!.update = update;
+        }
+        await redis.zadd(keys.leases, pre.s.leases[id]! - back, id);
+        exp.leases[id] = pre.s.leases[id]! - back;
+        this.expectState(await this.read(), exp, `age ${id}`);
+        return id;
+      }
+      case 'stall': {
+        const w = this.busy(op.w, (x) => x.held.size > 0);
+        if (!w) return 'no-op';
+        const back = 2 * this.cfg.taskTimeout;
+        const ids = this.running(pre.s).filter((id) => w.held.get(id)?.lease === pre.s.hashes[id]!.lease);
+        const exp = clone(pre.s);
+        for (const id of ids) {
+          const update = String(Number(pre.s.hashes[id]!.update) - back);
+          await redis.hset(keys.task(id), 'update', update);
+          await redis.zadd(keys.leases, pre.s.leases[id]! - back, id);
+          exp.hashes[id]!.update = update;
+          exp.leases[id] = pre.s.leases[id]! - back;
+        }
+        this.expectState(await this.read(), exp, `stall ${w.name}`);
+        return `${w.name} [${ids.join(' ')}]`;
+      }
+      case 'requeue':
+        return this.requeueStep(op.limit, pre);
+      case 'reap':
+        return this.reapStep(op.limit, pre);
+      case 'flush': {
+        const running = this.running(pre.s);
+        if (running.length === 0) return 'no-op';
+        const id = running[op.i % running.length]!;
+        const h = pre.s.hashes[id]!;
+        const holders = this.workers.filter((w) => w.held.get(id)?.lease === h.lease);
+        expect(holders.map((w) => w.name), `exactly one worker holds ${id}'s current lease ${h.lease}`).toEqual([h.worker]);
+        // Redis lost its data (here: this hash, and the epoch that tells workers so).
+        await redis.del(keys.task(id), keys.epoch);
+        this.flushed.add(id);
+        const mid = await this.read();
+        const note = await this.renewStep(holders[0]!, this.sortedBeliefs(holders[0]!), mid);
+        // Re-asserted from the worker's copy: the same claim, only `update` (and history) differ.
+        const after = this.cur.s.hashes[id];
+        expect(after && omit(after, 'update'), `${id} re-asserted as it was`).toEqual(omit(h, 'update', 'history'));
+        return `${id}; ${note}`;
+      }
+      case 'lose': {
+        const running = this.running(pre.s);
+        if (running.length === 0) return 'no-op';
+        const id = running[op.i % running.length]!;
+        await redis.del(keys.task(id));
+        await redis.zadd(keys.leases, pre.s.leases[id]! - 2 * this.cfg.taskTimeout, id);
+        const exp = clone(pre.s);
+        delete exp.hashes[id];
+        exp.leases[id] = pre.s.leases[id]! - 2 * this.cfg.taskTimeout;
+        this.expectState(await this.read(), exp, `lose ${id}`);
+        for (const w of this.workers) w.held.delete(id);
+        const m = this.m(id);
+        m.pushes--; // the one RUNNING copy is gone with the data
+        m.incarnation++;
+        m.endedNow = false;
+        m.latestLease = undefined;
+        this.lost.add(id);
+        return id;
+      }
+      case 'silence': {
+        const exp = clone(pre.s);
+        for (const [member, score] of Object.entries(pre.s.seen)) {
+          const s = Number(score) - op.by * this.cfg.taskTimeout;
+          await redis.zadd(keys.workerSeen, s, member);
+          exp.seen[member] = String(s);
+        }
+        this.expectState(await this.read(), exp, 'silence');
+        return '';
+      }
+      case 'graceEnds': {
+        await redis.del(keys.grace);
+        const exp = clone(pre.s);
+        exp.grace = false;
+        this.expectState(await this.read(), exp, 'grace ends');
+        return '';
+      }
+      case 'retryDead': {
+        const candidates = pre.s.dead.filter((e) => (JSON.parse(e) as { reason: string }).reason === 'unknown_function');
+        if (candidates.length === 0) return 'no-op';
+        const entry = candidates[op.i % candidates.length]!;
+        const raw = (JSON.parse(entry) as { raw: string }).raw;
+        const ok = await retryDead(redis, keys, { entry, raw });
+        const post = await this.read();
+        expect(ok, 'retryDead of a listed entry').toBe(true);
+        const exp = clone(pre.s);
+        exp.dead.splice(exp.dead.indexOf(entry), 1);
+        exp.queue.unshift(raw);
+        this.expectState(post, exp, 'retryDead');
+        return idOf(raw);
+      }
+    }
+  }
+
+  private async read(): Promise<Snap> {
+    this.cur = await snapshot(this.redis, this.keys);
+    return this.cur;
+  }
+
+  private expectState(post: Snap, exp: State, what: string): void {
+    expect(post.s, `${what}: Redis state differs from the reference`).toEqual(norm(exp));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // claim.lua
+
+  private async claimStep(w: SimWorker, n: number, pre: Snap, ctx: StepCtx): Promise<string> {
+    const r = await claim(this.redis, this.keys, w.name, n, MAX_BYTES, w.functions);
+    const post = await this.read();
+    const exp = clone(pre.s);
+    const claimed: { id: string; raw: string; attempt: number; lease: string }[] = [];
+    const parked: { reason: string; id: string; raw: string }[] = [];
+    let now: string | undefined;
+    for (let i = 0; i < n + 64; i++) {
+      const raw = exp.queue.pop();
+      if (raw === undefined) break;
+      const task = JSON.parse(raw) as { id: string; function: string; manual_end?: boolean };
+      const id = String(task.id);
+      const h = exp.hashes[id];
+      if (h?.state === 'RUNNING' || h?.state === 'END') {
+        parked.push({ reason: 'duplicate', id, raw });
+        continue;
+      }
+      if (!w.functions.includes(task.function)) {
+        parked.push({ reason: 'unknown_function', id, raw });
+        remove(exp.queued, id); // parked: no longer queued
+        continue;
+      }
+      now ??= scriptTime(post.s.hashes[id]?.update, pre, post, `claim: ${id}.update`);
+      const attempt = Number(h?.attempt ?? 0) + 1;
+      const claims = Number(h?.claims ?? 0) + 1;
+      const lease = `${claims}:${w.name}`;
+      exp.hashes[id] = {
+        ...(h ?? {}),
+        attempt: String(attempt),
+        claims: String(claims),
+        state: 'RUNNING',
+        start: now,
+        update: now,
+        worker: w.name,
+        data: raw,
+        lease,
+        function: task.function,
+        ...(task.manual_end === true ? { manual_end: '1' } : {}),
+      };
+      add(exp.tasks, id);
+      exp.leases[id] = Number(now);
+      remove(exp.queued, id);
+      claimed.push({ id, raw, attempt, lease });
+      if (claimed.length >= n) break;
+    }
+    this.expectNewDead(
+      pre,
+      post,
+      exp,
+      parked.map((p) => ({ reason: p.reason, id: p.id, raw: p.raw, worker: w.name })),
+      `claim by ${w.name}`,
+    );
+    expect(r.claimed, `claim by ${w.name}: claimed`).toEqual(claimed);
+    expect(
+      r.parked.map((p) => p.reason),
+      `claim by ${w.name}: parked`,
+    ).toEqual(parked.map((p) => p.reason));
+    this.expectState(post, exp, `claim by ${w.name}`);
+
+    for (const c of r.claimed) {
+      const h = post.s.hashes[c.id]!;
+      w.held.set(c.id, { ...c, start: Number(h.start), manualEnd: h.manual_end === '1' });
+      this.m(c.id).latestLease = c.lease;
+      ctx.claimed.add(c.id);
+    }
+    return [...claimed.map((c) => `${c.id}@${c.lease}#${c.attempt}`), ...parked.map((p) => `${p.id}:${p.reason}`)].join(' ') || 'nothing';
+  }
+
+  /** The new dead-letter entries are LPUSHed in order, with the given fields; older ones unchanged. */
+  private expectNewDead(pre: Snap, post: Snap, exp: State, added: Record<string, unknown>[], what: string, at?: number): void {
+    const k = added.length;
+    expect(post.s.dead.length, `${what}: dead-letter entries added`).toBe(pre.s.dead.length + k);
+    const fresh = deadEntries(post.s).slice(0, k).reverse();
+    fresh.forEach((e, j) => {
+      expect(e, `${what}: dead letter ${j}`).toMatchObject(added[j]!);
+      expect(typeof e.message).toBe('string');
+      if (at !== undefined) expect(e.at).toBe(at);
+      else scriptTime(String(e.at), pre, post, `${what}: dead letter at`);
+    });
+    exp.dead = [...post.s.dead.slice(0, k), ...exp.dead];
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // renew.lua (+ reassert.lua for missing hashes, as Worker.renewAll)
+
+  private async renewStep(w: SimWorker, list: Belief[], pre: Snap): Promise<string> {
+    // A missing hash is re-asserted only if Redis lost its data: the epoch changed since w saw it.
+    const dataLost = (await this.redis.get(this.keys.epoch)) !== w.epoch;
+    const lost: string[] = [];
+    const missing: string[] = [];
+    const current: string[] = [];
+    for (const b of list) {
+      const h = pre.s.hashes[b.id];
+      if (!h) missing.push(b.id);
+      else if (h.state === 'RUNNING' && h.lease === b.lease) current.push(b.id);
+      else lost.push(b.id);
+    }
+    const r = await renewLeases(this.redis, this.keys, w.name, list);
+    const gone = [...r.lost];
+    const reasserted: string[] = [];
+    for (const id of r.missing) {
+      const ok = await reassert(this.redis, this.keys, w.name, { ...w.held.get(id)! }, w.epoch);
+      if (ok) reasserted.push(id);
+      else gone.push(id);
+    }
+    w.epoch = r.epoch;
+    const post = await this.read();
+    expect(r.lost, `renew by ${w.name}: lost`).toEqual(lost);
+    expect(r.missing, `renew by ${w.name}: missing`).toEqual(missing);
+    const exp = clone(pre.s);
+    this.expectOutageCheck(exp, r.now, false);
+    exp.seen[w.name] = String(r.now + 3 * HEARTBEAT_INTERVAL); // overdue after three missed heartbeats
+    add(exp.workers, w.name);
+    for (const id of current) {
+      exp.hashes[id]!.update = String(r.now);
+      exp.leases[id] = r.now;
+    }
+    for (const id of dataLost ? missing : []) {
+      const b = w.held.get(id)!;
+      const def = TASKS.find((t) => t.id === id)!;
+      const now = scriptTime(post.s.hashes[id]?.update, pre, post, `reassert ${id}.update`);
+      exp.hashes[id] = {
+        state: 'RUNNING',
+        start: String(b.start),
+        update: now,
+        worker: w.name,
+        data: b.raw,
+        attempt: String(b.attempt),
+        lease: b.lease,
+        function: def.fn,
+        claims: String(leaseNumber(b.lease) || 1),
+        ...(b.manualEnd ? { manual_end: '1' } : {}),
+      };
+      add(exp.tasks, id);
+      exp.leases[id] = Number(now);
+      const m = this.m(id);
+      if (!this.flushed.delete(id)) {
+        // After Redis lost its data, a worker still holding an old claim of a task that had ended
+        // and been cleaned up brings it back: the loss erased the END it could have seen. That
+        // is a new copy of the task (at-least-once), not a lost or doubled one.
+        m.pushes++;
+        m.incarnation++;
+        m.endedNow = false;
+      }
+      m.latestLease = b.lease;
+    }
+    expect(reasserted, `renew by ${w.name}: every missing hash re-asserted if Redis lost its data, none otherwise`).toEqual(dataLost ? missing : []);
+    // A stale lease changes nothing: the hash of every lost id is as it was.
+    for (const id of lost) expect(post.s.hashes[id], `renew by ${w.name} with stale lease: ${id} untouched`).toEqual(pre.s.hashes[id]);
+    this.expectState(post, exp, `renew by ${w.name}`);
+    for (const id of gone) w.held.delete(id);
+    return `renewed [${current.join(' ')}] lost [${lost.join(' ')}] reasserted [${reasserted.join(' ')}]`;
+  }
+
+  /**
+   * The outage check of renew.lua and requeue.lua: the seen index holds, per worker, when it is
+   * overdue (three missed heartbeats); when every worker is overdue and this silence was not
+   * answered yet, requeues are held for one taskTimeout (once per silence).
+   */
+  private expectOutageCheck(exp: State, now: number, fromRequeue: boolean): boolean {
+    if (fromRequeue) exp.outage.timeout = String(this.cfg.taskTimeout);
+    if (!exp.outage.timeout) return false;
+    const last = Object.entries(exp.seen).sort(([ma, a], [mb, b]) => Number(a) - Number(b) || (ma < mb ? -1 : 1)).at(-1);
+    if (last && now > Number(last[1]) && exp.outage.silence !== last[1]) {
+      exp.outage.silence = last[1];
+      exp.grace = true;
+      return true;
+    }
+    return false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // finish.lua
+
+  private async finishStep(endings: Ending[], pre: Snap): Promise<boolean[]> {
+    const written = await finishTasks(this.redis, this.keys, endings);
+    const post = await this.read();
+    const exp = clone(pre.s);
+    const expected: boolean[] = [];
+    let now: string | undefined;
+    for (const { id, lease, outcome, payloadJson } of endings) {
+      const h = exp.hashes[id];
+      if (h?.state === 'RUNNING' && h.lease === lease) {
+        now ??= scriptTime(post.s.hashes[id]?.end, pre, post, `finish ${id}.end`);
+        exp.hashes[id] = { ...h, state: 'END', update: now, end: now, outcome, [outcome === 'succeeded' ? 'result' : 'error']: payloadJson };
+        delete exp.leases[id];
+        exp.ended.push(id);
+        this.m(id).ends++;
+        this.m(id).endedNow = true;
+        expected.push(true);
+      } else {
+        // fenced, or a retry of a finish that was written (same lease, already END): no write
+        expect(post.s.hashes[id], `finish ${id} with ${lease} (hash ${h?.state} ${h?.lease}) writes nothing`).toEqual(pre.s.hashes[id]);
+        expected.push(h?.state === 'END' && h.lease === lease);
+      }
+    }
+    expect(written, `finish ${endings.map((e) => `${e.id}@${e.lease}`).join(' ')}`).toEqual(expected);
+    if (!expected.some((x, j) => x && pre.s.hashes[endings[j]!.id]?.state === 'RUNNING')) {
+      expect(post.s, 'finish that writes nothing: nothing changes').toEqual(pre.s);
+    }
+    this.expectState(post, exp, 'finish');
+    return written;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // hand-back.lua
+
+  private async handBackStep(w: SimWorker, list: Belief[], pre: Snap, ctx: StepCtx): Promise<string> {
+    if (list.length === 0) return 'no-op'; // the wrapper makes no call
+    const back = await handBack(this.redis, this.keys, list);
+    const post = await this.read();
+    const exp = clone(pre.s);
+    const expected: string[] = [];
+    let now: string | undefined;
+    for (const b of list) {
+      const h = exp.hashes[b.id];
+      if (h?.state === 'RUNNING' && h.lease === b.lease) {
+        now ??= scriptTime(post.s.hashes[b.id]?.update, pre, post, `handBack ${b.id}.update`);
+        exp.hashes[b.id] = { ...omit(h, 'lease', 'worker'), state: 'QUEUED', update: now, attempt: String(Number(h.attempt) - 1) };
+        delete exp.leases[b.id];
+        remove(exp.tasks, b.id);
+        exp.queue.push(h.data!);
+        expected.push(b.id);
+        ctx.handedBack.add(b.id);
+      } else {
+        expect(post.s.hashes[b.id], `handBack by ${w.name} with stale lease ${b.lease}: ${b.id} untouched`).toEqual(pre.s.hashes[b.id]);
+      }
+    }
+    expect(back, `handBack by ${w.name}`).toEqual(expected);
+    this.expectState(post, exp, `handBack by ${w.name}`);
+    for (const b of list) w.held.delete(b.id);
+    return `${w.name} [${back.join(' ')}] of [${list.map((b) => `${b.id}@${b.lease}`).join(' ')}]`;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // requeue.lua
+
+  private async requeueStep(limit: number, pre: Snap): Promise<string> {
+    const { taskTimeout: T, maxAttempts } = this.cfg;
+    const r = await requeueStale(this.redis, this.keys, T, limit, maxAttempts, MONITOR);
+    const post = await this.read();
+    const exp = clone(pre.s);
+    const newGrace = this.expectOutageCheck(exp, r.now, true);
+    if (pre.s.grace || newGrace) {
+      // held: nothing but the outage bookkeeping changes
+      expect(r.graceLeft, 'requeue held by grace').toBeGreaterThan(0);
+      expect([r.requeued, r.parked, r.nextDeadline, r.pruned], 'requeue held by grace').toEqual([[], [], r.now + r.graceLeft, []]);
+      this.expectState(post, exp, 'requeue (held)');
+      return `held ${r.graceLeft} ms`;
+    }
+    expect(r.graceLeft, 'requeue not held').toBe(0);
+    const cutoff = r.now - T;
+    const range = Object.entries(pre.s.leases)
+      .filter(([, s]) => s <= cutoff)
+      .sort(([a, sa], [b, sb]) => sa - sb || (a < b ? -1 : 1))
+      .slice(0, limit);
+    const requeued: string[] = [];
+    const parked: string[] = [];
+    const dead: Record<string, unknown>[] = [];
+    for (const [id] of range) {
+      const h = exp.hashes[id];
+      if (h?.state !== 'RUNNING') {
+        delete exp.leases[id];
+        continue;
+      }
+      if (Number(h.update) > cutoff) {
+        exp.leases[id] = Number(h.update); // the index lagged behind the hash: re-indexed, not requeued
+        continue;
+      }
+      const m = this.m(id);
+      const claimKey = `${m.incarnation}|${id}|${h.lease}`;
+      expect(this.requeuedClaims.has(claimKey), `claim ${h.lease} of ${id} requeued twice`).toBe(false);
+      this.requeuedClaims.add(claimKey);
+      const attempt = Number(h.attempt ?? 0);
+      const record = { worker: h.worker, attempt, at: r.now, reason: 'heartbeat timeout' };
+      const after = post.s.hashes[id];
+      const history = [...(h.history ? (JSON.parse(h.history) as unknown[]) : []), record];
+      expect(after?.history && JSON.parse(after.history), `requeue ${id}: history`).toEqual(history);
+      const now = String(r.now);
+      delete exp.leases[id];
+      if (attempt >= maxAttempts) {
+        const err = after?.error ? JSON.parse(after.error) : undefined;
+        expect(err, `park ${id}: error`).toMatchObject({ name: 'MaxAttemptsError', code: 'ERR_MAX_ATTEMPTS' });
+        exp.hashes[id] = { ...omit(h, 'lease'), state: 'END', end: now, update: now, outcome: 'failed', error: after!.error!, history: after!.history! };
+        exp.ended.push(id);
+        dead.push({ reason: 'max_attempts', id, raw: h.data, worker: MONITOR, history });
+        parked.push(id);
+        m.ends++;
+        m.parks++;
+        m.endedNow = true;
+      } else {
+        exp.hashes[id] = { ...omit(h, 'lease', 'worker'), state: 'QUEUED', update: now, history: after!.history! };
+        remove(exp.tasks, id);
+        exp.queue.push(h.data!);
+        requeued.push(id);
+      }
+    }
+    this.expectNewDead(pre, post, exp, dead, 'requeue', r.now);
+    expect({ requeued: r.requeued, parked: r.parked }, 'requeue result').toEqual({ requeued, parked });
+    const first = Object.values(exp.leases).sort((a, b) => a - b)[0];
+    expect(r.nextDeadline, 'requeue nextDeadline').toBe(first === undefined ? -1 : first + T);
+    // workers silent for two taskTimeouts leave `workers` and the seen index
+    const pruned = Object.entries(exp.seen)
+      .filter(([, score]) => Number(score) <= r.now - 2 * T)
+      .sort(([ma, a], [mb, b]) => Number(a) - Number(b) || (ma < mb ? -1 : 1))
+      .slice(0, 100)
+      .map(([member]) => member);
+    for (const member of pruned) {
+      delete exp.seen[member];
+      remove(exp.workers, member);
+    }
+    expect(r.pruned, 'requeue: pruned workers').toEqual(pruned);
+    this.expectState(post, exp, 'requeue');
+    if (range.length < limit) {
+      // a whole pass: no stale entry survives it
+      const staleLeft = Object.entries(post.s.leases).filter(([, s]) => s <= cutoff);
+      expect(staleLeft, 'stale lease-index entries after a full requeue pass').toEqual([]);
+    }
+    return `requeued [${requeued.join(' ')}] parked [${parked.join(' ')}]`;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // reap.lua
+
+  private async reapStep(limit: number, pre: Snap): Promise<string> {
+    const n = await reapEnded(this.redis, this.keys, this.cfg.retention, limit);
+    const post = await this.read();
+    const exp = clone(pre.s);
+    const popped = exp.ended.splice(0, limit);
+    expect(n, 'reap count').toBe(popped.length);
+    for (const id of popped) {
+      remove(exp.tasks, id);
+      const h = exp.hashes[id];
+      if (h?.state !== 'END') continue;
+      if (h.manual_end === '1') add(exp.endSet, id);
+      else if (this.cfg.retention === 0) {
+        delete exp.hashes[id];
+        const m = this.m(id);
+        m.incarnation++;
+        m.endedNow = false;
+        m.latestLease = undefined;
+      } else add(exp.expiring, id);
+    }
+    this.expectState(post, exp, 'reap');
+    return `[${popped.join(' ')}]`;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Global invariants, on the state after every operation
+
+  private checkInvariants(pre: Snap, post: Snap, ctx: StepCtx): void {
+    const s = post.s;
+    const running = this.running(s);
+    const dead = deadEntries(s);
+    for (const id of this.lost) if (s.hashes[id]) this.lost.delete(id);
+    // A lost hash leaves its id in the index (until a requeue pass drops it) and in `tasks`.
+    const ghost = (id: string) => this.lost.has(id) && !s.hashes[id];
+
+    // The lease index holds exactly the RUNNING tasks; `tasks` holds every RUNNING task, and
+    // besides them only ended tasks not yet reaped.
+    expect(
+      Object.keys(s.leases)
+        .filter((id) => !ghost(id))
+        .sort(),
+      'lease index = RUNNING tasks',
+    ).toEqual(running);
+    for (const id of s.tasks) {
+      if (ghost(id)) continue;
+      const st = s.hashes[id]?.state;
+      expect(st === 'RUNNING' || (st === 'END' && s.ended.includes(id)), `${id} in tasks while ${st ?? 'no hash'}`).toBe(true);
+    }
+    for (const id of running) expect(s.tasks, 'tasks holds every RUNNING task').toContain(id);
+    expect(new Set(s.ended).size, 'an id is queued for cleanup once').toBe(s.ended.length);
+    for (const id of s.ended) expect(s.hashes[id]?.state, `${id} queued for cleanup`).toBe('END');
+    for (const id of s.queued) expect(s.hashes[id], `${id} marked queued has no hash`).toBeUndefined();
+
+    for (const id of IDS) {
+      const m = this.m(id);
+      const h = s.hashes[id];
+      // No task is lost or doubled: every entry ever pushed is in exactly one place: queued,
+      // claimed (RUNNING), ended (finish or max-attempts park) or parked at claim (dead letter).
+      const q = s.queue.filter((raw) => idOf(raw) === id).length;
+      const r = h?.state === 'RUNNING' ? 1 : 0;
+      const d = dead.filter((e) => e.id === id && e.reason !== 'max_attempts').length;
+      expect(
+        { queued: q, running: r, ended: m.ends, parkedAtClaim: d, total: q + r + m.ends + d },
+        `${id}: every pushed entry in exactly one place (pushed ${m.pushes} times)`,
+      ).toMatchObject({ total: m.pushes });
+      expect(dead.filter((e) => e.id === id && e.reason === 'max_attempts').length, `${id}: one dead letter per max-attempts park`).toBe(m.parks);
+      if (h) expect(h.state === 'END', `${id}: END iff it ended (state ${h.state})`).toBe(m.endedNow);
+
+      if (h?.state === 'RUNNING') {
+        // At most one valid lease: the latest claim's, held by exactly the worker that claimed it.
+        expect(h.lease, `${id}: RUNNING under the latest claim's lease`).toBe(m.latestLease);
+        expect(h.lease, `${id}: lease = claims:worker`).toBe(`${h.claims}:${h.worker}`);
+        const holders = this.workers.filter((w) => w.held.get(id)?.lease === h.lease).map((w) => w.name);
+        expect(holders, `${id}: holders of the valid lease`).toEqual([h.worker]);
+      } else if (h?.state === 'QUEUED') {
+        expect([h.lease, h.worker, s.tasks.includes(id), id in s.leases], `${id} QUEUED: no lease, worker, tasks or index`).toEqual([undefined, undefined, false, false]);
+      } else if (h?.state === 'END') {
+        expect(['succeeded', 'failed', 'stopped'], `${id} END outcome`).toContain(h.outcome);
+        const reaped = !s.ended.includes(id);
+        if (reaped) {
+          expect(s.tasks.includes(id), `${id} reaped: out of tasks`).toBe(false);
+          expect(h.manual_end === '1' ? s.endSet.includes(id) : s.expiring.includes(id), `${id} reaped: in end-task (manual_end) or expiring`).toBe(true);
+        }
+      }
+
+      const ph = pre.s.hashes[id];
+      if (ph && h) {
+        // attempt only grows, except by one on a hand-back; claims grows by one per claim, only.
+        const [a0, a1, c0, c1] = [Number(ph.attempt), Number(h.attempt), Number(ph.claims), Number(h.claims)];
+        if (ctx.claimed.has(id)) expect([a1, c1], `${id}: a claim adds one attempt and one claim`).toEqual([a0 + 1, c0 + 1]);
+        else if (ctx.handedBack.has(id)) expect([a1, c1], `${id}: a hand-back gives back one attempt`).toEqual([a0 - 1, c0]);
+        else expect([a1, c1], `${id}: attempt and claims unchanged`).toEqual([a0, c0]);
+        // An ended task takes no writes.
+        if (ph.state === 'END') expect(h, `${id} ended: no writes`).toEqual(ph);
+      } else if (!ph && h && ctx.claimed.has(id)) {
+        expect([h.attempt, h.claims], `${id}: first claim`).toEqual(['1', '1']);
+      }
+    }
+  }
+}
+
+interface StepCtx {
+  claimed: Set<string>;
+  handedBack: Set<string>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators
+
+const w = fc.nat(WORKERS.length - 1);
+const t = fc.nat(TASKS.length - 1);
+
+/** One operation; the weights favour claim, heartbeat, staleness, requeue and end. */
+export const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('submit'), t }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('pushRaw'), t }) },
+  { weight: 5, arbitrary: fc.record({ k: fc.constant('claim'), w, n: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('renew'), w, mask: fc.oneof(fc.constant(0), fc.nat(15)) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ k: fc.constant('finish'), w, i: fc.nat(7), outcome: fc.constantFrom<Outcome>('succeeded', 'failed', 'stopped') }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('finishBatch'),
+      w,
+      mask: fc.oneof(fc.constant(0), fc.nat(15)),
+      outcomes: fc.array(fc.constantFrom<Outcome>('succeeded', 'failed', 'stopped'), { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('finishAgain'), w, i: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('handBack'), w, mask: fc.oneof(fc.constant(0), fc.nat(15)) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('age'), i: fc.nat(7), indexOnly: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('stall'), w }) },
+  { weight: 5, arbitrary: fc.record({ k: fc.constant('requeue'), limit: fc.constantFrom(1, 2, 100) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('reap'), limit: fc.constantFrom(1, 100) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('flush'), i: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('lose'), i: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('silence'), by: fc.constantFrom(1, 3) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('graceEnds') }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('retryDead'), i: fc.nat(7) }) },
+);
+
+/** A sequence: a few submits and claims first (so that there is work), then random operations. */
+export const sequenceArb: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.uniqueArray(t, { minLength: 1, maxLength: TASKS.length }).map((ts) => ts.map((i): Op => ({ k: 'submit', t: i }))),
+    fc.array(fc.record({ k: fc.constant('claim'), w, n: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
+    fc.array(opArb, { minLength: 1, maxLength: 30, size: 'max' }),
+  )
+  .map(([a, b, c]) => [...a, ...b, ...c]);
+
+/** Run one sequence on a fresh key prefix and check every step. */
+export async function runSequence(redis: Redis, keyPrefix: string, cfg: SimConfig, ops: Op[]): Promise<Sim> {
+  const sim = new Sim(redis, keyPrefix, cfg);
+  await sim.init();
+  for (const op of ops) await sim.step(op);
+  return sim;
+}
+
+/**
+ * The partition scenario: every task submitted, worker `a` claims up to three and goes silent,
+ * the monitor requeues (or parks) them; then random operations, in which `a` still believes it
+ * holds its old leases until a script tells it otherwise.
+ */
+export const staleHolderSequenceArb: fc.Arbitrary<Op[]> = fc
+  .tuple(fc.shuffledSubarray(TASKS.map((_, i) => i), { minLength: TASKS.length }), w, fc.array(opArb, { minLength: 1, maxLength: 30, size: 'max' }))
+  .map(([order, a, rest]): Op[] => [
+    ...order.map((i): Op => ({ k: 'submit', t: i })),
+    { k: 'claim', w: a, n: 3 },
+    { k: 'stall', w: a },
+    { k: 'requeue', limit: 100 },
+    ...rest,
+  ]);
+
+/** Outages: silences, graces ending, heartbeats, stalls and requeues, densely interleaved. */
+export const outageSequenceArb: fc.Arbitrary<Op[]> = fc
+  .tuple(
+    fc.uniqueArray(t, { minLength: 1, maxLength: TASKS.length }).map((ts) => ts.map((i): Op => ({ k: 'submit', t: i }))),
+    fc.array(
+      fc.oneof(
+        { weight: 2, arbitrary: fc.record({ k: fc.constant('silence'), by: fc.constantFrom(1, 3) }) },
+        { weight: 2, arbitrary: fc.record({ k: fc.constant('graceEnds') }) },
+        { weight: 3, arbitrary: fc.record({ k: fc.constant('requeue'), limit: fc.constantFrom(1, 100) }) },
+        { weight: 2, arbitrary: fc.record({ k: fc.constant('renew'), w, mask: fc.constant(0) }) },
+        { weight: 1, arbitrary: fc.record({ k: fc.constant('claim'), w, n: fc.integer({ min: 1, max: 3 }) }) },
+        { weight: 1, arbitrary: fc.record({ k: fc.constant('stall'), w }) },
+      ),
+      { minLength: 1, maxLength: 25, size: 'max' },
+    ),
+  )
+  .map(([a, b]) => [...a, ...b]);
