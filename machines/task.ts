@@ -80,7 +80,7 @@ export const taskMachine = setup({
     }),
     /**
      * the fenced END write; resolves { written: false } when the lease was no longer ours. The
-     * runtime also tells the worker (TASK_SETTLED) that the function is done, so its slot takes
+     * runtime also tells the worker (TASKS_SETTLED) that the function is done, so its slot takes
      * the next task while this write is on its way.
      */
     finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown }>(async () => {

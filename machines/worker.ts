@@ -42,7 +42,7 @@ export type ControlCommand = { command: 'stop' } | { command: 'reload' } | { com
 export type WorkerEvent =
   | ({ type: 'CONTROL'; id: string } & ControlCommand)
   | { type: 'LEASES_LOST'; ids: string[] }
-  | { type: 'TASK_SETTLED'; id: string }
+  | { type: 'TASKS_SETTLED'; ids: string[] }
   | { type: 'REDIS_LOST' }
   | { type: 'REDIS_BACK' }
   | { type: 'STOP' };
@@ -55,7 +55,7 @@ export const taskActorId = (id: string) => `task.${id}`;
 
 /**
  * Slots for new tasks: `concurrency` functions may run at once. A task whose function has
- * settled (TASK_SETTLED, sent by the runtime's finishTask effect) frees its slot while its END
+ * settled (TASKS_SETTLED, sent by the runtime as it writes the ENDs) frees its slot while its END
  * is written, so the next claim goes out with that END; but no more than `concurrency` such
  * ends may be pending (a worker whose END writes fail cannot claim without bound).
  */
@@ -126,8 +126,9 @@ export const workerMachine = setup({
     }),
     markSettled: assign({
       settled: ({ context, event }) => {
-        const id = (event as { id?: string }).id;
-        return id === undefined || context.settled.includes(id) || !context.running.includes(id) ? context.settled : [...context.settled, id];
+        const ids = (event as { ids?: string[] }).ids ?? [];
+        const add = ids.filter((id) => context.running.includes(id) && !context.settled.includes(id));
+        return add.length ? [...context.settled, ...add] : context.settled;
       },
     }),
     routeControl: enqueueActions(({ enqueue, context, event }) => {
@@ -189,7 +190,7 @@ export const workerMachine = setup({
     // A task actor that crashed (a bug, not a task failure): drop it rather than die with it.
     'xstate.error.actor.task.*': { actions: ['reportTaskCrash', 'forgetTask'] },
     CONTROL: { actions: 'routeControl' },
-    TASK_SETTLED: { actions: 'markSettled' },
+    TASKS_SETTLED: { actions: 'markSettled' },
   },
   states: {
     starting: {

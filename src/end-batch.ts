@@ -1,7 +1,9 @@
 /**
  * Task ends on their way to Redis: every end requested in one turn of the event loop goes out
  * in a single finish.lua call. Under load many tasks settle together (a claim batch of no-op
- * tasks ends in the same turn), so an end costs a fraction of a round trip.
+ * tasks ends in the same turn), so an end costs a fraction of a round trip. Just before the
+ * write, `onFlush` frees the tasks' slots, so the worker's next claim goes out in the same
+ * network write as these ends.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
@@ -14,6 +16,8 @@ export class EndBatch {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** told, just before the write goes out, which tasks it ends (their slots are free now) */
+    private readonly onFlush: (ids: string[]) => void = () => {},
   ) {}
 
   /** Resolves with false when fenced (the lease was not ours; nothing written). */
@@ -31,6 +35,7 @@ export class EndBatch {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
+    this.onFlush(batch.map((b) => b.ending.id));
     finishTasks(
       this.redis,
       this.keys,

@@ -77,7 +77,7 @@ export class Worker extends EventEmitter {
     this.sub = connect(this.config.redis, 'subscriber', this.address);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
-    this.ends = new EndBatch(this.redis, this.keys);
+    this.ends = new EndBatch(this.redis, this.keys, (ids) => this.actor?.send({ type: 'TASKS_SETTLED', ids }));
     this.outbox = new EventOutbox(this.redis, this.config.eventBuffer, (n) => this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`));
   }
 
@@ -242,7 +242,6 @@ export class Worker extends EventEmitter {
           },
         }),
         finishTask: fromPromise(async ({ input }: { input: { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown } }) => {
-          this.actor?.send({ type: 'TASK_SETTLED', id: input.id });
           const payload =
             input.outcome === 'succeeded'
               ? safeJson(input.result)

@@ -118,8 +118,8 @@ const payloads: Payloads = {
     REDIS_LOST: () => [{ type: 'REDIS_LOST' }],
     REDIS_BACK: () => [{ type: 'REDIS_BACK' }],
     LEASES_LOST: (s) => [{ type: 'LEASES_LOST', ids: [...running(s).slice(0, 1), 'ghost'] }],
-    // the runtime's finishTask effect: this task's function settled, its END is on its way
-    TASK_SETTLED: (s) => running(s).slice(0, 1).map((id) => ({ type: 'TASK_SETTLED', id })),
+    // the runtime's end batch: these tasks' functions settled, their ENDs are on their way
+    TASKS_SETTLED: (s) => [{ type: 'TASKS_SETTLED', ids: running(s).slice(0, 1) }],
     CONTROL: (s) => {
       const id = running(s)[0];
       if (!id) return [{ type: 'CONTROL', id: 'ghost', command: 'stop' }];
@@ -354,7 +354,7 @@ async function replay(variant: Variant, plan: Plan) {
     else if (t === 'REDIS_BACK') produce(e, 'awaitRedis');
     else if (t === 'LEASES_LOST') produce(e, 'heartbeat');
     else if (t === 'CONTROL') produce(e, 'controlListener');
-    else if (t === 'TASK_SETTLED') actor.send(e as never);
+    else if (t === 'TASKS_SETTLED') actor.send(e as never);
     else throw new Error(`no driver for ${t}`);
   };
 
