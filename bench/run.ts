@@ -1,0 +1,162 @@
+/**
+ * `npm run bench`: Task Swarm vs BullMQ vs Bee-Queue on a private redis-server.
+ * Writes bench/results/latest.json, docs/benchmarks.md and docs/benchmarks.svg, prints ratios.
+ *
+ * Flags (for development; the published numbers come from a plain `npm run bench`):
+ *   --only=a,b      run only these scenarios (throughput, latency, failover, cost, monitor, profile)
+ *   --n=10000       tasks per throughput run (the issue asks for 20,000; see docs/benchmarks.md)
+ *   --repeats=3     repeats per measurement (median)
+ *   --no-write      do not write results or docs
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { startRedis } from './lib/redis.js';
+import { nowMs, round, TimeoutError, withTimeout } from './lib/timing.js';
+import { killLiveChildren } from './lib/children.js';
+import type { Ctx } from './lib/context.js';
+import { throughput } from './scenarios/throughput.js';
+import { latency } from './scenarios/latency.js';
+import { failover } from './scenarios/failover.js';
+import { cost } from './scenarios/cost.js';
+import { monitorScale } from './scenarios/monitor.js';
+import { profile } from './scenarios/profile.js';
+import { evaluate, printSummary, writeDocs } from './report.js';
+
+process.env.TASK_SWARM_LOG = 'silent';
+
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, '').split('=');
+    return [k!, v ?? 'true'] as const;
+  }),
+);
+const ALL = ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile'] as const;
+const only = new Set(args.get('only')?.split(',') ?? ALL);
+/**
+ * Tasks per throughput run. The issue asks for 20,000, but Task Swarm drains 1-2k tasks/s on
+ * this 2-core machine: 3 repeats x 2 modes x 4 worker setups x 3 libraries at 20,000 take
+ * about 11 minutes for the throughput scenario alone, over the 10-minute limit of the whole
+ * command. 10,000 keeps `npm run bench` near 8 minutes; `--n=20000` runs the issue's size.
+ */
+const N = Number(args.get('n') ?? 10_000);
+const REPEATS = Math.max(1, Number(args.get('repeats') ?? 3));
+const write = args.get('no-write') === undefined;
+/** unrecorded warm-up run per library and worker setup, before the throughput repeats */
+const WARMUP = 500;
+
+/**
+ * Time budget. The whole command must finish in under 10 minutes. Each scenario gets a budget
+ * (it starts no new run past it, so it ends at most one run later) and a hard limit (past it,
+ * its worker children are killed and it is reported as incomplete); no scenario starts a run
+ * past the global budget.
+ */
+/** the throughput budget scales with --n (so --n=20000 runs for about 15 minutes) */
+const THROUGHPUT_BUDGET_MS = Math.round((360_000 * N) / 10_000);
+const GLOBAL_BUDGET_MS = Number(args.get('budget') ?? 555_000 + THROUGHPUT_BUDGET_MS - 360_000);
+const BUDGET_MS: Record<(typeof ALL)[number], number> = {
+  throughput: THROUGHPUT_BUDGET_MS,
+  latency: 55_000,
+  failover: 70_000,
+  cost: 55_000,
+  monitor: 20_000,
+  profile: 25_000,
+};
+const HARD_EXTRA_MS = 30_000;
+
+const require = createRequire(import.meta.url);
+
+/** the commit measured, and library files that differed from it (others may be editing) */
+function gitState(): { commit: string; dirty: string[] } {
+  const git = (...a: string[]) => execFileSync('git', a, { cwd: fileURLToPath(new URL('../', import.meta.url)), encoding: 'utf8' }).trim();
+  try {
+    const dirty = git('status', '--porcelain', '--', 'src', 'machines', 'actors')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+    return { commit: git('rev-parse', '--short', 'HEAD'), dirty };
+  } catch {
+    return { commit: 'unknown', dirty: [] };
+  }
+}
+const version = (p: string) => (require(`${p}/package.json`) as { version: string }).version;
+
+async function main() {
+  const t0 = nowMs();
+  const redis = await startRedis();
+  const poll = redis.connection('bench-poll');
+  const newCtx = (budget: number): Ctx => ({
+    redis,
+    addr: { host: redis.host, port: redis.port },
+    poll,
+    deadline: Math.min(nowMs() + budget, t0 + GLOBAL_BUDGET_MS),
+    cancelled: false,
+    log: (m) => console.log(m),
+  });
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: round(totalmem() / 2 ** 30, 1), node: process.version, platform: process.platform },
+    versions: { 'task-swarm': version('../'), bullmq: version('bullmq'), 'bee-queue': version('bee-queue'), redis: redis.version },
+    settings: { n: N, repeats: REPEATS, warmup: WARMUP, budgetSeconds: GLOBAL_BUDGET_MS / 1000 },
+    git: gitState(),
+  };
+  const errors: Record<string, string> = {};
+  console.log(`redis-server ${redis.version} on 127.0.0.1:${redis.port}; N=${N}, repeats=${REPEATS}`);
+  const run = async <T>(name: (typeof ALL)[number], fn: (ctx: Ctx) => Promise<T>) => {
+    if (!only.has(name)) return;
+    const s0 = nowMs();
+    const ctx = newCtx(BUDGET_MS[name]);
+    console.log(`\n== ${name} (budget ${round(Math.max(0, ctx.deadline - s0) / 1000, 0)} s)`);
+    const p = fn(ctx);
+    try {
+      results[name] = await withTimeout(p, Math.max(1000, ctx.deadline - s0) + HARD_EXTRA_MS, name);
+    } catch (e) {
+      errors[name] = (e as Error).message;
+      console.log(`${name} FAILED: ${(e as Error).message}`);
+      if (e instanceof TimeoutError) {
+        // stop it for real before the next scenario touches Redis
+        ctx.cancelled = true;
+        killLiveChildren();
+        await withTimeout(p, 20_000, `${name} cancellation`).catch(() => {});
+        killLiveChildren();
+      }
+    }
+    console.log(`== ${name}: ${round((nowMs() - s0) / 1000, 1)} s`);
+  };
+  results.loadAverageBefore = loadavg().map((x) => round(x, 2));
+  try {
+    await run('throughput', (ctx) => throughput(ctx, { n: N, repeats: REPEATS, warmup: WARMUP }));
+    await run('latency', (ctx) => latency(ctx, { count: 500, repeats: REPEATS }));
+    await run('failover', (ctx) => failover(ctx, { lockMs: 2000, repeats: REPEATS }));
+    await run('cost', (ctx) => cost(ctx, { n: 2000, repeats: REPEATS }));
+    await run('monitor', (ctx) => monitorScale(ctx, { tasks: 100_000, repeats: Math.max(REPEATS, 5) }));
+    await run('profile', (ctx) => profile(ctx, { n: N, concurrency: 10 }));
+  } finally {
+    killLiveChildren();
+    await redis.stop();
+  }
+  results.loadAverageAfter = loadavg().map((x) => round(x, 2));
+  results.errors = errors;
+  results.wallSeconds = round((nowMs() - t0) / 1000, 1);
+  const verdicts = evaluate(results);
+  results.targets = verdicts;
+  printSummary(results);
+  if (write) {
+    const out = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+    mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    writeDocs(results);
+    console.log(`\nwrote bench/results/latest.json, docs/benchmarks.md, docs/benchmarks.svg`);
+  }
+  console.log(`total wall time ${results.wallSeconds} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

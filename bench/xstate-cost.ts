@@ -1,0 +1,75 @@
+/**
+ * The CPU cost of the machines alone, without Redis: the real worker and task machines with
+ * effects that settle at once, and, for scale, a trivial machine. Tells how much of a task's
+ * worker CPU is xstate (see docs/benchmarks.md, "Why the throughput targets are missed").
+ *
+ *   node --import tsx bench/xstate-cost.ts
+ */
+import { createActor, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate';
+import { workerMachine } from '../machines/worker.js';
+import { taskMachine, type TaskOutcome } from '../machines/task.js';
+
+const N = 20_000;
+
+async function workerPath(concurrency: number): Promise<number> {
+  let claimed = 0;
+  let ended = 0;
+  let actor: AnyActorRef | undefined;
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  const idle = fromCallback(() => () => {});
+  const task = taskMachine.provide({
+    actions: { abortRun: () => {}, deliverEvent: () => {}, reportFinishError: () => {}, releaseTask: () => {} },
+    actors: {
+      runTask: fromPromise(async () => null as unknown),
+      finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome }>(async ({ input }) => {
+        actor!.send({ type: 'TASKS_SETTLED', ids: [input.id] });
+        if (++ended === N) done();
+        return { written: true };
+      }),
+    },
+  });
+  const machine = workerMachine.provide({
+    actors: {
+      task,
+      register: fromPromise(async () => {}),
+      heartbeat: idle,
+      refreshPeers: idle,
+      controlListener: idle,
+      redisWatch: idle,
+      awaitRedis: idle,
+      claimTasks: fromPromise(async ({ input }: { input: { free: number } }) => {
+        const tasks = [];
+        for (let i = 0; i < input.free && claimed < N; i++) tasks.push({ id: `t${claimed++}`, attempt: 1, lease: '1:w' });
+        return { tasks };
+      }),
+      waitForTask: fromPromise(() => new Promise<void>(() => {})),
+    },
+    actions: { reportError: () => {}, reportTaskCrash: () => {} },
+  });
+  const c0 = process.cpuUsage();
+  actor = createActor(machine, {
+    input: { concurrency, fetchTaskInterval: 1000, fetchWorkerInterval: 1000, partitionPercentage: 60, stopGrace: 1000, abortTimeout: 1000, finishRetryDelay: 100 },
+  });
+  actor.start();
+  await all;
+  const cpu = process.cpuUsage(c0);
+  actor.stop();
+  return (cpu.user + cpu.system) / N;
+}
+
+async function trivial(): Promise<number> {
+  const m = setup({}).createMachine({ initial: 'a', states: { a: { after: { 1: 'b' } }, b: { type: 'final' } } });
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < N; i += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, () => new Promise<void>((res) => createActor(m).start().subscribe({ complete: () => res() }))),
+    );
+  }
+  const cpu = process.cpuUsage(c0);
+  return (cpu.user + cpu.system) / N;
+}
+
+for (const c of [1, 10, 100]) console.log(`worker + task machines, concurrency ${c}: ${(await workerPath(c)).toFixed(0)} µs CPU per task`);
+console.log(`a trivial one-timer machine: ${(await trivial()).toFixed(0)} µs CPU per actor`);
+process.exit(0);
