@@ -14,7 +14,7 @@ const N = 20_000;
 async function workerPath(concurrency: number): Promise<number> {
   let claimed = 0;
   let ended = 0;
-  let actor: AnyActorRef | undefined;
+  const box: { actor?: AnyActorRef } = {};
   let done!: () => void;
   const all = new Promise<void>((r) => (done = r));
   const idle = fromCallback(() => () => {});
@@ -23,7 +23,7 @@ async function workerPath(concurrency: number): Promise<number> {
     actors: {
       runTask: fromPromise(async () => null as unknown),
       finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome }>(async ({ input }) => {
-        actor!.send({ type: 'TASKS_SETTLED', ids: [input.id] });
+        box.actor!.send({ type: 'TASKS_SETTLED', ids: [input.id] });
         if (++ended === N) done();
         return { written: true };
       }),
@@ -48,9 +48,10 @@ async function workerPath(concurrency: number): Promise<number> {
     actions: { reportError: () => {}, reportTaskCrash: () => {} },
   });
   const c0 = process.cpuUsage();
-  actor = createActor(machine, {
+  const actor = createActor(machine, {
     input: { concurrency, fetchTaskInterval: 1000, fetchWorkerInterval: 1000, partitionPercentage: 60, stopGrace: 1000, abortTimeout: 1000, finishRetryDelay: 100 },
   });
+  box.actor = actor;
   actor.start();
   await all;
   const cpu = process.cpuUsage(c0);
