@@ -11,6 +11,7 @@ import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOpt
 import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
+import { emitStates } from './state-events.js';
 import { connect } from './redis.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { listWorkers } from './effects/registry.js';
@@ -63,18 +64,7 @@ export class Monitor extends EventEmitter {
       },
     });
     this.actor = actor;
-    let last = '';
-    actor.subscribe({
-      next: (s) => {
-        const v = JSON.stringify(s.value);
-        if (v !== last) {
-          last = v;
-          this.log.debug(`state ${v}`);
-          this.emit('state', s.value);
-        }
-      },
-      error: (e) => this.log.error('monitor machine crashed', e),
-    });
+    emitStates(actor, this, this.log, 'monitor');
     actor.start();
     const s = await waitFor(actor, (x) => x.matches('active') || x.status === 'done', { timeout: Infinity });
     if (s.matches('failed')) {

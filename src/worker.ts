@@ -12,6 +12,7 @@ import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELD
 import { ConfigError, LeaseLostError, StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
+import { emitStates } from './state-events.js';
 import { connect } from './redis.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
@@ -117,18 +118,7 @@ export class Worker extends EventEmitter {
       },
     });
     this.actor = actor;
-    let last = '';
-    actor.subscribe({
-      next: (s) => {
-        const v = JSON.stringify(s.value);
-        if (v !== last) {
-          last = v;
-          this.log.debug(`state ${v}`);
-          this.emit('state', s.value);
-        }
-      },
-      error: (e) => this.log.error('worker machine crashed', e),
-    });
+    emitStates(actor, this, this.log, 'worker');
     actor.start();
     const s = await waitFor(actor, (x) => x.matches('connected') || x.status === 'done', { timeout: Infinity });
     if (s.matches('failed')) {
