@@ -47,6 +47,13 @@ export class TaskNotFoundError extends TaskSwarmError {
   }
 }
 
+/** Redis could not be reached (or answered with an error) when a component started. */
+export class RedisUnavailableError extends TaskSwarmError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_REDIS_UNAVAILABLE', message, { cause });
+  }
+}
+
 /** A wait (task end, worker start) that did not finish in time. */
 export class TimeoutError extends TaskSwarmError {
   constructor(message: string) {

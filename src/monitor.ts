@@ -12,7 +12,7 @@ import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect } from './redis.js';
+import { connect, unavailable } from './redis.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { listWorkers } from './effects/registry.js';
 import { probePeers } from '../actors/peer-prober.js';
@@ -27,7 +27,7 @@ export type MonitorOptions = { [K in keyof Fields]?: number } & {
 };
 
 /** tasks handled per script call, so one sweep never holds Redis for long */
-const SWEEP_BATCH = 1000;
+const SWEEP_BATCH = 250;
 
 export class Monitor extends EventEmitter {
   readonly config: MonitorConfig;
@@ -110,8 +110,8 @@ export class Monitor extends EventEmitter {
             await this.redis.connect();
             this.peers = await listWorkers(this.redis, keys);
           } catch (e) {
-            this.startError = e;
-            throw e;
+            this.startError = unavailable(config.redis, this.redis, e);
+            throw this.startError;
           }
         }),
         sweep: fromPromise(({ input }: { input: { requeue: boolean } }) => this.sweep(input.requeue)),

@@ -5,6 +5,9 @@
  */
 import { Redis, type RedisOptions as IORedisOptions } from 'ioredis';
 import type { RedisConfig } from './config.js';
+import { RedisUnavailableError } from './errors.js';
+
+const lastError = new WeakMap<Redis, Error>();
 
 export type ConnectionRole = 'command' | 'subscriber' | 'blocking';
 
@@ -23,5 +26,25 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     lazyConnect: true,
     ...extra,
   };
-  return c.url ? new Redis(c.url, opts) : new Redis({ host: c.host, port: c.port, ...opts });
+  const redis = c.url ? new Redis(c.url, opts) : new Redis({ host: c.host, port: c.port, ...opts });
+  redis.on('error', (e: Error) => lastError.set(redis, e));
+  return redis;
+}
+
+/** Where a config points, for messages (no password). */
+export function redisAddress(c: RedisConfig): string {
+  if (c.url) {
+    const u = new URL(c.url);
+    u.password = '';
+    u.username = '';
+    return u.toString();
+  }
+  return `redis://${c.host}:${c.port}`;
+}
+
+/** A start-up failure that came from Redis, as one clear error naming the server and the cause. */
+export function unavailable(c: RedisConfig, redis: Redis, e: unknown): unknown {
+  if (!(e instanceof Error) || e.name === 'ListenError' || (e as { code?: string }).code?.startsWith('ERR_')) return e;
+  const cause = lastError.get(redis)?.message ?? e.message;
+  return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}`, e);
 }

@@ -13,7 +13,7 @@ import { ConfigError, LeaseLostError, StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect } from './redis.js';
+import { connect, unavailable } from './redis.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError } from './wire.js';
@@ -258,8 +258,8 @@ export class Worker extends EventEmitter {
             this.epoch = await registerWorker(this.redis, keys, this.address, config.heartbeatInterval);
             this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
           } catch (e) {
-            this.startError = e;
-            throw e;
+            this.startError = unavailable(config.redis, this.redis, e);
+            throw this.startError;
           }
         }),
         claimTasks: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => {

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, Worker, type TaskEvent } from '../src/index.js';
+import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, Worker, type TaskEvent } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
 let server: RedisServer;
@@ -155,6 +155,20 @@ describe('invalid configuration', () => {
       expect(make).toThrow(message);
     });
   }
+
+  it('an unreachable Redis makes start() reject with one error naming the server', async () => {
+    const w = new Worker({ port: 0, redis: { port: 1 } });
+    const m = new Monitor({ redis: { url: 'redis://user:secret@127.0.0.1:1/0' } });
+    for (const [what, start] of [
+      ['worker', () => w.start()],
+      ['monitor', () => m.start()],
+    ] as const) {
+      const err = await start().catch((e) => e);
+      expect(err, what).toBeInstanceOf(RedisUnavailableError);
+      expect(err.message, what).toMatch(/^cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/?0?: connect ECONNREFUSED/);
+      expect(err.message, what).not.toContain('secret');
+    }
+  });
 
   it('a port already in use makes start() reject with a ListenError, and the process goes on', async () => {
     const blocker = createServer();
