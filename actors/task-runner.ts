@@ -1,9 +1,10 @@
 /**
- * Runs a user task function for the task machine's `runTask` actor: builds the `Task` handle,
- * ties its AbortSignal to the machine (leaving RUNNING aborts it), and on a reload re-reads the
- * task's `data` from its hash first, as the seed's reload did.
+ * Runs a user task function for the task machine's `startRun` action: builds the `Task` handle
+ * with a fresh AbortSignal for the run, on a reload re-reads the task's `data` from its hash
+ * first (as the seed's reload did), and reports how the run settled back to the task actor
+ * (RUN_DONE / RUN_FAILED, tagged with the run number, so a replaced run's report is ignored).
  */
-import { fromPromise } from 'xstate';
+import type { AnyActorRef } from 'xstate';
 import type { LocalTask, Task, TaskFunction } from '../src/task.js';
 import { parseEntry, taskData } from '../src/wire.js';
 import { UnknownFunctionError } from '../src/errors.js';
@@ -18,40 +19,60 @@ export interface RunnerDeps {
 }
 
 export function taskRunner(deps: RunnerDeps) {
-  return fromPromise<unknown, { id: string; run: number }>(async ({ input, signal }) => {
-    const t = deps.local(input.id);
-    if (!t) throw new Error(`task ${input.id} is not held by this worker`);
-    if (input.run > 0) {
-      const raw = await deps.readRaw(t.id);
-      if (raw) {
-        t.entry = parseEntry(raw);
-        t.raw = raw;
-      }
-    }
-    t.controller = new AbortController();
-    const controller = t.controller;
-    signal.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-    const fn = deps.fn(t.entry.function);
-    if (!fn) throw new UnknownFunctionError(t.entry.function);
-    const handle: Task = {
-      id: t.id,
-      data: taskData(t.entry),
-      attempt: t.attempt,
-      function: t.entry.function,
-      signal: controller.signal,
-      emit: (event, data) => deps.emit(t.id, event, data),
-      on(name, handler) {
-        let set = t.listeners.get(name);
-        if (!set) t.listeners.set(name, (set = new Set()));
-        set.add(handler);
-        return this;
-      },
-      off(name, handler) {
-        t.listeners.get(name)?.delete(handler);
-        return this;
-      },
-      update: (progress) => deps.update(t.id, progress),
+  return ({ context, self }: { context: { id: string; run: number }; self: AnyActorRef }): void => {
+    const { id, run } = context;
+    const report = (event: { type: 'RUN_DONE'; output: unknown } | { type: 'RUN_FAILED'; error: unknown }) => {
+      if (self.getSnapshot().status === 'active') self.send({ ...event, run });
     };
-    return await fn(handle);
-  });
+    const t = deps.local(id);
+    if (!t) return report({ type: 'RUN_FAILED', error: new Error(`task ${id} is not held by this worker`) });
+    const controller = new AbortController();
+    t.controller = controller;
+    t.settled = false;
+    const settle = () => {
+      if (t.controller === controller) t.settled = true;
+    };
+    execute(deps, t, run, controller.signal).then(
+      (output) => {
+        settle();
+        report({ type: 'RUN_DONE', output });
+      },
+      (error: unknown) => {
+        settle();
+        report({ type: 'RUN_FAILED', error });
+      },
+    );
+  };
+}
+
+async function execute(deps: RunnerDeps, t: LocalTask, run: number, signal: AbortSignal): Promise<unknown> {
+  if (run > 0) {
+    const raw = await deps.readRaw(t.id);
+    if (raw) {
+      t.entry = parseEntry(raw);
+      t.raw = raw;
+    }
+  }
+  const fn = deps.fn(t.entry.function);
+  if (!fn) throw new UnknownFunctionError(t.entry.function);
+  const handle: Task = {
+    id: t.id,
+    data: taskData(t.entry),
+    attempt: t.attempt,
+    function: t.entry.function,
+    signal,
+    emit: (event, data) => deps.emit(t.id, event, data),
+    on(name, handler) {
+      let set = t.listeners.get(name);
+      if (!set) t.listeners.set(name, (set = new Set()));
+      set.add(handler);
+      return this;
+    },
+    off(name, handler) {
+      t.listeners.get(name)?.delete(handler);
+      return this;
+    },
+    update: (progress) => deps.update(t.id, progress),
+  };
+  return await fn(handle);
 }

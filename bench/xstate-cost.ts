@@ -7,7 +7,7 @@
  */
 import { createActor, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate';
 import { workerMachine } from '../machines/worker.js';
-import { taskMachine, type TaskOutcome } from '../machines/task.js';
+import { taskMachine } from '../machines/task.js';
 
 const N = 20_000;
 
@@ -19,14 +19,17 @@ async function workerPath(concurrency: number): Promise<number> {
   const all = new Promise<void>((r) => (done = r));
   const idle = fromCallback(() => () => {});
   const task = taskMachine.provide({
-    actions: { abortRun: () => {}, deliverEvent: () => {}, reportFinishError: () => {}, releaseTask: () => {} },
-    actors: {
-      runTask: fromPromise(async () => null as unknown),
-      finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome }>(async ({ input }) => {
-        box.actor!.send({ type: 'TASKS_SETTLED', ids: [input.id] });
+    actions: {
+      abortRun: () => {},
+      deliverEvent: () => {},
+      reportFinishError: () => {},
+      releaseTask: () => {},
+      startRun: ({ context, self }) => void Promise.resolve(null).then((output) => self.send({ type: 'RUN_DONE', run: context.run, output })),
+      writeEnd: ({ context, self }) => {
+        box.actor!.send({ type: 'TASKS_SETTLED', ids: [context.id] });
         if (++ended === N) done();
-        return { written: true };
-      }),
+        void Promise.resolve().then(() => self.send({ type: 'ENDED', written: true }));
+      },
     },
   });
   const machine = workerMachine.provide({

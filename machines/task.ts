@@ -2,9 +2,9 @@
  * The life of one task on one worker. RUNNING until the user function settles, then ending
  * (the fenced END write) and END; or abandoned when the lease is lost or the worker halts, in
  * which case nothing more is written. Pure: every effect is named here and provided by the
- * runtime (src/worker-runtime.ts).
+ * runtime (src/worker.ts).
  */
-import { assign, fromPromise, setup, stateIn } from 'xstate';
+import { and, assign, setup, stateIn } from 'xstate';
 
 export type TaskOutcome = 'succeeded' | 'failed' | 'stopped';
 
@@ -27,6 +27,10 @@ export interface TaskContext extends TaskInput {
 }
 
 export type TaskEvent =
+  | { type: 'RUN_DONE'; run: number; output: unknown }
+  | { type: 'RUN_FAILED'; run: number; error: unknown }
+  | { type: 'ENDED'; written: boolean }
+  | { type: 'END_FAILED'; error: unknown }
   | { type: 'STOP' }
   | { type: 'RELOAD' }
   | { type: 'EVENT'; name: string; payload: unknown }
@@ -51,7 +55,18 @@ export const taskMachine = setup({
     output: {} as TaskOutput,
   },
   actions: {
-    /** fire the running function's AbortSignal */
+    /**
+     * run the user function for run number `context.run` (the first run also takes the claimed
+     * task into the worker's heartbeat set); the runtime reports RUN_DONE or RUN_FAILED
+     */
+    startRun: notProvided('startRun'),
+    /**
+     * the fenced END write; the runtime reports ENDED { written: false } when the lease was no
+     * longer ours, or END_FAILED. It also tells the worker (TASKS_SETTLED) that the function is
+     * done, so its slot takes the next task while this write is on its way.
+     */
+    writeEnd: notProvided('writeEnd'),
+    /** fire the running function's AbortSignal (a run that has settled is left alone) */
     abortRun: notProvided('abortRun'),
     /** hand a custom control event to the function's listeners */
     deliverEvent: notProvided('deliverEvent'),
@@ -68,30 +83,14 @@ export const taskMachine = setup({
       error: ({ event }) => (event as unknown as { error?: unknown }).error,
     }),
     markAbandoned: assign({ abandoned: true }),
-
-  },
-  actors: {
-    /**
-     * run the user function (the first run also takes the claimed task into the worker's
-     * heartbeat set); resolves with its result, rejects with its error
-     */
-    runTask: fromPromise<unknown, { id: string; run: number }>(async () => {
-      throw new Error('task machine: actor "runTask" not provided');
-    }),
-    /**
-     * the fenced END write; resolves { written: false } when the lease was no longer ours. The
-     * runtime also tells the worker (TASKS_SETTLED) that the function is done, so its slot takes
-     * the next task while this write is on its way.
-     */
-    finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown }>(async () => {
-      throw new Error('task machine: actor "finishTask" not provided');
-    }),
   },
   guards: {
+    /** a report from the current run (not one that a reload has replaced) */
+    isCurrentRun: ({ context, event }) => (event as { run?: number }).run === context.run,
     isReloading: stateIn('#task.RUNNING.reloading'),
     isStopping: stateIn('#task.RUNNING.stopping'),
     /** the fenced END write went through */
-    written: ({ event }) => (event as { output?: { written?: boolean } }).output?.written === true,
+    written: ({ event }) => (event as { written?: boolean }).written === true,
   },
   delays: {
     abortTimeout: ({ context }) => context.abortTimeout,
@@ -108,19 +107,17 @@ export const taskMachine = setup({
   states: {
     RUNNING: {
       initial: 'working',
-      invoke: {
-        id: 'run',
-        src: 'runTask',
-        input: ({ context }) => ({ id: context.id, run: context.run }),
-        onDone: [
-          { guard: 'isReloading', target: 'RUNNING', reenter: true, actions: 'nextRun' },
-          { guard: 'isStopping', target: 'ending', actions: 'markStopped' },
-          { target: 'ending', actions: 'markSucceeded' },
+      entry: 'startRun',
+      on: {
+        RUN_DONE: [
+          { guard: and(['isCurrentRun', 'isReloading']), target: 'RUNNING', reenter: true, actions: 'nextRun' },
+          { guard: and(['isCurrentRun', 'isStopping']), target: 'ending', actions: 'markStopped' },
+          { guard: 'isCurrentRun', target: 'ending', actions: 'markSucceeded' },
         ],
-        onError: [
-          { guard: 'isReloading', target: 'RUNNING', reenter: true, actions: 'nextRun' },
-          { guard: 'isStopping', target: 'ending', actions: 'markStopped' },
-          { target: 'ending', actions: 'markFailed' },
+        RUN_FAILED: [
+          { guard: and(['isCurrentRun', 'isReloading']), target: 'RUNNING', reenter: true, actions: 'nextRun' },
+          { guard: and(['isCurrentRun', 'isStopping']), target: 'ending', actions: 'markStopped' },
+          { guard: 'isCurrentRun', target: 'ending', actions: 'markFailed' },
         ],
       },
       states: {
@@ -148,21 +145,14 @@ export const taskMachine = setup({
       },
     },
     ending: {
-      invoke: {
-        src: 'finishTask',
-        input: ({ context }) => ({
-          id: context.id,
-          lease: context.lease,
-          outcome: context.outcome ?? 'failed',
-          result: context.result,
-          error: context.error,
-        }),
-        onDone: [
+      entry: 'writeEnd',
+      on: {
+        ENDED: [
           { guard: 'written', target: 'END' },
           // Fenced: our lease was gone, someone else owns the task now. Write nothing more.
           { target: 'abandoned' },
         ],
-        onError: { target: 'retryingEnd', actions: 'reportFinishError' },
+        END_FAILED: { target: 'retryingEnd', actions: 'reportFinishError' },
       },
     },
     retryingEnd: {

@@ -33,6 +33,9 @@ export interface LocalTask {
   /** local ms when claimed (for re-assertion after Redis lost the hash) */
   start: number;
   manualEnd: boolean;
-  controller: AbortController;
+  /** the current run's AbortController (a new one per run: a reload starts a new run) */
+  controller?: AbortController;
+  /** the current run's function has returned or thrown: there is nothing left to abort */
+  settled?: boolean;
   listeners: Map<string, Set<(payload: unknown) => void>>;
 }

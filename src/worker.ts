@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { createActor, fromCallback, fromPromise, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
-import { taskMachine, type TaskOutcome } from '../machines/task.js';
+import { taskMachine } from '../machines/task.js';
 import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -195,7 +195,10 @@ export class Worker extends EventEmitter {
     const { config, keys, log } = this;
     const task = taskMachine.provide({
       actions: {
-        abortRun: ({ context }) => this.tasks.get(context.id)?.controller.abort(new Error(`task ${context.id} aborted`)),
+        abortRun: ({ context }) => {
+          const t = this.tasks.get(context.id);
+          if (t && !t.settled) t.controller?.abort(new Error(`task ${context.id} aborted`));
+        },
         deliverEvent: ({ context, event }) => {
           if (event.type !== 'EVENT') return;
           const handlers = this.tasks.get(context.id)?.listeners.get(event.name);
@@ -213,9 +216,7 @@ export class Worker extends EventEmitter {
         releaseTask: ({ context }) => {
           this.tasks.delete(context.id);
         },
-      },
-      actors: {
-        runTask: taskRunner({
+        startRun: taskRunner({
           local: (id) => this.tasks.get(id) ?? this.adopt(id),
           fn: (name) => this.functions.get(name),
           readRaw: (id) => this.redis.hget(keys.task(id), 'data'),
@@ -231,18 +232,25 @@ export class Worker extends EventEmitter {
             if (progress !== undefined) this.publish(id, 'progress', progress);
           },
         }),
-        finishTask: fromPromise(async ({ input }: { input: { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown } }) => {
+        writeEnd: ({ context, self }) => {
           const payload =
-            input.outcome === 'succeeded'
-              ? safeJson(input.result)
-              : input.outcome === 'stopped'
+            context.outcome === 'succeeded'
+              ? safeJson(context.result)
+              : context.outcome === 'stopped'
                 ? JSON.stringify({ name: 'TaskStopped', code: 'ERR_STOPPED', message: 'stopped by a control message' })
-                : JSON.stringify(serializeError(input.error));
-          const written = await this.ends.end({ id: input.id, lease: input.lease, outcome: input.outcome, payloadJson: payload });
-          if (written) log.debug(`task ${input.id} ended: ${input.outcome}`);
-          else log.warn(`task ${input.id}: END refused, our lease is gone (the task was requeued); nothing written`);
-          return { written };
-        }),
+                : JSON.stringify(serializeError(context.error));
+          const report = (e: { type: 'ENDED'; written: boolean } | { type: 'END_FAILED'; error: unknown }) => {
+            if (self.getSnapshot().status === 'active') self.send(e);
+          };
+          this.ends.end({ id: context.id, lease: context.lease, outcome: context.outcome ?? 'failed', payloadJson: payload }).then(
+            (written) => {
+              if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
+              else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
+              report({ type: 'ENDED', written });
+            },
+            (error: unknown) => report({ type: 'END_FAILED', error }),
+          );
+        },
       },
     });
 
@@ -282,7 +290,6 @@ export class Worker extends EventEmitter {
               lease: c.lease,
               start: now,
               manualEnd: entry.manual_end === true,
-              controller: new AbortController(),
               listeners: new Map(),
             });
             tasks.push({ id: c.id, attempt: c.attempt, lease: c.lease });
@@ -373,9 +380,9 @@ export class Worker extends EventEmitter {
       actions: {
         reportTaskCrash: ({ event }) => {
           const id = event.type.replace(/^xstate\.error\.actor\.task\./, '');
-          // A crashed actor does not stop what it invoked: abort the function ourselves, or it
+          // A crashed actor cannot abort its run any more: abort the function ourselves, or it
           // would run on, orphaned, while the monitor requeues its task elsewhere.
-          this.tasks.get(id)?.controller.abort(new Error(`task ${id} aborted: its actor crashed`));
+          this.tasks.get(id)?.controller?.abort(new Error(`task ${id} aborted: its actor crashed`));
           this.tasks.delete(id);
           log.error(`task ${id}: its actor crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
