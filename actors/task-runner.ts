@@ -15,7 +15,8 @@ export interface RunnerDeps {
   /** the task's `data` field as stored in its hash now */
   readRaw(id: string): Promise<string | null>;
   emit(id: string, event: string, data: unknown): void;
-  update(id: string, progress: unknown): Promise<void>;
+  /** heartbeat of this claim of the task (`t` is the claim's record: a later claim of the same id is another) */
+  update(t: LocalTask, progress: unknown): Promise<void>;
 }
 
 export function taskRunner(deps: RunnerDeps) {
@@ -72,7 +73,7 @@ async function execute(deps: RunnerDeps, t: LocalTask, run: number, signal: Abor
       t.listeners.get(name)?.delete(handler);
       return this;
     },
-    update: (progress) => deps.update(t.id, progress),
+    update: (progress) => deps.update(t, progress),
   };
   return await fn(handle);
 }

@@ -221,9 +221,10 @@ export class Worker extends EventEmitter {
           fn: (name) => this.functions.get(name),
           readRaw: (id) => this.redis.hget(keys.task(id), 'data'),
           emit: (id, event, data) => this.publish(id, event, data),
-          update: async (id, progress) => {
-            const t = this.tasks.get(id);
-            if (!t) throw new LeaseLostError(id);
+          update: async (t, progress) => {
+            const id = t.id;
+            // An old copy (its claim replaced by a later one of the same id) holds no lease.
+            if (this.tasks.get(id) !== t) throw new LeaseLostError(id);
             const r = await renewLeases(this.redis, keys, this.address, [{ id, lease: t.lease }], config.heartbeatInterval);
             if (r.lost.length || r.missing.length) {
               this.actor?.send({ type: 'LEASES_LOST', ids: [id] });

@@ -1,13 +1,18 @@
 /**
  * The task machine, with every effect replaced by a fake.
  *
- * Layer 1 asks the pure `transition()` which effects a step requests (named actions, invoked
- * actor sources, scheduled delays) without running any of them. Layer 2 runs the machine as an
- * actor with fake effects that record their calls, on a SimulatedClock where delays matter.
+ * Layer 1 asks the pure `transition()` which effects a step requests (named actions, with the
+ * context they would run with, and scheduled delays) without running any of them. Layer 2 runs
+ * the machine as an actor with fake effects that record their calls, on a SimulatedClock where
+ * delays matter.
+ *
+ * The machine runs its two long effects as named actions that report back to the task actor
+ * by events: `startRun` (RUN_DONE / RUN_FAILED, tagged with the run number) and `writeEnd`
+ * (ENDED / END_FAILED).
  */
 import { describe, it, expect } from 'vitest';
-import { createActor, fromPromise, initialTransition, transition, SimulatedClock, type AnyActorRef } from 'xstate';
-import { taskMachine, type TaskEvent, type TaskInput, type TaskOutcome } from '../../machines/task.js';
+import { createActor, initialTransition, transition, SimulatedClock, type AnyActorRef } from 'xstate';
+import { taskMachine, type TaskContext, type TaskEvent, type TaskInput, type TaskOutcome } from '../../machines/task.js';
 
 const input: TaskInput = { id: 't1', attempt: 2, lease: 'lease-1', abortTimeout: 100, finishRetryDelay: 50 };
 
@@ -20,14 +25,21 @@ type Actions = ReturnType<typeof transition<typeof taskMachine>>[1];
 
 /** names of the machine's own (non-builtin) actions, in order */
 const named = (actions: Actions) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));
-/** the actor sources a step starts, with their input */
-const invoked = (actions: Actions) =>
+/** the context a requested action would run with */
+const ctx = (a: Actions[number]) => a.info.context as TaskContext;
+/** the runs a step starts (startRun actions), as the runtime would see them */
+const runsStarted = (actions: Actions) =>
+  actions.filter((a) => a.type === 'startRun').map((a) => ({ id: ctx(a).id, run: ctx(a).run }));
+/** the END writes a step asks for (writeEnd actions), with what the runtime would write */
+const endsWritten = (actions: Actions) =>
   actions
-    .filter((a) => a.type === 'xstate.spawnChild')
+    .filter((a) => a.type === 'writeEnd')
     .map((a) => {
-      const p = a.params as { src: unknown; actorRef?: AnyActorRef };
-      return { src: p.src, input: (p.actorRef as unknown as { options?: { input?: unknown } } | undefined)?.options?.input };
+      const c = ctx(a);
+      return { id: c.id, lease: c.lease, outcome: c.outcome, result: c.result, error: c.error };
     });
+/** actors a step would start: the task machine starts none, its effects are actions */
+const spawned = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild');
 /** delayed events a step schedules: event type -> delay (ms) */
 const scheduled = (actions: Actions) =>
   Object.fromEntries(
@@ -38,14 +50,10 @@ const scheduled = (actions: Actions) =>
         return [p.event.type, p.delay];
       }),
   );
-/** the id under which the snapshot holds the child started from `src` */
-const childOf = (snap: Snap, src: string): string => {
-  const hit = Object.entries(snap.children).find(([, ref]) => (ref as AnyActorRef | undefined)?.src === src);
-  if (!hit) throw new Error(`no child actor from "${src}" in ${JSON.stringify(snap.value)}`);
-  return hit[0];
-};
-const done = (snap: Snap, src: string, output: unknown) => ({ type: `xstate.done.actor.${childOf(snap, src)}`, output }) as unknown as TaskEvent;
-const failed = (snap: Snap, src: string, error: unknown) => ({ type: `xstate.error.actor.${childOf(snap, src)}`, error }) as unknown as TaskEvent;
+const runDone = (run: number, output: unknown): TaskEvent => ({ type: 'RUN_DONE', run, output });
+const runFailed = (run: number, error: unknown): TaskEvent => ({ type: 'RUN_FAILED', run, error });
+const ended = (written: boolean): TaskEvent => ({ type: 'ENDED', written });
+const endFailed = (error: unknown): TaskEvent => ({ type: 'END_FAILED', error });
 const after = (delay: string, stateId: string) => ({ type: `xstate.after.${delay}.${stateId}` }) as unknown as TaskEvent;
 
 function start() {
@@ -59,31 +67,31 @@ function step(snap: Snap, ...events: TaskEvent[]): [Snap, Actions] {
 const running = () => start()[0];
 const stopping = () => step(running(), { type: 'STOP' })[0];
 const reloading = () => step(running(), { type: 'RELOAD' })[0];
-const ending = () => {
-  const s = running();
-  return step(s, done(s, 'runTask', 'result'))[0];
-};
-const retryingEnd = () => {
-  const s = ending();
-  return step(s, failed(s, 'finishTask', new Error('redis down')))[0];
-};
+const ending = () => step(running(), runDone(0, 'result'))[0];
+const retryingEnd = () => step(ending(), endFailed(new Error('redis down')))[0];
+/** run 0 ignored its AbortSignal on a reload: run 1 was started while run 0 is still out */
+const reloadedPastRun0 = () => step(reloading(), after('abortTimeout', 'task.RUNNING.reloading'))[0];
+/** run 0 ignored its AbortSignal on a stop: the END write is under way while run 0 is still out */
+const endingPastRun0 = () => step(stopping(), after('abortTimeout', 'task.RUNNING.stopping'))[0];
 
 describe('task machine: which effects each step asks for (pure)', () => {
   it('a new task is RUNNING and starts its function as run 0', () => {
     const [snap, actions] = start();
     expect(snap.value).toEqual({ RUNNING: 'working' });
     expect(snap.context).toMatchObject({ id: 't1', run: 0, abandoned: false });
-    expect(invoked(actions)).toEqual([{ src: 'runTask', input: { id: 't1', run: 0 } }]);
-    expect(named(actions)).toEqual([]);
+    expect(named(actions)).toEqual(['startRun']);
+    expect(runsStarted(actions)).toEqual([{ id: 't1', run: 0 }]);
+    // one actor per task: the run is an action reporting back, not a child actor
+    expect(spawned(actions)).toEqual([]);
+    expect(snap.children).toEqual({});
   });
 
   it('STOP while running enters stopping: it aborts the run and gives it abortTimeout to return', () => {
     const [snap, actions] = step(running(), { type: 'STOP' });
     expect(snap.value).toEqual({ RUNNING: 'stopping' });
+    // the run is not restarted or ended by the machine itself: it keeps its chance to return
     expect(named(actions)).toEqual(['abortRun']);
     expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.task.RUNNING.stopping': 100 });
-    // the run is not restarted or stopped by the machine itself: it keeps its chance to return
-    expect(invoked(actions)).toEqual([]);
   });
 
   it('RELOAD while running enters reloading: it aborts the run', () => {
@@ -97,64 +105,64 @@ describe('task machine: which effects each step asks for (pure)', () => {
     const [snap, actions] = step(running(), { type: 'EVENT', name: 'pause', payload: { why: 'test' } });
     expect(snap.value).toEqual({ RUNNING: 'working' });
     expect(named(actions)).toEqual(['deliverEvent']);
-    expect(invoked(actions)).toEqual([]);
   });
 
   it('a function that returns ends the task as succeeded, writing its result', () => {
-    const s = running();
-    const [snap, actions] = step(s, done(s, 'runTask', { rows: 3 }));
+    const [snap, actions] = step(running(), runDone(0, { rows: 3 }));
     expect(snap.value).toBe('ending');
     expect(snap.context.outcome).toBe('succeeded');
-    expect(invoked(actions)).toEqual([
-      { src: 'finishTask', input: { id: 't1', lease: 'lease-1', outcome: 'succeeded', result: { rows: 3 }, error: undefined } },
-    ]);
+    expect(named(actions)).toEqual(['writeEnd']);
+    expect(endsWritten(actions)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'succeeded', result: { rows: 3 }, error: undefined }]);
   });
 
   it('a function that throws ends the task as failed, writing its error', () => {
-    const s = running();
     const err = new Error('boom');
-    const [snap, actions] = step(s, failed(s, 'runTask', err));
+    const [snap, actions] = step(running(), runFailed(0, err));
     expect(snap.value).toBe('ending');
-    expect(invoked(actions)).toEqual([
-      { src: 'finishTask', input: { id: 't1', lease: 'lease-1', outcome: 'failed', result: undefined, error: err } },
-    ]);
+    expect(named(actions)).toEqual(['writeEnd']);
+    expect(endsWritten(actions)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'failed', result: undefined, error: err }]);
   });
 
   it.each([
     ['returns', 'done'],
     ['throws', 'error'],
   ] as const)('a stopping function that %s ends the task as stopped', (_how, kind) => {
-    const s = stopping();
-    const ev = kind === 'done' ? done(s, 'runTask', 'partial') : failed(s, 'runTask', new Error('aborted'));
-    const [snap] = step(s, ev);
+    const err = new Error('aborted');
+    const [snap, actions] = step(stopping(), kind === 'done' ? runDone(0, 'partial') : runFailed(0, err));
     expect(snap.value).toBe('ending');
     expect(snap.context.outcome).toBe('stopped');
+    expect(endsWritten(actions)).toEqual([
+      kind === 'done'
+        ? { id: 't1', lease: 'lease-1', outcome: 'stopped', result: 'partial', error: undefined }
+        : { id: 't1', lease: 'lease-1', outcome: 'stopped', result: undefined, error: err },
+    ]);
   });
 
   it('a function that ignores its AbortSignal is ended as stopped after abortTimeout', () => {
     const [snap, actions] = step(stopping(), after('abortTimeout', 'task.RUNNING.stopping'));
     expect(snap.value).toBe('ending');
     expect(snap.context.outcome).toBe('stopped');
-    expect(invoked(actions).map((i) => i.src)).toEqual(['finishTask']);
+    expect(named(actions)).toEqual(['writeEnd']);
+    expect(endsWritten(actions).map((e) => e.outcome)).toEqual(['stopped']);
   });
 
   it.each([
     ['returns', 'done'],
     ['throws', 'error'],
   ] as const)('a reloading function that %s is started again as run 1', (_how, kind) => {
-    const s = reloading();
-    const ev = kind === 'done' ? done(s, 'runTask', 'x') : failed(s, 'runTask', new Error('aborted'));
-    const [snap, actions] = step(s, ev);
+    const [snap, actions] = step(reloading(), kind === 'done' ? runDone(0, 'x') : runFailed(0, new Error('aborted')));
     expect(snap.value).toEqual({ RUNNING: 'working' });
     expect(snap.context.run).toBe(1);
     expect(snap.context.outcome).toBeUndefined();
-    expect(invoked(actions)).toEqual([{ src: 'runTask', input: { id: 't1', run: 1 } }]);
+    expect(named(actions)).toEqual(['startRun']);
+    expect(runsStarted(actions)).toEqual([{ id: 't1', run: 1 }]);
   });
 
   it('a reloading function that ignores its AbortSignal is restarted after abortTimeout', () => {
     const [snap, actions] = step(reloading(), after('abortTimeout', 'task.RUNNING.reloading'));
     expect(snap.value).toEqual({ RUNNING: 'working' });
-    expect(invoked(actions)).toEqual([{ src: 'runTask', input: { id: 't1', run: 1 } }]);
+    expect(named(actions)).toEqual(['startRun']);
+    expect(runsStarted(actions)).toEqual([{ id: 't1', run: 1 }]);
   });
 
   it('STOP during a reload turns it into a stop', () => {
@@ -164,8 +172,7 @@ describe('task machine: which effects each step asks for (pure)', () => {
   });
 
   it('the END write going through ends the task: it releases it and aborts nothing', () => {
-    const s = ending();
-    const [snap, actions] = step(s, done(s, 'finishTask', { written: true }));
+    const [snap, actions] = step(ending(), ended(true));
     expect(snap.value).toBe('END');
     expect(snap.status).toBe('done');
     expect(named(actions)).toEqual(['releaseTask']);
@@ -173,25 +180,26 @@ describe('task machine: which effects each step asks for (pure)', () => {
   });
 
   it('a fenced END write (lease no longer ours) abandons the task: nothing more is written', () => {
-    const s = ending();
-    const [snap, actions] = step(s, done(s, 'finishTask', { written: false }));
+    const [snap, actions] = step(ending(), ended(false));
     expect(snap.value).toBe('abandoned');
     expect(snap.output).toEqual({ id: 't1', end: 'abandoned' });
-    expect(invoked(actions)).toEqual([]);
+    expect(named(actions)).toEqual(['abortRun', 'releaseTask']);
+    expect(endsWritten(actions)).toEqual([]);
   });
 
   it('a failed END write is reported and retried after finishRetryDelay, with the same payload', () => {
-    const s = ending();
-    const [snap, actions] = step(s, failed(s, 'finishTask', new Error('redis down')));
+    const [snap, actions] = step(ending(), endFailed(new Error('redis down')));
     expect(snap.value).toBe('retryingEnd');
     expect(named(actions)).toEqual(['reportFinishError']);
     expect(scheduled(actions)).toEqual({ 'xstate.after.finishRetryDelay.task.retryingEnd': 50 });
 
     const [again, againActions] = step(snap, after('finishRetryDelay', 'task.retryingEnd'));
     expect(again.value).toBe('ending');
-    expect(invoked(againActions)).toEqual([
-      { src: 'finishTask', input: { id: 't1', lease: 'lease-1', outcome: 'succeeded', result: 'result', error: undefined } },
-    ]);
+    expect(named(againActions)).toEqual(['writeEnd']);
+    expect(endsWritten(againActions)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'succeeded', result: 'result', error: undefined }]);
+
+    // and the retried write's report is handled like the first one's
+    expect(step(again, ended(true))[0].output).toEqual({ id: 't1', end: 'succeeded' });
   });
 
   describe.each(['LEASE_LOST', 'HALT'] as const)('%s from any non-final state abandons the task', (type) => {
@@ -207,9 +215,79 @@ describe('task machine: which effects each step asks for (pure)', () => {
       expect(snap.status).toBe('done');
       expect(snap.context.abandoned).toBe(true);
       expect(named(actions)).toEqual(['abortRun', 'releaseTask']);
-      expect(invoked(actions)).toEqual([]);
       expect(snap.output).toEqual({ id: 't1', end: 'abandoned' });
     });
+  });
+
+  describe('a report from a run that a reload replaced is ignored', () => {
+    it.each([
+      ['RUNNING.working (run 1)', reloadedPastRun0],
+      ['RUNNING.reloading (run 1 being reloaded)', () => step(reloadedPastRun0(), { type: 'RELOAD' })[0]],
+      ['RUNNING.stopping (run 1 being stopped)', () => step(reloadedPastRun0(), { type: 'STOP' })[0]],
+    ] as const)('in %s, run 0 returning or throwing changes nothing', (_name, from) => {
+      const before = from();
+      expect(before.context.run).toBe(1);
+      for (const late of [runDone(0, 'stale'), runFailed(0, new Error('stale'))]) {
+        const [snap, actions] = step(before, late);
+        expect(snap.value).toEqual(before.value);
+        expect(snap.context).toEqual(before.context);
+        expect(actions).toEqual([]);
+      }
+    });
+
+    it('while the report of the run that replaced it is handled', () => {
+      const [done] = step(reloadedPastRun0(), runDone(0, 'stale'), runDone(1, 'fresh'));
+      expect(done.value).toBe('ending');
+      expect(done.context).toMatchObject({ outcome: 'succeeded', result: 'fresh' });
+
+      const [failedRun] = step(reloadedPastRun0(), runDone(0, 'stale'), runFailed(1, 'fresh error'));
+      expect(failedRun.context).toMatchObject({ outcome: 'failed', error: 'fresh error' });
+
+      // a stop of run 1 is not ended early by run 0 returning, only by run 1
+      const [stoppingRun1] = step(reloadedPastRun0(), { type: 'STOP' }, runDone(0, 'stale'));
+      expect(stoppingRun1.value).toEqual({ RUNNING: 'stopping' });
+      const [stopped, stoppedActions] = step(stoppingRun1, runFailed(1, new Error('aborted')));
+      expect(stopped.context.outcome).toBe('stopped');
+      expect(endsWritten(stoppedActions).map((e) => e.outcome)).toEqual(['stopped']);
+
+      // a reload of run 1 is not restarted by run 0 returning: run 2 is started by run 1's report
+      const [reloadingRun1] = step(reloadedPastRun0(), { type: 'RELOAD' }, runFailed(0, new Error('stale')));
+      expect(reloadingRun1.value).toEqual({ RUNNING: 'reloading' });
+      const [run2, run2Actions] = step(reloadingRun1, runFailed(1, new Error('aborted')));
+      expect(run2.value).toEqual({ RUNNING: 'working' });
+      expect(runsStarted(run2Actions)).toEqual([{ id: 't1', run: 2 }]);
+    });
+  });
+
+  it.each([
+    ['ending (a stop whose run never returned)', endingPastRun0],
+    ['retryingEnd (a stop whose run never returned)', () => step(endingPastRun0(), endFailed(new Error('redis down')))[0]],
+    ['ending (after the run returned)', ending],
+    ['retryingEnd (after the run returned)', retryingEnd],
+  ] as const)('a run report arriving in %s changes nothing', (_name, from) => {
+    const before = from();
+    for (const late of [runDone(0, 'late'), runFailed(0, new Error('late'))]) {
+      const [snap, actions] = step(before, late);
+      expect(snap.value).toEqual(before.value);
+      expect(snap.context).toEqual(before.context);
+      expect(actions).toEqual([]);
+    }
+  });
+
+  it.each([
+    ['RUNNING.working', running],
+    ['RUNNING.stopping', stopping],
+    ['RUNNING.reloading', reloading],
+    ['retryingEnd', retryingEnd],
+  ] as const)('ENDED or END_FAILED in %s (no END write in flight) changes nothing', (_name, from) => {
+    const before = from();
+    for (const stray of [ended(true), ended(false), endFailed(new Error('stray'))]) {
+      const [snap, actions] = step(before, stray);
+      expect(snap.value).toEqual(before.value);
+      expect(snap.context).toEqual(before.context);
+      expect(snap.status).toBe('active');
+      expect(actions).toEqual([]);
+    }
   });
 });
 
@@ -217,37 +295,95 @@ describe('task machine: which effects each step asks for (pure)', () => {
 // Running the machine with fake effects
 // ---------------------------------------------------------------------------------------------
 
+type Self = AnyActorRef;
+/** send a report to the task actor, as the runtime does: only while it is still active */
+const report = (self: Self, event: TaskEvent) => {
+  if (self.getSnapshot().status === 'active') self.send(event);
+};
+
 interface RunCall {
-  input: { id: string; run: number };
-  signal: AbortSignal;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
+  id: string;
+  run: number;
+  /** abortRun fired while this was the current run */
+  aborted: boolean;
+  settled: boolean;
+  /** the function returns: RUN_DONE tagged with this run's number */
+  resolve: (output: unknown) => void;
+  /** the function throws: RUN_FAILED tagged with this run's number */
+  reject: (error: unknown) => void;
 }
-interface FinishInput {
+interface EndCall {
   id: string;
   lease: string;
-  outcome: TaskOutcome;
+  outcome: TaskOutcome | undefined;
   result?: unknown;
   error?: unknown;
+  /** the write went through: ENDED { written: true } */
+  written: () => void;
+  /** the write was refused, our lease was gone: ENDED { written: false } */
+  fenced: () => void;
+  /** the write failed: END_FAILED */
+  fail: (error: unknown) => void;
 }
-type FinishStep = 'written' | 'fenced' | 'throws';
+type FinishStep = 'written' | 'fenced' | 'throws' | 'hold';
 
 /**
- * Fake effects for the task machine. `runTask` never settles on its own: the test settles it
- * through `runs`. With `honoursAbort`, `abortRun` makes the current run reject, as a well-behaved
- * function does when its AbortSignal fires. `finishTask` follows `finish`, then writes.
+ * Fake effects for the task machine. `startRun` records the run and never settles on its own:
+ * the test settles it through `runs`, which sends the task actor RUN_DONE / RUN_FAILED tagged
+ * with that run's number (only the first settlement counts, as for a promise). With
+ * `honoursAbort`, `abortRun` makes the current run reject soon after, as a well-behaved function
+ * does when its AbortSignal fires. `writeEnd` records the END write and settles it by `finish`
+ * (then 'written'), asynchronously; 'hold' leaves it to the test, through `finishes`.
  */
 function fakeTask(opts: { honoursAbort?: boolean; finish?: FinishStep[] } = {}) {
   const runs: RunCall[] = [];
-  const finishes: FinishInput[] = [];
+  const finishes: EndCall[] = [];
   const actions: string[] = [];
   const plan = [...(opts.finish ?? [])];
   const logic = taskMachine.provide({
     actions: {
+      startRun: ({ context, self }) => {
+        const { id, run } = context;
+        const call: RunCall = {
+          id,
+          run,
+          aborted: false,
+          settled: false,
+          resolve: (output) => {
+            if (call.settled) return;
+            call.settled = true;
+            report(self, { type: 'RUN_DONE', run, output });
+          },
+          reject: (error) => {
+            if (call.settled) return;
+            call.settled = true;
+            report(self, { type: 'RUN_FAILED', run, error });
+          },
+        };
+        runs.push(call);
+      },
+      writeEnd: ({ context, self }) => {
+        const call: EndCall = {
+          id: context.id,
+          lease: context.lease,
+          outcome: context.outcome,
+          result: context.result,
+          error: context.error,
+          written: () => report(self, { type: 'ENDED', written: true }),
+          fenced: () => report(self, { type: 'ENDED', written: false }),
+          fail: (error) => report(self, { type: 'END_FAILED', error }),
+        };
+        finishes.push(call);
+        const next = plan.shift() ?? 'written';
+        if (next === 'hold') return;
+        void Promise.resolve().then(() => (next === 'throws' ? call.fail(new Error('redis down')) : next === 'written' ? call.written() : call.fenced()));
+      },
       abortRun: ({ context }) => {
         actions.push(`abortRun:${context.id}`);
-        const current = runs.filter((r) => r.input.id === context.id).at(-1);
-        if (current && opts.honoursAbort) current.reject(new Error('aborted'));
+        const current = runs.filter((r) => r.id === context.id).at(-1);
+        if (!current) return;
+        current.aborted = true;
+        if (opts.honoursAbort) void Promise.resolve().then(() => current.reject(new Error('aborted')));
       },
       deliverEvent: ({ context, event }) => {
         if (event.type === 'EVENT') actions.push(`deliverEvent:${context.id}:${event.name}:${JSON.stringify(event.payload)}`);
@@ -259,20 +395,12 @@ function fakeTask(opts: { honoursAbort?: boolean; finish?: FinishStep[] } = {}) 
         actions.push(`releaseTask:${context.id}`);
       },
     },
-    actors: {
-      runTask: fromPromise<unknown, { id: string; run: number }>(
-        ({ input, signal }) => new Promise((resolve, reject) => runs.push({ input, signal, resolve, reject })),
-      ),
-      finishTask: fromPromise<{ written: boolean }, FinishInput>(async ({ input }) => {
-        finishes.push(input);
-        const next = plan.shift() ?? 'written';
-        if (next === 'throws') throw new Error('redis down');
-        return { written: next === 'written' };
-      }),
-    },
   });
   return { logic, runs, finishes, actions };
 }
+
+/** what was asked of the END writes, without the fake's settle handles */
+const written = (finishes: EndCall[]) => finishes.map(({ id, lease, outcome, result, error }) => ({ id, lease, outcome, result, error }));
 
 /** let settled promises reach the actors */
 const settle = async () => {
@@ -292,12 +420,12 @@ describe('task machine: running with fake effects', () => {
   it('a function that resolves ends the task as succeeded: its result is written and it is released', async () => {
     const fake = fakeTask();
     const { actor, errors } = run(fake);
-    expect(fake.runs.map((r) => r.input)).toEqual([{ id: 't1', run: 0 }]);
+    expect(fake.runs.map((r) => [r.id, r.run])).toEqual([['t1', 0]]);
 
     fake.runs[0]!.resolve({ answer: 42 });
     await settle();
 
-    expect(fake.finishes).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'succeeded', result: { answer: 42 }, error: undefined }]);
+    expect(written(fake.finishes)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'succeeded', result: { answer: 42 }, error: undefined }]);
     expect(actor.getSnapshot().status).toBe('done');
     expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'succeeded' });
     expect(fake.actions).toEqual(['releaseTask:t1']);
@@ -316,6 +444,20 @@ describe('task machine: running with fake effects', () => {
     expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'failed' });
   });
 
+  it('the task waits for its END write to be reported before it ends', async () => {
+    const fake = fakeTask({ finish: ['hold'] });
+    const { actor } = run(fake);
+    fake.runs[0]!.resolve('ok');
+    await settle();
+    expect(actor.getSnapshot().value).toBe('ending');
+    expect(fake.actions).toEqual([]);
+
+    fake.finishes[0]!.written();
+    await settle();
+    expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'succeeded' });
+    expect(fake.actions).toEqual(['releaseTask:t1']);
+  });
+
   it('STOP fires the AbortSignal; a function that honours it ends the task as stopped', async () => {
     const fake = fakeTask({ honoursAbort: true });
     const { actor } = run(fake);
@@ -332,6 +474,8 @@ describe('task machine: running with fake effects', () => {
     const { actor, clock } = run(fake);
     actor.send({ type: 'STOP' });
     await settle();
+    // the run was aborted on entering stopping
+    expect(fake.runs[0]!.aborted).toBe(true);
 
     clock.increment(99);
     await settle();
@@ -342,8 +486,25 @@ describe('task machine: running with fake effects', () => {
     await settle();
     expect(fake.finishes.map((f) => f.outcome)).toEqual(['stopped']);
     expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'stopped' });
-    // leaving RUNNING stops the runTask actor, which aborts the signal it was given
-    expect(fake.runs[0]!.signal.aborted).toBe(true);
+    expect(fake.runs).toHaveLength(1);
+  });
+
+  it('a run that returns after its stop timed out, while the END is being written, changes nothing', async () => {
+    const fake = fakeTask({ finish: ['hold'] });
+    const { actor, clock } = run(fake);
+    actor.send({ type: 'STOP' });
+    clock.increment(100);
+    await settle();
+    expect(actor.getSnapshot().value).toBe('ending');
+
+    fake.runs[0]!.resolve('too late');
+    await settle();
+    expect(actor.getSnapshot().value).toBe('ending');
+    expect(written(fake.finishes)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'stopped', result: undefined, error: undefined }]);
+
+    fake.finishes[0]!.written();
+    await settle();
+    expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'stopped' });
   });
 
   it('a fenced END write (written: false) ends the task "abandoned" and writes nothing more', async () => {
@@ -385,16 +546,21 @@ describe('task machine: running with fake effects', () => {
 
   it('RELOAD aborts the run and starts the function again with run incremented', async () => {
     const fake = fakeTask({ honoursAbort: true });
-    const { actor } = run(fake);
+    const { actor, clock } = run(fake);
     actor.send({ type: 'RELOAD' });
     await settle();
 
-    expect(fake.runs.map((r) => r.input)).toEqual([
-      { id: 't1', run: 0 },
-      { id: 't1', run: 1 },
+    expect(fake.runs.map((r) => [r.run, r.aborted])).toEqual([
+      [0, true],
+      [1, false],
     ]);
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'working' });
     expect(fake.finishes).toEqual([]); // the aborted first run is not an end
+
+    // the reload's abortTimeout was cancelled when run 0 returned: run 1 is not restarted
+    clock.increment(100);
+    await settle();
+    expect(fake.runs).toHaveLength(2);
 
     fake.runs[1]!.resolve('second');
     await settle();
@@ -411,9 +577,51 @@ describe('task machine: running with fake effects', () => {
 
     clock.increment(1);
     await settle();
-    expect(fake.runs.map((r) => r.input.run)).toEqual([0, 1]);
-    expect(fake.runs[0]!.signal.aborted).toBe(true);
+    expect(fake.runs.map((r) => r.run)).toEqual([0, 1]);
+    expect(fake.runs[0]!.aborted).toBe(true);
+    expect(fake.runs[1]!.aborted).toBe(false);
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'working' });
+  });
+
+  it.each([
+    ['returns', (r: RunCall) => r.resolve('stale')],
+    ['throws', (r: RunCall) => r.reject(new Error('stale'))],
+  ] as const)('a replaced run that %s late is ignored; the task ends with the new run', async (_how, settleRun0) => {
+    const fake = fakeTask({ honoursAbort: false });
+    const { actor, clock } = run(fake);
+    actor.send({ type: 'RELOAD' });
+    clock.increment(100);
+    await settle();
+    expect(fake.runs.map((r) => r.run)).toEqual([0, 1]);
+
+    settleRun0(fake.runs[0]!);
+    await settle();
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'working' });
+    expect(actor.getSnapshot().context.run).toBe(1);
+    expect(fake.finishes).toEqual([]);
+    expect(fake.runs).toHaveLength(2);
+
+    fake.runs[1]!.resolve('fresh');
+    await settle();
+    expect(fake.finishes.map((f) => [f.outcome, f.result])).toEqual([['succeeded', 'fresh']]);
+    expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'succeeded' });
+  });
+
+  it('END reports that arrive while the function runs are ignored: the task ends by its own write', async () => {
+    const fake = fakeTask();
+    const { actor } = run(fake);
+    actor.send({ type: 'ENDED', written: true });
+    actor.send({ type: 'ENDED', written: false });
+    actor.send({ type: 'END_FAILED', error: new Error('stray') });
+    await settle();
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'working' });
+    expect(fake.actions).toEqual([]);
+    expect(fake.finishes).toEqual([]);
+
+    fake.runs[0]!.reject(new Error('boom'));
+    await settle();
+    expect(fake.finishes.map((f) => f.outcome)).toEqual(['failed']);
+    expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'failed' });
   });
 
   it('a custom EVENT reaches the function with its name and payload', async () => {
@@ -433,6 +641,7 @@ describe('task machine: running with fake effects', () => {
     await settle();
 
     expect(fake.actions).toEqual(['abortRun:t1', 'releaseTask:t1']);
+    expect(fake.runs[0]!.aborted).toBe(true);
     expect(fake.finishes).toEqual([]);
     expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'abandoned' });
   });

@@ -2,8 +2,10 @@
  * The worker machine, with every effect (and the child task actors' effects) replaced by fakes.
  *
  * Layer 1 asks the pure `transition()` which effects a step requests. Layer 2 runs the worker
- * as an actor on a SimulatedClock with fakes that record their calls; events delivered to the
- * child task actors are recorded through the `inspect` option.
+ * as an actor on a SimulatedClock with fakes that record their calls; events the worker sends to
+ * the child task actors are recorded through the `inspect` option. A child task's effects are
+ * named actions (`startRun`, `writeEnd`, ...) whose fakes report back to the task actor by events,
+ * as the runtime does.
  */
 import { describe, it, expect } from 'vitest';
 import {
@@ -17,7 +19,7 @@ import {
   type AnyEventObject,
 } from 'xstate';
 import { taskActorId, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
-import { taskMachine, type TaskOutcome } from '../../machines/task.js';
+import { taskMachine, type TaskEvent, type TaskOutcome } from '../../machines/task.js';
 
 const input: WorkerInput = {
   concurrency: 2,
@@ -354,17 +356,27 @@ describe('worker machine: which effects each step asks for (pure)', () => {
 interface RunCall {
   id: string;
   run: number;
-  signal: AbortSignal;
+  /** abortRun fired while this was the task's current run */
+  aborted: boolean;
+  settled: boolean;
+  /** the function returns: the task actor gets RUN_DONE tagged with this run's number */
   resolve: (v: unknown) => void;
+  /** the function throws: the task actor gets RUN_FAILED tagged with this run's number */
   reject: (e: unknown) => void;
 }
+
+/** send a report to a task actor, as the runtime does: only while it is still active */
+const report = (self: AnyActorRef, event: TaskEvent) => {
+  if (self.getSnapshot().status === 'active') self.send(event);
+};
 
 /**
  * Fake effects for the worker and its child tasks. Scripted results are consumed in order;
  * afterwards claims are empty, probes reach every peer and reconciles lose nothing. Task
- * functions never settle unless the test settles them through `runs` (or, with
- * `honoursAbort`, abortRun rejects them). waitForTask never resolves unless the test calls one
- * of `waits`.
+ * functions (startRun) never settle unless the test settles them through `runs` (or, with
+ * `honoursAbort`, abortRun rejects them soon after); END writes (writeEnd) are recorded and go
+ * through, reported to the task actor asynchronously. waitForTask never resolves unless the test
+ * calls one of `waits`.
  */
 function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconciles?: string[][]; registerFails?: boolean; honoursAbort?: boolean } = {}) {
   const claims = [...(opts.claims ?? [])];
@@ -383,7 +395,7 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
     services: [] as string[],
     send: {} as Record<string, (e: AnyEventObject) => void>,
     runs: [] as RunCall[],
-    finishes: [] as Array<{ id: string; outcome: TaskOutcome }>,
+    finishes: [] as Array<{ id: string; outcome: TaskOutcome | undefined }>,
     taskActions: [] as string[],
   };
   const service = (name: string) =>
@@ -395,27 +407,42 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
 
   const task = taskMachine.provide({
     actions: {
+      startRun: ({ context, self }) => {
+        const { id, run } = context;
+        const call: RunCall = {
+          id,
+          run,
+          aborted: false,
+          settled: false,
+          resolve: (output) => {
+            if (call.settled) return;
+            call.settled = true;
+            report(self, { type: 'RUN_DONE', run, output });
+          },
+          reject: (error) => {
+            if (call.settled) return;
+            call.settled = true;
+            report(self, { type: 'RUN_FAILED', run, error });
+          },
+        };
+        log.runs.push(call);
+      },
+      writeEnd: ({ context, self }) => {
+        log.finishes.push({ id: context.id, outcome: context.outcome });
+        void Promise.resolve().then(() => report(self, { type: 'ENDED', written: true }));
+      },
       abortRun: ({ context }) => {
         log.taskActions.push(`abortRun:${context.id}`);
         const current = log.runs.filter((r) => r.id === context.id).at(-1);
-        if (current && opts.honoursAbort) current.reject(new Error('aborted'));
+        if (!current) return;
+        current.aborted = true;
+        if (opts.honoursAbort) void Promise.resolve().then(() => current.reject(new Error('aborted')));
       },
       deliverEvent: ({ context, event }) => {
         if (event.type === 'EVENT') log.taskActions.push(`deliverEvent:${context.id}:${event.name}`);
       },
       reportFinishError: ({ context }) => log.taskActions.push(`reportFinishError:${context.id}`),
       releaseTask: ({ context }) => log.taskActions.push(`releaseTask:${context.id}`),
-    },
-    actors: {
-      runTask: fromPromise<unknown, { id: string; run: number }>(
-        ({ input, signal }) => new Promise((resolve, reject) => log.runs.push({ ...input, signal, resolve, reject })),
-      ),
-      finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown }>(
-        async ({ input }) => {
-          log.finishes.push({ id: input.id, outcome: input.outcome });
-          return { written: true };
-        },
-      ),
     },
   });
 
@@ -464,8 +491,10 @@ const settle = async () => {
 
 async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = input) {
   const clock = new SimulatedClock();
-  /** events received by the child task actors, as "task.<id>:TYPE" */
+  /** events the worker sent to its child task actors, as "task.<id>:TYPE" */
   const toTasks: string[] = [];
+  /** reports the task effects sent their own task actor, as "task.<id>:TYPE" */
+  const reports: string[] = [];
   const crashes: unknown[] = [];
   const actor = createActor(fake.logic, {
     input: i,
@@ -473,7 +502,8 @@ async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = i
     inspect: (ie) => {
       const target = (ie.actorRef as AnyActorRef).id;
       if (ie.type === '@xstate.event' && target.startsWith('task.') && !ie.event.type.startsWith('xstate.')) {
-        toTasks.push(`${target}:${ie.event.type}`);
+        // the worker's sendTo names it as the source; a task effect reporting back has none
+        (ie.sourceRef ? toTasks : reports).push(`${target}:${ie.event.type}`);
       }
     },
   });
@@ -487,7 +517,7 @@ async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = i
     if (!r) throw new Error(`task ${id} never ran`);
     return r;
   };
-  return { actor, clock, toTasks, crashes, state, children, runOf };
+  return { actor, clock, toTasks, reports, crashes, state, children, runOf };
 }
 
 describe('worker machine: running with fake effects', () => {
@@ -517,6 +547,8 @@ describe('worker machine: running with fake effects', () => {
     await settle();
 
     expect(fake.log.finishes).toEqual([{ id: 'a', outcome: 'succeeded' }]);
+    expect(w.reports).toEqual(['task.a:RUN_DONE', 'task.a:ENDED']);
+    expect(fake.log.taskActions).toEqual(['releaseTask:a']);
     expect(fake.log.claims).toEqual([2, 1]);
     expect(w.children()).toEqual(['task.b', 'task.c']);
     expect(w.actor.getSnapshot().context.running).toEqual(['b', 'c']);
@@ -541,9 +573,10 @@ describe('worker machine: running with fake effects', () => {
     await settle();
 
     expect(w.toTasks).toEqual(['task.a:STOP']);
+    expect(w.reports).toEqual(['task.a:RUN_FAILED', 'task.a:ENDED']);
     expect(fake.log.finishes).toEqual([{ id: 'a', outcome: 'stopped' }]);
     expect(w.children()).toEqual(['task.b']);
-    expect(w.runOf('b').signal.aborted).toBe(false);
+    expect(w.runOf('b').aborted).toBe(false);
   });
 
   it('CONTROL reload and event reach the named task as RELOAD and EVENT', async () => {
@@ -555,6 +588,31 @@ describe('worker machine: running with fake effects', () => {
     expect(w.toTasks).toEqual(['task.b:EVENT', 'task.a:RELOAD']);
     expect(fake.log.taskActions).toContain('deliverEvent:b:ping');
     expect(fake.log.runs.map((r) => `${r.id}#${r.run}`)).toEqual(['a#0', 'b#0', 'a#1']);
+    expect(w.reports).toEqual(['task.a:RUN_FAILED']); // run 0 aborted, run 1 goes on
+    expect(w.children()).toEqual(['task.a', 'task.b']);
+  });
+
+  it('after a reload, a late report from the replaced run is ignored: the task keeps its slot until the new run ends', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b']] });
+    const w = await runWorker(fake);
+    w.actor.send({ type: 'CONTROL', id: 'a', command: 'reload' });
+    w.clock.increment(100); // run 0 ignores its signal: run 1 is started after abortTimeout
+    await settle();
+    expect(fake.log.runs.map((r) => `${r.id}#${r.run}:${r.aborted}`)).toEqual(['a#0:true', 'b#0:false', 'a#1:false']);
+
+    fake.log.runs[0]!.resolve('stale');
+    await settle();
+    expect(w.reports).toEqual(['task.a:RUN_DONE']);
+    expect(fake.log.finishes).toEqual([]);
+    expect(w.children()).toEqual(['task.a', 'task.b']);
+    expect(fake.log.claims).toEqual([2]);
+
+    w.runOf('a').resolve('fresh');
+    await settle();
+    expect(fake.log.finishes).toEqual([{ id: 'a', outcome: 'succeeded' }]);
+    expect(w.children()).toEqual(['task.b']);
+    expect(fake.log.claims).toEqual([2, 1]);
+    expect(w.crashes).toEqual([]);
   });
 
   it('leases reported lost by the heartbeat abandon just those tasks, writing nothing for them', async () => {
@@ -566,6 +624,8 @@ describe('worker machine: running with fake effects', () => {
     expect(w.toTasks).toEqual(['task.a:LEASE_LOST']);
     expect(fake.log.taskActions).toEqual(['abortRun:a', 'releaseTask:a']);
     expect(fake.log.finishes).toEqual([]);
+    expect(w.runOf('a').aborted).toBe(true);
+    expect(w.runOf('b').aborted).toBe(false);
     expect(w.children()).toEqual(['task.b']);
     expect(fake.log.claims).toEqual([2, 1]);
   });

@@ -4,7 +4,8 @@
  * transitions a step took, path generation with TestModel over an abstract state graph (every
  * edge, self-loops included, extended to a final state), an event generator derived from the
  * machine definition, and controllable fake effects for the system under test (promise actors
- * the replay settles, callback actors that record start/stop and can sendBack).
+ * the replay settles, named actions that start an effect the replay settles and report back by
+ * events, callback actors that record start/stop and can sendBack).
  */
 import {
   createActor,
@@ -12,6 +13,7 @@ import {
   fromPromise,
   type ActorLogic,
   type AnyActorLogic,
+  type AnyActorRef,
   type AnyEventObject,
   type AnyMachineSnapshot,
   type AnyStateMachine,
@@ -362,7 +364,16 @@ export const missing = (all: string[], got: Set<string>) => all.filter((x) => !g
 export function describeEvent(e: AnyEventObject): string {
   const { type, ...rest } = e;
   const t = type.replace(/^xstate\./, '').replace(/^(done|error)\.actor\.\d+\.(\w+)\.(.+)$/, '$1 @$3');
-  const payload = 'output' in rest ? rest.output : 'error' in rest ? rest.error : Object.keys(rest).length ? rest : undefined;
+  // an actor's done or error event: its output or error; any other event: its whole payload
+  const payload = !type.startsWith('xstate.')
+    ? Object.keys(rest).length
+      ? rest
+      : undefined
+    : 'output' in rest
+      ? rest.output
+      : 'error' in rest
+        ? rest.error
+        : undefined;
   const json = payload === undefined ? '' : JSON.stringify(payload);
   return json ? `${t} ${json.length > 40 ? `${json.slice(0, 39)}…` : json}` : t;
 }
@@ -376,12 +387,15 @@ export const describeEvents = (events: AnyEventObject[]): string => events.map(d
 export interface Call<I = any, O = any> {
   src: string;
   input: I;
+  /** aborted when an invoked actor's state is left, or by `abort` for an action's effect */
   signal: AbortSignal;
   status: 'pending' | 'resolved' | 'rejected';
   /** replay step during which it started */
   step: number;
   resolve(v: O): void;
   reject(e: unknown): void;
+  /** fire the signal of an action's effect (an invoked actor's is xstate's to fire) */
+  abort(reason?: unknown): void;
 }
 
 export interface Service {
@@ -392,8 +406,9 @@ export interface Service {
 }
 
 /**
- * Fake effects that record every start and stop. Promise actors never settle on their own: the
- * replay settles them. A promise actor whose state was left has its signal aborted.
+ * Fake effects that record every start and stop. Promise actors and the effects of reporting
+ * actions never settle on their own: the replay settles them. A promise actor whose state was
+ * left has its signal aborted; an action's effect, when the machine's own abort action says so.
  */
 export class Effects {
   step = 0;
@@ -410,12 +425,13 @@ export class Effects {
     return callbackVia(src, () => this);
   }
 
-  start<O, I>(src: string, input: I, signal: AbortSignal): Promise<O> {
+  start<O, I>(src: string, input: I, signal: AbortSignal, abort: (reason?: unknown) => void = () => {}): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       const c: Call<I, O> = {
         src,
         input,
         signal,
+        abort,
         status: 'pending',
         step: this.step,
         resolve: (v) => {
@@ -439,9 +455,14 @@ export class Effects {
     };
   }
 
-  /** promise actors still running (not settled, not stopped) */
+  /** effects still running (not settled, not stopped or aborted) */
   running(src?: string): Call[] {
-    return this.calls.filter((c) => c.status === 'pending' && !c.signal.aborted && (src === undefined || c.src === src));
+    return this.unsettled(src).filter((c) => !c.signal.aborted);
+  }
+
+  /** effects not settled yet, aborted or not (an aborted function may still report) */
+  unsettled(src?: string): Call[] {
+    return this.calls.filter((c) => c.status === 'pending' && (src === undefined || c.src === src));
   }
 
   /** the one running promise actor from `src` */
@@ -467,6 +488,34 @@ export class Effects {
  */
 export function promiseVia<O = any, I = any>(src: string, fx: () => Effects) {
   return fromPromise<O, I>(({ input, signal }) => fx().start<O, I>(src, input, signal));
+}
+
+/** how a reporting action's effect reports back: the event for each outcome */
+export interface Report<I> {
+  done(output: any, input: I): AnyEventObject;
+  error(error: unknown, input: I): AnyEventObject;
+}
+
+/**
+ * A named action that starts an effect which reports back by events, as the runtime's do (the
+ * task machine's startRun and writeEnd): each execution records a Call with its own
+ * AbortSignal (fired through `call.abort`), and once the replay settles the call, the event
+ * `report` makes of the outcome is sent to the actor, unless it has stopped by then.
+ */
+export function reportingVia<I>(src: string, fx: () => Effects, input: (context: any, self: AnyActorRef) => I, report: Report<I>) {
+  return ({ context, self }: { context: any; self: AnyActorRef }): void => {
+    const i = input(context, self);
+    const controller = new AbortController();
+    const send = (e: AnyEventObject) => {
+      if (self.getSnapshot().status === 'active') self.send(e);
+    };
+    fx()
+      .start(src, i, controller.signal, (reason) => controller.abort(reason))
+      .then(
+        (output) => send(report.done(output, i)),
+        (error: unknown) => send(report.error(error, i)),
+      );
+  };
 }
 
 export function callbackVia(src: string, fx: () => Effects) {

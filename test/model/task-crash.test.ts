@@ -2,8 +2,8 @@
  * Found by the worker model test (worker.test.ts, "real children"), reproduced on the real
  * Worker and Redis: when a task ACTOR crashes (an action throws: a bug, which is what the
  * worker's `xstate.error.actor.task.*` handler is for), its task FUNCTION must still be aborted.
- * xstate does not stop the children of an actor that errored, so the runTask AbortSignal would
- * never fire and the function would run on, orphaned, while the worker claims another task in
+ * an actor that errored runs no more actions, so its abortRun would never fire and the function
+ * would run on, orphaned, while the worker claims another task in
  * its slot; src/worker.ts reportTaskCrash therefore aborts it before dropping the record.
  *
  * The crash is caused the way a user can cause it: a logger that throws, called from the task

@@ -1,14 +1,25 @@
 /**
  * Model-based test of the task machine (xstate/graph).
  *
- * Paths covering every edge of the abstract state graph (state value x outcome) are generated
- * with TestModel.getShortestPaths and replayed against the machine provided with controllable
- * effects: the function (runTask) is a promise the replay settles, and the END write
- * (finishTask) is the real one, finish.lua on a private redis-server, run when the path says the
- * write completes. At every step the replay checks that the actor took the model's transitions,
- * that the only effects running are those of its active states, and that Redis holds what the
- * steps so far wrote, nothing more. Once a task has ended (END or abandoned), nothing more
- * reaches Redis, and a late finish or renew with its lease changes nothing.
+ * The machine runs its effects as named actions that report back by events: `startRun` runs the
+ * function for run number `context.run`, which reports RUN_DONE or RUN_FAILED tagged with that
+ * number, and `writeEnd` makes the END write, which reports ENDED or END_FAILED. The model is the
+ * machine composed with the runs in flight (the functions that have not reported yet), so that
+ * it offers a run's report only while that run can still send one: the current run's, and an
+ * older run's that a reload left behind (it outlived its abortTimeout), which must be ignored.
+ *
+ * Paths covering every edge of the abstract state graph (state value x outcome x "an older run
+ * is in flight") are generated with TestModel.getShortestPaths and replayed against the machine
+ * provided with controllable effects: `startRun` records a run the replay settles (its report
+ * then reaches the actor as the runtime's does), and `writeEnd` records an END write that the
+ * replay makes for real, finish.lua on a private redis-server with the call's input, when the
+ * path says the write completes, reporting ENDED or END_FAILED. At every step the replay checks
+ * that the actor took the model's transitions, that the functions running are exactly the runs
+ * in flight (only the current one, and only while working, not aborted), that an END write is
+ * on its way exactly in ending, that an older run's report changes nothing, and that Redis holds
+ * what the steps so far wrote, nothing more. Once a task has ended (END or abandoned), nothing
+ * more reaches Redis, and a late finish (the END write still on its way, or a retry) or renew
+ * with its lease changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -26,34 +37,57 @@ import {
   edgeCoveringPaths,
   Effects,
   eventsFor,
-  invokedSrcs,
+  logicOf,
   missing,
   planOf,
   plansFor,
   pureStepper,
+  reportingVia,
   rootTransitions,
   settle,
+  type Call,
   type Payloads,
   type Plan,
   type Snap,
+  type StepResult,
+  type Stepper,
 } from './harness.js';
 
 const modelInput: TaskInput = { id: 't', attempt: 1, lease: 'lease-t', abortTimeout: 100, finishRetryDelay: 50 };
 
-/** The abstract state: where the task is and how it would end. The reload counter is ignored. */
-const abstract = (s: Snap) => JSON.stringify([s.value, s.context.outcome ?? null]);
+/** the runs whose function has not reported yet (kept by the model beside the machine's context) */
+const inflight = (s: Snap): number[] => s.context.inflight ?? [];
+/** the newest run in flight that a reload has replaced, if any */
+const olderRun = (s: Snap): number | undefined => inflight(s).filter((r) => r < s.context.run).at(-1);
+
+/**
+ * The abstract state: where the task is, how it would end, and, while RUNNING, whether an older
+ * run is still in flight. The reload counter is ignored.
+ */
+const abstract = (s: Snap) => JSON.stringify([s.value, s.context.outcome ?? null, s.matches('RUNNING') && olderRun(s) !== undefined]);
+
+/** a run's reports: the current run's, and the newest replaced run's while it is in flight */
+const reports = (s: Snap, make: (run: number) => AnyEventObject): AnyEventObject[] => {
+  if (!inflight(s).includes(s.context.run)) throw new Error(`model: run ${s.context.run} is RUNNING but not in flight`);
+  const older = olderRun(s);
+  return [make(s.context.run), ...(older === undefined ? [] : [make(older)])];
+};
 
 const payloads: Payloads = {
-  done: {
-    runTask: () => [{ rows: 3 }],
-    finishTask: () => [{ written: true }, { written: false }],
-  },
-  error: {
-    runTask: () => [{ message: 'boom' }],
-    // unreachable: Redis never saw the write; reply-lost: it did, but the reply never came back
-    finishTask: () => [{ message: 'unreachable' }, { message: 'reply-lost' }],
-  },
+  done: {},
+  error: {},
   events: {
+    RUN_DONE: (s) => reports(s, (run) => ({ type: 'RUN_DONE', run, output: { rows: 3 } })),
+    RUN_FAILED: (s) => reports(s, (run) => ({ type: 'RUN_FAILED', run, error: { message: 'boom' } })),
+    ENDED: () => [
+      { type: 'ENDED', written: true },
+      { type: 'ENDED', written: false },
+    ],
+    // unreachable: Redis never saw the write; reply-lost: it did, but the reply never came back
+    END_FAILED: () => [
+      { type: 'END_FAILED', error: { message: 'unreachable' } },
+      { type: 'END_FAILED', error: { message: 'reply-lost' } },
+    ],
     STOP: () => [{ type: 'STOP' }],
     RELOAD: () => [{ type: 'RELOAD' }],
     EVENT: () => [{ type: 'EVENT', name: 'resize', payload: { to: 4 } }],
@@ -62,10 +96,30 @@ const payloads: Payloads = {
   },
 };
 
+const isReport = (e: AnyEventObject): e is AnyEventObject & { run: number } => e.type === 'RUN_DONE' || e.type === 'RUN_FAILED';
+
+/**
+ * The machine composed with the runs in flight: a run enters when a step executes startRun and
+ * leaves when it reports (whether or not the machine takes its report).
+ */
+function withRuns(base: Stepper): Stepper {
+  const track = (before: number[], e: AnyEventObject | undefined, r: StepResult): StepResult => {
+    let runs = e && isReport(e) ? before.filter((n) => n !== e.run) : before;
+    if (r.actions.some((a) => a.type === 'startRun')) runs = [...runs, r.snapshot.context.run as number];
+    return { ...r, snapshot: { ...r.snapshot, context: { ...r.snapshot.context, inflight: runs } } as Snap };
+  };
+  return {
+    init: (i) => track([], undefined, base.init(i)),
+    step: (s, e) => track(inflight(s), e, base.step(s, e)),
+  };
+}
+
 const definition = definitionOf(taskMachine);
-const stepper = cached(pureStepper(taskMachine), abstract);
+// cached on the whole context (runs in flight and reload counter included): the replay drives
+// each run's report by its number, so the expected snapshots must carry the real ones
+const stepper = cached(withRuns(pureStepper(taskMachine)), (s) => JSON.stringify([s.value, s.context]));
 const events = (s: Snap) => eventsFor(s, payloads);
-const paths = edgeCoveringPaths(taskMachine, { input: modelInput, abstract, events });
+const paths = edgeCoveringPaths(logicOf(taskMachine, stepper), { input: modelInput, abstract, events });
 const generated = plansFor(paths, stepper, modelInput, events, abstract);
 // Redis state the abstraction does not see: an END write that did reach Redis although its
 // reply was lost. The retry must be answered "written" (finish.lua is idempotent for its lease).
@@ -74,10 +128,10 @@ const scenarios = [
     stepper,
     modelInput,
     [
-      { type: 'xstate.done.actor.run', output: 'ok' },
-      { type: 'xstate.error.actor.0.task.ending', error: { message: 'reply-lost' } },
+      { type: 'RUN_DONE', run: 0, output: 'ok' },
+      { type: 'END_FAILED', error: { message: 'reply-lost' } },
       { type: 'xstate.after.finishRetryDelay.task.retryingEnd' },
-      { type: 'xstate.done.actor.0.task.ending', output: { written: true } },
+      { type: 'ENDED', written: true },
     ],
     'scenario: the END write reached Redis but its reply was lost; the retry is answered "written"',
   ),
@@ -112,6 +166,8 @@ async function footprint(id: string) {
 const payloadOf = (input: { outcome: TaskOutcome; result?: unknown; error?: unknown }) =>
   input.outcome === 'succeeded' ? safeJson(input.result) : JSON.stringify(serializeError(input.error ?? 'stopped'));
 
+type EndInput = { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown };
+
 async function replay(plan: Plan, n: number) {
   const model = plan.expected;
   const id = `p${n}`;
@@ -125,14 +181,34 @@ async function replay(plan: Plan, n: number) {
 
   const fx = new Effects();
   const actionLog: string[] = [];
+  const runs = () => fx.calls.filter((c) => c.src === 'startRun') as Array<Call<{ id: string; run: number }>>;
   const logic = taskMachine.provide({
     actions: {
-      abortRun: () => actionLog.push('abortRun'),
+      // as the runtime: the function of run `context.run` reports RUN_DONE / RUN_FAILED with it
+      startRun: reportingVia('startRun', () => fx, (c: { id: string; run: number }) => ({ id: c.id, run: c.run }), {
+        done: (output, i) => ({ type: 'RUN_DONE', run: i.run, output }),
+        error: (error, i) => ({ type: 'RUN_FAILED', run: i.run, error }),
+      }),
+      // the fenced END write, made by the replay with this input; reports ENDED / END_FAILED
+      writeEnd: reportingVia(
+        'writeEnd',
+        () => fx,
+        (c: EndInput): EndInput => ({ id: c.id, lease: c.lease, outcome: c.outcome ?? 'failed', result: c.result, error: c.error }),
+        {
+          done: (written: boolean) => ({ type: 'ENDED', written }),
+          error: (error) => ({ type: 'END_FAILED', error }),
+        },
+      ),
+      // as the runtime: fire the signal of the latest run, unless it has settled
+      abortRun: () => {
+        actionLog.push('abortRun');
+        const last = runs().at(-1);
+        if (last?.status === 'pending') last.abort(new Error('aborted'));
+      },
       deliverEvent: () => actionLog.push('deliverEvent'),
       reportFinishError: () => actionLog.push('reportFinishError'),
       releaseTask: () => actionLog.push('releaseTask'),
     },
-    actors: { runTask: fx.promise('runTask'), finishTask: fx.promise('finishTask') },
   });
   const clock = new SimulatedClock();
   let sink: string[] | undefined = [];
@@ -147,10 +223,22 @@ async function replay(plan: Plan, n: number) {
     exp.lease = `stolen-${id}`;
     await redis.hset(keys.task(id), { lease: exp.lease, worker: 'w2' });
   };
-  const write = async (conn: Redis, c: { input: { outcome: TaskOutcome; result?: unknown; error?: unknown } }) => {
-    const written = await finishTask(conn, keys, id, lease, c.input.outcome, payloadOf(c.input));
+  const write = async (conn: Redis, c: Call<EndInput>) => {
+    const written = await finishTask(conn, keys, c.input.id, c.input.lease, c.input.outcome, payloadOf(c.input));
     if (written && exp.state === 'RUNNING') Object.assign(exp, { state: 'END', outcome: c.input.outcome });
     return written;
+  };
+  /** the one run with this number that has not reported yet */
+  const runOf = (run: number) => {
+    const r = fx.unsettled('startRun').filter((c) => c.input.run === run);
+    expect(r, `one run ${run} in flight`).toHaveLength(1);
+    return r[0]!;
+  };
+  /** the one END write on its way */
+  const endWrite = () => {
+    const w = fx.unsettled('writeEnd');
+    expect(w, 'one END write on its way').toHaveLength(1);
+    return w[0]! as Call<EndInput>;
   };
 
   const drive = async (e: AnyEventObject) => {
@@ -158,16 +246,16 @@ async function replay(plan: Plan, n: number) {
     if (t.startsWith('xstate.after.')) {
       const delay = t.split('.')[2] as 'abortTimeout' | 'finishRetryDelay';
       clock.increment(actor.getSnapshot().context[delay]);
-    } else if (t === 'xstate.done.actor.run') fx.pending('runTask').resolve(e.output);
-    else if (t === 'xstate.error.actor.run') fx.pending('runTask').reject(e.error);
-    else if (t.startsWith('xstate.done.actor.')) {
-      const c = fx.pending('finishTask');
-      if (!e.output.written) await steal();
+    } else if (t === 'RUN_DONE') runOf(e.run).resolve(e.output);
+    else if (t === 'RUN_FAILED') runOf(e.run).reject(e.error);
+    else if (t === 'ENDED') {
+      const c = endWrite();
+      if (!e.written) await steal();
       const written = await write(redis, c);
-      expect(written, 'finish.lua answers as the path says').toBe(e.output.written);
-      c.resolve({ written });
-    } else if (t.startsWith('xstate.error.actor.')) {
-      const c = fx.pending('finishTask');
+      expect(written, 'finish.lua answers as the path says').toBe(e.written);
+      c.resolve(written);
+    } else if (t === 'END_FAILED') {
+      const c = endWrite();
       if (e.error.message === 'reply-lost') {
         await write(redis, c);
         c.reject(new Error('Command timed out'));
@@ -194,10 +282,37 @@ async function replay(plan: Plan, n: number) {
     expect(s.value, where).toEqual(m.snapshot.value);
     expect(s.status, where).toBe(m.snapshot.status);
     expect(s.context.outcome, where).toBe(m.snapshot.context.outcome);
+    expect(s.context.run, `${where}: run`).toBe(m.snapshot.context.run);
     expect(sink, `${where}: transitions`).toEqual(m.transitions);
-    // the effects running are exactly those of the active states; none once ended
-    expect(fx.liveSrcs(), `${where}: running effects`).toEqual(invokedSrcs(s));
-    if (s.status === 'done') expect(fx.running(), where).toEqual([]);
+    // a report from a run that a reload replaced changes nothing
+    const e = plan.events[i - 1];
+    if (e && isReport(e) && e.run < model[i - 1]!.snapshot.context.run) {
+      const was = model[i - 1]!.snapshot;
+      expect(sink, `${where}: a replaced run's report is ignored`).toEqual([]);
+      expect([s.value, s.context.run, s.context.outcome], `${where}: a replaced run's report is ignored`).toEqual([was.value, was.context.run, was.context.outcome]);
+    }
+    // one function started per run, in order; those that have not reported are the runs in
+    // flight, and only the current run's, while working, is not aborted
+    expect(
+      runs().map((c) => c.input.run),
+      `${where}: runs started`,
+    ).toEqual([...Array(s.context.run + 1).keys()]);
+    expect(
+      fx.unsettled('startRun').map((c) => c.input.run),
+      `${where}: runs in flight`,
+    ).toEqual(inflight(m.snapshot));
+    expect(
+      fx.running('startRun').map((c) => c.input.run),
+      `${where}: functions not aborted`,
+    ).toEqual(s.matches({ RUNNING: 'working' }) ? [s.context.run] : []);
+    // an END write is on its way exactly in ending (one may be left on its way by a task
+    // abandoned while writing), made with the outcome the task ends with
+    const writes = fx.unsettled('writeEnd') as Array<Call<EndInput>>;
+    if (s.matches('ending')) {
+      expect(writes, `${where}: END write on its way`).toHaveLength(1);
+      expect(writes[0]!.input, `${where}: END write`).toMatchObject({ id, lease, outcome: s.context.outcome });
+    } else if (s.matches('abandoned')) expect(writes.length, `${where}: END writes on their way`).toBeLessThanOrEqual(1);
+    else expect(writes, `${where}: END writes on their way`).toEqual([]);
     // Redis holds exactly what the writes so far made
     const f = await footprint(id);
     expect({ state: f.hash.state, lease: f.hash.lease, outcome: f.hash.outcome }, `${where}: task hash`).toEqual(exp);
@@ -232,7 +347,7 @@ async function replay(plan: Plan, n: number) {
     clock.increment(10 * (input.abortTimeout + input.finishRetryDelay));
     await settle();
   }
-  expect(fx.running()).toEqual([]);
+  expect(fx.running('startRun')).toEqual([]);
   expect(await footprint(id)).toEqual(before);
   // ...and a late END write or heartbeat with its lease (a retry, a stale timer) changes nothing.
   if (before.hash.state === 'RUNNING' && before.hash.lease === lease) {
@@ -242,9 +357,21 @@ async function replay(plan: Plan, n: number) {
     await redis.zrem(keys.leases, id);
   }
   const settled = await footprint(id);
-  const late = await finishTask(redis, keys, id, lease, 'failed', '"late"');
   // finish.lua answers "written" to a retry of an END that this lease did write, and writes nothing
-  expect(late).toBe(settled.hash.state === 'END' && settled.hash.lease === lease);
+  const answer = settled.hash.state === 'END' && settled.hash.lease === lease;
+  const late = await finishTask(redis, keys, id, lease, 'failed', '"late"');
+  expect(late).toBe(answer);
+  // the END write a task abandoned while writing left on its way lands now: the same, and its
+  // report, after the task ended, is dropped
+  for (const c of fx.unsettled('writeEnd') as Array<Call<EndInput>>) {
+    expect(await write(redis, c)).toBe(answer);
+    c.resolve(answer);
+  }
+  // functions aborted or replaced that settle late report to an ended task: dropped too
+  for (const c of fx.unsettled('startRun')) c.resolve('late');
+  await settle();
+  expect(crashes).toEqual([]);
+  expect(actor.getSnapshot().status).toBe('done');
   const renewed = await renewLeases(redis, keys, 'w1', [{ id, lease }]);
   expect(renewed.lost).toEqual([id]);
   expect(await footprint(id)).toEqual(settled);

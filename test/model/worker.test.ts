@@ -10,9 +10,11 @@
  *   says so. The model is the machine's own transitions (children do not react), and every
  *   state and transition of the machine is covered. Invariant: a halted or partitioned worker
  *   has told every task it still holds to HALT.
- * - "real children": each task child is the real task machine (its function and END write
- *   faked). The model adds what a real task does when the worker sends it HALT or LEASE_LOST:
- *   it ends abandoned at once. Invariants: a halted worker runs no task (no child, no
+ * - "real children": each task child is the real task machine, its function (startRun) and
+ *   END write (writeEnd) faked as the runtime's actions are: they report back by events (the
+ *   function when the replay settles it, the END write at once, written), and abortRun fires
+ *   the signal of the latest run. The model adds what a real task does when the worker sends
+ *   it HALT or LEASE_LOST: it ends abandoned at once. Invariants: a halted worker runs no task (no child, no
  *   function); a task told HALT or LEASE_LOST ends abandoned and writes no END. Partitioned's
  *   own STOP, REDIS_BACK and abortTimeout transitions are unreachable this way (asserted).
  *
@@ -26,9 +28,9 @@
  * Found: a crashed task actor's function is never aborted (see task-crash.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, setup, SimulatedClock, type AnyActorRef, type AnyEventObject, type InspectionEvent } from 'xstate';
+import { createActor, setup, SimulatedClock, type AnyActorRef, type AnyEventObject, type InspectionEvent } from 'xstate';
 import { workerMachine, type ClaimedTask, type WorkerInput } from '../../machines/worker.js';
-import { taskMachine, type TaskInput, type TaskOutcome, type TaskOutput } from '../../machines/task.js';
+import { taskMachine, type TaskInput, type TaskOutput } from '../../machines/task.js';
 import {
   cached,
   coverageOf,
@@ -44,6 +46,7 @@ import {
   plansFor,
   promiseVia,
   pureStepper,
+  reportingVia,
   rootTransitions,
   settle,
   type Payloads,
@@ -228,21 +231,31 @@ class Sut {
 }
 let sut = new Sut();
 
+/** the function runs of one task actor (ids come back from the pool: by session), in order */
+const runsOf = (session: string) => sut.tfx.calls.filter((c) => c.src === 'startRun' && c.input.session === session);
 const realTask = taskMachine.provide({
   actions: {
-    abortRun: ({ context }) => {
+    // as the runtime: the function of run `context.run` reports RUN_DONE / RUN_FAILED with it
+    startRun: reportingVia('startRun', () => sut.tfx, (c: { id: string; run: number }, self) => ({ id: c.id, run: c.run, session: self.sessionId }), {
+      done: (output, i) => ({ type: 'RUN_DONE', run: i.run, output }),
+      error: (error, i) => ({ type: 'RUN_FAILED', run: i.run, error }),
+    }),
+    // the END write: recorded, and reported written (ENDED) once the current event is handled
+    writeEnd: ({ context, self }) => {
+      sut.finishes.push([sut.fx.step, context.id]);
+      void Promise.resolve().then(() => {
+        if (self.getSnapshot().status === 'active') self.send({ type: 'ENDED', written: true });
+      });
+    },
+    // as the runtime: fire the signal of the task's latest run, unless it has settled
+    abortRun: ({ context, self }) => {
       if (sut.crashIds.has(context.id)) throw new Error('task actor crashed');
+      const last = runsOf(self.sessionId).at(-1);
+      if (last?.status === 'pending') last.abort(new Error(`task ${context.id} aborted`));
     },
     deliverEvent: () => {},
     reportFinishError: () => {},
     releaseTask: () => {},
-  },
-  actors: {
-    runTask: promiseVia('runTask', () => sut.tfx),
-    finishTask: fromPromise<{ written: boolean }, { id: string; lease: string; outcome: TaskOutcome }>(async ({ input: i }) => {
-      sut.finishes.push([sut.fx.step, i.id]);
-      return { written: true };
-    }),
   },
 });
 const workerWith = (task: typeof realTask) =>
@@ -336,10 +349,12 @@ async function replay(variant: Variant, plan: Plan) {
         crashIds.add(id);
         child!.send({ type: 'HALT' });
       } else {
-        // the function returns (again, if it was reloading) until the task has ended
+        // the current run's function returns (again, if it was reloading) until the task has ended
         for (let k = 0; k < 4 && childOf(id); k++) {
-          const run = tfx.running('runTask').filter((c) => c.input.id === id);
-          expect(run, `one function running for ${id}`).toHaveLength(1);
+          const child = childOf(id)!;
+          const current = child.getSnapshot().context.run;
+          const run = runsOf(child.sessionId).filter((c) => c.status === 'pending' && c.input.run === current);
+          expect(run, `one function of the current run in flight for ${id}`).toHaveLength(1);
           run[0]!.resolve('ok');
           await settle(2);
         }
