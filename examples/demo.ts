@@ -11,12 +11,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { freePort, spawnRedis } from '../scripts/redis-process.js';
 import { Client, Monitor, type LoggerLike, type TaskEvent, type TaskInfo } from '../src/index.js';
 
 // ---------------------------------------------------------------- settings
@@ -228,18 +228,6 @@ function onPath(cmd: string): boolean {
   return false;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 function exitOf(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -281,28 +269,10 @@ let redisDir: string | undefined;
 async function startRedis(): Promise<string> {
   const port = await freePort();
   redisDir = mkdtempSync(join(tmpdir(), 'task-swarm-demo-'));
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: a Ctrl-C in the terminal reaches the demo and the workers, not
-    // Redis, which stays up until the workers have stopped (cleanup kills it last).
-    detached: true,
-  });
-  redisProc = proc;
-  let output = '';
-  proc.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    if (!alive(proc)) throw new Error(`redis-server exited at once: ${output.trim().split('\n').at(-1) ?? ''}`);
-    try {
-      await ping(url, 500);
-      return url;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port} within 5 s`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  // Its own process group: a Ctrl-C in the terminal reaches the demo and the workers, not
+  // Redis, which stays up until the workers have stopped (cleanup kills it last).
+  redisProc = await spawnRedis({ port, dir: redisDir, detached: true });
+  return `redis://127.0.0.1:${port}`;
 }
 
 function startWorker(name: string, port: number, url: string, keyPrefix: string): WorkerProc {

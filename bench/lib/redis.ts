@@ -2,24 +2,14 @@
  * The benchmark's private redis-server: a free port, a temp dir, no persistence
  * (`--save '' --appendonly no`). Never the shared server on 6379.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort, spawnRedis } from '../../scripts/redis-process.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export interface BenchRedis {
   host: string;
@@ -34,13 +24,8 @@ export interface BenchRedis {
 
 export async function startRedis(): Promise<BenchRedis> {
   const port = await freePort();
-  if (port === 6379) throw new Error('refusing to use port 6379');
   const dir = mkdtempSync(join(tmpdir(), 'task-swarm-bench-'));
-  const proc: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
-    { stdio: 'ignore' },
-  );
+  const proc: ChildProcess = await spawnRedis({ port, dir });
   let exited = false;
   proc.on('exit', () => {
     exited = true;
@@ -52,22 +37,7 @@ export async function startRedis(): Promise<BenchRedis> {
     conns.push(c);
     return c;
   };
-  let admin: Redis | undefined;
-  for (let i = 0; i < 200 && !exited; i++) {
-    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      admin = connection('bench-admin');
-      break;
-    } catch {
-      probe.disconnect();
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-  if (!admin) throw new Error(`redis-server did not start on port ${port}`);
+  const admin = connection('bench-admin');
   const info = await admin.info('server');
   const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
   return {

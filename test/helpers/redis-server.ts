@@ -3,24 +3,14 @@
  * kill (SIGKILL), stop and restart (same port, with or without AOF). REDIS_URL points the tests
  * at another server instead (kill/restart tests then skip).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort, spawnRedis } from '../../scripts/redis-process.js';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export interface RedisServer {
   host: string;
@@ -85,25 +75,7 @@ export async function startRedis(opts: { appendonly?: boolean; bind?: string[] }
   const dir = mkdtempSync(join(tmpdir(), 'task-swarm-redis-'));
   let proc: ChildProcess | undefined;
   const start = async () => {
-    proc = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', ['127.0.0.1', ...(opts.bind ?? [])].join(' '), '--protected-mode', 'no', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir],
-      { stdio: 'ignore' },
-    );
-    const probe = new Redis({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    probe.on('error', () => {});
-    for (let i = 0; i < 200; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        probe.disconnect();
-        return;
-      } catch {
-        probe.disconnect();
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-    throw new Error(`redis-server did not start on port ${port}`);
+    proc = await spawnRedis({ port, dir, appendonly: opts.appendonly, bind: opts.bind });
   };
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const p = proc;
