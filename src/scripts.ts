@@ -13,7 +13,7 @@ export const SCRIPTS = {
   requeue: 9,
   reap: 3,
   'hand-back': 3,
-  reassert: 4,
+  reassert: 5,
   submit: 3,
   register: 3,
   'retry-dead': 2,

@@ -73,7 +73,7 @@ export async function reassert(redis: Redis, keys: Keys, worker: string, t: Reas
   const r = await runScript(
     redis,
     'reassert',
-    [keys.task(t.id), keys.taskSet, keys.leases, keys.epoch],
+    [keys.task(t.id), keys.taskSet, keys.leases, keys.epoch, keys.queued],
     [t.id, t.raw, t.attempt, t.lease, worker, t.start, t.manualEnd ? '1' : '', epochSeen],
   );
   return r === 1;

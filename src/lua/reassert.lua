@@ -4,16 +4,20 @@
   when the hash is really absent (an existing hash, someone else's claim, is never touched),
   and only when Redis really lost its data: the epoch the worker saw before differs from the
   current one. A hash that vanished while the epoch stayed was cleaned up (the task ended
-  elsewhere and expired, or was deleted): it is not brought back.
+  elsewhere and expired, or was deleted): it is not brought back. Nor is a task submitted again
+  after the loss (its id is marked queued): the queued copy wins, and the worker drops its own,
+  so the id never runs from the queue and from a re-asserted claim at once.
 
-  KEYS[1] task key   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] epoch
+  KEYS[1] task key   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] epoch   KEYS[5] queued (set)
   ARGV[1] id  ARGV[2] raw task JSON  ARGV[3] attempt  ARGV[4] lease  ARGV[5] worker  ARGV[6] start
   ARGV[7] manual_end ('1' or '')   ARGV[8] the epoch the worker saw before ('' = unknown)
 
-  Returns 1 when re-asserted, 0 when a hash exists or Redis did not lose its data.
+  Returns 1 when re-asserted, 0 when a hash exists, the id is queued again, or Redis did not
+  lose its data.
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('GET', KEYS[4]) == ARGV[8] then return 0 end
+if redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local fn = ''

@@ -70,4 +70,18 @@ describe('Lua scripts under random interleavings', () => {
   it('keep every invariant with endRetention 0 (an ended, reaped task is not brought back by a stale heartbeat)', async () => {
     await fc.assert(property(staleHolderSequenceArb, { taskTimeout: TASK_TIMEOUT, retention: 0 }), { numRuns: 150 });
   });
+
+  /*
+   * Found by the property above (seed -25709845): a stale holder's claim is parked, Redis loses
+   * its data, the id is submitted again, and the stale holder's next heartbeat finds the hash
+   * missing under a new epoch. It must not re-assert its claim beside the queued copy.
+   */
+  it('a task submitted again after Redis lost its data is not re-asserted by an old holder', async () => {
+    const ops = [
+      ...[3, 2, 0, 5, 1, 4].map((t) => ({ k: 'submit', t })),
+      { k: 'claim', w: 0, n: 3 }, { k: 'stall', w: 0 }, { k: 'requeue', limit: 100 }, { k: 'claim', w: 1, n: 1 },
+      { k: 'flush', i: 0 }, { k: 'reap', limit: 1 }, { k: 'submit', t: 0 }, { k: 'renew', w: 0, mask: 0 }, { k: 'reap', limit: 1 },
+    ] as Op[];
+    await runSequence(redis, server.options().keyPrefix, { taskTimeout: TASK_TIMEOUT, retention: 0, maxAttempts: 1 }, ops);
+  });
 });
