@@ -4,7 +4,7 @@
  * which case nothing more is written. Pure: every effect is named here and provided by the
  * runtime (src/worker.ts).
  */
-import { and, assign, setup, stateIn } from 'xstate';
+import { assign, setup } from 'xstate';
 
 export type TaskOutcome = 'succeeded' | 'failed' | 'stopped';
 
@@ -87,8 +87,6 @@ export const taskMachine = setup({
   guards: {
     /** a report from the current run (not one that a reload has replaced) */
     isCurrentRun: ({ context, event }) => (event as { run?: number }).run === context.run,
-    isReloading: stateIn('#task.RUNNING.reloading'),
-    isStopping: stateIn('#task.RUNNING.stopping'),
     /** the fenced END write went through */
     written: ({ event }) => (event as { written?: boolean }).written === true,
   },
@@ -108,21 +106,13 @@ export const taskMachine = setup({
     RUNNING: {
       initial: 'working',
       entry: 'startRun',
-      on: {
-        RUN_DONE: [
-          { guard: and(['isCurrentRun', 'isReloading']), target: 'RUNNING', reenter: true, actions: 'nextRun' },
-          { guard: and(['isCurrentRun', 'isStopping']), target: 'ending', actions: 'markStopped' },
-          { guard: 'isCurrentRun', target: 'ending', actions: 'markSucceeded' },
-        ],
-        RUN_FAILED: [
-          { guard: and(['isCurrentRun', 'isReloading']), target: 'RUNNING', reenter: true, actions: 'nextRun' },
-          { guard: and(['isCurrentRun', 'isStopping']), target: 'ending', actions: 'markStopped' },
-          { guard: 'isCurrentRun', target: 'ending', actions: 'markFailed' },
-        ],
-      },
+      // A report of the current run settles it; one from a run a reload replaced is ignored.
+      // Each substate says what settling means there, so the common path checks one guard.
       states: {
         working: {
           on: {
+            RUN_DONE: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markSucceeded' },
+            RUN_FAILED: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markFailed' },
             STOP: 'stopping',
             RELOAD: 'reloading',
             EVENT: { actions: 'deliverEvent' },
@@ -130,6 +120,10 @@ export const taskMachine = setup({
         },
         stopping: {
           entry: 'abortRun',
+          on: {
+            RUN_DONE: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markStopped' },
+            RUN_FAILED: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markStopped' },
+          },
           after: {
             // The function ignored its AbortSignal: end it as stopped anyway.
             abortTimeout: { target: '#task.ending', actions: 'markStopped' },
@@ -137,7 +131,11 @@ export const taskMachine = setup({
         },
         reloading: {
           entry: 'abortRun',
-          on: { STOP: 'stopping' },
+          on: {
+            RUN_DONE: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
+            RUN_FAILED: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
+            STOP: 'stopping',
+          },
           after: {
             abortTimeout: { target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
           },

@@ -5,8 +5,8 @@
  * halt (partitioned -> halted). Pure: every effect is a named actor or action provided by
  * src/worker-runtime.ts.
  */
-import { assign, enqueueActions, fromCallback, fromPromise, setup, stopChild, type AnyEventObject } from 'xstate';
-import { taskMachine } from './task.js';
+import { assign, createActor, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyStateMachine } from 'xstate';
+import { taskMachine, type TaskEvent } from './task.js';
 
 export interface ClaimedTask {
   id: string;
@@ -30,7 +30,7 @@ export interface PeerProbe {
 }
 
 export interface WorkerContext extends WorkerInput {
-  /** ids of the tasks this worker holds (each is a child actor `task.<id>`) */
+  /** ids of the tasks this worker holds (each is a task actor `task.<id>`, see startTasks) */
   running: string[];
   /** of those, the ones whose function has settled and whose END is being written */
   settled: string[];
@@ -52,6 +52,44 @@ const notProvided = (name: string) => async (): Promise<never> => {
 };
 
 export const taskActorId = (id: string) => `task.${id}`;
+
+type TaskActor = ActorRefFrom<typeof taskMachine>;
+
+/** the live task actor of `id` in this worker's actor system, if any */
+export const taskActor = (system: { get(systemId: string): AnyActorRef | undefined }, id: string) =>
+  system.get(taskActorId(id)) as TaskActor | undefined;
+
+/**
+ * One task actor per claimed task: the task logic this worker machine was provided with,
+ * started in the worker's actor system under systemId `task.<id>`, with the worker as its
+ * parent, so that its end comes back as `xstate.done.actor.task.<id>` (or `.error.` if it
+ * crashed) and the worker can address it with `system.get`.
+ *
+ * Not `spawnChild`: xstate copies a machine's children map on every spawn and every stop, so
+ * each task would cost O(concurrency) (43% of the worker's CPU at concurrency 100 in the bench
+ * profile). A task actor stops by itself in its final state, which also takes it out of the
+ * system. A live actor for the same id is an old claim the worker has not heard it lost (the
+ * task was requeued and came back here): it is told LEASE_LOST first, and leaves at once.
+ */
+function startTaskActors(
+  { context, self, system }: { context: WorkerContext; self: AnyActorRef; system: { get(id: string): AnyActorRef | undefined } },
+  params: unknown,
+): void {
+  const { tasks } = params as { tasks: ClaimedTask[] };
+  const logic = ((self as unknown as { logic?: AnyStateMachine }).logic?.implementations.actors.task ?? taskMachine) as typeof taskMachine;
+  const { abortTimeout, finishRetryDelay } = context;
+  // Once this step is over, as xstate starts what spawnChild creates (creating an actor inside
+  // a custom action would also trip xstate's dev-mode warning about imperative assign()).
+  queueMicrotask(() => {
+    for (const t of tasks) {
+      taskActor(system, t.id)?.send({ type: 'LEASE_LOST' });
+      createActor(logic, { parent: self, id: taskActorId(t.id), systemId: taskActorId(t.id), input: { ...t, abortTimeout, finishRetryDelay } }).start();
+    }
+  });
+}
+
+/** params of startTasks: the tasks a claim returned */
+const claimedTasks = ({ event }: { event: AnyEventObject }) => ({ tasks: (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks });
 
 /**
  * Slots for new tasks: `concurrency` functions may run at once. A task whose function has
@@ -109,20 +147,24 @@ export const workerMachine = setup({
     deregister: fromPromise<void>(notProvided('deregister')),
   },
   actions: {
-    spawnTasks: enqueueActions(({ enqueue, context, event }) => {
-      const tasks = (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks;
-      for (const t of tasks) {
-        enqueue.spawnChild('task', {
-          id: taskActorId(t.id),
-          input: { ...t, abortTimeout: context.abortTimeout, finishRetryDelay: context.finishRetryDelay },
-        });
-      }
-      enqueue.assign({ running: [...context.running, ...tasks.map((t) => t.id)] });
+    /** start one task actor per claimed task (see startTaskActors) */
+    startTasks: startTaskActors,
+    /** record the claimed tasks as running (a task claimed again is no longer settled) */
+    addRunning: assign(({ context, event }) => {
+      const ids = (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.map((t) => t.id);
+      return {
+        running: [...context.running, ...ids.filter((id) => !context.running.includes(id))],
+        settled: context.settled.some((id) => ids.includes(id)) ? context.settled.filter((id) => !ids.includes(id)) : context.settled,
+      };
     }),
-    forgetTask: enqueueActions(({ enqueue, context, event }) => {
+    /**
+     * A task actor ended: forget its id, unless a later claim of the same id runs on in a new
+     * actor (the old one was told LEASE_LOST when the new one started).
+     */
+    forgetTask: assign(({ context, event, system }) => {
       const id = event.type.replace(/^xstate\.(done|error)\.actor\.task\./, '');
-      enqueue(stopChild(taskActorId(id)));
-      enqueue.assign({ running: context.running.filter((r) => r !== id), settled: context.settled.filter((r) => r !== id) });
+      if (taskActor(system, id)) return {};
+      return { running: context.running.filter((r) => r !== id), settled: context.settled.filter((r) => r !== id) };
     }),
     markSettled: assign({
       settled: ({ context, event }) => {
@@ -133,18 +175,33 @@ export const workerMachine = setup({
     }),
     routeControl: enqueueActions(({ enqueue, context, event }) => {
       if (event.type !== 'CONTROL' || !context.running.includes(event.id)) return;
-      const to = taskActorId(event.id);
-      if (event.command === 'stop') enqueue.sendTo(to, { type: 'STOP' });
-      else if (event.command === 'reload') enqueue.sendTo(to, { type: 'RELOAD' });
-      else enqueue.sendTo(to, { type: 'EVENT', name: event.name, payload: event.payload });
+      const tell = (e: TaskEvent) => enqueue({ type: 'tellTask', params: { id: event.id, event: e } });
+      if (event.command === 'stop') tell({ type: 'STOP' });
+      else if (event.command === 'reload') tell({ type: 'RELOAD' });
+      else tell({ type: 'EVENT', name: event.name, payload: event.payload });
     }),
     loseLeases: enqueueActions(({ enqueue, context, event }) => {
       const ids = (event as unknown as { output?: { lost: string[] }; ids?: string[] }).ids ?? (event as unknown as { output: { lost: string[] } }).output.lost;
-      for (const id of ids) if (context.running.includes(id)) enqueue.sendTo(taskActorId(id), { type: 'LEASE_LOST' });
+      for (const id of ids) if (context.running.includes(id)) enqueue({ type: 'tellTask', params: { id, event: { type: 'LEASE_LOST' } } });
     }),
     haltTasks: enqueueActions(({ enqueue, context }) => {
-      for (const id of context.running) enqueue.sendTo(taskActorId(id), { type: 'HALT' });
+      for (const id of context.running) enqueue({ type: 'tellTask', params: { id, event: { type: 'HALT' } } });
     }),
+    /**
+     * The worker is done: stop any task actor still alive (xstate would stop spawned children
+     * here; the runtime has halted or handed back every task before this point).
+     */
+    stopTasks: enqueueActions(({ enqueue, context, system }) => {
+      for (const id of context.running) {
+        const ref = taskActor(system, id);
+        if (ref) enqueue.stopChild(ref);
+      }
+    }),
+    /** deliver an event to the task actor of `id` (gone already: nothing to tell) */
+    tellTask: ({ system }, params: unknown) => {
+      const { id, event } = params as { id: string; event: TaskEvent };
+      taskActor(system, id)?.send(event);
+    },
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     /** a task actor crashed: release its local record and log it */
     reportTaskCrash: () => {
@@ -218,8 +275,13 @@ export const workerMachine = setup({
             src: 'claimTasks',
             input: ({ context }) => ({ free: freeSlots(context) }),
             onDone: [
-              { guard: 'claimFillsSlots', target: 'full', actions: 'spawnTasks' },
-              { guard: 'claimedAny', target: 'fetching', reenter: true, actions: 'spawnTasks' },
+              { guard: 'claimFillsSlots', target: 'full', actions: ['addRunning', { type: 'startTasks', params: claimedTasks }] },
+              {
+                guard: 'claimedAny',
+                target: 'fetching',
+                reenter: true,
+                actions: ['addRunning', { type: 'startTasks', params: claimedTasks }],
+              },
               { target: 'waiting' },
             ],
             onError: { target: 'backoff', actions: 'reportError' },
@@ -301,7 +363,7 @@ export const workerMachine = setup({
         onError: { target: 'stopped', actions: 'reportError' },
       },
     },
-    stopped: { type: 'final' },
-    failed: { type: 'final' },
+    stopped: { type: 'final', entry: 'stopTasks' },
+    failed: { type: 'final', entry: 'stopTasks' },
   },
 });

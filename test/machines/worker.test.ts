@@ -40,7 +40,8 @@ const claimed = (...ids: string[]): ClaimedTask[] => ids.map((id) => ({ id, atte
 type Snap = ReturnType<typeof initialTransition<typeof workerMachine>>[0];
 type Actions = ReturnType<typeof transition<typeof workerMachine>>[1];
 
-const named = (actions: Actions) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));
+/** named effects of a step, but for task actors started and told (see `started` and `sent`) */
+const named = (actions: Actions) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.') && t !== 'tellTask' && t !== 'startTasks');
 /** sources of the actors a step starts (invoked or spawned) */
 const invoked = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild').map((a) => (a.params as { src: unknown }).src);
 const inputOf = (actions: Actions, src: string) => {
@@ -50,15 +51,17 @@ const inputOf = (actions: Actions, src: string) => {
 /** ids of the actors a step stops */
 const stopped = (actions: Actions) =>
   actions.filter((a) => (a.type as string) === 'xstate.stopChild').map((a) => (a.params as unknown as { id: string }).id);
-/** events a step sends to other actors, as "target:TYPE" */
+/** events a step sends to its task actors (tellTask), as "task.<id>:TYPE" */
 const sent = (actions: Actions) =>
   actions
-    .filter((a) => a.type === 'xstate.sendTo')
+    .filter((a) => a.type === 'tellTask')
     .map((a) => {
-      const p = a.params as { targetId?: string; event: { type: string } };
-      return `${p.targetId}:${p.event.type}`;
+      const p = a.params as { id: string; event: { type: string } };
+      return `${taskActorId(p.id)}:${p.event.type}`;
     });
-const sentEvents = (actions: Actions) => actions.filter((a) => a.type === 'xstate.sendTo').map((a) => (a.params as { event: unknown }).event);
+const sentEvents = (actions: Actions) => actions.filter((a) => a.type === 'tellTask').map((a) => (a.params as { event: unknown }).event);
+/** the claimed tasks a step starts task actors for (startTasks) */
+const started = (actions: Actions) => actions.filter((a) => a.type === 'startTasks').flatMap((a) => (a.params as { tasks: ClaimedTask[] }).tasks);
 const scheduled = (actions: Actions) =>
   Object.fromEntries(
     actions
@@ -123,21 +126,21 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(named(actions)).toEqual(['reportError']);
   });
 
-  it('a claim that fills every slot spawns one child actor task.<id> per task and stops fetching', () => {
+  it('a claim that fills every slot starts one task actor per task and stops fetching', () => {
     const s = fetching();
     const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: claimed('a', 'b') }));
     expect(snap.value).toEqual({ connected: 'full' });
     expect(snap.context.running).toEqual(['a', 'b']);
-    expect(Object.keys(snap.children)).toEqual(expect.arrayContaining(['task.a', 'task.b']));
-    expect(invoked(actions)).toEqual(['task', 'task']);
-    expect(inputOf(actions, 'task')).toEqual({ id: 'a', attempt: 1, lease: 'lease-a', abortTimeout: 100, finishRetryDelay: 50 });
+    expect(started(actions)).toEqual(claimed('a', 'b'));
+    expect(invoked(actions)).toEqual([]);
   });
 
   it('a claim that leaves slots free claims again, for the free slots only', () => {
     const s = fetching({ ...input, concurrency: 3 });
     const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: claimed('a') }));
     expect(snap.value).toEqual({ connected: 'fetching' });
-    expect(invoked(actions)).toEqual(['task', 'claimTasks']);
+    expect(started(actions)).toEqual(claimed('a'));
+    expect(invoked(actions)).toEqual(['claimTasks']);
     expect(inputOf(actions, 'claimTasks')).toEqual({ free: 2 });
   });
 
@@ -159,11 +162,10 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(invoked(nextActions)).toEqual(['claimTasks']);
   });
 
-  it('a finished task is forgotten (its child actor stopped) and a full worker fetches for the freed slot', () => {
+  it('a finished task is forgotten (its actor stopped itself) and a full worker fetches for the freed slot', () => {
     const [snap, actions] = step(withTasks(['a', 'b']), taskEnded('a'));
     expect(snap.context.running).toEqual(['b']);
-    expect(stopped(actions)).toContain('task.a');
-    expect(snap.children['task.a']).toBeUndefined();
+    expect(stopped(actions)).not.toContain('task.a');
     expect(snap.value).toEqual({ connected: 'fetching' });
     expect(inputOf(actions, 'claimTasks')).toEqual({ free: 1 });
   });
@@ -489,9 +491,12 @@ const settle = async () => {
   for (let i = 0; i < 4; i++) await new Promise<void>((r) => setImmediate(r));
 };
 
+/** the task events only the worker sends (the task effects report the others) */
+const FROM_WORKER = new Set(['STOP', 'RELOAD', 'EVENT', 'LEASE_LOST', 'HALT']);
+
 async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = input) {
   const clock = new SimulatedClock();
-  /** events the worker sent to its child task actors, as "task.<id>:TYPE" */
+  /** events the worker sent to its task actors, as "task.<id>:TYPE" */
   const toTasks: string[] = [];
   /** reports the task effects sent their own task actor, as "task.<id>:TYPE" */
   const reports: string[] = [];
@@ -502,8 +507,7 @@ async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = i
     inspect: (ie) => {
       const target = (ie.actorRef as AnyActorRef).id;
       if (ie.type === '@xstate.event' && target.startsWith('task.') && !ie.event.type.startsWith('xstate.')) {
-        // the worker's sendTo names it as the source; a task effect reporting back has none
-        (ie.sourceRef ? toTasks : reports).push(`${target}:${ie.event.type}`);
+        (FROM_WORKER.has(ie.event.type) ? toTasks : reports).push(`${target}:${ie.event.type}`);
       }
     },
   });
@@ -511,7 +515,8 @@ async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = i
   actor.start();
   await settle();
   const state = () => actor.getSnapshot().value;
-  const children = () => Object.keys(actor.getSnapshot().children).filter((k) => k.startsWith('task.'));
+  /** live task actors, by systemId */
+  const children = () => Object.keys(actor.system.getAll()).filter((k) => k.startsWith('task.'));
   const runOf = (id: string) => {
     const r = fake.log.runs.filter((x) => x.id === id).at(-1);
     if (!r) throw new Error(`task ${id} never ran`);

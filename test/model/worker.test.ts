@@ -141,8 +141,8 @@ const events = (s: Snap) => eventsFor(s, payloads);
 /** HALT and LEASE_LOST sent to task children by a step's actions, as child ids */
 const abandoning = (r: StepResult): string[] =>
   r.actions
-    .filter((a) => a.type === 'xstate.sendTo' && ['HALT', 'LEASE_LOST'].includes(a.params?.event?.type))
-    .map((a) => String(a.params.targetId));
+    .filter((a) => a.type === 'tellTask' && ['HALT', 'LEASE_LOST'].includes(a.params?.event?.type))
+    .map((a) => `task.${String(a.params.id)}`);
 
 /**
  * The worker with real task children: a child told HALT or LEASE_LOST ends abandoned at once
@@ -295,7 +295,8 @@ async function startWorker(variant: Variant) {
         sut.ends.delete(to.id.slice('task.'.length));
       }
       if (ev.type !== '@xstate.event') return;
-      if (to.id.startsWith('task.') && ev.sourceRef?.sessionId === ev.rootId) {
+      // the worker tells its tasks these (tellTask); the task effects report the others
+      if (to.id.startsWith('task.') && ['STOP', 'RELOAD', 'EVENT', 'LEASE_LOST', 'HALT'].includes(ev.event.type)) {
         const id = to.id.slice('task.'.length);
         told.set(id, [...(told.get(id) ?? []), [fx.step, ev.event.type]]);
       }
@@ -315,7 +316,8 @@ async function replay(variant: Variant, plan: Plan) {
   const { fx, tfx, clock, told, finishes, crashIds } = current;
   /** every task child ever seen, by id */
   const children = new Map<string, AnyActorRef>();
-  const taskChildren = () => Object.entries(actor.getSnapshot().children as Record<string, AnyActorRef>).filter(([k]) => k.startsWith('task.'));
+  /** live task actors, by systemId */
+  const taskChildren = () => Object.entries(actor.system.getAll() as Record<string, AnyActorRef>).filter(([k]) => k.startsWith('task.'));
 
   const produce = (e: AnyEventObject, producer: string) => {
     const s = fx.live(producer);
@@ -330,7 +332,7 @@ async function replay(variant: Variant, plan: Plan) {
    * running, never aborted (a bug, reproduced on the real worker in task-crash.test.ts).
    */
   const functions = () => tfx.running().map((c) => String(c.input.id)).filter((id) => !crashIds.has(id));
-  const childOf = (id: string) => actor.getSnapshot().children[`task.${id}`] as AnyActorRef | undefined;
+  const childOf = (id: string) => actor.system.get(`task.${id}`) as AnyActorRef | undefined;
 
   const drive = async (e: AnyEventObject, before: Snap) => {
     const t = e.type;
