@@ -6,7 +6,7 @@
  *   node --import tsx bench/xstate-cost.ts
  */
 import { createActor, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate';
-import { workerMachine } from '../machines/worker.js';
+import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 
 const N = 20_000;
@@ -46,7 +46,7 @@ async function workerPath(concurrency: number): Promise<number> {
         for (let i = 0; i < input.free && claimed < N; i++) tasks.push({ id: `t${claimed++}`, attempt: 1, lease: '1:w' });
         return { tasks };
       }),
-      waitForTask: fromPromise(() => new Promise<void>(() => {})),
+      waitForTask: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(() => new Promise(() => {})),
     },
     actions: { reportError: () => {}, reportTaskCrash: () => {} },
   });

@@ -115,7 +115,12 @@ export const workerMachine = setup({
     /** atomically claim up to `free` queued tasks (claim.lua) */
     claimTasks: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(notProvided('claimTasks')),
     /** block on the queue until an entry arrives, or fetchTaskInterval passes */
-    waitForTask: fromPromise<void>(notProvided('waitForTask')),
+    /**
+     * block on the queue until an entry arrives or fetchTaskInterval passes, then claim up to
+     * `free` tasks: the wake-up and the claim are one effect, so that an idle worker's pickup is
+     * the wake-up plus one round trip, with no machine step between them
+     */
+    waitForTask: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(notProvided('waitForTask')),
     /** renew all leases in one call every heartbeatInterval; sends LEASES_LOST */
     heartbeat: fromCallback<AnyEventObject>(() => {
       throw new Error('worker machine: effect "heartbeat" not provided');
@@ -290,7 +295,13 @@ export const workerMachine = setup({
         waiting: {
           invoke: {
             src: 'waitForTask',
-            onDone: 'fetching',
+            input: ({ context }) => ({ free: freeSlots(context) }),
+            onDone: [
+              { guard: 'claimFillsSlots', target: 'full', actions: ['addRunning', { type: 'startTasks', params: claimedTasks }] },
+              { guard: 'claimedAny', target: 'fetching', actions: ['addRunning', { type: 'startTasks', params: claimedTasks }] },
+              // woken for an entry another worker took, or the poll found nothing: wait again
+              { target: 'waiting', reenter: true },
+            ],
             onError: { target: 'backoff', actions: 'reportError' },
           },
         },

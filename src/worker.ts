@@ -147,6 +147,35 @@ export class Worker extends EventEmitter {
     return t;
   }
 
+  /** claim.lua for up to `free` tasks; they wait in `pending` until their task actor adopts them */
+  private async claim(free: number, signal: AbortSignal): Promise<{ tasks: ClaimedTask[] }> {
+    const { config, keys, log } = this;
+    const { claimed, parked } = await claim(this.redis, keys, this.address, free, config.maxPayloadBytes, [...this.functions.keys()]);
+    for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
+    if (signal.aborted && claimed.length) {
+      // The machine moved on (stop) while the claim ran: give the tasks straight back.
+      await handBack(this.redis, keys, claimed);
+      return { tasks: [] };
+    }
+    const tasks: ClaimedTask[] = [];
+    const now = Date.now();
+    for (const c of claimed) {
+      const entry = parseEntry(c.raw);
+      this.pending.set(c.id, {
+        id: c.id,
+        raw: c.raw,
+        entry,
+        attempt: c.attempt,
+        lease: c.lease,
+        start: now,
+        manualEnd: entry.manual_end === true,
+        listeners: new Map(),
+      });
+      tasks.push({ id: c.id, attempt: c.attempt, lease: c.lease });
+    }
+    return { tasks };
+  }
+
   private held(ids?: string[]): HeldLease[] {
     const out: HeldLease[] = [];
     for (const t of this.tasks.values()) if (!ids || ids.includes(t.id)) out.push({ id: t.id, lease: t.lease });
@@ -271,33 +300,8 @@ export class Worker extends EventEmitter {
             throw this.startError;
           }
         }),
-        claimTasks: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => {
-          const { claimed, parked } = await claim(this.redis, keys, this.address, input.free, config.maxPayloadBytes, [...this.functions.keys()]);
-          for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
-          if (signal.aborted && claimed.length) {
-            // The machine moved on (stop) while the claim ran: give the tasks straight back.
-            await handBack(this.redis, keys, claimed);
-            return { tasks: [] };
-          }
-          const tasks: ClaimedTask[] = [];
-          const now = Date.now();
-          for (const c of claimed) {
-            const entry = parseEntry(c.raw);
-            this.pending.set(c.id, {
-              id: c.id,
-              raw: c.raw,
-              entry,
-              attempt: c.attempt,
-              lease: c.lease,
-              start: now,
-              manualEnd: entry.manual_end === true,
-              listeners: new Map(),
-            });
-            tasks.push({ id: c.id, attempt: c.attempt, lease: c.lease });
-          }
-          return { tasks };
-        }),
-        waitForTask: fromPromise(async ({ signal }) => {
+        claimTasks: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => this.claim(input.free, signal)),
+        waitForTask: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => {
           const conn = this.blockingConnection();
           const onAbort = () => {
             conn.disconnect();
@@ -311,6 +315,8 @@ export class Worker extends EventEmitter {
           } finally {
             signal.removeEventListener('abort', onAbort);
           }
+          if (signal.aborted) return { tasks: [] };
+          return this.claim(input.free, signal);
         }),
         heartbeat: ticker(
           config.heartbeatInterval,

@@ -459,7 +459,16 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
         log.claims.push(input.free);
         return { tasks: claimed(...(claims.shift() ?? [])) };
       }),
-      waitForTask: fromPromise<void>(() => new Promise<void>((resolve) => log.waits.push(resolve))),
+      // woken by the test, it claims as claimTasks does (the next scripted claim)
+      waitForTask: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(
+        ({ input }) =>
+          new Promise((resolve) =>
+            log.waits.push(() => {
+              log.claims.push(input.free);
+              resolve({ tasks: claimed(...(claims.shift() ?? [])) });
+            }),
+          ),
+      ),
       heartbeat: service('heartbeat'),
       refreshPeers: service('refreshPeers'),
       controlListener: service('controlListener'),

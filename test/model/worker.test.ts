@@ -85,18 +85,21 @@ const abstract = (s: Snap) => JSON.stringify([s.value, [...running(s)].sort()]);
 const claim = (ids: string[]): { tasks: ClaimedTask[] } => ({ tasks: ids.map((id) => ({ id, attempt: 1, lease: `lease-${id}` })) });
 const fail = () => [{ message: 'fake failure' }];
 
+/** what a claim returns: no task, one, or enough to fill every free slot */
+const claimOutputs = (s: Snap) => {
+  const free = POOL.filter((id) => !running(s).includes(id)).slice(0, s.context.concurrency - running(s).length);
+  const outs = [claim([])];
+  if (free.length >= 1) outs.push(claim(free.slice(0, 1)));
+  if (free.length >= 2) outs.push(claim(free));
+  return outs;
+};
+
 const payloads: Payloads = {
   done: {
     register: () => [undefined],
-    // no task, one, or enough to fill every free slot
-    claimTasks: (s) => {
-      const free = POOL.filter((id) => !running(s).includes(id)).slice(0, s.context.concurrency - running(s).length);
-      const outs = [claim([])];
-      if (free.length >= 1) outs.push(claim(free.slice(0, 1)));
-      if (free.length >= 2) outs.push(claim(free));
-      return outs;
-    },
-    waitForTask: () => [undefined],
+    claimTasks: claimOutputs,
+    // woken (or the poll came round), then claimed
+    waitForTask: claimOutputs,
     // below partitionPercentage (60), above it, and no peer known at all
     probePeers: () => [
       { reached: 1, total: 4 },
