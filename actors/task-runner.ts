@@ -8,6 +8,7 @@ import type { AnyActorRef } from 'xstate';
 import type { LocalTask, Task, TaskFunction } from '../src/task.js';
 import { parseEntry, taskData } from '../src/wire.js';
 import { UnknownFunctionError } from '../src/errors.js';
+import { LazyAbort } from './lazy-abort.js';
 
 export interface RunnerDeps {
   local(id: string): LocalTask | undefined;
@@ -27,13 +28,13 @@ export function taskRunner(deps: RunnerDeps) {
     };
     const t = deps.local(id);
     if (!t) return report({ type: 'RUN_FAILED', error: new Error(`task ${id} is not held by this worker`) });
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     t.controller = controller;
     t.settled = false;
     const settle = () => {
       if (t.controller === controller) t.settled = true;
     };
-    execute(deps, t, run, controller.signal).then(
+    execute(deps, t, run, controller).then(
       (output) => {
         settle();
         report({ type: 'RUN_DONE', output });
@@ -46,7 +47,7 @@ export function taskRunner(deps: RunnerDeps) {
   };
 }
 
-async function execute(deps: RunnerDeps, t: LocalTask, run: number, signal: AbortSignal): Promise<unknown> {
+async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort): Promise<unknown> {
   if (run > 0) {
     const raw = await deps.readRaw(t.id);
     if (raw) {
@@ -61,7 +62,9 @@ async function execute(deps: RunnerDeps, t: LocalTask, run: number, signal: Abor
     data: taskData(t.entry),
     attempt: t.attempt,
     function: t.entry.function,
-    signal,
+    get signal() {
+      return abort.signal;
+    },
     emit: (event, data) => deps.emit(t.id, event, data),
     on(name, handler) {
       let set = t.listeners.get(name);

@@ -2,6 +2,7 @@
  * What a task function receives (`Task`) and the worker's local record of a running task.
  */
 import type { TaskEntry } from './wire.js';
+import type { LazyAbort } from '../actors/lazy-abort.js';
 
 export interface Task<D = any> {
   readonly id: string;
@@ -33,8 +34,8 @@ export interface LocalTask {
   /** local ms when claimed (for re-assertion after Redis lost the hash) */
   start: number;
   manualEnd: boolean;
-  /** the current run's AbortController (a new one per run: a reload starts a new run) */
-  controller?: AbortController;
+  /** the current run's abort (a new one per run: a reload starts a new run) */
+  controller?: LazyAbort;
   /** the current run's function has returned or thrown: there is nothing left to abort */
   settled?: boolean;
   listeners: Map<string, Set<(payload: unknown) => void>>;
