@@ -8,15 +8,24 @@ import type { AnyActorRef } from 'xstate';
 import type { LoggerLike } from './logger.js';
 
 export function emitStates(actor: AnyActorRef, owner: EventEmitter, log: LoggerLike, name: string): void {
-  let last = '';
+  let last: unknown = undefined;
   actor.subscribe({
     next: (s: { value: unknown }) => {
-      const v = JSON.stringify(s.value);
-      if (v === last) return;
-      last = v;
-      log.debug(`state ${v}`);
+      // every event makes a snapshot (a busy worker makes thousands a second): compare cheaply
+      if (sameValue(s.value, last)) return;
+      last = s.value;
+      log.debug(`state ${JSON.stringify(s.value)}`);
       owner.emit('state', s.value);
     },
     error: (e: unknown) => log.error(`${name} machine crashed`, e),
   });
+}
+
+/** equal state values: a state name, or nested { parent: child } objects */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
