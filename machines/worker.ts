@@ -7,6 +7,7 @@
  */
 import { assign, createActor, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyStateMachine } from 'xstate';
 import { taskMachine, type TaskEvent } from './task.js';
+import { compiled } from './compiled.js';
 
 export interface ClaimedTask {
   id: string;
@@ -60,10 +61,11 @@ export const taskActor = (system: { get(systemId: string): AnyActorRef | undefin
   system.get(taskActorId(id)) as TaskActor | undefined;
 
 /**
- * One task actor per claimed task: the task logic this worker machine was provided with,
- * started in the worker's actor system under systemId `task.<id>`, with the worker as its
- * parent, so that its end comes back as `xstate.done.actor.task.<id>` (or `.error.` if it
- * crashed) and the worker can address it with `system.get`.
+ * One task actor per claimed task: the task machine this worker machine was provided with,
+ * stepped by machines/compiled.ts (the same statechart, a fraction of the CPU), started in the
+ * worker's actor system under systemId `task.<id>` with the worker as its parent, so that its
+ * end comes back as `xstate.done.actor.task.<id>` (or `.error.` if it crashed) and the worker
+ * can address it with `system.get`.
  *
  * Not `spawnChild`: xstate copies a machine's children map on every spawn and every stop, so
  * each task would cost O(concurrency) (43% of the worker's CPU at concurrency 100 in the bench
@@ -76,10 +78,10 @@ function startTaskActors(
   params: unknown,
 ): void {
   const { tasks } = params as { tasks: ClaimedTask[] };
-  const logic = ((self as unknown as { logic?: AnyStateMachine }).logic?.implementations.actors.task ?? taskMachine) as typeof taskMachine;
+  const machine = ((self as unknown as { logic?: AnyStateMachine }).logic?.implementations.actors.task ?? taskMachine) as typeof taskMachine;
+  const logic = compiled(machine);
   const { abortTimeout, finishRetryDelay } = context;
-  // Once this step is over, as xstate starts what spawnChild creates (creating an actor inside
-  // a custom action would also trip xstate's dev-mode warning about imperative assign()).
+  // Once this step is over, as xstate starts what spawnChild creates.
   queueMicrotask(() => {
     for (const t of tasks) {
       taskActor(system, t.id)?.send({ type: 'LEASE_LOST' });

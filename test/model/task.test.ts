@@ -25,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createActor, SimulatedClock, type AnyEventObject } from 'xstate';
 import { taskMachine, type TaskInput, type TaskOutcome } from '../../machines/task.js';
+import { compileMachine } from '../../machines/compiled.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
 import { finishTask, renewLeases } from '../../src/effects/leases.js';
@@ -168,9 +169,13 @@ const payloadOf = (input: { outcome: TaskOutcome; result?: unknown; error?: unkn
 
 type EndInput = { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown };
 
-async function replay(plan: Plan, n: number) {
+/**
+ * `interpreter`: the task actor as xstate interprets the machine, or as the worker runs it
+ * (machines/compiled.ts); both must take the same steps.
+ */
+async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled') {
   const model = plan.expected;
-  const id = `p${n}`;
+  const id = `p${n}-${interpreter}`;
   const lease = `lease-${id}`;
   const input: TaskInput = { ...modelInput, id, lease };
   // The claim as claim.lua leaves it: RUNNING under our lease, in the lease index.
@@ -212,7 +217,7 @@ async function replay(plan: Plan, n: number) {
   });
   const clock = new SimulatedClock();
   let sink: string[] | undefined = [];
-  const actor = createActor(logic, { input, clock, inspect: rootTransitions(() => sink) });
+  const actor = createActor(interpreter === 'compiled' ? (compileMachine(logic) as unknown as typeof logic) : logic, { input, clock, inspect: rootTransitions(() => sink) });
   const crashes: unknown[] = [];
   actor.subscribe({ error: (e) => crashes.push(e) });
   actor.start();
@@ -390,6 +395,11 @@ describe('task machine: model-based paths replayed on the real END write', () =>
   });
 
   it.each(plans.map((p, i) => [i, p.name] as const))('path %i: %s', async (i) => {
-    await replay(plans[i]!, i);
+    await replay(plans[i]!, i, 'xstate');
+  });
+
+  // the worker's task actors: the same machine, stepped by machines/compiled.ts
+  it.each(plans.map((p, i) => [i, p.name] as const))('compiled, path %i: %s', async (i) => {
+    await replay(plans[i]!, i, 'compiled');
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * machines/compiled.ts steps the task machine for the worker's task actors. The model-based
+ * test (test/model/task.test.ts) replays every path with it and with xstate; this file covers
+ * what those paths cannot see (time between steps, the done event a parent receives) and the
+ * features it refuses to compile. Each behaviour is checked on both interpreters.
+ */
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, setup, SimulatedClock, type AnyActorLogic, type AnyActorRef, type AnyEventObject } from 'xstate';
+import { taskMachine, type TaskInput } from '../../machines/task.js';
+import { compileMachine } from '../../machines/compiled.js';
+
+const input: TaskInput = { id: 't1', attempt: 1, lease: 'l1', abortTimeout: 100, finishRetryDelay: 50 };
+
+/** the task machine with effects that record what they were asked to do */
+function recorded() {
+  const log: string[] = [];
+  const runs: Array<{ run: number; self: AnyActorRef }> = [];
+  const logic = taskMachine.provide({
+    actions: {
+      startRun: ({ context, self }) => {
+        log.push(`startRun ${context.run}`);
+        runs.push({ run: context.run, self });
+      },
+      writeEnd: ({ context, self }) => {
+        log.push(`writeEnd ${context.outcome}`);
+        void Promise.resolve().then(() => self.send({ type: 'ENDED', written: true }));
+      },
+      abortRun: ({ context }) => log.push(`abortRun ${context.run}`),
+      deliverEvent: () => log.push('deliverEvent'),
+      reportFinishError: () => log.push('reportFinishError'),
+      releaseTask: () => log.push('releaseTask'),
+    },
+  });
+  return { log, runs, logic };
+}
+
+const interpreters: Array<[string, (m: typeof taskMachine) => AnyActorLogic]> = [
+  ['xstate', (m) => m],
+  ['compiled', (m) => compileMachine(m)],
+];
+
+describe.each(interpreters)('the task machine interpreted by %s', (_name, interpret) => {
+  it('a delay counts from the latest entry of its state: leaving it cancels the earlier one', async () => {
+    const { log, runs, logic } = recorded();
+    const clock = new SimulatedClock();
+    const actor = createActor(interpret(logic), { input, clock });
+    actor.start();
+    actor.send({ type: 'RELOAD' }); // reloading: abortTimeout (100) armed at t=0
+    clock.increment(50);
+    runs[0]!.self.send({ type: 'RUN_DONE', run: 0, output: null }); // run 0 gave up: run 1 starts
+    clock.increment(10);
+    actor.send({ type: 'RELOAD' }); // reloading again at t=60: its abortTimeout ends at t=160
+    clock.increment(45); // t=105: the first reloading's timer would have fired at t=100
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'reloading' });
+    expect(actor.getSnapshot().context.run).toBe(1);
+    clock.increment(60); // t=165
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'working' });
+    expect(actor.getSnapshot().context.run).toBe(2);
+    expect(log).toEqual(['startRun 0', 'abortRun 0', 'startRun 1', 'abortRun 1', 'startRun 2']);
+  });
+
+  it('a task that ends sends its parent xstate.done.actor.<id> with its output, once', async () => {
+    const { log, runs, logic } = recorded();
+    const got: AnyEventObject[] = [];
+    // a parent that starts the task actor the way the worker does, and records what it receives
+    const parent = createActor(
+      setup({}).createMachine({
+        on: { '*': { actions: ({ event }) => void got.push(event) } },
+      }),
+    );
+    parent.start();
+    const child = createActor(interpret(logic), { input, parent, id: 'task.t1', systemId: 'task.t1' });
+    child.start();
+    expect(parent.system.get('task.t1')).toBe(child);
+    runs[0]!.self.send({ type: 'RUN_DONE', run: 0, output: { ok: 1 } });
+    await new Promise((r) => setImmediate(r));
+    expect(child.getSnapshot().status).toBe('done');
+    expect(child.getSnapshot().output).toEqual({ id: 't1', end: 'succeeded' });
+    expect(got.map((e) => e.type)).toEqual(['xstate.done.actor.task.t1']);
+    expect(got[0]!.output).toEqual({ id: 't1', end: 'succeeded' });
+    expect(parent.system.get('task.t1')).toBeUndefined(); // out of the system once done
+    expect(log).toEqual(['startRun 0', 'writeEnd succeeded', 'releaseTask']);
+  });
+
+  it('an action that throws crashes the actor: its parent receives xstate.error.actor.<id>', () => {
+    const logic = recorded().logic.provide({
+      actions: {
+        deliverEvent: () => {
+          throw new Error('listener bug');
+        },
+      },
+    });
+    const got: AnyEventObject[] = [];
+    const parent = createActor(setup({}).createMachine({ on: { '*': { actions: ({ event }) => void got.push(event) } } }));
+    parent.start();
+    const child = createActor(interpret(logic), { input, parent, id: 'task.t1' });
+    child.start();
+    child.send({ type: 'EVENT', name: 'x', payload: null });
+    expect(child.getSnapshot().status).toBe('error');
+    expect(got.map((e) => e.type)).toEqual(['xstate.error.actor.task.t1']);
+  });
+});
+
+describe('compileMachine refuses what it does not implement, naming it', () => {
+  it.each([
+    ['always', setup({}).createMachine({ initial: 'a', states: { a: { always: { target: 'b' } }, b: {} } }), /always/],
+    ['parallel states', setup({}).createMachine({ type: 'parallel', states: { a: {}, b: {} } }), /parallel state/],
+    ['invoke', setup({ actors: { p: fromPromise(async () => {}) } }).createMachine({ invoke: { src: 'p' } }), /invoke/],
+    ['an unimplemented action', setup({}).createMachine({ entry: 'nope' as never }), /action "nope"/],
+    ['exit actions', setup({ actions: { x: () => {} } }).createMachine({ initial: 'a', states: { a: { exit: 'x' } } }), /exit actions/],
+  ])('%s', (_what, machine, message) => {
+    expect(() => compileMachine(machine)).toThrow(message);
+  });
+});
