@@ -3,7 +3,7 @@
  * (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache).
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /** script name -> number of KEYS it takes (see each file's header) */
 export const SCRIPTS = {
@@ -32,17 +32,38 @@ function source(name: ScriptName): string {
 
 const defined = new WeakSet<Redis>();
 
+function define(redis: Redis): void {
+  if (defined.has(redis)) return;
+  for (const n of Object.keys(SCRIPTS) as ScriptName[]) {
+    redis.defineCommand(commandName(n), { numberOfKeys: SCRIPTS[n], lua: source(n) });
+  }
+  defined.add(redis);
+}
+
 /** Run a script by name: KEYS then ARGV, as its header says. */
 export function runScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  if (!defined.has(redis)) {
-    for (const n of Object.keys(SCRIPTS) as ScriptName[]) {
-      redis.defineCommand(commandName(n), { numberOfKeys: SCRIPTS[n], lua: source(n) });
-    }
-    defined.add(redis);
-  }
+  define(redis);
+  return call(redis, name, keys, args) as Promise<unknown>;
+}
+
+/**
+ * A pipeline on `redis` that can queue scripts (`pipeScript`): the scripts must be defined on
+ * the connection before its pipeline is made.
+ */
+export function scriptPipeline(redis: Redis): ChainableCommander {
+  define(redis);
+  return redis.pipeline();
+}
+
+/** Queue a script by name on a pipeline made by scriptPipeline. */
+export function pipeScript(pipe: ChainableCommander, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): void {
+  call(pipe, name, keys, args);
+}
+
+function call(target: Redis | ChainableCommander, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): unknown {
   if (keys.length !== SCRIPTS[name]) throw new Error(`script ${name} takes ${SCRIPTS[name]} keys, got ${keys.length}`);
-  const fn = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[commandName(name)];
-  return fn!.call(redis, ...keys, ...args);
+  const fn = (target as unknown as Record<string, (...a: (string | number)[]) => unknown>)[commandName(name)];
+  return fn!.call(target, ...keys, ...args);
 }
 
 function commandName(n: ScriptName): string {

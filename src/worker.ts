@@ -17,7 +17,7 @@ import { connect, unavailable } from './redis.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError } from './wire.js';
-import { claim, waitForEntry } from './effects/queue.js';
+import { claim, waitAndClaim, type Claimed, type Parked } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
 import { EndBatch } from './end-batch.js';
 import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
@@ -147,10 +147,9 @@ export class Worker extends EventEmitter {
     return t;
   }
 
-  /** claim.lua for up to `free` tasks; they wait in `pending` until their task actor adopts them */
-  private async claim(free: number, signal: AbortSignal): Promise<{ tasks: ClaimedTask[] }> {
-    const { config, keys, log } = this;
-    const { claimed, parked } = await claim(this.redis, keys, this.address, free, config.maxPayloadBytes, [...this.functions.keys()]);
+  /** what claim.lua returned: the tasks wait in `pending` until their task actor adopts them */
+  private async take({ claimed, parked }: { claimed: Claimed[]; parked: Parked[] }, signal: AbortSignal): Promise<{ tasks: ClaimedTask[] }> {
+    const { keys, log } = this;
     for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
     if (signal.aborted && claimed.length) {
       // The machine moved on (stop) while the claim ran: give the tasks straight back.
@@ -300,7 +299,9 @@ export class Worker extends EventEmitter {
             throw this.startError;
           }
         }),
-        claimTasks: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => this.claim(input.free, signal)),
+        claimTasks: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) =>
+          this.take(await claim(this.redis, keys, this.address, input.free, config.maxPayloadBytes, [...this.functions.keys()]), signal),
+        ),
         waitForTask: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => {
           const conn = this.blockingConnection();
           const onAbort = () => {
@@ -309,14 +310,15 @@ export class Worker extends EventEmitter {
           };
           signal.addEventListener('abort', onAbort, { once: true });
           try {
-            await waitForEntry(conn, keys, config.fetchTaskInterval);
+            const fns = () => [...this.functions.keys()];
+            const got = await waitAndClaim(conn, keys, this.address, config.fetchTaskInterval, input.free, config.maxPayloadBytes, fns, this.redis);
+            return await this.take(got, signal);
           } catch (e) {
             if (!signal.aborted) throw e;
+            return { tasks: [] };
           } finally {
             signal.removeEventListener('abort', onAbort);
           }
-          if (signal.aborted) return { tasks: [] };
-          return this.claim(input.free, signal);
         }),
         heartbeat: ticker(
           config.heartbeatInterval,

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
-import { runScript } from '../scripts.js';
+import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import { DEAD_LETTER_CODES, type DeadLetterReason } from '../errors.js';
 
 export interface Claimed {
@@ -28,12 +28,58 @@ export async function claim(
   functions: string[],
 ): Promise<{ claimed: Claimed[]; parked: Parked[] }> {
   if (max <= 0 || functions.length === 0) return { claimed: [], parked: [] };
-  const [flat, parkedFlat] = (await runScript(
-    redis,
-    'claim',
-    [keys.newQueue, keys.taskSet, keys.leases, keys.queued, keys.deadLetter],
-    [keys.taskKeyPrefix, worker, max, maxPayloadBytes, ...functions],
-  )) as [string[], string[]];
+  return parseClaim(await runScript(redis, 'claim', claimKeys(keys), claimArgs(keys, worker, max, maxPayloadBytes, false, functions)));
+}
+
+const claimKeys = (keys: Keys) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, keys.deadLetter];
+const claimArgs = (keys: Keys, worker: string, max: number, maxPayloadBytes: number, holdUnknown: boolean, functions: string[]) => [
+  keys.taskKeyPrefix,
+  worker,
+  max,
+  maxPayloadBytes,
+  holdUnknown ? '1' : '0',
+  ...functions,
+];
+
+/**
+ * An idle worker's pickup in one round trip: block until the queue holds an entry (see
+ * waitForEntry), and claim, pipelined behind the block on the same connection. Redis runs a
+ * blocked client's next command as soon as the block returns, so the claim happens the moment
+ * an entry arrives (or, after `timeoutMs` without one, claims whatever is there: the poll).
+ * If the connection is dropped while blocked (the worker stops), the claim never runs.
+ *
+ * The claim carries the function list of when the wait began: an entry for a function added
+ * since is left at the head of the queue (`held`), and `functions()` (the current list) claims
+ * it at once with an ordinary claim.
+ */
+export async function waitAndClaim(
+  blocking: Redis,
+  keys: Keys,
+  worker: string,
+  timeoutMs: number,
+  max: number,
+  maxPayloadBytes: number,
+  functions: () => string[],
+  command: Redis,
+): Promise<{ claimed: Claimed[]; parked: Parked[] }> {
+  const names = functions();
+  if (max <= 0 || names.length === 0) {
+    await waitForEntry(blocking, keys, timeoutMs);
+    return claim(command, keys, worker, max, maxPayloadBytes, functions());
+  }
+  const pipe = scriptPipeline(blocking);
+  pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
+  pipeScript(pipe, 'claim', claimKeys(keys), claimArgs(keys, worker, max, maxPayloadBytes, true, names));
+  const replies = (await pipe.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  const got = parseClaim(replies[1]![1]);
+  if (!got.held) return got;
+  const more = await claim(command, keys, worker, max - got.claimed.length, maxPayloadBytes, functions());
+  return { claimed: [...got.claimed, ...more.claimed], parked: [...got.parked, ...more.parked] };
+}
+
+function parseClaim(reply: unknown): { claimed: Claimed[]; parked: Parked[]; held: boolean } {
+  const [flat, parkedFlat, held] = reply as [string[], string[], number];
   const claimed: Claimed[] = [];
   for (let i = 0; i < flat.length; i += 4) {
     claimed.push({ id: flat[i]!, raw: flat[i + 1]!, attempt: Number(flat[i + 2]), lease: flat[i + 3]! });
@@ -42,7 +88,7 @@ export async function claim(
   for (let i = 0; i < parkedFlat.length; i += 2) {
     parked.push({ reason: parkedFlat[i] as DeadLetterReason, message: parkedFlat[i + 1]! });
   }
-  return { claimed, parked };
+  return { claimed, parked, held: held === 1 };
 }
 
 /**

@@ -7,17 +7,26 @@
   KEYS[1] newQueue   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
   KEYS[5] deadLetter (list)
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] max entries to take
-  ARGV[4] max payload bytes   ARGV[5..] names of the functions this worker runs
+  ARGV[4] max payload bytes
+  ARGV[5] '1' = stop at an entry for a function not in the list and leave it at the head of
+          the queue instead of parking it. An idle worker pipelines its claim behind its
+          blocking wait, with the function list of when the wait began: a function added since
+          must not get its tasks parked as unknown. The worker claims again, with its current
+          list, when `held` says an entry was left.
+  ARGV[6..] names of the functions this worker runs
 
-  Returns { claimed, parked }:
+  Returns { claimed, parked, held }:
     claimed = flat { id, raw, attempt, lease, ... }
     parked  = flat { reason, message, ... }
+    held    = 1 if an entry was left at the head of the queue (ARGV[5] = '1'), else 0
   Time is Redis's (TIME), never the worker's clock.
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 local max, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
+local holdUnknown = ARGV[5] == '1'
 local functions = {}
-for i = 5, #ARGV do functions[ARGV[i]] = true end
+for i = 6, #ARGV do functions[ARGV[i]] = true end
+local held = 0
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -68,6 +77,10 @@ for _ = 1, max + 64 do
       local state = redis.call('HGET', key, 'state')
       if state == 'RUNNING' or state == 'END' then
         park('duplicate', 'task id "' .. id .. '" is already ' .. state, raw, id)
+      elseif not functions[fn] and holdUnknown then
+        redis.call('RPUSH', KEYS[1], raw)
+        held = 1
+        break
       elseif not functions[fn] then
         park('unknown_function', 'task "' .. id .. '" names function "' .. fn .. '", not registered on worker ' .. worker, raw, id)
       else
@@ -91,4 +104,4 @@ for _ = 1, max + 64 do
   end
 end
 
-return { claimed, parked }
+return { claimed, parked, held }
