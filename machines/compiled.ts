@@ -313,20 +313,25 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
       if (!chosen) return snapshot;
       // the same snapshot object would tell observers nothing changed: make a new one
       const snap: State<C> = { ...snapshot };
+      try {
+        if (chosen.target) {
+          const domain = (chosen.domain ??= domainOf(chosen, root));
+          const reenterDomain = chosen.x.reenter && chosen.source === domain;
+          for (let n: Node | undefined = snapshot.leaf; n && (n !== domain || reenterDomain); n = n.parent) {
+            run(n.exit, snap, event, scope, false);
+            if (n === domain) break;
+          }
+          run(chosen.actions, snap, event, scope, false);
+          enter(snap, domain, chosen.target, reenterDomain, event, scope, false);
+        } else run(chosen.actions, snap, event, scope, false);
+      } catch (e) {
+        // the actor errors out (xstate's Actor catches this): no delayed event may outlive it
+        clearTimers(snap, scope);
+        throw e;
+      }
+      // reported as xstate reports a microstep (the model-based tests read the transitions)
       const sys = scope.system as unknown as { _sendInspectionEvent?(e: unknown): void };
-      sys._sendInspectionEvent?.({ type: '@xstate.microstep', event, snapshot: snap, _transitions: [chosen.x], actorRef: scope.self, rootId: '' });
-      if (!chosen.target) {
-        run(chosen.actions, snap, event, scope, false);
-        return snap as CompiledSnapshot<C>;
-      }
-      const domain = (chosen.domain ??= domainOf(chosen, root));
-      const reenterDomain = chosen.x.reenter && chosen.source === domain;
-      for (let n: Node | undefined = snapshot.leaf; n && (n !== domain || reenterDomain); n = n.parent) {
-        run(n.exit, snap, event, scope, false);
-        if (n === domain) break;
-      }
-      run(chosen.actions, snap, event, scope, false);
-      enter(snap, domain, chosen.target, reenterDomain, event, scope, false);
+      sys._sendInspectionEvent?.({ type: '@xstate.microstep', event, snapshot: snap, _transitions: [chosen.x], actorRef: scope.self });
       return snap as CompiledSnapshot<C>;
     },
     getPersistedSnapshot(snapshot) {
