@@ -1,13 +1,16 @@
 /**
  * The CPU cost of the machines alone, without Redis: the real worker and task machines with
- * effects that settle at once, and, for scale, a trivial machine. Tells how much of a task's
- * worker CPU is xstate (see docs/benchmarks.md, "Why the throughput targets are missed").
+ * effects that settle at once (the worker runs its task actors compiled, machines/compiled.ts);
+ * a task actor's life alone, interpreted by xstate and compiled; and, for scale, a trivial
+ * machine. Tells how much of a task's worker CPU is the machines (see docs/benchmarks.md and
+ * docs/task-actors.md).
  *
  *   node --import tsx bench/xstate-cost.ts
  */
 import { createActor, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
+import { compileMachine } from '../machines/compiled.js';
 
 const N = 20_000;
 
@@ -74,6 +77,38 @@ async function trivial(): Promise<number> {
   return (cpu.user + cpu.system) / N;
 }
 
+/** a task actor's whole life (created, run, settled, END written, done), 10 at a time */
+async function taskLives(interpreter: 'xstate' | 'compiled'): Promise<number> {
+  const logic = taskMachine.provide({
+    actions: {
+      abortRun: () => {},
+      deliverEvent: () => {},
+      reportFinishError: () => {},
+      releaseTask: () => {},
+      startRun: ({ context, self }) => void Promise.resolve(null).then((output) => self.send({ type: 'RUN_DONE', run: context.run, output })),
+      writeEnd: ({ self }) => void Promise.resolve().then(() => self.send({ type: 'ENDED', written: true })),
+    },
+  });
+  const run = interpreter === 'compiled' ? (compileMachine(logic) as unknown as typeof logic) : logic;
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < N; i += 10) {
+    await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, j) =>
+          new Promise<void>((res) => {
+            const a = createActor(run, { input: { id: `t${i + j}`, attempt: 1, lease: '1:w', abortTimeout: 1000, finishRetryDelay: 100 } });
+            a.subscribe({ complete: () => res() });
+            a.start();
+          }),
+      ),
+    );
+  }
+  const cpu = process.cpuUsage(c0);
+  return (cpu.user + cpu.system) / N;
+}
+
 for (const c of [1, 10, 100]) console.log(`worker + task machines, concurrency ${c}: ${(await workerPath(c)).toFixed(0)} µs CPU per task`);
+for (const i of ['xstate', 'compiled'] as const) console.log(`a task actor's life, ${i}: ${(await taskLives(i)).toFixed(0)} µs CPU per task`);
 console.log(`a trivial one-timer machine: ${(await trivial()).toFixed(0)} µs CPU per actor`);
 process.exit(0);
