@@ -135,3 +135,37 @@ describe('fencing', () => {
     expect(w.running).toEqual([]);
   });
 });
+
+describe('a task requeued and claimed back by the same worker while its old copy still runs', () => {
+  it('the old copy is aborted and writes nothing; the new claim runs and ends the task once', async () => {
+    const o = server.options();
+    // Heartbeats far apart: the worker does not learn that its lease went stale, so the
+    // monitor requeues the task while the worker still runs it, and the worker, with a free
+    // slot, claims it back under a new lease.
+    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 60_000, concurrency: 2 });
+    cleanup.push(() => w.stop());
+    const runs: { attempt: number; aborted: boolean; release: (v: string) => void }[] = [];
+    w.addTaskFunction('job', (task) => {
+      const run = { attempt: task.attempt, aborted: false, release: (_: string) => {} };
+      runs.push(run);
+      task.signal.addEventListener('abort', () => (run.aborted = true));
+      return new Promise((r) => (run.release = r));
+    });
+    await w.start();
+    await startMonitor(o, { taskTimeout: 300, checkTaskInterval: 100 });
+    const c = client(o);
+    const id = await c.submit('job');
+    await until(() => runs.length === 2, 'the task claimed back by the same worker', 10_000);
+    expect(runs.map((r) => r.attempt)).toEqual([1, 2]);
+    await until(() => runs[0]!.aborted, 'the old copy aborted when the new claim started');
+    expect(runs[1]!.aborted).toBe(false);
+    expect(w.running).toEqual([id]);
+
+    runs[0]!.release('from the old copy');
+    runs[1]!.release('from the new claim');
+    const t = await c.wait(id, { timeout: 5000 });
+    expect(t).toMatchObject({ state: 'END', outcome: 'succeeded', attempt: 2, result: 'from the new claim' });
+    expect(await redis.lrange(`${o.keyPrefix}tasks:ended`, 0, -1)).toEqual([id]);
+    await until(() => w.running.length === 0, 'the worker holds nothing any more');
+  });
+});
