@@ -81,13 +81,13 @@ function startTaskActors(
   const machine = ((self as unknown as { logic?: AnyStateMachine }).logic?.implementations.actors.task ?? taskMachine) as typeof taskMachine;
   const logic = compiled(machine);
   const { abortTimeout, finishRetryDelay } = context;
-  // Once this step is over, as xstate starts what spawnChild creates.
-  queueMicrotask(() => {
-    for (const t of tasks) {
-      taskActor(system, t.id)?.send({ type: 'LEASE_LOST' });
-      createActor(logic, { parent: self, id: taskActorId(t.id), systemId: taskActorId(t.id), input: { ...t, abortTimeout, finishRetryDelay } }).start();
-    }
-  });
+  for (const t of tasks) {
+    // Within this step, so that no event reaches the worker between the claim and the actor:
+    // the old copy leaves at once (its final state takes it out of the system), and its done
+    // event, queued behind this step, finds the new actor alive and keeps the id (forgetTask).
+    taskActor(system, t.id)?.send({ type: 'LEASE_LOST' });
+    createActor(logic, { parent: self, id: taskActorId(t.id), systemId: taskActorId(t.id), input: { ...t, abortTimeout, finishRetryDelay } }).start();
+  }
 }
 
 /** params of startTasks: the tasks a claim returned */

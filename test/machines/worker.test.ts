@@ -579,6 +579,27 @@ describe('worker machine: running with fake effects', () => {
     expect(w.children()).toEqual(['task.a']);
   });
 
+  it('a task claimed again while its old actor lives replaces it: the old copy is abandoned, the id stays running', async () => {
+    const fake = fakeWorker({ claims: [['a'], [], ['a']] });
+    const w = await runWorker(fake);
+    expect(w.state()).toEqual({ connected: 'waiting' });
+    fake.log.waits[0]!(); // the queue wakes the worker: the requeued task `a` is claimed back
+    await settle();
+    expect(w.toTasks).toEqual(['task.a:LEASE_LOST']);
+    expect(fake.log.runs.map((r) => [r.id, r.aborted])).toEqual([
+      ['a', true],
+      ['a', false],
+    ]);
+    expect(w.children()).toEqual(['task.a']);
+    expect(w.actor.getSnapshot().context.running).toEqual(['a']);
+    // the new copy is the one the worker now routes to
+    w.actor.send({ type: 'LEASES_LOST', ids: ['a'] });
+    await settle();
+    expect(w.toTasks).toEqual(['task.a:LEASE_LOST', 'task.a:LEASE_LOST']);
+    expect(w.children()).toEqual([]);
+    expect(w.actor.getSnapshot().context.running).toEqual([]);
+  });
+
   it('CONTROL stop is routed only to the running task with that id, which ends stopped', async () => {
     const fake = fakeWorker({ claims: [['a', 'b']], honoursAbort: true });
     const w = await runWorker(fake);
