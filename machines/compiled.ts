@@ -33,6 +33,7 @@ interface XNode {
   transitions: Map<string, XTransition[]>;
   always?: unknown[];
   invoke: unknown[];
+  output?: unknown;
 }
 interface XTransition {
   source: XNode;
@@ -124,6 +125,7 @@ function compileNodes(machine: AnyStateMachine, impl: Impl): { root: Node; byX: 
     if (x.always?.length) throw unsupported('always', x.id);
     if (x.invoke.length) throw unsupported('invoke', x.id);
     if (x.type === 'final' && parent?.parent) throw unsupported('a final state below the root', x.id);
+    if (x.type === 'final' && x.output !== undefined) throw unsupported("a final state's own output", x.id);
     let value: StateValue = path.at(-1) ?? '';
     for (let i = path.length - 2; i >= 0; i--) value = { [path[i]!]: value };
     const node: Node = {
@@ -223,7 +225,8 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
         const timers = snap.timers;
         const go = () => {
           timers.delete(s.id);
-          self.send(s.event);
+          // an actor that errored during its start has no way to clear what it armed then
+          if (self.getSnapshot().status === 'active') self.send(s.event);
         };
         if (deferred) scope.defer(() => timers.set(s.id, clock.setTimeout(go, ms)));
         else timers.set(s.id, clock.setTimeout(go, ms));
@@ -253,7 +256,9 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
     if (leaf.final && leaf.parent === root) {
       snap.status = 'done';
       const out = config.output;
-      snap.output = typeof out === 'function' ? out({ context: snap.context, event, self: scope.self }) : out;
+      // as xstate: the output function sees the final state's done event, not the trigger
+      const done = { type: `xstate.done.state.${leaf.x.id}` };
+      snap.output = typeof out === 'function' ? out({ context: snap.context, event: done, self: scope.self }) : out;
       clearTimers(snap, scope);
     }
   }

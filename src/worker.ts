@@ -62,6 +62,8 @@ export class Worker extends EventEmitter {
   private readonly outbox: EventOutbox;
   private readonly ends: EndBatch;
   private blocking?: Redis;
+  /** blocking connections whose wait was abandoned, with the timer that drops them */
+  private readonly retiring = new Map<Redis, NodeJS.Timeout>();
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
@@ -152,8 +154,12 @@ export class Worker extends EventEmitter {
     const { keys, log } = this;
     for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
     if (signal.aborted && claimed.length) {
-      // The machine moved on (stop) while the claim ran: give the tasks straight back.
-      await handBack(this.redis, keys, claimed);
+      // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
+      try {
+        await handBack(this.redis, keys, claimed);
+      } catch (e) {
+        log.warn(`could not hand back ${claimed.length} task(s) claimed as the worker stopped waiting (the monitor will requeue them): ${(e as Error).message}`);
+      }
       return { tasks: [] };
     }
     const tasks: ClaimedTask[] = [];
@@ -197,6 +203,21 @@ export class Worker extends EventEmitter {
     return lost;
   }
 
+  /** a blocking connection no longer used for waits: dropped when its wait ends, or after `ms` */
+  private retire(conn: Redis, ms: number): void {
+    const timer = setTimeout(() => this.dropRetired(conn), ms);
+    timer.unref();
+    this.retiring.set(conn, timer);
+  }
+
+  private dropRetired(conn: Redis): void {
+    const timer = this.retiring.get(conn);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.retiring.delete(conn);
+    conn.disconnect();
+  }
+
   private blockingConnection(): Redis {
     if (!this.blocking) {
       this.blocking = connect(this.config.redis, 'blocking', this.address);
@@ -211,6 +232,7 @@ export class Worker extends EventEmitter {
     this.sub.disconnect();
     this.blocking?.disconnect();
     this.blocking = undefined;
+    for (const conn of [...this.retiring.keys()]) this.dropRetired(conn);
     await this.server?.close();
     this.server = undefined;
   }
@@ -304,21 +326,26 @@ export class Worker extends EventEmitter {
         ),
         waitForTask: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => {
           const conn = this.blockingConnection();
+          // Stopped waiting: the next wait gets a new connection, and this one is dropped once
+          // its wait has ended (at most fetchTaskInterval), so that a claim Redis already ran
+          // still reaches take(), which hands its tasks back.
           const onAbort = () => {
-            conn.disconnect();
             if (this.blocking === conn) this.blocking = undefined;
+            this.retire(conn, config.fetchTaskInterval + 2000);
           };
           signal.addEventListener('abort', onAbort, { once: true });
+          let got: { claimed: Claimed[]; parked: Parked[] };
           try {
             const fns = () => [...this.functions.keys()];
-            const got = await waitAndClaim(conn, keys, this.address, config.fetchTaskInterval, input.free, config.maxPayloadBytes, fns, this.redis);
-            return await this.take(got, signal);
+            got = await waitAndClaim(conn, keys, this.address, config.fetchTaskInterval, input.free, config.maxPayloadBytes, fns, this.redis);
           } catch (e) {
             if (!signal.aborted) throw e;
             return { tasks: [] };
           } finally {
             signal.removeEventListener('abort', onAbort);
+            if (signal.aborted) this.dropRetired(conn);
           }
+          return this.take(got, signal);
         }),
         heartbeat: ticker(
           config.heartbeatInterval,

@@ -208,3 +208,32 @@ describe('monitors', () => {
     await b.waitFor(new RegExp(`^STARTED ${id} 2$`), 15_000);
   });
 });
+
+describe('an idle worker cut off just as a task arrives (silent link, through a proxy)', () => {
+  it('the claim Redis ran for it while the reply was held is handed back when the link heals, and the task runs (no monitor needed)', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const proxy: TcpProxy = await startProxy(server.host, server.port);
+    cleanup.push(() => proxy.close());
+    // A long wait, so that the one in Redis when the link goes silent is still there.
+    const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port }, { fetchTaskInterval: 30_000 });
+    await a.waitFor(/^STATE \{"connected":"waiting"\}$/, 5000);
+    const c = client(o);
+    const admin = server.client();
+    cleanup.push(() => admin.quit());
+    await until(async () => /blocked_clients:1/.test(await admin.info('clients')), 'the worker blocked in Redis');
+
+    proxy.partition();
+    // Straight to Redis: the worker's wait wakes there and its pipelined claim runs, but the
+    // reply is held by the silent link. The worker then finds Redis lost and stops waiting.
+    const id = await c.submit('sleep', { ms: 10 });
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'claimed in Redis for the cut-off worker');
+    await a.waitFor(/^STATE "(probing|redisDown)"$/, 8000);
+    proxy.heal();
+
+    // No monitor runs: only the worker's own hand-back can put the task back in the queue.
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ outcome: 'succeeded', worker: a.address, attempt: 1 });
+    expect(starts([a]).get(id)).toBe(1);
+  });
+});

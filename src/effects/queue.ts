@@ -46,7 +46,9 @@ const claimArgs = (keys: Keys, worker: string, max: number, maxPayloadBytes: num
  * waitForEntry), and claim, pipelined behind the block on the same connection. Redis runs a
  * blocked client's next command as soon as the block returns, so the claim happens the moment
  * an entry arrives (or, after `timeoutMs` without one, claims whatever is there: the poll).
- * If the connection is dropped while blocked (the worker stops), the claim never runs.
+ * A worker that stops waiting (STOP, Redis lost) lets the wait end on its own rather than
+ * dropping the connection: a claim Redis has already run must reach the worker, which hands
+ * its tasks back (see Worker `waitForTask`).
  *
  * The claim carries the function list of when the wait began: an entry for a function added
  * since is left at the head of the queue (`held`), and `functions()` (the current list) claims
@@ -74,7 +76,13 @@ export async function waitAndClaim(
   for (const [err] of replies) if (err) throw err;
   const got = parseClaim(replies[1]![1]);
   if (!got.held) return got;
-  const more = await claim(command, keys, worker, max - got.claimed.length, maxPayloadBytes, functions());
+  let more: { claimed: Claimed[]; parked: Parked[] };
+  try {
+    more = await claim(command, keys, worker, max - got.claimed.length, maxPayloadBytes, functions());
+  } catch {
+    // The tasks already claimed must reach the worker; the held entry waits for the next claim.
+    return got;
+  }
   return { claimed: [...got.claimed, ...more.claimed], parked: [...got.parked, ...more.parked] };
 }
 

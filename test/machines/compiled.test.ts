@@ -82,6 +82,20 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
     expect(log).toEqual(['startRun 0', 'writeEnd succeeded', 'releaseTask']);
   });
 
+  it("the output function sees the final state's done event, as in xstate", () => {
+    const seen: string[] = [];
+    const m = setup({}).createMachine({
+      initial: 'a',
+      states: { a: { on: { FIN: 'b' } }, b: { type: 'final' } },
+      output: ({ event }) => void seen.push(event.type),
+    });
+    const a = createActor(interpret(m as unknown as typeof taskMachine) as AnyActorLogic);
+    a.start();
+    a.send({ type: 'FIN' });
+    expect(a.getSnapshot().status).toBe('done');
+    expect(seen).toEqual([`xstate.done.state.${m.id}.b`]);
+  });
+
   it('an action that throws crashes the actor: its parent receives xstate.error.actor.<id>', () => {
     const logic = recorded().logic.provide({
       actions: {
@@ -108,6 +122,7 @@ describe('compileMachine refuses what it does not implement, naming it', () => {
     ['invoke', setup({ actors: { p: fromPromise(async () => {}) } }).createMachine({ invoke: { src: 'p' } }), /invoke/],
     ['an unimplemented action', setup({}).createMachine({ entry: 'nope' as never }), /action "nope"/],
     ['exit actions', setup({ actions: { x: () => {} } }).createMachine({ initial: 'a', states: { a: { exit: 'x' } } }), /exit actions/],
+    ["a final state's own output", setup({}).createMachine({ initial: 'a', states: { a: { type: 'final', output: 1 } } }), /own output/],
   ])('%s', (_what, machine, message) => {
     expect(() => compileMachine(machine)).toThrow(message);
   });
