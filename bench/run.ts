@@ -4,7 +4,7 @@
  *
  * Flags (for development; the published numbers come from a plain `npm run bench`):
  *   --only=a,b      run only these scenarios (throughput, latency, failover, cost, monitor, profile)
- *   --n=10000       tasks per throughput run (the issue asks for 20,000; see docs/benchmarks.md)
+ *   --n=20000       tasks per throughput run
  *   --repeats=3     repeats per measurement (median)
  *   --no-write      do not write results or docs
  */
@@ -36,12 +36,11 @@ const args = new Map(
 const ALL = ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile'] as const;
 const only = new Set(args.get('only')?.split(',') ?? ALL);
 /**
- * Tasks per throughput run. The issue asks for 20,000, but Task Swarm drains 1-2k tasks/s on
- * this 2-core machine: 3 repeats x 2 modes x 4 worker setups x 3 libraries at 20,000 take
- * about 11 minutes for the throughput scenario alone, over the 10-minute limit of the whole
- * command. 10,000 keeps `npm run bench` near 8 minutes; `--n=20000` runs the issue's size.
+ * Tasks per throughput run: 20,000, as the issue asks. The throughput scenario takes about
+ * 4 minutes of the whole command's 10 here; its time budget (below) stops it starting new runs
+ * on a slower or busier machine, at the cost of repeats, not of the limit.
  */
-const N = Number(args.get('n') ?? 10_000);
+const N = Number(args.get('n') ?? 20_000);
 const REPEATS = Math.max(1, Number(args.get('repeats') ?? 3));
 const write = args.get('no-write') === undefined;
 /** unrecorded warm-up run per library and worker setup, before the throughput repeats */
@@ -53,8 +52,8 @@ const WARMUP = 500;
  * its worker children are killed and it is reported as incomplete); no scenario starts a run
  * past the global budget.
  */
-/** the throughput budget scales with --n (so --n=20000 runs for about 15 minutes) */
-const THROUGHPUT_BUDGET_MS = Math.round((360_000 * N) / 10_000);
+/** the throughput budget; a larger --n than the default scales it */
+const THROUGHPUT_BUDGET_MS = Math.round(330_000 * Math.max(1, N / 20_000));
 const GLOBAL_BUDGET_MS = Number(args.get('budget') ?? 555_000 + THROUGHPUT_BUDGET_MS - 360_000);
 const BUDGET_MS: Record<(typeof ALL)[number], number> = {
   throughput: THROUGHPUT_BUDGET_MS,
