@@ -14,14 +14,9 @@ import { compileMachine } from '../machines/compiled.js';
 
 const N = 20_000;
 
-async function workerPath(concurrency: number): Promise<number> {
-  let claimed = 0;
-  let ended = 0;
-  const box: { actor?: AnyActorRef } = {};
-  let done!: () => void;
-  const all = new Promise<void>((r) => (done = r));
-  const idle = fromCallback(() => () => {});
-  const task = taskMachine.provide({
+/** the task machine with effects that settle at once; `onEnd` hears each END write */
+function instantTask(onEnd: (id: string) => void) {
+  return taskMachine.provide({
     actions: {
       abortRun: () => {},
       deliverEvent: () => {},
@@ -29,11 +24,23 @@ async function workerPath(concurrency: number): Promise<number> {
       releaseTask: () => {},
       startRun: ({ context, self }) => void Promise.resolve(null).then((output) => self.send({ type: 'RUN_DONE', run: context.run, output })),
       writeEnd: ({ context, self }) => {
-        box.actor!.send({ type: 'TASKS_SETTLED', ids: [context.id] });
-        if (++ended === N) done();
+        onEnd(context.id);
         void Promise.resolve().then(() => self.send({ type: 'ENDED', written: true }));
       },
     },
+  });
+}
+
+async function workerPath(concurrency: number): Promise<number> {
+  let claimed = 0;
+  let ended = 0;
+  const box: { actor?: AnyActorRef } = {};
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  const idle = fromCallback(() => () => {});
+  const task = instantTask((id) => {
+    box.actor!.send({ type: 'TASKS_SETTLED', ids: [id] });
+    if (++ended === N) done();
   });
   const machine = workerMachine.provide({
     actors: {
@@ -79,16 +86,7 @@ async function trivial(): Promise<number> {
 
 /** a task actor's whole life (created, run, settled, END written, done), 10 at a time */
 async function taskLives(interpreter: 'xstate' | 'compiled'): Promise<number> {
-  const logic = taskMachine.provide({
-    actions: {
-      abortRun: () => {},
-      deliverEvent: () => {},
-      reportFinishError: () => {},
-      releaseTask: () => {},
-      startRun: ({ context, self }) => void Promise.resolve(null).then((output) => self.send({ type: 'RUN_DONE', run: context.run, output })),
-      writeEnd: ({ self }) => void Promise.resolve().then(() => self.send({ type: 'ENDED', written: true })),
-    },
-  });
+  const logic = instantTask(() => {});
   const run = interpreter === 'compiled' ? (compileMachine(logic) as unknown as typeof logic) : logic;
   const c0 = process.cpuUsage();
   for (let i = 0; i < N; i += 10) {
