@@ -10,7 +10,7 @@
 import { createActor, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
-import { compileMachine } from '../machines/compiled.js';
+import { compileMachine } from '../actors/compiled-machine.js';
 
 const N = 20_000;
 
@@ -44,7 +44,7 @@ async function workerPath(concurrency: number): Promise<number> {
   });
   const machine = workerMachine.provide({
     actors: {
-      task,
+      task: compileMachine(task) as unknown as typeof task,
       register: fromPromise(async () => {}),
       heartbeat: idle,
       refreshPeers: idle,

@@ -7,7 +7,6 @@
  */
 import { assign, createActor, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyStateMachine } from 'xstate';
 import { taskMachine, type TaskEvent } from './task.js';
-import { compiled } from './compiled.js';
 
 export interface ClaimedTask {
   id: string;
@@ -61,9 +60,9 @@ export const taskActor = (system: { get(systemId: string): AnyActorRef | undefin
   system.get(taskActorId(id)) as TaskActor | undefined;
 
 /**
- * One task actor per claimed task: the task machine this worker machine was provided with,
- * stepped by machines/compiled.ts (the same statechart, a fraction of the CPU), started in the
- * worker's actor system under systemId `task.<id>` with the worker as its parent, so that its
+ * One task actor per claimed task: the task logic this worker machine was provided with (the
+ * runtime provides the task machine compiled, actors/compiled-machine.ts: the same statechart
+ * in a fraction of the CPU), started in the worker's actor system under systemId `task.<id>` with the worker as its parent, so that its
  * end comes back as `xstate.done.actor.task.<id>` (or `.error.` if it crashed) and the worker
  * can address it with `system.get`.
  *
@@ -78,8 +77,7 @@ function startTaskActors(
   params: unknown,
 ): void {
   const { tasks } = params as { tasks: ClaimedTask[] };
-  const machine = ((self as unknown as { logic?: AnyStateMachine }).logic?.implementations.actors.task ?? taskMachine) as typeof taskMachine;
-  const logic = compiled(machine);
+  const logic = ((self as unknown as { logic?: AnyStateMachine }).logic?.implementations.actors.task ?? taskMachine) as typeof taskMachine;
   const { abortTimeout, finishRetryDelay } = context;
   for (const t of tasks) {
     // Within this step, so that no event reaches the worker between the claim and the actor:

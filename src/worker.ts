@@ -26,6 +26,7 @@ import { probePeers } from '../actors/peer-prober.js';
 import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 import { taskRunner } from '../actors/task-runner.js';
+import { compiled } from '../actors/compiled-machine.js';
 
 type Fields = typeof WORKER_FIELDS;
 export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
@@ -307,7 +308,8 @@ export class Worker extends EventEmitter {
 
     return workerMachine.provide({
       actors: {
-        task,
+        // the task machine as the worker runs it: compiled (docs/task-actors.md)
+        task: compiled(task) as unknown as typeof task,
         register: fromPromise(async ({ signal }) => {
           try {
             const server = await startPeerServer(config.host, config.port, () => this.address, config.secret);

@@ -1,5 +1,5 @@
 /**
- * machines/compiled.ts steps the task machine for the worker's task actors. The model-based
+ * actors/compiled-machine.ts steps the task machine for the worker's task actors. The model-based
  * test (test/model/task.test.ts) replays every path with it and with xstate; this file covers
  * what those paths cannot see (time between steps, the done event a parent receives) and the
  * features it refuses to compile. Each behaviour is checked on both interpreters.
@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, setup, SimulatedClock, type AnyActorLogic, type AnyActorRef, type AnyEventObject } from 'xstate';
 import { taskMachine, type TaskInput } from '../../machines/task.js';
-import { compileMachine } from '../../machines/compiled.js';
+import { compileMachine } from '../../actors/compiled-machine.js';
 
 const input: TaskInput = { id: 't1', attempt: 1, lease: 'l1', abortTimeout: 100, finishRetryDelay: 50 };
 

@@ -20,6 +20,7 @@ import {
 } from 'xstate';
 import { taskActorId, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
 import { taskMachine, type TaskEvent, type TaskOutcome } from '../../machines/task.js';
+import { compileMachine } from '../../actors/compiled-machine.js';
 
 const input: WorkerInput = {
   concurrency: 2,
@@ -450,7 +451,8 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
 
   const logic = workerMachine.provide({
     actors: {
-      task,
+      // as src/worker.ts provides it: compiled
+      task: compileMachine(task) as unknown as typeof task,
       register: fromPromise<void>(async () => {
         log.registers++;
         if (opts.registerFails) throw new Error('port in use');

@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createActor, SimulatedClock, type AnyEventObject } from 'xstate';
 import { taskMachine, type TaskInput, type TaskOutcome } from '../../machines/task.js';
-import { compileMachine } from '../../machines/compiled.js';
+import { compileMachine } from '../../actors/compiled-machine.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
 import { finishTask, renewLeases } from '../../src/effects/leases.js';

@@ -30,6 +30,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, setup, SimulatedClock, type AnyActorRef, type AnyEventObject, type InspectionEvent } from 'xstate';
 import { workerMachine, type ClaimedTask, type WorkerInput } from '../../machines/worker.js';
+import { compileMachine } from '../../actors/compiled-machine.js';
 import { taskMachine, type TaskInput, type TaskOutput } from '../../machines/task.js';
 import {
   cached,
@@ -264,7 +265,8 @@ const realTask = taskMachine.provide({
 const workerWith = (task: typeof realTask) =>
   workerMachine.provide({
     actors: {
-      task,
+      // as src/worker.ts provides it: compiled
+      task: compileMachine(task) as unknown as typeof task,
       ...Object.fromEntries(
         ['register', 'claimTasks', 'waitForTask', 'probePeers', 'reconcile', 'handBack', 'deregister'].map((src) => [src, promiseVia(src, () => sut.fx)]),
       ),
