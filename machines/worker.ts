@@ -1,9 +1,10 @@
 /**
  * A worker: registers, then while connected to Redis claims tasks up to its concurrency (one
- * child task actor each), heartbeats them in one batch, routes control messages to them, and
- * when Redis is lost decides by pinging its peers whether to keep running (redisDown) or to
- * halt (partitioned -> halted). Pure: every effect is a named actor or action provided by
- * src/worker-runtime.ts.
+ * task actor each), heartbeats them in one batch, routes control messages to them, and when
+ * Redis is lost decides by pinging its peers whether to keep running (redisDown) or to halt
+ * (partitioned -> halted). No I/O here: every effect is a named actor or action provided by
+ * src/worker.ts; the one action defined here that acts, startTasks, only starts task actors
+ * (xstate's createActor) in this worker's actor system.
  */
 import { assign, createActor, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyStateMachine } from 'xstate';
 import { taskMachine, type TaskEvent } from './task.js';
@@ -62,9 +63,9 @@ export const taskActor = (system: { get(systemId: string): AnyActorRef | undefin
 /**
  * One task actor per claimed task: the task logic this worker machine was provided with (the
  * runtime provides the task machine compiled, actors/compiled-machine.ts: the same statechart
- * in a fraction of the CPU), started in the worker's actor system under systemId `task.<id>` with the worker as its parent, so that its
- * end comes back as `xstate.done.actor.task.<id>` (or `.error.` if it crashed) and the worker
- * can address it with `system.get`.
+ * in a fraction of the CPU), started in the worker's actor system under systemId `task.<id>`
+ * with the worker as its parent, so that its end comes back as `xstate.done.actor.task.<id>`
+ * (or `.error.` if it crashed) and the worker can address it with `system.get`.
  *
  * Not `spawnChild`: xstate copies a machine's children map on every spawn and every stop, so
  * each task would cost O(concurrency) (43% of the worker's CPU at concurrency 100 in the bench
@@ -114,7 +115,6 @@ export const workerMachine = setup({
     register: fromPromise<void>(notProvided('register')),
     /** atomically claim up to `free` queued tasks (claim.lua) */
     claimTasks: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(notProvided('claimTasks')),
-    /** block on the queue until an entry arrives, or fetchTaskInterval passes */
     /**
      * block on the queue until an entry arrives or fetchTaskInterval passes, then claim up to
      * `free` tasks: the wake-up and the claim are one effect, so that an idle worker's pickup is
