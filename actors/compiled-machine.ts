@@ -1,24 +1,40 @@
 /**
  * A machine stepped by a small interpreter instead of xstate's general one: the same statechart
- * (states, transitions, guards, actions and delays are read from the machine's own StateNodes,
- * with the implementations it was provided with), for the subset of statechart features the
- * task machine uses. Compiling a machine that uses anything else throws, naming the feature.
+ * (states, transitions, guards, actions, delays and invoked actors are read from the machine's
+ * own StateNodes, with the implementations it was provided with), for the subset of statechart
+ * features the task and worker machines use. Compiling a machine that uses anything else
+ * throws, naming the feature.
  *
- * Why: the worker runs one task actor per task. Interpreted by xstate, a task's life (created,
- * run, settled, END written) costs about 50 µs of CPU, most of a no-op task's cost on the
- * worker; this interpreter does the same steps in a few µs (bench/xstate-cost.ts). It is
- * checked against xstate's own interpretation by the task machine's model-based test
- * (test/model/task.test.ts), which replays every path with both and compares state, context,
- * the transitions taken (reported to the inspector as xstate reports them) and the effects.
+ * Why: the worker runs one task actor per task and steps its own machine a few times per claim.
+ * Interpreted by xstate, a task's life (created, run, settled, END written) costs about 50 µs of
+ * CPU, most of a no-op task's cost on the worker; this interpreter does the same steps in a few
+ * µs (bench/xstate-cost.ts). It is checked against xstate's own interpretation by the machines'
+ * model-based tests (test/model/), which replay every path with both and compare state,
+ * context, the transitions taken (reported to the inspector as xstate reports a microstep) and
+ * the effects.
  *
- * Supported: atomic, compound and final states (final only as children of the root), event
- * transitions with an optional named guard, a single target or none, `reenter`, named actions
- * (custom or `assign`), entry actions, `after` delays; `context` and `output` functions.
- * Not supported (throws at compile time): parallel and history states, `always`, `invoke`,
- * exit actions other than the cancels `after` adds, wildcard events, raise without a delay,
- * inline guard combinators.
+ * Supported: atomic, compound and final states (final only as children of the root); event
+ * transitions (exact or `prefix.*` descriptors) with an optional named guard, a single target or
+ * none, `reenter`; eventless (`always`) transitions; named actions (custom, `assign`,
+ * `enqueueActions` enqueuing those or `stopChild`), entry actions, `after` delays; `invoke`
+ * (started after the step, stopped on exit, as xstate does), an unhandled error of an invoked
+ * actor failing the machine; `context` and `output` functions.
+ * Not supported (throws at compile time): parallel and history states, exit actions other than
+ * the cancels `after` adds, the `*` descriptor, raise without a delay, inline guard combinators,
+ * a final state's own output.
  */
-import { matchesState, type ActorLogic, type ActorScope, type AnyStateMachine, type EventObject, type Snapshot, type StateValue } from 'xstate';
+import {
+  createActor,
+  matchesState,
+  type ActorLogic,
+  type ActorScope,
+  type AnyActorLogic,
+  type AnyActorRef,
+  type AnyStateMachine,
+  type EventObject,
+  type Snapshot,
+  type StateValue,
+} from 'xstate';
 
 /** the parts of xstate's StateNode and TransitionDefinition read here */
 interface XNode {
@@ -31,8 +47,8 @@ interface XNode {
   entry: unknown[];
   exit: unknown[];
   transitions: Map<string, XTransition[]>;
-  always?: unknown[];
-  invoke: unknown[];
+  always?: XTransition[];
+  invoke: XInvoke[];
   output?: unknown;
 }
 interface XTransition {
@@ -43,18 +59,30 @@ interface XTransition {
   actions: unknown[];
   eventType: string;
 }
+interface XInvoke {
+  id: string;
+  src: string | AnyActorLogic;
+  input?: unknown;
+  systemId?: string;
+  onSnapshot?: unknown;
+}
 
 interface Node {
   x: XNode;
   parent?: Node;
-  depth: number;
   initial?: Node;
   final: boolean;
   entry: Step[];
   exit: Step[];
+  invoke: { id: string; src: string | AnyActorLogic; logic: AnyActorLogic; input: unknown; systemId?: string }[];
   on: Map<string, Transition[]>;
+  /** `prefix.*` descriptors, longest first (xstate's order), with their transitions */
+  partial: { prefix: string; transitions: Transition[] }[];
+  always: Transition[];
   /** the state value when this is the active leaf */
   value: StateValue;
+  /** the active state nodes when this is the active leaf, root first */
+  path: XNode[];
 }
 interface Transition {
   x: XTransition;
@@ -62,12 +90,14 @@ interface Transition {
   target?: Node;
   guard?: { name: string; params: unknown };
   actions: Step[];
-  /** computed once: states exited (deepest first) from each possible active leaf, and entered */
-  domain?: Node;
+  /** the transition domain, computed once */
+  domain?: Node | null;
 }
 type Step =
   | { kind: 'custom'; name: string; fn: (args: unknown, params: unknown) => void; params: unknown }
   | { kind: 'assign'; assignment: unknown; params: unknown }
+  | { kind: 'enqueue'; collect: (args: unknown, params: unknown) => void; params: unknown }
+  | { kind: 'stop'; ref: AnyActorRef | string }
   | { kind: 'schedule'; id: string; event: EventObject; delay: string | number }
   | { kind: 'cancel'; id: string };
 
@@ -80,17 +110,24 @@ interface State<C> {
   context: C;
   output: unknown;
   error: unknown;
-  /** xstate's snapshot API, as far as callers of a task actor use it */
+  /** invoked actors, by invoke id, as on xstate's snapshots */
+  children: Record<string, AnyActorRef>;
+  /** xstate's snapshot API, as far as callers use it */
   matches(v: StateValue): boolean;
+  /** the active state nodes, as on xstate's snapshots (read by the model-based tests) */
+  _nodes: XNode[];
   /** @internal */
   leaf: Node;
   /** @internal delayed events scheduled by `after`, by id */
   timers: Map<string, unknown>;
 }
 
-type Impl = { actions: Record<string, unknown>; guards: Record<string, unknown>; delays: Record<string, unknown> };
+type Impl = { actions: Record<string, unknown>; guards: Record<string, unknown>; delays: Record<string, unknown>; actors: Record<string, unknown> };
+type Scope = ActorScope<any, any>;
+type Clock = { setTimeout(f: () => void, ms: number): unknown; clearTimeout(h: unknown): void };
 
 const unsupported = (what: string, where: string) => new Error(`compiled machine: ${what} (in ${where}) is not supported`);
+const clockOf = (scope: Scope) => (scope.self as unknown as { clock: Clock }).clock;
 
 function actionStep(a: unknown, impl: Impl, where: string): Step {
   let name: string | undefined;
@@ -107,23 +144,23 @@ function actionStep(a: unknown, impl: Impl, where: string): Step {
   }
   const t = (fn as { type?: string }).type;
   if (t === 'xstate.assign') return { kind: 'assign', assignment: (fn as { assignment: unknown }).assignment, params };
+  if (t === 'xstate.enqueueActions') return { kind: 'enqueue', collect: (fn as { collect: (args: unknown, params: unknown) => void }).collect, params };
   if (t === 'xstate.raise') {
     const r = fn as { event: unknown; id?: string; delay?: string | number };
     if (r.delay === undefined || typeof r.event !== 'object') throw unsupported('raise without a delay', where);
     return { kind: 'schedule', id: r.id ?? (r.event as EventObject).type, event: r.event as EventObject, delay: r.delay };
   }
   if (t === 'xstate.cancel') return { kind: 'cancel', id: (fn as { sendId: string }).sendId };
+  if (t === 'xstate.stopChild') return { kind: 'stop', ref: (fn as { actorRef: AnyActorRef | string }).actorRef };
   if (typeof t === 'string' && t.startsWith('xstate.')) throw unsupported(`built-in action ${t}`, where);
   if (typeof fn !== 'function') throw unsupported(`action ${String(name)}`, where);
   return { kind: 'custom', name: name ?? (fn as { name: string }).name, fn: fn as (args: unknown, params: unknown) => void, params };
 }
 
-function compileNodes(machine: AnyStateMachine, impl: Impl): { root: Node; byX: Map<XNode, Node> } {
+function compileNodes(machine: AnyStateMachine, impl: Impl): Node {
   const byX = new Map<XNode, Node>();
-  const build = (x: XNode, parent: Node | undefined, path: string[]): Node => {
+  const build = (x: XNode, parent: Node | undefined, path: string[], xs: XNode[]): Node => {
     if (x.type === 'parallel' || x.type === 'history') throw unsupported(`${x.type} state`, x.id);
-    if (x.always?.length) throw unsupported('always', x.id);
-    if (x.invoke.length) throw unsupported('invoke', x.id);
     if (x.type === 'final' && parent?.parent) throw unsupported('a final state below the root', x.id);
     if (x.type === 'final' && x.output !== undefined) throw unsupported("a final state's own output", x.id);
     let value: StateValue = path.at(-1) ?? '';
@@ -131,47 +168,51 @@ function compileNodes(machine: AnyStateMachine, impl: Impl): { root: Node; byX: 
     const node: Node = {
       x,
       parent,
-      depth: path.length,
       final: x.type === 'final',
       entry: x.entry.map((a) => actionStep(a, impl, x.id)),
       exit: x.exit.map((a) => actionStep(a, impl, x.id)),
+      invoke: x.invoke.map((d) => {
+        if (d.onSnapshot) throw unsupported('invoke with onSnapshot', x.id);
+        const logic = (typeof d.src === 'string' ? impl.actors[d.src] : d.src) as AnyActorLogic | undefined;
+        if (!logic) throw unsupported(`actor "${String(d.src)}" with no implementation`, x.id);
+        return { id: d.id, src: d.src, logic, input: d.input, systemId: d.systemId };
+      }),
       on: new Map(),
+      partial: [],
+      always: [],
       value,
+      path: [...xs, x],
     };
     if (node.exit.some((s) => s.kind !== 'cancel')) throw unsupported('exit actions', x.id);
     byX.set(x, node);
-    for (const [k, c] of Object.entries(x.states)) build(c, node, [...path, k]);
+    for (const [k, c] of Object.entries(x.states)) build(c, node, [...path, k], node.path);
     return node;
   };
-  const root = build(machine.root as unknown as XNode, undefined, []);
+  const root = build(machine.root as unknown as XNode, undefined, [], []);
+  const transition = (t: XTransition, node: Node, where: string): Transition => {
+    if ((t.target?.length ?? 0) > 1) throw unsupported('several targets', where);
+    let guard: Transition['guard'];
+    if (t.guard !== undefined) {
+      const g = t.guard as string | { type?: unknown; params?: unknown };
+      const name = typeof g === 'string' ? g : typeof g === 'object' && typeof g.type === 'string' ? g.type : undefined;
+      if (name === undefined || typeof impl.guards[name] !== 'function') throw unsupported('a guard that is not a named function', where);
+      guard = { name, params: typeof g === 'object' ? g.params : undefined };
+    }
+    return { x: t, source: node, target: t.target?.[0] ? byX.get(t.target[0]) : undefined, guard, actions: t.actions.map((a) => actionStep(a, impl, where)) };
+  };
   for (const [x, node] of byX) {
     if (x.initial?.target.length) node.initial = byX.get(x.initial.target[0]!);
     for (const [type, ts] of x.transitions) {
-      if (type.includes('*')) throw unsupported(`wildcard event "${type}"`, x.id);
-      node.on.set(
-        type,
-        ts.map((t) => {
-          if ((t.target?.length ?? 0) > 1) throw unsupported('several targets', x.id);
-          let guard: Transition['guard'];
-          if (t.guard !== undefined) {
-            const g = t.guard as string | { type?: unknown; params?: unknown };
-            const name = typeof g === 'string' ? g : typeof g === 'object' && typeof g.type === 'string' ? g.type : undefined;
-            if (name === undefined || typeof impl.guards[name] !== 'function') throw unsupported('a guard that is not a named function', x.id);
-            guard = { name, params: typeof g === 'object' ? g.params : undefined };
-          }
-          const tr: Transition = {
-            x: t,
-            source: node,
-            target: t.target?.[0] ? byX.get(t.target[0]) : undefined,
-            guard,
-            actions: t.actions.map((a) => actionStep(a, impl, `${x.id} on ${type}`)),
-          };
-          return tr;
-        }),
-      );
+      const compiled = ts.map((t) => transition(t, node, `${x.id} on ${type}`));
+      if (type === '*') throw unsupported('the "*" event descriptor', x.id);
+      if (type.endsWith('.*')) node.partial.push({ prefix: type.slice(0, -1), transitions: compiled });
+      else if (type.includes('*')) throw unsupported(`event descriptor "${type}"`, x.id);
+      else node.on.set(type, compiled);
     }
+    node.partial.sort((a, b) => b.prefix.length - a.prefix.length);
+    node.always = (x.always ?? []).map((t) => transition(t, node, `${x.id} (always)`));
   }
-  return { root, byX };
+  return root;
 }
 
 const isDescendant = (n: Node, of: Node): boolean => {
@@ -180,16 +221,16 @@ const isDescendant = (n: Node, of: Node): boolean => {
 };
 
 /** xstate's transition domain (getTransitionDomain) for a single-target transition */
-function domainOf(t: Transition, root: Node): Node | undefined {
+function domainOf(t: Transition, root: Node): Node | null {
   const target = t.target!;
   if (!t.x.reenter && (target === t.source || isDescendant(target, t.source))) return t.source;
   for (let a = target.parent; a; a = a.parent) if (t.source === a || isDescendant(t.source, a)) return a;
-  return t.x.reenter ? undefined : root;
+  return t.x.reenter ? null : root;
 }
 
 export function compileMachine<C extends object>(machine: AnyStateMachine): ActorLogic<CompiledSnapshot<C>, EventObject, unknown> {
   const impl = machine.implementations as unknown as Impl;
-  const { root } = compileNodes(machine, impl);
+  const root = compileNodes(machine, impl);
   const config = machine.config as { context?: unknown; output?: unknown };
 
   const resolveDelay = (d: string | number, args: unknown): number => {
@@ -199,14 +240,25 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
     if (typeof v === 'number') return v;
     throw new Error(`compiled machine: delay "${d}" has no implementation`);
   };
+  const resolve = (v: unknown, args: unknown) => (typeof v === 'function' ? (v as (a: unknown) => unknown)(args) : v);
+
+  /** stop an actor once this step is over (as xstate's stopChild), and forget it as a child */
+  function stop(snap: State<C>, ref: AnyActorRef, scope: Scope): void {
+    for (const [id, r] of Object.entries(snap.children)) {
+      if (r !== ref) continue;
+      const { [id]: _, ...rest } = snap.children;
+      snap.children = rest;
+    }
+    scope.defer(() => scope.stopChild(ref));
+  }
 
   /** run steps in order: assigns update the context the next steps see, as in xstate */
-  function run(steps: Step[], snap: State<C>, event: EventObject, scope: ActorScope<any, any>, deferred: boolean): void {
+  function run(steps: Step[], snap: State<C>, event: EventObject, scope: Scope, deferred: boolean): void {
     for (const s of steps) {
       const args = { context: snap.context, event, self: scope.self, system: scope.system };
       if (s.kind === 'assign') {
         const a = s.assignment;
-        const p = typeof s.params === 'function' ? (s.params as (x: unknown) => unknown)(args) : s.params;
+        const p = resolve(s.params, args);
         let partial: Record<string, unknown>;
         if (typeof a === 'function') partial = (a as (x: unknown, p: unknown) => Record<string, unknown>)({ ...args, spawn: noSpawn }, p);
         else {
@@ -215,11 +267,26 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
         }
         snap.context = { ...snap.context, ...partial };
       } else if (s.kind === 'custom') {
-        const p = typeof s.params === 'function' ? (s.params as (x: unknown) => unknown)(args) : s.params;
+        const p = resolve(s.params, args);
         if (deferred) scope.defer(() => s.fn(args, p));
         else s.fn(args, p);
+      } else if (s.kind === 'enqueue') {
+        const queued: Step[] = [];
+        const enqueue = Object.assign((a: unknown) => void queued.push(actionStep(a, impl, 'enqueueActions')), {
+          assign: (assignment: unknown) => void queued.push({ kind: 'assign', assignment, params: undefined }),
+          stopChild: (ref: AnyActorRef | string) => void queued.push({ kind: 'stop', ref }),
+        });
+        const check = (g: unknown) => {
+          const name = typeof g === 'string' ? g : (g as { type: string }).type;
+          return (impl.guards[name] as (a: unknown, p: unknown) => boolean)(args, (g as { params?: unknown }).params);
+        };
+        s.collect({ ...args, enqueue, check }, resolve(s.params, args));
+        run(queued, snap, event, scope, deferred);
+      } else if (s.kind === 'stop') {
+        const ref = typeof s.ref === 'string' ? snap.children[s.ref] : s.ref;
+        if (ref) stop(snap, ref, scope);
       } else if (s.kind === 'schedule') {
-        const clock = (scope.self as unknown as { clock: { setTimeout(f: () => void, ms: number): unknown } }).clock;
+        const clock = clockOf(scope);
         const ms = resolveDelay(s.delay, args);
         const self = scope.self;
         const timers = snap.timers;
@@ -233,15 +300,28 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
       } else {
         const h = snap.timers.get(s.id);
         if (h !== undefined) {
-          (scope.self as unknown as { clock: { clearTimeout(h: unknown): void } }).clock.clearTimeout(h);
+          clockOf(scope).clearTimeout(h);
           snap.timers.delete(s.id);
         }
       }
     }
   }
 
+  /** start a state's invoked actors once this step is over, as xstate's spawnChild */
+  function invoke(n: Node, snap: State<C>, event: EventObject, scope: Scope): void {
+    for (const d of n.invoke) {
+      const input = resolve(d.input, { context: snap.context, event, self: scope.self });
+      const ref = createActor(d.logic, { id: d.id, src: d.src, parent: scope.self, systemId: d.systemId, input });
+      snap.children = { ...snap.children, [d.id]: ref };
+      scope.defer(() => {
+        // stopped within the step that started it: never runs
+        if (snap.children[d.id] === ref) ref.start();
+      });
+    }
+  }
+
   /** enter `target` and its initial descendants, from below `domain` (or `domain` itself too) */
-  function enter(snap: State<C>, domain: Node | undefined, target: Node, includeDomain: boolean, event: EventObject, scope: ActorScope<any, any>, deferred: boolean) {
+  function enter(snap: State<C>, domain: Node | null, target: Node, includeDomain: boolean, event: EventObject, scope: Scope, deferred: boolean) {
     const path: Node[] = [];
     for (let n: Node | undefined = target; n && n !== domain; n = n.parent) path.unshift(n);
     if (includeDomain && domain) path.unshift(domain);
@@ -250,99 +330,142 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
       leaf = leaf.initial;
       path.push(leaf);
     }
-    for (const n of path) run(n.entry, snap, event, scope, deferred);
+    for (const n of path) {
+      run(n.entry, snap, event, scope, deferred);
+      invoke(n, snap, event, scope);
+    }
     snap.leaf = leaf;
     snap.value = leaf.value;
+    snap._nodes = leaf.path;
     if (leaf.final && leaf.parent === root) {
       snap.status = 'done';
       const out = config.output;
       // as xstate: the output function sees the final state's done event, not the trigger
       const done = { type: `xstate.done.state.${leaf.x.id}` };
       snap.output = typeof out === 'function' ? out({ context: snap.context, event: done, self: scope.self }) : out;
-      clearTimers(snap, scope);
+      halt(snap, scope);
     }
   }
 
-  function clearTimers(snap: State<C>, scope: ActorScope<any, any>) {
-    const clock = (scope.self as unknown as { clock: { clearTimeout(h: unknown): void } }).clock;
+  /** the machine is over (done, error, stopped): no delayed event, no invoked actor survives it */
+  function halt(snap: State<C>, scope: Scope) {
+    const clock = clockOf(scope);
     for (const h of snap.timers.values()) clock.clearTimeout(h);
     snap.timers.clear();
+    for (const ref of Object.values(snap.children)) stop(snap, ref, scope);
+  }
+
+  const guardOk = (t: Transition, snap: State<C>, event: EventObject) =>
+    !t.guard || (impl.guards[t.guard.name] as (a: unknown, p: unknown) => boolean)({ context: snap.context, event }, t.guard.params);
+
+  /** xstate's selectTransitions for one active leaf: innermost state first, exact event first */
+  function select(snap: State<C>, event: EventObject): Transition | undefined {
+    for (let n: Node | undefined = snap.leaf; n; n = n.parent) {
+      const exact = n.on.get(event.type);
+      const candidates = exact ?? n.partial.filter((p) => event.type.startsWith(p.prefix)).flatMap((p) => p.transitions);
+      for (const t of candidates) if (guardOk(t, snap, event)) return t;
+    }
+    return undefined;
+  }
+
+  function selectAlways(snap: State<C>, event: EventObject): Transition | undefined {
+    for (let n: Node | undefined = snap.leaf; n; n = n.parent) for (const t of n.always) if (guardOk(t, snap, event)) return t;
+    return undefined;
+  }
+
+  /** one microstep: exit, transition actions, entry; reported to the inspector as xstate does */
+  function microstep(snap: State<C>, t: Transition, event: EventObject, scope: Scope, deferred: boolean) {
+    if (t.target) {
+      if (t.domain === undefined) t.domain = domainOf(t, root);
+      const domain = t.domain;
+      const reenterDomain = t.x.reenter && t.source === domain;
+      for (let n: Node | undefined = snap.leaf; n && (n !== domain || reenterDomain); n = n.parent) {
+        run(n.exit, snap, event, scope, deferred);
+        for (const d of n.invoke) {
+          const ref = snap.children[d.id];
+          if (ref) stop(snap, ref, scope);
+        }
+        if (n === domain) break;
+      }
+      run(t.actions, snap, event, scope, deferred);
+      enter(snap, domain, t.target, reenterDomain, event, scope, deferred);
+    } else run(t.actions, snap, event, scope, deferred);
+    const sys = scope.system as unknown as { _sendInspectionEvent?(e: unknown): void };
+    sys._sendInspectionEvent?.({ type: '@xstate.microstep', event, snapshot: snap, _transitions: [t.x], actorRef: scope.self });
+  }
+
+  /** eventless transitions until none is enabled, as xstate's macrostep */
+  function settle(snap: State<C>, event: EventObject, scope: Scope, deferred: boolean) {
+    for (let i = 0; snap.status === 'active'; i++) {
+      if (i > 1000) throw new Error('compiled machine: eventless transitions loop');
+      const t = selectAlways(snap, event);
+      if (!t) return;
+      microstep(snap, t, event, scope, deferred);
+    }
   }
 
   function makeSnapshot(context: C): State<C> {
-    const snap: State<C> = {
+    return {
       status: 'active',
       value: root.value,
       context,
       output: undefined,
       error: undefined,
+      children: {},
+      _nodes: root.path,
       leaf: root,
       timers: new Map(),
       matches(v: StateValue) {
         return matchesState(v, this.value);
       },
     };
-    return snap;
   }
 
-  return {
+  const logic: ActorLogic<CompiledSnapshot<C>, EventObject, unknown> & { implementations: AnyStateMachine['implementations'] } = {
     config: machine,
+    // as on a machine: what it was provided with (the worker machine reads its task logic here)
+    implementations: machine.implementations,
     getInitialSnapshot(scope, input) {
       const c = config.context;
       const context = (typeof c === 'function' ? c({ input, self: scope.self, spawn: noSpawn }) : (c ?? {})) as C;
       const snap = makeSnapshot(context);
       const init = { type: 'xstate.init', input } as EventObject;
       // as xstate, the initial entry actions run once the actor has started
-      enter(snap, undefined, root, true, init, scope, true);
+      enter(snap, null, root, true, init, scope, true);
+      settle(snap, init, scope, true);
       return snap as CompiledSnapshot<C>;
     },
     transition(snapshot, event, scope) {
       if (snapshot.status !== 'active') return snapshot;
-      if (event.type === 'xstate.stop') {
-        clearTimers(snapshot, scope);
-        return { ...snapshot, status: 'stopped' } as CompiledSnapshot<C>;
-      }
-      let chosen: Transition | undefined;
-      search: for (let n: Node | undefined = snapshot.leaf; n; n = n.parent) {
-        const ts = n.on.get(event.type);
-        if (!ts) continue;
-        for (const t of ts) {
-          if (t.guard) {
-            const g = impl.guards[t.guard.name] as (a: unknown, p: unknown) => boolean;
-            if (!g({ context: snapshot.context, event }, t.guard.params)) continue;
-          }
-          chosen = t;
-          break search;
-        }
-      }
-      if (!chosen) return snapshot;
-      // the same snapshot object would tell observers nothing changed: make a new one
       const snap: State<C> = { ...snapshot };
+      if (event.type === 'xstate.stop') {
+        halt(snap, scope);
+        snap.status = 'stopped';
+        return snap as CompiledSnapshot<C>;
+      }
+      const chosen = select(snapshot, event);
       try {
-        if (chosen.target) {
-          const domain = (chosen.domain ??= domainOf(chosen, root));
-          const reenterDomain = chosen.x.reenter && chosen.source === domain;
-          for (let n: Node | undefined = snapshot.leaf; n && (n !== domain || reenterDomain); n = n.parent) {
-            run(n.exit, snap, event, scope, false);
-            if (n === domain) break;
-          }
-          run(chosen.actions, snap, event, scope, false);
-          enter(snap, domain, chosen.target, reenterDomain, event, scope, false);
-        } else run(chosen.actions, snap, event, scope, false);
+        if (chosen) microstep(snap, chosen, event, scope, false);
+        else if (event.type.startsWith('xstate.error.actor.')) {
+          // an invoked actor failed and no state handles it: so does the machine, as in xstate
+          snap.status = 'error';
+          snap.error = (event as { error?: unknown }).error;
+          halt(snap, scope);
+          return snap as CompiledSnapshot<C>;
+        } else return snapshot;
+        settle(snap, event, scope, false);
       } catch (e) {
-        // the actor errors out (xstate's Actor catches this): no delayed event may outlive it
-        clearTimers(snap, scope);
+        // the actor errors out (xstate's Actor catches this): nothing it armed may outlive it
+        halt(snap, scope);
         throw e;
       }
-      // reported as xstate reports a microstep (the model-based tests read the transitions)
-      const sys = scope.system as unknown as { _sendInspectionEvent?(e: unknown): void };
-      sys._sendInspectionEvent?.({ type: '@xstate.microstep', event, snapshot: snap, _transitions: [chosen.x], actorRef: scope.self });
       return snap as CompiledSnapshot<C>;
     },
     getPersistedSnapshot(snapshot) {
       return { status: snapshot.status, value: snapshot.value, context: snapshot.context, output: snapshot.output, error: snapshot.error } as unknown as CompiledSnapshot<C>;
     },
   };
+  return logic;
 }
 
 const noSpawn = () => {
@@ -356,4 +479,3 @@ export function compiled<C extends object>(machine: AnyStateMachine): ActorLogic
   if (!logic) cache.set(machine, (logic = compileMachine<C>(machine)));
   return logic;
 }
-

@@ -18,7 +18,7 @@ export function machinesDoc(): string {
     '`src/monitor.ts`, which call `src/effects/*` and the Lua scripts in `src/lua/`.',
     '',
     section('Task', 'machines/task.ts', 'One per running task, started by the worker (its parent) in its actor system as `task.<id>`, and stepped by actors/compiled-machine.ts (this statechart, interpreted in a fraction of the CPU xstate needs; the model-based test replays every path with both). RUNNING until the function settles; `ending` is the fenced END write; `abandoned` writes nothing (lease lost, halted, or END refused).', taskMachine),
-    section('Worker', 'machines/worker.ts', 'Claims while `connected`, blocks on the queue when idle, heartbeats all leases in one call; on Redis loss probes its peers: `redisDown` keeps tasks running, `partitioned` halts them.', workerMachine),
+    section('Worker', 'machines/worker.ts', 'Claims while `connected`, blocks on the queue when idle, heartbeats all leases in one call; on Redis loss probes its peers: `redisDown` keeps tasks running, `partitioned` halts them. Run compiled (actors/compiled-machine.ts), as the task machine.', workerMachine),
     section('Monitor', 'machines/monitor.ts', 'Sweeps (requeue stale, clean up ended) and sleeps until the earliest lease deadline; on Redis loss waits or pauses by quorum, and after Redis returns holds requeues for one `taskTimeout` of grace.', monitorMachine),
   ].join('\n');
 }

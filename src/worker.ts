@@ -109,7 +109,8 @@ export class Worker extends EventEmitter {
 
   async start(): Promise<void> {
     if (this.actor) throw new StateError('worker already started');
-    const actor = createActor(this.machine(), {
+    // the worker machine as it runs here: compiled, as its task machine (docs/task-actors.md)
+    const actor = createActor(compiled(this.machine()) as unknown as ReturnType<Worker['machine']>, {
       input: {
         concurrency: this.config.concurrency,
         fetchTaskInterval: this.config.fetchTaskInterval,

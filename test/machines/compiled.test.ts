@@ -117,9 +117,9 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
 
 describe('compileMachine refuses what it does not implement, naming it', () => {
   it.each([
-    ['always', setup({}).createMachine({ initial: 'a', states: { a: { always: { target: 'b' } }, b: {} } }), /always/],
+    ['the "*" descriptor', setup({}).createMachine({ on: { '*': {} } }), /"\*" event descriptor/],
     ['parallel states', setup({}).createMachine({ type: 'parallel', states: { a: {}, b: {} } }), /parallel state/],
-    ['invoke', setup({ actors: { p: fromPromise(async () => {}) } }).createMachine({ invoke: { src: 'p' } }), /invoke/],
+    ['invoke with onSnapshot', setup({ actors: { p: fromPromise(async () => {}) } }).createMachine({ invoke: { src: 'p', onSnapshot: {} } }), /onSnapshot/],
     ['an unimplemented action', setup({}).createMachine({ entry: 'nope' as never }), /action "nope"/],
     ['exit actions', setup({ actions: { x: () => {} } }).createMachine({ initial: 'a', states: { a: { exit: 'x' } } }), /exit actions/],
     ["a final state's own output", setup({}).createMachine({ initial: 'a', states: { a: { type: 'final', output: 1 } } }), /own output/],

@@ -505,14 +505,15 @@ const settle = async () => {
 /** the task events only the worker sends (the task effects report the others) */
 const FROM_WORKER = new Set(['STOP', 'RELOAD', 'EVENT', 'LEASE_LOST', 'HALT']);
 
-async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = input) {
+async function startFake(fake: ReturnType<typeof fakeWorker>, i: WorkerInput, interpreter: 'xstate' | 'compiled') {
   const clock = new SimulatedClock();
   /** events the worker sent to its task actors, as "task.<id>:TYPE" */
   const toTasks: string[] = [];
   /** reports the task effects sent their own task actor, as "task.<id>:TYPE" */
   const reports: string[] = [];
   const crashes: unknown[] = [];
-  const actor = createActor(fake.logic, {
+  const logic = interpreter === 'compiled' ? (compileMachine(fake.logic) as unknown as typeof fake.logic) : fake.logic;
+  const actor = createActor(logic, {
     input: i,
     clock,
     inspect: (ie) => {
@@ -536,7 +537,9 @@ async function runWorker(fake: ReturnType<typeof fakeWorker>, i: WorkerInput = i
   return { actor, clock, toTasks, reports, crashes, state, children, runOf };
 }
 
-describe('worker machine: running with fake effects', () => {
+describe.each(['xstate', 'compiled'] as const)('worker machine: running with fake effects (%s)', (interpreter) => {
+  const runWorker = (fake: ReturnType<typeof fakeWorker>, i: WorkerInput = input) => startFake(fake, i, interpreter);
+
   it('claims fill the worker to its concurrency, one running child actor task.<id> per task', async () => {
     const fake = fakeWorker({ claims: [['a', 'b']] });
     const w = await runWorker(fake);

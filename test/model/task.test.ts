@@ -171,7 +171,7 @@ type EndInput = { id: string; lease: string; outcome: TaskOutcome; result?: unkn
 
 /**
  * `interpreter`: the task actor as xstate interprets the machine, or as the worker runs it
- * (machines/compiled.ts); both must take the same steps.
+ * (actors/compiled-machine.ts); both must take the same steps.
  */
 async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled') {
   const model = plan.expected;
@@ -398,7 +398,7 @@ describe('task machine: model-based paths replayed on the real END write', () =>
     await replay(plans[i]!, i, 'xstate');
   });
 
-  // the worker's task actors: the same machine, stepped by machines/compiled.ts
+  // the worker's task actors: the same machine, stepped by actors/compiled-machine.ts
   it.each(plans.map((p, i) => [i, p.name] as const))('compiled, path %i: %s', async (i) => {
     await replay(plans[i]!, i, 'compiled');
   });

@@ -284,11 +284,15 @@ const workers: Record<Variant, ReturnType<typeof workerWith>> = {
 };
 
 /** Starts a worker on a fresh Sut. */
-async function startWorker(variant: Variant) {
+/** `interpreter`: the worker as xstate interprets its machine, or as the runtime runs it (compiled) */
+type Interpreter = 'xstate' | 'compiled';
+
+async function startWorker(variant: Variant, interpreter: Interpreter) {
   sut = new Sut();
   const { fx, told, clock } = sut;
   const transitionsOf = rootTransitions(() => sut.sink);
-  const actor = createActor(workers[variant], {
+  const logic = interpreter === 'compiled' ? (compileMachine(workers[variant]) as unknown as (typeof workers)[Variant]) : workers[variant];
+  const actor = createActor(logic, {
     input: inputs[variant],
     clock,
     inspect: (ev: InspectionEvent) => {
@@ -316,8 +320,8 @@ async function startWorker(variant: Variant) {
   return { actor, crashes, sut };
 }
 
-async function replay(variant: Variant, plan: Plan) {
-  const { actor, crashes, sut: current } = await startWorker(variant);
+async function replay(variant: Variant, plan: Plan, interpreter: Interpreter) {
+  const { actor, crashes, sut: current } = await startWorker(variant, interpreter);
   const { fx, tfx, clock, told, finishes, crashIds } = current;
   /** every task child ever seen, by id */
   const children = new Map<string, AnyActorRef>();
@@ -502,7 +506,12 @@ describe.each(['fake children', 'real children'] as const)('worker machine, mode
   }
 
   it.each(list.map((p, i) => [i, p.name] as const))('path %i: %s', async (i) => {
-    await replay(variant, list[i]!);
+    await replay(variant, list[i]!, 'xstate');
+  });
+
+  // the worker as the runtime runs it: the same machine, stepped by actors/compiled-machine.ts
+  it.each(list.map((p, i) => [i, p.name] as const))('compiled, path %i: %s', async (i) => {
+    await replay(variant, list[i]!, 'compiled');
   });
 
   // Runs after the replays (tests in a file run in order).
