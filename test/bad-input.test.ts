@@ -3,25 +3,19 @@
  * lost (parked entries land in the dead-letter list with their reason, readable via Client).
  */
 import { createServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, Worker, type TaskEvent } from '../src/index.js';
-import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
 let redis: Redis;
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-afterAll(async () => {
-  await server.stop();
-});
 
 async function setup(extra: Record<string, unknown> = {}) {
   const o = server.options();

@@ -1,27 +1,23 @@
 /**
  * Workers as real child processes, killed and stopped for real: the task survives its worker.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, Monitor, Worker } from '../src/index.js';
-import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 
 let server: RedisServer;
 let redis: Redis;
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
 const procs: WorkerProcess[] = [];
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
 afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
   for (const p of procs.splice(0)) await p.kill('SIGKILL');
-});
-afterAll(async () => {
-  await server.stop();
 });
 
 async function workerProcess(o: Record<string, unknown>, extra: Record<string, unknown> = {}) {

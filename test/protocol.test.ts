@@ -3,25 +3,19 @@
  * monitor and client on a private redis-server, checked with plain Redis commands and redis-cli.
  */
 import { execFileSync } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, Monitor, Worker, type TaskEvent } from '../src/index.js';
-import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
 let redis: Redis;
-const cleanup: (() => Promise<unknown>)[] = [];
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
-afterAll(async () => {
-  await server.stop();
-});
 
 function worker(redisOptions: Record<string, unknown>, extra: Record<string, unknown> = {}) {
   const w = new Worker({ port: 0, redis: redisOptions, heartbeatInterval: 100, ...extra });
