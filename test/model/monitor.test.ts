@@ -12,14 +12,15 @@
  * no sweep with requeue and has requeued nothing: the stale task is still RUNNING in Redis. An
  * active monitor's sweep does requeue it (so the check can fail).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createActor, SimulatedClock, type AnyEventObject } from 'xstate';
 import { monitorMachine, sweepDelay, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { redisPerFile } from '../helpers/suite.js';
 import {
   cached,
   callbackVia,
@@ -75,13 +76,9 @@ const plans = plansFor(edgeCoveringPaths(monitorMachine, { input, abstract, even
 let server: RedisServer;
 let redis: Redis;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-
-afterAll(async () => {
-  await server?.stop();
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
 });
 
 /** What one replay records; the machine below, provided once, reports to the current one. */

@@ -3,9 +3,10 @@
  * lua-invariants.test.ts: each pins one interleaving, step by step, on a private redis-server.
  * The two at the end pin bugs these properties found, now fixed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { redisPerFile } from '../helpers/suite.js';
 import type { Keys } from '../../src/keys.js';
 import { claim, readDeadLetters, retryDead, submit } from '../../src/effects/queue.js';
 import { finishTask, handBack, reassert, renewLeases } from '../../src/effects/leases.js';
@@ -16,12 +17,9 @@ import { ageTask, keysFor } from './harness.js';
 let server: RedisServer;
 let redis: Redis;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  await server.stop();
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
 });
 
 const T = 10_000; // taskTimeout

@@ -21,20 +21,18 @@
  * failure; the error also lists the operations run with what each returned.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { redisPerFile } from '../helpers/suite.js';
 import { outageSequenceArb, runSequence, sequenceArb, staleHolderSequenceArb, type Op, type SimConfig } from './harness.js';
 
 let server: RedisServer;
 let redis: Redis;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  await server.stop();
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
 });
 
 const TASK_TIMEOUT = 10_000;
