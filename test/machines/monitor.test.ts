@@ -8,6 +8,7 @@ import { describe, it, expect } from 'vitest';
 import { createActor, fromCallback, fromPromise, initialTransition, transition, SimulatedClock, type AnyActorRef, type AnyEventObject } from 'xstate';
 import { monitorMachine, sweepDelay, type MonitorContext, type MonitorEvent, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
 import type { PeerProbe } from '../../machines/worker.js';
+import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
 const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 400, partitionPercentage: 50, fetchWorkerInterval: 300 };
 
@@ -59,35 +60,15 @@ type Snap = ReturnType<typeof initialTransition<typeof monitorMachine>>[0];
 type Actions = ReturnType<typeof transition<typeof monitorMachine>>[1];
 
 const named = (actions: Actions) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.'));
-const invoked = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild').map((a) => (a.params as { src: unknown }).src);
-const inputOf = (actions: Actions, src: string) => {
-  const a = actions.find((x) => x.type === 'xstate.spawnChild' && (x.params as { src: unknown }).src === src);
-  return (a?.params as { actorRef?: { options?: { input?: unknown } } } | undefined)?.actorRef?.options?.input;
-};
 /** the inputs of every sweep a step starts */
 const sweeps = (actions: Actions) =>
   actions
     .filter((x) => x.type === 'xstate.spawnChild' && (x.params as { src: unknown }).src === 'sweep')
     .map((a) => (a.params as { actorRef?: { options?: { input?: unknown } } }).actorRef?.options?.input);
-const scheduled = (actions: Actions) =>
-  Object.fromEntries(
-    actions
-      .filter((a) => a.type === 'xstate.raise' && (a.params as { delay?: number }).delay !== undefined)
-      .map((a) => {
-        const p = a.params as { event: { type: string }; delay: number };
-        return [p.event.type, p.delay];
-      }),
-  );
 const srcs = (snap: Snap) => Object.values(snap.children).map((ref) => (ref as AnyActorRef).src);
-const childOf = (snap: Snap, src: string): string => {
-  const hit = Object.entries(snap.children).find(([, ref]) => (ref as AnyActorRef | undefined)?.src === src);
-  if (!hit) throw new Error(`no child actor from "${src}" in ${JSON.stringify(snap.value)}`);
-  return hit[0];
-};
-const done = (snap: Snap, src: string, output?: unknown) => ({ type: `xstate.done.actor.${childOf(snap, src)}`, output }) as unknown as MonitorEvent;
-const failed = (snap: Snap, src: string, error: unknown = new Error('fake failure')) =>
-  ({ type: `xstate.error.actor.${childOf(snap, src)}`, error }) as unknown as MonitorEvent;
-const after = (delay: string, stateId: string) => ({ type: `xstate.after.${delay}.${stateId}` }) as unknown as MonitorEvent;
+const done = doneEvent<MonitorEvent>;
+const failed = errorEvent<MonitorEvent>;
+const after = afterEvent<MonitorEvent>;
 
 function step(snap: Snap, ...events: MonitorEvent[]): [Snap, Actions] {
   let acts: Actions = [];

@@ -13,6 +13,7 @@
 import { describe, it, expect } from 'vitest';
 import { createActor, initialTransition, transition, SimulatedClock, type AnyActorRef } from 'xstate';
 import { taskMachine, type TaskContext, type TaskEvent, type TaskInput, type TaskOutcome } from '../../machines/task.js';
+import { afterEvent, scheduled } from './steps.js';
 
 const input: TaskInput = { id: 't1', attempt: 2, lease: 'lease-1', abortTimeout: 100, finishRetryDelay: 50 };
 
@@ -40,21 +41,11 @@ const endsWritten = (actions: Actions) =>
     });
 /** actors a step would start: the task machine starts none, its effects are actions */
 const spawned = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild');
-/** delayed events a step schedules: event type -> delay (ms) */
-const scheduled = (actions: Actions) =>
-  Object.fromEntries(
-    actions
-      .filter((a) => a.type === 'xstate.raise' && (a.params as { delay?: number }).delay !== undefined)
-      .map((a) => {
-        const p = a.params as { event: { type: string }; delay: number };
-        return [p.event.type, p.delay];
-      }),
-  );
 const runDone = (run: number, output: unknown): TaskEvent => ({ type: 'RUN_DONE', run, output });
 const runFailed = (run: number, error: unknown): TaskEvent => ({ type: 'RUN_FAILED', run, error });
 const ended = (written: boolean): TaskEvent => ({ type: 'ENDED', written });
 const endFailed = (error: unknown): TaskEvent => ({ type: 'END_FAILED', error });
-const after = (delay: string, stateId: string) => ({ type: `xstate.after.${delay}.${stateId}` }) as unknown as TaskEvent;
+const after = afterEvent<TaskEvent>;
 
 function start() {
   return initialTransition(taskMachine, input);

@@ -21,6 +21,7 @@ import {
 import { taskActorId, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
 import { taskMachine, type TaskEvent, type TaskOutcome } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
+import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
 const input: WorkerInput = {
   concurrency: 2,
@@ -43,12 +44,6 @@ type Actions = ReturnType<typeof transition<typeof workerMachine>>[1];
 
 /** named effects of a step, but for task actors started and told (see `started` and `sent`) */
 const named = (actions: Actions) => actions.map((a) => a.type).filter((t) => !t.startsWith('xstate.') && t !== 'tellTask' && t !== 'startTasks');
-/** sources of the actors a step starts (invoked or spawned) */
-const invoked = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild').map((a) => (a.params as { src: unknown }).src);
-const inputOf = (actions: Actions, src: string) => {
-  const a = actions.find((x) => x.type === 'xstate.spawnChild' && (x.params as { src: unknown }).src === src);
-  return (a?.params as { actorRef?: { options?: { input?: unknown } } } | undefined)?.actorRef?.options?.input;
-};
 /** ids of the actors a step stops */
 const stopped = (actions: Actions) =>
   actions.filter((a) => (a.type as string) === 'xstate.stopChild').map((a) => (a.params as unknown as { id: string }).id);
@@ -63,27 +58,12 @@ const sent = (actions: Actions) =>
 const sentEvents = (actions: Actions) => actions.filter((a) => a.type === 'tellTask').map((a) => (a.params as { event: unknown }).event);
 /** the claimed tasks a step starts task actors for (startTasks) */
 const started = (actions: Actions) => actions.filter((a) => a.type === 'startTasks').flatMap((a) => (a.params as { tasks: ClaimedTask[] }).tasks);
-const scheduled = (actions: Actions) =>
-  Object.fromEntries(
-    actions
-      .filter((a) => a.type === 'xstate.raise' && (a.params as { delay?: number }).delay !== undefined)
-      .map((a) => {
-        const p = a.params as { event: { type: string }; delay: number };
-        return [p.event.type, p.delay];
-      }),
-  );
 
-const childOf = (snap: Snap, src: string): string => {
-  const hit = Object.entries(snap.children).find(([, ref]) => (ref as AnyActorRef | undefined)?.src === src);
-  if (!hit) throw new Error(`no child actor from "${src}" in ${JSON.stringify(snap.value)}`);
-  return hit[0];
-};
-const done = (snap: Snap, src: string, output?: unknown) => ({ type: `xstate.done.actor.${childOf(snap, src)}`, output }) as unknown as WorkerEvent;
-const failed = (snap: Snap, src: string, error: unknown = new Error('fake failure')) =>
-  ({ type: `xstate.error.actor.${childOf(snap, src)}`, error }) as unknown as WorkerEvent;
+const done = doneEvent<WorkerEvent>;
+const failed = errorEvent<WorkerEvent>;
 const taskEnded = (id: string, end: TaskOutcome | 'abandoned' = 'succeeded') =>
   ({ type: `xstate.done.actor.${taskActorId(id)}`, output: { id, end } }) as unknown as WorkerEvent;
-const after = (delay: string, stateId: string) => ({ type: `xstate.after.${delay}.${stateId}` }) as unknown as WorkerEvent;
+const after = afterEvent<WorkerEvent>;
 
 function step(snap: Snap, ...events: WorkerEvent[]): [Snap, Actions] {
   let acts: Actions = [];
