@@ -272,9 +272,19 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
         else s.fn(args, p);
       } else if (s.kind === 'enqueue') {
         const queued: Step[] = [];
+        const refuse = (what: string) => () => {
+          throw unsupported(`enqueue.${what}`, 'enqueueActions');
+        };
         const enqueue = Object.assign((a: unknown) => void queued.push(actionStep(a, impl, 'enqueueActions')), {
           assign: (assignment: unknown) => void queued.push({ kind: 'assign', assignment, params: undefined }),
           stopChild: (ref: AnyActorRef | string) => void queued.push({ kind: 'stop', ref }),
+          // only known when the action runs: refused then, by name
+          cancel: refuse('cancel'),
+          emit: refuse('emit'),
+          raise: refuse('raise'),
+          sendParent: refuse('sendParent'),
+          sendTo: refuse('sendTo'),
+          spawnChild: refuse('spawnChild'),
         });
         const check = (g: unknown) => {
           const name = typeof g === 'string' ? g : (g as { type: string }).type;

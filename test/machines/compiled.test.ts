@@ -5,7 +5,7 @@
  * features it refuses to compile. Each behaviour is checked on both interpreters.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, setup, SimulatedClock, type AnyActorLogic, type AnyActorRef, type AnyEventObject } from 'xstate';
+import { createActor, enqueueActions, fromPromise, setup, SimulatedClock, type AnyActorLogic, type AnyActorRef, type AnyEventObject } from 'xstate';
 import { taskMachine, type TaskInput } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
 
@@ -116,6 +116,18 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
 });
 
 describe('compileMachine refuses what it does not implement, naming it', () => {
+  it('an enqueueActions that enqueues what is not implemented fails the step, naming it', () => {
+    const m = setup({}).createMachine({
+      on: { GO: { actions: enqueueActions(({ enqueue }) => enqueue.raise({ type: 'X' })) } },
+    });
+    const actor = createActor(compileMachine(m) as unknown as typeof m);
+    const errors: unknown[] = [];
+    actor.subscribe({ error: (e) => errors.push(e) });
+    actor.start();
+    actor.send({ type: 'GO' });
+    expect(String(errors[0])).toMatch(/enqueue\.raise .* is not supported/);
+  });
+
   it.each([
     ['the "*" descriptor', setup({}).createMachine({ on: { '*': {} } }), /"\*" event descriptor/],
     ['parallel states', setup({}).createMachine({ type: 'parallel', states: { a: {}, b: {} } }), /parallel state/],
