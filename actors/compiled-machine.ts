@@ -17,8 +17,9 @@
  * transitions (exact or `prefix.*` descriptors) with an optional named guard, a single target or
  * none, `reenter`; eventless (`always`) transitions; named actions (custom, `assign`,
  * `enqueueActions` enqueuing those or `stopChild`), entry actions, `after` delays; `invoke`
- * (started after the step, stopped on exit, as xstate does), an unhandled error of an invoked
- * actor failing the machine; `context` and `output` functions.
+ * (started after the step, stopped on exit, as xstate does; a promise effect, promise-effect.ts,
+ * runs without an xstate Actor), an unhandled error of an invoked actor failing the machine;
+ * `context` and `output` functions.
  * Not supported (throws at compile time): parallel and history states, exit actions other than
  * the cancels `after` adds, the `*` descriptor, raise without a delay, inline guard combinators,
  * a final state's own output.
@@ -35,6 +36,7 @@ import {
   type Snapshot,
   type StateValue,
 } from 'xstate';
+import { EffectChild, effectFnOf } from './promise-effect.js';
 
 /** the parts of xstate's StateNode and TransitionDefinition read here */
 interface XNode {
@@ -249,13 +251,43 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
       const { [id]: _, ...rest } = snap.children;
       snap.children = rest;
     }
-    scope.defer(() => scope.stopChild(ref));
+    if (ref instanceof EffectChild) scope.defer(() => ref.stop());
+    else scope.defer(() => scope.stopChild(ref));
   }
+
+  // enqueueActions' `enqueue` and `check`, made once: they act on the collect call under way
+  // (collect is synchronous; `collecting` is restored after a nested one)
+  let collecting: { queued: Step[]; args: unknown } | undefined;
+  const current = () => {
+    if (!collecting) throw new Error('compiled machine: enqueue called outside enqueueActions');
+    return collecting;
+  };
+  const refuse = (what: string) => () => {
+    throw unsupported(`enqueue.${what}`, 'enqueueActions');
+  };
+  const enqueue = Object.assign((a: unknown) => void current().queued.push(actionStep(a, impl, 'enqueueActions')), {
+    assign: (assignment: unknown) => void current().queued.push({ kind: 'assign', assignment, params: undefined }),
+    stopChild: (ref: AnyActorRef | string) => void current().queued.push({ kind: 'stop', ref }),
+    // only known when the action runs: refused then, by name
+    cancel: refuse('cancel'),
+    emit: refuse('emit'),
+    raise: refuse('raise'),
+    sendParent: refuse('sendParent'),
+    sendTo: refuse('sendTo'),
+    spawnChild: refuse('spawnChild'),
+  });
+  const check = (g: unknown) => {
+    const name = typeof g === 'string' ? g : (g as { type: string }).type;
+    return (impl.guards[name] as (a: unknown, p: unknown) => boolean)(current().args, (g as { params?: unknown }).params);
+  };
 
   /** run steps in order: assigns update the context the next steps see, as in xstate */
   function run(steps: Step[], snap: State<C>, event: EventObject, scope: Scope, deferred: boolean): void {
+    // one argument object per run of steps, renewed when an assign changes the context (an
+    // action keeps the context it was called with, as in xstate)
+    let args = { context: snap.context, event, self: scope.self, system: scope.system };
     for (const s of steps) {
-      const args = { context: snap.context, event, self: scope.self, system: scope.system };
+      if (args.context !== snap.context) args = { context: snap.context, event, self: scope.self, system: scope.system };
       if (s.kind === 'assign') {
         const a = s.assignment;
         const p = resolve(s.params, args);
@@ -272,25 +304,13 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
         else s.fn(args, p);
       } else if (s.kind === 'enqueue') {
         const queued: Step[] = [];
-        const refuse = (what: string) => () => {
-          throw unsupported(`enqueue.${what}`, 'enqueueActions');
-        };
-        const enqueue = Object.assign((a: unknown) => void queued.push(actionStep(a, impl, 'enqueueActions')), {
-          assign: (assignment: unknown) => void queued.push({ kind: 'assign', assignment, params: undefined }),
-          stopChild: (ref: AnyActorRef | string) => void queued.push({ kind: 'stop', ref }),
-          // only known when the action runs: refused then, by name
-          cancel: refuse('cancel'),
-          emit: refuse('emit'),
-          raise: refuse('raise'),
-          sendParent: refuse('sendParent'),
-          sendTo: refuse('sendTo'),
-          spawnChild: refuse('spawnChild'),
-        });
-        const check = (g: unknown) => {
-          const name = typeof g === 'string' ? g : (g as { type: string }).type;
-          return (impl.guards[name] as (a: unknown, p: unknown) => boolean)(args, (g as { params?: unknown }).params);
-        };
-        s.collect({ ...args, enqueue, check }, resolve(s.params, args));
+        const outer = collecting;
+        collecting = { queued, args };
+        try {
+          s.collect({ ...args, enqueue, check }, resolve(s.params, args));
+        } finally {
+          collecting = outer;
+        }
         run(queued, snap, event, scope, deferred);
       } else if (s.kind === 'stop') {
         const ref = typeof s.ref === 'string' ? snap.children[s.ref] : s.ref;
@@ -321,6 +341,16 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
   function invoke(n: Node, snap: State<C>, event: EventObject, scope: Scope): void {
     for (const d of n.invoke) {
       const input = resolve(d.input, { context: snap.context, event, self: scope.self });
+      const fn = effectFnOf(d.logic);
+      if (fn) {
+        // a promise effect runs without an xstate Actor (promise-effect.ts)
+        const child = new EffectChild(d.id, d.src, fn, input, scope.self);
+        snap.children = { ...snap.children, [d.id]: child as unknown as AnyActorRef };
+        scope.defer(() => {
+          if (snap.children[d.id] === (child as unknown as AnyActorRef)) child.start();
+        });
+        continue;
+      }
       const ref = createActor(d.logic, { id: d.id, src: d.src, parent: scope.self, systemId: d.systemId, input });
       snap.children = { ...snap.children, [d.id]: ref };
       scope.defer(() => {
@@ -370,10 +400,17 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
 
   /** xstate's selectTransitions for one active leaf: innermost state first, exact event first */
   function select(snap: State<C>, event: EventObject): Transition | undefined {
+    const type = event.type;
     for (let n: Node | undefined = snap.leaf; n; n = n.parent) {
-      const exact = n.on.get(event.type);
-      const candidates = exact ?? n.partial.filter((p) => event.type.startsWith(p.prefix)).flatMap((p) => p.transitions);
-      for (const t of candidates) if (guardOk(t, snap, event)) return t;
+      const exact = n.on.get(type);
+      if (exact) {
+        for (const t of exact) if (guardOk(t, snap, event)) return t;
+        continue;
+      }
+      for (const p of n.partial) {
+        if (!type.startsWith(p.prefix)) continue;
+        for (const t of p.transitions) if (guardOk(t, snap, event)) return t;
+      }
     }
     return undefined;
   }
