@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { createActor, fromCallback, fromPromise, waitFor, type Actor, type AnyEventObject } from 'xstate';
+import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
@@ -27,6 +27,7 @@ import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 import { taskRunner } from '../actors/task-runner.js';
 import { compiled } from '../actors/compiled-machine.js';
+import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
 
 type Fields = typeof WORKER_FIELDS;
 export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
@@ -152,10 +153,10 @@ export class Worker extends EventEmitter {
   }
 
   /** what claim.lua returned: the tasks wait in `pending` until their task actor adopts them */
-  private async take({ claimed, parked }: { claimed: Claimed[]; parked: Parked[] }, signal: AbortSignal): Promise<{ tasks: ClaimedTask[] }> {
+  private async take({ claimed, parked }: { claimed: Claimed[]; parked: Parked[] }, aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
     const { keys, log } = this;
     for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
-    if (signal.aborted && claimed.length) {
+    if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
       try {
         await handBack(this.redis, keys, claimed);
@@ -311,7 +312,7 @@ export class Worker extends EventEmitter {
       actors: {
         // the task machine as the worker runs it: compiled (docs/task-actors.md)
         task: compiled(task) as unknown as typeof task,
-        register: fromPromise(async ({ signal }) => {
+        register: promiseEffect<void>(async ({ signal }) => {
           try {
             const server = await startPeerServer(config.host, config.port, () => this.address, config.secret);
             if (signal.aborted) return void (await server.close()); // stopped while starting
@@ -324,10 +325,10 @@ export class Worker extends EventEmitter {
             throw this.startError;
           }
         }),
-        claimTasks: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) =>
-          this.take(await claim(this.redis, keys, this.address, input.free, config.maxPayloadBytes, [...this.functions.keys()]), signal),
+        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) =>
+          this.take(await claim(this.redis, keys, this.address, input.free, config.maxPayloadBytes, [...this.functions.keys()]), aborted),
         ),
-        waitForTask: fromPromise(async ({ input, signal }: { input: { free: number }; signal: AbortSignal }) => {
+        waitForTask: promiseEffect(async ({ input, signal }: EffectArgs<{ free: number }>) => {
           const conn = this.blockingConnection();
           // Stopped waiting: the next wait gets a new connection, and this one is dropped once
           // its wait has ended (at most fetchTaskInterval), so that a claim Redis already ran
@@ -348,7 +349,7 @@ export class Worker extends EventEmitter {
             signal.removeEventListener('abort', onAbort);
             if (signal.aborted) this.dropRetired(conn);
           }
-          return this.take(got, signal);
+          return this.take(got, () => signal.aborted);
         }),
         heartbeat: ticker(
           config.heartbeatInterval,
@@ -393,21 +394,21 @@ export class Worker extends EventEmitter {
         }),
         redisWatch: redisWatch(this.redis),
         awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout),
-        probePeers: fromPromise(async () => {
+        probePeers: promiseEffect(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} peers (need ${config.partitionPercentage}%)`);
           return p;
         }),
-        reconcile: fromPromise(async () => {
+        reconcile: promiseEffect(async () => {
           const lost = await this.renewAll();
           log.info(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
           return { lost };
         }),
-        handBack: fromPromise(async ({ input }: { input: { ids: string[] } }) => {
+        handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
           const back = await handBack(this.redis, keys, this.held(input.ids));
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
         }),
-        deregister: fromPromise(async () => {
+        deregister: promiseEffect<void>(async () => {
           try {
             await Promise.race([deregisterWorker(this.redis, keys, this.address), new Promise((r) => setTimeout(r, 2000))]);
           } finally {

@@ -5,9 +5,10 @@
  * features it refuses to compile. Each behaviour is checked on both interpreters.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, enqueueActions, fromPromise, setup, SimulatedClock, type AnyActorLogic, type AnyActorRef, type AnyEventObject } from 'xstate';
+import { assign, createActor, enqueueActions, fromPromise, setup, SimulatedClock, type AnyActorLogic, type AnyActorRef, type AnyEventObject } from 'xstate';
 import { taskMachine, type TaskInput } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
+import { promiseEffect } from '../../actors/promise-effect.js';
 
 const input: TaskInput = { id: 't1', attempt: 1, lease: 'l1', abortTimeout: 100, finishRetryDelay: 50 };
 
@@ -112,6 +113,85 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
     child.send({ type: 'EVENT', name: 'x', payload: null });
     expect(child.getSnapshot().status).toBe('error');
     expect(got.map((e) => e.type)).toEqual(['xstate.error.actor.task.t1']);
+  });
+});
+
+/**
+ * A promise effect (actors/promise-effect.ts) is an xstate promise actor to xstate and runs
+ * without an xstate Actor in a compiled machine: the machine must not tell the two apart.
+ */
+describe.each([
+  ['xstate', (m: AnyActorLogic) => m],
+  ['compiled', (m: AnyActorLogic) => compileMachine(m as never)],
+] as const)('a promise effect invoked by a machine interpreted by %s', (_name, interpret) => {
+  function effectMachine() {
+    const calls: Array<{ input: number; signal: AbortSignal; resolve(v: string): void; reject(e: unknown): void }> = [];
+    const m = setup({
+      types: { context: {} as { n: number; got: string[] } },
+      actors: {
+        fetch: promiseEffect<string, number>(
+          ({ input, signal }) => new Promise<string>((resolve, reject) => void calls.push({ input, signal, resolve, reject })),
+        ),
+      },
+    }).createMachine({
+      context: { n: 0, got: [] },
+      initial: 'fetching',
+      states: {
+        fetching: {
+          entry: assign({ n: ({ context }) => context.n + 1 }),
+          invoke: {
+            src: 'fetch',
+            input: ({ context }) => context.n,
+            onDone: { target: 'idle', actions: assign({ got: ({ context, event }) => [...context.got, event.output] }) },
+            onError: { target: 'failed' },
+          },
+          on: { AGAIN: { target: 'fetching', reenter: true }, LEAVE: 'idle' },
+        },
+        idle: { on: { AGAIN: 'fetching' } },
+        failed: { type: 'final' },
+      },
+    });
+    return { calls, logic: interpret(m) as unknown as typeof m };
+  }
+
+  it('delivers its output to the invoking state, with the input it was given', async () => {
+    const { calls, logic } = effectMachine();
+    const actor = createActor(logic).start();
+    expect(calls.map((c) => c.input)).toEqual([1]);
+    calls[0]!.resolve('one');
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(actor.getSnapshot().value).toBe('idle');
+    expect(actor.getSnapshot().context.got).toEqual(['one']);
+  });
+
+  it('once its state is left (even re-entered), its signal is aborted and its late result is ignored', async () => {
+    const { calls, logic } = effectMachine();
+    const actor = createActor(logic).start();
+    actor.send({ type: 'AGAIN' }); // the same invoke id, a new effect
+    expect(calls.map((c) => [c.input, c.signal.aborted])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    calls[0]!.resolve('stale');
+    await new Promise((r) => setImmediate(r));
+    expect(actor.getSnapshot().value).toBe('fetching'); // the stale result did not end the new fetch
+    calls[1]!.resolve('fresh');
+    await new Promise((r) => setImmediate(r));
+    expect(actor.getSnapshot().context.got).toEqual(['fresh']);
+  });
+
+  it('its rejection takes the onError transition; a rejection after leaving is ignored', async () => {
+    const { calls, logic } = effectMachine();
+    const actor = createActor(logic).start();
+    actor.send({ type: 'LEAVE' });
+    calls[0]!.reject(new Error('late'));
+    await new Promise((r) => setImmediate(r));
+    expect(actor.getSnapshot().value).toBe('idle');
+    actor.send({ type: 'AGAIN' });
+    calls[1]!.reject(new Error('boom'));
+    await new Promise((r) => setImmediate(r));
+    expect(actor.getSnapshot().status).toBe('done');
   });
 });
 

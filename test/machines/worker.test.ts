@@ -11,7 +11,6 @@ import { describe, it, expect } from 'vitest';
 import {
   createActor,
   fromCallback,
-  fromPromise,
   initialTransition,
   transition,
   SimulatedClock,
@@ -21,6 +20,7 @@ import {
 import { taskActorId, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
 import { taskMachine, type TaskEvent, type TaskOutcome } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
+import { promiseEffect } from '../../actors/promise-effect.js';
 import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
 const input: WorkerInput = {
@@ -433,16 +433,16 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
     actors: {
       // as src/worker.ts provides it: compiled
       task: compileMachine(task) as unknown as typeof task,
-      register: fromPromise<void>(async () => {
+      register: promiseEffect<void>(async () => {
         log.registers++;
         if (opts.registerFails) throw new Error('port in use');
       }),
-      claimTasks: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(async ({ input }) => {
+      claimTasks: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(async ({ input }) => {
         log.claims.push(input.free);
         return { tasks: claimed(...(claims.shift() ?? [])) };
       }),
       // woken by the test, it claims as claimTasks does (the next scripted claim)
-      waitForTask: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(
+      waitForTask: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(
         ({ input }) =>
           new Promise((resolve) =>
             log.waits.push(() => {
@@ -456,18 +456,18 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
       controlListener: service('controlListener'),
       redisWatch: service('redisWatch'),
       awaitRedis: service('awaitRedis'),
-      probePeers: fromPromise<PeerProbe>(async () => {
+      probePeers: promiseEffect<PeerProbe>(async () => {
         log.probes++;
         return probes.shift() ?? { reached: 1, total: 1 };
       }),
-      reconcile: fromPromise<{ lost: string[] }>(async () => {
+      reconcile: promiseEffect<{ lost: string[] }>(async () => {
         log.reconciles++;
         return { lost: reconciles.shift() ?? [] };
       }),
-      handBack: fromPromise<void, { ids: string[] }>(async ({ input }) => {
+      handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
         log.handBacks.push(input.ids);
       }),
-      deregister: fromPromise<void>(async () => {
+      deregister: promiseEffect<void>(async () => {
         log.deregisters++;
       }),
     },
@@ -767,7 +767,7 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
     let finishRegister!: () => void;
     const slow = fake.logic.provide({
       actors: {
-        register: fromPromise<void>(() => new Promise<void>((r) => (finishRegister = r))),
+        register: promiseEffect<void>(() => new Promise<void>((r) => (finishRegister = r))),
       },
     });
     const w = await runWorker({ logic: slow, log: fake.log });

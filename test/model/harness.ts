@@ -10,7 +10,6 @@
 import {
   createActor,
   fromCallback,
-  fromPromise,
   type ActorLogic,
   type AnyActorLogic,
   type AnyActorRef,
@@ -22,6 +21,7 @@ import {
   type InspectionEvent,
 } from 'xstate';
 import { TestModel, toDirectedGraph, type AdjacencyValue, type DirectedGraphNode } from 'xstate/graph';
+import { promiseEffect } from '../../actors/promise-effect.js';
 
 export type Snap = AnyMachineSnapshot;
 
@@ -487,7 +487,8 @@ export class Effects {
  * every replay (machine.provide is not cheap), each replay pointing `fx` at its own Effects.
  */
 export function promiseVia<O = any, I = any>(src: string, fx: () => Effects) {
-  return fromPromise<O, I>(({ input, signal }) => fx().start<O, I>(src, input, signal));
+  // as src/worker.ts provides its effects: run by a compiled machine without an xstate Actor
+  return promiseEffect<O, I>(({ input, signal }) => fx().start<O, I>(src, input, signal));
 }
 
 /** how a reporting action's effect reports back: the event for each outcome */
