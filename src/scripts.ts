@@ -1,6 +1,8 @@
 /**
  * The Lua scripts in ./lua, each loaded once per connection with ioredis `defineCommand`
- * (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache).
+ * (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache). A line
+ * `--@include other.lua` is replaced by that script's source (finish-claim.lua runs two
+ * scripts in one call that way, each unchanged).
  */
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -10,6 +12,7 @@ export const SCRIPTS = {
   claim: 5,
   renew: 6,
   finish: 2,
+  'finish-claim': 7,
   requeue: 9,
   reap: 3,
   'hand-back': 3,
@@ -21,10 +24,13 @@ export const SCRIPTS = {
 export type ScriptName = keyof typeof SCRIPTS;
 
 const sources = new Map<ScriptName, string>();
-function source(name: ScriptName): string {
+export function source(name: ScriptName): string {
   let s = sources.get(name);
   if (s === undefined) {
-    s = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+    s = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8').replace(/^[ \t]*--@include ([\w-]+)\.lua[ \t]*$/gm, (_, inc: string) => {
+      if (!(inc in SCRIPTS) || inc === name) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
+      return source(inc as ScriptName);
+    });
     sources.set(name, s);
   }
   return s;

@@ -42,11 +42,18 @@ export interface Ending {
 
 /** End several tasks in one call; per task, false when fenced (the lease was not ours, nothing written). */
 export async function finishTasks(redis: Redis, keys: Keys, endings: Ending[]): Promise<boolean[]> {
+  return parseFinish(await runScript(redis, 'finish', finishKeys(keys), finishArgs(keys, endings)));
+}
+
+export const finishKeys = (keys: Keys) => [keys.leases, keys.ended];
+
+export function finishArgs(keys: Keys, endings: Ending[]): string[] {
   const args: string[] = [];
   for (const e of endings) args.push(keys.task(e.id), e.id, e.lease, e.outcome, e.payloadJson, keys.events(e.id));
-  const r = (await runScript(redis, 'finish', [keys.leases, keys.ended], args)) as number[];
-  return r.map((x) => x === 1);
+  return args;
 }
+
+export const parseFinish = (reply: unknown): boolean[] => (reply as number[]).map((x) => x === 1);
 
 /** Returns false when fenced: the lease was not ours any more, nothing was written. */
 export async function finishTask(redis: Redis, keys: Keys, id: string, lease: string, outcome: Outcome, payloadJson: string): Promise<boolean> {

@@ -31,8 +31,8 @@ export async function claim(
   return parseClaim(await runScript(redis, 'claim', claimKeys(keys), claimArgs(keys, worker, max, maxPayloadBytes, false, functions)));
 }
 
-const claimKeys = (keys: Keys) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, keys.deadLetter];
-const claimArgs = (keys: Keys, worker: string, max: number, maxPayloadBytes: number, holdUnknown: boolean, functions: string[]) => [
+export const claimKeys = (keys: Keys) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, keys.deadLetter];
+export const claimArgs = (keys: Keys, worker: string, max: number, maxPayloadBytes: number, holdUnknown: boolean, functions: string[]) => [
   keys.taskKeyPrefix,
   worker,
   max,
@@ -86,7 +86,7 @@ export async function waitAndClaim(
   return { claimed: [...got.claimed, ...more.claimed], parked: [...got.parked, ...more.parked] };
 }
 
-function parseClaim(reply: unknown): { claimed: Claimed[]; parked: Parked[]; held: boolean } {
+export function parseClaim(reply: unknown): { claimed: Claimed[]; parked: Parked[]; held: boolean } {
   const [flat, parkedFlat, held] = reply as [string[], string[], number];
   const claimed: Claimed[] = [];
   for (let i = 0; i < flat.length; i += 4) {

@@ -1,0 +1,26 @@
+--[[
+  finish-claim.lua: finish.lua, then claim.lua, in one call: the ENDs of the tasks that settled
+  together and the claim of the slots they free (the issue's end-and-claim-next). Both scripts
+  are included whole, unchanged, as functions (scripts.ts expands the @include lines), so each
+  keeps the meaning its own header gives; this one only splits KEYS and ARGV between them.
+
+  KEYS[1..2] finish.lua's KEYS   KEYS[3..7] claim.lua's KEYS
+  ARGV[1] n = how many of the following ARGV are finish.lua's
+  ARGV[2..n+1] finish.lua's ARGV   ARGV[n+2..] claim.lua's ARGV
+
+  Returns { finish.lua's reply, claim.lua's reply }.
+]]
+local function finish(KEYS, ARGV)
+  --@include finish.lua
+end
+
+local function claim(KEYS, ARGV)
+  --@include claim.lua
+end
+
+local n = tonumber(ARGV[1])
+local finishArgs, claimArgs = {}, {}
+for i = 2, n + 1 do finishArgs[#finishArgs + 1] = ARGV[i] end
+for i = n + 2, #ARGV do claimArgs[#claimArgs + 1] = ARGV[i] end
+local ended = finish({ KEYS[1], KEYS[2] }, finishArgs)
+return { ended, claim({ KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7] }, claimArgs) }
