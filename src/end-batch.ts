@@ -1,27 +1,37 @@
 /**
  * Task ends on their way to Redis: every end requested before the current callback returns (its
- * microtasks included) goes out in a single finish.lua call. Under load many tasks settle
- * together (a claim batch of no-op tasks ends within the callback that delivered the claim), so
- * an end costs a fraction of a round trip. Just before the write, `onFlush` frees the tasks'
- * slots, so the worker's next claim goes out in the same network write as these ends.
+ * microtasks included) goes out in a single call. Under load many tasks settle together (a claim
+ * batch of no-op tasks ends within the callback that delivered the claim), so an end costs a
+ * fraction of a round trip.
+ *
+ * Just before the call goes out, `onFlush` frees the tasks' slots, and the worker machine claims
+ * for them at once: a claim made during `onFlush` (`claimAlong`) rides in the same script
+ * (finish-claim.lua), so a busy worker sends one command per batch, ends and next claim
+ * together (the issue's end-and-claim-next). Without a claim the ends go alone (finish.lua).
  *
  * Why process.nextTick and not setImmediate: the command connection auto-pipelines, and ioredis
- * sends an auto-pipeline from a setImmediate. Flushed from a setImmediate of our own, the ends
- * and the claim would wait for the event loop's next turn (one more epoll per task, measured
- * at concurrency 1); flushed on nextTick, they leave in this turn's check phase.
+ * sends an auto-pipeline from a setImmediate. Flushed from a setImmediate of our own, the call
+ * would wait for the event loop's next turn (one more epoll per task, measured at concurrency
+ * 1); flushed on nextTick, it leaves in this turn's check phase.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { finishTasks, type Ending } from './effects/leases.js';
+import { finishAndClaim, type ClaimRequest } from './effects/finish-claim.js';
+import type { Claimed, Parked } from './effects/queue.js';
+
+type ClaimResult = { claimed: Claimed[]; parked: Parked[] };
 
 export class EndBatch {
   private pending: { ending: Ending; resolve: (written: boolean) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
+  /** set while onFlush runs: a claim made then rides with the ends */
+  private riding?: { request?: ClaimRequest; resolve?: (r: ClaimResult) => void; reject?: (e: unknown) => void };
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    /** told, just before the write goes out, which tasks it ends (their slots are free now) */
+    /** told, just before the call goes out, which tasks it ends (their slots are free now) */
     private readonly onFlush: (ids: string[]) => void = () => {},
   ) {}
 
@@ -36,18 +46,45 @@ export class EndBatch {
     });
   }
 
+  /**
+   * A claim sent with the ends now going out, when called from within `onFlush` (and no other
+   * claim rides already); otherwise undefined, and the caller claims on its own.
+   */
+  claimAlong(request: ClaimRequest): Promise<ClaimResult> | undefined {
+    const r = this.riding;
+    // nothing to claim: the caller's own claim returns at once, without Redis
+    if (!r || r.request || request.max <= 0 || request.functions.length === 0) return undefined;
+    r.request = request;
+    return new Promise((resolve, reject) => {
+      r.resolve = resolve;
+      r.reject = reject;
+    });
+  }
+
   private flush(): void {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
-    this.onFlush(batch.map((b) => b.ending.id));
-    finishTasks(
-      this.redis,
-      this.keys,
-      batch.map((b) => b.ending),
-    ).then(
-      (written) => batch.forEach((b, i) => b.resolve(written[i] === true)),
-      (e) => batch.forEach((b) => b.reject(e)),
+    const endings = batch.map((b) => b.ending);
+    const riding: NonNullable<EndBatch['riding']> = {};
+    this.riding = riding;
+    try {
+      this.onFlush(endings.map((e) => e.id));
+    } finally {
+      this.riding = undefined;
+    }
+    const settle = (written: boolean[]) => batch.forEach((b, i) => b.resolve(written[i] === true));
+    const fail = (e: unknown) => batch.forEach((b) => b.reject(e));
+    if (!riding.request) return void finishTasks(this.redis, this.keys, endings).then(settle, fail);
+    finishAndClaim(this.redis, this.keys, endings, riding.request).then(
+      ({ written, claimed, parked }) => {
+        settle(written);
+        riding.resolve!({ claimed, parked });
+      },
+      (e: unknown) => {
+        fail(e);
+        riding.reject!(e);
+      },
     );
   }
 }

@@ -325,9 +325,12 @@ export class Worker extends EventEmitter {
             throw this.startError;
           }
         }),
-        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) =>
-          this.take(await claim(this.redis, keys, this.address, input.free, config.maxPayloadBytes, [...this.functions.keys()]), aborted),
-        ),
+        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) => {
+          const request = { worker: this.address, max: input.free, maxPayloadBytes: config.maxPayloadBytes, functions: [...this.functions.keys()] };
+          // claiming for the slots the ENDs now going out freed: in the same script as those ENDs
+          const got = this.ends.claimAlong(request) ?? claim(this.redis, keys, request.worker, request.max, request.maxPayloadBytes, request.functions);
+          return this.take(await got, aborted);
+        }),
         waitForTask: promiseEffect(async ({ input, signal }: EffectArgs<{ free: number }>) => {
           const conn = this.blockingConnection();
           // Stopped waiting: the next wait gets a new connection, and this one is dropped once

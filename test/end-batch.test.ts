@@ -1,0 +1,97 @@
+/**
+ * The worker's end batch: the ENDs of tasks that settle together go out in one call, and the
+ * claim the worker makes for the slots they free rides in the same script (one command).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { EndBatch } from '../src/end-batch.js';
+import { claim, submit, type Claimed, type Parked } from '../src/effects/queue.js';
+import type { Ending } from '../src/effects/leases.js';
+import { redisPerFile } from './helpers/suite.js';
+import { source } from '../src/scripts.js';
+import { keysFor } from './properties/harness.js';
+import type { RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+const W = 'w:1';
+const REQUEST = { worker: W, max: 2, maxPayloadBytes: 10_000, functions: ['f'] };
+
+/** script calls (EVALSHA or EVAL) Redis has run, from any connection */
+async function scriptCalls(): Promise<number> {
+  const stats = (await redis.info('commandstats')).split('\n');
+  const calls = (cmd: string) => Number(/calls=(\d+)/.exec(stats.find((l) => l.startsWith(`cmdstat_${cmd}:`)) ?? '')?.[1] ?? 0);
+  return calls('evalsha') + calls('eval');
+}
+
+async function setUp(prefix: string) {
+  const keys = keysFor(prefix);
+  for (const id of ['a', 'b', 'c', 'd']) await submit(redis, keys, id, JSON.stringify({ id, function: 'f' }));
+  const held = (await claim(redis, keys, W, 2, 10_000, ['f'])).claimed;
+  const endings: Ending[] = held.map((t) => ({ id: t.id, lease: t.lease, outcome: 'succeeded', payloadJson: '1' }));
+  // its own connection; the scripts are in Redis's cache already, so each call is one EVALSHA
+  const conn = server.client();
+  for (const name of ['finish', 'finish-claim'] as const) await redis.script('LOAD', source(name));
+  return { keys, endings, conn };
+}
+
+describe('EndBatch', () => {
+  it('sends the ends of one tick and the claim made as they go out in one script call', async () => {
+    const { keys, endings, conn } = await setUp('ride:');
+    let claimed: Promise<{ claimed: Claimed[]; parked: Parked[] }> | undefined;
+    const flushed: string[][] = [];
+    const batch = new EndBatch(conn, keys, (ids) => {
+      flushed.push(ids);
+      claimed = batch.claimAlong(REQUEST); // as the worker machine claims for the freed slots
+    });
+    const before = await scriptCalls();
+    const written = await Promise.all(endings.map((e) => batch.end(e)));
+    const got = await claimed!;
+    expect(await scriptCalls()).toBe(before + 1);
+    expect(flushed).toEqual([['a', 'b']]);
+    expect(written).toEqual([true, true]);
+    expect(got.claimed.map((t) => t.id)).toEqual(['c', 'd']);
+    expect(await redis.hmget(keys.task('a'), 'state', 'outcome')).toEqual(['END', 'succeeded']);
+    expect(await redis.hget(keys.task('c'), 'state')).toBe('RUNNING');
+    conn.disconnect();
+  });
+
+  it('takes no claim outside its flush, nor a second one in it, nor one for no slot or function', async () => {
+    const { keys, endings, conn } = await setUp('alone:');
+    const answers: unknown[] = [];
+    const batch = new EndBatch(conn, keys, () => {
+      answers.push(batch.claimAlong({ ...REQUEST, max: 0 }), batch.claimAlong({ ...REQUEST, functions: [] }));
+      const first = batch.claimAlong(REQUEST);
+      answers.push(first instanceof Promise, batch.claimAlong(REQUEST));
+      void first;
+    });
+    expect(batch.claimAlong(REQUEST)).toBeUndefined(); // not flushing
+    await Promise.all(endings.map((e) => batch.end(e)));
+    expect(answers).toEqual([undefined, undefined, true, undefined]);
+    conn.disconnect();
+  });
+
+  it('without a claim, the ends go alone; when the call fails, ends and claim both fail', async () => {
+    const { keys, endings, conn } = await setUp('fail:');
+    const alone = new EndBatch(conn, keys);
+    const before = await scriptCalls();
+    expect(await Promise.all(endings.map((e) => alone.end(e)))).toEqual([true, true]);
+    expect(await scriptCalls()).toBe(before + 1);
+
+    const dead = server.client();
+    await dead.quit(); // a closed connection: the call fails at once
+    let claimed: Promise<unknown> | undefined;
+    const failing = new EndBatch(dead, keys, () => {
+      claimed = failing.claimAlong(REQUEST);
+    });
+    const ends = endings.map((e) => failing.end(e));
+    await expect(Promise.all(ends)).rejects.toThrow();
+    await expect(claimed).rejects.toThrow();
+    conn.disconnect();
+  });
+});
