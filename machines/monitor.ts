@@ -19,6 +19,8 @@ export interface SweepResult {
   requeued: string[];
   parked: string[];
   reaped: number;
+  /** dead letters dropped, the oldest past deadLetterMax */
+  trimmed?: number;
   /** Redis time (ms) of the sweep */
   now: number;
   /** when the earliest running lease expires (Redis ms), or -1 when none runs */

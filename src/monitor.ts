@@ -13,7 +13,7 @@ import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { connect, unavailable } from './redis.js';
-import { reapEnded, requeueStale } from './effects/sweep.js';
+import { reapEnded, requeueStale, trimDeadLetters } from './effects/sweep.js';
 import { listWorkers } from './effects/registry.js';
 import { probePeers } from '../actors/peer-prober.js';
 import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
@@ -98,7 +98,8 @@ export class Monitor extends EventEmitter {
       now = Number((await this.redis.time())[0]) * 1000;
     }
     const reaped = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
-    return { requeued, parked, reaped, now, nextDeadline, graceLeft };
+    const trimmed = await trimDeadLetters(this.redis, keys, config.deadLetterMax);
+    return { requeued, parked, reaped, trimmed, now, nextDeadline, graceLeft };
   }
 
   private machine() {
@@ -141,6 +142,7 @@ export class Monitor extends EventEmitter {
           if (r.requeued.length) log.warn(`requeued ${r.requeued.length} stale task(s): ${r.requeued.slice(0, 20).join(', ')}`);
           if (r.parked.length) log.error(`parked ${r.parked.length} task(s) that exhausted maxAttempts: ${r.parked.join(', ')}`);
           if (r.reaped) log.debug(`cleaned up ${r.reaped} ended task(s)`);
+          if (r.trimmed) log.warn(`dead-letter list over deadLetterMax (${config.deadLetterMax}): dropped the ${r.trimmed} oldest`);
           if (r.graceLeft && !this.holding) log.warn(`no worker heartbeat for over taskTimeout/2 (an outage?): holding requeues for ${r.graceLeft} ms`);
           this.holding = Boolean(r.graceLeft);
           this.emit('sweep', r);

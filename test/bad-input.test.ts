@@ -88,6 +88,21 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     expect(await c.wait('later', { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: { w: 10 } });
     expect(await c.deadLetters()).toEqual([]);
   });
+
+  it('the list is bounded: a monitor sweep keeps the newest deadLetterMax entries', async () => {
+    const { o, c, push, stillRuns } = await setup();
+    for (let i = 1; i <= 5; i++) await push(`{"id":"d${i}","function":"nope"}`);
+    await until(async () => (await c.deadLetters()).length === 5, 'five dead letters');
+    const m = new Monitor({ redis: o, deadLetterMax: 3, checkTaskInterval: 50 });
+    const trimmed: number[] = [];
+    m.on('sweep', (r: { trimmed?: number }) => trimmed.push(r.trimmed ?? 0));
+    cleanup.push(() => m.stop());
+    await m.start();
+    await until(() => trimmed.length >= 2, 'two sweeps');
+    expect((await c.deadLetters()).map((d) => d.id)).toEqual(['d5', 'd4', 'd3']);
+    expect(trimmed.slice(0, 2)).toEqual([2, 0]); // the oldest two dropped once, then nothing
+    await stillRuns();
+  });
 });
 
 describe('Client.submit refuses bad input with a typed error', () => {

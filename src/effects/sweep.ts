@@ -1,6 +1,6 @@
 /**
- * Monitor effects: requeue stale tasks (requeue.lua, O(stale) through the lease index) and
- * clean up ended ones (reap.lua).
+ * Monitor effects: requeue stale tasks (requeue.lua, O(stale) through the lease index), clean
+ * up ended ones (reap.lua) and keep the dead-letter list within its bound.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
@@ -25,4 +25,14 @@ export async function requeueStale(
 
 export async function reapEnded(redis: Redis, keys: Keys, retention: number, limit: number): Promise<number> {
   return Number(await runScript(redis, 'reap', [keys.ended, keys.taskSet, keys.endQueue], [keys.taskKeyPrefix, retention, limit]));
+}
+
+/**
+ * Drop the oldest dead letters past `max` (new ones are pushed on the left, so the newest stay).
+ * Returns how many were dropped; 0 when `max` is 0 (unbounded).
+ */
+export async function trimDeadLetters(redis: Redis, keys: Keys, max: number): Promise<number> {
+  if (max <= 0) return 0;
+  const [[, len]] = (await redis.multi().llen(keys.deadLetter).ltrim(keys.deadLetter, 0, max - 1).exec()) as [[unknown, number], unknown];
+  return Math.max(0, len - max);
 }
