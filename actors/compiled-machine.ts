@@ -177,6 +177,7 @@ function compileNodes(machine: AnyStateMachine, impl: Impl): Node {
         if (d.onSnapshot) throw unsupported('invoke with onSnapshot', x.id);
         const logic = (typeof d.src === 'string' ? impl.actors[d.src] : d.src) as AnyActorLogic | undefined;
         if (!logic) throw unsupported(`actor "${String(d.src)}" with no implementation`, x.id);
+        if (d.systemId !== undefined && effectFnOf(logic)) throw unsupported('a promise effect with a systemId', x.id);
         return { id: d.id, src: d.src, logic, input: d.input, systemId: d.systemId };
       }),
       on: new Map(),
@@ -255,8 +256,10 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
     else scope.defer(() => scope.stopChild(ref));
   }
 
-  // enqueueActions' `enqueue` and `check`, made once: they act on the collect call under way
-  // (collect is synchronous; `collecting` is restored after a nested one)
+  // enqueueActions' `enqueue` and `check`, made once per compiled logic and shared by its actors:
+  // they act on the collect call under way (collect is synchronous; `collecting` is restored
+  // after a nested one). An `enqueue` kept and called after its collect returned throws.
+  // Made once because an enqueueActions runs on hot steps (every claim) and these are 10 closures.
   let collecting: { queued: Step[]; args: unknown } | undefined;
   const current = () => {
     if (!collecting) throw new Error('compiled machine: enqueue called outside enqueueActions');
@@ -300,7 +303,11 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
         snap.context = { ...snap.context, ...partial };
       } else if (s.kind === 'custom') {
         const p = resolve(s.params, args);
-        if (deferred) scope.defer(() => s.fn(args, p));
+        if (deferred) {
+          // run later, with the context of now (`args` is renewed by later assigns)
+          const at = args;
+          scope.defer(() => s.fn(at, p));
+        }
         else s.fn(args, p);
       } else if (s.kind === 'enqueue') {
         const queued: Step[] = [];

@@ -116,6 +116,26 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
   });
 });
 
+describe.each([
+  ['xstate', (m: AnyActorLogic) => m],
+  ['compiled', (m: AnyActorLogic) => compileMachine(m as never)],
+] as const)('actions interpreted by %s', (_name, interpret) => {
+  it('an action keeps the context it was called with, even when it runs after the step (at start)', () => {
+    const seen: number[] = [];
+    const m = setup({
+      types: { context: {} as { n: number } },
+      actions: { log: ({ context }) => void seen.push(context.n) },
+    }).createMachine({
+      context: { n: 0 },
+      entry: ['log', assign({ n: 1 }), 'log', assign({ n: 2 })],
+      on: { GO: { actions: ['log', assign({ n: 3 }), 'log'] } },
+    });
+    const actor = createActor(interpret(m) as unknown as typeof m).start();
+    actor.send({ type: 'GO' });
+    expect(seen).toEqual([0, 1, 2, 3]);
+  });
+});
+
 /**
  * A promise effect (actors/promise-effect.ts) is an xstate promise actor to xstate and runs
  * without an xstate Actor in a compiled machine: the machine must not tell the two apart.
@@ -179,6 +199,32 @@ describe.each([
     calls[1]!.resolve('fresh');
     await new Promise((r) => setImmediate(r));
     expect(actor.getSnapshot().context.got).toEqual(['fresh']);
+  });
+
+  it('tells the effect it was abandoned through aborted() as through its signal', async () => {
+    const seen: boolean[] = [];
+    const m = setup({
+      actors: { wait: promiseEffect<void>(async ({ aborted }) => void (await new Promise((r) => setTimeout(r, 5)), seen.push(aborted()))) },
+    }).createMachine({ initial: 'a', states: { a: { invoke: { src: 'wait' }, on: { LEAVE: 'b' } }, b: {} } });
+    const actor = createActor(interpret(m) as unknown as typeof m).start();
+    actor.send({ type: 'LEAVE' });
+    const again = createActor(interpret(m) as unknown as typeof m).start();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual([true, false]);
+    again.stop();
+  });
+
+  it('its error reaches onError as the event xstate would send', async () => {
+    const errors: unknown[] = [];
+    const m = setup({
+      actors: { fail: promiseEffect<void>(async () => Promise.reject(new Error('boom'))) },
+    }).createMachine({
+      initial: 'a',
+      states: { a: { invoke: { id: 'f', src: 'fail', onError: { target: 'b', actions: ({ event }) => errors.push(event) } } }, b: {} },
+    });
+    createActor(interpret(m) as unknown as typeof m).start();
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toEqual([{ type: 'xstate.error.actor.f', error: new Error('boom'), actorId: 'f' }]);
   });
 
   it('its rejection takes the onError transition; a rejection after leaving is ignored', async () => {
