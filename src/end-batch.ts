@@ -68,23 +68,34 @@ export class EndBatch {
     const endings = batch.map((b) => b.ending);
     const riding: NonNullable<EndBatch['riding']> = {};
     this.riding = riding;
+    let thrown: { error: unknown } | undefined;
     try {
       this.onFlush(endings.map((e) => e.id));
+    } catch (error) {
+      // the ends (and a claim already riding) still go out; the error is rethrown below
+      thrown = { error };
     } finally {
       this.riding = undefined;
     }
     const settle = (written: boolean[]) => batch.forEach((b, i) => b.resolve(written[i] === true));
     const fail = (e: unknown) => batch.forEach((b) => b.reject(e));
-    if (!riding.request) return void finishTasks(this.redis, this.keys, endings).then(settle, fail);
-    finishAndClaim(this.redis, this.keys, endings, riding.request).then(
-      ({ written, claimed, parked }) => {
-        settle(written);
-        riding.resolve!({ claimed, parked });
-      },
-      (e: unknown) => {
-        fail(e);
-        riding.reject!(e);
-      },
-    );
+    const endAlone = () => finishTasks(this.redis, this.keys, endings).then(settle, fail);
+    if (!riding.request) endAlone();
+    else {
+      finishAndClaim(this.redis, this.keys, endings, riding.request).then(
+        ({ written, claimed, parked }) => {
+          settle(written);
+          riding.resolve!({ claimed, parked });
+        },
+        (e: unknown) => {
+          // The claim fails as it would have alone. The ends are sent again on their own (a
+          // finish that did reach Redis is written once: finish.lua accepts its own retry), so
+          // a failure of the claim's half never holds them back.
+          riding.reject!(e);
+          endAlone();
+        },
+      );
+    }
+    if (thrown) throw thrown.error;
   }
 }

@@ -24,13 +24,16 @@ export const SCRIPTS = {
 export type ScriptName = keyof typeof SCRIPTS;
 
 const sources = new Map<ScriptName, string>();
-export function source(name: ScriptName): string {
+export function source(name: ScriptName, including: ScriptName[] = []): string {
   let s = sources.get(name);
   if (s === undefined) {
-    s = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8').replace(/^[ \t]*--@include ([\w-]+)\.lua[ \t]*$/gm, (_, inc: string) => {
-      if (!(inc in SCRIPTS) || inc === name) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
-      return source(inc as ScriptName);
+    const raw = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8').replace(/\r\n/g, '\n');
+    s = raw.replace(/^[ \t]*--@include ([\w-]+)\.lua[ \t]*$/gm, (_, inc: string) => {
+      if (!(inc in SCRIPTS) || inc === name || including.includes(inc as ScriptName)) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
+      return source(inc as ScriptName, [...including, name]);
     });
+    // an include the pattern missed (not alone on its line) would leave a function empty
+    if (s.includes('--@include')) throw new Error(`${name}.lua: an --@include line must stand alone`);
     sources.set(name, s);
   }
   return s;

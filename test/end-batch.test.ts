@@ -8,6 +8,8 @@ import { EndBatch } from '../src/end-batch.js';
 import { claim, submit, type Claimed, type Parked } from '../src/effects/queue.js';
 import type { Ending } from '../src/effects/leases.js';
 import { redisPerFile } from './helpers/suite.js';
+import { until } from './helpers/redis-server.js';
+import { Client, Worker } from '../src/index.js';
 import { source } from '../src/scripts.js';
 import { keysFor } from './properties/harness.js';
 import type { RedisServer } from './helpers/redis-server.js';
@@ -76,12 +78,27 @@ describe('EndBatch', () => {
     conn.disconnect();
   });
 
-  it('without a claim, the ends go alone; when the call fails, ends and claim both fail', async () => {
+  it('without a claim, the ends go alone; a failed claim does not hold the ends back; with Redis gone both fail', async () => {
     const { keys, endings, conn } = await setUp('fail:');
     const alone = new EndBatch(conn, keys);
     const before = await scriptCalls();
     expect(await Promise.all(endings.map((e) => alone.end(e)))).toEqual([true, true]);
     expect(await scriptCalls()).toBe(before + 1);
+
+    // the claim's half fails (the queue is not a list): the claim fails, the ends are written
+    const broken = await setUp('broken:');
+    await redis.del(broken.keys.newQueue);
+    await redis.set(broken.keys.newQueue, 'not a list');
+    let brokenClaim: Promise<unknown> | undefined;
+    const half = new EndBatch(broken.conn, broken.keys, () => {
+      brokenClaim = half.claimAlong(REQUEST);
+    });
+    const brokenEnds = broken.endings.map((e) => half.end(e));
+    await new Promise((r) => process.nextTick(r)); // after the flush, which was scheduled first
+    await expect(brokenClaim).rejects.toThrow(/WRONGTYPE/);
+    expect(await Promise.all(brokenEnds)).toEqual([true, true]);
+    expect(await redis.hget(broken.keys.task('a'), 'state')).toBe('END');
+    broken.conn.disconnect();
 
     const dead = server.client();
     await dead.quit(); // a closed connection: the call fails at once
@@ -93,5 +110,26 @@ describe('EndBatch', () => {
     await expect(Promise.all(ends)).rejects.toThrow();
     await expect(claimed).rejects.toThrow();
     conn.disconnect();
+  });
+});
+
+describe('a busy worker', () => {
+  it('at concurrency 1 sends one script per task: each END carries the next claim', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await c.submit('noop', i));
+    const w = new Worker({ port: 0, redis: o, concurrency: 1, heartbeatInterval: 60_000 });
+    w.addTaskFunction('noop', async () => null);
+    const before = await scriptCalls();
+    await w.start();
+    await until(async () => (await Promise.all(ids.map((id) => c.get(id)))).every((t) => t?.state === 'END'), 'all 40 ended');
+    const calls = (await scriptCalls()) - before;
+    await w.stop();
+    await c.close();
+    // 40 ENDs and 41 claims: apart, 81 scripts; together, one per task plus the first claim,
+    // registration, a heartbeat and the idle wait's claim
+    expect(calls).toBeGreaterThanOrEqual(41);
+    expect(calls).toBeLessThanOrEqual(46);
   });
 });

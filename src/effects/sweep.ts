@@ -33,6 +33,7 @@ export async function reapEnded(redis: Redis, keys: Keys, retention: number, lim
  */
 export async function trimDeadLetters(redis: Redis, keys: Keys, max: number): Promise<number> {
   if (max <= 0) return 0;
-  const [[, len]] = (await redis.multi().llen(keys.deadLetter).ltrim(keys.deadLetter, 0, max - 1).exec()) as [[unknown, number], unknown];
-  return Math.max(0, len - max);
+  const replies = (await redis.multi().llen(keys.deadLetter).ltrim(keys.deadLetter, 0, max - 1).exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  return Math.max(0, Number(replies[0]?.[1] ?? 0) - max);
 }
