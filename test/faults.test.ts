@@ -237,3 +237,32 @@ describe('an idle worker cut off just as a task arrives (silent link, through a 
     expect(starts([a]).get(id)).toBe(1);
   });
 });
+
+describe('an idle worker stopped just as a task arrives (slow link, through a proxy)', () => {
+  it('the claim whose reply was still on its way is handed back, and another worker runs the task (no monitor needed)', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const proxy: TcpProxy = await startProxy(server.host, server.port);
+    cleanup.push(() => proxy.close());
+    const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port }, { fetchTaskInterval: 30_000 });
+    await a.waitFor(/^STATE \{"connected":"waiting"\}$/, 5000);
+    const c = client(o);
+    const admin = server.client();
+    cleanup.push(() => admin.quit());
+    await until(async () => /blocked_clients:1/.test(await admin.info('clients')), 'the worker blocked in Redis');
+
+    proxy.delay(300);
+    const exited = new Promise<number | null>((r) => a.proc.once('exit', r));
+    const id = await c.submit('sleep', { ms: 10 });
+    // Redis ran the claim pipelined behind the wait at once; its reply is 300 ms from the worker.
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'claimed in Redis for the worker', 250, 2);
+    a.proc.kill('SIGTERM'); // the worker stops waiting while the reply is on its way
+    expect(await exited).toBe(0);
+    expect(starts([a]).get(id)).toBeUndefined();
+
+    // No monitor runs: only the stopped worker's hand-back can have put the task back.
+    const b = await worker(o);
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ outcome: 'succeeded', worker: b.address, attempt: 1 });
+  });
+});

@@ -2,7 +2,9 @@
  * A TCP proxy a test controls, between one node and what it talks to (Redis, or a peer's ping
  * port). `partition()` makes the link silent in both directions without closing it, as a real
  * network partition does (the node's requests hang, then resume on `heal()`); `reset()` closes
- * every connection and refuses new ones until `heal()`, as a crashed host or a firewall reject.
+ * every connection and refuses new ones until `heal()`, as a crashed host or a firewall reject;
+ * `delay(ms)` holds every chunk, each way, for `ms` before passing it on, as a slow link does
+ * (so a reply can be on its way while the node acts), until `heal()`.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -11,13 +13,27 @@ export interface TcpProxy {
   address: string;
   partition(): void;
   reset(): void;
+  delay(ms: number): void;
   heal(): void;
   close(): Promise<void>;
 }
 
 export async function startProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   let mode: 'open' | 'silent' | 'refuse' = 'open';
+  let latency = 0;
   const pairs = new Set<[Socket, Socket]>();
+  // Every chunk waits the same `latency`, so chunks keep their order (timers of equal delay
+  // fire in the order they were set); `end` follows the data it came after.
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (chunk: Buffer) => {
+      if (latency === 0) to.write(chunk);
+      else setTimeout(() => to.destroyed || to.write(chunk), latency);
+    });
+    from.on('end', () => {
+      if (latency === 0) to.end();
+      else setTimeout(() => to.end(), latency);
+    });
+  };
   const server: Server = createServer((client) => {
     if (mode === 'refuse') return client.destroy();
     const upstream = connect({ host: targetHost, port: targetPort });
@@ -30,8 +46,8 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
     if (mode === 'silent') {
       client.pause();
       upstream.pause();
@@ -57,8 +73,12 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
       }
       pairs.clear();
     },
+    delay(ms: number) {
+      latency = ms;
+    },
     heal() {
       mode = 'open';
+      latency = 0;
       for (const [a, b] of pairs) {
         a.resume();
         b.resume();
