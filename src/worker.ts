@@ -64,8 +64,13 @@ export class Worker extends EventEmitter {
   private readonly outbox: EventOutbox;
   private readonly ends: EndBatch;
   private blocking?: Redis;
-  /** blocking connections whose wait was abandoned, with the timer that drops them */
-  private readonly retiring = new Map<Redis, NodeJS.Timeout>();
+  /**
+   * blocking connections whose wait was abandoned: the timer that drops them, and a promise
+   * settled once what their wait claimed has been taken (handed back)
+   */
+  private readonly retiring = new Map<Redis, { timer: NodeJS.Timeout; taken: Promise<void> }>();
+  /** each blocking connection's CLIENT ID on Redis, renewed on every (re)connect */
+  private readonly blockingIds = new WeakMap<Redis, Promise<number | undefined>>();
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
@@ -207,29 +212,50 @@ export class Worker extends EventEmitter {
   }
 
   /** a blocking connection no longer used for waits: dropped when its wait ends, or after `ms` */
-  private retire(conn: Redis, ms: number): void {
+  private retire(conn: Redis, ms: number, taken: Promise<void>): void {
     const timer = setTimeout(() => this.dropRetired(conn), ms);
     timer.unref();
-    this.retiring.set(conn, timer);
+    this.retiring.set(conn, { timer, taken });
   }
 
   private dropRetired(conn: Redis): void {
-    const timer = this.retiring.get(conn);
-    if (timer === undefined) return;
-    clearTimeout(timer);
+    const r = this.retiring.get(conn);
+    if (r === undefined) return;
+    clearTimeout(r.timer);
     this.retiring.delete(conn);
     conn.disconnect();
   }
 
+  /**
+   * At stop: a wait the worker gave up on may still be blocked in Redis, and a task arriving
+   * now would be claimed for a worker about to close that connection, its reply lost (the
+   * monitor would requeue it after taskTimeout). End each such wait (CLIENT UNBLOCK), and let
+   * what it claimed, if anything, be handed back before the connections close. Bounded by `ms`.
+   */
+  private async endAbandonedWaits(ms: number): Promise<void> {
+    const waits = [...this.retiring].map(async ([conn, { taken }]) => {
+      const id = await this.blockingIds.get(conn);
+      if (id !== undefined) await this.redis.client('UNBLOCK', id);
+      await taken;
+    });
+    if (!waits.length) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(waits), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
   private blockingConnection(): Redis {
     if (!this.blocking) {
-      this.blocking = connect(this.config.redis, 'blocking', this.address);
-      this.blocking.on('error', (e: Error) => this.log.debug(`redis (blocking): ${e.message}`));
+      const conn = connect(this.config.redis, 'blocking', this.address);
+      conn.on('error', (e: Error) => this.log.debug(`redis (blocking): ${e.message}`));
+      conn.on('ready', () => this.blockingIds.set(conn, (conn.client('ID') as Promise<number>).catch(() => undefined)));
+      this.blocking = conn;
     }
     return this.blocking;
   }
 
   private async closeConnections(): Promise<void> {
+    await this.endAbandonedWaits(1000);
     await Promise.allSettled([this.redis.quit(), this.sub.quit()]);
     this.redis.disconnect();
     this.sub.disconnect();
@@ -336,23 +362,29 @@ export class Worker extends EventEmitter {
           // Stopped waiting: the next wait gets a new connection, and this one is dropped once
           // its wait has ended (at most fetchTaskInterval), so that a claim Redis already ran
           // still reaches take(), which hands its tasks back.
+          let taken!: () => void;
+          const done = new Promise<void>((r) => (taken = r));
           const onAbort = () => {
             if (this.blocking === conn) this.blocking = undefined;
-            this.retire(conn, config.fetchTaskInterval + 2000);
+            this.retire(conn, config.fetchTaskInterval + 2000, done);
           };
           signal.addEventListener('abort', onAbort, { once: true });
-          let got: { claimed: Claimed[]; parked: Parked[] };
           try {
-            const fns = () => [...this.functions.keys()];
-            got = await waitAndClaim(conn, keys, this.address, config.fetchTaskInterval, input.free, config.maxPayloadBytes, fns, this.redis);
-          } catch (e) {
-            if (!signal.aborted) throw e;
-            return { tasks: [] };
+            let got: { claimed: Claimed[]; parked: Parked[] };
+            try {
+              const fns = () => [...this.functions.keys()];
+              got = await waitAndClaim(conn, keys, this.address, config.fetchTaskInterval, input.free, config.maxPayloadBytes, fns, this.redis);
+            } catch (e) {
+              if (!signal.aborted) throw e;
+              return { tasks: [] };
+            } finally {
+              signal.removeEventListener('abort', onAbort);
+              if (signal.aborted) this.dropRetired(conn);
+            }
+            return await this.take(got, () => signal.aborted);
           } finally {
-            signal.removeEventListener('abort', onAbort);
-            if (signal.aborted) this.dropRetired(conn);
+            taken(); // what the wait claimed is running here, or was handed back
           }
-          return this.take(got, () => signal.aborted);
         }),
         heartbeat: ticker(
           config.heartbeatInterval,

@@ -265,4 +265,32 @@ describe('an idle worker stopped just as a task arrives (slow link, through a pr
     const t = await c.wait(id, { timeout: 10_000 });
     expect(t).toMatchObject({ outcome: 'succeeded', worker: b.address, attempt: 1 });
   });
+
+  it('a task that arrives while the stopping worker deregisters is handed back too (its wait is ended before the connections close)', async () => {
+    const server = await redisServer();
+    const o = server.options();
+    const proxy: TcpProxy = await startProxy(server.host, server.port);
+    cleanup.push(() => proxy.close());
+    const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port }, { fetchTaskInterval: 30_000 });
+    await a.waitFor(/^STATE \{"connected":"waiting"\}$/, 5000);
+    const c = client(o);
+    const admin = server.client();
+    cleanup.push(() => admin.quit());
+    await until(async () => /blocked_clients:1/.test(await admin.info('clients')), 'the worker blocked in Redis');
+
+    proxy.delay(300); // deregistering takes a 600 ms round trip from here
+    const exited = new Promise<number | null>((r) => a.proc.once('exit', r));
+    a.proc.kill('SIGTERM');
+    await a.waitFor(/^STATE "deregistering"$/, 2000);
+    await new Promise((r) => setTimeout(r, 400));
+    // The wait is still blocked in Redis: this task wakes it and the claim behind it runs, with
+    // the reply due after the worker's deregistration has come back.
+    const id = await c.submit('sleep', { ms: 10 });
+    expect(await exited).toBe(0);
+    expect(starts([a]).get(id)).toBeUndefined();
+
+    const b = await worker(o);
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ outcome: 'succeeded', worker: b.address, attempt: 1 });
+  });
 });
