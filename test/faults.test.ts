@@ -209,19 +209,27 @@ describe('monitors', () => {
   });
 });
 
+/**
+ * A worker whose Redis link goes through a proxy the test controls, idle and blocked in Redis
+ * on a long wait (so the wait in Redis when the test acts is still there), and a client.
+ */
+async function idleWorkerBehindProxy() {
+  const server = await redisServer();
+  const o = server.options();
+  const proxy: TcpProxy = await startProxy(server.host, server.port);
+  cleanup.push(() => proxy.close());
+  const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port }, { fetchTaskInterval: 30_000 });
+  await a.waitFor(/^STATE \{"connected":"waiting"\}$/, 5000);
+  const c = client(o);
+  const admin = server.client();
+  cleanup.push(() => admin.quit());
+  await until(async () => /blocked_clients:1/.test(await admin.info('clients')), 'the worker blocked in Redis');
+  return { o, proxy, a, c };
+}
+
 describe('an idle worker cut off just as a task arrives (silent link, through a proxy)', () => {
   it('the claim Redis ran for it while the reply was held is handed back when the link heals, and the task runs (no monitor needed)', async () => {
-    const server = await redisServer();
-    const o = server.options();
-    const proxy: TcpProxy = await startProxy(server.host, server.port);
-    cleanup.push(() => proxy.close());
-    // A long wait, so that the one in Redis when the link goes silent is still there.
-    const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port }, { fetchTaskInterval: 30_000 });
-    await a.waitFor(/^STATE \{"connected":"waiting"\}$/, 5000);
-    const c = client(o);
-    const admin = server.client();
-    cleanup.push(() => admin.quit());
-    await until(async () => /blocked_clients:1/.test(await admin.info('clients')), 'the worker blocked in Redis');
+    const { o, proxy, a, c } = await idleWorkerBehindProxy();
 
     proxy.partition();
     // Straight to Redis: the worker's wait wakes there and its pipelined claim runs, but the
@@ -240,16 +248,7 @@ describe('an idle worker cut off just as a task arrives (silent link, through a 
 
 describe('an idle worker stopped just as a task arrives (slow link, through a proxy)', () => {
   it('the claim whose reply was still on its way is handed back, and another worker runs the task (no monitor needed)', async () => {
-    const server = await redisServer();
-    const o = server.options();
-    const proxy: TcpProxy = await startProxy(server.host, server.port);
-    cleanup.push(() => proxy.close());
-    const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port }, { fetchTaskInterval: 30_000 });
-    await a.waitFor(/^STATE \{"connected":"waiting"\}$/, 5000);
-    const c = client(o);
-    const admin = server.client();
-    cleanup.push(() => admin.quit());
-    await until(async () => /blocked_clients:1/.test(await admin.info('clients')), 'the worker blocked in Redis');
+    const { o, proxy, a, c } = await idleWorkerBehindProxy();
 
     proxy.delay(300);
     const exited = new Promise<number | null>((r) => a.proc.once('exit', r));
@@ -267,16 +266,7 @@ describe('an idle worker stopped just as a task arrives (slow link, through a pr
   });
 
   it('a task that arrives while the stopping worker deregisters is handed back too (its wait is ended before the connections close)', async () => {
-    const server = await redisServer();
-    const o = server.options();
-    const proxy: TcpProxy = await startProxy(server.host, server.port);
-    cleanup.push(() => proxy.close());
-    const a = await worker({ ...o, host: '127.0.0.1', port: proxy.port }, { fetchTaskInterval: 30_000 });
-    await a.waitFor(/^STATE \{"connected":"waiting"\}$/, 5000);
-    const c = client(o);
-    const admin = server.client();
-    cleanup.push(() => admin.quit());
-    await until(async () => /blocked_clients:1/.test(await admin.info('clients')), 'the worker blocked in Redis');
+    const { o, proxy, a, c } = await idleWorkerBehindProxy();
 
     proxy.delay(300); // deregistering takes a 600 ms round trip from here
     const exited = new Promise<number | null>((r) => a.proc.once('exit', r));
