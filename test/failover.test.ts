@@ -103,6 +103,20 @@ describe('graceful stop', () => {
     await b.waitFor(new RegExp(`^STARTED ${id} 1$`));
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', worker: b.address });
   });
+
+  it('an idle worker ends its wait in Redis when it stops, rather than sitting out the wait or a bound', async () => {
+    const o = server.options();
+    const w = new Worker({ port: 0, redis: o, fetchTaskInterval: 30_000 });
+    w.addTaskFunction('x', async () => null);
+    await w.start();
+    await until(async () => /blocked_clients:1/.test(await redis.info('clients')), 'the worker blocked in Redis');
+    const t0 = Date.now();
+    await w.stop();
+    // the wait was unblocked (CLIENT UNBLOCK), so stop did not wait the 1 s it allows for it
+    expect(Date.now() - t0).toBeLessThan(900);
+    expect(await redis.info('clients')).toMatch(/blocked_clients:0/);
+    expect(await redis.smembers(`${o.keyPrefix}workers`)).toEqual([]);
+  });
 });
 
 describe('fencing', () => {
@@ -148,7 +162,7 @@ describe('a task requeued and claimed back by the same worker while its old copy
       return new Promise((r) => (run.release = r));
     });
     await w.start();
-    await startMonitor(o, { taskTimeout: 300, checkTaskInterval: 100 });
+    const m = await startMonitor(o, { taskTimeout: 300, checkTaskInterval: 100 });
     const c = client(o);
     const id = await c.submit('job');
     await until(() => runs.length === 2, 'the task claimed back by the same worker', 10_000);
@@ -156,6 +170,8 @@ describe('a task requeued and claimed back by the same worker while its old copy
     await until(() => runs[0]!.aborted, 'the old copy aborted when the new claim started');
     expect(runs[1]!.aborted).toBe(false);
     expect(w.running).toEqual([id]);
+    // Its work is done; stopped, it cannot reap the END from `tasks:ended` before we read it.
+    await m.stop();
 
     runs[0]!.release('from the old copy');
     runs[1]!.release('from the new claim');
