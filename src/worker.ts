@@ -69,8 +69,8 @@ export class Worker extends EventEmitter {
    * settled once what their wait claimed has been taken (handed back)
    */
   private readonly retiring = new Map<Redis, { timer: NodeJS.Timeout; taken: Promise<void> }>();
-  /** each blocking connection's CLIENT ID on Redis, renewed on every (re)connect */
-  private readonly blockingIds = new WeakMap<Redis, Promise<number | undefined>>();
+  /** blocking connections made so far: each gets its own client name, so stop can find it */
+  private blockingMade = 0;
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
@@ -233,23 +233,28 @@ export class Worker extends EventEmitter {
    * what it claimed, if anything, be handed back before the connections close. Bounded by `ms`.
    */
   private async endAbandonedWaits(ms: number): Promise<void> {
-    const waits = [...this.retiring].map(async ([conn, { taken }]) => {
-      const id = await this.blockingIds.get(conn);
-      if (id !== undefined) await this.redis.client('UNBLOCK', id);
-      await taken;
-    });
-    if (!waits.length) return;
+    if (!this.retiring.size) return;
+    const names = new Set([...this.retiring.keys()].map((c) => c.options.connectionName));
+    const taken = [...this.retiring.values()].map((r) => r.taken);
+    const end = async () => {
+      // by client name: a blocked connection answers nothing until its wait ends, not even CLIENT ID
+      const clients = (await this.redis.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
+      for (const line of clients.split('\n')) {
+        const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
+        const name = / name=(\S+)/.exec(line)?.[1];
+        if (id && name && names.has(name)) await this.redis.call('CLIENT', 'UNBLOCK', id);
+      }
+      await Promise.allSettled(taken);
+    };
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled(waits), new Promise((r) => (timer = setTimeout(r, ms)))]);
+    await Promise.race([end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
     clearTimeout(timer);
   }
 
   private blockingConnection(): Redis {
     if (!this.blocking) {
-      const conn = connect(this.config.redis, 'blocking', this.address);
-      conn.on('error', (e: Error) => this.log.debug(`redis (blocking): ${e.message}`));
-      conn.on('ready', () => this.blockingIds.set(conn, (conn.client('ID') as Promise<number>).catch(() => undefined)));
-      this.blocking = conn;
+      this.blocking = connect(this.config.redis, 'blocking', `${this.address}/${++this.blockingMade}`);
+      this.blocking.on('error', (e: Error) => this.log.debug(`redis (blocking): ${e.message}`));
     }
     return this.blocking;
   }
