@@ -229,7 +229,7 @@ async function idleWorkerBehindProxy() {
 
 describe('an idle worker cut off just as a task arrives (silent link, through a proxy)', () => {
   it('the claim Redis ran for it while the reply was held is handed back when the link heals, and the task runs (no monitor needed)', async () => {
-    const { o, proxy, a, c } = await idleWorkerBehindProxy();
+    const { proxy, a, c } = await idleWorkerBehindProxy();
 
     proxy.partition();
     // Straight to Redis: the worker's wait wakes there and its pipelined claim runs, but the
