@@ -18,9 +18,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { finishTasks, type Ending } from './effects/leases.js';
 import { finishAndClaim, type ClaimRequest } from './effects/finish-claim.js';
-import type { Claimed, Parked } from './effects/queue.js';
-
-type ClaimResult = { claimed: Claimed[]; parked: Parked[] };
+import type { ClaimResult } from './effects/queue.js';
 
 export class EndBatch {
   private pending: { ending: Ending; resolve: (written: boolean) => void; reject: (e: unknown) => void }[] = [];

@@ -17,7 +17,7 @@ import { connect, unavailable } from './redis.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError } from './wire.js';
-import { claim, waitAndClaim, type Claimed, type Parked } from './effects/queue.js';
+import { claim, waitAndClaim, type ClaimResult } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
 import { EndBatch } from './end-batch.js';
 import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
@@ -158,7 +158,7 @@ export class Worker extends EventEmitter {
   }
 
   /** what claim.lua returned: the tasks wait in `pending` until their task actor adopts them */
-  private async take({ claimed, parked }: { claimed: Claimed[]; parked: Parked[] }, aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
+  private async take({ claimed, parked }: ClaimResult, aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
     const { keys, log } = this;
     for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
     if (claimed.length && aborted()) {
@@ -375,7 +375,7 @@ export class Worker extends EventEmitter {
           };
           signal.addEventListener('abort', onAbort, { once: true });
           try {
-            let got: { claimed: Claimed[]; parked: Parked[] };
+            let got: ClaimResult;
             try {
               const fns = () => [...this.functions.keys()];
               got = await waitAndClaim(conn, keys, this.address, config.fetchTaskInterval, input.free, config.maxPayloadBytes, fns, this.redis);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { EndBatch } from '../src/end-batch.js';
-import { claim, submit, type Claimed, type Parked } from '../src/effects/queue.js';
+import { claim, submit, type ClaimResult } from '../src/effects/queue.js';
 import type { Ending } from '../src/effects/leases.js';
 import { redisPerFile } from './helpers/suite.js';
 import { until } from './helpers/redis-server.js';
@@ -45,7 +45,7 @@ async function setUp(prefix: string) {
 describe('EndBatch', () => {
   it('sends the ends of one tick and the claim made as they go out in one script call', async () => {
     const { keys, endings, conn } = await setUp('ride:');
-    let claimed: Promise<{ claimed: Claimed[]; parked: Parked[] }> | undefined;
+    let claimed: Promise<ClaimResult> | undefined;
     const flushed: string[][] = [];
     const batch = new EndBatch(conn, keys, (ids) => {
       flushed.push(ids);

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { finishArgs, finishKeys, parseFinish, type Ending } from './leases.js';
-import { claimArgs, claimKeys, parseClaim, type Claimed, type Parked } from './queue.js';
+import { claimArgs, claimKeys, parseClaim, type ClaimResult } from './queue.js';
 
 export interface ClaimRequest {
   worker: string;
@@ -24,7 +24,7 @@ export async function finishAndClaim(
   keys: Keys,
   endings: Ending[],
   c: ClaimRequest,
-): Promise<{ written: boolean[]; claimed: Claimed[]; parked: Parked[]; held: boolean }> {
+): Promise<ClaimResult & { written: boolean[]; held: boolean }> {
   const fa = finishArgs(keys, endings);
   const reply = (await runScript(
     redis,

@@ -14,6 +14,12 @@ export interface Claimed {
   lease: string;
 }
 
+/** what a claim returns: the tasks claimed, and the entries it parked instead */
+export interface ClaimResult {
+  claimed: Claimed[];
+  parked: Parked[];
+}
+
 export interface Parked {
   reason: DeadLetterReason;
   message: string;
@@ -26,7 +32,7 @@ export async function claim(
   max: number,
   maxPayloadBytes: number,
   functions: string[],
-): Promise<{ claimed: Claimed[]; parked: Parked[] }> {
+): Promise<ClaimResult> {
   if (max <= 0 || functions.length === 0) return { claimed: [], parked: [] };
   return parseClaim(await runScript(redis, 'claim', claimKeys(keys), claimArgs(keys, worker, max, maxPayloadBytes, false, functions)));
 }
@@ -63,7 +69,7 @@ export async function waitAndClaim(
   maxPayloadBytes: number,
   functions: () => string[],
   command: Redis,
-): Promise<{ claimed: Claimed[]; parked: Parked[] }> {
+): Promise<ClaimResult> {
   const names = functions();
   if (max <= 0 || names.length === 0) {
     await waitForEntry(blocking, keys, timeoutMs);
@@ -76,7 +82,7 @@ export async function waitAndClaim(
   for (const [err] of replies) if (err) throw err;
   const got = parseClaim(replies[1]![1]);
   if (!got.held) return got;
-  let more: { claimed: Claimed[]; parked: Parked[] };
+  let more: ClaimResult;
   try {
     more = await claim(command, keys, worker, max - got.claimed.length, maxPayloadBytes, functions());
   } catch {
@@ -86,7 +92,7 @@ export async function waitAndClaim(
   return { claimed: [...got.claimed, ...more.claimed], parked: [...got.parked, ...more.parked] };
 }
 
-export function parseClaim(reply: unknown): { claimed: Claimed[]; parked: Parked[]; held: boolean } {
+export function parseClaim(reply: unknown): ClaimResult & { held: boolean } {
   const [flat, parkedFlat, held] = reply as [string[], string[], number];
   const claimed: Claimed[] = [];
   for (let i = 0; i < flat.length; i += 4) {
