@@ -15,7 +15,8 @@ export interface RunnerDeps {
   fn(name: string): TaskFunction | undefined;
   /** the task's `data` field as stored in its hash now */
   readRaw(id: string): Promise<string | null>;
-  emit(id: string, event: string, data: unknown): void;
+  /** publish an event of this claim of the task (fenced by its lease) */
+  emit(t: LocalTask, event: string, data: unknown): void;
   /** heartbeat of this claim of the task (`t` is the claim's record: a later claim of the same id is another) */
   update(t: LocalTask, progress: unknown): Promise<void>;
 }
@@ -65,7 +66,7 @@ async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyA
     get signal() {
       return abort.signal;
     },
-    emit: (event, data) => deps.emit(t.id, event, data),
+    emit: (event, data) => deps.emit(t, event, data),
     on(name, handler) {
       let set = t.listeners.get(name);
       if (!set) t.listeners.set(name, (set = new Set()));

@@ -19,8 +19,12 @@ export interface SweepResult {
   requeued: string[];
   parked: string[];
   reaped: number;
-  /** dead letters dropped, the oldest past deadLetterMax */
-  trimmed?: number;
+  /** ended tasks still waiting for cleanup after this sweep */
+  backlog?: number;
+  /** the sweep stopped at its time budget with work left: the next one starts at once */
+  behind?: boolean;
+  /** dead letters dropped by the retention (deadLetterMax, deadLetterRetention), by reason */
+  dropped?: Partial<Record<string, number>>;
   /** Redis time (ms) of the sweep */
   now: number;
   /** when the earliest running lease expires (Redis ms), or -1 when none runs */
@@ -166,7 +170,9 @@ export const monitorMachine = setup({
     },
     grace: {
       // Redis is back: let workers that kept running heartbeat before anything is requeued.
-      // Ended tasks are still cleaned up.
+      // Ended tasks are cleaned up once (that sweep works while it has work, within its time
+      // budget); what the workers end during the grace is cleaned up by the first sweep after
+      // it, which catches up the same way.
       initial: 'cleaning',
       on: { REDIS_LOST: 'probing' },
       after: { taskTimeout: 'active' },
@@ -175,8 +181,8 @@ export const monitorMachine = setup({
           invoke: {
             src: 'sweep',
             input: { requeue: false },
-            onDone: 'done',
-            onError: 'done',
+            onDone: { target: 'done', actions: 'reportSweep' },
+            onError: { target: 'done', actions: 'reportError' },
           },
         },
         done: {},

@@ -1,8 +1,11 @@
 /**
  * The life of one task on one worker. RUNNING until the user function settles, then ending
- * (the fenced END write) and END; or abandoned when the lease is lost or the worker halts, in
- * which case nothing more is written. Pure: every effect is named here and provided by the
- * runtime (src/worker.ts).
+ * (the fenced END write) and END; or abandoned when the lease is lost, in which case nothing more
+ * is written. A halt (the worker is cut off from the swarm, or stops past its grace) aborts a
+ * running function and gives it abortTimeout to return (halting) before the task is abandoned;
+ * a task whose function has already settled keeps writing its END (fenced: it is written only if
+ * the lease is still ours when Redis answers). Pure: every effect is named here and provided by
+ * the runtime (src/worker.ts).
  */
 import { assign, setup } from 'xstate';
 
@@ -100,12 +103,12 @@ export const taskMachine = setup({
   initial: 'RUNNING',
   on: {
     LEASE_LOST: '.abandoned',
-    HALT: '.abandoned',
   },
   states: {
     RUNNING: {
       initial: 'working',
       entry: 'startRun',
+      on: { HALT: 'halting' },
       // A report of the current run settles it; one from a run a reload replaced is ignored.
       // Each substate says what settling means there, so the common path checks one guard.
       states: {
@@ -141,6 +144,16 @@ export const taskMachine = setup({
           },
         },
       },
+    },
+    halting: {
+      // Cut off, or stopped past the grace: the function is aborted and gets abortTimeout to
+      // return; whatever it returns is not written (the monitors requeue the task elsewhere).
+      entry: 'abortRun',
+      on: {
+        RUN_DONE: { guard: 'isCurrentRun', target: 'abandoned' },
+        RUN_FAILED: { guard: 'isCurrentRun', target: 'abandoned' },
+      },
+      after: { abortTimeout: 'abandoned' },
     },
     ending: {
       entry: 'writeEnd',

@@ -144,6 +144,11 @@ export const workerMachine = setup({
     }),
     /** ping every known peer at once, with a short timeout */
     probePeers: fromPromise<PeerProbe>(notProvided('probePeers')),
+    /**
+     * after a claim failed: give up on the claims whose replies never came; what they took in
+     * Redis is handed back to the queue, and a claim that has not run never will (claim-recover.lua)
+     */
+    recoverClaims: fromPromise<void>(notProvided('recoverClaims')),
     /** after Redis returns: check every local task against its lease, re-assert vanished ones */
     reconcile: fromPromise<{ lost: string[] }>(notProvided('reconcile')),
     /** give the tasks still running back to the queue (hand-back.lua) */
@@ -289,7 +294,7 @@ export const workerMachine = setup({
               },
               { target: 'waiting' },
             ],
-            onError: { target: 'backoff', actions: 'reportError' },
+            onError: { target: 'recovering', actions: 'reportError' },
           },
         },
         waiting: {
@@ -302,6 +307,14 @@ export const workerMachine = setup({
               // woken for an entry another worker took, or the poll found nothing: wait again
               { target: 'waiting', reenter: true },
             ],
+            onError: { target: 'recovering', actions: 'reportError' },
+          },
+        },
+        recovering: {
+          // A claim failed: its reply may be lost after Redis ran it. Hand back what it took.
+          invoke: {
+            src: 'recoverClaims',
+            onDone: 'backoff',
             onError: { target: 'backoff', actions: 'reportError' },
           },
         },
@@ -334,7 +347,9 @@ export const workerMachine = setup({
       after: { fetchWorkerInterval: 'probing' },
     },
     partitioned: {
-      // Cut off from the swarm: the monitors will requeue our tasks elsewhere, so stop them.
+      // Cut off from the swarm: the monitors will requeue our tasks elsewhere, so stop them
+      // (each function is aborted and gets abortTimeout to return; ENDs already on their way
+      // keep trying, fenced).
       entry: 'haltTasks',
       always: { guard: 'noTasks', target: 'halted' },
       after: { abortTimeout: 'halted' },
@@ -360,12 +375,20 @@ export const workerMachine = setup({
       on: { LEASES_LOST: { actions: 'loseLeases' } },
     },
     handingBack: {
+      // Tasks whose function has settled are not handed back (that would run finished work
+      // again): their ENDs are on their way. The others go back to the head of the queue.
       invoke: {
         src: 'handBack',
-        input: ({ context }) => ({ ids: context.running }),
-        onDone: { target: 'deregistering', actions: 'haltTasks' },
-        onError: { target: 'deregistering', actions: ['reportError', 'haltTasks'] },
+        input: ({ context }) => ({ ids: context.running.filter((id) => !context.settled.includes(id)) }),
+        onDone: { target: 'releasing', actions: 'haltTasks' },
+        onError: { target: 'releasing', actions: ['reportError', 'haltTasks'] },
       },
+    },
+    releasing: {
+      // The handed-back functions are aborted and get abortTimeout to return; the settled
+      // tasks' ENDs as long to be written.
+      always: { guard: 'noTasks', target: 'deregistering' },
+      after: { abortTimeout: 'deregistering' },
     },
     deregistering: {
       invoke: {

@@ -137,7 +137,8 @@ const COMMANDS: Record<string, Command> = {
   },
   dead: {
     args: '[--limit N] [--json]',
-    summary: 'list the dead-letter list, newest first (#0 is the newest)',
+    summary: 'list the dead letters, newest first, each with its key',
+    details: 'A key names its entry for good: `retry-dead <key>` and `purge-dead <key>` take it, whatever was parked since.',
     options: {
       limit: { type: 'string', arg: 'n', doc: 'show at most n entries (default 20)' },
       json: { type: 'boolean', doc: 'print JSON' },
@@ -145,10 +146,16 @@ const COMMANDS: Record<string, Command> = {
     run: runDead,
   },
   'retry-dead': {
-    args: '<index>',
-    summary: 'put dead letter #index (as listed by `dead`) back on the queue',
+    args: '<key>',
+    summary: 'put the task of dead letter <key> (as listed by `dead`) back on the queue',
     options: {},
     run: runRetryDead,
+  },
+  'purge-dead': {
+    args: '<key>',
+    summary: 'delete dead letter <key>, and its parked task with it',
+    options: {},
+    run: runPurgeDead,
   },
   status: {
     args: '[--json]',
@@ -303,7 +310,8 @@ function reportEnd(t: TaskInfo): number {
   printJson(shown);
   if (t.outcome === 'succeeded') return 0;
   const why = t.error?.message ? `: ${t.error.message}` : '';
-  process.stderr.write(`${PROG}: task "${t.id}" ended ${t.outcome ?? 'without an outcome'}${why}\n`);
+  const parked = t.parked ? ` (parked as ${t.parked.reason}; \`${PROG} retry-dead ${t.parked.key}\` queues it again)` : '';
+  process.stderr.write(`${PROG}: task "${t.id}" ended ${t.outcome ?? 'without an outcome'}${parked}${why}\n`);
   return 1;
 }
 
@@ -538,33 +546,50 @@ async function runDead(ctx: Context): Promise<number> {
   return withClient(ctx, async (client) => {
     const [letters, { dead }] = await Promise.all([client.deadLetters({ limit }), client.stats()]);
     if (ctx.values.json === true) {
-      printJson(letters.map(({ entry: _entry, ...l }, index) => ({ index, ...l })));
+      printJson(letters);
       return 0;
     }
     if (letters.length === 0) {
       process.stdout.write('no dead letters\n');
       return 0;
     }
-    letters.forEach((l, i) => {
-      const at = new Date(l.at).toISOString().replace('T', ' ').slice(0, 19);
-      process.stdout.write(`#${i}  ${at}  ${l.reason}  ${l.id ? `id=${l.id}  ` : ''}${l.message}\n`);
-    });
+    for (const l of letters) {
+      process.stdout.write(`key ${l.key}  ${timeOf(l.at)}  ${l.reason}  ${l.id ? `id=${l.id}  ` : ''}${l.message}\n`);
+    }
     if (dead > letters.length) process.stdout.write(`(${dead - letters.length} older not shown; --limit ${dead} shows all)\n`);
     return 0;
   });
 }
 
+/** a Redis time for a listing; total over anything a hand-edited entry holds */
+function timeOf(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? '?' : d.toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function deadKey(ctx: Context, command: string): string {
+  const key = positional(ctx, 0, 'key (as listed by `dead`)', command);
+  noMorePositionals(ctx, 1, command);
+  if (!/^\d+$/.test(key)) throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got "${key}"`);
+  return key;
+}
+
 async function runRetryDead(ctx: Context): Promise<number> {
-  const index = parseInteger('index', positional(ctx, 0, 'index (as listed by `dead`)', 'retry-dead'));
-  noMorePositionals(ctx, 1, 'retry-dead');
+  const key = deadKey(ctx, 'retry-dead');
   return withClient(ctx, async (client) => {
-    const letters = await client.deadLetters({ limit: index + 1 });
-    const letter = letters[index];
-    if (!letter) {
-      throw new RuntimeError(letters.length === 0 ? 'the dead-letter list is empty' : `no dead letter #${index}: there are ${letters.length} (#0 to #${letters.length - 1})`);
-    }
-    if (!(await client.retryDead(letter))) throw new RuntimeError(`dead letter #${index} was taken by someone else meanwhile; nothing requeued`);
-    process.stdout.write(`requeued dead letter #${index}${letter.id ? ` (task ${letter.id}, was ${letter.reason})` : ` (${letter.reason})`}\n`);
+    const letter = await client.deadLetter(key);
+    if (!letter || !(await client.retryDead(key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
+    process.stdout.write(`requeued dead letter ${key}${letter.id ? ` (task ${letter.id}, was ${letter.reason})` : ` (${letter.reason})`}\n`);
+    return 0;
+  });
+}
+
+async function runPurgeDead(ctx: Context): Promise<number> {
+  const key = deadKey(ctx, 'purge-dead');
+  return withClient(ctx, async (client) => {
+    const letter = await client.deadLetter(key);
+    if (!letter || !(await client.purgeDead(key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
+    process.stdout.write(`purged dead letter ${key}${letter.id ? ` (task ${letter.id}, was ${letter.reason})` : ` (${letter.reason})`}\n`);
     return 0;
   });
 }

@@ -8,8 +8,10 @@ import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './confi
 import { ConfigError, DuplicateTaskError, InvalidTaskError, TimeoutError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { connect } from './redis.js';
-import { formatControl, parseEntry, taskData, type ControlInput, type StoredError, type TaskEvent } from './wire.js';
-import { readDeadLetters, retryDead, submit, type DeadLetter } from './effects/queue.js';
+import { formatControl, MAX_ID_BYTES, parseEntry, taskData, type ControlInput, type StoredError, type TaskEvent } from './wire.js';
+import { submit } from './effects/queue.js';
+import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
+import type { DeadLetterReason } from './errors.js';
 
 export type TaskState = 'QUEUED' | 'RUNNING' | 'END';
 export type TaskOutcomeName = 'succeeded' | 'failed' | 'stopped';
@@ -37,6 +39,11 @@ export interface TaskInfo {
   manualEnd: boolean;
   /** earlier claims that ended with the worker's death */
   history?: { worker: string; attempt: number; at: number; reason: string }[];
+  /**
+   * set when the task was parked in the dead-letter store instead of run (state END, outcome
+   * failed): why, and the dead letter's key (Client.retryDead / purgeDead take it)
+   */
+  parked?: { reason: DeadLetterReason; key: string };
 }
 
 export interface SubmitOptions {
@@ -72,6 +79,7 @@ export class Client {
     if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError('submit: function name must be a non-empty string');
     const id = options.id ?? nanoid();
     if (typeof id !== 'string' || id === '') throw new InvalidTaskError('submit: id must be a non-empty string');
+    if (Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`submit: id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
     const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
     if (options.manualEnd) entry.manual_end = true;
     let raw: string;
@@ -125,6 +133,7 @@ export class Client {
     if (h.result !== undefined) info.result = json(h.result);
     if (h.error !== undefined) info.error = json(h.error) as StoredError;
     if (h.history !== undefined) info.history = json(h.history);
+    if (h.parked !== undefined) info.parked = { reason: h.parked as DeadLetterReason, key: h.dead ?? '' };
     return info;
   }
 
@@ -194,14 +203,27 @@ export class Client {
     }
   }
 
-  /** Entries parked in the dead-letter list, newest first. */
-  deadLetters(options: { limit?: number } = {}): Promise<DeadLetter[]> {
-    return readDeadLetters(this.redis, this.keys, 0, (options.limit ?? 100) - 1);
+  /** Dead letters, newest first: `offset` skipped, at most `limit` (default 100). */
+  async deadLetters(options: { limit?: number; offset?: number } = {}): Promise<DeadLetter[]> {
+    return (await readDeadLetters(this.redis, this.keys, options.offset ?? 0, options.limit ?? 100)).letters;
   }
 
-  /** Put a dead-letter entry's task back on the queue; false when it was already taken. */
-  retryDead(letter: Pick<DeadLetter, 'entry' | 'raw'>): Promise<boolean> {
-    return retryDead(this.redis, this.keys, letter);
+  /** One dead letter by its key, or null (retried, purged or dropped). */
+  deadLetter(key: string): Promise<DeadLetter | null> {
+    return readDeadLetter(this.redis, this.keys, key);
+  }
+
+  /**
+   * Put a dead letter's task back on the queue (a parked task's hash is reset to QUEUED, its
+   * attempts to 0); false when no entry has that key any more. Exactly once, whoever calls.
+   */
+  retryDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
+    return retryDead(this.redis, this.keys, typeof letter === 'string' ? letter : letter.key);
+  }
+
+  /** Delete a dead letter, and a parked task's hash with it; false when no entry has that key. */
+  purgeDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
+    return purgeDead(this.redis, this.keys, typeof letter === 'string' ? letter : letter.key);
   }
 
   /** Counts for a status line: queued entries, claimed tasks, workers, dead letters. */
@@ -211,7 +233,7 @@ export class Client {
       .llen(this.keys.newQueue)
       .scard(this.keys.taskSet)
       .scard(this.keys.workerSet)
-      .llen(this.keys.deadLetter)
+      .zcard(this.keys.dead.index)
       .scard(this.keys.endQueue)
       .exec()) as [null, number][];
     return { queued: r[0]![1], tasks: r[1]![1], workers: r[2]![1], dead: r[3]![1], ended: r[4]![1] };

@@ -55,7 +55,18 @@ export const MONITOR_FIELDS = {
   checkTaskInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between sweeps at most; the monitor also wakes at the earliest lease deadline' },
   maxAttempts: { kind: 'int', default: 5, min: 1, doc: 'claims of one task whose worker died each time before it is parked (dead letter) instead of requeued' },
   endRetention: { kind: 'int', default: 3600000, min: 0, doc: 'ms an ended task hash stays readable after cleanup (0 = delete at once, as the seed did)' },
-  deadLetterMax: { kind: 'int', default: 10000, min: 0, doc: 'parked entries kept in the dead-letter list; each sweep drops the oldest past this (0 = keep all)' },
+  deadLetterMax: {
+    kind: 'int',
+    default: 10000,
+    min: 0,
+    doc: 'dead letters that hold no task (unparseable entries, duplicates) kept; each sweep drops the oldest past this, logged and counted (0 = keep all). Parked tasks are not counted: see deadLetterRetention',
+  },
+  deadLetterRetention: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    doc: 'ms a dead letter is kept, parked tasks included (their hash goes with it), logged and counted; 0 = until retried or purged',
+  },
   ...COMMON_FIELDS,
 } as const satisfies Record<string, Field>;
 

@@ -18,19 +18,21 @@ import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { finishTasks, type Ending } from './effects/leases.js';
 import { finishAndClaim, type ClaimRequest } from './effects/finish-claim.js';
-import type { ClaimResult } from './effects/queue.js';
+import type { ClaimReply } from './effects/queue.js';
 
 export class EndBatch {
   private pending: { ending: Ending; resolve: (written: boolean) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   /** set while onFlush runs: a claim made then rides with the ends */
-  private riding?: { request?: ClaimRequest; resolve?: (r: ClaimResult) => void; reject?: (e: unknown) => void };
+  private riding?: { request?: ClaimRequest; resolve?: (r: ClaimReply) => void; reject?: (e: unknown) => void };
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     /** told, just before the call goes out, which tasks it ends (their slots are free now) */
     private readonly onFlush: (ids: string[]) => void = () => {},
+    /** run before the call goes out: the events the tasks emitted before they ended go first */
+    private readonly beforeSend: () => void = () => {},
   ) {}
 
   /** Resolves with false when fenced (the lease was not ours; nothing written). */
@@ -48,7 +50,7 @@ export class EndBatch {
    * A claim sent with the ends now going out, when called from within `onFlush` (and no other
    * claim rides already); otherwise undefined, and the caller claims on its own.
    */
-  claimAlong(request: ClaimRequest): Promise<ClaimResult> | undefined {
+  claimAlong(request: ClaimRequest): Promise<ClaimReply> | undefined {
     const r = this.riding;
     // nothing to claim: the caller's own claim returns at once, without Redis
     if (!r || r.request || request.max <= 0 || request.functions.length === 0) return undefined;
@@ -75,15 +77,16 @@ export class EndBatch {
     } finally {
       this.riding = undefined;
     }
+    this.beforeSend();
     const settle = (written: boolean[]) => batch.forEach((b, i) => b.resolve(written[i] === true));
     const fail = (e: unknown) => batch.forEach((b) => b.reject(e));
     const endAlone = () => finishTasks(this.redis, this.keys, endings).then(settle, fail);
     if (!riding.request) endAlone();
     else {
       finishAndClaim(this.redis, this.keys, endings, riding.request).then(
-        ({ written, claimed, parked }) => {
+        ({ written, ...claimed }) => {
           settle(written);
-          riding.resolve!({ claimed, parked });
+          riding.resolve!(claimed);
         },
         (e: unknown) => {
           // The claim fails as it would have alone. The ends are sent again on their own (a

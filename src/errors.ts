@@ -1,7 +1,7 @@
 /**
  * Every error a user can meet is a TaskSwarmError with a stable `code`, so callers can branch
- * on `err.code` rather than on message text. Script return codes map to these in one place:
- * `fromScriptCode` below.
+ * on `err.code` rather than on message text. What the scripts park, and why, maps to these in
+ * one place: DEAD_LETTER_REASONS below.
  */
 export class TaskSwarmError extends Error {
   readonly code: string;
@@ -97,17 +97,35 @@ function describe(e: unknown): string {
   return String(e);
 }
 
+/** A task whose worker died `maxAttempts` times: parked instead of requeued again. */
+export class MaxAttemptsError extends TaskSwarmError {
+  constructor(message: string) {
+    super('ERR_MAX_ATTEMPTS', message);
+  }
+}
+
+/** A task stopped by a control message: its stored error when it ends `stopped`. */
+export class TaskStoppedError extends TaskSwarmError {
+  constructor(message = 'stopped by a control message') {
+    super('ERR_STOPPED', message);
+  }
+}
+
 /**
- * Reasons the Lua scripts give for parking an entry in the dead-letter list, mapped to the
- * error code a reader of the dead-letter list (or the log) sees.
+ * Reasons an entry or a task is parked in the dead-letter store, with the error a reader of the
+ * store (or of the parked task's hash, or the log) sees. The Lua scripts read this table too:
+ * src/scripts.ts generates lib/park-codes.lua from it.
  */
-export const DEAD_LETTER_CODES = {
-  bad_json: 'ERR_INVALID_TASK',
-  missing_id: 'ERR_INVALID_TASK',
-  missing_function: 'ERR_INVALID_TASK',
-  unknown_function: 'ERR_UNKNOWN_FUNCTION',
-  duplicate: 'ERR_DUPLICATE_TASK',
-  too_large: 'ERR_INVALID_TASK',
-  max_attempts: 'ERR_MAX_ATTEMPTS',
-} as const;
-export type DeadLetterReason = keyof typeof DEAD_LETTER_CODES;
+export const DEAD_LETTER_REASONS = {
+  bad_json: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  bad_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  missing_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  missing_function: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  unknown_function: { code: 'ERR_UNKNOWN_FUNCTION', error: 'UnknownFunctionError' },
+  duplicate: { code: 'ERR_DUPLICATE_TASK', error: 'DuplicateTaskError' },
+  too_large: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  max_attempts: { code: 'ERR_MAX_ATTEMPTS', error: 'MaxAttemptsError' },
+  /** claimed, but the worker could not start it (the runtime's safety net, park-claimed.lua) */
+  unrunnable: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+} as const satisfies Record<string, { code: string; error: string }>;
+export type DeadLetterReason = keyof typeof DEAD_LETTER_REASONS;

@@ -1,45 +1,111 @@
 /**
- * Task events on their way to Redis. While Redis is reachable an event is published at once
- * (pipelined with whatever else goes out in the same tick). While it is not, events wait here,
- * up to `limit` of them (the oldest are dropped past that, and counted), and go out in order
- * when the connection is ready again; so a worker that keeps its tasks through a Redis outage
- * does not lose their progress, and cannot run out of memory either.
+ * Task events on their way to Redis, each fenced by its task's lease (emit.lua): an event is
+ * published only while the task is RUNNING under the lease of the copy that emitted it, so a
+ * stale copy (a paused worker, one that kept its quorum while cut off) never speaks in the
+ * channel of a task someone else now runs, nor after its end.
+ *
+ * Events emitted in one tick go out in one call, on the next tick. The outbox is open only
+ * while the worker is connected and has reconciled its tasks with Redis: while it is not (Redis
+ * lost, probing, reconciling), events wait here, up to `limit` of them (the oldest are dropped
+ * past that, and counted), and go out in order when it opens again, after reconcile, so that
+ * events buffered through an outage are judged against leases that are known again.
+ *
+ * An event found fenced tells the worker its lease is gone (`onFenced`), sooner than the next
+ * heartbeat would. An event whose task's hash is missing (Redis lost its data and the task is
+ * not re-asserted yet) is dropped: pub/sub keeps nothing for later anyway.
  */
 import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+import { emitEvents, type OutgoingEvent } from './effects/leases.js';
+
+/** how long to wait before trying a batch again after Redis refused it while open */
+const RETRY_MS = 500;
 
 export class EventOutbox {
-  private readonly waiting: [channel: string, message: string][] = [];
+  private waiting: OutgoingEvent[] = [];
+  private batch: OutgoingEvent[] = [];
+  private scheduled = false;
+  private open = false;
+  private retry?: NodeJS.Timeout;
   /** events dropped because the outbox was full */
   dropped = 0;
 
   constructor(
     private readonly redis: Redis,
+    private readonly keys: Keys,
     private readonly limit: number,
     private readonly onDrop: (count: number) => void,
-  ) {
-    redis.on('ready', () => this.flush());
-  }
+    /** events refused because their lease is gone: (id, lease) of each */
+    private readonly onFenced: (fenced: { id: string; lease: string }[]) => void,
+  ) {}
 
-  publish(channel: string, message: string): void {
-    if (this.redis.status !== 'ready' || this.waiting.length) return this.hold(channel, message);
-    this.redis.publish(channel, message).catch(() => this.hold(channel, message));
-  }
-
-  get size(): number {
-    return this.waiting.length;
-  }
-
-  private hold(channel: string, message: string): void {
-    this.waiting.push([channel, message]);
-    if (this.waiting.length > this.limit) {
-      this.waiting.shift();
-      this.dropped++;
-      if (this.dropped === 1 || this.dropped % 1000 === 0) this.onDrop(this.dropped);
+  publish(e: OutgoingEvent): void {
+    if (!this.open || this.waiting.length) return this.hold([e]);
+    this.batch.push(e);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(() => this.flush());
     }
   }
 
+  /** Open (connected, reconciled): what waited goes out, in order. Closed: events wait. */
+  setOpen(open: boolean): void {
+    if (open === this.open) return;
+    this.open = open;
+    clearTimeout(this.retry);
+    if (!open) {
+      this.hold(this.batch.splice(0), true);
+      return;
+    }
+    this.batch = [...this.waiting.splice(0), ...this.batch];
+    this.flush();
+  }
+
+  get size(): number {
+    return this.waiting.length + this.batch.length;
+  }
+
+  /** Send what this tick emitted now (the end batch calls it, so a task's events precede its END). */
+  flushNow(): void {
+    if (this.batch.length) this.flush();
+  }
+
   private flush(): void {
-    const batch = this.waiting.splice(0);
-    for (const [channel, message] of batch) this.redis.publish(channel, message).catch(() => this.hold(channel, message));
+    this.scheduled = false;
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    emitEvents(this.redis, this.keys, batch).then(
+      (statuses) => {
+        const fenced = batch.filter((_, i) => statuses[i] === 'fenced').map(({ id, lease }) => ({ id, lease }));
+        if (fenced.length) this.onFenced(fenced);
+      },
+      () => {
+        // Redis is away: hold them; the worker closes the outbox if it is lost for good
+        this.hold(batch, true);
+        if (this.open && !this.retry) {
+          this.retry = setTimeout(() => {
+            this.retry = undefined;
+            if (!this.open) return;
+            this.batch = [...this.waiting.splice(0), ...this.batch];
+            this.flush();
+          }, RETRY_MS);
+          this.retry.unref();
+        }
+      },
+    );
+  }
+
+  /** keep events for later: `first` = they were emitted before those already waiting */
+  private hold(events: OutgoingEvent[], first = false): void {
+    if (events.length === 0) return;
+    this.waiting = first ? [...events, ...this.waiting] : [...this.waiting, ...events];
+    const over = this.waiting.length - this.limit;
+    if (over > 0) {
+      this.waiting.splice(0, over);
+      const before = this.dropped;
+      this.dropped += over;
+      if (before === 0 || Math.floor(before / 1000) !== Math.floor(this.dropped / 1000)) this.onDrop(this.dropped);
+    }
   }
 }

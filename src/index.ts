@@ -4,7 +4,7 @@ export type { SweepResult } from '../machines/monitor.js';
 export { Client, type ClientOptions, type SubmitOptions, type TaskInfo, type TaskState, type TaskOutcomeName } from './client.js';
 export type { Task, TaskFunction } from './task.js';
 export type { TaskEvent, ControlInput, StoredError } from './wire.js';
-export type { DeadLetter } from './effects/queue.js';
+export type { DeadLetter } from './effects/dead-letters.js';
 export type { LoggerLike } from './logger.js';
 export { configTable, type RedisOptions } from './config.js';
 export { buildKeys, type Keys } from './keys.js';

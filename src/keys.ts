@@ -17,8 +17,14 @@ export interface Keys {
   ended: string;
   /** set of ids submitted through Client and not yet claimed (dedupe + QUEUED state) */
   queued: string;
-  /** list of parked entries, JSON {reason, code, message, raw, at, worker} */
-  deadLetter: string;
+  /**
+   * the dead-letter store (src/lua/lib/park.lua): entries (hash key -> JSON {key, reason,
+   * message, raw, id?, at, worker, task?, history?}), index (zset key -> when parked), junk
+   * (zset: entries that hold no task) and stats (hash: seq and counts per reason)
+   */
+  dead: { entries: string; index: string; junk: string; stats: string };
+  /** the four dead-letter keys in the order the scripts take them */
+  deadStore: string[];
   /** zset worker -> ms last seen (Redis time); liveness of workers */
   workerSeen: string;
   /** present while requeues are held after the whole swarm went silent (an outage) */
@@ -30,6 +36,8 @@ export interface Keys {
   epoch: string;
   /** hash {timeout: the monitors' taskTimeout, silence: last-seen time that began the last outage} */
   outage: string;
+  /** a worker's claim receipts (claim.lua): what each claim took, by the claim's token */
+  claimReceipts(worker: string): string;
   task(id: string): string;
   events(id: string): string;
   control(id: string): string;
@@ -44,6 +52,12 @@ function globEscape(s: string): string {
 export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>): Keys {
   const p = c.keyPrefix;
   const taskKeyPrefix = p + c.taskPrefix;
+  const dead = {
+    entries: `${p}${c.newQueue}:dead:entries`,
+    index: `${p}${c.newQueue}:dead:index`,
+    junk: `${p}${c.newQueue}:dead:junk`,
+    stats: `${p}${c.newQueue}:dead:stats`,
+  };
   return {
     taskKeyPrefix,
     newQueue: p + c.newQueue,
@@ -53,11 +67,13 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     leases: `${p}${c.taskSet}:leases`,
     ended: `${p}${c.taskSet}:ended`,
     queued: `${p}${c.newQueue}:queued`,
-    deadLetter: `${p}${c.newQueue}:dead`,
+    dead,
+    deadStore: [dead.entries, dead.index, dead.junk, dead.stats],
     workerSeen: `${p}${c.workerSet}:seen`,
     grace: `${p}${c.taskSet}:grace`,
     outage: `${p}${c.taskSet}:outage`,
     epoch: `${p}${c.taskSet}:epoch`,
+    claimReceipts: (worker) => `${p}${c.workerSet}:claims:${worker}`,
     task: (id) => taskKeyPrefix + id,
     events: (id) => `${taskKeyPrefix}${id}-events`,
     control: (id) => `${taskKeyPrefix}${id}-control`,

@@ -13,7 +13,8 @@ import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { connect, unavailable } from './redis.js';
-import { reapEnded, requeueStale, trimDeadLetters } from './effects/sweep.js';
+import { reapEnded, requeueStale } from './effects/sweep.js';
+import { trimDeadLetters } from './effects/dead-letters.js';
 import { listWorkers } from './effects/registry.js';
 import { probePeers } from '../actors/peer-prober.js';
 import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
@@ -26,8 +27,16 @@ export type MonitorOptions = { [K in keyof Fields]?: number } & {
   secret?: string;
 };
 
-/** tasks handled per script call, so one sweep never holds Redis for long */
-const SWEEP_BATCH = 250;
+/** tasks handled per script call, so one call never holds Redis for long (a few ms) */
+const SWEEP_BATCH = 1000;
+/**
+ * One sweep calls again while work is left, for up to this long; past it, the sweep ends with
+ * `behind` set and the next one starts at once, so the machine stays responsive (STOP, Redis
+ * lost) and no rate of ends the workers can produce outruns the cleanup for long.
+ */
+const SWEEP_BUDGET_MS = 200;
+/** a monitor that stays behind says so at most this often */
+const BEHIND_LOG_MS = 30_000;
 
 export class Monitor extends EventEmitter {
   readonly config: MonitorConfig;
@@ -39,6 +48,7 @@ export class Monitor extends EventEmitter {
   private actor?: Actor<typeof monitorMachine>;
   private startError?: unknown;
   private holding = false;
+  private behindLogged = 0;
 
   constructor(options: MonitorOptions = {}) {
     super();
@@ -83,23 +93,56 @@ export class Monitor extends EventEmitter {
 
   private async sweep(requeue: boolean): Promise<SweepResult> {
     const { keys, config } = this;
-    let requeued: string[] = [];
-    let parked: string[] = [];
+    const started = Date.now();
+    const timeLeft = () => Date.now() - started < SWEEP_BUDGET_MS;
+    const requeued: string[] = [];
+    const parked: string[] = [];
     let nextDeadline = -1;
     let now = 0;
     let graceLeft = 0;
+    let behind = false;
     if (requeue) {
-      const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name);
-      ({ requeued, parked, nextDeadline, now, graceLeft } = r);
-      if (r.pruned.length) this.log.warn(`took ${r.pruned.length} silent worker(s) out of the worker list: ${r.pruned.join(', ')}`);
-      // A full batch means more may be stale: come straight back.
-      if (requeued.length + parked.length >= SWEEP_BATCH) nextDeadline = now;
+      for (;;) {
+        const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name);
+        requeued.push(...r.requeued);
+        parked.push(...r.parked);
+        ({ nextDeadline, now, graceLeft } = r);
+        if (r.pruned.length) this.log.warn(`took ${r.pruned.length} silent worker(s) out of the worker list: ${r.pruned.slice(0, 20).join(', ')}`);
+        if (!r.more) break;
+        if (!timeLeft()) {
+          behind = true;
+          break;
+        }
+      }
     } else {
-      now = Number((await this.redis.time())[0]) * 1000;
+      const [s, us] = await this.redis.time();
+      now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
     }
-    const reaped = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
-    const trimmed = await trimDeadLetters(this.redis, keys, config.deadLetterMax);
-    return { requeued, parked, reaped, trimmed, now, nextDeadline, graceLeft };
+    let reaped = 0;
+    let backlog = 0;
+    for (;;) {
+      const r = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
+      reaped += r.reaped;
+      backlog = r.left;
+      if (backlog === 0) break;
+      if (!timeLeft()) {
+        behind = true;
+        break;
+      }
+    }
+    const dropped: Partial<Record<string, number>> = {};
+    for (;;) {
+      const t = await trimDeadLetters(this.redis, keys, config.deadLetterMax, config.deadLetterRetention, SWEEP_BATCH);
+      for (const [reason, n] of Object.entries(t.dropped)) dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0);
+      if (!t.more) break;
+      if (!timeLeft()) {
+        behind = true;
+        break;
+      }
+    }
+    // Work left over: come straight back (the machine sleeps until nextDeadline).
+    if (behind) nextDeadline = now;
+    return { requeued, parked, reaped, backlog, behind, dropped, now, nextDeadline, graceLeft };
   }
 
   private machine() {
@@ -142,7 +185,16 @@ export class Monitor extends EventEmitter {
           if (r.requeued.length) log.warn(`requeued ${r.requeued.length} stale task(s): ${r.requeued.slice(0, 20).join(', ')}`);
           if (r.parked.length) log.error(`parked ${r.parked.length} task(s) that exhausted maxAttempts: ${r.parked.join(', ')}`);
           if (r.reaped) log.debug(`cleaned up ${r.reaped} ended task(s)`);
-          if (r.trimmed) log.warn(`dead-letter list over deadLetterMax (${config.deadLetterMax}): dropped the ${r.trimmed} oldest`);
+          const dropped = Object.entries(r.dropped ?? {});
+          if (dropped.length) {
+            log.warn(
+              `dead-letter retention (deadLetterMax ${config.deadLetterMax}, deadLetterRetention ${config.deadLetterRetention} ms) dropped ${dropped.map(([reason, n]) => `${n} ${reason}`).join(', ')}`,
+            );
+          }
+          if (r.behind && Date.now() - this.behindLogged > BEHIND_LOG_MS) {
+            this.behindLogged = Date.now();
+            log.warn(`sweep is behind: ${r.backlog ?? 0} ended task(s) still wait for cleanup; sweeping again at once`);
+          }
           if (r.graceLeft && !this.holding) log.warn(`no worker heartbeat for over taskTimeout/2 (an outage?): holding requeues for ${r.graceLeft} ms`);
           this.holding = Boolean(r.graceLeft);
           this.emit('sweep', r);

@@ -1,37 +1,68 @@
 /**
  * The Lua scripts in ./lua, each loaded once per connection with ioredis `defineCommand`
- * (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache). A line
- * `--@include other.lua` is replaced by that script's source (finish-claim.lua runs two
- * scripts in one call that way, each unchanged).
+ * (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache).
+ *
+ * A line `--@include name.lua` is replaced by that file's source: a whole script (finish-claim.lua
+ * runs two scripts in one call that way, each unchanged), or a helper from ./lua/lib
+ * (`--@include lib/now.lua`) shared by the scripts that need it, so a fact (Redis's clock in ms,
+ * what a task id is, how an entry is parked) is written once. A helper included twice into one
+ * script is expanded once. `lib/park-codes.lua` is generated from src/errors.ts: the error name
+ * and code of each dead-letter reason.
  */
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { DEAD_LETTER_REASONS } from './errors.js';
 
 /** script name -> number of KEYS it takes (see each file's header) */
 export const SCRIPTS = {
-  claim: 5,
+  claim: 9,
   renew: 6,
   finish: 2,
-  'finish-claim': 7,
-  requeue: 9,
+  'finish-claim': 11,
+  'claim-recover': 1,
+  'park-claimed': 7,
+  emit: 0,
+  requeue: 12,
   reap: 3,
+  'trim-dead': 4,
   'hand-back': 3,
   reassert: 5,
   submit: 3,
   register: 3,
-  'retry-dead': 2,
+  'retry-dead': 5,
+  'purge-dead': 4,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
+const GENERATED: Record<string, () => string> = {
+  'lib/park-codes': () => {
+    const rows = Object.entries(DEAD_LETTER_REASONS).map(([reason, r]) => `  ${reason} = { code = '${r.code}', name = '${r.error}' },`);
+    return ['-- lib/park-codes.lua (generated from src/errors.ts): the error of each dead-letter reason', 'local PARK_CODES = {', ...rows, '}'].join('\n');
+  },
+};
+
+function read(name: string): string {
+  const gen = GENERATED[name];
+  if (gen) return gen();
+  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8').replace(/\r\n/g, '\n');
+}
+
+function expand(name: string, including: string[], seen: Set<string>): string {
+  return read(name).replace(/^[ \t]*--@include ([\w/-]+)\.lua[ \t]*$/gm, (_, inc: string) => {
+    const isLib = inc.startsWith('lib/');
+    if (!(isLib || inc in SCRIPTS) || inc === name || including.includes(inc)) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
+    // a helper's functions are defined once per script; a whole script is a body, included as often as written
+    if (isLib && seen.has(inc)) return `-- (${inc}.lua: included above)`;
+    if (isLib) seen.add(inc);
+    return expand(inc, [...including, name], isLib ? seen : new Set(seen));
+  });
+}
+
 const sources = new Map<ScriptName, string>();
-export function source(name: ScriptName, including: ScriptName[] = []): string {
+export function source(name: ScriptName): string {
   let s = sources.get(name);
   if (s === undefined) {
-    const raw = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8').replace(/\r\n/g, '\n');
-    s = raw.replace(/^[ \t]*--@include ([\w-]+)\.lua[ \t]*$/gm, (_, inc: string) => {
-      if (!(inc in SCRIPTS) || inc === name || including.includes(inc as ScriptName)) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
-      return source(inc as ScriptName, [...including, name]);
-    });
+    s = expand(name, [], new Set());
     // an include the pattern missed (not alone on its line) would leave a function empty
     if (s.includes('--@include')) throw new Error(`${name}.lua: an --@include line must stand alone`);
     sources.set(name, s);

@@ -18,7 +18,13 @@ export interface Task<D = any> {
   /** listen for custom control events `{event_name, event}` sent to this task */
   on(eventName: string, handler: (payload: unknown) => void): this;
   off(eventName: string, handler: (payload: unknown) => void): this;
-  /** explicit heartbeat; with `progress`, also emits a `progress` event. Rejects with LeaseLostError when the lease is gone. */
+  /**
+   * explicit heartbeat; with `progress`, also emits a `progress` event. Rejects with
+   * LeaseLostError only when the lease is known to be someone else's (the task was requeued and
+   * claimed elsewhere: its signal has fired). A Redis outage, or Redis coming back without its
+   * data, is the runtime's to handle: update() then resolves (the leases are held or re-asserted
+   * by the worker's own heartbeat), so no call a task makes can turn an outage into its end.
+   */
   update(progress?: unknown): Promise<void>;
 }
 
@@ -31,9 +37,8 @@ export interface LocalTask {
   entry: TaskEntry;
   attempt: number;
   lease: string;
-  /** local ms when claimed (for re-assertion after Redis lost the hash) */
+  /** Redis time (ms) of the claim (for re-assertion after Redis lost the hash) */
   start: number;
-  manualEnd: boolean;
   /** the current run's abort (a new one per run: a reload starts a new run) */
   controller?: LazyAbort;
   /** the current run's function has returned or thrown: there is nothing left to abort */

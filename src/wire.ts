@@ -25,6 +25,27 @@ export function taskData(entry: { data?: unknown }): unknown {
   }
 }
 
+/** the longest task id, in bytes (src/lua/lib/task-id.lua says the same) */
+export const MAX_ID_BYTES = 512;
+
+/**
+ * What a task id is, as src/lua/lib/task-id.lua decides it: a non-empty string of at most
+ * MAX_ID_BYTES bytes, or an integer JSON carries exactly, written out in full digits.
+ */
+export function taskId(v: unknown): string {
+  if (v === undefined || v === null || v === '') throw new InvalidTaskError('task entry has no "id"');
+  if (typeof v === 'string') {
+    const bytes = Buffer.byteLength(v);
+    if (bytes > MAX_ID_BYTES) throw new InvalidTaskError(`task id is ${bytes} bytes long, over ${MAX_ID_BYTES}`);
+    return v;
+  }
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new InvalidTaskError(`task id ${v} is not an integer JSON carries exactly (|id| <= 2^53 - 1); send such ids as strings`);
+    return String(v);
+  }
+  throw new InvalidTaskError('task id must be a string or an integer');
+}
+
 export function parseEntry(raw: string): TaskEntry {
   let v: unknown;
   try {
@@ -34,8 +55,7 @@ export function parseEntry(raw: string): TaskEntry {
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidTaskError('task entry is not a JSON object');
   const o = v as Record<string, unknown>;
-  if (typeof o.id === 'number') o.id = String(o.id);
-  if (typeof o.id !== 'string' || o.id === '') throw new InvalidTaskError('task entry has no "id"');
+  o.id = taskId(o.id);
   if (typeof o.function !== 'string' || o.function === '') throw new InvalidTaskError(`task "${o.id}" has no "function"`);
   return o as TaskEntry;
 }

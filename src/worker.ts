@@ -16,9 +16,10 @@ import { emitStates } from './state-events.js';
 import { connect, unavailable } from './redis.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
-import { formatEvent, parseControl, parseEntry, safeJson, serializeError } from './wire.js';
-import { claim, waitAndClaim, type ClaimResult } from './effects/queue.js';
+import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
+import { claim, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
+import { ClaimLedger } from './claim-ledger.js';
 import { EndBatch } from './end-batch.js';
 import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
 import { startPeerServer, type PeerServer } from '../actors/peer-server.js';
@@ -57,6 +58,12 @@ export class Worker extends EventEmitter {
   /** tasks this worker runs and heartbeats */
   private readonly tasks = new Map<string, LocalTask>();
   private peers: string[] = [];
+  /** the tokens of this worker's claims (claim.lua): a lost reply is recovered, never stranded */
+  private readonly ledger = new ClaimLedger();
+  /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
+  private renewing?: Promise<string[]>;
+  /** woken when a function is added (a worker without functions waits for one) */
+  private functionAdded?: () => void;
   /** the epoch of Redis's data at our last heartbeat: a change means Redis lost its data */
   private epoch = '';
   private readonly redis: Redis;
@@ -87,8 +94,23 @@ export class Worker extends EventEmitter {
     this.sub = connect(this.config.redis, 'subscriber', this.address);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
-    this.ends = new EndBatch(this.redis, this.keys, (ids) => this.actor?.send({ type: 'TASKS_SETTLED', ids }));
-    this.outbox = new EventOutbox(this.redis, this.config.eventBuffer, (n) => this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`));
+    this.outbox = new EventOutbox(
+      this.redis,
+      this.keys,
+      this.config.eventBuffer,
+      (n) => this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`),
+      (fenced) => {
+        // only the copy that emitted: a later claim of the same id is another lease
+        const ids = fenced.filter((f) => this.tasks.get(f.id)?.lease === f.lease).map((f) => f.id);
+        if (ids.length) this.actor?.send({ type: 'LEASES_LOST', ids });
+      },
+    );
+    this.ends = new EndBatch(
+      this.redis,
+      this.keys,
+      (ids) => this.actor?.send({ type: 'TASKS_SETTLED', ids }),
+      () => this.outbox.flushNow(),
+    );
   }
 
   /** `host:port` peers and Redis know this worker by */
@@ -110,6 +132,7 @@ export class Worker extends EventEmitter {
     if (typeof name !== 'string' || name === '') throw new ConfigError('addTaskFunction: name must be a non-empty string');
     if (typeof fn !== 'function') throw new ConfigError(`addTaskFunction("${name}"): fn must be a function`);
     this.functions.set(name, fn as TaskFunction);
+    this.functionAdded?.();
     return this;
   }
 
@@ -129,6 +152,13 @@ export class Worker extends EventEmitter {
     });
     this.actor = actor;
     emitStates(actor, this, this.log, 'worker');
+    // Events go out while the worker is connected and has reconciled its tasks (see EventOutbox).
+    let last: unknown;
+    actor.subscribe((snap) => {
+      if (snap.value === last) return;
+      last = snap.value;
+      this.outbox.setOpen(snap.matches('connected') || snap.matches('draining') || snap.matches('handingBack') || snap.matches('releasing'));
+    });
     actor.start();
     const s = await waitFor(actor, (x) => x.matches('connected') || x.status === 'done', { timeout: Infinity });
     if (s.matches('failed')) {
@@ -157,10 +187,14 @@ export class Worker extends EventEmitter {
     return t;
   }
 
-  /** what claim.lua returned: the tasks wait in `pending` until their task actor adopts them */
-  private async take({ claimed, parked }: ClaimResult, aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
+  /**
+   * what claim.lua returned: the tasks wait in `pending` until their task actor adopts them. A
+   * task the runtime cannot take (its entry does not read as the script read it) is parked
+   * alone (park-claimed.lua), so it can never strand the tasks claimed with it.
+   */
+  private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
     const { keys, log } = this;
-    for (const p of parked) log.error(`queue entry parked in dead-letter list (${p.reason}): ${p.message}`);
+    for (const p of parked) log.error(`queue entry parked in the dead-letter store (${p.reason}): ${p.message}`);
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
       try {
@@ -171,22 +205,55 @@ export class Worker extends EventEmitter {
       return { tasks: [] };
     }
     const tasks: ClaimedTask[] = [];
-    const now = Date.now();
+    const unrunnable: Unrunnable[] = [];
     for (const c of claimed) {
-      const entry = parseEntry(c.raw);
-      this.pending.set(c.id, {
-        id: c.id,
-        raw: c.raw,
-        entry,
-        attempt: c.attempt,
-        lease: c.lease,
-        start: now,
-        manualEnd: entry.manual_end === true,
-        listeners: new Map(),
-      });
+      let entry: TaskEntry;
+      try {
+        entry = parseEntry(c.raw);
+        if (entry.id !== c.id) throw new Error(`its id reads as "${entry.id}" here, "${c.id}" in Redis`);
+        if (!this.functions.has(entry.function)) throw new Error(`function "${entry.function}" is not registered here`);
+      } catch (e) {
+        unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task "${c.id}" was claimed but cannot start: ${(e as Error).message}` });
+        continue;
+      }
+      this.pending.set(c.id, { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map() });
       tasks.push({ id: c.id, attempt: c.attempt, lease: c.lease });
     }
+    if (unrunnable.length) {
+      for (const u of unrunnable) log.error(u.message);
+      parkClaimed(this.redis, keys, this.address, unrunnable).catch((e: Error) =>
+        log.warn(`could not park ${unrunnable.length} task(s) that cannot start (the monitor will requeue them): ${e.message}`),
+      );
+    }
     return { tasks };
+  }
+
+  /** a claim request for `max` tasks, named by the ledger */
+  private claimRequest(max: number): ClaimRequest {
+    return this.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: [...this.functions.keys()] });
+  }
+
+  /** an ordinary claim on the command connection (nothing to claim: no round trip) */
+  private claimNow(max: number): Promise<ClaimReply> {
+    if (max <= 0 || this.functions.size === 0) return Promise.resolve({ claimed: [], parked: [], now: 0, held: false, receipt: false });
+    const request = this.claimRequest(max);
+    // claiming for the slots the ENDs now going out freed: in the same script as those ENDs
+    return this.ledger.track(request, this.ends.claimAlong(request) ?? claim(this.redis, this.keys, request));
+  }
+
+  /** resolves after `ms`, or as soon as a function is added, or when `signal` aborts */
+  private waitForFunction(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        if (this.functionAdded === done) this.functionAdded = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.functionAdded = done;
+    });
   }
 
   private held(ids?: string[]): HeldLease[] {
@@ -195,8 +262,18 @@ export class Worker extends EventEmitter {
     return out;
   }
 
-  /** Renew every lease; re-assert tasks whose hash vanished; returns ids we lost. */
-  private async renewAll(): Promise<string[]> {
+  /**
+   * Renew every lease; re-assert tasks whose hash vanished; returns ids we lost. One at a time:
+   * a heartbeat, task.update() and reconcile that overlap share the renew under way, so two can
+   * never judge the same vanished hash (the second would find the first's re-assertion and take
+   * it for someone else's claim) nor move the epoch under each other.
+   */
+  private renewAll(): Promise<string[]> {
+    this.renewing ??= this.renewOnce().finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  private async renewOnce(): Promise<string[]> {
     const r = await renewLeases(this.redis, this.keys, this.address, this.held(), this.config.heartbeatInterval);
     const lost = [...r.lost];
     for (const id of r.missing) {
@@ -271,8 +348,15 @@ export class Worker extends EventEmitter {
     this.server = undefined;
   }
 
-  private publish(id: string, event: string, data: unknown): void {
-    this.outbox.publish(this.keys.events(id), formatEvent(event, data));
+  /** an event of this claim of the task, fenced by its lease (EventOutbox) */
+  private publish(t: LocalTask, event: string, data: unknown): void {
+    this.outbox.publish({ id: t.id, lease: t.lease, channel: this.keys.events(t.id), message: formatEvent(event, data) });
+  }
+
+  /** the machine talks to Redis now (outside these states a task's update() answers locally) */
+  private get live(): boolean {
+    const s = this.actor?.getSnapshot();
+    return s !== undefined && (s.matches('connected') || s.matches('draining'));
   }
 
   private machine() {
@@ -304,17 +388,21 @@ export class Worker extends EventEmitter {
           local: (id) => this.tasks.get(id) ?? this.adopt(id),
           fn: (name) => this.functions.get(name),
           readRaw: (id) => this.redis.hget(keys.task(id), 'data'),
-          emit: (id, event, data) => this.publish(id, event, data),
+          emit: (t, event, data) => this.publish(t, event, data),
           update: async (t, progress) => {
-            const id = t.id;
             // An old copy (its claim replaced by a later one of the same id) holds no lease.
-            if (this.tasks.get(id) !== t) throw new LeaseLostError(id);
-            const r = await renewLeases(this.redis, keys, this.address, [{ id, lease: t.lease }], config.heartbeatInterval);
-            if (r.lost.length || r.missing.length) {
-              this.actor?.send({ type: 'LEASES_LOST', ids: [id] });
-              throw new LeaseLostError(id);
+            if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id);
+            if (progress !== undefined) this.publish(t, 'progress', progress);
+            // Redis lost or not reconciled yet: the machine holds the leases; answer here.
+            if (!this.live) return;
+            let lost: string[];
+            try {
+              lost = await this.renewAll();
+            } catch {
+              return; // the heartbeat finds the trouble too, and the machine handles it
             }
-            if (progress !== undefined) this.publish(id, 'progress', progress);
+            if (lost.length) this.actor?.send({ type: 'LEASES_LOST', ids: lost });
+            if (lost.includes(t.id) && this.tasks.get(t.id) === t) throw new LeaseLostError(t.id);
           },
         }),
         writeEnd: ({ context, self }) => {
@@ -356,12 +444,7 @@ export class Worker extends EventEmitter {
             throw this.startError;
           }
         }),
-        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) => {
-          const request = { worker: this.address, max: input.free, maxPayloadBytes: config.maxPayloadBytes, functions: [...this.functions.keys()] };
-          // claiming for the slots the ENDs now going out freed: in the same script as those ENDs
-          const got = this.ends.claimAlong(request) ?? claim(this.redis, keys, request.worker, request.max, request.maxPayloadBytes, request.functions);
-          return this.take(await got, aborted);
-        }),
+        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) => this.take(await this.claimNow(input.free), aborted)),
         waitForTask: promiseEffect(async ({ input, signal }: EffectArgs<{ free: number }>) => {
           const conn = this.blockingConnection();
           // Stopped waiting: the next wait gets a new connection, and this one is dropped once
@@ -377,8 +460,13 @@ export class Worker extends EventEmitter {
           try {
             let got: ClaimResult;
             try {
-              const fns = () => [...this.functions.keys()];
-              got = await waitAndClaim(conn, keys, this.address, config.fetchTaskInterval, input.free, config.maxPayloadBytes, fns, this.redis);
+              if (this.functions.size === 0 || input.free <= 0) {
+                // nothing to claim: blocking on a non-empty queue would return at once, and spin
+                await this.waitForFunction(config.fetchTaskInterval, signal);
+                return { tasks: [] };
+              }
+              const request = this.claimRequest(input.free);
+              got = await this.ledger.track(request, waitAndClaim(conn, keys, config.fetchTaskInterval, request, (max) => this.claimNow(max)));
             } catch (e) {
               if (!signal.aborted) throw e;
               return { tasks: [] };
@@ -423,7 +511,7 @@ export class Worker extends EventEmitter {
             } catch (e) {
               const msg = (e as Error).message;
               log.warn(`task ${id}: ignored control message: ${msg}`);
-              this.publish(id, 'control-error', { message: msg });
+              this.publish(this.tasks.get(id)!, 'control-error', { message: msg });
             }
           };
           this.sub.on('pmessage', onMessage);
@@ -438,6 +526,16 @@ export class Worker extends EventEmitter {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} peers (need ${config.partitionPercentage}%)`);
           return p;
+        }),
+        recoverClaims: promiseEffect<void>(async () => {
+          const tokens = this.ledger.toRecover;
+          if (tokens.length === 0) return;
+          const held = await recoverClaims(this.redis, keys, this.address, tokens);
+          this.ledger.recovered(tokens);
+          // a claim whose reply did arrive after all runs here; the rest go back to the queue
+          const mine = (h: HeldLease) => this.tasks.get(h.id)?.lease === h.lease || this.pending.get(h.id)?.lease === h.lease;
+          const back = await handBack(this.redis, keys, held.filter((h) => !mine(h)));
+          log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; handed ${back.length} task(s) they took back to the queue${back.length ? `: ${back.join(', ')}` : ''}`);
         }),
         reconcile: promiseEffect(async () => {
           const lost = await this.renewAll();

@@ -89,19 +89,39 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     expect(await c.deadLetters()).toEqual([]);
   });
 
-  it('the list is bounded: a monitor sweep keeps the newest deadLetterMax entries', async () => {
+  it('junk is bounded: a monitor sweep keeps the newest deadLetterMax entries that hold no task, logged and counted; parked tasks stay', async () => {
     const { o, c, push, stillRuns } = await setup();
-    for (let i = 1; i <= 5; i++) await push(`{"id":"d${i}","function":"nope"}`);
-    await until(async () => (await c.deadLetters()).length === 5, 'five dead letters');
+    for (let i = 1; i <= 5; i++) await push(`not json ${i}`);
+    for (let i = 1; i <= 2; i++) await push(`{"id":"d${i}","function":"nope"}`);
+    await until(async () => (await c.deadLetters()).length === 7, 'seven dead letters');
     const m = new Monitor({ redis: o, deadLetterMax: 3, checkTaskInterval: 50 });
-    const trimmed: number[] = [];
-    m.on('sweep', (r: { trimmed?: number }) => trimmed.push(r.trimmed ?? 0));
+    const dropped: Partial<Record<string, number>>[] = [];
+    m.on('sweep', (r: { dropped?: Partial<Record<string, number>> }) => dropped.push(r.dropped ?? {}));
     cleanup.push(() => m.stop());
     await m.start();
-    await until(() => trimmed.length >= 2, 'two sweeps');
-    expect((await c.deadLetters()).map((d) => d.id)).toEqual(['d5', 'd4', 'd3']);
-    expect(trimmed.slice(0, 2)).toEqual([2, 0]); // the oldest two dropped once, then nothing
+    await until(() => dropped.length >= 2, 'two sweeps');
+    const left = await c.deadLetters();
+    expect(left.map((d) => d.id ?? d.raw)).toEqual(['d2', 'd1', 'not json 5', 'not json 4', 'not json 3']);
+    expect(dropped.slice(0, 2)).toEqual([{ bad_json: 2 }, {}]); // the oldest two junk entries, once
+    expect(await redis.hget(`${o.keyPrefix}new-task:dead:stats`, 'dropped:bad_json')).toBe('2');
     await stillRuns();
+  });
+
+  it('parked tasks are dropped only by the retention the user chose (deadLetterRetention), their hash with them', async () => {
+    const { o, c, push } = await setup();
+    await push('{"id":"old","function":"nope"}');
+    await until(async () => (await c.get('old'))?.parked, 'parked');
+    await new Promise((r) => setTimeout(r, 1200));
+    await push('{"id":"new","function":"nope"}');
+    await until(async () => (await c.get('new'))?.parked, 'parked');
+    const m = new Monitor({ redis: o, deadLetterRetention: 800, checkTaskInterval: 50 });
+    const dropped: Partial<Record<string, number>>[] = [];
+    m.on('sweep', (r: { dropped?: Partial<Record<string, number>> }) => dropped.push(r.dropped ?? {}));
+    cleanup.push(() => m.stop());
+    await m.start();
+    await until(() => dropped.some((d) => d.unknown_function), 'a drop');
+    expect(await c.get('old')).toBeNull();
+    expect((await c.deadLetters()).map((d) => d.id)).toContain('new');
   });
 });
 

@@ -22,7 +22,7 @@ redisPerFile((s, r) => {
 });
 
 const W = 'w:1';
-const REQUEST = { worker: W, max: 2, maxPayloadBytes: 10_000, functions: ['f'] };
+const REQUEST = { worker: W, max: 2, maxPayloadBytes: 10_000, functions: ['f'], token: '', acks: [] as string[] };
 
 /** script calls (EVALSHA or EVAL) Redis has run, from any connection */
 async function scriptCalls(): Promise<number> {
@@ -34,7 +34,7 @@ async function scriptCalls(): Promise<number> {
 async function setUp(prefix: string) {
   const keys = keysFor(prefix);
   for (const id of ['a', 'b', 'c', 'd']) await submit(redis, keys, id, JSON.stringify({ id, function: 'f' }));
-  const held = (await claim(redis, keys, W, 2, 10_000, ['f'])).claimed;
+  const held = (await claim(redis, keys, REQUEST)).claimed;
   const endings: Ending[] = held.map((t) => ({ id: t.id, lease: t.lease, outcome: 'succeeded', payloadJson: '1' }));
   // its own connection; the scripts are in Redis's cache already, so each call is one EVALSHA
   const conn = server.client();

@@ -8,29 +8,15 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { finishArgs, finishKeys, parseFinish, type Ending } from './leases.js';
-import { claimArgs, claimKeys, parseClaim, type ClaimResult } from './queue.js';
+import { claimArgs, claimKeys, parseClaim, type ClaimReply, type ClaimRequest } from './queue.js';
 
-export interface ClaimRequest {
-  worker: string;
-  /** at most this many tasks (> 0) */
-  max: number;
-  maxPayloadBytes: number;
-  /** the functions the worker runs (not empty) */
-  functions: string[];
-}
+export type { ClaimRequest };
 
-export async function finishAndClaim(
-  redis: Redis,
-  keys: Keys,
-  endings: Ending[],
-  c: ClaimRequest,
-): Promise<ClaimResult & { written: boolean[]; held: boolean }> {
+export async function finishAndClaim(redis: Redis, keys: Keys, endings: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
   const fa = finishArgs(keys, endings);
-  const reply = (await runScript(
-    redis,
-    'finish-claim',
-    [...finishKeys(keys), ...claimKeys(keys)],
-    [fa.length, ...fa, ...claimArgs(keys, c.worker, c.max, c.maxPayloadBytes, false, c.functions)],
-  )) as [unknown, unknown];
+  const reply = (await runScript(redis, 'finish-claim', [...finishKeys(keys), ...claimKeys(keys, c.worker)], [fa.length, ...fa, ...claimArgs(keys, c, false)])) as [
+    unknown,
+    unknown,
+  ];
   return { written: parseFinish(reply[0]), ...parseClaim(reply[1]) };
 }

@@ -1,7 +1,7 @@
 /**
  * Lease effects of a worker: the batched heartbeat (renew.lua), the fenced end (finish.lua),
- * the hand-back on stop (hand-back.lua) and the re-assertion of tasks whose hash Redis lost
- * (reassert.lua).
+ * the fenced events (emit.lua), the hand-back on stop (hand-back.lua) and the re-assertion of
+ * tasks whose hash Redis lost (reassert.lua).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
@@ -71,8 +71,8 @@ export async function handBack(redis: Redis, keys: Keys, held: HeldLease[]): Pro
 export interface ReassertTask extends HeldLease {
   raw: string;
   attempt: number;
+  /** Redis time (ms) of the claim, from the claim's reply */
   start: number;
-  manualEnd: boolean;
 }
 
 /** `epochSeen`: the epoch of the renew before the one that found the hash missing ('' = unknown). */
@@ -81,7 +81,27 @@ export async function reassert(redis: Redis, keys: Keys, worker: string, t: Reas
     redis,
     'reassert',
     [keys.task(t.id), keys.taskSet, keys.leases, keys.epoch, keys.queued],
-    [t.id, t.raw, t.attempt, t.lease, worker, t.start, t.manualEnd ? '1' : '', epochSeen],
+    [t.id, t.raw, t.attempt, t.lease, worker, t.start, epochSeen],
   );
   return r === 1;
+}
+
+export interface OutgoingEvent {
+  id: string;
+  lease: string;
+  channel: string;
+  /** the event's JSON */
+  message: string;
+}
+
+/** What became of a fenced event: published, fenced (not our task any more), or its hash missing. */
+export type EmitStatus = 'published' | 'fenced' | 'missing';
+
+/** Publish events, each only while its task is RUNNING under its lease (emit.lua). */
+export async function emitEvents(redis: Redis, keys: Keys, events: OutgoingEvent[]): Promise<EmitStatus[]> {
+  if (events.length === 0) return [];
+  const args: string[] = [];
+  for (const e of events) args.push(keys.task(e.id), e.lease, e.channel, e.message);
+  const r = (await runScript(redis, 'emit', [], args)) as number[];
+  return r.map((x) => (x === 1 ? 'published' : x === 0 ? 'fenced' : 'missing'));
 }

@@ -1,11 +1,12 @@
 /**
- * Queue effects: claim (claim.lua), block until an entry arrives (BLMOVE rotation), submit
- * (submit.lua) and dead letters. Named for the machine effects that call them.
+ * Queue effects: claim (claim.lua), block until an entry arrives (BLMOVE rotation), recover the
+ * claims whose replies were lost (claim-recover.lua), park a claimed task the worker cannot
+ * take (park-claimed.lua) and submit (submit.lua). Named for the machine effects that call them.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
-import { DEAD_LETTER_CODES, type DeadLetterReason } from '../errors.js';
+import type { DeadLetterReason } from '../errors.js';
 
 export interface Claimed {
   id: string;
@@ -14,10 +15,12 @@ export interface Claimed {
   lease: string;
 }
 
-/** what a claim returns: the tasks claimed, and the entries it parked instead */
+/** what a claim returns: the tasks claimed, the entries it parked instead, and when (Redis ms) */
 export interface ClaimResult {
   claimed: Claimed[];
   parked: Parked[];
+  /** Redis time of the claim: the claimed tasks' `start` */
+  now: number;
 }
 
 export interface Parked {
@@ -25,26 +28,40 @@ export interface Parked {
   message: string;
 }
 
-export async function claim(
-  redis: Redis,
-  keys: Keys,
-  worker: string,
-  max: number,
-  maxPayloadBytes: number,
-  functions: string[],
-): Promise<ClaimResult> {
-  if (max <= 0 || functions.length === 0) return { claimed: [], parked: [] };
-  return parseClaim(await runScript(redis, 'claim', claimKeys(keys), claimArgs(keys, worker, max, maxPayloadBytes, false, functions)));
+export interface ClaimRequest {
+  worker: string;
+  /** at most this many tasks */
+  max: number;
+  maxPayloadBytes: number;
+  /** the functions the worker runs */
+  functions: string[];
+  /** names this claim, so that a lost reply can be recovered (claim.lua ARGV[6]); '' = none */
+  token: string;
+  /** tokens of earlier claims whose replies arrived: their receipts are dropped */
+  acks: string[];
 }
 
-export const claimKeys = (keys: Keys) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, keys.deadLetter];
-export const claimArgs = (keys: Keys, worker: string, max: number, maxPayloadBytes: number, holdUnknown: boolean, functions: string[]) => [
+/** a claim's reply as the script gives it: `held` (an entry was left, see claim.lua) and `receipt` */
+export type ClaimReply = ClaimResult & { held: boolean; receipt: boolean };
+
+const NOTHING = (): ClaimReply => ({ claimed: [], parked: [], now: 0, held: false, receipt: false });
+
+export async function claim(redis: Redis, keys: Keys, c: ClaimRequest): Promise<ClaimReply> {
+  if (c.max <= 0 || c.functions.length === 0) return NOTHING();
+  return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c.worker), claimArgs(keys, c, false)));
+}
+
+export const claimKeys = (keys: Keys, worker: string) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(worker)];
+export const claimArgs = (keys: Keys, c: ClaimRequest, holdUnknown: boolean) => [
   keys.taskKeyPrefix,
-  worker,
-  max,
-  maxPayloadBytes,
+  c.worker,
+  c.max,
+  c.maxPayloadBytes,
   holdUnknown ? '1' : '0',
-  ...functions,
+  c.token,
+  c.acks.length,
+  ...c.acks,
+  ...c.functions,
 ];
 
 /**
@@ -57,43 +74,36 @@ export const claimArgs = (keys: Keys, worker: string, max: number, maxPayloadByt
  * its tasks back (see Worker `waitForTask`).
  *
  * The claim carries the function list of when the wait began: an entry for a function added
- * since is left at the head of the queue (`held`), and `functions()` (the current list) claims
- * it at once with an ordinary claim.
+ * since is left at the head of the queue (`held`), and `followUp` claims it at once with the
+ * worker's current list. Rejects only when the pipelined claim's outcome is unknown.
  */
 export async function waitAndClaim(
   blocking: Redis,
   keys: Keys,
-  worker: string,
   timeoutMs: number,
-  max: number,
-  maxPayloadBytes: number,
-  functions: () => string[],
-  command: Redis,
-): Promise<ClaimResult> {
-  const names = functions();
-  if (max <= 0 || names.length === 0) {
-    await waitForEntry(blocking, keys, timeoutMs);
-    return claim(command, keys, worker, max, maxPayloadBytes, functions());
-  }
+  request: ClaimRequest,
+  followUp: (max: number) => Promise<ClaimResult>,
+): Promise<ClaimReply> {
   const pipe = scriptPipeline(blocking);
   pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
-  pipeScript(pipe, 'claim', claimKeys(keys), claimArgs(keys, worker, max, maxPayloadBytes, true, names));
+  pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request, true));
   const replies = (await pipe.exec()) ?? [];
-  for (const [err] of replies) if (err) throw err;
-  const got = parseClaim(replies[1]![1]);
+  const [err, reply] = replies[1] ?? [new Error('the pipelined claim got no reply')];
+  if (err) throw err;
+  const got = parseClaim(reply);
   if (!got.held) return got;
   let more: ClaimResult;
   try {
-    more = await claim(command, keys, worker, max - got.claimed.length, maxPayloadBytes, functions());
+    more = await followUp(request.max - got.claimed.length);
   } catch {
     // The tasks already claimed must reach the worker; the held entry waits for the next claim.
     return got;
   }
-  return { claimed: [...got.claimed, ...more.claimed], parked: [...got.parked, ...more.parked] };
+  return { ...got, claimed: [...got.claimed, ...more.claimed], parked: [...got.parked, ...more.parked] };
 }
 
-export function parseClaim(reply: unknown): ClaimResult & { held: boolean } {
-  const [flat, parkedFlat, held] = reply as [string[], string[], number];
+export function parseClaim(reply: unknown): ClaimReply {
+  const [flat, parkedFlat, held, now, receipt] = reply as [string[], string[], number, number, number];
   const claimed: Claimed[] = [];
   for (let i = 0; i < flat.length; i += 4) {
     claimed.push({ id: flat[i]!, raw: flat[i + 1]!, attempt: Number(flat[i + 2]), lease: flat[i + 3]! });
@@ -102,7 +112,7 @@ export function parseClaim(reply: unknown): ClaimResult & { held: boolean } {
   for (let i = 0; i < parkedFlat.length; i += 2) {
     parked.push({ reason: parkedFlat[i] as DeadLetterReason, message: parkedFlat[i + 1]! });
   }
-  return { claimed, parked, held: held === 1 };
+  return { claimed, parked, now: Number(now), held: held === 1, receipt: receipt === 1 };
 }
 
 /**
@@ -115,36 +125,34 @@ export async function waitForEntry(blocking: Redis, keys: Keys, timeoutMs: numbe
   return r !== null;
 }
 
+/**
+ * Give up on claims whose replies never came (claim-recover.lua): returns the tasks they took,
+ * still held by their leases, for the worker to hand back; a claim that has not run never will.
+ */
+export async function recoverClaims(redis: Redis, keys: Keys, worker: string, tokens: string[]): Promise<{ id: string; lease: string }[]> {
+  if (tokens.length === 0) return [];
+  const flat = (await runScript(redis, 'claim-recover', [keys.claimReceipts(worker)], [keys.taskKeyPrefix, ...tokens])) as string[];
+  const out: { id: string; lease: string }[] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, lease: flat[i + 1]! });
+  return out;
+}
+
+export interface Unrunnable {
+  id: string;
+  lease: string;
+  reason: DeadLetterReason;
+  message: string;
+}
+
+/** Park claimed tasks this worker cannot start, each alone (park-claimed.lua); returns the ids parked. */
+export async function parkClaimed(redis: Redis, keys: Keys, worker: string, tasks: Unrunnable[]): Promise<string[]> {
+  if (tasks.length === 0) return [];
+  const args: string[] = [keys.taskKeyPrefix, worker];
+  for (const t of tasks) args.push(t.id, t.lease, t.reason, t.message);
+  return (await runScript(redis, 'park-claimed', [keys.taskSet, keys.leases, keys.queued, ...keys.deadStore], args)) as string[];
+}
+
 /** Returns false when the id is already queued, running or retained. */
 export async function submit(redis: Redis, keys: Keys, id: string, raw: string): Promise<boolean> {
   return (await runScript(redis, 'submit', [keys.task(id), keys.queued, keys.newQueue], [id, raw])) === 1;
-}
-
-export interface DeadLetter {
-  reason: DeadLetterReason;
-  /** TaskSwarmError code for the reason */
-  code: string;
-  message: string;
-  /** the entry exactly as it was on the queue */
-  raw: string;
-  id?: string;
-  /** Redis time (ms) it was parked */
-  at: number;
-  /** worker (or monitor) that parked it */
-  worker?: string;
-  history?: unknown[];
-  /** the dead-letter list element itself, to pass back to retryDead */
-  entry: string;
-}
-
-export async function readDeadLetters(redis: Redis, keys: Keys, start: number, stop: number): Promise<DeadLetter[]> {
-  const items = await redis.lrange(keys.deadLetter, start, stop);
-  return items.map((entry) => {
-    const o = JSON.parse(entry) as Omit<DeadLetter, 'entry' | 'code'>;
-    return { ...o, code: DEAD_LETTER_CODES[o.reason] ?? 'ERR_INVALID_TASK', entry };
-  });
-}
-
-export async function retryDead(redis: Redis, keys: Keys, d: Pick<DeadLetter, 'entry' | 'raw'>): Promise<boolean> {
-  return (await runScript(redis, 'retry-dead', [keys.deadLetter, keys.newQueue], [d.entry, d.raw, keys.taskKeyPrefix])) === 1;
 }

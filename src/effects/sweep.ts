@@ -1,6 +1,7 @@
 /**
- * Monitor effects: requeue stale tasks (requeue.lua, O(stale) through the lease index), clean
- * up ended ones (reap.lua) and keep the dead-letter list within its bound.
+ * Monitor effects: requeue stale tasks (requeue.lua, O(stale) through the lease index) and clean
+ * up ended ones (reap.lua). Each call is bounded; each says whether more is waiting, so the
+ * monitor can call again at once and keep up with any rate the workers produce.
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
@@ -13,27 +14,18 @@ export async function requeueStale(
   limit: number,
   maxAttempts: number,
   monitor: string,
-): Promise<{ requeued: string[]; parked: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[] }> {
-  const [requeued, parked, nextDeadline, now, graceLeft, pruned] = (await runScript(
+): Promise<{ requeued: string[]; parked: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[]; more: boolean }> {
+  const [requeued, parked, nextDeadline, now, graceLeft, pruned, more] = (await runScript(
     redis,
     'requeue',
-    [keys.leases, keys.taskSet, keys.newQueue, keys.deadLetter, keys.ended, keys.workerSeen, keys.grace, keys.outage, keys.workerSet],
+    [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet],
     [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor],
-  )) as [string[], string[], number, number, number, string[]];
-  return { requeued, parked, nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned };
+  )) as [string[], string[], number, number, number, string[], number];
+  return { requeued, parked, nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };
 }
 
-export async function reapEnded(redis: Redis, keys: Keys, retention: number, limit: number): Promise<number> {
-  return Number(await runScript(redis, 'reap', [keys.ended, keys.taskSet, keys.endQueue], [keys.taskKeyPrefix, retention, limit]));
-}
-
-/**
- * Drop the oldest dead letters past `max` (new ones are pushed on the left, so the newest stay).
- * Returns how many were dropped; 0 when `max` is 0 (unbounded).
- */
-export async function trimDeadLetters(redis: Redis, keys: Keys, max: number): Promise<number> {
-  if (max <= 0) return 0;
-  const replies = (await redis.multi().llen(keys.deadLetter).ltrim(keys.deadLetter, 0, max - 1).exec()) ?? [];
-  for (const [err] of replies) if (err) throw err;
-  return Math.max(0, Number(replies[0]?.[1] ?? 0) - max);
+/** Returns how many ended tasks were cleaned up, and how many still wait. */
+export async function reapEnded(redis: Redis, keys: Keys, retention: number, limit: number): Promise<{ reaped: number; left: number }> {
+  const [reaped, left] = (await runScript(redis, 'reap', [keys.ended, keys.taskSet, keys.endQueue], [keys.taskKeyPrefix, retention, limit])) as [number, number];
+  return { reaped: Number(reaped), left: Number(left) };
 }

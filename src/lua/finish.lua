@@ -11,8 +11,10 @@
   Returns, per task: 1 when written (or already written by this lease: a retry after a timeout
   whose first try did reach Redis), 0 when fenced (the lease is not ours, or not RUNNING).
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--@include lib/now.lua
+--@include lib/event.lua
+
+local now = nowMs()
 local out = {}
 for i = 1, #ARGV, 6 do
   local key, id, lease, outcome, payload, channel = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -26,8 +28,7 @@ for i = 1, #ARGV, 6 do
     redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', outcome, field, payload)
     redis.call('ZREM', KEYS[1], id)
     redis.call('RPUSH', KEYS[2], id)
-    redis.call('PUBLISH', channel, '{"event":"end","data":{"id":' .. cjson.encode(id) .. ',"outcome":"' .. outcome ..
-      '","' .. field .. '":' .. payload .. '},"at":' .. now .. '}')
+    redis.call('PUBLISH', channel, eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"' .. outcome .. '","' .. field .. '":' .. payload .. '}', now))
     out[#out + 1] = 1
   end
 end

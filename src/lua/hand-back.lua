@@ -7,9 +7,11 @@
 
   Returns the ids handed back.
 ]]
+--@include lib/now.lua
+--@include lib/event.lua
+
 local prefix = ARGV[1]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = nowMs()
 local back = {}
 for i = 2, #ARGV, 2 do
   local id, lease = ARGV[i], ARGV[i + 1]
@@ -22,8 +24,8 @@ for i = 2, #ARGV, 2 do
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', KEYS[2], id)
     redis.call('RPUSH', KEYS[3], h[3])
-    redis.call('PUBLISH', key .. '-events', '{"event":"requeued","data":{"id":' .. cjson.encode(id) .. ',"attempt":' .. (tonumber(h[5]) or 0) ..
-      ',"worker":' .. cjson.encode(h[4] or '') .. ',"reason":"worker stopping"},"at":' .. now .. '}')
+    redis.call('PUBLISH', key .. '-events', eventJson('requeued', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. (tonumber(h[5]) or 0) ..
+      ',"worker":' .. cjson.encode(h[4] or '') .. ',"reason":"worker stopping"}', now))
     back[#back + 1] = id
   end
 end

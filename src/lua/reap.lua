@@ -2,20 +2,24 @@
   reap.lua: the monitor's cleanup of ended tasks. Takes ids from the `ended` list (filled by
   finish.lua), removes them from `tasks`, moves `manual_end` ones to `end-task` (hash kept),
   and lets the others' hashes expire after the retention (0 = delete at once, as the seed).
+  A parked task's hash (lib/park.lua) is never on this list's terms: it stays until retried or
+  purged, so it is left alone even if its id is met here.
 
   KEYS[1] ended (list)   KEYS[2] taskSet   KEYS[3] endQueue
   ARGV[1] task key prefix   ARGV[2] retention ms   ARGV[3] max ids this call
 
-  Returns the number of ids cleaned up.
+  Returns { ids cleaned up, ids still waiting }: the monitor calls again at once while the
+  second is not 0, so cleanup keeps up with any rate of ends.
 ]]
 local prefix, retention, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids = redis.call('LPOP', KEYS[1], limit)
-if not ids then return 0 end
+if not ids then return { 0, 0 } end
 for _, id in ipairs(ids) do
   local key = prefix .. id
   redis.call('SREM', KEYS[2], id)
-  if redis.call('HGET', key, 'state') == 'END' then
-    if redis.call('HGET', key, 'manual_end') == '1' then
+  local h = redis.call('HMGET', key, 'state', 'manual_end', 'parked')
+  if h[1] == 'END' and not h[3] then
+    if h[2] == '1' then
       redis.call('SADD', KEYS[3], id)
     elseif retention == 0 then
       redis.call('DEL', key)
@@ -24,4 +28,4 @@ for _, id in ipairs(ids) do
     end
   end
 end
-return #ids
+return { #ids, redis.call('LLEN', KEYS[1]) }

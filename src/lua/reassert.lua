@@ -8,25 +8,31 @@
   after the loss (its id is marked queued): the queued copy wins, and the worker drops its own,
   so the id never runs from the queue and from a re-asserted claim at once.
 
+  The hash is written as the claim wrote it: `start` is the claim's Redis time (the worker keeps
+  the claim's reply), `manual_end` is read from the entry as claim.lua reads it.
+
   KEYS[1] task key   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] epoch   KEYS[5] queued (set)
-  ARGV[1] id  ARGV[2] raw task JSON  ARGV[3] attempt  ARGV[4] lease  ARGV[5] worker  ARGV[6] start
-  ARGV[7] manual_end ('1' or '')   ARGV[8] the epoch the worker saw before ('' = unknown)
+  ARGV[1] id  ARGV[2] raw task JSON  ARGV[3] attempt  ARGV[4] lease  ARGV[5] worker
+  ARGV[6] start (Redis ms of the claim)   ARGV[7] the epoch the worker saw before ('' = unknown)
 
   Returns 1 when re-asserted, 0 when a hash exists, the id is queued again, or Redis did not
   lose its data.
 ]]
+--@include lib/now.lua
+--@include lib/manual-end.lua
+
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-if redis.call('GET', KEYS[4]) == ARGV[8] then return 0 end
+if redis.call('GET', KEYS[4]) == ARGV[7] then return 0 end
 if redis.call('SISMEMBER', KEYS[5], ARGV[1]) == 1 then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = nowMs()
 local fn = ''
 local ok, task = pcall(cjson.decode, ARGV[2])
-if ok and type(task) == 'table' and type(task['function']) == 'string' then fn = task['function'] end
+if not ok or type(task) ~= 'table' then task = {} end
+if type(task['function']) == 'string' then fn = task['function'] end
 redis.call('HSET', KEYS[1], 'state', 'RUNNING', 'start', ARGV[6], 'update', now, 'worker', ARGV[5],
   'data', ARGV[2], 'attempt', ARGV[3], 'lease', ARGV[4], 'function', fn)
 redis.call('HSET', KEYS[1], 'claims', tonumber(string.match(ARGV[4], '^(%d+):')) or 1)
-if ARGV[7] == '1' then redis.call('HSET', KEYS[1], 'manual_end', '1') end
+if wantsManualEnd(task) then redis.call('HSET', KEYS[1], 'manual_end', '1') end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 return 1

@@ -6,8 +6,8 @@
 
   Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua) }.
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--@include lib/now.lua
+local now = nowMs()
 if ARGV[2] == 'add' then
   redis.call('SADD', KEYS[1], ARGV[1])
   redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3] or 1000), ARGV[1])

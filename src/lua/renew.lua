@@ -21,8 +21,8 @@
               if `epoch` differs from the one it saw before (see reassert.lua)
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--@include lib/now.lua
+local now = nowMs()
 
 local epoch = redis.call('GET', KEYS[6])
 if not epoch then

@@ -1,24 +1,32 @@
 --[[
-  retry-dead.lua: put one dead-letter entry's task back on the queue (after the cause is fixed,
-  e.g. the missing function deployed). The entry is matched exactly, so two callers cannot
-  both retry it. A task parked for exhausting maxAttempts has an ended hash: it is reset to
+  retry-dead.lua: put one dead letter's task back on the queue, by the entry's key (after the
+  cause is fixed, e.g. the missing function deployed). Taking the entry and queueing its task are
+  one step, so two callers cannot both retry it. A parked task's hash (lib/park.lua) is reset to
   QUEUED with its attempts at 0 (its history kept), or the claim would see a duplicate.
 
-  KEYS[1] deadLetter   KEYS[2] newQueue
-  ARGV[1] the dead-letter entry, exactly as read   ARGV[2] the task JSON to queue
-  ARGV[3] task key prefix
+  KEYS[1..4] the dead-letter store: entries, index, junk, stats   KEYS[5] newQueue
+  ARGV[1] the entry's key   ARGV[2] task key prefix
 
-  Returns 1 when requeued, 0 when the entry was no longer there.
+  Returns 1 when requeued, 0 when there is no entry with that key (retried or purged already).
 ]]
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-local ok, letter = pcall(cjson.decode, ARGV[1])
-if ok and type(letter) == 'table' and letter.reason == 'max_attempts' and type(letter.id) == 'string' then
-  local key = ARGV[3] .. letter.id
-  if redis.call('HGET', key, 'state') == 'END' then
-    redis.call('HSET', key, 'state', 'QUEUED', 'attempt', 0)
-    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker')
+--@include lib/now.lua
+
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if not entry then return 0 end
+local ok, letter = pcall(cjson.decode, entry)
+-- an entry edited into junk by hand carries no task to queue: left for purge
+if not ok or type(letter) ~= 'table' or type(letter.raw) ~= 'string' then return redis.error_reply('dead letter ' .. ARGV[1] .. ' is not an entry this swarm wrote (no "raw" task); purge it') end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if letter.task and type(letter.id) == 'string' then
+  local key = ARGV[2] .. letter.id
+  if redis.call('HGET', key, 'dead') == ARGV[1] then
+    redis.call('HSET', key, 'state', 'QUEUED', 'attempt', 0, 'update', nowMs())
+    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead')
     redis.call('PERSIST', key)
   end
 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
+redis.call('HINCRBY', KEYS[4], 'retried:' .. tostring(letter.reason), 1)
+redis.call('LPUSH', KEYS[5], letter.raw)
 return 1

@@ -193,20 +193,62 @@ describe('task machine: which effects each step asks for (pure)', () => {
     expect(step(again, ended(true))[0].output).toEqual({ id: 't1', end: 'succeeded' });
   });
 
-  describe.each(['LEASE_LOST', 'HALT'] as const)('%s from any non-final state abandons the task', (type) => {
+  describe('LEASE_LOST from any non-final state abandons the task at once', () => {
     it.each([
       ['RUNNING.working', running],
       ['RUNNING.stopping', stopping],
       ['RUNNING.reloading', reloading],
+      ['halting', () => step(running(), { type: 'HALT' })[0]],
       ['ending', ending],
       ['retryingEnd', retryingEnd],
     ] as const)('from %s: aborts the run, releases the task, writes nothing, ends "abandoned"', (_name, from) => {
-      const [snap, actions] = step(from(), { type });
+      const [snap, actions] = step(from(), { type: 'LEASE_LOST' });
       expect(snap.value).toBe('abandoned');
       expect(snap.status).toBe('done');
       expect(snap.context.abandoned).toBe(true);
       expect(named(actions)).toEqual(['abortRun', 'releaseTask']);
       expect(snap.output).toEqual({ id: 't1', end: 'abandoned' });
+    });
+  });
+
+  describe('HALT (cut off from the swarm, or stopped past the grace)', () => {
+    it.each([
+      ['RUNNING.working', running],
+      ['RUNNING.stopping', stopping],
+      ['RUNNING.reloading', reloading],
+    ] as const)('from %s: aborts the function and waits for it (halting), writing nothing', (_name, from) => {
+      const [snap, actions] = step(from(), { type: 'HALT' });
+      expect(snap.value).toBe('halting');
+      expect(snap.status).toBe('active');
+      expect(named(actions)).toEqual(['abortRun']);
+      expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.task.halting': 100 });
+    });
+
+    it('the halted function returning or throwing abandons the task: its result is not written', () => {
+      for (const report of [runDone(0, 'late result'), runFailed(0, new Error('aborted'))]) {
+        const [snap, actions] = step(running(), { type: 'HALT' }, report);
+        expect(snap.value).toBe('abandoned');
+        expect(snap.output).toEqual({ id: 't1', end: 'abandoned' });
+        expect(named(actions)).toEqual(['abortRun', 'releaseTask']);
+        expect(endsWritten(actions)).toEqual([]);
+      }
+    });
+
+    it('a halted function that ignores its signal is given up after abortTimeout', () => {
+      const [halting] = step(running(), { type: 'HALT' });
+      const [snap, actions] = step(halting, after('abortTimeout', 'task.halting'));
+      expect(snap.value).toBe('abandoned');
+      expect(endsWritten(actions)).toEqual([]);
+    });
+
+    it.each([
+      ['ending', ending],
+      ['retryingEnd', retryingEnd],
+    ] as const)('in %s it changes nothing: the function has settled, its fenced END goes on', (_name, from) => {
+      const before = from();
+      const [snap, actions] = step(before, { type: 'HALT' });
+      expect(snap.value).toEqual(before.value);
+      expect(actions).toEqual([]);
     });
   });
 

@@ -132,15 +132,31 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(invoked(actions)).toEqual(['waitForTask']);
   });
 
-  it('a failed claim is reported and retried after fetchTaskInterval', () => {
+  it('a failed claim is reported, its lost reply recovered, and the claim retried after fetchTaskInterval', () => {
     const s = fetching();
-    const [snap, actions] = step(s, failed(s, 'claimTasks'));
+    const [rec, recActions] = step(s, failed(s, 'claimTasks'));
+    expect(rec.value).toEqual({ connected: 'recovering' });
+    expect(named(recActions)).toEqual(['reportError']);
+    expect(invoked(recActions)).toEqual(['recoverClaims']);
+    const [snap, actions] = step(rec, done(rec, 'recoverClaims'));
     expect(snap.value).toEqual({ connected: 'backoff' });
-    expect(named(actions)).toEqual(['reportError']);
     expect(scheduled(actions)).toEqual({ 'xstate.after.fetchTaskInterval.worker.connected.backoff': 200 });
     const [next, nextActions] = step(snap, after('fetchTaskInterval', 'worker.connected.backoff'));
     expect(next.value).toEqual({ connected: 'fetching' });
     expect(invoked(nextActions)).toEqual(['claimTasks']);
+    // a recovery that fails is reported; the worker backs off all the same
+    const [again, againActions] = step(rec, failed(rec, 'recoverClaims'));
+    expect(again.value).toEqual({ connected: 'backoff' });
+    expect(named(againActions)).toEqual(['reportError']);
+  });
+
+  it('a failed wait for a task is recovered too', () => {
+    const f = fetching();
+    const [s] = step(f, done(f, 'claimTasks', { tasks: [] })); // nothing queued: waiting
+    expect(s.value).toEqual({ connected: 'waiting' });
+    const [rec, actions] = step(s, failed(s, 'waitForTask'));
+    expect(rec.value).toEqual({ connected: 'recovering' });
+    expect(invoked(actions)).toEqual(['recoverClaims']);
   });
 
   it('a finished task is forgotten (its actor stopped itself) and a full worker fetches for the freed slot', () => {
@@ -299,28 +315,45 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(invoked(actions)).toEqual(['deregister']);
   });
 
-  it('after stopGrace the tasks still running are handed back, then halted, then the worker deregisters', () => {
+  it('after stopGrace the tasks still running are handed back and halted; once they are gone the worker deregisters', () => {
     const [drain] = step(withTasks(['a', 'b']), { type: 'STOP' });
     const [back, backActions] = step(drain, taskEnded('a'), after('stopGrace', 'worker.draining'));
     expect(back.value).toBe('handingBack');
     expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
 
-    const [dereg, deregActions] = step(back, done(back, 'handBack'));
-    expect(dereg.value).toBe('deregistering');
-    expect(sent(deregActions)).toEqual(['task.b:HALT']);
+    const [releasing, relActions] = step(back, done(back, 'handBack'));
+    expect(releasing.value).toBe('releasing');
+    expect(sent(relActions)).toEqual(['task.b:HALT']);
+    expect(scheduled(relActions)).toEqual({ 'xstate.after.abortTimeout.worker.releasing': 100 });
 
+    const [dereg] = step(releasing, taskEnded('b', 'abandoned'));
+    expect(dereg.value).toBe('deregistering');
     const [end] = step(dereg, done(dereg, 'deregister'));
     expect(end.value).toBe('stopped');
     expect(end.status).toBe('done');
+
+    // a function that ignores its signal is given abortTimeout, then the worker deregisters
+    expect(step(releasing, after('abortTimeout', 'worker.releasing'))[0].value).toBe('deregistering');
+  });
+
+  it('a task whose function has settled is not handed back at stop: its END is on its way (re-running it would repeat finished work)', () => {
+    const [drain] = step(withTasks(['a', 'b']), { type: 'TASKS_SETTLED', ids: ['a'] }, { type: 'STOP' });
+    const [back, backActions] = step(drain, after('stopGrace', 'worker.draining'));
+    expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
+    // the worker waits for a's END as for b's function
+    const [releasing] = step(back, done(back, 'handBack'), taskEnded('b', 'abandoned'));
+    expect(releasing.value).toBe('releasing');
+    expect(step(releasing, taskEnded('a'))[0].value).toBe('deregistering');
   });
 
   it('a failed hand-back is reported, and the tasks are halted and the worker deregistered anyway', () => {
     const [drain] = step(withTasks(['a']), { type: 'STOP' });
     const [back] = step(drain, after('stopGrace', 'worker.draining'));
     const [snap, actions] = step(back, failed(back, 'handBack'));
-    expect(snap.value).toBe('deregistering');
+    expect(snap.value).toBe('releasing');
     expect(named(actions)).toEqual(['reportError']);
     expect(sent(actions)).toEqual(['task.a:HALT']);
+    expect(step(snap, taskEnded('a', 'abandoned'))[0].value).toBe('deregistering');
   });
 
   it('a partitioned or halted worker that is stopped deregisters without draining', () => {
@@ -464,6 +497,7 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
         log.reconciles++;
         return { lost: reconciles.shift() ?? [] };
       }),
+      recoverClaims: promiseEffect<void>(async () => {}),
       handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
         log.handBacks.push(input.ids);
       }),
@@ -699,6 +733,11 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
     await settle();
     expect(fake.log.handBacks).toEqual([['a']]);
     expect(w.toTasks).toEqual(['task.a:HALT']);
+    // the function ignores its signal: it gets abortTimeout to return
+    expect(w.state()).toBe('releasing');
+    expect(fake.log.deregisters).toBe(0);
+    w.clock.increment(100);
+    await settle();
     expect(fake.log.finishes).toEqual([]);
     expect(fake.log.deregisters).toBe(1);
     expect(w.state()).toBe('stopped');
@@ -707,7 +746,8 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
   });
 
   it('a worker cut off from most peers halts every task, then reconnects when Redis is back', async () => {
-    const fake = fakeWorker({ claims: [['a', 'b']], probes: [{ reached: 1, total: 4 }] });
+    // functions that honour their signal: halted at once
+    const fake = fakeWorker({ claims: [['a', 'b']], probes: [{ reached: 1, total: 4 }], honoursAbort: true });
     const w = await runWorker(fake);
     w.actor.send({ type: 'REDIS_LOST' });
     await settle();

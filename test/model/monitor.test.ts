@@ -108,7 +108,7 @@ async function realSweep(keys: Keys, requeue: boolean): Promise<SweepResult> {
     const q = await requeueStale(redis, keys, input.taskTimeout, 1000, 5, 'model-monitor');
     r = { ...r, requeued: q.requeued, parked: q.parked, now: q.now, nextDeadline: q.nextDeadline, graceLeft: q.graceLeft };
   } else r.now = Number((await redis.time())[0]) * 1000;
-  return { ...r, reaped: await reapEnded(redis, keys, 0, 1000) };
+  return { ...r, reaped: (await reapEnded(redis, keys, 0, 1000)).reaped };
 }
 
 const QUIET = ['starting', 'probing', 'waiting', 'paused', 'grace', 'stopping', 'stopped', 'failed'];

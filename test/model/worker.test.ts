@@ -108,6 +108,7 @@ const payloads: Payloads = {
       { reached: 0, total: 0 },
     ],
     reconcile: (s) => [{ lost: [] }, ...(running(s).length ? [{ lost: [running(s)[0]] }] : [])],
+    recoverClaims: () => [undefined],
     handBack: () => [undefined],
     deregister: () => [undefined],
   },
@@ -117,6 +118,7 @@ const payloads: Payloads = {
     waitForTask: fail,
     probePeers: fail,
     reconcile: fail,
+    recoverClaims: fail,
     handBack: fail,
     deregister: fail,
   },
@@ -149,9 +151,12 @@ const abandoning = (r: StepResult): string[] =>
     .map((a) => `task.${String(a.params.id)}`);
 
 /**
- * The worker with real task children: a child told HALT or LEASE_LOST ends abandoned at once
- * (the task machine's model test checks that it does, from every state), and the worker receives
- * its done event right after the step that sent it.
+ * The worker with real task children: a child told LEASE_LOST ends abandoned at once; one told
+ * HALT aborts its function, which here honours its signal, and ends abandoned as it returns (the
+ * task machine's model test checks both, and the wait for a function that does not return, from
+ * every state). The worker receives the done event right after the step that sent it. (In these
+ * replays a task the worker counts as settled still runs its function: TASKS_SETTLED is sent to
+ * the worker alone, so a HALT abandons it too.)
  */
 function withRealChildren(base: Stepper): Stepper {
   const react = (first: StepResult): StepResult => {
@@ -213,7 +218,7 @@ const fakeTask = setup({
 /** events the runtime could not have produced, found during the replays: "state EVENT" */
 const unproduced: Record<Variant, Set<string>> = { 'fake children': new Set(), 'real children': new Set() };
 
-const NO_FETCH = ['probing', 'redisDown', 'halted', 'partitioned', 'draining', 'handingBack', 'deregistering', 'stopped', 'failed'];
+const NO_FETCH = ['probing', 'redisDown', 'halted', 'partitioned', 'draining', 'handingBack', 'releasing', 'deregistering', 'stopped', 'failed'];
 const HALTED = ['halted', 'partitioned'];
 
 /** What one replay records; the machines below, provided once, report to the current one. */
@@ -251,11 +256,14 @@ const realTask = taskMachine.provide({
         if (self.getSnapshot().status === 'active') self.send({ type: 'ENDED', written: true });
       });
     },
-    // as the runtime: fire the signal of the task's latest run, unless it has settled
-    abortRun: ({ context, self }) => {
+    // as the runtime: fire the signal of the task's latest run, unless it has settled; a halted
+    // function honours its signal (returns at once), as the worker's model assumes
+    abortRun: ({ context, self, event }) => {
       if (sut.crashIds.has(context.id)) throw new Error('task actor crashed');
       const last = runsOf(self.sessionId).at(-1);
-      if (last?.status === 'pending') last.abort(new Error(`task ${context.id} aborted`));
+      if (last?.status !== 'pending') return;
+      last.abort(new Error(`task ${context.id} aborted`));
+      if (event.type === 'HALT') last.reject(new Error(`task ${context.id} aborted: halted`));
     },
     deliverEvent: () => {},
     reportFinishError: () => {},
@@ -268,7 +276,7 @@ const workerWith = (task: typeof realTask) =>
       // as src/worker.ts provides it: compiled
       task: compileMachine(task) as unknown as typeof task,
       ...Object.fromEntries(
-        ['register', 'claimTasks', 'waitForTask', 'probePeers', 'reconcile', 'handBack', 'deregister'].map((src) => [src, promiseVia(src, () => sut.fx)]),
+        ['register', 'claimTasks', 'waitForTask', 'probePeers', 'reconcile', 'recoverClaims', 'handBack', 'deregister'].map((src) => [src, promiseVia(src, () => sut.fx)]),
       ),
       ...Object.fromEntries(['heartbeat', 'refreshPeers', 'controlListener', 'redisWatch', 'awaitRedis'].map((src) => [src, callbackVia(src, () => sut.fx)])),
     },
@@ -478,6 +486,7 @@ const DEAD_WITH_REAL_CHILDREN = [
   'worker.partitioned STOP#0 -> worker.deregistering',
   'worker.partitioned REDIS_BACK#0 -> worker.reconciling',
   'worker.partitioned xstate.after.abortTimeout.worker.partitioned#0 -> worker.halted',
+  'worker.releasing xstate.after.abortTimeout.worker.releasing#0 -> worker.deregistering',
 ];
 
 describe.each(['fake children', 'real children'] as const)('worker machine, model-based, %s', (variant) => {
@@ -495,10 +504,10 @@ describe.each(['fake children', 'real children'] as const)('worker machine, mode
       expect(missing(definition.transitions, cov.transitions)).toEqual([]);
     });
   } else {
-    // A real task ends at once on HALT, so the worker leaves partitioned in the step that entered
-    // it: its STOP, REDIS_BACK and abortTimeout transitions (for a task that ignores HALT) are
-    // unreachable. Everything else is covered.
-    it('the paths cover every state, and every transition but partitioned’s three', () => {
+    // A real task here ends at once on HALT, so the worker leaves partitioned (and releasing) in
+    // the step that entered it: their STOP, REDIS_BACK and abortTimeout transitions (for a task
+    // that ignores HALT) are unreachable. Everything else is covered.
+    it('the paths cover every state, and every transition but partitioned’s three and releasing’s timeout', () => {
       const cov = coverage();
       expect(missing(definition.states, cov.states)).toEqual([]);
       expect(missing(definition.transitions, cov.transitions)).toEqual(DEAD_WITH_REAL_CHILDREN);

@@ -8,11 +8,12 @@ import type { Redis } from 'ioredis';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { redisPerFile } from '../helpers/suite.js';
 import type { Keys } from '../../src/keys.js';
-import { claim, readDeadLetters, retryDead, submit } from '../../src/effects/queue.js';
+import { submit } from '../../src/effects/queue.js';
+import { readDeadLetters, retryDead } from '../../src/effects/dead-letters.js';
 import { finishTask, handBack, reassert, renewLeases } from '../../src/effects/leases.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
 import { registerWorker } from '../../src/effects/registry.js';
-import { ageTask, keysFor } from './harness.js';
+import { ageTask, claimAs, keysFor } from './harness.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -38,7 +39,7 @@ function world() {
     claimOne: async (worker: string) => {
       // A worker registers before it claims, and so knows the epoch of Redis's data.
       if (!epochs.has(worker)) epochs.set(worker, await registerWorker(redis, keys, worker));
-      const { claimed } = await claim(redis, keys, worker, 1, 1 << 20, ['f']);
+      const { claimed } = await claimAs(redis, keys, worker, 1, 1 << 20, ['f']);
       expect(claimed).toHaveLength(1);
       return claimed[0]!;
     },
@@ -50,7 +51,7 @@ function world() {
       const reasserted: string[] = [];
       for (const id of r.missing) {
         const t = held.find((h) => h.id === id)!;
-        if (await reassert(redis, keys, worker, { ...t, raw: raw(id), start: 0, manualEnd: false }, epochs.get(worker))) reasserted.push(id);
+        if (await reassert(redis, keys, worker, { ...t, raw: raw(id), start: 0 }, epochs.get(worker))) reasserted.push(id);
         else r.lost.push(id);
       }
       epochs.set(worker, r.epoch);
@@ -74,7 +75,7 @@ describe('finish', () => {
     expect(await w.hash('a')).toEqual(ended);
     expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual(['a']);
 
-    expect(await reapEnded(redis, w.keys, 60_000, 10)).toBe(1);
+    expect(await reapEnded(redis, w.keys, 60_000, 10)).toEqual({ reaped: 1, left: 0 });
     expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '{"v":1}')).toBe(true);
     expect(await w.hash('a')).toEqual(ended);
     expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual([]);
@@ -85,7 +86,7 @@ describe('finish', () => {
     await w.submit('a');
     const c = await w.claimOne(W1);
     expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '1')).toBe(true);
-    expect(await reapEnded(redis, w.keys, 0, 10)).toBe(1);
+    expect(await reapEnded(redis, w.keys, 0, 10)).toEqual({ reaped: 1, left: 0 });
     expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '1')).toBe(false);
     expect(await redis.exists(w.keys.task('a'))).toBe(0);
     expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual([]);
@@ -140,7 +141,7 @@ describe('fencing', () => {
     await w.submit('a');
     await w.claimOne(W2);
     const before = await w.hash('a');
-    expect(await reassert(redis, w.keys, W1, { id: 'a', lease: `1:${W1}`, raw: raw('a'), attempt: 1, start: 0, manualEnd: false })).toBe(false);
+    expect(await reassert(redis, w.keys, W1, { id: 'a', lease: `1:${W1}`, raw: raw('a'), attempt: 1, start: 0 })).toBe(false);
     expect(await w.hash('a')).toEqual(before);
   });
 
@@ -170,11 +171,11 @@ describe('fencing', () => {
     await w.claimOne(W1);
     const before = await w.hash('a');
     await redis.lpush(w.keys.newQueue, raw('a'));
-    const r = await claim(redis, w.keys, W2, 1, 1 << 20, ['f']);
+    const r = await claimAs(redis, w.keys, W2, 1, 1 << 20, ['f']);
     expect(r.claimed).toEqual([]);
     expect(r.parked.map((p) => p.reason)).toEqual(['duplicate']);
     expect(await w.hash('a')).toEqual(before);
-    expect((await readDeadLetters(redis, w.keys, 0, -1)).map((d) => [d.reason, d.id])).toEqual([['duplicate', 'a']]);
+    expect((await readDeadLetters(redis, w.keys, 0, 100)).letters.map((d) => [d.reason, d.id])).toEqual([['duplicate', 'a']]);
   });
 });
 
@@ -197,8 +198,13 @@ describe('requeue', () => {
     expect(h.lease).toBeUndefined();
     expect(JSON.parse(h.error!)).toMatchObject({ code: 'ERR_MAX_ATTEMPTS' });
     expect((JSON.parse(h.history!) as { worker: string }[]).map((x) => x.worker)).toEqual([W1, W2]);
-    const dead = await readDeadLetters(redis, w.keys, 0, -1);
-    expect(dead.map((d) => [d.reason, d.id])).toEqual([['max_attempts', 'a']]);
+    const { letters: dead } = await readDeadLetters(redis, w.keys, 0, 100);
+    expect(dead.map((d) => [d.reason, d.id, d.task])).toEqual([['max_attempts', 'a', true]]);
+    expect(h).toMatchObject({ parked: 'max_attempts', dead: dead[0]!.key });
+    // parked: kept (no expiry), out of `tasks` and of the cleanup queue
+    expect(await redis.pttl(w.keys.task('a'))).toBe(-1);
+    expect(await redis.sismember(w.keys.taskSet, 'a')).toBe(0);
+    expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual([]);
     expect(await redis.lrange(w.keys.newQueue, 0, -1)).toEqual([]);
     expect(await redis.zscore(w.keys.leases, 'a')).toBeNull();
   });
@@ -246,7 +252,7 @@ describe('bugs', () => {
     expect((await w.requeue()).requeued).toEqual(['a']);
     const c2 = await w.claimOne(W2);
     expect(await finishTask(redis, w.keys, 'a', c2.lease, 'succeeded', '"done"')).toBe(true);
-    expect(await reapEnded(redis, w.keys, 0, 10)).toBe(1); // hash deleted
+    expect(await reapEnded(redis, w.keys, 0, 10)).toEqual({ reaped: 1, left: 0 }); // hash deleted
 
     // W1 is back: its heartbeat must tell it the lease is lost, and leave the ended task alone
     const hb = await w.heartbeat(W1, [c1]);
@@ -267,11 +273,12 @@ describe('bugs', () => {
     await ageTask(redis, w.keys, 'a', 2 * T);
     expect((await w.requeue(1)).parked).toEqual(['a']);
     await reapEnded(redis, w.keys, 3_600_000, 10);
-    const [letter] = await readDeadLetters(redis, w.keys, 0, -1);
+    const [letter] = (await readDeadLetters(redis, w.keys, 0, 100)).letters;
     expect(letter).toMatchObject({ reason: 'max_attempts', id: 'a' });
-    expect(await retryDead(redis, w.keys, letter!)).toBe(true);
+    expect(await retryDead(redis, w.keys, letter!.key)).toBe(true);
+    expect(await retryDead(redis, w.keys, letter!.key)).toBe(false); // once only
 
-    const r = await claim(redis, w.keys, W2, 1, 1 << 20, ['f']);
+    const r = await claimAs(redis, w.keys, W2, 1, 1 << 20, ['f']);
     expect(r.parked).toEqual([]);
     expect(r.claimed.map((c) => c.id)).toEqual(['a']);
   });

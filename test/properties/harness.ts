@@ -25,7 +25,8 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { buildKeys, type Keys } from '../../src/keys.js';
-import { claim, retryDead, submit } from '../../src/effects/queue.js';
+import { claim, submit, type ClaimReply } from '../../src/effects/queue.js';
+import { retryDead } from '../../src/effects/dead-letters.js';
 import { finishTasks, handBack, reassert, renewLeases, type Ending, type Outcome } from '../../src/effects/leases.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
 
@@ -71,6 +72,11 @@ export interface SimConfig {
 /** the default key names (the seed's) under a prefix */
 export function keysFor(keyPrefix: string): Keys {
   return buildKeys({ keyPrefix, newQueue: 'new-task', taskSet: 'tasks', taskPrefix: 'task-', endQueue: 'end-task', workerSet: 'workers' });
+}
+
+/** A claim as a simple worker makes it: no token (no receipt kept), no acknowledgements. */
+export function claimAs(redis: Redis, keys: Keys, worker: string, max: number, maxPayloadBytes: number, functions: string[], token = ''): Promise<ClaimReply> {
+  return claim(redis, keys, { worker, max, maxPayloadBytes, functions, token, acks: [] });
 }
 
 /** Make a RUNNING task look `ms` older: its `update` and its lease-index score. */
@@ -133,7 +139,11 @@ export interface State {
   tasks: string[];
   leases: Record<string, number>;
   ended: string[];
-  dead: string[];
+  /** the dead-letter store: entries by key, their index scores, the junk keys, the stats */
+  dead: Hash;
+  deadIndex: Record<string, number>;
+  deadJunk: string[];
+  deadStats: Hash;
   endSet: string[];
   hashes: Record<string, Hash>;
   /** ids whose hash has a TTL */
@@ -151,7 +161,15 @@ export interface Snap {
 
 function norm(s: State): State {
   const sorted = (a: string[]) => [...a].sort();
-  return { ...s, queued: sorted(s.queued), tasks: sorted(s.tasks), endSet: sorted(s.endSet), expiring: sorted(s.expiring), workers: sorted(s.workers) };
+  return {
+    ...s,
+    queued: sorted(s.queued),
+    tasks: sorted(s.tasks),
+    endSet: sorted(s.endSet),
+    expiring: sorted(s.expiring),
+    workers: sorted(s.workers),
+    deadJunk: sorted(s.deadJunk),
+  };
 }
 function clone(s: State): State {
   return structuredClone(s);
@@ -166,7 +184,10 @@ export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
     .smembers(keys.taskSet)
     .zrange(keys.leases, 0, -1, 'WITHSCORES')
     .lrange(keys.ended, 0, -1)
-    .lrange(keys.deadLetter, 0, -1)
+    .hgetall(keys.dead.entries)
+    .zrange(keys.dead.index, 0, -1, 'WITHSCORES')
+    .zrange(keys.dead.junk, 0, -1)
+    .hgetall(keys.dead.stats)
     .smembers(keys.endQueue)
     .pttl(keys.grace)
     .hgetall(keys.outage)
@@ -179,20 +200,25 @@ export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
     if (err) throw err;
     return val;
   });
-  const [time, queue, queued, tasks, leasesFlat, ended, dead, endSet, gracePttl, outage, seenFlat, workers] = v as [
+  const [time, queue, queued, tasks, leasesFlat, ended, dead, deadIndexFlat, deadJunk, deadStats, endSet, gracePttl, outage, seenFlat, workers] = v as [
     [string, string],
     string[],
     string[],
     string[],
     string[],
     string[],
+    Hash,
     string[],
+    string[],
+    Hash,
     string[],
     number,
     Hash,
     string[],
     string[],
   ];
+  const deadIndex: Record<string, number> = {};
+  for (let i = 0; i < deadIndexFlat.length; i += 2) deadIndex[deadIndexFlat[i]!] = Number(deadIndexFlat[i + 1]);
   const leases: Record<string, number> = {};
   for (let i = 0; i < leasesFlat.length; i += 2) leases[leasesFlat[i]!] = Number(leasesFlat[i + 1]);
   const seen: Record<string, string> = {};
@@ -200,14 +226,14 @@ export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
   const hashes: Record<string, Hash> = {};
   const expiring: string[] = [];
   IDS.forEach((id, i) => {
-    const h = v[12 + 2 * i] as Hash;
-    const ttl = v[13 + 2 * i] as number;
+    const h = v[15 + 2 * i] as Hash;
+    const ttl = v[16 + 2 * i] as number;
     if (Object.keys(h).length > 0) hashes[id] = h;
     if (ttl >= 0) expiring.push(id);
   });
   return {
     now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
-    s: norm({ queue, queued, tasks, leases, ended, dead, endSet, hashes, expiring, grace: gracePttl > 0, outage, seen, workers }),
+    s: norm({ queue, queued, tasks, leases, ended, dead, deadIndex, deadJunk, deadStats, endSet, hashes, expiring, grace: gracePttl > 0, outage, seen, workers }),
   };
 }
 
@@ -235,9 +261,26 @@ function scriptTime(value: string | undefined, pre: Snap, post: Snap, what: stri
   expect(n >= pre.now && n <= post.now, `${what}=${value} within [${pre.now}, ${post.now}]`).toBe(true);
   return value!;
 }
-function deadEntries(s: State): { reason: string; id?: string; raw: string; worker?: string; at: number; message: string; history?: unknown[] }[] {
-  return s.dead.map((e) => JSON.parse(e));
+interface DeadEntry {
+  key: string;
+  reason: string;
+  id?: string;
+  raw: string;
+  worker?: string;
+  at: number;
+  message: string;
+  history?: unknown[];
+  task?: boolean;
 }
+/** the dead letters, oldest first (by key) */
+function deadEntries(s: State): DeadEntry[] {
+  return Object.keys(s.dead)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((k) => JSON.parse(s.dead[k]!) as DeadEntry);
+}
+const bump = (h: Hash, field: string) => {
+  h[field] = String(Number(h[field] ?? 0) + 1);
+};
 
 // ---------------------------------------------------------------------------------------------
 // The simulation
@@ -326,7 +369,7 @@ export class Sim {
   /** Run one operation, check it against the reference and the invariants. */
   async step(op: Op): Promise<void> {
     const pre = this.cur;
-    const ctx: StepCtx = { claimed: new Set(), handedBack: new Set() };
+    const ctx: StepCtx = { claimed: new Set(), handedBack: new Set(), retried: new Set() };
     let note: string;
     try {
       note = await this.apply(op, pre, ctx);
@@ -493,18 +536,35 @@ export class Sim {
         return '';
       }
       case 'retryDead': {
-        const candidates = pre.s.dead.filter((e) => (JSON.parse(e) as { reason: string }).reason === 'unknown_function');
-        if (candidates.length === 0) return 'no-op';
-        const entry = candidates[op.i % candidates.length]!;
-        const raw = (JSON.parse(entry) as { raw: string }).raw;
-        const ok = await retryDead(redis, keys, { entry, raw });
+        const entries = deadEntries(pre.s);
+        if (entries.length === 0) return 'no-op';
+        const e = entries[op.i % entries.length]!;
+        const ok = await retryDead(redis, keys, e.key);
         const post = await this.read();
         expect(ok, 'retryDead of a listed entry').toBe(true);
         const exp = clone(pre.s);
-        exp.dead.splice(exp.dead.indexOf(entry), 1);
-        exp.queue.unshift(raw);
-        this.expectState(post, exp, 'retryDead');
-        return idOf(raw);
+        delete exp.dead[e.key];
+        delete exp.deadIndex[e.key];
+        remove(exp.deadJunk, e.key);
+        bump(exp.deadStats, `retried:${e.reason}`);
+        exp.queue.unshift(e.raw);
+        const h = e.id === undefined ? undefined : exp.hashes[e.id];
+        if (e.task && h?.dead === e.key) {
+          // the parked task is queued again: its hash says so, with its attempts at 0
+          const now = scriptTime(post.s.hashes[e.id!]?.update, pre, post, `retryDead ${e.id}.update`);
+          exp.hashes[e.id!] = { ...omit(h, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead'), state: 'QUEUED', attempt: '0', update: now };
+          remove(exp.expiring, e.id!);
+          ctx.retried.add(e.id!);
+          const m = this.m(e.id!);
+          m.endedNow = false;
+          if (e.reason === 'max_attempts') {
+            // that park counts among the ends; the task is pushed anew
+            m.parks--;
+            m.pushes++;
+          }
+        }
+        this.expectState(post, exp, `retryDead ${e.key}`);
+        return `${e.key} ${e.reason} ${e.id ?? ''}`;
       }
     }
   }
@@ -522,12 +582,13 @@ export class Sim {
   // claim.lua
 
   private async claimStep(w: SimWorker, n: number, pre: Snap, ctx: StepCtx): Promise<string> {
-    const r = await claim(this.redis, this.keys, w.name, n, MAX_BYTES, w.functions);
+    const r = await claimAs(this.redis, this.keys, w.name, n, MAX_BYTES, w.functions);
     const post = await this.read();
     const exp = clone(pre.s);
     const claimed: { id: string; raw: string; attempt: number; lease: string }[] = [];
-    const parked: { reason: string; id: string; raw: string }[] = [];
-    let now: string | undefined;
+    const parked: { reason: string; id: string; raw: string; task: boolean; fn: string; before?: Hash }[] = [];
+    const now = String(r.now);
+    expect(Number(now) >= pre.now && Number(now) <= post.now, `claim time ${now} within [${pre.now}, ${post.now}]`).toBe(true);
     for (let i = 0; i < n + 64; i++) {
       const raw = exp.queue.pop();
       if (raw === undefined) break;
@@ -535,15 +596,16 @@ export class Sim {
       const id = String(task.id);
       const h = exp.hashes[id];
       if (h?.state === 'RUNNING' || h?.state === 'END') {
-        parked.push({ reason: 'duplicate', id, raw });
+        parked.push({ reason: 'duplicate', id, raw, task: false, fn: task.function });
         continue;
       }
       if (!w.functions.includes(task.function)) {
-        parked.push({ reason: 'unknown_function', id, raw });
-        remove(exp.queued, id); // parked: no longer queued
+        // parked as the task's: its hash says so (state END, parked), it is no longer queued
+        parked.push({ reason: 'unknown_function', id, raw, task: true, fn: task.function, before: h });
+        remove(exp.queued, id);
+        exp.hashes[id] = { ...(h ?? {}), state: 'END' }; // ended now: a later entry of the id is a duplicate
         continue;
       }
-      now ??= scriptTime(post.s.hashes[id]?.update, pre, post, `claim: ${id}.update`);
       const attempt = Number(h?.attempt ?? 0) + 1;
       const claims = Number(h?.claims ?? 0) + 1;
       const lease = `${claims}:${w.name}`;
@@ -566,13 +628,34 @@ export class Sim {
       claimed.push({ id, raw, attempt, lease });
       if (claimed.length >= n) break;
     }
-    this.expectNewDead(
+    const keys = this.expectNewDead(
       pre,
       post,
       exp,
-      parked.map((p) => ({ reason: p.reason, id: p.id, raw: p.raw, worker: w.name })),
+      parked.map((p) => ({ reason: p.reason, id: p.id, raw: p.raw, worker: w.name, task: p.task })),
       `claim by ${w.name}`,
+      Number(now),
     );
+    parked.forEach((p, j) => {
+      if (!p.task) return;
+      exp.hashes[p.id] = {
+        ...omit(p.before ?? {}, 'lease', 'result'),
+        state: 'END',
+        outcome: 'failed',
+        error: post.s.hashes[p.id]?.error ?? '(missing)',
+        parked: p.reason,
+        dead: keys[j]!,
+        end: now,
+        update: now,
+        function: p.fn,
+      };
+      const err = JSON.parse(post.s.hashes[p.id]?.error ?? '{}') as Record<string, unknown>;
+      expect(err, `claim by ${w.name}: ${p.id} parked, its error`).toMatchObject({ name: 'UnknownFunctionError', code: 'ERR_UNKNOWN_FUNCTION', reason: p.reason });
+      remove(exp.tasks, p.id);
+      delete exp.leases[p.id];
+      remove(exp.expiring, p.id);
+      this.m(p.id).endedNow = true;
+    });
     expect(r.claimed, `claim by ${w.name}: claimed`).toEqual(claimed);
     expect(
       r.parked.map((p) => p.reason),
@@ -589,18 +672,29 @@ export class Sim {
     return [...claimed.map((c) => `${c.id}@${c.lease}#${c.attempt}`), ...parked.map((p) => `${p.id}:${p.reason}`)].join(' ') || 'nothing';
   }
 
-  /** The new dead-letter entries are LPUSHed in order, with the given fields; older ones unchanged. */
-  private expectNewDead(pre: Snap, post: Snap, exp: State, added: Record<string, unknown>[], what: string, at?: number): void {
-    const k = added.length;
-    expect(post.s.dead.length, `${what}: dead-letter entries added`).toBe(pre.s.dead.length + k);
-    const fresh = deadEntries(post.s).slice(0, k).reverse();
-    fresh.forEach((e, j) => {
-      expect(e, `${what}: dead letter ${j}`).toMatchObject(added[j]!);
+  /**
+   * The new dead letters: keys that follow the store's seq, in order, with the given fields, at
+   * `at`; the junk ones (no task) in the junk index; the counts per reason. Returns their keys.
+   */
+  private expectNewDead(pre: Snap, post: Snap, exp: State, added: Record<string, unknown>[], what: string, at: number): string[] {
+    const seq0 = Number(pre.s.deadStats.seq ?? 0);
+    const fresh = Object.keys(post.s.dead)
+      .filter((k) => !(k in pre.s.dead))
+      .sort((a, b) => Number(a) - Number(b));
+    expect(fresh, `${what}: dead-letter keys added`).toEqual(added.map((_, j) => String(seq0 + j + 1)));
+    fresh.forEach((key, j) => {
+      const e = JSON.parse(post.s.dead[key]!) as DeadEntry;
+      const { task, ...fields } = added[j]!;
+      expect(e, `${what}: dead letter ${key}`).toMatchObject({ key, at, ...fields });
+      expect(e.task === true, `${what}: dead letter ${key} is a task's`).toBe(task === true);
       expect(typeof e.message).toBe('string');
-      if (at !== undefined) expect(e.at).toBe(at);
-      else scriptTime(String(e.at), pre, post, `${what}: dead letter at`);
+      exp.dead[key] = post.s.dead[key]!;
+      exp.deadIndex[key] = at;
+      if (task !== true) add(exp.deadJunk, key);
+      bump(exp.deadStats, `parked:${e.reason}`);
     });
-    exp.dead = [...post.s.dead.slice(0, k), ...exp.dead];
+    if (fresh.length) exp.deadStats.seq = String(seq0 + fresh.length);
+    return fresh;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -622,7 +716,8 @@ export class Sim {
     const gone = [...r.lost];
     const reasserted: string[] = [];
     for (const id of r.missing) {
-      const ok = await reassert(this.redis, this.keys, w.name, { ...w.held.get(id)! }, w.epoch);
+      const { manualEnd: _manualEnd, ...held } = w.held.get(id)!;
+      const ok = await reassert(this.redis, this.keys, w.name, held, w.epoch);
       if (ok) reasserted.push(id);
       else gone.push(id);
     }
@@ -782,6 +877,7 @@ export class Sim {
     const requeued: string[] = [];
     const parked: string[] = [];
     const dead: Record<string, unknown>[] = [];
+    const parkedHashes: [string, Hash][] = [];
     for (const [id] of range) {
       const h = exp.hashes[id];
       if (h?.state !== 'RUNNING') {
@@ -805,10 +901,11 @@ export class Sim {
       delete exp.leases[id];
       if (attempt >= maxAttempts) {
         const err = after?.error ? JSON.parse(after.error) : undefined;
-        expect(err, `park ${id}: error`).toMatchObject({ name: 'MaxAttemptsError', code: 'ERR_MAX_ATTEMPTS' });
-        exp.hashes[id] = { ...omit(h, 'lease'), state: 'END', end: now, update: now, outcome: 'failed', error: after!.error!, history: after!.history! };
-        exp.ended.push(id);
-        dead.push({ reason: 'max_attempts', id, raw: h.data, worker: MONITOR, history });
+        expect(err, `park ${id}: error`).toMatchObject({ name: 'MaxAttemptsError', code: 'ERR_MAX_ATTEMPTS', reason: 'max_attempts' });
+        // parked as the task's: out of tasks, not queued for cleanup, kept until retried or purged
+        parkedHashes.push([id, { ...omit(h, 'lease', 'result'), state: 'END', end: now, update: now, outcome: 'failed', error: after!.error!, history: after!.history!, parked: 'max_attempts' }]);
+        remove(exp.tasks, id);
+        dead.push({ reason: 'max_attempts', id, raw: h.data, worker: MONITOR, history, task: true });
         parked.push(id);
         m.ends++;
         m.parks++;
@@ -820,7 +917,8 @@ export class Sim {
         requeued.push(id);
       }
     }
-    this.expectNewDead(pre, post, exp, dead, 'requeue', r.now);
+    const deadKeys = this.expectNewDead(pre, post, exp, dead, 'requeue', r.now);
+    parkedHashes.forEach(([id, h], j) => (exp.hashes[id] = { ...h, dead: deadKeys[j]! }));
     expect({ requeued: r.requeued, parked: r.parked }, 'requeue result').toEqual({ requeued, parked });
     const first = Object.values(exp.leases).sort((a, b) => a - b)[0];
     expect(r.nextDeadline, 'requeue nextDeadline').toBe(first === undefined ? -1 : first + T);
@@ -828,7 +926,7 @@ export class Sim {
     const pruned = Object.entries(exp.seen)
       .filter(([, score]) => Number(score) <= r.now - 2 * T)
       .sort(([ma, a], [mb, b]) => Number(a) - Number(b) || (ma < mb ? -1 : 1))
-      .slice(0, 100)
+      .slice(0, limit)
       .map(([member]) => member);
     for (const member of pruned) {
       delete exp.seen[member];
@@ -852,11 +950,11 @@ export class Sim {
     const post = await this.read();
     const exp = clone(pre.s);
     const popped = exp.ended.splice(0, limit);
-    expect(n, 'reap count').toBe(popped.length);
+    expect(n, 'reap count, and what is left').toEqual({ reaped: popped.length, left: exp.ended.length });
     for (const id of popped) {
       remove(exp.tasks, id);
       const h = exp.hashes[id];
-      if (h?.state !== 'END') continue;
+      if (h?.state !== 'END' || h.parked) continue;
       if (h.manual_end === '1') add(exp.endSet, id);
       else if (this.cfg.retention === 0) {
         delete exp.hashes[id];
@@ -922,6 +1020,17 @@ export class Sim {
         expect(holders, `${id}: holders of the valid lease`).toEqual([h.worker]);
       } else if (h?.state === 'QUEUED') {
         expect([h.lease, h.worker, s.tasks.includes(id), id in s.leases], `${id} QUEUED: no lease, worker, tasks or index`).toEqual([undefined, undefined, false, false]);
+      } else if (h?.state === 'END' && h.parked) {
+        // parked as the task's: its dead letter names it; out of tasks, index and cleanup; kept
+        expect(h.outcome, `${id} parked: outcome`).toBe('failed');
+        const e = dead.find((x) => x.key === h.dead);
+        expect(e && [e.id, e.reason, e.task], `${id} parked: its dead letter ${h.dead}`).toEqual([id, h.parked, true]);
+        expect([s.tasks.includes(id), id in s.leases, s.ended.includes(id), s.expiring.includes(id)], `${id} parked: not in tasks, index, cleanup; not expiring`).toEqual([
+          false,
+          false,
+          false,
+          false,
+        ]);
       } else if (h?.state === 'END') {
         expect(['succeeded', 'failed', 'stopped'], `${id} END outcome`).toContain(h.outcome);
         const reaped = !s.ended.includes(id);
@@ -934,12 +1043,13 @@ export class Sim {
       const ph = pre.s.hashes[id];
       if (ph && h) {
         // attempt only grows, except by one on a hand-back; claims grows by one per claim, only.
-        const [a0, a1, c0, c1] = [Number(ph.attempt), Number(h.attempt), Number(ph.claims), Number(h.claims)];
+        const [a0, a1, c0, c1] = [Number(ph.attempt ?? 0), Number(h.attempt ?? 0), Number(ph.claims ?? 0), Number(h.claims ?? 0)];
         if (ctx.claimed.has(id)) expect([a1, c1], `${id}: a claim adds one attempt and one claim`).toEqual([a0 + 1, c0 + 1]);
         else if (ctx.handedBack.has(id)) expect([a1, c1], `${id}: a hand-back gives back one attempt`).toEqual([a0 - 1, c0]);
+        else if (ctx.retried.has(id)) expect([a1, c1], `${id}: a retried dead letter starts its attempts again`).toEqual([0, c0]);
         else expect([a1, c1], `${id}: attempt and claims unchanged`).toEqual([a0, c0]);
-        // An ended task takes no writes.
-        if (ph.state === 'END') expect(h, `${id} ended: no writes`).toEqual(ph);
+        // An ended task takes no writes (but a parked one may be queued again by retryDead).
+        if (ph.state === 'END' && !ctx.retried.has(id)) expect(h, `${id} ended: no writes`).toEqual(ph);
       } else if (!ph && h && ctx.claimed.has(id)) {
         expect([h.attempt, h.claims], `${id}: first claim`).toEqual(['1', '1']);
       }
@@ -950,6 +1060,8 @@ export class Sim {
 interface StepCtx {
   claimed: Set<string>;
   handedBack: Set<string>;
+  /** parked tasks queued again by retryDead (their hash goes from END back to QUEUED) */
+  retried: Set<string>;
 }
 
 // ---------------------------------------------------------------------------------------------

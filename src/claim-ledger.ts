@@ -1,0 +1,64 @@
+/**
+ * The names of a worker's claims. Every claim carries a token (claim.lua ARGV[6]): Redis keeps
+ * what a claim took as a receipt under its token, so a claim whose reply was lost (a timeout,
+ * a broken connection, a resend after a reconnect) can neither take tasks twice nor strand
+ * them. The ledger hands out tokens, remembers the claims whose replies never came (recovered
+ * by the worker's `recoverClaims` effect: what they took is handed back, and a claim that has
+ * not run yet never will), and collects the acknowledgements the next claim carries (receipts
+ * of answered claims are dropped then, so they cost one field while a claim is in flight).
+ */
+import { randomBytes } from 'node:crypto';
+import type { ClaimRequest } from './effects/queue.js';
+
+/** a recovered (cancelled) token is forgotten after this: no late resend can still carry it */
+const CANCELLED_KEEP_MS = 5 * 60_000;
+
+export class ClaimLedger {
+  private readonly prefix = randomBytes(4).toString('hex');
+  private seq = 0;
+  private acks: string[] = [];
+  private readonly unanswered = new Set<string>();
+  private readonly cancelled = new Map<string, number>();
+
+  /** a claim request with a new token, carrying the acknowledgements due */
+  request(base: Omit<ClaimRequest, 'token' | 'acks'>): ClaimRequest {
+    const acks = this.acks;
+    this.acks = [];
+    const now = Date.now();
+    for (const [token, at] of this.cancelled) {
+      if (now - at < CANCELLED_KEEP_MS) break; // in cancelling order
+      this.cancelled.delete(token);
+      acks.push(token);
+    }
+    return { ...base, token: `${this.prefix}.${++this.seq}`, acks };
+  }
+
+  /** Follow a claim's reply: an answer is acknowledged later, a failure leaves the claim to recover. */
+  track<T extends { receipt: boolean }>(req: ClaimRequest, reply: Promise<T>): Promise<T> {
+    return reply.then(
+      (r) => {
+        if (r.receipt) this.acks.push(req.token);
+        return r;
+      },
+      (e: unknown) => {
+        this.unanswered.add(req.token);
+        this.acks.push(...req.acks); // they may not have reached Redis
+        throw e;
+      },
+    );
+  }
+
+  /** claims whose replies never came */
+  get toRecover(): string[] {
+    return [...this.unanswered];
+  }
+
+  /** these claims were recovered: their receipts are cancelled in Redis */
+  recovered(tokens: string[]): void {
+    const now = Date.now();
+    for (const t of tokens) {
+      this.unanswered.delete(t);
+      this.cancelled.set(t, now);
+    }
+  }
+}

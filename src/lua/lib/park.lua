@@ -1,0 +1,54 @@
+--[[
+  lib/park.lua: park an entry in the dead-letter store, with its reason. The store is four keys
+  (src/keys.ts): `dead:entries` (hash: key -> the entry's JSON), `dead:index` (zset: key -> when
+  it was parked, Redis ms), `dead:junk` (zset: the keys of entries that hold no task, which the
+  monitor trims past deadLetterMax) and `dead:stats` (hash: `seq`, the last key given, and the
+  counts `parked:<reason>` and `dropped:<reason>`). A key is a number that only grows, so it
+  names its entry for good: retry and purge address it whatever was parked since.
+
+  When the entry is a task's (its id is known and belongs to no other task: not a duplicate), the
+  task's hash records the parking: state END, outcome failed, `parked` (the reason), `dead` (the
+  key), `error` {name, code, message, reason}; the id leaves `tasks`, the lease index and
+  `queued`; the hash does not expire; the runtime's `end` event is published. So `get`, `wait`
+  and the CLI all see how it ended. A duplicate's id is another task's: nothing of it is touched.
+
+  park(D, now, reason, message, raw, id, by, record, extra)
+    D       { entries, index, junk, stats, queued, taskSet, leases, prefix } (key names)
+    id      the task id when known (nil for an entry without one)
+    by      the worker or monitor that parks it
+    record  true: the entry is the task's (see above); false: it holds no task (junk)
+    extra   optional { fn = function name, history = JSON array text }
+  Returns the entry's key.
+]]
+--@include lib/event.lua
+--@include lib/park-codes.lua
+
+local function park(D, now, reason, message, raw, id, by, record, extra)
+  local key = tostring(redis.call('HINCRBY', D.stats, 'seq', 1))
+  local history = extra and extra.history
+  local entry = { key = key, reason = reason, message = message, raw = raw, at = now, worker = by }
+  if id then entry.id = id end
+  if record then entry.task = true end
+  if history then entry.history = cjson.decode(history) end
+  redis.call('HSET', D.entries, key, cjson.encode(entry))
+  redis.call('ZADD', D.index, now, key)
+  redis.call('HINCRBY', D.stats, 'parked:' .. reason, 1)
+  if not record then
+    redis.call('ZADD', D.junk, now, key)
+    return key
+  end
+  local tkey = D.prefix .. id
+  local c = PARK_CODES[reason]
+  local err = cjson.encode({ name = c.name, code = c.code, message = message, reason = reason })
+  redis.call('HSET', tkey, 'state', 'END', 'outcome', 'failed', 'error', err, 'parked', reason, 'dead', key, 'end', now, 'update', now)
+  if extra and extra.fn then redis.call('HSET', tkey, 'function', extra.fn) end
+  if history then redis.call('HSET', tkey, 'history', history) end
+  redis.call('HDEL', tkey, 'lease', 'result')
+  redis.call('PERSIST', tkey)
+  redis.call('SREM', D.taskSet, id)
+  redis.call('ZREM', D.leases, id)
+  redis.call('SREM', D.queued, id)
+  redis.call('PUBLISH', tkey .. '-events',
+    eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"failed","error":' .. err .. ',"parked":"' .. reason .. '"}', now))
+  return key
+end

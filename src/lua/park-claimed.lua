@@ -1,0 +1,30 @@
+--[[
+  park-claimed.lua: a worker parks a task it claimed but cannot take, alone: the others claimed
+  with it run. claim.lua already refuses what JSON.parse would refuse (lib/strict-json.lua), so
+  this is the runtime's safety net: whatever else makes one claimed task impossible to start
+  must not strand the tasks claimed with it (the worker would start none of them, and the monitor
+  would requeue them all until maxAttempts). Fenced by lease: a task this worker no longer holds
+  is left alone.
+
+  KEYS[1] taskSet   KEYS[2] leases (zset)   KEYS[3] queued (set)
+  KEYS[4..7] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
+  ARGV[1] task key prefix   ARGV[2] worker   ARGV[3..] quads of id, lease, reason, message
+
+  Returns the ids parked.
+]]
+--@include lib/now.lua
+--@include lib/park.lua
+
+local prefix, worker = ARGV[1], ARGV[2]
+local now = nowMs()
+local D = { entries = KEYS[4], index = KEYS[5], junk = KEYS[6], stats = KEYS[7], queued = KEYS[3], taskSet = KEYS[1], leases = KEYS[2], prefix = prefix }
+local out = {}
+for i = 3, #ARGV, 4 do
+  local id, lease, reason, message = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local h = redis.call('HMGET', prefix .. id, 'state', 'lease', 'data', 'function')
+  if h[1] == 'RUNNING' and h[2] == lease then
+    park(D, now, reason, message, h[3] or '', id, worker, true, { fn = h[4] })
+    out[#out + 1] = id
+  end
+end
+return out

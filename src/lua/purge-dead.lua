@@ -1,0 +1,21 @@
+--[[
+  purge-dead.lua: delete one dead letter by its key, and the parked task's hash with it (the
+  task is given up for good: its id can be used again).
+
+  KEYS[1..4] the dead-letter store: entries, index, junk, stats
+  ARGV[1] the entry's key   ARGV[2] task key prefix
+
+  Returns 1 when deleted, 0 when there is no entry with that key.
+]]
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if not entry then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+local ok, letter = pcall(cjson.decode, entry)
+if ok and type(letter) == 'table' and letter.task and type(letter.id) == 'string' then
+  local key = ARGV[2] .. letter.id
+  if redis.call('HGET', key, 'dead') == ARGV[1] then redis.call('DEL', key) end
+end
+redis.call('HINCRBY', KEYS[4], 'purged:' .. (ok and type(letter) == 'table' and tostring(letter.reason) or 'unknown'), 1)
+return 1
