@@ -19,7 +19,7 @@ export const SCRIPTS = {
   renew: 6,
   finish: 2,
   'finish-claim': 11,
-  'claim-recover': 1,
+  'claim-recover': 4,
   'park-claimed': 7,
   emit: 0,
   requeue: 12,

@@ -228,6 +228,15 @@ export class Worker extends EventEmitter {
     return { tasks };
   }
 
+  /** Hand back what the claims whose replies never came took (claim-recover.lua). */
+  private async recoverClaims(): Promise<void> {
+    const tokens = this.ledger.toRecover;
+    if (tokens.length === 0) return;
+    const back = await recoverClaims(this.redis, this.keys, this.address, tokens);
+    this.ledger.recovered(tokens);
+    this.log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; ${back.length} task(s) they took went back to the queue${back.length ? `: ${back.join(', ')}` : ''}`);
+  }
+
   /** a claim request for `max` tasks, named by the ledger */
   private claimRequest(max: number): ClaimRequest {
     return this.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: [...this.functions.keys()] });
@@ -527,17 +536,10 @@ export class Worker extends EventEmitter {
           log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} peers (need ${config.partitionPercentage}%)`);
           return p;
         }),
-        recoverClaims: promiseEffect<void>(async () => {
-          const tokens = this.ledger.toRecover;
-          if (tokens.length === 0) return;
-          const held = await recoverClaims(this.redis, keys, this.address, tokens);
-          this.ledger.recovered(tokens);
-          // a claim whose reply did arrive after all runs here; the rest go back to the queue
-          const mine = (h: HeldLease) => this.tasks.get(h.id)?.lease === h.lease || this.pending.get(h.id)?.lease === h.lease;
-          const back = await handBack(this.redis, keys, held.filter((h) => !mine(h)));
-          log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; handed ${back.length} task(s) they took back to the queue${back.length ? `: ${back.join(', ')}` : ''}`);
-        }),
+        recoverClaims: promiseEffect<void>(() => this.recoverClaims()),
         reconcile: promiseEffect(async () => {
+          // claims sent before Redis was lost may have run, their replies lost with the link
+          await this.recoverClaims();
           const lost = await this.renewAll();
           log.info(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
           return { lost };

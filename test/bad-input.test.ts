@@ -63,6 +63,27 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     await stillRuns();
   });
 
+  it('an entry Redis can decode but JSON.parse cannot (NaN) is parked alone; the tasks claimed with it run', async () => {
+    const { o, c } = await setup({ concurrency: 4 });
+    // one push, one claim batch: before, the worker failed to parse one, started none, and the
+    // monitor requeued all of them until maxAttempts
+    await redis.lpush(`${o.keyPrefix}new-task`, '{"id":"ok1","function":"echo","data":1}', '{"id":"nan","function":"echo","data":NaN}', '{"id":"ok2","function":"echo","data":2}');
+    for (const id of ['ok1', 'ok2']) expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded' });
+    expect(await c.get('nan')).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason: 'bad_json' } });
+    expect((await c.deadLetters())[0]).toMatchObject({ reason: 'bad_json', id: 'nan', message: expect.stringContaining('NaN') });
+  });
+
+  it('numeric ids keep every digit: two 15-digit ids are two tasks; an id JSON cannot carry exactly is refused', async () => {
+    const { c, push } = await setup();
+    await push('{"id":123456789012345,"function":"echo","data":"a"}');
+    await push('{"id":123456789012346,"function":"echo","data":"b"}');
+    expect(await c.wait('123456789012345', { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 'a' });
+    expect(await c.wait('123456789012346', { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 'b' });
+    await push('{"id":12345678901234567890,"function":"echo"}');
+    const dead = await until(async () => (await c.deadLetters())[0], 'a dead letter');
+    expect(dead).toMatchObject({ reason: 'bad_id', code: 'ERR_INVALID_TASK', message: expect.stringContaining('as strings') });
+  });
+
   it('a duplicate of a running task id', async () => {
     const { o, w, c, push, stillRuns } = await setup();
     let release!: () => void;

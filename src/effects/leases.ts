@@ -61,9 +61,10 @@ export async function finishTask(redis: Redis, keys: Keys, id: string, lease: st
   return written === true;
 }
 
-export async function handBack(redis: Redis, keys: Keys, held: HeldLease[]): Promise<string[]> {
+/** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */
+export async function handBack(redis: Redis, keys: Keys, held: HeldLease[], reason = 'worker stopping'): Promise<string[]> {
   if (held.length === 0) return [];
-  const args: string[] = [keys.taskKeyPrefix];
+  const args: string[] = [keys.taskKeyPrefix, reason];
   for (const h of held) args.push(h.id, h.lease);
   return (await runScript(redis, 'hand-back', [keys.leases, keys.taskSet, keys.newQueue], args)) as string[];
 }

@@ -126,15 +126,13 @@ export async function waitForEntry(blocking: Redis, keys: Keys, timeoutMs: numbe
 }
 
 /**
- * Give up on claims whose replies never came (claim-recover.lua): returns the tasks they took,
- * still held by their leases, for the worker to hand back; a claim that has not run never will.
+ * Give up on claims whose replies never came (claim-recover.lua): what they took is handed back
+ * to the queue in the script itself; a claim that has not run never will. Returns the ids
+ * handed back.
  */
-export async function recoverClaims(redis: Redis, keys: Keys, worker: string, tokens: string[]): Promise<{ id: string; lease: string }[]> {
+export async function recoverClaims(redis: Redis, keys: Keys, worker: string, tokens: string[]): Promise<string[]> {
   if (tokens.length === 0) return [];
-  const flat = (await runScript(redis, 'claim-recover', [keys.claimReceipts(worker)], [keys.taskKeyPrefix, ...tokens])) as string[];
-  const out: { id: string; lease: string }[] = [];
-  for (let i = 0; i < flat.length; i += 2) out.push({ id: flat[i]!, lease: flat[i + 1]! });
-  return out;
+  return (await runScript(redis, 'claim-recover', [keys.claimReceipts(worker), keys.leases, keys.taskSet, keys.newQueue], [keys.taskKeyPrefix, ...tokens])) as string[];
 }
 
 export interface Unrunnable {

@@ -1,0 +1,24 @@
+--[[
+  lib/hand-back.lua: give a claimed task back to the head of the queue, fenced by its lease,
+  without counting the attempt against maxAttempts (the worker did not die running it), and
+  publish `requeued` with the reason.
+
+  handBack(K, now, id, lease, reason) with K = { leases, taskSet, newQueue, prefix } (key names)
+  Returns true when handed back, false when the lease is not the task's (or it is not RUNNING).
+]]
+--@include lib/event.lua
+
+local function handBack(K, now, id, lease, reason)
+  local key = K.prefix .. id
+  local h = redis.call('HMGET', key, 'state', 'lease', 'data', 'worker', 'attempt')
+  if h[1] ~= 'RUNNING' or h[2] ~= lease then return false end
+  redis.call('HSET', key, 'state', 'QUEUED', 'update', now)
+  redis.call('HDEL', key, 'lease', 'worker')
+  redis.call('HINCRBY', key, 'attempt', -1)
+  redis.call('ZREM', K.leases, id)
+  redis.call('SREM', K.taskSet, id)
+  redis.call('RPUSH', K.newQueue, h[3])
+  redis.call('PUBLISH', key .. '-events', eventJson('requeued', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. (tonumber(h[5]) or 0) ..
+    ',"worker":' .. cjson.encode(h[4] or '') .. ',"reason":' .. cjson.encode(reason) .. '}', now))
+  return true
+end

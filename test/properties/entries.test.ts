@@ -1,0 +1,168 @@
+/**
+ * Every entry a producer can push, generated: healthy tasks and every kind of bad entry, above
+ * all the forms Redis's JSON decoder (cjson) accepts and JSON.parse refuses (NaN, Infinity, hex,
+ * +1, 01, 1., raw control characters inside strings), and those cjson refuses and JSON.parse
+ * accepts (a lone surrogate escape, nesting past 1000). Pushed in random order onto the seed's
+ * queue, to a real worker on a real Redis.
+ *
+ * The class this guards (issue 7, item 1): the script and the runtime must agree on what a valid
+ * entry is, and a failure to take one claimed task must never touch the others. So: every
+ * healthy task runs exactly once and ends succeeded with its data; every bad entry is parked
+ * once, with its reason, and a bad entry that names an id records it on that task (get says END,
+ * parked); nothing is left claimed, and no task is parked as "its worker died each time".
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, Worker } from '../../src/index.js';
+import { startRedis, until, type RedisServer } from '../helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+let worker: Worker;
+let client: Client;
+let prefix = '';
+const runs = new Map<string, number>();
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+  const o = server.options();
+  prefix = o.keyPrefix;
+  worker = new Worker({ port: 0, redis: o, concurrency: 4, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+  worker.addTaskFunction('echo', (t) => {
+    runs.set(t.id, (runs.get(t.id) ?? 0) + 1);
+    return t.data;
+  });
+  await worker.start();
+  client = new Client({ redis: o });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await client?.close();
+  await server?.stop();
+});
+
+type Expect =
+  /** runs once, ends succeeded with this data */
+  | { kind: 'healthy'; id: string; data: unknown }
+  /** parked with this reason; `record`: the parking is recorded on the task `id` */
+  | { kind: 'parked'; reason: string; id?: string; record: boolean };
+interface Entry {
+  raw: string;
+  expect: Expect;
+}
+
+let seq = 0;
+const nextId = () => `e${++seq}`;
+/** an integer id of 15+ digits, unique: the digits must survive the trip exactly */
+const bigId = () => 123456789012345 + ++seq * 7;
+
+/** JSON text with `token` as the value of "data" (spliced in: JSON.stringify cannot write it) */
+const withData = (id: string, token: string) => `{"id":${JSON.stringify(id)},"function":"echo","data":${token}}`;
+
+const LENIENT_TOKENS = ['NaN', 'Infinity', '-Infinity', '0x1F', '+1', '01', '-01', '1.', '1.e5', '[1,NaN]', '{"x":Infinity}'];
+const RAW_CONTROL = ['\u0001', '\t', '\n', '\r', '\u001f'];
+
+const healthy: fc.Arbitrary<() => Entry> = fc
+  .record({ data: fc.jsonValue({ maxDepth: 3 }), numeric: fc.boolean(), pretty: fc.boolean(), key: fc.string({ maxLength: 6 }) })
+  .map(({ data, numeric, pretty, key }) => () => {
+    const id: string | number = numeric ? bigId() : `${nextId()}${key}`;
+    const entry = { id, function: 'echo', data };
+    return {
+      raw: pretty ? JSON.stringify(entry, null, 2) : JSON.stringify(entry),
+      expect: { kind: 'healthy', id: String(id), data: JSON.parse(JSON.stringify(data ?? null)) },
+    };
+  });
+
+/** accepted by cjson, refused by JSON.parse: parked as bad_json, recorded on its id */
+const lenient: fc.Arbitrary<() => Entry> = fc.oneof(
+  fc.constantFrom(...LENIENT_TOKENS).map((token) => () => {
+    const id = nextId();
+    return { raw: withData(id, token), expect: { kind: 'parked', reason: 'bad_json', id, record: true } };
+  }),
+  fc.record({ c: fc.constantFrom(...RAW_CONTROL), a: fc.string({ maxLength: 4 }) }).map(({ c, a }) => () => {
+    const id = nextId();
+    const plain = [...a].filter((ch) => ch >= ' ' && ch !== '"' && ch !== '\\').join('');
+    return { raw: withData(id, `"${plain}${c}x"`), expect: { kind: 'parked', reason: 'bad_json', id, record: true } };
+  }),
+);
+
+/** refused by cjson (or not an object, or no task at all): parked as junk */
+const junk: fc.Arbitrary<() => Entry> = fc.oneof(
+  fc.constantFrom('not json', '[1,2,3]', '"a string"', '42', 'null', '{"id":"x",', '{}x', ' ').map((raw) => () => ({ raw, expect: { kind: 'parked', reason: 'bad_json', record: false } })),
+  // JSON.parse accepts these; cjson does not: refused in the script, for a stated reason
+  fc.constant(() => ({ raw: withData(nextId(), '"\\ud800"'), expect: { kind: 'parked', reason: 'bad_json', record: false } })),
+  // a raw NUL inside a string: cjson refuses it too
+  fc.constant(() => ({ raw: withData(nextId(), '"a\u0000b"'), expect: { kind: 'parked', reason: 'bad_json', record: false } })),
+  fc.constant(() => ({ raw: withData(nextId(), `${'['.repeat(1100)}${']'.repeat(1100)}`), expect: { kind: 'parked', reason: 'bad_json', record: false } })),
+);
+
+const badIds: fc.Arbitrary<() => Entry> = fc.oneof(
+  fc.constantFrom('1.5', '1e20', '-9007199254740993', 'true', '{}', '[]', `"${'x'.repeat(600)}"`).map((id) => () => ({
+    raw: `{"id":${id},"function":"echo"}`,
+    expect: { kind: 'parked', reason: 'bad_id', record: false },
+  })),
+  fc.constantFrom('null', '""').map((id) => () => ({ raw: `{"id":${id},"function":"echo"}`, expect: { kind: 'parked', reason: 'missing_id', record: false } })),
+  fc.constant(() => ({ raw: '{"function":"echo"}', expect: { kind: 'parked', reason: 'missing_id', record: false } })),
+);
+
+const noRun: fc.Arbitrary<() => Entry> = fc.oneof(
+  fc.constant(() => {
+    const id = nextId();
+    return { raw: JSON.stringify({ id, data: 1 }), expect: { kind: 'parked', reason: 'missing_function', id, record: true } };
+  }),
+  fc.constant(() => {
+    const id = nextId();
+    return { raw: JSON.stringify({ id, function: 'nope' }), expect: { kind: 'parked', reason: 'unknown_function', id, record: true } };
+  }),
+);
+
+const batch = fc.array(
+  fc.oneof({ weight: 5, arbitrary: healthy }, { weight: 3, arbitrary: lenient }, { weight: 1, arbitrary: junk }, { weight: 1, arbitrary: badIds }, { weight: 1, arbitrary: noRun }),
+  { minLength: 1, maxLength: 24 },
+);
+
+describe('generated entries through claim, run and end on a real worker', () => {
+  it('every healthy task ends exactly once; every bad entry is parked once, alone, for its reason', async () => {
+    await fc.assert(
+      fc.asyncProperty(batch, async (makers) => {
+        const entries = makers.map((m) => m());
+        const deadBefore = await client.stats().then((s) => s.dead);
+        // one LPUSH, several entries: they are claimed in the same batches
+        await redis.lpush(`${prefix}new-task`, ...entries.map((e) => e.raw));
+        const good = entries.flatMap((e) => (e.expect.kind === 'healthy' ? [e.expect] : []));
+        const bad = entries.length - good.length;
+        await until(
+          async () =>
+            (await redis.llen(`${prefix}new-task`)) === 0 &&
+            (await client.stats()).dead === deadBefore + bad &&
+            (await Promise.all(good.map((g) => client.get(g.id)))).every((t) => t?.state === 'END'),
+          'every entry taken',
+          15_000,
+        );
+        for (const g of good) {
+          const t = await client.get(g.id);
+          expect(t, `task ${g.id}`).toMatchObject({ state: 'END', outcome: 'succeeded', attempt: 1 });
+          expect(t!.result, `task ${g.id}: its data back`).toEqual(g.data);
+          expect(runs.get(g.id), `task ${g.id}: runs`).toBe(1);
+        }
+        const letters = (await client.deadLetters({ limit: bad })).reverse(); // oldest first
+        for (const e of entries) {
+          if (e.expect.kind !== 'parked') continue;
+          const { reason, id, record } = e.expect;
+          const found = letters.filter((l) => l.raw === e.raw);
+          const pushed = entries.filter((x) => x.raw === e.raw).length; // the same junk may come twice
+          expect(found, `one dead letter for each ${JSON.stringify(e.raw.slice(0, 60))}`).toHaveLength(pushed);
+          expect(found[0], `dead letter of ${JSON.stringify(e.raw.slice(0, 60))}`).toMatchObject({ reason, task: record });
+          if (record) expect(await client.get(id!), `parked task ${id}`).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason, key: found[0]!.key } });
+        }
+        // nothing left claimed, nothing parked as if its worker had died
+        expect(await redis.zcard(`${prefix}tasks:leases`)).toBe(0);
+        expect(letters.filter((l) => l.reason === 'max_attempts' || l.reason === 'unrunnable')).toEqual([]);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
