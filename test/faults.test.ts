@@ -4,7 +4,7 @@
  * killed. Workers are child processes; the assertions are on Redis and on what each process did.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Client, Monitor } from '../src/index.js';
+import { Client, Monitor, type TaskEvent } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
@@ -43,6 +43,19 @@ function client(o: Record<string, unknown>) {
   cleanup.push(() => c.close());
   return c;
 }
+/** the events of task `id` as they arrive, from subscribing on (a subscriber of its own) */
+async function eventsOf(o: Record<string, unknown>, id: string) {
+  const c = client(o);
+  const got: TaskEvent[] = [];
+  const off = c.subscribe(id, (ev) => got.push(ev));
+  cleanup.push(off);
+  await new Promise((r) => setTimeout(r, 100)); // subscribed
+  return got;
+}
+/** events a worker published after the task was requeued away from it */
+const staleEvents = (events: TaskEvent[], address: string) =>
+  events.slice(events.findIndex((e) => e.event === 'requeued') + 1).filter((e) => (e.data as { by?: string } | null)?.by === address);
+
 /** how many times each task function started, over all worker processes */
 function starts(procs: WorkerProcess[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -127,6 +140,7 @@ describe('one worker cut off from Redis but not from its peers (silent link, thr
     const c = client(o);
     const id = await c.submit('sleep', { ms: 8000 });
     await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const events = await eventsOf(o, id);
     const b = await worker(o);
     await monitor(o);
 
@@ -139,6 +153,10 @@ describe('one worker cut off from Redis but not from its peers (silent link, thr
     const t = await c.wait(id, { timeout: 15_000 });
     expect(t).toMatchObject({ outcome: 'succeeded', attempt: 2, worker: b.address, result: { by: b.address } });
     expect(t.history).toEqual([expect.objectContaining({ worker: a.address, attempt: 1 })]);
+    // the progress a emitted while cut off waited in its outbox; once back, it is refused by the
+    // lease (fenced events), so b's task channel never carries the stale copy's voice
+    expect(events.filter((e) => (e.data as { by?: string } | null)?.by === b.address).length).toBeGreaterThan(0);
+    expect(staleEvents(events, a.address)).toEqual([]);
   });
 });
 
@@ -150,6 +168,7 @@ describe('a worker paused (SIGSTOP) past taskTimeout, then resumed (SIGCONT)', (
     const c = client(o);
     const id = await c.submit('sleep', { ms: 6000 });
     await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const events = await eventsOf(o, id);
     const b = await worker(o);
     await monitor(o);
 
@@ -160,6 +179,9 @@ describe('a worker paused (SIGSTOP) past taskTimeout, then resumed (SIGCONT)', (
 
     const t = await c.wait(id, { timeout: 15_000 });
     expect(t).toMatchObject({ outcome: 'succeeded', attempt: 2, worker: b.address, result: { by: b.address } });
+    // resumed, a's overdue timers fire at once and its function emits progress before any
+    // heartbeat can tell it the lease is gone: the events are fenced by the lease, refused
+    expect(staleEvents(events, a.address)).toEqual([]);
     await new Promise((r) => setTimeout(r, 300));
     expect((await c.get(id))!.worker).toBe(b.address);
   });
