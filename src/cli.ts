@@ -40,7 +40,8 @@ type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boole
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  'redis-url': { type: 'string', arg: 'url', doc: `Redis to use (env REDIS_URL; default ${DEFAULT_REDIS_URL})` },
+  'redis-url': { type: 'string', arg: 'url', doc: `Redis to use (env REDIS_URL; default ${DEFAULT_REDIS_URL}); keep the password out of it` },
+  'redis-password-file': { type: 'string', arg: 'path', doc: "file holding the Redis password (or env REDIS_PASSWORD); overrides the URL's" },
   'key-prefix': { type: 'string', arg: 'prefix', doc: 'prepended to every key and channel' },
   'new-queue': { type: 'string', arg: 'name', doc: 'list of new tasks (default new-task)' },
   'task-set': { type: 'string', arg: 'name', doc: 'set of claimed task ids (default tasks)' },
@@ -60,7 +61,16 @@ function fieldOptions(fields: Record<string, { kind: string; doc: string }>): Re
 }
 
 const LOG_OPTION: OptionSpec = { type: 'string', arg: 'level', doc: 'log level: debug, info, warn, error or silent (env TASK_SWARM_LOG; default info)' };
-const SECRET_OPTION: OptionSpec = { type: 'string', arg: 'secret', doc: 'shared secret authenticating peer pings (env TASK_SWARM_SECRET)' };
+const SECRET_OPTIONS: Record<string, OptionSpec> = {
+  'secret-file': { type: 'string', arg: 'path', doc: 'file holding the shared secret authenticating peer pings (or env TASK_SWARM_SECRET)' },
+  secret: { type: 'string', arg: 'secret', doc: 'the secret itself: visible to other users in ps, prefer the two above' },
+};
+
+/** Where secrets come from, in the help of every command (anything in argv shows in `ps`). */
+const REDIS_SECRET_HELP =
+  'Secrets: the command line is visible to other users (ps). Give the Redis password with env\n' +
+  'REDIS_PASSWORD or --redis-password-file <path>, not inside --redis-url.';
+const PEER_SECRET_HELP = 'Give the peer secret with env TASK_SWARM_SECRET or --secret-file <path>, not --secret.';
 
 interface Command {
   args: string;
@@ -73,6 +83,7 @@ interface Command {
 interface Context {
   positionals: string[];
   values: Record<string, string | boolean | string[] | undefined>;
+  /** url, and username/password when they were given apart from it */
   redis: RedisOptions & { url: string };
   io: CliIO;
 }
@@ -96,7 +107,7 @@ const COMMANDS: Record<string, Command> = {
     options: {
       functions: { type: 'string', short: 'f', multiple: true, arg: 'module', doc: 'module exporting task functions (repeatable)' },
       ...fieldOptions(WORKER_FIELDS),
-      secret: SECRET_OPTION,
+      ...SECRET_OPTIONS,
       log: LOG_OPTION,
     },
     run: runWorker,
@@ -105,7 +116,7 @@ const COMMANDS: Record<string, Command> = {
     args: '[options]',
     summary: 'run a monitor, which requeues the tasks of dead workers',
     details: 'SIGINT/SIGTERM stop it; a second one exits at once.',
-    options: { ...fieldOptions(MONITOR_FIELDS), secret: SECRET_OPTION, log: LOG_OPTION },
+    options: { ...fieldOptions(MONITOR_FIELDS), ...SECRET_OPTIONS, log: LOG_OPTION },
     run: runMonitor,
   },
   submit: {
@@ -198,6 +209,9 @@ function usage(): string {
     `  ${PROG} submit render '{"frame":1}' --wait`,
     `  ${PROG} control <id> stop`,
     '',
+    REDIS_SECRET_HELP,
+    PEER_SECRET_HELP,
+    '',
     'Exit status: 0 ok, 1 runtime error (Redis unreachable, unknown task, task failed), 2 usage error.',
     `"${PROG} --version" prints the version.`,
   ].join('\n');
@@ -213,6 +227,9 @@ function commandUsage(name: string, c: Command): string {
     '',
     'Options of every command:',
     ...optionLines(GLOBAL_OPTIONS),
+    '',
+    REDIS_SECRET_HELP,
+    ...('secret' in c.options ? [PEER_SECRET_HELP] : []),
   ].join('\n');
 }
 
@@ -265,17 +282,63 @@ function noMorePositionals(ctx: Context, count: number, command: string): void {
 
 const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
 
-/** The peer secret: --secret or env TASK_SWARM_SECRET. */
+// ------------------------------------------------------------------------------ secrets
+
+/**
+ * A secret kept in a file (so it is not in argv, which `ps` shows to everyone): its content
+ * without the trailing newline an editor or `echo` adds. Unreadable or empty is a usage error.
+ */
+function readSecretFile(flag: string, path: string): string {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = { ENOENT: 'no such file', EISDIR: 'a directory', EACCES: 'permission denied' }[code ?? ''] ?? (e as Error).message.split('\n')[0];
+    throw new UsageError(`${flag} ${quote(path)}: cannot read it (${why})`);
+  }
+  const secret = content.replace(/(?:\r?\n)+$/, '');
+  if (secret === '') throw new UsageError(`${flag} ${quote(path)}: the file is empty`);
+  return secret;
+}
+
+/** The peer secret: --secret, --secret-file, or env TASK_SWARM_SECRET, in that order. */
 function secretOf(ctx: Context): string | undefined {
-  const s = ctx.values.secret ?? ctx.io.env.TASK_SWARM_SECRET;
+  const { secret, 'secret-file': file } = ctx.values;
+  if (typeof secret === 'string' && typeof file === 'string') throw new UsageError('--secret and --secret-file both given: use one (--secret-file keeps it out of ps)');
+  if (typeof file === 'string') return readSecretFile('--secret-file', file);
+  const s = secret ?? ctx.io.env.TASK_SWARM_SECRET;
   return typeof s === 'string' && s !== '' ? s : undefined;
 }
+
+/**
+ * The Redis connection from --redis-url / REDIS_URL and a password given apart from it
+ * (--redis-password-file, else env REDIS_PASSWORD). ioredis lets a URL's credentials win over
+ * its options, so a password given apart takes the credentials out of the URL and passes both
+ * as options.
+ */
+function redisConnection(raw: string, url: URL, values: Context['values'], env: CliIO['env']): { url: string; username?: string; password?: string } {
+  const file = values['redis-password-file'];
+  const password = typeof file === 'string' ? readSecretFile('--redis-password-file', file) : env.REDIS_PASSWORD || undefined;
+  if (password === undefined) return { url: raw };
+  const bare = new URL(url.href);
+  const username = decodeURIComponent(bare.username) || undefined;
+  bare.username = '';
+  bare.password = '';
+  bare.searchParams.delete('password');
+  return { url: bare.href, username, password };
+}
+
+/** Whether a URL typed on the command line carries a password (userinfo or ?password=). */
+const hasPassword = (url: URL) => url.password !== '' || url.searchParams.has('password');
 
 // ------------------------------------------------------------------------------ Redis
 
 /** Fail fast, with one clear line, when Redis is not there: one ping, no reconnects. */
 async function checkRedis(redis: Context['redis']): Promise<void> {
   const probe = new Redis(redis.url, {
+    username: redis.username,
+    password: redis.password,
     lazyConnect: true,
     connectTimeout: 3000,
     retryStrategy: () => null,
@@ -718,7 +781,7 @@ function version(): string {
   return '?';
 }
 
-type Parsed = { name: string; command: Command; ctx: Context } | { help: string };
+type Parsed = { name: string; command: Command; ctx: Context; warnings: string[] } | { help: string };
 
 function parseCommandLine(argv: string[], io: CliIO): Parsed {
   const all: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, version: { type: 'boolean', doc: '' } };
@@ -751,7 +814,8 @@ function parseCommandLine(argv: string[], io: CliIO): Parsed {
       throw new UsageError(`option --${key} does not apply to "${name}"; "${PROG} ${name} --help" lists its options`);
     }
   }
-  const redisUrl = (values['redis-url'] as string | undefined) ?? io.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const typedUrl = values['redis-url'] as string | undefined;
+  const redisUrl = typedUrl ?? io.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   let u: URL;
   try {
     u = new URL(redisUrl);
@@ -761,7 +825,14 @@ function parseCommandLine(argv: string[], io: CliIO): Parsed {
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
     throw new UsageError(`Redis URL must start with redis:// or rediss://, got ${quote(redact(redisUrl))}`);
   }
-  const redis: Context['redis'] = { url: redisUrl };
+  const warnings: string[] = [];
+  if (typeof values.secret === 'string') {
+    warnings.push('--secret is visible to other users in ps; use --secret-file <path> or env TASK_SWARM_SECRET instead');
+  }
+  if (typedUrl !== undefined && hasPassword(u)) {
+    warnings.push('the password in --redis-url is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead');
+  }
+  const redis: Context['redis'] = redisConnection(redisUrl, u, values, io.env);
   const names: [string, keyof RedisOptions][] = [
     ['key-prefix', 'keyPrefix'],
     ['new-queue', 'newQueue'],
@@ -774,7 +845,7 @@ function parseCommandLine(argv: string[], io: CliIO): Parsed {
     const v = values[flag];
     if (typeof v === 'string') (redis as Record<string, unknown>)[key] = v;
   }
-  return { name, command, ctx: { positionals, values, redis, io } };
+  return { name, command, ctx: { positionals, values, redis, io }, warnings };
 }
 
 function parseArgsMessage(e: NodeJS.ErrnoException): string {
@@ -819,6 +890,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
       io.stdout.write(parsed.help + '\n');
       return 0;
     }
+    for (const w of parsed.warnings) io.stderr.write(`${PROG}: warning: ${w}\n`);
     return await parsed.command.run(parsed.ctx);
   } catch (caught) {
     const e = asFlags(caught);
