@@ -28,6 +28,8 @@ export interface RedisProcessOptions {
   bind?: string[];
   /** its own process group, so a Ctrl-C in the terminal does not reach it */
   detached?: boolean;
+  /** a password clients must give (AUTH); passed in the config on stdin, not in argv */
+  requirepass?: string;
 }
 
 /** Spawn redis-server and resolve once it answers; rejects naming the port if it exits or stays silent. */
@@ -35,7 +37,10 @@ export async function spawnRedis(o: RedisProcessOptions, timeoutMs = 5000): Prom
   if (o.port === 6379) throw new Error('refusing to use port 6379 (the shared Redis)');
   const args = ['--port', String(o.port), '--bind', ['127.0.0.1', ...(o.bind ?? [])].join(' '), '--protected-mode', 'no'];
   args.push('--save', '', '--appendonly', o.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', o.dir);
-  const proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached ?? false });
+  // With a password, the config comes on stdin ("-"), so the password is not in redis's argv.
+  if (o.requirepass !== undefined) args.unshift('-');
+  const proc = spawn('redis-server', args, { stdio: [o.requirepass === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: o.detached ?? false });
+  if (o.requirepass !== undefined) proc.stdin!.end(`requirepass ${JSON.stringify(o.requirepass)}\n`);
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-2000)));
   proc.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-2000)));
@@ -44,7 +49,7 @@ export async function spawnRedis(o: RedisProcessOptions, timeoutMs = 5000): Prom
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`redis-server exited at once on port ${o.port}: ${output.trim().split('\n').at(-1) ?? ''}`);
     }
-    const probe = new Redis({ host: '127.0.0.1', port: o.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const probe = new Redis({ host: '127.0.0.1', port: o.port, password: o.requirepass, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on('error', () => {});
     try {
       await probe.connect();

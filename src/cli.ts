@@ -6,20 +6,24 @@
  * Every mistake a user can make ends in one line on stderr, `task-swarm: <message>`, and exit
  * status 2 (usage: unknown command or option, bad value, bad JSON) or 1 (runtime: Redis
  * unreachable, unknown task, task failed, timeout). No stack traces (TASK_SWARM_DEBUG=1 shows
- * them).
+ * them). What is read from Redis goes through total formatters: junk there prints as junk and
+ * the command goes on.
+ *
+ * `main` is the whole command and returns its exit status, so tests can run it in-process; the
+ * bin entry at the bottom only turns that status into the process's.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Client, type TaskInfo } from './client.js';
 import { MONITOR_FIELDS, WORKER_FIELDS, type RedisOptions } from './config.js';
-import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError } from './errors.js';
+import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError, TimeoutError } from './errors.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
-import type { ControlInput, TaskEvent } from './wire.js';
+import type { ControlInput } from './wire.js';
 
 const PROG = 'task-swarm';
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -36,7 +40,8 @@ type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boole
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  'redis-url': { type: 'string', arg: 'url', doc: `Redis to use (env REDIS_URL; default ${DEFAULT_REDIS_URL})` },
+  'redis-url': { type: 'string', arg: 'url', doc: `Redis to use (env REDIS_URL; default ${DEFAULT_REDIS_URL}); keep the password out of it` },
+  'redis-password-file': { type: 'string', arg: 'path', doc: "file holding the Redis password (or env REDIS_PASSWORD); overrides the URL's" },
   'key-prefix': { type: 'string', arg: 'prefix', doc: 'prepended to every key and channel' },
   'new-queue': { type: 'string', arg: 'name', doc: 'list of new tasks (default new-task)' },
   'task-set': { type: 'string', arg: 'name', doc: 'set of claimed task ids (default tasks)' },
@@ -56,7 +61,16 @@ function fieldOptions(fields: Record<string, { kind: string; doc: string }>): Re
 }
 
 const LOG_OPTION: OptionSpec = { type: 'string', arg: 'level', doc: 'log level: debug, info, warn, error or silent (env TASK_SWARM_LOG; default info)' };
-const SECRET_OPTION: OptionSpec = { type: 'string', arg: 'secret', doc: 'shared secret authenticating peer pings (env TASK_SWARM_SECRET)' };
+const SECRET_OPTIONS: Record<string, OptionSpec> = {
+  'secret-file': { type: 'string', arg: 'path', doc: 'file holding the shared secret authenticating peer pings (or env TASK_SWARM_SECRET)' },
+  secret: { type: 'string', arg: 'secret', doc: 'the secret itself: visible to other users in ps, prefer the two above' },
+};
+
+/** Where secrets come from, in the help of every command (anything in argv shows in `ps`). */
+const REDIS_SECRET_HELP =
+  'Secrets: the command line is visible to other users (ps). Give the Redis password with env\n' +
+  'REDIS_PASSWORD or --redis-password-file <path>, not inside --redis-url.';
+const PEER_SECRET_HELP = 'Give the peer secret with env TASK_SWARM_SECRET or --secret-file <path>, not --secret.';
 
 interface Command {
   args: string;
@@ -69,8 +83,16 @@ interface Command {
 interface Context {
   positionals: string[];
   values: Record<string, string | boolean | string[] | undefined>;
-  redis: RedisOptions;
-  redisUrl: string;
+  /** url, and username/password when they were given apart from it */
+  redis: RedisOptions & { url: string };
+  io: CliIO;
+}
+
+/** Where the command writes and what environment it reads: the process's, or a test's. */
+export interface CliIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: Record<string, string | undefined>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -85,7 +107,7 @@ const COMMANDS: Record<string, Command> = {
     options: {
       functions: { type: 'string', short: 'f', multiple: true, arg: 'module', doc: 'module exporting task functions (repeatable)' },
       ...fieldOptions(WORKER_FIELDS),
-      secret: SECRET_OPTION,
+      ...SECRET_OPTIONS,
       log: LOG_OPTION,
     },
     run: runWorker,
@@ -94,7 +116,7 @@ const COMMANDS: Record<string, Command> = {
     args: '[options]',
     summary: 'run a monitor, which requeues the tasks of dead workers',
     details: 'SIGINT/SIGTERM stop it; a second one exits at once.',
-    options: { ...fieldOptions(MONITOR_FIELDS), secret: SECRET_OPTION, log: LOG_OPTION },
+    options: { ...fieldOptions(MONITOR_FIELDS), ...SECRET_OPTIONS, log: LOG_OPTION },
     run: runMonitor,
   },
   submit: {
@@ -130,9 +152,10 @@ const COMMANDS: Record<string, Command> = {
     run: runControl,
   },
   events: {
-    args: '<id>',
+    args: '<id> [--timeout ms]',
     summary: "print a task's events as JSON lines until it ends (Ctrl-C to stop)",
-    options: {},
+    details: 'Exit status 0 when it ended (or had already), 1 when the timeout passed first.',
+    options: { timeout: { type: 'string', arg: 'ms', doc: 'give up after this many ms (default: never)' } },
     run: runEvents,
   },
   dead: {
@@ -193,6 +216,9 @@ function usage(): string {
     `  ${PROG} submit render '{"frame":1}' --wait`,
     `  ${PROG} control <id> stop`,
     '',
+    REDIS_SECRET_HELP,
+    PEER_SECRET_HELP,
+    '',
     'Exit status: 0 ok, 1 runtime error (Redis unreachable, unknown task, task failed), 2 usage error.',
     `"${PROG} --version" prints the version.`,
   ].join('\n');
@@ -208,23 +234,34 @@ function commandUsage(name: string, c: Command): string {
     '',
     'Options of every command:',
     ...optionLines(GLOBAL_OPTIONS),
+    '',
+    REDIS_SECRET_HELP,
+    ...('secret' in c.options ? [PEER_SECRET_HELP] : []),
   ].join('\n');
 }
 
 // ------------------------------------------------------------------------------ parsing helpers
 
-function parseInteger(name: string, raw: string, min = 0): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${name} must be an integer, got "${raw}"`);
+/** Node timers hold at most 2^31-1 ms; a longer one fires at once (with a multi-line warning). */
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+function parseInteger(name: string, raw: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${name} must be an integer, got ${quote(raw)}`);
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${quote(raw)}`);
+  if (n > max) throw new UsageError(`${name} must be an integer <= ${max}, got ${quote(raw)}`);
   return n;
+}
+
+function parseTimeout(values: Context['values']): number | undefined {
+  return typeof values.timeout === 'string' ? parseInteger('--timeout', values.timeout, 1, MAX_TIMEOUT) : undefined;
 }
 
 function parseJson(what: string, raw: string): unknown {
   try {
     return JSON.parse(raw);
   } catch (e) {
-    throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${raw.length > 60 ? `${raw.slice(0, 60)}…` : raw}`);
+    throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}`);
   }
 }
 
@@ -247,16 +284,68 @@ function positional(ctx: Context, index: number, name: string, command: string):
 
 function noMorePositionals(ctx: Context, count: number, command: string): void {
   const extra = ctx.positionals.slice(count);
-  if (extra.length) throw new UsageError(`${command}: unexpected argument "${extra[0]}" (usage: ${PROG} ${command} ${COMMANDS[command]!.args})`);
+  if (extra.length) throw new UsageError(`${command}: unexpected argument ${quote(extra[0]!)} (usage: ${PROG} ${command} ${COMMANDS[command]!.args})`);
 }
 
 const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
 
+// ------------------------------------------------------------------------------ secrets
+
+/**
+ * A secret kept in a file (so it is not in argv, which `ps` shows to everyone): its content
+ * without the trailing newline an editor or `echo` adds. Unreadable or empty is a usage error.
+ */
+function readSecretFile(flag: string, path: string): string {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = { ENOENT: 'no such file', EISDIR: 'a directory', EACCES: 'permission denied' }[code ?? ''] ?? (e as Error).message.split('\n')[0];
+    throw new UsageError(`${flag} ${quote(path)}: cannot read it (${why})`);
+  }
+  const secret = content.replace(/(?:\r?\n)+$/, '');
+  if (secret === '') throw new UsageError(`${flag} ${quote(path)}: the file is empty`);
+  return secret;
+}
+
+/** The peer secret: --secret, --secret-file, or env TASK_SWARM_SECRET, in that order. */
+function secretOf(ctx: Context): string | undefined {
+  const { secret, 'secret-file': file } = ctx.values;
+  if (typeof secret === 'string' && typeof file === 'string') throw new UsageError('--secret and --secret-file both given: use one (--secret-file keeps it out of ps)');
+  if (typeof file === 'string') return readSecretFile('--secret-file', file);
+  const s = secret ?? ctx.io.env.TASK_SWARM_SECRET;
+  return typeof s === 'string' && s !== '' ? s : undefined;
+}
+
+/**
+ * The Redis connection from --redis-url / REDIS_URL and a password given apart from it
+ * (--redis-password-file, else env REDIS_PASSWORD). ioredis lets a URL's credentials win over
+ * its options, so a password given apart takes the credentials out of the URL and passes both
+ * as options.
+ */
+function redisConnection(raw: string, url: URL, values: Context['values'], env: CliIO['env']): { url: string; username?: string; password?: string } {
+  const file = values['redis-password-file'];
+  const password = typeof file === 'string' ? readSecretFile('--redis-password-file', file) : env.REDIS_PASSWORD || undefined;
+  if (password === undefined) return { url: raw };
+  const bare = new URL(url.href);
+  const username = decodeURIComponent(bare.username) || undefined;
+  bare.username = '';
+  bare.password = '';
+  bare.searchParams.delete('password');
+  return { url: bare.href, username, password };
+}
+
+/** Whether a URL typed on the command line carries a password (userinfo or ?password=). */
+const hasPassword = (url: URL) => url.password !== '' || url.searchParams.has('password');
+
 // ------------------------------------------------------------------------------ Redis
 
 /** Fail fast, with one clear line, when Redis is not there: one ping, no reconnects. */
-async function checkRedis(url: string): Promise<void> {
-  const probe = new Redis(url, {
+async function checkRedis(redis: Context['redis']): Promise<void> {
+  const probe = new Redis(redis.url, {
+    username: redis.username,
+    password: redis.password,
     lazyConnect: true,
     connectTimeout: 3000,
     retryStrategy: () => null,
@@ -271,14 +360,14 @@ async function checkRedis(url: string): Promise<void> {
   } catch (e) {
     const err = cause ?? (e as Error);
     const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : err.message;
-    throw new RuntimeError(`cannot reach Redis at ${redact(url)}: ${msg}`);
+    throw new RuntimeError(`cannot reach Redis at ${escapeControls(redact(redis.url))}: ${msg}`);
   } finally {
     probe.disconnect();
   }
 }
 
 async function withClient<T>(ctx: Context, fn: (client: Client) => Promise<T>): Promise<T> {
-  await checkRedis(ctx.redisUrl);
+  await checkRedis(ctx.redis);
   const client = new Client({ redis: ctx.redis });
   try {
     return await fn(client);
@@ -294,31 +383,104 @@ async function requireTask(client: Client, id: string): Promise<TaskInfo> {
 }
 
 // ------------------------------------------------------------------------------ output
+//
+// Everything printed from Redis goes through these, and they are total: an event, a task or a
+// dead letter is whatever someone wrote there (PUBLISH, HSET, LPUSH by hand, a bug, an older
+// version), so it may be any JSON, a time out of Date's range, or nesting deeper than
+// JSON.stringify's stack. It still prints as one line (or one JSON document) and the command
+// goes on.
 
-function printJson(v: unknown): void {
-  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+/** Deeper than this, a value read from Redis is shown as a marker: stringify recurses. */
+const MAX_SHOWN_DEPTH = 64;
+
+function bounded(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? String(v) : v;
+  if (depth >= MAX_SHOWN_DEPTH) return `(nested deeper than ${MAX_SHOWN_DEPTH} levels)`;
+  if (Array.isArray(v)) return v.map((x) => bounded(x, depth + 1));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bounded(x, depth + 1)]));
 }
 
-function eventLine(id: string, ev: TaskEvent): string {
-  const at = typeof ev.at === 'number' ? new Date(ev.at).toISOString().slice(11, 23) : '';
-  return `${at} ${id} ${ev.event}${ev.data === null || ev.data === undefined ? '' : ` ${JSON.stringify(ev.data)}`}`;
+/** JSON text of anything; never throws (what stringify cannot do is cut at a bounded depth). */
+function showJson(v: unknown, indent?: number): string {
+  try {
+    return JSON.stringify(v, null, indent) ?? 'null';
+  } catch {
+    try {
+      return JSON.stringify(bounded(v, 0), null, indent) ?? 'null';
+    } catch {
+      return '"(unprintable)"';
+    }
+  }
+}
+
+/** Control characters (newlines above all) shown as escapes, so a value stays on its line. */
+function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A string in double quotes, escaped like JSON: user input and Redis strings in messages. */
+const quote = (s: string) => escapeControls(JSON.stringify(s));
+
+/** Any value as text for a human line: strings as they are (escaped), the rest as JSON. */
+function text(v: unknown): string {
+  return typeof v === 'string' ? escapeControls(v) : showJson(v);
+}
+
+/** An ISO time for `at` (ms since epoch), or undefined when it is not one Date can show. */
+function isoTime(at: unknown): string | undefined {
+  if (typeof at !== 'number') return undefined;
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** "2024-05-01 12:00:00", or "?" */
+function dateTime(at: unknown): string {
+  const iso = isoTime(at);
+  return iso ? iso.slice(0, iso.lastIndexOf('.')).replace('T', ' ') : '?';
+}
+
+/** "12:00:00.123", or "?" */
+function clockTime(at: unknown): string {
+  const iso = isoTime(at);
+  return iso ? iso.slice(iso.indexOf('T') + 1, -1) : '?';
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Whether an event (any value) is the final `end` */
+const isEnd = (ev: unknown) => isObject(ev) && ev.event === 'end';
+
+function eventLine(id: string, ev: unknown): string {
+  if (!isObject(ev)) return `? ${escapeControls(id)} (not an event) ${showJson(ev)}`;
+  const { event, data, at } = ev;
+  const name = typeof event === 'string' ? escapeControls(event) : `(event name ${showJson(event)})`;
+  return `${clockTime(at)} ${escapeControls(id)} ${name}${data === null || data === undefined ? '' : ` ${showJson(data)}`}`;
+}
+
+function printJson(io: CliIO, v: unknown): void {
+  io.stdout.write(showJson(v, 2) + '\n');
 }
 
 /** The task as JSON on stdout; 0 when it succeeded, else a one-line reason and 1. */
-function reportEnd(t: TaskInfo): number {
+function reportEnd(io: CliIO, t: TaskInfo): number {
   const { raw: _raw, ...shown } = t;
-  printJson(shown);
+  printJson(io, shown);
   if (t.outcome === 'succeeded') return 0;
-  const why = t.error?.message ? `: ${t.error.message}` : '';
-  const parked = t.parked ? ` (parked as ${t.parked.reason}; \`${PROG} retry-dead ${t.parked.key}\` queues it again)` : '';
-  process.stderr.write(`${PROG}: task "${t.id}" ended ${t.outcome ?? 'without an outcome'}${parked}${why}\n`);
+  const message: unknown = isObject(t.error) ? t.error.message : undefined;
+  const why = message === undefined || message === null || message === '' ? '' : `: ${text(message)}`;
+  const parked = isObject(t.parked) ? ` (parked as ${text(t.parked.reason)}; \`${PROG} retry-dead ${text(t.parked.key)}\` queues it again)` : '';
+  io.stderr.write(`${PROG}: task ${quote(t.id)} ended ${t.outcome ? text(t.outcome) : 'without an outcome'}${parked}${why}\n`);
   return 1;
 }
 
 /** Wait for the end of a task, printing its other events on stderr. */
-async function waitFor(client: Client, id: string, timeout: number | undefined): Promise<TaskInfo> {
-  const off = client.subscribe(id, (ev) => {
-    if (ev.event !== 'end') process.stderr.write(eventLine(id, ev) + '\n');
+async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined): Promise<TaskInfo> {
+  const off = client.subscribe(id, (ev: unknown) => {
+    if (!isEnd(ev)) io.stderr.write(eventLine(id, ev) + '\n');
   });
   try {
     return await client.wait(id, { timeout });
@@ -329,39 +491,54 @@ async function waitFor(client: Client, id: string, timeout: number | undefined):
 
 // ------------------------------------------------------------------------------ commands
 
-/** Stop gracefully on the first SIGINT/SIGTERM, at once on the second. */
-function onSignals(what: string, stop: () => Promise<void>): void {
+/**
+ * Start a worker or monitor and run it until SIGINT/SIGTERM: the first stops it gracefully
+ * (status 0, or 1 when stopping failed), a second one returns at once (130/143) and the bin
+ * entry exits with it while the stop is still under way.
+ */
+async function runUntilSignal(io: CliIO, what: string, start: () => Promise<void>, stop: () => Promise<void>): Promise<number> {
+  let settle: (code: number) => void = () => {};
+  const stopped = new Promise<number>((resolve) => (settle = resolve));
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
-      process.stderr.write(`${PROG}: ${signal} again: exiting at once\n`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      io.stderr.write(`${PROG}: ${signal} again: exiting at once\n`);
+      settle(signal === 'SIGINT' ? 130 : 143);
+      return;
     }
     stopping = true;
-    process.stderr.write(`${PROG}: ${signal}: stopping the ${what} (${signal} again to exit at once)\n`);
+    io.stderr.write(`${PROG}: ${signal}: stopping the ${what} (${signal} again to exit at once)\n`);
     stop().then(
-      () => process.exit(0),
+      () => settle(0),
       (e: unknown) => {
-        process.stderr.write(`${PROG}: error while stopping the ${what}: ${(e as Error).message}\n`);
-        process.exit(1);
+        io.stderr.write(`${PROG}: error while stopping the ${what}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}\n`);
+        settle(1);
       },
     );
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  try {
+    // A signal during start stops it too; start failing because of that stop is no error.
+    await Promise.race([
+      start().catch((e: unknown) => {
+        if (!stopping) throw e;
+      }),
+      stopped,
+    ]);
+    return await stopped;
+  } finally {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  }
 }
 
 function applyLogLevel(values: Context['values']): void {
   const level = values.log;
   if (typeof level !== 'string') return;
   const known = ['silly', 'trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-  if (!known.includes(level.toLowerCase())) throw new UsageError(`--log must be one of ${known.join(', ')}, got "${level}"`);
+  if (!known.includes(level.toLowerCase())) throw new UsageError(`--log must be one of ${known.join(', ')}, got ${quote(level)}`);
   process.env.TASK_SWARM_LOG = level;
-}
-
-function secretOf(values: Context['values']): string | undefined {
-  const s = values.secret ?? process.env.TASK_SWARM_SECRET;
-  return typeof s === 'string' && s !== '' ? s : undefined;
 }
 
 async function importModule(file: string): Promise<Record<string, unknown>> {
@@ -422,45 +599,42 @@ async function runWorker(ctx: Context): Promise<number> {
   const paths = ctx.values.functions as string[] | undefined;
   if (!paths?.length) throw new UsageError('worker: missing --functions <module> (a module exporting the task functions)');
   applyLogLevel(ctx.values);
-  const options: WorkerOptions = { ...(fieldValues(WORKER_FIELDS, ctx.values) as WorkerOptions), redis: ctx.redis, secret: secretOf(ctx.values) };
+  const options: WorkerOptions = { ...(fieldValues(WORKER_FIELDS, ctx.values) as WorkerOptions), redis: ctx.redis, secret: secretOf(ctx) };
   const worker = new Worker(options); // validates the options before anything is loaded
   const functions = await loadFunctions(paths);
   for (const [name, fn] of functions) worker.addTaskFunction(name, fn);
-  await checkRedis(ctx.redisUrl);
-  onSignals('worker', () => worker.stop());
-  await worker.start();
-  return -1; // keeps running until a signal
+  await checkRedis(ctx.redis);
+  return runUntilSignal(ctx.io, 'worker', () => worker.start(), () => worker.stop());
 }
 
 async function runMonitor(ctx: Context): Promise<number> {
   noMorePositionals(ctx, 0, 'monitor');
   applyLogLevel(ctx.values);
-  const options: MonitorOptions = { ...(fieldValues(MONITOR_FIELDS, ctx.values) as MonitorOptions), redis: ctx.redis, secret: secretOf(ctx.values) };
+  const options: MonitorOptions = { ...(fieldValues(MONITOR_FIELDS, ctx.values) as MonitorOptions), redis: ctx.redis, secret: secretOf(ctx) };
   const monitor = new Monitor(options);
-  await checkRedis(ctx.redisUrl);
-  onSignals('monitor', () => monitor.stop());
-  await monitor.start();
-  return -1;
+  await checkRedis(ctx.redis);
+  return runUntilSignal(ctx.io, 'monitor', () => monitor.start(), () => monitor.stop());
 }
 
 async function runSubmit(ctx: Context): Promise<number> {
+  const { io } = ctx;
   const fn = positional(ctx, 0, 'function name', 'submit');
   const rawData = ctx.positionals[1];
   noMorePositionals(ctx, 2, 'submit');
   const data = rawData === undefined ? undefined : parseJson('json-data', rawData);
   const wait = ctx.values.wait === true;
-  const timeout = typeof ctx.values.timeout === 'string' ? parseInteger('--timeout', ctx.values.timeout, 1) : undefined;
+  const timeout = parseTimeout(ctx.values);
   if (timeout !== undefined && !wait) throw new UsageError('submit: --timeout only goes with --wait');
   const id = typeof ctx.values.id === 'string' ? ctx.values.id : undefined;
   if (id === '') throw new UsageError('submit: --id must not be empty');
   return withClient(ctx, async (client) => {
     const taskId = await client.submit(fn, data, { id, manualEnd: ctx.values['manual-end'] === true });
     if (!wait) {
-      process.stdout.write(taskId + '\n');
+      io.stdout.write(taskId + '\n');
       return 0;
     }
-    process.stderr.write(`submitted ${taskId}; waiting for its end\n`);
-    return reportEnd(await waitFor(client, taskId, timeout));
+    io.stderr.write(`submitted ${escapeControls(taskId)}; waiting for its end\n`);
+    return reportEnd(io, await waitFor(io, client, taskId, timeout));
   });
 }
 
@@ -470,7 +644,7 @@ async function runGet(ctx: Context): Promise<number> {
   return withClient(ctx, async (client) => {
     const t = await requireTask(client, id);
     const { raw: _raw, ...shown } = t;
-    printJson(shown);
+    printJson(ctx.io, shown);
     return 0;
   });
 }
@@ -478,10 +652,10 @@ async function runGet(ctx: Context): Promise<number> {
 async function runWait(ctx: Context): Promise<number> {
   const id = positional(ctx, 0, 'task id', 'wait');
   noMorePositionals(ctx, 1, 'wait');
-  const timeout = typeof ctx.values.timeout === 'string' ? parseInteger('--timeout', ctx.values.timeout, 1) : undefined;
+  const timeout = parseTimeout(ctx.values);
   return withClient(ctx, async (client) => {
     await requireTask(client, id);
-    return reportEnd(await waitFor(client, id, timeout));
+    return reportEnd(ctx.io, await waitFor(ctx.io, client, id, timeout));
   });
 }
 
@@ -489,7 +663,7 @@ function parseControl(raw: string): ControlInput {
   if (raw === 'stop' || raw === 'reload') return raw;
   const v = parseJson('control message', raw);
   if (!v || typeof v !== 'object' || Array.isArray(v) || typeof (v as { event_name?: unknown }).event_name !== 'string' || (v as { event_name: string }).event_name === '') {
-    throw new UsageError(`control message must be stop, reload or JSON {"event_name": "...", "event": ...}, got ${raw}`);
+    throw new UsageError(`control message must be stop, reload or JSON {"event_name": "...", "event": ...}, got ${escapeControls(raw)}`);
   }
   return v as ControlInput;
 }
@@ -501,38 +675,45 @@ async function runControl(ctx: Context): Promise<number> {
   return withClient(ctx, async (client) => {
     const t = await requireTask(client, id);
     if (t.state !== 'RUNNING') {
-      const how = t.state === 'END' ? `has ended (${t.outcome ?? 'no outcome'})` : 'is queued, not running yet';
-      throw new RuntimeError(`task "${id}" ${how}: control messages only reach running tasks`);
+      const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : 'is queued, not running yet';
+      throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks`);
     }
     await client.control(id, message);
-    const shown = typeof message === 'string' ? message : `event "${message.event_name}"`;
-    process.stdout.write(`sent ${shown} to task ${id} (running on ${t.worker ?? '?'})\n`);
+    const shown = typeof message === 'string' ? message : `event ${quote(message.event_name)}`;
+    ctx.io.stdout.write(`sent ${shown} to task ${escapeControls(id)} (running on ${t.worker ? text(t.worker) : '?'})\n`);
     return 0;
   });
 }
 
 async function runEvents(ctx: Context): Promise<number> {
+  const { io } = ctx;
   const id = positional(ctx, 0, 'task id', 'events');
   noMorePositionals(ctx, 1, 'events');
+  const timeout = parseTimeout(ctx.values);
   return withClient(ctx, async (client) => {
     let finish: (code: number) => void = () => {};
-    const done = new Promise<number>((r) => (finish = r));
-    const off = client.subscribe(id, (ev) => {
-      process.stdout.write(JSON.stringify(ev) + '\n');
-      if (ev.event === 'end') finish(0);
+    let fail: (e: Error) => void = () => {};
+    const done = new Promise<number>((resolve, reject) => ((finish = resolve), (fail = reject)));
+    done.catch(() => {}); // the timeout may pass while the task is still being read: awaited below
+    const off = client.subscribe(id, (ev: unknown) => {
+      io.stdout.write(showJson(ev) + '\n');
+      if (isEnd(ev)) finish(0);
     });
     const stop = () => finish(130);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    const timer = timeout === undefined ? undefined : setTimeout(() => fail(new TimeoutError(`task ${quote(id)} did not end within ${timeout} ms`)), timeout);
     try {
       const t = await client.get(id);
       if (t?.state === 'END') {
-        process.stderr.write(`task ${id} has already ended (${t.outcome ?? 'no outcome'}); "${PROG} get ${id}" shows it\n`);
+        io.stderr.write(`task ${escapeControls(id)} has already ended (${t.outcome ? text(t.outcome) : 'no outcome'}); "${PROG} get ${escapeControls(id)}" shows it\n`);
         return 0;
       }
-      process.stderr.write(t ? `following task ${id} (${t.state}); Ctrl-C to stop\n` : `task ${id} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
+      const shown = escapeControls(id);
+      io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
       return await done;
     } finally {
+      clearTimeout(timer);
       off();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -541,36 +722,36 @@ async function runEvents(ctx: Context): Promise<number> {
 }
 
 async function runDead(ctx: Context): Promise<number> {
+  const { io } = ctx;
   noMorePositionals(ctx, 0, 'dead');
   const limit = typeof ctx.values.limit === 'string' ? parseInteger('--limit', ctx.values.limit, 1) : 20;
   return withClient(ctx, async (client) => {
     const [letters, { dead }] = await Promise.all([client.deadLetters({ limit }), client.stats()]);
     if (ctx.values.json === true) {
-      printJson(letters);
+      printJson(io, letters);
       return 0;
     }
     if (letters.length === 0) {
-      process.stdout.write('no dead letters\n');
+      io.stdout.write('no dead letters\n');
       return 0;
     }
-    for (const l of letters) {
-      process.stdout.write(`key ${l.key}  ${timeOf(l.at)}  ${l.reason}  ${l.id ? `id=${l.id}  ` : ''}${l.message}\n`);
-    }
-    if (dead > letters.length) process.stdout.write(`(${dead - letters.length} older not shown; --limit ${dead} shows all)\n`);
+    for (const l of letters) io.stdout.write(deadLetterLine(l) + '\n');
+    if (dead > letters.length) io.stdout.write(`(${dead - letters.length} older not shown; --limit ${dead} shows all)\n`);
     return 0;
   });
 }
 
-/** a Redis time for a listing; total over anything a hand-edited entry holds */
-function timeOf(ms: number): string {
-  const d = new Date(ms);
-  return Number.isNaN(d.getTime()) ? '?' : d.toISOString().replace('T', ' ').slice(0, 19);
+/** One dead letter as a line; its fields are whatever the store holds, so every one is optional. */
+function deadLetterLine(l: unknown): string {
+  const o = isObject(l) ? l : {};
+  const id = o.id === undefined || o.id === null || o.id === '' ? '' : `id=${text(o.id)}  `;
+  return `key ${text(o.key ?? '?')}  ${dateTime(o.at)}  ${text(o.reason ?? '?')}  ${id}${text(o.message ?? '')}`;
 }
 
 function deadKey(ctx: Context, command: string): string {
   const key = positional(ctx, 0, 'key (as listed by `dead`)', command);
   noMorePositionals(ctx, 1, command);
-  if (!/^\d+$/.test(key)) throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got "${key}"`);
+  if (!/^\d+$/.test(key)) throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got ${quote(key)}`);
   return key;
 }
 
@@ -579,7 +760,7 @@ async function runRetryDead(ctx: Context): Promise<number> {
   return withClient(ctx, async (client) => {
     const letter = await client.deadLetter(key);
     if (!letter || !(await client.retryDead(key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
-    process.stdout.write(`requeued dead letter ${key}${letter.id ? ` (task ${letter.id}, was ${letter.reason})` : ` (${letter.reason})`}\n`);
+    ctx.io.stdout.write(`requeued dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
     return 0;
   });
 }
@@ -589,7 +770,7 @@ async function runPurgeDead(ctx: Context): Promise<number> {
   return withClient(ctx, async (client) => {
     const letter = await client.deadLetter(key);
     if (!letter || !(await client.purgeDead(key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
-    process.stdout.write(`purged dead letter ${key}${letter.id ? ` (task ${letter.id}, was ${letter.reason})` : ` (${letter.reason})`}\n`);
+    ctx.io.stdout.write(`purged dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
     return 0;
   });
 }
@@ -598,8 +779,8 @@ async function runStatus(ctx: Context): Promise<number> {
   noMorePositionals(ctx, 0, 'status');
   return withClient(ctx, async (client) => {
     const s = await client.stats();
-    if (ctx.values.json === true) printJson(s);
-    else process.stdout.write(`queued ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}\n`);
+    if (ctx.values.json === true) printJson(ctx.io, s);
+    else ctx.io.stdout.write(`queued ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}\n`);
     return 0;
   });
 }
@@ -620,7 +801,9 @@ function version(): string {
   return '?';
 }
 
-function parseCommandLine(argv: string[]): { name: string; command: Command; ctx: Context } | { help: string } {
+type Parsed = { name: string; command: Command; ctx: Context; warnings: string[] } | { help: string };
+
+function parseCommandLine(argv: string[], io: CliIO): Parsed {
   const all: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, version: { type: 'boolean', doc: '' } };
   for (const c of Object.values(COMMANDS)) Object.assign(all, c.options);
   let parsed: ReturnType<typeof parseArgs>;
@@ -643,25 +826,33 @@ function parseCommandLine(argv: string[]): { name: string; command: Command; ctx
     if (values.help === true) return { help: usage() };
     throw new UsageError(`missing command (one of ${Object.keys(COMMANDS).join(', ')}); "${PROG} --help" shows usage`);
   }
-  const command = COMMANDS[name];
-  if (!command) throw new UsageError(`unknown command "${name}" (one of ${Object.keys(COMMANDS).join(', ')}); "${PROG} --help" shows usage`);
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw new UsageError(`unknown command ${quote(name)} (one of ${Object.keys(COMMANDS).join(', ')}); "${PROG} --help" shows usage`);
   if (values.help === true) return { help: commandUsage(name, command) };
   for (const key of Object.keys(values)) {
     if (!(key in GLOBAL_OPTIONS) && !(key in command.options)) {
       throw new UsageError(`option --${key} does not apply to "${name}"; "${PROG} ${name} --help" lists its options`);
     }
   }
-  const redisUrl = (values['redis-url'] as string | undefined) ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const typedUrl = values['redis-url'] as string | undefined;
+  const redisUrl = typedUrl ?? io.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   let u: URL;
   try {
     u = new URL(redisUrl);
   } catch {
-    throw new UsageError(`Redis URL must look like redis://[user:password@]host:port[/db], got "${redact(redisUrl)}"`);
+    throw new UsageError(`Redis URL must look like redis://[user:password@]host:port[/db], got ${quote(redact(redisUrl))}`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new UsageError(`Redis URL must start with redis:// or rediss://, got "${redact(redisUrl)}"`);
+    throw new UsageError(`Redis URL must start with redis:// or rediss://, got ${quote(redact(redisUrl))}`);
   }
-  const redis: RedisOptions = { url: redisUrl };
+  const warnings: string[] = [];
+  if (typeof values.secret === 'string') {
+    warnings.push('--secret is visible to other users in ps; use --secret-file <path> or env TASK_SWARM_SECRET instead');
+  }
+  if (typedUrl !== undefined && hasPassword(u)) {
+    warnings.push('the password in --redis-url is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead');
+  }
+  const redis: Context['redis'] = redisConnection(redisUrl, u, values, io.env);
   const names: [string, keyof RedisOptions][] = [
     ['key-prefix', 'keyPrefix'],
     ['new-queue', 'newQueue'],
@@ -674,20 +865,22 @@ function parseCommandLine(argv: string[]): { name: string; command: Command; ctx
     const v = values[flag];
     if (typeof v === 'string') (redis as Record<string, unknown>)[key] = v;
   }
-  return { name, command, ctx: { positionals, values, redis, redisUrl } };
+  return { name, command, ctx: { positionals, values, redis, io }, warnings };
 }
 
 function parseArgsMessage(e: NodeJS.ErrnoException): string {
-  const opt = /'(-[^' ]*)/.exec(e.message)?.[1];
+  // Node names the option as '-h, --help <value>' or '--url': the long form is what a user knows.
+  const found = /'(?:-[^-' ,]+, )?(-[^' ]*)/.exec(e.message)?.[1];
+  const opt = found === undefined ? '' : escapeControls(found);
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${opt ?? ''} ("${PROG} --help" shows usage; a value starting with "-" goes after "--")`.replace('  ', ' ');
+      return `unknown option ${opt} ("${PROG} --help" shows usage; a value starting with "-" goes after "--")`.replace('  ', ' ');
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(e.message) ? `option ${opt ?? ''} needs a value` : `option ${opt ?? ''} takes no value`;
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return e.message;
+      if (/argument missing/.test(e.message)) return `option ${opt} needs a value`;
+      if (/ambiguous/.test(e.message)) return `option ${opt} needs a value (one starting with "-" goes as ${opt.startsWith('--') ? `${opt}=-value` : `${opt}-value`})`;
+      return `option ${opt} takes no value`;
     default:
-      return e.message.split('\n')[0] ?? String(e);
+      return escapeControls(e.message.split('\n')[0] ?? String(e));
   }
 }
 
@@ -703,26 +896,46 @@ function exitCodeOf(e: unknown): number {
   return 1;
 }
 
-async function main(argv: string[]): Promise<void> {
-  let code: number;
+const PROCESS_IO: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env };
+
+/**
+ * Run one command line; resolves with its exit status (0 ok, 1 runtime error, 2 usage error).
+ * A worker or monitor resolves once a signal has stopped it (130/143 when a second signal cut
+ * the stop short). Never rejects, never exits the process.
+ */
+export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<number> {
   try {
-    const parsed = parseCommandLine(argv);
+    const parsed = parseCommandLine(argv, io);
     if ('help' in parsed) {
-      process.stdout.write(parsed.help + '\n');
-      code = 0;
-    } else {
-      code = await parsed.command.run(parsed.ctx);
-      if (code < 0) return; // a worker or monitor: runs until a signal stops it
+      io.stdout.write(parsed.help + '\n');
+      return 0;
     }
+    for (const w of parsed.warnings) io.stderr.write(`${PROG}: warning: ${w}\n`);
+    return await parsed.command.run(parsed.ctx);
   } catch (caught) {
     const e = asFlags(caught);
     const known = e instanceof UsageError || e instanceof RuntimeError || e instanceof TaskSwarmError;
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    process.stderr.write(`${PROG}: ${known ? message : `unexpected error: ${message}`}\n`);
-    if (process.env.TASK_SWARM_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    code = exitCodeOf(e);
+    io.stderr.write(`${PROG}: ${known ? message : `unexpected error: ${message}`}\n`);
+    if (io.env.TASK_SWARM_DEBUG && e instanceof Error) io.stderr.write(`${e.stack}\n`);
+    return exitCodeOf(e);
   }
-  process.exit(code);
 }
 
-await main(process.argv.slice(2));
+/** Whether this module is the program being run (node cli.js, the npm bin symlink, tsx), not an import. */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    () => process.exit(1),
+  );
+}

@@ -42,10 +42,11 @@ export function parseDeadLetter(key: string, json: string | null): DeadLetter {
     key,
     reason: reason ?? ('unknown' as DeadLetterReason),
     code: reason ? DEAD_LETTER_REASONS[reason].code : 'ERR_INVALID_TASK',
-    message: typeof o.message === 'string' ? o.message : `dead letter ${key} is not an entry this swarm wrote`,
+    message: typeof o.message === 'string' ? o.message : o.message !== undefined ? JSON.stringify(o.message) : `dead letter ${key} is not an entry this swarm wrote`,
     raw: typeof o.raw === 'string' ? o.raw : (json ?? ''),
     ...(typeof o.id === 'string' ? { id: o.id } : {}),
-    at: typeof o.at === 'number' && Number.isFinite(o.at) ? o.at : 0,
+    // NaN when the entry has no usable time (shown as "?", and as null in JSON)
+    at: typeof o.at === 'number' && Number.isFinite(o.at) ? o.at : NaN,
     ...(typeof o.worker === 'string' ? { worker: o.worker } : {}),
     ...(Array.isArray(o.history) ? { history: o.history } : {}),
     task: o.task === true,

@@ -54,6 +54,9 @@ interface Entry {
   expect: Expect;
 }
 
+/** an entry the worker must park, for `reason`; `id`: the task the parking is recorded on */
+const parkedEntry = (raw: string, reason: string, id?: string): Entry => ({ raw, expect: { kind: 'parked', reason, id, record: id !== undefined } });
+
 let seq = 0;
 const nextId = () => `e${++seq}`;
 /** an integer id of 15+ digits, unique: the digits must survive the trip exactly */
@@ -67,7 +70,7 @@ const RAW_CONTROL = ['\u0001', '\t', '\n', '\r', '\u001f'];
 
 const healthy: fc.Arbitrary<() => Entry> = fc
   .record({ data: fc.jsonValue({ maxDepth: 3 }), numeric: fc.boolean(), pretty: fc.boolean(), key: fc.string({ maxLength: 6 }) })
-  .map(({ data, numeric, pretty, key }) => () => {
+  .map(({ data, numeric, pretty, key }) => (): Entry => {
     const id: string | number = numeric ? bigId() : `${nextId()}${key}`;
     const entry = { id, function: 'echo', data };
     return {
@@ -80,42 +83,39 @@ const healthy: fc.Arbitrary<() => Entry> = fc
 const lenient: fc.Arbitrary<() => Entry> = fc.oneof(
   fc.constantFrom(...LENIENT_TOKENS).map((token) => () => {
     const id = nextId();
-    return { raw: withData(id, token), expect: { kind: 'parked', reason: 'bad_json', id, record: true } };
+    return parkedEntry(withData(id, token), 'bad_json', id);
   }),
   fc.record({ c: fc.constantFrom(...RAW_CONTROL), a: fc.string({ maxLength: 4 }) }).map(({ c, a }) => () => {
     const id = nextId();
     const plain = [...a].filter((ch) => ch >= ' ' && ch !== '"' && ch !== '\\').join('');
-    return { raw: withData(id, `"${plain}${c}x"`), expect: { kind: 'parked', reason: 'bad_json', id, record: true } };
+    return parkedEntry(withData(id, `"${plain}${c}x"`), 'bad_json', id);
   }),
 );
 
 /** refused by cjson (or not an object, or no task at all): parked as junk */
 const junk: fc.Arbitrary<() => Entry> = fc.oneof(
-  fc.constantFrom('not json', '[1,2,3]', '"a string"', '42', 'null', '{"id":"x",', '{}x', ' ').map((raw) => () => ({ raw, expect: { kind: 'parked', reason: 'bad_json', record: false } })),
+  fc.constantFrom('not json', '[1,2,3]', '"a string"', '42', 'null', '{"id":"x",', '{}x', ' ').map((raw) => () => parkedEntry(raw, 'bad_json')),
   // JSON.parse accepts these; cjson does not: refused in the script, for a stated reason
-  fc.constant(() => ({ raw: withData(nextId(), '"\\ud800"'), expect: { kind: 'parked', reason: 'bad_json', record: false } })),
+  fc.constant(() => parkedEntry(withData(nextId(), '"\\ud800"'), 'bad_json')),
   // a raw NUL inside a string: cjson refuses it too
-  fc.constant(() => ({ raw: withData(nextId(), '"a\u0000b"'), expect: { kind: 'parked', reason: 'bad_json', record: false } })),
-  fc.constant(() => ({ raw: withData(nextId(), `${'['.repeat(1100)}${']'.repeat(1100)}`), expect: { kind: 'parked', reason: 'bad_json', record: false } })),
+  fc.constant(() => parkedEntry(withData(nextId(), '"a\u0000b"'), 'bad_json')),
+  fc.constant(() => parkedEntry(withData(nextId(), `${'['.repeat(1100)}${']'.repeat(1100)}`), 'bad_json')),
 );
 
 const badIds: fc.Arbitrary<() => Entry> = fc.oneof(
-  fc.constantFrom('1.5', '1e20', '-9007199254740993', 'true', '{}', '[]', `"${'x'.repeat(600)}"`).map((id) => () => ({
-    raw: `{"id":${id},"function":"echo"}`,
-    expect: { kind: 'parked', reason: 'bad_id', record: false },
-  })),
-  fc.constantFrom('null', '""').map((id) => () => ({ raw: `{"id":${id},"function":"echo"}`, expect: { kind: 'parked', reason: 'missing_id', record: false } })),
-  fc.constant(() => ({ raw: '{"function":"echo"}', expect: { kind: 'parked', reason: 'missing_id', record: false } })),
+  fc.constantFrom('1.5', '1e20', '-9007199254740993', 'true', '{}', '[]', `"${'x'.repeat(600)}"`).map((id) => () => parkedEntry(`{"id":${id},"function":"echo"}`, 'bad_id')),
+  fc.constantFrom('null', '""').map((id) => () => parkedEntry(`{"id":${id},"function":"echo"}`, 'missing_id')),
+  fc.constant(() => parkedEntry('{"function":"echo"}', 'missing_id')),
 );
 
 const noRun: fc.Arbitrary<() => Entry> = fc.oneof(
   fc.constant(() => {
     const id = nextId();
-    return { raw: JSON.stringify({ id, data: 1 }), expect: { kind: 'parked', reason: 'missing_function', id, record: true } };
+    return parkedEntry(JSON.stringify({ id, data: 1 }), 'missing_function', id);
   }),
   fc.constant(() => {
     const id = nextId();
-    return { raw: JSON.stringify({ id, function: 'nope' }), expect: { kind: 'parked', reason: 'unknown_function', id, record: true } };
+    return parkedEntry(JSON.stringify({ id, function: 'nope' }), 'unknown_function', id);
   }),
 );
 
