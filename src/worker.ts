@@ -350,7 +350,7 @@ export class Worker extends EventEmitter {
             this.server = server;
             this.listenPort = server.port;
             this.epoch = await registerWorker(this.redis, keys, this.address, config.heartbeatInterval);
-            this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
+            this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);
             throw this.startError;
@@ -409,7 +409,7 @@ export class Worker extends EventEmitter {
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {
-            this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
+            this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),
