@@ -345,7 +345,8 @@ export class Worker extends EventEmitter {
         task: compiled(task) as unknown as typeof task,
         register: promiseEffect<void>(async ({ signal }) => {
           try {
-            const server = await startPeerServer(config.host, config.port, () => this.address, config.secret);
+            const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
+            const server = await startPeerServer(config.host, config.port, () => this.address, config.secret, onError);
             if (signal.aborted) return void (await server.close()); // stopped while starting
             this.server = server;
             this.listenPort = server.port;

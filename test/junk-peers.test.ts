@@ -5,6 +5,7 @@
  * invalid peers are skipped and logged once, the ping server bounds what a client can hold.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,8 +13,9 @@ import { Client, Worker } from '../src/index.js';
 import { ConfigError } from '../src/errors.js';
 import { formatAddress, isUnspecified, parseAddress } from '../src/address.js';
 import { pingPeer } from '../actors/peer-prober.js';
+import { CONNECTION_DEADLINE_MS, MAX_CONNECTIONS, startPeerServer } from '../actors/peer-server.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
-import { spawnWorker } from './helpers/processes.js';
+import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 
 let server: RedisServer;
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -208,5 +210,104 @@ describe('junk in `workers`', () => {
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'succeeded', result: { after: 'the outage' } });
     expect(alive(w.proc)).toBe(true);
     expect(alive(m.proc)).toBe(true);
+  });
+});
+
+// ------------------------------------------------------------------------------ junk on the ping port
+
+/** Connects and reports how long until the server closed the connection (or gives up after `capMs`). */
+function connection(port: number, act: (s: Socket) => void, capMs = 10_000): Promise<{ ms: number; closedByServer: boolean; got: string }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    let got = '';
+    const s = connect({ host: '127.0.0.1', port }, () => act(s));
+    const cap = setTimeout(() => {
+      s.destroy();
+      resolve({ ms: Date.now() - t0, closedByServer: false, got });
+    }, capMs);
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(cap);
+      resolve({ ms: Date.now() - t0, closedByServer: true, got });
+    });
+  });
+}
+
+describe('junk on the ping port', () => {
+  let w: WorkerProcess;
+  let port: number;
+  beforeAll(async () => {
+    w = await spawnWorker({ port: 0, redis: server.options() });
+    port = Number(w.address.split(':').at(-1));
+  });
+  afterAll(async () => {
+    await w.kill('SIGKILL');
+  });
+  const promptPing = async () => {
+    const t0 = Date.now();
+    expect(await pingPeer(w.address, 1000)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(300);
+  };
+  const slack = 700;
+
+  it('random bytes, half-open and silent sockets, and a trickler are all cut within the deadline', async () => {
+    const bytes = sample(fc.uint8Array({ minLength: 1, maxLength: 4096 }), 30);
+    const trickle = (s: Socket) => {
+      let i = 0;
+      const t = setInterval(() => (s.destroyed ? clearInterval(t) : s.write('PING 0123456789abcdef'.charAt(i++ % 21))), 250);
+    };
+    const [trickler, silent, halfOpen, ...random] = await Promise.all([
+      connection(port, trickle),
+      connection(port, () => {}),
+      connection(port, (s) => s.end('PING 0123')),
+      ...bytes.map((b) => connection(port, (s) => s.write(b))),
+    ]);
+    // An idle timeout never fires for a client that sends a byte every 250 ms: the deadline does.
+    expect(trickler.closedByServer).toBe(true);
+    expect(trickler.ms).toBeLessThan(CONNECTION_DEADLINE_MS + slack);
+    expect(silent).toMatchObject({ closedByServer: true, got: '' });
+    expect(silent.ms).toBeLessThan(CONNECTION_DEADLINE_MS + slack);
+    expect(halfOpen).toMatchObject({ closedByServer: true, got: '' });
+    for (const r of random) {
+      expect(r.closedByServer).toBe(true);
+      expect(r.ms).toBeLessThan(CONNECTION_DEADLINE_MS + slack);
+      expect(r.got).toBe(''); // junk never gets a PONG
+    }
+    expect(alive(w.proc)).toBe(true);
+    await promptPing();
+  });
+
+  it(`more connections than maxConnections: the excess is closed on accept, the rest at the deadline`, async () => {
+    const extra = 40;
+    const flood = await Promise.all(Array.from({ length: MAX_CONNECTIONS + extra }, () => connection(port, () => {})));
+    const early = flood.filter((r) => r.closedByServer && r.ms < CONNECTION_DEADLINE_MS / 2);
+    const late = flood.filter((r) => r.closedByServer && r.ms >= CONNECTION_DEADLINE_MS / 2 && r.ms < CONNECTION_DEADLINE_MS + slack);
+    expect(early.length).toBeGreaterThanOrEqual(extra);
+    expect(early.length + late.length).toBe(flood.length);
+    expect(alive(w.proc)).toBe(true);
+    await promptPing();
+  });
+
+  it('a server error after listening is reported and the server keeps serving (an error with no listener would end the process)', async () => {
+    // A real accept error cannot be caused reliably (libuv absorbs EMFILE with a reserve fd), so
+    // the error path is reached by emitting what Node emits then: an 'error' on the server.
+    const reports: [string, number][] = [];
+    let address = '';
+    const s = await startPeerServer('127.0.0.1', 0, () => address, undefined, (e, n) => reports.push([e.message, n]));
+    address = `127.0.0.1:${s.port}`;
+    cleanup.push(() => s.close());
+    const acceptError = () => Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+    s.server.emit('error', acceptError());
+    s.server.emit('error', acceptError());
+    expect(reports).toEqual([['accept EMFILE', 1]]); // a storm of errors is one report a second
+    expect(await pingPeer(address, 500)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1100));
+    s.server.emit('error', acceptError());
+    expect(reports).toEqual([
+      ['accept EMFILE', 1],
+      ['accept EMFILE', 2],
+    ]);
+    expect(await pingPeer(address, 500)).toBe(true);
   });
 });
