@@ -38,7 +38,10 @@ const COMMON_FIELDS = {
 } as const satisfies Record<string, Field>;
 
 export const WORKER_FIELDS = {
-  host: { kind: 'string', default: '127.0.0.1', doc: 'address the peer ping server listens on' },
+  host: {
+    kind: 'string',
+    doc: 'address the peer ping server listens on; default: this host\'s address on the interface that reaches Redis, so peers on other hosts can ping it (`0.0.0.0` or `::` = every interface, advertising that address)',
+  },
   port: { kind: 'port', default: 6000, doc: 'port the peer ping server listens on (0 = any free port)' },
   advertise: { kind: 'string', doc: '`host:port` (IPv6: `[addr]:port`) other nodes use to reach this worker, when it differs (NAT, proxies)' },
   fetchTaskInterval: { kind: 'int', default: 2000, min: 1, doc: 'ms of the fallback poll; an idle worker blocks on Redis and takes a new task at once' },
