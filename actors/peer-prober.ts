@@ -1,37 +1,48 @@
 /**
  * Pings every known peer at once, each with a short timeout, and counts who answered. A peer
  * counts only if its answer proves it (with a secret: the HMAC of our nonce and its address).
+ * Addresses come from Redis, where anything can be written: a ping is total, and an address it
+ * cannot use is a peer it did not reach.
  */
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { parseAddress } from '../src/address.js';
 import { pongFor } from './peer-server.js';
 
+/** an answer is one short line; a peer that sends more without a newline is not answering */
+const MAX_ANSWER = 256;
+
 export function pingPeer(address: string, timeoutMs: number, secret?: string): Promise<boolean> {
-  const i = address.lastIndexOf(':');
-  const host = address.slice(0, i);
-  const port = Number(address.slice(i + 1));
-  const nonce = randomBytes(16).toString('hex');
+  const target = parseAddress(address);
+  if (!target.ok) return Promise.resolve(false);
   return new Promise((resolve) => {
     let done = false;
+    let socket: Socket | undefined;
     const finish = (ok: boolean) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      socket.destroy();
+      socket?.destroy();
       resolve(ok);
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
-    const socket = connect({ host, port }, () => socket.write(`PING ${nonce}\n`));
-    let buf = '';
-    socket.on('data', (c) => {
-      buf += c.toString('latin1');
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const line = buf.slice(0, nl).trim();
-      finish(secret ? line === `PONG ${pongFor(secret, nonce, address)}` : line === 'PONG');
-    });
-    socket.on('error', () => finish(false));
-    socket.on('close', () => finish(false));
+    try {
+      const nonce = randomBytes(16).toString('hex');
+      const expected = secret ? `PONG ${pongFor(secret, nonce, address)}` : 'PONG';
+      const s = connect({ host: target.host, port: target.port }, () => s.write(`PING ${nonce}\n`));
+      socket = s;
+      let buf = '';
+      s.on('data', (c) => {
+        buf += c.toString('latin1');
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) finish(buf.slice(0, nl).trim() === expected);
+        else if (buf.length > MAX_ANSWER) finish(false);
+      });
+      s.on('error', () => finish(false));
+      s.on('close', () => finish(false));
+    } catch {
+      finish(false);
+    }
   });
 }
 

@@ -3,6 +3,7 @@
  * validates user input against it and fills defaults; `configTable()` renders the README's
  * table from it (a test checks the README matches).
  */
+import { hostProblem, parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
 
 const MAX_INT = 2 ** 31 - 1;
@@ -37,9 +38,12 @@ const COMMON_FIELDS = {
 } as const satisfies Record<string, Field>;
 
 export const WORKER_FIELDS = {
-  host: { kind: 'string', default: '127.0.0.1', doc: 'address the peer ping server listens on' },
+  host: {
+    kind: 'string',
+    doc: 'address the peer ping server listens on; default: this host\'s address on the interface that reaches Redis, so peers on other hosts can ping it (`0.0.0.0` or `::` = every interface, advertising that address)',
+  },
   port: { kind: 'port', default: 6000, doc: 'port the peer ping server listens on (0 = any free port)' },
-  advertise: { kind: 'string', doc: '`host:port` other nodes use to reach this worker, when it differs (NAT, proxies)' },
+  advertise: { kind: 'string', doc: '`host:port` (IPv6: `[addr]:port`) other nodes use to reach this worker, when it differs (NAT, proxies)' },
   fetchTaskInterval: { kind: 'int', default: 2000, min: 1, doc: 'ms of the fallback poll; an idle worker blocks on Redis and takes a new task at once' },
   concurrency: { kind: 'int', default: 10, min: 1, doc: 'tasks run at once' },
   heartbeatInterval: { kind: 'int', default: 1000, min: 1, doc: 'ms between batched lease renewals (one call per worker); keep it at most taskTimeout/4' },
@@ -132,8 +136,13 @@ export function resolveWorkerConfig(input: unknown): WorkerConfig {
   const o = asObject('Worker options', input);
   const c = resolveFields('Worker', WORKER_FIELDS, o, ['redis', 'logger', 'secret']);
   if (o.secret !== undefined && typeof o.secret !== 'string') throw new ConfigError('Worker.secret must be a string');
-  if (c.advertise !== undefined && !/^[^:\s]+:\d{1,5}$/.test(c.advertise)) {
-    throw new ConfigError(`Worker.advertise must be "host:port", got ${JSON.stringify(c.advertise)}`);
+  if (c.host !== undefined) {
+    const problem = hostProblem(c.host);
+    if (problem) throw new ConfigError(`Worker.host must be an IP address or a host name, got ${JSON.stringify(c.host)}: ${problem}`);
+  }
+  if (c.advertise !== undefined) {
+    const a = parseAddress(c.advertise, { strict: true });
+    if (!a.ok) throw new ConfigError(`Worker.advertise must be "host:port" (IPv6: "[addr]:port"), got ${JSON.stringify(c.advertise)}: ${a.reason}`);
   }
   return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
 }

@@ -152,7 +152,7 @@ export class Monitor extends EventEmitter {
         connect: fromPromise(async () => {
           try {
             await this.redis.connect();
-            this.peers = await listWorkers(this.redis, keys);
+            this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);
             throw this.startError;
@@ -169,7 +169,7 @@ export class Monitor extends EventEmitter {
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {
-            this.peers = await listWorkers(this.redis, keys);
+            this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),

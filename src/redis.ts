@@ -3,13 +3,27 @@
  * events published in the same tick go out in one write), and where needed a subscriber and a
  * blocking connection, since a blocked or subscribed connection can run nothing else.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Redis, type RedisOptions as IORedisOptions } from 'ioredis';
+import { normalizeHost } from './address.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 
 const lastError = new WeakMap<Redis, Error>();
 
 export type ConnectionRole = 'command' | 'subscriber' | 'blocking';
+
+/**
+ * A name for one component's connections, unique to it: `<hostname>-<pid>-<random>`. Stop finds
+ * its own blocked connections by name (CLIENT LIST) to unblock them; a name built from the
+ * peer address was shared by every host that defaulted to 127.0.0.1:6000, and by two workers
+ * of one process, so it could unblock someone else's wait. CLIENT SETNAME refuses spaces.
+ */
+export function connectionOwner(): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || 'host';
+  return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
 
 export function connect(c: RedisConfig, role: ConnectionRole, name: string, extra: IORedisOptions = {}): Redis {
   const opts: IORedisOptions = {
@@ -47,4 +61,15 @@ export function unavailable(c: RedisConfig, redis: Redis, e: unknown): unknown {
   if (!(e instanceof Error) || e.name === 'ListenError' || (e as { code?: string }).code?.startsWith('ERR_')) return e;
   const cause = lastError.get(redis)?.message ?? e.message;
   return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}`, e);
+}
+
+/**
+ * Both ends of `redis`'s connection, once it answers: `local` is this host's address on the
+ * interface that reaches Redis (what peers that reach the same Redis can most likely reach
+ * too). Undefined over a Unix socket.
+ */
+export async function redisEnds(redis: Redis): Promise<{ local?: string; remote?: string }> {
+  await redis.ping();
+  const norm = (a?: string) => (a ? normalizeHost(a) : undefined);
+  return { local: norm(redis.stream?.localAddress), remote: norm(redis.stream?.remoteAddress) };
 }

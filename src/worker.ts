@@ -13,7 +13,8 @@ import { ConfigError, LeaseLostError, StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, unavailable } from './redis.js';
+import { connect, connectionOwner, redisEnds, unavailable } from './redis.js';
+import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
@@ -82,6 +83,10 @@ export class Worker extends EventEmitter {
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
   private listenPort: number;
+  /** the host peers reach us on, once known: Redis's side of our connection to it, unless configured */
+  private advertisedHost?: string;
+  /** names our connections (redis.ts connectionOwner), unique to this worker */
+  private readonly owner = connectionOwner();
 
   constructor(options: WorkerOptions = {}) {
     super();
@@ -90,8 +95,8 @@ export class Worker extends EventEmitter {
     this.keys = buildKeys(this.config.redis);
     this.log = createLogger('worker', options.logger);
     // A silent connection (partition) must fail a heartbeat rather than hang it.
-    this.redis = connect(this.config.redis, 'command', this.address, { commandTimeout: redisCommandTimeout(this.config.heartbeatInterval) });
-    this.sub = connect(this.config.redis, 'subscriber', this.address);
+    this.redis = connect(this.config.redis, 'command', this.owner, { commandTimeout: redisCommandTimeout(this.config.heartbeatInterval) });
+    this.sub = connect(this.config.redis, 'subscriber', this.owner);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     this.outbox = new EventOutbox(
@@ -115,7 +120,7 @@ export class Worker extends EventEmitter {
 
   /** `host:port` peers and Redis know this worker by */
   get address(): string {
-    return this.config.advertise ?? `${this.config.host}:${this.listenPort}`;
+    return this.config.advertise ?? formatAddress(this.advertisedHost ?? this.config.host ?? '127.0.0.1', this.listenPort);
   }
 
   /** current machine state value, e.g. `{ connected: 'waiting' }` or `'halted'` */
@@ -339,7 +344,7 @@ export class Worker extends EventEmitter {
 
   private blockingConnection(): Redis {
     if (!this.blocking) {
-      this.blocking = connect(this.config.redis, 'blocking', `${this.address}/${++this.blockingMade}`);
+      this.blocking = connect(this.config.redis, 'blocking', `${this.owner}/${++this.blockingMade}`);
       this.blocking.on('error', (e: Error) => this.log.debug(`redis (blocking): ${e.message}`));
     }
     return this.blocking;
@@ -442,12 +447,24 @@ export class Worker extends EventEmitter {
         task: compiled(task) as unknown as typeof task,
         register: promiseEffect<void>(async ({ signal }) => {
           try {
-            const server = await startPeerServer(config.host, config.port, () => this.address, config.secret);
+            // Redis first: by default peers ping us on the interface that reaches Redis, since
+            // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
+            const ends = await redisEnds(this.redis);
+            const reachable = ends.local ?? '127.0.0.1';
+            const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
+            const server = await startPeerServer(config.host ?? reachable, config.port, () => this.address, config.secret, onError);
             if (signal.aborted) return void (await server.close()); // stopped while starting
             this.server = server;
             this.listenPort = server.port;
+            this.advertisedHost = config.host === undefined || isUnspecified(config.host) ? reachable : config.host;
+            const own = parseAddress(this.address);
+            if (own.ok && isLoopback(own.host) && ends.remote && !isLoopback(ends.remote)) {
+              log.warn(
+                `peer address ${this.address} is loopback while Redis is reached at ${ends.remote}: peers on other hosts cannot reach this worker, so partition detection will not work across hosts; set host to an address they can reach (or 0.0.0.0), or advertise`,
+              );
+            }
             this.epoch = await registerWorker(this.redis, keys, this.address, config.heartbeatInterval);
-            this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
+            this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);
             throw this.startError;
@@ -506,7 +523,7 @@ export class Worker extends EventEmitter {
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {
-            this.peers = (await listWorkers(this.redis, keys)).filter((p) => p !== this.address);
+            this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),

@@ -1,5 +1,6 @@
 /** Worker registry effects: `workers` membership (register.lua) and the peer list. */
 import type { Redis } from 'ioredis';
+import { parseAddress } from '../address.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
@@ -13,6 +14,45 @@ export async function deregisterWorker(redis: Redis, keys: Keys, worker: string)
   await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch], [worker, 'remove']);
 }
 
-export async function listWorkers(redis: Redis, keys: Keys): Promise<string[]> {
-  return (await redis.smembers(keys.workerSet)).sort();
+/** distinct invalid members remembered per reader; past this, new ones are skipped unlogged */
+const MAX_REMEMBERED = 1000;
+/** how much of an invalid member a log line shows */
+const SHOWN = 80;
+
+/**
+ * Invalid members already reported, per connection: each Worker and Monitor reads through its
+ * own, and the list is re-read every fetchWorkerInterval, so a bad member is logged once per
+ * reader, not once per refresh.
+ */
+const reported = new WeakMap<Redis, Set<string>>();
+
+function show(member: string): string {
+  return member.length > SHOWN ? `${JSON.stringify(member.slice(0, SHOWN))}... (${member.length} characters)` : JSON.stringify(member);
+}
+
+/**
+ * The valid `host:port` members of `workers`, sorted. Anything can write to that set, and one
+ * unusable member must not cost a node its peer list (or its process): invalid members are left
+ * out, and each distinct one is passed to `warn` once, with what is wrong with it.
+ */
+export async function listWorkers(redis: Redis, keys: Keys, warn: (message: string) => void = () => {}): Promise<string[]> {
+  const valid: string[] = [];
+  let seen = reported.get(redis);
+  for (const member of await redis.smembers(keys.workerSet)) {
+    const p = parseAddress(member);
+    if (p.ok) {
+      valid.push(member);
+      continue;
+    }
+    if (!seen) reported.set(redis, (seen = new Set()));
+    if (seen.has(member) || seen.size > MAX_REMEMBERED) continue;
+    seen.add(member);
+    const more = seen.size > MAX_REMEMBERED ? `; over ${MAX_REMEMBERED} distinct invalid members, the next are skipped without a log line` : '';
+    try {
+      warn(`ignoring a member of ${keys.workerSet} that is not a peer address "host:port": ${show(member)}: ${p.reason}${more}`);
+    } catch {
+      // the list is what the caller needs; a failing log line must not cost it
+    }
+  }
+  return valid.sort();
 }
