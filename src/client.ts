@@ -7,8 +7,9 @@ import { nanoid } from 'nanoid';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, TimeoutError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
+import { createLogger, type LoggerLike } from './logger.js';
 import { connect } from './redis.js';
-import { formatControl, parseEntry, taskData, type ControlInput, type StoredError, type TaskEvent } from './wire.js';
+import { formatControl, parseEntry, parseEvent, taskData, type ControlInput, type StoredError, type TaskEvent } from './wire.js';
 import { readDeadLetters, retryDead, submit, type DeadLetter } from './effects/queue.js';
 
 export type TaskState = 'QUEUED' | 'RUNNING' | 'END';
@@ -48,7 +49,11 @@ export interface SubmitOptions {
 
 export interface ClientOptions {
   redis?: RedisOptions;
+  /** where the client reports a `subscribe` handler that threw (once per handler); default: tslog, as the Worker */
+  logger?: LoggerLike;
 }
+
+const CLIENT_OPTIONS = ['redis', 'logger'];
 
 export class Client {
   readonly config: RedisConfig;
@@ -56,10 +61,20 @@ export class Client {
   private readonly redis: Redis;
   private sub?: Redis;
   private readonly handlers = new Map<string, Set<(ev: TaskEvent) => void>>();
+  private readonly log: LoggerLike;
+  /** handlers already reported as throwing: a handler that throws on every event is logged once */
+  private readonly reported = new WeakSet<(ev: TaskEvent) => void>();
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
-    for (const k of Object.keys(options)) if (k !== 'redis') throw new ConfigError(`Client: unknown option "${k}" (known: redis)`);
+    for (const k of Object.keys(options)) {
+      if (!CLIENT_OPTIONS.includes(k)) throw new ConfigError(`Client: unknown option "${k}" (known: ${CLIENT_OPTIONS.join(', ')})`);
+    }
+    const logger = options.logger;
+    if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.warn !== 'function')) {
+      throw new ConfigError('Client.logger must be an object with debug/info/warn/error methods');
+    }
+    this.log = createLogger('client', logger);
     this.config = resolveRedisConfig(options.redis);
     this.keys = buildKeys(this.config);
     // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
@@ -128,8 +143,15 @@ export class Client {
     return info;
   }
 
-  /** Follow one task's events (JSON `{event, data, at}`); returns the unsubscribe function. */
+  /**
+   * Follow one task's events; returns the unsubscribe function. Every message on the channel
+   * reaches `onEvent` as a well-formed `{event, data, at}` (see `parseEvent`: junk arrives as
+   * `event: 'raw'` with its text). A handler that throws is logged (once) and does not keep
+   * the others from the event.
+   */
   subscribe(id: string, onEvent: (ev: TaskEvent) => void): () => void {
+    checkId('subscribe', id);
+    if (typeof onEvent !== 'function') throw new InvalidTaskError('subscribe: the handler must be a function');
     const channel = this.keys.events(id);
     const sub = this.subscriber();
     let set = this.handlers.get(channel);
@@ -137,11 +159,12 @@ export class Client {
       this.handlers.set(channel, (set = new Set()));
       sub.subscribe(channel).catch(() => {});
     }
-    set.add(onEvent);
+    // Wrapped, so that one function subscribed twice is two subscriptions, each removed once.
+    const handler = (ev: TaskEvent) => onEvent(ev);
+    set.add(handler);
     return () => {
       const s = this.handlers.get(channel);
-      if (!s) return;
-      s.delete(onEvent);
+      if (!s || !s.delete(handler)) return;
       if (s.size === 0) {
         this.handlers.delete(channel);
         sub.unsubscribe(channel).catch(() => {});
@@ -225,20 +248,32 @@ export class Client {
 
   private subscriber(): Redis {
     if (!this.sub) {
-      this.sub = connect(this.config, 'subscriber', 'client', { lazyConnect: false });
+      // No retry limit: a SUBSCRIBE made while Redis is down waits for it, rather than fail
+      // after two reconnects and leave the channel unsubscribed for good (ioredis resubscribes
+      // only what had been subscribed).
+      this.sub = connect(this.config, 'subscriber', 'client', { lazyConnect: false, maxRetriesPerRequest: null });
       this.sub.on('error', () => {});
+      // This runs inside ioredis's reply parser: a throw here would be uncaught and end the
+      // process, so the parse is total and every handler is fenced.
       this.sub.on('message', (channel: string, message: string) => {
         const set = this.handlers.get(channel);
         if (!set) return;
-        let ev: TaskEvent;
-        try {
-          ev = JSON.parse(message) as TaskEvent;
-        } catch {
-          ev = { event: 'raw', data: message, at: Date.now() };
+        const ev = parseEvent(message);
+        for (const h of [...set]) {
+          try {
+            h(ev);
+          } catch (e) {
+            if (this.reported.has(h)) continue;
+            this.reported.add(h);
+            this.log.warn(`a subscriber of ${channel} threw on a "${ev.event}" event (the other subscribers still got it; reported once)`, e);
+          }
         }
-        for (const h of set) h(ev);
       });
     }
     return this.sub;
   }
+}
+
+function checkId(method: string, id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${method}: the task id must be a non-empty string, got ${JSON.stringify(id) ?? String(id)}`);
 }
