@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { Client, InvalidTaskError, Worker, type TaskEvent } from '../src/index.js';
 import { formatEvent, parseEvent } from '../src/wire.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { spawnClient } from './helpers/processes.js';
 import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
@@ -152,7 +153,44 @@ describe('the runtime\'s event names are reserved', () => {
   });
 });
 
-describe('a subscriber handler that throws', () => {
+describe('junk on a task\'s events channel', () => {
+  it('the client process stays alive, delivers each message as a well-formed event, and its wait goes on to the real end', async () => {
+    const o = server.options();
+    const w = new Worker({ port: 0, redis: o });
+    cleanup.push(() => w.stop());
+    let release!: () => void;
+    w.addTaskFunction('hold', () => new Promise((r) => (release = () => r('survived'))));
+    await w.start();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('hold');
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING');
+
+    const child = await spawnClient({ redis: o, id });
+    cleanup.push(() => child.kill('SIGKILL'));
+    const channel = child.address;
+    const events = () => child.lines.filter((l) => l.startsWith('EVENT '));
+
+    await fc.assert(
+      fc.asyncProperty(junk, async (m) => {
+        const before = events().length;
+        await redis.publish(channel, m);
+        await until(() => events().length > before || child.proc.exitCode !== null, 'the event echoed', 5000, 2);
+        expect(child.proc.exitCode, `the client process died on ${JSON.stringify(String(m))}`).toBeNull();
+        const ev = JSON.parse(events().at(-1)!.slice('EVENT '.length)) as TaskEvent;
+        expectWellFormed(ev);
+        expect(events().length).toBe(before + 1);
+      }),
+      { numRuns: 300 },
+    );
+    expect(child.lines.filter((l) => l.startsWith('END ') || l.startsWith('REJECTED '))).toEqual([]);
+
+    release();
+    const end = JSON.parse((await child.waitFor(/^END /)).slice('END '.length));
+    expect(end).toMatchObject({ id, state: 'END', outcome: 'succeeded', result: 'survived' });
+    expect(child.proc.exitCode).toBeNull();
+  });
+
   it('a handler that throws is reported once and does not keep the event from the other handlers', async () => {
     const o = server.options();
     const warnings: unknown[][] = [];
