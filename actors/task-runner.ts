@@ -6,7 +6,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import type { LocalTask, Task, TaskFunction } from '../src/task.js';
-import { parseEntry, taskData } from '../src/wire.js';
+import { checkEventName, parseEntry, taskData } from '../src/wire.js';
 import { UnknownFunctionError } from '../src/errors.js';
 import { LazyAbort } from './lazy-abort.js';
 
@@ -66,7 +66,8 @@ async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyA
     get signal() {
       return abort.signal;
     },
-    emit: (event, data) => deps.emit(t, event, data),
+    // A reserved name (`end`, ...) or a bad one throws here, in the task function's own call.
+    emit: (event, data) => deps.emit(t, checkEventName(event), data),
     on(name, handler) {
       let set = t.listeners.get(name);
       if (!set) t.listeners.set(name, (set = new Set()));

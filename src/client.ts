@@ -5,20 +5,37 @@
 import type { Redis } from 'ioredis';
 import { nanoid } from 'nanoid';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
-import { ConfigError, DuplicateTaskError, InvalidTaskError, TimeoutError } from './errors.js';
+import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TimeoutError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
+import { createLogger, type LoggerLike } from './logger.js';
 import { connect } from './redis.js';
-import { formatControl, MAX_ID_BYTES, parseEntry, taskData, type ControlInput, type StoredError, type TaskEvent } from './wire.js';
+import {
+  formatControl,
+  isOutcome,
+  isStoredError,
+  MAX_ID_BYTES,
+  parseEndEvent,
+  parseEntry,
+  parseEvent,
+  taskData,
+  type ControlInput,
+  type EndEventData,
+  type StoredError,
+  type TaskEvent,
+  type TaskOutcomeName,
+} from './wire.js';
 import { submit } from './effects/queue.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import type { DeadLetterReason } from './errors.js';
 
 export type TaskState = 'QUEUED' | 'RUNNING' | 'END';
-export type TaskOutcomeName = 'succeeded' | 'failed' | 'stopped';
+export type { TaskOutcomeName };
+const STATES: ReadonlySet<string> = new Set<TaskState>(['QUEUED', 'RUNNING', 'END']);
 
 export interface TaskInfo {
   id: string;
-  state: TaskState;
+  /** QUEUED, RUNNING or END; anything else is a hash edited by hand, passed through as stored ('' when it has none) */
+  state: TaskState | (string & {});
   function?: string;
   /** `host:port` of the worker running (or that ran) it */
   worker?: string;
@@ -44,6 +61,17 @@ export interface TaskInfo {
    * failed): why, and the dead letter's key (Client.retryDead / purgeDead take it)
    */
   parked?: { reason: DeadLetterReason; key: string };
+  /**
+   * hash fields whose content is not what the runtime writes (a hash edited by hand), as
+   * stored; their typed field above is left out (`attempt` is then 0)
+   */
+  invalid?: Record<string, string>;
+  /**
+   * set by `wait` alone, when the hash was gone by the time it read it (cleaned up at once:
+   * `endRetention: 0`): `outcome`, `result` or `error`, `parked` and `end` come from the
+   * runtime's end event, the other fields are as `wait` last read them
+   */
+  fromEndEvent?: true;
 }
 
 export interface SubmitOptions {
@@ -55,7 +83,21 @@ export interface SubmitOptions {
 
 export interface ClientOptions {
   redis?: RedisOptions;
+  /** where the client reports a `subscribe` handler that threw (once per handler); default: tslog, as the Worker */
+  logger?: LoggerLike;
 }
+
+export interface WaitOptions {
+  /** ms after which `wait` rejects with a TimeoutError; 0 or absent: no limit */
+  timeout?: number;
+  /**
+   * ms between re-reads of the hash when nothing else prompts one, the last resort should an
+   * event and a reconnect both be missed (default 5000)
+   */
+  pollInterval?: number;
+}
+
+const CLIENT_OPTIONS = ['redis', 'logger'];
 
 export class Client {
   readonly config: RedisConfig;
@@ -63,10 +105,24 @@ export class Client {
   private readonly redis: Redis;
   private sub?: Redis;
   private readonly handlers = new Map<string, Set<(ev: TaskEvent) => void>>();
+  private readonly log: LoggerLike;
+  /** handlers already reported as throwing: a handler that throws on every event is logged once */
+  private readonly reported = new WeakSet<(ev: TaskEvent) => void>();
+  /** pending waits, rejected by close() (their poll would keep the process alive) */
+  private readonly waits = new Set<() => void>();
+  /** what pending waits do when the subscriber connection is ready again (one listener for all) */
+  private readonly reconnects = new Set<() => void>();
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
-    for (const k of Object.keys(options)) if (k !== 'redis') throw new ConfigError(`Client: unknown option "${k}" (known: redis)`);
+    for (const k of Object.keys(options)) {
+      if (!CLIENT_OPTIONS.includes(k)) throw new ConfigError(`Client: unknown option "${k}" (known: ${CLIENT_OPTIONS.join(', ')})`);
+    }
+    const logger = options.logger;
+    if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.warn !== 'function')) {
+      throw new ConfigError('Client.logger must be an object with debug/info/warn/error methods');
+    }
+    this.log = createLogger('client', logger);
     this.config = resolveRedisConfig(options.redis);
     this.keys = buildKeys(this.config);
     // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
@@ -92,53 +148,32 @@ export class Client {
     return id;
   }
 
-  /** The task as Redis has it now, or null when unknown (never submitted, or expired). */
+  /**
+   * The task as Redis has it now, or null when unknown (never submitted, or expired). Whatever
+   * the hash holds, this answers: content the runtime would not write is passed through as
+   * stored, in `invalid`.
+   */
   async get(id: string): Promise<TaskInfo | null> {
-    const [[, h], [, queued]] = (await this.redis.multi().hgetall(this.keys.task(id)).sismember(this.keys.queued, id).exec()) as [
-      [null, Record<string, string>],
-      [null, number],
-    ];
+    checkId('get', id);
+    const key = this.keys.task(id);
+    const replies = (await this.redis.multi().hgetall(key).sismember(this.keys.queued, id).exec()) ?? [];
+    const [hashError, h] = (replies[0] ?? [null, null]) as [Error | null, Record<string, string> | null];
+    const queued = replies[1]?.[1] === 1;
+    // A key of another type under the task's name (set by hand): say so rather than throw.
+    if (hashError) return { id, state: '', attempt: 0, manualEnd: false, invalid: { key: hashError.message } };
     if (!h || Object.keys(h).length === 0) return queued ? { id, state: 'QUEUED', attempt: 0, manualEnd: false } : null;
-    const num = (v?: string) => (v === undefined ? undefined : Number(v));
-    const json = (v?: string) => {
-      if (v === undefined) return undefined;
-      try {
-        return JSON.parse(v);
-      } catch {
-        return v;
-      }
-    };
-    let data: unknown;
-    if (h.data !== undefined) {
-      try {
-        data = taskData(parseEntry(h.data));
-      } catch {
-        data = undefined;
-      }
-    }
-    const info: TaskInfo = {
-      id,
-      state: (h.state as TaskState) ?? 'QUEUED',
-      function: h.function,
-      worker: h.worker,
-      start: num(h.start),
-      update: num(h.update),
-      end: num(h.end),
-      attempt: Number(h.attempt ?? 0),
-      data,
-      raw: h.data,
-      manualEnd: h.manual_end === '1',
-    };
-    if (h.outcome) info.outcome = h.outcome as TaskOutcomeName;
-    if (h.result !== undefined) info.result = json(h.result);
-    if (h.error !== undefined) info.error = json(h.error) as StoredError;
-    if (h.history !== undefined) info.history = json(h.history);
-    if (h.parked !== undefined) info.parked = { reason: h.parked as DeadLetterReason, key: h.dead ?? '' };
-    return info;
+    return readHash(id, h);
   }
 
-  /** Follow one task's events (JSON `{event, data, at}`); returns the unsubscribe function. */
+  /**
+   * Follow one task's events; returns the unsubscribe function. Every message on the channel
+   * reaches `onEvent` as a well-formed `{event, data, at}` (see `parseEvent`: junk arrives as
+   * `event: 'raw'` with its text). A handler that throws is logged (once) and does not keep
+   * the others from the event.
+   */
   subscribe(id: string, onEvent: (ev: TaskEvent) => void): () => void {
+    checkId('subscribe', id);
+    if (typeof onEvent !== 'function') throw new InvalidTaskError('subscribe: the handler must be a function');
     const channel = this.keys.events(id);
     const sub = this.subscriber();
     let set = this.handlers.get(channel);
@@ -146,11 +181,12 @@ export class Client {
       this.handlers.set(channel, (set = new Set()));
       sub.subscribe(channel).catch(() => {});
     }
-    set.add(onEvent);
+    // Wrapped, so that one function subscribed twice is two subscriptions, each removed once.
+    const handler = (ev: TaskEvent) => onEvent(ev);
+    set.add(handler);
     return () => {
       const s = this.handlers.get(channel);
-      if (!s) return;
-      s.delete(onEvent);
+      if (!s || !s.delete(handler)) return;
       if (s.size === 0) {
         this.handlers.delete(channel);
         sub.unsubscribe(channel).catch(() => {});
@@ -163,44 +199,103 @@ export class Client {
     await this.redis.publish(this.keys.control(id), formatControl(message));
   }
 
-  /** Resolve with the task once it has ended; rejects with TimeoutError after `timeout` ms. */
-  async wait(id: string, options: { timeout?: number } = {}): Promise<TaskInfo> {
+  /**
+   * Resolve with the task once its hash says END (what `get` returns then); rejects with a
+   * TimeoutError after `timeout` ms. The hash is the truth and every event is only a hint to
+   * read it again: an `end` published by anyone else changes nothing while the hash says
+   * otherwise. The hash is read when the subscription is in place, on every event of the task,
+   * after every reconnect of the subscriber (events published meanwhile are gone) and every
+   * `pollInterval` ms. When the hash is gone after the runtime's end event (cleaned up at once,
+   * `endRetention: 0`), the answer comes from that event, marked `fromEndEvent`. `close()`
+   * rejects a pending wait with a StateError.
+   */
+  async wait(id: string, options: WaitOptions = {}): Promise<TaskInfo> {
+    checkId('wait', id);
+    if (options === null || typeof options !== 'object') throw new ConfigError('wait: options must be an object');
     const timeout = options.timeout ?? 0;
-    const channel = this.keys.events(id);
-    let off = () => {};
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await new Promise<TaskInfo>((resolve, reject) => {
-        let settled = false;
-        const done = (t: TaskInfo) => {
-          if (!settled) {
-            settled = true;
-            resolve(t);
-          }
-        };
-        off = this.subscribe(id, (ev) => {
-          if (ev.event !== 'end') return;
-          // Prefer the hash (it has every field); fall back to the event when retention is 0.
-          const d = ev.data as { outcome: TaskOutcomeName; result?: unknown; error?: StoredError };
-          this.get(id).then(
-            (t) => done(t && t.state === 'END' ? t : { id, state: 'END', attempt: t?.attempt ?? 0, manualEnd: false, ...d }),
-            () => done({ id, state: 'END', attempt: 0, manualEnd: false, ...d }),
-          );
-        });
-        if (timeout > 0) timer = setTimeout(() => reject(new TimeoutError(`task "${id}" did not end within ${timeout} ms`)), timeout);
-        // Subscribed first, then read: an end between the two is seen by one or the other.
-        this.subscriber()
-          .subscribe(channel)
-          .then(() => this.get(id))
-          .then((t) => {
-            if (t?.state === 'END') done(t);
-          })
-          .catch(reject);
-      });
-    } finally {
-      off();
-      clearTimeout(timer);
+    const pollInterval = options.pollInterval ?? 5000;
+    if (typeof timeout !== 'number' || !(timeout >= 0) || timeout > MAX_TIMER) {
+      throw new ConfigError(`wait: timeout must be a number of ms between 0 and ${MAX_TIMER}, got ${String(timeout)}`);
     }
+    if (typeof pollInterval !== 'number' || !(pollInterval >= 1) || pollInterval > MAX_TIMER) {
+      throw new ConfigError(`wait: pollInterval must be a number of ms between 1 and ${MAX_TIMER}, got ${String(pollInterval)}`);
+    }
+    const channel = this.keys.events(id);
+    const sub = this.subscriber();
+    return new Promise<TaskInfo>((resolve, reject) => {
+      let settled = false;
+      let off = () => {};
+      const poll = setInterval(() => read(), pollInterval);
+      const timer = timeout > 0 ? setTimeout(() => finish(() => reject(new TimeoutError(`task "${id}" did not end within ${timeout} ms`))), timeout) : undefined;
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        off();
+        this.reconnects.delete(onReady);
+        clearInterval(poll);
+        clearTimeout(timer);
+        this.waits.delete(abandon);
+        settle();
+      };
+      const abandon = () => finish(() => reject(new StateError(`the client was closed while waiting for task "${id}"`)));
+      this.waits.add(abandon);
+
+      // One read at a time; a hint during a read asks for one more after it, so a chatty task
+      // costs one read per round trip, not one per event.
+      let reading = false;
+      let again = false;
+      let reads = 0;
+      let lastSeen: TaskInfo | undefined;
+      // The runtime's end event, and how many reads had begun when it came: only a read begun
+      // after it can tell "gone after the end" from "not there yet" or "still running".
+      let endEvent: { data: EndEventData; at: number; after: number } | undefined;
+      const read = () => {
+        if (settled) return;
+        if (reading) {
+          again = true;
+          return;
+        }
+        reading = true;
+        const n = ++reads;
+        this.get(id)
+          .then(
+            (t) => {
+              if (settled) return;
+              const afterEnd = endEvent !== undefined && n > endEvent.after;
+              if (t?.state === 'END') finish(() => resolve(t));
+              else if (t === null && afterEnd) finish(() => resolve(fromEndEvent(id, endEvent!, lastSeen)));
+              else if (t !== null) {
+                lastSeen = t;
+                // The hash outlived that end and does not say END: it was not the runtime's.
+                if (afterEnd) endEvent = undefined;
+              }
+            },
+            // Redis away: the reconnect, the next event or the poll reads again.
+            () => {},
+          )
+          .finally(() => {
+            reading = false;
+            if (again) {
+              again = false;
+              read();
+            }
+          });
+      };
+      // After a reconnect ioredis resubscribes by itself; our own SUBSCRIBE's reply, on the same
+      // connection, says when the channel is live again, and then the hash tells what was missed.
+      const onReady = () => {
+        sub.subscribe(channel).then(read, read);
+      };
+
+      off = this.subscribe(id, (ev) => {
+        const end = parseEndEvent(ev, id);
+        if (end) endEvent = { data: end, at: ev.at, after: reads };
+        read();
+      });
+      this.reconnects.add(onReady);
+      // Subscribed first, then read: an end between the two is seen by one or the other.
+      sub.subscribe(channel).then(read, read);
+    });
   }
 
   /** Dead letters, newest first: `offset` skipped, at most `limit` (default 100). */
@@ -240,6 +335,7 @@ export class Client {
   }
 
   async close(): Promise<void> {
+    for (const abandon of [...this.waits]) abandon();
     await Promise.allSettled([this.redis.quit(), this.sub?.quit()]);
     this.redis.disconnect();
     this.sub?.disconnect();
@@ -247,20 +343,110 @@ export class Client {
 
   private subscriber(): Redis {
     if (!this.sub) {
-      this.sub = connect(this.config, 'subscriber', 'client', { lazyConnect: false });
+      // No retry limit: a SUBSCRIBE made while Redis is down waits for it, rather than fail
+      // after two reconnects and leave the channel unsubscribed for good (ioredis resubscribes
+      // only what had been subscribed).
+      this.sub = connect(this.config, 'subscriber', 'client', { lazyConnect: false, maxRetriesPerRequest: null });
       this.sub.on('error', () => {});
+      this.sub.on('ready', () => {
+        for (const f of [...this.reconnects]) f();
+      });
+      // This runs inside ioredis's reply parser: a throw here would be uncaught and end the
+      // process, so the parse is total and every handler is fenced.
       this.sub.on('message', (channel: string, message: string) => {
         const set = this.handlers.get(channel);
         if (!set) return;
-        let ev: TaskEvent;
-        try {
-          ev = JSON.parse(message) as TaskEvent;
-        } catch {
-          ev = { event: 'raw', data: message, at: Date.now() };
+        const ev = parseEvent(message);
+        for (const h of [...set]) {
+          try {
+            h(ev);
+          } catch (e) {
+            if (this.reported.has(h)) continue;
+            this.reported.add(h);
+            this.log.warn(`a subscriber of ${channel} threw on a "${ev.event}" event (the other subscribers still got it; reported once)`, e);
+          }
         }
-        for (const h of set) h(ev);
       });
     }
     return this.sub;
   }
+}
+
+/** setTimeout's largest delay (ms); a longer one fires at once */
+const MAX_TIMER = 2 ** 31 - 1;
+
+function checkId(method: string, id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${method}: the task id must be a non-empty string, got ${JSON.stringify(id) ?? String(id)}`);
+}
+
+/** A task hash as TaskInfo; total: a field the runtime would not write goes to `invalid`. */
+function readHash(id: string, h: Record<string, string>): TaskInfo {
+  const invalid: Record<string, string> = {};
+  const num = (field: string): number | undefined => {
+    const v = h[field];
+    if (v === undefined) return undefined;
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (Number.isFinite(n)) return n;
+    invalid[field] = v;
+    return undefined;
+  };
+  const json = (field: string, valid: (v: unknown) => boolean = () => true): { value: unknown } | undefined => {
+    const v = h[field];
+    if (v === undefined) return undefined;
+    try {
+      const value: unknown = JSON.parse(v);
+      if (valid(value)) return { value };
+    } catch {
+      // not JSON: passed through below
+    }
+    invalid[field] = v;
+    return undefined;
+  };
+  // `raw` carries the entry as stored; `data` only when it is an entry (a parked one may not be).
+  let data: unknown;
+  if (h.data !== undefined) {
+    try {
+      data = taskData(parseEntry(h.data));
+    } catch {
+      data = undefined;
+    }
+  }
+  const state = h.state ?? '';
+  if (!STATES.has(state)) invalid.state = state;
+  const info: TaskInfo = { id, state, attempt: num('attempt') ?? 0, manualEnd: h.manual_end === '1' };
+  if (h.function !== undefined) info.function = h.function;
+  if (h.worker !== undefined) info.worker = h.worker;
+  const start = num('start');
+  if (start !== undefined) info.start = start;
+  const update = num('update');
+  if (update !== undefined) info.update = update;
+  const end = num('end');
+  if (end !== undefined) info.end = end;
+  if (h.outcome !== undefined) {
+    if (isOutcome(h.outcome)) info.outcome = h.outcome;
+    else invalid.outcome = h.outcome;
+  }
+  const result = json('result');
+  if (result) info.result = result.value;
+  const error = json('error', isStoredError);
+  if (error) info.error = error.value as StoredError;
+  const history = json('history', (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)));
+  if (history) info.history = history.value as TaskInfo['history'];
+  if (h.parked !== undefined) info.parked = { reason: h.parked as DeadLetterReason, key: h.dead ?? '' };
+  if (data !== undefined) info.data = data;
+  if (h.data !== undefined) info.raw = h.data;
+  if (Object.keys(invalid).length) info.invalid = invalid;
+  return info;
+}
+
+/** The answer of `wait` when the hash was cleaned up right after the runtime's end event. */
+function fromEndEvent(id: string, end: { data: EndEventData; at: number }, last: TaskInfo | undefined): TaskInfo {
+  const info: TaskInfo = { id, state: 'END', attempt: last?.attempt ?? 0, manualEnd: last?.manualEnd ?? false, outcome: end.data.outcome, end: end.at, fromEndEvent: true };
+  for (const k of ['function', 'worker', 'start', 'data', 'raw', 'history'] as const) {
+    if (last?.[k] !== undefined) (info as unknown as Record<string, unknown>)[k] = last[k];
+  }
+  if ('result' in end.data) info.result = end.data.result;
+  if (end.data.error) info.error = end.data.error;
+  if (end.data.parked !== undefined) info.parked = { reason: end.data.parked as DeadLetterReason, key: end.data.dead ?? '' };
+  return info;
 }

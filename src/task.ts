@@ -13,7 +13,11 @@ export interface Task<D = any> {
   readonly function: string;
   /** aborts on `stop`, `reload`, a lost lease, a halt or a worker stop past its grace */
   readonly signal: AbortSignal;
-  /** publish an event on `task-<id>-events` (pipelined; costs the task no round trip) */
+  /**
+   * publish an event on `task-<id>-events` (pipelined; costs the task no round trip). Throws an
+   * InvalidTaskError for a name the runtime reserves (`end`, `requeued`, `control-error`,
+   * `retrying`), an empty name, or data JSON cannot carry.
+   */
   emit(event: string, data?: unknown): void;
   /** listen for custom control events `{event_name, event}` sent to this task */
   on(eventName: string, handler: (payload: unknown) => void): this;

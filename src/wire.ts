@@ -1,7 +1,8 @@
 /**
  * The JSON shapes that cross Redis: task entries on the queue, control messages, events and
  * stored errors. Parsing here never throws past its caller: bad input comes back as an
- * InvalidTaskError naming what was wrong.
+ * InvalidTaskError naming what was wrong, or, for events (which are only ever read), as a
+ * well-formed event.
  */
 import { InvalidTaskError } from './errors.js';
 import type { ControlCommand } from '../machines/worker.js';
@@ -94,11 +95,95 @@ export function formatControl(c: ControlInput): string {
 export interface TaskEvent {
   event: string;
   data: unknown;
+  /** ms since epoch; always a time a Date can hold */
   at: number;
 }
 
+/**
+ * Event names only the runtime publishes. A task's `emit` refuses them, so a subscriber can
+ * take `end` (and the others) as the runtime's word, not a task's: `end` is the last event of a
+ * task, published with its END write; `requeued` by a monitor or a handing-back worker;
+ * `control-error` for a control message the worker could not act on; `retrying` for a retry.
+ */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['end', 'requeued', 'control-error', 'retrying']);
+
+/** The name a task may emit under; an InvalidTaskError naming it otherwise (a programmer error). */
+export function checkEventName(event: unknown): string {
+  if (typeof event !== 'string' || event === '') {
+    throw new InvalidTaskError(`task.emit: the event name must be a non-empty string, got ${describeValue(event)}`);
+  }
+  if (RESERVED_EVENTS.has(event)) {
+    throw new InvalidTaskError(`task.emit: "${event}" is reserved for the runtime (reserved: ${[...RESERVED_EVENTS].join(', ')}); give the event another name`);
+  }
+  return event;
+}
+
 export function formatEvent(event: string, data: unknown): string {
-  return JSON.stringify({ event, data: data === undefined ? null : data, at: Date.now() });
+  try {
+    return JSON.stringify({ event, data: data === undefined ? null : data, at: Date.now() });
+  } catch (e) {
+    throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${(e as Error).message}`);
+  }
+}
+
+/** The largest |ms since epoch| a Date holds (ECMA-262 time range). */
+const MAX_TIME = 8.64e15;
+
+/**
+ * Any message on a task's events channel as a well-formed event; never throws. A JSON object
+ * with a non-empty string `event` keeps its name and `data` (null when absent); its `at` is kept
+ * when it is a time a Date can hold, else it becomes the time of receipt (the seed's events
+ * carry only `event` and `data`). Anything else (not JSON, not an object, no usable name) comes
+ * back as `{event: 'raw', data: <the message text>, at: <now>}`.
+ */
+export function parseEvent(message: unknown): TaskEvent {
+  const text = typeof message === 'string' ? message : Buffer.isBuffer(message) ? message.toString('utf8') : String(message);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { event: 'raw', data: text, at: Date.now() };
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return { event: 'raw', data: text, at: Date.now() };
+  const o = v as Record<string, unknown>;
+  if (typeof o.event !== 'string' || o.event === '') return { event: 'raw', data: text, at: Date.now() };
+  const at = typeof o.at === 'number' && Number.isFinite(o.at) && Math.abs(o.at) <= MAX_TIME ? o.at : Date.now();
+  return { event: o.event, data: o.data === undefined ? null : o.data, at };
+}
+
+export type TaskOutcomeName = 'succeeded' | 'failed' | 'stopped';
+const OUTCOMES: ReadonlySet<string> = new Set<TaskOutcomeName>(['succeeded', 'failed', 'stopped']);
+export function isOutcome(v: unknown): v is TaskOutcomeName {
+  return typeof v === 'string' && OUTCOMES.has(v);
+}
+
+/** What the runtime's `end` event says about how a task ended (finish.lua, requeue.lua). */
+export interface EndEventData {
+  id: string;
+  outcome: TaskOutcomeName;
+  result?: unknown;
+  error?: StoredError;
+  /** the reason a parked task was parked */
+  parked?: string;
+  /** the key of a parked task's dead letter */
+  dead?: string;
+}
+
+/**
+ * The runtime's `end` event for task `id`, or undefined when `ev` is not one: the name `end`,
+ * `data` an object naming this task and a known outcome. Only a hint still: anyone who can
+ * PUBLISH can send this shape, so a reader trusts the task's hash over it while the hash exists.
+ */
+export function parseEndEvent(ev: TaskEvent, id: string): EndEventData | undefined {
+  if (ev.event !== 'end' || ev.data === null || typeof ev.data !== 'object' || Array.isArray(ev.data)) return undefined;
+  const d = ev.data as Record<string, unknown>;
+  if (d.id !== id || !isOutcome(d.outcome)) return undefined;
+  const out: EndEventData = { id, outcome: d.outcome };
+  if ('result' in d) out.result = d.result;
+  if (isStoredError(d.error)) out.error = d.error;
+  if (typeof d.parked === 'string') out.parked = d.parked;
+  if (typeof d.dead === 'string') out.dead = d.dead;
+  return out;
 }
 
 export interface StoredError {
@@ -106,6 +191,23 @@ export interface StoredError {
   message: string;
   code?: string;
   stack?: string;
+}
+
+export function isStoredError(v: unknown): v is StoredError {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  return (
+    typeof e.name === 'string' &&
+    typeof e.message === 'string' &&
+    (e.code === undefined || typeof e.code === 'string') &&
+    (e.stack === undefined || typeof e.stack === 'string')
+  );
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || v === undefined || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
 }
 
 export function serializeError(e: unknown): StoredError {

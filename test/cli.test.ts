@@ -63,6 +63,27 @@ describe('task-swarm CLI', () => {
     });
   }
 
+  it('wait: junk on the events channel (an `at` no Date holds, null, not JSON) is printed, and the wait goes on to the end', async () => {
+    const prefix = `cliw${Date.now()}:`;
+    const redis = server.client();
+    await redis.hset(`${prefix}task-w1`, 'state', 'RUNNING');
+    const done = cli(['wait', 'w1', '--timeout', '15000', '--key-prefix', prefix]);
+    const channel = `${prefix}task-w1-events`;
+    while (((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] === 0) await new Promise((r) => setTimeout(r, 20));
+    for (const m of ['{"event":"progress","data":1,"at":1e300}', 'null', '{nope', '{"event":"end","data":{}}']) await redis.publish(channel, m);
+    await new Promise((r) => setTimeout(r, 200));
+    await redis.hset(`${prefix}task-w1`, 'state', 'END', 'outcome', 'succeeded', 'result', '"ok"');
+    await redis.publish(channel, JSON.stringify({ event: 'end', data: { id: 'w1', outcome: 'succeeded', result: 'ok' }, at: Date.now() }));
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: 'w1', state: 'END', outcome: 'succeeded', result: 'ok' });
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} w1 progress 1$/);
+    expect(lines[1]).toMatch(/ w1 raw "null"$/);
+    expect(lines[2]).toMatch(/ w1 raw "\{nope"$/);
+  });
+
   it('an unreachable Redis: one line naming it', async () => {
     const r = await cli(['status'], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(r.code).toBe(1);

@@ -1,8 +1,9 @@
-/** Worker child processes for tests: spawn, wait for output lines, kill, stop. */
+/** Worker and client child processes for tests: spawn, wait for output lines, kill, stop. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
+const WORKER_FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
+const CLIENT_FIXTURE = fileURLToPath(new URL('../fixtures/client-process.ts', import.meta.url));
 
 export interface WorkerProcess {
   proc: ChildProcess;
@@ -22,9 +23,22 @@ process.on('exit', () => {
 
 /** `prefix` runs the worker under another command, e.g. `ip netns exec NAME`. */
 export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = []): Promise<WorkerProcess> {
-  const argv = [...prefix, process.execPath, '--import', 'tsx', FIXTURE];
+  return spawnFixture(WORKER_FIXTURE, { WORKER_OPTIONS: JSON.stringify(options) }, prefix);
+}
+
+/**
+ * A Client as a child process (test/fixtures/client-process.ts): it follows one task's events
+ * and waits for its end, printing `EVENT <json>` per event and `END <json>` (or `REJECTED
+ * <message>`) when the wait settles. `address` is the events channel it follows.
+ */
+export async function spawnClient(options: { redis: Record<string, unknown>; id: string; timeout?: number }): Promise<WorkerProcess> {
+  return spawnFixture(CLIENT_FIXTURE, { CLIENT_OPTIONS: JSON.stringify(options) });
+}
+
+async function spawnFixture(fixture: string, env: Record<string, string>, prefix: string[] = []): Promise<WorkerProcess> {
+  const argv = [...prefix, process.execPath, '--import', 'tsx', fixture];
   const proc = spawn(argv[0]!, argv.slice(1), {
-    env: { ...process.env, WORKER_OPTIONS: JSON.stringify(options), TASK_SWARM_LOG: process.env.TASK_SWARM_LOG ?? 'warn' },
+    env: { ...process.env, ...env, TASK_SWARM_LOG: process.env.TASK_SWARM_LOG ?? 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   alive.add(proc);
@@ -53,8 +67,8 @@ export async function spawnWorker(options: Record<string, unknown>, prefix: stri
     new Promise<string>((resolve, reject) => {
       const found = lines.find((l) => re.test(l));
       if (found) return resolve(found);
-      const t = setTimeout(() => reject(new Error(`worker process: no line matching ${re} within ${timeoutMs} ms; got ${JSON.stringify(lines)}`)), timeoutMs);
-      const onExit = (code: number | null) => reject(new Error(`worker process exited (${code}) before printing ${re}; got ${JSON.stringify(lines)}`));
+      const t = setTimeout(() => reject(new Error(`child process: no line matching ${re} within ${timeoutMs} ms; got ${JSON.stringify(lines)}`)), timeoutMs);
+      const onExit = (code: number | null) => reject(new Error(`child process exited (${code}) before printing ${re}; got ${JSON.stringify(lines)}`));
       proc.once('exit', onExit);
       waiters.push({
         re,

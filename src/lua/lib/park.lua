@@ -49,6 +49,6 @@ local function park(D, now, reason, message, raw, id, by, record, extra)
   redis.call('ZREM', D.leases, id)
   redis.call('SREM', D.queued, id)
   redis.call('PUBLISH', tkey .. '-events',
-    eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"failed","error":' .. err .. ',"parked":"' .. reason .. '"}', now))
+    eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"failed","error":' .. err .. ',"parked":"' .. reason .. '","dead":"' .. key .. '"}', now))
   return key
 end
