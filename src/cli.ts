@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Client, type TaskInfo } from './client.js';
 import { MONITOR_FIELDS, WORKER_FIELDS, type RedisOptions } from './config.js';
-import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError, TimeoutError } from './errors.js';
+import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError } from './errors.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -470,7 +470,8 @@ function reportEnd(io: CliIO, t: TaskInfo): number {
   const { raw: _raw, ...shown } = t;
   printJson(io, shown);
   if (t.outcome === 'succeeded') return 0;
-  const message: unknown = isObject(t.error) ? t.error.message : undefined;
+  // a stored error that is not one the runtime writes (edited by hand) is shown as stored
+  const message: unknown = isObject(t.error) ? t.error.message : isObject(t.invalid) ? t.invalid.error : undefined;
   const why = message === undefined || message === null || message === '' ? '' : `: ${text(message)}`;
   const parked = isObject(t.parked) ? ` (parked as ${text(t.parked.reason)}; \`${PROG} retry-dead ${text(t.parked.key)}\` queues it again)` : '';
   io.stderr.write(`${PROG}: task ${quote(t.id)} ended ${t.outcome ? text(t.outcome) : 'without an outcome'}${parked}${why}\n`);
@@ -695,14 +696,12 @@ async function runEvents(ctx: Context): Promise<number> {
     let fail: (e: Error) => void = () => {};
     const done = new Promise<number>((resolve, reject) => ((finish = resolve), (fail = reject)));
     done.catch(() => {}); // the timeout may pass while the task is still being read: awaited below
-    const off = client.subscribe(id, (ev: unknown) => {
-      io.stdout.write(showJson(ev) + '\n');
-      if (isEnd(ev)) finish(0);
-    });
+    // every event is printed; the end is when the task's hash says so (an `end` event anyone can
+    // publish is only a hint: Client.wait reads the hash)
+    const off = client.subscribe(id, (ev: unknown) => io.stdout.write(showJson(ev) + '\n'));
     const stop = () => finish(130);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    const timer = timeout === undefined ? undefined : setTimeout(() => fail(new TimeoutError(`task ${quote(id)} did not end within ${timeout} ms`)), timeout);
     try {
       const t = await client.get(id);
       if (t?.state === 'END') {
@@ -711,9 +710,9 @@ async function runEvents(ctx: Context): Promise<number> {
       }
       const shown = escapeControls(id);
       io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
+      client.wait(id, { timeout }).then(() => finish(0), fail);
       return await done;
     } finally {
-      clearTimeout(timer);
       off();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

@@ -87,11 +87,12 @@ describe('events, whatever they hold', () => {
     const r = await follow('wait', messages);
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(messages.length);
     for (const line of r.stderr.split('\n').filter(Boolean)) expect(line).toContain(' followed ');
-    expect(r.stderr).toContain('? followed progress 1\n'); // a time that cannot be shown is "?"
+    // a time that cannot be a Date's is replaced by when the event arrived (Client's parseEvent)
+    expect(r.stderr).toMatch(/\d\d:\d\d:\d\d\.\d{3} followed progress 1\n/);
     expect(r.stderr).toContain('followed two\\nlines "and\\nmore"');
-    expect(r.stderr).toContain('followed (event name {"toString":1}) 1');
+    expect(r.stderr).toContain('followed raw "{\\"event\\":{\\"toString\\":1},\\"data\\":1,\\"at\\":0}"');
     expect(r.stderr).toContain('(nested deeper than 64 levels)');
-    expect(r.stderr).toContain('? followed (not an event) 42');
+    expect(r.stderr).toContain(' followed raw "42"');
     noStack(r.stderr);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ id: 'followed', state: 'END', outcome: 'succeeded' });
@@ -103,10 +104,24 @@ describe('events, whatever they hold', () => {
     const lines = r.stdout.split('\n').filter(Boolean);
     expect(lines).toHaveLength(messages.length + 1);
     const parsed = lines.map((l) => JSON.parse(l) as unknown);
-    expect(parsed.at(-2)).toBeNull();
+    // what is not an event arrives as one, `raw`, with its text (Client's parseEvent)
+    expect(parsed.at(-2)).toEqual({ event: 'raw', data: 'null', at: expect.any(Number) });
     expect(parsed.at(-1)).toMatchObject({ event: 'end' });
-    expect(parsed[0]).toEqual({ event: 'progress', data: 1, at: 1e20 });
+    expect(parsed[0]).toEqual({ event: 'progress', data: 1, at: expect.any(Number) });
     noStack(r.stderr);
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('the end is what the hash says', () => {
+  it('`events` goes on past an `end` event anyone published while the task runs, to the real end', async () => {
+    const forged = '{"event":"end","data":{"id":"followed","outcome":"failed"},"at":0}';
+    const r = await follow('events', [forged]);
+    const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: string; data: { outcome?: string } });
+    expect(lines.map((l) => [l.event, l.data.outcome])).toEqual([
+      ['end', 'failed'],
+      ['end', 'succeeded'],
+    ]);
     expect(r.code).toBe(0);
   });
 });
@@ -125,10 +140,11 @@ describe('task hashes and dead letters, whatever they hold', () => {
   it("`wait` on an ended task says why it failed on one line, whatever its stored error's message is", async () => {
     const prefix = `out${++prefixes}:`;
     const cases: [string, string][] = [
-      ['{"message":{"toString":1}}', 'ended failed: {"toString":1}'],
-      ['{"message":"boom\\n    at run (/app/task.js:1:1)"}', 'ended failed: boom\\n    at run (/app/task.js:1:1)'],
-      ['"just a string"', 'ended failed\n'],
-      ['null', 'ended failed\n'],
+      // not an error the runtime writes: shown as stored, on one line
+      ['{"message":{"toString":1}}', 'ended failed: {"message":{"toString":1}}'],
+      ['{"name":"Error","message":"boom\\n    at run (/app/task.js:1:1)"}', 'ended failed: boom\\n    at run (/app/task.js:1:1)'],
+      ['"just a string"', 'ended failed: "just a string"'],
+      ['null', 'ended failed: null'],
     ];
     for (const [i, [error, expected]] of cases.entries()) {
       await redis.hset(`${prefix}task-f${i}`, { state: 'END', outcome: 'failed', attempt: '1', error });
