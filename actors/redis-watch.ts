@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { fromCallback, type AnyEventObject } from 'xstate';
+import { within } from '../src/within.js';
 
 export function redisWatch(redis: Redis) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
@@ -34,7 +35,7 @@ export function awaitRedis(redis: Redis, everyMs: number, timeoutMs: number) {
     const attempt = async () => {
       let ok = false;
       try {
-        ok = (await Promise.race([redis.ping(), new Promise((r) => setTimeout(() => r(null), timeoutMs))])) === 'PONG';
+        ok = (await within(timeoutMs, redis.ping())) === 'PONG';
       } catch {
         ok = false;
       }

@@ -24,6 +24,7 @@ import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import type { ControlInput } from './wire.js';
+import { within } from './within.js';
 
 const PROG = 'task-swarm';
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -372,7 +373,7 @@ async function withClient<T>(ctx: Context, fn: (client: Client) => Promise<T>): 
   try {
     return await fn(client);
   } finally {
-    await Promise.race([client.close(), new Promise((r) => setTimeout(r, 1000))]);
+    await within(1000, client.close());
   }
 }
 

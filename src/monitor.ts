@@ -15,6 +15,7 @@ import { emitStates } from './state-events.js';
 import { connect, unavailable } from './redis.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
+import { within } from './within.js';
 import { listWorkers } from './effects/registry.js';
 import { probePeers } from '../actors/peer-prober.js';
 import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
@@ -174,7 +175,7 @@ export class Monitor extends EventEmitter {
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),
         disconnect: fromPromise(async () => {
-          await Promise.race([this.redis.quit(), new Promise((r) => setTimeout(r, 1000))]);
+          await within(1000, this.redis.quit());
           this.redis.disconnect();
           log.info('stopped');
         }),

@@ -21,6 +21,7 @@ import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type T
 import { claim, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
 import { ClaimLedger } from './claim-ledger.js';
+import { within } from './within.js';
 import { EndBatch } from './end-batch.js';
 import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
 import { startPeerServer, type PeerServer } from '../actors/peer-server.js';
@@ -337,9 +338,7 @@ export class Worker extends EventEmitter {
       }
       await Promise.allSettled(taken);
     };
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, ms)))]);
-    clearTimeout(timer);
+    await within(ms, end());
   }
 
   private blockingConnection(): Redis {
@@ -352,7 +351,8 @@ export class Worker extends EventEmitter {
 
   private async closeConnections(): Promise<void> {
     await this.endAbandonedWaits(1000);
-    await Promise.allSettled([this.redis.quit(), this.sub.quit()]);
+    // a silent link answers no QUIT: bounded, then the sockets are closed anyway
+    await within(1000, Promise.allSettled([this.redis.quit(), this.sub.quit()]));
     this.redis.disconnect();
     this.sub.disconnect();
     this.blocking?.disconnect();
@@ -567,7 +567,7 @@ export class Worker extends EventEmitter {
         }),
         deregister: promiseEffect<void>(async () => {
           try {
-            await Promise.race([deregisterWorker(this.redis, keys, this.address), new Promise((r) => setTimeout(r, 2000))]);
+            await within(2000, deregisterWorker(this.redis, keys, this.address));
           } finally {
             await this.closeConnections();
             log.info('stopped');
