@@ -43,7 +43,9 @@ export function awaitRedis(redis: Redis, everyMs: number, timeoutMs: number) {
       if (ok) sendBack({ type: 'REDIS_BACK' });
       else timer = setTimeout(attempt, everyMs);
     };
-    timer = setTimeout(attempt, everyMs);
+    // at once first: a state that re-enters often (redisDown re-probes every fetchWorkerInterval)
+    // must not restart a wait that never gets to ask
+    timer = setTimeout(attempt, 0);
     return () => {
       stopped = true;
       clearTimeout(timer);

@@ -8,7 +8,7 @@ import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './confi
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TimeoutError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
-import { connect } from './redis.js';
+import { connect, connectionOwner } from './redis.js';
 import {
   formatControl,
   isOutcome,
@@ -103,6 +103,8 @@ export class Client {
   readonly config: RedisConfig;
   private readonly keys: Keys;
   private readonly redis: Redis;
+  /** names our connections (redis.ts connectionOwner), unique to this client */
+  private readonly owner = `client-${connectionOwner()}`;
   private sub?: Redis;
   private readonly handlers = new Map<string, Set<(ev: TaskEvent) => void>>();
   private readonly log: LoggerLike;
@@ -126,7 +128,7 @@ export class Client {
     this.config = resolveRedisConfig(options.redis);
     this.keys = buildKeys(this.config);
     // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
-    this.redis = connect(this.config, 'command', 'client', { lazyConnect: false, maxRetriesPerRequest: 20 });
+    this.redis = connect(this.config, 'command', this.owner, { lazyConnect: false, maxRetriesPerRequest: 20 });
     this.redis.on('error', () => {});
   }
 
@@ -346,7 +348,7 @@ export class Client {
       // No retry limit: a SUBSCRIBE made while Redis is down waits for it, rather than fail
       // after two reconnects and leave the channel unsubscribed for good (ioredis resubscribes
       // only what had been subscribed).
-      this.sub = connect(this.config, 'subscriber', 'client', { lazyConnect: false, maxRetriesPerRequest: null });
+      this.sub = connect(this.config, 'subscriber', this.owner, { lazyConnect: false, maxRetriesPerRequest: null });
       this.sub.on('error', () => {});
       this.sub.on('ready', () => {
         for (const f of [...this.reconnects]) f();

@@ -12,7 +12,7 @@ import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, unavailable } from './redis.js';
+import { connect, connectionOwner, unavailable } from './redis.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
 import { within } from './within.js';
@@ -56,7 +56,7 @@ export class Monitor extends EventEmitter {
     this.config = resolveMonitorConfig(options);
     this.keys = buildKeys(this.config.redis);
     this.log = createLogger(this.name, options.logger);
-    this.redis = connect(this.config.redis, 'command', this.name, { commandTimeout: 5000 });
+    this.redis = connect(this.config.redis, 'command', `${this.name}-${connectionOwner()}`, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
   }
 

@@ -79,7 +79,8 @@ export async function startRedis(opts: { appendonly?: boolean; bind?: string[] }
   };
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     const p = proc;
-    if (!p || p.exitCode !== null) return;
+    // exited already (by a signal too: a process killed by SIGKILL has a signalCode, no exitCode)
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((r) => {
       p.once('exit', () => r());
       p.kill(signal);
