@@ -9,7 +9,9 @@ import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TimeoutE
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner } from './redis.js';
+import { within } from './within.js';
 import {
+  wellFormed,
   formatControl,
   isOutcome,
   isStoredError,
@@ -75,7 +77,11 @@ export interface TaskInfo {
 }
 
 export interface SubmitOptions {
-  /** your own id; default a random one. A used id is refused with DuplicateTaskError. */
+  /**
+   * your own id; default a random one. Another task with a used id (queued, running, ended and
+   * retained, or parked) is refused with DuplicateTaskError; the very same task again (same
+   * function, data and options) is the same submission, and gets its id back.
+   */
   id?: string;
   /** keep the task's hash after it ends, listed in `end-task`, for manual cleanup */
   manualEnd?: boolean;
@@ -137,6 +143,8 @@ export class Client {
     if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError('submit: function name must be a non-empty string');
     const id = options.id ?? nanoid();
     if (typeof id !== 'string' || id === '') throw new InvalidTaskError('submit: id must be a non-empty string');
+    // a lone surrogate has no UTF-8 form: the id would name one key here and another in Redis
+    if (!wellFormed(id)) throw new InvalidTaskError('submit: id must be well-formed Unicode (it holds a lone surrogate)');
     if (Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`submit: id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
     const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
     if (options.manualEnd) entry.manual_end = true;
@@ -146,8 +154,17 @@ export class Client {
     } catch (e) {
       throw new InvalidTaskError(`submit: data of task "${id}" is not JSON-serialisable: ${(e as Error).message}`);
     }
-    if (!(await submit(this.redis, this.keys, id, raw))) throw new DuplicateTaskError(id);
-    return id;
+    if (await submit(this.redis, this.keys, id, raw)) return id;
+    // Refused: the id is taken. By this very submission, when its reply was lost and ioredis sent
+    // it again after a reconnect: the entry is then ours, queued or already claimed.
+    if (await this.holds(id, raw)) return id;
+    throw new DuplicateTaskError(id);
+  }
+
+  /** Does Redis hold exactly this entry for `id`: claimed (its hash's data) or still queued? */
+  private async holds(id: string, raw: string): Promise<boolean> {
+    const [[, data], [, at]] = (await this.redis.multi().hget(this.keys.task(id), 'data').lpos(this.keys.newQueue, raw).exec()) as [[unknown, string | null], [unknown, number | null]];
+    return data === raw || at !== null;
   }
 
   /**
@@ -265,7 +282,9 @@ export class Client {
               if (settled) return;
               const afterEnd = endEvent !== undefined && n > endEvent.after;
               if (t?.state === 'END') finish(() => resolve(t));
-              else if (t === null && afterEnd) finish(() => resolve(fromEndEvent(id, endEvent!, lastSeen)));
+              // gone after an end: believed only for a task this wait has seen (queued, running);
+              // for one it never saw (pushed by hand, not claimed yet) anyone could forge the end
+              else if (t === null && afterEnd && lastSeen) finish(() => resolve(fromEndEvent(id, endEvent!, lastSeen)));
               else if (t !== null) {
                 lastSeen = t;
                 // The hash outlived that end and does not say END: it was not the runtime's.
@@ -338,7 +357,8 @@ export class Client {
 
   async close(): Promise<void> {
     for (const abandon of [...this.waits]) abandon();
-    await Promise.allSettled([this.redis.quit(), this.sub?.quit()]);
+    // Redis unreachable answers no QUIT (the subscriber retries for ever): bounded, then closed
+    await within(1000, Promise.allSettled([this.redis.quit(), this.sub?.quit()]));
     this.redis.disconnect();
     this.sub?.disconnect();
   }
@@ -360,12 +380,17 @@ export class Client {
         if (!set) return;
         const ev = parseEvent(message);
         for (const h of [...set]) {
-          try {
-            h(ev);
-          } catch (e) {
-            if (this.reported.has(h)) continue;
+          const report = (e: unknown) => {
+            if (this.reported.has(h)) return;
             this.reported.add(h);
             this.log.warn(`a subscriber of ${channel} threw on a "${ev.event}" event (the other subscribers still got it; reported once)`, e);
+          };
+          try {
+            // an async handler's rejection would end the process as an unhandled rejection
+            const r = h(ev) as unknown;
+            if (r instanceof Promise) r.catch(report);
+          } catch (e) {
+            report(e);
           }
         }
       });

@@ -129,7 +129,17 @@ function asObject(what: string, v: unknown): Record<string, unknown> {
 }
 
 export function resolveRedisConfig(input: unknown): RedisConfig {
-  return resolveFields('redis', REDIS_FIELDS, asObject('redis', input));
+  const c = resolveFields('redis', REDIS_FIELDS, asObject('redis', input));
+  // A task's hash is taskPrefix + its id: a key name that starts with taskPrefix is the hash of
+  // some id (newQueue "task-queue" is the task "queue"'s key), and a task of that id would
+  // overwrite it. So every other name must stay out of taskPrefix's space.
+  if (c.taskPrefix === '') throw new ConfigError('redis.taskPrefix must not be empty: task keys would be the ids themselves and could be any other key');
+  for (const name of ['newQueue', 'taskSet', 'endQueue', 'workerSet'] as const) {
+    if (c[name].startsWith(c.taskPrefix)) {
+      throw new ConfigError(`redis.${name} ("${c[name]}") must not start with redis.taskPrefix ("${c.taskPrefix}"): it would be the key of the task "${c[name].slice(c.taskPrefix.length)}"`);
+    }
+  }
+  return c;
 }
 
 export function resolveWorkerConfig(input: unknown): WorkerConfig {

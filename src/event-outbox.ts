@@ -61,6 +61,11 @@ export class EventOutbox {
     this.flush();
   }
 
+  /** events of this copy of a task (id and lease) wait here for the outbox to open */
+  holds(id: string, lease: string): boolean {
+    return this.waiting.some((e) => e.id === id && e.lease === lease);
+  }
+
   get size(): number {
     return this.waiting.length + this.batch.length;
   }

@@ -198,7 +198,12 @@ export class Monitor extends EventEmitter {
           }
           if (r.graceLeft && !this.holding) log.warn(`no worker heartbeat for over taskTimeout/2 (an outage?): holding requeues for ${r.graceLeft} ms`);
           this.holding = Boolean(r.graceLeft);
-          this.emit('sweep', r);
+          // a listener that throws must not crash the machine that runs this action
+          try {
+            this.emit('sweep', r);
+          } catch (e) {
+            log.warn('a listener of the sweep event threw', e);
+          }
         },
         reportError: ({ event }) => {
           const e = (event as { error?: unknown }).error;

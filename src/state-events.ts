@@ -15,7 +15,12 @@ export function emitStates(actor: AnyActorRef, owner: EventEmitter, log: LoggerL
       if (sameValue(s.value, last)) return;
       last = s.value;
       log.debug(`state ${JSON.stringify(s.value)}`);
-      owner.emit('state', s.value);
+      // a listener that throws must not crash the machine it is told about
+      try {
+        owner.emit('state', s.value);
+      } catch (e) {
+        log.warn(`a listener of the ${name}'s state event threw`, e);
+      }
     },
     error: (e: unknown) => log.error(`${name} machine crashed`, e),
   });

@@ -9,7 +9,7 @@ import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } f
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
-import { ConfigError, LeaseLostError, StateError } from './errors.js';
+import { ConfigError, LeaseLostError, StateError, TaskStoppedError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
@@ -39,6 +39,9 @@ export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 's
   /** shared secret that authenticates peer pings (HMAC); all nodes of a swarm use the same */
   secret?: string;
 };
+
+/** the stored error of a task ended by a `stop` control message */
+const STOPPED = (({ name, code, message }) => ({ name, code, message }))(new TaskStoppedError());
 
 /** how long to wait for a retried END write after a Redis error */
 const FINISH_RETRY_MS = 500;
@@ -385,11 +388,15 @@ export class Worker extends EventEmitter {
           if (event.type !== 'EVENT') return;
           const handlers = this.tasks.get(context.id)?.listeners.get(event.name);
           if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
+          // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
+          // rejects (an unhandled rejection would end the process), is reported, not fatal.
+          const report = (e: unknown) => log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
           for (const h of handlers ?? []) {
             try {
-              h(event.payload);
+              const r = h(event.payload) as unknown;
+              if (r instanceof Promise) r.catch(report);
             } catch (e) {
-              log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+              report(e);
             }
           }
         },
@@ -424,11 +431,18 @@ export class Worker extends EventEmitter {
             context.outcome === 'succeeded'
               ? safeJson(context.result)
               : context.outcome === 'stopped'
-                ? JSON.stringify({ name: 'TaskStopped', code: 'ERR_STOPPED', message: 'stopped by a control message' })
+                ? JSON.stringify(STOPPED)
                 : JSON.stringify(serializeError(context.error));
           const report = (e: { type: 'ENDED'; written: boolean } | { type: 'END_FAILED'; error: unknown }) => {
             if (self.getSnapshot().status === 'active') self.send(e);
           };
+          // Events this copy emitted while Redis was away wait in the outbox until the worker
+          // has reconciled; its END must not overtake them (they would find the task ended, and
+          // be refused): it is tried again, after them.
+          if (this.outbox.holds(context.id, context.lease)) {
+            queueMicrotask(() => report({ type: 'END_FAILED', error: new Error('its events are waiting for Redis; the END follows them') }));
+            return;
+          }
           this.ends.end({ id: context.id, lease: context.lease, outcome: context.outcome ?? 'failed', payloadJson: payload }).then(
             (written) => {
               if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);

@@ -69,8 +69,9 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     // monitor requeued all of them until maxAttempts
     await redis.lpush(`${o.keyPrefix}new-task`, '{"id":"ok1","function":"echo","data":1}', '{"id":"nan","function":"echo","data":NaN}', '{"id":"ok2","function":"echo","data":2}');
     for (const id of ['ok1', 'ok2']) expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded' });
-    expect(await c.get('nan')).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason: 'bad_json' } });
-    expect((await c.deadLetters())[0]).toMatchObject({ reason: 'bad_json', id: 'nan', message: expect.stringContaining('NaN') });
+    // pushed by hand, an id the swarm never saw: parked as junk (bounded by deadLetterMax)
+    expect((await c.deadLetters())[0]).toMatchObject({ reason: 'bad_json', id: 'nan', task: false, message: expect.stringContaining('NaN') });
+    expect(await c.get('nan')).toBeNull();
   });
 
   it('numeric ids keep every digit: two 15-digit ids are two tasks; an id JSON cannot carry exactly is refused', async () => {
@@ -113,7 +114,8 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
   it('junk is bounded: a monitor sweep keeps the newest deadLetterMax entries that hold no task, logged and counted; parked tasks stay', async () => {
     const { o, c, push, stillRuns } = await setup();
     for (let i = 1; i <= 5; i++) await push(`not json ${i}`);
-    for (let i = 1; i <= 2; i++) await push(`{"id":"d${i}","function":"nope"}`);
+    // submitted, so tasks the swarm knows: parked as tasks, not junk
+    for (let i = 1; i <= 2; i++) await c.submit('nope', null, { id: `d${i}` });
     await until(async () => (await c.deadLetters()).length === 7, 'seven dead letters');
     const m = new Monitor({ redis: o, deadLetterMax: 3, checkTaskInterval: 50 });
     const dropped: Partial<Record<string, number>>[] = [];
@@ -129,11 +131,11 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
   });
 
   it('parked tasks are dropped only by the retention the user chose (deadLetterRetention), their hash with them', async () => {
-    const { o, c, push } = await setup();
-    await push('{"id":"old","function":"nope"}');
+    const { o, c } = await setup();
+    await c.submit('nope', null, { id: 'old' });
     await until(async () => (await c.get('old'))?.parked, 'parked');
     await new Promise((r) => setTimeout(r, 1200));
-    await push('{"id":"new","function":"nope"}');
+    await c.submit('nope', null, { id: 'new' });
     await until(async () => (await c.get('new'))?.parked, 'parked');
     const m = new Monitor({ redis: o, deadLetterRetention: 800, checkTaskInterval: 50 });
     const dropped: Partial<Record<string, number>>[] = [];

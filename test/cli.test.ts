@@ -39,7 +39,9 @@ describe('task-swarm CLI', () => {
     ['bad JSON data', ['submit', 'f', '{nope'], 2, /JSON/],
     ['an unknown task id', ['get', 'no-such-task'], 1, /no task with id "no-such-task"/],
     ['a duplicate id', ['submit', 'f', '1', '--id', 'dup-cli'], 0, /^$/],
-    ['a duplicate id, again', ['submit', 'f', '1', '--id', 'dup-cli'], 1, /already in use/],
+    // the very same task again is the same submission (a resend is answered so too): its id
+    ['the same task submitted again', ['submit', 'f', '1', '--id', 'dup-cli'], 0, /^$/],
+    ['another task with a used id', ['submit', 'f', '2', '--id', 'dup-cli'], 1, /already in use/],
     ['a bad option value', ['worker', '--functions', CLI, '--concurrency', '0'], 2, /--concurrency must be >= 1, got 0/],
     // an inherited property of the command table is no command (it was an "unexpected error", 1)
     ['a command named like an Object property', ['constructor'], 2, /unknown command "constructor"/],

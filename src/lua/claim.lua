@@ -33,6 +33,7 @@
     receipt = 1 when a receipt was kept under the token (ack it with a later claim), else 0
 ]]
 --@include lib/now.lua
+--@include lib/fields.lua
 --@include lib/task-id.lua
 --@include lib/strict-json.lua
 --@include lib/manual-end.lua
@@ -59,8 +60,8 @@ if token ~= '' then
   if receipt then
     local r = cjson.decode(receipt)
     for i = 2, #r, 3 do
-      local h = redis.call('HMGET', prefix .. r[i], 'state', 'lease', 'data')
-      if h[1] == 'RUNNING' and h[2] == r[i + 1] then
+      local h = fields(prefix .. r[i], 'state', 'lease', 'data')
+      if h and h[1] == 'RUNNING' and h[2] == r[i + 1] then
         claimed[#claimed + 1] = r[i]
         claimed[#claimed + 1] = h[3]
         claimed[#claimed + 1] = r[i + 2]
@@ -71,14 +72,26 @@ if token ~= '' then
   end
 end
 
--- the state of the task that holds `id` now, if it is running or ended (a new entry is then a duplicate)
-local function owner(id)
-  local state = redis.call('HGET', prefix .. id, 'state')
-  if state == 'RUNNING' or state == 'END' then return state end
+-- The task that holds `id` now: its hash's fields (nil when there is none), and `taken` when it
+-- is running or ended (a new entry is then a duplicate), or its key is not a task hash at all.
+local function holder(id)
+  local h = fields(prefix .. id, 'state', 'attempt', 'claims')
+  if not h then return nil, 'foreign' end
+  if h[1] == 'RUNNING' or h[1] == 'END' then return h, h[1] end
+  if h[1] or h[2] or h[3] then return h, nil end
+  return nil, nil
 end
 
+-- Park an entry. It is recorded on its task (see lib/park.lua) only when the id names a task this
+-- swarm knows (submitted through Client, or a hash QUEUED after a requeue or a hand-back) and no
+-- other task holds it: an entry pushed by hand with an id never seen is junk, bounded by
+-- deadLetterMax, so a producer of garbage with fresh ids cannot grow Redis without bound.
 local function refuse(reason, message, raw, id, extra)
-  local record = id ~= nil and not owner(id)
+  local record = false
+  if id then
+    local h, taken = holder(id)
+    record = not taken and (h ~= nil or redis.call('SISMEMBER', KEYS[4], id) == 1)
+  end
   park(D, now, reason, message, raw, id, worker, record, extra)
   parked[#parked + 1] = reason
   parked[#parked + 1] = message
@@ -99,7 +112,7 @@ for _ = 1, max + 64 do
   local raw = redis.call('RPOP', KEYS[1])
   if not raw then break end
   if #raw > maxBytes then
-    refuse('too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, raw, leadingId(raw))
+    refuse('too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, raw, leadingId(raw), { truncate = true })
   else
     local ok, task = pcall(cjson.decode, raw)
     -- cjson decodes arrays to tables too: only an object is a task.
@@ -119,8 +132,10 @@ for _ = 1, max + 64 do
       elseif not fn then
         refuse('missing_function', 'task "' .. id .. '" has no "function" name', raw, id)
       else
-        local state = owner(id)
-        if state then
+        local h, state = holder(id)
+        if state == 'foreign' then
+          refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
+        elseif state then
           refuse('duplicate', 'task id "' .. id .. '" is already ' .. state, raw, id)
         elseif not functions[fn] and holdUnknown then
           redis.call('RPUSH', KEYS[1], raw)
@@ -130,12 +145,13 @@ for _ = 1, max + 64 do
           refuse('unknown_function', 'task "' .. id .. '" names function "' .. fn .. '", not registered on worker ' .. worker, raw, id, { fn = fn })
         else
           local key = prefix .. id
-          local attempt = redis.call('HINCRBY', key, 'attempt', 1)
+          -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
+          local attempt = (h and int(h[2]) or 0) + 1
           -- `claims` only grows (a hand-back gives back the attempt, not the claim): every
           -- claim's lease is new, so a stale copy can never match it.
-          local lease = redis.call('HINCRBY', key, 'claims', 1) .. ':' .. worker
+          local lease = ((h and int(h[3]) or 0) + 1) .. ':' .. worker
           redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker,
-            'data', raw, 'lease', lease, 'function', fn)
+            'data', raw, 'lease', lease, 'function', fn, 'attempt', attempt, 'claims', string.match(lease, '^(%d+)'))
           if wantsManualEnd(task) then redis.call('HSET', key, 'manual_end', '1') end
           redis.call('SADD', KEYS[2], id)
           redis.call('ZADD', KEYS[3], now, id)

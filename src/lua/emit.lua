@@ -9,10 +9,14 @@
   Returns, per event: 1 published, 0 fenced (the task is another claim's, or not running),
   -1 the hash is missing (Redis lost its data; the worker re-asserts the task and goes on).
 ]]
+--@include lib/fields.lua
+
 local out = {}
 for i = 1, #ARGV, 4 do
-  local h = redis.call('HMGET', ARGV[i], 'state', 'lease')
-  if not h[1] then
+  local h = fields(ARGV[i], 'state', 'lease')
+  if not h then
+    out[#out + 1] = 0 -- its key holds something else: not a task of ours
+  elseif not h[1] then
     out[#out + 1] = -1
   elseif h[1] == 'RUNNING' and h[2] == ARGV[i + 1] then
     redis.call('PUBLISH', ARGV[i + 2], ARGV[i + 3])

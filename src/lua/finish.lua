@@ -13,12 +13,13 @@
 ]]
 --@include lib/now.lua
 --@include lib/event.lua
+--@include lib/fields.lua
 
 local now = nowMs()
 local out = {}
 for i = 1, #ARGV, 6 do
   local key, id, lease, outcome, payload, channel = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local h = redis.call('HMGET', key, 'state', 'lease')
+  local h = fields(key, 'state', 'lease') or {}
   if h[1] == 'END' and h[2] == lease then
     out[#out + 1] = 1
   elseif h[1] ~= 'RUNNING' or h[2] ~= lease then

@@ -13,6 +13,7 @@
   Returns the ids parked.
 ]]
 --@include lib/now.lua
+--@include lib/fields.lua
 --@include lib/park.lua
 
 local prefix, worker = ARGV[1], ARGV[2]
@@ -21,8 +22,8 @@ local D = { entries = KEYS[4], index = KEYS[5], junk = KEYS[6], stats = KEYS[7],
 local out = {}
 for i = 3, #ARGV, 4 do
   local id, lease, reason, message = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local h = redis.call('HMGET', prefix .. id, 'state', 'lease', 'data', 'function')
-  if h[1] == 'RUNNING' and h[2] == lease then
+  local h = fields(prefix .. id, 'state', 'lease', 'data', 'function')
+  if h and h[1] == 'RUNNING' and h[2] == lease then
     park(D, now, reason, message, h[3] or '', id, worker, true, { fn = h[4] })
     out[#out + 1] = id
   end

@@ -7,6 +7,8 @@
 
   Returns 1 when deleted, 0 when there is no entry with that key.
 ]]
+--@include lib/fields.lua
+
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -15,7 +17,8 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 local ok, letter = pcall(cjson.decode, entry)
 if ok and type(letter) == 'table' and letter.task and type(letter.id) == 'string' then
   local key = ARGV[2] .. letter.id
-  if redis.call('HGET', key, 'dead') == ARGV[1] then redis.call('DEL', key) end
+  local h = fields(key, 'dead')
+  if h and h[1] == ARGV[1] then redis.call('DEL', key) end
 end
 redis.call('HINCRBY', KEYS[4], 'purged:' .. (ok and type(letter) == 'table' and tostring(letter.reason) or 'unknown'), 1)
 return 1

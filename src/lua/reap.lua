@@ -11,13 +11,15 @@
   Returns { ids cleaned up, ids still waiting }: the monitor calls again at once while the
   second is not 0, so cleanup keeps up with any rate of ends.
 ]]
+--@include lib/fields.lua
+
 local prefix, retention, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids = redis.call('LPOP', KEYS[1], limit)
 if not ids then return { 0, 0 } end
 for _, id in ipairs(ids) do
   local key = prefix .. id
   redis.call('SREM', KEYS[2], id)
-  local h = redis.call('HMGET', key, 'state', 'manual_end', 'parked')
+  local h = fields(key, 'state', 'manual_end', 'parked') or {}
   if h[1] == 'END' and not h[3] then
     if h[2] == '1' then
       redis.call('SADD', KEYS[3], id)

@@ -22,6 +22,7 @@
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
+--@include lib/fields.lua
 local now = nowMs()
 
 local epoch = redis.call('GET', KEYS[6])
@@ -47,8 +48,10 @@ local lost, missing = {}, {}
 for i = 4, #ARGV, 2 do
   local id, lease = ARGV[i], ARGV[i + 1]
   local key = prefix .. id
-  local h = redis.call('HMGET', key, 'state', 'lease')
-  if not h[1] then
+  local h = fields(key, 'state', 'lease')
+  if not h then
+    lost[#lost + 1] = id -- its key holds something else now: not a task of ours
+  elseif not h[1] then
     missing[#missing + 1] = id
   elseif h[1] == 'RUNNING' and h[2] == lease then
     redis.call('HSET', key, 'update', now)

@@ -28,6 +28,7 @@
 ]]
 --@include lib/now.lua
 --@include lib/event.lua
+--@include lib/fields.lua
 --@include lib/park.lua
 
 local prefix, timeout, limit, maxAttempts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -50,17 +51,28 @@ local requeued, parked = {}, {}
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, limit)
 for _, id in ipairs(stale) do
   local key = prefix .. id
-  local h = redis.call('HMGET', key, 'state', 'update', 'attempt', 'data', 'worker', 'history')
-  if h[1] ~= 'RUNNING' then
+  local h = fields(key, 'state', 'update', 'attempt', 'data', 'worker', 'history')
+  if not h then
+    -- its key holds something else now (written by hand): no task of ours to requeue
     redis.call('ZREM', KEYS[1], id)
-  elseif tonumber(h[2]) and tonumber(h[2]) > cutoff then
-    redis.call('ZADD', KEYS[1], tonumber(h[2]), id)
+    redis.call('SREM', KEYS[2], id)
+  elseif h[1] ~= 'RUNNING' then
+    redis.call('ZREM', KEYS[1], id)
+  elseif int(h[2]) and int(h[2]) > cutoff then
+    redis.call('ZADD', KEYS[1], int(h[2]), id)
   else
-    local attempt = tonumber(h[3]) or 0
-    local record = cjson.encode({ worker = h[5], attempt = attempt, at = now, reason = 'heartbeat timeout' })
-    local history = h[6] and (string.sub(h[6], 1, -2) .. ',' .. record .. ']') or ('[' .. record .. ']')
+    local attempt = int(h[3]) or 0
+    -- the history as a list (one edited by hand into something else starts again)
+    local ok, list = pcall(cjson.decode, h[6] or '[]')
+    if not ok or type(list) ~= 'table' then list = {} end
+    list[#list + 1] = { worker = h[5], attempt = attempt, at = now, reason = 'heartbeat timeout' }
+    local history = cjson.encode(list)
     redis.call('ZREM', KEYS[1], id)
-    if attempt >= maxAttempts then
+    if not h[4] then
+      -- no entry to queue again (its `data` was removed by hand): parked, not lost in between
+      park(D, now, 'unrunnable', 'task "' .. id .. '" went stale and its hash holds no entry to queue again', '', id, ARGV[5], true, { history = history })
+      parked[#parked + 1] = id
+    elseif attempt >= maxAttempts then
       local message = 'task "' .. id .. '" was claimed ' .. attempt .. ' times and its worker died each time (maxAttempts ' .. maxAttempts .. ')'
       park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id
@@ -73,6 +85,13 @@ for _, id in ipairs(stale) do
       requeued[#requeued + 1] = id
     end
   end
+end
+
+-- A member of `workers` that never heartbeat (listed by hand, or by a worker that died before its
+-- first heartbeat) has no overdue time: give it one, now, so that it is pruned like the others if
+-- it stays silent (a sample per call keeps this bounded).
+for _, w in ipairs(redis.call('SRANDMEMBER', KEYS[12], math.min(limit, 100))) do
+  if not redis.call('ZSCORE', KEYS[9], w) then redis.call('ZADD', KEYS[9], now, w) end
 end
 
 local pruned = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now - 2 * timeout, 'LIMIT', 0, limit)

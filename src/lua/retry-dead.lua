@@ -10,18 +10,21 @@
   Returns 1 when requeued, 0 when there is no entry with that key (retried or purged already).
 ]]
 --@include lib/now.lua
+--@include lib/fields.lua
 
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 local ok, letter = pcall(cjson.decode, entry)
 -- an entry edited into junk by hand carries no task to queue: left for purge
 if not ok or type(letter) ~= 'table' or type(letter.raw) ~= 'string' then return redis.error_reply('dead letter ' .. ARGV[1] .. ' is not an entry this swarm wrote (no "raw" task); purge it') end
+if letter.truncated then return redis.error_reply('dead letter ' .. ARGV[1] .. ' holds only the first 4 KB of a ' .. tostring(letter.truncated) .. '-byte entry: it cannot be queued again; send the task again (maxPayloadBytes bounds it) and purge this one') end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if letter.task and type(letter.id) == 'string' then
   local key = ARGV[2] .. letter.id
-  if redis.call('HGET', key, 'dead') == ARGV[1] then
+  local h = fields(key, 'dead')
+  if h and h[1] == ARGV[1] then
     redis.call('HSET', key, 'state', 'QUEUED', 'attempt', 0, 'update', nowMs())
     redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead')
     redis.call('PERSIST', key)

@@ -13,6 +13,7 @@
   Returns { flat { reason, count, ... } of what was dropped, more (1 = call again) }.
 ]]
 --@include lib/now.lua
+--@include lib/fields.lua
 
 local max, retention, prefix, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local now = nowMs()
@@ -23,8 +24,9 @@ local function drop(key)
   local ok, letter = pcall(cjson.decode, redis.call('HGET', KEYS[1], key) or '')
   if ok and type(letter) == 'table' then
     reason = tostring(letter.reason)
-    if letter.task and type(letter.id) == 'string' and redis.call('HGET', prefix .. letter.id, 'dead') == key then
-      redis.call('DEL', prefix .. letter.id)
+    if letter.task and type(letter.id) == 'string' then
+      local h = fields(prefix .. letter.id, 'dead')
+      if h and h[1] == key then redis.call('DEL', prefix .. letter.id) end
     end
   end
   redis.call('HDEL', KEYS[1], key)

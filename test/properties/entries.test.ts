@@ -52,10 +52,15 @@ type Expect =
 interface Entry {
   raw: string;
   expect: Expect;
+  /** submitted through Client (a task the swarm knows) rather than pushed by hand */
+  submitted?: { fn: string; id: string; data: unknown };
 }
 
-/** an entry the worker must park, for `reason`; `id`: the task the parking is recorded on */
-const parkedEntry = (raw: string, reason: string, id?: string): Entry => ({ raw, expect: { kind: 'parked', reason, id, record: id !== undefined } });
+/**
+ * An entry pushed by hand that the worker must park, for `reason`. Its id (if any) is one the
+ * swarm never saw, so it is junk, its id for information only: get(id) knows nothing of it.
+ */
+const parkedEntry = (raw: string, reason: string, id?: string): Entry => ({ raw, expect: { kind: 'parked', reason, id, record: false } });
 
 let seq = 0;
 const nextId = () => `e${++seq}`;
@@ -109,6 +114,15 @@ const badIds: fc.Arbitrary<() => Entry> = fc.oneof(
 );
 
 const noRun: fc.Arbitrary<() => Entry> = fc.oneof(
+  // submitted for a function no worker has: parked as the task's, recorded on its hash
+  fc.constant((): Entry => {
+    const id = nextId();
+    return {
+      raw: JSON.stringify({ id, function: 'nope', data: null }),
+      expect: { kind: 'parked', reason: 'unknown_function', id, record: true },
+      submitted: { fn: 'nope', id, data: null },
+    };
+  }),
   fc.constant(() => {
     const id = nextId();
     return parkedEntry(JSON.stringify({ id, data: 1 }), 'missing_function', id);
@@ -130,8 +144,10 @@ describe('generated entries through claim, run and end on a real worker', () => 
       fc.asyncProperty(batch, async (makers) => {
         const entries = makers.map((m) => m());
         const deadBefore = await client.stats().then((s) => s.dead);
-        // one LPUSH, several entries: they are claimed in the same batches
-        await redis.lpush(`${prefix}new-task`, ...entries.map((e) => e.raw));
+        // the submitted ones first, then one LPUSH of the rest: claimed in the same batches
+        for (const e of entries) if (e.submitted) await client.submit(e.submitted.fn, e.submitted.data, { id: e.submitted.id });
+        const pushed = entries.filter((e) => !e.submitted).map((e) => e.raw);
+        if (pushed.length) await redis.lpush(`${prefix}new-task`, ...pushed);
         const good = entries.flatMap((e) => (e.expect.kind === 'healthy' ? [e.expect] : []));
         const bad = entries.length - good.length;
         await until(
@@ -157,6 +173,7 @@ describe('generated entries through claim, run and end on a real worker', () => 
           expect(found, `one dead letter for each ${JSON.stringify(e.raw.slice(0, 60))}`).toHaveLength(pushed);
           expect(found[0], `dead letter of ${JSON.stringify(e.raw.slice(0, 60))}`).toMatchObject({ reason, task: record });
           if (record) expect(await client.get(id!), `parked task ${id}`).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason, key: found[0]!.key } });
+          else if (id !== undefined) expect(await client.get(id), `junk with the id ${id}: no task of it`).toBeNull();
         }
         // nothing left claimed, nothing parked as if its worker had died
         expect(await redis.zcard(`${prefix}tasks:leases`)).toBe(0);

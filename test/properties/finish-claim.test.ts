@@ -75,17 +75,28 @@ async function setUp(keys: Keys, s: Scenario): Promise<Ending[]> {
   return endings;
 }
 
-/** every key of a key space, by name without its prefix; Redis times replaced by "T" */
+/**
+ * every key of a key space, by name without its prefix; Redis times replaced by "T", and dead
+ * letters' keys (which start at a Redis time) by their rank, "D1", "D2", ...
+ */
 async function dump(prefix: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  const time = (v: string) => (/^\d{13}$/.test(v) ? 'T' : v.replace(/"at":\d{13}/g, '"at":T'));
+  const deadKeys = (await redis.hkeys(`${prefix}new-task:dead:entries`)).sort((a, b) => Number(a) - Number(b));
+  const rank = new Map(deadKeys.map((k, i) => [k, `D${i + 1}`]));
+  const dead = (k: string) => rank.get(k) ?? k;
+  const time = (v: string) => {
+    if (/^\d{13}$/.test(v)) return 'T';
+    return v.replace(/"at":\d{13}/g, '"at":T').replace(/"(key|dead)":"(\d+)"/g, (_m, f: string, k: string) => `"${f}":"${dead(k)}"`);
+  };
+  // a dead letter's key where the store or a parked task's hash names it
+  const field = (name: string, k: string, v: string) => [name.endsWith(':dead:entries') ? dead(k) : k, k === 'dead' ? dead(v) : time(v)];
   for (const key of (await redis.keys(`${prefix}*`)).sort()) {
     const name = key.slice(prefix.length);
     const type = await redis.type(key);
-    if (type === 'hash') out[name] = Object.fromEntries(Object.entries(await redis.hgetall(key)).map(([k, v]) => [k, time(v)]));
+    if (type === 'hash') out[name] = Object.fromEntries(Object.entries(await redis.hgetall(key)).map(([k, v]) => field(name, k, v)));
     else if (type === 'list') out[name] = (await redis.lrange(key, 0, -1)).map(time);
     else if (type === 'set') out[name] = (await redis.smembers(key)).sort();
-    else if (type === 'zset') out[name] = (await redis.zrange(key, 0, -1)).sort();
+    else if (type === 'zset') out[name] = (await redis.zrange(key, 0, -1)).map((m) => (name.includes(':dead:') ? dead(m) : m)).sort();
     else out[name] = time(String(await redis.get(key)));
   }
   return out;

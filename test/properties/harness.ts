@@ -600,10 +600,15 @@ export class Sim {
         continue;
       }
       if (!w.functions.includes(task.function)) {
-        // parked as the task's: its hash says so (state END, parked), it is no longer queued
-        parked.push({ reason: 'unknown_function', id, raw, task: true, fn: task.function, before: h });
-        remove(exp.queued, id);
-        exp.hashes[id] = { ...(h ?? {}), state: 'END' }; // ended now: a later entry of the id is a duplicate
+        // A task the swarm knows (submitted, or QUEUED again) is parked as the task's: its hash
+        // says so (state END, parked), it is no longer queued. An entry pushed by hand with an
+        // id never seen is junk (bounded by deadLetterMax), its hash untouched.
+        const known = h !== undefined || exp.queued.includes(id);
+        parked.push({ reason: 'unknown_function', id, raw, task: known, fn: task.function, before: h });
+        if (known) {
+          remove(exp.queued, id);
+          exp.hashes[id] = { ...(h ?? {}), state: 'END' }; // ended now: a later entry of the id is a duplicate
+        }
         continue;
       }
       const attempt = Number(h?.attempt ?? 0) + 1;
@@ -677,10 +682,12 @@ export class Sim {
    * `at`; the junk ones (no task) in the junk index; the counts per reason. Returns their keys.
    */
   private expectNewDead(pre: Snap, post: Snap, exp: State, added: Record<string, unknown>[], what: string, at: number): string[] {
-    const seq0 = Number(pre.s.deadStats.seq ?? 0);
     const fresh = Object.keys(post.s.dead)
       .filter((k) => !(k in pre.s.dead))
       .sort((a, b) => Number(a) - Number(b));
+    // keys follow the store's seq, which starts at the Redis time of the first parking
+    const seq0 = pre.s.deadStats.seq !== undefined ? Number(pre.s.deadStats.seq) : fresh.length ? Number(fresh[0]) - 1 : 0;
+    if (pre.s.deadStats.seq === undefined && fresh.length) expect(seq0 >= pre.now && seq0 <= post.now, `${what}: the first key follows the Redis time ${seq0}`).toBe(true);
     expect(fresh, `${what}: dead-letter keys added`).toEqual(added.map((_, j) => String(seq0 + j + 1)));
     fresh.forEach((key, j) => {
       const e = JSON.parse(post.s.dead[key]!) as DeadEntry;

@@ -4,17 +4,18 @@
   publish `requeued` with the reason.
 
   handBack(K, now, id, lease, reason) with K = { leases, taskSet, newQueue, prefix } (key names)
-  Returns true when handed back, false when the lease is not the task's (or it is not RUNNING).
+  Returns true when handed back, false when the lease is not the task's (or it is not RUNNING),
+  or its hash has no entry to queue again (edited by hand: the monitor parks it when it is stale).
 ]]
 --@include lib/event.lua
+--@include lib/fields.lua
 
 local function handBack(K, now, id, lease, reason)
   local key = K.prefix .. id
-  local h = redis.call('HMGET', key, 'state', 'lease', 'data', 'worker', 'attempt')
-  if h[1] ~= 'RUNNING' or h[2] ~= lease then return false end
-  redis.call('HSET', key, 'state', 'QUEUED', 'update', now)
+  local h = fields(key, 'state', 'lease', 'data', 'worker', 'attempt')
+  if not h or h[1] ~= 'RUNNING' or h[2] ~= lease or not h[3] then return false end
+  redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'attempt', math.max(0, (int(h[5]) or 1) - 1))
   redis.call('HDEL', key, 'lease', 'worker')
-  redis.call('HINCRBY', key, 'attempt', -1)
   redis.call('ZREM', K.leases, id)
   redis.call('SREM', K.taskSet, id)
   redis.call('RPUSH', K.newQueue, h[3])

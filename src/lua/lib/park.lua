@@ -4,7 +4,9 @@
   it was parked, Redis ms), `dead:junk` (zset: the keys of entries that hold no task, which the
   monitor trims past deadLetterMax) and `dead:stats` (hash: `seq`, the last key given, and the
   counts `parked:<reason>` and `dropped:<reason>`). A key is a number that only grows, so it
-  names its entry for good: retry and purge address it whatever was parked since.
+  names its entry for good: retry and purge address it whatever was parked since. It starts at
+  the Redis time (ms) of the first parking, so keys are not given twice even after Redis lost its
+  data (a retry by a key from an old log line then finds nothing, not another entry).
 
   When the entry is a task's (its id is known and belongs to no other task: not a duplicate), the
   task's hash records the parking: state END, outcome failed, `parked` (the reason), `dead` (the
@@ -17,19 +19,29 @@
     id      the task id when known (nil for an entry without one)
     by      the worker or monitor that parks it
     record  true: the entry is the task's (see above); false: it holds no task (junk)
-    extra   optional { fn = function name, history = JSON array text }
+    extra   optional { fn = function name, history = JSON array text, truncate = true: keep only
+            the first 4 KB of raw (an entry too large for the queue is not stored whole twice;
+            it cannot be retried: its producer must send it again) }
   Returns the entry's key.
 ]]
 --@include lib/event.lua
 --@include lib/park-codes.lua
 
 local function park(D, now, reason, message, raw, id, by, record, extra)
-  local key = tostring(redis.call('HINCRBY', D.stats, 'seq', 1))
+  redis.call('HSETNX', D.stats, 'seq', now)
+  local key = string.format('%d', redis.call('HINCRBY', D.stats, 'seq', 1))
   local history = extra and extra.history
   local entry = { key = key, reason = reason, message = message, raw = raw, at = now, worker = by }
+  if extra and extra.truncate and #raw > 4096 then
+    entry.raw = string.sub(raw, 1, 4096)
+    entry.truncated = #raw
+  end
   if id then entry.id = id end
   if record then entry.task = true end
-  if history then entry.history = cjson.decode(history) end
+  if history then
+    local ok, list = pcall(cjson.decode, history)
+    if ok and type(list) == 'table' then entry.history = list end
+  end
   redis.call('HSET', D.entries, key, cjson.encode(entry))
   redis.call('ZADD', D.index, now, key)
   redis.call('HINCRBY', D.stats, 'parked:' .. reason, 1)

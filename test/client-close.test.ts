@@ -1,0 +1,29 @@
+/**
+ * Found in the review of issue 7 (class: nothing may hang a stop). Client.close() quits both connections and
+ * awaits them. The subscriber connection retries a command forever (maxRetriesPerRequest: null,
+ * so a SUBSCRIBE waits out an outage): while Redis is unreachable its QUIT waits too, and
+ * close() never resolves. The CLI bounds it (within 1 s); a library caller's shutdown does not.
+ * The test failed before the fix (close() hung).
+ */
+import { describe, expect, it } from 'vitest';
+import { Client } from '../src/index.js';
+import { startRedis } from './helpers/redis-server.js';
+
+describe('Client.close while Redis is unreachable', () => {
+  it('resolves within a few seconds', { timeout: 30_000 }, async () => {
+    const server = await startRedis();
+    const c = new Client({ redis: server.options() });
+    try {
+      const waiting = c.wait('never', { timeout: 2000 }).catch(() => {}); // the subscriber connection exists now
+      await new Promise((r) => setTimeout(r, 300));
+      await server.kill();
+      await waiting; // the caller's wait timed out; now it shuts down
+      const closed = c.close().then(() => 'closed');
+      const outcome = await Promise.race([closed, new Promise((r) => setTimeout(() => r('pending after 15 s'), 15_000))]);
+      // what the review saw: 'pending after 15 s'
+      expect(outcome).toBe('closed');
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * Found in the review of issue 7 (class: nothing read from Redis or the network may end a process). A control
+ * event reaches `task.on(name, handler)`; a handler that throws is caught and logged. An async
+ * handler that rejects (the same mistake, one keyword apart) is not: its rejection is unhandled,
+ * and Node ends the worker process, with every task it runs. Anyone who can PUBLISH on the
+ * task's control channel can send the payload that makes it reject. The test failed before the fix.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+import { keysFor } from './properties/harness.js';
+
+let server: RedisServer;
+let redis: Redis;
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+const INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+
+describe('a control event whose async listener rejects', () => {
+  it('is logged; the worker process and its other tasks live on', { timeout: 30_000 }, async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const dir = mkdtempSync(join(tmpdir(), 'review-'));
+    const script = join(dir, 'worker.mts');
+    writeFileSync(
+      script,
+      `import { Worker } from ${JSON.stringify(INDEX)};
+const w = new Worker({ port: 0, redis: ${JSON.stringify(o)}, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+w.addTaskFunction('hold', (t) => {
+  t.on('pause', async (p: any) => { await Promise.resolve(); if (p.ms < 0) throw new Error('bad'); });
+  return new Promise((r) => t.signal.addEventListener('abort', () => r('aborted')));
+});
+await w.start();
+process.stdout.write('READY\\n');
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let exited: number | null | undefined;
+    child.on('exit', (code) => (exited = code));
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('READY') && resolve());
+        child.on('exit', () => reject(new Error(`worker exited before READY: ${stderr}`)));
+      });
+      await redis.lpush(keys.newQueue, JSON.stringify({ id: 'h1', function: 'hold' }));
+      await until(async () => (await redis.hget(keys.task('h1'), 'state')) === 'RUNNING', 'running');
+      await redis.publish(keys.control('h1'), JSON.stringify({ event_name: 'pause', event: { ms: -1 } }));
+      await new Promise((r) => setTimeout(r, 1500));
+      // what the review saw: exited 1 (an unhandled rejection), h1 RUNNING for a dead worker
+      expect({ exited, stderr: stderr.split('\n').find((l) => /Error/.test(l)) }).toEqual({ exited: undefined, stderr: undefined });
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
