@@ -85,6 +85,17 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     expect(dead).toMatchObject({ reason: 'bad_id', code: 'ERR_INVALID_TASK', message: expect.stringContaining('as strings') });
   });
 
+  it('an entry far larger than maxPayloadBytes keeps only its first 4 KB in its dead letter, and is refused a retry with the reason', async () => {
+    const { c, push, stillRuns } = await setup({ maxPayloadBytes: 1000 });
+    await push(JSON.stringify({ id: 'huge', function: 'echo', data: 'x'.repeat(100_000) }));
+    const dead = await until(async () => (await c.deadLetters())[0], 'a dead letter');
+    expect(dead).toMatchObject({ reason: 'too_large', truncated: expect.any(Number) });
+    expect(dead.raw).toHaveLength(4096);
+    await expect(c.retryDead(dead)).rejects.toThrow(InvalidTaskError);
+    await expect(c.retryDead(dead)).rejects.toThrow(/first 4 KB .*cannot be queued again/);
+    await stillRuns();
+  });
+
   it('a duplicate of a running task id', async () => {
     const { o, w, c, push, stillRuns } = await setup();
     let release!: () => void;
@@ -193,6 +204,8 @@ describe('a malformed control message on the channel', () => {
 
 describe('invalid configuration', () => {
   const bad: [string, () => unknown, RegExp][] = [
+    ['a key name inside the task prefix', () => new Client({ redis: { newQueue: 'task-queue' } }), /redis\.newQueue \("task-queue"\) must not start with redis\.taskPrefix \("task-"\): it would be the key of the task "queue"/],
+    ['an empty task prefix', () => new Worker({ redis: { taskPrefix: '' } }), /redis\.taskPrefix must not be empty/],
     ['a negative interval', () => new Worker({ fetchTaskInterval: -5 }), /Worker\.fetchTaskInterval must be >= 1, got -5/],
     ['a percentage over 100', () => new Worker({ partitionPercentage: 120 }), /Worker\.partitionPercentage must be between 0 and 100, got 120/],
     ['a percentage below 0', () => new Monitor({ partitionPercentage: -1 }), /Monitor\.partitionPercentage must be between 0 and 100/],

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
-import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../errors.js';
+import { DEAD_LETTER_REASONS, InvalidTaskError, type DeadLetterReason } from '../errors.js';
 
 export interface DeadLetter {
   /** names this entry for good (retry and purge take it); a number that only grows */
@@ -26,6 +26,8 @@ export interface DeadLetter {
   history?: unknown[];
   /** the entry is a task's: its hash says so too (state END, outcome failed, `parked`) */
   task: boolean;
+  /** set (to the entry's size in bytes) when `raw` holds only its first 4 KB: it cannot be retried */
+  truncated?: number;
 }
 
 /** An entry as stored, read totally: a hand-edited one comes back as reason 'unknown'. */
@@ -50,6 +52,7 @@ export function parseDeadLetter(key: string, json: string | null): DeadLetter {
     ...(typeof o.worker === 'string' ? { worker: o.worker } : {}),
     ...(Array.isArray(o.history) ? { history: o.history } : {}),
     task: o.task === true,
+    ...(typeof o.truncated === 'number' ? { truncated: o.truncated } : {}),
   };
 }
 
@@ -75,9 +78,19 @@ export async function readDeadLetter(redis: Redis, keys: Keys, key: string): Pro
   return json === null ? null : parseDeadLetter(key, json);
 }
 
-/** Queue the entry's task again; false when no entry has that key (retried or purged). */
+/**
+ * Queue the entry's task again; false when no entry has that key (retried or purged). An entry
+ * that holds no task to queue (truncated, or edited by hand) is refused with an InvalidTaskError
+ * saying why (retry-dead.lua's error).
+ */
 export async function retryDead(redis: Redis, keys: Keys, key: string): Promise<boolean> {
-  return (await runScript(redis, 'retry-dead', [...keys.deadStore, keys.newQueue], [key, keys.taskKeyPrefix])) === 1;
+  try {
+    return (await runScript(redis, 'retry-dead', [...keys.deadStore, keys.newQueue], [key, keys.taskKeyPrefix])) === 1;
+  } catch (e) {
+    const m = /dead letter \S+ (is not|holds only)[^]*/.exec((e as Error).message ?? '');
+    if (m) throw new InvalidTaskError(m[0]);
+    throw e;
+  }
 }
 
 /** Delete the entry (and a parked task's hash); false when no entry has that key. */
