@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, Worker } from '../../src/index.js';
+import { taskData } from '../../src/wire.js';
 import { startRedis, until, type RedisServer } from '../helpers/redis-server.js';
 
 let server: RedisServer;
@@ -80,7 +81,8 @@ const healthy: fc.Arbitrary<() => Entry> = fc
     const entry = { id, function: 'echo', data };
     return {
       raw: pretty ? JSON.stringify(entry, null, 2) : JSON.stringify(entry),
-      expect: { kind: 'healthy', id: String(id), data: JSON.parse(JSON.stringify(data ?? null)) },
+      // what the function sees: a `data` that is a JSON string is parsed (the seed's form)
+      expect: { kind: 'healthy', id: String(id), data: taskData({ data: JSON.parse(JSON.stringify(data ?? null)) }) },
     };
   });
 
