@@ -480,14 +480,32 @@ function reportEnd(io: CliIO, t: TaskInfo): number {
 }
 
 /** Wait for the end of a task, printing its other events on stderr. */
-async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined): Promise<TaskInfo> {
+async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined, fn?: string): Promise<TaskInfo> {
   const off = client.subscribe(id, (ev: unknown) => {
     if (!isEnd(ev)) io.stderr.write(eventLine(id, ev) + '\n');
   });
   try {
-    return await client.wait(id, { timeout });
+    const waiting = client.wait(id, { timeout });
+    await explainWait(io, client, id, fn);
+    return await waiting;
   } finally {
     off();
+  }
+}
+
+/** A task that cannot start now says why, once: no live worker serves its function, or it is paused. */
+async function explainWait(io: CliIO, client: Client, id: string, fn?: string): Promise<void> {
+  try {
+    const t = await client.get(id);
+    if (t?.state === 'END' || t?.state === 'RUNNING') return;
+    const name = fn ?? t?.function;
+    if (name === undefined) return;
+    const s = await client.stats();
+    const f = s.functions[name];
+    if (!f || f.workers === 0) io.stderr.write(`task ${quote(id)} waits, QUEUED: no live worker serves function ${quote(name)} (it runs when one that does starts)\n`);
+    else if (s.paused || f.paused) io.stderr.write(`task ${quote(id)} waits, QUEUED: ${s.paused ? 'the swarm is' : `function ${quote(name)} is`} paused (\`${PROG} resume\`)\n`);
+  } catch {
+    // only a hint: the wait itself goes on
   }
 }
 
@@ -636,7 +654,7 @@ async function runSubmit(ctx: Context): Promise<number> {
       return 0;
     }
     io.stderr.write(`submitted ${escapeControls(taskId)}; waiting for its end\n`);
-    return reportEnd(io, await waitFor(io, client, taskId, timeout));
+    return reportEnd(io, await waitFor(io, client, taskId, timeout, fn));
   });
 }
 

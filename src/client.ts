@@ -28,6 +28,8 @@ import {
 } from './wire.js';
 import { submit } from './effects/queue.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
+import { checkGroup, readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
+import { pause, resume } from './effects/pause.js';
 import type { DeadLetterReason } from './errors.js';
 
 export type TaskState = 'QUEUED' | 'RUNNING' | 'END';
@@ -39,6 +41,10 @@ export interface TaskInfo {
   /** QUEUED, RUNNING or END; anything else is a hash edited by hand, passed through as stored ('' when it has none) */
   state: TaskState | (string & {});
   function?: string;
+  /** its fairness group, when it has one */
+  group?: string;
+  /** its priority, when not 0 */
+  priority?: number;
   /** `host:port` of the worker running (or that ran) it */
   worker?: string;
   /** ms since epoch (Redis time) it was claimed */
@@ -85,6 +91,24 @@ export interface SubmitOptions {
   id?: string;
   /** keep the task's hash after it ends, listed in `end-task`, for manual cleanup */
   manualEnd?: boolean;
+  /**
+   * an integer from -1000 to 1000, higher runs sooner (default 0), within the task's group; a
+   * task of priority p is placed as if queued p seconds earlier, so nothing starves
+   * (docs/queue-layout.md)
+   */
+  priority?: number;
+  /** fairness key (a string of 1..128 bytes): the groups with queued work of a function take turns */
+  group?: string;
+}
+
+/** What `stats` says of one function. */
+export interface FunctionStats {
+  /** tasks routed to it and waiting (entries not routed yet are counted in `queued` of stats) */
+  queued: number;
+  running: number;
+  /** live workers that serve it */
+  workers: number;
+  paused: boolean;
 }
 
 export interface ClientOptions {
@@ -148,6 +172,12 @@ export class Client {
     if (Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`submit: id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
     const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
     if (options.manualEnd) entry.manual_end = true;
+    if (options.priority !== undefined && options.priority !== 0) {
+      const p = options.priority;
+      if (typeof p !== 'number' || !Number.isInteger(p) || p < -1000 || p > 1000) throw new ConfigError(`submit: priority must be an integer from -1000 to 1000, got ${JSON.stringify(p)}`);
+      entry.priority = p;
+    }
+    if (options.group !== undefined) entry.group = checkGroup('submit: group', options.group);
     let raw: string;
     try {
       raw = JSON.stringify(entry);
@@ -342,17 +372,79 @@ export class Client {
     return purgeDead(this.redis, this.keys, typeof letter === 'string' ? letter : letter.key);
   }
 
-  /** Counts for a status line: queued entries, claimed tasks, workers, dead letters. */
-  async stats(): Promise<{ queued: number; tasks: number; workers: number; dead: number; ended: number }> {
+  /**
+   * Counts for a status line: entries not routed yet (`queued`), claimed tasks, workers, dead
+   * letters, manually ended; and per function: routed and waiting, running, the live workers
+   * that serve it, paused. A function with queued tasks and no worker waits for one.
+   */
+  async stats(): Promise<{ queued: number; tasks: number; workers: number; dead: number; ended: number; paused: boolean; functions: Record<string, FunctionStats> }> {
+    const k = this.keys;
     const r = (await this.redis
       .multi()
-      .llen(this.keys.newQueue)
-      .scard(this.keys.taskSet)
-      .scard(this.keys.workerSet)
-      .zcard(this.keys.dead.index)
-      .scard(this.keys.endQueue)
-      .exec()) as [null, number][];
-    return { queued: r[0]![1], tasks: r[1]![1], workers: r[2]![1], dead: r[3]![1], ended: r[4]![1] };
+      .llen(k.newQueue)
+      .scard(k.taskSet)
+      .smembers(k.workerSet)
+      .zcard(k.dead.index)
+      .scard(k.endQueue)
+      .hgetall(k.counts)
+      .hgetall(k.running)
+      .hgetall(k.workerFunctions)
+      .smembers(k.paused)
+      .exec()) as [null, unknown][];
+    const [queued, tasks, workers, dead, ended, counts, running, served, pausedSet] = r.map(([, v]) => v) as [
+      number,
+      number,
+      string[],
+      number,
+      number,
+      Record<string, string>,
+      Record<string, string>,
+      Record<string, string>,
+      string[],
+    ];
+    const functions: Record<string, FunctionStats> = {};
+    const of = (fn: string) => (functions[fn] ??= { queued: 0, running: 0, workers: 0, paused: pausedSet.includes('*') || pausedSet.includes(fn) });
+    for (const [f, n] of Object.entries(counts)) if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
+    for (const [f, n] of Object.entries(running)) if (f.startsWith('f:') && Number(n) > 0) of(f.slice(2)).running = Number(n);
+    const live = new Set(workers);
+    for (const [w, json] of Object.entries(served)) {
+      if (!live.has(w)) continue;
+      let names: unknown;
+      try {
+        names = JSON.parse(json);
+      } catch {
+        continue;
+      }
+      if (Array.isArray(names)) for (const fn of names) if (typeof fn === 'string') of(fn).workers++;
+    }
+    for (const fn of pausedSet) if (fn !== '*') of(fn);
+    return { queued, tasks, workers: workers.length, dead, ended, paused: pausedSet.includes('*'), functions };
+  }
+
+  /**
+   * Set a swarm-wide limit on a function or a group (across functions): at most `concurrency`
+   * tasks running at once, at most `rate.max` starts in any `rate.per` ms; enforced where tasks
+   * start, in the claim script. `null` removes it. A ConfigError names what is wrong.
+   */
+  setLimit(target: LimitTarget, limit: Limit | null): Promise<void> {
+    return setLimit(this.redis, this.keys, target, limit);
+  }
+
+  /** The limits set, each with how many of its tasks run now. */
+  limits(): Promise<LimitInfo[]> {
+    return readLimits(this.redis, this.keys);
+  }
+
+  /** Stop new claims across the swarm, or of one function; running tasks go on. */
+  pause(fn?: string): Promise<void> {
+    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError('pause: the function must be a non-empty string');
+    return pause(this.redis, this.keys, fn);
+  }
+
+  /** Let claims go on; idle workers are woken at once. */
+  resume(fn?: string): Promise<void> {
+    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError('resume: the function must be a non-empty string');
+    return resume(this.redis, this.keys, fn);
   }
 
   async close(): Promise<void> {
@@ -442,6 +534,9 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
   if (!STATES.has(state)) invalid.state = state;
   const info: TaskInfo = { id, state, attempt: num('attempt') ?? 0, manualEnd: h.manual_end === '1' };
   if (h.function !== undefined) info.function = h.function;
+  if (h.group !== undefined) info.group = h.group;
+  const priority = num('priority');
+  if (priority !== undefined) info.priority = priority;
   if (h.worker !== undefined) info.worker = h.worker;
   const start = num('start');
   if (start !== undefined) info.start = start;

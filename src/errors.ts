@@ -119,6 +119,8 @@ export class TaskStoppedError extends TaskSwarmError {
 export const DEAD_LETTER_REASONS = {
   bad_json: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
   bad_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  /** a `priority` or `group` that is not one (src/lua/claim.lua says what they may be) */
+  bad_option: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
   missing_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
   missing_function: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
   unknown_function: { code: 'ERR_UNKNOWN_FUNCTION', error: 'UnknownFunctionError' },

@@ -5,6 +5,8 @@ export { Client, type ClientOptions, type SubmitOptions, type WaitOptions, type 
 export type { Task, TaskFunction } from './task.js';
 export type { TaskEvent, ControlInput, StoredError } from './wire.js';
 export type { DeadLetter } from './effects/dead-letters.js';
+export type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
+export type { FunctionStats } from './client.js';
 export type { LoggerLike } from './logger.js';
 export { configTable, type RedisOptions } from './config.js';
 export { buildKeys, type Keys } from './keys.js';

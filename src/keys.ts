@@ -36,6 +36,16 @@ export interface Keys {
   epoch: string;
   /** hash {timeout: the monitors' taskTimeout, silence: last-seen time that began the last outage} */
   outage: string;
+  /** hash worker -> the functions it serves (JSON), for stats and status */
+  workerFunctions: string;
+  /** set of paused functions (`*` = the swarm) */
+  paused: string;
+  /** hash 'f:<fn>' / 'g:<group>' -> its limit (JSON {concurrency?, rate?: {max, per}}) */
+  limits: string;
+  /** hash 'f:<fn>' / 'g:<group>' -> tasks RUNNING now */
+  running: string;
+  /** hash 'q:<fn>' -> tasks queued in its structure, 'seq' -> the routing sequence */
+  counts: string;
   /** a worker's claim receipts (claim.lua): what each claim took, by the claim's token */
   claimReceipts(worker: string): string;
   task(id: string): string;
@@ -73,6 +83,11 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     grace: `${p}${c.taskSet}:grace`,
     outage: `${p}${c.taskSet}:outage`,
     epoch: `${p}${c.taskSet}:epoch`,
+    workerFunctions: `${p}${c.workerSet}:functions`,
+    paused: `${p}${c.newQueue}:paused`,
+    limits: `${p}${c.newQueue}:limits`,
+    running: `${p}${c.newQueue}:running`,
+    counts: `${p}${c.newQueue}:counts`,
     claimReceipts: (worker) => `${p}${c.workerSet}:claims:${worker}`,
     task: (id) => taskKeyPrefix + id,
     events: (id) => `${taskKeyPrefix}${id}-events`,

@@ -17,20 +17,21 @@ import { DEAD_LETTER_REASONS } from './errors.js';
 export const SCRIPTS = {
   claim: 9,
   renew: 6,
-  finish: 2,
-  'finish-claim': 11,
+  finish: 3,
+  'finish-claim': 12,
   'claim-recover': 4,
-  'park-claimed': 7,
+  'park-claimed': 8,
   emit: 0,
-  requeue: 12,
+  requeue: 13,
   reap: 3,
   'trim-dead': 4,
   'hand-back': 3,
-  reassert: 5,
+  reassert: 6,
   submit: 3,
-  register: 3,
+  register: 4,
   'retry-dead': 5,
   'purge-dead': 4,
+  'set-limit': 1,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

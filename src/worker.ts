@@ -18,7 +18,7 @@ import { formatAddress, isLoopback, isUnspecified, parseAddress } from './addres
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
-import { claim, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
+import { claim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
@@ -69,6 +69,14 @@ export class Worker extends EventEmitter {
   private renewing?: Promise<string[]>;
   /** woken when a function is added (a worker without functions waits for one) */
   private functionAdded?: () => void;
+  /** per function, how many of its tasks may run at once here (addTaskFunction's `concurrency`) */
+  private readonly caps = new Map<string, number>();
+  /** where the next claim starts in the function list */
+  private rotation = 0;
+  /** ms until something a claim saw held back by a rate limit may be claimable */
+  private wakeIn?: number;
+  /** listed in `workers` (registered) */
+  private listed = false;
   /** the epoch of Redis's data at our last heartbeat: a change means Redis lost its data */
   private epoch = '';
   private readonly redis: Redis;
@@ -137,11 +145,26 @@ export class Worker extends EventEmitter {
     return [...this.tasks.keys()];
   }
 
-  addTaskFunction<D = any, R = unknown>(name: string, fn: TaskFunction<D, R>): this {
+  /**
+   * Run tasks of function `name` with `fn`. `options.concurrency` caps how many of them run at
+   * once on this worker (within its `concurrency`); swarm-wide limits are `Client.setLimit`'s.
+   * A worker claims only tasks of functions it has: tasks of others wait for a worker that has
+   * them.
+   */
+  addTaskFunction<D = any, R = unknown>(name: string, fn: TaskFunction<D, R>, options: { concurrency?: number } = {}): this {
     if (typeof name !== 'string' || name === '') throw new ConfigError('addTaskFunction: name must be a non-empty string');
     if (typeof fn !== 'function') throw new ConfigError(`addTaskFunction("${name}"): fn must be a function`);
+    if (options === null || typeof options !== 'object') throw new ConfigError(`addTaskFunction("${name}"): options must be an object`);
+    const cap = options.concurrency;
+    if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 1)) {
+      throw new ConfigError(`addTaskFunction("${name}"): options.concurrency must be an integer >= 1, got ${JSON.stringify(cap)}`);
+    }
     this.functions.set(name, fn as TaskFunction);
+    if (cap === undefined) this.caps.delete(name);
+    else this.caps.set(name, cap);
     this.functionAdded?.();
+    // a running worker says it serves this function now (stats, status)
+    if (this.listed) this.redis.hset(this.keys.workerFunctions, this.address, JSON.stringify([...this.functions.keys()])).catch(() => {});
     return this;
   }
 
@@ -246,17 +269,38 @@ export class Worker extends EventEmitter {
     this.log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; ${back.length} task(s) they took went back to the queue${back.length ? `: ${back.join(', ')}` : ''}`);
   }
 
-  /** a claim request for `max` tasks, named by the ledger */
+  /**
+   * A claim request for `max` tasks, named by the ledger: each function with the room it has (a
+   * function capped by addTaskFunction's `concurrency` has what its cap leaves), the list rotated
+   * from one claim to the next.
+   */
   private claimRequest(max: number): ClaimRequest {
-    return this.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: [...this.functions.keys()] });
+    let running: Map<string, number> | undefined;
+    if (this.caps.size) {
+      running = new Map();
+      for (const t of [...this.tasks.values(), ...this.pending.values()]) if (!t.settled) running.set(t.entry.function, (running.get(t.entry.function) ?? 0) + 1);
+    }
+    const functions: ClaimRequest['functions'] = [];
+    for (const name of this.functions.keys()) {
+      const cap = this.caps.get(name);
+      const room = cap === undefined ? max : Math.min(max, cap - (running!.get(name) ?? 0));
+      if (room > 0) functions.push({ name, room });
+    }
+    return this.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions, rotation: this.rotation++ });
+  }
+
+  /** what a claim answered of when something held back may be claimable: the next wait ends then */
+  private noteWake(reply: ClaimReply): ClaimReply {
+    this.wakeIn = reply.wakeAt > 0 ? Math.max(1, reply.wakeAt - reply.now) : undefined;
+    return reply;
   }
 
   /** an ordinary claim on the command connection (nothing to claim: no round trip) */
   private claimNow(max: number): Promise<ClaimReply> {
-    if (max <= 0 || this.functions.size === 0) return Promise.resolve({ claimed: [], parked: [], now: 0, held: false, receipt: false });
     const request = this.claimRequest(max);
+    if (max <= 0 || request.functions.length === 0) return Promise.resolve(NO_CLAIM());
     // claiming for the slots the ENDs now going out freed: in the same script as those ENDs
-    return this.ledger.track(request, this.ends.claimAlong(request) ?? claim(this.redis, this.keys, request));
+    return this.ledger.track(request, this.ends.claimAlong(request) ?? claim(this.redis, this.keys, request)).then((r) => this.noteWake(r));
   }
 
   /** resolves after `ms`, or as soon as a function is added, or when `signal` aborts */
@@ -477,7 +521,8 @@ export class Worker extends EventEmitter {
                 `peer address ${this.address} is loopback while Redis is reached at ${ends.remote}: peers on other hosts cannot reach this worker, so partition detection will not work across hosts; set host to an address they can reach (or 0.0.0.0), or advertise`,
               );
             }
-            this.epoch = await registerWorker(this.redis, keys, this.address, config.heartbeatInterval);
+            this.epoch = await registerWorker(this.redis, keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
+            this.listed = true;
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);
@@ -500,13 +545,15 @@ export class Worker extends EventEmitter {
           try {
             let got: ClaimResult;
             try {
-              if (this.functions.size === 0 || input.free <= 0) {
+              const request = this.claimRequest(input.free);
+              if (request.functions.length === 0 || input.free <= 0) {
                 // nothing to claim: blocking on a non-empty queue would return at once, and spin
                 await this.waitForFunction(config.fetchTaskInterval, signal);
                 return { tasks: [] };
               }
-              const request = this.claimRequest(input.free);
-              got = await this.ledger.track(request, waitAndClaim(conn, keys, config.fetchTaskInterval, request, (max) => this.claimNow(max)));
+              // the poll, or sooner when something held back by a rate limit will be claimable
+              const wait = Math.min(config.fetchTaskInterval, this.wakeIn ?? Infinity);
+              got = this.noteWake(await this.ledger.track(request, waitAndClaim(conn, keys, wait, request)));
             } catch (e) {
               if (!signal.aborted) throw e;
               return { tasks: [] };
@@ -538,6 +585,8 @@ export class Worker extends EventEmitter {
           config.fetchWorkerInterval,
           async () => {
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
+            // what it serves, listed again (a monitor that pruned it while it was cut off dropped it)
+            await this.redis.hset(keys.workerFunctions, this.address, JSON.stringify([...this.functions.keys()]));
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),

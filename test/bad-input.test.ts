@@ -39,7 +39,8 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     ['a JSON value that is not an object', '[1,2,3]', 'bad_json', /not a JSON object/],
     ['a missing id', '{"function":"echo","data":1}', 'missing_id', /no "id"/],
     ['a missing function', '{"id":"nofn","data":1}', 'missing_function', /task "nofn" has no "function"/],
-    ['an unknown function name', '{"id":"u1","function":"resize","data":1}', 'unknown_function', /function "resize", not registered on worker/],
+    ['a priority that is not an integer from -1000 to 1000', '{"id":"p1","function":"echo","priority":1.5}', 'bad_option', /"priority" must be an integer from -1000 to 1000/],
+    ['a group that is not a short string', `{"id":"g1","function":"echo","group":"${'g'.repeat(200)}"}`, 'bad_option', /"group" must be a string of at most 128 bytes/],
   ];
   for (const [what, raw, reason, message] of cases) {
     it(`${what}`, async () => {
@@ -111,22 +112,20 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     await stillRuns();
   });
 
-  it('a parked entry can be retried once its cause is fixed (function deployed)', async () => {
-    const { w, c, push } = await setup();
-    await push('{"id":"later","function":"resize","data":{"w":10}}');
-    const dead = await until(async () => (await c.deadLetters())[0], 'a dead letter');
-    w.addTaskFunction('resize', async (t) => t.data);
-    expect(await c.retryDead(dead)).toBe(true);
-    expect(await c.retryDead(dead)).toBe(false); // taken once only
-    expect(await c.wait('later', { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: { w: 10 } });
+  it('a task for a function no worker here has is not bad input: it waits, QUEUED, and runs once one is added', async () => {
+    const { w, c } = await setup();
+    const id = await c.submit('resize', { w: 10 });
+    await until(async () => (await c.get(id))?.state === 'QUEUED' && (await c.stats()).functions.resize?.queued === 1, 'routed, waiting');
     expect(await c.deadLetters()).toEqual([]);
+    w.addTaskFunction('resize', async (t) => t.data);
+    expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: { w: 10 } });
   });
 
   it('junk is bounded: a monitor sweep keeps the newest deadLetterMax entries that hold no task, logged and counted; parked tasks stay', async () => {
-    const { o, c, push, stillRuns } = await setup();
+    const { o, c, push, stillRuns } = await setup({ maxPayloadBytes: 1000 });
     for (let i = 1; i <= 5; i++) await push(`not json ${i}`);
-    // submitted, so tasks the swarm knows: parked as tasks, not junk
-    for (let i = 1; i <= 2; i++) await c.submit('nope', null, { id: `d${i}` });
+    // submitted, so tasks the swarm knows, too large for this worker: parked as tasks, not junk
+    for (let i = 1; i <= 2; i++) await c.submit('echo', 'x'.repeat(2000), { id: `d${i}` });
     await until(async () => (await c.deadLetters()).length === 7, 'seven dead letters');
     const m = new Monitor({ redis: o, deadLetterMax: 3, checkTaskInterval: 50 });
     const dropped: Partial<Record<string, number>>[] = [];
@@ -142,18 +141,19 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
   });
 
   it('parked tasks are dropped only by the retention the user chose (deadLetterRetention), their hash with them', async () => {
-    const { o, c } = await setup();
-    await c.submit('nope', null, { id: 'old' });
+    // submitted (so tasks the swarm knows), too large for this worker: parked as tasks
+    const { o, c } = await setup({ maxPayloadBytes: 1000 });
+    await c.submit('echo', 'x'.repeat(2000), { id: 'old' });
     await until(async () => (await c.get('old'))?.parked, 'parked');
     await new Promise((r) => setTimeout(r, 1200));
-    await c.submit('nope', null, { id: 'new' });
+    await c.submit('echo', 'x'.repeat(2000), { id: 'new' });
     await until(async () => (await c.get('new'))?.parked, 'parked');
     const m = new Monitor({ redis: o, deadLetterRetention: 800, checkTaskInterval: 50 });
     const dropped: Partial<Record<string, number>>[] = [];
     m.on('sweep', (r: { dropped?: Partial<Record<string, number>> }) => dropped.push(r.dropped ?? {}));
     cleanup.push(() => m.stop());
     await m.start();
-    await until(() => dropped.some((d) => d.unknown_function), 'a drop');
+    await until(() => dropped.some((d) => d.too_large), 'a drop');
     expect(await c.get('old')).toBeNull();
     expect((await c.deadLetters()).map((d) => d.id)).toContain('new');
   });

@@ -11,7 +11,7 @@ import { redisPerFile } from './helpers/suite.js';
 import { until } from './helpers/redis-server.js';
 import { Client, Worker } from '../src/index.js';
 import { source } from '../src/scripts.js';
-import { keysFor } from './properties/harness.js';
+import { keysFor, requestFor } from './properties/harness.js';
 import type { RedisServer } from './helpers/redis-server.js';
 
 let server: RedisServer;
@@ -22,7 +22,7 @@ redisPerFile((s, r) => {
 });
 
 const W = 'w:1';
-const REQUEST = { worker: W, max: 2, maxPayloadBytes: 10_000, functions: ['f'], token: '', acks: [] as string[] };
+const REQUEST = requestFor(W, 2, 10_000, ['f']);
 
 /** script calls (EVALSHA or EVAL) Redis has run, from any connection */
 async function scriptCalls(): Promise<number> {

@@ -41,7 +41,9 @@ describe('junk on control channels', () => {
       await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
       const events: TaskEvent[] = [];
       c.subscribe(id, (e) => events.push(e));
-      await new Promise((r) => setTimeout(r, 100));
+      // subscribed for real before the first junk (under load, a fixed pause was not enough)
+      const eventsChannel = `${o.keyPrefix}task-${id}-events`;
+      await until(async () => Number(((await redis.pubsub('NUMSUB', eventsChannel)) as [string, number])[1]) >= 1, 'the client subscribed', 10_000);
       const junk = fc.sample(junkMessage, { numRuns: 150 });
       const channel = `${o.keyPrefix}task-${id}-control`;
       for (const m of junk) {

@@ -42,40 +42,45 @@ async function swarm(functions: string[], o = server.options()) {
   return { o, c, w };
 }
 
-describe('a parked task', () => {
-  it('`task-swarm submit <unknown function> --wait` answers at once: exit 1, parked, and the key that retries it', async () => {
-    const { o } = await swarm(['echo']);
-    const r = await cli(['submit', 'typo', '{"n":1}', '--wait', '--timeout', '10000', '--key-prefix', o.keyPrefix]);
+describe('a task for a function no live worker serves', () => {
+  it('is not parked: `task-swarm submit <function> --wait` says it waits for a worker that serves it, and it runs when one comes', async () => {
+    const { o, w } = await swarm(['echo']);
+    const r = await cli(['submit', 'typo', '{"n":1}', '--id', 'typo-1', '--wait', '--timeout', '1500', '--key-prefix', o.keyPrefix]);
     expect(r.code).toBe(1);
-    const task = JSON.parse(r.stdout) as { state: string; outcome: string; parked: { reason: string; key: string } };
-    expect(task).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason: 'unknown_function' } });
-    expect(r.stderr).toContain(`parked as unknown_function; \`task-swarm retry-dead ${task.parked.key}\``);
-  });
-
-  it('that was QUEUED again (handed back) ends END when its entry is parked, not QUEUED forever; retried by key it runs', async () => {
-    const o = server.options();
+    expect(r.stderr).toContain('no live worker serves function "typo"');
+    expect(r.stderr).toMatch(/did not end within 1500 ms/);
+    w.addTaskFunction('typo', async (t) => t.data);
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    // a worker with `slow` stops before the task ends: the task is handed back (QUEUED)
-    const a = new Worker({ port: 0, redis: o, logger: quiet, stopGrace: 50 });
-    a.addTaskFunction('slow', (t) => new Promise((r) => t.signal.addEventListener('abort', () => r('aborted'))));
-    await a.start();
-    const id = await c.submit('slow', { n: 1 });
-    await until(async () => (await c.get(id))?.state === 'RUNNING', 'running on a');
-    await a.stop();
-    expect((await c.get(id))?.state).toBe('QUEUED');
-    // the only worker left lacks the function
-    const { w: lacking } = await swarm(['echo'], o);
+    expect(await c.wait('typo-1', { timeout: 5000 })).toMatchObject({ state: 'END', outcome: 'succeeded', result: { n: 1 } });
+  });
+});
+
+describe('a parked task', () => {
+  it('that was QUEUED again (requeued) ends END when it is parked, its id stays taken, and retried by key it runs', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('f', { n: 1 });
+    const m = new Monitor({ redis: o, maxAttempts: 2, checkTaskInterval: 50, taskTimeout: 1000, logger: quiet });
+    cleanup.push(() => m.stop());
+    await m.start();
+    // claimed by a worker that dies, twice: requeued (QUEUED) once, then parked
+    for (const attempt of [1, 2]) {
+      const [claimed] = (await claimAs(redis, keys, `gone:${attempt}`, 1, 1 << 20, ['f'])).claimed;
+      expect(claimed?.id).toBe(id);
+      await ageTask(redis, keys, id, 60_000);
+      if (attempt === 1) await until(async () => (await c.get(id))?.state === 'QUEUED', 'requeued');
+    }
     const ended = await c.wait(id, { timeout: 5000 });
-    expect(ended).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason: 'unknown_function' }, error: { code: 'ERR_UNKNOWN_FUNCTION' } });
-    // its id stays taken: submitting it again is refused
-    await expect(c.submit('slow', {}, { id })).rejects.toThrow(DuplicateTaskError);
-    // deployed at last (and the worker that lacks it gone: there is no routing by function yet):
-    // retried by its key, it runs, once
-    await lacking.stop();
+    expect(ended).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason: 'max_attempts' }, error: { code: 'ERR_MAX_ATTEMPTS' } });
+    // its id stays taken: submitting another task with it is refused
+    await expect(c.submit('f', { n: 2 }, { id })).rejects.toThrow(DuplicateTaskError);
+    // fixed at last: retried by its key, it runs, once
     const b = new Worker({ port: 0, redis: o, logger: quiet });
     let runs = 0;
-    b.addTaskFunction('slow', () => ++runs);
+    b.addTaskFunction('f', () => ++runs);
     cleanup.push(() => b.stop());
     await b.start();
     expect(await c.retryDead(ended.parked!.key)).toBe(true);
@@ -87,9 +92,15 @@ describe('a parked task', () => {
   });
 
   it('purged, its id is free again', async () => {
-    const { c } = await swarm(['echo']);
-    const id = await c.submit('nope');
+    const o = server.options();
+    const c = new Client({ redis: o });
+    const w = new Worker({ port: 0, redis: o, logger: quiet, maxPayloadBytes: 500 });
+    w.addTaskFunction('echo', async (t) => t.data);
+    cleanup.push(() => c.close(), () => w.stop());
+    await w.start();
+    const id = await c.submit('echo', 'x'.repeat(1000)); // too large for this worker: parked
     const t = await c.wait(id, { timeout: 5000 });
+    expect(t.parked?.reason).toBe('too_large');
     expect(await c.purgeDead(t.parked!.key)).toBe(true);
     expect(await c.get(id)).toBeNull();
     expect(await c.submit('echo', 'again', { id })).toBe(id);

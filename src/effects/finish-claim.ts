@@ -14,7 +14,7 @@ export type { ClaimRequest };
 
 export async function finishAndClaim(redis: Redis, keys: Keys, endings: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
   const fa = finishArgs(keys, endings);
-  const reply = (await runScript(redis, 'finish-claim', [...finishKeys(keys), ...claimKeys(keys, c.worker)], [fa.length, ...fa, ...claimArgs(keys, c, false)])) as [
+  const reply = (await runScript(redis, 'finish-claim', [...finishKeys(keys), ...claimKeys(keys, c.worker)], [fa.length, ...fa, ...claimArgs(keys, c)])) as [
     unknown,
     unknown,
   ];

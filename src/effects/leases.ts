@@ -45,7 +45,7 @@ export async function finishTasks(redis: Redis, keys: Keys, endings: Ending[]): 
   return parseFinish(await runScript(redis, 'finish', finishKeys(keys), finishArgs(keys, endings)));
 }
 
-export const finishKeys = (keys: Keys) => [keys.leases, keys.ended];
+export const finishKeys = (keys: Keys) => [keys.leases, keys.ended, keys.newQueue];
 
 export function finishArgs(keys: Keys, endings: Ending[]): string[] {
   const args: string[] = [];
@@ -81,7 +81,7 @@ export async function reassert(redis: Redis, keys: Keys, worker: string, t: Reas
   const r = await runScript(
     redis,
     'reassert',
-    [keys.task(t.id), keys.taskSet, keys.leases, keys.epoch, keys.queued],
+    [keys.task(t.id), keys.taskSet, keys.leases, keys.epoch, keys.queued, keys.newQueue],
     [t.id, t.raw, t.attempt, t.lease, worker, t.start, epochSeen],
   );
   return r === 1;

@@ -30,80 +30,61 @@ export interface Parked {
 
 export interface ClaimRequest {
   worker: string;
-  /** at most this many tasks */
+  /** at most this many tasks in all */
   max: number;
   maxPayloadBytes: number;
-  /** the functions the worker runs */
-  functions: string[];
+  /** the functions the worker runs, each with how many more of it it may take now */
+  functions: { name: string; room: number }[];
+  /** where in `functions` to start (rotated by the worker, so none starves another) */
+  rotation: number;
   /** names this claim, so that a lost reply can be recovered (claim.lua ARGV[6]); '' = none */
   token: string;
   /** tokens of earlier claims whose replies arrived: their receipts are dropped */
   acks: string[];
 }
 
-/** a claim's reply as the script gives it: `held` (an entry was left, see claim.lua) and `receipt` */
-export type ClaimReply = ClaimResult & { held: boolean; receipt: boolean };
+/**
+ * a claim's reply as the script gives it: `wakeAt`, the Redis time something held back by a
+ * rate limit may be claimable (-1: nothing), and `receipt` (one was kept under the token)
+ */
+export type ClaimReply = ClaimResult & { wakeAt: number; receipt: boolean };
 
-const NOTHING = (): ClaimReply => ({ claimed: [], parked: [], now: 0, held: false, receipt: false });
+export const NO_CLAIM = (): ClaimReply => ({ claimed: [], parked: [], now: 0, wakeAt: -1, receipt: false });
 
 export async function claim(redis: Redis, keys: Keys, c: ClaimRequest): Promise<ClaimReply> {
-  if (c.max <= 0 || c.functions.length === 0) return NOTHING();
-  return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c.worker), claimArgs(keys, c, false)));
+  if (c.max <= 0 || c.functions.length === 0) return NO_CLAIM();
+  return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c.worker), claimArgs(keys, c)));
 }
 
 export const claimKeys = (keys: Keys, worker: string) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(worker)];
-export const claimArgs = (keys: Keys, c: ClaimRequest, holdUnknown: boolean) => [
-  keys.taskKeyPrefix,
-  c.worker,
-  c.max,
-  c.maxPayloadBytes,
-  holdUnknown ? '1' : '0',
-  c.token,
-  c.acks.length,
-  ...c.acks,
-  ...c.functions,
-];
+export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
+  const args: (string | number)[] = [keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.acks.length, ...c.acks];
+  for (const f of c.functions) args.push(f.name, f.room);
+  return args;
+}
 
 /**
  * An idle worker's pickup in one round trip: block until the queue holds an entry (see
- * waitForEntry), and claim, pipelined behind the block on the same connection. Redis runs a
- * blocked client's next command as soon as the block returns, so the claim happens the moment
- * an entry arrives (or, after `timeoutMs` without one, claims whatever is there: the poll).
- * A worker that stops waiting (STOP, Redis lost) lets the wait end on its own rather than
- * dropping the connection: a claim Redis has already run must reach the worker, which hands
- * its tasks back (see Worker `waitForTask`).
- *
- * The claim carries the function list of when the wait began: an entry for a function added
- * since is left at the head of the queue (`held`), and `followUp` claims it at once with the
- * worker's current list. Rejects only when the pipelined claim's outcome is unknown.
+ * waitForEntry: a new task, or a wake marker), and claim, pipelined behind the block on the same
+ * connection. Redis runs a blocked client's next command as soon as the block returns, so the
+ * claim happens the moment an entry arrives (or, after `timeoutMs` without one, claims whatever
+ * is there: the poll). A worker that stops waiting (STOP, Redis lost) lets the wait end on its
+ * own rather than dropping the connection: a claim Redis has already run must reach the worker,
+ * which hands its tasks back (see Worker `waitForTask`). Rejects only when the pipelined claim's
+ * outcome is unknown.
  */
-export async function waitAndClaim(
-  blocking: Redis,
-  keys: Keys,
-  timeoutMs: number,
-  request: ClaimRequest,
-  followUp: (max: number) => Promise<ClaimResult>,
-): Promise<ClaimReply> {
+export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest): Promise<ClaimReply> {
   const pipe = scriptPipeline(blocking);
   pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
-  pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request, true));
+  pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
   const replies = (await pipe.exec()) ?? [];
   const [err, reply] = replies[1] ?? [new Error('the pipelined claim got no reply')];
   if (err) throw err;
-  const got = parseClaim(reply);
-  if (!got.held) return got;
-  let more: ClaimResult;
-  try {
-    more = await followUp(request.max - got.claimed.length);
-  } catch {
-    // The tasks already claimed must reach the worker; the held entry waits for the next claim.
-    return got;
-  }
-  return { ...got, claimed: [...got.claimed, ...more.claimed], parked: [...got.parked, ...more.parked] };
+  return parseClaim(reply);
 }
 
 export function parseClaim(reply: unknown): ClaimReply {
-  const [flat, parkedFlat, held, now, receipt] = reply as [string[], string[], number, number, number];
+  const [flat, parkedFlat, wakeAt, now, receipt] = reply as [string[], string[], number, number, number];
   const claimed: Claimed[] = [];
   for (let i = 0; i < flat.length; i += 4) {
     claimed.push({ id: flat[i]!, raw: flat[i + 1]!, attempt: Number(flat[i + 2]), lease: flat[i + 3]! });
@@ -112,7 +93,7 @@ export function parseClaim(reply: unknown): ClaimReply {
   for (let i = 0; i < parkedFlat.length; i += 2) {
     parked.push({ reason: parkedFlat[i] as DeadLetterReason, message: parkedFlat[i + 1]! });
   }
-  return { claimed, parked, now: Number(now), held: held === 1, receipt: receipt === 1 };
+  return { claimed, parked, now: Number(now), wakeAt: Number(wakeAt), receipt: receipt === 1 };
 }
 
 /**
@@ -147,7 +128,7 @@ export async function parkClaimed(redis: Redis, keys: Keys, worker: string, task
   if (tasks.length === 0) return [];
   const args: string[] = [keys.taskKeyPrefix, worker];
   for (const t of tasks) args.push(t.id, t.lease, t.reason, t.message);
-  return (await runScript(redis, 'park-claimed', [keys.taskSet, keys.leases, keys.queued, ...keys.deadStore], args)) as string[];
+  return (await runScript(redis, 'park-claimed', [keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.newQueue], args)) as string[];
 }
 
 /** Returns false when the id is already queued, running or retained. */

@@ -5,13 +5,16 @@ import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
 /** Returns the epoch of Redis's data (see renew.lua). */
-export async function registerWorker(redis: Redis, keys: Keys, worker: string, heartbeatInterval = 1000): Promise<string> {
-  const [, epoch] = (await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch], [worker, 'add', heartbeatInterval])) as [number, string];
+export async function registerWorker(redis: Redis, keys: Keys, worker: string, heartbeatInterval = 1000, functions: string[] = []): Promise<string> {
+  const [, epoch] = (await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'add', heartbeatInterval, JSON.stringify(functions)])) as [
+    number,
+    string,
+  ];
   return epoch;
 }
 
 export async function deregisterWorker(redis: Redis, keys: Keys, worker: string): Promise<void> {
-  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch], [worker, 'remove']);
+  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'remove']);
 }
 
 /** distinct invalid members remembered per reader; past this, new ones are skipped unlogged */

@@ -1,21 +1,33 @@
 --[[
-  claim.lua: take up to N entries from the right of the queue and mark each RUNNING for this
-  worker, in one atomic step, so that a task is always either queued or claimed (never lost).
-  An entry that cannot run is parked instead (lib/park.lua), with its reason: too large, not
-  JSON as JSON.parse reads it (lib/strict-json.lua: the script decides validity, so a worker never
-  claims what it cannot parse), no id or an id that is not one (lib/task-id.lua), no function, a
-  function this worker lacks, or the id of a task that is running or ended (a duplicate).
+  claim.lua: route new entries and claim tasks for one worker, in one atomic step, so that a task
+  is always in exactly one place: the ingress list, its function's structure, claimed (RUNNING),
+  ended or parked (never lost). See docs/queue-layout.md.
 
-  KEYS[1] newQueue   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
+  1. Routing. Up to max(64, 2 x max) entries are taken from the right of the queue (the seed's
+     ingress, FIFO), each judged as JSON.parse judges it (lib/strict-json.lua), with a valid id
+     (lib/task-id.lua), a function, and valid options (`priority`, an integer -1000..1000;
+     `group`, a string of 1..128 bytes). A bad entry is parked (lib/park.lua) with its reason; an
+     entry whose id another task holds is parked as a duplicate. A good one goes to its
+     function's structure (lib/queue.lua), its hash written QUEUED with its data and options,
+     whichever worker routes it and whether or not any worker serves its function: it waits
+     there until one does. The seed's fast path: when this worker serves the function, has room
+     for it, and the function has nothing queued, no limit and no pause, the entry is claimed at
+     once, without the round trip through the structure (FIFO holds: nothing of it waits).
+     The string `wake` on the queue is a wake marker (an idle worker's wait returns on it): it is
+     dropped.
+  2. Claiming. For each function of the worker, starting at a rotating index so that none starves
+     another, while the worker has room for it: skipped when paused (`*` or the function in
+     Q:paused) or at its limit (lib/limits.lua); else the next task in turn (groups take turns,
+     priority-aged FIFO within a group; a group at its limit is set aside) is claimed: RUNNING
+     for this worker under a new lease, in `tasks` and the lease index, counted against its
+     limits.
+
+  KEYS[1] newQueue (Q: the per-function and per-group keys are named from it, lib/names.lua)
+  KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
   KEYS[9] this worker's claim receipts (hash: token -> what that claim took)
-  ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] max entries to take
-  ARGV[4] max payload bytes
-  ARGV[5] '1' = stop at an entry for a function not in the list and leave it at the head of
-          the queue instead of parking it. An idle worker pipelines its claim behind its
-          blocking wait, with the function list of when the wait began: a function added since
-          must not get its tasks parked as unknown. The worker claims again, with its current
-          list, when `held` says an entry was left.
+  ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] max tasks to claim
+  ARGV[4] max payload bytes   ARGV[5] where to start in the worker's function list (rotation)
   ARGV[6] token: names this claim ('' = none). A claim's reply can be lost after Redis ran it
           (a timeout, a broken connection, a resend after a reconnect); what it took is kept as
           a receipt under its token, so that the same token never claims twice: run again, it
@@ -23,13 +35,14 @@
           worker gave up on is cancelled (claim-recover.lua leaves an empty receipt): a claim
           arriving with it later takes nothing.
   ARGV[7] n, then ARGV[8..7+n]: tokens whose replies the worker has received (receipts dropped)
-  ARGV[8+n..] names of the functions this worker runs
+  ARGV[8+n..] pairs: a function this worker runs, and how many more of it it may take now
 
-  Returns { claimed, parked, held, now, receipt }:
+  Returns { claimed, parked, wakeAt, now, receipt }:
     claimed = flat { id, raw, attempt, lease, ... }
     parked  = flat { reason, message, ... }
-    held    = 1 if an entry was left at the head of the queue (ARGV[5] = '1'), else 0
-    now     = Redis time of the claim (ms): the tasks' `start`
+    wakeAt  = the earliest Redis time (ms) something this claim saw held back by a rate limit
+              may be claimable, or -1
+    now     = Redis time of the claim (ms): the claimed tasks' `start`
     receipt = 1 when a receipt was kept under the token (ack it with a later claim), else 0
 ]]
 --@include lib/now.lua
@@ -38,16 +51,20 @@
 --@include lib/strict-json.lua
 --@include lib/manual-end.lua
 --@include lib/park.lua
+--@include lib/queue.lua
 
+local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
 local max, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
-local holdUnknown = ARGV[5] == '1'
+local rotation = tonumber(ARGV[5]) or 0
 local token = ARGV[6]
 local acks = tonumber(ARGV[7])
 for i = 8, 7 + acks do redis.call('HDEL', KEYS[9], ARGV[i]) end
-local functions = {}
-for i = 8 + acks, #ARGV do functions[ARGV[i]] = true end
-local held = 0
+local order, room = {}, {}
+for i = 8 + acks, #ARGV, 2 do
+  order[#order + 1] = ARGV[i]
+  room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
+end
 local now = nowMs()
 local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix }
 
@@ -56,7 +73,7 @@ local claimed, parked = {}, {}
 -- This token ran before (its reply was lost) or was given up: answer from its receipt.
 if token ~= '' then
   local receipt = redis.call('HGET', KEYS[9], token)
-  if receipt == '' then return { claimed, parked, 0, now, 0 } end
+  if receipt == '' then return { claimed, parked, -1, now, 0 } end
   if receipt then
     local r = cjson.decode(receipt)
     for i = 2, #r, 3 do
@@ -68,29 +85,45 @@ if token ~= '' then
         claimed[#claimed + 1] = r[i + 1]
       end
     end
-    return { claimed, parked, 0, r[1], 1 }
+    return { claimed, parked, -1, r[1], 1 }
   end
 end
 
+local taken = 0
+local wakeAt = -1
+local function noteWake(t)
+  if t and t >= 0 and (wakeAt < 0 or t < wakeAt) then wakeAt = t end
+end
+
+local pausedAll = redis.call('SISMEMBER', Q .. ':paused', '*') == 1
+local pausedFn = {}
+local function isPaused(fn)
+  if pausedAll then return true end
+  if pausedFn[fn] == nil then pausedFn[fn] = redis.call('SISMEMBER', Q .. ':paused', fn) == 1 end
+  return pausedFn[fn]
+end
+
 -- The task that holds `id` now: its hash's fields (nil when there is none), and `taken` when it
--- is running or ended (a new entry is then a duplicate), or its key is not a task hash at all.
+-- is running, ended or already routed (a new entry is then a duplicate), or its key is not a
+-- task hash at all ('foreign').
 local function holder(id)
-  local h = fields(prefix .. id, 'state', 'attempt', 'claims')
+  local h = fields(prefix .. id, 'state', 'attempt', 'claims', 'member')
   if not h then return nil, 'foreign' end
   if h[1] == 'RUNNING' or h[1] == 'END' then return h, h[1] end
+  if h[1] == 'QUEUED' and h[4] then return h, 'QUEUED' end
   if h[1] or h[2] or h[3] then return h, nil end
   return nil, nil
 end
 
 -- Park an entry. It is recorded on its task (see lib/park.lua) only when the id names a task this
--- swarm knows (submitted through Client, or a hash QUEUED after a requeue or a hand-back) and no
--- other task holds it: an entry pushed by hand with an id never seen is junk, bounded by
--- deadLetterMax, so a producer of garbage with fresh ids cannot grow Redis without bound.
+-- swarm knows (submitted through Client, or a hash of it exists) and no other task holds it: an
+-- entry pushed by hand with an id never seen is junk, bounded by deadLetterMax, so a producer of
+-- garbage with fresh ids cannot grow Redis without bound.
 local function refuse(reason, message, raw, id, extra)
   local record = false
   if id then
-    local h, taken = holder(id)
-    record = not taken and (h ~= nil or redis.call('SISMEMBER', KEYS[4], id) == 1)
+    local h, held = holder(id)
+    record = not held and (h ~= nil or redis.call('SISMEMBER', KEYS[4], id) == 1)
   end
   park(D, now, reason, message, raw, id, worker, record, extra)
   parked[#parked + 1] = reason
@@ -107,11 +140,43 @@ local function excerpt(raw)
   return string.sub(raw, 1, 80)
 end
 
--- Bounded so that a queue full of bad entries cannot hold Redis in one long script.
-for _ = 1, max + 64 do
-  local raw = redis.call('RPOP', KEYS[1])
+-- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far.
+local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw)
+  local key = prefix .. id
+  -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
+  local attempt = (int(attemptsSoFar) or 0) + 1
+  -- `claims` only grows (a hand-back gives back the attempt, not the claim): every claim's
+  -- lease is new, so a stale copy can never match it.
+  local claims = (int(claimsSoFar) or 0) + 1
+  local lease = claims .. ':' .. worker
+  redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker, 'lease', lease, 'attempt', attempt, 'claims', claims)
+  if raw then redis.call('HSET', key, 'data', raw) else raw = redis.call('HGET', key, 'data') end
+  redis.call('SADD', KEYS[2], id)
+  redis.call('ZADD', KEYS[3], now, id)
+  redis.call('SREM', KEYS[4], id)
+  acquire(Q, fn, g, now, lease)
+  claimed[#claimed + 1] = id
+  claimed[#claimed + 1] = raw
+  claimed[#claimed + 1] = attempt
+  claimed[#claimed + 1] = lease
+  taken = taken + 1
+  room[fn] = room[fn] - 1
+end
+
+-- the seed's fast path: this worker takes the entry at once, nothing of its function waiting
+local function direct(fn, g)
+  return (room[fn] or 0) > 0 and taken < max and not isPaused(fn) and not limitOf(Q, 'f:' .. fn)
+    and (g == '' or not limitOf(Q, 'g:' .. g))
+    and redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 0 and redis.call('EXISTS', fnKey(Q, fn, 'blocked')) == 0
+end
+
+-- 1. Routing. Bounded, so that a queue full of bad entries cannot hold Redis in one long script.
+for _ = 1, math.max(64, 2 * max) do
+  local raw = redis.call('RPOP', Q)
   if not raw then break end
-  if #raw > maxBytes then
+  if raw == 'wake' then
+    -- a wake marker: it has done its job
+  elseif #raw > maxBytes then
     refuse('too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, raw, leadingId(raw), { truncate = true })
   else
     local ok, task = pcall(cjson.decode, raw)
@@ -122,6 +187,9 @@ for _ = 1, max + 64 do
       local id, why = taskId(task.id)
       local fn = task['function']
       if type(fn) ~= 'string' or fn == '' then fn = nil end
+      local priority, group = task.priority, task.group
+      if priority == nil or priority == cjson.null then priority = 0 end
+      if group == nil or group == cjson.null then group = '' end
       local problem = jsonProblem(raw)
       if not id and why == 'missing' then
         refuse('missing_id', 'task entry has no "id" (string or integer): ' .. excerpt(raw), raw)
@@ -131,38 +199,56 @@ for _ = 1, max + 64 do
         refuse('bad_json', 'task "' .. id .. '" is not valid JSON: ' .. problem, raw, id, { fn = fn })
       elseif not fn then
         refuse('missing_function', 'task "' .. id .. '" has no "function" name', raw, id)
+      elseif type(priority) ~= 'number' or priority ~= math.floor(priority) or priority < -1000 or priority > 1000 then
+        refuse('bad_option', 'task "' .. id .. '": "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn })
+      elseif type(group) ~= 'string' or #group > 128 or not validUtf8(group) then
+        refuse('bad_option', 'task "' .. id .. '": "group" must be a string of at most 128 bytes (UTF-8)', raw, id, { fn = fn })
       else
-        local h, state = holder(id)
-        if state == 'foreign' then
+        local h, held = holder(id)
+        if held == 'foreign' then
           refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
-        elseif state then
-          refuse('duplicate', 'task id "' .. id .. '" is already ' .. state, raw, id)
-        elseif not functions[fn] and holdUnknown then
-          redis.call('RPUSH', KEYS[1], raw)
-          held = 1
-          break
-        elseif not functions[fn] then
-          refuse('unknown_function', 'task "' .. id .. '" names function "' .. fn .. '", not registered on worker ' .. worker, raw, id, { fn = fn })
+        elseif held then
+          refuse('duplicate', 'task id "' .. id .. '" is already ' .. held, raw, id)
         else
           local key = prefix .. id
-          -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
-          local attempt = (h and int(h[2]) or 0) + 1
-          -- `claims` only grows (a hand-back gives back the attempt, not the claim): every
-          -- claim's lease is new, so a stale copy can never match it.
-          local lease = ((h and int(h[3]) or 0) + 1) .. ':' .. worker
-          redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker,
-            'data', raw, 'lease', lease, 'function', fn, 'attempt', attempt, 'claims', string.match(lease, '^(%d+)'))
+          redis.call('HSET', key, 'function', fn)
+          if group ~= '' then redis.call('HSET', key, 'group', group) end
+          if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
           if wantsManualEnd(task) then redis.call('HSET', key, 'manual_end', '1') end
-          redis.call('SADD', KEYS[2], id)
-          redis.call('ZADD', KEYS[3], now, id)
-          redis.call('SREM', KEYS[4], id)
-          claimed[#claimed + 1] = id
-          claimed[#claimed + 1] = raw
-          claimed[#claimed + 1] = attempt
-          claimed[#claimed + 1] = lease
-          if #claimed >= max * 4 then break end
+          if direct(fn, group) then
+            claimTask(id, fn, group, h and h[2], h and h[3], raw)
+          else
+            local member, score = placeOf(Q, id, now, priority)
+            redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw, 'member', member, 'score', score)
+            redis.call('SREM', KEYS[4], id)
+            enqueue(Q, fn, group, member, score)
+          end
         end
       end
+    end
+  end
+end
+
+-- 2. Claiming, from each of the worker's functions in turn.
+local n = #order
+for k = 0, n - 1 do
+  if taken >= max then break end
+  local fn = order[(rotation + k) % n + 1]
+  if room[fn] > 0 and not isPaused(fn) then
+    while room[fn] > 0 and taken < max do
+      local fnUntil = blockedUntil(Q, 'f:' .. fn, now)
+      if fnUntil then
+        noteWake(fnUntil)
+        break
+      end
+      local id, g, member = dequeue(Q, fn, now)
+      if not id then
+        noteWake(g)
+        break
+      end
+      local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims')
+      -- (a hash removed or edited by hand meanwhile: that member names no task to run)
+      if h and h[1] == 'QUEUED' and h[2] then claimTask(id, fn, g, h[3], h[4], nil) end
     end
   end
 end
@@ -179,4 +265,4 @@ if token ~= '' and #claimed > 0 then
   redis.call('PEXPIRE', KEYS[9], 600000)
   kept = 1
 end
-return { claimed, parked, held, now, kept }
+return { claimed, parked, wakeAt, now, kept }

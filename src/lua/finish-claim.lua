@@ -4,7 +4,7 @@
   are included whole, unchanged, as functions (scripts.ts expands the @include lines), so each
   keeps the meaning its own header gives; this one only splits KEYS and ARGV between them.
 
-  KEYS[1..2] finish.lua's KEYS   KEYS[3..11] claim.lua's KEYS
+  KEYS[1..3] finish.lua's KEYS   KEYS[4..12] claim.lua's KEYS
   ARGV[1] n = how many of the following ARGV are finish.lua's
   ARGV[2..n+1] finish.lua's ARGV   ARGV[n+2..] claim.lua's ARGV
 
@@ -22,5 +22,5 @@ local n = tonumber(ARGV[1])
 local finishArgs, claimArgs = {}, {}
 for i = 2, n + 1 do finishArgs[#finishArgs + 1] = ARGV[i] end
 for i = n + 2, #ARGV do claimArgs[#claimArgs + 1] = ARGV[i] end
-local ended = finish({ KEYS[1], KEYS[2] }, finishArgs)
-return { ended, claim({ KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11] }, claimArgs) }
+local ended = finish({ KEYS[1], KEYS[2], KEYS[3] }, finishArgs)
+return { ended, claim({ KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12] }, claimArgs) }

@@ -8,6 +8,7 @@
 
   KEYS[1] taskSet   KEYS[2] leases (zset)   KEYS[3] queued (set)
   KEYS[4..7] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
+  KEYS[8] newQueue (Q: its limits are released, lib/limits.lua)
   ARGV[1] task key prefix   ARGV[2] worker   ARGV[3..] quads of id, lease, reason, message
 
   Returns the ids parked.
@@ -15,6 +16,7 @@
 --@include lib/now.lua
 --@include lib/fields.lua
 --@include lib/park.lua
+--@include lib/limits.lua
 
 local prefix, worker = ARGV[1], ARGV[2]
 local now = nowMs()
@@ -22,8 +24,9 @@ local D = { entries = KEYS[4], index = KEYS[5], junk = KEYS[6], stats = KEYS[7],
 local out = {}
 for i = 3, #ARGV, 4 do
   local id, lease, reason, message = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local h = fields(prefix .. id, 'state', 'lease', 'data', 'function')
+  local h = fields(prefix .. id, 'state', 'lease', 'data', 'function', 'group')
   if h and h[1] == 'RUNNING' and h[2] == lease then
+    release(KEYS[8], h[4], h[5])
     park(D, now, reason, message, h[3] or '', id, worker, true, { fn = h[4] })
     out[#out + 1] = id
   end

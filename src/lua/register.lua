@@ -2,7 +2,9 @@
   register.lua: list a worker in `workers` and mark it seen now (Redis time), or take it out.
 
   KEYS[1] workerSet   KEYS[2] workerSeen (zset: worker -> when it is overdue)   KEYS[3] epoch
+  KEYS[4] workerFunctions (hash: worker -> the functions it serves, JSON)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] its heartbeatInterval ms
+  ARGV[4] the functions it serves, JSON (add)
 
   Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua) }.
 ]]
@@ -11,9 +13,11 @@ local now = nowMs()
 if ARGV[2] == 'add' then
   redis.call('SADD', KEYS[1], ARGV[1])
   redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3] or 1000), ARGV[1])
+  if ARGV[4] then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
 else
   redis.call('SREM', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
 end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then

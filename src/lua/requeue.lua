@@ -1,7 +1,8 @@
 --[[
   requeue.lua: the monitor's sweep. Takes RUNNING tasks whose last heartbeat is older than the
   timeout (read from the lease index, so the cost is O(stale tasks), not O(all tasks)),
-  re-checks each against its hash and puts it back at the head of the queue; a task already
+  re-checks each against its hash and puts it back in the queue at its place (lib/put-back.lua:
+  its limits released, idle workers woken); a task already
   claimed maxAttempts times is parked instead (lib/park.lua: ended failed, reason max_attempts,
   with its history). Check and requeue happen in this one script, so two monitors never requeue
   a task twice.
@@ -19,6 +20,7 @@
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
   KEYS[9] workerSeen (zset: worker -> when it is overdue)   KEYS[10] grace
   KEYS[11] outage (hash: timeout, silence)   KEYS[12] workerSet
+  KEYS[13] workerFunctions (hash: worker -> functions)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
@@ -30,6 +32,7 @@
 --@include lib/event.lua
 --@include lib/fields.lua
 --@include lib/park.lua
+--@include lib/put-back.lua
 
 local prefix, timeout, limit, maxAttempts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = nowMs()
@@ -51,13 +54,16 @@ local requeued, parked = {}, {}
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, limit)
 for _, id in ipairs(stale) do
   local key = prefix .. id
-  local h = fields(key, 'state', 'update', 'attempt', 'data', 'worker', 'history')
+  local h = fields(key, 'state', 'update', 'attempt', 'data', 'worker', 'history', 'function', 'group', 'priority', 'member', 'score', 'start')
   if not h then
     -- its key holds something else now (written by hand): no task of ours to requeue
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', KEYS[2], id)
   elseif h[1] ~= 'RUNNING' then
+    -- a stale index entry (its task ended or was queued again meanwhile): dropped; and from
+    -- `tasks` too unless it ended (an ended task stays there until its cleanup)
     redis.call('ZREM', KEYS[1], id)
+    if h[1] ~= 'END' then redis.call('SREM', KEYS[2], id) end
   elseif int(h[2]) and int(h[2]) > cutoff then
     redis.call('ZADD', KEYS[1], int(h[2]), id)
   else
@@ -68,19 +74,22 @@ for _, id in ipairs(stale) do
     list[#list + 1] = { worker = h[5], attempt = attempt, at = now, reason = 'heartbeat timeout' }
     local history = cjson.encode(list)
     redis.call('ZREM', KEYS[1], id)
-    if not h[4] then
-      -- no entry to queue again (its `data` was removed by hand): parked, not lost in between
-      park(D, now, 'unrunnable', 'task "' .. id .. '" went stale and its hash holds no entry to queue again', '', id, ARGV[5], true, { history = history })
+    h[7] = functionOf(h[7], h[4])
+    if not h[4] or not h[7] then
+      -- no entry to queue again (its `data` or `function` was removed by hand): parked, not
+      -- lost in between
+      release(KEYS[3], h[7], h[8])
+      park(D, now, 'unrunnable', 'task "' .. id .. '" went stale and its hash holds no entry to queue again', h[4] or '', id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id
     elseif attempt >= maxAttempts then
       local message = 'task "' .. id .. '" was claimed ' .. attempt .. ' times and its worker died each time (maxAttempts ' .. maxAttempts .. ')'
+      release(KEYS[3], h[7], h[8])
       park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id
     else
-      redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'history', history)
-      redis.call('HDEL', key, 'lease', 'worker')
+      redis.call('HSET', key, 'history', history)
+      putBack(KEYS[3], key, id, now, { fn = h[7], group = h[8], priority = h[9], member = h[10], score = h[11], start = h[12] })
       redis.call('SREM', KEYS[2], id)
-      redis.call('RPUSH', KEYS[3], h[4])
       redis.call('PUBLISH', key .. '-events', eventJson('requeued', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. attempt .. ',"worker":' .. cjson.encode(h[5] or '') .. ',"reason":"heartbeat timeout"}', now))
       requeued[#requeued + 1] = id
     end
@@ -98,6 +107,7 @@ local pruned = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now - 2 * timeout, '
 for _, w in ipairs(pruned) do
   redis.call('ZREM', KEYS[9], w)
   redis.call('SREM', KEYS[12], w)
+  redis.call('HDEL', KEYS[13], w)
 end
 
 local nextDeadline = -1

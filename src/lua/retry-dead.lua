@@ -26,7 +26,8 @@ if letter.task and type(letter.id) == 'string' then
   local h = fields(key, 'dead')
   if h and h[1] == ARGV[1] then
     redis.call('HSET', key, 'state', 'QUEUED', 'attempt', 0, 'update', nowMs())
-    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead')
+    -- routed again from the queue: its place (member, score) is given anew
+    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score')
     redis.call('PERSIST', key)
   end
 end

@@ -13,7 +13,7 @@ import { readDeadLetters, retryDead } from '../../src/effects/dead-letters.js';
 import { finishTask, handBack, reassert, renewLeases } from '../../src/effects/leases.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
 import { registerWorker } from '../../src/effects/registry.js';
-import { ageTask, claimAs, keysFor } from './harness.js';
+import { ageTask, claimAs, fnGroupKey, keysFor } from './harness.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -27,6 +27,14 @@ const T = 10_000; // taskTimeout
 const W1 = 'w1:1';
 const W2 = 'w2:1';
 const raw = (id: string) => JSON.stringify({ id, function: 'f', data: {} });
+
+/** function fn's queued members (group ''), with their scores, as [member, score] pairs */
+async function queuedIn(keys: Keys, fn: string): Promise<[string, string][]> {
+  const flat = await redis.zrange(fnGroupKey(keys, fn), 0, -1, 'WITHSCORES');
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return pairs;
+}
 
 /** a fresh key prefix and small helpers around the effects */
 function world() {
@@ -127,7 +135,10 @@ describe('fencing', () => {
     expect(h.worker).toBeUndefined();
     expect(await redis.sismember(w.keys.taskSet, 'a')).toBe(0);
     expect(await redis.zscore(w.keys.leases, 'a')).toBeNull();
-    expect(await redis.lrange(w.keys.newQueue, -1, -1)).toEqual([raw('a')]); // at the head (right)
+    // back in its function's queue at the place its submission gave it, and waiting workers woken
+    expect(await queuedIn(w.keys, 'f')).toEqual([[h.member, h.score]]);
+    expect(h.member).toMatch(/^\d{14}:a$/);
+    expect(await redis.lrange(w.keys.newQueue, 0, -1)).toEqual(['wake']);
 
     const c2 = await w.claimOne(W1);
     expect(c2).toMatchObject({ attempt: 1, lease: `2:${W1}` }); // same worker, yet a new lease
@@ -187,7 +198,9 @@ describe('requeue', () => {
     await ageTask(redis, w.keys, 'a', 2 * T);
     expect((await w.requeue(2)).requeued).toEqual(['a']);
     expect(await w.requeue(2)).toMatchObject({ requeued: [], parked: [] });
-    expect(await redis.lrange(w.keys.newQueue, 0, -1)).toEqual([raw('a')]);
+    const queued = await w.hash('a');
+    expect(await queuedIn(w.keys, 'f')).toEqual([[queued.member, queued.score]]);
+    expect(await redis.lrange(w.keys.newQueue, 0, -1)).toEqual(['wake']);
 
     await w.claimOne(W2);
     await ageTask(redis, w.keys, 'a', 2 * T);
@@ -205,7 +218,8 @@ describe('requeue', () => {
     expect(await redis.pttl(w.keys.task('a'))).toBe(-1);
     expect(await redis.sismember(w.keys.taskSet, 'a')).toBe(0);
     expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual([]);
-    expect(await redis.lrange(w.keys.newQueue, 0, -1)).toEqual([]);
+    expect(await redis.lrange(w.keys.newQueue, 0, -1)).toEqual([]); // the requeue's wake was dropped by the claim
+    expect(await queuedIn(w.keys, 'f')).toEqual([]);
     expect(await redis.zscore(w.keys.leases, 'a')).toBeNull();
   });
 

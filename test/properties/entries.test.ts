@@ -9,7 +9,8 @@
  * entry is, and a failure to take one claimed task must never touch the others. So: every
  * healthy task runs exactly once and ends succeeded with its data; every bad entry is parked
  * once, with its reason, and a bad entry that names an id records it on that task (get says END,
- * parked); nothing is left claimed, and no task is parked as "its worker died each time".
+ * parked); a task for a function no worker serves waits, QUEUED, unparked; nothing is left
+ * claimed, and no task is parked as "its worker died each time".
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,7 +50,9 @@ type Expect =
   /** runs once, ends succeeded with this data */
   | { kind: 'healthy'; id: string; data: unknown }
   /** parked with this reason; `record`: the parking is recorded on the task `id` */
-  | { kind: 'parked'; reason: string; id?: string; record: boolean };
+  | { kind: 'parked'; reason: string; id?: string; record: boolean }
+  /** a valid task for a function no worker serves: it waits, QUEUED, for one that does */
+  | { kind: 'waiting'; id: string; fn: string };
 interface Entry {
   raw: string;
   expect: Expect;
@@ -116,22 +119,18 @@ const badIds: fc.Arbitrary<() => Entry> = fc.oneof(
 );
 
 const noRun: fc.Arbitrary<() => Entry> = fc.oneof(
-  // submitted for a function no worker has: parked as the task's, recorded on its hash
+  // submitted for a function no worker has: it waits for one (issue 9), parked by nobody
   fc.constant((): Entry => {
     const id = nextId();
-    return {
-      raw: JSON.stringify({ id, function: 'nope', data: null }),
-      expect: { kind: 'parked', reason: 'unknown_function', id, record: true },
-      submitted: { fn: 'nope', id, data: null },
-    };
+    return { raw: JSON.stringify({ id, function: 'nope', data: null }), expect: { kind: 'waiting', id, fn: 'nope' }, submitted: { fn: 'nope', id, data: null } };
   }),
   fc.constant(() => {
     const id = nextId();
     return parkedEntry(JSON.stringify({ id, data: 1 }), 'missing_function', id);
   }),
-  fc.constant(() => {
+  fc.constant((): Entry => {
     const id = nextId();
-    return parkedEntry(JSON.stringify({ id, function: 'nope' }), 'unknown_function', id);
+    return { raw: JSON.stringify({ id, function: 'nope' }), expect: { kind: 'waiting', id, fn: 'nope' } };
   }),
 );
 
@@ -151,7 +150,8 @@ describe('generated entries through claim, run and end on a real worker', () => 
         const pushed = entries.filter((e) => !e.submitted).map((e) => e.raw);
         if (pushed.length) await redis.lpush(`${prefix}new-task`, ...pushed);
         const good = entries.flatMap((e) => (e.expect.kind === 'healthy' ? [e.expect] : []));
-        const bad = entries.length - good.length;
+        const waiting = entries.flatMap((e) => (e.expect.kind === 'waiting' ? [e.expect] : []));
+        const bad = entries.length - good.length - waiting.length;
         await until(
           async () =>
             (await redis.llen(`${prefix}new-task`)) === 0 &&
@@ -166,6 +166,7 @@ describe('generated entries through claim, run and end on a real worker', () => 
           expect(t!.result, `task ${g.id}: its data back`).toEqual(g.data);
           expect(runs.get(g.id), `task ${g.id}: runs`).toBe(1);
         }
+        for (const w of waiting) expect(await client.get(w.id), `task ${w.id} for unserved ${w.fn}`).toMatchObject({ state: 'QUEUED', function: w.fn });
         const letters = (await client.deadLetters({ limit: bad })).reverse(); // oldest first
         for (const e of entries) {
           if (e.expect.kind !== 'parked') continue;

@@ -14,7 +14,7 @@ import type { Keys } from '../../src/keys.js';
 import { submit } from '../../src/effects/queue.js';
 import { finishTasks, type Ending, type Outcome } from '../../src/effects/leases.js';
 import { finishAndClaim } from '../../src/effects/finish-claim.js';
-import { claimAs, keysFor } from './harness.js';
+import { claimAs, keysFor, requestFor } from './harness.js';
 
 let redis: Redis;
 redisPerFile((_s, r) => {
@@ -119,7 +119,7 @@ describe('finish-claim.lua', () => {
         fc.pre(endingsF.length > 0);
         expect(await dump(fusedPrefix)).toEqual(await dump(seqPrefix));
 
-        const one = await finishAndClaim(redis, fused, endingsF, { worker: W, max: s.max, maxPayloadBytes: 10_000, functions: s.functions, token: '', acks: [] });
+        const one = await finishAndClaim(redis, fused, endingsF, requestFor(W, s.max, 10_000, s.functions));
         const written = await finishTasks(redis, seq, endingsS);
         const two = await claimAs(redis, seq, W, s.max, 10_000, s.functions);
 
@@ -135,14 +135,12 @@ describe('finish-claim.lua', () => {
     const keys = keysFor('example:');
     for (const id of ['p', 'q']) await submit(redis, keys, id, JSON.stringify({ id, function: 'f' }));
     const [p] = (await claimAs(redis, keys, W, 1, 10_000, ['f'])).claimed;
-    const r = await finishAndClaim(redis, keys, [p!, { ...p!, lease: `7:${W}` }].map((t) => ({ id: t.id, lease: t.lease, outcome: 'succeeded' as const, payloadJson: '{"ok":true}' })), {
-      worker: W,
-      max: 5,
-      maxPayloadBytes: 10_000,
-      functions: ['f'],
-      token: '',
-      acks: [],
-    });
+    const r = await finishAndClaim(
+      redis,
+      keys,
+      [p!, { ...p!, lease: `7:${W}` }].map((t) => ({ id: t.id, lease: t.lease, outcome: 'succeeded' as const, payloadJson: '{"ok":true}' })),
+      requestFor(W, 5, 10_000, ['f']),
+    );
     // the first END is written; the second, with a lease that is not the task's, is refused
     expect(r.written).toEqual([true, false]);
     expect(r.claimed.map((t) => [t.id, t.attempt])).toEqual([['q', 1]]);

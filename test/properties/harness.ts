@@ -25,7 +25,7 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { buildKeys, type Keys } from '../../src/keys.js';
-import { claim, submit, type ClaimReply } from '../../src/effects/queue.js';
+import { claim, submit, type ClaimReply, type ClaimRequest } from '../../src/effects/queue.js';
 import { retryDead } from '../../src/effects/dead-letters.js';
 import { finishTasks, handBack, reassert, renewLeases, type Ending, type Outcome } from '../../src/effects/leases.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
@@ -52,6 +52,13 @@ export const TASKS: TaskDef[] = [
 }));
 export const IDS = TASKS.map((t) => t.id);
 
+export const FUNCTIONS = ['f', 'g'];
+
+/** the keys of function fn's structure, as src/lua/lib/names.lua names them (group '' only) */
+const part = (name: string) => `${Buffer.byteLength(name)}:${name}`;
+export const fnGroupsKey = (keys: Keys, fn: string) => `${keys.newQueue}:f:${part(fn)}:groups`;
+export const fnGroupKey = (keys: Keys, fn: string, g = '') => `${keys.newQueue}:f:${part(fn)}:g:${part(g)}`;
+
 export const WORKERS = [
   { name: 'w1:1', functions: ['f', 'g'] },
   { name: 'w2:1', functions: ['f', 'g'] },
@@ -74,9 +81,14 @@ export function keysFor(keyPrefix: string): Keys {
   return buildKeys({ keyPrefix, newQueue: 'new-task', taskSet: 'tasks', taskPrefix: 'task-', endQueue: 'end-task', workerSet: 'workers' });
 }
 
+/** A claim request as a simple worker makes it: room for `max` of each function, no rotation. */
+export function requestFor(worker: string, max: number, maxPayloadBytes: number, functions: string[], token = ''): ClaimRequest {
+  return { worker, max, maxPayloadBytes, functions: functions.map((name) => ({ name, room: max })), rotation: 0, token, acks: [] };
+}
+
 /** A claim as a simple worker makes it: no token (no receipt kept), no acknowledgements. */
 export function claimAs(redis: Redis, keys: Keys, worker: string, max: number, maxPayloadBytes: number, functions: string[], token = ''): Promise<ClaimReply> {
-  return claim(redis, keys, { worker, max, maxPayloadBytes, functions, token, acks: [] });
+  return claim(redis, keys, requestFor(worker, max, maxPayloadBytes, functions, token));
 }
 
 /** Make a RUNNING task look `ms` older: its `update` and its lease-index score. */
@@ -152,6 +164,13 @@ export interface State {
   outage: Hash;
   seen: Record<string, string>;
   workers: string[];
+  /** per function, its routed tasks (the group '' zset: "<seq>:<id>" -> score) */
+  fq: Record<string, Record<string, number>>;
+  /** per function, the turn of its group '' in its groups zset (absent: no group queued) */
+  turns: Record<string, number>;
+  /** the routing counters (`seq`, `q:<fn>`) and the running counts (`f:<fn>`) */
+  counts: Hash;
+  running: Hash;
 }
 export interface Snap {
   /** Redis time (ms) when the snapshot was read */
@@ -192,7 +211,10 @@ export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
     .pttl(keys.grace)
     .hgetall(keys.outage)
     .zrange(keys.workerSeen, 0, -1, 'WITHSCORES')
-    .smembers(keys.workerSet);
+    .smembers(keys.workerSet)
+    .hgetall(keys.counts)
+    .hgetall(keys.running);
+  for (const fn of FUNCTIONS) m.zrange(fnGroupKey(keys, fn), 0, -1, 'WITHSCORES').zrange(fnGroupsKey(keys, fn), 0, -1, 'WITHSCORES');
   for (const id of IDS) m.hgetall(keys.task(id)).pttl(keys.task(id));
   const res = await m.exec();
   if (!res) throw new Error('MULTI aborted');
@@ -200,7 +222,7 @@ export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
     if (err) throw err;
     return val;
   });
-  const [time, queue, queued, tasks, leasesFlat, ended, dead, deadIndexFlat, deadJunk, deadStats, endSet, gracePttl, outage, seenFlat, workers] = v as [
+  const [time, queue, queued, tasks, leasesFlat, ended, dead, deadIndexFlat, deadJunk, deadStats, endSet, gracePttl, outage, seenFlat, workers, counts, running] = v as [
     [string, string],
     string[],
     string[],
@@ -216,7 +238,21 @@ export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
     Hash,
     string[],
     string[],
+    Hash,
+    Hash,
   ];
+  const fq: Record<string, Record<string, number>> = {};
+  const turns: Record<string, number> = {};
+  FUNCTIONS.forEach((fn, i) => {
+    const flat = v[17 + 2 * i] as string[];
+    const groups = v[18 + 2 * i] as string[];
+    if (flat.length) {
+      fq[fn] = {};
+      for (let j = 0; j < flat.length; j += 2) fq[fn][flat[j]!] = Number(flat[j + 1]);
+    }
+    expect(groups.length === 0 || (groups.length === 2 && groups[0] === ''), `${fn}: only the group '' has a turn`).toBe(true);
+    if (groups.length) turns[fn] = Number(groups[1]);
+  });
   const deadIndex: Record<string, number> = {};
   for (let i = 0; i < deadIndexFlat.length; i += 2) deadIndex[deadIndexFlat[i]!] = Number(deadIndexFlat[i + 1]);
   const leases: Record<string, number> = {};
@@ -226,14 +262,14 @@ export async function snapshot(redis: Redis, keys: Keys): Promise<Snap> {
   const hashes: Record<string, Hash> = {};
   const expiring: string[] = [];
   IDS.forEach((id, i) => {
-    const h = v[15 + 2 * i] as Hash;
-    const ttl = v[16 + 2 * i] as number;
+    const h = v[17 + 2 * FUNCTIONS.length + 2 * i] as Hash;
+    const ttl = v[18 + 2 * FUNCTIONS.length + 2 * i] as number;
     if (Object.keys(h).length > 0) hashes[id] = h;
     if (ttl >= 0) expiring.push(id);
   });
   return {
     now: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000),
-    s: norm({ queue, queued, tasks, leases, ended, dead, deadIndex, deadJunk, deadStats, endSet, hashes, expiring, grace: gracePttl > 0, outage, seen, workers }),
+    s: norm({ queue, queued, tasks, leases, ended, dead, deadIndex, deadJunk, deadStats, endSet, hashes, expiring, grace: gracePttl > 0, outage, seen, workers, fq, turns, counts, running }),
   };
 }
 
@@ -278,9 +314,54 @@ function deadEntries(s: State): DeadEntry[] {
     .sort((a, b) => Number(a) - Number(b))
     .map((k) => JSON.parse(s.dead[k]!) as DeadEntry);
 }
-const bump = (h: Hash, field: string) => {
-  h[field] = String(Number(h[field] ?? 0) + 1);
+const bump = (h: Hash, field: string, by = 1) => {
+  h[field] = String(Number(h[field] ?? 0) + by);
 };
+/** HINCRBY -1, floored at 0 (lib/limits.lua release) */
+const drop = (h: Hash, field: string) => {
+  h[field] = String(Math.max(0, Number(h[field] ?? 0) - 1));
+};
+const pad14 = (n: number) => String(n).padStart(14, '0');
+
+/** lib/queue.lua placeOf: a new member (routing order) and its score (priority 0 here) */
+function placeOf(exp: State, id: string, at: number): [string, number] {
+  bump(exp.counts, 'seq');
+  return [`${pad14(Number(exp.counts.seq))}:${id}`, at];
+}
+/** lib/queue.lua enqueue, for the group '' */
+function enqueueModel(exp: State, fn: string, member: string, score: number): void {
+  (exp.fq[fn] ??= {})[member] = score;
+  if (exp.turns[fn] === undefined) exp.turns[fn] = 1;
+  bump(exp.counts, `q:${fn}`);
+}
+/** lib/queue.lua dequeue, for the group '': the member taken, or undefined */
+function dequeueModel(exp: State, fn: string): string | undefined {
+  const q = exp.fq[fn];
+  if (!q) return undefined;
+  const [member] = Object.entries(q).sort(([ma, a], [mb, b]) => a - b || (ma < mb ? -1 : 1))[0] ?? [];
+  if (member === undefined) return undefined;
+  delete q[member];
+  if (Object.keys(q).length) exp.turns[fn]! += 1;
+  else {
+    delete exp.fq[fn];
+    delete exp.turns[fn];
+  }
+  bump(exp.counts, `q:${fn}`, -1);
+  return member;
+}
+/** lib/put-back.lua: a RUNNING task back in its function's structure, at its place; limits released; a wake marker */
+function putBackModel(exp: State, id: string, h: Hash, now: string, woken: { done: boolean }): Hash {
+  let member = h.member;
+  let score = Number(h.score);
+  if (!member || h.score === undefined) [member, score] = placeOf(exp, id, Number(h.start));
+  drop(exp.running, `f:${h.function}`);
+  enqueueModel(exp, h.function!, member, score);
+  if (!woken.done) {
+    woken.done = true;
+    exp.queue.unshift('wake');
+  }
+  return { ...omit(h, 'lease', 'worker'), state: 'QUEUED', update: now, member, score: String(score) };
+}
 
 // ---------------------------------------------------------------------------------------------
 // The simulation
@@ -324,6 +405,13 @@ export class Sim {
   readonly trace: string[] = [];
   /** ids whose hash was lost with no one to re-assert it, until a claim writes one again */
   readonly lost = new Set<string>();
+  /**
+   * per function, RUNNING tasks whose hash a `lose` deleted alone: their running count stays
+   * (it goes only with all of Redis's data, which `lose` does not model)
+   */
+  readonly leaked: Record<string, number> = {};
+  /** ids whose lease-index entry a `lose` left behind (a requeue pass drops it) */
+  readonly staleIndex = new Set<string>();
   /** ids RUNNING when a flush lost their hash (their holder re-asserts the same copy) */
   readonly flushed = new Set<string>();
   private cur!: Snap;
@@ -489,14 +577,17 @@ export class Sim {
         const h = pre.s.hashes[id]!;
         const holders = this.workers.filter((w) => w.held.get(id)?.lease === h.lease);
         expect(holders.map((w) => w.name), `exactly one worker holds ${id}'s current lease ${h.lease}`).toEqual([h.worker]);
-        // Redis lost its data (here: this hash, and the epoch that tells workers so).
+        // Redis lost its data (here: this hash, its running count, and the epoch that tells
+        // workers so). The holder's re-assertion counts it again.
         await redis.del(keys.task(id), keys.epoch);
+        await redis.hincrby(keys.running, `f:${h.function}`, -1);
         this.flushed.add(id);
         const mid = await this.read();
         const note = await this.renewStep(holders[0]!, this.sortedBeliefs(holders[0]!), mid);
         // Re-asserted from the worker's copy: the same claim, only `update` (and history) differ.
         const after = this.cur.s.hashes[id];
-        expect(after && omit(after, 'update'), `${id} re-asserted as it was`).toEqual(omit(h, 'update', 'history'));
+        // (its place in its queue, member and score, is not known to the worker: it gets a new one if put back)
+        expect(after && omit(after, 'update'), `${id} re-asserted as it was`).toEqual(omit(h, 'update', 'history', 'member', 'score'));
         return `${id}; ${note}`;
       }
       case 'lose': {
@@ -505,6 +596,8 @@ export class Sim {
         const id = running[op.i % running.length]!;
         await redis.del(keys.task(id));
         await redis.zadd(keys.leases, pre.s.leases[id]! - 2 * this.cfg.taskTimeout, id);
+        this.leaked[pre.s.hashes[id]!.function!] = (this.leaked[pre.s.hashes[id]!.function!] ?? 0) + 1;
+        this.staleIndex.add(id);
         const exp = clone(pre.s);
         delete exp.hashes[id];
         exp.leases[id] = pre.s.leases[id]! - 2 * this.cfg.taskTimeout;
@@ -552,7 +645,7 @@ export class Sim {
         if (e.task && h?.dead === e.key) {
           // the parked task is queued again: its hash says so, with its attempts at 0
           const now = scriptTime(post.s.hashes[e.id!]?.update, pre, post, `retryDead ${e.id}.update`);
-          exp.hashes[e.id!] = { ...omit(h, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead'), state: 'QUEUED', attempt: '0', update: now };
+          exp.hashes[e.id!] = { ...omit(h, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score'), state: 'QUEUED', attempt: '0', update: now };
           remove(exp.expiring, e.id!);
           ctx.retried.add(e.id!);
           const m = this.m(e.id!);
@@ -586,54 +679,56 @@ export class Sim {
     const post = await this.read();
     const exp = clone(pre.s);
     const claimed: { id: string; raw: string; attempt: number; lease: string }[] = [];
-    const parked: { reason: string; id: string; raw: string; task: boolean; fn: string; before?: Hash }[] = [];
+    const parked: { reason: string; id: string; raw: string; task: boolean; fn: string }[] = [];
     const now = String(r.now);
     expect(Number(now) >= pre.now && Number(now) <= post.now, `claim time ${now} within [${pre.now}, ${post.now}]`).toBe(true);
-    for (let i = 0; i < n + 64; i++) {
-      const raw = exp.queue.pop();
-      if (raw === undefined) break;
-      const task = JSON.parse(raw) as { id: string; function: string; manual_end?: boolean };
-      const id = String(task.id);
-      const h = exp.hashes[id];
-      if (h?.state === 'RUNNING' || h?.state === 'END') {
-        parked.push({ reason: 'duplicate', id, raw, task: false, fn: task.function });
-        continue;
-      }
-      if (!w.functions.includes(task.function)) {
-        // A task the swarm knows (submitted, or QUEUED again) is parked as the task's: its hash
-        // says so (state END, parked), it is no longer queued. An entry pushed by hand with an
-        // id never seen is junk (bounded by deadLetterMax), its hash untouched.
-        const known = h !== undefined || exp.queued.includes(id);
-        parked.push({ reason: 'unknown_function', id, raw, task: known, fn: task.function, before: h });
-        if (known) {
-          remove(exp.queued, id);
-          exp.hashes[id] = { ...(h ?? {}), state: 'END' }; // ended now: a later entry of the id is a duplicate
-        }
-        continue;
-      }
-      const attempt = Number(h?.attempt ?? 0) + 1;
-      const claims = Number(h?.claims ?? 0) + 1;
+    const room: Record<string, number> = Object.fromEntries(w.functions.map((f) => [f, n]));
+    const claimTask = (id: string, fn: string, raw: string | undefined) => {
+      const h = exp.hashes[id] ?? {};
+      const attempt = Number(h.attempt ?? 0) + 1;
+      const claims = Number(h.claims ?? 0) + 1;
       const lease = `${claims}:${w.name}`;
-      exp.hashes[id] = {
-        ...(h ?? {}),
-        attempt: String(attempt),
-        claims: String(claims),
-        state: 'RUNNING',
-        start: now,
-        update: now,
-        worker: w.name,
-        data: raw,
-        lease,
-        function: task.function,
-        ...(task.manual_end === true ? { manual_end: '1' } : {}),
-      };
+      exp.hashes[id] = { ...h, state: 'RUNNING', start: now, update: now, worker: w.name, lease, attempt: String(attempt), claims: String(claims), ...(raw ? { data: raw } : {}) };
       add(exp.tasks, id);
       exp.leases[id] = Number(now);
       remove(exp.queued, id);
-      claimed.push({ id, raw, attempt, lease });
-      if (claimed.length >= n) break;
+      bump(exp.running, `f:${fn}`);
+      claimed.push({ id, raw: exp.hashes[id]!.data!, attempt, lease });
+      room[fn]!--;
+    };
+    // 1. routing, in order, up to max(64, 2n) entries; wake markers are dropped
+    for (let i = 0; i < Math.max(64, 2 * n); i++) {
+      const raw = exp.queue.pop();
+      if (raw === undefined) break;
+      if (raw === 'wake') continue;
+      const task = JSON.parse(raw) as { id: string; function: string; manual_end?: boolean };
+      const id = String(task.id);
+      const h = exp.hashes[id];
+      if (h?.state === 'RUNNING' || h?.state === 'END' || (h?.state === 'QUEUED' && h.member)) {
+        parked.push({ reason: 'duplicate', id, raw, task: false, fn: task.function });
+        continue;
+      }
+      const fn = task.function;
+      exp.hashes[id] = { ...(h ?? {}), function: fn, ...(task.manual_end === true ? { manual_end: '1' } : {}) };
+      const direct = (room[fn] ?? 0) > 0 && claimed.length < n && exp.turns[fn] === undefined;
+      if (direct) claimTask(id, fn, raw);
+      else {
+        const [member, score] = placeOf(exp, id, Number(now));
+        exp.hashes[id] = { ...exp.hashes[id]!, state: 'QUEUED', update: now, data: raw, member, score: String(score) };
+        remove(exp.queued, id);
+        enqueueModel(exp, fn, member, score);
+      }
     }
-    const keys = this.expectNewDead(
+    // 2. claiming from the worker's functions, in its order (no rotation here)
+    for (const fn of w.functions) {
+      while (room[fn]! > 0 && claimed.length < n) {
+        const member = dequeueModel(exp, fn);
+        if (member === undefined) break;
+        const id = member.slice(15);
+        if (exp.hashes[id]?.state === 'QUEUED' && exp.hashes[id]?.data) claimTask(id, fn, undefined);
+      }
+    }
+    this.expectNewDead(
       pre,
       post,
       exp,
@@ -641,26 +736,6 @@ export class Sim {
       `claim by ${w.name}`,
       Number(now),
     );
-    parked.forEach((p, j) => {
-      if (!p.task) return;
-      exp.hashes[p.id] = {
-        ...omit(p.before ?? {}, 'lease', 'result'),
-        state: 'END',
-        outcome: 'failed',
-        error: post.s.hashes[p.id]?.error ?? '(missing)',
-        parked: p.reason,
-        dead: keys[j]!,
-        end: now,
-        update: now,
-        function: p.fn,
-      };
-      const err = JSON.parse(post.s.hashes[p.id]?.error ?? '{}') as Record<string, unknown>;
-      expect(err, `claim by ${w.name}: ${p.id} parked, its error`).toMatchObject({ name: 'UnknownFunctionError', code: 'ERR_UNKNOWN_FUNCTION', reason: p.reason });
-      remove(exp.tasks, p.id);
-      delete exp.leases[p.id];
-      remove(exp.expiring, p.id);
-      this.m(p.id).endedNow = true;
-    });
     expect(r.claimed, `claim by ${w.name}: claimed`).toEqual(claimed);
     expect(
       r.parked.map((p) => p.reason),
@@ -760,6 +835,7 @@ export class Sim {
       };
       add(exp.tasks, id);
       exp.leases[id] = Number(now);
+      bump(exp.running, `f:${def.fn}`); // counted again, as the claim it restores was
       const m = this.m(id);
       if (!this.flushed.delete(id)) {
         // After Redis lost its data, a worker still holding an old claim of a task that had ended
@@ -812,6 +888,7 @@ export class Sim {
         exp.hashes[id] = { ...h, state: 'END', update: now, end: now, outcome, [outcome === 'succeeded' ? 'result' : 'error']: payloadJson };
         delete exp.leases[id];
         exp.ended.push(id);
+        drop(exp.running, `f:${h.function}`);
         this.m(id).ends++;
         this.m(id).endedNow = true;
         expected.push(true);
@@ -839,14 +916,15 @@ export class Sim {
     const exp = clone(pre.s);
     const expected: string[] = [];
     let now: string | undefined;
+    const woken = { done: false };
     for (const b of list) {
       const h = exp.hashes[b.id];
       if (h?.state === 'RUNNING' && h.lease === b.lease) {
         now ??= scriptTime(post.s.hashes[b.id]?.update, pre, post, `handBack ${b.id}.update`);
-        exp.hashes[b.id] = { ...omit(h, 'lease', 'worker'), state: 'QUEUED', update: now, attempt: String(Number(h.attempt) - 1) };
+        // back in its function's structure, at its place, its attempt given back
+        exp.hashes[b.id] = { ...putBackModel(exp, b.id, h, now, woken), attempt: String(Number(h.attempt) - 1) };
         delete exp.leases[b.id];
         remove(exp.tasks, b.id);
-        exp.queue.push(h.data!);
         expected.push(b.id);
         ctx.handedBack.add(b.id);
       } else {
@@ -885,10 +963,12 @@ export class Sim {
     const parked: string[] = [];
     const dead: Record<string, unknown>[] = [];
     const parkedHashes: [string, Hash][] = [];
+    const woken = { done: false };
     for (const [id] of range) {
       const h = exp.hashes[id];
       if (h?.state !== 'RUNNING') {
         delete exp.leases[id];
+        if (h?.state !== 'END') remove(exp.tasks, id); // a stale entry of a task queued again: out of tasks too
         continue;
       }
       if (Number(h.update) > cutoff) {
@@ -912,15 +992,16 @@ export class Sim {
         // parked as the task's: out of tasks, not queued for cleanup, kept until retried or purged
         parkedHashes.push([id, { ...omit(h, 'lease', 'result'), state: 'END', end: now, update: now, outcome: 'failed', error: after!.error!, history: after!.history!, parked: 'max_attempts' }]);
         remove(exp.tasks, id);
+        drop(exp.running, `f:${h.function}`);
         dead.push({ reason: 'max_attempts', id, raw: h.data, worker: MONITOR, history, task: true });
         parked.push(id);
         m.ends++;
         m.parks++;
         m.endedNow = true;
       } else {
-        exp.hashes[id] = { ...omit(h, 'lease', 'worker'), state: 'QUEUED', update: now, history: after!.history! };
+        // back in its function's structure, at its place
+        exp.hashes[id] = { ...putBackModel(exp, id, h, now, woken), history: after!.history! };
         remove(exp.tasks, id);
-        exp.queue.push(h.data!);
         requeued.push(id);
       }
     }
@@ -983,8 +1064,10 @@ export class Sim {
     const running = this.running(s);
     const dead = deadEntries(s);
     for (const id of this.lost) if (s.hashes[id]) this.lost.delete(id);
-    // A lost hash leaves its id in the index (until a requeue pass drops it) and in `tasks`.
-    const ghost = (id: string) => this.lost.has(id) && !s.hashes[id];
+    for (const id of this.staleIndex) if ((!(id in s.leases) && !s.tasks.includes(id)) || s.hashes[id]?.state === 'RUNNING') this.staleIndex.delete(id);
+    // A lost hash leaves its id in the index (until a requeue pass drops it) and in `tasks`, also
+    // when the id is queued again meanwhile.
+    const ghost = (id: string) => (this.lost.has(id) && !s.hashes[id]) || (this.staleIndex.has(id) && s.hashes[id]?.state !== 'RUNNING');
 
     // The lease index holds exactly the RUNNING tasks; `tasks` holds every RUNNING task, and
     // besides them only ended tasks not yet reaped.
@@ -1003,13 +1086,28 @@ export class Sim {
     expect(new Set(s.ended).size, 'an id is queued for cleanup once').toBe(s.ended.length);
     for (const id of s.ended) expect(s.hashes[id]?.state, `${id} queued for cleanup`).toBe('END');
     for (const id of s.queued) expect(s.hashes[id], `${id} marked queued has no hash`).toBeUndefined();
+    // The queue holds entries and wake markers only; each function's structure holds exactly its
+    // routed tasks (QUEUED, with the member and score they were placed at), counted in q:<fn>;
+    // the running count of a function is its RUNNING tasks (plus those whose hash was lost with
+    // no one to re-assert it: their count is lost only with all of Redis's data).
+    for (const raw of s.queue) if (raw !== 'wake') expect(() => idOf(raw), 'a queue entry').not.toThrow();
+    for (const fn of FUNCTIONS) {
+      const routed = IDS.filter((id) => s.hashes[id]?.state === 'QUEUED' && s.hashes[id]?.member && s.hashes[id]?.function === fn);
+      const members = Object.entries(s.fq[fn] ?? {}).map(([m, score]) => [m.slice(15), m, score] as const);
+      expect(members.map(([id]) => id).sort(), `${fn}: its structure holds its routed tasks`).toEqual(routed.sort());
+      for (const [id, m, score] of members) expect([s.hashes[id]!.member, Number(s.hashes[id]!.score)], `${id}: placed where its hash says`).toEqual([m, score]);
+      expect(Number(s.counts[`q:${fn}`] ?? 0), `${fn}: q counts its routed tasks`).toBe(members.length);
+      expect(s.turns[fn] !== undefined, `${fn}: its group has a turn iff it has tasks`).toBe(members.length > 0);
+      const runningHere = IDS.filter((id) => s.hashes[id]?.state === 'RUNNING' && s.hashes[id]?.function === fn).length;
+      expect(Number(s.running[`f:${fn}`] ?? 0), `${fn}: running counts its RUNNING tasks`).toBe(runningHere + (this.leaked[fn] ?? 0));
+    }
 
     for (const id of IDS) {
       const m = this.m(id);
       const h = s.hashes[id];
       // No task is lost or doubled: every entry ever pushed is in exactly one place: queued,
       // claimed (RUNNING), ended (finish or max-attempts park) or parked at claim (dead letter).
-      const q = s.queue.filter((raw) => idOf(raw) === id).length;
+      const q = s.queue.filter((raw) => raw !== 'wake' && idOf(raw) === id).length + (h?.state === 'QUEUED' && h.member ? 1 : 0);
       const r = h?.state === 'RUNNING' ? 1 : 0;
       const d = dead.filter((e) => e.id === id && e.reason !== 'max_attempts').length;
       expect(
@@ -1026,7 +1124,9 @@ export class Sim {
         const holders = this.workers.filter((w) => w.held.get(id)?.lease === h.lease).map((w) => w.name);
         expect(holders, `${id}: holders of the valid lease`).toEqual([h.worker]);
       } else if (h?.state === 'QUEUED') {
-        expect([h.lease, h.worker, s.tasks.includes(id), id in s.leases], `${id} QUEUED: no lease, worker, tasks or index`).toEqual([undefined, undefined, false, false]);
+        // (but the entries a `lose` left in `tasks` and the index, until a requeue pass drops them)
+        const stale = ghost(id);
+        expect([h.lease, h.worker, s.tasks.includes(id) && !stale, id in s.leases && !stale], `${id} QUEUED: no lease, worker, tasks or index`).toEqual([undefined, undefined, false, false]);
       } else if (h?.state === 'END' && h.parked) {
         // parked as the task's: its dead letter names it; out of tasks, index and cleanup; kept
         expect(h.outcome, `${id} parked: outcome`).toBe('failed');

@@ -1,0 +1,90 @@
+/**
+ * Swarm-wide limits (src/lua/lib/limits.lua): set or remove one (set-limit.lua, which lets what
+ * the old limit held back take its turn again), and read them with what runs under each now.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from '../keys.js';
+import { runScript } from '../scripts.js';
+import { ConfigError } from '../errors.js';
+
+/** what a limit applies to: one function, or one group (across functions) */
+export type LimitTarget = { function: string } | { group: string };
+
+export interface Limit {
+  /** at most this many tasks of the target run at once, across the swarm */
+  concurrency?: number;
+  /** at most `max` tasks of the target start in any `per` ms (Redis's clock) */
+  rate?: { max: number; per: number };
+}
+
+export interface LimitInfo extends Limit {
+  function?: string;
+  group?: string;
+  /** tasks of the target running now */
+  running: number;
+}
+
+const MAX_INT = 2 ** 31 - 1;
+const positive = (what: string, v: unknown): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_INT) throw new ConfigError(`${what} must be an integer from 1 to ${MAX_INT}, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+/** The field of a target in the limits and running hashes: 'f:<fn>' or 'g:<group>'; validated. */
+export function targetField(target: LimitTarget): string {
+  if (target === null || typeof target !== 'object') throw new ConfigError('setLimit: the target must be { function } or { group }');
+  const keys = Object.keys(target);
+  if (keys.length !== 1 || !['function', 'group'].includes(keys[0]!)) {
+    throw new ConfigError(`setLimit: the target must be exactly one of { function } or { group }, got ${JSON.stringify(target)}`);
+  }
+  const [kind, name] = Object.entries(target)[0] as [string, unknown];
+  if (typeof name !== 'string' || name === '') throw new ConfigError(`setLimit: target.${kind} must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (kind === 'group') checkGroup('setLimit: target.group', name);
+  return `${kind === 'function' ? 'f' : 'g'}:${name}`;
+}
+
+/** A group name: a string of 1..128 bytes (claim.lua parks a task whose group is not). */
+export function checkGroup(what: string, group: unknown): string {
+  if (typeof group !== 'string' || group === '' || Buffer.byteLength(group) > 128) {
+    throw new ConfigError(`${what} must be a string of 1 to 128 bytes, got ${JSON.stringify(group)?.slice(0, 60)}`);
+  }
+  return group;
+}
+
+/** A limit as stored, validated: a ConfigError names what is wrong, before anything is written. */
+export function checkLimit(limit: Limit): string {
+  if (limit === null || typeof limit !== 'object') throw new ConfigError('setLimit: the limit must be an object { concurrency?, rate? } or null');
+  for (const k of Object.keys(limit)) if (k !== 'concurrency' && k !== 'rate') throw new ConfigError(`setLimit: unknown limit option "${k}" (known: concurrency, rate)`);
+  const out: Limit = {};
+  if (limit.concurrency !== undefined) out.concurrency = positive('setLimit: concurrency', limit.concurrency);
+  if (limit.rate !== undefined) {
+    const r = limit.rate as Record<string, unknown>;
+    if (r === null || typeof r !== 'object') throw new ConfigError('setLimit: rate must be { max, per }');
+    for (const k of Object.keys(r)) if (k !== 'max' && k !== 'per') throw new ConfigError(`setLimit: unknown rate option "${k}" (known: max, per)`);
+    out.rate = { max: positive('setLimit: rate.max', r.max), per: positive('setLimit: rate.per (ms)', r.per) };
+  }
+  if (out.concurrency === undefined && out.rate === undefined) throw new ConfigError('setLimit: a limit needs concurrency, rate, or both (null removes it)');
+  return JSON.stringify(out);
+}
+
+export async function setLimit(redis: Redis, keys: Keys, target: LimitTarget, limit: Limit | null): Promise<void> {
+  const field = targetField(target);
+  const json = limit === null ? '' : checkLimit(limit);
+  await runScript(redis, 'set-limit', [keys.newQueue], [field, json]);
+}
+
+export async function readLimits(redis: Redis, keys: Keys): Promise<LimitInfo[]> {
+  const [[, limits], [, running]] = (await redis.multi().hgetall(keys.limits).hgetall(keys.running).exec()) as [[null, Record<string, string>], [null, Record<string, string>]];
+  const out: LimitInfo[] = [];
+  for (const [field, json] of Object.entries(limits).sort()) {
+    let l: Limit = {};
+    try {
+      l = JSON.parse(json) as Limit;
+    } catch {
+      // a limit written by hand that is not JSON: shown with nothing set
+    }
+    const name = field.slice(2);
+    out.push({ ...(field.startsWith('f:') ? { function: name } : { group: name }), ...l, running: Number(running[field] ?? 0) });
+  }
+  return out;
+}

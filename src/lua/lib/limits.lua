@@ -1,0 +1,102 @@
+--[[
+  lib/limits.lua: swarm-wide limits, per function and per group, enforced where tasks start: in
+  the claim script. `Q:limits` (hash 'f:<fn>' / 'g:<group>' -> JSON {concurrency?, rate?:
+  {max, per}}), `Q:running` (hash, same fields -> tasks RUNNING now) and, per rate limit, a zset
+  of recent starts (lib/names.lua rateKey).
+
+  Every claim acquires (running + 1, and a start in each rate window that applies); every way a
+  RUNNING task stops running releases (END, hand-back, requeue, parking, cancel), each script
+  acting only on a task RUNNING under the lease it names, so a claim is counted once and
+  released once. A release that makes queued work claimable again (a group unblocked, a
+  function below its limit with tasks queued) pushes a wake marker on the queue, so idle
+  workers claim it at once.
+
+  Default group '' (no group) is not counted.
+]]
+--@include lib/names.lua
+
+local limitCache = {}
+
+-- the limit set for target ('f:<fn>' or 'g:<group>'), or false
+local function limitOf(Q, target)
+  local v = limitCache[target]
+  if v == nil then
+    v = false
+    local raw = redis.call('HGET', Q .. ':limits', target)
+    if raw then
+      local ok, l = pcall(cjson.decode, raw)
+      if ok and type(l) == 'table' then v = l end
+    end
+    limitCache[target] = v
+  end
+  return v
+end
+
+-- nil when a task may start under target's limit now; else when to try again (Redis ms), or -1
+-- for "when one of its tasks ends"
+local function blockedUntil(Q, target, now)
+  local l = limitOf(Q, target)
+  if not l then return nil end
+  if type(l.concurrency) == 'number' then
+    if (tonumber(redis.call('HGET', Q .. ':running', target)) or 0) >= l.concurrency then return -1 end
+  end
+  if type(l.rate) == 'table' and type(l.rate.max) == 'number' and type(l.rate.per) == 'number' then
+    local rk = rateKey(Q, target)
+    redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - l.rate.per)
+    if redis.call('ZCARD', rk) >= l.rate.max then
+      local first = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+      return tonumber(first[2]) + l.rate.per
+    end
+  end
+  return nil
+end
+
+local function targetsOf(fn, g)
+  if g and g ~= '' then return { 'f:' .. fn, 'g:' .. g } end
+  return { 'f:' .. fn }
+end
+
+-- a task of (fn, g) starts now, under `lease` (rate windows record it)
+local function acquire(Q, fn, g, now, lease, noRate)
+  for _, target in ipairs(targetsOf(fn, g)) do
+    redis.call('HINCRBY', Q .. ':running', target, 1)
+    local l = limitOf(Q, target)
+    if not noRate and l and type(l.rate) == 'table' and type(l.rate.per) == 'number' then
+      local rk = rateKey(Q, target)
+      redis.call('ZADD', rk, now, lease)
+      redis.call('PEXPIRE', rk, l.rate.per * 2)
+    end
+  end
+end
+
+local woken = false
+local function wake(Q)
+  if woken then return end
+  woken = true
+  redis.call('LPUSH', Q, 'wake')
+end
+
+-- group g, held back by its limit, takes its turn again in each function it waited in (the next
+-- claim checks its limit anew)
+local function unblock(Q, g)
+  local bk = blockedInKey(Q, g)
+  for _, f in ipairs(redis.call('SMEMBERS', bk)) do
+    if redis.call('ZREM', fnKey(Q, f, 'blocked'), g) == 1 and redis.call('ZCARD', groupKey(Q, f, g)) > 0 then
+      local groups = fnKey(Q, f, 'groups')
+      local last = redis.call('ZRANGE', groups, -1, -1, 'WITHSCORES')
+      redis.call('ZADD', groups, (tonumber(last[2]) or 0) + 1, g)
+      wake(Q)
+    end
+  end
+  redis.call('DEL', bk)
+end
+
+-- a task of (fn, g) stopped running
+local function release(Q, fn, g)
+  if not fn then return end
+  for _, target in ipairs(targetsOf(fn, g)) do
+    if redis.call('HINCRBY', Q .. ':running', target, -1) < 0 then redis.call('HSET', Q .. ':running', target, 0) end
+  end
+  if g and g ~= '' then unblock(Q, g) end
+  if limitOf(Q, 'f:' .. fn) and redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 1 then wake(Q) end
+end

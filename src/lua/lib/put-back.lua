@@ -1,0 +1,33 @@
+--[[
+  lib/put-back.lua: a RUNNING task goes back to the queue, at its place: into its function's
+  structure with the member and score it was routed with (a task claimed on the fast path gets
+  a place as of its claim), so it is taken before what was queued after it. Its limits are
+  released and idle workers woken. The caller has checked the lease and says what becomes of
+  the hash's other fields (attempt, history).
+
+  putBack(Q, key, id, now, h) with h = { fn, group, priority, member, score, start } from the hash
+  Returns false (and does nothing) when the hash names no function to queue it for.
+
+  functionOf(fn, data): the task's function, from its hash or else from its entry (a hash
+  written by hand may lack the field), or nil.
+]]
+--@include lib/queue.lua
+
+local function functionOf(fn, data)
+  if fn then return fn end
+  local ok, task = pcall(cjson.decode, data or '')
+  if ok and type(task) == 'table' and type(task['function']) == 'string' and task['function'] ~= '' then return task['function'] end
+end
+
+local function putBack(Q, key, id, now, h)
+  if not h.fn then return false end
+  local g = h.group or ''
+  local member, score = h.member, tonumber(h.score)
+  if not member or not score then member, score = placeOf(Q, id, tonumber(h.start) or now, tonumber(h.priority) or 0) end
+  redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'member', member, 'score', score)
+  redis.call('HDEL', key, 'lease', 'worker')
+  release(Q, h.fn, g)
+  enqueue(Q, h.fn, g, member, score)
+  wake(Q)
+  return true
+end

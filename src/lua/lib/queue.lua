@@ -1,0 +1,81 @@
+--[[
+  lib/queue.lua: a function's ready tasks (docs/queue-layout.md). Per function, its groups take
+  turns (Q:f:<fn>:groups, zset group -> turn), and within a group tasks are taken by score:
+  routing time minus priority x 1000 ms (a priority-aged FIFO: nothing starves), ties in routing
+  order (the member is "<seq>:<id>", seq zero-padded). A group held back by a limit waits in
+  Q:f:<fn>:blocked (score: when to try it again, +inf until one of its tasks ends).
+]]
+--@include lib/names.lua
+--@include lib/limits.lua
+
+local PRIORITY_AGING_MS = 1000
+
+local function nextTurn(groups)
+  local last = redis.call('ZRANGE', groups, -1, -1, 'WITHSCORES')
+  return (tonumber(last[2]) or 0) + 1
+end
+
+-- a new place in the queue: the member (in routing order) and its score
+local function placeOf(Q, id, now, priority)
+  local seq = redis.call('HINCRBY', Q .. ':counts', 'seq', 1)
+  return string.format('%014d', seq) .. ':' .. id, now - (priority or 0) * PRIORITY_AGING_MS
+end
+
+-- put task `id` (its hash written) in its function's structure, at `score`
+local function enqueue(Q, fn, g, member, score)
+  redis.call('ZADD', groupKey(Q, fn, g), score, member)
+  local groups = fnKey(Q, fn, 'groups')
+  if not redis.call('ZSCORE', groups, g) and not redis.call('ZSCORE', fnKey(Q, fn, 'blocked'), g) then
+    redis.call('ZADD', groups, nextTurn(groups), g)
+  end
+  redis.call('HINCRBY', Q .. ':counts', 'q:' .. fn, 1)
+end
+
+-- take `member` (task `id`) out of its function's structure, wherever it is in it
+local function unqueue(Q, fn, g, member)
+  if redis.call('ZREM', groupKey(Q, fn, g), member) == 0 then return false end
+  redis.call('HINCRBY', Q .. ':counts', 'q:' .. fn, -1)
+  if redis.call('ZCARD', groupKey(Q, fn, g)) == 0 then
+    redis.call('ZREM', fnKey(Q, fn, 'groups'), g)
+    redis.call('ZREM', fnKey(Q, fn, 'blocked'), g)
+  end
+  return true
+end
+
+--[[
+  The next task of fn that may start now: the head of the group whose turn it is, skipping (and
+  setting aside) groups at their limit. Returns id, group, or nil and the earliest time a group
+  set aside may be tried again (-1: none).
+]]
+local function dequeue(Q, fn, now)
+  local groups, blocked = fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')
+  -- groups whose rate window has passed take their turn again
+  for _, g in ipairs(redis.call('ZRANGEBYSCORE', blocked, '-inf', now, 'LIMIT', 0, 100)) do
+    redis.call('ZREM', blocked, g)
+    if redis.call('ZCARD', groupKey(Q, fn, g)) > 0 then redis.call('ZADD', groups, nextTurn(groups), g) end
+  end
+  for _ = 1, 100 do
+    local head = redis.call('ZRANGE', groups, 0, 0)
+    local g = head[1]
+    if not g then break end
+    local untilMs = g ~= '' and blockedUntil(Q, 'g:' .. g, now)
+    if untilMs then
+      redis.call('ZREM', groups, g)
+      redis.call('ZADD', blocked, untilMs == -1 and '+inf' or untilMs, g)
+      redis.call('SADD', blockedInKey(Q, g), fn)
+    else
+      local popped = redis.call('ZPOPMIN', groupKey(Q, fn, g))
+      if popped[1] then
+        if redis.call('ZCARD', groupKey(Q, fn, g)) > 0 then redis.call('ZADD', groups, nextTurn(groups), g)
+        else redis.call('ZREM', groups, g) end
+        redis.call('HINCRBY', Q .. ':counts', 'q:' .. fn, -1)
+        return string.sub(popped[1], 16), g, popped[1], tonumber(popped[2])
+      end
+      redis.call('ZREM', groups, g)
+    end
+  end
+  local first = redis.call('ZRANGE', blocked, 0, 0, 'WITHSCORES')
+  local wakeAt = tonumber(first[2])
+  if wakeAt and wakeAt ~= math.huge then return nil, wakeAt end
+  return nil, -1
+end
