@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `task-swarm` command: run a worker or a monitor, submit tasks, read, follow, wait for and
- * control them, and read or retry the dead-letter list.
+ * control them, read or retry the dead-letter list, and order the queue: limits, pause, resume.
  *
  * Every mistake a user can make ends in one line on stderr, `task-swarm: <message>`, and exit
  * status 2 (usage: unknown command or option, bad value, bad JSON) or 1 (runtime: Redis
@@ -18,6 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Client, type TaskInfo } from './client.js';
+import type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
 import { MONITOR_FIELDS, WORKER_FIELDS, type RedisOptions } from './config.js';
 import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError } from './errors.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
@@ -129,6 +130,8 @@ const COMMANDS: Record<string, Command> = {
       'manual-end': { type: 'boolean', doc: 'keep the task hash after it ends, listed in end-task' },
       wait: { type: 'boolean', doc: 'wait for the end, showing events on stderr; print the task as JSON' },
       timeout: { type: 'string', arg: 'ms', doc: 'with --wait: give up after this many ms (default: never)' },
+      priority: { type: 'string', arg: 'n', doc: 'an integer from -1000 to 1000, higher runs sooner (default 0)' },
+      group: { type: 'string', arg: 'name', doc: 'fairness group, e.g. a tenant: the groups with queued tasks take turns' },
     },
     run: runSubmit,
   },
@@ -181,9 +184,42 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     run: runPurgeDead,
   },
+  limit: {
+    args: '<function> | --group <name>  --concurrency n | --rate max/ms | --remove',
+    summary: 'set (or remove) a swarm-wide limit on a function or a group',
+    details:
+      'Enforced where tasks start, across all workers: at most --concurrency tasks of the function (or\n' +
+      'group, across functions) run at once, at most max start in any ms milliseconds (--rate 100/1000;\n' +
+      'the window may also be written 1s or 1m). Setting a limit replaces the one set before.',
+    options: {
+      group: { type: 'string', arg: 'name', doc: 'limit this group (across functions) instead of a function' },
+      concurrency: { type: 'string', arg: 'n', doc: 'at most n tasks running at once' },
+      rate: { type: 'string', arg: 'max/ms', doc: 'at most max starts in any window of ms milliseconds' },
+      remove: { type: 'boolean', doc: 'remove the limit' },
+    },
+    run: runLimit,
+  },
+  limits: {
+    args: '[--json]',
+    summary: 'list the limits set, each with its tasks running now',
+    options: { json: { type: 'boolean', doc: 'print JSON' } },
+    run: runLimits,
+  },
+  pause: {
+    args: '[<function>]',
+    summary: 'stop new claims across the swarm, or of one function; running tasks go on',
+    options: {},
+    run: (ctx) => runPause(ctx, 'pause'),
+  },
+  resume: {
+    args: '[<function>]',
+    summary: 'let paused claims go on; idle workers start at once',
+    options: {},
+    run: (ctx) => runPause(ctx, 'resume'),
+  },
   status: {
     args: '[--json]',
-    summary: 'counts: queued, claimed, workers, dead letters, manually ended',
+    summary: 'counts: queued, claimed, workers, dead letters, manually ended; per function',
     options: { json: { type: 'boolean', doc: 'print JSON' } },
     run: runStatus,
   },
@@ -647,8 +683,10 @@ async function runSubmit(ctx: Context): Promise<number> {
   if (timeout !== undefined && !wait) throw new UsageError('submit: --timeout only goes with --wait');
   const id = typeof ctx.values.id === 'string' ? ctx.values.id : undefined;
   if (id === '') throw new UsageError('submit: --id must not be empty');
+  const priority = typeof ctx.values.priority === 'string' ? parseInteger('--priority', ctx.values.priority, -1000, 1000) : undefined;
+  const group = typeof ctx.values.group === 'string' ? ctx.values.group : undefined;
   return withClient(ctx, async (client) => {
-    const taskId = await client.submit(fn, data, { id, manualEnd: ctx.values['manual-end'] === true });
+    const taskId = await client.submit(fn, data, { id, manualEnd: ctx.values['manual-end'] === true, priority, group });
     if (!wait) {
       io.stdout.write(taskId + '\n');
       return 0;
@@ -797,8 +835,81 @@ async function runStatus(ctx: Context): Promise<number> {
   noMorePositionals(ctx, 0, 'status');
   return withClient(ctx, async (client) => {
     const s = await client.stats();
-    if (ctx.values.json === true) printJson(ctx.io, s);
-    else ctx.io.stdout.write(`queued ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}\n`);
+    if (ctx.values.json === true) {
+      printJson(ctx.io, s);
+      return 0;
+    }
+    const out = (line: string) => ctx.io.stdout.write(line + '\n');
+    out(`queued ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}${s.paused ? '  PAUSED (swarm)' : ''}`);
+    const names = Object.keys(s.functions).sort();
+    if (names.length === 0) return 0;
+    const width = Math.max(8, ...names.map((n) => escapeControls(n).length));
+    out(`${'function'.padEnd(width)}  ${'queued'.padStart(8)}  ${'running'.padStart(8)}  ${'workers'.padStart(8)}`);
+    for (const n of names) {
+      const f = s.functions[n]!;
+      const notes = [f.paused ? 'paused' : '', f.queued > 0 && f.workers === 0 ? 'no live worker serves it: its tasks wait' : ''].filter(Boolean).join('; ');
+      out(`${escapeControls(n).padEnd(width)}  ${String(f.queued).padStart(8)}  ${String(f.running).padStart(8)}  ${String(f.workers).padStart(8)}${notes ? `  (${notes})` : ''}`);
+    }
+    return 0;
+  });
+}
+
+/** `100/1000`, `100/1s`, `5/1m`: max starts per window */
+function parseRate(raw: string): { max: number; per: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(ms|s|m)?\s*$/.exec(raw);
+  if (!m) throw new UsageError(`--rate must be max/ms, e.g. 100/1000 (or 100/1s), got ${quote(raw)}`);
+  const per = Number(m[2]) * (m[3] === 's' ? 1000 : m[3] === 'm' ? 60_000 : 1);
+  return { max: Number(m[1]), per };
+}
+
+function describeLimit(l: LimitInfo): string {
+  const target = l.function !== undefined ? `function ${quote(l.function)}` : `group ${quote(l.group ?? '')}`;
+  const parts = [l.concurrency !== undefined ? `concurrency ${l.concurrency}` : '', l.rate ? `rate ${l.rate.max} per ${l.rate.per} ms` : ''].filter(Boolean);
+  return `${target}: ${parts.join(', ') || 'nothing set'} (running ${l.running})`;
+}
+
+async function runLimit(ctx: Context): Promise<number> {
+  const fn = ctx.positionals[0];
+  noMorePositionals(ctx, 1, 'limit');
+  const group = typeof ctx.values.group === 'string' ? ctx.values.group : undefined;
+  if ((fn === undefined) === (group === undefined)) throw new UsageError(`limit: name a function or --group <name>, not ${fn === undefined ? 'neither' : 'both'} (usage: ${PROG} limit ${COMMANDS.limit!.args})`);
+  const target: LimitTarget = fn !== undefined ? { function: fn } : { group: group! };
+  const remove = ctx.values.remove === true;
+  const limit: Limit = {};
+  if (typeof ctx.values.concurrency === 'string') limit.concurrency = parseInteger('--concurrency', ctx.values.concurrency, 1);
+  if (typeof ctx.values.rate === 'string') limit.rate = parseRate(ctx.values.rate);
+  if (remove && Object.keys(limit).length) throw new UsageError('limit: --remove goes alone, without --concurrency or --rate');
+  if (!remove && !Object.keys(limit).length) throw new UsageError('limit: give --concurrency n, --rate max/ms (or both), or --remove');
+  return withClient(ctx, async (client) => {
+    await client.setLimit(target, remove ? null : limit);
+    const shown = (await client.limits()).find((l) => (fn !== undefined ? l.function === fn : l.group === group));
+    ctx.io.stdout.write(shown ? describeLimit(shown) + '\n' : `${fn !== undefined ? `function ${quote(fn)}` : `group ${quote(group!)}`}: no limit\n`);
+    return 0;
+  });
+}
+
+async function runLimits(ctx: Context): Promise<number> {
+  noMorePositionals(ctx, 0, 'limits');
+  return withClient(ctx, async (client) => {
+    const limits = await client.limits();
+    if (ctx.values.json === true) printJson(ctx.io, limits);
+    else if (limits.length === 0) ctx.io.stdout.write('no limits set\n');
+    else for (const l of limits) ctx.io.stdout.write(describeLimit(l) + '\n');
+    return 0;
+  });
+}
+
+async function runPause(ctx: Context, what: 'pause' | 'resume'): Promise<number> {
+  const fn = ctx.positionals[0];
+  noMorePositionals(ctx, 1, what);
+  if (fn === '') throw new UsageError(`${what}: the function name must not be empty`);
+  return withClient(ctx, async (client) => {
+    const target = fn === undefined ? 'the swarm' : `function ${quote(fn)}`;
+    if (what === 'pause') {
+      await client.pause(fn);
+      ctx.io.stdout.write(`paused ${target}: no new claims; running tasks go on\n`);
+    } else ctx.io.stdout.write((await client.resume(fn)) ? `resumed ${target}\n` : `${target} was not paused\n`);
+    if (what === 'resume' && fn !== undefined && (await client.stats()).paused) ctx.io.stderr.write(`${PROG}: warning: the swarm as a whole is still paused (\`${PROG} resume\`)\n`);
     return 0;
   });
 }

@@ -390,8 +390,9 @@ export class Client {
       .hgetall(k.running)
       .hgetall(k.workerFunctions)
       .smembers(k.paused)
+      .lindex(k.newQueue, -1)
       .exec()) as [null, unknown][];
-    const [queued, tasks, workers, dead, ended, counts, running, served, pausedSet] = r.map(([, v]) => v) as [
+    const [listed, tasks, workers, dead, ended, counts, running, served, pausedSet, oldest] = r.map(([, v]) => v) as [
       number,
       number,
       string[],
@@ -401,7 +402,10 @@ export class Client {
       Record<string, string>,
       Record<string, string>,
       string[],
+      string | null,
     ];
+    // a wake marker (lib/limits.lua) is no task: at most one is queued, as the oldest entry
+    const queued = listed - (oldest === 'wake' ? 1 : 0);
     const functions: Record<string, FunctionStats> = {};
     const of = (fn: string) => (functions[fn] ??= { queued: 0, running: 0, workers: 0, paused: pausedSet.includes('*') || pausedSet.includes(fn) });
     for (const [f, n] of Object.entries(counts)) if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
@@ -441,8 +445,8 @@ export class Client {
     return pause(this.redis, this.keys, fn);
   }
 
-  /** Let claims go on; idle workers are woken at once. */
-  resume(fn?: string): Promise<void> {
+  /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
+  resume(fn?: string): Promise<boolean> {
     if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError('resume: the function must be a non-empty string');
     return resume(this.redis, this.keys, fn);
   }

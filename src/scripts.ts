@@ -32,6 +32,8 @@ export const SCRIPTS = {
   'retry-dead': 5,
   'purge-dead': 4,
   'set-limit': 1,
+  resume: 1,
+  wake: 1,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

@@ -23,7 +23,7 @@ import { handBack, reassert, renewLeases, type HeldLease } from './effects/lease
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
 import { EndBatch } from './end-batch.js';
-import { deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
+import { announceFunctions, deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
 import { startPeerServer, type PeerServer } from '../actors/peer-server.js';
 import { probePeers } from '../actors/peer-prober.js';
 import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
@@ -163,8 +163,9 @@ export class Worker extends EventEmitter {
     if (cap === undefined) this.caps.delete(name);
     else this.caps.set(name, cap);
     this.functionAdded?.();
-    // a running worker says it serves this function now (stats, status)
-    if (this.listed) this.redis.hset(this.keys.workerFunctions, this.address, JSON.stringify([...this.functions.keys()])).catch(() => {});
+    // A running worker says it serves this function now (stats, status), and wakes the idle
+    // workers (itself among them), so the function's tasks that waited for one start at once.
+    if (this.listed) announceFunctions(this.redis, this.keys, this.address, [...this.functions.keys()], true).catch(() => {});
     return this;
   }
 
@@ -586,7 +587,7 @@ export class Worker extends EventEmitter {
           async () => {
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
             // what it serves, listed again (a monitor that pruned it while it was cut off dropped it)
-            await this.redis.hset(keys.workerFunctions, this.address, JSON.stringify([...this.functions.keys()]));
+            await announceFunctions(this.redis, keys, this.address, [...this.functions.keys()]);
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
+import { runScript } from '../scripts.js';
 
 const ALL = '*';
 
@@ -12,8 +13,9 @@ export async function pause(redis: Redis, keys: Keys, fn?: string): Promise<void
   await redis.sadd(keys.paused, fn ?? ALL);
 }
 
-export async function resume(redis: Redis, keys: Keys, fn?: string): Promise<void> {
-  await redis.multi().srem(keys.paused, fn ?? ALL).lpush(keys.newQueue, 'wake').exec();
+/** Resolves true when it was paused. */
+export async function resume(redis: Redis, keys: Keys, fn?: string): Promise<boolean> {
+  return (await runScript(redis, 'resume', [keys.newQueue], [fn ?? ALL])) === 1;
 }
 
 /** what is paused: `all` for the swarm, and the functions paused one by one */

@@ -17,6 +17,16 @@ export async function deregisterWorker(redis: Redis, keys: Keys, worker: string)
   await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'remove']);
 }
 
+/**
+ * Say which functions `worker` serves (`workers:functions`, read by stats and status). With
+ * `wake`, idle workers are woken too (wake.lua): tasks of a function just added, which waited for
+ * a worker that serves it, are then claimed at once rather than at the next poll.
+ */
+export async function announceFunctions(redis: Redis, keys: Keys, worker: string, functions: string[], wake = false): Promise<void> {
+  await redis.hset(keys.workerFunctions, worker, JSON.stringify(functions));
+  if (wake) await runScript(redis, 'wake', [keys.newQueue], []);
+}
+
 /** distinct invalid members remembered per reader; past this, new ones are skipped unlogged */
 const MAX_REMEMBERED = 1000;
 /** how much of an invalid member a log line shows */

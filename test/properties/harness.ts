@@ -349,7 +349,7 @@ function dequeueModel(exp: State, fn: string): string | undefined {
   bump(exp.counts, `q:${fn}`, -1);
   return member;
 }
-/** lib/put-back.lua: a RUNNING task back in its function's structure, at its place; limits released; a wake marker */
+/** lib/put-back.lua: a RUNNING task back in its function's structure, at its place; limits released; a wake marker into an empty queue */
 function putBackModel(exp: State, id: string, h: Hash, now: string, woken: { done: boolean }): Hash {
   let member = h.member;
   let score = Number(h.score);
@@ -358,7 +358,8 @@ function putBackModel(exp: State, id: string, h: Hash, now: string, woken: { don
   enqueueModel(exp, h.function!, member, score);
   if (!woken.done) {
     woken.done = true;
-    exp.queue.unshift('wake');
+    // only into an empty queue: a queue holding anything ends every wait already
+    if (exp.queue.length === 0) exp.queue.unshift('wake');
   }
   return { ...omit(h, 'lease', 'worker'), state: 'QUEUED', update: now, member, score: String(score) };
 }
@@ -1091,6 +1092,10 @@ export class Sim {
     // the running count of a function is its RUNNING tasks (plus those whose hash was lost with
     // no one to re-assert it: their count is lost only with all of Redis's data).
     for (const raw of s.queue) if (raw !== 'wake') expect(() => idOf(raw), 'a queue entry').not.toThrow();
+    // at most one wake marker is queued, as the oldest entry (stats() subtracts it)
+    const marks = s.queue.filter((raw) => raw === 'wake').length;
+    expect(marks, 'wake markers queued').toBeLessThanOrEqual(1);
+    if (marks) expect(s.queue.at(-1), 'the wake marker is the oldest entry').toBe('wake');
     for (const fn of FUNCTIONS) {
       const routed = IDS.filter((id) => s.hashes[id]?.state === 'QUEUED' && s.hashes[id]?.member && s.hashes[id]?.function === fn);
       const members = Object.entries(s.fq[fn] ?? {}).map(([m, score]) => [m.slice(15), m, score] as const);

@@ -73,7 +73,10 @@ local woken = false
 local function wake(Q)
   if woken then return end
   woken = true
-  redis.call('LPUSH', Q, 'wake')
+  -- Only into an empty queue: a worker blocks on the queue only while it is empty, and a queue
+  -- that holds anything ends every wait already. So at most one marker is ever queued, the
+  -- oldest entry (stats() subtracts it).
+  if redis.call('LLEN', Q) == 0 then redis.call('LPUSH', Q, 'wake') end
 end
 
 -- group g, held back by its limit, takes its turn again in each function it waited in (the next
