@@ -34,6 +34,7 @@ export const SCRIPTS = {
   'set-limit': 1,
   resume: 1,
   wake: 1,
+  ready: 1,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

@@ -66,7 +66,8 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
 /**
  * An idle worker's pickup in one round trip: block until the queue holds an entry (see
  * waitForEntry: a new task, or a wake marker), and claim, pipelined behind the block on the same
- * connection. Redis runs a blocked client's next command as soon as the block returns, so the
+ * connection; ready.lua, just before the block, ends it at once when work of the worker's
+ * functions already waits in their queues. Redis runs a blocked client's next command as soon as the block returns, so the
  * claim happens the moment an entry arrives (or, after `timeoutMs` without one, claims whatever
  * is there: the poll). A worker that stops waiting (STOP, Redis lost) lets the wait end on its
  * own rather than dropping the connection: a claim Redis has already run must reach the worker,
@@ -75,10 +76,13 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
  */
 export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest): Promise<ClaimReply> {
   const pipe = scriptPipeline(blocking);
+  // First, in the same write (Redis runs the three back to back): work of our functions that
+  // another worker routed since our last claim ends the wait at once (ready.lua).
+  pipeScript(pipe, 'ready', [keys.newQueue], request.functions.filter((f) => f.room > 0).map((f) => f.name));
   pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
   pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
   const replies = (await pipe.exec()) ?? [];
-  const [err, reply] = replies[1] ?? [new Error('the pipelined claim got no reply')];
+  const [err, reply] = replies[2] ?? [new Error('the pipelined claim got no reply')];
   if (err) throw err;
   return parseClaim(reply);
 }

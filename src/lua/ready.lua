@@ -1,0 +1,33 @@
+--[[
+  ready.lua: run just before an idle worker's wait, in the same pipeline, so nothing runs in
+  between: when work of the worker's functions waits in their queues and may start now, it
+  pushes a wake marker into the empty queue, and the wait returns at once.
+
+  Why: any worker's claim routes new entries, so a task of a function this worker serves can be
+  routed by another one while this worker is between its last claim and its wait. The entry is
+  then off `new-task`, and a wait on an empty queue would sleep through it until the poll.
+
+  KEYS[1] newQueue (Q)
+  ARGV: the worker's functions that have room now
+
+  Returns 1 when it found such work (and woke), else 0.
+]]
+--@include lib/now.lua
+--@include lib/limits.lua
+
+local Q = KEYS[1]
+local paused = Q .. ':paused'
+if redis.call('SISMEMBER', paused, '*') == 1 then return 0 end
+local now = nowMs()
+for _, fn in ipairs(ARGV) do
+  if redis.call('SISMEMBER', paused, fn) == 0 and not blockedUntil(Q, 'f:' .. fn, now) then
+    -- groups waiting their turn, or set aside by a rate window that has passed
+    local ready = redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 1
+      or #redis.call('ZRANGEBYSCORE', fnKey(Q, fn, 'blocked'), '-inf', now, 'LIMIT', 0, 1) > 0
+    if ready then
+      wake(Q)
+      return 1
+    end
+  end
+end
+return 0
