@@ -3,7 +3,7 @@
   connection). Each such claim may have run in Redis, taking tasks for this worker that nobody
   would heartbeat until a monitor requeued them (after taskTimeout, with an attempt charged).
   Its receipt (claim.lua) says what it took: those tasks, still held by that claim's leases, are
-  handed back to the head of the queue here (lib/hand-back.lua), in this script, so that the
+  handed back to their places in their functions' queues here (lib/hand-back.lua), in this script, so that the
   recovery holds even if this reply is lost too. A claim that has not run yet never will take
   anything: every token is left cancelled (an empty receipt), and claim.lua answers a late
   arrival of it (a resend after a reconnect) with nothing. Running this again changes nothing.

@@ -1,6 +1,6 @@
 --[[
   hand-back.lua: a worker that stops gracefully returns the tasks it could not finish to the
-  head of the queue (lib/hand-back.lua: fenced by lease; the attempt is not counted against
+  places in their functions' queues (lib/hand-back.lua: fenced by lease; the attempt is not counted against
   maxAttempts).
 
   KEYS[1] leases (zset)   KEYS[2] taskSet   KEYS[3] newQueue
