@@ -249,15 +249,17 @@ for i, e in ipairs(batch) do
       refuse('duplicate', 'task id "' .. id .. '" is already ' .. held, raw, id)
     else
       local key = prefix .. id
-      redis.call('HSET', key, 'function', fn)
+      -- its place, kept even when it is claimed at once: a task put back returns to it, ahead of
+      -- what was routed after it (lib/put-back.lua)
+      local member, score = placeOf(Q, id, now, priority)
+      redis.call('HSET', key, 'function', fn, 'member', member, 'score', score)
       if group ~= '' then redis.call('HSET', key, 'group', group) end
       if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
       if e.manualEnd then redis.call('HSET', key, 'manual_end', '1') end
       if alone[i] and direct(fn, group) then
         claimTask(id, fn, group, h and h[2], h and h[3], raw)
       else
-        local member, score = placeOf(Q, id, now, priority)
-        redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw, 'member', member, 'score', score)
+        redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw)
         redis.call('SREM', KEYS[4], id)
         enqueue(Q, fn, group, member, score)
       end

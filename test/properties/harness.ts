@@ -709,12 +709,13 @@ export class Sim {
         continue;
       }
       const fn = task.function;
-      exp.hashes[id] = { ...(h ?? {}), function: fn, ...(task.manual_end === true ? { manual_end: '1' } : {}) };
+      // its place is kept, also when it is claimed at once (put back, it returns there)
+      const [member, score] = placeOf(exp, id, Number(now));
+      exp.hashes[id] = { ...(h ?? {}), function: fn, member, score: String(score), ...(task.manual_end === true ? { manual_end: '1' } : {}) };
       const direct = (room[fn] ?? 0) > 0 && claimed.length < n && exp.turns[fn] === undefined;
       if (direct) claimTask(id, fn, raw);
       else {
-        const [member, score] = placeOf(exp, id, Number(now));
-        exp.hashes[id] = { ...exp.hashes[id]!, state: 'QUEUED', update: now, data: raw, member, score: String(score) };
+        exp.hashes[id] = { ...exp.hashes[id]!, state: 'QUEUED', update: now, data: raw };
         remove(exp.queued, id);
         enqueueModel(exp, fn, member, score);
       }
