@@ -194,7 +194,8 @@ local function judge(raw)
   if type(fn) ~= 'string' or fn == '' then fn = nil end
   local priority, group = task.priority, task.group
   if priority == nil or priority == cjson.null then priority = 0 end
-  if group == nil or group == cjson.null then group = '' end
+  -- no group is '' inside; a group written "" is no name (Client.submit refuses it too)
+  if group == cjson.null then group = nil end
   local problem = jsonProblem(raw)
   if not id and why == 'missing' then
     return { bad = { 'missing_id', 'task entry has no "id" (string or integer): ' .. excerpt(raw), raw } }
@@ -206,10 +207,10 @@ local function judge(raw)
     return { bad = { 'missing_function', 'task "' .. id .. '" has no "function" name', raw, id } }
   elseif type(priority) ~= 'number' or priority ~= math.floor(priority) or priority < -1000 or priority > 1000 then
     return { bad = { 'bad_option', 'task "' .. id .. '": "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn } } }
-  elseif type(group) ~= 'string' or #group > 128 or not validUtf8(group) then
-    return { bad = { 'bad_option', 'task "' .. id .. '": "group" must be a string of at most 128 bytes (UTF-8)', raw, id, { fn = fn } } }
+  elseif group ~= nil and (type(group) ~= 'string' or group == '' or #group > 128 or not validUtf8(group)) then
+    return { bad = { 'bad_option', 'task "' .. id .. '": "group" must be a string of 1 to 128 bytes (UTF-8)', raw, id, { fn = fn } } }
   end
-  return { raw = raw, id = id, fn = fn, priority = priority, group = group, manualEnd = wantsManualEnd(task) }
+  return { raw = raw, id = id, fn = fn, priority = priority, group = group or '', manualEnd = wantsManualEnd(task) }
 end
 
 local batch = {}
