@@ -46,14 +46,14 @@ async function order(o: Record<string, unknown>, fn: string, n: number): Promise
 }
 
 describe('a task handed back by a worker that stops (past its stopGrace)', () => {
-  it('claimed on the fast path, with later tasks routed in the same claim: it is started again before them', async () => {
+  it('claimed on the fast path, with later tasks of its group and priority routed in the same claim: it is started again before them', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const { w, held } = await holdingWorker(o);
     // one push while the worker waits: its claim takes 'a' at once and routes the others behind it
-    await pushEntries(redis, o.keyPrefix, ['a', ...LATER].map((id) => seedEntry(id, 'f')));
+    await pushEntries(redis, o.keyPrefix, ['a', ...LATER].map((id) => seedEntry(id, 'f', { group: 'G', priority: 3 })));
     await until(() => held.length === 1, 'a claimed');
     expect(held).toEqual(['a']);
     expect(await redis.hget(keys.task('b'), 'state')).toBe('QUEUED');
