@@ -14,7 +14,8 @@
      for it, and the function has nothing queued, no limit and no pause, the entry is claimed at
      once, without the round trip through the structure (FIFO holds: nothing of it waits), unless
      a later entry of the same batch, routed at the same time, would come before it (a higher
-     priority) or take the next turn (another group).
+     priority) or take the next turn (another group), or a function ahead of it in this claim's
+     turn (2.) could take a task.
      The string `wake` on the queue is a wake marker (an idle worker's wait returns on it): it is
      dropped.
   2. Claiming. For each function of the worker, starting at a rotating index so that none starves
@@ -225,6 +226,8 @@ end
 -- take the next turn: each is of the same group and of no higher priority (it then comes after,
 -- by score or by routing order). Only such an entry may take the fast path.
 local alone = {}
+-- lastOf[fn]: where the last good entry of the batch for fn is
+local lastOf = {}
 do
   local laterGroup, laterTop = {}, {}
   for i = #batch, 1, -1 do
@@ -234,8 +237,24 @@ do
       alone[i] = g == nil or (g == e.group and laterTop[e.fn] <= e.priority)
       laterGroup[e.fn] = (g == nil or g == e.group) and e.group or false
       laterTop[e.fn] = math.max(laterTop[e.fn] or -math.huge, e.priority)
+      lastOf[e.fn] = lastOf[e.fn] or i
     end
   end
+end
+
+-- This claim takes the worker's functions in turn from `rotation` (2. below). Entry i of fn may
+-- take the fast path only when no function ahead of fn in that turn could take a task first: it
+-- has no room here, or nothing queued and no later entry in the batch. Else a steady stream of
+-- fn's entries, each claimed as it comes, would keep the other functions' queued tasks waiting.
+local n = #order
+local turnOf = {}
+for k = 0, n - 1 do turnOf[order[(rotation + k) % n + 1]] = k end
+local function firstInTurn(fn, i)
+  for k = 0, (turnOf[fn] or 0) - 1 do
+    local f = order[(rotation + k) % n + 1]
+    if room[f] > 0 and not isPaused(f) and ((lastOf[f] or 0) > i or redis.call('EXISTS', fnKey(Q, f, 'groups')) == 1) then return false end
+  end
+  return true
 end
 
 for i, e in ipairs(batch) do
@@ -257,7 +276,7 @@ for i, e in ipairs(batch) do
       if group ~= '' then redis.call('HSET', key, 'group', group) end
       if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
       if e.manualEnd then redis.call('HSET', key, 'manual_end', '1') end
-      if alone[i] and direct(fn, group) then
+      if alone[i] and direct(fn, group) and firstInTurn(fn, i) then
         claimTask(id, fn, group, h and h[2], h and h[3], raw)
       else
         redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw)
@@ -269,7 +288,6 @@ for i, e in ipairs(batch) do
 end
 
 -- 2. Claiming, from each of the worker's functions in turn.
-local n = #order
 for k = 0, n - 1 do
   if taken >= max then break end
   local fn = order[(rotation + k) % n + 1]
