@@ -40,7 +40,7 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     ['a missing id', '{"function":"echo","data":1}', 'missing_id', /no "id"/],
     ['a missing function', '{"id":"nofn","data":1}', 'missing_function', /task "nofn" has no "function"/],
     ['a priority that is not an integer from -1000 to 1000', '{"id":"p1","function":"echo","priority":1.5}', 'bad_option', /"priority" must be an integer from -1000 to 1000/],
-    ['a group that is not a short string', `{"id":"g1","function":"echo","group":"${'g'.repeat(200)}"}`, 'bad_option', /"group" must be a string of at most 128 bytes/],
+    ['a group that is not a short string', `{"id":"g1","function":"echo","group":"${'g'.repeat(200)}"}`, 'bad_option', /"group" must be a string of 1 to 128 bytes/],
   ];
   for (const [what, raw, reason, message] of cases) {
     it(`${what}`, async () => {

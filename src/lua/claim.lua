@@ -12,7 +12,10 @@
      whichever worker routes it and whether or not any worker serves its function: it waits
      there until one does. The seed's fast path: when this worker serves the function, has room
      for it, and the function has nothing queued, no limit and no pause, the entry is claimed at
-     once, without the round trip through the structure (FIFO holds: nothing of it waits).
+     once, without the round trip through the structure (FIFO holds: nothing of it waits), unless
+     a later entry of the same batch, routed at the same time, would come before it (a higher
+     priority) or take the next turn (another group), or a function ahead of it in this claim's
+     turn (2.) could take a task.
      The string `wake` on the queue is a wake marker (an idle worker's wait returns on it): it is
      dropped.
   2. Claiming. For each function of the worker, starting at a rotating index so that none starves
@@ -171,66 +174,120 @@ local function direct(fn, g)
 end
 
 -- 1. Routing. Bounded, so that a queue full of bad entries cannot hold Redis in one long script.
+-- The batch is judged first, without side effects, then handled in order (a bad entry parked, a
+-- good one routed). Its good entries all get the same routing time, so which of them a claim
+-- should take first depends on the whole batch: the fast path takes an entry only when routing
+-- the batch first would have had this claim take it next anyway (see `alone`).
+
+-- what to do with one entry: { bad = { reason, message, raw, id, extra } } or the task's fields
+local function judge(raw)
+  if #raw > maxBytes then
+    -- (only what the dead letter keeps of it is held until then)
+    return { bad = { 'too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, string.sub(raw, 1, 4096), leadingId(raw), { truncate = true, size = #raw } } }
+  end
+  local ok, task = pcall(cjson.decode, raw)
+  -- cjson decodes arrays to tables too: only an object is a task.
+  if not ok or type(task) ~= 'table' or not string.find(raw, '^%s*{') then
+    return { bad = { 'bad_json', 'task entry is not a JSON object: ' .. excerpt(raw), raw } }
+  end
+  local id, why = taskId(task.id)
+  local fn = task['function']
+  if type(fn) ~= 'string' or fn == '' then fn = nil end
+  local priority, group = task.priority, task.group
+  if priority == nil or priority == cjson.null then priority = 0 end
+  -- no group is '' inside; a group written "" is no name (Client.submit refuses it too)
+  if group == cjson.null then group = nil end
+  local problem = jsonProblem(raw)
+  if not id and why == 'missing' then
+    return { bad = { 'missing_id', 'task entry has no "id" (string or integer): ' .. excerpt(raw), raw } }
+  elseif not id then
+    return { bad = { 'bad_id', 'task entry is refused: ' .. why, raw } }
+  elseif problem then
+    return { bad = { 'bad_json', 'task "' .. id .. '" is not valid JSON: ' .. problem, raw, id, { fn = fn } } }
+  elseif not fn then
+    return { bad = { 'missing_function', 'task "' .. id .. '" has no "function" name', raw, id } }
+  elseif type(priority) ~= 'number' or priority ~= math.floor(priority) or priority < -1000 or priority > 1000 then
+    return { bad = { 'bad_option', 'task "' .. id .. '": "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn } } }
+  elseif group ~= nil and (type(group) ~= 'string' or group == '' or #group > 128 or not validUtf8(group)) then
+    return { bad = { 'bad_option', 'task "' .. id .. '": "group" must be a string of 1 to 128 bytes (UTF-8)', raw, id, { fn = fn } } }
+  end
+  return { raw = raw, id = id, fn = fn, priority = priority, group = group or '', manualEnd = wantsManualEnd(task) }
+end
+
+local batch = {}
 for _ = 1, math.max(64, 2 * max) do
   local raw = redis.call('RPOP', Q)
   if not raw then break end
-  if raw == 'wake' then
-    -- a wake marker: it has done its job
-  elseif #raw > maxBytes then
-    refuse('too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, raw, leadingId(raw), { truncate = true })
+  -- (a wake marker has done its job: dropped)
+  if raw ~= 'wake' then batch[#batch + 1] = judge(raw) end
+end
+
+-- alone[i]: no later good entry of the batch of entry i's function would be taken before it, or
+-- take the next turn: each is of the same group and of no higher priority (it then comes after,
+-- by score or by routing order). Only such an entry may take the fast path.
+local alone = {}
+-- lastOf[fn]: where the last good entry of the batch for fn is
+local lastOf = {}
+do
+  local laterGroup, laterTop = {}, {}
+  for i = #batch, 1, -1 do
+    local e = batch[i]
+    if not e.bad then
+      local g = laterGroup[e.fn]
+      alone[i] = g == nil or (g == e.group and laterTop[e.fn] <= e.priority)
+      laterGroup[e.fn] = (g == nil or g == e.group) and e.group or false
+      laterTop[e.fn] = math.max(laterTop[e.fn] or -math.huge, e.priority)
+      lastOf[e.fn] = lastOf[e.fn] or i
+    end
+  end
+end
+
+-- This claim takes the worker's functions in turn from `rotation` (2. below). Entry i of fn may
+-- take the fast path only when no function ahead of fn in that turn could take a task first: it
+-- has no room here, or nothing queued and no later entry in the batch. Else a steady stream of
+-- fn's entries, each claimed as it comes, would keep the other functions' queued tasks waiting.
+local n = #order
+local turnOf = {}
+for k = 0, n - 1 do turnOf[order[(rotation + k) % n + 1]] = k end
+local function firstInTurn(fn, i)
+  for k = 0, (turnOf[fn] or 0) - 1 do
+    local f = order[(rotation + k) % n + 1]
+    if room[f] > 0 and not isPaused(f) and ((lastOf[f] or 0) > i or redis.call('EXISTS', fnKey(Q, f, 'groups')) == 1) then return false end
+  end
+  return true
+end
+
+for i, e in ipairs(batch) do
+  if e.bad then
+    refuse(unpack(e.bad, 1, 5))
   else
-    local ok, task = pcall(cjson.decode, raw)
-    -- cjson decodes arrays to tables too: only an object is a task.
-    if not ok or type(task) ~= 'table' or not string.find(raw, '^%s*{') then
-      refuse('bad_json', 'task entry is not a JSON object: ' .. excerpt(raw), raw)
+    local id, fn, group, priority, raw = e.id, e.fn, e.group, e.priority, e.raw
+    local h, held = holder(id)
+    if held == 'foreign' then
+      refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
+    elseif held then
+      refuse('duplicate', 'task id "' .. id .. '" is already ' .. held, raw, id)
     else
-      local id, why = taskId(task.id)
-      local fn = task['function']
-      if type(fn) ~= 'string' or fn == '' then fn = nil end
-      local priority, group = task.priority, task.group
-      if priority == nil or priority == cjson.null then priority = 0 end
-      if group == nil or group == cjson.null then group = '' end
-      local problem = jsonProblem(raw)
-      if not id and why == 'missing' then
-        refuse('missing_id', 'task entry has no "id" (string or integer): ' .. excerpt(raw), raw)
-      elseif not id then
-        refuse('bad_id', 'task entry is refused: ' .. why, raw)
-      elseif problem then
-        refuse('bad_json', 'task "' .. id .. '" is not valid JSON: ' .. problem, raw, id, { fn = fn })
-      elseif not fn then
-        refuse('missing_function', 'task "' .. id .. '" has no "function" name', raw, id)
-      elseif type(priority) ~= 'number' or priority ~= math.floor(priority) or priority < -1000 or priority > 1000 then
-        refuse('bad_option', 'task "' .. id .. '": "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn })
-      elseif type(group) ~= 'string' or #group > 128 or not validUtf8(group) then
-        refuse('bad_option', 'task "' .. id .. '": "group" must be a string of at most 128 bytes (UTF-8)', raw, id, { fn = fn })
+      local key = prefix .. id
+      -- its place, kept even when it is claimed at once: a task put back returns to it, ahead of
+      -- what was routed after it (lib/put-back.lua)
+      local member, score = placeOf(Q, id, now, priority)
+      redis.call('HSET', key, 'function', fn, 'member', member, 'score', score)
+      if group ~= '' then redis.call('HSET', key, 'group', group) end
+      if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
+      if e.manualEnd then redis.call('HSET', key, 'manual_end', '1') end
+      if alone[i] and direct(fn, group) and firstInTurn(fn, i) then
+        claimTask(id, fn, group, h and h[2], h and h[3], raw)
       else
-        local h, held = holder(id)
-        if held == 'foreign' then
-          refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
-        elseif held then
-          refuse('duplicate', 'task id "' .. id .. '" is already ' .. held, raw, id)
-        else
-          local key = prefix .. id
-          redis.call('HSET', key, 'function', fn)
-          if group ~= '' then redis.call('HSET', key, 'group', group) end
-          if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
-          if wantsManualEnd(task) then redis.call('HSET', key, 'manual_end', '1') end
-          if direct(fn, group) then
-            claimTask(id, fn, group, h and h[2], h and h[3], raw)
-          else
-            local member, score = placeOf(Q, id, now, priority)
-            redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw, 'member', member, 'score', score)
-            redis.call('SREM', KEYS[4], id)
-            enqueue(Q, fn, group, member, score)
-          end
-        end
+        redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw)
+        redis.call('SREM', KEYS[4], id)
+        enqueue(Q, fn, group, member, score)
       end
     end
   end
 end
 
 -- 2. Claiming, from each of the worker's functions in turn.
-local n = #order
 for k = 0, n - 1 do
   if taken >= max then break end
   local fn = order[(rotation + k) % n + 1]

@@ -698,10 +698,18 @@ export class Sim {
       room[fn]!--;
     };
     // 1. routing, in order, up to max(64, 2n) entries; wake markers are dropped
+    const batch: string[] = [];
     for (let i = 0; i < Math.max(64, 2 * n); i++) {
       const raw = exp.queue.pop();
       if (raw === undefined) break;
-      if (raw === 'wake') continue;
+      if (raw !== 'wake') batch.push(raw);
+    }
+    const fnOf = (raw: string) => (JSON.parse(raw) as { function: string }).function;
+    // the fast path waits for the functions ahead in this claim's turn (no rotation here: the
+    // worker's order) that could take a task: queued ones, or a later entry of the batch
+    const firstInTurn = (fn: string, i: number) =>
+      w.functions.slice(0, w.functions.indexOf(fn)).every((f) => !(room[f]! > 0) || (exp.turns[f] === undefined && !batch.slice(i + 1).some((r) => fnOf(r) === f)));
+    for (const [i, raw] of batch.entries()) {
       const task = JSON.parse(raw) as { id: string; function: string; manual_end?: boolean };
       const id = String(task.id);
       const h = exp.hashes[id];
@@ -710,12 +718,13 @@ export class Sim {
         continue;
       }
       const fn = task.function;
-      exp.hashes[id] = { ...(h ?? {}), function: fn, ...(task.manual_end === true ? { manual_end: '1' } : {}) };
-      const direct = (room[fn] ?? 0) > 0 && claimed.length < n && exp.turns[fn] === undefined;
+      // its place is kept, also when it is claimed at once (put back, it returns there)
+      const [member, score] = placeOf(exp, id, Number(now));
+      exp.hashes[id] = { ...(h ?? {}), function: fn, member, score: String(score), ...(task.manual_end === true ? { manual_end: '1' } : {}) };
+      const direct = (room[fn] ?? 0) > 0 && claimed.length < n && exp.turns[fn] === undefined && firstInTurn(fn, i);
       if (direct) claimTask(id, fn, raw);
       else {
-        const [member, score] = placeOf(exp, id, Number(now));
-        exp.hashes[id] = { ...exp.hashes[id]!, state: 'QUEUED', update: now, data: raw, member, score: String(score) };
+        exp.hashes[id] = { ...exp.hashes[id]!, state: 'QUEUED', update: now, data: raw };
         remove(exp.queued, id);
         enqueueModel(exp, fn, member, score);
       }

@@ -21,7 +21,8 @@
     record  true: the entry is the task's (see above); false: it holds no task (junk)
     extra   optional { fn = function name, history = JSON array text, truncate = true: keep only
             the first 4 KB of raw (an entry too large for the queue is not stored whole twice;
-            it cannot be retried: its producer must send it again) }
+            it cannot be retried: its producer must send it again); size = raw's length when raw
+            is already cut to its first 4 KB }
   Returns the entry's key.
 ]]
 --@include lib/event.lua
@@ -32,9 +33,10 @@ local function park(D, now, reason, message, raw, id, by, record, extra)
   local key = string.format('%d', redis.call('HINCRBY', D.stats, 'seq', 1))
   local history = extra and extra.history
   local entry = { key = key, reason = reason, message = message, raw = raw, at = now, worker = by }
-  if extra and extra.truncate and #raw > 4096 then
+  local size = extra and extra.size or #raw
+  if extra and extra.truncate and size > 4096 then
     entry.raw = string.sub(raw, 1, 4096)
-    entry.truncated = #raw
+    entry.truncated = size
   end
   if id then entry.id = id end
   if record then entry.task = true end

@@ -1,7 +1,9 @@
 --[[
   lib/put-back.lua: a RUNNING task goes back to the queue, at its place: into its function's
-  structure with the member and score it was routed with (a task claimed on the fast path gets
-  a place as of its claim), so it is taken before what was queued after it. Its limits are
+  structure with the member and score it was routed with (kept on its hash, also when it was
+  claimed on the fast path), so it is taken before what was queued after it. A hash without
+  them (re-asserted from a worker's memory after Redis lost its data, or written by hand) gets a
+  new place as of its claim. Its limits are
   released and idle workers woken. The caller has checked the lease and says what becomes of
   the hash's other fields (attempt, history).
 

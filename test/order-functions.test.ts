@@ -1,0 +1,53 @@
+/**
+ * The functions a worker serves take turns (docs/queue-layout.md, "across functions"): each claim
+ * starts at the next function of the worker's list, so a steady stream of one function's tasks
+ * does not keep another function's queued tasks waiting, even when each new entry could be
+ * claimed straight from new-task.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, Worker } from '../src/index.js';
+import { type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+import { pushEntries, quiet, recorder, seedEntry } from './helpers/order.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+describe('a worker of concurrency 1 serving f and g', () => {
+  it('with f tasks queued and a g task arriving before each of its claims: f and g alternate', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const rec = recorder();
+    let next = 0;
+    const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
+    w.addTaskFunction('f', async (t) => {
+      rec.starts.push({ id: t.id, at: Date.now() });
+      await new Promise((r) => setTimeout(r, 10));
+    });
+    // each g task submits the next one while it runs: at every claim, one g entry waits in new-task
+    w.addTaskFunction('g', async (t) => {
+      rec.starts.push({ id: t.id, at: Date.now() });
+      if (next < 20) await c.submit('g', null, { id: `g-${next++}` });
+      await new Promise((r) => setTimeout(r, 10));
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    // ten f tasks in one push: the first is claimed at once, nine wait in f's structure
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 10 }, (_, i) => seedEntry(`f-${i}`, 'f')));
+    await rec.started(1);
+    await c.submit('g', null, { id: `g-${next++}` });
+    await rec.started(20);
+    const first = rec.ids().slice(0, 20);
+    const fs = first.filter((id) => id.startsWith('f-')).length;
+    console.log(`functions: first 20 starts ${first.join(' ')}`);
+    // turns (each claim starts at the next function): about half each, not one f in 20
+    expect(fs).toBeGreaterThanOrEqual(8);
+    expect(fs).toBeLessThanOrEqual(12);
+  });
+});
