@@ -184,7 +184,8 @@ export class Client {
     } catch (e) {
       throw new InvalidTaskError(`submit: data of task "${id}" is not JSON-serialisable: ${(e as Error).message}`);
     }
-    if (await submit(this.redis, this.keys, id, raw)) return id;
+    const place = entry.group !== undefined || entry.priority !== undefined ? { fn, group: (entry.group as string | undefined) ?? '', priority: (entry.priority as number | undefined) ?? 0, manualEnd: entry.manual_end === true } : undefined;
+    if (await submit(this.redis, this.keys, id, raw, place)) return id;
     // Refused: the id is taken. By this very submission, when its reply was lost and ioredis sent
     // it again after a reconnect: the entry is then ours, queued or already claimed.
     if (await this.holds(id, raw)) return id;

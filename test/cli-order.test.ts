@@ -40,11 +40,12 @@ function oneLine(r: { code: number; stdout: string; stderr: string }, code: numb
 }
 
 describe('task-swarm submit --priority --group', () => {
-  it('writes the options into the entry, read back by get once routed', async () => {
+  it("places the task in its function's queue at once, with its options, read back by get", async () => {
     const s = swarm();
     const r = await s.run('submit', 'resize', '{"w":1}', '--priority', '7', '--group', 'tenant-42', '--id', 'p1');
     expect(r).toMatchObject({ code: 0, stdout: 'p1\n', stderr: '' });
-    expect(JSON.parse((await redis.lrange(`${s.prefix}new-task`, 0, -1))[0]!)).toEqual({ id: 'p1', function: 'resize', data: { w: 1 }, priority: 7, group: 'tenant-42' });
+    expect(await s.client.get('p1')).toMatchObject({ state: 'QUEUED', function: 'resize', priority: 7, group: 'tenant-42', data: { w: 1 } });
+    expect(JSON.parse((await redis.hget(`${s.prefix}task-p1`, 'data'))!)).toEqual({ id: 'p1', function: 'resize', data: { w: 1 }, priority: 7, group: 'tenant-42' });
     await s.client.close();
   });
 

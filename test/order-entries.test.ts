@@ -92,3 +92,24 @@ describe('hand-pushed entries with "priority" and "group"', () => {
     expect(rec.starts).toHaveLength(2);
   });
 });
+
+describe('a task placed by Client.submit (group or priority) over the workers\' maxPayloadBytes', () => {
+  it('is parked too_large when claimed, recorded on the task, and the tasks placed with it run', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const rec = recorder();
+    const w = recordingWorker(o, 'f', rec, { maxPayloadBytes: 2048 });
+    cleanup.push(() => w.stop());
+    // placed before any worker saw them: no worker checked their size on the way in
+    await c.submit('f', 'x'.repeat(5000), { id: 'big', group: 'G' });
+    await c.submit('f', 'small', { id: 'small', group: 'G' });
+    await w.start();
+    expect(await c.wait('small', { timeout: 5_000 })).toMatchObject({ outcome: 'succeeded' });
+    const big = await c.wait('big', { timeout: 5_000 });
+    expect(big).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason: 'too_large' } });
+    expect(rec.ids()).toEqual(['small']);
+    const [letter] = await c.deadLetters({ limit: 1 });
+    expect(letter).toMatchObject({ reason: 'too_large', id: 'big', task: true });
+  });
+});

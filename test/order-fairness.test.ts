@@ -56,6 +56,49 @@ describe('a group holding thousands of queued tasks', () => {
   });
 });
 
+describe('a flood still on new-task, not routed yet', () => {
+  /*
+   * A flood pushed in one go sits on new-task until claims route it, 64 or more entries per
+   * claim. A task submitted through Client with a group (or a priority) is placed in its
+   * function's queue at once (submit.lua), so its turn counts from its submit, not from when the
+   * backlog ahead of it has been routed. Failed before: B waited behind the routing of 20,000
+   * entries (hundreds of A starts).
+   */
+  it('a group task submitted through Client right after 20,000 entries of group A starts before A has started `slots` more', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const rec = recorder();
+    const slots = 2 * 2;
+    await workers(o, rec, 2, 2, 20);
+    await rec.started(0);
+    const flood = Array.from({ length: 20_000 }, (_, i) => seedEntry(`a-${i}`, 'f', { group: 'A' }));
+    await pushEntries(redis, o.keyPrefix, flood);
+    await rec.started(20);
+    const before = rec.starts.length;
+    expect(await redis.llen(`${o.keyPrefix}new-task`), 'most of the flood still unrouted').toBeGreaterThan(10_000);
+    await c.submit('f', null, { id: 'b-1', group: 'B' });
+    await until(() => rec.ids().includes('b-1'), 'b-1 started');
+    const aStartedMeanwhile = rec.ids().indexOf('b-1') - before;
+    expect(aStartedMeanwhile).toBeLessThan(slots);
+  });
+
+  it('a priority task submitted through Client right after 5,000 priority-0 entries starts before `slots` more of them', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const rec = recorder();
+    const slots = 2 * 2;
+    await workers(o, rec, 2, 2, 20);
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 5000 }, (_, i) => seedEntry(`z-${i}`, 'f')));
+    await rec.started(20);
+    const before = rec.starts.length;
+    await c.submit('f', null, { id: 'urgent', priority: 10 });
+    await until(() => rec.ids().includes('urgent'), 'urgent started');
+    expect(rec.ids().indexOf('urgent') - before).toBeLessThan(slots);
+  });
+});
+
 describe('1,000 groups with 5 queued tasks each', () => {
   it('take turns: no group starts its k-th task before every group has started k - 1, so over the first 3,000 starts each has started 3 (max/min share 1)', async () => {
     const o = server.options();

@@ -136,6 +136,18 @@ export async function parkClaimed(redis: Redis, keys: Keys, worker: string, task
 }
 
 /** Returns false when the id is already queued, running or retained. */
-export async function submit(redis: Redis, keys: Keys, id: string, raw: string): Promise<boolean> {
-  return (await runScript(redis, 'submit', [keys.task(id), keys.queued, keys.newQueue], [id, raw])) === 1;
+/**
+ * Queue one entry (submit.lua). With `place` (a task with a group or a priority), the task is
+ * placed in its function's queue at once rather than pushed on `new-task` for a claim to route:
+ * its turn and priority then count from now, whatever waits on `new-task` ahead of it.
+ */
+export async function submit(
+  redis: Redis,
+  keys: Keys,
+  id: string,
+  raw: string,
+  place?: { fn: string; group: string; priority: number; manualEnd: boolean },
+): Promise<boolean> {
+  const args = place ? [id, raw, place.fn, place.group, place.priority, place.manualEnd ? '1' : ''] : [id, raw];
+  return (await runScript(redis, 'submit', [keys.task(id), keys.queued, keys.newQueue], args)) === 1;
 }

@@ -305,7 +305,17 @@ for k = 0, n - 1 do
       end
       local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims')
       -- (a hash removed or edited by hand meanwhile: that member names no task to run)
-      if h and h[1] == 'QUEUED' and h[2] then claimTask(id, fn, g, h[3], h[4], nil) end
+      if h and h[1] == 'QUEUED' and h[2] then
+        if #h[2] > maxBytes then
+          -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
+          local message = 'task "' .. id .. '" is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
+          park(D, now, 'too_large', message, h[2], id, worker, true, { truncate = true })
+          parked[#parked + 1] = 'too_large'
+          parked[#parked + 1] = message
+        else
+          claimTask(id, fn, g, h[3], h[4], nil)
+        end
+      end
     end
   end
 end

@@ -41,7 +41,7 @@ export function recordingWorker(
   redis: Record<string, unknown>,
   fn: string,
   rec: Recorder,
-  opts: { concurrency?: number; runMs?: number; stopGrace?: number; fetchTaskInterval?: number } = {},
+  opts: { concurrency?: number; runMs?: number; stopGrace?: number; fetchTaskInterval?: number; maxPayloadBytes?: number } = {},
 ): Worker {
   const w = new Worker({
     port: 0,
@@ -50,6 +50,7 @@ export function recordingWorker(
     concurrency: opts.concurrency ?? 1,
     ...(opts.stopGrace !== undefined ? { stopGrace: opts.stopGrace } : {}),
     ...(opts.fetchTaskInterval !== undefined ? { fetchTaskInterval: opts.fetchTaskInterval } : {}),
+    ...(opts.maxPayloadBytes !== undefined ? { maxPayloadBytes: opts.maxPayloadBytes } : {}),
   });
   const runMs = opts.runMs ?? 0;
   w.addTaskFunction(fn, async (t) => {

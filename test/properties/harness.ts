@@ -104,6 +104,8 @@ export async function ageTask(redis: Redis, keys: Keys, id: string, ms: number):
 
 export type Op =
   | { k: 'submit'; t: number }
+  /** Client.submit of a task with a group or priority: placed in its function's queue at once (here group '', priority 0) */
+  | { k: 'place'; t: number }
   | { k: 'pushRaw'; t: number }
   | { k: 'claim'; w: number; n: number }
   /** mask 0 = every held lease (the batched heartbeat), else the subset of held leases by bit */
@@ -488,6 +490,25 @@ export class Sim {
           this.m(t.id).pushes++;
         }
         this.expectState(post, exp, `submit ${t.id}`);
+        return String(ok);
+      }
+      case 'place': {
+        const t = TASKS[op.t]!;
+        const taken = t.id in pre.s.hashes || pre.s.queued.includes(t.id);
+        const ok = await submit(redis, keys, t.id, t.raw, { fn: t.fn, group: '', priority: 0, manualEnd: t.manualEnd });
+        const post = await this.read();
+        expect(ok, `place ${t.id}: accepted iff no hash and not queued`).toBe(!taken);
+        const exp = clone(pre.s);
+        if (ok) {
+          const now = Number(post.s.hashes[t.id]?.update);
+          const wasEmpty = exp.queue.length === 0;
+          const [member, score] = placeOf(exp, t.id, now);
+          exp.hashes[t.id] = { state: 'QUEUED', update: String(now), function: t.fn, data: t.raw, member, score: String(score), ...(t.manualEnd ? { manual_end: '1' } : {}) };
+          enqueueModel(exp, t.fn, member, score);
+          if (wasEmpty) exp.queue.unshift('wake');
+          this.m(t.id).pushes++;
+        }
+        this.expectState(post, exp, `place ${t.id}`);
         return String(ok);
       }
       case 'pushRaw': {
@@ -1195,6 +1216,7 @@ const t = fc.nat(TASKS.length - 1);
 export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('submit'), t }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('pushRaw'), t }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('place'), t }) },
   { weight: 5, arbitrary: fc.record({ k: fc.constant('claim'), w, n: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('renew'), w, mask: fc.oneof(fc.constant(0), fc.nat(15)) }) },
   {
