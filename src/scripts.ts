@@ -32,6 +32,7 @@ export const SCRIPTS = {
   'retry-dead': 5,
   'purge-dead': 4,
   'set-limit': 1,
+  'wake-ready': 1,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

@@ -65,7 +65,8 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
 
 /**
  * An idle worker's pickup in one round trip: block until the queue holds an entry (see
- * waitForEntry: a new task, or a wake marker), and claim, pipelined behind the block on the same
+ * waitForEntry: a new task, or a wake marker; wake-ready.lua pushes one first when a task of the
+ * worker's functions is ready already), and claim, pipelined behind the block on the same
  * connection. Redis runs a blocked client's next command as soon as the block returns, so the
  * claim happens the moment an entry arrives (or, after `timeoutMs` without one, claims whatever
  * is there: the poll). A worker that stops waiting (STOP, Redis lost) lets the wait end on its
@@ -75,10 +76,15 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
  */
 export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest): Promise<ClaimReply> {
   const pipe = scriptPipeline(blocking);
+  // Work of this worker's functions may have become ready since its last claim without anything
+  // left on the queue to wake it (another worker's claim routed the entry): wake-ready.lua then
+  // pushes a wake marker, so the block returns at once. Pipelined with the block, it runs right
+  // before it: nothing can slip in between.
+  pipeScript(pipe, 'wake-ready', [keys.newQueue], request.functions.flatMap((f) => [f.name, f.room]));
   pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
   pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
   const replies = (await pipe.exec()) ?? [];
-  const [err, reply] = replies[1] ?? [new Error('the pipelined claim got no reply')];
+  const [err, reply] = replies[2] ?? [new Error('the pipelined claim got no reply')];
   if (err) throw err;
   return parseClaim(reply);
 }
