@@ -3,11 +3,11 @@
  * pool of worker processes that serve different functions, every task runs once, on a worker
  * that has its function, never bounced nor parked, FIFO within a function; a task of a function
  * no live worker serves waits QUEUED until one joins; entries pushed by hand in the seed's
- * format are routed alike.
+ * format are routed alike; a function added to a running worker gets its waiting tasks at once.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client } from '../src/index.js';
+import { Client, Worker } from '../src/index.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -20,6 +20,7 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 /** Far longer than any wait below: a task that starts in time was not found by a poll. */
 const POLL = 30_000;
 
@@ -146,5 +147,28 @@ describe('a mixed pool of worker processes serving different functions', () => {
     const ended = new Set(plan.map((t) => t.id));
     const noise = (l: string) => ended.has(/^WARN lease lost for (\S+): /.exec(l)?.[1] ?? '');
     for (const p of [...pool, d]) expect(p.lines.filter((l) => /^(WARN|ERROR) /.test(l) && !noise(l))).toEqual([]);
+  });
+});
+
+describe('a running worker given a new function (a rolling deploy in one process)', () => {
+  it("starts that function's waiting tasks at once, not at its next poll", async () => {
+    const o = server.options();
+    const { c } = client(o);
+    const w = new Worker({ port: 0, redis: o, fetchTaskInterval: POLL, logger: quiet });
+    w.addTaskFunction('resize', async () => 'resized');
+    cleanup.push(() => w.stop());
+    await w.start();
+    const id = await c.submit('thumb', { n: 1 });
+    await until(async () => (await c.stats()).functions.thumb?.queued === 1, 'the thumb task routed');
+    await idle();
+    let started = 0;
+    const added = Date.now();
+    w.addTaskFunction('thumb', async (t) => {
+      started = Date.now();
+      return t.data;
+    });
+    expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ state: 'END', outcome: 'succeeded', result: { n: 1 } });
+    expect(started - added).toBeLessThan(1000);
+    expect((await c.stats()).functions.thumb).toEqual({ queued: 0, running: 0, workers: 1, paused: false });
   });
 });

@@ -72,10 +72,14 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
  * is there: the poll). A worker that stops waiting (STOP, Redis lost) lets the wait end on its
  * own rather than dropping the connection: a claim Redis has already run must reach the worker,
  * which hands its tasks back (see Worker `waitForTask`). Rejects only when the pipelined claim's
- * outcome is unknown.
+ * outcome is unknown. `onBlocking` (optional) receives the blocking connection's client id as
+ * the block begins, so that the worker can end its own wait (CLIENT UNBLOCK).
  */
-export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest): Promise<ClaimReply> {
+export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void): Promise<ClaimReply> {
   const pipe = scriptPipeline(blocking);
+  // `onBlocking` gets the connection's id (for CLIENT UNBLOCK) once Redis has run this pipeline
+  // up to the block: its reply leaves with the block's, as the commands arrive in one write.
+  if (onBlocking) pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
   // Work of this worker's functions may have become ready since its last claim without anything
   // left on the queue to wake it (another worker's claim routed the entry): wake-ready.lua then
   // pushes a wake marker, so the block returns at once. Pipelined with the block, it runs right
@@ -84,7 +88,7 @@ export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: numbe
   pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
   pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
   const replies = (await pipe.exec()) ?? [];
-  const [err, reply] = replies[2] ?? [new Error('the pipelined claim got no reply')];
+  const [err, reply] = replies[onBlocking ? 3 : 2] ?? [new Error('the pipelined claim got no reply')];
   if (err) throw err;
   return parseClaim(reply);
 }
