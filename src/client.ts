@@ -441,14 +441,14 @@ export class Client {
   }
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */
-  pause(fn?: string): Promise<void> {
-    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError('pause: the function must be a non-empty string');
+  async pause(fn?: string): Promise<void> {
+    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError(`pause: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
     return pause(this.redis, this.keys, fn);
   }
 
   /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
-  resume(fn?: string): Promise<boolean> {
-    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError('resume: the function must be a non-empty string');
+  async resume(fn?: string): Promise<boolean> {
+    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError(`resume: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
     return resume(this.redis, this.keys, fn);
   }
 

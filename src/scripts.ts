@@ -33,7 +33,6 @@ export const SCRIPTS = {
   'purge-dead': 4,
   'set-limit': 1,
   resume: 1,
-  wake: 1,
   ready: 1,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;

@@ -67,8 +67,13 @@ export class Worker extends EventEmitter {
   private readonly ledger = new ClaimLedger();
   /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
   private renewing?: Promise<string[]>;
-  /** woken when a function is added (a worker without functions waits for one) */
-  private functionAdded?: () => void;
+  /**
+   * the wait under way (waitForTask). Its room grows while it waits when a task of a function
+   * capped here settles, or a function is added; nothing new reaches the queue then, so the wait
+   * would last until the poll: it is ended (`rouse`), and the worker claims at once.
+   * `held`: the capped functions whose room the wait's request cut.
+   */
+  private wait?: { held: Set<string>; roused: boolean; end?: () => void };
   /** per function, how many of its tasks may run at once here (addTaskFunction's `concurrency`) */
   private readonly caps = new Map<string, number>();
   /** where the next claim starts in the function list */
@@ -125,7 +130,10 @@ export class Worker extends EventEmitter {
     this.ends = new EndBatch(
       this.redis,
       this.keys,
-      (ids) => this.actor?.send({ type: 'TASKS_SETTLED', ids }),
+      (ids) => {
+        this.actor?.send({ type: 'TASKS_SETTLED', ids });
+        this.rouse(ids.map((id) => this.tasks.get(id)?.entry.function ?? ''));
+      },
       () => this.outbox.flushNow(),
     );
   }
@@ -162,10 +170,9 @@ export class Worker extends EventEmitter {
     this.functions.set(name, fn as TaskFunction);
     if (cap === undefined) this.caps.delete(name);
     else this.caps.set(name, cap);
-    this.functionAdded?.();
-    // A running worker says it serves this function now (stats, status), and wakes the idle
-    // workers (itself among them), so the function's tasks that waited for one start at once.
-    if (this.listed) announceFunctions(this.redis, this.keys, this.address, [...this.functions.keys()], true).catch(() => {});
+    this.rouse();
+    // a running worker says it serves this function now (stats, status)
+    if (this.listed) announceFunctions(this.redis, this.keys, this.address, [...this.functions.keys()]).catch(() => {});
     return this;
   }
 
@@ -304,19 +311,39 @@ export class Worker extends EventEmitter {
     return this.ledger.track(request, this.ends.claimAlong(request) ?? claim(this.redis, this.keys, request)).then((r) => this.noteWake(r));
   }
 
-  /** resolves after `ms`, or as soon as a function is added, or when `signal` aborts */
-  private waitForFunction(ms: number, signal: AbortSignal): Promise<void> {
+  /** resolves after `ms`, or as soon as the wait `w` is roused, or when `signal` aborts */
+  private waitForFunction(ms: number, signal: AbortSignal, w: NonNullable<Worker['wait']>): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', done);
-        if (this.functionAdded === done) this.functionAdded = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
       signal.addEventListener('abort', done, { once: true });
-      this.functionAdded = done;
+      w.end = done;
     });
+  }
+
+  /**
+   * End the wait under way, when one of `functions` is one its request held back by its cap here
+   * (a task of it settled: its slot is free), or always (no `functions`: a function was added).
+   */
+  private rouse(functions?: string[]): void {
+    const w = this.wait;
+    if (!w || w.roused || (functions && !functions.some((f) => w.held.has(f)))) return;
+    w.roused = true;
+    w.end?.();
+  }
+
+  /** the capped functions whose room in `request` is cut by their tasks running here */
+  private heldByCaps(request: ClaimRequest): Set<string> {
+    const held = new Set<string>();
+    for (const [name, cap] of this.caps) {
+      const room = request.functions.find((f) => f.name === name)?.room ?? 0;
+      if (room < Math.min(request.max, cap)) held.add(name);
+    }
+    return held;
   }
 
   private held(ids?: string[]): HeldLease[] {
@@ -543,26 +570,38 @@ export class Worker extends EventEmitter {
             this.retire(conn, config.fetchTaskInterval + 2000, done);
           };
           signal.addEventListener('abort', onAbort, { once: true });
+          const request = this.claimRequest(input.free);
+          const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(request), roused: false };
+          this.wait = w;
           try {
             let got: ClaimResult;
             try {
-              const request = this.claimRequest(input.free);
               if (request.functions.length === 0 || input.free <= 0) {
                 // nothing to claim: blocking on a non-empty queue would return at once, and spin
-                await this.waitForFunction(config.fetchTaskInterval, signal);
-                return { tasks: [] };
+                await this.waitForFunction(config.fetchTaskInterval, signal, w);
+                got = NO_CLAIM();
+              } else {
+                // the poll, or sooner when something held back by a rate limit will be claimable
+                const wait = Math.min(config.fetchTaskInterval, this.wakeIn ?? Infinity);
+                const unblock = (id: number) => {
+                  w.end = () => void this.redis.client('UNBLOCK', id).catch(() => {});
+                  if (w.roused) w.end();
+                };
+                got = this.noteWake(await this.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));
               }
-              // the poll, or sooner when something held back by a rate limit will be claimable
-              const wait = Math.min(config.fetchTaskInterval, this.wakeIn ?? Infinity);
-              got = this.noteWake(await this.ledger.track(request, waitAndClaim(conn, keys, wait, request)));
             } catch (e) {
               if (!signal.aborted) throw e;
               return { tasks: [] };
             } finally {
+              if (this.wait === w) this.wait = undefined;
               signal.removeEventListener('abort', onAbort);
               if (signal.aborted) this.dropRetired(conn);
             }
-            return await this.take(got, () => signal.aborted);
+            const first = await this.take(got, () => signal.aborted);
+            // roused (this worker's own room grew) and nothing claimed: claim for that room now,
+            // rather than block again on a queue that has nothing new to wake us
+            if (!w.roused || first.tasks.length > 0 || signal.aborted) return first;
+            return await this.take(await this.claimNow(input.free), () => signal.aborted);
           } finally {
             taken(); // what the wait claimed is running here, or was handed back
           }

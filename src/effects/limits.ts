@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { ConfigError } from '../errors.js';
+import { wellFormed } from '../wire.js';
 
 /** what a limit applies to: one function, or one group (across functions) */
 export type LimitTarget = { function: string } | { group: string };
@@ -43,10 +44,14 @@ export function targetField(target: LimitTarget): string {
   return `${kind === 'function' ? 'f' : 'g'}:${name}`;
 }
 
-/** A group name: a string of 1..128 bytes (claim.lua parks a task whose group is not). */
+/**
+ * A group name: a string of 1..128 bytes of well-formed Unicode (claim.lua parks a task whose
+ * group is not: a lone surrogate has no UTF-8 form, and reaches Redis as bytes that are not
+ * UTF-8).
+ */
 export function checkGroup(what: string, group: unknown): string {
-  if (typeof group !== 'string' || group === '' || Buffer.byteLength(group) > 128) {
-    throw new ConfigError(`${what} must be a string of 1 to 128 bytes, got ${JSON.stringify(group)?.slice(0, 60)}`);
+  if (typeof group !== 'string' || group === '' || Buffer.byteLength(group) > 128 || !wellFormed(group)) {
+    throw new ConfigError(`${what} must be a string of 1 to 128 bytes of well-formed Unicode, got ${JSON.stringify(group)?.slice(0, 60)}`);
   }
   return group;
 }

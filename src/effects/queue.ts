@@ -65,24 +65,30 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
 
 /**
  * An idle worker's pickup in one round trip: block until the queue holds an entry (see
- * waitForEntry: a new task, or a wake marker), and claim, pipelined behind the block on the same
- * connection; ready.lua, just before the block, ends it at once when work of the worker's
- * functions already waits in their queues. Redis runs a blocked client's next command as soon as the block returns, so the
+ * waitForEntry: a new task, or a wake marker; ready.lua pushes one first when work of the
+ * worker's functions already waits in their queues), and claim, pipelined behind the block on the
+ * same connection. Redis runs a blocked client's next command as soon as the block returns, so the
  * claim happens the moment an entry arrives (or, after `timeoutMs` without one, claims whatever
  * is there: the poll). A worker that stops waiting (STOP, Redis lost) lets the wait end on its
  * own rather than dropping the connection: a claim Redis has already run must reach the worker,
  * which hands its tasks back (see Worker `waitForTask`). Rejects only when the pipelined claim's
- * outcome is unknown.
+ * outcome is unknown. `onBlocking` (optional) receives the blocking connection's client id as
+ * the block begins, so that the worker can end its own wait (CLIENT UNBLOCK).
  */
-export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest): Promise<ClaimReply> {
+export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void): Promise<ClaimReply> {
   const pipe = scriptPipeline(blocking);
-  // First, in the same write (Redis runs the three back to back): work of our functions that
-  // another worker routed since our last claim ends the wait at once (ready.lua).
+  // `onBlocking` gets the connection's id (for CLIENT UNBLOCK) once Redis has run this pipeline
+  // up to the block: its reply leaves with the block's, as the commands arrive in one write.
+  if (onBlocking) pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
+  // Work of this worker's functions may wait in their queues with nothing on `new-task` to wake
+  // it (another worker's claim routed the entry since our last claim): ready.lua then pushes a
+  // wake marker, so the block returns at once. In the same write, Redis runs it right before
+  // the block: nothing slips in between.
   pipeScript(pipe, 'ready', [keys.newQueue], request.functions.filter((f) => f.room > 0).map((f) => f.name));
   pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
   pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
   const replies = (await pipe.exec()) ?? [];
-  const [err, reply] = replies[2] ?? [new Error('the pipelined claim got no reply')];
+  const [err, reply] = replies[onBlocking ? 3 : 2] ?? [new Error('the pipelined claim got no reply')];
   if (err) throw err;
   return parseClaim(reply);
 }

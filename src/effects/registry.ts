@@ -17,14 +17,9 @@ export async function deregisterWorker(redis: Redis, keys: Keys, worker: string)
   await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'remove']);
 }
 
-/**
- * Say which functions `worker` serves (`workers:functions`, read by stats and status). With
- * `wake`, idle workers are woken too (wake.lua): tasks of a function just added, which waited for
- * a worker that serves it, are then claimed at once rather than at the next poll.
- */
-export async function announceFunctions(redis: Redis, keys: Keys, worker: string, functions: string[], wake = false): Promise<void> {
+/** Say which functions `worker` serves (`workers:functions`, read by stats and status). */
+export async function announceFunctions(redis: Redis, keys: Keys, worker: string, functions: string[]): Promise<void> {
   await redis.hset(keys.workerFunctions, worker, JSON.stringify(functions));
-  if (wake) await runScript(redis, 'wake', [keys.newQueue], []);
 }
 
 /** distinct invalid members remembered per reader; past this, new ones are skipped unlogged */

@@ -21,9 +21,15 @@ process.on('exit', () => {
   for (const p of alive) p.kill('SIGKILL');
 });
 
-/** `prefix` runs the worker under another command, e.g. `ip netns exec NAME`. */
-export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = []): Promise<WorkerProcess> {
-  return spawnFixture(WORKER_FIXTURE, { WORKER_OPTIONS: JSON.stringify(options) }, prefix);
+/**
+ * `prefix` runs the worker under another command, e.g. `ip netns exec NAME`. `functions` (name ->
+ * addTaskFunction options) replaces the fixture's `sleep` and `echo` with the functions listed
+ * (see test/fixtures/worker-process.ts).
+ */
+export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = [], functions?: Record<string, { concurrency?: number }>): Promise<WorkerProcess> {
+  const env: Record<string, string> = { WORKER_OPTIONS: JSON.stringify(options) };
+  if (functions) env.WORKER_FUNCTIONS = JSON.stringify(functions);
+  return spawnFixture(WORKER_FIXTURE, env, prefix);
 }
 
 /**
