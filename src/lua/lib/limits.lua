@@ -56,14 +56,15 @@ local function targetsOf(fn, g)
   return { 'f:' .. fn }
 end
 
--- a task of (fn, g) starts now, under `lease` (rate windows record it)
-local function acquire(Q, fn, g, now, lease, noRate)
+-- a task of (fn, g) starts now; `start` names this start in the rate windows, uniquely (a lease
+-- alone does not: every task's first claim by one worker has the lease '1:<worker>')
+local function acquire(Q, fn, g, now, start, noRate)
   for _, target in ipairs(targetsOf(fn, g)) do
     redis.call('HINCRBY', Q .. ':running', target, 1)
     local l = limitOf(Q, target)
     if not noRate and l and type(l.rate) == 'table' and type(l.rate.per) == 'number' then
       local rk = rateKey(Q, target)
-      redis.call('ZADD', rk, now, lease)
+      redis.call('ZADD', rk, now, start)
       redis.call('PEXPIRE', rk, l.rate.per * 2)
     end
   end
