@@ -17,6 +17,34 @@
 
 local limitCache = {}
 
+-- an integer from 1 to 2^31 - 1, as src/effects/limits.ts accepts it
+local function positiveInt(v)
+  return type(v) == 'number' and v == math.floor(v) and v >= 1 and v <= 2147483647
+end
+
+-- a stored limit as src/effects/limits.ts checkLimit writes it: { concurrency?, rate?: { max,
+-- per } }, nothing else, at least one of them. Anything else (written by hand) is no limit at
+-- all: a claim must not fail on it (a rate of max 0 would have no first start to wait for), and
+-- Client.limits() shows it as invalid.
+local function validLimit(l)
+  if type(l) ~= 'table' then return false end
+  local any = false
+  for k, v in pairs(l) do
+    if k == 'concurrency' then
+      if not positiveInt(v) then return false end
+    elseif k == 'rate' then
+      if type(v) ~= 'table' or not positiveInt(v.max) or not positiveInt(v.per) then return false end
+      for rk in pairs(v) do
+        if rk ~= 'max' and rk ~= 'per' then return false end
+      end
+    else
+      return false
+    end
+    any = true
+  end
+  return any
+end
+
 -- the limit set for target ('f:<fn>' or 'g:<group>'), or false
 local function limitOf(Q, target)
   local v = limitCache[target]
@@ -25,7 +53,7 @@ local function limitOf(Q, target)
     local raw = redis.call('HGET', Q .. ':limits', target)
     if raw then
       local ok, l = pcall(cjson.decode, raw)
-      if ok and type(l) == 'table' then v = l end
+      if ok and validLimit(l) then v = l end
     end
     limitCache[target] = v
   end
