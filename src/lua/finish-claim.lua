@@ -9,6 +9,8 @@
   ARGV[2..n+1] finish.lua's ARGV   ARGV[n+2..] claim.lua's ARGV
 
   Returns { finish.lua's reply, claim.lua's reply }.
+
+  (KEYS[3] and KEYS[4] are both the queue.)
 ]]
 local function finish(KEYS, ARGV)
   --@include finish.lua
@@ -22,5 +24,13 @@ local n = tonumber(ARGV[1])
 local finishArgs, claimArgs = {}, {}
 for i = 2, n + 1 do finishArgs[#finishArgs + 1] = ARGV[i] end
 for i = n + 2, #ARGV do claimArgs[#claimArgs + 1] = ARGV[i] end
+local queued = redis.call('LLEN', KEYS[3])
 local ended = finish({ KEYS[1], KEYS[2], KEYS[3] }, finishArgs)
-return { ended, claim({ KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12] }, claimArgs) }
+-- An END that freed a limited slot pushed a wake marker for the idle workers (lib/limits.lua),
+-- and the claim below, routing the queue, would drop it before any of them saw it: a group's
+-- limit spans functions, so what the release made claimable may be for a function only other
+-- workers run. The marker is pushed again once the claim has run.
+local woke = redis.call('LLEN', KEYS[3]) > queued
+local claimed = claim({ KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12] }, claimArgs)
+if woke then redis.call('LPUSH', KEYS[3], 'wake') end
+return { ended, claimed }

@@ -21,9 +21,12 @@ process.on('exit', () => {
   for (const p of alive) p.kill('SIGKILL');
 });
 
-/** `prefix` runs the worker under another command, e.g. `ip netns exec NAME`. */
-export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = []): Promise<WorkerProcess> {
-  return spawnFixture(WORKER_FIXTURE, { WORKER_OPTIONS: JSON.stringify(options) }, prefix);
+/**
+ * `prefix` runs the worker under another command, e.g. `ip netns exec NAME`; `functions`: the
+ * fixture's functions it serves (default: all).
+ */
+export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = [], functions?: string[]): Promise<WorkerProcess> {
+  return spawnFixture(WORKER_FIXTURE, { WORKER_OPTIONS: JSON.stringify(options), ...(functions ? { WORKER_FUNCTIONS: functions.join(',') } : {}) }, prefix);
 }
 
 /**
