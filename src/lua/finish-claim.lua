@@ -2,15 +2,15 @@
   finish-claim.lua: finish.lua, then claim.lua, in one call: the ENDs of the tasks that settled
   together and the claim of the slots they free (the issue's end-and-claim-next). Both scripts
   are included whole, unchanged, as functions (scripts.ts expands the @include lines), so each
-  keeps the meaning its own header gives; this one only splits KEYS and ARGV between them.
+  keeps the meaning its own header gives; this one splits KEYS and ARGV between them, and keeps
+  the wake marker the ENDs pushed for idle workers (below): the one thing it does that finish.lua
+  then claim.lua, sent apart, do not need.
 
   KEYS[1..3] finish.lua's KEYS   KEYS[4..12] claim.lua's KEYS
   ARGV[1] n = how many of the following ARGV are finish.lua's
   ARGV[2..n+1] finish.lua's ARGV   ARGV[n+2..] claim.lua's ARGV
 
   Returns { finish.lua's reply, claim.lua's reply }.
-
-  (KEYS[3] and KEYS[4] are both the queue.)
 ]]
 local function finish(KEYS, ARGV)
   --@include finish.lua
@@ -24,6 +24,7 @@ local n = tonumber(ARGV[1])
 local finishArgs, claimArgs = {}, {}
 for i = 2, n + 1 do finishArgs[#finishArgs + 1] = ARGV[i] end
 for i = n + 2, #ARGV do claimArgs[#claimArgs + 1] = ARGV[i] end
+-- (KEYS[3] and KEYS[4] are both the queue)
 local queued = redis.call('LLEN', KEYS[3])
 local ended = finish({ KEYS[1], KEYS[2], KEYS[3] }, finishArgs)
 -- An END that freed a limited slot pushed a wake marker for the idle workers (lib/limits.lua),
