@@ -124,7 +124,8 @@ end
 local function release(Q, fn, g)
   if not fn then return end
   for _, target in ipairs(targetsOf(fn, g)) do
-    if redis.call('HINCRBY', Q .. ':running', target, -1) < 0 then redis.call('HSET', Q .. ':running', target, 0) end
+    -- a count back at 0 is dropped: one field per function and group ever run would pile up
+    if redis.call('HINCRBY', Q .. ':running', target, -1) <= 0 then redis.call('HDEL', Q .. ':running', target) end
   end
   if g and g ~= '' then unblock(Q, g) end
   if limitOf(Q, 'f:' .. fn) and redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 1 then wake(Q) end
