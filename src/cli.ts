@@ -864,6 +864,7 @@ function parseRate(raw: string): { max: number; per: number } {
 
 function describeLimit(l: LimitInfo): string {
   const target = l.function !== undefined ? `function ${quote(l.function)}` : `group ${quote(l.group ?? '')}`;
+  if (l.invalid !== undefined) return `${target}: not a limit, ignored by the claims: ${showJson(l.invalid).slice(0, 120)} (set it again or --remove it)`;
   const parts = [l.concurrency !== undefined ? `concurrency ${l.concurrency}` : '', l.rate ? `rate ${l.rate.max} per ${l.rate.per} ms` : ''].filter(Boolean);
   return `${target}: ${parts.join(', ') || 'nothing set'} (running ${l.running})`;
 }

@@ -91,6 +91,14 @@ describe('task-swarm limit / limits', () => {
     await s.client.close();
   });
 
+  it('shows a limit written by hand that is not one as ignored, on one line', async () => {
+    const s = swarm();
+    await redis.hset(`${s.prefix}new-task:limits`, 'f:charge', '{"rate":{"max":0}}');
+    expect((await s.run('limits')).stdout).toBe('function "charge": not a limit, ignored by the claims: "{\\"rate\\":{\\"max\\":0}}" (set it again or --remove it)\n');
+    expect((await s.run('limit', 'charge', '--remove')).stdout).toBe('function "charge": no limit\n');
+    await s.client.close();
+  });
+
   const mistakes: [string, string[], RegExp][] = [
     ['no target', ['limit', '--concurrency', '2'], /limit: name a function or --group <name>, not neither/],
     ['both targets', ['limit', 'f', '--group', 'g', '--concurrency', '2'], /not both/],

@@ -23,11 +23,14 @@ export interface LimitInfo extends Limit {
   group?: string;
   /** tasks of the target running now */
   running: number;
+  /** the stored value, when it is not a limit (written by hand): claims ignore it */
+  invalid?: string;
 }
 
 const MAX_INT = 2 ** 31 - 1;
 const positive = (what: string, v: unknown): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_INT) throw new ConfigError(`${what} must be an integer from 1 to ${MAX_INT}, got ${JSON.stringify(v)}`);
+  // (a number as String writes it: JSON.stringify writes NaN and Infinity as null)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_INT) throw new ConfigError(`${what} must be an integer from 1 to ${MAX_INT}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   return v;
 };
 
@@ -82,11 +85,14 @@ export async function readLimits(redis: Redis, keys: Keys): Promise<LimitInfo[]>
   const [[, limits], [, running]] = (await redis.multi().hgetall(keys.limits).hgetall(keys.running).exec()) as [[null, Record<string, string>], [null, Record<string, string>]];
   const out: LimitInfo[] = [];
   for (const [field, json] of Object.entries(limits).sort()) {
-    let l: Limit = {};
+    // judged as the claim script judges it (lib/limits.lua validLimit): a whole limit, or none
+    let l: Limit | { invalid: string } = { invalid: json };
     try {
-      l = JSON.parse(json) as Limit;
+      const parsed = JSON.parse(json) as Limit;
+      checkLimit(parsed);
+      l = parsed;
     } catch {
-      // a limit written by hand that is not JSON: shown with nothing set
+      // written by hand: shown as it is stored
     }
     const name = field.slice(2);
     out.push({ ...(field.startsWith('f:') ? { function: name } : { group: name }), ...l, running: Number(running[field] ?? 0) });

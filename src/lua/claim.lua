@@ -157,7 +157,7 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw)
   redis.call('SADD', KEYS[2], id)
   redis.call('ZADD', KEYS[3], now, id)
   redis.call('SREM', KEYS[4], id)
-  acquire(Q, fn, g, now, lease)
+  acquire(Q, fn, g, now, lease .. ':' .. id)
   claimed[#claimed + 1] = id
   claimed[#claimed + 1] = raw
   claimed[#claimed + 1] = attempt

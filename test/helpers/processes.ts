@@ -22,13 +22,13 @@ process.on('exit', () => {
 });
 
 /**
- * `prefix` runs the worker under another command, e.g. `ip netns exec NAME`. `functions` (name ->
- * addTaskFunction options) replaces the fixture's `sleep` and `echo` with the functions listed
- * (see test/fixtures/worker-process.ts).
+ * `prefix` runs the worker under another command, e.g. `ip netns exec NAME`. `functions` (names,
+ * or name -> addTaskFunction options) replaces the fixture's functions with those listed (see
+ * test/fixtures/worker-process.ts).
  */
-export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = [], functions?: Record<string, { concurrency?: number }>): Promise<WorkerProcess> {
+export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = [], functions?: string[] | Record<string, { concurrency?: number }>): Promise<WorkerProcess> {
   const env: Record<string, string> = { WORKER_OPTIONS: JSON.stringify(options) };
-  if (functions) env.WORKER_FUNCTIONS = JSON.stringify(functions);
+  if (functions) env.WORKER_FUNCTIONS = JSON.stringify(Array.isArray(functions) ? Object.fromEntries(functions.map((f) => [f, {}])) : functions);
   return spawnFixture(WORKER_FIXTURE, env, prefix);
 }
 

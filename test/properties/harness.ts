@@ -319,9 +319,11 @@ function deadEntries(s: State): DeadEntry[] {
 const bump = (h: Hash, field: string, by = 1) => {
   h[field] = String(Number(h[field] ?? 0) + by);
 };
-/** HINCRBY -1, floored at 0 (lib/limits.lua release) */
+/** HINCRBY -1, the field dropped at 0 (lib/limits.lua release) */
 const drop = (h: Hash, field: string) => {
-  h[field] = String(Math.max(0, Number(h[field] ?? 0) - 1));
+  const n = Number(h[field] ?? 0) - 1;
+  if (n > 0) h[field] = String(n);
+  else delete h[field];
 };
 const pad14 = (n: number) => String(n).padStart(14, '0');
 

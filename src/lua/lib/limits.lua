@@ -17,6 +17,34 @@
 
 local limitCache = {}
 
+-- an integer from 1 to 2^31 - 1, as src/effects/limits.ts accepts it
+local function positiveInt(v)
+  return type(v) == 'number' and v == math.floor(v) and v >= 1 and v <= 2147483647
+end
+
+-- a stored limit as src/effects/limits.ts checkLimit writes it: { concurrency?, rate?: { max,
+-- per } }, nothing else, at least one of them. Anything else (written by hand) is no limit at
+-- all: a claim must not fail on it (a rate of max 0 would have no first start to wait for), and
+-- Client.limits() shows it as invalid.
+local function validLimit(l)
+  if type(l) ~= 'table' then return false end
+  local any = false
+  for k, v in pairs(l) do
+    if k == 'concurrency' then
+      if not positiveInt(v) then return false end
+    elseif k == 'rate' then
+      if type(v) ~= 'table' or not positiveInt(v.max) or not positiveInt(v.per) then return false end
+      for rk in pairs(v) do
+        if rk ~= 'max' and rk ~= 'per' then return false end
+      end
+    else
+      return false
+    end
+    any = true
+  end
+  return any
+end
+
 -- the limit set for target ('f:<fn>' or 'g:<group>'), or false
 local function limitOf(Q, target)
   local v = limitCache[target]
@@ -25,7 +53,7 @@ local function limitOf(Q, target)
     local raw = redis.call('HGET', Q .. ':limits', target)
     if raw then
       local ok, l = pcall(cjson.decode, raw)
-      if ok and type(l) == 'table' then v = l end
+      if ok and validLimit(l) then v = l end
     end
     limitCache[target] = v
   end
@@ -56,14 +84,15 @@ local function targetsOf(fn, g)
   return { 'f:' .. fn }
 end
 
--- a task of (fn, g) starts now, under `lease` (rate windows record it)
-local function acquire(Q, fn, g, now, lease, noRate)
+-- a task of (fn, g) starts now; `start` names this start in the rate windows, uniquely (a lease
+-- alone does not: every task's first claim by one worker has the lease '1:<worker>')
+local function acquire(Q, fn, g, now, start, noRate)
   for _, target in ipairs(targetsOf(fn, g)) do
     redis.call('HINCRBY', Q .. ':running', target, 1)
     local l = limitOf(Q, target)
     if not noRate and l and type(l.rate) == 'table' and type(l.rate.per) == 'number' then
       local rk = rateKey(Q, target)
-      redis.call('ZADD', rk, now, lease)
+      redis.call('ZADD', rk, now, start)
       redis.call('PEXPIRE', rk, l.rate.per * 2)
     end
   end
@@ -98,7 +127,8 @@ end
 local function release(Q, fn, g)
   if not fn then return end
   for _, target in ipairs(targetsOf(fn, g)) do
-    if redis.call('HINCRBY', Q .. ':running', target, -1) < 0 then redis.call('HSET', Q .. ':running', target, 0) end
+    -- a count back at 0 is dropped: one field per function and group ever run would pile up
+    if redis.call('HINCRBY', Q .. ':running', target, -1) <= 0 then redis.call('HDEL', Q .. ':running', target) end
   end
   if g and g ~= '' then unblock(Q, g) end
   if limitOf(Q, 'f:' .. fn) and redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 1 then wake(Q) end
