@@ -80,7 +80,8 @@ const RAW_CONTROL = ['\u0001', '\t', '\n', '\r', '\u001f'];
 const healthy: fc.Arbitrary<() => Entry> = fc
   .record({ data: fc.jsonValue({ maxDepth: 3 }), numeric: fc.boolean(), pretty: fc.boolean(), key: fc.string({ maxLength: 6 }) })
   .map(({ data, numeric, pretty, key }) => (): Entry => {
-    const id: string | number = numeric ? bigId() : `${nextId()}${key}`;
+    // (the separator keeps these ids apart from the plain `e<n>` ids of the junk)
+    const id: string | number = numeric ? bigId() : `${nextId()}~${key}`;
     const entry = { id, function: 'echo', data };
     return {
       raw: pretty ? JSON.stringify(entry, null, 2) : JSON.stringify(entry),
