@@ -3,7 +3,6 @@
  * read or retry the dead-letter list.
  */
 import type { Redis } from 'ioredis';
-import { nanoid } from 'nanoid';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TimeoutError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -11,11 +10,9 @@ import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner } from './redis.js';
 import { within } from './within.js';
 import {
-  wellFormed,
   formatControl,
   isOutcome,
   isStoredError,
-  MAX_ID_BYTES,
   parseEndEvent,
   parseEntry,
   parseEvent,
@@ -27,8 +24,10 @@ import {
   type TaskOutcomeName,
 } from './wire.js';
 import { submit } from './effects/queue.js';
+import { buildSubmission, type SubmitOptions } from './submission.js';
+export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
-import { checkGroup, readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
+import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
 import { pause, resume } from './effects/pause.js';
 import type { DeadLetterReason } from './errors.js';
 
@@ -80,25 +79,6 @@ export interface TaskInfo {
    * runtime's end event, the other fields are as `wait` last read them
    */
   fromEndEvent?: true;
-}
-
-export interface SubmitOptions {
-  /**
-   * your own id; default a random one. Another task with a used id (queued, running, ended and
-   * retained, or parked) is refused with DuplicateTaskError; the very same task again (same
-   * function, data and options) is the same submission, and gets its id back.
-   */
-  id?: string;
-  /** keep the task's hash after it ends, listed in `end-task`, for manual cleanup */
-  manualEnd?: boolean;
-  /**
-   * an integer from -1000 to 1000, higher runs sooner (default 0), within the task's group; a
-   * task of priority p is placed as if queued p seconds earlier, so nothing starves
-   * (docs/queue-layout.md)
-   */
-  priority?: number;
-  /** fairness key (a string of 1..128 bytes): the groups with queued work of a function take turns */
-  group?: string;
 }
 
 /** What `stats` says of one function. */
@@ -164,27 +144,8 @@ export class Client {
 
   /** Queue a task for `fn`; resolves with its id once it is in Redis. */
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
-    if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError('submit: function name must be a non-empty string');
-    const id = options.id ?? nanoid();
-    if (typeof id !== 'string' || id === '') throw new InvalidTaskError('submit: id must be a non-empty string');
-    // a lone surrogate has no UTF-8 form: the id would name one key here and another in Redis
-    if (!wellFormed(id)) throw new InvalidTaskError('submit: id must be well-formed Unicode (it holds a lone surrogate)');
-    if (Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`submit: id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
-    const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
-    if (options.manualEnd) entry.manual_end = true;
-    if (options.priority !== undefined && options.priority !== 0) {
-      const p = options.priority;
-      if (typeof p !== 'number' || !Number.isInteger(p) || p < -1000 || p > 1000) throw new ConfigError(`submit: priority must be an integer from -1000 to 1000, got ${JSON.stringify(p)}`);
-      entry.priority = p;
-    }
-    if (options.group !== undefined) entry.group = checkGroup('submit: group', options.group);
-    let raw: string;
-    try {
-      raw = JSON.stringify(entry);
-    } catch (e) {
-      throw new InvalidTaskError(`submit: data of task "${id}" is not JSON-serialisable: ${(e as Error).message}`);
-    }
-    const place = entry.group !== undefined || entry.priority !== undefined ? { fn, group: (entry.group as string | undefined) ?? '', priority: (entry.priority as number | undefined) ?? 0, manualEnd: entry.manual_end === true } : undefined;
+    const { id, raw, group, priority, manualEnd } = buildSubmission(fn, data, options);
+    const place = group !== '' || priority !== 0 ? { fn, group, priority, manualEnd } : undefined;
     if (await submit(this.redis, this.keys, id, raw, place)) return id;
     // Refused: the id is taken. By this very submission, when its reply was lost and ioredis sent
     // it again after a reconnect: the entry is then ours, queued or already claimed.

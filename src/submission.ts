@@ -1,0 +1,194 @@
+/**
+ * What a submission is: the options a producer may give a task, checked in one place (for
+ * `submit`, `submitMany` and schedules alike), and the task entry they make. Options that travel
+ * with the task (`attempts`, `backoff`, `timeout`, `priority`, `group`) are fields of its JSON
+ * entry, the seed's format, so a producer that pushes entries by hand may write them too; the
+ * others (`delay`/`runAt`, `key`) say where and whether the task is queued, and are arguments of
+ * the submit script.
+ */
+import { nanoid } from 'nanoid';
+import { ConfigError, InvalidTaskError } from './errors.js';
+import { MAX_ID_BYTES, wellFormed } from './wire.js';
+import { checkGroup } from './effects/limits.js';
+
+/** How long to wait before the next attempt, when an attempt failed. */
+export type BackoffOption =
+  /** fixed: this many ms between attempts */
+  | number
+  | {
+      type: 'fixed' | 'exponential';
+      /** ms: the wait after the first failure (exponential: doubled after each further one) */
+      delay: number;
+      /** 0..1: each wait is drawn from [wait x (1 - jitter), wait] (default 0) */
+      jitter?: number;
+      /** ms: no wait longer than this (default none) */
+      max?: number;
+    };
+
+export interface SubmitOptions {
+  /**
+   * your own id; default a random one. Another task with a used id (queued, running, ended and
+   * retained, or parked) is refused with DuplicateTaskError; the very same task again (same
+   * function, data and options) is the same submission, and gets its id back.
+   */
+  id?: string;
+  /** keep the task's hash after it ends, listed in `end-task`, for manual cleanup */
+  manualEnd?: boolean;
+  /**
+   * an integer from -1000 to 1000, higher runs sooner (default 0), within the task's group; a
+   * task of priority p is placed as if queued p seconds earlier, so nothing starves
+   * (docs/queue-layout.md)
+   */
+  priority?: number;
+  /** fairness key (a string of 1..128 bytes): the groups with queued work of a function take turns */
+  group?: string;
+  /**
+   * tries in all (default 1): an attempt that throws (or times out, or whose worker dies) is
+   * tried again, after `backoff`, until this many have run. Throw a NonRetryableError to end the
+   * task failed at once.
+   */
+  attempts?: number;
+  /** the wait before each new attempt (default 0: at once) */
+  backoff?: BackoffOption;
+  /**
+   * ms per attempt: the task's AbortSignal fires with reason 'timeout', and abortTimeout later
+   * the attempt ends failed with a TimeoutError whether or not the function returned
+   */
+  timeout?: number;
+  /** ms to wait before the task may start (Redis's clock) */
+  delay?: number;
+  /** when the task may start: a Date or epoch ms, on Redis's clock (not with `delay`) */
+  runAt?: Date | number;
+  /**
+   * dedupe key: while a task submitted with this key is queued, delayed or running, submitting
+   * another with it returns that task's id and queues nothing
+   */
+  key?: string;
+}
+
+export const SUBMIT_OPTIONS: readonly (keyof SubmitOptions)[] = ['id', 'manualEnd', 'priority', 'group', 'attempts', 'backoff', 'timeout', 'delay', 'runAt', 'key'];
+
+/** the longest wait a timer can hold (setTimeout's bound), ms: about 24.8 days */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** attempts above this are surely a mistake (and would grow a task's history without end) */
+export const MAX_ATTEMPTS = 1000;
+/** a dedupe key's longest form, bytes */
+export const MAX_KEY_BYTES = 512;
+
+/** A task ready for the submit script. */
+export interface Submission {
+  id: string;
+  fn: string;
+  /** the task's JSON entry, as it goes on the queue (the seed's format) */
+  raw: string;
+  group: string;
+  priority: number;
+  manualEnd: boolean;
+  /** epoch ms on Redis's clock, or a delay in ms from Redis's now; undefined: now */
+  due?: { at: number } | { delay: number };
+  key?: string;
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+/** `where` names the call in errors ('submit', 'submitMany[3]', 'schedule "nightly"'). */
+export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptions | undefined, where = 'submit'): Submission {
+  if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError(`${where}: function name must be a non-empty string`);
+  const o = options ?? {};
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${where}: options must be an object`);
+  for (const k of Object.keys(o)) {
+    if (!(SUBMIT_OPTIONS as string[]).includes(k)) throw new ConfigError(`${where}: unknown option "${k}" (known: ${SUBMIT_OPTIONS.join(', ')})`);
+  }
+  const id = o.id ?? nanoid();
+  if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${where}: id must be a non-empty string`);
+  // a lone surrogate has no UTF-8 form: the id would name one key here and another in Redis
+  if (!wellFormed(id)) throw new InvalidTaskError(`${where}: id must be well-formed Unicode (it holds a lone surrogate)`);
+  if (Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`${where}: id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
+  const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
+  if (o.manualEnd) entry.manual_end = true;
+  if (o.priority !== undefined && o.priority !== 0) {
+    const p = o.priority;
+    if (!isInt(p) || p < -1000 || p > 1000) throw new ConfigError(`${where}: priority must be an integer from -1000 to 1000, got ${show(p)}`);
+    entry.priority = p;
+  }
+  if (o.group !== undefined) entry.group = checkGroup(`${where}: group`, o.group);
+  if (o.attempts !== undefined) {
+    if (!isInt(o.attempts) || o.attempts < 1 || o.attempts > MAX_ATTEMPTS) throw new ConfigError(`${where}: attempts must be an integer from 1 to ${MAX_ATTEMPTS}, got ${show(o.attempts)}`);
+    if (o.attempts > 1) entry.attempts = o.attempts;
+  }
+  if (o.backoff !== undefined) {
+    const b = checkBackoff(`${where}: backoff`, o.backoff);
+    if (b !== 0) entry.backoff = b;
+  }
+  if (o.timeout !== undefined) entry.timeout = checkMs(`${where}: timeout`, o.timeout, 1);
+  let due: Submission['due'];
+  if (o.delay !== undefined && o.runAt !== undefined) throw new ConfigError(`${where}: give delay or runAt, not both`);
+  if (o.delay !== undefined) {
+    const d = checkMs(`${where}: delay`, o.delay, 0);
+    if (d > 0) due = { delay: d };
+  }
+  if (o.runAt !== undefined) {
+    const at = o.runAt instanceof Date ? o.runAt.getTime() : o.runAt;
+    if (!isInt(at) || at < 0 || at > 8.64e15) throw new ConfigError(`${where}: runAt must be a valid Date or epoch ms, got ${show(o.runAt)}`);
+    due = { at };
+  }
+  let key: string | undefined;
+  if (o.key !== undefined) {
+    if (typeof o.key !== 'string' || o.key === '' || !wellFormed(o.key) || Buffer.byteLength(o.key) > MAX_KEY_BYTES) {
+      throw new ConfigError(`${where}: key must be a non-empty string of at most ${MAX_KEY_BYTES} bytes (well-formed Unicode), got ${show(o.key)}`);
+    }
+    key = o.key;
+  }
+  let raw: string;
+  try {
+    raw = JSON.stringify(entry);
+  } catch (e) {
+    throw new InvalidTaskError(`${where}: data of task "${id}" is not JSON-serialisable: ${(e as Error).message}`);
+  }
+  return {
+    id,
+    fn,
+    raw,
+    group: (entry.group as string | undefined) ?? '',
+    priority: (entry.priority as number | undefined) ?? 0,
+    manualEnd: entry.manual_end === true,
+    due,
+    key,
+  };
+}
+
+/** a whole number of ms in [min, MAX_TIMER_MS] */
+function checkMs(what: string, v: unknown, min: number): number {
+  if (!isInt(v) || v < min || v > MAX_TIMER_MS) throw new ConfigError(`${what} must be an integer number of ms from ${min} to ${MAX_TIMER_MS}, got ${show(v)}`);
+  return v;
+}
+
+/** The backoff as it travels in the entry: ms (fixed), or the object with its defaults left out. */
+export function checkBackoff(what: string, b: unknown): number | { type: 'fixed' | 'exponential'; delay: number; jitter?: number; max?: number } {
+  if (typeof b === 'number') return checkMs(what, b, 0);
+  if (!b || typeof b !== 'object' || Array.isArray(b)) throw new ConfigError(`${what} must be ms or { type: 'fixed' | 'exponential', delay, jitter?, max? }, got ${show(b)}`);
+  const o = b as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!['type', 'delay', 'jitter', 'max'].includes(k)) throw new ConfigError(`${what}: unknown field "${k}" (known: type, delay, jitter, max)`);
+  }
+  if (o.type !== 'fixed' && o.type !== 'exponential') throw new ConfigError(`${what}.type must be 'fixed' or 'exponential', got ${show(o.type)}`);
+  const out: { type: 'fixed' | 'exponential'; delay: number; jitter?: number; max?: number } = { type: o.type, delay: checkMs(`${what}.delay`, o.delay, 0) };
+  if (o.jitter !== undefined) {
+    if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) throw new ConfigError(`${what}.jitter must be a number from 0 to 1, got ${show(o.jitter)}`);
+    if (o.jitter > 0) out.jitter = o.jitter;
+  }
+  if (o.max !== undefined) out.max = checkMs(`${what}.max`, o.max, 0);
+  return out;
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string' || typeof v === 'boolean' || v === null) return JSON.stringify(v);
+  if (v === undefined) return 'undefined';
+  if (v instanceof Date) return `Date(${String(v.getTime())})`;
+  try {
+    return (JSON.stringify(v) ?? typeof v).slice(0, 80);
+  } catch {
+    return typeof v;
+  }
+}
