@@ -28,7 +28,7 @@ import { buildSubmission, type Submission, type SubmitOptions } from './submissi
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
-import { pause, resume } from './effects/pause.js';
+import { checkPauseTarget, pause, resume } from './effects/pause.js';
 import type { DeadLetterReason } from './errors.js';
 
 export type TaskState = 'QUEUED' | 'DELAYED' | 'RUNNING' | 'END';
@@ -498,14 +498,12 @@ export class Client {
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */
   async pause(fn?: string): Promise<void> {
-    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError(`pause: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
-    return pause(this.redis, this.keys, fn);
+    return pause(this.redis, this.keys, checkPauseTarget('pause', fn));
   }
 
   /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
   async resume(fn?: string): Promise<boolean> {
-    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError(`resume: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
-    return resume(this.redis, this.keys, fn);
+    return resume(this.redis, this.keys, checkPauseTarget('resume', fn));
   }
 
   async close(): Promise<void> {
