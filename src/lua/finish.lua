@@ -7,7 +7,8 @@
   An attempt that failed with attempts left is not an end: outcome `retry:<ms>` makes the task
   DELAYED (reason retry) until <ms> from now on Redis's clock, in Q:delayed (lib/delayed.lua),
   its error kept, the attempt added to its history (lib/history.lua), and publishes `retrying`
-  {id, attempt, error, runAt}. A claim promotes it when due, at the place it had.
+  {id, attempt, error, runAt}. A claim promotes it when due, at the place it had. When it is the
+  earliest due, idle workers are woken (a marker), so that their next wait ends when it is due.
 
   The task's limits are released (lib/limits.lua), and its dedupe key, if any, freed.
 
@@ -43,7 +44,10 @@ for i = 1, #ARGV, 6 do
     redis.call('HDEL', key, 'lease')
     redis.call('ZREM', KEYS[1], id)
     redis.call('SREM', KEYS[4], id)
+    -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
+    local first = redis.call('ZRANGE', delayedKey(KEYS[3]), 0, 0, 'WITHSCORES')
     redis.call('ZADD', delayedKey(KEYS[3]), runAt, id)
+    if not first[2] or runAt < tonumber(first[2]) then wake(KEYS[3]) end
     release(KEYS[3], h[3], h[4])
     redis.call('PUBLISH', channel, eventJson('retrying', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. string.format('%d', tonumber(a[1]) or 0) .. ',"error":' .. payload .. ',"runAt":' .. string.format('%d', runAt) .. '}', now))
     out[#out + 1] = 1
