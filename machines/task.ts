@@ -6,6 +6,12 @@
  * a task whose function has already settled keeps writing its END (fenced: it is written only if
  * the lease is still ours when Redis answers). Pure: every effect is named here and provided by
  * the runtime (src/worker.ts).
+ *
+ * Timeouts: a task with a `timeout` gets that many ms per attempt, on the worker's timer (armed by
+ * the runtime when the attempt's first run starts; a reload does not re-arm it). TIMEOUT aborts
+ * the run (timingOut) and the attempt then ends failed with the TIMEOUT's error as soon as the
+ * function settles, or abortTimeout later if it ignores its signal, whatever it returned. A stop
+ * wins over a timeout in either order (the task ends stopped); a halt or a lost lease as always.
  */
 import { assign, setup } from 'xstate';
 
@@ -27,6 +33,8 @@ export interface TaskContext extends TaskInput {
   outcome?: TaskOutcome;
   result?: unknown;
   error?: unknown;
+  /** the error a timed-out attempt ends with (TIMEOUT's), once its time is up */
+  timedOut?: unknown;
 }
 
 export type TaskEvent =
@@ -36,6 +44,12 @@ export type TaskEvent =
   | { type: 'END_FAILED'; error: unknown }
   | { type: 'STOP' }
   | { type: 'RELOAD' }
+  /**
+   * the attempt's time is up (sent by the runtime's per-attempt timer, or by the runner when a
+   * function that blocked the event loop settles past the deadline); `error` is what the attempt
+   * ends with, and the run's AbortSignal reason (a TimeoutError)
+   */
+  | { type: 'TIMEOUT'; error: unknown }
   | { type: 'EVENT'; name: string; payload: unknown }
   | { type: 'LEASE_LOST' }
   | { type: 'HALT' };
@@ -86,6 +100,9 @@ export const taskMachine = setup({
       error: ({ event }) => (event as unknown as { error?: unknown }).error,
     }),
     markAbandoned: assign({ abandoned: true }),
+    noteTimeout: assign({ timedOut: ({ event }) => (event as unknown as { error: unknown }).error }),
+    /** the timed-out attempt ends failed with its timeout error, whatever the function did after */
+    markTimedOut: assign({ outcome: 'failed' as const, error: ({ context }) => context.timedOut }),
   },
   guards: {
     /** a report from the current run (not one that a reload has replaced) */
@@ -118,7 +135,23 @@ export const taskMachine = setup({
             RUN_FAILED: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markFailed' },
             STOP: 'stopping',
             RELOAD: 'reloading',
+            TIMEOUT: { target: 'timingOut', actions: 'noteTimeout' },
             EVENT: { actions: 'deliverEvent' },
+          },
+        },
+        timingOut: {
+          // Out of time: the run is aborted (its signal's reason is the TIMEOUT's error), and the
+          // attempt ends failed with that error once the function settles, however it settles.
+          entry: 'abortRun',
+          on: {
+            RUN_DONE: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markTimedOut' },
+            RUN_FAILED: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markTimedOut' },
+            // a stop wins over the timeout: the task ends stopped (within abortTimeout of the stop)
+            STOP: 'stopping',
+          },
+          after: {
+            // The function ignored its AbortSignal: end the attempt as timed out anyway.
+            abortTimeout: { target: '#task.ending', actions: 'markTimedOut' },
           },
         },
         stopping: {
@@ -138,6 +171,8 @@ export const taskMachine = setup({
             RUN_DONE: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
             RUN_FAILED: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
             STOP: 'stopping',
+            // the attempt's time runs on across a reload: out of time, the old run is not replaced
+            TIMEOUT: { target: 'timingOut', actions: 'noteTimeout' },
           },
           after: {
             abortTimeout: { target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
