@@ -112,3 +112,22 @@ describe('per-attempt timeout', () => {
     expect(took).toBeLessThan(200 + 250);
   });
 });
+
+describe('hand-pushed entries with a bad "timeout"', () => {
+  it('are parked bad_option, the message naming the field; nothing of them runs', async () => {
+    const { w, c } = await setup();
+    const bad = [0, -5, 1.5, 2 ** 31, '300', null, true];
+    const raws = bad.map((timeout, i) => JSON.stringify({ id: `bad-timeout-${i}`, function: 'honest', data: { ms: 1 }, timeout }));
+    await redis.lpush(keys.newQueue, ...raws);
+    // a good one behind them: once it has ended, the bad ones were judged
+    await redis.lpush(keys.newQueue, JSON.stringify({ id: 'good-after', function: 'honest', data: { ms: 1 }, timeout: 5000 }));
+    expect((await c.wait('good-after', { timeout: 10_000 })).outcome).toBe('succeeded');
+    const letters = await c.deadLetters({ limit: 100 });
+    for (const raw of raws) {
+      const l = letters.find((x) => x.raw === raw);
+      expect(l, raw).toMatchObject({ reason: 'bad_option' });
+      expect(l!.message, raw).toMatch(/"bad-timeout-\d": timeout must be an integer number of ms from 1 to 2147483647/);
+    }
+    expect(w.lines.filter((l) => l.startsWith('STARTED bad-timeout'))).toEqual([]);
+  });
+});
