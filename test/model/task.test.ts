@@ -94,6 +94,8 @@ const payloads: Payloads = {
     EVENT: () => [{ type: 'EVENT', name: 'resize', payload: { to: 4 } }],
     LEASE_LOST: () => [{ type: 'LEASE_LOST' }],
     HALT: () => [{ type: 'HALT' }],
+    // the runtime's per-attempt timer (or a run that settled past its deadline)
+    TIMEOUT: () => [{ type: 'TIMEOUT', error: { name: 'TimeoutError', code: 'ERR_TIMEOUT', message: 'timed out' } }],
   },
 };
 
