@@ -104,6 +104,27 @@ describe('per-attempt timeout', () => {
     expect(w.lines.filter((l) => l.startsWith('REASON'))).toEqual([]);
   });
 
+  it("a reload does not reset the attempt's timer: the new run gets what is left of it", async () => {
+    const { w, c } = await setup();
+    const id = await c.submit('honest', { ms: 5000 }, { timeout: 700, manualEnd: true });
+    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    await new Promise((r) => setTimeout(r, 300));
+    await c.control(id, 'reload');
+    const { info, took } = await ended(c, id);
+    expect(info).toMatchObject({ outcome: 'failed', error: { name: 'TimeoutError' } });
+    expect(w.lines.filter((l) => l.startsWith(`STARTED ${id}`))).toHaveLength(2);
+    expect(took).toBeLessThan(700 + 250);
+  });
+
+  it('a stop during the timeout grace wins: the task ends stopped', async () => {
+    const { w, c } = await setup();
+    const id = await c.submit('stubborn', { ms: 3000 }, { timeout: 200, manualEnd: true });
+    await w.waitFor(new RegExp(`^REASON ${id} TimeoutError`));
+    await c.control(id, 'stop');
+    const { info } = await ended(c, id);
+    expect(info).toMatchObject({ outcome: 'stopped', error: { code: 'ERR_STOPPED' } });
+  });
+
   it('a hand-pushed entry with "timeout" is timed out the same way', async () => {
     const { c } = await setup();
     await redis.lpush(keys.newQueue, JSON.stringify({ id: 'by-hand', function: 'honest', data: { ms: 5000 }, timeout: 200, manual_end: true }));
