@@ -31,7 +31,7 @@ export function taskRunner(deps: RunnerDeps) {
     };
     const t = deps.local(id);
     if (!t) return report({ type: 'RUN_FAILED', error: new Error(`task ${id} is not held by this worker`) });
-    if (run === 0) armAttemptTimer(t, self);
+    if (run === 0 && t.entry.timeout !== undefined) armAttemptTimer(t, self);
     const controller = new LazyAbort();
     t.controller = controller;
     t.settled = false;
