@@ -3,12 +3,14 @@
  * with a fresh AbortSignal for the run, on a reload re-reads the task's `data` from its hash
  * first (as the seed's reload did), and reports how the run settled back to the task actor
  * (RUN_DONE / RUN_FAILED, tagged with the run number, so a replaced run's report is ignored).
+ * The first run arms the attempt's timeout, when the task has one (attempt-timer.ts).
  */
 import type { AnyActorRef } from 'xstate';
 import type { LocalTask, Task, TaskFunction } from '../src/task.js';
 import { checkEventName, parseEntry, taskData } from '../src/wire.js';
 import { UnknownFunctionError } from '../src/errors.js';
 import { LazyAbort } from './lazy-abort.js';
+import { armAttemptTimer, timeOutIfLate } from './attempt-timer.js';
 
 export interface RunnerDeps {
   local(id: string): LocalTask | undefined;
@@ -29,11 +31,15 @@ export function taskRunner(deps: RunnerDeps) {
     };
     const t = deps.local(id);
     if (!t) return report({ type: 'RUN_FAILED', error: new Error(`task ${id} is not held by this worker`) });
+    if (run === 0 && t.entry.timeout !== undefined) armAttemptTimer(t, self);
     const controller = new LazyAbort();
     t.controller = controller;
     t.settled = false;
     const settle = () => {
-      if (t.controller === controller) t.settled = true;
+      if (t.controller !== controller) return;
+      t.settled = true;
+      // settled past the deadline (the function blocked the event loop): out of time all the same
+      if (t.timeout) timeOutIfLate(t, self);
     };
     execute(deps, t, run, controller).then(
       (output) => {

@@ -7,6 +7,12 @@
  * a task whose function has already settled keeps writing its END (fenced: it is written only if
  * the lease is still ours when Redis answers). Pure: every effect is named here and provided by
  * the runtime (src/worker.ts).
+ *
+ * Timeouts: a task with a `timeout` gets that many ms per attempt, on the worker's timer (armed by
+ * the runtime when the attempt's first run starts; a reload does not re-arm it). TIMEOUT aborts
+ * the run (timingOut) and the attempt then ends failed with the TIMEOUT's error as soon as the
+ * function settles, or abortTimeout later if it ignores its signal, whatever it returned. A stop
+ * wins over a timeout in either order (the task ends stopped); a halt or a lost lease as always.
  */
 import { assign, setup } from 'xstate';
 
@@ -31,6 +37,8 @@ export interface TaskContext extends TaskInput {
   outcome?: TaskOutcome;
   result?: unknown;
   error?: unknown;
+  /** the error a timed-out attempt ends with (TIMEOUT's), once its time is up */
+  timedOut?: unknown;
 }
 
 export type TaskEvent =
@@ -40,6 +48,12 @@ export type TaskEvent =
   | { type: 'END_FAILED'; error: unknown }
   | { type: 'STOP' }
   | { type: 'RELOAD' }
+  /**
+   * the attempt's time is up (sent by the runtime's per-attempt timer, or by the runner when a
+   * function that blocked the event loop settles past the deadline); `error` is what the attempt
+   * ends with, and the run's AbortSignal reason (a TimeoutError)
+   */
+  | { type: 'TIMEOUT'; error: unknown }
   | { type: 'EVENT'; name: string; payload: unknown }
   | { type: 'LEASE_LOST' }
   | { type: 'HALT' };
@@ -92,6 +106,11 @@ export const taskMachine = setup({
       error: ({ event }) => (event as unknown as { error?: unknown }).error,
     }),
     markAbandoned: assign({ abandoned: true }),
+    noteTimeout: assign({ timedOut: ({ event }) => (event as unknown as { error: unknown }).error }),
+    /** the timed-out attempt ends failed with its timeout error, whatever the function did after */
+    markTimedOut: assign({ outcome: 'failed' as const, error: ({ context }) => context.timedOut }),
+    /** timed out with attempts left: retried, as a throw would be */
+    retryTimedOut: assign({ outcome: 'retry' as const, error: ({ context }) => context.timedOut }),
   },
   guards: {
     /** a report from the current run (not one that a reload has replaced) */
@@ -105,6 +124,10 @@ export const taskMachine = setup({
       const error = (event as { error?: unknown }).error;
       return !(error instanceof Error && error.name === 'NonRetryableError');
     },
+    /** attempts are left after this one (a timed-out attempt is retried then) */
+    attemptsLeft: ({ context }) => context.attempt < (context.attempts ?? 1),
+    /** a report of the current run, with attempts left after this one */
+    currentRunWithAttemptsLeft: ({ context, event }) => (event as { run?: number }).run === context.run && context.attempt < (context.attempts ?? 1),
     /** the fenced END write went through */
     written: ({ event }) => (event as { written?: boolean }).written === true,
   },
@@ -136,7 +159,33 @@ export const taskMachine = setup({
             ],
             STOP: 'stopping',
             RELOAD: 'reloading',
+            TIMEOUT: { target: 'timingOut', actions: 'noteTimeout' },
             EVENT: { actions: 'deliverEvent' },
+          },
+        },
+        timingOut: {
+          // Out of time: the run is aborted (its signal's reason is the TIMEOUT's error), and the
+          // attempt ends failed with that error once the function settles, however it settles
+          // (retried, like a throw, when attempts are left: a timeout is never NonRetryable).
+          entry: 'abortRun',
+          on: {
+            RUN_DONE: [
+              { guard: 'currentRunWithAttemptsLeft', target: '#task.ending', actions: 'retryTimedOut' },
+              { guard: 'isCurrentRun', target: '#task.ending', actions: 'markTimedOut' },
+            ],
+            RUN_FAILED: [
+              { guard: 'currentRunWithAttemptsLeft', target: '#task.ending', actions: 'retryTimedOut' },
+              { guard: 'isCurrentRun', target: '#task.ending', actions: 'markTimedOut' },
+            ],
+            // a stop wins over the timeout: the task ends stopped (within abortTimeout of the stop)
+            STOP: 'stopping',
+          },
+          after: {
+            // The function ignored its AbortSignal: end the attempt as timed out anyway.
+            abortTimeout: [
+              { guard: 'attemptsLeft', target: '#task.ending', actions: 'retryTimedOut' },
+              { target: '#task.ending', actions: 'markTimedOut' },
+            ],
           },
         },
         stopping: {
@@ -156,6 +205,8 @@ export const taskMachine = setup({
             RUN_DONE: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
             RUN_FAILED: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
             STOP: 'stopping',
+            // the attempt's time runs on across a reload: out of time, the old run is not replaced
+            TIMEOUT: { target: 'timingOut', actions: 'noteTimeout' },
           },
           after: {
             abortTimeout: { target: '#task.RUNNING', reenter: true, actions: 'nextRun' },

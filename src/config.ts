@@ -48,7 +48,7 @@ export const WORKER_FIELDS = {
   concurrency: { kind: 'int', default: 10, min: 1, doc: 'tasks run at once' },
   heartbeatInterval: { kind: 'int', default: 1000, min: 1, doc: 'ms between batched lease renewals (one call per worker); keep it at most taskTimeout/4' },
   stopGrace: { kind: 'int', default: 10000, min: 0, doc: 'ms `worker.stop()` lets running tasks finish before handing them back to the queue' },
-  abortTimeout: { kind: 'int', default: 5000, min: 0, doc: 'ms a task function gets to return after its AbortSignal fires (stop, reload) before it is ended anyway' },
+  abortTimeout: { kind: 'int', default: 5000, min: 0, doc: 'ms a task function gets to return after its AbortSignal fires (stop, reload, timeout) before it is ended anyway' },
   eventBuffer: { kind: 'int', default: 10000, min: 0, doc: 'task events held while Redis is unreachable (oldest dropped past this), sent in order when it returns' },
   maxPayloadBytes: { kind: 'int', default: 1048576, min: 1, doc: 'largest task JSON accepted from the queue; larger entries are dead-lettered' },
   ...COMMON_FIELDS,

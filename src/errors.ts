@@ -54,7 +54,10 @@ export class RedisUnavailableError extends TaskSwarmError {
   }
 }
 
-/** A wait (task end, worker start) that did not finish in time. */
+/**
+ * A wait (task end, worker start) that did not finish in time; or a task attempt that ran past
+ * its `timeout` (the attempt's stored error, and its AbortSignal's reason).
+ */
 export class TimeoutError extends TaskSwarmError {
   constructor(message: string) {
     super('ERR_TIMEOUT', message);

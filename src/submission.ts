@@ -51,8 +51,10 @@ export interface SubmitOptions {
   /** the wait before each new attempt (default 0: at once) */
   backoff?: BackoffOption;
   /**
-   * ms per attempt: the task's AbortSignal fires with reason 'timeout', and abortTimeout later
-   * the attempt ends failed with a TimeoutError whether or not the function returned
+   * ms per attempt, on the worker's timer: the task's AbortSignal fires with a TimeoutError as
+   * its reason (code ERR_TIMEOUT), and the attempt ends failed with that error as soon as the
+   * function settles, or abortTimeout later if it ignores the signal, whatever it returned
+   * (docs/semantics.md, "Timeouts")
    */
   timeout?: number;
   /** ms to wait before the task may start (Redis's clock) */

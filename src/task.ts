@@ -11,7 +11,11 @@ export interface Task<D = any> {
   /** 1 on the first claim, higher when the task was requeued after a worker died */
   readonly attempt: number;
   readonly function: string;
-  /** aborts on `stop`, `reload`, a lost lease, a halt or a worker stop past its grace */
+  /**
+   * aborts on `stop`, `reload`, a lost lease, a halt or a worker stop past its grace, and when
+   * the attempt's `timeout` is up: `signal.reason` is then a TimeoutError (code ERR_TIMEOUT,
+   * name 'TimeoutError', as AbortSignal.timeout() reports); else an Error saying it was aborted
+   */
   readonly signal: AbortSignal;
   /**
    * publish an event on `task-<id>-events` (pipelined; costs the task no round trip). Throws an
@@ -47,5 +51,10 @@ export interface LocalTask {
   controller?: LazyAbort;
   /** the current run's function has returned or thrown: there is nothing left to abort */
   settled?: boolean;
+  /**
+   * the attempt's timeout (entry `timeout`), once armed: ms, its deadline (performance.now()),
+   * and the timer until it fired or was disarmed (actors/attempt-timer.ts)
+   */
+  timeout?: { ms: number; deadline: number; timer?: NodeJS.Timeout };
   listeners: Map<string, Set<(payload: unknown) => void>>;
 }

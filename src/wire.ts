@@ -12,6 +12,8 @@ export interface TaskEntry {
   function: string;
   data?: unknown;
   manual_end?: boolean;
+  /** ms per attempt (1..2^31-1): see actors/attempt-timer.ts */
+  timeout?: number;
   [extra: string]: unknown;
 }
 

@@ -30,6 +30,7 @@ import { probePeers } from '../actors/peer-prober.js';
 import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 import { taskRunner } from '../actors/task-runner.js';
+import { disarmAttemptTimer } from '../actors/attempt-timer.js';
 import { compiled } from '../actors/compiled-machine.js';
 import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
 
@@ -453,9 +454,10 @@ export class Worker extends EventEmitter {
     const { config, keys, log } = this;
     const task = taskMachine.provide({
       actions: {
-        abortRun: ({ context }) => {
+        abortRun: ({ context, event }) => {
           const t = this.tasks.get(context.id);
-          if (t && !t.settled) t.controller?.abort(new Error(`task ${context.id} aborted`));
+          // out of time: the reason is the TimeoutError the attempt ends with
+          if (t && !t.settled) t.controller?.abort(event.type === 'TIMEOUT' ? event.error : new Error(`task ${context.id} aborted`));
         },
         deliverEvent: ({ context, event }) => {
           if (event.type !== 'EVENT') return;
@@ -476,6 +478,8 @@ export class Worker extends EventEmitter {
         reportFinishError: ({ context, event }) =>
           log.warn(`task ${context.id}: could not write its end, retrying: ${String((event as { error?: Error }).error?.message ?? '')}`),
         releaseTask: ({ context }) => {
+          const t = this.tasks.get(context.id);
+          if (t?.timeout) disarmAttemptTimer(t);
           this.tasks.delete(context.id);
         },
         startRun: taskRunner({
@@ -686,7 +690,9 @@ export class Worker extends EventEmitter {
           const id = event.type.replace(/^xstate\.error\.actor\.task\./, '');
           // A crashed actor cannot abort its run any more: abort the function ourselves, or it
           // would run on, orphaned, while the monitor requeues its task elsewhere.
-          this.tasks.get(id)?.controller?.abort(new Error(`task ${id} aborted: its actor crashed`));
+          const t = this.tasks.get(id);
+          t?.controller?.abort(new Error(`task ${id} aborted: its actor crashed`));
+          if (t?.timeout) disarmAttemptTimer(t);
           this.tasks.delete(id);
           log.error(`task ${id}: its actor crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },

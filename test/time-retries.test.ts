@@ -127,6 +127,25 @@ describe('a task that throws', () => {
   });
 });
 
+describe('an attempt that times out', () => {
+  it('is retried like a throw while attempts are left, then ends failed with the TimeoutError', async () => {
+    const o = server.options();
+    const w = await spawnWorker({ port: 0, redis: o, concurrency: 2, fetchTaskInterval: POLL, abortTimeout: 200 }, [], ['honest', 'stubborn']);
+    cleanup.push(() => w.kill());
+    const c = client(o);
+    const honest = await c.submit('honest', { ms: 5000 }, { timeout: 200, attempts: 2, backoff: 100 });
+    const stubborn = await c.submit('stubborn', { ms: 1000 }, { timeout: 200, attempts: 2, backoff: 100 });
+    for (const id of [honest, stubborn]) {
+      const t = await c.wait(id, { timeout: 10_000 });
+      expect(t, id).toMatchObject({ outcome: 'failed', attempt: 2, error: { name: 'TimeoutError', code: 'ERR_TIMEOUT' } });
+      expect(t.history!.map((h) => [h.attempt, h.outcome, h.error?.name])).toEqual([
+        [1, 'failed', 'TimeoutError'],
+        [2, 'failed', 'TimeoutError'],
+      ]);
+    }
+  });
+});
+
 describe('a worker that dies', () => {
   it("counts against the task's attempts: a task of two attempts whose worker dies twice is parked, both deaths in its history", async () => {
     const o = server.options();

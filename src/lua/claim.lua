@@ -6,7 +6,8 @@
   1. Routing. Up to max(64, 2 x max) entries are taken from the right of the queue (the seed's
      ingress, FIFO), each judged as JSON.parse judges it (lib/strict-json.lua), with a valid id
      (lib/task-id.lua), a function, and valid options (`priority`, an integer -1000..1000;
-     `group`, a string of 1..128 bytes). A bad entry is parked (lib/park.lua) with its reason; an
+     `group`, a string of 1..128 bytes; `attempts`, `backoff` and `timeout` as submit has them,
+     lib/time-options.lua). A bad entry is parked (lib/park.lua) with its reason; an
      entry whose id another task holds is parked as a duplicate. A good one goes to its
      function's structure (lib/queue.lua), its hash written QUEUED with its data and options,
      whichever worker routes it and whether or not any worker serves its function: it waits
@@ -53,6 +54,7 @@
 --@include lib/task-id.lua
 --@include lib/strict-json.lua
 --@include lib/manual-end.lua
+--@include lib/time-options.lua
 --@include lib/park.lua
 --@include lib/queue.lua
 --@include lib/delayed.lua
@@ -208,6 +210,7 @@ local function judge(raw)
   -- no group is '' inside; a group written "" is no name (Client.submit refuses it too)
   if group == cjson.null then group = nil end
   local problem = jsonProblem(raw)
+  local timeProblem = id and not problem and fn and timeOptionProblem(task)
   if not id and why == 'missing' then
     return { bad = { 'missing_id', 'task entry has no "id" (string or integer): ' .. excerpt(raw), raw } }
   elseif not id then
@@ -220,6 +223,8 @@ local function judge(raw)
     return { bad = { 'bad_option', 'task "' .. id .. '": "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn } } }
   elseif group ~= nil and (type(group) ~= 'string' or group == '' or #group > 128 or not validUtf8(group)) then
     return { bad = { 'bad_option', 'task "' .. id .. '": "group" must be a string of 1 to 128 bytes (UTF-8)', raw, id, { fn = fn } } }
+  elseif timeProblem then
+    return { bad = { 'bad_option', 'task "' .. id .. '": ' .. timeProblem, raw, id, { fn = fn } } }
   end
   return { raw = raw, id = id, fn = fn, priority = priority, group = group or '', manualEnd = wantsManualEnd(task) }
 end

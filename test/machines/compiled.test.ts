@@ -23,10 +23,10 @@ function recorded() {
         runs.push({ run: context.run, self });
       },
       writeEnd: ({ context, self }) => {
-        log.push(`writeEnd ${context.outcome}`);
+        log.push(`writeEnd ${context.outcome}${context.error ? ` ${(context.error as Error).message}` : ''}`);
         void Promise.resolve().then(() => self.send({ type: 'ENDED', written: true }));
       },
-      abortRun: ({ context }) => log.push(`abortRun ${context.run}`),
+      abortRun: ({ context, event }) => log.push(`abortRun ${context.run}${event.type === 'TIMEOUT' ? ' (timeout)' : ''}`),
       deliverEvent: () => log.push('deliverEvent'),
       reportFinishError: () => log.push('reportFinishError'),
       releaseTask: () => log.push('releaseTask'),
@@ -58,6 +58,39 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'working' });
     expect(actor.getSnapshot().context.run).toBe(2);
     expect(log).toEqual(['startRun 0', 'abortRun 0', 'startRun 1', 'abortRun 1', 'startRun 2']);
+  });
+
+  it('a timed-out run that ignores its signal is ended failed with the timeout error abortTimeout later, not before', async () => {
+    const { log, runs, logic } = recorded();
+    const clock = new SimulatedClock();
+    const actor = createActor(interpret(logic), { input, clock });
+    actor.start();
+    actor.send({ type: 'TIMEOUT', error: new Error('timed out') });
+    clock.increment(99);
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'timingOut' });
+    clock.increment(1);
+    await new Promise((r) => setImmediate(r));
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'failed' });
+    // its late report changes nothing
+    runs[0]!.self.send({ type: 'RUN_DONE', run: 0, output: 'late' });
+    expect(log).toEqual(['startRun 0', 'abortRun 0 (timeout)', 'writeEnd failed timed out', 'releaseTask']);
+  });
+
+  it("a timeout during a reload cancels the reload's timer: no new run is started, the attempt ends timed out", async () => {
+    const { log, runs, logic } = recorded();
+    const clock = new SimulatedClock();
+    const actor = createActor(interpret(logic), { input, clock });
+    actor.start();
+    actor.send({ type: 'RELOAD' }); // reloading: its abortTimeout ends at t=100
+    clock.increment(60);
+    actor.send({ type: 'TIMEOUT', error: new Error('timed out') }); // timingOut: ends at t=160
+    clock.increment(50); // t=110
+    expect(actor.getSnapshot().value).toEqual({ RUNNING: 'timingOut' });
+    runs[0]!.self.send({ type: 'RUN_FAILED', run: 0, error: new Error('aborted') });
+    await new Promise((r) => setImmediate(r));
+    expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'failed' });
+    expect(log).toEqual(['startRun 0', 'abortRun 0', 'abortRun 0 (timeout)', 'writeEnd failed timed out', 'releaseTask']);
   });
 
   it('a task that ends sends its parent xstate.done.actor.<id> with its output, once', async () => {

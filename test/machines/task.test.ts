@@ -252,6 +252,92 @@ describe('task machine: which effects each step asks for (pure)', () => {
     });
   });
 
+  describe('TIMEOUT (the attempt ran past its timeout, on the worker\'s timer)', () => {
+    const timeoutError = new Error('timed out after 300 ms');
+    const timeout: TaskEvent = { type: 'TIMEOUT', error: timeoutError };
+    const timingOut = () => step(running(), timeout)[0];
+
+    it.each([
+      ['RUNNING.working', running],
+      ['RUNNING.reloading (the time runs on across a reload)', reloading],
+    ] as const)('from %s: enters timingOut, aborts the run (with TIMEOUT as the reason) and gives it abortTimeout', (_name, from) => {
+      const [snap, actions] = step(from(), timeout);
+      expect(snap.value).toEqual({ RUNNING: 'timingOut' });
+      expect(snap.context.timedOut).toBe(timeoutError);
+      expect(snap.context.outcome).toBeUndefined();
+      expect(named(actions)).toEqual(['abortRun']);
+      // abortRun is asked with the TIMEOUT event: the runtime makes its error the signal's reason
+      expect(actions.find((a) => a.type === 'abortRun')!.info.event).toBe(timeout);
+      expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.task.RUNNING.timingOut': 100 });
+    });
+
+    it.each([
+      ['returns', runDone(0, 'too late')],
+      ['throws', runFailed(0, new Error('aborted'))],
+    ] as const)('a timed-out function that %s ends the attempt failed with the timeout error (markTimedOut)', (_how, report) => {
+      const [snap, actions] = step(timingOut(), report);
+      expect(snap.value).toBe('ending');
+      expect(named(actions)).toEqual(['writeEnd']);
+      expect(endsWritten(actions)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'failed', result: undefined, error: timeoutError }]);
+    });
+
+    it('a timed-out function that ignores its signal is ended failed with the timeout error after abortTimeout', () => {
+      const [snap, actions] = step(timingOut(), after('abortTimeout', 'task.RUNNING.timingOut'));
+      expect(snap.value).toBe('ending');
+      expect(named(actions)).toEqual(['writeEnd']);
+      expect(endsWritten(actions)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'failed', result: undefined, error: timeoutError }]);
+    });
+
+    it('a reload timed out: the old run ending ends the attempt, no new run is started', () => {
+      const [snap, actions] = step(reloading(), timeout, runDone(0, 'x'));
+      expect(snap.value).toBe('ending');
+      expect(snap.context.run).toBe(0);
+      expect(runsStarted(actions)).toEqual([]);
+      expect(snap.context).toMatchObject({ outcome: 'failed', error: timeoutError });
+    });
+
+    it('a stop wins over the timeout, in either order: the task ends stopped', () => {
+      const [stopped, actions] = step(timingOut(), { type: 'STOP' });
+      expect(stopped.value).toEqual({ RUNNING: 'stopping' });
+      expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.task.RUNNING.stopping': 100 });
+      expect(step(stopped, runDone(0, 'x'))[0].context.outcome).toBe('stopped');
+      // TIMEOUT while stopping: the stop goes on
+      const [still, none] = step(stopping(), timeout);
+      expect(still.value).toEqual({ RUNNING: 'stopping' });
+      expect(none).toEqual([]);
+    });
+
+    it('RELOAD or EVENT while timing out changes nothing; HALT halts and LEASE_LOST abandons as always', () => {
+      for (const e of [{ type: 'RELOAD' }, { type: 'EVENT', name: 'x', payload: 1 }, timeout] as TaskEvent[]) {
+        const [snap, actions] = step(timingOut(), e);
+        expect(snap.value).toEqual({ RUNNING: 'timingOut' });
+        expect(actions).toEqual([]);
+      }
+      expect(step(timingOut(), { type: 'HALT' })[0].value).toBe('halting');
+      expect(step(timingOut(), { type: 'LEASE_LOST' })[0].output).toEqual({ id: 't1', end: 'abandoned' });
+    });
+
+    it('a report from a run a reload replaced is ignored while timing out', () => {
+      const [before] = step(reloadedPastRun0(), timeout);
+      const [snap, actions] = step(before, runDone(0, 'stale'));
+      expect(snap.value).toEqual({ RUNNING: 'timingOut' });
+      expect(actions).toEqual([]);
+      expect(step(before, runDone(1, 'late'))[0].context).toMatchObject({ outcome: 'failed', error: timeoutError });
+    });
+
+    it.each([
+      ['ending', ending],
+      ['retryingEnd', retryingEnd],
+      ['halting', () => step(running(), { type: 'HALT' })[0]],
+    ] as const)('TIMEOUT in %s changes nothing: the function has settled (or is being halted)', (_name, from) => {
+      const before = from();
+      const [snap, actions] = step(before, timeout);
+      expect(snap.value).toEqual(before.value);
+      expect(snap.context).toEqual(before.context);
+      expect(actions).toEqual([]);
+    });
+  });
+
   describe('a report from a run that a reload replaced is ignored', () => {
     it.each([
       ['RUNNING.working (run 1)', reloadedPastRun0],

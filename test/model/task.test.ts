@@ -101,6 +101,8 @@ const payloads: Payloads = {
     EVENT: () => [{ type: 'EVENT', name: 'resize', payload: { to: 4 } }],
     LEASE_LOST: () => [{ type: 'LEASE_LOST' }],
     HALT: () => [{ type: 'HALT' }],
+    // the runtime's per-attempt timer (or a run that settled past its deadline)
+    TIMEOUT: () => [{ type: 'TIMEOUT', error: { name: 'TimeoutError', code: 'ERR_TIMEOUT', message: 'timed out' } }],
   },
 };
 
@@ -128,7 +130,15 @@ const definition = definitionOf(taskMachine);
 const stepper = cached(withRuns(pureStepper(taskMachine)), (s) => JSON.stringify([s.value, s.context]));
 const events = (s: Snap) => eventsFor(s, payloads);
 const paths = edgeCoveringPaths(logicOf(taskMachine, stepper), { input: modelInput, abstract, events });
-const generated = plansFor(paths, stepper, modelInput, events, abstract);
+// and the task's last attempt: a failure or a timeout then ends it (no retry)
+const lastAttempt: TaskInput = { ...modelInput, attempt: 2 };
+const generated = [
+  ...plansFor(paths, stepper, modelInput, events, abstract),
+  ...plansFor(edgeCoveringPaths(logicOf(taskMachine, stepper), { input: lastAttempt, abstract, events }), stepper, lastAttempt, events, abstract).map((p) => ({
+    ...p,
+    name: `last attempt: ${p.name}`,
+  })),
+];
 // Redis state the abstraction does not see: an END write that did reach Redis although its
 // reply was lost. The retry must be answered "written" (finish.lua is idempotent for its lease).
 const scenarios = [
@@ -184,7 +194,8 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
   const model = plan.expected;
   const id = `p${n}-${interpreter}`;
   const lease = `lease-${id}`;
-  const input: TaskInput = { ...modelInput, id, lease };
+  // (the attempt the plan was made for: its first snapshot's)
+  const input: TaskInput = { ...modelInput, attempt: (model[0]!.snapshot.context as TaskInput).attempt, id, lease };
   // The claim as claim.lua leaves it: RUNNING under our lease, in the lease index.
   await redis.hset(keys.task(id), { state: 'RUNNING', lease, worker: 'w1', attempt: '1', data: '{}', update: '1' });
   await redis.zadd(keys.leases, 1, id);

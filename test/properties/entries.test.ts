@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, Worker } from '../../src/index.js';
 import { taskData } from '../../src/wire.js';
+import { buildSubmission, MAX_TIMER_MS } from '../../src/submission.js';
+import { ConfigError } from '../../src/errors.js';
 import { startRedis, until, type RedisServer } from '../helpers/redis-server.js';
 
 let server: RedisServer;
@@ -49,8 +51,11 @@ afterAll(async () => {
 type Expect =
   /** runs once, ends succeeded with this data */
   | { kind: 'healthy'; id: string; data: unknown }
-  /** parked with this reason; `record`: the parking is recorded on the task `id` */
-  | { kind: 'parked'; reason: string; id?: string; record: boolean }
+  /**
+   * parked with this reason; `record`: the parking is recorded on the task `id`; `names`: a
+   * word its message must hold (the option it refuses)
+   */
+  | { kind: 'parked'; reason: string; id?: string; record: boolean; names?: string }
   /** a valid task for a function no worker serves: it waits, QUEUED, for one that does */
   | { kind: 'waiting'; id: string; fn: string };
 interface Entry {
@@ -135,8 +140,50 @@ const noRun: fc.Arbitrary<() => Entry> = fc.oneof(
   }),
 );
 
+/**
+ * `attempts`, `backoff` and `timeout` written by hand: claim.lua must judge them exactly as
+ * Client.submit does (src/submission.ts is the oracle). Refused: parked as bad_option, naming
+ * the option; accepted: a healthy task. (Valid timeouts here are long: echo is done well within.)
+ */
+const MS = [0, 100, -1, 1.5, MAX_TIMER_MS, MAX_TIMER_MS + 1, '100', null, true, [], {}];
+const timeOptions: fc.Arbitrary<() => Entry> = fc
+  .record(
+    {
+      attempts: fc.constantFrom(0, 1, 2, 1000, 1001, -1, 1.5, '3', null, true, [2]),
+      backoff: fc.oneof(
+        fc.constantFrom(...MS),
+        fc.record(
+          {
+            type: fc.constantFrom('fixed', 'exponential', 'linear', null, 1),
+            delay: fc.constantFrom(...MS),
+            jitter: fc.constantFrom(0, 0.5, 1, 1.5, -0.1, null, '0.5'),
+            max: fc.constantFrom(...MS),
+            extra: fc.constant(1),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+      timeout: fc.constantFrom(0, 1.5, -1, 60_000, MAX_TIMER_MS, MAX_TIMER_MS + 1, '5000', null, false, {}),
+    },
+    { requiredKeys: [] },
+  )
+  .map((options) => (): Entry => {
+    const id = `${nextId()}~t`;
+    const raw = JSON.stringify({ id, function: 'echo', data: id, ...options });
+    let refused: string | undefined;
+    try {
+      buildSubmission('echo', id, options as never);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      refused = /: (attempts|backoff|timeout)\b/.exec(e.message)?.[1];
+      if (!refused) throw new Error(`unexpected refusal: ${e.message}`);
+    }
+    if (refused) return { raw, expect: { kind: 'parked', reason: 'bad_option', id, record: false, names: refused } };
+    return { raw, expect: { kind: 'healthy', id, data: id } };
+  });
+
 const batch = fc.array(
-  fc.oneof({ weight: 5, arbitrary: healthy }, { weight: 3, arbitrary: lenient }, { weight: 1, arbitrary: junk }, { weight: 1, arbitrary: badIds }, { weight: 1, arbitrary: noRun }),
+  fc.oneof({ weight: 5, arbitrary: healthy }, { weight: 3, arbitrary: lenient }, { weight: 1, arbitrary: junk }, { weight: 1, arbitrary: badIds }, { weight: 1, arbitrary: noRun }, { weight: 2, arbitrary: timeOptions }),
   { minLength: 1, maxLength: 24 },
 );
 
@@ -176,6 +223,7 @@ describe('generated entries through claim, run and end on a real worker', () => 
           const pushed = entries.filter((x) => x.raw === e.raw).length; // the same junk may come twice
           expect(found, `one dead letter for each ${JSON.stringify(e.raw.slice(0, 60))}`).toHaveLength(pushed);
           expect(found[0], `dead letter of ${JSON.stringify(e.raw.slice(0, 60))}`).toMatchObject({ reason, task: record });
+          if (e.expect.names) expect(found[0]!.message, `dead letter of ${e.raw}`).toContain(e.expect.names);
           if (record) expect(await client.get(id!), `parked task ${id}`).toMatchObject({ state: 'END', outcome: 'failed', parked: { reason, key: found[0]!.key } });
           else if (id !== undefined) expect(await client.get(id), `junk with the id ${id}: no task of it`).toBeNull();
         }
