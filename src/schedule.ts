@@ -5,7 +5,7 @@
  * "Schedules"). Times are epoch ms on Redis's clock: the caller passes Redis's now.
  */
 import { Cron } from 'croner';
-import { ConfigError } from './errors.js';
+import { ConfigError, InvalidTaskError } from './errors.js';
 import { buildSubmission, SUBMIT_OPTIONS, type Submission, type SubmitOptions } from './submission.js';
 import { wellFormed } from './wire.js';
 
@@ -90,7 +90,13 @@ export function checkSchedule(name: unknown, spec: unknown, fn: unknown, data: u
   if (overlap !== undefined && overlap !== 'allow' && overlap !== 'skip') throw new ConfigError(`${where}: overlap must be 'allow' or 'skip', got ${show(overlap)}`);
   const def: ScheduleDefinition = { spec: s, fn: fn as string, data: data === undefined ? null : data, options: task, overlap: overlap ?? 'allow' };
   // the task of a tick, as a monitor will build it: whatever would refuse it is refused now
-  taskOf(n, def, 0, where);
+  try {
+    taskOf(n, def, 0, where);
+  } catch (e) {
+    // a bad function or data is a bad argument of schedule(): one error type for all of them
+    if (e instanceof InvalidTaskError) throw new ConfigError(e.message);
+    throw e;
+  }
   return { name: n, def, json: JSON.stringify(def) };
 }
 
