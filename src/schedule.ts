@@ -68,8 +68,16 @@ export function scheduleTaskId(name: string, tick: number): string {
   return `schedule:${name}@${new Date(tick).toISOString()}`;
 }
 
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 export function checkScheduleName(where: string, name: unknown): string {
-  if (typeof name !== 'string' || name === '' || !wellFormed(name) || Buffer.byteLength(name) > MAX_SCHEDULE_NAME_BYTES || /[\x00-\x1f\x7f]/.test(name)) {
+  if (typeof name !== 'string' || name === '' || !wellFormed(name) || Buffer.byteLength(name) > MAX_SCHEDULE_NAME_BYTES || hasControl(name)) {
     throw new ConfigError(`${where}: name must be a non-empty string of at most ${MAX_SCHEDULE_NAME_BYTES} bytes without control characters, got ${show(name)}`);
   }
   return name;
