@@ -1,6 +1,7 @@
 /**
  * The life of one task on one worker. RUNNING until the user function settles, then ending
- * (the fenced END write) and END; or abandoned when the lease is lost, in which case nothing more
+ * (the fenced END write) and END; a failed attempt with attempts left ends as a retry (the same
+ * fenced write makes the task DELAYED until its backoff has passed); or abandoned when the lease is lost, in which case nothing more
  * is written. A halt (the worker is cut off from the swarm, or stops past its grace) aborts a
  * running function and gives it abortTimeout to return (halting) before the task is abandoned;
  * a task whose function has already settled keeps writing its END (fenced: it is written only if
@@ -9,11 +10,14 @@
  */
 import { assign, setup } from 'xstate';
 
-export type TaskOutcome = 'succeeded' | 'failed' | 'stopped';
+/** how an attempt leaves: an end of the task, or `retry` (it failed with attempts left) */
+export type TaskOutcome = 'succeeded' | 'failed' | 'stopped' | 'retry';
 
 export interface TaskInput {
   id: string;
   attempt: number;
+  /** tries in all (the task's `attempts`; absent: 1): a failed attempt before the last is retried */
+  attempts?: number;
   lease: string;
   abortTimeout: number;
   finishRetryDelay: number;
@@ -80,6 +84,8 @@ export const taskMachine = setup({
     nextRun: assign({ run: ({ context }) => context.run + 1 }),
     markSucceeded: assign({ outcome: 'succeeded' as const, result: ({ event }) => (event as unknown as { output: unknown }).output }),
     markFailed: assign({ outcome: 'failed' as const, error: ({ event }) => (event as unknown as { error: unknown }).error }),
+    /** the attempt failed and another is due: written as a retry after the task's backoff (DELAYED) */
+    markRetry: assign({ outcome: 'retry' as const, error: ({ event }) => (event as unknown as { error: unknown }).error }),
     markStopped: assign({
       outcome: 'stopped' as const,
       result: ({ event }) => (event as unknown as { output?: unknown }).output,
@@ -90,6 +96,15 @@ export const taskMachine = setup({
   guards: {
     /** a report from the current run (not one that a reload has replaced) */
     isCurrentRun: ({ context, event }) => (event as { run?: number }).run === context.run,
+    /**
+     * a report of the current run that may be tried again: attempts are left, and the error is
+     * not a NonRetryableError (by name: the class may come from another copy of the package)
+     */
+    retryable: ({ context, event }) => {
+      if ((event as { run?: number }).run !== context.run || context.attempt >= (context.attempts ?? 1)) return false;
+      const error = (event as { error?: unknown }).error;
+      return !(error instanceof Error && error.name === 'NonRetryableError');
+    },
     /** the fenced END write went through */
     written: ({ event }) => (event as { written?: boolean }).written === true,
   },
@@ -115,7 +130,10 @@ export const taskMachine = setup({
         working: {
           on: {
             RUN_DONE: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markSucceeded' },
-            RUN_FAILED: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markFailed' },
+            RUN_FAILED: [
+              { guard: 'retryable', target: '#task.ending', actions: 'markRetry' },
+              { guard: 'isCurrentRun', target: '#task.ending', actions: 'markFailed' },
+            ],
             STOP: 'stopping',
             RELOAD: 'reloading',
             EVENT: { actions: 'deliverEvent' },

@@ -12,6 +12,8 @@ import { taskMachine, type TaskEvent } from './task.js';
 export interface ClaimedTask {
   id: string;
   attempt: number;
+  /** the task's tries in all (its `attempts`; absent: 1) */
+  attempts?: number;
   lease: string;
 }
 

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
-import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TimeoutError } from './errors.js';
+import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner } from './redis.js';
@@ -23,24 +23,49 @@ import {
   type TaskEvent,
   type TaskOutcomeName,
 } from './wire.js';
-import { submit } from './effects/queue.js';
-import { buildSubmission, type SubmitOptions } from './submission.js';
+import { cancelTask, submitTasks } from './effects/queue.js';
+import { buildSubmission, type Submission, type SubmitOptions } from './submission.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
-import { pause, resume } from './effects/pause.js';
+import { checkPauseTarget, pause, resume } from './effects/pause.js';
 import { readSchedules, removeSchedule, setSchedule } from './effects/schedules.js';
 import { checkSchedule, checkScheduleName, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
 export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './schedule.js';
 import type { DeadLetterReason } from './errors.js';
 
-export type TaskState = 'QUEUED' | 'RUNNING' | 'END';
+export type TaskState = 'QUEUED' | 'DELAYED' | 'RUNNING' | 'END';
 export type { TaskOutcomeName };
-const STATES: ReadonlySet<string> = new Set<TaskState>(['QUEUED', 'RUNNING', 'END']);
+const STATES: ReadonlySet<string> = new Set<TaskState>(['QUEUED', 'DELAYED', 'RUNNING', 'END']);
+
+/** One attempt of a task, in `TaskInfo.history`. */
+export interface AttemptRecord {
+  attempt: number;
+  /** `host:port` of the worker that ran it */
+  worker: string;
+  /** Redis time (ms) it was claimed (null when unknown) */
+  start: number | null;
+  /** Redis time (ms) it ended: settled, or found dead by a monitor */
+  end: number;
+  /** how it ended: the task's outcome for the last attempt, `failed` for one retried, `died` when its worker died */
+  outcome: TaskOutcomeName | 'died';
+  error?: StoredError;
+  /** for `died`: why the monitor took it back */
+  reason?: string;
+}
+
+/** What `cancel` did. */
+export type CancelResult =
+  /** it was queued or delayed: removed, ended `cancelled` */
+  | 'cancelled'
+  /** it was running: a stop was sent, it ends `stopped` */
+  | 'stopping'
+  /** it had ended already: nothing done */
+  | 'ended';
 
 export interface TaskInfo {
   id: string;
-  /** QUEUED, RUNNING or END; anything else is a hash edited by hand, passed through as stored ('' when it has none) */
+  /** QUEUED, DELAYED, RUNNING or END; anything else is a hash edited by hand, passed through as stored ('' when it has none) */
   state: TaskState | (string & {});
   function?: string;
   /** its fairness group, when it has one */
@@ -64,8 +89,19 @@ export interface TaskInfo {
   /** the task entry as it was queued */
   raw?: string;
   manualEnd: boolean;
-  /** earlier claims that ended with the worker's death */
-  history?: { worker: string; attempt: number; at: number; reason: string }[];
+  /**
+   * DELAYED: when it may start (Redis time, ms), and why it waits: `delay` (submitted with a
+   * delay or runAt) or `retry` (an attempt failed; the backoff runs)
+   */
+  runAt?: number;
+  reason?: 'delay' | 'retry';
+  /** its dedupe key, when submitted with one */
+  key?: string;
+  /**
+   * one record per attempt that ended (retried, died, and the last one once the task has
+   * ended), oldest first
+   */
+  history?: AttemptRecord[];
   /**
    * set when the task was parked in the dead-letter store instead of run (state END, outcome
    * failed): why, and the dead letter's key (Client.retryDead / purgeDead take it)
@@ -145,15 +181,74 @@ export class Client {
     this.redis.on('error', () => {});
   }
 
-  /** Queue a task for `fn`; resolves with its id once it is in Redis. */
+  /**
+   * Queue a task for `fn`; resolves with its id once it is in Redis. With a dedupe `key` held by
+   * a task that is queued, delayed or running, resolves with that task's id and queues nothing.
+   */
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
-    const { id, raw, group, priority, manualEnd } = buildSubmission(fn, data, options);
-    const place = group !== '' || priority !== 0 ? { fn, group, priority, manualEnd } : undefined;
-    if (await submit(this.redis, this.keys, id, raw, place)) return id;
-    // Refused: the id is taken. By this very submission, when its reply was lost and ioredis sent
-    // it again after a reconnect: the entry is then ours, queued or already claimed.
-    if (await this.holds(id, raw)) return id;
-    throw new DuplicateTaskError(id);
+    const [id] = await this.submitAll([buildSubmission(fn, data, options)]);
+    return id!;
+  }
+
+  /**
+   * Queue many tasks in one round trip, all or nothing: when any id is taken, nothing is queued
+   * and it rejects with a DuplicateTaskError naming it. Every task is checked before anything is
+   * written. Resolves with the ids in order (for a task whose dedupe key another task holds, that
+   * task's id).
+   */
+  async submitMany(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[]): Promise<string[]> {
+    if (!Array.isArray(tasks)) throw new InvalidTaskError('submitMany: takes an array of { fn, data?, options? }');
+    const subs = tasks.map((t, i) => {
+      if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
+      return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`);
+    });
+    const ids = new Set<string>();
+    for (const t of subs) {
+      if (ids.has(t.id)) throw new DuplicateTaskError(t.id);
+      ids.add(t.id);
+    }
+    // bounded batches keep each script call short (submit.lua is one atomic step per call)
+    const out: string[] = [];
+    for (let i = 0; i < subs.length; i += SUBMIT_BATCH) out.push(...(await this.submitAll(subs.slice(i, i + SUBMIT_BATCH))));
+    return out;
+  }
+
+  private async submitAll(subs: Submission[]): Promise<string[]> {
+    if (subs.length === 0) return [];
+    const replies = await submitTasks(this.redis, this.keys, subs);
+    const refused = subs.filter((_, i) => { const r = replies[i]!; return !r.queued && 'taken' in r && r.taken; });
+    if (refused.length > 0) {
+      // Refused: an id is taken. By this very submission, when its reply was lost and ioredis
+      // sent it again after a reconnect: the entries are then ours, queued or already claimed.
+      for (const t of refused) if (!(await this.holds(t.id, t.raw))) throw new DuplicateTaskError(t.id);
+      if (refused.length < subs.length) {
+        const rest = subs.filter((t) => !refused.includes(t));
+        const again = await this.submitAll(rest);
+        let j = 0;
+        return subs.map((t) => (refused.includes(t) ? t.id : again[j++]!));
+      }
+      return subs.map((t) => t.id);
+    }
+    return subs.map((t, i) => {
+      const r = replies[i]!;
+      return 'heldBy' in r ? r.heldBy : t.id;
+    });
+  }
+
+  /**
+   * Cancel a task: queued or delayed, it is removed and ends `cancelled` (never run); running,
+   * it is sent a stop and ends `stopped`; ended, nothing is done. Rejects with a
+   * TaskNotFoundError for a task Redis does not know.
+   */
+  async cancel(id: string): Promise<CancelResult> {
+    checkId('cancel', id);
+    const r = await cancelTask(this.redis, this.keys, id);
+    if (r === 'unknown') throw new TaskNotFoundError(id);
+    if (r === 'running') {
+      await this.control(id, 'stop');
+      return 'stopping';
+    }
+    return r;
   }
 
   /** Does Redis hold exactly this entry for `id`: claimed (its hash's data) or still queued? */
@@ -432,14 +527,12 @@ export class Client {
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */
   async pause(fn?: string): Promise<void> {
-    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError(`pause: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
-    return pause(this.redis, this.keys, fn);
+    return pause(this.redis, this.keys, checkPauseTarget('pause', fn));
   }
 
   /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
   async resume(fn?: string): Promise<boolean> {
-    if (fn !== undefined && (typeof fn !== 'string' || fn === '')) throw new ConfigError(`resume: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
-    return resume(this.redis, this.keys, fn);
+    return resume(this.redis, this.keys, checkPauseTarget('resume', fn));
   }
 
   async close(): Promise<void> {
@@ -485,6 +578,9 @@ export class Client {
     return this.sub;
   }
 }
+
+/** tasks per submit script call in submitMany: long enough to amortise the round trip, short enough to keep Redis responsive */
+const SUBMIT_BATCH = 1000;
 
 /** setTimeout's largest delay (ms); a longer one fires at once */
 const MAX_TIMER = 2 ** 31 - 1;
@@ -547,8 +643,19 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
   if (result) info.result = result.value;
   const error = json('error', isStoredError);
   if (error) info.error = error.value as StoredError;
+  const runAt = num('runAt');
+  if (runAt !== undefined) info.runAt = runAt;
+  if (h.reason === 'delay' || h.reason === 'retry') info.reason = h.reason;
+  if (h.key !== undefined) info.key = h.key;
   const history = json('history', (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)));
-  if (history) info.history = history.value as TaskInfo['history'];
+  const records = history ? [...(history.value as AttemptRecord[])] : [];
+  // The attempt that ended the task is the hash's own fields (lib/history.lua): added here.
+  if (state === 'END' && info.outcome && info.end !== undefined && info.attempt > 0 && !h.parked && !records.some((r) => r.attempt === info.attempt)) {
+    const last: AttemptRecord = { attempt: info.attempt, worker: info.worker ?? '', start: info.start ?? null, end: info.end, outcome: info.outcome };
+    if (info.outcome !== 'succeeded' && info.error) last.error = info.error;
+    records.push(last);
+  }
+  if (records.length) info.history = records;
   if (h.parked !== undefined) info.parked = { reason: h.parked as DeadLetterReason, key: h.dead ?? '' };
   if (data !== undefined) info.data = data;
   if (h.data !== undefined) info.raw = h.data;

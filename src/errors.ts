@@ -61,6 +61,18 @@ export class TimeoutError extends TaskSwarmError {
   }
 }
 
+/**
+ * Thrown by a task function: the task ends failed at once, whatever attempts it has left (bad
+ * input, a refused payment: trying again cannot help). Recognised by its name, so one thrown by
+ * another copy of the package counts too.
+ */
+export class NonRetryableError extends TaskSwarmError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NON_RETRYABLE', message, options);
+    this.name = 'NonRetryableError';
+  }
+}
+
 /** The worker no longer holds the lease of a task: its writes were refused. */
 export class LeaseLostError extends TaskSwarmError {
   constructor(readonly taskId: string) {

@@ -157,8 +157,9 @@ export function parseEvent(message: unknown): TaskEvent {
   return { event: o.event, data: o.data === undefined ? null : o.data, at };
 }
 
-export type TaskOutcomeName = 'succeeded' | 'failed' | 'stopped';
-const OUTCOMES: ReadonlySet<string> = new Set<TaskOutcomeName>(['succeeded', 'failed', 'stopped']);
+/** how a task ended; `cancelled`: removed while queued or delayed (Client.cancel), never run again */
+export type TaskOutcomeName = 'succeeded' | 'failed' | 'stopped' | 'cancelled';
+const OUTCOMES: ReadonlySet<string> = new Set<TaskOutcomeName>(['succeeded', 'failed', 'stopped', 'cancelled']);
 export function isOutcome(v: unknown): v is TaskOutcomeName {
   return typeof v === 'string' && OUTCOMES.has(v);
 }

@@ -19,7 +19,8 @@ import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
 import { claim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
-import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
+import { handBack, reassert, renewLeases, type EndingOutcome, type HeldLease } from './effects/leases.js';
+import { attemptsOf, backoffDelay } from './retry-policy.js';
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
 import { EndBatch } from './end-batch.js';
@@ -257,7 +258,7 @@ export class Worker extends EventEmitter {
         continue;
       }
       this.pending.set(c.id, { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map() });
-      tasks.push({ id: c.id, attempt: c.attempt, lease: c.lease });
+      tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
     }
     if (unrunnable.length) {
       for (const u of unrunnable) log.error(u.message);
@@ -515,7 +516,10 @@ export class Worker extends EventEmitter {
             queueMicrotask(() => report({ type: 'END_FAILED', error: new Error('its events are waiting for Redis; the END follows them') }));
             return;
           }
-          this.ends.end({ id: context.id, lease: context.lease, outcome: context.outcome ?? 'failed', payloadJson: payload }).then(
+          // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
+          const outcome: EndingOutcome =
+            context.outcome === 'retry' ? `retry:${backoffDelay(this.tasks.get(context.id)?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
+          this.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
             (written) => {
               if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
               else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);

@@ -55,7 +55,10 @@ describe('a worker SIGKILLed mid-task', () => {
 
     const t = await c.wait(id, { timeout: 10_000 });
     expect(t).toMatchObject({ state: 'END', outcome: 'succeeded', attempt: 2, worker: b.address, result: { slept: 1500, by: b.address } });
-    expect(t.history).toEqual([expect.objectContaining({ worker: a.address, attempt: 1, reason: 'heartbeat timeout' })]);
+    expect(t.history).toEqual([
+      expect.objectContaining({ worker: a.address, attempt: 1, outcome: 'died', reason: 'heartbeat timeout' }),
+      expect.objectContaining({ worker: b.address, attempt: 2, outcome: 'succeeded' }),
+    ]);
   });
 
   it('a task whose worker dies maxAttempts times is parked in the dead-letter list, not retried forever', async () => {

@@ -152,7 +152,10 @@ describe('one worker cut off from Redis but not from its peers (silent link, thr
 
     const t = await c.wait(id, { timeout: 15_000 });
     expect(t).toMatchObject({ outcome: 'succeeded', attempt: 2, worker: b.address, result: { by: b.address } });
-    expect(t.history).toEqual([expect.objectContaining({ worker: a.address, attempt: 1 })]);
+    expect(t.history).toEqual([
+      expect.objectContaining({ worker: a.address, attempt: 1, outcome: 'died' }),
+      expect.objectContaining({ worker: b.address, attempt: 2, outcome: 'succeeded' }),
+    ]);
     // the progress a emitted while cut off waited in its outbox; once back, it is refused by the
     // lease (fenced events), so b's task channel never carries the stale copy's voice
     expect(events.filter((e) => (e.data as { by?: string } | null)?.by === b.address).length).toBeGreaterThan(0);

@@ -68,8 +68,8 @@ describe('a worker SIGKILLed holding limited slots', () => {
     // the killed claims ran, as far as the swarm knows, until the monitor requeued them
     const dead = killed.map((k) => {
       const t = xs.find((x) => x.id === k.id)!.task;
-      expect(t).toMatchObject({ attempt: 2, history: [expect.objectContaining({ worker: victimAddress, reason: 'heartbeat timeout' })] });
-      return { id: k.id, start: k.start, end: t.history![0]!.at };
+      expect(t).toMatchObject({ attempt: 2, history: [expect.objectContaining({ worker: victimAddress, outcome: 'died', reason: 'heartbeat timeout' }), expect.objectContaining({ attempt: 2, outcome: 'succeeded' })] });
+      return { id: k.id, start: k.start, end: t.history![0]!.end };
     });
     expect(maxOverlap([...xs, ...dead])).toBe(3);
     const requeuedAt = Math.min(...dead.map((d) => d.end));

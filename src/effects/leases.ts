@@ -32,10 +32,13 @@ export async function renewLeases(
 
 export type Outcome = 'succeeded' | 'failed' | 'stopped';
 
+/** how an attempt leaves: an end, or a retry after `ms` (finish.lua writes the task DELAYED) */
+export type EndingOutcome = Outcome | `retry:${number}`;
+
 export interface Ending {
   id: string;
   lease: string;
-  outcome: Outcome;
+  outcome: EndingOutcome;
   /** the result (succeeded) or error (otherwise), as JSON */
   payloadJson: string;
 }
@@ -45,7 +48,7 @@ export async function finishTasks(redis: Redis, keys: Keys, endings: Ending[]): 
   return parseFinish(await runScript(redis, 'finish', finishKeys(keys), finishArgs(keys, endings)));
 }
 
-export const finishKeys = (keys: Keys) => [keys.leases, keys.ended, keys.newQueue];
+export const finishKeys = (keys: Keys) => [keys.leases, keys.ended, keys.newQueue, keys.taskSet];
 
 export function finishArgs(keys: Keys, endings: Ending[]): string[] {
   const args: string[] = [];
@@ -56,7 +59,7 @@ export function finishArgs(keys: Keys, endings: Ending[]): string[] {
 export const parseFinish = (reply: unknown): boolean[] => (reply as number[]).map((x) => x === 1);
 
 /** Returns false when fenced: the lease was not ours any more, nothing was written. */
-export async function finishTask(redis: Redis, keys: Keys, id: string, lease: string, outcome: Outcome, payloadJson: string): Promise<boolean> {
+export async function finishTask(redis: Redis, keys: Keys, id: string, lease: string, outcome: EndingOutcome, payloadJson: string): Promise<boolean> {
   const [written] = await finishTasks(redis, keys, [{ id, lease, outcome, payloadJson }]);
   return written === true;
 }

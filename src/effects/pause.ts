@@ -6,8 +6,21 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
+import { ConfigError } from '../errors.js';
 
 const ALL = '*';
+
+/**
+ * The function to pause or resume (undefined: the swarm), checked. `*` is refused: in the paused
+ * set it is the swarm's mark, so pausing a function of that name would pause every function, and
+ * resuming it would resume a swarm paused as a whole.
+ */
+export function checkPauseTarget(what: 'pause' | 'resume', fn: unknown): string | undefined {
+  if (fn === undefined) return undefined;
+  if (typeof fn !== 'string' || fn === '') throw new ConfigError(`${what}: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
+  if (fn === ALL) throw new ConfigError(`${what}: the function name '*' marks the whole swarm in the paused set, so a function of that name cannot be ${what}d alone (${what}() with no function ${what}s the swarm)`);
+  return fn;
+}
 
 export async function pause(redis: Redis, keys: Keys, fn?: string): Promise<void> {
   await redis.sadd(keys.paused, fn ?? ALL);

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
+import type { Submission } from '../submission.js';
 import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import type { DeadLetterReason } from '../errors.js';
 
@@ -141,11 +142,9 @@ export async function parkClaimed(redis: Redis, keys: Keys, worker: string, task
   return (await runScript(redis, 'park-claimed', [keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.newQueue], args)) as string[];
 }
 
-/** Returns false when the id is already queued, running or retained. */
 /**
- * Queue one entry (submit.lua). With `place` (a task with a group or a priority), the task is
- * placed in its function's queue at once rather than pushed on `new-task` for a claim to route:
- * its turn and priority then count from now, whatever waits on `new-task` ahead of it.
+ * Queue one entry (submit.lua); false when its id is taken. With `place` (a task with a group or a
+ * priority) it is placed in its function's queue at once.
  */
 export async function submit(
   redis: Redis,
@@ -154,6 +153,40 @@ export async function submit(
   raw: string,
   place?: { fn: string; group: string; priority: number; manualEnd: boolean },
 ): Promise<boolean> {
-  const args = place ? [id, raw, place.fn, place.group, place.priority, place.manualEnd ? '1' : ''] : [id, raw];
-  return (await runScript(redis, 'submit', [keys.task(id), keys.queued, keys.newQueue], args)) === 1;
+  const t = { id, raw, fn: place?.fn ?? '', group: place?.group ?? '', priority: place?.priority ?? 0, manualEnd: place?.manualEnd ?? false, place: place !== undefined };
+  const [r] = await submitTasks(redis, keys, [t]);
+  return r!.queued;
+}
+
+/** What submit.lua did with one task of a batch. */
+export type SubmitReply =
+  | { queued: true }
+  /** its id is taken (nothing of the batch was written) */
+  | { queued: false; taken: true }
+  /** free, but not written: another id of the batch is taken */
+  | { queued: false; taken: false }
+  /** its dedupe key is held by this task, queued, delayed or running: nothing written */
+  | { queued: false; taken: false; heldBy: string };
+
+/**
+ * Queue a batch of tasks, all or nothing (submit.lua): one round trip whatever the batch's size.
+ * A task of the seed's kind goes on `new-task`; one with a group, a priority, a due time or a
+ * dedupe key is written whole and placed at once (in its function's queue, or delayed).
+ */
+export async function submitTasks(redis: Redis, keys: Keys, tasks: readonly (Submission & { place?: boolean })[]): Promise<SubmitReply[]> {
+  const args: (string | number)[] = [keys.taskKeyPrefix];
+  for (const t of tasks) {
+    const due = !t.due ? '' : 'at' in t.due ? `at:${t.due.at}` : `in:${t.due.delay}`;
+    const placed = t.place === true || t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined;
+    args.push(t.id, t.raw, placed ? t.fn : '', t.group, t.priority, t.manualEnd ? '1' : '', due, t.key ?? '');
+  }
+  const reply = (await runScript(redis, 'submit', [keys.queued, keys.newQueue], args)) as (number | [string])[];
+  return reply.map((r) =>
+    Array.isArray(r) ? { queued: false, taken: false, heldBy: String(r[0]) } : r === 1 ? { queued: true } : r === 0 ? { queued: false, taken: true } : { queued: false, taken: false },
+  );
+}
+
+/** cancel.lua: what it found ('running': the caller stops it; 'unknown': no such task). */
+export async function cancelTask(redis: Redis, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {
+  return (await runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id)])) as 'cancelled' | 'running' | 'ended' | 'unknown';
 }

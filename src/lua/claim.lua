@@ -55,6 +55,7 @@
 --@include lib/manual-end.lua
 --@include lib/park.lua
 --@include lib/queue.lua
+--@include lib/delayed.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
@@ -92,11 +93,20 @@ if token ~= '' then
   end
 end
 
+-- due tasks promoted per claim: 100,000 due at once never hold Redis for long in one call
+local PROMOTE_BATCH = 200
+
 local taken = 0
 local wakeAt = -1
 local function noteWake(t)
   if t and t >= 0 and (wakeAt < 0 or t < wakeAt) then wakeAt = t end
 end
+
+-- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
+-- next claim goes on with the rest at once, as the wake time says), whichever functions this
+-- worker runs; what they make claimable for other workers wakes them (below).
+local promoted, due = promote(Q, prefix, now, PROMOTE_BATCH)
+noteWake(due)
 
 local pausedAll = redis.call('SISMEMBER', Q .. ':paused', '*') == 1
 local pausedFn = {}
@@ -110,9 +120,9 @@ end
 -- is running, ended or already routed (a new entry is then a duplicate), or its key is not a
 -- task hash at all ('foreign').
 local function holder(id)
-  local h = fields(prefix .. id, 'state', 'attempt', 'claims', 'member')
+  local h = fields(prefix .. id, 'state', 'attempt', 'claims', 'member', 'unrouted')
   if not h then return nil, 'foreign' end
-  if h[1] == 'RUNNING' or h[1] == 'END' then return h, h[1] end
+  if h[1] == 'RUNNING' or h[1] == 'END' or h[1] == 'DELAYED' then return h, h[1] end
   if h[1] == 'QUEUED' and h[4] then return h, 'QUEUED' end
   if h[1] or h[2] or h[3] then return h, nil end
   return nil, nil
@@ -263,7 +273,10 @@ for i, e in ipairs(batch) do
   else
     local id, fn, group, priority, raw = e.id, e.fn, e.group, e.priority, e.raw
     local h, held = holder(id)
-    if held == 'foreign' then
+    if held == 'END' and h[5] == '1' then
+      -- cancelled before it was routed (cancel.lua): its entry is dropped here, not parked
+      redis.call('HDEL', prefix .. id, 'unrouted')
+    elseif held == 'foreign' then
       refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
     elseif held then
       refuse('duplicate', 'task id "' .. id .. '" is already ' .. held, raw, id)
@@ -319,6 +332,9 @@ for k = 0, n - 1 do
     end
   end
 end
+
+-- Promoted tasks this claim left queued may be for functions only other workers run: wake them.
+if promoted > 0 then wake(Q) end
 
 local kept = 0
 if token ~= '' and #claimed > 0 then

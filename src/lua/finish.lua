@@ -4,10 +4,17 @@
   monitor's cleanup and publishes the final `end` event, all at once so a subscriber can never
   miss the end. A worker ends every task that settled in the same tick with one call.
 
-  The task's limits are released (lib/limits.lua).
+  An attempt that failed with attempts left is not an end: outcome `retry:<ms>` makes the task
+  DELAYED (reason retry) until <ms> from now on Redis's clock, in Q:delayed (lib/delayed.lua),
+  its error kept, the attempt added to its history (lib/history.lua), and publishes `retrying`
+  {id, attempt, error, runAt}. A claim promotes it when due, at the place it had. When it is the
+  earliest due, idle workers are woken (a marker), so that their next wait ends when it is due.
+
+  The task's limits are released (lib/limits.lua), and its dedupe key, if any, freed.
 
   KEYS[1] leases (zset)   KEYS[2] ended (list)   KEYS[3] newQueue (Q, lib/names.lua)
-  ARGV, six per task: task key, task id, lease, outcome (succeeded|failed|stopped),
+  KEYS[4] taskSet
+  ARGV, six per task: task key, task id, lease, outcome (succeeded|failed|stopped|retry:<ms>),
   result or error as JSON, events channel
 
   Returns, per task: 1 when written (or already written by this lease: a retry after a timeout
@@ -17,22 +24,40 @@
 --@include lib/event.lua
 --@include lib/fields.lua
 --@include lib/limits.lua
+--@include lib/history.lua
 
 local now = nowMs()
 local out = {}
 for i = 1, #ARGV, 6 do
   local key, id, lease, outcome, payload, channel = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local h = fields(key, 'state', 'lease', 'function', 'group') or {}
-  if h[1] == 'END' and h[2] == lease then
+  local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease') or {}
+  if (h[1] == 'END' and h[2] == lease) or (h[1] ~= 'RUNNING' and h[6] == lease) then
     out[#out + 1] = 1
   elseif h[1] ~= 'RUNNING' or h[2] ~= lease then
     out[#out + 1] = 0
+  elseif string.sub(outcome, 1, 6) == 'retry:' then
+    local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
+    local a = fields(key, 'attempt', 'worker', 'start', 'history')
+    local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
+    -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
+    redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
+    redis.call('HDEL', key, 'lease')
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('SREM', KEYS[4], id)
+    -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
+    local first = redis.call('ZRANGE', delayedKey(KEYS[3]), 0, 0, 'WITHSCORES')
+    redis.call('ZADD', delayedKey(KEYS[3]), runAt, id)
+    if not first[2] or runAt < tonumber(first[2]) then wake(KEYS[3]) end
+    release(KEYS[3], h[3], h[4])
+    redis.call('PUBLISH', channel, eventJson('retrying', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. string.format('%d', tonumber(a[1]) or 0) .. ',"error":' .. payload .. ',"runAt":' .. string.format('%d', runAt) .. '}', now))
+    out[#out + 1] = 1
   else
     local field = outcome == 'succeeded' and 'result' or 'error'
     redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', outcome, field, payload)
     redis.call('ZREM', KEYS[1], id)
     redis.call('RPUSH', KEYS[2], id)
     release(KEYS[3], h[3], h[4])
+    if h[5] and redis.call('HGET', dedupeKey(KEYS[3]), h[5]) == id then redis.call('HDEL', dedupeKey(KEYS[3]), h[5]) end
     redis.call('PUBLISH', channel, eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"' .. outcome .. '","' .. field .. '":' .. payload .. '}', now))
     out[#out + 1] = 1
   end

@@ -1,7 +1,8 @@
 --[[
   ready.lua: run just before an idle worker's wait, in the same pipeline, so nothing runs in
   between: when work of the worker's functions waits in their queues and may start now, it
-  pushes a wake marker into the empty queue, and the wait returns at once.
+  pushes a wake marker into the empty queue, and the wait returns at once. So it does when a
+  delayed or retrying task is due (the claim promotes it).
 
   Why: any worker's claim routes new entries, so a task of a function this worker serves can be
   routed by another one while this worker is between its last claim and its wait. The entry is
@@ -19,6 +20,12 @@ local Q = KEYS[1]
 local paused = Q .. ':paused'
 if redis.call('SISMEMBER', paused, '*') == 1 then return 0 end
 local now = nowMs()
+-- a delayed task fell due: the claim promotes it (for this worker's functions or another's)
+local due = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
+if due[2] and tonumber(due[2]) <= now then
+  wake(Q)
+  return 1
+end
 for _, fn in ipairs(ARGV) do
   if redis.call('SISMEMBER', paused, fn) == 0 and not blockedUntil(Q, 'f:' .. fn, now) then
     -- groups waiting their turn, or set aside by a rate window that has passed

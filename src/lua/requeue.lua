@@ -3,8 +3,9 @@
   timeout (read from the lease index, so the cost is O(stale tasks), not O(all tasks)),
   re-checks each against its hash and puts it back in the queue at its place (lib/put-back.lua:
   its limits released, idle workers woken); a task already
-  claimed maxAttempts times is parked instead (lib/park.lua: ended failed, reason max_attempts,
-  with its history). Check and requeue happen in this one script, so two monitors never requeue
+  claimed maxAttempts times (or as many times as its own `attempts`, when fewer: every try counts
+  against it) is parked instead (lib/park.lua: ended failed, reason max_attempts, with its
+  history). The dead attempt is added to the task's history (lib/history.lua, outcome `died`). Check and requeue happen in this one script, so two monitors never requeue
   a task twice.
 
   When every worker has missed three heartbeats, the swarm went silent (an outage, not a mass
@@ -33,6 +34,16 @@
 --@include lib/fields.lua
 --@include lib/park.lua
 --@include lib/put-back.lua
+--@include lib/history.lua
+
+-- the task's own budget of attempts (its entry's `attempts`), or nil when it set none
+local function attemptsOf(data)
+  local ok, task = pcall(cjson.decode, data or '')
+  if ok and type(task) == 'table' then
+    local a = tonumber(task.attempts)
+    if a and a >= 1 then return math.floor(a) end
+  end
+end
 
 local prefix, timeout, limit, maxAttempts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = nowMs()
@@ -68,11 +79,9 @@ for _, id in ipairs(stale) do
     redis.call('ZADD', KEYS[1], int(h[2]), id)
   else
     local attempt = int(h[3]) or 0
-    -- the history as a list (one edited by hand into something else starts again)
-    local ok, list = pcall(cjson.decode, h[6] or '[]')
-    if not ok or type(list) ~= 'table' then list = {} end
-    list[#list + 1] = { worker = h[5], attempt = attempt, at = now, reason = 'heartbeat timeout' }
-    local history = cjson.encode(list)
+    local history = historyWith(h[6], attemptEntry(attempt, h[5], h[12], now, 'died', nil, 'heartbeat timeout'))
+    -- every try counts against the task's own `attempts`; deaths are capped by maxAttempts too
+    local cap = math.min(maxAttempts, attemptsOf(h[4]) or maxAttempts)
     redis.call('ZREM', KEYS[1], id)
     h[7] = functionOf(h[7], h[4])
     if not h[4] or not h[7] then
@@ -81,8 +90,10 @@ for _, id in ipairs(stale) do
       release(KEYS[3], h[7], h[8])
       park(D, now, 'unrunnable', 'task "' .. id .. '" went stale and its hash holds no entry to queue again', h[4] or '', id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id
-    elseif attempt >= maxAttempts then
-      local message = 'task "' .. id .. '" was claimed ' .. attempt .. ' times and its worker died each time (maxAttempts ' .. maxAttempts .. ')'
+    elseif attempt >= cap then
+      local message = cap < maxAttempts
+        and ('task "' .. id .. '" used its ' .. cap .. ' attempts; its worker died in the last one')
+        or ('task "' .. id .. '" was claimed ' .. attempt .. ' times and its worker died each time (maxAttempts ' .. maxAttempts .. ')')
       release(KEYS[3], h[7], h[8])
       park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id

@@ -1,38 +1,112 @@
 --[[
-  submit.lua: the Client's submit. Refuses an id that is queued, running or retained. A task with
-  no group and priority 0 (the seed's kind) is marked queued (so `get` can say QUEUED and
-  duplicates are caught before they reach the queue) and pushed on the left of the queue, as the
-  seed's producers do; the next claim routes it, or takes it at once (claim.lua's fast path).
+  submit.lua: the Client's submit, of one task or a batch (submitMany), all or nothing: when any
+  id of the batch is taken (queued, delayed, running or retained), nothing is written.
+
+  A task of the seed's kind (no group, priority 0, no delay, no dedupe key) is marked queued (so
+  `get` can say QUEUED and duplicates are caught before they reach the queue) and pushed on the
+  left of the queue, as the seed's producers do; the next claim routes it, or takes it at once
+  (claim.lua's fast path).
 
   A task with a group or a priority is placed in its function's queue at once (lib/queue.lua),
   as a claim would route it: its turn and its priority then count from now, not from when the
   claims have routed whatever waits on `new-task` ahead of it (a flood of another group pushed
   just before would otherwise go first). Idle workers are woken (a marker into an empty queue).
 
-  KEYS[1] task key   KEYS[2] queued (set)   KEYS[3] newQueue (Q)
-  ARGV[1] id   ARGV[2] raw task JSON
-  ARGV[3] function, ARGV[4] group ('' = none), ARGV[5] priority, ARGV[6] '1' for manual_end:
-          given only to place the task at once ('' in ARGV[3]: through the queue)
+  A task with a due time later than now is written DELAYED (reason delay) with its whole entry,
+  in Q:delayed (lib/delayed.lua); a claim promotes it when due. When it is the earliest due, idle
+  workers are woken, so that their next wait ends when it falls due.
 
-  Returns 1 when queued, 0 when the id is taken.
+  A task with a dedupe key is not queued while the task that holds the key (Q:keys) is queued,
+  delayed or running: the reply names that task instead. The key is freed when its task ends.
+
+  KEYS[1] queued (set)   KEYS[2] newQueue (Q)
+  ARGV[1] task key prefix, then eight per task: id, raw task JSON, function ('' = the seed's
+          kind: through `new-task`; else placed, written whole), group ('' = none),
+          priority, manual_end ('1' or ''), due ('' = now, 'at:<ms>' Redis time, 'in:<ms>'),
+          dedupe key ('' = none)
+
+  Returns one per task: 1 queued; 0 its id is taken; -1 free, but not written because another
+  id of the batch is taken (a batch with a 0 writes nothing); or { id } of the task that holds
+  its dedupe key (nothing written for it).
 ]]
 --@include lib/now.lua
---@include lib/queue.lua
+--@include lib/delayed.lua
 
-local key, id, raw, fn = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-if redis.call('EXISTS', key) == 1 or redis.call('SISMEMBER', KEYS[2], id) == 1 then return 0 end
-if not fn or fn == '' then
-  redis.call('SADD', KEYS[2], id)
-  redis.call('LPUSH', KEYS[3], raw)
-  return 1
-end
-local Q, g, priority = KEYS[3], ARGV[4], tonumber(ARGV[5]) or 0
+local Q, queued, prefix = KEYS[2], KEYS[1], ARGV[1]
 local now = nowMs()
-local member, score = placeOf(Q, id, now, priority)
-redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'function', fn, 'data', raw, 'member', member, 'score', score)
-if g ~= '' then redis.call('HSET', key, 'group', g) end
-if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
-if ARGV[6] == '1' then redis.call('HSET', key, 'manual_end', '1') end
-enqueue(Q, fn, g, member, score)
-wake(Q)
-return 1
+
+-- the task a dedupe key names, when that task is queued, delayed or running
+local function keyHolder(k, batchKeys)
+  if batchKeys[k] then return batchKeys[k] end
+  local other = redis.call('HGET', dedupeKey(Q), k)
+  if not other then return nil end
+  local h = fields(prefix .. other, 'state')
+  local state = h and h[1]
+  if state == 'QUEUED' or state == 'DELAYED' or state == 'RUNNING' then return other end
+  if not state and redis.call('SISMEMBER', queued, other) == 1 then return other end
+  return nil
+end
+
+-- 1. Checks, nothing written: every id free (and not twice in the batch), dedupe keys resolved.
+local out, taken, seen, batchKeys = {}, false, {}, {}
+for i = 2, #ARGV, 8 do
+  local id, k = ARGV[i], ARGV[i + 7]
+  local holder = k ~= '' and keyHolder(k, batchKeys)
+  if holder then
+    out[#out + 1] = { holder }
+  elseif seen[id] or redis.call('EXISTS', prefix .. id) == 1 or redis.call('SISMEMBER', queued, id) == 1 then
+    out[#out + 1] = 0
+    taken = true
+  else
+    seen[id] = true
+    if k ~= '' then batchKeys[k] = id end
+    out[#out + 1] = 1
+  end
+end
+if taken then
+  for j = 1, #out do
+    if out[j] == 1 then out[j] = -1 end
+  end
+  return out
+end
+
+-- 2. Writes.
+local earliest = nextDue(Q)
+local woke = false
+for i = 2, #ARGV, 8 do
+  if out[(i - 2) / 8 + 1] == 1 then
+    local id, raw, fn, g, priority, manualEnd, due, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]) or 0, ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+    local key = prefix .. id
+    local runAt = now
+    if string.sub(due, 1, 3) == 'at:' then runAt = tonumber(string.sub(due, 4)) or now
+    elseif string.sub(due, 1, 3) == 'in:' then runAt = now + (tonumber(string.sub(due, 4)) or 0) end
+    if fn == '' then
+      redis.call('SADD', queued, id)
+      redis.call('LPUSH', Q, raw)
+    else
+      redis.call('HSET', key, 'update', now, 'function', fn, 'data', raw)
+      if g ~= '' then redis.call('HSET', key, 'group', g) end
+      if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
+      if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
+      if k ~= '' then
+        redis.call('HSET', key, 'key', k)
+        redis.call('HSET', dedupeKey(Q), k, id)
+      end
+      if runAt > now then
+        redis.call('HSET', key, 'state', 'DELAYED', 'runAt', runAt, 'reason', 'delay')
+        redis.call('ZADD', delayedKey(Q), runAt, id)
+        if earliest < 0 or runAt < earliest then
+          earliest = runAt
+          woke = true
+        end
+      else
+        local member, score = placeOf(Q, id, now, priority)
+        redis.call('HSET', key, 'state', 'QUEUED', 'member', member, 'score', score)
+        enqueue(Q, fn, g, member, score)
+        woke = true
+      end
+    end
+  end
+end
+if woke then wake(Q) end
+return out

@@ -54,7 +54,11 @@ import {
   type Stepper,
 } from './harness.js';
 
-const modelInput: TaskInput = { id: 't', attempt: 1, lease: 'lease-t', abortTimeout: 100, finishRetryDelay: 50 };
+// two attempts: a failure of the first is retried, unless it is a NonRetryableError
+const modelInput: TaskInput = { id: 't', attempt: 1, attempts: 2, lease: 'lease-t', abortTimeout: 100, finishRetryDelay: 50 };
+
+/** what a function throws to end its task at once, whatever attempts are left */
+const nonRetryable = () => Object.assign(new Error('bad input'), { name: 'NonRetryableError' });
 
 /** the runs whose function has not reported yet (kept by the model beside the machine's context) */
 const inflight = (s: Snap): number[] => s.context.inflight ?? [];
@@ -79,7 +83,10 @@ const payloads: Payloads = {
   error: {},
   events: {
     RUN_DONE: (s) => reports(s, (run) => ({ type: 'RUN_DONE', run, output: { rows: 3 } })),
-    RUN_FAILED: (s) => reports(s, (run) => ({ type: 'RUN_FAILED', run, error: { message: 'boom' } })),
+    RUN_FAILED: (s) => [
+      ...reports(s, (run) => ({ type: 'RUN_FAILED', run, error: { message: 'boom' } })),
+      ...reports(s, (run) => ({ type: 'RUN_FAILED', run, error: nonRetryable() })),
+    ],
     ENDED: () => [
       { type: 'ENDED', written: true },
       { type: 'ENDED', written: false },
@@ -229,8 +236,9 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
     await redis.hset(keys.task(id), { lease: exp.lease, worker: 'w2' });
   };
   const write = async (conn: Redis, c: Call<EndInput>) => {
-    const written = await finishTask(conn, keys, c.input.id, c.input.lease, c.input.outcome, payloadOf(c.input));
-    if (written && exp.state === 'RUNNING') Object.assign(exp, { state: 'END', outcome: c.input.outcome });
+    const written = await finishTask(conn, keys, c.input.id, c.input.lease, c.input.outcome === 'retry' ? 'retry:0' : c.input.outcome, payloadOf(c.input));
+    // a retry leaves the task DELAYED, its lease gone, for the claim that promotes it when due
+    if (written && exp.state === 'RUNNING') Object.assign(exp, c.input.outcome === 'retry' ? { state: 'DELAYED', lease: undefined, outcome: undefined } : { state: 'END', outcome: c.input.outcome });
     return written;
   };
   /** the one run with this number that has not reported yet */
@@ -321,7 +329,11 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
     // Redis holds exactly what the writes so far made
     const f = await footprint(id);
     expect({ state: f.hash.state, lease: f.hash.lease, outcome: f.hash.outcome }, `${where}: task hash`).toEqual(exp);
-    if (s.matches('END')) {
+    if (s.matches('END') && s.context.outcome === 'retry') {
+      expect(f.hash.state, `${where}: a retry is DELAYED`).toBe('DELAYED');
+      expect(f.lease, `${where}: a retry leaves the lease index`).toBeNull();
+      expect(f.ended, `${where}: a retry is not queued for cleanup`).toBe(0);
+    } else if (s.matches('END')) {
       expect(f.hash.outcome, where).toBe(s.context.outcome);
       expect(f.lease, `${where}: END leaves the lease index`).toBeNull();
       expect(f.ended, `${where}: END is queued for cleanup once`).toBe(1);
@@ -362,8 +374,9 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
     await redis.zrem(keys.leases, id);
   }
   const settled = await footprint(id);
-  // finish.lua answers "written" to a retry of an END that this lease did write, and writes nothing
-  const answer = settled.hash.state === 'END' && settled.hash.lease === lease;
+  // finish.lua answers "written" to a resend of an END (or a retry) that this lease did write, and
+  // writes nothing
+  const answer = (settled.hash.state === 'END' && settled.hash.lease === lease) || (settled.hash.state !== 'RUNNING' && settled.hash.retry_lease === lease);
   const late = await finishTask(redis, keys, id, lease, 'failed', '"late"');
   expect(late).toBe(answer);
   // the END write a task abandoned while writing left on its way lands now: the same, and its

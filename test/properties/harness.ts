@@ -1013,7 +1013,8 @@ export class Sim {
       expect(this.requeuedClaims.has(claimKey), `claim ${h.lease} of ${id} requeued twice`).toBe(false);
       this.requeuedClaims.add(claimKey);
       const attempt = Number(h.attempt ?? 0);
-      const record = { worker: h.worker, attempt, at: r.now, reason: 'heartbeat timeout' };
+      const start = Number(h.start);
+      const record = { attempt, worker: h.worker ?? '', start: Number.isFinite(start) && h.start !== undefined ? Math.floor(start) : null, end: r.now, outcome: 'died', reason: 'heartbeat timeout' };
       const after = post.s.hashes[id];
       const history = [...(h.history ? (JSON.parse(h.history) as unknown[]) : []), record];
       expect(after?.history && JSON.parse(after.history), `requeue ${id}: history`).toEqual(history);

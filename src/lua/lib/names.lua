@@ -28,3 +28,13 @@ end
 local function rateKey(Q, target)
   return Q .. ':rate:' .. part(target)
 end
+
+-- the zset of tasks waiting for a time (delayed, or retrying after a backoff): id -> due (ms)
+local function delayedKey(Q)
+  return Q .. ':delayed'
+end
+
+-- the hash of dedupe keys: key -> the id of the task submitted with it
+local function dedupeKey(Q)
+  return Q .. ':keys'
+end

@@ -52,6 +52,9 @@ local function dequeue(Q, fn, now)
   -- groups whose rate window has passed take their turn again
   for _, g in ipairs(redis.call('ZRANGEBYSCORE', blocked, '-inf', now, 'LIMIT', 0, 100)) do
     redis.call('ZREM', blocked, g)
+    -- no longer blocked here (the set goes with its last function: a task of g taken now may
+    -- never run, parked too_large, and so never release g to drop it)
+    redis.call('SREM', blockedInKey(Q, g), fn)
     if redis.call('ZCARD', groupKey(Q, fn, g)) > 0 then redis.call('ZADD', groups, nextTurn(groups), g) end
   end
   for _ = 1, 100 do

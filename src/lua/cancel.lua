@@ -1,0 +1,42 @@
+--[[
+  cancel.lua: Client.cancel. A task that has not started is taken out of wherever it waits and
+  ended `cancelled` in one step, so no claim can start it afterwards: from its function's queue
+  (QUEUED, placed), from Q:delayed (DELAYED), or, an entry of the seed's kind still on
+  `new-task` (no hash yet, in the queued set), by writing its hash ended and marked `unrouted`:
+  the claim that routes the entry drops it (claim.lua). A running task is left to the caller
+  (a stop on its control channel: it ends `stopped`). The end is published, the task queued for
+  the monitor's cleanup, its dedupe key freed.
+
+  KEYS[1] task key   KEYS[2] newQueue (Q)   KEYS[3] queued (set)   KEYS[4] ended (list)
+  ARGV[1] id   ARGV[2] events channel
+
+  Returns 'cancelled', 'running', 'ended' or 'unknown' (no such task).
+]]
+--@include lib/now.lua
+--@include lib/event.lua
+--@include lib/delayed.lua
+
+local key, Q, id = KEYS[1], KEYS[2], ARGV[1]
+local h = fields(key, 'state', 'function', 'group', 'member', 'key')
+if not h then return 'unknown' end
+local state = h[1]
+if state == 'RUNNING' then return 'running' end
+if state == 'END' then return 'ended' end
+local now = nowMs()
+if state == 'QUEUED' and h[4] then
+  if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
+elseif state == 'DELAYED' then
+  redis.call('ZREM', delayedKey(Q), id)
+elseif not state and redis.call('SISMEMBER', KEYS[3], id) == 1 then
+  redis.call('HSET', key, 'unrouted', '1')
+else
+  -- a hash of no state the runtime writes (edited by hand), or QUEUED without a place
+  return 'unknown'
+end
+redis.call('SREM', KEYS[3], id)
+redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
+redis.call('HDEL', key, 'runAt', 'reason')
+redis.call('RPUSH', KEYS[4], id)
+if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
+redis.call('PUBLISH', ARGV[2], eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"cancelled"}', now))
+return 'cancelled'

@@ -1,0 +1,44 @@
+--[[
+  lib/delayed.lua: tasks that wait for a time (docs/queue-layout.md, "Time"). A DELAYED task's
+  hash is whole (function, data, options) and its id is in Q:delayed (zset id -> due, Redis
+  ms). When due, it is promoted: QUEUED in its function's structure, at the place it had (a retry
+  keeps its place, as a hand-back does) or, never placed, at its due time, so delayed tasks run
+  in due order and a late promotion does not put them behind what was queued after they fell due.
+
+  promote(Q, prefix, now, limit) moves at most `limit` due tasks; returns how many it promoted,
+  and the earliest due time left (-1: none; `now` when more are due already).
+]]
+--@include lib/queue.lua
+--@include lib/fields.lua
+
+local function nextDue(Q)
+  local first = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
+  return tonumber(first[2]) or -1
+end
+
+local function promote(Q, prefix, now, limit)
+  local first = nextDue(Q)
+  if first < 0 or first > now then return 0, first end
+  local dz = delayedKey(Q)
+  local due = redis.call('ZRANGEBYSCORE', dz, '-inf', now, 'LIMIT', 0, limit)
+  local n = 0
+  for _, id in ipairs(due) do
+    redis.call('ZREM', dz, id)
+    local key = prefix .. id
+    local h = fields(key, 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt')
+    -- (anything else: cancelled, or edited by hand meanwhile: its zset entry was stale)
+    if h and h[1] == 'DELAYED' and h[2] then
+      local member, score = h[5], tonumber(h[6])
+      if not member or not score then
+        member, score = placeOf(Q, id, tonumber(h[7]) or now, tonumber(h[4]) or 0)
+        redis.call('HSET', key, 'member', member, 'score', score)
+      end
+      redis.call('HSET', key, 'state', 'QUEUED', 'update', now)
+      redis.call('HDEL', key, 'runAt', 'reason')
+      enqueue(Q, h[2], h[3] or '', member, score)
+      n = n + 1
+    end
+  end
+  if #due >= limit then return n, now end
+  return n, nextDue(Q)
+end
