@@ -1,6 +1,7 @@
 /**
- * A monitor: while active, sweeps (requeue stale RUNNING tasks, clean up ended ones) and sleeps
- * until the earliest lease deadline, never longer than checkTaskInterval or taskTimeout. When
+ * A monitor: while active, sweeps (requeue stale RUNNING tasks, clean up ended ones), fires the
+ * schedules that fell due, and sleeps until the earliest lease deadline or schedule tick, never
+ * longer than checkTaskInterval or taskTimeout. When
  * Redis is lost it pings the workers: with quorum it waits, without it pauses; either way, when
  * Redis returns it holds off requeueing for one taskTimeout (grace), so that workers that kept
  * running get to heartbeat first. Pure: effects are provided by src/monitor.ts.
@@ -33,8 +34,19 @@ export interface SweepResult {
   graceLeft?: number;
 }
 
+/** What one pass over the schedules did (src/effects/schedules.ts). */
+export interface FiringResult {
+  /** the firings this monitor made: fired, duplicate (the tick's task exists), skipped (overlap), dropped (junk) */
+  firings: { name: string; tick: number; outcome: 'fired' | 'duplicate' | 'skipped' | 'dropped'; id: string; reason?: string }[];
+  /** Redis time (ms) of the pass */
+  now: number;
+  /** the earliest tick to come (Redis ms), or -1 when no schedule is set */
+  nextDue: number;
+}
+
 export interface MonitorContext extends MonitorInput {
   lastSweep?: SweepResult;
+  lastFiring?: FiringResult;
   lastProbe?: PeerProbe;
 }
 
@@ -42,14 +54,21 @@ export type MonitorEvent = { type: 'REDIS_LOST' } | { type: 'REDIS_BACK' } | { t
 
 const MAX_DELAY = 2 ** 31 - 1;
 
-/** Sleep until the earliest deadline, bounded so a task claimed meanwhile is never missed. */
+/**
+ * Sleep until the earliest lease deadline or schedule tick, bounded so that a task claimed or a
+ * schedule set meanwhile is never missed for longer than the cap.
+ */
 export function sweepDelay(c: MonitorContext): number {
   // Node fires a timer over 2^31-1 ms after 1 ms: never ask for one.
   const cap = Math.min(c.checkTaskInterval, c.taskTimeout, MAX_DELAY);
+  let d = cap;
   const s = c.lastSweep;
-  if (!s || s.nextDeadline < 0) return cap;
   // A few ms past the deadline, so the lease is really stale by Redis's clock when we look.
-  return Math.max(1, Math.min(cap, s.nextDeadline - s.now + 5));
+  if (s && s.nextDeadline >= 0) d = Math.min(d, s.nextDeadline - s.now + 5);
+  const f = c.lastFiring;
+  // A tick is due when Redis's ms clock reaches it: 1 ms past, as TIME is read truncated.
+  if (f && f.nextDue >= 0) d = Math.min(d, f.nextDue - f.now + 1);
+  return Math.max(1, d);
 }
 
 export const monitorMachine = setup({
@@ -66,6 +85,13 @@ export const monitorMachine = setup({
     /** requeue stale tasks and clean up ended ones (requeue.lua, reap.lua) */
     sweep: fromPromise<SweepResult, { requeue: boolean }>(async () => {
       throw new Error('monitor machine: effect "sweep" not provided');
+    }),
+    /**
+     * fire the schedules that fell due, each once whichever monitors try (fire-schedule.lua),
+     * at the latest of its missed ticks
+     */
+    fireSchedules: fromPromise<FiringResult>(async () => {
+      throw new Error('monitor machine: effect "fireSchedules" not provided');
     }),
     /** ping every known worker at once */
     probePeers: fromPromise<PeerProbe>(async () => {
@@ -90,9 +116,13 @@ export const monitorMachine = setup({
   },
   actions: {
     recordSweep: assign({ lastSweep: ({ event }) => (event as unknown as { output: SweepResult }).output }),
+    recordFiring: assign({ lastFiring: ({ event }) => (event as unknown as { output: FiringResult }).output }),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     reportSweep: () => {
       throw new Error('monitor machine: effect "reportSweep" not provided');
+    },
+    reportFiring: () => {
+      throw new Error('monitor machine: effect "reportFiring" not provided');
     },
     reportError: () => {
       throw new Error('monitor machine: effect "reportError" not provided');
@@ -132,8 +162,17 @@ export const monitorMachine = setup({
           invoke: {
             src: 'sweep',
             input: { requeue: true },
-            onDone: { target: 'idle', actions: ['recordSweep', 'reportSweep'] },
+            onDone: { target: 'firing', actions: ['recordSweep', 'reportSweep'] },
             // A failed sweep means Redis trouble: find out whether we are cut off.
+            onError: { target: '#monitor.probing', actions: 'reportError' },
+          },
+        },
+        // Only an active monitor fires: in grace, workers re-assert the tasks Redis lost first,
+        // so a tick whose mark Redis lost finds its task there and is not fired twice.
+        firing: {
+          invoke: {
+            src: 'fireSchedules',
+            onDone: { target: 'idle', actions: ['recordFiring', 'reportFiring'] },
             onError: { target: '#monitor.probing', actions: 'reportError' },
           },
         },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `task-swarm` command: run a worker or a monitor, submit tasks, read, follow, wait for and
- * control them, read or retry the dead-letter list, and order the queue: limits, pause, resume.
+ * control them, read or retry the dead-letter list, and order the queue: limits, pause, resume; and set schedules.
  *
  * Every mistake a user can make ends in one line on stderr, `task-swarm: <message>`, and exit
  * status 2 (usage: unknown command or option, bad value, bad JSON) or 1 (runtime: Redis
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Client, type TaskInfo } from './client.js';
 import type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
+import type { ScheduleInfo, ScheduleOptions, ScheduleSpec } from './schedule.js';
 import { MONITOR_FIELDS, WORKER_FIELDS, type RedisOptions } from './config.js';
 import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError } from './errors.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
@@ -216,6 +217,37 @@ const COMMANDS: Record<string, Command> = {
     summary: 'let paused claims go on; idle workers start at once',
     options: {},
     run: (ctx) => runPause(ctx, 'resume'),
+  },
+  schedule: {
+    args: '<name> <function> [json-data]  --cron <expr> [--tz zone] | --every <ms>  [options]',
+    summary: 'queue a task at every tick of a cron expression or every n ms (the monitors fire it)',
+    details:
+      'The cron expression is croner\'s: 5 fields, or 6 with seconds first (--cron "0 3 * * *"), read\n' +
+      'in --tz (an IANA zone, default UTC). Each tick fires once whatever the number of monitors (at\n' +
+      'least one must run); ticks missed while none ran fire once, for the latest. Setting the same\n' +
+      'schedule again changes nothing; a changed one starts over from its next tick.',
+    options: {
+      cron: { type: 'string', arg: 'expr', doc: 'a cron expression, e.g. "0 3 * * *" (not with --every)' },
+      tz: { type: 'string', arg: 'zone', doc: 'the time zone of --cron, e.g. Europe/Berlin (default UTC)' },
+      every: { type: 'string', arg: 'ms', doc: 'every this many ms (not with --cron)' },
+      overlap: { type: 'string', arg: 'allow|skip', doc: 'skip: skip a tick while the last task is queued or running (default allow)' },
+      priority: { type: 'string', arg: 'n', doc: 'an integer from -1000 to 1000, higher runs sooner (default 0)' },
+      group: { type: 'string', arg: 'name', doc: 'fairness group, e.g. a tenant: the groups with queued tasks take turns' },
+      'manual-end': { type: 'boolean', doc: 'keep the task hash after it ends, listed in end-task' },
+    },
+    run: runSchedule,
+  },
+  unschedule: {
+    args: '<name>',
+    summary: 'remove a schedule: none of its ticks fires from now on',
+    options: {},
+    run: runUnschedule,
+  },
+  schedules: {
+    args: '[--json]',
+    summary: 'list the schedules: when each fires next, and what it queued last',
+    options: { json: { type: 'boolean', doc: 'print JSON' } },
+    run: runSchedules,
   },
   status: {
     args: '[--json]',
@@ -911,6 +943,66 @@ async function runPause(ctx: Context, what: 'pause' | 'resume'): Promise<number>
       ctx.io.stdout.write(`paused ${target}: no new claims; running tasks go on\n`);
     } else ctx.io.stdout.write((await client.resume(fn)) ? `resumed ${target}\n` : `${target} was not paused\n`);
     if (what === 'resume' && fn !== undefined && (await client.stats()).paused) ctx.io.stderr.write(`${PROG}: warning: the swarm as a whole is still paused (\`${PROG} resume\`)\n`);
+    return 0;
+  });
+}
+
+function describeSchedule(s: ScheduleInfo): string {
+  if (s.invalid !== undefined) return `${quote(s.name)}: not a schedule, never fired: ${escapeControls(s.invalid)} (set it again or unschedule it)`;
+  const when = 'every' in s.spec ? `every ${s.spec.every} ms` : `cron ${quote(s.spec.cron)} ${s.spec.tz}`;
+  const next = s.next === null ? 'no tick left' : `next ${isoTime(s.next) ?? '?'}`;
+  const last = s.last === null ? 'not fired yet' : `last ${isoTime(s.last) ?? '?'} (${escapeControls(s.lastId ?? '')})`;
+  const skipped = s.skipped ? `, ${s.skipped} skipped` : '';
+  return `${quote(s.name)}: ${when} -> ${quote(s.fn)}${s.overlap === 'skip' ? ', overlap skip' : ''}; ${next}; ${last}${skipped}`;
+}
+
+async function runSchedule(ctx: Context): Promise<number> {
+  const name = positional(ctx, 0, 'schedule name', 'schedule');
+  const fn = positional(ctx, 1, 'function name', 'schedule');
+  const rawData = ctx.positionals[2];
+  noMorePositionals(ctx, 3, 'schedule');
+  const data = rawData === undefined ? undefined : parseJson('json-data', rawData);
+  const v = ctx.values;
+  const cron = typeof v.cron === 'string' ? v.cron : undefined;
+  const every = typeof v.every === 'string' ? v.every : undefined;
+  if ((cron === undefined) === (every === undefined)) throw new UsageError(`schedule: give --cron <expr> or --every <ms>, not ${cron === undefined ? 'neither' : 'both'} (usage: ${PROG} schedule ${COMMANDS.schedule!.args})`);
+  if (typeof v.tz === 'string' && cron === undefined) throw new UsageError('schedule: --tz only goes with --cron');
+  const spec: ScheduleSpec = cron !== undefined ? { cron, ...(typeof v.tz === 'string' ? { tz: v.tz } : {}) } : { every: parseInteger('--every', every!, 1) };
+  const overlap = typeof v.overlap === 'string' ? v.overlap : undefined;
+  if (overlap !== undefined && overlap !== 'allow' && overlap !== 'skip') throw new UsageError(`--overlap must be allow or skip, got ${quote(overlap)}`);
+  const options: ScheduleOptions = {};
+  if (overlap) options.overlap = overlap;
+  if (typeof v.priority === 'string') options.priority = parseInteger('--priority', v.priority, -1000, 1000);
+  if (typeof v.group === 'string') options.group = v.group;
+  if (v['manual-end'] === true) options.manualEnd = true;
+  return withClient(ctx, async (client) => {
+    const r = await client.schedule(name, spec, fn, data, options);
+    const shown = (await client.schedules()).find((s) => s.name === name);
+    ctx.io.stdout.write(`${r.changed ? 'scheduled' : 'unchanged'} ${shown ? describeSchedule(shown) : quote(name)}\n`);
+    return 0;
+  });
+}
+
+async function runUnschedule(ctx: Context): Promise<number> {
+  const name = positional(ctx, 0, 'schedule name', 'unschedule');
+  noMorePositionals(ctx, 1, 'unschedule');
+  return withClient(ctx, async (client) => {
+    if (await client.unschedule(name)) {
+      ctx.io.stdout.write(`unscheduled ${quote(name)}\n`);
+      return 0;
+    }
+    ctx.io.stderr.write(`${PROG}: no schedule named ${quote(name)}\n`);
+    return 1;
+  });
+}
+
+async function runSchedules(ctx: Context): Promise<number> {
+  noMorePositionals(ctx, 0, 'schedules');
+  return withClient(ctx, async (client) => {
+    const list = await client.schedules();
+    if (ctx.values.json === true) printJson(ctx.io, list);
+    else if (list.length === 0) ctx.io.stdout.write('no schedules set\n');
+    else for (const s of list) ctx.io.stdout.write(describeSchedule(s) + '\n');
     return 0;
   });
 }

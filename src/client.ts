@@ -29,6 +29,9 @@ export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
 import { checkPauseTarget, pause, resume } from './effects/pause.js';
+import { readSchedules, removeSchedule, setSchedule } from './effects/schedules.js';
+import { checkSchedule, checkScheduleName, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
+export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './schedule.js';
 import type { DeadLetterReason } from './errors.js';
 
 export type TaskState = 'QUEUED' | 'DELAYED' | 'RUNNING' | 'END';
@@ -494,6 +497,32 @@ export class Client {
   /** The limits set, each with how many of its tasks run now. */
   limits(): Promise<LimitInfo[]> {
     return readLimits(this.redis, this.keys);
+  }
+
+  /**
+   * Queue a task for `fn` at every tick of `spec`: `{ cron, tz? }` (croner's syntax, 5 fields or
+   * 6 with seconds; tz an IANA zone, default UTC) or `{ every: ms }`. The monitors fire it (at
+   * least one must run), each tick once whatever their number, on Redis's clock; ticks missed
+   * while none ran fire once, for the latest. Setting the same schedule again changes nothing
+   * (`changed: false`); a changed one starts over from its next tick. Options: those of submit
+   * but id, delay, runAt and key, plus `overlap` ('allow' | 'skip'). A ConfigError names what
+   * is wrong, before anything is written.
+   */
+  async schedule(name: string, spec: ScheduleSpec, fn: string, data?: unknown, options: ScheduleOptions = {}): Promise<{ changed: boolean; next: number | null }> {
+    const s = checkSchedule(name, spec, fn, data, options);
+    const { changed } = await setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
+    const next = await this.redis.zscore(this.keys.schedules.due, s.name);
+    return { changed, next: next === null ? null : Number(next) };
+  }
+
+  /** Remove a schedule: no tick of it fires from now on. Resolves false when none has that name. */
+  async unschedule(name: string): Promise<boolean> {
+    return removeSchedule(this.redis, this.keys, checkScheduleName('unschedule', name));
+  }
+
+  /** The schedules set, by name: when each fires next, and what its last firing queued. */
+  schedules(): Promise<ScheduleInfo[]> {
+    return readSchedules(this.redis, this.keys);
   }
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */

@@ -1,12 +1,13 @@
 export { Worker, type WorkerOptions } from './worker.js';
 export { Monitor, type MonitorOptions } from './monitor.js';
-export type { SweepResult } from '../machines/monitor.js';
+export type { SweepResult, FiringResult } from '../machines/monitor.js';
 export { Client, type ClientOptions, type SubmitOptions, type BackoffOption, type WaitOptions, type TaskInfo, type TaskState, type TaskOutcomeName, type AttemptRecord, type CancelResult } from './client.js';
 export type { Task, TaskFunction } from './task.js';
 export type { TaskEvent, ControlInput, StoredError } from './wire.js';
 export type { DeadLetter } from './effects/dead-letters.js';
 export type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
 export type { FunctionStats } from './client.js';
+export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './schedule.js';
 export type { LoggerLike } from './logger.js';
 export { configTable, type RedisOptions } from './config.js';
 export { buildKeys, type Keys } from './keys.js';

@@ -46,6 +46,12 @@ export interface Keys {
   running: string;
   /** hash 'q:<fn>' -> tasks queued in its structure, 'seq' -> the routing sequence */
   counts: string;
+  /**
+   * schedules (src/schedule.ts): defs (hash name -> JSON definition), due (zset name -> next
+   * tick, Redis ms), last (hash name -> JSON {last, lastId, skipped, lastSkipped, by}: what the
+   * last firing did)
+   */
+  schedules: { defs: string; due: string; last: string };
   /** a worker's claim receipts (claim.lua): what each claim took, by the claim's token */
   claimReceipts(worker: string): string;
   task(id: string): string;
@@ -88,6 +94,11 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     limits: `${p}${c.newQueue}:limits`,
     running: `${p}${c.newQueue}:running`,
     counts: `${p}${c.newQueue}:counts`,
+    schedules: {
+      defs: `${p}${c.newQueue}:schedules`,
+      due: `${p}${c.newQueue}:schedules:due`,
+      last: `${p}${c.newQueue}:schedules:last`,
+    },
     claimReceipts: (worker) => `${p}${c.workerSet}:claims:${worker}`,
     task: (id) => taskKeyPrefix + id,
     events: (id) => `${taskKeyPrefix}${id}-events`,

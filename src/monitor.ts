@@ -1,12 +1,13 @@
 /**
  * Monitor: the public class. Provides the effects of machines/monitor.ts: the sweep
- * (requeue.lua + reap.lua), the peer probe and the Redis watch.
+ * (requeue.lua + reap.lua), the schedules' firing (fire-schedule.lua), the peer probe and the
+ * Redis watch.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
-import { monitorMachine, type SweepResult } from '../machines/monitor.js';
+import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOptions } from './config.js';
 import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -15,6 +16,7 @@ import { emitStates } from './state-events.js';
 import { connect, connectionOwner, unavailable } from './redis.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
+import { fireDue } from './effects/schedules.js';
 import { within } from './within.js';
 import { listWorkers } from './effects/registry.js';
 import { probePeers } from '../actors/peer-prober.js';
@@ -160,6 +162,7 @@ export class Monitor extends EventEmitter {
           }
         }),
         sweep: fromPromise(({ input }: { input: { requeue: boolean } }) => this.sweep(input.requeue)),
+        fireSchedules: fromPromise(() => fireDue(this.redis, keys, this.name)),
         probePeers: fromPromise(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%)`);
@@ -203,6 +206,21 @@ export class Monitor extends EventEmitter {
             this.emit('sweep', r);
           } catch (e) {
             log.warn('a listener of the sweep event threw', e);
+          }
+        },
+        reportFiring: ({ event }) => {
+          const r = (event as unknown as { output: FiringResult }).output;
+          for (const f of r.firings) {
+            const at = new Date(f.tick).toISOString();
+            if (f.outcome === 'fired') log.info(`schedule "${f.name}": fired the tick of ${at} (task ${f.id})`);
+            else if (f.outcome === 'duplicate') log.warn(`schedule "${f.name}": the tick of ${at} was fired already (task ${f.id} exists; Redis lost the schedule's mark?): not queued again`);
+            else if (f.outcome === 'skipped') log.info(`schedule "${f.name}": skipped the tick of ${at}: task ${f.id} still queued or running (overlap 'skip')`);
+            else log.error(`schedule "${f.name}": its stored definition is invalid (${f.reason ?? '?'}): it will not fire until set again`);
+          }
+          try {
+            if (r.firings.length) this.emit('schedules', r);
+          } catch (e) {
+            log.warn('a listener of the schedules event threw', e);
           }
         },
         reportError: ({ event }) => {

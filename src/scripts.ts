@@ -35,6 +35,8 @@ export const SCRIPTS = {
   'set-limit': 1,
   resume: 1,
   ready: 1,
+  'set-schedule': 2,
+  'fire-schedule': 6,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

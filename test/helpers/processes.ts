@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 const WORKER_FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
 const CLIENT_FIXTURE = fileURLToPath(new URL('../fixtures/client-process.ts', import.meta.url));
+const MONITOR_FIXTURE = fileURLToPath(new URL('../fixtures/monitor-process.ts', import.meta.url));
 
 export interface WorkerProcess {
   proc: ChildProcess;
@@ -41,7 +42,15 @@ export async function spawnClient(options: { redis: Record<string, unknown>; id:
   return spawnFixture(CLIENT_FIXTURE, { CLIENT_OPTIONS: JSON.stringify(options) });
 }
 
-async function spawnFixture(fixture: string, env: Record<string, string>, prefix: string[] = []): Promise<WorkerProcess> {
+/**
+ * A Monitor as a child process (test/fixtures/monitor-process.ts): it prints `REQUEUED <id>` and
+ * `SCHEDULE <outcome> <tick> <id> <name>` lines; `address` is ''.
+ */
+export async function spawnMonitor(options: Record<string, unknown>): Promise<WorkerProcess> {
+  return spawnFixture(MONITOR_FIXTURE, { MONITOR_OPTIONS: JSON.stringify(options) }, [], /^READY$/);
+}
+
+async function spawnFixture(fixture: string, env: Record<string, string>, prefix: string[] = [], readyRe = /^READY /): Promise<WorkerProcess> {
   const argv = [...prefix, process.execPath, '--import', 'tsx', fixture];
   const proc = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, ...env, TASK_SWARM_LOG: process.env.TASK_SWARM_LOG ?? 'warn' },
@@ -85,7 +94,7 @@ async function spawnFixture(fixture: string, env: Record<string, string>, prefix
         },
       });
     });
-  const ready = await waitFor(/^READY /);
+  const ready = await waitFor(readyRe);
   return {
     proc,
     address: ready.slice('READY '.length),

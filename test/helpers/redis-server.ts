@@ -29,6 +29,8 @@ export interface RedisServer {
   /** a plain connection for assertions */
   client(): Redis;
   owned: boolean;
+  /** its working directory (AOF files), when the test owns the server */
+  dir?: string;
 }
 
 let prefixCounter = 0;
@@ -89,6 +91,7 @@ export async function startRedis(opts: { appendonly?: boolean; bind?: string[] }
   await start();
   return {
     ...base('127.0.0.1', port),
+    dir,
     kill,
     freeze: () => proc?.kill('SIGSTOP'),
     thaw: () => proc?.kill('SIGCONT'),

@@ -6,13 +6,14 @@
  */
 import { describe, it, expect } from 'vitest';
 import { createActor, fromCallback, fromPromise, initialTransition, transition, SimulatedClock, type AnyActorRef, type AnyEventObject } from 'xstate';
-import { monitorMachine, sweepDelay, type MonitorContext, type MonitorEvent, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
+import { monitorMachine, sweepDelay, type FiringResult, type MonitorContext, type MonitorEvent, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
 import type { PeerProbe } from '../../machines/worker.js';
 import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
 const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 400, partitionPercentage: 50, fetchWorkerInterval: 300 };
 
 const sweepResult = (now: number, nextDeadline: number): SweepResult => ({ requeued: [], parked: [], reaped: 0, now, nextDeadline });
+const firingResult = (now: number, nextDue: number): FiringResult => ({ firings: [], now, nextDue });
 
 describe('sweepDelay: how long an idle monitor sleeps', () => {
   const ctx = (over: Partial<MonitorContext> = {}): MonitorContext => ({ ...input, ...over });
@@ -42,6 +43,14 @@ describe('sweepDelay: how long an idle monitor sleeps', () => {
     expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 49_995) }))).toBe(1);
     expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 49_996) }))).toBe(1);
     expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 49_997) }))).toBe(2);
+  });
+
+  it('it wakes 1 ms after the earliest schedule tick when that comes before the lease deadline', () => {
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 50_100), lastFiring: firingResult(50_000, 50_040) }))).toBe(41);
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 50_100), lastFiring: firingResult(50_000, 50_300) }))).toBe(105);
+    expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, 90_000) }))).toBe(400);
+    expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, 49_000) }))).toBe(1);
+    expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, -1) }))).toBe(400);
   });
 
   // Node fires a timer over 2^31-1 ms (~24.8 days) after 1 ms: the monitor would sweep in a
@@ -80,9 +89,13 @@ const sweeping = () => {
   const s = starting();
   return step(s, done(s, 'connect'))[0];
 };
-const idle = (result = sweepResult(10_000, 10_100)) => {
+const firing = (result = sweepResult(10_000, 10_100)) => {
   const s = sweeping();
   return step(s, done(s, 'sweep', result))[0];
+};
+const idle = (result = sweepResult(10_000, 10_100), fired = firingResult(10_000, -1)) => {
+  const s = firing(result);
+  return step(s, done(s, 'fireSchedules', fired))[0];
 };
 const probing = () => step(idle(), { type: 'REDIS_LOST' })[0];
 const probed = (p: PeerProbe) => {
@@ -116,20 +129,37 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     expect(named(actions)).toEqual(['reportError']);
   });
 
-  it('after a sweep it reports it, remembers it and sleeps sweepDelay (just past the next deadline)', () => {
+  it('after a sweep it reports it, remembers it and fires the schedules that fell due', () => {
     const s = sweeping();
     const result = sweepResult(10_000, 10_100);
     const [snap, actions] = step(s, done(s, 'sweep', result));
-    expect(snap.value).toEqual({ active: 'idle' });
+    expect(snap.value).toEqual({ active: 'firing' });
     expect(snap.context.lastSweep).toEqual(result);
     expect(named(actions)).toEqual(['reportSweep']);
-    expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 105 });
+    expect(invoked(actions)).toEqual(['fireSchedules']);
   });
 
-  it('with nothing running it sleeps the cap, min(checkTaskInterval, taskTimeout)', () => {
-    const s = sweeping();
-    const [, actions] = step(s, done(s, 'sweep', sweepResult(10_000, -1)));
+  it('after firing it reports it, remembers it and sleeps sweepDelay (the earliest of deadline and tick)', () => {
+    const s = firing(sweepResult(10_000, 10_100));
+    const fired = firingResult(10_002, 10_050);
+    const [snap, actions] = step(s, done(s, 'fireSchedules', fired));
+    expect(snap.value).toEqual({ active: 'idle' });
+    expect(snap.context.lastFiring).toEqual(fired);
+    expect(named(actions)).toEqual(['reportFiring']);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 49 });
+  });
+
+  it('with nothing running and no schedule it sleeps the cap, min(checkTaskInterval, taskTimeout)', () => {
+    const s = firing(sweepResult(10_000, -1));
+    const [, actions] = step(s, done(s, 'fireSchedules', firingResult(10_000, -1)));
     expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 400 });
+  });
+
+  it('a failed firing is reported and the monitor checks whether it is cut off', () => {
+    const s = firing();
+    const [snap, actions] = step(s, failed(s, 'fireSchedules'));
+    expect(snap.value).toBe('probing');
+    expect(named(actions)).toEqual(['reportError']);
   });
 
   it('when the sleep is over it sweeps again, with requeue', () => {
@@ -150,11 +180,13 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
   it.each([
     ['sweeping', sweeping],
     ['idle', () => idle()],
+    ['firing', () => firing()],
   ])('REDIS_LOST while active (%s) stops sweeping and probes the workers', (_name, from) => {
     const [snap, actions] = step(from(), { type: 'REDIS_LOST' });
     expect(snap.value).toBe('probing');
     expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
     expect(srcs(snap)).not.toContain('sweep');
+    expect(srcs(snap)).not.toContain('fireSchedules');
     expect(srcs(snap)).not.toContain('refreshPeers');
   });
 
@@ -196,6 +228,8 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     const [snap, actions] = step(from(), { type: 'REDIS_BACK' });
     expect(snap.value).toEqual({ grace: 'cleaning' });
     expect(sweeps(actions)).toEqual([{ requeue: false }]);
+    // nothing fires in grace: workers re-assert the tasks Redis lost first
+    expect(invoked(actions)).not.toContain('fireSchedules');
     expect(scheduled(actions)).toEqual({ 'xstate.after.taskTimeout.monitor.grace': 1000 });
   });
 
@@ -224,6 +258,7 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
   it.each([
     ['starting', starting],
     ['active.sweeping', sweeping],
+    ['active.firing', () => firing()],
     ['active.idle', () => idle()],
     ['probing', probing],
     ['waiting', waiting],
@@ -269,6 +304,7 @@ function fakeMonitor(opts: { sweeps?: Array<SweepResult | 'throws'>; probes?: Pe
   const probes = [...(opts.probes ?? [])];
   const log = {
     connects: 0,
+    firings: 0,
     sweeps: [] as boolean[],
     probes: 0,
     disconnects: 0,
@@ -293,6 +329,10 @@ function fakeMonitor(opts: { sweeps?: Array<SweepResult | 'throws'>; probes?: Pe
         if (next === 'throws') throw new Error('NOSCRIPT');
         return next;
       }),
+      fireSchedules: fromPromise<FiringResult>(async () => {
+        log.firings++;
+        return firingResult(0, -1);
+      }),
       probePeers: fromPromise<PeerProbe>(async () => {
         log.probes++;
         return probes.shift() ?? { reached: 1, total: 1 };
@@ -306,6 +346,7 @@ function fakeMonitor(opts: { sweeps?: Array<SweepResult | 'throws'>; probes?: Pe
     },
     actions: {
       reportSweep: () => log.reports.push('sweep'),
+      reportFiring: () => log.reports.push('firing'),
       reportError: ({ event }) => log.reports.push(`error:${event.type}`),
     },
   });
@@ -349,7 +390,8 @@ describe('monitor machine: running with fake effects', () => {
     expect(fake.log.sweeps).toHaveLength(2);
     await m.advance(1);
     expect(fake.log.sweeps).toHaveLength(3);
-    expect(fake.log.reports).toEqual(['sweep', 'sweep', 'sweep']);
+    expect(fake.log.reports).toEqual(['sweep', 'firing', 'sweep', 'firing', 'sweep', 'firing']);
+    expect(fake.log.firings).toBe(3);
     expect(m.crashes).toEqual([]);
   });
 

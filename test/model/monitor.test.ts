@@ -10,7 +10,9 @@
  * At every step: the monitor took the model's transitions, the effects running are exactly
  * those of its active states, and a monitor that is probing, waiting, paused or in grace starts
  * no sweep with requeue and has requeued nothing: the stale task is still RUNNING in Redis. An
- * active monitor's sweep does requeue it (so the check can fail).
+ * active monitor's sweep does requeue it (so the check can fail). Likewise the firing is the
+ * real one (fire-schedule.lua) on a schedule that is always due: an active monitor fires it, and
+ * one that is probing, waiting, paused or in grace has fired nothing.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -19,6 +21,8 @@ import { monitorMachine, sweepDelay, type MonitorInput, type SweepResult } from 
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
+import { fireDue } from '../../src/effects/schedules.js';
+import { checkSchedule } from '../../src/schedule.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { redisPerFile } from '../helpers/suite.js';
 import {
@@ -53,6 +57,8 @@ const payloads: Payloads = {
     // the replay hands the monitor the real sweep's result instead
     sweep: (): SweepResult[] => [{ requeued: [], parked: [], reaped: 0, now: 0, nextDeadline: -1 }],
     // below partitionPercentage (50), above it, and no worker known at all
+    // the replay hands the monitor the real firing's result instead
+    fireSchedules: () => [{ firings: [], now: 0, nextDue: -1 }],
     probePeers: () => [
       { reached: 1, total: 4 },
       { reached: 3, total: 4 },
@@ -60,7 +66,7 @@ const payloads: Payloads = {
     ],
     disconnect: () => [undefined],
   },
-  error: { connect: fail, sweep: fail, probePeers: fail, disconnect: fail },
+  error: { connect: fail, sweep: fail, fireSchedules: fail, probePeers: fail, disconnect: fail },
   events: {
     STOP: () => [{ type: 'STOP' }],
     REDIS_LOST: () => [{ type: 'REDIS_LOST' }],
@@ -92,11 +98,12 @@ let sut = new Sut();
 
 const logic = monitorMachine.provide({
   actors: {
-    ...Object.fromEntries(['connect', 'sweep', 'probePeers', 'disconnect'].map((src) => [src, promiseVia(src, () => sut.fx)])),
+    ...Object.fromEntries(['connect', 'sweep', 'fireSchedules', 'probePeers', 'disconnect'].map((src) => [src, promiseVia(src, () => sut.fx)])),
     ...Object.fromEntries(['redisWatch', 'awaitRedis', 'refreshPeers'].map((src) => [src, callbackVia(src, () => sut.fx)])),
   },
   actions: {
     reportSweep: () => sut.reports.push('sweep'),
+    reportFiring: () => sut.reports.push('firing'),
     reportError: ({ event }) => sut.reports.push(event.type),
   },
 });
@@ -128,6 +135,13 @@ async function replay(plan: Plan) {
     await redis.sadd(keys.taskSet, stale);
   };
   await plant();
+  /** a schedule due long ago: any firing takes it (and moves it a minute on) */
+  const due = async () => {
+    const { json } = checkSchedule('due', { every: 60_000 }, 'f', null, {});
+    await redis.hset(keys.schedules.defs, 'due', json);
+    await redis.zadd(keys.schedules.due, 1, 'due');
+  };
+  await due();
 
   const actor = createActor(logic, { input, clock, inspect: rootTransitions(() => current.sink) });
   const crashes: unknown[] = [];
@@ -156,6 +170,12 @@ async function replay(plan: Plan) {
           await plant();
         } else expect(r.requeued).toEqual([]);
         c.resolve(r);
+      } else if (src === 'fireSchedules') {
+        // an active monitor fires the schedule that is due
+        const r = await fireDue(redis, keys, 'model-monitor');
+        expect(r.firings.map((f) => [f.name, f.outcome])).toEqual([['due', 'fired']]);
+        await due();
+        c.resolve(r);
       } else c.resolve(e.output);
     } else if (t === 'STOP') actor.send({ type: 'STOP' });
     else {
@@ -182,6 +202,9 @@ async function replay(plan: Plan) {
       const requeues = fx.calls.filter((c) => c.src === 'sweep' && c.input.requeue === true && (c.step === i || fx.running('sweep').includes(c)));
       expect(requeues, `${where}: a sweep with requeue in ${state}`).toEqual([]);
       expect(await redis.hget(keys.task(stale), 'state'), `${where}: the stale task was requeued in ${state}`).toBe('RUNNING');
+      const firings = fx.calls.filter((c) => c.src === 'fireSchedules' && (c.step === i || fx.running('fireSchedules').includes(c)));
+      expect(firings, `${where}: a firing in ${state}`).toEqual([]);
+      expect(await redis.zscore(keys.schedules.due, 'due'), `${where}: the schedule fired in ${state}`).toBe('1');
     }
   };
 

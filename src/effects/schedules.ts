@@ -1,0 +1,139 @@
+/**
+ * Schedule effects: set (set-schedule.lua), remove, read, and fire what fell due
+ * (fire-schedule.lua), the monitor's `fireSchedules`. Ticks are computed here with croner
+ * (src/schedule.ts), from Redis's clock read in the same pass; the script decides, atomically,
+ * whether this monitor's firing is the one that happens.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from '../keys.js';
+import type { FiringResult } from '../../machines/monitor.js';
+import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
+import { ConfigError } from '../errors.js';
+import { firstTick, parseDefinition, taskOf, ticksAt, type ScheduleInfo } from '../schedule.js';
+
+/** schedules fired per pass, so one pass never holds Redis long; more due: the next pass is at once */
+export const FIRE_BATCH = 100;
+
+export type { FiringResult };
+export type Firing = FiringResult['firings'][number];
+export type FiringOutcome = Firing['outcome'];
+
+async function redisNow(redis: Redis): Promise<number> {
+  const [s, us] = await redis.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+/** Resolves true when written, false when the very same schedule was set already. */
+export async function setSchedule(redis: Redis, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean }> {
+  const first = firstTick(spec, await redisNow(redis));
+  if (first === null) throw new ConfigError(`schedule "${name}": cron never fires from now on`);
+  const k = keys.schedules;
+  return { changed: (await runScript(redis, 'set-schedule', [k.defs, k.due], [name, json, first])) === 1 };
+}
+
+/** Resolves false when no schedule has that name. */
+export async function removeSchedule(redis: Redis, keys: Keys, name: string): Promise<boolean> {
+  const k = keys.schedules;
+  const r = (await redis.multi().hdel(k.defs, name).zrem(k.due, name).hdel(k.last, name).exec()) as [unknown, number][];
+  return r[0]![1] === 1;
+}
+
+export async function readSchedules(redis: Redis, keys: Keys): Promise<ScheduleInfo[]> {
+  const k = keys.schedules;
+  const [[, defs], [, due], [, last]] = (await redis.multi().hgetall(k.defs).zrange(k.due, 0, -1, 'WITHSCORES').hgetall(k.last).exec()) as [
+    [unknown, Record<string, string>],
+    [unknown, string[]],
+    [unknown, Record<string, string>],
+  ];
+  const next = new Map<string, number>();
+  for (let i = 0; i < due.length; i += 2) next.set(due[i]!, Number(due[i + 1]));
+  const out: ScheduleInfo[] = [];
+  for (const name of Object.keys(defs).sort()) {
+    const p = parseDefinition(name, defs[name]!);
+    const l = parseLast(last[name]);
+    const base = { name, next: next.get(name) ?? null, last: l.last, lastId: l.lastId, skipped: l.skipped };
+    if ('def' in p) out.push({ ...base, spec: p.def.spec, fn: p.def.fn, data: p.def.data, options: p.def.options, overlap: p.def.overlap });
+    else out.push({ ...base, spec: { every: 0 }, fn: '', data: null, options: {}, overlap: 'allow', invalid: p.invalid });
+  }
+  return out;
+}
+
+function parseLast(json: string | undefined): { last: number | null; lastId: string | null; skipped: number } {
+  let v: Record<string, unknown> = {};
+  try {
+    const p: unknown = json === undefined ? {} : JSON.parse(json);
+    if (p && typeof p === 'object' && !Array.isArray(p)) v = p as Record<string, unknown>;
+  } catch {
+    // hand-edited: read as nothing fired yet
+  }
+  const last = Number(v.last);
+  const skipped = Number(v.skipped);
+  return { last: v.last !== undefined && Number.isFinite(last) ? last : null, lastId: typeof v.lastId === 'string' ? v.lastId : null, skipped: Number.isFinite(skipped) ? skipped : 0 };
+}
+
+/**
+ * Fire every schedule that fell due: each at the latest of its ticks not after now, once
+ * whichever monitors try. Returns what this monitor fired (firings others won are left out)
+ * and when to come back.
+ */
+export async function fireDue(redis: Redis, keys: Keys, monitor: string): Promise<FiringResult> {
+  const k = keys.schedules;
+  const [[, time], [, head]] = (await redis.multi().time().zrange(k.due, 0, FIRE_BATCH - 1, 'WITHSCORES').exec()) as [[unknown, [string, string]], [unknown, string[]]];
+  const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  const due: { name: string; at: number }[] = [];
+  let nextDue = -1;
+  for (let i = 0; i < head.length; i += 2) {
+    const at = Number(head[i + 1]);
+    if (at <= now) due.push({ name: head[i]!, at });
+    else if (nextDue < 0) nextDue = at;
+  }
+  // a full batch due: more may wait behind it
+  if (due.length === FIRE_BATCH) nextDue = now;
+  if (due.length === 0) return { firings: [], now, nextDue };
+  const defs = await redis.hmget(k.defs, ...due.map((d) => d.name));
+  const pipe = scriptPipeline(redis);
+  const planned: Omit<Firing, 'outcome' | 'id'>[] = [];
+  for (const [i, d] of due.entries()) {
+    const json = defs[i] ?? null;
+    const base = [k.defs, k.due, k.last];
+    const p = json === null ? { invalid: 'no definition' } : parseDefinition(d.name, json);
+    if ('invalid' in p) {
+      // junk (a hand edit): its due time is dropped, or every pass would find it due again
+      planned.push({ name: d.name, tick: d.at, reason: p.invalid });
+      pipeScript(pipe, 'fire-schedule', [...base, keys.task(''), keys.queued, keys.newQueue], [d.name, d.at, json ?? '', d.at, -1, '', '', '', '', '', 0, '', '', keys.taskKeyPrefix, monitor]);
+      continue;
+    }
+    const { tick, next } = ticksAt(p.def.spec, d.at, now);
+    const s = taskOf(d.name, p.def, tick);
+    const place = s.group !== '' || s.priority !== 0;
+    planned.push({ name: d.name, tick });
+    pipeScript(pipe, 'fire-schedule', [...base, keys.task(s.id), keys.queued, keys.newQueue], [
+      d.name,
+      d.at,
+      json!,
+      tick,
+      next ?? -1,
+      s.id,
+      s.raw,
+      place ? '1' : '',
+      s.fn,
+      s.group,
+      s.priority,
+      s.manualEnd ? '1' : '',
+      p.def.overlap,
+      keys.taskKeyPrefix,
+      monitor,
+    ]);
+    if (next !== null && (nextDue < 0 || next < nextDue)) nextDue = next;
+  }
+  const replies = (await pipe.exec()) ?? [];
+  const firings: Firing[] = [];
+  for (const [i, f] of planned.entries()) {
+    const [err, reply] = replies[i] ?? [new Error('no reply')];
+    if (err) throw err;
+    const [outcome, id] = reply as [string, string];
+    if (outcome === 'moved') continue;
+    firings.push({ ...f, outcome: outcome as FiringOutcome, id });
+  }
+  return { firings, now, nextDue };
+}

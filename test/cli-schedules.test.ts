@@ -1,0 +1,105 @@
+/**
+ * The CLI's schedules (issue 8): schedule, unschedule, schedules, against a private Redis and a
+ * real monitor. Each mistake is one line on stderr with exit status 2, and writes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, Monitor } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { runMain } from './helpers/cli.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+function swarm() {
+  const prefix = `sched${++n}:`;
+  const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix], { REDIS_URL: server.url });
+  const client = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
+  const keys = async () => (await redis.keys(`${prefix}*`)).sort();
+  return { prefix, run, client, keys };
+}
+
+function oneLine(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('task-swarm schedule / schedules / unschedule', () => {
+  it('sets a schedule that a monitor fires, lists it, and removes it', async () => {
+    const s = swarm();
+    const r = await s.run('schedule', 'nightly', 'report', '{"k":1}', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--overlap', 'skip', '--priority', '2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^scheduled "nightly": cron "0 3 \* \* \*" Europe\/Berlin -> "report", overlap skip; next \S+; not fired yet\n$/);
+    const again = await s.run('schedule', 'nightly', 'report', '{"k":1}', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--overlap', 'skip', '--priority', '2');
+    expect(again.stdout).toMatch(/^unchanged "nightly"/);
+    expect((await s.run('schedule', 'poll', 'ping', '--every', '200')).code).toBe(0);
+
+    const m = new Monitor({ redis: { ...server.options(), keyPrefix: s.prefix }, checkTaskInterval: 100, logger: quiet });
+    await m.start();
+    await until(async () => (await s.client.schedules()).find((x) => x.name === 'poll')?.lastId, 'a firing of poll', 5000);
+    await m.stop();
+
+    const list = await s.run('schedules');
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^"nightly": cron/);
+    expect(lines[1]).toMatch(/^"poll": every 200 ms -> "ping"; next \S+; last \S+ \(schedule:poll@\S+\)$/);
+    const json = JSON.parse((await s.run('schedules', '--json')).stdout) as { name: string; options: object }[];
+    expect(json.map((x) => x.name)).toEqual(['nightly', 'poll']);
+    expect(json[0]!.options).toEqual({ priority: 2 });
+
+    expect(await s.run('unschedule', 'poll')).toMatchObject({ code: 0, stdout: 'unscheduled "poll"\n' });
+    oneLine(await s.run('unschedule', 'poll'), 1, /no schedule named "poll"/);
+    expect((await s.run('schedules')).stdout).not.toMatch(/poll/);
+    await s.client.close();
+  }, 15_000);
+
+  const mistakes: [string, string[], RegExp][] = [
+    ['no name', ['schedule'], /schedule: missing schedule name/],
+    ['no function', ['schedule', 'n'], /schedule: missing function name/],
+    ['neither --cron nor --every', ['schedule', 'n', 'f'], /give --cron <expr> or --every <ms>, not neither/],
+    ['both --cron and --every', ['schedule', 'n', 'f', '--cron', '* * * * *', '--every', '100'], /not both/],
+    ['--tz without --cron', ['schedule', 'n', 'f', '--every', '100', '--tz', 'UTC'], /--tz only goes with --cron/],
+    ['a cron that does not parse', ['schedule', 'n', 'f', '--cron', 'soon'], /cron "soon" does not parse/],
+    ['a zone that does not exist', ['schedule', 'n', 'f', '--cron', '0 3 * * *', '--tz', 'Mars/Olympus'], /tz must be an IANA time zone/],
+    ['--every 0', ['schedule', 'n', 'f', '--every', '0'], /--every must be an integer >= 1, got "0"/],
+    ['--every 5 (under 10 ms)', ['schedule', 'n', 'f', '--every', '5'], /every must be an integer number of ms from 10/],
+    ['--every not a number', ['schedule', 'n', 'f', '--every', 'often'], /--every must be an integer, got "often"/],
+    ['a bad --overlap', ['schedule', 'n', 'f', '--every', '100', '--overlap', 'queue'], /--overlap must be allow or skip, got "queue"/],
+    ['bad JSON data', ['schedule', 'n', 'f', '{x', '--every', '100'], /json-data is not valid JSON/],
+    ['an extra argument', ['schedule', 'n', 'f', '1', '2', '--every', '100'], /unexpected argument "2"/],
+    ['unschedule without a name', ['unschedule'], /unschedule: missing schedule name/],
+  ];
+  for (const [what, argv, message] of mistakes) {
+    it(`${what}: one line, exit 2, nothing written`, async () => {
+      const s = swarm();
+      oneLine(await s.run(...argv), 2, message);
+      expect(await s.keys()).toEqual([]);
+      await s.client.close();
+    });
+  }
+
+  it('help lists the commands and their options', async () => {
+    const r = await runMain(['--help'], {});
+    expect(r.stdout).toMatch(/^ {2}schedule +queue a task at every tick/m);
+    expect(r.stdout).toMatch(/^ {2}unschedule +remove a schedule/m);
+    expect(r.stdout).toMatch(/^ {2}schedules +list the schedules/m);
+    const h = await runMain(['schedule', '--help'], {});
+    expect(h.stdout).toMatch(/--overlap <allow\|skip>/);
+    expect(h.stdout).toMatch(/--tz <zone> +the time zone of --cron/);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Schedule input: every mistake is a ConfigError naming the option, before anything is written;
+ * cron ticks in a time zone are croner's, across a DST change too.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cron } from 'croner';
+import type { Redis } from 'ioredis';
+import { Client, ConfigError } from '../src/index.js';
+import { firstTick, ticksAt } from '../src/schedule.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+describe('schedule input', () => {
+  const cases: [string, unknown[], RegExp][] = [
+    ['a cron that does not parse', ['n', { cron: 'every day' }, 'f'], /cron "every day" does not parse/],
+    ['a cron field out of range', ['n', { cron: '61 * * * *' }, 'f'], /cron "61 \* \* \* \*" does not parse: .*minute/],
+    ['a cron that never fires', ['n', { cron: '0 0 30 2 *' }, 'f'], /cron .* never fires/],
+    ['a time zone that does not exist', ['n', { cron: '0 3 * * *', tz: 'Europe/Atlantis' }, 'f'], /tz must be an IANA time zone .*Europe\/Atlantis/],
+    ['every 0', ['n', { every: 0 }, 'f'], /every must be an integer number of ms from 10/],
+    ['every < 0', ['n', { every: -5 }, 'f'], /every must be .* got -5/],
+    ['every not an integer', ['n', { every: 1.5 }, 'f'], /every must be/],
+    ['every as a string', ['n', { every: '100' }, 'f'], /every must be/],
+    ['cron and every at once', ['n', { every: 100, cron: '* * * * *' }, 'f'], /spec \{ every \} takes nothing else/],
+    ['an unknown spec field', ['n', { cron: '* * * * *', zone: 'UTC' }, 'f'], /unknown spec field "zone"/],
+    ['no spec', ['n', null, 'f'], /spec must be/],
+    ['an empty name', ['', { every: 100 }, 'f'], /name must be a non-empty string/],
+    ['a name too long', ['x'.repeat(201), { every: 100 }, 'f'], /name must be .* at most 200 bytes/],
+    ['a name with a newline', ['a\nb', { every: 100 }, 'f'], /without control characters/],
+    ['a name that is not a string', [42, { every: 100 }, 'f'], /name must be/],
+    ['no function', ['n', { every: 100 }, ''], /function name must be a non-empty string/],
+    ['option id', ['n', { every: 100 }, 'f', null, { id: 'x' }], /option "id" is not for schedules/],
+    ['option delay', ['n', { every: 100 }, 'f', null, { delay: 5 }], /option "delay" is not for schedules/],
+    ['option runAt', ['n', { every: 100 }, 'f', null, { runAt: 5 }], /option "runAt" is not for schedules/],
+    ['option key', ['n', { every: 100 }, 'f', null, { key: 'k' }], /option "key" is not for schedules/],
+    ['an unknown option', ['n', { every: 100 }, 'f', null, { retries: 3 }], /unknown option "retries"/],
+    ['a bad overlap', ['n', { every: 100 }, 'f', null, { overlap: 'never' }], /overlap must be 'allow' or 'skip'/],
+    ['a bad priority', ['n', { every: 100 }, 'f', null, { priority: 5000 }], /priority must be an integer from -1000 to 1000/],
+    ['a bad attempts', ['n', { every: 100 }, 'f', null, { attempts: 0 }], /attempts must be an integer from 1/],
+    ['a bad backoff', ['n', { every: 100 }, 'f', null, { backoff: { type: 'linear', delay: 1 } }], /backoff.type must be/],
+    ['an empty group', ['n', { every: 100 }, 'f', null, { group: '' }], /group/],
+    ['data that is not JSON', ['n', { every: 100 }, 'f', { big: 1n }], /not JSON-serialisable/],
+  ];
+
+  it.each(cases)('%s is a ConfigError naming it, and nothing is written', async (_what, args, message) => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const call = (c.schedule as (...a: unknown[]) => Promise<unknown>).bind(c);
+    const err = await call(...args).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(message);
+    expect(await redis.keys(`${o.keyPrefix}*`)).toEqual([]);
+  });
+
+  it('unschedule refuses a bad name', async () => {
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    await expect(c.unschedule('' as string)).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('cron ticks in a time zone (croner)', () => {
+  const nightly = { cron: '0 3 * * *', tz: 'Europe/Berlin' };
+
+  it('are those croner computes', () => {
+    const now = Date.UTC(2025, 5, 10, 12, 34, 56, 789);
+    const c = new Cron('0 3 * * *', { timezone: 'Europe/Berlin', paused: true });
+    expect(firstTick(nightly, now)).toBe(c.nextRun(new Date(now))!.getTime());
+    for (const [cron, tz] of [['*/15 9-17 * * 1-5', 'America/New_York'], ['30 2 1 * *', 'Asia/Kolkata'], ['0 0 * * 0', 'UTC']]) {
+      expect(firstTick({ cron: cron!, tz: tz! }, now)).toBe(new Cron(cron!, { timezone: tz, paused: true }).nextRun(new Date(now))!.getTime());
+    }
+  });
+
+  it('03:00 in Berlin is 02:00 UTC before the spring change of 2025-03-30 and 01:00 UTC after it', () => {
+    expect(firstTick(nightly, Date.UTC(2025, 2, 28, 12))).toBe(Date.UTC(2025, 2, 29, 2));
+    expect(firstTick(nightly, Date.UTC(2025, 2, 29, 12))).toBe(Date.UTC(2025, 2, 30, 1));
+    expect(firstTick(nightly, Date.UTC(2025, 2, 30, 12))).toBe(Date.UTC(2025, 2, 31, 1));
+    // and back at the autumn change of 2025-10-26
+    expect(firstTick(nightly, Date.UTC(2025, 9, 25, 12))).toBe(Date.UTC(2025, 9, 26, 2));
+  });
+
+  it('missed ticks: the firing is for the latest one not after now, and the next is the first after now', () => {
+    const due = Date.UTC(2025, 2, 28, 2); // 03:00 CET on the 28th
+    const now = Date.UTC(2025, 2, 30, 12); // two ticks later, across the change
+    expect(ticksAt(nightly, due, now)).toEqual({ tick: Date.UTC(2025, 2, 30, 1), next: Date.UTC(2025, 2, 31, 1) });
+    expect(ticksAt({ every: 1000 }, 5000, 8999)).toEqual({ tick: 8000, next: 9000 });
+    expect(ticksAt({ every: 1000 }, 5000, 5000)).toEqual({ tick: 5000, next: 6000 });
+  });
+
+  it('the default zone is UTC, whatever the host says', async () => {
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    await c.schedule('utc', { cron: '0 3 * * *' }, 'f');
+    const [s] = await c.schedules();
+    expect(s!.spec).toEqual({ cron: '0 3 * * *', tz: 'UTC' });
+    expect(new Date(s!.next!).getUTCHours()).toBe(3);
+  });
+});
