@@ -31,6 +31,7 @@
 ]]
 --@include lib/now.lua
 --@include lib/delayed.lua
+--@include lib/enqueue.lua
 
 local Q, queued, prefix = KEYS[2], KEYS[1], ARGV[1]
 local now = nowMs()
@@ -81,30 +82,23 @@ for i = 2, #ARGV, 8 do
     if string.sub(due, 1, 3) == 'at:' then runAt = tonumber(string.sub(due, 4)) or now
     elseif string.sub(due, 1, 3) == 'in:' then runAt = now + (tonumber(string.sub(due, 4)) or 0) end
     if fn == '' then
-      redis.call('SADD', queued, id)
-      redis.call('LPUSH', Q, raw)
-    else
-      redis.call('HSET', key, 'update', now, 'function', fn, 'data', raw)
+      enqueueTask(key, queued, Q, id, raw, false)
+    elseif runAt > now then
+      redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay')
       if g ~= '' then redis.call('HSET', key, 'group', g) end
       if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
       if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
-      if k ~= '' then
-        redis.call('HSET', key, 'key', k)
-        redis.call('HSET', dedupeKey(Q), k, id)
-      end
-      if runAt > now then
-        redis.call('HSET', key, 'state', 'DELAYED', 'runAt', runAt, 'reason', 'delay')
-        redis.call('ZADD', delayedKey(Q), runAt, id)
-        if earliest < 0 or runAt < earliest then
-          earliest = runAt
-          woke = true
-        end
-      else
-        local member, score = placeOf(Q, id, now, priority)
-        redis.call('HSET', key, 'state', 'QUEUED', 'member', member, 'score', score)
-        enqueue(Q, fn, g, member, score)
+      redis.call('ZADD', delayedKey(Q), runAt, id)
+      if earliest < 0 or runAt < earliest then
+        earliest = runAt
         woke = true
       end
+    else
+      enqueueTask(key, queued, Q, id, raw, true, fn, g, priority, manualEnd == '1')
+    end
+    if k ~= '' then
+      redis.call('HSET', key, 'key', k)
+      redis.call('HSET', dedupeKey(Q), k, id)
     end
   end
 end
