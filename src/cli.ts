@@ -26,6 +26,7 @@ import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import type { ControlInput } from './wire.js';
+import type { BackoffOption, SubmitOptions } from './submission.js';
 import { within } from './within.js';
 
 const PROG = 'task-swarm';
@@ -98,6 +99,16 @@ export interface CliIO {
   env: Record<string, string | undefined>;
 }
 
+/** what a task carries, for `submit` and `schedule` alike (the library's SubmitOptions) */
+const TASK_OPTIONS = {
+  priority: { type: 'string', arg: 'n', doc: 'an integer from -1000 to 1000, higher runs sooner (default 0)' },
+  group: { type: 'string', arg: 'name', doc: 'fairness group, e.g. a tenant: the groups with queued tasks take turns' },
+  attempts: { type: 'string', arg: 'n', doc: 'tries in all when the function throws, times out or its worker dies (default 1)' },
+  backoff: { type: 'string', arg: 'ms|exponential:ms[:max]', doc: 'the wait before each retry: fixed ms, or doubled after each failure up to max (default 0)' },
+  timeout: { type: 'string', arg: 'ms', doc: 'per attempt: abort it after ms, fail it abortTimeout later (default none)' },
+  'manual-end': { type: 'boolean', doc: 'keep the task hash after it ends, listed in end-task' },
+} as const;
+
 const COMMANDS: Record<string, Command> = {
   worker: {
     args: '--functions <module> [options]',
@@ -125,14 +136,16 @@ const COMMANDS: Record<string, Command> = {
   submit: {
     args: '<function> [json-data] [options]',
     summary: 'queue a task; prints its id',
-    details: 'json-data is the task\'s data as JSON, e.g. \'{"frame":1}\' (default null).\nWith --wait: exit status 1 unless the task succeeded.',
+    details:
+      'json-data is the task\'s data as JSON, e.g. \'{"frame":1}\' (default null).\nWith --wait: exit status 1 unless the task succeeded (or was cancelled).',
     options: {
       id: { type: 'string', arg: 'id', doc: 'your own task id (default: a random one)' },
-      'manual-end': { type: 'boolean', doc: 'keep the task hash after it ends, listed in end-task' },
+      ...TASK_OPTIONS,
+      delay: { type: 'string', arg: 'ms', doc: 'start no sooner than ms from now (Redis time)' },
+      'run-at': { type: 'string', arg: 'time', doc: 'start no sooner than this time: ISO 8601 or epoch ms (Redis time)' },
+      key: { type: 'string', arg: 'key', doc: 'dedupe key: while a task with it is queued, delayed or running, print its id instead' },
       wait: { type: 'boolean', doc: 'wait for the end, showing events on stderr; print the task as JSON' },
-      timeout: { type: 'string', arg: 'ms', doc: 'with --wait: give up after this many ms (default: never)' },
-      priority: { type: 'string', arg: 'n', doc: 'an integer from -1000 to 1000, higher runs sooner (default 0)' },
-      group: { type: 'string', arg: 'name', doc: 'fairness group, e.g. a tenant: the groups with queued tasks take turns' },
+      'wait-timeout': { type: 'string', arg: 'ms', doc: 'with --wait: give up after this many ms (default: never)' },
     },
     run: runSubmit,
   },
@@ -148,6 +161,13 @@ const COMMANDS: Record<string, Command> = {
     details: 'Exit status 0 when it succeeded, 1 when it failed, was stopped or the timeout passed.',
     options: { timeout: { type: 'string', arg: 'ms', doc: 'give up after this many ms (default: never)' } },
     run: runWait,
+  },
+  cancel: {
+    args: '<id>',
+    summary: 'cancel a task: queued or delayed, it is removed (ends cancelled); running, it is stopped',
+    details: 'Exit status 0 when it was cancelled or stopped, 1 when it had already ended.',
+    options: {},
+    run: runCancel,
   },
   control: {
     args: '<id> stop|reload|<json>',
@@ -231,9 +251,7 @@ const COMMANDS: Record<string, Command> = {
       tz: { type: 'string', arg: 'zone', doc: 'the time zone of --cron, e.g. Europe/Berlin (default UTC)' },
       every: { type: 'string', arg: 'ms', doc: 'every this many ms (not with --cron)' },
       overlap: { type: 'string', arg: 'allow|skip', doc: 'skip: skip a tick while the last task is queued or running (default allow)' },
-      priority: { type: 'string', arg: 'n', doc: 'an integer from -1000 to 1000, higher runs sooner (default 0)' },
-      group: { type: 'string', arg: 'name', doc: 'fairness group, e.g. a tenant: the groups with queued tasks take turns' },
-      'manual-end': { type: 'boolean', doc: 'keep the task hash after it ends, listed in end-task' },
+      ...TASK_OPTIONS,
     },
     run: runSchedule,
   },
@@ -324,6 +342,33 @@ function parseInteger(name: string, raw: string, min = 0, max = Number.MAX_SAFE_
 
 function parseTimeout(values: Context['values']): number | undefined {
   return typeof values.timeout === 'string' ? parseInteger('--timeout', values.timeout, 1, MAX_TIMEOUT) : undefined;
+}
+
+/** The task options of TASK_OPTIONS, as the library takes them (it checks their ranges). */
+function taskOptions(v: Context['values']): SubmitOptions {
+  const o: SubmitOptions = {};
+  if (typeof v.priority === 'string') o.priority = parseInteger('--priority', v.priority, -1000, 1000);
+  if (typeof v.group === 'string') o.group = v.group;
+  if (typeof v.attempts === 'string') o.attempts = parseInteger('--attempts', v.attempts, 1, 1000);
+  if (typeof v.backoff === 'string') o.backoff = parseBackoff(v.backoff);
+  if (typeof v.timeout === 'string') o.timeout = parseInteger('--timeout', v.timeout, 1, MAX_TIMEOUT);
+  if (v['manual-end'] === true) o.manualEnd = true;
+  return o;
+}
+
+/** `--backoff`: ms (fixed), or exponential:ms[:max] */
+function parseBackoff(raw: string): BackoffOption {
+  const m = /^exponential:(\d+)(?::(\d+))?$/.exec(raw.trim());
+  if (m) return { type: 'exponential', delay: parseInteger('--backoff delay', m[1]!, 0, MAX_TIMEOUT), ...(m[2] !== undefined ? { max: parseInteger('--backoff max', m[2], 0, MAX_TIMEOUT) } : {}) };
+  if (/^-?\d+$/.test(raw.trim())) return parseInteger('--backoff', raw, 0, MAX_TIMEOUT);
+  throw new UsageError(`--backoff must be ms (fixed) or exponential:ms[:max], got ${quote(raw)}`);
+}
+
+/** `--run-at`: ISO 8601 or epoch ms */
+function parseRunAt(raw: string): number {
+  const t = /^\d+$/.test(raw.trim()) ? Number(raw) : Date.parse(raw);
+  if (!Number.isSafeInteger(t) || t < 0) throw new UsageError(`--run-at must be an ISO 8601 time or epoch ms, got ${quote(raw)}`);
+  return t;
 }
 
 function parseJson(what: string, raw: string): unknown {
@@ -710,15 +755,22 @@ async function runSubmit(ctx: Context): Promise<number> {
   const rawData = ctx.positionals[1];
   noMorePositionals(ctx, 2, 'submit');
   const data = rawData === undefined ? undefined : parseJson('json-data', rawData);
-  const wait = ctx.values.wait === true;
-  const timeout = parseTimeout(ctx.values);
-  if (timeout !== undefined && !wait) throw new UsageError('submit: --timeout only goes with --wait');
-  const id = typeof ctx.values.id === 'string' ? ctx.values.id : undefined;
-  if (id === '') throw new UsageError('submit: --id must not be empty');
-  const priority = typeof ctx.values.priority === 'string' ? parseInteger('--priority', ctx.values.priority, -1000, 1000) : undefined;
-  const group = typeof ctx.values.group === 'string' ? ctx.values.group : undefined;
+  const v = ctx.values;
+  const wait = v.wait === true;
+  const waitTimeout = typeof v['wait-timeout'] === 'string' ? parseInteger('--wait-timeout', v['wait-timeout'], 1, MAX_TIMEOUT) : undefined;
+  if (waitTimeout !== undefined && !wait) throw new UsageError('submit: --wait-timeout only goes with --wait');
+  const options = taskOptions(v);
+  if (typeof v.id === 'string') {
+    if (v.id === '') throw new UsageError('submit: --id must not be empty');
+    options.id = v.id;
+  }
+  if (typeof v.delay === 'string' && typeof v['run-at'] === 'string') throw new UsageError('submit: give --delay or --run-at, not both');
+  if (typeof v.delay === 'string') options.delay = parseInteger('--delay', v.delay, 0, MAX_TIMEOUT);
+  if (typeof v['run-at'] === 'string') options.runAt = parseRunAt(v['run-at']);
+  if (typeof v.key === 'string') options.key = v.key;
+  const timeout = waitTimeout;
   return withClient(ctx, async (client) => {
-    const taskId = await client.submit(fn, data, { id, manualEnd: ctx.values['manual-end'] === true, priority, group });
+    const taskId = await client.submit(fn, data, options);
     if (!wait) {
       io.stdout.write(taskId + '\n');
       return 0;
@@ -746,6 +798,17 @@ async function runWait(ctx: Context): Promise<number> {
   return withClient(ctx, async (client) => {
     await requireTask(client, id);
     return reportEnd(ctx.io, await waitFor(ctx.io, client, id, timeout));
+  });
+}
+
+async function runCancel(ctx: Context): Promise<number> {
+  const id = positional(ctx, 0, 'task id', 'cancel');
+  noMorePositionals(ctx, 1, 'cancel');
+  return withClient(ctx, async (client) => {
+    const r = await client.cancel(id);
+    const said = { cancelled: 'cancelled', stopping: 'running: stop sent, it ends stopped', ended: 'had already ended: nothing done' }[r];
+    ctx.io.stdout.write(`${quote(id)} ${said}\n`);
+    return r === 'ended' ? 1 : 0;
   });
 }
 
@@ -970,11 +1033,8 @@ async function runSchedule(ctx: Context): Promise<number> {
   const spec: ScheduleSpec = cron !== undefined ? { cron, ...(typeof v.tz === 'string' ? { tz: v.tz } : {}) } : { every: parseInteger('--every', every!, 1) };
   const overlap = typeof v.overlap === 'string' ? v.overlap : undefined;
   if (overlap !== undefined && overlap !== 'allow' && overlap !== 'skip') throw new UsageError(`--overlap must be allow or skip, got ${quote(overlap)}`);
-  const options: ScheduleOptions = {};
+  const options: ScheduleOptions = taskOptions(v);
   if (overlap) options.overlap = overlap;
-  if (typeof v.priority === 'string') options.priority = parseInteger('--priority', v.priority, -1000, 1000);
-  if (typeof v.group === 'string') options.group = v.group;
-  if (v['manual-end'] === true) options.manualEnd = true;
   return withClient(ctx, async (client) => {
     const r = await client.schedule(name, spec, fn, data, options);
     const shown = (await client.schedules()).find((s) => s.name === name);

@@ -9,7 +9,7 @@
  *
  * Nothing generated may run forever, so: a worker or monitor never gets a reachable Redis (it
  * fails at the connection check, however valid the rest); `wait`, `events` and `submit --wait`
- * either end with a short `--timeout` given last, or name a task that has ended or does not
+ * either end with a short `--timeout` (`--wait-timeout`) given last, or name a task that has ended or does not
  * exist, in a namespace nothing writes to.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,8 @@ import { startRedis, type RedisServer } from './helpers/redis-server.js';
 const RUNS = Number(process.env.CLI_FUZZ_RUNS ?? 300);
 const UNREACHABLE = 'redis://127.0.0.1:1';
 const SHORT_TIMEOUT = '--timeout=50';
+/** the same, for `submit --wait` (its --timeout is the task's) */
+const SHORT_WAIT = '--wait-timeout=50';
 /** a namespace with fixed tasks, which no generated command writes to when it could wait */
 const SEEDED = 'seeded:';
 
@@ -108,7 +110,7 @@ const fields = (f: object): Values => Object.fromEntries(Object.keys(f).map((k) 
 const COMMAND_OPTIONS: Record<string, Values> = {
   worker: { '--functions': modulePath(), '-f': modulePath(), ...fields(WORKER_FIELDS), ...SECRETS },
   monitor: { ...fields(MONITOR_FIELDS), ...SECRETS },
-  submit: { '--id': junkText, '--manual-end': null, '--wait': null, '--timeout': number },
+  submit: { '--id': junkText, '--manual-end': null, '--wait': null, '--wait-timeout': number, '--timeout': number, '--attempts': number, '--backoff': junkText, '--delay': number, '--run-at': junkText, '--key': junkText },
   get: {},
   wait: { '--timeout': number },
   control: {},
@@ -116,6 +118,7 @@ const COMMAND_OPTIONS: Record<string, Values> = {
   dead: { '--limit': number, '--json': null },
   'retry-dead': {},
   'purge-dead': {},
+  cancel: {},
   status: { '--json': null },
 };
 const COMMANDS = Object.keys(COMMAND_OPTIONS);
@@ -186,7 +189,7 @@ const waiting = fc.oneof(
     })),
   ),
   fc.tuple(positionalsOf.submit!, fc.boolean()).chain(([positionals, reachable]) =>
-    tail('submit', reachable, true).map((rest): Case => ({ argv: ['submit', ...positionals, ...rest, '--wait', SHORT_TIMEOUT], env: { REDIS_URL: reachable ? server.url : UNREACHABLE } })),
+    tail('submit', reachable, true).map((rest): Case => ({ argv: ['submit', ...positionals, ...rest, '--wait', SHORT_WAIT], env: { REDIS_URL: reachable ? server.url : UNREACHABLE } })),
   ),
 );
 
@@ -201,7 +204,7 @@ const ending = fc
     return fc.tuple(positionals, extra, tail(command, reachable, true)).map(([p, extra, rest]): Case => {
       const argv = [command, ...p, ...extra, ...rest];
       // `submit --wait` without a timeout could wait for ever: it is "waiting"'s to try.
-      if (command === 'submit' && argv.includes('--wait')) argv.push(SHORT_TIMEOUT);
+      if (command === 'submit' && argv.includes('--wait')) argv.push(SHORT_WAIT);
       return { argv, env: { REDIS_URL: reachable ? server.url : UNREACHABLE } };
     });
   });

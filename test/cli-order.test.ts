@@ -138,7 +138,7 @@ describe('task-swarm pause / resume / status, with a worker running', () => {
       expect(status).toMatch(/^nope\s+1\s+0\s+0\s+\(paused; no live worker serves it: its tasks wait\)$/m);
 
       // --wait on a task nobody serves says so, on one stderr line, then waits (here: times out)
-      const waited = await s.run('submit', 'nope', '2', '--wait', '--timeout', '300');
+      const waited = await s.run('submit', 'nope', '2', '--wait', '--wait-timeout', '300');
       expect(waited.code).toBe(1);
       expect(waited.stderr).toMatch(/waits, QUEUED: no live worker serves function "nope"/);
 

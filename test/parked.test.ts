@@ -45,7 +45,7 @@ async function swarm(functions: string[], o = server.options()) {
 describe('a task for a function no live worker serves', () => {
   it('is not parked: `task-swarm submit <function> --wait` says it waits for a worker that serves it, and it runs when one comes', async () => {
     const { o, w } = await swarm(['echo']);
-    const r = await cli(['submit', 'typo', '{"n":1}', '--id', 'typo-1', '--wait', '--timeout', '1500', '--key-prefix', o.keyPrefix]);
+    const r = await cli(['submit', 'typo', '{"n":1}', '--id', 'typo-1', '--wait', '--wait-timeout', '1500', '--key-prefix', o.keyPrefix]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no live worker serves function "typo"');
     expect(r.stderr).toMatch(/did not end within 1500 ms/);

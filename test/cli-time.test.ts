@@ -1,0 +1,105 @@
+/**
+ * The CLI's side of time (issue 8): submit --attempts/--backoff/--timeout/--delay/--run-at/--key,
+ * --wait with --wait-timeout, and cancel, against a private Redis and a real worker. Each mistake
+ * is one line on stderr with exit status 2, and writes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, Worker } from '../src/index.js';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { runMain } from './helpers/cli.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+function swarm() {
+  const prefix = `time${++n}:`;
+  const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix], { REDIS_URL: server.url });
+  const client = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
+  const keys = async () => (await redis.keys(`${prefix}*`)).sort();
+  return { prefix, run, client, keys };
+}
+
+function oneLine(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+describe('task-swarm submit, time options', () => {
+  it('--attempts and --backoff retry a failing task; --wait prints its history', async () => {
+    const s = swarm();
+    const w = new Worker({ redis: { ...server.options(), keyPrefix: s.prefix }, port: 0, logger: quiet });
+    w.addTaskFunction('flaky', async (t) => {
+      if (t.attempt < 3) throw new Error(`try ${t.attempt}`);
+      return t.attempt;
+    });
+    await w.start();
+    try {
+      const r = await s.run('submit', 'flaky', '--attempts', '3', '--backoff', 'exponential:50:100', '--wait', '--wait-timeout', '10000');
+      expect(r.code, r.stderr).toBe(0);
+      const t = JSON.parse(r.stdout) as { outcome: string; result: number; history: { outcome: string }[] };
+      expect(t).toMatchObject({ outcome: 'succeeded', result: 3 });
+      expect(t.history.map((h) => h.outcome)).toEqual(['failed', 'failed', 'succeeded']);
+      expect(r.stderr).toMatch(/retrying/);
+    } finally {
+      await w.stop();
+      await s.client.close();
+    }
+  });
+
+  it('--delay and --run-at queue it DELAYED; --key dedupes; cancel removes it', async () => {
+    const s = swarm();
+    try {
+      const a = await s.run('submit', 'f', '{"n":1}', '--delay', '60000', '--key', 'k1');
+      expect(a.code, a.stderr).toBe(0);
+      const id = a.stdout.trim();
+      expect(await s.client.get(id)).toMatchObject({ state: 'DELAYED', reason: 'delay', key: 'k1' });
+      const again = await s.run('submit', 'f', '{"n":2}', '--key', 'k1');
+      expect(again.stdout.trim()).toBe(id);
+      const later = await s.run('submit', 'f', '--run-at', new Date(Date.now() + 3_600_000).toISOString());
+      expect((await s.client.get(later.stdout.trim()))?.state).toBe('DELAYED');
+      const c = await s.run('cancel', id);
+      expect(c.code, c.stderr).toBe(0);
+      expect(c.stdout).toMatch(/cancelled/);
+      expect(await s.client.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
+      const twice = await s.run('cancel', id);
+      expect(twice.code).toBe(1);
+      expect(twice.stdout).toMatch(/already ended/);
+      oneLine(await s.run('cancel', 'nope'), 1, /task "nope" not found|no task/i);
+    } finally {
+      await s.client.close();
+    }
+  });
+
+  it.each([
+    [['submit', 'f', '--attempts', '0'], /--attempts must be an integer >= 1/],
+    [['submit', 'f', '--backoff', 'linear:5'], /--backoff must be ms \(fixed\) or exponential:ms\[:max\]/],
+    [['submit', 'f', '--timeout', 'soon'], /--timeout must be an integer/],
+    [['submit', 'f', '--delay=-5'], /--delay must be an integer >= 0/],
+    [['submit', 'f', '--run-at', 'tomorrowish'], /--run-at must be an ISO 8601 time or epoch ms/],
+    [['submit', 'f', '--delay', '5', '--run-at', '0'], /give --delay or --run-at, not both/],
+    [['submit', 'f', '--wait-timeout', '5'], /--wait-timeout only goes with --wait/],
+    [['submit', 'f', '--key', ''], /key must be a non-empty string/],
+  ])('%j is one line, exit 2, nothing written', async (argv, message) => {
+    const s = swarm();
+    try {
+      oneLine(await s.run(...argv), 2, message);
+      expect(await s.keys()).toEqual([]);
+    } finally {
+      await s.client.close();
+    }
+  });
+});
