@@ -939,11 +939,11 @@ async function runStatus(ctx: Context): Promise<number> {
     const names = Object.keys(s.functions).sort();
     if (names.length === 0) return 0;
     const width = Math.max(8, ...names.map((n) => escapeControls(n).length));
-    out(`${'function'.padEnd(width)}  ${'queued'.padStart(8)}  ${'running'.padStart(8)}  ${'workers'.padStart(8)}`);
+    out(`${'function'.padEnd(width)}  ${'queued'.padStart(8)}  ${'running'.padStart(8)}  ${'delayed'.padStart(8)}  ${'workers'.padStart(8)}`);
     for (const n of names) {
       const f = s.functions[n]!;
       const notes = [f.paused ? 'paused' : '', f.queued > 0 && f.workers === 0 ? 'no live worker serves it: its tasks wait' : ''].filter(Boolean).join('; ');
-      out(`${escapeControls(n).padEnd(width)}  ${String(f.queued).padStart(8)}  ${String(f.running).padStart(8)}  ${String(f.workers).padStart(8)}${notes ? `  (${notes})` : ''}`);
+      out(`${escapeControls(n).padEnd(width)}  ${String(f.queued).padStart(8)}  ${String(f.running).padStart(8)}  ${String(f.delayed).padStart(8)}  ${String(f.workers).padStart(8)}${notes ? `  (${notes})` : ''}`);
     }
     return 0;
   });

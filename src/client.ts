@@ -125,6 +125,8 @@ export interface FunctionStats {
   /** tasks routed to it and waiting (entries not routed yet are counted in `queued` of stats) */
   queued: number;
   running: number;
+  /** tasks waiting for a time: a delay, or a retry's backoff */
+  delayed: number;
   /** live workers that serve it */
   workers: number;
   paused: boolean;
@@ -467,8 +469,11 @@ export class Client {
     // a wake marker (lib/limits.lua) is no task: at most one is queued, as the oldest entry
     const queued = listed - (oldest === 'wake' ? 1 : 0);
     const functions: Record<string, FunctionStats> = {};
-    const of = (fn: string) => (functions[fn] ??= { queued: 0, running: 0, workers: 0, paused: pausedSet.includes('*') || pausedSet.includes(fn) });
-    for (const [f, n] of Object.entries(counts)) if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
+    const of = (fn: string) => (functions[fn] ??= { queued: 0, running: 0, delayed: 0, workers: 0, paused: pausedSet.includes('*') || pausedSet.includes(fn) });
+    for (const [f, n] of Object.entries(counts)) {
+      if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
+      else if (f.startsWith('d:') && Number(n) > 0) of(f.slice(2)).delayed = Number(n);
+    }
     for (const [f, n] of Object.entries(running)) if (f.startsWith('f:') && Number(n) > 0) of(f.slice(2)).running = Number(n);
     const live = new Set(workers);
     for (const [w, json] of Object.entries(served)) {

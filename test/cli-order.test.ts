@@ -135,7 +135,7 @@ describe('task-swarm pause / resume / status, with a worker running', () => {
       expect((await s.client.get(id))?.state).toBe('QUEUED');
       const status = (await s.run('status')).stdout;
       expect(status).toMatch(/PAUSED \(swarm\)/);
-      expect(status).toMatch(/^nope\s+1\s+0\s+0\s+\(paused; no live worker serves it: its tasks wait\)$/m);
+      expect(status).toMatch(/^nope\s+1\s+0\s+0\s+0\s+\(paused; no live worker serves it: its tasks wait\)$/m);
 
       // --wait on a task nobody serves says so, on one stderr line, then waits (here: times out)
       const waited = await s.run('submit', 'nope', '2', '--wait', '--wait-timeout', '300');
@@ -154,7 +154,7 @@ describe('task-swarm pause / resume / status, with a worker running', () => {
       const held = (await s.run('submit', 'echo', '"later"')).stdout.trim();
       await new Promise((r) => setTimeout(r, 300));
       expect((await s.client.get(held))?.state).toBe('QUEUED');
-      expect((await s.run('status')).stdout).toMatch(/^echo\s+1\s+0\s+1\s+\(paused\)$/m);
+      expect((await s.run('status')).stdout).toMatch(/^echo\s+1\s+0\s+0\s+1\s+\(paused\)$/m);
       expect((await s.run('resume', 'echo')).stdout).toBe('resumed function "echo"\n');
       expect(await s.client.wait(held, { timeout: 5_000 })).toMatchObject({ outcome: 'succeeded', result: 'later' });
       await until(async () => !(await s.run('status')).stdout.includes('paused'), 'status shows nothing paused');

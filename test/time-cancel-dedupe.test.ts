@@ -63,7 +63,7 @@ describe('cancel', () => {
     expect((await c.stats()).dead).toBe(deadBefore);
     expect(await redis.llen(k.newQueue)).toBe(0);
     expect(await redis.zcard(`${k.newQueue}:delayed`)).toBe(0);
-    expect((await c.stats()).functions.echo?.queued ?? 0).toBe(0);
+    expect((await c.stats()).functions.echo).toMatchObject({ queued: 0, delayed: 0 });
   });
 
   it('stops a running task (it ends stopped), leaves an ended one alone, and refuses an unknown id', async () => {

@@ -50,7 +50,11 @@ describe('a delayed task', () => {
     expect(t).toMatchObject({ state: 'DELAYED', reason: 'delay', function: 'echo' });
     expect(t!.runAt! - before).toBeGreaterThanOrEqual(800);
     expect(t!.runAt! - before).toBeLessThan(1000);
+    expect((await c.stats()).functions.echo).toMatchObject({ delayed: 1, queued: 0 });
     const ended = await c.wait(id, { timeout: 10_000 });
+    // counted while it waited, and the count dropped once it ran
+    expect((await c.stats()).functions.echo).toMatchObject({ delayed: 0 });
+    expect(await redis.hexists(keysFor(o.keyPrefix).counts, 'd:echo')).toBe(0);
     expect(ended).toMatchObject({ outcome: 'succeeded', result: 'later' });
     expect(ended.start! - t!.runAt!).toBeGreaterThanOrEqual(0);
     expect(ended.start! - t!.runAt!, 'started within a fraction of the poll after its due time').toBeLessThan(500);

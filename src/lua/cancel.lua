@@ -26,7 +26,7 @@ local now = nowMs()
 if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
 elseif state == 'DELAYED' then
-  redis.call('ZREM', delayedKey(Q), id)
+  if redis.call('ZREM', delayedKey(Q), id) == 1 then countDelayed(Q, h[2], -1) end
 elseif not state and redis.call('SISMEMBER', KEYS[3], id) == 1 then
   redis.call('HSET', key, 'unrouted', '1')
 else

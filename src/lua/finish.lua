@@ -25,6 +25,7 @@
 --@include lib/fields.lua
 --@include lib/limits.lua
 --@include lib/history.lua
+--@include lib/delayed-count.lua
 
 local now = nowMs()
 local out = {}
@@ -48,6 +49,7 @@ for i = 1, #ARGV, 6 do
     local first = redis.call('ZRANGE', delayedKey(KEYS[3]), 0, 0, 'WITHSCORES')
     redis.call('ZADD', delayedKey(KEYS[3]), runAt, id)
     if not first[2] or runAt < tonumber(first[2]) then wake(KEYS[3]) end
+    countDelayed(KEYS[3], h[3], 1)
     release(KEYS[3], h[3], h[4])
     redis.call('PUBLISH', channel, eventJson('retrying', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. string.format('%d', tonumber(a[1]) or 0) .. ',"error":' .. payload .. ',"runAt":' .. string.format('%d', runAt) .. '}', now))
     out[#out + 1] = 1

@@ -89,6 +89,7 @@ for i = 2, #ARGV, 8 do
       if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
       if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
       redis.call('ZADD', delayedKey(Q), runAt, id)
+      countDelayed(Q, fn, 1)
       if earliest < 0 or runAt < earliest then
         earliest = runAt
         woke = true

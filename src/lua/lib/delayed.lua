@@ -10,6 +10,7 @@
 ]]
 --@include lib/queue.lua
 --@include lib/fields.lua
+--@include lib/delayed-count.lua
 
 local function nextDue(Q)
   local first = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
@@ -36,6 +37,7 @@ local function promote(Q, prefix, now, limit)
       redis.call('HSET', key, 'state', 'QUEUED', 'update', now)
       redis.call('HDEL', key, 'runAt', 'reason')
       enqueue(Q, h[2], h[3] or '', member, score)
+      countDelayed(Q, h[2], -1)
       n = n + 1
     end
   end
