@@ -44,8 +44,12 @@ export interface Keys {
   limits: string;
   /** hash 'f:<fn>' / 'g:<group>' -> tasks RUNNING now */
   running: string;
-  /** hash 'q:<fn>' -> tasks queued in its structure, 'seq' -> the routing sequence */
+  /** hash 'q:<fn>' -> tasks queued in its structure, 'd:<fn>' -> DELAYED tasks, 'seq' -> the routing sequence */
   counts: string;
+  /** zset id -> due time (Redis ms): tasks that wait for a time, a delay or a retry's backoff (lib/delayed.lua) */
+  delayed: string;
+  /** hash dedupe key -> the id of the task that holds it (submit.lua) */
+  dedupe: string;
   /**
    * schedules (src/schedule.ts): defs (hash name -> JSON definition), due (zset name -> next
    * tick, Redis ms), last (hash name -> JSON {last, lastId, skipped, lastSkipped, by}: what the
@@ -94,6 +98,9 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     limits: `${p}${c.newQueue}:limits`,
     running: `${p}${c.newQueue}:running`,
     counts: `${p}${c.newQueue}:counts`,
+    // (the scripts name these from the queue's key: lib/names.lua delayedKey, dedupeKey)
+    delayed: `${p}${c.newQueue}:delayed`,
+    dedupe: `${p}${c.newQueue}:keys`,
     schedules: {
       defs: `${p}${c.newQueue}:schedules`,
       due: `${p}${c.newQueue}:schedules:due`,

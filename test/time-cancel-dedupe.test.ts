@@ -62,7 +62,7 @@ describe('cancel', () => {
     }
     expect((await c.stats()).dead).toBe(deadBefore);
     expect(await redis.llen(k.newQueue)).toBe(0);
-    expect(await redis.zcard(`${k.newQueue}:delayed`)).toBe(0);
+    expect(await redis.zcard(k.delayed)).toBe(0);
     expect((await c.stats()).functions.echo).toMatchObject({ queued: 0, delayed: 0 });
   });
 
@@ -106,13 +106,13 @@ describe('dedupe keys', () => {
     expect(await c.submit('sleep', { ms: 600 }, { key: 'invoice-42' })).toBe(first);
     await c.wait(first, { timeout: 5000 });
     // ended: the key is free, and nothing of it is left in Redis
-    expect(await redis.hlen(`${k.newQueue}:keys`)).toBe(0);
+    expect(await redis.hlen(k.dedupe)).toBe(0);
     const second = await c.submit('echo', 2, { key: 'invoice-42', delay: 400 });
     expect(second).not.toBe(first);
     // delayed
     expect(await c.submit('echo', 3, { key: 'invoice-42' })).toBe(second);
     expect(await c.cancel(second)).toBe('cancelled');
-    expect(await redis.hlen(`${k.newQueue}:keys`)).toBe(0);
+    expect(await redis.hlen(k.dedupe)).toBe(0);
     const third = await c.submit('echo', 4, { key: 'invoice-42' });
     expect(third).not.toBe(second);
     expect(await c.wait(third, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 4 });
