@@ -127,6 +127,24 @@ describe('a task that throws', () => {
   });
 });
 
+describe("an entry pushed by hand, in the seed's format", () => {
+  it('carries attempts and backoff as fields of its JSON, and is retried as a submitted task is', async () => {
+    const o = server.options() as { keyPrefix: string };
+    await worker(o);
+    const c = client(o);
+    const r = server.client();
+    cleanup.push(async () => r.disconnect());
+    await r.lpush(`${o.keyPrefix}new-task`, JSON.stringify({ id: 'by-hand', function: 'flaky', data: { fails: 1 }, attempts: 2, backoff: 100 }));
+    const t = await until(async () => {
+      const x = await c.get('by-hand');
+      return x?.state === 'END' ? x : undefined;
+    }, 'the hand-pushed task ended');
+    expect(t).toMatchObject({ outcome: 'succeeded', attempt: 2 });
+    expect(t.history!.map((h) => h.outcome)).toEqual(['failed', 'succeeded']);
+    expect(gaps(t)[0]).toBeGreaterThanOrEqual(100);
+  });
+});
+
 describe('an attempt that times out', () => {
   it('is retried like a throw while attempts are left, then ends failed with the TimeoutError', async () => {
     const o = server.options();
