@@ -16,7 +16,9 @@
   (requeue.lua makes the same check.)
 
   Returns { lost, missing, now, epoch }:
-    lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced)
+    lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced);
+              not one this claim ended itself (END under its lease, or its retry written), which
+              an END in flight beside the heartbeat makes common
     missing = ids whose hash is gone: re-asserted by the worker if Redis lost its data, that is
               if `epoch` differs from the one it saw before (see reassert.lua)
 ]]
@@ -48,7 +50,7 @@ local lost, missing = {}, {}
 for i = 4, #ARGV, 2 do
   local id, lease = ARGV[i], ARGV[i + 1]
   local key = prefix .. id
-  local h = fields(key, 'state', 'lease')
+  local h = fields(key, 'state', 'lease', 'retry_lease')
   if not h then
     lost[#lost + 1] = id -- its key holds something else now: not a task of ours
   elseif not h[1] then
@@ -56,6 +58,8 @@ for i = 4, #ARGV, 2 do
   elseif h[1] == 'RUNNING' and h[2] == lease then
     redis.call('HSET', key, 'update', now)
     redis.call('ZADD', KEYS[1], now, id)
+  elseif (h[1] == 'END' and h[2] == lease) or h[3] == lease then
+    -- this claim's own END (or retry) crossed the heartbeat: nothing to renew, nothing lost
   else
     lost[#lost + 1] = id
   end

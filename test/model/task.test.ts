@@ -401,8 +401,11 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
   await settle();
   expect(crashes).toEqual([]);
   expect(actor.getSnapshot().status).toBe('done');
+  // a heartbeat of the ended claim: lost when someone else holds the task, or it is queued again;
+  // not when this claim's own END (or retry) is there (an END crossing a heartbeat is no loss)
   const renewed = await renewLeases(redis, keys, 'w1', [{ id, lease }]);
-  expect(renewed.lost).toEqual([id]);
+  const ownEnd = (settled.hash.state === 'END' && settled.hash.lease === lease) || settled.hash.retry_lease === lease;
+  expect(renewed.lost).toEqual(ownEnd ? [] : [id]);
   expect(await footprint(id)).toEqual(settled);
   actor.stop();
 }

@@ -825,6 +825,7 @@ export class Sim {
       const h = pre.s.hashes[b.id];
       if (!h) missing.push(b.id);
       else if (h.state === 'RUNNING' && h.lease === b.lease) current.push(b.id);
+      else if ((h.state === 'END' && h.lease === b.lease) || h.retry_lease === b.lease) continue; // our own END crossed it
       else lost.push(b.id);
     }
     const r = await renewLeases(this.redis, this.keys, w.name, list);
