@@ -70,7 +70,7 @@ describe('pause() and resume()', () => {
     for (const id of waiting) expect(await c.get(id), id).toMatchObject({ state: 'QUEUED', attempt: 0 });
     const stats = await c.stats();
     expect(stats.paused).toBe(true);
-    expect(stats.functions.job).toEqual({ queued: 4, running: 0, workers: 2, paused: true });
+    expect(stats.functions.job).toEqual({ queued: 4, running: 0, delayed: 0, workers: 2, paused: true });
     expect(Date.now() - pausedAt).toBeLessThan(POLL);
 
     const resumed = Date.now();
@@ -83,7 +83,7 @@ describe('pause() and resume()', () => {
     expect(started(pool)).toHaveLength(8);
     const after = await c.stats();
     expect(after.paused).toBe(false);
-    expect(after.functions.job).toEqual({ queued: 0, running: 0, workers: 2, paused: false });
+    expect(after.functions.job).toEqual({ queued: 0, running: 0, delayed: 0, workers: 2, paused: false });
   });
 
   it('pause(fn) holds that function alone: the others run, on the same workers; resume(fn) starts its tasks at once', async () => {
@@ -99,7 +99,7 @@ describe('pause() and resume()', () => {
     expect(started(pool).sort()).toEqual(resize);
     const stats = await c.stats();
     expect(stats.paused).toBe(false);
-    expect(stats.functions.mail).toEqual({ queued: 2, running: 0, workers: 2, paused: true });
+    expect(stats.functions.mail).toEqual({ queued: 2, running: 0, delayed: 0, workers: 2, paused: true });
     expect(stats.functions.resize).toMatchObject({ queued: 0, workers: 1, paused: false });
 
     // resuming another function, or the swarm, does not resume it
@@ -114,7 +114,7 @@ describe('pause() and resume()', () => {
       expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', attempt: 1 });
       expect(startedAt(pool, id)! - resumed, `${id} started at once on resume`).toBeLessThan(1000);
     }
-    expect((await c.stats()).functions.mail).toEqual({ queued: 0, running: 0, workers: 2, paused: false });
+    expect((await c.stats()).functions.mail).toEqual({ queued: 0, running: 0, delayed: 0, workers: 2, paused: false });
   });
 
   it('the swarm paused holds every function, a function paused too stays paused after resume()', async () => {
@@ -139,6 +139,6 @@ describe('pause() and resume()', () => {
     expect((await c.stats()).functions.mail).toMatchObject({ queued: 1, paused: true });
     // a function paused that nothing serves or queues is still reported
     await c.pause('ghost');
-    expect((await c.stats()).functions.ghost).toEqual({ queued: 0, running: 0, workers: 0, paused: true });
+    expect((await c.stats()).functions.ghost).toEqual({ queued: 0, running: 0, delayed: 0, workers: 0, paused: true });
   });
 });
