@@ -524,7 +524,8 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
   pipelined), across 1,000 groups × 10 priorities, up to 10k, 100k and 1M queued; at each size a
   worker-like caller (the library's \`claim\` effect, a token per claim) claims 1 task at a time,
   then 10, one claim after the other, and Redis's own time per claim script is read from INFO
-  commandstats; then again with limits set. \`--order-max=100000\` skips the 1M fill.
+  commandstats; then again with limits set. 1M is opt-in (\`--order-max=1000000\`: its fill
+  alone takes longer than the scenario's 60 s here).
 - **Profile**: the Task Swarm worker child runs under \`node --cpu-prof\`; only samples inside
   the timed drain are summarised (\`bench/lib/cpuprofile.ts\`); the raw profile is left in
   \`bench/results/profile/\` (not committed).

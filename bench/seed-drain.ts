@@ -4,7 +4,7 @@
  * `Worker` at the given concurrency drains them. Uses only the public API of the checkout it is
  * given (`<dir>/src/index.ts`), so the same script measures any commit:
  *
- *   node --import tsx bench/seed-drain.ts <checkout dir> [--port=P] [--n=20000] [--concurrency=10]
+ *   node --import tsx bench/seed-drain.ts <checkout dir> [--port=P] [--n=20000] [--concurrency=10] [--fill-only]
  *
  * With --port it uses that redis-server (FLUSHALL and SCRIPT FLUSH first: never give it a Redis
  * that holds anything you want), else it starts its own on a free port. Prints one JSON line:
@@ -25,6 +25,7 @@ if (!dirArg || dirArg.startsWith('--')) {
   process.exit(2);
 }
 const opt = new Map(rest.map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+// --fill-only: submit the tasks and stop (no worker)
 const n = Number(opt.get('n') ?? 20_000);
 const concurrency = Number(opt.get('concurrency') ?? 10);
 process.env.TASK_SWARM_LOG = 'silent';
@@ -73,6 +74,12 @@ async function main() {
       await Promise.all(batch);
     }
     const fillMs = performance.now() - f0;
+    if (opt.has('fill-only')) {
+      // (to subtract the fill from a whole-server measure, e.g. instructions under callgrind)
+      await client.close();
+      console.log(JSON.stringify({ dir: resolve(dirArg!), n, fillMs: Math.round(fillMs) }));
+      return;
+    }
     await admin.config('RESETSTAT');
     const cpu0 = await redisCpuUs(admin);
 

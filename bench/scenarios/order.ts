@@ -15,7 +15,8 @@
  * `used_memory` delta / n, for the placed tasks at each size and for plain seed tasks (no group,
  * no priority: pushed on `new-task`).
  *
- * 1M queued takes most of the scenario's time (the fill); `--order-max=100000` stops at 100k.
+ * 1M queued is opt-in (`npm run bench -- --only=order --order-max=1000000`): filling it takes
+ * 1-2 minutes here, more than the scenario's 60 s.
  */
 import type { Redis } from 'ioredis';
 import { resolveRedisConfig } from '../../src/config.js';

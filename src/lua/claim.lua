@@ -238,23 +238,38 @@ local n = #order
   turn (below), so each is handled as routing the whole batch would handle it; and routing stops
   where the worker's room ends: the rest stays on `new-task`, in order, for the next claim,
   rather than being routed into the function's structure only to be taken out of it again.
+  Reading the whole window at every claim would cost more than it saves, so how many entries at
+  the queue's right end are known to be plain is kept (plainKey: that count and the entry at the
+  right end then, which must still be there): entries join on the left and leave on the right,
+  so only the ones that joined since are read.
 ]]
+local plain = plainKey(Q)
+local len = redis.call('LLEN', Q)
+local cache = redis.call('HMGET', plain, 'n', 'head')
+local verified = 0
+if cache[1] and len > 0 and cache[2] == redis.call('LINDEX', Q, -1) then verified = math.min(tonumber(cache[1]) or 0, len) end
 local stepwise = false
 if n == 1 then
+  local want = math.min(window, len)
   stepwise = true
-  for _, raw in ipairs(redis.call('LRANGE', Q, -window, -1)) do
-    if string.find(raw, 'priority', 1, true) or string.find(raw, 'group', 1, true) or string.find(raw, '\\u', 1, true) then
-      stepwise = false
-      break
+  if verified < want then
+    for _, raw in ipairs(redis.call('LRANGE', Q, -want, -(verified + 1))) do
+      if string.find(raw, 'priority', 1, true) or string.find(raw, 'group', 1, true) or string.find(raw, '\\u', 1, true) then
+        stepwise = false
+        break
+      end
     end
+    if stepwise then verified = want end
   end
 end
+local popped = 0
 
 local batch = {}
 if not stepwise then
   for _ = 1, window do
     local raw = redis.call('RPOP', Q)
     if not raw then break end
+    popped = popped + 1
     -- (a wake marker has done its job: dropped)
     if raw ~= 'wake' then batch[#batch + 1] = judge(raw) end
   end
@@ -330,6 +345,7 @@ if stepwise then
     if taken >= max or room[fn0] <= 0 then break end
     local raw = redis.call('RPOP', Q)
     if not raw then break end
+    popped = popped + 1
     if raw ~= 'wake' then
       batch[#batch + 1] = judge(raw)
       alone[#batch] = true
@@ -338,6 +354,11 @@ if stepwise then
   end
 else
   for i, e in ipairs(batch) do route(i, e) end
+end
+if verified > popped then
+  redis.call('HSET', plain, 'n', verified - popped, 'head', redis.call('LINDEX', Q, -1))
+elseif cache[1] then
+  redis.call('DEL', plain)
 end
 
 -- 2. Claiming, from each of the worker's functions in turn.

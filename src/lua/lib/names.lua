@@ -28,3 +28,9 @@ end
 local function rateKey(Q, target)
   return Q .. ':rate:' .. part(target)
 end
+
+-- what claim.lua knows of the queue's right end (hash: n entries there hold no group nor
+-- priority, and head, the entry at the right end when it learnt it)
+local function plainKey(Q)
+  return Q .. ':plain'
+end
