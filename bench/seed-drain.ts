@@ -85,11 +85,13 @@ async function main() {
 
     const ended = 'tasks:ended'; // the default key names: the task set `tasks`, and its `:ended` list
     const d0 = performance.now();
+    const cpu = process.cpuUsage();
     const worker = new lib.Worker({ host: '127.0.0.1', port: 0, redis, concurrency });
     worker.addTaskFunction('noop', async () => null);
     await worker.start();
     while ((await admin.llen(ended)) < n) await new Promise((r) => setTimeout(r, 2));
     const drainMs = performance.now() - d0;
+    const used = process.cpuUsage(cpu);
     const cpu1 = await redisCpuUs(admin);
     const stats = await commandStats(admin);
     await worker.stop();
@@ -116,6 +118,8 @@ async function main() {
         fillMs: Math.round(fillMs),
         redisScriptUsPerTask: per(scriptUs),
         redisCpuUsPerTask: per(cpu1 - cpu0),
+        // this process: the worker (the client is idle while it drains)
+        workerCpuUsPerTask: per(used.user + used.system),
         commandsPerTask: commands,
         processMs: Math.round(performance.now() - t0),
       }),

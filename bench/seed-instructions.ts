@@ -38,7 +38,10 @@ async function instructions(dir: string, extra: string[]): Promise<number> {
       admin = r;
     } catch {
       r.disconnect();
-      if (i > 150) throw new Error('redis-server under valgrind did not start');
+      if (i > 150) {
+        proc.kill('SIGKILL');
+        throw new Error('redis-server under valgrind did not start');
+      }
       await new Promise((res) => setTimeout(res, 200));
     }
   }

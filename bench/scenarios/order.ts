@@ -39,7 +39,9 @@ const MAX_BYTES = 1_048_576;
 const BIG = { concurrency: 1_000_000_000, rate: { max: 1_000_000_000, per: 60_000 } };
 
 export interface OrderCell {
-  /** tasks queued when the claims began */
+  /** the queue size measured (the fill's target) */
+  size: number;
+  /** tasks queued when these claims began (the size, less what earlier claims took) */
   queued: number;
   limits: boolean;
   /** tasks per claim */
@@ -162,7 +164,7 @@ export async function order(ctx: Ctx, opts: { sizes: number[]; claims1: number; 
           const queued = filled - claimed;
           const r = await claims(ctx, conn, admin, keys, batch, count, token);
           claimed += batch * (count + 1);
-          cells.push({ queued, limits, batch, claims: count, usPerClaim: round(r.usPerClaim, 1), usPerTask: round(r.usPerClaim / batch, 1), commandsPerClaim: round(r.commandsPerClaim, 1), rttMs: round(r.rttMs, 3) });
+          cells.push({ size, queued, limits, batch, claims: count, usPerClaim: round(r.usPerClaim, 1), usPerTask: round(r.usPerClaim / batch, 1), commandsPerClaim: round(r.commandsPerClaim, 1), rttMs: round(r.rttMs, 3) });
           line.push(`${limits ? 'limited ' : ''}claim ${batch}: ${round(r.usPerClaim, 1)} µs`);
         }
         if (limits) await setAll(conn, keys, false);
