@@ -12,6 +12,7 @@ import type { FailoverCell } from './scenarios/failover.js';
 import type { CostResult } from './scenarios/cost.js';
 import type { MonitorResult } from './scenarios/monitor.js';
 import type { ProfileResult } from './scenarios/profile.js';
+import type { OrderResult } from './scenarios/order.js';
 
 type Results = Record<string, any>;
 
@@ -165,6 +166,15 @@ export function printSummary(r: Results): void {
   }
   if (t) console.log(`\nRedis memory per queued task (B): ${LIBS.map((lib) => `${LIB_LABEL[lib]} ${fmt(t.memoryPerQueuedTask[lib])}`).join(', ')}`);
   const m = r.monitor as MonitorResult | undefined;
+  const o = r.order as OrderResult | undefined;
+  if (o) {
+    console.log('\nOrder: Redis µs per claim (of 1 / of 10 / limited of 1 / limited of 10) by tasks queued:');
+    for (const q of [...new Set(o.cells.map((c) => c.size))]) {
+      const v = (limits: boolean, batch: number) => fmt(o.cells.find((c) => c.size === q && c.limits === limits && c.batch === batch)?.usPerClaim, 1);
+      console.log(`  ${fmt(q).padStart(9)}  ${v(false, 1)} / ${v(false, 10)} / ${v(true, 1)} / ${v(true, 10)}`);
+    }
+    console.log(`  memory per queued task: plain ${fmt(o.memory.plain)} B, placed ${Object.entries(o.memory.placed).map(([n, b]) => `${fmt(b)} B at ${n}`).join(', ')}`);
+  }
   if (m) console.log(`\nMonitor pass at ${fmt(m.tasks)} running tasks: ${m.cases.map((x) => `${x.stalePct}% stale ${fmt(x.ms, 3)} ms`).join(', ')}`);
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
@@ -269,6 +279,11 @@ export function markdown(r: Results): string {
       ' (anything above ~2 means other processes shared the 2 cores during the run).',
   );
   L.push('');
+  const carried = Object.entries((r.carried as Record<string, { date?: string; commit?: string }>) ?? {});
+  if (carried.length) {
+    L.push(`This run measured only ${Object.keys(r).filter((k) => ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order'].includes(k) && !(k in (r.carried ?? {}))).join(', ')}; the other sections are carried over from earlier runs: ${carried.map(([k, c]) => `${k} (${String(c.date ?? '').slice(0, 10)}, commit ${c.commit ?? '?'})`).join(', ')}.`);
+    L.push('');
+  }
   L.push('![throughput chart](benchmarks.svg)');
   L.push('');
   const t = r.throughput as ThroughputResult | undefined;
@@ -391,6 +406,11 @@ export function markdown(r: Results): string {
     L.push(`By package (self time): ${p.summary.byPackage.slice(0, 10).map((e) => `${e.name} ${e.pct}%`).join(', ')}.`);
     L.push('');
   }
+  const o = r.order as OrderResult | undefined;
+  if (o) L.push(...orderSection(o));
+  // the seed path against issue 9's base commit (bench/seed-pairs.ts): written by hand
+  L.push(readFileSync(fileURLToPath(new URL('./order-cost.md', import.meta.url)), 'utf8').trim());
+  L.push('');
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
     L.push('## Targets');
@@ -412,6 +432,46 @@ export function markdown(r: Results): string {
   }
   L.push(method(Number(r.settings?.n ?? t?.n ?? 10_000), Number(r.settings?.warmup ?? 500), Number(r.settings?.budgetSeconds ?? 555)));
   return `${L.join('\n')}\n`;
+}
+
+function orderSection(o: OrderResult): string[] {
+  const L: string[] = [];
+  const sizes = [...new Set(o.cells.map((c) => c.size))];
+  const get = (q: number, limits: boolean, batch: number) => o.cells.find((c) => c.size === q && c.limits === limits && c.batch === batch);
+  const base = (limits: boolean, batch: number) => get(sizes[0]!, limits, batch)?.usPerClaim ?? null;
+  const withRatio = (q: number, limits: boolean, batch: number) => {
+    const c = get(q, limits, batch);
+    const b = base(limits, batch);
+    return c ? `${fmt(c.usPerClaim, 1)}${q === sizes[0] ? '' : ` (×${fmt(ratio(c.usPerClaim, b), 2)})`}` : '—';
+  };
+  const claims = o.cells[0];
+  L.push(`## Order: claim cost as the queue grows (${fmt(o.groups)} groups × ${o.priorities} priorities, one function)`);
+  L.push('');
+  L.push(
+    `Redis µs per claim script (INFO commandstats, mean over ${claims?.claims ?? '?'} claims of 1 task and ${o.cells.find((c) => c.batch === 10)?.claims ?? '?'} claims of 10), ` +
+      'ratio to the smallest queue in brackets; *limited*: a concurrency and a rate limit on the function and on every group, high enough never to bind. ' +
+      'O(log n) would be ×1.25 at 100k and ×1.5 at 1M (log n / log 10k). The commands a claim runs are the same at every size (last column but one): ' +
+      'what grows is inside the zset operations, O(log n) each; the µs are measured on a shared machine and vary by ±20% between runs. ' +
+      `${sizes.includes(1_000_000) ? 'The 1M row comes from the opt-in `--order-max=1000000`.' : '1M is opt-in: `npm run bench -- --only=order --order-max=1000000`.'}`,
+  );
+  L.push('');
+  L.push('| queued | claim of 1 | claim of 10 | per task (claim of 10) | limited: claim of 1 | limited: claim of 10 | commands per claim (1 / 10 / limited 1) | round trip ms (claim of 1) |');
+  L.push('|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const q of sizes) {
+    L.push(
+      `| ${fmt(q)} | ${withRatio(q, false, 1)} | ${withRatio(q, false, 10)} | ${fmt(get(q, false, 10)?.usPerTask, 1)} | ${withRatio(q, true, 1)} | ${withRatio(q, true, 10)} | ` +
+        `${fmt(get(q, false, 1)?.commandsPerClaim, 1)} / ${fmt(get(q, false, 10)?.commandsPerClaim, 1)} / ${fmt(get(q, true, 1)?.commandsPerClaim, 1)} | ${fmt(get(q, false, 1)?.rttMs, 3)} |`,
+    );
+  }
+  L.push('');
+  L.push(
+    `Redis memory per queued task: a plain seed task on \`new-task\` (no group, no priority; ${fmt(o.memory.plainN)} of them) ${fmt(o.memory.plain)} B; ` +
+      `a placed task (group + priority, its hash and its member in its group's zset): ${Object.entries(o.memory.placed)
+        .map(([n, b]) => `${fmt(b)} B at ${fmt(Number(n))}`)
+        .join(', ')}. Fill rate (pipelined submit.lua): ${fmt(o.fillRate)} submits/s.`,
+  );
+  L.push('');
+  return L;
 }
 
 const method = (n: number, warmup: number, budgetS: number) => `## Method
@@ -461,6 +521,13 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
 - **Monitor pass**: Redis is filled directly in the layout claim.lua writes; one pass is
   \`requeueStale\` + \`reapEnded\` (src/effects/sweep.ts) with the Monitor's batch of 1,000, timed
   from the bench process; the stale tasks are made stale again before each timed pass.
+- **Order** (\`bench/scenarios/order.ts\`): Redis is filled with real tasks of one function, placed
+  as \`Client.submit\` places a task with a group and a priority (the same submit.lua call,
+  pipelined), across 1,000 groups × 10 priorities, up to 10k, 100k and 1M queued; at each size a
+  worker-like caller (the library's \`claim\` effect, a token per claim) claims 1 task at a time,
+  then 10, one claim after the other, and Redis's own time per claim script is read from INFO
+  commandstats; then again with limits set. 1M is opt-in (\`--order-max=1000000\`: its fill
+  alone takes longer than the scenario's 60 s here).
 - **Profile**: the Task Swarm worker child runs under \`node --cpu-prof\`; only samples inside
   the timed drain are summarised (\`bench/lib/cpuprofile.ts\`); the raw profile is left in
   \`bench/results/profile/\` (not committed).

@@ -3,12 +3,16 @@
  * Writes bench/results/latest.json, docs/benchmarks.md and docs/benchmarks.svg, prints ratios.
  *
  * Flags (for development; the published numbers come from a plain `npm run bench`):
- *   --only=a,b      run only these scenarios (throughput, latency, failover, cost, monitor, profile)
+ *   --only=a,b      run only these scenarios (throughput, latency, failover, cost, monitor, profile,
+ *                   order); the others' results are carried over from bench/results/latest.json
+ *   --order-max=100000  the largest queue the order scenario fills: 10k and 100k by default;
+ *                   --order-max=1000000 adds 1M (opt-in: filling 900k more tasks takes 1-2 min
+ *                   here, over the scenario's 60 s; its budget grows by 120 s)
  *   --n=20000       tasks per throughput run
  *   --repeats=3     repeats per measurement (median)
  *   --no-write      do not write results or docs
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -23,6 +27,7 @@ import { failover } from './scenarios/failover.js';
 import { cost } from './scenarios/cost.js';
 import { monitorScale } from './scenarios/monitor.js';
 import { profile } from './scenarios/profile.js';
+import { order } from './scenarios/order.js';
 import { evaluate, printSummary, writeDocs } from './report.js';
 
 process.env.TASK_SWARM_LOG = 'silent';
@@ -33,7 +38,7 @@ const args = new Map(
     return [k!, v ?? 'true'] as const;
   }),
 );
-const ALL = ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile'] as const;
+const ALL = ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order'] as const;
 const only = new Set(args.get('only')?.split(',') ?? ALL);
 /**
  * Tasks per throughput run: 20,000, as the issue asks. The throughput scenario takes about
@@ -43,6 +48,8 @@ const only = new Set(args.get('only')?.split(',') ?? ALL);
 const N = Number(args.get('n') ?? 20_000);
 const REPEATS = Math.max(1, Number(args.get('repeats') ?? 3));
 const write = args.get('no-write') === undefined;
+const ORDER_MAX = Number(args.get('order-max') ?? 100_000);
+const ORDER_SIZES = [10_000, 100_000, 1_000_000].filter((s) => s <= ORDER_MAX);
 /** unrecorded warm-up run per library and worker setup, before the throughput repeats */
 const WARMUP = 500;
 
@@ -62,6 +69,7 @@ const BUDGET_MS: Record<(typeof ALL)[number], number> = {
   cost: 55_000,
   monitor: 20_000,
   profile: 25_000,
+  order: ORDER_MAX >= 1_000_000 ? 180_000 : 60_000,
 };
 const HARD_EXTRA_MS = 30_000;
 
@@ -94,12 +102,13 @@ async function main() {
     cancelled: false,
     log: (m) => console.log(m),
   });
+  const git = gitState();
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: round(totalmem() / 2 ** 30, 1), node: process.version, platform: process.platform },
     versions: { 'task-swarm': version('../'), bullmq: version('bullmq'), 'bee-queue': version('bee-queue'), redis: redis.version },
     settings: { n: N, repeats: REPEATS, warmup: WARMUP, budgetSeconds: GLOBAL_BUDGET_MS / 1000 },
-    git: gitState(),
+    git,
   };
   const errors: Record<string, string> = {};
   console.log(`redis-server ${redis.version} on 127.0.0.1:${redis.port}; N=${N}, repeats=${REPEATS}`);
@@ -132,6 +141,7 @@ async function main() {
     await run('cost', (ctx) => cost(ctx, { n: 2000, repeats: REPEATS }));
     await run('monitor', (ctx) => monitorScale(ctx, { tasks: 100_000, repeats: Math.max(REPEATS, 5) }));
     await run('profile', (ctx) => profile(ctx, { n: N, concurrency: 10 }));
+    await run('order', async (ctx) => ({ ...(await order(ctx, { sizes: ORDER_SIZES, claims1: 300, claims10: 200 })), commit: git.commit }));
   } finally {
     killLiveChildren();
     await redis.stop();
@@ -144,6 +154,18 @@ async function main() {
   printSummary(results);
   if (write) {
     const out = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+    // a partial run (--only) updates its scenarios and keeps the others' last results, marked
+    if (args.has('only') && existsSync(out)) {
+      const prev = JSON.parse(readFileSync(out, 'utf8')) as Record<string, any>;
+      const carried: Record<string, { date: string; commit: string }> = {};
+      for (const name of ALL) {
+        if (only.has(name) || prev[name] === undefined) continue;
+        results[name] = prev[name];
+        carried[name] = prev.carried?.[name] ?? { date: prev.date, commit: prev.git?.commit };
+      }
+      results.carried = carried;
+      results.targets = evaluate(results);
+    }
     mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
     writeDocs(results);

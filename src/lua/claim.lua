@@ -17,6 +17,10 @@
      a later entry of the same batch, routed at the same time, would come before it (a higher
      priority) or take the next turn (another group), or a function ahead of it in this claim's
      turn (2.) could take a task.
+     A worker of one function, when no entry in that window holds the words `group` or
+     `priority` (nothing in it can come before another or take a turn), routes entry by entry and
+     stops where its room ends: the rest stays on the queue, in order, for the next claim, rather
+     than go through the function's structure (the seed's path: twice the work per task).
      The string `wake` on the queue is a wake marker (an idle worker's wait returns on it): it is
      dropped.
   2. Claiming. For each function of the worker, starting at a rotating index so that none starves
@@ -110,9 +114,15 @@ end
 local promoted, due = promote(Q, prefix, now, PROMOTE_BATCH)
 noteWake(due)
 
-local pausedAll = redis.call('SISMEMBER', Q .. ':paused', '*') == 1
+
+-- Nothing paused and no limit set (the seed's swarm): one EXISTS tells, and spares the checks
+-- per function and per group.
+local holds = redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
+if not holds then noLimits = true end
+local pausedAll = holds and redis.call('SISMEMBER', Q .. ':paused', '*') == 1
 local pausedFn = {}
 local function isPaused(fn)
+  if not holds then return false end
   if pausedAll then return true end
   if pausedFn[fn] == nil then pausedFn[fn] = redis.call('SISMEMBER', Q .. ':paused', fn) == 1 end
   return pausedFn[fn]
@@ -155,8 +165,9 @@ local function excerpt(raw)
   return string.sub(raw, 1, 80)
 end
 
--- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far.
-local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw)
+-- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far. raw: its entry,
+-- when it comes straight from the queue, with `more` fields of its hash to write (routing's).
+local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
   local key = prefix .. id
   -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
   local attempt = (int(attemptsSoFar) or 0) + 1
@@ -164,8 +175,12 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw)
   -- lease is new, so a stale copy can never match it.
   local claims = (int(claimsSoFar) or 0) + 1
   local lease = claims .. ':' .. worker
-  redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker, 'lease', lease, 'attempt', attempt, 'claims', claims)
-  if raw then redis.call('HSET', key, 'data', raw) else raw = redis.call('HGET', key, 'data') end
+  if raw then
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker, 'lease', lease, 'attempt', attempt, 'claims', claims, 'data', raw, unpack(more))
+  else
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker, 'lease', lease, 'attempt', attempt, 'claims', claims)
+    raw = redis.call('HGET', key, 'data')
+  end
   redis.call('SADD', KEYS[2], id)
   redis.call('ZADD', KEYS[3], now, id)
   redis.call('SREM', KEYS[4], id)
@@ -182,7 +197,7 @@ end
 local function direct(fn, g)
   return (room[fn] or 0) > 0 and taken < max and not isPaused(fn) and not limitOf(Q, 'f:' .. fn)
     and (g == '' or not limitOf(Q, 'g:' .. g))
-    and redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 0 and redis.call('EXISTS', fnKey(Q, fn, 'blocked')) == 0
+    and redis.call('EXISTS', fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')) == 0
 end
 
 -- 1. Routing. Bounded, so that a queue full of bad entries cannot hold Redis in one long script.
@@ -229,12 +244,51 @@ local function judge(raw)
   return { raw = raw, id = id, fn = fn, priority = priority, group = group or '', manualEnd = wantsManualEnd(task) }
 end
 
+local window = math.max(64, 2 * max)
+local n = #order
+
+--[[
+  The seed's case, entry by entry: a worker of one function, and nothing in the window this
+  claim routes that could change which entry it takes first (no entry holds the words `priority`
+  or `group`, nor a \u escape that could spell them). Every entry is then `alone` and first in
+  turn (below), so each is handled as routing the whole batch would handle it; and routing stops
+  where the worker's room ends: the rest stays on `new-task`, in order, for the next claim,
+  rather than being routed into the function's structure only to be taken out of it again.
+  Reading the whole window at every claim would cost more than it saves, so how many entries at
+  the queue's right end are known to be plain is kept (plainKey: that count and the entry at the
+  right end then, which must still be there): entries join on the left and leave on the right,
+  so only the ones that joined since are read.
+]]
+local plain = plainKey(Q)
+local len = redis.call('LLEN', Q)
+local cache = redis.call('HMGET', plain, 'n', 'head')
+local verified = 0
+if cache[1] and len > 0 and cache[2] == redis.call('LINDEX', Q, -1) then verified = math.min(tonumber(cache[1]) or 0, len) end
+local stepwise = false
+if n == 1 then
+  local want = math.min(window, len)
+  stepwise = true
+  if verified < want then
+    for _, raw in ipairs(redis.call('LRANGE', Q, -want, -(verified + 1))) do
+      if string.find(raw, 'priority', 1, true) or string.find(raw, 'group', 1, true) or string.find(raw, '\\u', 1, true) then
+        stepwise = false
+        break
+      end
+    end
+    if stepwise then verified = want end
+  end
+end
+local popped = 0
+
 local batch = {}
-for _ = 1, math.max(64, 2 * max) do
-  local raw = redis.call('RPOP', Q)
-  if not raw then break end
-  -- (a wake marker has done its job: dropped)
-  if raw ~= 'wake' then batch[#batch + 1] = judge(raw) end
+if not stepwise then
+  for _ = 1, window do
+    local raw = redis.call('RPOP', Q)
+    if not raw then break end
+    popped = popped + 1
+    -- (a wake marker has done its job: dropped)
+    if raw ~= 'wake' then batch[#batch + 1] = judge(raw) end
+  end
 end
 
 -- alone[i]: no later good entry of the batch of entry i's function would be taken before it, or
@@ -261,7 +315,6 @@ end
 -- take the fast path only when no function ahead of fn in that turn could take a task first: it
 -- has no room here, or nothing queued and no later entry in the batch. Else a steady stream of
 -- fn's entries, each claimed as it comes, would keep the other functions' queued tasks waiting.
-local n = #order
 local turnOf = {}
 for k = 0, n - 1 do turnOf[order[(rotation + k) % n + 1]] = k end
 local function firstInTurn(fn, i)
@@ -272,7 +325,7 @@ local function firstInTurn(fn, i)
   return true
 end
 
-for i, e in ipairs(batch) do
+local function route(i, e)
   if e.bad then
     refuse(unpack(e.bad, 1, 5))
   else
@@ -290,19 +343,41 @@ for i, e in ipairs(batch) do
       -- its place, kept even when it is claimed at once: a task put back returns to it, ahead of
       -- what was routed after it (lib/put-back.lua)
       local member, score = placeOf(Q, id, now, priority)
-      redis.call('HSET', key, 'function', fn, 'member', member, 'score', score)
-      if group ~= '' then redis.call('HSET', key, 'group', group) end
-      if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
-      if e.manualEnd then redis.call('HSET', key, 'manual_end', '1') end
+      local more = { 'function', fn, 'member', member, 'score', score }
+      if group ~= '' then more[#more + 1] = 'group'; more[#more + 1] = group end
+      if priority ~= 0 then more[#more + 1] = 'priority'; more[#more + 1] = priority end
+      if e.manualEnd then more[#more + 1] = 'manual_end'; more[#more + 1] = '1' end
       if alone[i] and direct(fn, group) and firstInTurn(fn, i) then
-        claimTask(id, fn, group, h and h[2], h and h[3], raw)
+        claimTask(id, fn, group, h and h[2], h and h[3], raw, more)
       else
-        redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw)
+        redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw, unpack(more))
         redis.call('SREM', KEYS[4], id)
         enqueue(Q, fn, group, member, score)
       end
     end
   end
+end
+
+if stepwise then
+  local fn0 = order[1]
+  for _ = 1, window do
+    if taken >= max or room[fn0] <= 0 then break end
+    local raw = redis.call('RPOP', Q)
+    if not raw then break end
+    popped = popped + 1
+    if raw ~= 'wake' then
+      batch[#batch + 1] = judge(raw)
+      alone[#batch] = true
+      route(#batch, batch[#batch])
+    end
+  end
+else
+  for i, e in ipairs(batch) do route(i, e) end
+end
+if verified > popped then
+  redis.call('HSET', plain, 'n', verified - popped, 'head', redis.call('LINDEX', Q, -1))
+elseif cache[1] then
+  redis.call('DEL', plain)
 end
 
 -- 2. Claiming, from each of the worker's functions in turn.

@@ -720,25 +720,24 @@ export class Sim {
       claimed.push({ id, raw: exp.hashes[id]!.data!, attempt, lease });
       room[fn]!--;
     };
-    // 1. routing, in order, up to max(64, 2n) entries; wake markers are dropped
+    // 1. routing, in order, up to max(64, 2n) entries; wake markers are dropped. A worker of one
+    // function, with no entry in that window that could take a turn or a priority (no words
+    // `group`, `priority`, no \u escape), routes entry by entry and stops where its room ends.
+    const window = Math.max(64, 2 * n);
+    const stepwise = w.functions.length === 1 && !exp.queue.slice(-window).some((raw) => /group|priority|\\u/.test(raw));
     const batch: string[] = [];
-    for (let i = 0; i < Math.max(64, 2 * n); i++) {
-      const raw = exp.queue.pop();
-      if (raw === undefined) break;
-      if (raw !== 'wake') batch.push(raw);
-    }
     const fnOf = (raw: string) => (JSON.parse(raw) as { function: string }).function;
     // the fast path waits for the functions ahead in this claim's turn (no rotation here: the
     // worker's order) that could take a task: queued ones, or a later entry of the batch
     const firstInTurn = (fn: string, i: number) =>
       w.functions.slice(0, w.functions.indexOf(fn)).every((f) => !(room[f]! > 0) || (exp.turns[f] === undefined && !batch.slice(i + 1).some((r) => fnOf(r) === f)));
-    for (const [i, raw] of batch.entries()) {
+    function route(i: number, raw: string) {
       const task = JSON.parse(raw) as { id: string; function: string; manual_end?: boolean };
       const id = String(task.id);
       const h = exp.hashes[id];
       if (h?.state === 'RUNNING' || h?.state === 'END' || (h?.state === 'QUEUED' && h.member)) {
         parked.push({ reason: 'duplicate', id, raw, task: false, fn: task.function });
-        continue;
+        return;
       }
       const fn = task.function;
       // its place is kept, also when it is claimed at once (put back, it returns there)
@@ -752,6 +751,15 @@ export class Sim {
         enqueueModel(exp, fn, member, score);
       }
     }
+    for (let i = 0; i < window; i++) {
+      if (stepwise && (claimed.length >= n || room[w.functions[0]!]! <= 0)) break;
+      const raw = exp.queue.pop();
+      if (raw === undefined) break;
+      if (raw === 'wake') continue;
+      batch.push(raw);
+      if (stepwise) route(batch.length - 1, raw);
+    }
+    if (!stepwise) for (const [i, raw] of batch.entries()) route(i, raw);
     // 2. claiming from the worker's functions, in its order (no rotation here)
     for (const fn of w.functions) {
       while (room[fn]! > 0 && claimed.length < n) {

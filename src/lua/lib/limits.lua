@@ -16,6 +16,8 @@
 --@include lib/names.lua
 
 local limitCache = {}
+-- set by a script that has seen the limits hash absent: no target has a limit
+local noLimits = false
 
 -- an integer from 1 to 2^31 - 1, as src/effects/limits.ts accepts it
 local function positiveInt(v)
@@ -47,6 +49,7 @@ end
 
 -- the limit set for target ('f:<fn>' or 'g:<group>'), or false
 local function limitOf(Q, target)
+  if noLimits then return false end
   local v = limitCache[target]
   if v == nil then
     v = false
