@@ -108,16 +108,18 @@ local function noteWake(t)
   if t and t >= 0 and (wakeAt < 0 or t < wakeAt) then wakeAt = t end
 end
 
+-- Nothing delayed, paused or limited (the seed's swarm): one EXISTS tells, and spares the
+-- promotion and the checks per function and per group.
+local calm = redis.call('EXISTS', Q .. ':paused', Q .. ':limits', delayedKey(Q)) == 0
+
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
 -- worker runs; what they make claimable for other workers wakes them (below).
-local promoted, due = promote(Q, prefix, now, PROMOTE_BATCH)
+local promoted, due = 0, -1
+if not calm then promoted, due = promote(Q, prefix, now, PROMOTE_BATCH) end
 noteWake(due)
 
-
--- Nothing paused and no limit set (the seed's swarm): one EXISTS tells, and spares the checks
--- per function and per group.
-local holds = redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
+local holds = not calm and redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
 if not holds then noLimits = true end
 local pausedAll = holds and redis.call('SISMEMBER', Q .. ':paused', '*') == 1
 local pausedFn = {}
