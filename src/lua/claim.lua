@@ -76,6 +76,8 @@ for i = 8 + acks, #ARGV, 2 do
   room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
 end
 local now = nowMs()
+-- (numbers written as integers once: Lua would print each with %.14g, a cost per argument)
+local nowS = string.format('%d', now)
 local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix }
 
 local claimed, parked = {}, {}
@@ -178,13 +180,13 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
   local claims = (int(claimsSoFar) or 0) + 1
   local lease = claims .. ':' .. worker
   if raw then
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker, 'lease', lease, 'attempt', attempt, 'claims', claims, 'data', raw, unpack(more))
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', string.format('%d', attempt), 'claims', string.format('%d', claims), 'data', raw, unpack(more))
   else
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker, 'lease', lease, 'attempt', attempt, 'claims', claims)
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', string.format('%d', attempt), 'claims', string.format('%d', claims))
     raw = redis.call('HGET', key, 'data')
   end
   redis.call('SADD', KEYS[2], id)
-  redis.call('ZADD', KEYS[3], now, id)
+  redis.call('ZADD', KEYS[3], nowS, id)
   redis.call('SREM', KEYS[4], id)
   acquire(Q, fn, g, now, lease .. ':' .. id)
   claimed[#claimed + 1] = id
@@ -352,7 +354,7 @@ local function route(i, e)
       if alone[i] and direct(fn, group) and firstInTurn(fn, i) then
         claimTask(id, fn, group, h and h[2], h and h[3], raw, more)
       else
-        redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'data', raw, unpack(more))
+        redis.call('HSET', key, 'state', 'QUEUED', 'update', nowS, 'data', raw, unpack(more))
         redis.call('SREM', KEYS[4], id)
         enqueue(Q, fn, group, member, score)
       end

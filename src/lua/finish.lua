@@ -28,6 +28,7 @@
 --@include lib/delayed-count.lua
 
 local now = nowMs()
+local nowS = string.format('%d', now)
 local out = {}
 for i = 1, #ARGV, 6 do
   local key, id, lease, outcome, payload, channel = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -55,7 +56,7 @@ for i = 1, #ARGV, 6 do
     out[#out + 1] = 1
   else
     local field = outcome == 'succeeded' and 'result' or 'error'
-    redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', outcome, field, payload)
+    redis.call('HSET', key, 'state', 'END', 'update', nowS, 'end', nowS, 'outcome', outcome, field, payload)
     redis.call('ZREM', KEYS[1], id)
     redis.call('RPUSH', KEYS[2], id)
     release(KEYS[3], h[3], h[4])

@@ -91,7 +91,7 @@ end
 -- alone does not: every task's first claim by one worker has the lease '1:<worker>')
 local function acquire(Q, fn, g, now, start, noRate)
   for _, target in ipairs(targetsOf(fn, g)) do
-    redis.call('HINCRBY', Q .. ':running', target, 1)
+    redis.call('HINCRBY', Q .. ':running', target, '1')
     local l = limitOf(Q, target)
     if not noRate and l and type(l.rate) == 'table' and type(l.rate.per) == 'number' then
       local rk = rateKey(Q, target)
@@ -131,7 +131,7 @@ local function release(Q, fn, g)
   if not fn then return end
   for _, target in ipairs(targetsOf(fn, g)) do
     -- a count back at 0 is dropped: one field per function and group ever run would pile up
-    if redis.call('HINCRBY', Q .. ':running', target, -1) <= 0 then redis.call('HDEL', Q .. ':running', target) end
+    if redis.call('HINCRBY', Q .. ':running', target, '-1') <= 0 then redis.call('HDEL', Q .. ':running', target) end
   end
   if g and g ~= '' then unblock(Q, g) end
   if limitOf(Q, 'f:' .. fn) and redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 1 then wake(Q) end
