@@ -1,9 +1,10 @@
 --[[
   cancel.lua: Client.cancel. A task that has not started is taken out of wherever it waits and
   ended `cancelled` in one step, so no claim can start it afterwards: from its function's queue
-  (QUEUED, placed), from Q:delayed (DELAYED), or, an entry of the seed's kind still on
-  `new-task` (no hash yet, in the queued set), by writing its hash ended and marked `unrouted`:
-  the claim that routes the entry drops it (claim.lua). A running task is left to the caller
+  (QUEUED, placed), from Q:delayed (DELAYED), or, an entry still on `new-task` (of the seed's
+  kind: no hash yet, in the queued set; or a dead letter retried: QUEUED without a place), by
+  writing its hash ended and marked `unrouted`: the claim that routes the entry drops it
+  (claim.lua), and reap.lua keeps the hash until then. A running task is left to the caller
   (a stop on its control channel: it ends `stopped`). The end is published, the task queued for
   the monitor's cleanup, its dedupe key freed.
 
@@ -27,10 +28,12 @@ if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
 elseif state == 'DELAYED' then
   if redis.call('ZREM', delayedKey(Q), id) == 1 then countDelayed(Q, h[2], -1) end
-elseif not state and redis.call('SISMEMBER', KEYS[3], id) == 1 then
+elseif (not state and redis.call('SISMEMBER', KEYS[3], id) == 1) or (state == 'QUEUED' and not h[4]) then
+  -- its entry waits on `new-task`: submitted of the seed's kind (no hash yet), or a parked task
+  -- put back by retry-dead.lua (QUEUED, its place dropped); the claim that routes it drops it
   redis.call('HSET', key, 'unrouted', '1')
 else
-  -- a hash of no state the runtime writes (edited by hand), or QUEUED without a place
+  -- a hash of no state the runtime writes (edited by hand)
   return 'unknown'
 end
 redis.call('SREM', KEYS[3], id)

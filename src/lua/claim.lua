@@ -30,6 +30,7 @@
   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
   KEYS[9] this worker's claim receipts (hash: token -> what that claim took)
+  KEYS[10] ended (list): a cancelled entry's id, once its entry is dropped, for reap.lua
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] max tasks to claim
   ARGV[4] max payload bytes   ARGV[5] where to start in the worker's function list (rotation)
   ARGV[6] token: names this claim ('' = none). A claim's reply can be lost after Redis ran it
@@ -272,15 +273,27 @@ local function firstInTurn(fn, i)
   return true
 end
 
+-- An entry cancelled before it was routed (cancel.lua) is dropped here, not parked nor run,
+-- whatever it holds. Its ended hash carries the `unrouted` mark that says so, and reap.lua
+-- keeps such a hash until this drop (deleted, the entry would be a new task): now it is
+-- queued for cleanup like any ended task's.
+local function dropCancelled(id)
+  if not id then return false end
+  local h, held = holder(id)
+  if held ~= 'END' or h[5] ~= '1' then return false end
+  redis.call('HDEL', prefix .. id, 'unrouted')
+  redis.call('RPUSH', KEYS[10], id)
+  return true
+end
+
 for i, e in ipairs(batch) do
   if e.bad then
-    refuse(unpack(e.bad, 1, 5))
+    if not dropCancelled(e.bad[4]) then refuse(unpack(e.bad, 1, 5)) end
   else
     local id, fn, group, priority, raw = e.id, e.fn, e.group, e.priority, e.raw
     local h, held = holder(id)
-    if held == 'END' and h[5] == '1' then
-      -- cancelled before it was routed (cancel.lua): its entry is dropped here, not parked
-      redis.call('HDEL', prefix .. id, 'unrouted')
+    if dropCancelled(id) then
+      -- (cancelled: dropped)
     elseif held == 'foreign' then
       refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
     elseif held then
