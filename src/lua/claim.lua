@@ -73,7 +73,7 @@ for i = 8 + acks, #ARGV, 2 do
   room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
 end
 local now = nowMs()
-local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix }
+local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
 
 local claimed, parked = {}, {}
 
