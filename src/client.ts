@@ -654,8 +654,11 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
   if (h.key !== undefined) info.key = h.key;
   const history = json('history', (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)));
   const records = history ? [...(history.value as AttemptRecord[])] : [];
-  // The attempt that ended the task is the hash's own fields (lib/history.lua): added here.
-  if (state === 'END' && info.outcome && info.end !== undefined && info.attempt > 0 && !h.parked && !records.some((r) => r.attempt === info.attempt)) {
+  // The attempt that ended the task is the hash's own fields (lib/history.lua): added here,
+  // unless a record is that attempt already (a retry cancelled in its backoff). Told by its
+  // start too: a dead letter retried numbers its attempts from 1 again, its history kept.
+  const recorded = records.some((r) => r.attempt === info.attempt && r.start === (info.start ?? null));
+  if (state === 'END' && info.outcome && info.end !== undefined && info.attempt > 0 && !h.parked && !recorded) {
     const last: AttemptRecord = { attempt: info.attempt, worker: info.worker ?? '', start: info.start ?? null, end: info.end, outcome: info.outcome };
     if (info.outcome !== 'succeeded' && info.error) last.error = info.error;
     records.push(last);
