@@ -5,7 +5,8 @@
   kind: no hash yet, in the queued set; or a dead letter retried: QUEUED without a place), by
   writing its hash ended and marked `unrouted`: the claim that routes the entry drops it
   (claim.lua), and reap.lua keeps the hash until then. A running task is left to the caller
-  (a stop on its control channel: it ends `stopped`). The end is published, the task queued for
+  (a stop on its control channel: it ends `stopped`), marked `cancelling` so that an attempt
+  failing before the stop reaches it is not retried (finish.lua). The end is published, the task queued for
   the monitor's cleanup, its dedupe key freed.
 
   KEYS[1] task key   KEYS[2] newQueue (Q)   KEYS[3] queued (set)   KEYS[4] ended (list)
@@ -21,7 +22,12 @@ local key, Q, id = KEYS[1], KEYS[2], ARGV[1]
 local h = fields(key, 'state', 'function', 'group', 'member', 'key')
 if not h then return 'unknown' end
 local state = h[1]
-if state == 'RUNNING' then return 'running' end
+if state == 'RUNNING' then
+  -- the caller's stop ends this attempt; the mark keeps a failure racing the stop from being
+  -- retried (finish.lua), so no further attempt starts
+  redis.call('HSET', key, 'cancelling', '1')
+  return 'running'
+end
 if state == 'END' then return 'ended' end
 local now = nowMs()
 if state == 'QUEUED' and h[4] then
