@@ -58,7 +58,10 @@ export interface AttemptRecord {
 export type CancelResult =
   /** it was queued or delayed: removed, ended `cancelled` */
   | 'cancelled'
-  /** it was running: a stop was sent, it ends `stopped` */
+  /**
+   * it was running: a stop was sent, it ends `stopped` (or `cancelled`, when it was put back
+   * before the stop reached it: its worker died or handed it back); it is not tried again
+   */
   | 'stopping'
   /** it had ended already: nothing done */
   | 'ended';

@@ -44,3 +44,29 @@ describe('cancel of a running task with attempts left', () => {
     expect(tried, 'no cancel landed on a running attempt').toBeGreaterThan(0);
   });
 });
+
+describe('cancel of a running task whose worker is gone', () => {
+  it('ends the task once the monitor takes it back: it does not run again', async () => {
+    const o = server.options();
+    const { Monitor } = await import('../src/index.js');
+    const m = new Monitor({ redis: o, taskTimeout: 400, checkTaskInterval: 50 });
+    await m.start();
+    cleanup.push(() => m.stop());
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const a = await spawnWorker({ port: 0, redis: o, concurrency: 4, fetchTaskInterval: 200, heartbeatInterval: 100 });
+    cleanup.push(() => a.kill());
+    const id = await c.submit('sleep', { ms: 20_000 }, { key: 'one-at-a-time' });
+    await a.waitFor(new RegExp(`^STARTED ${id} `));
+    await a.kill('SIGKILL');
+    // its worker is dead: the stop reaches no one
+    expect(await c.cancel(id)).toBe('stopping');
+    const b = await spawnWorker({ port: 0, redis: o, concurrency: 4, fetchTaskInterval: 200, heartbeatInterval: 100 });
+    cleanup.push(() => b.kill());
+    const t = await c.wait(id, { timeout: 6000 });
+    expect(b.lines.some((l) => l.startsWith(`STARTED ${id} `)), 'the cancelled task ran again').toBe(false);
+    expect(t.outcome).toBe('cancelled');
+    // its dedupe key is free again
+    expect(await c.submit('echo', 'next', { key: 'one-at-a-time' })).not.toBe(id);
+  });
+});

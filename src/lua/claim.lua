@@ -30,7 +30,8 @@
   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
   KEYS[9] this worker's claim receipts (hash: token -> what that claim took)
-  KEYS[10] ended (list): a cancelled entry's id, once its entry is dropped, for reap.lua
+  KEYS[10] ended (list): a cancelled task's id, once its entry is dropped or it is ended (a
+          task cancelled while it ran and put back since: `cancelling`), for reap.lua
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] max tasks to claim
   ARGV[4] max payload bytes   ARGV[5] where to start in the worker's function list (rotation)
   ARGV[6] token: names this claim ('' = none). A claim's reply can be lost after Redis ran it
@@ -334,10 +335,19 @@ for k = 0, n - 1 do
         noteWake(g)
         break
       end
-      local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims')
+      local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims', 'cancelling', 'key')
       -- (a hash removed or edited by hand meanwhile: that member names no task to run)
       if h and h[1] == 'QUEUED' and h[2] then
-        if #h[2] > maxBytes then
+        if h[5] then
+          -- cancelled while it ran (cancel.lua), and put back before the stop ended it (its
+          -- worker died, or handed it back): it ends cancelled here, it does not run again
+          local key = prefix .. id
+          redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
+          redis.call('HDEL', key, 'cancelling')
+          redis.call('RPUSH', KEYS[10], id)
+          if h[6] and redis.call('HGET', dedupeKey(Q), h[6]) == id then redis.call('HDEL', dedupeKey(Q), h[6]) end
+          redis.call('PUBLISH', key .. '-events', eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"cancelled"}', now))
+        elseif #h[2] > maxBytes then
           -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
           local message = 'task "' .. id .. '" is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
           park(D, now, 'too_large', message, h[2], id, worker, true, { truncate = true })
