@@ -58,7 +58,10 @@ export interface AttemptRecord {
 export type CancelResult =
   /** it was queued or delayed: removed, ended `cancelled` */
   | 'cancelled'
-  /** it was running: a stop was sent, it ends `stopped` */
+  /**
+   * it was running: a stop was sent, it ends `stopped` (or `cancelled`, when it was put back
+   * before the stop reached it: its worker died or handed it back); it is not tried again
+   */
   | 'stopping'
   /** it had ended already: nothing done */
   | 'ended';
@@ -209,7 +212,20 @@ export class Client {
       if (ids.has(t.id)) throw new DuplicateTaskError(t.id);
       ids.add(t.id);
     }
-    // bounded batches keep each script call short (submit.lua is one atomic step per call)
+    // Bounded batches keep each script call short (submit.lua is one atomic step per call). Above
+    // one batch, every id is checked first (one read), so a list with a used id writes nothing;
+    // only an id taken by another producer between this check and the writes can still leave
+    // the batches before it written (docs/semantics.md, "Bulk submit").
+    if (subs.length > SUBMIT_BATCH) {
+      const pipe = this.redis.pipeline();
+      for (const t of subs) pipe.exists(this.keys.task(t.id)).sismember(this.keys.queued, t.id);
+      const replies = (await pipe.exec()) ?? [];
+      for (let i = 0; i < subs.length; i++) {
+        const [[e1, inHash], [e2, inQueue]] = [replies[2 * i]!, replies[2 * i + 1]!];
+        if (e1 || e2) throw e1 ?? e2;
+        if (inHash === 1 || inQueue === 1) throw new DuplicateTaskError(subs[i]!.id);
+      }
+    }
     const out: string[] = [];
     for (let i = 0; i < subs.length; i += SUBMIT_BATCH) out.push(...(await this.submitAll(subs.slice(i, i + SUBMIT_BATCH))));
     return out;
@@ -654,8 +670,11 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
   if (h.key !== undefined) info.key = h.key;
   const history = json('history', (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)));
   const records = history ? [...(history.value as AttemptRecord[])] : [];
-  // The attempt that ended the task is the hash's own fields (lib/history.lua): added here.
-  if (state === 'END' && info.outcome && info.end !== undefined && info.attempt > 0 && !h.parked && !records.some((r) => r.attempt === info.attempt)) {
+  // The attempt that ended the task is the hash's own fields (lib/history.lua): added here,
+  // unless a record is that attempt already (a retry cancelled in its backoff). Told by its
+  // start too: a dead letter retried numbers its attempts from 1 again, its history kept.
+  const recorded = records.some((r) => r.attempt === info.attempt && r.start === (info.start ?? null));
+  if (state === 'END' && info.outcome && info.end !== undefined && info.attempt > 0 && !h.parked && !recorded) {
     const last: AttemptRecord = { attempt: info.attempt, worker: info.worker ?? '', start: info.start ?? null, end: info.end, outcome: info.outcome };
     if (info.outcome !== 'succeeded' && info.error) last.error = info.error;
     records.push(last);

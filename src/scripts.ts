@@ -15,10 +15,10 @@ import { DEAD_LETTER_REASONS } from './errors.js';
 
 /** script name -> number of KEYS it takes (see each file's header) */
 export const SCRIPTS = {
-  claim: 9,
+  claim: 10,
   renew: 6,
   finish: 4,
-  'finish-claim': 13,
+  'finish-claim': 14,
   'claim-recover': 4,
   'park-claimed': 8,
   emit: 0,

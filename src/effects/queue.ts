@@ -57,7 +57,7 @@ export async function claim(redis: Redis, keys: Keys, c: ClaimRequest): Promise<
   return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c.worker), claimArgs(keys, c)));
 }
 
-export const claimKeys = (keys: Keys, worker: string) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(worker)];
+export const claimKeys = (keys: Keys, worker: string) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(worker), keys.ended];
 export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
   const args: (string | number)[] = [keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.acks.length, ...c.acks];
   for (const f of c.functions) args.push(f.name, f.room);

@@ -1,10 +1,12 @@
 --[[
   cancel.lua: Client.cancel. A task that has not started is taken out of wherever it waits and
   ended `cancelled` in one step, so no claim can start it afterwards: from its function's queue
-  (QUEUED, placed), from Q:delayed (DELAYED), or, an entry of the seed's kind still on
-  `new-task` (no hash yet, in the queued set), by writing its hash ended and marked `unrouted`:
-  the claim that routes the entry drops it (claim.lua). A running task is left to the caller
-  (a stop on its control channel: it ends `stopped`). The end is published, the task queued for
+  (QUEUED, placed), from Q:delayed (DELAYED), or, an entry still on `new-task` (of the seed's
+  kind: no hash yet, in the queued set; or a dead letter retried: QUEUED without a place), by
+  writing its hash ended and marked `unrouted`: the claim that routes the entry drops it
+  (claim.lua), and reap.lua keeps the hash until then. A running task is left to the caller
+  (a stop on its control channel: it ends `stopped`), marked `cancelling` so that an attempt
+  failing before the stop reaches it is not retried (finish.lua). The end is published, the task queued for
   the monitor's cleanup, its dedupe key freed.
 
   KEYS[1] task key   KEYS[2] newQueue (Q)   KEYS[3] queued (set)   KEYS[4] ended (list)
@@ -20,17 +22,24 @@ local key, Q, id = KEYS[1], KEYS[2], ARGV[1]
 local h = fields(key, 'state', 'function', 'group', 'member', 'key')
 if not h then return 'unknown' end
 local state = h[1]
-if state == 'RUNNING' then return 'running' end
+if state == 'RUNNING' then
+  -- the caller's stop ends this attempt; the mark keeps a failure racing the stop from being
+  -- retried (finish.lua), so no further attempt starts
+  redis.call('HSET', key, 'cancelling', '1')
+  return 'running'
+end
 if state == 'END' then return 'ended' end
 local now = nowMs()
 if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
 elseif state == 'DELAYED' then
   if redis.call('ZREM', delayedKey(Q), id) == 1 then countDelayed(Q, h[2], -1) end
-elseif not state and redis.call('SISMEMBER', KEYS[3], id) == 1 then
+elseif (not state and redis.call('SISMEMBER', KEYS[3], id) == 1) or (state == 'QUEUED' and not h[4]) then
+  -- its entry waits on `new-task`: submitted of the seed's kind (no hash yet), or a parked task
+  -- put back by retry-dead.lua (QUEUED, its place dropped); the claim that routes it drops it
   redis.call('HSET', key, 'unrouted', '1')
 else
-  -- a hash of no state the runtime writes (edited by hand), or QUEUED without a place
+  -- a hash of no state the runtime writes (edited by hand)
   return 'unknown'
 end
 redis.call('SREM', KEYS[3], id)

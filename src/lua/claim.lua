@@ -34,6 +34,8 @@
   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
   KEYS[9] this worker's claim receipts (hash: token -> what that claim took)
+  KEYS[10] ended (list): a cancelled task's id, once its entry is dropped or it is ended (a
+          task cancelled while it ran and put back since: `cancelling`), for reap.lua
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] max tasks to claim
   ARGV[4] max payload bytes   ARGV[5] where to start in the worker's function list (rotation)
   ARGV[6] token: names this claim ('' = none). A claim's reply can be lost after Redis ran it
@@ -78,7 +80,7 @@ end
 local now = nowMs()
 -- (numbers written as integers once: Lua would print each with %.14g, a cost per argument)
 local nowS = string.format('%d', now)
-local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix }
+local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
 
 local claimed, parked = {}, {}
 
@@ -329,15 +331,28 @@ local function firstInTurn(fn, i)
   return true
 end
 
+-- An entry cancelled before it was routed (cancel.lua) is dropped here, not parked nor run,
+-- whatever it holds. Its ended hash carries the `unrouted` mark that says so, and reap.lua
+-- keeps such a hash until this drop (deleted, the entry would be a new task): now it is
+-- queued for cleanup like any ended task's.
+-- (h, held: what holder(id) answered, when the caller has read it already)
+local function dropCancelled(id, h, held, read)
+  if not id then return false end
+  if not read then h, held = holder(id) end
+  if held ~= 'END' or h[5] ~= '1' then return false end
+  redis.call('HDEL', prefix .. id, 'unrouted')
+  redis.call('RPUSH', KEYS[10], id)
+  return true
+end
+
 local function route(i, e)
   if e.bad then
-    refuse(unpack(e.bad, 1, 5))
+    if not dropCancelled(e.bad[4]) then refuse(unpack(e.bad, 1, 5)) end
   else
     local id, fn, group, priority, raw = e.id, e.fn, e.group, e.priority, e.raw
     local h, held = holder(id)
-    if held == 'END' and h[5] == '1' then
-      -- cancelled before it was routed (cancel.lua): its entry is dropped here, not parked
-      redis.call('HDEL', prefix .. id, 'unrouted')
+    if dropCancelled(id, h, held, true) then
+      -- (cancelled: dropped)
     elseif held == 'foreign' then
       refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
     elseif held then
@@ -400,10 +415,19 @@ for k = 0, n - 1 do
         noteWake(g)
         break
       end
-      local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims')
+      local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims', 'cancelling', 'key')
       -- (a hash removed or edited by hand meanwhile: that member names no task to run)
       if h and h[1] == 'QUEUED' and h[2] then
-        if #h[2] > maxBytes then
+        if h[5] then
+          -- cancelled while it ran (cancel.lua), and put back before the stop ended it (its
+          -- worker died, or handed it back): it ends cancelled here, it does not run again
+          local key = prefix .. id
+          redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
+          redis.call('HDEL', key, 'cancelling')
+          redis.call('RPUSH', KEYS[10], id)
+          if h[6] and redis.call('HGET', dedupeKey(Q), h[6]) == id then redis.call('HDEL', dedupeKey(Q), h[6]) end
+          redis.call('PUBLISH', key .. '-events', eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"cancelled"}', now))
+        elseif #h[2] > maxBytes then
           -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
           local message = 'task "' .. id .. '" is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
           park(D, now, 'too_large', message, h[2], id, worker, true, { truncate = true })

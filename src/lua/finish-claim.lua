@@ -6,7 +6,7 @@
   the wake marker the ENDs pushed for idle workers (below): the one thing it does that finish.lua
   then claim.lua, sent apart, do not need.
 
-  KEYS[1..4] finish.lua's KEYS   KEYS[5..13] claim.lua's KEYS
+  KEYS[1..4] finish.lua's KEYS   KEYS[5..14] claim.lua's KEYS
   ARGV[1] n = how many of the following ARGV are finish.lua's
   ARGV[2..n+1] finish.lua's ARGV   ARGV[n+2..] claim.lua's ARGV
 
@@ -32,6 +32,6 @@ local ended = finish({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, finishArgs)
 -- limit spans functions, so what the release made claimable may be for a function only other
 -- workers run. The marker is pushed again once the claim has run.
 local woke = redis.call('LLEN', KEYS[3]) > queued
-local claimed = claim({ KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13] }, claimArgs)
+local claimed = claim({ KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14] }, claimArgs)
 if woke then redis.call('LPUSH', KEYS[3], 'wake') end
 return { ended, claimed }

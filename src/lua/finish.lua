@@ -10,6 +10,8 @@
   {id, attempt, error, runAt}. A claim promotes it when due, at the place it had. When it is the
   earliest due, idle workers are woken (a marker), so that their next wait ends when it is due.
 
+  A task cancelled while it ran (`cancelling`, cancel.lua) is not retried: it ends `stopped`.
+
   The task's limits are released (lib/limits.lua), and its dedupe key, if any, freed.
 
   KEYS[1] leases (zset)   KEYS[2] ended (list)   KEYS[3] newQueue (Q, lib/names.lua)
@@ -32,7 +34,10 @@ local nowS = string.format('%d', now)
 local out = {}
 for i = 1, #ARGV, 6 do
   local key, id, lease, outcome, payload, channel = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease') or {}
+  local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease', 'cancelling') or {}
+  -- cancelled while it ran (cancel.lua): the stop may reach no one, the attempt failing first,
+  -- so a retry is no retry then: the task ends stopped, with the attempt's error
+  if h[7] and string.sub(outcome, 1, 6) == 'retry:' then outcome = 'stopped' end
   if (h[1] == 'END' and h[2] == lease) or (h[1] ~= 'RUNNING' and h[6] == lease) then
     out[#out + 1] = 1
   elseif h[1] ~= 'RUNNING' or h[2] ~= lease then

@@ -20,7 +20,7 @@
 
 local prefix, worker = ARGV[1], ARGV[2]
 local now = nowMs()
-local D = { entries = KEYS[4], index = KEYS[5], junk = KEYS[6], stats = KEYS[7], queued = KEYS[3], taskSet = KEYS[1], leases = KEYS[2], prefix = prefix }
+local D = { entries = KEYS[4], index = KEYS[5], junk = KEYS[6], stats = KEYS[7], queued = KEYS[3], taskSet = KEYS[1], leases = KEYS[2], prefix = prefix, Q = KEYS[8] }
 local out = {}
 for i = 3, #ARGV, 4 do
   local id, lease, reason, message = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]

@@ -3,7 +3,8 @@
   finish.lua), removes them from `tasks`, moves `manual_end` ones to `end-task` (hash kept),
   and lets the others' hashes expire after the retention (0 = delete at once, as the seed).
   A parked task's hash (lib/park.lua) is never on this list's terms: it stays until retried or
-  purged, so it is left alone even if its id is met here.
+  purged, so it is left alone even if its id is met here. So is the hash of a task cancelled
+  while its entry waited on `new-task` (`unrouted`), until the claim that drops the entry.
 
   KEYS[1] ended (list)   KEYS[2] taskSet   KEYS[3] endQueue
   ARGV[1] task key prefix   ARGV[2] retention ms   ARGV[3] max ids this call
@@ -19,8 +20,10 @@ if not ids then return { 0, 0 } end
 for _, id in ipairs(ids) do
   local key = prefix .. id
   redis.call('SREM', KEYS[2], id)
-  local h = fields(key, 'state', 'manual_end', 'parked') or {}
-  if h[1] == 'END' and not h[3] then
+  local h = fields(key, 'state', 'manual_end', 'parked', 'unrouted') or {}
+  -- (cancelled while its entry waited on the queue: the hash is what tells the claim to drop
+  -- that entry, so it stays until then; the claim queues it here again, cleaned up that time)
+  if h[1] == 'END' and not h[3] and not h[4] then
     if h[2] == '1' then
       redis.call('SADD', KEYS[3], id)
     elseif retention == 0 then

@@ -48,7 +48,7 @@ end
 local prefix, timeout, limit, maxAttempts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = nowMs()
 local cutoff = now - timeout
-local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[1], prefix = prefix }
+local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[1], prefix = prefix, Q = KEYS[3] }
 
 redis.call('HSET', KEYS[11], 'timeout', timeout)
 local last = redis.call('ZRANGE', KEYS[9], -1, -1, 'WITHSCORES')

@@ -11,6 +11,7 @@
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
+--@include lib/names.lua
 
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
@@ -29,6 +30,9 @@ if letter.task and type(letter.id) == 'string' then
     -- routed again from the queue: its place (member, score) is given anew
     redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score')
     redis.call('PERSIST', key)
+    -- queued again: it holds its dedupe key again, unless another task took it meanwhile
+    local k = redis.call('HGET', key, 'key')
+    if k then redis.call('HSETNX', dedupeKey(KEYS[5]), k, letter.id) end
   end
 end
 redis.call('HINCRBY', KEYS[4], 'retried:' .. tostring(letter.reason), 1)

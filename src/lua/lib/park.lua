@@ -15,7 +15,8 @@
   and the CLI all see how it ended. A duplicate's id is another task's: nothing of it is touched.
 
   park(D, now, reason, message, raw, id, by, record, extra)
-    D       { entries, index, junk, stats, queued, taskSet, leases, prefix } (key names)
+    D       { entries, index, junk, stats, queued, taskSet, leases, prefix, Q } (key names; Q
+            the queue, whose dedupe keys hash a parked task's key is freed from)
     id      the task id when known (nil for an entry without one)
     by      the worker or monitor that parks it
     record  true: the entry is the task's (see above); false: it holds no task (junk)
@@ -26,6 +27,7 @@
   Returns the entry's key.
 ]]
 --@include lib/event.lua
+--@include lib/names.lua
 --@include lib/park-codes.lua
 
 local function park(D, now, reason, message, raw, id, by, record, extra)
@@ -57,6 +59,9 @@ local function park(D, now, reason, message, raw, id, by, record, extra)
   redis.call('HSET', tkey, 'state', 'END', 'outcome', 'failed', 'error', err, 'parked', reason, 'dead', key, 'end', now, 'update', now)
   if extra and extra.fn then redis.call('HSET', tkey, 'function', extra.fn) end
   if history then redis.call('HSET', tkey, 'history', history) end
+  -- parked is ended: its dedupe key is free again (retry-dead.lua takes it back if still free)
+  local dk = D.Q and redis.call('HGET', tkey, 'key')
+  if dk and redis.call('HGET', dedupeKey(D.Q), dk) == id then redis.call('HDEL', dedupeKey(D.Q), dk) end
   redis.call('HDEL', tkey, 'lease', 'result')
   redis.call('PERSIST', tkey)
   redis.call('SREM', D.taskSet, id)
