@@ -137,7 +137,11 @@ describe('submitMany', () => {
     const w = await worker(o);
     const ends = await Promise.all(ids.map((id) => c.wait(id, { timeout: 30_000 })));
     expect(ends.map((t) => t.result)).toEqual(ids.map((_, i) => i));
-    expect(w.lines.filter((l) => l.startsWith('STARTED ')).length).toBe(2500);
+    // (the worker's lines reach this process after Redis has the ends: wait for them, then count)
+    const started = () => w.lines.filter((l) => l.startsWith('STARTED ')).length;
+    await until(() => started() >= 2500, 'every start printed');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(started()).toBe(2500);
   });
 
   it('is all or nothing: a taken id, or one given twice, queues none of the batch', async () => {
