@@ -12,6 +12,8 @@ import type { FailoverCell } from './scenarios/failover.js';
 import type { CostResult } from './scenarios/cost.js';
 import type { MonitorResult } from './scenarios/monitor.js';
 import type { ProfileResult } from './scenarios/profile.js';
+import type { TimeResult } from './scenarios/time.js';
+import { timeMarkdown, timeSummary, timeVerdicts } from './report-time.js';
 
 type Results = Record<string, any>;
 
@@ -123,6 +125,7 @@ export function evaluate(r: Results): Verdict[] {
       margin: ts != null && bee != null ? `${ts - bee >= 0 ? '+' : ''}${fmt(ts - bee)} B` : '',
     });
   }
+  out.push(...timeVerdicts(r.time as TimeResult | undefined));
   return out;
 }
 
@@ -166,6 +169,7 @@ export function printSummary(r: Results): void {
   if (t) console.log(`\nRedis memory per queued task (B): ${LIBS.map((lib) => `${LIB_LABEL[lib]} ${fmt(t.memoryPerQueuedTask[lib])}`).join(', ')}`);
   const m = r.monitor as MonitorResult | undefined;
   if (m) console.log(`\nMonitor pass at ${fmt(m.tasks)} running tasks: ${m.cases.map((x) => `${x.stalePct}% stale ${fmt(x.ms, 3)} ms`).join(', ')}`);
+  for (const line of timeSummary(r.time as TimeResult | undefined)) console.log(line);
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
     console.log('\nTargets:');
@@ -268,6 +272,8 @@ export function markdown(r: Results): string {
       `Load average (1/5/15 min) before ${(r.loadAverageBefore ?? []).join(' / ')}, after ${(r.loadAverageAfter ?? []).join(' / ')}` +
       ' (anything above ~2 means other processes shared the 2 cores during the run).',
   );
+  const kept = Object.entries((r.kept as Record<string, string>) ?? {});
+  if (kept.length) L.push('', `Not run this time (\`--only\`), shown from earlier runs: ${kept.map(([s, d]) => `${s} (${d.slice(0, 16).replace('T', ' ')} UTC)`).join(', ')}.`);
   L.push('');
   L.push('![throughput chart](benchmarks.svg)');
   L.push('');
@@ -391,6 +397,7 @@ export function markdown(r: Results): string {
     L.push(`By package (self time): ${p.summary.byPackage.slice(0, 10).map((e) => `${e.name} ${e.pct}%`).join(', ')}.`);
     L.push('');
   }
+  L.push(...timeMarkdown(r.time as TimeResult | undefined));
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
     L.push('## Targets');
