@@ -13,6 +13,8 @@ import type { CostResult } from './scenarios/cost.js';
 import type { MonitorResult } from './scenarios/monitor.js';
 import type { ProfileResult } from './scenarios/profile.js';
 import type { OrderResult } from './scenarios/order.js';
+import type { TimeResult } from './scenarios/time.js';
+import { timeMarkdown, timeSummary, timeVerdicts } from './report-time.js';
 
 type Results = Record<string, any>;
 
@@ -124,6 +126,7 @@ export function evaluate(r: Results): Verdict[] {
       margin: ts != null && bee != null ? `${ts - bee >= 0 ? '+' : ''}${fmt(ts - bee)} B` : '',
     });
   }
+  out.push(...timeVerdicts(r.time as TimeResult | undefined));
   return out;
 }
 
@@ -176,6 +179,7 @@ export function printSummary(r: Results): void {
     console.log(`  memory per queued task: plain ${fmt(o.memory.plain)} B, placed ${Object.entries(o.memory.placed).map(([n, b]) => `${fmt(b)} B at ${n}`).join(', ')}`);
   }
   if (m) console.log(`\nMonitor pass at ${fmt(m.tasks)} running tasks: ${m.cases.map((x) => `${x.stalePct}% stale ${fmt(x.ms, 3)} ms`).join(', ')}`);
+  for (const line of timeSummary(r.time as TimeResult | undefined)) console.log(line);
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
     console.log('\nTargets:');
@@ -281,7 +285,7 @@ export function markdown(r: Results): string {
   L.push('');
   const carried = Object.entries((r.carried as Record<string, { date?: string; commit?: string }>) ?? {});
   if (carried.length) {
-    L.push(`This run measured only ${Object.keys(r).filter((k) => ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order'].includes(k) && !(k in (r.carried ?? {}))).join(', ')}; the other sections are carried over from earlier runs: ${carried.map(([k, c]) => `${k} (${String(c.date ?? '').slice(0, 10)}, commit ${c.commit ?? '?'})`).join(', ')}.`);
+    L.push(`This run measured only ${Object.keys(r).filter((k) => ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order', 'time'].includes(k) && !(k in (r.carried ?? {}))).join(', ')}; the other sections are carried over from earlier runs: ${carried.map(([k, c]) => `${k} (${String(c.date ?? '').slice(0, 10)}, commit ${c.commit ?? '?'})`).join(', ')}.`);
     L.push('');
   }
   L.push('![throughput chart](benchmarks.svg)');
@@ -411,6 +415,7 @@ export function markdown(r: Results): string {
   // the seed path against issue 9's base commit (bench/seed-pairs.ts): written by hand
   L.push(readFileSync(fileURLToPath(new URL('./order-cost.md', import.meta.url)), 'utf8').trim());
   L.push('');
+  L.push(...timeMarkdown(r.time as TimeResult | undefined));
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
     L.push('## Targets');

@@ -7,6 +7,8 @@
  *   noop   returns null at once (throughput, cost, profile)
  *   probe  reports "started" to the parent over IPC, then returns null (pickup latency)
  *   hang   reports "started", then never returns (failover: the worker is SIGKILLed)
+ *   flaky  (Task Swarm only) throws on its first attempt when data.i % 10 === 0, else returns null
+ *          (time: retries)
  *
  * Every library runs with its defaults except where a scenario says otherwise (concurrency,
  * lock/stall timeouts for failover). Completed jobs are kept, as all three do by default.
@@ -23,7 +25,7 @@ export interface RedisAddr {
   port: number;
 }
 
-export type FnName = 'noop' | 'probe' | 'hang';
+export type FnName = 'noop' | 'probe' | 'hang' | 'flaky';
 
 export interface Producer {
   /** submit one task through the library's ordinary submit path; resolves with its id */

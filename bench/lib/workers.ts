@@ -63,6 +63,11 @@ export async function startWorker(spec: WorkerSpec, report: Report): Promise<Run
         report(task.id, task.attempt);
         return hang(task.signal);
       });
+      // one task in ten fails its first attempt (time: throughput with attempts: 3)
+      worker.addTaskFunction('flaky', async (task) => {
+        if (task.attempt === 1 && (task.data as { i: number }).i % 10 === 0) throw new Error('flaky: first attempt');
+        return null;
+      });
       await worker.start();
       return { stop: () => worker.stop() };
     }
