@@ -212,22 +212,36 @@ export class Client {
       if (ids.has(t.id)) throw new DuplicateTaskError(t.id);
       ids.add(t.id);
     }
-    // Bounded batches keep each script call short (submit.lua is one atomic step per call). Above
-    // one batch, every id is checked first (one read), so a list with a used id writes nothing;
-    // only an id taken by another producer between this check and the writes can still leave
-    // the batches before it written (docs/semantics.md, "Bulk submit").
-    if (subs.length > SUBMIT_BATCH) {
+    // Bounded batches keep each script call short (submit.lua is one atomic step per call): a
+    // task written whole (placed, delayed, keyed) weighs more than one pushed on new-task.
+    const batches: Submission[][] = [[]];
+    let weight = 0;
+    for (const t of subs) {
+      const w = t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined ? 4 : 1;
+      if (weight + w > SUBMIT_BATCH && batches.at(-1)!.length > 0) {
+        batches.push([]);
+        weight = 0;
+      }
+      batches.at(-1)!.push(t);
+      weight += w;
+    }
+    // Over several batches, the ids the caller chose are checked first (one read), so a list
+    // holding a used id writes nothing; generated ids are new. Only an id taken by another
+    // producer between this check and the writes can still leave the batches before it written
+    // (docs/semantics.md, "Bulk submit").
+    const chosen = subs.filter((_, i) => tasks[i]!.options?.id !== undefined);
+    if (batches.length > 1 && chosen.length > 0) {
       const pipe = this.redis.pipeline();
-      for (const t of subs) pipe.exists(this.keys.task(t.id)).sismember(this.keys.queued, t.id);
+      for (const t of chosen) pipe.exists(this.keys.task(t.id)).sismember(this.keys.queued, t.id);
       const replies = (await pipe.exec()) ?? [];
-      for (let i = 0; i < subs.length; i++) {
+      for (let i = 0; i < chosen.length; i++) {
         const [[e1, inHash], [e2, inQueue]] = [replies[2 * i]!, replies[2 * i + 1]!];
         if (e1 || e2) throw e1 ?? e2;
-        if (inHash === 1 || inQueue === 1) throw new DuplicateTaskError(subs[i]!.id);
+        if (inHash === 1 || inQueue === 1) throw new DuplicateTaskError(chosen[i]!.id);
       }
     }
     const out: string[] = [];
-    for (let i = 0; i < subs.length; i += SUBMIT_BATCH) out.push(...(await this.submitAll(subs.slice(i, i + SUBMIT_BATCH))));
+    for (const batch of batches) out.push(...(await this.submitAll(batch)));
     return out;
   }
 
@@ -600,7 +614,10 @@ export class Client {
   }
 }
 
-/** tasks per submit script call in submitMany: long enough to amortise the round trip, short enough to keep Redis responsive */
+/**
+ * the weight of one submit script call in submitMany (a task pushed on new-task weighs 1, one
+ * written whole 4): enough to amortise the round trip, few enough ms of Redis per call
+ */
 const SUBMIT_BATCH = 1000;
 
 /** setTimeout's largest delay (ms); a longer one fires at once */

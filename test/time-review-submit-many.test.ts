@@ -2,7 +2,7 @@
  * Review of issue 8's submitMany: "all or nothing: when any id is taken, nothing is queued and
  * it rejects with a DuplicateTaskError" (Client.submitMany's contract).
  *
- * submitMany cuts its tasks into batches of 1000, one submit.lua call each (bounded calls: the
+ * submitMany cuts its tasks into batches (1000 plain tasks), one submit.lua call each (bounded calls: the
  * issue asks for them). Each batch is atomic; above one batch, every id is read first, so a list
  * with a used id writes nothing. (Failed before: with a taken id in the third batch, the first
  * two thousand tasks were queued when it rejected.) What remains is documented: an id taken by

@@ -104,7 +104,7 @@ if token ~= '' then
 end
 
 -- due tasks promoted per claim: 100,000 due at once never hold Redis for long in one call
-local PROMOTE_BATCH = 200
+local PROMOTE_BATCH = 100
 
 local taken = 0
 local wakeAt = -1
