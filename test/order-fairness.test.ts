@@ -41,8 +41,9 @@ describe('a group holding thousands of queued tasks', () => {
     cleanup.push(() => c.close());
     const rec = recorder();
     const slots = 2 * 2;
-    // tasks of 20 ms: the flood keeps every slot busy, and starts are far enough apart to count
-    await workers(o, rec, 2, 2, 20);
+    // tasks of 100 ms: the flood keeps every slot busy, and starts are far enough apart that the
+    // submit's own round trip (slow under load) lets few of them through
+    await workers(o, rec, 2, 2, 100);
     const flood = Array.from({ length: 5000 }, (_, i) => seedEntry(`a-${i}`, 'f', { group: 'A' }));
     await pushEntries(redis, o.keyPrefix, flood);
     await ingressEmpty(redis, o.keyPrefix);
@@ -70,7 +71,9 @@ describe('a flood still on new-task, not routed yet', () => {
     cleanup.push(() => c.close());
     const rec = recorder();
     const slots = 2 * 2;
-    await workers(o, rec, 2, 2, 20);
+    // tasks of 100 ms: the A tasks that start while the submit itself is on its way (its round
+    // trip, slow under load) are few; at 20 ms they alone could reach `slots` (seen in CI)
+    await workers(o, rec, 2, 2, 100);
     await rec.started(0);
     const flood = Array.from({ length: 20_000 }, (_, i) => seedEntry(`a-${i}`, 'f', { group: 'A' }));
     await pushEntries(redis, o.keyPrefix, flood);
@@ -89,7 +92,7 @@ describe('a flood still on new-task, not routed yet', () => {
     cleanup.push(() => c.close());
     const rec = recorder();
     const slots = 2 * 2;
-    await workers(o, rec, 2, 2, 20);
+    await workers(o, rec, 2, 2, 100);
     await pushEntries(redis, o.keyPrefix, Array.from({ length: 5000 }, (_, i) => seedEntry(`z-${i}`, 'f')));
     await rec.started(20);
     const before = rec.starts.length;
