@@ -479,18 +479,16 @@ export class Client {
       .zcard(k.dead.index)
       .scard(k.endQueue)
       .hgetall(k.counts)
-      .hgetall(k.running)
       .hgetall(k.workerFunctions)
       .smembers(k.paused)
       .lindex(k.newQueue, -1)
       .exec()) as [null, unknown][];
-    const [listed, tasks, workers, dead, ended, counts, running, served, pausedSet, oldest] = r.map(([, v]) => v) as [
+    const [listed, tasks, workers, dead, ended, counts, served, pausedSet, oldest] = r.map(([, v]) => v) as [
       number,
       number,
       string[],
       number,
       number,
-      Record<string, string>,
       Record<string, string>,
       Record<string, string>,
       string[],
@@ -504,7 +502,17 @@ export class Client {
       if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
       else if (f.startsWith('d:') && Number(n) > 0) of(f.slice(2)).delayed = Number(n);
     }
-    for (const [f, n] of Object.entries(running)) if (f.startsWith('f:') && Number(n) > 0) of(f.slice(2)).running = Number(n);
+    // Running counts are kept only where a limit watches (lib/limits.lua): per function, they are
+    // counted here from the lease index (the RUNNING tasks), O(tasks running).
+    const ids = await this.redis.zrange(k.leases, 0, -1);
+    if (ids.length) {
+      const pipe = this.redis.pipeline();
+      for (const id of ids) pipe.hmget(k.task(id), 'state', 'function');
+      for (const [err, v] of (await pipe.exec()) ?? []) {
+        const [state, fn] = (err ? [] : v) as (string | null)[];
+        if (state === 'RUNNING' && fn) of(fn).running++;
+      }
+    }
     const live = new Set(workers);
     for (const [w, json] of Object.entries(served)) {
       if (!live.has(w)) continue;

@@ -32,7 +32,7 @@ export const SCRIPTS = {
   register: 4,
   'retry-dead': 5,
   'purge-dead': 4,
-  'set-limit': 1,
+  'set-limit': 2,
   resume: 1,
   ready: 1,
   'set-schedule': 2,

@@ -142,3 +142,39 @@ describe('Client.limits()', () => {
     await expectNoneRunning(redis, o.keyPrefix);
   });
 });
+
+describe('a limit set where none was, while its tasks run', () => {
+  /*
+   * Running counts are kept only for targets a limit watches (a swarm without limits pays
+   * nothing for them). A limit set on a target that had none counts what runs of it at once, so
+   * it holds from its first claim: with 3 unlimited tasks running, a concurrency of 1 starts
+   * nothing more until they have all ended. Without the count, the next claims would see 0
+   * running and start up to 1 more each.
+   */
+  it('counts the tasks already running, of a function and of a group, and starts nothing past the limit', async () => {
+    const o = server.options();
+    const c = client(o);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await c.submit('sleep', { ms: 1200 }, { group: 'tenant-7' }));
+    await worker(o);
+    await until(async () => (await states(c, ids)).every((s) => s === 'RUNNING'), 'three running, no limit yet');
+    await c.setLimit({ function: 'sleep' }, { concurrency: 1 });
+    await c.setLimit({ group: 'tenant-7' }, { concurrency: 2 });
+    const wereRunning = new Set(ids);
+    for (let i = 0; i < 3; i++) ids.push(await c.submit('sleep', { ms: 300 }, { group: 'tenant-7' }));
+    const limits = await c.limits();
+    expect(limits).toEqual([
+      { function: 'sleep', concurrency: 1, running: wereRunning.size },
+      { group: 'tenant-7', concurrency: 2, running: wereRunning.size },
+    ]);
+    const ended = await waitAll(c, ids);
+    expect(ended.map((t) => t.outcome)).toEqual(ids.map(() => 'succeeded'));
+    const xs = await intervals(c, ids);
+    // the others started only once every task running at the limit's setting had ended, one at a time
+    const lastOfThem = Math.max(...xs.filter((x) => wereRunning.has(x.id)).map((x) => x.end));
+    const later = xs.filter((x) => !wereRunning.has(x.id)).sort((a, b) => a.start - b.start);
+    for (const x of later) expect(x.start).toBeGreaterThanOrEqual(lastOfThem);
+    expect(maxOverlap(later)).toBe(1);
+    await expectNoneRunning(redis, o.keyPrefix);
+  });
+});

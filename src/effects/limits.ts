@@ -78,7 +78,7 @@ export function checkLimit(limit: Limit): string {
 export async function setLimit(redis: Redis, keys: Keys, target: LimitTarget, limit: Limit | null): Promise<void> {
   const field = targetField(target);
   const json = limit === null ? '' : checkLimit(limit);
-  await runScript(redis, 'set-limit', [keys.newQueue], [field, json]);
+  await runScript(redis, 'set-limit', [keys.newQueue, keys.leases], [field, json, keys.taskKeyPrefix]);
 }
 
 export async function readLimits(redis: Redis, keys: Keys): Promise<LimitInfo[]> {

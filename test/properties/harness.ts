@@ -319,12 +319,6 @@ function deadEntries(s: State): DeadEntry[] {
 const bump = (h: Hash, field: string, by = 1) => {
   h[field] = String(Number(h[field] ?? 0) + by);
 };
-/** HINCRBY -1, the field dropped at 0 (lib/limits.lua release) */
-const drop = (h: Hash, field: string) => {
-  const n = Number(h[field] ?? 0) - 1;
-  if (n > 0) h[field] = String(n);
-  else delete h[field];
-};
 const pad14 = (n: number) => String(n).padStart(14, '0');
 
 /** lib/queue.lua placeOf: a new member (routing order) and its score (priority 0 here) */
@@ -358,7 +352,7 @@ function putBackModel(exp: State, id: string, h: Hash, now: string, woken: { don
   let member = h.member;
   let score = Number(h.score);
   if (!member || h.score === undefined) [member, score] = placeOf(exp, id, Number(h.start));
-  drop(exp.running, `f:${h.function}`);
+  // (no limit is set here: nothing is counted in `running`, lib/limits.lua)
   enqueueModel(exp, h.function!, member, score);
   if (!woken.done) {
     woken.done = true;
@@ -414,7 +408,6 @@ export class Sim {
    * per function, RUNNING tasks whose hash a `lose` deleted alone: their running count stays
    * (it goes only with all of Redis's data, which `lose` does not model)
    */
-  readonly leaked: Record<string, number> = {};
   /** ids whose lease-index entry a `lose` left behind (a requeue pass drops it) */
   readonly staleIndex = new Set<string>();
   /** ids RUNNING when a flush lost their hash (their holder re-asserts the same copy) */
@@ -601,10 +594,9 @@ export class Sim {
         const h = pre.s.hashes[id]!;
         const holders = this.workers.filter((w) => w.held.get(id)?.lease === h.lease);
         expect(holders.map((w) => w.name), `exactly one worker holds ${id}'s current lease ${h.lease}`).toEqual([h.worker]);
-        // Redis lost its data (here: this hash, its running count, and the epoch that tells
-        // workers so). The holder's re-assertion counts it again.
+        // Redis lost its data (here: this hash and the epoch that tells workers so; no limit is
+        // set, so there is no running count to lose). The holder re-asserts it.
         await redis.del(keys.task(id), keys.epoch);
-        await redis.hincrby(keys.running, `f:${h.function}`, -1);
         this.flushed.add(id);
         const mid = await this.read();
         const note = await this.renewStep(holders[0]!, this.sortedBeliefs(holders[0]!), mid);
@@ -620,7 +612,6 @@ export class Sim {
         const id = running[op.i % running.length]!;
         await redis.del(keys.task(id));
         await redis.zadd(keys.leases, pre.s.leases[id]! - 2 * this.cfg.taskTimeout, id);
-        this.leaked[pre.s.hashes[id]!.function!] = (this.leaked[pre.s.hashes[id]!.function!] ?? 0) + 1;
         this.staleIndex.add(id);
         const exp = clone(pre.s);
         delete exp.hashes[id];
@@ -716,7 +707,7 @@ export class Sim {
       add(exp.tasks, id);
       exp.leases[id] = Number(now);
       remove(exp.queued, id);
-      bump(exp.running, `f:${fn}`);
+      // (no limit is set here: nothing is counted in `running`, lib/limits.lua)
       claimed.push({ id, raw: exp.hashes[id]!.data!, attempt, lease });
       room[fn]!--;
     };
@@ -877,7 +868,7 @@ export class Sim {
       };
       add(exp.tasks, id);
       exp.leases[id] = Number(now);
-      bump(exp.running, `f:${def.fn}`); // counted again, as the claim it restores was
+      // (no limit is set here: nothing is counted in `running`, lib/limits.lua)
       const m = this.m(id);
       if (!this.flushed.delete(id)) {
         // After Redis lost its data, a worker still holding an old claim of a task that had ended
@@ -930,7 +921,7 @@ export class Sim {
         exp.hashes[id] = { ...h, state: 'END', update: now, end: now, outcome, [outcome === 'succeeded' ? 'result' : 'error']: payloadJson };
         delete exp.leases[id];
         exp.ended.push(id);
-        drop(exp.running, `f:${h.function}`);
+        // (no limit is set here: nothing is counted in `running`, lib/limits.lua)
         this.m(id).ends++;
         this.m(id).endedNow = true;
         expected.push(true);
@@ -1035,7 +1026,7 @@ export class Sim {
         // parked as the task's: out of tasks, not queued for cleanup, kept until retried or purged
         parkedHashes.push([id, { ...omit(h, 'lease', 'result'), state: 'END', end: now, update: now, outcome: 'failed', error: after!.error!, history: after!.history!, parked: 'max_attempts' }]);
         remove(exp.tasks, id);
-        drop(exp.running, `f:${h.function}`);
+        // (no limit is set here: nothing is counted in `running`, lib/limits.lua)
         dead.push({ reason: 'max_attempts', id, raw: h.data, worker: MONITOR, history, task: true });
         parked.push(id);
         m.ends++;
@@ -1145,8 +1136,9 @@ export class Sim {
       for (const [id, m, score] of members) expect([s.hashes[id]!.member, Number(s.hashes[id]!.score)], `${id}: placed where its hash says`).toEqual([m, score]);
       expect(Number(s.counts[`q:${fn}`] ?? 0), `${fn}: q counts its routed tasks`).toBe(members.length);
       expect(s.turns[fn] !== undefined, `${fn}: its group has a turn iff it has tasks`).toBe(members.length > 0);
-      const runningHere = IDS.filter((id) => s.hashes[id]?.state === 'RUNNING' && s.hashes[id]?.function === fn).length;
-      expect(Number(s.running[`f:${fn}`] ?? 0), `${fn}: running counts its RUNNING tasks`).toBe(runningHere + (this.leaked[fn] ?? 0));
+      // no limit is set in these runs: nothing is counted (lib/limits.lua counts only what a limit
+      // watches), whatever runs, ends or is lost
+      expect(s.running[`f:${fn}`], `${fn}: no running count without a limit`).toBeUndefined();
     }
 
     for (const id of IDS) {

@@ -7,7 +7,8 @@
   Every claim acquires (running + 1, and a start in each rate window that applies); every way a
   RUNNING task stops running releases (END, hand-back, requeue, parking, cancel), each script
   acting only on a task RUNNING under the lease it names, so a claim is counted once and
-  released once. A release that makes queued work claimable again (a group unblocked, a
+  released once. Only targets a limit watches are counted: when a limit is set on a target that
+  had none, set-limit.lua counts what runs of it then; when it is removed, its count goes. A release that makes queued work claimable again (a group unblocked, a
   function below its limit with tasks queued) pushes a wake marker on the queue, so idle
   workers claim it at once.
 
@@ -17,7 +18,10 @@
 
 local limitCache = {}
 -- set by a script that has seen the limits hash absent: no target has a limit
+-- true when the script knows no limit is set (the limits hash does not exist): claim.lua sets
+-- it from its own EXISTS, others learn it at their first limitOf
 local noLimits = false
+local limitsChecked = false
 
 -- an integer from 1 to 2^31 - 1, as src/effects/limits.ts accepts it
 local function positiveInt(v)
@@ -50,6 +54,13 @@ end
 -- the limit set for target ('f:<fn>' or 'g:<group>'), or false
 local function limitOf(Q, target)
   if noLimits then return false end
+  if not limitsChecked then
+    limitsChecked = true
+    if redis.call('EXISTS', Q .. ':limits') == 0 then
+      noLimits = true
+      return false
+    end
+  end
   local v = limitCache[target]
   if v == nil then
     v = false
@@ -91,8 +102,10 @@ end
 -- alone does not: every task's first claim by one worker has the lease '1:<worker>')
 local function acquire(Q, fn, g, now, start, noRate)
   for _, target in ipairs(targetsOf(fn, g)) do
-    redis.call('HINCRBY', Q .. ':running', target, '1')
     local l = limitOf(Q, target)
+    -- counted only while a limit watches the target (set-limit.lua counts what runs when one is
+    -- set): a swarm without limits pays nothing here
+    if l then redis.call('HINCRBY', Q .. ':running', target, '1') end
     if not noRate and l and type(l.rate) == 'table' and type(l.rate.per) == 'number' then
       local rk = rateKey(Q, target)
       redis.call('ZADD', rk, now, start)
@@ -130,8 +143,9 @@ end
 local function release(Q, fn, g)
   if not fn then return end
   for _, target in ipairs(targetsOf(fn, g)) do
-    -- a count back at 0 is dropped: one field per function and group ever run would pile up
-    if redis.call('HINCRBY', Q .. ':running', target, '-1') <= 0 then redis.call('HDEL', Q .. ':running', target) end
+    -- (counted only while a limit watches it; a count back at 0 is dropped: one field per
+    -- function and group ever run would pile up)
+    if limitOf(Q, target) and redis.call('HINCRBY', Q .. ':running', target, '-1') <= 0 then redis.call('HDEL', Q .. ':running', target) end
   end
   if g and g ~= '' then unblock(Q, g) end
   if limitOf(Q, 'f:' .. fn) and redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 1 then wake(Q) end
