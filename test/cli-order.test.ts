@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, Worker } from '../src/index.js';
+import { Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
-import { runMain } from './helpers/cli.js';
+import { cliSwarm, expectOneLine } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -24,20 +24,9 @@ afterAll(async () => {
 });
 
 /** a swarm of its own: a fresh key prefix, the CLI run against it, and a Client of it */
-function swarm() {
-  const prefix = `order${++n}:`;
-  const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix], { REDIS_URL: server.url });
-  const client = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
-  const keys = async () => (await redis.keys(`${prefix}*`)).sort();
-  return { prefix, run, client, keys };
-}
+const swarm = () => cliSwarm(server, redis, `order${++n}:`);
 
-function oneLine(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  expect(r.stderr).toMatch(message);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-}
+const oneLine = expectOneLine;
 
 describe('task-swarm submit --priority --group', () => {
   it("places the task in its function's queue at once, with its options, read back by get", async () => {

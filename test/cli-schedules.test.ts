@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, Monitor } from '../src/index.js';
+import { Monitor } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
-import { runMain } from './helpers/cli.js';
+import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -22,20 +22,9 @@ afterAll(async () => {
   await server.stop();
 });
 
-function swarm() {
-  const prefix = `sched${++n}:`;
-  const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix], { REDIS_URL: server.url });
-  const client = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
-  const keys = async () => (await redis.keys(`${prefix}*`)).sort();
-  return { prefix, run, client, keys };
-}
+const swarm = () => cliSwarm(server, redis, `sched${++n}:`);
 
-function oneLine(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  expect(r.stderr).toMatch(message);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-}
+const oneLine = expectOneLine;
 
 describe('task-swarm schedule / schedules / unschedule', () => {
   it('sets a schedule that a monitor fires, lists it, and removes it', async () => {

@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, Worker } from '../src/index.js';
+import { Worker } from '../src/index.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
-import { runMain } from './helpers/cli.js';
+import { cliSwarm, expectOneLine } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -23,20 +23,9 @@ afterAll(async () => {
   await server.stop();
 });
 
-function swarm() {
-  const prefix = `time${++n}:`;
-  const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix], { REDIS_URL: server.url });
-  const client = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
-  const keys = async () => (await redis.keys(`${prefix}*`)).sort();
-  return { prefix, run, client, keys };
-}
+const swarm = () => cliSwarm(server, redis, `time${++n}:`);
 
-function oneLine(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
-  expect(r.code, r.stderr).toBe(code);
-  expect(r.stderr).toMatch(message);
-  expect(r.stderr.trim().split('\n')).toHaveLength(1);
-  expect(r.stderr).not.toMatch(/^\s+at /m);
-}
+const oneLine = expectOneLine;
 
 describe('task-swarm submit, time options', () => {
   it('--attempts and --backoff retry a failing task; --wait prints its history', async () => {

@@ -5,7 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { main } from '../../src/cli.js';
+import { Client } from '../../src/index.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
@@ -44,4 +46,27 @@ export function runProcess(argv: string[], env: Record<string, string> = {}, tim
       resolve({ code: err ? (typeof status === 'number' ? status : null) : 0, stdout, stderr });
     });
   });
+}
+
+/**
+ * A swarm of its own for CLI tests: a fresh key prefix on `server`, the CLI run in-process against
+ * it, a Client of it, and the keys it holds (read through `redis`).
+ */
+export function cliSwarm(
+  server: { url: string; options(): Record<string, unknown> },
+  redis: { keys(pattern: string): Promise<string[]> },
+  prefix: string,
+): { prefix: string; run: (...argv: string[]) => Promise<CliRun>; client: Client; keys: () => Promise<string[]> } {
+  const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix], { REDIS_URL: server.url });
+  const client = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
+  const keys = async () => (await redis.keys(`${prefix}*`)).sort();
+  return { prefix, run, client, keys };
+}
+
+/** a user mistake as the CLI must report it: exit `code`, one line on stderr matching `message`, no stack */
+export function expectOneLine(r: CliRun, code: number, message: RegExp): void {
+  expect(r.code, r.stderr).toBe(code);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
 }
