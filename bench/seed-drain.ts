@@ -64,7 +64,7 @@ async function main() {
   try {
     await admin.flushall();
     await admin.script('FLUSH');
-    const lib = (await import(pathToFileURL(join(resolve(dirArg!), 'src/index.ts')).href)) as typeof import('../src/index.js');
+    const lib = (await import(pathToFileURL(join(resolve(dirArg!), opt.get('entry') ?? 'src/index.ts')).href)) as typeof import('../src/index.js');
     const redis = { host: '127.0.0.1', port };
     const client = new lib.Client({ redis });
     const f0 = performance.now();

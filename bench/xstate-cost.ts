@@ -11,6 +11,8 @@ import { createActor, fromCallback, fromPromise, setup, type AnyActorRef } from 
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { compileMachine } from '../actors/compiled-machine.js';
+import { TaskMachines } from '../actors/task-machines.js';
+import { MachineRecord } from '../actors/machine-record.js';
 
 const N = 20_000;
 
@@ -42,9 +44,9 @@ async function workerPath(concurrency: number): Promise<number> {
     box.actor!.send({ type: 'TASKS_SETTLED', ids: [id] });
     if (++ended === N) done();
   });
+  const tasks = new TaskMachines(compileMachine(task), { send: (e) => box.actor!.send(e) });
   const machine = workerMachine.provide({
     actors: {
-      task: compileMachine(task) as unknown as typeof task,
       register: fromPromise(async () => {}),
       heartbeat: idle,
       refreshPeers: idle,
@@ -58,7 +60,7 @@ async function workerPath(concurrency: number): Promise<number> {
       }),
       waitForTask: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(() => new Promise(() => {})),
     },
-    actions: { reportError: () => {}, reportTaskCrash: () => {} },
+    actions: { reportError: () => {}, reportTaskCrash: () => {}, ...tasks.actions },
   });
   const c0 = process.cpuUsage();
   // as src/worker.ts runs it: compiled
@@ -85,29 +87,35 @@ async function trivial(): Promise<number> {
   return (cpu.user + cpu.system) / N;
 }
 
-/** a task actor's whole life (created, run, settled, END written, done), 10 at a time */
-async function taskLives(interpreter: 'xstate' | 'compiled'): Promise<number> {
+/**
+ * a task machine's whole life (created, run, settled, END written, done), 10 at a time: as an
+ * xstate actor interpreted by xstate, as an xstate actor of the compiled logic, and as the
+ * worker runs it, a record of the compiled logic (actors/machine-record.ts)
+ */
+async function taskLives(how: 'xstate' | 'compiled actor' | 'compiled record'): Promise<number> {
   const logic = instantTask(() => {});
-  const run = interpreter === 'compiled' ? (compileMachine(logic) as unknown as typeof logic) : logic;
+  const compiledLogic = compileMachine(logic);
   const c0 = process.cpuUsage();
   for (let i = 0; i < N; i += 10) {
-    await Promise.all(
-      Array.from(
-        { length: 10 },
-        (_, j) =>
-          new Promise<void>((res) => {
-            const a = createActor(run, { input: { id: `t${i + j}`, attempt: 1, lease: '1:w', abortTimeout: 1000, finishRetryDelay: 100 } });
-            a.subscribe({ complete: () => res() });
-            a.start();
-          }),
-      ),
-    );
+    await new Promise<void>((res) => {
+      let left = 10;
+      const end = () => void (--left === 0 && res());
+      for (let j = 0; j < 10; j++) {
+        const input = { id: `t${i + j}`, attempt: 1, lease: '1:w', abortTimeout: 1000, finishRetryDelay: 100 };
+        if (how === 'compiled record') new MachineRecord(compiledLogic, input, { done: end, crashed: (_, e) => { throw e; } }, input.id).start();
+        else {
+          const a = createActor(how === 'xstate' ? logic : (compiledLogic as unknown as typeof logic), { input });
+          a.subscribe({ complete: end });
+          a.start();
+        }
+      }
+    });
   }
   const cpu = process.cpuUsage(c0);
   return (cpu.user + cpu.system) / N;
 }
 
 for (const c of [1, 10, 100]) console.log(`worker + task machines, concurrency ${c}: ${(await workerPath(c)).toFixed(0)} µs CPU per task`);
-for (const i of ['xstate', 'compiled'] as const) console.log(`a task actor's life, ${i}: ${(await taskLives(i)).toFixed(0)} µs CPU per task`);
+for (const i of ['xstate', 'compiled actor', 'compiled record'] as const) console.log(`a task machine's life, ${i}: ${(await taskLives(i)).toFixed(0)} µs CPU per task`);
 console.log(`a trivial one-timer machine: ${(await trivial()).toFixed(0)} µs CPU per actor`);
 process.exit(0);

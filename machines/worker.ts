@@ -3,11 +3,11 @@
  * task actor each), heartbeats them in one batch, routes control messages to them, and when
  * Redis is lost decides by pinging its peers whether to keep running (redisDown) or to halt
  * (partitioned -> halted). No I/O here: every effect is a named actor or action provided by
- * src/worker.ts; the one action defined here that acts, startTasks, only starts task actors
- * (xstate's createActor) in this worker's actor system.
+ * src/worker.ts, the task machines it runs included (startTasks, tellTask, stopTasks): the
+ * worker holds their ids, the runtime steps them, and tells it when they end, a batch at a time.
  */
-import { assign, createActor, enqueueActions, fromCallback, fromPromise, setup, type ActorRefFrom, type AnyActorRef, type AnyEventObject, type AnyStateMachine } from 'xstate';
-import { taskMachine, type TaskEvent } from './task.js';
+import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
+import type { TaskEvent } from './task.js';
 
 export interface ClaimedTask {
   id: string;
@@ -33,7 +33,7 @@ export interface PeerProbe {
 }
 
 export interface WorkerContext extends WorkerInput {
-  /** ids of the tasks this worker holds (each is a task actor `task.<id>`, see startTasks) */
+  /** ids of the tasks this worker holds (each runs its own task machine, see startTasks) */
   running: string[];
   /** of those, the ones whose function has settled and whose END is being written */
   settled: string[];
@@ -46,6 +46,10 @@ export type WorkerEvent =
   | ({ type: 'CONTROL'; id: string } & ControlCommand)
   | { type: 'LEASES_LOST'; ids: string[] }
   | { type: 'TASKS_SETTLED'; ids: string[] }
+  /** these tasks' machines reached their final state (END or abandoned): the runtime batches them */
+  | { type: 'TASKS_ENDED'; ids: string[] }
+  /** this task's machine threw (a bug, not a task failure) and was stopped */
+  | { type: 'TASK_CRASHED'; id: string; error: unknown }
   | { type: 'REDIS_LOST' }
   | { type: 'REDIS_BACK' }
   | { type: 'STOP' };
@@ -54,45 +58,17 @@ const notProvided = (name: string) => async (): Promise<never> => {
   throw new Error(`worker machine: effect "${name}" not provided`);
 };
 
-export const taskActorId = (id: string) => `task.${id}`;
-
-type TaskActor = ActorRefFrom<typeof taskMachine>;
-
-/** the live task actor of `id` in this worker's actor system, if any */
-export const taskActor = (system: { get(systemId: string): AnyActorRef | undefined }, id: string) =>
-  system.get(taskActorId(id)) as TaskActor | undefined;
-
-/**
- * One task actor per claimed task: the task logic this worker machine was provided with (the
- * runtime provides the task machine compiled, actors/compiled-machine.ts: the same statechart
- * in a fraction of the CPU), started in the worker's actor system under systemId `task.<id>`
- * with the worker as its parent, so that its end comes back as `xstate.done.actor.task.<id>`
- * (or `.error.` if it crashed) and the worker can address it with `system.get`.
- *
- * Not `spawnChild`: xstate copies a machine's children map on every spawn and every stop, so
- * each task would cost O(concurrency) (43% of the worker's CPU at concurrency 100 in the bench
- * profile). A task actor stops by itself in its final state, which also takes it out of the
- * system. A live actor for the same id is an old claim the worker has not heard it lost (the
- * task was requeued and came back here): it is told LEASE_LOST first, and leaves at once.
- */
-function startTaskActors(
-  { context, self, system }: { context: WorkerContext; self: AnyActorRef; system: { get(id: string): AnyActorRef | undefined } },
-  params: unknown,
-): void {
-  const { tasks } = params as { tasks: ClaimedTask[] };
-  const logic = ((self as unknown as { logic?: AnyStateMachine }).logic?.implementations.actors.task ?? taskMachine) as typeof taskMachine;
-  const { abortTimeout, finishRetryDelay } = context;
-  for (const t of tasks) {
-    // Within this step, so that no event reaches the worker between the claim and the actor:
-    // the old copy leaves at once (its final state takes it out of the system), and its done
-    // event, queued behind this step, finds the new actor alive and keeps the id (forgetTask).
-    taskActor(system, t.id)?.send({ type: 'LEASE_LOST' });
-    createActor(logic, { parent: self, id: taskActorId(t.id), systemId: taskActorId(t.id), input: { ...t, abortTimeout, finishRetryDelay } }).start();
-  }
+/** params of startTasks: the tasks a claim returned, and what each task machine takes from the worker */
+export interface StartTasks {
+  tasks: ClaimedTask[];
+  abortTimeout: number;
+  finishRetryDelay: number;
 }
-
-/** params of startTasks: the tasks a claim returned */
-const claimedTasks = ({ event }: { event: AnyEventObject }) => ({ tasks: (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks });
+const claimedTasks = ({ context, event }: { context: WorkerContext; event: AnyEventObject }): StartTasks => ({
+  tasks: (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks,
+  abortTimeout: context.abortTimeout,
+  finishRetryDelay: context.finishRetryDelay,
+});
 
 /**
  * Slots for new tasks: `concurrency` functions may run at once. A task whose function has
@@ -112,7 +88,6 @@ export const workerMachine = setup({
     input: {} as WorkerInput,
   },
   actors: {
-    task: taskMachine,
     /** listen for peer pings and list this worker in `workers` */
     register: fromPromise<void>(notProvided('register')),
     /** atomically claim up to `free` queued tasks (claim.lua) */
@@ -159,8 +134,14 @@ export const workerMachine = setup({
     deregister: fromPromise<void>(notProvided('deregister')),
   },
   actions: {
-    /** start one task actor per claimed task (see startTaskActors) */
-    startTasks: startTaskActors,
+    /**
+     * start one task machine per claimed task (params: StartTasks), stepped by the runtime; a live
+     * one of the same id is an old claim that has not heard it lost its lease: it is told
+     * LEASE_LOST first, and leaves at once (its end is not reported: the id runs on)
+     */
+    startTasks: () => {
+      throw new Error('worker machine: effect "startTasks" not provided');
+    },
     /** record the claimed tasks as running (a task claimed again is no longer settled) */
     addRunning: assign(({ context, event }) => {
       const ids = (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.map((t) => t.id);
@@ -169,14 +150,10 @@ export const workerMachine = setup({
         settled: context.settled.some((id) => ids.includes(id)) ? context.settled.filter((id) => !ids.includes(id)) : context.settled,
       };
     }),
-    /**
-     * A task actor ended: forget its id, unless a later claim of the same id runs on in a new
-     * actor (the old one was told LEASE_LOST when the new one started).
-     */
-    forgetTask: assign(({ context, event, system }) => {
-      const id = event.type.replace(/^xstate\.(done|error)\.actor\.task\./, '');
-      if (taskActor(system, id)) return {};
-      return { running: context.running.filter((r) => r !== id), settled: context.settled.filter((r) => r !== id) };
+    /** task machines ended (TASKS_ENDED) or crashed (TASK_CRASHED): forget their ids */
+    forgetTasks: assign(({ context, event }) => {
+      const gone = new Set(event.type === 'TASKS_ENDED' ? event.ids : event.type === 'TASK_CRASHED' ? [event.id] : []);
+      return { running: context.running.filter((r) => !gone.has(r)), settled: context.settled.filter((r) => !gone.has(r)) };
     }),
     markSettled: assign({
       settled: ({ context, event }) => {
@@ -200,22 +177,18 @@ export const workerMachine = setup({
       for (const id of context.running) enqueue({ type: 'tellTask', params: { id, event: { type: 'HALT' } } });
     }),
     /**
-     * The worker is done: stop any task actor still alive (xstate would stop spawned children
-     * here; the runtime has halted or handed back every task before this point).
+     * The worker is done: stop every task machine still running, without an end (the runtime
+     * has halted or handed back every task before this point)
      */
-    stopTasks: enqueueActions(({ enqueue, context, system }) => {
-      for (const id of context.running) {
-        const ref = taskActor(system, id);
-        if (ref) enqueue.stopChild(ref);
-      }
-    }),
-    /** deliver an event to the task actor of `id` (gone already: nothing to tell) */
-    tellTask: ({ system }, params: unknown) => {
-      const { id, event } = params as { id: string; event: TaskEvent };
-      taskActor(system, id)?.send(event);
+    stopTasks: () => {
+      throw new Error('worker machine: effect "stopTasks" not provided');
+    },
+    /** deliver `params.event` to the task machine of `params.id` (ended already: nothing to tell) */
+    tellTask: () => {
+      throw new Error('worker machine: effect "tellTask" not provided');
     },
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
-    /** a task actor crashed: release its local record and log it */
+    /** a task machine crashed: release its local record and log it */
     reportTaskCrash: () => {
       throw new Error('worker machine: effect "reportTaskCrash" not provided');
     },
@@ -255,9 +228,9 @@ export const workerMachine = setup({
     { id: 'redisWatch', src: 'redisWatch' },
   ],
   on: {
-    'xstate.done.actor.task.*': { actions: 'forgetTask' },
-    // A task actor that crashed (a bug, not a task failure): drop it rather than die with it.
-    'xstate.error.actor.task.*': { actions: ['reportTaskCrash', 'forgetTask'] },
+    TASKS_ENDED: { actions: 'forgetTasks' },
+    // A task machine that crashed (a bug, not a task failure): drop it rather than die with it.
+    TASK_CRASHED: { actions: ['reportTaskCrash', 'forgetTasks'] },
     CONTROL: { actions: 'routeControl' },
     TASKS_SETTLED: { actions: 'markSettled' },
   },

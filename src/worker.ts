@@ -32,6 +32,7 @@ import { ticker } from '../actors/ticker.js';
 import { taskRunner } from '../actors/task-runner.js';
 import { disarmAttemptTimer } from '../actors/attempt-timer.js';
 import { compiled } from '../actors/compiled-machine.js';
+import { TaskMachines } from '../actors/task-machines.js';
 import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
 
 type Fields = typeof WORKER_FIELDS;
@@ -535,10 +536,17 @@ export class Worker extends EventEmitter {
       },
     });
 
+    // the task machines as the worker runs them: compiled, one plain record each (docs/task-actors.md)
+    const machines = new TaskMachines(compiled<object>(task), {
+      send: (e) => {
+        // a task that ends after the worker has (stopped, failed) has no one left to tell
+        if (this.actor?.getSnapshot().status === 'active') this.actor.send(e);
+      },
+      replacedCrashed: (id, error) => log.error(`task ${id}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error),
+    });
+
     return workerMachine.provide({
       actors: {
-        // the task machine as the worker runs it: compiled (docs/task-actors.md)
-        task: compiled(task) as unknown as typeof task,
         register: promiseEffect<void>(async ({ signal }) => {
           try {
             // Redis first: by default peers ping us on the interface that reaches Redis, since
@@ -686,8 +694,10 @@ export class Worker extends EventEmitter {
         }),
       },
       actions: {
+        ...machines.actions,
         reportTaskCrash: ({ event }) => {
-          const id = event.type.replace(/^xstate\.error\.actor\.task\./, '');
+          if (event.type !== 'TASK_CRASHED') return;
+          const id = event.id;
           // A crashed actor cannot abort its run any more: abort the function ourselves, or it
           // would run on, orphaned, while the monitor requeues its task elsewhere.
           const t = this.tasks.get(id);

@@ -17,9 +17,10 @@ import {
   type AnyActorRef,
   type AnyEventObject,
 } from 'xstate';
-import { taskActorId, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
+import { workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
 import { taskMachine, type TaskEvent, type TaskOutcome } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
+import { TaskMachines } from '../../actors/task-machines.js';
 import { promiseEffect } from '../../actors/promise-effect.js';
 import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
@@ -53,7 +54,7 @@ const sent = (actions: Actions) =>
     .filter((a) => a.type === 'tellTask')
     .map((a) => {
       const p = a.params as { id: string; event: { type: string } };
-      return `${taskActorId(p.id)}:${p.event.type}`;
+      return `task.${p.id}:${p.event.type}`;
     });
 const sentEvents = (actions: Actions) => actions.filter((a) => a.type === 'tellTask').map((a) => (a.params as { event: unknown }).event);
 /** the claimed tasks a step starts task actors for (startTasks) */
@@ -61,8 +62,8 @@ const started = (actions: Actions) => actions.filter((a) => a.type === 'startTas
 
 const done = doneEvent<WorkerEvent>;
 const failed = errorEvent<WorkerEvent>;
-const taskEnded = (id: string, end: TaskOutcome | 'abandoned' = 'succeeded') =>
-  ({ type: `xstate.done.actor.${taskActorId(id)}`, output: { id, end } }) as unknown as WorkerEvent;
+/** the runtime tells the worker that these task machines ended */
+const taskEnded = (...ids: string[]): WorkerEvent => ({ type: 'TASKS_ENDED', ids });
 const after = afterEvent<WorkerEvent>;
 
 function step(snap: Snap, ...events: WorkerEvent[]): [Snap, Actions] {
@@ -104,7 +105,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     const [snap, actions] = step(s, failed(s, 'register'));
     expect(snap.value).toBe('failed');
     expect(snap.status).toBe('done');
-    expect(named(actions)).toEqual(['reportError']);
+    expect(named(actions)).toEqual(['reportError', 'stopTasks']);
   });
 
   it('a claim that fills every slot starts one task actor per task and stops fetching', () => {
@@ -162,7 +163,6 @@ describe('worker machine: which effects each step asks for (pure)', () => {
   it('a finished task is forgotten (its actor stopped itself) and a full worker fetches for the freed slot', () => {
     const [snap, actions] = step(withTasks(['a', 'b']), taskEnded('a'));
     expect(snap.context.running).toEqual(['b']);
-    expect(stopped(actions)).not.toContain('task.a');
     expect(snap.value).toEqual({ connected: 'fetching' });
     expect(inputOf(actions, 'claimTasks')).toEqual({ free: 1 });
   });
@@ -188,9 +188,9 @@ describe('worker machine: which effects each step asks for (pure)', () => {
 
   it('a partitioned worker is halted once its tasks are gone (or after abortTimeout)', () => {
     const [part] = probeResult(probing(['a', 'b']), { reached: 0, total: 4 });
-    const [one] = step(part, taskEnded('a', 'abandoned'));
+    const [one] = step(part, taskEnded('a'));
     expect(one.value).toBe('partitioned');
-    const [both] = step(one, taskEnded('b', 'abandoned'));
+    const [both] = step(one, taskEnded('b'));
     expect(both.value).toBe('halted');
     const [timedOut] = step(part, after('abortTimeout', 'worker.partitioned'));
     expect(timedOut.value).toBe('halted');
@@ -326,7 +326,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(sent(relActions)).toEqual(['task.b:HALT']);
     expect(scheduled(relActions)).toEqual({ 'xstate.after.abortTimeout.worker.releasing': 100 });
 
-    const [dereg] = step(releasing, taskEnded('b', 'abandoned'));
+    const [dereg] = step(releasing, taskEnded('b'));
     expect(dereg.value).toBe('deregistering');
     const [end] = step(dereg, done(dereg, 'deregister'));
     expect(end.value).toBe('stopped');
@@ -341,7 +341,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     const [back, backActions] = step(drain, after('stopGrace', 'worker.draining'));
     expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
     // the worker waits for a's END as for b's function
-    const [releasing] = step(back, done(back, 'handBack'), taskEnded('b', 'abandoned'));
+    const [releasing] = step(back, done(back, 'handBack'), taskEnded('b'));
     expect(releasing.value).toBe('releasing');
     expect(step(releasing, taskEnded('a'))[0].value).toBe('deregistering');
   });
@@ -353,13 +353,13 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(snap.value).toBe('releasing');
     expect(named(actions)).toEqual(['reportError']);
     expect(sent(actions)).toEqual(['task.a:HALT']);
-    expect(step(snap, taskEnded('a', 'abandoned'))[0].value).toBe('deregistering');
+    expect(step(snap, taskEnded('a'))[0].value).toBe('deregistering');
   });
 
   it('a partitioned or halted worker that is stopped deregisters without draining', () => {
     const [part] = probeResult(probing(['a']), { reached: 0, total: 2 });
     expect(step(part, { type: 'STOP' })[0].value).toBe('deregistering');
-    const [halted] = step(part, taskEnded('a', 'abandoned'));
+    const [halted] = step(part, taskEnded('a'));
     expect(halted.value).toBe('halted');
     expect(step(halted, { type: 'STOP' })[0].value).toBe('deregistering');
   });
@@ -462,10 +462,15 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
     },
   });
 
+  // the task machines as src/worker.ts runs them: compiled records, on the test's clock
+  const box: { actor?: AnyActorRef; clock?: SimulatedClock; received?: (id: string, e: AnyEventObject) => void } = {};
+  const machines = new TaskMachines(compileMachine(task), {
+    send: (e) => box.actor?.getSnapshot().status === 'active' && box.actor.send(e),
+    clock: { setTimeout: (f, ms) => box.clock!.setTimeout(f, ms), clearTimeout: (h) => box.clock!.clearTimeout(h as never) },
+    received: (id, e) => box.received?.(id, e),
+  });
   const logic = workerMachine.provide({
     actors: {
-      // as src/worker.ts provides it: compiled
-      task: compileMachine(task) as unknown as typeof task,
       register: promiseEffect<void>(async () => {
         log.registers++;
         if (opts.registerFails) throw new Error('port in use');
@@ -507,9 +512,10 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
     },
     actions: {
       reportError: ({ event }) => log.errors.push(event.type),
+      ...machines.actions,
     },
   });
-  return { logic, log };
+  return { logic, log, machines, box };
 }
 
 const settle = async () => {
@@ -527,22 +533,18 @@ async function startFake(fake: ReturnType<typeof fakeWorker>, i: WorkerInput, in
   const reports: string[] = [];
   const crashes: unknown[] = [];
   const logic = interpreter === 'compiled' ? (compileMachine(fake.logic) as unknown as typeof fake.logic) : fake.logic;
-  const actor = createActor(logic, {
-    input: i,
-    clock,
-    inspect: (ie) => {
-      const target = (ie.actorRef as AnyActorRef).id;
-      if (ie.type === '@xstate.event' && target.startsWith('task.') && !ie.event.type.startsWith('xstate.')) {
-        (FROM_WORKER.has(ie.event.type) ? toTasks : reports).push(`${target}:${ie.event.type}`);
-      }
-    },
-  });
+  const actor = createActor(logic, { input: i, clock });
+  fake.box.actor = actor;
+  fake.box.clock = clock;
+  fake.box.received = (id, e) => {
+    if (!e.type.startsWith('xstate.')) (FROM_WORKER.has(e.type) ? toTasks : reports).push(`task.${id}:${e.type}`);
+  };
   actor.subscribe({ error: (e) => crashes.push(e) });
   actor.start();
   await settle();
   const state = () => actor.getSnapshot().value;
-  /** live task actors, by systemId */
-  const children = () => Object.keys(actor.system.getAll()).filter((k) => k.startsWith('task.'));
+  /** live task machines, as "task.<id>" */
+  const children = () => fake.machines.ids().map((id) => `task.${id}`);
   const runOf = (id: string) => {
     const r = fake.log.runs.filter((x) => x.id === id).at(-1);
     if (!r) throw new Error(`task ${id} never ran`);
@@ -810,7 +812,7 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
         register: promiseEffect<void>(() => new Promise<void>((r) => (finishRegister = r))),
       },
     });
-    const w = await runWorker({ logic: slow, log: fake.log });
+    const w = await runWorker({ ...fake, logic: slow });
     expect(w.state()).toBe('starting');
     w.actor.send({ type: 'STOP' });
     finishRegister();

@@ -533,9 +533,10 @@ export async function settle(rounds = 4): Promise<void> {
 }
 
 /** transitions taken by the root actor of a system, for an `inspect` option */
-export function rootTransitions(sink: () => string[] | undefined) {
+export function rootTransitions(sink: () => string[] | undefined, noSystem = false) {
   return (ev: InspectionEvent) => {
-    if (ev.type !== '@xstate.microstep' || ev.actorRef.sessionId !== ev.rootId) return;
+    // (a machine record has no actor system: what it reports is its own)
+    if (ev.type !== '@xstate.microstep' || (!noSystem && ev.actorRef.sessionId !== ev.rootId)) return;
     sink()?.push(...ev._transitions.map(transitionKey));
   };
 }

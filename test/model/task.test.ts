@@ -23,9 +23,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createActor, SimulatedClock, type AnyEventObject } from 'xstate';
-import { taskMachine, type TaskInput, type TaskOutcome } from '../../machines/task.js';
+import { createActor, SimulatedClock, type AnyEventObject, type StateValue } from 'xstate';
+import { taskMachine, type TaskContext, type TaskInput, type TaskOutcome } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
+import { MachineRecord } from '../../actors/machine-record.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
 import { finishTask, renewLeases } from '../../src/effects/leases.js';
@@ -187,8 +188,9 @@ const payloadOf = (input: { outcome: TaskOutcome; result?: unknown; error?: unkn
 type EndInput = { id: string; lease: string; outcome: TaskOutcome; result?: unknown; error?: unknown };
 
 /**
- * `interpreter`: the task actor as xstate interprets the machine, or as the worker runs it
- * (actors/compiled-machine.ts); both must take the same steps.
+ * `interpreter`: the task machine as xstate interprets it, or as the worker runs it (a record,
+ * actors/machine-record.ts, of the compiled logic, actors/compiled-machine.ts); both must take
+ * the same steps.
  */
 async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled') {
   const model = plan.expected;
@@ -235,10 +237,20 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
   });
   const clock = new SimulatedClock();
   let sink: string[] | undefined = [];
-  const actor = createActor(interpreter === 'compiled' ? (compileMachine(logic) as unknown as typeof logic) : logic, { input, clock, inspect: rootTransitions(() => sink) });
   const crashes: unknown[] = [];
-  actor.subscribe({ error: (e) => crashes.push(e) });
-  actor.start();
+  let actor: {
+    getSnapshot(): { status: string; value: unknown; context: TaskContext; output: unknown; matches(v: StateValue): boolean };
+    send(e: AnyEventObject): void;
+    stop(): void;
+  };
+  if (interpreter === 'xstate') {
+    const a = createActor(logic, { input, clock, inspect: rootTransitions(() => sink) });
+    a.subscribe({ error: (e) => crashes.push(e) });
+    actor = a.start();
+  } else {
+    const owner = { done: () => {}, crashed: (_: unknown, e: unknown) => void crashes.push(e), inspect: rootTransitions(() => sink, true) };
+    actor = new MachineRecord<TaskContext>(compileMachine(logic), input, owner, id, clock).start();
+  }
   await settle();
 
   const steal = async () => {
@@ -425,7 +437,7 @@ describe('task machine: model-based paths replayed on the real END write', () =>
     await replay(plans[i]!, i, 'xstate');
   });
 
-  // the worker's task actors: the same machine, stepped by actors/compiled-machine.ts
+  // the worker's task machines: the same machine, compiled records (actors/machine-record.ts)
   it.each(plans.map((p, i) => [i, p.name] as const))('compiled, path %i: %s', async (i) => {
     await replay(plans[i]!, i, 'compiled');
   });

@@ -28,9 +28,10 @@
  * Found: a crashed task actor's function is never aborted (see task-crash.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, setup, SimulatedClock, type AnyActorRef, type AnyEventObject, type InspectionEvent } from 'xstate';
+import { createActor, setup, SimulatedClock, type AnyEventObject, type InspectionEvent } from 'xstate';
 import { workerMachine, type ClaimedTask, type WorkerInput } from '../../machines/worker.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
+import { TaskMachines } from '../../actors/task-machines.js';
 import { taskMachine, type TaskInput, type TaskOutput } from '../../machines/task.js';
 import {
   cached,
@@ -138,8 +139,9 @@ const payloads: Payloads = {
         { type: 'CONTROL', id, command: 'event', name: 'resize', payload: { to: 4 } },
       ];
     },
-    'xstate.done.actor.task.*': (s) => running(s).map((id) => ({ type: `xstate.done.actor.task.${id}`, output: { id, end: 'succeeded' } })),
-    'xstate.error.actor.task.*': (s) => running(s).map((id) => ({ type: `xstate.error.actor.task.${id}`, error: { message: 'task actor crashed' } })),
+    // the runtime: these task machines ended (one at a time here), or one crashed
+    TASKS_ENDED: (s) => running(s).map((id) => ({ type: 'TASKS_ENDED', ids: [id] })),
+    TASK_CRASHED: (s) => running(s).map((id) => ({ type: 'TASK_CRASHED', id, error: { message: 'task machine crashed' } })),
   },
 };
 const events = (s: Snap) => eventsFor(s, payloads);
@@ -164,16 +166,13 @@ function withRealChildren(base: Stepper): Stepper {
     const transitions = [...first.transitions];
     const nodes = new Set(first.nodes);
     const actions = [...first.actions];
-    const queue = abandoning(first);
-    while (queue.length) {
-      const child = queue.shift()!;
-      const id = child.slice('task.'.length);
-      if (cur.snapshot.status !== 'active' || !running(cur.snapshot).includes(id)) continue;
-      cur = base.step(cur.snapshot, { type: `xstate.done.actor.${child}`, output: { id, end: 'abandoned' } });
+    for (;;) {
+      const ids = [...new Set(abandoning(cur).map((child) => child.slice('task.'.length)))].filter((id) => running(cur.snapshot).includes(id));
+      if (cur.snapshot.status !== 'active' || ids.length === 0) break;
+      cur = base.step(cur.snapshot, { type: 'TASKS_ENDED', ids });
       transitions.push(...cur.transitions);
       cur.nodes.forEach((n) => nodes.add(n));
       actions.push(...cur.actions);
-      queue.push(...abandoning(cur));
     }
     return { snapshot: cur.snapshot, transitions, nodes: [...nodes], actions };
   };
@@ -237,6 +236,8 @@ class Sut {
   readonly reports: string[] = [];
   /** transitions the worker takes during the current step */
   sink: string[] | undefined = [];
+  /** the worker's task machines */
+  machines!: TaskMachines;
 }
 let sut = new Sut();
 
@@ -270,11 +271,9 @@ const realTask = taskMachine.provide({
     releaseTask: () => {},
   },
 });
-const workerWith = (task: typeof realTask) =>
+const workerWith = () =>
   workerMachine.provide({
     actors: {
-      // as src/worker.ts provides it: compiled
-      task: compileMachine(task) as unknown as typeof task,
       ...Object.fromEntries(
         ['register', 'claimTasks', 'waitForTask', 'probePeers', 'reconcile', 'recoverClaims', 'handBack', 'deregister'].map((src) => [src, promiseVia(src, () => sut.fx)]),
       ),
@@ -284,11 +283,24 @@ const workerWith = (task: typeof realTask) =>
       // as src/worker.ts: the crashed task's local record is dropped and the crash logged
       reportTaskCrash: ({ event }) => sut.reports.push(event.type),
       reportError: ({ event }) => sut.reports.push(event.type),
+      // as src/worker.ts: task machines as compiled records (the current replay's)
+      startTasks: (a, p) => {
+        sut.machines.actions.startTasks(a, p);
+        // a new task child (ids come back from the pool): forget what its namesake was told
+        for (const t of (p as { tasks: ClaimedTask[] }).tasks) {
+          sut.told.delete(t.id);
+          sut.ends.delete(t.id);
+        }
+      },
+      tellTask: (a, p) => sut.machines.actions.tellTask(a, p),
+      stopTasks: () => sut.machines.actions.stopTasks(),
     },
   });
-const workers: Record<Variant, ReturnType<typeof workerWith>> = {
-  'fake children': workerWith(fakeTask as unknown as typeof realTask),
-  'real children': workerWith(realTask),
+const worker = workerWith();
+/** the task logic of each variant, compiled as the runtime runs it */
+const taskLogic: Record<Variant, ReturnType<typeof compileMachine>> = {
+  'fake children': compileMachine(fakeTask),
+  'real children': compileMachine(realTask),
 };
 
 /** Starts a worker on a fresh Sut. */
@@ -299,27 +311,16 @@ async function startWorker(variant: Variant, interpreter: Interpreter) {
   sut = new Sut();
   const { fx, told, clock } = sut;
   const transitionsOf = rootTransitions(() => sut.sink);
-  const logic = interpreter === 'compiled' ? (compileMachine(workers[variant]) as unknown as (typeof workers)[Variant]) : workers[variant];
-  const actor = createActor(logic, {
-    input: inputs[variant],
-    clock,
-    inspect: (ev: InspectionEvent) => {
-      transitionsOf(ev);
-      const to = ev.actorRef as AnyActorRef;
-      if (ev.type === '@xstate.actor' && to.id.startsWith('task.')) {
-        // a new task child (ids come back from the pool): forget what its namesake was told
-        told.delete(to.id.slice('task.'.length));
-        sut.ends.delete(to.id.slice('task.'.length));
-      }
-      if (ev.type !== '@xstate.event') return;
-      // the worker tells its tasks these (tellTask); the task effects report the others
-      if (to.id.startsWith('task.') && ['STOP', 'RELOAD', 'EVENT', 'LEASE_LOST', 'HALT'].includes(ev.event.type)) {
-        const id = to.id.slice('task.'.length);
-        told.set(id, [...(told.get(id) ?? []), [fx.step, ev.event.type]]);
-      }
-      const done = /^xstate\.done\.actor\.task\.(.+)$/.exec(ev.event.type);
-      if (done && to.sessionId === ev.rootId) sut.ends.set(done[1]!, (ev.event as unknown as { output: TaskOutput }).output.end);
+  const logic = interpreter === 'compiled' ? (compileMachine(worker) as unknown as typeof worker) : worker;
+  const actor = createActor(logic, { input: inputs[variant], clock, inspect: (ev: InspectionEvent) => transitionsOf(ev) });
+  sut.machines = new TaskMachines(taskLogic[variant], {
+    send: (e) => actor.send(e),
+    clock: { setTimeout: (f, ms) => clock.setTimeout(f, ms), clearTimeout: (h) => clock.clearTimeout(h as never) },
+    // the worker tells its tasks these (tellTask); the task effects report the others
+    received: (id, e) => {
+      if (['STOP', 'RELOAD', 'EVENT', 'LEASE_LOST', 'HALT'].includes(e.type)) told.set(id, [...(told.get(id) ?? []), [fx.step, e.type]]);
     },
+    ended: (id, output) => sut.ends.set(id, (output as TaskOutput).end),
   });
   const crashes: unknown[] = [];
   actor.subscribe({ error: (e) => crashes.push(e) });
@@ -332,9 +333,9 @@ async function replay(variant: Variant, plan: Plan, interpreter: Interpreter) {
   const { actor, crashes, sut: current } = await startWorker(variant, interpreter);
   const { fx, tfx, clock, told, finishes, crashIds } = current;
   /** every task child ever seen, by id */
-  const children = new Map<string, AnyActorRef>();
-  /** live task actors, by systemId */
-  const taskChildren = () => Object.entries(actor.system.getAll() as Record<string, AnyActorRef>).filter(([k]) => k.startsWith('task.'));
+  const children = new Map<string, { getSnapshot(): { status: string } }>();
+  /** live task machines, as ["task.<id>", record] */
+  const taskChildren = () => current.machines.ids().map((id) => [`task.${id}`, current.machines.get(id)!] as const);
 
   const produce = (e: AnyEventObject, producer: string) => {
     const s = fx.live(producer);
@@ -349,11 +350,11 @@ async function replay(variant: Variant, plan: Plan, interpreter: Interpreter) {
    * running, never aborted (a bug, reproduced on the real worker in task-crash.test.ts).
    */
   const functions = () => tfx.running().map((c) => String(c.input.id)).filter((id) => !crashIds.has(id));
-  const childOf = (id: string) => actor.system.get(`task.${id}`) as AnyActorRef | undefined;
+  const childOf = (id: string) => current.machines.get(id);
 
   const drive = async (e: AnyEventObject, before: Snap) => {
     const t = e.type;
-    const task = /^xstate\.(done|error)\.actor\.task\.(.+)$/.exec(t);
+    const task = t === 'TASKS_ENDED' ? ['', 'done', String(e.ids[0])] : t === 'TASK_CRASHED' ? ['', 'error', String(e.id)] : null;
     const invoked = /^xstate\.(done|error)\.actor\.(.+)$/.exec(t);
     if (t.startsWith('xstate.after.')) {
       const delay = t.split('.')[2] as keyof WorkerInput;
@@ -371,7 +372,7 @@ async function replay(variant: Variant, plan: Plan, interpreter: Interpreter) {
         // the current run's function returns (again, if it was reloading) until the task has ended
         for (let k = 0; k < 4 && childOf(id); k++) {
           const child = childOf(id)!;
-          const current = child.getSnapshot().context.run;
+          const current = (child.getSnapshot().context as { run: number }).run;
           const run = runsOf(child.sessionId).filter((c) => c.status === 'pending' && c.input.run === current);
           expect(run, `one function of the current run in flight for ${id}`).toHaveLength(1);
           run[0]!.resolve('ok');
@@ -471,7 +472,7 @@ const reuse = planOf(steppers['real children'], inputs['real children'], [
   { type: 'xstate.done.actor.0.worker.reconciling', output: { lost: [] } },
   { type: 'xstate.done.actor.0.worker.connected.fetching', output: claim(['a']) },
   { type: 'xstate.done.actor.0.worker.connected.fetching', output: claim([]) },
-  { type: 'xstate.done.actor.task.a', output: { id: 'a', end: 'succeeded' } },
+  { type: 'TASKS_ENDED', ids: ['a'] },
   { type: 'STOP' },
   { type: 'xstate.done.actor.0.worker.deregistering' },
 ], 'scenario: halted with a and b, reconnected, a claimed again and ended normally');
