@@ -9,10 +9,11 @@
  * (finish-claim.lua), so a busy worker sends one command per batch, ends and next claim
  * together (the issue's end-and-claim-next). Without a claim the ends go alone (finish.lua).
  *
- * Why process.nextTick and not setImmediate: the command connection auto-pipelines, and ioredis
- * sends an auto-pipeline from a setImmediate. Flushed from a setImmediate of our own, the call
- * would wait for the event loop's next turn (one more epoll per task, measured at concurrency
- * 1); flushed on nextTick, it leaves in this turn's check phase.
+ * Why process.nextTick and not setImmediate: flushed from a setImmediate, the call would wait
+ * for the event loop's check phase, one more turn of the loop (one more epoll per task,
+ * measured at concurrency 1); flushed on nextTick, it leaves before this turn goes on. For the
+ * same reason the worker's command connection does not auto-pipeline (ioredis sends an
+ * auto-pipeline from a setImmediate).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
