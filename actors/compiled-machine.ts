@@ -288,19 +288,23 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
   function run(steps: Step[], snap: State<C>, event: EventObject, scope: Scope, deferred: boolean): void {
     // one argument object per run of steps, renewed when an assign changes the context (an
     // action keeps the context it was called with, as in xstate)
-    let args = { context: snap.context, event, self: scope.self, system: scope.system };
+    // (assigners get `spawn` too, as in xstate: one object serves both)
+    let args = { context: snap.context, event, self: scope.self, system: scope.system, spawn: noSpawn };
     for (const s of steps) {
-      if (args.context !== snap.context) args = { context: snap.context, event, self: scope.self, system: scope.system };
+      if (args.context !== snap.context) args = { context: snap.context, event, self: scope.self, system: scope.system, spawn: noSpawn };
       if (s.kind === 'assign') {
         const a = s.assignment;
         const p = resolve(s.params, args);
-        let partial: Record<string, unknown>;
-        if (typeof a === 'function') partial = (a as (x: unknown, p: unknown) => Record<string, unknown>)({ ...args, spawn: noSpawn }, p);
+        if (typeof a === 'function') snap.context = { ...snap.context, ...(a as (x: unknown, p: unknown) => Record<string, unknown>)(args, p) };
         else {
-          partial = {};
-          for (const [k, v] of Object.entries(a as Record<string, unknown>)) partial[k] = typeof v === 'function' ? v({ ...args, spawn: noSpawn }, p) : v;
+          // every property assigner sees the context from before this assign, as in xstate
+          const next = { ...snap.context } as Record<string, unknown>;
+          for (const k in a as Record<string, unknown>) {
+            const v = (a as Record<string, unknown>)[k];
+            next[k] = typeof v === 'function' ? v(args, p) : v;
+          }
+          snap.context = next as C;
         }
-        snap.context = { ...snap.context, ...partial };
       } else if (s.kind === 'custom') {
         const p = resolve(s.params, args);
         if (deferred) {
@@ -458,26 +462,11 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
     }
   }
 
-  function makeSnapshot(context: C): State<C> {
-    return {
-      status: 'active',
-      value: root.value,
-      context,
-      output: undefined,
-      error: undefined,
-      children: {},
-      _nodes: root.path,
-      leaf: root,
-      timers: new Map(),
-      matches(v: StateValue) {
-        return matchesState(v, this.value);
-      },
-    };
-  }
+  const makeSnapshot = (context: C): State<C> => new Snap<C>('active', root.value, context, undefined, undefined, {}, root.path, root, new Map());
 
   const logic: ActorLogic<CompiledSnapshot<C>, EventObject, unknown> & { implementations: AnyStateMachine['implementations'] } = {
     config: machine,
-    // as on a machine: what it was provided with (the worker machine reads its task logic here)
+    // as on a machine: what it was provided with
     implementations: machine.implementations,
     getInitialSnapshot(scope, input) {
       const c = config.context;
@@ -491,7 +480,7 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
     },
     transition(snapshot, event, scope) {
       if (snapshot.status !== 'active') return snapshot;
-      const snap: State<C> = { ...snapshot };
+      const snap = copy(snapshot as unknown as State<C>);
       if (event.type === 'xstate.stop') {
         halt(snap, scope);
         snap.status = 'stopped';
@@ -521,6 +510,30 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
   };
   return logic;
 }
+
+/**
+ * A compiled machine's snapshot: a class, so that the copy each step makes is one construction
+ * (a spread of an object literal with a method was a slow clone on the hot path)
+ */
+class Snap<C> implements State<C> {
+  constructor(
+    public status: State<C>['status'],
+    public value: StateValue,
+    public context: C,
+    public output: unknown,
+    public error: unknown,
+    public children: Record<string, AnyActorRef>,
+    public _nodes: XNode[],
+    public leaf: Node,
+    public timers: Map<string, unknown>,
+  ) {}
+
+  matches(v: StateValue): boolean {
+    return matchesState(v, this.value);
+  }
+}
+
+const copy = <C>(s: State<C>): State<C> => new Snap(s.status, s.value, s.context, s.output, s.error, s.children, s._nodes, s.leaf, s.timers);
 
 const noSpawn = () => {
   throw new Error('compiled machine: spawn is not supported');

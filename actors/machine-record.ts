@@ -131,7 +131,8 @@ export class MachineRecord<C extends object> {
           // stopping only clears timers: nothing left to do
         }
       }
-      this.snapshot = { ...this.snapshot, status: 'error', error } as CompiledSnapshot<C>;
+      // (a copy that keeps the snapshot's class: its matches())
+      this.snapshot = Object.assign(Object.create(Object.getPrototypeOf(this.snapshot ?? {}) as object) as CompiledSnapshot<C>, this.snapshot, { status: 'error', error });
       this.queue.length = 0;
       this.deferred.length = 0;
       this.owner.crashed(this, error);

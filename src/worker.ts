@@ -105,6 +105,7 @@ export class Worker extends EventEmitter {
   private listenPort: number;
   /** the host peers reach us on, once known: Redis's side of our connection to it, unless configured */
   private advertisedHost?: string;
+  private formatted?: { host: string; port: number; address: string };
   /** names our connections (redis.ts connectionOwner), unique to this worker */
   private readonly owner = connectionOwner();
 
@@ -150,7 +151,12 @@ export class Worker extends EventEmitter {
 
   /** `host:port` peers and Redis know this worker by */
   get address(): string {
-    return this.config.advertise ?? formatAddress(this.advertisedHost ?? this.config.host ?? '127.0.0.1', this.listenPort);
+    if (this.config.advertise !== undefined) return this.config.advertise;
+    // read by every claim: formatted again only when the host or port changed (isIPv6 is a regexp)
+    const host = this.advertisedHost ?? this.config.host ?? '127.0.0.1';
+    const m = this.formatted;
+    if (m?.host === host && m.port === this.listenPort) return m.address;
+    return (this.formatted = { host, port: this.listenPort, address: formatAddress(host, this.listenPort) }).address;
   }
 
   /** current machine state value, e.g. `{ connected: 'waiting' }` or `'halted'` */
