@@ -12,6 +12,9 @@
 
   Returns { finish.lua's reply, claim.lua's reply }.
 ]]
+-- (defined here, once for both: one TIME, one instant)
+--@include lib/now.lua
+
 local function finish(KEYS, ARGV)
   --@include finish.lua
 end

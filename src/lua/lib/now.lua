@@ -1,8 +1,14 @@
 --[[
   lib/now.lua: Redis's clock, in ms since the epoch. Every time a script writes or compares comes
   from here, never from a host, so clock skew between hosts cannot make a live task look stale.
+  A script runs at one instant: TIME is read once per call (finish-claim.lua includes this
+  above both of its halves, so the ENDs and the claim share it).
 ]]
+local nowMsRead
 local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if not nowMsRead then
+    local t = redis.call('TIME')
+    nowMsRead = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return nowMsRead
 end
