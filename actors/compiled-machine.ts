@@ -20,6 +20,8 @@
  * (started after the step, stopped on exit, as xstate does; a promise effect, promise-effect.ts,
  * runs without an xstate Actor), an unhandled error of an invoked actor failing the machine;
  * `context` and `output` functions.
+ * What it reads of xstate that is not xstate's public API (state nodes, the parts of built-in
+ * actions, the inspection hook) it reads through xstate-internals.ts, pinned to one xstate version.
  * Not supported (throws at compile time): parallel and history states, exit actions other than
  * the cancels `after` adds, the `*` descriptor, raise without a delay, inline guard combinators,
  * a final state's own output.
@@ -37,37 +39,7 @@ import {
   type StateValue,
 } from 'xstate';
 import { EffectChild, effectFnOf } from './promise-effect.js';
-
-/** the parts of xstate's StateNode and TransitionDefinition read here */
-interface XNode {
-  id: string;
-  key: string;
-  type: 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
-  parent?: XNode;
-  states: Record<string, XNode>;
-  initial?: { target: XNode[] };
-  entry: unknown[];
-  exit: unknown[];
-  transitions: Map<string, XTransition[]>;
-  always?: XTransition[];
-  invoke: XInvoke[];
-  output?: unknown;
-}
-interface XTransition {
-  source: XNode;
-  target?: XNode[];
-  reenter: boolean;
-  guard?: unknown;
-  actions: unknown[];
-  eventType: string;
-}
-interface XInvoke {
-  id: string;
-  src: string | AnyActorLogic;
-  input?: unknown;
-  systemId?: string;
-  onSnapshot?: unknown;
-}
+import { builtIn, reportMicrostep, rootOf, type XNode, type XTransition } from './xstate-internals.js';
 
 interface Node {
   x: XNode;
@@ -144,17 +116,16 @@ function actionStep(a: unknown, impl: Impl, where: string): Step {
     fn = impl.actions[name];
     if (fn === undefined) throw unsupported(`action "${name}" with no implementation`, where);
   }
-  const t = (fn as { type?: string }).type;
-  if (t === 'xstate.assign') return { kind: 'assign', assignment: (fn as { assignment: unknown }).assignment, params };
-  if (t === 'xstate.enqueueActions') return { kind: 'enqueue', collect: (fn as { collect: (args: unknown, params: unknown) => void }).collect, params };
-  if (t === 'xstate.raise') {
-    const r = fn as { event: unknown; id?: string; delay?: string | number };
-    if (r.delay === undefined || typeof r.event !== 'object') throw unsupported('raise without a delay', where);
-    return { kind: 'schedule', id: r.id ?? (r.event as EventObject).type, event: r.event as EventObject, delay: r.delay };
+  const b = builtIn(fn);
+  if (b?.kind === 'assign') return { kind: 'assign', assignment: b.assignment, params };
+  if (b?.kind === 'enqueue') return { kind: 'enqueue', collect: b.collect, params };
+  if (b?.kind === 'raise') {
+    if (b.delay === undefined || typeof b.event !== 'object') throw unsupported('raise without a delay', where);
+    return { kind: 'schedule', id: b.id ?? (b.event as EventObject).type, event: b.event as EventObject, delay: b.delay };
   }
-  if (t === 'xstate.cancel') return { kind: 'cancel', id: (fn as { sendId: string }).sendId };
-  if (t === 'xstate.stopChild') return { kind: 'stop', ref: (fn as { actorRef: AnyActorRef | string }).actorRef };
-  if (typeof t === 'string' && t.startsWith('xstate.')) throw unsupported(`built-in action ${t}`, where);
+  if (b?.kind === 'cancel') return { kind: 'cancel', id: b.sendId };
+  if (b?.kind === 'stopChild') return { kind: 'stop', ref: b.actorRef };
+  if (b) throw unsupported(`built-in action ${b.type}`, where);
   if (typeof fn !== 'function') throw unsupported(`action ${String(name)}`, where);
   return { kind: 'custom', name: name ?? (fn as { name: string }).name, fn: fn as (args: unknown, params: unknown) => void, params };
 }
@@ -191,7 +162,7 @@ function compileNodes(machine: AnyStateMachine, impl: Impl): Node {
     for (const [k, c] of Object.entries(x.states)) build(c, node, [...path, k], node.path);
     return node;
   };
-  const root = build(machine.root as unknown as XNode, undefined, [], []);
+  const root = build(rootOf(machine), undefined, [], []);
   const transition = (t: XTransition, node: Node, where: string): Transition => {
     if ((t.target?.length ?? 0) > 1) throw unsupported('several targets', where);
     let guard: Transition['guard'];
@@ -448,8 +419,7 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
       run(t.actions, snap, event, scope, deferred);
       enter(snap, domain, t.target, reenterDomain, event, scope, deferred);
     } else run(t.actions, snap, event, scope, deferred);
-    const sys = scope.system as unknown as { _sendInspectionEvent?(e: unknown): void };
-    sys._sendInspectionEvent?.({ type: '@xstate.microstep', event, snapshot: snap, _transitions: [t.x], actorRef: scope.self });
+    reportMicrostep(scope.system, { event, snapshot: snap, transitions: [t.x], actorRef: scope.self });
   }
 
   /** eventless transitions until none is enabled, as xstate's macrostep */

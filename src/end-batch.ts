@@ -4,10 +4,11 @@
  * batch of no-op tasks ends within the callback that delivered the claim), so an end costs a
  * fraction of a round trip.
  *
- * Just before the call goes out, `onFlush` frees the tasks' slots, and the worker machine claims
- * for them at once: a claim made during `onFlush` (`claimAlong`) rides in the same script
- * (finish-claim.lua), so a busy worker sends one command per batch, ends and next claim
- * together (the issue's end-and-claim-next). Without a claim the ends go alone (finish.lua).
+ * Just before the batch goes out, `onFlush` tells the worker which tasks it ends: their slots are
+ * free now, and the worker machine claims for them at once. That claim takes the batch along
+ * (`takeOutgoing`): the ENDs and the claim of the next tasks travel in one script,
+ * finish-claim.lua, as BullMQ's moveToFinished fetches the next job. A batch no claim takes goes
+ * alone (finish.lua).
  *
  * Why process.nextTick and not setImmediate: flushed from a setImmediate, the call would wait
  * for the event loop's check phase, one more turn of the loop (one more epoll per task,
@@ -18,21 +19,36 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import { finishTasks, type Ending } from './effects/leases.js';
-import { finishAndClaim, type ClaimRequest } from './effects/finish-claim.js';
-import type { ClaimReply } from './effects/queue.js';
+
+interface Pending {
+  ending: Ending;
+  resolve: (written: boolean) => void;
+  reject: (e: unknown) => void;
+}
+
+/** the ENDs going out now, taken by the claim that carries them */
+export interface OutgoingEnds {
+  endings: Ending[];
+  /**
+   * the script that carries them: each END settles with its `written`; should the script fail,
+   * the ENDs are sent again on their own (finish.lua accepts its own retry: one that did reach
+   * Redis is written once), so a failed claim never holds them back
+   */
+  carriedBy(reply: Promise<{ written: boolean[] }>): void;
+}
 
 export class EndBatch {
-  private pending: { ending: Ending; resolve: (written: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private pending: Pending[] = [];
   private scheduled = false;
-  /** set while onFlush runs: a claim made then rides with the ends */
-  private riding?: { request?: ClaimRequest; resolve?: (r: ClaimReply) => void; reject?: (e: unknown) => void };
+  /** the batch being flushed, until a claim takes it or it goes alone */
+  private outgoing?: Pending[];
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    /** told, just before the call goes out, which tasks it ends (their slots are free now) */
+    /** told, just before the batch goes out, which tasks it ends (their slots are free now) */
     private readonly onFlush: (ids: string[]) => void = () => {},
-    /** run before the call goes out: the events the tasks emitted before they ended go first */
+    /** run before the batch goes out: the events the tasks emitted before they ended go first */
     private readonly beforeSend: () => void = () => {},
   ) {}
 
@@ -47,57 +63,45 @@ export class EndBatch {
     });
   }
 
-  /**
-   * A claim sent with the ends now going out, when called from within `onFlush` (and no other
-   * claim rides already); otherwise undefined, and the caller claims on its own.
-   */
-  claimAlong(request: ClaimRequest): Promise<ClaimReply> | undefined {
-    const r = this.riding;
-    // nothing to claim: the caller's own claim returns at once, without Redis
-    if (!r || r.request || request.max <= 0 || request.functions.length === 0) return undefined;
-    r.request = request;
-    return new Promise((resolve, reject) => {
-      r.resolve = resolve;
-      r.reject = reject;
-    });
+  /** The batch going out now, when called from within `onFlush` (once); otherwise undefined. */
+  takeOutgoing(): OutgoingEnds | undefined {
+    const batch = this.outgoing;
+    if (!batch) return undefined;
+    this.outgoing = undefined;
+    this.beforeSend();
+    return {
+      endings: batch.map((b) => b.ending),
+      carriedBy: (reply) => void reply.then(({ written }) => settle(batch, written), () => this.sendAlone(batch)),
+    };
   }
 
   private flush(): void {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
-    const endings = batch.map((b) => b.ending);
-    const riding: NonNullable<EndBatch['riding']> = {};
-    this.riding = riding;
-    let thrown: { error: unknown } | undefined;
+    this.outgoing = batch;
     try {
-      this.onFlush(endings.map((e) => e.id));
-    } catch (error) {
-      // the ends (and a claim already riding) still go out; the error is rethrown below
-      thrown = { error };
+      this.onFlush(batch.map((b) => b.ending.id));
     } finally {
-      this.riding = undefined;
+      // no claim took it (or onFlush threw: the ends still go out, the error goes on up)
+      if (this.outgoing === batch) {
+        this.outgoing = undefined;
+        this.beforeSend();
+        this.sendAlone(batch);
+      }
     }
-    this.beforeSend();
-    const settle = (written: boolean[]) => batch.forEach((b, i) => b.resolve(written[i] === true));
-    const fail = (e: unknown) => batch.forEach((b) => b.reject(e));
-    const endAlone = () => finishTasks(this.redis, this.keys, endings).then(settle, fail);
-    if (!riding.request) endAlone();
-    else {
-      finishAndClaim(this.redis, this.keys, endings, riding.request).then(
-        ({ written, ...claimed }) => {
-          settle(written);
-          riding.resolve!(claimed);
-        },
-        (e: unknown) => {
-          // The claim fails as it would have alone. The ends are sent again on their own (a
-          // finish that did reach Redis is written once: finish.lua accepts its own retry), so
-          // a failure of the claim's half never holds them back.
-          riding.reject!(e);
-          endAlone();
-        },
-      );
-    }
-    if (thrown) throw thrown.error;
+  }
+
+  private sendAlone(batch: Pending[]): void {
+    finishTasks(
+      this.redis,
+      this.keys,
+      batch.map((b) => b.ending),
+    ).then(
+      (written) => settle(batch, written),
+      (e: unknown) => batch.forEach((b) => b.reject(e)),
+    );
   }
 }
+
+const settle = (batch: Pending[], written: boolean[]) => batch.forEach((b, i) => b.resolve(written[i] === true));

@@ -18,7 +18,7 @@ import { formatAddress, isLoopback, isUnspecified, parseAddress } from './addres
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
-import { claim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
+import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type EndingOutcome, type HeldLease } from './effects/leases.js';
 import { attemptsOf, backoffDelay } from './retry-policy.js';
 import { ClaimLedger } from './claim-ledger.js';
@@ -323,8 +323,15 @@ export class Worker extends EventEmitter {
   private claimNow(max: number): Promise<ClaimReply> {
     const request = this.claimRequest(max);
     if (max <= 0 || request.functions.length === 0) return Promise.resolve(NO_CLAIM());
-    // claiming for the slots the ENDs now going out freed: in the same script as those ENDs
-    return this.ledger.track(request, this.ends.claimAlong(request) ?? claim(this.redis, this.keys, request)).then((r) => this.noteWake(r));
+    // the ENDs going out now, whose slots this claim fills, go in its script (finish-claim.lua)
+    const ends = this.ends.takeOutgoing();
+    let reply: Promise<ClaimReply>;
+    if (ends) {
+      const both = finishAndClaim(this.redis, this.keys, ends.endings, request);
+      ends.carriedBy(both);
+      reply = both;
+    } else reply = claim(this.redis, this.keys, request);
+    return this.ledger.track(request, reply).then((r) => this.noteWake(r));
   }
 
   /** resolves after `ms`, or as soon as the wait `w` is roused, or when `signal` aborts */

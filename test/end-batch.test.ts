@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { EndBatch } from '../src/end-batch.js';
-import { claim, submit, type ClaimResult } from '../src/effects/queue.js';
+import { claim, finishAndClaim, submit, type ClaimResult } from '../src/effects/queue.js';
 import type { Ending } from '../src/effects/leases.js';
 import { redisPerFile } from './helpers/suite.js';
 import { until } from './helpers/redis-server.js';
@@ -42,6 +42,15 @@ async function setUp(prefix: string) {
   return { keys, endings, conn };
 }
 
+/** as the worker claims for the slots a flush frees: the claim takes the outgoing ENDs along */
+function claimTaking(batch: EndBatch, conn: Redis, keys: ReturnType<typeof keysFor>) {
+  const ends = batch.takeOutgoing();
+  if (!ends) return undefined;
+  const reply = finishAndClaim(conn, keys, ends.endings, REQUEST);
+  ends.carriedBy(reply);
+  return reply;
+}
+
 describe('EndBatch', () => {
   it('sends the ends of one tick and the claim made as they go out in one script call', async () => {
     const { keys, endings, conn } = await setUp('ride:');
@@ -49,7 +58,7 @@ describe('EndBatch', () => {
     const flushed: string[][] = [];
     const batch = new EndBatch(conn, keys, (ids) => {
       flushed.push(ids);
-      claimed = batch.claimAlong(REQUEST); // as the worker machine claims for the freed slots
+      claimed = claimTaking(batch, conn, keys); // as the worker machine claims for the freed slots
     });
     const before = await scriptCalls();
     const written = await Promise.all(endings.map((e) => batch.end(e)));
@@ -63,18 +72,18 @@ describe('EndBatch', () => {
     conn.disconnect();
   });
 
-  it('takes no claim outside its flush, nor a second one in it, nor one for no slot or function', async () => {
+  it('gives its outgoing ENDs to no claim outside its flush, nor to a second one in it', async () => {
     const { keys, endings, conn } = await setUp('alone:');
     const answers: unknown[] = [];
     const batch = new EndBatch(conn, keys, () => {
-      answers.push(batch.claimAlong({ ...REQUEST, max: 0 }), batch.claimAlong({ ...REQUEST, functions: [] }));
-      const first = batch.claimAlong(REQUEST);
-      answers.push(first instanceof Promise, batch.claimAlong(REQUEST));
-      void first;
+      const first = claimTaking(batch, conn, keys);
+      answers.push(first instanceof Promise, batch.takeOutgoing());
     });
-    expect(batch.claimAlong(REQUEST)).toBeUndefined(); // not flushing
-    await Promise.all(endings.map((e) => batch.end(e)));
-    expect(answers).toEqual([undefined, undefined, true, undefined]);
+    expect(batch.takeOutgoing()).toBeUndefined(); // not flushing
+    const written = Promise.all(endings.map((e) => batch.end(e)));
+    expect(batch.takeOutgoing()).toBeUndefined(); // queued, not flushing yet
+    expect(await written).toEqual([true, true]);
+    expect(answers).toEqual([true, undefined]);
     conn.disconnect();
   });
 
@@ -91,7 +100,7 @@ describe('EndBatch', () => {
     await redis.set(broken.keys.newQueue, 'not a list');
     let brokenClaim: Promise<unknown> | undefined;
     const half = new EndBatch(broken.conn, broken.keys, () => {
-      brokenClaim = half.claimAlong(REQUEST);
+      brokenClaim = claimTaking(half, broken.conn, broken.keys);
     });
     const brokenEnds = broken.endings.map((e) => half.end(e));
     await new Promise((r) => process.nextTick(r)); // after the flush, which was scheduled first
@@ -104,7 +113,7 @@ describe('EndBatch', () => {
     await dead.quit(); // a closed connection: the call fails at once
     let claimed: Promise<unknown> | undefined;
     const failing = new EndBatch(dead, keys, () => {
-      claimed = failing.claimAlong(REQUEST);
+      claimed = claimTaking(failing, dead, keys);
     });
     const ends = endings.map((e) => failing.end(e));
     await expect(Promise.all(ends)).rejects.toThrow();

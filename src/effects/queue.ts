@@ -1,5 +1,5 @@
 /**
- * Queue effects: claim (claim.lua), block until an entry arrives (BLMOVE rotation), recover the
+ * Queue effects: claim (claim.lua), with the ENDs that free its slots (finish-claim.lua), block until an entry arrives (BLMOVE rotation), recover the
  * claims whose replies were lost (claim-recover.lua), park a claimed task the worker cannot
  * take (park-claimed.lua) and submit (submit.lua). Named for the machine effects that call them.
  */
@@ -8,6 +8,7 @@ import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
 import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import type { DeadLetterReason } from '../errors.js';
+import { finishArgs, finishKeys, parseFinish, type Ending } from './leases.js';
 
 export interface Claimed {
   id: string;
@@ -55,6 +56,17 @@ export const NO_CLAIM = (): ClaimReply => ({ claimed: [], parked: [], now: 0, wa
 export async function claim(redis: Redis, keys: Keys, c: ClaimRequest): Promise<ClaimReply> {
   if (c.max <= 0 || c.functions.length === 0) return NO_CLAIM();
   return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c.worker), claimArgs(keys, c)));
+}
+
+/**
+ * End `ends` (fenced, as finish.lua) and claim for the slots they free, in one script
+ * (finish-claim.lua: finish.lua then claim.lua): the worker's end-and-claim-next, one command
+ * and one reply per batch where the two would be two. `written` is finish.lua's answer per end.
+ */
+export async function finishAndClaim(redis: Redis, keys: Keys, ends: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
+  const fa = finishArgs(keys, ends);
+  const reply = (await runScript(redis, 'finish-claim', [...finishKeys(keys), ...claimKeys(keys, c.worker)], [fa.length, ...fa, ...claimArgs(keys, c)])) as [unknown, unknown];
+  return { written: parseFinish(reply[0]), ...parseClaim(reply[1]) };
 }
 
 export const claimKeys = (keys: Keys, worker: string) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(worker), keys.ended];

@@ -13,7 +13,7 @@ import { redisPerFile } from '../helpers/suite.js';
 import type { Keys } from '../../src/keys.js';
 import { submit } from '../../src/effects/queue.js';
 import { finishTasks, type Ending, type Outcome } from '../../src/effects/leases.js';
-import { finishAndClaim } from '../../src/effects/finish-claim.js';
+import { finishAndClaim } from '../../src/effects/queue.js';
 import { claimAs, keysFor, requestFor } from './harness.js';
 
 let redis: Redis;
