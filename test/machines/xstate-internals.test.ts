@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
-import { assign, cancel, createActor, enqueueActions, raise, sendTo, setup, stopChild } from 'xstate';
+import { assign, cancel, createActor, enqueueActions, fromPromise, raise, sendTo, setup, stopChild } from 'xstate';
 import { builtIn, rootOf, reportMicrostep, XSTATE_VERSION_READ } from '../../actors/xstate-internals.js';
 
 const require = createRequire(import.meta.url);
@@ -31,7 +31,7 @@ describe('the xstate internals the compiled interpreter reads', () => {
   });
 
   it("read a machine's state nodes and transitions", () => {
-    const m = setup({ guards: { g: () => true }, actions: { act: () => {} } }).createMachine({
+    const m = setup({ guards: { g: () => true }, actions: { act: () => {} }, actors: { x: fromPromise(async () => {}) } }).createMachine({
       id: 'm',
       initial: 'a',
       states: {
