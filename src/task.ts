@@ -53,7 +53,7 @@ export interface LocalTask {
   settled?: boolean;
   /**
    * the attempt's timeout (entry `timeout`), once armed: ms, its deadline (performance.now()),
-   * and the timer until it fired or was disarmed (actors/attempt-timer.ts)
+   * and the timer until it fired or was disarmed (src/attempt-timer.ts)
    */
   timeout?: { ms: number; deadline: number; timer?: NodeJS.Timeout };
   listeners: Map<string, Set<(payload: unknown) => void>>;

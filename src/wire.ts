@@ -12,7 +12,7 @@ export interface TaskEntry {
   function: string;
   data?: unknown;
   manual_end?: boolean;
-  /** ms per attempt (1..2^31-1): see actors/attempt-timer.ts */
+  /** ms per attempt (1..2^31-1): see src/attempt-timer.ts */
   timeout?: number;
   [extra: string]: unknown;
 }

@@ -6,10 +6,10 @@
  * The first run arms the attempt's timeout, when the task has one (attempt-timer.ts).
  */
 import type { AnyActorRef } from 'xstate';
-import type { LocalTask, Task, TaskFunction } from '../src/task.js';
-import { checkEventName, parseEntry, taskData } from '../src/wire.js';
-import { UnknownFunctionError } from '../src/errors.js';
-import { LazyAbort } from './lazy-abort.js';
+import type { LocalTask, Task, TaskFunction } from './task.js';
+import { checkEventName, parseEntry, taskData } from './wire.js';
+import { UnknownFunctionError } from './errors.js';
+import { LazyAbort } from '../actors/lazy-abort.js';
 import { armAttemptTimer, timeOutIfLate } from './attempt-timer.js';
 
 export interface RunnerDeps {

@@ -6,10 +6,10 @@
  * and a result that came too late does not count. A task without a timeout arms nothing.
  */
 import type { AnyActorRef } from 'xstate';
-import type { LocalTask } from '../src/task.js';
-import type { TaskEntry } from '../src/wire.js';
-import { TimeoutError } from '../src/errors.js';
-import { MAX_TIMER_MS } from '../src/submission.js';
+import type { LocalTask } from './task.js';
+import type { TaskEntry } from './wire.js';
+import { TimeoutError } from './errors.js';
+import { MAX_TIMER_MS } from './submission.js';
 
 /** the entry's timeout in ms, when it has a valid one (claim.lua and submit refuse others) */
 export function entryTimeout(entry: TaskEntry): number | undefined {
