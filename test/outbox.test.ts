@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { EventOutbox } from '../src/event-outbox.js';
+import { EventOutbox } from '../src/effects/event-outbox.js';
 import { until } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { keysFor } from './properties/harness.js';

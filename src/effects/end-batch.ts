@@ -17,8 +17,8 @@
  * auto-pipeline from a setImmediate).
  */
 import type { Redis } from 'ioredis';
-import type { Keys } from './keys.js';
-import { finishTasks, type Ending } from './effects/leases.js';
+import type { Keys } from '../keys.js';
+import { finishTasks, type Ending } from './leases.js';
 
 interface Pending {
   ending: Ending;

@@ -15,8 +15,8 @@
  * not re-asserted yet) is dropped: pub/sub keeps nothing for later anyway.
  */
 import type { Redis } from 'ioredis';
-import type { Keys } from './keys.js';
-import { emitEvents, type OutgoingEvent } from './effects/leases.js';
+import type { Keys } from '../keys.js';
+import { emitEvents, type OutgoingEvent } from './leases.js';
 
 /** how long to wait before trying a batch again after Redis refused it while open */
 const RETRY_MS = 500;
