@@ -29,7 +29,7 @@ export interface RecordOwner {
 }
 
 const realClock: Clock = { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
-const noop = () => {};
+const NO_INSPECTION = {};
 let sessions = 0;
 
 export class MachineRecord<C extends object> {
@@ -39,14 +39,10 @@ export class MachineRecord<C extends object> {
   private deferred: (() => void)[] = [];
   /** the actor scope the compiled logic steps with: the record itself */
   private readonly scope = this as unknown as never;
-  /** read by the compiled logic as `scope.system`, for inspection */
+  /** read by the compiled logic as `scope.system`, for inspection (shared when there is none) */
   readonly system: { _sendInspectionEvent?: (e: InspectionEvent) => void };
   /** unique to this record (an id can come back: a task claimed again) */
   readonly sessionId = `r${++sessions}`;
-  readonly stopChild = noop;
-  readonly logger = noop;
-  readonly emit = noop;
-  readonly actionExecutor = noop;
 
   constructor(
     private readonly logic: ActorLogic<CompiledSnapshot<C>, EventObject, unknown>,
@@ -56,7 +52,7 @@ export class MachineRecord<C extends object> {
     readonly id: string,
     readonly clock: Clock = realClock,
   ) {
-    this.system = { _sendInspectionEvent: owner.inspect };
+    this.system = owner.inspect ? { _sendInspectionEvent: owner.inspect } : NO_INSPECTION;
     this.stepping = true; // until start(): what the initial entry actions send waits for them
     this.guarded(() => (this.snapshot = logic.getInitialSnapshot(this.scope, input)));
   }
@@ -65,6 +61,12 @@ export class MachineRecord<C extends object> {
   get self(): this {
     return this;
   }
+
+  /** as an actor scope: a task machine stops no child, logs nothing, emits nothing */
+  stopChild(): void {}
+  logger(): void {}
+  emit(): void {}
+  actionExecutor(): void {}
 
   /** as an actor scope: run `fn` once the step under way is over */
   defer(fn: () => void): void {

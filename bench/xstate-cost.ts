@@ -7,7 +7,8 @@
  *
  *   node --import tsx bench/xstate-cost.ts
  */
-import { createActor, fromCallback, fromPromise, setup, type AnyActorRef } from 'xstate';
+import { createActor, fromCallback, setup, type AnyActorRef } from 'xstate';
+import { promiseEffect } from '../actors/promise-effect.js';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { compileMachine } from '../actors/compiled-machine.js';
@@ -47,18 +48,19 @@ async function workerPath(concurrency: number): Promise<number> {
   const tasks = new TaskMachines(compileMachine(task), { send: (e) => box.actor!.send(e) });
   const machine = workerMachine.provide({
     actors: {
-      register: fromPromise(async () => {}),
+      // promise effects, as src/worker.ts provides them (no xstate Actor per claim)
+      register: promiseEffect<void>(async () => {}),
       heartbeat: idle,
       refreshPeers: idle,
       controlListener: idle,
       redisWatch: idle,
       awaitRedis: idle,
-      claimTasks: fromPromise(async ({ input }: { input: { free: number } }) => {
+      claimTasks: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(async ({ input }) => {
         const tasks = [];
         for (let i = 0; i < input.free && claimed < N; i++) tasks.push({ id: `t${claimed++}`, attempt: 1, lease: '1:w' });
         return { tasks };
       }),
-      waitForTask: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(() => new Promise(() => {})),
+      waitForTask: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(() => new Promise(() => {})),
     },
     actions: { reportError: () => {}, reportTaskCrash: () => {}, ...tasks.actions },
   });
