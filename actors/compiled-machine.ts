@@ -5,10 +5,9 @@
  * features the task and worker machines use. Compiling a machine that uses anything else
  * throws, naming the feature.
  *
- * Why: the worker runs one task actor per task and steps its own machine a few times per claim.
- * Interpreted by xstate, a task's life (created, run, settled, END written) costs about 50 µs of
- * CPU, most of a no-op task's cost on the worker; this interpreter does the same steps in a few
- * µs (bench/xstate-cost.ts). It is checked against xstate's own interpretation by the machines'
+ * Why: the worker steps one task machine per task and its own machine a few times per claim, and
+ * xstate's general interpreter spent several times the CPU of these steps (measured in
+ * docs/task-actors.md, with bench/xstate-cost.ts). It is checked against xstate's own interpretation by the machines'
  * model-based tests (test/model/), which replay every path with both and compare state,
  * context, the transitions taken (reported to the inspector as xstate reports a microstep) and
  * the effects.

@@ -6,8 +6,9 @@
  * `xstate.done.actor.<id>` with the output, or `xstate.error.actor.<id>` with the error, and
  * nothing once the invoking state has been left (the effect's signal is aborted then).
  *
- * Why: the worker invokes a claim per batch, one per task at concurrency 1, and an xstate
- * Actor with its AbortController was about a tenth of the worker machine's CPU there.
+ * Why: the worker invokes a claim per batch, one per task at concurrency 1, and an xstate Actor
+ * with its AbortController per claim was a large part of the worker machine's CPU there
+ * (docs/task-actors.md).
  */
 import { fromPromise, type AnyActorRef, type AnyEventObject, type NonReducibleUnknown } from 'xstate';
 import { LazyAbort } from './lazy-abort.js';

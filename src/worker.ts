@@ -118,8 +118,7 @@ export class Worker extends EventEmitter {
     // A silent connection (partition) must fail a heartbeat rather than hang it. No
     // auto-pipelining: the worker batches what it sends itself (ends with the next claim, events
     // per tick, every lease in one renew), and ioredis's auto-pipeline would hold each of those
-    // calls for a setImmediate and wrap it in a Pipeline: at concurrency 1, a quarter of the
-    // throughput (docs/benchmarks.md).
+    // calls for a setImmediate and wrap it in a Pipeline (measured in docs/benchmarks.md).
     this.redis = connect(this.config.redis, 'command', this.owner, {
       commandTimeout: redisCommandTimeout(this.config.heartbeatInterval),
       enableAutoPipelining: false,
