@@ -7,7 +7,7 @@
  * running get to heartbeat first. Pure: effects are provided by src/monitor.ts.
  */
 import { assign, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
-import type { PeerProbe } from './worker.js';
+import { hasQuorum, type PeerProbe } from './quorum.js';
 
 export interface MonitorInput {
   taskTimeout: number;
@@ -129,10 +129,7 @@ export const monitorMachine = setup({
     },
   },
   guards: {
-    quorumReached: ({ context, event }) => {
-      const p = (event as unknown as { output: PeerProbe }).output;
-      return p.total === 0 || (p.reached * 100) / p.total >= context.partitionPercentage;
-    },
+    quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
   },
   delays: {
     sweepDelay: ({ context }) => sweepDelay(context),

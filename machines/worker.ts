@@ -8,6 +8,7 @@
  */
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
 import type { TaskEvent } from './task.js';
+import { hasQuorum, type PeerProbe } from './quorum.js';
 
 export interface ClaimedTask {
   id: string;
@@ -27,10 +28,7 @@ export interface WorkerInput {
   finishRetryDelay: number;
 }
 
-export interface PeerProbe {
-  reached: number;
-  total: number;
-}
+export type { PeerProbe };
 
 export interface WorkerContext extends WorkerInput {
   /** ids of the tasks this worker holds (each runs its own task machine, see startTasks) */
@@ -204,14 +202,8 @@ export const workerMachine = setup({
     claimedAny: ({ event }) => (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.length > 0,
     hasFreeSlot: ({ context }) => freeSlots(context) > 0,
     noTasks: ({ context }) => context.running.length === 0,
-    /**
-     * The seed's rule: reached / total known peers >= partitionPercentage. With no other
-     * peer known, a node cannot tell a partition from an outage: it counts as quorum.
-     */
-    quorumReached: ({ context, event }) => {
-      const p = (event as unknown as { output: PeerProbe }).output;
-      return p.total === 0 || (p.reached * 100) / p.total >= context.partitionPercentage;
-    },
+    /** the seed's partition rule (quorum.ts) */
+    quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
   },
   delays: {
     fetchTaskInterval: ({ context }) => context.fetchTaskInterval,

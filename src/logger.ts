@@ -27,3 +27,15 @@ export function createLogger(name: string, given?: LoggerLike): LoggerLike {
     hideLogPositionForProduction: true,
   });
 }
+
+/**
+ * The machines' `reportError` action: log a failed effect the machine recovers from, named by
+ * the state whose effect failed (xstate.error.actor.<n>.<machine>.<state> -> <state>).
+ */
+export function effectErrorReporter(log: LoggerLike, machine: string) {
+  const prefix = new RegExp(`^xstate\\.error\\.actor\\.(\\d+\\.)?(${machine}\\.)?`);
+  return ({ event }: { event: { type: string } }): void => {
+    const e = (event as { error?: unknown }).error;
+    log.warn(`${event.type.replace(prefix, '')}: ${e instanceof Error ? e.message : String(e)}`);
+  };
+}

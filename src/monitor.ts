@@ -11,7 +11,7 @@ import { monitorMachine, type FiringResult, type SweepResult } from '../machines
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOptions } from './config.js';
 import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
-import { createLogger, type LoggerLike } from './logger.js';
+import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { connect, connectionOwner, unavailable } from './redis.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
@@ -223,11 +223,7 @@ export class Monitor extends EventEmitter {
             log.warn('a listener of the schedules event threw', e);
           }
         },
-        reportError: ({ event }) => {
-          const e = (event as { error?: unknown }).error;
-          const where = event.type.replace(/^xstate\.error\.actor\.(\d+\.)?(monitor\.)?/, '');
-          log.warn(`${where}: ${e instanceof Error ? e.message : String(e)}`);
-        },
+        reportError: effectErrorReporter(log, 'monitor'),
       },
     });
   }

@@ -11,7 +11,7 @@ import { taskMachine } from '../machines/task.js';
 import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, StateError, TaskStoppedError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
-import { createLogger, type LoggerLike } from './logger.js';
+import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { connect, connectionOwner, redisEnds, unavailable } from './redis.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
@@ -725,12 +725,7 @@ export class Worker extends EventEmitter {
           this.tasks.delete(id);
           log.error(`task ${id}: its actor crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
-        reportError: ({ event }) => {
-          const e = (event as { error?: unknown }).error;
-          // xstate.error.actor.<n>.worker.<state> -> the state whose effect failed
-          const where = event.type.replace(/^xstate\.error\.actor\.(\d+\.)?(worker\.)?/, '');
-          log.warn(`${where}: ${e instanceof Error ? e.message : String(e)}`);
-        },
+        reportError: effectErrorReporter(log, 'worker'),
       },
     });
   }
