@@ -316,11 +316,11 @@ export const workerMachine = setup({
     partitioned: {
       // Cut off from the swarm: the monitors will requeue our tasks elsewhere, so stop them
       // (each function is aborted and gets abortTimeout to return; ENDs already on their way
-      // keep trying, fenced).
+      // keep trying, fenced). Nothing here awaits Redis: halted does, once the tasks are gone.
       entry: 'haltTasks',
       always: { guard: 'noTasks', target: 'halted' },
       after: { abortTimeout: 'halted' },
-      on: { STOP: 'deregistering', REDIS_BACK: 'reconciling' },
+      on: { STOP: 'deregistering' },
     },
     halted: {
       invoke: { id: 'awaitRedis', src: 'awaitRedis' },

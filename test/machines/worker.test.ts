@@ -236,12 +236,20 @@ describe('worker machine: which effects each step asks for (pure)', () => {
   it.each([
     ['probing', () => probing()],
     ['redisDown', () => probeResult(probing(), { reached: 2, total: 2 })[0]],
-    ['partitioned (tasks still halting)', () => probeResult(probing(), { reached: 0, total: 2 })[0]],
     ['halted', () => probeResult(step(fetching(), { type: 'REDIS_LOST' })[0], { reached: 0, total: 2 })[0]],
   ])('REDIS_BACK in %s reconciles the local tasks with their leases', (_name, from) => {
     const [snap, actions] = step(from(), { type: 'REDIS_BACK' });
     expect(snap.value).toBe('reconciling');
     expect(invoked(actions)).toEqual(['reconcile']);
+  });
+
+  it('a partitioned worker waits for its tasks to halt before it looks for Redis again (halted awaits it)', () => {
+    const part = probeResult(probing(['a']), { reached: 0, total: 2 })[0];
+    expect(part.value).toBe('partitioned');
+    expect(invoked(step(part, { type: 'REDIS_BACK' })[1])).toEqual([]);
+    const [halted, actions] = step(part, { type: 'TASKS_ENDED', ids: ['a'] });
+    expect(halted.value).toBe('halted');
+    expect(invoked(actions)).toEqual(['awaitRedis']);
   });
 
   it.each([

@@ -16,7 +16,7 @@
  *   the signal of the latest run. The model adds what a real task does when the worker sends
  *   it HALT or LEASE_LOST: it ends abandoned at once. Invariants: a halted worker runs no task (no child, no
  *   function); a task told HALT or LEASE_LOST ends abandoned and writes no END. Partitioned's
- *   own STOP, REDIS_BACK and abortTimeout transitions are unreachable this way (asserted).
+ *   own STOP and abortTimeout transitions are unreachable this way (asserted).
  *
  * At every step of both: the worker took the model's transitions (compared microstep by
  * microstep through the inspection API), its `running` is the set of its live task children
@@ -485,7 +485,6 @@ const plans: Record<Variant, Plan[]> = {
 /** Transitions no replay with real children can take: partitioned is left within the step. */
 const DEAD_WITH_REAL_CHILDREN = [
   'worker.partitioned STOP#0 -> worker.deregistering',
-  'worker.partitioned REDIS_BACK#0 -> worker.reconciling',
   'worker.partitioned xstate.after.abortTimeout.worker.partitioned#0 -> worker.halted',
   'worker.releasing xstate.after.abortTimeout.worker.releasing#0 -> worker.deregistering',
 ];
@@ -506,9 +505,9 @@ describe.each(['fake children', 'real children'] as const)('worker machine, mode
     });
   } else {
     // A real task here ends at once on HALT, so the worker leaves partitioned (and releasing) in
-    // the step that entered it: their STOP, REDIS_BACK and abortTimeout transitions (for a task
+    // the step that entered it: their STOP and abortTimeout transitions (for a task
     // that ignores HALT) are unreachable. Everything else is covered.
-    it('the paths cover every state, and every transition but partitioned’s three and releasing’s timeout', () => {
+    it('the paths cover every state, and every transition but partitioned’s two and releasing’s timeout', () => {
       const cov = coverage();
       expect(missing(definition.states, cov.states)).toEqual([]);
       expect(missing(definition.transitions, cov.transitions)).toEqual(DEAD_WITH_REAL_CHILDREN);
@@ -525,10 +524,7 @@ describe.each(['fake children', 'real children'] as const)('worker machine, mode
   });
 
   // Runs after the replays (tests in a file run in order).
-  it('every event came from the effect that produces it at run time, but REDIS_BACK in partitioned', () => {
-    // In partitioned no awaitRedis runs (it is invoked by probing, redisDown and halted), so
-    // nothing at run time can send the REDIS_BACK that partitioned handles: the replay sent it
-    // with actor.send. Harmless: partitioned moves on to halted, which awaits Redis.
-    expect([...unproduced[variant]]).toEqual(variant === 'fake children' ? ['"partitioned" REDIS_BACK'] : []);
+  it('every event came from the effect that produces it at run time', () => {
+    expect([...unproduced[variant]]).toEqual([]);
   });
 });
