@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort, spawnRedis } from '../scripts/redis-process.js';
+import { freePort, spawnRedis } from '../tools/redis-process.js';
 
 const [dirArg, ...rest] = process.argv.slice(2);
 if (!dirArg || dirArg.startsWith('--')) {

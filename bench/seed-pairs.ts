@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, spawnRedis } from '../scripts/redis-process.js';
+import { freePort, spawnRedis } from '../tools/redis-process.js';
 
 const [a, b, ...rest] = process.argv.slice(2);
 if (!a || !b) {

@@ -16,7 +16,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort, spawnRedis } from '../scripts/redis-process.js';
+import { freePort, spawnRedis } from '../tools/redis-process.js';
 import { Client, Monitor, type LoggerLike, type TaskEvent, type TaskInfo } from '../src/index.js';
 
 // ---------------------------------------------------------------- settings

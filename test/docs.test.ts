@@ -1,8 +1,8 @@
 /** The docs that come from code stay true: regenerate with `npm run docs`. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readmeWithTable } from '../scripts/gen-docs.js';
-import { machinesDoc } from '../scripts/machines-doc.js';
+import { readmeWithTable } from '../tools/gen-docs.js';
+import { machinesDoc } from '../tools/machines-doc.js';
 import { MONITOR_FIELDS, REDIS_FIELDS, WORKER_FIELDS } from '../src/config.js';
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');

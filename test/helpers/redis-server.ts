@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, spawnRedis } from '../../scripts/redis-process.js';
+import { freePort, spawnRedis } from '../../tools/redis-process.js';
 
 export { freePort };
 
