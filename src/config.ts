@@ -164,7 +164,10 @@ export function resolveMonitorConfig(input: unknown): MonitorConfig {
   return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
 }
 
-/** Markdown table of every option, generated from the schema (README section "Configuration"). */
+/**
+ * Markdown table of every option, generated from the schema: the README's "Configuration"
+ * section, written by tools/gen-docs.ts (not public API).
+ */
 export function configTable(): string {
   const rows: string[] = ['| option | applies to | default | meaning |', '|---|---|---|---|'];
   const add = (scope: string, schema: Record<string, Field>) => {

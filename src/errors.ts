@@ -97,21 +97,6 @@ export class StateError extends TaskSwarmError {
   }
 }
 
-/** A task function threw; carried as the task's stored error. */
-export class TaskFailedError extends TaskSwarmError {
-  constructor(
-    readonly taskId: string,
-    readonly taskError: unknown,
-  ) {
-    super('ERR_TASK_FAILED', `task "${taskId}" failed: ${describe(taskError)}`);
-  }
-}
-
-function describe(e: unknown): string {
-  if (e && typeof e === 'object' && 'message' in e) return String((e as { message: unknown }).message);
-  return String(e);
-}
-
 /** A task whose worker died `maxAttempts` times: parked instead of requeued again. */
 export class MaxAttemptsError extends TaskSwarmError {
   constructor(message: string) {

@@ -9,6 +9,6 @@ export type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
 export type { FunctionStats } from './client.js';
 export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './schedule.js';
 export type { LoggerLike } from './logger.js';
-export { configTable, type RedisOptions } from './config.js';
+export type { RedisOptions } from './config.js';
 export { buildKeys, type Keys } from './keys.js';
 export * from './errors.js';

@@ -58,12 +58,6 @@ export function finishArgs(keys: Keys, endings: Ending[]): string[] {
 
 export const parseFinish = (reply: unknown): boolean[] => (reply as number[]).map((x) => x === 1);
 
-/** Returns false when fenced: the lease was not ours any more, nothing was written. */
-export async function finishTask(redis: Redis, keys: Keys, id: string, lease: string, outcome: EndingOutcome, payloadJson: string): Promise<boolean> {
-  const [written] = await finishTasks(redis, keys, [{ id, lease, outcome, payloadJson }]);
-  return written === true;
-}
-
 /** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */
 export async function handBack(redis: Redis, keys: Keys, held: HeldLease[], reason = 'worker stopping'): Promise<string[]> {
   if (held.length === 0) return [];

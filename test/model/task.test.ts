@@ -29,7 +29,7 @@ import { compileMachine } from '../../actors/compiled-machine.js';
 import { MachineRecord } from '../../actors/machine-record.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
-import { finishTask, renewLeases } from '../../src/effects/leases.js';
+import { finishTasks, renewLeases, type Ending } from '../../src/effects/leases.js';
 import { safeJson, serializeError } from '../../src/wire.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import {
@@ -182,6 +182,12 @@ async function footprint(id: string) {
   return { hash, lease, ended: ended.filter((x) => x === id).length };
 }
 
+/** finish.lua for one task, as the worker's end batch sends it: false when fenced */
+async function finishOne(conn: Redis, ending: Ending): Promise<boolean> {
+  const [written] = await finishTasks(conn, keys, [ending]);
+  return written === true;
+}
+
 const payloadOf = (input: { outcome: TaskOutcome; result?: unknown; error?: unknown }) =>
   input.outcome === 'succeeded' ? safeJson(input.result) : JSON.stringify(serializeError(input.error ?? 'stopped'));
 
@@ -259,7 +265,7 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
     await redis.hset(keys.task(id), { lease: exp.lease, worker: 'w2' });
   };
   const write = async (conn: Redis, c: Call<EndInput>) => {
-    const written = await finishTask(conn, keys, c.input.id, c.input.lease, c.input.outcome === 'retry' ? 'retry:0' : c.input.outcome, payloadOf(c.input));
+    const written = await finishOne(conn, { id: c.input.id, lease: c.input.lease, outcome: c.input.outcome === 'retry' ? 'retry:0' : c.input.outcome, payloadJson: payloadOf(c.input) });
     // a retry leaves the task DELAYED, its lease gone, for the claim that promotes it when due
     if (written && exp.state === 'RUNNING') Object.assign(exp, c.input.outcome === 'retry' ? { state: 'DELAYED', lease: undefined, outcome: undefined } : { state: 'END', outcome: c.input.outcome });
     return written;
@@ -400,7 +406,7 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
   // finish.lua answers "written" to a resend of an END (or a retry) that this lease did write, and
   // writes nothing
   const answer = (settled.hash.state === 'END' && settled.hash.lease === lease) || (settled.hash.state !== 'RUNNING' && settled.hash.retry_lease === lease);
-  const late = await finishTask(redis, keys, id, lease, 'failed', '"late"');
+  const late = await finishOne(redis, { id, lease, outcome: 'failed', payloadJson: '"late"' });
   expect(late).toBe(answer);
   // the END write a task abandoned while writing left on its way lands now: the same, and its
   // report, after the task ended, is dropped

@@ -10,7 +10,7 @@ import { redisPerFile } from '../helpers/suite.js';
 import type { Keys } from '../../src/keys.js';
 import { submit } from '../../src/effects/queue.js';
 import { readDeadLetters, retryDead } from '../../src/effects/dead-letters.js';
-import { finishTask, handBack, reassert, renewLeases } from '../../src/effects/leases.js';
+import { finishTasks, handBack, reassert, renewLeases, type EndingOutcome } from '../../src/effects/leases.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
 import { registerWorker } from '../../src/effects/registry.js';
 import { ageTask, claimAs, fnGroupKey, keysFor } from './harness.js';
@@ -51,6 +51,11 @@ function world() {
       expect(claimed).toHaveLength(1);
       return claimed[0]!;
     },
+    /** finish.lua for one task: false when fenced (the lease was not ours, nothing written) */
+    finish: async (id: string, lease: string, outcome: EndingOutcome, payloadJson: string) => {
+      const [written] = await finishTasks(redis, keys, [{ id, lease, outcome, payloadJson }]);
+      return written === true;
+    },
     hash: (id: string) => redis.hgetall(keys.task(id)),
     requeue: (maxAttempts = 5) => requeueStale(redis, keys, T, 100, maxAttempts, 'm1'),
     /** Worker.renewAll: renew, then re-assert every missing hash from the worker's copy */
@@ -73,18 +78,18 @@ describe('finish', () => {
     const w = world();
     await w.submit('a');
     const c = await w.claimOne(W1);
-    expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '{"v":1}')).toBe(true);
+    expect(await w.finish('a', c.lease, 'succeeded', '{"v":1}')).toBe(true);
     const ended = await w.hash('a');
     expect(ended).toMatchObject({ state: 'END', outcome: 'succeeded', result: '{"v":1}', lease: c.lease });
 
-    expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '{"v":1}')).toBe(true);
+    expect(await w.finish('a', c.lease, 'succeeded', '{"v":1}')).toBe(true);
     // a retry that carries another outcome is answered "written" too, and still writes nothing
-    expect(await finishTask(redis, w.keys, 'a', c.lease, 'failed', '{"name":"Error","message":"x"}')).toBe(true);
+    expect(await w.finish('a', c.lease, 'failed', '{"name":"Error","message":"x"}')).toBe(true);
     expect(await w.hash('a')).toEqual(ended);
     expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual(['a']);
 
     expect(await reapEnded(redis, w.keys, 60_000, 10)).toEqual({ reaped: 1, left: 0 });
-    expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '{"v":1}')).toBe(true);
+    expect(await w.finish('a', c.lease, 'succeeded', '{"v":1}')).toBe(true);
     expect(await w.hash('a')).toEqual(ended);
     expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual([]);
   });
@@ -93,9 +98,9 @@ describe('finish', () => {
     const w = world();
     await w.submit('a');
     const c = await w.claimOne(W1);
-    expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '1')).toBe(true);
+    expect(await w.finish('a', c.lease, 'succeeded', '1')).toBe(true);
     expect(await reapEnded(redis, w.keys, 0, 10)).toEqual({ reaped: 1, left: 0 });
-    expect(await finishTask(redis, w.keys, 'a', c.lease, 'succeeded', '1')).toBe(false);
+    expect(await w.finish('a', c.lease, 'succeeded', '1')).toBe(false);
     expect(await redis.exists(w.keys.task('a'))).toBe(0);
     expect(await redis.lrange(w.keys.ended, 0, -1)).toEqual([]);
   });
@@ -113,14 +118,14 @@ describe('fencing', () => {
 
     const before = await w.hash('a');
     const score = await redis.zscore(w.keys.leases, 'a');
-    expect(await finishTask(redis, w.keys, 'a', c1.lease, 'succeeded', '1')).toBe(false);
+    expect(await w.finish('a', c1.lease, 'succeeded', '1')).toBe(false);
     expect((await renewLeases(redis, w.keys, W1, [c1])).lost).toEqual(['a']);
     expect(await handBack(redis, w.keys, [c1])).toEqual([]);
     expect(await w.hash('a')).toEqual(before);
     expect(await redis.zscore(w.keys.leases, 'a')).toBe(score);
     expect(await redis.llen(w.keys.newQueue)).toBe(0);
 
-    expect(await finishTask(redis, w.keys, 'a', c2.lease, 'succeeded', '1')).toBe(true);
+    expect(await w.finish('a', c2.lease, 'succeeded', '1')).toBe(true);
   });
 
   it('a hand-back gives back the attempt but not the claim: the next lease is new, the old one fenced', async () => {
@@ -142,7 +147,7 @@ describe('fencing', () => {
 
     const c2 = await w.claimOne(W1);
     expect(c2).toMatchObject({ attempt: 1, lease: `2:${W1}` }); // same worker, yet a new lease
-    expect(await finishTask(redis, w.keys, 'a', c1.lease, 'succeeded', '1')).toBe(false);
+    expect(await w.finish('a', c1.lease, 'succeeded', '1')).toBe(false);
     expect(await handBack(redis, w.keys, [c1])).toEqual([]);
     expect((await w.hash('a')).lease).toBe(c2.lease);
   });
@@ -173,7 +178,7 @@ describe('fencing', () => {
     expect(await w.heartbeat(W1, [c1])).toEqual({ lost: [], reasserted: ['a'] });
     expect(await w.heartbeat(W2, [c2])).toEqual({ lost: ['a'], reasserted: [] });
     expect(await w.hash('a')).toMatchObject({ state: 'RUNNING', lease: c1.lease, worker: W1, claims: '1' });
-    expect(await finishTask(redis, w.keys, 'a', c2.lease, 'succeeded', '1')).toBe(false);
+    expect(await w.finish('a', c2.lease, 'succeeded', '1')).toBe(false);
   });
 
   it('a duplicate entry of a RUNNING task is parked at claim; the running claim is untouched', async () => {
@@ -265,7 +270,7 @@ describe('bugs', () => {
     await ageTask(redis, w.keys, 'a', 2 * T);
     expect((await w.requeue()).requeued).toEqual(['a']);
     const c2 = await w.claimOne(W2);
-    expect(await finishTask(redis, w.keys, 'a', c2.lease, 'succeeded', '"done"')).toBe(true);
+    expect(await w.finish('a', c2.lease, 'succeeded', '"done"')).toBe(true);
     expect(await reapEnded(redis, w.keys, 0, 10)).toEqual({ reaped: 1, left: 0 }); // hash deleted
 
     // W1 is back: its heartbeat must tell it the lease is lost, and leave the ended task alone
