@@ -4,6 +4,7 @@
  * tasks whose hash Redis lost (reassert.lua).
  */
 import type { Redis } from 'ioredis';
+import type { TaskOutcome } from '../../machines/task.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
@@ -30,10 +31,11 @@ export async function renewLeases(
   return { lost, missing, now, epoch };
 }
 
-export type Outcome = 'succeeded' | 'failed' | 'stopped';
-
-/** how an attempt leaves: an end, or a retry after `ms` (finish.lua writes the task DELAYED) */
-export type EndingOutcome = Outcome | `retry:${number}`;
+/**
+ * How an attempt leaves, as finish.lua takes it: the task machine's outcome (machines/task.ts),
+ * its `retry` carrying the delay in ms (`retry:<ms>`: finish.lua writes the task DELAYED).
+ */
+export type EndingOutcome = Exclude<TaskOutcome, 'retry'> | `retry:${number}`;
 
 export interface Ending {
   id: string;

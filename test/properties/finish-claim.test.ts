@@ -12,7 +12,8 @@ import type { Redis } from 'ioredis';
 import { redisPerFile } from '../helpers/suite.js';
 import type { Keys } from '../../src/keys.js';
 import { submit } from '../../src/effects/queue.js';
-import { finishTasks, type Ending, type Outcome } from '../../src/effects/leases.js';
+import { finishTasks, type Ending } from '../../src/effects/leases.js';
+import type { TaskOutcome } from '../../machines/task.js';
 import { finishAndClaim } from '../../src/effects/queue.js';
 import { claimAs, keysFor, requestFor } from './harness.js';
 
@@ -39,7 +40,7 @@ const scenarioArb = fc.record({
   /** queued after it: what the fused claim meets */
   then: fc.array(entryArb, { maxLength: 6 }),
   /** per held task: end it (and how), with its lease or as a fenced copy */
-  ends: fc.array(fc.record({ end: fc.boolean(), fenced: fc.boolean(), twice: fc.boolean(), outcome: fc.constantFrom<Outcome>('succeeded', 'failed', 'stopped') }), {
+  ends: fc.array(fc.record({ end: fc.boolean(), fenced: fc.boolean(), twice: fc.boolean(), outcome: fc.constantFrom<Exclude<TaskOutcome, 'retry'>>('succeeded', 'failed', 'stopped') }), {
     minLength: 4,
     maxLength: 4,
   }),

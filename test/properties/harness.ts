@@ -27,7 +27,8 @@ import { expect } from 'vitest';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { claim, submit, type ClaimReply, type ClaimRequest } from '../../src/effects/queue.js';
 import { retryDead } from '../../src/effects/dead-letters.js';
-import { finishTasks, handBack, reassert, renewLeases, type Ending, type Outcome } from '../../src/effects/leases.js';
+import { finishTasks, handBack, reassert, renewLeases, type Ending } from '../../src/effects/leases.js';
+import type { TaskOutcome } from '../../machines/task.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -102,6 +103,9 @@ export async function ageTask(redis: Redis, keys: Keys, id: string, ms: number):
 // ---------------------------------------------------------------------------------------------
 // Operations
 
+/** an end of the task (the machine's outcomes but a retry) */
+type EndOutcome = Exclude<TaskOutcome, 'retry'>;
+
 export type Op =
   | { k: 'submit'; t: number }
   /** Client.submit of a task with a group or priority: placed in its function's queue at once (here group '', priority 0) */
@@ -110,9 +114,9 @@ export type Op =
   | { k: 'claim'; w: number; n: number }
   /** mask 0 = every held lease (the batched heartbeat), else the subset of held leases by bit */
   | { k: 'renew'; w: number; mask: number }
-  | { k: 'finish'; w: number; i: number; outcome: Outcome }
+  | { k: 'finish'; w: number; i: number; outcome: EndOutcome }
   /** several ends in one finish.lua call (tasks that settled in the same tick) */
-  | { k: 'finishBatch'; w: number; mask: number; outcomes: Outcome[] }
+  | { k: 'finishBatch'; w: number; mask: number; outcomes: EndOutcome[] }
   /** the same finish call again (a retry after a timeout whose first try reached Redis) */
   | { k: 'finishAgain'; w: number; i: number }
   | { k: 'handBack'; w: number; mask: number }
@@ -1225,7 +1229,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constant('renew'), w, mask: fc.oneof(fc.constant(0), fc.nat(15)) }) },
   {
     weight: 3,
-    arbitrary: fc.record({ k: fc.constant('finish'), w, i: fc.nat(7), outcome: fc.constantFrom<Outcome>('succeeded', 'failed', 'stopped') }),
+    arbitrary: fc.record({ k: fc.constant('finish'), w, i: fc.nat(7), outcome: fc.constantFrom<EndOutcome>('succeeded', 'failed', 'stopped') }),
   },
   {
     weight: 2,
@@ -1233,7 +1237,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
       k: fc.constant('finishBatch'),
       w,
       mask: fc.oneof(fc.constant(0), fc.nat(15)),
-      outcomes: fc.array(fc.constantFrom<Outcome>('succeeded', 'failed', 'stopped'), { minLength: 1, maxLength: 3 }),
+      outcomes: fc.array(fc.constantFrom<EndOutcome>('succeeded', 'failed', 'stopped'), { minLength: 1, maxLength: 3 }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('finishAgain'), w, i: fc.nat(7) }) },
