@@ -41,7 +41,8 @@ export interface TaskContext extends TaskInput {
   timedOut?: unknown;
 }
 
-export type TaskEvent =
+/** what the task machine takes (not the wire's TaskEvent of src/wire.ts, what a subscriber sees) */
+export type TaskMachineEvent =
   | { type: 'RUN_DONE'; run: number; output: unknown }
   | { type: 'RUN_FAILED'; run: number; error: unknown }
   | { type: 'ENDED'; written: boolean }
@@ -58,6 +59,12 @@ export type TaskEvent =
   | { type: 'LEASE_LOST' }
   | { type: 'HALT' };
 
+/**
+ * @deprecated the task machine's events are TaskMachineEvent; this name is the wire event's
+ * (src/wire.ts). Kept only until machines/worker.ts and actors/task-machines.ts import the new name.
+ */
+export type TaskEvent = TaskMachineEvent;
+
 export interface TaskOutput {
   id: string;
   /** how the task left this worker: its outcome, or 'abandoned' when nothing was written */
@@ -71,7 +78,7 @@ const notProvided = (name: string) => () => {
 export const taskMachine = setup({
   types: {
     context: {} as TaskContext,
-    events: {} as TaskEvent,
+    events: {} as TaskMachineEvent,
     input: {} as TaskInput,
     output: {} as TaskOutput,
   },

@@ -12,7 +12,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { createActor, initialTransition, transition, SimulatedClock, type AnyActorRef } from 'xstate';
-import { taskMachine, type TaskContext, type TaskEvent, type TaskInput, type TaskOutcome } from '../../machines/task.js';
+import { taskMachine, type TaskContext, type TaskMachineEvent, type TaskInput, type TaskOutcome } from '../../machines/task.js';
 import { afterEvent, scheduled } from './steps.js';
 
 const input: TaskInput = { id: 't1', attempt: 2, lease: 'lease-1', abortTimeout: 100, finishRetryDelay: 50 };
@@ -41,16 +41,16 @@ const endsWritten = (actions: Actions) =>
     });
 /** actors a step would start: the task machine starts none, its effects are actions */
 const spawned = (actions: Actions) => actions.filter((a) => a.type === 'xstate.spawnChild');
-const runDone = (run: number, output: unknown): TaskEvent => ({ type: 'RUN_DONE', run, output });
-const runFailed = (run: number, error: unknown): TaskEvent => ({ type: 'RUN_FAILED', run, error });
-const ended = (written: boolean): TaskEvent => ({ type: 'ENDED', written });
-const endFailed = (error: unknown): TaskEvent => ({ type: 'END_FAILED', error });
-const after = afterEvent<TaskEvent>;
+const runDone = (run: number, output: unknown): TaskMachineEvent => ({ type: 'RUN_DONE', run, output });
+const runFailed = (run: number, error: unknown): TaskMachineEvent => ({ type: 'RUN_FAILED', run, error });
+const ended = (written: boolean): TaskMachineEvent => ({ type: 'ENDED', written });
+const endFailed = (error: unknown): TaskMachineEvent => ({ type: 'END_FAILED', error });
+const after = afterEvent<TaskMachineEvent>;
 
 function start() {
   return initialTransition(taskMachine, input);
 }
-function step(snap: Snap, ...events: TaskEvent[]): [Snap, Actions] {
+function step(snap: Snap, ...events: TaskMachineEvent[]): [Snap, Actions] {
   let acts: Actions = [];
   for (const e of events) [snap, acts] = transition(taskMachine, snap, e);
   return [snap, acts];
@@ -254,7 +254,7 @@ describe('task machine: which effects each step asks for (pure)', () => {
 
   describe('TIMEOUT (the attempt ran past its timeout, on the worker\'s timer)', () => {
     const timeoutError = new Error('timed out after 300 ms');
-    const timeout: TaskEvent = { type: 'TIMEOUT', error: timeoutError };
+    const timeout: TaskMachineEvent = { type: 'TIMEOUT', error: timeoutError };
     const timingOut = () => step(running(), timeout)[0];
 
     it.each([
@@ -308,7 +308,7 @@ describe('task machine: which effects each step asks for (pure)', () => {
     });
 
     it('RELOAD or EVENT while timing out changes nothing; HALT halts and LEASE_LOST abandons as always', () => {
-      for (const e of [{ type: 'RELOAD' }, { type: 'EVENT', name: 'x', payload: 1 }, timeout] as TaskEvent[]) {
+      for (const e of [{ type: 'RELOAD' }, { type: 'EVENT', name: 'x', payload: 1 }, timeout] as TaskMachineEvent[]) {
         const [snap, actions] = step(timingOut(), e);
         expect(snap.value).toEqual({ RUNNING: 'timingOut' });
         expect(actions).toEqual([]);
@@ -416,7 +416,7 @@ describe('task machine: which effects each step asks for (pure)', () => {
 
 type Self = AnyActorRef;
 /** send a report to the task actor, as the runtime does: only while it is still active */
-const report = (self: Self, event: TaskEvent) => {
+const report = (self: Self, event: TaskMachineEvent) => {
   if (self.getSnapshot().status === 'active') self.send(event);
 };
 

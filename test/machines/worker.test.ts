@@ -18,7 +18,7 @@ import {
   type AnyEventObject,
 } from 'xstate';
 import { workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
-import { taskMachine, type TaskEvent, type TaskOutcome } from '../../machines/task.js';
+import { taskMachine, type TaskMachineEvent, type TaskOutcome } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
 import { TaskMachines } from '../../actors/task-machines.js';
 import { promiseEffect } from '../../actors/promise-effect.js';
@@ -390,7 +390,7 @@ interface RunCall {
 }
 
 /** send a report to a task actor, as the runtime does: only while it is still active */
-const report = (self: AnyActorRef, event: TaskEvent) => {
+const report = (self: AnyActorRef, event: TaskMachineEvent) => {
   if (self.getSnapshot().status === 'active') self.send(event);
 };
 
