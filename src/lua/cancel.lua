@@ -47,5 +47,5 @@ redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'c
 redis.call('HDEL', key, 'runAt', 'reason')
 redis.call('RPUSH', KEYS[4], id)
 if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
-redis.call('PUBLISH', ARGV[2], eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"cancelled"}', now))
+publishEvent(ARGV[2], 'end', id, now, 'outcome', '"cancelled"')
 return 'cancelled'

@@ -426,7 +426,7 @@ for k = 0, n - 1 do
           redis.call('HDEL', key, 'cancelling')
           redis.call('RPUSH', KEYS[10], id)
           if h[6] and redis.call('HGET', dedupeKey(Q), h[6]) == id then redis.call('HDEL', dedupeKey(Q), h[6]) end
-          redis.call('PUBLISH', key .. '-events', eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"cancelled"}', now))
+          publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
         elseif #h[2] > maxBytes then
           -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
           local message = 'task "' .. id .. '" is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes

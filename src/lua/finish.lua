@@ -57,7 +57,7 @@ for i = 1, #ARGV, 6 do
     if not first[2] or runAt < tonumber(first[2]) then wake(KEYS[3]) end
     countDelayed(KEYS[3], h[3], 1)
     release(KEYS[3], h[3], h[4])
-    redis.call('PUBLISH', channel, eventJson('retrying', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. string.format('%d', tonumber(a[1]) or 0) .. ',"error":' .. payload .. ',"runAt":' .. string.format('%d', runAt) .. '}', now))
+    publishEvent(channel, 'retrying', id, now, 'attempt', string.format('%d', tonumber(a[1]) or 0), 'error', payload, 'runAt', string.format('%d', runAt))
     out[#out + 1] = 1
   else
     local field = outcome == 'succeeded' and 'result' or 'error'
@@ -66,7 +66,7 @@ for i = 1, #ARGV, 6 do
     redis.call('RPUSH', KEYS[2], id)
     release(KEYS[3], h[3], h[4])
     if h[5] and redis.call('HGET', dedupeKey(KEYS[3]), h[5]) == id then redis.call('HDEL', dedupeKey(KEYS[3]), h[5]) end
-    redis.call('PUBLISH', channel, eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"' .. outcome .. '","' .. field .. '":' .. payload .. '}', now))
+    publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload)
     out[#out + 1] = 1
   end
 end

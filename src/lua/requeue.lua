@@ -101,7 +101,7 @@ for _, id in ipairs(stale) do
       redis.call('HSET', key, 'history', history)
       putBack(KEYS[3], key, id, now, { fn = h[7], group = h[8], priority = h[9], member = h[10], score = h[11], start = h[12] })
       redis.call('SREM', KEYS[2], id)
-      redis.call('PUBLISH', key .. '-events', eventJson('requeued', '{"id":' .. cjson.encode(id) .. ',"attempt":' .. attempt .. ',"worker":' .. cjson.encode(h[5] or '') .. ',"reason":"heartbeat timeout"}', now))
+      publishRequeued(key .. '-events', id, attempt, h[5] or '', 'heartbeat timeout', now)
       requeued[#requeued + 1] = id
     end
   end

@@ -1,7 +1,29 @@
 --[[
-  lib/event.lua: the JSON of a task event, {"event","data","at"}, as subscribers receive it.
-  `dataJson` is JSON text already (a stored result or error is spliced in as it is).
+  lib/event.lua: the runtime's events on a task's channel, as subscribers receive them
+  (src/wire.ts parseEvent reads them; a task's own, emit.lua, the worker formats with
+  formatEvent): {"event":<name>,"data":{"id":<id>,...},"at":<ms>}. Every script publishes
+  them here, so they are built one way.
+
+  publishEvent(channel, name, id, now, ...): `data` is {"id":<id>} then, in order, the fields
+  given after `now` as pairs (name, value as JSON text: a number, or a string already JSON).
+  publishRequeued(channel, id, attempt, worker, reason, now): `requeued`
+  {id, attempt, worker, reason}, by a monitor (requeue.lua) or a worker handing back.
 ]]
-local function eventJson(name, dataJson, now)
-  return '{"event":"' .. name .. '","data":' .. dataJson .. ',"at":' .. string.format('%d', now) .. '}'
+local function publishEvent(channel, name, id, now, ...)
+  local parts = { '{"event":"', name, '","data":{"id":', cjson.encode(id) }
+  for i = 1, select('#', ...), 2 do
+    local field, json = select(i, ...)
+    parts[#parts + 1] = ',"'
+    parts[#parts + 1] = field
+    parts[#parts + 1] = '":'
+    parts[#parts + 1] = json
+  end
+  parts[#parts + 1] = '},"at":'
+  parts[#parts + 1] = string.format('%d', now)
+  parts[#parts + 1] = '}'
+  redis.call('PUBLISH', channel, table.concat(parts))
+end
+
+local function publishRequeued(channel, id, attempt, worker, reason, now)
+  publishEvent(channel, 'requeued', id, now, 'attempt', attempt, 'worker', cjson.encode(worker), 'reason', cjson.encode(reason))
 end

@@ -67,7 +67,6 @@ local function park(D, now, reason, message, raw, id, by, record, extra)
   redis.call('SREM', D.taskSet, id)
   redis.call('ZREM', D.leases, id)
   redis.call('SREM', D.queued, id)
-  redis.call('PUBLISH', tkey .. '-events',
-    eventJson('end', '{"id":' .. cjson.encode(id) .. ',"outcome":"failed","error":' .. err .. ',"parked":"' .. reason .. '","dead":"' .. key .. '"}', now))
+  publishEvent(tkey .. '-events', 'end', id, now, 'outcome', '"failed"', 'error', err, 'parked', '"' .. reason .. '"', 'dead', '"' .. key .. '"')
   return key
 end
