@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
 import { Client, Monitor, type LoggerLike, type TaskEvent, type TaskInfo } from '../src/index.js';
+import { within } from '../src/within.js';
 
 // ---------------------------------------------------------------- settings
 
@@ -237,17 +238,6 @@ function exitOf(child: ChildProcess): Promise<void> {
 
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
-/** Resolves with the promise's value, or with undefined after `ms` (cleanup must not hang). */
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<undefined>((r) => {
-      timer = setTimeout(() => r(undefined), ms);
-    }),
-  ]);
-}
-
 /** A quick connection check: ping with a short timeout and no reconnects. */
 async function ping(url: string, timeoutMs: number): Promise<void> {
   const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, enableOfflineQueue: false });
@@ -319,19 +309,20 @@ async function cleanup(): Promise<void> {
   // Workers first (SIGTERM: each awaits worker.stop() and exits 0), then monitor and client.
   for (const w of workers) if (alive(w.child)) w.child.kill('SIGTERM');
   for (const w of workers) {
-    if ((await within(w.exit.then(() => true), 8000)) === undefined) {
+    if ((await within(8000, w.exit.then(() => true))) === undefined) {
       process.stdout.write(`worker ${w.name} did not stop within 8 s: SIGKILL\n`);
       w.child.kill('SIGKILL');
-      await within(w.exit, 2000);
+      await within(2000, w.exit);
     }
   }
-  if (monitor) await within(monitor.stop(), 3000).catch(() => {});
-  if (external) await within(deleteDemoKeys(external.url, external.keyPrefix), 3000).catch(() => {});
-  if (client) await within(client.close(), 2000).catch(() => {});
+  // (cleanup must not hang: each wait is bounded, and a failure in it is let go)
+  if (monitor) await within(3000, monitor.stop());
+  if (external) await within(3000, deleteDemoKeys(external.url, external.keyPrefix));
+  if (client) await within(2000, client.close());
   if (redisProc && alive(redisProc)) {
     const p = redisProc;
     p.kill('SIGTERM');
-    if ((await within(exitOf(p).then(() => true), 3000)) === undefined) p.kill('SIGKILL');
+    if ((await within(3000, exitOf(p).then(() => true))) === undefined) p.kill('SIGKILL');
   }
   if (redisDir) rmSync(redisDir, { recursive: true, force: true });
   redisDir = undefined;

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { within } from '../src/within.js';
 import { CLI, runMain } from './helpers/cli.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
@@ -72,7 +73,7 @@ async function follow(command: 'wait' | 'events', messages: string[]): Promise<{
     const shown = () => (command === 'wait' ? stderr : stdout).split('\n').filter(Boolean).length;
     await until(() => proc.exitCode !== null || shown() >= messages.length, 'the events to be printed').catch(() => {});
     await end(prefix, id);
-    const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    const code = (await within(10_000, exited)) ?? null;
     return { code, stdout, stderr };
   } finally {
     proc.kill('SIGKILL');
