@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
 import { Client, Monitor, type LoggerLike, type TaskEvent, type TaskInfo } from '../src/index.js';
+import { pingOnce } from '../src/redis.js';
 import { within } from '../src/within.js';
 
 // ---------------------------------------------------------------- settings
@@ -238,21 +239,6 @@ function exitOf(child: ChildProcess): Promise<void> {
 
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
-/** A quick connection check: ping with a short timeout and no reconnects. */
-async function ping(url: string, timeoutMs: number): Promise<void> {
-  const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, enableOfflineQueue: false });
-  let cause: Error | undefined;
-  probe.on('error', (e: Error) => (cause ??= e));
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch (e) {
-    throw cause ?? e; // the socket error (ECONNREFUSED...) says more than "Connection is closed."
-  } finally {
-    probe.disconnect();
-  }
-}
-
 let redisProc: ChildProcess | undefined;
 let redisDir: string | undefined;
 
@@ -375,7 +361,7 @@ async function main(): Promise<number> {
   let keyPrefix = '';
   if (url) {
     try {
-      await ping(url, 2000);
+      await pingOnce(url, { timeoutMs: 2000 });
     } catch (e) {
       process.stderr.write(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')} (REDIS_URL): ${(e as Error).message}\n`);
       return 1;

@@ -16,7 +16,6 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { Client, type TaskInfo } from './client.js';
 import type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
 import type { ScheduleInfo, ScheduleOptions, ScheduleSpec } from './schedule.js';
@@ -26,6 +25,7 @@ import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import type { ControlInput } from './wire.js';
+import { pingOnce } from './redis.js';
 import type { BackoffOption, SubmitOptions } from './submission.js';
 import { within } from './within.js';
 
@@ -64,6 +64,7 @@ function fieldOptions(fields: Record<string, { kind: string; doc: string }>): Re
   return out;
 }
 
+const JSON_OPTION: OptionSpec = { type: 'boolean', doc: 'print JSON' };
 const LOG_OPTION: OptionSpec = { type: 'string', arg: 'level', doc: 'log level: debug, info, warn, error or silent (env TASK_SWARM_LOG; default info)' };
 const SECRET_OPTIONS: Record<string, OptionSpec> = {
   'secret-file': { type: 'string', arg: 'path', doc: 'file holding the shared secret authenticating peer pings (or env TASK_SWARM_SECRET)' },
@@ -189,7 +190,7 @@ const COMMANDS: Record<string, Command> = {
     details: 'A key names its entry for good: `retry-dead <key>` and `purge-dead <key>` take it, whatever was parked since.',
     options: {
       limit: { type: 'string', arg: 'n', doc: 'show at most n entries (default 20)' },
-      json: { type: 'boolean', doc: 'print JSON' },
+      json: JSON_OPTION,
     },
     run: runDead,
   },
@@ -223,7 +224,7 @@ const COMMANDS: Record<string, Command> = {
   limits: {
     args: '[--json]',
     summary: 'list the limits set, each with its tasks running now',
-    options: { json: { type: 'boolean', doc: 'print JSON' } },
+    options: { json: JSON_OPTION },
     run: runLimits,
   },
   pause: {
@@ -264,13 +265,13 @@ const COMMANDS: Record<string, Command> = {
   schedules: {
     args: '[--json]',
     summary: 'list the schedules: when each fires next, and what it queued last',
-    options: { json: { type: 'boolean', doc: 'print JSON' } },
+    options: { json: JSON_OPTION },
     run: runSchedules,
   },
   status: {
     args: '[--json]',
     summary: 'counts: queued, claimed, workers, dead letters, manually ended; per function',
-    options: { json: { type: 'boolean', doc: 'print JSON' } },
+    options: { json: JSON_OPTION },
     run: runStatus,
   },
 };
@@ -457,26 +458,12 @@ const hasPassword = (url: URL) => url.password !== '' || url.searchParams.has('p
 
 /** Fail fast, with one clear line, when Redis is not there: one ping, no reconnects. */
 async function checkRedis(redis: Context['redis']): Promise<void> {
-  const probe = new Redis(redis.url, {
-    username: redis.username,
-    password: redis.password,
-    lazyConnect: true,
-    connectTimeout: 3000,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-  });
-  let cause: Error | undefined;
-  probe.on('error', (e: Error) => (cause ??= e));
   try {
-    await probe.connect();
-    await probe.ping();
+    await pingOnce(redis.url, { username: redis.username, password: redis.password, timeoutMs: 3000 });
   } catch (e) {
-    const err = cause ?? (e as Error);
+    const err = e as Error;
     const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : err.message;
     throw new RuntimeError(`cannot reach Redis at ${escapeControls(redact(redis.url))}: ${msg}`);
-  } finally {
-    probe.disconnect();
   }
 }
 
@@ -906,24 +893,23 @@ function deadKey(ctx: Context, command: string): string {
   return key;
 }
 
-async function runRetryDead(ctx: Context): Promise<number> {
-  const key = deadKey(ctx, 'retry-dead');
+/** retry-dead and purge-dead: `act` on the dead letter named by its key, then say what it was (`done`). */
+function runOnDead(ctx: Context, command: string, act: (client: Client, key: string) => Promise<boolean>, done: string): Promise<number> {
+  const key = deadKey(ctx, command);
   return withClient(ctx, async (client) => {
     const letter = await client.deadLetter(key);
-    if (!letter || !(await client.retryDead(key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
-    ctx.io.stdout.write(`requeued dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
+    if (!letter || !(await act(client, key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
+    ctx.io.stdout.write(`${done} dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
     return 0;
   });
 }
 
-async function runPurgeDead(ctx: Context): Promise<number> {
-  const key = deadKey(ctx, 'purge-dead');
-  return withClient(ctx, async (client) => {
-    const letter = await client.deadLetter(key);
-    if (!letter || !(await client.purgeDead(key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
-    ctx.io.stdout.write(`purged dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
-    return 0;
-  });
+function runRetryDead(ctx: Context): Promise<number> {
+  return runOnDead(ctx, 'retry-dead', (client, key) => client.retryDead(key), 'requeued');
+}
+
+function runPurgeDead(ctx: Context): Promise<number> {
+  return runOnDead(ctx, 'purge-dead', (client, key) => client.purgeDead(key), 'purged');
 }
 
 async function runStatus(ctx: Context): Promise<number> {
@@ -984,15 +970,20 @@ async function runLimit(ctx: Context): Promise<number> {
   });
 }
 
-async function runLimits(ctx: Context): Promise<number> {
-  noMorePositionals(ctx, 0, 'limits');
+/** A command that lists (limits, schedules): no arguments; the list as JSON with --json, else a line each, or `none` when empty. */
+function runList<T>(ctx: Context, command: string, list: (client: Client) => Promise<T[]>, describe: (item: T) => string, none: string): Promise<number> {
+  noMorePositionals(ctx, 0, command);
   return withClient(ctx, async (client) => {
-    const limits = await client.limits();
-    if (ctx.values.json === true) printJson(ctx.io, limits);
-    else if (limits.length === 0) ctx.io.stdout.write('no limits set\n');
-    else for (const l of limits) ctx.io.stdout.write(describeLimit(l) + '\n');
+    const items = await list(client);
+    if (ctx.values.json === true) printJson(ctx.io, items);
+    else if (items.length === 0) ctx.io.stdout.write(`${none}\n`);
+    else for (const item of items) ctx.io.stdout.write(describe(item) + '\n');
     return 0;
   });
+}
+
+function runLimits(ctx: Context): Promise<number> {
+  return runList(ctx, 'limits', (c) => c.limits(), describeLimit, 'no limits set');
 }
 
 async function runPause(ctx: Context, what: 'pause' | 'resume'): Promise<number> {
@@ -1056,15 +1047,8 @@ async function runUnschedule(ctx: Context): Promise<number> {
   });
 }
 
-async function runSchedules(ctx: Context): Promise<number> {
-  noMorePositionals(ctx, 0, 'schedules');
-  return withClient(ctx, async (client) => {
-    const list = await client.schedules();
-    if (ctx.values.json === true) printJson(ctx.io, list);
-    else if (list.length === 0) ctx.io.stdout.write('no schedules set\n');
-    else for (const s of list) ctx.io.stdout.write(describeSchedule(s) + '\n');
-    return 0;
-  });
+function runSchedules(ctx: Context): Promise<number> {
+  return runList(ctx, 'schedules', (c) => c.schedules(), describeSchedule, 'no schedules set');
 }
 
 // ------------------------------------------------------------------------------ main

@@ -64,6 +64,33 @@ export function unavailable(c: RedisConfig, redis: Redis, e: unknown): unknown {
 }
 
 /**
+ * One ping on a connection of its own, with no reconnects and no offline queue, to fail fast
+ * (the CLI before a command, the demo): resolves when Redis answers, else rejects with the
+ * socket's error (ECONNREFUSED... says more than ioredis's "Connection is closed.").
+ */
+export async function pingOnce(url: string, o: { username?: string; password?: string; timeoutMs: number }): Promise<void> {
+  const probe = new Redis(url, {
+    username: o.username,
+    password: o.password,
+    lazyConnect: true,
+    connectTimeout: o.timeoutMs,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
+  let cause: Error | undefined;
+  probe.on('error', (e: Error) => (cause ??= e));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (e) {
+    throw cause ?? e;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
  * Both ends of `redis`'s connection, once it answers: `local` is this host's address on the
  * interface that reaches Redis (what peers that reach the same Redis can most likely reach
  * too). Undefined over a Unix socket.
