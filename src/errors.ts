@@ -12,12 +12,20 @@ export class TaskSwarmError extends Error {
   }
 }
 
-/** A configuration value is missing, of the wrong type or out of range. */
-export class ConfigError extends TaskSwarmError {
-  constructor(message: string) {
-    super('ERR_CONFIG', message);
-  }
+/**
+ * The base of an error that is its code and a message (and what caused it, if given):
+ * `class XError extends coded('ERR_X') {}`. Its `name` is still the class's own.
+ */
+function coded(code: string): new (message: string, options?: { cause?: unknown }) => TaskSwarmError {
+  return class extends TaskSwarmError {
+    constructor(message: string, options?: { cause?: unknown }) {
+      super(code, message, options);
+    }
+  };
 }
+
+/** A configuration value is missing, of the wrong type or out of range. */
+export class ConfigError extends coded('ERR_CONFIG') {}
 
 /** A task submitted or pushed with an id that is already queued, running or retained. */
 export class DuplicateTaskError extends TaskSwarmError {
@@ -27,11 +35,7 @@ export class DuplicateTaskError extends TaskSwarmError {
 }
 
 /** A task or control message that does not parse or lacks a required field. */
-export class InvalidTaskError extends TaskSwarmError {
-  constructor(message: string) {
-    super('ERR_INVALID_TASK', message);
-  }
-}
+export class InvalidTaskError extends coded('ERR_INVALID_TASK') {}
 
 /** A task names a function that the worker has not registered. */
 export class UnknownFunctionError extends TaskSwarmError {
@@ -58,11 +62,7 @@ export class RedisUnavailableError extends TaskSwarmError {
  * A wait (task end, worker start) that did not finish in time; or a task attempt that ran past
  * its `timeout` (the attempt's stored error, and its AbortSignal's reason).
  */
-export class TimeoutError extends TaskSwarmError {
-  constructor(message: string) {
-    super('ERR_TIMEOUT', message);
-  }
-}
+export class TimeoutError extends coded('ERR_TIMEOUT') {}
 
 /**
  * Thrown by a task function: the task ends failed at once, whatever attempts it has left (bad
@@ -91,18 +91,10 @@ export class ListenError extends TaskSwarmError {
 }
 
 /** The component is not in a state that allows the call (e.g. start() twice). */
-export class StateError extends TaskSwarmError {
-  constructor(message: string) {
-    super('ERR_STATE', message);
-  }
-}
+export class StateError extends coded('ERR_STATE') {}
 
 /** A task whose worker died `maxAttempts` times: parked instead of requeued again. */
-export class MaxAttemptsError extends TaskSwarmError {
-  constructor(message: string) {
-    super('ERR_MAX_ATTEMPTS', message);
-  }
-}
+export class MaxAttemptsError extends coded('ERR_MAX_ATTEMPTS') {}
 
 /** A task stopped by a control message: its stored error when it ends `stopped`. */
 export class TaskStoppedError extends TaskSwarmError {
