@@ -71,6 +71,12 @@ export interface TaskOutput {
   end: TaskOutcome | 'abandoned';
 }
 
+/**
+ * The current run settling, however it settles (RUN_DONE or RUN_FAILED), where that makes no
+ * difference: the run was aborted (timed out, stopped, reloading, halting).
+ */
+const settling = <const T>(transitions: T) => ({ RUN_DONE: transitions, RUN_FAILED: transitions });
+
 const notProvided = (name: string) => () => {
   throw new Error(`task machine: effect "${name}" not provided`);
 };
@@ -176,14 +182,10 @@ export const taskMachine = setup({
           // (retried, like a throw, when attempts are left: a timeout is never NonRetryable).
           entry: 'abortRun',
           on: {
-            RUN_DONE: [
+            ...settling([
               { guard: 'currentRunWithAttemptsLeft', target: '#task.ending', actions: 'retryTimedOut' },
               { guard: 'isCurrentRun', target: '#task.ending', actions: 'markTimedOut' },
-            ],
-            RUN_FAILED: [
-              { guard: 'currentRunWithAttemptsLeft', target: '#task.ending', actions: 'retryTimedOut' },
-              { guard: 'isCurrentRun', target: '#task.ending', actions: 'markTimedOut' },
-            ],
+            ]),
             // a stop wins over the timeout: the task ends stopped (within abortTimeout of the stop)
             STOP: 'stopping',
           },
@@ -197,10 +199,7 @@ export const taskMachine = setup({
         },
         stopping: {
           entry: 'abortRun',
-          on: {
-            RUN_DONE: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markStopped' },
-            RUN_FAILED: { guard: 'isCurrentRun', target: '#task.ending', actions: 'markStopped' },
-          },
+          on: settling({ guard: 'isCurrentRun', target: '#task.ending', actions: 'markStopped' }),
           after: {
             // The function ignored its AbortSignal: end it as stopped anyway.
             abortTimeout: { target: '#task.ending', actions: 'markStopped' },
@@ -209,8 +208,7 @@ export const taskMachine = setup({
         reloading: {
           entry: 'abortRun',
           on: {
-            RUN_DONE: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
-            RUN_FAILED: { guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' },
+            ...settling({ guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' }),
             STOP: 'stopping',
             // the attempt's time runs on across a reload: out of time, the old run is not replaced
             TIMEOUT: { target: 'timingOut', actions: 'noteTimeout' },
@@ -225,10 +223,7 @@ export const taskMachine = setup({
       // Cut off, or stopped past the grace: the function is aborted and gets abortTimeout to
       // return; whatever it returns is not written (the monitors requeue the task elsewhere).
       entry: 'abortRun',
-      on: {
-        RUN_DONE: { guard: 'isCurrentRun', target: 'abandoned' },
-        RUN_FAILED: { guard: 'isCurrentRun', target: 'abandoned' },
-      },
+      on: settling({ guard: 'isCurrentRun', target: 'abandoned' }),
       after: { abortTimeout: 'abandoned' },
     },
     ending: {
