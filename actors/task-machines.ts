@@ -10,7 +10,7 @@
  */
 import type { ActorLogic, AnyEventObject, EventObject, InspectionEvent } from 'xstate';
 import type { StartTasks, WorkerEvent } from '../machines/worker.js';
-import type { TaskEvent } from '../machines/task.js';
+import type { TaskMachineEvent } from '../machines/task.js';
 import type { CompiledSnapshot } from './compiled-machine.js';
 import { MachineRecord, type Clock, type RecordOwner } from './machine-record.js';
 
@@ -56,7 +56,7 @@ export class TaskMachines {
   readonly actions = {
     startTasks: (_: unknown, params: unknown) => this.start(params as StartTasks),
     tellTask: (_: unknown, params: unknown) => {
-      const { id, event } = params as { id: string; event: TaskEvent };
+      const { id, event } = params as { id: string; event: TaskMachineEvent };
       this.live.get(id)?.send(event);
     },
     stopTasks: () => this.stopAll(),

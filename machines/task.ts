@@ -59,12 +59,6 @@ export type TaskMachineEvent =
   | { type: 'LEASE_LOST' }
   | { type: 'HALT' };
 
-/**
- * @deprecated the task machine's events are TaskMachineEvent; this name is the wire event's
- * (src/wire.ts). Kept only until machines/worker.ts and actors/task-machines.ts import the new name.
- */
-export type TaskEvent = TaskMachineEvent;
-
 export interface TaskOutput {
   id: string;
   /** how the task left this worker: its outcome, or 'abandoned' when nothing was written */

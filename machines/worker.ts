@@ -7,7 +7,7 @@
  * worker holds their ids, the runtime steps them, and tells it when they end, a batch at a time.
  */
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
-import type { TaskEvent } from './task.js';
+import type { TaskMachineEvent } from './task.js';
 import { hasQuorum, type PeerProbe } from './quorum.js';
 
 export interface ClaimedTask {
@@ -162,7 +162,7 @@ export const workerMachine = setup({
     }),
     routeControl: enqueueActions(({ enqueue, context, event }) => {
       if (event.type !== 'CONTROL' || !context.running.includes(event.id)) return;
-      const tell = (e: TaskEvent) => enqueue({ type: 'tellTask', params: { id: event.id, event: e } });
+      const tell = (e: TaskMachineEvent) => enqueue({ type: 'tellTask', params: { id: event.id, event: e } });
       if (event.command === 'stop') tell({ type: 'STOP' });
       else if (event.command === 'reload') tell({ type: 'RELOAD' });
       else tell({ type: 'EVENT', name: event.name, payload: event.payload });
