@@ -19,8 +19,8 @@ import { trimDeadLetters } from './effects/dead-letters.js';
 import { fireDue } from './effects/schedules.js';
 import { within } from './within.js';
 import { listWorkers } from './effects/registry.js';
-import { probePeers } from '../actors/peer-prober.js';
-import { awaitRedis, redisWatch } from '../actors/redis-watch.js';
+import { probePeers } from './peer-prober.js';
+import { awaitRedis, redisWatch } from './redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 
 type Fields = typeof MONITOR_FIELDS;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pingPeer } from '../actors/peer-prober.js';
+import { pingPeer } from '../src/peer-prober.js';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
 import { CLI, runMain, runProcess } from './helpers/cli.js';
 import { until } from './helpers/redis-server.js';

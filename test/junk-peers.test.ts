@@ -12,8 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
 import { ConfigError } from '../src/errors.js';
 import { formatAddress, isUnspecified, parseAddress } from '../src/address.js';
-import { pingPeer } from '../actors/peer-prober.js';
-import { CONNECTION_DEADLINE_MS, MAX_CONNECTIONS, startPeerServer } from '../actors/peer-server.js';
+import { pingPeer } from '../src/peer-prober.js';
+import { CONNECTION_DEADLINE_MS, MAX_CONNECTIONS, startPeerServer } from '../src/peer-server.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 

@@ -6,7 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import { fromCallback, type AnyEventObject } from 'xstate';
-import { within } from '../src/within.js';
+import { within } from './within.js';
 
 export function redisWatch(redis: Redis) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { parseAddress } from '../src/address.js';
+import { parseAddress } from './address.js';
 import { pongFor } from './peer-server.js';
 
 /** an answer is one short line; a peer that sends more without a newline is not answering */

@@ -11,8 +11,8 @@
  */
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { formatAddress } from '../src/address.js';
-import { ListenError } from '../src/errors.js';
+import { formatAddress } from './address.js';
+import { ListenError } from './errors.js';
 
 /**
  * A ping is one line each way, answered within a round trip; a connection still open this long
