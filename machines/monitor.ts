@@ -7,7 +7,7 @@
  * running get to heartbeat first. Pure: effects are provided by src/monitor.ts.
  */
 import { assign, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
-import { hasQuorum, type PeerProbe } from './quorum.js';
+import { hasQuorum, probingState, type PeerProbe } from './quorum.js';
 
 export interface MonitorInput {
   taskTimeout: number;
@@ -179,17 +179,7 @@ export const monitorMachine = setup({
       },
     },
     probing: {
-      invoke: [
-        { id: 'awaitRedis', src: 'awaitRedis' },
-        {
-          src: 'probePeers',
-          onDone: [
-            { guard: 'quorumReached', target: 'waiting', actions: 'recordProbe' },
-            { target: 'paused', actions: 'recordProbe' },
-          ],
-          onError: 'paused',
-        },
-      ],
+      ...probingState('waiting', 'paused'),
       on: { REDIS_BACK: 'grace' },
     },
     waiting: {

@@ -11,3 +11,23 @@ export interface PeerProbe {
 }
 
 export const hasQuorum = (p: PeerProbe, partitionPercentage: number): boolean => p.total === 0 || (p.reached * 100) / p.total >= partitionPercentage;
+
+/**
+ * The state a node enters when Redis is lost, as the worker and the monitor machines both have it:
+ * it waits for Redis (awaitRedis) and pings its peers at once (probePeers); with quorum it goes
+ * on to `withQuorum`, without (or when the probe itself failed, which is reported) to
+ * `withoutQuorum`. The machine adds what else the state handles (REDIS_BACK, STOP).
+ */
+export const probingState = <Q extends string, N extends string>(withQuorum: Q, withoutQuorum: N) => ({
+  invoke: [
+    { id: 'awaitRedis', src: 'awaitRedis' } as const,
+    {
+      src: 'probePeers' as const,
+      onDone: [
+        { guard: 'quorumReached' as const, target: withQuorum, actions: 'recordProbe' as const },
+        { target: withoutQuorum, actions: 'recordProbe' as const },
+      ],
+      onError: { target: withoutQuorum, actions: 'reportError' as const },
+    },
+  ],
+});

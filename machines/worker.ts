@@ -8,7 +8,7 @@
  */
 import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
 import type { TaskMachineEvent } from './task.js';
-import { hasQuorum, type PeerProbe } from './quorum.js';
+import { hasQuorum, probingState, type PeerProbe } from './quorum.js';
 
 export interface ClaimedTask {
   id: string;
@@ -294,17 +294,7 @@ export const workerMachine = setup({
       },
     },
     probing: {
-      invoke: [
-        { id: 'awaitRedis', src: 'awaitRedis' },
-        {
-          src: 'probePeers',
-          onDone: [
-            { guard: 'quorumReached', target: 'redisDown', actions: 'recordProbe' },
-            { target: 'partitioned', actions: 'recordProbe' },
-          ],
-          onError: { target: 'partitioned', actions: 'reportError' },
-        },
-      ],
+      ...probingState('redisDown', 'partitioned'),
       on: { REDIS_BACK: 'reconciling', STOP: 'draining' },
     },
     redisDown: {
