@@ -6,7 +6,8 @@
  * Redis returns it holds off requeueing for one taskTimeout (grace), so that workers that kept
  * running get to heartbeat first. Pure: effects are provided by src/monitor.ts.
  */
-import { assign, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
+import { assign, setup } from 'xstate';
+import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
 import { hasQuorum, probingState, type PeerProbe } from './quorum.js';
 
 export interface MonitorInput {
@@ -79,54 +80,32 @@ export const monitorMachine = setup({
   },
   actors: {
     /** connect and load the worker list */
-    connect: fromPromise<void>(async () => {
-      throw new Error('monitor machine: effect "connect" not provided');
-    }),
+    connect: promiseNotProvided<void>('monitor', 'connect'),
     /** requeue stale tasks and clean up ended ones (requeue.lua, reap.lua) */
-    sweep: fromPromise<SweepResult, { requeue: boolean }>(async () => {
-      throw new Error('monitor machine: effect "sweep" not provided');
-    }),
+    sweep: promiseNotProvided<SweepResult, { requeue: boolean }>('monitor', 'sweep'),
     /**
      * fire the schedules that fell due, each once whichever monitors try (fire-schedule.lua),
      * at the latest of its missed ticks
      */
-    fireSchedules: fromPromise<FiringResult>(async () => {
-      throw new Error('monitor machine: effect "fireSchedules" not provided');
-    }),
+    fireSchedules: promiseNotProvided<FiringResult>('monitor', 'fireSchedules'),
     /** ping every known worker at once */
-    probePeers: fromPromise<PeerProbe>(async () => {
-      throw new Error('monitor machine: effect "probePeers" not provided');
-    }),
+    probePeers: promiseNotProvided<PeerProbe>('monitor', 'probePeers'),
     /** watch the Redis connection; sends REDIS_LOST when it closes */
-    redisWatch: fromCallback<AnyEventObject>(() => {
-      throw new Error('monitor machine: effect "redisWatch" not provided');
-    }),
+    redisWatch: callbackNotProvided('monitor', 'redisWatch'),
     /** ping Redis until it answers, then send REDIS_BACK */
-    awaitRedis: fromCallback<AnyEventObject>(() => {
-      throw new Error('monitor machine: effect "awaitRedis" not provided');
-    }),
+    awaitRedis: callbackNotProvided('monitor', 'awaitRedis'),
     /** keep the in-memory worker list fresh, every fetchWorkerInterval */
-    refreshPeers: fromCallback<AnyEventObject>(() => {
-      throw new Error('monitor machine: effect "refreshPeers" not provided');
-    }),
+    refreshPeers: callbackNotProvided('monitor', 'refreshPeers'),
     /** close connections */
-    disconnect: fromPromise<void>(async () => {
-      throw new Error('monitor machine: effect "disconnect" not provided');
-    }),
+    disconnect: promiseNotProvided<void>('monitor', 'disconnect'),
   },
   actions: {
     recordSweep: assign({ lastSweep: ({ event }) => (event as unknown as { output: SweepResult }).output }),
     recordFiring: assign({ lastFiring: ({ event }) => (event as unknown as { output: FiringResult }).output }),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
-    reportSweep: () => {
-      throw new Error('monitor machine: effect "reportSweep" not provided');
-    },
-    reportFiring: () => {
-      throw new Error('monitor machine: effect "reportFiring" not provided');
-    },
-    reportError: () => {
-      throw new Error('monitor machine: effect "reportError" not provided');
-    },
+    reportSweep: actionNotProvided('monitor', 'reportSweep'),
+    reportFiring: actionNotProvided('monitor', 'reportFiring'),
+    reportError: actionNotProvided('monitor', 'reportError'),
   },
   guards: {
     quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),

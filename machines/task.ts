@@ -15,6 +15,7 @@
  * wins over a timeout in either order (the task ends stopped); a halt or a lost lease as always.
  */
 import { assign, setup } from 'xstate';
+import { actionNotProvided } from './not-provided.js';
 
 /** how an attempt leaves: an end of the task, or `retry` (it failed with attempts left) */
 export type TaskOutcome = 'succeeded' | 'failed' | 'stopped' | 'retry';
@@ -71,9 +72,6 @@ export interface TaskOutput {
  */
 const settling = <const T>(transitions: T) => ({ RUN_DONE: transitions, RUN_FAILED: transitions });
 
-const notProvided = (name: string) => () => {
-  throw new Error(`task machine: effect "${name}" not provided`);
-};
 
 export const taskMachine = setup({
   types: {
@@ -87,21 +85,21 @@ export const taskMachine = setup({
      * run the user function for run number `context.run` (the first run also takes the claimed
      * task into the worker's heartbeat set); the runtime reports RUN_DONE or RUN_FAILED
      */
-    startRun: notProvided('startRun'),
+    startRun: actionNotProvided('task', 'startRun'),
     /**
      * the fenced END write; the runtime reports ENDED { written: false } when the lease was no
      * longer ours, or END_FAILED. It also tells the worker (TASKS_SETTLED) that the function is
      * done, so its slot takes the next task while this write is on its way.
      */
-    writeEnd: notProvided('writeEnd'),
+    writeEnd: actionNotProvided('task', 'writeEnd'),
     /** fire the running function's AbortSignal (a run that has settled is left alone) */
-    abortRun: notProvided('abortRun'),
+    abortRun: actionNotProvided('task', 'abortRun'),
     /** hand a custom control event to the function's listeners */
-    deliverEvent: notProvided('deliverEvent'),
+    deliverEvent: actionNotProvided('task', 'deliverEvent'),
     /** log why the END write failed; it is retried */
-    reportFinishError: notProvided('reportFinishError'),
+    reportFinishError: actionNotProvided('task', 'reportFinishError'),
     /** release the task's local resources (listeners, registry entry) */
-    releaseTask: notProvided('releaseTask'),
+    releaseTask: actionNotProvided('task', 'releaseTask'),
     nextRun: assign({ run: ({ context }) => context.run + 1 }),
     markSucceeded: assign({ outcome: 'succeeded' as const, result: ({ event }) => (event as unknown as { output: unknown }).output }),
     markFailed: assign({ outcome: 'failed' as const, error: ({ event }) => (event as unknown as { error: unknown }).error }),

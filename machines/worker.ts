@@ -6,7 +6,8 @@
  * src/worker.ts, the task machines it runs included (startTasks, tellTask, stopTasks): the
  * worker holds their ids, the runtime steps them, and tells it when they end, a batch at a time.
  */
-import { assign, enqueueActions, fromCallback, fromPromise, setup, type AnyEventObject } from 'xstate';
+import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate';
+import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
 import type { TaskMachineEvent } from './task.js';
 import { hasQuorum, probingState, type PeerProbe } from './quorum.js';
 
@@ -52,9 +53,6 @@ export type WorkerEvent =
   | { type: 'REDIS_BACK' }
   | { type: 'STOP' };
 
-const notProvided = (name: string) => async (): Promise<never> => {
-  throw new Error(`worker machine: effect "${name}" not provided`);
-};
 
 /** params of startTasks: the tasks a claim returned, and what each task machine takes from the worker */
 export interface StartTasks {
@@ -87,49 +85,39 @@ export const workerMachine = setup({
   },
   actors: {
     /** listen for peer pings and list this worker in `workers` */
-    register: fromPromise<void>(notProvided('register')),
+    register: promiseNotProvided<void>('worker', 'register'),
     /** atomically claim up to `free` queued tasks (claim.lua) */
-    claimTasks: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(notProvided('claimTasks')),
+    claimTasks: promiseNotProvided<{ tasks: ClaimedTask[] }, { free: number }>('worker', 'claimTasks'),
     /**
      * block on the queue until an entry arrives or fetchTaskInterval passes, then claim up to
      * `free` tasks: the wake-up and the claim are one effect, so that an idle worker's pickup is
      * the wake-up plus one round trip, with no machine step between them
      */
-    waitForTask: fromPromise<{ tasks: ClaimedTask[] }, { free: number }>(notProvided('waitForTask')),
+    waitForTask: promiseNotProvided<{ tasks: ClaimedTask[] }, { free: number }>('worker', 'waitForTask'),
     /** renew all leases in one call every heartbeatInterval; sends LEASES_LOST */
-    heartbeat: fromCallback<AnyEventObject>(() => {
-      throw new Error('worker machine: effect "heartbeat" not provided');
-    }),
+    heartbeat: callbackNotProvided('worker', 'heartbeat'),
     /** keep the in-memory list of peers fresh, every fetchWorkerInterval */
-    refreshPeers: fromCallback<AnyEventObject>(() => {
-      throw new Error('worker machine: effect "refreshPeers" not provided');
-    }),
+    refreshPeers: callbackNotProvided('worker', 'refreshPeers'),
     /** deliver control messages of every task as CONTROL events */
-    controlListener: fromCallback<AnyEventObject>(() => {
-      throw new Error('worker machine: effect "controlListener" not provided');
-    }),
+    controlListener: callbackNotProvided('worker', 'controlListener'),
     /** watch the Redis connection; sends REDIS_LOST when it closes */
-    redisWatch: fromCallback<AnyEventObject>(() => {
-      throw new Error('worker machine: effect "redisWatch" not provided');
-    }),
+    redisWatch: callbackNotProvided('worker', 'redisWatch'),
     /** ping Redis until it answers, then send REDIS_BACK (level-triggered: works for a closed
      * connection and for a silent one, as in a real partition) */
-    awaitRedis: fromCallback<AnyEventObject>(() => {
-      throw new Error('worker machine: effect "awaitRedis" not provided');
-    }),
+    awaitRedis: callbackNotProvided('worker', 'awaitRedis'),
     /** ping every known peer at once, with a short timeout */
-    probePeers: fromPromise<PeerProbe>(notProvided('probePeers')),
+    probePeers: promiseNotProvided<PeerProbe>('worker', 'probePeers'),
     /**
      * after a claim failed: give up on the claims whose replies never came; what they took in
      * Redis is handed back to the queue, and a claim that has not run never will (claim-recover.lua)
      */
-    recoverClaims: fromPromise<void>(notProvided('recoverClaims')),
+    recoverClaims: promiseNotProvided<void>('worker', 'recoverClaims'),
     /** after Redis returns: check every local task against its lease, re-assert vanished ones */
-    reconcile: fromPromise<{ lost: string[] }>(notProvided('reconcile')),
+    reconcile: promiseNotProvided<{ lost: string[] }>('worker', 'reconcile'),
     /** give the tasks still running back to the queue (hand-back.lua) */
-    handBack: fromPromise<void, { ids: string[] }>(notProvided('handBack')),
+    handBack: promiseNotProvided<void, { ids: string[] }>('worker', 'handBack'),
     /** leave `workers`, close the ping server and connections */
-    deregister: fromPromise<void>(notProvided('deregister')),
+    deregister: promiseNotProvided<void>('worker', 'deregister'),
   },
   actions: {
     /**
@@ -137,9 +125,7 @@ export const workerMachine = setup({
      * one of the same id is an old claim that has not heard it lost its lease: it is told
      * LEASE_LOST first, and leaves at once (its end is not reported: the id runs on)
      */
-    startTasks: () => {
-      throw new Error('worker machine: effect "startTasks" not provided');
-    },
+    startTasks: actionNotProvided('worker', 'startTasks'),
     /** record the claimed tasks as running (a task claimed again is no longer settled) */
     addRunning: assign(({ context, event }) => {
       const ids = (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.map((t) => t.id);
@@ -178,22 +164,14 @@ export const workerMachine = setup({
      * The worker is done: stop every task machine still running, without an end (the runtime
      * has halted or handed back every task before this point)
      */
-    stopTasks: () => {
-      throw new Error('worker machine: effect "stopTasks" not provided');
-    },
+    stopTasks: actionNotProvided('worker', 'stopTasks'),
     /** deliver `params.event` to the task machine of `params.id` (ended already: nothing to tell) */
-    tellTask: () => {
-      throw new Error('worker machine: effect "tellTask" not provided');
-    },
+    tellTask: actionNotProvided('worker', 'tellTask'),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     /** a task machine crashed: release its local record and log it */
-    reportTaskCrash: () => {
-      throw new Error('worker machine: effect "reportTaskCrash" not provided');
-    },
+    reportTaskCrash: actionNotProvided('worker', 'reportTaskCrash'),
     /** log a failed effect that the machine recovers from by retrying */
-    reportError: () => {
-      throw new Error('worker machine: effect "reportError" not provided');
-    },
+    reportError: actionNotProvided('worker', 'reportError'),
   },
   guards: {
     /** claimed tasks fill every slot */
