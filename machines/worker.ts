@@ -1,6 +1,6 @@
 /**
  * A worker: registers, then while connected to Redis claims tasks up to its concurrency (one
- * task actor each), heartbeats them in one batch, routes control messages to them, and when
+ * task machine each), heartbeats them in one batch, routes control messages to them, and when
  * Redis is lost decides by pinging its peers whether to keep running (redisDown) or to halt
  * (partitioned -> halted). No I/O here: every effect is a named actor or action provided by
  * src/worker.ts, the task machines it runs included (startTasks, tellTask, stopTasks): the

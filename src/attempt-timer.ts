@@ -1,6 +1,6 @@
 /**
  * The per-attempt timeout of a task whose entry has `timeout` (ms): the worker's own timer,
- * armed when the attempt's first run starts and kept across reloads, sends the task actor
+ * armed when the attempt's first run starts and kept across reloads, sends the task machine
  * TIMEOUT when the time is up. A function that blocks the event loop holds the timer back too;
  * so the runner also asks, when a run settles, whether the deadline has passed (pastDeadline),
  * and a result that came too late does not count. A task without a timeout arms nothing.
@@ -17,7 +17,7 @@ export function entryTimeout(entry: TaskEntry): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_TIMER_MS ? v : undefined;
 }
 
-/** TIMEOUT for the task actor: its error is the attempt's end and the run's abort reason */
+/** TIMEOUT for the task machine: its error is the attempt's end and the run's abort reason */
 function timeoutEvent(t: LocalTask, ms: number) {
   return { type: 'TIMEOUT' as const, error: new TimeoutError(`task "${t.id}" timed out: attempt ${t.attempt} ran past its timeout of ${ms} ms`) };
 }

@@ -1,7 +1,7 @@
 /**
  * Runs a user task function for the task machine's `startRun` action: builds the `Task` handle
  * with a fresh AbortSignal for the run, on a reload re-reads the task's `data` from its hash
- * first (as the seed's reload did), and reports how the run settled back to the task actor
+ * first (as the seed's reload did), and reports how the run settled back to the task machine
  * (RUN_DONE / RUN_FAILED, tagged with the run number, so a replaced run's report is ignored).
  * The first run arms the attempt's timeout, when the task has one (attempt-timer.ts).
  */

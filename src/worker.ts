@@ -61,7 +61,7 @@ export class Worker extends EventEmitter {
   private readonly keys: Keys;
   private readonly log: LoggerLike;
   private readonly functions = new Map<string, TaskFunction>();
-  /** tasks claimed by the last claim, not yet adopted by their task actor */
+  /** tasks claimed by the last claim, not yet adopted by their task machine */
   private readonly pending = new Map<string, LocalTask>();
   /** tasks this worker runs and heartbeats */
   private readonly tasks = new Map<string, LocalTask>();
@@ -243,7 +243,7 @@ export class Worker extends EventEmitter {
   }
 
   /**
-   * what claim.lua returned: the tasks wait in `pending` until their task actor adopts them. A
+   * what claim.lua returned: the tasks wait in `pending` until their task machine adopts them. A
    * task the runtime cannot take (its entry does not read as the script read it) is parked
    * alone (park-claimed.lua), so it can never strand the tasks claimed with it.
    */
