@@ -11,6 +11,8 @@
  *   --n=20000       tasks per throughput run
  *   --repeats=3     repeats per measurement (median)
  *   --no-write      do not write results or docs
+ *   --pin           redis-server on CPU 1, the workers and the producer on CPU 0 (taskset): what
+ *                   separate cores would show (implies --no-write: the published run is unpinned)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -48,7 +50,8 @@ const only = new Set(args.get('only')?.split(',') ?? ALL);
  */
 const N = Number(args.get('n') ?? 20_000);
 const REPEATS = Math.max(1, Number(args.get('repeats') ?? 3));
-const write = args.get('no-write') === undefined;
+if (args.has('pin')) process.env.TASK_SWARM_BENCH_PIN = '1';
+const write = args.get('no-write') === undefined && !args.has('pin');
 const ORDER_MAX = Number(args.get('order-max') ?? 100_000);
 const ORDER_SIZES = [10_000, 100_000, 1_000_000].filter((s) => s <= ORDER_MAX);
 /** unrecorded warm-up run per library and worker setup, before the throughput repeats */

@@ -2,6 +2,7 @@
  * Worker child processes (bench/worker-child.ts) forked with IPC, and waiting for their messages.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { PIN, pin } from './pin.js';
 import { fileURLToPath } from 'node:url';
 import type { LibName } from './libs.js';
 import type { WorkerSpec } from './workers.js';
@@ -52,6 +53,7 @@ export class WorkerChild {
     this.proc.on('message', (m: ChildMsg) => {
       for (const l of [...this.listeners]) l(m);
     });
+    pin(this.proc.pid, PIN.workers);
     live.add(this);
     this.proc.on('exit', () => {
       this.exited = true;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, spawnRedis } from '../../tools/redis-process.js';
+import { PIN, pin } from './pin.js';
 
 export { freePort };
 
@@ -26,6 +27,8 @@ export async function startRedis(): Promise<BenchRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'task-swarm-bench-'));
   const proc: ChildProcess = await spawnRedis({ port, dir });
+  pin(proc.pid, PIN.redis);
+  pin(process.pid, PIN.workers);
   let exited = false;
   proc.on('exit', () => {
     exited = true;
