@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { EndBatch } from '../src/effects/end-batch.js';
 import { claim, finishAndClaim, submit, type ClaimResult } from '../src/effects/queue.js';
-import type { Ending } from '../src/effects/leases.js';
+import type { Ending } from '../src/effects/end-batch.js';
 import { redisPerFile } from './helpers/suite.js';
 import { until } from './helpers/redis-server.js';
 import { Client, Worker } from '../src/index.js';

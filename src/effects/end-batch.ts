@@ -1,5 +1,5 @@
 /**
- * Task ends on their way to Redis: every end requested before the current callback returns (its
+ * The fenced END (finish.lua), and ENDs on their way to Redis: every end requested before the current callback returns (its
  * microtasks included) goes out in a single call. Under load many tasks settle together (a claim
  * batch of no-op tasks ends within the callback that delivered the claim), so an end costs a
  * fraction of a round trip.
@@ -17,8 +17,39 @@
  * auto-pipeline from a setImmediate).
  */
 import type { Redis } from 'ioredis';
+import type { TaskOutcome } from '../../machines/task.js';
 import type { Keys } from '../keys.js';
-import { finishTasks, type Ending } from './leases.js';
+import { runScript } from '../scripts.js';
+
+/**
+ * How an attempt leaves, as finish.lua takes it: the task machine's outcome (machines/task.ts),
+ * its `retry` carrying the delay in ms (`retry:<ms>`: finish.lua writes the task DELAYED).
+ */
+export type EndingOutcome = Exclude<TaskOutcome, 'retry'> | `retry:${number}`;
+
+export interface Ending {
+  id: string;
+  lease: string;
+  outcome: EndingOutcome;
+  /** the result (succeeded) or error (otherwise), as JSON */
+  payloadJson: string;
+}
+
+/** End several tasks in one call; per task, false when fenced (the lease was not ours, nothing written). */
+export async function finishTasks(redis: Redis, keys: Keys, endings: Ending[]): Promise<boolean[]> {
+  return parseFinish(await runScript(redis, 'finish', finishKeys(keys), finishArgs(keys, endings)));
+}
+
+export const finishKeys = (keys: Keys) => [keys.leases, keys.ended, keys.newQueue, keys.taskSet];
+
+export function finishArgs(keys: Keys, endings: Ending[]): string[] {
+  const args: string[] = [];
+  for (const e of endings) args.push(keys.task(e.id), e.id, e.lease, e.outcome, e.payloadJson, keys.events(e.id));
+  return args;
+}
+
+export const parseFinish = (reply: unknown): boolean[] => (reply as number[]).map((x) => x === 1);
+
 
 interface Pending {
   ending: Ending;

@@ -1,10 +1,8 @@
 /**
- * Lease effects of a worker: the batched heartbeat (renew.lua), the fenced end (finish.lua),
- * the fenced events (emit.lua), the hand-back on stop (hand-back.lua) and the re-assertion of
+ * Lease effects of a worker: the batched heartbeat (renew.lua), the fenced events (emit.lua), the hand-back on stop (hand-back.lua) and the re-assertion of
  * tasks whose hash Redis lost (reassert.lua).
  */
 import type { Redis } from 'ioredis';
-import type { TaskOutcome } from '../../machines/task.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
@@ -31,34 +29,6 @@ export async function renewLeases(
   return { lost, missing, now, epoch };
 }
 
-/**
- * How an attempt leaves, as finish.lua takes it: the task machine's outcome (machines/task.ts),
- * its `retry` carrying the delay in ms (`retry:<ms>`: finish.lua writes the task DELAYED).
- */
-export type EndingOutcome = Exclude<TaskOutcome, 'retry'> | `retry:${number}`;
-
-export interface Ending {
-  id: string;
-  lease: string;
-  outcome: EndingOutcome;
-  /** the result (succeeded) or error (otherwise), as JSON */
-  payloadJson: string;
-}
-
-/** End several tasks in one call; per task, false when fenced (the lease was not ours, nothing written). */
-export async function finishTasks(redis: Redis, keys: Keys, endings: Ending[]): Promise<boolean[]> {
-  return parseFinish(await runScript(redis, 'finish', finishKeys(keys), finishArgs(keys, endings)));
-}
-
-export const finishKeys = (keys: Keys) => [keys.leases, keys.ended, keys.newQueue, keys.taskSet];
-
-export function finishArgs(keys: Keys, endings: Ending[]): string[] {
-  const args: string[] = [];
-  for (const e of endings) args.push(keys.task(e.id), e.id, e.lease, e.outcome, e.payloadJson, keys.events(e.id));
-  return args;
-}
-
-export const parseFinish = (reply: unknown): boolean[] => (reply as number[]).map((x) => x === 1);
 
 /** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */
 export async function handBack(redis: Redis, keys: Keys, held: HeldLease[], reason = 'worker stopping'): Promise<string[]> {

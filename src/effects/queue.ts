@@ -8,7 +8,7 @@ import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
 import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import type { DeadLetterReason } from '../errors.js';
-import { finishArgs, finishKeys, parseFinish, type Ending } from './leases.js';
+import { finishArgs, finishKeys, parseFinish, type Ending } from './end-batch.js';
 
 export interface Claimed {
   id: string;

@@ -29,7 +29,8 @@ import { compileMachine } from '../../actors/compiled-machine.js';
 import { MachineRecord } from '../../actors/machine-record.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
-import { finishTasks, renewLeases, type Ending } from '../../src/effects/leases.js';
+import { renewLeases } from '../../src/effects/leases.js';
+import { finishTasks, type Ending } from '../../src/effects/end-batch.js';
 import { safeJson, serializeError } from '../../src/wire.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import {

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { redisPerFile } from '../helpers/suite.js';
 import type { Keys } from '../../src/keys.js';
 import { submit } from '../../src/effects/queue.js';
-import { finishTasks, type Ending } from '../../src/effects/leases.js';
+import { finishTasks, type Ending } from '../../src/effects/end-batch.js';
 import type { TaskOutcome } from '../../machines/task.js';
 import { finishAndClaim } from '../../src/effects/queue.js';
 import { claimAs, keysFor, requestFor } from './harness.js';

@@ -27,7 +27,8 @@ import { expect } from 'vitest';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { claim, submit, type ClaimReply, type ClaimRequest } from '../../src/effects/queue.js';
 import { retryDead } from '../../src/effects/dead-letters.js';
-import { finishTasks, handBack, reassert, renewLeases, type Ending } from '../../src/effects/leases.js';
+import { handBack, reassert, renewLeases } from '../../src/effects/leases.js';
+import { finishTasks, type Ending } from '../../src/effects/end-batch.js';
 import type { TaskOutcome } from '../../machines/task.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
 
