@@ -486,7 +486,14 @@ export class Worker extends EventEmitter {
           if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
           // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
           // rejects (an unhandled rejection would end the process), is reported, not fatal.
-          const report = (e: unknown) => log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+          // (the logger reads the value: one it cannot read is reported without it)
+          const report = (e: unknown) => {
+            try {
+              log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+            } catch {
+              log.warn(`task ${context.id}: listener for "${event.name}" threw a value that cannot be logged`);
+            }
+          };
           for (const h of handlers ?? []) {
             try {
               const r = h(event.payload) as unknown;
