@@ -58,7 +58,9 @@ export class MachineRecord<C extends object> {
   ) {
     this.system = { _sendInspectionEvent: owner.inspect };
     this.stepping = true; // until start(): what the initial entry actions send waits for them
-    this.guarded(() => (this.snapshot = logic.getInitialSnapshot(this.scope, input)));
+    // a crash here (its context, an assign of its initial entry) is reported by start(): before
+    // that, its owner has not registered the record, and would take it for another's
+    this.guarded(() => (this.snapshot = logic.getInitialSnapshot(this.scope, input)), false);
   }
 
   /** as an actor scope: the actor is the record */
@@ -73,6 +75,11 @@ export class MachineRecord<C extends object> {
 
   /** run the initial state's entry actions (deferred until the record starts, as in xstate) */
   start(): this {
+    if (this.snapshot.status === 'error') {
+      this.stepping = false;
+      this.owner.crashed(this, this.snapshot.error);
+      return this;
+    }
     this.drain();
     return this;
   }
@@ -116,8 +123,8 @@ export class MachineRecord<C extends object> {
     }
   }
 
-  /** run `f`: true, or false when it threw, which crashes the record (reported once) */
-  private guarded(f: () => unknown): boolean {
+  /** run `f`: true, or false when it threw, which crashes the record (reported once, now or by start()) */
+  private guarded(f: () => unknown, report = true): boolean {
     try {
       f();
       return true;
@@ -135,7 +142,7 @@ export class MachineRecord<C extends object> {
       this.snapshot = Object.assign(Object.create(Object.getPrototypeOf(this.snapshot ?? {}) as object) as CompiledSnapshot<C>, this.snapshot, { status: 'error', error });
       this.queue.length = 0;
       this.deferred.length = 0;
-      this.owner.crashed(this, error);
+      if (report) this.owner.crashed(this, error);
       return false;
     }
   }
