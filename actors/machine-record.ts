@@ -54,7 +54,9 @@ export class MachineRecord<C extends object> {
   ) {
     this.system = owner.inspect ? { _sendInspectionEvent: owner.inspect } : NO_INSPECTION;
     this.stepping = true; // until start(): what the initial entry actions send waits for them
-    this.guarded(() => (this.snapshot = logic.getInitialSnapshot(this.scope, input)));
+    // a crash here (its context, an assign of its initial entry) is reported by start(): before
+    // that, its owner has not registered the record, and would take it for another's
+    this.guarded(() => (this.snapshot = logic.getInitialSnapshot(this.scope, input)), false);
   }
 
   /** as an actor scope: the actor is the record */
@@ -75,6 +77,11 @@ export class MachineRecord<C extends object> {
 
   /** run the initial state's entry actions (deferred until the record starts, as in xstate) */
   start(): this {
+    if (this.snapshot.status === 'error') {
+      this.stepping = false;
+      this.owner.crashed(this, this.snapshot.error);
+      return this;
+    }
     this.drain();
     return this;
   }
@@ -118,8 +125,8 @@ export class MachineRecord<C extends object> {
     }
   }
 
-  /** run `f`: true, or false when it threw, which crashes the record (reported once) */
-  private guarded(f: () => unknown): boolean {
+  /** run `f`: true, or false when it threw, which crashes the record (reported once, now or by start()) */
+  private guarded(f: () => unknown, report = true): boolean {
     try {
       f();
       return true;
@@ -137,7 +144,7 @@ export class MachineRecord<C extends object> {
       this.snapshot = Object.assign(Object.create(Object.getPrototypeOf(this.snapshot ?? {}) as object) as CompiledSnapshot<C>, this.snapshot, { status: 'error', error });
       this.queue.length = 0;
       this.deferred.length = 0;
-      this.owner.crashed(this, error);
+      if (report) this.owner.crashed(this, error);
       return false;
     }
   }

@@ -127,7 +127,11 @@ export const taskMachine = setup({
     retryable: ({ context, event }) => {
       if ((event as { run?: number }).run !== context.run || context.attempt >= (context.attempts ?? 1)) return false;
       const error = (event as { error?: unknown }).error;
-      return !(error instanceof Error && error.name === 'NonRetryableError');
+      try {
+        return !(error instanceof Error && error.name === 'NonRetryableError');
+      } catch {
+        return true; // a thrown value that cannot be read (a revoked Proxy) is no NonRetryableError
+      }
     },
     /** attempts are left after this one (a timed-out attempt is retried then) */
     attemptsLeft: ({ context }) => context.attempt < (context.attempts ?? 1),

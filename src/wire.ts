@@ -219,23 +219,42 @@ function describeValue(v: unknown): string {
   return Array.isArray(v) ? 'an array' : 'an object';
 }
 
+/**
+ * What a task's failure is stored as. Total: whatever a task function threw (a value whose
+ * fields throw when read, a revoked Proxy, a `message` that is not a string) gives a StoredError
+ * of strings, so that the END that carries it can always be written.
+ */
 export function serializeError(e: unknown): StoredError {
-  if (e instanceof Error) {
-    const out: StoredError = { name: e.name, message: e.message };
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') out.code = code;
-    if (e.stack) out.stack = e.stack;
-    return out;
+  try {
+    if (e instanceof Error) {
+      const out: StoredError = { name: String(e.name), message: String(e.message) };
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'string') out.code = code;
+      const stack = e.stack as unknown;
+      if (stack) out.stack = String(stack);
+      return out;
+    }
+    return { name: 'Error', message: typeof e === 'string' ? e : safeJson(e) };
+  } catch {
+    return { name: 'Error', message: UNREADABLE };
   }
-  return { name: 'Error', message: typeof e === 'string' ? e : safeJson(e) };
 }
 
-/** JSON of a task result; a value JSON cannot carry is stored as its string form. */
+const UNREADABLE = 'the task function gave a value that cannot be read';
+
+/**
+ * JSON of a task result; a value JSON cannot carry is stored as its string form, and one that
+ * has none either (a null-prototype object holding a BigInt, a revoked Proxy) as a fixed string.
+ */
 export function safeJson(v: unknown): string {
   try {
     const s = JSON.stringify(v === undefined ? null : v);
     return s === undefined ? 'null' : s;
   } catch {
-    return JSON.stringify(String(v));
+    try {
+      return JSON.stringify(String(v));
+    } catch {
+      return JSON.stringify(UNREADABLE);
+    }
   }
 }

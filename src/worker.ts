@@ -387,10 +387,18 @@ export class Worker extends EventEmitter {
   }
 
   private async renewOnce(): Promise<string[]> {
-    const r = await renewLeases(this.redis, this.keys, this.address, this.held(), this.config.heartbeatInterval);
-    const lost = [...r.lost];
-    for (const id of r.missing) {
+    const held = this.held();
+    const r = await renewLeases(this.redis, this.keys, this.address, held, this.config.heartbeatInterval);
+    // An answer is about the lease renewed: a task claimed here again since (its old copy's
+    // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
+    const renewed = new Map(held.map((h) => [h.id, h.lease]));
+    const current = (id: string) => {
       const t = this.tasks.get(id);
+      return t && t.lease === renewed.get(id) ? t : undefined;
+    };
+    const lost = r.lost.filter((id) => current(id));
+    for (const id of r.missing) {
+      const t = current(id);
       if (!t) continue;
       const ok = await reassert(this.redis, this.keys, this.address, { ...t }, this.epoch);
       if (ok) this.log.warn(`task ${id}: Redis lost its data; re-asserted the task from memory`);
@@ -486,7 +494,14 @@ export class Worker extends EventEmitter {
           if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
           // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
           // rejects (an unhandled rejection would end the process), is reported, not fatal.
-          const report = (e: unknown) => log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+          // (the logger reads the value: one it cannot read is reported without it)
+          const report = (e: unknown) => {
+            try {
+              log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+            } catch {
+              log.warn(`task ${context.id}: listener for "${event.name}" threw a value that cannot be logged`);
+            }
+          };
           for (const h of handlers ?? []) {
             try {
               const r = h(event.payload) as unknown;

@@ -22,16 +22,34 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
   let mode: 'open' | 'silent' | 'refuse' = 'open';
   let latency = 0;
   const pairs = new Set<[Socket, Socket]>();
-  // Every chunk waits the same `latency`, so chunks keep their order (timers of equal delay
-  // fire in the order they were set); `end` follows the data it came after.
+  // Each direction is a queue: a chunk is due `latency` after it arrived, and never before the
+  // chunk ahead of it, so the bytes keep their order when the latency changes (a shorter delay
+  // or heal() while chunks are held would otherwise let later ones overtake them, and shuffle
+  // the protocol stream, as no network does); `end` follows the data it came after.
   const forward = (from: Socket, to: Socket) => {
-    from.on('data', (chunk: Buffer) => {
-      if (latency === 0) to.write(chunk);
-      else setTimeout(() => to.destroyed || to.write(chunk), latency);
-    });
-    from.on('end', () => {
-      if (latency === 0) to.end();
-      else setTimeout(() => to.end(), latency);
+    const held: { chunk: Buffer | null; due: number }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pass = (chunk: Buffer | null) => {
+      if (to.destroyed) return;
+      if (chunk === null) to.end();
+      else to.write(chunk);
+    };
+    const pump = () => {
+      timer = undefined;
+      const now = Date.now();
+      while (held.length && held[0]!.due <= now) pass(held.shift()!.chunk);
+      if (held.length) timer = setTimeout(pump, held[0]!.due - now);
+    };
+    const arrive = (chunk: Buffer | null) => {
+      if (latency === 0 && held.length === 0) return pass(chunk);
+      held.push({ chunk, due: Date.now() + latency });
+      if (!timer) pump();
+    };
+    from.on('data', (chunk: Buffer) => arrive(chunk));
+    from.on('end', () => arrive(null));
+    from.on('close', () => {
+      clearTimeout(timer);
+      held.length = 0;
     });
   };
   const server: Server = createServer((client) => {
