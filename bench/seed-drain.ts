@@ -4,7 +4,7 @@
  * `Worker` at the given concurrency drains them. Uses only the public API of the checkout it is
  * given (`<dir>/src/index.ts`), so the same script measures any commit:
  *
- *   node --import tsx bench/seed-drain.ts <checkout dir> [--port=P] [--n=20000] [--concurrency=10] [--fill-only]
+ *   node --import tsx bench/seed-drain.ts <checkout dir> [--port=P] [--n=20000] [--concurrency=10] [--functions=1] [--fill-only]
  *
  * With --port it uses that redis-server (FLUSHALL and SCRIPT FLUSH first: never give it a Redis
  * that holds anything you want), else it starts its own on a free port. Prints one JSON line:
@@ -88,6 +88,9 @@ async function main() {
     const cpu = process.cpuUsage();
     const worker = new lib.Worker({ host: '127.0.0.1', port: 0, redis, concurrency });
     worker.addTaskFunction('noop', async () => null);
+    // --functions=N: the worker also serves N - 1 other functions (none of them queued), as the
+    // bench's worker children do (noop, probe, hang, flaky)
+    for (let f = 1; f < Number(opt.get('functions') ?? 1); f++) worker.addTaskFunction(`other${f}`, async () => null);
     await worker.start();
     while ((await admin.llen(ended)) < n) await new Promise((r) => setTimeout(r, 2));
     const drainMs = performance.now() - d0;

@@ -62,9 +62,9 @@ async function main() {
   const rows: Record<string, unknown>[] = [];
   for (const c of concurrencies) {
     for (const dir of dirs) {
-      const all = await instructions(dir, [`--concurrency=${c}`]);
+      const all = await instructions(dir, [`--concurrency=${c}`, ...(opt.has('functions') ? [`--functions=${opt.get('functions')}`] : [])]);
       const fill = await instructions(dir, ['--fill-only']);
-      const row = { dir: resolve(dir), concurrency: c, n, instructionsPerTask: Math.round((all - fill) / n) };
+      const row = { dir: resolve(dir), concurrency: c, functions: Number(opt.get('functions') ?? 1), n, instructionsPerTask: Math.round((all - fill) / n) };
       console.error(JSON.stringify(row));
       rows.push(row);
     }

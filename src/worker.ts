@@ -141,7 +141,11 @@ export class Worker extends EventEmitter {
     this.ends = new EndBatch(
       this.redis,
       this.keys,
-      (ids) => {
+      (ends) => {
+        // only the claims these ENDs are for: an old copy's END must not mark settled a new
+        // claim of its id that this worker runs now (its slot would be counted free twice)
+        const ids = ends.filter((e) => this.tasks.get(e.id)?.lease === e.lease).map((e) => e.id);
+        if (ids.length === 0) return;
         this.actor?.send({ type: 'TASKS_SETTLED', ids });
         this.rouse(ids.map((id) => this.tasks.get(id)?.entry.function ?? ''));
       },
@@ -736,9 +740,11 @@ export class Worker extends EventEmitter {
           // A crashed actor cannot abort its run any more: abort the function ourselves, or it
           // would run on, orphaned, while the monitor requeues its task elsewhere.
           const t = this.tasks.get(id);
-          t?.controller?.abort(new Error(`task ${id} aborted: its actor crashed`));
+          t?.controller?.abort(new Error(`task ${id} aborted: its task machine crashed`));
           if (t?.timeout) disarmAttemptTimer(t);
           this.tasks.delete(id);
+          // crashed before it adopted its claim: the claim's record would count against its cap
+          this.pending.delete(id);
           log.error(`task ${id}: its actor crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
         reportError: effectErrorReporter(log, 'worker'),

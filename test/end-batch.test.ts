@@ -56,8 +56,8 @@ describe('EndBatch', () => {
     const { keys, endings, conn } = await setUp('ride:');
     let claimed: Promise<ClaimResult> | undefined;
     const flushed: string[][] = [];
-    const batch = new EndBatch(conn, keys, (ids) => {
-      flushed.push(ids);
+    const batch = new EndBatch(conn, keys, (ends) => {
+      flushed.push(ends.map((e) => e.id));
       claimed = claimTaking(batch, conn, keys); // as the worker machine claims for the freed slots
     });
     const before = await scriptCalls();

@@ -78,7 +78,7 @@ export class EndBatch {
     private readonly redis: Redis,
     private readonly keys: Keys,
     /** told, just before the batch goes out, which tasks it ends (their slots are free now) */
-    private readonly onFlush: (ids: string[]) => void = () => {},
+    private readonly onFlush: (ends: readonly Ending[]) => void = () => {},
     /** run before the batch goes out: the events the tasks emitted before they ended go first */
     private readonly beforeSend: () => void = () => {},
   ) {}
@@ -112,7 +112,7 @@ export class EndBatch {
     this.pending = [];
     this.outgoing = batch;
     try {
-      this.onFlush(batch.map((b) => b.ending.id));
+      this.onFlush(batch.map((b) => b.ending));
     } finally {
       // no claim took it (or onFlush threw: the ends still go out, the error goes on up)
       if (this.outgoing === batch) {
