@@ -120,10 +120,13 @@ describe('a task that throws', () => {
     await a.kill('SIGKILL');
     // nothing of the retry lived in the dead worker: another one takes it when due
     const b = await worker(o);
+    // (Redis runs on this host: its clock is ours) the new worker may come up after the due time
+    // on a loaded machine: it takes the task promptly from when both are so
+    const ready = Date.now();
     const t = await c.wait(id, { timeout: 10_000 });
     expect(t).toMatchObject({ outcome: 'succeeded', attempt: 2, worker: b.address });
     expect(t.start! - delayed.runAt!).toBeGreaterThanOrEqual(0);
-    expect(t.start! - delayed.runAt!).toBeLessThan(1000);
+    expect(t.start! - Math.max(delayed.runAt!, ready)).toBeLessThan(1000);
   });
 });
 
