@@ -95,7 +95,9 @@ describe('a task requeued after its worker died (SIGKILL)', () => {
     await pushEntries(
       redis,
       o.keyPrefix,
-      ['a', ...LATER].map((id) => JSON.stringify({ id, function: 'sleep', data: { ms: 60_000 } })),
+      // (one entry that names a priority, 0 as all have, so that the claim routes the whole window
+      // rather than entry by entry: the later tasks are routed in the same claim as a)
+      ['a', ...LATER].map((id, i) => JSON.stringify({ id, function: 'sleep', data: { ms: 60_000 }, ...(i === LATER.length ? { priority: 0 } : {}) })),
     );
     await child.waitFor(/^STARTED a 1$/);
     expect(await redis.hget(keys.task('b'), 'state')).toBe('QUEUED');

@@ -20,7 +20,10 @@
      A worker of one function, when no entry in that window holds the words `group` or
      `priority` (nothing in it can come before another or take a turn), routes entry by entry and
      stops where its room ends: the rest stays on the queue, in order, for the next claim, rather
-     than go through the function's structure (the seed's path: twice the work per task).
+     than go through the function's structure (the seed's path: twice the work per task). So does
+     a worker of several functions when, besides, the swarm is calm (no pause, limit or delay) and
+     none of its functions has anything queued: it takes the ingress in its order, each entry at
+     once when its function has room here, else routed to its function's queue.
      The string `wake` on the queue is a wake marker (an idle worker's wait returns on it): it is
      dropped.
   2. Claiming. For each function of the worker, starting at a rotating index so that none starves
@@ -254,7 +257,8 @@ local window = math.max(64, 2 * max)
 local n = #order
 
 --[[
-  The seed's case, entry by entry: a worker of one function, and nothing in the window this
+  The seed's case, entry by entry: a worker of one function (or of several, calm and with
+  nothing of theirs queued, below), and nothing in the window this
   claim routes that could change which entry it takes first (no entry holds the words `priority`
   or `group`, nor a \u escape that could spell them). Every entry is then `alone` and first in
   turn (below), so each is handled as routing the whole batch would handle it; and routing stops
@@ -271,7 +275,21 @@ local cache = redis.call('HMGET', plain, 'n', 'head')
 local verified = 0
 if cache[1] and len > 0 and cache[2] == redis.call('LINDEX', Q, -1) then verified = math.min(tonumber(cache[1]) or 0, len) end
 local stepwise = false
-if n == 1 then
+-- A worker of several functions routes entry by entry too when nothing could hold an entry back
+-- but its function's room: no pause, limit or delay in the swarm (calm), and none of its
+-- functions has anything queued. Each entry is then claimed at once when its function has room
+-- here (a turn among functions with nothing queued has nothing to give first), or routed into
+-- its function's queue (no room here, or a function only others run): the ingress is taken in
+-- its order.
+local function emptyFunctions()
+  local ks = {}
+  for _, f in ipairs(order) do
+    ks[#ks + 1] = fnKey(Q, f, 'groups')
+    ks[#ks + 1] = fnKey(Q, f, 'blocked')
+  end
+  return redis.call('EXISTS', unpack(ks)) == 0
+end
+if n == 1 or (n > 1 and calm and emptyFunctions()) then
   local want = math.min(window, len)
   stepwise = true
   if verified < want then
@@ -366,7 +384,8 @@ local function route(i, e)
       if group ~= '' then more[#more + 1] = 'group'; more[#more + 1] = group end
       if priority ~= 0 then more[#more + 1] = 'priority'; more[#more + 1] = priority end
       if e.manualEnd then more[#more + 1] = 'manual_end'; more[#more + 1] = '1' end
-      if alone[i] and direct(fn, group) and firstInTurn(fn, i) then
+      -- (stepwise, no function ahead in turn can have anything queued and room: see above)
+      if alone[i] and direct(fn, group) and (stepwise or firstInTurn(fn, i)) then
         claimTask(id, fn, group, h and h[2], h and h[3], raw, more)
       else
         redis.call('HSET', key, 'state', 'QUEUED', 'update', nowS, 'data', raw, unpack(more))
@@ -377,10 +396,15 @@ local function route(i, e)
   end
 end
 
+local function anyRoom()
+  for _, f in ipairs(order) do
+    if room[f] > 0 then return true end
+  end
+  return false
+end
 if stepwise then
-  local fn0 = order[1]
   for _ = 1, window do
-    if taken >= max or room[fn0] <= 0 then break end
+    if taken >= max or not anyRoom() then break end
     local raw = redis.call('RPOP', Q)
     if not raw then break end
     popped = popped + 1

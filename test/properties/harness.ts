@@ -720,7 +720,10 @@ export class Sim {
     // function, with no entry in that window that could take a turn or a priority (no words
     // `group`, `priority`, no \u escape), routes entry by entry and stops where its room ends.
     const window = Math.max(64, 2 * n);
-    const stepwise = w.functions.length === 1 && !exp.queue.slice(-window).some((raw) => /group|priority|\\u/.test(raw));
+    // A worker of several functions does so too when none of them has anything queued (the swarm
+    // here is calm: no pause, limit or delay): the ingress is then taken in its order.
+    const plainWindow = !exp.queue.slice(-window).some((raw) => /group|priority|\\u/.test(raw));
+    const stepwise = plainWindow && (w.functions.length === 1 || w.functions.every((f) => exp.turns[f] === undefined));
     const batch: string[] = [];
     const fnOf = (raw: string) => (JSON.parse(raw) as { function: string }).function;
     // the fast path waits for the functions ahead in this claim's turn (no rotation here: the
@@ -748,7 +751,7 @@ export class Sim {
       }
     }
     for (let i = 0; i < window; i++) {
-      if (stepwise && (claimed.length >= n || room[w.functions[0]!]! <= 0)) break;
+      if (stepwise && (claimed.length >= n || w.functions.every((f) => room[f]! <= 0))) break;
       const raw = exp.queue.pop();
       if (raw === undefined) break;
       if (raw === 'wake') continue;
