@@ -737,7 +737,7 @@ export class Worker extends EventEmitter {
         reportTaskCrash: ({ event }) => {
           if (event.type !== 'TASK_CRASHED') return;
           const id = event.id;
-          // A crashed actor cannot abort its run any more: abort the function ourselves, or it
+          // A crashed task machine cannot abort its run any more: abort the function ourselves, or it
           // would run on, orphaned, while the monitor requeues its task elsewhere.
           const t = this.tasks.get(id);
           t?.controller?.abort(new Error(`task ${id} aborted: its task machine crashed`));
@@ -745,7 +745,7 @@ export class Worker extends EventEmitter {
           this.tasks.delete(id);
           // crashed before it adopted its claim: the claim's record would count against its cap
           this.pending.delete(id);
-          log.error(`task ${id}: its actor crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
+          log.error(`task ${id}: its task machine crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
         reportError: effectErrorReporter(log, 'worker'),
       },

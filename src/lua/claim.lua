@@ -76,9 +76,13 @@ local token = ARGV[6]
 local acks = tonumber(ARGV[7])
 for i = 8, 7 + acks do redis.call('HDEL', KEYS[9], ARGV[i]) end
 local order, room = {}, {}
+-- the room left over all the worker's functions (kept as claims take it: the entry-by-entry
+-- routing below asks after every entry, and a worker may run many functions)
+local roomLeft = 0
 for i = 8 + acks, #ARGV, 2 do
   order[#order + 1] = ARGV[i]
   room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
+  roomLeft = roomLeft + math.max(0, room[ARGV[i]])
 end
 local now = nowMs()
 -- (numbers written as integers once: Lua would print each with %.14g, a cost per argument)
@@ -200,6 +204,7 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
   claimed[#claimed + 1] = lease
   taken = taken + 1
   room[fn] = room[fn] - 1
+  if room[fn] >= 0 then roomLeft = roomLeft - 1 end
 end
 
 -- the seed's fast path: this worker takes the entry at once, nothing of its function waiting
@@ -396,15 +401,9 @@ local function route(i, e)
   end
 end
 
-local function anyRoom()
-  for _, f in ipairs(order) do
-    if room[f] > 0 then return true end
-  end
-  return false
-end
 if stepwise then
   for _ = 1, window do
-    if taken >= max or not anyRoom() then break end
+    if taken >= max or roomLeft <= 0 then break end
     local raw = redis.call('RPOP', Q)
     if not raw then break end
     popped = popped + 1

@@ -43,7 +43,7 @@ describe('a task actor that crashes', () => {
       info: quiet,
       warn: quiet,
       error: (msg: unknown) => {
-        if (String(msg).includes('its actor crashed')) crashed = true;
+        if (String(msg).includes('its task machine crashed')) crashed = true;
       },
     };
     const w = new Worker({ port: 0, redis: o, concurrency: 1, heartbeatInterval: 100, stopGrace: 0, logger });
