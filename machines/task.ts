@@ -72,7 +72,6 @@ export interface TaskOutput {
  */
 const settling = <const T>(transitions: T) => ({ RUN_DONE: transitions, RUN_FAILED: transitions });
 
-
 export const taskMachine = setup({
   types: {
     context: {} as TaskContext,
