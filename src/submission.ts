@@ -93,6 +93,15 @@ export interface Submission {
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
+/**
+ * A new task id: nanoid's, but never starting with "-", which a command line reads as an option
+ * (`task-swarm cancel -Ab3...` failed, one id in 64).
+ */
+export function newTaskId(): string {
+  const id = nanoid();
+  return id.startsWith('-') ? `_${id.slice(1)}` : id;
+}
+
 /** `where` names the call in errors ('submit', 'submitMany[3]', 'schedule "nightly"'). */
 export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptions | undefined, where = 'submit'): Submission {
   if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError(`${where}: function name must be a non-empty string`);
@@ -101,7 +110,7 @@ export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptio
   for (const k of Object.keys(o)) {
     if (!(SUBMIT_OPTIONS as string[]).includes(k)) throw new ConfigError(`${where}: unknown option "${k}" (known: ${SUBMIT_OPTIONS.join(', ')})`);
   }
-  const id = o.id ?? nanoid();
+  const id = o.id ?? newTaskId();
   if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${where}: id must be a non-empty string`);
   // a lone surrogate has no UTF-8 form: the id would name one key here and another in Redis
   if (!wellFormed(id)) throw new InvalidTaskError(`${where}: id must be well-formed Unicode (it holds a lone surrogate)`);
