@@ -1,14 +1,27 @@
 /**
- * The Lua scripts in ./lua, each loaded once per connection with ioredis `defineCommand`
- * (EVALSHA, falling back to EVAL after a Redis restart flushed the script cache).
+ * The Lua scripts in ./lua, loaded into Redis as one function library (FUNCTION LOAD) and run
+ * by name with FCALL.
  *
- * A line `--@include name.lua` is replaced by that file's source: a whole script (finish-claim.lua
- * runs two scripts in one call that way, each unchanged), or a helper from ./lua/lib
- * (`--@include lib/now.lua`) shared by the scripts that need it, so a fact (Redis's clock in ms,
- * what a task id is, how an entry is parked) is written once. A helper included twice into one
- * script is expanded once. `lib/park-codes.lua` is generated from src/errors.ts: the error name
- * and code of each dead-letter reason.
+ * One library, not a script per file run with EVALSHA: an EVALSHA runs the whole script body
+ * each call, so every helper it defines is a new closure each time (a tenth of a task's Redis
+ * work at concurrency 1). A library's body runs once, at load: the helpers of ./lua/lib are
+ * defined once at its top and shared by every script, and each script is a function of it.
+ * Functions also outlive a restart with persistence and reach replicas by replication, which a
+ * script cache does not.
+ *
+ * A line `--@include name.lua` names what a file uses: a helper from ./lua/lib (defined at the
+ * library's top, once, its own includes first) or a whole script (finish-claim.lua calls
+ * finish.lua's and claim.lua's functions that way, each unchanged). `lib/park-codes.lua` is
+ * generated from src/errors.ts: the error name and code of each dead-letter reason. A helper
+ * that keeps state within a call registers how to forget it (lib/call-state.lua): every call
+ * starts from none.
+ *
+ * The library's name holds a hash of its code, so that workers of two versions (a rolling
+ * upgrade) each run their own. A Redis that lost it (restarted without persistence, FUNCTION
+ * FLUSH, a replica promoted before it replicated) answers "Function not found": it is loaded
+ * again and the call sent again, once, in a pipeline too.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { DEAD_LETTER_REASONS } from './errors.js';
@@ -53,65 +66,144 @@ function read(name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8').replace(/\r\n/g, '\n');
 }
 
-function expand(name: string, including: string[], seen: Set<string>): string {
-  return read(name).replace(/^[ \t]*--@include ([\w/-]+)\.lua[ \t]*$/gm, (_, inc: string) => {
-    const isLib = inc.startsWith('lib/');
-    if (!(isLib || inc in SCRIPTS) || inc === name || including.includes(inc)) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
-    // a helper's functions are defined once per script; a whole script is a body, included as often as written
-    if (isLib && seen.has(inc)) return `-- (${inc}.lua: included above)`;
-    if (isLib) seen.add(inc);
-    return expand(inc, [...including, name], isLib ? seen : new Set(seen));
+const INCLUDE = /^[ \t]*--@include ([\w/-]+)\.lua[ \t]*$/gm;
+const ident = (name: string) => name.replace(/[^A-Za-z0-9]/g, '_');
+
+export interface Library {
+  /** the library's name in Redis: `taskswarm_<hash of its code>` */
+  name: string;
+  /** the FUNCTION LOAD source */
+  code: string;
+  /** script -> the name of its function in Redis */
+  functions: Record<ScriptName, string>;
+}
+
+function build(): Library {
+  const helpers: string[] = [];
+  const scripts: string[] = [];
+  const defined = new Set<string>();
+  // what is being expanded, outermost first: an include of one of these is a cycle
+  const stack: string[] = [];
+
+  const expand = (name: string, isScript: boolean): string => {
+    if (stack.includes(name)) throw new Error(`${name}.lua: included in a cycle (${[...stack, name].join(' -> ')})`);
+    stack.push(name);
+    const text = read(name).replace(INCLUDE, (_, inc: string) => {
+      if (inc.startsWith('lib/')) {
+        define(inc, false);
+        return `-- (${inc}.lua: defined at the library's top)`;
+      }
+      if (!isScript || !(inc in SCRIPTS)) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
+      define(inc, true);
+      return `return script_${ident(inc)}(KEYS, ARGV)`;
+    });
+    stack.pop();
+    // an include the pattern missed (not alone on its line) would leave a function undefined
+    if (text.includes('--@include')) throw new Error(`${name}.lua: an --@include line must stand alone`);
+    return text;
+  };
+  const define = (name: string, isScript: boolean) => {
+    if (stack.includes(name)) expand(name, isScript); // (throws: a cycle)
+    if (defined.has(name)) return;
+    defined.add(name);
+    const text = expand(name, isScript);
+    if (isScript) scripts.push(`local function script_${ident(name)}(KEYS, ARGV)\n${text}\nend`);
+    else helpers.push(text);
+  };
+
+  define('lib/call-state', false);
+  for (const n of Object.keys(SCRIPTS) as ScriptName[]) define(n, true);
+  const body = [...helpers, ...scripts].join('\n\n');
+  const hash = createHash('sha1').update(body).digest('hex').slice(0, 12);
+  const functions = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, `ts_${hash}_${ident(n)}`])) as Record<ScriptName, string>;
+  const register = (Object.keys(SCRIPTS) as ScriptName[]).map(
+    (n) => `redis.register_function('${functions[n]}', function(KEYS, ARGV) beginCall() return script_${ident(n)}(KEYS, ARGV) end)`,
+  );
+  const name = `taskswarm_${hash}`;
+  const code = [`#!lua name=${name}`, '-- Task Swarm: the scripts of src/lua as one library (built by src/scripts.ts)', body, ...register, ''].join('\n\n');
+  return { name, code, functions };
+}
+
+let built: Library | undefined;
+/** The function library, built once from ./lua. */
+export function library(): Library {
+  return (built ??= build());
+}
+
+const loads = new WeakMap<Redis, Promise<void>>();
+
+/** Load the library on `redis` (one load at a time per connection; loaded already counts). */
+export function loadLibrary(redis: Redis): Promise<void> {
+  let p = loads.get(redis);
+  if (!p) {
+    p = (async () => {
+      try {
+        await redis.function('LOAD', library().code);
+      } catch (e) {
+        if (!/already exists/.test((e as Error).message)) throw e;
+      }
+    })().finally(() => loads.delete(redis));
+    loads.set(redis, p);
+  }
+  return p;
+}
+
+function notLoaded(e: unknown): boolean {
+  return e instanceof Error && /Function not found/i.test(e.message);
+}
+
+function check(name: ScriptName, keys: readonly string[]): void {
+  if (keys.length !== SCRIPTS[name]) throw new Error(`script ${name} takes ${SCRIPTS[name]} keys, got ${keys.length}`);
+}
+
+/** Run a script by name: KEYS then ARGV, as its header says. (Sent at once, in call order.) */
+export function runScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  check(name, keys);
+  const fn = library().functions[name];
+  return redis.fcall(fn, keys.length, ...keys, ...args).catch(async (e: unknown) => {
+    if (!notLoaded(e)) throw e;
+    await loadLibrary(redis);
+    return redis.fcall(fn, keys.length, ...keys, ...args);
   });
 }
 
-const sources = new Map<ScriptName, string>();
-export function source(name: ScriptName): string {
-  let s = sources.get(name);
-  if (s === undefined) {
-    s = expand(name, [], new Set());
-    // an include the pattern missed (not alone on its line) would leave a function empty
-    if (s.includes('--@include')) throw new Error(`${name}.lua: an --@include line must stand alone`);
-    sources.set(name, s);
-  }
-  return s;
+interface Queued {
+  redis: Redis;
+  /** pipeline index -> the script queued there */
+  calls: Map<number, { name: ScriptName; keys: readonly string[]; args: readonly (string | number)[] }>;
 }
+const queued = new WeakMap<ChainableCommander, Queued>();
 
-const defined = new WeakSet<Redis>();
-
-function define(redis: Redis): void {
-  if (defined.has(redis)) return;
-  for (const n of Object.keys(SCRIPTS) as ScriptName[]) {
-    redis.defineCommand(commandName(n), { numberOfKeys: SCRIPTS[n], lua: source(n) });
-  }
-  defined.add(redis);
-}
-
-/** Run a script by name: KEYS then ARGV, as its header says. */
-export function runScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-  define(redis);
-  return call(redis, name, keys, args) as Promise<unknown>;
-}
-
-/**
- * A pipeline on `redis` that can queue scripts (`pipeScript`): the scripts must be defined on
- * the connection before its pipeline is made.
- */
+/** A pipeline on `redis` that can queue scripts (`pipeScript`); run it with `execPipeline`. */
 export function scriptPipeline(redis: Redis): ChainableCommander {
-  define(redis);
-  return redis.pipeline();
+  const pipe = redis.pipeline();
+  queued.set(pipe, { redis, calls: new Map() });
+  return pipe;
 }
 
 /** Queue a script by name on a pipeline made by scriptPipeline. */
 export function pipeScript(pipe: ChainableCommander, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): void {
-  call(pipe, name, keys, args);
+  check(name, keys);
+  const q = queued.get(pipe);
+  if (!q) throw new Error('pipeScript: the pipeline was not made by scriptPipeline');
+  q.calls.set(pipe.length, { name, keys, args });
+  pipe.fcall(library().functions[name], keys.length, ...keys, ...args);
 }
 
-function call(target: Redis | ChainableCommander, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): unknown {
-  if (keys.length !== SCRIPTS[name]) throw new Error(`script ${name} takes ${SCRIPTS[name]} keys, got ${keys.length}`);
-  const fn = (target as unknown as Record<string, (...a: (string | number)[]) => unknown>)[commandName(name)];
-  return fn!.call(target, ...keys, ...args);
-}
-
-function commandName(n: ScriptName): string {
-  return `ts_${n.replace(/-/g, '_')}`;
+/**
+ * Run a pipeline made by scriptPipeline: its replies, in order. A script Redis did not find
+ * (the library lost) is sent again once the library is loaded, after the pipeline, in order.
+ */
+export async function execPipeline(pipe: ChainableCommander): Promise<[Error | null, unknown][]> {
+  const replies = ((await pipe.exec()) ?? []) as [Error | null, unknown][];
+  const q = queued.get(pipe);
+  if (!q) return replies;
+  for (const [i, c] of q.calls) {
+    if (!notLoaded(replies[i]?.[0])) continue;
+    replies[i] = await runScript(q.redis, c.name, c.keys, c.args).then(
+      (r): [null, unknown] => [null, r],
+      (e: Error): [Error, null] => [e, null],
+    );
+  }
+  return replies;
 }

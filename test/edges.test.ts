@@ -84,9 +84,9 @@ describe('a worker with no functions in front of a non-empty queue', () => {
     cleanup.push(() => c.close(), () => w.stop());
     const id = await c.submit('late', 'x');
     await w.start();
-    const before = (await commandCalls(server, 'blmove')) + (await commandCalls(server, 'evalsha'));
+    const before = (await commandCalls(server, 'blmove')) + (await commandCalls(server, 'fcall'));
     await new Promise((r) => setTimeout(r, 1000));
-    const after = (await commandCalls(server, 'blmove')) + (await commandCalls(server, 'evalsha'));
+    const after = (await commandCalls(server, 'blmove')) + (await commandCalls(server, 'fcall'));
     // a heartbeat or two; before, thousands of wake-ups a second
     expect(after - before).toBeLessThan(10);
     const added = Date.now();

@@ -10,7 +10,7 @@ import type { Ending } from '../src/effects/end-batch.js';
 import { redisPerFile } from './helpers/suite.js';
 import { until } from './helpers/redis-server.js';
 import { Client, Worker } from '../src/index.js';
-import { source } from '../src/scripts.js';
+import { loadLibrary } from '../src/scripts.js';
 import { keysFor, requestFor } from './properties/harness.js';
 import type { RedisServer } from './helpers/redis-server.js';
 
@@ -24,11 +24,11 @@ redisPerFile((s, r) => {
 const W = 'w:1';
 const REQUEST = requestFor(W, 2, 10_000, ['f']);
 
-/** script calls (EVALSHA or EVAL) Redis has run, from any connection */
+/** script calls (FCALL) Redis has run, from any connection */
 async function scriptCalls(): Promise<number> {
   const stats = (await redis.info('commandstats')).split('\n');
   const calls = (cmd: string) => Number(/calls=(\d+)/.exec(stats.find((l) => l.startsWith(`cmdstat_${cmd}:`)) ?? '')?.[1] ?? 0);
-  return calls('evalsha') + calls('eval');
+  return calls('fcall');
 }
 
 async function setUp(prefix: string) {
@@ -36,9 +36,9 @@ async function setUp(prefix: string) {
   for (const id of ['a', 'b', 'c', 'd']) await submit(redis, keys, id, JSON.stringify({ id, function: 'f' }));
   const held = (await claim(redis, keys, REQUEST)).claimed;
   const endings: Ending[] = held.map((t) => ({ id: t.id, lease: t.lease, outcome: 'succeeded', payloadJson: '1' }));
-  // its own connection; the scripts are in Redis's cache already, so each call is one EVALSHA
+  // its own connection; the library is loaded already, so each call is one FCALL
   const conn = server.client();
-  for (const name of ['finish', 'finish-claim'] as const) await redis.script('LOAD', source(name));
+  await loadLibrary(redis);
   return { keys, endings, conn };
 }
 

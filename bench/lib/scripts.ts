@@ -1,6 +1,6 @@
 /**
  * Names for the Lua scripts of the three libraries, so that EVALSHA/EVAL entries in SLOWLOG
- * can be attributed: sha1 of each script's source (what ioredis and Bee-Queue send) and the
+ * can be attributed (Task Swarm's FCALLs name their function: `ts_<hash>_<script>`): sha1 of each script's source (what ioredis and Bee-Queue send) and the
  * first bytes of it (SLOWLOG truncates arguments to 128 bytes, so an EVAL carries only that).
  */
 import { createHash } from 'node:crypto';
@@ -48,6 +48,7 @@ export async function scriptIndex(): Promise<ScriptIndex> {
 /** name of the command of one SLOWLOG entry's argv: `GET`, or `EVALSHA bullmq moveToFinished` */
 export function commandName(argv: string[], idx: ScriptIndex): string {
   const cmd = (argv[0] ?? '?').toLowerCase();
+  if (cmd === 'fcall' || cmd === 'fcall_ro') return `fcall task-swarm ${String(argv[1]).replace(/^ts_[0-9a-f]+_/, '').replace(/_/g, '-')}`;
   if (cmd === 'evalsha' || cmd === 'evalsha_ro') return `evalsha ${idx.bySha.get(argv[1] ?? '') ?? `script ${String(argv[1]).slice(0, 8)}`}`;
   if (cmd === 'eval' || cmd === 'eval_ro') {
     const body = argv[1] ?? '';

@@ -8,7 +8,7 @@
  * (cumulative: each size tops the queue up). At each size a worker-like caller (the library's
  * `claim` effect, a token per claim acking the one before, as the Worker does) makes a few
  * hundred claims of 1 task and of 10 tasks, one after the other; the cost is Redis's own time
- * per claim script (INFO commandstats, `evalsha` µs / calls), so neither the round trip nor the
+ * per claim script (INFO commandstats, `fcall` µs / calls), so neither the round trip nor the
  * bench process counts. Then the same with a concurrency limit and a rate limit set on the
  * function and on each of the 1,000 groups (high enough never to bind: the claim pays for
  * checking and counting them, no group is set aside). Memory per queued task is the
@@ -102,10 +102,10 @@ async function claims(ctx: Ctx, conn: Redis, admin: Redis, keys: Keys, batch: nu
   }
   const rttMs = (nowMs() - t0) / count;
   const st = await commandStats(admin);
-  const ev = st.evalsha ?? { calls: 0, usec: 0 };
+  const ev = st.fcall ?? { calls: 0, usec: 0 };
   if (ev.calls !== count) throw new Error(`expected ${count} claim scripts, commandstats counted ${ev.calls}`);
   const inner = Object.entries(st)
-    .filter(([k]) => !['evalsha', 'eval', 'config', 'config|resetstat', 'info'].includes(k))
+    .filter(([k]) => !['fcall', 'function|load', 'config', 'config|resetstat', 'info'].includes(k))
     .reduce((s, [, v]) => s + v.calls, 0);
   return { usPerClaim: ev.usec / count, commandsPerClaim: inner / count, rttMs };
 }

@@ -19,7 +19,7 @@
  *    tasks with `attempts: 3` (backoff 0; one in ten fails its first attempt) against `noop`
  *    tasks without options; drains interleaved; the ratio of the medians.
  */
-import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { LIBS, LIB_LABEL, QUEUE, type LibName, type RedisAddr } from '../lib/libs.js';
 import { spawnChildren, type WorkerChild } from '../lib/children.js';
@@ -28,13 +28,12 @@ import { median, nowMs, percentile, round, sleep, until } from '../lib/timing.js
 import { check, timeLeft, type Ctx } from '../lib/context.js';
 import { resolveRedisConfig } from '../../src/config.js';
 import { buildKeys } from '../../src/keys.js';
-import { SCRIPTS, source, type ScriptName } from '../../src/scripts.js';
 
 const keys = buildKeys(resolveRedisConfig({}));
 /** SLOWLOG threshold during the promotion runs, µs */
 export const SLOWLOG_US = 250;
 /** due tasks a claim promotes (claim.lua's PROMOTE_BATCH) */
-const PROMOTE_BATCH = Number(/local PROMOTE_BATCH = (\d+)/.exec(source('claim'))?.[1] ?? NaN);
+const PROMOTE_BATCH = Number(/local PROMOTE_BATCH = (\d+)/.exec(readFileSync(new URL('../../src/lua/claim.lua', import.meta.url), 'utf8'))?.[1] ?? NaN);
 
 export interface BulkRun {
   ms: number;
@@ -143,14 +142,12 @@ interface SlowEntry {
   name: string;
 }
 
-/** SLOWLOG script calls (EVALSHA/EVAL; Task Swarm's named by the sha1 of the expanded source) */
+/** SLOWLOG script calls (Task Swarm's FCALLs, named by their function: `ts_<hash>_<script>`) */
 async function slowScripts(admin: Redis): Promise<SlowEntry[]> {
-  const bySha = new Map<string, string>();
-  for (const n of Object.keys(SCRIPTS) as ScriptName[]) bySha.set(createHash('sha1').update(source(n)).digest('hex'), n);
   const entries = (await admin.slowlog('GET', 1_000_000)) as [number, number, number, string[]][];
   return entries
-    .filter((e) => /^eval/i.test(String(e[3][0])))
-    .map((e) => ({ at: Number(e[1]), us: Number(e[2]), name: bySha.get(String(e[3][1])) ?? /^--\[\[\s*([\w-]+)\.lua/.exec(String(e[3][1]))?.[1] ?? String(e[3][0]).toLowerCase() }));
+    .filter((e) => /^fcall/i.test(String(e[3][0])))
+    .map((e) => ({ at: Number(e[1]), us: Number(e[2]), name: String(e[3][1]).replace(/^ts_[0-9a-f]+_/, '').replace(/_/g, '-') }));
 }
 
 function byScript(entries: SlowEntry[]): Record<string, ScriptCalls> {

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
-import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
+import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import type { DeadLetterReason } from '../errors.js';
 import { finishArgs, finishKeys, parseFinish, type Ending } from './end-batch.js';
 
@@ -100,7 +100,7 @@ export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: numbe
   pipeScript(pipe, 'ready', [keys.newQueue], request.functions.filter((f) => f.room > 0).map((f) => f.name));
   pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
   pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
-  const replies = (await pipe.exec()) ?? [];
+  const replies = await execPipeline(pipe);
   const [err, reply] = replies[onBlocking ? 3 : 2] ?? [new Error('the pipelined claim got no reply')];
   if (err) throw err;
   return parseClaim(reply);

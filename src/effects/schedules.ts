@@ -7,7 +7,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../keys.js';
 import type { FiringResult } from '../../machines/monitor.js';
-import { pipeScript, runScript, scriptPipeline } from '../scripts.js';
+import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import { ConfigError } from '../errors.js';
 import { firstTick, parseDefinition, taskOf, ticksAt, type ScheduleInfo } from '../schedule.js';
 
@@ -126,7 +126,7 @@ export async function fireDue(redis: Redis, keys: Keys, monitor: string): Promis
     ]);
     if (next !== null && (nextDue < 0 || next < nextDue)) nextDue = next;
   }
-  const replies = (await pipe.exec()) ?? [];
+  const replies = await execPipeline(pipe);
   const firings: Firing[] = [];
   for (const [i, f] of planned.entries()) {
     const [err, reply] = replies[i] ?? [new Error('no reply')];

@@ -1,8 +1,9 @@
 --[[
   finish-claim.lua: finish.lua, then claim.lua, in one call: the ENDs of the tasks that settled
-  together and the claim of the slots they free (the issue's end-and-claim-next). Both scripts
-  are included whole, unchanged, as functions (scripts.ts expands the @include lines), so each
-  keeps the meaning its own header gives; this one splits KEYS and ARGV between them, and keeps
+  together and the claim of the slots they free (end-and-claim-next). Both scripts are called
+  whole, unchanged (an include of a script calls its function in the library: src/scripts.ts),
+  so each keeps the meaning its own header gives, and both run at one instant (one TIME per
+  call, lib/now.lua); this one splits KEYS and ARGV between them, and keeps
   the wake marker the ENDs pushed for idle workers (below): the one thing it does that finish.lua
   then claim.lua, sent apart, do not need.
 
@@ -12,9 +13,6 @@
 
   Returns { finish.lua's reply, claim.lua's reply }.
 ]]
--- (defined here, once for both: one TIME, one instant)
---@include lib/now.lua
-
 local function finish(KEYS, ARGV)
   --@include finish.lua
 end

@@ -15,13 +15,19 @@
   Default group '' (no group) is not counted.
 ]]
 --@include lib/names.lua
+--@include lib/call-state.lua
 
+-- (what one call read of the limits: forgotten before the next call)
 local limitCache = {}
--- set by a script that has seen the limits hash absent: no target has a limit
--- true when the script knows no limit is set (the limits hash does not exist): claim.lua sets
--- it from its own EXISTS, others learn it at their first limitOf
+-- true when the call knows no limit is set (the limits hash does not exist): claim.lua sets it
+-- from its own EXISTS, others learn it at their first limitOf
 local noLimits = false
 local limitsChecked = false
+onEachCall(function()
+  limitCache = {}
+  noLimits = false
+  limitsChecked = false
+end)
 
 -- an integer from 1 to 2^31 - 1, as src/effects/limits.ts accepts it
 local function positiveInt(v)
@@ -115,6 +121,7 @@ local function acquire(Q, fn, g, now, start, noRate)
 end
 
 local woken = false
+onEachCall(function() woken = false end)
 local function wake(Q)
   if woken then return end
   woken = true
