@@ -104,7 +104,7 @@ async function main() {
     // what ran inside them or beside them, per task
     const skip = new Set(['info', 'llen', 'config|resetstat', 'config']);
     const per = (x: number) => Math.round((x / n) * 100) / 100;
-    const scripts = Object.entries(stats).filter(([k]) => k.startsWith('evalsha') || k === 'eval');
+    const scripts = Object.entries(stats).filter(([k]) => k.startsWith('evalsha') || k === 'eval' || k === 'fcall');
     const scriptUs = scripts.reduce((s, [, v]) => s + v.usec, 0);
     const commands = Object.fromEntries(
       Object.entries(stats)

@@ -341,7 +341,7 @@ async function promoteOnce(ctx: Ctx, client: TsClient, kid: WorkerChild, mode: P
   } finally {
     await kid.stop().catch(() => {});
   }
-  const ev = (await commandStats(admin)).evalsha ?? { calls: 0, usec: 0 };
+  const ev = (await commandStats(admin)).fcall ?? { calls: 0, usec: 0 };
   const slow = await slowScripts(admin);
   await slowlogOff(admin);
   // SLOWLOG stamps are whole seconds: the second the delayed set emptied is in neither part
