@@ -123,6 +123,20 @@ end
 -- promotion and the checks per function and per group.
 local calm = redis.call('EXISTS', Q .. ':paused', Q .. ':limits', delayedKey(Q)) == 0
 
+-- Nothing to take (an idle worker's claim, or the claim after the last END of a burst): calm,
+-- the ingress empty, none of the worker's functions with anything queued or blocked, and no
+-- knowledge of the ingress's right end left to drop (plainKey, below). The claim would route
+-- nothing and find nothing; it answers at once, without building what a claim needs.
+local queueLen = calm and redis.call('LLEN', Q) or nil
+if queueLen == 0 then
+  local ks = { plainKey(Q) }
+  for _, f in ipairs(order) do
+    ks[#ks + 1] = fnKey(Q, f, 'groups')
+    ks[#ks + 1] = fnKey(Q, f, 'blocked')
+  end
+  if redis.call('EXISTS', unpack(ks)) == 0 then return { claimed, parked, -1, now, 0 } end
+end
+
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
 -- worker runs; what they make claimable for other workers wakes them (below).
@@ -275,7 +289,8 @@ local n = #order
   so only the ones that joined since are read.
 ]]
 local plain = plainKey(Q)
-local len = redis.call('LLEN', Q)
+-- (read above when calm: nothing changes the queue in between then)
+local len = queueLen or redis.call('LLEN', Q)
 local cache = redis.call('HMGET', plain, 'n', 'head')
 local verified = 0
 if cache[1] and len > 0 and cache[2] == redis.call('LINDEX', Q, -1) then verified = math.min(tonumber(cache[1]) or 0, len) end
