@@ -19,13 +19,14 @@ import { parseArgs } from 'node:util';
 import { Client, type TaskInfo } from './client.js';
 import type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
 import type { ScheduleInfo, ScheduleOptions, ScheduleSpec } from './schedule.js';
-import { MONITOR_FIELDS, WORKER_FIELDS, type RedisOptions } from './config.js';
+import { MONITOR_FIELDS, resolveRedisConfig, WORKER_FIELDS, type RedisOptions } from './config.js';
 import { ConfigError, InvalidTaskError, TaskNotFoundError, TaskSwarmError } from './errors.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import type { ControlInput } from './wire.js';
-import { pingOnce } from './redis.js';
+import { probeOnce, redisAddress } from './redis.js';
+import { parseSentinelList, SENTINEL_PROTOCOL } from './redis-forms.js';
 import type { BackoffOption, SubmitOptions } from './submission.js';
 import { within } from './within.js';
 
@@ -46,6 +47,13 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   'redis-url': { type: 'string', arg: 'url', doc: `Redis to use (env REDIS_URL; default ${DEFAULT_REDIS_URL}); keep the password out of it` },
   'redis-password-file': { type: 'string', arg: 'path', doc: "file holding the Redis password (or env REDIS_PASSWORD); overrides the URL's" },
+  'redis-tls-ca': { type: 'string', arg: 'path', doc: 'with a rediss:// URL: PEM file of the CA that signed the server certificate (default: the system CAs)' },
+  'redis-tls-cert': { type: 'string', arg: 'path', doc: 'with a rediss:// URL: PEM file of the client certificate (with --redis-tls-key)' },
+  'redis-tls-key': { type: 'string', arg: 'path', doc: 'with a rediss:// URL: PEM file of the client certificate\'s key' },
+  'redis-tls-servername': { type: 'string', arg: 'name', doc: 'with a rediss:// URL: the name the server certificate must carry' },
+  'redis-sentinels': { type: 'string', arg: 'host:port,...', doc: 'Redis Sentinel: ask these for the primary named --redis-name (instead of a URL; or REDIS_URL=redis+sentinel://h:p,h:p/name)' },
+  'redis-name': { type: 'string', arg: 'name', doc: 'with --redis-sentinels: the name of the primary the sentinels monitor, e.g. mymaster' },
+  'redis-sentinel-password-file': { type: 'string', arg: 'path', doc: 'with sentinels: file holding the sentinels\' password (or env REDIS_SENTINEL_PASSWORD)' },
   'key-prefix': { type: 'string', arg: 'prefix', doc: 'prepended to every key and channel' },
   'new-queue': { type: 'string', arg: 'name', doc: 'list of new tasks (default new-task)' },
   'task-set': { type: 'string', arg: 'name', doc: 'set of claimed task ids (default tasks)' },
@@ -88,8 +96,8 @@ interface Command {
 interface Context {
   positionals: string[];
   values: Record<string, string | boolean | string[] | undefined>;
-  /** url, and username/password when they were given apart from it */
-  redis: RedisOptions & { url: string };
+  /** url (or sentinels), and username/password when they were given apart from it, TLS files */
+  redis: RedisOptions;
   io: CliIO;
 }
 
@@ -451,6 +459,70 @@ function redisConnection(raw: string, url: URL, values: Context['values'], env: 
   return { url: bare.href, username, password };
 }
 
+/**
+ * Where Redis is, from the command line and the environment: --redis-sentinels (with
+ * --redis-name), else --redis-url, else REDIS_URL (redis://, rediss:// or redis+sentinel://),
+ * else the default; then the secrets and TLS files given apart.
+ */
+function redisOptions(values: Context['values'], env: CliIO['env'], warnings: string[]): Context['redis'] {
+  const typedUrl = values['redis-url'] as string | undefined;
+  const sentinels = values['redis-sentinels'] as string | undefined;
+  const name = values['redis-name'] as string | undefined;
+  let redis: { -readonly [K in keyof RedisOptions]: RedisOptions[K] };
+  if (sentinels !== undefined) {
+    if (typedUrl !== undefined) throw new UsageError('--redis-sentinels and --redis-url both say where Redis is: give one');
+    if (name === undefined) throw new UsageError('--redis-sentinels needs --redis-name <name>: the primary the sentinels monitor (e.g. mymaster)');
+    redis = { sentinels: parseSentinelList(sentinels, '--redis-sentinels'), name };
+    const password = secretFrom(values, env, 'redis-password-file', 'REDIS_PASSWORD');
+    if (password !== undefined) redis.password = password;
+  } else {
+    const redisUrl = typedUrl ?? env.REDIS_URL ?? DEFAULT_REDIS_URL;
+    if (redisUrl.toLowerCase().startsWith(`${SENTINEL_PROTOCOL}//`)) {
+      if (typedUrl !== undefined && /\/\/[^@/]*:[^@/]*@/.test(redisUrl)) {
+        warnings.push('the password in --redis-url is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead');
+      }
+      // the library reads a sentinel url (src/redis-forms.ts); a password given apart wins
+      redis = { url: redisUrl };
+      const password = secretFrom(values, env, 'redis-password-file', 'REDIS_PASSWORD');
+      if (password !== undefined) {
+        const m = /^([^:]+:\/\/)(?:[^@/]*@)?(.*)$/s.exec(redisUrl)!;
+        const user = /^[^:]+:\/\/([^:@/]*)(?::[^@/]*)?@/.exec(redisUrl)?.[1];
+        redis = { url: m[1]! + (user ? `${user}@` : '') + m[2]!, password };
+      }
+    } else {
+      let u: URL;
+      try {
+        u = new URL(redisUrl);
+      } catch {
+        throw new UsageError(`Redis URL must look like redis://[user:password@]host:port[/db], got ${quote(redact(redisUrl))}`);
+      }
+      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+        throw new UsageError(`Redis URL must start with redis://, rediss:// or ${SENTINEL_PROTOCOL}//, got ${quote(redact(redisUrl))}`);
+      }
+      if (typedUrl !== undefined && hasPassword(u)) {
+        warnings.push('the password in --redis-url is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead');
+      }
+      redis = redisConnection(redisUrl, u, values, env);
+    }
+  }
+  if (name !== undefined && sentinels === undefined) throw new UsageError('--redis-name only goes with --redis-sentinels');
+  const sentinelPassword = secretFrom(values, env, 'redis-sentinel-password-file', 'REDIS_SENTINEL_PASSWORD');
+  if (sentinelPassword !== undefined) redis.sentinelPassword = sentinelPassword;
+  const tls: Record<string, string> = {};
+  for (const k of ['ca', 'cert', 'key', 'servername'] as const) {
+    const v = values[`redis-tls-${k}`];
+    if (typeof v === 'string') tls[k] = v;
+  }
+  if (Object.keys(tls).length > 0) redis.tls = tls;
+  return redis;
+}
+
+/** a secret from --<flag> <path>, else env `envName` (an empty one counts as none) */
+function secretFrom(values: Context['values'], env: CliIO['env'], flag: string, envName: string): string | undefined {
+  const file = values[flag];
+  return typeof file === 'string' ? readSecretFile(`--${flag}`, file) : env[envName] || undefined;
+}
+
 /** Whether a URL typed on the command line carries a password (userinfo or ?password=). */
 const hasPassword = (url: URL) => url.password !== '' || url.searchParams.has('password');
 
@@ -458,12 +530,14 @@ const hasPassword = (url: URL) => url.password !== '' || url.searchParams.has('p
 
 /** Fail fast, with one clear line, when Redis is not there: one ping, no reconnects. */
 async function checkRedis(redis: Context['redis']): Promise<void> {
+  const config = resolveRedisConfig(redis);
   try {
-    await pingOnce(redis.url, { username: redis.username, password: redis.password, timeoutMs: 3000 });
+    await probeOnce(config, 3000);
   } catch (e) {
+    if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
     const err = e as Error;
     const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : err.message;
-    throw new RuntimeError(`cannot reach Redis at ${escapeControls(redact(redis.url))}: ${msg}`);
+    throw new RuntimeError(`cannot reach Redis at ${escapeControls(config.url !== undefined ? redact(config.url) : redisAddress(config))}: ${msg}`);
   }
 }
 
@@ -1100,25 +1174,11 @@ function parseCommandLine(argv: string[], io: CliIO): Parsed {
       throw new UsageError(`option --${key} does not apply to "${name}"; "${PROG} ${name} --help" lists its options`);
     }
   }
-  const typedUrl = values['redis-url'] as string | undefined;
-  const redisUrl = typedUrl ?? io.env.REDIS_URL ?? DEFAULT_REDIS_URL;
-  let u: URL;
-  try {
-    u = new URL(redisUrl);
-  } catch {
-    throw new UsageError(`Redis URL must look like redis://[user:password@]host:port[/db], got ${quote(redact(redisUrl))}`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new UsageError(`Redis URL must start with redis:// or rediss://, got ${quote(redact(redisUrl))}`);
-  }
   const warnings: string[] = [];
   if (typeof values.secret === 'string') {
     warnings.push('--secret is visible to other users in ps; use --secret-file <path> or env TASK_SWARM_SECRET instead');
   }
-  if (typedUrl !== undefined && hasPassword(u)) {
-    warnings.push('the password in --redis-url is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead');
-  }
-  const redis: Context['redis'] = redisConnection(redisUrl, u, values, io.env);
+  const redis = redisOptions(values, io.env, warnings);
   const names: [string, keyof RedisOptions][] = [
     ['key-prefix', 'keyPrefix'],
     ['new-queue', 'newQueue'],
@@ -1153,7 +1213,11 @@ function parseArgsMessage(e: NodeJS.ErrnoException): string {
 /** "Worker.concurrency must be >= 1" -> "--concurrency must be >= 1": name the flag the user typed. */
 function asFlags(e: unknown): unknown {
   if (!(e instanceof ConfigError)) return e;
-  const message = e.message.replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
+  const message = e.message
+    .replace(/\bredis\.tls\.([A-Za-z]+)\b/g, (_m, key: string) => `--redis-tls-${key}`)
+    .replace(/\bredis\.(url|sentinels|name|tls)\b/g, (_m, key: string) => `--redis-${key}`)
+    .replace(/\bredis\.sentinelPassword\b/g, '--redis-sentinel-password-file')
+    .replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
   return message === e.message ? e : new ConfigError(message);
 }
 

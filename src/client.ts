@@ -4,10 +4,11 @@
  */
 import type { Redis } from 'ioredis';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
-import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError } from './errors.js';
+import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, type LoggerLike } from './logger.js';
-import { connect, connectionOwner } from './redis.js';
+import { connect, connectionOwner, redisAddress } from './redis.js';
+import { checkServer } from './server-version.js';
 import { within } from './within.js';
 import {
   formatControl,
@@ -168,6 +169,8 @@ export class Client {
   private readonly waits = new Set<() => void>();
   /** what pending waits do when the subscriber connection is ready again (one listener for all) */
   private readonly reconnects = new Set<() => void>();
+  /** the server's version check, made before the first script runs (kept once it passed or found the server too old) */
+  private serverChecked?: Promise<void>;
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
@@ -184,6 +187,20 @@ export class Client {
     // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
     this.redis = connect(this.config, 'command', this.owner, { lazyConnect: false, maxRetriesPerRequest: 20 });
     this.redis.on('error', () => {});
+  }
+
+  /**
+   * The client has no start: the server's version is checked before the first call that runs a
+   * script, once (an unreachable server is asked again at the next call).
+   */
+  private checkServer(): Promise<void> {
+    return (this.serverChecked ??= checkServer(this.redis, `Redis at ${redisAddress(this.config)}`).then(
+      () => undefined,
+      (e: unknown) => {
+        if (!(e instanceof UnsupportedServerError)) this.serverChecked = undefined;
+        throw e;
+      },
+    ));
   }
 
   /**
@@ -247,6 +264,7 @@ export class Client {
 
   private async submitAll(subs: Submission[]): Promise<string[]> {
     if (subs.length === 0) return [];
+    await this.checkServer();
     const replies = await submitTasks(this.redis, this.keys, subs);
     const refused = subs.filter((_, i) => { const r = replies[i]!; return !r.queued && 'taken' in r && r.taken; });
     if (refused.length > 0) {
@@ -274,6 +292,7 @@ export class Client {
    */
   async cancel(id: string): Promise<CancelResult> {
     checkId('cancel', id);
+    await this.checkServer();
     const r = await cancelTask(this.redis, this.keys, id);
     if (r === 'unknown') throw new TaskNotFoundError(id);
     if (r === 'running') {
@@ -455,12 +474,14 @@ export class Client {
    * Put a dead letter's task back on the queue (a parked task's hash is reset to QUEUED, its
    * attempts to 0); false when no entry has that key any more. Exactly once, whoever calls.
    */
-  retryDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
+  async retryDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
+    await this.checkServer();
     return retryDead(this.redis, this.keys, typeof letter === 'string' ? letter : letter.key);
   }
 
   /** Delete a dead letter, and a parked task's hash with it; false when no entry has that key. */
-  purgeDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
+  async purgeDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
+    await this.checkServer();
     return purgeDead(this.redis, this.keys, typeof letter === 'string' ? letter : letter.key);
   }
 
@@ -533,7 +554,8 @@ export class Client {
    * tasks running at once, at most `rate.max` starts in any `rate.per` ms; enforced where tasks
    * start, in the claim script. `null` removes it. A ConfigError names what is wrong.
    */
-  setLimit(target: LimitTarget, limit: Limit | null): Promise<void> {
+  async setLimit(target: LimitTarget, limit: Limit | null): Promise<void> {
+    await this.checkServer();
     return setLimit(this.redis, this.keys, target, limit);
   }
 
@@ -553,6 +575,7 @@ export class Client {
    */
   async schedule(name: string, spec: ScheduleSpec, fn: string, data?: unknown, options: ScheduleOptions = {}): Promise<{ changed: boolean; next: number | null }> {
     const s = checkSchedule(name, spec, fn, data, options);
+    await this.checkServer();
     const { changed } = await setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
     const next = await this.redis.zscore(this.keys.schedules.due, s.name);
     return { changed, next: next === null ? null : Number(next) };
@@ -575,7 +598,9 @@ export class Client {
 
   /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
   async resume(fn?: string): Promise<boolean> {
-    return resume(this.redis, this.keys, checkPauseTarget('resume', fn));
+    const target = checkPauseTarget('resume', fn);
+    await this.checkServer();
+    return resume(this.redis, this.keys, target);
   }
 
   async close(): Promise<void> {

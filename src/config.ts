@@ -5,23 +5,39 @@
  */
 import { hostProblem, parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
+import { resolveConnectionForm, type SentinelAddress, type TlsConfig } from './redis-forms.js';
 
 const MAX_INT = 2 ** 31 - 1;
 
-type Kind = 'int' | 'string' | 'percent' | 'port';
+/** `tls` and `nodes` are checked by src/redis-forms.ts, which knows their shape */
+type Kind = 'int' | 'string' | 'percent' | 'port' | 'enum' | 'tls' | 'nodes';
 interface Field {
   kind: Kind;
   default?: number | string;
   min?: number;
+  /** the values an `enum` may take */
+  values?: readonly string[];
   doc: string;
 }
 
 export const REDIS_FIELDS = {
   host: { kind: 'string', default: '127.0.0.1', doc: 'Redis host' },
   port: { kind: 'port', default: 6379, doc: 'Redis port' },
-  url: { kind: 'string', doc: 'Redis URL (`redis://user:pass@host:port/db`); overrides host/port' },
+  url: {
+    kind: 'string',
+    doc: 'Redis URL: `redis://user:pass@host:port/db`, `rediss://...` (TLS), or `redis+sentinel://user:pass@host:port,host:port/name/db` (Sentinel); overrides host/port',
+  },
   username: { kind: 'string', doc: 'Redis ACL user' },
   password: { kind: 'string', doc: 'Redis password' },
+  tls: {
+    kind: 'tls',
+    doc: 'TLS: `{ ca, cert, key, servername, rejectUnauthorized }`; `ca`, `cert` and `key` are PEM text or the path of a PEM file (read once, at start); with `url` it must be `rediss://`, and `rediss://` alone is TLS with the system CAs',
+  },
+  sentinels: { kind: 'nodes', doc: 'Redis Sentinel: `[{ host, port }, ...]`, asked for the current primary of `name` (instead of host/port/url)' },
+  name: { kind: 'string', doc: 'with `sentinels`: the name of the primary the sentinels monitor' },
+  sentinelUsername: { kind: 'string', doc: 'with `sentinels`: the ACL user of the sentinels' },
+  sentinelPassword: { kind: 'string', doc: 'with `sentinels`: the password of the sentinels (`password` is the data nodes\')' },
+  role: { kind: 'enum', values: ['master'], default: 'master', doc: 'with `sentinels`: the node to use; only `master`, since every component writes' },
   db: { kind: 'int', default: 0, min: 0, doc: 'Redis database number' },
   keyPrefix: { kind: 'string', default: '', doc: 'prepended to every key and channel, e.g. `{swarm}:` for one Cluster slot' },
   newQueue: { kind: 'string', default: 'new-task', doc: 'list of new tasks (producers LPUSH)' },
@@ -74,7 +90,15 @@ export const MONITOR_FIELDS = {
   ...COMMON_FIELDS,
 } as const satisfies Record<string, Field>;
 
-type ValueOf<F extends Field> = F['kind'] extends 'string' ? string : number;
+type ValueOf<F extends Field> = F['kind'] extends 'string'
+  ? string
+  : F['kind'] extends 'tls'
+    ? TlsConfig
+    : F['kind'] extends 'nodes'
+      ? SentinelAddress[]
+      : F extends { values: readonly (infer V)[] }
+        ? V
+        : number;
 type Resolved<S extends Record<string, Field>> = {
   [K in keyof S as S[K] extends { default: unknown } ? K : never]: ValueOf<S[K]>;
 } & {
@@ -106,9 +130,11 @@ function resolveFields<S extends Record<string, Field>>(what: string, schema: S,
   return out as Resolved<S>;
 }
 
-function check(name: string, field: Field, raw: unknown): number | string {
-  if (field.kind === 'string') {
+function check(name: string, field: Field, raw: unknown): unknown {
+  if (field.kind === 'tls' || field.kind === 'nodes') return raw; // checked with the rest of the connection form
+  if (field.kind === 'string' || field.kind === 'enum') {
     if (typeof raw !== 'string') throw new ConfigError(`${name} must be a string, got ${JSON.stringify(raw)}`);
+    if (field.values && !field.values.includes(raw)) throw new ConfigError(`${name} must be ${field.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${JSON.stringify(raw)}`);
     return raw;
   }
   if (typeof raw !== 'number' || !Number.isFinite(raw) || !Number.isInteger(raw)) {
@@ -129,7 +155,9 @@ function asObject(what: string, v: unknown): Record<string, unknown> {
 }
 
 export function resolveRedisConfig(input: unknown): RedisConfig {
-  const c = resolveFields('redis', REDIS_FIELDS, asObject('redis', input));
+  const raw = asObject('redis', input);
+  // one way to reach Redis, checked before the defaults fill host and port in
+  const c = resolveConnectionForm(resolveFields('redis', REDIS_FIELDS, raw), raw);
   // A task's hash is taskPrefix + its id: a key name that starts with taskPrefix is the hash of
   // some id (newQueue "task-queue" is the task "queue"'s key), and a task of that id would
   // overwrite it. So every other name must stay out of taskPrefix's space.

@@ -59,6 +59,16 @@ export class RedisUnavailableError extends TaskSwarmError {
 }
 
 /**
+ * The server is too old for the scripts (Redis < 7.0, Valkey < 7.2), or its version cannot be
+ * read: found when a component starts.
+ */
+export class UnsupportedServerError extends TaskSwarmError {
+  constructor(message: string, cause?: unknown) {
+    super('ERR_SERVER_VERSION', message, { cause });
+  }
+}
+
+/**
  * A wait (task end, worker start) that did not finish in time; or a task attempt that ran past
  * its `timeout` (the attempt's stored error, and its AbortSignal's reason).
  */

@@ -13,7 +13,8 @@ import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, connectionOwner, unavailable } from './redis.js';
+import { connect, connectionOwner, redisAddress, unavailable } from './redis.js';
+import { checkServer } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
 import { fireDue } from './effects/schedules.js';
@@ -155,6 +156,7 @@ export class Monitor extends EventEmitter {
         connect: fromPromise(async () => {
           try {
             await this.redis.connect();
+            await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
             this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);

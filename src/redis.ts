@@ -6,9 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis, type RedisOptions as IORedisOptions } from 'ioredis';
-import { normalizeHost } from './address.js';
+import { formatAddress, normalizeHost } from './address.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
+import type { TlsConfig } from './redis-forms.js';
+import { checkServer, type ServerVersion } from './server-version.js';
 
 const lastError = new WeakMap<Redis, Error>();
 
@@ -40,20 +42,53 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     lazyConnect: true,
     ...extra,
   };
-  const redis = c.url ? new Redis(c.url, opts) : new Redis({ host: c.host, port: c.port, ...opts });
+  const redis = newRedis(c, opts);
   redis.on('error', (e: Error) => lastError.set(redis, e));
   return redis;
 }
 
+/** ioredis's TLS options from ours (undefined values left out: tls.connect reads `key in`) */
+function tlsOptions(t: TlsConfig | undefined): IORedisOptions['tls'] {
+  if (t === undefined) return undefined;
+  return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined));
+}
+
+/**
+ * A connection in the form `c` names: a url (its scheme decides TLS, `tls` adds the
+ * certificates), host/port (TLS when `tls` is given), or sentinels. With sentinels, ioredis asks
+ * them for the primary at every connect, so a reconnect after a failover finds the promoted
+ * replica; `failoverDetector` also drops the connection as soon as the sentinels announce a
+ * switch, so a primary demoted while still up (a partition) is not written to meanwhile.
+ */
+function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
+  if (c.sentinels) {
+    return new Redis({
+      // asked again and again while every sentinel is down, as Redis itself is
+      sentinelRetryStrategy: (times) => Math.min(50 * times, 1000),
+      ...opts,
+      sentinels: c.sentinels,
+      name: c.name,
+      role: 'master',
+      sentinelUsername: c.sentinelUsername,
+      sentinelPassword: c.sentinelPassword,
+      failoverDetector: true,
+    });
+  }
+  const tls = tlsOptions(c.tls);
+  if (c.url) return new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) });
+  return new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) });
+}
+
 /** Where a config points, for messages (no password). */
 export function redisAddress(c: RedisConfig): string {
+  if (c.sentinels) return `redis+sentinel://${c.sentinels.map((s) => formatAddress(s.host, s.port)).join(',')}/${c.name}`;
   if (c.url) {
     const u = new URL(c.url);
     u.password = '';
     u.username = '';
     return u.toString();
   }
-  return `redis://${c.host}:${c.port}`;
+  return `${c.tls ? 'rediss' : 'redis'}://${formatAddress(c.host, c.port)}`;
 }
 
 /** A start-up failure that came from Redis, as one clear error naming the server and the cause. */
@@ -85,6 +120,38 @@ export async function pingOnce(url: string, o: { username?: string; password?: s
     await probe.ping();
   } catch (e) {
     throw cause ?? e;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * `pingOnce` for any connection form (the CLI before a command): one connection, no reconnects,
+ * then the server's version checked. Rejects with the socket's error, or the sentinels'.
+ */
+export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<ServerVersion> {
+  const probe = newRedis(c, {
+    username: c.username,
+    password: c.password,
+    db: c.db,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    // each sentinel asked once, not forever
+    sentinelRetryStrategy: () => null,
+  });
+  let cause: Error | undefined;
+  probe.on('error', (e: Error) => (cause ??= e));
+  try {
+    try {
+      await probe.connect();
+      await probe.ping();
+    } catch (e) {
+      throw cause ?? e;
+    }
+    return await checkServer(probe, `Redis at ${redisAddress(c)}`);
   } finally {
     probe.disconnect();
   }

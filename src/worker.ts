@@ -13,7 +13,8 @@ import { ConfigError, LeaseLostError, StateError, TaskStoppedError } from './err
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, connectionOwner, redisEnds, unavailable } from './redis.js';
+import { connect, connectionOwner, redisAddress, redisEnds, unavailable } from './redis.js';
+import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './effects/event-outbox.js';
@@ -591,6 +592,7 @@ export class Worker extends EventEmitter {
             // Redis first: by default peers ping us on the interface that reaches Redis, since
             // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
             const ends = await redisEnds(this.redis);
+            await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
             const reachable = ends.local ?? '127.0.0.1';
             const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
             const server = await startPeerServer(config.host ?? reachable, config.port, () => this.address, config.secret, onError);

@@ -18,7 +18,7 @@ export interface CliRun {
 }
 
 /** Variables of the test runner's own environment that would change what the CLI does. */
-const CLI_ENV = ['REDIS_URL', 'REDIS_PASSWORD', 'TASK_SWARM_SECRET', 'TASK_SWARM_DEBUG'];
+const CLI_ENV = ['REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'TASK_SWARM_SECRET', 'TASK_SWARM_DEBUG'];
 
 function environment(env: Record<string, string>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = { ...process.env };

@@ -1,0 +1,178 @@
+/**
+ * The ways to reach Redis, and the one check that a `redis` config names exactly one of them:
+ *
+ * - one node: `host`/`port`, or `url` (`redis://`, `rediss://` for TLS), with `tls` options;
+ * - Redis Sentinel: `sentinels` + `name` (or a `redis+sentinel://h:p,h:p/name/db` url), asked
+ *   for the current primary at every (re)connect, so a promoted replica is found on its own.
+ *
+ * Certificates and keys are PEM text or the path of a PEM file: text that holds a PEM header
+ * is PEM, anything else is a path, read here once (a config that names a missing file fails
+ * when the component is built, naming the field, not at the first TLS handshake).
+ */
+import { readFileSync } from 'node:fs';
+import { parseAddress } from './address.js';
+import { ConfigError } from './errors.js';
+
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+export interface TlsConfig {
+  /** the CA(s) that signed the server's certificate (default: the system's) */
+  ca?: string;
+  /** this client's certificate, for a server that asks for one (`tls-auth-clients yes`) */
+  cert?: string;
+  /** the private key of `cert` */
+  key?: string;
+  /** the name the server's certificate must carry, when it is not the host connected to */
+  servername?: string;
+  /** false accepts any server certificate (tests only: it allows a man in the middle) */
+  rejectUnauthorized?: boolean;
+}
+
+const TLS_KEYS = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const;
+const PEM_FIELDS = ['ca', 'cert', 'key'] as const;
+const PEM_HEADER = '-----BEGIN ';
+export const SENTINEL_PROTOCOL = 'redis+sentinel:';
+
+/** what the connection form reads of a resolved config (the rest passes through unchanged) */
+interface FormFields {
+  host: string;
+  port: number;
+  url?: string;
+  username?: string;
+  password?: string;
+  db: number;
+  tls?: TlsConfig;
+  sentinels?: SentinelAddress[];
+  name?: string;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  role: string;
+}
+
+/**
+ * Check that `c` (defaults filled) names one way to reach Redis, and resolve it: a sentinel url
+ * becomes `sentinels`/`name`/`db`, PEM files are read. `given` is the user's input, to tell an
+ * option given from a default.
+ */
+export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<string, unknown>): C {
+  const has = (k: string) => given[k] !== undefined && given[k] !== null;
+  const out: C = { ...c };
+  if (c.url !== undefined && c.url.toLowerCase().startsWith(`${SENTINEL_PROTOCOL}//`)) {
+    for (const k of ['sentinels', 'name', 'host', 'port']) {
+      if (has(k)) throw new ConfigError(`redis.url (a ${SENTINEL_PROTOCOL}// url) and redis.${k} both say where Redis is: give one`);
+    }
+    Object.assign(out, parseSentinelUrl(c.url));
+    delete out.url;
+  } else if (has('sentinels')) {
+    for (const k of ['url', 'host', 'port']) {
+      if (has(k)) throw new ConfigError(`redis.sentinels and redis.${k} are two ways to reach Redis: give one (the sentinels name the primary)`);
+    }
+    out.sentinels = checkSentinels(given.sentinels);
+  }
+  if (out.sentinels !== undefined) {
+    if (out.name === undefined || out.name === '') throw new ConfigError('redis.name is missing: with redis.sentinels it names the primary the sentinels monitor (e.g. "mymaster")');
+    if (has('tls')) throw new ConfigError('redis.tls with redis.sentinels is not supported yet: use TLS with url or host/port');
+  } else {
+    for (const k of ['name', 'sentinelUsername', 'sentinelPassword', 'role']) {
+      if (has(k)) throw new ConfigError(`redis.${k} only goes with redis.sentinels (or a ${SENTINEL_PROTOCOL}// url)`);
+    }
+  }
+  if (has('tls')) {
+    if (c.url !== undefined && /^redis:\/\//i.test(c.url)) {
+      throw new ConfigError('redis.tls is given but redis.url is redis://: write rediss:// for a TLS connection');
+    }
+    out.tls = resolveTls(given.tls);
+  }
+  return out;
+}
+
+function checkSentinels(raw: unknown): SentinelAddress[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(`redis.sentinels must be a non-empty array of { host, port }, got ${JSON.stringify(raw)}`);
+  return raw.map((s, i) => {
+    const name = `redis.sentinels[${i}]`;
+    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new ConfigError(`${name} must be { host, port }, got ${JSON.stringify(s)}`);
+    const { host, port, ...rest } = s as Record<string, unknown>;
+    const extra = Object.keys(rest);
+    if (extra.length) throw new ConfigError(`${name}: unknown option "${extra[0]}" (known: host, port)`);
+    if (typeof host !== 'string' || host === '') throw new ConfigError(`${name}.host must be a non-empty string, got ${JSON.stringify(host)}`);
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError(`${name}.port must be a port number 1-65535, got ${JSON.stringify(port)}`);
+    }
+    return { host, port };
+  });
+}
+
+/**
+ * `host:port,host:port` (IPv6 in brackets): the sentinels as the CLI and sentinel urls write
+ * them. `what` names the option in errors.
+ */
+export function parseSentinelList(text: string, what: string): SentinelAddress[] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => p === '')) throw new ConfigError(`${what} must be host:port[,host:port...], got ${JSON.stringify(text)}`);
+  return parts.map((p) => {
+    const a = parseAddress(p, { strict: true });
+    if (!a.ok) throw new ConfigError(`${what}: ${JSON.stringify(p)} is not host:port (${a.reason})`);
+    return { host: a.host.replace(/^\[|\]$/g, ''), port: a.port };
+  });
+}
+
+/** `redis+sentinel://[user:pass@]host:port[,host:port...]/name[/db]` */
+function parseSentinelUrl(url: string): Partial<FormFields> {
+  const bad = (why: string) => new ConfigError(`redis.url must look like ${SENTINEL_PROTOCOL}//[user:password@]host:port[,host:port...]/name[/db]: ${why}`);
+  const m = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)(?:\/(\d+))?\/?$/i.exec(url);
+  if (!m) throw bad('cannot read it');
+  const [, userinfo, hosts, name, db] = m;
+  const out: Partial<FormFields> = {
+    sentinels: parseSentinelList(hosts!, 'redis.url'),
+    name: decodeURIComponent(name!),
+  };
+  if (db !== undefined) out.db = Number(db);
+  if (userinfo !== undefined) {
+    const i = userinfo.indexOf(':');
+    const user = decodeURIComponent(i < 0 ? userinfo : userinfo.slice(0, i));
+    if (user !== '') out.username = user;
+    if (i >= 0) out.password = decodeURIComponent(userinfo.slice(i + 1));
+  }
+  return out;
+}
+
+function resolveTls(raw: unknown): TlsConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`redis.tls must be an object { ca, cert, key, servername, rejectUnauthorized }, got ${JSON.stringify(raw)}`);
+  const t = raw as Record<string, unknown>;
+  for (const k of Object.keys(t)) {
+    if (!(TLS_KEYS as readonly string[]).includes(k)) throw new ConfigError(`redis.tls: unknown option "${k}" (known: ${TLS_KEYS.join(', ')})`);
+  }
+  const out: TlsConfig = {};
+  for (const k of PEM_FIELDS) {
+    if (t[k] !== undefined) out[k] = readPem(`redis.tls.${k}`, t[k]);
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) {
+    throw new ConfigError(`redis.tls.${out.cert === undefined ? 'cert' : 'key'} is missing: a client certificate goes with its key`);
+  }
+  if (t.servername !== undefined) {
+    if (typeof t.servername !== 'string' || t.servername === '') throw new ConfigError(`redis.tls.servername must be a non-empty string, got ${JSON.stringify(t.servername)}`);
+    out.servername = t.servername;
+  }
+  if (t.rejectUnauthorized !== undefined) {
+    if (typeof t.rejectUnauthorized !== 'boolean') throw new ConfigError(`redis.tls.rejectUnauthorized must be true or false, got ${JSON.stringify(t.rejectUnauthorized)}`);
+    out.rejectUnauthorized = t.rejectUnauthorized;
+  }
+  return out;
+}
+
+/** PEM text as given, or read from the file it names */
+function readPem(name: string, v: unknown): string {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text or the path of a PEM file, got ${JSON.stringify(v)}`);
+  if (v.includes(PEM_HEADER)) return v;
+  let text: string;
+  try {
+    text = readFileSync(v, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${name}: cannot read ${JSON.stringify(v)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!text.includes(PEM_HEADER)) throw new ConfigError(`${name}: ${JSON.stringify(v)} holds no PEM block ("${PEM_HEADER}...")`);
+  return text;
+}

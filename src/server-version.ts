@@ -1,0 +1,60 @@
+/**
+ * The server a component talks to must run the scripts: Redis 7.0 or later, or Valkey 7.2 or
+ * later (Valkey's first release, which answers as Redis 7.2 does). Checked at start-up from
+ * INFO server, so an old server fails with one clear error instead of a script error mid-run.
+ */
+import type { Redis } from 'ioredis';
+import { UnsupportedServerError } from './errors.js';
+
+export const MIN_SERVER_VERSIONS = { redis: '7.0.0', valkey: '7.2.0' } as const;
+
+export interface ServerVersion {
+  server: keyof typeof MIN_SERVER_VERSIONS;
+  version: string;
+}
+
+/** `redis_version` / `valkey_version` from INFO text; Valkey also reports a Redis version, its own wins */
+export function parseServerVersion(info: string): ServerVersion | undefined {
+  const field = (name: string) => new RegExp(`^${name}:([^\\r\\n]*)`, 'm').exec(info)?.[1]?.trim();
+  const valkey = field('valkey_version');
+  if (valkey) return { server: 'valkey', version: valkey };
+  const redis = field('redis_version');
+  return redis ? { server: 'redis', version: redis } : undefined;
+}
+
+/** -1, 0 or 1 as `a` is below, equal to or above `b` (dotted numbers; a missing part is 0) */
+function compare(a: string, b: string): number {
+  const pa = a.split('.').map((p) => parseInt(p, 10));
+  const pb = b.split('.').map((p) => parseInt(p, 10));
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (Number.isNaN(x) || Number.isNaN(y)) return Number.NaN;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** The server's version from INFO text, or an UnsupportedServerError saying what is needed. */
+export function checkServerVersion(info: string, where = 'Redis'): ServerVersion {
+  const v = parseServerVersion(info);
+  const need = `Redis >= ${MIN_SERVER_VERSIONS.redis} or Valkey >= ${MIN_SERVER_VERSIONS.valkey}`;
+  if (!v) throw new UnsupportedServerError(`${where}: INFO server names no redis_version or valkey_version; task-swarm needs ${need}`);
+  const c = compare(v.version, MIN_SERVER_VERSIONS[v.server]);
+  if (Number.isNaN(c)) throw new UnsupportedServerError(`${where}: cannot read the version ${JSON.stringify(v.version)} of ${v.server}; task-swarm needs ${need}`);
+  if (c < 0) throw new UnsupportedServerError(`${where} runs ${v.server === 'redis' ? 'Redis' : 'Valkey'} ${v.version}; task-swarm needs ${need}`);
+  return v;
+}
+
+/** INFO server on `redis`, checked. A user whose ACL refuses INFO is told so (it needs +info). */
+export async function checkServer(redis: Redis, where = 'Redis'): Promise<ServerVersion> {
+  let info: string;
+  try {
+    info = await redis.info('server');
+  } catch (e) {
+    const message = (e as Error).message ?? String(e);
+    if (/NOPERM/.test(message)) throw new UnsupportedServerError(`${where}: cannot read the server's version (INFO refused: ${message}); give the ACL user +info`, e);
+    throw e;
+  }
+  return checkServerVersion(info, where);
+}
