@@ -25,7 +25,7 @@ import { Monitor, type MonitorOptions } from './monitor.js';
 import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import type { ControlInput } from './wire.js';
-import { probeOnce, redisAddress } from './redis.js';
+import { probeOnce, redisAddress, tlsHint } from './redis.js';
 import { parseSentinelList, SENTINEL_PROTOCOL } from './redis-forms.js';
 import type { BackoffOption, SubmitOptions } from './submission.js';
 import { within } from './within.js';
@@ -537,7 +537,7 @@ async function checkRedis(redis: Context['redis']): Promise<void> {
     if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
     const err = e as Error;
     const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : err.message;
-    throw new RuntimeError(`cannot reach Redis at ${escapeControls(config.url !== undefined ? redact(config.url) : redisAddress(config))}: ${msg}`);
+    throw new RuntimeError(`cannot reach Redis at ${escapeControls(config.url !== undefined ? redact(config.url) : redisAddress(config))}: ${msg}${tlsHint(config, msg)}`);
   }
 }
 

@@ -91,11 +91,21 @@ export function redisAddress(c: RedisConfig): string {
   return `${c.tls ? 'rediss' : 'redis'}://${formatAddress(c.host, c.port)}`;
 }
 
+/**
+ * A TLS server that wants a client certificate resets a connection that brings none (TLS 1.3
+ * sends its alert after the handshake): "ECONNRESET" alone does not say why.
+ */
+export function tlsHint(c: RedisConfig, cause: string): string {
+  const tls = c.tls !== undefined || /^rediss:/i.test(c.url ?? '');
+  if (!tls || c.tls?.cert !== undefined || !/ECONNRESET|certificate required|socket hang up/i.test(cause)) return '';
+  return ' (a server that requires client certificates resets connections without one: give a client certificate and its key)';
+}
+
 /** A start-up failure that came from Redis, as one clear error naming the server and the cause. */
 export function unavailable(c: RedisConfig, redis: Redis, e: unknown): unknown {
   if (!(e instanceof Error) || e.name === 'ListenError' || (e as { code?: string }).code?.startsWith('ERR_')) return e;
   const cause = lastError.get(redis)?.message ?? e.message;
-  return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}`, e);
+  return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, e);
 }
 
 /**
