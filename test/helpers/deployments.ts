@@ -72,11 +72,12 @@ export function nodeArgs(port: number, dir: string, extra: string[] = []): strin
 }
 
 /**
- * A sentinel on `port` watching the primary `name` at 127.0.0.1:`primaryPort` (quorum 2), with
- * short timeouts so a failover takes about a second or two. Sentinel rewrites its config file,
- * so each gets its own in `dir`.
+ * A sentinel on `port` watching the primary `name` at 127.0.0.1:`primaryPort` (quorum 2), down
+ * after a second so a failover takes a second or two. Sentinel rewrites its config file, so each
+ * gets its own in `dir`. `failoverTimeout` also delays how soon a sentinel re-points a replica
+ * that follows another address than the primary's (e.g. through a proxy): not before it.
  */
-export async function spawnSentinel(dir: string, port: number, name: string, primaryPort: number): Promise<ServerProcess> {
+export async function spawnSentinel(dir: string, port: number, name: string, primaryPort: number, failoverTimeout = 5000): Promise<ServerProcess> {
   const conf = join(dir, `sentinel-${port}.conf`);
   writeFileSync(
     conf,
@@ -87,7 +88,7 @@ export async function spawnSentinel(dir: string, port: number, name: string, pri
       `dir ${dir}`,
       `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 2`,
       `sentinel down-after-milliseconds ${name} 1000`,
-      `sentinel failover-timeout ${name} 5000`,
+      `sentinel failover-timeout ${name} ${failoverTimeout}`,
       `sentinel parallel-syncs ${name} 1`,
       '',
     ].join('\n'),

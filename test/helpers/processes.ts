@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 const WORKER_FIXTURE = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
 const CLIENT_FIXTURE = fileURLToPath(new URL('../fixtures/client-process.ts', import.meta.url));
 const MONITOR_FIXTURE = fileURLToPath(new URL('../fixtures/monitor-process.ts', import.meta.url));
+const PRODUCER_FIXTURE = fileURLToPath(new URL('../fixtures/producer-process.ts', import.meta.url));
 
 export interface WorkerProcess {
   proc: ChildProcess;
@@ -48,6 +49,15 @@ export async function spawnClient(options: { redis: Record<string, unknown>; id:
  */
 export async function spawnMonitor(options: Record<string, unknown>): Promise<WorkerProcess> {
   return spawnFixture(MONITOR_FIXTURE, { MONITOR_OPTIONS: JSON.stringify(options) }, [], /^READY$/);
+}
+
+/**
+ * A producer as a child process (test/fixtures/producer-process.ts): it submits `tasks` (retrying
+ * a failed submit with the same id), then waits for each to end, printing `SUBMITTED <id>` and
+ * `END <id> <outcome> <attempt>` lines; `address` is ''.
+ */
+export async function spawnProducer(options: { redis: Record<string, unknown>; tasks: { id: string; fn: string; data?: unknown }[]; timeout?: number }): Promise<WorkerProcess> {
+  return spawnFixture(PRODUCER_FIXTURE, { PRODUCER_OPTIONS: JSON.stringify(options) }, [], /^READY producer$/);
 }
 
 async function spawnFixture(fixture: string, env: Record<string, string>, prefix: string[] = [], readyRe = /^READY /): Promise<WorkerProcess> {
