@@ -65,7 +65,8 @@ export interface Keys {
   controlPattern: string;
 }
 
-function globEscape(s: string): string {
+/** `s` as a glob that matches only itself (for PSUBSCRIBE and ACL patterns) */
+export function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 

@@ -40,6 +40,9 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     // at once; the machines decide what to do while it is away.
     maxRetriesPerRequest: role === 'blocking' ? null : 2,
     lazyConnect: true,
+    // no CLIENT SETINFO at connect: an ACL user would need it allowed, and Redis 7.0's ACL does
+    // not know the command (docs/deployments.md); the connection name says who we are
+    disableClientInfo: true,
     ...extra,
   };
   const redis = newRedis(c, opts);
@@ -149,6 +152,7 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
+    disableClientInfo: true,
     // each sentinel asked once, not forever
     sentinelRetryStrategy: () => null,
   });

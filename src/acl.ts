@@ -1,0 +1,139 @@
+/**
+ * Least-privilege Redis ACL rules for the roles of a swarm: a worker, a monitor and a producer
+ * (a Client that submits, reads, waits for, cancels and controls tasks). Built from the key
+ * names of a config (src/keys.ts), so a swarm with its own prefix gets its own patterns;
+ * acl/task-swarm.acl is this for the default names (`npm run docs` writes it, a test checks it).
+ *
+ * What a role may run is the commands it sends itself plus every command inside the scripts it
+ * runs: Redis checks the commands a script calls against the caller's rules, and the KEYS of
+ * EVAL/EVALSHA against its key patterns before the script starts (read-write), so a role
+ * without write access to a key another role's script declares cannot run that script at all.
+ * The script commands are read from the Lua sources, so a script that starts calling a new
+ * command changes the rules with it.
+ */
+import type { RedisConfig } from './config.js';
+import { buildKeys, globEscape } from './keys.js';
+import { source, SCRIPTS, type ScriptName } from './scripts.js';
+
+/**
+ * The commands that run our scripts: ioredis's defineCommand sends EVALSHA and falls back to
+ * EVAL (NOSCRIPT). One place: a move to Redis functions (FCALL, FUNCTION LOAD) changes this.
+ */
+export const SCRIPT_RUNNERS = ['evalsha', 'eval'] as const;
+
+/**
+ * What any connection of ours sends besides its work: AUTH/HELLO, its name (CLIENT SETNAME),
+ * ioredis's ready check and our version check (INFO), SELECT for a db other than 0, PING
+ * (liveness), MULTI/EXEC, QUIT.
+ */
+const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit'];
+
+export type AclRole = 'worker' | 'monitor' | 'producer';
+
+/** each script's role: a script no role runs is refused to all (a test checks every one is placed) */
+export const SCRIPT_ROLES: Record<ScriptName, AclRole | 'operator'> = {
+  claim: 'worker',
+  renew: 'worker',
+  finish: 'worker',
+  'finish-claim': 'worker',
+  'claim-recover': 'worker',
+  'park-claimed': 'worker',
+  emit: 'worker',
+  'hand-back': 'worker',
+  reassert: 'worker',
+  register: 'worker',
+  ready: 'worker',
+  requeue: 'monitor',
+  reap: 'monitor',
+  'trim-dead': 'monitor',
+  'fire-schedule': 'monitor',
+  submit: 'producer',
+  cancel: 'producer',
+  // the operator's (limits, pause, schedules, dead letters): not one of the three roles here
+  'retry-dead': 'operator',
+  'purge-dead': 'operator',
+  'set-limit': 'operator',
+  resume: 'operator',
+  'set-schedule': 'operator',
+};
+
+/** the commands each role sends itself (not through a script), from the code that sends them */
+const DIRECT: Record<AclRole, string[]> = {
+  // blocking wait (BLMOVE) and its end (CLIENT ID / UNBLOCK; CLIENT LIST finds a wait by name on
+  // stop), control messages (PSUBSCRIBE), the worker list (SMEMBERS), its functions (HSET), a
+  // task's data (HGET)
+  worker: ['blmove', 'client|id', 'client|list', 'client|unblock', 'psubscribe', 'punsubscribe', 'smembers', 'hset', 'hget', 'time'],
+  // the worker list, Redis's clock, due schedules and their definitions
+  monitor: ['smembers', 'time', 'zrange', 'hmget'],
+  // get/wait (HGETALL, SISMEMBER), a resent submit (HGET, LPOS, EXISTS), events (SUBSCRIBE),
+  // control (PUBLISH)
+  producer: ['hgetall', 'hget', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish'],
+};
+
+/** the commands a script calls (redis.call / redis.pcall with a literal name), lower case */
+export function scriptCommands(name: ScriptName): string[] {
+  const out = new Set<string>();
+  for (const m of source(name).matchAll(/redis\.p?call\(\s*['"]([A-Za-z]+)['"]/g)) out.add(m[1]!.toLowerCase());
+  return [...out].sort();
+}
+
+/** every command `role` needs, sorted */
+export function roleCommands(role: AclRole): string[] {
+  const out = new Set<string>([...CONNECTION, ...SCRIPT_RUNNERS, ...DIRECT[role]]);
+  for (const [name, r] of Object.entries(SCRIPT_ROLES)) {
+    if (r === role) for (const c of scriptCommands(name as ScriptName)) out.add(c);
+  }
+  return [...out].sort();
+}
+
+type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>;
+
+/**
+ * The key and channel patterns of each role. Workers and monitors touch every family of the
+ * swarm's keys by design (a claim or a requeue moves a task across all of them); a producer
+ * writes the queue's structures, the task hashes and the ended list (a cancel), and reads the
+ * limits and pause state its scripts consult, and nothing of the claimed set, the leases or the
+ * workers: it cannot claim, renew, end or requeue.
+ */
+export function rolePatterns(role: AclRole, c: NameConfig): { readWrite: string[]; readOnly: string[]; channels: string[] } {
+  const k = buildKeys(c);
+  const g = globEscape;
+  const tasks = `${g(k.taskKeyPrefix)}*`;
+  const channels = [`${g(k.taskKeyPrefix)}*-events`, `${g(k.taskKeyPrefix)}*-control`];
+  const all = [g(k.newQueue), `${g(k.newQueue)}:*`, g(k.taskSet), `${g(k.taskSet)}:*`, tasks, g(k.endQueue), g(k.workerSet), `${g(k.workerSet)}:*`];
+  if (role !== 'producer') return { readWrite: all, readOnly: [], channels };
+  const Q = g(k.newQueue);
+  return {
+    readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.dedupe), `${Q}:plain`, `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],
+    readOnly: [g(k.limits), g(k.running), `${Q}:rate:*`, g(k.paused)],
+    channels,
+  };
+}
+
+/** `user <name> reset on -@all +... ~... %R~... &...` for `role`: a users-file line, or after ACL SETUSER */
+export function aclRule(role: AclRole, c: NameConfig): string {
+  const p = rolePatterns(role, c);
+  return [
+    'reset',
+    'on',
+    '-@all',
+    ...roleCommands(role).map((cmd) => `+${cmd}`),
+    ...p.readWrite.map((k) => `~${k}`),
+    ...p.readOnly.map((k) => `%R~${k}`),
+    ...p.channels.map((ch) => `&${ch}`),
+  ].join(' ');
+}
+
+export const ACL_USERS: Record<AclRole, string> = { worker: 'task-swarm-worker', monitor: 'task-swarm-monitor', producer: 'task-swarm-producer' };
+
+/**
+ * A Redis users file (`aclfile`) with one user per role for the names in `c`, and no passwords:
+ * append `>password` (or `#<sha256 hex>`) to each line before use. Redis reads nothing else in
+ * such a file (not even comments): acl/README.md says where it comes from.
+ */
+export function aclFile(c: NameConfig): string {
+  return (['worker', 'monitor', 'producer'] as const).map((r) => `user ${ACL_USERS[r]} ${aclRule(r, c)}\n`).join('');
+}
+
+/** for the check that every script has a role */
+export const SCRIPT_NAMES = Object.keys(SCRIPTS) as ScriptName[];

@@ -1,0 +1,217 @@
+/**
+ * The shipped ACL users (acl/task-swarm.acl) on a real redis-server (`--aclfile`): a worker, a
+ * monitor and a producer, each logged in as its own user, do their whole job (tasks with every
+ * option, retries, a cancel, a control message, a worker SIGKILLed and its task requeued, a
+ * schedule fired, ended tasks reaped) with no permission error; and each is refused outside its
+ * rules: the producer cannot claim, renew or requeue, no role can FLUSHALL, read or write a key
+ * outside the swarm, or publish elsewhere.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ACL_USERS, aclFile, aclRule, roleCommands, SCRIPT_NAMES, SCRIPT_ROLES, SCRIPT_RUNNERS, type AclRole } from '../src/acl.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { buildKeys, Client, Monitor, Worker } from '../src/index.js';
+import { claimArgs, claimKeys } from '../src/effects/queue.js';
+import { source } from '../src/scripts.js';
+import { defaultAclFile } from '../tools/gen-docs.js';
+import { nodeArgs, spawnServer, type ServerProcess } from './helpers/deployments.js';
+import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import { freePort, until } from './helpers/redis-server.js';
+
+const PASSWORDS: Record<AclRole, string> = { worker: 'worker-pw', monitor: 'monitor-pw', producer: 'producer-pw' };
+let dir: string;
+let server: ServerProcess;
+let admin: Redis;
+const cleanup: (() => Promise<unknown>)[] = [];
+const procs: WorkerProcess[] = [];
+
+/** the `redis` option of `role`, logged in as its user */
+const as = (role: AclRole) => ({ port: server.port, username: ACL_USERS[role], password: PASSWORDS[role] });
+/** a plain connection as `role`, for the refusals */
+function conn(role: AclRole): Redis {
+  const c = new Redis({ ...as(role), maxRetriesPerRequest: 0 });
+  c.on('error', () => {});
+  cleanup.push(async () => c.disconnect());
+  return c;
+}
+/** a logger that keeps every warning and error, to find permission errors in them */
+function keeping(lines: string[]) {
+  const keep = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  return { debug: () => {}, info: () => {}, warn: keep, error: keep };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'task-swarm-acl-'));
+  const shipped = readFileSync(new URL('../acl/task-swarm.acl', import.meta.url), 'utf8');
+  // the shipped file with a password appended to each user, an admin for the test's own
+  // assertions, and no default user
+  const users = shipped.replace(/^user (task-swarm-(\w+)) (.*)$/gm, (_l, name: string, role: AclRole, rules: string) => `user ${name} ${rules} >${PASSWORDS[role]}`);
+  const file = join(dir, 'users.acl');
+  writeFileSync(file, `${users}user admin on >admin-pw ~* &* +@all\nuser default off\n`);
+  const port = await freePort();
+  server = await spawnServer(nodeArgs(port, dir, ['--aclfile', file]), port, { username: 'admin', password: 'admin-pw' });
+  admin = new Redis({ port, username: 'admin', password: 'admin-pw' });
+});
+afterEach(async () => {
+  for (const p of procs.splice(0)) await p.kill('SIGKILL');
+  while (cleanup.length) await cleanup.pop()!();
+});
+afterAll(async () => {
+  admin?.disconnect();
+  await server?.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the shipped ACL file', () => {
+  it('is what src/acl.ts makes for the default names (npm run docs)', () => {
+    expect(readFileSync(new URL('../acl/task-swarm.acl', import.meta.url), 'utf8')).toBe(defaultAclFile());
+  });
+
+  it('places every script with a role, and every role may run scripts', () => {
+    for (const name of SCRIPT_NAMES) expect(SCRIPT_ROLES[name], name).toBeDefined();
+    for (const role of ['worker', 'monitor', 'producer'] as const) for (const r of SCRIPT_RUNNERS) expect(roleCommands(role)).toContain(r);
+  });
+
+  it('follows the key names of the config: a prefixed swarm gets prefixed patterns, glob characters escaped', () => {
+    const rule = aclRule('producer', resolveRedisConfig({ keyPrefix: '{app*}:' }));
+    expect(rule).toContain('~{app\\*}:new-task ');
+    expect(rule).toContain('~{app\\*}:task-* ');
+    expect(rule).toContain('&{app\\*}:task-*-control');
+    expect(rule).not.toMatch(/ ~new-task/);
+    expect(aclFile(resolveRedisConfig({}))).toContain('user task-swarm-producer reset on -@all ');
+  });
+});
+
+describe('each role with exactly its rules', () => {
+  it('a worker, a monitor and a producer do their whole job with no permission error', async () => {
+    const logs: string[] = [];
+    const w = new Worker({ port: 0, redis: as('worker'), heartbeatInterval: 200, fetchTaskInterval: 300, logger: keeping(logs) });
+    w.addTaskFunction('double', async (t) => {
+      await new Promise((r) => setTimeout(r, 100)); // (after the test's subscription is made)
+      t.emit('progress', { half: true });
+      await t.update();
+      return (t.data as number) * 2;
+    });
+    w.addTaskFunction('flaky', async (t) => {
+      if (t.attempt < 2) throw new Error('first attempt fails');
+      return t.attempt;
+    });
+    w.addTaskFunction('long', async (t) => {
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, 10_000);
+        t.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new Error('stopped'));
+        });
+      });
+    });
+    const m = new Monitor({ redis: as('monitor'), taskTimeout: 1000, checkTaskInterval: 200, endRetention: 0, logger: keeping(logs) });
+    const c = new Client({ redis: as('producer'), logger: keeping(logs) });
+    cleanup.push(() => c.close(), () => m.stop(), () => w.stop());
+    await w.start();
+    await m.start();
+
+    const events: string[] = [];
+    const plain = 'acl-plain';
+    c.subscribe(plain, (e) => events.push(e.event));
+    await c.submit('double', 1, { id: plain });
+    const ids = [
+      plain,
+      await c.submit('double', 2, { priority: 5, group: 'tenant-1' }),
+      await c.submit('double', 3, { delay: 200 }),
+      await c.submit('double', 4, { key: 'dedupe-1' }),
+      await c.submit('flaky', null, { attempts: 2, backoff: 50 }),
+      ...(await c.submitMany([{ fn: 'double', data: 5 }, { fn: 'double', data: 6, options: { group: 'tenant-2' } }])),
+    ];
+    const results = await Promise.all(ids.map((id) => c.wait(id, { timeout: 10_000 })));
+    expect(results.map((r) => r.outcome)).toEqual(Array(ids.length).fill('succeeded'));
+    expect(results.map((r) => r.result)).toEqual([2, 4, 6, 8, 2, 10, 12]);
+
+    // a cancel of a queued task, a stop of a running one
+    const queued = await c.submit('nobody-serves-this');
+    expect(await c.cancel(queued)).toBe('cancelled');
+    const running = await c.submit('long');
+    await until(async () => (await c.get(running))?.state === 'RUNNING', 'the long task running');
+    await c.control(running, 'stop');
+    expect((await c.wait(running, { timeout: 10_000 })).outcome).toBe('stopped');
+
+    // a worker (its own process, as the worker user) SIGKILLed mid-task: the monitor requeues
+    // the task and the first worker runs it
+    const doomed = await spawnWorker({ port: 0, redis: as('worker'), heartbeatInterval: 200 }, [], ['victim']);
+    procs.push(doomed);
+    w.addTaskFunction('victim', async () => 'survived');
+    await w.stop();
+    const orphan = await c.submit('victim', { ms: 60_000 });
+    await doomed.waitFor(new RegExp(`^STARTED ${orphan} 1`));
+    await doomed.kill('SIGKILL');
+    const again = new Worker({ port: 0, redis: as('worker'), heartbeatInterval: 200, logger: keeping(logs) });
+    again.addTaskFunction('victim', async () => 'survived');
+    cleanup.push(() => again.stop());
+    await again.start();
+    expect(await c.wait(orphan, { timeout: 15_000 })).toMatchObject({ outcome: 'succeeded', result: 'survived', attempt: 2 });
+
+    // a schedule (set by an operator, here the admin) fired by the monitor as its user
+    await new Client({ redis: { port: server.port, username: 'admin', password: 'admin-pw' } }).schedule('tick', { every: 200 }, 'victim');
+    await until(async () => (await admin.hget('new-task:schedules:last', 'tick')) !== null, 'the schedule fired by the monitor', 5000);
+
+    // the monitor reaped the ended tasks (endRetention 0)
+    await until(async () => (await admin.exists(`task-${plain}`)) === 0, 'an ended task reaped', 5000);
+    expect(events).toContain('progress');
+    expect(logs.filter((l) => /NOPERM|permission/i.test(l))).toEqual([]);
+  }, 60_000);
+});
+
+describe('refused outside their rules', () => {
+  const keys = buildKeys(resolveRedisConfig({}));
+  const request = { worker: '127.0.0.1:1', max: 1, maxPayloadBytes: 1000, functions: [{ name: 'double', room: 1 }], rotation: 0, token: '', acks: [] };
+
+  it('a producer cannot claim, renew, requeue or touch the leases and workers', async () => {
+    await admin.lpush('new-task', JSON.stringify({ id: 'refused-claim', function: 'double', data: 1 }));
+    const p = conn('producer');
+    const claimed = await p.eval(source('claim'), 10, ...claimKeys(keys, request.worker), ...claimArgs(keys, request)).catch((e: Error) => e);
+    expect(claimed).toBeInstanceOf(Error);
+    expect((claimed as Error).message).toMatch(/NOPERM/);
+    expect(await admin.lrange('new-task', 0, -1)).toContain(JSON.stringify({ id: 'refused-claim', function: 'double', data: 1 }));
+    expect(await admin.exists('task-refused-claim')).toBe(0);
+    for (const refused of [
+      () => p.call('BLMOVE', 'new-task', 'new-task', 'RIGHT', 'RIGHT', '0.01'),
+      () => p.zadd('tasks:leases', 0, 'x'),
+      () => p.sadd('tasks', 'x'),
+      () => p.hset('workers:functions', 'x', '[]'),
+      () => p.sadd('new-task:paused', '*'),
+      () => p.eval(source('requeue'), 13, keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.taskKeyPrefix, 1000, 10, 5, 'm'),
+    ]) {
+      await expect(refused()).rejects.toThrow(/NOPERM/);
+    }
+  });
+
+  it('no role can FLUSHALL, change the config, list every key, or read or write a key outside the swarm', async () => {
+    await admin.set('another-app:secret', 'x');
+    for (const role of ['worker', 'monitor', 'producer'] as const) {
+      const c = conn(role);
+      for (const refused of [
+        () => c.flushall(),
+        () => c.call('CONFIG', 'SET', 'appendonly', 'no'),
+        () => c.keys('*'),
+        () => c.get('another-app:secret'),
+        () => c.set('another-app:secret', 'y'),
+        () => c.eval("return redis.call('GET', 'another-app:secret')", 0),
+        () => c.publish('another-app:channel', 'x'),
+        () => c.call('ACL', 'LIST'),
+      ]) {
+        // (a command inside a script is refused with an ERR naming the script)
+        await expect(refused(), role).rejects.toThrow(/NOPERM|The user executing the script can't/);
+      }
+    }
+    expect(await admin.get('another-app:secret')).toBe('x');
+  });
+
+  it('a monitor cannot take tasks from the queue by blocking on it, nor listen to control messages', async () => {
+    const m = conn('monitor');
+    await expect(m.call('BLMOVE', 'new-task', 'new-task', 'RIGHT', 'RIGHT', '0.01')).rejects.toThrow(/NOPERM/);
+    await expect(m.call('PSUBSCRIBE', 'task-*-control')).rejects.toThrow(/NOPERM/);
+  });
+});
