@@ -17,6 +17,7 @@ import { freePort, until } from './helpers/redis-server.js';
 import { nodeArgs, spawnServer, spawnSentinel, type ServerProcess } from './helpers/deployments.js';
 import { spawnMonitor, spawnProducer, spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { runMain } from './helpers/cli.js';
 
 const NAME = 'mymaster';
 const TASKS = 200;
@@ -117,7 +118,9 @@ async function failover(d: Deployment, prefix: string, lossMs = 0): Promise<Outc
   });
 
   const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, fn: 'work', data: { ms: TASK_MS } }));
-  const producer = await spawnProducer({ redis, tasks, timeout: 50_000 });
+  // the producer names the same sentinels by a url
+  const url = `redis+sentinel://${d.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${NAME}`;
+  const producer = await spawnProducer({ redis: { url, keyPrefix: prefix }, tasks, timeout: 50_000 });
   procs.push(producer);
   await producer.waitFor(/^SUBMITTED-ALL /, 20_000);
   const done = () => workers.reduce((n, w) => n + w.lines.filter((l) => l.startsWith('DONE ')).length, 0);
@@ -176,6 +179,17 @@ async function failover(d: Deployment, prefix: string, lossMs = 0): Promise<Outc
   // ran tasks after the switch, on their own.
   for (const p of [...workers, monitor]) expect({ exit: p.proc.exitCode, signal: p.proc.signalCode }).toEqual({ exit: null, signal: null });
   for (const w of workers) expect(w.lines.filter((l, i) => l.startsWith('STARTED ') && w.times[i]! > killedAt + 500).length).toBeGreaterThan(0);
+
+  // the CLI reaches the promoted primary through the sentinels too, in both forms
+  const sentinelList = d.sentinels.map((s) => `127.0.0.1:${s.port}`).join(',');
+  for (const [argv, env] of [
+    [['status', '--json', '--key-prefix', prefix, '--redis-sentinels', sentinelList, '--redis-name', NAME], {}],
+    [['status', '--json', '--key-prefix', prefix], { REDIS_URL: url }],
+  ] as const) {
+    const r = await runMain([...argv], env);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ queued: 0 });
+  }
 
   for (const p of [producer, monitor, ...workers]) await p.kill('SIGKILL');
   return {
