@@ -1,6 +1,7 @@
 /**
- * Least-privilege Redis ACL rules for the roles of a swarm: a worker, a monitor and a producer
- * (a Client that submits, reads, waits for, cancels and controls tasks). Built from the key
+ * Least-privilege Redis ACL rules for the roles of a swarm: a worker, a monitor, a producer (a
+ * Client that submits, reads, waits for, cancels and controls tasks) and an operator (a Client
+ * that sets limits, pauses, schedules, reads status and handles dead letters). Built from the key
  * names of a config (src/keys.ts), so a swarm with its own prefix gets its own patterns;
  * acl/task-swarm.acl is this for the default names (`npm run docs` writes it, a test checks it).
  *
@@ -28,10 +29,11 @@ export const SCRIPT_RUNNERS = ['evalsha', 'eval'] as const;
  */
 const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit'];
 
-export type AclRole = 'worker' | 'monitor' | 'producer';
+export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator';
+export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator'];
 
 /** each script's role: a script no role runs is refused to all (a test checks every one is placed) */
-export const SCRIPT_ROLES: Record<ScriptName, AclRole | 'operator'> = {
+export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
   claim: 'worker',
   renew: 'worker',
   finish: 'worker',
@@ -49,7 +51,6 @@ export const SCRIPT_ROLES: Record<ScriptName, AclRole | 'operator'> = {
   'fire-schedule': 'monitor',
   submit: 'producer',
   cancel: 'producer',
-  // the operator's (limits, pause, schedules, dead letters): not one of the three roles here
   'retry-dead': 'operator',
   'purge-dead': 'operator',
   'set-limit': 'operator',
@@ -68,6 +69,9 @@ const DIRECT: Record<AclRole, string[]> = {
   // get/wait (HGETALL, SISMEMBER), a resent submit (HGET, LPOS, EXISTS), events (SUBSCRIBE),
   // control (PUBLISH)
   producer: ['hgetall', 'hget', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish'],
+  // status and limits (counts of every structure), pause (SADD), schedules (read, remove: HDEL,
+  // ZREM, ZSCORE), dead letters (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
+  operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'sadd', 'hdel', 'zrem', 'time'],
 };
 
 /** the commands a script calls (redis.call / redis.pcall with a literal name), lower case */
@@ -89,8 +93,9 @@ export function roleCommands(role: AclRole): string[] {
 type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>;
 
 /**
- * The key and channel patterns of each role. Workers and monitors touch every family of the
- * swarm's keys by design (a claim or a requeue moves a task across all of them); a producer
+ * The key and channel patterns of each role. Workers, monitors and operators touch every family
+ * of the swarm's keys by design (a claim, a requeue or a retried dead letter moves a task across
+ * all of them); a producer
  * writes the queue's structures, the task hashes and the ended list (a cancel), and reads the
  * limits and pause state its scripts consult, and nothing of the claimed set, the leases or the
  * workers: it cannot claim, renew, end or requeue.
@@ -124,7 +129,7 @@ export function aclRule(role: AclRole, c: NameConfig): string {
   ].join(' ');
 }
 
-export const ACL_USERS: Record<AclRole, string> = { worker: 'task-swarm-worker', monitor: 'task-swarm-monitor', producer: 'task-swarm-producer' };
+export const ACL_USERS: Record<AclRole, string> = { worker: 'task-swarm-worker', monitor: 'task-swarm-monitor', producer: 'task-swarm-producer', operator: 'task-swarm-operator' };
 
 /**
  * A Redis users file (`aclfile`) with one user per role for the names in `c`, and no passwords:
@@ -132,7 +137,7 @@ export const ACL_USERS: Record<AclRole, string> = { worker: 'task-swarm-worker',
  * such a file (not even comments): acl/README.md says where it comes from.
  */
 export function aclFile(c: NameConfig): string {
-  return (['worker', 'monitor', 'producer'] as const).map((r) => `user ${ACL_USERS[r]} ${aclRule(r, c)}\n`).join('');
+  return ACL_ROLES.map((r) => `user ${ACL_USERS[r]} ${aclRule(r, c)}\n`).join('');
 }
 
 /** for the check that every script has a role */

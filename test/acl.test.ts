@@ -1,6 +1,6 @@
 /**
  * The shipped ACL users (acl/task-swarm.acl) on a real redis-server (`--aclfile`): a worker, a
- * monitor and a producer, each logged in as its own user, do their whole job (tasks with every
+ * monitor, a producer and an operator, each logged in as its own user, do their whole job (tasks with every
  * option, retries, a cancel, a control message, a worker SIGKILLed and its task requeued, a
  * schedule fired, ended tasks reaped) with no permission error; and each is refused outside its
  * rules: the producer cannot claim, renew or requeue, no role can FLUSHALL, read or write a key
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ACL_USERS, aclFile, aclRule, roleCommands, SCRIPT_NAMES, SCRIPT_ROLES, SCRIPT_RUNNERS, type AclRole } from '../src/acl.js';
+import { ACL_ROLES, ACL_USERS, aclFile, aclRule, roleCommands, SCRIPT_NAMES, SCRIPT_ROLES, SCRIPT_RUNNERS, type AclRole } from '../src/acl.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { buildKeys, Client, Monitor, Worker } from '../src/index.js';
 import { claimArgs, claimKeys } from '../src/effects/queue.js';
@@ -20,8 +20,9 @@ import { defaultAclFile } from '../tools/gen-docs.js';
 import { nodeArgs, spawnServer, type ServerProcess } from './helpers/deployments.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { freePort, until } from './helpers/redis-server.js';
+import { runMain } from './helpers/cli.js';
 
-const PASSWORDS: Record<AclRole, string> = { worker: 'worker-pw', monitor: 'monitor-pw', producer: 'producer-pw' };
+const PASSWORDS: Record<AclRole, string> = { worker: 'worker-pw', monitor: 'monitor-pw', producer: 'producer-pw', operator: 'operator-pw' };
 let dir: string;
 let server: ServerProcess;
 let admin: Redis;
@@ -72,7 +73,7 @@ describe('the shipped ACL file', () => {
 
   it('places every script with a role, and every role may run scripts', () => {
     for (const name of SCRIPT_NAMES) expect(SCRIPT_ROLES[name], name).toBeDefined();
-    for (const role of ['worker', 'monitor', 'producer'] as const) for (const r of SCRIPT_RUNNERS) expect(roleCommands(role)).toContain(r);
+    for (const role of ACL_ROLES) for (const r of SCRIPT_RUNNERS) expect(roleCommands(role)).toContain(r);
   });
 
   it('follows the key names of the config: a prefixed swarm gets prefixed patterns, glob characters escaped', () => {
@@ -153,9 +154,12 @@ describe('each role with exactly its rules', () => {
     await again.start();
     expect(await c.wait(orphan, { timeout: 15_000 })).toMatchObject({ outcome: 'succeeded', result: 'survived', attempt: 2 });
 
-    // a schedule (set by an operator, here the admin) fired by the monitor as its user
-    await new Client({ redis: { port: server.port, username: 'admin', password: 'admin-pw' } }).schedule('tick', { every: 200 }, 'victim');
-    await until(async () => (await admin.hget('new-task:schedules:last', 'tick')) !== null, 'the schedule fired by the monitor', 5000);
+    // a schedule set by the operator, fired by the monitor
+    const op = new Client({ redis: as('operator'), logger: keeping(logs) });
+    cleanup.push(() => op.close());
+    await op.schedule('tick', { every: 200 }, 'victim');
+    await until(async () => (await op.schedules())[0]?.lastId, 'the schedule fired by the monitor', 5000);
+    expect(await op.unschedule('tick')).toBe(true);
 
     // the monitor reaped the ended tasks (endRetention 0)
     await until(async () => (await admin.exists(`task-${plain}`)) === 0, 'an ended task reaped', 5000);
@@ -167,6 +171,44 @@ describe('each role with exactly its rules', () => {
 describe('refused outside their rules', () => {
   const keys = buildKeys(resolveRedisConfig({}));
   const request = { worker: '127.0.0.1:1', max: 1, maxPayloadBytes: 1000, functions: [{ name: 'double', room: 1 }], rotation: 0, token: '', acks: [] };
+
+  it('an operator sets limits, pauses and resumes, reads status, and retries and purges dead letters', async () => {
+    const logs: string[] = [];
+    const op = new Client({ redis: as('operator'), logger: keeping(logs) });
+    const producer = new Client({ redis: as('producer') });
+    const w = new Worker({ port: 0, redis: as('worker'), heartbeatInterval: 200, maxPayloadBytes: 200, logger: keeping(logs) });
+    w.addTaskFunction('echo', async (t) => t.data);
+    cleanup.push(() => w.stop(), () => producer.close(), () => op.close());
+    await w.start();
+
+    await op.setLimit({ function: 'echo' }, { concurrency: 2, rate: { max: 100, per: 1000 } });
+    expect(await op.limits()).toMatchObject([{ function: 'echo', concurrency: 2 }]);
+    await op.pause('echo');
+    const held = await producer.submit('echo', 'held');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await producer.get(held))?.state).toBe('QUEUED');
+    expect(await op.stats()).toMatchObject({ functions: { echo: { paused: true } } });
+    expect(await op.resume('echo')).toBe(true);
+    expect(await producer.wait(held, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 'held' });
+    await op.setLimit({ function: 'echo' }, null);
+
+    // a task too large for the worker is parked; the operator retries it (still too large: parked
+    // again) and purges it
+    const big = await producer.submit('echo', 'x'.repeat(300));
+    await until(async () => (await op.deadLetters()).length === 1, 'the big task parked');
+    const [letter] = await op.deadLetters();
+    expect(letter).toMatchObject({ reason: 'too_large', id: big });
+    expect(await op.retryDead(letter!.key)).toBe(true);
+    await until(async () => (await op.deadLetters()).length === 1 && (await op.deadLetters())[0]!.key !== letter!.key, 'parked again');
+    expect(await op.purgeDead((await op.deadLetters())[0]!)).toBe(true);
+    expect(await op.deadLetters()).toEqual([]);
+
+    // the CLI as the operator (password from the environment)
+    const r = await runMain(['status', '--json', '--redis-url', `redis://task-swarm-operator@127.0.0.1:${server.port}`], { REDIS_PASSWORD: PASSWORDS.operator });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toHaveProperty('workers');
+    expect(logs.filter((l) => /NOPERM|permission/i.test(l))).toEqual([]);
+  }, 30_000);
 
   it('a producer cannot claim, renew, requeue or touch the leases and workers', async () => {
     await admin.lpush('new-task', JSON.stringify({ id: 'refused-claim', function: 'double', data: 1 }));
@@ -190,7 +232,7 @@ describe('refused outside their rules', () => {
 
   it('no role can FLUSHALL, change the config, list every key, or read or write a key outside the swarm', async () => {
     await admin.set('another-app:secret', 'x');
-    for (const role of ['worker', 'monitor', 'producer'] as const) {
+    for (const role of ACL_ROLES) {
       const c = conn(role);
       for (const refused of [
         () => c.flushall(),
@@ -207,6 +249,12 @@ describe('refused outside their rules', () => {
       }
     }
     expect(await admin.get('another-app:secret')).toBe('x');
+  });
+
+  it('an operator cannot claim by blocking on the queue, nor read the events of tasks', async () => {
+    const o = conn('operator');
+    await expect(o.call('BLMOVE', 'new-task', 'new-task', 'RIGHT', 'RIGHT', '0.01')).rejects.toThrow(/NOPERM/);
+    await expect(o.call('SUBSCRIBE', 'task-x-events')).rejects.toThrow(/NOPERM/);
   });
 
   it('a monitor cannot take tasks from the queue by blocking on it, nor listen to control messages', async () => {
