@@ -106,7 +106,8 @@ export function rolePatterns(role: AclRole, c: NameConfig): { readWrite: string[
   const tasks = `${g(k.taskKeyPrefix)}*`;
   const channels = [`${g(k.taskKeyPrefix)}*-events`, `${g(k.taskKeyPrefix)}*-control`];
   const all = [g(k.newQueue), `${g(k.newQueue)}:*`, g(k.taskSet), `${g(k.taskSet)}:*`, tasks, g(k.endQueue), g(k.workerSet), `${g(k.workerSet)}:*`];
-  if (role !== 'producer') return { readWrite: all, readOnly: [], channels };
+  // (the operator neither publishes nor subscribes)
+  if (role !== 'producer') return { readWrite: all, readOnly: [], channels: role === 'operator' ? [] : channels };
   const Q = g(k.newQueue);
   return {
     readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.dedupe), `${Q}:plain`, `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],
