@@ -51,7 +51,7 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   'redis-tls-cert': { type: 'string', arg: 'path', doc: 'with a rediss:// URL: PEM file of the client certificate (with --redis-tls-key)' },
   'redis-tls-key': { type: 'string', arg: 'path', doc: 'with a rediss:// URL: PEM file of the client certificate\'s key' },
   'redis-tls-servername': { type: 'string', arg: 'name', doc: 'with a rediss:// URL: the name the server certificate must carry' },
-  'redis-sentinels': { type: 'string', arg: 'host:port,...', doc: 'Redis Sentinel: ask these for the primary named --redis-name (instead of a URL; or REDIS_URL=redis+sentinel://h:p,h:p/name)' },
+  'redis-sentinels': { type: 'string', arg: 'h:p,h:p', doc: 'Redis Sentinel: ask these for the primary named --redis-name (instead of a URL; or REDIS_URL=redis+sentinel://h:p,h:p/name)' },
   'redis-name': { type: 'string', arg: 'name', doc: 'with --redis-sentinels: the name of the primary the sentinels monitor, e.g. mymaster' },
   'redis-sentinel-password-file': { type: 'string', arg: 'path', doc: 'with sentinels: file holding the sentinels\' password (or env REDIS_SENTINEL_PASSWORD)' },
   'key-prefix': { type: 'string', arg: 'prefix', doc: 'prepended to every key and channel' },

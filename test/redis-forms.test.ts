@@ -113,7 +113,7 @@ describe('the forms from the command line and REDIS_URL', () => {
 
   it('the help shows the sentinel and TLS flags, one line each', async () => {
     const r = await runMain(['--help']);
-    for (const flag of ['--redis-sentinels <host:port,...>', '--redis-name <name>', '--redis-tls-ca <path>', '--redis-tls-cert <path>', '--redis-tls-key <path>']) {
+    for (const flag of ['--redis-sentinels <h:p,h:p>', '--redis-name <name>', '--redis-tls-ca <path>', '--redis-tls-cert <path>', '--redis-tls-key <path>']) {
       expect(r.stdout).toContain(flag);
     }
   });
