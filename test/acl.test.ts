@@ -15,7 +15,7 @@ import { ACL_ROLES, ACL_USERS, aclFile, aclRule, roleCommands, SCRIPT_NAMES, SCR
 import { resolveRedisConfig } from '../src/config.js';
 import { buildKeys, Client, Monitor, Worker } from '../src/index.js';
 import { claimArgs, claimKeys } from '../src/effects/queue.js';
-import { source } from '../src/scripts.js';
+import { library } from '../src/scripts.js';
 import { defaultAclFile } from '../tools/gen-docs.js';
 import { nodeArgs, spawnServer, type ServerProcess } from './helpers/deployments.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
@@ -74,6 +74,8 @@ describe('the shipped ACL file', () => {
   it('places every script with a role, and every role may run scripts', () => {
     for (const name of SCRIPT_NAMES) expect(SCRIPT_ROLES[name], name).toBeDefined();
     for (const role of ACL_ROLES) for (const r of SCRIPT_RUNNERS) expect(roleCommands(role)).toContain(r);
+    expect(roleCommands('producer')).not.toContain('function|load');
+    expect(roleCommands('worker')).toContain('function|load');
   });
 
   it('follows the key names of the config: a prefixed swarm gets prefixed patterns, glob characters escaped', () => {
@@ -210,10 +212,10 @@ describe('refused outside their rules', () => {
     expect(logs.filter((l) => /NOPERM|permission/i.test(l))).toEqual([]);
   }, 30_000);
 
-  it('a producer cannot claim, renew, requeue or touch the leases and workers', async () => {
+  it('a producer cannot claim, renew, requeue, load a function library or touch the leases and workers', async () => {
     await admin.lpush('new-task', JSON.stringify({ id: 'refused-claim', function: 'double', data: 1 }));
     const p = conn('producer');
-    const claimed = await p.eval(source('claim'), 10, ...claimKeys(keys, request.worker), ...claimArgs(keys, request)).catch((e: Error) => e);
+    const claimed = await p.fcall(library().functions.claim, 10, ...claimKeys(keys, request.worker), ...claimArgs(keys, request)).catch((e: Error) => e);
     expect(claimed).toBeInstanceOf(Error);
     expect((claimed as Error).message).toMatch(/NOPERM/);
     expect(await admin.lrange('new-task', 0, -1)).toContain(JSON.stringify({ id: 'refused-claim', function: 'double', data: 1 }));
@@ -224,7 +226,8 @@ describe('refused outside their rules', () => {
       () => p.sadd('tasks', 'x'),
       () => p.hset('workers:functions', 'x', '[]'),
       () => p.sadd('new-task:paused', '*'),
-      () => p.eval(source('requeue'), 13, keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.taskKeyPrefix, 1000, 10, 5, 'm'),
+      () => p.fcall(library().functions.requeue, 13, keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.taskKeyPrefix, 1000, 10, 5, 'm'),
+      () => p.function('LOAD', '#!lua name=planted\nredis.register_function("planted", function() return 1 end)'),
     ]) {
       await expect(refused()).rejects.toThrow(/NOPERM/);
     }
@@ -241,6 +244,7 @@ describe('refused outside their rules', () => {
         () => c.get('another-app:secret'),
         () => c.set('another-app:secret', 'y'),
         () => c.eval("return redis.call('GET', 'another-app:secret')", 0),
+        () => c.fcall(library().functions.claim, 10, 'another-app:secret', ...claimKeys(keys, request.worker).slice(1), ...claimArgs(keys, request)),
         () => c.publish('another-app:channel', 'x'),
         () => c.call('ACL', 'LIST'),
       ]) {
