@@ -536,7 +536,8 @@ async function checkRedis(redis: Context['redis']): Promise<void> {
   } catch (e) {
     if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
     const err = e as Error;
-    const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : err.message;
+    // (OpenSSL's messages end in a newline: the line printed would stop there)
+    const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : err.message.trim().replace(/\s*\n\s*/g, ' ');
     throw new RuntimeError(`cannot reach Redis at ${escapeControls(config.url !== undefined ? redact(config.url) : redisAddress(config))}: ${msg}${tlsHint(config, msg)}`);
   }
 }

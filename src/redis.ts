@@ -107,7 +107,8 @@ export function tlsHint(c: RedisConfig, cause: string): string {
 /** A start-up failure that came from Redis, as one clear error naming the server and the cause. */
 export function unavailable(c: RedisConfig, redis: Redis, e: unknown): unknown {
   if (!(e instanceof Error) || e.name === 'ListenError' || (e as { code?: string }).code?.startsWith('ERR_')) return e;
-  const cause = lastError.get(redis)?.message ?? e.message;
+  // (OpenSSL's messages end in a newline)
+  const cause = (lastError.get(redis)?.message ?? e.message).trim().replace(/\s*\n\s*/g, ' ');
   return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, e);
 }
 
