@@ -12,3 +12,4 @@ export type { LoggerLike } from './logger.js';
 export type { RedisOptions } from './config.js';
 export { buildKeys, type Keys } from './keys.js';
 export * from './errors.js';
+export { aclFile, aclRule, ACL_ROLES, ACL_USERS, type AclRole } from './acl.js';
