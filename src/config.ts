@@ -31,7 +31,7 @@ export const REDIS_FIELDS = {
   password: { kind: 'string', doc: 'Redis password' },
   tls: {
     kind: 'tls',
-    doc: 'TLS: `{ ca, cert, key, servername, rejectUnauthorized }`; `ca`, `cert` and `key` are PEM text or the path of a PEM file (read once, at start); with `url` it must be `rediss://`, and `rediss://` alone is TLS with the system CAs',
+    doc: 'TLS: `{ ca, cert, key, servername, rejectUnauthorized }`; `ca`, `cert` and `key` are PEM text (or a Buffer of it) or the path of a PEM file (read once, at start); with `url` it must be `rediss://`, and `rediss://` alone is TLS with the system CAs',
   },
   sentinels: { kind: 'nodes', doc: 'Redis Sentinel: `[{ host, port }, ...]`, asked for the current primary of `name` (instead of host/port/url)' },
   name: { kind: 'string', doc: 'with `sentinels`: the name of the primary the sentinels monitor' },

@@ -19,12 +19,12 @@ export interface SentinelAddress {
 }
 
 export interface TlsConfig {
-  /** the CA(s) that signed the server's certificate (default: the system's) */
-  ca?: string;
+  /** the CA(s) that signed the server's certificate (default: the system's); PEM text, a Buffer of it, or a file's path */
+  ca?: string | Buffer;
   /** this client's certificate, for a server that asks for one (`tls-auth-clients yes`) */
-  cert?: string;
+  cert?: string | Buffer;
   /** the private key of `cert` */
-  key?: string;
+  key?: string | Buffer;
   /** the name the server's certificate must carry, when it is not the host connected to */
   servername?: string;
   /** false accepts any server certificate (tests only: it allows a man in the middle) */
@@ -163,9 +163,14 @@ function resolveTls(raw: unknown): TlsConfig {
   return out;
 }
 
-/** PEM text as given, or read from the file it names */
+/** PEM text as given (a string, or a Buffer as readFileSync returns it), or read from the file it names */
 function readPem(name: string, v: unknown): string {
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text or the path of a PEM file, got ${JSON.stringify(v)}`);
+  if (v instanceof Uint8Array) {
+    const text = Buffer.from(v).toString('utf8');
+    if (!text.includes(PEM_HEADER)) throw new ConfigError(`${name}: the Buffer given holds no PEM block ("${PEM_HEADER}...")`);
+    return text;
+  }
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text, a Buffer of it, or the path of a PEM file, got ${JSON.stringify(v)}`);
   if (v.includes(PEM_HEADER)) return v;
   let text: string;
   try {

@@ -32,6 +32,11 @@ describe('the redis connection forms', () => {
     expect(c.url).toBe('rediss://u:p@example.com:6380/1');
   });
 
+  it('a Buffer of PEM (as readFileSync returns it) is taken too', () => {
+    expect(resolveRedisConfig({ url: 'rediss://h:1', tls: { ca: Buffer.from(PEM) } }).tls).toEqual({ ca: PEM });
+    expect(() => resolveRedisConfig({ url: 'rediss://h:1', tls: { ca: Buffer.from('junk') } })).toThrow(/redis\.tls\.ca: the Buffer given holds no PEM block/);
+  });
+
   it('host/port with tls is TLS too', () => {
     expect(resolveRedisConfig({ host: 'h', port: 6380, tls: { ca: PEM } }).tls).toEqual({ ca: PEM });
   });
