@@ -15,6 +15,7 @@ import type { ProfileResult } from './scenarios/profile.js';
 import type { OrderResult } from './scenarios/order.js';
 import type { TimeResult } from './scenarios/time.js';
 import { timeMarkdown, timeSummary, timeVerdicts } from './report-time.js';
+import type { DurableResult } from './scenarios/durable.js';
 
 type Results = Record<string, any>;
 
@@ -285,7 +286,7 @@ export function markdown(r: Results): string {
   L.push('');
   const carried = Object.entries((r.carried as Record<string, { date?: string; commit?: string }>) ?? {});
   if (carried.length) {
-    L.push(`This run measured only ${Object.keys(r).filter((k) => ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order', 'time'].includes(k) && !(k in (r.carried ?? {}))).join(', ')}; the other sections are carried over from earlier runs: ${carried.map(([k, c]) => `${k} (${String(c.date ?? '').slice(0, 10)}, commit ${c.commit ?? '?'})`).join(', ')}.`);
+    L.push(`This run measured only ${Object.keys(r).filter((k) => ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order', 'time', 'durable'].includes(k) && !(k in (r.carried ?? {}))).join(', ')}; the other sections are carried over from earlier runs: ${carried.map(([k, c]) => `${k} (${String(c.date ?? '').slice(0, 10)}, commit ${c.commit ?? '?'})`).join(', ')}.`);
     L.push('');
   }
   L.push('![throughput chart](benchmarks.svg)');
@@ -416,6 +417,7 @@ export function markdown(r: Results): string {
   L.push(readFileSync(fileURLToPath(new URL('./order-cost.md', import.meta.url)), 'utf8').trim());
   L.push('');
   L.push(...timeMarkdown(r.time as TimeResult | undefined));
+  L.push(...durableMarkdown(r.durable as DurableResult | undefined));
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
     L.push('## Targets');
@@ -556,4 +558,17 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   r.targets = evaluate(r);
   printSummary(r);
   writeDocs(r);
+}
+
+/** `redis.durable`: what waiting for a replica costs (scenario 9) */
+function durableMarkdown(d: DurableResult | undefined): string[] {
+  if (!d) return [];
+  const L = [`## \`redis.durable\`: what waiting for a replica costs (Task Swarm; a primary and a replica on this machine)`, ''];
+  L.push('| durable | submit p50 ms (one at a time) | submitMany tasks/s (batches of 100) | drain tasks/s (one worker, concurrency 10) |');
+  L.push('|--:|--:|--:|--:|');
+  for (const row of d.rows) L.push(`| ${row.durable} | ${row.submitP50Ms} | ${fmt(row.submitRate)} | ${fmt(row.drainRate)} |`);
+  L.push('');
+  L.push(`${fmt(d.tasks)} tasks per run, the settings alternating, median of the runs. A submit and each END batch wait for the replica's acknowledgement (WAIT); across hosts, add the network's round trip to the replica. See docs/deployments.md.`);
+  L.push('');
+  return L;
 }

@@ -72,13 +72,13 @@ export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
 const DIRECT: Record<AclRole, string[]> = {
   // blocking wait (BLMOVE) and its end (CLIENT ID / UNBLOCK; CLIENT LIST finds a wait by name on
   // stop), control messages (PSUBSCRIBE), the worker list (SMEMBERS), its functions (HSET), a
-  // task's data (HGET)
-  worker: ['blmove', 'client|id', 'client|list', 'client|unblock', 'psubscribe', 'punsubscribe', 'smembers', 'hset', 'hget', 'time'],
+  // task's data (HGET), redis.durable (WAIT after its ENDs)
+  worker: ['blmove', 'client|id', 'client|list', 'client|unblock', 'psubscribe', 'punsubscribe', 'smembers', 'hset', 'hget', 'time', 'wait'],
   // the worker list, Redis's clock, due schedules and their definitions
   monitor: ['smembers', 'time', 'zrange', 'hmget'],
   // get/wait (HGETALL, SISMEMBER), a resent submit (HGET, LPOS, EXISTS), events (SUBSCRIBE),
-  // control (PUBLISH)
-  producer: ['hgetall', 'hget', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish'],
+  // control (PUBLISH), redis.durable (WAIT after a submit)
+  producer: ['hgetall', 'hget', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish', 'wait'],
   // status and limits (counts of every structure), pause (SADD), schedules (read, remove: HDEL,
   // ZREM, ZSCORE), dead letters (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
   operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'sadd', 'hdel', 'zrem', 'time'],

@@ -25,6 +25,7 @@ import {
   type TaskOutcomeName,
 } from './wire.js';
 import { cancelTask, submitTasks } from './effects/queue.js';
+import { replicated } from './effects/durable.js';
 import { buildSubmission, type Submission, type SubmitOptions } from './submission.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
@@ -266,6 +267,8 @@ export class Client {
     if (subs.length === 0) return [];
     await this.checkServer();
     const replies = await submitTasks(this.redis, this.keys, subs);
+    const ids = subs.map((t) => t.id);
+    await replicated(this.redis, this.config, `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`, ids);
     const refused = subs.filter((_, i) => { const r = replies[i]!; return !r.queued && 'taken' in r && r.taken; });
     if (refused.length > 0) {
       // Refused: an id is taken. By this very submission, when its reply was lost and ioredis

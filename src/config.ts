@@ -39,6 +39,13 @@ export const REDIS_FIELDS = {
   sentinelPassword: { kind: 'string', doc: 'with `sentinels`: the password of the sentinels (`password` is the data nodes\')' },
   role: { kind: 'enum', values: ['master'], default: 'master', doc: 'with `sentinels`: the node to use; only `master`, since every component writes' },
   db: { kind: 'int', default: 0, min: 0, doc: 'Redis database number' },
+  durable: {
+    kind: 'int',
+    default: 0,
+    min: 0,
+    doc: 'replicas that must acknowledge each submit and each END (WAIT) before it counts; `true` is 1; 0: none (a failover can lose the latest writes: docs/failure-model.md)',
+  },
+  durableTimeout: { kind: 'int', default: 1000, min: 1, doc: 'ms to wait for those acknowledgements; fewer by then: submit rejects with NotDurableError, an END is logged' },
   keyPrefix: { kind: 'string', default: '', doc: 'prepended to every key and channel, e.g. `{swarm}:` for one Cluster slot' },
   newQueue: { kind: 'string', default: 'new-task', doc: 'list of new tasks (producers LPUSH)' },
   taskSet: { kind: 'string', default: 'tasks', doc: 'set of claimed task ids' },
@@ -107,7 +114,8 @@ type Resolved<S extends Record<string, Field>> = {
 type Input<S extends Record<string, Field>> = { [K in keyof S]?: ValueOf<S[K]> };
 
 export type RedisConfig = Resolved<typeof REDIS_FIELDS>;
-export type RedisOptions = Input<typeof REDIS_FIELDS>;
+/** (`durable: true` is one replica) */
+export type RedisOptions = Omit<Input<typeof REDIS_FIELDS>, 'durable'> & { durable?: number | boolean };
 export type WorkerConfig = Resolved<typeof WORKER_FIELDS> & { redis: RedisConfig; secret?: string };
 export type MonitorConfig = Resolved<typeof MONITOR_FIELDS> & { redis: RedisConfig; secret?: string };
 
@@ -155,7 +163,9 @@ function asObject(what: string, v: unknown): Record<string, unknown> {
 }
 
 export function resolveRedisConfig(input: unknown): RedisConfig {
-  const raw = asObject('redis', input);
+  const raw = { ...asObject('redis', input) };
+  // `durable: true` asks for one replica, as most users write it
+  if (typeof raw.durable === 'boolean') raw.durable = raw.durable ? 1 : 0;
   // one way to reach Redis, checked before the defaults fill host and port in
   const c = resolveConnectionForm(resolveFields('redis', REDIS_FIELDS, raw), raw);
   // A task's hash is taskPrefix + its id: a key name that starts with taskPrefix is the hash of

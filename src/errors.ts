@@ -59,6 +59,21 @@ export class RedisUnavailableError extends TaskSwarmError {
 }
 
 /**
+ * A write Redis made but fewer replicas acknowledged than `redis.durable` asks for, within
+ * `redis.durableTimeout` (WAIT): it holds on the primary, and a failover now could lose it.
+ * Submit rejects with it (its tasks are queued: `taskIds`); a worker logs it for an END.
+ */
+export class NotDurableError extends TaskSwarmError {
+  constructor(
+    message: string,
+    readonly taskIds: readonly string[],
+    readonly acknowledged: number,
+  ) {
+    super('ERR_NOT_DURABLE', message);
+  }
+}
+
+/**
  * The server is too old for the scripts (Redis < 7.0, Valkey < 7.2), or its version cannot be
  * read: found when a component starts.
  */

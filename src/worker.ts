@@ -19,6 +19,7 @@ import { formatAddress, isLoopback, isUnspecified, parseAddress } from './addres
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './effects/event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
+import { replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
 import type { EndingOutcome } from './effects/end-batch.js';
@@ -151,6 +152,11 @@ export class Worker extends EventEmitter {
         this.rouse(ids.map((id) => this.tasks.get(id)?.entry.function ?? ''));
       },
       () => this.outbox.flushNow(),
+      (endings) =>
+        replicated(this.redis, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
+          // written on the primary: a failover now could lose it, and the task would run again
+          this.log.warn((e as Error).message);
+        }),
     );
   }
 

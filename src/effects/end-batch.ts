@@ -81,6 +81,12 @@ export class EndBatch {
     private readonly onFlush: (ends: readonly Ending[]) => void = () => {},
     /** run before the batch goes out: the events the tasks emitted before they ended go first */
     private readonly beforeSend: () => void = () => {},
+    /**
+     * run once the ENDs are written, before they settle: the wait for replicas (redis.durable).
+     * It must not reject (what it finds, it reports itself): an END it could not confirm is
+     * still written, and is never sent again for that.
+     */
+    private readonly afterWrite: (endings: readonly Ending[]) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Resolves with false when fenced (the lease was not ours; nothing written). */
@@ -102,7 +108,11 @@ export class EndBatch {
     this.beforeSend();
     return {
       endings: batch.map((b) => b.ending),
-      carriedBy: (reply) => void reply.then(({ written }) => settle(batch, written), () => this.sendAlone(batch)),
+      carriedBy: (reply) =>
+        void reply.then(
+          ({ written }) => this.confirmed(batch, written),
+          () => this.sendAlone(batch),
+        ),
     };
   }
 
@@ -129,9 +139,15 @@ export class EndBatch {
       this.keys,
       batch.map((b) => b.ending),
     ).then(
-      (written) => settle(batch, written),
+      (written) => this.confirmed(batch, written),
       (e: unknown) => batch.forEach((b) => b.reject(e)),
     );
+  }
+
+  private confirmed(batch: Pending[], written: boolean[]): void {
+    void this.afterWrite(batch.map((b) => b.ending))
+      .catch(() => {})
+      .then(() => settle(batch, written));
   }
 }
 
