@@ -130,14 +130,18 @@ function build(): Library {
   define('lib/call-state', false);
   for (const n of Object.keys(SCRIPTS) as ScriptName[]) define(n, true);
   const body = [...helpers, ...scripts].join('\n\n');
-  const hash = createHash('sha1').update(body).digest('hex').slice(0, 12);
-  const functions = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, `ts_${hash}_${ident(n)}`])) as Record<ScriptName, string>;
+  // each script's function, registered with its flags; `@` stands for the hash, which covers
+  // these lines too: a version whose scripts are the same but registered otherwise (flags) must
+  // not take this one's name, or a process of either would run the other's
   const register = (Object.keys(SCRIPTS) as ScriptName[]).map((n) => {
     const flags = (FLAGS[n] ?? []).map((f) => `'${f}'`).join(', ');
-    return `redis.register_function{ function_name = '${functions[n]}', callback = function(KEYS, ARGV) beginCall() return script_${ident(n)}(KEYS, ARGV) end, flags = { ${flags} } }`;
+    return `redis.register_function{ function_name = 'ts_@_${ident(n)}', callback = function(KEYS, ARGV) beginCall() return script_${ident(n)}(KEYS, ARGV) end, flags = { ${flags} } }`;
   });
+  const hash = createHash('sha1').update(body).update(register.join('\n')).digest('hex').slice(0, 12);
+  const functions = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, `ts_${hash}_${ident(n)}`])) as Record<ScriptName, string>;
+  const registered = register.map((line) => line.replace('ts_@_', `ts_${hash}_`));
   const name = `taskswarm_${hash}`;
-  const code = [`#!lua name=${name}`, '-- Task Swarm: the scripts of src/lua as one library (built by src/scripts.ts)', body, ...register, ''].join('\n\n');
+  const code = [`#!lua name=${name}`, '-- Task Swarm: the scripts of src/lua as one library (built by src/scripts.ts)', body, ...registered, ''].join('\n\n');
   return { name, code, functions };
 }
 

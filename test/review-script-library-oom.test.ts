@@ -6,6 +6,7 @@
  * began with such commands, so they kept working at maxmemory: the purge is how an operator frees
  * memory there. They must still run.
  */
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { claim, submit } from '../src/effects/queue.js';
@@ -13,7 +14,7 @@ import { finishTasks } from '../src/effects/end-batch.js';
 import { purgeDead, readDeadLetters, trimDeadLetters } from '../src/effects/dead-letters.js';
 import { reapEnded } from '../src/effects/sweep.js';
 import { emitEvents } from '../src/effects/leases.js';
-import { loadLibrary } from '../src/scripts.js';
+import { library, loadLibrary } from '../src/scripts.js';
 import { redisPerFile } from './helpers/suite.js';
 import { keysFor, requestFor } from './properties/harness.js';
 
@@ -67,6 +68,27 @@ describe('the script library at maxmemory', () => {
     await new Promise((r) => setTimeout(r, 100));
     sub.disconnect();
     expect(heard).toEqual(['{"type":"progress"}']);
+  });
+
+  it('still purges after an upgrade from a library of the same scripts registered without flags: the name covers the registration too', async () => {
+    const keys = keysFor('oom3:');
+    // what a version with the same Lua but registered otherwise (no flags) would have loaded;
+    // named by the scripts' code alone, it would take this version's name, and be run by it
+    const { code, name } = library();
+    const flagless = code.replace(/, flags = \{[^}]*\} \}/g, ', flags = {} }');
+    expect(flagless).not.toBe(code);
+    const body = (c: string) => c.slice(0, c.indexOf('redis.register_function')).replace(/taskswarm_[0-9a-f]+/, '');
+    expect(body(flagless)).toBe(body(code));
+    const bodyHash = createHash('sha1').update(code.slice(code.indexOf('\n\n') + 2, code.indexOf('\n\nredis.register_function')).replace(/^-- Task Swarm.*\n\n/, '')).digest('hex').slice(0, 12);
+    const theirs = flagless.replace(new RegExp(name.slice('taskswarm_'.length), 'g'), bodyHash);
+    await redis.function('FLUSH');
+    await redis.function('LOAD', theirs);
+    await redis.lpush(keys.newQueue, `junk ${'x'.repeat(200_000)}`);
+    expect((await claim(redis, keys, requestFor('w:1', 5, 10_000_000, ['f']))).parked).toHaveLength(1);
+    const [letter] = (await readDeadLetters(redis, keys, 0, 10)).letters;
+    await atMaxmemory();
+    expect(await purgeDead(redis, keys, letter!.key)).toBe(true);
+    await redis.function('FLUSH');
   });
 
   it('still refuses what would add to memory: a submit', async () => {
