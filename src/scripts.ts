@@ -53,6 +53,22 @@ export const SCRIPTS = {
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
+/**
+ * Flags of a script's function (Redis 7 `register_function` flags). A function declared without
+ * any is refused whole while Redis is over its maxmemory (noeviction), where an EVAL of the same
+ * script ran and was refused only at its first write that could grow memory. The scripts that
+ * only delete (the dead-letter purge and trim, the cleanup of ended tasks) or only publish (a
+ * task's events) must run there: the purge is how an operator frees memory, and the cleanup is
+ * the swarm's own. Every other script stays refused at maxmemory (a claim would take work whose
+ * END could not be written).
+ */
+const FLAGS: Partial<Record<ScriptName, readonly string[]>> = {
+  'purge-dead': ['allow-oom'],
+  'trim-dead': ['allow-oom'],
+  reap: ['allow-oom'],
+  emit: ['allow-oom'],
+};
+
 const GENERATED: Record<string, () => string> = {
   'lib/park-codes': () => {
     const rows = Object.entries(DEAD_LETTER_REASONS).map(([reason, r]) => `  ${reason} = { code = '${r.code}', name = '${r.error}' },`);
@@ -114,13 +130,18 @@ function build(): Library {
   define('lib/call-state', false);
   for (const n of Object.keys(SCRIPTS) as ScriptName[]) define(n, true);
   const body = [...helpers, ...scripts].join('\n\n');
-  const hash = createHash('sha1').update(body).digest('hex').slice(0, 12);
+  // each script's function, registered with its flags; `@` stands for the hash, which covers
+  // these lines too: a version whose scripts are the same but registered otherwise (flags) must
+  // not take this one's name, or a process of either would run the other's
+  const register = (Object.keys(SCRIPTS) as ScriptName[]).map((n) => {
+    const flags = (FLAGS[n] ?? []).map((f) => `'${f}'`).join(', ');
+    return `redis.register_function{ function_name = 'ts_@_${ident(n)}', callback = function(KEYS, ARGV) beginCall() return script_${ident(n)}(KEYS, ARGV) end, flags = { ${flags} } }`;
+  });
+  const hash = createHash('sha1').update(body).update(register.join('\n')).digest('hex').slice(0, 12);
   const functions = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, `ts_${hash}_${ident(n)}`])) as Record<ScriptName, string>;
-  const register = (Object.keys(SCRIPTS) as ScriptName[]).map(
-    (n) => `redis.register_function('${functions[n]}', function(KEYS, ARGV) beginCall() return script_${ident(n)}(KEYS, ARGV) end)`,
-  );
+  const registered = register.map((line) => line.replace('ts_@_', `ts_${hash}_`));
   const name = `taskswarm_${hash}`;
-  const code = [`#!lua name=${name}`, '-- Task Swarm: the scripts of src/lua as one library (built by src/scripts.ts)', body, ...register, ''].join('\n\n');
+  const code = [`#!lua name=${name}`, '-- Task Swarm: the scripts of src/lua as one library (built by src/scripts.ts)', body, ...registered, ''].join('\n\n');
   return { name, code, functions };
 }
 

@@ -59,7 +59,7 @@ end
 -- string is a plain "..." run), and, strings taken out, nothing but brackets, commas, colons and
 -- integers without a leading zero. Anything else (a literal, a fraction, an exponent, an escape,
 -- whitespace) is left to the scan: this only ever says yes to what the scan accepts
--- (test/script-library.test.ts checks it on generated text).
+-- (test/strict-json.test.ts checks it on generated text).
 local function plainJson(raw)
   if string.find(raw, '[\\%z\1-\31]') then return false end
   local skeleton = string.gsub(raw, '"[^"]*"', '')
