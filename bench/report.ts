@@ -16,6 +16,7 @@ import type { OrderResult } from './scenarios/order.js';
 import type { TimeResult } from './scenarios/time.js';
 import { timeMarkdown, timeSummary, timeVerdicts } from './report-time.js';
 import type { DurableResult } from './scenarios/durable.js';
+import type { SentinelResult } from './scenarios/sentinel.js';
 
 type Results = Record<string, any>;
 
@@ -286,7 +287,7 @@ export function markdown(r: Results): string {
   L.push('');
   const carried = Object.entries((r.carried as Record<string, { date?: string; commit?: string }>) ?? {});
   if (carried.length) {
-    L.push(`This run measured only ${Object.keys(r).filter((k) => ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order', 'time', 'durable'].includes(k) && !(k in (r.carried ?? {}))).join(', ')}; the other sections are carried over from earlier runs: ${carried.map(([k, c]) => `${k} (${String(c.date ?? '').slice(0, 10)}, commit ${c.commit ?? '?'})`).join(', ')}.`);
+    L.push(`This run measured only ${Object.keys(r).filter((k) => ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order', 'time', 'durable', 'sentinel'].includes(k) && !(k in (r.carried ?? {}))).join(', ')}; the other sections are carried over from earlier runs: ${carried.map(([k, c]) => `${k} (${String(c.date ?? '').slice(0, 10)}, commit ${c.commit ?? '?'})`).join(', ')}.`);
     L.push('');
   }
   L.push('![throughput chart](benchmarks.svg)');
@@ -418,6 +419,7 @@ export function markdown(r: Results): string {
   L.push('');
   L.push(...timeMarkdown(r.time as TimeResult | undefined));
   L.push(...durableMarkdown(r.durable as DurableResult | undefined));
+  L.push(...sentinelMarkdown(r.sentinel as SentinelResult | undefined));
   const verdicts = (r.targets as Verdict[]) ?? [];
   if (verdicts.length) {
     L.push('## Targets');
@@ -569,6 +571,22 @@ function durableMarkdown(d: DurableResult | undefined): string[] {
   for (const row of d.rows) L.push(`| ${row.durable} | ${row.submitP50Ms} | ${fmt(row.submitRate)} | ${fmt(row.drainRate)} |`);
   L.push('');
   L.push(`${fmt(d.tasks)} tasks per run, the settings alternating, median of the runs. A submit and each END batch wait for the replica's acknowledgement (WAIT); across hosts, add the network's round trip to the replica. See docs/deployments.md.`);
+  L.push('');
+  return L;
+}
+
+/** Sentinel failover: the primary SIGKILLed, until new work runs again (scenario 10) */
+function sentinelMarkdown(x: SentinelResult | undefined): string[] {
+  if (!x) return [];
+  const L = [`## Sentinel failover (the primary SIGKILLed; a replica and three sentinels, down-after-milliseconds ${fmt(x.downAfterMs)})`, ''];
+  L.push('| library | median ms until a task submitted after the kill runs | runs |');
+  L.push('|---|--:|---|');
+  for (const c of x.cells) {
+    const runs = c.runs.map((v) => (v === null ? 'not within 30 s' : fmt(v))).join(', ');
+    L.push(`| ${LIB_LABEL[c.lib]} | ${c.median === null ? '—' : fmt(c.median)} | ${runs}${c.errors.length ? ` (${c.errors.length} failed: ${c.errors[0]})` : ''} |`);
+  }
+  L.push('');
+  L.push('One worker at concurrency 1 and the producer, both through the sentinels; a `probe` task every 20 ms; a fresh deployment per run. Bee-Queue has no Sentinel support. Most of the time is the sentinels\' own: `down-after-milliseconds` to judge the primary down, then the election and the promotion; the rest is how soon each library finds the new primary.');
   L.push('');
   return L;
 }

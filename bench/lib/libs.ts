@@ -23,6 +23,15 @@ export const QUEUE = 'bench';
 export interface RedisAddr {
   host: string;
   port: number;
+  /** Redis Sentinel instead of host/port (Task Swarm and BullMQ; Bee-Queue has no Sentinel support) */
+  sentinels?: { host: string; port: number }[];
+  /** with `sentinels`: the primary's name */
+  name?: string;
+}
+
+/** the connection options of Task Swarm's `redis` (also ioredis's, which BullMQ takes) for `addr` */
+export function connectionOf(addr: RedisAddr): { host: string; port: number } | { sentinels: { host: string; port: number }[]; name: string } {
+  return addr.sentinels ? { sentinels: addr.sentinels, name: addr.name ?? 'mymaster' } : { host: addr.host, port: addr.port };
 }
 
 export type FnName = 'noop' | 'probe' | 'hang' | 'flaky';
@@ -50,7 +59,7 @@ export async function createProducer(lib: LibName, addr: RedisAddr): Promise<Pro
   switch (lib) {
     case 'task-swarm': {
       const { Client } = await import('../../src/index.js');
-      const client = new Client({ redis: { host: addr.host, port: addr.port } });
+      const client = new Client({ redis: connectionOf(addr) });
       return {
         submit: (fn, i) => client.submit(fn, { i }),
         close: () => client.close(),
@@ -58,7 +67,7 @@ export async function createProducer(lib: LibName, addr: RedisAddr): Promise<Pro
     }
     case 'bullmq': {
       const { Queue } = await import('bullmq');
-      const queue = new Queue(QUEUE, { connection: { host: addr.host, port: addr.port } });
+      const queue = new Queue(QUEUE, { connection: connectionOf(addr) });
       await queue.waitUntilReady();
       return {
         submit: async (fn, i) => (await queue.add(fn, { i })).id!,

@@ -4,7 +4,7 @@
  * (process.hrtime, comparable across processes on one machine).
  */
 import type { FnName, LibName, RedisAddr } from './libs.js';
-import { QUEUE } from './libs.js';
+import { connectionOf, QUEUE } from './libs.js';
 
 export interface WorkerSpec {
   lib: LibName;
@@ -49,7 +49,7 @@ export async function startWorker(spec: WorkerSpec, report: Report): Promise<Run
       const worker = new Worker({
         host: '127.0.0.1',
         port: 0,
-        redis: { host, port },
+        redis: connectionOf(spec.redis),
         concurrency: spec.concurrency,
         // failover: renew twice per timeout, as BullMQ (lockDuration/2) and Bee-Queue (stallInterval/2) do
         ...(spec.heartbeatMs || spec.lockMs ? { heartbeatInterval: spec.heartbeatMs ?? Math.floor(spec.lockMs! / 2) } : {}),
@@ -82,7 +82,7 @@ export async function startWorker(spec: WorkerSpec, report: Report): Promise<Run
           return fn === 'hang' ? hang() : null;
         },
         {
-          connection: { host, port },
+          connection: connectionOf(spec.redis),
           concurrency: spec.concurrency,
           ...(spec.lockMs ? { lockDuration: spec.lockMs, stalledInterval: spec.lockMs } : {}),
         },
