@@ -74,7 +74,6 @@ export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<
   }
   if (out.sentinels !== undefined) {
     if (out.name === undefined || out.name === '') throw new ConfigError('redis.name is missing: with redis.sentinels it names the primary the sentinels monitor (e.g. "mymaster")');
-    if (has('tls')) throw new ConfigError('redis.tls with redis.sentinels is not supported yet: use TLS with url or host/port');
   } else {
     for (const k of ['name', 'sentinelUsername', 'sentinelPassword', 'role']) {
       if (has(k)) throw new ConfigError(`redis.${k} only goes with redis.sentinels (or a ${SENTINEL_PROTOCOL}// url)`);

@@ -64,8 +64,11 @@ function tlsOptions(t: TlsConfig | undefined): IORedisOptions['tls'] {
  * switch, so a primary demoted while still up (a partition) is not written to meanwhile.
  */
 function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
+  const tls = tlsOptions(c.tls);
   if (c.sentinels) {
     return new Redis({
+      // TLS to the sentinels and to the primary they name alike (one CA, one client certificate)
+      ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
       // asked again and again while every sentinel is down, as Redis itself is
       sentinelRetryStrategy: (times) => Math.min(50 * times, 1000),
       ...opts,
@@ -77,7 +80,6 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       failoverDetector: true,
     });
   }
-  const tls = tlsOptions(c.tls);
   if (c.url) return new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) });
   return new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) });
 }

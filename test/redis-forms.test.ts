@@ -66,7 +66,6 @@ describe('the redis connection forms', () => {
     ['a sentinel url without a name', { url: 'redis+sentinel://a:1' }, /redis\.url must look like redis\+sentinel:/],
     ['a sentinel url with a bad address', { url: 'redis+sentinel://a:1,b/m' }, /redis\.url: "b" is not host:port/],
     ['tls with a redis:// url', { url: 'redis://x:1', tls: { ca: PEM } }, /redis\.tls is given but redis\.url is redis:\/\/: write rediss:\/\//],
-    ['tls with sentinels', { sentinels: [{ host: 'a', port: 1 }], name: 'm', tls: {} }, /redis\.tls with redis\.sentinels is not supported yet/],
     ['a CA file that is not there', { tls: { ca: join(dir, 'missing.pem') } }, /redis\.tls\.ca: cannot read ".*missing\.pem" \(ENOENT\)/],
     ['a key file that holds no PEM', { tls: { cert: PEM, key: notPem } }, /redis\.tls\.key: ".*not\.pem" holds no PEM block/],
     ['a certificate without its key', { tls: { cert: PEM } }, /redis\.tls\.key is missing: a client certificate goes with its key/],

@@ -77,12 +77,20 @@ export function nodeArgs(port: number, dir: string, extra: string[] = []): strin
  * gets its own in `dir`. `failoverTimeout` also delays how soon a sentinel re-points a replica
  * that follows another address than the primary's (e.g. through a proxy): not before it.
  */
-export async function spawnSentinel(dir: string, port: number, name: string, primaryPort: number, failoverTimeout = 5000): Promise<ServerProcess> {
+export async function spawnSentinel(
+  dir: string,
+  port: number,
+  name: string,
+  primaryPort: number,
+  failoverTimeout = 5000,
+  /** TLS: the sentinel's lines (`tls-port`, `tls-replication yes`...) and the probe's options; `port` is then its TLS port */
+  tls?: { lines: string[]; probe: RedisOptions },
+): Promise<ServerProcess> {
   const conf = join(dir, `sentinel-${port}.conf`);
   writeFileSync(
     conf,
     [
-      `port ${port}`,
+      ...(tls ? ['port 0', `tls-port ${port}`, ...tls.lines] : [`port ${port}`]),
       'bind 127.0.0.1',
       'protected-mode no',
       `dir ${dir}`,
@@ -93,7 +101,7 @@ export async function spawnSentinel(dir: string, port: number, name: string, pri
       '',
     ].join('\n'),
   );
-  return spawnServer([conf, '--sentinel'], port);
+  return spawnServer([conf, '--sentinel'], port, tls?.probe);
 }
 
 export interface Certificates {

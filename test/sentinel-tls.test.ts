@@ -1,0 +1,68 @@
+/**
+ * Redis Sentinel over TLS: a primary, a replica and three sentinels listening on TLS ports only
+ * (certificates from a throwaway CA, replication over TLS too). A worker and a client that name
+ * the sentinels and give `tls` (the CA) reach the sentinels and the primary they name over TLS;
+ * after the primary's SIGKILL, the promoted replica, over TLS as well.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Client, Worker } from '../src/index.js';
+import { freePort, until } from './helpers/redis-server.js';
+import { makeCertificates, spawnSentinel, spawnServer, type ServerProcess } from './helpers/deployments.js';
+
+const NAME = 'mymaster';
+const servers: ServerProcess[] = [];
+const cleanup: (() => Promise<unknown>)[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'task-swarm-sentinel-tls-'));
+afterAll(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+  await Promise.all(servers.map((s) => s.kill()));
+  rmSync(dir, { recursive: true, force: true });
+});
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('Redis Sentinel over TLS', () => {
+  it('runs tasks through sentinels and a primary on TLS ports only, and after a failover to the replica', async () => {
+    const certs = makeCertificates(dir);
+    const tlsLines = [`tls-cert-file ${certs.serverCert}`, `tls-key-file ${certs.serverKey}`, `tls-ca-cert-file ${certs.ca}`, 'tls-auth-clients no', 'tls-replication yes'];
+    const tlsArgs = tlsLines.flatMap((l) => {
+      const [k, v] = l.split(' ');
+      return [`--${k}`, v!];
+    });
+    const probe = { tls: { ca: readFileSync(certs.ca, 'utf8'), servername: 'localhost' } };
+    const [p1, p2, ...sp] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const node = (port: number, extra: string[]) => ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', dir, ...tlsArgs, ...extra];
+    const primary = await spawnServer(node(p1!, ['--dbfilename', 'p.rdb']), p1!, probe);
+    servers.push(primary);
+    servers.push(await spawnServer(node(p2!, ['--dbfilename', 'r.rdb', '--replicaof', '127.0.0.1', String(p1)]), p2!, probe));
+    for (const port of sp) servers.push(await spawnSentinel(dir, port!, NAME, p1!, 5000, { lines: tlsLines, probe }));
+
+    const redis = { sentinels: sp.map((port) => ({ host: '127.0.0.1', port: port! })), name: NAME, tls: { ca: certs.ca, servername: 'localhost' } };
+    const ran: string[] = [];
+    const w = new Worker({ port: 0, redis, logger: quiet });
+    w.addTaskFunction('f', (t) => {
+      ran.push(t.id);
+      return t.data;
+    });
+    const c = new Client({ redis });
+    cleanup.push(
+      () => w.stop(),
+      () => c.close(),
+    );
+    await w.start();
+    expect(await c.wait(await c.submit('f', 'before'), { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'before' });
+
+    // the replica in sync, then the primary gone: the sentinels promote it, everyone follows over TLS
+    const replica = new Redis({ port: p2, ...probe });
+    replica.on('error', () => {});
+    cleanup.push(async () => replica.disconnect());
+    await until(async () => /master_link_status:up/.test(await replica.info('replication')), 'the replica in sync over TLS', 10_000);
+    await primary.kill('SIGKILL');
+    const id = await c.submit('f', 'after');
+    expect(await c.wait(id, { timeout: 20_000 })).toMatchObject({ outcome: 'succeeded', result: 'after' });
+    expect(ran).toContain(id);
+  });
+});
