@@ -508,7 +508,10 @@ function redisOptions(values: Context['values'], env: CliIO['env'], warnings: st
     }
   }
   if (name !== undefined && sentinels === undefined) throw new UsageError('--redis-name only goes with --redis-sentinels');
-  const sentinelPassword = secretFrom(values, env, 'redis-sentinel-password-file', 'REDIS_SENTINEL_PASSWORD');
+  // (REDIS_SENTINEL_PASSWORD, like any variable of the environment, counts only where it applies:
+  // a shell that sets it for a Sentinel deployment may still run a command against one Redis)
+  const viaSentinels = redis.sentinels !== undefined || (redis.url ?? '').toLowerCase().startsWith(`${SENTINEL_PROTOCOL}//`);
+  const sentinelPassword = secretFrom(values, viaSentinels ? env : {}, 'redis-sentinel-password-file', 'REDIS_SENTINEL_PASSWORD');
   if (sentinelPassword !== undefined) redis.sentinelPassword = sentinelPassword;
   const tls: Record<string, string> = {};
   for (const k of ['ca', 'cert', 'key', 'servername'] as const) {

@@ -9,7 +9,7 @@ import { Redis, type RedisOptions as IORedisOptions } from 'ioredis';
 import { formatAddress, normalizeHost } from './address.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
-import type { TlsConfig } from './redis-forms.js';
+import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
 
 const lastError = new WeakMap<Redis, Error>();
@@ -77,6 +77,7 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       failoverDetector: true,
     });
   }
+  if (c.tls) checkTlsPair(c.tls);
   const tls = tlsOptions(c.tls);
   if (c.url) return new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) });
   return new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) });
@@ -89,6 +90,9 @@ export function redisAddress(c: RedisConfig): string {
     const u = new URL(c.url);
     u.password = '';
     u.username = '';
+    // (ioredis reads options from the query too: ?password=... is a password)
+    u.search = '';
+    u.hash = '';
     return u.toString();
   }
   return `${c.tls ? 'rediss' : 'redis'}://${formatAddress(c.host, c.port)}`;
