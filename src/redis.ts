@@ -65,9 +65,18 @@ function tlsOptions(t: TlsConfig | undefined): IORedisOptions['tls'] {
  */
 function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
   if (c.sentinels) {
-    return new Redis({
-      // asked again and again while every sentinel is down, as Redis itself is
-      sentinelRetryStrategy: (times) => Math.min(50 * times, 1000),
+    const retries = opts.maxRetriesPerRequest;
+    const redis: Redis = new Redis({
+      // asked again and again while every sentinel is down, as Redis itself is. ioredis counts
+      // a round of unreachable sentinels as no reconnect, so `maxRetriesPerRequest` never
+      // fired: a command queued while no sentinel names a primary (all down, or `name`
+      // misspelt) waited forever (a Client's submit, a Monitor's first command). Each
+      // maxRetriesPerRequest + 1 rounds fail the queued commands, as each that many reconnects
+      // to one Redis do.
+      sentinelRetryStrategy: (times) => {
+        if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(redis, retries);
+        return Math.min(50 * times, 1000);
+      },
       ...opts,
       sentinels: c.sentinels,
       name: c.name,
@@ -76,11 +85,23 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       sentinelPassword: c.sentinelPassword,
       failoverDetector: true,
     });
+    return redis;
   }
   if (c.tls) checkTlsPair(c.tls);
   const tls = tlsOptions(c.tls);
   if (c.url) return new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) });
   return new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) });
+}
+
+/**
+ * Reject the commands waiting for a connection, with the error ioredis gives when a command's
+ * reconnects run out (its `flushQueue`: not in ioredis's types, hence the guarded call).
+ */
+function failQueued(redis: Redis, retries: number): void {
+  const cause = lastError.get(redis)?.message;
+  const e = new Error(`Reached the max retries per request limit (which is ${retries}): no sentinel named a primary${cause ? ` (${cause.trim()})` : ''}`);
+  e.name = 'MaxRetriesPerRequestError';
+  (redis as unknown as { flushQueue?: (e: Error, o: { offlineQueue: boolean; commandQueue: boolean }) => void }).flushQueue?.(e, { offlineQueue: true, commandQueue: false });
 }
 
 /** Where a config points, for messages (no password). */
