@@ -1229,6 +1229,23 @@ function asFlags(e: unknown): unknown {
   return message === e.message ? e : new ConfigError(message);
 }
 
+/**
+ * Redis's ACL refusal as one line that says so. Inside MULTI a refused command fails the whole
+ * transaction with "EXECABORT Transaction discarded because of previous errors", which names
+ * neither the permission nor the command: ioredis keeps the real errors in `previousErrors`.
+ */
+function aclRefusal(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof TaskSwarmError) return e;
+  const previous = (e as { previousErrors?: unknown }).previousErrors;
+  const first = Array.isArray(previous) ? previous.find((p): p is Error => p instanceof Error) : undefined;
+  const cause = /^EXECABORT/.test(e.message) && first ? first : e;
+  if (!/^NOPERM|user executing the script can't/.test(cause.message)) return cause === e ? e : new RuntimeError(`Redis refused: ${cause.message}`);
+  const hint = /function\|load/.test(cause.message)
+    ? "the function library is not loaded on this Redis, and this user may not load it: a worker or a monitor loads it when it starts (or load it as an admin; docs/deployments.md)"
+    : "this Redis user's ACL does not allow it: acl/README.md says what each role (worker, monitor, producer, operator) may run";
+  return new RuntimeError(`Redis refused: ${cause.message.split('\n')[0]} (${hint})`);
+}
+
 function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof InvalidTaskError) return 2;
   return 1;
@@ -1251,7 +1268,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
     for (const w of parsed.warnings) io.stderr.write(`${PROG}: warning: ${w}\n`);
     return await parsed.command.run(parsed.ctx);
   } catch (caught) {
-    const e = asFlags(caught);
+    const e = aclRefusal(asFlags(caught));
     const known = e instanceof UsageError || e instanceof RuntimeError || e instanceof TaskSwarmError;
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
     io.stderr.write(`${PROG}: ${known ? message : `unexpected error: ${message}`}\n`);
