@@ -412,7 +412,8 @@ function noMorePositionals(ctx: Context, count: number, command: string): void {
   if (extra.length) throw new UsageError(`${command}: unexpected argument ${quote(extra[0]!)} (usage: ${PROG} ${command} ${COMMANDS[command]!.args})`);
 }
 
-const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+/** a url with its credentials masked: the userinfo, and a ?password= (ioredis takes it as the password) */
+const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 
 // ------------------------------------------------------------------------------ secrets
 

@@ -87,6 +87,15 @@ describe('secrets stay out of errors', () => {
     expect((err as Error).message).not.toContain('q-secret');
   });
 
+  it('the CLI: a ?password= in the url is masked in its errors, as the userinfo is', async () => {
+    const port = await freePort();
+    for (const env of [{ REDIS_URL: `redis://127.0.0.1:${port}/0?password=q-secret` }, { REDIS_URL: `http://app:pw-secret@127.0.0.1:${port}/0?x=1&password=q-secret` }]) {
+      const r = await runMain(['status'], env);
+      expect(r.stderr).toMatch(/\?password=\*\*\*|&password=\*\*\*/);
+      expect(r.stderr).not.toMatch(/q-secret|pw-secret/);
+    }
+  });
+
   it('a key pasted without its PEM header is taken for a path, and not shown in the error (library and CLI)', async () => {
     const body = readFileSync(certs.clientKey, 'utf8').replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
     for (const make of makers({ url: 'rediss://h:1', tls: { cert: certs.clientCert, key: body } })) {
