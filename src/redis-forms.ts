@@ -174,7 +174,7 @@ function parseSentinelUrl(url: string): Partial<FormFields> {
 }
 
 function resolveTls(raw: unknown): TlsConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`redis.tls must be an object { ca, cert, key, servername, rejectUnauthorized }, got ${JSON.stringify(raw)}`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`redis.tls must be an object { ca, cert, key, servername, rejectUnauthorized }, got ${kind(raw)}`);
   const t = raw as Record<string, unknown>;
   for (const k of Object.keys(t)) {
     if (!(TLS_KEYS as readonly string[]).includes(k)) throw new ConfigError(`redis.tls: unknown option "${k}" (known: ${TLS_KEYS.join(', ')})`);
@@ -235,6 +235,16 @@ function showable(name: string, v: string): boolean {
   return v.length <= 1024 && !/\s/.test(v) && (/^[/~.]/.test(v) || v.includes('.'));
 }
 
+/**
+ * What a value is, without its content: for errors about `tls` and `key`, whose values may be key
+ * material (a PEM key given as `tls` itself, Node's `[{ pem, passphrase }]`).
+ */
+function kind(v: unknown): string {
+  if (v === null || v === undefined || typeof v === 'boolean' || typeof v === 'number') return String(v);
+  if (typeof v === 'string') return v === '' ? 'an empty string' : 'a string';
+  return Array.isArray(v) ? 'an array' : `a value of type ${typeof v}`;
+}
+
 /** PEM text as given (a string, or a Buffer as readFileSync returns it), or read from the file it names */
 function readPem(name: string, v: unknown): string {
   if (v instanceof Uint8Array) {
@@ -242,7 +252,7 @@ function readPem(name: string, v: unknown): string {
     if (!text.includes(PEM_HEADER)) throw new ConfigError(`${name}: the Buffer given holds no PEM block ("${PEM_HEADER}...")`);
     return text;
   }
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text, a Buffer of it, or the path of a PEM file, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text, a Buffer of it, or the path of a PEM file, got ${name.endsWith('.key') ? kind(v) : JSON.stringify(v)}`);
   if (v.includes(PEM_HEADER)) return v;
   let text: string;
   try {

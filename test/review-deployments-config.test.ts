@@ -112,6 +112,28 @@ describe('secrets stay out of errors', () => {
   });
 });
 
+describe('key material given in the wrong place is not echoed', () => {
+  it('a PEM key as `tls` itself, or Node\'s [{ pem, passphrase }] as `key`: the error names the field and the kind of value only', () => {
+    const pem = readFileSync(certs.clientKey, 'utf8');
+    for (const [tls, message] of [
+      [pem, /^redis\.tls must be an object \{ ca, cert, key, servername, rejectUnauthorized \}, got a string$/],
+      [{ cert: certs.clientCert, key: [{ pem, passphrase: 'pass-secret' }] }, /^redis\.tls\.key must be PEM text, a Buffer of it, or the path of a PEM file, got an array$/],
+    ] as const) {
+      for (const make of makers({ url: 'rediss://h:1', tls })) {
+        let err: unknown;
+        try {
+          make();
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).toMatch(message);
+        expect((err as Error).message).not.toMatch(/PRIVATE KEY|pass-secret|MI/);
+      }
+    }
+  });
+});
+
 describe('a client certificate OpenSSL cannot use: a ConfigError naming the field when the component is built', () => {
   it('a key that is not the certificate\'s (was OpenSSL\'s bare "key values mismatch" from start(), naming nothing)', async () => {
     for (const make of makers({ url: 'rediss://127.0.0.1:1', tls: { ca: certs.ca, cert: certs.clientCert, key: certs.serverKey } })) {
