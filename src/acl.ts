@@ -132,10 +132,13 @@ export function rolePatterns(role: AclRole, c: NameConfig): { readWrite: string[
   const k = buildKeys(c);
   const g = globEscape;
   const tasks = `${g(k.taskKeyPrefix)}*`;
-  const channels = [`${g(k.taskKeyPrefix)}*-events`, `${g(k.taskKeyPrefix)}*-control`];
+  const events = `${g(k.taskKeyPrefix)}*-events`;
+  const channels = [events, `${g(k.taskKeyPrefix)}*-control`];
   const all = [g(k.newQueue), `${g(k.newQueue)}:*`, g(k.taskSet), `${g(k.taskSet)}:*`, tasks, g(k.endQueue), g(k.workerSet), `${g(k.workerSet)}:*`];
-  // (the operator neither publishes nor subscribes)
-  if (role !== 'producer') return { readWrite: all, readOnly: [], channels: role === 'operator' ? [] : channels };
+  // The operator neither publishes nor subscribes. The monitor only publishes its scripts'
+  // events (a requeue's): a channel rule allows PUBLISH as well as SUBSCRIBE, so the control
+  // channels would let it stop any running task.
+  if (role !== 'producer') return { readWrite: all, readOnly: [], channels: role === 'operator' ? [] : role === 'monitor' ? [events] : channels };
   const Q = g(k.newQueue);
   return {
     readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.dedupe), `${Q}:plain`, `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],

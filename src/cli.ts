@@ -412,7 +412,8 @@ function noMorePositionals(ctx: Context, count: number, command: string): void {
   if (extra.length) throw new UsageError(`${command}: unexpected argument ${quote(extra[0]!)} (usage: ${PROG} ${command} ${COMMANDS[command]!.args})`);
 }
 
-const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+/** a url with its credentials masked: the userinfo, and a ?password= (ioredis takes it as the password) */
+const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 
 // ------------------------------------------------------------------------------ secrets
 
@@ -508,7 +509,10 @@ function redisOptions(values: Context['values'], env: CliIO['env'], warnings: st
     }
   }
   if (name !== undefined && sentinels === undefined) throw new UsageError('--redis-name only goes with --redis-sentinels');
-  const sentinelPassword = secretFrom(values, env, 'redis-sentinel-password-file', 'REDIS_SENTINEL_PASSWORD');
+  // (REDIS_SENTINEL_PASSWORD, like any variable of the environment, counts only where it applies:
+  // a shell that sets it for a Sentinel deployment may still run a command against one Redis)
+  const viaSentinels = redis.sentinels !== undefined || (redis.url ?? '').toLowerCase().startsWith(`${SENTINEL_PROTOCOL}//`);
+  const sentinelPassword = secretFrom(values, viaSentinels ? env : {}, 'redis-sentinel-password-file', 'REDIS_SENTINEL_PASSWORD');
   if (sentinelPassword !== undefined) redis.sentinelPassword = sentinelPassword;
   const tls: Record<string, string> = {};
   for (const k of ['ca', 'cert', 'key', 'servername'] as const) {
@@ -1226,6 +1230,23 @@ function asFlags(e: unknown): unknown {
   return message === e.message ? e : new ConfigError(message);
 }
 
+/**
+ * Redis's ACL refusal as one line that says so. Inside MULTI a refused command fails the whole
+ * transaction with "EXECABORT Transaction discarded because of previous errors", which names
+ * neither the permission nor the command: ioredis keeps the real errors in `previousErrors`.
+ */
+function aclRefusal(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof TaskSwarmError) return e;
+  const previous = (e as { previousErrors?: unknown }).previousErrors;
+  const first = Array.isArray(previous) ? previous.find((p): p is Error => p instanceof Error) : undefined;
+  const cause = /^EXECABORT/.test(e.message) && first ? first : e;
+  if (!/^NOPERM|user executing the script can't/.test(cause.message)) return cause === e ? e : new RuntimeError(`Redis refused: ${cause.message}`);
+  const hint = /function\|load/.test(cause.message)
+    ? "the function library is not loaded on this Redis, and this user may not load it: a worker or a monitor loads it when it starts (or load it as an admin; docs/deployments.md)"
+    : "this Redis user's ACL does not allow it: acl/README.md says what each role (worker, monitor, producer, operator) may run";
+  return new RuntimeError(`Redis refused: ${cause.message.split('\n')[0]} (${hint})`);
+}
+
 function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof InvalidTaskError) return 2;
   return 1;
@@ -1248,7 +1269,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
     for (const w of parsed.warnings) io.stderr.write(`${PROG}: warning: ${w}\n`);
     return await parsed.command.run(parsed.ctx);
   } catch (caught) {
-    const e = asFlags(caught);
+    const e = aclRefusal(asFlags(caught));
     const known = e instanceof UsageError || e instanceof RuntimeError || e instanceof TaskSwarmError;
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
     io.stderr.write(`${PROG}: ${known ? message : `unexpected error: ${message}`}\n`);

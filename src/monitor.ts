@@ -39,6 +39,19 @@ const SWEEP_BATCH = 1000;
  * lost) and no rate of ends the workers can produce outruns the cleanup for long.
  */
 const SWEEP_BUDGET_MS = 200;
+/**
+ * How long start() waits for its first connection. Through sentinels that all fail (down, or
+ * `name` misspelt) ioredis's connect() neither resolves nor rejects: it asks them again and
+ * again; start() then rejects with the sentinels' last error (unavailable()).
+ */
+const START_CONNECT_MS = 5000;
+
+function connectWithin(redis: Redis, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no connection within ${ms} ms`)), ms);
+    redis.connect().then(resolve, reject).finally(() => clearTimeout(timer));
+  });
+}
 /** a monitor that stays behind says so at most this often */
 const BEHIND_LOG_MS = 30_000;
 
@@ -155,7 +168,7 @@ export class Monitor extends EventEmitter {
       actors: {
         connect: fromPromise(async () => {
           try {
-            await this.redis.connect();
+            await connectWithin(this.redis, START_CONNECT_MS);
             await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
             this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {

@@ -10,6 +10,7 @@
  * when the component is built, naming the field, not at the first TLS handshake).
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
 
@@ -35,6 +36,8 @@ const TLS_KEYS = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as co
 const PEM_FIELDS = ['ca', 'cert', 'key'] as const;
 const PEM_HEADER = '-----BEGIN ';
 export const SENTINEL_PROTOCOL = 'redis+sentinel:';
+/** the largest db number the schema takes (as for `db` itself) */
+const MAX_DB = 2 ** 31 - 1;
 
 /** what the connection form reads of a resolved config (the rest passes through unchanged) */
 interface FormFields {
@@ -71,6 +74,8 @@ export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<
       if (has(k)) throw new ConfigError(`redis.sentinels and redis.${k} are two ways to reach Redis: give one (the sentinels name the primary)`);
     }
     out.sentinels = checkSentinels(given.sentinels);
+  } else if (c.url !== undefined) {
+    out.url = checkUrl(c.url);
   }
   if (out.sentinels !== undefined) {
     if (out.name === undefined || out.name === '') throw new ConfigError('redis.name is missing: with redis.sentinels it names the primary the sentinels monitor (e.g. "mymaster")');
@@ -80,12 +85,30 @@ export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<
     }
   }
   if (has('tls')) {
-    if (c.url !== undefined && /^redis:\/\//i.test(c.url)) {
+    if (out.url !== undefined && out.url.startsWith('redis://')) {
       throw new ConfigError('redis.tls is given but redis.url is redis://: write rediss:// for a TLS connection');
     }
     out.tls = resolveTls(given.tls);
   }
   return out;
+}
+
+/**
+ * A redis:// or rediss:// url, its scheme in lower case: ioredis turns TLS on only for a url
+ * that starts with "rediss://" exactly, so "REDISS://host" would connect in plain text. Errors
+ * do not repeat the url (it may hold a password).
+ */
+function checkUrl(url: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
+  if (scheme !== 'redis' && scheme !== 'rediss') {
+    throw new ConfigError(`redis.url must start with redis://, rediss:// or ${SENTINEL_PROTOCOL}//${scheme === undefined ? '' : `, got ${scheme}://`}`);
+  }
+  try {
+    new URL(url);
+  } catch {
+    throw new ConfigError(`redis.url (a ${scheme}:// url) cannot be read as a url: write ${scheme}://[user:password@]host:port[/db], with a password's special characters %-encoded`);
+  }
+  return scheme + url.slice(scheme.length);
 }
 
 function checkSentinels(raw: unknown): SentinelAddress[] {
@@ -121,25 +144,36 @@ export function parseSentinelList(text: string, what: string): SentinelAddress[]
 /** `redis+sentinel://[user:pass@]host:port[,host:port...]/name[/db]` */
 function parseSentinelUrl(url: string): Partial<FormFields> {
   const bad = (why: string) => new ConfigError(`redis.url must look like ${SENTINEL_PROTOCOL}//[user:password@]host:port[,host:port...]/name[/db]: ${why}`);
+  // (a bad %-escape is a ConfigError, not decodeURIComponent's URIError; the value is not shown)
+  const decode = (text: string, what: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      throw bad(`${what} holds a % that does not start an escape (write %25 for a % itself)`);
+    }
+  };
   const m = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)(?:\/(\d+))?\/?$/i.exec(url);
   if (!m) throw bad('cannot read it');
   const [, userinfo, hosts, name, db] = m;
   const out: Partial<FormFields> = {
     sentinels: parseSentinelList(hosts!, 'redis.url'),
-    name: decodeURIComponent(name!),
+    name: decode(name!, 'the name'),
   };
-  if (db !== undefined) out.db = Number(db);
+  if (db !== undefined) {
+    if (Number(db) > MAX_DB) throw bad(`the db ${db} is above ${MAX_DB}`);
+    out.db = Number(db);
+  }
   if (userinfo !== undefined) {
     const i = userinfo.indexOf(':');
-    const user = decodeURIComponent(i < 0 ? userinfo : userinfo.slice(0, i));
+    const user = decode(i < 0 ? userinfo : userinfo.slice(0, i), 'the user name');
     if (user !== '') out.username = user;
-    if (i >= 0) out.password = decodeURIComponent(userinfo.slice(i + 1));
+    if (i >= 0) out.password = decode(userinfo.slice(i + 1), 'the password');
   }
   return out;
 }
 
 function resolveTls(raw: unknown): TlsConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`redis.tls must be an object { ca, cert, key, servername, rejectUnauthorized }, got ${JSON.stringify(raw)}`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`redis.tls must be an object { ca, cert, key, servername, rejectUnauthorized }, got ${kind(raw)}`);
   const t = raw as Record<string, unknown>;
   for (const k of Object.keys(t)) {
     if (!(TLS_KEYS as readonly string[]).includes(k)) throw new ConfigError(`redis.tls: unknown option "${k}" (known: ${TLS_KEYS.join(', ')})`);
@@ -162,6 +196,54 @@ function resolveTls(raw: unknown): TlsConfig {
   return out;
 }
 
+const pairsChecked = new WeakSet<TlsConfig>();
+
+/**
+ * A client certificate that OpenSSL cannot read, or a key that is not the certificate's, as a
+ * ConfigError naming the field, when the first connection is made (once per config): left to
+ * the TLS handshake, it is OpenSSL's bare error, thrown at start() with no field named. (Not in
+ * resolveConnectionForm: a config may be checked without its files being real certificates.)
+ */
+export function checkTlsPair(t: TlsConfig): void {
+  if (t.cert === undefined || t.key === undefined || pairsChecked.has(t)) return;
+  const fails = (o: { cert?: string | Buffer; key?: string | Buffer }) => {
+    try {
+      createSecureContext(o);
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+  const both = fails({ cert: t.cert, key: t.key });
+  if (both !== undefined) {
+    const cert = fails({ cert: t.cert });
+    if (cert !== undefined) throw new ConfigError(`redis.tls.cert: OpenSSL cannot read the certificate (${cert})`);
+    if (/key values mismatch/i.test(both)) throw new ConfigError(`redis.tls.key is not the key of redis.tls.cert (${both})`);
+    throw new ConfigError(`redis.tls.key: OpenSSL cannot read the key (${both})`);
+  }
+  pairsChecked.add(t);
+}
+
+/**
+ * Whether a value that is not PEM text may be shown in an error as the path it was taken for: a
+ * key's value is shown only when it looks like a path (a private key's base64 body, pasted
+ * without its header, never holds a "." and always starts with "MI").
+ */
+function showable(name: string, v: string): boolean {
+  if (!name.endsWith('.key')) return true;
+  return v.length <= 1024 && !/\s/.test(v) && (/^[/~.]/.test(v) || v.includes('.'));
+}
+
+/**
+ * What a value is, without its content: for errors about `tls` and `key`, whose values may be key
+ * material (a PEM key given as `tls` itself, Node's `[{ pem, passphrase }]`).
+ */
+function kind(v: unknown): string {
+  if (v === null || v === undefined || typeof v === 'boolean' || typeof v === 'number') return String(v);
+  if (typeof v === 'string') return v === '' ? 'an empty string' : 'a string';
+  return Array.isArray(v) ? 'an array' : `a value of type ${typeof v}`;
+}
+
 /** PEM text as given (a string, or a Buffer as readFileSync returns it), or read from the file it names */
 function readPem(name: string, v: unknown): string {
   if (v instanceof Uint8Array) {
@@ -169,13 +251,14 @@ function readPem(name: string, v: unknown): string {
     if (!text.includes(PEM_HEADER)) throw new ConfigError(`${name}: the Buffer given holds no PEM block ("${PEM_HEADER}...")`);
     return text;
   }
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text, a Buffer of it, or the path of a PEM file, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text, a Buffer of it, or the path of a PEM file, got ${name.endsWith('.key') ? kind(v) : JSON.stringify(v)}`);
   if (v.includes(PEM_HEADER)) return v;
   let text: string;
   try {
     text = readFileSync(v, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${name}: cannot read ${JSON.stringify(v)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const what = showable(name, v) ? JSON.stringify(v) : 'the file it names (the value is not shown: it is no path and may be key material)';
+    throw new ConfigError(`${name}: cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   if (!text.includes(PEM_HEADER)) throw new ConfigError(`${name}: ${JSON.stringify(v)} holds no PEM block ("${PEM_HEADER}...")`);
   return text;

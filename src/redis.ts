@@ -9,7 +9,7 @@ import { Redis, type RedisOptions as IORedisOptions } from 'ioredis';
 import { formatAddress, normalizeHost } from './address.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
-import type { TlsConfig } from './redis-forms.js';
+import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
 
 const lastError = new WeakMap<Redis, Error>();
@@ -64,13 +64,23 @@ function tlsOptions(t: TlsConfig | undefined): IORedisOptions['tls'] {
  * switch, so a primary demoted while still up (a partition) is not written to meanwhile.
  */
 function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
+  if (c.tls) checkTlsPair(c.tls);
   const tls = tlsOptions(c.tls);
   if (c.sentinels) {
-    return new Redis({
+    const retries = opts.maxRetriesPerRequest;
+    const redis: Redis = new Redis({
       // TLS to the sentinels and to the primary they name alike (one CA, one client certificate)
       ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
-      // asked again and again while every sentinel is down, as Redis itself is
-      sentinelRetryStrategy: (times) => Math.min(50 * times, 1000),
+      // asked again and again while every sentinel is down, as Redis itself is. ioredis counts
+      // a round of unreachable sentinels as no reconnect, so `maxRetriesPerRequest` never
+      // fired: a command queued while no sentinel names a primary (all down, or `name`
+      // misspelt) waited forever (a Client's submit, a Monitor's first command). Each
+      // maxRetriesPerRequest + 1 rounds fail the queued commands, as each that many reconnects
+      // to one Redis do.
+      sentinelRetryStrategy: (times) => {
+        if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(redis, retries);
+        return Math.min(50 * times, 1000);
+      },
       ...opts,
       sentinels: c.sentinels,
       name: c.name,
@@ -79,9 +89,21 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       sentinelPassword: c.sentinelPassword,
       failoverDetector: true,
     });
+    return redis;
   }
   if (c.url) return new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) });
   return new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) });
+}
+
+/**
+ * Reject the commands waiting for a connection, with the error ioredis gives when a command's
+ * reconnects run out (its `flushQueue`: not in ioredis's types, hence the guarded call).
+ */
+function failQueued(redis: Redis, retries: number): void {
+  const cause = lastError.get(redis)?.message;
+  const e = new Error(`Reached the max retries per request limit (which is ${retries}): no sentinel named a primary${cause ? ` (${cause.trim()})` : ''}`);
+  e.name = 'MaxRetriesPerRequestError';
+  (redis as unknown as { flushQueue?: (e: Error, o: { offlineQueue: boolean; commandQueue: boolean }) => void }).flushQueue?.(e, { offlineQueue: true, commandQueue: false });
 }
 
 /** Where a config points, for messages (no password). */
@@ -91,6 +113,9 @@ export function redisAddress(c: RedisConfig): string {
     const u = new URL(c.url);
     u.password = '';
     u.username = '';
+    // (ioredis reads options from the query too: ?password=... is a password)
+    u.search = '';
+    u.hash = '';
     return u.toString();
   }
   return `${c.tls ? 'rediss' : 'redis'}://${formatAddress(c.host, c.port)}`;

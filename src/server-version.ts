@@ -4,7 +4,7 @@
  * INFO server, so an old server fails with one clear error instead of a script error mid-run.
  */
 import type { Redis } from 'ioredis';
-import { UnsupportedServerError } from './errors.js';
+import { RedisUnavailableError, UnsupportedServerError } from './errors.js';
 
 export const MIN_SERVER_VERSIONS = { redis: '7.0.0', valkey: '7.2.0' } as const;
 
@@ -46,15 +46,33 @@ export function checkServerVersion(info: string, where = 'Redis'): ServerVersion
   return v;
 }
 
-/** INFO server on `redis`, checked. A user whose ACL refuses INFO is told so (it needs +info). */
+/**
+ * A replica refuses every write (READONLY), and a writable one would keep them to itself: a
+ * component pointed at one is refused at start-up too, with a RedisUnavailableError (a monitor started there and failed every
+ * sweep after; a worker or the CLI said "cannot reach" or "unexpected error: READONLY").
+ */
+export function checkServerRole(info: string, where = 'Redis'): void {
+  const field = (name: string) => new RegExp(`^${name}:([^\\r\\n]*)`, 'm').exec(info)?.[1]?.trim();
+  if (field('role') !== 'slave') return;
+  const host = field('master_host');
+  const of = host ? ` of ${host}:${field('master_port') ?? '?'}` : '';
+  // (RedisUnavailableError, not UnsupportedServerError: a replica may be promoted, and a client
+  // keeps an unsupported server's refusal for good)
+  throw new RedisUnavailableError(`${where} is a replica${of}: every component writes, so give it the primary (or the sentinels that name it)`);
+}
+
+/** INFO server (and replication) on `redis`, checked. A user whose ACL refuses INFO is told so (it needs +info). */
 export async function checkServer(redis: Redis, where = 'Redis'): Promise<ServerVersion> {
-  let info: string;
-  try {
-    info = await redis.info('server');
-  } catch (e) {
-    const message = (e as Error).message ?? String(e);
-    if (/NOPERM/.test(message)) throw new UnsupportedServerError(`${where}: cannot read the server's version (INFO refused: ${message}); give the ACL user +info`, e);
-    throw e;
-  }
-  return checkServerVersion(info, where);
+  const info = async (section: string) => {
+    try {
+      return await redis.info(section);
+    } catch (e) {
+      const message = (e as Error).message ?? String(e);
+      if (/NOPERM/.test(message)) throw new UnsupportedServerError(`${where}: cannot read the server's version (INFO refused: ${message}); give the ACL user +info`, e);
+      throw e;
+    }
+  };
+  const version = checkServerVersion(await info('server'), where);
+  checkServerRole(await info('replication'), where);
+  return version;
 }
