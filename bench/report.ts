@@ -497,7 +497,7 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
   (\`Worker\`, \`Client\`, \`Monitor\` from \`src/index.ts\`, \`port: 0\`, \`TASK_SWARM_LOG=silent\`).
 - **Throughput**: ${fmt(n)} tasks per run (the default is 20,000, as the issue asks; a time
   budget stops the scenario starting new runs on a machine too slow to fit them in the
-  command's 10 minutes, and the table then shows fewer repeats).
+  command's 12 minutes, and the table then shows fewer repeats).
   *drain*: the tasks are queued first (Task Swarm through \`Client.submit\`, i.e.
   submit.lua; BullMQ \`Queue.add\`; Bee-Queue \`Job.save\`), then the workers are started; timed
   from the start command to the last completion recorded in Redis (polled every 5 ms: Task
@@ -540,9 +540,16 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
 - **Profile**: the Task Swarm worker child runs under \`node --cpu-prof\`; only samples inside
   the timed drain are summarised (\`bench/lib/cpuprofile.ts\`); the raw profile is left in
   \`bench/results/profile/\` (not committed).
+- **durable** (\`bench/scenarios/durable.ts\`, Task Swarm only): a primary and a replica of the
+  scenario's own; with \`redis.durable\` 0 and 1 alternating, 200 submits one at a time (p50),
+  submitMany in batches of 100, then one in-process worker at concurrency 10 drains them.
+- **Sentinel failover** (\`bench/scenarios/sentinel.ts\`, Task Swarm and BullMQ): a fresh primary,
+  replica and three sentinels per run; one worker child and the producer through the sentinels,
+  a probe task every 20 ms; the primary SIGKILLed once tasks run; timed from the kill to the
+  start of the first task submitted after it.
 
 Every run has a time limit (a run that hangs is reported as failed and the scenario goes on),
-and no run starts after ${fmt(budgetS)} s, so the whole command stays under 10 minutes; the machine has 2 cores shared by Redis,
+and no run starts after ${fmt(budgetS)} s, so the whole command stays under 12 minutes; the machine has 2 cores shared by Redis,
 the producer and the workers, so absolute numbers are low and the ratios are what to compare.
 `;
 
