@@ -113,9 +113,12 @@ describe('the helpers of src/lua/lib', () => {
       const text = readFileSync(new URL(f, dir), 'utf8');
       const forgotten = [...text.matchAll(/onEachCall\(function\(\)([\s\S]*?)end\)/g)].map((m) => m[1]).join('\n');
       // a top-level variable (not a function, not a CONSTANT) is state that lives across calls
-      for (const [, name] of text.matchAll(/^local (?!function)([A-Za-z_]\w*)/gm)) {
-        if (name === name!.toUpperCase() || name === 'forgetters') continue;
-        if (!new RegExp(`\\b${name}\\s*=`).test(forgotten)) kept.push(`${f}: ${name}`);
+      // (every name of a `local a, b = ...` at the top level)
+      for (const [, names] of text.matchAll(/^local (?!function)([A-Za-z_][\w, ]*?)\s*(?:=|$)/gm)) {
+        for (const name of names!.split(',').map((n) => n.trim())) {
+          if (name === name.toUpperCase() || name === 'forgetters') continue;
+          if (!new RegExp(`\\b${name}\\s*[=,]`).test(forgotten)) kept.push(`${f}: ${name}`);
+        }
       }
     }
     expect(kept).toEqual([]);
