@@ -2,25 +2,55 @@
  * `redis.durable`: a write counts once that many replicas acknowledged it (WAIT), so that a
  * failover (a replica promoted while the primary's latest writes had not reached it) cannot
  * lose it. Sent after the write's reply, on the connection that wrote: WAIT covers every write
- * that connection made before it (one sent earlier, a script sent again after the library was
- * loaded, a resend after a reconnect).
+ * that connection made before it.
+ *
+ * One WAIT at a time per connection. While the replicas do not answer, a WAIT holds its
+ * connection for durableTimeout, and everything sent behind it waits: one WAIT per write, each
+ * behind the last, held a worker's heartbeat for several durableTimeouts (past its command
+ * timeout, and past the monitors' taskTimeout). A WAIT whose reply has not come yet when a
+ * write's reply comes was sent after that write (a connection's replies come in order), so it
+ * covers that write too: the write joins it instead of sending its own.
+ *
+ * After a reconnect ioredis sends a pending WAIT again on the new connection, after its CLIENT
+ * SETNAME; Redis (7.0) sets a connection's write offset at every command it runs, so that WAIT
+ * waits for the primary's offset at that moment, past the write: it still covers it
+ * (test/review-durable-submit.test.ts).
  */
 import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config.js';
 import { NotDurableError } from '../errors.js';
+
+/** per connection, the WAIT sent and not answered yet: acknowledged replicas */
+const pending = new WeakMap<Redis, Promise<number>>();
 
 /**
  * Resolves once `c.durable` replicas hold what `redis` wrote so far; rejects with a
  * NotDurableError after `c.durableTimeout` ms with fewer (`what` names the writes, `ids` their
  * tasks). Nothing to wait for when `c.durable` is 0.
  */
-export async function replicated(redis: Redis, c: Pick<RedisConfig, 'durable' | 'durableTimeout'>, what: string, ids: readonly string[]): Promise<void> {
+export async function replicated(
+  redis: Redis,
+  c: Pick<RedisConfig, 'durable' | 'durableTimeout'>,
+  what: string,
+  ids: readonly string[],
+): Promise<void> {
   if (!c.durable) return;
-  const acked = Number(await redis.wait(c.durable, c.durableTimeout));
-  if (acked >= c.durable) return;
+  let acked = pending.get(redis);
+  if (!acked) {
+    const reply = redis.wait(c.durable, c.durableTimeout);
+    const mine = reply.then(Number);
+    // attached first, so it runs before any reaction to a reply that came after the WAIT's
+    const done = () => {
+      if (pending.get(redis) === mine) pending.delete(redis);
+    };
+    reply.then(done, done);
+    pending.set(redis, (acked = mine));
+  }
+  const n = await acked;
+  if (n >= c.durable) return;
   throw new NotDurableError(
-    `${what}: written on the primary, but ${acked} of the ${c.durable} replica(s) redis.durable asks for acknowledged it within ${c.durableTimeout} ms; a failover now could lose it`,
+    `${what}: written on the primary, but ${n} of the ${c.durable} replica(s) redis.durable asks for acknowledged it within ${c.durableTimeout} ms; a failover now could lose it`,
     ids,
-    acked,
+    n,
   );
 }
