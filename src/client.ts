@@ -209,7 +209,7 @@ export class Client {
    * a task that is queued, delayed or running, resolves with that task's id and queues nothing.
    */
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
-    const [id] = await this.submitAll([buildSubmission(fn, data, options)]);
+    const [id] = await this.submitAll([[buildSubmission(fn, data, options)]]);
     return id!;
   }
 
@@ -258,17 +258,27 @@ export class Client {
         if (inHash === 1 || inQueue === 1) throw new DuplicateTaskError(chosen[i]!.id);
       }
     }
-    const out: string[] = [];
-    for (const batch of batches) out.push(...(await this.submitAll(batch)));
-    return out;
+    return this.submitAll(batches);
   }
 
-  private async submitAll(subs: Submission[]): Promise<string[]> {
-    if (subs.length === 0) return [];
+  /**
+   * Write the batches one after another, then (redis.durable) one WAIT for them all: it covers
+   * every batch (they went out on one connection, before it), and a NotDurableError names the
+   * ids the caller would have had, of the tasks this call queued, and no others (a batch
+   * refused for a taken id queued nothing; a task whose dedupe key another holds is that one).
+   */
+  private async submitAll(batches: Submission[][]): Promise<string[]> {
+    if (batches.every((b) => b.length === 0)) return [];
     await this.checkServer();
-    const replies = await submitTasks(this.redis, this.keys, subs);
-    const ids = subs.map((t) => t.id);
+    const ids: string[] = [];
+    for (const batch of batches) ids.push(...(await this.write(batch)));
     await replicated(this.redis, this.config, `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`, ids);
+    return ids;
+  }
+
+  private async write(subs: Submission[]): Promise<string[]> {
+    if (subs.length === 0) return [];
+    const replies = await submitTasks(this.redis, this.keys, subs);
     const refused = subs.filter((_, i) => { const r = replies[i]!; return !r.queued && 'taken' in r && r.taken; });
     if (refused.length > 0) {
       // Refused: an id is taken. By this very submission, when its reply was lost and ioredis
@@ -276,7 +286,7 @@ export class Client {
       for (const t of refused) if (!(await this.holds(t.id, t.raw))) throw new DuplicateTaskError(t.id);
       if (refused.length < subs.length) {
         const rest = subs.filter((t) => !refused.includes(t));
-        const again = await this.submitAll(rest);
+        const again = await this.write(rest);
         let j = 0;
         return subs.map((t) => (refused.includes(t) ? t.id : again[j++]!));
       }
