@@ -54,9 +54,14 @@ const FINISH_RETRY_MS = 500;
 /** how often a worker cut off from Redis asks whether it is back */
 const REDIS_RETRY_MS = 250;
 
-/** A command slower than this means Redis is unreachable (or too slow to keep leases alive). */
-export function redisCommandTimeout(heartbeatInterval: number): number {
-  return Math.max(1000, 2 * heartbeatInterval);
+/**
+ * A command slower than this means Redis is unreachable (or too slow to keep leases alive).
+ * With redis.durable, a command may wait behind a WAIT of `durableWait` ms (the one under way
+ * on the connection, src/effects/durable.ts), which the replicas decide, not Redis's health: a
+ * WAIT past the timeout timed out itself, and the heartbeats, claims and ENDs behind it.
+ */
+export function redisCommandTimeout(heartbeatInterval: number, durableWait = 0): number {
+  return Math.max(1000, 2 * heartbeatInterval) + durableWait;
 }
 
 export class Worker extends EventEmitter {
@@ -123,7 +128,7 @@ export class Worker extends EventEmitter {
     // per tick, every lease in one renew), and ioredis's auto-pipeline would hold each of those
     // calls for a setImmediate and wrap it in a Pipeline (measured in docs/benchmarks.md).
     this.redis = connect(this.config.redis, 'command', this.owner, {
-      commandTimeout: redisCommandTimeout(this.config.heartbeatInterval),
+      commandTimeout: redisCommandTimeout(this.config.heartbeatInterval, this.config.redis.durable ? this.config.redis.durableTimeout : 0),
       enableAutoPipelining: false,
     });
     this.sub = connect(this.config.redis, 'subscriber', this.owner);
