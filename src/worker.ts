@@ -19,7 +19,7 @@ import { formatAddress, isLoopback, isUnspecified, parseAddress } from './addres
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './effects/event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
-import { replicated } from './effects/durable.js';
+import { replicaShortfall, replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
 import type { EndingOutcome } from './effects/end-batch.js';
@@ -604,6 +604,8 @@ export class Worker extends EventEmitter {
             // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
             const ends = await redisEnds(this.redis);
             await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
+            const short = await replicaShortfall(this.redis, config.redis);
+            if (short) log.warn(short);
             const reachable = ends.local ?? '127.0.0.1';
             const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
             const server = await startPeerServer(config.host ?? reachable, config.port, () => this.address, config.secret, onError);

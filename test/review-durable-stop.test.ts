@@ -53,3 +53,22 @@ describe('redis.durable: stop', () => {
     }
   }, 30_000);
 });
+
+describe('redis.durable: more replicas than the primary has', () => {
+  it('warns at start that every END will wait durableTimeout, and still runs tasks', async () => {
+    const redis = { host: '127.0.0.1', port: pair.primaryPort, keyPrefix: 'short:', durable: 2, durableTimeout: 200 };
+    const warnings: string[] = [];
+    const w = new Worker({ port: 0, redis, logger: { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error() {} } });
+    const c = new Client({ redis: { ...redis, durable: 0 } });
+    try {
+      w.addTaskFunction('f', (t) => t.data);
+      await w.start();
+      expect(warnings.find((m) => m.includes('redis.durable asks 2 replica(s)'))).toMatch(/has 1 connected: until more connect, every END waits redis\.durableTimeout \(200 ms\)/);
+      const id = await c.submit('f', 3);
+      expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 3 });
+    } finally {
+      await w.stop();
+      await c.close();
+    }
+  });
+});

@@ -54,3 +54,16 @@ export async function replicated(
     n,
   );
 }
+
+/**
+ * Said once at start when the primary has fewer replicas connected than `c.durable` asks for:
+ * then every WAIT runs its whole durableTimeout and fails (replicas come and go, so it is not
+ * refused), which a worker would otherwise show only as one warning per END.
+ */
+export async function replicaShortfall(redis: Redis, c: Pick<RedisConfig, 'durable' | 'durableTimeout'>): Promise<string | undefined> {
+  if (!c.durable) return undefined;
+  const info = await redis.info('replication');
+  const connected = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
+  if (connected >= c.durable) return undefined;
+  return `redis.durable asks ${c.durable} replica(s) to acknowledge each write, and the primary has ${connected} connected: until more connect, every END waits redis.durableTimeout (${c.durableTimeout} ms) and is not confirmed`;
+}
