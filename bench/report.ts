@@ -477,7 +477,7 @@ function orderSection(o: OrderResult): string[] {
     `Redis memory per queued task: a plain seed task on \`new-task\` (no group, no priority; ${fmt(o.memory.plainN)} of them) ${fmt(o.memory.plain)} B; ` +
       `a placed task (group + priority, its hash and its member in its group's zset): ${Object.entries(o.memory.placed)
         .map(([n, b]) => `${fmt(b)} B at ${fmt(Number(n))}`)
-        .join(', ')}. Fill rate (pipelined submit.lua): ${fmt(o.fillRate)} submits/s.`,
+        .join(', ')}. Fill rate (submit.lua, a thousand per call): ${fmt(o.fillRate)} submits/s.`,
   );
   L.push('');
   return L;
@@ -531,8 +531,8 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
   \`requeueStale\` + \`reapEnded\` (src/effects/sweep.ts) with the Monitor's batch of 1,000, timed
   from the bench process; the stale tasks are made stale again before each timed pass.
 - **Order** (\`bench/scenarios/order.ts\`): Redis is filled with real tasks of one function, placed
-  as \`Client.submit\` places a task with a group and a priority (the same submit.lua call,
-  pipelined), across 1,000 groups × 10 priorities, up to 10k, 100k and 1M queued; at each size a
+  as \`Client.submit\` places a task with a group and a priority (the same submit.lua, a
+  thousand tasks per call), across 1,000 groups × 10 priorities, up to 10k, 100k and 1M queued; at each size a
   worker-like caller (the library's \`claim\` effect, a token per claim) claims 1 task at a time,
   then 10, one claim after the other, and Redis's own time per claim script is read from INFO
   commandstats; then again with limits set. 1M is opt-in (\`--order-max=1000000\`: its fill

@@ -3,8 +3,8 @@
  * limits cost a claim as the queue grows.
  *
  * Redis is filled with real tasks of one function, each placed as `Client.submit` places a task
- * with a group and a priority (submit.lua, pipelined: `buildSubmission` then the same script
- * with the same arguments), across 1,000 groups x 10 priorities, up to 10k, 100k and 1M queued
+ * with a group and a priority (`buildSubmission` then submit.lua with the same arguments, a
+ * thousand tasks per call as `Client.submitMany` sends them), across 1,000 groups x 10 priorities, up to 10k, 100k and 1M queued
  * (cumulative: each size tops the queue up). At each size a worker-like caller (the library's
  * `claim` effect, a token per claim acking the one before, as the Worker does) makes a few
  * hundred claims of 1 task and of 10 tasks, one after the other; the cost is Redis's own time
@@ -22,10 +22,9 @@ import type { Redis } from 'ioredis';
 import { resolveRedisConfig } from '../../src/config.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { connect } from '../../src/redis.js';
-import { claim } from '../../src/effects/queue.js';
+import { claim, submitTasks } from '../../src/effects/queue.js';
 import { setLimit } from '../../src/effects/limits.js';
 import { buildSubmission } from '../../src/submission.js';
-import { pipeScript, scriptPipeline } from '../../src/scripts.js';
 import { commandStats, resetRedis, usedMemory } from '../lib/redis.js';
 import { nowMs, round } from '../lib/timing.js';
 import { check, timeLeft, type Ctx } from '../lib/context.js';
@@ -62,7 +61,7 @@ export interface OrderResult {
   cells: OrderCell[];
   /** used_memory delta / n: placed (group + priority) at each size, and plain seed tasks */
   memory: { placed: Record<string, number>; plain: number; plainN: number };
-  /** submits per second while filling (pipelined submit.lua) */
+  /** submits per second while filling (submit.lua, a thousand per call) */
   fillRate: number;
   commit?: string;
 }
@@ -74,15 +73,12 @@ function place(k: number): { group: string; priority: number } {
 
 async function fill(r: Redis, keys: Keys, from: number, to: number, placed: boolean): Promise<void> {
   for (let k = from; k < to; ) {
-    const p = scriptPipeline(r);
-    for (let j = 0; j < 5000 && k < to; j++, k++) {
-      // as Client.submit does: the entry, and placed at once when it has a group or a priority
-      const s = buildSubmission(FN, { k }, placed ? place(k) : {});
-      const where = s.group !== '' || s.priority !== 0 ? [s.fn, s.group, s.priority, s.manualEnd ? '1' : ''] : [];
-      pipeScript(p, 'submit', [keys.task(s.id), keys.queued, keys.newQueue], [s.id, s.raw, ...where]);
-    }
-    const out = (await p.exec()) ?? [];
-    if (out.some(([e, v]) => e || v !== 1)) throw new Error('a submit failed while filling');
+    // as Client.submitMany does: submit.lua takes a batch, each entry placed at once when it has
+    // a group or a priority
+    const batch = [];
+    for (let j = 0; j < 1000 && k < to; j++, k++) batch.push(buildSubmission(FN, { k }, placed ? place(k) : {}));
+    const out = await submitTasks(r, keys, batch);
+    if (out.some((x) => !x.queued)) throw new Error('a submit failed while filling');
   }
 }
 
