@@ -192,6 +192,8 @@ describe('a malformed control message on the channel', () => {
     const events: TaskEvent[] = [];
     c.subscribe(id, (e) => events.push(e));
     await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING');
+    // (an event published before the subscription is live is gone: pub/sub keeps nothing)
+    await until(async () => Number(((await redis.pubsub('NUMSUB', `${o.keyPrefix}task-${id}-events`)) as [string, number])[1]) >= 1, 'the client subscribed');
     await redis.publish(`${o.keyPrefix}task-${id}-control`, '{"event": "no name"}');
     await redis.publish(`${o.keyPrefix}task-${id}-control`, 'explode');
     await until(() => events.filter((e) => e.event === 'control-error').length === 2, 'two control-error events');

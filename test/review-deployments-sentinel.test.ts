@@ -154,7 +154,8 @@ describe('Sentinel failovers the SIGKILL test does not cover', () => {
       await switchTo(d, d.replica.port);
       // the old primary is a replica now, still up
       const old = new Redis({ port: d.primary.port });
-      await until(async () => /role:slave/.test(await old.info('replication')), 'the old primary demoted', 10_000, 50);
+      // (the sentinels reconfigure it after the promotion; slow on a loaded machine)
+      await until(async () => /role:slave/.test(await old.info('replication')), 'the old primary demoted', 40_000, 50);
       old.disconnect();
       return d.replica.port;
     });
