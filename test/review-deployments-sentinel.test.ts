@@ -130,6 +130,9 @@ async function runThrough(d: Deployment, prefix: string, theSwitch: () => Promis
   cleanup.push(async () => now.disconnect());
   expect((await now.info('server')).match(/tcp_port:(\d+)/)![1]).toBe(String(to));
 
+  // the subscription made before the switch is made again on the new primary (an event
+  // published before that would be gone: pub/sub keeps nothing)
+  await until(async () => Number(((await now.pubsub('NUMSUB', `${prefix}task-quick-1-events`)) as [string, number])[1]) >= 1, 'the client subscribed on the new primary', 15_000);
   // a task submitted after the switch is taken by the idle slot's wait, on the new primary
   await c.submit('quick', null, { id: 'quick-1' });
   expect(await c.wait('quick-1', { timeout: 15_000 })).toMatchObject({ outcome: 'succeeded', result: 'ran' });
