@@ -157,7 +157,8 @@ describe('what each role legitimately runs, as its user', () => {
     expect((await c.get(id))?.state).toBe('QUEUED');
 
     const second = new Worker({ port: 0, redis: as('worker'), heartbeatInterval: 200, logger: keeping(logs) });
-    second.addTaskFunction('long', long(2500));
+    // (long enough to run on past the restart: a task that ends while Redis is down is another case)
+    second.addTaskFunction('long', long(8000));
     second.addTaskFunction('quick', async () => 'ok');
     cleanup.push(() => second.stop());
     await second.start();
@@ -167,7 +168,7 @@ describe('what each role legitimately runs, as its user', () => {
     admin.disconnect();
     await server.kill('SIGKILL');
     await startServer();
-    expect(await c.wait(id, { timeout: 20_000 })).toMatchObject({ outcome: 'succeeded', result: 'done' });
+    expect(await c.wait(id, { timeout: 30_000 })).toMatchObject({ outcome: 'succeeded', result: 'done' });
     const next = await c.submit('quick');
     expect(await c.wait(next, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'ok' });
     expect(logs.filter((l) => /NOPERM|permission/i.test(l))).toEqual([]);
