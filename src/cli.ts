@@ -53,7 +53,7 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   'redis-tls-servername': { type: 'string', arg: 'name', doc: 'with a rediss:// URL: the name the server certificate must carry' },
   'redis-sentinels': { type: 'string', arg: 'h:p,h:p', doc: 'Redis Sentinel: ask these for the primary named --redis-name (instead of a URL; or REDIS_URL=redis+sentinel://h:p,h:p/name)' },
   'redis-name': { type: 'string', arg: 'name', doc: 'with --redis-sentinels: the name of the primary the sentinels monitor, e.g. mymaster' },
-  'redis-durable': { type: 'string', arg: 'n', doc: 'replicas that must acknowledge each submit and END (WAIT); default 0' },
+  'redis-durable': { type: 'string', arg: 'n', doc: 'replicas that must acknowledge each submit and END (WAIT; true = 1); default 0' },
   'redis-durable-timeout': { type: 'string', arg: 'ms', doc: 'with --redis-durable: ms to wait for them (default 1000)' },
   'redis-sentinel-password-file': { type: 'string', arg: 'path', doc: 'with sentinels: file holding the sentinels\' password (or env REDIS_SENTINEL_PASSWORD)' },
   'key-prefix': { type: 'string', arg: 'prefix', doc: 'prepended to every key and channel' },
@@ -520,7 +520,9 @@ function redisOptions(values: Context['values'], env: CliIO['env'], warnings: st
     if (typeof v === 'string') tls[k] = v;
   }
   if (Object.keys(tls).length > 0) redis.tls = tls;
-  if (values['redis-durable'] !== undefined) redis.durable = parseInteger('--redis-durable', values['redis-durable'] as string);
+  const durable = values['redis-durable'] as string | undefined;
+  // (true and false as the library takes them: one replica, none)
+  if (durable !== undefined) redis.durable = durable === 'true' ? 1 : durable === 'false' ? 0 : parseInteger('--redis-durable', durable);
   if (values['redis-durable-timeout'] !== undefined) redis.durableTimeout = parseInteger('--redis-durable-timeout', values['redis-durable-timeout'] as string);
   return redis;
 }

@@ -15,6 +15,7 @@ import { Client, ConfigError, NotDurableError, Worker } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
 import { until } from './helpers/redis-server.js';
+import { runMain } from './helpers/cli.js';
 
 const dirs: string[] = [];
 let primary: ChildProcess;
@@ -116,6 +117,19 @@ describe('redis.durable', () => {
     expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 7 });
     await until(() => warnings.some((m) => m.includes(`END of task "${id}"`)), 'the warning of the END', 3000);
     expect(warnings.find((m) => m.includes(id))).toMatch(/0 of the 1 replica\(s\) .* within 300 ms; a failover now could lose it/);
+  });
+
+  it('is asked for on the command line too (--redis-durable true): a submit the frozen replica does not acknowledge is one clear line', async () => {
+    const o = options();
+    replica.kill('SIGSTOP');
+    const url = `redis://127.0.0.1:${primaryPort}`;
+    const r = await runMain(['submit', 'f', '{"x":1}', '--redis-url', url, '--key-prefix', o.keyPrefix, '--redis-durable', 'true', '--redis-durable-timeout', '200']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/0 of the 1 replica\(s\) redis\.durable asks for acknowledged it within 200 ms/);
+    const bad = await runMain(['submit', 'f', '--redis-url', url, '--redis-durable', 'yes']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--redis-durable must be an integer/);
   });
 
   it('is a number of replicas: true is 1, false is 0, anything else is refused naming the option', () => {
