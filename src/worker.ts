@@ -157,11 +157,14 @@ export class Worker extends EventEmitter {
         this.rouse(ids.map((id) => this.tasks.get(id)?.entry.function ?? ''));
       },
       () => this.outbox.flushNow(),
-      (endings) =>
-        replicated(this.redis, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
-          // written on the primary: a failover now could lose it, and the task would run again
-          this.log.warn((e as Error).message);
-        }),
+      // (only with redis.durable: no wait, no message built, no promise per END batch without it)
+      this.config.redis.durable
+        ? (endings) =>
+            replicated(this.redis, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
+              // written on the primary: a failover now could lose it, and the task would run again
+              this.log.warn((e as Error).message);
+            })
+        : undefined,
     );
   }
 

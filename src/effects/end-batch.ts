@@ -86,7 +86,7 @@ export class EndBatch {
      * It must not reject (what it finds, it reports itself): an END it could not confirm is
      * still written, and is never sent again for that.
      */
-    private readonly afterWrite: (endings: readonly Ending[]) => Promise<void> = () => Promise.resolve(),
+    private readonly afterWrite?: (endings: readonly Ending[]) => Promise<void>,
   ) {}
 
   /** Resolves with false when fenced (the lease was not ours; nothing written). */
@@ -145,6 +145,8 @@ export class EndBatch {
   }
 
   private confirmed(batch: Pending[], written: boolean[]): void {
+    // (none, unless redis.durable: the ENDs settle in the reply's own tick, as they always did)
+    if (!this.afterWrite) return settle(batch, written);
     void this.afterWrite(batch.map((b) => b.ending))
       .catch(() => {})
       .then(() => settle(batch, written));
