@@ -26,7 +26,7 @@ import type { TaskFunction } from './task.js';
 import { Worker, type WorkerOptions } from './worker.js';
 import type { ControlInput } from './wire.js';
 import { probeOnce, redisAddress, tlsHint } from './redis.js';
-import { parseSentinelList, SENTINEL_PROTOCOL } from './redis-forms.js';
+import { CLUSTER_PROTOCOL, parseSentinelList, SENTINEL_PROTOCOL } from './redis-forms.js';
 import type { BackoffOption, SubmitOptions } from './submission.js';
 import { within } from './within.js';
 
@@ -52,6 +52,7 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   'redis-tls-key': { type: 'string', arg: 'path', doc: 'with a rediss:// URL: PEM file of the client certificate\'s key' },
   'redis-tls-servername': { type: 'string', arg: 'name', doc: 'with a rediss:// URL: the name the server certificate must carry' },
   'redis-sentinels': { type: 'string', arg: 'h:p,h:p', doc: 'Redis Sentinel: ask these for the primary named --redis-name (instead of a URL; or REDIS_URL=redis+sentinel://h:p,h:p/name)' },
+  'redis-cluster': { type: 'string', arg: 'h:p,h:p', doc: 'Redis Cluster: learn the cluster from these nodes (instead of a URL; or REDIS_URL=redis+cluster://h:p,h:p)' },
   'redis-name': { type: 'string', arg: 'name', doc: 'with --redis-sentinels: the name of the primary the sentinels monitor, e.g. mymaster' },
   'redis-durable': { type: 'string', arg: 'n', doc: 'replicas that must acknowledge each submit and END (WAIT; true = 1); default 0' },
   'redis-durable-timeout': { type: 'string', arg: 'ms', doc: 'with --redis-durable: ms to wait for them (default 1000)' },
@@ -470,9 +471,16 @@ function redisConnection(raw: string, url: URL, values: Context['values'], env: 
 function redisOptions(values: Context['values'], env: CliIO['env'], warnings: string[]): Context['redis'] {
   const typedUrl = values['redis-url'] as string | undefined;
   const sentinels = values['redis-sentinels'] as string | undefined;
+  const cluster = values['redis-cluster'] as string | undefined;
   const name = values['redis-name'] as string | undefined;
   let redis: { -readonly [K in keyof RedisOptions]: RedisOptions[K] };
-  if (sentinels !== undefined) {
+  if (cluster !== undefined) {
+    if (typedUrl !== undefined) throw new UsageError('--redis-cluster and --redis-url both say where Redis is: give one');
+    if (sentinels !== undefined) throw new UsageError('--redis-cluster and --redis-sentinels both say where Redis is: give one');
+    redis = { cluster: parseSentinelList(cluster, '--redis-cluster') };
+    const password = secretFrom(values, env, 'redis-password-file', 'REDIS_PASSWORD');
+    if (password !== undefined) redis.password = password;
+  } else if (sentinels !== undefined) {
     if (typedUrl !== undefined) throw new UsageError('--redis-sentinels and --redis-url both say where Redis is: give one');
     if (name === undefined) throw new UsageError('--redis-sentinels needs --redis-name <name>: the primary the sentinels monitor (e.g. mymaster)');
     redis = { sentinels: parseSentinelList(sentinels, '--redis-sentinels'), name };
@@ -480,11 +488,11 @@ function redisOptions(values: Context['values'], env: CliIO['env'], warnings: st
     if (password !== undefined) redis.password = password;
   } else {
     const redisUrl = typedUrl ?? env.REDIS_URL ?? DEFAULT_REDIS_URL;
-    if (redisUrl.toLowerCase().startsWith(`${SENTINEL_PROTOCOL}//`)) {
+    if ([SENTINEL_PROTOCOL, CLUSTER_PROTOCOL].some((p) => redisUrl.toLowerCase().startsWith(`${p}//`))) {
       if (typedUrl !== undefined && /\/\/[^@/]*:[^@/]*@/.test(redisUrl)) {
         warnings.push('the password in --redis-url is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead');
       }
-      // the library reads a sentinel url (src/redis-forms.ts); a password given apart wins
+      // the library reads a sentinel or cluster url (src/redis-forms.ts); a password given apart wins
       redis = { url: redisUrl };
       const password = secretFrom(values, env, 'redis-password-file', 'REDIS_PASSWORD');
       if (password !== undefined) {
@@ -500,7 +508,7 @@ function redisOptions(values: Context['values'], env: CliIO['env'], warnings: st
         throw new UsageError(`Redis URL must look like redis://[user:password@]host:port[/db], got ${quote(redact(redisUrl))}`);
       }
       if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-        throw new UsageError(`Redis URL must start with redis://, rediss:// or ${SENTINEL_PROTOCOL}//, got ${quote(redact(redisUrl))}`);
+        throw new UsageError(`Redis URL must start with redis://, rediss://, ${SENTINEL_PROTOCOL}// or ${CLUSTER_PROTOCOL}//, got ${quote(redact(redisUrl))}`);
       }
       if (typedUrl !== undefined && hasPassword(u)) {
         warnings.push('the password in --redis-url is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead');
@@ -1226,7 +1234,7 @@ function asFlags(e: unknown): unknown {
   if (!(e instanceof ConfigError)) return e;
   const message = e.message
     .replace(/\bredis\.tls\.([A-Za-z]+)\b/g, (_m, key: string) => `--redis-tls-${key}`)
-    .replace(/\bredis\.(url|sentinels|name|tls)\b/g, (_m, key: string) => `--redis-${key}`)
+    .replace(/\bredis\.(url|sentinels|cluster|name|tls)\b/g, (_m, key: string) => `--redis-${key}`)
     .replace(/\bredis\.sentinelPassword\b/g, '--redis-sentinel-password-file')
     .replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
   return message === e.message ? e : new ConfigError(message);

@@ -2,7 +2,7 @@
  * Client: submit tasks, read them, follow their events, control them, wait for their end, and
  * read or retry the dead-letter list.
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from './redis.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -158,10 +158,10 @@ const CLIENT_OPTIONS = ['redis', 'logger'];
 export class Client {
   readonly config: RedisConfig;
   private readonly keys: Keys;
-  private readonly redis: Redis;
+  private readonly redis: Connection;
   /** names our connections (redis.ts connectionOwner), unique to this client */
   private readonly owner = `client-${connectionOwner()}`;
-  private sub?: Redis;
+  private sub?: Connection;
   private readonly handlers = new Map<string, Set<(ev: TaskEvent) => void>>();
   private readonly log: LoggerLike;
   /** handlers already reported as throwing: a handler that throws on every event is logged once */
@@ -272,7 +272,7 @@ export class Client {
     await this.checkServer();
     const ids: string[] = [];
     for (const batch of batches) ids.push(...(await this.write(batch)));
-    await replicated(this.redis, this.config, `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`, ids);
+    await replicated(this.redis, this.keys.newQueue, this.config, `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`, ids);
     return ids;
   }
 
@@ -624,7 +624,7 @@ export class Client {
     this.sub?.disconnect();
   }
 
-  private subscriber(): Redis {
+  private subscriber(): Connection {
     if (!this.sub) {
       // No retry limit: a SUBSCRIBE made while Redis is down waits for it, rather than fail
       // after two reconnects and leave the channel unsubscribed for good (ioredis resubscribes

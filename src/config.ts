@@ -25,7 +25,7 @@ export const REDIS_FIELDS = {
   port: { kind: 'port', default: 6379, doc: 'Redis port' },
   url: {
     kind: 'string',
-    doc: 'Redis URL: `redis://user:pass@host:port/db`, `rediss://...` (TLS), or `redis+sentinel://user:pass@host:port,host:port/name/db` (Sentinel); overrides host/port',
+    doc: 'Redis URL: `redis://user:pass@host:port/db`, `rediss://...` (TLS), `redis+sentinel://user:pass@host:port,host:port/name/db` (Sentinel) or `redis+cluster://user:pass@host:port,host:port` (Cluster); overrides host/port',
   },
   username: { kind: 'string', doc: 'Redis ACL user' },
   password: { kind: 'string', doc: 'Redis password' },
@@ -37,6 +37,10 @@ export const REDIS_FIELDS = {
   name: { kind: 'string', doc: 'with `sentinels`: the name of the primary the sentinels monitor' },
   sentinelUsername: { kind: 'string', doc: 'with `sentinels`: the ACL user of the sentinels' },
   sentinelPassword: { kind: 'string', doc: 'with `sentinels`: the password of the sentinels (`password` is the data nodes\')' },
+  cluster: {
+    kind: 'nodes',
+    doc: 'Redis Cluster: `[{ host, port }, ...]`, nodes to learn the cluster from (instead of host/port/url); `keyPrefix` must then hold a hash tag, default `{task-swarm}:`',
+  },
   role: { kind: 'enum', values: ['master'], default: 'master', doc: 'with `sentinels`: the node to use; only `master`, since every component writes' },
   db: { kind: 'int', default: 0, min: 0, doc: 'Redis database number' },
   durable: {
@@ -46,7 +50,7 @@ export const REDIS_FIELDS = {
     doc: 'replicas that must acknowledge each submit and each END (WAIT) before it counts; `true` is 1; 0: none (a failover can lose the latest writes: docs/failure-model.md)',
   },
   durableTimeout: { kind: 'int', default: 1000, min: 1, doc: 'ms to wait for those acknowledgements; fewer by then: submit rejects with NotDurableError, an END is logged' },
-  keyPrefix: { kind: 'string', default: '', doc: 'prepended to every key and channel, e.g. `{swarm}:` for one Cluster slot' },
+  keyPrefix: { kind: 'string', default: '', doc: 'prepended to every key and channel; with `cluster`, a hash tag such as `{swarm}:` puts the swarm in one slot (default there `{task-swarm}:`)' },
   newQueue: { kind: 'string', default: 'new-task', doc: 'list of new tasks (producers LPUSH)' },
   taskSet: { kind: 'string', default: 'tasks', doc: 'set of claimed task ids' },
   taskPrefix: { kind: 'string', default: 'task-', doc: 'prefix of task hashes and channels' },

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOptions } from './config.js';
@@ -46,7 +46,7 @@ const SWEEP_BUDGET_MS = 200;
  */
 const START_CONNECT_MS = 5000;
 
-function connectWithin(redis: Redis, ms: number): Promise<void> {
+function connectWithin(redis: Connection, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no connection within ${ms} ms`)), ms);
     redis.connect().then(resolve, reject).finally(() => clearTimeout(timer));
@@ -60,7 +60,7 @@ export class Monitor extends EventEmitter {
   readonly name = `monitor-${randomBytes(3).toString('hex')}`;
   private readonly keys: Keys;
   private readonly log: LoggerLike;
-  private readonly redis: Redis;
+  private readonly redis: Connection;
   private peers: string[] = [];
   private actor?: Actor<typeof monitorMachine>;
   private startError?: unknown;

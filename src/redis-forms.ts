@@ -3,7 +3,10 @@
  *
  * - one node: `host`/`port`, or `url` (`redis://`, `rediss://` for TLS), with `tls` options;
  * - Redis Sentinel: `sentinels` + `name` (or a `redis+sentinel://h:p,h:p/name/db` url), asked
- *   for the current primary at every (re)connect, so a promoted replica is found on its own.
+ *   for the current primary at every (re)connect, so a promoted replica is found on its own;
+ * - Redis Cluster: `cluster` (or a `redis+cluster://h:p,h:p` url), the nodes to learn the
+ *   cluster's layout from. Every key of a swarm must hash to one slot, so `keyPrefix` must hold
+ *   a hash tag (`{swarm}:`); left out, it is `{task-swarm}:`.
  *
  * Certificates and keys are PEM text or the path of a PEM file: text that holds a PEM header
  * is PEM, anything else is a path, read here once (a config that names a missing file fails
@@ -36,6 +39,9 @@ const TLS_KEYS = ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as co
 const PEM_FIELDS = ['ca', 'cert', 'key'] as const;
 const PEM_HEADER = '-----BEGIN ';
 export const SENTINEL_PROTOCOL = 'redis+sentinel:';
+export const CLUSTER_PROTOCOL = 'redis+cluster:';
+/** the keyPrefix of a swarm on a Cluster when none is given: its hash tag puts every key in one slot */
+export const CLUSTER_KEY_PREFIX = '{task-swarm}:';
 /** the largest db number the schema takes (as for `db` itself) */
 const MAX_DB = 2 ** 31 - 1;
 
@@ -49,6 +55,8 @@ interface FormFields {
   db: number;
   tls?: TlsConfig;
   sentinels?: SentinelAddress[];
+  cluster?: SentinelAddress[];
+  keyPrefix: string;
   name?: string;
   sentinelUsername?: string;
   sentinelPassword?: string;
@@ -63,17 +71,29 @@ interface FormFields {
 export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<string, unknown>): C {
   const has = (k: string) => given[k] !== undefined && given[k] !== null;
   const out: C = { ...c };
-  if (c.url !== undefined && c.url.toLowerCase().startsWith(`${SENTINEL_PROTOCOL}//`)) {
-    for (const k of ['sentinels', 'name', 'host', 'port']) {
+  const scheme = c.url?.toLowerCase() ?? '';
+  if (scheme.startsWith(`${SENTINEL_PROTOCOL}//`)) {
+    for (const k of ['sentinels', 'cluster', 'name', 'host', 'port']) {
       if (has(k)) throw new ConfigError(`redis.url (a ${SENTINEL_PROTOCOL}// url) and redis.${k} both say where Redis is: give one`);
     }
-    Object.assign(out, parseSentinelUrl(c.url));
+    Object.assign(out, parseSentinelUrl(c.url!));
+    delete out.url;
+  } else if (scheme.startsWith(`${CLUSTER_PROTOCOL}//`)) {
+    for (const k of ['sentinels', 'cluster', 'host', 'port']) {
+      if (has(k)) throw new ConfigError(`redis.url (a ${CLUSTER_PROTOCOL}// url) and redis.${k} both say where Redis is: give one`);
+    }
+    Object.assign(out, parseClusterUrl(c.url!));
     delete out.url;
   } else if (has('sentinels')) {
-    for (const k of ['url', 'host', 'port']) {
+    for (const k of ['url', 'host', 'port', 'cluster']) {
       if (has(k)) throw new ConfigError(`redis.sentinels and redis.${k} are two ways to reach Redis: give one (the sentinels name the primary)`);
     }
-    out.sentinels = checkSentinels(given.sentinels);
+    out.sentinels = checkNodes('redis.sentinels', given.sentinels);
+  } else if (has('cluster')) {
+    for (const k of ['url', 'host', 'port']) {
+      if (has(k)) throw new ConfigError(`redis.cluster and redis.${k} are two ways to reach Redis: give one (the cluster's nodes say where each key is)`);
+    }
+    out.cluster = checkNodes('redis.cluster', given.cluster);
   } else if (c.url !== undefined) {
     out.url = checkUrl(c.url);
   }
@@ -82,6 +102,16 @@ export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<
   } else {
     for (const k of ['name', 'sentinelUsername', 'sentinelPassword', 'role']) {
       if (has(k)) throw new ConfigError(`redis.${k} only goes with redis.sentinels (or a ${SENTINEL_PROTOCOL}// url)`);
+    }
+  }
+  if (out.cluster !== undefined) {
+    // a Cluster has database 0 only (SELECT is refused)
+    if (out.db !== 0) throw new ConfigError(`redis.db must be 0 with redis.cluster: a Redis Cluster has no other database, got ${out.db}`);
+    if (!has('keyPrefix')) out.keyPrefix = CLUSTER_KEY_PREFIX;
+    else if (hashTag(out.keyPrefix) === undefined) {
+      throw new ConfigError(
+        `redis.keyPrefix must hold a hash tag with redis.cluster, e.g. "{${out.keyPrefix.replace(/[{}:]/g, '') || 'swarm'}}:", got ${JSON.stringify(out.keyPrefix)}: a swarm's scripts touch many of its keys at once, and Redis Cluster runs a script only when all its keys are in one slot`,
+      );
     }
   }
   if (has('tls')) {
@@ -111,10 +141,22 @@ function checkUrl(url: string): string {
   return scheme + url.slice(scheme.length);
 }
 
-function checkSentinels(raw: unknown): SentinelAddress[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(`redis.sentinels must be a non-empty array of { host, port }, got ${JSON.stringify(raw)}`);
+/**
+ * The hash tag of a key that starts with `prefix`, as Redis Cluster reads it (the text between
+ * the first `{` and the first `}` after it, when not empty), or undefined when `prefix` alone
+ * does not decide it.
+ */
+export function hashTag(prefix: string): string | undefined {
+  const open = prefix.indexOf('{');
+  if (open < 0) return undefined;
+  const close = prefix.indexOf('}', open + 1);
+  return close > open + 1 ? prefix.slice(open + 1, close) : undefined;
+}
+
+function checkNodes(what: string, raw: unknown): SentinelAddress[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(`${what} must be a non-empty array of { host, port }, got ${JSON.stringify(raw)}`);
   return raw.map((s, i) => {
-    const name = `redis.sentinels[${i}]`;
+    const name = `${what}[${i}]`;
     if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new ConfigError(`${name} must be { host, port }, got ${JSON.stringify(s)}`);
     const { host, port, ...rest } = s as Record<string, unknown>;
     const extra = Object.keys(rest);
@@ -141,34 +183,49 @@ export function parseSentinelList(text: string, what: string): SentinelAddress[]
   });
 }
 
+/** `redis+cluster://[user:pass@]host:port[,host:port...][/]` */
+function parseClusterUrl(url: string): Partial<FormFields> {
+  const bad = (why: string) => new ConfigError(`redis.url must look like ${CLUSTER_PROTOCOL}//[user:password@]host:port[,host:port...]: ${why}`);
+  const m = /^redis\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/i.exec(url);
+  if (!m) throw bad('cannot read it (a Cluster has no database number to name)');
+  return { cluster: parseSentinelList(m[2]!, 'redis.url'), ...userInfo(m[1], bad) };
+}
+
+/** a %-encoded part of a url: a bad %-escape is a ConfigError naming the part, not URIError (the value is not shown) */
+function decodePart(text: string, what: string, bad: (why: string) => ConfigError): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw bad(`${what} holds a % that does not start an escape (write %25 for a % itself)`);
+  }
+}
+
+/** `user:password` of a url, %-decoded */
+function userInfo(text: string | undefined, bad: (why: string) => ConfigError): { username?: string; password?: string } {
+  if (text === undefined) return {};
+  const out: { username?: string; password?: string } = {};
+  const i = text.indexOf(':');
+  const user = decodePart(i < 0 ? text : text.slice(0, i), 'the user name', bad);
+  if (user !== '') out.username = user;
+  if (i >= 0) out.password = decodePart(text.slice(i + 1), 'the password', bad);
+  return out;
+}
+
 /** `redis+sentinel://[user:pass@]host:port[,host:port...]/name[/db]` */
 function parseSentinelUrl(url: string): Partial<FormFields> {
   const bad = (why: string) => new ConfigError(`redis.url must look like ${SENTINEL_PROTOCOL}//[user:password@]host:port[,host:port...]/name[/db]: ${why}`);
-  // (a bad %-escape is a ConfigError, not decodeURIComponent's URIError; the value is not shown)
-  const decode = (text: string, what: string) => {
-    try {
-      return decodeURIComponent(text);
-    } catch {
-      throw bad(`${what} holds a % that does not start an escape (write %25 for a % itself)`);
-    }
-  };
   const m = /^redis\+sentinel:\/\/(?:([^@/]*)@)?([^/?#]+)\/([^/?#]+)(?:\/(\d+))?\/?$/i.exec(url);
   if (!m) throw bad('cannot read it');
   const [, userinfo, hosts, name, db] = m;
   const out: Partial<FormFields> = {
     sentinels: parseSentinelList(hosts!, 'redis.url'),
-    name: decode(name!, 'the name'),
+    name: decodePart(name!, 'the name', bad),
   };
   if (db !== undefined) {
     if (Number(db) > MAX_DB) throw bad(`the db ${db} is above ${MAX_DB}`);
     out.db = Number(db);
   }
-  if (userinfo !== undefined) {
-    const i = userinfo.indexOf(':');
-    const user = decode(i < 0 ? userinfo : userinfo.slice(0, i), 'the user name');
-    if (user !== '') out.username = user;
-    if (i >= 0) out.password = decode(userinfo.slice(i + 1), 'the password');
-  }
+  Object.assign(out, userInfo(userinfo, bad));
   return out;
 }
 

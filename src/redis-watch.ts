@@ -4,11 +4,11 @@
  * return is detected by asking, not by waiting for a connection event, because in a real
  * partition the connection does not close: it just goes silent, and later resumes.
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from './redis.js';
 import { fromCallback, type AnyEventObject } from 'xstate';
 import { within } from './within.js';
 
-export function redisWatch(redis: Redis) {
+export function redisWatch(redis: Connection) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     let lost = false;
     const onClose = () => {
@@ -28,7 +28,7 @@ export function redisWatch(redis: Redis) {
   });
 }
 
-export function awaitRedis(redis: Redis, everyMs: number, timeoutMs: number) {
+export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;

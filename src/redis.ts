@@ -5,14 +5,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis, type RedisOptions as IORedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions as IORedisOptions } from 'ioredis';
 import { formatAddress, normalizeHost } from './address.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
 
-const lastError = new WeakMap<Redis, Error>();
+const lastError = new WeakMap<Connection, Error>();
+
+/** a connection to one Redis (a node, or the primary the sentinels name), or to a Cluster */
+export type Connection = Redis | Cluster;
 
 export type ConnectionRole = 'command' | 'subscriber' | 'blocking';
 
@@ -27,7 +30,7 @@ export function connectionOwner(): string {
   return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
-export function connect(c: RedisConfig, role: ConnectionRole, name: string, extra: IORedisOptions = {}): Redis {
+export function connect(c: RedisConfig, role: ConnectionRole, name: string, extra: IORedisOptions = {}): Connection {
   const opts: IORedisOptions = {
     connectionName: `task-swarm:${name}:${role}`,
     username: c.username,
@@ -45,9 +48,64 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     disableClientInfo: true,
     ...extra,
   };
-  const redis = newRedis(c, opts);
+  const redis = c.cluster ? newCluster(c, opts) : newRedis(c, opts);
   redis.on('error', (e: Error) => lastError.set(redis, e));
   return redis;
+}
+
+/**
+ * A Cluster client: it learns which node serves which slot from `c.cluster`'s nodes, and
+ * follows MOVED and ASK (a slot migrated) and a failover (a replica promoted) on its own. Every
+ * key of a swarm is in one slot (`keyPrefix`'s hash tag), so each script and each pipeline goes
+ * to one node, the one serving that slot. The options of one connection apply to each node's.
+ */
+function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
+  const { enableAutoPipelining, lazyConnect, retryStrategy, enableOfflineQueue, ...node } = opts;
+  const tls = tlsOptions(c.tls);
+  const options: ClusterOptions = {
+    enableAutoPipelining,
+    lazyConnect,
+    enableOfflineQueue,
+    // every node unreachable: asked again as one Redis is
+    clusterRetryStrategy: retryStrategy ? (times: number) => retryStrategy(times) ?? null : undefined,
+    // a failover takes the cluster its cluster-node-timeout and an election: commands refused
+    // meanwhile (CLUSTERDOWN, or a node gone) are sent again after these delays, up to
+    // maxRedirections times, rather than failed at once
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    maxRedirections: 64,
+    redisOptions: { ...node, ...(tls ? { tls } : {}) },
+    // the primaries only: every component writes, and a replica's reads may be behind
+    scaleReads: 'master',
+  };
+  return new Cluster(c.cluster!, options);
+}
+
+/**
+ * The nodes whose state a check must see: one Redis's connection itself, or each primary of
+ * a Cluster (connected: it knows its nodes only then).
+ */
+export function primaries(conn: Connection): Redis[] {
+  return conn instanceof Cluster ? conn.nodes('master') : [conn];
+}
+
+/**
+ * A command with no key (CLIENT UNBLOCK, WAIT, INFO) run where `key` is: a Cluster sends a
+ * keyless command to any node, so there it rides in a pipeline behind `EXISTS key`, which
+ * ioredis routes to the node serving key's slot, on the same connection as that slot's other
+ * commands (WAIT then covers their writes). One Redis runs it as it is.
+ */
+export async function atKey(conn: Connection, key: string, command: string, ...args: (string | number)[]): Promise<unknown> {
+  if (!(conn instanceof Cluster)) return conn.call(command, ...args);
+  const replies = await conn.pipeline().exists(key).call(command, ...args).exec();
+  const [err, reply] = replies?.[1] ?? [new Error(`${command}: no reply from the cluster`), null];
+  if (err) throw err;
+  return reply;
+}
+
+/** The client name a connection's nodes carry (CLIENT SETNAME), to find its waits. */
+export function connectionName(conn: Connection): string | undefined {
+  return conn instanceof Cluster ? conn.options.redisOptions?.connectionName : conn.options.connectionName;
 }
 
 /** ioredis's TLS options from ours (undefined values left out: tls.connect reads `key in`) */
@@ -108,6 +166,7 @@ function failQueued(redis: Redis, retries: number): void {
 
 /** Where a config points, for messages (no password). */
 export function redisAddress(c: RedisConfig): string {
+  if (c.cluster) return `redis+cluster://${c.cluster.map((s) => formatAddress(s.host, s.port)).join(',')}`;
   if (c.sentinels) return `redis+sentinel://${c.sentinels.map((s) => formatAddress(s.host, s.port)).join(',')}/${c.name}`;
   if (c.url) {
     const u = new URL(c.url);
@@ -132,7 +191,7 @@ export function tlsHint(c: RedisConfig, cause: string): string {
 }
 
 /** A start-up failure that came from Redis, as one clear error naming the server and the cause. */
-export function unavailable(c: RedisConfig, redis: Redis, e: unknown): unknown {
+export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unknown {
   if (!(e instanceof Error) || e.name === 'ListenError' || (e as { code?: string }).code?.startsWith('ERR_')) return e;
   // (OpenSSL's messages end in a newline)
   const cause = (lastError.get(redis)?.message ?? e.message).trim().replace(/\s*\n\s*/g, ' ');
@@ -204,8 +263,10 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
  * interface that reaches Redis (what peers that reach the same Redis can most likely reach
  * too). Undefined over a Unix socket.
  */
-export async function redisEnds(redis: Redis): Promise<{ local?: string; remote?: string }> {
+export async function redisEnds(redis: Connection): Promise<{ local?: string; remote?: string }> {
   await redis.ping();
   const norm = (a?: string) => (a ? normalizeHost(a) : undefined);
-  return { local: norm(redis.stream?.localAddress), remote: norm(redis.stream?.remoteAddress) };
+  // (a Cluster: the first of its nodes with a socket)
+  const stream = primaries(redis).find((n) => n.stream?.localAddress)?.stream;
+  return { local: norm(stream?.localAddress), remote: norm(stream?.remoteAddress) };
 }

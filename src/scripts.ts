@@ -24,6 +24,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { primaries, type Connection } from './redis.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
 /** script name -> number of KEYS it takes (see each file's header) */
@@ -34,7 +35,7 @@ export const SCRIPTS = {
   'finish-claim': 14,
   'claim-recover': 4,
   'park-claimed': 8,
-  emit: 0,
+  emit: 1,
   requeue: 13,
   reap: 3,
   'trim-dead': 4,
@@ -153,8 +154,16 @@ export function library(): Library {
 
 const loads = new WeakMap<Redis, Promise<void>>();
 
-/** Load the library on `redis` (one load at a time per connection; loaded already counts). */
-export function loadLibrary(redis: Redis): Promise<void> {
+/**
+ * Load the library where `conn` runs scripts: one Redis, or every primary of a Cluster (any may
+ * come to serve the swarm's slot: a migration, a failover to a replica that never had it).
+ */
+export async function loadLibrary(conn: Connection): Promise<void> {
+  await Promise.all(primaries(conn).map(loadOn));
+}
+
+/** Load the library on one node (one load at a time per connection; loaded already counts). */
+function loadOn(redis: Redis): Promise<void> {
   let p = loads.get(redis);
   if (!p) {
     p = (async () => {
@@ -178,7 +187,7 @@ function check(name: ScriptName, keys: readonly string[]): void {
 }
 
 /** Run a script by name: KEYS then ARGV, as its header says. (Sent at once, in call order.) */
-export function runScript(redis: Redis, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+export function runScript(redis: Connection, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
   check(name, keys);
   const fn = library().functions[name];
   return redis.fcall(fn, keys.length, ...keys, ...args).catch(async (e: unknown) => {
@@ -189,14 +198,14 @@ export function runScript(redis: Redis, name: ScriptName, keys: readonly string[
 }
 
 interface Queued {
-  redis: Redis;
+  redis: Connection;
   /** pipeline index -> the script queued there */
   calls: Map<number, { name: ScriptName; keys: readonly string[]; args: readonly (string | number)[] }>;
 }
 const queued = new WeakMap<ChainableCommander, Queued>();
 
 /** A pipeline on `redis` that can queue scripts (`pipeScript`); run it with `execPipeline`. */
-export function scriptPipeline(redis: Redis): ChainableCommander {
+export function scriptPipeline(redis: Connection): ChainableCommander {
   const pipe = redis.pipeline();
   queued.set(pipe, { redis, calls: new Map() });
   return pipe;

@@ -4,6 +4,7 @@
  * INFO server, so an old server fails with one clear error instead of a script error mid-run.
  */
 import type { Redis } from 'ioredis';
+import { primaries, type Connection } from './redis.js';
 import { RedisUnavailableError, UnsupportedServerError } from './errors.js';
 
 export const MIN_SERVER_VERSIONS = { redis: '7.0.0', valkey: '7.2.0' } as const;
@@ -61,8 +62,21 @@ export function checkServerRole(info: string, where = 'Redis'): void {
   throw new RedisUnavailableError(`${where} is a replica${of}: every component writes, so give it the primary (or the sentinels that name it)`);
 }
 
-/** INFO server (and replication) on `redis`, checked. A user whose ACL refuses INFO is told so (it needs +info). */
-export async function checkServer(redis: Redis, where = 'Redis'): Promise<ServerVersion> {
+/**
+ * INFO server (and replication) on `conn`, checked: on a Cluster, on each of its primaries (any
+ * of them may serve the swarm's slot after a failover or a migration). A user whose ACL refuses
+ * INFO is told so (it needs +info).
+ */
+export async function checkServer(conn: Connection, where = 'Redis'): Promise<ServerVersion> {
+  // (a Cluster knows its nodes once connected: the ping waits for that)
+  if (primaries(conn).length === 0) await conn.ping();
+  const nodes = primaries(conn);
+  if (nodes.length === 0) throw new RedisUnavailableError(`${where}: the cluster named no primary`);
+  const versions = await Promise.all(nodes.map((n) => checkNode(n, nodes.length > 1 ? `${where} (node ${n.options.host}:${n.options.port})` : where)));
+  return versions[0]!;
+}
+
+async function checkNode(redis: Redis, where: string): Promise<ServerVersion> {
   const info = async (section: string) => {
     try {
       return await redis.info(section);

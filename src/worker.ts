@@ -4,7 +4,7 @@
  * machine decides when to claim, wait, heartbeat, probe, halt or hand back; this file says how.
  */
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { Connection } from './redis.js';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
@@ -13,7 +13,7 @@ import { ConfigError, LeaseLostError, StateError, TaskStoppedError } from './err
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, connectionOwner, redisAddress, redisEnds, unavailable } from './redis.js';
+import { atKey, connect, connectionName, connectionOwner, redisAddress, redisEnds, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
@@ -95,23 +95,23 @@ export class Worker extends EventEmitter {
   private listed = false;
   /** the epoch of Redis's data at our last heartbeat: a change means Redis lost its data */
   private epoch = '';
-  private readonly redis: Redis;
-  private readonly sub: Redis;
+  private readonly redis: Connection;
+  private readonly sub: Connection;
   private readonly outbox: EventOutbox;
   private readonly ends: EndBatch;
-  private blocking?: Redis;
+  private blocking?: Connection;
   /**
    * blocking connections whose wait was abandoned: the timer that drops them, and a promise
    * settled once what their wait claimed has been taken (handed back)
    */
-  private readonly retiring = new Map<Redis, { timer: NodeJS.Timeout; taken: Promise<void> }>();
+  private readonly retiring = new Map<Connection, { timer: NodeJS.Timeout; taken: Promise<void> }>();
   /** blocking connections made so far: each gets its own client name, so stop can find it */
   private blockingMade = 0;
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
   private listenPort: number;
-  /** the host peers reach us on, once known: Redis's side of our connection to it, unless configured */
+  /** the host peers reach us on, once known: Connection's side of our connection to it, unless configured */
   private advertisedHost?: string;
   private formatted?: { host: string; port: number; address: string };
   /** names our connections (redis.ts connectionOwner), unique to this worker */
@@ -160,7 +160,7 @@ export class Worker extends EventEmitter {
       // (only with redis.durable: no wait, no message built, no promise per END batch without it)
       this.config.redis.durable
         ? (endings) =>
-            replicated(this.redis, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
+            replicated(this.redis, this.keys.taskSet, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
               // written on the primary: a failover now could lose it, and the task would run again
               this.log.warn((e as Error).message);
             })
@@ -420,7 +420,7 @@ export class Worker extends EventEmitter {
       const t = current(id);
       if (!t) continue;
       const ok = await reassert(this.redis, this.keys, this.address, { ...t }, this.epoch);
-      if (ok) this.log.warn(`task ${id}: Redis lost its data; re-asserted the task from memory`);
+      if (ok) this.log.warn(`task ${id}: Connection lost its data; re-asserted the task from memory`);
       else lost.push(id);
     }
     this.epoch = r.epoch;
@@ -429,13 +429,13 @@ export class Worker extends EventEmitter {
   }
 
   /** a blocking connection no longer used for waits: dropped when its wait ends, or after `ms` */
-  private retire(conn: Redis, ms: number, taken: Promise<void>): void {
+  private retire(conn: Connection, ms: number, taken: Promise<void>): void {
     const timer = setTimeout(() => this.dropRetired(conn), ms);
     timer.unref();
     this.retiring.set(conn, { timer, taken });
   }
 
-  private dropRetired(conn: Redis): void {
+  private dropRetired(conn: Connection): void {
     const r = this.retiring.get(conn);
     if (r === undefined) return;
     clearTimeout(r.timer);
@@ -451,22 +451,23 @@ export class Worker extends EventEmitter {
    */
   private async endAbandonedWaits(ms: number): Promise<void> {
     if (!this.retiring.size) return;
-    const names = new Set([...this.retiring.keys()].map((c) => c.options.connectionName));
+    const names = new Set([...this.retiring.keys()].map(connectionName));
     const taken = [...this.retiring.values()].map((r) => r.taken);
     const end = async () => {
       // by client name: a blocked connection answers nothing until its wait ends, not even CLIENT ID
-      const clients = (await this.redis.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
+      // (on a Cluster, where the swarm's slot is: the waits block on its keys)
+      const clients = (await atKey(this.redis, this.keys.newQueue, 'CLIENT', 'LIST', 'TYPE', 'normal')) as string;
       for (const line of clients.split('\n')) {
         const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
         const name = / name=(\S+)/.exec(line)?.[1];
-        if (id && name && names.has(name)) await this.redis.call('CLIENT', 'UNBLOCK', id);
+        if (id && name && names.has(name)) await atKey(this.redis, this.keys.newQueue, 'CLIENT', 'UNBLOCK', id);
       }
       await Promise.allSettled(taken);
     };
     await within(ms, end());
   }
 
-  private blockingConnection(): Redis {
+  private blockingConnection(): Connection {
     if (!this.blocking) {
       this.blocking = connect(this.config.redis, 'blocking', `${this.owner}/${++this.blockingMade}`);
       this.blocking.on('error', (e: Error) => this.log.debug(`redis (blocking): ${e.message}`));
@@ -607,7 +608,7 @@ export class Worker extends EventEmitter {
             // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
             const ends = await redisEnds(this.redis);
             await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
-            const short = await replicaShortfall(this.redis, config.redis);
+            const short = await replicaShortfall(this.redis, keys.taskSet, config.redis);
             if (short) log.warn(short);
             const reachable = ends.local ?? '127.0.0.1';
             const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
@@ -657,7 +658,7 @@ export class Worker extends EventEmitter {
                 // the poll, or sooner when something held back by a rate limit will be claimable
                 const wait = Math.min(config.fetchTaskInterval, this.wakeIn ?? Infinity);
                 const unblock = (id: number) => {
-                  w.end = () => void this.redis.client('UNBLOCK', id).catch(() => {});
+                  w.end = () => void atKey(this.redis, keys.newQueue, 'CLIENT', 'UNBLOCK', id).catch(() => {});
                   if (w.roused) w.end();
                 };
                 got = this.noteWake(await this.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));

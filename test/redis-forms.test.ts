@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveRedisConfig } from '../src/config.js';
+import { hashTag } from '../src/redis-forms.js';
 import { Client, ConfigError, Monitor, UnsupportedServerError, Worker } from '../src/index.js';
 import { checkServer, checkServerVersion, parseServerVersion } from '../src/server-version.js';
 import { runMain } from './helpers/cli.js';
@@ -52,7 +53,32 @@ describe('the redis connection forms', () => {
     expect(c.url).toBeUndefined();
   });
 
+  it('cluster nodes: the swarm goes in one slot, {task-swarm}: by default, or the hash tag of the keyPrefix given', () => {
+    const c = resolveRedisConfig({ cluster: [{ host: '10.0.0.1', port: 7000 }, { host: 'n2', port: 7001 }], password: 'p' });
+    expect(c).toMatchObject({ cluster: [{ host: '10.0.0.1', port: 7000 }, { host: 'n2', port: 7001 }], password: 'p', keyPrefix: '{task-swarm}:' });
+    expect(resolveRedisConfig({ cluster: [{ host: 'a', port: 1 }], keyPrefix: 'app:{jobs}:' }).keyPrefix).toBe('app:{jobs}:');
+    expect(hashTag('{task-swarm}:')).toBe('task-swarm');
+    // as Redis reads it: the first "{", the first "}" after it, not empty
+    expect(hashTag('a{}b{c}:')).toBeUndefined();
+    expect(hashTag('}{x}:')).toBe('x');
+  });
+
+  it('a redis+cluster:// url becomes the nodes and credentials', () => {
+    const c = resolveRedisConfig({ url: 'redis+cluster://app:s%40cret@n1:7000,[::1]:7001', keyPrefix: '{s}:' });
+    expect(c).toMatchObject({ cluster: [{ host: 'n1', port: 7000 }, { host: '::1', port: 7001 }], username: 'app', password: 's@cret', keyPrefix: '{s}:' });
+    expect(c.url).toBeUndefined();
+  });
+
   const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['cluster with url', { cluster: [{ host: 'a', port: 1 }], url: 'redis://x:1' }, /redis\.cluster and redis\.url are two ways to reach Redis: give one/],
+    ['cluster with sentinels', { cluster: [{ host: 'a', port: 1 }], sentinels: [{ host: 'a', port: 1 }], name: 'm' }, /redis\.sentinels and redis\.cluster are two ways/],
+    ['a cluster url with cluster nodes', { url: 'redis+cluster://a:1', cluster: [{ host: 'a', port: 1 }] }, /redis\.url \(a redis\+cluster:\/\/ url\) and redis\.cluster both say where Redis is/],
+    ['a cluster url with a db', { url: 'redis+cluster://a:1/2' }, /redis\.url must look like redis\+cluster:.*no database/],
+    ['a cluster with db 3', { cluster: [{ host: 'a', port: 1 }], db: 3 }, /redis\.db must be 0 with redis\.cluster/],
+    ['a cluster keyPrefix with no hash tag', { cluster: [{ host: 'a', port: 1 }], keyPrefix: 'jobs:' }, /redis\.keyPrefix must hold a hash tag with redis\.cluster, e\.g\. "\{jobs\}:", got "jobs:"/],
+    ['a cluster keyPrefix with an empty hash tag', { cluster: [{ host: 'a', port: 1 }], keyPrefix: '{}:' }, /redis\.keyPrefix must hold a hash tag/],
+    ['an empty cluster', { cluster: [] }, /redis\.cluster must be a non-empty array/],
+    ['a cluster node with a typo', { cluster: [{ host: 'a', prot: 1 }] }, /redis\.cluster\[0\]: unknown option "prot"/],
     ['sentinels with url', { sentinels: [{ host: 'a', port: 1 }], name: 'm', url: 'redis://x:1' }, /redis\.sentinels and redis\.url are two ways to reach Redis: give one/],
     ['sentinels with host', { sentinels: [{ host: 'a', port: 1 }], name: 'm', host: 'x' }, /redis\.sentinels and redis\.host are two ways/],
     ['a sentinel url with sentinels', { url: 'redis+sentinel://a:1/m', sentinels: [{ host: 'a', port: 1 }] }, /redis\.url \(a redis\+sentinel:\/\/ url\) and redis\.sentinels both say where Redis is/],

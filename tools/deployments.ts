@@ -132,3 +132,60 @@ export function makeCertificates(dir: string): Certificates {
   sign('client', 'task-swarm test client', 'extendedKeyUsage=clientAuth\n');
   return { ca: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), clientCert: f('client.crt'), clientKey: f('client.key') };
 }
+
+export interface ClusterDeployment {
+  /** every node, primaries first (in slot order) then their replicas */
+  nodes: ServerProcess[];
+  /** the seed nodes a client is given */
+  seeds: { host: string; port: number }[];
+}
+
+/**
+ * A Redis Cluster of `primaries` primaries with `replicas` replicas each (redis-server
+ * --cluster-enabled, joined by `redis-cli --cluster create`), on free local ports, each node's
+ * cluster bus on a free port of its own (`cluster-port`). `nodeTimeout` is the cluster's
+ * cluster-node-timeout: a primary silent that long is failed over to its replica. Resolves once
+ * every node says cluster_state:ok and every replica is in sync.
+ */
+export async function spawnCluster(dir: string, ports: number[], busPorts: number[], o: { primaries?: number; replicas?: number; nodeTimeout?: number; extra?: string[] } = {}): Promise<ClusterDeployment> {
+  const primaries = o.primaries ?? 3;
+  const replicas = o.replicas ?? 1;
+  const count = primaries * (1 + replicas);
+  if (ports.length < count || busPorts.length < count) throw new Error(`spawnCluster: ${count} ports and bus ports needed`);
+  const nodes = await Promise.all(
+    ports.slice(0, count).map((port, i) =>
+      spawnServer(
+        nodeArgs(port, dir, [
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', `nodes-${port}.conf`,
+          '--cluster-port', String(busPorts[i]),
+          '--cluster-node-timeout', String(o.nodeTimeout ?? 2000),
+          '--dbfilename', `dump-${port}.rdb`,
+          ...(o.extra ?? []),
+        ]),
+        port,
+      ),
+    ),
+  );
+  const seeds = nodes.map((n) => ({ host: '127.0.0.1', port: n.port }));
+  // (create assigns the first `primaries` addresses as primaries and the rest as their replicas)
+  execFileSync('redis-cli', ['--cluster', 'create', ...seeds.map((s) => `${s.host}:${s.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'pipe' });
+  const deadline = Date.now() + 30_000;
+  for (const n of nodes) {
+    const c = new Redis({ port: n.port, lazyConnect: true, retryStrategy: () => null });
+    c.on('error', () => {});
+    try {
+      for (;;) {
+        const info = (await c.cluster('INFO')) as string;
+        const repl = await c.info('replication');
+        const replicaOk = !/role:slave/.test(repl) || /master_link_status:up/.test(repl);
+        if (/cluster_state:ok/.test(info) && replicaOk) break;
+        if (Date.now() > deadline) throw new Error(`cluster node ${n.port} not ready: ${info.split('\n')[0]}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      c.disconnect();
+    }
+  }
+  return { nodes, seeds };
+}

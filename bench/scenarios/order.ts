@@ -21,7 +21,7 @@
 import type { Redis } from 'ioredis';
 import { resolveRedisConfig } from '../../src/config.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
-import { connect } from '../../src/redis.js';
+import { connect, type Connection } from '../../src/redis.js';
 import { claim, submitTasks } from '../../src/effects/queue.js';
 import { setLimit } from '../../src/effects/limits.js';
 import { buildSubmission } from '../../src/submission.js';
@@ -82,7 +82,7 @@ async function fill(r: Redis, keys: Keys, from: number, to: number, placed: bool
   }
 }
 
-async function claims(ctx: Ctx, conn: Redis, admin: Redis, keys: Keys, batch: number, count: number, token: { n: number; last: string }) {
+async function claims(ctx: Ctx, conn: Connection, admin: Redis, keys: Keys, batch: number, count: number, token: { n: number; last: string }) {
   const run = async () => {
     const t = `bench-${token.n++}`;
     const r = await claim(conn, keys, { worker: WORKER, max: batch, maxPayloadBytes: MAX_BYTES, functions: [{ name: FN, room: batch }], rotation: 0, token: t, acks: token.last ? [token.last] : [] });
@@ -106,7 +106,7 @@ async function claims(ctx: Ctx, conn: Redis, admin: Redis, keys: Keys, batch: nu
   return { usPerClaim: ev.usec / count, commandsPerClaim: inner / count, rttMs };
 }
 
-async function setAll(conn: Redis, keys: Keys, on: boolean) {
+async function setAll(conn: Connection, keys: Keys, on: boolean) {
   await setLimit(conn, keys, { function: FN }, on ? BIG : null);
   for (let g = 0; g < GROUPS; g += 100) {
     await Promise.all(Array.from({ length: 100 }, (_, j) => setLimit(conn, keys, { group: `tenant-${g + j}` }, on ? BIG : null)));

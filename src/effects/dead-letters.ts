@@ -3,7 +3,7 @@
  * its key (retry-dead.lua, purge-dead.lua), and keep it within the retention the user chose
  * (trim-dead.lua, run by the monitor).
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { DEAD_LETTER_REASONS, InvalidTaskError, type DeadLetterReason } from '../errors.js';
@@ -57,7 +57,7 @@ export function parseDeadLetter(key: string, json: string | null): DeadLetter {
 }
 
 /** Entries newest first: `offset` entries skipped, at most `limit`; and how many there are. */
-export async function readDeadLetters(redis: Redis, keys: Keys, offset: number, limit: number): Promise<{ letters: DeadLetter[]; total: number }> {
+export async function readDeadLetters(redis: Connection, keys: Keys, offset: number, limit: number): Promise<{ letters: DeadLetter[]; total: number }> {
   const [[, ids], [, total]] = (await redis
     .multi()
     .zrevrange(keys.dead.index, offset, offset + Math.max(0, limit) - 1)
@@ -73,7 +73,7 @@ export async function readDeadLetters(redis: Redis, keys: Keys, offset: number, 
   return { letters, total };
 }
 
-export async function readDeadLetter(redis: Redis, keys: Keys, key: string): Promise<DeadLetter | null> {
+export async function readDeadLetter(redis: Connection, keys: Keys, key: string): Promise<DeadLetter | null> {
   const json = await redis.hget(keys.dead.entries, key);
   return json === null ? null : parseDeadLetter(key, json);
 }
@@ -83,7 +83,7 @@ export async function readDeadLetter(redis: Redis, keys: Keys, key: string): Pro
  * that holds no task to queue (truncated, or edited by hand) is refused with an InvalidTaskError
  * saying why (retry-dead.lua's error).
  */
-export async function retryDead(redis: Redis, keys: Keys, key: string): Promise<boolean> {
+export async function retryDead(redis: Connection, keys: Keys, key: string): Promise<boolean> {
   try {
     return (await runScript(redis, 'retry-dead', [...keys.deadStore, keys.newQueue], [key, keys.taskKeyPrefix])) === 1;
   } catch (e) {
@@ -94,7 +94,7 @@ export async function retryDead(redis: Redis, keys: Keys, key: string): Promise<
 }
 
 /** Delete the entry (and a parked task's hash); false when no entry has that key. */
-export async function purgeDead(redis: Redis, keys: Keys, key: string): Promise<boolean> {
+export async function purgeDead(redis: Connection, keys: Keys, key: string): Promise<boolean> {
   return (await runScript(redis, 'purge-dead', keys.deadStore, [key, keys.taskKeyPrefix])) === 1;
 }
 
@@ -103,7 +103,7 @@ export async function purgeDead(redis: Redis, keys: Keys, key: string): Promise<
  * every entry older than it. Returns what was dropped by reason, and whether to call again.
  */
 export async function trimDeadLetters(
-  redis: Redis,
+  redis: Connection,
   keys: Keys,
   max: number,
   retention: number,
@@ -116,7 +116,7 @@ export async function trimDeadLetters(
 }
 
 /** Counts kept in the store's stats hash: parked, dropped, retried and purged, by reason. */
-export async function deadLetterStats(redis: Redis, keys: Keys): Promise<Record<string, number>> {
+export async function deadLetterStats(redis: Connection, keys: Keys): Promise<Record<string, number>> {
   const h = await redis.hgetall(keys.dead.stats);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(h)) if (k !== 'seq') out[k] = Number(v);

@@ -16,20 +16,22 @@
  * waits for the primary's offset at that moment, past the write: it still covers it
  * (test/review-durable-submit.test.ts).
  */
-import type { Redis } from 'ioredis';
+import { atKey, type Connection } from '../redis.js';
 import type { RedisConfig } from '../config.js';
 import { NotDurableError } from '../errors.js';
 
 /** per connection, the WAIT sent and not answered yet: acknowledged replicas */
-const pending = new WeakMap<Redis, Promise<number>>();
+const pending = new WeakMap<Connection, Promise<number>>();
 
 /**
  * Resolves once `c.durable` replicas hold what `redis` wrote so far; rejects with a
  * NotDurableError after `c.durableTimeout` ms with fewer (`what` names the writes, `ids` their
- * tasks). Nothing to wait for when `c.durable` is 0.
+ * tasks). Nothing to wait for when `c.durable` is 0. `key` is any key of the swarm: on a
+ * Cluster the WAIT goes to the node that holds it (the one the writes went to).
  */
 export async function replicated(
-  redis: Redis,
+  redis: Connection,
+  key: string,
   c: Pick<RedisConfig, 'durable' | 'durableTimeout'>,
   what: string,
   ids: readonly string[],
@@ -37,7 +39,7 @@ export async function replicated(
   if (!c.durable) return;
   let acked = pending.get(redis);
   if (!acked) {
-    const reply = redis.wait(c.durable, c.durableTimeout);
+    const reply = atKey(redis, key, 'WAIT', c.durable, c.durableTimeout);
     const mine = reply.then(Number);
     // attached first, so it runs before any reaction to a reply that came after the WAIT's
     const done = () => {
@@ -60,9 +62,9 @@ export async function replicated(
  * then every WAIT runs its whole durableTimeout and fails (replicas come and go, so it is not
  * refused), which a worker would otherwise show only as one warning per END.
  */
-export async function replicaShortfall(redis: Redis, c: Pick<RedisConfig, 'durable' | 'durableTimeout'>): Promise<string | undefined> {
+export async function replicaShortfall(redis: Connection, key: string, c: Pick<RedisConfig, 'durable' | 'durableTimeout'>): Promise<string | undefined> {
   if (!c.durable) return undefined;
-  const info = await redis.info('replication');
+  const info = (await atKey(redis, key, 'INFO', 'replication')) as string;
   const connected = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
   if (connected >= c.durable) return undefined;
   return `redis.durable asks ${c.durable} replica(s) to acknowledge each write, and the primary has ${connected} connected: until more connect, every END waits redis.durableTimeout (${c.durableTimeout} ms) and is not confirmed`;

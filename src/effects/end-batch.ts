@@ -16,7 +16,7 @@
  * same reason the worker's command connection does not auto-pipeline (ioredis sends an
  * auto-pipeline from a setImmediate).
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { TaskOutcome } from '../../machines/task.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
@@ -36,7 +36,7 @@ export interface Ending {
 }
 
 /** End several tasks in one call; per task, false when fenced (the lease was not ours, nothing written). */
-export async function finishTasks(redis: Redis, keys: Keys, endings: Ending[]): Promise<boolean[]> {
+export async function finishTasks(redis: Connection, keys: Keys, endings: Ending[]): Promise<boolean[]> {
   return parseFinish(await runScript(redis, 'finish', finishKeys(keys), finishArgs(keys, endings)));
 }
 
@@ -75,7 +75,7 @@ export class EndBatch {
   private outgoing?: Pending[];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Connection,
     private readonly keys: Keys,
     /** told, just before the batch goes out, which tasks it ends (their slots are free now) */
     private readonly onFlush: (ends: readonly Ending[]) => void = () => {},

@@ -14,7 +14,7 @@
  * heartbeat would. An event whose task's hash is missing (Redis lost its data and the task is
  * not re-asserted yet) is dropped: pub/sub keeps nothing for later anyway.
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { emitEvents, type OutgoingEvent } from './leases.js';
 
@@ -31,7 +31,7 @@ export class EventOutbox {
   dropped = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Connection,
     private readonly keys: Keys,
     private readonly limit: number,
     private readonly onDrop: (count: number) => void,

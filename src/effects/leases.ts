@@ -2,7 +2,7 @@
  * Lease effects of a worker: the batched heartbeat (renew.lua), the fenced events (emit.lua), the hand-back on stop (hand-back.lua) and the re-assertion of
  * tasks whose hash Redis lost (reassert.lua).
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
@@ -12,7 +12,7 @@ export interface HeldLease {
 }
 
 export async function renewLeases(
-  redis: Redis,
+  redis: Connection,
   keys: Keys,
   worker: string,
   held: HeldLease[],
@@ -31,7 +31,7 @@ export async function renewLeases(
 
 
 /** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */
-export async function handBack(redis: Redis, keys: Keys, held: HeldLease[], reason = 'worker stopping'): Promise<string[]> {
+export async function handBack(redis: Connection, keys: Keys, held: HeldLease[], reason = 'worker stopping'): Promise<string[]> {
   if (held.length === 0) return [];
   const args: string[] = [keys.taskKeyPrefix, reason];
   for (const h of held) args.push(h.id, h.lease);
@@ -46,7 +46,7 @@ export interface ReassertTask extends HeldLease {
 }
 
 /** `epochSeen`: the epoch of the renew before the one that found the hash missing ('' = unknown). */
-export async function reassert(redis: Redis, keys: Keys, worker: string, t: ReassertTask, epochSeen = ''): Promise<boolean> {
+export async function reassert(redis: Connection, keys: Keys, worker: string, t: ReassertTask, epochSeen = ''): Promise<boolean> {
   const r = await runScript(
     redis,
     'reassert',
@@ -68,10 +68,10 @@ export interface OutgoingEvent {
 export type EmitStatus = 'published' | 'fenced' | 'missing';
 
 /** Publish events, each only while its task is RUNNING under its lease (emit.lua). */
-export async function emitEvents(redis: Redis, keys: Keys, events: OutgoingEvent[]): Promise<EmitStatus[]> {
+export async function emitEvents(redis: Connection, keys: Keys, events: OutgoingEvent[]): Promise<EmitStatus[]> {
   if (events.length === 0) return [];
   const args: string[] = [];
   for (const e of events) args.push(keys.task(e.id), e.lease, e.channel, e.message);
-  const r = (await runScript(redis, 'emit', [], args)) as number[];
+  const r = (await runScript(redis, 'emit', [keys.taskSet], args)) as number[];
   return r.map((x) => (x === 1 ? 'published' : x === 0 ? 'fenced' : 'missing'));
 }

@@ -2,7 +2,7 @@
  * Swarm-wide limits (src/lua/lib/limits.lua): set or remove one (set-limit.lua, which lets what
  * the old limit held back take its turn again), and read them with what runs under each now.
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { ConfigError } from '../errors.js';
@@ -75,13 +75,13 @@ export function checkLimit(limit: Limit): string {
   return JSON.stringify(out);
 }
 
-export async function setLimit(redis: Redis, keys: Keys, target: LimitTarget, limit: Limit | null): Promise<void> {
+export async function setLimit(redis: Connection, keys: Keys, target: LimitTarget, limit: Limit | null): Promise<void> {
   const field = targetField(target);
   const json = limit === null ? '' : checkLimit(limit);
   await runScript(redis, 'set-limit', [keys.newQueue, keys.leases], [field, json, keys.taskKeyPrefix]);
 }
 
-export async function readLimits(redis: Redis, keys: Keys): Promise<LimitInfo[]> {
+export async function readLimits(redis: Connection, keys: Keys): Promise<LimitInfo[]> {
   const [[, limits], [, running]] = (await redis.multi().hgetall(keys.limits).hgetall(keys.running).exec()) as [[null, Record<string, string>], [null, Record<string, string>]];
   const out: LimitInfo[] = [];
   for (const [field, json] of Object.entries(limits).sort()) {

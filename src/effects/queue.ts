@@ -3,7 +3,7 @@
  * claims whose replies were lost (claim-recover.lua), park a claimed task the worker cannot
  * take (park-claimed.lua) and submit (submit.lua). Named for the machine effects that call them.
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
 import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
@@ -53,7 +53,7 @@ export type ClaimReply = ClaimResult & { wakeAt: number; receipt: boolean };
 
 export const NO_CLAIM = (): ClaimReply => ({ claimed: [], parked: [], now: 0, wakeAt: -1, receipt: false });
 
-export async function claim(redis: Redis, keys: Keys, c: ClaimRequest): Promise<ClaimReply> {
+export async function claim(redis: Connection, keys: Keys, c: ClaimRequest): Promise<ClaimReply> {
   if (c.max <= 0 || c.functions.length === 0) return NO_CLAIM();
   return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c.worker), claimArgs(keys, c)));
 }
@@ -63,7 +63,7 @@ export async function claim(redis: Redis, keys: Keys, c: ClaimRequest): Promise<
  * (finish-claim.lua: finish.lua then claim.lua): the worker's end-and-claim-next, one command
  * and one reply per batch where the two would be two. `written` is finish.lua's answer per end.
  */
-export async function finishAndClaim(redis: Redis, keys: Keys, ends: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
+export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
   const fa = finishArgs(keys, ends);
   const reply = (await runScript(redis, 'finish-claim', [...finishKeys(keys), ...claimKeys(keys, c.worker)], [fa.length, ...fa, ...claimArgs(keys, c)])) as [unknown, unknown];
   return { written: parseFinish(reply[0]), ...parseClaim(reply[1]) };
@@ -88,7 +88,7 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
  * outcome is unknown. `onBlocking` (optional) receives the blocking connection's client id as
  * the block begins, so that the worker can end its own wait (CLIENT UNBLOCK).
  */
-export async function waitAndClaim(blocking: Redis, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void): Promise<ClaimReply> {
+export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void): Promise<ClaimReply> {
   const pipe = scriptPipeline(blocking);
   // `onBlocking` gets the connection's id (for CLIENT UNBLOCK) once Redis has run this pipeline
   // up to the block: its reply leaves with the block's, as the commands arrive in one write.
@@ -124,7 +124,7 @@ export function parseClaim(reply: unknown): ClaimReply {
  * its right end is a no-op rotation that returns as soon as something is pushed. Nothing leaves
  * the queue here, so a worker dying while blocked loses nothing; claim.lua then takes it.
  */
-export async function waitForEntry(blocking: Redis, keys: Keys, timeoutMs: number): Promise<boolean> {
+export async function waitForEntry(blocking: Connection, keys: Keys, timeoutMs: number): Promise<boolean> {
   const r = await blocking.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
   return r !== null;
 }
@@ -134,7 +134,7 @@ export async function waitForEntry(blocking: Redis, keys: Keys, timeoutMs: numbe
  * to the queue in the script itself; a claim that has not run never will. Returns the ids
  * handed back.
  */
-export async function recoverClaims(redis: Redis, keys: Keys, worker: string, tokens: string[]): Promise<string[]> {
+export async function recoverClaims(redis: Connection, keys: Keys, worker: string, tokens: string[]): Promise<string[]> {
   if (tokens.length === 0) return [];
   return (await runScript(redis, 'claim-recover', [keys.claimReceipts(worker), keys.leases, keys.taskSet, keys.newQueue], [keys.taskKeyPrefix, ...tokens])) as string[];
 }
@@ -147,7 +147,7 @@ export interface Unrunnable {
 }
 
 /** Park claimed tasks this worker cannot start, each alone (park-claimed.lua); returns the ids parked. */
-export async function parkClaimed(redis: Redis, keys: Keys, worker: string, tasks: Unrunnable[]): Promise<string[]> {
+export async function parkClaimed(redis: Connection, keys: Keys, worker: string, tasks: Unrunnable[]): Promise<string[]> {
   if (tasks.length === 0) return [];
   const args: string[] = [keys.taskKeyPrefix, worker];
   for (const t of tasks) args.push(t.id, t.lease, t.reason, t.message);
@@ -159,7 +159,7 @@ export async function parkClaimed(redis: Redis, keys: Keys, worker: string, task
  * priority) it is placed in its function's queue at once.
  */
 export async function submit(
-  redis: Redis,
+  redis: Connection,
   keys: Keys,
   id: string,
   raw: string,
@@ -185,7 +185,7 @@ export type SubmitReply =
  * A task of the seed's kind goes on `new-task`; one with a group, a priority, a due time or a
  * dedupe key is written whole and placed at once (in its function's queue, or delayed).
  */
-export async function submitTasks(redis: Redis, keys: Keys, tasks: readonly (Submission & { place?: boolean })[]): Promise<SubmitReply[]> {
+export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly (Submission & { place?: boolean })[]): Promise<SubmitReply[]> {
   const args: (string | number)[] = [keys.taskKeyPrefix];
   for (const t of tasks) {
     const due = !t.due ? '' : 'at' in t.due ? `at:${t.due.at}` : `in:${t.due.delay}`;
@@ -199,6 +199,6 @@ export async function submitTasks(redis: Redis, keys: Keys, tasks: readonly (Sub
 }
 
 /** cancel.lua: what it found ('running': the caller stops it; 'unknown': no such task). */
-export async function cancelTask(redis: Redis, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {
+export async function cancelTask(redis: Connection, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {
   return (await runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id)])) as 'cancelled' | 'running' | 'ended' | 'unknown';
 }

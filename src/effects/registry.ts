@@ -1,11 +1,11 @@
 /** Worker registry effects: `workers` membership (register.lua) and the peer list. */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import { parseAddress } from '../address.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
 /** Returns the epoch of Redis's data (see renew.lua). */
-export async function registerWorker(redis: Redis, keys: Keys, worker: string, heartbeatInterval = 1000, functions: string[] = []): Promise<string> {
+export async function registerWorker(redis: Connection, keys: Keys, worker: string, heartbeatInterval = 1000, functions: string[] = []): Promise<string> {
   const [, epoch] = (await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'add', heartbeatInterval, JSON.stringify(functions)])) as [
     number,
     string,
@@ -13,12 +13,12 @@ export async function registerWorker(redis: Redis, keys: Keys, worker: string, h
   return epoch;
 }
 
-export async function deregisterWorker(redis: Redis, keys: Keys, worker: string): Promise<void> {
+export async function deregisterWorker(redis: Connection, keys: Keys, worker: string): Promise<void> {
   await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'remove']);
 }
 
 /** Say which functions `worker` serves (`workers:functions`, read by stats and status). */
-export async function announceFunctions(redis: Redis, keys: Keys, worker: string, functions: string[]): Promise<void> {
+export async function announceFunctions(redis: Connection, keys: Keys, worker: string, functions: string[]): Promise<void> {
   await redis.hset(keys.workerFunctions, worker, JSON.stringify(functions));
 }
 
@@ -32,7 +32,7 @@ const SHOWN = 80;
  * own, and the list is re-read every fetchWorkerInterval, so a bad member is logged once per
  * reader, not once per refresh.
  */
-const reported = new WeakMap<Redis, Set<string>>();
+const reported = new WeakMap<Connection, Set<string>>();
 
 function show(member: string): string {
   return member.length > SHOWN ? `${JSON.stringify(member.slice(0, SHOWN))}... (${member.length} characters)` : JSON.stringify(member);
@@ -43,7 +43,7 @@ function show(member: string): string {
  * unusable member must not cost a node its peer list (or its process): invalid members are left
  * out, and each distinct one is passed to `warn` once, with what is wrong with it.
  */
-export async function listWorkers(redis: Redis, keys: Keys, warn: (message: string) => void = () => {}): Promise<string[]> {
+export async function listWorkers(redis: Connection, keys: Keys, warn: (message: string) => void = () => {}): Promise<string[]> {
   const valid: string[] = [];
   let seen = reported.get(redis);
   for (const member of await redis.smembers(keys.workerSet)) {

@@ -4,7 +4,7 @@
  * (src/schedule.ts), from Redis's clock read in the same pass; the script decides, atomically,
  * whether this monitor's firing is the one that happens.
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { FiringResult } from '../../machines/monitor.js';
 import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
@@ -18,13 +18,13 @@ export type { FiringResult };
 export type Firing = FiringResult['firings'][number];
 export type FiringOutcome = Firing['outcome'];
 
-async function redisNow(redis: Redis): Promise<number> {
+async function redisNow(redis: Connection): Promise<number> {
   const [s, us] = await redis.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
 /** Resolves true when written, false when the very same schedule was set already. */
-export async function setSchedule(redis: Redis, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean }> {
+export async function setSchedule(redis: Connection, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean }> {
   const first = firstTick(spec, await redisNow(redis));
   if (first === null) throw new ConfigError(`schedule "${name}": cron never fires from now on`);
   const k = keys.schedules;
@@ -32,13 +32,13 @@ export async function setSchedule(redis: Redis, keys: Keys, name: string, json: 
 }
 
 /** Resolves false when no schedule has that name. */
-export async function removeSchedule(redis: Redis, keys: Keys, name: string): Promise<boolean> {
+export async function removeSchedule(redis: Connection, keys: Keys, name: string): Promise<boolean> {
   const k = keys.schedules;
   const r = (await redis.multi().hdel(k.defs, name).zrem(k.due, name).hdel(k.last, name).exec()) as [unknown, number][];
   return r[0]![1] === 1;
 }
 
-export async function readSchedules(redis: Redis, keys: Keys): Promise<ScheduleInfo[]> {
+export async function readSchedules(redis: Connection, keys: Keys): Promise<ScheduleInfo[]> {
   const k = keys.schedules;
   const [[, defs], [, due], [, last]] = (await redis.multi().hgetall(k.defs).zrange(k.due, 0, -1, 'WITHSCORES').hgetall(k.last).exec()) as [
     [unknown, Record<string, string>],
@@ -76,7 +76,7 @@ function parseLast(json: string | undefined): { last: number | null; lastId: str
  * whichever monitors try. Returns what this monitor fired (firings others won are left out)
  * and when to come back.
  */
-export async function fireDue(redis: Redis, keys: Keys, monitor: string): Promise<FiringResult> {
+export async function fireDue(redis: Connection, keys: Keys, monitor: string): Promise<FiringResult> {
   const k = keys.schedules;
   const [[, time], [, head]] = (await redis.multi().time().zrange(k.due, 0, FIRE_BATCH - 1, 'WITHSCORES').exec()) as [[unknown, [string, string]], [unknown, string[]]];
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);

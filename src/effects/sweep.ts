@@ -3,12 +3,12 @@
  * up ended ones (reap.lua). Each call is bounded; each says whether more is waiting, so the
  * monitor can call again at once and keep up with any rate the workers produce.
  */
-import type { Redis } from 'ioredis';
+import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
 export async function requeueStale(
-  redis: Redis,
+  redis: Connection,
   keys: Keys,
   taskTimeout: number,
   limit: number,
@@ -25,7 +25,7 @@ export async function requeueStale(
 }
 
 /** Returns how many ended tasks were cleaned up, and how many still wait. */
-export async function reapEnded(redis: Redis, keys: Keys, retention: number, limit: number): Promise<{ reaped: number; left: number }> {
+export async function reapEnded(redis: Connection, keys: Keys, retention: number, limit: number): Promise<{ reaped: number; left: number }> {
   const [reaped, left] = (await runScript(redis, 'reap', [keys.ended, keys.taskSet, keys.endQueue], [keys.taskKeyPrefix, retention, limit])) as [number, number];
   return { reaped: Number(reaped), left: Number(left) };
 }

@@ -4,6 +4,8 @@
   (a paused worker, one that kept its quorum while cut off, events buffered through an outage)
   can then never speak in the channel of a task someone else now runs, nor after its end.
 
+  KEYS[1] the task set: not read; it names the swarm's slot, so that a Cluster runs the call on
+          the node that holds the tasks (a call with no key goes to any node)
   ARGV, four per event: task key, lease, channel, message (the event's JSON)
 
   Returns, per event: 1 published, 0 fenced (the task is another claim's, or not running),
