@@ -35,9 +35,10 @@ export const SCRIPT_LOADERS = ['function|load'] as const;
 /**
  * What any connection of ours sends besides its work: AUTH/HELLO, its name (CLIENT SETNAME),
  * ioredis's ready check and our version check (INFO), SELECT for a db other than 0, PING
- * (liveness), MULTI/EXEC, QUIT.
+ * (liveness), MULTI/EXEC, QUIT; on a Cluster, its layout (CLUSTER SLOTS) and the EXISTS that
+ * routes a keyless command to the swarm's node (src/redis.ts atKey).
  */
-const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit'];
+const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'exists'];
 
 export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator';
 export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator'];

@@ -11,5 +11,6 @@ export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './sch
 export type { LoggerLike } from './logger.js';
 export type { RedisOptions } from './config.js';
 export { buildKeys, type Keys } from './keys.js';
+export { moveSwarmSlot, type SlotMove } from './slot-move.js';
 export * from './errors.js';
 export { aclFile, aclRule, ACL_ROLES, ACL_USERS, type AclRole } from './acl.js';

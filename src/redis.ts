@@ -73,6 +73,10 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
     // maxRedirections times, rather than failed at once
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 200,
+    // a slot just moved (src/slot-move.ts) may bounce between its old and new node for a round
+    // trip, until the new one has taken it: redirections a little apart outlast that
+    retryDelayOnMoved: 20,
+    retryDelayOnTryAgain: 100,
     maxRedirections: 64,
     redisOptions: { ...node, ...(tls ? { tls } : {}) },
     // the primaries only: every component writes, and a replica's reads may be behind

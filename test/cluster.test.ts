@@ -1,0 +1,218 @@
+/**
+ * Redis Cluster for real: three primaries with a replica each (redis-server --cluster-enabled,
+ * joined by redis-cli --cluster create), on free local ports. A swarm lives in one slot (its
+ * keyPrefix's hash tag), so every script runs on one node; clients reach it from any node they
+ * are given. Then the faults: the primary serving the swarm's slot SIGKILLed mid-run (its
+ * replica is promoted; for the swarm, a Redis that came back having perhaps lost its latest
+ * writes), and the swarm's slot moved to another primary mid-run. In both, every task ends,
+ * none is lost, and no process is restarted.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, moveSwarmSlot, Worker } from '../src/index.js';
+import { buildKeys } from '../src/keys.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { freePort, until } from './helpers/redis-server.js';
+import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { spawnMonitor, spawnProducer, spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import { runMain } from './helpers/cli.js';
+
+const TASKS = 150;
+const TASK_MS = 200;
+
+const procs: WorkerProcess[] = [];
+let d: ClusterDeployment;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-'));
+  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
+  d = await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of procs) await p.kill('SIGKILL');
+  for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** a plain connection to each node, for looking at where things are */
+async function nodeOf(prefix: string): Promise<{ slot: number; port: number }> {
+  const c = new Cluster(d.seeds.slice(0, 1));
+  try {
+    await c.ping();
+    const key = buildKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix: prefix })).newQueue;
+    const slot = Number(await c.cluster('KEYSLOT', key));
+    const slots = (await c.cluster('SLOTS')) as [number, number, [string, number]][];
+    const owner = slots.find(([a, b]) => slot >= a && slot <= b)!;
+    return { slot, port: owner[2][1] };
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** every key that starts with `prefix`, per node port (each primary SCANned) */
+async function keysByNode(prefix: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const n of d.nodes) {
+    const r = new Redis({ port: n.port, lazyConnect: true, retryStrategy: () => null });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      if (!/role:master/.test(await r.info('replication'))) continue;
+      let cursor = '0';
+      let count = 0;
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix.replace(/[{}*?[\]\\]/g, (c) => `\\${c}`)}*`, 'COUNT', 1000);
+        cursor = next;
+        count += keys.length;
+      } while (cursor !== '0');
+      if (count) out.set(n.port, count);
+    } catch {
+      // a killed node
+    } finally {
+      r.disconnect();
+    }
+  }
+  return out;
+}
+
+describe('a swarm on a Redis Cluster', () => {
+  it('lives in one slot ({task-swarm}: by default), reached from any node; events and control go across nodes', async () => {
+    // given one node only, and one that does not serve the swarm's slot: the client learns the rest
+    const home = await nodeOf('{task-swarm}:');
+    const elsewhere = d.seeds.find((s) => s.port !== home.port)!;
+    const redis = { cluster: [elsewhere] };
+    const worker = new Worker({ port: 0, redis, concurrency: 4, heartbeatInterval: 200 });
+    worker.addTaskFunction('echo', async (task) => {
+      task.emit('progress', { at: 1 });
+      if ((task.data as { hold?: boolean }).hold) await new Promise((r) => task.signal.addEventListener('abort', r));
+      return task.data;
+    });
+    await worker.start();
+    const client = new Client({ redis });
+    try {
+      const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => client.submit('echo', { i })));
+      for (const [i, id] of ids.entries()) expect(await client.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'succeeded', result: { i } });
+
+      // a task's events reach a subscriber, and a stop published from the client ends the task
+      const held = await client.submit('echo', { hold: true });
+      const events: string[] = [];
+      const off = client.subscribe(held, (ev) => events.push(ev.event));
+      await until(async () => (await client.get(held))?.state === 'RUNNING', 'the held task running', 10_000, 20);
+      await client.control(held, 'stop');
+      expect(await client.wait(held, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'stopped' });
+      await until(() => events.includes('end'), 'the end event', 5_000, 20);
+      off();
+
+      // every key of the swarm is on the node that serves its slot, and only there
+      expect([...(await keysByNode('{task-swarm}:')).keys()]).toEqual([home.port]);
+    } finally {
+      await client.close();
+      await worker.stop();
+    }
+  }, 60_000);
+
+  it('two swarms with other hash tags land on their own slots, each whole on its node', async () => {
+    const tags = ['{alpha}:', '{beta}:', '{gamma}:', '{delta}:'];
+    for (const keyPrefix of tags) {
+      const redis = { cluster: d.seeds, keyPrefix };
+      const worker = new Worker({ port: 0, redis, concurrency: 2 });
+      worker.addTaskFunction('echo', async (task) => task.data);
+      await worker.start();
+      const client = new Client({ redis });
+      const id = await client.submit('echo', 1);
+      expect(await client.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
+      await client.close();
+      await worker.stop();
+    }
+    const homes = await Promise.all(tags.map(nodeOf));
+    for (const [i, keyPrefix] of tags.entries()) expect([...(await keysByNode(keyPrefix)).keys()]).toEqual([homes[i]!.port]);
+    // (spread over shards: these four tags are not all on one primary)
+    expect(new Set(homes.map((h) => h.port)).size).toBeGreaterThan(1);
+  }, 60_000);
+
+  /**
+   * Two workers, a monitor and a producer (processes) on `prefix`; once a third of the tasks
+   * are done, `fault` runs. Every task must end succeeded, and each must have run.
+   */
+  async function runThrough(prefix: string, fault: () => Promise<void>): Promise<{ twice: string[]; faultAt: number; workers: WorkerProcess[] }> {
+    const redis = { cluster: d.seeds, keyPrefix: prefix };
+    const workerOptions = { port: 0, redis, concurrency: 8, heartbeatInterval: 200, fetchTaskInterval: 500 };
+    const workers = [await spawnWorker(workerOptions, [], ['work']), await spawnWorker(workerOptions, [], ['work'])];
+    procs.push(...workers);
+    const monitor = await spawnMonitor({ redis, taskTimeout: 3000, checkTaskInterval: 500 });
+    procs.push(monitor);
+    const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, fn: 'work', data: { ms: TASK_MS } }));
+    // the producer names the cluster by a url
+    const url = `redis+cluster://${d.seeds.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
+    const producer = await spawnProducer({ redis: { url, keyPrefix: prefix }, tasks, timeout: 60_000 });
+    procs.push(producer);
+    await producer.waitFor(/^SUBMITTED-ALL /, 20_000);
+    const done = () => workers.reduce((n, w) => n + w.lines.filter((l) => l.startsWith('DONE ')).length, 0);
+    await until(() => done() >= TASKS / 3, 'a third of the tasks done', 30_000, 10);
+    const faultAt = Date.now();
+    await fault();
+    await producer.waitFor(/^ALL-ENDED$/, 60_000);
+
+    expect(producer.lines.filter((l) => l.startsWith('REJECTED '))).toEqual([]);
+    const endLines = producer.lines.filter((l) => l.startsWith('END '));
+    expect(endLines).toHaveLength(TASKS);
+    expect(endLines.filter((l) => !/ succeeded \d+$/.test(l))).toEqual([]);
+
+    const starts = new Map<string, number>();
+    for (const w of workers) {
+      for (const l of w.lines) {
+        const m = /^STARTED (\S+) /.exec(l);
+        if (m) starts.set(m[1]!, (starts.get(m[1]!) ?? 0) + 1);
+      }
+    }
+    expect(tasks.filter((t) => !starts.has(t.id))).toEqual([]);
+    // no process was restarted, and both workers ran tasks after the fault, on their own
+    for (const p of [...workers, monitor]) expect({ exit: p.proc.exitCode, signal: p.proc.signalCode }).toEqual({ exit: null, signal: null });
+    for (const w of workers) expect(w.lines.filter((l, i) => l.startsWith('STARTED ') && w.times[i]! > faultAt + 500).length).toBeGreaterThan(0);
+    for (const p of [producer, monitor, ...workers]) await p.kill('SIGKILL');
+    return { twice: [...starts].filter(([, n]) => n > 1).map(([id]) => id), faultAt, workers };
+  }
+
+  it('the swarm moved to another primary mid-run (all its keys at once): every task runs once and ends once', async () => {
+    const prefix = '{moving}:';
+    const before = await nodeOf(prefix);
+    const to = d.seeds.find((s) => s.port !== before.port && d.nodes.slice(0, 3).some((n) => n.port === s.port))!;
+    let moved = 0;
+    const { twice } = await runThrough(prefix, async () => {
+      moved = (await moveSwarmSlot({ cluster: d.seeds, keyPrefix: prefix }, to)).keys;
+    });
+    expect(moved).toBeGreaterThan(0);
+    expect((await nodeOf(prefix)).port).toBe(to.port);
+    expect([...(await keysByNode(prefix)).keys()]).toEqual([to.port]);
+    // nothing was written twice or lost in the move: no claim was repeated
+    expect(twice).toEqual([]);
+    // moved back, the swarm is whole where it started (a move is repeatable)
+    expect((await moveSwarmSlot({ cluster: d.seeds, keyPrefix: prefix }, { host: '127.0.0.1', port: before.port })).keys).toBeGreaterThan(0);
+    expect([...(await keysByNode(prefix)).keys()]).toEqual([before.port]);
+  }, 120_000);
+
+  it('the primary serving the swarm SIGKILLed mid-run: its replica is promoted, every task ends, no process restarted', async () => {
+    const prefix = '{failing}:';
+    const home = await nodeOf(prefix);
+    const primary = d.nodes.find((n) => n.port === home.port)!;
+    await runThrough(prefix, () => primary.kill('SIGKILL'));
+    const after = await nodeOf(prefix);
+    expect(after.port).not.toBe(home.port);
+
+    // the CLI reaches the promoted primary through the cluster too, in both forms
+    const alive = d.seeds.filter((s) => s.port !== home.port);
+    for (const [argv, env] of [
+      [['status', '--json', '--key-prefix', prefix, '--redis-cluster', alive.map((s) => `127.0.0.1:${s.port}`).join(',')], {}],
+      [['status', '--json', '--key-prefix', prefix], { REDIS_URL: `redis+cluster://127.0.0.1:${alive[0]!.port}` }],
+    ] as const) {
+      const r = await runMain([...argv], env);
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ queued: 0 });
+    }
+  }, 120_000);
+});
