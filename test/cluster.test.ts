@@ -135,6 +135,32 @@ describe('a swarm on a Redis Cluster', () => {
     expect(new Set(homes.map((h) => h.port)).size).toBeGreaterThan(1);
   }, 60_000);
 
+  it('redis.durable: the WAIT goes to the primary that took the writes, and a replica of it that does not answer fails the submit', async () => {
+    const prefix = '{durable}:';
+    const home = await nodeOf(prefix);
+    const admin = new Redis({ port: home.port });
+    const myId = (await admin.cluster('MYID')) as string;
+    const nodesText = (await admin.cluster('NODES')) as string;
+    admin.disconnect();
+    const replicaPort = Number(/^\S+ [^:]+:(\d+)@\S* \S*slave\S* (\S+)/m.exec(nodesText.split('\n').filter((l) => l.includes(myId) && l.includes('slave')).join('\n'))?.[1]);
+    const replica = d.nodes.find((n) => n.port === replicaPort)!;
+    expect(replica).toBeDefined();
+    const client = new Client({ redis: { cluster: d.seeds, keyPrefix: prefix, durable: true, durableTimeout: 300 } });
+    try {
+      // every primary has a replica: only a WAIT on the swarm's own primary tells its replica is gone
+      await expect(client.submit('echo', 1)).resolves.toEqual(expect.any(String));
+      replica.proc.kill('SIGSTOP');
+      try {
+        // (several: a WAIT sent to any node would find a replica that answers on most of them)
+        for (let i = 0; i < 4; i++) await expect(client.submit('echo', 2 + i)).rejects.toMatchObject({ code: 'ERR_NOT_DURABLE' });
+      } finally {
+        replica.proc.kill('SIGCONT');
+      }
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
   /**
    * Two workers, a monitor and a producer (processes) on `prefix`; once a third of the tasks
    * are done, `fault` runs. Every task must end succeeded, and each must have run.
