@@ -5,7 +5,8 @@
 import type { Connection } from './redis.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
-import { buildKeys, type Keys } from './keys.js';
+import type { Keys } from './keys.js';
+import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, redisAddress } from './redis.js';
 import { checkServer } from './server-version.js';
@@ -26,7 +27,7 @@ import {
 } from './wire.js';
 import { cancelTask, submitTasks } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, newTaskId, type Submission, type SubmitOptions } from './submission.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
@@ -137,6 +138,17 @@ export interface FunctionStats {
   paused: boolean;
 }
 
+/** What `stats` says of the swarm. */
+export interface SwarmStats {
+  queued: number;
+  tasks: number;
+  workers: number;
+  dead: number;
+  ended: number;
+  paused: boolean;
+  functions: Record<string, FunctionStats>;
+}
+
 export interface ClientOptions {
   redis?: RedisOptions;
   /** where the client reports a `subscribe` handler that threw (once per handler); default: tslog, as the Worker */
@@ -157,7 +169,10 @@ const CLIENT_OPTIONS = ['redis', 'logger'];
 
 export class Client {
   readonly config: RedisConfig;
+  /** partition 0's keys: the swarm's own (schedules; with one partition, everything) */
   private readonly keys: Keys;
+  /** every partition's keys (src/partitions.ts); one unless `redis.partitions` says more */
+  private readonly parts: Keys[];
   private readonly redis: Connection;
   /** names our connections (redis.ts connectionOwner), unique to this client */
   private readonly owner = `client-${connectionOwner()}`;
@@ -184,7 +199,8 @@ export class Client {
     }
     this.log = createLogger('client', logger);
     this.config = resolveRedisConfig(options.redis);
-    this.keys = buildKeys(this.config);
+    this.parts = partitionKeys(this.config);
+    this.keys = this.parts[0]!;
     // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
     this.redis = connect(this.config, 'command', this.owner, { lazyConnect: false, maxRetriesPerRequest: 20 });
     this.redis.on('error', () => {});
@@ -209,7 +225,7 @@ export class Client {
    * a task that is queued, delayed or running, resolves with that task's id and queues nothing.
    */
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
-    const [id] = await this.submitAll([[buildSubmission(fn, data, options)]]);
+    const [id] = await this.submitAll([[buildSubmission(fn, data, options, 'submit', this.newId)]]);
     return id!;
   }
 
@@ -223,7 +239,7 @@ export class Client {
     if (!Array.isArray(tasks)) throw new InvalidTaskError('submitMany: takes an array of { fn, data?, options? }');
     const subs = tasks.map((t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
-      return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`);
+      return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId);
     });
     const ids = new Set<string>();
     for (const t of subs) {
@@ -249,13 +265,19 @@ export class Client {
     // (docs/semantics.md, "Bulk submit").
     const chosen = subs.filter((_, i) => tasks[i]!.options?.id !== undefined);
     if (batches.length > 1 && chosen.length > 0) {
-      const pipe = this.redis.pipeline();
-      for (const t of chosen) pipe.exists(this.keys.task(t.id)).sismember(this.keys.queued, t.id);
-      const replies = (await pipe.exec()) ?? [];
-      for (let i = 0; i < chosen.length; i++) {
-        const [[e1, inHash], [e2, inQueue]] = [replies[2 * i]!, replies[2 * i + 1]!];
-        if (e1 || e2) throw e1 ?? e2;
-        if (inHash === 1 || inQueue === 1) throw new DuplicateTaskError(chosen[i]!.id);
+      // (a pipeline per partition: a Cluster runs one only when all its keys are in one slot)
+      const byPart = new Map<number, Submission[]>();
+      for (const t of chosen) byPart.set(this.partOf(t.id), [...(byPart.get(this.partOf(t.id)) ?? []), t]);
+      for (const [p, list] of byPart) {
+        const k = this.parts[p]!;
+        const pipe = this.redis.pipeline();
+        for (const t of list) pipe.exists(k.task(t.id)).sismember(k.queued, t.id);
+        const replies = (await pipe.exec()) ?? [];
+        for (let i = 0; i < list.length; i++) {
+          const [[e1, inHash], [e2, inQueue]] = [replies[2 * i]!, replies[2 * i + 1]!];
+          if (e1 || e2) throw e1 ?? e2;
+          if (inHash === 1 || inQueue === 1) throw new DuplicateTaskError(list[i]!.id);
+        }
       }
     }
     return this.submitAll(batches);
@@ -272,13 +294,16 @@ export class Client {
     await this.checkServer();
     const ids: string[] = [];
     for (const batch of batches) ids.push(...(await this.write(batch)));
-    await replicated(this.redis, this.keys.newQueue, this.config, `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`, ids);
+    const what = `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`;
+    // (one WAIT per partition written: on a Cluster each may be another primary)
+    const written = new Set(batches.flat().map((t) => this.partOf(t.id)));
+    await Promise.all([...written].map((p) => replicated(this.redis, this.parts[p]!.newQueue, this.config, what, ids)));
     return ids;
   }
 
   private async write(subs: Submission[]): Promise<string[]> {
     if (subs.length === 0) return [];
-    const replies = await submitTasks(this.redis, this.keys, subs);
+    const replies = await this.submitByPartition(subs);
     const refused = subs.filter((_, i) => { const r = replies[i]!; return !r.queued && 'taken' in r && r.taken; });
     if (refused.length > 0) {
       // Refused: an id is taken. By this very submission, when its reply was lost and ioredis
@@ -298,6 +323,41 @@ export class Client {
     });
   }
 
+  /** submit.lua in each partition the tasks go to, at once; the replies in the tasks' order */
+  private async submitByPartition(subs: Submission[]): Promise<Awaited<ReturnType<typeof submitTasks>>> {
+    if (this.parts.length === 1) return submitTasks(this.redis, this.keys, subs);
+    const byPart = new Map<number, number[]>();
+    subs.forEach((t, i) => {
+      const p = this.partOf(t.id);
+      byPart.set(p, [...(byPart.get(p) ?? []), i]);
+    });
+    const out: Awaited<ReturnType<typeof submitTasks>> = new Array(subs.length);
+    await Promise.all(
+      [...byPart].map(async ([p, at]) => {
+        const replies = await submitTasks(this.redis, this.parts[p]!, at.map((i) => subs[i]!));
+        at.forEach((i, j) => (out[i] = replies[j]!));
+      }),
+    );
+    return out;
+  }
+
+  /** the partition of task `id` */
+  private partOf(id: string): number {
+    return partitionOf(id, this.parts.length);
+  }
+
+  /** the keys of the partition that holds task `id` */
+  private keysOf(id: string): Keys {
+    return this.parts.length === 1 ? this.keys : this.parts[this.partOf(id)]!;
+  }
+
+  /** a new id, in the partition of its group or dedupe key when it has one */
+  private readonly newId = (place?: string): string => {
+    const n = this.parts.length;
+    if (n === 1) return newTaskId();
+    return newTaskIdIn(place === undefined ? Math.floor(Math.random() * n) : partitionOfPlace(place, n), n);
+  };
+
   /**
    * Cancel a task: queued or delayed, it is removed and ends `cancelled` (never run); running,
    * it is sent a stop and ends `stopped`; ended, nothing is done. Rejects with a
@@ -306,7 +366,7 @@ export class Client {
   async cancel(id: string): Promise<CancelResult> {
     checkId('cancel', id);
     await this.checkServer();
-    const r = await cancelTask(this.redis, this.keys, id);
+    const r = await cancelTask(this.redis, this.keysOf(id), id);
     if (r === 'unknown') throw new TaskNotFoundError(id);
     if (r === 'running') {
       await this.control(id, 'stop');
@@ -317,7 +377,8 @@ export class Client {
 
   /** Does Redis hold exactly this entry for `id`: claimed (its hash's data) or still queued? */
   private async holds(id: string, raw: string): Promise<boolean> {
-    const [[, data], [, at]] = (await this.redis.multi().hget(this.keys.task(id), 'data').lpos(this.keys.newQueue, raw).exec()) as [[unknown, string | null], [unknown, number | null]];
+    const k = this.keysOf(id);
+    const [[, data], [, at]] = (await this.redis.multi().hget(k.task(id), 'data').lpos(k.newQueue, raw).exec()) as [[unknown, string | null], [unknown, number | null]];
     return data === raw || at !== null;
   }
 
@@ -328,8 +389,8 @@ export class Client {
    */
   async get(id: string): Promise<TaskInfo | null> {
     checkId('get', id);
-    const key = this.keys.task(id);
-    const replies = (await this.redis.multi().hgetall(key).sismember(this.keys.queued, id).exec()) ?? [];
+    const k = this.keysOf(id);
+    const replies = (await this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec()) ?? [];
     const [hashError, h] = (replies[0] ?? [null, null]) as [Error | null, Record<string, string> | null];
     const queued = replies[1]?.[1] === 1;
     // A key of another type under the task's name (set by hand): say so rather than throw.
@@ -347,7 +408,7 @@ export class Client {
   subscribe(id: string, onEvent: (ev: TaskEvent) => void): () => void {
     checkId('subscribe', id);
     if (typeof onEvent !== 'function') throw new InvalidTaskError('subscribe: the handler must be a function');
-    const channel = this.keys.events(id);
+    const channel = this.keysOf(id).events(id);
     const sub = this.subscriber();
     let set = this.handlers.get(channel);
     if (!set) {
@@ -369,7 +430,7 @@ export class Client {
 
   /** Send `stop`, `reload` or a custom event `{event_name, event}` to a running task. */
   async control(id: string, message: ControlInput): Promise<void> {
-    await this.redis.publish(this.keys.control(id), formatControl(message));
+    await this.redis.publish(this.keysOf(id).control(id), formatControl(message));
   }
 
   /**
@@ -393,7 +454,7 @@ export class Client {
     if (typeof pollInterval !== 'number' || !(pollInterval >= 1) || pollInterval > MAX_TIMER) {
       throw new ConfigError(`wait: pollInterval must be a number of ms between 1 and ${MAX_TIMER}, got ${String(pollInterval)}`);
     }
-    const channel = this.keys.events(id);
+    const channel = this.keysOf(id).events(id);
     const sub = this.subscriber();
     return new Promise<TaskInfo>((resolve, reject) => {
       let settled = false;
@@ -475,12 +536,31 @@ export class Client {
 
   /** Dead letters, newest first: `offset` skipped, at most `limit` (default 100). */
   async deadLetters(options: { limit?: number; offset?: number } = {}): Promise<DeadLetter[]> {
-    return (await readDeadLetters(this.redis, this.keys, options.offset ?? 0, options.limit ?? 100)).letters;
+    const offset = options.offset ?? 0;
+    const limit = options.limit ?? 100;
+    if (this.parts.length === 1) return (await readDeadLetters(this.redis, this.keys, offset, limit)).letters;
+    // each partition's newest offset + limit, merged newest first (their keys name their partition)
+    const all = await Promise.all(this.parts.map(async (k, p) => (await readDeadLetters(this.redis, k, 0, offset + limit)).letters.map((l) => ({ ...l, key: `${p}/${l.key}` }))));
+    return all
+      .flat()
+      .sort((a, b) => (b.at || 0) - (a.at || 0))
+      .slice(offset, offset + limit);
+  }
+
+  /** a dead letter's key as given back to us: its partition's keys and its key there */
+  private deadLetterAt(key: string): { keys: Keys; key: string } {
+    if (this.parts.length === 1) return { keys: this.keys, key };
+    const m = /^(\d+)\/(.*)$/s.exec(key);
+    const keys = m ? this.parts[Number(m[1])] : undefined;
+    if (!m || !keys) throw new InvalidTaskError(`dead letter key ${JSON.stringify(key)} names no partition of this swarm (it has ${this.parts.length}: keys read "<partition>/<key>")`);
+    return { keys, key: m[2]! };
   }
 
   /** One dead letter by its key, or null (retried, purged or dropped). */
-  deadLetter(key: string): Promise<DeadLetter | null> {
-    return readDeadLetter(this.redis, this.keys, key);
+  async deadLetter(key: string): Promise<DeadLetter | null> {
+    const at = this.deadLetterAt(key);
+    const l = await readDeadLetter(this.redis, at.keys, at.key);
+    return l && { ...l, key };
   }
 
   /**
@@ -489,13 +569,15 @@ export class Client {
    */
   async retryDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
     await this.checkServer();
-    return retryDead(this.redis, this.keys, typeof letter === 'string' ? letter : letter.key);
+    const at = this.deadLetterAt(typeof letter === 'string' ? letter : letter.key);
+    return retryDead(this.redis, at.keys, at.key);
   }
 
   /** Delete a dead letter, and a parked task's hash with it; false when no entry has that key. */
   async purgeDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
     await this.checkServer();
-    return purgeDead(this.redis, this.keys, typeof letter === 'string' ? letter : letter.key);
+    const at = this.deadLetterAt(typeof letter === 'string' ? letter : letter.key);
+    return purgeDead(this.redis, at.keys, at.key);
   }
 
   /**
@@ -503,8 +585,28 @@ export class Client {
    * letters, manually ended; and per function: routed and waiting, running, the live workers
    * that serve it, paused. A function with queued tasks and no worker waits for one.
    */
-  async stats(): Promise<{ queued: number; tasks: number; workers: number; dead: number; ended: number; paused: boolean; functions: Record<string, FunctionStats> }> {
-    const k = this.keys;
+  async stats(): Promise<SwarmStats> {
+    if (this.parts.length === 1) return this.statsOf(this.keys);
+    // summed over the partitions; workers are listed in each (the same), paused is set in each
+    const each = await Promise.all(this.parts.map((k) => this.statsOf(k)));
+    const out: SwarmStats = { queued: 0, tasks: 0, workers: each[0]!.workers, dead: 0, ended: 0, paused: each[0]!.paused, functions: {} };
+    for (const s of each) {
+      out.queued += s.queued;
+      out.tasks += s.tasks;
+      out.dead += s.dead;
+      out.ended += s.ended;
+      for (const [fn, f] of Object.entries(s.functions)) {
+        const o = (out.functions[fn] ??= { queued: 0, running: 0, delayed: 0, workers: f.workers, paused: f.paused });
+        o.queued += f.queued;
+        o.running += f.running;
+        o.delayed += f.delayed;
+        o.workers = Math.max(o.workers, f.workers);
+      }
+    }
+    return out;
+  }
+
+  private async statsOf(k: Keys): Promise<SwarmStats> {
     const r = (await this.redis
       .multi()
       .llen(k.newQueue)
@@ -569,12 +671,17 @@ export class Client {
    */
   async setLimit(target: LimitTarget, limit: Limit | null): Promise<void> {
     await this.checkServer();
-    return setLimit(this.redis, this.keys, target, limit);
+    // in every partition: each enforces it on its own tasks (docs/deployments.md, partitions)
+    for (const k of this.parts) await setLimit(this.redis, k, target, limit);
   }
 
-  /** The limits set, each with how many of its tasks run now. */
-  limits(): Promise<LimitInfo[]> {
-    return readLimits(this.redis, this.keys);
+  /** The limits set, each with how many of its tasks run now (over every partition). */
+  async limits(): Promise<LimitInfo[]> {
+    if (this.parts.length === 1) return readLimits(this.redis, this.keys);
+    const each = await Promise.all(this.parts.map((k) => readLimits(this.redis, k)));
+    const running = new Map<string, number>();
+    for (const list of each) for (const l of list) running.set(`${l.function ?? ''}\u0000${l.group ?? ''}`, (running.get(`${l.function ?? ''}\u0000${l.group ?? ''}`) ?? 0) + l.running);
+    return each[0]!.map((l) => ({ ...l, running: running.get(`${l.function ?? ''}\u0000${l.group ?? ''}`) ?? l.running }));
   }
 
   /**
@@ -606,14 +713,17 @@ export class Client {
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */
   async pause(fn?: string): Promise<void> {
-    return pause(this.redis, this.keys, checkPauseTarget('pause', fn));
+    const target = checkPauseTarget('pause', fn);
+    for (const k of this.parts) await pause(this.redis, k, target);
   }
 
   /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
   async resume(fn?: string): Promise<boolean> {
     const target = checkPauseTarget('resume', fn);
     await this.checkServer();
-    return resume(this.redis, this.keys, target);
+    let was = false;
+    for (const k of this.parts) was = (await resume(this.redis, k, target)) || was;
+    return was;
   }
 
   async close(): Promise<void> {

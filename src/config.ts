@@ -5,9 +5,11 @@
  */
 import { hostProblem, parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
-import { resolveConnectionForm, type SentinelAddress, type TlsConfig } from './redis-forms.js';
+import { hashTag, resolveConnectionForm, type SentinelAddress, type TlsConfig } from './redis-forms.js';
 
 const MAX_INT = 2 ** 31 - 1;
+/** more partitions than a worker can heartbeat one by one each interval gain nothing */
+const MAX_PARTITIONS = 256;
 
 /** `tls` and `nodes` are checked by src/redis-forms.ts, which knows their shape */
 type Kind = 'int' | 'string' | 'percent' | 'port' | 'enum' | 'tls' | 'nodes';
@@ -50,6 +52,12 @@ export const REDIS_FIELDS = {
     doc: 'replicas that must acknowledge each submit and each END (WAIT) before it counts; `true` is 1; 0: none (a failover can lose the latest writes: docs/failure-model.md)',
   },
   durableTimeout: { kind: 'int', default: 1000, min: 1, doc: 'ms to wait for those acknowledgements; fewer by then: submit rejects with NotDurableError, an END is logged' },
+  partitions: {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    doc: 'slots one swarm is spread over (Redis Cluster): each partition is a whole layout under its own hash tag, on whichever primary serves it; every component must use the same number (docs/deployments.md)',
+  },
   keyPrefix: { kind: 'string', default: '', doc: 'prepended to every key and channel; with `cluster`, a hash tag such as `{swarm}:` puts the swarm in one slot (default there `{task-swarm}:`)' },
   newQueue: { kind: 'string', default: 'new-task', doc: 'list of new tasks (producers LPUSH)' },
   taskSet: { kind: 'string', default: 'tasks', doc: 'set of claimed task ids' },
@@ -175,6 +183,10 @@ export function resolveRedisConfig(input: unknown): RedisConfig {
   // A task's hash is taskPrefix + its id: a key name that starts with taskPrefix is the hash of
   // some id (newQueue "task-queue" is the task "queue"'s key), and a task of that id would
   // overwrite it. So every other name must stay out of taskPrefix's space.
+  if (c.partitions > MAX_PARTITIONS) throw new ConfigError(`redis.partitions must be <= ${MAX_PARTITIONS}, got ${c.partitions}`);
+  if (c.partitions > 1 && hashTag(c.keyPrefix) === undefined) {
+    throw new ConfigError(`redis.partitions (${c.partitions}) spreads a swarm over Cluster slots by its keyPrefix's hash tag: give redis.keyPrefix one, e.g. "{swarm}:" (on a Cluster it is "{task-swarm}:" unless given)`);
+  }
   if (c.taskPrefix === '') throw new ConfigError('redis.taskPrefix must not be empty: task keys would be the ids themselves and could be any other key');
   for (const name of ['newQueue', 'taskSet', 'endQueue', 'workerSet'] as const) {
     if (c[name].startsWith(c.taskPrefix)) {

@@ -10,7 +10,8 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOptions } from './config.js';
 import { StateError } from './errors.js';
-import { buildKeys, type Keys } from './keys.js';
+import type { Keys } from './keys.js';
+import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { connect, connectionOwner, redisAddress, unavailable } from './redis.js';
@@ -58,7 +59,12 @@ const BEHIND_LOG_MS = 30_000;
 export class Monitor extends EventEmitter {
   readonly config: MonitorConfig;
   readonly name = `monitor-${randomBytes(3).toString('hex')}`;
+  /** partition 0's keys: the workers list and the schedules (with one partition, everything) */
   private readonly keys: Keys;
+  /** every partition's keys (src/partitions.ts) */
+  private readonly parts: Keys[];
+  /** the partition the next sweep starts with */
+  private nextPartition = 0;
   private readonly log: LoggerLike;
   private readonly redis: Connection;
   private peers: string[] = [];
@@ -70,7 +76,8 @@ export class Monitor extends EventEmitter {
   constructor(options: MonitorOptions = {}) {
     super();
     this.config = resolveMonitorConfig(options);
-    this.keys = buildKeys(this.config.redis);
+    this.parts = partitionKeys(this.config.redis);
+    this.keys = this.parts[0]!;
     this.log = createLogger(this.name, options.logger);
     this.redis = connect(this.config.redis, 'command', `${this.name}-${connectionOwner()}`, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
@@ -108,10 +115,42 @@ export class Monitor extends EventEmitter {
     await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
   }
 
+  /**
+   * Sweep every partition (one, unless redis.partitions says more), from the next one in turn
+   * each time, within one time budget: a partition the budget did not reach is swept first
+   * next time, at once (`behind`).
+   */
   private async sweep(requeue: boolean): Promise<SweepResult> {
-    const { keys, config } = this;
     const started = Date.now();
     const timeLeft = () => Date.now() - started < SWEEP_BUDGET_MS;
+    const n = this.parts.length;
+    if (n === 1) return this.sweepPartition(this.keys, requeue, timeLeft);
+    const first = this.nextPartition++ % n;
+    const out: SweepResult = { requeued: [], parked: [], reaped: 0, backlog: 0, behind: false, dropped: {}, now: 0, nextDeadline: -1, graceLeft: 0 };
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && !timeLeft()) {
+        out.behind = true;
+        // (this one first next time)
+        this.nextPartition = first + i;
+        break;
+      }
+      const r = await this.sweepPartition(this.parts[(first + i) % n]!, requeue, timeLeft);
+      out.requeued.push(...r.requeued);
+      out.parked.push(...r.parked);
+      out.reaped += r.reaped;
+      out.backlog = (out.backlog ?? 0) + (r.backlog ?? 0);
+      out.behind ||= r.behind;
+      for (const [reason, k] of Object.entries(r.dropped ?? {})) out.dropped![reason] = (out.dropped![reason] ?? 0) + (k ?? 0);
+      out.now = Math.max(out.now, r.now);
+      if (r.nextDeadline >= 0) out.nextDeadline = out.nextDeadline < 0 ? r.nextDeadline : Math.min(out.nextDeadline, r.nextDeadline);
+      out.graceLeft = Math.max(out.graceLeft ?? 0, r.graceLeft ?? 0);
+    }
+    if (out.behind) out.nextDeadline = out.now;
+    return out;
+  }
+
+  private async sweepPartition(keys: Keys, requeue: boolean, timeLeft: () => boolean): Promise<SweepResult> {
+    const { config } = this;
     const requeued: string[] = [];
     const parked: string[] = [];
     let nextDeadline = -1;

@@ -64,8 +64,11 @@ const REFUSED: readonly string[] = ['id', 'delay', 'runAt', 'key'];
 const TASK_OPTIONS = SUBMIT_OPTIONS.filter((k) => !REFUSED.includes(k));
 
 /** The id of the task a tick queues: the same for the same tick, whoever fires it. */
+/** how the id of a task a schedule fires starts (such tasks live in partition 0, with the schedules) */
+export const SCHEDULE_ID_PREFIX = 'schedule:';
+
 export function scheduleTaskId(name: string, tick: number): string {
-  return `schedule:${name}@${new Date(tick).toISOString()}`;
+  return `${SCHEDULE_ID_PREFIX}${name}@${new Date(tick).toISOString()}`;
 }
 
 function hasControl(s: string): boolean {

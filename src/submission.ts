@@ -102,19 +102,27 @@ export function newTaskId(): string {
   return id.startsWith('-') ? `_${id.slice(1)}` : id;
 }
 
-/** `where` names the call in errors ('submit', 'submitMany[3]', 'schedule "nightly"'). */
-export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptions | undefined, where = 'submit'): Submission {
+/**
+ * `where` names the call in errors ('submit', 'submitMany[3]', 'schedule "nightly"'). `newId`
+ * draws the id of a task submitted without one, given where it would be placed: its group, else
+ * its dedupe key (a partitioned swarm keeps those together: src/partitions.ts).
+ */
+export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptions | undefined, where = 'submit', newId: (place?: string) => string = newTaskId): Submission {
   if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError(`${where}: function name must be a non-empty string`);
   const o = options ?? {};
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${where}: options must be an object`);
   for (const k of Object.keys(o)) {
     if (!(SUBMIT_OPTIONS as string[]).includes(k)) throw new ConfigError(`${where}: unknown option "${k}" (known: ${SUBMIT_OPTIONS.join(', ')})`);
   }
-  const id = o.id ?? newTaskId();
-  if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${where}: id must be a non-empty string`);
-  // a lone surrogate has no UTF-8 form: the id would name one key here and another in Redis
-  if (!wellFormed(id)) throw new InvalidTaskError(`${where}: id must be well-formed Unicode (it holds a lone surrogate)`);
-  if (Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`${where}: id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
+  // (null as undefined: drawn here)
+  const given: unknown = o.id ?? undefined;
+  if (given !== undefined) {
+    if (typeof given !== 'string' || given === '') throw new InvalidTaskError(`${where}: id must be a non-empty string`);
+    // a lone surrogate has no UTF-8 form: the id would name one key here and another in Redis
+    if (!wellFormed(given)) throw new InvalidTaskError(`${where}: id must be well-formed Unicode (it holds a lone surrogate)`);
+    if (Buffer.byteLength(given) > MAX_ID_BYTES) throw new InvalidTaskError(`${where}: id is ${Buffer.byteLength(given)} bytes long, over ${MAX_ID_BYTES}`);
+  }
+  let id = (given as string | undefined) ?? '';
   const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
   if (o.manualEnd) entry.manual_end = true;
   if (o.priority !== undefined && o.priority !== 0) {
@@ -150,6 +158,8 @@ export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptio
     }
     key = o.key;
   }
+  // (set in place: `id` stays the entry's first field)
+  if (given === undefined) entry.id = id = newId((entry.group as string | undefined) ?? key);
   let raw: string;
   try {
     raw = JSON.stringify(entry);

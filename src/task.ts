@@ -57,4 +57,6 @@ export interface LocalTask {
    */
   timeout?: { ms: number; deadline: number; timer?: NodeJS.Timeout };
   listeners: Map<string, Set<(payload: unknown) => void>>;
+  /** the partition it was claimed from (src/partitions.ts; 0 with one) */
+  part: number;
 }

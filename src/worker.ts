@@ -10,7 +10,8 @@ import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, StateError, TaskStoppedError } from './errors.js';
-import { buildKeys, type Keys } from './keys.js';
+import type { Keys } from './keys.js';
+import { partitionKeys, partitionOf } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { atKey, connect, connectionName, connectionOwner, redisAddress, redisEnds, unavailable } from './redis.js';
@@ -20,7 +21,7 @@ import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './effects/event-outbox.js';
 import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
 import { replicaShortfall, replicated } from './effects/durable.js';
-import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
+import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, waitForWork, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
 import type { EndingOutcome } from './effects/end-batch.js';
 import { attemptsOf, backoffDelay } from './retry-policy.js';
@@ -64,6 +65,24 @@ export function redisCommandTimeout(heartbeatInterval: number, durableWait = 0):
   return Math.max(1000, 2 * heartbeatInterval) + durableWait;
 }
 
+/** a claim's reply, and the partition it claimed in */
+interface PartClaim {
+  part: WorkerPartition;
+  reply: ClaimReply;
+}
+
+/** one partition of the swarm, as a worker sees it (src/partitions.ts) */
+interface WorkerPartition {
+  index: number;
+  keys: Keys;
+  /** the tokens of this worker's claims there (claim.lua): a lost reply is recovered, never stranded */
+  ledger: ClaimLedger;
+  ends: EndBatch;
+  outbox: EventOutbox;
+  /** the epoch of its data at our last heartbeat: a change means Redis lost its data there */
+  epoch: string;
+}
+
 export class Worker extends EventEmitter {
   readonly config: WorkerConfig;
   private readonly keys: Keys;
@@ -74,8 +93,11 @@ export class Worker extends EventEmitter {
   /** tasks this worker runs and heartbeats */
   private readonly tasks = new Map<string, LocalTask>();
   private peers: string[] = [];
-  /** the tokens of this worker's claims (claim.lua): a lost reply is recovered, never stranded */
-  private readonly ledger = new ClaimLedger();
+  /**
+   * each partition of the swarm (src/partitions.ts; one unless redis.partitions says more), with
+   * what this worker keeps per partition: its claim ledger, END batch, event outbox and epoch
+   */
+  private readonly parts: WorkerPartition[];
   /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
   private renewing?: Promise<string[]>;
   /**
@@ -93,13 +115,13 @@ export class Worker extends EventEmitter {
   private wakeIn?: number;
   /** listed in `workers` (registered) */
   private listed = false;
-  /** the epoch of Redis's data at our last heartbeat: a change means Redis lost its data */
-  private epoch = '';
   private readonly redis: Connection;
   private readonly sub: Connection;
-  private readonly outbox: EventOutbox;
-  private readonly ends: EndBatch;
+  /** where the next claim across partitions starts */
+  private partRotation = 0;
   private blocking?: Connection;
+  /** per partition, with several: the blocking connection of its waits */
+  private readonly partWaits = new Map<number, Connection>();
   /**
    * blocking connections whose wait was abandoned: the timer that drops them, and a promise
    * settled once what their wait claimed has been taken (handed back)
@@ -121,7 +143,6 @@ export class Worker extends EventEmitter {
     super();
     this.config = resolveWorkerConfig(options);
     this.listenPort = this.config.port;
-    this.keys = buildKeys(this.config.redis);
     this.log = createLogger('worker', options.logger);
     // A silent connection (partition) must fail a heartbeat rather than hang it. No
     // auto-pipelining: the worker batches what it sends itself (ends with the next claim, events
@@ -134,9 +155,15 @@ export class Worker extends EventEmitter {
     this.sub = connect(this.config.redis, 'subscriber', this.owner);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
-    this.outbox = new EventOutbox(
+    this.parts = partitionKeys(this.config.redis).map((keys, index) => this.partition(keys, index));
+    this.keys = this.parts[0]!.keys;
+  }
+
+  /** a partition's keys, and what this worker keeps for it */
+  private partition(keys: Keys, index: number): WorkerPartition {
+    const outbox = new EventOutbox(
       this.redis,
-      this.keys,
+      keys,
       this.config.eventBuffer,
       (n) => this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`),
       (fenced) => {
@@ -145,9 +172,9 @@ export class Worker extends EventEmitter {
         if (ids.length) this.actor?.send({ type: 'LEASES_LOST', ids });
       },
     );
-    this.ends = new EndBatch(
+    const ends = new EndBatch(
       this.redis,
-      this.keys,
+      keys,
       (ends) => {
         // only the claims these ENDs are for: an old copy's END must not mark settled a new
         // claim of its id that this worker runs now (its slot would be counted free twice)
@@ -156,16 +183,24 @@ export class Worker extends EventEmitter {
         this.actor?.send({ type: 'TASKS_SETTLED', ids });
         this.rouse(ids.map((id) => this.tasks.get(id)?.entry.function ?? ''));
       },
-      () => this.outbox.flushNow(),
+      () => outbox.flushNow(),
       // (only with redis.durable: no wait, no message built, no promise per END batch without it)
       this.config.redis.durable
         ? (endings) =>
-            replicated(this.redis, this.keys.taskSet, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
+            replicated(this.redis, keys.taskSet, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
               // written on the primary: a failover now could lose it, and the task would run again
               this.log.warn((e as Error).message);
             })
         : undefined,
     );
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '' };
+  }
+
+  /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
+  private partOf(id: string): WorkerPartition {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const t = this.tasks.get(id) ?? this.pending.get(id);
+    return this.parts[t?.part ?? partitionOf(id, this.parts.length)]!;
   }
 
   /** `host:port` peers and Redis know this worker by */
@@ -207,7 +242,7 @@ export class Worker extends EventEmitter {
     else this.caps.set(name, cap);
     this.rouse();
     // a running worker says it serves this function now (stats, status)
-    if (this.listed) announceFunctions(this.redis, this.keys, this.address, [...this.functions.keys()]).catch(() => {});
+    if (this.listed) for (const part of this.parts) announceFunctions(this.redis, part.keys, this.address, [...this.functions.keys()]).catch(() => {});
     return this;
   }
 
@@ -232,7 +267,8 @@ export class Worker extends EventEmitter {
     actor.subscribe((snap) => {
       if (snap.value === last) return;
       last = snap.value;
-      this.outbox.setOpen(snap.matches('connected') || snap.matches('draining') || snap.matches('handingBack') || snap.matches('releasing'));
+      const open = snap.matches('connected') || snap.matches('draining') || snap.matches('handingBack') || snap.matches('releasing');
+      for (const part of this.parts) part.outbox.setOpen(open);
     });
     actor.start();
     const s = await waitFor(actor, (x) => x.matches('connected') || x.status === 'done', { timeout: Infinity });
@@ -267,8 +303,9 @@ export class Worker extends EventEmitter {
    * task the runtime cannot take (its entry does not read as the script read it) is parked
    * alone (park-claimed.lua), so it can never strand the tasks claimed with it.
    */
-  private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
-    const { keys, log } = this;
+  private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean, part: WorkerPartition = this.parts[0]!): Promise<{ tasks: ClaimedTask[] }> {
+    const { log } = this;
+    const keys = part.keys;
     for (const p of parked) log.error(`queue entry parked in the dead-letter store (${p.reason}): ${p.message}`);
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
@@ -291,7 +328,7 @@ export class Worker extends EventEmitter {
         unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task "${c.id}" was claimed but cannot start: ${(e as Error).message}` });
         continue;
       }
-      this.pending.set(c.id, { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map() });
+      this.pending.set(c.id, { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map(), part: part.index });
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
     }
     if (unrunnable.length) {
@@ -303,12 +340,24 @@ export class Worker extends EventEmitter {
     return { tasks };
   }
 
-  /** Hand back what the claims whose replies never came took (claim-recover.lua). */
+  /** what claims across partitions took: each partition's claim, taken (in `take`) */
+  private async takeAll(replies: PartClaim[], aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
+    if (replies.length === 1) return this.take(replies[0]!.reply, aborted, replies[0]!.part);
+    const tasks: ClaimedTask[] = [];
+    for (const r of replies) tasks.push(...(await this.take(r.reply, aborted, r.part)).tasks);
+    return { tasks };
+  }
+
+  /** Hand back what the claims whose replies never came took (claim-recover.lua), in each partition. */
   private async recoverClaims(): Promise<void> {
-    const tokens = this.ledger.toRecover;
+    for (const part of this.parts) await this.recoverClaimsIn(part);
+  }
+
+  private async recoverClaimsIn(part: WorkerPartition): Promise<void> {
+    const tokens = part.ledger.toRecover;
     if (tokens.length === 0) return;
-    const back = await recoverClaims(this.redis, this.keys, this.address, tokens);
-    this.ledger.recovered(tokens);
+    const back = await recoverClaims(this.redis, part.keys, this.address, tokens);
+    part.ledger.recovered(tokens);
     this.log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; ${back.length} task(s) they took went back to the queue${back.length ? `: ${back.join(', ')}` : ''}`);
   }
 
@@ -317,7 +366,12 @@ export class Worker extends EventEmitter {
    * function capped by addTaskFunction's `concurrency` has what its cap leaves), the list rotated
    * from one claim to the next.
    */
-  private claimRequest(max: number): ClaimRequest {
+  private claimRequest(max: number, part: WorkerPartition): ClaimRequest {
+    return part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max), rotation: this.rotation++ });
+  }
+
+  /** each function with the room it has in `max` (a function capped here: what its cap leaves) */
+  private functionRooms(max: number): ClaimRequest['functions'] {
     let running: Map<string, number> | undefined;
     if (this.caps.size) {
       running = new Map();
@@ -329,7 +383,7 @@ export class Worker extends EventEmitter {
       const room = cap === undefined ? max : Math.min(max, cap - (running!.get(name) ?? 0));
       if (room > 0) functions.push({ name, room });
     }
-    return this.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions, rotation: this.rotation++ });
+    return functions;
   }
 
   /** what a claim answered of when something held back may be claimable: the next wait ends then */
@@ -339,18 +393,41 @@ export class Worker extends EventEmitter {
   }
 
   /** an ordinary claim on the command connection (nothing to claim: no round trip) */
-  private claimNow(max: number): Promise<ClaimReply> {
-    const request = this.claimRequest(max);
+  private async claimNow(max: number): Promise<PartClaim[]> {
+    if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max) }];
+    // Several partitions: from the next one in turn, each for what the ones before left, so
+    // that none starves (each claim starts one further on).
+    const n = this.parts.length;
+    const first = this.partRotation++ % n;
+    const out: PartClaim[] = [];
+    let left = max;
+    let wakeAt = -1;
+    for (let i = 0; i < n && left > 0; i++) {
+      const part = this.parts[(first + i) % n]!;
+      const reply = await this.claimIn(part, left);
+      if (reply.wakeAt > 0) wakeAt = wakeAt < 0 ? reply.wakeAt : Math.min(wakeAt, reply.wakeAt);
+      left -= reply.claimed.length;
+      out.push({ part, reply });
+    }
+    // the wake of the soonest rate-limited work, in any partition
+    const last = out.at(-1)!.reply;
+    this.noteWake({ ...last, wakeAt });
+    return out;
+  }
+
+  /** a claim in one partition */
+  private claimIn(part: WorkerPartition, max: number): Promise<ClaimReply> {
+    const request = this.claimRequest(max, part);
     if (max <= 0 || request.functions.length === 0) return Promise.resolve(NO_CLAIM());
     // the ENDs going out now, whose slots this claim fills, go in its script (finish-claim.lua)
-    const ends = this.ends.takeOutgoing();
+    const ends = part.ends.takeOutgoing();
     let reply: Promise<ClaimReply>;
     if (ends) {
-      const both = finishAndClaim(this.redis, this.keys, ends.endings, request);
+      const both = finishAndClaim(this.redis, part.keys, ends.endings, request);
       ends.carriedBy(both);
       reply = both;
-    } else reply = claim(this.redis, this.keys, request);
-    return this.ledger.track(request, reply).then((r) => this.noteWake(r));
+    } else reply = claim(this.redis, part.keys, request);
+    return part.ledger.track(request, reply).then((r) => this.noteWake(r));
   }
 
   /** resolves after `ms`, or as soon as the wait `w` is roused, or when `signal` aborts */
@@ -378,19 +455,84 @@ export class Worker extends EventEmitter {
     w.end?.();
   }
 
-  /** the capped functions whose room in `request` is cut by their tasks running here */
-  private heldByCaps(request: ClaimRequest): Set<string> {
+  /** the capped functions whose room in a claim of `max` is cut by their tasks running here */
+  private heldByCaps(max: number, functions: ClaimRequest['functions']): Set<string> {
     const held = new Set<string>();
     for (const [name, cap] of this.caps) {
-      const room = request.functions.find((f) => f.name === name)?.room ?? 0;
-      if (room < Math.min(request.max, cap)) held.add(name);
+      const room = functions.find((f) => f.name === name)?.room ?? 0;
+      if (room < Math.min(max, cap)) held.add(name);
     }
     return held;
   }
 
-  private held(ids?: string[]): HeldLease[] {
+  /**
+   * An idle worker's wait when the swarm has several partitions: it blocks on every partition's
+   * queue at once (a connection each: one blocking command cannot span slots), without claiming;
+   * the first to wake (an entry arrived, or the poll's time is up) ends the others, and the
+   * worker claims across the partitions. Nothing is claimed while blocked, so a wait given up
+   * strands nothing.
+   */
+  private async waitPartitioned(free: number, signal: AbortSignal): Promise<{ tasks: ClaimedTask[] }> {
+    const { config } = this;
+    const functions = this.functionRooms(free);
+    const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(free, functions), roused: false };
+    this.wait = w;
+    try {
+      if (functions.length === 0 || free <= 0) {
+        // nothing to claim: blocking on a non-empty queue would return at once, and spin
+        await this.waitForFunction(config.fetchTaskInterval, signal, w);
+      } else {
+        // the poll, or sooner when something held back by a rate limit will be claimable
+        const wait = Math.min(config.fetchTaskInterval, this.wakeIn ?? Infinity);
+        const blocked = new Map<WorkerPartition, number>();
+        let over = false;
+        const unblock = (part: WorkerPartition, id: number) => void atKey(this.redis, part.keys.newQueue, 'CLIENT', 'UNBLOCK', id).catch(() => {});
+        const endAll = () => {
+          over = true;
+          for (const [part, id] of blocked) unblock(part, id);
+          blocked.clear();
+        };
+        w.end = endAll;
+        signal.addEventListener('abort', endAll, { once: true });
+        try {
+          const names = functions.map((f) => f.name);
+          const waits = this.parts.map((part) =>
+            waitForWork(this.partWait(part), part.keys, wait, names, (id) => {
+              if (over) unblock(part, id);
+              else blocked.set(part, id);
+            }),
+          );
+          // the first to end, ends the others
+          await Promise.race(waits.map((p) => p.then(endAll, endAll)));
+          const settled = await Promise.allSettled(waits);
+          const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed.length === settled.length && !signal.aborted) throw failed[0]!.reason;
+        } finally {
+          signal.removeEventListener('abort', endAll);
+        }
+      }
+    } finally {
+      if (this.wait === w) this.wait = undefined;
+    }
+    if (signal.aborted) return { tasks: [] };
+    return this.takeAll(await this.claimNow(free), () => signal.aborted);
+  }
+
+  /** partition `part`'s blocking connection (several partitions: one each) */
+  private partWait(part: WorkerPartition): Connection {
+    let conn = this.partWaits.get(part.index);
+    if (!conn) {
+      conn = connect(this.config.redis, 'blocking', `${this.owner}/p${part.index}`);
+      conn.on('error', (e: Error) => this.log.debug(`redis (blocking, partition ${part.index}): ${e.message}`));
+      this.partWaits.set(part.index, conn);
+    }
+    return conn;
+  }
+
+  /** the leases held here (of `ids`, in partition `part`, when given) */
+  private held(ids?: string[], part?: number): HeldLease[] {
     const out: HeldLease[] = [];
-    for (const t of this.tasks.values()) if (!ids || ids.includes(t.id)) out.push({ id: t.id, lease: t.lease });
+    for (const t of this.tasks.values()) if ((!ids || ids.includes(t.id)) && (part === undefined || t.part === part)) out.push({ id: t.id, lease: t.lease });
     return out;
   }
 
@@ -406,8 +548,14 @@ export class Worker extends EventEmitter {
   }
 
   private async renewOnce(): Promise<string[]> {
-    const held = this.held();
-    const r = await renewLeases(this.redis, this.keys, this.address, held, this.config.heartbeatInterval);
+    if (this.parts.length === 1) return this.renewIn(this.parts[0]!, this.held());
+    // every partition, each with its own leases (one with none still says this worker lives)
+    const lost = await Promise.all(this.parts.map((part) => this.renewIn(part, this.held(undefined, part.index))));
+    return lost.flat();
+  }
+
+  private async renewIn(part: WorkerPartition, held: HeldLease[]): Promise<string[]> {
+    const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval);
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -419,11 +567,11 @@ export class Worker extends EventEmitter {
     for (const id of r.missing) {
       const t = current(id);
       if (!t) continue;
-      const ok = await reassert(this.redis, this.keys, this.address, { ...t }, this.epoch);
+      const ok = await reassert(this.redis, part.keys, this.address, { ...t }, part.epoch);
       if (ok) this.log.warn(`task ${id}: Connection lost its data; re-asserted the task from memory`);
       else lost.push(id);
     }
-    this.epoch = r.epoch;
+    part.epoch = r.epoch;
     if (lost.length) this.log.warn(`lease lost for ${lost.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
     return lost;
   }
@@ -483,6 +631,8 @@ export class Worker extends EventEmitter {
     this.sub.disconnect();
     this.blocking?.disconnect();
     this.blocking = undefined;
+    for (const conn of this.partWaits.values()) conn.disconnect();
+    this.partWaits.clear();
     for (const conn of [...this.retiring.keys()]) this.dropRetired(conn);
     await this.server?.close();
     this.server = undefined;
@@ -490,7 +640,8 @@ export class Worker extends EventEmitter {
 
   /** an event of this claim of the task, fenced by its lease (EventOutbox) */
   private publish(t: LocalTask, event: string, data: unknown): void {
-    this.outbox.publish({ id: t.id, lease: t.lease, channel: this.keys.events(t.id), message: formatEvent(event, data) });
+    const part = this.parts[t.part]!;
+    part.outbox.publish({ id: t.id, lease: t.lease, channel: part.keys.events(t.id), message: formatEvent(event, data) });
   }
 
   /** the machine talks to Redis now (outside these states a task's update() answers locally) */
@@ -541,7 +692,7 @@ export class Worker extends EventEmitter {
         startRun: taskRunner({
           local: (id) => this.tasks.get(id) ?? this.adopt(id),
           fn: (name) => this.functions.get(name),
-          readRaw: (id) => this.redis.hget(keys.task(id), 'data'),
+          readRaw: (id) => this.redis.hget(this.partOf(id).keys.task(id), 'data'),
           emit: (t, event, data) => this.publish(t, event, data),
           update: async (t, progress) => {
             // An old copy (its claim replaced by a later one of the same id) holds no lease.
@@ -572,14 +723,15 @@ export class Worker extends EventEmitter {
           // Events this copy emitted while Redis was away wait in the outbox until the worker
           // has reconciled; its END must not overtake them (they would find the task ended, and
           // be refused): it is tried again, after them.
-          if (this.outbox.holds(context.id, context.lease)) {
+          const part = this.partOf(context.id);
+          if (part.outbox.holds(context.id, context.lease)) {
             queueMicrotask(() => report({ type: 'END_FAILED', error: new Error('its events are waiting for Redis; the END follows them') }));
             return;
           }
           // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
           const outcome: EndingOutcome =
             context.outcome === 'retry' ? `retry:${backoffDelay(this.tasks.get(context.id)?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
-          this.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
+          part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
             (written) => {
               if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
               else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
@@ -623,7 +775,8 @@ export class Worker extends EventEmitter {
                 `peer address ${this.address} is loopback while Redis is reached at ${ends.remote}: peers on other hosts cannot reach this worker, so partition detection will not work across hosts; set host to an address they can reach (or 0.0.0.0), or advertise`,
               );
             }
-            this.epoch = await registerWorker(this.redis, keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
+            // listed in every partition: each partition's monitors judge its workers' liveness
+            for (const part of this.parts) part.epoch = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
             this.listed = true;
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           } catch (e) {
@@ -631,8 +784,10 @@ export class Worker extends EventEmitter {
             throw this.startError;
           }
         }),
-        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) => this.take(await this.claimNow(input.free), aborted)),
+        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) => this.takeAll(await this.claimNow(input.free), aborted)),
         waitForTask: promiseEffect(async ({ input, signal }: EffectArgs<{ free: number }>) => {
+          if (this.parts.length > 1) return this.waitPartitioned(input.free, signal);
+          const part = this.parts[0]!;
           const conn = this.blockingConnection();
           // Stopped waiting: the next wait gets a new connection, and this one is dropped once
           // its wait has ended (at most fetchTaskInterval), so that a claim Redis already ran
@@ -644,8 +799,8 @@ export class Worker extends EventEmitter {
             this.retire(conn, config.fetchTaskInterval + 2000, done);
           };
           signal.addEventListener('abort', onAbort, { once: true });
-          const request = this.claimRequest(input.free);
-          const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(request), roused: false };
+          const request = this.claimRequest(input.free, part);
+          const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(request.max, request.functions), roused: false };
           this.wait = w;
           try {
             let got: ClaimResult;
@@ -661,7 +816,7 @@ export class Worker extends EventEmitter {
                   w.end = () => void atKey(this.redis, keys.newQueue, 'CLIENT', 'UNBLOCK', id).catch(() => {});
                   if (w.roused) w.end();
                 };
-                got = this.noteWake(await this.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));
+                got = this.noteWake(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));
               }
             } catch (e) {
               if (!signal.aborted) throw e;
@@ -675,7 +830,7 @@ export class Worker extends EventEmitter {
             // roused (this worker's own room grew) and nothing claimed: claim for that room now,
             // rather than block again on a queue that has nothing new to wake us
             if (!w.roused || first.tasks.length > 0 || signal.aborted) return first;
-            return await this.take(await this.claimNow(input.free), () => signal.aborted);
+            return await this.takeAll(await this.claimNow(input.free), () => signal.aborted);
           } finally {
             taken(); // what the wait claimed is running here, or was handed back
           }
@@ -700,15 +855,17 @@ export class Worker extends EventEmitter {
           async () => {
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
             // what it serves, listed again (a monitor that pruned it while it was cut off dropped it)
-            await announceFunctions(this.redis, keys, this.address, [...this.functions.keys()]);
+            for (const part of this.parts) await announceFunctions(this.redis, part.keys, this.address, [...this.functions.keys()]);
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),
         controlListener: fromCallback<AnyEventObject>(({ sendBack }) => {
-          const prefix = keys.taskKeyPrefix;
-          const onMessage = (_pattern: string, channel: string, message: string) => {
-            const id = channel.slice(prefix.length, -'-control'.length);
-            if (!this.tasks.has(id)) return; // another worker's task
+          const onMessage = (pattern: string, channel: string, message: string) => {
+            // (several partitions: a pattern each, and the task must be one claimed in its partition)
+            const part = this.parts.length === 1 ? this.parts[0]! : this.parts.find((p) => p.keys.controlPattern === pattern);
+            if (!part) return;
+            const id = channel.slice(part.keys.taskKeyPrefix.length, -'-control'.length);
+            if (this.tasks.get(id)?.part !== part.index) return; // another worker's task
             try {
               sendBack({ type: 'CONTROL', id, ...parseControl(message) });
             } catch (e) {
@@ -718,7 +875,7 @@ export class Worker extends EventEmitter {
             }
           };
           this.sub.on('pmessage', onMessage);
-          this.sub.psubscribe(keys.controlPattern).catch((e: Error) => log.warn(`control subscription failed: ${e.message}`));
+          this.sub.psubscribe(...this.parts.map((p) => p.keys.controlPattern)).catch((e: Error) => log.warn(`control subscription failed: ${e.message}`));
           return () => {
             this.sub.off('pmessage', onMessage);
           };
@@ -739,12 +896,13 @@ export class Worker extends EventEmitter {
           return { lost };
         }),
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
-          const back = await handBack(this.redis, keys, this.held(input.ids));
+          const back: string[] = [];
+          for (const part of this.parts) back.push(...(await handBack(this.redis, part.keys, this.held(input.ids, part.index))));
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
         }),
         deregister: promiseEffect<void>(async () => {
           try {
-            await within(2000, deregisterWorker(this.redis, keys, this.address));
+            await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address))));
           } finally {
             await this.closeConnections();
             log.info('stopped');

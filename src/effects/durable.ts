@@ -20,8 +20,11 @@ import { atKey, type Connection } from '../redis.js';
 import type { RedisConfig } from '../config.js';
 import { NotDurableError } from '../errors.js';
 
-/** per connection, the WAIT sent and not answered yet: acknowledged replicas */
-const pending = new WeakMap<Connection, Promise<number>>();
+/**
+ * per connection and route key, the WAIT sent and not answered yet: acknowledged replicas. (By
+ * key too: on a Cluster, partitions of a swarm may be on several primaries, each its own WAIT.)
+ */
+const pending = new WeakMap<Connection, Map<string, Promise<number>>>();
 
 /**
  * Resolves once `c.durable` replicas hold what `redis` wrote so far; rejects with a
@@ -37,16 +40,18 @@ export async function replicated(
   ids: readonly string[],
 ): Promise<void> {
   if (!c.durable) return;
-  let acked = pending.get(redis);
+  let waits = pending.get(redis);
+  if (!waits) pending.set(redis, (waits = new Map()));
+  let acked = waits.get(key);
   if (!acked) {
     const reply = atKey(redis, key, 'WAIT', c.durable, c.durableTimeout);
     const mine = reply.then(Number);
     // attached first, so it runs before any reaction to a reply that came after the WAIT's
     const done = () => {
-      if (pending.get(redis) === mine) pending.delete(redis);
+      if (waits.get(key) === mine) waits.delete(key);
     };
     reply.then(done, done);
-    pending.set(redis, (acked = mine));
+    waits.set(key, (acked = mine));
   }
   const n = await acked;
   if (n >= c.durable) return;

@@ -106,6 +106,22 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
   return parseClaim(reply);
 }
 
+/**
+ * `waitAndClaim` without the claim, for a worker of a partitioned swarm: it waits on every
+ * partition at once (a connection each: one blocking command cannot span slots), and claims
+ * across them once any wakes. Resolves true when an entry arrived, false at the timeout.
+ */
+export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: number, functions: string[], onBlocking: (clientId: number) => void): Promise<boolean> {
+  const pipe = scriptPipeline(blocking);
+  pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
+  pipeScript(pipe, 'ready', [keys.newQueue], functions);
+  pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
+  const replies = await execPipeline(pipe);
+  const [err, reply] = replies[2] ?? [new Error('the wait got no reply')];
+  if (err) throw err;
+  return reply !== null;
+}
+
 export function parseClaim(reply: unknown): ClaimReply {
   const [flat, parkedFlat, wakeAt, now, receipt] = reply as [string[], string[], number, number, number];
   const claimed: Claimed[] = [];

@@ -1,0 +1,81 @@
+/**
+ * One swarm spread over N Redis Cluster slots (`redis.partitions`), so that its load is shared
+ * by the cluster's primaries. Each partition is a whole swarm layout of its own (queue, task
+ * hashes, leases, workers, dead letters...) under its own hash tag, so each script still runs
+ * in one slot; what spans them is done by the components:
+ *
+ * - a task lives in the partition of its id (`partitionOf`): every reader finds it from the id
+ *   alone. An id the producer leaves to us is drawn so that the task lands in the partition of
+ *   its group (then a group's limits and turns hold exactly, in one place) or of its dedupe key
+ *   (then two submits with one key meet in one place); an id given lands where it hashes.
+ *   Tasks fired by schedules (ids `schedule:...`) live in partition 0, with the schedules.
+ * - a worker registers, heartbeats and claims in every partition, starting each claim at the
+ *   next one in turn, so none starves; a monitor sweeps every partition.
+ * - what applies to the swarm (pause, limits) is written to every partition; schedules live in
+ *   partition 0.
+ *
+ * The partitions' hash tags are the keyPrefix's, with `:<p>` (and `.<k>` when needed) added:
+ * `{jobs}:` gives `{jobs:0}:`, `{jobs:1.3}:`... The k is the first that puts partition p's slot
+ * in the p-th of N equal ranges of the 16384 slots, so that on a cluster whose primaries split
+ * the slots evenly (as `redis-cli --cluster create` does) N partitions over N primaries land
+ * one on each. With `partitions: 1` (the default) the layout is the keyPrefix's own, unchanged.
+ */
+import calculateSlot from 'cluster-key-slot';
+import { hashTag } from './redis-forms.js';
+import { buildKeys, type Keys } from './keys.js';
+import type { RedisConfig } from './config.js';
+import { newTaskId } from './submission.js';
+import { SCHEDULE_ID_PREFIX } from './schedule.js';
+
+const SLOTS = 16384;
+
+/** the keyPrefix of partition `p` of `n` (the prefix itself when n is 1) */
+export function partitionPrefix(keyPrefix: string, p: number, n: number): string {
+  if (n === 1) return keyPrefix;
+  const tag = hashTag(keyPrefix);
+  if (tag === undefined) throw new Error(`partitionPrefix: keyPrefix ${JSON.stringify(keyPrefix)} holds no hash tag`);
+  const open = keyPrefix.indexOf('{');
+  const close = keyPrefix.indexOf('}', open + 1);
+  const lo = Math.floor((p * SLOTS) / n);
+  const hi = Math.floor(((p + 1) * SLOTS) / n);
+  for (let k = 0; ; k++) {
+    const t = k === 0 ? `${tag}:${p}` : `${tag}:${p}.${k}`;
+    const slot = calculateSlot(`{${t}}`);
+    if (slot >= lo && slot < hi) return `${keyPrefix.slice(0, open)}{${t}}${keyPrefix.slice(close + 1)}`;
+  }
+}
+
+/** the keys of every partition, in order */
+export function partitionKeys(c: RedisConfig): Keys[] {
+  const n = c.partitions;
+  return Array.from({ length: n }, (_, p) => buildKeys({ ...c, keyPrefix: partitionPrefix(c.keyPrefix, p, n) }));
+}
+
+/** FNV-1a of a string's UTF-16 units: a stable, quick spread of ids (not Redis's slot hash: any even spread does) */
+function spread(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** the partition of the task `id` (of `n`) */
+export function partitionOf(id: string, n: number): number {
+  if (n === 1 || id.startsWith(SCHEDULE_ID_PREFIX)) return 0;
+  return spread(id) % n;
+}
+
+/** the partition a group's or a dedupe key's tasks are placed in */
+export function partitionOfPlace(place: string, n: number): number {
+  return n === 1 ? 0 : spread(`\u0000${place}`) % n;
+}
+
+/** a new task id in partition `p` of `n` (drawn again until it lands there: n draws on average) */
+export function newTaskIdIn(p: number, n: number): string {
+  for (;;) {
+    const id = newTaskId();
+    if (partitionOf(id, n) === p) return id;
+  }
+}
