@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { resolveRedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, RedisUnavailableError } from './errors.js';
-import { buildKeys } from './keys.js';
+import { partitionKeys } from './partitions.js';
 
 const SCRIPT = readFileSync(new URL('./lua/admin/move-slot.lua', import.meta.url), 'utf8');
 
@@ -60,11 +60,16 @@ export interface SlotMove {
 
 /**
  * Move the swarm that `redis` (a Cluster form) names to the primary at `to` (`{ host, port }`),
- * all its keys at once. Resolves with what moved; a swarm already there moves nothing.
+ * all its keys at once: with `redis.partitions`, the partition `o.partition` (default 0).
+ * Resolves with what moved; a swarm already there moves nothing.
  */
-export async function moveSwarmSlot(redis: RedisOptions, to: { host: string; port: number }, o: { timeoutMs?: number } = {}): Promise<SlotMove> {
+export async function moveSwarmSlot(redis: RedisOptions, to: { host: string; port: number }, o: { timeoutMs?: number; partition?: number } = {}): Promise<SlotMove> {
   const c = resolveRedisConfig(redis);
   if (!c.cluster) throw new ConfigError('moveSwarmSlot: redis must name a Cluster (redis.cluster or a redis+cluster:// url)');
+  const partition = o.partition ?? 0;
+  if (!Number.isInteger(partition) || partition < 0 || partition >= c.partitions) {
+    throw new ConfigError(`moveSwarmSlot: partition must be an integer from 0 to ${c.partitions - 1} (redis.partitions is ${c.partitions}), got ${JSON.stringify(o.partition)}`);
+  }
   const node = (host: string, port: number) => {
     const r = new Redis({ host, port, username: c.username, password: c.password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(c.tls ? { tls: { ...c.tls } } : {}) });
     r.on('error', () => {});
@@ -77,7 +82,7 @@ export async function moveSwarmSlot(redis: RedisOptions, to: { host: string; por
     await first.connect().catch((e: Error) => {
       throw new RedisUnavailableError(`moveSwarmSlot: cannot reach ${seed.host}:${seed.port}: ${e.message}`, e);
     });
-    const key = buildKeys(c).newQueue;
+    const key = partitionKeys(c)[partition]!.newQueue;
     const slot = Number(await first.cluster('KEYSLOT', key));
     const nodes = parseNodes((await first.cluster('NODES')) as string);
     const source = nodes.find((n) => n.primary && n.slots.some(([a, b]) => slot >= a && slot <= b));

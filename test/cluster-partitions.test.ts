@@ -1,0 +1,148 @@
+/**
+ * One swarm spread over a Redis Cluster's primaries (`partitions: 3` on three primaries with a
+ * replica each): each partition in a slot of its own, on its own primary, so the swarm's load
+ * is shared. Worker, monitor and producer processes run 150 tasks through it while the faults
+ * of a cluster happen: one partition's primary SIGKILLed (its replica promoted), one partition
+ * moved onto another primary. Every task ends, none is lost, no process restarted.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, moveSwarmSlot } from '../src/index.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { partitionKeys, partitionOf } from '../src/partitions.js';
+import { freePort, until } from './helpers/redis-server.js';
+import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { spawnMonitor, spawnProducer, spawnWorker, type WorkerProcess } from './helpers/processes.js';
+
+const P = 3;
+const TASKS = 150;
+const TASK_MS = 200;
+
+const procs: WorkerProcess[] = [];
+let d: ClusterDeployment;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-parts-'));
+  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
+  d = await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const p of procs) await p.kill('SIGKILL');
+  for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** the port of the primary serving each partition of the swarm under `keyPrefix` */
+async function homes(keyPrefix: string): Promise<number[]> {
+  const c = new Cluster(d.seeds.filter((s) => d.nodes.find((n) => n.port === s.port)!.proc.exitCode === null && d.nodes.find((n) => n.port === s.port)!.proc.signalCode === null).slice(0, 1));
+  try {
+    await c.ping();
+    const slots = (await c.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    const keys = partitionKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix, partitions: P }));
+    const out: number[] = [];
+    for (const k of keys) {
+      const slot = Number(await c.cluster('KEYSLOT', k.newQueue));
+      out.push(slots.find(([a, b]) => slot >= a && slot <= b)![2][1]);
+    }
+    return out;
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** how many keys under `prefix` each live primary holds */
+async function keysPerNode(prefix: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const n of d.nodes) {
+    if (n.proc.exitCode !== null || n.proc.signalCode !== null) continue;
+    const r = new Redis({ port: n.port });
+    try {
+      if (!/role:master/.test(await r.info('replication'))) continue;
+      const keys = await r.keys(`${prefix}*`);
+      if (keys.length) out.set(n.port, keys.length);
+    } finally {
+      r.disconnect();
+    }
+  }
+  return out;
+}
+
+async function runThrough(keyPrefix: string, fault: () => Promise<void>): Promise<{ twice: string[] }> {
+  const redis = { cluster: d.seeds, keyPrefix, partitions: P };
+  const workerOptions = { port: 0, redis, concurrency: 8, heartbeatInterval: 200, fetchTaskInterval: 500 };
+  const workers = [await spawnWorker(workerOptions, [], ['work']), await spawnWorker(workerOptions, [], ['work'])];
+  procs.push(...workers);
+  const monitor = await spawnMonitor({ redis, taskTimeout: 3000, checkTaskInterval: 500 });
+  procs.push(monitor);
+  const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, fn: 'work', data: { ms: TASK_MS } }));
+  expect(new Set(tasks.map((t) => partitionOf(t.id, P))).size).toBe(P);
+  const producer = await spawnProducer({ redis: { url: `redis+cluster://127.0.0.1:${d.seeds[0]!.port}`, keyPrefix, partitions: P }, tasks, timeout: 60_000 });
+  procs.push(producer);
+  await producer.waitFor(/^SUBMITTED-ALL /, 20_000);
+  const done = () => workers.reduce((n, w) => n + w.lines.filter((l) => l.startsWith('DONE ')).length, 0);
+  await until(() => done() >= TASKS / 3, 'a third of the tasks done', 30_000, 10);
+  const faultAt = Date.now();
+  await fault();
+  await producer.waitFor(/^ALL-ENDED$/, 60_000);
+
+  expect(producer.lines.filter((l) => l.startsWith('REJECTED '))).toEqual([]);
+  const endLines = producer.lines.filter((l) => l.startsWith('END '));
+  expect(endLines).toHaveLength(TASKS);
+  expect(endLines.filter((l) => !/ succeeded \d+$/.test(l))).toEqual([]);
+  const starts = new Map<string, number>();
+  for (const w of workers) {
+    for (const l of w.lines) {
+      const m = /^STARTED (\S+) /.exec(l);
+      if (m) starts.set(m[1]!, (starts.get(m[1]!) ?? 0) + 1);
+    }
+  }
+  expect(tasks.filter((t) => !starts.has(t.id))).toEqual([]);
+  for (const p of [...workers, monitor]) expect({ exit: p.proc.exitCode, signal: p.proc.signalCode }).toEqual({ exit: null, signal: null });
+  for (const w of workers) expect(w.lines.filter((l, i) => l.startsWith('STARTED ') && w.times[i]! > faultAt + 500).length).toBeGreaterThan(0);
+  for (const p of [producer, monitor, ...workers]) await p.kill('SIGKILL');
+  return { twice: [...starts].filter(([, n]) => n > 1).map(([id]) => id) };
+}
+
+describe('one swarm over three primaries (partitions: 3)', () => {
+  it('puts each partition on its own primary; a client finds every task by its id', async () => {
+    const keyPrefix = '{spread}:';
+    const primaries = d.nodes.slice(0, 3).map((n) => n.port);
+    expect(new Set(await homes(keyPrefix))).toEqual(new Set(primaries));
+    const client = new Client({ redis: { cluster: d.seeds, keyPrefix, partitions: P } });
+    try {
+      const ids = await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'nobody', data: i })));
+      for (const id of ids) expect(await client.get(id)).toMatchObject({ state: 'QUEUED' });
+      // the load is shared: every primary holds keys of the swarm
+      expect([...(await keysPerNode(keyPrefix)).keys()].sort()).toEqual([...primaries].sort());
+      expect((await client.stats()).functions.nobody).toMatchObject({ queued: 30 });
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+
+  it('one partition moved onto another primary mid-run: every task runs once and ends', async () => {
+    const keyPrefix = '{moved}:';
+    const before = await homes(keyPrefix);
+    const { twice } = await runThrough(keyPrefix, async () => {
+      const r = await moveSwarmSlot({ cluster: d.seeds, keyPrefix, partitions: P }, { host: '127.0.0.1', port: before[1]! }, { partition: 0 });
+      expect(r.keys).toBeGreaterThan(0);
+    });
+    expect(twice).toEqual([]);
+    const after = await homes(keyPrefix);
+    expect(after[0]).toBe(before[1]);
+  }, 120_000);
+
+  it("one partition's primary SIGKILLed mid-run: its replica is promoted, every task ends, no process restarted", async () => {
+    const keyPrefix = '{failing}:';
+    const before = await homes(keyPrefix);
+    const victim = d.nodes.find((n) => n.port === before[2])!;
+    await runThrough(keyPrefix, () => victim.kill('SIGKILL'));
+    const after = await homes(keyPrefix);
+    expect(after[2]).not.toBe(before[2]);
+  }, 120_000);
+});
