@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RedisConfig } from './config.js';
+import { partitionPrefix } from './partitions.js';
 import { buildKeys, globEscape } from './keys.js';
 import { SCRIPTS, type ScriptName } from './scripts.js';
 
@@ -36,9 +37,10 @@ export const SCRIPT_LOADERS = ['function|load'] as const;
  * What any connection of ours sends besides its work: AUTH/HELLO, its name (CLIENT SETNAME),
  * ioredis's ready check and our version check (INFO), SELECT for a db other than 0, PING
  * (liveness), MULTI/EXEC, QUIT; on a Cluster, its layout (CLUSTER SLOTS) and the EXISTS that
- * routes a keyless command to the swarm's node (src/redis.ts atKey).
+ * routes a keyless command to the swarm's node (src/redis.ts atKey); the SET NX that writes or
+ * reads the swarm's partition count at start (src/effects/layout.ts, its one key).
  */
-const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'exists'];
+const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'exists', 'set'];
 
 export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator';
 export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator'];
@@ -119,7 +121,7 @@ export function roleCommands(role: AclRole): string[] {
   return [...out].sort();
 }
 
-type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>;
+type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'> & { partitions?: number };
 
 /**
  * The key and channel patterns of each role. Workers, monitors and operators touch every family
@@ -130,6 +132,17 @@ type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'task
  * workers: it cannot claim, renew, end or requeue.
  */
 export function rolePatterns(role: AclRole, c: NameConfig): { readWrite: string[]; readOnly: string[]; channels: string[] } {
+  // every partition's keys (src/partitions.ts), and the swarm's partition count
+  const n = c.partitions ?? 1;
+  const each = Array.from({ length: n }, (_, p) => partitionPatterns(role, { ...c, keyPrefix: partitionPrefix(c.keyPrefix, p, n) }));
+  const union = (f: (x: (typeof each)[number]) => string[]) => [...new Set(each.flatMap(f))];
+  const readWrite = union((x) => x.readWrite);
+  const layout = globEscape(buildKeys(c).layout);
+  if (!readWrite.includes(layout)) readWrite.push(layout);
+  return { readWrite, readOnly: union((x) => x.readOnly), channels: union((x) => x.channels) };
+}
+
+function partitionPatterns(role: AclRole, c: NameConfig): { readWrite: string[]; readOnly: string[]; channels: string[] } {
   const k = buildKeys(c);
   const g = globEscape;
   const tasks = `${g(k.taskKeyPrefix)}*`;

@@ -5,7 +5,8 @@
 import type { Connection } from './redis.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
-import type { Keys } from './keys.js';
+import { buildKeys, type Keys } from './keys.js';
+import { checkLayout } from './effects/layout.js';
 import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, redisAddress } from './redis.js';
@@ -211,13 +212,15 @@ export class Client {
    * script, once (an unreachable server is asked again at the next call).
    */
   private checkServer(): Promise<void> {
-    return (this.serverChecked ??= checkServer(this.redis, `Redis at ${redisAddress(this.config)}`).then(
-      () => undefined,
-      (e: unknown) => {
-        if (!(e instanceof UnsupportedServerError)) this.serverChecked = undefined;
-        throw e;
-      },
-    ));
+    const check = async () => {
+      await checkServer(this.redis, `Redis at ${redisAddress(this.config)}`);
+      await checkLayout(this.redis, buildKeys(this.config).layout, this.config.partitions);
+    };
+    return (this.serverChecked ??= check().catch((e: unknown) => {
+      // (kept: a server too old, a partition count the swarm does not have; asked again: the rest)
+      if (!(e instanceof UnsupportedServerError) && !(e instanceof ConfigError)) this.serverChecked = undefined;
+      throw e;
+    }));
   }
 
   /**

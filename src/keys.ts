@@ -56,6 +56,8 @@ export interface Keys {
    * last firing did)
    */
   schedules: { defs: string; due: string; last: string };
+  /** the swarm's partition count, checked by every component at start (src/effects/layout.ts): under the keyPrefix itself, whatever the partitions */
+  layout: string;
   /** a worker's claim receipts (claim.lua): what each claim took, by the claim's token */
   claimReceipts(worker: string): string;
   task(id: string): string;
@@ -107,6 +109,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
       due: `${p}${c.newQueue}:schedules:due`,
       last: `${p}${c.newQueue}:schedules:last`,
     },
+    layout: `${p}${c.newQueue}:partitions`,
     claimReceipts: (worker) => `${p}${c.workerSet}:claims:${worker}`,
     task: (id) => taskKeyPrefix + id,
     events: (id) => `${taskKeyPrefix}${id}-events`,

@@ -10,7 +10,8 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOptions } from './config.js';
 import { StateError } from './errors.js';
-import type { Keys } from './keys.js';
+import { buildKeys, type Keys } from './keys.js';
+import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
@@ -209,6 +210,7 @@ export class Monitor extends EventEmitter {
           try {
             await connectWithin(this.redis, START_CONNECT_MS);
             await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
+            await checkLayout(this.redis, buildKeys(config.redis).layout, config.redis.partitions);
             this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);

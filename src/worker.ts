@@ -10,7 +10,8 @@ import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, StateError, TaskStoppedError } from './errors.js';
-import type { Keys } from './keys.js';
+import { buildKeys, type Keys } from './keys.js';
+import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
@@ -117,6 +118,8 @@ export class Worker extends EventEmitter {
   private listed = false;
   private readonly redis: Connection;
   private readonly sub: Connection;
+  /** where the swarm's partition count is kept (src/effects/layout.ts) */
+  private readonly layoutKey: string;
   /** where the next claim across partitions starts */
   private partRotation = 0;
   private blocking?: Connection;
@@ -156,6 +159,7 @@ export class Worker extends EventEmitter {
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     this.parts = partitionKeys(this.config.redis).map((keys, index) => this.partition(keys, index));
+    this.layoutKey = buildKeys(this.config.redis).layout;
     this.keys = this.parts[0]!.keys;
   }
 
@@ -760,6 +764,7 @@ export class Worker extends EventEmitter {
             // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
             const ends = await redisEnds(this.redis);
             await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
+            await checkLayout(this.redis, this.layoutKey, config.redis.partitions);
             const short = await replicaShortfall(this.redis, keys.taskSet, config.redis);
             if (short) log.warn(short);
             const reachable = ends.local ?? '127.0.0.1';

@@ -15,6 +15,7 @@ import { redisPerFile } from './helpers/suite.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import calculateSlot from 'cluster-key-slot';
+import { aclRule, ACL_USERS, type AclRole } from '../src/acl.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -175,4 +176,39 @@ describe('a swarm in partitions', () => {
       await client.close();
     }
   }, 60_000);
+
+  it('every component of a swarm must count its partitions alike: one that counts otherwise is refused at start, naming both', async () => {
+    const prefix = '{layout}:';
+    const worker = new Worker({ port: 0, redis: conf(prefix) });
+    await worker.start();
+    try {
+      const client = new Client({ redis: conf(prefix, { partitions: 1 }) });
+      await expect(client.submit('x', 1)).rejects.toThrow(/redis\.partitions is 1 here, but this swarm is laid out in 4 partition\(s\)/);
+      await client.close();
+      const other = new Worker({ port: 0, redis: conf(prefix, { partitions: 2 }) });
+      await expect(other.start()).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+      const monitor = new Monitor({ redis: conf(prefix, { partitions: 3 }) });
+      await expect(monitor.start()).rejects.toThrow(/laid out in 4 partition/);
+    } finally {
+      await worker.stop();
+    }
+  }, 30_000);
+
+  it('the ACL rules of each role cover every partition: a worker and a producer run a swarm of four as their users', async () => {
+    const prefix = '{acl}:';
+    const names = resolveRedisConfig(conf(prefix));
+    for (const role of ['worker', 'producer'] as AclRole[]) await redis.call('ACL', 'SETUSER', ACL_USERS[role], ...aclRule(role, names).split(' '), '>pw');
+    const worker = new Worker({ port: 0, redis: conf(prefix, { username: ACL_USERS.worker, password: 'pw' }), concurrency: 4 });
+    worker.addTaskFunction('echo', async (task) => task.data);
+    await worker.start();
+    const client = new Client({ redis: conf(prefix, { username: ACL_USERS.producer, password: 'pw' }) });
+    try {
+      const ids = await client.submitMany(Array.from({ length: 20 }, (_, i) => ({ fn: 'echo', data: i })));
+      expect(new Set(ids.map((id) => partitionOf(id, N))).size).toBe(N);
+      for (const id of ids) expect(await client.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
+    } finally {
+      await client.close();
+      await worker.stop();
+    }
+  }, 30_000);
 });
