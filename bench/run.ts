@@ -4,7 +4,7 @@
  *
  * Flags (for development; the published numbers come from a plain `npm run bench`):
  *   --only=a,b      run only these scenarios (throughput, latency, failover, cost, monitor, profile,
- *                   order, time, durable, sentinel); the others' results are carried over from bench/results/latest.json
+ *                   order, time, durable, sentinel, cluster); the others' results are carried over from bench/results/latest.json
  *   --order-max=100000  the largest queue the order scenario fills: 10k and 100k by default;
  *                   --order-max=1000000 adds 1M (opt-in: filling 900k more tasks takes 1-2 min
  *                   here, over the scenario's 60 s; its budget grows by 120 s)
@@ -33,6 +33,7 @@ import { order } from './scenarios/order.js';
 import { time } from './scenarios/time.js';
 import { durableCost } from './scenarios/durable.js';
 import { sentinelFailover } from './scenarios/sentinel.js';
+import { clusterCost } from './scenarios/cluster.js';
 import { evaluate, printSummary, writeDocs } from './report.js';
 
 process.env.TASK_SWARM_LOG = 'silent';
@@ -43,7 +44,7 @@ const args = new Map(
     return [k!, v ?? 'true'] as const;
   }),
 );
-const ALL = ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order', 'time', 'durable', 'sentinel'] as const;
+const ALL = ['throughput', 'latency', 'failover', 'cost', 'monitor', 'profile', 'order', 'time', 'durable', 'sentinel', 'cluster'] as const;
 const only = new Set(args.get('only')?.split(',') ?? ALL);
 /**
  * Tasks per throughput run: 20,000, as the issue asks. The throughput scenario takes about
@@ -79,6 +80,7 @@ const BUDGET_MS: Record<(typeof ALL)[number], number> = {
   time: 75_000,
   durable: 45_000,
   sentinel: 120_000,
+  cluster: 60_000,
 };
 const HARD_EXTRA_MS = 30_000;
 
@@ -154,6 +156,7 @@ async function main() {
     await run('time', (ctx) => time(ctx, { bulk: N, repeats: REPEATS, promote: 100_000, late: 2_000, spread: [200, 4_000], retry: N }));
     await run('durable', (ctx) => durableCost(ctx, { n: 5000, repeats: REPEATS }));
     await run('sentinel', (ctx) => sentinelFailover(ctx, { repeats: REPEATS }));
+    await run('cluster', (ctx) => clusterCost(ctx, { n: 5000, repeats: REPEATS }));
   } finally {
     killLiveChildren();
     await redis.stop();
