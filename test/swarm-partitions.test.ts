@@ -211,4 +211,29 @@ describe('a swarm in partitions', () => {
       await worker.stop();
     }
   }, 30_000);
+
+  it('a schedule fires its tasks in partition 0, where a client finds them by id, and a worker runs them', async () => {
+    const prefix = '{sched}:';
+    const r = conf(prefix);
+    const worker = new Worker({ port: 0, redis: r, concurrency: 2 });
+    const ran: string[] = [];
+    worker.addTaskFunction('tick', async (task) => void ran.push(task.id));
+    await worker.start();
+    const monitor = new Monitor({ redis: r, checkTaskInterval: 200 });
+    await monitor.start();
+    const client = new Client({ redis: r });
+    try {
+      await client.schedule('often', { every: 300 }, 'tick', null);
+      await until(() => ran.length >= 2, 'two ticks run', 10_000, 20);
+      for (const id of ran) {
+        expect(partitionOf(id, N)).toBe(0);
+        expect(await client.get(id)).toMatchObject({ state: 'END', outcome: 'succeeded' });
+      }
+      await client.unschedule('often');
+    } finally {
+      await client.close();
+      await monitor.stop();
+      await worker.stop();
+    }
+  }, 30_000);
 });
