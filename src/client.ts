@@ -28,7 +28,9 @@ import {
 } from './wire.js';
 import { cancelTask, submitTasks } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, newTaskId, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, newTaskId, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
+import { submitTrace } from './telemetry/submit-trace.js';
+import { swarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
@@ -168,6 +170,12 @@ export interface WaitOptions {
 
 const CLIENT_OPTIONS = ['redis', 'logger'];
 
+/** the function of every task of a submitMany, or `many` (the name of its submit span) */
+const commonFunction = (tasks: readonly { fn?: unknown }[]) => {
+  const fns = new Set(tasks.map((t) => (t !== null && typeof t === 'object' ? String(t.fn) : '')));
+  return fns.size === 1 ? [...fns][0]! : 'many';
+};
+
 export class Client {
   readonly config: RedisConfig;
   /** partition 0's keys: the swarm's own (schedules; with one partition, everything) */
@@ -228,8 +236,15 @@ export class Client {
    * a task that is queued, delayed or running, resolves with that task's id and queues nothing.
    */
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
-    const [id] = await this.submitAll([[buildSubmission(fn, data, options, 'submit', this.newId)]]);
-    return id!;
+    const trace = submitTrace(() => String(fn), 1);
+    try {
+      const [id] = await this.submitAll([[buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier })]]);
+      trace?.done({ ids: [id!] });
+      return id!;
+    } catch (error) {
+      trace?.done({ error });
+      throw error;
+    }
   }
 
   /**
@@ -240,9 +255,21 @@ export class Client {
    */
   async submitMany(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[]): Promise<string[]> {
     if (!Array.isArray(tasks)) throw new InvalidTaskError('submitMany: takes an array of { fn, data?, options? }');
+    const trace = tasks.length ? submitTrace(() => commonFunction(tasks), tasks.length) : undefined;
+    try {
+      const ids = await this.submitBatch(tasks, { now: Date.now(), trace: trace?.carrier });
+      trace?.done({ ids });
+      return ids;
+    } catch (error) {
+      trace?.done({ error });
+      throw error;
+    }
+  }
+
+  private async submitBatch(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[], producer: ProducerContext): Promise<string[]> {
     const subs = tasks.map((t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
-      return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId);
+      return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
     });
     const ids = new Set<string>();
     for (const t of subs) {
@@ -610,37 +637,9 @@ export class Client {
   }
 
   private async statsOf(k: Keys): Promise<SwarmStats> {
-    const r = (await this.redis
-      .multi()
-      .llen(k.newQueue)
-      .scard(k.taskSet)
-      .smembers(k.workerSet)
-      .zcard(k.dead.index)
-      .scard(k.endQueue)
-      .hgetall(k.counts)
-      .hgetall(k.workerFunctions)
-      .smembers(k.paused)
-      .lindex(k.newQueue, -1)
-      .exec()) as [null, unknown][];
-    const [listed, tasks, workers, dead, ended, counts, served, pausedSet, oldest] = r.map(([, v]) => v) as [
-      number,
-      number,
-      string[],
-      number,
-      number,
-      Record<string, string>,
-      Record<string, string>,
-      string[],
-      string | null,
-    ];
-    // a wake marker (lib/limits.lua) is no task: at most one is queued, as the oldest entry
-    const queued = listed - (oldest === 'wake' ? 1 : 0);
+    const c = await swarmCounts(this.redis, k);
     const functions: Record<string, FunctionStats> = {};
-    const of = (fn: string) => (functions[fn] ??= { queued: 0, running: 0, delayed: 0, workers: 0, paused: pausedSet.includes('*') || pausedSet.includes(fn) });
-    for (const [f, n] of Object.entries(counts)) {
-      if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
-      else if (f.startsWith('d:') && Number(n) > 0) of(f.slice(2)).delayed = Number(n);
-    }
+    for (const [fn, f] of Object.entries(c.functions)) functions[fn] = { queued: f.queued, running: 0, delayed: f.delayed, workers: f.workers, paused: f.paused };
     // Running counts are kept only where a limit watches (lib/limits.lua): per function, they are
     // counted here from the lease index (the RUNNING tasks), O(tasks running).
     const ids = await this.redis.zrange(k.leases, 0, -1);
@@ -649,22 +648,10 @@ export class Client {
       for (const id of ids) pipe.hmget(k.task(id), 'state', 'function');
       for (const [err, v] of (await pipe.exec()) ?? []) {
         const [state, fn] = (err ? [] : v) as (string | null)[];
-        if (state === 'RUNNING' && fn) of(fn).running++;
+        if (state === 'RUNNING' && fn) (functions[fn] ??= { queued: 0, running: 0, delayed: 0, workers: 0, paused: c.paused }).running++;
       }
     }
-    const live = new Set(workers);
-    for (const [w, json] of Object.entries(served)) {
-      if (!live.has(w)) continue;
-      let names: unknown;
-      try {
-        names = JSON.parse(json);
-      } catch {
-        continue;
-      }
-      if (Array.isArray(names)) for (const fn of names) if (typeof fn === 'string') of(fn).workers++;
-    }
-    for (const fn of pausedSet) if (fn !== '*') of(fn);
-    return { queued, tasks, workers: workers.length, dead, ended, paused: pausedSet.includes('*'), functions };
+    return { queued: c.queued, tasks: c.tasks, workers: c.workers, dead: c.dead, ended: c.ended, paused: c.paused, functions };
   }
 
   /**

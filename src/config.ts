@@ -70,6 +70,11 @@ const COMMON_FIELDS = {
   fetchWorkerInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between refreshes of the in-memory worker list' },
   partitionPercentage: { kind: 'percent', default: 60, doc: 'min % of other workers to reach by ping, when Redis is lost, to stay active' },
   pingTimeout: { kind: 'int', default: 500, min: 1, doc: 'ms to wait for a peer to answer a ping' },
+  metricsPort: {
+    kind: 'port',
+    doc: 'serve Prometheus metrics on `http://metricsHost:metricsPort/metrics` (0 = any free port); none by default (`metrics()` still gives them): docs/metrics.md',
+  },
+  metricsHost: { kind: 'string', default: '127.0.0.1', doc: 'address the metrics server listens on (`0.0.0.0` or `::` = every interface)' },
 } as const satisfies Record<string, Field>;
 
 export const WORKER_FIELDS = {
@@ -196,6 +201,11 @@ export function resolveRedisConfig(input: unknown): RedisConfig {
   return c;
 }
 
+function checkMetricsHost(what: string, host: string): void {
+  const problem = hostProblem(host);
+  if (problem) throw new ConfigError(`${what}.metricsHost must be an IP address or a host name, got ${JSON.stringify(host)}: ${problem}`);
+}
+
 export function resolveWorkerConfig(input: unknown): WorkerConfig {
   const o = asObject('Worker options', input);
   const c = resolveFields('Worker', WORKER_FIELDS, o, ['redis', 'logger', 'secret']);
@@ -204,6 +214,7 @@ export function resolveWorkerConfig(input: unknown): WorkerConfig {
     const problem = hostProblem(c.host);
     if (problem) throw new ConfigError(`Worker.host must be an IP address or a host name, got ${JSON.stringify(c.host)}: ${problem}`);
   }
+  checkMetricsHost('Worker', c.metricsHost);
   if (c.advertise !== undefined) {
     const a = parseAddress(c.advertise, { strict: true });
     if (!a.ok) throw new ConfigError(`Worker.advertise must be "host:port" (IPv6: "[addr]:port"), got ${JSON.stringify(c.advertise)}: ${a.reason}`);
@@ -215,6 +226,7 @@ export function resolveMonitorConfig(input: unknown): MonitorConfig {
   const o = asObject('Monitor options', input);
   const c = resolveFields('Monitor', MONITOR_FIELDS, o, ['redis', 'logger', 'secret']);
   if (o.secret !== undefined && typeof o.secret !== 'string') throw new ConfigError('Monitor.secret must be a string');
+  checkMetricsHost('Monitor', c.metricsHost);
   return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
 }
 

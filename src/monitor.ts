@@ -25,9 +25,11 @@ import { listWorkers } from './effects/registry.js';
 import { probePeers } from './peer-prober.js';
 import { awaitRedis, redisWatch } from './redis-watch.js';
 import { ticker } from '../actors/ticker.js';
+import { MonitorTelemetry } from './telemetry/monitor-telemetry.js';
+import type { Registry } from 'prom-client';
 
 type Fields = typeof MONITOR_FIELDS;
-export type MonitorOptions = { [K in keyof Fields]?: number } & {
+export type MonitorOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
   redis?: RedisOptions;
   logger?: LoggerLike;
   secret?: string;
@@ -73,6 +75,8 @@ export class Monitor extends EventEmitter {
   private startError?: unknown;
   private holding = false;
   private behindLogged = 0;
+  /** metrics (src/telemetry/monitor-telemetry.ts) */
+  private readonly telemetry: MonitorTelemetry;
 
   constructor(options: MonitorOptions = {}) {
     super();
@@ -82,6 +86,22 @@ export class Monitor extends EventEmitter {
     this.log = createLogger(this.name, options.logger);
     this.redis = connect(this.config.redis, 'command', `${this.name}-${connectionOwner()}`, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
+    this.telemetry = new MonitorTelemetry(this.config, this.redis, this.parts, this.log, this);
+  }
+
+  /** this monitor's metrics in Prometheus's text format, the swarm's counts included (docs/metrics.md) */
+  metrics(): Promise<string> {
+    return this.telemetry.registry.metrics();
+  }
+
+  /** the prom-client registry of this monitor's metrics (its own: merge it into an app's with Registry.merge) */
+  get metricsRegistry(): Registry {
+    return this.telemetry.registry;
+  }
+
+  /** where the metrics are served (`metricsPort`), once started: `http://host:port/metrics` */
+  get metricsUrl(): string | undefined {
+    return this.telemetry.url;
   }
 
   get state(): unknown {
@@ -100,10 +120,17 @@ export class Monitor extends EventEmitter {
     });
     this.actor = actor;
     emitStates(actor, this, this.log, 'monitor');
+    try {
+      await this.telemetry.serve(this.log);
+    } catch (e) {
+      this.redis.disconnect();
+      throw e;
+    }
     actor.start();
     const s = await waitFor(actor, (x) => x.matches('active') || x.status === 'done', { timeout: Infinity });
     if (s.matches('failed')) {
       this.redis.disconnect();
+      await this.telemetry.close();
       throw this.startError instanceof Error ? this.startError : new StateError('monitor failed to start');
     }
     this.log.info(`started: taskTimeout ${this.config.taskTimeout} ms, checkTaskInterval ${this.config.checkTaskInterval} ms`);
@@ -122,6 +149,13 @@ export class Monitor extends EventEmitter {
    * next time, at once (`behind`).
    */
   private async sweep(requeue: boolean): Promise<SweepResult> {
+    const clock = performance.now();
+    const r = await this.sweepParts(requeue);
+    this.telemetry.swept(r, performance.now() - clock);
+    return r;
+  }
+
+  private async sweepParts(requeue: boolean): Promise<SweepResult> {
     const started = Date.now();
     const timeLeft = () => Date.now() - started < SWEEP_BUDGET_MS;
     const n = this.parts.length;
@@ -160,7 +194,10 @@ export class Monitor extends EventEmitter {
     let behind = false;
     if (requeue) {
       for (;;) {
+        const called = performance.now();
         const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name);
+        this.telemetry.requeueCall(performance.now() - called);
+        this.telemetry.pruned(r.pruned.length);
         requeued.push(...r.requeued);
         parked.push(...r.parked);
         ({ nextDeadline, now, graceLeft } = r);
@@ -236,6 +273,7 @@ export class Monitor extends EventEmitter {
         disconnect: fromPromise(async () => {
           await within(1000, this.redis.quit());
           this.redis.disconnect();
+          await this.telemetry.close();
           log.info('stopped');
         }),
       },
@@ -266,6 +304,7 @@ export class Monitor extends EventEmitter {
         },
         reportFiring: ({ event }) => {
           const r = (event as unknown as { output: FiringResult }).output;
+          this.telemetry.fired(r);
           for (const f of r.firings) {
             const at = new Date(f.tick).toISOString();
             if (f.outcome === 'fired') log.info(`schedule "${f.name}": fired the tick of ${at} (task ${f.id})`);

@@ -103,11 +103,31 @@ export function newTaskId(): string {
 }
 
 /**
+ * What a producer adds to the entries it writes, for the workers' metrics and traces (fields a
+ * worker that does not know them ignores): `now`, its clock (epoch ms) at the submit, written as
+ * `queued_at` (the due time, for a delayed task) when the id is generated, so that the first
+ * claim can tell how long the task waited (an id the caller chose is left without: the same task
+ * submitted again must be the same entry); `trace`, the context its claims' spans take as their
+ * parent (src/telemetry/submit-trace.ts).
+ */
+export interface ProducerContext {
+  now?: number;
+  trace?: Record<string, string>;
+}
+
+/**
  * `where` names the call in errors ('submit', 'submitMany[3]', 'schedule "nightly"'). `newId`
  * draws the id of a task submitted without one, given where it would be placed: its group, else
  * its dedupe key (a partitioned swarm keeps those together: src/partitions.ts).
  */
-export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptions | undefined, where = 'submit', newId: (place?: string) => string = newTaskId): Submission {
+export function buildSubmission(
+  fn: unknown,
+  data: unknown,
+  options: SubmitOptions | undefined,
+  where = 'submit',
+  newId: (place?: string) => string = newTaskId,
+  producer: ProducerContext = {},
+): Submission {
   if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError(`${where}: function name must be a non-empty string`);
   const o = options ?? {};
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${where}: options must be an object`);
@@ -160,6 +180,10 @@ export function buildSubmission(fn: unknown, data: unknown, options: SubmitOptio
   }
   // (set in place: `id` stays the entry's first field)
   if (given === undefined) entry.id = id = newId((entry.group as string | undefined) ?? key);
+  if (producer.now !== undefined && given === undefined) {
+    entry.queued_at = !due ? producer.now : 'at' in due ? due.at : producer.now + due.delay;
+  }
+  if (producer.trace) entry.trace = producer.trace;
   let raw: string;
   try {
     raw = JSON.stringify(entry);

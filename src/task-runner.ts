@@ -11,6 +11,7 @@ import { checkEventName, parseEntry, taskData } from './wire.js';
 import { UnknownFunctionError } from './errors.js';
 import { LazyAbort } from '../actors/lazy-abort.js';
 import { armAttemptTimer, timeOutIfLate } from './attempt-timer.js';
+import type { RunObserver } from './telemetry/worker-telemetry.js';
 
 export interface RunnerDeps {
   local(id: string): LocalTask | undefined;
@@ -21,6 +22,8 @@ export interface RunnerDeps {
   emit(t: LocalTask, event: string, data: unknown): void;
   /** heartbeat of this claim of the task (`t` is the claim's record: a later claim of the same id is another) */
   update(t: LocalTask, progress: unknown): Promise<void>;
+  /** told as each run starts; what it returns runs the function and hears how it settled (metrics, traces) */
+  observe?(t: LocalTask): RunObserver;
 }
 
 export function taskRunner(deps: RunnerDeps) {
@@ -41,20 +44,23 @@ export function taskRunner(deps: RunnerDeps) {
       // settled past the deadline (the function blocked the event loop): out of time all the same
       if (t.timeout) timeOutIfLate(t, self);
     };
-    execute(deps, t, run, controller).then(
+    const observer = deps.observe?.(t);
+    execute(deps, t, run, controller, observer).then(
       (output) => {
         settle();
+        observer?.settled();
         report({ type: 'RUN_DONE', output });
       },
       (error: unknown) => {
         settle();
+        observer?.settled(error);
         report({ type: 'RUN_FAILED', error });
       },
     );
   };
 }
 
-async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort): Promise<unknown> {
+async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort, observer?: RunObserver): Promise<unknown> {
   if (run > 0) {
     const raw = await deps.readRaw(t.id);
     if (raw) {
@@ -86,5 +92,5 @@ async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyA
     },
     update: (progress) => deps.update(t, progress),
   };
-  return await fn(handle);
+  return await (observer?.call ? observer.call(() => fn(handle)) : fn(handle));
 }

@@ -47,6 +47,8 @@ export interface LocalTask {
   lease: string;
   /** Redis time (ms) of the claim (for re-assertion after Redis lost the hash) */
   start: number;
+  /** performance.now() of the claim, for the lease age its heartbeats report (src/telemetry/) */
+  claimedAt?: number;
   /** the current run's abort (a new one per run: a reload starts a new run) */
   controller?: LazyAbort;
   /** the current run's function has returned or thrown: there is nothing left to abort */

@@ -39,6 +39,8 @@ import { disarmAttemptTimer } from './attempt-timer.js';
 import { compiled } from '../actors/compiled-machine.js';
 import { TaskMachines } from '../actors/task-machines.js';
 import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
+import { WorkerTelemetry } from './telemetry/worker-telemetry.js';
+import type { Registry } from 'prom-client';
 
 type Fields = typeof WORKER_FIELDS;
 export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
@@ -141,12 +143,25 @@ export class Worker extends EventEmitter {
   private formatted?: { host: string; port: number; address: string };
   /** names our connections (redis.ts connectionOwner), unique to this worker */
   private readonly owner = connectionOwner();
+  /** metrics and traces (src/telemetry/worker-telemetry.ts) */
+  private readonly telemetry: WorkerTelemetry;
+  /** the task machines, once the machine is built (read by the metrics) */
+  private taskMachines?: TaskMachines;
 
   constructor(options: WorkerOptions = {}) {
     super();
     this.config = resolveWorkerConfig(options);
     this.listenPort = this.config.port;
     this.log = createLogger('worker', options.logger);
+    this.telemetry = new WorkerTelemetry(
+      this.config,
+      {
+        address: () => this.address,
+        tasks: () => this.tasks.values(),
+        taskStates: () => (this.taskMachines?.ids() ?? []).map((id) => this.taskMachines?.get(id)?.getSnapshot().value),
+      },
+      this,
+    );
     // A silent connection (partition) must fail a heartbeat rather than hang it. No
     // auto-pipelining: the worker batches what it sends itself (ends with the next claim, events
     // per tick, every lease in one renew), and ioredis's auto-pipeline would hold each of those
@@ -169,11 +184,18 @@ export class Worker extends EventEmitter {
       this.redis,
       keys,
       this.config.eventBuffer,
-      (n) => this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`),
+      (n) => {
+        this.telemetry.eventsDropped(n);
+        this.log.warn(`Redis unreachable: event buffer full, ${n} oldest event(s) dropped`);
+      },
       (fenced) => {
         // only the copy that emitted: a later claim of the same id is another lease
-        const ids = fenced.filter((f) => this.tasks.get(f.id)?.lease === f.lease).map((f) => f.id);
-        if (ids.length) this.actor?.send({ type: 'LEASES_LOST', ids });
+        const lost = fenced.flatMap((f) => {
+          const t = this.tasks.get(f.id);
+          return t?.lease === f.lease ? [t] : [];
+        });
+        this.telemetry.lost('event', lost);
+        if (lost.length) this.actor?.send({ type: 'LEASES_LOST', ids: lost.map((t) => t.id) });
       },
     );
     const ends = new EndBatch(
@@ -227,6 +249,21 @@ export class Worker extends EventEmitter {
     return [...this.tasks.keys()];
   }
 
+  /** this worker's metrics in Prometheus's text format (docs/metrics.md) */
+  metrics(): Promise<string> {
+    return this.telemetry.registry.metrics();
+  }
+
+  /** the prom-client registry of this worker's metrics (its own: merge it into an app's with Registry.merge) */
+  get metricsRegistry(): Registry {
+    return this.telemetry.registry;
+  }
+
+  /** where the metrics are served (`metricsPort`), once started: `http://host:port/metrics` */
+  get metricsUrl(): string | undefined {
+    return this.telemetry.url;
+  }
+
   /**
    * Run tasks of function `name` with `fn`. `options.concurrency` caps how many of them run at
    * once on this worker (within its `concurrency`); swarm-wide limits are `Client.setLimit`'s.
@@ -266,6 +303,12 @@ export class Worker extends EventEmitter {
     });
     this.actor = actor;
     emitStates(actor, this, this.log, 'worker');
+    try {
+      await this.telemetry.serve(this.log);
+    } catch (e) {
+      await this.closeConnections();
+      throw e;
+    }
     // Events go out while the worker is connected and has reconciled its tasks (see EventOutbox).
     let last: unknown;
     actor.subscribe((snap) => {
@@ -314,7 +357,7 @@ export class Worker extends EventEmitter {
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
       try {
-        await handBack(this.redis, keys, claimed);
+        this.telemetry.requeued('aborted_claim', (await handBack(this.redis, keys, claimed)).length);
       } catch (e) {
         log.warn(`could not hand back ${claimed.length} task(s) claimed as the worker stopped waiting (the monitor will requeue them): ${(e as Error).message}`);
       }
@@ -332,7 +375,9 @@ export class Worker extends EventEmitter {
         unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task "${c.id}" was claimed but cannot start: ${(e as Error).message}` });
         continue;
       }
-      this.pending.set(c.id, { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map(), part: part.index });
+      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map(), part: part.index };
+      this.pending.set(c.id, local);
+      this.telemetry.claimed(local, now);
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
     }
     if (unrunnable.length) {
@@ -362,6 +407,7 @@ export class Worker extends EventEmitter {
     if (tokens.length === 0) return;
     const back = await recoverClaims(this.redis, part.keys, this.address, tokens);
     part.ledger.recovered(tokens);
+    this.telemetry.requeued('lost_reply', back.length);
     this.log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; ${back.length} task(s) they took went back to the queue${back.length ? `: ${back.join(', ')}` : ''}`);
   }
 
@@ -552,14 +598,19 @@ export class Worker extends EventEmitter {
   }
 
   private async renewOnce(): Promise<string[]> {
-    if (this.parts.length === 1) return this.renewIn(this.parts[0]!, this.held());
+    this.telemetry.renewing(this.tasks.values());
+    let lost: string[];
+    if (this.parts.length === 1) lost = await this.renewIn(this.parts[0]!, this.held());
     // every partition, each with its own leases (one with none still says this worker lives)
-    const lost = await Promise.all(this.parts.map((part) => this.renewIn(part, this.held(undefined, part.index))));
-    return lost.flat();
+    else lost = (await Promise.all(this.parts.map((part) => this.renewIn(part, this.held(undefined, part.index))))).flat();
+    this.telemetry.renewed();
+    return lost;
   }
 
   private async renewIn(part: WorkerPartition, held: HeldLease[]): Promise<string[]> {
+    const sent = performance.now();
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval);
+    this.telemetry.renewCall(performance.now() - sent);
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -576,6 +627,7 @@ export class Worker extends EventEmitter {
       else lost.push(id);
     }
     part.epoch = r.epoch;
+    this.telemetry.lost('heartbeat', lost.map((id) => current(id)!));
     if (lost.length) this.log.warn(`lease lost for ${lost.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
     return lost;
   }
@@ -640,6 +692,7 @@ export class Worker extends EventEmitter {
     for (const conn of [...this.retiring.keys()]) this.dropRetired(conn);
     await this.server?.close();
     this.server = undefined;
+    await this.telemetry.close();
   }
 
   /** an event of this claim of the task, fenced by its lease (EventOutbox) */
@@ -690,6 +743,7 @@ export class Worker extends EventEmitter {
           log.warn(`task ${context.id}: could not write its end, retrying: ${String((event as { error?: Error }).error?.message ?? '')}`),
         releaseTask: ({ context }) => {
           const t = this.tasks.get(context.id);
+          if (t?.lease === context.lease) this.telemetry.released(t, context.outcome, context.abandoned, context.error);
           if (t?.timeout) disarmAttemptTimer(t);
           this.tasks.delete(context.id);
         },
@@ -698,6 +752,7 @@ export class Worker extends EventEmitter {
           fn: (name) => this.functions.get(name),
           readRaw: (id) => this.redis.hget(this.partOf(id).keys.task(id), 'data'),
           emit: (t, event, data) => this.publish(t, event, data),
+          observe: (t) => this.telemetry.run(t),
           update: async (t, progress) => {
             // An old copy (its claim replaced by a later one of the same id) holds no lease.
             if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id);
@@ -735,8 +790,12 @@ export class Worker extends EventEmitter {
           // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
           const outcome: EndingOutcome =
             context.outcome === 'retry' ? `retry:${backoffDelay(this.tasks.get(context.id)?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
+          const t = this.tasks.get(context.id);
+          const mine = t?.lease === context.lease ? t : undefined;
+          if (mine) this.telemetry.ending(mine, context.outcome ?? 'failed');
           part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
             (written) => {
+              if (mine) this.telemetry.ended(mine, context.outcome ?? 'failed', written);
               if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
               else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
               report({ type: 'ENDED', written });
@@ -748,13 +807,13 @@ export class Worker extends EventEmitter {
     });
 
     // the task machines as the worker runs them: compiled, one plain record each (docs/task-actors.md)
-    const machines = new TaskMachines(compiled<object>(task), {
+    const machines = (this.taskMachines = new TaskMachines(compiled<object>(task), {
       send: (e) => {
         // a task that ends after the worker has (stopped, failed) has no one left to tell
         if (this.actor?.getSnapshot().status === 'active') this.actor.send(e);
       },
       replacedCrashed: (id, error) => log.error(`task ${id}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error),
-    });
+    }));
 
     return workerMachine.provide({
       actors: {
@@ -903,6 +962,7 @@ export class Worker extends EventEmitter {
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
           const back: string[] = [];
           for (const part of this.parts) back.push(...(await handBack(this.redis, part.keys, this.held(input.ids, part.index))));
+          this.telemetry.requeued('stop_grace', back.length);
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
         }),
         deregister: promiseEffect<void>(async () => {
