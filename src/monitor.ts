@@ -123,6 +123,8 @@ export class Monitor extends EventEmitter {
     try {
       await this.telemetry.serve(this.log);
     } catch (e) {
+      // never started: nothing to stop
+      this.actor = undefined;
       this.redis.disconnect();
       throw e;
     }

@@ -306,6 +306,8 @@ export class Worker extends EventEmitter {
     try {
       await this.telemetry.serve(this.log);
     } catch (e) {
+      // never started: nothing to stop
+      this.actor = undefined;
       await this.closeConnections();
       throw e;
     }

@@ -39,40 +39,44 @@ export function swarmGauges(registry: Registry, redis: Connection, parts: readon
       return counts;
     })().finally(() => (reading = undefined)));
 
-  /** a collector that resets its metric and, when the read succeeded, sets it from the counts */
+  /**
+   * the collector of `key`: it resets its metric and, when the read succeeded, sets it from the
+   * counts; else leaves it without a sample (prom-client's reset gives a metric without labels a 0)
+   */
   const from =
-    <K extends keyof Defs>(set: (m: MetricOf<Defs[K]>, c: SwarmCounts) => void) =>
+    <K extends keyof Defs>(key: K, set: (m: MetricOf<Defs[K]>, c: SwarmCounts) => void) =>
     async (m: MetricOf<Defs[K]>) => {
       const c = await read();
       m.reset();
       if (c) set(m, c);
+      else if (!('labels' in SWARM_METRICS[key])) m.remove();
     };
-  const perFunction = (pick: (f: SwarmCounts['functions'][string]) => number) =>
-    from<'depth'>((m, c) => {
+  const perFunction = (key: 'depth' | 'delayed' | 'functionWorkers', pick: (f: SwarmCounts['functions'][string]) => number) =>
+    from(key, (m, c) => {
       for (const [fn, f] of Object.entries(c.functions)) m.set({ function: fn }, pick(f));
     });
-  const deadStat = (what: string) =>
-    from<'parked'>((m, c) => {
-      for (const [k, n] of Object.entries(c.deadStats)) if (k.startsWith(`${what}:`)) m.inc({ reason: k.slice(what.length + 1) }, n);
+  const deadStat = (key: 'parked' | 'dropped' | 'retried' | 'purged') =>
+    from(key, (m, c) => {
+      for (const [k, n] of Object.entries(c.deadStats)) if (k.startsWith(`${key}:`)) m.inc({ reason: k.slice(key.length + 1) }, n);
     });
   const collectors: Collectors<Defs> = {
-    entries: from<'entries'>((m, c) => m.set(c.queued)),
-    depth: perFunction((f) => f.queued),
-    delayed: perFunction((f) => f.delayed),
-    functionWorkers: perFunction((f) => f.workers),
-    claimed: from<'claimed'>((m, c) => m.set(c.tasks)),
-    workers: from<'workers'>((m, c) => m.set(c.workers)),
-    paused: from<'paused'>((m, c) => {
+    entries: from('entries', (m, c) => m.set(c.queued)),
+    depth: perFunction('depth', (f) => f.queued),
+    delayed: perFunction('delayed', (f) => f.delayed),
+    functionWorkers: perFunction('functionWorkers', (f) => f.workers),
+    claimed: from('claimed', (m, c) => m.set(c.tasks)),
+    workers: from('workers', (m, c) => m.set(c.workers)),
+    paused: from('paused', (m, c) => {
       m.set({ function: '*' }, c.paused ? 1 : 0);
       for (const [fn, f] of Object.entries(c.functions)) m.set({ function: fn }, f.paused ? 1 : 0);
     }),
-    dead: from<'dead'>((m, c) => m.set(c.dead)),
-    endedManual: from<'endedManual'>((m, c) => m.set(c.ended)),
+    dead: from('dead', (m, c) => m.set(c.dead)),
+    endedManual: from('endedManual', (m, c) => m.set(c.ended)),
     parked: deadStat('parked'),
     dropped: deadStat('dropped'),
     retried: deadStat('retried'),
     purged: deadStat('purged'),
-    oldestLease: from<'oldestLease'>((m, c) => m.set(c.oldestLease === undefined ? 0 : Math.max(0, c.now - c.oldestLease) / 1000)),
+    oldestLease: from('oldestLease', (m, c) => m.set(c.oldestLease === undefined ? 0 : Math.max(0, c.now - c.oldestLease) / 1000)),
   };
   buildMetrics(SWARM_METRICS, registry, collectors);
 }
