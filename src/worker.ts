@@ -377,7 +377,7 @@ export class Worker extends EventEmitter {
         unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task "${c.id}" was claimed but cannot start: ${(e as Error).message}` });
         continue;
       }
-      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map(), part: part.index };
+      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), listeners: new Map(), part: part.index };
       this.pending.set(c.id, local);
       this.telemetry.claimed(local, now);
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });

@@ -1,9 +1,10 @@
 /** The docs that come from code stay true: regenerate with `npm run docs`. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readmeWithTable } from '../tools/gen-docs.js';
+import { metricsDocWithTable, readmeWithTable } from '../tools/gen-docs.js';
 import { machinesDoc } from '../tools/machines-doc.js';
 import { MONITOR_FIELDS, REDIS_FIELDS, WORKER_FIELDS } from '../src/config.js';
+import { MONITOR_METRICS, SWARM_METRICS, WORKER_METRICS } from '../src/telemetry/metric-catalog.js';
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
 
@@ -13,6 +14,14 @@ describe('generated docs', () => {
     expect(readme).toBe(readmeWithTable(readme));
     for (const key of [...Object.keys(REDIS_FIELDS), ...Object.keys(WORKER_FIELDS), ...Object.keys(MONITOR_FIELDS)]) {
       expect(readme).toContain(`| \`${key}\` |`);
+    }
+  });
+
+  it("docs/metrics.md's table is every metric as src/telemetry/metric-catalog.ts defines it", () => {
+    const doc = read('docs/metrics.md');
+    expect(doc).toBe(metricsDocWithTable(doc));
+    for (const d of [...Object.values(WORKER_METRICS), ...Object.values(MONITOR_METRICS), ...Object.values(SWARM_METRICS)]) {
+      expect(doc).toContain(`| \`${d.name}\` |`);
     }
   });
 

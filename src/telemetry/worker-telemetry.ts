@@ -139,7 +139,6 @@ export class WorkerTelemetry {
   claimed(t: LocalTask, now: number): void {
     const c = this.counts(t.entry.function);
     c.claimed++;
-    t.claimedAt = performance.now();
     const first = t.lease.startsWith('1:');
     const queuedAt = t.entry.queued_at;
     if (first && typeof queuedAt === 'number' && Number.isFinite(queuedAt)) this.m.pickup.observe(c.labels, Math.max(0, now - queuedAt) / 1000);
