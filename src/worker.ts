@@ -984,6 +984,7 @@ export class Worker extends EventEmitter {
           // A crashed task machine cannot abort its run any more: abort the function ourselves, or it
           // would run on, orphaned, while the monitor requeues its task elsewhere.
           const t = this.tasks.get(id);
+          if (t) this.telemetry.released(t, undefined, true, (event as { error?: unknown }).error);
           t?.controller?.abort(new Error(`task ${id} aborted: its task machine crashed`));
           if (t?.timeout) disarmAttemptTimer(t);
           this.tasks.delete(id);

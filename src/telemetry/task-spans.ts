@@ -13,14 +13,17 @@
  *         └─ end <fn>              the fenced END write
  *
  * An entry without a context (pushed by hand, or by a producer without tracing) starts a trace
- * at its claim. A task traced here is tracked until its machine releases it; only then is a map
- * entry kept per task, so with tracing off each hook costs a map-size check.
+ * at its claim. A task traced here is tracked until its machine releases it, or a new claim of
+ * its id replaces it here; only then is a map entry kept per task, so with tracing off each hook
+ * costs a map-size check.
  */
 import type { Context, Span, Tracer } from '@opentelemetry/api';
 import type { LocalTask } from '../task.js';
 import { otelApi } from './otel.js';
 
 interface Traced {
+  /** the claim these spans are of (an id claimed again here is another claim) */
+  task: LocalTask;
   tracer: Tracer;
   attempt: Span;
   /** the attempt's context: its runs and END are made in it */
@@ -35,13 +38,17 @@ export interface RunScope {
 }
 
 export class TaskSpans {
-  private readonly live = new Map<LocalTask, Traced>();
+  /** by task id */
+  private readonly live = new Map<string, Traced>();
 
   constructor(private readonly address: () => string) {}
 
   /** a claim (Redis ms `now`) of `t`: the claim span, ended, and the attempt span under it */
   claimed(tracer: Tracer, t: LocalTask, now: number, firstClaim: boolean): void {
     const api = otelApi()!;
+    // an old claim of this id still here: its lease has passed to this one
+    const old = this.live.get(t.id);
+    if (old) this.released(old.task, undefined, true, undefined);
     const fn = t.entry.function;
     const attributes = {
       'messaging.system': 'task_swarm',
@@ -67,12 +74,12 @@ export class TaskSpans {
     claim.end(now);
     const under = api.trace.setSpan(parent, claim);
     const attempt = tracer.startSpan(`attempt ${fn}`, { kind: api.SpanKind.CONSUMER, attributes: { ...attributes, 'messaging.operation.name': 'process' } }, under);
-    this.live.set(t, { tracer, attempt, context: api.trace.setSpan(under, attempt) });
+    this.live.set(t.id, { task: t, tracer, attempt, context: api.trace.setSpan(under, attempt) });
   }
 
   /** a run of `t`'s function starts: its span, and the context its function runs in */
   run(t: LocalTask): RunScope | undefined {
-    const traced = this.live.size ? this.live.get(t) : undefined;
+    const traced = this.traced(t);
     const api = traced && otelApi();
     if (!traced || !api) return undefined;
     const span = traced.tracer.startSpan(`run ${t.entry.function}`, { attributes: { 'task_swarm.task.id': t.id } }, traced.context);
@@ -88,14 +95,14 @@ export class TaskSpans {
 
   /** `t`'s END write goes out */
   ending(t: LocalTask, outcome: string): void {
-    const traced = this.live.size ? this.live.get(t) : undefined;
+    const traced = this.traced(t);
     if (!traced || traced.end) return;
     traced.end = traced.tracer.startSpan(`end ${t.entry.function}`, { attributes: { 'task_swarm.task.id': t.id, 'task_swarm.outcome': outcome } }, traced.context);
   }
 
   /** Redis answered the END write: written, or refused (the lease had passed on) */
   endWritten(t: LocalTask, written: boolean): void {
-    const traced = this.live.size ? this.live.get(t) : undefined;
+    const traced = this.traced(t);
     if (!traced?.end) return;
     traced.end.setAttribute('task_swarm.written', written);
     traced.end.end();
@@ -104,9 +111,9 @@ export class TaskSpans {
 
   /** `t`'s task machine is done with it: the attempt span ends, with how */
   released(t: LocalTask, outcome: string | undefined, abandoned: boolean, error: unknown): void {
-    const traced = this.live.size ? this.live.get(t) : undefined;
+    const traced = this.traced(t);
     if (!traced) return;
-    this.live.delete(t);
+    this.live.delete(t.id);
     traced.end?.end();
     const span = traced.attempt;
     span.setAttribute('task_swarm.outcome', abandoned ? 'abandoned' : (outcome ?? 'failed'));
@@ -117,8 +124,13 @@ export class TaskSpans {
 
   /** the worker is done: every span still open ends */
   closeAll(): void {
-    for (const t of [...this.live.keys()]) this.released(t, undefined, true, undefined);
-    this.live.clear();
+    for (const { task } of [...this.live.values()]) this.released(task, undefined, true, undefined);
+  }
+
+  private traced(t: LocalTask): Traced | undefined {
+    if (this.live.size === 0) return undefined;
+    const traced = this.live.get(t.id);
+    return traced?.task === t ? traced : undefined;
   }
 }
 
