@@ -10,6 +10,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { aclRule } from '../src/acl.js';
 import { resolveRedisConfig } from '../src/config.js';
+import { partitionOf } from '../src/partitions.js';
 import { Client, ConfigError, ListenError, Monitor, Worker, type WorkerOptions } from '../src/index.js';
 import { runMain } from './helpers/cli.js';
 import { readExposition, type Exposition } from './helpers/exposition.js';
@@ -227,6 +228,36 @@ describe('a monitor exports the swarm as `task-swarm status` reads it', () => {
     expect(m.names.has('task_swarm_queue_depth')).toBe(true);
     expect(m.value('task_swarm_monitor_swarm_read_failures_total')).toBe(0);
     expect(m.value('task_swarm_monitor_machine_state')).toBe(0);
+  });
+});
+
+describe('a swarm in partitions (redis.partitions)', () => {
+  it('a monitor sums the partitions as status does, and a worker counts its claims in all of them', async () => {
+    const o = { port: server.port, keyPrefix: `{metrics-${Date.now()}}:`, partitions: 3 };
+    const monitor = new Monitor({ redis: o, checkTaskInterval: 200 });
+    cleanup.push(() => monitor.stop());
+    await monitor.start();
+    const w = worker({ redis: o, concurrency: 8 });
+    await w.start();
+    const c = client(o);
+    const ran = await Promise.all(Array.from({ length: 12 }, () => c.submit('ok', { ms: 1 })));
+    for (const id of ran) await c.wait(id, { timeout: 10_000 });
+    const waiting = await Promise.all(Array.from({ length: 9 }, (_, i) => c.submit('nobody', i, { group: `g${i}` })));
+    await Promise.all(Array.from({ length: 5 }, () => c.submit('later', null, { delay: 60_000 })));
+    // the tasks are spread: every partition holds some
+    expect(new Set(waiting.map((id) => partitionOf(id, 3))).size).toBe(3);
+
+    const status = await c.stats();
+    const m = readExposition(await monitor.metrics());
+    expect(m.value('task_swarm_queue_depth', { function: 'nobody' })).toBe(9);
+    expect(m.value('task_swarm_queue_delayed', { function: 'later' })).toBe(5);
+    expect(m.value('task_swarm_queue_depth', { function: 'nobody' })).toBe(status.functions.nobody!.queued);
+    expect(m.value('task_swarm_queue_delayed', { function: 'later' })).toBe(status.functions.later!.delayed);
+    expect(m.value('task_swarm_function_workers', { function: 'ok' })).toBe(status.functions.ok!.workers);
+    expect(m.value('task_swarm_workers')).toBe(status.workers);
+    expect(m.value('task_swarm_tasks_claimed')).toBe(status.tasks);
+    expect(m.value('task_swarm_queue_entries')).toBe(status.queued);
+    expect((await scrape(w)).value('task_swarm_worker_tasks_claimed_total', { function: 'ok' })).toBe(12);
   });
 });
 
