@@ -29,7 +29,7 @@ import {
 import { cancelTask, submitTasks } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
 import { buildSubmission, newTaskId, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
-import { submitTrace } from './telemetry/submit-trace.js';
+import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
@@ -170,12 +170,6 @@ export interface WaitOptions {
 
 const CLIENT_OPTIONS = ['redis', 'logger'];
 
-/** the function of every task of a submitMany, or `many` (the name of its submit span) */
-const commonFunction = (tasks: readonly { fn?: unknown }[]) => {
-  const fns = new Set(tasks.map((t) => (t !== null && typeof t === 'object' ? String(t.fn) : '')));
-  return fns.size === 1 ? [...fns][0]! : 'many';
-};
-
 export class Client {
   readonly config: RedisConfig;
   /** partition 0's keys: the swarm's own (schedules; with one partition, everything) */
@@ -255,7 +249,7 @@ export class Client {
    */
   async submitMany(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[]): Promise<string[]> {
     if (!Array.isArray(tasks)) throw new InvalidTaskError('submitMany: takes an array of { fn, data?, options? }');
-    const trace = tasks.length ? submitTrace(() => commonFunction(tasks), tasks.length) : undefined;
+    const trace = tasks.length ? submitTrace(() => batchFunction(tasks), tasks.length) : undefined;
     try {
       const ids = await this.submitBatch(tasks, { now: Date.now(), trace: trace?.carrier });
       trace?.done({ ids });

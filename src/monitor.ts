@@ -121,7 +121,7 @@ export class Monitor extends EventEmitter {
     this.actor = actor;
     emitStates(actor, this, this.log, 'monitor');
     try {
-      await this.telemetry.serve(this.log);
+      await this.telemetry.start(this.log);
     } catch (e) {
       // never started: nothing to stop
       this.actor = undefined;

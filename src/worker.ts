@@ -304,7 +304,7 @@ export class Worker extends EventEmitter {
     this.actor = actor;
     emitStates(actor, this, this.log, 'worker');
     try {
-      await this.telemetry.serve(this.log);
+      await this.telemetry.start(this.log);
     } catch (e) {
       // never started: nothing to stop
       this.actor = undefined;

@@ -138,6 +138,24 @@ describe('a worker counts what it runs', () => {
   });
 });
 
+describe('a worker that loses Redis', () => {
+  it('says so on /metrics, still served: its state, the heartbeat lag growing; and recovers', async () => {
+    const w = worker({ redis: server.options(), metricsPort: 0, heartbeatInterval: 200 });
+    await w.start();
+    const url = w.metricsUrl!;
+    const read = async () => readExposition(await (await fetch(url)).text());
+    server.freeze(); // every connection open, nothing answers: as a network partition from Redis
+    cleanup.push(async () => server.thaw());
+    // alone, it reaches all the peers it knows (none): Redis is down for everyone, not it cut off
+    const down = await until(async () => ((await read()).value('task_swarm_worker_machine_state', { state: 'redisDown' }) === 1 ? read() : undefined), 'the worker in redisDown', 15_000);
+    expect(down.value('task_swarm_worker_heartbeat_lag_seconds')).toBeGreaterThan(1);
+    expect(down.samples('task_swarm_worker_machine_state').filter((s) => s.value === 1)).toHaveLength(1);
+    server.thaw();
+    await until(async () => (await read()).value('task_swarm_worker_heartbeat_lag_seconds') < 1, 'heartbeats again', 15_000);
+    expect((await read()).samples('task_swarm_worker_machine_state').find((s) => s.value === 1)?.labels.state).toMatch(/^connected\.|^reconciling$/);
+  });
+});
+
 describe('a monitor exports the swarm as `task-swarm status` reads it', () => {
   it('the same facts, from /metrics, with the monitor logged in as the shipped monitor ACL user', async () => {
     const o = server.options();

@@ -78,7 +78,7 @@ export const WORKER_METRICS = {
   heartbeatLag: {
     name: 'task_swarm_worker_heartbeat_lag_seconds',
     type: 'gauge',
-    help: 'seconds since Redis last confirmed this worker\'s heartbeat (0 before the first)',
+    help: 'seconds since Redis last confirmed this worker\'s heartbeat (or since it started, before the first)',
   },
   redisRoundTrip: {
     name: 'task_swarm_worker_redis_roundtrip_seconds',

@@ -49,8 +49,8 @@ export class MonitorTelemetry {
     );
   }
 
-  /** the metrics server, when `metricsPort` is set; rejects with a ListenError */
-  async serve(log: LoggerLike): Promise<void> {
+  /** the monitor starts: the metrics server listens, when `metricsPort` is set (rejects with a ListenError) */
+  async start(log: LoggerLike): Promise<void> {
     if (this.config.metricsPort === undefined || this.server) return;
     this.server = await serveMetrics(this.registry, this.config.metricsHost, this.config.metricsPort, (e) => log.warn(`metrics server: ${e.message}; still serving`));
     log.info(`metrics on ${this.server.url}`);

@@ -19,6 +19,12 @@ export interface SubmitTrace {
   done(result: { ids: readonly string[] } | { error: unknown }): void;
 }
 
+/** the function of every task of a submitMany, or `many`: the name its submit span takes */
+export function batchFunction(tasks: readonly unknown[]): string {
+  const fns = new Set(tasks.map((t) => (t !== null && typeof t === 'object' ? String((t as { fn?: unknown }).fn) : '')));
+  return fns.size === 1 ? [...fns][0]! : 'many';
+}
+
 /** `fn()` names the span; undefined when tracing is off (no API, or no SDK registered) */
 export function submitTrace(name: () => string, count: number): SubmitTrace | undefined {
   const t = tracer();

@@ -59,7 +59,7 @@ export class WorkerTelemetry {
   private readonly spans: TaskSpans;
   /** claims already counted as duplicate runs (one claim can have several writes refused) */
   private readonly duplicates = new WeakSet<LocalTask>();
-  /** performance.now() when Redis last confirmed a heartbeat (0: never) */
+  /** performance.now() when Redis last confirmed a heartbeat (or the worker started; 0: not started) */
   private lastRenewal = 0;
   private server?: MetricsServer;
 
@@ -107,8 +107,12 @@ export class WorkerTelemetry {
     this.spans = new TaskSpans(view.address);
   }
 
-  /** the metrics server, when `metricsPort` is set; rejects with a ListenError */
-  async serve(log: LoggerLike): Promise<void> {
+  /**
+   * The worker starts: the heartbeat lag counts from now until a first heartbeat, and the
+   * metrics server listens, when `metricsPort` is set (rejects with a ListenError).
+   */
+  async start(log: LoggerLike): Promise<void> {
+    this.lastRenewal = performance.now();
     if (this.config.metricsPort === undefined || this.server) return;
     this.server = await serveMetrics(this.registry, this.config.metricsHost, this.config.metricsPort, (e) => log.warn(`metrics server: ${e.message}; still serving`));
     log.info(`metrics on ${this.server.url}`);
