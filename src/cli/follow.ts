@@ -4,12 +4,39 @@
  * task as JSON on stdout and the exit status its outcome says.
  */
 import type { Client, TaskInfo } from '../client.js';
+import { within } from '../within.js';
 import { eventLine, isObject, printJson, quote, text } from './format.js';
 import { PROG, type CliIO } from './io.js';
 import { isProgress, ProgressDisplay } from './progress.js';
 
 /** Whether an event (any value) is the final `end` */
 const isEnd = (ev: unknown) => isObject(ev) && ev.event === 'end';
+
+/** ms to wait for a task's `end` event once its hash says END */
+const END_EVENT_GRACE_MS = 500;
+
+/**
+ * The `end` event of a task's stream. The hash can say END before the task's last events have
+ * reached this subscriber (they come on another connection), and the last progress would be
+ * lost; the runtime publishes `end` with the END, after all of them, so once it has come none
+ * is still on its way. It is waited for a short while only: an end written by hand may have none.
+ */
+export class EndOfEvents {
+  private seen: () => void = () => {};
+  private readonly arrived = new Promise<void>((resolve) => (this.seen = resolve));
+
+  /** every event of the stream goes through here; true for the end */
+  note(ev: unknown): boolean {
+    if (!isEnd(ev)) return false;
+    this.seen();
+    return true;
+  }
+
+  /** once the hash says END: the end event, or a short while */
+  async drain(): Promise<void> {
+    await within(END_EVENT_GRACE_MS, this.arrived);
+  }
+}
 
 /** The task as JSON on stdout; 0 when it succeeded, else a one-line reason and 1. */
 export function reportEnd(io: CliIO, t: TaskInfo): number {
@@ -27,28 +54,35 @@ export function reportEnd(io: CliIO, t: TaskInfo): number {
 /** Wait for the end of a task, printing its other events on stderr. */
 export async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined, fn?: string): Promise<TaskInfo> {
   const display = new ProgressDisplay(io.stderr, id);
+  const end = new EndOfEvents();
   const off = client.subscribe(id, (ev: unknown) => {
-    if (isEnd(ev)) return;
+    if (end.note(ev)) return;
     if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
     else display.line(eventLine(id, ev));
   });
   try {
     const waiting = client.wait(id, { timeout });
-    await explainWait(display, client, id, fn);
-    return await waiting;
+    const state = await explainWait(display, client, id, fn);
+    const t = await waiting;
+    if (state !== 'END') await end.drain();
+    return t;
   } finally {
     off();
     display.end();
   }
 }
 
-/** A task that cannot start now says why, once: no live worker serves its function, or it is paused. */
-async function explainWait(display: ProgressDisplay, client: Client, id: string, fn?: string): Promise<void> {
+/**
+ * A task that cannot start now says why, once: no live worker serves its function, or it is
+ * paused. Resolves with the task's state as read (after the subscription).
+ */
+async function explainWait(display: ProgressDisplay, client: Client, id: string, fn?: string): Promise<string | undefined> {
+  let t: TaskInfo | null = null;
   try {
-    const t = await client.get(id);
-    if (t?.state === 'END' || t?.state === 'RUNNING') return;
+    t = await client.get(id);
+    if (t?.state === 'END' || t?.state === 'RUNNING') return t.state;
     const name = fn ?? t?.function;
-    if (name === undefined) return;
+    if (name === undefined) return t?.state;
     const s = await client.stats();
     const f = s.functions[name];
     if (!f || f.workers === 0) display.line(`task ${quote(id)} waits, QUEUED: no live worker serves function ${quote(name)} (it runs when one that does starts)`);
@@ -56,4 +90,5 @@ async function explainWait(display: ProgressDisplay, client: Client, id: string,
   } catch {
     // only a hint: the wait itself goes on
   }
+  return t?.state;
 }

@@ -8,7 +8,7 @@ import type { ControlInput } from '../../wire.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
-import { reportEnd, waitFor } from '../follow.js';
+import { EndOfEvents, reportEnd, waitFor } from '../follow.js';
 import { PROG } from '../io.js';
 import { integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
@@ -90,8 +90,10 @@ async function runEvents(inv: Invocation): Promise<number> {
     const done = new Promise<number>((resolve, reject) => ((finish = resolve), (fail = reject)));
     done.catch(() => {}); // the timeout may pass while the task is still being read: awaited below
     const display = io.stderr.isTTY ? new ProgressDisplay(io.stderr, id) : undefined;
+    const end = new EndOfEvents();
     const print = (ev: unknown) => io.stdout.write(showJson(ev) + '\n');
     const off = client.subscribe(id, (ev: unknown) => {
+      end.note(ev);
       if (!display) return print(ev);
       display.around(() => print(ev));
       if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
@@ -107,7 +109,7 @@ async function runEvents(inv: Invocation): Promise<number> {
       }
       const shown = escapeControls(id);
       io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
-      client.wait(id, { timeout }).then(() => finish(0), fail);
+      client.wait(id, { timeout }).then(() => end.drain().then(() => finish(0)), fail);
       return await done;
     } finally {
       off();
