@@ -178,9 +178,10 @@ describe('mistakes in the command line: one line, exit 2', () => {
     });
   }
 
-  it('a --log in any case is taken', async () => {
-    // (SILENT then fails where it should: no --functions module)
+  it('a --log in any case is taken, and TASK_SWARM_LOG set empty counts as unset', async () => {
+    // (each then fails where it should: no --functions module)
     expectOneLine(await runMain(['worker', '--log', 'SILENT']), 2, /worker: missing --functions <module>/);
+    expectOneLine(await runMain(['worker'], { TASK_SWARM_LOG: '' }), 2, /worker: missing --functions <module>/);
   });
 });
 

@@ -61,14 +61,15 @@ export class CliCommand extends Command {
 
   /**
    * Replaces commander's method of the same name (it runs after the command line is parsed, so
-   * a typed flag wins): the same priority rule, but the variables are `environment`'s. A value
-   * refused is named with its variable, which the user set, not the flag, which they did not.
+   * a typed flag wins): the same priority rule, but the variables are `environment`'s, and one
+   * set empty counts as unset (`REDIS_PASSWORD= cmd` clears it for cmd). A value refused is
+   * named with its variable, which the user set, not the flag, which they did not.
    */
   _parseOptionsEnv(): void {
     for (const option of this.options) {
       const variable = option.envVar;
       const value = variable === undefined ? undefined : this.environment[variable];
-      if (value === undefined) continue;
+      if (value === undefined || value === '') continue;
       const key = option.attributeName();
       const source = this.getOptionValueSource(key);
       if (this.getOptionValue(key) !== undefined && !['default', 'config', 'env'].includes(source ?? '')) continue;

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliCommand } from './cli-command.js';
 import type { CommandSpec } from './command-spec.js';
-import { COMPONENT_COMMANDS } from './commands/components.js';
+import { COMPONENT_COMMANDS, PEER_SECRET_HELP } from './commands/components.js';
 import { DEAD_LETTER_COMMANDS } from './commands/dead-letters.js';
 import { ORDER_COMMANDS } from './commands/order.js';
 import { SCHEDULE_COMMANDS } from './commands/schedules.js';
@@ -17,7 +17,7 @@ import { connectionOptions, redisOptions } from './connection.js';
 import { UsageError } from './errors.js';
 import { quote } from './format.js';
 import { PROG, type CliIO } from './io.js';
-import { PEER_SECRET, REDIS_PASSWORD } from './secrets.js';
+import { REDIS_PASSWORD } from './secrets.js';
 
 export const COMMANDS: CommandSpec[] = [...COMPONENT_COMMANDS, ...TASK_COMMANDS, ...DEAD_LETTER_COMMANDS, ...ORDER_COMMANDS, ...SCHEDULE_COMMANDS];
 
@@ -37,7 +37,7 @@ const PROGRAM_HELP = [
   `  ${PROG} control <id> stop`,
   '',
   REDIS_SECRET_HELP,
-  `Give the peer secret with env ${PEER_SECRET.env} or ${PEER_SECRET.file} <path>, not ${PEER_SECRET.value}.`,
+  PEER_SECRET_HELP,
   '',
   'Exit status: 0 ok, 1 runtime error (Redis unreachable, unknown task, task failed), 2 usage error.',
 ].join('\n');
