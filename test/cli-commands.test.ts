@@ -113,7 +113,7 @@ describe('help and version', () => {
       for (const c of COMMANDS) expect(r.stdout, c).toMatch(new RegExp(`^ {2}${c} +[a-z]`, 'm'));
       const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]).filter((c) => !c!.startsWith('-'));
       expect(listed).toEqual(COMMANDS);
-      for (const o of ['--redis-url <url>', 'env: REDIS_URL', '--redis-cluster <h:p,h:p>', '--key-prefix <prefix>', '--version']) expect(r.stdout).toContain(o);
+      for (const o of ['--redis-url <url>', 'env: REDIS_URL', '--redis-cluster <h:p,h:p>', '--key-prefix <value>', '--partitions <n>', '--version']) expect(r.stdout).toContain(o);
     }
   });
 

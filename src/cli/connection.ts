@@ -6,18 +6,21 @@
  * checks the result (resolveRedisConfig); what it refuses names the flags (asFlags).
  */
 import { Option } from 'commander';
-import type { RedisOptions } from '../config.js';
+import { REDIS_FIELDS, type RedisOptions } from '../config.js';
 import { CLUSTER_PROTOCOL, parseSentinelList, SENTINEL_PROTOCOL } from '../redis-forms.js';
 import { UsageError } from './errors.js';
 import { quote } from './format.js';
-import { integerOption, parsedOption } from './options.js';
+import { fieldOptions, fieldValues, integerOption, parsedOption } from './options.js';
 import { REDIS_PASSWORD, secretOf, secretOptions, SENTINEL_PASSWORD } from './secrets.js';
 import { parseDurable } from './values.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 const CONNECTION = 'Redis connection (every command):';
-const KEYS = 'Key names (every command):';
+const LAYOUT = "The swarm's keys (every command):";
+
+/** where the swarm's keys are: their names, and the partitions it is spread over (flags generated from the schema) */
+const LAYOUT_FIELDS = (({ keyPrefix, newQueue, taskSet, taskPrefix, endQueue, workerSet, partitions }) => ({ keyPrefix, newQueue, taskSet, taskPrefix, endQueue, workerSet, partitions }))(REDIS_FIELDS);
 
 /** The options of every command (the program's own, given before or after the command). */
 export function connectionOptions(): Option[] {
@@ -35,18 +38,10 @@ export function connectionOptions(): Option[] {
     parsedOption('--redis-durable <n>', 'replicas that must acknowledge each submit and END (WAIT; true = 1); default 0', parseDurable),
     integerOption('--redis-durable-timeout <ms>', 'with --redis-durable: ms to wait for them (default 1000)'),
   ];
-  const keys = [
-    new Option('--key-prefix <prefix>', 'prepended to every key and channel'),
-    new Option('--new-queue <name>', 'list of new tasks (default new-task)'),
-    new Option('--task-set <name>', 'set of claimed task ids (default tasks)'),
-    new Option('--task-prefix <prefix>', 'prefix of task hashes and channels (default task-)'),
-    new Option('--end-queue <name>', 'set of ended manual_end tasks (default end-task)'),
-    new Option('--worker-set <name>', 'set of workers (default workers)'),
-  ];
-  return [...connection.map((o) => o.helpGroup(CONNECTION)), ...keys.map((o) => o.helpGroup(KEYS))];
+  return [...connection.map((o) => o.helpGroup(CONNECTION)), ...fieldOptions(LAYOUT_FIELDS).map((o) => o.helpGroup(LAYOUT))];
 }
 
-/** the values of the options above (commander's attribute names) */
+/** the values of the connection options above (commander's attribute names) */
 export interface ConnectionValues {
   redisUrl?: string;
   redisTlsCa?: string;
@@ -58,15 +53,7 @@ export interface ConnectionValues {
   redisCluster?: string;
   redisDurable?: number;
   redisDurableTimeout?: number;
-  keyPrefix?: string;
-  newQueue?: string;
-  taskSet?: string;
-  taskPrefix?: string;
-  endQueue?: string;
-  workerSet?: string;
 }
-
-const KEY_NAMES = ['keyPrefix', 'newQueue', 'taskSet', 'taskPrefix', 'endQueue', 'workerSet'] as const;
 
 /** a url with its credentials masked: the userinfo, and a ?password= (ioredis takes it as the password) */
 export const redact = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
@@ -146,11 +133,7 @@ export function redisOptions(values: ConnectionValues & Record<string, unknown>,
   if (Object.keys(tls).length > 0) redis.tls = tls;
   if (values.redisDurable !== undefined) redis.durable = values.redisDurable;
   if (values.redisDurableTimeout !== undefined) redis.durableTimeout = values.redisDurableTimeout;
-  for (const key of KEY_NAMES) {
-    const v = values[key];
-    if (v !== undefined) redis[key] = v;
-  }
-  return redis;
+  return { ...redis, ...fieldValues(LAYOUT_FIELDS, values) };
 }
 
 /**

@@ -17,7 +17,7 @@ export function asFlags(e: unknown): unknown {
   if (!(e instanceof ConfigError)) return e;
   const message = e.message
     .replace(/\bredis\.tls\.([A-Za-z]+)\b/g, (_m, key: string) => `--redis-tls-${key}`)
-    .replace(/\bredis\.(url|sentinels|cluster|name|tls)\b/g, (_m, key: string) => `--redis-${key}`)
+    .replace(/\bredis\.(url|sentinels|cluster|name|tls|durable|durableTimeout)\b/g, (_m, key: string) => `--redis-${kebab(key)}`)
     .replace(/\bredis\.sentinelPassword\b/g, '--redis-sentinel-password-file')
     .replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
   return message === e.message ? e : new ConfigError(message);
