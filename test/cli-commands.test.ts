@@ -195,6 +195,24 @@ describe('the environment: REDIS_URL', () => {
   });
 });
 
+describe("the swarm's keys, for every command", () => {
+  it('--partitions spreads the swarm as redis.partitions does: a client with the same number finds what the CLI queued', async () => {
+    const prefix = `{cmdp${++n}}:`;
+    const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix, '--partitions', '4'], { REDIS_URL: server.url });
+    const ids = Array.from({ length: 8 }, (_, i) => `p${i}`);
+    for (const id of ids) expect((await run('submit', 'f', '--id', id)).stdout).toBe(`${id}\n`);
+    const client = new Client({ redis: { ...server.options(), keyPrefix: prefix, partitions: 4 } });
+    const unpartitioned = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
+    cleanup.push(() => client.close(), () => unpartitioned.close());
+    for (const id of ids) expect(await client.get(id)).toMatchObject({ id, state: 'QUEUED' });
+    expect(JSON.parse((await run('status', '--json')).stdout)).toMatchObject({ queued: 8 });
+    expect(JSON.parse((await run('get', 'p7')).stdout)).toMatchObject({ id: 'p7', state: 'QUEUED' });
+    // (these ids are not all in the first partition: without the flag, some are not found)
+    expect((await unpartitioned.stats()).queued).toBeLessThan(8);
+    expectOneLine(await runMain(['status', '--partitions', '0'], { REDIS_URL: server.url }), 2, /^task-swarm: --partitions must be >= 1, got 0\n$/);
+  });
+});
+
 describe('worker and monitor, in-process, until a signal', () => {
   const logLevel = process.env.TASK_SWARM_LOG;
   afterEach(() => {
