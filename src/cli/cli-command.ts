@@ -81,7 +81,11 @@ export class CliCommand extends Command {
     }
   }
 
-  /** commander's parse error as the CLI's one line (help and --version pass through: status 0) */
+  /**
+   * commander's parse error as the CLI's one line (help and --version pass through: status 0).
+   * The flag of an unknown option or of one without its value is read from commander 14's
+   * message (the version is pinned); a message not understood is shown as commander's.
+   */
   private usageError(err: CommanderError): Error {
     const m = (re: RegExp) => re.exec(err.message);
     switch (err.code) {

@@ -2,7 +2,8 @@
  * Where Redis is and how the swarm's keys are named, from the options of every command and the
  * environment: --redis-url (or REDIS_URL: redis://, rediss://, redis+sentinel://,
  * redis+cluster://), --redis-sentinels with --redis-name, --redis-cluster; the passwords given
- * apart from it (src/cli/secrets.ts), TLS files, --redis-durable; the key names. The library
+ * apart from it (src/cli/secrets.ts), TLS files, --redis-durable; the swarm's key names and
+ * partitions (flags generated from the schema, as the Worker's and Monitor's are). The library
  * checks the result (resolveRedisConfig); what it refuses names the flags (asFlags).
  */
 import { Option } from 'commander';
@@ -20,7 +21,8 @@ const CONNECTION = 'Redis connection (every command):';
 const LAYOUT = "The swarm's keys (every command):";
 
 /** where the swarm's keys are: their names, and the partitions it is spread over (flags generated from the schema) */
-const LAYOUT_FIELDS = (({ keyPrefix, newQueue, taskSet, taskPrefix, endQueue, workerSet, partitions }) => ({ keyPrefix, newQueue, taskSet, taskPrefix, endQueue, workerSet, partitions }))(REDIS_FIELDS);
+const LAYOUT_KEYS = ['keyPrefix', 'newQueue', 'taskSet', 'taskPrefix', 'endQueue', 'workerSet', 'partitions'] as const;
+const LAYOUT_FIELDS = Object.fromEntries(LAYOUT_KEYS.map((key) => [key, REDIS_FIELDS[key]]));
 
 /** The options of every command (the program's own, given before or after the command). */
 export function connectionOptions(): Option[] {
@@ -117,7 +119,7 @@ export function redisOptions(values: ConnectionValues & Record<string, unknown>,
   // a shell that sets it for a Sentinel deployment may still run a command against one Redis)
   const viaSentinels = redis.sentinels !== undefined || (redis.url ?? '').toLowerCase().startsWith(`${SENTINEL_PROTOCOL}//`);
   const sentinelPassword = secretOf(SENTINEL_PASSWORD, values, source, warn);
-  if (sentinelPassword !== undefined && sentinelPassword.from.startsWith('--')) {
+  if (sentinelPassword !== undefined && !sentinelPassword.fromEnv) {
     if (!viaSentinels) throw new UsageError(`${sentinelPassword.from} only goes with --redis-sentinels (or a ${SENTINEL_PROTOCOL}// url)`);
     redis.sentinelPassword = sentinelPassword.value;
   } else if (sentinelPassword !== undefined && viaSentinels) redis.sentinelPassword = sentinelPassword.value;

@@ -46,6 +46,7 @@ export interface Secret {
   value: string;
   /** the flag that gave it, or the variable */
   from: string;
+  fromEnv: boolean;
 }
 
 /**
@@ -58,8 +59,8 @@ export function secretOf(s: SecretFlags, values: Record<string, unknown>, source
   const typed = typeof value === 'string' && source(attribute(s.value)) === 'cli';
   if (typed) warn(`${s.value} is visible to other users in ps; use ${s.file} <path> or env ${s.env} instead`);
   if (typed && typeof file === 'string') throw new UsageError(`${s.value} and ${s.file} both given: use one (${s.file} keeps it out of ps)`);
-  if (typeof file === 'string') return { value: readSecretFile(s.file, file), from: s.file };
-  if (typeof value === 'string' && value !== '') return { value, from: typed ? s.value : `env ${s.env}` };
+  if (typeof file === 'string') return { value: readSecretFile(s.file, file), from: s.file, fromEnv: false };
+  if (typeof value === 'string' && value !== '') return { value, from: typed ? s.value : `env ${s.env}`, fromEnv: !typed };
   return undefined;
 }
 
