@@ -120,6 +120,15 @@ describe('the Redis password', () => {
     const env = await cli(['status'], { REDIS_URL: url.replace('//', `//:${encodeURIComponent(PASSWORD)}@`) });
     expect(env).toMatchObject({ code: 0, stderr: '' });
   });
+
+  it('typed with --redis-password still works, with one warning line; it wins over REDIS_PASSWORD, and goes alone, not with the file', async () => {
+    const r = await runMain(['submit', 'noop', '--id', 'pw-typed', '--redis-password', PASSWORD], { REDIS_URL: url, REDIS_PASSWORD: 'wrong' });
+    expect(r).toMatchObject({ code: 0, stdout: 'pw-typed\n' });
+    expect(r.stderr).toBe('task-swarm: warning: --redis-password is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead\n');
+    const both = await runMain(['status', '--redis-password', PASSWORD, '--redis-password-file', file('pw4', PASSWORD)], { REDIS_URL: url });
+    expect(both.code).toBe(2);
+    expect(both.stderr.trim().split('\n').at(-1)).toBe('task-swarm: --redis-password and --redis-password-file both given: use one (--redis-password-file keeps it out of ps)');
+  });
 });
 
 describe('the peer secret', () => {

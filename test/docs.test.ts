@@ -5,6 +5,8 @@ import { metricsDocWithTable, readmeWithTable } from '../tools/gen-docs.js';
 import { machinesDoc } from '../tools/machines-doc.js';
 import { MONITOR_FIELDS, REDIS_FIELDS, WORKER_FIELDS } from '../src/config.js';
 import { MONITOR_METRICS, SWARM_METRICS, WORKER_METRICS } from '../src/telemetry/metric-catalog.js';
+import { connectionOptions } from '../src/cli/connection.js';
+import { COMMANDS } from '../src/cli/program.js';
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
 
@@ -23,6 +25,14 @@ describe('generated docs', () => {
     for (const d of [...Object.values(WORKER_METRICS), ...Object.values(MONITOR_METRICS), ...Object.values(SWARM_METRICS)]) {
       expect(doc).toContain(`| \`${d.name}\` |`);
     }
+  });
+
+  it("README's CLI paragraphs name every command and every environment variable the CLI reads", () => {
+    const readme = read('README.md');
+    for (const c of COMMANDS) expect(readme, c.name).toContain(`\`${c.name}`);
+    const variables = [...connectionOptions(), ...COMMANDS.flatMap((c) => c.options ?? [])].flatMap((o) => (o.envVar ? [o.envVar] : []));
+    expect(new Set(variables)).toEqual(new Set(['REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'TASK_SWARM_SECRET', 'TASK_SWARM_LOG']));
+    for (const v of variables) expect(readme, v).toContain(`\`${v}\``);
   });
 
   it('docs/machines.md is the statecharts of the machines as they are', () => {

@@ -26,13 +26,17 @@ function environment(env: Record<string, string>): Record<string, string | undef
   return { ...out, ...env };
 }
 
-/** `main(argv)` with its output captured; `env` replaces the CLI's variables of the runner's. */
-export async function runMain(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/**
+ * `main(argv)` with its output captured; `env` replaces the CLI's variables of the runner's.
+ * With `terminal`, stdout and stderr say they are a terminal that many columns wide.
+ */
+export async function runMain(argv: string[], env: Record<string, string> = {}, terminal?: { columns: number }): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
+  const tty = terminal ? { isTTY: true, columns: terminal.columns } : {};
   const code = await main(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
+    stdout: { write: (s: string) => (stdout += s), ...tty },
+    stderr: { write: (s: string) => (stderr += s), ...tty },
     env: environment(env),
   });
   return { code, stdout, stderr };

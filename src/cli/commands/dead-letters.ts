@@ -1,0 +1,75 @@
+/** The dead-letter list: `dead` lists it by key, `retry-dead` and `purge-dead` act on one entry. */
+import type { Client } from '../../client.js';
+import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
+import { RuntimeError, UsageError } from '../errors.js';
+import { dateTime, isObject, printJson, quote, text } from '../format.js';
+import { PROG } from '../io.js';
+import { integerOption, jsonOption } from '../options.js';
+import { withClient } from '../redis-session.js';
+
+/** One dead letter as a line; its fields are whatever the store holds, so every one is optional. */
+function deadLetterLine(l: unknown): string {
+  const o = isObject(l) ? l : {};
+  const id = o.id === undefined || o.id === null || o.id === '' ? '' : `id=${text(o.id)}  `;
+  return `key ${text(o.key ?? '?')}  ${dateTime(o.at)}  ${text(o.reason ?? '?')}  ${id}${text(o.message ?? '')}`;
+}
+
+const deadKey = (command: string): Positional => ({
+  syntax: '<key>',
+  noun: 'key (as listed by `dead`)',
+  doc: "the dead letter's key, as `dead` lists it",
+  parse: (key) => {
+    if (!/^\d+$/.test(key)) throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got ${quote(key)}`);
+    return key;
+  },
+});
+
+/** retry-dead and purge-dead: `act` on the dead letter named by its key, then say what it was (`done`). */
+function onDead(act: (client: Client, key: string) => Promise<boolean>, done: string): (inv: Invocation) => Promise<number> {
+  return (inv) =>
+    withClient(inv.redis, async (client) => {
+      const key = inv.args[0] as string;
+      const letter = await client.deadLetter(key);
+      if (!letter || !(await act(client, key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
+      inv.io.stdout.write(`${done} dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
+      return 0;
+    });
+}
+
+export const DEAD_LETTER_COMMANDS: CommandSpec[] = [
+  {
+    name: 'dead',
+    summary: 'list the dead letters, newest first, each with its key',
+    details: 'A key names its entry for good: `retry-dead <key>` and `purge-dead <key>` take it, whatever was parked since.',
+    options: [integerOption('--limit <n>', 'show at most n entries (default 20)', 1), jsonOption()],
+    run: (inv) =>
+      withClient(inv.redis, async (client) => {
+        const { io } = inv;
+        const limit = (inv.opts.limit as number | undefined) ?? 20;
+        const [letters, { dead }] = await Promise.all([client.deadLetters({ limit }), client.stats()]);
+        if (inv.opts.json === true) {
+          printJson(io, letters);
+          return 0;
+        }
+        if (letters.length === 0) {
+          io.stdout.write('no dead letters\n');
+          return 0;
+        }
+        for (const l of letters) io.stdout.write(deadLetterLine(l) + '\n');
+        if (dead > letters.length) io.stdout.write(`(${dead - letters.length} older not shown; --limit ${dead} shows all)\n`);
+        return 0;
+      }),
+  },
+  {
+    name: 'retry-dead',
+    summary: 'put the task of dead letter <key> (as listed by `dead`) back on the queue',
+    args: [deadKey('retry-dead')],
+    run: onDead((client, key) => client.retryDead(key), 'requeued'),
+  },
+  {
+    name: 'purge-dead',
+    summary: 'delete dead letter <key>, and its parked task with it',
+    args: [deadKey('purge-dead')],
+    run: onDead((client, key) => client.purgeDead(key), 'purged'),
+  },
+];

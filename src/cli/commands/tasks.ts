@@ -1,0 +1,205 @@
+/**
+ * One task at a time: `submit`, `get`, `wait`, `cancel`, `control`, `events`; and the task
+ * options `submit` and `schedule` share.
+ */
+import { Option } from 'commander';
+import type { SubmitOptions } from '../../submission.js';
+import type { ControlInput } from '../../wire.js';
+import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
+import { RuntimeError, UsageError } from '../errors.js';
+import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
+import { EndOfEvents, reportEnd, waitFor } from '../follow.js';
+import { PROG } from '../io.js';
+import { integerOption, parsedOption } from '../options.js';
+import { isProgress, ProgressDisplay } from '../progress.js';
+import { requireTask, withClient } from '../redis-session.js';
+import { MAX_TIMEOUT, parseBackoff, parseJson, parseRunAt } from '../values.js';
+
+/** what a task carries, for `submit` and `schedule` alike (the library's SubmitOptions) */
+export function taskOptions(): Option[] {
+  return [
+    integerOption('--priority <n>', 'an integer from -1000 to 1000, higher runs sooner (default 0)', -1000, 1000),
+    new Option('--group <name>', 'fairness group, e.g. a tenant: the groups with queued tasks take turns'),
+    integerOption('--attempts <n>', 'tries in all when the function throws, times out or its worker dies (default 1)', 1, 1000),
+    parsedOption('--backoff <ms|exponential:ms[:max]>', 'the wait before each retry: fixed ms, or doubled after each failure up to max (default 0)', parseBackoff),
+    integerOption('--timeout <ms>', 'per attempt: abort it after ms, fail it abortTimeout later (default none)', 1, MAX_TIMEOUT),
+    new Option('--manual-end', 'keep the task hash after it ends, listed in end-task'),
+  ];
+}
+
+/** The values of taskOptions() given, as the library takes them (it checks their ranges). */
+export function taskOptionValues(o: Record<string, unknown>): SubmitOptions {
+  const out: SubmitOptions = {};
+  for (const key of ['priority', 'group', 'attempts', 'backoff', 'timeout'] as const) if (o[key] !== undefined) (out as Record<string, unknown>)[key] = o[key];
+  if (o.manualEnd === true) out.manualEnd = true;
+  return out;
+}
+
+export const JSON_DATA: Positional = { syntax: '[json-data]', noun: 'json-data', doc: 'the task\'s data as JSON, e.g. \'{"frame":1}\' (default null)', parse: (raw) => parseJson('json-data', raw) };
+export const FUNCTION: Positional = { syntax: '<function>', noun: 'function name', doc: 'the task function to run' };
+const TASK_ID: Positional = { syntax: '<id>', noun: 'task id', doc: "the task's id" };
+const giveUp = () => integerOption('--timeout <ms>', 'give up after this many ms (default: never)', 1, MAX_TIMEOUT);
+
+function parseControl(raw: string): ControlInput {
+  if (raw === 'stop' || raw === 'reload') return raw;
+  const v = parseJson('control message', raw);
+  if (!v || typeof v !== 'object' || Array.isArray(v) || typeof (v as { event_name?: unknown }).event_name !== 'string' || (v as { event_name: string }).event_name === '') {
+    throw new UsageError(`control message must be stop, reload or JSON {"event_name": "...", "event": ...}, got ${escapeControls(raw)}`);
+  }
+  return v as ControlInput;
+}
+
+async function runSubmit(inv: Invocation): Promise<number> {
+  const { io, opts: v } = inv;
+  const [fn, data] = inv.args as [string, unknown];
+  const wait = v.wait === true;
+  const timeout = v.waitTimeout as number | undefined;
+  if (timeout !== undefined && !wait) throw new UsageError('submit: --wait-timeout only goes with --wait');
+  const options = taskOptionValues(v);
+  if (typeof v.id === 'string') {
+    if (v.id === '') throw new UsageError('submit: --id must not be empty');
+    options.id = v.id;
+  }
+  if (v.delay !== undefined && v.runAt !== undefined) throw new UsageError('submit: give --delay or --run-at, not both');
+  if (v.delay !== undefined) options.delay = v.delay as number;
+  if (v.runAt !== undefined) options.runAt = v.runAt as number;
+  if (typeof v.key === 'string') options.key = v.key;
+  return withClient(inv.redis, async (client) => {
+    const taskId = await client.submit(fn, data, options);
+    if (!wait) {
+      io.stdout.write(taskId + '\n');
+      return 0;
+    }
+    io.stderr.write(`submitted ${escapeControls(taskId)}; waiting for its end\n`);
+    return reportEnd(io, await waitFor(io, client, taskId, timeout, fn));
+  });
+}
+
+/**
+ * Every event as a JSON line on stdout until the task ends (the end is what its hash says: an
+ * `end` event anyone can publish is only a hint, Client.wait reads the hash). On a terminal its
+ * progress is also a line redrawn on stderr; elsewhere stdout's lines already hold it.
+ */
+async function runEvents(inv: Invocation): Promise<number> {
+  const { io } = inv;
+  const [id] = inv.args as [string];
+  const timeout = inv.opts.timeout as number | undefined;
+  return withClient(inv.redis, async (client) => {
+    let finish: (code: number) => void = () => {};
+    let fail: (e: Error) => void = () => {};
+    const done = new Promise<number>((resolve, reject) => ((finish = resolve), (fail = reject)));
+    done.catch(() => {}); // the timeout may pass while the task is still being read: awaited below
+    const display = io.stderr.isTTY ? new ProgressDisplay(io.stderr, id) : undefined;
+    const end = new EndOfEvents();
+    const print = (ev: unknown) => io.stdout.write(showJson(ev) + '\n');
+    const off = client.subscribe(id, (ev: unknown) => {
+      end.note(ev);
+      if (!display) return print(ev);
+      display.around(() => print(ev));
+      if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
+    });
+    const stop = () => finish(130);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const t = await client.get(id);
+      if (t?.state === 'END') {
+        io.stderr.write(`task ${escapeControls(id)} has already ended (${t.outcome ? text(t.outcome) : 'no outcome'}); "${PROG} get ${escapeControls(id)}" shows it\n`);
+        return 0;
+      }
+      const shown = escapeControls(id);
+      io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
+      client.wait(id, { timeout }).then(() => end.drain().then(() => finish(0)), fail);
+      return await done;
+    } finally {
+      off();
+      display?.end();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+}
+
+export const TASK_COMMANDS: CommandSpec[] = [
+  {
+    name: 'submit',
+    summary: 'queue a task; prints its id',
+    details: 'With --wait: exit status 1 unless the task succeeded (or was cancelled).',
+    args: [FUNCTION, JSON_DATA],
+    options: [
+      new Option('--id <id>', 'your own task id (default: a random one)'),
+      ...taskOptions(),
+      integerOption('--delay <ms>', 'start no sooner than ms from now (Redis time)', 0, MAX_TIMEOUT),
+      parsedOption('--run-at <time>', 'start no sooner than this time: ISO 8601 or epoch ms (Redis time)', parseRunAt),
+      new Option('--key <key>', 'dedupe key: while a task with it is queued, delayed or running, print its id instead'),
+      new Option('--wait', 'wait for the end, showing events (and progress) on stderr; print the task as JSON'),
+      integerOption('--wait-timeout <ms>', 'with --wait: give up after this many ms (default: never)', 1, MAX_TIMEOUT),
+    ],
+    run: runSubmit,
+  },
+  {
+    name: 'get',
+    summary: 'print a task as JSON',
+    args: [TASK_ID],
+    run: (inv) =>
+      withClient(inv.redis, async (client) => {
+        const { raw: _raw, ...shown } = await requireTask(client, inv.args[0] as string);
+        printJson(inv.io, shown);
+        return 0;
+      }),
+  },
+  {
+    name: 'wait',
+    summary: 'wait for a task to end (its events and progress on stderr); print it as JSON',
+    details: 'Exit status 0 when it succeeded, 1 when it failed, was stopped or the timeout passed.',
+    args: [TASK_ID],
+    options: [giveUp()],
+    run: (inv) =>
+      withClient(inv.redis, async (client) => {
+        const id = inv.args[0] as string;
+        await requireTask(client, id);
+        return reportEnd(inv.io, await waitFor(inv.io, client, id, inv.opts.timeout as number | undefined));
+      }),
+  },
+  {
+    name: 'cancel',
+    summary: 'cancel a task: queued or delayed, it is removed (ends cancelled); running, it is stopped',
+    details: 'Exit status 0 when it was cancelled or stopped, 1 when it had already ended.',
+    args: [TASK_ID],
+    run: (inv) =>
+      withClient(inv.redis, async (client) => {
+        const id = inv.args[0] as string;
+        const r = await client.cancel(id);
+        const said = { cancelled: 'cancelled', stopping: 'running: stop sent, it ends stopped', ended: 'had already ended: nothing done' }[r];
+        inv.io.stdout.write(`${quote(id)} ${said}\n`);
+        return r === 'ended' ? 1 : 0;
+      }),
+  },
+  {
+    name: 'control',
+    summary: 'send a running task a control message',
+    details: 'A message is stop, reload, or a custom event as JSON: \'{"event_name":"pause","event":{...}}\'.',
+    args: [TASK_ID, { syntax: '<message>', noun: 'message (stop, reload or JSON {"event_name", "event"})', doc: 'stop, reload or JSON {"event_name", "event"}', parse: parseControl }],
+    run: (inv) =>
+      withClient(inv.redis, async (client) => {
+        const [id, message] = inv.args as [string, ControlInput];
+        const t = await requireTask(client, id);
+        if (t.state !== 'RUNNING') {
+          const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : 'is queued, not running yet';
+          throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks`);
+        }
+        await client.control(id, message);
+        const shown = typeof message === 'string' ? message : `event ${quote(message.event_name)}`;
+        inv.io.stdout.write(`sent ${shown} to task ${escapeControls(id)} (running on ${t.worker ? text(t.worker) : '?'})\n`);
+        return 0;
+      }),
+  },
+  {
+    name: 'events',
+    summary: "print a task's events as JSON lines until it ends (Ctrl-C to stop)",
+    details: 'Exit status 0 when it ended (or had already), 1 when the timeout passed first. On a terminal, its progress is also shown on stderr.',
+    args: [TASK_ID],
+    options: [giveUp()],
+    run: runEvents,
+  },
+];

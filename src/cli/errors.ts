@@ -1,0 +1,49 @@
+/**
+ * The two ways a command fails, and how any error becomes the one line the user sees: its exit
+ * status (2 for a mistake in the command line, 1 for what went wrong while running) and its
+ * message, with the library's option names turned into the flags the user typed.
+ */
+import { ConfigError, InvalidTaskError, TaskSwarmError } from '../errors.js';
+
+/** A mistake in the command line: exit status 2. */
+export class UsageError extends Error {}
+/** Something that went wrong while running: exit status 1. */
+export class RuntimeError extends Error {}
+
+export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** "Worker.concurrency must be >= 1" -> "--concurrency must be >= 1": name the flag the user typed. */
+export function asFlags(e: unknown): unknown {
+  if (!(e instanceof ConfigError)) return e;
+  const message = e.message
+    .replace(/\bredis\.tls\.([A-Za-z]+)\b/g, (_m, key: string) => `--redis-tls-${key}`)
+    .replace(/\bredis\.(url|sentinels|cluster|name|tls|durable|durableTimeout)\b/g, (_m, key: string) => `--redis-${kebab(key)}`)
+    .replace(/\bredis\.sentinelPassword\b/g, '--redis-sentinel-password-file')
+    .replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
+  return message === e.message ? e : new ConfigError(message);
+}
+
+/**
+ * Redis's ACL refusal as one line that says so. Inside MULTI a refused command fails the whole
+ * transaction with "EXECABORT Transaction discarded because of previous errors", which names
+ * neither the permission nor the command: ioredis keeps the real errors in `previousErrors`.
+ */
+export function aclRefusal(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof TaskSwarmError) return e;
+  const previous = (e as { previousErrors?: unknown }).previousErrors;
+  const first = Array.isArray(previous) ? previous.find((p): p is Error => p instanceof Error) : undefined;
+  const cause = /^EXECABORT/.test(e.message) && first ? first : e;
+  if (!/^NOPERM|user executing the script can't/.test(cause.message)) return cause === e ? e : new RuntimeError(`Redis refused: ${cause.message}`);
+  const hint = /function\|load/.test(cause.message)
+    ? 'the function library is not loaded on this Redis, and this user may not load it: a worker or a monitor loads it when it starts (or load it as an admin; docs/deployments.md)'
+    : "this Redis user's ACL does not allow it: acl/README.md says what each role (worker, monitor, producer, operator) may run";
+  return new RuntimeError(`Redis refused: ${cause.message.split('\n')[0]} (${hint})`);
+}
+
+export function exitCodeOf(e: unknown): number {
+  if (e instanceof UsageError || e instanceof ConfigError || e instanceof InvalidTaskError) return 2;
+  return 1;
+}
+
+/** whether the message of `e` is meant for the user as it is (else it is a bug's, said so) */
+export const isKnown = (e: unknown) => e instanceof UsageError || e instanceof RuntimeError || e instanceof TaskSwarmError;

@@ -1,0 +1,94 @@
+/**
+ * Waiting for a task's end (`wait`, `submit --wait`): its events on stderr as they come (its
+ * progress as a line redrawn in place on a terminal), a hint when it cannot start now, then the
+ * task as JSON on stdout and the exit status its outcome says.
+ */
+import type { Client, TaskInfo } from '../client.js';
+import { within } from '../within.js';
+import { eventLine, isObject, printJson, quote, text } from './format.js';
+import { PROG, type CliIO } from './io.js';
+import { isProgress, ProgressDisplay } from './progress.js';
+
+/** Whether an event (any value) is the final `end` */
+const isEnd = (ev: unknown) => isObject(ev) && ev.event === 'end';
+
+/** ms to wait for a task's `end` event once its hash says END */
+const END_EVENT_GRACE_MS = 500;
+
+/**
+ * The `end` event of a task's stream. The hash can say END before the task's last events have
+ * reached this subscriber (they come on another connection), and the last progress would be
+ * lost; the runtime publishes `end` with the END, after all of them, so once it has come none
+ * is still on its way. It is waited for a short while only: an end written by hand may have none.
+ */
+export class EndOfEvents {
+  private seen: () => void = () => {};
+  private readonly arrived = new Promise<void>((resolve) => (this.seen = resolve));
+
+  /** every event of the stream goes through here; true for the end */
+  note(ev: unknown): boolean {
+    if (!isEnd(ev)) return false;
+    this.seen();
+    return true;
+  }
+
+  /** once the hash says END: the end event, or a short while */
+  async drain(): Promise<void> {
+    await within(END_EVENT_GRACE_MS, this.arrived);
+  }
+}
+
+/** The task as JSON on stdout; 0 when it succeeded, else a one-line reason and 1. */
+export function reportEnd(io: CliIO, t: TaskInfo): number {
+  const { raw: _raw, ...shown } = t;
+  printJson(io, shown);
+  if (t.outcome === 'succeeded') return 0;
+  // a stored error that is not one the runtime writes (edited by hand) is shown as stored
+  const message: unknown = isObject(t.error) ? t.error.message : isObject(t.invalid) ? t.invalid.error : undefined;
+  const why = message === undefined || message === null || message === '' ? '' : `: ${text(message)}`;
+  const parked = isObject(t.parked) ? ` (parked as ${text(t.parked.reason)}; \`${PROG} retry-dead ${text(t.parked.key)}\` queues it again)` : '';
+  io.stderr.write(`${PROG}: task ${quote(t.id)} ended ${t.outcome ? text(t.outcome) : 'without an outcome'}${parked}${why}\n`);
+  return 1;
+}
+
+/** Wait for the end of a task, printing its other events on stderr. */
+export async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined, fn?: string): Promise<TaskInfo> {
+  const display = new ProgressDisplay(io.stderr, id);
+  const end = new EndOfEvents();
+  const off = client.subscribe(id, (ev: unknown) => {
+    if (end.note(ev)) return;
+    if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
+    else display.line(eventLine(id, ev));
+  });
+  try {
+    const waiting = client.wait(id, { timeout });
+    const state = await explainWait(display, client, id, fn);
+    const t = await waiting;
+    if (state !== 'END') await end.drain();
+    return t;
+  } finally {
+    off();
+    display.end();
+  }
+}
+
+/**
+ * A task that cannot start now says why, once: no live worker serves its function, or it is
+ * paused. Resolves with the task's state as read (after the subscription).
+ */
+async function explainWait(display: ProgressDisplay, client: Client, id: string, fn?: string): Promise<string | undefined> {
+  let t: TaskInfo | null = null;
+  try {
+    t = await client.get(id);
+    if (t?.state === 'END' || t?.state === 'RUNNING') return t.state;
+    const name = fn ?? t?.function;
+    if (name === undefined) return t?.state;
+    const s = await client.stats();
+    const f = s.functions[name];
+    if (!f || f.workers === 0) display.line(`task ${quote(id)} waits, QUEUED: no live worker serves function ${quote(name)} (it runs when one that does starts)`);
+    else if (s.paused || f.paused) display.line(`task ${quote(id)} waits, QUEUED: ${s.paused ? 'the swarm is' : `function ${quote(name)} is`} paused (\`${PROG} resume\`)`);
+  } catch {
+    // only a hint: the wait itself goes on
+  }
+  return t?.state;
+}

@@ -1,0 +1,80 @@
+/**
+ * How values read from Redis are shown, by total functions. An event, a task or a dead letter is
+ * whatever someone wrote there (PUBLISH, HSET, LPUSH by hand, a bug, an older version), so it
+ * may be any JSON, a time out of Date's range, or nesting deeper than JSON.stringify's stack.
+ * It still prints as one line (or one JSON document) and the command goes on.
+ */
+import type { CliIO } from './io.js';
+
+/** Deeper than this, a value read from Redis is shown as a marker: stringify recurses. */
+const MAX_SHOWN_DEPTH = 64;
+
+function bounded(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return typeof v === 'bigint' ? String(v) : v;
+  if (depth >= MAX_SHOWN_DEPTH) return `(nested deeper than ${MAX_SHOWN_DEPTH} levels)`;
+  if (Array.isArray(v)) return v.map((x) => bounded(x, depth + 1));
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bounded(x, depth + 1)]));
+}
+
+/** JSON text of anything; never throws (what stringify cannot do is cut at a bounded depth). */
+export function showJson(v: unknown, indent?: number): string {
+  try {
+    return JSON.stringify(v, null, indent) ?? 'null';
+  } catch {
+    try {
+      return JSON.stringify(bounded(v, 0), null, indent) ?? 'null';
+    } catch {
+      return '"(unprintable)"';
+    }
+  }
+}
+
+/** Control characters (newlines above all) shown as escapes, so a value stays on its line. */
+export function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A string in double quotes, escaped like JSON: user input and Redis strings in messages. */
+export const quote = (s: string) => escapeControls(JSON.stringify(s));
+
+/** Any value as text for a human line: strings as they are (escaped), the rest as JSON. */
+export function text(v: unknown): string {
+  return typeof v === 'string' ? escapeControls(v) : showJson(v);
+}
+
+/** An ISO time for `at` (ms since epoch), or undefined when it is not one Date can show. */
+export function isoTime(at: unknown): string | undefined {
+  if (typeof at !== 'number') return undefined;
+  const d = new Date(at);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** "2024-05-01 12:00:00", or "?" */
+export function dateTime(at: unknown): string {
+  const iso = isoTime(at);
+  return iso ? iso.slice(0, iso.lastIndexOf('.')).replace('T', ' ') : '?';
+}
+
+/** "12:00:00.123", or "?" */
+export function clockTime(at: unknown): string {
+  const iso = isoTime(at);
+  return iso ? iso.slice(iso.indexOf('T') + 1, -1) : '?';
+}
+
+export const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** `12:00:00.123 <id> <event> <data>`: an event (any value) as one line */
+export function eventLine(id: string, ev: unknown): string {
+  if (!isObject(ev)) return `? ${escapeControls(id)} (not an event) ${showJson(ev)}`;
+  const { event, data, at } = ev;
+  const name = typeof event === 'string' ? escapeControls(event) : `(event name ${showJson(event)})`;
+  return `${clockTime(at)} ${escapeControls(id)} ${name}${data === null || data === undefined ? '' : ` ${showJson(data)}`}`;
+}
+
+export function printJson(io: CliIO, v: unknown): void {
+  io.stdout.write(showJson(v, 2) + '\n');
+}

@@ -1,0 +1,68 @@
+/**
+ * The task functions of `worker --functions <module>`: the module (.js, .mjs, or .ts when tsx is
+ * installed) is imported, and each function it exports is registered under a name.
+ */
+import { existsSync } from 'node:fs';
+import { basename, extname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { TaskFunction } from '../task.js';
+import { RuntimeError } from './errors.js';
+
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !/\.[mc]?ts$/.test(file)) throw e;
+  }
+  // A TypeScript module outside tsx: load it through tsx, when tsx is installed.
+  let tsImport: (specifier: string, parent: string) => Promise<unknown>;
+  try {
+    const api = 'tsx/esm/api';
+    ({ tsImport } = (await import(api)) as { tsImport: typeof tsImport });
+  } catch {
+    throw new RuntimeError(`cannot load TypeScript module ${file}: install tsx (npm install tsx), or compile it to .js`);
+  }
+  return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+}
+
+/**
+ * Each named export that is a function is registered under its export name; a default export
+ * that is an object registers its function properties by key; a default export that is a
+ * function registers under its name (or the file name when anonymous). A name two modules
+ * export differently, a module that cannot load or exports no function: a RuntimeError.
+ */
+export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFunction>> {
+  const found = new Map<string, { fn: TaskFunction; from: string }>();
+  const add = (name: string, fn: TaskFunction, from: string) => {
+    const prev = found.get(name);
+    if (prev && prev.fn !== fn) throw new RuntimeError(`task function "${name}" is exported by both ${prev.from} and ${from}`);
+    found.set(name, { fn, from });
+  };
+  for (const p of paths) {
+    const file = resolve(p);
+    if (!existsSync(file)) throw new RuntimeError(`--functions: no such file: ${p}`);
+    let mod: Record<string, unknown>;
+    try {
+      mod = await importModule(file);
+    } catch (e) {
+      if (e instanceof RuntimeError) throw e;
+      throw new RuntimeError(`cannot load --functions module ${p}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const before = found.size;
+    for (const [name, v] of Object.entries(mod)) {
+      if (name === 'default') continue;
+      if (typeof v === 'function') add(name, v as TaskFunction, p);
+    }
+    const d = mod.default;
+    if (typeof d === 'function') {
+      const name = d.name && d.name !== 'default' ? d.name : basename(file, extname(file));
+      add(name, d as TaskFunction, p);
+    } else if (d && typeof d === 'object') {
+      for (const [name, v] of Object.entries(d)) if (typeof v === 'function') add(name, v as TaskFunction, p);
+    }
+    if (found.size === before) throw new RuntimeError(`--functions module ${p} exports no functions`);
+  }
+  return new Map([...found].map(([name, { fn }]) => [name, fn]));
+}

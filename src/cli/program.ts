@@ -1,0 +1,111 @@
+/**
+ * The `task-swarm` program: the options of every command (where Redis is, key names), the
+ * commands of src/cli/commands/, help generated from both, and --version. Built afresh for each
+ * run of `main`, writing to its io.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CliCommand } from './cli-command.js';
+import type { CommandSpec } from './command-spec.js';
+import { COMPONENT_COMMANDS, PEER_SECRET_HELP } from './commands/components.js';
+import { DEAD_LETTER_COMMANDS } from './commands/dead-letters.js';
+import { ORDER_COMMANDS } from './commands/order.js';
+import { SCHEDULE_COMMANDS } from './commands/schedules.js';
+import { TASK_COMMANDS } from './commands/tasks.js';
+import { connectionOptions, redisOptions } from './connection.js';
+import { UsageError } from './errors.js';
+import { quote } from './format.js';
+import { PROG, type CliIO } from './io.js';
+import { REDIS_PASSWORD } from './secrets.js';
+
+export const COMMANDS: CommandSpec[] = [...COMPONENT_COMMANDS, ...TASK_COMMANDS, ...DEAD_LETTER_COMMANDS, ...ORDER_COMMANDS, ...SCHEDULE_COMMANDS];
+
+/** Where secrets come from, in the help of every command (anything in argv shows in `ps`). */
+const REDIS_SECRET_HELP =
+  'Secrets: the command line is visible to other users (ps). Give the Redis password with env\n' +
+  `${REDIS_PASSWORD.env} or ${REDIS_PASSWORD.file} <path>, not inside --redis-url.`;
+
+const PROGRAM_HELP = [
+  '',
+  `"${PROG} <command> --help" shows a command's own options.`,
+  '',
+  'Examples:',
+  `  ${PROG} worker --functions ./tasks.js --port 6001 --concurrency 4`,
+  `  ${PROG} monitor --task-timeout 10000`,
+  `  ${PROG} submit render '{"frame":1}' --wait`,
+  `  ${PROG} control <id> stop`,
+  '',
+  REDIS_SECRET_HELP,
+  PEER_SECRET_HELP,
+  '',
+  'Exit status: 0 ok, 1 runtime error (Redis unreachable, unknown task, task failed), 2 usage error.',
+].join('\n');
+
+export function version(): string {
+  // src/cli/program.ts and dist/src/cli/program.js sit two and three levels below package.json
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'task-swarm') return pkg.version ?? '?';
+    } catch {
+      // keep looking
+    }
+  }
+  return '?';
+}
+
+const sentence = (s: string) => s[0]!.toUpperCase() + s.slice(1) + '.';
+
+/**
+ * The program for one run. `done` is told the exit status of the command that ran (commander's
+ * parse resolves with the program, not with what the action returned).
+ */
+export function buildProgram(io: CliIO, done: (status: number) => void): CliCommand {
+  const program = new CliCommand(io.env, PROG);
+  const names = COMMANDS.map((c) => c.name).join(', ');
+  program
+    .usage('<command> [arguments] [options]')
+    .description('Swarm-like distributed tasks on Redis: run workers and monitors, submit tasks, follow, wait for and control them.')
+    .version(version(), '--version', 'print the version')
+    .helpCommand(false)
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // an error is thrown (exitOverride) and printed by main, as one line
+      outputError: () => {},
+      getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) ?? 80,
+      getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) ?? 80,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .configureHelp({ showGlobalOptions: true, subcommandTerm: (c) => c.name() })
+    // a name that is no command comes here (commander would print the whole help on stderr)
+    .argument('[command]')
+    .argument('[arguments...]')
+    .action((command: string | undefined) => {
+      if (command === undefined) throw new UsageError(`missing command (one of ${names}); "${PROG} --help" shows usage`);
+      throw new UsageError(`unknown command ${quote(command)} (one of ${names}); "${PROG} --help" shows usage`);
+    })
+    .addHelpText('after', PROGRAM_HELP);
+  for (const option of connectionOptions()) program.addOption(option);
+  for (const spec of COMMANDS) addCommand(program, spec, io, done);
+  return program;
+}
+
+function addCommand(program: CliCommand, spec: CommandSpec, io: CliIO, done: (status: number) => void): void {
+  const cmd = program.command(spec.name) as CliCommand;
+  cmd.summary(spec.summary).description(sentence(spec.summary) + (spec.details ? `\n\n${spec.details}` : ''));
+  for (const a of spec.args ?? []) cmd.positional(a.syntax, a.noun, a.doc, a.parse);
+  if (spec.usage) cmd.usage(spec.usage);
+  for (const option of spec.options ?? []) cmd.addOption(option);
+  cmd.addHelpText('after', `\n${REDIS_SECRET_HELP}${spec.help ? `\n${spec.help}` : ''}`);
+  cmd.action(async () => {
+    const opts = cmd.optsWithGlobals<Record<string, unknown>>();
+    const source = (key: string) => cmd.getOptionValueSourceWithGlobals(key);
+    const warn = (text: string) => io.stderr.write(`${PROG}: warning: ${text}\n`);
+    const redis = redisOptions(opts, source, warn);
+    done(await spec.run({ io, args: cmd.processedArgs, opts, source, warn, redis, usage: cmd.usageLine() }));
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * What the user typed, read as what it stands for: integers in bounds, times, backoffs, rates,
+ * JSON. A value that is not one is a UsageError naming the flag (or argument) and the value.
+ */
+import type { BackoffOption } from '../submission.js';
+import { UsageError } from './errors.js';
+import { escapeControls, quote } from './format.js';
+
+/** Node timers hold at most 2^31-1 ms; a longer one fires at once (with a multi-line warning). */
+export const MAX_TIMEOUT = 2 ** 31 - 1;
+
+export function parseInteger(name: string, raw: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${name} must be an integer, got ${quote(raw)}`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${quote(raw)}`);
+  if (n > max) throw new UsageError(`${name} must be an integer <= ${max}, got ${quote(raw)}`);
+  return n;
+}
+
+/** `--backoff`: ms (fixed), or exponential:ms[:max] */
+export function parseBackoff(raw: string): BackoffOption {
+  const m = /^exponential:(\d+)(?::(\d+))?$/.exec(raw.trim());
+  if (m) return { type: 'exponential', delay: parseInteger('--backoff delay', m[1]!, 0, MAX_TIMEOUT), ...(m[2] !== undefined ? { max: parseInteger('--backoff max', m[2], 0, MAX_TIMEOUT) } : {}) };
+  if (/^-?\d+$/.test(raw.trim())) return parseInteger('--backoff', raw, 0, MAX_TIMEOUT);
+  throw new UsageError(`--backoff must be ms (fixed) or exponential:ms[:max], got ${quote(raw)}`);
+}
+
+/** `--run-at`: ISO 8601 or epoch ms */
+export function parseRunAt(raw: string): number {
+  const t = /^\d+$/.test(raw.trim()) ? Number(raw) : Date.parse(raw);
+  if (!Number.isSafeInteger(t) || t < 0) throw new UsageError(`--run-at must be an ISO 8601 time or epoch ms, got ${quote(raw)}`);
+  return t;
+}
+
+/** `100/1000`, `100/1s`, `5/1m`: max starts per window */
+export function parseRate(raw: string): { max: number; per: number } {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(ms|s|m)?\s*$/.exec(raw);
+  if (!m) throw new UsageError(`--rate must be max/ms, e.g. 100/1000 (or 100/1s), got ${quote(raw)}`);
+  const per = Number(m[2]) * (m[3] === 's' ? 1000 : m[3] === 'm' ? 60_000 : 1);
+  return { max: Number(m[1]), per };
+}
+
+/** `--redis-durable`: replicas, or true and false as the library takes them (one replica, none) */
+export function parseDurable(raw: string): number {
+  return raw === 'true' ? 1 : raw === 'false' ? 0 : parseInteger('--redis-durable', raw);
+}
+
+export function parseJson(what: string, raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}`);
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * Every command of the CLI, run in-process through `main` against a private Redis and real
+ * workers: the worker and the monitor themselves (stopped by a signal), control, events, dead,
+ * retry-dead, purge-dead; the help of the program and of each command, --version, the mistakes
+ * commander finds (each one line, exit 2), choices refused; and the progress `wait`,
+ * `submit --wait` and `events` show while a task reports it: a line per update in a log, one
+ * line redrawn in place on a terminal.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MONITOR_FIELDS, WORKER_FIELDS } from '../src/config.js';
+import { Client, Worker, type WorkerOptions } from '../src/index.js';
+import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+const dir = mkdtempSync(join(tmpdir(), 'task-swarm-cli-commands-'));
+const cleanup: (() => Promise<unknown>)[] = [];
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** the commands the CLI has, in the order its help lists them */
+const COMMANDS = [
+  'worker',
+  'monitor',
+  'submit',
+  'get',
+  'wait',
+  'cancel',
+  'control',
+  'events',
+  'dead',
+  'retry-dead',
+  'purge-dead',
+  'limit',
+  'limits',
+  'pause',
+  'resume',
+  'status',
+  'schedule',
+  'unschedule',
+  'schedules',
+];
+
+/** a swarm of its own; `tty` runs the CLI as on a terminal 120 columns wide */
+function swarm() {
+  const s = cliSwarm(server, redis, `cmd${++n}:`);
+  cleanup.push(() => s.client.close());
+  const tty = (...argv: string[]) => runMain([...argv, '--key-prefix', s.prefix], { REDIS_URL: server.url }, { columns: 120 });
+  return { ...s, tty };
+}
+
+/**
+ * A worker of the swarm: `echo`; `steps`, which waits for a `go` control event, then reports
+ * progress 25, 50, 75 and 100 %; `long`, which answers `ping` with `pong` until it is stopped.
+ */
+async function worker(prefix: string, options: Partial<WorkerOptions> = {}): Promise<Worker> {
+  const w = new Worker({ port: 0, redis: { ...server.options(), keyPrefix: prefix }, logger: quiet, ...options });
+  w.addTaskFunction('echo', (t) => t.data);
+  w.addTaskFunction('steps', async (t) => {
+    await new Promise((resolve) => t.on('go', resolve));
+    for (const pct of [25, 50, 75, 100]) await t.update({ pct });
+    return 'done';
+  });
+  w.addTaskFunction(
+    'long',
+    (t) =>
+      new Promise((_resolve, reject) => {
+        t.on('ping', (p) => t.emit('pong', p));
+        t.signal.addEventListener('abort', () => reject(t.signal.reason as Error));
+      }),
+  );
+  await w.start();
+  cleanup.push(() => w.stop());
+  return w;
+}
+
+/** once task `id` runs and the CLI listens to its events */
+async function followed(s: { prefix: string; client: Client }, id: string): Promise<void> {
+  await until(async () => (await s.client.get(id))?.state === 'RUNNING', `${id} to run`);
+  const channel = `${s.prefix}task-${id}-events`;
+  await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, `the CLI to follow ${id}`);
+}
+
+const PROGRESS = (pct: number) => `{"pct":${pct}}`;
+const bar = (pct: number) => `[${'#'.repeat(Math.round(pct / 5)).padEnd(20, '.')}] ${String(pct).padStart(3)}% ${PROGRESS(pct)}`;
+
+describe('help and version', () => {
+  it('--help lists every command with its summary, and the options of every command', async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await runMain([flag]);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(/^Usage: task-swarm <command>/);
+      for (const c of COMMANDS) expect(r.stdout, c).toMatch(new RegExp(`^ {2}${c} +[a-z]`, 'm'));
+      const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]).filter((c) => !c!.startsWith('-'));
+      expect(listed).toEqual(COMMANDS);
+      for (const o of ['--redis-url <url>', 'env: REDIS_URL', '--redis-cluster <h:p,h:p>', '--key-prefix <value>', '--partitions <n>', '--version']) expect(r.stdout).toContain(o);
+    }
+  });
+
+  for (const c of COMMANDS) {
+    it(`${c} --help: its usage, its own options, those of every command; nothing else runs`, async () => {
+      const r = await runMain([c, '--help'], { REDIS_URL: 'redis://127.0.0.1:1' });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout).toMatch(new RegExp(`^Usage: task-swarm ${c} `));
+      expect(r.stdout).toContain('Global Options:');
+      expect(r.stdout).toContain('--redis-password-file <path>');
+      expect((await runMain([c, '-h'])).stdout).toBe(r.stdout);
+    });
+  }
+
+  it("worker and monitor --help have a flag for each option of the schema's, and the log level's choices", async () => {
+    for (const [c, fields] of [
+      ['worker', WORKER_FIELDS],
+      ['monitor', MONITOR_FIELDS],
+    ] as const) {
+      const r = await runMain([c, '--help']);
+      for (const key of Object.keys(fields)) expect(r.stdout, key).toMatch(new RegExp(`^ {2}--${kebab(key)} <(n|value)> +\\S`, 'm'));
+      expect(r.stdout).toMatch(/--log <level> .*\(choices: "silly", "trace", "debug", "info", "warn", "error", "fatal", "silent", env: TASK_SWARM_LOG\)/);
+      expect(r.stdout).toMatch(/--secret <secret> .*\(env: TASK_SWARM_SECRET\)/);
+    }
+  });
+
+  it('--version prints the version of package.json, from anywhere in the line', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(await runMain(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(await runMain(['status', '--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
+});
+
+describe('mistakes in the command line: one line, exit 2', () => {
+  const mistakes: [string, string[], Record<string, string>, RegExp][] = [
+    ['no command', [], {}, /^task-swarm: missing command \(one of worker, monitor, .*, schedules\); "task-swarm --help" shows usage$/],
+    ['a command that is not one', ['stat'], {}, /^task-swarm: unknown command "stat" \(one of /],
+    ['an option that is not one, close to one', ['status', '--jsn'], {}, /^task-swarm: unknown option --jsn \(did you mean --json\?\); "task-swarm status --help" lists the options/],
+    ['an option of another command', ['get', 'x', '--limit', '3'], {}, /^task-swarm: option --limit does not apply to "get"; "task-swarm get --help" lists its options$/],
+    ["a command's option before the command", ['--json', 'status'], {}, /^task-swarm: option --json belongs to a command \(dead, limits, status, schedules\): give it after the command's name$/],
+    ['a value for a flag that takes none', ['status', '--json=yes'], {}, /^task-swarm: option --json takes no value$/],
+    ['a value left out at the end', ['submit', 'f', '--priority'], {}, /^task-swarm: option --priority needs a value$/],
+    ['a value left out before another flag', ['submit', 'f', '--id', '--wait'], {}, /^task-swarm: option --id needs a value \(one starting with "-" goes as --id=-value\)$/],
+    ['a missing argument', ['retry-dead'], {}, /^task-swarm: retry-dead: missing key \(as listed by `dead`\) \(usage: task-swarm retry-dead \[options\] <key>\)$/],
+    ['an empty argument', ['get', ''], {}, /^task-swarm: get: missing task id/],
+    ['one argument too many', ['control', 'id', 'stop', 'now'], {}, /^task-swarm: control: unexpected argument "now" \(usage: task-swarm control \[options\] <id> <message>\)$/],
+    ['a log level that is none', ['worker', '--functions', 'x.mjs', '--log', 'loud'], {}, /^task-swarm: --log must be one of silly, trace, debug, info, warn, error, fatal, silent, got "loud"$/],
+    ['a log level that is none, from the environment', ['monitor'], { TASK_SWARM_LOG: 'loud' }, /^task-swarm: env TASK_SWARM_LOG: --log must be one of .*, got "loud"$/],
+    ['an overlap that is none', ['schedule', 'n', 'f', '--every', '100', '--overlap', 'sometimes'], {}, /^task-swarm: --overlap must be allow or skip, got "sometimes"$/],
+    ['an integer that is not', ['dead', '--limit', 'ten'], {}, /^task-swarm: --limit must be an integer, got "ten"$/],
+    ['a field of the schema that is not an integer', ['monitor', '--task-timeout', '1.5'], {}, /^task-swarm: --task-timeout must be an integer, got "1.5"$/],
+    ['a control message that is none', ['control', 'id', 'pause'], {}, /^task-swarm: control message is not valid JSON/],
+    ['the typed Redis password and its file both', ['status', '--redis-password', 'x', '--redis-password-file', '/dev/null'], {}, /^task-swarm: --redis-password and --redis-password-file both given/],
+  ];
+  for (const [what, argv, env, message] of mistakes) {
+    it(what, async () => {
+      const r = await runMain(argv, { REDIS_URL: 'redis://127.0.0.1:1', ...env });
+      // (a typed secret warns, on its own line, before the error)
+      const errors = r.stderr.split('\n').filter((l) => l && !l.startsWith('task-swarm: warning: '));
+      expectOneLine({ ...r, stderr: errors.join('\n') }, 2, message);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('a --log in any case is taken, and TASK_SWARM_LOG set empty counts as unset', async () => {
+    // (each then fails where it should: no --functions module)
+    expectOneLine(await runMain(['worker', '--log', 'SILENT']), 2, /worker: missing --functions <module>/);
+    expectOneLine(await runMain(['worker'], { TASK_SWARM_LOG: '' }), 2, /worker: missing --functions <module>/);
+  });
+});
+
+describe('the environment: REDIS_URL', () => {
+  it('is where Redis is unless --redis-url is typed', async () => {
+    const env = { REDIS_URL: server.url };
+    expect((await runMain(['status', '--json', '--key-prefix', 'envurl:'], env)).code).toBe(0);
+    const typed = await runMain(['status', '--json', '--key-prefix', 'envurl:', '--redis-url', server.url], { REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(typed).toMatchObject({ code: 0, stderr: '' });
+    expectOneLine(await runMain(['status'], { REDIS_URL: 'redis://127.0.0.1:1' }), 1, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe("the swarm's keys, for every command", () => {
+  it('--partitions spreads the swarm as redis.partitions does: a client with the same number finds what the CLI queued', async () => {
+    const prefix = `{cmdp${++n}}:`;
+    const run = (...argv: string[]) => runMain([...argv, '--key-prefix', prefix, '--partitions', '4'], { REDIS_URL: server.url });
+    const ids = Array.from({ length: 8 }, (_, i) => `p${i}`);
+    for (const id of ids) expect((await run('submit', 'f', '--id', id)).stdout).toBe(`${id}\n`);
+    const client = new Client({ redis: { ...server.options(), keyPrefix: prefix, partitions: 4 } });
+    cleanup.push(() => client.close());
+    for (const id of ids) expect(await client.get(id)).toMatchObject({ id, state: 'QUEUED' });
+    expect(JSON.parse((await run('status', '--json')).stdout)).toMatchObject({ queued: 8 });
+    expect(JSON.parse((await run('get', 'p7')).stdout)).toMatchObject({ id: 'p7', state: 'QUEUED' });
+    // the swarm keeps its count: a command that counts otherwise is refused, naming the flag
+    expectOneLine(await runMain(['submit', 'f', '--key-prefix', prefix], { REDIS_URL: server.url }), 2, /^task-swarm: --partitions is 1 here, but this swarm is laid out in 4 partition\(s\)/);
+    expectOneLine(await runMain(['status', '--partitions', '0'], { REDIS_URL: server.url }), 2, /^task-swarm: --partitions must be >= 1, got 0\n$/);
+  });
+});
+
+describe('worker and monitor, in-process, until a signal', () => {
+  const logLevel = process.env.TASK_SWARM_LOG;
+  afterEach(() => {
+    process.env.TASK_SWARM_LOG = logLevel; // --log sets it for the components the command starts
+  });
+
+  it('worker --functions runs the module\'s functions with the schema\'s options; SIGTERM stops it, status 0', async () => {
+    const s = swarm();
+    const module = join(dir, 'tasks.mjs');
+    writeFileSync(module, 'export function triple(task) { return task.data * 3; }\n');
+    const signals = process.listenerCount('SIGTERM');
+    const running = s.run('worker', '--functions', module, '--port', '0', '--concurrency', '2', '--log', 'SILENT');
+    await until(async () => (await redis.smembers(`${s.prefix}workers`)).length > 0, 'the worker to register');
+    expect(await s.client.wait(await s.client.submit('triple', 7), { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 21 });
+    process.emit('SIGTERM', 'SIGTERM');
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('task-swarm: SIGTERM: stopping the worker (SIGTERM again to exit at once)\n');
+    expect(process.listenerCount('SIGTERM')).toBe(signals);
+    expect(await redis.smembers(`${s.prefix}workers`)).toEqual([]);
+  });
+
+  it('monitor fires a schedule; SIGINT stops it, status 0', async () => {
+    const s = swarm();
+    await s.client.schedule('tick', { every: 100 }, 'noop');
+    const running = s.run('monitor', '--check-task-interval', '100', '--log', 'silent');
+    await until(async () => (await s.client.schedules())[0]?.lastId, 'the monitor to fire the schedule');
+    process.emit('SIGINT', 'SIGINT');
+    const r = await running;
+    expect(r).toMatchObject({ code: 0, stdout: '' });
+    expect(r.stderr).toMatch(/^task-swarm: SIGINT: stopping the monitor/);
+  });
+});
+
+describe('control and events', () => {
+  it('control sends a custom event and stop to a running task; events prints what it answers, to its end', async () => {
+    const s = swarm();
+    await worker(s.prefix);
+    expect((await s.run('submit', 'long', '--id', 'c1')).code).toBe(0);
+    const events = s.run('events', 'c1', '--timeout', '10000');
+    await followed(s, 'c1');
+
+    const ping = await s.run('control', 'c1', '{"event_name":"ping","event":{"n":1}}');
+    expect(ping).toMatchObject({ code: 0, stderr: '' });
+    expect(ping.stdout).toMatch(/^sent event "ping" to task c1 \(running on \S+\)\n$/);
+    await until(async () => (await redis.hget(`${s.prefix}task-c1`, 'state')) === 'RUNNING', 'still running');
+    // the pong is published before the stop, on the same channel: it is printed first
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await s.run('control', 'c1', 'stop')).stdout).toMatch(/^sent stop to task c1 /);
+
+    const r = await events;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('following task c1 (RUNNING); Ctrl-C to stop\n');
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: Record<string, unknown> });
+    expect(lines.find((l) => l.event === 'pong')?.data).toEqual({ n: 1 });
+    // (the end is what the hash says: the `end` event may come after it, and the command has ended)
+    expect(await s.client.get('c1')).toMatchObject({ state: 'END', outcome: 'stopped' });
+
+    expectOneLine(await s.run('control', 'c1', 'stop'), 1, /^task-swarm: task "c1" has ended \(stopped\): control messages only reach running tasks\n$/);
+    expectOneLine(await s.run('control', 'nope', 'stop'), 1, /no task with id "nope"/);
+    expect((await s.run('submit', 'nobody', '--id', 'q1')).code).toBe(0);
+    expectOneLine(await s.run('control', 'q1', 'reload'), 1, /task "q1" is queued, not running yet/);
+    // on an ended task, events says so and ends at once
+    expect(await s.run('events', 'c1')).toMatchObject({ code: 0, stdout: '', stderr: 'task c1 has already ended (stopped); "task-swarm get c1" shows it\n' });
+  });
+});
+
+describe('dead, retry-dead, purge-dead', () => {
+  it('list the dead letters by key, newest first; requeue a parked task once its cause is fixed; delete junk', async () => {
+    const s = swarm();
+    // a worker that takes nothing over 200 bytes parks the big task; the junk holds no task at all
+    const small = await worker(s.prefix, { maxPayloadBytes: 200 });
+    expect((await s.run('submit', 'echo', JSON.stringify('x'.repeat(500)), '--id', 'big')).code).toBe(0);
+    await until(async () => (await s.client.get('big'))?.parked, 'the big task to be parked');
+    await redis.lpush(`${s.prefix}new-task`, 'not json');
+    await until(async () => (await s.client.stats()).dead === 2, 'two dead letters');
+
+    const dead = await s.run('dead');
+    expect(dead).toMatchObject({ code: 0, stderr: '' });
+    const [junkLine, bigLine, ...more] = dead.stdout.trim().split('\n');
+    expect(more).toEqual([]);
+    expect(junkLine).toMatch(/^key \d+ {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}bad_json {2}/);
+    expect(bigLine).toMatch(/^key \d+ {2}\S+ \S+ {2}too_large {2}id=big {2}/);
+    const json = JSON.parse((await s.run('dead', '--json')).stdout) as { key: string; id?: string; reason: string }[];
+    expect(json.map((l) => l.reason)).toEqual(['bad_json', 'too_large']);
+    const [junkKey, bigKey] = json.map((l) => l.key);
+    expect((await s.run('dead', '--limit', '1')).stdout).toBe(`${junkLine}\n(1 older not shown; --limit 2 shows all)\n`);
+
+    // fixed: a worker that takes it
+    await small.stop();
+    await worker(s.prefix);
+    expect(await s.run('retry-dead', bigKey!)).toMatchObject({ code: 0, stdout: `requeued dead letter ${bigKey} (task big, was too_large)\n`, stderr: '' });
+    expect(await s.client.wait('big', { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 'x'.repeat(500) });
+    expect(await s.run('purge-dead', junkKey!)).toMatchObject({ code: 0, stdout: `purged dead letter ${junkKey} (bad_json)\n` });
+    expect((await s.run('dead')).stdout).toBe('no dead letters\n');
+    expectOneLine(await s.run('retry-dead', bigKey!), 1, new RegExp(`^task-swarm: no dead letter with key ${bigKey} \\(retried, purged or dropped already`));
+    expectOneLine(await s.run('purge-dead', 'x1'), 2, /^task-swarm: purge-dead: a dead letter's key is a number/);
+  });
+});
+
+describe('progress while waiting', () => {
+  it('wait on a terminal: one line, redrawn at each update, with a bar; stdout is the task as JSON', async () => {
+    const s = swarm();
+    await worker(s.prefix);
+    expect((await s.run('submit', 'steps', '--id', 'p1')).code).toBe(0);
+    await until(async () => (await s.client.get('p1'))?.state === 'RUNNING', 'p1 to run');
+    const waiting = s.tty('wait', 'p1', '--timeout', '10000');
+    await followed(s, 'p1');
+    await s.client.control('p1', { event_name: 'go' });
+    const r = await waiting;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: 'p1', outcome: 'succeeded', result: 'done' });
+    const draws = r.stderr.split('\r\x1b[2K').filter(Boolean);
+    expect(draws.map((d) => d.replace(/^\d\d:\d\d:\d\d\.\d{3} /, ''))).toEqual([25, 50, 75].map((p) => `p1 progress ${bar(p)}`).concat(`p1 progress ${bar(100)}\n`));
+    expect(r.stderr.match(/\n/g)).toHaveLength(1); // the updates did not scroll: only the last one ends its line
+  });
+
+  it('submit --wait into a log: a line per update, as every event', async () => {
+    const s = swarm();
+    await worker(s.prefix);
+    const waiting = s.run('submit', 'steps', '--id', 'p2', '--wait', '--wait-timeout', '10000');
+    await followed(s, 'p2');
+    await s.client.control('p2', { event_name: 'go' });
+    const r = await waiting;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ id: 'p2', outcome: 'succeeded' });
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe('submitted p2; waiting for its end');
+    expect(lines.slice(1).map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, ''))).toEqual([25, 50, 75, 100].map((p) => `p2 progress ${PROGRESS(p)}`));
+  });
+
+  it('events on a terminal: every event a JSON line on stdout, the progress a line redrawn on stderr', async () => {
+    const s = swarm();
+    await worker(s.prefix);
+    expect((await s.run('submit', 'steps', '--id', 'p3')).code).toBe(0);
+    const following = s.tty('events', 'p3', '--timeout', '10000');
+    await followed(s, 'p3');
+    await s.client.control('p3', { event_name: 'go' });
+    const r = await following;
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: unknown });
+    expect(events.filter((e) => e.event !== 'end')).toEqual([25, 50, 75, 100].map((pct) => ({ event: 'progress', data: { pct }, at: expect.any(Number) })));
+    expect(r.stderr.startsWith('following task p3 (RUNNING); Ctrl-C to stop\n')).toBe(true);
+    expect(r.stderr).toContain(`p3 progress ${bar(100)}\n`);
+    expect(r.stderr.match(/\n/g)).toHaveLength(2);
+  });
+
+  it('a progress line wider than the terminal is cut to it (a wrapped line would not redraw)', async () => {
+    const s = swarm();
+    await worker(s.prefix);
+    expect((await s.run('submit', 'steps', '--id', 'p4')).code).toBe(0);
+    await until(async () => (await s.client.get('p4'))?.state === 'RUNNING', 'p4 to run');
+    const waiting = runMain(['wait', 'p4', '--key-prefix', s.prefix], { REDIS_URL: server.url }, { columns: 40 });
+    await followed(s, 'p4');
+    await s.client.control('p4', { event_name: 'go' });
+    const r = await waiting;
+    expect(r.code).toBe(0);
+    for (const draw of r.stderr.split('\r\x1b[2K').filter(Boolean)) expect(draw.replace(/\n$/, '').length).toBeLessThanOrEqual(39);
+  });
+});
