@@ -174,6 +174,8 @@ export class Client {
   readonly config: RedisConfig;
   /** partition 0's keys: the swarm's own (schedules; with one partition, everything) */
   private readonly keys: Keys;
+  /** the partition count recorded by this client's first submit (src/effects/layout.ts) */
+  private layoutWritten?: Promise<void>;
   /** every partition's keys (src/partitions.ts); one unless `redis.partitions` says more */
   private readonly parts: Keys[];
   private readonly redis: Connection;
@@ -216,7 +218,7 @@ export class Client {
   private checkServer(): Promise<void> {
     const check = async () => {
       await checkServer(this.redis, `Redis at ${redisAddress(this.config)}`);
-      await checkLayout(this.redis, buildKeys(this.config).layout, this.config.partitions);
+      await checkLayout(this.redis, buildKeys(this.config).layout, this.config.partitions, false);
     };
     return (this.serverChecked ??= check().catch((e: unknown) => {
       // (kept: a server too old, a partition count the swarm does not have; asked again: the rest)
@@ -316,6 +318,12 @@ export class Client {
   private async submitAll(batches: Submission[][]): Promise<string[]> {
     if (batches.every((b) => b.length === 0)) return [];
     await this.checkServer();
+    // a submit lays the swarm out: the count is recorded if no worker or monitor has yet (once)
+    this.layoutWritten ??= checkLayout(this.redis, buildKeys(this.config).layout, this.config.partitions).catch((e: unknown) => {
+      this.layoutWritten = undefined;
+      throw e;
+    });
+    await this.layoutWritten;
     const ids: string[] = [];
     for (const batch of batches) ids.push(...(await this.write(batch)));
     const what = `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`;

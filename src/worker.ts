@@ -138,7 +138,7 @@ export class Worker extends EventEmitter {
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
   private listenPort: number;
-  /** the host peers reach us on, once known: Connection's side of our connection to it, unless configured */
+  /** the host peers reach us on, once known: Redis's side of our connection to it, unless configured */
   private advertisedHost?: string;
   private formatted?: { host: string; port: number; address: string };
   /** names our connections (redis.ts connectionOwner), unique to this worker */
@@ -625,7 +625,7 @@ export class Worker extends EventEmitter {
       const t = current(id);
       if (!t) continue;
       const ok = await reassert(this.redis, part.keys, this.address, { ...t }, part.epoch);
-      if (ok) this.log.warn(`task ${id}: Connection lost its data; re-asserted the task from memory`);
+      if (ok) this.log.warn(`task ${id}: Redis lost its data; re-asserted the task from memory`);
       else lost.push(id);
     }
     part.epoch = r.epoch;
