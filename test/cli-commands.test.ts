@@ -59,6 +59,7 @@ const COMMANDS = [
   'schedule',
   'unschedule',
   'schedules',
+  'move-slot',
 ];
 
 /** a swarm of its own; `tty` runs the CLI as on a terminal 120 columns wide */
@@ -153,7 +154,7 @@ describe('mistakes in the command line: one line, exit 2', () => {
     ['a command that is not one', ['stat'], {}, /^task-swarm: unknown command "stat" \(one of /],
     ['an option that is not one, close to one', ['status', '--jsn'], {}, /^task-swarm: unknown option --jsn \(did you mean --json\?\); "task-swarm status --help" lists the options/],
     ['an option of another command', ['get', 'x', '--limit', '3'], {}, /^task-swarm: option --limit does not apply to "get"; "task-swarm get --help" lists its options$/],
-    ["a command's option before the command", ['--json', 'status'], {}, /^task-swarm: option --json belongs to a command \(dead, limits, status, schedules\): give it after the command's name$/],
+    ["a command's option before the command", ['--json', 'status'], {}, /^task-swarm: option --json belongs to a command \(dead, limits, status, schedules, move-slot\): give it after the command's name$/],
     ['a value for a flag that takes none', ['status', '--json=yes'], {}, /^task-swarm: option --json takes no value$/],
     ['a value left out at the end', ['submit', 'f', '--priority'], {}, /^task-swarm: option --priority needs a value$/],
     ['a value left out before another flag', ['submit', 'f', '--id', '--wait'], {}, /^task-swarm: option --id needs a value \(one starting with "-" goes as --id=-value\)$/],
