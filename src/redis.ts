@@ -11,6 +11,7 @@ import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
+import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
 
 const lastError = new WeakMap<Connection, Error>();
 
@@ -101,10 +102,17 @@ export function primaries(conn: Connection): Redis[] {
  */
 export async function atKey(conn: Connection, key: string, command: string, ...args: (string | number)[]): Promise<unknown> {
   if (!(conn instanceof Cluster)) return conn.call(command, ...args);
-  const replies = await conn.pipeline().exists(key).call(command, ...args).exec();
-  const [err, reply] = replies?.[1] ?? [new Error(`${command}: no reply from the cluster`), null];
-  if (err) throw err;
-  return reply;
+  for (let attempt = 1; ; attempt++) {
+    const replies = await conn.pipeline().exists(key).call(command, ...args).exec();
+    // EXISTS refused: the command ran on a node that does not serve key (a slot moved since
+    // this connection learnt it, src/cluster-redirect.ts), so its reply is not the one asked for
+    const [keyErr] = replies?.[0] ?? [new Error(`${command}: no reply from the cluster`)];
+    if (attempt <= MOVED_RETRIES && (await learntMove(conn, key, keyErr))) continue;
+    if (keyErr) throw keyErr;
+    const [err, reply] = replies?.[1] ?? [new Error(`${command}: no reply from the cluster`), null];
+    if (err) throw err;
+    return reply;
+  }
 }
 
 /** The client name a connection's nodes carry (CLIENT SETNAME), to find its waits. */
