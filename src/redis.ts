@@ -50,7 +50,7 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     ...extra,
   };
   const redis = c.cluster ? newCluster(c, opts) : newRedis(c, opts);
-  redis.on('error', (e: Error) => lastError.set(redis, e));
+  onErrors(redis, (e) => lastError.set(redis, e));
   return redis;
 }
 
@@ -63,12 +63,21 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
 function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
   const { enableAutoPipelining, lazyConnect, retryStrategy, enableOfflineQueue, ...node } = opts;
   const tls = tlsOptions(c.tls);
+  const retries = opts.maxRetriesPerRequest;
   const options: ClusterOptions = {
     enableAutoPipelining,
     lazyConnect,
     enableOfflineQueue,
-    // every node unreachable: asked again as one Redis is
-    clusterRetryStrategy: retryStrategy ? (times: number) => retryStrategy(times) ?? null : undefined,
+    // every node unreachable: asked again as one Redis is. A command sent meanwhile waits in the
+    // Cluster's own queue, which ioredis empties only when it gives up (maxRetriesPerRequest
+    // bounds a node's reconnects, not that): each maxRetriesPerRequest + 1 rounds fail what
+    // waits there, as that many reconnects to one Redis do (a worker's start, a client's call)
+    clusterRetryStrategy: retryStrategy
+      ? (times: number) => {
+          if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(cluster, retries, 'no node of the cluster answered');
+          return retryStrategy(times) ?? null;
+        }
+      : undefined,
     // a failover takes the cluster its cluster-node-timeout and an election: commands refused
     // meanwhile (CLUSTERDOWN, or a node gone) are sent again after these delays, up to
     // maxRedirections times, rather than failed at once
@@ -83,7 +92,19 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
     // the primaries only: every component writes, and a replica's reads may be behind
     scaleReads: 'master',
   };
-  return new Cluster(c.cluster!, options);
+  const cluster = new Cluster(c.cluster!, options);
+  return cluster;
+}
+
+/**
+ * `conn`'s errors, said plainly: a Cluster that asked each node it knows for the layout and got
+ * no answer says "Failed to refresh slots cache." (its nodes' own socket errors are not shown).
+ */
+function onErrors(conn: Connection, report: (e: Error) => void): void {
+  conn.on('error', (e: Error) => {
+    const last = (e as { lastNodeError?: Error }).lastNodeError;
+    report(e.name === 'ClusterAllFailedError' ? new Error(`none of its nodes answered${last ? ` (${last.message})` : ''}`, { cause: e }) : e);
+  });
 }
 
 /**
@@ -148,7 +169,7 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       // maxRetriesPerRequest + 1 rounds fail the queued commands, as each that many reconnects
       // to one Redis do.
       sentinelRetryStrategy: (times) => {
-        if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(redis, retries);
+        if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(redis, retries, 'no sentinel named a primary');
         return Math.min(50 * times, 1000);
       },
       ...opts,
@@ -167,11 +188,12 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
 
 /**
  * Reject the commands waiting for a connection, with the error ioredis gives when a command's
- * reconnects run out (its `flushQueue`: not in ioredis's types, hence the guarded call).
+ * reconnects run out (its `flushQueue`: not in ioredis's types, hence the guarded call; a
+ * Cluster's takes the error alone, and has only the one queue).
  */
-function failQueued(redis: Redis, retries: number): void {
+function failQueued(redis: Connection, retries: number, why: string): void {
   const cause = lastError.get(redis)?.message;
-  const e = new Error(`Reached the max retries per request limit (which is ${retries}): no sentinel named a primary${cause ? ` (${cause.trim()})` : ''}`);
+  const e = new Error(`Reached the max retries per request limit (which is ${retries}): ${why}${cause ? ` (${cause.trim()})` : ''}`);
   e.name = 'MaxRetriesPerRequestError';
   (redis as unknown as { flushQueue?: (e: Error, o: { offlineQueue: boolean; commandQueue: boolean }) => void }).flushQueue?.(e, { offlineQueue: true, commandQueue: false });
 }
@@ -242,7 +264,8 @@ export async function pingOnce(url: string, o: { username?: string; password?: s
  * then the server's version checked. Rejects with the socket's error, or the sentinels'.
  */
 export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<ServerVersion> {
-  const probe = newRedis(c, {
+  // (a Cluster: its nodes, each asked once; host/port are only defaults there)
+  const probe = (c.cluster ? newCluster : newRedis)(c, {
     username: c.username,
     password: c.password,
     db: c.db,
@@ -256,7 +279,7 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
     sentinelRetryStrategy: () => null,
   });
   let cause: Error | undefined;
-  probe.on('error', (e: Error) => (cause ??= e));
+  onErrors(probe, (e) => (cause ??= e));
   try {
     try {
       await probe.connect();
