@@ -98,9 +98,12 @@ describe('a Redis Cluster that does not answer', () => {
     const client = new Client({ redis });
     const worker = new Worker({ port: 0, redis, heartbeatInterval: 300 });
     worker.addTaskFunction('echo', async (t) => t.data);
+    worker.addTaskFunction('hold', (t) => new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(new Error('stopped')))));
     try {
       await worker.start();
       expect(await client.wait(await client.submit('echo', 1), { timeout: 5000 })).toMatchObject({ outcome: 'succeeded' });
+      const held = await client.submit('hold');
+      await until(async () => (await client.get(held))?.state === 'RUNNING', 'the held task running', 5000);
       for (const n of d.nodes) await n.kill('SIGKILL');
       // (the client's connection has seen every node go)
       await new Promise((r) => setTimeout(r, 1000));
@@ -118,6 +121,11 @@ describe('a Redis Cluster that does not answer', () => {
       // the same client and worker, with no restart of theirs
       const id = await until(() => client.submit('echo', 3).catch(() => undefined), 'a submit accepted again', 30_000, 500);
       expect(await client.wait(id, { timeout: 20_000 })).toMatchObject({ outcome: 'succeeded', result: 3 });
+      // the task that ran through it (the nodes came back empty: the worker asserted it again),
+      // stopped by a control message: the worker's subscription is back too
+      await until(async () => (await client.get(held))?.state === 'RUNNING', 'the held task asserted again', 20_000, 200);
+      await client.control(held, 'stop');
+      expect(await client.wait(held, { timeout: 10_000 })).toMatchObject({ outcome: 'stopped' });
     } finally {
       await Promise.allSettled([worker.stop(), client.close()]);
     }
