@@ -48,8 +48,19 @@ const START_CONNECT_MS = 5000;
 
 function connectWithin(redis: Connection, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no connection within ${ms} ms`)), ms);
-    redis.connect().then(resolve, reject).finally(() => clearTimeout(timer));
+    const timer = setTimeout(() => done(new Error(`no connection within ${ms} ms`)), ms);
+    // ready, however it got there: a Cluster's connect() stays pending for good once its ready
+    // check (CLUSTER INFO, sent to any node) meets a node that is down, though the reconnect
+    // that follows gets ready
+    const ready = () => done();
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      redis.off('ready', ready);
+      if (e) reject(e);
+      else resolve();
+    };
+    redis.once('ready', ready);
+    redis.connect().then(() => done(), done);
   });
 }
 /** a monitor that stays behind says so at most this often */
