@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
@@ -13,7 +14,7 @@ import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, connectionOwner, redisAddress, unavailable } from './redis.js';
+import { connect, connectionOwner, NOT_READY, redisAddress, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
@@ -48,7 +49,7 @@ const START_CONNECT_MS = 5000;
 
 function connectWithin(redis: Connection, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no connection within ${ms} ms`)), ms);
+    const timer = setTimeout(() => done(new Error(`no connection within ${ms} ms${redis instanceof Cluster ? `: ${NOT_READY}` : ''}`)), ms);
     // ready, however it got there: a Cluster's connect() stays pending for good once its ready
     // check (CLUSTER INFO, sent to any node) meets a node that is down, though the reconnect
     // that follows gets ready

@@ -74,7 +74,7 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
     // waits there, as that many reconnects to one Redis do (a worker's start, a client's call)
     clusterRetryStrategy: retryStrategy
       ? (times: number) => {
-          if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(cluster, retries, 'no node of the cluster answered');
+          if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(cluster, retries, NOT_READY);
           return retryStrategy(times) ?? null;
         }
       : undefined,
@@ -95,6 +95,13 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
   const cluster = new Cluster(c.cluster!, options);
   return cluster;
 }
+
+/**
+ * Why a Cluster is not ready: ioredis uses it once a node has given the layout and said the
+ * cluster is ok (CLUSTER INFO); a cluster that answers "fail" (a slot served by no node) is
+ * asked again and again, with no error of its own.
+ */
+export const NOT_READY = 'the cluster is not ready: no node answered, or the cluster says it is not ok (CLUSTER INFO cluster_state: a slot served by no node)';
 
 /**
  * `conn`'s errors, said plainly: a Cluster that asked each node it knows for the layout and got

@@ -9,11 +9,15 @@
  * waited for as long as the cluster was away (forever, if it never came back), where against one
  * Redis they fail after a few reconnects. And the CLI's check before a command ("one ping, no
  * reconnects") built a plain connection to host/port, which a Cluster config leaves at their
- * defaults: it pinged 127.0.0.1:6379, whatever the cluster given.
+ * defaults: it pinged 127.0.0.1:6379, whatever the cluster given. A cluster that answers but says
+ * it is not ok (a slot served by no node) is refused in bounded time too, saying so.
+ *
+ * (The cases run in order on one cluster: the third kills a node, the fourth the others.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Monitor, RedisUnavailableError, Worker } from '../src/index.js';
 import { freePort, until } from './helpers/redis-server.js';
@@ -23,19 +27,28 @@ import { runMain } from './helpers/cli.js';
 let d: ClusterDeployment;
 let dir: string;
 let busPorts: number[];
-const restarted: ServerProcess[] = [];
+/** each node's process now (a node started again replaces its first) */
+let current: ServerProcess[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'task-swarm-review-cluster-outage-'));
   const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   busPorts = ports.slice(3);
   d = await spawnCluster(dir, ports.slice(0, 3), busPorts, { replicas: 0 });
+  current = [...d.nodes];
 }, 60_000);
 
 afterAll(async () => {
-  for (const n of [...(d?.nodes ?? []), ...restarted]) await n.kill('SIGKILL');
+  for (const n of current) await n.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** node `i` started again from its files (its cluster config, so it rejoins as it was) */
+async function restart(i: number): Promise<void> {
+  const port = d.nodes[i]!.port;
+  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-port', String(busPorts[i]), '--cluster-node-timeout', '2000', '--dbfilename', `dump-${port}.rdb`];
+  current[i] = await spawnServer(nodeArgs(port, dir, args), port);
+}
 
 /** how `p` settled within `ms`, and when; 'pending' if it did not */
 async function settles(p: Promise<unknown>, ms: number): Promise<{ error?: Error; took: number } | 'pending'> {
@@ -93,6 +106,31 @@ describe('a Redis Cluster that does not answer', () => {
     }
   }, 90_000);
 
+  it('one primary killed (no replica): the cluster says fail; a worker and a monitor start, and a new client submits, refused in bounded time saying so', async () => {
+    await current[2]!.kill('SIGKILL');
+    const live = new Redis({ port: d.nodes[0]!.port });
+    await until(async () => /cluster_state:fail/.test((await live.cluster('INFO')) as string), 'the cluster in fail state', 10_000, 100);
+    live.disconnect();
+    const redis = { cluster: d.seeds.slice(0, 2) };
+    const worker = new Worker({ port: 0, redis });
+    const monitor = new Monitor({ redis });
+    const client = new Client({ redis });
+    try {
+      for (const [call, bound] of [[() => worker.start(), 8000], [() => monitor.start(), 8000], [() => client.submit('echo', 1), 30_000]] as const) {
+        const r = await settles(call(), 40_000);
+        expect(r).not.toBe('pending');
+        expect((r as { error: Error }).error.message).toMatch(/the cluster is not ready: .*cluster_state/);
+        expect((r as { took: number }).took).toBeLessThan(bound);
+      }
+    } finally {
+      await Promise.allSettled([worker.stop(), monitor.stop(), client.close()]);
+      await restart(2);
+      const live = new Redis({ port: d.nodes[0]!.port });
+      await until(async () => /cluster_state:ok/.test((await live.cluster('INFO')) as string), 'the cluster ok again', 20_000, 100);
+      live.disconnect();
+    }
+  }, 90_000);
+
   it('every node killed: a client made before refuses its calls in bounded time, a worker started now too; all work again once the cluster is back', async () => {
     const redis = { cluster: d.seeds };
     const client = new Client({ redis });
@@ -104,7 +142,7 @@ describe('a Redis Cluster that does not answer', () => {
       expect(await client.wait(await client.submit('echo', 1), { timeout: 5000 })).toMatchObject({ outcome: 'succeeded' });
       const held = await client.submit('hold');
       await until(async () => (await client.get(held))?.state === 'RUNNING', 'the held task running', 5000);
-      for (const n of d.nodes) await n.kill('SIGKILL');
+      for (const n of current) await n.kill('SIGKILL');
       // (the client's connection has seen every node go)
       await new Promise((r) => setTimeout(r, 1000));
 
@@ -114,10 +152,7 @@ describe('a Redis Cluster that does not answer', () => {
       for (const r of calls) expect(r).not.toBe('pending');
       expect((calls[2] as { error: Error }).error).toBeInstanceOf(RedisUnavailableError);
 
-      for (const [i, n] of d.nodes.entries()) {
-        const args = ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${n.port}.conf`, '--cluster-port', String(busPorts[i]), '--cluster-node-timeout', '2000', '--dbfilename', `dump-${n.port}.rdb`];
-        restarted.push(await spawnServer(nodeArgs(n.port, dir, args), n.port));
-      }
+      for (const i of d.nodes.keys()) await restart(i);
       // the same client and worker, with no restart of theirs
       const id = await until(() => client.submit('echo', 3).catch(() => undefined), 'a submit accepted again', 30_000, 500);
       expect(await client.wait(id, { timeout: 20_000 })).toMatchObject({ outcome: 'succeeded', result: 3 });
