@@ -36,11 +36,13 @@ export const SCRIPT_LOADERS = ['function|load'] as const;
 /**
  * What any connection of ours sends besides its work: AUTH/HELLO, its name (CLIENT SETNAME),
  * ioredis's ready check and our version check (INFO), SELECT for a db other than 0, PING
- * (liveness), MULTI/EXEC, QUIT; on a Cluster, its layout (CLUSTER SLOTS) and the EXISTS that
- * routes a keyless command to the swarm's node (src/redis.ts atKey); the SET NX that writes or
- * reads the swarm's partition count at start, and the GET that only compares it (src/effects/layout.ts, its one key).
+ * (liveness), MULTI/EXEC, QUIT; on a Cluster, its layout (CLUSTER SLOTS), the check that it
+ * is ok before a connection is used (CLUSTER INFO: ioredis's ready check, which refused leaves
+ * every connection waiting to be ready) and the EXISTS that routes a keyless command to the
+ * swarm's node (src/redis.ts atKey); the SET NX that writes or reads the swarm's partition
+ * count at start, and the GET that only compares it (src/effects/layout.ts, its one key).
  */
-const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'exists', 'set', 'get'];
+const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'cluster|info', 'exists', 'set', 'get'];
 
 export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator';
 export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator'];

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { Cluster } from 'ioredis';
 import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
@@ -15,7 +16,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, connectionOwner, redisAddress, unavailable } from './redis.js';
+import { connect, connectionOwner, NOT_READY, redisAddress, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
@@ -52,8 +53,19 @@ const START_CONNECT_MS = 5000;
 
 function connectWithin(redis: Connection, ms: number): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no connection within ${ms} ms`)), ms);
-    redis.connect().then(resolve, reject).finally(() => clearTimeout(timer));
+    const timer = setTimeout(() => done(new Error(`no connection within ${ms} ms${redis instanceof Cluster ? `: ${NOT_READY}` : ''}`)), ms);
+    // ready, however it got there: a Cluster's connect() stays pending for good once its ready
+    // check (CLUSTER INFO, sent to any node) meets a node that is down, though the reconnect
+    // that follows gets ready
+    const ready = () => done();
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      redis.off('ready', ready);
+      if (e) reject(e);
+      else resolve();
+    };
+    redis.once('ready', ready);
+    redis.connect().then(() => done(), done);
   });
 }
 /** a monitor that stays behind says so at most this often */

@@ -11,6 +11,7 @@ import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
+import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
 
 const lastError = new WeakMap<Connection, Error>();
 
@@ -49,7 +50,7 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     ...extra,
   };
   const redis = c.cluster ? newCluster(c, opts) : newRedis(c, opts);
-  redis.on('error', (e: Error) => lastError.set(redis, e));
+  onErrors(redis, (e) => lastError.set(redis, e));
   return redis;
 }
 
@@ -62,12 +63,21 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
 function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
   const { enableAutoPipelining, lazyConnect, retryStrategy, enableOfflineQueue, ...node } = opts;
   const tls = tlsOptions(c.tls);
+  const retries = opts.maxRetriesPerRequest;
   const options: ClusterOptions = {
     enableAutoPipelining,
     lazyConnect,
     enableOfflineQueue,
-    // every node unreachable: asked again as one Redis is
-    clusterRetryStrategy: retryStrategy ? (times: number) => retryStrategy(times) ?? null : undefined,
+    // every node unreachable: asked again as one Redis is. A command sent meanwhile waits in the
+    // Cluster's own queue, which ioredis empties only when it gives up (maxRetriesPerRequest
+    // bounds a node's reconnects, not that): each maxRetriesPerRequest + 1 rounds fail what
+    // waits there, as that many reconnects to one Redis do (a worker's start, a client's call)
+    clusterRetryStrategy: retryStrategy
+      ? (times: number) => {
+          if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(cluster, retries, NOT_READY);
+          return retryStrategy(times) ?? null;
+        }
+      : undefined,
     // a failover takes the cluster its cluster-node-timeout and an election: commands refused
     // meanwhile (CLUSTERDOWN, or a node gone) are sent again after these delays, up to
     // maxRedirections times, rather than failed at once
@@ -82,7 +92,26 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
     // the primaries only: every component writes, and a replica's reads may be behind
     scaleReads: 'master',
   };
-  return new Cluster(c.cluster!, options);
+  const cluster = new Cluster(c.cluster!, options);
+  return cluster;
+}
+
+/**
+ * Why a Cluster is not ready: ioredis uses it once a node has given the layout and said the
+ * cluster is ok (CLUSTER INFO); a cluster that answers "fail" (a slot served by no node) is
+ * asked again and again, with no error of its own.
+ */
+export const NOT_READY = 'the cluster is not ready: no node answered, or the cluster says it is not ok (CLUSTER INFO cluster_state: a slot served by no node)';
+
+/**
+ * `conn`'s errors, said plainly: a Cluster that asked each node it knows for the layout and got
+ * no answer says "Failed to refresh slots cache." (its nodes' own socket errors are not shown).
+ */
+function onErrors(conn: Connection, report: (e: Error) => void): void {
+  conn.on('error', (e: Error) => {
+    const last = (e as { lastNodeError?: Error }).lastNodeError;
+    report(e.name === 'ClusterAllFailedError' ? new Error(`none of its nodes answered${last ? ` (${last.message})` : ''}`, { cause: e }) : e);
+  });
 }
 
 /**
@@ -101,10 +130,17 @@ export function primaries(conn: Connection): Redis[] {
  */
 export async function atKey(conn: Connection, key: string, command: string, ...args: (string | number)[]): Promise<unknown> {
   if (!(conn instanceof Cluster)) return conn.call(command, ...args);
-  const replies = await conn.pipeline().exists(key).call(command, ...args).exec();
-  const [err, reply] = replies?.[1] ?? [new Error(`${command}: no reply from the cluster`), null];
-  if (err) throw err;
-  return reply;
+  for (let attempt = 1; ; attempt++) {
+    const replies = await conn.pipeline().exists(key).call(command, ...args).exec();
+    // EXISTS refused: the command ran on a node that does not serve key (a slot moved since
+    // this connection learnt it, src/cluster-redirect.ts), so its reply is not the one asked for
+    const [keyErr] = replies?.[0] ?? [new Error(`${command}: no reply from the cluster`)];
+    if (attempt <= MOVED_RETRIES && (await learntMove(conn, key, keyErr))) continue;
+    if (keyErr) throw keyErr;
+    const [err, reply] = replies?.[1] ?? [new Error(`${command}: no reply from the cluster`), null];
+    if (err) throw err;
+    return reply;
+  }
 }
 
 /** The client name a connection's nodes carry (CLIENT SETNAME), to find its waits. */
@@ -140,7 +176,7 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       // maxRetriesPerRequest + 1 rounds fail the queued commands, as each that many reconnects
       // to one Redis do.
       sentinelRetryStrategy: (times) => {
-        if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(redis, retries);
+        if (typeof retries === 'number' && times % (retries + 1) === 0) failQueued(redis, retries, 'no sentinel named a primary');
         return Math.min(50 * times, 1000);
       },
       ...opts,
@@ -159,11 +195,12 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
 
 /**
  * Reject the commands waiting for a connection, with the error ioredis gives when a command's
- * reconnects run out (its `flushQueue`: not in ioredis's types, hence the guarded call).
+ * reconnects run out (its `flushQueue`: not in ioredis's types, hence the guarded call; a
+ * Cluster's takes the error alone, and has only the one queue).
  */
-function failQueued(redis: Redis, retries: number): void {
+function failQueued(redis: Connection, retries: number, why: string): void {
   const cause = lastError.get(redis)?.message;
-  const e = new Error(`Reached the max retries per request limit (which is ${retries}): no sentinel named a primary${cause ? ` (${cause.trim()})` : ''}`);
+  const e = new Error(`Reached the max retries per request limit (which is ${retries}): ${why}${cause ? ` (${cause.trim()})` : ''}`);
   e.name = 'MaxRetriesPerRequestError';
   (redis as unknown as { flushQueue?: (e: Error, o: { offlineQueue: boolean; commandQueue: boolean }) => void }).flushQueue?.(e, { offlineQueue: true, commandQueue: false });
 }
@@ -234,7 +271,8 @@ export async function pingOnce(url: string, o: { username?: string; password?: s
  * then the server's version checked. Rejects with the socket's error, or the sentinels'.
  */
 export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<ServerVersion> {
-  const probe = newRedis(c, {
+  // (a Cluster: its nodes, each asked once; host/port are only defaults there)
+  const probe = (c.cluster ? newCluster : newRedis)(c, {
     username: c.username,
     password: c.password,
     db: c.db,
@@ -248,7 +286,7 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
     sentinelRetryStrategy: () => null,
   });
   let cause: Error | undefined;
-  probe.on('error', (e: Error) => (cause ??= e));
+  onErrors(probe, (e) => (cause ??= e));
   try {
     try {
       await probe.connect();

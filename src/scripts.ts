@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import { ReplyError, type ChainableCommander, type Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
@@ -159,7 +159,13 @@ const loads = new WeakMap<Redis, Promise<void>>();
  * come to serve the swarm's slot: a migration, a failover to a replica that never had it).
  */
 export async function loadLibrary(conn: Connection): Promise<void> {
-  await Promise.all(primaries(conn).map(loadOn));
+  const settled = await Promise.allSettled(primaries(conn).map(loadOn));
+  // A primary that does not answer (another shard down) is passed over: the script is run again
+  // right after, and fails on its own if the node it needs is the one. One that refused the
+  // library (NOPERM, out of memory...) says why.
+  const refused = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof ReplyError);
+  if (refused) throw refused.reason;
+  if (!settled.some((r) => r.status === 'fulfilled') && settled.length) throw (settled[0] as PromiseRejectedResult).reason;
 }
 
 /** Load the library on one node (one load at a time per connection; loaded already counts). */

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
-import { RedisUnavailableError, UnsupportedServerError } from './errors.js';
+import { RedisUnavailableError, TaskSwarmError, UnsupportedServerError } from './errors.js';
 
 export const MIN_SERVER_VERSIONS = { redis: '7.0.0', valkey: '7.2.0' } as const;
 
@@ -72,8 +72,17 @@ export async function checkServer(conn: Connection, where = 'Redis'): Promise<Se
   if (primaries(conn).length === 0) await conn.ping();
   const nodes = primaries(conn);
   if (nodes.length === 0) throw new RedisUnavailableError(`${where}: the cluster named no primary`);
-  const versions = await Promise.all(nodes.map((n) => checkNode(n, nodes.length > 1 ? `${where} (node ${n.options.host}:${n.options.port})` : where)));
-  return versions[0]!;
+  if (nodes.length === 1) return checkNode(nodes[0]!, where);
+  // A primary that does not answer (another shard down: killed, cut off, failing over) is not
+  // this swarm's concern until it serves the swarm, and would otherwise keep every component
+  // from starting for as long as it is down: it is passed over. One that answers and fails the
+  // check fails it.
+  const checks = await Promise.allSettled(nodes.map((n) => checkNode(n, `${where} (node ${n.options.host}:${n.options.port})`)));
+  const refused = checks.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof TaskSwarmError);
+  if (refused) throw refused.reason;
+  const passed = checks.find((r) => r.status === 'fulfilled');
+  if (!passed) throw (checks[0] as PromiseRejectedResult).reason;
+  return passed.value;
 }
 
 async function checkNode(redis: Redis, where: string): Promise<ServerVersion> {

@@ -46,7 +46,7 @@ async function nodeOf(prefix: string): Promise<{ slot: number; port: number }> {
     await c.ping();
     const key = buildKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix: prefix })).newQueue;
     const slot = Number(await c.cluster('KEYSLOT', key));
-    const slots = (await c.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+    const slots = (await c.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
     const owner = slots.find(([a, b]) => slot >= a && slot <= b)!;
     return { slot, port: owner[2][1] };
   } finally {

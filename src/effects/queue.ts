@@ -4,6 +4,7 @@
  * take (park-claimed.lua) and submit (submit.lua). Named for the machine effects that call them.
  */
 import type { Connection } from '../redis.js';
+import { learntMove, MOVED_RETRIES } from '../cluster-redirect.js';
 import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
 import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
@@ -89,21 +90,27 @@ export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
  * the block begins, so that the worker can end its own wait (CLIENT UNBLOCK).
  */
 export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void): Promise<ClaimReply> {
-  const pipe = scriptPipeline(blocking);
-  // `onBlocking` gets the connection's id (for CLIENT UNBLOCK) once Redis has run this pipeline
-  // up to the block: its reply leaves with the block's, as the commands arrive in one write.
-  if (onBlocking) pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
-  // Work of this worker's functions may wait in their queues with nothing on `new-task` to wake
-  // it (another worker's claim routed the entry since our last claim): ready.lua then pushes a
-  // wake marker, so the block returns at once. In the same write, Redis runs it right before
-  // the block: nothing slips in between.
-  pipeScript(pipe, 'ready', [keys.newQueue], request.functions.filter((f) => f.room > 0).map((f) => f.name));
-  pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
-  pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
-  const replies = await execPipeline(pipe);
-  const [err, reply] = replies[onBlocking ? 3 : 2] ?? [new Error('the pipelined claim got no reply')];
-  if (err) throw err;
-  return parseClaim(reply);
+  for (let attempt = 1; ; attempt++) {
+    const pipe = scriptPipeline(blocking);
+    // `onBlocking` gets the connection's id (for CLIENT UNBLOCK) once Redis has run this pipeline
+    // up to the block: its reply leaves with the block's, as the commands arrive in one write.
+    if (onBlocking) pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
+    // Work of this worker's functions may wait in their queues with nothing on `new-task` to wake
+    // it (another worker's claim routed the entry since our last claim): ready.lua then pushes a
+    // wake marker, so the block returns at once. In the same write, Redis runs it right before
+    // the block: nothing slips in between.
+    pipeScript(pipe, 'ready', [keys.newQueue], request.functions.filter((f) => f.room > 0).map((f) => f.name));
+    pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
+    pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
+    const replies = await execPipeline(pipe);
+    const [err, reply] = replies[onBlocking ? 3 : 2] ?? [new Error('the pipelined claim got no reply')];
+    // a Cluster whose slot went to another node (src/cluster-redirect.ts): the claim did not
+    // run, so it is sent again where the slot is now (CLIENT ID made this pipeline one that
+    // ioredis neither sends again nor learns from)
+    if (attempt <= MOVED_RETRIES && (await learntMove(blocking, keys.newQueue, err))) continue;
+    if (err) throw err;
+    return parseClaim(reply);
+  }
 }
 
 /**

@@ -1,0 +1,69 @@
+/**
+ * Review of a swarm on a Redis Cluster one of whose shards is down, not the swarm's: its primary
+ * killed, with no replica to take over, on a cluster that keeps serving the slots it still has
+ * (cluster-require-full-coverage no, as deployments that favour availability run it; with the
+ * default, the same holds for the cluster-node-timeout before the node is declared failed).
+ *
+ * A new worker, monitor or client checks the server on every primary (any may come to serve the
+ * swarm after a failover or a move) and loads the script library on every primary: one primary
+ * that did not answer failed all of it, "Connection is closed.", so that no component could start
+ * on a swarm whose own node was fine, for as long as another shard was down.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Monitor, Worker } from '../src/index.js';
+import { buildKeys } from '../src/keys.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { freePort, until } from './helpers/redis-server.js';
+import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+
+let d: ClusterDeployment;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'task-swarm-review-cluster-partial-'));
+  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  d = await spawnCluster(dir, ports.slice(0, 3), ports.slice(3), { replicas: 0, nodeTimeout: 1000, extra: ['--cluster-require-full-coverage', 'no'] });
+}, 60_000);
+
+afterAll(async () => {
+  for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a Redis Cluster with another shard down', () => {
+  it("a worker, a monitor and a client start and run the swarm's tasks while a primary that does not serve the swarm is dead", async () => {
+    const prefix = '{partial}:';
+    const key = buildKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix: prefix })).newQueue;
+    const admin = new Redis({ port: d.seeds[0]!.port });
+    const slot = Number(await admin.cluster('KEYSLOT', key));
+    const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    admin.disconnect();
+    const home = slots.find(([a, b]) => slot >= a && slot <= b)![2][1];
+    const other = d.nodes.find((n) => n.port !== home)!;
+    const live = d.nodes.find((n) => n.port !== home && n !== other)!;
+    await other.kill('SIGKILL');
+    // declared failed: the cluster serves the slots it still has
+    const watch = new Redis({ port: live.port });
+    await until(async () => ((await watch.cluster('NODES')) as string).split('\n').some((l) => l.includes(`:${other.port}@`) && /\bfail\b/.test(l)), 'the dead primary declared failed', 10_000, 100);
+    watch.disconnect();
+
+    // (every node given, the dead one among them)
+    const redis = { cluster: d.seeds, keyPrefix: prefix };
+    const worker = new Worker({ port: 0, redis, heartbeatInterval: 300 });
+    worker.addTaskFunction('echo', async (t) => t.data);
+    const monitor = new Monitor({ redis });
+    const client = new Client({ redis });
+    try {
+      await worker.start();
+      await monitor.start();
+      const id = await client.submit('echo', { n: 1 });
+      expect(await client.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: { n: 1 } });
+    } finally {
+      await Promise.allSettled([client.close(), monitor.stop(), worker.stop()]);
+    }
+  }, 60_000);
+});
