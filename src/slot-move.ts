@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { Redis, ReplyError } from 'ioredis';
 import { resolveRedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, RedisUnavailableError, StateError } from './errors.js';
-import { partitionKeys } from './partitions.js';
+import { partitionKeys, partitionPrefix } from './partitions.js';
 
 const MOVE = readFileSync(new URL('./lua/admin/move-slot.lua', import.meta.url), 'utf8');
 const PURGE = readFileSync(new URL('./lua/admin/purge-slot.lua', import.meta.url), 'utf8');
@@ -130,7 +130,8 @@ export async function moveSwarmSlot(redis: RedisOptions, to: { host: string; por
     if (target.id === source.id) return { slot, from: at(source), to: at(target), keys: 0 };
     const [src, dst] = await Promise.all([open(source, true), open(target)]);
 
-    const lock = `${c.keyPrefix}move-slot`;
+    // (in the slot moved: the partition's prefix)
+    const lock = `${partitionPrefix(c.keyPrefix, partition, c.partitions)}move-slot`;
     const token = randomBytes(8).toString('hex');
     const taken = await src.set(lock, token, 'PX', timeoutMs + LOCK_MARGIN_MS, 'NX').catch((e: Error) => {
       // (a move that just ended gave the slot away: the layout read above is already old)
