@@ -61,6 +61,9 @@ describe('Redis Sentinel over TLS', () => {
     cleanup.push(async () => replica.disconnect());
     await until(async () => /master_link_status:up/.test(await replica.info('replication')), 'the replica in sync over TLS', 10_000);
     await primary.kill('SIGKILL');
+    // once the replica is promoted (on a loaded machine the sentinels take longer than a client's
+    // submit waits for a primary: a submit sent meanwhile may be refused, which is not this test's)
+    await until(async () => /role:master/.test(await replica.info('replication')), 'the replica promoted', 30_000, 100);
     const id = await c.submit('f', 'after');
     expect(await c.wait(id, { timeout: 20_000 })).toMatchObject({ outcome: 'succeeded', result: 'after' });
     expect(ran).toContain(id);
