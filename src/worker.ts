@@ -66,6 +66,15 @@ export function redisCommandTimeout(heartbeatInterval: number, durableWait = 0):
   return Math.max(1000, 2 * heartbeatInterval) + durableWait;
 }
 
+/** the function of a claimed entry (undefined when it does not read: take() parks it) */
+function functionOfEntry(raw: string): string | undefined {
+  try {
+    return parseEntry(raw).function;
+  } catch {
+    return undefined;
+  }
+}
+
 /** a claim's reply, and the partition it claimed in */
 interface PartClaim {
   part: WorkerPartition;
@@ -370,15 +379,18 @@ export class Worker extends EventEmitter {
    * function capped by addTaskFunction's `concurrency` has what its cap leaves), the list rotated
    * from one claim to the next.
    */
-  private claimRequest(max: number, part: WorkerPartition): ClaimRequest {
-    return part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max), rotation: this.rotation++ });
+  private claimRequest(max: number, part: WorkerPartition, taken?: Map<string, number>): ClaimRequest {
+    return part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken), rotation: this.rotation++ });
   }
 
-  /** each function with the room it has in `max` (a function capped here: what its cap leaves) */
-  private functionRooms(max: number): ClaimRequest['functions'] {
+  /**
+   * each function with the room it has in `max` (a function capped here: what its cap leaves);
+   * `taken`: per function, what claims not yet in `pending` took (a claim across partitions)
+   */
+  private functionRooms(max: number, taken?: Map<string, number>): ClaimRequest['functions'] {
     let running: Map<string, number> | undefined;
     if (this.caps.size) {
-      running = new Map();
+      running = new Map(taken);
       for (const t of [...this.tasks.values(), ...this.pending.values()]) if (!t.settled) running.set(t.entry.function, (running.get(t.entry.function) ?? 0) + 1);
     }
     const functions: ClaimRequest['functions'] = [];
@@ -406,12 +418,19 @@ export class Worker extends EventEmitter {
     const out: PartClaim[] = [];
     let left = max;
     let wakeAt = -1;
+    // what the partitions before took, per function: not in `pending` until taken, yet it fills
+    // the caps of addTaskFunction's `concurrency` for the partitions after
+    const taken = this.caps.size ? new Map<string, number>() : undefined;
     for (let i = 0; i < n && left > 0; i++) {
       const part = this.parts[(first + i) % n]!;
-      const reply = await this.claimIn(part, left);
+      const reply = await this.claimIn(part, left, taken);
       if (reply.wakeAt > 0) wakeAt = wakeAt < 0 ? reply.wakeAt : Math.min(wakeAt, reply.wakeAt);
       left -= reply.claimed.length;
       out.push({ part, reply });
+      for (const c of taken ? reply.claimed : []) {
+        const fn = functionOfEntry(c.raw);
+        if (fn !== undefined) taken!.set(fn, (taken!.get(fn) ?? 0) + 1);
+      }
     }
     // the wake of the soonest rate-limited work, in any partition
     const last = out.at(-1)!.reply;
@@ -420,8 +439,8 @@ export class Worker extends EventEmitter {
   }
 
   /** a claim in one partition */
-  private claimIn(part: WorkerPartition, max: number): Promise<ClaimReply> {
-    const request = this.claimRequest(max, part);
+  private claimIn(part: WorkerPartition, max: number, taken?: Map<string, number>): Promise<ClaimReply> {
+    const request = this.claimRequest(max, part, taken);
     if (max <= 0 || request.functions.length === 0) return Promise.resolve(NO_CLAIM());
     // the ENDs going out now, whose slots this claim fills, go in its script (finish-claim.lua)
     const ends = part.ends.takeOutgoing();
