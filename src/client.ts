@@ -265,9 +265,11 @@ export class Client {
     // Over several batches, the ids the caller chose are checked first (one read), so a list
     // holding a used id writes nothing; generated ids are new. Only an id taken by another
     // producer between this check and the writes can still leave the batches before it written
-    // (docs/semantics.md, "Bulk submit").
+    // (docs/semantics.md, "Bulk submit"). So over several partitions too: each partition's share
+    // of a batch is a script of its own, and one refusing cannot undo what the others wrote.
     const chosen = subs.filter((_, i) => tasks[i]!.options?.id !== undefined);
-    if (batches.length > 1 && chosen.length > 0) {
+    const spread = this.parts.length > 1 && new Set(subs.map((t) => this.partOf(t.id))).size > 1;
+    if ((batches.length > 1 || spread) && chosen.length > 0) {
       // (a pipeline per partition: a Cluster runs one only when all its keys are in one slot)
       const byPart = new Map<number, Submission[]>();
       for (const t of chosen) byPart.set(this.partOf(t.id), [...(byPart.get(this.partOf(t.id)) ?? []), t]);
