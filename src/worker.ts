@@ -421,15 +421,34 @@ export class Worker extends EventEmitter {
     // what the partitions before took, per function: not in `pending` until taken, yet it fills
     // the caps of addTaskFunction's `concurrency` for the partitions after
     const taken = this.caps.size ? new Map<string, number>() : undefined;
+    // A partition whose claim fails (its primary down, its reply lost) must not strand what the
+    // others took: their replies came, so nothing would hand those tasks back but the monitor's
+    // timeout. They are run; the claim fails only when it took nothing, and then recovering
+    // hands back what a claim of unknown outcome took. One that took something leaves its
+    // failed partitions' claims to recover now, aside.
+    const failed: { part: WorkerPartition; error: unknown }[] = [];
     for (let i = 0; i < n && left > 0; i++) {
       const part = this.parts[(first + i) % n]!;
-      const reply = await this.claimIn(part, left, taken);
+      let reply: ClaimReply;
+      try {
+        reply = await this.claimIn(part, left, taken);
+      } catch (error) {
+        failed.push({ part, error });
+        continue;
+      }
       if (reply.wakeAt > 0) wakeAt = wakeAt < 0 ? reply.wakeAt : Math.min(wakeAt, reply.wakeAt);
       left -= reply.claimed.length;
       out.push({ part, reply });
       for (const c of taken ? reply.claimed : []) {
         const fn = functionOfEntry(c.raw);
         if (fn !== undefined) taken!.set(fn, (taken!.get(fn) ?? 0) + 1);
+      }
+    }
+    if (failed.length) {
+      if (!out.some((r) => r.reply.claimed.length > 0)) throw failed[0]!.error;
+      for (const f of failed) {
+        this.log.warn(`claim in partition ${f.part.index} failed (the tasks claimed in the others run): ${(f.error as Error).message}`);
+        this.recoverClaimsIn(f.part).catch((e: Error) => this.log.debug(`recovering claims in partition ${f.part.index}: ${e.message}`));
       }
     }
     // the wake of the soonest rate-limited work, in any partition
@@ -920,9 +939,12 @@ export class Worker extends EventEmitter {
           return { lost };
         }),
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
-          const back: string[] = [];
-          for (const part of this.parts) back.push(...(await handBack(this.redis, part.keys, this.held(input.ids, part.index))));
+          // each partition on its own: one that fails must not keep the others' tasks from going back
+          const each = await Promise.allSettled(this.parts.map((part) => handBack(this.redis, part.keys, this.held(input.ids, part.index))));
+          const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
+          const failed = each.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed) throw failed.reason;
         }),
         deregister: promiseEffect<void>(async () => {
           try {
