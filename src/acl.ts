@@ -38,9 +38,10 @@ export const SCRIPT_LOADERS = ['function|load'] as const;
  * ioredis's ready check and our version check (INFO), SELECT for a db other than 0, PING
  * (liveness), MULTI/EXEC, QUIT; on a Cluster, its layout (CLUSTER SLOTS) and the EXISTS that
  * routes a keyless command to the swarm's node (src/redis.ts atKey); the SET NX that writes or
- * reads the swarm's partition count at start (src/effects/layout.ts, its one key).
+ * reads the swarm's partition count at start, and the GET that reads it before a client's
+ * first read (src/effects/layout.ts, its one key).
  */
-const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'exists', 'set'];
+const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'exists', 'set', 'get'];
 
 export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator';
 export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator'];

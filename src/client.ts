@@ -6,7 +6,7 @@ import type { Connection } from './redis.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
-import { checkLayout } from './effects/layout.js';
+import { checkLayout, readLayout } from './effects/layout.js';
 import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, redisAddress } from './redis.js';
@@ -188,6 +188,8 @@ export class Client {
   private readonly reconnects = new Set<() => void>();
   /** the server's version check, made before the first script runs (kept once it passed or found the server too old) */
   private serverChecked?: Promise<void>;
+  /** the partition count checked by a call that only reads (kept once the swarm had one) */
+  private layoutRead?: Promise<void>;
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
@@ -221,6 +223,25 @@ export class Client {
       if (!(e instanceof UnsupportedServerError) && !(e instanceof ConfigError)) this.serverChecked = undefined;
       throw e;
     }));
+  }
+
+  /**
+   * Before a call that only reads: a client that counts the partitions otherwise than the swarm
+   * would read other keys (an empty status, "unknown" tasks): refused, as a write is. Writes
+   * nothing (src/effects/layout.ts readLayout).
+   */
+  private checkReads(): Promise<void> {
+    if (this.serverChecked) return this.serverChecked;
+    return (this.layoutRead ??= readLayout(this.redis, buildKeys(this.config).layout, this.config.partitions).then(
+      (found) => {
+        // (no count yet: asked again next time)
+        if (!found) this.layoutRead = undefined;
+      },
+      (e: unknown) => {
+        if (!(e instanceof ConfigError)) this.layoutRead = undefined;
+        throw e;
+      },
+    ));
   }
 
   /**
@@ -394,6 +415,7 @@ export class Client {
    */
   async get(id: string): Promise<TaskInfo | null> {
     checkId('get', id);
+    await this.checkReads();
     const k = this.keysOf(id);
     const replies = (await this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec()) ?? [];
     const [hashError, h] = (replies[0] ?? [null, null]) as [Error | null, Record<string, string> | null];
@@ -511,8 +533,11 @@ export class Client {
                 if (afterEnd) endEvent = undefined;
               }
             },
-            // Redis away: the reconnect, the next event or the poll reads again.
-            () => {},
+            // Redis away: the reconnect, the next event or the poll reads again. A partition
+            // count not the swarm's: it never will.
+            (e: unknown) => {
+              if (e instanceof ConfigError) finish(() => reject(e));
+            },
           )
           .finally(() => {
             reading = false;
@@ -543,6 +568,7 @@ export class Client {
   async deadLetters(options: { limit?: number; offset?: number } = {}): Promise<DeadLetter[]> {
     const offset = options.offset ?? 0;
     const limit = options.limit ?? 100;
+    await this.checkReads();
     if (this.parts.length === 1) return (await readDeadLetters(this.redis, this.keys, offset, limit)).letters;
     // each partition's newest offset + limit, merged newest first (their keys name their partition)
     const all = await Promise.all(this.parts.map(async (k, p) => (await readDeadLetters(this.redis, k, 0, offset + limit)).letters.map((l) => ({ ...l, key: `${p}/${l.key}` }))));
@@ -564,6 +590,7 @@ export class Client {
   /** One dead letter by its key, or null (retried, purged or dropped). */
   async deadLetter(key: string): Promise<DeadLetter | null> {
     const at = this.deadLetterAt(key);
+    await this.checkReads();
     const l = await readDeadLetter(this.redis, at.keys, at.key);
     return l && { ...l, key };
   }
@@ -591,6 +618,7 @@ export class Client {
    * that serve it, paused. A function with queued tasks and no worker waits for one.
    */
   async stats(): Promise<SwarmStats> {
+    await this.checkReads();
     if (this.parts.length === 1) return this.statsOf(this.keys);
     // summed over the partitions; workers are listed in each (the same), paused is set in each
     const each = await Promise.all(this.parts.map((k) => this.statsOf(k)));
@@ -682,6 +710,7 @@ export class Client {
 
   /** The limits set, each with how many of its tasks run now (over every partition). */
   async limits(): Promise<LimitInfo[]> {
+    await this.checkReads();
     if (this.parts.length === 1) return readLimits(this.redis, this.keys);
     const each = await Promise.all(this.parts.map((k) => readLimits(this.redis, k)));
     const running = new Map<string, number>();
@@ -708,17 +737,21 @@ export class Client {
 
   /** Remove a schedule: no tick of it fires from now on. Resolves false when none has that name. */
   async unschedule(name: string): Promise<boolean> {
-    return removeSchedule(this.redis, this.keys, checkScheduleName('unschedule', name));
+    const checked = checkScheduleName('unschedule', name);
+    await this.checkServer();
+    return removeSchedule(this.redis, this.keys, checked);
   }
 
   /** The schedules set, by name: when each fires next, and what its last firing queued. */
-  schedules(): Promise<ScheduleInfo[]> {
+  async schedules(): Promise<ScheduleInfo[]> {
+    await this.checkReads();
     return readSchedules(this.redis, this.keys);
   }
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */
   async pause(fn?: string): Promise<void> {
     const target = checkPauseTarget('pause', fn);
+    await this.checkServer();
     for (const k of this.parts) await pause(this.redis, k, target);
   }
 
