@@ -613,6 +613,11 @@ export class Worker extends EventEmitter {
       if (ok) this.log.warn(`task ${id}: Connection lost its data; re-asserted the task from memory`);
       else lost.push(id);
     }
+    if (part.epoch !== '' && r.epoch !== part.epoch) {
+      // Redis lost its data there, and with it perhaps the swarm's partition count: written
+      // again, so that a component of another count starting now is still refused
+      checkLayout(this.redis, this.layoutKey, this.parts.length).catch((e: Error) => this.log.error(`after Redis lost its data: ${e.message}`));
+    }
     part.epoch = r.epoch;
     if (lost.length) this.log.warn(`lease lost for ${lost.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
     return lost;
