@@ -3,6 +3,7 @@
  * claims whose replies were lost (claim-recover.lua), park a claimed task the worker cannot
  * take (park-claimed.lua) and submit (submit.lua). Named for the machine effects that call them.
  */
+import { Cluster } from 'ioredis';
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
@@ -112,15 +113,29 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
  * across them once any wakes. Resolves true when an entry arrived, false at the timeout.
  */
 export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: number, functions: string[], onBlocking: (clientId: number) => void): Promise<boolean> {
-  const pipe = scriptPipeline(blocking);
-  pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
-  pipeScript(pipe, 'ready', [keys.newQueue], functions);
-  pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
-  const replies = await execPipeline(pipe);
-  const [err, reply] = replies[2] ?? [new Error('the wait got no reply')];
-  if (err) throw err;
-  return reply !== null;
+  for (let attempt = 1; ; attempt++) {
+    const pipe = scriptPipeline(blocking);
+    pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
+    pipeScript(pipe, 'ready', [keys.newQueue], functions);
+    pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
+    const replies = await execPipeline(pipe);
+    const [err, reply] = replies[2] ?? [new Error('the wait got no reply')];
+    // The partition's slot went to another node (moveSwarmSlot, a failover). ioredis neither
+    // follows nor learns a MOVED in a pipeline that ran a keyless command (CLIENT ID), and this
+    // connection sends nothing else: every later wait would fail alike, at once, and end the
+    // worker's wait on every partition with it (a hot loop). A lone command on the key, which
+    // ioredis follows and records, teaches it where the slot is; the wait is sent again there.
+    if (err && attempt <= MOVED_RETRIES && blocking instanceof Cluster && err.message.startsWith('MOVED ')) {
+      await blocking.exists(keys.newQueue);
+      continue;
+    }
+    if (err) throw err;
+    return reply !== null;
+  }
 }
+
+/** how many times a wait is sent again after a MOVED: a slot moved twice in a row, at most */
+const MOVED_RETRIES = 3;
 
 export function parseClaim(reply: unknown): ClaimReply {
   const [flat, parkedFlat, wakeAt, now, receipt] = reply as [string[], string[], number, number, number];
