@@ -341,6 +341,11 @@ export class Worker extends EventEmitter {
         unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task "${c.id}" was claimed but cannot start: ${(e as Error).message}` });
         continue;
       }
+      if (this.parts.length > 1 && partitionOf(c.id, this.parts.length) !== part.index) {
+        // pushed by hand onto another partition's queue: it runs, but clients look for it by its
+        // id in its own partition (get, wait, cancel, control find nothing there)
+        log.warn(`task "${c.id}" was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
+      }
       this.pending.set(c.id, { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, listeners: new Map(), part: part.index });
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
     }
