@@ -423,7 +423,16 @@ export class Client {
     // A key of another type under the task's name (set by hand): say so rather than throw.
     if (hashError) return { id, state: '', attempt: 0, manualEnd: false, invalid: { key: hashError.message } };
     if (!h || Object.keys(h).length === 0) return queued ? { id, state: 'QUEUED', attempt: 0, manualEnd: false } : null;
-    return readHash(id, h);
+    return this.letterKeyed(id, readHash(id, h));
+  }
+
+  /**
+   * A parked task's dead-letter key as retryDead and purgeDead take it: with several partitions,
+   * prefixed with the task's (`"2/17"`, as deadLetters lists it).
+   */
+  private letterKeyed(id: string, info: TaskInfo): TaskInfo {
+    if (this.parts.length > 1 && info.parked && info.parked.key !== '') info.parked.key = `${this.partOf(id)}/${info.parked.key}`;
+    return info;
   }
 
   /**
@@ -526,7 +535,7 @@ export class Client {
               if (t?.state === 'END') finish(() => resolve(t));
               // gone after an end: believed only for a task this wait has seen (queued, running);
               // for one it never saw (pushed by hand, not claimed yet) anyone could forge the end
-              else if (t === null && afterEnd && lastSeen) finish(() => resolve(fromEndEvent(id, endEvent!, lastSeen)));
+              else if (t === null && afterEnd && lastSeen) finish(() => resolve(this.letterKeyed(id, fromEndEvent(id, endEvent!, lastSeen))));
               else if (t !== null) {
                 lastSeen = t;
                 // The hash outlived that end and does not say END: it was not the runtime's.
