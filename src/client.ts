@@ -6,7 +6,7 @@ import type { Connection } from './redis.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
-import { checkLayout } from './effects/layout.js';
+import { checkLayout, readLayout } from './effects/layout.js';
 import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, redisAddress } from './redis.js';
@@ -192,6 +192,8 @@ export class Client {
   private readonly reconnects = new Set<() => void>();
   /** the server's version check, made before the first script runs (kept once it passed or found the server too old) */
   private serverChecked?: Promise<void>;
+  /** the partition count checked by a call that only reads (kept once the swarm had one) */
+  private layoutRead?: Promise<void>;
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
@@ -218,13 +220,33 @@ export class Client {
   private checkServer(): Promise<void> {
     const check = async () => {
       await checkServer(this.redis, `Redis at ${redisAddress(this.config)}`);
-      await checkLayout(this.redis, buildKeys(this.config).layout, this.config.partitions, false);
+      // (only compared: a call refused for bad input must write nothing; a submit records it)
+      await readLayout(this.redis, buildKeys(this.config).layout, this.config.partitions);
     };
     return (this.serverChecked ??= check().catch((e: unknown) => {
       // (kept: a server too old, a partition count the swarm does not have; asked again: the rest)
       if (!(e instanceof UnsupportedServerError) && !(e instanceof ConfigError)) this.serverChecked = undefined;
       throw e;
     }));
+  }
+
+  /**
+   * Before a call that only reads: a client that counts the partitions otherwise than the swarm
+   * would read other keys (an empty status, "unknown" tasks): refused, as a write is. Writes
+   * nothing (src/effects/layout.ts readLayout).
+   */
+  private checkReads(): Promise<void> {
+    if (this.serverChecked) return this.serverChecked;
+    return (this.layoutRead ??= readLayout(this.redis, buildKeys(this.config).layout, this.config.partitions).then(
+      (found) => {
+        // (no count yet: asked again next time)
+        if (!found) this.layoutRead = undefined;
+      },
+      (e: unknown) => {
+        if (!(e instanceof ConfigError)) this.layoutRead = undefined;
+        throw e;
+      },
+    ));
   }
 
   /**
@@ -288,9 +310,11 @@ export class Client {
     // Over several batches, the ids the caller chose are checked first (one read), so a list
     // holding a used id writes nothing; generated ids are new. Only an id taken by another
     // producer between this check and the writes can still leave the batches before it written
-    // (docs/semantics.md, "Bulk submit").
+    // (docs/semantics.md, "Bulk submit"). So over several partitions too: each partition's share
+    // of a batch is a script of its own, and one refusing cannot undo what the others wrote.
     const chosen = subs.filter((_, i) => tasks[i]!.options?.id !== undefined);
-    if (batches.length > 1 && chosen.length > 0) {
+    const spread = this.parts.length > 1 && new Set(subs.map((t) => this.partOf(t.id))).size > 1;
+    if ((batches.length > 1 || spread) && chosen.length > 0) {
       // (a pipeline per partition: a Cluster runs one only when all its keys are in one slot)
       const byPart = new Map<number, Submission[]>();
       for (const t of chosen) byPart.set(this.partOf(t.id), [...(byPart.get(this.partOf(t.id)) ?? []), t]);
@@ -421,6 +445,7 @@ export class Client {
    */
   async get(id: string): Promise<TaskInfo | null> {
     checkId('get', id);
+    await this.checkReads();
     const k = this.keysOf(id);
     const replies = (await this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec()) ?? [];
     const [hashError, h] = (replies[0] ?? [null, null]) as [Error | null, Record<string, string> | null];
@@ -428,7 +453,16 @@ export class Client {
     // A key of another type under the task's name (set by hand): say so rather than throw.
     if (hashError) return { id, state: '', attempt: 0, manualEnd: false, invalid: { key: hashError.message } };
     if (!h || Object.keys(h).length === 0) return queued ? { id, state: 'QUEUED', attempt: 0, manualEnd: false } : null;
-    return readHash(id, h);
+    return this.letterKeyed(id, readHash(id, h));
+  }
+
+  /**
+   * A parked task's dead-letter key as retryDead and purgeDead take it: with several partitions,
+   * prefixed with the task's (`"2/17"`, as deadLetters lists it).
+   */
+  private letterKeyed(id: string, info: TaskInfo): TaskInfo {
+    if (this.parts.length > 1 && info.parked && info.parked.key !== '') info.parked.key = `${this.partOf(id)}/${info.parked.key}`;
+    return info;
   }
 
   /**
@@ -531,15 +565,18 @@ export class Client {
               if (t?.state === 'END') finish(() => resolve(t));
               // gone after an end: believed only for a task this wait has seen (queued, running);
               // for one it never saw (pushed by hand, not claimed yet) anyone could forge the end
-              else if (t === null && afterEnd && lastSeen) finish(() => resolve(fromEndEvent(id, endEvent!, lastSeen)));
+              else if (t === null && afterEnd && lastSeen) finish(() => resolve(this.letterKeyed(id, fromEndEvent(id, endEvent!, lastSeen))));
               else if (t !== null) {
                 lastSeen = t;
                 // The hash outlived that end and does not say END: it was not the runtime's.
                 if (afterEnd) endEvent = undefined;
               }
             },
-            // Redis away: the reconnect, the next event or the poll reads again.
-            () => {},
+            // Redis away: the reconnect, the next event or the poll reads again. A partition
+            // count not the swarm's: it never will.
+            (e: unknown) => {
+              if (e instanceof ConfigError) finish(() => reject(e));
+            },
           )
           .finally(() => {
             reading = false;
@@ -570,6 +607,7 @@ export class Client {
   async deadLetters(options: { limit?: number; offset?: number } = {}): Promise<DeadLetter[]> {
     const offset = options.offset ?? 0;
     const limit = options.limit ?? 100;
+    await this.checkReads();
     if (this.parts.length === 1) return (await readDeadLetters(this.redis, this.keys, offset, limit)).letters;
     // each partition's newest offset + limit, merged newest first (their keys name their partition)
     const all = await Promise.all(this.parts.map(async (k, p) => (await readDeadLetters(this.redis, k, 0, offset + limit)).letters.map((l) => ({ ...l, key: `${p}/${l.key}` }))));
@@ -591,6 +629,7 @@ export class Client {
   /** One dead letter by its key, or null (retried, purged or dropped). */
   async deadLetter(key: string): Promise<DeadLetter | null> {
     const at = this.deadLetterAt(key);
+    await this.checkReads();
     const l = await readDeadLetter(this.redis, at.keys, at.key);
     return l && { ...l, key };
   }
@@ -618,6 +657,7 @@ export class Client {
    * that serve it, paused. A function with queued tasks and no worker waits for one.
    */
   async stats(): Promise<SwarmStats> {
+    await this.checkReads();
     if (this.parts.length === 1) return this.statsOf(this.keys);
     // summed over the partitions; workers are listed in each (the same), paused is set in each
     const each = await Promise.all(this.parts.map((k) => this.statsOf(k)));
@@ -669,6 +709,7 @@ export class Client {
 
   /** The limits set, each with how many of its tasks run now (over every partition). */
   async limits(): Promise<LimitInfo[]> {
+    await this.checkReads();
     if (this.parts.length === 1) return readLimits(this.redis, this.keys);
     const each = await Promise.all(this.parts.map((k) => readLimits(this.redis, k)));
     const running = new Map<string, number>();
@@ -695,17 +736,21 @@ export class Client {
 
   /** Remove a schedule: no tick of it fires from now on. Resolves false when none has that name. */
   async unschedule(name: string): Promise<boolean> {
-    return removeSchedule(this.redis, this.keys, checkScheduleName('unschedule', name));
+    const checked = checkScheduleName('unschedule', name);
+    await this.checkServer();
+    return removeSchedule(this.redis, this.keys, checked);
   }
 
   /** The schedules set, by name: when each fires next, and what its last firing queued. */
-  schedules(): Promise<ScheduleInfo[]> {
+  async schedules(): Promise<ScheduleInfo[]> {
+    await this.checkReads();
     return readSchedules(this.redis, this.keys);
   }
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */
   async pause(fn?: string): Promise<void> {
     const target = checkPauseTarget('pause', fn);
+    await this.checkServer();
     for (const k of this.parts) await pause(this.redis, k, target);
   }
 

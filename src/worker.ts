@@ -68,6 +68,15 @@ export function redisCommandTimeout(heartbeatInterval: number, durableWait = 0):
   return Math.max(1000, 2 * heartbeatInterval) + durableWait;
 }
 
+/** the function of a claimed entry (undefined when it does not read: take() parks it) */
+function functionOfEntry(raw: string): string | undefined {
+  try {
+    return parseEntry(raw).function;
+  } catch {
+    return undefined;
+  }
+}
+
 /** a claim's reply, and the partition it claimed in */
 interface PartClaim {
   part: WorkerPartition;
@@ -377,6 +386,11 @@ export class Worker extends EventEmitter {
         unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task "${c.id}" was claimed but cannot start: ${(e as Error).message}` });
         continue;
       }
+      if (this.parts.length > 1 && partitionOf(c.id, this.parts.length) !== part.index) {
+        // pushed by hand onto another partition's queue: it runs, but clients look for it by its
+        // id in its own partition (get, wait, cancel, control find nothing there)
+        log.warn(`task "${c.id}" was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
+      }
       const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), listeners: new Map(), part: part.index };
       this.pending.set(c.id, local);
       this.telemetry.claimed(local, now);
@@ -418,15 +432,18 @@ export class Worker extends EventEmitter {
    * function capped by addTaskFunction's `concurrency` has what its cap leaves), the list rotated
    * from one claim to the next.
    */
-  private claimRequest(max: number, part: WorkerPartition): ClaimRequest {
-    return part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max), rotation: this.rotation++ });
+  private claimRequest(max: number, part: WorkerPartition, taken?: Map<string, number>): ClaimRequest {
+    return part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken), rotation: this.rotation++ });
   }
 
-  /** each function with the room it has in `max` (a function capped here: what its cap leaves) */
-  private functionRooms(max: number): ClaimRequest['functions'] {
+  /**
+   * each function with the room it has in `max` (a function capped here: what its cap leaves);
+   * `taken`: per function, what claims not yet in `pending` took (a claim across partitions)
+   */
+  private functionRooms(max: number, taken?: Map<string, number>): ClaimRequest['functions'] {
     let running: Map<string, number> | undefined;
     if (this.caps.size) {
-      running = new Map();
+      running = new Map(taken);
       for (const t of [...this.tasks.values(), ...this.pending.values()]) if (!t.settled) running.set(t.entry.function, (running.get(t.entry.function) ?? 0) + 1);
     }
     const functions: ClaimRequest['functions'] = [];
@@ -454,12 +471,38 @@ export class Worker extends EventEmitter {
     const out: PartClaim[] = [];
     let left = max;
     let wakeAt = -1;
+    // what the partitions before took, per function: not in `pending` until taken, yet it fills
+    // the caps of addTaskFunction's `concurrency` for the partitions after
+    const taken = this.caps.size ? new Map<string, number>() : undefined;
+    // A partition whose claim fails (its primary down, its reply lost) must not strand what the
+    // others took: their replies came, so nothing would hand those tasks back but the monitor's
+    // timeout. They are run; the claim fails only when it took nothing, and then recovering
+    // hands back what a claim of unknown outcome took. One that took something leaves its
+    // failed partitions' claims to recover now, aside.
+    const failed: { part: WorkerPartition; error: unknown }[] = [];
     for (let i = 0; i < n && left > 0; i++) {
       const part = this.parts[(first + i) % n]!;
-      const reply = await this.claimIn(part, left);
+      let reply: ClaimReply;
+      try {
+        reply = await this.claimIn(part, left, taken);
+      } catch (error) {
+        failed.push({ part, error });
+        continue;
+      }
       if (reply.wakeAt > 0) wakeAt = wakeAt < 0 ? reply.wakeAt : Math.min(wakeAt, reply.wakeAt);
       left -= reply.claimed.length;
       out.push({ part, reply });
+      for (const c of taken ? reply.claimed : []) {
+        const fn = functionOfEntry(c.raw);
+        if (fn !== undefined) taken!.set(fn, (taken!.get(fn) ?? 0) + 1);
+      }
+    }
+    if (failed.length) {
+      if (!out.some((r) => r.reply.claimed.length > 0)) throw failed[0]!.error;
+      for (const f of failed) {
+        this.log.warn(`claim in partition ${f.part.index} failed (the tasks claimed in the others run): ${(f.error as Error).message}`);
+        this.recoverClaimsIn(f.part).catch((e: Error) => this.log.debug(`recovering claims in partition ${f.part.index}: ${e.message}`));
+      }
     }
     // the wake of the soonest rate-limited work, in any partition
     const last = out.at(-1)!.reply;
@@ -468,8 +511,8 @@ export class Worker extends EventEmitter {
   }
 
   /** a claim in one partition */
-  private claimIn(part: WorkerPartition, max: number): Promise<ClaimReply> {
-    const request = this.claimRequest(max, part);
+  private claimIn(part: WorkerPartition, max: number, taken?: Map<string, number>): Promise<ClaimReply> {
+    const request = this.claimRequest(max, part, taken);
     if (max <= 0 || request.functions.length === 0) return Promise.resolve(NO_CLAIM());
     // the ENDs going out now, whose slots this claim fills, go in its script (finish-claim.lua)
     const ends = part.ends.takeOutgoing();
@@ -627,6 +670,11 @@ export class Worker extends EventEmitter {
       const ok = await reassert(this.redis, part.keys, this.address, { ...t }, part.epoch);
       if (ok) this.log.warn(`task ${id}: Redis lost its data; re-asserted the task from memory`);
       else lost.push(id);
+    }
+    if (part.epoch !== '' && r.epoch !== part.epoch) {
+      // Redis lost its data there, and with it perhaps the swarm's partition count: written
+      // again, so that a component of another count starting now is still refused
+      checkLayout(this.redis, this.layoutKey, this.parts.length).catch((e: Error) => this.log.error(`after Redis lost its data: ${e.message}`));
     }
     part.epoch = r.epoch;
     this.telemetry.lost('heartbeat', lost.map((id) => current(id)!));
@@ -962,10 +1010,13 @@ export class Worker extends EventEmitter {
           return { lost };
         }),
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
-          const back: string[] = [];
-          for (const part of this.parts) back.push(...(await handBack(this.redis, part.keys, this.held(input.ids, part.index))));
+          // each partition on its own: one that fails must not keep the others' tasks from going back
+          const each = await Promise.allSettled(this.parts.map((part) => handBack(this.redis, part.keys, this.held(input.ids, part.index))));
+          const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
           this.telemetry.requeued('stop_grace', back.length);
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
+          const failed = each.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed) throw failed.reason;
         }),
         deregister: promiseEffect<void>(async () => {
           try {

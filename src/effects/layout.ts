@@ -7,14 +7,27 @@
 import type { Connection } from '../redis.js';
 import { ConfigError } from '../errors.js';
 
-/**
- * `write`: record the count when none is (a worker, a monitor, a submit: they lay the swarm out);
- * otherwise only compare (a call that is refused for bad input must write nothing).
- */
-export async function checkLayout(redis: Connection, key: string, partitions: number, write = true): Promise<void> {
-  const was = (await (write ? redis.call('SET', key, String(partitions), 'NX', 'GET') : redis.get(key))) as string | null;
-  if (was === null || was === String(partitions)) return;
-  throw new ConfigError(
+function mismatch(key: string, partitions: number, was: string): ConfigError {
+  return new ConfigError(
     `redis.partitions is ${partitions} here, but this swarm is laid out in ${was} partition(s) (${key}): every worker, monitor and client of a swarm must use the same number; to change it, drain the swarm, then delete that key`,
   );
+}
+
+export async function checkLayout(redis: Connection, key: string, partitions: number): Promise<void> {
+  const was = (await redis.call('SET', key, String(partitions), 'NX', 'GET')) as string | null;
+  if (was === null || was === String(partitions)) return;
+  throw mismatch(key, partitions, was);
+}
+
+/**
+ * The check of a call that only reads (stats, get, dead letters...): it must not lay out a swarm
+ * that has no count yet (an operator's status before the workers start would fix it at its own
+ * count), so it writes nothing. Resolves true when the count is there and the same, false when
+ * there is none yet.
+ */
+export async function readLayout(redis: Connection, key: string, partitions: number): Promise<boolean> {
+  const was = (await redis.call('GET', key)) as string | null;
+  if (was === null) return false;
+  if (was === String(partitions)) return true;
+  throw mismatch(key, partitions, was);
 }

@@ -119,14 +119,20 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
  * across them once any wakes. Resolves true when an entry arrived, false at the timeout.
  */
 export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: number, functions: string[], onBlocking: (clientId: number) => void): Promise<boolean> {
-  const pipe = scriptPipeline(blocking);
-  pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
-  pipeScript(pipe, 'ready', [keys.newQueue], functions);
-  pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
-  const replies = await execPipeline(pipe);
-  const [err, reply] = replies[2] ?? [new Error('the wait got no reply')];
-  if (err) throw err;
-  return reply !== null;
+  for (let attempt = 1; ; attempt++) {
+    const pipe = scriptPipeline(blocking);
+    pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
+    pipeScript(pipe, 'ready', [keys.newQueue], functions);
+    pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
+    const replies = await execPipeline(pipe);
+    const [err, reply] = replies[2] ?? [new Error('the wait got no reply')];
+    // The partition's slot went to another node (moveSwarmSlot, a failover): learnt, and the
+    // wait sent again there (src/cluster-redirect.ts); else every later wait would fail alike,
+    // at once, and end the worker's wait on every partition with it (a hot loop)
+    if (attempt <= MOVED_RETRIES && (await learntMove(blocking, keys.newQueue, err))) continue;
+    if (err) throw err;
+    return reply !== null;
+  }
 }
 
 export function parseClaim(reply: unknown): ClaimReply {
