@@ -159,6 +159,29 @@ describe('a Redis Cluster that does not answer', () => {
       // the task that ran through it (the nodes came back empty: the worker asserted it again),
       // stopped by a control message: the worker's subscription is back too
       await until(async () => (await client.get(held))?.state === 'RUNNING', 'the held task asserted again', 20_000, 200);
+      // (once the worker's control subscription is made again on the restarted nodes: a message
+      // published before it would reach no one, as pub/sub keeps nothing; slower on a loaded machine)
+      await until(
+        async () => {
+          let patterns = 0;
+          for (const n of d.nodes) {
+            const r = new Redis({ port: n.port, lazyConnect: true, retryStrategy: () => null });
+            r.on('error', () => {});
+            try {
+              await r.connect();
+              patterns += Number(await r.call('PUBSUB', 'NUMPAT'));
+            } catch {
+              // not up yet
+            } finally {
+              r.disconnect();
+            }
+          }
+          return patterns > 0;
+        },
+        "the worker's control subscription made again",
+        20_000,
+        200,
+      );
       await client.control(held, 'stop');
       expect(await client.wait(held, { timeout: 10_000 })).toMatchObject({ outcome: 'stopped' });
     } finally {
