@@ -1,5 +1,5 @@
 /**
- * One swarm spread over a Redis Cluster's primaries (`partitions: 3` on three primaries with a
+ * One swarm spread over a Redis Cluster's primaries (`partitions: 6` on three primaries with a
  * replica each): each partition in a slot of its own, on its own primary, so the swarm's load
  * is shared. Worker, monitor and producer processes run 150 tasks through it while the faults
  * of a cluster happen: one partition's primary SIGKILLed (its replica promoted), one partition
@@ -17,7 +17,7 @@ import { freePort, until } from './helpers/redis-server.js';
 import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
 import { spawnMonitor, spawnProducer, spawnWorker, type WorkerProcess } from './helpers/processes.js';
 
-const P = 3;
+const P = 6;
 const TASKS = 150;
 const TASK_MS = 200;
 
@@ -109,11 +109,13 @@ async function runThrough(keyPrefix: string, fault: () => Promise<void>): Promis
   return { twice: [...starts].filter(([, n]) => n > 1).map(([id]) => id) };
 }
 
-describe('one swarm over three primaries (partitions: 3)', () => {
-  it('puts each partition on its own primary; a client finds every task by its id', async () => {
+describe('one swarm over three primaries (partitions: 6, two on each)', () => {
+  it('spreads the partitions over the primaries, two on each; a client finds every task by its id', async () => {
     const keyPrefix = '{spread}:';
     const primaries = d.nodes.slice(0, 3).map((n) => n.port);
-    expect(new Set(await homes(keyPrefix))).toEqual(new Set(primaries));
+    const h = await homes(keyPrefix);
+    expect(new Set(h)).toEqual(new Set(primaries));
+    for (const port of primaries) expect(h.filter((x) => x === port)).toHaveLength(2);
     const client = new Client({ redis: { cluster: d.seeds, keyPrefix, partitions: P } });
     try {
       const ids = await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'nobody', data: i })));
@@ -131,12 +133,13 @@ describe('one swarm over three primaries (partitions: 3)', () => {
     const keyPrefix = '{moved}:';
     const before = await homes(keyPrefix);
     const { twice } = await runThrough(keyPrefix, async () => {
-      const r = await moveSwarmSlot({ cluster: d.seeds, keyPrefix, partitions: P }, { host: '127.0.0.1', port: before[1]! }, { partition: 0 });
+      const r = await moveSwarmSlot({ cluster: d.seeds, keyPrefix, partitions: P }, { host: '127.0.0.1', port: before[P - 1]! }, { partition: 0 });
       expect(r.keys).toBeGreaterThan(0);
     });
     expect(twice).toEqual([]);
     const after = await homes(keyPrefix);
-    expect(after[0]).toBe(before[1]);
+    expect(before[0]).not.toBe(before[P - 1]);
+    expect(after[0]).toBe(before[P - 1]);
   }, 120_000);
 
   it("one partition's primary SIGKILLed mid-run: its replica is promoted, every task ends, no process restarted", async () => {
