@@ -50,6 +50,13 @@ describe('a Redis Cluster with another shard down', () => {
     const watch = new Redis({ port: live.port });
     await until(async () => ((await watch.cluster('NODES')) as string).split('\n').some((l) => l.includes(`:${other.port}@`) && /\bfail\b/.test(l)), 'the dead primary declared failed', 10_000, 100);
     watch.disconnect();
+    // and every live node says so (each updates its cluster_state on its own, a moment apart:
+    // on a loaded machine a component started before met one that still said fail)
+    for (const n of d.nodes.filter((x) => x !== other)) {
+      const c = new Redis({ port: n.port });
+      await until(async () => /cluster_state:ok/.test((await c.cluster('INFO')) as string), `node ${n.port} serving again`, 15_000, 100);
+      c.disconnect();
+    }
 
     // (every node given, the dead one among them)
     const redis = { cluster: d.seeds, keyPrefix: prefix };
