@@ -38,6 +38,8 @@ export interface Keys {
   outage: string;
   /** hash worker -> the functions it serves (JSON), for stats and status */
   workerFunctions: string;
+  /** hash worker -> JSON {state, at}: its machine's state value at its last change, for the dashboard */
+  workerStates: string;
   /** set of paused functions (`*` = the swarm) */
   paused: string;
   /** hash 'f:<fn>' / 'g:<group>' -> its limit (JSON {concurrency?, rate?: {max, per}}) */
@@ -97,6 +99,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     outage: `${p}${c.taskSet}:outage`,
     epoch: `${p}${c.taskSet}:epoch`,
     workerFunctions: `${p}${c.workerSet}:functions`,
+    workerStates: `${p}${c.workerSet}:states`,
     paused: `${p}${c.newQueue}:paused`,
     limits: `${p}${c.newQueue}:limits`,
     running: `${p}${c.newQueue}:running`,

@@ -30,6 +30,7 @@ import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
 import { EndBatch } from './effects/end-batch.js';
 import { announceFunctions, deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
+import { writeWorkerState } from './effects/worker-states.js';
 import { startPeerServer, type PeerServer } from './peer-server.js';
 import { probePeers } from './peer-prober.js';
 import { awaitRedis, redisWatch } from './redis-watch.js';
@@ -287,6 +288,28 @@ export class Worker extends EventEmitter {
     return this;
   }
 
+  /** the state to write once the write under way is done (one write at a time: a burst writes the latest) */
+  private stateToWrite?: { value: unknown };
+  private writingState = false;
+
+  /** Keep the machine's state in `workers:states` for the dashboard; failures are not the worker's concern. */
+  private recordState(value: unknown): void {
+    this.stateToWrite = { value };
+    // (before it registers, its address is not the one the swarm knows it by: written then)
+    if (this.writingState || !this.listed) return;
+    this.writingState = true;
+    const next = (): void => {
+      const w = this.stateToWrite;
+      this.stateToWrite = undefined;
+      if (!w) {
+        this.writingState = false;
+        return;
+      }
+      writeWorkerState(this.redis, this.keys, this.address, w.value).then(next, next);
+    };
+    next();
+  }
+
   async start(): Promise<void> {
     if (this.actor) throw new StateError('worker already started');
     // the worker machine as it runs here: compiled, as its task machine (docs/task-actors.md)
@@ -303,6 +326,7 @@ export class Worker extends EventEmitter {
     });
     this.actor = actor;
     emitStates(actor, this, this.log, 'worker');
+    this.on('state', (value: unknown) => this.recordState(value));
     try {
       await this.telemetry.start(this.log);
     } catch (e) {
@@ -844,6 +868,7 @@ export class Worker extends EventEmitter {
             // listed in every partition: each partition's monitors judge its workers' liveness
             for (const part of this.parts) part.epoch = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
             this.listed = true;
+            if (this.stateToWrite) this.recordState(this.stateToWrite.value);
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);
