@@ -19,7 +19,7 @@ h2{font-size:14px;margin:4px 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;white-space:nowrap;font-variant-numeric:tabular-nums}
 tr.pick{cursor:pointer} tr.pick:hover{background:#eef4ff}
-.alive{color:#16794a;font-weight:600}.late{color:#b26b00;font-weight:600}.gone{color:#b3261e;font-weight:600}
+.alive{color:#16794a;font-weight:600}.stopped{color:#6b7480;font-weight:600}.dead{color:#b3261e;font-weight:600}
 .chart{display:flex;flex-wrap:wrap;gap:4px}
 .st{border:1px solid #b9c0ca;border-radius:5px;padding:2px 5px;margin:2px;background:#fff;font-size:11px}
 .st.compound>.name{font-weight:600}

@@ -10,10 +10,10 @@ import { readWorkerStates } from '../effects/worker-states.js';
 export interface WorkerView {
   address: string;
   /**
-   * alive: listed and heard from within the dead-after time; late: listed, silent longer; gone:
-   * no longer listed (a monitor took it out, or it stopped), shown with its last state
+   * alive: listed and heard from within the dead-after time (the monitors' taskTimeout); dead:
+   * silent longer, or taken out of the list by a monitor; stopped: left the list on its way out
    */
-  health: 'alive' | 'late' | 'gone';
+  health: 'alive' | 'dead' | 'stopped';
   /** the worker machine's state value as it last wrote it */
   state?: unknown;
   stateAt?: number;
@@ -24,7 +24,7 @@ export interface WorkerView {
   tasks: string[];
 }
 
-/** a listed worker silent this long (ms) is shown late, when no monitor says its taskTimeout */
+/** a listed worker silent this long (ms) is shown dead, when no monitor says its taskTimeout */
 const DEFAULT_DEAD_AFTER = 10_000;
 
 export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now: number; deadAfter: number; workers: WorkerView[] }> {
@@ -40,7 +40,8 @@ export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now:
   const workers = [...names].sort().map((address): WorkerView => {
     const isListed = listed?.includes(address) ?? false;
     const s = seen.get(address);
-    const health = !isListed ? 'gone' : s !== undefined && now - s <= deadAfter ? 'alive' : 'late';
+    const last = states.get(address)?.state;
+    const health = !isListed ? (last === 'deregistering' || last === 'stopped' ? 'stopped' : 'dead') : s !== undefined && now - s <= deadAfter ? 'alive' : 'dead';
     let functions: string[] = [];
     try {
       const f = JSON.parse(fnHash?.[address] ?? '[]') as unknown;
