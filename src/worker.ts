@@ -291,9 +291,16 @@ export class Worker extends EventEmitter {
   /** the state to write once the write under way is done (one write at a time: a burst writes the latest) */
   private stateToWrite?: { value: unknown };
   private writingState = false;
+  /** set once it deregisters (which drops its record): nothing is written after, or the record would outlive it */
+  private stateClosed = false;
 
   /** Keep the machine's state in `workers:states` for the dashboard; failures are not the worker's concern. */
   private recordState(value: unknown): void {
+    if (value === 'deregistering' || value === 'stopped' || value === 'failed') this.stateClosed = true;
+    if (this.stateClosed) {
+      this.stateToWrite = undefined;
+      return;
+    }
     this.stateToWrite = { value };
     // (before it registers, its address is not the one the swarm knows it by: written then)
     if (this.writingState || !this.listed) return;
@@ -301,7 +308,7 @@ export class Worker extends EventEmitter {
     const next = (): void => {
       const w = this.stateToWrite;
       this.stateToWrite = undefined;
-      if (!w) {
+      if (!w || this.stateClosed) {
         this.writingState = false;
         return;
       }

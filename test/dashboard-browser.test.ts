@@ -92,6 +92,18 @@ describe('dashboard in a browser', () => {
     // its first attempt is in the history, as died
     await page.locator('#task-info td', { hasText: 'died' }).waitFor();
     await page.screenshot({ path: `${IMG}dashboard-worker-dead.png`, fullPage: true });
+    // pruned by the monitor (silent 2 taskTimeouts), its state record with it: the hash stays bounded
+    await page.locator(`tr[data-worker="${victim.address}"]`).waitFor({ state: 'detached', timeout: 15_000 });
+    expect(await server.client().hexists(`${redis.keyPrefix as string}workers:states`, victim.address)).toBe(0);
+  }, 60_000);
+
+  it('a worker stopped cleanly leaves the page and takes its state record with it', async () => {
+    const extra = await spawnWorker({ port: 0, redis, heartbeatInterval: 200 });
+    await page.locator(`tr[data-worker="${extra.address}"] td.alive`).waitFor();
+    expect(await server.client().hexists(`${redis.keyPrefix as string}workers:states`, extra.address)).toBe(1);
+    await extra.kill('SIGTERM');
+    await page.locator(`tr[data-worker="${extra.address}"]`).waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await server.client().hexists(`${redis.keyPrefix as string}workers:states`, extra.address)).toBe(0);
   }, 60_000);
 
   it('a stop clicked in the page (with the token) ends a running task', async () => {

@@ -19,7 +19,7 @@ h2{font-size:14px;margin:4px 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;white-space:nowrap;font-variant-numeric:tabular-nums}
 tr.pick{cursor:pointer} tr.pick:hover{background:#eef4ff}
-.alive{color:#16794a;font-weight:600}.stopped{color:#6b7480;font-weight:600}.dead{color:#b3261e;font-weight:600}
+.alive{color:#16794a;font-weight:600}.dead{color:#b3261e;font-weight:600}
 .chart{display:flex;flex-wrap:wrap;gap:4px}
 .st{border:1px solid #b9c0ca;border-radius:5px;padding:2px 5px;margin:2px;background:#fff;font-size:11px}
 .st.compound>.name{font-weight:600}
@@ -37,7 +37,7 @@ pre{white-space:pre-wrap;margin:2px 0}
 <label>token <input id="token" type="password" size="18" autocomplete="off"></label></span></header>
 <div id="msg" role="alert"></div>
 <main>
-<section class="wide"><h2>Workers</h2><table id="workers"><thead><tr><th>address</th><th>health</th><th>machine state</th><th>tasks</th><th>functions</th><th>last heartbeat</th></tr></thead><tbody></tbody></table></section>
+<section class="wide"><h2>Workers</h2><table id="workers"><thead><tr><th>address</th><th>health</th><th>machine state</th><th>tasks</th><th>functions</th><th>heartbeat</th></tr></thead><tbody></tbody></table></section>
 <section class="wide"><h2>Worker statechart <span class="muted">(from machines/worker.ts; live workers' states highlighted)</span></h2><div id="chart-worker"></div></section>
 <section><h2>Tasks</h2>
 <div><select id="list"><option>running</option><option>queued</option><option>delayed</option><option>ended</option></select>
@@ -96,9 +96,10 @@ function renderStatus(s) {
   $('#mode').textContent = s.readOnly ? 'read-only' : s.canAct ? '' : 'no token set: read-only';
   const marks = {};
   $('#workers tbody').innerHTML = s.workers.map((w) => {
-    for (const p of paths(w.state, '')) (marks[p] ||= []).push(w.address);
+    // a dead worker's last state is no live state: not highlighted
+    if (w.health === 'alive') for (const p of paths(w.state, '')) (marks[p] ||= []).push(w.address);
     return '<tr data-worker="' + esc(w.address) + '"><td>' + esc(w.address) + '</td><td class="' + w.health + '">' + w.health + '</td><td class="state">' + esc(w.state === undefined ? '' : JSON.stringify(w.state)) +
-      '</td><td>' + w.tasks.map((t) => '<a href="#" data-task="' + esc(t) + '">' + esc(t) + '</a>').join(' ') + '</td><td>' + esc(w.functions.join(', ')) + '</td><td>' + (w.seen ? ago(w.seen, s.now) + ' ago' : '') + '</td></tr>';
+      '</td><td>' + w.tasks.map((t) => '<a href="#" data-task="' + esc(t) + '">' + esc(t) + '</a>').join(' ') + '</td><td>' + esc(w.functions.join(', ')) + '</td><td>' + (w.overdueAt == null ? '' : w.overdueAt >= s.now ? 'due within ' + ((w.overdueAt - s.now) / 1000).toFixed(1) + 's' : 'overdue ' + ago(w.overdueAt, s.now)) + '</td></tr>';
   }).join('');
   if (machines) drawChart($('#chart-worker'), machines.worker, marks);
   $('#dead tbody').innerHTML = s.dead.map((d) => '<tr><td>' + esc(d.key) + '</td><td>' + esc(d.reason) + '</td><td>' + esc(d.id) + '</td><td>' + ago(d.at, s.now) + '</td><td><button data-retry="' + esc(d.key) + '">retry</button><button data-purge="' + esc(d.key) + '">purge</button></td></tr>').join('') || '<tr><td class="muted">none</td></tr>';

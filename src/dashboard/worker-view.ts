@@ -1,7 +1,7 @@
 /**
- * The workers as the dashboard shows them: listed ones (the `workers` set, their last heartbeat
- * in the seen zset, their functions) and those that left it, by the machine states they wrote
- * (src/effects/worker-states.ts); with the tasks each runs, from the lease index.
+ * The workers as the dashboard shows them: the `workers` set, when each one's heartbeat is
+ * overdue (the seen zset), their functions and the machine states they wrote
+ * (src/effects/worker-states.ts), with the tasks each runs, from the lease index.
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
@@ -10,28 +10,24 @@ import { readWorkerStates } from '../effects/worker-states.js';
 export interface WorkerView {
   address: string;
   /**
-   * alive: listed and heard from within the dead-after time (the monitors' taskTimeout); dead:
-   * silent longer, or taken out of the list by a monitor; stopped: left the list on its way out
+   * alive: listed, its next heartbeat not overdue; dead: overdue (a monitor prunes it, and its
+   * record, after 2 taskTimeouts), or not listed
    */
-  health: 'alive' | 'dead' | 'stopped';
+  health: 'alive' | 'dead';
   /** the worker machine's state value as it last wrote it */
   state?: unknown;
   stateAt?: number;
-  /** Redis ms of its last heartbeat */
-  seen?: number;
+  /** Redis ms its next heartbeat is overdue (its last one + 3 heartbeat intervals) */
+  overdueAt?: number;
   functions: string[];
   /** ids of the tasks it runs (from the lease index) */
   tasks: string[];
 }
 
-/** a listed worker silent this long (ms) is shown dead, when no monitor says its taskTimeout */
-const DEFAULT_DEAD_AFTER = 10_000;
-
-export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now: number; deadAfter: number; workers: WorkerView[] }> {
-  const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).hget(keys.outage, 'timeout').time().exec()) ?? [];
-  const [listed, seenFlat, fnHash, timeout, time] = replies.map(([e, v]) => (e ? null : v)) as [string[] | null, string[] | null, Record<string, string> | null, string | null, [string, string] | null];
+export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now: number; workers: WorkerView[] }> {
+  const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).time().exec()) ?? [];
+  const [listed, seenFlat, fnHash, time] = replies.map(([e, v]) => (e ? null : v)) as [string[] | null, string[] | null, Record<string, string> | null, [string, string] | null];
   const now = time ? Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) : Date.now();
-  const deadAfter = Number(timeout) > 0 ? Number(timeout) : DEFAULT_DEAD_AFTER;
   const seen = new Map<string, number>();
   for (let i = 0; seenFlat && i < seenFlat.length; i += 2) seen.set(seenFlat[i]!, Number(seenFlat[i + 1]));
   const states = await readWorkerStates(redis, keys);
@@ -40,8 +36,7 @@ export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now:
   const workers = [...names].sort().map((address): WorkerView => {
     const isListed = listed?.includes(address) ?? false;
     const s = seen.get(address);
-    const last = states.get(address)?.state;
-    const health = !isListed ? (last === 'deregistering' || last === 'stopped' ? 'stopped' : 'dead') : s !== undefined && now - s <= deadAfter ? 'alive' : 'dead';
+    const health = isListed && s !== undefined && now <= s ? 'alive' : 'dead';
     let functions: string[] = [];
     try {
       const f = JSON.parse(fnHash?.[address] ?? '[]') as unknown;
@@ -55,10 +50,10 @@ export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now:
       w.state = st.state;
       w.stateAt = st.at;
     }
-    if (s !== undefined) w.seen = s;
+    if (s !== undefined) w.overdueAt = s;
     return w;
   });
-  return { now, deadAfter, workers };
+  return { now, workers };
 }
 
 /** RUNNING task ids per worker: O(tasks running), as Client.stats */

@@ -22,6 +22,7 @@
   KEYS[9] workerSeen (zset: worker -> when it is overdue)   KEYS[10] grace
   KEYS[11] outage (hash: timeout, silence)   KEYS[12] workerSet
   KEYS[13] workerFunctions (hash: worker -> functions)
+  KEYS[14] workerStates (hash: worker -> its machine state; a pruned worker's is dropped)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
@@ -119,6 +120,7 @@ for _, w in ipairs(pruned) do
   redis.call('ZREM', KEYS[9], w)
   redis.call('SREM', KEYS[12], w)
   redis.call('HDEL', KEYS[13], w)
+  redis.call('HDEL', KEYS[14], w)
 end
 
 local nextDeadline = -1
