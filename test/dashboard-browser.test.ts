@@ -6,6 +6,8 @@
  * in read-only mode, is refused. The README's screenshots (docs/img/) are taken here.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Client, createDashboard, type Dashboard } from '../src/index.js';
@@ -126,6 +128,28 @@ describe('dashboard in a browser', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect((await client.get(id))?.state).toBe('RUNNING');
     await client.cancel(id);
+  }, 60_000);
+
+  it("mounted in an app under a path of its own, the page works there (its requests are relative)", async () => {
+    const mounted = createDashboard({ redis, token: TOKEN, refreshInterval: 300 });
+    // an app's router, reduced: /ops/... goes to the dashboard with the mount path taken off, as Express's app.use does
+    const app = createServer((req, res) => {
+      if (!req.url?.startsWith('/ops/')) return void res.writeHead(404).end('app');
+      req.url = req.url.slice('/ops'.length);
+      mounted.handler(req, res);
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const other = await browser.newPage();
+    try {
+      await other.goto(`http://127.0.0.1:${(app.address() as AddressInfo).port}/ops/`);
+      await other.locator(`tr[data-worker="${workers[0]!.address}"] td.alive`).waitFor();
+      await other.locator('#chart-worker .st.on').first().waitFor();
+    } finally {
+      await other.close();
+      app.closeAllConnections();
+      await new Promise((r) => app.close(r));
+      await mounted.close();
+    }
   }, 60_000);
 
   it('POSTs without the token, from another origin, without the custom header, or read-only are refused', async () => {

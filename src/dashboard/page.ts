@@ -109,7 +109,7 @@ function renderStatus(s) {
 
 async function loadTasks() {
   const list = $('#list').value;
-  const r = await fetch('/api/tasks?list=' + list + '&from=' + encodeURIComponent(from) + '&limit=25').then((x) => x.json());
+  const r = await fetch('api/tasks?list=' + list + '&from=' + encodeURIComponent(from) + '&limit=25').then((x) => x.json());
   if (r.error) return say(r.error);
   const fn = $('#fn').value.trim();
   const now = status?.now;
@@ -123,7 +123,7 @@ async function openTask(id) {
   $('#task-id').textContent = id;
   $('#events').innerHTML = '';
   if (taskStream) taskStream.close();
-  taskStream = new EventSource('/api/task/' + encodeURIComponent(id) + '/stream');
+  taskStream = new EventSource('api/task/' + encodeURIComponent(id) + '/stream');
   taskStream.addEventListener('task', (m) => {
     const ev = JSON.parse(m.data);
     const line = document.createElement('div');
@@ -137,7 +137,7 @@ async function openTask(id) {
 
 async function refreshTask() {
   if (!current) return;
-  const r = await fetch('/api/task/' + encodeURIComponent(current));
+  const r = await fetch('api/task/' + encodeURIComponent(current));
   const t = await r.json();
   if (!r.ok) { $('#task-info').innerHTML = '<span class="muted">' + esc(t.error) + '</span>'; return; }
   const rows = [['state', t.state + (t.outcome ? ' (' + t.outcome + ')' : '')], ['function', t.function], ['worker', t.worker], ['attempt', t.attempt], ['data', JSON.stringify(t.data)],
@@ -153,15 +153,15 @@ document.addEventListener('click', async (e) => {
   e.preventDefault();
   try {
     if (el.dataset.task) await openTask(el.dataset.task);
-    else if (el.dataset.retry) await post('/api/dead/retry', { key: el.dataset.retry });
-    else await post('/api/dead/purge', { key: el.dataset.purge });
+    else if (el.dataset.retry) await post('api/dead/retry', { key: el.dataset.retry });
+    else await post('api/dead/purge', { key: el.dataset.purge });
   } catch {}
 });
 const act = (f) => async () => { if (!current) return say('pick a task first'); try { await f(); } catch {} };
-$('#stop').onclick = act(() => post('/api/task/' + encodeURIComponent(current) + '/control', { message: 'stop' }));
-$('#reload').onclick = act(() => post('/api/task/' + encodeURIComponent(current) + '/control', { message: 'reload' }));
-$('#cancel').onclick = act(() => post('/api/task/' + encodeURIComponent(current) + '/cancel'));
-$('#send').onclick = act(() => { let data = null; try { data = $('#ev-data').value ? JSON.parse($('#ev-data').value) : null; } catch { return say('event data must be JSON'); } return post('/api/task/' + encodeURIComponent(current) + '/control', { message: { event_name: $('#ev-name').value, event: data } }); });
+$('#stop').onclick = act(() => post('api/task/' + encodeURIComponent(current) + '/control', { message: 'stop' }));
+$('#reload').onclick = act(() => post('api/task/' + encodeURIComponent(current) + '/control', { message: 'reload' }));
+$('#cancel').onclick = act(() => post('api/task/' + encodeURIComponent(current) + '/cancel'));
+$('#send').onclick = act(() => { let data = null; try { data = $('#ev-data').value ? JSON.parse($('#ev-data').value) : null; } catch { return say('event data must be JSON'); } return post('api/task/' + encodeURIComponent(current) + '/control', { message: { event_name: $('#ev-name').value, event: data } }); });
 $('#go').onclick = () => $('#search').value.trim() && openTask($('#search').value.trim());
 $('#list').onchange = () => { from = '0'; history = []; loadTasks(); };
 $('#fn').oninput = () => loadTasks();
@@ -169,12 +169,12 @@ $('#next').onclick = () => { if ($('#next').dataset.next) { history.push(from); 
 $('#prev').onclick = () => { if (history.length) { from = history.pop(); loadTasks(); } };
 
 (async () => {
-  machines = await fetch('/api/machines').then((r) => r.json());
+  machines = await fetch('api/machines').then((r) => r.json());
   drawChart($('#chart-monitor'), machines.monitor, {});
   drawChart($('#chart-task'), machines.task, {});
-  renderStatus(await fetch('/api/overview').then((r) => r.json()));
+  renderStatus(await fetch('api/overview').then((r) => r.json()));
   loadTasks();
-  const es = new EventSource('/api/stream');
+  const es = new EventSource('api/stream');
   es.addEventListener('status', (m) => { renderStatus(JSON.parse(m.data)); loadTasks(); if (current) refreshTask(); });
 })();
 </script></body></html>
