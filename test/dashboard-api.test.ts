@@ -5,6 +5,7 @@
  * token out of every line it writes, takes actions only with it, and stops on SIGTERM.
  */
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,33 @@ describe('createDashboard', () => {
     expect(await json(`${url}api/task/nope`)).toMatchObject({ status: 404, body: { code: 'ERR_TASK_NOT_FOUND' } });
     expect((await fetch(`${url}api/nothing`)).status).toBe(404);
     expect((await fetch(`${url}api/tasks`, { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('on loopback, answers only loopback names: a name pointed at it by another site (DNS rebinding) gets a 403', async () => {
+    const { url } = await dashboard();
+    const port = new URL(url).port;
+    const get = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const r = request({ host: '127.0.0.1', port, path: '/api/overview', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        r.on('error', reject);
+        r.end();
+      });
+    expect(await get(`evil.example:${port}`)).toBe(403);
+    expect(await get(`localhost:${port}`)).toBe(200);
+    expect(await get(`127.0.0.1:${port}`)).toBe(200);
+    // mounted with a list of its own
+    const o = server.options();
+    const d = createDashboard({ redis: o, allowedHosts: ['ops.example'] });
+    cleanup.push(() => d.close());
+    const p2 = new URL(await d.listen(0)).port;
+    const get2 = (host: string) =>
+      new Promise<number>((resolve) => request({ host: '127.0.0.1', port: p2, path: '/api/machines', headers: { host } }, (res) => (res.resume(), resolve(res.statusCode!))).end());
+    expect(await get2(`ops.example:${p2}`)).toBe(200);
+    expect(await get2(`localhost:${p2}`)).toBe(403);
+    expect(() => createDashboard({ allowedHosts: 'x' as never })).toThrow(ConfigError);
   });
 
   it('pushes status by Server-Sent Events, and draws the machines from their definitions', async () => {

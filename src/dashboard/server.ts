@@ -6,6 +6,7 @@
  * and none is taken in read-only mode.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isLoopback } from '../address.js';
 import type { AddressInfo } from 'node:net';
 import { Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
@@ -27,6 +28,12 @@ export interface DashboardOptions {
   readOnly?: boolean;
   /** ms between status pushes to open pages (default 1000) */
   refreshInterval?: number;
+  /**
+   * the Host headers it answers (`name` or `name:port`); others get a 403, so a site that points a
+   * name of its own at this address (DNS rebinding) cannot read it. Default: any when mounted;
+   * with `listen` on a loopback address, localhost, 127.0.0.1 and [::1] at its port.
+   */
+  allowedHosts?: string[];
 }
 
 export interface Dashboard {
@@ -37,7 +44,7 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-const OPTIONS = ['redis', 'token', 'readOnly', 'refreshInterval'];
+const OPTIONS = ['redis', 'token', 'readOnly', 'refreshInterval', 'allowedHosts'];
 const MAX_BODY = 64 * 1024;
 
 class HttpError extends Error {
@@ -55,6 +62,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 8)) throw new ConfigError('createDashboard: token must be a string of at least 8 characters');
   const refresh = options.refreshInterval ?? 1000;
   if (typeof refresh !== 'number' || !(refresh >= 100)) throw new ConfigError('createDashboard: refreshInterval must be a number of ms >= 100');
+  if (options.allowedHosts !== undefined && (!Array.isArray(options.allowedHosts) || !options.allowedHosts.every((h) => typeof h === 'string' && h !== ''))) {
+    throw new ConfigError('createDashboard: allowedHosts must be an array of host names (name or name:port)');
+  }
+  let allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
   const readOnly = options.readOnly === true;
   const token = options.token;
   const client = new Client({ redis: options.redis });
@@ -189,6 +200,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (allowedHosts && !allowedHosts.has(host) && !allowedHosts.has(host.replace(/:\d+$/, ''))) return send(res, 403, { error: `host ${JSON.stringify(host)} is not one this dashboard answers` });
     route(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof TaskSwarmError ? 400 : 500;
       if (res.headersSent) return void res.end();
@@ -204,6 +217,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         server.once('error', reject);
         server.listen(port, host, () => {
           const a = server!.address() as AddressInfo;
+          if (!allowedHosts && isLoopback(a.address)) allowedHosts = new Set(['localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${a.port}`));
           resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`);
         });
       }),

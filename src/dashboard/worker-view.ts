@@ -56,10 +56,16 @@ export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now:
   return { now, workers };
 }
 
-/** RUNNING task ids per worker: O(tasks running), as Client.stats */
+/**
+ * the running tasks read per status refresh for the workers' task lists; past it, the lists show
+ * the longest-silent this many (the task pages have them all)
+ */
+export const WORKER_TASKS_READ = 2000;
+
+/** RUNNING task ids per worker, from the first WORKER_TASKS_READ of the lease index */
 async function tasksByWorker(redis: Connection, keys: Keys): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  const ids = await redis.zrange(keys.leases, 0, -1);
+  const ids = await redis.zrange(keys.leases, 0, WORKER_TASKS_READ - 1);
   if (!ids.length) return out;
   const pipe = redis.pipeline();
   for (const id of ids) pipe.hmget(keys.task(id), 'state', 'worker');
