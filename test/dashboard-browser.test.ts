@@ -93,6 +93,9 @@ describe('dashboard in a browser', () => {
     await expect.poll(() => field('state').textContent(), { timeout: 10_000 }).toBe('RUNNING');
     // its first attempt is in the history, as died
     await page.locator('#task-info td', { hasText: 'died' }).waitFor();
+    // the workers table and the task list say so too
+    await page.locator(`tr[data-worker="${other.address}"] a[data-task="${id}"]`).waitFor();
+    await page.locator(`#tasks tr[data-task="${id}"]`, { hasText: other.address }).waitFor();
     await page.screenshot({ path: `${IMG}dashboard-worker-dead.png`, fullPage: true });
     // pruned by the monitor (silent 2 taskTimeouts), its state record with it: the hash stays bounded
     await page.locator(`tr[data-worker="${victim.address}"]`).waitFor({ state: 'detached', timeout: 15_000 });
