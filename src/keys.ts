@@ -40,6 +40,8 @@ export interface Keys {
   workerFunctions: string;
   /** hash worker -> JSON {state, at}: its machine's state value at its last change, for the dashboard */
   workerStates: string;
+  /** zset monitor name -> Redis ms of its last sweep (requeue.lua), for the dashboard */
+  monitorsSeen: string;
   /** set of paused functions (`*` = the swarm) */
   paused: string;
   /** hash 'f:<fn>' / 'g:<group>' -> its limit (JSON {concurrency?, rate?: {max, per}}) */
@@ -100,6 +102,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     epoch: `${p}${c.taskSet}:epoch`,
     workerFunctions: `${p}${c.workerSet}:functions`,
     workerStates: `${p}${c.workerSet}:states`,
+    monitorsSeen: `${p}${c.taskSet}:monitors`,
     paused: `${p}${c.newQueue}:paused`,
     limits: `${p}${c.newQueue}:limits`,
     running: `${p}${c.newQueue}:running`,

@@ -66,6 +66,9 @@ describe('dashboard in a browser', () => {
     for (const w of workers) await page.locator(`tr[data-worker="${w.address}"] td.alive`).waitFor();
     // the worker statechart, drawn from the machine, has the workers' live state highlighted
     await page.locator('#chart-worker .st.on[data-path="connected"]').waitFor();
+    // the monitor process sweeps: listed, and highlighted in its statechart's active state
+    await page.locator('#monitors td.active').waitFor();
+    await page.locator('#chart-monitor .st.on[data-path="active"]').waitFor();
     const id = await client.submit('sleep', { ms: 4000 });
     await openTask(id);
     await expect.poll(() => field('state').textContent(), { timeout: 10_000 }).toBe('RUNNING');

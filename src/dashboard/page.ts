@@ -19,7 +19,7 @@ h2{font-size:14px;margin:4px 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;white-space:nowrap;font-variant-numeric:tabular-nums}
 tr.pick{cursor:pointer} tr.pick:hover{background:#eef4ff}
-.alive{color:#16794a;font-weight:600}.dead{color:#b3261e;font-weight:600}
+.alive,.active{color:#16794a;font-weight:600}.silent{color:#b26b00;font-weight:600}.dead{color:#b3261e;font-weight:600}
 .chart{display:flex;flex-wrap:wrap;gap:4px}
 .st{border:1px solid #b9c0ca;border-radius:5px;padding:2px 5px;margin:2px;background:#fff;font-size:11px}
 .st.compound>.name{font-weight:600}
@@ -51,7 +51,8 @@ pre{white-space:pre-wrap;margin:2px 0}
 <h2>Task statechart <span class="muted">(machines/task.ts; the task's stored state highlighted)</span></h2><div id="chart-task"></div></section>
 <section><h2>Dead letters</h2><table id="dead"><thead><tr><th>key</th><th>reason</th><th>task</th><th>at</th><th></th></tr></thead><tbody></tbody></table></section>
 <section><h2>Limits and schedules</h2><table id="limits"><tbody></tbody></table><table id="schedules"><tbody></tbody></table></section>
-<section class="wide"><h2>Monitor statechart <span class="muted">(machines/monitor.ts)</span></h2><div id="chart-monitor"></div></section>
+<section class="wide"><h2>Monitors</h2><table id="monitors"><thead><tr><th>name</th><th>health</th><th>last sweep</th></tr></thead><tbody></tbody></table>
+<h2>Monitor statechart <span class="muted">(machines/monitor.ts; monitors that sweep highlighted in active: the state they sweep in)</span></h2><div id="chart-monitor"></div></section>
 </main>
 <script>
 'use strict';
@@ -102,6 +103,9 @@ function renderStatus(s) {
       '</td><td>' + w.tasks.map((t) => '<a href="#" data-task="' + esc(t) + '">' + esc(t) + '</a>').join(' ') + '</td><td>' + esc(w.functions.join(', ')) + '</td><td>' + (w.overdueAt == null ? '' : w.overdueAt >= s.now ? 'due within ' + ((w.overdueAt - s.now) / 1000).toFixed(1) + 's' : 'overdue ' + ago(w.overdueAt, s.now)) + '</td></tr>';
   }).join('');
   if (machines) drawChart($('#chart-worker'), machines.worker, marks);
+  const sweeping = s.monitors.filter((m) => m.health === 'active').map((m) => m.name);
+  $('#monitors tbody').innerHTML = s.monitors.map((m) => '<tr data-monitor="' + esc(m.name) + '"><td>' + esc(m.name) + '</td><td class="' + m.health + '">' + m.health + '</td><td>' + ago(m.lastSweep, s.now) + ' ago</td></tr>').join('') || '<tr><td class="muted">none sweeping</td></tr>';
+  if (machines) drawChart($('#chart-monitor'), machines.monitor, sweeping.length ? { active: sweeping } : {});
   $('#dead tbody').innerHTML = s.dead.map((d) => '<tr><td>' + esc(d.key) + '</td><td>' + esc(d.reason) + '</td><td>' + esc(d.id) + '</td><td>' + ago(d.at, s.now) + '</td><td><button data-retry="' + esc(d.key) + '">retry</button><button data-purge="' + esc(d.key) + '">purge</button></td></tr>').join('') || '<tr><td class="muted">none</td></tr>';
   $('#limits tbody').innerHTML = s.limits.map((l) => '<tr><td>limit ' + esc(l.function ? 'function ' + l.function : 'group ' + l.group) + '</td><td>' + esc(JSON.stringify(l.limit ?? l)) + '</td><td>running ' + esc(l.running) + '</td></tr>').join('') || '<tr><td class="muted">no limits</td></tr>';
   $('#schedules tbody').innerHTML = s.schedules.map((x) => '<tr><td>schedule ' + esc(x.name) + '</td><td>' + esc(x.function ?? '') + '</td><td>next ' + (x.next ? new Date(x.next).toISOString() : '') + '</td></tr>').join('') || '<tr><td class="muted">no schedules</td></tr>';
@@ -170,7 +174,6 @@ $('#prev').onclick = () => { if (history.length) { from = history.pop(); loadTas
 
 (async () => {
   machines = await fetch('api/machines').then((r) => r.json());
-  drawChart($('#chart-monitor'), machines.monitor, {});
   drawChart($('#chart-task'), machines.task, {});
   renderStatus(await fetch('api/overview').then((r) => r.json()));
   loadTasks();

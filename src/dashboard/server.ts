@@ -18,6 +18,7 @@ import { machineTrees } from './machine-trees.js';
 import { DASHBOARD_PAGE } from './page.js';
 import { checkMutation } from './request-guard.js';
 import { taskPage } from './task-pages.js';
+import { readMonitors } from './monitor-view.js';
 import { readWorkers } from './worker-view.js';
 
 export interface DashboardOptions {
@@ -78,7 +79,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
 
   const overview = async () => {
     const [stats, workers, limits, schedules, dead] = await Promise.all([client.stats(), readWorkers(conn(), keys), client.limits(), client.schedules(), client.deadLetters({ limit: 50 })]);
-    return { readOnly, canAct: !readOnly && token !== undefined, stats, ...workers, limits, schedules, dead };
+    const monitors = await readMonitors(conn(), keys, workers.now);
+    return { readOnly, canAct: !readOnly && token !== undefined, stats, ...workers, monitors, limits, schedules, dead };
   };
 
   // one status read per tick, pushed to every open page
