@@ -59,6 +59,9 @@ const FINISH_RETRY_MS = 500;
 /** how often a worker cut off from Redis asks whether it is back */
 const REDIS_RETRY_MS = 250;
 
+/** the least ms between two writes of the worker machine's state (workers:states, for the dashboard) */
+const STATE_WRITE_MS = 200;
+
 /**
  * A command slower than this means Redis is unreachable (or too slow to keep leases alive).
  * With redis.durable, a command may wait behind a WAIT of `durableWait` ms (the one under way
@@ -294,7 +297,10 @@ export class Worker extends EventEmitter {
   /** set once it deregisters (which drops its record): nothing is written after, or the record would outlive it */
   private stateClosed = false;
 
-  /** Keep the machine's state in `workers:states` for the dashboard; failures are not the worker's concern. */
+  /**
+   * Keep the machine's state in `workers:states` for the dashboard, one write at a time, at most
+   * one per STATE_WRITE_MS; failures are not the worker's concern.
+   */
   private recordState(value: unknown): void {
     if (value === 'deregistering' || value === 'stopped' || value === 'failed') this.stateClosed = true;
     if (this.stateClosed) {
@@ -312,7 +318,10 @@ export class Worker extends EventEmitter {
         this.writingState = false;
         return;
       }
-      writeWorkerState(this.redis, this.keys, this.address, w.value).then(next, next);
+      // at most one write per STATE_WRITE_MS: a busy worker that passes fetching/waiting per
+      // claim writes a few times a second, whatever its task rate; the latest state is written last
+      const after = () => setTimeout(next, STATE_WRITE_MS).unref();
+      writeWorkerState(this.redis, this.keys, this.address, w.value).then(after, after);
     };
     next();
   }
