@@ -136,6 +136,27 @@ describe('dashboard in a browser', () => {
     await client.cancel(id);
   }, 60_000);
 
+  it('dead letters are listed, and purged or retried from the page with the token', async () => {
+    const q = server.client();
+    await q.lpush(`${redis.keyPrefix as string}new-task`, 'not json', '{"id":"dl-no-function"}');
+    const letters = await until(async () => {
+      const l = await client.deadLetters();
+      return l.length >= 2 ? l : undefined;
+    }, 'two dead letters');
+    const junk = letters.find((l) => l.reason === 'bad_json')!;
+    const noFn = letters.find((l) => l.reason === 'missing_function')!;
+    await page.fill('#token', TOKEN);
+    await page.locator(`#dead tr`, { hasText: 'bad_json' }).waitFor();
+    await page.click(`button[data-purge="${junk.key}"]`);
+    await page.locator(`button[data-purge="${junk.key}"]`).waitFor({ state: 'detached' });
+    expect(await client.deadLetter(junk.key)).toBeNull();
+    await page.click(`button[data-retry="${noFn.key}"]`);
+    await page.locator(`button[data-retry="${noFn.key}"]`).waitFor({ state: 'detached' });
+    // retried: the entry went back on the queue (and, still without a function, is parked anew)
+    expect(await client.deadLetter(noFn.key)).toBeNull();
+    expect(await page.locator('#msg').textContent()).toBe('');
+  }, 60_000);
+
   it("mounted in an app under a path of its own, the page works there (its requests are relative)", async () => {
     const mounted = createDashboard({ redis, token: TOKEN, refreshInterval: 300 });
     // an app's router, reduced: /ops/... goes to the dashboard with the mount path taken off, as Express's app.use does
