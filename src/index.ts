@@ -14,3 +14,4 @@ export { buildKeys, type Keys } from './keys.js';
 export { moveSwarmSlot, type SlotMove } from './slot-move.js';
 export * from './errors.js';
 export { aclFile, aclRule, ACL_ROLES, ACL_USERS, type AclRole } from './acl.js';
+export { createDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.js';

@@ -38,6 +38,10 @@ export interface Keys {
   outage: string;
   /** hash worker -> the functions it serves (JSON), for stats and status */
   workerFunctions: string;
+  /** hash worker -> JSON {state, at}: its machine's state value at its last change, for the dashboard */
+  workerStates: string;
+  /** zset monitor name -> Redis ms of its last sweep (requeue.lua), for the dashboard */
+  monitorsSeen: string;
   /** set of paused functions (`*` = the swarm) */
   paused: string;
   /** hash 'f:<fn>' / 'g:<group>' -> its limit (JSON {concurrency?, rate?: {max, per}}) */
@@ -97,6 +101,8 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     outage: `${p}${c.taskSet}:outage`,
     epoch: `${p}${c.taskSet}:epoch`,
     workerFunctions: `${p}${c.workerSet}:functions`,
+    workerStates: `${p}${c.workerSet}:states`,
+    monitorsSeen: `${p}${c.taskSet}:monitors`,
     paused: `${p}${c.newQueue}:paused`,
     limits: `${p}${c.newQueue}:limits`,
     running: `${p}${c.newQueue}:running`,

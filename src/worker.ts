@@ -30,6 +30,7 @@ import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
 import { EndBatch } from './effects/end-batch.js';
 import { announceFunctions, deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
+import { writeWorkerState } from './effects/worker-states.js';
 import { startPeerServer, type PeerServer } from './peer-server.js';
 import { probePeers } from './peer-prober.js';
 import { awaitRedis, redisWatch } from './redis-watch.js';
@@ -57,6 +58,9 @@ const STOPPED = (({ name, code, message }) => ({ name, code, message }))(new Tas
 const FINISH_RETRY_MS = 500;
 /** how often a worker cut off from Redis asks whether it is back */
 const REDIS_RETRY_MS = 250;
+
+/** the least ms between two writes of the worker machine's state (workers:states, for the dashboard) */
+const STATE_WRITE_MS = 200;
 
 /**
  * A command slower than this means Redis is unreachable (or too slow to keep leases alive).
@@ -296,6 +300,41 @@ export class Worker extends EventEmitter {
     return this;
   }
 
+  /** the state to write once the write under way is done (one write at a time: a burst writes the latest) */
+  private stateToWrite?: { value: unknown };
+  private writingState = false;
+  /** set once it deregisters (which drops its record): nothing is written after, or the record would outlive it */
+  private stateClosed = false;
+
+  /**
+   * Keep the machine's state in `workers:states` for the dashboard, one write at a time, at most
+   * one per STATE_WRITE_MS; failures are not the worker's concern.
+   */
+  private recordState(value: unknown): void {
+    if (value === 'deregistering' || value === 'stopped' || value === 'failed') this.stateClosed = true;
+    if (this.stateClosed) {
+      this.stateToWrite = undefined;
+      return;
+    }
+    this.stateToWrite = { value };
+    // (before it registers, its address is not the one the swarm knows it by: written then)
+    if (this.writingState || !this.listed) return;
+    this.writingState = true;
+    const next = (): void => {
+      const w = this.stateToWrite;
+      this.stateToWrite = undefined;
+      if (!w || this.stateClosed) {
+        this.writingState = false;
+        return;
+      }
+      // at most one write per STATE_WRITE_MS: a busy worker that passes fetching/waiting per
+      // claim writes a few times a second, whatever its task rate; the latest state is written last
+      const after = () => setTimeout(next, STATE_WRITE_MS).unref();
+      writeWorkerState(this.redis, this.keys, this.address, w.value).then(after, after);
+    };
+    next();
+  }
+
   async start(): Promise<void> {
     if (this.actor) throw new StateError('worker already started');
     // the worker machine as it runs here: compiled, as its task machine (docs/task-actors.md)
@@ -312,6 +351,7 @@ export class Worker extends EventEmitter {
     });
     this.actor = actor;
     emitStates(actor, this, this.log, 'worker');
+    this.on('state', (value: unknown) => this.recordState(value));
     try {
       await this.telemetry.start(this.log);
     } catch (e) {
@@ -892,6 +932,7 @@ export class Worker extends EventEmitter {
             // listed in every partition: each partition's monitors judge its workers' liveness
             for (const part of this.parts) part.epoch = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
             this.listed = true;
+            if (this.stateToWrite) this.recordState(this.stateToWrite.value);
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
           } catch (e) {
             this.startError = unavailable(config.redis, this.redis, e);

@@ -60,6 +60,7 @@ const COMMANDS = [
   'unschedule',
   'schedules',
   'move-slot',
+  'dashboard',
 ];
 
 /** a swarm of its own; `tty` runs the CLI as on a terminal 120 columns wide */
@@ -150,7 +151,7 @@ describe('help and version', () => {
 
 describe('mistakes in the command line: one line, exit 2', () => {
   const mistakes: [string, string[], Record<string, string>, RegExp][] = [
-    ['no command', [], {}, /^task-swarm: missing command \(one of worker, monitor, .*, schedules, move-slot\); "task-swarm --help" shows usage$/],
+    ['no command', [], {}, /^task-swarm: missing command \(one of worker, monitor, .*, schedules, move-slot, dashboard\); "task-swarm --help" shows usage$/],
     ['a command that is not one', ['stat'], {}, /^task-swarm: unknown command "stat" \(one of /],
     ['an option that is not one, close to one', ['status', '--jsn'], {}, /^task-swarm: unknown option --jsn \(did you mean --json\?\); "task-swarm status --help" lists the options/],
     ['an option of another command', ['get', 'x', '--limit', '3'], {}, /^task-swarm: option --limit does not apply to "get"; "task-swarm get --help" lists its options$/],

@@ -31,7 +31,7 @@ describe('generated docs', () => {
     const readme = read('README.md');
     for (const c of COMMANDS) expect(readme, c.name).toContain(`\`${c.name}`);
     const variables = [...connectionOptions(), ...COMMANDS.flatMap((c) => c.options ?? [])].flatMap((o) => (o.envVar ? [o.envVar] : []));
-    expect(new Set(variables)).toEqual(new Set(['REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'TASK_SWARM_SECRET', 'TASK_SWARM_LOG']));
+    expect(new Set(variables)).toEqual(new Set(['REDIS_URL', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'TASK_SWARM_SECRET', 'TASK_SWARM_LOG', 'TASK_SWARM_DASHBOARD_TOKEN']));
     for (const v of variables) expect(readme, v).toContain(`\`${v}\``);
   });
 

@@ -12,6 +12,7 @@ import { COMPONENT_COMMANDS, PEER_SECRET_HELP } from './commands/components.js';
 import { DEAD_LETTER_COMMANDS } from './commands/dead-letters.js';
 import { ORDER_COMMANDS } from './commands/order.js';
 import { CLUSTER_COMMANDS } from './commands/cluster.js';
+import { DASHBOARD_COMMANDS } from './commands/dashboard.js';
 import { SCHEDULE_COMMANDS } from './commands/schedules.js';
 import { TASK_COMMANDS } from './commands/tasks.js';
 import { connectionOptions, redisOptions } from './connection.js';
@@ -20,7 +21,7 @@ import { quote } from './format.js';
 import { PROG, type CliIO } from './io.js';
 import { REDIS_PASSWORD } from './secrets.js';
 
-export const COMMANDS: CommandSpec[] = [...COMPONENT_COMMANDS, ...TASK_COMMANDS, ...DEAD_LETTER_COMMANDS, ...ORDER_COMMANDS, ...SCHEDULE_COMMANDS, ...CLUSTER_COMMANDS];
+export const COMMANDS: CommandSpec[] = [...COMPONENT_COMMANDS, ...TASK_COMMANDS, ...DEAD_LETTER_COMMANDS, ...ORDER_COMMANDS, ...SCHEDULE_COMMANDS, ...CLUSTER_COMMANDS, ...DASHBOARD_COMMANDS];
 
 /** Where secrets come from, in the help of every command (anything in argv shows in `ps`). */
 const REDIS_SECRET_HELP =

@@ -6,7 +6,7 @@ import { runScript } from '../scripts.js';
 
 /** Returns the epoch of Redis's data (see renew.lua). */
 export async function registerWorker(redis: Connection, keys: Keys, worker: string, heartbeatInterval = 1000, functions: string[] = []): Promise<string> {
-  const [, epoch] = (await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'add', heartbeatInterval, JSON.stringify(functions)])) as [
+  const [, epoch] = (await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates], [worker, 'add', heartbeatInterval, JSON.stringify(functions)])) as [
     number,
     string,
   ];
@@ -14,7 +14,7 @@ export async function registerWorker(redis: Connection, keys: Keys, worker: stri
 }
 
 export async function deregisterWorker(redis: Connection, keys: Keys, worker: string): Promise<void> {
-  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions], [worker, 'remove']);
+  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates], [worker, 'remove']);
 }
 
 /** Say which functions `worker` serves (`workers:functions`, read by stats and status). */

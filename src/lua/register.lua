@@ -3,6 +3,7 @@
 
   KEYS[1] workerSet   KEYS[2] workerSeen (zset: worker -> when it is overdue)   KEYS[3] epoch
   KEYS[4] workerFunctions (hash: worker -> the functions it serves, JSON)
+  KEYS[5] workerStates (hash: worker -> its machine state, for the dashboard; dropped on remove)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] its heartbeatInterval ms
   ARGV[4] the functions it serves, JSON (add)
 
@@ -18,6 +19,7 @@ else
   redis.call('SREM', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[5], ARGV[1])
 end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then

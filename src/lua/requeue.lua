@@ -22,6 +22,8 @@
   KEYS[9] workerSeen (zset: worker -> when it is overdue)   KEYS[10] grace
   KEYS[11] outage (hash: timeout, silence)   KEYS[12] workerSet
   KEYS[13] workerFunctions (hash: worker -> functions)
+  KEYS[14] workerStates (hash: worker -> its machine state; a pruned worker's is dropped)
+  KEYS[15] monitorsSeen (zset: monitor -> its last sweep, Redis ms; for the dashboard)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
@@ -51,6 +53,11 @@ local cutoff = now - timeout
 local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[1], prefix = prefix, Q = KEYS[3] }
 
 redis.call('HSET', KEYS[11], 'timeout', timeout)
+-- this monitor sweeps now; one silent for 2 taskTimeouts is gone (bounded: each call drops up to `limit`)
+redis.call('ZADD', KEYS[15], now, ARGV[5])
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[15], '-inf', now - 2 * timeout, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', KEYS[15], m)
+end
 local last = redis.call('ZRANGE', KEYS[9], -1, -1, 'WITHSCORES')
 if last[2] and now > tonumber(last[2]) and redis.call('HGET', KEYS[11], 'silence') ~= last[2] then
   redis.call('HSET', KEYS[11], 'silence', last[2])
@@ -119,6 +126,7 @@ for _, w in ipairs(pruned) do
   redis.call('ZREM', KEYS[9], w)
   redis.call('SREM', KEYS[12], w)
   redis.call('HDEL', KEYS[13], w)
+  redis.call('HDEL', KEYS[14], w)
 end
 
 local nextDeadline = -1

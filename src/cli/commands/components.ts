@@ -32,7 +32,7 @@ const peerSecret = (inv: Invocation) => secretOf(PEER_SECRET, inv.opts, inv.sour
  * (status 0, or 1 when stopping failed), a second one returns at once (130/143) and the bin
  * entry exits with it while the stop is still under way.
  */
-async function runUntilSignal(io: CliIO, what: string, start: () => Promise<void>, stop: () => Promise<void>): Promise<number> {
+export async function runUntilSignal(io: CliIO, what: string, start: () => Promise<void>, stop: () => Promise<void>): Promise<number> {
   let settle: (code: number) => void = () => {};
   const stopped = new Promise<number>((resolve) => (settle = resolve));
   let stopping = false;

@@ -1,0 +1,48 @@
+/** `dashboard`: serve the dashboard page and its API (src/dashboard/) until SIGINT/SIGTERM. */
+import { Option } from 'commander';
+import { createDashboard } from '../../dashboard/server.js';
+import type { CommandSpec } from '../command-spec.js';
+import { UsageError } from '../errors.js';
+import { integerOption } from '../options.js';
+import { secretOf, secretOptions, type SecretFlags } from '../secrets.js';
+import { runUntilSignal } from './components.js';
+
+export const DASHBOARD_TOKEN: SecretFlags = {
+  file: '--token-file',
+  value: '--token',
+  env: 'TASK_SWARM_DASHBOARD_TOKEN',
+  what: 'the token the page must send for any action (stop, cancel, retry, purge)',
+};
+
+export const DASHBOARD_COMMANDS: CommandSpec[] = [
+  {
+    name: 'dashboard',
+    summary: 'serve a web page of the swarm: workers, tasks, events, dead letters, the statecharts',
+    details:
+      'Binds 127.0.0.1 unless --host says otherwise. Reading needs nothing; every action needs the token ' +
+      '(env TASK_SWARM_DASHBOARD_TOKEN or --token-file), typed into the page. Without a token, or with ' +
+      '--read-only, the page takes no action. SIGINT/SIGTERM stop it.',
+    options: [
+      integerOption('--port <n>', 'the port to listen on (0: any free one)', 0, 65535).default(8080),
+      new Option('--host <host>', 'the address to bind (anything but loopback exposes the swarm to that network)').default('127.0.0.1'),
+      new Option('--read-only', 'refuse every action, token or not'),
+      ...secretOptions(DASHBOARD_TOKEN),
+    ],
+    run: async (inv) => {
+      const token = secretOf(DASHBOARD_TOKEN, inv.opts, inv.source, inv.warn)?.value;
+      if (token !== undefined && token.length < 8) throw new UsageError(`the dashboard token must be at least 8 characters (from ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file})`);
+      const readOnly = inv.opts.readOnly === true;
+      if (!readOnly && token === undefined) inv.warn(`no token (env ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file}): the page is read-only`);
+      const dashboard = createDashboard({ redis: inv.redis, token, readOnly });
+      return runUntilSignal(
+        inv.io,
+        'dashboard',
+        async () => {
+          const url = await dashboard.listen(inv.opts.port as number, inv.opts.host as string);
+          inv.io.stdout.write(`dashboard at ${url}${readOnly ? ' (read-only)' : ''}\n`);
+        },
+        () => dashboard.close(),
+      );
+    },
+  },
+];

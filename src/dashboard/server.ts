@@ -1,0 +1,238 @@
+/**
+ * The dashboard: one page and a JSON API over Client and the swarm's Redis keys, with live
+ * updates by Server-Sent Events. `createDashboard()` returns a Node request handler to mount in
+ * an app, and `listen()` to serve it alone (127.0.0.1 unless told otherwise). Reads are open to
+ * whoever reaches it; every POST needs the token and the page's own origin (request-guard.ts),
+ * and none is taken in read-only mode.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { isLoopback } from '../address.js';
+import type { AddressInfo } from 'node:net';
+import { Client } from '../client.js';
+import type { RedisOptions } from '../config.js';
+import { ConfigError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
+import { partitionKeys } from '../partitions.js';
+import { connect, connectionOwner, type Connection } from '../redis.js';
+import type { ControlInput } from '../wire.js';
+import { machineTrees } from './machine-trees.js';
+import { DASHBOARD_PAGE } from './page.js';
+import { checkMutation } from './request-guard.js';
+import { taskPage } from './task-pages.js';
+import { readMonitors } from './monitor-view.js';
+import { readWorkers } from './worker-view.js';
+
+export interface DashboardOptions {
+  redis?: RedisOptions;
+  /** the secret every mutating request must carry (`Authorization: Bearer <token>`); without one, nothing can be changed */
+  token?: string;
+  /** refuse every mutating request, token or not */
+  readOnly?: boolean;
+  /** ms between status pushes to open pages (default 1000) */
+  refreshInterval?: number;
+  /**
+   * the Host headers it answers (`name` or `name:port`); others get a 403, so a site that points a
+   * name of its own at this address (DNS rebinding) cannot read it. Default: any when mounted;
+   * with `listen` on a loopback address, localhost, 127.0.0.1 and [::1] at its port.
+   */
+  allowedHosts?: string[];
+}
+
+export interface Dashboard {
+  /** the request handler, for `http.createServer(handler)` or an app's route */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** serve it alone; resolves with its URL once listening */
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const OPTIONS = ['redis', 'token', 'readOnly', 'refreshInterval', 'allowedHosts'];
+const MAX_BODY = 64 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function createDashboard(options: DashboardOptions = {}): Dashboard {
+  if (options === null || typeof options !== 'object') throw new ConfigError('createDashboard: options must be an object');
+  for (const k of Object.keys(options)) if (!OPTIONS.includes(k)) throw new ConfigError(`createDashboard: unknown option "${k}" (known: ${OPTIONS.join(', ')})`);
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token.length < 8)) throw new ConfigError('createDashboard: token must be a string of at least 8 characters');
+  const refresh = options.refreshInterval ?? 1000;
+  if (typeof refresh !== 'number' || !(refresh >= 100)) throw new ConfigError('createDashboard: refreshInterval must be a number of ms >= 100');
+  if (options.allowedHosts !== undefined && (!Array.isArray(options.allowedHosts) || !options.allowedHosts.every((h) => typeof h === 'string' && h !== ''))) {
+    throw new ConfigError('createDashboard: allowedHosts must be an array of host names (name or name:port)');
+  }
+  let allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+  const readOnly = options.readOnly === true;
+  const token = options.token;
+  const client = new Client({ redis: options.redis });
+  // (the swarm's own keys: workers are listed in every partition, lists are read from the first)
+  const keys = partitionKeys(client.config)[0]!;
+  let redis: Connection | undefined;
+  const conn = () => (redis ??= connect(client.config, 'command', `dashboard-${connectionOwner()}`, { lazyConnect: false }));
+  const streams = new Set<ServerResponse>();
+  let server: ReturnType<typeof createServer> | undefined;
+
+  const overview = async () => {
+    const [stats, workers, limits, schedules, dead] = await Promise.all([client.stats(), readWorkers(conn(), keys), client.limits(), client.schedules(), client.deadLetters({ limit: 50 })]);
+    const monitors = await readMonitors(conn(), keys, workers.now);
+    return { readOnly, canAct: !readOnly && token !== undefined, stats, ...workers, monitors, limits, schedules, dead };
+  };
+
+  // one status read per tick, pushed to every open page
+  let ticker: NodeJS.Timeout | undefined;
+  const tick = async () => {
+    let data: string;
+    try {
+      data = JSON.stringify(await overview());
+    } catch (e) {
+      data = JSON.stringify({ error: (e as Error).message });
+    }
+    for (const res of streams) res.write(`event: status\ndata: ${data}\n\n`);
+  };
+  const startTicker = () => {
+    if (ticker) return;
+    let busy = false;
+    ticker = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void tick().finally(() => (busy = false));
+    }, refresh);
+  };
+
+  const sse = (req: IncomingMessage, res: ServerResponse, onClose: () => void) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': open\n\n');
+    req.on('close', onClose);
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+
+  const readBody = (req: IncomingMessage) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      let size = 0;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) {
+          reject(new HttpError(413, 'body too large'));
+          req.destroy();
+        } else chunks.push(c);
+      });
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (text === '') return resolve({});
+        try {
+          const v = JSON.parse(text) as unknown;
+          if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error();
+          resolve(v as Record<string, unknown>);
+        } catch {
+          reject(new HttpError(400, 'the body must be a JSON object'));
+        }
+      });
+      req.on('error', reject);
+    });
+
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    const taskRoute = /^\/api\/task\/([^/]+)(?:\/(stream|cancel|control))?$/.exec(path);
+    if (method === 'GET' || method === 'HEAD') {
+      if (path === '/' || path === '/index.html') {
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          // the page is all inline and fetches only from here; nothing may frame it
+          'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+          'x-frame-options': 'DENY',
+          'referrer-policy': 'no-referrer',
+        });
+        return void res.end(DASHBOARD_PAGE);
+      }
+      if (path === '/api/overview') return send(res, 200, await overview());
+      if (path === '/api/machines') return send(res, 200, machineTrees());
+      if (path === '/api/tasks') {
+        const limit = Number(url.searchParams.get('limit') ?? 50);
+        return send(res, 200, await taskPage(conn(), keys, url.searchParams.get('list') ?? 'running', url.searchParams.get('from') ?? '0', limit));
+      }
+      if (path === '/api/stream') {
+        streams.add(res);
+        startTicker();
+        sse(req, res, () => streams.delete(res));
+        return void tick();
+      }
+      if (taskRoute && taskRoute[2] === undefined) {
+        const t = await client.get(decodeURIComponent(taskRoute[1]!));
+        if (!t) throw new TaskNotFoundError(decodeURIComponent(taskRoute[1]!));
+        return send(res, 200, t);
+      }
+      if (taskRoute && taskRoute[2] === 'stream') {
+        const off = client.subscribe(decodeURIComponent(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
+        return sse(req, res, off);
+      }
+      throw new HttpError(404, 'not found');
+    }
+    if (method !== 'POST') throw new HttpError(405, 'method not allowed');
+    const refused = checkMutation(req, token, readOnly);
+    if (refused) throw new HttpError(refused.status, refused.reason);
+    const body = await readBody(req);
+    if (taskRoute?.[2] === 'cancel') return send(res, 200, { result: await client.cancel(decodeURIComponent(taskRoute[1]!)) });
+    if (taskRoute?.[2] === 'control') {
+      const m = body.message;
+      const message: ControlInput | undefined =
+        m === 'stop' || m === 'reload' ? m : m !== null && typeof m === 'object' && typeof (m as { event_name?: unknown }).event_name === 'string' ? { event_name: (m as { event_name: string }).event_name, event: (m as { event?: unknown }).event } : undefined;
+      if (!message) throw new HttpError(400, 'message must be "stop", "reload" or {event_name, event}');
+      await client.control(decodeURIComponent(taskRoute[1]!), message);
+      return send(res, 200, { sent: true });
+    }
+    if (path === '/api/dead/retry' || path === '/api/dead/purge') {
+      if (typeof body.key !== 'string' || body.key === '') throw new HttpError(400, 'key must be a dead letter key');
+      const done = path.endsWith('retry') ? await client.retryDead(body.key) : await client.purgeDead(body.key);
+      return send(res, done ? 200 : 404, { done });
+    }
+    throw new HttpError(404, 'not found');
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (allowedHosts && !allowedHosts.has(host) && !allowedHosts.has(host.replace(/:\d+$/, ''))) return send(res, 403, { error: `host ${JSON.stringify(host)} is not one this dashboard answers` });
+    route(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof TaskSwarmError ? 400 : 500;
+      if (res.headersSent) return void res.end();
+      send(res, status, { error: e instanceof Error ? e.message : String(e), code: e instanceof TaskSwarmError ? e.code : undefined });
+    });
+  };
+
+  return {
+    handler,
+    listen: (port, host = '127.0.0.1') =>
+      new Promise<string>((resolve, reject) => {
+        server = createServer(handler);
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const a = server!.address() as AddressInfo;
+          if (!allowedHosts && isLoopback(a.address)) allowedHosts = new Set(['localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${a.port}`));
+          resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`);
+        });
+      }),
+    close: async () => {
+      clearInterval(ticker);
+      for (const res of streams) res.end();
+      streams.clear();
+      if (server) {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server!.close(() => r()));
+      }
+      await client.close();
+      redis?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The workers as the dashboard shows them: the `workers` set, when each one's heartbeat is
+ * overdue (the seen zset), their functions and the machine states they wrote
+ * (src/effects/worker-states.ts), with the tasks each runs, from the lease index.
+ */
+import type { Connection } from '../redis.js';
+import type { Keys } from '../keys.js';
+import { readWorkerStates } from '../effects/worker-states.js';
+
+export interface WorkerView {
+  address: string;
+  /**
+   * alive: listed, its next heartbeat not overdue; dead: overdue (a monitor prunes it, and its
+   * record, after 2 taskTimeouts), or not listed
+   */
+  health: 'alive' | 'dead';
+  /** the worker machine's state value as it last wrote it */
+  state?: unknown;
+  stateAt?: number;
+  /** Redis ms its next heartbeat is overdue (its last one + 3 heartbeat intervals) */
+  overdueAt?: number;
+  functions: string[];
+  /** ids of the tasks it runs (from the lease index) */
+  tasks: string[];
+}
+
+export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now: number; workers: WorkerView[] }> {
+  const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).time().exec()) ?? [];
+  const [listed, seenFlat, fnHash, time] = replies.map(([e, v]) => (e ? null : v)) as [string[] | null, string[] | null, Record<string, string> | null, [string, string] | null];
+  const now = time ? Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) : Date.now();
+  const seen = new Map<string, number>();
+  for (let i = 0; seenFlat && i < seenFlat.length; i += 2) seen.set(seenFlat[i]!, Number(seenFlat[i + 1]));
+  const states = await readWorkerStates(redis, keys);
+  const tasks = await tasksByWorker(redis, keys);
+  const names = new Set([...(listed ?? []), ...states.keys()]);
+  const workers = [...names].sort().map((address): WorkerView => {
+    const isListed = listed?.includes(address) ?? false;
+    const s = seen.get(address);
+    const health = isListed && s !== undefined && now <= s ? 'alive' : 'dead';
+    let functions: string[] = [];
+    try {
+      const f = JSON.parse(fnHash?.[address] ?? '[]') as unknown;
+      if (Array.isArray(f)) functions = f.filter((x): x is string => typeof x === 'string');
+    } catch {
+      // hand-written junk: no functions shown
+    }
+    const w: WorkerView = { address, health, functions, tasks: tasks.get(address) ?? [] };
+    const st = states.get(address);
+    if (st) {
+      w.state = st.state;
+      w.stateAt = st.at;
+    }
+    if (s !== undefined) w.overdueAt = s;
+    return w;
+  });
+  return { now, workers };
+}
+
+/**
+ * the running tasks read per status refresh for the workers' task lists; past it, the lists show
+ * the longest-silent this many (the task pages have them all)
+ */
+export const WORKER_TASKS_READ = 2000;
+
+/** RUNNING task ids per worker, from the first WORKER_TASKS_READ of the lease index */
+async function tasksByWorker(redis: Connection, keys: Keys): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  const ids = await redis.zrange(keys.leases, 0, WORKER_TASKS_READ - 1);
+  if (!ids.length) return out;
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hmget(keys.task(id), 'state', 'worker');
+  const replies = (await pipe.exec()) ?? [];
+  ids.forEach((id, i) => {
+    const [err, v] = replies[i] ?? [null, null];
+    const [state, worker] = (err ? [] : v) as (string | null)[];
+    if (state === 'RUNNING' && worker) out.set(worker, [...(out.get(worker) ?? []), id]);
+  });
+  return out;
+}

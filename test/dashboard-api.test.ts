@@ -1,0 +1,207 @@
+/**
+ * The dashboard's JSON API and its command, without a browser: task pages walk the indexes by
+ * range (every id once, the same page cost deep into a large list), bad input is a 400 naming
+ * it, status arrives by Server-Sent Events, and `task-swarm dashboard` prints its URL, keeps its
+ * token out of every line it writes, takes actions only with it, and stops on SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { Client, ConfigError, createDashboard, type Dashboard } from '../src/index.js';
+import { CLI } from './helpers/cli.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+async function dashboard(options: Parameters<typeof createDashboard>[0] = {}): Promise<{ d: Dashboard; url: string; prefix: string }> {
+  const o = server.options();
+  const d = createDashboard({ redis: o, ...options });
+  cleanup.push(() => d.close());
+  return { d, url: await d.listen(0), prefix: o.keyPrefix };
+}
+
+const json = async (url: string) => {
+  const r = await fetch(url);
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+};
+
+describe('createDashboard', () => {
+  it('refuses bad options with a ConfigError naming them', () => {
+    expect(() => createDashboard({ port: 1 } as never)).toThrow(ConfigError);
+    expect(() => createDashboard({ token: 'short' })).toThrow(/at least 8/);
+    expect(() => createDashboard({ refreshInterval: 5 })).toThrow(/refreshInterval/);
+  });
+
+  it('pages through 100 000 running tasks by range: totals, every id once, a deep page as a first one', async () => {
+    const { url, prefix } = await dashboard();
+    const N = 100_000;
+    // the lease index as the runtime keeps it (id -> heartbeat), written in bulk; hashes for the pages read
+    for (let i = 0; i < N; i += 10_000) {
+      const args: (string | number)[] = [];
+      for (let j = i; j < i + 10_000; j++) args.push(j, `t${String(j).padStart(6, '0')}`);
+      await redis.zadd(`${prefix}tasks:leases`, ...args);
+    }
+    for (const j of [0, 1, 99_998, 99_999]) await redis.hset(`${prefix}task-t${String(j).padStart(6, '0')}`, { state: 'RUNNING', function: 'f', worker: 'w:1', attempt: '1' });
+    const first = await json(`${url}api/tasks?list=running&limit=2`);
+    expect(first.body).toMatchObject({ list: 'running', total: N, next: '2', rows: [{ id: 't000000', state: 'RUNNING', function: 'f', worker: 'w:1', attempt: 1, score: 0 }, { id: 't000001' }] });
+    const t0 = performance.now();
+    const last = await json(`${url}api/tasks?list=running&from=${N - 2}&limit=2`);
+    const deep = performance.now() - t0;
+    expect(last.body).toMatchObject({ total: N, next: null, rows: [{ id: 't099998' }, { id: 't099999', state: 'RUNNING' }] });
+    // a range read and one HMGET per row: milliseconds, not a scan of the list
+    expect(deep).toBeLessThan(500);
+    const walked = new Set<string>();
+    let from: string | null = '90000';
+    while (from !== null) {
+      const page = (await json(`${url}api/tasks?list=running&from=${from}&limit=500`)).body as { rows: { id: string }[]; next: string | null };
+      for (const r of page.rows) walked.add(r.id);
+      from = page.next;
+    }
+    expect(walked.size).toBe(10_000);
+  }, 60_000);
+
+  it('walks the queued set by cursor, and the delayed and ended lists, each task once', async () => {
+    const { url, prefix } = await dashboard();
+    const client = new Client({ redis: server.options({ keyPrefix: prefix }) });
+    cleanup.push(() => client.close());
+    const ids = await client.submitMany(Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i })));
+    const delayed = await client.submitMany(Array.from({ length: 30 }, () => ({ fn: 'f', options: { delay: 60_000 } })));
+    const seen: string[] = [];
+    let from: string | null = '0';
+    while (from !== null) {
+      const page = (await json(`${url}api/tasks?list=queued&from=${from}&limit=50`)).body as { total: number; rows: { id: string; state: string }[]; next: string | null };
+      expect(page.total).toBe(300);
+      for (const r of page.rows) seen.push(r.id);
+      from = page.next;
+    }
+    expect(new Set(seen)).toEqual(new Set(ids));
+    const d = (await json(`${url}api/tasks?list=delayed&limit=500`)).body as { total: number; rows: { id: string; state: string }[] };
+    expect(d.total).toBe(30);
+    expect(new Set(d.rows.map((r) => r.id))).toEqual(new Set(delayed));
+    expect(d.rows.every((r) => r.state === 'DELAYED')).toBe(true);
+    await client.cancel(delayed[0]!);
+    // cancelled while delayed: it ended without a worker, on the ended list
+    const e = (await json(`${url}api/tasks?list=ended&limit=10`)).body as { rows: { id: string; state: string; outcome?: string }[] };
+    expect(e.rows).toContainEqual(expect.objectContaining({ id: delayed[0], state: 'END', outcome: 'cancelled' }));
+  });
+
+  it('answers bad input with a 400 naming it, an unknown task with a 404, an unknown route with a 404', async () => {
+    const { url } = await dashboard();
+    expect(await json(`${url}api/tasks?list=everything`)).toMatchObject({ status: 400, body: { code: 'ERR_INVALID_TASK', error: expect.stringMatching(/list must be one of running, queued, delayed, ended/) } });
+    expect(await json(`${url}api/tasks?list=running&limit=100000`)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/limit must be an integer from 1 to 500/) } });
+    expect(await json(`${url}api/tasks?list=queued&from=abc`)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/cursor/) } });
+    expect(await json(`${url}api/task/nope`)).toMatchObject({ status: 404, body: { code: 'ERR_TASK_NOT_FOUND' } });
+    expect((await fetch(`${url}api/nothing`)).status).toBe(404);
+    expect((await fetch(`${url}api/tasks`, { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('on loopback, answers only loopback names: a name pointed at it by another site (DNS rebinding) gets a 403', async () => {
+    const { url } = await dashboard();
+    const port = new URL(url).port;
+    const get = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const r = request({ host: '127.0.0.1', port, path: '/api/overview', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        r.on('error', reject);
+        r.end();
+      });
+    expect(await get(`evil.example:${port}`)).toBe(403);
+    expect(await get(`localhost:${port}`)).toBe(200);
+    expect(await get(`127.0.0.1:${port}`)).toBe(200);
+    // mounted with a list of its own
+    const o = server.options();
+    const d = createDashboard({ redis: o, allowedHosts: ['ops.example'] });
+    cleanup.push(() => d.close());
+    const p2 = new URL(await d.listen(0)).port;
+    const get2 = (host: string) =>
+      new Promise<number>((resolve) => request({ host: '127.0.0.1', port: p2, path: '/api/machines', headers: { host } }, (res) => (res.resume(), resolve(res.statusCode!))).end());
+    expect(await get2(`ops.example:${p2}`)).toBe(200);
+    expect(await get2(`localhost:${p2}`)).toBe(403);
+    expect(() => createDashboard({ allowedHosts: 'x' as never })).toThrow(ConfigError);
+  });
+
+  it('pushes status by Server-Sent Events, and draws the machines from their definitions', async () => {
+    const { url } = await dashboard({ refreshInterval: 100 });
+    const machines = (await json(`${url}api/machines`)).body as Record<string, { children: { key: string }[] }>;
+    expect(machines.worker!.children.map((c) => c.key)).toEqual(expect.arrayContaining(['starting', 'connected', 'partitioned', 'stopped']));
+    expect(machines.task!.children.map((c) => c.key)).toEqual(expect.arrayContaining(['RUNNING', 'END']));
+    const ac = new AbortController();
+    const r = await fetch(`${url}api/stream`, { signal: ac.signal });
+    expect(r.headers.get('content-type')).toBe('text/event-stream');
+    const reader = r.body!.getReader();
+    let text = '';
+    while (!/event: status\ndata: .*\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    const data = JSON.parse(/event: status\ndata: (.*)\n\n/.exec(text)![1]!) as { stats: { workers: number }; workers: unknown[]; canAct: boolean };
+    expect(data).toMatchObject({ stats: { workers: 0 }, workers: [], canAct: false });
+  });
+});
+
+/** `task-swarm dashboard` as a process: its output lines, and a way to stop it */
+function runDashboard(args: string[], env: Record<string, string>) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'dashboard', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  cleanup.push(async () => {
+    proc.kill('SIGKILL');
+    await exited;
+  });
+  const url = (async () => {
+    for (let i = 0; i < 300 && !/dashboard at (\S+)/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const m = /dashboard at (\S+)/.exec(out);
+    if (!m) throw new Error(`no URL printed; stdout ${out}, stderr ${err}`);
+    return m[1]!;
+  })();
+  return { url, exited, stop: () => proc.kill('SIGTERM'), output: () => out + err };
+}
+
+describe('task-swarm dashboard', () => {
+  it('prints its URL on 127.0.0.1, takes actions only with the token from --token-file, never prints it, stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'task-swarm-dashboard-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const secret = 'file-token-5f3a9c1e77';
+    writeFileSync(join(dir, 'token'), `${secret}\n`);
+    const run = runDashboard(['--token-file', join(dir, 'token')], { REDIS_URL: server.url });
+    const url = await run.url;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const post = (token: string) => fetch(`${url}api/dead/retry`, { method: 'POST', headers: { 'x-task-swarm': '1', authorization: `Bearer ${token}` }, body: '{"key":"none"}' });
+    expect((await post('wrong-token-123')).status).toBe(401);
+    // the token passes: no such dead letter
+    expect(await (await post(secret)).json()).toEqual({ done: false });
+    run.stop();
+    expect(await run.exited).toBe(0);
+    expect(run.output()).not.toContain(secret);
+  }, 30_000);
+
+  it('without a token, or --read-only, says so and refuses every action', async () => {
+    const plain = runDashboard([], { REDIS_URL: server.url });
+    const token = 'env-token-0a1b2c3d4e';
+    const ro = runDashboard(['--read-only'], { REDIS_URL: server.url, TASK_SWARM_DASHBOARD_TOKEN: token });
+    for (const [run, why, bearer] of [
+      [plain, /no token is set/, 'anything-at-all'],
+      [ro, /read-only/, token],
+    ] as const) {
+      const r = await fetch(`${await run.url}api/dead/purge`, { method: 'POST', headers: { 'x-task-swarm': '1', authorization: `Bearer ${bearer}` }, body: '{"key":"k"}' });
+      expect(r.status).toBe(403);
+      expect(((await r.json()) as { error: string }).error).toMatch(why);
+    }
+    expect(plain.output()).toMatch(/warning: no token \(env TASK_SWARM_DASHBOARD_TOKEN or --token-file\): the page is read-only/);
+    expect(ro.output()).toMatch(/\(read-only\)/);
+    expect(ro.output()).not.toContain(token);
+  }, 30_000);
+});
