@@ -30,7 +30,7 @@ import { cancelTask, submitTasks } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
 import { buildSubmission, newTaskId, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
-import { swarmCounts } from './effects/swarm-counts.js';
+import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
@@ -141,16 +141,8 @@ export interface FunctionStats {
   paused: boolean;
 }
 
-/** What `stats` says of the swarm. */
-export interface SwarmStats {
-  queued: number;
-  tasks: number;
-  workers: number;
-  dead: number;
-  ended: number;
-  paused: boolean;
-  functions: Record<string, FunctionStats>;
-}
+/** What `stats` says of the swarm: the counts of one read (src/effects/swarm-counts.ts), each function's running tasks added. */
+export type SwarmStats = Omit<SwarmCounts, 'functions' | 'deadStats' | 'now' | 'oldestLease'> & { functions: Record<string, FunctionStats> };
 
 export interface ClientOptions {
   redis?: RedisOptions;
