@@ -29,6 +29,8 @@ interface Traced {
   /** the attempt's context: its runs and END are made in it */
   context: Context;
   end?: Span;
+  /** its END was written: its task machine releases it soon, with the outcome */
+  written?: boolean;
 }
 
 /** what a run does with its spans: run the function in the run's context, end the span when it settles */
@@ -40,6 +42,12 @@ export interface RunScope {
 export class TaskSpans {
   /** by task id */
   private readonly live = new Map<string, Traced>();
+  /**
+   * claims whose END was written and whose id was claimed here again before their task machine
+   * let them go (a retry's END carries the next claim, of the same id, in one script): they end
+   * with their own outcome when released, not as abandoned
+   */
+  private readonly finishing = new Map<LocalTask, Traced>();
 
   constructor(private readonly address: () => string) {}
 
@@ -48,7 +56,10 @@ export class TaskSpans {
     const api = otelApi()!;
     // an old claim of this id still here: its lease has passed to this one
     const old = this.live.get(t.id);
-    if (old) this.released(old.task, undefined, true, undefined);
+    if (old?.written) {
+      this.live.delete(t.id);
+      this.finishing.set(old.task, old);
+    } else if (old) this.released(old.task, undefined, true, undefined);
     const fn = t.entry.function;
     const attributes = {
       'messaging.system': 'task_swarm',
@@ -107,13 +118,15 @@ export class TaskSpans {
     traced.end.setAttribute('task_swarm.written', written);
     traced.end.end();
     traced.end = undefined;
+    traced.written = written;
   }
 
   /** `t`'s task machine is done with it: the attempt span ends, with how */
   released(t: LocalTask, outcome: string | undefined, abandoned: boolean, error: unknown): void {
     const traced = this.traced(t);
     if (!traced) return;
-    this.live.delete(t.id);
+    if (this.finishing.get(t) === traced) this.finishing.delete(t);
+    else this.live.delete(t.id);
     traced.end?.end();
     const span = traced.attempt;
     span.setAttribute('task_swarm.outcome', abandoned ? 'abandoned' : (outcome ?? 'failed'));
@@ -124,13 +137,13 @@ export class TaskSpans {
 
   /** the worker is done: every span still open ends */
   closeAll(): void {
-    for (const { task } of [...this.live.values()]) this.released(task, undefined, true, undefined);
+    for (const { task } of [...this.live.values(), ...this.finishing.values()]) this.released(task, undefined, true, undefined);
   }
 
   private traced(t: LocalTask): Traced | undefined {
-    if (this.live.size === 0) return undefined;
+    if (this.live.size === 0 && this.finishing.size === 0) return undefined;
     const traced = this.live.get(t.id);
-    return traced?.task === t ? traced : undefined;
+    return traced?.task === t ? traced : this.finishing.get(t);
   }
 }
 
