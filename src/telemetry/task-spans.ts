@@ -43,7 +43,7 @@ export class TaskSpans {
   /** by task id */
   private readonly live = new Map<string, Traced>();
   /**
-   * claims whose END was written and whose id was claimed here again before their task machine
+   * claims whose END was written (or is going out) and whose id was claimed here again before their task machine
    * let them go (a retry's END carries the next claim, of the same id, in one script): they end
    * with their own outcome when released, not as abandoned
    */
@@ -56,7 +56,9 @@ export class TaskSpans {
     const api = otelApi()!;
     // an old claim of this id still here: its lease has passed to this one
     const old = this.live.get(t.id);
-    if (old?.written) {
+    // (its END written, or going out: the claim may ride in the END's own script and be read
+    // before the END's answer; a refused END is released as abandoned by its machine anyway)
+    if (old && (old.written || old.end !== undefined)) {
       this.live.delete(t.id);
       this.finishing.set(old.task, old);
     } else if (old) this.released(old.task, undefined, true, undefined);
