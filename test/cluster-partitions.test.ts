@@ -13,9 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, moveSwarmSlot } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { partitionKeys, partitionOf } from '../src/partitions.js';
-import { freePort, until } from './helpers/redis-server.js';
+import { freePort } from './helpers/redis-server.js';
 import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
-import { spawnMonitor, spawnProducer, spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import type { WorkerProcess } from './helpers/processes.js';
+import { swarmThroughFault } from './helpers/swarm-through-fault.js';
 
 const P = 6;
 const TASKS = 150;
@@ -73,40 +74,11 @@ async function keysPerNode(tag: string): Promise<Map<number, number>> {
   return out;
 }
 
-async function runThrough(keyPrefix: string, fault: () => Promise<void>): Promise<{ twice: string[] }> {
-  const redis = { cluster: d.seeds, keyPrefix, partitions: P };
-  const workerOptions = { port: 0, redis, concurrency: 8, heartbeatInterval: 200, fetchTaskInterval: 500 };
-  const workers = [await spawnWorker(workerOptions, [], ['work']), await spawnWorker(workerOptions, [], ['work'])];
-  procs.push(...workers);
-  const monitor = await spawnMonitor({ redis, taskTimeout: 3000, checkTaskInterval: 500 });
-  procs.push(monitor);
-  const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, fn: 'work', data: { ms: TASK_MS } }));
-  expect(new Set(tasks.map((t) => partitionOf(t.id, P))).size).toBe(P);
-  const producer = await spawnProducer({ redis: { url: `redis+cluster://127.0.0.1:${d.seeds[0]!.port}`, keyPrefix, partitions: P }, tasks, timeout: 60_000 });
-  procs.push(producer);
-  await producer.waitFor(/^SUBMITTED-ALL /, 20_000);
-  const done = () => workers.reduce((n, w) => n + w.lines.filter((l) => l.startsWith('DONE ')).length, 0);
-  await until(() => done() >= TASKS / 3, 'a third of the tasks done', 30_000, 10);
-  const faultAt = Date.now();
-  await fault();
-  await producer.waitFor(/^ALL-ENDED$/, 60_000);
-
-  expect(producer.lines.filter((l) => l.startsWith('REJECTED '))).toEqual([]);
-  const endLines = producer.lines.filter((l) => l.startsWith('END '));
-  expect(endLines).toHaveLength(TASKS);
-  expect(endLines.filter((l) => !/ succeeded \d+$/.test(l))).toEqual([]);
-  const starts = new Map<string, number>();
-  for (const w of workers) {
-    for (const l of w.lines) {
-      const m = /^STARTED (\S+) /.exec(l);
-      if (m) starts.set(m[1]!, (starts.get(m[1]!) ?? 0) + 1);
-    }
-  }
-  expect(tasks.filter((t) => !starts.has(t.id))).toEqual([]);
-  for (const p of [...workers, monitor]) expect({ exit: p.proc.exitCode, signal: p.proc.signalCode }).toEqual({ exit: null, signal: null });
-  for (const w of workers) expect(w.lines.filter((l, i) => l.startsWith('STARTED ') && w.times[i]! > faultAt + 500).length).toBeGreaterThan(0);
-  for (const p of [producer, monitor, ...workers]) await p.kill('SIGKILL');
-  return { twice: [...starts].filter(([, n]) => n > 1).map(([id]) => id) };
+/** the swarm on `keyPrefix` through `fault` (test/helpers/swarm-through-fault.ts) */
+function runThrough(keyPrefix: string, fault: () => Promise<void>): Promise<{ twice: string[] }> {
+  // (the helper's ids, t0...: spread over every partition)
+  expect(new Set(Array.from({ length: TASKS }, (_, i) => partitionOf(`t${i}`, P))).size).toBe(P);
+  return swarmThroughFault({ redis: { cluster: d.seeds, keyPrefix, partitions: P }, producerRedis: { url: `redis+cluster://127.0.0.1:${d.seeds[0]!.port}`, keyPrefix, partitions: P }, tasks: TASKS, taskMs: TASK_MS, procs }, fault);
 }
 
 describe('one swarm over three primaries (partitions: 6, two on each)', () => {

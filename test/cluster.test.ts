@@ -17,8 +17,9 @@ import { buildKeys } from '../src/keys.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { freePort, until } from './helpers/redis-server.js';
 import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
-import { spawnMonitor, spawnProducer, spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import type { WorkerProcess } from './helpers/processes.js';
 import { runMain } from './helpers/cli.js';
+import { swarmThroughFault } from './helpers/swarm-through-fault.js';
 
 const TASKS = 150;
 const TASK_MS = 200;
@@ -161,47 +162,9 @@ describe('a swarm on a Redis Cluster', () => {
     }
   }, 60_000);
 
-  /**
-   * Two workers, a monitor and a producer (processes) on `prefix`; once a third of the tasks
-   * are done, `fault` runs. Every task must end succeeded, and each must have run.
-   */
-  async function runThrough(prefix: string, fault: () => Promise<void>): Promise<{ twice: string[]; faultAt: number; workers: WorkerProcess[] }> {
-    const redis = { cluster: d.seeds, keyPrefix: prefix };
-    const workerOptions = { port: 0, redis, concurrency: 8, heartbeatInterval: 200, fetchTaskInterval: 500 };
-    const workers = [await spawnWorker(workerOptions, [], ['work']), await spawnWorker(workerOptions, [], ['work'])];
-    procs.push(...workers);
-    const monitor = await spawnMonitor({ redis, taskTimeout: 3000, checkTaskInterval: 500 });
-    procs.push(monitor);
-    const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, fn: 'work', data: { ms: TASK_MS } }));
-    // the producer names the cluster by a url
-    const url = `redis+cluster://${d.seeds.map((s) => `127.0.0.1:${s.port}`).join(',')}`;
-    const producer = await spawnProducer({ redis: { url, keyPrefix: prefix }, tasks, timeout: 60_000 });
-    procs.push(producer);
-    await producer.waitFor(/^SUBMITTED-ALL /, 20_000);
-    const done = () => workers.reduce((n, w) => n + w.lines.filter((l) => l.startsWith('DONE ')).length, 0);
-    await until(() => done() >= TASKS / 3, 'a third of the tasks done', 30_000, 10);
-    const faultAt = Date.now();
-    await fault();
-    await producer.waitFor(/^ALL-ENDED$/, 60_000);
-
-    expect(producer.lines.filter((l) => l.startsWith('REJECTED '))).toEqual([]);
-    const endLines = producer.lines.filter((l) => l.startsWith('END '));
-    expect(endLines).toHaveLength(TASKS);
-    expect(endLines.filter((l) => !/ succeeded \d+$/.test(l))).toEqual([]);
-
-    const starts = new Map<string, number>();
-    for (const w of workers) {
-      for (const l of w.lines) {
-        const m = /^STARTED (\S+) /.exec(l);
-        if (m) starts.set(m[1]!, (starts.get(m[1]!) ?? 0) + 1);
-      }
-    }
-    expect(tasks.filter((t) => !starts.has(t.id))).toEqual([]);
-    // no process was restarted, and both workers ran tasks after the fault, on their own
-    for (const p of [...workers, monitor]) expect({ exit: p.proc.exitCode, signal: p.proc.signalCode }).toEqual({ exit: null, signal: null });
-    for (const w of workers) expect(w.lines.filter((l, i) => l.startsWith('STARTED ') && w.times[i]! > faultAt + 500).length).toBeGreaterThan(0);
-    for (const p of [producer, monitor, ...workers]) await p.kill('SIGKILL');
-    return { twice: [...starts].filter(([, n]) => n > 1).map(([id]) => id), faultAt, workers };
+    /** the swarm on `prefix` through `fault` (test/helpers/swarm-through-fault.ts) */
+  function runThrough(prefix: string, fault: () => Promise<void>): Promise<{ twice: string[] }> {
+    return swarmThroughFault({ redis: { cluster: d.seeds, keyPrefix: prefix }, producerRedis: { url: `redis+cluster://${d.seeds.map((s) => `127.0.0.1:${s.port}`).join(',')}`, keyPrefix: prefix }, tasks: TASKS, taskMs: TASK_MS, procs }, fault);
   }
 
   it('the swarm moved to another primary mid-run (all its keys at once): every task runs once and ends once', async () => {
