@@ -57,7 +57,8 @@ describe('a swarm in partitions', () => {
     const client = new Client({ redis: r });
     const parts = partitionKeys(resolveRedisConfig(r));
     try {
-      const plain = await Promise.all(Array.from({ length: 40 }, (_, i) => client.submit('echo', { i })));
+      // 100 random ids miss one of 4 partitions with odds of about 1 in 10^12
+      const plain = await Promise.all(Array.from({ length: 100 }, (_, i) => client.submit('echo', { i })));
       const given = await Promise.all(Array.from({ length: 8 }, (_, i) => client.submit('echo', { g: i }, { id: `given-${i}` })));
       const grouped = await client.submitMany(Array.from({ length: 12 }, (_, i) => ({ fn: 'echo', data: { i }, options: { group: 'tenant-7' } })));
       for (const id of [...plain, ...given, ...grouped]) expect(await client.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'succeeded' });
@@ -203,7 +204,8 @@ describe('a swarm in partitions', () => {
     await worker.start();
     const client = new Client({ redis: conf(prefix, { username: ACL_USERS.producer, password: 'pw' }) });
     try {
-      const ids = await client.submitMany(Array.from({ length: 20 }, (_, i) => ({ fn: 'echo', data: i })));
+      // 100 random ids miss one of 4 partitions with odds of about 1 in 10^12 (20 missed one in 80 runs)
+      const ids = await client.submitMany(Array.from({ length: 100 }, (_, i) => ({ fn: 'echo', data: i })));
       expect(new Set(ids.map((id) => partitionOf(id, N))).size).toBe(N);
       for (const id of ids) expect(await client.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
     } finally {
