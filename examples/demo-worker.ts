@@ -6,6 +6,7 @@
  *   DEMO_KEY_PREFIX         key prefix shared by the whole demo (default none)
  *   DEMO_WORKER_NAME        name shown in the demo's output (default "worker")
  *   DEMO_WORKER_PORT        port of the worker's peer-ping server (default 0: any free port)
+ *   DEMO_METRICS_PORT       port of its Prometheus metrics, http://127.0.0.1:port/metrics (default none)
  *   DEMO_CONCURRENCY        tasks run at once (default 4)
  *   DEMO_HEARTBEAT          heartbeatInterval in ms (default 300)
  *   TASK_SWARM_LOG          library log level (the demo sets "warn")
@@ -52,6 +53,7 @@ async function render(task: Task<RenderData>): Promise<{ frame: number; worker: 
 const worker = new Worker({
   host: '127.0.0.1',
   port: intEnv('DEMO_WORKER_PORT', 0),
+  ...(process.env.DEMO_METRICS_PORT ? { metricsPort: intEnv('DEMO_METRICS_PORT', 0) } : {}),
   concurrency: intEnv('DEMO_CONCURRENCY', 4),
   heartbeatInterval: intEnv('DEMO_HEARTBEAT', 300),
   fetchTaskInterval: 500,

@@ -2,14 +2,22 @@
  * Task Swarm demo: `npm run demo`.
  *
  * Starts a private redis-server (unless REDIS_URL is set), three workers as child processes
- * (examples/demo-worker.ts), one monitor and one client in this process; submits 24 `render`
- * tasks, shows their progress live, SIGKILLs one worker while it runs tasks, shows the monitor
- * requeueing them and another worker running them again (attempt 2), waits for every task and
- * prints a summary. Exit status 0 when every task succeeded, 1 otherwise.
+ * (examples/demo-worker.ts), one monitor, one client and the dashboard in this process, each
+ * worker and the monitor serving Prometheus metrics; submits 24 `render` tasks and one long
+ * one (`stop-me`), shows their progress live, SIGKILLs one worker while it runs tasks, shows the
+ * monitor requeueing them and another worker running them again (attempt 2), waits for every
+ * task, stops `stop-me` through the dashboard's API (as its Stop button does), scrapes the
+ * metrics, prints `task-swarm status` beside them and a summary. Exit status 0 when every
+ * render succeeded and `stop-me` ended stopped, 1 otherwise.
+ *
+ * `npm run demo -- --keep` is the same run for a person at the dashboard: on a terminal it waits
+ * for Enter before submitting (time to open the page), leaves `stop-me` running until someone
+ * presses Stop in the page, and keeps everything up after the summary until Ctrl-C.
  *
  * Everything it starts is stopped again, also on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -17,7 +25,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
-import { Client, Monitor, type LoggerLike, type TaskEvent, type TaskInfo } from '../src/index.js';
+import { Client, Monitor, createDashboard, type Dashboard, type LoggerLike, type TaskEvent, type TaskInfo } from '../src/index.js';
+import { main as cli } from '../src/cli.js';
 import { pingOnce } from '../src/redis.js';
 import { within } from '../src/within.js';
 
@@ -33,6 +42,12 @@ const CHECK_TASK_INTERVAL_MS = 1000;
 const VICTIM = 'w2';
 /** no task may take longer than this from submission to its end */
 const WAIT_TIMEOUT_MS = 45_000;
+/** the task to stop from the dashboard: it would run 10 minutes */
+const STOP_ME = 'stop-me';
+const STOP_ME_MS = 600_000;
+/** the dashboard's port when free (DEMO_DASHBOARD_PORT sets another; any free one otherwise) */
+const DASHBOARD_PORT = Number(process.env.DEMO_DASHBOARD_PORT ?? 8080);
+const KEEP = process.argv.includes('--keep') || process.env.DEMO_KEEP === '1';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const startedAt = Date.now();
@@ -67,6 +82,7 @@ interface Row {
 interface WorkerProc {
   name: string;
   port: number;
+  metricsPort: number;
   address: string;
   child: ChildProcess;
   killed: boolean;
@@ -251,7 +267,7 @@ async function startRedis(): Promise<string> {
   return `redis://127.0.0.1:${port}`;
 }
 
-function startWorker(name: string, port: number, url: string, keyPrefix: string): WorkerProc {
+function startWorker(name: string, port: number, metricsPort: number, url: string, keyPrefix: string): WorkerProc {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo-worker.ts'], {
     cwd: repoRoot,
     env: {
@@ -260,6 +276,7 @@ function startWorker(name: string, port: number, url: string, keyPrefix: string)
       DEMO_KEY_PREFIX: keyPrefix,
       DEMO_WORKER_NAME: name,
       DEMO_WORKER_PORT: String(port),
+      DEMO_METRICS_PORT: String(metricsPort),
       DEMO_CONCURRENCY: String(CONCURRENCY),
       DEMO_HEARTBEAT: String(HEARTBEAT_MS),
       DEMO_PARENT_PIPE: '1',
@@ -267,7 +284,7 @@ function startWorker(name: string, port: number, url: string, keyPrefix: string)
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const w: WorkerProc = { name, port, address: `127.0.0.1:${port}`, child, killed: false, exited: false, exit: exitOf(child) };
+  const w: WorkerProc = { name, port, metricsPort, address: `127.0.0.1:${port}`, child, killed: false, exited: false, exit: exitOf(child) };
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
@@ -286,6 +303,7 @@ function startWorker(name: string, port: number, url: string, keyPrefix: string)
 let cleaningUp = false;
 let monitor: Monitor | undefined;
 let client: Client | undefined;
+let dashboard: Dashboard | undefined;
 let external: { url: string; keyPrefix: string } | undefined;
 
 async function cleanup(): Promise<void> {
@@ -302,6 +320,7 @@ async function cleanup(): Promise<void> {
     }
   }
   // (cleanup must not hang: each wait is bounded, and a failure in it is let go)
+  if (dashboard) await within(3000, dashboard.close());
   if (monitor) await within(3000, monitor.stop());
   if (external) await within(3000, deleteDemoKeys(external.url, external.keyPrefix));
   if (client) await within(2000, client.close());
@@ -392,10 +411,10 @@ async function main(): Promise<number> {
     warn: () => {},
     error: (...args: unknown[]) => ui.log(red(`monitor: ${args.map(String).join(' ')}`)),
   };
-  monitor = new Monitor({ redis, taskTimeout: TASK_TIMEOUT_MS, checkTaskInterval: CHECK_TASK_INTERVAL_MS, logger: quiet });
+  monitor = new Monitor({ redis, taskTimeout: TASK_TIMEOUT_MS, checkTaskInterval: CHECK_TASK_INTERVAL_MS, logger: quiet, metricsPort: 0 });
 
-  // Workers: separate processes, each with its own peer-ping port.
-  for (let i = 1; i <= WORKERS; i++) workers.push(startWorker(`w${i}`, await freePort(), url, keyPrefix));
+  // Workers: separate processes, each with its own peer-ping port and metrics port.
+  for (let i = 1; i <= WORKERS; i++) workers.push(startWorker(`w${i}`, await freePort(), await freePort(), url, keyPrefix));
   await monitor.start();
   const readyBy = Date.now() + 30_000;
   for (;;) {
@@ -406,6 +425,19 @@ async function main(): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   console.log(`ready:   ${workers.map((w) => `${w.name} pid ${w.child.pid}`).join(', ')}`);
+
+  // The dashboard, with a token in the link: the page keeps it (the part after # never reaches
+  // a server) and its buttons can then act.
+  const token = randomBytes(16).toString('hex');
+  dashboard = createDashboard({ redis, token, refreshInterval: 500 });
+  const dashboardUrl = await listenDashboard(dashboard);
+  console.log(`${bold('dashboard:')} ${dashboardUrl}#token=${token}`);
+  console.log(`metrics: ${workers.map((w) => `${w.name} http://127.0.0.1:${w.metricsPort}/metrics`).join(', ')}, monitor ${monitor.metricsUrl}`);
+  if (KEEP && process.stdin.isTTY) {
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    await new Promise<void>((resolve) => rl.question('open the dashboard, then press Enter to submit the tasks ', () => resolve()));
+    rl.close();
+  }
 
   monitor.on('sweep', (r: { requeued: string[]; parked: string[] }) => {
     if (r.requeued.length) ui.log(yellow(`↻ monitor "sweep" event: requeued ${r.requeued.join(', ')}`));
@@ -423,6 +455,13 @@ async function main(): Promise<number> {
   ui.log(`submitting ${TASKS} render tasks (2–4 s each, progress events every ~250 ms)`);
   for (const row of rows) await client.submit('render', { frame: row.frame, ms: row.ms }, { id: row.id });
   const submittedAt = Date.now();
+  // One more, that would render for 10 minutes: it is stopped from the dashboard.
+  client.subscribe(STOP_ME, (ev: TaskEvent) => {
+    if (ev.event === 'requeued') ui.log(yellow(`↻ ${STOP_ME} "requeued" event: it was on ${workerName((ev.data as { worker?: string }).worker)}`));
+  });
+  await client.submit('render', { frame: 0, ms: STOP_ME_MS }, { id: STOP_ME });
+  const stopMeEnded = client.wait(STOP_ME);
+  ui.log(`submitted ${STOP_ME}, a 10-minute render${KEEP ? `: press Stop on it in the dashboard (tasks, running) to end it` : ', stopped from the dashboard once the others are done'}`);
 
   // Watch the hashes (who runs what, which attempt) and pick the moment to kill a worker.
   const victim = workers.find((w) => w.name === VICTIM)!;
@@ -467,17 +506,31 @@ async function main(): Promise<number> {
       return info;
     }),
   );
+  const finishedAt = Date.now();
+  // ------------------------------------------------------------ stop, from the dashboard
+  if (!KEEP) {
+    // what the page's Stop button sends
+    const res = await fetch(`${dashboardUrl}api/task/${STOP_ME}/control`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'x-task-swarm': '1', 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'stop' }),
+    });
+    ui.log(`■ stop ${STOP_ME} through the dashboard: POST ${dashboardUrl}api/task/${STOP_ME}/control {"message":"stop"} -> ${res.status}`);
+  }
+  const stopMe = await (KEEP ? stopMeEnded : within(15_000, stopMeEnded));
+  if (stopMe) ui.log(`${stopMe.outcome === 'stopped' ? green('■') : red('✖')} ${STOP_ME} ended ${stopMe.outcome} on ${workerName(stopMe.worker)}`);
   watching = false;
   await watch;
   ui.stop();
   const wall = (Date.now() - startedAt) / 1000;
-  const finishedAt = Date.now();
 
   // ------------------------------------------------------------ summary
   const lost = results.flatMap((r, i) => (r.status === 'rejected' ? [`${rows[i]!.id} (${(r.reason as Error).message})`] : []));
   const failed = rows.filter((r) => r.state === 'failed');
   const ok = rows.filter((r) => r.state === 'done');
-  const requeued = rows.filter((r) => r.lostOn.length > 0 || (r.info?.history?.length ?? 0) > 0);
+  // (a task's history ends with the attempt that ended it: the ones before it were lost)
+  const lostAttempts = (r: Row) => r.info?.history?.slice(0, -1) ?? [];
+  const requeued = rows.filter((r) => r.lostOn.length > 0 || lostAttempts(r).length > 0);
   console.log('');
   console.log(bold('Summary'));
   console.log(`  tasks succeeded: ${ok.length}/${rows.length}${failed.length ? red(`, failed: ${failed.length}`) : ''}${lost.length ? red(`, lost: ${lost.length}`) : ''}`);
@@ -489,7 +542,7 @@ async function main(): Promise<number> {
   if (requeued.length) {
     console.log(`  requeued by the monitor: ${requeued.length}`);
     for (const r of requeued) {
-      const from = r.info?.history?.map((h) => `${workerName(h.worker)} (attempt ${h.attempt}, ${h.reason})`).join(', ') ?? r.lostOn.join(', ');
+      const from = lostAttempts(r).map((h) => `${workerName(h.worker)} (attempt ${h.attempt}, ${h.reason})`).join(', ') || r.lostOn.join(', ');
       console.log(`    ${r.id}: lost on ${from}; attempt ${r.attempt} ran on ${r.worker ?? '?'}`);
     }
   } else {
@@ -504,11 +557,50 @@ async function main(): Promise<number> {
   const busy = rows.reduce((s, r) => s + r.ms, 0) / 1000;
   console.log(`  wall time: ${wall.toFixed(1)} s (${((finishedAt - submittedAt) / 1000).toFixed(1)} s from submit to the last end)`);
   console.log(`  work done: ${busy.toFixed(1)} s of rendering in ${rows.length} tasks, plus the lost attempts`);
+  console.log(`  ${STOP_ME}: ${stopMe ? `ended ${stopMe.outcome}` : red('did not end within 15 s of its stop')}`);
   for (const l of lost) console.log(red(`  LOST: ${l}`));
   for (const f of failed) console.log(red(`  FAILED: ${f.id}: ${f.info?.error?.message ?? f.info?.outcome}`));
-  const success = lost.length === 0 && failed.length === 0 && ok.length === rows.length;
-  console.log(success ? green('  result: every task succeeded, none lost') : red('  result: FAILED'));
+  await showFacts(url!, keyPrefix);
+  const success = lost.length === 0 && failed.length === 0 && ok.length === rows.length && stopMe?.outcome === 'stopped';
+  console.log(success ? green('result: every task succeeded, none lost, stop-me stopped') : red('result: FAILED'));
+  if (KEEP) {
+    console.log(`\neverything stays up: the dashboard at ${dashboardUrl}, metrics as above, Redis at ${url}. Ctrl-C stops it all.`);
+    await new Promise(() => {});
+  }
   return success ? 0 : 1;
+}
+
+/** The dashboard on DASHBOARD_PORT when it is free, on any free port otherwise. */
+async function listenDashboard(d: Dashboard): Promise<string> {
+  try {
+    return await d.listen(DASHBOARD_PORT);
+  } catch {
+    return d.listen(await freePort());
+  }
+}
+
+/** The same facts twice: the monitor's /metrics (read from Redis at the scrape) and `task-swarm status`. */
+async function showFacts(url: string, keyPrefix: string): Promise<void> {
+  console.log('');
+  console.log(bold(`Metrics`) + dim(`   curl -s ${monitor!.metricsUrl}  (the monitor's; and each worker's)`));
+  const scrape = async (at: string) => (await fetch(at)).text();
+  const monitorText = await scrape(monitor!.metricsUrl!);
+  for (const line of monitorText.split('\n')) {
+    if (/^task_swarm_(queue_entries|tasks_claimed|workers|dead_letters|ended_manual|monitor_tasks_requeued_total) /.test(line)) console.log(`  ${line}`);
+  }
+  const ended = new Map<string, number>();
+  for (const w of workers.filter((x) => !x.killed)) {
+    const text = await scrape(`http://127.0.0.1:${w.metricsPort}/metrics`).catch(() => '');
+    for (const m of text.matchAll(/^task_swarm_worker_tasks_ended_total\{[^}]*outcome="(\w+)"[^}]*\} (\d+)/gm)) ended.set(m[1]!, (ended.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  const living = workers.filter((x) => !x.killed).map((w) => w.name).join(' + ');
+  console.log(`  task_swarm_worker_tasks_ended_total, ${living}: ${[...ended].map(([o, n]) => `${o} ${n}`).join(', ')}`);
+  const args = ['status', ...(keyPrefix ? ['--key-prefix', keyPrefix] : [])];
+  console.log(bold('task-swarm status') + dim(`   node --import tsx src/cli.ts ${args.join(' ')} --redis-url ${url.replace(/\/\/[^@/]*@/, '//***@')}`));
+  let out = '';
+  const sink = { write: (s: string) => ((out += s), true) };
+  await cli([...args, '--redis-url', url], { stdout: sink, stderr: sink, env: {} });
+  for (const line of out.trimEnd().split('\n')) console.log(`  ${line}`);
 }
 
 /** Live updates from the task's events: progress, requeue. (The end comes through client.wait.) */

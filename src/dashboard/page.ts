@@ -61,6 +61,9 @@ const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':
 const ago = (ms, now) => ms == null ? '' : Math.max(0, Math.round(((now ?? Date.now()) - ms) / 1000)) + 's';
 const tokenInput = $('#token');
 tokenInput.value = sessionStorage.getItem('task-swarm-token') || '';
+// a link may carry the token after '#' (which no request sends): kept, and taken out of the address bar
+const linked = new URLSearchParams(location.hash.slice(1)).get('token');
+if (linked) { tokenInput.value = linked; sessionStorage.setItem('task-swarm-token', linked); window.history.replaceState(null, '', location.pathname + location.search); }
 tokenInput.addEventListener('change', () => sessionStorage.setItem('task-swarm-token', tokenInput.value));
 let machines = null, status = null, current = null, taskStream = null, from = '0', history = [];
 const say = (t) => { $('#msg').textContent = t || ''; };
