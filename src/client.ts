@@ -3,6 +3,7 @@
  * read or retry the dead-letter list.
  */
 import type { Connection } from './redis.js';
+import { guardOutage } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -161,6 +162,8 @@ export interface WaitOptions {
 }
 
 const CLIENT_OPTIONS = ['redis', 'logger'];
+/** how long Redis may be unreachable before a call fails at once instead of waiting for it */
+export const CLIENT_PATIENCE_MS = 10_000;
 
 export class Client {
   readonly config: RedisConfig;
@@ -200,9 +203,11 @@ export class Client {
     this.config = resolveRedisConfig(options.redis);
     this.parts = partitionKeys(this.config);
     this.keys = this.parts[0]!;
-    // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
+    // A client is patient with a Redis restart: a command waits for up to ~20 reconnects; once
+    // Redis has been away for CLIENT_PATIENCE_MS, new calls fail at once (src/outage-guard.ts).
     this.redis = connect(this.config, 'command', this.owner, { lazyConnect: false, maxRetriesPerRequest: 20 });
     this.redis.on('error', () => {});
+    guardOutage(this.redis, this.config, CLIENT_PATIENCE_MS);
   }
 
   /**

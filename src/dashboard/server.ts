@@ -10,7 +10,7 @@ import { isLoopback } from '../address.js';
 import type { AddressInfo } from 'node:net';
 import { Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
-import { ConfigError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
+import { ConfigError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { partitionKeys } from '../partitions.js';
 import { connect, connectionOwner, type Connection } from '../redis.js';
 import type { ControlInput } from '../wire.js';
@@ -205,7 +205,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const host = (req.headers.host ?? '').toLowerCase();
     if (allowedHosts && !allowedHosts.has(host) && !allowedHosts.has(host.replace(/:\d+$/, ''))) return send(res, 403, { error: `host ${JSON.stringify(host)} is not one this dashboard answers` });
     route(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof TaskSwarmError ? 400 : 500;
+      const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof RedisUnavailableError ? 503 : e instanceof TaskSwarmError ? 400 : 500;
       if (res.headersSent) return void res.end();
       send(res, status, { error: e instanceof Error ? e.message : String(e), code: e instanceof TaskSwarmError ? e.code : undefined });
     });
