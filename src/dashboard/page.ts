@@ -18,6 +18,7 @@ section.wide{grid-column:1 / span 2}
 h2{font-size:14px;margin:4px 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;white-space:nowrap;font-variant-numeric:tabular-nums}
+td.last-event{white-space:normal;min-width:10em}
 tr.pick{cursor:pointer} tr.pick:hover{background:#eef4ff}
 .alive,.active{color:#16794a;font-weight:600}.silent{color:#b26b00;font-weight:600}.dead{color:#b3261e;font-weight:600}
 .chart{display:flex;flex-wrap:wrap;gap:4px}
@@ -117,7 +118,7 @@ function renderStatus(s) {
 function lastEvent(e, now) {
   if (!e) return '';
   const data = e.data === undefined || e.data === null ? '' : JSON.stringify(e.data);
-  return esc(e.event) + (data ? ' <span class="muted">' + esc(data.length > 40 ? data.slice(0, 39) + '\u2026' : data) + '</span>' : '') + ' ' + ago(e.at, now) + ' ago';
+  return esc(e.event) + (data ? ' <span class="muted">' + esc(data.length > 24 ? data.slice(0, 23) + '\u2026' : data) + '</span>' : '') + ' ' + ago(e.at, now) + ' ago';
 }
 
 async function loadTasks() {
