@@ -20,9 +20,11 @@ import {
   parseEndEvent,
   parseEntry,
   parseEvent,
+  parseLastEvent,
   taskData,
   type ControlInput,
   type EndEventData,
+  type LastEvent,
   type StoredError,
   type TaskEvent,
   type TaskOutcomeName,
@@ -107,6 +109,12 @@ export interface TaskInfo {
   reason?: 'delay' | 'retry';
   /** its dedupe key, when submitted with one */
   key?: string;
+  /**
+   * the last event on its channel while it ran: the task's own (`task.emit`, fenced by its
+   * lease like every event; `data` kept when the event was at most 1 KiB) or the runtime's
+   * (`end`, `requeued`, `retrying`, `control-error`; name and time only)
+   */
+  lastEvent?: LastEvent;
   /**
    * one record per attempt that ended (retried, died, and the last one once the task has
    * ended), oldest first
@@ -491,7 +499,11 @@ export class Client {
     };
   }
 
-  /** Send `stop`, `reload` or a custom event `{event_name, event}` to a running task. */
+  /**
+   * Send `stop`, `reload` or a custom event `{event_name, event}` to a running task; or `watch`:
+   * its worker publishes the task machine's state (`machine-state` events) now and on each
+   * change for 30 s (send it again to go on).
+   */
   async control(id: string, message: ControlInput): Promise<void> {
     await this.redis.publish(this.keysOf(id).control(id), formatControl(message));
   }
@@ -875,6 +887,11 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
   if (runAt !== undefined) info.runAt = runAt;
   if (h.reason === 'delay' || h.reason === 'retry') info.reason = h.reason;
   if (h.key !== undefined) info.key = h.key;
+  if (h.last_event !== undefined) {
+    const last = parseLastEvent(h.last_event);
+    if (last) info.lastEvent = last;
+    else invalid.last_event = h.last_event;
+  }
   const history = json('history', (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)));
   const records = history ? [...(history.value as AttemptRecord[])] : [];
   // The attempt that ended the task is the hash's own fields (lib/history.lua): added here,

@@ -18,6 +18,7 @@ import { machineTrees } from './machine-trees.js';
 import { DASHBOARD_PAGE } from './page.js';
 import { checkMutation } from './request-guard.js';
 import { taskPage } from './task-pages.js';
+import { followTask } from './task-follow.js';
 import { readMonitors } from './monitor-view.js';
 import { readWorkers } from './worker-view.js';
 
@@ -75,6 +76,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   let redis: Connection | undefined;
   const conn = () => (redis ??= connect(client.config, 'command', `dashboard-${connectionOwner()}`, { lazyConnect: false }));
   const streams = new Set<ServerResponse>();
+  /** the tasks open pages follow (task-follow.ts): stopped on close, whoever serves the requests */
+  const follows = new Set<() => void>();
   let server: ReturnType<typeof createServer> | undefined;
 
   const overview = async () => {
@@ -175,8 +178,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         return send(res, 200, t);
       }
       if (taskRoute && taskRoute[2] === 'stream') {
-        const off = client.subscribe(decodeURIComponent(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
-        return sse(req, res, off);
+        const stop = followTask(client, decodeURIComponent(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
+        follows.add(stop);
+        return sse(req, res, () => (follows.delete(stop), stop()));
       }
       throw new HttpError(404, 'not found');
     }
@@ -225,6 +229,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       }),
     close: async () => {
       clearInterval(ticker);
+      for (const stop of follows) stop();
+      follows.clear();
       for (const res of streams) res.end();
       streams.clear();
       if (server) {
