@@ -46,7 +46,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       return command.promise;
     }
     const reject = command.reject.bind(command);
-    command.reject = (e: Error) => reject(e instanceof Error && (NO_CONNECTION.test(e.name) || NO_CONNECTION.test(e.message)) ? unavailable(`${why()} (gave up waiting for a connection)`, e) : e);
+    command.reject = (e: Error) => reject(e instanceof Error && (NO_CONNECTION.test(e.name) || NO_CONNECTION.test(e.message)) ? unavailable(`${causeOf(e) ?? why()} (gave up waiting for a connection)`, e) : e);
     const timer = setTimeout(() => {
       if (takeOffline(redis, command)) command.reject(unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`));
       else command.reject(unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`));
@@ -55,6 +55,11 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     command.promise.then(clear, clear);
     return send(command, ...rest);
   };
+}
+
+/** what our own flush of a connection's queue (src/redis.ts failQueued) says went wrong: ioredis's own says nothing */
+function causeOf(e: Error): string | undefined {
+  return /^Reached the max retries per request limit \(which is \d+\): (.+)$/s.exec(e.message)?.[1];
 }
 
 /**

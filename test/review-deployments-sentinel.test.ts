@@ -235,7 +235,8 @@ describe('sentinels that name no primary (all down, or the name misspelt)', () =
     cleanup.push(() => client.close());
     const submitted = await settles(client.submit('x'), 30_000);
     expect(submitted).not.toBe('pending');
-    expect((submitted as { error: Error }).error.message).toMatch(/max retries per request.*No such master with that name/);
+    expect((submitted as { error: Error }).error).toBeInstanceOf(RedisUnavailableError);
+    expect((submitted as { error: Error }).error.message).toMatch(/redis\+sentinel:.*No such master with that name/);
     // the same sentinel with the right name: it all works
     const c = new Client({ redis: { ...misspelt, name: NAME } });
     cleanup.push(() => c.close());
