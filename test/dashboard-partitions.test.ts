@@ -131,6 +131,9 @@ describe('the dashboard of a swarm in partitions', () => {
     expect(await client.get(waiting)).toMatchObject({ state: 'END', outcome: 'cancelled' });
     const endedNow = await walk(url, 'ended', 3);
     expect(new Set(endedNow.ids)).toEqual(new Set([...ended, far, waiting]));
+    // (the held tasks stopped, for a quick worker stop)
+    for (const id of running) await client.control(id, 'stop');
+    for (const id of running) await client.wait(id, { timeout: 5000 });
   }, 60_000);
 
   it('retries and purges dead letters of any partition', async () => {
