@@ -2,13 +2,18 @@
  * The dashboard of a swarm in partitions (`redis.partitions`), here four on one Redis: every
  * task list covers every partition, paging with a small limit across their boundaries visits
  * each task once, the workers view shows the tasks they run in any partition, and a task's
- * detail, its events and the actions on it reach tasks outside partition 0.
+ * detail, its events and the actions on it reach tasks outside partition 0. And on a Redis
+ * Cluster, where each partition is on a primary of its own, the same pages and views read.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Client, createDashboard, Worker } from '../src/index.js';
 import { newTaskIdIn, partitionOf } from '../src/partitions.js';
 import { redisPerFile } from './helpers/suite.js';
-import { until, type RedisServer } from './helpers/redis-server.js';
+import { freePort, until, type RedisServer } from './helpers/redis-server.js';
+import { spawnCluster } from './helpers/deployments.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -165,4 +170,56 @@ describe('the dashboard of a swarm in partitions', () => {
     expect(await dead()).toEqual([]);
     for (const id of big) expect(await client.get(id)).toBeNull();
   }, 30_000);
+});
+
+describe('the dashboard of a swarm in partitions on a Redis Cluster', () => {
+  it('reads each list and the workers view across the primaries, each task once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'task-swarm-dashboard-cluster-'));
+    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+    const d = await spawnCluster(dir, ports.slice(0, 3), ports.slice(3), { replicas: 0 });
+    cleanup.push(async () => {
+      for (const n of d.nodes) await n.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const r = { cluster: d.seeds, keyPrefix: '{dashc}:', partitions: 3 };
+    const client = new Client({ redis: r });
+    const dashboard = createDashboard({ redis: r });
+    const url = await dashboard.listen(0);
+    cleanup.push(
+      () => client.close(),
+      () => dashboard.close(),
+    );
+    // two ids in each partition, so each primary
+    const ids = () => Array.from({ length: 6 }, (_, i) => newTaskIdIn(i % 3, 3));
+    const queued = ids();
+    for (const id of queued) await client.submit('nobody-serves-this', null, { id });
+    expect(new Set((await walk(url, 'queued', 2)).ids)).toEqual(new Set(queued));
+    const worker = new Worker({ port: 0, redis: r, concurrency: 8 });
+    worker.addTaskFunction('hold', (t) => new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(new Error('stopped')))));
+    worker.addTaskFunction('quick', async (t) => t.data);
+    await worker.start();
+    cleanup.push(() => worker.stop());
+    const running = ids();
+    const delayed = ids();
+    const ended = ids();
+    for (const id of running) await client.submit('hold', null, { id });
+    for (const id of delayed) await client.submit('quick', null, { id, delay: 600_000 });
+    for (const id of ended) await client.submit('quick', 1, { id });
+    for (const id of ended) await client.wait(id, { timeout: 10_000 });
+    await until(async () => (await Promise.all(running.map((id) => client.get(id)))).every((t) => t?.state === 'RUNNING'), 'the held tasks running', 10_000);
+    for (const [list, want] of [
+      ['running', running],
+      ['delayed', delayed],
+      ['ended', ended],
+    ] as const) {
+      const { ids: seen, pages } = await walk(url, list, 4);
+      expect(seen.length, list).toBe(want.length);
+      expect(new Set(seen), list).toEqual(new Set(want));
+      expect(pages.every((p) => p.total === want.length)).toBe(true);
+    }
+    const overview = (await json(`${url}api/overview`)) as { workers: { tasks: string[] }[] };
+    expect(new Set(overview.workers[0]!.tasks)).toEqual(new Set(running));
+    for (const id of running) await client.control(id, 'stop');
+    for (const id of running) await client.wait(id, { timeout: 5000 });
+  }, 90_000);
 });
