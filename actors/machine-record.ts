@@ -39,8 +39,11 @@ export class MachineRecord<C extends object> {
   private deferred: (() => void)[] = [];
   /** the actor scope the compiled logic steps with: the record itself */
   private readonly scope = this as unknown as never;
-  /** read by the compiled logic as `scope.system`, for inspection (shared when there is none) */
-  readonly system: { _sendInspectionEvent?: (e: InspectionEvent) => void };
+  /**
+   * read by the compiled logic as `scope.system` at each microstep, for inspection (shared when
+   * there is none); replaced while the record is watched, so an unwatched one pays nothing
+   */
+  system: { _sendInspectionEvent?: (e: InspectionEvent) => void };
   /** unique to this record (an id can come back: a task claimed again) */
   readonly sessionId = `r${++sessions}`;
 
@@ -57,6 +60,24 @@ export class MachineRecord<C extends object> {
     // a crash here (its context, an assign of its initial entry) is reported by start(): before
     // that, its owner has not registered the record, and would take it for another's
     this.guarded(() => (this.snapshot = logic.getInitialSnapshot(this.scope, input)), false);
+  }
+
+  /**
+   * Call `onStep` after each microstep (the inspection hook the compiled logic reports to), until
+   * unwatch(); the owner's own inspector, if any, still hears every one first.
+   */
+  watch(onStep: () => void): void {
+    const inspect = this.owner.inspect;
+    this.system = {
+      _sendInspectionEvent: (e) => {
+        inspect?.(e);
+        onStep();
+      },
+    };
+  }
+
+  unwatch(): void {
+    this.system = this.owner.inspect ? { _sendInspectionEvent: this.owner.inspect } : NO_INSPECTION;
   }
 
   /** as an actor scope: the actor is the record */

@@ -3,6 +3,7 @@
  * read or retry the dead-letter list.
  */
 import type { Connection } from './redis.js';
+import { guardOutage } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -19,9 +20,11 @@ import {
   parseEndEvent,
   parseEntry,
   parseEvent,
+  parseLastEvent,
   taskData,
   type ControlInput,
   type EndEventData,
+  type LastEvent,
   type StoredError,
   type TaskEvent,
   type TaskOutcomeName,
@@ -107,6 +110,12 @@ export interface TaskInfo {
   /** its dedupe key, when submitted with one */
   key?: string;
   /**
+   * the last event on its channel while it ran: the task's own (`task.emit`, fenced by its
+   * lease like every event; `data` kept when the event was at most 1 KiB) or the runtime's
+   * (`end`, `requeued`, `retrying`, `control-error`; name and time only)
+   */
+  lastEvent?: LastEvent;
+  /**
    * one record per attempt that ended (retried, died, and the last one once the task has
    * ended), oldest first
    */
@@ -161,6 +170,8 @@ export interface WaitOptions {
 }
 
 const CLIENT_OPTIONS = ['redis', 'logger'];
+/** how long Redis may be unreachable before a call fails at once instead of waiting for it */
+export const CLIENT_PATIENCE_MS = 10_000;
 
 export class Client {
   readonly config: RedisConfig;
@@ -200,9 +211,11 @@ export class Client {
     this.config = resolveRedisConfig(options.redis);
     this.parts = partitionKeys(this.config);
     this.keys = this.parts[0]!;
-    // A client is patient with a Redis restart: a command waits for up to ~20 reconnects.
+    // A client is patient with a Redis restart: a command waits for up to ~20 reconnects; once
+    // Redis has been away for CLIENT_PATIENCE_MS, new calls fail at once (src/outage-guard.ts).
     this.redis = connect(this.config, 'command', this.owner, { lazyConnect: false, maxRetriesPerRequest: 20 });
     this.redis.on('error', () => {});
+    guardOutage(this.redis, this.config, CLIENT_PATIENCE_MS);
   }
 
   /**
@@ -486,7 +499,11 @@ export class Client {
     };
   }
 
-  /** Send `stop`, `reload` or a custom event `{event_name, event}` to a running task. */
+  /**
+   * Send `stop`, `reload` or a custom event `{event_name, event}` to a running task; or `watch`:
+   * its worker publishes the task machine's state (`machine-state` events) now and on each
+   * change for 30 s (send it again to go on).
+   */
   async control(id: string, message: ControlInput): Promise<void> {
     await this.redis.publish(this.keysOf(id).control(id), formatControl(message));
   }
@@ -870,6 +887,11 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
   if (runAt !== undefined) info.runAt = runAt;
   if (h.reason === 'delay' || h.reason === 'retry') info.reason = h.reason;
   if (h.key !== undefined) info.key = h.key;
+  if (h.last_event !== undefined) {
+    const last = parseLastEvent(h.last_event);
+    if (last) info.lastEvent = last;
+    else invalid.last_event = h.last_event;
+  }
   const history = json('history', (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)));
   const records = history ? [...(history.value as AttemptRecord[])] : [];
   // The attempt that ended the task is the hash's own fields (lib/history.lua): added here,

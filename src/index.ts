@@ -3,7 +3,7 @@ export { Monitor, type MonitorOptions } from './monitor.js';
 export type { SweepResult, FiringResult } from '../machines/monitor.js';
 export { Client, type ClientOptions, type SubmitOptions, type BackoffOption, type WaitOptions, type TaskInfo, type TaskState, type TaskOutcomeName, type AttemptRecord, type CancelResult } from './client.js';
 export type { Task, TaskFunction } from './task.js';
-export type { TaskEvent, ControlInput, StoredError } from './wire.js';
+export type { TaskEvent, ControlInput, StoredError, LastEvent } from './wire.js';
 export type { DeadLetter } from './effects/dead-letters.js';
 export type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
 export type { FunctionStats } from './client.js';

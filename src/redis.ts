@@ -15,6 +15,11 @@ import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
 
 const lastError = new WeakMap<Connection, Error>();
 
+/** the last error a connection's socket reported (ECONNREFUSED...), for messages */
+export function lastConnectionError(redis: Connection): Error | undefined {
+  return lastError.get(redis);
+}
+
 /** a connection to one Redis (a node, or the primary the sentinels name), or to a Cluster */
 export type Connection = Redis | Cluster;
 

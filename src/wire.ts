@@ -90,14 +90,23 @@ export function parseControl(message: string): ControlCommand {
   return { command: 'event', name: o.event_name, payload: o.event };
 }
 
-export type ControlInput = 'stop' | 'reload' | { event_name: string; event?: unknown };
+/**
+ * The control message that asks the worker running a task to publish its task machine's state
+ * (`state` events) for WATCH_TTL ms: taken by the worker's runtime itself, never a command of the
+ * task machine nor an event for the task's function.
+ */
+export const WATCH_CONTROL = 'watch';
+/** how long one `watch` keeps a task's state published (a watcher asks again before it lapses) */
+export const WATCH_TTL = 30_000;
+
+export type ControlInput = 'stop' | 'reload' | typeof WATCH_CONTROL | { event_name: string; event?: unknown };
 
 export function formatControl(c: ControlInput): string {
-  if (c === 'stop' || c === 'reload') return c;
+  if (c === 'stop' || c === 'reload' || c === WATCH_CONTROL) return c;
   if (c && typeof c === 'object' && typeof c.event_name === 'string' && c.event_name !== '') {
     return JSON.stringify({ event_name: c.event_name, event: c.event });
   }
-  throw new InvalidTaskError(`control must be "stop", "reload" or {event_name, event}, got ${JSON.stringify(c)}`);
+  throw new InvalidTaskError(`control must be "stop", "reload", "watch" or {event_name, event}, got ${JSON.stringify(c)}`);
 }
 
 export interface TaskEvent {
@@ -111,9 +120,13 @@ export interface TaskEvent {
  * Event names only the runtime publishes. A task's `emit` refuses them, so a subscriber can
  * take `end` (and the others) as the runtime's word, not a task's: `end` is the last event of a
  * task, published with its END write; `requeued` by a monitor or a handing-back worker;
- * `control-error` for a control message the worker could not act on; `retrying` for a retry.
+ * `control-error` for a control message the worker could not act on; `retrying` for a retry;
+ * `machine-state` for the task machine's state while someone watches it (WATCH_CONTROL).
  */
-export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['end', 'requeued', 'control-error', 'retrying']);
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['end', 'requeued', 'control-error', 'retrying', 'machine-state']);
+
+/** the runtime's event with a watched task machine's state: data `{id, value}` (an xstate state value) */
+export const STATE_EVENT = 'machine-state';
 
 /** The name a task may emit under; an InvalidTaskError naming it otherwise (a programmer error). */
 export function checkEventName(event: unknown): string {
@@ -126,12 +139,52 @@ export function checkEventName(event: unknown): string {
   return event;
 }
 
-export function formatEvent(event: string, data: unknown): string {
+export function formatEvent(event: string, data: unknown, at = Date.now()): string {
   try {
-    return JSON.stringify({ event, data: data === undefined ? null : data, at: Date.now() });
+    return JSON.stringify({ event, data: data === undefined ? null : data, at });
   } catch (e) {
     throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${(e as Error).message}`);
   }
+}
+
+/**
+ * The largest event kept whole as a task's last event (the hash's `last_event`): a larger one is
+ * kept as its name and time, without its data, so the field stays small whatever a task emits.
+ */
+export const LAST_EVENT_MAX = 1024;
+
+/** A task's last event, as its hash keeps it (`last_event`); `data` only when it was small enough. */
+export interface LastEvent {
+  event: string;
+  at: number;
+  data?: unknown;
+}
+
+/**
+ * What emit.lua is told to keep of an event as the task's last: '=' the message itself (small
+ * enough), or its name and time; '' keeps nothing (the runtime's `machine-state` events: they say what
+ * the worker runs, not what the task did).
+ */
+export function lastEventArg(event: string, message: string, at: number): string {
+  if (event === STATE_EVENT) return '';
+  return message.length <= LAST_EVENT_MAX ? '=' : JSON.stringify({ event, at });
+}
+
+/** a hash's `last_event` as a LastEvent, or undefined when it is not one (edited by hand) */
+export function parseLastEvent(raw: string | null | undefined): LastEvent | undefined {
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.event !== 'string' || typeof o.at !== 'number' || !Number.isFinite(o.at)) return undefined;
+  const out: LastEvent = { event: o.event, at: o.at };
+  if ('data' in o) out.data = o.data;
+  return out;
 }
 
 /** The largest |ms since epoch| a Date holds (ECMA-262 time range). */

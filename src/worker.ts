@@ -20,7 +20,7 @@ import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './effects/event-outbox.js';
-import { formatEvent, parseControl, parseEntry, safeJson, serializeError, type TaskEntry } from './wire.js';
+import { formatEvent, lastEventArg, parseControl, parseEntry, safeJson, serializeError, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, type TaskEntry } from './wire.js';
 import { replicaShortfall, replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, waitForWork, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
@@ -39,6 +39,7 @@ import { taskRunner } from './task-runner.js';
 import { disarmAttemptTimer } from './attempt-timer.js';
 import { compiled } from '../actors/compiled-machine.js';
 import { TaskMachines } from '../actors/task-machines.js';
+import { StateWatches } from '../actors/state-watches.js';
 import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
 import { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { Registry } from 'prom-client';
@@ -160,6 +161,14 @@ export class Worker extends EventEmitter {
   private readonly telemetry: WorkerTelemetry;
   /** the task machines, once the machine is built (read by the metrics) */
   private taskMachines?: TaskMachines;
+  /** task machines someone watches: their state goes out as `machine-state` events (fenced like any) */
+  private readonly stateWatches = new StateWatches((record, value) => {
+    const t = this.tasks.get(record.id);
+    // this claim's machine, while Redis is ours: otherwise the next step or watch says it
+    if (!t || t.lease !== (record.getSnapshot().context as { lease?: string }).lease || !this.live) return false;
+    this.publish(t, STATE_EVENT, { id: t.id, value });
+    return true;
+  }, WATCH_TTL);
 
   constructor(options: WorkerOptions = {}) {
     super();
@@ -788,7 +797,9 @@ export class Worker extends EventEmitter {
   /** an event of this claim of the task, fenced by its lease (EventOutbox) */
   private publish(t: LocalTask, event: string, data: unknown): void {
     const part = this.parts[t.part]!;
-    part.outbox.publish({ id: t.id, lease: t.lease, channel: part.keys.events(t.id), message: formatEvent(event, data) });
+    const at = Date.now();
+    const message = formatEvent(event, data, at);
+    part.outbox.publish({ id: t.id, lease: t.lease, channel: part.keys.events(t.id), message, last: lastEventArg(event, message, at) });
   }
 
   /** the machine talks to Redis now (outside these states a task's update() answers locally) */
@@ -1021,6 +1032,12 @@ export class Worker extends EventEmitter {
             if (!part) return;
             const id = channel.slice(part.keys.taskKeyPrefix.length, -'-control'.length);
             if (this.tasks.get(id)?.part !== part.index) return; // another worker's task
+            // someone watches the task's machine: the runtime's to answer, not the machine's
+            if (message.trim() === WATCH_CONTROL) {
+              const m = this.taskMachines?.get(id);
+              if (m) this.stateWatches.watch(m);
+              return;
+            }
             try {
               sendBack({ type: 'CONTROL', id, ...parseControl(message) });
             } catch (e) {

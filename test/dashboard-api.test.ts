@@ -11,10 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { Client, ConfigError, createDashboard, type Dashboard } from '../src/index.js';
+import { Client, ConfigError, createDashboard, Worker, type Dashboard, type TaskEvent } from '../src/index.js';
+import { emitEvents } from '../src/effects/leases.js';
+import { formatEvent } from '../src/wire.js';
 import { CLI } from './helpers/cli.js';
-import type { RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -147,6 +150,132 @@ describe('createDashboard', () => {
     const data = JSON.parse(/event: status\ndata: (.*)\n\n/.exec(text)![1]!) as { stats: { workers: number }; workers: unknown[]; canAct: boolean };
     expect(data).toMatchObject({ stats: { workers: 0 }, workers: [], canAct: false });
   });
+});
+
+/** a gate a task function waits at, opened by the test */
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((r) => (open = r));
+  return { wait, open };
+}
+
+/** a task's Server-Sent Events from the dashboard, as they arrive; `close` ends the request */
+function taskStream(url: string, id: string): { events: TaskEvent[]; close: () => void } {
+  const ac = new AbortController();
+  const events: TaskEvent[] = [];
+  void (async () => {
+    const r = await fetch(`${url}api/task/${encodeURIComponent(id)}/stream`, { signal: ac.signal });
+    const reader = r.body!.getReader();
+    let text = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += new TextDecoder().decode(value);
+      let end: number;
+      while ((end = text.indexOf('\n\n')) >= 0) {
+        const m = /^event: task\ndata: (.*)$/s.exec(text.slice(0, end));
+        if (m) events.push(JSON.parse(m[1]!) as TaskEvent);
+        text = text.slice(end + 2);
+      }
+    }
+  })().catch(() => {});
+  cleanup.push(async () => ac.abort());
+  return { events, close: () => ac.abort() };
+}
+
+describe('a task followed in the dashboard', () => {
+  it("keeps a task's last event in its hash: Client.get and the task pages show the newest, a fenced emit changes nothing, the end replaces it", async () => {
+    const { url, prefix } = await dashboard();
+    const o = server.options({ keyPrefix: prefix });
+    const first = gate();
+    const second = gate();
+    const w = new Worker({ port: 0, redis: o });
+    cleanup.push(() => w.stop());
+    w.addTaskFunction('steps', async (task) => {
+      for (let n = 1; n <= 3; n++) task.emit('step', { n });
+      await first.wait;
+      // over LAST_EVENT_MAX: kept as its name and time only
+      task.emit('blob', 'x'.repeat(5000));
+      await second.wait;
+      return 'done';
+    });
+    await w.start();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('steps', null);
+    const seen = await until(async () => {
+      const t = await c.get(id);
+      return t?.lastEvent?.event === 'step' && (t.lastEvent.data as { n: number }).n === 3 ? t : undefined;
+    }, 'the third step as its last event');
+    expect(seen.lastEvent).toEqual({ event: 'step', data: { n: 3 }, at: expect.any(Number) });
+    const page = (await json(`${url}api/tasks?list=running`)).body as { rows: { id: string; lastEvent?: unknown }[] };
+    expect(page.rows.find((r) => r.id === id)?.lastEvent).toEqual(seen.lastEvent);
+
+    // a copy of the task whose lease is not the task's (an old claim's) speaks into nothing
+    const keys = keysFor(prefix);
+    const lease = (await redis.hget(keys.task(id), 'lease'))!;
+    const stale = { id, lease: `${lease}-old`, channel: keys.events(id), message: formatEvent('forged', { n: 99 }), last: '=' };
+    expect(await emitEvents(redis, keys, [stale])).toEqual(['fenced']);
+    expect((await c.get(id))?.lastEvent).toEqual(seen.lastEvent);
+
+    first.open();
+    const blob = await until(async () => {
+      const t = await c.get(id);
+      return t?.lastEvent?.event === 'blob' ? t.lastEvent : undefined;
+    }, 'the large event as its last');
+    expect(blob).toEqual({ event: 'blob', at: expect.any(Number) });
+    expect(await redis.hstrlen(keys.task(id), 'last_event')).toBeLessThan(100);
+
+    second.open();
+    const ended = await c.wait(id, { timeout: 10_000 });
+    expect(ended.lastEvent).toEqual({ event: 'end', at: expect.any(Number) });
+    expect(ended.lastEvent!.at).toBeGreaterThanOrEqual(blob.at);
+    const endedPage = (await json(`${url}api/tasks?list=ended`)).body as { rows: { id: string; lastEvent?: unknown }[] };
+    expect(endedPage.rows.find((r) => r.id === id)?.lastEvent).toEqual(ended.lastEvent);
+    // ended: even the task's own lease is refused now
+    expect(await emitEvents(redis, keys, [{ ...stale, lease }])).toEqual(['fenced']);
+    expect((await c.get(id))?.lastEvent).toEqual(ended.lastEvent);
+  }, 30_000);
+
+  it("streams a running task's machine state, asked of its worker only while the stream is open: working, then stopping after a stop", async () => {
+    const { url, prefix } = await dashboard();
+    const o = server.options({ keyPrefix: prefix });
+    const w = new Worker({ port: 0, redis: o, abortTimeout: 5000 });
+    cleanup.push(() => w.stop());
+    // takes 1 s to give in once stopped: long enough to be seen stopping
+    w.addTaskFunction('slow-stop', async (task) => {
+      await new Promise<void>((r) => task.signal.addEventListener('abort', () => r()));
+      await new Promise((r) => setTimeout(r, 1000));
+      return 'gave in';
+    });
+    await w.start();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    // a task nobody watches: its subscriber hears no machine state
+    const unwatched = await c.submit('slow-stop', null);
+    const plain: TaskEvent[] = [];
+    const offPlain = c.subscribe(unwatched, (e) => plain.push(e));
+    cleanup.push(async () => offPlain());
+    const id = await c.submit('slow-stop', null);
+    await until(async () => (await c.get(id))?.state === 'RUNNING', `${id} to run`);
+    const stream = taskStream(url, id);
+    const states = () => stream.events.filter((e) => e.event === 'machine-state').map((e) => e.data as { id: string; value: unknown });
+    await until(() => states().length > 0, 'a machine state on the stream');
+    expect(states()[0]).toEqual({ id, value: { RUNNING: 'working' } });
+    await c.control(id, 'stop');
+    await until(() => states().some((s) => JSON.stringify(s.value) === '{"RUNNING":"stopping"}'), 'the stopping state');
+    await until(() => stream.events.some((e) => e.event === 'end'), 'the end');
+    // in the machine's order
+    const values = states().map((s) => JSON.stringify(s.value));
+    expect(values.filter((v, i) => v !== values[i - 1]).slice(0, 2)).toEqual(['{"RUNNING":"working"}', '{"RUNNING":"stopping"}']);
+    // machine states are not the task's events: its last event is the end
+    expect((await c.get(id))?.lastEvent?.event).toBe('end');
+    expect((await c.get(id))?.outcome).toBe('stopped');
+    await c.control(unwatched, 'stop');
+    await c.wait(unwatched, { timeout: 10_000 });
+    expect(plain.some((e) => e.event === 'machine-state')).toBe(false);
+    expect(plain.some((e) => e.event === 'end')).toBe(true);
+  }, 30_000);
 });
 
 /** `task-swarm dashboard` as a process: its output lines, and a way to stop it */

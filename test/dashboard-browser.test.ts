@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser (Chromium, driven by playwright-core) against a real swarm:
- * two worker processes and a monitor process on a private Redis. The page shows a task running
- * and its events arriving; a worker SIGKILLed turns dead and its task comes back on the other; a
+ * two worker processes and a monitor process on a private Redis. The page shows a task running,
+ * its events arriving, its last event in the task list and its machine's live state in the task
+ * statechart; a worker SIGKILLed turns dead and its task comes back on the other; a
  * stop clicked in the page ends a task; a mutation without the token, or from another origin, or
  * in read-only mode, is refused. The README's screenshots (docs/img/) are taken here.
  */
@@ -77,6 +78,11 @@ describe('dashboard in a browser', () => {
     await page.locator(`#workers a[data-task="${id}"]`).waitFor();
     await page.locator('#events .event', { hasText: 'progress' }).first().waitFor({ timeout: 10_000 });
     await page.locator('#chart-task .st.on[data-path="RUNNING"]').waitFor();
+    // its worker publishes the task machine's live state while the page watches it
+    await page.locator('#chart-task .st.on[data-path="RUNNING.working"]').waitFor({ timeout: 10_000 });
+    await page.locator('#machine-state', { hasText: 'live: RUNNING.working' }).waitFor();
+    // the task list has its last event
+    await page.locator(`#tasks tr[data-task="${id}"] td.last-event`, { hasText: 'progress' }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${IMG}dashboard-running.png`, fullPage: true });
     await expect.poll(() => field('state').textContent(), { timeout: 10_000 }).toBe('END (succeeded)');
     expect(await page.locator('#events .event').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining(' end ')]));
@@ -122,6 +128,25 @@ describe('dashboard in a browser', () => {
     await page.click('#stop');
     await expect.poll(() => field('state').textContent(), { timeout: 10_000 }).toBe('END (stopped)');
     expect((await client.get(id))?.outcome).toBe('stopped');
+  }, 60_000);
+
+  it("the task statechart follows the task machine's live state: working, stopping once stopped, then the end", async () => {
+    // a function slow to give in once stopped (it ignores its signal for 3 s): stopping lasts
+    const slow = await spawnWorker({ port: 0, redis, heartbeatInterval: 200 }, [], { stubborn: {} });
+    try {
+      const id = await client.submit('stubborn', { ms: 3000 });
+      await openTask(id);
+      await page.locator('#chart-task .st.on[data-path="RUNNING.working"]').waitFor({ timeout: 10_000 });
+      await page.fill('#token', TOKEN);
+      await page.click('#stop');
+      await page.locator('#chart-task .st.on[data-path="RUNNING.stopping"]').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#chart-task .st.on[data-path="RUNNING.working"]').count()).toBe(0);
+      await page.locator('#chart-task .st.on[data-path="END"]').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#chart-task .st.on[data-path^="RUNNING"]').count()).toBe(0);
+      await expect.poll(() => field('state').textContent(), { timeout: 10_000 }).toBe('END (stopped)');
+    } finally {
+      await slow.kill('SIGKILL');
+    }
   }, 60_000);
 
   it('a mutation without the token is refused in the page and changes nothing', async () => {

@@ -7,7 +7,7 @@ const DEMO = fileURLToPath(new URL('../examples/demo.ts', import.meta.url));
 
 describe('the demo', () => {
   it('runs 3 workers and a monitor, survives the SIGKILL of one, stops a task through the dashboard, and reports the same facts from metrics and status', async () => {
-    const env = { ...process.env, DEMO_DASHBOARD_PORT: '0' };
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_DASHBOARD_PORT: '0' };
     delete env.REDIS_URL; // its own redis-server, as on a fresh machine
     const r = await new Promise<{ code: number; out: string }>((resolve) =>
       execFile(process.execPath, ['--import', 'tsx', DEMO], { env, timeout: 90_000 }, (err, stdout, stderr) =>

@@ -115,7 +115,7 @@ describe('the runtime\'s event names are reserved', () => {
     const opened = new Promise<void>((r) => (open = r));
     const refused = new Map<string, unknown>();
     w.addTaskFunction('job', async (task) => {
-      for (const name of ['end', 'requeued', 'control-error', 'retrying']) {
+      for (const name of ['end', 'requeued', 'control-error', 'retrying', 'machine-state']) {
         try {
           task.emit(name, { id: task.id, outcome: 'succeeded', result: 'fake' });
         } catch (e) {
@@ -138,7 +138,7 @@ describe('the runtime\'s event names are reserved', () => {
 
     // `after` was emitted behind the refused ones: had any gone out, it would be here first.
     await until(() => events.some((e) => e.event === 'after'), 'the event emitted after the refused ones');
-    expect([...refused.keys()]).toEqual(['end', 'requeued', 'control-error', 'retrying']);
+    expect([...refused.keys()]).toEqual(['end', 'requeued', 'control-error', 'retrying', 'machine-state']);
     for (const [name, e] of refused) {
       expect(e).toBeInstanceOf(InvalidTaskError);
       expect((e as Error).message).toContain(`"${name}" is reserved for the runtime`);

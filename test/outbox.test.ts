@@ -28,7 +28,7 @@ async function world(prefix: string) {
   const drops: number[] = [];
   const conn = server.client();
   const outbox = new EventOutbox(conn, keys, 3, (n) => drops.push(n), (f) => fenced.push(...f));
-  const ev = (message: string, lease = '2:w') => outbox.publish({ id: 't', lease, channel: keys.events('t'), message });
+  const ev = (message: string, lease = '2:w') => outbox.publish({ id: 't', lease, channel: keys.events('t'), message, last: '=' });
   return { keys, got, fenced, drops, outbox, ev };
 }
 

@@ -62,7 +62,7 @@ describe('the script library at maxmemory', () => {
     const heard: string[] = [];
     await sub.subscribe(keys.events('running'));
     sub.on('message', (_, m: string) => heard.push(m));
-    expect(await emitEvents(redis, keys, [{ id: 'running', lease: byId.get('running')!.lease, channel: keys.events('running'), message: '{"type":"progress"}' }])).toEqual([
+    expect(await emitEvents(redis, keys, [{ id: 'running', lease: byId.get('running')!.lease, channel: keys.events('running'), message: '{"type":"progress"}', last: '=' }])).toEqual([
       'published',
     ]);
     await new Promise((r) => setTimeout(r, 100));

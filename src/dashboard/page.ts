@@ -18,6 +18,7 @@ section.wide{grid-column:1 / span 2}
 h2{font-size:14px;margin:4px 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;white-space:nowrap;font-variant-numeric:tabular-nums}
+td.last-event{white-space:normal;min-width:10em}
 tr.pick{cursor:pointer} tr.pick:hover{background:#eef4ff}
 .alive,.active{color:#16794a;font-weight:600}.silent{color:#b26b00;font-weight:600}.dead{color:#b3261e;font-weight:600}
 .chart{display:flex;flex-wrap:wrap;gap:4px}
@@ -43,12 +44,12 @@ pre{white-space:pre-wrap;margin:2px 0}
 <div><select id="list"><option>running</option><option>queued</option><option>delayed</option><option>ended</option></select>
 <input id="fn" placeholder="function filter" size="12"> <input id="search" placeholder="task id" size="16"><button id="go">open</button>
 <button id="prev">&lt;</button><button id="next">&gt;</button> <span id="page" class="muted"></span></div>
-<table id="tasks"><thead><tr><th>id</th><th>state</th><th>function</th><th>worker</th><th>attempt</th><th>age</th></tr></thead><tbody></tbody></table></section>
+<table id="tasks"><thead><tr><th>id</th><th>state</th><th>function</th><th>worker</th><th>attempt</th><th>age</th><th>last event</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Task <span id="task-id" class="muted">(pick one)</span></h2>
 <div id="task-actions"><button id="stop">stop</button><button id="reload">reload</button><button id="cancel">cancel</button>
 <input id="ev-name" placeholder="event name" size="10"><input id="ev-data" placeholder="JSON data" size="10"><button id="send">send event</button></div>
 <div id="task-info"></div><h2>Events</h2><div id="events"></div>
-<h2>Task statechart <span class="muted">(machines/task.ts; the task's stored state highlighted)</span></h2><div id="chart-task"></div></section>
+<h2>Task statechart <span class="muted">(machines/task.ts; its worker's live machine state while it runs, else the state its hash stores)</span> <span id="machine-state" class="muted"></span></h2><div id="chart-task"></div></section>
 <section><h2>Dead letters</h2><table id="dead"><thead><tr><th>key</th><th>reason</th><th>task</th><th>at</th><th></th></tr></thead><tbody></tbody></table></section>
 <section><h2>Limits and schedules</h2><table id="limits"><tbody></tbody></table><table id="schedules"><tbody></tbody></table></section>
 <section class="wide"><h2>Monitors</h2><table id="monitors"><thead><tr><th>name</th><th>health</th><th>last sweep</th></tr></thead><tbody></tbody></table>
@@ -66,6 +67,8 @@ const linked = new URLSearchParams(location.hash.slice(1)).get('token');
 if (linked) { tokenInput.value = linked; sessionStorage.setItem('task-swarm-token', linked); window.history.replaceState(null, '', location.pathname + location.search); }
 tokenInput.addEventListener('change', () => sessionStorage.setItem('task-swarm-token', tokenInput.value));
 let machines = null, status = null, current = null, taskStream = null, from = '0', history = [];
+/** the open task: the state its hash stores, and its machine's live state (machine-state events) */
+let taskState = null, liveState = null;
 const say = (t) => { $('#msg').textContent = t || ''; };
 
 async function post(path, body) {
@@ -114,25 +117,40 @@ function renderStatus(s) {
   $('#schedules tbody').innerHTML = s.schedules.map((x) => '<tr><td>schedule ' + esc(x.name) + '</td><td>' + esc(x.function ?? '') + '</td><td>next ' + (x.next ? new Date(x.next).toISOString() : '') + '</td></tr>').join('') || '<tr><td class="muted">no schedules</td></tr>';
 }
 
+/** a task's last event: its name, the start of its data, how long ago */
+function lastEvent(e, now) {
+  if (!e) return '';
+  const data = e.data === undefined || e.data === null ? '' : JSON.stringify(e.data);
+  return esc(e.event) + (data ? ' <span class="muted">' + esc(data.length > 24 ? data.slice(0, 23) + '\u2026' : data) + '</span>' : '') + ' ' + ago(e.at, now) + ' ago';
+}
+
 async function loadTasks() {
   const list = $('#list').value;
   const r = await fetch('api/tasks?list=' + list + '&from=' + encodeURIComponent(from) + '&limit=25').then((x) => x.json());
   if (r.error) return say(r.error);
   const fn = $('#fn').value.trim();
   const now = status?.now;
-  $('#tasks tbody').innerHTML = r.rows.filter((t) => !fn || t.function === fn).map((t) => '<tr class="pick" data-task="' + esc(t.id) + '"><td>' + esc(t.id) + '</td><td>' + esc(t.state) + (t.outcome ? ' ' + esc(t.outcome) : '') + '</td><td>' + esc(t.function) + '</td><td>' + esc(t.worker) + '</td><td>' + esc(t.attempt) + '</td><td>' + ago(t.start ?? t.score, now) + '</td></tr>').join('');
+  $('#tasks tbody').innerHTML = r.rows.filter((t) => !fn || t.function === fn).map((t) => '<tr class="pick" data-task="' + esc(t.id) + '"><td>' + esc(t.id) + '</td><td>' + esc(t.state) + (t.outcome ? ' ' + esc(t.outcome) : '') + '</td><td>' + esc(t.function) + '</td><td>' + esc(t.worker) + '</td><td>' + esc(t.attempt) + '</td><td>' + ago(t.start ?? t.score, now) + '</td><td class="last-event">' + lastEvent(t.lastEvent, now) + '</td></tr>').join('');
   $('#page').textContent = r.total + ' ' + list;
   $('#next').dataset.next = r.next ?? '';
 }
 
 async function openTask(id) {
   current = id;
+  taskState = liveState = null;
+  drawTaskChart();
   $('#task-id').textContent = id;
   $('#events').innerHTML = '';
   if (taskStream) taskStream.close();
   taskStream = new EventSource('api/task/' + encodeURIComponent(id) + '/stream');
   taskStream.addEventListener('task', (m) => {
     const ev = JSON.parse(m.data);
+    // the machine's state, published while this page watches: drawn, not listed
+    if (ev.event === 'machine-state') {
+      if (ev.data && ev.data.id === current) { liveState = ev.data.value; drawTaskChart(); }
+      return;
+    }
+    if (ev.event === 'end' || ev.event === 'requeued' || ev.event === 'retrying') { liveState = null; drawTaskChart(); }
     const line = document.createElement('div');
     line.className = 'event';
     line.textContent = new Date(ev.at || Date.now()).toISOString().slice(11, 23) + ' ' + ev.event + ' ' + JSON.stringify(ev.data ?? null);
@@ -151,7 +169,18 @@ async function refreshTask() {
     ['result', t.result === undefined ? '' : JSON.stringify(t.result)], ['error', t.error ? t.error.message : '']];
   $('#task-info').innerHTML = '<table id="task-table">' + rows.map(([k, v]) => '<tr><th>' + k + '</th><td class="f-' + k + '">' + esc(v) + '</td></tr>').join('') + '</table>' +
     (t.history ? '<h2>Attempts</h2><table>' + t.history.map((h) => '<tr><td>#' + h.attempt + '</td><td>' + esc(h.worker) + '</td><td>' + esc(h.outcome) + '</td><td>' + esc(h.reason || h.error?.message || '') + '</td></tr>').join('') + '</table>' : '');
-  if (machines) drawChart($('#chart-task'), machines.task, t.state === 'RUNNING' || t.state === 'END' ? { [t.state]: [t.id] } : {});
+  taskState = t.state;
+  if (t.state !== 'RUNNING') liveState = null;
+  drawTaskChart();
+}
+
+function drawTaskChart() {
+  $('#machine-state').textContent = liveState ? 'live: ' + paths(liveState, '').pop() : '';
+  if (!machines) return;
+  const marks = {};
+  if (liveState) for (const p of paths(liveState, '')) marks[p] = [current];
+  else if (taskState === 'RUNNING' || taskState === 'END') marks[taskState] = [current];
+  drawChart($('#chart-task'), machines.task, marks);
 }
 
 document.addEventListener('click', async (e) => {

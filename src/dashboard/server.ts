@@ -10,7 +10,7 @@ import { isLoopback } from '../address.js';
 import type { AddressInfo } from 'node:net';
 import { Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
-import { ConfigError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
+import { ConfigError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { partitionKeys } from '../partitions.js';
 import { connect, connectionOwner, type Connection } from '../redis.js';
 import type { ControlInput } from '../wire.js';
@@ -18,6 +18,7 @@ import { machineTrees } from './machine-trees.js';
 import { DASHBOARD_PAGE } from './page.js';
 import { checkMutation } from './request-guard.js';
 import { taskPage } from './task-pages.js';
+import { followTask } from './task-follow.js';
 import { readMonitors } from './monitor-view.js';
 import { readWorkers } from './worker-view.js';
 
@@ -78,6 +79,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   let redis: Connection | undefined;
   const conn = () => (redis ??= connect(client.config, 'command', `dashboard-${connectionOwner()}`, { lazyConnect: false }));
   const streams = new Set<ServerResponse>();
+  /** the tasks open pages follow (task-follow.ts): stopped on close, whoever serves the requests */
+  const follows = new Set<() => void>();
   let server: ReturnType<typeof createServer> | undefined;
 
   const overview = async () => {
@@ -178,8 +181,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         return send(res, 200, t);
       }
       if (taskRoute && taskRoute[2] === 'stream') {
-        const off = client.subscribe(decodeURIComponent(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
-        return sse(req, res, off);
+        const stop = followTask(client, decodeURIComponent(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
+        follows.add(stop);
+        return sse(req, res, () => (follows.delete(stop), stop()));
       }
       throw new HttpError(404, 'not found');
     }
@@ -208,7 +212,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const host = (req.headers.host ?? '').toLowerCase();
     if (allowedHosts && !allowedHosts.has(host) && !allowedHosts.has(host.replace(/:\d+$/, ''))) return send(res, 403, { error: `host ${JSON.stringify(host)} is not one this dashboard answers` });
     route(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof TaskSwarmError ? 400 : 500;
+      const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof RedisUnavailableError ? 503 : e instanceof TaskSwarmError ? 400 : 500;
       if (res.headersSent) return void res.end();
       send(res, status, { error: e instanceof Error ? e.message : String(e), code: e instanceof TaskSwarmError ? e.code : undefined });
     });
@@ -228,6 +232,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       }),
     close: async () => {
       clearInterval(ticker);
+      for (const stop of follows) stop();
+      follows.clear();
       for (const res of streams) res.end();
       streams.clear();
       if (server) {

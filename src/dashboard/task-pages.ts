@@ -13,6 +13,7 @@
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
+import { parseLastEvent, type LastEvent } from '../wire.js';
 
 export const TASK_LISTS = ['running', 'queued', 'delayed', 'ended'] as const;
 export type TaskList = (typeof TASK_LISTS)[number];
@@ -27,6 +28,8 @@ export interface TaskRow {
   update?: number;
   end?: number;
   outcome?: string;
+  /** the last event on its channel (the hash's `last_event`) */
+  lastEvent?: LastEvent;
   /** the list's own score: last heartbeat (running), due time (delayed) */
   score?: number;
 }
@@ -44,7 +47,7 @@ export interface TaskPage {
 
 export const MAX_PAGE = 500;
 
-const FIELDS = ['state', 'function', 'worker', 'attempt', 'start', 'update', 'end', 'outcome'] as const;
+const FIELDS = ['state', 'function', 'worker', 'attempt', 'start', 'update', 'end', 'outcome', 'last_event'] as const;
 
 function num(v: string | null): number | undefined {
   if (v === null) return undefined;
@@ -136,6 +139,8 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
     const end = num(h[6] ?? null);
     if (end !== undefined) row.end = end;
     if (h[7]) row.outcome = h[7];
+    const last = parseLastEvent(h[8]);
+    if (last) row.lastEvent = last;
     if (scores[i] !== undefined) row.score = scores[i];
     return row;
   });

@@ -62,16 +62,21 @@ export interface OutgoingEvent {
   channel: string;
   /** the event's JSON */
   message: string;
+  /** what the task's hash keeps of it as its last event (emit.lua; src/wire.ts lastEventArg) */
+  last: string;
 }
 
 /** What became of a fenced event: published, fenced (not our task any more), or its hash missing. */
 export type EmitStatus = 'published' | 'fenced' | 'missing';
 
-/** Publish events, each only while its task is RUNNING under its lease (emit.lua). */
+/**
+ * Publish events, each only while its task is RUNNING under its lease (emit.lua), which keeps
+ * the last of each task in its hash in the same call.
+ */
 export async function emitEvents(redis: Connection, keys: Keys, events: OutgoingEvent[]): Promise<EmitStatus[]> {
   if (events.length === 0) return [];
   const args: string[] = [];
-  for (const e of events) args.push(keys.task(e.id), e.lease, e.channel, e.message);
+  for (const e of events) args.push(keys.task(e.id), e.lease, e.channel, e.message, e.last);
   const r = (await runScript(redis, 'emit', [keys.taskSet], args)) as number[];
   return r.map((x) => (x === 1 ? 'published' : x === 0 ? 'fenced' : 'missing'));
 }

@@ -6,7 +6,14 @@
 
   KEYS[1] the task set: not read; it names the swarm's slot, so that a Cluster runs the call on
           the node that holds the tasks (a call with no key goes to any node)
-  ARGV, four per event: task key, lease, channel, message (the event's JSON)
+  ARGV, five per event: task key, lease, channel, message (the event's JSON), last: what the
+        task's hash keeps as its last event (`last_event`, read by Client.get and the
+        dashboard's task pages): '=' the message itself (the worker sends it only when small,
+        src/wire.ts lastEventArg), other text that text (a large event's name and time), ''
+        nothing (the runtime's machine-state events). Kept in this call, not another: one HSET
+        of one bounded field per published event. It may grow memory at maxmemory (the script
+        is allow-oom, so that events still go out): by one small field per running task, the
+        same field overwritten by each later event.
 
   Returns, per event: 1 published, 0 fenced (the task is another claim's, or not running),
   -1 the hash is missing (Redis lost its data; the worker re-asserts the task and goes on).
@@ -14,7 +21,7 @@
 --@include lib/fields.lua
 
 local out = {}
-for i = 1, #ARGV, 4 do
+for i = 1, #ARGV, 5 do
   local h = fields(ARGV[i], 'state', 'lease')
   if not h then
     out[#out + 1] = 0 -- its key holds something else: not a task of ours
@@ -22,6 +29,9 @@ for i = 1, #ARGV, 4 do
     out[#out + 1] = -1
   elseif h[1] == 'RUNNING' and h[2] == ARGV[i + 1] then
     redis.call('PUBLISH', ARGV[i + 2], ARGV[i + 3])
+    local last = ARGV[i + 4]
+    if last == '=' then last = ARGV[i + 3] end
+    if last ~= '' then redis.call('HSET', ARGV[i], 'last_event', last) end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0

@@ -2,7 +2,10 @@
   lib/event.lua: the runtime's events on a task's channel, as subscribers receive them
   (src/wire.ts parseEvent reads them; a task's own, emit.lua, the worker formats with
   formatEvent): {"event":<name>,"data":{"id":<id>,...},"at":<ms>}. Every script publishes
-  them here, so they are built one way.
+  them here, so they are built one way. Each is also the task's last event, kept in its hash as
+  `last_event` (its name and time, without its data: an end's result is in the hash already),
+  as emit.lua keeps a task's own; the channel is the task's key and '-events' (src/keys.ts),
+  and every caller has just written that hash.
 
   publishEvent(channel, name, id, now, ...): `data` is {"id":<id>} then, in order, the fields
   given after `now` as pairs (name, value as JSON text: a number, or a string already JSON).
@@ -22,6 +25,7 @@ local function publishEvent(channel, name, id, now, ...)
   parts[#parts + 1] = string.format('%d', now)
   parts[#parts + 1] = '}'
   redis.call('PUBLISH', channel, table.concat(parts))
+  redis.call('HSET', string.sub(channel, 1, -8), 'last_event', '{"event":"' .. name .. '","at":' .. string.format('%d', now) .. '}')
 end
 
 local function publishRequeued(channel, id, attempt, worker, reason, now)

@@ -1,0 +1,73 @@
+/**
+ * A Client's calls while Redis is unreachable. A call made as Redis goes away waits in the
+ * connection's queue for its reconnects (a restart, a Sentinel or Cluster failover takes
+ * seconds), and fails when they run out. Without this guard each later call waited as long
+ * again (ioredis counts the reconnects per command, 20 at a 1 s backoff: a web handler calling
+ * `submit` hung 21 s per request through an outage) and failed with ioredis's own
+ * "Reached the max retries per request limit", naming neither the server nor the cause.
+ *
+ * With it: once Redis has been unreachable for `patienceMs`, a new call fails at once, before
+ * anything is sent (so it certainly did not run), until the connection is ready again. A call
+ * still unanswered after `patienceMs` fails then: when it is still waiting for a connection it
+ * is taken out of the queue, so it never runs (ioredis's own `commandTimeout` leaves it there,
+ * to run at the reconnect after its caller was told it failed); when it was written (Redis holds
+ * the connection but does not answer: frozen, or cut off by a network that drops packets instead
+ * of resetting) it may still run when Redis wakes, and its error says so. Every failure for want
+ * of Redis is a RedisUnavailableError naming the server and the socket's error. Only the Client
+ * is guarded: workers and monitors ride an outage in their machines (redisDown), which decide
+ * what waits.
+ */
+import type { Command } from 'ioredis';
+import type { RedisConfig } from './config.js';
+import { RedisUnavailableError } from './errors.js';
+import { lastConnectionError, redisAddress, type Connection } from './redis.js';
+
+/** ioredis's errors for a command that found no connection (its queue flushed, or closed under it) */
+const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Connection is closed\.?$|^None of startup nodes is available/;
+
+export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): void {
+  let downSince: number | undefined;
+  const down = () => (downSince ??= Date.now());
+  redis.on('close', down);
+  redis.on('end', down);
+  redis.on('ready', () => (downSince = undefined));
+  const unavailable = (cause: string, e?: unknown) => new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}`, e);
+  const why = () => {
+    const e = lastConnectionError(redis);
+    return e && !(e instanceof RedisUnavailableError) ? e.message.trim().replace(/\s*\n\s*/g, ' ') : 'connection closed';
+  };
+
+  const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
+  (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
+    // (not while the socket is up and readying: ioredis's own handshake, its ready check
+    // included, goes through here, and refusing it would keep the connection from ever coming back)
+    if (downSince !== undefined && redis.status !== 'connect' && Date.now() - downSince >= patienceMs) {
+      command.reject(unavailable(`unreachable for ${((Date.now() - downSince) / 1000).toFixed(1)} s (${why()}); nothing was sent`));
+      return command.promise;
+    }
+    const reject = command.reject.bind(command);
+    command.reject = (e: Error) => reject(e instanceof Error && (NO_CONNECTION.test(e.name) || NO_CONNECTION.test(e.message)) ? unavailable(`${why()} (gave up waiting for a connection)`, e) : e);
+    const timer = setTimeout(() => {
+      if (takeOffline(redis, command)) command.reject(unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`));
+      else command.reject(unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`));
+    }, patienceMs);
+    const clear = () => clearTimeout(timer);
+    command.promise.then(clear, clear);
+    return send(command, ...rest);
+  };
+}
+
+/**
+ * Take a command out of the connection's offline queue (the commands that wait for a
+ * connection): true when it was there, so it was never written and never will be. The queue is
+ * not in ioredis's types (a Redis's and a Cluster's alike hold a Denque named offlineQueue):
+ * without one, the command counts as written.
+ */
+function takeOffline(redis: Connection, command: Command): boolean {
+  const queue = (redis as unknown as { offlineQueue?: { toArray(): { command: Command }[]; removeOne(i: number): unknown } }).offlineQueue;
+  if (!queue || typeof queue.toArray !== 'function') return false;
+  const at = queue.toArray().findIndex((item) => item.command === command);
+  if (at < 0) return false;
+  queue.removeOne(at);
+  return true;
+}
