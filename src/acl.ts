@@ -1,7 +1,8 @@
 /**
  * Least-privilege Redis ACL rules for the roles of a swarm: a worker, a monitor, a producer (a
- * Client that submits, reads, waits for, cancels and controls tasks) and an operator (a Client
- * that sets limits, pauses, schedules, reads status and handles dead letters). Built from the key
+ * Client that submits, reads, waits for, cancels and controls tasks), an operator (a Client
+ * that sets limits, pauses, schedules, reads status and handles dead letters) and a dashboard
+ * (src/dashboard/: reads everything, cancels and controls tasks, retries and purges dead letters). Built from the key
  * names of a config (src/keys.ts), so a swarm with its own prefix gets its own patterns;
  * acl/task-swarm.acl is this for the default names (`npm run docs` writes it, a test checks it).
  *
@@ -25,13 +26,15 @@ import { SCRIPTS, type ScriptName } from './scripts.js';
  */
 export const SCRIPT_RUNNERS = ['fcall'] as const;
 /**
- * Loading the library: not for the producer. A user that may load a library may load one under
- * the name the next version will call (the name is a hash of code anyone can read), and the
- * other roles would run its functions with their own rights; the producer is the role most
- * likely to run on a less trusted host. A producer that finds the library missing (a fresh
- * Redis no worker or monitor has used yet) is refused until one has loaded it.
+ * Loading the library: not for the producer nor the dashboard. A user that may load a library
+ * may load one under the name the next version will call (the name is a hash of code anyone can
+ * read), and the other roles would run its functions with their own rights; the producer is the
+ * role most likely to run on a less trusted host, and the dashboard the one that serves HTTP. One
+ * that finds the library missing (a fresh Redis no worker or monitor has used yet) is refused
+ * until one has loaded it.
  */
 export const SCRIPT_LOADERS = ['function|load'] as const;
+const NOT_LOADING: readonly AclRole[] = ['producer', 'dashboard'];
 
 /**
  * What any connection of ours sends besides its work: AUTH/HELLO, its name (CLIENT SETNAME),
@@ -44,8 +47,8 @@ export const SCRIPT_LOADERS = ['function|load'] as const;
  */
 const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'cluster|info', 'exists', 'set', 'get'];
 
-export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator';
-export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator'];
+export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator' | 'dashboard';
+export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator', 'dashboard'];
 
 /** each script's role: a script no role runs is refused to all (a test checks every one is placed) */
 export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
@@ -73,6 +76,17 @@ export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
   'set-schedule': 'operator',
 };
 
+/**
+ * the scripts a role runs that are placed with another: the dashboard acts through Client as a
+ * producer does (cancel) and as an operator does (dead letters), and nothing else (src/dashboard/server.ts)
+ */
+const ALSO_RUNS: Partial<Record<AclRole, ScriptName[]>> = { dashboard: ['cancel', 'retry-dead', 'purge-dead'] };
+
+/** the scripts `role` runs */
+export function roleScripts(role: AclRole): ScriptName[] {
+  return [...(Object.keys(SCRIPT_ROLES) as ScriptName[]).filter((name) => SCRIPT_ROLES[name] === role), ...(ALSO_RUNS[role] ?? [])];
+}
+
 /** the commands each role sends itself (not through a script), from the code that sends them */
 const DIRECT: Record<AclRole, string[]> = {
   // blocking wait (BLMOVE) and its end (CLIENT ID / UNBLOCK; CLIENT LIST finds a wait by name on
@@ -88,6 +102,11 @@ const DIRECT: Record<AclRole, string[]> = {
   // status and limits (counts of every structure), pause (SADD), schedules (read, remove: HDEL,
   // ZREM, ZSCORE), dead letters (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
   operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'sadd', 'hdel', 'zrem', 'time'],
+  // the operator's reads (status, limits, schedules, dead letters) and the producer's (get:
+  // HGETALL, SISMEMBER); its own: task pages (ZRANGE, LRANGE, SSCAN, their counts, HMGET), the
+  // workers (SMEMBERS, HGETALL, TIME), the monitors (ZRANGE, HGET); a task's events (SUBSCRIBE),
+  // control (PUBLISH)
+  dashboard: ['llen', 'lindex', 'lrange', 'scard', 'sscan', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'time', 'subscribe', 'unsubscribe', 'publish'],
 };
 
 const INCLUDE = /^[ \t]*--@include ([\w/-]+)\.lua[ \t]*$/gm;
@@ -117,10 +136,8 @@ export function scriptCommands(name: ScriptName): string[] {
 
 /** every command `role` needs, sorted */
 export function roleCommands(role: AclRole): string[] {
-  const out = new Set<string>([...CONNECTION, ...SCRIPT_RUNNERS, ...(role === 'producer' ? [] : SCRIPT_LOADERS), ...DIRECT[role]]);
-  for (const [name, r] of Object.entries(SCRIPT_ROLES)) {
-    if (r === role) for (const c of scriptCommands(name as ScriptName)) out.add(c);
-  }
+  const out = new Set<string>([...CONNECTION, ...SCRIPT_RUNNERS, ...(NOT_LOADING.includes(role) ? [] : SCRIPT_LOADERS), ...DIRECT[role]]);
+  for (const name of roleScripts(role)) for (const c of scriptCommands(name)) out.add(c);
   return [...out].sort();
 }
 
@@ -132,7 +149,10 @@ type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'task
  * all of them); a producer
  * writes the queue's structures, the task hashes and the ended list (a cancel), and reads the
  * limits and pause state its scripts consult, and nothing of the claimed set, the leases or the
- * workers: it cannot claim, renew, end or requeue.
+ * workers: it cannot claim, renew, end or requeue. A dashboard writes what a producer writes and
+ * the dead-letter store, and reads every other key of the swarm: it cannot claim, renew, end or
+ * requeue either (those scripts declare keys it may only read, so Redis refuses them before they
+ * start), nor set limits, pause or schedule.
  */
 export function rolePatterns(role: AclRole, c: NameConfig): { readWrite: string[]; readOnly: string[]; channels: string[] } {
   // every partition's keys (src/partitions.ts), and the swarm's partition count
@@ -155,13 +175,16 @@ function partitionPatterns(role: AclRole, c: NameConfig): { readWrite: string[];
   // The operator neither publishes nor subscribes. The monitor only publishes its scripts'
   // events (a requeue's): a channel rule allows PUBLISH as well as SUBSCRIBE, so the control
   // channels would let it stop any running task.
-  if (role !== 'producer') return { readWrite: all, readOnly: [], channels: role === 'operator' ? [] : role === 'monitor' ? [events] : channels };
+  if (role !== 'producer' && role !== 'dashboard') return { readWrite: all, readOnly: [], channels: role === 'operator' ? [] : role === 'monitor' ? [events] : channels };
   const Q = g(k.newQueue);
-  return {
+  const producer = {
     readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.dedupe), `${Q}:plain`, `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],
     readOnly: [g(k.limits), g(k.running), `${Q}:rate:*`, g(k.paused)],
     channels,
   };
+  if (role === 'producer') return producer;
+  // (every family read-only covers the producer's read-only keys)
+  return { readWrite: [...producer.readWrite, ...k.deadStore.map(g)], readOnly: all, channels };
 }
 
 /** `user <name> reset on -@all +... ~... %R~... &...` for `role`: a users-file line, or after ACL SETUSER */
@@ -178,7 +201,13 @@ export function aclRule(role: AclRole, c: NameConfig): string {
   ].join(' ');
 }
 
-export const ACL_USERS: Record<AclRole, string> = { worker: 'task-swarm-worker', monitor: 'task-swarm-monitor', producer: 'task-swarm-producer', operator: 'task-swarm-operator' };
+export const ACL_USERS: Record<AclRole, string> = {
+  worker: 'task-swarm-worker',
+  monitor: 'task-swarm-monitor',
+  producer: 'task-swarm-producer',
+  operator: 'task-swarm-operator',
+  dashboard: 'task-swarm-dashboard',
+};
 
 /**
  * A Redis users file (`aclfile`) with one user per role for the names in `c`, and no passwords:

@@ -3,8 +3,9 @@
  * monitor, a producer and an operator, each logged in as its own user, do their whole job (tasks with every
  * option, retries, a cancel, a control message, a worker SIGKILLed and its task requeued, a
  * schedule fired, ended tasks reaped) with no permission error; and each is refused outside its
- * rules: the producer cannot claim, renew or requeue, no role can FLUSHALL, read or write a key
- * outside the swarm, or publish elsewhere.
+ * rules: the producer cannot claim, renew or requeue, no role (the dashboard's included: its own
+ * run is test/dashboard-acl.test.ts) can FLUSHALL, read or write a key outside the swarm, or
+ * publish elsewhere.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { freePort, until } from './helpers/redis-server.js';
 import { runMain } from './helpers/cli.js';
 
-const PASSWORDS: Record<AclRole, string> = { worker: 'worker-pw', monitor: 'monitor-pw', producer: 'producer-pw', operator: 'operator-pw' };
+const PASSWORDS: Record<AclRole, string> = { worker: 'worker-pw', monitor: 'monitor-pw', producer: 'producer-pw', operator: 'operator-pw', dashboard: 'dashboard-pw' };
 let dir: string;
 let server: ServerProcess;
 let admin: Redis;
@@ -75,6 +76,7 @@ describe('the shipped ACL file', () => {
     for (const name of SCRIPT_NAMES) expect(SCRIPT_ROLES[name], name).toBeDefined();
     for (const role of ACL_ROLES) for (const r of SCRIPT_RUNNERS) expect(roleCommands(role)).toContain(r);
     expect(roleCommands('producer')).not.toContain('function|load');
+    expect(roleCommands('dashboard')).not.toContain('function|load');
     expect(roleCommands('worker')).toContain('function|load');
   });
 

@@ -19,7 +19,7 @@ import { nodeArgs, spawnServer, type ServerProcess } from './helpers/deployments
 import { freePort, until } from './helpers/redis-server.js';
 import { runMain } from './helpers/cli.js';
 
-const PASSWORDS: Record<AclRole, string> = { worker: 'worker-pw', monitor: 'monitor-pw', producer: 'producer-pw', operator: 'operator-pw' };
+const PASSWORDS: Record<AclRole, string> = { worker: 'worker-pw', monitor: 'monitor-pw', producer: 'producer-pw', operator: 'operator-pw', dashboard: 'dashboard-pw' };
 let dir: string;
 let file: string;
 let port: number;

@@ -36,7 +36,7 @@ export function aclRefusal(e: unknown): unknown {
   if (!/^NOPERM|user executing the script can't/.test(cause.message)) return cause === e ? e : new RuntimeError(`Redis refused: ${cause.message}`);
   const hint = /function\|load/.test(cause.message)
     ? 'the function library is not loaded on this Redis, and this user may not load it: a worker or a monitor loads it when it starts (or load it as an admin; docs/deployments.md)'
-    : "this Redis user's ACL does not allow it: acl/README.md says what each role (worker, monitor, producer, operator) may run";
+    : "this Redis user's ACL does not allow it: acl/README.md says what each role (worker, monitor, producer, operator, dashboard) may run";
   return new RuntimeError(`Redis refused: ${cause.message.split('\n')[0]} (${hint})`);
 }
 

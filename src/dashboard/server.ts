@@ -71,8 +71,11 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const readOnly = options.readOnly === true;
   const token = options.token;
   const client = new Client({ redis: options.redis });
-  // (the swarm's own keys: workers are listed in every partition, lists are read from the first)
-  const keys = partitionKeys(client.config)[0]!;
+  // every partition's keys: task lists and running tasks are read from each; the workers, their
+  // states and the monitors from the first (a worker registers in every partition and writes its
+  // state in the first; a monitor sweeps every partition)
+  const parts = partitionKeys(client.config);
+  const keys = parts[0]!;
   let redis: Connection | undefined;
   const conn = () => (redis ??= connect(client.config, 'command', `dashboard-${connectionOwner()}`, { lazyConnect: false }));
   const streams = new Set<ServerResponse>();
@@ -81,7 +84,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   let server: ReturnType<typeof createServer> | undefined;
 
   const overview = async () => {
-    const [stats, workers, limits, schedules, dead] = await Promise.all([client.stats(), readWorkers(conn(), keys), client.limits(), client.schedules(), client.deadLetters({ limit: 50 })]);
+    const [stats, workers, limits, schedules, dead] = await Promise.all([client.stats(), readWorkers(conn(), parts), client.limits(), client.schedules(), client.deadLetters({ limit: 50 })]);
     const monitors = await readMonitors(conn(), keys, workers.now);
     return { readOnly, canAct: !readOnly && token !== undefined, stats, ...workers, monitors, limits, schedules, dead };
   };
@@ -164,7 +167,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       if (path === '/api/machines') return send(res, 200, machineTrees());
       if (path === '/api/tasks') {
         const limit = Number(url.searchParams.get('limit') ?? 50);
-        return send(res, 200, await taskPage(conn(), keys, url.searchParams.get('list') ?? 'running', url.searchParams.get('from') ?? '0', limit));
+        return send(res, 200, await taskPage(conn(), parts, url.searchParams.get('list') ?? 'running', url.searchParams.get('from') ?? '0', limit));
       }
       if (path === '/api/stream') {
         streams.add(res);

@@ -1,7 +1,14 @@
 /**
  * Pages of tasks by state, read from the sorted structures that already index them (the lease
- * zset for RUNNING, the delayed zset, the ended list, the queued set by cursor): one range
- * read and one pipelined HMGET per page, so a page costs the same at a million tasks as at ten.
+ * zset for RUNNING, the delayed zset, the ended list, the queued set by cursor): range reads and
+ * one pipelined HMGET per page, so a page costs the same at a million tasks as at ten.
+ *
+ * A partitioned swarm (src/partitions.ts) keeps each structure once per partition, each in its
+ * own order. A page walks them in turn: the rest of one partition's list, then the next one's
+ * from its start, until the page is full; `from` and `next` name the partition and the place in
+ * it (`<partition>:<offset or cursor>`; a bare offset or cursor is partition 0's, the only form
+ * a swarm of one partition uses). A page reads at most one range per partition it reaches (a
+ * few more SSCAN steps for `queued`) and one count per partition: never the whole of any list.
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
@@ -31,7 +38,10 @@ export interface TaskPage {
   list: TaskList;
   total: number;
   rows: TaskRow[];
-  /** where the next page starts: an offset, or for `queued` the SSCAN cursor ('0': no more) */
+  /**
+   * where the next page starts (null: no more): an offset, or for `queued` the SSCAN cursor; in a
+   * swarm of several partitions prefixed with the partition, `<partition>:<offset or cursor>`
+   */
   next: string | null;
 }
 
@@ -45,45 +55,75 @@ function num(v: string | null): number | undefined {
   return Number.isFinite(n) ? n : undefined;
 }
 
-export async function taskPage(redis: Connection, keys: Keys, list: string, from: string, limit: number): Promise<TaskPage> {
+export async function taskPage(redis: Connection, parts: Keys[], list: string, from: string, limit: number): Promise<TaskPage> {
   if (!(TASK_LISTS as readonly string[]).includes(list)) throw new InvalidTaskError(`list must be one of ${TASK_LISTS.join(', ')}, got ${JSON.stringify(list)}`);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new InvalidTaskError(`limit must be an integer from 1 to ${MAX_PAGE}`);
-  let ids: string[];
+  const n = parts.length;
+  const place = /^(?:(\d+):)?(\d+)$/.exec(from);
+  if (!place) throw new InvalidTaskError(list === 'queued' ? 'from must be a cursor (digits, or <partition>:<digits>)' : 'from must be an offset (an integer >= 0, or <partition>:<offset>)');
+  let p = Number(place[1] ?? 0);
+  if (p >= n) throw new InvalidTaskError(`from names partition ${p}, and this swarm has ${n} (0 to ${n - 1})`);
+  let pos = place[2]!;
+  const counts: (number | undefined)[] = Array.from({ length: n }, () => undefined);
+  const ids: string[] = [];
   let scores: (number | undefined)[] = [];
-  let total: number;
-  let next: string | null;
-  if (list === 'queued') {
-    // a set has no order to page by: SSCAN's cursor walks it in bounded steps
-    if (!/^\d+$/.test(from)) throw new InvalidTaskError('from must be a cursor (digits)');
-    const [[, cursor], [, count]] = (await redis.multi().sscan(keys.queued, from, 'COUNT', limit).scard(keys.queued).exec()) as [[unknown, [string, string[]]], [unknown, number]];
-    ids = cursor[1];
-    total = count;
-    next = cursor[0] === '0' ? null : cursor[0];
-  } else {
-    const offset = Number(from);
-    if (!Number.isInteger(offset) || offset < 0) throw new InvalidTaskError('from must be an offset (an integer >= 0)');
-    const stop = offset + limit - 1;
-    if (list === 'ended') {
-      const [[, got], [, count]] = (await redis.multi().lrange(keys.ended, offset, stop).llen(keys.ended).exec()) as [[unknown, string[]], [unknown, number]];
-      ids = got;
-      total = count;
+  const partOf: number[] = [];
+  // a sparse set's SSCAN step may return less than asked without being done: bounded, a page may
+  // come short (its next goes on where it stopped)
+  for (let steps = 0; p < n && ids.length < limit && steps < 2 * n + 8; steps++) {
+    const keys = parts[p]!;
+    const want = limit - ids.length;
+    let got: string[];
+    let done: boolean;
+    if (list === 'queued') {
+      // a set has no order to page by: SSCAN's cursor walks it in bounded steps
+      const [[, cursor], [, count]] = (await redis.multi().sscan(keys.queued, pos, 'COUNT', want).scard(keys.queued).exec()) as [[unknown, [string, string[]]], [unknown, number]];
+      got = cursor[1];
+      counts[p] = count;
+      done = cursor[0] === '0';
+      pos = cursor[0];
     } else {
-      const key = list === 'running' ? keys.leases : keys.delayed;
-      // running: the oldest heartbeat first (the likeliest to be in trouble); delayed: the soonest due
-      const [[, got], [, count]] = (await redis.multi().zrange(key, offset, stop, 'WITHSCORES').zcard(key).exec()) as [[unknown, string[]], [unknown, number]];
-      ids = [];
-      for (let i = 0; i < got.length; i += 2) {
-        ids.push(got[i]!);
-        scores.push(num(got[i + 1]!));
+      const offset = Number(pos);
+      const stop = offset + want - 1;
+      if (list === 'ended') {
+        const [[, range], [, count]] = (await redis.multi().lrange(keys.ended, offset, stop).llen(keys.ended).exec()) as [[unknown, string[]], [unknown, number]];
+        got = range;
+        counts[p] = count;
+      } else {
+        const key = list === 'running' ? keys.leases : keys.delayed;
+        // running: the oldest heartbeat first (the likeliest to be in trouble); delayed: the soonest due
+        const [[, range], [, count]] = (await redis.multi().zrange(key, offset, stop, 'WITHSCORES').zcard(key).exec()) as [[unknown, string[]], [unknown, number]];
+        got = [];
+        for (let i = 0; i < range.length; i += 2) {
+          got.push(range[i]!);
+          scores[ids.length + got.length - 1] = num(range[i + 1]!);
+        }
+        counts[p] = count;
       }
-      total = count;
+      pos = String(offset + got.length);
+      done = offset + got.length >= counts[p]!;
     }
-    next = offset + ids.length < total ? String(offset + ids.length) : null;
+    for (const id of got) {
+      ids.push(id);
+      partOf.push(p);
+    }
+    if (done) {
+      p++;
+      pos = '0';
+    }
   }
+  const next = p >= n ? null : n === 1 ? pos : `${p}:${pos}`;
+  // the totals of the partitions the walk did not reach: one count each
+  await Promise.all(
+    counts.map(async (c, q) => {
+      if (c !== undefined) return;
+      const k = parts[q]!;
+      counts[q] = await (list === 'queued' ? redis.scard(k.queued) : list === 'ended' ? redis.llen(k.ended) : redis.zcard(list === 'running' ? k.leases : k.delayed));
+    }),
+  );
+  const total = counts.reduce<number>((a, c) => a + (c ?? 0), 0);
   if (list !== 'running' && list !== 'delayed') scores = [];
-  const pipe = redis.pipeline();
-  for (const id of ids) pipe.hmget(keys.task(id), ...FIELDS);
-  const replies = ids.length ? ((await pipe.exec()) ?? []) : [];
+  const replies = await readRows(redis, parts, ids, partOf);
   const rows = ids.map((id, i): TaskRow => {
     const [err, v] = replies[i] ?? [null, null];
     const h = (err ? [] : (v as (string | null)[])) ?? [];
@@ -105,4 +145,19 @@ export async function taskPage(redis: Connection, keys: Keys, list: string, from
     return row;
   });
   return { list: list as TaskList, total, rows, next };
+}
+
+/** HMGET of each row's hash, in the order of `ids`: one pipeline per partition (on a Cluster, one slot each) */
+async function readRows(redis: Connection, parts: Keys[], ids: string[], partOf: number[]): Promise<[Error | null, unknown][]> {
+  const out: [Error | null, unknown][] = Array(ids.length);
+  await Promise.all(
+    [...new Set(partOf)].map(async (p) => {
+      const at = partOf.flatMap((q, i) => (q === p ? [i] : []));
+      const pipe = redis.pipeline();
+      for (const i of at) pipe.hmget(parts[p]!.task(ids[i]!), ...FIELDS);
+      const replies = (await pipe.exec()) ?? [];
+      at.forEach((i, j) => (out[i] = replies[j] ?? [null, null]));
+    }),
+  );
+  return out;
 }

@@ -24,14 +24,16 @@ export interface WorkerView {
   tasks: string[];
 }
 
-export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now: number; workers: WorkerView[] }> {
+/** `parts`: the keys of every partition; workers are read from the first (they register in each) */
+export async function readWorkers(redis: Connection, parts: Keys[]): Promise<{ now: number; workers: WorkerView[] }> {
+  const keys = parts[0]!;
   const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).time().exec()) ?? [];
   const [listed, seenFlat, fnHash, time] = replies.map(([e, v]) => (e ? null : v)) as [string[] | null, string[] | null, Record<string, string> | null, [string, string] | null];
   const now = time ? Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) : Date.now();
   const seen = new Map<string, number>();
   for (let i = 0; seenFlat && i < seenFlat.length; i += 2) seen.set(seenFlat[i]!, Number(seenFlat[i + 1]));
   const states = await readWorkerStates(redis, keys);
-  const tasks = await tasksByWorker(redis, keys);
+  const tasks = await tasksByWorker(redis, parts);
   const names = new Set([...(listed ?? []), ...states.keys()]);
   const workers = [...names].sort().map((address): WorkerView => {
     const isListed = listed?.includes(address) ?? false;
@@ -57,23 +59,31 @@ export async function readWorkers(redis: Connection, keys: Keys): Promise<{ now:
 }
 
 /**
- * the running tasks read per status refresh for the workers' task lists; past it, the lists show
- * the longest-silent this many (the task pages have them all)
+ * the running tasks read per status refresh for the workers' task lists, shared evenly by the
+ * partitions; past it, the lists show the longest-silent of each partition's share (the task
+ * pages have them all)
  */
 export const WORKER_TASKS_READ = 2000;
 
-/** RUNNING task ids per worker, from the first WORKER_TASKS_READ of the lease index */
-async function tasksByWorker(redis: Connection, keys: Keys): Promise<Map<string, string[]>> {
+/** RUNNING task ids per worker, from the first WORKER_TASKS_READ / partitions of each partition's lease index */
+async function tasksByWorker(redis: Connection, parts: Keys[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
-  const ids = await redis.zrange(keys.leases, 0, WORKER_TASKS_READ - 1);
-  if (!ids.length) return out;
-  const pipe = redis.pipeline();
-  for (const id of ids) pipe.hmget(keys.task(id), 'state', 'worker');
-  const replies = (await pipe.exec()) ?? [];
-  ids.forEach((id, i) => {
-    const [err, v] = replies[i] ?? [null, null];
-    const [state, worker] = (err ? [] : v) as (string | null)[];
-    if (state === 'RUNNING' && worker) out.set(worker, [...(out.get(worker) ?? []), id]);
-  });
+  const share = Math.ceil(WORKER_TASKS_READ / parts.length);
+  // (each partition its own range and pipeline: on a Cluster, one slot each)
+  const each = await Promise.all(
+    parts.map(async (keys) => {
+      const ids = await redis.zrange(keys.leases, 0, share - 1);
+      if (!ids.length) return [];
+      const pipe = redis.pipeline();
+      for (const id of ids) pipe.hmget(keys.task(id), 'state', 'worker');
+      const replies = (await pipe.exec()) ?? [];
+      return ids.map((id, i) => {
+        const [err, v] = replies[i] ?? [null, null];
+        const [state, worker] = (err ? [] : v) as (string | null)[];
+        return { id, running: state === 'RUNNING' && worker ? worker : undefined };
+      });
+    }),
+  );
+  for (const { id, running } of each.flat()) if (running) out.set(running, [...(out.get(running) ?? []), id]);
   return out;
 }
