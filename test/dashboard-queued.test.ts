@@ -3,12 +3,14 @@
  * (submitted, no claim has routed it yet) or in its function's queue (placed at once with a
  * group or a priority, routed there by a claim while a limit or a pause holds its function,
  * its group set aside in the blocked zset by a group limit). Paging with any limit visits each
- * once, in one partition and across several; `total` is what `stats()` counts as queued.
+ * once, in one partition and across several, also as the dashboard ACL user; `total` is what
+ * `stats()` counts as queued.
  */
 import { describe, expect, it } from 'vitest';
 import { Client, createDashboard, Worker } from '../src/index.js';
 import { newTaskIdIn, partitionKeys, partitionOf } from '../src/partitions.js';
 import { resolveRedisConfig } from '../src/config.js';
+import { aclRule, ACL_USERS } from '../src/acl.js';
 import { redisPerFile } from './helpers/suite.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import type { Redis } from 'ioredis';
@@ -147,6 +149,70 @@ describe('the queued list', () => {
     for (const id of running) await client.control(id, 'stop');
     for (const id of running) await client.wait(id, { timeout: 5000 });
   }, 60_000);
+
+  it('reads the functions queues as the dashboard ACL user, with exactly its rules', async () => {
+    const r = server.options({ keyPrefix: 'dq4:' });
+    await redis.call('ACL', 'SETUSER', ACL_USERS.dashboard, ...aclRule('dashboard', resolveRedisConfig(r)).split(' '), '>dash-pw');
+    const client = new Client({ redis: r });
+    cleanup.push(() => client.close());
+    const want = [
+      ...(await client.submitMany(Array.from({ length: 3 }, (_, i) => ({ fn: 'nobody-serves-this', data: i })))),
+      ...(await client.submitMany(Array.from({ length: 4 }, (_, i) => ({ fn: 'tenanted', data: i, options: { group: `t${i % 2}` } })))),
+      ...(await client.submitMany(Array.from({ length: 2 }, (_, i) => ({ fn: 'urgent', data: i, options: { priority: 3 } })))),
+    ];
+    const dashboard = createDashboard({ redis: { ...r, username: ACL_USERS.dashboard, password: 'dash-pw' } });
+    const url = await dashboard.listen(0);
+    cleanup.push(() => dashboard.close());
+    await expectEachOnce(url, want, [1, 2, 500]);
+  });
+
+  it('reads a page of a few commands however many tasks and groups wait: 50 000 in one group, 20 000 groups of one', async () => {
+    const r = server.options({ keyPrefix: 'dq5:' });
+    const [keys] = partitionKeys(resolveRedisConfig(r)) as [ReturnType<typeof partitionKeys>[number]];
+    // the function queues as the scripts keep them (lib/queue.lua), written in bulk
+    const seq = (i: number) => String(i).padStart(14, '0');
+    for (let i = 0; i < 50_000; i += 10_000) {
+      const args: (string | number)[] = [];
+      for (let j = i; j < i + 10_000; j++) args.push(j, `${seq(j)}:big-${j}`);
+      await redis.zadd(keys.groupQueue('big', 'whale'), ...args);
+    }
+    const groups: (string | number)[] = [1, 'whale'];
+    const pipe = redis.pipeline();
+    for (let j = 0; j < 20_000; j++) {
+      groups.push(j + 2, `g${j}`);
+      pipe.zadd(keys.groupQueue('many', `g${j}`), j, `${seq(j)}:many-${j}`);
+    }
+    await pipe.exec();
+    await redis.zadd(keys.functionQueue('big', 'groups'), 1, 'whale');
+    await redis.zadd(keys.functionQueue('many', 'groups'), ...groups.slice(2));
+    await redis.hset(keys.counts, 'q:big', 50_000, 'q:many', 20_000);
+    const dashboard = createDashboard({ redis: r });
+    cleanup.push(() => dashboard.close());
+    const url = await dashboard.listen(0);
+    const commands = async () => {
+      const info = (await redis.info('commandstats')).split('\n');
+      return info.reduce((a, l) => a + Number(/calls=(\d+)/.exec(l)?.[1] ?? 0), 0);
+    };
+    const pageOf = async (from: string, limit: number) => {
+      await redis.config('RESETSTAT');
+      const page = (await json(`${url}api/tasks?list=queued&from=${encodeURIComponent(from)}&limit=${limit}`)) as unknown as Page;
+      // (the INFO that reads the stats is one of them)
+      return { page, calls: (await commands()) - 1 };
+    };
+    const a = await pageOf('0', 10);
+    expect(a.page.total).toBe(70_000);
+    expect(a.page.rows.map((x) => x.id)).toEqual(Array.from({ length: 10 }, (_, j) => `big-${j}`));
+    expect(a.calls).toBeLessThan(30);
+    // deep in the whale's group, then across into the many groups: still a few commands
+    const deep = a.page.next!.replace(/:0:10:/, ':0:49995:');
+    const b = await pageOf(deep, 10);
+    expect(b.page.rows.map((x) => x.id)).toEqual([...Array.from({ length: 5 }, (_, j) => `big-${49_995 + j}`), ...Array.from({ length: 5 }, (_, j) => `many-${j}`)]);
+    expect(b.calls).toBeLessThan(40);
+    const c = await pageOf(b.page.next!, 100);
+    expect(c.page.rows.map((x) => x.id)).toEqual(Array.from({ length: 100 }, (_, j) => `many-${5 + j}`));
+    // (a group of one costs its ZCARD, its ZRANGE and its row's HMGET: O(limit), not O(tasks))
+    expect(c.calls).toBeLessThan(3 * 100 + 20);
+  });
 
   it('refuses a cursor it did not make', async () => {
     const r = server.options({ keyPrefix: 'dq2:' });

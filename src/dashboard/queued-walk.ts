@@ -98,9 +98,11 @@ export async function walkQueued(redis: Connection, parts: Keys[], from: string,
       partOf.push(p);
     }
   };
-  // a sparse set's SSCAN step, or a function whose queue emptied since it was counted, may give
-  // nothing without being the end: bounded, a page may come short (its next goes on from there)
-  for (let steps = 0; at.p < n && ids.length < limit && steps < 4 * n + 32; steps++) {
+  // a sparse set's SSCAN step, a function's blocked groups (mostly none) or a function whose
+  // queue emptied since it was counted may give nothing without being the end: bounded (two
+  // such steps per function that gives tasks, a few per partition), a page may come short and
+  // its next goes on from there
+  for (let steps = 0; at.p < n && ids.length < limit && steps < 4 * n + 2 * limit + 16; steps++) {
     const p = at.p;
     const k = parts[p]!;
     const want = limit - ids.length;
