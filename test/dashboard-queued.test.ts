@@ -96,9 +96,13 @@ describe('the queued list', () => {
     for (const id of grouped) expect(rows.find((x) => x.id === id)).toMatchObject({ state: 'QUEUED', function: 'tenanted' });
     for (const id of urgent) expect(rows.find((x) => x.id === id)).toMatchObject({ state: 'QUEUED', function: 'urgent' });
     for (const id of plain) expect(rows.find((x) => x.id === id)?.function).toBeUndefined();
-    // a walk goes through the set first: its cursors stay what they were until the functions' turn
-    const one = (await json(`${url}api/tasks?list=queued&from=0&limit=1`)) as unknown as Page;
-    expect(one.next).toMatch(/^\d+$|^0:f:/);
+    // the set first (bare SSCAN cursors, as ever), then the functions by name, each in the order it is taken
+    const { rows: walked, pages } = await walk(url, 1);
+    const kind = (id: string) => (plain.includes(id) ? 0 : grouped.includes(id) ? 1 : 2);
+    expect(walked.map((x) => kind(x.id))).toEqual(walked.map((x) => kind(x.id)).sort());
+    expect(walked.filter((x) => urgent.includes(x.id)).map((x) => x.id)).toEqual(urgent);
+    const cursors = pages.map((p) => p.next).filter((n) => n !== null);
+    expect(cursors.every((n) => /^\d+$/.test(n) || n.startsWith('0:f:'))).toBe(true);
 
     // a worker whose claims route plain tasks into their functions' queues: one function at its
     // concurrency limit, one paused, one whose group a limit sets aside
