@@ -20,7 +20,7 @@ import {
   parseEndEvent,
   parseEntry,
   parseEvent,
-  parseLastEvent,
+  lastEventOf,
   taskData,
   type ControlInput,
   type EndEventData,
@@ -887,11 +887,9 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
   if (runAt !== undefined) info.runAt = runAt;
   if (h.reason === 'delay' || h.reason === 'retry') info.reason = h.reason;
   if (h.key !== undefined) info.key = h.key;
-  if (h.last_event !== undefined) {
-    const last = parseLastEvent(h.last_event);
-    if (last) info.lastEvent = last;
-    else invalid.last_event = h.last_event;
-  }
+  const last = lastEventOf(info.state, info.end, h.last_event);
+  if (last) info.lastEvent = last;
+  else if (h.last_event !== undefined && info.state !== 'END') invalid.last_event = h.last_event;
   const history = json('history', (v) => Array.isArray(v) && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r)));
   const records = history ? [...(history.value as AttemptRecord[])] : [];
   // The attempt that ended the task is the hash's own fields (lib/history.lua): added here,

@@ -170,6 +170,16 @@ export function lastEventArg(event: string, message: string, at: number): string
   return message.length <= LAST_EVENT_MAX ? '=' : JSON.stringify({ event, at });
 }
 
+/**
+ * A task's last event from its hash: an ended task's is its `end` (at its end time), which the
+ * scripts that end a task do not write into `last_event` (one HSET less on every task's path:
+ * its state and end time say it already); any other's is `last_event`.
+ */
+export function lastEventOf(state: string | null | undefined, end: number | undefined, raw: string | null | undefined): LastEvent | undefined {
+  if (state === 'END' && end !== undefined) return { event: 'end', at: end };
+  return parseLastEvent(raw);
+}
+
 /** a hash's `last_event` as a LastEvent, or undefined when it is not one (edited by hand) */
 export function parseLastEvent(raw: string | null | undefined): LastEvent | undefined {
   if (!raw) return undefined;

@@ -14,7 +14,7 @@
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
-import { parseLastEvent, type LastEvent } from '../wire.js';
+import { lastEventOf, type LastEvent } from '../wire.js';
 import { walkQueued } from './queued-walk.js';
 
 export const TASK_LISTS = ['running', 'queued', 'delayed', 'ended'] as const;
@@ -134,7 +134,7 @@ async function rows(redis: Connection, parts: Keys[], list: string, ids: string[
     const end = num(h[6] ?? null);
     if (end !== undefined) row.end = end;
     if (h[7]) row.outcome = h[7];
-    const last = parseLastEvent(h[8]);
+    const last = lastEventOf(row.state, row.end, h[8]);
     if (last) row.lastEvent = last;
     if (scores[i] !== undefined) row.score = scores[i];
     return row;

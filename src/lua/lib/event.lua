@@ -2,9 +2,9 @@
   lib/event.lua: the runtime's events on a task's channel, as subscribers receive them
   (src/wire.ts parseEvent reads them; a task's own, emit.lua, the worker formats with
   formatEvent): {"event":<name>,"data":{"id":<id>,...},"at":<ms>}. Every script publishes
-  them here, so they are built one way. Each is also the task's last event, kept in its hash as
-  `last_event` (its name and time, without its data: an end's result is in the hash already),
-  as emit.lua keeps a task's own; the channel is the task's key and '-events' (src/keys.ts),
+  them here, so they are built one way. Each but `end` is also the task's last event, kept in its
+  hash as `last_event` (its name and time, without its data), as emit.lua keeps a task's own (an
+  ended task's last event is its end, told by its state and end time: src/wire.ts lastEventOf); the channel is the task's key and '-events' (src/keys.ts),
   and every caller has just written that hash.
 
   publishEvent(channel, name, id, now, ...): `data` is {"id":<id>} then, in order, the fields
@@ -25,7 +25,11 @@ local function publishEvent(channel, name, id, now, ...)
   parts[#parts + 1] = string.format('%d', now)
   parts[#parts + 1] = '}'
   redis.call('PUBLISH', channel, table.concat(parts))
-  redis.call('HSET', string.sub(channel, 1, -8), 'last_event', '{"event":"' .. name .. '","at":' .. string.format('%d', now) .. '}')
+  -- (not an end: the hash's state and end time say it, read as the last event by src/wire.ts
+  -- lastEventOf, and every task ends, so this spares an HSET on every task's path)
+  if name ~= 'end' then
+    redis.call('HSET', string.sub(channel, 1, -8), 'last_event', '{"event":"' .. name .. '","at":' .. string.format('%d', now) .. '}')
+  end
 end
 
 local function publishRequeued(channel, id, attempt, worker, reason, now)
