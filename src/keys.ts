@@ -62,6 +62,13 @@ export interface Keys {
   schedules: { defs: string; due: string; last: string };
   /** the swarm's partition count, checked by every component at start (src/effects/layout.ts): under the keyPrefix itself, whatever the partitions */
   layout: string;
+  /**
+   * a function's queue (lib/names.lua builds the same names in the scripts): 'groups' (zset group
+   * -> its turn), 'blocked' (zset group -> when to try it again)
+   */
+  functionQueue(fn: string, what: 'groups' | 'blocked'): string;
+  /** the zset of group `group`'s tasks of function `fn`: "<seq>:<id>" -> score (lib/queue.lua) */
+  groupQueue(fn: string, group: string): string;
   /** a worker's claim receipts (claim.lua): what each claim took, by the claim's token */
   claimReceipts(worker: string): string;
   task(id: string): string;
@@ -74,6 +81,11 @@ export interface Keys {
 /** `s` as a glob that matches only itself (for PSUBSCRIBE and ACL patterns) */
 export function globEscape(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** a name inside a key, its length in bytes first (lib/names.lua `part`): no name can spell another's key */
+function lengthPrefixed(name: string): string {
+  return `${Buffer.byteLength(name)}:${name}`;
 }
 
 export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>): Keys {
@@ -116,6 +128,8 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
       last: `${p}${c.newQueue}:schedules:last`,
     },
     layout: `${p}${c.newQueue}:partitions`,
+    functionQueue: (fn, what) => `${p}${c.newQueue}:f:${lengthPrefixed(fn)}:${what}`,
+    groupQueue: (fn, group) => `${p}${c.newQueue}:f:${lengthPrefixed(fn)}:g:${lengthPrefixed(group)}`,
     claimReceipts: (worker) => `${p}${c.workerSet}:claims:${worker}`,
     task: (id) => taskKeyPrefix + id,
     events: (id) => `${taskKeyPrefix}${id}-events`,

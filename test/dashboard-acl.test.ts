@@ -33,7 +33,7 @@ describe('the dashboard ACL role', () => {
     await redis.call('ACL', 'SETUSER', ACL_USERS.dashboard, ...aclRule('dashboard', resolveRedisConfig(r)).split(' '), '>dash-pw');
     const client = new Client({ redis: r });
     cleanup.push(() => client.close());
-    // queued while no worker runs (the queued list shows what no claim has routed yet)
+    // queued while no worker runs (in the queued set: no claim has routed them yet)
     const queued = [newTaskIdIn(1, N), newTaskIdIn(2, N)];
     for (const id of queued) await client.submit('nobody-serves-this', null, { id });
     const dashboard = createDashboard({ redis: { ...r, username: ACL_USERS.dashboard, password: 'dash-pw' }, token: TOKEN });

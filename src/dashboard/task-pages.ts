@@ -1,19 +1,21 @@
 /**
  * Pages of tasks by state, read from the sorted structures that already index them (the lease
- * zset for RUNNING, the delayed zset, the ended list, the queued set by cursor): range reads and
- * one pipelined HMGET per page, so a page costs the same at a million tasks as at ten.
+ * zset for RUNNING, the delayed zset, the ended list; for QUEUED the queued set and the
+ * functions' queues, queued-walk.ts): range reads and one pipelined HMGET per page, so a page
+ * costs the same at a million tasks as at ten.
  *
  * A partitioned swarm (src/partitions.ts) keeps each structure once per partition, each in its
  * own order. A page walks them in turn: the rest of one partition's list, then the next one's
  * from its start, until the page is full; `from` and `next` name the partition and the place in
- * it (`<partition>:<offset or cursor>`; a bare offset or cursor is partition 0's, the only form
- * a swarm of one partition uses). A page reads at most one range per partition it reaches (a
- * few more SSCAN steps for `queued`) and one count per partition: never the whole of any list.
+ * it (`<partition>:<offset>`; a bare offset is partition 0's, the only form a swarm of one
+ * partition uses; `queued` has cursors of its own). A page reads at most one range per partition
+ * it reaches and one count per partition: never the whole of any list.
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
 import { lastEventOf, type LastEvent } from '../wire.js';
+import { walkQueued } from './queued-walk.js';
 
 export const TASK_LISTS = ['running', 'queued', 'delayed', 'ended'] as const;
 export type TaskList = (typeof TASK_LISTS)[number];
@@ -39,8 +41,9 @@ export interface TaskPage {
   total: number;
   rows: TaskRow[];
   /**
-   * where the next page starts (null: no more): an offset, or for `queued` the SSCAN cursor; in a
-   * swarm of several partitions prefixed with the partition, `<partition>:<offset or cursor>`
+   * where the next page starts (null: no more): an offset, in a swarm of several partitions
+   * prefixed with the partition (`<partition>:<offset>`); for `queued` an opaque cursor
+   * (queued-walk.ts)
    */
   next: string | null;
 }
@@ -58,73 +61,65 @@ function num(v: string | null): number | undefined {
 export async function taskPage(redis: Connection, parts: Keys[], list: string, from: string, limit: number): Promise<TaskPage> {
   if (!(TASK_LISTS as readonly string[]).includes(list)) throw new InvalidTaskError(`list must be one of ${TASK_LISTS.join(', ')}, got ${JSON.stringify(list)}`);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new InvalidTaskError(`limit must be an integer from 1 to ${MAX_PAGE}`);
+  if (list === 'queued') {
+    const { ids, partOf, next, total } = await walkQueued(redis, parts, from, limit);
+    return { list, total, rows: await rows(redis, parts, list, ids, partOf, []), next };
+  }
   const n = parts.length;
   const place = /^(?:(\d+):)?(\d+)$/.exec(from);
-  if (!place) throw new InvalidTaskError(list === 'queued' ? 'from must be a cursor (digits, or <partition>:<digits>)' : 'from must be an offset (an integer >= 0, or <partition>:<offset>)');
+  if (!place) throw new InvalidTaskError('from must be an offset (an integer >= 0, or <partition>:<offset>)');
   let p = Number(place[1] ?? 0);
   if (p >= n) throw new InvalidTaskError(`from names partition ${p}, and this swarm has ${n} (0 to ${n - 1})`);
-  let pos = place[2]!;
+  let pos = Number(place[2]!);
   const counts: (number | undefined)[] = Array.from({ length: n }, () => undefined);
   const ids: string[] = [];
-  let scores: (number | undefined)[] = [];
+  const scores: (number | undefined)[] = [];
   const partOf: number[] = [];
-  // a sparse set's SSCAN step may return less than asked without being done: bounded, a page may
-  // come short (its next goes on where it stopped)
   for (let steps = 0; p < n && ids.length < limit && steps < 2 * n + 8; steps++) {
     const keys = parts[p]!;
-    const want = limit - ids.length;
-    let got: string[];
-    let done: boolean;
-    if (list === 'queued') {
-      // a set has no order to page by: SSCAN's cursor walks it in bounded steps
-      const [[, cursor], [, count]] = (await redis.multi().sscan(keys.queued, pos, 'COUNT', want).scard(keys.queued).exec()) as [[unknown, [string, string[]]], [unknown, number]];
-      got = cursor[1];
+    const stop = pos + limit - ids.length - 1;
+    const got: string[] = [];
+    if (list === 'ended') {
+      const [[, range], [, count]] = (await redis.multi().lrange(keys.ended, pos, stop).llen(keys.ended).exec()) as [[unknown, string[]], [unknown, number]];
+      got.push(...range);
       counts[p] = count;
-      done = cursor[0] === '0';
-      pos = cursor[0];
     } else {
-      const offset = Number(pos);
-      const stop = offset + want - 1;
-      if (list === 'ended') {
-        const [[, range], [, count]] = (await redis.multi().lrange(keys.ended, offset, stop).llen(keys.ended).exec()) as [[unknown, string[]], [unknown, number]];
-        got = range;
-        counts[p] = count;
-      } else {
-        const key = list === 'running' ? keys.leases : keys.delayed;
-        // running: the oldest heartbeat first (the likeliest to be in trouble); delayed: the soonest due
-        const [[, range], [, count]] = (await redis.multi().zrange(key, offset, stop, 'WITHSCORES').zcard(key).exec()) as [[unknown, string[]], [unknown, number]];
-        got = [];
-        for (let i = 0; i < range.length; i += 2) {
-          got.push(range[i]!);
-          scores[ids.length + got.length - 1] = num(range[i + 1]!);
-        }
-        counts[p] = count;
+      const key = list === 'running' ? keys.leases : keys.delayed;
+      // running: the oldest heartbeat first (the likeliest to be in trouble); delayed: the soonest due
+      const [[, range], [, count]] = (await redis.multi().zrange(key, pos, stop, 'WITHSCORES').zcard(key).exec()) as [[unknown, string[]], [unknown, number]];
+      for (let i = 0; i < range.length; i += 2) {
+        scores[ids.length + got.length] = num(range[i + 1]!);
+        got.push(range[i]!);
       }
-      pos = String(offset + got.length);
-      done = offset + got.length >= counts[p]!;
+      counts[p] = count;
     }
     for (const id of got) {
       ids.push(id);
       partOf.push(p);
     }
-    if (done) {
+    pos += got.length;
+    if (pos >= counts[p]!) {
       p++;
-      pos = '0';
+      pos = 0;
     }
   }
-  const next = p >= n ? null : n === 1 ? pos : `${p}:${pos}`;
+  const next = p >= n ? null : n === 1 ? String(pos) : `${p}:${pos}`;
   // the totals of the partitions the walk did not reach: one count each
   await Promise.all(
     counts.map(async (c, q) => {
       if (c !== undefined) return;
       const k = parts[q]!;
-      counts[q] = await (list === 'queued' ? redis.scard(k.queued) : list === 'ended' ? redis.llen(k.ended) : redis.zcard(list === 'running' ? k.leases : k.delayed));
+      counts[q] = await (list === 'ended' ? redis.llen(k.ended) : redis.zcard(list === 'running' ? k.leases : k.delayed));
     }),
   );
   const total = counts.reduce<number>((a, c) => a + (c ?? 0), 0);
-  if (list !== 'running' && list !== 'delayed') scores = [];
+  return { list: list as TaskList, total, rows: await rows(redis, parts, list, ids, partOf, list === 'ended' ? [] : scores), next };
+}
+
+/** the rows of `ids`, from their hashes; `scores` the list's own, where it has one */
+async function rows(redis: Connection, parts: Keys[], list: string, ids: string[], partOf: number[], scores: (number | undefined)[]): Promise<TaskRow[]> {
   const replies = await readRows(redis, parts, ids, partOf);
-  const rows = ids.map((id, i): TaskRow => {
+  return ids.map((id, i): TaskRow => {
     const [err, v] = replies[i] ?? [null, null];
     const h = (err ? [] : (v as (string | null)[])) ?? [];
     const row: TaskRow = { id, state: h[0] ?? (list === 'queued' ? 'QUEUED' : '') };
@@ -144,7 +139,6 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
     if (scores[i] !== undefined) row.score = scores[i];
     return row;
   });
-  return { list: list as TaskList, total, rows, next };
 }
 
 /** HMGET of each row's hash, in the order of `ids`: one pipeline per partition (on a Cluster, one slot each) */
