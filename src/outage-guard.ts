@@ -40,8 +40,10 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
     // (not while the socket is up and readying: ioredis's own handshake, its ready check
-    // included, goes through here, and refusing it would keep the connection from ever coming back)
-    if (downSince !== undefined && redis.status !== 'connect' && Date.now() - downSince >= patienceMs) {
+    // included, goes through here, and refusing it would keep the connection from ever coming back;
+    // nor once it is ready: ioredis sends what waited in its queue as it turns ready, before its
+    // 'ready' event clears downSince, and those calls would fail as Redis came back)
+    if (downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready' && Date.now() - downSince >= patienceMs) {
       command.reject(unavailable(`unreachable for ${((Date.now() - downSince) / 1000).toFixed(1)} s (${why()}); nothing was sent`));
       return command.promise;
     }

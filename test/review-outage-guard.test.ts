@@ -1,0 +1,38 @@
+/**
+ * The Client's outage guard at the moment Redis comes back: a call that was waiting for a
+ * connection when Redis returns is sent then, whatever the outage's length (the guard refuses
+ * only calls made while no connection is up; a call waiting in the queue is sent with the rest
+ * at the reconnect, and fails only when its own patience runs out first).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLIENT_PATIENCE_MS } from '../src/client.js';
+import { Client } from '../src/index.js';
+import { startRedis } from './helpers/redis-server.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a Client call waiting for a connection when Redis returns', () => {
+  it('is sent at the reconnect and succeeds, though the outage lasted longer than the patience', async () => {
+    const server = await startRedis({ appendonly: true });
+    cleanup.push(() => server.stop());
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    await c.submit('x', 1);
+    await server.kill();
+    // made 1 s before the patience is up: it waits in the queue (its own patience runs to ~19 s)
+    await sleep(CLIENT_PATIENCE_MS - 1000);
+    const waiting = c.submit('x', 'waiting', { id: 'queued-before-patience' }).then(
+      (id) => ({ id }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(1300);
+    // Redis returns ~10.3 s into the outage; the reconnect follows within its 1 s backoff
+    await server.start();
+    expect(await waiting).toEqual({ id: 'queued-before-patience' });
+    expect(await c.get('queued-before-patience')).toMatchObject({ state: 'QUEUED' });
+  }, 40_000);
+});
