@@ -47,10 +47,24 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       command.reject(unavailable(`unreachable for ${((Date.now() - downSince) / 1000).toFixed(1)} s (${why()}); nothing was sent`));
       return command.promise;
     }
+    // whether ioredis wrote it to a socket: a connection that closes under a written call (Redis
+    // frozen, then the client closed; a Cluster node lost) may have let it run, and its error
+    // must not say it only waited
+    let written = false;
+    const toWritable = command.toWritable.bind(command);
+    command.toWritable = (socket: object) => {
+      written = true;
+      return toWritable(socket);
+    };
     const reject = command.reject.bind(command);
-    command.reject = (e: Error) => reject(e instanceof Error && (NO_CONNECTION.test(e.name) || NO_CONNECTION.test(e.message)) ? unavailable(`${causeOf(e) ?? why()} (gave up waiting for a connection)`, e) : e);
+    command.reject = (e: Error) =>
+      reject(
+        e instanceof Error && (NO_CONNECTION.test(e.name) || NO_CONNECTION.test(e.message))
+          ? unavailable(written ? `${causeOf(e) ?? why()} after the call was sent; the call may still run when Redis answers` : `${causeOf(e) ?? why()} (gave up waiting for a connection)`, e)
+          : e,
+      );
     const timer = setTimeout(() => {
-      if (takeOffline(redis, command)) command.reject(unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`));
+      if (takeOffline(redis, command) && !written) command.reject(unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`));
       else command.reject(unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`));
     }, patienceMs);
     const clear = () => clearTimeout(timer);

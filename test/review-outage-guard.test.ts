@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { Client } from '../src/index.js';
-import { startRedis } from './helpers/redis-server.js';
+import { startRedis, until } from './helpers/redis-server.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -35,4 +35,32 @@ describe('a Client call waiting for a connection when Redis returns', () => {
     expect(await waiting).toEqual({ id: 'queued-before-patience' });
     expect(await c.get('queued-before-patience')).toMatchObject({ state: 'QUEUED' });
   }, 40_000);
+});
+
+describe('a Client call written to a Redis that froze, when the client closes', () => {
+  it('fails saying it may still run, not that it waited for a connection, and it does run when Redis wakes', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const c = new Client({ redis: o });
+    await c.submit('x', 1);
+    server.freeze();
+    cleanup.push(() => server.thaw());
+    const written = c.submit('x', 'written', { id: 'written-to-frozen' }).then(
+      (id) => ({ id }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(300);
+    await c.close();
+    const outcome = await written;
+    expect(outcome).toHaveProperty('error');
+    const message = ((outcome as { error: Error }).error).message;
+    server.thaw();
+    const reader = new Client({ redis: o });
+    cleanup.push(() => reader.close());
+    const ran = await until(async () => ((await reader.get('written-to-frozen')) ? true : undefined), 'the submit to run', 3000).catch(() => false);
+    expect(ran).toBe(true);
+    expect(message).toMatch(/may (still )?(have )?run/);
+    expect(message).not.toMatch(/nothing was sent|waiting for a connection/);
+  }, 30_000);
 });
