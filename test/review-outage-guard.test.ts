@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { Client } from '../src/index.js';
 import { startRedis, until } from './helpers/redis-server.js';
+import { startProxy } from './helpers/tcp-proxy.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -62,5 +63,68 @@ describe('a Client call written to a Redis that froze, when the client closes', 
     expect(ran).toBe(true);
     expect(message).toMatch(/may (still )?(have )?run/);
     expect(message).not.toMatch(/nothing was sent|waiting for a connection/);
+  }, 30_000);
+});
+
+describe('a Client call whose reply is lost with its connection', () => {
+  it('is not sent again at the reconnect: a submit that ran is not refused as a duplicate of itself', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => proxy.close());
+    const o = server.options();
+    const c = new Client({ redis: { ...o, port: proxy.port } });
+    cleanup.push(() => c.close());
+    await c.submit('x', 1);
+    // the call reaches Redis and runs; its reply is on its way back when the connection drops
+    proxy.delay(400);
+    const outcome = c.submit('x', 'once', { id: 'reply-lost' }).then(
+      (id) => ({ id }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(650);
+    proxy.reset();
+    await sleep(100);
+    proxy.heal();
+    const settled = await outcome;
+    const reader = new Client({ redis: o });
+    cleanup.push(() => reader.close());
+    expect(await reader.get('reply-lost')).toMatchObject({ state: 'QUEUED' });
+    // told it ran, or told it may have: never that its own task's id is taken
+    if ('error' in settled) expect((settled.error as Error).message).toMatch(/may (still )?(have )?run/);
+    else expect(settled).toEqual({ id: 'reply-lost' });
+  }, 30_000);
+});
+
+describe('a Client cancel whose reply is lost with its connection', () => {
+  // Skipped: fails today (answers 'ended'). ioredis resends a written call whose connection
+  // closed before its reply (autoResendUnfulfilledCommands), so the cancel runs twice and the
+  // caller is told what the second run found. Not fixed here: refusing the resend of calls that
+  // write, while keeping reads transparent, needs a read-only test of each command (and care with
+  // pipelines, whose commands must all be resent or all refused).
+  it.skip("answers what its one run did (cancelled), or that it may have run: never that the task had already ended", async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => proxy.close());
+    const o = server.options();
+    const c = new Client({ redis: { ...o, port: proxy.port } });
+    cleanup.push(() => c.close());
+    const id = await c.submit('nobody-serves-this', 1);
+    proxy.delay(400);
+    const outcome = c.cancel(id).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(650);
+    proxy.reset();
+    await sleep(100);
+    proxy.heal();
+    const settled = await outcome;
+    const reader = new Client({ redis: o });
+    cleanup.push(() => reader.close());
+    expect(await reader.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
+    if ('error' in settled) expect((settled.error as Error).message).toMatch(/may (still )?(have )?run/);
+    else expect(settled).toEqual({ result: 'cancelled' });
   }, 30_000);
 });
