@@ -1,11 +1,15 @@
 /**
- * The Client's outage guard at the moment Redis comes back: a call that was waiting for a
- * connection when Redis returns is sent then, whatever the outage's length (the guard refuses
- * only calls made while no connection is up; a call waiting in the queue is sent with the rest
- * at the reconnect, and fails only when its own patience runs out first).
+ * The Client's outage guard at its edges: a call that was waiting for a connection when Redis
+ * returns is sent then, whatever the outage's length; a call written to Redis before its
+ * connection closed is said to maybe run (it does); a pipeline is refused or queued whole, so
+ * the connection's replies stay matched to their calls; a call whose reply was lost with its
+ * connection is not answered as if another call had run.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { guardOutage } from '../src/outage-guard.js';
+import { connect } from '../src/redis.js';
 import { Client } from '../src/index.js';
 import { startRedis, until } from './helpers/redis-server.js';
 import { startProxy } from './helpers/tcp-proxy.js';
@@ -127,4 +131,34 @@ describe('a Client cancel whose reply is lost with its connection', () => {
     if ('error' in settled) expect((settled.error as Error).message).toMatch(/may (still )?(have )?run/);
     else expect(settled).toEqual({ result: 'cancelled' });
   }, 30_000);
+});
+
+describe('a guarded connection: a pipeline made as the patience runs out', () => {
+  it('is refused or queued whole, so every later reply still goes to its own call', async () => {
+    const server = await startRedis({ appendonly: true });
+    cleanup.push(() => server.stop());
+    const config = resolveRedisConfig(server.options());
+    const redis = connect(config, 'command', 'review-guard', { lazyConnect: false, maxRetriesPerRequest: 20 });
+    redis.on('error', () => {});
+    cleanup.push(() => redis.disconnect());
+    const patience = 1000;
+    guardOutage(redis, config, patience);
+    await redis.set('k', 'mine');
+    const pipe = redis.pipeline();
+    for (let i = 0; i < 100_000; i++) pipe.exists(`none-${i}`);
+    await server.kill();
+    const t0 = Date.now();
+    await sleep(patience - 40);
+    // one pipeline long enough (a few hundred ms of sendCommand calls) that the patience runs
+    // out while its commands are handed over: the first wait for a connection, the rest fail
+    const piped = pipe.exec().then(
+      (r) => `ran: ${r?.filter(([e]) => !e).length} answered, ${r?.filter(([e]) => e).length} failed`,
+      (e: unknown) => String(e),
+    );
+    await server.start();
+    await until(async () => ((await redis.ping().catch(() => undefined)) === 'PONG' ? true : undefined), 'the connection back', 10_000).catch(() => undefined);
+    await piped;
+    const answer = await Promise.race([redis.get('k'), sleep(3000).then(() => 'no answer in 3 s')]).catch((e: unknown) => String(e));
+    expect(answer).toBe('mine');
+  }, 60_000);
 });
