@@ -147,7 +147,6 @@ describe('a guarded connection: a pipeline made as the patience runs out', () =>
     const pipe = redis.pipeline();
     for (let i = 0; i < 100_000; i++) pipe.exists(`none-${i}`);
     await server.kill();
-    const t0 = Date.now();
     await sleep(patience - 40);
     // one pipeline long enough (a few hundred ms of sendCommand calls) that the patience runs
     // out while its commands are handed over: the first wait for a connection, the rest fail
