@@ -167,8 +167,13 @@ export interface LastEvent {
  */
 export function lastEventArg(event: string, message: string, at: number): string {
   if (event === STATE_EVENT) return '';
-  return message.length <= LAST_EVENT_MAX ? '=' : JSON.stringify({ event, at });
+  if (message.length <= LAST_EVENT_MAX) return '=';
+  // (a name is not bounded where a task emits it: cut, or the field grows with it)
+  return JSON.stringify({ event: event.length > LAST_EVENT_NAME_MAX ? `${event.slice(0, LAST_EVENT_NAME_MAX)}…` : event, at });
 }
+
+/** the longest event name kept whole in `last_event` (JSON escapes may grow it up to six times, under LAST_EVENT_MAX) */
+const LAST_EVENT_NAME_MAX = 128;
 
 /**
  * A task's last event from its hash: an ended task's is its `end` (at its end time), which the

@@ -1,0 +1,163 @@
+/**
+ * The Client's outage guard at its edges: a call that was waiting for a connection when Redis
+ * returns is sent then, whatever the outage's length; a call written to Redis before its
+ * connection closed is said to maybe run (it does); a pipeline is refused or queued whole, so
+ * the connection's replies stay matched to their calls; a call whose reply was lost with its
+ * connection is not answered as if another call had run.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLIENT_PATIENCE_MS } from '../src/client.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { guardOutage } from '../src/outage-guard.js';
+import { connect } from '../src/redis.js';
+import { Client } from '../src/index.js';
+import { startRedis, until } from './helpers/redis-server.js';
+import { startProxy } from './helpers/tcp-proxy.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a Client call waiting for a connection when Redis returns', () => {
+  it('is sent at the reconnect and succeeds, though the outage lasted longer than the patience', async () => {
+    const server = await startRedis({ appendonly: true });
+    cleanup.push(() => server.stop());
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    await c.submit('x', 1);
+    await server.kill();
+    // made 1 s before the patience is up: it waits in the queue (its own patience runs to ~19 s)
+    await sleep(CLIENT_PATIENCE_MS - 1000);
+    const waiting = c.submit('x', 'waiting', { id: 'queued-before-patience' }).then(
+      (id) => ({ id }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(1300);
+    // Redis returns ~10.3 s into the outage; the reconnect follows within its 1 s backoff
+    await server.start();
+    expect(await waiting).toEqual({ id: 'queued-before-patience' });
+    expect(await c.get('queued-before-patience')).toMatchObject({ state: 'QUEUED' });
+  }, 40_000);
+});
+
+describe('a Client call written to a Redis that froze, when the client closes', () => {
+  it('fails saying it may still run, not that it waited for a connection, and it does run when Redis wakes', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const c = new Client({ redis: o });
+    await c.submit('x', 1);
+    server.freeze();
+    cleanup.push(() => server.thaw());
+    const written = c.submit('x', 'written', { id: 'written-to-frozen' }).then(
+      (id) => ({ id }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(300);
+    await c.close();
+    const outcome = await written;
+    expect(outcome).toHaveProperty('error');
+    const message = ((outcome as { error: Error }).error).message;
+    server.thaw();
+    const reader = new Client({ redis: o });
+    cleanup.push(() => reader.close());
+    const ran = await until(async () => ((await reader.get('written-to-frozen')) ? true : undefined), 'the submit to run', 3000).catch(() => false);
+    expect(ran).toBe(true);
+    expect(message).toMatch(/may (still )?(have )?run/);
+    expect(message).not.toMatch(/nothing was sent|waiting for a connection/);
+  }, 30_000);
+});
+
+describe('a Client call whose reply is lost with its connection', () => {
+  it('is not sent again at the reconnect: a submit that ran is not refused as a duplicate of itself', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => proxy.close());
+    const o = server.options();
+    const c = new Client({ redis: { ...o, port: proxy.port } });
+    cleanup.push(() => c.close());
+    await c.submit('x', 1);
+    // the call reaches Redis and runs; its reply is on its way back when the connection drops
+    proxy.delay(400);
+    const outcome = c.submit('x', 'once', { id: 'reply-lost' }).then(
+      (id) => ({ id }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(650);
+    proxy.reset();
+    await sleep(100);
+    proxy.heal();
+    const settled = await outcome;
+    const reader = new Client({ redis: o });
+    cleanup.push(() => reader.close());
+    expect(await reader.get('reply-lost')).toMatchObject({ state: 'QUEUED' });
+    // told it ran, or told it may have: never that its own task's id is taken
+    if ('error' in settled) expect((settled.error as Error).message).toMatch(/may (still )?(have )?run/);
+    else expect(settled).toEqual({ id: 'reply-lost' });
+  }, 30_000);
+});
+
+describe('a Client cancel whose reply is lost with its connection', () => {
+  // Skipped: fails today (answers 'ended'). ioredis resends a written call whose connection
+  // closed before its reply (autoResendUnfulfilledCommands), so the cancel runs twice and the
+  // caller is told what the second run found. Not fixed here: refusing the resend of calls that
+  // write, while keeping reads transparent, needs a read-only test of each command (and care with
+  // pipelines, whose commands must all be resent or all refused).
+  it.skip("answers what its one run did (cancelled), or that it may have run: never that the task had already ended", async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => proxy.close());
+    const o = server.options();
+    const c = new Client({ redis: { ...o, port: proxy.port } });
+    cleanup.push(() => c.close());
+    const id = await c.submit('nobody-serves-this', 1);
+    proxy.delay(400);
+    const outcome = c.cancel(id).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    await sleep(650);
+    proxy.reset();
+    await sleep(100);
+    proxy.heal();
+    const settled = await outcome;
+    const reader = new Client({ redis: o });
+    cleanup.push(() => reader.close());
+    expect(await reader.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
+    if ('error' in settled) expect((settled.error as Error).message).toMatch(/may (still )?(have )?run/);
+    else expect(settled).toEqual({ result: 'cancelled' });
+  }, 30_000);
+});
+
+describe('a guarded connection: a pipeline made as the patience runs out', () => {
+  it('is refused or queued whole, so every later reply still goes to its own call', async () => {
+    const server = await startRedis({ appendonly: true });
+    cleanup.push(() => server.stop());
+    const config = resolveRedisConfig(server.options());
+    const redis = connect(config, 'command', 'review-guard', { lazyConnect: false, maxRetriesPerRequest: 20 });
+    redis.on('error', () => {});
+    cleanup.push(() => redis.disconnect());
+    const patience = 1000;
+    guardOutage(redis, config, patience);
+    await redis.set('k', 'mine');
+    const pipe = redis.pipeline();
+    for (let i = 0; i < 100_000; i++) pipe.exists(`none-${i}`);
+    await server.kill();
+    await sleep(patience - 40);
+    // one pipeline long enough (a few hundred ms of sendCommand calls) that the patience runs
+    // out while its commands are handed over: the first wait for a connection, the rest fail
+    const piped = pipe.exec().then(
+      (r) => `ran: ${r?.filter(([e]) => !e).length} answered, ${r?.filter(([e]) => e).length} failed`,
+      (e: unknown) => String(e),
+    );
+    await server.start();
+    await until(async () => ((await redis.ping().catch(() => undefined)) === 'PONG' ? true : undefined), 'the connection back', 10_000).catch(() => undefined);
+    await piped;
+    const answer = await Promise.race([redis.get('k'), sleep(3000).then(() => 'no answer in 3 s')]).catch((e: unknown) => String(e));
+    expect(answer).toBe('mine');
+  }, 60_000);
+});
