@@ -8,6 +8,7 @@
  * task running (the hand-back) as its user, and a Redis restart that lost everything (the
  * library included) with the workers, monitor and producer on their users.
  */
+import { waitExplained } from './helpers/wait-explained.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +31,9 @@ const cleanup: (() => Promise<unknown>)[] = [];
 const as = (role: AclRole) => ({ port, username: ACL_USERS[role], password: PASSWORDS[role] });
 const env = (role: AclRole) => ({ REDIS_URL: `redis://${ACL_USERS[role]}@127.0.0.1:${port}`, REDIS_PASSWORD: PASSWORDS[role] });
 function keeping(lines: string[]) {
-  const keep = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
-  return { debug: () => {}, info: () => {}, warn: keep, error: keep };
+  // (info too, timed: what a wait that times out shows, waitExplained)
+  const keep = (level: string) => (...a: unknown[]) => void lines.push(`${new Date().toISOString().slice(11, 23)} ${level} ${a.map(String).join(' ')}`);
+  return { debug: () => {}, info: keep('info'), warn: keep('warn'), error: keep('error') };
 }
 async function startServer(): Promise<void> {
   server = await spawnServer(nodeArgs(port, dir, ['--aclfile', file]), port, { username: 'admin', password: 'admin-pw' });
@@ -168,9 +170,10 @@ describe('what each role legitimately runs, as its user', () => {
     admin.disconnect();
     await server.kill('SIGKILL');
     await startServer();
-    expect(await c.wait(id, { timeout: 30_000 })).toMatchObject({ outcome: 'succeeded', result: 'done' });
+    // (45 s, and what it saw if not: under a full CI run this wait has passed 30 s, alone it takes 8)
+    expect(await waitExplained(c, id, 45_000, logs)).toMatchObject({ outcome: 'succeeded', result: 'done' });
     const next = await c.submit('quick');
     expect(await c.wait(next, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'ok' });
     expect(logs.filter((l) => /NOPERM|permission/i.test(l))).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });

@@ -4,6 +4,7 @@
  * the sentinels and give `tls` (the CA) reach the sentinels and the primary they name over TLS;
  * after the primary's SIGKILL, the promoted replica, over TLS as well.
  */
+import { waitExplained } from './helpers/wait-explained.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,7 +66,8 @@ describe('Redis Sentinel over TLS', () => {
     // submit waits for a primary: a submit sent meanwhile may be refused, which is not this test's)
     await until(async () => /role:master/.test(await replica.info('replication')), 'the replica promoted', 30_000, 100);
     const id = await c.submit('f', 'after');
-    expect(await c.wait(id, { timeout: 20_000 })).toMatchObject({ outcome: 'succeeded', result: 'after' });
+    // (45 s, and what it saw if not: under a full CI run this wait has passed 20 s)
+    expect(await waitExplained(c, id, 45_000)).toMatchObject({ outcome: 'succeeded', result: 'after' });
     expect(ran).toContain(id);
-  });
+  }, 120_000);
 });
