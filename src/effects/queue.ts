@@ -3,6 +3,7 @@
  * claims whose replies were lost (claim-recover.lua), park a claimed task the worker cannot
  * take (park-claimed.lua) and submit (submit.lua). Named for the machine effects that call them.
  */
+import { randomBytes } from 'node:crypto';
 import type { Connection } from '../redis.js';
 import { learntMove, MOVED_RETRIES } from '../cluster-redirect.js';
 import type { Keys } from '../keys.js';
@@ -227,7 +228,11 @@ export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly
   );
 }
 
-/** cancel.lua: what it found ('running': the caller stops it; 'unknown': no such task). */
+/**
+ * cancel.lua: what it found ('running': the caller stops it; 'unknown': no such task). Each call
+ * carries a token of its own, so a resend of it (after a connection reset) knows its own cancel.
+ */
 export async function cancelTask(redis: Connection, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {
-  return (await runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id)])) as 'cancelled' | 'running' | 'ended' | 'unknown';
+  const call = randomBytes(8).toString('hex');
+  return (await runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id), call])) as 'cancelled' | 'running' | 'ended' | 'unknown';
 }

@@ -10,7 +10,9 @@
   the monitor's cleanup, its dedupe key freed.
 
   KEYS[1] task key   KEYS[2] newQueue (Q)   KEYS[3] queued (set)   KEYS[4] ended (list)
-  ARGV[1] id   ARGV[2] events channel
+  ARGV[1] id   ARGV[2] events channel   ARGV[3] the call's token ('' none): kept on the hash of
+  the task it cancels (`cancel_call`), so that the same call run again (a connection that closed
+  before the reply came resends it) answers 'cancelled', what its first run did, not 'ended'
 
   Returns 'cancelled', 'running', 'ended' or 'unknown' (no such task).
 ]]
@@ -28,7 +30,10 @@ if state == 'RUNNING' then
   redis.call('HSET', key, 'cancelling', '1')
   return 'running'
 end
-if state == 'END' then return 'ended' end
+if state == 'END' then
+  if ARGV[3] ~= '' and redis.call('HGET', key, 'cancel_call') == ARGV[3] then return 'cancelled' end
+  return 'ended'
+end
 local now = nowMs()
 if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
@@ -44,6 +49,7 @@ else
 end
 redis.call('SREM', KEYS[3], id)
 redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
+if ARGV[3] ~= '' then redis.call('HSET', key, 'cancel_call', ARGV[3]) end
 redis.call('HDEL', key, 'runAt', 'reason')
 redis.call('RPUSH', KEYS[4], id)
 if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
