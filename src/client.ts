@@ -185,6 +185,8 @@ export class Client {
   /** names our connections (redis.ts connectionOwner), unique to this client */
   private readonly owner = `client-${connectionOwner()}`;
   private sub?: Connection;
+  /** stops the outage guard's watchdog (src/outage-guard.ts) */
+  private readonly unguard: () => void;
   private readonly handlers = new Map<string, Set<(ev: TaskEvent) => void>>();
   private readonly log: LoggerLike;
   /** handlers already reported as throwing: a handler that throws on every event is logged once */
@@ -215,7 +217,7 @@ export class Client {
     // Redis has been away for CLIENT_PATIENCE_MS, new calls fail at once (src/outage-guard.ts).
     this.redis = connect(this.config, 'command', this.owner, { lazyConnect: false, maxRetriesPerRequest: 20 });
     this.redis.on('error', () => {});
-    guardOutage(this.redis, this.config, CLIENT_PATIENCE_MS);
+    this.unguard = guardOutage(this.redis, this.config, CLIENT_PATIENCE_MS);
   }
 
   /**
@@ -776,6 +778,7 @@ export class Client {
     for (const abandon of [...this.waits]) abandon();
     // Redis unreachable answers no QUIT (the subscriber retries for ever): bounded, then closed
     await within(1000, Promise.allSettled([this.redis.quit(), this.sub?.quit()]));
+    this.unguard();
     this.redis.disconnect();
     this.sub?.disconnect();
   }

@@ -4,28 +4,61 @@
  * seconds), and fails when they run out. Without this guard each later call waited as long
  * again (ioredis counts the reconnects per command, 20 at a 1 s backoff: a web handler calling
  * `submit` hung 21 s per request through an outage) and failed with ioredis's own
- * "Reached the max retries per request limit", naming neither the server nor the cause.
+ * "Reached the max retries per request limit", naming neither the server nor the cause; and a
+ * call to a Redis that holds the connection but does not answer never settled.
  *
  * With it: once Redis has been unreachable for `patienceMs`, a new call fails at once, before
  * anything is sent (so it certainly did not run), until the connection is ready again. A call
- * still unanswered after `patienceMs` fails then: when it is still waiting for a connection it
- * is taken out of the queue, so it never runs (ioredis's own `commandTimeout` leaves it there,
- * to run at the reconnect after its caller was told it failed); when it was written (Redis holds
- * the connection but does not answer: frozen, or cut off by a network that drops packets instead
- * of resetting) it may still run when Redis wakes, and its error says so. Every failure for want
- * of Redis is a RedisUnavailableError naming the server and the socket's error. Only the Client
- * is guarded: workers and monitors ride an outage in their machines (redisDown), which decide
- * what waits.
+ * still unanswered after `patienceMs` fails then (give or take a watchdog tick): when it is
+ * still waiting for a connection it is taken out of the queue, so it never runs (ioredis's own
+ * `commandTimeout` leaves it there, to run at the reconnect after its caller was told it
+ * failed); when it was written (Redis frozen, or cut off by a network that drops packets
+ * instead of resetting) it may still run when Redis wakes, and its error says so. Every failure
+ * for want of Redis is a RedisUnavailableError naming the server and the socket's error, and
+ * says whether the call was sent.
+ *
+ * What it costs a call: a time stamp. The deadlines are kept by one watchdog per connection,
+ * which looks at the head of each queue (the oldest call) once per tick; which calls were sent
+ * is told by the queue ioredis holds them in (waiting: its offline queue; written: its command
+ * queues), not tracked per call. Only the Client is guarded: workers and monitors ride an
+ * outage in their machines (redisDown), which decide what waits.
  */
 import type { Command } from 'ioredis';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
 
-/** ioredis's errors for a command that found no connection (its queue flushed, or closed under it) */
+/** when a call was first handed to the connection (a resend from a queue keeps it) */
+const SENT = Symbol('task-swarm sent at');
+/** the guard has failed it already (a written call stays in its queue until a reply or a flush) */
+const FAILED = Symbol('task-swarm failed');
+type Tracked = Command & { [SENT]?: number; [FAILED]?: true };
+
+interface QueueItem {
+  command: Tracked;
+  stream?: unknown;
+}
+/** ioredis's queues (a Denque each): not in its types */
+interface Queue {
+  length: number;
+  peekFront(): QueueItem | undefined;
+  toArray(): QueueItem[];
+  removeOne(i: number): unknown;
+}
+interface Internals {
+  offlineQueue?: Queue;
+  commandQueue?: Queue;
+  prevCommandQueue?: Queue | null;
+  flushQueue?: (error: Error, options?: { offlineQueue?: boolean; commandQueue?: boolean }) => void;
+  nodes?: (role: 'all') => Connection[];
+}
+
+/** ioredis's errors for calls that found no connection (its queue flushed, or closed under them) */
 const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Connection is closed\.?$|^None of startup nodes is available/;
 
-export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): void {
+/** Guard `redis`'s calls; returns what stops its watchdog (at close). */
+export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): () => void {
+  const conn = redis as unknown as Internals;
   let downSince: number | undefined;
   const down = () => (downSince ??= Date.now());
   redis.on('close', down);
@@ -43,50 +76,76 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // call before it. Decided by its first command (each is handed over with the pipeline's stream).
   const pipelines = new WeakMap<object, boolean>();
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
-  (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
-    // (not while the socket is up and readying: ioredis's own handshake, its ready check
-    // included, goes through here, and refusing it would keep the connection from ever coming back;
-    // nor once it is ready: ioredis sends what waited in its queue as it turns ready, before its
-    // 'ready' event clears downSince, and those calls would fail as Redis came back)
-    let refuse = downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready' && Date.now() - downSince >= patienceMs;
-    const pipeline = pipelineOf(rest[0]);
-    if (pipeline) {
-      const decided = pipelines.get(pipeline);
-      if (decided === undefined) pipelines.set(pipeline, refuse);
-      else refuse = decided;
+  (redis as { sendCommand: unknown }).sendCommand = (command: Tracked, ...rest: unknown[]) => {
+    if (downSince !== undefined || redis.status === 'end') {
+      // (not while the socket is up and readying: ioredis's own handshake, its ready check
+      // included, goes through here, and refusing it would keep the connection from ever coming
+      // back; nor once it is ready: ioredis sends what waited in its queue as it turns ready,
+      // before its 'ready' event clears downSince)
+      let refuse = redis.status === 'end' || (downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready' && Date.now() - downSince >= patienceMs);
+      const pipeline = pipelineOf(rest[0]);
+      if (pipeline) {
+        const decided = pipelines.get(pipeline);
+        if (decided === undefined) pipelines.set(pipeline, refuse);
+        else refuse = decided;
+      }
+      if (refuse) {
+        const gone = downSince === undefined ? 'closed' : `unreachable for ${((Date.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
+        command.reject(unavailable(`${gone}; nothing was sent`));
+        return command.promise;
+      }
     }
-    if (refuse) {
-      command.reject(unavailable(`unreachable for ${((Date.now() - (downSince ?? Date.now())) / 1000).toFixed(1)} s (${why()}); nothing was sent`));
-      return command.promise;
-    }
-    // whether ioredis wrote it to a socket: a connection that closes under a written call (Redis
-    // frozen, then the client closed; a Cluster node lost) may have let it run, and its error
-    // must not say it only waited
-    let written = false;
-    const toWritable = command.toWritable.bind(command);
-    command.toWritable = (socket: object) => {
-      written = true;
-      return toWritable(socket);
-    };
-    const reject = command.reject.bind(command);
-    command.reject = (e: Error) =>
-      reject(
-        e instanceof Error && (NO_CONNECTION.test(e.name) || NO_CONNECTION.test(e.message))
-          ? unavailable(written ? `${causeOf(e) ?? why()} after the call was sent; the call may still run when Redis answers` : `${causeOf(e) ?? why()} (gave up waiting for a connection)`, e)
-          : e,
-      );
-    const timer = setTimeout(() => {
-      // (a pipeline's commands leave the queue together, for the reason above)
-      const taken = takeOffline(redis, (item) => item.command === command || (pipeline !== undefined && item.stream === pipeline));
-      if (taken.includes(command) && !written) {
-        const e = unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`);
-        for (const c of taken) c.reject(e);
-      } else command.reject(unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`));
-    }, patienceMs);
-    const clear = () => clearTimeout(timer);
-    command.promise.then(clear, clear);
+    command[SENT] ??= Date.now();
     return send(command, ...rest);
   };
+
+  // ioredis fails the calls it gives up on in one flush (its reconnects run out, or the
+  // connection ends): those of its offline queue were never written, those of its command queue were
+  if (typeof conn.flushQueue === 'function') {
+    const flush = conn.flushQueue.bind(redis);
+    conn.flushQueue = (error, options) => {
+      if (!(error instanceof Error) || !(NO_CONNECTION.test(error.name) || NO_CONNECTION.test(error.message))) return flush(error, options);
+      const cause = causeOf(error) ?? why();
+      const { offlineQueue = true, commandQueue = true } = options ?? {};
+      if (offlineQueue) flush(unavailable(`${cause} (gave up waiting for a connection); nothing was sent`, error), { offlineQueue: true, commandQueue: false });
+      if (commandQueue) flush(unavailable(`${cause} after the call was sent; the call may still run when Redis answers`, error), { offlineQueue: false, commandQueue: true });
+    };
+  }
+
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    const overdue = (item: QueueItem | undefined) => item !== undefined && !item.command[FAILED] && now - (item.command[SENT] ?? now) >= patienceMs;
+    for (const node of [redis, ...(conn.nodes?.('all') ?? [])]) {
+      const q = node as unknown as Internals;
+      // waiting for a connection: taken out, so never written (a pipeline's calls together)
+      const offline = q.offlineQueue;
+      if (offline?.length && offline.toArray().some(overdue)) {
+        const items = offline.toArray();
+        const pipes = new Set(items.filter(overdue).map((item) => pipelineOf(item.stream)).filter((p) => p !== undefined));
+        const e = unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`);
+        for (let i = items.length - 1; i >= 0; i--) {
+          const item = items[i]!;
+          const pipe = pipelineOf(item.stream);
+          if (!overdue(item) && !(pipe && pipes.has(pipe))) continue;
+          offline.removeOne(i);
+          item.command[FAILED] = true;
+          item.command.reject(e);
+        }
+      }
+      // written, unanswered: failed, left for its reply (or its resend) to find settled
+      for (const written of [q.commandQueue, q.prevCommandQueue]) {
+        if (!written?.length || !overdue(written.peekFront())) continue;
+        const e = unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`);
+        for (const item of written.toArray()) {
+          if (!overdue(item)) continue;
+          item.command[FAILED] = true;
+          item.command.reject(e);
+        }
+      }
+    }
+  }, Math.max(50, Math.min(1000, patienceMs / 4)));
+  watchdog.unref();
+  return () => clearInterval(watchdog);
 }
 
 /** what our own flush of a connection's queue (src/redis.ts failQueued) says went wrong: ioredis's own says nothing */
@@ -97,23 +156,4 @@ function causeOf(e: Error): string | undefined {
 /** the pipeline a command is handed over with (ioredis passes its stream), if any */
 function pipelineOf(stream: unknown): object | undefined {
   return stream !== null && typeof stream === 'object' && (stream as { isPipeline?: unknown }).isPipeline === true ? stream : undefined;
-}
-
-/**
- * Take the commands `which` picks out of the connection's offline queue (the commands that
- * wait for a connection), and return them: never written, they never will be. The queue is
- * not in ioredis's types (a Redis's and a Cluster's alike hold a Denque named offlineQueue of
- * { command, stream }): without one, nothing is taken, and the command counts as written.
- */
-function takeOffline(redis: Connection, which: (item: { command: Command; stream?: unknown }) => boolean): Command[] {
-  const queue = (redis as unknown as { offlineQueue?: { toArray(): { command: Command; stream?: unknown }[]; removeOne(i: number): unknown } }).offlineQueue;
-  if (!queue || typeof queue.toArray !== 'function') return [];
-  const items = queue.toArray();
-  const taken: Command[] = [];
-  for (let i = items.length - 1; i >= 0; i--) {
-    if (!which(items[i]!)) continue;
-    queue.removeOne(i);
-    taken.unshift(items[i]!.command);
-  }
-  return taken;
 }

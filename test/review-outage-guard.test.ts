@@ -141,7 +141,7 @@ describe('a guarded connection: a pipeline made as the patience runs out', () =>
     redis.on('error', () => {});
     cleanup.push(() => redis.disconnect());
     const patience = 1000;
-    guardOutage(redis, config, patience);
+    cleanup.push(guardOutage(redis, config, patience));
     await redis.set('k', 'mine');
     const pipe = redis.pipeline();
     for (let i = 0; i < 100_000; i++) pipe.exists(`none-${i}`);
