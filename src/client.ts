@@ -159,6 +159,13 @@ export interface ClientOptions {
   logger?: LoggerLike;
 }
 
+/**
+ * What `subscribe` returns: call it to unsubscribe. `ready` settles once Redis has answered the
+ * SUBSCRIBE: every event published after that reaches the handler (pub/sub keeps nothing, so
+ * one published before may not).
+ */
+export type Unsubscribe = (() => void) & { ready: Promise<void> };
+
 export interface WaitOptions {
   /** ms after which `wait` rejects with a TimeoutError; 0 or absent: no limit */
   timeout?: number;
@@ -188,6 +195,8 @@ export class Client {
   /** stops the outage guard's watchdog (src/outage-guard.ts) */
   private readonly unguard: () => void;
   private readonly handlers = new Map<string, Set<(ev: TaskEvent) => void>>();
+  /** each subscribed channel's SUBSCRIBE, settled once Redis has answered it */
+  private readonly subscribed = new Map<string, Promise<void>>();
   private readonly log: LoggerLike;
   /** handlers already reported as throwing: a handler that throws on every event is logged once */
   private readonly reported = new WeakSet<(ev: TaskEvent) => void>();
@@ -478,7 +487,7 @@ export class Client {
    * `event: 'raw'` with its text). A handler that throws is logged (once) and does not keep
    * the others from the event.
    */
-  subscribe(id: string, onEvent: (ev: TaskEvent) => void): () => void {
+  subscribe(id: string, onEvent: (ev: TaskEvent) => void): Unsubscribe {
     checkId('subscribe', id);
     if (typeof onEvent !== 'function') throw new InvalidTaskError('subscribe: the handler must be a function');
     const channel = this.keysOf(id).events(id);
@@ -486,19 +495,25 @@ export class Client {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      sub.subscribe(channel).catch(() => {});
+      // (settled either way: a SUBSCRIBE that failed is made again at the reconnect)
+      this.subscribed.set(channel, sub.subscribe(channel).then(
+        () => {},
+        () => {},
+      ));
     }
     // Wrapped, so that one function subscribed twice is two subscriptions, each removed once.
     const handler = (ev: TaskEvent) => onEvent(ev);
     set.add(handler);
-    return () => {
+    const off = () => {
       const s = this.handlers.get(channel);
       if (!s || !s.delete(handler)) return;
       if (s.size === 0) {
         this.handlers.delete(channel);
+        this.subscribed.delete(channel);
         sub.unsubscribe(channel).catch(() => {});
       }
     };
+    return Object.assign(off, { ready: this.subscribed.get(channel) ?? Promise.resolve() });
   }
 
   /**

@@ -337,3 +337,36 @@ describe('task-swarm dashboard', () => {
     expect(ro.output()).not.toContain(token);
   }, 30_000);
 });
+
+describe("a task's stream", () => {
+  it('says `: open` only once its subscription is live: an end published right after arrives', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    const d = createDashboard({ redis: o, token: 'stream-token-123' });
+    const at = await d.listen(0);
+    try {
+      // many streams at once, each followed by the end at once: none may miss it
+      const ids = Array.from({ length: 20 }, (_, i) => `open-${i}`);
+      for (const id of ids) await c.submit('nobody', null, { id });
+      await Promise.all(
+        ids.map(async (id) => {
+          const ac = new AbortController();
+          const reader = (await fetch(`${at}api/task/${id}/stream`, { signal: ac.signal })).body!.getReader();
+          let text = '';
+          while (!text.includes(': open')) text += new TextDecoder().decode((await reader.read()).value);
+          expect(await c.cancel(id)).toBe('cancelled');
+          const deadline = Date.now() + 5000;
+          while (!/event: task\ndata: \{"event":"end"/.test(text)) {
+            const chunk = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+            if (!chunk) throw new Error(`${id}: no end within 5 s after ": open"; got:\n${text}`);
+            text += new TextDecoder().decode(chunk.value);
+          }
+          ac.abort();
+        }),
+      );
+    } finally {
+      await d.close();
+      await c.close();
+    }
+  });
+});

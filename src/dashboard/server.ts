@@ -110,10 +110,13 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     }, refresh);
   };
 
-  const sse = (req: IncomingMessage, res: ServerResponse, onClose: () => void) => {
+  // (`: open` once what the stream carries is live: a task's events from then on all arrive)
+  const sse = (req: IncomingMessage, res: ServerResponse, onClose: () => void, live: Promise<void> = Promise.resolve()) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    res.write(': open\n\n');
     req.on('close', onClose);
+    void live.then(() => {
+      if (!res.writableEnded) res.write(': open\n\n');
+    });
   };
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -183,7 +186,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       if (taskRoute && taskRoute[2] === 'stream') {
         const stop = followTask(client, decodeURIComponent(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
         follows.add(stop);
-        return sse(req, res, () => (follows.delete(stop), stop()));
+        return sse(req, res, () => (follows.delete(stop), stop()), stop.ready);
       }
       throw new HttpError(404, 'not found');
     }

@@ -13,8 +13,8 @@ const FIRST_ASK = 500;
 /** the delay between asks once a state is heard: well within a watch's life */
 const RENEW = WATCH_TTL / 3;
 
-/** follow task `id`; returns the function that stops following it */
-export function followTask(client: Client, id: string, onEvent: (ev: TaskEvent) => void): () => void {
+/** follow task `id`; returns the function that stops following it, and when its events are live (`ready`) */
+export function followTask(client: Client, id: string, onEvent: (ev: TaskEvent) => void): (() => void) & { ready: Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
   let delay = FIRST_ASK;
   let done = false;
@@ -43,9 +43,10 @@ export function followTask(client: Client, id: string, onEvent: (ev: TaskEvent) 
     onEvent(ev);
   });
   ask();
-  return () => {
+  const stop = () => {
     done = true;
     clearTimeout(timer);
     off();
   };
+  return Object.assign(stop, { ready: off.ready });
 }
