@@ -78,3 +78,34 @@ export function serveMetrics(registry: Registry, host: string, port: number, onE
     });
   });
 }
+
+/**
+ * A component's metrics endpoint: served from its start when `metricsPort` is set, closed with
+ * it. (A Worker's and a Monitor's telemetry each hold one.)
+ */
+export class MetricsEndpoint {
+  private server?: MetricsServer;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly config: { metricsPort?: number; metricsHost: string },
+  ) {}
+
+  /** listens, when `metricsPort` is set (rejects with a ListenError); errors after that are logged */
+  async open(log: { info(...a: unknown[]): void; warn(...a: unknown[]): void }): Promise<void> {
+    if (this.config.metricsPort === undefined || this.server) return;
+    this.server = await serveMetrics(this.registry, this.config.metricsHost, this.config.metricsPort, (e) => log.warn(`metrics server: ${e.message}; still serving`));
+    log.info(`metrics on ${this.server.url}`);
+  }
+
+  /** `http://host:port/metrics`, while served */
+  get url(): string | undefined {
+    return this.server?.url;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    await server?.close();
+  }
+}

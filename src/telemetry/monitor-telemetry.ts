@@ -12,13 +12,13 @@ import { monitorMachine, type FiringResult, type SweepResult } from '../../machi
 import { MONITOR_METRICS } from './metric-catalog.js';
 import { buildMetrics, type MetricSet } from './metric-set.js';
 import { stateGauge } from './machine-states.js';
-import { serveMetrics, type MetricsServer } from './metrics-server.js';
+import { MetricsEndpoint } from './metrics-server.js';
 import { swarmGauges } from './swarm-gauges.js';
 
 export class MonitorTelemetry {
   readonly registry = new Registry();
   private readonly m: MetricSet<typeof MONITOR_METRICS>;
-  private server?: MetricsServer;
+  private readonly endpoint: MetricsEndpoint;
 
   constructor(
     private readonly config: { taskTimeout: number; metricsPort?: number; metricsHost: string },
@@ -29,6 +29,7 @@ export class MonitorTelemetry {
     /** emits `state` on each transition of the monitor machine (src/state-events.ts) */
     owner: EventEmitter,
   ) {
+    this.endpoint = new MetricsEndpoint(this.registry, config);
     this.m = buildMetrics(MONITOR_METRICS, this.registry);
     this.m.taskTimeout.set(config.taskTimeout / 1000);
     const state = stateGauge(this.m.state, monitorMachine.root);
@@ -51,19 +52,15 @@ export class MonitorTelemetry {
 
   /** the monitor starts: the metrics server listens, when `metricsPort` is set (rejects with a ListenError) */
   async start(log: LoggerLike): Promise<void> {
-    if (this.config.metricsPort === undefined || this.server) return;
-    this.server = await serveMetrics(this.registry, this.config.metricsHost, this.config.metricsPort, (e) => log.warn(`metrics server: ${e.message}; still serving`));
-    log.info(`metrics on ${this.server.url}`);
+    await this.endpoint.open(log);
   }
 
   get url(): string | undefined {
-    return this.server?.url;
+    return this.endpoint.url;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    await server?.close();
+    await this.endpoint.close();
   }
 
   /** one requeue call to Redis took `ms` */

@@ -19,7 +19,7 @@ import type { TaskOutcome } from '../../machines/task.js';
 import { WORKER_METRICS } from './metric-catalog.js';
 import { buildMetrics, type MetricSet } from './metric-set.js';
 import { stateGauge, valuePaths } from './machine-states.js';
-import { serveMetrics, type MetricsServer } from './metrics-server.js';
+import { MetricsEndpoint } from './metrics-server.js';
 import { TaskSpans, type RunScope } from './task-spans.js';
 import { tracer } from './otel.js';
 
@@ -61,7 +61,7 @@ export class WorkerTelemetry {
   private readonly duplicates = new WeakSet<LocalTask>();
   /** performance.now() when Redis last confirmed a heartbeat (or the worker started; 0: not started) */
   private lastRenewal = 0;
-  private server?: MetricsServer;
+  private readonly endpoint: MetricsEndpoint;
 
   constructor(
     private readonly config: { concurrency: number; metricsPort?: number; metricsHost: string },
@@ -69,6 +69,7 @@ export class WorkerTelemetry {
     /** emits `state` on each transition of the worker machine (src/state-events.ts) */
     owner: EventEmitter,
   ) {
+    this.endpoint = new MetricsEndpoint(this.registry, config);
     const counter =
       (pick: (c: FunctionCounts) => number) =>
       (m: MetricSet<typeof WORKER_METRICS>['claimed']) => {
@@ -113,21 +114,17 @@ export class WorkerTelemetry {
    */
   async start(log: LoggerLike): Promise<void> {
     this.lastRenewal = performance.now();
-    if (this.config.metricsPort === undefined || this.server) return;
-    this.server = await serveMetrics(this.registry, this.config.metricsHost, this.config.metricsPort, (e) => log.warn(`metrics server: ${e.message}; still serving`));
-    log.info(`metrics on ${this.server.url}`);
+    await this.endpoint.open(log);
   }
 
   get url(): string | undefined {
-    return this.server?.url;
+    return this.endpoint.url;
   }
 
   /** the worker is done: open spans end, the metrics server closes */
   async close(): Promise<void> {
     this.spans.closeAll();
-    const server = this.server;
-    this.server = undefined;
-    await server?.close();
+    await this.endpoint.close();
   }
 
   private counts(fn: string): FunctionCounts {
