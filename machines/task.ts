@@ -224,11 +224,6 @@ export const taskMachine = setup({
     ending: {
       entry: 'writeEnd',
       on: {
-        // The function is done and its END on its way: the END's answer says whether the lease
-        // was still ours (written) or not (fenced: abandoned). A lease lost now is most often
-        // the END's own doing: a retry's END carries the next claim of the same id, whose
-        // machine can start before this one hears that its END was written.
-        LEASE_LOST: {},
         ENDED: [
           { guard: 'written', target: 'END' },
           // Fenced: our lease was gone, someone else owns the task now. Write nothing more.
@@ -238,8 +233,6 @@ export const taskMachine = setup({
       },
     },
     retryingEnd: {
-      // (as in ending: the END, sent again, answers whether the lease was ours)
-      on: { LEASE_LOST: {} },
       after: { finishRetryDelay: 'ending' },
     },
     END: {

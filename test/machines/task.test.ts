@@ -193,31 +193,14 @@ describe('task machine: which effects each step asks for (pure)', () => {
     expect(step(again, ended(true))[0].output).toEqual({ id: 't1', end: 'succeeded' });
   });
 
-  describe('LEASE_LOST while its END is on its way changes nothing: the END answers whether the lease was ours', () => {
-    it.each([
-      ['ending', ending],
-      ['retryingEnd', retryingEnd],
-    ] as const)('in %s: no action, still waiting for the END', (_name, from) => {
-      const before = from();
-      const [snap, actions] = step(before, { type: 'LEASE_LOST' });
-      expect(snap.value).toBe(before.value);
-      expect(snap.status).toBe('active');
-      expect(snap.context.abandoned).toBe(false);
-      expect(named(actions)).toEqual([]);
-    });
-    it('then a written END ends it with its outcome (a retry whose END carried the next claim of its id), a fenced one abandons it', () => {
-      const [lost] = step(ending(), { type: 'LEASE_LOST' });
-      expect(step(lost, ended(true))[0].output).toEqual({ id: 't1', end: 'succeeded' });
-      expect(step(lost, ended(false))[0].output).toEqual({ id: 't1', end: 'abandoned' });
-    });
-  });
-
-  describe('LEASE_LOST from a state whose function may still run abandons the task at once', () => {
+  describe('LEASE_LOST from any non-final state abandons the task at once', () => {
     it.each([
       ['RUNNING.working', running],
       ['RUNNING.stopping', stopping],
       ['RUNNING.reloading', reloading],
       ['halting', () => step(running(), { type: 'HALT' })[0]],
+      ['ending', ending],
+      ['retryingEnd', retryingEnd],
     ] as const)('from %s: aborts the run, releases the task, writes nothing, ends "abandoned"', (_name, from) => {
       const [snap, actions] = step(from(), { type: 'LEASE_LOST' });
       expect(snap.value).toBe('abandoned');

@@ -310,11 +310,8 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
         c.reject(err);
       }
     } else if (t === 'LEASE_LOST') {
-      // the heartbeat found the lease gone: make Redis say so first; not while the END is on its
-      // way, where the lease may be lost to the END's own next claim (the END's answer says
-      // which: a fenced one steals it then, above)
-      const waiting = ['ending', 'retryingEnd'].includes(String(actor.getSnapshot().value));
-      if (!waiting) await steal();
+      // the heartbeat found the lease gone: make Redis say so first
+      await steal();
       actor.send({ type: 'LEASE_LOST' });
     } else actor.send(e as never);
   };
