@@ -845,13 +845,6 @@ export class Worker extends EventEmitter {
         releaseTask: ({ context }) => {
           const t = this.tasks.get(context.id);
           if (t?.lease === context.lease) this.telemetry.released(t, context.outcome, context.abandoned, context.error);
-          else {
-            // a later claim of this id holds its place here (a retry's END carried that claim):
-            // this claim is released with its own outcome, and the later one is left alone
-            const old = this.telemetry.replacedClaim(context.id, context.lease);
-            if (old) this.telemetry.released(old, context.outcome, context.abandoned, context.error);
-            return;
-          }
           if (t?.timeout) disarmAttemptTimer(t);
           this.tasks.delete(context.id);
         },

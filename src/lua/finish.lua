@@ -19,9 +19,8 @@
   ARGV, six per task: task key, task id, lease, outcome (succeeded|failed|stopped|retry:<ms>),
   result or error as JSON, events channel
 
-  Returns, per task: 1 when written (or already written by this lease: a resend after a timeout
-  whose first try did reach Redis, also once the next attempt of a retry runs), 0 when fenced
-  (the lease is not ours, or not RUNNING).
+  Returns, per task: 1 when written (or already written by this lease: a retry after a timeout
+  whose first try did reach Redis), 0 when fenced (the lease is not ours, or not RUNNING).
 ]]
 --@include lib/now.lua
 --@include lib/event.lua
@@ -39,9 +38,7 @@ for i = 1, #ARGV, 6 do
   -- cancelled while it ran (cancel.lua): the stop may reach no one, the attempt failing first,
   -- so a retry is no retry then: the task ends stopped, with the attempt's error
   if h[7] and string.sub(outcome, 1, 6) == 'retry:' then outcome = 'stopped' end
-  -- (this lease's retry written, whatever the task's state since: the next attempt may already
-  -- run, claimed by the very script that carried the retry, whose answer the worker lost)
-  if (h[1] == 'END' and h[2] == lease) or h[6] == lease then
+  if (h[1] == 'END' and h[2] == lease) or (h[1] ~= 'RUNNING' and h[6] == lease) then
     out[#out + 1] = 1
   elseif h[1] ~= 'RUNNING' or h[2] ~= lease then
     out[#out + 1] = 0

@@ -123,15 +123,6 @@ export class TaskSpans {
     traced.written = written;
   }
 
-  /**
-   * the claim of `id` under `lease` that a later claim of the same id replaced here while its END
-   * was going out (the worker's task table holds the new one): the claim as it was, to release
-   */
-  finishingClaim(id: string, lease: string): LocalTask | undefined {
-    for (const task of this.finishing.keys()) if (task.id === id && task.lease === lease) return task;
-    return undefined;
-  }
-
   /** `t`'s task machine is done with it: the attempt span ends, with how */
   released(t: LocalTask, outcome: string | undefined, abandoned: boolean, error: unknown): void {
     const traced = this.traced(t);

@@ -176,11 +176,6 @@ export class WorkerTelemetry {
     this.spans.endWritten(t, written);
   }
 
-  /** the claim of `id` under `lease`, when a later claim of its id holds its place in the worker's task table */
-  replacedClaim(id: string, lease: string): LocalTask | undefined {
-    return this.spans.finishingClaim(id, lease);
-  }
-
   /** `t`'s task machine let it go: ended, or abandoned (nothing written) */
   released(t: LocalTask, outcome: TaskOutcome | undefined, abandoned: boolean, error: unknown): void {
     if (abandoned) this.counts(t.entry.function).abandoned++;
