@@ -31,6 +31,12 @@ interface Traced {
   end?: Span;
   /** its END was written: its task machine releases it soon, with the outcome */
   written?: boolean;
+  /** the outcome its END carries (set when the END goes out) */
+  outcome?: string;
+  /** released as abandoned while its END was on its way: the END's answer decides how it ended */
+  deferred?: boolean;
+  /** the run's error, kept from that release */
+  error?: unknown;
 }
 
 /** what a run does with its spans: run the function in the run's context, end the span when it settles */
@@ -110,6 +116,7 @@ export class TaskSpans {
   ending(t: LocalTask, outcome: string): void {
     const traced = this.traced(t);
     if (!traced || traced.end) return;
+    traced.outcome = outcome;
     traced.end = traced.tracer.startSpan(`end ${t.entry.function}`, { attributes: { 'task_swarm.task.id': t.id, 'task_swarm.outcome': outcome } }, traced.context);
   }
 
@@ -121,14 +128,27 @@ export class TaskSpans {
     traced.end.end();
     traced.end = undefined;
     traced.written = written;
+    if (traced.deferred) this.finish(t, traced, written ? traced.outcome : undefined, !written, traced.error);
   }
 
   /** `t`'s task machine is done with it: the attempt span ends, with how */
   released(t: LocalTask, outcome: string | undefined, abandoned: boolean, error: unknown): void {
     const traced = this.traced(t);
     if (!traced) return;
+    // Its END on its way: a retry's END carries the next claim of its id, whose task machine
+    // can start first and tell this one its lease is lost. Whether the END was written says
+    // how the attempt ended (endWritten).
+    if (abandoned && traced.end !== undefined && !traced.deferred) {
+      traced.deferred = true;
+      traced.error = error;
+      return;
+    }
+    this.finish(t, traced, outcome, abandoned, error);
+  }
+
+  private finish(t: LocalTask, traced: Traced, outcome: string | undefined, abandoned: boolean, error: unknown): void {
     if (this.finishing.get(t) === traced) this.finishing.delete(t);
-    else this.live.delete(t.id);
+    else if (this.live.get(t.id) === traced) this.live.delete(t.id);
     traced.end?.end();
     const span = traced.attempt;
     span.setAttribute('task_swarm.outcome', abandoned ? 'abandoned' : (outcome ?? 'failed'));
