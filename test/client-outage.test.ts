@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { Client, RedisUnavailableError } from '../src/index.js';
+import { clientWithRedisKilled } from './helpers/client-down.js';
 import { startRedis } from './helpers/redis-server.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -30,12 +31,7 @@ async function timed<T>(call: Promise<T>): Promise<{ ms: number; value?: T; erro
 
 describe('a Client while Redis is away', () => {
   it('rides a short restart: a call made while Redis is down succeeds once it is back', async () => {
-    const server = await startRedis({ appendonly: true });
-    cleanup.push(() => server.stop());
-    const c = new Client({ redis: server.options() });
-    cleanup.push(() => c.close());
-    await c.submit('x', 1);
-    await server.kill();
+    const { server, c } = await clientWithRedisKilled(cleanup);
     const during = c.submit('x', 'during', { id: 'made-while-down' });
     await new Promise((r) => setTimeout(r, 1500));
     await server.start();
@@ -44,12 +40,7 @@ describe('a Client while Redis is away', () => {
   });
 
   it('fails calls clearly once Redis has been away for its patience, at once and sending nothing, and serves again when it is back', async () => {
-    const server = await startRedis({ appendonly: true });
-    cleanup.push(() => server.stop());
-    const c = new Client({ redis: server.options() });
-    cleanup.push(() => c.close());
-    await c.submit('x', 1);
-    await server.kill();
+    const { server, c } = await clientWithRedisKilled(cleanup);
 
     // the first call waits for the reconnects, then names the server and the socket's error
     const first = await timed(c.submit('x', 'first', { id: 'first-while-down' }));

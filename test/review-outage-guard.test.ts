@@ -11,6 +11,7 @@ import { resolveRedisConfig } from '../src/config.js';
 import { guardOutage } from '../src/outage-guard.js';
 import { connect } from '../src/redis.js';
 import { Client } from '../src/index.js';
+import { clientWithRedisKilled } from './helpers/client-down.js';
 import { startRedis, until } from './helpers/redis-server.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 
@@ -22,12 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a Client call waiting for a connection when Redis returns', () => {
   it('is sent at the reconnect and succeeds, though the outage lasted longer than the patience', async () => {
-    const server = await startRedis({ appendonly: true });
-    cleanup.push(() => server.stop());
-    const c = new Client({ redis: server.options() });
-    cleanup.push(() => c.close());
-    await c.submit('x', 1);
-    await server.kill();
+    const { server, c } = await clientWithRedisKilled(cleanup);
     // made 1 s before the patience is up: it waits in the queue (its own patience runs to ~19 s)
     await sleep(CLIENT_PATIENCE_MS - 1000);
     const waiting = c.submit('x', 'waiting', { id: 'queued-before-patience' }).then(
