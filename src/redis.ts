@@ -98,7 +98,42 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
     scaleReads: 'master',
   };
   const cluster = new Cluster(c.cluster!, options);
+  askEachPrimary(cluster);
   return cluster;
+}
+
+type ReadyCheck = (callback: (err?: Error | null, fail?: string) => void) => void;
+
+/**
+ * Before it uses a layout, ioredis asks one node drawn at random whether the cluster is ok
+ * (CLUSTER INFO); a node that is down fails that check and the connect with it. On a cluster
+ * serving the slots it has while one shard is dead (cluster-require-full-coverage no), one
+ * connect in three failed so, and three in a row failed the commands waiting (a worker's
+ * start). Here the primaries are asked in turn: the first that answers says whether the
+ * cluster is ok; none answering fails the check as before. (`readyCheck` is private to ioredis:
+ * test/review-cluster-partial.test.ts connects many times to such a cluster, each at once.)
+ */
+function askEachPrimary(cluster: Cluster): void {
+  (cluster as unknown as { readyCheck: ReadyCheck }).readyCheck = (callback) => {
+    const nodes = cluster.nodes('master');
+    const start = Math.floor(Math.random() * nodes.length);
+    const ask = async (): Promise<void> => {
+      let last: Error = new Error('no primary known');
+      for (let i = 0; i < nodes.length; i++) {
+        let info: string;
+        try {
+          info = String(await nodes[(start + i) % nodes.length]!.cluster('INFO'));
+        } catch (e) {
+          last = e as Error;
+          continue;
+        }
+        const state = /^cluster_state:(\w+)/m.exec(info)?.[1];
+        return callback(null, state === 'fail' ? state : undefined);
+      }
+      callback(last);
+    };
+    void ask();
+  };
 }
 
 /**
