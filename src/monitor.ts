@@ -3,7 +3,6 @@
  * (requeue.lua + reap.lua), the schedules' firing (fire-schedule.lua), the peer probe and the
  * Redis watch.
  */
-import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { Connection } from './redis.js';
@@ -27,7 +26,7 @@ import { probePeers } from './peer-prober.js';
 import { awaitRedis, redisWatch } from './redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 import { MonitorTelemetry } from './telemetry/monitor-telemetry.js';
-import type { Registry } from 'prom-client';
+import { MeteredProcess } from './telemetry/metered-process.js';
 
 type Fields = typeof MONITOR_FIELDS;
 export type MonitorOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
@@ -71,7 +70,7 @@ function connectWithin(redis: Connection, ms: number): Promise<void> {
 /** a monitor that stays behind says so at most this often */
 const BEHIND_LOG_MS = 30_000;
 
-export class Monitor extends EventEmitter {
+export class Monitor extends MeteredProcess {
   readonly config: MonitorConfig;
   readonly name = `monitor-${randomBytes(3).toString('hex')}`;
   /** partition 0's keys: the workers list and the schedules (with one partition, everything) */
@@ -88,7 +87,7 @@ export class Monitor extends EventEmitter {
   private holding = false;
   private behindLogged = 0;
   /** metrics (src/telemetry/monitor-telemetry.ts) */
-  private readonly telemetry: MonitorTelemetry;
+  protected readonly telemetry: MonitorTelemetry;
 
   constructor(options: MonitorOptions = {}) {
     super();
@@ -99,21 +98,6 @@ export class Monitor extends EventEmitter {
     this.redis = connect(this.config.redis, 'command', `${this.name}-${connectionOwner()}`, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     this.telemetry = new MonitorTelemetry(this.config, this.redis, this.parts, this.log, this);
-  }
-
-  /** this monitor's metrics in Prometheus's text format, the swarm's counts included (docs/metrics.md) */
-  metrics(): Promise<string> {
-    return this.telemetry.registry.metrics();
-  }
-
-  /** the prom-client registry of this monitor's metrics (its own: merge it into an app's with Registry.merge) */
-  get metricsRegistry(): Registry {
-    return this.telemetry.registry;
-  }
-
-  /** where the metrics are served (`metricsPort`), once started: `http://host:port/metrics` */
-  get metricsUrl(): string | undefined {
-    return this.telemetry.url;
   }
 
   get state(): unknown {

@@ -3,7 +3,6 @@
  * records, and provides every named effect of machines/worker.ts and machines/task.ts. The
  * machine decides when to claim, wait, heartbeat, probe, halt or hand back; this file says how.
  */
-import { EventEmitter } from 'node:events';
 import type { Connection } from './redis.js';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
@@ -42,7 +41,7 @@ import { TaskMachines } from '../actors/task-machines.js';
 import { StateWatches } from '../actors/state-watches.js';
 import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
 import { WorkerTelemetry } from './telemetry/worker-telemetry.js';
-import type { Registry } from 'prom-client';
+import { MeteredProcess } from './telemetry/metered-process.js';
 
 type Fields = typeof WORKER_FIELDS;
 export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
@@ -100,7 +99,7 @@ interface WorkerPartition {
   epoch: string;
 }
 
-export class Worker extends EventEmitter {
+export class Worker extends MeteredProcess {
   readonly config: WorkerConfig;
   private readonly keys: Keys;
   private readonly log: LoggerLike;
@@ -158,7 +157,7 @@ export class Worker extends EventEmitter {
   /** names our connections (redis.ts connectionOwner), unique to this worker */
   private readonly owner = connectionOwner();
   /** metrics and traces (src/telemetry/worker-telemetry.ts) */
-  private readonly telemetry: WorkerTelemetry;
+  protected readonly telemetry: WorkerTelemetry;
   /** the task machines, once the machine is built (read by the metrics) */
   private taskMachines?: TaskMachines;
   /** task machines someone watches: their state goes out as `machine-state` events (fenced like any) */
@@ -269,21 +268,6 @@ export class Worker extends EventEmitter {
   /** ids of the tasks running here */
   get running(): string[] {
     return [...this.tasks.keys()];
-  }
-
-  /** this worker's metrics in Prometheus's text format (docs/metrics.md) */
-  metrics(): Promise<string> {
-    return this.telemetry.registry.metrics();
-  }
-
-  /** the prom-client registry of this worker's metrics (its own: merge it into an app's with Registry.merge) */
-  get metricsRegistry(): Registry {
-    return this.telemetry.registry;
-  }
-
-  /** where the metrics are served (`metricsPort`), once started: `http://host:port/metrics` */
-  get metricsUrl(): string | undefined {
-    return this.telemetry.url;
   }
 
   /**
