@@ -10,7 +10,7 @@ import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
 import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
-import { connect, connectionOwner, redisAddress } from './redis.js';
+import { connect, connectionOwner, redisAddress, subscribable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { within } from './within.js';
 import {
@@ -495,11 +495,18 @@ export class Client {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      // (settled either way: a SUBSCRIBE that failed is made again at the reconnect)
-      this.subscribed.set(channel, sub.subscribe(channel).then(
-        () => {},
-        () => {},
-      ));
+      // (settled either way: a SUBSCRIBE that failed is made again at the reconnect; none is
+      // sent for a channel left before the connection could take it)
+      const current = set;
+      this.subscribed.set(
+        channel,
+        subscribable(sub)
+          .then(() => (this.handlers.get(channel) === current ? sub.subscribe(channel) : undefined))
+          .then(
+            () => {},
+            () => {},
+          ),
+      );
     }
     // Wrapped, so that one function subscribed twice is two subscriptions, each removed once.
     const handler = (ev: TaskEvent) => onEvent(ev);
@@ -618,14 +625,15 @@ export class Client {
         sub.subscribe(channel).then(read, read);
       };
 
-      off = this.subscribe(id, (ev) => {
+      const subscription = this.subscribe(id, (ev) => {
         const end = parseEndEvent(ev, id);
         if (end) endEvent = { data: end, at: ev.at, after: reads };
         read();
       });
+      off = subscription;
       this.reconnects.add(onReady);
       // Subscribed first, then read: an end between the two is seen by one or the other.
-      sub.subscribe(channel).then(read, read);
+      subscription.ready.then(read, read);
     });
   }
 

@@ -183,6 +183,29 @@ export async function atKey(conn: Connection, key: string, command: string, ...a
   }
 }
 
+/**
+ * Resolves when a SUBSCRIBE sent on `conn` cannot be lost any more. ioredis writes a SUBSCRIBE
+ * at once while a connection's handshake runs (status `connect`: the command may run while Redis
+ * loads), which puts the connection in subscriber mode before its ready check: ioredis then
+ * refuses the check's own INFO, drops the connection as failed, and what was subscribed
+ * meanwhile is gone with it, though its SUBSCRIBE resolved. Before the handshake (the offline
+ * queue, sent once ready) and after it, a SUBSCRIBE is safe. A Cluster subscribes on a node
+ * connection of its own (ioredis's ClusterSubscriber, private), whose state is the one that counts.
+ */
+export function subscribable(conn: Connection): Promise<void> {
+  const node = conn instanceof Cluster ? (conn as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.() : conn;
+  if (!node || node.status !== 'connect') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      node.off('ready', done);
+      node.off('close', done);
+      resolve();
+    };
+    node.on('ready', done);
+    node.on('close', done);
+  });
+}
+
 /** The client name a connection's nodes carry (CLIENT SETNAME), to find its waits. */
 export function connectionName(conn: Connection): string | undefined {
   return conn instanceof Cluster ? conn.options.redisOptions?.connectionName : conn.options.connectionName;
