@@ -14,6 +14,7 @@
  * lock/stall timeouts for failover). Completed jobs are kept, as all three do by default.
  */
 import type { Redis } from 'ioredis';
+import { taskSwarm } from './task-swarm.js';
 
 export type LibName = 'task-swarm' | 'bullmq' | 'bee-queue';
 export const LIBS: LibName[] = ['task-swarm', 'bullmq', 'bee-queue'];
@@ -58,7 +59,7 @@ export function completedCount(lib: LibName, redis: Redis): Promise<number> {
 export async function createProducer(lib: LibName, addr: RedisAddr): Promise<Producer> {
   switch (lib) {
     case 'task-swarm': {
-      const { Client } = await import('../../src/index.js');
+      const { Client } = await taskSwarm();
       const client = new Client({ redis: connectionOf(addr) });
       return {
         submit: (fn, i) => client.submit(fn, { i }),

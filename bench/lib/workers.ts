@@ -5,6 +5,7 @@
  */
 import type { FnName, LibName, RedisAddr } from './libs.js';
 import { connectionOf, QUEUE } from './libs.js';
+import { taskSwarm } from './task-swarm.js';
 
 export interface WorkerSpec {
   lib: LibName;
@@ -36,7 +37,7 @@ function hang(signal?: AbortSignal): Promise<null> {
 
 /** import the library now, so that module loading is never inside a measurement */
 export async function preload(lib: LibName): Promise<void> {
-  if (lib === 'task-swarm') await import('../../src/index.js');
+  if (lib === 'task-swarm') await taskSwarm();
   else if (lib === 'bullmq') await import('bullmq');
   else await import('bee-queue');
 }
@@ -45,7 +46,7 @@ export async function startWorker(spec: WorkerSpec, report: Report): Promise<Run
   const { host, port } = spec.redis;
   switch (spec.lib) {
     case 'task-swarm': {
-      const { Worker } = await import('../../src/index.js');
+      const { Worker } = await taskSwarm();
       const worker = new Worker({
         host: '127.0.0.1',
         port: 0,
