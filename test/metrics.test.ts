@@ -107,6 +107,21 @@ describe('a worker counts what it runs', () => {
     expect(m.value('task_swarm_worker_concurrency')).toBe(4);
   });
 
+  it("counts a retry whose next attempt comes back with its END (no backoff: one script writes the retry and claims it again) as retried, not abandoned", async () => {
+    const o = server.options();
+    const w = worker({ redis: o, concurrency: 1 });
+    await w.start();
+    const c = client(o);
+    const ids = await Promise.all(Array.from({ length: 10 }, () => c.submit('flaky', null, { attempts: 2 })));
+    for (const id of ids) expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', attempt: 2 });
+    await until(async () => (await scrape(w)).value('task_swarm_worker_tasks_ended_total') === 10, 'the ENDs counted');
+    const m = await scrape(w);
+    expect(m.value('task_swarm_worker_tasks_retried_total', { function: 'flaky' })).toBe(10);
+    expect(m.value('task_swarm_worker_tasks_claimed_total', { function: 'flaky' })).toBe(20);
+    expect(m.value('task_swarm_worker_tasks_abandoned_total')).toBe(0);
+    expect(m.value('task_swarm_worker_fenced_writes_total')).toBe(0);
+  });
+
   it('shows the tasks it holds and their machines while they run', async () => {
     const o = server.options();
     const w = worker({ redis: o });
