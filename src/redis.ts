@@ -238,6 +238,11 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       sentinelUsername: c.sentinelUsername,
       sentinelPassword: c.sentinelPassword,
       failoverDetector: true,
+      // the failover detector's own connections to the sentinels: ioredis tries a lost one again
+      // once a minute, so after the sentinels restarted (a rolling upgrade) a switch announced
+      // within that minute reached no one, and a primary demoted while still up was written to
+      // until something else broke the connection (10 s in test/review-deployments-sentinel.test.ts)
+      sentinelReconnectStrategy: (times) => Math.min(100 * times, 2000),
     });
     return redis;
   }
