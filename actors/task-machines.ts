@@ -28,6 +28,8 @@ export interface TaskMachinesOptions {
 
 export class TaskMachines {
   private readonly live = new Map<string, MachineRecord<object>>();
+  /** old claims' machines still writing their END after a new claim of their id took their place */
+  private readonly replaced = new Set<MachineRecord<object>>();
   private ended: string[] = [];
   private readonly owner: RecordOwner;
 
@@ -37,13 +39,16 @@ export class TaskMachines {
   ) {
     this.owner = {
       done: (m, output) => {
-        if (this.live.get(m.id) !== m) return; // an old claim's, replaced by a new one
+        if (this.live.get(m.id) !== m) return void this.replaced.delete(m); // an old claim's, replaced by a new one
         this.live.delete(m.id);
         options.ended?.(m.id, output);
         if (this.ended.push(m.id) === 1) process.nextTick(() => this.tellEnded());
       },
       crashed: (m, error) => {
-        if (this.live.get(m.id) !== m) return options.replacedCrashed?.(m.id, error);
+        if (this.live.get(m.id) !== m) {
+          this.replaced.delete(m);
+          return options.replacedCrashed?.(m.id, error);
+        }
         this.live.delete(m.id);
         options.send({ type: 'TASK_CRASHED', id: m.id, error });
       },
@@ -62,10 +67,18 @@ export class TaskMachines {
     stopTasks: () => this.stopAll(),
   };
 
-  /** one task machine per claimed task; a live one of the same id is told LEASE_LOST first */
+  /**
+   * one task machine per claimed task; a live one of the same id is told LEASE_LOST first (one
+   * whose END is on its way goes on until its answer, in the background: its end is not
+   * reported, since the id runs on in the new one)
+   */
   start({ tasks, abortTimeout, finishRetryDelay }: StartTasks): void {
     for (const t of tasks) {
-      this.live.get(t.id)?.send({ type: 'LEASE_LOST' });
+      const old = this.live.get(t.id);
+      if (old) {
+        old.send({ type: 'LEASE_LOST' });
+        if (old.getSnapshot().status === 'active') this.replaced.add(old);
+      }
       const m = new MachineRecord(this.logic, { ...t, abortTimeout, finishRetryDelay }, this.owner, t.id, this.options.clock);
       this.live.set(t.id, m);
       m.start();
@@ -86,6 +99,8 @@ export class TaskMachines {
   stopAll(): void {
     for (const m of this.live.values()) m.stop();
     this.live.clear();
+    for (const m of this.replaced) m.stop();
+    this.replaced.clear();
   }
 
   private tellEnded(): void {

@@ -224,6 +224,11 @@ export const taskMachine = setup({
     ending: {
       entry: 'writeEnd',
       on: {
+        // The END's answer says how this attempt ended, whatever was heard meanwhile: a lease
+        // that looks lost (a heartbeat finding it gone, a new claim of the id here) is what an
+        // END that was written leaves behind (a retry's END and the next claim of its id travel
+        // in one script), and an END that was not written is answered refused.
+        LEASE_LOST: {},
         ENDED: [
           { guard: 'written', target: 'END' },
           // Fenced: our lease was gone, someone else owns the task now. Write nothing more.
@@ -233,6 +238,8 @@ export const taskMachine = setup({
       },
     },
     retryingEnd: {
+      // (the END's next answer says, as in ending)
+      on: { LEASE_LOST: {} },
       after: { finishRetryDelay: 'ending' },
     },
     END: {

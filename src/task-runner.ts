@@ -14,7 +14,8 @@ import { armAttemptTimer, timeOutIfLate } from './attempt-timer.js';
 import type { RunObserver } from './telemetry/worker-telemetry.js';
 
 export interface RunnerDeps {
-  local(id: string): LocalTask | undefined;
+  /** the record of this claim (`lease`) of task `id` */
+  local(id: string, lease: string): LocalTask | undefined;
   fn(name: string): TaskFunction | undefined;
   /** the task's `data` field as stored in its hash now */
   readRaw(id: string): Promise<string | null>;
@@ -27,12 +28,12 @@ export interface RunnerDeps {
 }
 
 export function taskRunner(deps: RunnerDeps) {
-  return ({ context, self }: { context: { id: string; run: number }; self: AnyActorRef }): void => {
-    const { id, run } = context;
+  return ({ context, self }: { context: { id: string; lease: string; run: number }; self: AnyActorRef }): void => {
+    const { id, lease, run } = context;
     const report = (event: { type: 'RUN_DONE'; output: unknown } | { type: 'RUN_FAILED'; error: unknown }) => {
       if (self.getSnapshot().status === 'active') self.send({ ...event, run });
     };
-    const t = deps.local(id);
+    const t = deps.local(id, lease);
     if (!t) return report({ type: 'RUN_FAILED', error: new Error(`task ${id} is not held by this worker`) });
     if (run === 0 && t.entry.timeout !== undefined) armAttemptTimer(t, self);
     const controller = new LazyAbort();

@@ -108,6 +108,8 @@ export class Worker extends MeteredProcess {
   private readonly pending = new Map<string, LocalTask>();
   /** tasks this worker runs and heartbeats */
   private readonly tasks = new Map<string, LocalTask>();
+  /** old claims whose END is still on its way while a new claim of their id runs, by `id\nlease` */
+  private readonly replaced = new Map<string, LocalTask>();
   private peers: string[] = [];
   /**
    * each partition of the swarm (src/partitions.ts; one unless redis.partitions says more), with
@@ -379,14 +381,26 @@ export class Worker extends MeteredProcess {
     await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
   }
 
-  /** A claimed task's actor has started: from now on it is heartbeated and ended by us. */
-  private adopt(id: string): LocalTask | undefined {
+  /**
+   * A claimed task's machine has started: from now on it is heartbeated and ended by us. An old
+   * claim of its id still here (its END on its way: a retry's END carries the next claim of its
+   * id) is kept aside until its machine releases it.
+   */
+  private adopt(id: string, lease: string): LocalTask | undefined {
     const t = this.pending.get(id);
-    if (!t) return undefined;
+    if (t?.lease !== lease) return undefined;
     this.pending.delete(id);
+    const old = this.tasks.get(id);
+    if (old) this.replaced.set(`${id}\n${old.lease}`, old);
     this.tasks.set(id, t);
     this.log.debug(`task ${id} (${t.entry.function}) started, attempt ${t.attempt}`);
     return t;
+  }
+
+  /** the record of claim `lease` of task `id`: the one running it, or an old claim's kept aside */
+  private localOf(id: string, lease: string): LocalTask | undefined {
+    const t = this.tasks.get(id);
+    return t?.lease === lease ? t : this.replaced.get(`${id}\n${lease}`);
   }
 
   /**
@@ -797,13 +811,13 @@ export class Worker extends MeteredProcess {
     const task = taskMachine.provide({
       actions: {
         abortRun: ({ context, event }) => {
-          const t = this.tasks.get(context.id);
+          const t = this.localOf(context.id, context.lease);
           // out of time: the reason is the TimeoutError the attempt ends with
           if (t && !t.settled) t.controller?.abort(event.type === 'TIMEOUT' ? event.error : new Error(`task ${context.id} aborted`));
         },
         deliverEvent: ({ context, event }) => {
           if (event.type !== 'EVENT') return;
-          const handlers = this.tasks.get(context.id)?.listeners.get(event.name);
+          const handlers = this.localOf(context.id, context.lease)?.listeners.get(event.name);
           if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
           // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
           // rejects (an unhandled rejection would end the process), is reported, not fatal.
@@ -827,13 +841,16 @@ export class Worker extends MeteredProcess {
         reportFinishError: ({ context, event }) =>
           log.warn(`task ${context.id}: could not write its end, retrying: ${String((event as { error?: Error }).error?.message ?? '')}`),
         releaseTask: ({ context }) => {
-          const t = this.tasks.get(context.id);
-          if (t?.lease === context.lease) this.telemetry.released(t, context.outcome, context.abandoned, context.error);
-          if (t?.timeout) disarmAttemptTimer(t);
-          this.tasks.delete(context.id);
+          const t = this.localOf(context.id, context.lease);
+          if (!t) return;
+          this.telemetry.released(t, context.outcome, context.abandoned, context.error);
+          if (t.timeout) disarmAttemptTimer(t);
+          // (only this claim's: a later claim of the id runs on)
+          if (this.tasks.get(context.id) === t) this.tasks.delete(context.id);
+          else this.replaced.delete(`${context.id}\n${context.lease}`);
         },
         startRun: taskRunner({
-          local: (id) => this.tasks.get(id) ?? this.adopt(id),
+          local: (id, lease) => this.localOf(id, lease) ?? this.adopt(id, lease),
           fn: (name) => this.functions.get(name),
           readRaw: (id) => this.redis.hget(this.partOf(id).keys.task(id), 'data'),
           emit: (t, event, data) => this.publish(t, event, data),
@@ -874,9 +891,8 @@ export class Worker extends MeteredProcess {
           }
           // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
           const outcome: EndingOutcome =
-            context.outcome === 'retry' ? `retry:${backoffDelay(this.tasks.get(context.id)?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
-          const t = this.tasks.get(context.id);
-          const mine = t?.lease === context.lease ? t : undefined;
+            context.outcome === 'retry' ? `retry:${backoffDelay(this.localOf(context.id, context.lease)?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
+          const mine = this.localOf(context.id, context.lease);
           if (mine) this.telemetry.ending(mine, context.outcome ?? 'failed');
           part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
             (written) => {
@@ -897,7 +913,10 @@ export class Worker extends MeteredProcess {
         // a task that ends after the worker has (stopped, failed) has no one left to tell
         if (this.actor?.getSnapshot().status === 'active') this.actor.send(e);
       },
-      replacedCrashed: (id, error) => log.error(`task ${id}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error),
+      replacedCrashed: (id, error) => {
+        for (const [k, t] of this.replaced) if (t.id === id) this.replaced.delete(k);
+        log.error(`task ${id}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error);
+      },
     }));
 
     return workerMachine.provide({

@@ -193,14 +193,31 @@ describe('task machine: which effects each step asks for (pure)', () => {
     expect(step(again, ended(true))[0].output).toEqual({ id: 't1', end: 'succeeded' });
   });
 
-  describe('LEASE_LOST from any non-final state abandons the task at once', () => {
+  describe('LEASE_LOST with an END on its way changes nothing: the END says how the attempt ended', () => {
+    // (a retry's END and the next claim of its id travel in one script: the new claim, or a
+    // heartbeat, finds this lease gone because the END was written)
+    it.each([
+      ['ending', ending],
+      ['retryingEnd', retryingEnd],
+    ] as const)('in %s: no action; then an END written ends as it said, one refused ends abandoned', (_name, from) => {
+      const [snap, actions] = step(from(), { type: 'LEASE_LOST' });
+      expect(snap.value).toBe(from().value);
+      expect(snap.status).toBe('active');
+      expect(named(actions)).toEqual([]);
+      // (from retryingEnd, through the END written again)
+      const writing = snap.value === 'ending' ? snap : step(snap, after('finishRetryDelay', 'task.retryingEnd'))[0];
+      expect(writing.value).toBe('ending');
+      expect(step(writing, ended(true))[0].output).toEqual({ id: 't1', end: 'succeeded' });
+      expect(step(writing, ended(false))[0].output).toEqual({ id: 't1', end: 'abandoned' });
+    });
+  });
+
+  describe('LEASE_LOST from any other non-final state abandons the task at once', () => {
     it.each([
       ['RUNNING.working', running],
       ['RUNNING.stopping', stopping],
       ['RUNNING.reloading', reloading],
       ['halting', () => step(running(), { type: 'HALT' })[0]],
-      ['ending', ending],
-      ['retryingEnd', retryingEnd],
     ] as const)('from %s: aborts the run, releases the task, writes nothing, ends "abandoned"', (_name, from) => {
       const [snap, actions] = step(from(), { type: 'LEASE_LOST' });
       expect(snap.value).toBe('abandoned');

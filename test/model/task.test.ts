@@ -310,8 +310,11 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
         c.reject(err);
       }
     } else if (t === 'LEASE_LOST') {
-      // the heartbeat found the lease gone: make Redis say so first
-      await steal();
+      // the heartbeat found the lease gone: make Redis say so first. With an END on its way the
+      // END's answer decides (a lease gone because that END was written looks the same): the
+      // lease is taken, if the path says refused, when its ENDED comes
+      const s = actor.getSnapshot().value;
+      if (s !== 'ending' && s !== 'retryingEnd') await steal();
       actor.send({ type: 'LEASE_LOST' });
     } else actor.send(e as never);
   };
