@@ -711,6 +711,9 @@ export class Worker extends MeteredProcess {
       return t && t.lease === renewed.get(id) ? t : undefined;
     };
     const lost = r.lost.filter((id) => current(id));
+    // cancelled while running: its stop was published, and is sent here again in case it reached
+    // no one (a stop to a task already stopping changes nothing)
+    for (const id of r.cancelled) if (current(id)) this.actor?.send({ type: 'CONTROL', id, command: 'stop' });
     for (const id of r.missing) {
       const t = current(id);
       if (!t) continue;

@@ -17,16 +17,17 @@ export async function renewLeases(
   worker: string,
   held: HeldLease[],
   heartbeatInterval = 1000,
-): Promise<{ lost: string[]; missing: string[]; now: number; epoch: string }> {
+): Promise<{ lost: string[]; missing: string[]; now: number; epoch: string; cancelled: string[] }> {
   const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval];
   for (const h of held) args.push(h.id, h.lease);
-  const [lost, missing, now, epoch] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch], args)) as [
+  const [lost, missing, now, epoch, cancelled] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch], args)) as [
     string[],
     string[],
     number,
     string,
+    string[],
   ];
-  return { lost, missing, now, epoch };
+  return { lost, missing, now, epoch, cancelled };
 }
 
 

@@ -15,12 +15,15 @@
   once per silence, so that every worker gets to heartbeat before a monitor judges anyone stale.
   (requeue.lua makes the same check.)
 
-  Returns { lost, missing, now, epoch }:
+  Returns { lost, missing, now, epoch, cancelled }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced);
               not one this claim ended itself (END under its lease, or its retry written), which
               an END in flight beside the heartbeat makes common
     missing = ids whose hash is gone: re-asserted by the worker if Redis lost its data, that is
               if `epoch` differs from the one it saw before (see reassert.lua)
+    cancelled = ids renewed that a cancel marked `cancelling` (cancel.lua): the stop it
+              published may have reached no one (pub/sub keeps nothing: the worker's control
+              subscription was being made again), so the worker stops them at its heartbeat
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
@@ -46,11 +49,11 @@ end
 redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3]), worker)
 redis.call('SADD', KEYS[3], worker)
 
-local lost, missing = {}, {}
+local lost, missing, cancelled = {}, {}, {}
 for i = 4, #ARGV, 2 do
   local id, lease = ARGV[i], ARGV[i + 1]
   local key = prefix .. id
-  local h = fields(key, 'state', 'lease', 'retry_lease')
+  local h = fields(key, 'state', 'lease', 'retry_lease', 'cancelling')
   if not h then
     lost[#lost + 1] = id -- its key holds something else now: not a task of ours
   elseif not h[1] then
@@ -58,10 +61,11 @@ for i = 4, #ARGV, 2 do
   elseif h[1] == 'RUNNING' and h[2] == lease then
     redis.call('HSET', key, 'update', now)
     redis.call('ZADD', KEYS[1], now, id)
+    if h[4] then cancelled[#cancelled + 1] = id end
   elseif (h[1] == 'END' and h[2] == lease) or h[3] == lease then
     -- this claim's own END (or retry) crossed the heartbeat: nothing to renew, nothing lost
   else
     lost[#lost + 1] = id
   end
 end
-return { lost, missing, now, epoch }
+return { lost, missing, now, epoch, cancelled }
