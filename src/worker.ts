@@ -1053,9 +1053,19 @@ export class Worker extends MeteredProcess {
             }
           };
           this.sub.on('pmessage', onMessage);
-          this.sub.psubscribe(...this.parts.map((p) => p.keys.controlPattern)).catch((e: Error) => log.warn(`control subscription failed: ${e.message}`));
+          // Made again each time the connection is ready: ioredis fails a PSUBSCRIBE queued
+          // through three reconnects (a subscriber connection refused while the worker starts)
+          // and resubscribes only what Redis had answered, so one failure left the worker deaf
+          // to stop for its life. A pattern already subscribed is subscribed again harmlessly.
+          const patterns = this.parts.map((p) => p.keys.controlPattern);
+          const subscribe = () => {
+            this.sub.psubscribe(...patterns).catch((e: Error) => log.warn(`control subscription failed (made again once Redis is back): ${e.message}`));
+          };
+          this.sub.on('ready', subscribe);
+          subscribe();
           return () => {
             this.sub.off('pmessage', onMessage);
+            this.sub.off('ready', subscribe);
           };
         }),
         redisWatch: redisWatch(this.redis),
