@@ -495,18 +495,7 @@ export class Client {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      // (settled either way: a SUBSCRIBE that failed is made again at the reconnect; none is
-      // sent for a channel left before the connection could take it)
-      const current = set;
-      this.subscribed.set(
-        channel,
-        subscribable(sub)
-          .then(() => (this.handlers.get(channel) === current ? sub.subscribe(channel) : undefined))
-          .then(
-            () => {},
-            () => {},
-          ),
-      );
+      this.subscribed.set(channel, this.subscribeLive(sub, channel, set));
     }
     // Wrapped, so that one function subscribed twice is two subscriptions, each removed once.
     const handler = (ev: TaskEvent) => onEvent(ev);
@@ -517,7 +506,11 @@ export class Client {
       if (s.size === 0) {
         this.handlers.delete(channel);
         this.subscribed.delete(channel);
-        sub.unsubscribe(channel).catch(() => {});
+        // Held as a SUBSCRIBE is: sent during a reconnect's handshake, it went out before ioredis
+        // resubscribed, once ready, what it had before the drop, this channel with it.
+        subscribable(sub)
+          .then(() => (this.handlers.has(channel) ? undefined : sub.unsubscribe(channel)))
+          .catch(() => {});
       }
     };
     return Object.assign(off, { ready: this.subscribed.get(channel) ?? Promise.resolve() });
@@ -804,6 +797,38 @@ export class Client {
     this.unguard();
     this.redis.disconnect();
     this.sub?.disconnect();
+  }
+
+  /**
+   * SUBSCRIBE `channel` for the handlers `current`, once the connection can take it; settles
+   * when Redis has answered, or the channel was left, or the client closed. A SUBSCRIBE that
+   * ioredis failed while the connection was down (a reconnect's AUTH refused fails every command
+   * it holds) is made again once it is ready: ioredis resubscribes only what Redis had answered.
+   * One refused by Redis itself (a channel the user may not read) is not.
+   */
+  private async subscribeLive(sub: Connection, channel: string, current: Set<(ev: TaskEvent) => void>): Promise<void> {
+    for (;;) {
+      await subscribable(sub);
+      if (this.handlers.get(channel) !== current) return;
+      try {
+        await sub.subscribe(channel);
+        return;
+      } catch {
+        if (sub.status === 'ready' || sub.status === 'end') return;
+        const back = await new Promise<boolean>((resolve) => {
+          const done = (ok: boolean) => () => {
+            sub.off('ready', ready);
+            sub.off('end', end);
+            resolve(ok);
+          };
+          const ready = done(true);
+          const end = done(false);
+          sub.on('ready', ready);
+          sub.on('end', end);
+        });
+        if (!back) return;
+      }
+    }
   }
 
   private subscriber(): Connection {
