@@ -109,18 +109,39 @@ type ReadyCheck = (callback: (err?: Error | null, fail?: string) => void) => voi
  * (CLUSTER INFO); a node that is down fails that check and the connect with it. On a cluster
  * serving the slots it has while one shard is dead (cluster-require-full-coverage no), one
  * connect in three failed so, and three in a row failed the commands waiting (a worker's
- * start). Here every primary is asked at once: the first that answers says whether the cluster
- * is ok (one that does not answer, a partition, delays nothing); none answering fails the check
- * as before. (`readyCheck` is private to ioredis: test/review-cluster-partial.test.ts connects
+ * start). Here every primary is asked at once: the first that says the cluster is ok is enough
+ * (one that does not answer, a partition, delays nothing); it fails when none says so: "fail"
+ * when one said fail, else the first error. (`readyCheck` is private to ioredis: test/review-cluster-partial.test.ts connects
  * many times to such a cluster, each at once.)
  */
+/** how long after a primary said the cluster fails the others may still say it is ok */
+const FAIL_GRACE_MS = 500;
+
 function askEachPrimary(cluster: Cluster): void {
   (cluster as unknown as { readyCheck: ReadyCheck }).readyCheck = (callback) => {
     const nodes = cluster.nodes('master');
     if (nodes.length === 0) return callback(new Error('no primary known'));
-    Promise.any(nodes.map((n) => n.cluster('INFO'))).then(
-      (info) => callback(null, /^cluster_state:fail\b/m.test(String(info)) ? 'fail' : undefined),
-      (e: AggregateError) => callback((e.errors[0] as Error | undefined) ?? e),
+    // the first that says ok: one that says fail while another serves (cut off from the other
+    // nodes, not from us) answered first whenever it was the seed, and failed the check. A fail
+    // stands once the others had a while to say ok: a silent one must not hold the check (it is
+    // asked again only once this one has failed).
+    let done = false;
+    let grace: NodeJS.Timeout | undefined;
+    const settle = (err: Error | null, fail?: string) => {
+      if (done) return;
+      done = true;
+      clearTimeout(grace);
+      callback(err, fail);
+    };
+    const saidFail = new Error('fail');
+    const ok = (info: unknown) => {
+      if (!/^cluster_state:fail\b/m.test(String(info))) return;
+      grace ??= setTimeout(() => settle(null, 'fail'), FAIL_GRACE_MS);
+      throw saidFail;
+    };
+    Promise.any(nodes.map((n) => n.cluster('INFO').then(ok))).then(
+      () => settle(null),
+      (e: AggregateError) => (e.errors.includes(saidFail) ? settle(null, 'fail') : settle((e.errors[0] as Error | undefined) ?? e)),
     );
   };
 }
