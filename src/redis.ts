@@ -55,6 +55,7 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     ...extra,
   };
   const redis = c.cluster ? newCluster(c, opts) : newRedis(c, opts);
+  if (redis instanceof Cluster && role === 'subscriber') moveStuckSubscriber(redis);
   onErrors(redis, (e) => lastError.set(redis, e));
   return redis;
 }
@@ -100,6 +101,38 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
   const cluster = new Cluster(c.cluster!, options);
   askEachPrimary(cluster);
   return cluster;
+}
+
+/** how long a Cluster's subscriber connection may take to be ready once its node accepted it */
+export const SUBSCRIBER_HANDSHAKE_MS = 3000;
+
+/** a Cluster's subscriber connection (ioredis's ClusterSubscriber, private), if it has one */
+function subscriberNode(cluster: Cluster): Redis | null | undefined {
+  return (cluster as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.();
+}
+
+/**
+ * A Cluster subscribes on one connection of its own, to a node drawn at random among all of
+ * them, whichever keys the channels have. A node that accepts the connection and then says
+ * nothing (frozen, or partitioned with its socket open) holds it in its handshake for good:
+ * ioredis moves it elsewhere only when it closes, every subscribe waits there, and a client
+ * hears no task's events (a worker, no stop) while the cluster serves on without that node.
+ * One still in its handshake after SUBSCRIBER_HANDSHAKE_MS is dropped: ioredis draws another
+ * node, and the subscribes waiting are sent again there. (Any node will do: a PUBLISH reaches
+ * the subscribers of every node.)
+ */
+function moveStuckSubscriber(cluster: Cluster): void {
+  let seen: { node: Redis; at: number } | undefined;
+  const timer = setInterval(() => {
+    const node = subscriberNode(cluster);
+    if (!node || node.status !== 'connect') return void (seen = undefined);
+    if (seen?.node !== node) return void (seen = { node, at: Date.now() });
+    if (Date.now() - seen.at < SUBSCRIBER_HANDSHAKE_MS) return;
+    seen = undefined;
+    node.disconnect();
+  }, 500);
+  timer.unref();
+  cluster.once('end', () => clearInterval(timer));
 }
 
 type ReadyCheck = (callback: (err?: Error | null, fail?: string) => void) => void;
@@ -203,7 +236,7 @@ export async function atKey(conn: Connection, key: string, command: string, ...a
  * connection of its own (ioredis's ClusterSubscriber, private), whose state is the one that counts.
  */
 export function subscribable(conn: Connection): Promise<void> {
-  const node = conn instanceof Cluster ? (conn as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.() : conn;
+  const node = conn instanceof Cluster ? subscriberNode(conn) : conn;
   if (!node || node.status !== 'connect') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
