@@ -90,4 +90,37 @@ describe('Client subscriptions across reconnects', () => {
       admin.disconnect();
     }
   }, 30_000);
+  it('a subscription left, or a client closed, while the first handshake runs: nothing stays subscribed, nothing hangs', async () => {
+    const proxy = await startProxy('127.0.0.1', server.port);
+    proxy.delay(150);
+    const redis = server.options({ host: '127.0.0.1', port: proxy.port });
+    const admin = server.client();
+    const keys = buildKeys(resolveRedisConfig(redis));
+    const numsub = async (id: string) => Number(((await admin.pubsub('NUMSUB', keys.events(id))) as [string, number])[1]);
+    try {
+      const c = new Client({ redis });
+      const gone = c.subscribe('gone', () => {});
+      const sub = subscriberOf(c);
+      await until(async () => sub.status === 'connect', 'the subscriber in its handshake', 5000, 5);
+      gone();
+      const kept = c.subscribe('kept', () => {});
+      await kept.ready;
+      await gone.ready;
+      expect([await numsub('gone'), await numsub('kept')]).toEqual([0, 1]);
+      await c.close();
+
+      const d = new Client({ redis });
+      const early = d.subscribe('early', () => {});
+      await until(async () => subscriberOf(d).status === 'connect', 'the subscriber in its handshake', 5000, 5);
+      const t0 = Date.now();
+      await d.close();
+      await early.ready;
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(subscriberOf(d).status).toBe('end');
+      expect(await numsub('early')).toBe(0);
+    } finally {
+      admin.disconnect();
+      await proxy.close();
+    }
+  }, 30_000);
 });
