@@ -103,8 +103,8 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
   return cluster;
 }
 
-/** how long a Cluster's subscriber connection may take to be ready once its node accepted it */
-export const SUBSCRIBER_HANDSHAKE_MS = 3000;
+/** how long a Cluster's subscriber connection may be silent: its handshake, or a PING once ready */
+export const SUBSCRIBER_SILENCE_MS = 3000;
 
 /** a Cluster's subscriber connection (ioredis's ClusterSubscriber, private), if it has one */
 function subscriberNode(cluster: Cluster): Redis | null | undefined {
@@ -113,24 +113,35 @@ function subscriberNode(cluster: Cluster): Redis | null | undefined {
 
 /**
  * A Cluster subscribes on one connection of its own, to a node drawn at random among all of
- * them, whichever keys the channels have. A node that accepts the connection and then says
- * nothing (frozen, or partitioned with its socket open) holds it in its handshake for good:
- * ioredis moves it elsewhere only when it closes, every subscribe waits there, and a client
- * hears no task's events (a worker, no stop) while the cluster serves on without that node.
- * One still in its handshake after SUBSCRIBER_HANDSHAKE_MS is dropped: ioredis draws another
- * node, and the subscribes waiting are sent again there. (Any node will do: a PUBLISH reaches
- * the subscribers of every node.)
+ * them, whichever keys the channels have. ioredis moves it to another node only when it
+ * closes: a node that goes silent with its socket open (frozen, or cut off by a partition)
+ * held it for good, in its handshake or once ready, while the cluster served on without that
+ * node: every subscribe of a client waited, and no event of any task reached it (a worker, no
+ * stop). One whose handshake, or a PING once it is ready, goes unanswered for
+ * SUBSCRIBER_SILENCE_MS is dropped: ioredis draws another node and subscribes there what it had,
+ * and the subscribes waiting are sent again. (Any node will do: a PUBLISH reaches the
+ * subscribers of every node.)
  */
 function moveStuckSubscriber(cluster: Cluster): void {
-  let seen: { node: Redis; at: number } | undefined;
+  let waiting: { node: Redis; status: string; since: number } | undefined;
   const timer = setInterval(() => {
     const node = subscriberNode(cluster);
-    if (!node || node.status !== 'connect') return void (seen = undefined);
-    if (seen?.node !== node) return void (seen = { node, at: Date.now() });
-    if (Date.now() - seen.at < SUBSCRIBER_HANDSHAKE_MS) return;
-    seen = undefined;
-    node.disconnect();
-  }, 500);
+    if (!node || (node.status !== 'connect' && node.status !== 'ready')) return void (waiting = undefined);
+    if (waiting?.node === node && waiting.status === node.status) {
+      if (Date.now() - waiting.since < SUBSCRIBER_SILENCE_MS) return;
+      waiting = undefined;
+      node.disconnect();
+      return;
+    }
+    const w = { node, status: node.status, since: Date.now() };
+    waiting = w;
+    if (node.status === 'ready') {
+      const answered = () => {
+        if (waiting === w) waiting = undefined;
+      };
+      node.ping().then(answered, answered);
+    }
+  }, 1000);
   timer.unref();
   cluster.once('end', () => clearInterval(timer));
 }
