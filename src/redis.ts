@@ -249,16 +249,26 @@ export async function atKey(conn: Connection, key: string, command: string, ...a
 export function subscribable(conn: Connection): Promise<void> {
   const node = conn instanceof Cluster ? subscriberNode(conn) : conn;
   if (!node || node.status !== 'connect') return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      node.off('ready', done);
-      node.off('close', done);
-      resolve();
-    };
-    node.on('ready', done);
-    node.on('close', done);
-  });
+  // one wait per handshake, whatever the subscribes held by it (a listener each was a warning
+  // of a leak from the eleventh: a dashboard's streams opened again after a restart)
+  let held = handshakes.get(node);
+  if (!held) {
+    held = new Promise((resolve) => {
+      const done = () => {
+        node.off('ready', done);
+        node.off('close', done);
+        handshakes.delete(node);
+        resolve();
+      };
+      node.on('ready', done);
+      node.on('close', done);
+    });
+    handshakes.set(node, held);
+  }
+  return held;
 }
+
+const handshakes = new WeakMap<Redis, Promise<void>>();
 
 /** The client name a connection's nodes carry (CLIENT SETNAME), to find its waits. */
 export function connectionName(conn: Connection): string | undefined {

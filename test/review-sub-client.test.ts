@@ -123,4 +123,25 @@ describe('Client subscriptions across reconnects', () => {
       await proxy.close();
     }
   }, 30_000);
+  it('many subscribes held by one handshake: no warning of a listener leak', async () => {
+    const proxy = await startProxy('127.0.0.1', server.port);
+    proxy.delay(100);
+    const redis = server.options({ host: '127.0.0.1', port: proxy.port });
+    const c = new Client({ redis });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      const first = c.subscribe('first', () => {});
+      await until(async () => subscriberOf(c).status === 'connect', 'the subscriber in its handshake', 5000, 5);
+      const rest = Array.from({ length: 30 }, (_, i) => c.subscribe(`held-${i}`, () => {}));
+      await Promise.all([first, ...rest].map((s) => s.ready));
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => /MaxListeners/.test(w))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await c.close();
+      await proxy.close();
+    }
+  }, 30_000);
 });
