@@ -104,7 +104,7 @@ function newCluster(c: RedisConfig, opts: IORedisOptions): Cluster {
 }
 
 /** how long a Cluster's subscriber connection may be silent: its handshake, or a PING once ready */
-export const SUBSCRIBER_SILENCE_MS = 3000;
+const SUBSCRIBER_SILENCE_MS = 3000;
 
 /** a Cluster's subscriber connection (ioredis's ClusterSubscriber, private), if it has one */
 function subscriberNode(cluster: Cluster): Redis | null | undefined {
