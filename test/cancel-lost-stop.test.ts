@@ -33,11 +33,11 @@ describe('a running task cancelled while the worker hears no control message', (
     );
     const c = new Client({ redis: o });
     const admin = new Redis(server.port);
-    cleanup.push(() => admin.disconnect(), () => c.close(), () => w.stop());
+    cleanup.push(async () => admin.disconnect(), () => c.close(), () => w.stop());
     await w.start();
     const id = await c.submit('long');
     await until(async () => (await c.get(id))?.state === 'RUNNING', 'the task running');
-    await until(async () => Number(((await admin.pubsub('NUMPAT')) as number)) >= 1, "the worker's control subscription");
+    await until(async () => Number(await admin.call('PUBSUB', 'NUMPAT')) >= 1, "the worker's control subscription");
     // every subscriber connection dropped: the worker's comes back within ~50 ms, resubscribed;
     // the cancel's stop is published before that
     await admin.client('KILL', 'TYPE', 'pubsub');
