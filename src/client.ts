@@ -42,6 +42,7 @@ import { readSchedules, removeSchedule, setSchedule } from './effects/schedules.
 import { checkSchedule, checkScheduleName, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
 export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './schedule.js';
 import type { DeadLetterReason } from './errors.js';
+import { dictionary } from './dictionary.js';
 
 export type TaskState = 'QUEUED' | 'DELAYED' | 'RUNNING' | 'END';
 export type { TaskOutcomeName };
@@ -688,7 +689,7 @@ export class Client {
     if (this.parts.length === 1) return this.statsOf(this.keys);
     // summed over the partitions; workers are listed in each (the same), paused is set in each
     const each = await Promise.all(this.parts.map((k) => this.statsOf(k)));
-    const out: SwarmStats = { queued: 0, tasks: 0, workers: each[0]!.workers, dead: 0, ended: 0, paused: each[0]!.paused, functions: {} };
+    const out: SwarmStats = { queued: 0, tasks: 0, workers: each[0]!.workers, dead: 0, ended: 0, paused: each[0]!.paused, functions: dictionary() };
     for (const s of each) {
       out.queued += s.queued;
       out.tasks += s.tasks;
@@ -707,7 +708,7 @@ export class Client {
 
   private async statsOf(k: Keys): Promise<SwarmStats> {
     const c = await swarmCounts(this.redis, k);
-    const functions: Record<string, FunctionStats> = {};
+    const functions = dictionary<FunctionStats>();
     for (const [fn, f] of Object.entries(c.functions)) functions[fn] = { queued: f.queued, running: 0, delayed: f.delayed, workers: f.workers, paused: f.paused };
     // Running counts are kept only where a limit watches (lib/limits.lua): per function, they are
     // counted here from the lease index (the RUNNING tasks), O(tasks running).

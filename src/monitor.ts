@@ -27,6 +27,7 @@ import { awaitRedis, redisWatch } from './redis-watch.js';
 import { ticker } from '../actors/ticker.js';
 import { MonitorTelemetry } from './telemetry/monitor-telemetry.js';
 import { MeteredProcess } from './telemetry/metered-process.js';
+import { dictionary } from './dictionary.js';
 
 type Fields = typeof MONITOR_FIELDS;
 export type MonitorOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
@@ -159,7 +160,7 @@ export class Monitor extends MeteredProcess {
     const n = this.parts.length;
     if (n === 1) return this.sweepPartition(this.keys, requeue, timeLeft);
     const first = this.nextPartition++ % n;
-    const out: SweepResult = { requeued: [], parked: [], reaped: 0, backlog: 0, behind: false, dropped: {}, now: 0, nextDeadline: -1, graceLeft: 0 };
+    const out: SweepResult = { requeued: [], parked: [], reaped: 0, backlog: 0, behind: false, dropped: dictionary(), now: 0, nextDeadline: -1, graceLeft: 0 };
     for (let i = 0; i < n; i++) {
       if (i > 0 && !timeLeft()) {
         out.behind = true;
@@ -222,7 +223,7 @@ export class Monitor extends MeteredProcess {
         break;
       }
     }
-    const dropped: Partial<Record<string, number>> = {};
+    const dropped: Partial<Record<string, number>> = dictionary();
     for (;;) {
       const t = await trimDeadLetters(this.redis, keys, config.deadLetterMax, config.deadLetterRetention, SWEEP_BATCH);
       for (const [reason, n] of Object.entries(t.dropped)) dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0);

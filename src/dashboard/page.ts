@@ -101,7 +101,7 @@ function renderStatus(s) {
   const st = s.stats;
   $('#stats').innerHTML = ['queued', 'tasks', 'workers', 'dead', 'ended'].map((k) => '<span class="stat">' + k + ' <b id="stat-' + k + '">' + esc(st[k]) + '</b></span> ').join('') + (st.paused ? ' <b>PAUSED</b>' : '');
   $('#mode').textContent = s.readOnly ? 'read-only' : s.canAct ? '' : 'no token set: read-only';
-  const marks = {};
+  const marks = Object.create(null);
   $('#workers tbody').innerHTML = s.workers.map((w) => {
     // a dead worker's last state is no live state: not highlighted
     if (w.health === 'alive') for (const p of paths(w.state, '')) (marks[p] ||= []).push(w.address);
@@ -177,7 +177,7 @@ async function refreshTask() {
 function drawTaskChart() {
   $('#machine-state').textContent = liveState ? 'live: ' + paths(liveState, '').pop() : '';
   if (!machines) return;
-  const marks = {};
+  const marks = Object.create(null);
   if (liveState) for (const p of paths(liveState, '')) marks[p] = [current];
   else if (taskState === 'RUNNING' || taskState === 'END') marks[taskState] = [current];
   drawChart($('#chart-task'), machines.task, marks);

@@ -7,6 +7,7 @@ import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { DEAD_LETTER_REASONS, InvalidTaskError, type DeadLetterReason } from '../errors.js';
+import { dictionary } from '../dictionary.js';
 
 export interface DeadLetter {
   /** names this entry for good (retry and purge take it); a number that only grows */
@@ -110,7 +111,7 @@ export async function trimDeadLetters(
   limit: number,
 ): Promise<{ dropped: Partial<Record<string, number>>; more: boolean }> {
   const [flat, more] = (await runScript(redis, 'trim-dead', keys.deadStore, [max, retention, keys.taskKeyPrefix, limit])) as [(string | number)[], number];
-  const dropped: Partial<Record<string, number>> = {};
+  const dropped: Partial<Record<string, number>> = dictionary();
   for (let i = 0; i < flat.length; i += 2) dropped[String(flat[i])] = Number(flat[i + 1]);
   return { dropped, more: more === 1 };
 }
@@ -118,7 +119,7 @@ export async function trimDeadLetters(
 /** Counts kept in the store's stats hash: parked, dropped, retried and purged, by reason. */
 export async function deadLetterStats(redis: Connection, keys: Keys): Promise<Record<string, number>> {
   const h = await redis.hgetall(keys.dead.stats);
-  const out: Record<string, number> = {};
+  const out = dictionary<number>();
   for (const [k, v] of Object.entries(h)) if (k !== 'seq') out[k] = Number(v);
   return out;
 }

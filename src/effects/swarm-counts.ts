@@ -7,6 +7,7 @@
  */
 import type { Keys } from '../keys.js';
 import type { Connection } from '../redis.js';
+import { dictionary } from '../dictionary.js';
 
 export interface FunctionCounts {
   /** tasks routed to it and waiting */
@@ -72,7 +73,7 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
   ];
   // a wake marker (lib/limits.lua) is no task: at most one is queued, as the oldest entry
   const queued = listed - (oldest === 'wake' ? 1 : 0);
-  const functions: Record<string, FunctionCounts> = {};
+  const functions = dictionary<FunctionCounts>();
   const of = (fn: string) => (functions[fn] ??= { queued: 0, delayed: 0, workers: 0, paused: pausedSet.includes('*') || pausedSet.includes(fn) });
   for (const [f, n] of Object.entries(counts)) {
     if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
@@ -90,7 +91,7 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
     if (Array.isArray(names)) for (const fn of names) if (typeof fn === 'string') of(fn).workers++;
   }
   for (const fn of pausedSet) if (fn !== '*') of(fn);
-  const deadStats: Record<string, number> = {};
+  const deadStats = dictionary<number>();
   for (const [k, v] of Object.entries(stats)) if (k !== 'seq' && Number.isFinite(Number(v))) deadStats[k] = Number(v);
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const oldestLease = lease.length === 2 && Number.isFinite(Number(lease[1])) ? Number(lease[1]) : undefined;
@@ -104,7 +105,7 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
 export function sumCounts(each: readonly SwarmCounts[]): SwarmCounts {
   if (each.length === 1) return each[0]!;
   const first = each[0]!;
-  const out: SwarmCounts = { queued: 0, tasks: 0, workers: first.workers, dead: 0, ended: 0, paused: first.paused, functions: {}, deadStats: {}, now: 0 };
+  const out: SwarmCounts = { queued: 0, tasks: 0, workers: first.workers, dead: 0, ended: 0, paused: first.paused, functions: dictionary(), deadStats: dictionary(), now: 0 };
   for (const c of each) {
     out.queued += c.queued;
     out.tasks += c.tasks;
