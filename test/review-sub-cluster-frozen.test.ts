@@ -54,13 +54,15 @@ describe('a Client on a Cluster with one node frozen', () => {
     const publisher = new Redis({ port: d.nodes.find((n) => n !== frozen)!.port });
     const redis = { cluster: d.seeds, keyPrefix: prefix };
     const channel = buildKeys(resolveRedisConfig(redis)).events('t');
-    // the subscriber's node is drawn at random: enough clients that one in three meets the frozen one
-    for (let i = 0; i < 9; i++) {
+    // the subscriber's node is drawn at random, one in three the frozen one: five clients meet it
+    // at least once (87%); drawn again each time the connection is dropped, the frozen node may
+    // be drawn a few times in a row, hence the 30 s each may take
+    for (let i = 0; i < 5; i++) {
       const c = new Client({ redis });
       try {
         const got: unknown[] = [];
         const off = c.subscribe('t', (ev) => got.push(ev));
-        const ready = await Promise.race([off.ready.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10_000))]);
+        const ready = await Promise.race([off.ready.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
         if (ready) {
           await publisher.publish(channel, JSON.stringify({ event: 'progress' }));
           await until(async () => got.length > 0, 'the event', 2000).catch(() => {});
@@ -72,5 +74,5 @@ describe('a Client on a Cluster with one node frozen', () => {
     }
     publisher.disconnect();
     expect(stuck).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });
