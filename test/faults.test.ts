@@ -212,7 +212,7 @@ describe('monitors', () => {
     expect([...starts([b]).values()].every((n) => n === 1)).toBe(true);
   });
 
-  it('a monitor killed mid-run is replaced by another with nothing lost', async () => {
+  it("a monitor killed mid-run is replaced by another, which requeues the dead worker's task: it runs again", async () => {
     const server = await redisServer();
     const o = server.options();
     const { spawn } = await import('node:child_process');
