@@ -963,10 +963,15 @@ function readHash(id: string, h: Record<string, string>): TaskInfo {
 
 /** The answer of `wait` when the hash was cleaned up right after the runtime's end event. */
 function fromEndEvent(id: string, end: { data: EndEventData; at: number }, last: TaskInfo | undefined): TaskInfo {
-  const info: TaskInfo = { id, state: 'END', attempt: last?.attempt ?? 0, manualEnd: last?.manualEnd ?? false, outcome: end.data.outcome, end: end.at, fromEndEvent: true };
-  for (const k of ['function', 'worker', 'start', 'data', 'raw', 'history'] as const) {
+  // The event names the attempt that ended and its worker; the last read may have seen an
+  // earlier attempt (requeued, run again and cleaned up between two reads): what it saw of that
+  // attempt (its worker, start, history) is not this one's, and is left out.
+  const sameAttempt = end.data.attempt === undefined || end.data.attempt === last?.attempt;
+  const info: TaskInfo = { id, state: 'END', attempt: end.data.attempt ?? last?.attempt ?? 0, manualEnd: last?.manualEnd ?? false, outcome: end.data.outcome, end: end.at, fromEndEvent: true };
+  for (const k of sameAttempt ? (['function', 'worker', 'start', 'data', 'raw', 'history'] as const) : (['function', 'data', 'raw'] as const)) {
     if (last?.[k] !== undefined) (info as unknown as Record<string, unknown>)[k] = last[k];
   }
+  if (end.data.worker !== undefined) info.worker = end.data.worker;
   if ('result' in end.data) info.result = end.data.result;
   if (end.data.error) info.error = end.data.error;
   if (end.data.parked !== undefined) info.parked = { reason: end.data.parked as DeadLetterReason, key: end.data.dead ?? '' };

@@ -244,6 +244,9 @@ export interface EndEventData {
   parked?: string;
   /** the key of a parked task's dead letter */
   dead?: string;
+  /** the attempt that ended, and its worker (an END a worker wrote) */
+  attempt?: number;
+  worker?: string;
 }
 
 /**
@@ -260,6 +263,8 @@ export function parseEndEvent(ev: TaskEvent, id: string): EndEventData | undefin
   if (isStoredError(d.error)) out.error = d.error;
   if (typeof d.parked === 'string') out.parked = d.parked;
   if (typeof d.dead === 'string') out.dead = d.dead;
+  if (typeof d.attempt === 'number' && Number.isInteger(d.attempt) && d.attempt >= 0) out.attempt = d.attempt;
+  if (typeof d.worker === 'string' && d.worker !== '') out.worker = d.worker;
   return out;
 }
 

@@ -12,6 +12,7 @@ import { Client, Monitor, StateError, TimeoutError, Worker, type TaskEvent, type
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { startProxy } from './helpers/tcp-proxy.js';
+import { spawnWorker } from './helpers/processes.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -167,6 +168,35 @@ describe('a hash cleaned up at once (endRetention 0)', () => {
     expect(t).toMatchObject({ id, state: 'END', outcome: 'succeeded', result: 42, fromEndEvent: true, worker: w.address, attempt: 1, function: 'job' });
     expect(t.end).toBeGreaterThan(0);
   });
+});
+
+describe('a hash cleaned up at once, after an attempt the wait never read', () => {
+  it("answers with the attempt and the worker the end event names, not the last read's", async () => {
+    const o = server.options();
+    const m = new Monitor({ redis: o, endRetention: 0, checkTaskInterval: 50, taskTimeout: 300 });
+    cleanup.push(() => m.stop());
+    await m.start();
+    // attempt 1 on a worker process that is killed; attempt 2 here, ended and cleaned up before
+    // any read of the waiting client (its link slowed) can see it
+    const a = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100 }, [], ['job2']);
+    cleanup.push(() => a.kill());
+    const { proxy, c } = await clientBehindProxy(o);
+    const id = await c.submit('job2', { ms: 60_000 });
+    await a.waitFor(new RegExp(`^STARTED ${id} 1`));
+    const waited = track(c.wait(id, { timeout: 20_000, pollInterval: 60_000 }));
+    await until(async () => (await subscribers(`${o.keyPrefix}task-${id}-events`)) > 0, 'subscribed');
+    await sleep(100); // the first read (attempt 1, RUNNING) is back
+    proxy.delay(1500);
+    const b = await worker(o);
+    b.addTaskFunction('job2', async () => 42);
+    await b.start();
+    await a.kill('SIGKILL');
+    await until(async () => (await redis.exists(`${o.keyPrefix}task-${id}`)) === 0, 'attempt 2 ended and its hash deleted', 10_000);
+    const t = await waited.promise;
+    expect(t).toMatchObject({ id, state: 'END', outcome: 'succeeded', result: 42, fromEndEvent: true, attempt: 2, worker: b.address });
+    // what the read saw of attempt 1 is not attempt 2's
+    expect(t.start).toBeUndefined();
+  }, 30_000);
 });
 
 describe('a wait that ends leaves nothing behind', () => {
