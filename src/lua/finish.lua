@@ -38,7 +38,9 @@ for i = 1, #ARGV, 6 do
   -- cancelled while it ran (cancel.lua): the stop may reach no one, the attempt failing first,
   -- so a retry is no retry then: the task ends stopped, with the attempt's error
   if h[7] and string.sub(outcome, 1, 6) == 'retry:' then outcome = 'stopped' end
-  if (h[1] == 'END' and h[2] == lease) or (h[1] ~= 'RUNNING' and h[6] == lease) then
+  -- (this lease's retry written, whatever became of the task since: its next claim may be
+  -- RUNNING already, taken in the very script that carried the retry, whose reply was lost)
+  if (h[1] == 'END' and h[2] == lease) or h[6] == lease then
     out[#out + 1] = 1
   elseif h[1] ~= 'RUNNING' or h[2] ~= lease then
     out[#out + 1] = 0
