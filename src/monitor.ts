@@ -201,6 +201,7 @@ export class Monitor extends MeteredProcess {
         parked.push(...r.parked);
         ({ nextDeadline, now, graceLeft } = r);
         if (r.pruned.length) this.log.warn(`took ${r.pruned.length} silent worker(s) out of the worker list: ${r.pruned.slice(0, 20).join(', ')}`);
+        if (r.cancelled.length) this.log.info(`ended ${r.cancelled.length} stale task(s) cancelled while they ran, as cancelled: ${r.cancelled.slice(0, 20).join(', ')}`);
         if (!r.more) break;
         if (!timeLeft()) {
           behind = true;

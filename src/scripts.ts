@@ -36,7 +36,7 @@ export const SCRIPTS = {
   'claim-recover': 4,
   'park-claimed': 8,
   emit: 1,
-  requeue: 15,
+  requeue: 16,
   reap: 3,
   'trim-dead': 4,
   'hand-back': 3,

@@ -14,14 +14,14 @@ export async function requeueStale(
   limit: number,
   maxAttempts: number,
   monitor: string,
-): Promise<{ requeued: string[]; parked: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[]; more: boolean }> {
-  const [requeued, parked, nextDeadline, now, graceLeft, pruned, more] = (await runScript(
+): Promise<{ requeued: string[]; parked: string[]; cancelled: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[]; more: boolean }> {
+  const [requeued, parked, nextDeadline, now, graceLeft, pruned, more, cancelled] = (await runScript(
     redis,
     'requeue',
-    [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen],
+    [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended],
     [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor],
-  )) as [string[], string[], number, number, number, string[], number];
-  return { requeued, parked, nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };
+  )) as [string[], string[], number, number, number, string[], number, string[] | undefined];
+  return { requeued, parked, cancelled: cancelled ?? [], nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };
 }
 
 /** Returns how many ended tasks were cleaned up, and how many still wait. */

@@ -24,12 +24,14 @@
   KEYS[13] workerFunctions (hash: worker -> functions)
   KEYS[14] workerStates (hash: worker -> its machine state; a pruned worker's is dropped)
   KEYS[15] monitorsSeen (zset: monitor -> its last sweep, Redis ms; for the dashboard)
+  KEYS[16] ended (list): a stale task cancelled while it ran, ended here, for reap.lua
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
   Returns { requeued ids, parked ids, next deadline ms or -1, now, grace ms left (0 = none),
-            pruned workers, more }: more = 1 when the call stopped at its limit with stale tasks
-            or silent workers left (the monitor calls again at once)
+            pruned workers, more, cancelled ids }: more = 1 when the call stopped at its limit
+            with stale tasks or silent workers left (the monitor calls again at once); cancelled:
+            stale tasks a cancel had marked `cancelling` (cancel.lua), ended cancelled here
 ]]
 --@include lib/now.lua
 --@include lib/event.lua
@@ -68,11 +70,11 @@ if graceLeft > 0 then
   return { {}, {}, now + graceLeft, now, graceLeft, {}, 0 }
 end
 
-local requeued, parked = {}, {}
+local requeued, parked, cancelled = {}, {}, {}
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, limit)
 for _, id in ipairs(stale) do
   local key = prefix .. id
-  local h = fields(key, 'state', 'update', 'attempt', 'data', 'worker', 'history', 'function', 'group', 'priority', 'member', 'score', 'start')
+  local h = fields(key, 'state', 'update', 'attempt', 'data', 'worker', 'history', 'function', 'group', 'priority', 'member', 'score', 'start', 'cancelling', 'key')
   if not h then
     -- its key holds something else now (written by hand): no task of ours to requeue
     redis.call('ZREM', KEYS[1], id)
@@ -91,7 +93,19 @@ for _, id in ipairs(stale) do
     local cap = math.min(maxAttempts, attemptsOf(h[4]) or maxAttempts)
     redis.call('ZREM', KEYS[1], id)
     h[7] = functionOf(h[7], h[4])
-    if not h[4] or not h[7] then
+    if h[13] then
+      -- cancelled while it ran (cancel.lua), its worker dead before the stop reached it: it ends
+      -- cancelled now, as a claim ends such a task put back (claim.lua), rather than wait in its
+      -- queue for a worker of its function, or be parked as failed; its lease is dropped, so
+      -- that a copy that was only frozen has its END refused
+      release(KEYS[3], h[7], h[8])
+      redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled', 'history', history)
+      redis.call('HDEL', key, 'cancelling', 'lease')
+      redis.call('RPUSH', KEYS[16], id)
+      if h[14] and redis.call('HGET', dedupeKey(KEYS[3]), h[14]) == id then redis.call('HDEL', dedupeKey(KEYS[3]), h[14]) end
+      publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
+      cancelled[#cancelled + 1] = id
+    elseif not h[4] or not h[7] then
       -- no entry to queue again (its `data` or `function` was removed by hand): parked, not
       -- lost in between
       release(KEYS[3], h[7], h[8])
@@ -133,4 +147,4 @@ local nextDeadline = -1
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then nextDeadline = tonumber(first[2]) + timeout end
 local more = (#stale >= limit or #pruned >= limit) and 1 or 0
-return { requeued, parked, nextDeadline, now, 0, pruned, more }
+return { requeued, parked, nextDeadline, now, 0, pruned, more, cancelled }
