@@ -18,7 +18,7 @@ export interface TaskMachinesOptions {
   /** tell the worker machine (TASKS_ENDED, TASK_CRASHED) */
   send(event: WorkerEvent): void;
   /** a crash of an old claim's machine (replaced by a new claim of its id): only to be logged */
-  replacedCrashed?(id: string, error: unknown): void;
+  replacedCrashed?(id: string, error: unknown, lease: string | undefined): void;
   clock?: Clock;
   /** for tests: each microstep of every task machine, each event one receives, each end's output */
   inspect?(event: InspectionEvent): void;
@@ -47,7 +47,7 @@ export class TaskMachines {
       crashed: (m, error) => {
         if (this.live.get(m.id) !== m) {
           this.replaced.delete(m);
-          return options.replacedCrashed?.(m.id, error);
+          return options.replacedCrashed?.(m.id, error, (m.getSnapshot().context as { lease?: string } | undefined)?.lease);
         }
         this.live.delete(m.id);
         options.send({ type: 'TASK_CRASHED', id: m.id, error });

@@ -916,8 +916,11 @@ export class Worker extends MeteredProcess {
         // a task that ends after the worker has (stopped, failed) has no one left to tell
         if (this.actor?.getSnapshot().status === 'active') this.actor.send(e);
       },
-      replacedCrashed: (id, error) => {
-        for (const [k, t] of this.replaced) if (t.id === id) this.replaced.delete(k);
+      replacedCrashed: (id, error, lease) => {
+        // (only its own record: another old claim of the id may still be writing its END)
+        const t = lease === undefined ? undefined : this.replaced.get(`${id}\n${lease}`);
+        if (t?.timeout) disarmAttemptTimer(t);
+        if (lease !== undefined) this.replaced.delete(`${id}\n${lease}`);
         log.error(`task ${id}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error);
       },
     }));
