@@ -15,11 +15,10 @@ import { join } from 'node:path';
 import { Redis, type Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Monitor, Worker } from '../src/index.js';
-import { buildKeys } from '../src/keys.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { connect } from '../src/redis.js';
 import { freePort, until } from './helpers/redis-server.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { spawnCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
 
 let d: ClusterDeployment;
 let dir: string;
@@ -30,12 +29,7 @@ beforeAll(async () => {
   const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   d = await spawnCluster(dir, ports.slice(0, 3), ports.slice(3), { replicas: 0, nodeTimeout: 1000, extra: ['--cluster-require-full-coverage', 'no'] });
   // the primary of a slot other than the swarm's is killed, and declared failed
-  const key = buildKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix: prefix })).newQueue;
-  const admin = new Redis({ port: d.seeds[0]!.port });
-  const slot = Number(await admin.cluster('KEYSLOT', key));
-  const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
-  admin.disconnect();
-  const home = slots.find(([a, b]) => slot >= a && slot <= b)![2][1];
+  const home = await swarmHome(d.seeds, prefix);
   const other = d.nodes.find((n) => n.port !== home)!;
   const live = d.nodes.find((n) => n.port !== home && n !== other)!;
   await other.kill('SIGKILL');

@@ -16,7 +16,7 @@ import { Client } from '../src/index.js';
 import { buildKeys } from '../src/keys.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { freePort, until } from './helpers/redis-server.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { spawnCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
 
 let d: ClusterDeployment;
 let dir: string;
@@ -27,12 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'task-swarm-review-sub-frozen-'));
   const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   d = await spawnCluster(dir, ports.slice(0, 3), ports.slice(3), { replicas: 0, nodeTimeout: 1000, extra: ['--cluster-require-full-coverage', 'no'] });
-  const key = buildKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix: prefix })).newQueue;
-  const admin = new Redis({ port: d.seeds[0]!.port });
-  const slot = Number(await admin.cluster('KEYSLOT', key));
-  const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
-  admin.disconnect();
-  const home = slots.find(([a, b]) => slot >= a && slot <= b)![2][1];
+  const home = await swarmHome(d.seeds, prefix);
   frozen = d.nodes.find((n) => n.port !== home)!;
   frozen.proc.kill('SIGSTOP');
   for (const n of d.nodes.filter((x) => x !== frozen)) {

@@ -15,7 +15,7 @@ import { buildKeys } from '../src/keys.js';
 import { resolveRedisConfig } from '../src/config.js';
 import type { TaskEvent } from '../src/wire.js';
 import { freePort, until } from './helpers/redis-server.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { spawnCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
 
 let d: ClusterDeployment;
 let dir: string;
@@ -26,12 +26,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'task-swarm-review-sub-silent-'));
   const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
   d = await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { replicas: 1, nodeTimeout: 1000, extra: ['--cluster-require-full-coverage', 'no'] });
-  const key = buildKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix: prefix })).newQueue;
-  const admin = new Redis({ port: d.seeds[0]!.port });
-  const slot = Number(await admin.cluster('KEYSLOT', key));
-  const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
-  admin.disconnect();
-  home = slots.find(([a, b]) => slot >= a && slot <= b)![2][1];
+  home = await swarmHome(d.seeds, prefix);
 }, 90_000);
 
 afterAll(async () => {
