@@ -148,6 +148,9 @@ function moveStuckSubscriber(cluster: Cluster): void {
 
 type ReadyCheck = (callback: (err?: Error | null, fail?: string) => void) => void;
 
+/** how long after a primary said the cluster fails the others may still say it is ok */
+const FAIL_GRACE_MS = 500;
+
 /**
  * Before it uses a layout, ioredis asks one node drawn at random whether the cluster is ok
  * (CLUSTER INFO); a node that is down fails that check and the connect with it. On a cluster
@@ -155,12 +158,9 @@ type ReadyCheck = (callback: (err?: Error | null, fail?: string) => void) => voi
  * connect in three failed so, and three in a row failed the commands waiting (a worker's
  * start). Here every primary is asked at once: the first that says the cluster is ok is enough
  * (one that does not answer, a partition, delays nothing); it fails when none says so: "fail"
- * when one said fail, else the first error. (`readyCheck` is private to ioredis: test/review-cluster-partial.test.ts connects
- * many times to such a cluster, each at once.)
+ * when one said fail, else the first error. (`readyCheck` is private to ioredis:
+ * test/review-cluster-partial.test.ts connects many times to such a cluster, each at once.)
  */
-/** how long after a primary said the cluster fails the others may still say it is ok */
-const FAIL_GRACE_MS = 500;
-
 function askEachPrimary(cluster: Cluster): void {
   (cluster as unknown as { readyCheck: ReadyCheck }).readyCheck = (callback) => {
     const nodes = cluster.nodes('master');
