@@ -2,7 +2,8 @@
   finish.lua: end one or more tasks, each fenced by its lease. Marks the hash END with how it
   ended, stores the result or error, drops it from the lease index, queues it for the
   monitor's cleanup and publishes the final `end` event ({id, outcome, result or error, attempt,
-  worker}), all at once so a subscriber can never miss the end. A worker ends every task that settled in the same tick with one call.
+  worker}), all at once so a subscriber can never miss the end. A worker ends every task that
+  settled in the same tick with one call.
 
   An attempt that failed with attempts left is not an end: outcome `retry:<ms>` makes the task
   DELAYED (reason retry) until <ms> from now on Redis's clock, in Q:delayed (lib/delayed.lua),
@@ -34,7 +35,7 @@ local nowS = string.format('%d', now)
 local out = {}
 for i = 1, #ARGV, 6 do
   local key, id, lease, outcome, payload, channel = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease', 'cancelling', 'attempt', 'worker') or {}
+  local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease', 'cancelling', 'attempt') or {}
   -- cancelled while it ran (cancel.lua): the stop may reach no one, the attempt failing first,
   -- so a retry is no retry then: the task ends stopped, with the attempt's error
   if h[7] and string.sub(outcome, 1, 6) == 'retry:' then outcome = 'stopped' end
@@ -68,9 +69,11 @@ for i = 1, #ARGV, 6 do
     redis.call('RPUSH', KEYS[2], id)
     release(KEYS[3], h[3], h[4])
     if h[5] and redis.call('HGET', dedupeKey(KEYS[3]), h[5]) == id then redis.call('HDEL', dedupeKey(KEYS[3]), h[5]) end
-    -- (the attempt and worker that ended it: a waiter whose last read saw an earlier attempt,
-    -- the hash cleaned up at once, answers from this event)
-    publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', string.format('%d', tonumber(h[8]) or 0), 'worker', cjson.encode(h[9] or ''))
+    -- (the attempt and worker that ended it, the worker named by its lease `<claims>:<worker>`:
+    -- a waiter whose last read saw an earlier attempt, the hash cleaned up at once, answers
+    -- from this event)
+    local worker = string.match(lease, '^%d+:(.*)$') or ''
+    publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', string.format('%d', tonumber(h[8]) or 0), 'worker', cjson.encode(worker))
     out[#out + 1] = 1
   end
 end
