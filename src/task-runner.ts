@@ -82,13 +82,14 @@ async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyA
     // A reserved name (`end`, ...) or a bad one throws here, in the task function's own call.
     emit: (event, data) => deps.emit(t, checkEventName(event), data),
     on(name, handler) {
-      let set = t.listeners.get(name);
-      if (!set) t.listeners.set(name, (set = new Set()));
+      const listeners = (t.listeners ??= new Map());
+      let set = listeners.get(name);
+      if (!set) listeners.set(name, (set = new Set()));
       set.add(handler);
       return this;
     },
     off(name, handler) {
-      t.listeners.get(name)?.delete(handler);
+      t.listeners?.get(name)?.delete(handler);
       return this;
     },
     update: (progress) => deps.update(t, progress),

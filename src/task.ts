@@ -58,7 +58,8 @@ export interface LocalTask {
    * and the timer until it fired or was disarmed (src/attempt-timer.ts)
    */
   timeout?: { ms: number; deadline: number; timer?: NodeJS.Timeout };
-  listeners: Map<string, Set<(payload: unknown) => void>>;
+  /** the function's control-event listeners, by event name (made by its first `on`) */
+  listeners?: Map<string, Set<(payload: unknown) => void>>;
   /** the partition it was claimed from (src/partitions.ts; 0 with one) */
   part: number;
 }
