@@ -5,7 +5,7 @@
  * drain rate and of the whole process's wall time, with their spread, and Redis's own µs per
  * task (commandstats, less noisy than wall time on a shared machine).
  *
- *   node --import tsx bench/seed-pairs.ts <dir A> <dir B> [--pairs=10] [--n=20000] [--concurrency=1,10]
+ *   node --import tsx bench/seed-pairs.ts <dir A> <dir B> [--pairs=10] [--n=20000] [--concurrency=1,10] [--entry=dist/src/index.js] [--functions=4]
  *
  * Each checkout needs its own node_modules (`npm ci`); e.g. the base of issue 9:
  * `git worktree add --detach ../base 439d9af && (cd ../base && npm ci)`.
@@ -27,6 +27,9 @@ const pairs = Number(opt.get('pairs') ?? 10);
 const n = Number(opt.get('n') ?? 20_000);
 const concurrencies = (opt.get('concurrency') ?? '1,10').split(',').map(Number);
 const drain = fileURLToPath(new URL('./seed-drain.ts', import.meta.url));
+// --entry=dist/src/index.js: each checkout's build (npm run build in each first), as the bench runs it
+const entry = opt.has('entry') ? [`--entry=${opt.get('entry')}`] : [];
+const functions = opt.has('functions') ? [`--functions=${opt.get('functions')}`] : [];
 
 interface Run {
   rate: number;
@@ -34,11 +37,12 @@ interface Run {
   wallMs: number;
   redisScriptUsPerTask: number;
   redisCpuUsPerTask: number;
+  workerCpuUsPerTask: number;
 }
 
 function runOnce(dir: string, port: number, c: number): Run {
   const t0 = performance.now();
-  const out = execFileSync(process.execPath, ['--import', 'tsx', drain, dir, `--port=${port}`, `--n=${n}`, `--concurrency=${c}`], { encoding: 'utf8', cwd: fileURLToPath(new URL('../', import.meta.url)) });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', drain, dir, `--port=${port}`, `--n=${n}`, `--concurrency=${c}`, ...entry, ...functions], { encoding: 'utf8', cwd: fileURLToPath(new URL('../', import.meta.url)) });
   const wallMs = performance.now() - t0;
   const r = JSON.parse(out.trim().split('\n').at(-1)!) as Run;
   return { ...r, wallMs };
@@ -79,6 +83,7 @@ async function main() {
         wallRatio: { median: r3(median(wall)), min: r3(Math.min(...wall)), max: r3(Math.max(...wall)) },
         redisScriptUsPerTask: { a: median(rows.map((r) => r.a.redisScriptUsPerTask)), b: median(rows.map((r) => r.b.redisScriptUsPerTask)) },
         redisCpuUsPerTask: { a: median(rows.map((r) => r.a.redisCpuUsPerTask)), b: median(rows.map((r) => r.b.redisCpuUsPerTask)) },
+        workerCpuUsPerTask: { a: median(rows.map((r) => r.a.workerCpuUsPerTask)), b: median(rows.map((r) => r.b.workerCpuUsPerTask)) },
         rates: rows.map((r) => [r.a.rate, r.b.rate]),
       };
     }
