@@ -438,7 +438,7 @@ export class Worker extends MeteredProcess {
         // id in its own partition (get, wait, cancel, control find nothing there)
         log.warn(`task "${c.id}" was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
       }
-      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), listeners: new Map(), part: part.index };
+      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), part: part.index };
       this.pending.set(c.id, local);
       this.telemetry.claimed(local, now);
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
@@ -508,8 +508,13 @@ export class Worker extends MeteredProcess {
     return reply;
   }
 
-  /** an ordinary claim on the command connection (nothing to claim: no round trip) */
-  private async claimNow(max: number): Promise<PartClaim[]> {
+  /**
+   * an ordinary claim on the command connection (nothing to claim: no round trip), for at most
+   * half the slots: with a full queue two claims then take turns, Redis running one while the
+   * worker runs the tasks of the other (docs/task-actors.md, "Two claims take turns")
+   */
+  private async claimNow(free: number): Promise<PartClaim[]> {
+    const max = Math.min(free, Math.ceil(this.config.concurrency / 2));
     if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max) }];
     // Several partitions: from the next one in turn, each for what the ones before left, so
     // that none starves (each claim starts one further on).
@@ -569,6 +574,7 @@ export class Worker extends MeteredProcess {
       ends.carriedBy(both);
       reply = both;
     } else reply = claim(this.redis, part.keys, request);
+    part.ends.claiming(reply);
     return part.ledger.track(request, reply).then((r) => this.noteWake(r));
   }
 
@@ -820,7 +826,7 @@ export class Worker extends MeteredProcess {
         },
         deliverEvent: ({ context, event }) => {
           if (event.type !== 'EVENT') return;
-          const handlers = this.localOf(context.id, context.lease)?.listeners.get(event.name);
+          const handlers = this.localOf(context.id, context.lease)?.listeners?.get(event.name);
           if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
           // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
           // rejects (an unhandled rejection would end the process), is reported, not fatal.

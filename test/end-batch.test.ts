@@ -122,6 +122,56 @@ describe('EndBatch', () => {
   });
 });
 
+describe('EndBatch, while a claim is on its way', () => {
+  it('holds the ENDs flushed meanwhile for the next claim, which carries them in its script', async () => {
+    const { keys, endings, conn } = await setUp('held:');
+    let next: Promise<ClaimResult> | undefined;
+    const batch = new EndBatch(conn, keys);
+    const before = await scriptCalls();
+    const onItsWay = claim(conn, keys, REQUEST);
+    batch.claiming(onItsWay);
+    const written = Promise.all(endings.map((e) => batch.end(e)));
+    // the flush comes before the reply can: the ENDs wait; then, as the worker machine does on
+    // a claim's reply, the next claim is made at once, and takes them
+    const first = await onItsWay.then((r) => {
+      next = claimTaking(batch, conn, keys);
+      return r;
+    });
+    expect(first.claimed.map((t) => t.id)).toEqual(['c', 'd']);
+    expect(next).toBeDefined();
+    expect(await written).toEqual([true, true]);
+    await next;
+    expect(await scriptCalls()).toBe(before + 2); // the claim, and the next one with the ENDs: no END alone
+    expect(await redis.hmget(keys.task('a'), 'state', 'outcome')).toEqual(['END', 'succeeded']);
+    conn.disconnect();
+  });
+
+  it('sends the held ENDs alone when no claim follows the reply', async () => {
+    const { keys, endings, conn } = await setUp('held-alone:');
+    const batch = new EndBatch(conn, keys);
+    const before = await scriptCalls();
+    batch.claiming(claim(conn, keys, REQUEST));
+    expect(await Promise.all(endings.map((e) => batch.end(e)))).toEqual([true, true]);
+    expect(await scriptCalls()).toBe(before + 2); // the claim, then the ENDs on their own
+    expect(await redis.hget(keys.task('b'), 'state')).toBe('END');
+    conn.disconnect();
+  });
+
+  it('sends the held ENDs alone when the claim on its way fails', async () => {
+    const { keys, endings, conn } = await setUp('held-failed:');
+    await redis.del(keys.newQueue);
+    await redis.set(keys.newQueue, 'not a list');
+    const batch = new EndBatch(conn, keys);
+    const failing = claim(conn, keys, REQUEST);
+    batch.claiming(failing);
+    const written = Promise.all(endings.map((e) => batch.end(e)));
+    await expect(failing).rejects.toThrow(/WRONGTYPE/);
+    expect(await written).toEqual([true, true]);
+    expect(await redis.hget(keys.task('a'), 'state')).toBe('END');
+    conn.disconnect();
+  });
+});
+
 describe('a busy worker', () => {
   it('at concurrency 1 sends one script per task: each END carries the next claim', async () => {
     const o = server.options();
@@ -140,5 +190,23 @@ describe('a busy worker', () => {
     // registration, a heartbeat and the idle wait's claim
     expect(calls).toBeGreaterThanOrEqual(41);
     expect(calls).toBeLessThanOrEqual(46);
+  });
+
+  it('at concurrency 10 carries every END in a claim: no END goes alone while claims alternate', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) ids.push(await c.submit('noop', i));
+    const w = new Worker({ port: 0, redis: o, concurrency: 10, heartbeatInterval: 60_000 });
+    w.addTaskFunction('noop', async () => null);
+    const before = await scriptCalls();
+    await w.start();
+    await until(async () => (await Promise.all(ids.map((id) => c.get(id)))).every((t) => t?.state === 'END'), 'all 200 ended');
+    const calls = (await scriptCalls()) - before;
+    await w.stop();
+    await c.close();
+    // claims of at most 5 (half the slots), each carrying the ENDs of the tasks run while the
+    // one before was on its way: about one script per 5 tasks. ENDs sent alone would double it.
+    expect(calls).toBeLessThanOrEqual(200 / 5 + 8);
   });
 });
