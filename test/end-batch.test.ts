@@ -172,20 +172,26 @@ describe('EndBatch, while a claim is on its way', () => {
   });
 });
 
+/** the script calls a worker at `concurrency` makes to run `n` queued no-op tasks to their end */
+async function scriptsToDrain(n: number, concurrency: number): Promise<number> {
+  const o = server.options();
+  const c = new Client({ redis: o });
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await c.submit('noop', i));
+  const w = new Worker({ port: 0, redis: o, concurrency, heartbeatInterval: 60_000 });
+  w.addTaskFunction('noop', async () => null);
+  const before = await scriptCalls();
+  await w.start();
+  await until(async () => (await Promise.all(ids.map((id) => c.get(id)))).every((t) => t?.state === 'END'), `all ${n} ended`);
+  const calls = (await scriptCalls()) - before;
+  await w.stop();
+  await c.close();
+  return calls;
+}
+
 describe('a busy worker', () => {
   it('at concurrency 1 sends one script per task: each END carries the next claim', async () => {
-    const o = server.options();
-    const c = new Client({ redis: o });
-    const ids: string[] = [];
-    for (let i = 0; i < 40; i++) ids.push(await c.submit('noop', i));
-    const w = new Worker({ port: 0, redis: o, concurrency: 1, heartbeatInterval: 60_000 });
-    w.addTaskFunction('noop', async () => null);
-    const before = await scriptCalls();
-    await w.start();
-    await until(async () => (await Promise.all(ids.map((id) => c.get(id)))).every((t) => t?.state === 'END'), 'all 40 ended');
-    const calls = (await scriptCalls()) - before;
-    await w.stop();
-    await c.close();
+    const calls = await scriptsToDrain(40, 1);
     // 40 ENDs and 41 claims: apart, 81 scripts; together, one per task plus the first claim,
     // registration, a heartbeat and the idle wait's claim
     expect(calls).toBeGreaterThanOrEqual(41);
@@ -193,18 +199,7 @@ describe('a busy worker', () => {
   });
 
   it('at concurrency 10 carries every END in a claim: no END goes alone while claims alternate', async () => {
-    const o = server.options();
-    const c = new Client({ redis: o });
-    const ids: string[] = [];
-    for (let i = 0; i < 200; i++) ids.push(await c.submit('noop', i));
-    const w = new Worker({ port: 0, redis: o, concurrency: 10, heartbeatInterval: 60_000 });
-    w.addTaskFunction('noop', async () => null);
-    const before = await scriptCalls();
-    await w.start();
-    await until(async () => (await Promise.all(ids.map((id) => c.get(id)))).every((t) => t?.state === 'END'), 'all 200 ended');
-    const calls = (await scriptCalls()) - before;
-    await w.stop();
-    await c.close();
+    const calls = await scriptsToDrain(200, 10);
     // claims of at most 5 (half the slots), each carrying the ENDs of the tasks run while the
     // one before was on its way: about one script per 5 tasks. ENDs sent alone would double it.
     expect(calls).toBeLessThanOrEqual(200 / 5 + 8);
