@@ -256,6 +256,8 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
 
   /** run steps in order: assigns update the context the next steps see, as in xstate */
   function run(steps: Step[], snap: State<C>, event: EventObject, scope: Scope, deferred: boolean): void {
+    // (most states have no exit or entry actions: no argument object for those)
+    if (steps.length === 0) return;
     // one argument object per run of steps, renewed when an assign changes the context (an
     // action keeps the context it was called with, as in xstate)
     // (assigners get `spawn` too, as in xstate: one object serves both)

@@ -44,8 +44,7 @@ export class MachineRecord<C extends object> {
    * there is none); replaced while the record is watched, so an unwatched one pays nothing
    */
   system: { _sendInspectionEvent?: (e: InspectionEvent) => void };
-  /** unique to this record (an id can come back: a task claimed again) */
-  readonly sessionId = `r${++sessions}`;
+  private readonly session = ++sessions;
 
   constructor(
     private readonly logic: ActorLogic<CompiledSnapshot<C>, EventObject, unknown>,
@@ -78,6 +77,11 @@ export class MachineRecord<C extends object> {
 
   unwatch(): void {
     this.system = this.owner.inspect ? { _sendInspectionEvent: this.owner.inspect } : NO_INSPECTION;
+  }
+
+  /** unique to this record (an id can come back: a task claimed again); made when asked for */
+  get sessionId(): string {
+    return `r${this.session}`;
   }
 
   /** as an actor scope: the actor is the record */
@@ -134,12 +138,20 @@ export class MachineRecord<C extends object> {
         if (this.deferred.length) {
           const deferred = this.deferred;
           this.deferred = [];
-          if (!this.guarded(() => deferred.forEach((f) => f()))) return;
+          try {
+            for (const f of deferred) f();
+          } catch (error) {
+            return this.crash(error);
+          }
         }
         if (this.snapshot.status === 'done') return this.owner.done(this, this.snapshot.output);
         const event = this.queue.shift();
         if (!event || this.snapshot.status !== 'active') return;
-        if (!this.guarded(() => (this.snapshot = this.logic.transition(this.snapshot, event, this.scope)))) return;
+        try {
+          this.snapshot = this.logic.transition(this.snapshot, event, this.scope);
+        } catch (error) {
+          return this.crash(error);
+        }
       }
     } finally {
       this.stepping = false;
@@ -152,21 +164,26 @@ export class MachineRecord<C extends object> {
       f();
       return true;
     } catch (error) {
-      // a throw inside a transition has disarmed what the machine armed (compiled-machine.ts
-      // halts before it rethrows); one in a deferred action has not yet: stop it
-      if (this.snapshot?.status === 'active') {
-        try {
-          this.snapshot = this.logic.transition(this.snapshot, { type: 'xstate.stop' }, this.scope);
-        } catch {
-          // stopping only clears timers: nothing left to do
-        }
-      }
-      // (a copy that keeps the snapshot's class: its matches())
-      this.snapshot = Object.assign(Object.create(Object.getPrototypeOf(this.snapshot ?? {}) as object) as CompiledSnapshot<C>, this.snapshot, { status: 'error', error });
-      this.queue.length = 0;
-      this.deferred.length = 0;
-      if (report) this.owner.crashed(this, error);
+      this.crash(error, report);
       return false;
     }
+  }
+
+  /** a step or a deferred action threw: the record stops, and its owner hears it (unless `report` is false) */
+  private crash(error: unknown, report = true): void {
+    // a throw inside a transition has disarmed what the machine armed (compiled-machine.ts
+    // halts before it rethrows); one in a deferred action has not yet: stop it
+    if (this.snapshot?.status === 'active') {
+      try {
+        this.snapshot = this.logic.transition(this.snapshot, { type: 'xstate.stop' }, this.scope);
+      } catch {
+        // stopping only clears timers: nothing left to do
+      }
+    }
+    // (a copy that keeps the snapshot's class: its matches())
+    this.snapshot = Object.assign(Object.create(Object.getPrototypeOf(this.snapshot ?? {}) as object) as CompiledSnapshot<C>, this.snapshot, { status: 'error', error });
+    this.queue.length = 0;
+    this.deferred.length = 0;
+    if (report) this.owner.crashed(this, error);
   }
 }
