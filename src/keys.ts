@@ -91,43 +91,23 @@ function lengthPrefixed(name: string): string {
 export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>): Keys {
   const p = c.keyPrefix;
   const taskKeyPrefix = p + c.taskPrefix;
-  const dead = {
-    entries: `${p}${c.newQueue}:dead:entries`,
-    index: `${p}${c.newQueue}:dead:index`,
-    junk: `${p}${c.newQueue}:dead:junk`,
-    stats: `${p}${c.newQueue}:dead:stats`,
-  };
+  /** the keys named `<prefix><base>:<suffix>`, given as property -> suffix */
+  const under = <K extends string>(base: string, suffixes: Record<K, string>): Record<K, string> =>
+    Object.fromEntries(Object.entries(suffixes).map(([key, suffix]) => [key, `${p}${base}:${suffix}`])) as Record<K, string>;
+  const dead = under(`${c.newQueue}:dead`, { entries: 'entries', index: 'index', junk: 'junk', stats: 'stats' });
   return {
     taskKeyPrefix,
     newQueue: p + c.newQueue,
     taskSet: p + c.taskSet,
     endQueue: p + c.endQueue,
     workerSet: p + c.workerSet,
-    leases: `${p}${c.taskSet}:leases`,
-    ended: `${p}${c.taskSet}:ended`,
-    queued: `${p}${c.newQueue}:queued`,
+    ...under(c.taskSet, { leases: 'leases', ended: 'ended', grace: 'grace', outage: 'outage', epoch: 'epoch', monitorsSeen: 'monitors' }),
+    ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states' }),
+    // (the scripts name delayed and dedupe from the queue's key: lib/names.lua delayedKey, dedupeKey)
+    ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', dedupe: 'keys', layout: 'partitions' }),
     dead,
     deadStore: [dead.entries, dead.index, dead.junk, dead.stats],
-    workerSeen: `${p}${c.workerSet}:seen`,
-    grace: `${p}${c.taskSet}:grace`,
-    outage: `${p}${c.taskSet}:outage`,
-    epoch: `${p}${c.taskSet}:epoch`,
-    workerFunctions: `${p}${c.workerSet}:functions`,
-    workerStates: `${p}${c.workerSet}:states`,
-    monitorsSeen: `${p}${c.taskSet}:monitors`,
-    paused: `${p}${c.newQueue}:paused`,
-    limits: `${p}${c.newQueue}:limits`,
-    running: `${p}${c.newQueue}:running`,
-    counts: `${p}${c.newQueue}:counts`,
-    // (the scripts name these from the queue's key: lib/names.lua delayedKey, dedupeKey)
-    delayed: `${p}${c.newQueue}:delayed`,
-    dedupe: `${p}${c.newQueue}:keys`,
-    schedules: {
-      defs: `${p}${c.newQueue}:schedules`,
-      due: `${p}${c.newQueue}:schedules:due`,
-      last: `${p}${c.newQueue}:schedules:last`,
-    },
-    layout: `${p}${c.newQueue}:partitions`,
+    schedules: under(c.newQueue, { defs: 'schedules', due: 'schedules:due', last: 'schedules:last' }),
     functionQueue: (fn, what) => `${p}${c.newQueue}:f:${lengthPrefixed(fn)}:${what}`,
     groupQueue: (fn, group) => `${p}${c.newQueue}:f:${lengthPrefixed(fn)}:g:${lengthPrefixed(group)}`,
     claimReceipts: (worker) => `${p}${c.workerSet}:claims:${worker}`,
