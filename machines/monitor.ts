@@ -8,7 +8,8 @@
  */
 import { assign, setup } from 'xstate';
 import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
-import { hasQuorum, probingState, type PeerProbe } from './quorum.js';
+import { effect } from './effect.js';
+import { hasQuorum, probingState, waitingForRedis, type PeerProbe } from './quorum.js';
 
 export interface MonitorInput {
   taskTimeout: number;
@@ -123,11 +124,7 @@ export const monitorMachine = setup({
   on: { STOP: '.stopping' },
   states: {
     starting: {
-      invoke: {
-        src: 'connect',
-        onDone: 'active',
-        onError: { target: 'failed', actions: 'reportError' },
-      },
+      invoke: effect('connect', { done: 'active', failed: 'failed' }),
     },
     active: {
       initial: 'sweeping',
@@ -163,15 +160,13 @@ export const monitorMachine = setup({
     },
     waiting: {
       // Redis is down for everyone: nothing to sweep; re-check peers now and then.
-      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
+      ...waitingForRedis,
       on: { REDIS_BACK: 'grace' },
-      after: { fetchWorkerInterval: 'probing' },
     },
     paused: {
       // Cut off: another monitor may be sweeping; we requeue nothing.
-      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
+      ...waitingForRedis,
       on: { REDIS_BACK: 'grace' },
-      after: { fetchWorkerInterval: 'probing' },
     },
     grace: {
       // Redis is back: let workers that kept running heartbeat before anything is requeued.
@@ -196,11 +191,7 @@ export const monitorMachine = setup({
     stopping: {
       // Already stopping: a second STOP must not restart the disconnect.
       on: { STOP: {} },
-      invoke: {
-        src: 'disconnect',
-        onDone: 'stopped',
-        onError: { target: 'stopped', actions: 'reportError' },
-      },
+      invoke: effect('disconnect', { done: 'stopped', failed: 'stopped' }),
     },
     stopped: { type: 'final' },
     failed: { type: 'final' },

@@ -31,3 +31,13 @@ export const probingState = <Q extends string, N extends string>(withQuorum: Q, 
     },
   ],
 });
+
+/**
+ * Where probing leads while Redis stays down and the node goes on waiting: it waits for Redis
+ * (awaitRedis) and probes its peers again after fetchWorkerInterval. The machine adds what else
+ * the state handles (REDIS_BACK, STOP).
+ */
+export const waitingForRedis = {
+  invoke: { id: 'awaitRedis', src: 'awaitRedis' },
+  after: { fetchWorkerInterval: 'probing' },
+} as const;

@@ -9,7 +9,8 @@
 import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate';
 import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
 import type { TaskMachineEvent } from './task.js';
-import { hasQuorum, probingState, type PeerProbe } from './quorum.js';
+import { effect } from './effect.js';
+import { hasQuorum, probingState, waitingForRedis, type PeerProbe } from './quorum.js';
 
 export interface ClaimedTask {
   id: string;
@@ -65,6 +66,26 @@ const claimedTasks = ({ context, event }: { context: WorkerContext; event: AnyEv
   abortTimeout: context.abortTimeout,
   finishRetryDelay: context.finishRetryDelay,
 });
+
+/**
+ * A claim of up to the free slots, made in `from` (fetching: at once; waiting: when the queue
+ * wakes the worker or its poll ends): the tasks claimed are recorded and started; with slots
+ * still free, claim again at once; with none claimed (woken for an entry another worker took, or
+ * the poll found nothing), wait on the queue. A claim that goes back to `from` re-enters it, to
+ * claim again; one that fails is recovered from.
+ */
+const claiming = (from: 'fetching' | 'waiting') => {
+  const startClaimed = ['addRunning', { type: 'startTasks', params: claimedTasks }] as const;
+  return {
+    input: ({ context }: { context: WorkerContext }) => ({ free: freeSlots(context) }),
+    onDone: [
+      { guard: 'claimFillsSlots', target: 'full', actions: startClaimed },
+      { guard: 'claimedAny', target: 'fetching', reenter: from === 'fetching', actions: startClaimed },
+      { target: 'waiting', reenter: from === 'waiting' },
+    ],
+    onError: { target: 'recovering', actions: 'reportError' },
+  } as const;
+};
 
 /**
  * Slots for new tasks: `concurrency` functions may run at once. A task whose function has
@@ -206,11 +227,7 @@ export const workerMachine = setup({
   },
   states: {
     starting: {
-      invoke: {
-        src: 'register',
-        onDone: 'connected',
-        onError: { target: 'failed', actions: 'reportError' },
-      },
+      invoke: effect('register', { done: 'connected', failed: 'failed' }),
       on: { STOP: 'deregistering' },
     },
     connected: {
@@ -226,42 +243,14 @@ export const workerMachine = setup({
       },
       states: {
         fetching: {
-          invoke: {
-            src: 'claimTasks',
-            input: ({ context }) => ({ free: freeSlots(context) }),
-            onDone: [
-              { guard: 'claimFillsSlots', target: 'full', actions: ['addRunning', { type: 'startTasks', params: claimedTasks }] },
-              {
-                guard: 'claimedAny',
-                target: 'fetching',
-                reenter: true,
-                actions: ['addRunning', { type: 'startTasks', params: claimedTasks }],
-              },
-              { target: 'waiting' },
-            ],
-            onError: { target: 'recovering', actions: 'reportError' },
-          },
+          invoke: { src: 'claimTasks', ...claiming('fetching') },
         },
         waiting: {
-          invoke: {
-            src: 'waitForTask',
-            input: ({ context }) => ({ free: freeSlots(context) }),
-            onDone: [
-              { guard: 'claimFillsSlots', target: 'full', actions: ['addRunning', { type: 'startTasks', params: claimedTasks }] },
-              { guard: 'claimedAny', target: 'fetching', actions: ['addRunning', { type: 'startTasks', params: claimedTasks }] },
-              // woken for an entry another worker took, or the poll found nothing: wait again
-              { target: 'waiting', reenter: true },
-            ],
-            onError: { target: 'recovering', actions: 'reportError' },
-          },
+          invoke: { src: 'waitForTask', ...claiming('waiting') },
         },
         recovering: {
           // A claim failed: its reply may be lost after Redis ran it. Hand back what it took.
-          invoke: {
-            src: 'recoverClaims',
-            onDone: 'backoff',
-            onError: { target: 'backoff', actions: 'reportError' },
-          },
+          invoke: effect('recoverClaims', { done: 'backoff', failed: 'backoff' }),
         },
         full: {
           always: { guard: 'hasFreeSlot', target: 'fetching' },
@@ -277,9 +266,8 @@ export const workerMachine = setup({
     },
     redisDown: {
       // Redis is down for everyone: keep the tasks running, fetch nothing, re-check peers.
-      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
+      ...waitingForRedis,
       on: { REDIS_BACK: 'reconciling', STOP: 'draining' },
-      after: { fetchWorkerInterval: 'probing' },
     },
     partitioned: {
       // Cut off from the swarm: the monitors will requeue our tasks elsewhere, so stop them
@@ -326,11 +314,7 @@ export const workerMachine = setup({
       after: { abortTimeout: 'deregistering' },
     },
     deregistering: {
-      invoke: {
-        src: 'deregister',
-        onDone: 'stopped',
-        onError: { target: 'stopped', actions: 'reportError' },
-      },
+      invoke: effect('deregister', { done: 'stopped', failed: 'stopped' }),
     },
     stopped: { type: 'final', entry: 'stopTasks' },
     failed: { type: 'final', entry: 'stopTasks' },
