@@ -8,6 +8,7 @@ import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { probeOnce, redisAddress, tlsHint } from '../redis.js';
 import { within } from '../within.js';
 import { redact } from './connection.js';
+import type { Invocation } from './command-spec.js';
 import { RuntimeError } from './errors.js';
 import { escapeControls } from './format.js';
 
@@ -33,6 +34,11 @@ export async function withClient<T>(redis: RedisOptions, fn: (client: Client) =>
   } finally {
     await within(1000, client.close());
   }
+}
+
+/** The run of a command that works with Redis from its start: `run` gets the command's Client (withClient). */
+export function runWithClient(run: (client: Client, inv: Invocation) => Promise<number>): (inv: Invocation) => Promise<number> {
+  return (inv) => withClient(inv.redis, (client) => run(client, inv));
 }
 
 export async function requireTask(client: Client, id: string): Promise<TaskInfo> {

@@ -5,7 +5,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 import { dateTime, isObject, printJson, quote, text } from '../format.js';
 import { PROG } from '../io.js';
 import { integerOption, jsonOption } from '../options.js';
-import { withClient } from '../redis-session.js';
+import { runWithClient } from '../redis-session.js';
 
 /** One dead letter as a line; its fields are whatever the store holds, so every one is optional. */
 function deadLetterLine(l: unknown): string {
@@ -26,14 +26,13 @@ const deadKey = (command: string): Positional => ({
 
 /** retry-dead and purge-dead: `act` on the dead letter named by its key, then say what it was (`done`). */
 function onDead(act: (client: Client, key: string) => Promise<boolean>, done: string): (inv: Invocation) => Promise<number> {
-  return (inv) =>
-    withClient(inv.redis, async (client) => {
-      const key = inv.args[0] as string;
-      const letter = await client.deadLetter(key);
-      if (!letter || !(await act(client, key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
-      inv.io.stdout.write(`${done} dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
-      return 0;
-    });
+  return runWithClient(async (client, inv) => {
+    const key = inv.args[0] as string;
+    const letter = await client.deadLetter(key);
+    if (!letter || !(await act(client, key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
+    inv.io.stdout.write(`${done} dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
+    return 0;
+  });
 }
 
 export const DEAD_LETTER_COMMANDS: CommandSpec[] = [
@@ -42,23 +41,22 @@ export const DEAD_LETTER_COMMANDS: CommandSpec[] = [
     summary: 'list the dead letters, newest first, each with its key',
     details: 'A key names its entry for good: `retry-dead <key>` and `purge-dead <key>` take it, whatever was parked since.',
     options: [integerOption('--limit <n>', 'show at most n entries (default 20)', 1), jsonOption()],
-    run: (inv) =>
-      withClient(inv.redis, async (client) => {
-        const { io } = inv;
-        const limit = (inv.opts.limit as number | undefined) ?? 20;
-        const [letters, { dead }] = await Promise.all([client.deadLetters({ limit }), client.stats()]);
-        if (inv.opts.json === true) {
-          printJson(io, letters);
-          return 0;
-        }
-        if (letters.length === 0) {
-          io.stdout.write('no dead letters\n');
-          return 0;
-        }
-        for (const l of letters) io.stdout.write(deadLetterLine(l) + '\n');
-        if (dead > letters.length) io.stdout.write(`(${dead - letters.length} older not shown; --limit ${dead} shows all)\n`);
+    run: runWithClient(async (client, inv) => {
+      const { io } = inv;
+      const limit = (inv.opts.limit as number | undefined) ?? 20;
+      const [letters, { dead }] = await Promise.all([client.deadLetters({ limit }), client.stats()]);
+      if (inv.opts.json === true) {
+        printJson(io, letters);
         return 0;
-      }),
+      }
+      if (letters.length === 0) {
+        io.stdout.write('no dead letters\n');
+        return 0;
+      }
+      for (const l of letters) io.stdout.write(deadLetterLine(l) + '\n');
+      if (dead > letters.length) io.stdout.write(`(${dead - letters.length} older not shown; --limit ${dead} shows all)\n`);
+      return 0;
+    }),
   },
   {
     name: 'retry-dead',

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { escapeControls, isoTime, quote } from '../format.js';
 import { PROG } from '../io.js';
 import { choiceOption, integerOption, jsonOption } from '../options.js';
-import { withClient } from '../redis-session.js';
+import { runWithClient, withClient } from '../redis-session.js';
 import { runList } from './list-command.js';
 import { FUNCTION, JSON_DATA, taskOptions, taskOptionValues } from './tasks.js';
 
@@ -63,16 +63,15 @@ export const SCHEDULE_COMMANDS: CommandSpec[] = [
     name: 'unschedule',
     summary: 'remove a schedule: none of its ticks fires from now on',
     args: [NAME],
-    run: (inv) =>
-      withClient(inv.redis, async (client) => {
-        const name = inv.args[0] as string;
-        if (await client.unschedule(name)) {
-          inv.io.stdout.write(`unscheduled ${quote(name)}\n`);
-          return 0;
-        }
-        inv.io.stderr.write(`${PROG}: no schedule named ${quote(name)}\n`);
-        return 1;
-      }),
+    run: runWithClient(async (client, inv) => {
+      const name = inv.args[0] as string;
+      if (await client.unschedule(name)) {
+        inv.io.stdout.write(`unscheduled ${quote(name)}\n`);
+        return 0;
+      }
+      inv.io.stderr.write(`${PROG}: no schedule named ${quote(name)}\n`);
+      return 1;
+    }),
   },
   {
     name: 'schedules',

@@ -12,7 +12,7 @@ import { EndOfEvents, reportEnd, waitFor } from '../follow.js';
 import { PROG } from '../io.js';
 import { integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
-import { requireTask, withClient } from '../redis-session.js';
+import { requireTask, runWithClient, withClient } from '../redis-session.js';
 import { MAX_TIMEOUT, parseBackoff, parseJson, parseRunAt } from '../values.js';
 
 /** what a task carries, for `submit` and `schedule` alike (the library's SubmitOptions) */
@@ -80,45 +80,43 @@ async function runSubmit(inv: Invocation): Promise<number> {
  * `end` event anyone can publish is only a hint, Client.wait reads the hash). On a terminal its
  * progress is also a line redrawn on stderr; elsewhere stdout's lines already hold it.
  */
-async function runEvents(inv: Invocation): Promise<number> {
+const runEvents = runWithClient(async (client, inv) => {
   const { io } = inv;
   const [id] = inv.args as [string];
   const timeout = inv.opts.timeout as number | undefined;
-  return withClient(inv.redis, async (client) => {
-    let finish: (code: number) => void = () => {};
-    let fail: (e: Error) => void = () => {};
-    const done = new Promise<number>((resolve, reject) => ((finish = resolve), (fail = reject)));
-    done.catch(() => {}); // the timeout may pass while the task is still being read: awaited below
-    const display = io.stderr.isTTY ? new ProgressDisplay(io.stderr, id) : undefined;
-    const end = new EndOfEvents();
-    const print = (ev: unknown) => io.stdout.write(showJson(ev) + '\n');
-    const off = client.subscribe(id, (ev: unknown) => {
-      end.note(ev);
-      if (!display) return print(ev);
-      display.around(() => print(ev));
-      if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
-    });
-    const stop = () => finish(130);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      const t = await client.get(id);
-      if (t?.state === 'END') {
-        io.stderr.write(`task ${escapeControls(id)} has already ended (${t.outcome ? text(t.outcome) : 'no outcome'}); "${PROG} get ${escapeControls(id)}" shows it\n`);
-        return 0;
-      }
-      const shown = escapeControls(id);
-      io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
-      client.wait(id, { timeout }).then(() => end.drain().then(() => finish(0)), fail);
-      return await done;
-    } finally {
-      off();
-      display?.end();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+  let finish: (code: number) => void = () => {};
+  let fail: (e: Error) => void = () => {};
+  const done = new Promise<number>((resolve, reject) => ((finish = resolve), (fail = reject)));
+  done.catch(() => {}); // the timeout may pass while the task is still being read: awaited below
+  const display = io.stderr.isTTY ? new ProgressDisplay(io.stderr, id) : undefined;
+  const end = new EndOfEvents();
+  const print = (ev: unknown) => io.stdout.write(showJson(ev) + '\n');
+  const off = client.subscribe(id, (ev: unknown) => {
+    end.note(ev);
+    if (!display) return print(ev);
+    display.around(() => print(ev));
+    if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
   });
-}
+  const stop = () => finish(130);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const t = await client.get(id);
+    if (t?.state === 'END') {
+      io.stderr.write(`task ${escapeControls(id)} has already ended (${t.outcome ? text(t.outcome) : 'no outcome'}); "${PROG} get ${escapeControls(id)}" shows it\n`);
+      return 0;
+    }
+    const shown = escapeControls(id);
+    io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
+    client.wait(id, { timeout }).then(() => end.drain().then(() => finish(0)), fail);
+    return await done;
+  } finally {
+    off();
+    display?.end();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+});
 
 export const TASK_COMMANDS: CommandSpec[] = [
   {
@@ -141,12 +139,11 @@ export const TASK_COMMANDS: CommandSpec[] = [
     name: 'get',
     summary: 'print a task as JSON',
     args: [TASK_ID],
-    run: (inv) =>
-      withClient(inv.redis, async (client) => {
-        const { raw: _raw, ...shown } = await requireTask(client, inv.args[0] as string);
-        printJson(inv.io, shown);
-        return 0;
-      }),
+    run: runWithClient(async (client, inv) => {
+      const { raw: _raw, ...shown } = await requireTask(client, inv.args[0] as string);
+      printJson(inv.io, shown);
+      return 0;
+    }),
   },
   {
     name: 'wait',
@@ -154,45 +151,42 @@ export const TASK_COMMANDS: CommandSpec[] = [
     details: 'Exit status 0 when it succeeded, 1 when it failed, was stopped or the timeout passed.',
     args: [TASK_ID],
     options: [giveUp()],
-    run: (inv) =>
-      withClient(inv.redis, async (client) => {
-        const id = inv.args[0] as string;
-        await requireTask(client, id);
-        return reportEnd(inv.io, await waitFor(inv.io, client, id, inv.opts.timeout as number | undefined));
-      }),
+    run: runWithClient(async (client, inv) => {
+      const id = inv.args[0] as string;
+      await requireTask(client, id);
+      return reportEnd(inv.io, await waitFor(inv.io, client, id, inv.opts.timeout as number | undefined));
+    }),
   },
   {
     name: 'cancel',
     summary: 'cancel a task: queued or delayed, it is removed (ends cancelled); running, it is stopped',
     details: 'Exit status 0 when it was cancelled or stopped, 1 when it had already ended.',
     args: [TASK_ID],
-    run: (inv) =>
-      withClient(inv.redis, async (client) => {
-        const id = inv.args[0] as string;
-        const r = await client.cancel(id);
-        const said = { cancelled: 'cancelled', stopping: 'running: stop sent, it ends stopped', ended: 'had already ended: nothing done' }[r];
-        inv.io.stdout.write(`${quote(id)} ${said}\n`);
-        return r === 'ended' ? 1 : 0;
-      }),
+    run: runWithClient(async (client, inv) => {
+      const id = inv.args[0] as string;
+      const r = await client.cancel(id);
+      const said = { cancelled: 'cancelled', stopping: 'running: stop sent, it ends stopped', ended: 'had already ended: nothing done' }[r];
+      inv.io.stdout.write(`${quote(id)} ${said}\n`);
+      return r === 'ended' ? 1 : 0;
+    }),
   },
   {
     name: 'control',
     summary: 'send a running task a control message',
     details: 'A message is stop, reload, or a custom event as JSON: \'{"event_name":"pause","event":{...}}\'.',
     args: [TASK_ID, { syntax: '<message>', noun: 'message (stop, reload or JSON {"event_name", "event"})', doc: 'stop, reload or JSON {"event_name", "event"}', parse: parseControl }],
-    run: (inv) =>
-      withClient(inv.redis, async (client) => {
-        const [id, message] = inv.args as [string, ControlInput];
-        const t = await requireTask(client, id);
-        if (t.state !== 'RUNNING') {
-          const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : 'is queued, not running yet';
-          throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks`);
-        }
-        await client.control(id, message);
-        const shown = typeof message === 'string' ? message : `event ${quote(message.event_name)}`;
-        inv.io.stdout.write(`sent ${shown} to task ${escapeControls(id)} (running on ${t.worker ? text(t.worker) : '?'})\n`);
-        return 0;
-      }),
+    run: runWithClient(async (client, inv) => {
+      const [id, message] = inv.args as [string, ControlInput];
+      const t = await requireTask(client, id);
+      if (t.state !== 'RUNNING') {
+        const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : 'is queued, not running yet';
+        throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks`);
+      }
+      await client.control(id, message);
+      const shown = typeof message === 'string' ? message : `event ${quote(message.event_name)}`;
+      inv.io.stdout.write(`sent ${shown} to task ${escapeControls(id)} (running on ${t.worker ? text(t.worker) : '?'})\n`);
+      return 0;
+    }),
   },
   {
     name: 'events',
