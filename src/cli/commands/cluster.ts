@@ -1,8 +1,8 @@
 /** Redis Cluster operations: `move-slot`, which moves the swarm (or one partition of it) to another primary. */
 import type { CommandSpec, Invocation } from '../command-spec.js';
 import { UsageError } from '../errors.js';
-import { printJson } from '../format.js';
 import { integerOption, jsonOption, parsedOption } from '../options.js';
+import { reportResult } from '../result.js';
 import { parseAddress } from '../../address.js';
 import { moveSwarmSlot } from '../../slot-move.js';
 
@@ -19,9 +19,7 @@ async function runMoveSlot(inv: Invocation): Promise<number> {
   const partition = inv.opts.partition as number | undefined;
   inv.io.stderr.write(`moving ${partition === undefined ? 'the swarm' : `partition ${partition}`} to ${to.host}:${to.port} (its slot's keys in one step)...\n`);
   const r = await moveSwarmSlot(inv.redis, to, partition === undefined ? {} : { partition });
-  if (inv.opts.json === true) printJson(inv.io, r);
-  else inv.io.stdout.write(r.from === r.to ? `slot ${r.slot} is on ${r.to} already: nothing moved\n` : `slot ${r.slot}: ${r.keys} key(s) moved from ${r.from} to ${r.to}\n`);
-  return 0;
+  return reportResult(inv, r, (r) => [r.from === r.to ? `slot ${r.slot} is on ${r.to} already: nothing moved` : `slot ${r.slot}: ${r.keys} key(s) moved from ${r.from} to ${r.to}`]);
 }
 
 export const CLUSTER_COMMANDS: CommandSpec[] = [

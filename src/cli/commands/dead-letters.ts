@@ -2,10 +2,11 @@
 import type { Client } from '../../client.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
-import { dateTime, isObject, printJson, quote, text } from '../format.js';
+import { dateTime, isObject, quote, text } from '../format.js';
 import { PROG } from '../io.js';
 import { integerOption, jsonOption } from '../options.js';
 import { runWithClient } from '../redis-session.js';
+import { reportResult } from '../result.js';
 
 /** One dead letter as a line; its fields are whatever the store holds, so every one is optional. */
 function deadLetterLine(l: unknown): string {
@@ -42,20 +43,13 @@ export const DEAD_LETTER_COMMANDS: CommandSpec[] = [
     details: 'A key names its entry for good: `retry-dead <key>` and `purge-dead <key>` take it, whatever was parked since.',
     options: [integerOption('--limit <n>', 'show at most n entries (default 20)', 1), jsonOption()],
     run: runWithClient(async (client, inv) => {
-      const { io } = inv;
       const limit = (inv.opts.limit as number | undefined) ?? 20;
       const [letters, { dead }] = await Promise.all([client.deadLetters({ limit }), client.stats()]);
-      if (inv.opts.json === true) {
-        printJson(io, letters);
-        return 0;
-      }
-      if (letters.length === 0) {
-        io.stdout.write('no dead letters\n');
-        return 0;
-      }
-      for (const l of letters) io.stdout.write(deadLetterLine(l) + '\n');
-      if (dead > letters.length) io.stdout.write(`(${dead - letters.length} older not shown; --limit ${dead} shows all)\n`);
-      return 0;
+      return reportResult(inv, letters, () => {
+        if (letters.length === 0) return ['no dead letters'];
+        const older = dead > letters.length ? [`(${dead - letters.length} older not shown; --limit ${dead} shows all)`] : [];
+        return [...letters.map(deadLetterLine), ...older];
+      });
     }),
   },
   {

@@ -1,12 +1,14 @@
 /** The order of the queue: `limit`, `limits`, `pause`, `resume`; and `status`, which says what waits and why. */
 import { Option } from 'commander';
+import type { SwarmStats } from '../../client.js';
 import type { Limit, LimitInfo, LimitTarget } from '../../effects/limits.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';
-import { escapeControls, printJson, quote, showJson } from '../format.js';
+import { escapeControls, quote, showJson } from '../format.js';
 import { PROG } from '../io.js';
 import { integerOption, jsonOption, parsedOption } from '../options.js';
 import { runWithClient, withClient } from '../redis-session.js';
+import { reportResult } from '../result.js';
 import { parseRate } from '../values.js';
 import { runList } from './list-command.js';
 
@@ -54,25 +56,20 @@ function runPause(what: 'pause' | 'resume'): (inv: Invocation) => Promise<number
   };
 }
 
-const runStatus = runWithClient(async (client, inv) => {
-  const s = await client.stats();
-  if (inv.opts.json === true) {
-    printJson(inv.io, s);
-    return 0;
-  }
-  const out = (line: string) => inv.io.stdout.write(line + '\n');
-  out(`queued ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}${s.paused ? '  PAUSED (swarm)' : ''}`);
+/** the swarm's counts, then a table of its functions */
+function statusLines(s: SwarmStats): string[] {
+  const lines = [`queued ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}${s.paused ? '  PAUSED (swarm)' : ''}`];
   const names = Object.keys(s.functions).sort();
-  if (names.length === 0) return 0;
+  if (names.length === 0) return lines;
   const width = Math.max(8, ...names.map((n) => escapeControls(n).length));
-  out(`${'function'.padEnd(width)}  ${'queued'.padStart(8)}  ${'running'.padStart(8)}  ${'delayed'.padStart(8)}  ${'workers'.padStart(8)}`);
+  lines.push(`${'function'.padEnd(width)}  ${'queued'.padStart(8)}  ${'running'.padStart(8)}  ${'delayed'.padStart(8)}  ${'workers'.padStart(8)}`);
   for (const n of names) {
     const f = s.functions[n]!;
     const notes = [f.paused ? 'paused' : '', f.queued > 0 && f.workers === 0 ? 'no live worker serves it: its tasks wait' : ''].filter(Boolean).join('; ');
-    out(`${escapeControls(n).padEnd(width)}  ${String(f.queued).padStart(8)}  ${String(f.running).padStart(8)}  ${String(f.delayed).padStart(8)}  ${String(f.workers).padStart(8)}${notes ? `  (${notes})` : ''}`);
+    lines.push(`${escapeControls(n).padEnd(width)}  ${String(f.queued).padStart(8)}  ${String(f.running).padStart(8)}  ${String(f.delayed).padStart(8)}  ${String(f.workers).padStart(8)}${notes ? `  (${notes})` : ''}`);
   }
-  return 0;
-});
+  return lines;
+}
 
 export const ORDER_COMMANDS: CommandSpec[] = [
   {
@@ -114,6 +111,6 @@ export const ORDER_COMMANDS: CommandSpec[] = [
     name: 'status',
     summary: 'counts: queued, claimed, workers, dead letters, manually ended; per function',
     options: [jsonOption()],
-    run: runStatus,
+    run: runWithClient(async (client, inv) => reportResult(inv, await client.stats(), statusLines)),
   },
 ];
