@@ -38,7 +38,8 @@ export function taskOptionValues(o: Record<string, unknown>): SubmitOptions {
 export const JSON_DATA: Positional = { syntax: '[json-data]', noun: 'json-data', doc: 'the task\'s data as JSON, e.g. \'{"frame":1}\' (default null)', parse: (raw) => parseJson('json-data', raw) };
 export const FUNCTION: Positional = { syntax: '<function>', noun: 'function name', doc: 'the task function to run' };
 const TASK_ID: Positional = { syntax: '<id>', noun: 'task id', doc: "the task's id" };
-const giveUp = () => integerOption('--timeout <ms>', 'give up after this many ms (default: never)', 1, MAX_TIMEOUT);
+/** what `wait` and `events` take: the task they follow to its end, and how long they follow it */
+const followedTask = (): Pick<CommandSpec, 'args' | 'options'> => ({ args: [TASK_ID], options: [integerOption('--timeout <ms>', 'give up after this many ms (default: never)', 1, MAX_TIMEOUT)] });
 
 function parseControl(raw: string): ControlInput {
   if (raw === 'stop' || raw === 'reload') return raw;
@@ -149,8 +150,7 @@ export const TASK_COMMANDS: CommandSpec[] = [
     name: 'wait',
     summary: 'wait for a task to end (its events and progress on stderr); print it as JSON',
     details: 'Exit status 0 when it succeeded, 1 when it failed, was stopped or the timeout passed.',
-    args: [TASK_ID],
-    options: [giveUp()],
+    ...followedTask(),
     run: runWithClient(async (client, inv) => {
       const id = inv.args[0] as string;
       await requireTask(client, id);
@@ -192,8 +192,7 @@ export const TASK_COMMANDS: CommandSpec[] = [
     name: 'events',
     summary: "print a task's events as JSON lines until it ends (Ctrl-C to stop)",
     details: 'Exit status 0 when it ended (or had already), 1 when the timeout passed first. On a terminal, its progress is also shown on stderr.',
-    args: [TASK_ID],
-    options: [giveUp()],
+    ...followedTask(),
     run: runEvents,
   },
 ];
