@@ -8,7 +8,7 @@
  */
 import { assign, setup } from 'xstate';
 import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
-import { effect } from './effect.js';
+import { effect, named } from './invoke.js';
 import { hasQuorum, probingState, waitingForRedis, type PeerProbe } from './quorum.js';
 
 export interface MonitorInput {
@@ -120,7 +120,7 @@ export const monitorMachine = setup({
   id: 'monitor',
   context: ({ input }) => ({ ...input }),
   initial: 'starting',
-  invoke: { id: 'redisWatch', src: 'redisWatch' },
+  invoke: named('redisWatch'),
   on: { STOP: '.stopping' },
   states: {
     starting: {
@@ -128,26 +128,17 @@ export const monitorMachine = setup({
     },
     active: {
       initial: 'sweeping',
-      invoke: { id: 'refreshPeers', src: 'refreshPeers' },
+      invoke: named('refreshPeers'),
       on: { REDIS_LOST: 'probing' },
       states: {
         sweeping: {
-          invoke: {
-            src: 'sweep',
-            input: { requeue: true },
-            onDone: { target: 'firing', actions: ['recordSweep', 'reportSweep'] },
-            // A failed sweep means Redis trouble: find out whether we are cut off.
-            onError: { target: '#monitor.probing', actions: 'reportError' },
-          },
+          // A failed sweep means Redis trouble: find out whether we are cut off.
+          invoke: { ...effect('sweep', { done: { target: 'firing', actions: ['recordSweep', 'reportSweep'] }, failed: '#monitor.probing' }), input: { requeue: true } },
         },
         // Only an active monitor fires: in grace, workers re-assert the tasks Redis lost first,
         // so a tick whose mark Redis lost finds its task there and is not fired twice.
         firing: {
-          invoke: {
-            src: 'fireSchedules',
-            onDone: { target: 'idle', actions: ['recordFiring', 'reportFiring'] },
-            onError: { target: '#monitor.probing', actions: 'reportError' },
-          },
+          invoke: effect('fireSchedules', { done: { target: 'idle', actions: ['recordFiring', 'reportFiring'] }, failed: '#monitor.probing' }),
         },
         idle: {
           after: { sweepDelay: 'sweeping' },
@@ -178,12 +169,7 @@ export const monitorMachine = setup({
       after: { taskTimeout: 'active' },
       states: {
         cleaning: {
-          invoke: {
-            src: 'sweep',
-            input: { requeue: false },
-            onDone: { target: 'done', actions: 'reportSweep' },
-            onError: { target: 'done', actions: 'reportError' },
-          },
+          invoke: { ...effect('sweep', { done: { target: 'done', actions: 'reportSweep' }, failed: 'done' }), input: { requeue: false } },
         },
         done: {},
       },

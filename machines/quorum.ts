@@ -3,6 +3,7 @@
  * Redis pings its known peers, and has quorum when reached / total >= partitionPercentage. With
  * no other peer known, a node cannot tell a partition from an outage: it counts as quorum.
  */
+import { named } from './invoke.js';
 
 /** what pinging the peers found */
 export interface PeerProbe {
@@ -20,7 +21,7 @@ export const hasQuorum = (p: PeerProbe, partitionPercentage: number): boolean =>
  */
 export const probingState = <Q extends string, N extends string>(withQuorum: Q, withoutQuorum: N) => ({
   invoke: [
-    { id: 'awaitRedis', src: 'awaitRedis' } as const,
+    named('awaitRedis'),
     {
       src: 'probePeers' as const,
       onDone: [
@@ -38,6 +39,6 @@ export const probingState = <Q extends string, N extends string>(withQuorum: Q, 
  * the state handles (REDIS_BACK, STOP).
  */
 export const waitingForRedis = {
-  invoke: { id: 'awaitRedis', src: 'awaitRedis' },
+  invoke: named('awaitRedis'),
   after: { fetchWorkerInterval: 'probing' },
 } as const;

@@ -9,7 +9,7 @@
 import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate';
 import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
 import type { TaskMachineEvent } from './task.js';
-import { effect } from './effect.js';
+import { effect, named } from './invoke.js';
 import { hasQuorum, probingState, waitingForRedis, type PeerProbe } from './quorum.js';
 
 export interface ClaimedTask {
@@ -214,10 +214,7 @@ export const workerMachine = setup({
   id: 'worker',
   context: ({ input }) => ({ ...input, running: [], settled: [] }),
   initial: 'starting',
-  invoke: [
-    { id: 'controlListener', src: 'controlListener' },
-    { id: 'redisWatch', src: 'redisWatch' },
-  ],
+  invoke: [named('controlListener'), named('redisWatch')],
   on: {
     TASKS_ENDED: { actions: 'forgetTasks' },
     // A task machine that crashed (a bug, not a task failure): drop it rather than die with it.
@@ -232,10 +229,7 @@ export const workerMachine = setup({
     },
     connected: {
       initial: 'fetching',
-      invoke: [
-        { id: 'heartbeat', src: 'heartbeat' },
-        { id: 'refreshPeers', src: 'refreshPeers' },
-      ],
+      invoke: [named('heartbeat'), named('refreshPeers')],
       on: {
         LEASES_LOST: { actions: 'loseLeases' },
         REDIS_LOST: 'probing',
@@ -279,20 +273,16 @@ export const workerMachine = setup({
       on: { STOP: 'deregistering' },
     },
     halted: {
-      invoke: { id: 'awaitRedis', src: 'awaitRedis' },
+      invoke: named('awaitRedis'),
       on: { REDIS_BACK: 'reconciling', STOP: 'deregistering' },
     },
     reconciling: {
-      invoke: {
-        src: 'reconcile',
-        onDone: { target: 'connected', actions: 'loseLeases' },
-        onError: { target: 'probing', actions: 'reportError' },
-      },
+      invoke: effect('reconcile', { done: { target: 'connected', actions: 'loseLeases' }, failed: 'probing' }),
       on: { STOP: 'draining' },
     },
     draining: {
       // Fetch nothing more; let running tasks finish within stopGrace.
-      invoke: { id: 'heartbeat', src: 'heartbeat' },
+      invoke: named('heartbeat'),
       always: { guard: 'noTasks', target: 'deregistering' },
       after: { stopGrace: 'handingBack' },
       on: { LEASES_LOST: { actions: 'loseLeases' } },
