@@ -133,7 +133,7 @@ export const monitorMachine = setup({
       states: {
         sweeping: {
           // A failed sweep means Redis trouble: find out whether we are cut off.
-          invoke: { ...effect('sweep', { done: { target: 'firing', actions: ['recordSweep', 'reportSweep'] }, failed: '#monitor.probing' }), input: { requeue: true } },
+          invoke: effect('sweep', { input: { requeue: true }, done: { target: 'firing', actions: ['recordSweep', 'reportSweep'] }, failed: '#monitor.probing' }),
         },
         // Only an active monitor fires: in grace, workers re-assert the tasks Redis lost first,
         // so a tick whose mark Redis lost finds its task there and is not fired twice.
@@ -169,7 +169,7 @@ export const monitorMachine = setup({
       after: { taskTimeout: 'active' },
       states: {
         cleaning: {
-          invoke: { ...effect('sweep', { done: { target: 'done', actions: 'reportSweep' }, failed: 'done' }), input: { requeue: false } },
+          invoke: effect('sweep', { input: { requeue: false }, done: { target: 'done', actions: 'reportSweep' }, failed: 'done' }),
         },
         done: {},
       },
