@@ -508,13 +508,8 @@ export class Worker extends MeteredProcess {
     return reply;
   }
 
-  /**
-   * an ordinary claim on the command connection (nothing to claim: no round trip), for at most
-   * half the slots: with a full queue two claims then take turns, Redis running one while the
-   * worker runs the tasks of the other (docs/task-actors.md, "Two claims take turns")
-   */
-  private async claimNow(free: number): Promise<PartClaim[]> {
-    const max = Math.min(free, Math.ceil(this.config.concurrency / 2));
+  /** an ordinary claim on the command connection (nothing to claim: no round trip) */
+  private async claimNow(max: number): Promise<PartClaim[]> {
     if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max) }];
     // Several partitions: from the next one in turn, each for what the ones before left, so
     // that none starves (each claim starts one further on).
@@ -574,7 +569,6 @@ export class Worker extends MeteredProcess {
       ends.carriedBy(both);
       reply = both;
     } else reply = claim(this.redis, part.keys, request);
-    part.ends.claiming(reply);
     return part.ledger.track(request, reply).then((r) => this.noteWake(r));
   }
 

@@ -122,56 +122,6 @@ describe('EndBatch', () => {
   });
 });
 
-describe('EndBatch, while a claim is on its way', () => {
-  it('holds the ENDs flushed meanwhile for the next claim, which carries them in its script', async () => {
-    const { keys, endings, conn } = await setUp('held:');
-    let next: Promise<ClaimResult> | undefined;
-    const batch = new EndBatch(conn, keys);
-    const before = await scriptCalls();
-    const onItsWay = claim(conn, keys, REQUEST);
-    batch.claiming(onItsWay);
-    const written = Promise.all(endings.map((e) => batch.end(e)));
-    // the flush comes before the reply can: the ENDs wait; then, as the worker machine does on
-    // a claim's reply, the next claim is made at once, and takes them
-    const first = await onItsWay.then((r) => {
-      next = claimTaking(batch, conn, keys);
-      return r;
-    });
-    expect(first.claimed.map((t) => t.id)).toEqual(['c', 'd']);
-    expect(next).toBeDefined();
-    expect(await written).toEqual([true, true]);
-    await next;
-    expect(await scriptCalls()).toBe(before + 2); // the claim, and the next one with the ENDs: no END alone
-    expect(await redis.hmget(keys.task('a'), 'state', 'outcome')).toEqual(['END', 'succeeded']);
-    conn.disconnect();
-  });
-
-  it('sends the held ENDs alone when no claim follows the reply', async () => {
-    const { keys, endings, conn } = await setUp('held-alone:');
-    const batch = new EndBatch(conn, keys);
-    const before = await scriptCalls();
-    batch.claiming(claim(conn, keys, REQUEST));
-    expect(await Promise.all(endings.map((e) => batch.end(e)))).toEqual([true, true]);
-    expect(await scriptCalls()).toBe(before + 2); // the claim, then the ENDs on their own
-    expect(await redis.hget(keys.task('b'), 'state')).toBe('END');
-    conn.disconnect();
-  });
-
-  it('sends the held ENDs alone when the claim on its way fails', async () => {
-    const { keys, endings, conn } = await setUp('held-failed:');
-    await redis.del(keys.newQueue);
-    await redis.set(keys.newQueue, 'not a list');
-    const batch = new EndBatch(conn, keys);
-    const failing = claim(conn, keys, REQUEST);
-    batch.claiming(failing);
-    const written = Promise.all(endings.map((e) => batch.end(e)));
-    await expect(failing).rejects.toThrow(/WRONGTYPE/);
-    expect(await written).toEqual([true, true]);
-    expect(await redis.hget(keys.task('a'), 'state')).toBe('END');
-    conn.disconnect();
-  });
-});
-
 /** the script calls a worker at `concurrency` makes to run `n` queued no-op tasks to their end */
 async function scriptsToDrain(n: number, concurrency: number): Promise<number> {
   const o = server.options();
@@ -198,10 +148,10 @@ describe('a busy worker', () => {
     expect(calls).toBeLessThanOrEqual(46);
   });
 
-  it('at concurrency 10 carries every END in a claim: no END goes alone while claims alternate', async () => {
+  it('at concurrency 10 ends ten tasks and claims the next ten in one script', async () => {
     const calls = await scriptsToDrain(200, 10);
-    // claims of at most 5 (half the slots), each carrying the ENDs of the tasks run while the
-    // one before was on its way: about one script per 5 tasks. ENDs sent alone would double it.
-    expect(calls).toBeLessThanOrEqual(200 / 5 + 8);
+    // the ten no-op tasks of a claim settle together: their ENDs and the claim for their slots
+    // go out in one script, about one per ten tasks (ENDs alone, or a claim per task, would not)
+    expect(calls).toBeLessThanOrEqual(200 / 10 + 8);
   });
 });

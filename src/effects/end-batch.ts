@@ -73,10 +73,6 @@ export class EndBatch {
   private scheduled = false;
   /** the batch being flushed, until a claim takes it or it goes alone */
   private outgoing?: Pending[];
-  /** claims of this partition on their way: a batch flushed meanwhile waits for the next claim */
-  private claims = 0;
-  /** ENDs flushed while a claim was on its way, for the next claim to carry */
-  private held?: Pending[];
 
   constructor(
     private readonly redis: Connection,
@@ -104,15 +100,11 @@ export class EndBatch {
     });
   }
 
-  /**
-   * The ENDs for a claim to carry: the batch going out now, when called from within `onFlush`,
-   * and those held for the next claim (see `claiming`); undefined when there are none.
-   */
+  /** The batch going out now, when called from within `onFlush` (once); otherwise undefined. */
   takeOutgoing(): OutgoingEnds | undefined {
-    const batch = this.outgoing ?? this.held;
+    const batch = this.outgoing;
     if (!batch) return undefined;
     this.outgoing = undefined;
-    this.held = undefined;
     this.beforeSend();
     return {
       endings: batch.map((b) => b.ending),
@@ -124,51 +116,21 @@ export class EndBatch {
     };
   }
 
-  /**
-   * A claim of this partition is on its way. ENDs flushed before its reply wait for the claim
-   * the worker makes next, and ride with it: while Redis runs this claim the worker runs the
-   * tasks of the one before, and each claim carries the ENDs of the tasks the worker ran
-   * meanwhile. Worker and Redis work at once, where a single batch made them take turns. When
-   * no claim follows (none was due, or this one failed), the held ENDs go alone then.
-   */
-  claiming(reply: Promise<unknown>): void {
-    this.claims++;
-    const done = () => {
-      // after the reply's own microtasks, in which the worker machine makes its next claim
-      if (--this.claims === 0 && this.held) process.nextTick(() => this.release());
-    };
-    reply.then(done, done);
-  }
-
   private flush(): void {
     this.scheduled = false;
-    const fresh = this.pending;
+    const batch = this.pending;
     this.pending = [];
-    const batch = this.held ? this.held.concat(fresh) : fresh;
-    this.held = undefined;
     this.outgoing = batch;
     try {
-      this.onFlush(fresh.map((b) => b.ending));
+      this.onFlush(batch.map((b) => b.ending));
     } finally {
       // no claim took it (or onFlush threw: the ends still go out, the error goes on up)
       if (this.outgoing === batch) {
         this.outgoing = undefined;
-        if (this.claims > 0) this.held = batch;
-        else {
-          this.beforeSend();
-          this.sendAlone(batch);
-        }
+        this.beforeSend();
+        this.sendAlone(batch);
       }
     }
-  }
-
-  /** held ENDs that no claim took: they go alone */
-  private release(): void {
-    const batch = this.held;
-    if (!batch || this.claims > 0) return;
-    this.held = undefined;
-    this.beforeSend();
-    this.sendAlone(batch);
   }
 
   private sendAlone(batch: Pending[]): void {
