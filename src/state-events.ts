@@ -14,7 +14,7 @@ export function emitStates(actor: AnyActorRef, owner: EventEmitter, log: LoggerL
       // every event makes a snapshot (a busy worker makes thousands a second): compare cheaply
       if (sameValue(s.value, last)) return;
       last = s.value;
-      log.debug(`state ${JSON.stringify(s.value)}`);
+      log.debug(`state ${said(s.value)}`);
       // a listener that throws must not crash the machine it is told about
       try {
         owner.emit('state', s.value);
@@ -33,4 +33,16 @@ function sameValue(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
   return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/**
+ * a state value as JSON, made once per value: a compiled machine's state values are one object
+ * per state, and a busy worker passes two states per claim
+ */
+const spelt = new WeakMap<object, string>();
+function said(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  let s = spelt.get(value);
+  if (s === undefined) spelt.set(value, (s = JSON.stringify(value)));
+  return s;
 }

@@ -360,7 +360,8 @@ export class Worker extends MeteredProcess {
     actor.subscribe((snap) => {
       if (snap.value === last) return;
       last = snap.value;
-      const open = snap.matches('connected') || snap.matches('draining') || snap.matches('handingBack') || snap.matches('releasing');
+      const top = typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0];
+      const open = top === 'connected' || top === 'draining' || top === 'handingBack' || top === 'releasing';
       for (const part of this.parts) part.outbox.setOpen(open);
     });
     actor.start();

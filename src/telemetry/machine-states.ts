@@ -33,15 +33,21 @@ export function valuePaths(value: unknown, prefix = ''): string[] {
   });
 }
 
-/** `gauge{state}`: every state of `root` at 0; `set(value)` moves the 1 to the current state */
-export function stateGauge(gauge: Gauge, root: StateTree): { set(value: unknown): void } {
-  let current: string[] = [];
-  for (const s of leafStates(root)) gauge.set({ state: s }, 0);
+/**
+ * `gauge{state}`: 1 for the current state of `root`, 0 for each other. `set(value)`, told on
+ * every transition (a busy worker makes two per claim), only keeps the value; the gauge is
+ * written from it when the registry is read (`collect`), every state of `root` at each read.
+ */
+export function stateGauge(root: StateTree): { set(value: unknown): void; collect(gauge: Gauge): void } {
+  const states = leafStates(root);
+  let current: unknown;
   return {
     set(value) {
-      for (const s of current) gauge.set({ state: s }, 0);
-      current = valuePaths(value);
-      for (const s of current) gauge.set({ state: s }, 1);
+      current = value;
+    },
+    collect(gauge) {
+      const now = new Set(valuePaths(current));
+      for (const s of states) gauge.set({ state: s }, now.has(s) ? 1 : 0);
     },
   };
 }

@@ -30,10 +30,10 @@ export class MonitorTelemetry {
     owner: EventEmitter,
   ) {
     this.endpoint = new MetricsEndpoint(this.registry, config);
-    this.m = buildMetrics(MONITOR_METRICS, this.registry);
-    this.m.taskTimeout.set(config.taskTimeout / 1000);
-    const state = stateGauge(this.m.state, monitorMachine.root);
+    const state = stateGauge(monitorMachine.root);
     owner.on('state', (value: unknown) => state.set(value));
+    this.m = buildMetrics(MONITOR_METRICS, this.registry, { state: (m) => state.collect(m) });
+    this.m.taskTimeout.set(config.taskTimeout / 1000);
     let reported = 0;
     swarmGauges(
       this.registry,

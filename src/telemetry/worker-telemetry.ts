@@ -70,6 +70,8 @@ export class WorkerTelemetry {
     owner: EventEmitter,
   ) {
     this.endpoint = new MetricsEndpoint(this.registry, config);
+    const state = stateGauge(workerMachine.root);
+    owner.on('state', (value: unknown) => state.set(value));
     const counter =
       (pick: (c: FunctionCounts) => number) =>
       (m: MetricSet<typeof WORKER_METRICS>['claimed']) => {
@@ -101,10 +103,9 @@ export class WorkerTelemetry {
         for (const [state, count] of n) m.set({ state }, count);
       },
       heartbeatLag: (m) => m.set(this.lastRenewal ? (performance.now() - this.lastRenewal) / 1000 : 0),
+      state: (m) => state.collect(m),
     });
     this.m.concurrency.set(config.concurrency);
-    const state = stateGauge(this.m.state, workerMachine.root);
-    owner.on('state', (value: unknown) => state.set(value));
     this.spans = new TaskSpans(view.address);
   }
 
