@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Client, Monitor, RedisUnavailableError, Worker } from '../src/index.js';
 import { freePort, until } from './helpers/redis-server.js';
 import { nodeArgs, spawnServer, type ServerProcess } from './helpers/deployments.js';
@@ -19,7 +19,8 @@ import { runMain } from './helpers/cli.js';
 let dir: string;
 let primary: ServerProcess;
 let replica: ServerProcess;
-beforeAll(async () => {
+// a pair for each test: one of them promotes the replica
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'task-swarm-review-replica-'));
   const [p1, p2] = await Promise.all([freePort(), freePort()]);
   primary = await spawnServer(nodeArgs(p1!, dir, ['--dbfilename', 'primary.rdb']), p1!);
@@ -28,7 +29,7 @@ beforeAll(async () => {
   await until(async () => /master_link_status:up/.test(await r.info('replication')), 'the replica in sync', 10_000, 50);
   r.disconnect();
 });
-afterAll(async () => {
+afterEach(async () => {
   await replica?.kill();
   await primary?.kill();
   rmSync(dir, { recursive: true, force: true });
