@@ -28,24 +28,33 @@ const procs: WorkerProcess[] = [];
 let d: ClusterDeployment;
 let dir: string;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-'));
+/** three primaries with a replica each, in a directory of their own */
+async function deployCluster(): Promise<{ dep: ClusterDeployment; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-'));
   const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
-  d = await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 });
+  return { dep: await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 }), dir };
+}
+
+async function removeCluster(dep: ClusterDeployment | undefined, dir: string | undefined): Promise<void> {
+  for (const n of dep?.nodes ?? []) await n.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+beforeAll(async () => {
+  ({ dep: d, dir } = await deployCluster());
 }, 60_000);
 
 afterAll(async () => {
   for (const p of procs) await p.kill('SIGKILL');
-  for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  await removeCluster(d, dir);
 });
 
 /** a plain connection to each node, for looking at where things are */
-async function nodeOf(prefix: string): Promise<{ slot: number; port: number }> {
-  const c = new Cluster(d.seeds.slice(0, 1));
+async function nodeOf(prefix: string, dep = d): Promise<{ slot: number; port: number }> {
+  const c = new Cluster(dep.seeds.slice(0, 1));
   try {
     await c.ping();
-    const key = buildKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix: prefix })).newQueue;
+    const key = buildKeys(resolveRedisConfig({ cluster: dep.seeds, keyPrefix: prefix })).newQueue;
     const slot = Number(await c.cluster('KEYSLOT', key));
     const slots = (await c.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
     const owner = slots.find(([a, b]) => slot >= a && slot <= b)!;
@@ -79,6 +88,11 @@ async function keysByNode(prefix: string): Promise<Map<number, number>> {
     }
   }
   return out;
+}
+
+/** the swarm on `prefix` through `fault` (test/helpers/swarm-through-fault.ts) */
+function runThrough(prefix: string, fault: () => Promise<void>, dep = d): Promise<{ twice: string[] }> {
+  return swarmThroughFault({ redis: { cluster: dep.seeds, keyPrefix: prefix }, producerRedis: { url: `redis+cluster://${dep.seeds.map((s) => `127.0.0.1:${s.port}`).join(',')}`, keyPrefix: prefix }, tasks: TASKS, taskMs: TASK_MS, procs }, fault);
 }
 
 describe('a swarm on a Redis Cluster', () => {
@@ -130,7 +144,7 @@ describe('a swarm on a Redis Cluster', () => {
       await client.close();
       await worker.stop();
     }
-    const homes = await Promise.all(tags.map(nodeOf));
+    const homes = await Promise.all(tags.map((t) => nodeOf(t)));
     for (const [i, keyPrefix] of tags.entries()) expect([...(await keysByNode(keyPrefix)).keys()]).toEqual([homes[i]!.port]);
     // (spread over shards: these four tags are not all on one primary)
     expect(new Set(homes.map((h) => h.port)).size).toBeGreaterThan(1);
@@ -164,11 +178,6 @@ describe('a swarm on a Redis Cluster', () => {
     }
   }, 60_000);
 
-    /** the swarm on `prefix` through `fault` (test/helpers/swarm-through-fault.ts) */
-  function runThrough(prefix: string, fault: () => Promise<void>): Promise<{ twice: string[] }> {
-    return swarmThroughFault({ redis: { cluster: d.seeds, keyPrefix: prefix }, producerRedis: { url: `redis+cluster://${d.seeds.map((s) => `127.0.0.1:${s.port}`).join(',')}`, keyPrefix: prefix }, tasks: TASKS, taskMs: TASK_MS, procs }, fault);
-  }
-
   it('the swarm moved to another primary mid-run (all its keys at once): every task runs once and ends once', async () => {
     const prefix = '{moving}:';
     const before = await nodeOf(prefix);
@@ -193,17 +202,30 @@ describe('a swarm on a Redis Cluster', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect([...(await keysByNode(prefix)).keys()]).toEqual([before.port]);
   }, 120_000);
+});
+
+// A cluster of its own: the SIGKILL leaves a primary dead and its replica promoted, which the
+// tests above, on the shared cluster, do not expect whatever order they run in.
+describe('a swarm on a Redis Cluster whose primary dies', () => {
+  let own: ClusterDeployment;
+  let ownDir: string;
+  beforeAll(async () => {
+    ({ dep: own, dir: ownDir } = await deployCluster());
+  }, 60_000);
+  afterAll(async () => {
+    await removeCluster(own, ownDir);
+  });
 
   it('the primary serving the swarm SIGKILLed mid-run: its replica is promoted, every task ends, no process restarted', async () => {
     const prefix = '{failing}:';
-    const home = await nodeOf(prefix);
-    const primary = d.nodes.find((n) => n.port === home.port)!;
-    await runThrough(prefix, () => primary.kill('SIGKILL'));
-    const after = await nodeOf(prefix);
+    const home = await nodeOf(prefix, own);
+    const primary = own.nodes.find((n) => n.port === home.port)!;
+    await runThrough(prefix, () => primary.kill('SIGKILL'), own);
+    const after = await nodeOf(prefix, own);
     expect(after.port).not.toBe(home.port);
 
     // the CLI reaches the promoted primary through the cluster too, in both forms
-    const alive = d.seeds.filter((s) => s.port !== home.port);
+    const alive = own.seeds.filter((s) => s.port !== home.port);
     for (const [argv, env] of [
       [['status', '--json', '--key-prefix', prefix, '--redis-cluster', alive.map((s) => `127.0.0.1:${s.port}`).join(',')], {}],
       [['status', '--json', '--key-prefix', prefix], { REDIS_URL: `redis+cluster://127.0.0.1:${alive[0]!.port}` }],
