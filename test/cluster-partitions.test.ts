@@ -26,25 +26,34 @@ const procs: WorkerProcess[] = [];
 let d: ClusterDeployment;
 let dir: string;
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-parts-'));
+/** three primaries with a replica each, in a directory of their own */
+async function deployCluster(): Promise<{ dep: ClusterDeployment; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-parts-'));
   const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
-  d = await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 });
+  return { dep: await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 }), dir };
+}
+
+async function removeCluster(dep: ClusterDeployment | undefined, dir: string | undefined): Promise<void> {
+  for (const n of dep?.nodes ?? []) await n.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+beforeAll(async () => {
+  ({ dep: d, dir } = await deployCluster());
 }, 60_000);
 
 afterAll(async () => {
   for (const p of procs) await p.kill('SIGKILL');
-  for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  await removeCluster(d, dir);
 });
 
 /** the port of the primary serving each partition of the swarm under `keyPrefix` */
-async function homes(keyPrefix: string): Promise<number[]> {
-  const c = new Cluster(d.seeds.filter((s) => d.nodes.find((n) => n.port === s.port)!.proc.exitCode === null && d.nodes.find((n) => n.port === s.port)!.proc.signalCode === null).slice(0, 1));
+async function homes(keyPrefix: string, dep = d): Promise<number[]> {
+  const c = new Cluster(dep.seeds.filter((s) => dep.nodes.find((n) => n.port === s.port)!.proc.exitCode === null && dep.nodes.find((n) => n.port === s.port)!.proc.signalCode === null).slice(0, 1));
   try {
     await c.ping();
     const slots = (await c.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
-    const keys = partitionKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix, partitions: P }));
+    const keys = partitionKeys(resolveRedisConfig({ cluster: dep.seeds, keyPrefix, partitions: P }));
     const out: number[] = [];
     for (const k of keys) {
       const slot = Number(await c.cluster('KEYSLOT', k.newQueue));
@@ -75,10 +84,10 @@ async function keysPerNode(tag: string): Promise<Map<number, number>> {
 }
 
 /** the swarm on `keyPrefix` through `fault` (test/helpers/swarm-through-fault.ts) */
-function runThrough(keyPrefix: string, fault: () => Promise<void>): Promise<{ twice: string[] }> {
+function runThrough(keyPrefix: string, fault: () => Promise<void>, dep = d): Promise<{ twice: string[] }> {
   // (the helper's ids, t0...: spread over every partition)
   expect(new Set(Array.from({ length: TASKS }, (_, i) => partitionOf(`t${i}`, P))).size).toBe(P);
-  return swarmThroughFault({ redis: { cluster: d.seeds, keyPrefix, partitions: P }, producerRedis: { url: `redis+cluster://127.0.0.1:${d.seeds[0]!.port}`, keyPrefix, partitions: P }, tasks: TASKS, taskMs: TASK_MS, procs }, fault);
+  return swarmThroughFault({ redis: { cluster: dep.seeds, keyPrefix, partitions: P }, producerRedis: { url: `redis+cluster://127.0.0.1:${dep.seeds[0]!.port}`, keyPrefix, partitions: P }, tasks: TASKS, taskMs: TASK_MS, procs }, fault);
 }
 
 describe('one swarm over three primaries (partitions: 6, two on each)', () => {
@@ -113,13 +122,26 @@ describe('one swarm over three primaries (partitions: 6, two on each)', () => {
     expect(before[0]).not.toBe(before[P - 1]);
     expect(after[0]).toBe(before[P - 1]);
   }, 120_000);
+});
+
+// A cluster of its own: the SIGKILL leaves a primary dead and its replica promoted, which the
+// tests above, on the shared cluster, do not expect whatever order they run in.
+describe('one swarm over three primaries, one of which dies', () => {
+  let own: ClusterDeployment;
+  let ownDir: string;
+  beforeAll(async () => {
+    ({ dep: own, dir: ownDir } = await deployCluster());
+  }, 60_000);
+  afterAll(async () => {
+    await removeCluster(own, ownDir);
+  });
 
   it("one partition's primary SIGKILLed mid-run: its replica is promoted, every task ends, no process restarted", async () => {
     const keyPrefix = '{failing}:';
-    const before = await homes(keyPrefix);
-    const victim = d.nodes.find((n) => n.port === before[2])!;
-    await runThrough(keyPrefix, () => victim.kill('SIGKILL'));
-    const after = await homes(keyPrefix);
+    const before = await homes(keyPrefix, own);
+    const victim = own.nodes.find((n) => n.port === before[2])!;
+    await runThrough(keyPrefix, () => victim.kill('SIGKILL'), own);
+    const after = await homes(keyPrefix, own);
     expect(after[2]).not.toBe(before[2]);
   }, 120_000);
 });
