@@ -174,11 +174,14 @@ describe('the server version, checked at start-up', () => {
     const old = '# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n';
     expect(() => checkServerVersion(old, 'Redis at redis://h:1')).toThrow(UnsupportedServerError);
     expect(() => checkServerVersion(old, 'Redis at redis://h:1')).toThrow('Redis at redis://h:1 runs Redis 6.2.14; task-swarm needs Redis >= 7.0.0 or Valkey >= 7.2.0');
+    let thrown: unknown;
     try {
       checkServerVersion(old);
     } catch (e) {
-      expect((e as UnsupportedServerError).code).toBe('ERR_SERVER_VERSION');
+      thrown = e;
     }
+    expect(thrown).toBeInstanceOf(UnsupportedServerError);
+    expect((thrown as UnsupportedServerError).code).toBe('ERR_SERVER_VERSION');
   });
 
   it('Valkey: its own version counts (it also reports a Redis version)', () => {
