@@ -34,7 +34,7 @@ describe('a control event whose async listener rejects', () => {
     writeFileSync(
       script,
       `import { Worker } from ${JSON.stringify(INDEX)};
-const w = new Worker({ port: 0, redis: ${JSON.stringify(o)}, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+const w = new Worker({ port: 0, redis: ${JSON.stringify(o)}, logger: { debug() {}, info() {}, warn: (m: unknown) => process.stdout.write('WARN ' + String(m) + '\\n'), error() {} } });
 w.addTaskFunction('hold', (t) => {
   t.on('pause', async (p: any) => { await Promise.resolve(); if (p.ms < 0) throw new Error('bad'); });
   return new Promise((r) => t.signal.addEventListener('abort', () => r('aborted')));
@@ -48,17 +48,27 @@ process.stdout.write('READY\\n');
     child.on('exit', (code) => (exited = code));
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (d: Buffer) => d.toString().includes('READY') && resolve());
         child.on('exit', () => reject(new Error(`worker exited before READY: ${stderr}`)));
       });
-      await redis.lpush(keys.newQueue, JSON.stringify({ id: 'h1', function: 'hold' }));
-      await until(async () => (await redis.hget(keys.task('h1'), 'state')) === 'RUNNING', 'running');
+      for (const id of ['h1', 'h2']) await redis.lpush(keys.newQueue, JSON.stringify({ id, function: 'hold' }));
+      const state = (id: string) => redis.hget(keys.task(id), 'state');
+      await until(async () => (await state('h1')) === 'RUNNING' && (await state('h2')) === 'RUNNING', 'both running');
       await redis.publish(keys.control('h1'), JSON.stringify({ event_name: 'pause', event: { ms: -1 } }));
       await new Promise((r) => setTimeout(r, 1500));
       // what the review saw: exited 1 (an unhandled rejection), h1 RUNNING for a dead worker
       expect({ exited, stderr: stderr.split('\n').find((l) => /Error/.test(l)) }).toEqual({ exited: undefined, stderr: undefined });
+      // logged once, as a warning naming the task and the event
+      expect(stdout.split('\n').filter((l) => l.startsWith('WARN '))).toEqual(['WARN task h1: listener for "pause" threw']);
+      // both tasks still run, and the other one still takes a control message: it ends when stopped
+      expect([await state('h1'), await state('h2')]).toEqual(['RUNNING', 'RUNNING']);
+      await redis.publish(keys.control('h2'), 'stop');
+      await until(async () => (await redis.hget(keys.task('h2'), 'outcome')) === 'stopped', 'h2 ended stopped');
+      expect(await state('h1')).toBe('RUNNING');
     } finally {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
