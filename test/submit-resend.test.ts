@@ -41,6 +41,7 @@ describe('submit whose reply is lost after Redis ran it', () => {
     const outcome = await submitted;
     expect(await redis.llen(keys.newQueue)).toBe(1); // it was queued, once
     // what the review saw: "rejected DuplicateTaskError"
-    expect(outcome).not.toBe(`rejected ${DuplicateTaskError.name}`);
+    if (outcome.startsWith('resolved')) expect(outcome).toBe('resolved once');
+    else expect(outcome).not.toBe(`rejected ${DuplicateTaskError.name}`);
   });
 });

@@ -23,7 +23,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('an id that is not UTF-8', () => {
-  it('runs once and ends (or is parked at once as a bad id), never runs again and again', async () => {
+  it('is parked at once as a bad id, with no task hash, and never runs (not once, nor again and again)', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const raw = Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xff]), Buffer.from('","function":"echo","data":1}')]);
