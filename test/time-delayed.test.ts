@@ -115,7 +115,7 @@ describe('a delayed task', () => {
 });
 
 describe('many delayed tasks due at the same instant', () => {
-  it('are all promoted and run, in bounded batches', async () => {
+  it('are all promoted and run, each succeeded (3,000 due together)', async () => {
     const o = server.options();
     const c = client(o);
     // due after the submits are all in, on a loaded machine too (12 batches; a submit promotes

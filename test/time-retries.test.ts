@@ -195,8 +195,10 @@ describe('a worker that dies', () => {
     await m.start();
     cleanup.push(() => m.stop());
     const c = client(o);
-    // attempt 1 dies (SIGKILL during its 1.5 s), attempt 2 throws, attempt 3 succeeds
-    const id = await c.submit('flaky', { fails: 2, ms: 1500 }, { attempts: 3, backoff: 200 });
+    // attempt 1 dies (SIGKILL during its 1.5 s), attempt 2 throws, attempt 3 succeeds; a
+    // backoff long enough to tell "at once" from "after the backoff"
+    const BACKOFF = 3000;
+    const id = await c.submit('flaky', { fails: 2, ms: 1500 }, { attempts: 3, backoff: BACKOFF });
     const a = await worker(o);
     await a.waitFor(new RegExp(`^STARTED ${id} 1$`), 10_000);
     await a.kill('SIGKILL');
@@ -204,5 +206,8 @@ describe('a worker that dies', () => {
     const t = await c.wait(id, { timeout: 20_000 });
     expect(t).toMatchObject({ outcome: 'succeeded', attempt: 3 });
     expect(t.history!.map((h) => h.outcome)).toEqual(['died', 'failed', 'succeeded']);
-  });
+    const [afterDeath, afterThrow] = gaps(t);
+    expect(afterDeath, 'wait between the death and attempt 2').toBeLessThan(BACKOFF);
+    expect(afterThrow, 'wait between the throw and attempt 3').toBeGreaterThanOrEqual(BACKOFF);
+  }, 30_000);
 });
