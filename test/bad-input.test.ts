@@ -127,7 +127,8 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     // submitted, so tasks the swarm knows, too large for this worker: parked as tasks, not junk
     for (let i = 1; i <= 2; i++) await c.submit('echo', 'x'.repeat(2000), { id: `d${i}` });
     await until(async () => (await c.deadLetters()).length === 7, 'seven dead letters');
-    const m = new Monitor({ redis: o, deadLetterMax: 3, checkTaskInterval: 50 });
+    const warnings: string[] = [];
+    const m = new Monitor({ redis: o, deadLetterMax: 3, checkTaskInterval: 50, logger: { debug() {}, info() {}, warn: (msg: unknown) => warnings.push(String(msg)), error() {} } });
     const dropped: Partial<Record<string, number>>[] = [];
     m.on('sweep', (r: { dropped?: Partial<Record<string, number>> }) => dropped.push(r.dropped ?? {}));
     cleanup.push(() => m.stop());
@@ -137,6 +138,7 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     expect(left.map((d) => d.id ?? d.raw)).toEqual(['d2', 'd1', 'not json 5', 'not json 4', 'not json 3']);
     expect(dropped.slice(0, 2)).toEqual([{ bad_json: 2 }, {}]); // the oldest two junk entries, once
     expect(await redis.hget(`${o.keyPrefix}new-task:dead:stats`, 'dropped:bad_json')).toBe('2');
+    expect(warnings.filter((w) => w.includes('dead-letter retention'))).toEqual([expect.stringMatching(/\(deadLetterMax 3, .*\) dropped 2 bad_json$/)]);
     await stillRuns();
   });
 

@@ -53,6 +53,11 @@ const unreadableError = () => {
 async function swarm(functions: Record<string, TaskFunction>) {
   const o = server.options();
   const logger = new Logger({ type: 'hidden', minLevel: 0 });
+  // what the worker warned of, by its first argument (the rest may be the hostile value itself)
+  const warnings: string[] = [];
+  logger.attachTransport((l) => {
+    if ((l as { _meta?: { logLevelName?: string } })._meta?.logLevelName === 'WARN') warnings.push(String((l as Record<string, unknown>)['0']));
+  });
   const w = new Worker({ port: 0, redis: o, concurrency: 10, heartbeatInterval: 200, logger });
   const runs = new Map<string, number>();
   for (const [name, fn] of Object.entries(functions)) {
@@ -64,7 +69,7 @@ async function swarm(functions: Record<string, TaskFunction>) {
   const c = new Client({ redis: o });
   cleanup.push(() => c.close(), () => w.stop());
   await w.start();
-  return { w, c, runs };
+  return { w, c, runs, warnings };
 }
 
 describe('a value the worker cannot read or write', () => {
@@ -102,7 +107,7 @@ describe('a value the worker cannot read or write', () => {
   it('thrown or rejected by a control-event listener: reported, the task runs on and ends, the process lives', async () => {
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
-    const { c, runs } = await swarm({
+    const { c, runs, warnings } = await swarm({
       listens: async (task) => {
         task.on('sync', () => {
           throw revoked();
@@ -122,5 +127,7 @@ describe('a value the worker cannot read or write', () => {
     release();
     const t = await c.wait(id, { timeout: 4000 });
     expect(t).toMatchObject({ state: 'END', outcome: 'succeeded', result: 'ran on', attempt: 1 });
+    // each reported once, the value it threw unreadable or not
+    expect(warnings.filter((m) => m.includes('listener for')).sort()).toEqual([expect.stringMatching(/^task \S+: listener for "async" threw/), expect.stringMatching(/^task \S+: listener for "sync" threw/)]);
   });
 });
