@@ -214,8 +214,6 @@ const fakeTask = setup({
   output: ({ context }) => ({ id: context.id, end: 'succeeded' }),
 });
 
-/** events the runtime could not have produced, found during the replays: "state EVENT" */
-const unproduced: Record<Variant, Set<string>> = { 'fake children': new Set(), 'real children': new Set() };
 
 const NO_FETCH = ['probing', 'redisDown', 'halted', 'partitioned', 'draining', 'handingBack', 'releasing', 'deregistering', 'stopped', 'failed'];
 const HALTED = ['halted', 'partitioned'];
@@ -332,6 +330,8 @@ async function startWorker(variant: Variant, interpreter: Interpreter) {
 async function replay(variant: Variant, plan: Plan, interpreter: Interpreter) {
   const { actor, crashes, sut: current } = await startWorker(variant, interpreter);
   const { fx, tfx, clock, told, finishes, crashIds } = current;
+  /** events the runtime could not have produced, found during this replay: "state EVENT" */
+  const unproduced = new Set<string>();
   /** every task child ever seen, by id */
   const children = new Map<string, { getSnapshot(): { status: string } }>();
   /** live task machines, as ["task.<id>", record] */
@@ -341,7 +341,7 @@ async function replay(variant: Variant, plan: Plan, interpreter: Interpreter) {
     const s = fx.live(producer);
     if (s.length) s[0]!.sendBack(e);
     else {
-      unproduced[variant].add(`${JSON.stringify(actor.getSnapshot().value)} ${e.type}`);
+      unproduced.add(`${JSON.stringify(actor.getSnapshot().value)} ${e.type}`);
       actor.send(e as never);
     }
   };
@@ -457,6 +457,8 @@ async function replay(variant: Variant, plan: Plan, interpreter: Interpreter) {
     check(k + 1);
   }
   expect(actor.getSnapshot().status).toBe('done');
+  // every event came from the effect that produces it at run time
+  expect([...unproduced], `${plan.name}: events no live effect produced`).toEqual([]);
 }
 
 /**
@@ -521,10 +523,5 @@ describe.each(['fake children', 'real children'] as const)('worker machine, mode
   // the worker as the runtime runs it: the same machine, stepped by actors/compiled-machine.ts
   it.each(list.map((p, i) => [i, p.name] as const))('compiled, path %i: %s', async (i) => {
     await replay(variant, list[i]!, 'compiled');
-  });
-
-  // Runs after the replays (tests in a file run in order).
-  it('every event came from the effect that produces it at run time', () => {
-    expect([...unproduced[variant]]).toEqual([]);
   });
 });
