@@ -39,6 +39,13 @@ describe('cancel of a running task with attempts left', () => {
         return x?.state === 'END' ? x : null;
       }, `task ${id} to end after a cancel that answered stopping`, 4000);
       expect(t.outcome, `cancelled at attempt ${t.attempt}`).toMatch(/stopped|cancelled/);
+      // the attempt the cancel stopped is the last: every one before it failed by itself, and
+      // none starts after it
+      const outcomes = t.history!.map((h) => h.outcome);
+      expect(outcomes.slice(0, -1).filter((x) => x !== 'failed'), `${id}: attempts before the stopped one`).toEqual([]);
+      await new Promise((r) => setTimeout(r, 500));
+      const started = w.lines.filter((l) => l.startsWith(`STARTED ${id} `)).map((l) => Number(l.split(' ')[2]));
+      expect(Math.max(...started), `${id}: the last attempt started`).toBe(t.attempt);
       if (tried >= 5) break;
     }
     expect(tried, 'no cancel landed on a running attempt').toBeGreaterThan(0);
