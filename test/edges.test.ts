@@ -168,6 +168,8 @@ describe('a worker cut off from Redis and from its peers (partitioned)', () => {
     // (the abort is an action of the step that enters partitioned, before its state event)
     expect(marks.map(([m]) => m).filter((m) => m !== 'partitioned')).toEqual(['started', 'aborted', 'returned', 'halted']);
     expect(at('halted') - at('aborted')).toBeGreaterThanOrEqual(750);
+    // halted when they returned, not at the end of abortTimeout (3 s)
+    expect(at('halted') - at('returned')).toBeLessThan(1000);
     // what it returned was not written: the monitors requeue the task elsewhere
     proxy.heal();
     await until(async () => (await c.get(id))?.state === 'RUNNING', 'still RUNNING in Redis (requeued by a monitor later)');
