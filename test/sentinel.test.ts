@@ -208,7 +208,7 @@ describe('Sentinel: the primary SIGKILLed mid-run, the replica promoted', () => 
     expect(r.twice).toEqual([]);
   }, 60_000);
 
-  it("with the primary's last 300 ms of writes lost: still every task ends, none lost, no worker restarted; the re-runs are counted", async () => {
+  it("with the primary's last 300 ms of writes lost: still every task ends, none lost, no worker restarted; a task ended twice is one that ran twice", async () => {
     const r = await failover(await deploy(), 'sent2:', 300);
     // Claims the replica never got put their tasks back in the queue (the workers that ran them
     // find their leases gone and abort their copies), ENDs it never got leave their tasks
