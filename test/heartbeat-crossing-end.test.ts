@@ -28,5 +28,7 @@ it('a busy worker with a quick heartbeat ends thousands of tasks, retries includ
   const ids = await c.submitMany(Array.from({ length: 4000 }, (_, i) => ({ fn: 'quick', data: { flaky: i % 10 === 0 }, options: { attempts: 2 } })));
   const ends = await Promise.all(ids.map((id) => c.wait(id, { timeout: 60_000 })));
   expect(ends.every((t) => t.outcome === 'succeeded')).toBe(true);
+  // the retries happened: every tenth task ended at its second attempt, the others at their first
+  expect(ends.map((t) => t.attempt)).toEqual(ids.map((_, i) => (i % 10 === 0 ? 2 : 1)));
   expect(warnings.filter((m) => /lease lost/.test(m))).toEqual([]);
 });
