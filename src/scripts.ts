@@ -32,7 +32,7 @@ export const SCRIPTS = {
   claim: 10,
   renew: 6,
   finish: 4,
-  'finish-claim': 14,
+  'finish-claim': 10,
   'claim-recover': 4,
   'park-claimed': 8,
   emit: 1,

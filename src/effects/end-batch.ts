@@ -42,9 +42,12 @@ export async function finishTasks(redis: Connection, keys: Keys, endings: Ending
 
 export const finishKeys = (keys: Keys) => [keys.leases, keys.ended, keys.newQueue, keys.taskSet];
 
-export function finishArgs(keys: Keys, endings: Ending[]): string[] {
-  const args: string[] = [];
-  for (const e of endings) args.push(keys.task(e.id), e.id, e.lease, e.outcome, e.payloadJson, keys.events(e.id));
+/** finish.lua's ARGV: the task key prefix, then four per END (`endingArgs`) */
+export const finishArgs = (keys: Keys, endings: Ending[]): string[] => endingArgs([keys.taskKeyPrefix], endings);
+
+/** each END's four of finish.lua's ARGV (the task's key and channel are made from its id there), after `args` */
+export function endingArgs<T>(args: (T | string)[], endings: Ending[]): (T | string)[] {
+  for (const e of endings) args.push(e.id, e.lease, e.outcome, e.payloadJson);
   return args;
 }
 

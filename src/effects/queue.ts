@@ -10,7 +10,7 @@ import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
 import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import type { DeadLetterReason } from '../errors.js';
-import { finishArgs, finishKeys, parseFinish, type Ending } from './end-batch.js';
+import { endingArgs, parseFinish, type Ending } from './end-batch.js';
 
 export interface Claimed {
   id: string;
@@ -66,14 +66,17 @@ export async function claim(redis: Connection, keys: Keys, c: ClaimRequest): Pro
  * and one reply per batch where the two would be two. `written` is finish.lua's answer per end.
  */
 export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
-  const fa = finishArgs(keys, ends);
-  const reply = (await runScript(redis, 'finish-claim', [...finishKeys(keys), ...claimKeys(keys, c.worker)], [fa.length, ...fa, ...claimArgs(keys, c)])) as [unknown, unknown];
+  // (finish.lua's keys and task key prefix are claim.lua's too: finish-claim.lua passes them on)
+  const args = endingArgs<string | number>([4 * ends.length], ends);
+  const reply = (await runScript(redis, 'finish-claim', claimKeys(keys, c.worker), claimArgs(keys, c, args))) as [unknown, unknown];
   return { written: parseFinish(reply[0]), ...parseClaim(reply[1]) };
 }
 
 export const claimKeys = (keys: Keys, worker: string) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(worker), keys.ended];
-export function claimArgs(keys: Keys, c: ClaimRequest): (string | number)[] {
-  const args: (string | number)[] = [keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.acks.length, ...c.acks];
+/** claim.lua's ARGV, after `args` (finish-claim.lua's ENDs) */
+export function claimArgs(keys: Keys, c: ClaimRequest, args: (string | number)[] = []): (string | number)[] {
+  args.push(keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.acks.length);
+  for (const a of c.acks) args.push(a);
   for (const f of c.functions) args.push(f.name, f.room);
   return args;
 }

@@ -7,9 +7,11 @@
   the wake marker the ENDs pushed for idle workers (below): the one thing it does that finish.lua
   then claim.lua, sent apart, do not need.
 
-  KEYS[1..4] finish.lua's KEYS   KEYS[5..14] claim.lua's KEYS
-  ARGV[1] n = how many of the following ARGV are finish.lua's
-  ARGV[2..n+1] finish.lua's ARGV   ARGV[n+2..] claim.lua's ARGV
+  KEYS: claim.lua's KEYS, among which finish.lua's (its leases, ended, newQueue and taskSet are
+  claim.lua's KEYS[3], KEYS[10], KEYS[1] and KEYS[2])
+  ARGV[1] n = how many of the following ARGV are finish.lua's, after its task key prefix (which
+  is claim.lua's ARGV[1])
+  ARGV[2..n+1] finish.lua's ARGV but its first   ARGV[n+2..] claim.lua's ARGV
 
   Returns { finish.lua's reply, claim.lua's reply }.
 ]]
@@ -22,17 +24,16 @@ local function claim(KEYS, ARGV)
 end
 
 local n = tonumber(ARGV[1])
-local finishArgs, claimArgs = {}, {}
+local finishArgs, claimArgs = { ARGV[n + 2] }, {}
 for i = 2, n + 1 do finishArgs[#finishArgs + 1] = ARGV[i] end
 for i = n + 2, #ARGV do claimArgs[#claimArgs + 1] = ARGV[i] end
--- (KEYS[3] and KEYS[5] are both the queue)
-local queued = redis.call('LLEN', KEYS[3])
-local ended = finish({ KEYS[1], KEYS[2], KEYS[3], KEYS[4] }, finishArgs)
+local queued = redis.call('LLEN', KEYS[1])
+local ended = finish({ KEYS[3], KEYS[10], KEYS[1], KEYS[2] }, finishArgs)
 -- An END that freed a limited slot pushed a wake marker for the idle workers (lib/limits.lua),
 -- and the claim below, routing the queue, would drop it before any of them saw it: a group's
 -- limit spans functions, so what the release made claimable may be for a function only other
 -- workers run. The marker is pushed again once the claim has run.
-local woke = redis.call('LLEN', KEYS[3]) > queued
-local claimed = claim({ KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14] }, claimArgs)
-if woke then redis.call('LPUSH', KEYS[3], 'wake') end
+local woke = redis.call('LLEN', KEYS[1]) > queued
+local claimed = claim(KEYS, claimArgs)
+if woke then redis.call('LPUSH', KEYS[1], 'wake') end
 return { ended, claimed }

@@ -17,8 +17,9 @@
 
   KEYS[1] leases (zset)   KEYS[2] ended (list)   KEYS[3] newQueue (Q, lib/names.lua)
   KEYS[4] taskSet
-  ARGV, six per task: task key, task id, lease, outcome (succeeded|failed|stopped|retry:<ms>),
-  result or error as JSON, events channel
+  ARGV[1] task key prefix (a task's hash is the prefix and its id, its events channel that and
+  `-events`), then four per task: task id, lease, outcome (succeeded|failed|stopped|retry:<ms>),
+  result or error as JSON
 
   Returns, per task: 1 when written (or already written by this lease: a retry after a timeout
   whose first try did reach Redis), 0 when fenced (the lease is not ours, or not RUNNING).
@@ -33,8 +34,11 @@
 local now = nowMs()
 local nowS = string.format('%d', now)
 local out = {}
-for i = 1, #ARGV, 6 do
-  local key, id, lease, outcome, payload, channel = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+local prefix = ARGV[1]
+for i = 2, #ARGV, 4 do
+  local id, lease, outcome, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local key = prefix .. id
+  local channel = key .. '-events'
   local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease', 'cancelling', 'attempt') or {}
   -- cancelled while it ran (cancel.lua): the stop may reach no one, the attempt failing first,
   -- so a retry is no retry then: the task ends stopped, with the attempt's error
