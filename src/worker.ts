@@ -137,6 +137,8 @@ export class Worker extends MeteredProcess {
   private readonly sub: Connection;
   /** where the swarm's partition count is kept (src/effects/layout.ts) */
   private readonly layoutKey: string;
+  /** the functions' rooms in a claim of `max` while none is capped (functionRooms; renewed as functions are added) */
+  private rooms?: { max: number; functions: ClaimRequest['functions'] };
   /** where the next claim across partitions starts */
   private partRotation = 0;
   private blocking?: Connection;
@@ -289,6 +291,7 @@ export class Worker extends MeteredProcess {
     this.functions.set(name, fn as TaskFunction);
     if (cap === undefined) this.caps.delete(name);
     else this.caps.set(name, cap);
+    this.rooms = undefined;
     this.rouse();
     // a running worker says it serves this function now (stats, status)
     if (this.listed) for (const part of this.parts) announceFunctions(this.redis, part.keys, this.address, [...this.functions.keys()]).catch(() => {});
@@ -489,6 +492,12 @@ export class Worker extends MeteredProcess {
    * `taken`: per function, what claims not yet in `pending` took (a claim across partitions)
    */
   private functionRooms(max: number, taken?: Map<string, number>): ClaimRequest['functions'] {
+    // no function capped: every one has the whole room, and the list is the same claim after claim
+    if (this.caps.size === 0) {
+      if (max <= 0) return [];
+      if (this.rooms?.max !== max) this.rooms = { max, functions: [...this.functions.keys()].map((name) => ({ name, room: max })) };
+      return this.rooms.functions;
+    }
     let running: Map<string, number> | undefined;
     if (this.caps.size) {
       running = new Map(taken);
