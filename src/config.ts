@@ -5,6 +5,7 @@
  */
 import { hostProblem, parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
+import type { LoggerLike } from './logger.js';
 import { hashTag, resolveConnectionForm, type SentinelAddress, type TlsConfig } from './redis-forms.js';
 
 const MAX_INT = 2 ** 31 - 1;
@@ -133,6 +134,16 @@ type Input<S extends Record<string, Field>> = { [K in keyof S]?: ValueOf<S[K]> }
 export type RedisConfig = Resolved<typeof REDIS_FIELDS>;
 /** (`durable: true` is one replica) */
 export type RedisOptions = Omit<Input<typeof REDIS_FIELDS>, 'durable'> & { durable?: number | boolean };
+/**
+ * What a Worker or a Monitor is given: its fields of the schema (each optional), its Redis, a
+ * logger, and the shared secret that authenticates peer pings (HMAC; all nodes of a swarm use
+ * the same)
+ */
+export type ProcessOptions<S extends Record<string, Field>> = { [K in keyof S]?: S[K]['kind'] extends 'string' ? string : number } & {
+  redis?: RedisOptions;
+  logger?: LoggerLike;
+  secret?: string;
+};
 export type WorkerConfig = Resolved<typeof WORKER_FIELDS> & { redis: RedisConfig; secret?: string };
 export type MonitorConfig = Resolved<typeof MONITOR_FIELDS> & { redis: RedisConfig; secret?: string };
 

@@ -8,7 +8,7 @@ import { Cluster } from 'ioredis';
 import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
-import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type RedisOptions } from './config.js';
+import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type ProcessOptions } from './config.js';
 import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
@@ -29,12 +29,7 @@ import { MonitorTelemetry } from './telemetry/monitor-telemetry.js';
 import { MeteredProcess } from './telemetry/metered-process.js';
 import { dictionary } from './dictionary.js';
 
-type Fields = typeof MONITOR_FIELDS;
-export type MonitorOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
-  redis?: RedisOptions;
-  logger?: LoggerLike;
-  secret?: string;
-};
+export type MonitorOptions = ProcessOptions<typeof MONITOR_FIELDS>;
 
 /** tasks handled per script call, so one call never holds Redis for long (a few ms) */
 const SWEEP_BATCH = 1000;

@@ -7,8 +7,8 @@ import type { Connection } from './redis.js';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
-import { resolveWorkerConfig, type RedisOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
-import { ConfigError, LeaseLostError, StateError, TaskStoppedError } from './errors.js';
+import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
+import { ConfigError, LeaseLostError, StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
@@ -19,12 +19,11 @@ import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './effects/event-outbox.js';
-import { formatEvent, lastEventArg, parseControl, parseEntry, safeJson, serializeError, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, type TaskEntry } from './wire.js';
+import { formatEvent, lastEventArg, parseControl, parseEntry, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, type TaskEntry } from './wire.js';
 import { replicaShortfall, replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, waitForWork, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
-import type { EndingOutcome } from './effects/end-batch.js';
-import { attemptsOf, backoffDelay } from './retry-policy.js';
+import { attemptsOf } from './retry-policy.js';
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
 import { EndBatch } from './effects/end-batch.js';
@@ -34,7 +33,7 @@ import { startPeerServer, type PeerServer } from './peer-server.js';
 import { probePeers } from './peer-prober.js';
 import { awaitRedis, redisWatch } from './redis-watch.js';
 import { ticker } from '../actors/ticker.js';
-import { taskRunner } from './task-runner.js';
+import { taskActions } from './effects/task-actions.js';
 import { disarmAttemptTimer } from './attempt-timer.js';
 import { compiled } from '../actors/compiled-machine.js';
 import { TaskMachines } from '../actors/task-machines.js';
@@ -43,16 +42,7 @@ import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
 import { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import { MeteredProcess } from './telemetry/metered-process.js';
 
-type Fields = typeof WORKER_FIELDS;
-export type WorkerOptions = { [K in keyof Fields]?: Fields[K]['kind'] extends 'string' ? string : number } & {
-  redis?: RedisOptions;
-  logger?: LoggerLike;
-  /** shared secret that authenticates peer pings (HMAC); all nodes of a swarm use the same */
-  secret?: string;
-};
-
-/** the stored error of a task ended by a `stop` control message */
-const STOPPED = (({ name, code, message }) => ({ name, code, message }))(new TaskStoppedError());
+export type WorkerOptions = ProcessOptions<typeof WORKER_FIELDS>;
 
 /** how long to wait for a retried END write after a Redis error */
 const FINISH_RETRY_MS = 500;
@@ -822,102 +812,36 @@ export class Worker extends MeteredProcess {
   private machine() {
     const { config, keys, log } = this;
     const task = taskMachine.provide({
-      actions: {
-        abortRun: ({ context, event }) => {
-          const t = this.localOf(context.id, context.lease);
-          // out of time: the reason is the TimeoutError the attempt ends with
-          if (t && !t.settled) t.controller?.abort(event.type === 'TIMEOUT' ? event.error : new Error(`task ${context.id} aborted`));
-        },
-        deliverEvent: ({ context, event }) => {
-          if (event.type !== 'EVENT') return;
-          const handlers = this.localOf(context.id, context.lease)?.listeners?.get(event.name);
-          if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
-          // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
-          // rejects (an unhandled rejection would end the process), is reported, not fatal.
-          // (the logger reads the value: one it cannot read is reported without it)
-          const report = (e: unknown) => {
-            try {
-              log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
-            } catch {
-              log.warn(`task ${context.id}: listener for "${event.name}" threw a value that cannot be logged`);
-            }
-          };
-          for (const h of handlers ?? []) {
-            try {
-              const r = h(event.payload) as unknown;
-              if (r instanceof Promise) r.catch(report);
-            } catch (e) {
-              report(e);
-            }
-          }
-        },
-        reportFinishError: ({ context, event }) =>
-          log.warn(`task ${context.id}: could not write its end, retrying: ${String((event as { error?: Error }).error?.message ?? '')}`),
-        releaseTask: ({ context }) => {
-          const t = this.localOf(context.id, context.lease);
-          if (!t) return;
-          this.telemetry.released(t, context.outcome, context.abandoned, context.error);
-          if (t.timeout) disarmAttemptTimer(t);
+      actions: taskActions({
+        log,
+        telemetry: this.telemetry,
+        local: (id, lease) => this.localOf(id, lease),
+        adopt: (id, lease) => this.adopt(id, lease),
+        release: (t) => {
           // (only this claim's: a later claim of the id runs on)
-          if (this.tasks.get(context.id) === t) this.tasks.delete(context.id);
-          else this.replaced.delete(`${context.id}\n${context.lease}`);
+          if (this.tasks.get(t.id) === t) this.tasks.delete(t.id);
+          else this.replaced.delete(`${t.id}\n${t.lease}`);
         },
-        startRun: taskRunner({
-          local: (id, lease) => this.localOf(id, lease) ?? this.adopt(id, lease),
-          fn: (name) => this.functions.get(name),
-          readRaw: (id) => this.redis.hget(this.partOf(id).keys.task(id), 'data'),
-          emit: (t, event, data) => this.publish(t, event, data),
-          observe: (t) => this.telemetry.run(t),
-          update: async (t, progress) => {
-            // An old copy (its claim replaced by a later one of the same id) holds no lease.
-            if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id);
-            if (progress !== undefined) this.publish(t, 'progress', progress);
-            // Redis lost or not reconciled yet: the machine holds the leases; answer here.
-            if (!this.live) return;
-            let lost: string[];
-            try {
-              lost = await this.renewAll();
-            } catch {
-              return; // the heartbeat finds the trouble too, and the machine handles it
-            }
-            if (lost.length) this.actor?.send({ type: 'LEASES_LOST', ids: lost });
-            if (lost.includes(t.id) && this.tasks.get(t.id) === t) throw new LeaseLostError(t.id);
-          },
-        }),
-        writeEnd: ({ context, self }) => {
-          const payload =
-            context.outcome === 'succeeded'
-              ? safeJson(context.result)
-              : context.outcome === 'stopped'
-                ? JSON.stringify(STOPPED)
-                : JSON.stringify(serializeError(context.error));
-          const report = (e: { type: 'ENDED'; written: boolean } | { type: 'END_FAILED'; error: unknown }) => {
-            if (self.getSnapshot().status === 'active') self.send(e);
-          };
-          // Events this copy emitted while Redis was away wait in the outbox until the worker
-          // has reconciled; its END must not overtake them (they would find the task ended, and
-          // be refused): it is tried again, after them.
-          const part = this.partOf(context.id);
-          if (part.outbox.holds(context.id, context.lease)) {
-            queueMicrotask(() => report({ type: 'END_FAILED', error: new Error('its events are waiting for Redis; the END follows them') }));
-            return;
+        partOf: (id) => this.partOf(id),
+        fn: (name) => this.functions.get(name),
+        readRaw: (id) => this.redis.hget(this.partOf(id).keys.task(id), 'data'),
+        emit: (t, event, data) => this.publish(t, event, data),
+        update: async (t, progress) => {
+          // An old copy (its claim replaced by a later one of the same id) holds no lease.
+          if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id);
+          if (progress !== undefined) this.publish(t, 'progress', progress);
+          // Redis lost or not reconciled yet: the machine holds the leases; answer here.
+          if (!this.live) return;
+          let lost: string[];
+          try {
+            lost = await this.renewAll();
+          } catch {
+            return; // the heartbeat finds the trouble too, and the machine handles it
           }
-          // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
-          const outcome: EndingOutcome =
-            context.outcome === 'retry' ? `retry:${backoffDelay(this.localOf(context.id, context.lease)?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
-          const mine = this.localOf(context.id, context.lease);
-          if (mine) this.telemetry.ending(mine, context.outcome ?? 'failed');
-          part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
-            (written) => {
-              if (mine) this.telemetry.ended(mine, context.outcome ?? 'failed', written);
-              if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
-              else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
-              report({ type: 'ENDED', written });
-            },
-            (error: unknown) => report({ type: 'END_FAILED', error }),
-          );
+          if (lost.length) this.actor?.send({ type: 'LEASES_LOST', ids: lost });
+          if (lost.includes(t.id) && this.tasks.get(t.id) === t) throw new LeaseLostError(t.id);
         },
-      },
+      }),
     });
 
     // the task machines as the worker runs them: compiled, one plain record each (docs/task-actors.md)

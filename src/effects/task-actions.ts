@@ -1,0 +1,126 @@
+/**
+ * The task machine's effects (machines/task.ts), as the worker provides them: run the task's
+ * function (task-runner.ts), abort it, hand it control events, write its END (the end batch,
+ * end-batch.ts, and finish.lua), release what the worker keeps of it. What they need of the
+ * worker comes in as `TaskActionDeps`: its records of the claims it runs, their partitions,
+ * its functions, telemetry and log.
+ */
+import type { taskMachine } from '../../machines/task.js';
+import type { LocalTask, TaskFunction } from '../task.js';
+import type { LoggerLike } from '../logger.js';
+import type { WorkerTelemetry } from '../telemetry/worker-telemetry.js';
+import type { EndBatch, EndingOutcome } from './end-batch.js';
+import type { EventOutbox } from './event-outbox.js';
+import { TaskStoppedError } from '../errors.js';
+import { safeJson, serializeError } from '../wire.js';
+import { backoffDelay } from '../retry-policy.js';
+import { disarmAttemptTimer } from '../attempt-timer.js';
+import { taskRunner } from '../task-runner.js';
+
+export interface TaskActionDeps {
+  log: LoggerLike;
+  telemetry: WorkerTelemetry;
+  /** the record of claim `lease` of task `id`: the one running it, or an old claim's kept aside */
+  local(id: string, lease: string): LocalTask | undefined;
+  /** a claimed task's machine has started: its record moves from claimed to running */
+  adopt(id: string, lease: string): LocalTask | undefined;
+  /** forget this claim's record (its machine is over) */
+  release(t: LocalTask): void;
+  /** the partition a task runs from: its events' outbox and its ENDs' batch */
+  partOf(id: string): { outbox: EventOutbox; ends: EndBatch };
+  fn(name: string): TaskFunction | undefined;
+  /** the task's `data` field as stored in its hash now */
+  readRaw(id: string): Promise<string | null>;
+  /** publish an event of this claim of the task (fenced by its lease) */
+  emit(t: LocalTask, event: string, data: unknown): void;
+  /** the task function's `update()`: a heartbeat of this claim, with its progress */
+  update(t: LocalTask, progress: unknown): Promise<void>;
+}
+
+type TaskActions = NonNullable<Parameters<typeof taskMachine.provide>[0]['actions']>;
+
+/** the stored error of a task ended by a `stop` control message */
+const STOPPED = (({ name, code, message }) => ({ name, code, message }))(new TaskStoppedError());
+
+export function taskActions(deps: TaskActionDeps): TaskActions {
+  const { log, telemetry } = deps;
+  return {
+    abortRun: ({ context, event }) => {
+      const t = deps.local(context.id, context.lease);
+      // out of time: the reason is the TimeoutError the attempt ends with
+      if (t && !t.settled) t.controller?.abort(event.type === 'TIMEOUT' ? event.error : new Error(`task ${context.id} aborted`));
+    },
+    deliverEvent: ({ context, event }) => {
+      if (event.type !== 'EVENT') return;
+      const handlers = deps.local(context.id, context.lease)?.listeners?.get(event.name);
+      if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
+      // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
+      // rejects (an unhandled rejection would end the process), is reported, not fatal.
+      // (the logger reads the value: one it cannot read is reported without it)
+      const report = (e: unknown) => {
+        try {
+          log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+        } catch {
+          log.warn(`task ${context.id}: listener for "${event.name}" threw a value that cannot be logged`);
+        }
+      };
+      for (const h of handlers ?? []) {
+        try {
+          const r = h(event.payload) as unknown;
+          if (r instanceof Promise) r.catch(report);
+        } catch (e) {
+          report(e);
+        }
+      }
+    },
+    reportFinishError: ({ context, event }) =>
+      log.warn(`task ${context.id}: could not write its end, retrying: ${String((event as { error?: Error }).error?.message ?? '')}`),
+    releaseTask: ({ context }) => {
+      const t = deps.local(context.id, context.lease);
+      if (!t) return;
+      telemetry.released(t, context.outcome, context.abandoned, context.error);
+      if (t.timeout) disarmAttemptTimer(t);
+      deps.release(t);
+    },
+    startRun: taskRunner({
+      local: (id, lease) => deps.local(id, lease) ?? deps.adopt(id, lease),
+      fn: deps.fn,
+      readRaw: deps.readRaw,
+      emit: deps.emit,
+      observe: (t) => telemetry.run(t),
+      update: deps.update,
+    }),
+    writeEnd: ({ context, self }) => {
+      const payload =
+        context.outcome === 'succeeded'
+          ? safeJson(context.result)
+          : context.outcome === 'stopped'
+            ? JSON.stringify(STOPPED)
+            : JSON.stringify(serializeError(context.error));
+      const report = (e: { type: 'ENDED'; written: boolean } | { type: 'END_FAILED'; error: unknown }) => {
+        if (self.getSnapshot().status === 'active') self.send(e);
+      };
+      // Events this copy emitted while Redis was away wait in the outbox until the worker
+      // has reconciled; its END must not overtake them (they would find the task ended, and
+      // be refused): it is tried again, after them.
+      const part = deps.partOf(context.id);
+      if (part.outbox.holds(context.id, context.lease)) {
+        queueMicrotask(() => report({ type: 'END_FAILED', error: new Error('its events are waiting for Redis; the END follows them') }));
+        return;
+      }
+      const mine = deps.local(context.id, context.lease);
+      // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
+      const outcome: EndingOutcome = context.outcome === 'retry' ? `retry:${backoffDelay(mine?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
+      if (mine) telemetry.ending(mine, context.outcome ?? 'failed');
+      part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
+        (written) => {
+          if (mine) telemetry.ended(mine, context.outcome ?? 'failed', written);
+          if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
+          else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
+          report({ type: 'ENDED', written });
+        },
+        (error: unknown) => report({ type: 'END_FAILED', error }),
+      );
+    },
+  };
+}
