@@ -24,13 +24,17 @@ export class ClaimLedger {
   request(base: Omit<ClaimRequest, 'token' | 'acks'>): ClaimRequest {
     const acks = this.acks;
     this.acks = [];
-    const now = Date.now();
-    for (const [token, at] of this.cancelled) {
-      if (now - at < CANCELLED_KEEP_MS) break; // in cancelling order
-      this.cancelled.delete(token);
-      acks.push(token);
+    if (this.cancelled.size) {
+      const now = Date.now();
+      for (const [token, at] of this.cancelled) {
+        if (now - at < CANCELLED_KEEP_MS) break; // in cancelling order
+        this.cancelled.delete(token);
+        acks.push(token);
+      }
     }
-    return { ...base, token: `${this.prefix}.${++this.seq}`, acks };
+    // (one object of one shape, on every claim)
+    const { worker, max, maxPayloadBytes, functions, rotation } = base;
+    return { worker, max, maxPayloadBytes, functions, rotation, token: `${this.prefix}.${++this.seq}`, acks };
   }
 
   /** Follow a claim's reply: an answer is acknowledged later, a failure leaves the claim to recover. */
