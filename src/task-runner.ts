@@ -46,7 +46,16 @@ export function taskRunner(deps: RunnerDeps) {
       if (t.timeout) timeOutIfLate(t, self);
     };
     const observer = deps.observe?.(t);
-    execute(deps, t, run, controller, observer).then(
+    let running: unknown;
+    try {
+      running = execute(deps, t, run, controller, observer);
+    } catch (error) {
+      // thrown before the function returned (or by it, synchronously): told after this step, as a rejection is
+      running = Promise.reject(error);
+    }
+    // (a promise the function returned is followed as it is: no async wrapper, one promise and
+    // one turn fewer per task)
+    Promise.resolve(running).then(
       (output) => {
         settle();
         observer?.settled();
@@ -61,14 +70,19 @@ export function taskRunner(deps: RunnerDeps) {
   };
 }
 
-async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort, observer?: RunObserver): Promise<unknown> {
-  if (run > 0) {
-    const raw = await deps.readRaw(t.id);
+/** the run: a reload's re-reads the task's data first; what the function returns (it may throw) */
+function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort, observer?: RunObserver): unknown {
+  if (run === 0) return call(deps, t, abort, observer);
+  return deps.readRaw(t.id).then((raw) => {
     if (raw) {
       t.entry = parseEntry(raw);
       t.raw = raw;
     }
-  }
+    return call(deps, t, abort, observer);
+  });
+}
+
+function call(deps: RunnerDeps, t: LocalTask, abort: LazyAbort, observer?: RunObserver): unknown {
   const fn = deps.fn(t.entry.function);
   if (!fn) throw new UnknownFunctionError(t.entry.function);
   const handle: Task = {
@@ -94,5 +108,5 @@ async function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyA
     },
     update: (progress) => deps.update(t, progress),
   };
-  return await (observer?.call ? observer.call(() => fn(handle)) : fn(handle));
+  return observer?.call ? observer.call(() => fn(handle)) : fn(handle);
 }
