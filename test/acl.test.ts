@@ -104,7 +104,9 @@ describe('each role with exactly its rules', () => {
       if (t.attempt < 2) throw new Error('first attempt fails');
       return t.attempt;
     });
+    let longStarted = false;
     w.addTaskFunction('long', async (t) => {
+      longStarted = true;
       await new Promise((resolve, reject) => {
         const timer = setTimeout(resolve, 10_000);
         t.signal.addEventListener('abort', () => {
@@ -139,7 +141,9 @@ describe('each role with exactly its rules', () => {
     const queued = await c.submit('nobody-serves-this');
     expect(await c.cancel(queued)).toBe('cancelled');
     const running = await c.submit('long');
-    await until(async () => (await c.get(running))?.state === 'RUNNING', 'the long task running');
+    // (its function started: a stop that reaches the worker before its claim's reply is
+    // dropped, a known gap of plain control messages: docs/failure-model.md)
+    await until(async () => longStarted && (await c.get(running))?.state === 'RUNNING', 'the long task running');
     await c.control(running, 'stop');
     expect((await c.wait(running, { timeout: 10_000 })).outcome).toBe('stopped');
 
