@@ -5,16 +5,12 @@
  * of a cluster happen: one partition's primary SIGKILLed (its replica promoted), one partition
  * moved onto another primary. Every task ends, none is lost, no process restarted.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, moveSwarmSlot } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { partitionKeys, partitionOf } from '../src/partitions.js';
-import { freePort } from './helpers/redis-server.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 import type { WorkerProcess } from './helpers/processes.js';
 import { swarmThroughFault } from './helpers/swarm-through-fault.js';
 
@@ -27,19 +23,8 @@ let d: ClusterDeployment;
 let dir: string;
 
 /** three primaries with a replica each, in a directory of their own */
-async function deployCluster(): Promise<{ dep: ClusterDeployment; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-parts-'));
-  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
-  return { dep: await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 }), dir };
-}
-
-async function removeCluster(dep: ClusterDeployment | undefined, dir: string | undefined): Promise<void> {
-  for (const n of dep?.nodes ?? []) await n.kill('SIGKILL');
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}
-
 beforeAll(async () => {
-  ({ dep: d, dir } = await deployCluster());
+  ({ dep: d, dir } = await deployCluster('task-swarm-cluster-parts'));
 }, 60_000);
 
 afterAll(async () => {
@@ -130,7 +115,7 @@ describe('one swarm over three primaries, one of which dies', () => {
   let own: ClusterDeployment;
   let ownDir: string;
   beforeAll(async () => {
-    ({ dep: own, dir: ownDir } = await deployCluster());
+    ({ dep: own, dir: ownDir } = await deployCluster('task-swarm-cluster-parts'));
   }, 60_000);
   afterAll(async () => {
     await removeCluster(own, ownDir);

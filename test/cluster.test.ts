@@ -7,16 +7,13 @@
  * writes), and the swarm's slot moved to another primary mid-run. In both, every task ends,
  * none is lost, and no process is restarted.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, moveSwarmSlot, Worker } from '../src/index.js';
 import { buildKeys } from '../src/keys.js';
 import { resolveRedisConfig } from '../src/config.js';
-import { freePort, until } from './helpers/redis-server.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { until } from './helpers/redis-server.js';
+import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 import type { WorkerProcess } from './helpers/processes.js';
 import { runMain } from './helpers/cli.js';
 import { swarmThroughFault } from './helpers/swarm-through-fault.js';
@@ -29,19 +26,8 @@ let d: ClusterDeployment;
 let dir: string;
 
 /** three primaries with a replica each, in a directory of their own */
-async function deployCluster(): Promise<{ dep: ClusterDeployment; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'task-swarm-cluster-'));
-  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
-  return { dep: await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 }), dir };
-}
-
-async function removeCluster(dep: ClusterDeployment | undefined, dir: string | undefined): Promise<void> {
-  for (const n of dep?.nodes ?? []) await n.kill('SIGKILL');
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}
-
 beforeAll(async () => {
-  ({ dep: d, dir } = await deployCluster());
+  ({ dep: d, dir } = await deployCluster('task-swarm-cluster'));
 }, 60_000);
 
 afterAll(async () => {
@@ -210,7 +196,7 @@ describe('a swarm on a Redis Cluster whose primary dies', () => {
   let own: ClusterDeployment;
   let ownDir: string;
   beforeAll(async () => {
-    ({ dep: own, dir: ownDir } = await deployCluster());
+    ({ dep: own, dir: ownDir } = await deployCluster('task-swarm-cluster'));
   }, 60_000);
   afterAll(async () => {
     await removeCluster(own, ownDir);

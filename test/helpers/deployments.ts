@@ -1,9 +1,28 @@
 /** (the deployments live in tools/, shared with the bench's Sentinel scenario) */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { buildKeys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
 
+import { freePort } from '../../tools/redis-process.js';
+import { spawnCluster, type ClusterDeployment } from '../../tools/deployments.js';
+
 export * from '../../tools/deployments.js';
+
+/** a 6-node test cluster (3 primaries, 3 replicas, node timeout 2 s) in a directory of its own, named `name` */
+export async function deployCluster(name: string): Promise<{ dep: ClusterDeployment; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
+  return { dep: await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 }), dir };
+}
+
+/** its nodes SIGKILLed and its directory removed (either may be missing: its deploy failed) */
+export async function removeCluster(dep: ClusterDeployment | undefined, dir: string | undefined): Promise<void> {
+  for (const n of dep?.nodes ?? []) await n.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
 
 /** the port of the primary serving the slot of the swarm on `keyPrefix`, asked of the first seed */
 export async function swarmHome(seeds: { host: string; port: number }[], keyPrefix: string): Promise<number> {
