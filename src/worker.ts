@@ -44,6 +44,9 @@ import { MeteredProcess } from './telemetry/metered-process.js';
 
 export type WorkerOptions = ProcessOptions<typeof WORKER_FIELDS>;
 
+/** a claim's name among the records of old claims kept aside (`replaced`): its task's id and its lease */
+const claimKey = (id: string, lease: string) => `${id}\n${lease}`;
+
 /** how long to wait for a retried END write after a Redis error */
 const FINISH_RETRY_MS = 500;
 /** how often a worker cut off from Redis asks whether it is back */
@@ -385,7 +388,7 @@ export class Worker extends MeteredProcess {
     if (t?.lease !== lease) return undefined;
     this.pending.delete(id);
     const old = this.tasks.get(id);
-    if (old) this.replaced.set(`${id}\n${old.lease}`, old);
+    if (old) this.replaced.set(claimKey(id, old.lease), old);
     this.tasks.set(id, t);
     this.log.debug(`task ${id} (${t.entry.function}) started, attempt ${t.attempt}`);
     return t;
@@ -394,7 +397,7 @@ export class Worker extends MeteredProcess {
   /** the record of claim `lease` of task `id`: the one running it, or an old claim's kept aside */
   private localOf(id: string, lease: string): LocalTask | undefined {
     const t = this.tasks.get(id);
-    return t?.lease === lease ? t : this.replaced.get(`${id}\n${lease}`);
+    return t?.lease === lease ? t : this.replaced.get(claimKey(id, lease));
   }
 
   /**
@@ -488,15 +491,12 @@ export class Worker extends MeteredProcess {
       if (this.rooms?.max !== max) this.rooms = { max, functions: [...this.functions.keys()].map((name) => ({ name, room: max })) };
       return this.rooms.functions;
     }
-    let running: Map<string, number> | undefined;
-    if (this.caps.size) {
-      running = new Map(taken);
-      for (const t of [...this.tasks.values(), ...this.pending.values()]) if (!t.settled) running.set(t.entry.function, (running.get(t.entry.function) ?? 0) + 1);
-    }
+    const running = new Map(taken);
+    for (const t of [...this.tasks.values(), ...this.pending.values()]) if (!t.settled) running.set(t.entry.function, (running.get(t.entry.function) ?? 0) + 1);
     const functions: ClaimRequest['functions'] = [];
     for (const name of this.functions.keys()) {
       const cap = this.caps.get(name);
-      const room = cap === undefined ? max : Math.min(max, cap - (running!.get(name) ?? 0));
+      const room = cap === undefined ? max : Math.min(max, cap - (running.get(name) ?? 0));
       if (room > 0) functions.push({ name, room });
     }
     return functions;
@@ -820,7 +820,7 @@ export class Worker extends MeteredProcess {
         release: (t) => {
           // (only this claim's: a later claim of the id runs on)
           if (this.tasks.get(t.id) === t) this.tasks.delete(t.id);
-          else this.replaced.delete(`${t.id}\n${t.lease}`);
+          else this.replaced.delete(claimKey(t.id, t.lease));
         },
         partOf: (id) => this.partOf(id),
         fn: (name) => this.functions.get(name),
@@ -852,9 +852,9 @@ export class Worker extends MeteredProcess {
       },
       replacedCrashed: (id, error, lease) => {
         // (only its own record: another old claim of the id may still be writing its END)
-        const t = lease === undefined ? undefined : this.replaced.get(`${id}\n${lease}`);
+        const t = lease === undefined ? undefined : this.replaced.get(claimKey(id, lease));
         if (t?.timeout) disarmAttemptTimer(t);
-        if (lease !== undefined) this.replaced.delete(`${id}\n${lease}`);
+        if (lease !== undefined) this.replaced.delete(claimKey(id, lease));
         log.error(`task ${id}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error);
       },
     }));
