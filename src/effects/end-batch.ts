@@ -42,13 +42,16 @@ export async function finishTasks(redis: Connection, keys: Keys, endings: Ending
 
 export const finishKeys = (keys: Keys) => [keys.leases, keys.ended, keys.newQueue, keys.taskSet];
 
-/** finish.lua's ARGV: the task key prefix, then four per END (`endingArgs`) */
-export const finishArgs = (keys: Keys, endings: Ending[]): string[] => endingArgs([keys.taskKeyPrefix], endings);
-
-/** each END's four of finish.lua's ARGV (the task's key and channel are made from its id there), after `args` */
-export function endingArgs<T>(args: (T | string)[], endings: Ending[]): (T | string)[] {
-  for (const e of endings) args.push(e.id, e.lease, e.outcome, e.payloadJson);
+/** finish.lua's ARGV: the task key prefix, then four per END (`pushEndings`) */
+export function finishArgs(keys: Keys, endings: Ending[]): string[] {
+  const args = [keys.taskKeyPrefix];
+  pushEndings(args, endings);
   return args;
+}
+
+/** push each END's four of finish.lua's ARGV onto `args` (the task's key and channel are made from its id there) */
+export function pushEndings(args: (string | number)[], endings: Ending[]): void {
+  for (const e of endings) args.push(e.id, e.lease, e.outcome, e.payloadJson);
 }
 
 export const parseFinish = (reply: unknown): boolean[] => (reply as number[]).map((x) => x === 1);

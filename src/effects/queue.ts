@@ -10,7 +10,7 @@ import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
 import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import type { DeadLetterReason } from '../errors.js';
-import { endingArgs, parseFinish, type Ending } from './end-batch.js';
+import { parseFinish, pushEndings, type Ending } from './end-batch.js';
 
 export interface Claimed {
   id: string;
@@ -67,7 +67,8 @@ export async function claim(redis: Connection, keys: Keys, c: ClaimRequest): Pro
  */
 export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
   // (finish.lua's keys and task key prefix are claim.lua's too: finish-claim.lua passes them on)
-  const args = endingArgs<string | number>([4 * ends.length], ends);
+  const args: (string | number)[] = [4 * ends.length];
+  pushEndings(args, ends);
   const reply = (await runScript(redis, 'finish-claim', claimKeys(keys, c.worker), claimArgs(keys, c, args))) as [unknown, unknown];
   return { written: parseFinish(reply[0]), ...parseClaim(reply[1]) };
 }
