@@ -3,30 +3,24 @@
  * monitor reads each partition's counts on the primary that serves it (the read of
  * `task-swarm status`, in one transaction per partition) and sums them as status does.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Monitor, Worker } from '../src/index.js';
 import { partitionOf } from '../src/partitions.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 import { readExposition } from './helpers/exposition.js';
-import { freePort, until } from './helpers/redis-server.js';
+import { until } from './helpers/redis-server.js';
 
 let d: ClusterDeployment;
 let dir: string;
 const cleanup: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'task-swarm-metrics-cluster-'));
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-  d = await spawnCluster(dir, ports.slice(0, 3), ports.slice(3), { replicas: 0 });
+  ({ dep: d, dir } = await deployCluster('task-swarm-metrics-cluster', { replicas: 0 }));
 }, 60_000);
 
 afterAll(async () => {
   while (cleanup.length) await cleanup.pop()!();
-  for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  await removeCluster(d, dir);
 });
 
 describe('metrics on a Redis Cluster', () => {

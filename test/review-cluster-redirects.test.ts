@@ -11,17 +11,14 @@
  * backoff or a poll (seconds) instead of waking the block; and atKey ran its command (WAIT,
  * INFO, CLIENT UNBLOCK) on the old node while it answered for the new one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, moveSwarmSlot, Worker, type LoggerLike } from '../src/index.js';
 import { atKey } from '../src/redis.js';
 import { buildKeys } from '../src/keys.js';
 import { resolveRedisConfig } from '../src/config.js';
-import { freePort, until } from './helpers/redis-server.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import { until } from './helpers/redis-server.js';
+import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 
 /** longer than any bound below: a task picked up by the poll, not the wake, fails them */
 const FETCH_MS = 8000;
@@ -31,15 +28,10 @@ let d: ClusterDeployment;
 let dir: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'task-swarm-review-cluster-redirects-'));
-  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
-  d = await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 1000 });
+  ({ dep: d, dir } = await deployCluster('task-swarm-review-cluster-redirects', { nodeTimeout: 1000 }));
 }, 60_000);
 
-afterAll(async () => {
-  for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeCluster(d, dir));
 
 /** the port of the primary serving `prefix`'s slot, asked of a live node */
 async function ownerOf(prefix: string): Promise<number> {

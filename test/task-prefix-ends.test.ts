@@ -5,17 +5,14 @@
  * the task's own hash and channel, alone (finish.lua) or with the next claim (finish-claim.lua),
  * and nothing is written under any other name.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, type Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { partitionKeys, partitionOf } from '../src/partitions.js';
 import { redisPerFile } from './helpers/suite.js';
-import { freePort, type RedisServer } from './helpers/redis-server.js';
-import { spawnCluster, type ClusterDeployment } from './helpers/deployments.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -97,14 +94,9 @@ describe('ENDs under a custom task prefix on a Redis Cluster', () => {
   let d: ClusterDeployment;
   let dir: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'task-swarm-prefix-cluster-'));
-    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()));
-    d = await spawnCluster(dir, ports.slice(0, 3), ports.slice(3), { replicas: 0 });
+    ({ dep: d, dir } = await deployCluster('task-swarm-prefix-cluster', { replicas: 0 }));
   }, 60_000);
-  afterAll(async () => {
-    for (const n of d?.nodes ?? []) await n.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => removeCluster(d, dir));
 
   it('write the hash and publish on the channel keys.ts names, in partitions on three primaries', async () => {
     const conn = new Cluster(d.seeds);

@@ -11,11 +11,15 @@ import { spawnCluster, type ClusterDeployment } from '../../tools/deployments.js
 
 export * from '../../tools/deployments.js';
 
-/** a 6-node test cluster (3 primaries, 3 replicas, node timeout 2 s) in a directory of its own, named `name` */
-export async function deployCluster(name: string): Promise<{ dep: ClusterDeployment; dir: string }> {
+/**
+ * a test cluster in a directory of its own, named `name`: 3 primaries with a replica each and a
+ * node timeout of 2 s unless `o` says otherwise (spawnCluster's options)
+ */
+export async function deployCluster(name: string, o: Parameters<typeof spawnCluster>[3] = {}): Promise<{ dep: ClusterDeployment; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
-  const ports = await Promise.all(Array.from({ length: 12 }, () => freePort()));
-  return { dep: await spawnCluster(dir, ports.slice(0, 6), ports.slice(6), { nodeTimeout: 2000 }), dir };
+  const count = (o.primaries ?? 3) * (1 + (o.replicas ?? 1));
+  const ports = await Promise.all(Array.from({ length: 2 * count }, () => freePort()));
+  return { dep: await spawnCluster(dir, ports.slice(0, count), ports.slice(count), { nodeTimeout: 2000, ...o }), dir };
 }
 
 /** its nodes SIGKILLed and its directory removed (either may be missing: its deploy failed) */
