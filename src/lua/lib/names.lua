@@ -9,9 +9,33 @@ local function part(name)
 end
 
 -- a key of function fn's structure: 'groups' (zset group -> turn), 'blocked' (zset group -> when
--- to try it again)
+-- to try it again). Kept across calls (a name is a pure function of its parts): a claim names
+-- both keys of each of its worker's functions at every call, and writing a name's length costs a
+-- printf each time. Bounded: forgotten whole once it holds FN_KEYS_MAX functions.
+local FN_KEYS_MAX = 4096
+local fnKeys, fnKeysHeld = {}, 0
 local function fnKey(Q, fn, what)
-  return Q .. ':f:' .. part(fn) .. ':' .. what
+  local ofQ = fnKeys[Q]
+  if not ofQ then
+    ofQ = {}
+    fnKeys[Q] = ofQ
+  end
+  local ofFn = ofQ[fn]
+  if not ofFn then
+    if fnKeysHeld >= FN_KEYS_MAX then
+      fnKeys, fnKeysHeld, ofQ = {}, 0, {}
+      fnKeys[Q] = ofQ
+    end
+    ofFn = {}
+    ofQ[fn] = ofFn
+    fnKeysHeld = fnKeysHeld + 1
+  end
+  local key = ofFn[what]
+  if not key then
+    key = Q .. ':f:' .. part(fn) .. ':' .. what
+    ofFn[what] = key
+  end
+  return key
 end
 
 -- the zset of group g's tasks of function fn: "<seq>:<id>" -> score
