@@ -86,7 +86,7 @@ for i = 8 + acks, #ARGV, 2 do
 end
 local now = nowMs()
 -- (numbers written as integers once: Lua would print each with %.14g, a cost per argument)
-local nowS = string.format('%d', now)
+local nowS = nowText()
 local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
 
 local claimed, parked = {}, {}

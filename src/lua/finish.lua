@@ -32,7 +32,7 @@
 --@include lib/delayed-count.lua
 
 local now = nowMs()
-local nowS = string.format('%d', now)
+local nowS = nowText()
 local out = {}
 local prefix = ARGV[1]
 for i = 2, #ARGV, 4 do

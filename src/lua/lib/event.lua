@@ -12,6 +12,8 @@
   publishRequeued(channel, id, attempt, worker, reason, now): `requeued`
   {id, attempt, worker, reason}, by a monitor (requeue.lua) or a worker handing back.
 ]]
+--@include lib/now.lua
+
 local function publishEvent(channel, name, id, now, ...)
   local parts = { '{"event":"', name, '","data":{"id":', cjson.encode(id) }
   for i = 1, select('#', ...), 2 do
@@ -22,13 +24,13 @@ local function publishEvent(channel, name, id, now, ...)
     parts[#parts + 1] = json
   end
   parts[#parts + 1] = '},"at":'
-  parts[#parts + 1] = string.format('%d', now)
+  parts[#parts + 1] = msText(now)
   parts[#parts + 1] = '}'
   redis.call('PUBLISH', channel, table.concat(parts))
   -- (not an end: the hash's state and end time say it, read as the last event by src/wire.ts
   -- lastEventOf, and every task ends, so this spares an HSET on every task's path)
   if name ~= 'end' then
-    redis.call('HSET', string.sub(channel, 1, -8), 'last_event', '{"event":"' .. name .. '","at":' .. string.format('%d', now) .. '}')
+    redis.call('HSET', string.sub(channel, 1, -8), 'last_event', '{"event":"' .. name .. '","at":' .. msText(now) .. '}')
   end
 end
 
