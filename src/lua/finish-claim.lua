@@ -15,6 +15,8 @@
 
   Returns { finish.lua's reply, claim.lua's reply }.
 ]]
+--@include lib/limits.lua
+
 local function finish(KEYS, ARGV)
   --@include finish.lua
 end
@@ -27,13 +29,13 @@ local n = tonumber(ARGV[1])
 local finishArgs, claimArgs = { ARGV[n + 2] }, {}
 for i = 2, n + 1 do finishArgs[#finishArgs + 1] = ARGV[i] end
 for i = n + 2, #ARGV do claimArgs[#claimArgs + 1] = ARGV[i] end
-local queued = redis.call('LLEN', KEYS[1])
 local ended = finish({ KEYS[3], KEYS[10], KEYS[1], KEYS[2] }, finishArgs)
 -- An END that freed a limited slot pushed a wake marker for the idle workers (lib/limits.lua),
 -- and the claim below, routing the queue, would drop it before any of them saw it: a group's
 -- limit spans functions, so what the release made claimable may be for a function only other
--- workers run. The marker is pushed again once the claim has run.
-local woke = redis.call('LLEN', KEYS[1]) > queued
+-- workers run. The marker is pushed again once the claim has run. (Nothing of this call ran
+-- before finish.lua: a marker pushed so far is its.)
+local woke = pushedWake()
 local claimed = claim(KEYS, claimArgs)
 if woke then redis.call('LPUSH', KEYS[1], 'wake') end
 return { ended, claimed }

@@ -120,15 +120,23 @@ local function acquire(Q, fn, g, now, start, noRate)
   end
 end
 
-local woken = false
-onEachCall(function() woken = false end)
+local woken, wakePushed = false, false
+onEachCall(function() woken, wakePushed = false, false end)
 local function wake(Q)
   if woken then return end
   woken = true
   -- Only into an empty queue: a worker blocks on the queue only while it is empty, and a queue
   -- that holds anything ends every wait already. So at most one marker is ever queued, the
   -- oldest entry (stats() subtracts it).
-  if redis.call('LLEN', Q) == 0 then redis.call('LPUSH', Q, 'wake') end
+  if redis.call('LLEN', Q) == 0 then
+    redis.call('LPUSH', Q, 'wake')
+    wakePushed = true
+  end
+end
+
+-- did this call push a wake marker (wake, above)?
+local function pushedWake()
+  return wakePushed
 end
 
 -- group g, held back by its limit, takes its turn again in each function it waited in (the next
