@@ -85,7 +85,7 @@ for i = 8 + acks, #ARGV, 2 do
   roomLeft = roomLeft + math.max(0, room[ARGV[i]])
 end
 local now = nowMs()
--- (numbers written as integers once: Lua would print each with %.14g, a cost per argument)
+-- (numbers given to redis.call as text, and now's written once: Redis prints a number argument with printf)
 local nowS = nowText()
 local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
 
@@ -400,7 +400,7 @@ local function route(i, e)
       -- its place, kept even when it is claimed at once: a task put back returns to it, ahead of
       -- what was routed after it (lib/put-back.lua)
       local member, score = placeOf(Q, id, now, priority)
-      local more = { 'function', fn, 'member', member, 'score', score }
+      local more = { 'function', fn, 'member', member, 'score', msText(score) }
       if group ~= '' then more[#more + 1] = 'group'; more[#more + 1] = group end
       if priority ~= 0 then more[#more + 1] = 'priority'; more[#more + 1] = priority end
       if e.manualEnd then more[#more + 1] = 'manual_end'; more[#more + 1] = '1' end
@@ -491,7 +491,7 @@ if token ~= '' and #claimed > 0 then
     receipt[#receipt + 1] = claimed[i + 2]
   end
   redis.call('HSET', KEYS[9], token, cjson.encode(receipt))
-  redis.call('PEXPIRE', KEYS[9], 600000)
+  redis.call('PEXPIRE', KEYS[9], '600000')
   kept = 1
 end
 return { claimed, parked, wakeAt, now, kept }

@@ -17,7 +17,7 @@ end
 
 -- a new place in the queue: the member (in routing order) and its score
 local function placeOf(Q, id, now, priority)
-  local seq = redis.call('HINCRBY', Q .. ':counts', 'seq', 1)
+  local seq = redis.call('HINCRBY', Q .. ':counts', 'seq', '1')
   return string.format('%014d', seq) .. ':' .. id, now - (priority or 0) * PRIORITY_AGING_MS
 end
 
