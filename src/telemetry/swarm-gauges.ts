@@ -6,7 +6,7 @@
  * share it). A read that fails or takes too long leaves the gauges out of that scrape (absent,
  * rather than stale) and is counted; so are they while the monitor is not connected.
  */
-import type { Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import type { Keys } from '../keys.js';
 import type { Connection } from '../redis.js';
 import { sumCounts, swarmCounts, type SwarmCounts } from '../effects/swarm-counts.js';
@@ -49,7 +49,8 @@ export function swarmGauges(registry: Registry, redis: Connection, parts: readon
       const c = await read();
       m.reset();
       if (c) set(m, c);
-      else if (!('labels' in SWARM_METRICS[key])) m.remove();
+      // (the swarm's metrics are counters and gauges: no histogram)
+      else if (!('labels' in SWARM_METRICS[key])) (m as Counter | Gauge).remove();
     };
   const perFunction = (key: 'depth' | 'delayed' | 'functionWorkers', pick: (f: SwarmCounts['functions'][string]) => number) =>
     from(key, (m, c) => {

@@ -21,6 +21,7 @@ import { buildMetrics, type MetricSet } from './metric-set.js';
 import { stateGauge, valuePaths } from './machine-states.js';
 import { MetricsEndpoint } from './metrics-server.js';
 import { TaskSpans, type RunScope } from './task-spans.js';
+import type { Series } from './bucket-histogram.js';
 import { tracer } from './otel.js';
 
 /** what the worker lets the collectors read when the registry is read */
@@ -32,9 +33,11 @@ export interface WorkerView {
   taskStates(): Iterable<unknown>;
 }
 
-/** per function: the label set (made once) and the counts the counters are given when read */
+/** per function: the label set (made once), the counts the counters are given when read, and its histograms' series */
 interface FunctionCounts {
   labels: { function: string };
+  pickup: Series;
+  runTime: Series;
   claimed: number;
   succeeded: number;
   failed: number;
@@ -130,7 +133,10 @@ export class WorkerTelemetry {
 
   private counts(fn: string): FunctionCounts {
     let c = this.functions.get(fn);
-    if (!c) this.functions.set(fn, (c = { labels: { function: fn }, claimed: 0, succeeded: 0, failed: 0, stopped: 0, retried: 0, abandoned: 0 }));
+    if (!c) {
+      c = { labels: { function: fn }, pickup: this.m.pickup.series(fn), runTime: this.m.runTime.series(fn), claimed: 0, succeeded: 0, failed: 0, stopped: 0, retried: 0, abandoned: 0 };
+      this.functions.set(fn, c);
+    }
     return c;
   }
 
@@ -143,7 +149,7 @@ export class WorkerTelemetry {
     c.claimed++;
     const first = t.lease.startsWith('1:');
     const queuedAt = t.entry.queued_at;
-    if (first && typeof queuedAt === 'number' && Number.isFinite(queuedAt)) this.m.pickup.observe(c.labels, Math.max(0, now - queuedAt) / 1000);
+    if (first && typeof queuedAt === 'number' && Number.isFinite(queuedAt)) c.pickup.observe(Math.max(0, now - queuedAt) / 1000);
     const traces = tracer();
     if (traces) this.spans.claimed(traces, t, now, first);
   }
@@ -151,12 +157,12 @@ export class WorkerTelemetry {
   /** a run of `t`'s function starts */
   run(t: LocalTask): RunObserver {
     const start = performance.now();
-    const labels = this.counts(t.entry.function).labels;
+    const runTime = this.counts(t.entry.function).runTime;
     const scope = this.spans.run(t);
     return {
       call: scope?.call,
       settled: (error) => {
-        this.m.runTime.observe(labels, (performance.now() - start) / 1000);
+        runTime.observe((performance.now() - start) / 1000);
         scope?.settled(error);
       },
     };
