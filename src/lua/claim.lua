@@ -222,10 +222,14 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
 end
 
 -- the seed's fast path: this worker takes the entry at once, nothing of its function waiting
+-- (fnsEmpty: this call found none of the worker's functions with anything queued or blocked,
+-- and routedTo the functions it has queued an entry for since: only they can have any now, as
+-- nothing else in a claim that found them empty, calm, adds to a function's structure)
+local fnsEmpty, routedTo = false, {}
 local function direct(fn, g)
   return (room[fn] or 0) > 0 and taken < max and not isPaused(fn) and not limitOf(Q, 'f:' .. fn)
     and (g == '' or not limitOf(Q, 'g:' .. g))
-    and redis.call('EXISTS', fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')) == 0
+    and ((fnsEmpty and not routedTo[fn]) or redis.call('EXISTS', fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')) == 0)
 end
 
 -- 1. Routing. Bounded, so that a queue full of bad entries cannot hold Redis in one long script.
@@ -307,7 +311,8 @@ local function emptyFunctions()
     ks[#ks + 1] = fnKey(Q, f, 'groups')
     ks[#ks + 1] = fnKey(Q, f, 'blocked')
   end
-  return redis.call('EXISTS', unpack(ks)) == 0
+  fnsEmpty = redis.call('EXISTS', unpack(ks)) == 0
+  return fnsEmpty
 end
 if n == 1 or (n > 1 and calm and emptyFunctions()) then
   local want = math.min(window, len)
@@ -411,6 +416,7 @@ local function route(i, e)
         redis.call('HSET', key, 'state', 'QUEUED', 'update', nowS, 'data', raw, unpack(more))
         redis.call('SREM', KEYS[4], id)
         enqueue(Q, fn, group, member, score)
+        routedTo[fn] = true
       end
     end
   end
