@@ -4,7 +4,9 @@
  * network partition does (the node's requests hang, then resume on `heal()`); `reset()` closes
  * every connection and refuses new ones until `heal()`, as a crashed host or a firewall reject;
  * `delay(ms)` holds every chunk, each way, for `ms` before passing it on, as a slow link does
- * (so a reply can be on its way while the node acts), until `heal()`.
+ * (so a reply can be on its way while the node acts), until `heal()`; `hold(match)` holds what
+ * the target sends on the connections whose first bytes from the node match (a Redis client's
+ * first command names it: CLIENT SETNAME), while everything else flows, until `heal()`.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -14,6 +16,8 @@ export interface TcpProxy {
   partition(): void;
   reset(): void;
   delay(ms: number): void;
+  /** hold the target's replies on the open connections whose first bytes `match`; how many it holds */
+  hold(match: (hello: string) => boolean): number;
   heal(): void;
   close(): Promise<void>;
 }
@@ -22,6 +26,8 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
   let mode: 'open' | 'silent' | 'refuse' = 'open';
   let latency = 0;
   const pairs = new Set<[Socket, Socket]>();
+  /** per node-side socket, the first bytes it sent (up to 1 KiB) */
+  const hellos = new WeakMap<Socket, string>();
   // Each direction is a queue: a chunk is due `latency` after it arrived, and never before the
   // chunk ahead of it, so the bytes keep their order when the latency changes (a shorter delay
   // or heal() while chunks are held would otherwise let later ones overtake them, and shuffle
@@ -56,6 +62,13 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     if (mode === 'refuse') return client.destroy();
     const upstream = connect({ host: targetHost, port: targetPort });
     const pair: [Socket, Socket] = [client, upstream];
+    hellos.set(client, '');
+    const listen = (chunk: Buffer) => {
+      const hello = hellos.get(client)! + chunk.toString('latin1');
+      hellos.set(client, hello.slice(0, 1024));
+      if (hello.length >= 1024) client.off('data', listen);
+    };
+    client.on('data', listen);
     pairs.add(pair);
     const drop = () => {
       pairs.delete(pair);
@@ -93,6 +106,15 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     },
     delay(ms: number) {
       latency = ms;
+    },
+    hold(match: (hello: string) => boolean) {
+      let n = 0;
+      for (const [client, upstream] of pairs) {
+        if (!match(hellos.get(client) ?? '')) continue;
+        upstream.pause();
+        n++;
+      }
+      return n;
     },
     heal() {
       mode = 'open';
