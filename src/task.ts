@@ -49,6 +49,8 @@ export interface LocalTask {
   start: number;
   /** performance.now() of the claim, for the lease age its heartbeats report (src/telemetry/) */
   claimedAt?: number;
+  /** performance.now() before its claim's request left: control messages heard since may be for this claim (src/early-control.ts) */
+  claimSentAt?: number;
   /** the current run's abort (a new one per run: a reload starts a new run) */
   controller?: LazyAbort;
   /** the current run's function has returned or thrown: there is nothing left to abort */

@@ -5,7 +5,7 @@
  */
 import type { Connection } from './redis.js';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
-import { workerMachine, type ClaimedTask } from '../machines/worker.js';
+import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, StateError } from './errors.js';
@@ -41,6 +41,7 @@ import { StateWatches } from '../actors/state-watches.js';
 import { promiseEffect, type EffectArgs } from '../actors/promise-effect.js';
 import { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import { MeteredProcess } from './telemetry/metered-process.js';
+import { EARLY_CONTROL_CHARS, EARLY_CONTROL_MAX, EarlyControl } from './early-control.js';
 
 export type WorkerOptions = ProcessOptions<typeof WORKER_FIELDS>;
 
@@ -78,6 +79,8 @@ function functionOfEntry(raw: string): string | undefined {
 interface PartClaim {
   part: WorkerPartition;
   reply: ClaimReply;
+  /** performance.now() before its request left */
+  sentAt: number;
 }
 
 /** one partition of the swarm, as a worker sees it (src/partitions.ts) */
@@ -101,6 +104,8 @@ export class Worker extends MeteredProcess {
   private readonly pending = new Map<string, LocalTask>();
   /** tasks this worker runs and heartbeats */
   private readonly tasks = new Map<string, LocalTask>();
+  /** control messages heard for tasks not held here, for a claim whose reply is still on its way */
+  private readonly early: EarlyControl;
   /** old claims whose END is still on its way while a new claim of their id runs, by `id\nlease` */
   private readonly replaced = new Map<string, LocalTask>();
   private peers: string[] = [];
@@ -180,15 +185,18 @@ export class Worker extends MeteredProcess {
       },
       this,
     );
+    const commandTimeout = redisCommandTimeout(this.config.heartbeatInterval, this.config.redis.durable ? this.config.redis.durableTimeout : 0);
     // A silent connection (partition) must fail a heartbeat rather than hang it. No
     // auto-pipelining: the worker batches what it sends itself (ends with the next claim, events
     // per tick, every lease in one renew), and ioredis's auto-pipeline would hold each of those
     // calls for a setImmediate and wrap it in a Pipeline (measured in docs/benchmarks.md).
-    this.redis = connect(this.config.redis, 'command', this.owner, {
-      commandTimeout: redisCommandTimeout(this.config.heartbeatInterval, this.config.redis.durable ? this.config.redis.durableTimeout : 0),
-      enableAutoPipelining: false,
-    });
+    this.redis = connect(this.config.redis, 'command', this.owner, { commandTimeout, enableAutoPipelining: false });
     this.sub = connect(this.config.redis, 'subscriber', this.owner);
+    // Kept as long as a claim's reply may take: a claim whose reply takes longer fails (the
+    // command timeout), and what it took is handed back, never adopted here. From the claim
+    // running in Redis to its reply read here is at most that, and a message published after the
+    // claim ran was heard after it ran: a claim adopted here finds every such message still kept.
+    this.early = new EarlyControl(commandTimeout, EARLY_CONTROL_MAX, EARLY_CONTROL_CHARS);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     this.parts = partitionKeys(this.config.redis).map((keys, index) => this.partition(keys, index));
@@ -391,7 +399,26 @@ export class Worker extends MeteredProcess {
     if (old) this.replaced.set(claimKey(id, old.lease), old);
     this.tasks.set(id, t);
     this.log.debug(`task ${id} (${t.entry.function}) started, attempt ${t.attempt}`);
+    // heard before this worker held the task, since its claim's request left: in the order heard
+    for (const message of this.early.take(t.part, id, t.claimSentAt ?? Infinity)) this.hearControl(t, message, (e) => this.actor?.send(e));
     return t;
+  }
+
+  /** a control message for task `t`, held here: the machine's CONTROL (sent with `send`), or the runtime's to answer */
+  private hearControl(t: LocalTask, message: string, send: (e: WorkerEvent) => void): void {
+    // someone watches the task's machine: the runtime's to answer, not the machine's
+    if (message.trim() === WATCH_CONTROL) {
+      const m = this.taskMachines?.get(t.id);
+      if (m) this.stateWatches.watch(m);
+      return;
+    }
+    try {
+      send({ type: 'CONTROL', id: t.id, ...parseControl(message) });
+    } catch (e) {
+      const msg = (e as Error).message;
+      this.log.warn(`task ${t.id}: ignored control message: ${msg}`);
+      this.publish(t, 'control-error', { message: msg });
+    }
   }
 
   /** the record of claim `lease` of task `id`: the one running it, or an old claim's kept aside */
@@ -405,7 +432,7 @@ export class Worker extends MeteredProcess {
    * task the runtime cannot take (its entry does not read as the script read it) is parked
    * alone (park-claimed.lua), so it can never strand the tasks claimed with it.
    */
-  private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean, part: WorkerPartition = this.parts[0]!): Promise<{ tasks: ClaimedTask[] }> {
+  private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean, part: WorkerPartition, sentAt: number): Promise<{ tasks: ClaimedTask[] }> {
     const { log } = this;
     const keys = part.keys;
     for (const p of parked) log.error(`queue entry parked in the dead-letter store (${p.reason}): ${p.message}`);
@@ -435,7 +462,7 @@ export class Worker extends MeteredProcess {
         // id in its own partition (get, wait, cancel, control find nothing there)
         log.warn(`task "${c.id}" was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
       }
-      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), part: part.index };
+      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), claimSentAt: sentAt, part: part.index };
       this.pending.set(c.id, local);
       this.telemetry.claimed(local, now);
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
@@ -451,9 +478,9 @@ export class Worker extends MeteredProcess {
 
   /** what claims across partitions took: each partition's claim, taken (in `take`) */
   private async takeAll(replies: PartClaim[], aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
-    if (replies.length === 1) return this.take(replies[0]!.reply, aborted, replies[0]!.part);
+    if (replies.length === 1) return this.take(replies[0]!.reply, aborted, replies[0]!.part, replies[0]!.sentAt);
     const tasks: ClaimedTask[] = [];
-    for (const r of replies) tasks.push(...(await this.take(r.reply, aborted, r.part)).tasks);
+    for (const r of replies) tasks.push(...(await this.take(r.reply, aborted, r.part, r.sentAt)).tasks);
     return { tasks };
   }
 
@@ -510,7 +537,8 @@ export class Worker extends MeteredProcess {
 
   /** an ordinary claim on the command connection (nothing to claim: no round trip) */
   private async claimNow(max: number): Promise<PartClaim[]> {
-    if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max) }];
+    const sentAt = performance.now();
+    if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max), sentAt }];
     // Several partitions: from the next one in turn, each for what the ones before left, so
     // that none starves (each claim starts one further on).
     const n = this.parts.length;
@@ -538,7 +566,7 @@ export class Worker extends MeteredProcess {
       }
       if (reply.wakeAt > 0) wakeAt = wakeAt < 0 ? reply.wakeAt : Math.min(wakeAt, reply.wakeAt);
       left -= reply.claimed.length;
-      out.push({ part, reply });
+      out.push({ part, reply, sentAt });
       for (const c of taken ? reply.claimed : []) {
         const fn = functionOfEntry(c.raw);
         if (fn !== undefined) taken!.set(fn, (taken!.get(fn) ?? 0) + 1);
@@ -909,6 +937,7 @@ export class Worker extends MeteredProcess {
           };
           signal.addEventListener('abort', onAbort, { once: true });
           const request = this.claimRequest(input.free, part);
+          const sentAt = performance.now();
           const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(request.max, request.functions), roused: false };
           this.wait = w;
           try {
@@ -935,7 +964,7 @@ export class Worker extends MeteredProcess {
               signal.removeEventListener('abort', onAbort);
               if (signal.aborted) this.dropRetired(conn);
             }
-            const first = await this.take(got, () => signal.aborted);
+            const first = await this.take(got, () => signal.aborted, part, sentAt);
             // roused (this worker's own room grew) and nothing claimed: claim for that room now,
             // rather than block again on a queue that has nothing new to wake us
             if (!w.roused || first.tasks.length > 0 || signal.aborted) return first;
@@ -974,20 +1003,10 @@ export class Worker extends MeteredProcess {
             const part = this.parts.length === 1 ? this.parts[0]! : this.parts.find((p) => p.keys.controlPattern === pattern);
             if (!part) return;
             const id = channel.slice(part.keys.taskKeyPrefix.length, -'-control'.length);
-            if (this.tasks.get(id)?.part !== part.index) return; // another worker's task
-            // someone watches the task's machine: the runtime's to answer, not the machine's
-            if (message.trim() === WATCH_CONTROL) {
-              const m = this.taskMachines?.get(id);
-              if (m) this.stateWatches.watch(m);
-              return;
-            }
-            try {
-              sendBack({ type: 'CONTROL', id, ...parseControl(message) });
-            } catch (e) {
-              const msg = (e as Error).message;
-              log.warn(`task ${id}: ignored control message: ${msg}`);
-              this.publish(this.tasks.get(id)!, 'control-error', { message: msg });
-            }
+            const t = this.tasks.get(id);
+            // not held here: another worker's task, or one whose claim's reply is still on its way
+            if (t?.part !== part.index) return this.early.keep(part.index, id, message);
+            this.hearControl(t, message, sendBack);
           };
           this.sub.on('pmessage', onMessage);
           // Made again each time the connection is ready: ioredis fails a PSUBSCRIBE queued
