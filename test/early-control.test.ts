@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client, Worker, type TaskFunction } from '../src/index.js';
-import { buildKeys } from '../src/keys.js';
+import { partitionKeys, partitionOf } from '../src/partitions.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { EARLY_CONTROL_CHARS, EARLY_CONTROL_MAX, EarlyControl } from '../src/early-control.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
@@ -48,8 +48,12 @@ interface Setup {
 }
 
 /** a worker reaching Redis through a proxy; the client and `admin` reach it directly */
-async function setup(options: { concurrency?: number; heartbeatInterval?: number; fetchTaskInterval?: number }, fns: Record<string, TaskFunction>): Promise<Setup> {
-  const o = server.options();
+async function setup(
+  options: { concurrency?: number; heartbeatInterval?: number; fetchTaskInterval?: number },
+  fns: Record<string, TaskFunction>,
+  redis: Record<string, unknown> = {},
+): Promise<Setup> {
+  const o = server.options(redis);
   const proxy = await startProxy(server.host, server.port);
   const w = new Worker({ port: 0, redis: { ...o, host: '127.0.0.1', port: proxy.port }, ...options });
   for (const [name, fn] of Object.entries(fns)) w.addTaskFunction(name, fn);
@@ -65,9 +69,9 @@ async function setup(options: { concurrency?: number; heartbeatInterval?: number
     },
   );
   await w.start();
-  await until(async () => Number(await admin.call('PUBSUB', 'NUMPAT')) >= 1, "the worker's control subscription");
-  const keys = buildKeys(resolveRedisConfig(o));
-  return { w, c, admin, proxy, channel: (id) => keys.control(id) };
+  const parts = partitionKeys(resolveRedisConfig(o));
+  await until(async () => Number(await admin.call('PUBSUB', 'NUMPAT')) >= parts.length, "the worker's control subscription");
+  return { w, c, admin, proxy, channel: (id) => parts[partitionOf(id, parts.length)]!.control(id) };
 }
 
 /** the idle worker blocked on the queue (its wait's request, with its claim, has left) */
@@ -124,6 +128,26 @@ describe('a control message heard before the worker holds its task', () => {
     s.proxy.heal();
     expect(await s.c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: ['a', 'b', 'c'] });
     expect(await s.c.wait(first, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
+  }, 30_000);
+
+  it('a stop sent in that window to a worker of a swarm in partitions (it claims on its command connection once a wait wakes) stops the task', async () => {
+    const task = slow(2000);
+    const s = await setup({ concurrency: 1, heartbeatInterval: 2000, fetchTaskInterval: 20_000 }, { slow: task.fn }, { keyPrefix: 'early:{parts}:', partitions: 2 });
+    await blocked(s.admin);
+    // The claim after the wait starts at the next partition in turn (the claim at start was
+    // partition 0's) and, with one slot, ends with the first task: a task of partition 1 is
+    // claimed by the first claim sent, whose reply is held (none before it waits on its own).
+    const id = Array.from({ length: 100 }, (_, i) => `in-1-${i}`).find((x) => partitionOf(x, 2) === 1)!;
+    // the command connection: heartbeats every 2 s may wait 4 s, and the hold is shorter
+    expect(s.proxy.hold((hello) => hello.includes(':command'))).toBe(1);
+    await s.c.submit('slow', undefined, { id });
+    await until(async () => (await s.c.get(id))?.state === 'RUNNING', 'the claim run in Redis', 10_000, 2);
+    await publish(s, id, 'stop');
+    await sleep(300);
+    expect(task.seen.ran).toBe(0);
+    s.proxy.heal();
+    expect(await s.c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'stopped' });
+    expect(task.seen).toEqual({ ran: 1, aborted: 1 });
   }, 30_000);
 
   it('is not handed to a claim whose request left after it: a stop for a queued task is not carried over', async () => {
