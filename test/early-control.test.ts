@@ -102,7 +102,7 @@ describe('a control message heard before the worker holds its task', () => {
     expect(task.seen).toEqual({ ran: 1, aborted: 1 });
   }, 30_000);
 
-  it('custom events sent in that window to a busy worker, whose next claim leaves as its running task ends, reach the task in order', async () => {
+  it('custom events sent in that window to a busy worker, whose claim went out with the END of the task it ran, reach the task in order', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let runs = 0;
