@@ -64,4 +64,9 @@ export interface LocalTask {
   listeners?: Map<string, Set<(payload: unknown) => void>>;
   /** the partition it was claimed from (src/partitions.ts; 0 with one) */
   part: number;
+  /**
+   * the epoch of its partition's data when this worker last found its hash there (its claim, or
+   * a renew): a later renew that finds the hash missing under another epoch knows Redis lost it
+   */
+  epoch: string;
 }

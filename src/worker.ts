@@ -462,7 +462,7 @@ export class Worker extends MeteredProcess {
         // id in its own partition (get, wait, cancel, control find nothing there)
         log.warn(`task "${c.id}" was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
       }
-      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), claimSentAt: sentAt, part: part.index };
+      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), claimSentAt: sentAt, part: part.index, epoch: part.epoch };
       this.pending.set(c.id, local);
       this.telemetry.claimed(local, now);
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
@@ -742,12 +742,20 @@ export class Worker extends MeteredProcess {
     // cancelled while running: its stop was published, and is sent here again in case it reached
     // no one (a stop to a task already stopping changes nothing)
     for (const id of r.cancelled) if (current(id)) this.actor?.send({ type: 'CONTROL', id, command: 'stop' });
+    // Each hash is judged against the epoch under which this worker last found it (not the
+    // partition's last renew): a renew holds the leases of its start, and one that named only
+    // some of them, sent before Redis lost its data and answered by the emptied Redis, has seen
+    // the new epoch for the tasks it named alone; the others' hashes were lost all the same.
     for (const id of r.missing) {
       const t = current(id);
       if (!t) continue;
-      const ok = await reassert(this.redis, part.keys, this.address, { ...t }, part.epoch);
+      const ok = await reassert(this.redis, part.keys, this.address, { ...t }, t.epoch);
       if (ok) this.log.warn(`task ${id}: Redis lost its data; re-asserted the task from memory`);
       else lost.push(id);
+    }
+    for (const h of held) {
+      const t = current(h.id);
+      if (t && !lost.includes(h.id)) t.epoch = r.epoch;
     }
     if (part.epoch !== '' && r.epoch !== part.epoch) {
       // Redis lost its data there, and with it perhaps the swarm's partition count: written
@@ -1035,6 +1043,10 @@ export class Worker extends MeteredProcess {
         reconcile: promiseEffect(async () => {
           // claims sent before Redis was lost may have run, their replies lost with the link
           await this.recoverClaims();
+          // A renew under way was sent before Redis was lost (it is resent as the connection
+          // comes back) and names the leases of its start: its answer does not speak for every
+          // task held now. Let it end, then check them all.
+          await this.renewing?.catch(() => {});
           const lost = await this.renewAll();
           log.info(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
           return { lost };
