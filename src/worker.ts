@@ -845,6 +845,12 @@ export class Worker extends MeteredProcess {
     return s !== undefined && (s.matches('connected') || s.matches('draining'));
   }
 
+  /** Redis is lost, or back and not reconciled yet: the machine will reconcile once it answers */
+  private get waitingForRedis(): boolean {
+    const s = this.actor?.getSnapshot();
+    return s !== undefined && (['probing', 'redisDown', 'partitioned', 'halted', 'reconciling'] as const).some((v) => s.matches(v));
+  }
+
   private machine() {
     const { config, keys, log } = this;
     const task = taskMachine.provide({
@@ -876,6 +882,19 @@ export class Worker extends MeteredProcess {
           }
           if (lost.length) this.actor?.send({ type: 'LEASES_LOST', ids: lost });
           if (lost.includes(t.id) && this.tasks.get(t.id) === t) throw new LeaseLostError(t.id);
+        },
+        confirmLease: async (t) => {
+          // An old copy (its claim replaced by a later one of the same id) holds no lease.
+          if (this.tasks.get(t.id) !== t) return false;
+          if (!this.live) {
+            // Redis lost or not reconciled yet: the reconcile re-asserts what Redis lost, then
+            // the END is tried again. Stopping past the grace: nothing is asked any more.
+            if (this.waitingForRedis) throw new Error('refused, and Redis is not reconciled yet: tried again once it is');
+            return false;
+          }
+          const lost = await this.renewAll();
+          if (lost.length) this.actor?.send({ type: 'LEASES_LOST', ids: lost });
+          return !lost.includes(t.id) && this.tasks.get(t.id) === t;
         },
       }),
     });

@@ -35,6 +35,12 @@ export interface TaskActionDeps {
   emit(t: LocalTask, event: string, data: unknown): void;
   /** the task function's `update()`: a heartbeat of this claim, with its progress */
   update(t: LocalTask, progress: unknown): Promise<void>;
+  /**
+   * after this claim's END was refused: whether it holds its lease still, once a renew has
+   * checked it (re-asserting the task if Redis lost its data); rejects while Redis is lost or not
+   * reconciled yet, when no one can tell
+   */
+  confirmLease(t: LocalTask): Promise<boolean>;
 }
 
 type TaskActions = NonNullable<Parameters<typeof taskMachine.provide>[0]['actions']>;
@@ -113,7 +119,20 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       const outcome: EndingOutcome = context.outcome === 'retry' ? `retry:${backoffDelay(mine?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
       if (mine) telemetry.ending(mine, context.outcome ?? 'failed');
       part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
-        (written) => {
+        async (written) => {
+          // Refused: the lease is someone else's now, or the task's hash is missing because Redis
+          // lost its data and this END reached it before the worker re-asserted the task (ENDs
+          // do not wait for the worker's reconcile, and one already sent is resent as the
+          // connection comes back). Only in the first case is the task given up; a renew tells.
+          if (!written && mine) {
+            let held: boolean;
+            try {
+              held = await deps.confirmLease(mine);
+            } catch (error) {
+              return report({ type: 'END_FAILED', error });
+            }
+            if (held) return report({ type: 'END_FAILED', error: new Error('refused while its lease holds (Redis lost the task with its data; re-asserted since)') });
+          }
           if (mine) telemetry.ended(mine, context.outcome ?? 'failed', written);
           if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
           else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
