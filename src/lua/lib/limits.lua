@@ -58,15 +58,18 @@ local function validLimit(l)
 end
 
 -- the limit set for target ('f:<fn>' or 'g:<group>'), or false
-local function limitOf(Q, target)
+-- is any limit set? (read once per call)
+local function anyLimits(Q)
   if noLimits then return false end
   if not limitsChecked then
     limitsChecked = true
-    if redis.call('EXISTS', Q .. ':limits') == 0 then
-      noLimits = true
-      return false
-    end
+    if redis.call('EXISTS', Q .. ':limits') == 0 then noLimits = true end
   end
+  return not noLimits
+end
+
+local function limitOf(Q, target)
+  if not anyLimits(Q) then return false end
   local v = limitCache[target]
   if v == nil then
     v = false
@@ -107,6 +110,8 @@ end
 -- a task of (fn, g) starts now; `start` names this start in the rate windows, uniquely (a lease
 -- alone does not: every task's first claim by one worker has the lease '1:<worker>')
 local function acquire(Q, fn, g, now, start, noRate)
+  -- (no limit set: nothing is counted, and no target needs naming)
+  if not anyLimits(Q) then return end
   for _, target in ipairs(targetsOf(fn, g)) do
     local l = limitOf(Q, target)
     -- counted only while a limit watches the target (set-limit.lua counts what runs when one is
@@ -157,6 +162,8 @@ end
 -- a task of (fn, g) stopped running
 local function release(Q, fn, g)
   if not fn then return end
+  -- (no limit set, and no group a limit could have held back: nothing to release)
+  if (not g or g == '') and not anyLimits(Q) then return end
   for _, target in ipairs(targetsOf(fn, g)) do
     -- (counted only while a limit watches it; a count back at 0 is dropped: one field per
     -- function and group ever run would pile up)
