@@ -64,7 +64,7 @@ for i = 2, #ARGV, 4 do
     if not first[2] or runAt < tonumber(first[2]) then wake(KEYS[3]) end
     countDelayed(KEYS[3], h[3], 1)
     release(KEYS[3], h[3], h[4])
-    publishEvent(channel, 'retrying', id, now, 'attempt', string.format('%d', tonumber(a[1]) or 0), 'error', payload, 'runAt', string.format('%d', runAt))
+    publishEvent(channel, 'retrying', id, now, 'attempt', intText(a[1]), 'error', payload, 'runAt', string.format('%d', runAt))
     out[#out + 1] = 1
   else
     local field = outcome == 'succeeded' and 'result' or 'error'
@@ -76,8 +76,9 @@ for i = 2, #ARGV, 4 do
     -- (the attempt and worker that ended it, the worker named by its lease `<claims>:<worker>`:
     -- a waiter whose last read saw an earlier attempt, the hash cleaned up at once, answers
     -- from this event)
-    local worker = string.match(lease, '^%d+:(.*)$') or ''
-    publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', string.format('%d', tonumber(h[8]) or 0), 'worker', cjson.encode(worker))
+    -- (the lease matched the hash's, which only claim.lua writes, `<claims>:<worker>`)
+    local worker = string.sub(lease, (string.find(lease, ':', 1, true) or #lease) + 1)
+    publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
     out[#out + 1] = 1
   end
 end

@@ -19,3 +19,11 @@ local function int(v)
   if not n or n ~= n or n == math.huge or n == -math.huge then return nil end
   return math.floor(n)
 end
+
+-- a count read from a hash (v), as JSON: itself when it is written as an integer already (as the
+-- scripts write counts), else as `%d` formats it (0 for none): no number conversion, and no
+-- printf, for what the scripts wrote
+local function intText(v)
+  if v and string.find(v, '^[1-9]%d?%d?%d?%d?%d?%d?%d?$') then return v end
+  return string.format('%d', int(v) or 0)
+end
