@@ -404,7 +404,8 @@ local function route(i, e)
       local key = prefix .. id
       -- its place, kept even when it is claimed at once: a task put back returns to it, ahead of
       -- what was routed after it (lib/put-back.lua)
-      local member, score = placeOf(Q, id, now, priority)
+      -- (numbered a block at a time: as many as the room this claim may still fill)
+      local member, score = placeOf(Q, id, now, priority, math.max(1, roomLeft))
       local more = { 'function', fn, 'member', member, 'score', msText(score) }
       if group ~= '' then more[#more + 1] = 'group'; more[#more + 1] = group end
       if priority ~= 0 then more[#more + 1] = 'priority'; more[#more + 1] = priority end

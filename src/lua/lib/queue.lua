@@ -7,6 +7,7 @@
 ]]
 --@include lib/names.lua
 --@include lib/limits.lua
+--@include lib/call-state.lua
 
 local PRIORITY_AGING_MS = 1000
 
@@ -15,9 +16,22 @@ local function nextTurn(groups)
   return (tonumber(last[2]) or 0) + 1
 end
 
+-- Routing numbers are taken from Q:counts `block` at a time (a claim about to route up to that
+-- many entries makes one HINCRBY, not one per entry). Numbers a call reserved and did not use
+-- are skipped: only their order matters, and a claim reserves no more than its room.
+local seqQ, seqNext, seqLast = nil, 0, -1
+onEachCall(function() seqQ, seqNext, seqLast = nil, 0, -1 end)
+
 -- a new place in the queue: the member (in routing order) and its score
-local function placeOf(Q, id, now, priority)
-  local seq = redis.call('HINCRBY', Q .. ':counts', 'seq', '1')
+local function placeOf(Q, id, now, priority, block)
+  if seqQ ~= Q or seqNext > seqLast then
+    local n = block or 1
+    seqQ = Q
+    seqLast = redis.call('HINCRBY', Q .. ':counts', 'seq', string.format('%d', n))
+    seqNext = seqLast - n + 1
+  end
+  local seq = seqNext
+  seqNext = seqNext + 1
   return string.format('%014d', seq) .. ':' .. id, now - (priority or 0) * PRIORITY_AGING_MS
 end
 
