@@ -17,7 +17,7 @@
 
 -- s (a string) as JSON, kept for the strings said again and again (a worker's name): cjson makes
 -- a buffer for each. Bounded: forgotten whole once it holds 256.
-local jsonStrings, jsonStringsHeld = {}, 0
+local jsonStrings, jsonStringsHeld = {}, 0 -- memo: a pure function's results, bounded
 local function jsonString(s)
   local j = jsonStrings[s]
   if not j then

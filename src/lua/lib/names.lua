@@ -13,7 +13,7 @@ end
 -- both keys of each of its worker's functions at every call, and writing a name's length costs a
 -- printf each time. Bounded: forgotten whole once it holds FN_KEYS_MAX functions.
 local FN_KEYS_MAX = 4096
-local fnKeys, fnKeysHeld = {}, 0
+local fnKeys, fnKeysHeld = {}, 0 -- memo: a pure function's results, bounded
 local function fnKey(Q, fn, what)
   local ofQ = fnKeys[Q]
   if not ofQ then
