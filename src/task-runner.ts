@@ -6,8 +6,9 @@
  * The first run arms the attempt's timeout, when the task has one (attempt-timer.ts).
  */
 import type { AnyActorRef } from 'xstate';
-import type { LocalTask, Task, TaskFunction } from './task.js';
-import { checkEventName, parseEntry, taskData } from './wire.js';
+import type { LocalTask, TaskFunction } from './task.js';
+import { parseEntry } from './wire.js';
+import { TaskHandle } from './task-handle.js';
 import { UnknownFunctionError } from './errors.js';
 import { LazyAbort } from '../actors/lazy-abort.js';
 import { armAttemptTimer, timeOutIfLate } from './attempt-timer.js';
@@ -85,28 +86,6 @@ function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort, 
 function call(deps: RunnerDeps, t: LocalTask, abort: LazyAbort, observer?: RunObserver): unknown {
   const fn = deps.fn(t.entry.function);
   if (!fn) throw new UnknownFunctionError(t.entry.function);
-  const handle: Task = {
-    id: t.id,
-    data: taskData(t.entry),
-    attempt: t.attempt,
-    function: t.entry.function,
-    get signal() {
-      return abort.signal;
-    },
-    // A reserved name (`end`, ...) or a bad one throws here, in the task function's own call.
-    emit: (event, data) => deps.emit(t, checkEventName(event), data),
-    on(name, handler) {
-      const listeners = (t.listeners ??= new Map());
-      let set = listeners.get(name);
-      if (!set) listeners.set(name, (set = new Set()));
-      set.add(handler);
-      return this;
-    },
-    off(name, handler) {
-      t.listeners?.get(name)?.delete(handler);
-      return this;
-    },
-    update: (progress) => deps.update(t, progress),
-  };
+  const handle = new TaskHandle(deps, t, abort);
   return observer?.call ? observer.call(() => fn(handle)) : fn(handle);
 }
