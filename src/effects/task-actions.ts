@@ -118,25 +118,24 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
       const outcome: EndingOutcome = context.outcome === 'retry' ? `retry:${backoffDelay(mine?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
       if (mine) telemetry.ending(mine, context.outcome ?? 'failed');
+      const settled = (written: boolean) => {
+        if (mine) telemetry.ended(mine, context.outcome ?? 'failed', written);
+        if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
+        else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
+        report({ type: 'ENDED', written });
+      };
       part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(
-        async (written) => {
+        (written) => {
           // Refused: the lease is someone else's now, or the task's hash is missing because Redis
           // lost its data and this END reached it before the worker re-asserted the task (ENDs
           // do not wait for the worker's reconcile, and one already sent is resent as the
           // connection comes back). Only in the first case is the task given up; a renew tells.
-          if (!written && mine) {
-            let held: boolean;
-            try {
-              held = await deps.confirmLease(mine);
-            } catch (error) {
-              return report({ type: 'END_FAILED', error });
-            }
-            if (held) return report({ type: 'END_FAILED', error: new Error('refused while its lease holds (Redis lost the task with its data; re-asserted since)') });
-          }
-          if (mine) telemetry.ended(mine, context.outcome ?? 'failed', written);
-          if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
-          else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
-          report({ type: 'ENDED', written });
+          // (A written END, every task's, settles here without another promise.)
+          if (written || !mine) return settled(written);
+          deps.confirmLease(mine).then(
+            (held) => (held ? report({ type: 'END_FAILED', error: new Error('refused while its lease holds (Redis lost the task with its data; re-asserted since)') }) : settled(false)),
+            (error: unknown) => report({ type: 'END_FAILED', error }),
+          );
         },
         (error: unknown) => report({ type: 'END_FAILED', error }),
       );
