@@ -75,6 +75,31 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     expect(await c.get('nan')).toBeNull();
   });
 
+  it('an entry JSON.parse cannot read, pushed by hand under the id of a task submitted through Client (not judged strictly by the claim): parked by the worker that claims it, which runs on', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    // submitted while no worker runs: its id is in `queued`, its entry on new-task
+    await c.submit('echo', 'genuine', { id: 'twice' });
+    // pushed on the right, so claimed first, under the same id
+    await redis.rpush(`${o.keyPrefix}new-task`, '{"id":"twice","function":"echo","data":NaN}');
+    const w = new Worker({ port: 0, redis: o, logger: { debug() {}, info() {}, warn() {}, error() {} } });
+    cleanup.push(() => w.stop());
+    w.addTaskFunction('echo', async (t) => t.data);
+    await w.start();
+    const dead = await until(async () => {
+      const all = await c.deadLetters();
+      return all.length === 2 ? all : undefined;
+    }, 'both entries parked');
+    // the forged one cannot start (the worker's JSON.parse refuses it), the genuine one then
+    // finds its id taken: neither runs, neither is lost, nothing is left running
+    expect(dead.map((d) => d.reason).sort()).toEqual(['duplicate', 'unrunnable']);
+    expect(dead.find((d) => d.reason === 'unrunnable')?.message).toMatch(/cannot start/);
+    expect(await redis.zcard(`${o.keyPrefix}tasks:leases`)).toBe(0);
+    const id = await c.submit('echo', 'fine');
+    expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 'fine' });
+  });
+
   it('numeric ids keep every digit: two 15-digit ids are two tasks; an id JSON cannot carry exactly is refused', async () => {
     const { c, push } = await setup();
     await push('{"id":123456789012345,"function":"echo","data":"a"}');

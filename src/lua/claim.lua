@@ -249,14 +249,20 @@ local function judge(raw)
   if not ok or type(task) ~= 'table' or not string.find(raw, '^%s*{') then
     return { bad = { 'bad_json', 'task entry is not a JSON object: ' .. excerpt(raw), raw } }
   end
-  local id, why = taskId(task.id)
+  -- An id in `queued` was given by Client.submit (or a schedule), which checked it and wrote the
+  -- entry with JSON.stringify (cjson.encode): neither is checked again, a tenth of a claim's
+  -- work per task. An entry pushed by hand under such an id is not judged strictly here; if it
+  -- is not what JSON.parse reads, the worker that claims it parks it (park-claimed.lua).
+  local fromClient = type(task.id) == 'string' and redis.call('SISMEMBER', KEYS[4], task.id) == 1
+  local id, why
+  if fromClient then id = task.id else id, why = taskId(task.id) end
   local fn = task['function']
   if type(fn) ~= 'string' or fn == '' then fn = nil end
   local priority, group = task.priority, task.group
   if priority == nil or priority == cjson.null then priority = 0 end
   -- no group is '' inside; a group written "" is no name (Client.submit refuses it too)
   if group == cjson.null then group = nil end
-  local problem = jsonProblem(raw)
+  local problem = not fromClient and jsonProblem(raw) or nil
   local timeProblem = id and not problem and fn and timeOptionProblem(task)
   if not id and why == 'missing' then
     return { bad = { 'missing_id', 'task entry has no "id" (string or integer): ' .. excerpt(raw), raw } }

@@ -12,6 +12,7 @@
   \u escapes, nesting deeper than 1000): those entries are refused too, as bad_json, by cjson.
 
   jsonProblem(raw) returns nil when raw is JSON as JSON.parse reads it, else what is wrong.
+  (claim.lua asks it only of entries Client.submit did not write: docs/semantics.md.)
 ]]
 local function validNumber(tok)
   local body = tok
