@@ -735,6 +735,19 @@ export class Sim {
     // worker's order) that could take a task: queued ones, or a later entry of the batch
     const firstInTurn = (fn: string, i: number) =>
       w.functions.slice(0, w.functions.indexOf(fn)).every((f) => !(room[f]! > 0) || (exp.turns[f] === undefined && !batch.slice(i + 1).some((r) => fnOf(r) === f)));
+    // lib/queue.lua placeOf in a claim: routing numbers reserved a block at a time, as many as
+    // the room the claim may still fill (numbers left unused are skipped)
+    let seqNext = 0;
+    let seqLast = -1;
+    const place = (id: string, at: number): [string, number] => {
+      if (seqNext > seqLast) {
+        const block = Math.max(1, w.functions.reduce((sum, f) => sum + Math.max(0, room[f]!), 0));
+        bump(exp.counts, 'seq', block);
+        seqLast = Number(exp.counts.seq);
+        seqNext = seqLast - block + 1;
+      }
+      return [`${pad14(seqNext++)}:${id}`, at];
+    };
     function route(i: number, raw: string) {
       const task = JSON.parse(raw) as { id: string; function: string; manual_end?: boolean };
       const id = String(task.id);
@@ -745,7 +758,7 @@ export class Sim {
       }
       const fn = task.function;
       // its place is kept, also when it is claimed at once (put back, it returns there)
-      const [member, score] = placeOf(exp, id, Number(now));
+      const [member, score] = place(id, Number(now));
       exp.hashes[id] = { ...(h ?? {}), function: fn, member, score: String(score), ...(task.manual_end === true ? { manual_end: '1' } : {}) };
       const direct = (room[fn] ?? 0) > 0 && claimed.length < n && exp.turns[fn] === undefined && firstInTurn(fn, i);
       if (direct) claimTask(id, fn, raw);
