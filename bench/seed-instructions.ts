@@ -5,7 +5,7 @@
  * over n is the instructions Redis spends per drained task (claim and finish scripts, replies,
  * event loop). Needs valgrind.
  *
- *   node --import tsx bench/seed-instructions.ts <dir> [<dir> ...] [--n=2000] [--concurrency=1,10]
+ *   node --import tsx bench/seed-instructions.ts <dir> [<dir> ...] [--n=2000] [--concurrency=1,10] [--drain=bench/redis-floor.ts]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +20,8 @@ const dirs = args.filter((a) => !a.startsWith('--'));
 const opt = new Map(args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=') as [string, string]));
 const n = Number(opt.get('n') ?? 2000);
 const concurrencies = (opt.get('concurrency') ?? '1,10').split(',').map(Number);
-const drain = fileURLToPath(new URL('./seed-drain.ts', import.meta.url));
+// --drain=<script>: another drain with seed-drain.ts's command line (bench/redis-floor.ts)
+const drain = opt.has('drain') ? resolve(opt.get('drain')!) : fileURLToPath(new URL('./seed-drain.ts', import.meta.url));
 
 async function instructions(dir: string, extra: string[]): Promise<number> {
   const port = await freePort();
