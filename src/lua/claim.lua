@@ -398,7 +398,8 @@ local function dropCancelled(id, h, held, read)
   return true
 end
 
-local function route(i, e)
+-- left: the entries this claim may still route, this one included
+local function route(i, e, left)
   if e.bad then
     if not dropCancelled(e.bad[4]) then refuse(unpack(e.bad, 1, 5)) end
   else
@@ -414,8 +415,11 @@ local function route(i, e)
       local key = prefix .. id
       -- its place, kept even when it is claimed at once: a task put back returns to it, ahead of
       -- what was routed after it (lib/put-back.lua)
-      -- (numbered a block at a time: as many as the room this claim may still fill)
-      local member, score = placeOf(Q, id, now, priority, math.max(1, roomLeft))
+      -- (numbered a block at a time: as many as the room this claim may still fill, and never
+      -- more than the entries it may still route: a room is a worker's concurrency, up to 2^31 - 1
+      -- per function, and a block that large would push the swarm's counter past the 14 digits
+      -- members are written with within thousands of claims)
+      local member, score = placeOf(Q, id, now, priority, math.max(1, math.min(roomLeft, left)))
       local more = { 'function', fn, 'member', member, 'score', msText(score) }
       if group ~= '' then more[#more + 1] = 'group'; more[#more + 1] = group end
       if priority ~= 0 then more[#more + 1] = 'priority'; more[#more + 1] = priority end
@@ -442,11 +446,11 @@ if stepwise then
     if raw ~= 'wake' then
       batch[#batch + 1] = judge(raw)
       alone[#batch] = true
-      route(#batch, batch[#batch])
+      route(#batch, batch[#batch], math.min(window, len) - popped + 1)
     end
   end
 else
-  for i, e in ipairs(batch) do route(i, e) end
+  for i, e in ipairs(batch) do route(i, e, #batch - i + 1) end
 end
 if verified > popped then
   redis.call('HSET', plain, 'n', verified - popped, 'head', redis.call('LINDEX', Q, -1))
