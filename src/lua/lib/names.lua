@@ -11,10 +11,14 @@ end
 -- a key of function fn's structure: 'groups' (zset group -> turn), 'blocked' (zset group -> when
 -- to try it again). Kept across calls (a name is a pure function of its parts): a claim names
 -- both keys of each of its worker's functions at every call, and writing a name's length costs a
--- printf each time. Bounded: forgotten whole once it holds FN_KEYS_MAX functions.
-local FN_KEYS_MAX = 4096
+-- printf each time. Bounded: forgotten whole once it holds FN_KEYS_MAX functions, and only names
+-- of at most FN_KEY_NAME_MAX bytes are kept: a name is any string an entry holds, up to
+-- maxPayloadBytes, and the memo lives in Lua's heap, which maxmemory does not count (4096 names
+-- of a MiB, three copies of each, would be 12 GiB held for good after their tasks are gone).
+local FN_KEYS_MAX, FN_KEY_NAME_MAX = 4096, 256
 local fnKeys, fnKeysHeld = {}, 0 -- memo: a pure function's results, bounded
 local function fnKey(Q, fn, what)
+  if #fn > FN_KEY_NAME_MAX then return Q .. ':f:' .. part(fn) .. ':' .. what end
   local ofQ = fnKeys[Q]
   if not ofQ then
     ofQ = {}
