@@ -49,6 +49,19 @@ describe('the worker histograms', () => {
     expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 
+  it('expose what prom-client exposes before any observation: zeros without a label, nothing for a function whose series is made and not yet observed', async () => {
+    const bare = pair();
+    expect(await bare.ours.metrics()).toBe(await bare.theirs.metrics());
+    expect(await bare.ours.metrics()).toContain('t_seconds_count 0');
+    // (the worker makes a function's series at its first claim: a run not ended yet, or a task
+    // without queued_at, observes nothing in it)
+    const labelled = pair('function');
+    labelled.h.series('noop');
+    labelled.h.series('resize').observe(1);
+    labelled.p.observe({ function: 'resize' }, 1);
+    expect(await labelled.ours.metrics()).toBe(await labelled.theirs.metrics());
+  });
+
   it('refuses what prom-client refuses: a value that is not a number, a label it does not have', () => {
     const { h } = pair();
     expect(() => h.observe(Number.NaN)).toThrow(/not a valid number/);

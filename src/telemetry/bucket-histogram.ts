@@ -58,6 +58,9 @@ export class BucketHistogram {
   ) {
     // (the registry reads a metric through get() and reset() alone; its type names only its own classes)
     registry.registerMetric(this as unknown as Metric);
+    // (prom-client's Histogram without labels exposes its zeros from the start: a dashboard
+    // reading the monitor's sweep time sees the series before the first sweep)
+    if (label === undefined) this.series();
   }
 
   /** the series of one value of the label (of no label: none given), made on first use and kept */
@@ -85,6 +88,9 @@ export class BucketHistogram {
     const values: Value[] = [];
     const bucket = `${this.name}_bucket`;
     for (const s of this.bySeries.values()) {
+      // a function's series is made before its first observation (the worker keeps it from the
+      // task's claim on); prom-client has none until then
+      if (s.count === 0 && this.label !== undefined) continue;
       let acc = 0;
       this.bounds.forEach((le, i) => {
         acc += s.counts[i]!;
