@@ -7,7 +7,7 @@
  *
  * Every worker hears every task's control channel (one pattern subscription), so most of what is
  * kept here is for tasks other workers run: it is dropped unread when it expires, and the
- * oldest goes first past `maxCount` messages or `maxChars` characters, so that a flood of
+ * oldest goes first past `maxCount` messages or `maxChars` characters (ids included), so that a flood of
  * messages for ids no one runs costs a bounded amount of memory.
  *
  * Which messages a claim gets (docs/failure-model.md): those heard since its request left (one
@@ -29,6 +29,8 @@ interface Heard {
   key: string;
   at: number;
   message: string;
+  /** the characters it holds: its id's and its message's */
+  size: number;
   taken: boolean;
 }
 
@@ -39,7 +41,7 @@ export class EarlyControl {
   private readonly order: Heard[] = [];
   /** the messages not yet taken, by task */
   private readonly byTask = new Map<string, Heard[]>();
-  /** characters of the messages not yet taken */
+  /** characters of the messages not yet taken, their task ids included */
   private chars = 0;
   private held = 0;
 
@@ -59,11 +61,14 @@ export class EarlyControl {
   keep(part: number, id: string, message: string): void {
     const now = this.clock();
     this.expire(now);
+    // (the id counts as the message does: it is a channel's name, as long as whoever publishes
+    // makes it, and it is kept with the message)
+    const size = id.length + message.length;
     // one message over the whole bound would push out everything else, then itself
-    if (message.length > this.maxChars) return;
-    const h: Heard = { key: `${part}\n${id}`, at: now, message, taken: false };
+    if (size > this.maxChars) return;
+    const h: Heard = { key: `${part}\n${id}`, at: now, message, size, taken: false };
     this.order.push(h);
-    this.chars += message.length;
+    this.chars += size;
     this.held++;
     const list = this.byTask.get(h.key);
     if (list) list.push(h);
@@ -85,7 +90,7 @@ export class EarlyControl {
     const out: string[] = [];
     for (const h of list) {
       h.taken = true;
-      this.chars -= h.message.length;
+      this.chars -= h.size;
       this.held--;
       if (h.at >= from) out.push(h.message);
     }
@@ -99,7 +104,7 @@ export class EarlyControl {
   private dropOldest(): void {
     const h = this.order.shift()!;
     if (h.taken) return;
-    this.chars -= h.message.length;
+    this.chars -= h.size;
     this.held--;
     const list = this.byTask.get(h.key)!;
     // (a task's messages are in arrival order too: its oldest is this one)

@@ -205,7 +205,7 @@ describe('a control message heard before the worker holds its task', () => {
 
 describe('EarlyControl', () => {
   it('holds at most its count and characters, oldest out first; a task takes its own, in order, once', () => {
-    const early = new EarlyControl(1000, 3, 10, () => 0);
+    const early = new EarlyControl(1000, 3, 100, () => 0);
     for (const [id, m] of [['a', '1'], ['b', '2'], ['a', '3'], ['a', '4']]) early.keep(0, id!, m!);
     expect(early.size).toBe(3); // `1` pushed out by the count
     expect(early.take(0, 'a', 0)).toEqual(['3', '4']);
@@ -222,6 +222,17 @@ describe('EarlyControl', () => {
     chars.keep(0, 'c', '12345678901'); // over the whole bound: not kept, nothing pushed out
     expect(chars.take(0, 'b', 0)).toEqual(['123456']);
     expect(chars.size).toBe(0);
+  });
+
+  it('counts a task id against its characters as well: a flood of short messages to long channel names is bounded too', () => {
+    // (the id is a channel's name, as long as the publisher makes it: a megabyte each, a worker
+    // kept all heard within its command timeout, hundreds of megabytes)
+    const early = new EarlyControl(1000, 100, 1024, () => 0);
+    for (let i = 0; i < 50; i++) early.keep(0, `${i}`.padEnd(400, 'x'), 'stop');
+    expect(early.size).toBe(2);
+    early.keep(0, 'y'.repeat(2000), 'stop'); // over the bound alone: not kept, nothing pushed out
+    expect(early.size).toBe(2);
+    expect(early.take(0, '49'.padEnd(400, 'x'), 0)).toEqual(['stop']);
   });
 
   it('hands a task what it heard since its claim left and within the time kept', () => {
