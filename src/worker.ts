@@ -1033,6 +1033,11 @@ export class Worker extends MeteredProcess {
             const t = this.tasks.get(id);
             // not held here: another worker's task, or one whose claim's reply is still on its way
             if (t?.part !== part.index) return this.early.keep(part.index, id, message);
+            // Its function has returned: its END is on its way, perhaps with the claim of its
+            // retry, which that script may have made RUNNING already (a retry without backoff is
+            // claimed again in the script that writes it). Kept too, for that claim, which gets it
+            // only if it was heard after the claim's request left.
+            if (t.settled) this.early.keep(part.index, id, message);
             this.hearControl(t, message, sendBack);
           };
           this.sub.on('pmessage', onMessage);

@@ -130,6 +130,35 @@ describe('a control message heard before the worker holds its task', () => {
     expect(await s.c.wait(first, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
   }, 30_000);
 
+  it("a stop sent in that window for a retry claimed with its first attempt's END (same id, same worker, one script) stops the retry, not the ending attempt", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const task = slow(2000);
+    let attempts = 0;
+    const flaky: TaskFunction = async (t) => {
+      attempts++;
+      if (t.attempt === 1) {
+        await gate;
+        throw new Error('first attempt fails');
+      }
+      return task.fn(t);
+    };
+    const s = await setup({ concurrency: 1, heartbeatInterval: 2000 }, { flaky });
+    // (no backoff: the END's retry is due at once, and the claim that carries it takes it again)
+    const id = await s.c.submit('flaky', null, { attempts: 2 });
+    await until(async () => (await s.c.get(id))?.state === 'RUNNING', 'the first attempt running');
+    expect(s.proxy.hold((hello) => !hello.includes(':subscriber'))).toBeGreaterThan(0);
+    release();
+    await until(async () => (await s.c.get(id))?.attempt === 2 && (await s.c.get(id))?.state === 'RUNNING', 'the retry claimed in Redis', 10_000, 2);
+    await publish(s, id, 'stop');
+    await sleep(300);
+    expect(task.seen.ran).toBe(0); // the retry not adopted yet: the stop came first
+    s.proxy.heal();
+    expect(await s.c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'stopped', attempt: 2 });
+    expect(task.seen).toEqual({ ran: 1, aborted: 1 });
+    expect(attempts).toBe(2);
+  }, 30_000);
+
   it('a stop sent in that window to a worker of a swarm in partitions (it claims on its command connection once a wait wakes) stops the task', async () => {
     const task = slow(2000);
     const s = await setup({ concurrency: 1, heartbeatInterval: 2000, fetchTaskInterval: 20_000 }, { slow: task.fn }, { keyPrefix: 'early:{parts}:', partitions: 2 });
