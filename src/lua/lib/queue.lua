@@ -18,7 +18,8 @@ end
 
 -- Routing numbers are taken from Q:counts `block` at a time (a claim about to route up to that
 -- many entries makes one HINCRBY, not one per entry). Numbers a call reserved and did not use
--- are skipped: only their order matters, and a claim reserves no more than its room.
+-- are skipped: only their order matters, and a claim reserves no more than its room, nor than
+-- the entries it may still route (a room may be billions: the counter must grow with what is routed).
 local seqQ, seqNext, seqLast = nil, 0, -1
 onEachCall(function() seqQ, seqNext, seqLast = nil, 0, -1 end)
 
