@@ -736,19 +736,20 @@ export class Sim {
     const firstInTurn = (fn: string, i: number) =>
       w.functions.slice(0, w.functions.indexOf(fn)).every((f) => !(room[f]! > 0) || (exp.turns[f] === undefined && !batch.slice(i + 1).some((r) => fnOf(r) === f)));
     // lib/queue.lua placeOf in a claim: routing numbers reserved a block at a time, as many as
-    // the room the claim may still fill (numbers left unused are skipped)
+    // the room the claim may still fill and no more than the entries it may still route, `left`
+    // (numbers left unused are skipped)
     let seqNext = 0;
     let seqLast = -1;
-    const place = (id: string, at: number): [string, number] => {
+    const place = (id: string, at: number, left: number): [string, number] => {
       if (seqNext > seqLast) {
-        const block = Math.max(1, w.functions.reduce((sum, f) => sum + Math.max(0, room[f]!), 0));
+        const block = Math.max(1, Math.min(left, w.functions.reduce((sum, f) => sum + Math.max(0, room[f]!), 0)));
         bump(exp.counts, 'seq', block);
         seqLast = Number(exp.counts.seq);
         seqNext = seqLast - block + 1;
       }
       return [`${pad14(seqNext++)}:${id}`, at];
     };
-    function route(i: number, raw: string) {
+    function route(i: number, raw: string, left: number) {
       const task = JSON.parse(raw) as { id: string; function: string; manual_end?: boolean };
       const id = String(task.id);
       const h = exp.hashes[id];
@@ -758,7 +759,7 @@ export class Sim {
       }
       const fn = task.function;
       // its place is kept, also when it is claimed at once (put back, it returns there)
-      const [member, score] = place(id, Number(now));
+      const [member, score] = place(id, Number(now), left);
       exp.hashes[id] = { ...(h ?? {}), function: fn, member, score: String(score), ...(task.manual_end === true ? { manual_end: '1' } : {}) };
       const direct = (room[fn] ?? 0) > 0 && claimed.length < n && exp.turns[fn] === undefined && firstInTurn(fn, i);
       if (direct) claimTask(id, fn, raw);
@@ -768,15 +769,19 @@ export class Sim {
         enqueueModel(exp, fn, member, score);
       }
     }
+    // (what the claim may still route: the window, or what the queue held, less what it popped)
+    const reach = Math.min(window, exp.queue.length);
+    let popped = 0;
     for (let i = 0; i < window; i++) {
       if (stepwise && (claimed.length >= n || w.functions.every((f) => room[f]! <= 0))) break;
       const raw = exp.queue.pop();
       if (raw === undefined) break;
+      popped++;
       if (raw === 'wake') continue;
       batch.push(raw);
-      if (stepwise) route(batch.length - 1, raw);
+      if (stepwise) route(batch.length - 1, raw, reach - popped + 1);
     }
-    if (!stepwise) for (const [i, raw] of batch.entries()) route(i, raw);
+    if (!stepwise) for (const [i, raw] of batch.entries()) route(i, raw, batch.length - i);
     // 2. claiming from the worker's functions, in its order (no rotation here)
     for (const fn of w.functions) {
       while (room[fn]! > 0 && claimed.length < n) {
