@@ -97,3 +97,22 @@ describe('a hand-edited task hash', () => {
     expect(await redis.hget(keys.task('k2'), 'state')).toBe('QUEUED');
   });
 });
+
+describe('a hand-edited attempt in the events the scripts publish', () => {
+  it('a task handed back with attempt "nan", "01" or "x" publishes a requeued event that is JSON, its attempt an integer', async () => {
+    const keys = keysFor(server.options().keyPrefix);
+    const sub = redis.duplicate();
+    cleanup.push(async () => sub.disconnect());
+    const heard: string[] = [];
+    sub.on('pmessage', (_p, _c, m: string) => heard.push(m));
+    await sub.psubscribe(`${keys.taskKeyPrefix}*-events`);
+    const { handBack } = await import('../src/effects/leases.js');
+    const cases: [string, string][] = [['hb-nan', 'nan'], ['hb-01', '01'], ['hb-x', 'x'], ['hb-3', '3']];
+    for (const [id, attempt] of cases) await deadClaim(keys, id, { attempt });
+    const back = await handBack(redis, keys, cases.map(([id]) => ({ id, lease: '1:gone:1' })));
+    expect(back.sort()).toEqual(cases.map(([id]) => id).sort());
+    await until(() => heard.length === cases.length, 'the requeued events');
+    const events = heard.map((m) => JSON.parse(m) as { event: string; data: { id: string; attempt: unknown } });
+    expect(Object.fromEntries(events.map((e) => [e.data.id, [e.event, e.data.attempt]]))).toEqual({ 'hb-nan': ['requeued', 0], 'hb-01': ['requeued', 1], 'hb-x': ['requeued', 0], 'hb-3': ['requeued', 3] });
+  });
+});

@@ -14,6 +14,7 @@
   {id, attempt, worker, reason}, by a monitor (requeue.lua) or a worker handing back.
 ]]
 --@include lib/now.lua
+--@include lib/fields.lua
 
 -- s (a string) as JSON, kept for the strings said again and again (a worker's name): cjson makes
 -- a buffer for each. Bounded: forgotten whole once it holds 256.
@@ -49,5 +50,6 @@ local function publishEvent(channel, name, id, now, f1, v1, f2, v2, f3, v3, f4, 
 end
 
 local function publishRequeued(channel, id, attempt, worker, reason, now)
-  publishEvent(channel, 'requeued', id, now, 'attempt', attempt, 'worker', cjson.encode(worker), 'reason', cjson.encode(reason))
+  -- (an attempt edited into junk by hand is written 0, not as Lua prints it: `nan` is no JSON)
+  publishEvent(channel, 'requeued', id, now, 'attempt', intText(attempt), 'worker', jsonString(worker), 'reason', cjson.encode(reason))
 end

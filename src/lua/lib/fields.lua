@@ -24,6 +24,6 @@ end
 -- scripts write counts), else as `%d` formats it (0 for none): no number conversion, and no
 -- printf, for what the scripts wrote
 local function intText(v)
-  if v and string.find(v, '^[1-9]%d?%d?%d?%d?%d?%d?%d?$') then return v end
+  if type(v) == 'string' and string.find(v, '^[1-9]%d?%d?%d?%d?%d?%d?%d?$') then return v end
   return string.format('%d', int(v) or 0)
 end

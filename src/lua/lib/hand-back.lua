@@ -19,6 +19,6 @@ local function handBack(K, now, id, lease, reason)
   redis.call('HSET', key, 'attempt', math.max(0, (int(h[5]) or 1) - 1))
   redis.call('ZREM', K.leases, id)
   redis.call('SREM', K.taskSet, id)
-  publishRequeued(key .. '-events', id, tonumber(h[5]) or 0, h[4] or '', reason, now)
+  publishRequeued(key .. '-events', id, h[5], h[4] or '', reason, now)
   return true
 end
