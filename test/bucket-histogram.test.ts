@@ -49,6 +49,21 @@ describe('the worker histograms', () => {
     expect(await ours.metrics()).toBe(await theirs.metrics());
   });
 
+  it("keep counting in a series found before the registry's resetMetrics(), as prom-client counts what is observed after it", async () => {
+    const { ours, theirs, h, p } = pair('function');
+    // (the worker finds a function's series once, at its first claim, and keeps it)
+    const noop = h.series('noop');
+    noop.observe(0.002);
+    p.observe({ function: 'noop' }, 0.002);
+    ours.resetMetrics();
+    theirs.resetMetrics();
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    noop.observe(2);
+    p.observe({ function: 'noop' }, 2);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    expect(await ours.metrics()).toContain('t_seconds_count{function="noop"} 1');
+  });
+
   it('expose what prom-client exposes before any observation: zeros without a label, nothing for a function whose series is made and not yet observed', async () => {
     const bare = pair();
     expect(await bare.ours.metrics()).toBe(await bare.theirs.metrics());

@@ -35,6 +35,12 @@ export class Series {
     this.sum += value;
     this.count++;
   }
+
+  zero(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 }
 
 interface Value {
@@ -47,6 +53,8 @@ export class BucketHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private readonly bySeries = new Map<string, Series>();
+  /** the unlabelled series is shown with zeros before its first observation (until a reset, as prom-client's) */
+  private zerosShown: boolean;
 
   constructor(
     readonly name: string,
@@ -60,6 +68,7 @@ export class BucketHistogram {
     registry.registerMetric(this as unknown as Metric);
     // (prom-client's Histogram without labels exposes its zeros from the start: a dashboard
     // reading the monitor's sweep time sees the series before the first sweep)
+    this.zerosShown = label === undefined;
     if (label === undefined) this.series();
   }
 
@@ -79,8 +88,14 @@ export class BucketHistogram {
     this.series().observe(value);
   }
 
+  /**
+   * Zeroes every series where it stands: the worker keeps each function's series (found once), so
+   * a `resetMetrics()` of the registry that dropped them would leave its observations unread for
+   * good. As prom-client's reset, nothing is shown until the next observation.
+   */
   reset(): void {
-    this.bySeries.clear();
+    for (const s of this.bySeries.values()) s.zero();
+    this.zerosShown = false;
   }
 
   /** prom-client's shape: per series, its cumulative buckets, +Inf, sum and count */
@@ -89,8 +104,8 @@ export class BucketHistogram {
     const bucket = `${this.name}_bucket`;
     for (const s of this.bySeries.values()) {
       // a function's series is made before its first observation (the worker keeps it from the
-      // task's claim on); prom-client has none until then
-      if (s.count === 0 && this.label !== undefined) continue;
+      // task's claim on); prom-client has none until then, nor after a reset
+      if (s.count === 0 && !this.zerosShown) continue;
       let acc = 0;
       this.bounds.forEach((le, i) => {
         acc += s.counts[i]!;
