@@ -12,6 +12,7 @@ import { Worker } from '../src/index.js';
 import { type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { quiet } from './helpers/order.js';
+import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -64,6 +65,38 @@ describe('entries with long function names, each different', () => {
       await redis.lpush(q, JSON.stringify({ id: `after-${i}`, function: 'f', data: null }));
       await until(`after-${i}`);
     }
+    await redis.call('FUNCTION', 'STATS');
+    const after = await functionsHeap(redis);
+    console.log(`Lua heap of the library: ${before} bytes before, ${after} after`);
+    expect(after - before).toBeLessThan(4 * 1024 * 1024);
+  }, 120_000);
+});
+
+describe('tasks whose hashes name long workers, each different', () => {
+  it('handed back: the Lua heap of the script library goes back to about what it was', async () => {
+    const keys = keysFor(server.options().keyPrefix);
+    const { handBack } = await import('../src/effects/leases.js');
+    const run = async (prefix: string, worker: (i: number) => string) => {
+      for (let i = 0; i < 300; i += 20) {
+        const held = [];
+        for (let k = i; k < i + 20; k++) {
+          const id = `${prefix}-${k}`;
+          // (a RUNNING task's hash, as claim.lua writes it, its worker field edited by hand)
+          await redis.hset(keys.task(id), { state: 'RUNNING', update: '1', start: '1', attempt: '1', claims: '1', lease: '1:w', worker: worker(k), function: 'f', data: JSON.stringify({ id, function: 'f' }) });
+          await redis.zadd(keys.leases, 1, id);
+          await redis.sadd(keys.taskSet, id);
+          held.push({ id, lease: '1:w' });
+        }
+        expect(await handBack(redis, keys, held)).toHaveLength(20);
+      }
+      for (const pattern of [`${keys.taskKeyPrefix}${prefix}-*`, `${keys.newQueue}*`]) for (const k of await redis.keys(pattern)) await redis.del(k);
+    };
+    await run('warm', () => 'w:1');
+    await redis.call('FUNCTION', 'STATS');
+    const before = await functionsHeap(redis);
+    // 300 workers named by 64 KiB each (19 MiB of names), each said in a `requeued` event
+    await run('long', (k) => `${k}-`.padEnd(65536, 'w'));
+    await run('after', () => 'w:1');
     await redis.call('FUNCTION', 'STATS');
     const after = await functionsHeap(redis);
     console.log(`Lua heap of the library: ${before} bytes before, ${after} after`);

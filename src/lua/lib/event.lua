@@ -17,9 +17,12 @@
 --@include lib/fields.lua
 
 -- s (a string) as JSON, kept for the strings said again and again (a worker's name): cjson makes
--- a buffer for each. Bounded: forgotten whole once it holds 256.
+-- a buffer for each. Bounded: forgotten whole once it holds 256, and only strings of at most 256
+-- bytes are kept (a worker's name read from a task's hash is whatever was written there, and
+-- the memo lives in Lua's heap, which maxmemory does not count).
 local jsonStrings, jsonStringsHeld = {}, 0 -- memo: a pure function's results, bounded
 local function jsonString(s)
+  if #s > 256 then return cjson.encode(s) end
   local j = jsonStrings[s]
   if not j then
     if jsonStringsHeld >= 256 then jsonStrings, jsonStringsHeld = {}, 0 end
