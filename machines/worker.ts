@@ -22,6 +22,11 @@ export interface ClaimedTask {
 
 export interface WorkerInput {
   concurrency: number;
+  /**
+   * the most slots one claim asks for: `concurrency`, or less, and then a second claim goes out
+   * while the first is on its way once that many slots are free (see `mayClaim`)
+   */
+  lane: number;
   fetchTaskInterval: number;
   fetchWorkerInterval: number;
   partitionPercentage: number;
@@ -37,13 +42,28 @@ export interface WorkerContext extends WorkerInput {
   running: string[];
   /** of those, the ones whose function has settled and whose END is being written */
   settled: string[];
+  /** the claims on their way (requested, not answered): how many slots each asked for */
+  asking: number[];
+  /**
+   * counts the times the worker was connected: a claim's answer carries the round it was asked
+   * in, and one asked before Redis was lost (or the worker stopped) is handed back, not run
+   */
+  round: number;
   lastProbe?: PeerProbe;
 }
 
 export type ControlCommand = { command: 'stop' } | { command: 'reload' } | { command: 'event'; name: string; payload: unknown };
 
+/** a claim's answer (requestClaim): `asked` and `round` are the request's */
+export interface ClaimAnswer {
+  asked: number;
+  round: number;
+}
+
 export type WorkerEvent =
   | ({ type: 'CONTROL'; id: string } & ControlCommand)
+  | ({ type: 'CLAIMED'; tasks: ClaimedTask[] } & ClaimAnswer)
+  | ({ type: 'CLAIM_FAILED'; error: unknown } & ClaimAnswer)
   | { type: 'LEASES_LOST'; ids: string[] }
   | { type: 'TASKS_SETTLED'; ids: string[] }
   /** these tasks' machines reached their final state (END or abandoned): the runtime batches them */
@@ -61,31 +81,15 @@ export interface StartTasks {
   abortTimeout: number;
   finishRetryDelay: number;
 }
+/** the tasks an answer holds: a claim's (CLAIMED) or a queue wait's (its done event's output) */
+const tasksOf = (event: AnyEventObject): ClaimedTask[] =>
+  event.type === 'CLAIMED' ? (event as unknown as { tasks: ClaimedTask[] }).tasks : (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks;
 const claimedTasks = ({ context, event }: { context: WorkerContext; event: AnyEventObject }): StartTasks => ({
-  tasks: (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks,
+  tasks: tasksOf(event),
   abortTimeout: context.abortTimeout,
   finishRetryDelay: context.finishRetryDelay,
 });
-
-/**
- * A claim of up to the free slots, made in `from` (fetching: at once; waiting: when the queue
- * wakes the worker or its poll ends): the tasks claimed are recorded and started; with slots
- * still free, claim again at once; with none claimed (woken for an entry another worker took, or
- * the poll found nothing), wait on the queue. A claim that goes back to `from` re-enters it, to
- * claim again; one that fails is recovered from.
- */
-const claiming = (from: 'fetching' | 'waiting') => {
-  const startClaimed = ['addRunning', { type: 'startTasks', params: claimedTasks }] as const;
-  return {
-    input: ({ context }: { context: WorkerContext }) => ({ free: freeSlots(context) }),
-    onDone: [
-      { guard: 'claimFillsSlots', target: 'full', actions: startClaimed },
-      { guard: 'claimedAny', target: 'fetching', reenter: from === 'fetching', actions: startClaimed },
-      { target: 'waiting', reenter: from === 'waiting' },
-    ],
-    onError: { target: 'recovering', actions: 'reportError' },
-  } as const;
-};
+const startClaimed = ['addRunning', { type: 'startTasks', params: claimedTasks }] as const;
 
 /**
  * Slots for new tasks: `concurrency` functions may run at once. A task whose function has
@@ -98,6 +102,35 @@ export function freeSlots(c: Pick<WorkerContext, 'concurrency' | 'running' | 'se
   return Math.max(0, Math.min(c.concurrency - active, 2 * c.concurrency - c.running.length));
 }
 
+/** free slots no claim on its way has asked for */
+export function roomLeft(c: Pick<WorkerContext, 'concurrency' | 'running' | 'settled' | 'asking'>): number {
+  let asked = 0;
+  for (const a of c.asking) asked += a;
+  return freeSlots(c) - asked;
+}
+
+/**
+ * A claim may go out: with none on its way, when a slot is free; with one on its way, when the
+ * worker has lanes (lane < concurrency) and a whole lane's slots are free. Two claims then take
+ * turns with the worker: Redis runs one while the worker runs the other's tasks (at concurrency
+ * 100, about 1 / max(worker, Redis) per task rather than 1 / (worker + Redis): bench/analysis.md).
+ */
+export function mayClaim(c: Pick<WorkerContext, 'concurrency' | 'running' | 'settled' | 'asking' | 'lane'>): boolean {
+  const room = roomLeft(c);
+  if (room <= 0) return false;
+  if (c.asking.length === 0) return true;
+  return c.asking.length === 1 && c.lane < c.concurrency && room >= c.lane;
+}
+
+/** an answer to a claim asked before the worker last (re)connected: its tasks go back */
+const staleClaim = { guard: 'staleClaim', actions: 'handBackClaimed' } as const;
+/** a claim failed: recovered once no other claim is on its way (its answer is awaited first) */
+const failedClaim = [
+  { guard: 'staleClaim' },
+  { guard: 'lastClaim', target: 'recovering', actions: ['claimAnswered', 'reportError'] },
+  { target: 'claimFailed', actions: ['claimAnswered', 'reportError'] },
+] as const;
+
 export const workerMachine = setup({
   types: {
     context: {} as WorkerContext,
@@ -107,8 +140,6 @@ export const workerMachine = setup({
   actors: {
     /** listen for peer pings and list this worker in `workers` */
     register: promiseNotProvided<void>('worker', 'register'),
-    /** atomically claim up to `free` queued tasks (claim.lua) */
-    claimTasks: promiseNotProvided<{ tasks: ClaimedTask[] }, { free: number }>('worker', 'claimTasks'),
     /**
      * block on the queue until an entry arrives or fetchTaskInterval passes, then claim up to
      * `free` tasks: the wake-up and the claim are one effect, so that an idle worker's pickup is
@@ -142,6 +173,28 @@ export const workerMachine = setup({
   },
   actions: {
     /**
+     * atomically claim up to `params.free` queued tasks (claim.lua, or finish-claim.lua with the
+     * ENDs going out now); the answer comes back as CLAIMED or CLAIM_FAILED, with `asked` and
+     * `round` as given here
+     */
+    requestClaim: actionNotProvided('worker', 'requestClaim'),
+    /** a claim is on its way: its slots are asked for */
+    claimAsked: assign({ asking: ({ context }) => [...context.asking, Math.min(roomLeft(context), context.lane)] }),
+    /** a claim answered (CLAIMED or CLAIM_FAILED): its slots are no longer asked for */
+    claimAnswered: assign({
+      asking: ({ context, event }) => {
+        const i = context.asking.indexOf((event as unknown as ClaimAnswer).asked);
+        return i < 0 ? context.asking : [...context.asking.slice(0, i), ...context.asking.slice(i + 1)];
+      },
+    }),
+    /** connected (again): no claim is on its way in this round */
+    newRound: assign({ asking: () => [], round: ({ context }) => context.round + 1 }),
+    /**
+     * the tasks a claim took while the worker was not connected, or in an earlier round, go
+     * straight back to the queue (hand-back.lua), without running
+     */
+    handBackClaimed: actionNotProvided('worker', 'handBackClaimed'),
+    /**
      * start one task machine per claimed task (params: StartTasks), stepped by the runtime; a live
      * one of the same id is an old claim that has not heard it lost its lease: it is told
      * LEASE_LOST first, and leaves at once (its end is not reported: the id runs on)
@@ -149,7 +202,7 @@ export const workerMachine = setup({
     startTasks: actionNotProvided('worker', 'startTasks'),
     /** record the claimed tasks as running (a task claimed again is no longer settled) */
     addRunning: assign(({ context, event }) => {
-      const ids = (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.map((t) => t.id);
+      const ids = tasksOf(event).map((t) => t.id);
       return {
         running: [...context.running, ...ids.filter((id) => !context.running.includes(id))],
         settled: context.settled.some((id) => ids.includes(id)) ? context.settled.filter((id) => !ids.includes(id)) : context.settled,
@@ -195,11 +248,16 @@ export const workerMachine = setup({
     reportError: actionNotProvided('worker', 'reportError'),
   },
   guards: {
-    /** claimed tasks fill every slot */
-    claimFillsSlots: ({ context, event }) =>
-      freeSlots(context) - (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.length <= 0,
-    claimedAny: ({ event }) => (event as unknown as { output: { tasks: ClaimedTask[] } }).output.tasks.length > 0,
-    hasFreeSlot: ({ context }) => freeSlots(context) > 0,
+    mayClaim: ({ context }) => mayClaim(context),
+    /** a queue wait's claim took something */
+    claimedAny: ({ event }) => tasksOf(event).length > 0,
+    /** a claim answered with nothing, and no other is on its way: the queue is empty for us */
+    claimedNothing: ({ context, event }) => tasksOf(event).length === 0 && context.asking.length <= 1,
+    tookNothing: ({ event }) => tasksOf(event).length === 0,
+    /** the claim answering is the last one on its way */
+    lastClaim: ({ context }) => context.asking.length <= 1,
+    noClaimOnItsWay: ({ context }) => context.asking.length === 0,
+    staleClaim: ({ context, event }) => (event as unknown as ClaimAnswer).round !== context.round,
     noTasks: ({ context }) => context.running.length === 0,
     /** the seed's partition rule (quorum.ts) */
     quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
@@ -212,7 +270,7 @@ export const workerMachine = setup({
   },
 }).createMachine({
   id: 'worker',
-  context: ({ input }) => ({ ...input, running: [], settled: [] }),
+  context: ({ input }) => ({ ...input, running: [], settled: [], asking: [], round: 0 }),
   initial: 'starting',
   invoke: [named('controlListener'), named('redisWatch')],
   on: {
@@ -221,6 +279,8 @@ export const workerMachine = setup({
     TASK_CRASHED: { actions: ['reportTaskCrash', 'forgetTasks'] },
     CONTROL: { actions: 'routeControl' },
     TASKS_SETTLED: { actions: 'markSettled' },
+    // answers to claims asked before the worker left `connected`
+    CLAIMED: { actions: 'handBackClaimed' },
   },
   states: {
     starting: {
@@ -229,6 +289,7 @@ export const workerMachine = setup({
     },
     connected: {
       initial: 'fetching',
+      entry: 'newRound',
       invoke: [named('heartbeat'), named('refreshPeers')],
       on: {
         LEASES_LOST: { actions: 'loseLeases' },
@@ -237,17 +298,52 @@ export const workerMachine = setup({
       },
       states: {
         fetching: {
-          invoke: { src: 'claimTasks', ...claiming('fetching') },
+          // Claims go out as slots free up (a settled task's END goes with the claim of its
+          // slot): one at a time, or two with lanes (mayClaim). Each answer starts its tasks
+          // here; an empty one with no other claim on its way means the queue has nothing for
+          // us: wait on it.
+          always: { guard: 'mayClaim', actions: [{ type: 'requestClaim', params: ({ context }: { context: WorkerContext }) => ({ free: Math.min(roomLeft(context), context.lane), round: context.round }) }, 'claimAsked'] },
+          on: {
+            CLAIMED: [
+              staleClaim,
+              { guard: 'claimedNothing', target: 'waiting', actions: 'claimAnswered' },
+              { guard: 'tookNothing', target: 'queueEmpty', actions: 'claimAnswered' },
+              { actions: ['claimAnswered', ...startClaimed] },
+            ],
+            CLAIM_FAILED: failedClaim,
+          },
+        },
+        queueEmpty: {
+          // A claim found nothing while another was on its way: no new claim until that one
+          // has answered too (its tasks run), then fetching again (which waits on the queue
+          // when it too finds nothing).
+          always: { guard: 'noClaimOnItsWay', target: 'fetching' },
+          on: {
+            CLAIMED: [staleClaim, { actions: ['claimAnswered', ...startClaimed] }],
+            CLAIM_FAILED: failedClaim,
+          },
+        },
+        claimFailed: {
+          // A claim failed while another was on its way: no new claim until that one has
+          // answered too (its tasks run), then what the failed ones took is recovered.
+          always: { guard: 'noClaimOnItsWay', target: 'recovering' },
+          on: {
+            CLAIMED: [staleClaim, { actions: ['claimAnswered', ...startClaimed] }],
+            CLAIM_FAILED: [{ guard: 'staleClaim' }, { actions: ['claimAnswered', 'reportError'] }],
+          },
         },
         waiting: {
-          invoke: { src: 'waitForTask', ...claiming('waiting') },
+          // Block on the queue until an entry arrives or the poll ends, and claim then.
+          invoke: {
+            src: 'waitForTask',
+            input: ({ context }: { context: WorkerContext }) => ({ free: roomLeft(context) }),
+            onDone: [{ guard: 'claimedAny', target: 'fetching', actions: startClaimed }, { target: 'waiting', reenter: true }],
+            onError: { target: 'recovering', actions: 'reportError' },
+          },
         },
         recovering: {
           // A claim failed: its reply may be lost after Redis ran it. Hand back what it took.
           invoke: effect('recoverClaims', { done: 'backoff', failed: 'backoff' }),
-        },
-        full: {
-          always: { guard: 'hasFreeSlot', target: 'fetching' },
         },
         backoff: {
           after: { fetchTaskInterval: 'fetching' },

@@ -55,6 +55,14 @@ const REDIS_RETRY_MS = 250;
 
 /** the least ms between two writes of the worker machine's state (workers:states, for the dashboard) */
 const STATE_WRITE_MS = 200;
+/**
+ * From this concurrency up, a claim asks for half the slots, and a second one goes out while the
+ * first is on its way (machines/worker.ts `mayClaim`): Redis runs one claim while the worker runs
+ * the other's tasks. Below it a half is a handful of tasks, and the round trip a second claim
+ * adds costs more than the overlap gains (bench/analysis.md).
+ */
+const LANES_FROM = 32;
+const laneOf = (concurrency: number) => (concurrency >= LANES_FROM ? Math.ceil(concurrency / 2) : concurrency);
 
 /**
  * A command slower than this means Redis is unreachable (or too slow to keep leases alive).
@@ -137,6 +145,11 @@ export class Worker extends MeteredProcess {
   private readonly layoutKey: string;
   /** the functions' rooms in a claim of `max` while none is capped (functionRooms; renewed as functions are added) */
   private rooms?: { max: number; functions: ClaimRequest['functions'] };
+  /**
+   * per capped function, the room that claims on their way asked for: with two claims out at
+   * once (lanes), the second must not be given the room the first may fill
+   */
+  private readonly asked = new Set<Map<string, number>>();
   /** where the next claim across partitions starts */
   private partRotation = 0;
   private blocking?: Connection;
@@ -340,6 +353,7 @@ export class Worker extends MeteredProcess {
     const actor = createActor(compiled(this.machine()) as unknown as ReturnType<Worker['machine']>, {
       input: {
         concurrency: this.config.concurrency,
+        lane: laneOf(this.config.concurrency),
         fetchTaskInterval: this.config.fetchTaskInterval,
         fetchWorkerInterval: this.config.fetchWorkerInterval,
         partitionPercentage: this.config.partitionPercentage,
@@ -484,6 +498,30 @@ export class Worker extends MeteredProcess {
     return { tasks };
   }
 
+  /** a claim's answer, to the machine; one that has stopped runs nothing more: its tasks go back */
+  private answer(e: Extract<WorkerEvent, { type: 'CLAIMED' | 'CLAIM_FAILED' }>): void {
+    if (this.actor?.getSnapshot().status === 'active') this.actor.send(e);
+    else if (e.type === 'CLAIMED') this.handBackClaimed(e.tasks);
+  }
+
+  /** claimed tasks that will not run here (the machine moved on while their claim ran): straight back to the queue */
+  private handBackClaimed(tasks: ClaimedTask[]): void {
+    const byPart = new Map<WorkerPartition, HeldLease[]>();
+    for (const c of tasks) {
+      const t = this.pending.get(c.id);
+      if (t?.lease !== c.lease) continue;
+      this.pending.delete(c.id);
+      const part = this.parts[t.part]!;
+      byPart.set(part, [...(byPart.get(part) ?? []), { id: c.id, lease: c.lease }]);
+    }
+    for (const [part, held] of byPart) {
+      handBack(this.redis, part.keys, held).then(
+        (back) => this.telemetry.requeued('aborted_claim', back.length),
+        (e: Error) => this.log.warn(`could not hand back ${held.length} task(s) claimed as the worker stopped claiming (the monitor will requeue them): ${e.message}`),
+      );
+    }
+  }
+
   /** Hand back what the claims whose replies never came took (claim-recover.lua), in each partition. */
   private async recoverClaims(): Promise<void> {
     for (const part of this.parts) await this.recoverClaimsIn(part);
@@ -503,15 +541,17 @@ export class Worker extends MeteredProcess {
    * function capped by addTaskFunction's `concurrency` has what its cap leaves), the list rotated
    * from one claim to the next.
    */
-  private claimRequest(max: number, part: WorkerPartition, taken?: Map<string, number>): ClaimRequest {
-    return part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken), rotation: this.rotation++ });
+  private claimRequest(max: number, part: WorkerPartition, taken?: Map<string, number>, own?: Map<string, number>): ClaimRequest {
+    const request = part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken, own), rotation: this.rotation++ });
+    if (own) for (const f of request.functions) if (this.caps.has(f.name)) own.set(f.name, (own.get(f.name) ?? 0) + f.room);
+    return request;
   }
 
   /**
    * each function with the room it has in `max` (a function capped here: what its cap leaves);
    * `taken`: per function, what claims not yet in `pending` took (a claim across partitions)
    */
-  private functionRooms(max: number, taken?: Map<string, number>): ClaimRequest['functions'] {
+  private functionRooms(max: number, taken?: Map<string, number>, own?: Map<string, number>): ClaimRequest['functions'] {
     // no function capped: every one has the whole room, and the list is the same claim after claim
     if (this.caps.size === 0) {
       if (max <= 0) return [];
@@ -519,6 +559,7 @@ export class Worker extends MeteredProcess {
       return this.rooms.functions;
     }
     const running = new Map(taken);
+    for (const hold of this.asked) if (hold !== own) for (const [name, n] of hold) running.set(name, (running.get(name) ?? 0) + n);
     for (const t of [...this.tasks.values(), ...this.pending.values()]) if (!t.settled) running.set(t.entry.function, (running.get(t.entry.function) ?? 0) + 1);
     const functions: ClaimRequest['functions'] = [];
     for (const name of this.functions.keys()) {
@@ -536,9 +577,9 @@ export class Worker extends MeteredProcess {
   }
 
   /** an ordinary claim on the command connection (nothing to claim: no round trip) */
-  private async claimNow(max: number): Promise<PartClaim[]> {
+  private async claimNow(max: number, own?: Map<string, number>): Promise<PartClaim[]> {
     const sentAt = performance.now();
-    if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max), sentAt }];
+    if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max, undefined, own), sentAt }];
     // Several partitions: from the next one in turn, each for what the ones before left, so
     // that none starves (each claim starts one further on).
     const n = this.parts.length;
@@ -559,7 +600,7 @@ export class Worker extends MeteredProcess {
       const part = this.parts[(first + i) % n]!;
       let reply: ClaimReply;
       try {
-        reply = await this.claimIn(part, left, taken);
+        reply = await this.claimIn(part, left, taken, own);
       } catch (error) {
         failed.push({ part, error });
         continue;
@@ -586,8 +627,8 @@ export class Worker extends MeteredProcess {
   }
 
   /** a claim in one partition */
-  private claimIn(part: WorkerPartition, max: number, taken?: Map<string, number>): Promise<ClaimReply> {
-    const request = this.claimRequest(max, part, taken);
+  private claimIn(part: WorkerPartition, max: number, taken?: Map<string, number>, own?: Map<string, number>): Promise<ClaimReply> {
+    const request = this.claimRequest(max, part, taken, own);
     if (max <= 0 || request.functions.length === 0) return Promise.resolve(NO_CLAIM());
     // the ENDs going out now, whose slots this claim fills, go in its script (finish-claim.lua)
     const ends = part.ends.takeOutgoing();
@@ -948,7 +989,6 @@ export class Worker extends MeteredProcess {
             throw this.startError;
           }
         }),
-        claimTasks: promiseEffect(async ({ input, aborted }: EffectArgs<{ free: number }>) => this.takeAll(await this.claimNow(input.free), aborted)),
         waitForTask: promiseEffect(async ({ input, signal }: EffectArgs<{ free: number }>) => {
           if (this.parts.length > 1) return this.waitPartitioned(input.free, signal);
           const part = this.parts[0]!;
@@ -1095,6 +1135,22 @@ export class Worker extends MeteredProcess {
       },
       actions: {
         ...machines.actions,
+        requestClaim: (_: unknown, params: unknown) => {
+          const { free, round } = params as { free: number; round: number };
+          // the room it asks of capped functions is held from the other claims until its tasks are in `pending`
+          const hold = new Map<string, number>();
+          this.asked.add(hold);
+          this.claimNow(free, hold)
+            .then((replies) => this.takeAll(replies, () => false))
+            .finally(() => this.asked.delete(hold))
+            .then(
+              ({ tasks }) => this.answer({ type: 'CLAIMED', tasks, asked: free, round }),
+              (error: unknown) => this.answer({ type: 'CLAIM_FAILED', error, asked: free, round }),
+            );
+        },
+        handBackClaimed: ({ event }) => {
+          if (event.type === 'CLAIMED') this.handBackClaimed(event.tasks);
+        },
         reportTaskCrash: ({ event }) => {
           if (event.type !== 'TASK_CRASHED') return;
           const id = event.id;
