@@ -55,19 +55,26 @@ async function workerPath(concurrency: number): Promise<number> {
       controlListener: idle,
       redisWatch: idle,
       awaitRedis: idle,
-      claimTasks: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(async ({ input }) => {
-        const tasks = [];
-        for (let i = 0; i < input.free && claimed < N; i++) tasks.push({ id: `t${claimed++}`, attempt: 1, lease: '1:w' });
-        return { tasks };
-      }),
       waitForTask: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(() => new Promise(() => {})),
     },
-    actions: { reportError: () => {}, reportTaskCrash: () => {}, ...tasks.actions },
+    actions: {
+      reportError: () => {},
+      reportTaskCrash: () => {},
+      handBackClaimed: () => {},
+      // answered on a later tick, as the runtime's claim is
+      requestClaim: (_, params) => {
+        const { free, round } = params as { free: number; round: number };
+        const claim: ClaimedTask[] = [];
+        for (let i = 0; i < free && claimed < N; i++) claim.push({ id: `t${claimed++}`, attempt: 1, lease: '1:w' });
+        void Promise.resolve().then(() => box.actor!.send({ type: 'CLAIMED', tasks: claim, asked: free, round }));
+      },
+      ...tasks.actions,
+    },
   });
   const c0 = process.cpuUsage();
   // as src/worker.ts runs it: compiled
   const actor = createActor(compileMachine(machine) as unknown as typeof machine, {
-    input: { concurrency, fetchTaskInterval: 1000, fetchWorkerInterval: 1000, partitionPercentage: 60, stopGrace: 1000, abortTimeout: 1000, finishRetryDelay: 100 },
+    input: { concurrency, lane: concurrency, fetchTaskInterval: 1000, fetchWorkerInterval: 1000, partitionPercentage: 60, stopGrace: 1000, abortTimeout: 1000, finishRetryDelay: 100 },
   });
   box.actor = actor;
   actor.start();

@@ -111,7 +111,7 @@ export function roomLeft(c: Pick<WorkerContext, 'concurrency' | 'running' | 'set
 
 /**
  * A claim may go out: with none on its way, when a slot is free; with one on its way, when the
- * worker has lanes (lane < concurrency) and a whole lane's slots are free. Two claims then take
+ * worker has lanes (lane < concurrency) and the other lane's slots (concurrency - lane) are free. Two claims then take
  * turns with the worker: Redis runs one while the worker runs the other's tasks (at concurrency
  * 100, about 1 / max(worker, Redis) per task rather than 1 / (worker + Redis): bench/analysis.md).
  */
@@ -119,7 +119,7 @@ export function mayClaim(c: Pick<WorkerContext, 'concurrency' | 'running' | 'set
   const room = roomLeft(c);
   if (room <= 0) return false;
   if (c.asking.length === 0) return true;
-  return c.asking.length === 1 && c.lane < c.concurrency && room >= c.lane;
+  return c.asking.length === 1 && c.lane < c.concurrency && room >= c.concurrency - c.lane;
 }
 
 /** an answer to a claim asked before the worker last (re)connected: its tasks go back */
@@ -315,11 +315,11 @@ export const workerMachine = setup({
         },
         queueEmpty: {
           // A claim found nothing while another was on its way: no new claim until that one
-          // has answered too (its tasks run), then fetching again (which waits on the queue
-          // when it too finds nothing).
+          // has answered too. If it took tasks, they run and the worker fetches again; if it
+          // found nothing too, the worker waits on the queue.
           always: { guard: 'noClaimOnItsWay', target: 'fetching' },
           on: {
-            CLAIMED: [staleClaim, { actions: ['claimAnswered', ...startClaimed] }],
+            CLAIMED: [staleClaim, { guard: 'claimedNothing', target: 'waiting', actions: 'claimAnswered' }, { actions: ['claimAnswered', ...startClaimed] }],
             CLAIM_FAILED: failedClaim,
           },
         },

@@ -26,6 +26,7 @@ import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from '
 
 const input: WorkerInput = {
   concurrency: 2,
+  lane: 2,
   fetchTaskInterval: 200,
   fetchWorkerInterval: 300,
   partitionPercentage: 60,
@@ -60,6 +61,11 @@ const sentEvents = (actions: Actions) => actions.filter((a) => a.type === 'tellT
 /** the claimed tasks a step starts task actors for (startTasks) */
 const started = (actions: Actions) => actions.filter((a) => a.type === 'startTasks').flatMap((a) => (a.params as { tasks: ClaimedTask[] }).tasks);
 
+/** the claims a step asks for (requestClaim), each as its params */
+const claims = (actions: Actions) => actions.filter((a) => a.type === 'requestClaim').map((a) => a.params as { free: number; round: number });
+/** the answer to the oldest claim on its way (or, with `asked`, to one that asked that many) */
+const answer = (snap: Snap, tasks: ClaimedTask[], asked = snap.context.asking[0]!): WorkerEvent => ({ type: 'CLAIMED', tasks, asked, round: snap.context.round });
+const claimFailed = (snap: Snap, asked = snap.context.asking[0]!): WorkerEvent => ({ type: 'CLAIM_FAILED', error: new Error('fake failure'), asked, round: snap.context.round });
 const done = doneEvent<WorkerEvent>;
 const failed = errorEvent<WorkerEvent>;
 /** the runtime tells the worker that these task machines ended */
@@ -79,7 +85,7 @@ const fetching = (i: WorkerInput = input) => {
 /** connected with these tasks claimed (in one claim) */
 const withTasks = (ids: string[], i: WorkerInput = input) => {
   const s = fetching(i);
-  return step(s, done(s, 'claimTasks', { tasks: claimed(...ids) }))[0];
+  return step(s, answer(s, claimed(...ids)))[0];
 };
 const probing = (ids: string[] = ['a', 'b']) => step(withTasks(ids), { type: 'REDIS_LOST' })[0];
 const probeResult = (s: Snap, p: PeerProbe) => step(s, done(s, 'probePeers', p));
@@ -96,8 +102,9 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     const s = starting();
     const [snap, actions] = step(s, done(s, 'register'));
     expect(snap.value).toEqual({ connected: 'fetching' });
-    expect(invoked(actions)).toEqual(['heartbeat', 'refreshPeers', 'claimTasks']);
-    expect(inputOf(actions, 'claimTasks')).toEqual({ free: 2 });
+    expect(invoked(actions)).toEqual(['heartbeat', 'refreshPeers']);
+    expect(claims(actions)).toEqual([{ free: 2, round: 1 }]);
+    expect(snap.context.asking).toEqual([2]);
   });
 
   it('a worker that cannot register fails for good and reports why', () => {
@@ -108,34 +115,59 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(named(actions)).toEqual(['reportError', 'stopTasks']);
   });
 
-  it('a claim that fills every slot starts one task actor per task and stops fetching', () => {
+  it('a claim that fills every slot starts one task actor per task and asks for nothing more', () => {
     const s = fetching();
-    const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: claimed('a', 'b') }));
-    expect(snap.value).toEqual({ connected: 'full' });
+    const [snap, actions] = step(s, answer(s, claimed('a', 'b')));
+    expect(snap.value).toEqual({ connected: 'fetching' });
     expect(snap.context.running).toEqual(['a', 'b']);
+    expect(snap.context.asking).toEqual([]);
     expect(started(actions)).toEqual(claimed('a', 'b'));
-    expect(invoked(actions)).toEqual([]);
+    expect(claims(actions)).toEqual([]);
   });
 
   it('a claim that leaves slots free claims again, for the free slots only', () => {
-    const s = fetching({ ...input, concurrency: 3 });
-    const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: claimed('a') }));
+    const s = fetching({ ...input, concurrency: 3, lane: 3 });
+    const [snap, actions] = step(s, answer(s, claimed('a')));
     expect(snap.value).toEqual({ connected: 'fetching' });
     expect(started(actions)).toEqual(claimed('a'));
-    expect(invoked(actions)).toEqual(['claimTasks']);
-    expect(inputOf(actions, 'claimTasks')).toEqual({ free: 2 });
+    expect(claims(actions)).toEqual([{ free: 2, round: 1 }]);
+  });
+
+  it('one claim at a time without lanes: a slot freed while a claim is on its way waits for its answer', () => {
+    const s = withTasks(['a']);
+    expect(s.context.asking).toEqual([1]);
+    const [settled, actions] = step(s, { type: 'TASKS_SETTLED', ids: ['a'] });
+    expect(claims(actions)).toEqual([]);
+    const [next, nextActions] = step(settled, answer(settled, claimed('b')));
+    expect(next.context.running).toEqual(['a', 'b']);
+    // a's slot is free again (its END is on its way): claimed once the claim before has answered
+    expect(claims(nextActions)).toEqual([{ free: 1, round: 1 }]);
   });
 
   it('an empty claim makes the worker wait on the queue', () => {
     const s = fetching();
-    const [snap, actions] = step(s, done(s, 'claimTasks', { tasks: [] }));
+    const [snap, actions] = step(s, answer(s, []));
     expect(snap.value).toEqual({ connected: 'waiting' });
     expect(invoked(actions)).toEqual(['waitForTask']);
+    expect(inputOf(actions, 'waitForTask')).toEqual({ free: 2 });
+  });
+
+  it('a queue wait that claims tasks starts them and claims again for the slots left', () => {
+    const f = fetching({ ...input, concurrency: 3, lane: 3 });
+    const [w] = step(f, answer(f, []));
+    const [snap, actions] = step(w, done(w, 'waitForTask', { tasks: claimed('a') }));
+    expect(snap.value).toEqual({ connected: 'fetching' });
+    expect(started(actions)).toEqual(claimed('a'));
+    expect(claims(actions)).toEqual([{ free: 2, round: 1 }]);
+    // and one that claims nothing waits again
+    const [again, againActions] = step(w, done(w, 'waitForTask', { tasks: [] }));
+    expect(again.value).toEqual({ connected: 'waiting' });
+    expect(invoked(againActions)).toEqual(['waitForTask']);
   });
 
   it('a failed claim is reported, its lost reply recovered, and the claim retried after fetchTaskInterval', () => {
     const s = fetching();
-    const [rec, recActions] = step(s, failed(s, 'claimTasks'));
+    const [rec, recActions] = step(s, claimFailed(s));
     expect(rec.value).toEqual({ connected: 'recovering' });
     expect(named(recActions)).toEqual(['reportError']);
     expect(invoked(recActions)).toEqual(['recoverClaims']);
@@ -144,7 +176,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(scheduled(actions)).toEqual({ 'xstate.after.fetchTaskInterval.worker.connected.backoff': 200 });
     const [next, nextActions] = step(snap, after('fetchTaskInterval', 'worker.connected.backoff'));
     expect(next.value).toEqual({ connected: 'fetching' });
-    expect(invoked(nextActions)).toEqual(['claimTasks']);
+    expect(claims(nextActions)).toEqual([{ free: 2, round: 1 }]);
     // a recovery that fails is reported; the worker backs off all the same
     const [again, againActions] = step(rec, failed(rec, 'recoverClaims'));
     expect(again.value).toEqual({ connected: 'backoff' });
@@ -153,7 +185,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
 
   it('a failed wait for a task is recovered too', () => {
     const f = fetching();
-    const [s] = step(f, done(f, 'claimTasks', { tasks: [] })); // nothing queued: waiting
+    const [s] = step(f, answer(f, [])); // nothing queued: waiting
     expect(s.value).toEqual({ connected: 'waiting' });
     const [rec, actions] = step(s, failed(s, 'waitForTask'));
     expect(rec.value).toEqual({ connected: 'recovering' });
@@ -164,7 +196,130 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     const [snap, actions] = step(withTasks(['a', 'b']), taskEnded('a'));
     expect(snap.context.running).toEqual(['b']);
     expect(snap.value).toEqual({ connected: 'fetching' });
-    expect(inputOf(actions, 'claimTasks')).toEqual({ free: 1 });
+    expect(claims(actions)).toEqual([{ free: 1, round: 1 }]);
+  });
+
+  it('a settled task frees its slot at once: the claim for it goes out as its END is written', () => {
+    const [snap, actions] = step(withTasks(['a', 'b']), { type: 'TASKS_SETTLED', ids: ['a'] });
+    expect(snap.context.settled).toEqual(['a']);
+    expect(claims(actions)).toEqual([{ free: 1, round: 1 }]);
+  });
+
+  describe('lanes (lane < concurrency): two claims take turns with the worker', () => {
+    const lanes = { ...input, concurrency: 4, lane: 2 };
+
+    it('a claim asks for a lane, and a second goes out at once for the other lane', () => {
+      const s = starting(lanes);
+      const [snap, actions] = step(s, done(s, 'register'));
+      expect(claims(actions)).toEqual([
+        { free: 2, round: 1 },
+        { free: 2, round: 1 },
+      ]);
+      expect(snap.context.asking).toEqual([2, 2]);
+    });
+
+    it('no third claim: freed slots wait for a claim to answer', () => {
+      const s = fetching(lanes);
+      const [one] = step(s, answer(s, claimed('a', 'b')));
+      expect(one.context.asking).toEqual([2]);
+      // a, b running, 2 asked: nothing free
+      const [settled, actions] = step(one, { type: 'TASKS_SETTLED', ids: ['a'] });
+      expect(claims(actions)).toEqual([]);
+      // a whole lane free again: a second claim goes out, carrying a's and b's ENDs
+      const [both, bothActions] = step(settled, { type: 'TASKS_SETTLED', ids: ['b'] });
+      expect(claims(bothActions)).toEqual([{ free: 2, round: 1 }]);
+      expect(both.context.asking).toEqual([2, 2]);
+    });
+
+    it('less than a lane free with one claim on its way: no second claim until it answers', () => {
+      const s = fetching(lanes);
+      const [one] = step(s, answer(s, claimed('a', 'b')), answer(s, claimed('c', 'd')));
+      expect(one.context.running).toEqual(['a', 'b', 'c', 'd']);
+      const [settledA, actions] = step(one, { type: 'TASKS_SETTLED', ids: ['a'] });
+      expect(claims(actions)).toEqual([{ free: 1, round: 1 }]);
+      const [settledB, actionsB] = step(settledA, { type: 'TASKS_SETTLED', ids: ['b'] });
+      // one claim on its way and one slot free: less than a lane
+      expect(claims(actionsB)).toEqual([]);
+      expect(settledB.context.asking).toEqual([1]);
+    });
+
+    it('answers may come in either order: each frees what it asked for', () => {
+      const wide = { ...input, concurrency: 5, lane: 3 };
+      const s = fetching(wide);
+      expect(s.context.asking).toEqual([3, 2]);
+      const [second] = step(s, answer(s, claimed('a', 'b'), 2));
+      expect(second.context.asking).toEqual([3]);
+      const [first] = step(second, answer(second, claimed('c'), 3));
+      expect(first.context.asking).toEqual([2]); // the claim for the 2 slots c's claim left
+      expect(first.context.running).toEqual(['a', 'b', 'c']);
+    });
+
+    it('a claim that finds nothing while the other is on its way: no new claim until that one answers', () => {
+      const s = fetching(lanes);
+      const [empty, actions] = step(s, answer(s, []));
+      expect(empty.value).toEqual({ connected: 'queueEmpty' });
+      expect(claims(actions)).toEqual([]);
+      // the other took tasks: fetching again, claiming for what is left
+      const [next, nextActions] = step(empty, answer(empty, claimed('a')));
+      expect(next.value).toEqual({ connected: 'fetching' });
+      expect(started(nextActions)).toEqual(claimed('a'));
+      expect(claims(nextActions)).toEqual([{ free: 2, round: 1 }]);
+      // the other found nothing too: the queue has nothing for this worker, it waits on it
+      const [none, noneActions] = step(empty, answer(empty, []));
+      expect(none.value).toEqual({ connected: 'waiting' });
+      expect(claims(noneActions)).toEqual([]);
+      expect(invoked(noneActions)).toEqual(['waitForTask']);
+      expect(inputOf(noneActions, 'waitForTask')).toEqual({ free: 4 });
+    });
+
+    it('a claim that fails while the other is on its way: that one is awaited (its tasks run), then the failure recovered', () => {
+      const s = fetching(lanes);
+      const [failing, actions] = step(s, claimFailed(s));
+      expect(failing.value).toEqual({ connected: 'claimFailed' });
+      expect(named(actions)).toEqual(['reportError']);
+      expect(invoked(actions)).toEqual([]);
+      const [rec, recActions] = step(failing, answer(failing, claimed('a', 'b')));
+      expect(rec.value).toEqual({ connected: 'recovering' });
+      expect(started(recActions)).toEqual(claimed('a', 'b'));
+      expect(invoked(recActions)).toEqual(['recoverClaims']);
+      // both failed
+      const [both] = step(failing, claimFailed(failing));
+      expect(both.value).toEqual({ connected: 'recovering' });
+      expect(both.context.asking).toEqual([]);
+    });
+  });
+
+  describe('an answer to a claim the worker moved on from', () => {
+    it('after Redis was lost and found again: its tasks are handed back, not started', () => {
+      const s = fetching();
+      const old = answer(s, claimed('a'));
+      const [down] = probeResult(step(s, { type: 'REDIS_LOST' })[0], { reached: 2, total: 2 });
+      const [rec] = step(down, { type: 'REDIS_BACK' });
+      const [again] = step(rec, done(rec, 'reconcile', { lost: [] }));
+      expect(again.context.round).toBe(2);
+      expect(again.context.asking).toEqual([2]);
+      const [snap, actions] = step(again, old);
+      expect(named(actions)).toEqual(['handBackClaimed']);
+      expect(started(actions)).toEqual([]);
+      expect(snap.context.running).toEqual([]);
+      expect(snap.context.asking).toEqual([2]); // the new round's claim is still on its way
+      // a stale failure changes nothing
+      const [same, failActions] = step(again, { type: 'CLAIM_FAILED', error: new Error('fake failure'), asked: 2, round: 1 });
+      expect(same.value).toEqual({ connected: 'fetching' });
+      expect(failActions).toEqual([]);
+    });
+
+    it.each([
+      ['probing', (s: Snap) => step(s, { type: 'REDIS_LOST' })[0]],
+      ['draining', (s: Snap) => step(s, { type: 'STOP' })[0]],
+    ])('in %s: its tasks are handed back, not started', (_name, leave) => {
+      const s = withTasks(['a'], { ...input, concurrency: 3, lane: 3 });
+      const away = leave(s);
+      const [snap, actions] = step(away, answer(s, claimed('b')));
+      expect(named(actions)).toEqual(['handBackClaimed']);
+      expect(started(actions)).toEqual([]);
+      expect(snap.context.running).toEqual(['a']);
+    });
   });
 
   it('in connected.fetching, REDIS_LOST stops claiming and heartbeating, probes the peers and waits for Redis', () => {
@@ -173,7 +328,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
     const stoppedSrcs = stopped(actions);
     expect(stoppedSrcs).toEqual(expect.arrayContaining(['heartbeat', 'refreshPeers']));
-    expect(stoppedSrcs).toHaveLength(3); // and the claim in flight
+    expect(stoppedSrcs).toHaveLength(2);
   });
 
   it('a worker cut off from most peers is partitioned: it halts every task', () => {
@@ -266,7 +421,8 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     const [snap, actions] = step(rec, done(rec, 'reconcile', { lost: ['b', 'ghost'] }));
     expect(snap.value).toEqual({ connected: 'fetching' });
     expect(sent(actions)).toEqual(['task.b:LEASE_LOST']);
-    expect(invoked(actions)).toEqual(['heartbeat', 'refreshPeers', 'claimTasks']);
+    expect(invoked(actions)).toEqual(['heartbeat', 'refreshPeers']);
+    expect(claims(actions)).toEqual([]); // both slots are taken
   });
 
   it('a failed reconcile goes back to probing', () => {
@@ -278,7 +434,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
 
   it('LEASES_LOST tells only the tasks this worker runs', () => {
     const [snap, actions] = step(withTasks(['a', 'b']), { type: 'LEASES_LOST', ids: ['a', 'zzz'] });
-    expect(snap.value).toEqual({ connected: 'full' });
+    expect(snap.value).toEqual({ connected: 'fetching' });
     expect(sent(actions)).toEqual(['task.a:LEASE_LOST']);
   });
 
@@ -294,12 +450,12 @@ describe('worker machine: which effects each step asks for (pure)', () => {
   it('CONTROL for a task this worker does not run is ignored', () => {
     const [snap, actions] = step(withTasks(['a', 'b']), { type: 'CONTROL', id: 'c', command: 'stop' });
     expect(actions).toEqual([]);
-    expect(snap.value).toEqual({ connected: 'full' });
+    expect(snap.value).toEqual({ connected: 'fetching' });
   });
 
   it('STOP with no task running deregisters at once, handing nothing back', () => {
     const s = fetching();
-    const [waiting] = step(s, done(s, 'claimTasks', { tasks: [] }));
+    const [waiting] = step(s, answer(s, []));
     const [snap, actions] = step(waiting, { type: 'STOP' });
     expect(snap.value).toBe('deregistering');
     expect(invoked(actions)).toContain('deregister');
@@ -483,11 +639,7 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
         log.registers++;
         if (opts.registerFails) throw new Error('port in use');
       }),
-      claimTasks: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(async ({ input }) => {
-        log.claims.push(input.free);
-        return { tasks: claimed(...(claims.shift() ?? [])) };
-      }),
-      // woken by the test, it claims as claimTasks does (the next scripted claim)
+      // woken by the test, it claims as requestClaim does (the next scripted claim)
       waitForTask: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(
         ({ input }) =>
           new Promise((resolve) =>
@@ -520,6 +672,14 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
     },
     actions: {
       reportError: ({ event }) => log.errors.push(event.type),
+      // answered on a later tick, as the runtime's claim is
+      requestClaim: (_, params) => {
+        const { free, round } = params as { free: number; round: number };
+        log.claims.push(free);
+        const tasks = claimed(...(claims.shift() ?? []));
+        void Promise.resolve().then(() => box.actor?.getSnapshot().status === 'active' && box.actor.send({ type: 'CLAIMED', tasks, asked: free, round }));
+      },
+      handBackClaimed: ({ event }) => log.handBacks.push((event as { tasks: ClaimedTask[] }).tasks.map((t) => t.id)),
       ...machines.actions,
     },
   });
@@ -569,7 +729,7 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
     const w = await runWorker(fake);
     expect(fake.log.registers).toBe(1);
     expect(fake.log.claims).toEqual([2]);
-    expect(w.state()).toEqual({ connected: 'full' });
+    expect(w.state()).toEqual({ connected: 'fetching' });
     expect(w.children()).toEqual(['task.a', 'task.b']);
     expect(fake.log.runs.map((r) => `${r.id}#${r.run}`)).toEqual(['a#0', 'b#0']);
     expect(w.crashes).toEqual([]);
@@ -577,7 +737,7 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
 
   it('claims less than the free slots claims again until the queue is empty, then waits', async () => {
     const fake = fakeWorker({ claims: [['a'], ['b']] });
-    const w = await runWorker(fake, { ...input, concurrency: 3 });
+    const w = await runWorker(fake, { ...input, concurrency: 3, lane: 3 });
     expect(fake.log.claims).toEqual([3, 2, 1]);
     expect(w.state()).toEqual({ connected: 'waiting' });
     expect(fake.log.waits).toHaveLength(1);
@@ -595,7 +755,20 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
     expect(fake.log.claims).toEqual([2, 1]);
     expect(w.children()).toEqual(['task.b', 'task.c']);
     expect(w.actor.getSnapshot().context.running).toEqual(['b', 'c']);
-    expect(w.state()).toEqual({ connected: 'full' });
+    expect(w.state()).toEqual({ connected: 'fetching' });
+  });
+
+  it('with lanes, two claims go out at once, each for a lane, and both start their tasks', async () => {
+    const fake = fakeWorker({ claims: [['a', 'b'], ['c', 'd'], ['e']] });
+    const w = await runWorker(fake, { ...input, concurrency: 4, lane: 2 });
+    expect(fake.log.claims).toEqual([2, 2]);
+    expect(w.children()).toEqual(['task.a', 'task.b', 'task.c', 'task.d']);
+    // one task ends: less than a lane free and no claim on its way, so it is claimed alone
+    w.runOf('a').resolve('done');
+    await settle();
+    expect(fake.log.claims).toEqual([2, 2, 1]);
+    expect(w.children()).toEqual(['task.b', 'task.c', 'task.d', 'task.e']);
+    expect(w.actor.getSnapshot().context.asking).toEqual([]);
   });
 
   it('a waiting worker claims again when the queue wakes it', async () => {
