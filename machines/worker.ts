@@ -259,6 +259,8 @@ export const workerMachine = setup({
     noClaimOnItsWay: ({ context }) => context.asking.length === 0,
     staleClaim: ({ context, event }) => (event as unknown as ClaimAnswer).round !== context.round,
     noTasks: ({ context }) => context.running.length === 0,
+    /** no task, and no claim on its way whose tasks would still have to be handed back */
+    noWork: ({ context }) => context.running.length === 0 && context.asking.length === 0,
     /** the seed's partition rule (quorum.ts) */
     quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
   },
@@ -279,8 +281,10 @@ export const workerMachine = setup({
     TASK_CRASHED: { actions: ['reportTaskCrash', 'forgetTasks'] },
     CONTROL: { actions: 'routeControl' },
     TASKS_SETTLED: { actions: 'markSettled' },
-    // answers to claims asked before the worker left `connected`
-    CLAIMED: { actions: 'handBackClaimed' },
+    // answers to claims asked before the worker left `connected`: their tasks go back (a
+    // draining worker waits for them, so that the hand-back goes out before it deregisters)
+    CLAIMED: [staleClaim, { actions: ['claimAnswered', 'handBackClaimed'] }],
+    CLAIM_FAILED: [{ guard: 'staleClaim' }, { actions: 'claimAnswered' }],
   },
   states: {
     starting: {
@@ -377,9 +381,10 @@ export const workerMachine = setup({
       on: { STOP: 'draining' },
     },
     draining: {
-      // Fetch nothing more; let running tasks finish within stopGrace.
+      // Fetch nothing more; let running tasks finish within stopGrace, and the claims on their
+      // way answer (their tasks are handed back).
       invoke: named('heartbeat'),
-      always: { guard: 'noTasks', target: 'deregistering' },
+      always: { guard: 'noWork', target: 'deregistering' },
       after: { stopGrace: 'handingBack' },
       on: { LEASES_LOST: { actions: 'loseLeases' } },
     },
@@ -396,7 +401,7 @@ export const workerMachine = setup({
     releasing: {
       // The handed-back functions are aborted and get abortTimeout to return; the settled
       // tasks' ENDs as long to be written.
-      always: { guard: 'noTasks', target: 'deregistering' },
+      always: { guard: 'noWork', target: 'deregistering' },
       after: { abortTimeout: 'deregistering' },
     },
     deregistering: {

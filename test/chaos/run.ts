@@ -57,8 +57,10 @@ interface Node {
 }
 const everyProcess: WorkerProcess[] = [];
 const nodes: Node[] = [];
+// every other worker runs at concurrency 40: two claims on their way at once (lanes), under the same faults
+const concurrencyOf = (n: Node) => (Number(n.name.slice(1)) % 2 === 1 ? 40 : WORKER.concurrency);
 async function startWorker(n: Node) {
-  n.proc = await spawnWorker({ ...WORKER, redis: { ...o, host: '127.0.0.1', port: n.proxy.port } });
+  n.proc = await spawnWorker({ ...WORKER, concurrency: concurrencyOf(n), redis: { ...o, host: '127.0.0.1', port: n.proxy.port } });
   everyProcess.push(n.proc);
 }
 for (let i = 0; i < workerCount; i++) {

@@ -319,6 +319,7 @@ describe('worker machine: which effects each step asks for (pure)', () => {
       expect(named(actions)).toEqual(['handBackClaimed']);
       expect(started(actions)).toEqual([]);
       expect(snap.context.running).toEqual(['a']);
+      expect(snap.context.asking).toEqual([]);
     });
   });
 
@@ -464,6 +465,18 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(Object.values(snap.children).map((ref) => (ref as AnyActorRef).src)).toEqual(['controlListener', 'redisWatch', 'deregister']);
   });
 
+  it('STOP with a claim on its way and no task running waits for its answer, hands its tasks back, then deregisters', () => {
+    const s = fetching();
+    const [drain] = step(s, { type: 'STOP' });
+    expect(drain.value).toBe('draining');
+    const [snap, actions] = step(drain, answer(s, claimed('a')));
+    expect(named(actions)).toEqual(['handBackClaimed']);
+    expect(started(actions)).toEqual([]);
+    expect(snap.value).toBe('deregistering');
+    // a claim that failed leaves nothing to hand back
+    expect(step(drain, claimFailed(s))[0].value).toBe('deregistering');
+  });
+
   it('STOP with tasks running drains: no more claims, the heartbeat goes on, stopGrace is armed', () => {
     const [snap, actions] = step(withTasks(['a']), { type: 'STOP' });
     expect(snap.value).toBe('draining');
@@ -507,7 +520,12 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     // the worker waits for a's END as for b's function
     const [releasing] = step(back, done(back, 'handBack'), taskEnded('b'));
     expect(releasing.value).toBe('releasing');
-    expect(step(releasing, taskEnded('a'))[0].value).toBe('deregistering');
+    // and for the answer of the claim a's settling sent (its tasks go back)
+    const [ended] = step(releasing, taskEnded('a'));
+    expect(ended.value).toBe('releasing');
+    const [dereg, actions] = step(ended, answer(ended, claimed('c')));
+    expect(named(actions)).toEqual(['handBackClaimed']);
+    expect(dereg.value).toBe('deregistering');
   });
 
   it('a failed hand-back is reported, and the tasks are halted and the worker deregistered anyway', () => {
@@ -517,7 +535,12 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(snap.value).toBe('releasing');
     expect(named(actions)).toEqual(['reportError']);
     expect(sent(actions)).toEqual(['task.a:HALT']);
-    expect(step(snap, taskEnded('a'))[0].value).toBe('deregistering');
+    // once a is gone and the claim for the other slot has answered (failed: nothing to hand back)
+    const [gone] = step(snap, taskEnded('a'));
+    expect(gone.value).toBe('releasing');
+    const [dereg, failActions] = step(gone, claimFailed(gone));
+    expect(failActions.filter((a) => !a.type.startsWith('xstate.'))).toEqual([]);
+    expect(dereg.value).toBe('deregistering');
   });
 
   it('a partitioned or halted worker that is stopped deregisters without draining', () => {

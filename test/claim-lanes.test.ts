@@ -1,0 +1,127 @@
+/**
+ * Lanes: from concurrency 32 up a worker keeps two claims on their way, each for at most half its
+ * slots (docs/task-actors.md). What two claims at once must not break, against a real Redis and
+ * with no monitor running (a task stranded RUNNING would never end, and the test would time out
+ * rather than pass):
+ * - a function's own `concurrency` cap holds across both claims;
+ * - a worker stopped while claims are on their way hands their tasks back, and another worker
+ *   runs every task exactly once;
+ * - answers that arrive after Redis was frozen under two claims are taken or handed back, never
+ *   lost and never run twice.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { Client, Worker } from '../src/index.js';
+import { startRedis, until } from './helpers/redis-server.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function submitAll(c: Client, fn: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 500) ids.push(...(await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => c.submit(fn, { i: i + j })))));
+  return ids;
+}
+
+/** every id in `ids` ended in Redis (state END), read in pipelines */
+async function endedCount(r: Redis, ids: string[]): Promise<number> {
+  let n = 0;
+  for (let i = 0; i < ids.length; i += 1000) {
+    const p = r.pipeline();
+    for (const id of ids.slice(i, i + 1000)) p.hget(`task-${id}`, 'state');
+    for (const [, state] of (await p.exec())!) if (state === 'END') n++;
+  }
+  return n;
+}
+
+describe('a worker with two claims on their way (concurrency >= 32)', () => {
+  it("keeps a function's own concurrency cap across both claims", async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    let capped = 0;
+    let most = 0;
+    const w = new Worker({ port: 0, redis: o, concurrency: 64, logger: quiet });
+    w.addTaskFunction(
+      'capped',
+      async () => {
+        most = Math.max(most, ++capped);
+        await sleep(15);
+        capped--;
+      },
+      { concurrency: 3 },
+    );
+    w.addTaskFunction('free', async () => sleep(15));
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close(), () => w.stop());
+    const ids = [...(await submitAll(c, 'capped', 90)), ...(await submitAll(c, 'free', 300))];
+    await w.start();
+    const r = new Redis(o);
+    cleanup.push(() => r.disconnect());
+    await until(async () => (await endedCount(r, ids)) === ids.length, 'every task ended', 30_000);
+    expect(most).toBe(3);
+  }, 45_000);
+
+  it('stopped with claims on their way, it hands their tasks back: another worker runs each exactly once', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const runs = new Map<string, number>();
+    const run = async (task: { id: string }) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+    };
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const ids = await submitAll(c, 'quick', 6000);
+    const r = new Redis(o);
+    cleanup.push(() => r.disconnect());
+    // three workers in turn, each stopped while it drains at full speed (two claims on their way)
+    for (let round = 1; round <= 3; round++) {
+      const w = new Worker({ port: 0, redis: o, concurrency: 64, logger: quiet });
+      w.addTaskFunction('quick', run);
+      await w.start();
+      const before = runs.size;
+      await until(() => runs.size >= before + 500, `worker ${round} ran 500 tasks`, 20_000);
+      await w.stop();
+      // nothing of this worker is left RUNNING: what it claimed either ended or went back
+      const running = await r.zcard('tasks:leases');
+      expect(running, `tasks still leased after worker ${round} stopped`).toBe(0);
+    }
+    const last = new Worker({ port: 0, redis: o, concurrency: 8, logger: quiet });
+    last.addTaskFunction('quick', run);
+    cleanup.push(() => last.stop());
+    await last.start();
+    await until(async () => (await endedCount(r, ids)) === ids.length, 'every task ended', 60_000);
+    expect(runs.size).toBe(ids.length);
+    expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
+  }, 120_000);
+
+  it('Redis frozen under two claims: every task ends exactly once once it is back', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const runs = new Map<string, number>();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const ids = await submitAll(c, 'quick', 20_000);
+    const w = new Worker({ port: 0, redis: o, concurrency: 64, heartbeatInterval: 100, pingTimeout: 200, logger: quiet });
+    w.addTaskFunction('quick', async (task) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    await until(() => runs.size >= 1000, '1000 tasks ran', 20_000);
+    server.freeze();
+    await sleep(2500);
+    server.thaw();
+    const r = new Redis(o);
+    cleanup.push(() => r.disconnect());
+    await until(async () => (await endedCount(r, ids)) === ids.length, 'every task ended', 90_000);
+    expect(runs.size).toBe(ids.length);
+    expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
+  }, 150_000);
+});
