@@ -274,6 +274,85 @@ export function edgeCoveringPaths(
   return out.reverse();
 }
 
+/**
+ * Paths that take every edge of the abstract state graph, as edgeCoveringPaths, but fewer and
+ * longer, for a graph too large for a path per edge: each path goes by the shortest path to a
+ * state with an edge not taken yet, then walks on, taking an edge not taken yet from where it is
+ * (or going by the fewest edges to the nearest state that has one), until `maxLength` events.
+ */
+export function edgeCoveringWalks(
+  logic: AnyActorLogic,
+  opts: { input: unknown; abstract: (s: Snap) => string; events: (s: Snap) => AnyEventObject[]; limit?: number; maxLength?: number },
+): Path[] {
+  const model = new TestModel<Snap, AnyEventObject, unknown>(logic as ActorLogic<Snap, AnyEventObject, unknown>, {
+    input: opts.input,
+    events: opts.events,
+    serializeState: (s) => opts.abstract(s),
+    limit: opts.limit ?? 5_000,
+  });
+  const maxLength = opts.maxLength ?? 60;
+  const adjacency = model.getAdjacencyMap() as Record<string, AdjacencyValue<Snap, AnyEventObject>>;
+  const toState = new Map<string, AnyEventObject[]>();
+  for (const p of model.getShortestPaths({ allowDuplicatePaths: true })) toState.set(opts.abstract(p.state), p.steps.slice(1).map((st) => st.event));
+  /** per state, the edges not taken yet: event key -> [event, target key] */
+  const open = new Map<string, Map<string, [AnyEventObject, string]>>();
+  for (const [key, { transitions }] of Object.entries(adjacency)) {
+    const m = new Map<string, [AnyEventObject, string]>();
+    for (const [ek, { event, state }] of Object.entries(transitions)) m.set(ek, [event, opts.abstract(state)]);
+    if (m.size) open.set(key, m);
+  }
+  /** the fewest events from `from` to a state with an edge not taken yet */
+  const toOpen = (from: string): { events: AnyEventObject[]; at: string } | undefined => {
+    const seen = new Set([from]);
+    let frontier = [{ at: from, events: [] as AnyEventObject[] }];
+    while (frontier.length) {
+      const next: typeof frontier = [];
+      for (const f of frontier) {
+        if (open.has(f.at)) return f;
+        for (const { event, state } of Object.values(adjacency[f.at]!.transitions)) {
+          const k = opts.abstract(state);
+          if (seen.has(k)) continue;
+          seen.add(k);
+          next.push({ at: k, events: [...f.events, event] });
+        }
+      }
+      frontier = next;
+    }
+    return undefined;
+  };
+  const out: Path[] = [];
+  // shortest-path order: the states nearest the start first
+  const starts = [...open.keys()].sort((a, b) => toState.get(a)!.length - toState.get(b)!.length);
+  for (const start of starts) {
+    while (open.has(start)) {
+    const events = [...toState.get(start)!];
+    let at = start;
+    for (;;) {
+      const edges = open.get(at);
+      if (edges) {
+        // an edge on to more edges not taken first, one into a final state last
+        const rank = (target: string) => (open.has(target) ? 0 : Object.keys(adjacency[target]!.transitions).length ? 1 : 2);
+        let best: [string, [AnyEventObject, string]] | undefined;
+        for (const entry of edges) if (!best || rank(entry[1][1]) < rank(best[1][1])) best = entry;
+        const [ek, [event, target]] = best!;
+        edges.delete(ek);
+        if (edges.size === 0) open.delete(at);
+        events.push(event);
+        at = target;
+        if (events.length >= maxLength) break;
+        continue;
+      }
+      const go = toOpen(at);
+      if (!go || events.length + go.events.length >= maxLength) break;
+      events.push(...go.events);
+      at = go.at;
+    }
+    out.push({ events, state: adjacency[at]!.state });
+    }
+  }
+  return out;
+}
+
 /** Replays events through a stepper: the expected result of every step (index 0: the start). */
 export function expectedSteps(stepper: Stepper, input: unknown, events: AnyEventObject[]): StepResult[] {
   const out = [stepper.init(input)];
