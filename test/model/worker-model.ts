@@ -5,11 +5,14 @@
  * is asked by the action requestClaim and answered by CLAIMED or CLAIM_FAILED; the machine
  * forgets a round's claims when it connects again, the runtime still answers them). Its abstract
  * state: the state value, the running (and settled) task ids (from a pool of `concurrency` names,
- * so that events naming a task replay), `asking` while connected, the claims on their way with
+ * so that events naming a task replay), `asking`, the claims on their way with
  * their sizes and rounds, and the round. Answers are generated only to a claim on its way: of this
  * round while connected (no task, one, as many as it asked for; or a failure), of an earlier
  * round (stale) or after the worker left connected (REDIS_LOST, STOP). The worker connects at
- * most twice (stale answers are those of round 1 in round 2), so the graph is bounded.
+ * most twice (stale answers are those of round 1 in round 2), and while it is lost from Redis
+ * with a claim on its way the tasks' events wait (an answer there is handled alike whatever the
+ * tasks do), so the graph is bounded. It is covered by walks (harness.ts edgeCoveringWalks):
+ * a path per edge would be thousands.
  *
  * It runs in two configurations: one claim at a time (lane = concurrency = 2) and two lanes
  * (concurrency 2, lane 1: two claims on their way, answering in either order, one failing or
@@ -37,12 +40,13 @@
  * partitioned or draining, and nothing at all once stopped), events come from the effect that
  * sends them at run time (redisWatch, awaitRedis, heartbeat, controlListener) when one is
  * running. Claims: requestClaim is asked only by connected.fetching's eventless transition, for
- * this round and at least one slot; while connected, the claims of this round on their way are
- * exactly `asking`, no more than two (one without lanes), asking no more slots than are free,
- * and the worker rests in a claiming state with none on its way only when no slot is free. Every
- * task started comes from an answer of this round's claim while connected or from a queue wait;
- * an answer of an earlier round, or one after the worker left connected, starts nothing and its
- * tasks are handed back (handBackClaimed), exactly those.
+ * this round and at least one slot; the claims of this round on their way are exactly `asking`
+ * (in every state: a draining worker waits for them); while connected, no more than two (one
+ * without lanes), asking no more slots than are free, and the worker rests in a claiming state
+ * with none on its way only when no slot is free. Every task started comes from an answer of
+ * this round's claim while connected or from a queue wait; an answer of an earlier round, or one
+ * after the worker left connected, starts nothing and its tasks are handed back
+ * (handBackClaimed), exactly those.
  *
  * Found: a crashed task actor's function is never aborted (see task-crash.test.ts).
  */
