@@ -49,6 +49,11 @@ export interface WorkerContext extends WorkerInput {
    * in, and one asked before Redis was lost (or the worker stopped) is handed back, not run
    */
   round: number;
+  /**
+   * claims asked in earlier rounds that have not answered yet: a stopping worker waits for them
+   * too, so that their tasks are handed back before it closes its connections
+   */
+  behind: number;
   lastProbe?: PeerProbe;
 }
 
@@ -123,10 +128,10 @@ export function mayClaim(c: Pick<WorkerContext, 'concurrency' | 'running' | 'set
 }
 
 /** an answer to a claim asked before the worker last (re)connected: its tasks go back */
-const staleClaim = { guard: 'staleClaim', actions: 'handBackClaimed' } as const;
+const staleClaim = { guard: 'staleClaim', actions: ['staleAnswered', 'handBackClaimed'] } as const;
 /** a claim failed: recovered once no other claim is on its way (its answer is awaited first) */
 const failedClaim = [
-  { guard: 'staleClaim' },
+  { guard: 'staleClaim', actions: 'staleAnswered' },
   { guard: 'lastClaim', target: 'recovering', actions: ['claimAnswered', 'reportError'] },
   { target: 'claimFailed', actions: ['claimAnswered', 'reportError'] },
 ] as const;
@@ -188,7 +193,9 @@ export const workerMachine = setup({
       },
     }),
     /** connected (again): no claim is on its way in this round */
-    newRound: assign({ asking: () => [], round: ({ context }) => context.round + 1 }),
+    newRound: assign({ asking: () => [], round: ({ context }) => context.round + 1, behind: ({ context }) => context.behind + context.asking.length }),
+    /** a claim of an earlier round answered */
+    staleAnswered: assign({ behind: ({ context }) => Math.max(0, context.behind - 1) }),
     /**
      * the tasks a claim took while the worker was not connected, or in an earlier round, go
      * straight back to the queue (hand-back.lua), without running
@@ -259,8 +266,8 @@ export const workerMachine = setup({
     noClaimOnItsWay: ({ context }) => context.asking.length === 0,
     staleClaim: ({ context, event }) => (event as unknown as ClaimAnswer).round !== context.round,
     noTasks: ({ context }) => context.running.length === 0,
-    /** no task, and no claim on its way whose tasks would still have to be handed back */
-    noWork: ({ context }) => context.running.length === 0 && context.asking.length === 0,
+    /** no task, and no claim on its way (of this round or an earlier one) whose tasks would still have to be handed back */
+    noWork: ({ context }) => context.running.length === 0 && context.asking.length === 0 && context.behind === 0,
     /** the seed's partition rule (quorum.ts) */
     quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
   },
@@ -272,7 +279,7 @@ export const workerMachine = setup({
   },
 }).createMachine({
   id: 'worker',
-  context: ({ input }) => ({ ...input, running: [], settled: [], asking: [], round: 0 }),
+  context: ({ input }) => ({ ...input, running: [], settled: [], asking: [], round: 0, behind: 0 }),
   initial: 'starting',
   invoke: [named('controlListener'), named('redisWatch')],
   on: {
@@ -284,7 +291,7 @@ export const workerMachine = setup({
     // answers to claims asked before the worker left `connected`: their tasks go back (a
     // draining worker waits for them, so that the hand-back goes out before it deregisters)
     CLAIMED: [staleClaim, { actions: ['claimAnswered', 'handBackClaimed'] }],
-    CLAIM_FAILED: [{ guard: 'staleClaim' }, { actions: 'claimAnswered' }],
+    CLAIM_FAILED: [{ guard: 'staleClaim', actions: 'staleAnswered' }, { actions: 'claimAnswered' }],
   },
   states: {
     starting: {
@@ -333,7 +340,7 @@ export const workerMachine = setup({
           always: { guard: 'noClaimOnItsWay', target: 'recovering' },
           on: {
             CLAIMED: [staleClaim, { actions: ['claimAnswered', ...startClaimed] }],
-            CLAIM_FAILED: [{ guard: 'staleClaim' }, { actions: ['claimAnswered', 'reportError'] }],
+            CLAIM_FAILED: [{ guard: 'staleClaim', actions: 'staleAnswered' }, { actions: ['claimAnswered', 'reportError'] }],
           },
         },
         waiting: {

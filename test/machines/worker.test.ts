@@ -309,6 +309,25 @@ describe('worker machine: which effects each step asks for (pure)', () => {
       expect(failActions).toEqual([]);
     });
 
+    it('a stopping worker waits for the answer of a claim from before Redis was lost, and hands its tasks back', () => {
+      const s = fetching();
+      const old = answer(s, claimed('a'));
+      const [down] = probeResult(step(s, { type: 'REDIS_LOST' })[0], { reached: 2, total: 2 });
+      const [rec] = step(down, { type: 'REDIS_BACK' });
+      const [again] = step(rec, done(rec, 'reconcile', { lost: [] }));
+      expect(again.context.behind).toBe(1);
+      const [idle] = step(again, answer(again, [])); // this round's claim: nothing queued
+      expect(idle.value).toEqual({ connected: 'waiting' });
+      const [drain] = step(idle, { type: 'STOP' });
+      expect(drain.value).toBe('draining');
+      const [snap, actions] = step(drain, old);
+      expect(named(actions)).toEqual(['handBackClaimed']);
+      expect(snap.context.behind).toBe(0);
+      expect(snap.value).toBe('deregistering');
+      // an old claim that failed is awaited as well
+      expect(step(drain, { type: 'CLAIM_FAILED', error: new Error('timeout'), asked: 2, round: 1 })[0].value).toBe('deregistering');
+    });
+
     it.each([
       ['probing', (s: Snap) => step(s, { type: 'REDIS_LOST' })[0]],
       ['draining', (s: Snap) => step(s, { type: 'STOP' })[0]],
