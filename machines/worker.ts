@@ -331,7 +331,8 @@ export const workerMachine = setup({
           always: { guard: 'noClaimOnItsWay', target: 'fetching' },
           on: {
             CLAIMED: [staleClaim, { guard: 'claimedNothing', target: 'waiting', actions: 'claimAnswered' }, { actions: ['claimAnswered', ...startClaimed] }],
-            CLAIM_FAILED: failedClaim,
+            // (the one on its way here is the last: no claim went out since the empty one)
+            CLAIM_FAILED: [failedClaim[0], failedClaim[1]],
           },
         },
         claimFailed: {
