@@ -150,6 +150,8 @@ export class Worker extends MeteredProcess {
    * once (lanes), the second must not be given the room the first may fill
    */
   private readonly asked = new Set<Map<string, number>>();
+  /** the claims on their way (requestClaim), until the machine has their answer */
+  private readonly claiming = new Set<Promise<void>>();
   /** where the next claim across partitions starts */
   private partRotation = 0;
   private blocking?: Connection;
@@ -1126,6 +1128,17 @@ export class Worker extends MeteredProcess {
         }),
         deregister: promiseEffect<void>(async () => {
           try {
+            // A claim that failed while the worker was leaving (stopping, Redis lost, or while
+            // the other claim was on its way) may have run in Redis, its reply lost: nothing
+            // after this would hand back what it took, and it would stay RUNNING under leases
+            // nobody renews until a monitor requeued it (an attempt charged). The claims still
+            // on their way answer first (bounded: a command times out), then what the failed
+            // ones took goes back.
+            if (this.claiming.size) await within(redisCommandTimeout(config.heartbeatInterval, config.redis.durable ? config.redis.durableTimeout : 0) + 1000, Promise.allSettled([...this.claiming]));
+            await within(
+              2000,
+              this.recoverClaims().catch((e: Error) => log.warn(`could not recover the claims whose replies were lost (the monitor will requeue what they took): ${e.message}`)),
+            );
             await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address))));
           } finally {
             await this.closeConnections();
@@ -1140,13 +1153,15 @@ export class Worker extends MeteredProcess {
           // the room it asks of capped functions is held from the other claims until its tasks are in `pending`
           const hold = new Map<string, number>();
           this.asked.add(hold);
-          this.claimNow(free, hold)
+          const claiming: Promise<void> = this.claimNow(free, hold)
             .then((replies) => this.takeAll(replies, () => false))
             .finally(() => this.asked.delete(hold))
             .then(
               ({ tasks }) => this.answer({ type: 'CLAIMED', tasks, asked: free, round }),
               (error: unknown) => this.answer({ type: 'CLAIM_FAILED', error, asked: free, round }),
-            );
+            )
+            .finally(() => this.claiming.delete(claiming));
+          this.claiming.add(claiming);
         },
         handBackClaimed: ({ event }) => {
           if (event.type === 'CLAIMED') this.handBackClaimed(event.tasks);

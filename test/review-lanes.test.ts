@@ -1,0 +1,123 @@
+/**
+ * Two claims on their way (lanes, concurrency >= 32), under faults: whatever path the worker
+ * takes while a claim is out (one claim's reply lost while the other answers, Redis frozen, the
+ * worker stopped), no task is stranded RUNNING, lost, or run twice. Real Redis, no monitor: a
+ * task left RUNNING under a lease nobody renews would never end, and what a test counts shows it.
+ *
+ * A lost reply is made for real where it can be (Redis frozen past the command timeout: the
+ * claim runs at the thaw, its reply is dropped), and otherwise at the worker's connection: the
+ * claim runs in Redis, and its caller is told the reply never came, as a command timeout tells it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { Client, Worker } from '../src/index.js';
+import { library } from '../src/scripts.js';
+import { startRedis, until } from './helpers/redis-server.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function submitAll(c: Client, fn: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 500) ids.push(...(await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => c.submit(fn, { i: i + j })))));
+  return ids;
+}
+
+async function states(r: Redis, ids: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const p = r.pipeline();
+    for (const id of ids.slice(i, i + 1000)) p.hget(`task-${id}`, 'state');
+    for (const [, state] of (await p.exec())!) out.set(String(state), (out.get(String(state)) ?? 0) + 1);
+  }
+  return out;
+}
+
+/**
+ * Lose the reply of one claim script (claim.lua or finish-claim.lua): the first to answer while
+ * at least `others` claims sent after it are still on their way on the worker's connection. It
+ * ran in Redis; its caller is told it failed, as a command timeout tells it, and `onLost` runs
+ * then, before the failure reaches the worker machine. The replies of the claims on their way
+ * then are slow (300 ms more), so that the worker hears the failure while they are out.
+ */
+function loseClaimReply(w: Worker, others: number, onLost: () => void): void {
+  const claimFns = new Set([library().functions.claim, library().functions['finish-claim']]);
+  const redis = (w as unknown as { redis: Redis }).redis;
+  const fcall = redis.fcall.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+  let sent = 0;
+  const onItsWay = new Set<number>();
+  let lost = false;
+  (redis as unknown as { fcall: (...args: unknown[]) => Promise<unknown> }).fcall = (...args: unknown[]) => {
+    const reply = fcall(...args);
+    if (!claimFns.has(args[0] as string)) return reply;
+    const k = ++sent;
+    onItsWay.add(k);
+    const slow = () => lost;
+    return reply.then(
+      async (v) => {
+        onItsWay.delete(k);
+        if (slow()) await sleep(300);
+        else if (k > 3 && [...onItsWay].filter((j) => j > k).length >= others) {
+          lost = true;
+          onLost();
+          throw new Error('Command timed out (the reply was lost)');
+        }
+        return v;
+      },
+      (e: unknown) => {
+        onItsWay.delete(k);
+        throw e;
+      },
+    );
+  };
+}
+
+describe('a claim whose reply is lost as the worker stops: what it took goes back before the worker leaves', () => {
+  it.each([
+    { concurrency: 64, others: 1, heard: 'before', stoppedIn: { connected: 'fetching' }, what: 'the other claim on its way, stopped before the failure is heard' },
+    { concurrency: 64, others: 1, heard: 'after', stoppedIn: { connected: 'claimFailed' }, what: 'the other claim on its way, stopped once the failure is heard (waiting for the other)' },
+    { concurrency: 16, others: 0, heard: 'before', stoppedIn: { connected: 'fetching' }, what: 'one claim at a time, stopped before the failure is heard' },
+  ])('$what', async ({ concurrency, others, heard, stoppedIn }) => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const runs = new Map<string, number>();
+    const run = async (task: { id: string }) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+      await sleep(5);
+    };
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const ids = await submitAll(c, 'quick', 3000);
+    const r = new Redis(o);
+    cleanup.push(() => r.disconnect());
+    const w = new Worker({ port: 0, redis: o, concurrency, logger: quiet });
+    w.addTaskFunction('quick', run);
+    let stopping: Promise<void> | undefined;
+    let state: unknown;
+    const stop = () => {
+      state = (w as unknown as { actor: { getSnapshot(): { value: unknown } } }).actor.getSnapshot().value;
+      stopping = w.stop();
+    };
+    loseClaimReply(w, others, () => {
+      if (heard === 'before') stop();
+      else setTimeout(stop, 50);
+    });
+    await w.start();
+    await until(() => stopping !== undefined, 'the lost reply', 20_000);
+    await stopping;
+    expect(state).toEqual(stoppedIn);
+    // nothing of this worker is left RUNNING: what it claimed either ended or went back
+    expect(await r.zcard('tasks:leases'), 'tasks still leased after the worker stopped').toBe(0);
+    const last = new Worker({ port: 0, redis: o, concurrency: 32, logger: quiet });
+    last.addTaskFunction('quick', run);
+    cleanup.push(() => last.stop());
+    await last.start();
+    await until(async () => (await states(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
+    expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
+  }, 90_000);
+});
