@@ -150,8 +150,11 @@ export class Worker extends MeteredProcess {
    * once (lanes), the second must not be given the room the first may fill
    */
   private readonly asked = new Set<Map<string, number>>();
-  /** the claims on their way (requestClaim), until the machine has their answer */
-  private readonly claiming = new Set<Promise<void>>();
+  /**
+   * the claims on their way: a lane's (requestClaim) until the machine has its answer, a wait's
+   * across partitions until its tasks are taken or handed back
+   */
+  private readonly claiming = new Set<Promise<unknown>>();
   /** where the next claim across partitions starts */
   private partRotation = 0;
   private blocking?: Connection;
@@ -728,7 +731,15 @@ export class Worker extends MeteredProcess {
       if (this.wait === w) this.wait = undefined;
     }
     if (signal.aborted) return { tasks: [] };
-    return this.takeAll(await this.claimNow(free), () => signal.aborted);
+    // (on its way until taken or handed back: a worker leaving waits for it, see `deregister`)
+    return this.onItsWay(this.claimNow(free).then((replies) => this.takeAll(replies, () => signal.aborted)));
+  }
+
+  /** a claim on its way (`claiming`) until `p` settles */
+  private onItsWay<T>(p: Promise<T>): Promise<T> {
+    const settled: Promise<unknown> = p.finally(() => this.claiming.delete(settled)).catch(() => {});
+    this.claiming.add(settled);
+    return p;
   }
 
   /** partition `part`'s blocking connection (several partitions: one each) */
@@ -1153,15 +1164,15 @@ export class Worker extends MeteredProcess {
           // the room it asks of capped functions is held from the other claims until its tasks are in `pending`
           const hold = new Map<string, number>();
           this.asked.add(hold);
-          const claiming: Promise<void> = this.claimNow(free, hold)
-            .then((replies) => this.takeAll(replies, () => false))
-            .finally(() => this.asked.delete(hold))
-            .then(
-              ({ tasks }) => this.answer({ type: 'CLAIMED', tasks, asked: free, round }),
-              (error: unknown) => this.answer({ type: 'CLAIM_FAILED', error, asked: free, round }),
-            )
-            .finally(() => this.claiming.delete(claiming));
-          this.claiming.add(claiming);
+          void this.onItsWay(
+            this.claimNow(free, hold)
+              .then((replies) => this.takeAll(replies, () => false))
+              .finally(() => this.asked.delete(hold))
+              .then(
+                ({ tasks }) => this.answer({ type: 'CLAIMED', tasks, asked: free, round }),
+                (error: unknown) => this.answer({ type: 'CLAIM_FAILED', error, asked: free, round }),
+              ),
+          );
         },
         handBackClaimed: ({ event }) => {
           if (event.type === 'CLAIMED') this.handBackClaimed(event.tasks);

@@ -121,3 +121,47 @@ describe('a claim whose reply is lost as the worker stops: what it took goes bac
     expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
   }, 90_000);
 });
+
+/** the tasks leased (RUNNING) in every partition of the swarm of keyPrefix `{tag}:` */
+async function leasedIn(r: Redis, tag: string): Promise<number> {
+  let sum = 0;
+  for (const key of await r.keys(`{${tag}*:tasks:leases`)) sum += await r.zcard(key);
+  return sum;
+}
+
+describe('a claim on its way as the worker leaves (any claim: a lane, or the one a wait makes)', () => {
+  it('an idle worker of a partitioned swarm, stopped as work arrives: what its wait went on to claim goes back before it leaves', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const N = 4;
+    const redis = { port: server.port, keyPrefix: '{stopidle}:', partitions: N };
+    const c = new Client({ redis });
+    cleanup.push(() => c.close());
+    const r = new Redis({ port: server.port });
+    cleanup.push(() => r.disconnect());
+    const runs = new Map<string, number>();
+    const run = async (task: { id: string }) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+      await sleep(20);
+    };
+    const ids: string[] = [];
+    // each time: a worker idle on every partition's queue is woken by new work, and stopped
+    // while it claims across the partitions (one round trip each)
+    for (let round = 0; round < 12; round++) {
+      const w = new Worker({ port: 0, redis, concurrency: 64, logger: quiet });
+      w.addTaskFunction('quick', run);
+      await w.start();
+      await sleep(50);
+      ids.push(...(await c.submitMany(Array.from({ length: 40 }, (_, i) => ({ fn: 'quick', data: i })))));
+      await sleep(round % 4);
+      await w.stop();
+      expect(await leasedIn(r, 'stopidle'), `tasks still leased after worker ${round} stopped`).toBe(0);
+    }
+    const last = new Worker({ port: 0, redis, concurrency: 64, logger: quiet });
+    last.addTaskFunction('quick', run);
+    cleanup.push(() => last.stop());
+    await last.start();
+    await until(() => ids.every((id) => runs.has(id)), 'every task ran', 30_000);
+    expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
+  }, 90_000);
+});
