@@ -417,9 +417,19 @@ async function main(): Promise<number> {
   for (let i = 1; i <= WORKERS; i++) workers.push(startWorker(`w${i}`, await freePort(), await freePort(), url, keyPrefix));
   await monitor.start();
   const readyBy = Date.now() + 30_000;
+  const starts = new Map<string, number>();
   for (;;) {
     const dead = workers.find((w) => w.exited);
-    if (dead) throw new Error(`worker ${dead.name} exited before it was ready`);
+    if (dead) {
+      // A port found free may be taken by another process before the worker listens on it:
+      // started again on new ones (a worker that fails for another reason fails again).
+      const n = (starts.get(dead.name) ?? 1) + 1;
+      if (n > 3) throw new Error(`worker ${dead.name} exited before it was ready`);
+      starts.set(dead.name, n);
+      ui.log(`starting ${dead.name} again, on new ports`);
+      workers[workers.indexOf(dead)] = startWorker(dead.name, await freePort(), await freePort(), url, keyPrefix);
+      continue;
+    }
     if ((await client.stats()).workers >= WORKERS) break;
     if (Date.now() > readyBy) throw new Error('workers did not register within 30 s');
     await new Promise((r) => setTimeout(r, 100));
