@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
 import { startRedis, until } from './helpers/redis-server.js';
+import { stateCounts, submitInBatches } from './helpers/task-batches.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -20,23 +21,6 @@ afterEach(async () => {
 });
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function submitAll(c: Client, fn: string, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i += 500) ids.push(...(await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => c.submit(fn, { i: i + j })))));
-  return ids;
-}
-
-/** every id in `ids` ended in Redis (state END), read in pipelines */
-async function endedCount(r: Redis, ids: string[]): Promise<number> {
-  let n = 0;
-  for (let i = 0; i < ids.length; i += 1000) {
-    const p = r.pipeline();
-    for (const id of ids.slice(i, i + 1000)) p.hget(`task-${id}`, 'state');
-    for (const [, state] of (await p.exec())!) if (state === 'END') n++;
-  }
-  return n;
-}
 
 describe('a worker with two claims on their way (concurrency >= 32)', () => {
   it("keeps a function's own concurrency cap across both claims", async () => {
@@ -58,11 +42,11 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
     w.addTaskFunction('free', async () => sleep(15));
     const c = new Client({ redis: o });
     cleanup.push(() => c.close(), () => w.stop());
-    const ids = [...(await submitAll(c, 'capped', 90)), ...(await submitAll(c, 'free', 300))];
+    const ids = [...(await submitInBatches(c, 'capped', 90)), ...(await submitInBatches(c, 'free', 300))];
     await w.start();
     const r = new Redis(o);
     cleanup.push(() => r.disconnect());
-    await until(async () => (await endedCount(r, ids)) === ids.length, 'every task ended', 30_000);
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 30_000);
     expect(most).toBe(3);
   }, 45_000);
 
@@ -76,7 +60,7 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
     };
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const ids = await submitAll(c, 'quick', 6000);
+    const ids = await submitInBatches(c, 'quick', 6000);
     const r = new Redis(o);
     cleanup.push(() => r.disconnect());
     // three workers in turn, each stopped while it drains at full speed (two claims on their way)
@@ -95,7 +79,7 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
     last.addTaskFunction('quick', run);
     cleanup.push(() => last.stop());
     await last.start();
-    await until(async () => (await endedCount(r, ids)) === ids.length, 'every task ended', 60_000);
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
     expect(runs.size).toBe(ids.length);
     expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
   }, 120_000);
@@ -107,7 +91,7 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
     const runs = new Map<string, number>();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const ids = await submitAll(c, 'quick', 20_000);
+    const ids = await submitInBatches(c, 'quick', 20_000);
     const w = new Worker({ port: 0, redis: o, concurrency: 64, heartbeatInterval: 100, pingTimeout: 200, logger: quiet });
     w.addTaskFunction('quick', async (task) => {
       runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
@@ -120,7 +104,7 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
     server.thaw();
     const r = new Redis(o);
     cleanup.push(() => r.disconnect());
-    await until(async () => (await endedCount(r, ids)) === ids.length, 'every task ended', 90_000);
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 90_000);
     expect(runs.size).toBe(ids.length);
     expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
   }, 150_000);

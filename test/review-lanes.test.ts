@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
 import { library } from '../src/scripts.js';
 import { startRedis, until } from './helpers/redis-server.js';
+import { stateCounts, submitInBatches } from './helpers/task-batches.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -20,22 +21,6 @@ afterEach(async () => {
 });
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function submitAll(c: Client, fn: string, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i += 500) ids.push(...(await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => c.submit(fn, { i: i + j })))));
-  return ids;
-}
-
-async function states(r: Redis, ids: string[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (let i = 0; i < ids.length; i += 1000) {
-    const p = r.pipeline();
-    for (const id of ids.slice(i, i + 1000)) p.hget(`task-${id}`, 'state');
-    for (const [, state] of (await p.exec())!) out.set(String(state), (out.get(String(state)) ?? 0) + 1);
-  }
-  return out;
-}
 
 /**
  * Lose the reply of one claim script (claim.lua or finish-claim.lua): the first to answer while
@@ -92,7 +77,7 @@ describe('a claim whose reply is lost as the worker stops: what it took goes bac
     };
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const ids = await submitAll(c, 'quick', 3000);
+    const ids = await submitInBatches(c, 'quick', 3000);
     const r = new Redis(o);
     cleanup.push(() => r.disconnect());
     const w = new Worker({ port: 0, redis: o, concurrency, logger: quiet });
@@ -117,7 +102,7 @@ describe('a claim whose reply is lost as the worker stops: what it took goes bac
     last.addTaskFunction('quick', run);
     cleanup.push(() => last.stop());
     await last.start();
-    await until(async () => (await states(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
     expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
   }, 90_000);
 });

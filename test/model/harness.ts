@@ -243,13 +243,7 @@ export function edgeCoveringPaths(
   logic: AnyActorLogic,
   opts: { input: unknown; abstract: (s: Snap) => string; events: (s: Snap) => AnyEventObject[]; limit?: number },
 ): Path[] {
-  const model = new TestModel<Snap, AnyEventObject, unknown>(logic as ActorLogic<Snap, AnyEventObject, unknown>, {
-    input: opts.input,
-    events: opts.events,
-    serializeState: (s) => opts.abstract(s),
-    // a bound, so that a model change that blows up the state space fails instead of hanging
-    limit: opts.limit ?? 5_000,
-  });
+  const model = testModel(logic, opts);
   const toState = new Map<string, AnyEventObject[]>();
   for (const p of model.getShortestPaths({ allowDuplicatePaths: true })) toState.set(opts.abstract(p.state), p.steps.slice(1).map((st) => st.event));
   const candidates: Path[] = [];
@@ -274,6 +268,17 @@ export function edgeCoveringPaths(
   return out.reverse();
 }
 
+/** the abstract state graph of `logic`, as xstate/graph's TestModel explores it */
+function testModel(logic: AnyActorLogic, opts: { input: unknown; abstract: (s: Snap) => string; events: (s: Snap) => AnyEventObject[]; limit?: number }) {
+  return new TestModel<Snap, AnyEventObject, unknown>(logic as ActorLogic<Snap, AnyEventObject, unknown>, {
+    input: opts.input,
+    events: opts.events,
+    serializeState: (s) => opts.abstract(s),
+    // a bound, so that a model change that blows up the state space fails instead of hanging
+    limit: opts.limit ?? 5_000,
+  });
+}
+
 /**
  * Paths that take every edge of the abstract state graph, as edgeCoveringPaths, but fewer and
  * longer, for a graph too large for a path per edge: each path goes by the shortest path to a
@@ -284,12 +289,7 @@ export function edgeCoveringWalks(
   logic: AnyActorLogic,
   opts: { input: unknown; abstract: (s: Snap) => string; events: (s: Snap) => AnyEventObject[]; limit?: number; maxLength?: number },
 ): Path[] {
-  const model = new TestModel<Snap, AnyEventObject, unknown>(logic as ActorLogic<Snap, AnyEventObject, unknown>, {
-    input: opts.input,
-    events: opts.events,
-    serializeState: (s) => opts.abstract(s),
-    limit: opts.limit ?? 5_000,
-  });
+  const model = testModel(logic, opts);
   const maxLength = opts.maxLength ?? 60;
   const adjacency = model.getAdjacencyMap() as Record<string, AdjacencyValue<Snap, AnyEventObject>>;
   const toState = new Map<string, AnyEventObject[]>();
