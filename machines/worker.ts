@@ -116,9 +116,10 @@ export function roomLeft(c: Pick<WorkerContext, 'concurrency' | 'running' | 'set
 
 /**
  * A claim may go out: with none on its way, when a slot is free; with one on its way, when the
- * worker has lanes (lane < concurrency) and the other lane's slots (concurrency - lane) are free. Two claims then take
- * turns with the worker: Redis runs one while the worker runs the other's tasks (at concurrency
- * 100, about 1 / max(worker, Redis) per task rather than 1 / (worker + Redis): bench/analysis.md).
+ * worker has lanes (lane < concurrency) and the other lane's slots (concurrency - lane) are
+ * free. Two claims then take turns with the worker: Redis runs one while the worker runs the
+ * other's tasks (at concurrency 100, about 1 / max(worker, Redis) per task rather than
+ * 1 / (worker + Redis): bench/analysis.md).
  */
 export function mayClaim(c: Pick<WorkerContext, 'concurrency' | 'running' | 'settled' | 'asking' | 'lane'>): boolean {
   const room = roomLeft(c);
