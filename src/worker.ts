@@ -517,7 +517,9 @@ export class Worker extends MeteredProcess {
       if (t?.lease !== c.lease) continue;
       this.pending.delete(c.id);
       const part = this.parts[t.part]!;
-      byPart.set(part, [...(byPart.get(part) ?? []), { id: c.id, lease: c.lease }]);
+      const held = byPart.get(part);
+      if (held) held.push({ id: c.id, lease: c.lease });
+      else byPart.set(part, [{ id: c.id, lease: c.lease }]);
     }
     for (const [part, held] of byPart) {
       handBack(this.redis, part.keys, held).then(
