@@ -605,6 +605,9 @@ export class Worker extends MeteredProcess {
     const failed: { part: WorkerPartition; error: unknown }[] = [];
     for (let i = 0; i < n && left > 0; i++) {
       const part = this.parts[(first + i) % n]!;
+      // each partition's request leaves after the one before has answered: the control messages
+      // its tasks may get are those heard since its own request left (src/early-control.ts)
+      const partSentAt = performance.now();
       let reply: ClaimReply;
       try {
         reply = await this.claimIn(part, left, taken, own);
@@ -614,7 +617,7 @@ export class Worker extends MeteredProcess {
       }
       if (reply.wakeAt > 0) wakeAt = wakeAt < 0 ? reply.wakeAt : Math.min(wakeAt, reply.wakeAt);
       left -= reply.claimed.length;
-      out.push({ part, reply, sentAt });
+      out.push({ part, reply, sentAt: partSentAt });
       for (const c of taken ? reply.claimed : []) {
         const fn = functionOfEntry(c.raw);
         if (fn !== undefined) taken!.set(fn, (taken!.get(fn) ?? 0) + 1);
