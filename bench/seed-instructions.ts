@@ -5,7 +5,10 @@
  * over n is the instructions Redis spends per drained task (claim and finish scripts, replies,
  * event loop). Needs valgrind.
  *
- *   node --import tsx bench/seed-instructions.ts <dir> [<dir> ...] [--n=2000] [--concurrency=1,10] [--drain=bench/redis-floor.ts]
+ *   node --import tsx bench/seed-instructions.ts <dir> [<dir> ...] [--n=2000] [--concurrency=1,10] [--functions=1] [--drain=bench/redis-floor.ts]
+ *
+ * Any other --option is handed to both runs of the drain script as it is, and shown in each row
+ * (bench/peer-drain.ts's --lib=bullmq|bee-queue, seed-drain's --entry).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +25,9 @@ const n = Number(opt.get('n') ?? 2000);
 const concurrencies = (opt.get('concurrency') ?? '1,10').split(',').map(Number);
 // --drain=<script>: another drain with seed-drain.ts's command line (bench/redis-floor.ts)
 const drain = opt.has('drain') ? resolve(opt.get('drain')!) : fileURLToPath(new URL('./seed-drain.ts', import.meta.url));
+const OWN = new Set(['n', 'concurrency', 'functions', 'drain']);
+const passed = [...opt].filter(([k]) => !OWN.has(k));
+const passedArgs = passed.map(([k, v]) => (v === undefined ? `--${k}` : `--${k}=${v}`));
 
 async function instructions(dir: string, extra: string[]): Promise<number> {
   const port = await freePort();
@@ -63,9 +69,9 @@ async function main() {
   const rows: Record<string, unknown>[] = [];
   for (const c of concurrencies) {
     for (const dir of dirs) {
-      const all = await instructions(dir, [`--concurrency=${c}`, ...(opt.has('functions') ? [`--functions=${opt.get('functions')}`] : [])]);
-      const fill = await instructions(dir, ['--fill-only']);
-      const row = { dir: resolve(dir), concurrency: c, functions: Number(opt.get('functions') ?? 1), n, instructionsPerTask: Math.round((all - fill) / n) };
+      const all = await instructions(dir, [`--concurrency=${c}`, ...(opt.has('functions') ? [`--functions=${opt.get('functions')}`] : []), ...passedArgs]);
+      const fill = await instructions(dir, ['--fill-only', ...passedArgs]);
+      const row = { dir: resolve(dir), ...Object.fromEntries(passed.map(([k, v]) => [k, v ?? true])), concurrency: c, functions: Number(opt.get('functions') ?? 1), n, instructionsPerTask: Math.round((all - fill) / n) };
       console.error(JSON.stringify(row));
       rows.push(row);
     }
