@@ -62,6 +62,7 @@
 --@include lib/fields.lua
 --@include lib/task-id.lua
 --@include lib/strict-json.lua
+--@include lib/client-entry.lua
 --@include lib/manual-end.lua
 --@include lib/time-options.lua
 --@include lib/park.lua
@@ -244,6 +245,9 @@ local function judge(raw)
     -- (only what the dead letter keeps of it is held until then)
     return { bad = { 'too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, string.sub(raw, 1, 4096), leadingId(raw), { truncate = true, size = #raw } } }
   end
+  -- (Client's entry of the seed's kind: lib/client-entry.lua)
+  local fast = clientEntry(raw, KEYS[4])
+  if fast then return fast end
   local ok, task = pcall(cjson.decode, raw)
   -- cjson decodes arrays to tables too: only an object is a task.
   if not ok or type(task) ~= 'table' or not string.find(raw, '^%s*{') then
