@@ -1,6 +1,6 @@
 --[[
   lib/client-entry.lua: an entry Client.submit wrote for a task of the seed's kind, read without
-  decoding it (a twentieth of a claim's Redis work per task at concurrency 10).
+  decoding it (cjson builds a table of every field, which a claim of such an entry never reads).
 
   clientEntry(raw, queued) returns the judged entry claim.lua's `judge` would return for it,
   { raw, id, fn, priority = 0, group = '', manualEnd = false }, when raw is
