@@ -76,6 +76,13 @@ async function main() {
     if (opt.has('fill-only')) return;
     // each call ends what the one before claimed and claims up to `batch`, as a worker's
     // end-and-claim-next does
+    const cpu = async () => {
+      const info = await r.info('cpu');
+      const v = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+      return (v('used_cpu_user') + v('used_cpu_sys')) * 1e6;
+    };
+    const cpu0 = await cpu();
+    const t0 = performance.now();
     let held: string[] = [];
     for (let done = 0; done < n; ) {
       const reply = (await r.fcall('taskswarm_floor_claim', keys.length, ...keys, held.length / 2, ...held, batch)) as (string | number)[];
@@ -84,6 +91,10 @@ async function main() {
       for (let i = 0; i < reply.length; i += 4) held.push(String(reply[i]), String(reply[i + 3]));
       if (reply.length === 0 && held.length === 0) break;
     }
+    // (the drain's Redis CPU per task, as bench/seed-drain.ts reports it: the floor's worker does
+    // nothing but call, so its rate is Redis's alone)
+    const drainMs = performance.now() - t0;
+    console.log(JSON.stringify({ drain: 'floor', n, concurrency: batch, drainMs: Math.round(drainMs), rate: Math.round(n / (drainMs / 1000)), redisCpuUsPerTask: Math.round(((await cpu()) - cpu0) / n) }));
   } finally {
     r.disconnect();
   }
