@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ReplyError, type ChainableCommander, type Redis } from 'ioredis';
+import { Command, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
@@ -196,11 +196,33 @@ function check(name: ScriptName, keys: readonly string[]): void {
 export function runScript(redis: Connection, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
   check(name, keys);
   const fn = library().functions[name];
-  return redis.fcall(fn, keys.length, ...keys, ...args).catch(async (e: unknown) => {
+  return fcall(redis, fn, keys, args).catch(async (e: unknown) => {
     if (!notLoaded(e)) throw e;
     await loadLibrary(redis);
-    return redis.fcall(fn, keys.length, ...keys, ...args);
+    return fcall(redis, fn, keys, args);
   });
+}
+
+const NO_ARGS: never[] = [];
+
+/**
+ * FCALL as one Command made here: ioredis's generated command methods take their arguments as
+ * a rest parameter and copy it with Array.prototype.flat, which V8 runs element by element
+ * through its generic path, and a claim carries some thirty arguments on every round trip of
+ * the worker's hot path. A connection whose options change how a command is built or sent (a
+ * key prefix, auto-pipelining, friendly error stacks) goes through ioredis's own method.
+ */
+function fcall(redis: Connection, fn: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  const o = redis.options as { keyPrefix?: string; enableAutoPipelining?: boolean; showFriendlyErrorStack?: boolean };
+  if (o.keyPrefix || o.enableAutoPipelining || o.showFriendlyErrorStack) return redis.fcall(fn, keys.length, ...keys, ...args);
+  const command = new Command('fcall', NO_ARGS, { replyEncoding: 'utf8' });
+  const list: (string | number)[] = [fn, keys.length];
+  for (const k of keys) list.push(k);
+  for (const a of args) list.push(a);
+  command.args = list;
+  // (the constructor wrote its own arguments as text: these are written now)
+  command.stringifyArguments();
+  return redis.sendCommand(command) as Promise<unknown>;
 }
 
 interface Queued {
