@@ -51,7 +51,7 @@
   ARGV[8+n..] pairs: a function this worker runs, and how many more of it it may take now
 
   Returns { claimed, parked, wakeAt, now, receipt }:
-    claimed = flat { id, raw, attempt, lease, ... }
+    claimed = flat { id, raw, attempt (as text), lease, ... }
     parked  = flat { reason, message, ... }
     wakeAt  = the earliest Redis time (ms) something this claim saw held back by a rate limit
               may be claimable, or -1
@@ -203,10 +203,11 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
   -- lease is new, so a stale copy can never match it.
   local claims = (int(claimsSoFar) or 0) + 1
   local lease = claims .. ':' .. worker
+  local attemptS = string.format('%d', attempt)
   if raw then
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', string.format('%d', attempt), 'claims', string.format('%d', claims), 'data', raw, unpack(more))
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', string.format('%d', claims), 'data', raw, unpack(more))
   else
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', string.format('%d', attempt), 'claims', string.format('%d', claims))
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', string.format('%d', claims))
     raw = redis.call('HGET', key, 'data')
   end
   redis.call('SADD', KEYS[2], id)
@@ -215,7 +216,7 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
   acquire(Q, fn, g, now, lease .. ':' .. id)
   claimed[#claimed + 1] = id
   claimed[#claimed + 1] = raw
-  claimed[#claimed + 1] = attempt
+  claimed[#claimed + 1] = attemptS
   claimed[#claimed + 1] = lease
   taken = taken + 1
   room[fn] = room[fn] - 1
@@ -509,7 +510,7 @@ if promoted > 0 then wake(Q) end
 
 local kept = 0
 if token ~= '' and #claimed > 0 then
-  local receipt = { now }
+  local receipt = { nowS }
   for i = 1, #claimed, 4 do
     receipt[#receipt + 1] = claimed[i]
     receipt[#receipt + 1] = claimed[i + 3]
