@@ -1,0 +1,120 @@
+/**
+ * An entry under an id in `new-task:queued` that Redis's JSON decoder (cjson) cannot decode. The
+ * claim reads such an entry of the seed's kind without decoding it (src/lua/lib/client-entry.lua);
+ * what it then does must be what the claim does when it decodes the entry:
+ * - nesting deeper than cjson decodes (1000 levels, lib/strict-json.lua): refused, bad_json,
+ *   whichever way the claim reads it, as the same entry under an id Client never wrote is;
+ * - text JSON.parse refuses too (cut short, trailing text, a bad value): parked `unrunnable` by
+ *   the worker that claims it (docs/semantics.md), and the entries claimed with it run, nothing
+ *   left running or marked queued.
+ * Each case runs through both of a claim's ways of routing: entry by entry (no `group` or
+ * `priority` in the window) and the batch (one entry of the window holds a group).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client } from '../src/index.js';
+import { keysFor } from './properties/harness.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+import { pushEntries, recorder, recordingWorker } from './helpers/order.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+/** a worker of `concurrency` for f, started before anything is pushed, and a Client to read dead letters */
+async function setup(concurrency: number) {
+  const o = server.options();
+  const rec = recorder();
+  const w = recordingWorker(o, 'f', rec, { concurrency });
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close(), () => w.stop());
+  await w.start();
+  return { o, rec, c };
+}
+
+/** the swarm's `data` nested `levels` deep inside the entry's object: the entry is levels + 1 deep */
+const nestings: [string, (levels: number) => string][] = [
+  ['arrays', (k) => '['.repeat(k) + ']'.repeat(k)],
+  ['objects', (k) => '{"a":'.repeat(k - 1) + '{}' + '}'.repeat(k - 1)],
+  ['arrays and objects', (k) => Array.from({ length: k }, (_, i) => (i % 2 ? '{"a":' : '[')).join('') + '1' + Array.from({ length: k }, (_, i) => (i % 2 ? '}' : ']')).reverse().join('')],
+];
+
+const paths: [string, [string, string][]][] = [
+  ['entry by entry', []],
+  ['in a batch', [['grouped', '{"id":"grouped","function":"f","data":null,"group":"A"}']]],
+];
+
+describe('an entry under an id Client marked queued, which cjson cannot decode', () => {
+  for (const [path, extra] of paths) {
+    it(`nested deeper than cjson decodes is refused bad_json as it is under an id Client never wrote; 1000 levels deep, it runs (${path})`, async () => {
+      const { o, rec, c } = await setup(1);
+      const entries: [string, string][] = [['before', '{"id":"before","function":"f","data":1}'], ...extra];
+      const refused: string[] = [];
+      const runs = ['before', ...extra.map(([id]) => id)];
+      for (const [shape, nest] of nestings) {
+        const s = shape.replace(/ /g, '-');
+        for (const [id, levels] of [
+          [`deep-${s}`, 1000],
+          [`deep-${s}-never-queued`, 1000],
+          [`limit-${s}`, 999],
+        ] as const) {
+          entries.push([id, `{"id":"${id}","function":"f","data":${nest(levels)}}`]);
+          if (levels === 1000) refused.push(id);
+          else runs.push(id);
+        }
+      }
+      entries.push(['after', '{"id":"after","function":"f","data":2}']);
+      runs.push('after');
+      for (const [id, raw] of entries) expect(JSON.parse(raw).id).toBe(id);
+      await redis.sadd(keysFor(o.keyPrefix).queued, ...entries.map(([id]) => id).filter((id) => !id.endsWith('never-queued')));
+      await pushEntries(redis, o.keyPrefix, entries.map(([, raw]) => raw));
+      await rec.started(runs.length);
+      const dead = await until(async () => {
+        const all = await c.deadLetters();
+        return all.length >= refused.length ? all : undefined;
+      }, `${refused.length} entries parked`);
+      const idOf = (raw: string) => (JSON.parse(raw) as { id: string }).id;
+      expect(dead.map((d) => [idOf(d.raw), d.reason]).sort()).toEqual(refused.map((id) => [id, 'bad_json']).sort());
+      expect(rec.ids().sort()).toEqual(runs.sort());
+    });
+
+    it(`holding text JSON.parse refuses after its function is parked unrunnable by the worker that claims it, and the entries claimed with it run (${path})`, async () => {
+      const { o, rec, c } = await setup(4);
+      const k = keysFor(o.keyPrefix);
+      const bad: [string, string][] = [
+        ['cut-short', '{"id":"cut-short","function":"f"'],
+        ['cut-in-data', '{"id":"cut-in-data","function":"f","data":{"a":[1,2'],
+        ['trailing', '{"id":"trailing","function":"f","data":1}}'],
+        ['trailing-text', '{"id":"trailing-text","function":"f","data":1} and more'],
+        ['no-value', '{"id":"no-value","function":"f","data":}'],
+        ['bad-word', '{"id":"bad-word","function":"f","data":tru}'],
+        ['no-colon', '{"id":"no-colon","function":"f","data"}'],
+      ];
+      for (const [, raw] of bad) expect(() => JSON.parse(raw)).toThrow();
+      const good: [string, string][] = [
+        ['ok-1', '{"id":"ok-1","function":"f","data":1}'],
+        ['ok-2', '{"id":"ok-2","function":"f","data":2}'],
+      ];
+      const entries = [good[0]!, ...bad, ...extra, good[1]!];
+      await redis.sadd(k.queued, ...entries.map(([id]) => id));
+      await pushEntries(redis, o.keyPrefix, entries.map(([, raw]) => raw));
+      await rec.started(good.length + extra.length);
+      const dead = await until(async () => {
+        const all = await c.deadLetters();
+        return all.length >= bad.length ? all : undefined;
+      }, `${bad.length} entries parked`);
+      expect(dead.map((d) => [d.id, d.reason]).sort()).toEqual(bad.map(([id]) => [id, 'unrunnable']).sort());
+      expect(rec.ids().sort()).toEqual([...good, ...extra].map(([id]) => id).sort());
+      // nothing left running or marked queued (`tasks` keeps the ended ones until the monitor's cleanup)
+      await until(async () => (await redis.zcard(k.leases)) === 0, 'no lease held');
+      expect((await redis.smembers(k.taskSet)).sort()).toEqual([...good, ...extra].map(([id]) => id).sort());
+      expect(await redis.scard(k.queued)).toBe(0);
+      expect(await redis.llen(k.newQueue)).toBe(0);
+      for (const [id] of bad) expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'failed' });
+    });
+  }
+});
