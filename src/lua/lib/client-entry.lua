@@ -8,10 +8,15 @@
   `queued` (written by Client, which checked it: claim.lua does not judge such an entry's text
   or id again, docs/semantics.md), and nothing after the function's name holds a word the judge
   reads (an option, a second "id" or "function", or any escape, which could spell one): its id
-  and function are then what cjson would decode. Else nil: the entry is decoded and judged in
-  full.
+  and function are then what cjson would decode. Nor may it hold as many brackets as cjson's
+  depth limit (1000 levels, lib/strict-json.lua): cjson refuses an entry nested that deep, which
+  the judge then parks bad_json, and this path must not run what the judge refuses. Else nil: the
+  entry is decoded and judged in full.
 ]]
 local NOT_PLAIN = { '\\', '"id"', '"function"', 'priority', 'group', 'manual_end', 'attempts', 'backoff', 'timeout' }
+
+-- cjson's limit: an entry deeper than this is refused (the entry's own object is level 1)
+local CJSON_MAX_DEPTH = 1000
 
 local function clientEntry(raw, queued)
   local id, fn = string.match(raw, '^{"id":"([^"\\]+)","function":"([^"\\]+)"')
@@ -20,6 +25,18 @@ local function clientEntry(raw, queued)
   local from = 23 + #id + #fn
   for i = 1, #NOT_PLAIN do
     if string.find(raw, NOT_PLAIN[i], from, true) then return nil end
+  end
+  -- (a bracket inside a string counts too: such an entry is decoded, never wrongly read; an entry
+  -- shorter than the brackets it would need is not searched at all)
+  if #raw - from + 1 >= CJSON_MAX_DEPTH then
+    local opens, at = 0, from
+    while true do
+      at = string.find(raw, '[%[{]', at)
+      if not at then break end
+      opens = opens + 1
+      if opens >= CJSON_MAX_DEPTH then return nil end
+      at = at + 1
+    end
   end
   if redis.call('SISMEMBER', queued, id) == 0 then return nil end
   return { raw = raw, id = id, fn = fn, priority = 0, group = '', manualEnd = false }
