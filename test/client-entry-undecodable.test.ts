@@ -93,6 +93,9 @@ describe('an entry under an id Client marked queued, which cjson cannot decode',
         ['no-value', '{"id":"no-value","function":"f","data":}'],
         ['bad-word', '{"id":"bad-word","function":"f","data":tru}'],
         ['no-colon', '{"id":"no-colon","function":"f","data"}'],
+        // a raw NUL, in its data or in its id (an id Client takes, which it writes escaped)
+        ['nul-in-data', '{"id":"nul-in-data","function":"f","data":"a\u0000b"}'],
+        ['nul\u0000in-id', '{"id":"nul\u0000in-id","function":"f","data":1}'],
       ];
       for (const [, raw] of bad) expect(() => JSON.parse(raw)).toThrow();
       const good: [string, string][] = [
@@ -115,6 +118,34 @@ describe('an entry under an id Client marked queued, which cjson cannot decode',
       expect(await redis.scard(k.queued)).toBe(0);
       expect(await redis.llen(k.newQueue)).toBe(0);
       for (const [id] of bad) expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'failed' });
+    });
+  }
+});
+
+describe('a task Client.submit takes, whose entry cjson cannot decode (data nested 1000 levels deep)', () => {
+  // Client writes it (JSON.stringify has no depth limit) and marks its id queued; the claim's
+  // judge cannot decode it and parks it as junk, under no id: the task stays QUEUED for good
+  // (get says so, wait never ends, a new submit of the id is refused as a duplicate). Read without
+  // being decoded (lib/client-entry.lua) or decoded, the entry must meet the same end.
+  const cases = nestings.flatMap(([shape, nest]) => [
+    [shape, (): unknown => JSON.parse(nest(1000))] as const,
+    // (a word the fast path leaves to the judge: what the entry holds beside the depth changes nothing)
+    [`${shape}, beside a word of an option`, (): unknown => ({ note: 'no group, no priority', v: JSON.parse(nest(1000)) })] as const,
+  ]);
+  for (const [shape, make] of cases) {
+    it(`is never left queued for good: submit refuses it, or its task ends (${shape})`, async () => {
+      const { o, c } = await setup(1);
+      const data = make();
+      const submitted = await c.submit('f', data, { id: 'deep' }).then(
+        () => true,
+        (e: Error) => {
+          expect(e.name).toBe('InvalidTaskError');
+          return false;
+        },
+      );
+      if (!submitted) return;
+      await until(async () => (await c.get('deep'))?.state === 'END', 'the task to end', 5000);
+      expect(await redis.sismember(keysFor(o.keyPrefix).queued, 'deep')).toBe(0);
     });
   }
 });
