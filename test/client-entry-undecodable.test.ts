@@ -148,4 +148,24 @@ describe('a task Client.submit takes, whose entry cjson cannot decode (data nest
       expect(await redis.sismember(keysFor(o.keyPrefix).queued, 'deep')).toBe(0);
     });
   }
+
+  it('cancelled before a claim routed it, is dropped by that claim as any cancelled entry is, not parked', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const k = keysFor(o.keyPrefix);
+    await c.submit('f', JSON.parse(nestings[0]![1](1000)), { id: 'deep' });
+    expect(await c.cancel('deep')).toBe('cancelled');
+    expect(await redis.hget(k.task('deep'), 'unrouted')).toBe('1');
+    const rec = recorder();
+    const w = recordingWorker(o, 'f', rec);
+    cleanup.push(() => w.stop());
+    await w.start();
+    await until(async () => (await redis.llen(k.newQueue)) === 0, 'the entry routed');
+    // dropped: the mark that keeps its hash from cleanup is gone, nothing parked, nothing run
+    await until(async () => (await redis.hget(k.task('deep'), 'unrouted')) === null, 'the entry dropped', 5000);
+    expect(await c.deadLetters()).toEqual([]);
+    expect(rec.ids()).toEqual([]);
+    expect(await c.get('deep')).toMatchObject({ state: 'END', outcome: 'cancelled' });
+  });
 });
