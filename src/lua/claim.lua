@@ -252,7 +252,10 @@ local function judge(raw)
   local ok, task = pcall(cjson.decode, raw)
   -- cjson decodes arrays to tables too: only an object is a task.
   if not ok or type(task) ~= 'table' or not string.find(raw, '^%s*{') then
-    return { bad = { 'bad_json', 'task entry is not a JSON object: ' .. excerpt(raw), raw } }
+    -- (its id, when it starts with one as Client writes entries, as a too large entry's: a task
+    -- Client took whose data nests deeper than cjson decodes then ends parked, or is dropped
+    -- when cancelled, rather than stay queued for good; a hand-pushed one's id is information)
+    return { bad = { 'bad_json', 'task entry is not a JSON object: ' .. excerpt(raw), raw, leadingId(raw) } }
   end
   -- An id in `queued` was given by Client.submit (or a schedule), which checked it and wrote the
   -- entry with JSON.stringify (cjson.encode): neither is checked again, a tenth of a claim's

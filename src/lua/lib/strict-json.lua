@@ -9,7 +9,8 @@
   microseconds for a typical entry.
 
   The other way round, cjson refuses what JSON.parse accepts in two cases (lone surrogates in
-  \u escapes, nesting deeper than 1000): those entries are refused too, as bad_json, by cjson.
+  \u escapes, nesting deeper than 1000): those entries are refused too, as bad_json, by cjson
+  (recorded on the task whose id such an entry starts with, claim.lua's `judge`).
 
   jsonProblem(raw) returns nil when raw is JSON as JSON.parse reads it, else what is wrong.
   (claim.lua asks it only of entries Client.submit did not write: docs/semantics.md.)
