@@ -9,6 +9,8 @@
  *   left running or marked queued.
  * Each case runs through both of a claim's ways of routing: entry by entry (no `group` or
  * `priority` in the window) and the batch (one entry of the window holds a group).
+ * And a task Client.submit takes with data nested that deep (JSON.stringify writes it) is never
+ * left queued for good: its refused entry ends it, or is dropped when it was cancelled.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -36,7 +38,7 @@ async function setup(concurrency: number) {
   return { o, rec, c };
 }
 
-/** the swarm's `data` nested `levels` deep inside the entry's object: the entry is levels + 1 deep */
+/** `data` nested `levels` deep inside the entry's object: the entry is levels + 1 deep */
 const nestings: [string, (levels: number) => string][] = [
   ['arrays', (k) => '['.repeat(k) + ']'.repeat(k)],
   ['objects', (k) => '{"a":'.repeat(k - 1) + '{}' + '}'.repeat(k - 1)],
