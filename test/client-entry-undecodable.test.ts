@@ -171,3 +171,44 @@ describe('a task Client.submit takes, whose entry cjson cannot decode (data nest
     expect(await c.get('deep')).toMatchObject({ state: 'END', outcome: 'cancelled' });
   });
 });
+
+describe('text cjson cannot decode, pushed by hand under the id of a task Client submitted, ahead of its entry', () => {
+  // Read undecoded, the worker that claims it parks it; decoded (it holds an option word), the
+  // claim parks it bad_json, recorded on the task by the id it starts with. Either way it takes
+  // the id first, as any entry ahead under that id does (test/bad-input.test.ts): the task's own
+  // entry is then a duplicate, nothing runs, nothing is left running or queued.
+  const forged: [string, string, string][] = [
+    ['read undecoded', '{"id":"twice","function":"f","data":1}}', 'unrunnable'],
+    ['decoded, for an option word', '{"id":"twice","function":"f","data":"group"}}', 'bad_json'],
+    ['cut short, decoded', '{"id":"twice","function":"f","priority":', 'bad_json'],
+  ];
+  for (const [what, raw, reason] of forged) {
+    it(`takes the id, parked ${reason} (${what}); the task's own entry is a duplicate`, async () => {
+      const o = server.options();
+      const k = keysFor(o.keyPrefix);
+      const c = new Client({ redis: o });
+      cleanup.push(() => c.close());
+      await c.submit('f', 'genuine', { id: 'twice' });
+      // on the right: claimed first
+      await redis.rpush(k.newQueue, raw);
+      const rec = recorder();
+      const w = recordingWorker(o, 'f', rec, { concurrency: 2 });
+      cleanup.push(() => w.stop());
+      await w.start();
+      const dead = await until(async () => {
+        const all = await c.deadLetters();
+        return all.length >= 2 ? all : undefined;
+      }, 'both entries parked');
+      expect(dead.map((d) => [d.reason, d.raw === raw]).sort()).toEqual(
+        [
+          ['duplicate', false],
+          [reason, true],
+        ].sort(),
+      );
+      expect(rec.ids()).toEqual([]);
+      expect(await c.get('twice')).toMatchObject({ state: 'END', outcome: 'failed' });
+      await until(async () => (await redis.zcard(k.leases)) === 0, 'no lease held');
+      expect(await redis.scard(k.queued)).toBe(0);
+    });
+  }
+});
