@@ -3,7 +3,7 @@
  * later (Valkey's first release, which answers as Redis 7.2 does). Checked at start-up from
  * INFO server, so an old server fails with one clear error instead of a script error mid-run.
  */
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
 import { RedisUnavailableError, TaskSwarmError, UnsupportedServerError } from './errors.js';
 
@@ -68,8 +68,9 @@ export function checkServerRole(info: string, where = 'Redis'): void {
  * INFO is told so (it needs +info).
  */
 export async function checkServer(conn: Connection, where = 'Redis'): Promise<ServerVersion> {
-  // (a Cluster knows its nodes once connected: the ping waits for that)
-  if (primaries(conn).length === 0) await conn.ping();
+  // (a Cluster knows its nodes, and which are primaries, once ready: the ping waits for that.
+  // Before, ioredis may list its seeds as primaries, replicas among them)
+  if (primaries(conn).length === 0 || (conn instanceof Cluster && conn.status !== 'ready')) await conn.ping();
   const nodes = primaries(conn);
   if (nodes.length === 0) throw new RedisUnavailableError(`${where}: the cluster named no primary`);
   if (nodes.length === 1) return checkNode(nodes[0]!, where);

@@ -117,6 +117,17 @@ describe('a swarm on a Redis Cluster', () => {
     }
   }, 60_000);
 
+  it('a client whose first call comes while the cluster is still connecting is not refused as a replica', async () => {
+    // (ioredis lists its seeds as primaries until it has read the cluster's slots: the server
+    // check must wait for that, whenever the first call comes)
+    for (const wait of [0, 1, 5, 20]) {
+      const client = new Client({ redis: { cluster: d.seeds, keyPrefix: '{early}:' } });
+      await new Promise((r) => setTimeout(r, wait));
+      await expect(client.submit('echo', wait)).resolves.toEqual(expect.any(String));
+      await client.close();
+    }
+  }, 60_000);
+
   it('two swarms with other hash tags land on their own slots, each whole on its node', async () => {
     const tags = ['{alpha}:', '{beta}:', '{gamma}:', '{delta}:'];
     for (const keyPrefix of tags) {
