@@ -207,7 +207,7 @@ export async function submit(
 /** What submit.lua did with one task of a batch. */
 export type SubmitReply =
   | { queued: true }
-  /** its id is taken (nothing of the batch was written) */
+  /** its id is taken (`all`: nothing of the batch was written) */
   | { queued: false; taken: true }
   /** free, but not written: another id of the batch is taken */
   | { queued: false; taken: false }
@@ -215,12 +215,13 @@ export type SubmitReply =
   | { queued: false; taken: false; heldBy: string };
 
 /**
- * Queue a batch of tasks, all or nothing (submit.lua): one round trip whatever the batch's size.
+ * Queue a batch of tasks, all or nothing (submit.lua), or in `each` mode a batch of unrelated
+ * submits, a taken id refusing only its own: one round trip whatever the batch's size.
  * A task of the seed's kind goes on `new-task`; one with a group, a priority, a due time or a
  * dedupe key is written whole and placed at once (in its function's queue, or delayed).
  */
-export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly (Submission & { place?: boolean })[]): Promise<SubmitReply[]> {
-  const args: (string | number)[] = [keys.taskKeyPrefix];
+export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly (Submission & { place?: boolean })[], mode: 'all' | 'each' = 'all'): Promise<SubmitReply[]> {
+  const args: (string | number)[] = [keys.taskKeyPrefix, mode];
   for (const t of tasks) {
     const due = !t.due ? '' : 'at' in t.due ? `at:${t.due.at}` : `in:${t.due.delay}`;
     const placed = t.place === true || t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined;

@@ -1,6 +1,8 @@
 --[[
   submit.lua: the Client's submit, of one task or a batch (submitMany), all or nothing: when any
-  id of the batch is taken (queued, delayed, running or retained), nothing is written.
+  id of the batch is taken (queued, delayed, running or retained), nothing is written. Or, in
+  the mode `each`, a batch of submits that have nothing to do with each other (Client.submit's
+  calls of one tick, sent together): a taken id refuses only its own task.
 
   A task of the seed's kind (no group, priority 0, no delay, no dedupe key) is marked queued (so
   `get` can say QUEUED and duplicates are caught before they reach the queue) and pushed on the
@@ -20,20 +22,21 @@
   delayed or running: the reply names that task instead. The key is freed when its task ends.
 
   KEYS[1] queued (set)   KEYS[2] newQueue (Q)
-  ARGV[1] task key prefix, then eight per task: id, raw task JSON, function ('' = the seed's
-          kind: through `new-task`; else placed, written whole), group ('' = none),
-          priority, manual_end ('1' or ''), due ('' = now, 'at:<ms>' Redis time, 'in:<ms>'),
-          dedupe key ('' = none)
+  ARGV[1] task key prefix   ARGV[2] 'all' or 'each' (above)
+  ARGV[3..] eight per task: id, raw task JSON, function ('' = the seed's kind: through
+          `new-task`; else placed, written whole), group ('' = none), priority, manual_end ('1'
+          or ''), due ('' = now, 'at:<ms>' Redis time, 'in:<ms>'), dedupe key ('' = none)
 
   Returns one per task: 1 queued; 0 its id is taken; -1 free, but not written because another
-  id of the batch is taken (a batch with a 0 writes nothing); or { id } of the task that holds
-  its dedupe key (nothing written for it).
+  id of the batch is taken (`all`: a batch with a 0 writes nothing; never in `each`); or { id }
+  of the task that holds its dedupe key (nothing written for it).
 ]]
 --@include lib/now.lua
 --@include lib/delayed.lua
 --@include lib/enqueue.lua
 
 local Q, queued, prefix = KEYS[2], KEYS[1], ARGV[1]
+local each = ARGV[2] == 'each'
 local now = nowMs()
 
 -- the task a dedupe key names, when that task is queued, delayed or running
@@ -50,7 +53,7 @@ end
 
 -- 1. Checks, nothing written: every id free (and not twice in the batch), dedupe keys resolved.
 local out, taken, seen, batchKeys = {}, false, {}, {}
-for i = 2, #ARGV, 8 do
+for i = 3, #ARGV, 8 do
   local id, k = ARGV[i], ARGV[i + 7]
   local holder = k ~= '' and keyHolder(k, batchKeys)
   if holder then
@@ -64,7 +67,7 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 1
   end
 end
-if taken then
+if taken and not each then
   for j = 1, #out do
     if out[j] == 1 then out[j] = -1 end
   end
@@ -74,8 +77,8 @@ end
 -- 2. Writes.
 local earliest = nextDue(Q)
 local woke = false
-for i = 2, #ARGV, 8 do
-  if out[(i - 2) / 8 + 1] == 1 then
+for i = 3, #ARGV, 8 do
+  if out[(i - 3) / 8 + 1] == 1 then
     local id, raw, fn, g, priority, manualEnd, due, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]) or 0, ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
     local key = prefix .. id
     local runAt = now
