@@ -19,11 +19,7 @@
  * line: drain and fill time, and Redis's own cost of the drain per job (INFO commandstats and
  * INFO cpu), as seed-drain does.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { freePort, spawnRedis } from '../tools/redis-process.js';
+import { drainCommands, drainRedis, redisCpuUs } from './lib/drain-redis.js';
 import { completedCount, createProducer, QUEUE, type LibName } from './lib/libs.js';
 
 const [dirArg, ...rest] = process.argv.slice(2);
@@ -35,21 +31,6 @@ if (!dirArg || dirArg.startsWith('--') || (lib !== 'bullmq' && lib !== 'bee-queu
 }
 const n = Number(opt.get('n') ?? 20_000);
 const concurrency = Number(opt.get('concurrency') ?? 10);
-
-type Stats = Record<string, { calls: number; usec: number }>;
-async function commandStats(r: Redis): Promise<Stats> {
-  const out: Stats = {};
-  for (const line of (await r.info('commandstats')).split('\r\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) out[m[1]!] = { calls: Number(m[2]), usec: Number(m[3]) };
-  }
-  return out;
-}
-async function redisCpuUs(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  const v = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return (v('used_cpu_user') + v('used_cpu_sys')) * 1e6;
-}
 
 interface Drainer {
   /** resolves when the worker has seen `count` jobs finished (each after its write to Redis) */
@@ -87,23 +68,8 @@ async function startDrainer(redis: { host: string; port: number }): Promise<Drai
 
 async function main() {
   const t0 = performance.now();
-  let port = Number(opt.get('port') ?? 0);
-  let own: { stop(): void } | undefined;
-  if (!port) {
-    port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'peer-drain-'));
-    const proc = await spawnRedis({ port, dir });
-    own = {
-      stop: () => {
-        proc.kill('SIGKILL');
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const admin = new Redis({ host: '127.0.0.1', port, connectionName: 'peer-drain-admin' });
+  const { port, admin, close } = await drainRedis(Number(opt.get('port') ?? 0), 'peer-drain');
   try {
-    await admin.flushall();
-    await admin.script('FLUSH');
     const redis = { host: '127.0.0.1', port };
     const producer = await createProducer(lib!, redis);
     const f0 = performance.now();
@@ -135,21 +101,11 @@ async function main() {
       await new Promise((r) => setTimeout(r, 2));
     }
     const cpu1 = await redisCpuUs(admin);
-    const stats = await commandStats(admin);
+    // the worker's own commands, per job (the bench's count read above left out)
+    const { redisScriptUsPerTask, commandsPerTask } = await drainCommands(admin, n, []);
     await drainer.close();
     await producer.close();
-
-    // the worker's own commands: scripts (their µs include the commands run inside them), and
-    // what ran inside them or beside them, per job
-    const skip = new Set(['info', 'config|resetstat', 'config']);
     const per = (x: number) => Math.round((x / n) * 100) / 100;
-    const scripts = Object.entries(stats).filter(([k]) => k.startsWith('evalsha') || k === 'eval' || k === 'fcall');
-    const scriptUs = scripts.reduce((s, [, v]) => s + v.usec, 0);
-    const commands = Object.fromEntries(
-      Object.entries(stats)
-        .filter(([k]) => !skip.has(k))
-        .map(([k, v]) => [k, per(v.calls)]),
-    );
     console.log(
       JSON.stringify({
         lib,
@@ -158,18 +114,17 @@ async function main() {
         drainMs: Math.round(drainMs * 10) / 10,
         rate: Math.round(n / (drainMs / 1000)),
         fillMs: Math.round(fillMs),
-        redisScriptUsPerTask: per(scriptUs),
+        redisScriptUsPerTask,
         redisCpuUsPerTask: per(cpu1 - cpu0),
         // this process: the worker (the producer is idle while it drains)
         workerCpuUsPerTask: per(used.user + used.system),
-        commandsPerTask: commands,
+        commandsPerTask,
         completionPolls: polls,
         processMs: Math.round(performance.now() - t0),
       }),
     );
   } finally {
-    admin.disconnect();
-    own?.stop();
+    close();
   }
 }
 

@@ -13,6 +13,7 @@
  * redis-server it is given; it FLUSHALLs it first.
  */
 import { Redis } from 'ioredis';
+import { redisCpuUs } from './lib/drain-redis.js';
 
 const opt = new Map(process.argv.slice(3).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const port = Number(opt.get('port'));
@@ -76,12 +77,7 @@ async function main() {
     if (opt.has('fill-only')) return;
     // each call ends what the one before claimed and claims up to `batch`, as a worker's
     // end-and-claim-next does
-    const cpu = async () => {
-      const info = await r.info('cpu');
-      const v = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-      return (v('used_cpu_user') + v('used_cpu_sys')) * 1e6;
-    };
-    const cpu0 = await cpu();
+    const cpu0 = await redisCpuUs(r);
     const t0 = performance.now();
     let held: string[] = [];
     for (let done = 0; done < n; ) {
@@ -94,7 +90,7 @@ async function main() {
     // (the drain's Redis CPU per task, as bench/seed-drain.ts reports it: the floor's worker does
     // nothing but call, so its rate is Redis's alone)
     const drainMs = performance.now() - t0;
-    console.log(JSON.stringify({ drain: 'floor', n, concurrency: batch, drainMs: Math.round(drainMs), rate: Math.round(n / (drainMs / 1000)), redisCpuUsPerTask: Math.round(((await cpu()) - cpu0) / n) }));
+    console.log(JSON.stringify({ drain: 'floor', n, concurrency: batch, drainMs: Math.round(drainMs), rate: Math.round(n / (drainMs / 1000)), redisCpuUsPerTask: Math.round(((await redisCpuUs(r)) - cpu0) / n) }));
   } finally {
     r.disconnect();
   }

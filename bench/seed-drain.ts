@@ -12,12 +12,9 @@
  * cost of the drain per task (INFO commandstats: the scripts' µs and the commands they ran, and
  * INFO cpu). bench/seed-pairs.ts runs it against two checkouts, alternating.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
-import { freePort, spawnRedis } from '../tools/redis-process.js';
+import { drainCommands, drainRedis, redisCpuUs } from './lib/drain-redis.js';
 
 const [dirArg, ...rest] = process.argv.slice(2);
 if (!dirArg || dirArg.startsWith('--')) {
@@ -30,40 +27,10 @@ const n = Number(opt.get('n') ?? 20_000);
 const concurrency = Number(opt.get('concurrency') ?? 10);
 process.env.TASK_SWARM_LOG = 'silent';
 
-type Stats = Record<string, { calls: number; usec: number }>;
-async function commandStats(r: Redis): Promise<Stats> {
-  const out: Stats = {};
-  for (const line of (await r.info('commandstats')).split('\r\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
-    if (m) out[m[1]!] = { calls: Number(m[2]), usec: Number(m[3]) };
-  }
-  return out;
-}
-async function redisCpuUs(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  const v = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return (v('used_cpu_user') + v('used_cpu_sys')) * 1e6;
-}
-
 async function main() {
   const t0 = performance.now();
-  let port = Number(opt.get('port') ?? 0);
-  let own: { stop(): void } | undefined;
-  if (!port) {
-    port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'seed-drain-'));
-    const proc = await spawnRedis({ port, dir });
-    own = {
-      stop: () => {
-        proc.kill('SIGKILL');
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const admin = new Redis({ host: '127.0.0.1', port, connectionName: 'seed-drain-admin' });
+  const { port, admin, close } = await drainRedis(Number(opt.get('port') ?? 0), 'seed-drain');
   try {
-    await admin.flushall();
-    await admin.script('FLUSH');
     const lib = (await import(pathToFileURL(join(resolve(dirArg!), opt.get('entry') ?? 'src/index.ts')).href)) as typeof import('../src/index.js');
     const redis = { host: '127.0.0.1', port };
     const client = new lib.Client({ redis });
@@ -96,21 +63,11 @@ async function main() {
     const drainMs = performance.now() - d0;
     const used = process.cpuUsage(cpu);
     const cpu1 = await redisCpuUs(admin);
-    const stats = await commandStats(admin);
+    // the worker's own commands, per task (the drain's LLEN polls left out)
+    const { redisScriptUsPerTask, commandsPerTask } = await drainCommands(admin, n, ['llen']);
     await worker.stop();
     await client.close();
-
-    // the worker's own commands: scripts (their µs include the commands run inside them), and
-    // what ran inside them or beside them, per task
-    const skip = new Set(['info', 'llen', 'config|resetstat', 'config']);
     const per = (x: number) => Math.round((x / n) * 100) / 100;
-    const scripts = Object.entries(stats).filter(([k]) => k.startsWith('evalsha') || k === 'eval' || k === 'fcall');
-    const scriptUs = scripts.reduce((s, [, v]) => s + v.usec, 0);
-    const commands = Object.fromEntries(
-      Object.entries(stats)
-        .filter(([k]) => !skip.has(k))
-        .map(([k, v]) => [k, per(v.calls)]),
-    );
     console.log(
       JSON.stringify({
         dir: resolve(dirArg!),
@@ -119,17 +76,16 @@ async function main() {
         drainMs: Math.round(drainMs * 10) / 10,
         rate: Math.round(n / (drainMs / 1000)),
         fillMs: Math.round(fillMs),
-        redisScriptUsPerTask: per(scriptUs),
+        redisScriptUsPerTask,
         redisCpuUsPerTask: per(cpu1 - cpu0),
         // this process: the worker (the client is idle while it drains)
         workerCpuUsPerTask: per(used.user + used.system),
-        commandsPerTask: commands,
+        commandsPerTask,
         processMs: Math.round(performance.now() - t0),
       }),
     );
   } finally {
-    admin.disconnect();
-    own?.stop();
+    close();
   }
 }
 
