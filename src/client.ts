@@ -306,6 +306,9 @@ export class Client {
   }
 
   private async submitBatch(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[], producer: ProducerContext): Promise<string[]> {
+    // submits made before this call, still waiting for the end of the tick, go first: a
+    // producer's tasks are queued in the order it made its calls
+    if (this.coalesced) this.flushSubmits();
     const subs = tasks.map((t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
       return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
@@ -417,10 +420,31 @@ export class Client {
 
   /** a batch of unrelated submits: each settles on its own (never rejects) */
   private async submitEach(items: Coalesced[]): Promise<void> {
-    let replies: Awaited<ReturnType<typeof submitTasks>>;
     try {
       await this.readyToSubmit();
-      replies = await this.submitByPartition(
+    } catch (e) {
+      for (const x of items) x.reject(e);
+      return;
+    }
+    // One script per partition, each settling its own submits: one that fails (on a Cluster,
+    // a shard down) must not reject those another partition queued.
+    const byPart = new Map<number, Coalesced[]>();
+    for (const x of items) {
+      const p = this.partOf(x.sub.id);
+      const list = byPart.get(p);
+      if (list) list.push(x);
+      else byPart.set(p, [x]);
+    }
+    await Promise.all([...byPart].map(([p, list]) => this.submitEachIn(p, list)));
+  }
+
+  /** submits of one partition in one submit.lua call of mode `each`; each settles on its own (never rejects) */
+  private async submitEachIn(p: number, items: Coalesced[]): Promise<void> {
+    let replies: Awaited<ReturnType<typeof submitTasks>>;
+    try {
+      replies = await submitTasks(
+        this.redis,
+        this.parts[p]!,
         items.map((x) => x.sub),
         'each',
       );
@@ -439,7 +463,7 @@ export class Client {
           // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
           else if (!r.queued && !(await this.holds(t.id, t.raw))) throw new DuplicateTaskError(t.id);
           // (one WAIT per partition, shared by the submits waiting on it: src/effects/durable.ts)
-          await replicated(this.redis, this.parts[this.partOf(t.id)]!.newQueue, this.config, `submit of task "${id}"`, [id]);
+          await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task "${id}"`, [id]);
           x.resolve(id);
         } catch (e) {
           x.reject(e);
@@ -471,8 +495,8 @@ export class Client {
   }
 
   /** submit.lua in each partition the tasks go to, at once; the replies in the tasks' order */
-  private async submitByPartition(subs: Submission[], mode: 'all' | 'each' = 'all'): Promise<Awaited<ReturnType<typeof submitTasks>>> {
-    if (this.parts.length === 1) return submitTasks(this.redis, this.keys, subs, mode);
+  private async submitByPartition(subs: Submission[]): Promise<Awaited<ReturnType<typeof submitTasks>>> {
+    if (this.parts.length === 1) return submitTasks(this.redis, this.keys, subs);
     const byPart = new Map<number, number[]>();
     subs.forEach((t, i) => {
       const p = this.partOf(t.id);
@@ -481,7 +505,7 @@ export class Client {
     const out: Awaited<ReturnType<typeof submitTasks>> = new Array(subs.length);
     await Promise.all(
       [...byPart].map(async ([p, at]) => {
-        const replies = await submitTasks(this.redis, this.parts[p]!, at.map((i) => subs[i]!), mode);
+        const replies = await submitTasks(this.redis, this.parts[p]!, at.map((i) => subs[i]!));
         at.forEach((i, j) => (out[i] = replies[j]!));
       }),
     );

@@ -1,0 +1,75 @@
+/**
+ * Found in the review of Client.submit's coalescing (the submits of one tick in one submit.lua
+ * call, mode `each`). Each test failed before its fix:
+ *
+ * - A submit, then a submitMany made after it in the same tick (neither awaited): the submit
+ *   waited for the end of the tick, submitMany went out at once, so the producer's later task
+ *   was queued, and claimed, first. Before coalescing, the submit went first.
+ * - Submits of one tick over several partitions are one script per partition: when one
+ *   partition's call failed, every submit of the tick rejected with its error, those whose own
+ *   partition had queued them included (on a Cluster: a shard that is down, or mid-failover).
+ *   A caller told "failed" retries, and the task runs twice.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client } from '../src/index.js';
+import { partitionOf, partitionPrefix } from '../src/partitions.js';
+import { keysFor } from './properties/harness.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+function client(extra: Record<string, unknown> = {}) {
+  const o = { ...server.options(), ...extra } as ReturnType<RedisServer['options']>;
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close());
+  return { c, prefix: o.keyPrefix };
+}
+
+/** the ids on new-task, oldest (next to be claimed) first */
+async function queuedIds(keyPrefix: string): Promise<string[]> {
+  const entries = await redis.lrange(keysFor(keyPrefix).newQueue, 0, -1);
+  return entries
+    .reverse()
+    .filter((e) => e !== 'wake')
+    .map((e) => (JSON.parse(e) as { id: string }).id);
+}
+
+/** an id of the form `<stem>-<n>` in partition `p` of `n` */
+function idIn(stem: string, p: number, n: number): string {
+  for (let i = 0; ; i++) if (partitionOf(`${stem}-${i}`, n) === p) return `${stem}-${i}`;
+}
+
+describe('coalesced submits, reviewed', () => {
+  it('a submit, then a submitMany in the same tick: queued in the order they were made', async () => {
+    for (const warm of [false, true]) {
+      const { c, prefix } = client();
+      if (warm) await c.get('warm-up'); // the server check done: only the tick decides
+      const first = c.submit('f', 1, { id: 'first' });
+      const second = c.submitMany([{ fn: 'f', data: 2, options: { id: 'second' } }]);
+      await Promise.all([first, second]);
+      expect(await queuedIds(prefix), warm ? 'warm client' : 'first calls').toEqual(['first', 'second']);
+    }
+  });
+
+  it("one partition's call failing rejects only the submits of that partition; the others resolve, queued", async () => {
+    const n = 4;
+    const { c, prefix } = client({ keyPrefix: '{review-part}:', partitions: n });
+    await c.get('warm-up');
+    const good = idIn('good', 0, n);
+    const bad = idIn('bad', 1, n);
+    // partition 1 cannot take a submit: its queued set is a string (submit.lua's SISMEMBER fails)
+    await redis.set(keysFor(partitionPrefix(prefix, 1, n)).queued, 'not a set');
+    const [g, b] = await Promise.allSettled([c.submit('f', 1, { id: good }), c.submit('f', 2, { id: bad })]);
+    expect(b.status).toBe('rejected');
+    expect(await queuedIds(partitionPrefix(prefix, 0, n))).toEqual([good]);
+    // what the review saw: rejected with partition 1's WRONGTYPE, though it was queued
+    expect(g).toEqual({ status: 'fulfilled', value: good });
+  });
+});
