@@ -10,7 +10,7 @@ import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
 import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
-import { connect, connectionOwner, redisAddress, subscribable } from './redis.js';
+import { connect, connectionOwner, endStranded, redisAddress, subscribable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { within } from './within.js';
 import {
@@ -899,6 +899,9 @@ export class Client {
     this.unguard();
     this.redis.disconnect();
     this.sub?.disconnect();
+    // (Redis unreachable: what still waits for a connection fails rather than waits for ever)
+    endStranded(this.redis);
+    if (this.sub) endStranded(this.sub);
   }
 
   /**

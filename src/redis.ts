@@ -337,6 +337,20 @@ function failQueued(redis: Connection, retries: number, why: string): void {
   (redis as unknown as { flushQueue?: (e: Error, o: { offlineQueue: boolean; commandQueue: boolean }) => void }).flushQueue?.(e, { offlineQueue: true, commandQueue: false });
 }
 
+/**
+ * After `disconnect()`: ioredis leaves a connection that was waiting to reconnect as it was (it
+ * clears the timer, and nothing ends it: no 'end', its queue kept), so the calls waiting in its
+ * queue would never settle, and later calls would join them. Ended here as ioredis ends one
+ * closed before it connected: status 'end' (later calls refused at once), its queues failed
+ * with "Connection is closed." (the outage guard says which calls were sent).
+ */
+export function endStranded(redis: Connection): void {
+  if (redis.status !== 'reconnecting') return;
+  const r = redis as unknown as { setStatus?: (s: string) => void; flushQueue?: (e: Error) => void };
+  r.setStatus?.('end');
+  r.flushQueue?.(new Error('Connection is closed.'));
+}
+
 /** Where a config points, for messages (no password). */
 export function redisAddress(c: RedisConfig): string {
   if (c.cluster) return `redis+cluster://${c.cluster.map((s) => formatAddress(s.host, s.port)).join(',')}`;
