@@ -409,8 +409,12 @@ export class Client {
     for (let i = 0; i < items.length; ) {
       const batch: Coalesced[] = [];
       let weight = 0;
-      while (i < items.length && (batch.length === 0 || weight + weightOf(items[i]!.sub) <= SUBMIT_BATCH)) {
+      let bytes = 0;
+      // (bytes too: a call's arguments are held whole in Redis while it runs, and large tasks
+      // submitted together must not make one call of them all)
+      while (i < items.length && (batch.length === 0 || (weight + weightOf(items[i]!.sub) <= SUBMIT_BATCH && bytes + items[i]!.sub.raw.length <= SUBMIT_BATCH_BYTES))) {
         weight += weightOf(items[i]!.sub);
+        bytes += items[i]!.sub.raw.length;
         batch.push(items[i++]!);
       }
       const sent = this.submitEach(batch).finally(() => this.submitting.delete(sent));
@@ -458,6 +462,7 @@ export class Client {
         const r = replies[i]!;
         try {
           let id = t.id;
+          if ('error' in r) throw r.error;
           if ('heldBy' in r) id = r.heldBy;
           // Refused: its id is taken. By this very submission, when its reply was lost and
           // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
@@ -977,6 +982,8 @@ export class Client {
  * written whole 4): enough to amortise the round trip, few enough ms of Redis per call
  */
 const SUBMIT_BATCH = 1000;
+/** at most this much task JSON (UTF-16 units) in one call of submits made together, unless one task alone is more */
+const SUBMIT_BATCH_BYTES = 1 << 20;
 
 /** a submit's share of a submit.lua call: a task written whole (placed, delayed, keyed) weighs more than one pushed on new-task */
 const weightOf = (t: Submission): number => (t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined ? 4 : 1);

@@ -9,10 +9,11 @@
  *   partition's call failed, every submit of the tick rejected with its error, those whose own
  *   partition had queued them included (on a Cluster: a shard that is down, or mid-failover).
  *   A caller told "failed" retries, and the task runs twice.
- * - So within one partition: a script that raises half-way keeps what it wrote before (no
- *   rollback), and every submit of the call rejects, those it had queued included. Not fixed:
- *   sending each again alone would find the one that raised half-written (its hash, with its
- *   entry, and not in its queue) and take it for its own; this test still fails.
+ * - So within one partition: a script that raised half-way kept what it wrote before (no
+ *   rollback), and every submit of the call rejected, those it had queued included. Sending
+ *   each again alone would find the one that raised half-written (its hash, with its entry, and
+ *   not in its queue) and take it for its own; submit.lua's `each` mode instead catches a
+ *   task's raising writes and answers that task alone with the error.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';

@@ -87,6 +87,18 @@ describe('submits made in one tick', () => {
     for (const id of ids.filter((_, i) => i % 10 === 0).slice(0, 20)) expect(await c.get(id)).toMatchObject({ state: 'QUEUED' });
   });
 
+  it('large tasks submitted together go in several calls (at most about 1 MiB of tasks each), every one queued in order', async () => {
+    const { c, prefix } = client();
+    await c.get('warm-up');
+    const fcalls = async () => Number(/cmdstat_fcall:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const before = await fcalls();
+    const big = 'x'.repeat(300_000);
+    const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => c.submit('f', { i, big })));
+    // 8 tasks of 300 KB: three to a call at most
+    expect((await fcalls()) - before).toBeGreaterThanOrEqual(3);
+    expect(await queuedIds(prefix)).toEqual(ids);
+  });
+
   it('close() right after submits it did not wait for: they are queued, and each resolves with its id', async () => {
     const o = server.options();
     const c = new Client({ redis: o });

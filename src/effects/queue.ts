@@ -212,7 +212,9 @@ export type SubmitReply =
   /** free, but not written: another id of the batch is taken */
   | { queued: false; taken: false }
   /** its dedupe key is held by this task, queued, delayed or running: nothing written */
-  | { queued: false; taken: false; heldBy: string };
+  | { queued: false; taken: false; heldBy: string }
+  /** (`each`) its writes raised: this error */
+  | { queued: false; taken: false; error: Error };
 
 /**
  * Queue a batch of tasks, all or nothing (submit.lua), or in `each` mode a batch of unrelated
@@ -227,9 +229,17 @@ export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly
     const placed = t.place === true || t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined;
     args.push(t.id, t.raw, placed ? t.fn : '', t.group, t.priority, t.manualEnd ? '1' : '', due, t.key ?? '');
   }
-  const reply = (await runScript(redis, 'submit', [keys.queued, keys.newQueue], args)) as (number | [string])[];
+  const reply = (await runScript(redis, 'submit', [keys.queued, keys.newQueue], args)) as (number | [string] | Error)[];
   return reply.map((r) =>
-    Array.isArray(r) ? { queued: false, taken: false, heldBy: String(r[0]) } : r === 1 ? { queued: true } : r === 0 ? { queued: false, taken: true } : { queued: false, taken: false },
+    r instanceof Error
+      ? { queued: false, taken: false, error: r }
+      : Array.isArray(r)
+        ? { queued: false, taken: false, heldBy: String(r[0]) }
+        : r === 1
+          ? { queued: true }
+          : r === 0
+            ? { queued: false, taken: true }
+            : { queued: false, taken: false },
   );
 }
 

@@ -28,8 +28,9 @@
           or ''), due ('' = now, 'at:<ms>' Redis time, 'in:<ms>'), dedupe key ('' = none)
 
   Returns one per task: 1 queued; 0 its id is taken; -1 free, but not written because another
-  id of the batch is taken (`all`: a batch with a 0 writes nothing; never in `each`); or { id }
-  of the task that holds its dedupe key (nothing written for it).
+  id of the batch is taken (`all`: a batch with a 0 writes nothing; never in `each`); { id } of
+  the task that holds its dedupe key (nothing written for it); or (`each` only) an error reply,
+  when its writes raised.
 ]]
 --@include lib/now.lua
 --@include lib/delayed.lua
@@ -77,32 +78,46 @@ end
 -- 2. Writes.
 local earliest = nextDue(Q)
 local woke = false
-for i = 3, #ARGV, 8 do
-  if out[(i - 3) / 8 + 1] == 1 then
-    local id, raw, fn, g, priority, manualEnd, due, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]) or 0, ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-    local key = prefix .. id
-    local runAt = now
-    if string.sub(due, 1, 3) == 'at:' then runAt = tonumber(string.sub(due, 4)) or now
-    elseif string.sub(due, 1, 3) == 'in:' then runAt = now + (tonumber(string.sub(due, 4)) or 0) end
-    if fn == '' then
-      enqueueTask(key, queued, Q, id, raw, false)
-    elseif runAt > now then
-      redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay')
-      if g ~= '' then redis.call('HSET', key, 'group', g) end
-      if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
-      if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
-      redis.call('ZADD', delayedKey(Q), runAt, id)
-      countDelayed(Q, fn, 1)
-      if earliest < 0 or runAt < earliest then
-        earliest = runAt
-        woke = true
-      end
-    else
-      enqueueTask(key, queued, Q, id, raw, true, fn, g, priority, manualEnd == '1')
+-- one task's writes (i: where its eight ARGV begin)
+local function write(i)
+  local id, raw, fn, g, priority, manualEnd, due, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]) or 0, ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+  local key = prefix .. id
+  local runAt = now
+  if string.sub(due, 1, 3) == 'at:' then runAt = tonumber(string.sub(due, 4)) or now
+  elseif string.sub(due, 1, 3) == 'in:' then runAt = now + (tonumber(string.sub(due, 4)) or 0) end
+  if fn == '' then
+    enqueueTask(key, queued, Q, id, raw, false)
+  elseif runAt > now then
+    redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay')
+    if g ~= '' then redis.call('HSET', key, 'group', g) end
+    if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
+    if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
+    redis.call('ZADD', delayedKey(Q), runAt, id)
+    countDelayed(Q, fn, 1)
+    if earliest < 0 or runAt < earliest then
+      earliest = runAt
+      woke = true
     end
-    if k ~= '' then
-      redis.call('HSET', key, 'key', k)
-      redis.call('HSET', dedupeKey(Q), k, id)
+  else
+    enqueueTask(key, queued, Q, id, raw, true, fn, g, priority, manualEnd == '1')
+  end
+  if k ~= '' then
+    redis.call('HSET', key, 'key', k)
+    redis.call('HSET', dedupeKey(Q), k, id)
+  end
+end
+for i = 3, #ARGV, 8 do
+  local at = (i - 3) / 8 + 1
+  if out[at] == 1 then
+    if each then
+      -- A write that raises (a key of the swarm's edited by hand into another type) fails its
+      -- own submit, answered with the error, as it would have failed alone; the others of the
+      -- call, written before or after it, stand. (What it wrote before it raised stays, as a
+      -- lone submit's would: a script has no rollback.)
+      local ok, e = pcall(write, i)
+      if not ok then out[at] = { err = type(e) == 'table' and e.err or tostring(e) } end
+    else
+      write(i)
     end
   end
 end
