@@ -412,10 +412,13 @@ export class Client {
       let bytes = 0;
       // (bytes too: a call's arguments are held whole in Redis while it runs, and large tasks
       // submitted together must not make one call of them all)
-      while (i < items.length && (batch.length === 0 || (weight + weightOf(items[i]!.sub) <= SUBMIT_BATCH && bytes + items[i]!.sub.raw.length <= SUBMIT_BATCH_BYTES))) {
-        weight += weightOf(items[i]!.sub);
-        bytes += items[i]!.sub.raw.length;
-        batch.push(items[i++]!);
+      for (; i < items.length; i++) {
+        const w = weightOf(items[i]!.sub);
+        const b = items[i]!.sub.raw.length;
+        if (batch.length > 0 && (weight + w > SUBMIT_BATCH || bytes + b > SUBMIT_BATCH_BYTES)) break;
+        weight += w;
+        bytes += b;
+        batch.push(items[i]!);
       }
       const sent = this.submitEach(batch).finally(() => this.submitting.delete(sent));
       this.submitting.add(sent);
