@@ -192,14 +192,20 @@ function check(name: ScriptName, keys: readonly string[]): void {
   if (keys.length !== SCRIPTS[name]) throw new Error(`script ${name} takes ${SCRIPTS[name]} keys, got ${keys.length}`);
 }
 
-/** Run a script by name: KEYS then ARGV, as its header says. (Sent at once, in call order.) */
-export function runScript(redis: Connection, name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+/**
+ * Run a script by name: KEYS then ARGV, as its header says. (Sent at once, in call order.)
+ * `unbatched`: written now even on a connection that auto-pipelines, for a call its caller has
+ * batched already (a tick's submits): ioredis would hold it for the next event-loop turn, which
+ * an idle producer's submit pays in full, on the way to a waiting worker. Such a call may then
+ * pass commands auto-pipelining still holds: nothing it does depends on them.
+ */
+export function runScript(redis: Connection, name: ScriptName, keys: readonly string[], args: readonly (string | number)[], unbatched = false): Promise<unknown> {
   check(name, keys);
   const fn = library().functions[name];
-  return fcall(redis, fn, keys, args).catch(async (e: unknown) => {
+  return fcall(redis, fn, keys, args, unbatched).catch(async (e: unknown) => {
     if (!notLoaded(e)) throw e;
     await loadLibrary(redis);
-    return fcall(redis, fn, keys, args);
+    return fcall(redis, fn, keys, args, unbatched);
   });
 }
 
@@ -210,11 +216,12 @@ const NO_ARGS: never[] = [];
  * a rest parameter and copy it with Array.prototype.flat, which V8 runs element by element
  * through its generic path, and a claim carries some thirty arguments on every round trip of
  * the worker's hot path. A connection whose options change how a command is built or sent (a
- * key prefix, auto-pipelining, friendly error stacks) goes through ioredis's own method.
+ * key prefix, auto-pipelining unless `unbatched`, friendly error stacks) goes through ioredis's
+ * own method.
  */
-function fcall(redis: Connection, fn: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+function fcall(redis: Connection, fn: string, keys: readonly string[], args: readonly (string | number)[], unbatched: boolean): Promise<unknown> {
   const o = redis.options as { keyPrefix?: string; enableAutoPipelining?: boolean; showFriendlyErrorStack?: boolean };
-  if (o.keyPrefix || o.enableAutoPipelining || o.showFriendlyErrorStack) return redis.fcall(fn, keys.length, ...keys, ...args);
+  if (o.keyPrefix || (o.enableAutoPipelining && !unbatched) || o.showFriendlyErrorStack) return redis.fcall(fn, keys.length, ...keys, ...args);
   const command = new Command('fcall', NO_ARGS, { replyEncoding: 'utf8' });
   const list: (string | number)[] = [fn, keys.length];
   for (const k of keys) list.push(k);

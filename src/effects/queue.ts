@@ -229,7 +229,8 @@ export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly
     const placed = t.place === true || t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined;
     args.push(t.id, t.raw, placed ? t.fn : '', t.group, t.priority, t.manualEnd ? '1' : '', due, t.key ?? '');
   }
-  const reply = (await runScript(redis, 'submit', [keys.queued, keys.newQueue], args)) as (number | [string] | Error)[];
+  // (unbatched: the client batches its submits itself, a tick's or a submitMany's in one call)
+  const reply = (await runScript(redis, 'submit', [keys.queued, keys.newQueue], args, true)) as (number | [string] | Error)[];
   return reply.map((r) =>
     r instanceof Error
       ? { queued: false, taken: false, error: r }
