@@ -19,6 +19,11 @@ export interface EffectArgs<I> {
   readonly signal: AbortSignal;
   /** the same as signal.aborted, without making the signal (cheaper where nothing listens) */
   aborted(): boolean;
+  /**
+   * `listener` called once when the invoking state is left, as an `abort` listener of `signal`
+   * with `once`, without making the signal (actors/lazy-abort.ts); returns what removes it
+   */
+  onAbort(listener: () => void): () => void;
 }
 export type EffectFn<O, I> = (args: EffectArgs<I>) => Promise<O>;
 
@@ -26,7 +31,17 @@ export type EffectFn<O, I> = (args: EffectArgs<I>) => Promise<O>;
 const functions = new WeakMap<object, EffectFn<unknown, unknown>>();
 
 export function promiseEffect<O, I = NonReducibleUnknown>(fn: EffectFn<O, I>) {
-  const logic = fromPromise<O, I>(({ input, signal }) => fn({ input, signal, aborted: () => signal.aborted }));
+  const logic = fromPromise<O, I>(({ input, signal }) =>
+    fn({
+      input,
+      signal,
+      aborted: () => signal.aborted,
+      onAbort: (listener) => {
+        signal.addEventListener('abort', listener, { once: true });
+        return () => signal.removeEventListener('abort', listener);
+      },
+    }),
+  );
   functions.set(logic, fn as EffectFn<unknown, unknown>);
   return logic;
 }
@@ -57,7 +72,7 @@ export class EffectChild {
     const abort = this.abort;
     let p: Promise<unknown>;
     try {
-      p = Promise.resolve(this.fn({ input: this.input, get signal() { return abort.signal; }, aborted: () => abort.aborted }));
+      p = Promise.resolve(this.fn({ input: this.input, get signal() { return abort.signal; }, aborted: () => abort.aborted, onAbort: (listener) => abort.onAbort(listener) }));
     } catch (e) {
       p = Promise.reject(e);
     }

@@ -84,6 +84,9 @@ function functionOfEntry(raw: string): string | undefined {
 }
 
 /** a claim's reply, and the partition it claimed in */
+/** what a wait needs of the effect it runs in: whether it was stopped, and a call when it is */
+type Stoppable = Pick<EffectArgs<unknown>, 'aborted' | 'onAbort'>;
+
 interface PartClaim {
   part: WorkerPartition;
   reply: ClaimReply;
@@ -651,16 +654,16 @@ export class Worker extends MeteredProcess {
     return part.ledger.track(request, reply).then((r) => this.noteWake(r));
   }
 
-  /** resolves after `ms`, or as soon as the wait `w` is roused, or when `signal` aborts */
-  private waitForFunction(ms: number, signal: AbortSignal, w: NonNullable<Worker['wait']>): Promise<void> {
+  /** resolves after `ms`, or as soon as the wait `w` is roused, or when the effect is aborted */
+  private waitForFunction(ms: number, effect: Stoppable, w: NonNullable<Worker['wait']>): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', done);
+        offAbort();
         resolve();
       };
       const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
+      const offAbort = effect.onAbort(done);
       w.end = done;
     });
   }
@@ -693,7 +696,7 @@ export class Worker extends MeteredProcess {
    * worker claims across the partitions. Nothing is claimed while blocked, so a wait given up
    * strands nothing.
    */
-  private async waitPartitioned(free: number, signal: AbortSignal): Promise<{ tasks: ClaimedTask[] }> {
+  private async waitPartitioned(free: number, effect: Stoppable): Promise<{ tasks: ClaimedTask[] }> {
     const { config } = this;
     const functions = this.functionRooms(free);
     const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(free, functions), roused: false };
@@ -701,7 +704,7 @@ export class Worker extends MeteredProcess {
     try {
       if (functions.length === 0 || free <= 0) {
         // nothing to claim: blocking on a non-empty queue would return at once, and spin
-        await this.waitForFunction(config.fetchTaskInterval, signal, w);
+        await this.waitForFunction(config.fetchTaskInterval, effect, w);
       } else {
         // the poll, or sooner when something held back by a rate limit will be claimable
         const wait = Math.min(config.fetchTaskInterval, this.wakeIn ?? Infinity);
@@ -714,7 +717,7 @@ export class Worker extends MeteredProcess {
           blocked.clear();
         };
         w.end = endAll;
-        signal.addEventListener('abort', endAll, { once: true });
+        const offAbort = effect.onAbort(endAll);
         try {
           const names = functions.map((f) => f.name);
           const waits = this.parts.map((part) =>
@@ -727,17 +730,17 @@ export class Worker extends MeteredProcess {
           await Promise.race(waits.map((p) => p.then(endAll, endAll)));
           const settled = await Promise.allSettled(waits);
           const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-          if (failed.length === settled.length && !signal.aborted) throw failed[0]!.reason;
+          if (failed.length === settled.length && !effect.aborted()) throw failed[0]!.reason;
         } finally {
-          signal.removeEventListener('abort', endAll);
+          offAbort();
         }
       }
     } finally {
       if (this.wait === w) this.wait = undefined;
     }
-    if (signal.aborted) return { tasks: [] };
+    if (effect.aborted()) return { tasks: [] };
     // (on its way until taken or handed back: a worker leaving waits for it, see `deregister`)
-    return this.onItsWay(this.claimNow(free).then((replies) => this.takeAll(replies, () => signal.aborted)));
+    return this.onItsWay(this.claimNow(free).then((replies) => this.takeAll(replies, effect.aborted)));
   }
 
   /** a claim on its way (`claiming`) until `p` settles */
@@ -1007,8 +1010,11 @@ export class Worker extends MeteredProcess {
             throw this.startError;
           }
         }),
-        waitForTask: promiseEffect(async ({ input, signal }: EffectArgs<{ free: number }>) => {
-          if (this.parts.length > 1) return this.waitPartitioned(input.free, signal);
+        waitForTask: promiseEffect(async ({ input, aborted, onAbort }: EffectArgs<{ free: number }>) => {
+          // (what it does when aborted hangs on onAbort and aborted(), not on the effect's
+          // AbortSignal: making one is the dearest step of an idle worker's pickup)
+          const effect: Stoppable = { aborted, onAbort };
+          if (this.parts.length > 1) return this.waitPartitioned(input.free, effect);
           const part = this.parts[0]!;
           const conn = this.blockingConnection();
           // Stopped waiting: the next wait gets a new connection, and this one is dropped once
@@ -1016,11 +1022,10 @@ export class Worker extends MeteredProcess {
           // still reaches take(), which hands its tasks back.
           let taken!: () => void;
           const done = new Promise<void>((r) => (taken = r));
-          const onAbort = () => {
+          const offAbort = onAbort(() => {
             if (this.blocking === conn) this.blocking = undefined;
             this.retire(conn, config.fetchTaskInterval + 2000, done);
-          };
-          signal.addEventListener('abort', onAbort, { once: true });
+          });
           const request = this.claimRequest(input.free, part);
           const sentAt = performance.now();
           const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(request.max, request.functions), roused: false };
@@ -1030,7 +1035,7 @@ export class Worker extends MeteredProcess {
             try {
               if (request.functions.length === 0 || input.free <= 0) {
                 // nothing to claim: blocking on a non-empty queue would return at once, and spin
-                await this.waitForFunction(config.fetchTaskInterval, signal, w);
+                await this.waitForFunction(config.fetchTaskInterval, effect, w);
                 got = NO_CLAIM();
               } else {
                 // the poll, or sooner when something held back by a rate limit will be claimable
@@ -1042,18 +1047,18 @@ export class Worker extends MeteredProcess {
                 got = this.noteWake(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));
               }
             } catch (e) {
-              if (!signal.aborted) throw e;
+              if (!aborted()) throw e;
               return { tasks: [] };
             } finally {
               if (this.wait === w) this.wait = undefined;
-              signal.removeEventListener('abort', onAbort);
-              if (signal.aborted) this.dropRetired(conn);
+              offAbort();
+              if (aborted()) this.dropRetired(conn);
             }
-            const first = await this.take(got, () => signal.aborted, part, sentAt);
+            const first = await this.take(got, aborted, part, sentAt);
             // roused (this worker's own room grew) and nothing claimed: claim for that room now,
             // rather than block again on a queue that has nothing new to wake us
-            if (!w.roused || first.tasks.length > 0 || signal.aborted) return first;
-            return await this.takeAll(await this.claimNow(input.free), () => signal.aborted);
+            if (!w.roused || first.tasks.length > 0 || aborted()) return first;
+            return await this.takeAll(await this.claimNow(input.free), aborted);
           } finally {
             taken(); // what the wait claimed is running here, or was handed back
           }

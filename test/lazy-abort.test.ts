@@ -34,4 +34,35 @@ describe('LazyAbort (a task run\'s AbortSignal, made on first read)', () => {
     a.abort(new Error('second'));
     expect(a.signal.reason).toBe(first);
   });
+
+  it('onAbort calls its listener once at the abort, without making the signal, and removed calls nothing', () => {
+    const a = new LazyAbort();
+    const calls: string[] = [];
+    a.onAbort(() => calls.push('kept'));
+    const off = a.onAbort(() => calls.push('removed'));
+    off();
+    a.abort(new Error('stop'));
+    a.abort(new Error('again'));
+    expect(calls).toEqual(['kept']);
+    // (the signal was never read: made now, it is born aborted)
+    expect(a.signal.aborted).toBe(true);
+  });
+
+  it('onAbort after the abort is never called, as an abort listener added to an aborted signal', () => {
+    const a = new LazyAbort();
+    a.abort();
+    const calls: number[] = [];
+    a.onAbort(() => calls.push(1))();
+    a.onAbort(() => calls.push(2));
+    expect(calls).toEqual([]);
+  });
+
+  it('onAbort and a listener on a signal already read both hear the abort', () => {
+    const a = new LazyAbort();
+    const calls: string[] = [];
+    a.signal.addEventListener('abort', () => calls.push('signal'));
+    a.onAbort(() => calls.push('onAbort'));
+    a.abort();
+    expect(calls.sort()).toEqual(['onAbort', 'signal']);
+  });
 });
