@@ -80,4 +80,25 @@ describe('redis.durable: submit', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(killedAt + 1400);
     expect(await queuedIds(prefix)).toHaveLength(1);
   });
+
+  it('answers a submit whose WAIT is cut short by close() with NotDurableError naming it (it is queued), and close() returns at once', async () => {
+    const { c, prefix } = client({ durableTimeout: 5000 });
+    await c.stats();
+    pair.freeze();
+    const submitted = c.submit('f', 1).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    const list = async () => String(await pair.primaryAdmin.client('LIST')).split('\n');
+    await until(async () => (await list()).find((l) => l.includes('cmd=wait') && l.includes('flags=b')), 'the WAIT under way', 2000);
+    const t0 = Date.now();
+    await c.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    const out = await submitted;
+    expect(out).toBeInstanceOf(NotDurableError);
+    const ids = await queuedIds(prefix);
+    expect(ids).toHaveLength(1);
+    expect((out as NotDurableError).taskIds).toEqual(ids);
+    expect((out as NotDurableError).acknowledged).toBe(0);
+  });
 });

@@ -53,7 +53,15 @@ export async function replicated(
     reply.then(done, done);
     waits.set(key, (acked = mine));
   }
-  const n = await acked;
+  let n: number;
+  try {
+    n = await acked;
+  } catch (e) {
+    // The write's own reply came (this runs after it): whatever ended the WAIT (the connection
+    // lost, the client closed under it), the writes are on the primary and their replication is
+    // unknown. Said as such, not as a failure that may or may not have written them.
+    throw new NotDurableError(`${what}: written on the primary, but the replicas' acknowledgement could not be read (${(e as Error).message}); a failover now could lose it`, ids, 0);
+  }
   if (n >= c.durable) return;
   throw new NotDurableError(
     `${what}: written on the primary, but ${n} of the ${c.durable} replica(s) redis.durable asks for acknowledged it within ${c.durableTimeout} ms; a failover now could lose it`,
