@@ -161,9 +161,10 @@ export interface ClientOptions {
 }
 
 /**
- * What `subscribe` returns: call it to unsubscribe. `ready` settles once Redis has answered the
+ * What `subscribe` returns: call it to unsubscribe. `ready` resolves once Redis has answered the
  * SUBSCRIBE: every event published after that reaches the handler (pub/sub keeps nothing, so
- * one published before may not).
+ * one published before may not). It rejects with a ConfigError when Redis refused the channel
+ * (an ACL user without it): the handler will hear nothing (the refusal is also logged).
  */
 export type Unsubscribe = (() => void) & { ready: Promise<void> };
 
@@ -602,7 +603,11 @@ export class Client {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      this.subscribed.set(channel, this.subscribeLive(sub, channel, set));
+      const live = this.subscribeLive(sub, channel, set);
+      // (handled here: a caller that never reads `ready` must not see an unhandled rejection;
+      // the refusal is logged for it, and `ready` still rejects for one that awaits it)
+      live.catch((e: Error) => this.log.warn(e.message));
+      this.subscribed.set(channel, live);
     }
     // Wrapped, so that one function subscribed twice is two subscriptions, each removed once.
     const handler = (ev: TaskEvent) => onEvent(ev);
@@ -913,11 +918,12 @@ export class Client {
   }
 
   /**
-   * SUBSCRIBE `channel` for the handlers `current`, once the connection can take it; settles
+   * SUBSCRIBE `channel` for the handlers `current`, once the connection can take it; resolves
    * when Redis has answered, or the channel was left, or the client closed. A SUBSCRIBE that
    * ioredis failed while the connection was down (a reconnect's AUTH refused fails every command
    * it holds) is made again once it is ready: ioredis resubscribes only what Redis had answered.
-   * One refused by Redis itself (a channel the user may not read) is not.
+   * One refused by Redis itself (a channel the ACL user may not read) is not: it rejects with a
+   * ConfigError, so that `subscribe(...).ready` does not say the handlers will hear anything.
    */
   private async subscribeLive(sub: Connection, channel: string, current: Set<(ev: TaskEvent) => void>): Promise<void> {
     for (;;) {
@@ -926,8 +932,13 @@ export class Client {
       try {
         await sub.subscribe(channel);
         return;
-      } catch {
-        if (sub.status === 'ready' || sub.status === 'end') return;
+      } catch (e) {
+        if (sub.status === 'end') return;
+        if (sub.status === 'ready') {
+          throw new ConfigError(
+            `subscribe: Redis refused SUBSCRIBE ${channel} (${(e as Error).message}): no event of that task will be heard; the Redis user needs that channel (an ACL "&" rule, docs/deployments.md)`,
+          );
+        }
         const back = await new Promise<boolean>((resolve) => {
           const done = (ok: boolean) => () => {
             sub.off('ready', ready);
