@@ -214,6 +214,10 @@ export class Client {
   private readonly submitting = new Set<Promise<void>>();
   /** the partition count checked by a call that only reads (kept once the swarm had one) */
   private layoutRead?: Promise<void>;
+  /** readyToSubmit has passed once (kept, as what it checked): a tick's submits are written at its end, at once */
+  private submitsReady = false;
+  /** submits sent before the client was ready, until their script is written: a call made after them waits for it */
+  private issuing?: Promise<void>;
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
@@ -240,6 +244,22 @@ export class Client {
    * script, once (an unreachable server is asked again at the next call).
    */
   private checkServer(): Promise<void> {
+    const first = this.submitsFirst();
+    return first ? first.then(() => this.serverCheck()) : this.serverCheck();
+  }
+
+  /**
+   * A call made after submits still waiting for the end of the tick sends them first, and waits
+   * until their script is written: a client's calls reach Redis in the order they were made (a
+   * submit, then a cancel of its id, finds it; a cancel, then a submit with its dedupe key, finds
+   * the key free).
+   */
+  private submitsFirst(): Promise<void> | undefined {
+    if (this.coalesced) this.flushSubmits();
+    return this.issuing;
+  }
+
+  private serverCheck(): Promise<void> {
     const check = async () => {
       await checkServer(this.redis, `Redis at ${redisAddress(this.config)}`);
       // (only compared: a call refused for bad input must write nothing; a submit records it)
@@ -258,6 +278,11 @@ export class Client {
    * nothing (src/effects/layout.ts readLayout).
    */
   private checkReads(): Promise<void> {
+    const first = this.submitsFirst();
+    return first ? first.then(() => this.readsCheck()) : this.readsCheck();
+  }
+
+  private readsCheck(): Promise<void> {
     if (this.serverChecked) return this.serverChecked;
     return (this.layoutRead ??= readLayout(this.redis, buildKeys(this.config).layout, this.config.partitions).then(
       (found) => {
@@ -310,6 +335,28 @@ export class Client {
     // submits made before this call, still waiting for the end of the tick, go first: a
     // producer's tasks are queued in the order it made its calls
     if (this.coalesced) this.flushSubmits();
+    // and the calls made after it (a submit) wait until its last batch is written: over several
+    // batches each waits for the answer to the one before, longer than a tick
+    const before = this.issuing;
+    let issued!: () => void;
+    const issuing = new Promise<void>((r) => (issued = r));
+    this.issuing = issuing;
+    void issuing.then(() => {
+      if (this.issuing === issuing) this.issuing = undefined;
+    });
+    try {
+      return await this.submitBatchAfter(tasks, producer, before, issued);
+    } finally {
+      issued();
+    }
+  }
+
+  private async submitBatchAfter(
+    tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[],
+    producer: ProducerContext,
+    before: Promise<void> | undefined,
+    issued: () => void,
+  ): Promise<string[]> {
     const subs = tasks.map((t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
       return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
@@ -337,6 +384,7 @@ export class Client {
     // producer between this check and the writes can still leave the batches before it written
     // (docs/semantics.md, "Bulk submit"). So over several partitions too: each partition's share
     // of a batch is a script of its own, and one refusing cannot undo what the others wrote.
+    if (before) await before;
     const chosen = subs.filter((_, i) => tasks[i]!.options?.id !== undefined);
     const spread = this.parts.length > 1 && new Set(subs.map((t) => this.partOf(t.id))).size > 1;
     if ((batches.length > 1 || spread) && chosen.length > 0) {
@@ -355,7 +403,7 @@ export class Client {
         }
       }
     }
-    return this.submitAll(batches);
+    return this.submitAll(batches, issued);
   }
 
   /**
@@ -364,11 +412,16 @@ export class Client {
    * ids the caller would have had, of the tasks this call queued, and no others (a batch
    * refused for a taken id queued nothing; a task whose dedupe key another holds is that one).
    */
-  private async submitAll(batches: Submission[][]): Promise<string[]> {
+  private async submitAll(batches: Submission[][], issued: () => void): Promise<string[]> {
     if (batches.every((b) => b.length === 0)) return [];
     await this.readyToSubmit();
     const ids: string[] = [];
-    for (const batch of batches) ids.push(...(await this.write(batch)));
+    for (let i = 0; i < batches.length; i++) {
+      const written = this.write(batches[i]!);
+      // (the last batch's script is written: a call made after the submitMany may go)
+      if (i === batches.length - 1) issued();
+      ids.push(...(await written));
+    }
     const what = `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`;
     // (one WAIT per partition written: on a Cluster each may be another primary)
     const written = new Set(batches.flat().map((t) => this.partOf(t.id)));
@@ -378,12 +431,13 @@ export class Client {
 
   /** the server checked, and the swarm laid out: a submit records the count if no worker or monitor has yet (once) */
   private async readyToSubmit(): Promise<void> {
-    await this.checkServer();
+    await this.serverCheck();
     this.layoutWritten ??= checkLayout(this.redis, buildKeys(this.config).layout, this.config.partitions).catch((e: unknown) => {
       this.layoutWritten = undefined;
       throw e;
     });
     await this.layoutWritten;
+    this.submitsReady = true;
   }
 
   /**
@@ -426,14 +480,34 @@ export class Client {
     }
   }
 
-  /** a batch of unrelated submits: each settles on its own (never rejects) */
-  private async submitEach(items: Coalesced[]): Promise<void> {
-    try {
-      await this.readyToSubmit();
-    } catch (e) {
-      for (const x of items) x.reject(e);
-      return;
-    }
+  /**
+   * A batch of unrelated submits: each settles on its own (never rejects). Its script is written
+   * now once the client is ready (a call made after it goes out after it), or else once it is,
+   * after the batches before it; the calls made meanwhile wait for that (`issuing`).
+   */
+  private submitEach(items: Coalesced[]): Promise<void> {
+    if (this.submitsReady && !this.issuing) return this.submitEachReady(items);
+    let issued!: () => void;
+    const issuing = new Promise<void>((r) => (issued = r));
+    const before = this.issuing;
+    this.issuing = issuing;
+    void issuing.then(() => {
+      if (this.issuing === issuing) this.issuing = undefined;
+    });
+    return (before ?? Promise.resolve()).then(() => this.readyToSubmit()).then(
+      () => {
+        const sent = this.submitEachReady(items);
+        issued();
+        return sent;
+      },
+      (e: unknown) => {
+        for (const x of items) x.reject(e);
+        issued();
+      },
+    );
+  }
+
+  private async submitEachReady(items: Coalesced[]): Promise<void> {
     // One script per partition, each settling its own submits: one that fails (on a Cluster,
     // a shard down) must not reject those another partition queued.
     const byPart = new Map<number, Coalesced[]>();
@@ -634,6 +708,8 @@ export class Client {
    * change for 30 s (send it again to go on).
    */
   async control(id: string, message: ControlInput): Promise<void> {
+    const first = this.submitsFirst();
+    if (first) await first;
     await this.redis.publish(this.keysOf(id).control(id), formatControl(message));
   }
 
@@ -658,6 +734,9 @@ export class Client {
     if (typeof pollInterval !== 'number' || !(pollInterval >= 1) || pollInterval > MAX_TIMER) {
       throw new ConfigError(`wait: pollInterval must be a number of ms between 1 and ${MAX_TIMER}, got ${String(pollInterval)}`);
     }
+    // (its reads come after the submits made before it)
+    const first = this.submitsFirst();
+    if (first) await first;
     const channel = this.keysOf(id).events(id);
     const sub = this.subscriber();
     return new Promise<TaskInfo>((resolve, reject) => {

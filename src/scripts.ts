@@ -196,8 +196,8 @@ function check(name: ScriptName, keys: readonly string[]): void {
  * Run a script by name: KEYS then ARGV, as its header says. (Sent at once, in call order.)
  * `unbatched`: written now even on a connection that auto-pipelines, for a call its caller has
  * batched already (a tick's submits): ioredis would hold it for the next event-loop turn, which
- * an idle producer's submit pays in full, on the way to a waiting worker. Such a call may then
- * pass commands auto-pipelining still holds: nothing it does depends on them.
+ * an idle producer's submit pays in full, on the way to a waiting worker. Only when nothing
+ * made before it waits there (`writesNow`): otherwise it joins them, in order.
  */
 export function runScript(redis: Connection, name: ScriptName, keys: readonly string[], args: readonly (string | number)[], unbatched = false): Promise<unknown> {
   check(name, keys);
@@ -212,6 +212,17 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
 const NO_ARGS: never[] = [];
 
 /**
+ * Can a call written at once on `redis` (auto-pipelined) pass nothing made before it? Only when
+ * its auto-pipeline holds nothing (a command made earlier in this event-loop turn, a client's
+ * `cancel` or `pause` before its submit, waits there until the turn ends: written past it, the
+ * submit would reach Redis first, and a dedupe key the cancel frees be found still held) and it
+ * is ready (a Cluster not ready holds its auto-pipelined commands out of that count).
+ */
+function writesNow(redis: Connection): boolean {
+  return redis.status === 'ready' && redis.autoPipelineQueueSize === 0;
+}
+
+/**
  * FCALL as one Command made here: ioredis's generated command methods take their arguments as
  * a rest parameter and copy it with Array.prototype.flat, which V8 runs element by element
  * through its generic path, and a claim carries some thirty arguments on every round trip of
@@ -221,7 +232,7 @@ const NO_ARGS: never[] = [];
  */
 function fcall(redis: Connection, fn: string, keys: readonly string[], args: readonly (string | number)[], unbatched: boolean): Promise<unknown> {
   const o = redis.options as { keyPrefix?: string; enableAutoPipelining?: boolean; showFriendlyErrorStack?: boolean };
-  if (o.keyPrefix || (o.enableAutoPipelining && !unbatched) || o.showFriendlyErrorStack) return redis.fcall(fn, keys.length, ...keys, ...args);
+  if (o.keyPrefix || (o.enableAutoPipelining && !(unbatched && writesNow(redis))) || o.showFriendlyErrorStack) return redis.fcall(fn, keys.length, ...keys, ...args);
   const command = new Command('fcall', NO_ARGS, { replyEncoding: 'utf8' });
   const list: (string | number)[] = [fn, keys.length];
   for (const k of keys) list.push(k);
