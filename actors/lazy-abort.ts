@@ -40,9 +40,22 @@ export class LazyAbort {
     if (this.done) return;
     this.done = true;
     this.reason = reason;
+    // As an AbortSignal's listeners: one removed by another before its turn is not called, and
+    // one that throws keeps neither the others nor the signal from hearing the abort (its error
+    // is thrown once they all have).
     const listeners = this.listeners;
-    this.listeners = undefined;
-    if (listeners) for (const l of listeners) l();
+    let failed: { error: unknown } | undefined;
+    if (listeners) {
+      for (const l of listeners) {
+        try {
+          l();
+        } catch (error) {
+          failed ??= { error };
+        }
+      }
+      this.listeners = undefined;
+    }
     this.controller?.abort(reason);
+    if (failed) throw failed.error;
   }
 }

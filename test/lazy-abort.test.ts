@@ -65,4 +65,23 @@ describe('LazyAbort (a task run\'s AbortSignal, made on first read)', () => {
     a.abort();
     expect(calls.sort()).toEqual(['onAbort', 'signal']);
   });
+
+  it('onAbort as an abort listener: one removed by another before its turn is not called; one that throws keeps neither the others nor the signal from hearing it', () => {
+    const a = new LazyAbort();
+    const signal = a.signal;
+    const calls: string[] = [];
+    let offSecond = () => {};
+    a.onAbort(() => {
+      calls.push('first');
+      offSecond();
+    });
+    offSecond = a.onAbort(() => calls.push('second'));
+    a.onAbort(() => {
+      throw new Error('listener');
+    });
+    a.onAbort(() => calls.push('last'));
+    expect(() => a.abort(new Error('stop'))).toThrow('listener');
+    expect(calls).toEqual(['first', 'last']);
+    expect(signal.aborted).toBe(true);
+  });
 });
