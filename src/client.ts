@@ -734,9 +734,8 @@ export class Client {
     if (typeof pollInterval !== 'number' || !(pollInterval >= 1) || pollInterval > MAX_TIMER) {
       throw new ConfigError(`wait: pollInterval must be a number of ms between 1 and ${MAX_TIMER}, got ${String(pollInterval)}`);
     }
-    // (its reads come after the submits made before it)
-    const first = this.submitsFirst();
-    if (first) await first;
+    // (the submits made before it sent now; its reads, through get(), go out after them)
+    void this.submitsFirst();
     const channel = this.keysOf(id).events(id);
     const sub = this.subscriber();
     return new Promise<TaskInfo>((resolve, reject) => {

@@ -70,4 +70,18 @@ describe('a submit made after another call of the same client, neither awaited',
     const queued = (await redis.lrange(keysFor(prefix).newQueue, 0, -1)).reverse().map((e) => (JSON.parse(e) as { id: string }).id);
     expect(queued.slice(1)).toEqual([...ids, last]);
   });
+
+  it('the same when Redis has lost the function library (each call loads it again, and is sent again, in order)', async () => {
+    const { c } = client();
+    const old = await c.submit('f', 'old', { key: 'lost' });
+    await redis.function('FLUSH');
+    const [cancelled, fresh] = await Promise.all([c.cancel(old), c.submit('f', 'new', { key: 'lost' })]);
+    expect(cancelled).toBe('cancelled');
+    expect(fresh).not.toBe(old);
+    await redis.function('FLUSH');
+    const [id, again] = await Promise.allSettled([c.submit('f', 1, { id: 'z' }), c.cancel('z')]);
+    expect(id).toEqual({ status: 'fulfilled', value: 'z' });
+    expect(again).toEqual({ status: 'fulfilled', value: 'cancelled' });
+    expect(await c.get(fresh)).toMatchObject({ state: 'QUEUED' });
+  });
 });
