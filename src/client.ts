@@ -218,6 +218,8 @@ export class Client {
   private submitsReady = false;
   /** submits sent before the client was ready, until their script is written: a call made after them waits for it */
   private issuing?: Promise<void>;
+  /** a call other than a submit was made in this turn of the event loop (submitsFirst) */
+  private callsThisTurn = false;
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
@@ -256,6 +258,12 @@ export class Client {
    */
   private submitsFirst(): Promise<void> | undefined {
     if (this.coalesced) this.flushSubmits();
+    // A submit made after this call in the same turn of the event loop must not pass it: see
+    // submitOne. (Until the turn's auto-pipeline has gone: setImmediate, as ioredis sends it.)
+    if (!this.callsThisTurn) {
+      this.callsThisTurn = true;
+      setImmediate(() => (this.callsThisTurn = false));
+    }
     return this.issuing;
   }
 
@@ -451,7 +459,13 @@ export class Client {
       if (!this.coalesced) {
         this.coalesced = [];
         // (after this tick's promise reactions: a burst of replies that each submit again is one batch)
-        process.nextTick(() => this.flushSubmits());
+        // A call made before it in this turn of the event loop (a cancel, a pause) may not have
+        // sent its command yet: from a timer or an I/O callback, nextTick runs before the
+        // promise reactions that send it, and the submit, written at once, would reach Redis
+        // first. Then the submits wait for the turn's end, where that command waits in the
+        // auto-pipeline, and join it after it (src/scripts.ts `writesNow`).
+        if (this.callsThisTurn) setImmediate(() => this.flushSubmits());
+        else process.nextTick(() => this.flushSubmits());
       }
       this.coalesced.push({ sub, resolve, reject });
     });

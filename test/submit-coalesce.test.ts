@@ -28,6 +28,8 @@
  * - a cancel, then a submit (neither awaited): the cancel's script waited in the auto-pipeline
  *   for the end of the event-loop turn, the submit's was written past it, and found the dedupe
  *   key the cancel frees still held (it answered the cancelled task's id, and queued nothing);
+ *   from a timer's callback the same, even once the submit joined a non-empty auto-pipeline:
+ *   there the submits' end of tick ran before the promise reaction that sends the cancel;
  * - a submit, then a cancel or a get of its id: the submit waited for the end of the tick (and,
  *   on a client's first calls, for its checks), the cancel did not (TaskNotFoundError);
  * - a submitMany of several batches, then a submit: each batch waits for the answer to the one
@@ -206,6 +208,18 @@ describe('a submit made after another call of the same client, neither awaited',
     expect(cancelled).toBe('cancelled');
     expect(fresh).not.toBe(old);
     expect(await c.get(fresh)).toMatchObject({ state: 'QUEUED' });
+  });
+
+  it('the same from a timer\'s callback, where a submit\'s end-of-tick comes before the promise reactions that send the cancel', async () => {
+    const { c } = client();
+    for (let i = 0; i < 5; i++) {
+      const old = await c.submit('f', 'old', { key: `t${i}` });
+      const [cancelled, fresh] = await new Promise<[unknown, string]>((resolve, reject) => {
+        setTimeout(() => void Promise.all([c.cancel(old), c.submit('f', 'new', { key: `t${i}` })]).then(resolve, reject), 1);
+      });
+      expect(cancelled).toBe('cancelled');
+      expect(fresh).not.toBe(old);
+    }
   });
 
   it('a submit, then a cancel of its id: the task is cancelled, not unknown', async () => {
