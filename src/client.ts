@@ -287,7 +287,17 @@ export class Client {
    */
   private checkReads(): Promise<void> {
     const first = this.submitsFirst();
-    return first ? first.then(() => this.readsCheck()) : this.readsCheck();
+    // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
+    return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => this.pipelineSent());
+  }
+
+  /**
+   * What ioredis's auto-pipeline holds is written (a MULTI or a pipeline is written at once, and
+   * would pass the commands of calls made before it, still held there until the turn's end).
+   */
+  private async pipelineSent(): Promise<void> {
+    // (bounded: each turn ioredis writes what it held then; a client that makes more each turn must not starve this one)
+    for (let turns = 0; turns < 10 && this.redis.autoPipelineQueueSize > 0; turns++) await new Promise((r) => setImmediate(r));
   }
 
   private readsCheck(): Promise<void> {
@@ -352,11 +362,15 @@ export class Client {
     void issuing.then(() => {
       if (this.issuing === issuing) this.issuing = undefined;
     });
-    try {
-      return await this.submitBatchAfter(tasks, producer, before, issued);
-    } finally {
-      issued();
-    }
+    // (close() waits for it, as for the tick's submits)
+    const call = this.submitBatchAfter(tasks, producer, before, issued).finally(issued);
+    const settled = call.then(
+      () => {},
+      () => {},
+    );
+    this.submitting.add(settled);
+    void settled.finally(() => this.submitting.delete(settled));
+    return call;
   }
 
   private async submitBatchAfter(
@@ -422,7 +436,10 @@ export class Client {
    */
   private async submitAll(batches: Submission[][], issued: () => void): Promise<string[]> {
     if (batches.every((b) => b.length === 0)) return [];
+    // (made after another call in this turn: that one's command may still be to make, see submitEach)
+    const turn = this.callsThisTurn ? new Promise<void>((r) => setImmediate(r)) : undefined;
     await this.readyToSubmit();
+    if (turn) await turn;
     const ids: string[] = [];
     for (let i = 0; i < batches.length; i++) {
       const written = this.write(batches[i]!);
@@ -500,7 +517,7 @@ export class Client {
    * after the batches before it; the calls made meanwhile wait for that (`issuing`).
    */
   private submitEach(items: Coalesced[]): Promise<void> {
-    if (this.submitsReady && !this.issuing) return this.submitEachReady(items);
+    if (this.submitsReady && !this.issuing && !this.callsThisTurn) return this.submitEachReady(items);
     let issued!: () => void;
     const issuing = new Promise<void>((r) => (issued = r));
     const before = this.issuing;
@@ -508,7 +525,11 @@ export class Client {
     void issuing.then(() => {
       if (this.issuing === issuing) this.issuing = undefined;
     });
-    return (before ?? Promise.resolve()).then(() => this.readyToSubmit()).then(
+    // Sent now by a call made after them (a get, a submitMany, close()) in a turn where another
+    // call was made before them (a cancel): that one's command is made only in this turn's
+    // promise reactions. Written now, the submits would pass it; they wait for the turn's end.
+    const turn = this.callsThisTurn ? new Promise<void>((r) => setImmediate(r)) : undefined;
+    return (before ?? Promise.resolve()).then(() => turn).then(() => this.readyToSubmit()).then(
       () => {
         const sent = this.submitEachReady(items);
         issued();
@@ -934,8 +955,9 @@ export class Client {
    */
   async setLimit(target: LimitTarget, limit: Limit | null): Promise<void> {
     await this.checkServer();
-    // in every partition: each enforces it on its own tasks (docs/deployments.md, partitions)
-    for (const k of this.parts) await setLimit(this.redis, k, target, limit);
+    // in every partition: each enforces it on its own tasks (docs/deployments.md, partitions);
+    // all written now, so that a submit made after this call reaches each partition after it
+    await Promise.all(this.parts.map((k) => setLimit(this.redis, k, target, limit)));
   }
 
   /** The limits set, each with how many of its tasks run now (over every partition). */
@@ -959,16 +981,41 @@ export class Client {
    */
   async schedule(name: string, spec: ScheduleSpec, fn: string, data?: unknown, options: ScheduleOptions = {}): Promise<{ changed: boolean; next: number | null }> {
     const s = checkSchedule(name, spec, fn, data, options);
-    await this.checkServer();
-    const { changed } = await setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
-    const next = await this.redis.zscore(this.keys.schedules.due, s.name);
-    return { changed, next: next === null ? null : Number(next) };
+    const ready = this.checkServer();
+    // (awaited below, perhaps after the calls before it: a refusal meanwhile is not unhandled)
+    ready.catch(() => {});
+    // Its script is written after a round trip of its own (Redis's clock): the calls made after
+    // it (a submit) wait until it is answered, not to reach Redis first.
+    return this.holdingLater(async () => {
+      await ready;
+      const { changed } = await setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
+      const next = await this.redis.zscore(this.keys.schedules.due, s.name);
+      return { changed, next: next === null ? null : Number(next) };
+    });
+  }
+
+  /** `body`, which writes after a round trip of its own; the calls made after it wait until it settles (`issuing`) */
+  private async holdingLater<T>(body: () => Promise<T>): Promise<T> {
+    const before = this.issuing;
+    let done!: () => void;
+    const issuing = new Promise<void>((r) => (done = r));
+    this.issuing = issuing;
+    void issuing.then(() => {
+      if (this.issuing === issuing) this.issuing = undefined;
+    });
+    try {
+      if (before) await before;
+      return await body();
+    } finally {
+      done();
+    }
   }
 
   /** Remove a schedule: no tick of it fires from now on. Resolves false when none has that name. */
   async unschedule(name: string): Promise<boolean> {
     const checked = checkScheduleName('unschedule', name);
     await this.checkServer();
+    await this.pipelineSent();
     return removeSchedule(this.redis, this.keys, checked);
   }
 
@@ -982,16 +1029,17 @@ export class Client {
   async pause(fn?: string): Promise<void> {
     const target = checkPauseTarget('pause', fn);
     await this.checkServer();
-    for (const k of this.parts) await pause(this.redis, k, target);
+    // (every partition written now: a submit made after this call finds each paused)
+    await Promise.all(this.parts.map((k) => pause(this.redis, k, target)));
   }
 
   /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
   async resume(fn?: string): Promise<boolean> {
     const target = checkPauseTarget('resume', fn);
     await this.checkServer();
-    let was = false;
-    for (const k of this.parts) was = (await resume(this.redis, k, target)) || was;
-    return was;
+    // (every partition written now, as pause does)
+    const was = await Promise.all(this.parts.map((k) => resume(this.redis, k, target)));
+    return was.includes(true);
   }
 
   async close(): Promise<void> {
@@ -999,6 +1047,9 @@ export class Client {
     // submits made before close() go out before the QUIT, and are answered (bounded, as the QUIT)
     if (this.coalesced) this.flushSubmits();
     if (this.submitting.size) await within(1000, Promise.allSettled([...this.submitting]));
+    // QUIT is written at once, past what the auto-pipeline holds: the calls made before close()
+    // whose commands wait there (a cancel) would be cut off (bounded, as the rest)
+    await within(1000, this.pipelineSent());
     // Redis unreachable answers no QUIT (the subscriber retries for ever): bounded, then closed
     await within(1000, Promise.allSettled([this.redis.quit(), this.sub?.quit()]));
     this.unguard();

@@ -33,7 +33,19 @@
  * - a submit, then a cancel or a get of its id: the submit waited for the end of the tick (and,
  *   on a client's first calls, for its checks), the cancel did not (TaskNotFoundError);
  * - a submitMany of several batches, then a submit: each batch waits for the answer to the one
- *   before, and the submit went out between them, its task queued before the later batches'.
+ *   before, and the submit went out between them, its task queued before the later batches';
+ * - a cancel, a submit, then a third call (a get, a submitMany, close()) that sends the submit
+ *   before it: the submit's script was written at once, before the cancel's (made in the turn's
+ *   promise reactions), and found the dedupe key still held; from every calling context;
+ * - a get is a MULTI, which ioredis writes at once: a cancel then a get of the task (or a submit
+ *   then a get, once the submit had joined the auto-pipeline) read it before the cancel ran;
+ * - over several partitions pause, resume and setLimit wrote one partition after another, each
+ *   after the answer to the one before: a submit made after a pause reached a later partition
+ *   before it (a worker there could claim it); schedule reads Redis's clock first, and a submit
+ *   made after it went out before its script;
+ * - a submitMany, then close(): close waited only for the tick's submits, and its QUIT (which
+ *   ioredis writes at once) cut off the submitMany's script, rejected; a cancel, then close(),
+ *   the same for the cancel's.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -42,6 +54,7 @@ import { partitionOf, partitionPrefix } from '../src/partitions.js';
 import { keysFor } from './properties/harness.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { connect, type AddressInfo, createServer } from 'node:net';
 
 let server: RedisServer;
 let redis: Redis;
@@ -262,5 +275,144 @@ describe('a submit made after another call of the same client, neither awaited',
     expect(id).toEqual({ status: 'fulfilled', value: 'z' });
     expect(again).toEqual({ status: 'fulfilled', value: 'cancelled' });
     expect(await c.get(fresh)).toMatchObject({ state: 'QUEUED' });
+  });
+
+  /** the ways a caller's code runs: each runs `calls` there, and resolves once it ran */
+  const contexts: Record<string, (calls: () => void) => Promise<void>> = {
+    'top of a test': async (calls) => calls(),
+    'after an await': async (calls) => {
+      await Promise.resolve();
+      calls();
+    },
+    'a timer': (calls) => new Promise((r) => setTimeout(() => r(calls()), 1)),
+    'setImmediate': (calls) => new Promise((r) => setImmediate(() => r(calls()))),
+    'process.nextTick': (calls) => new Promise((r) => process.nextTick(() => r(calls()))),
+    "a Redis reply's .then": (calls) => new Promise((r) => void redis.ping().then(() => r(calls()))),
+    "a net server's 'data'": (calls) =>
+      new Promise((r) => {
+        const srv = createServer((s) =>
+          s.on('data', () => {
+            r(calls());
+            s.destroy();
+            srv.close();
+          }),
+        );
+        srv.listen(0, '127.0.0.1', () => connect((srv.address() as AddressInfo).port, '127.0.0.1', function (this: import('node:net').Socket) { this.end('x'); }));
+      }),
+  };
+
+  /** the commands Redis ran on keys of `keyPrefix`'s swarm (its partitions too) while `during` ran, in order, through MONITOR */
+  async function commandsRun(keyPrefix: string, during: () => Promise<unknown>): Promise<string[]> {
+    const tag = keyPrefix.slice(0, keyPrefix.indexOf('}'));
+    const seen: string[] = [];
+    const mon = connect(server.port, '127.0.0.1');
+    let buf = '';
+    mon.on('data', (d) => {
+      buf += String(d);
+      const lines = buf.split('\r\n');
+      buf = lines.pop()!;
+      for (const l of lines) if (l.includes(`${tag}}`) || l.includes(`${tag}:`)) seen.push(l.slice(l.indexOf('"')).replace(/["\\]/g, '').toLowerCase());
+    });
+    mon.write('MONITOR\r\n');
+    await new Promise((r) => setTimeout(r, 30));
+    await during();
+    await new Promise((r) => setTimeout(r, 30));
+    mon.destroy();
+    return seen;
+  }
+
+  it('a cancel, a submit with the key it frees, then a call that sends the submit (a get, a submitMany, close()): the key is free, from any calling context', async () => {
+    for (const [where, run] of Object.entries(contexts)) {
+      for (const third of ['get', 'submitMany', 'close'] as const) {
+        const { c } = client();
+        const old = await c.submit('f', 'old', { key: 'k' });
+        let calls: Promise<unknown>[] = [];
+        await run(() => {
+          calls = [c.cancel(old), c.submit('f', 'new', { key: 'k', id: 'fresh' })];
+          if (third === 'get') calls.push(c.get('fresh'));
+          if (third === 'submitMany') calls.push(c.submitMany([{ fn: 'f', data: 'after' }]));
+          if (third === 'close') calls.push(c.close());
+        });
+        const settled = await Promise.allSettled(calls);
+        expect({ where, third, settled: settled.slice(0, 2) }).toEqual({
+          where,
+          third,
+          settled: [
+            { status: 'fulfilled', value: 'cancelled' },
+            { status: 'fulfilled', value: 'fresh' },
+          ],
+        });
+        // the get went out after both: it reads the new task
+        if (third === 'get') expect({ where, info: settled[2] }).toMatchObject({ where, info: { status: 'fulfilled', value: { id: 'fresh', state: 'QUEUED' } } });
+        await c.close();
+      }
+    }
+  });
+
+  it('a cancel, then a get of the task (neither awaited): the get reads it cancelled', async () => {
+    const { c } = client();
+    for (const [where, run] of Object.entries(contexts)) {
+      const id = await c.submit('f', where);
+      let calls: Promise<unknown>[] = [];
+      await run(() => (calls = [c.cancel(id), c.get(id)]));
+      const [cancelled, info] = await Promise.all(calls);
+      expect({ where, cancelled, info }).toMatchObject({ where, cancelled: 'cancelled', info: { state: 'END', outcome: 'cancelled' } });
+    }
+  });
+
+  it('over several partitions, a pause, a resume or a setLimit reaches every partition before the submits made after it', async () => {
+    const ops = {
+      pause: { call: (c: Client) => c.pause(), ran: (l: string) => l.startsWith('sadd') && l.includes('paused') },
+      resume: { call: (c: Client) => c.resume(), ran: (l: string) => l.startsWith('fcall') && l.includes('resume') },
+      setLimit: { call: (c: Client) => c.setLimit({ function: 'f' }, { concurrency: 1 }), ran: (l: string) => l.startsWith('fcall') && l.includes('limit') },
+    };
+    for (const [name, op] of Object.entries(ops)) {
+      const prefix = `{ops${name}${Date.now()}}:`;
+      const { c } = client({ partitions: 3, keyPrefix: prefix });
+      await c.submit('f', 0);
+      // a task in each partition
+      const ids = [0, 1, 2].map((p) => idIn(`${name}-`, p, 3));
+      const seen = await commandsRun(prefix, async () => {
+        await Promise.all([op.call(c), ...ids.map((id) => c.submit('f', 1, { id }))]);
+      });
+      for (const [p, id] of ids.entries()) {
+        const part = partitionPrefix(prefix, p, 3).toLowerCase();
+        const opAt = seen.findIndex((l) => op.ran(l) && l.includes(part));
+        const submitAt = seen.findIndex((l) => l.startsWith('fcall') && l.includes('_submit') && l.includes(id.toLowerCase()));
+        expect({ name, partition: p, before: opAt >= 0 && opAt < submitAt }).toEqual({ name, partition: p, before: true });
+      }
+    }
+  });
+
+  it('a schedule (which reads Redis\'s clock first), then a submit: the schedule\'s script reaches Redis first', async () => {
+    const prefix = `{sched${Date.now()}}:`;
+    const { c } = client({ keyPrefix: prefix });
+    await c.submit('f', 0);
+    const seen = await commandsRun(prefix, () => Promise.all([c.schedule('every-minute', { every: 60_000 }, 'f'), c.submit('f', 1, { id: 'after-schedule' })]));
+    const scheduled = seen.findIndex((l) => l.startsWith('fcall') && l.includes('every-minute'));
+    const submitted = seen.findIndex((l) => l.startsWith('fcall') && l.includes('after-schedule'));
+    expect(scheduled).toBeGreaterThanOrEqual(0);
+    expect(submitted).toBeGreaterThan(scheduled);
+  });
+
+  it('close() right after a cancel and a submitMany, or a submit and a submitMany, it did not wait for: each is sent and answered', async () => {
+    for (const extra of [{}, { partitions: 3, keyPrefix: `{closing${Date.now()}}:` }]) {
+      const { c } = client(extra);
+      const old = await c.submit('f', 'old');
+      const calls = [c.cancel(old), c.submitMany([{ fn: 'f', options: { id: 'many-1' } }, { fn: 'f', options: { id: 'many-2' } }])];
+      await c.close();
+      expect(await Promise.allSettled(calls)).toEqual([
+        { status: 'fulfilled', value: 'cancelled' },
+        { status: 'fulfilled', value: ['many-1', 'many-2'] },
+      ]);
+      const { c: d } = client(extra);
+      await d.submit('f', 0);
+      const more = [d.submit('f', 1, { id: 'one' }), d.submitMany([{ fn: 'f', options: { id: 'many-3' } }, { fn: 'f', options: { id: 'many-4' } }])];
+      await d.close();
+      expect(await Promise.allSettled(more)).toEqual([
+        { status: 'fulfilled', value: 'one' },
+        { status: 'fulfilled', value: ['many-3', 'many-4'] },
+      ]);
+    }
   });
 });
