@@ -355,13 +355,7 @@ export class Client {
     if (this.coalesced) this.flushSubmits();
     // and the calls made after it (a submit) wait until its last batch is written: over several
     // batches each waits for the answer to the one before, longer than a tick
-    const before = this.issuing;
-    let issued!: () => void;
-    const issuing = new Promise<void>((r) => (issued = r));
-    this.issuing = issuing;
-    void issuing.then(() => {
-      if (this.issuing === issuing) this.issuing = undefined;
-    });
+    const { before, release: issued } = this.holdLater();
     // (close() waits for it, as for the tick's submits)
     const call = this.submitBatchAfter(tasks, producer, before, issued).finally(issued);
     const settled = call.then(
@@ -518,13 +512,7 @@ export class Client {
    */
   private submitEach(items: Coalesced[]): Promise<void> {
     if (this.submitsReady && !this.issuing && !this.callsThisTurn) return this.submitEachReady(items);
-    let issued!: () => void;
-    const issuing = new Promise<void>((r) => (issued = r));
-    const before = this.issuing;
-    this.issuing = issuing;
-    void issuing.then(() => {
-      if (this.issuing === issuing) this.issuing = undefined;
-    });
+    const { before, release: issued } = this.holdLater();
     // Sent now by a call made after them (a get, a submitMany, close()) in a turn where another
     // call was made before them (a cancel): that one's command is made only in this turn's
     // promise reactions. Written now, the submits would pass it; they wait for the turn's end.
@@ -994,15 +982,24 @@ export class Client {
     });
   }
 
-  /** `body`, which writes after a round trip of its own; the calls made after it wait until it settles (`issuing`) */
-  private async holdingLater<T>(body: () => Promise<T>): Promise<T> {
+  /**
+   * The calls made from now on wait (`issuing`, through submitsFirst) until `release` is called;
+   * `before` is what the calls made before this one were held by.
+   */
+  private holdLater(): { before: Promise<void> | undefined; release: () => void } {
     const before = this.issuing;
-    let done!: () => void;
-    const issuing = new Promise<void>((r) => (done = r));
+    let release!: () => void;
+    const issuing = new Promise<void>((r) => (release = r));
     this.issuing = issuing;
     void issuing.then(() => {
       if (this.issuing === issuing) this.issuing = undefined;
     });
+    return { before, release };
+  }
+
+  /** `body`, which writes after a round trip of its own; the calls made after it wait until it settles (`issuing`) */
+  private async holdingLater<T>(body: () => Promise<T>): Promise<T> {
+    const { before, release: done } = this.holdLater();
     try {
       if (before) await before;
       return await body();
