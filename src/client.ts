@@ -356,15 +356,16 @@ export class Client {
     // and the calls made after it (a submit) wait until its last batch is written: over several
     // batches each waits for the answer to the one before, longer than a tick
     const { before, release: issued } = this.holdLater();
-    // (close() waits for it, as for the tick's submits)
     const call = this.submitBatchAfter(tasks, producer, before, issued).finally(issued);
-    const settled = call.then(
-      () => {},
-      () => {},
-    );
-    this.submitting.add(settled);
-    void settled.finally(() => this.submitting.delete(settled));
+    // (close() waits for it, as for the tick's submits)
+    this.closeWaitsFor(call.then(ignore, ignore));
     return call;
+  }
+
+  /** `sent` (a submit call that never rejects) is one close() lets finish before it quits */
+  private closeWaitsFor(sent: Promise<void>): void {
+    this.submitting.add(sent);
+    void sent.finally(() => this.submitting.delete(sent));
   }
 
   private async submitBatchAfter(
@@ -500,8 +501,7 @@ export class Client {
         bytes += b;
         batch.push(items[i]!);
       }
-      const sent = this.submitEach(batch).finally(() => this.submitting.delete(sent));
-      this.submitting.add(sent);
+      this.closeWaitsFor(this.submitEach(batch));
     }
   }
 
@@ -1147,6 +1147,8 @@ interface Coalesced {
   resolve: (id: string) => void;
   reject: (e: unknown) => void;
 }
+
+const ignore = (): void => {};
 
 /** setTimeout's largest delay (ms); a longer one fires at once */
 const MAX_TIMER = 2 ** 31 - 1;

@@ -83,10 +83,10 @@ function functionOfEntry(raw: string): string | undefined {
   }
 }
 
-/** a claim's reply, and the partition it claimed in */
 /** what a wait needs of the effect it runs in: whether it was stopped, and a call when it is */
 type Stoppable = Pick<EffectArgs<unknown>, 'aborted' | 'onAbort'>;
 
+/** a claim's reply, and the partition it claimed in */
 interface PartClaim {
   part: WorkerPartition;
   reply: ClaimReply;
