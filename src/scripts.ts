@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Command, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
+import { Cluster, Command, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
@@ -219,7 +219,9 @@ const NO_ARGS: never[] = [];
  * is ready (a Cluster not ready holds its auto-pipelined commands out of that count).
  */
 function writesNow(redis: Connection): boolean {
-  return redis.status === 'ready' && redis.autoPipelineQueueSize === 0;
+  // (not on a Cluster: a submit written there at once left tasks that a waiting client never saw
+  // end, in test/review-cluster-move.test.ts, about one run in two; not understood yet)
+  return !(redis instanceof Cluster) && redis.status === 'ready' && redis.autoPipelineQueueSize === 0;
 }
 
 /**
