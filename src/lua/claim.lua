@@ -68,6 +68,7 @@
 --@include lib/park.lua
 --@include lib/queue.lua
 --@include lib/delayed.lua
+--@include lib/plain-window.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
@@ -120,23 +121,27 @@ local function noteWake(t)
   if t and t >= 0 and (wakeAt < 0 or t < wakeAt) then wakeAt = t end
 end
 
--- Nothing delayed, paused or limited (the seed's swarm): one EXISTS tells, and spares the
--- promotion and the checks per function and per group.
-local calm = redis.call('EXISTS', Q .. ':paused', Q .. ':limits', delayedKey(Q)) == 0
+-- The seed's swarm: nothing delayed, paused or limited (calm), and none of the worker's
+-- functions with anything queued or blocked (fnsEmpty). One EXISTS tells both when both hold,
+-- and spares the promotion, the checks per function and per group, and, for each entry taken
+-- at once, the question whether its function has anything queued (`direct`, below); when it
+-- finds something, a second one tells which. fnsEmpty is known only when calm: a promotion
+-- (not calm) adds to the functions' structures after this.
+local calmKeys = { Q .. ':paused', Q .. ':limits', delayedKey(Q) }
+local ks = { calmKeys[1], calmKeys[2], calmKeys[3] }
+for _, f in ipairs(order) do
+  ks[#ks + 1] = fnKey(Q, f, 'groups')
+  ks[#ks + 1] = fnKey(Q, f, 'blocked')
+end
+local fnsEmpty = redis.call('EXISTS', unpack(ks)) == 0
+local calm = fnsEmpty or redis.call('EXISTS', unpack(calmKeys)) == 0
 
 -- Nothing to take (an idle worker's claim, or the claim after the last END of a burst): calm,
--- the ingress empty, none of the worker's functions with anything queued or blocked, and no
--- knowledge of the ingress's right end left to drop (plainKey, below). The claim would route
--- nothing and find nothing; it answers at once, without building what a claim needs.
+-- none of the worker's functions with anything queued or blocked, and the ingress empty. The
+-- claim would route nothing and find nothing; it answers at once, without building what a
+-- claim needs.
 local queueLen = calm and redis.call('LLEN', Q) or nil
-if queueLen == 0 then
-  local ks = { plainKey(Q) }
-  for _, f in ipairs(order) do
-    ks[#ks + 1] = fnKey(Q, f, 'groups')
-    ks[#ks + 1] = fnKey(Q, f, 'blocked')
-  end
-  if redis.call('EXISTS', unpack(ks)) == 0 then return { claimed, parked, -1, now, 0 } end
-end
+if fnsEmpty and queueLen == 0 then return { claimed, parked, -1, now, 0 } end
 
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
@@ -224,10 +229,10 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
 end
 
 -- the seed's fast path: this worker takes the entry at once, nothing of its function waiting
--- (fnsEmpty: this call found none of the worker's functions with anything queued or blocked,
--- and routedTo the functions it has queued an entry for since: only they can have any now, as
--- nothing else in a claim that found them empty, calm, adds to a function's structure)
-local fnsEmpty, routedTo = false, {}
+-- (fnsEmpty, above, and routedTo the functions this claim has queued an entry for since: only
+-- they can have any now, as nothing else in a claim that found them empty, calm, adds to a
+-- function's structure)
+local routedTo = {}
 local function direct(fn, g)
   return (room[fn] or 0) > 0 and taken < max and not isPaused(fn) and not limitOf(Q, 'f:' .. fn)
     and (g == '' or not limitOf(Q, 'g:' .. g))
@@ -302,34 +307,27 @@ local n = #order
   where the worker's room ends: the rest stays on `new-task`, in order, for the next claim,
   rather than being routed into the function's structure only to be taken out of it again.
   Reading the whole window at every claim would cost more than it saves, so how many entries at
-  the queue's right end are known to be plain is kept (plainKey: that count and the entry at the
-  right end then, which must still be there): entries join on the left and leave on the right,
-  so only the ones that joined since are read.
+  the queue's right end are known to be plain is kept (lib/plain-window.lua): entries join on
+  the left and leave on the right, so only the ones that joined since are read.
+  A worker of several functions routes entry by entry too when nothing could hold an entry back
+  but its function's room: no pause, limit or delay in the swarm, and none of its functions has
+  anything queued (fnsEmpty). Each entry is then claimed at once when its function has room
+  here (a turn among functions with nothing queued has nothing to give first), or routed into
+  its function's queue (no room here, or a function only others run): the ingress is taken in
+  its order.
 ]]
-local plain = plainKey(Q)
 -- (read above when calm: nothing changes the queue in between then)
 local len = queueLen or redis.call('LLEN', Q)
-local cache = redis.call('HMGET', plain, 'n', 'head')
-local verified = 0
-if cache[1] and len > 0 and cache[2] == redis.call('LINDEX', Q, -1) then verified = math.min(tonumber(cache[1]) or 0, len) end
 local stepwise = false
--- A worker of several functions routes entry by entry too when nothing could hold an entry back
--- but its function's room: no pause, limit or delay in the swarm (calm), and none of its
--- functions has anything queued. Each entry is then claimed at once when its function has room
--- here (a turn among functions with nothing queued has nothing to give first), or routed into
--- its function's queue (no room here, or a function only others run): the ingress is taken in
--- its order.
-local function emptyFunctions()
-  local ks = {}
-  for _, f in ipairs(order) do
-    ks[#ks + 1] = fnKey(Q, f, 'groups')
-    ks[#ks + 1] = fnKey(Q, f, 'blocked')
-  end
-  fnsEmpty = redis.call('EXISTS', unpack(ks)) == 0
-  return fnsEmpty
-end
-if n == 1 or (n > 1 and calm and emptyFunctions()) then
+-- verified: entries at the right end known plain; farAt, farMark: the farthest of them that is
+-- not a wake marker (what lib/plain-window.lua keeps)
+local verified, farMark = 0, nil
+local farAt = 0
+local eligible = n == 1 or fnsEmpty
+if eligible then
   local want = math.min(window, len)
+  verified, farMark = plainKnown(Q, len)
+  farAt = verified
   stepwise = true
   if verified < want then
     -- read a window further than this claim needs: the claims after it, each taking a few
@@ -337,11 +335,14 @@ if n == 1 or (n > 1 and calm and emptyFunctions()) then
     -- entries taken, not one per claim)
     local got = redis.call('LRANGE', Q, -math.min(len, want + window), -(verified + 1))
     -- (from the right: got[#got] is next to what is known)
+    local farRaw
     for i = #got, 1, -1 do
       local raw = got[i]
       if string.find(raw, 'priority', 1, true) or string.find(raw, 'group', 1, true) or string.find(raw, '\\u', 1, true) then break end
       verified = verified + 1
+      if raw ~= 'wake' then farAt, farRaw = verified, raw end
     end
+    if farRaw then farMark = plainMark(farRaw) end
     stepwise = verified >= want
   end
 end
@@ -460,11 +461,8 @@ if stepwise then
 else
   for i, e in ipairs(batch) do route(i, e, #batch - i + 1) end
 end
-if verified > popped then
-  redis.call('HSET', plain, 'n', verified - popped, 'head', redis.call('LINDEX', Q, -1))
-elseif cache[1] then
-  redis.call('DEL', plain)
-end
+-- (a claim that did not read the window but took from the right end moved what is known)
+if eligible then plainKeep(Q, farAt - popped, farMark) elseif popped > 0 then plainKeep(Q, 0) end
 
 -- 2. Claiming, from each of the worker's functions in turn.
 for k = 0, n - 1 do
