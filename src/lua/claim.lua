@@ -4,10 +4,8 @@
   ended or parked (never lost). See docs/queue-layout.md.
 
   1. Routing. Up to max(64, 2 x max) entries are taken from the right of the queue (the seed's
-     ingress, FIFO), each judged as JSON.parse judges it (lib/strict-json.lua), with a valid id
-     (lib/task-id.lua), a function, and valid options (`priority`, an integer -1000..1000;
-     `group`, a string of 1..128 bytes; `attempts`, `backoff` and `timeout` as submit has them,
-     lib/time-options.lua). A bad entry is parked (lib/park.lua) with its reason; an
+     ingress, FIFO), each judged (lib/judge.lua: as JSON.parse judges it, with a valid id, a
+     function, and valid options). A bad entry is parked (lib/park.lua) with its reason; an
      entry whose id another task holds is parked as a duplicate. A good one goes to its
      function's structure (lib/queue.lua), its hash written QUEUED with its data and options,
      whichever worker routes it and whether or not any worker serves its function: it waits
@@ -60,11 +58,7 @@
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
---@include lib/task-id.lua
---@include lib/strict-json.lua
---@include lib/client-entry.lua
---@include lib/manual-end.lua
---@include lib/time-options.lua
+--@include lib/judge.lua
 --@include lib/park.lua
 --@include lib/queue.lua
 --@include lib/delayed.lua
@@ -89,7 +83,12 @@ end
 local now = nowMs()
 -- (numbers given to redis.call as text, and now's written once: Redis prints a number argument with printf)
 local nowS = nowText()
-local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
+-- the dead-letter store (lib/park.lua), made when this claim first parks an entry
+local D
+local function deadStore()
+  D = D or { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
+  return D
+end
 
 local claimed, parked = {}, {}
 
@@ -183,20 +182,11 @@ local function refuse(reason, message, raw, id, extra)
     local h, held = holder(id)
     record = not held and (h ~= nil or redis.call('SISMEMBER', KEYS[4], id) == 1)
   end
-  park(D, now, reason, message, raw, id, worker, record, extra)
+  park(deadStore(), now, reason, message, raw, id, worker, record, extra)
   parked[#parked + 1] = reason
   parked[#parked + 1] = message
 end
 
--- The id of an entry too large to decode, when it starts with it, as Client writes entries.
-local function leadingId(raw)
-  local s = string.match(string.sub(raw, 1, 600), '^%s*{%s*"id"%s*:%s*"([^"\\]+)"')
-  if s and #s <= MAX_ID_BYTES then return s end
-end
-
-local function excerpt(raw)
-  return string.sub(raw, 1, 80)
-end
 
 -- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far. raw: its entry,
 -- when it comes straight from the queue, with `more` fields of its hash to write (routing's).
@@ -245,55 +235,6 @@ end
 -- should take first depends on the whole batch: the fast path takes an entry only when routing
 -- the batch first would have had this claim take it next anyway (see `alone`).
 
--- what to do with one entry: { bad = { reason, message, raw, id, extra } } or the task's fields
-local function judge(raw)
-  if #raw > maxBytes then
-    -- (only what the dead letter keeps of it is held until then)
-    return { bad = { 'too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, string.sub(raw, 1, 4096), leadingId(raw), { truncate = true, size = #raw } } }
-  end
-  -- (Client's entry of the seed's kind: lib/client-entry.lua)
-  local fast = clientEntry(raw, KEYS[4])
-  if fast then return fast end
-  local ok, task = pcall(cjson.decode, raw)
-  -- cjson decodes arrays to tables too: only an object is a task.
-  if not ok or type(task) ~= 'table' or not string.find(raw, '^%s*{') then
-    -- (its id, when it starts with one as Client writes entries, as a too large entry's: a task
-    -- Client took whose data nests deeper than cjson decodes then ends parked, or is dropped
-    -- when cancelled, rather than stay queued for good; a hand-pushed one's id is information)
-    return { bad = { 'bad_json', 'task entry is not a JSON object: ' .. excerpt(raw), raw, leadingId(raw) } }
-  end
-  -- An id in `queued` was given by Client.submit (or a schedule), which checked it and wrote the
-  -- entry with JSON.stringify (cjson.encode): neither is checked again, a tenth of a claim's
-  -- work per task. An entry pushed by hand under such an id is not judged strictly here; if it
-  -- is not what JSON.parse reads, the worker that claims it parks it (park-claimed.lua).
-  local fromClient = type(task.id) == 'string' and redis.call('SISMEMBER', KEYS[4], task.id) == 1
-  local id, why
-  if fromClient then id = task.id else id, why = taskId(task.id) end
-  local fn = task['function']
-  if type(fn) ~= 'string' or fn == '' then fn = nil end
-  local priority, group = task.priority, task.group
-  if priority == nil or priority == cjson.null then priority = 0 end
-  -- no group is '' inside; a group written "" is no name (Client.submit refuses it too)
-  if group == cjson.null then group = nil end
-  local problem = not fromClient and jsonProblem(raw) or nil
-  local timeProblem = id and not problem and fn and timeOptionProblem(task)
-  if not id and why == 'missing' then
-    return { bad = { 'missing_id', 'task entry has no "id" (string or integer): ' .. excerpt(raw), raw } }
-  elseif not id then
-    return { bad = { 'bad_id', 'task entry is refused: ' .. why, raw } }
-  elseif problem then
-    return { bad = { 'bad_json', 'task "' .. id .. '" is not valid JSON: ' .. problem, raw, id, { fn = fn } } }
-  elseif not fn then
-    return { bad = { 'missing_function', 'task "' .. id .. '" has no "function" name', raw, id } }
-  elseif type(priority) ~= 'number' or priority ~= math.floor(priority) or priority < -1000 or priority > 1000 then
-    return { bad = { 'bad_option', 'task "' .. id .. '": "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn } } }
-  elseif group ~= nil and (type(group) ~= 'string' or group == '' or #group > 128 or not validUtf8(group)) then
-    return { bad = { 'bad_option', 'task "' .. id .. '": "group" must be a string of 1 to 128 bytes (UTF-8)', raw, id, { fn = fn } } }
-  elseif timeProblem then
-    return { bad = { 'bad_option', 'task "' .. id .. '": ' .. timeProblem, raw, id, { fn = fn } } }
-  end
-  return { raw = raw, id = id, fn = fn, priority = priority, group = group or '', manualEnd = wantsManualEnd(task) }
-end
 
 local window = math.max(64, 2 * max)
 local n = #order
@@ -355,7 +296,7 @@ if not stepwise then
     if not raw then break end
     popped = popped + 1
     -- (a wake marker has done its job: dropped)
-    if raw ~= 'wake' then batch[#batch + 1] = judge(raw) end
+    if raw ~= 'wake' then batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4]) end
   end
 end
 
@@ -453,7 +394,7 @@ if stepwise then
     if not raw then break end
     popped = popped + 1
     if raw ~= 'wake' then
-      batch[#batch + 1] = judge(raw)
+      batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4])
       alone[#batch] = true
       route(#batch, batch[#batch], math.min(window, len) - popped + 1)
     end
@@ -495,7 +436,7 @@ for k = 0, n - 1 do
         elseif #h[2] > maxBytes then
           -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
           local message = 'task "' .. id .. '" is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
-          park(D, now, 'too_large', message, h[2], id, worker, true, { truncate = true })
+          park(deadStore(), now, 'too_large', message, h[2], id, worker, true, { truncate = true })
           parked[#parked + 1] = 'too_large'
           parked[#parked + 1] = message
         else

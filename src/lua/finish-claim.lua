@@ -16,6 +16,7 @@
   Returns { finish.lua's reply, claim.lua's reply }.
 ]]
 --@include lib/limits.lua
+--@include lib/slice.lua
 
 local function finish(KEYS, ARGV)
   --@include finish.lua
@@ -26,9 +27,9 @@ local function claim(KEYS, ARGV)
 end
 
 local n = tonumber(ARGV[1])
-local finishArgs, claimArgs = { ARGV[n + 2] }, {}
-for i = 2, n + 1 do finishArgs[#finishArgs + 1] = ARGV[i] end
-for i = n + 2, #ARGV do claimArgs[#claimArgs + 1] = ARGV[i] end
+local finishArgs = slice(ARGV, 1, n + 1)
+-- (finish.lua's first argument is the task key prefix, claim.lua's first)
+finishArgs[1] = ARGV[n + 2]
 local ended = finish({ KEYS[3], KEYS[10], KEYS[1], KEYS[2] }, finishArgs)
 -- An END that freed a limited slot pushed a wake marker for the idle workers (lib/limits.lua),
 -- and the claim below, routing the queue, would drop it before any of them saw it: a group's
@@ -36,6 +37,6 @@ local ended = finish({ KEYS[3], KEYS[10], KEYS[1], KEYS[2] }, finishArgs)
 -- workers run. The marker is pushed again once the claim has run. (Nothing of this call ran
 -- before finish.lua: a marker pushed so far is its.)
 local woke = pushedWake()
-local claimed = claim(KEYS, claimArgs)
+local claimed = claim(KEYS, slice(ARGV, n + 2))
 if woke then redis.call('LPUSH', KEYS[1], 'wake') end
 return { ended, claimed }
