@@ -6,11 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, ConfigError, Worker } from '../src/index.js';
+import { Client, ConfigError } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
-import { pushEntries, quiet, recorder, recordingWorker } from './helpers/order.js';
-import { keysFor } from './properties/harness.js';
+import { pushEntries, recorder, recordingWorker } from './helpers/order.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -112,39 +111,5 @@ describe('a task placed by Client.submit (group or priority) over the workers\' 
     expect(rec.ids()).toEqual(['small']);
     const [letter] = await c.deadLetters({ limit: 1 });
     expect(letter).toMatchObject({ reason: 'too_large', id: 'big', task: true });
-  });
-});
-
-describe("what a claim knows of new-task's right end (lib/plain-window.lua)", () => {
-  it('is read again after entries are popped there by hand: a priority entry the pop brought within the window starts next', async () => {
-    const o = server.options();
-    const queue = keysFor(o.keyPrefix).newQueue;
-    // p000 runs until the operator is done; every other task returns at once
-    const ids: string[] = [];
-    let popDone!: () => void;
-    const donePopping = new Promise<void>((r) => (popDone = r));
-    const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
-    w.addTaskFunction('f', async (t) => {
-      ids.push(t.id);
-      if (t.id === 'p000') await donePopping;
-    });
-    cleanup.push(() => w.stop());
-    await w.start();
-    // (oldest first) 130 plain entries, one of priority 5, 69 plain: the first claim knows the
-    // 128 nearest the right end plain, not the priority entry
-    const plain = (from: number, n: number) => Array.from({ length: n }, (_, i) => entry(`p${String(from + i).padStart(3, '0')}`, ''));
-    const urgent = entry('urgent', ',"priority":5');
-    await pushEntries(redis, o.keyPrefix, [...plain(0, 130), urgent, ...plain(131, 69)]);
-    await until(() => ids.length === 1, 'p000 started');
-    // while p000 runs, an operator takes 100 entries from the right end: what the worker knew
-    // of it now reaches past the priority entry, 30 from the right end, inside the next window
-    const popped = await redis.rpop(queue, 100);
-    expect(popped).toHaveLength(100);
-    popDone();
-    await until(() => ids.length >= 100, '100 starts', 20_000);
-    expect(ids.slice(0, 2)).toEqual(['p000', 'urgent']);
-    // the rest in order, none lost, none twice
-    const rest = plain(101, 29).concat(plain(131, 69)).map((e) => (JSON.parse(e) as { id: string }).id);
-    expect(ids.slice(2)).toEqual(rest);
   });
 });

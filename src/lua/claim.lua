@@ -62,7 +62,6 @@
 --@include lib/park.lua
 --@include lib/queue.lua
 --@include lib/delayed.lua
---@include lib/plain-window.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
@@ -136,11 +135,11 @@ local fnsEmpty = redis.call('EXISTS', unpack(ks)) == 0
 local calm = fnsEmpty or redis.call('EXISTS', unpack(calmKeys)) == 0
 
 -- Nothing to take (an idle worker's claim, or the claim after the last END of a burst): calm,
--- none of the worker's functions with anything queued or blocked, and the ingress empty. The
--- claim would route nothing and find nothing; it answers at once, without building what a
--- claim needs.
+-- none of the worker's functions with anything queued or blocked, the ingress empty, and no
+-- knowledge of the ingress's right end left to drop (plainKey, below). The claim would route
+-- nothing and find nothing; it answers at once, without building what a claim needs.
 local queueLen = calm and redis.call('LLEN', Q) or nil
-if fnsEmpty and queueLen == 0 then return { claimed, parked, -1, now, 0 } end
+if fnsEmpty and queueLen == 0 and redis.call('EXISTS', plainKey(Q)) == 0 then return { claimed, parked, -1, now, 0 } end
 
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
@@ -248,8 +247,9 @@ local n = #order
   where the worker's room ends: the rest stays on `new-task`, in order, for the next claim,
   rather than being routed into the function's structure only to be taken out of it again.
   Reading the whole window at every claim would cost more than it saves, so how many entries at
-  the queue's right end are known to be plain is kept (lib/plain-window.lua): entries join on
-  the left and leave on the right, so only the ones that joined since are read.
+  the queue's right end are known to be plain is kept (plainKey: that count and the entry at the
+  right end then, which must still be there): entries join on the left and leave on the right,
+  so only the ones that joined since are read.
   A worker of several functions routes entry by entry too when nothing could hold an entry back
   but its function's room: no pause, limit or delay in the swarm, and none of its functions has
   anything queued (fnsEmpty). Each entry is then claimed at once when its function has room
@@ -257,18 +257,15 @@ local n = #order
   its function's queue (no room here, or a function only others run): the ingress is taken in
   its order.
 ]]
+local plain = plainKey(Q)
 -- (read above when calm: nothing changes the queue in between then)
 local len = queueLen or redis.call('LLEN', Q)
+local cache = redis.call('HMGET', plain, 'n', 'head')
+local verified = 0
+if cache[1] and len > 0 and cache[2] == redis.call('LINDEX', Q, -1) then verified = math.min(tonumber(cache[1]) or 0, len) end
 local stepwise = false
--- verified: entries at the right end known plain; farAt, farMark: the farthest of them that is
--- not a wake marker (what lib/plain-window.lua keeps)
-local verified, farMark = 0, nil
-local farAt = 0
-local eligible = n == 1 or fnsEmpty
-if eligible then
+if n == 1 or fnsEmpty then
   local want = math.min(window, len)
-  verified, farMark = plainKnown(Q, len)
-  farAt = verified
   stepwise = true
   if verified < want then
     -- read a window further than this claim needs: the claims after it, each taking a few
@@ -276,14 +273,11 @@ if eligible then
     -- entries taken, not one per claim)
     local got = redis.call('LRANGE', Q, -math.min(len, want + window), -(verified + 1))
     -- (from the right: got[#got] is next to what is known)
-    local farRaw
     for i = #got, 1, -1 do
       local raw = got[i]
       if string.find(raw, 'priority', 1, true) or string.find(raw, 'group', 1, true) or string.find(raw, '\\u', 1, true) then break end
       verified = verified + 1
-      if raw ~= 'wake' then farAt, farRaw = verified, raw end
     end
-    if farRaw then farMark = plainMark(farRaw) end
     stepwise = verified >= want
   end
 end
@@ -402,8 +396,11 @@ if stepwise then
 else
   for i, e in ipairs(batch) do route(i, e, #batch - i + 1) end
 end
--- (a claim that did not read the window but took from the right end moved what is known)
-if eligible then plainKeep(Q, farAt - popped, farMark) elseif popped > 0 then plainKeep(Q, 0) end
+if verified > popped then
+  redis.call('HSET', plain, 'n', verified - popped, 'head', redis.call('LINDEX', Q, -1))
+elseif cache[1] then
+  redis.call('DEL', plain)
+end
 
 -- 2. Claiming, from each of the worker's functions in turn.
 for k = 0, n - 1 do
