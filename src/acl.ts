@@ -74,6 +74,7 @@ export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
   'set-limit': 'operator',
   resume: 'operator',
   'set-schedule': 'operator',
+  unschedule: 'operator',
 };
 
 /**
@@ -99,9 +100,9 @@ const DIRECT: Record<AclRole, string[]> = {
   // get/wait (HGETALL, SISMEMBER), a resent submit (HGET, LPOS, EXISTS), events (SUBSCRIBE),
   // control (PUBLISH), redis.durable (WAIT after a submit)
   producer: ['hgetall', 'hget', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish', 'wait'],
-  // status and limits (counts of every structure), pause (SADD), schedules (read, remove: HDEL,
-  // ZREM, ZSCORE), dead letters (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
-  operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'sadd', 'hdel', 'zrem', 'time'],
+  // status and limits (counts of every structure), pause (SADD), schedules (read: ZSCORE),
+  // dead letters (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
+  operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'sadd', 'time'],
   // the operator's reads (status, limits, schedules, dead letters) and the producer's (get:
   // HGETALL, SISMEMBER); its own: task pages (ZRANGE, LRANGE, SSCAN, their counts, HMGET), the
   // workers (SMEMBERS, HGETALL, TIME), the monitors (ZRANGE, HGET); a task's events (SUBSCRIBE),
@@ -149,8 +150,8 @@ type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'task
  * all of them); a producer
  * writes the queue's structures, the task hashes and the ended list (a cancel), and reads the
  * limits and pause state its scripts consult, and nothing of the claimed set, the leases or the
- * workers: it cannot claim, renew, end or requeue. A dashboard writes what a producer writes and
- * the dead-letter store, and reads every other key of the swarm: it cannot claim, renew, end or
+ * workers: it cannot claim, renew, end or requeue. A dashboard writes what a producer writes,
+ * the dead-letter store and the administrative calls' tokens, and reads every other key of the swarm: it cannot claim, renew, end or
  * requeue either (those scripts declare keys it may only read, so Redis refuses them before they
  * start), nor set limits, pause or schedule.
  */
@@ -183,8 +184,9 @@ function partitionPatterns(role: AclRole, c: NameConfig): { readWrite: string[];
     channels,
   };
   if (role === 'producer') return producer;
-  // (every family read-only covers the producer's read-only keys)
-  return { readWrite: [...producer.readWrite, ...k.deadStore.map(g)], readOnly: all, channels };
+  // (every family read-only covers the producer's read-only keys; the administrative calls'
+  // tokens are written by its retries and purges of dead letters)
+  return { readWrite: [...producer.readWrite, ...k.deadStore.map(g), g(k.adminCalls)], readOnly: all, channels };
 }
 
 /** `user <name> reset on -@all +... ~... %R~... &...` for `role`: a users-file line, or after ACL SETUSER */

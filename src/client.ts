@@ -876,7 +876,8 @@ export class Client {
 
   /**
    * Put a dead letter's task back on the queue (a parked task's hash is reset to QUEUED, its
-   * attempts to 0); false when no entry has that key any more. Exactly once, whoever calls.
+   * attempts to 0); false when no entry has that key any more. Exactly once, whoever calls; sent
+   * again after a reconnect (its reply lost), it answers true, what its first run did.
    */
   async retryDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
     await this.checkServer();
@@ -884,7 +885,10 @@ export class Client {
     return retryDead(this.redis, at.keys, at.key);
   }
 
-  /** Delete a dead letter, and a parked task's hash with it; false when no entry has that key. */
+  /**
+   * Delete a dead letter, and a parked task's hash with it; false when no entry has that key (sent
+   * again after a reconnect, a call that deleted it answers true).
+   */
   async purgeDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
     await this.checkServer();
     const at = this.deadLetterAt(typeof letter === 'string' ? letter : letter.key);
@@ -1008,7 +1012,10 @@ export class Client {
     }
   }
 
-  /** Remove a schedule: no tick of it fires from now on. Resolves false when none has that name. */
+  /**
+   * Remove a schedule: no tick of it fires from now on. Resolves false when none has that name
+   * (sent again after a reconnect, a call that removed it answers true).
+   */
   async unschedule(name: string): Promise<boolean> {
     const checked = checkScheduleName('unschedule', name);
     await this.checkServer();
@@ -1030,7 +1037,11 @@ export class Client {
     await Promise.all(this.parts.map((k) => pause(this.redis, k, target)));
   }
 
-  /** Let claims go on; idle workers are woken at once. Resolves false when it was not paused. */
+  /**
+   * Let claims go on; idle workers are woken at once. Resolves false when it was not paused (sent
+   * again after a reconnect, a call that resumed it answers true: each partition's run records
+   * its token).
+   */
   async resume(fn?: string): Promise<boolean> {
     const target = checkPauseTarget('resume', fn);
     await this.checkServer();

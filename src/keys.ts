@@ -60,6 +60,12 @@ export interface Keys {
    * last firing did)
    */
   schedules: { defs: string; due: string; last: string };
+  /**
+   * zset token -> Redis ms: the administrative calls (retryDead, purgeDead, unschedule, resume)
+   * that did their work in the last ten minutes, so that one sent again after a reconnect
+   * answers what it did (src/lua/lib/admin-calls.lua)
+   */
+  adminCalls: string;
   /** the swarm's partition count, checked by every component at start (src/effects/layout.ts): under the keyPrefix itself, whatever the partitions */
   layout: string;
   /**
@@ -104,7 +110,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     ...under(c.taskSet, { leases: 'leases', ended: 'ended', grace: 'grace', outage: 'outage', epoch: 'epoch', monitorsSeen: 'monitors' }),
     ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states' }),
     // (the scripts name delayed and dedupe from the queue's key: lib/names.lua delayedKey, dedupeKey)
-    ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', dedupe: 'keys', layout: 'partitions' }),
+    ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', dedupe: 'keys', layout: 'partitions', adminCalls: 'admin-calls' }),
     dead,
     deadStore: [dead.entries, dead.index, dead.junk, dead.stats],
     schedules: under(c.newQueue, { defs: 'schedules', due: 'schedules:due', last: 'schedules:last' }),

@@ -21,7 +21,7 @@
  * FLUSH, a replica promoted before it replicated) answers "Function not found": it is loaded
  * again and the call sent again, once, in a pipeline too.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Cluster, Command, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
@@ -44,12 +44,13 @@ export const SCRIPTS = {
   submit: 2,
   cancel: 4,
   register: 5,
-  'retry-dead': 5,
-  'purge-dead': 4,
+  'retry-dead': 6,
+  'purge-dead': 5,
   'set-limit': 2,
-  resume: 1,
+  resume: 2,
   ready: 1,
   'set-schedule': 2,
+  unschedule: 4,
   'fire-schedule': 6,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
@@ -207,6 +208,15 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
     await loadLibrary(redis);
     return fcall(redis, fn, keys, args, unbatched);
   });
+}
+
+/**
+ * A token for one administrative call (retry-dead.lua, purge-dead.lua, unschedule.lua,
+ * resume.lua): recorded with its work (lib/admin-calls.lua), so the same call sent again after a
+ * reconnect answers what its first run did. A new one per call, never per retry of the call.
+ */
+export function adminCallToken(): string {
+  return randomBytes(8).toString('hex');
 }
 
 const NO_ARGS: never[] = [];

@@ -5,7 +5,7 @@
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
-import { runScript } from '../scripts.js';
+import { adminCallToken, runScript } from '../scripts.js';
 import { DEAD_LETTER_REASONS, InvalidTaskError, type DeadLetterReason } from '../errors.js';
 import { dictionary } from '../dictionary.js';
 
@@ -86,7 +86,7 @@ export async function readDeadLetter(redis: Connection, keys: Keys, key: string)
  */
 export async function retryDead(redis: Connection, keys: Keys, key: string): Promise<boolean> {
   try {
-    return (await runScript(redis, 'retry-dead', [...keys.deadStore, keys.newQueue], [key, keys.taskKeyPrefix])) === 1;
+    return (await runScript(redis, 'retry-dead', [...keys.deadStore, keys.newQueue, keys.adminCalls], [key, keys.taskKeyPrefix, adminCallToken()])) === 1;
   } catch (e) {
     const m = /dead letter \S+ (is not|holds only)[^]*/.exec((e as Error).message ?? '');
     if (m) throw new InvalidTaskError(m[0]);
@@ -96,7 +96,7 @@ export async function retryDead(redis: Connection, keys: Keys, key: string): Pro
 
 /** Delete the entry (and a parked task's hash); false when no entry has that key. */
 export async function purgeDead(redis: Connection, keys: Keys, key: string): Promise<boolean> {
-  return (await runScript(redis, 'purge-dead', keys.deadStore, [key, keys.taskKeyPrefix])) === 1;
+  return (await runScript(redis, 'purge-dead', [...keys.deadStore, keys.adminCalls], [key, keys.taskKeyPrefix, adminCallToken()])) === 1;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
-import { runScript } from '../scripts.js';
+import { adminCallToken, runScript } from '../scripts.js';
 import { ConfigError } from '../errors.js';
 
 const ALL = '*';
@@ -28,7 +28,7 @@ export async function pause(redis: Connection, keys: Keys, fn?: string): Promise
 
 /** Resolves true when it was paused. */
 export async function resume(redis: Connection, keys: Keys, fn?: string): Promise<boolean> {
-  return (await runScript(redis, 'resume', [keys.newQueue], [fn ?? ALL])) === 1;
+  return (await runScript(redis, 'resume', [keys.newQueue, keys.adminCalls], [fn ?? ALL, adminCallToken()])) === 1;
 }
 
 /** what is paused: `all` for the swarm, and the functions paused one by one */

@@ -7,7 +7,7 @@
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { FiringResult } from '../../machines/monitor.js';
-import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
+import { adminCallToken, execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import { ConfigError } from '../errors.js';
 import { firstTick, parseDefinition, taskOf, ticksAt, type ScheduleInfo } from '../schedule.js';
 
@@ -31,11 +31,10 @@ export async function setSchedule(redis: Connection, keys: Keys, name: string, j
   return { changed: (await runScript(redis, 'set-schedule', [k.defs, k.due], [name, json, first])) === 1 };
 }
 
-/** Resolves false when no schedule has that name. */
+/** Resolves false when no schedule has that name (unschedule.lua). */
 export async function removeSchedule(redis: Connection, keys: Keys, name: string): Promise<boolean> {
   const k = keys.schedules;
-  const r = (await redis.multi().hdel(k.defs, name).zrem(k.due, name).hdel(k.last, name).exec()) as [unknown, number][];
-  return r[0]![1] === 1;
+  return (await runScript(redis, 'unschedule', [k.defs, k.due, k.last, keys.adminCalls], [name, adminCallToken()])) === 1;
 }
 
 export async function readSchedules(redis: Connection, keys: Keys): Promise<ScheduleInfo[]> {

@@ -5,14 +5,19 @@
   QUEUED with its attempts at 0 (its history kept), or the claim would see a duplicate.
 
   KEYS[1..4] the dead-letter store: entries, index, junk, stats   KEYS[5] newQueue
-  ARGV[1] the entry's key   ARGV[2] task key prefix
+  KEYS[6] the administrative calls' tokens (lib/admin-calls.lua)
+  ARGV[1] the entry's key   ARGV[2] task key prefix   ARGV[3] the call's token ('' none): recorded
+  with the retry, so that the same call run again (a connection that closed before the reply
+  came resends it) answers 1, what its first run did, not 0
 
   Returns 1 when requeued, 0 when there is no entry with that key (retried or purged already).
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
 --@include lib/names.lua
+--@include lib/admin-calls.lua
 
+if adminCallDone(KEYS[6], ARGV[3]) then return 1 end
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if not entry then return 0 end
 local ok, letter = pcall(cjson.decode, entry)
@@ -39,4 +44,5 @@ if letter.task and type(letter.id) == 'string' then
 end
 redis.call('HINCRBY', KEYS[4], 'retried:' .. tostring(letter.reason), 1)
 redis.call('LPUSH', KEYS[5], letter.raw)
+adminCallDid(KEYS[6], ARGV[3])
 return 1
