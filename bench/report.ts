@@ -507,14 +507,16 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
   Swarm's \`tasks:ended\`, BullMQ's completed zset, Bee-Queue's succeeded set). *e2e*: workers
   started and idle, then the producer submits with up to 500 submits in flight; timed from the
   first submit to the last completion. Each library's worker processes are reused across its
-  repeats after one unrecorded warm-up run of ${fmt(warmup)} tasks; repeats are interleaved
+  repeats after one unrecorded warm-up run of ${fmt(warmup)} tasks per worker process (a
+  process's CPU per task falls over its first tens of thousands of tasks, every library's);
+  repeats are interleaved
   (repeat 1 of every cell, then repeat 2, ...) so that load from other processes hits every
   library alike; Redis is flushed before each run. CPU per task is \`process.cpuUsage()\` of the
   worker children and INFO cpu of redis-server over the timed part.
 - **Pickup latency**: one idle worker (concurrency 1); a task is submitted, the function reports
   its start over IPC with a CLOCK_MONOTONIC stamp (\`process.hrtime\`, one clock for all
   processes); after its completion and 5 ms the next is submitted. p50/p90/p99 per repeat,
-  median over the repeats.
+  median over the repeats, after one unrecorded run of 300 per library.
 - **Failover**: worker A runs a task that never returns, worker B is idle, A is SIGKILLed 1–2 s
   after the task started; measured until B's function starts the same task. Task Swarm:
   \`Monitor{taskTimeout, checkTaskInterval}\` = the lock time (in the bench process), workers

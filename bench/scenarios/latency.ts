@@ -3,8 +3,8 @@
  * the bench submits one `probe` task, the task function reports its start over IPC with a
  * CLOCK_MONOTONIC stamp; latency = function start - moment before the submit call. The bench
  * then waits for the completion to be recorded and 5 ms more, so every task meets an idle
- * worker. `count` tasks per repeat; p50/p90/p99 per repeat, median over repeats (repeats
- * interleaved across libraries).
+ * worker. `count` tasks per repeat, after one unrecorded run of `warmup`; p50/p90/p99 per
+ * repeat, median over repeats (repeats interleaved across libraries).
  */
 import { LIBS, LIB_LABEL, completedCount, createProducer, type LibName } from '../lib/libs.js';
 import { WorkerChild, spawnChildren } from '../lib/children.js';
@@ -75,11 +75,24 @@ async function runOnce(ctx: Ctx, lib: LibName, kid: WorkerChild, count: number):
   };
 }
 
-export async function latency(ctx: Ctx, opts: { count: number; repeats: number }): Promise<{ cells: LatencyCell[] }> {
+export async function latency(ctx: Ctx, opts: { count: number; repeats: number; warmup: number }): Promise<{ cells: LatencyCell[] }> {
   const cells: LatencyCell[] = LIBS.map((lib) => ({ lib, count: opts.count, runs: [], p50: null, p90: null, p99: null, errors: [] }));
   const kids = new Map<LibName, WorkerChild>();
   try {
     for (const lib of LIBS) kids.set(lib, (await spawnChildren(lib, 1))[0]!);
+    // an unrecorded run first, so that no library's repeats start with a process that has not
+    // yet run its pickup path (as bench/run.ts's throughput warm-up)
+    for (const lib of LIBS) {
+      if (opts.warmup <= 0) break;
+      try {
+        await runOnce(ctx, lib, kids.get(lib)!, opts.warmup);
+      } catch (e) {
+        check(ctx);
+        ctx.log(`  ${LIB_LABEL[lib]} warm-up FAILED: ${(e as Error).message}`);
+        kids.get(lib)!.kill();
+        kids.set(lib, (await spawnChildren(lib, 1))[0]!);
+      }
+    }
     // repeats interleaved across libraries, so that load on the machine hits all alike
     for (let r = 0; r < opts.repeats; r++) {
       for (const cell of cells) {

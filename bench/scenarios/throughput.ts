@@ -161,7 +161,8 @@ export async function throughput(ctx: Ctx, opts: { n: number; repeats: number; w
         await respawn(lib, config);
         if (opts.warmup > 0) {
           try {
-            await runOne(ctx, lib, kids.get(key(lib, config))!, 'e2e', config.concurrency, opts.warmup);
+            // (opts.warmup tasks for each worker process of the setup)
+            await runOne(ctx, lib, kids.get(key(lib, config))!, 'e2e', config.concurrency, opts.warmup * config.procs);
           } catch (e) {
             ctx.log(`  ${LIB_LABEL[lib]} ${configLabel(config)} warm-up FAILED: ${(e as Error).message}`);
             await respawn(lib, config);
