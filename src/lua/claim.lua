@@ -186,7 +186,6 @@ local function refuse(reason, message, raw, id, extra)
   parked[#parked + 1] = message
 end
 
-
 -- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far. raw: its entry,
 -- when it comes straight from the queue, with `more` fields of its hash to write (routing's).
 local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
