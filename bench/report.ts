@@ -507,8 +507,9 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
   Swarm's \`tasks:ended\`, BullMQ's completed zset, Bee-Queue's succeeded set). *e2e*: workers
   started and idle, then the producer submits with up to 500 submits in flight; timed from the
   first submit to the last completion. Each library's worker processes are reused across its
-  repeats after one unrecorded warm-up run of ${fmt(warmup)} tasks per worker process (a
-  process's CPU per task falls over its first tens of thousands of tasks, every library's);
+  repeats after an unrecorded warm-up of ${fmt(warmup)} tasks per worker process, half
+  drained and half end to end (a process's CPU per task falls over its first tens of thousands
+  of tasks, every library's);
   repeats are interleaved
   (repeat 1 of every cell, then repeat 2, ...) so that load from other processes hits every
   library alike; Redis is flushed before each run. CPU per task is \`process.cpuUsage()\` of the

@@ -58,8 +58,9 @@ const write = args.get('no-write') === undefined && !args.has('pin');
 const ORDER_MAX = Number(args.get('order-max') ?? 100_000);
 const ORDER_SIZES = [10_000, 100_000, 1_000_000].filter((s) => s <= ORDER_MAX);
 /**
- * Unrecorded warm-up per worker process, in tasks, before the throughput repeats (one run of
- * this many times the setup's process count, per library and setup). A worker process's CPU per
+ * Unrecorded warm-up per worker process, in tasks, before the throughput repeats (a drain and
+ * an end-to-end run of half this many times the setup's process count each, per library and
+ * setup). A worker process's CPU per
  * task keeps falling over its first tens of thousands of tasks, whatever the library (V8
  * compiles and re-compiles the hot paths as their types settle): a warm-up of 500 left the
  * first repeat of every cell cold and its median half-warm. A queue's workers run for hours;

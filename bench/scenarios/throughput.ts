@@ -161,8 +161,9 @@ export async function throughput(ctx: Ctx, opts: { n: number; repeats: number; w
         await respawn(lib, config);
         if (opts.warmup > 0) {
           try {
-            // (opts.warmup tasks for each worker process of the setup)
-            await runOne(ctx, lib, kids.get(key(lib, config))!, 'e2e', config.concurrency, opts.warmup * config.procs);
+            // (opts.warmup tasks for each worker process of the setup, half of them drained and
+            // half end to end: each mode's path is compiled before it is measured)
+            for (const mode of ['drain', 'e2e'] as Mode[]) await runOne(ctx, lib, kids.get(key(lib, config))!, mode, config.concurrency, (opts.warmup / 2) * config.procs);
           } catch (e) {
             ctx.log(`  ${LIB_LABEL[lib]} ${configLabel(config)} warm-up FAILED: ${(e as Error).message}`);
             await respawn(lib, config);
