@@ -72,6 +72,7 @@ export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
   'retry-dead': 'operator',
   'purge-dead': 'operator',
   'set-limit': 'operator',
+  pause: 'operator',
   resume: 'operator',
   'set-schedule': 'operator',
   unschedule: 'operator',
@@ -100,9 +101,9 @@ const DIRECT: Record<AclRole, string[]> = {
   // get/wait (HGETALL, SISMEMBER), a resent submit (HGET, LPOS, EXISTS), events (SUBSCRIBE),
   // control (PUBLISH), redis.durable (WAIT after a submit)
   producer: ['hgetall', 'hget', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish', 'wait'],
-  // status and limits (counts of every structure), pause (SADD), schedules (read: ZSCORE),
-  // dead letters (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
-  operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'sadd', 'time'],
+  // status and limits (counts of every structure), schedules (read: ZSCORE), dead letters
+  // (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
+  operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'time'],
   // the operator's reads (status, limits, schedules, dead letters) and the producer's (get:
   // HGETALL, SISMEMBER); its own: task pages (ZRANGE, LRANGE, SSCAN, their counts, HMGET), the
   // workers (SMEMBERS, HGETALL, TIME), the monitors (ZRANGE, HGET); a task's events (SUBSCRIBE),

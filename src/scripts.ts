@@ -47,6 +47,7 @@ export const SCRIPTS = {
   'retry-dead': 6,
   'purge-dead': 5,
   'set-limit': 2,
+  pause: 2,
   resume: 2,
   ready: 1,
   'set-schedule': 2,

@@ -155,6 +155,67 @@ describe('an administrative call whose reply is lost with its connection', () =>
   }, 30_000);
 });
 
+describe('administrative calls in flight together whose replies are lost', () => {
+  it('a pause then a resume of the same function, both sent again: the function ends resumed, as the last call asked', async () => {
+    const { o, proxy, c } = await throughProxy();
+    expect(await c.resume('echo')).toBe(false); // (the server check made before the fault)
+
+    const settled = await replyLost(proxy, () => Promise.allSettled([c.pause('echo'), c.resume('echo')]));
+    expect('result' in settled).toBe(true);
+    const [paused, resumed] = (settled as { result: PromiseSettledResult<unknown>[] }).result;
+    if (paused!.status === 'rejected') expect((paused!.reason as Error).message).toMatch(/may (still )?(have )?run/);
+    if (resumed!.status === 'rejected') expect((resumed!.reason as Error).message).toMatch(/may (still )?(have )?run/);
+    else expect(resumed!.value).toBe(true);
+    // the pause ran before the resume, whatever was sent again
+    expect(await redis.smembers(buildKeys(resolveRedisConfig(o)).paused)).toEqual([]);
+  }, 30_000);
+
+  it("a pause whose reply is lost, and another client's resume before it is sent again: the function ends resumed", async () => {
+    const { o, proxy, c, reader } = await throughProxy();
+    await c.resume('echo'); // (the server check made before the fault)
+    await reader.resume('echo');
+
+    const settled = await replyLost(proxy, async () => {
+      const paused = c.pause('echo');
+      paused.catch(() => {});
+      await sleep(500); // (the pause has run; its reply is on its way back)
+      expect(await reader.resume('echo')).toBe(true);
+      return paused;
+    });
+    if ('error' in settled) expect((settled.error as Error).message).toMatch(/may (still )?(have )?run/);
+    expect(await redis.smembers(buildKeys(resolveRedisConfig(o)).paused)).toEqual([]);
+  }, 30_000);
+
+  it("a resume whose reply is lost, and another client's pause before it is sent again: the function stays paused", async () => {
+    const { o, proxy, c, reader } = await throughProxy();
+    await c.pause('echo'); // (the server check made before the fault)
+
+    const settled = await replyLost(proxy, async () => {
+      const resumed = c.resume('echo');
+      resumed.catch(() => {});
+      await sleep(500); // (the resume has run; its reply is on its way back)
+      await reader.pause('echo');
+      return resumed;
+    });
+    expectRan(settled);
+    expect(await redis.smembers(buildKeys(resolveRedisConfig(o)).paused)).toEqual(['echo']);
+  }, 30_000);
+
+  it('a schedule set then removed, made together, their replies lost: the removal waits for the schedule, and the schedule is gone', async () => {
+    const { proxy, c, reader } = await throughProxy();
+    await c.schedule('hourly', { every: 3_600_000 }, 'report');
+    expect(await c.unschedule('hourly')).toBe(true);
+
+    // (a call made after schedule() waits for its answer: Client.holdingLater)
+    const settled = await replyLost(proxy, () => Promise.allSettled([c.schedule('hourly', { every: 1_800_000 }, 'report'), c.unschedule('hourly')]));
+    expect('result' in settled).toBe(true);
+    const [, removed] = (settled as { result: PromiseSettledResult<unknown>[] }).result;
+    if (removed!.status === 'rejected') expect((removed!.reason as Error).message).toMatch(/may (still )?(have )?run/);
+    else expect(removed!.value).toBe(true);
+    expect(await reader.schedules()).toEqual([]);
+  }, 30_000);
+});
+
 describe('an administrative script run again with its call token', () => {
   it('answers 1, what its first run did; another call finds nothing to do (0)', async () => {
     const o = server.options();

@@ -22,8 +22,9 @@ export function checkPauseTarget(what: 'pause' | 'resume', fn: unknown): string 
   return fn;
 }
 
+/** pause.lua: with a token, as resume's, so that a pause sent again after a reconnect does not undo a resume made after it */
 export async function pause(redis: Connection, keys: Keys, fn?: string): Promise<void> {
-  await redis.sadd(keys.paused, fn ?? ALL);
+  await runScript(redis, 'pause', [keys.newQueue, keys.adminCalls], [fn ?? ALL, adminCallToken()]);
 }
 
 /** Resolves true when it was paused. */
