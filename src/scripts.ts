@@ -60,13 +60,17 @@ export type ScriptName = keyof typeof SCRIPTS;
  * Flags of a script's function (Redis 7 `register_function` flags). A function declared without
  * any is refused whole while Redis is over its maxmemory (noeviction), where an EVAL of the same
  * script ran and was refused only at its first write that could grow memory. The scripts that
- * only delete (the dead-letter purge and trim, the cleanup of ended tasks) or only publish (a
- * task's events) must run there: the purge is how an operator frees memory, and the cleanup is
- * the swarm's own. Every other script stays refused at maxmemory (a claim would take work whose
- * END could not be written).
+ * only delete (the dead-letter purge and trim, the cleanup of ended tasks, the removal of a
+ * schedule) or only publish (a task's events) must run there: the purge is how an operator frees
+ * memory, the cleanup is the swarm's own, and a schedule that floods the queue can be removed
+ * (as a MULTI of HDEL and ZREM it could not be: Redis refuses any command queued in a MULTI
+ * there). The purge and the removal also record their call's token (lib/admin-calls.lua): a few
+ * bytes for ten minutes, against what they free. Every other script stays refused at maxmemory
+ * (a claim would take work whose END could not be written).
  */
 const FLAGS: Partial<Record<ScriptName, readonly string[]>> = {
   'purge-dead': ['allow-oom'],
+  unschedule: ['allow-oom'],
   'trim-dead': ['allow-oom'],
   reap: ['allow-oom'],
   emit: ['allow-oom'],

@@ -13,6 +13,8 @@ import { claim, submit } from '../src/effects/queue.js';
 import { finishTasks } from '../src/effects/end-batch.js';
 import { purgeDead, readDeadLetters, trimDeadLetters } from '../src/effects/dead-letters.js';
 import { reapEnded } from '../src/effects/sweep.js';
+import { removeSchedule, setSchedule } from '../src/effects/schedules.js';
+import { checkSchedule } from '../src/schedule.js';
 import { emitEvents } from '../src/effects/leases.js';
 import { library, loadLibrary } from '../src/scripts.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -89,6 +91,19 @@ describe('the script library at maxmemory', () => {
     await atMaxmemory();
     expect(await purgeDead(redis, keys, letter!.key)).toBe(true);
     await redis.function('FLUSH');
+  });
+
+  it('still removes a schedule (unschedule only deletes, and records its token)', async () => {
+    const keys = keysFor('oom4:');
+    await loadLibrary(redis);
+    const s = checkSchedule('flood', { every: 1000 }, 'f', null, {});
+    await setSchedule(redis, keys, s.name, s.json, s.def.spec);
+    expect(await redis.hexists(keys.schedules.defs, 'flood')).toBe(1);
+    await atMaxmemory();
+    expect(await removeSchedule(redis, keys, 'flood')).toBe(true);
+    expect(await redis.hexists(keys.schedules.defs, 'flood')).toBe(0);
+    expect(await redis.zscore(keys.schedules.due, 'flood')).toBeNull();
+    expect(await redis.hexists(keys.schedules.last, 'flood')).toBe(0);
   });
 
   it('still refuses what would add to memory: a submit', async () => {
