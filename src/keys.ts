@@ -61,7 +61,7 @@ export interface Keys {
    */
   schedules: { defs: string; due: string; last: string };
   /**
-   * zset token -> Redis ms: the administrative calls (retryDead, purgeDead, unschedule, pause, resume)
+   * zset token -> Redis ms: the administrative calls (retryDead, purgeDead, schedule, unschedule, pause, resume)
    * that did their work in the last ten minutes, so that one sent again after a reconnect
    * answers what it did (src/lua/lib/admin-calls.lua)
    */

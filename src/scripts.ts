@@ -50,7 +50,7 @@ export const SCRIPTS = {
   pause: 2,
   resume: 2,
   ready: 1,
-  'set-schedule': 2,
+  'set-schedule': 3,
   unschedule: 4,
   'fire-schedule': 6,
 } as const;

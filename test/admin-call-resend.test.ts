@@ -124,7 +124,7 @@ describe('an administrative call whose reply is lost with its connection', () =>
     expect(await c.unschedule('hourly')).toBe(false);
     // the tokens are kept ten minutes: an older one is dropped by the next call that records one
     expect(await redis.zscore(calls, 'a-call-long-ago')).toBeNull();
-    expect(await redis.zcard(calls)).toBe(1);
+    expect(await redis.zcard(calls)).toBe(2); // (the schedule's call, and this one)
     expect(await redis.pttl(calls)).toBeGreaterThan(590_000);
   }, 30_000);
 
@@ -201,6 +201,28 @@ describe('administrative calls in flight together whose replies are lost', () =>
     expect(await redis.smembers(buildKeys(resolveRedisConfig(o)).paused)).toEqual(['echo']);
   }, 30_000);
 
+  it("a schedule whose reply is lost, and another client's unschedule before it is sent again: the schedule stays removed", async () => {
+    const { proxy, c, reader } = await throughProxy();
+    expect(await c.unschedule('hourly')).toBe(false); // (the server check made before the fault)
+
+    proxy.delay(400);
+    // schedule() reads Redis's clock first (a round trip: 800 ms here), then writes its script,
+    // which runs at about 1200 ms; its reply is on its way back when the connection closes
+    const set = c.schedule('hourly', { every: 3_600_000 }, 'report').then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error }),
+    );
+    await until(async () => ((await reader.schedules()).length ? true : undefined), 'the schedule written', 3000);
+    expect(await reader.unschedule('hourly')).toBe(true);
+    proxy.reset();
+    await sleep(100);
+    proxy.heal();
+    const settled = await set;
+    if ('error' in settled) expect((settled.error as Error).message).toMatch(/may (still )?(have )?run/);
+    await sleep(200);
+    expect(await reader.schedules()).toEqual([]);
+  }, 30_000);
+
   it('a schedule set then removed, made together, their replies lost: the removal waits for the schedule, and the schedule is gone', async () => {
     const { proxy, c, reader } = await throughProxy();
     await c.schedule('hourly', { every: 3_600_000 }, 'report');
@@ -238,11 +260,17 @@ describe('an administrative script run again with its call token', () => {
     await redis.hset(k.schedules.defs, 'n', '{}');
     expect(await twice('unschedule', [k.schedules.defs, k.schedules.due, k.schedules.last, k.adminCalls], ['n', 'u'], ['n', 'u2'])).toEqual([1, 1, 0]);
 
+    // schedule: its answer is kept with its token (a call that found the same definition answers 0 again)
+    const sched = [k.schedules.defs, k.schedules.due, k.adminCalls];
+    expect(await twice('set-schedule', sched, ['m', '{"a":1}', '5', 'c'], ['m', '{"a":1}', '5', 'c2'])).toEqual([1, 1, 0]);
+    expect(await twice('set-schedule', sched, ['m', '{"a":1}', '5', 'd'], ['m', '{"a":2}', '5', 'd2'])).toEqual([0, 0, 1]);
+    expect(await redis.hget(k.schedules.defs, 'm')).toBe('{"a":2}');
+
     await redis.sadd(k.paused, 'f');
     expect(await twice('resume', [k.newQueue, k.adminCalls], ['f', 's'], ['f', 's2'])).toEqual([1, 1, 0]);
     // a call with no token ('') is not recorded
     await redis.sadd(k.paused, 'f');
     expect(await twice('resume', [k.newQueue, k.adminCalls], ['f', ''], ['f', ''])).toEqual([1, 0, 0]);
-    expect((await redis.zrange(k.adminCalls, 0, -1)).sort()).toEqual(['p', 'r', 's', 'u']);
+    expect((await redis.zrange(k.adminCalls, 0, -1)).sort()).toEqual(['c2:0', 'c:1', 'd2:1', 'd:0', 'p', 'r', 's', 'u']);
   });
 });

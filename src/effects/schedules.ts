@@ -28,7 +28,7 @@ export async function setSchedule(redis: Connection, keys: Keys, name: string, j
   const first = firstTick(spec, await redisNow(redis));
   if (first === null) throw new ConfigError(`schedule "${name}": cron never fires from now on`);
   const k = keys.schedules;
-  return { changed: (await runScript(redis, 'set-schedule', [k.defs, k.due], [name, json, first])) === 1 };
+  return { changed: (await runScript(redis, 'set-schedule', [k.defs, k.due, keys.adminCalls], [name, json, first, adminCallToken()])) === 1 };
 }
 
 /** Resolves false when no schedule has that name (unschedule.lua). */

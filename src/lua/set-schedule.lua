@@ -6,12 +6,28 @@
   sees that task).
 
   KEYS[1] schedules (hash name -> definition)   KEYS[2] schedules:due (zset name -> tick)
+  KEYS[3] the administrative calls' tokens (lib/admin-calls.lua)
   ARGV[1] name   ARGV[2] definition (JSON)   ARGV[3] first tick (Redis ms)
+  ARGV[4] the call's token ('' none): recorded with its answer (`<token>:1`, `<token>:0`), so
+  that the same call run again (a connection that closed before the reply came resends it)
+  answers what its first run did and writes nothing: run again, it would set the schedule anew
+  after an unschedule made meanwhile (by another client), which answered that it removed it.
 
   Returns 1 when written, 0 when the same definition was there.
 ]]
-local name, def = ARGV[1], ARGV[2]
-if redis.call('HGET', KEYS[1], name) == def and redis.call('ZSCORE', KEYS[2], name) then return 0 end
-redis.call('HSET', KEYS[1], name, def)
-redis.call('ZADD', KEYS[2], ARGV[3], name)
-return 1
+--@include lib/admin-calls.lua
+
+local name, def, token = ARGV[1], ARGV[2], ARGV[4]
+if token ~= '' then
+  if adminCallDone(KEYS[3], token .. ':1') then return 1 end
+  if adminCallDone(KEYS[3], token .. ':0') then return 0 end
+end
+local answer = 1
+if redis.call('HGET', KEYS[1], name) == def and redis.call('ZSCORE', KEYS[2], name) then
+  answer = 0
+else
+  redis.call('HSET', KEYS[1], name, def)
+  redis.call('ZADD', KEYS[2], ARGV[3], name)
+end
+if token ~= '' then adminCallDid(KEYS[3], token .. ':' .. answer) end
+return answer

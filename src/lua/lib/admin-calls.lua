@@ -1,8 +1,8 @@
 --[[
   lib/admin-calls.lua: the tokens of the administrative calls that did their work lately
-  (retry-dead.lua, purge-dead.lua, unschedule.lua, resume.lua, pause.lua), so that a call run
-  again with its token answers what its first run did, and does nothing again. ioredis sends a
-  call again on a new connection when the old one closed before its reply came
+  (retry-dead.lua, purge-dead.lua, set-schedule.lua, unschedule.lua, resume.lua, pause.lua), so
+  that a call run again with its token answers what its first run did, and does nothing again.
+  ioredis sends a call again on a new connection when the old one closed before its reply came
   (autoResendUnfulfilledCommands): the second run finds
   nothing left to do (the entry retried, the schedule gone, nothing paused), and would answer
   that the call did nothing. What these calls change has no hash of its own to keep the token on
