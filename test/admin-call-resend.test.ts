@@ -16,7 +16,7 @@ import { partitionKeys } from '../src/partitions.js';
 import { runScript } from '../src/scripts.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
-import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { replyLost, startProxy } from './helpers/tcp-proxy.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -38,22 +38,6 @@ async function throughProxy(extra: Record<string, unknown> = {}) {
   return { o, proxy, c, reader };
 }
 
-/**
- * `call` made while every chunk takes 400 ms each way: it reaches Redis and runs, and its
- * connection is closed while the reply is on its way back; ioredis sends it again at the reconnect.
- */
-async function replyLost<T>(proxy: TcpProxy, call: () => Promise<T>): Promise<{ result: T } | { error: unknown }> {
-  proxy.delay(400);
-  const outcome = call().then(
-    (result) => ({ result }),
-    (error: unknown) => ({ error }),
-  );
-  await sleep(650);
-  proxy.reset();
-  await sleep(100);
-  proxy.heal();
-  return outcome;
-}
 
 /** what its one run did (true), or that it may have run: never false */
 function expectRan(settled: { result: boolean } | { error: unknown }): void {

@@ -13,7 +13,7 @@ import { connect } from '../src/redis.js';
 import { Client } from '../src/index.js';
 import { clientWithRedisKilled } from './helpers/client-down.js';
 import { startRedis, until } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { replyLost, startProxy } from './helpers/tcp-proxy.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -77,16 +77,8 @@ describe('a Client call whose reply is lost with its connection', () => {
     cleanup.push(() => c.close());
     await c.submit('x', 1);
     // the call reaches Redis and runs; its reply is on its way back when the connection drops
-    proxy.delay(400);
-    const outcome = c.submit('x', 'once', { id: 'reply-lost' }).then(
-      (id) => ({ id }),
-      (error: unknown) => ({ error }),
-    );
-    await sleep(650);
-    proxy.reset();
-    await sleep(100);
-    proxy.heal();
-    const settled = await outcome;
+    const lost = await replyLost(proxy, () => c.submit('x', 'once', { id: 'reply-lost' }));
+    const settled = 'error' in lost ? lost : { id: lost.result };
     const reader = new Client({ redis: o });
     cleanup.push(() => reader.close());
     expect(await reader.get('reply-lost')).toMatchObject({ state: 'QUEUED' });
@@ -110,16 +102,7 @@ describe('a Client cancel whose reply is lost with its connection', () => {
     const c = new Client({ redis: { ...o, port: proxy.port } });
     cleanup.push(() => c.close());
     const id = await c.submit('nobody-serves-this', 1);
-    proxy.delay(400);
-    const outcome = c.cancel(id).then(
-      (result) => ({ result }),
-      (error: unknown) => ({ error }),
-    );
-    await sleep(650);
-    proxy.reset();
-    await sleep(100);
-    proxy.heal();
-    const settled = await outcome;
+    const settled = await replyLost(proxy, () => c.cancel(id));
     const reader = new Client({ redis: o });
     cleanup.push(() => reader.close());
     expect(await reader.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });

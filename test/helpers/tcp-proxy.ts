@@ -134,3 +134,20 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
       }),
   };
 }
+
+/**
+ * `call` made while every chunk takes 400 ms each way: it reaches Redis and runs, and its
+ * connection is closed while the reply is on its way back; ioredis sends it again at the reconnect.
+ */
+export async function replyLost<T>(proxy: TcpProxy, call: () => Promise<T>): Promise<{ result: T } | { error: unknown }> {
+  proxy.delay(400);
+  const outcome = call().then(
+    (result) => ({ result }),
+    (error: unknown) => ({ error }),
+  );
+  await new Promise((r) => setTimeout(r, 650));
+  proxy.reset();
+  await new Promise((r) => setTimeout(r, 100));
+  proxy.heal();
+  return outcome;
+}
