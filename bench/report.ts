@@ -509,10 +509,11 @@ during the throughput runs (BullMQ's stalled checker, part of its worker, does).
   first submit to the last completion. Each library's worker processes are reused across its
   repeats after an unrecorded warm-up of ${fmt(warmup)} tasks per worker process, half
   drained and half end to end (a process's CPU per task falls over its first tens of thousands
-  of tasks, every library's);
-  repeats are interleaved
-  (repeat 1 of every cell, then repeat 2, ...) so that load from other processes hits every
-  library alike; Redis is flushed before each run. CPU per task is \`process.cpuUsage()\` of the
+  of tasks, every library's). One setup at a time: its processes start and warm up, then its
+  repeats run interleaved across the libraries (repeat 1 of every cell of the setup, then
+  repeat 2, ...) so that load from other processes hits every library alike, and no process
+  idles long enough between its runs for V8 to drop the code it compiled; Redis is flushed
+  before each run. CPU per task is \`process.cpuUsage()\` of the
   worker children and INFO cpu of redis-server over the timed part.
 - **Pickup latency**: one idle worker (concurrency 1); a task is submitted, the function reports
   its start over IPC with a CLOCK_MONOTONIC stamp (\`process.hrtime\`, one clock for all

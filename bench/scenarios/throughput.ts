@@ -145,10 +145,12 @@ export async function throughput(ctx: Ctx, opts: { n: number; repeats: number; w
       }
     }
   }
-  // Worker children of every library and setup stay up (idle, library loaded) for the whole
-  // scenario, so that repeats can be interleaved: repeat 1 of every cell, then repeat 2, ...
-  // Load on the machine then spreads over all libraries alike, and a run out of time budget
-  // costs every cell its last repeat rather than some cells all of theirs.
+  // One setup at a time: its worker children of every library start and warm up, then its
+  // repeats run interleaved across the libraries (repeat 1 of each cell, then repeat 2, ...),
+  // so that load on the machine spreads over all libraries alike. A child left idle while
+  // other setups ran came back partly cold (V8 drops code it has not run for a while: one
+  // process read 37 µs of worker CPU per task before 40 s idle and 68 after), which made every
+  // setup's first repeat a measure of how fast a library recompiles.
   const kids = new Map<string, WorkerChild[]>();
   const respawn = async (lib: LibName, config: Config) => {
     killAll(kids.get(key(lib, config)) ?? []);
@@ -170,9 +172,7 @@ export async function throughput(ctx: Ctx, opts: { n: number; repeats: number; w
           }
         }
       }
-    }
-    for (let r = 0; r < opts.repeats; r++) {
-      for (const config of CONFIGS) {
+      for (let r = 0; r < opts.repeats; r++) {
         for (const mode of ['drain', 'e2e'] as Mode[]) {
           for (const lib of LIBS) {
             const cell = cells.find((c) => c.lib === lib && c.mode === mode && c.config === configLabel(config))!;
@@ -197,6 +197,8 @@ export async function throughput(ctx: Ctx, opts: { n: number; repeats: number; w
           }
         }
       }
+      // (this setup's children are done: the next setup's run without them)
+      await Promise.allSettled(LIBS.flatMap((lib) => kids.get(key(lib, config)) ?? []).map((k) => k.exit(3000)));
     }
   } finally {
     await Promise.allSettled([...kids.values()].flat().map((k) => k.exit(3000)));
