@@ -62,6 +62,7 @@
 --@include lib/park.lua
 --@include lib/queue.lua
 --@include lib/delayed.lua
+--@include lib/exists.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
@@ -131,8 +132,8 @@ for _, f in ipairs(order) do
   ks[#ks + 1] = fnKey(Q, f, 'groups')
   ks[#ks + 1] = fnKey(Q, f, 'blocked')
 end
-local fnsEmpty = redis.call('EXISTS', unpack(ks)) == 0
-local calm = fnsEmpty or redis.call('EXISTS', unpack(calmKeys)) == 0
+local fnsEmpty = existing(ks) == 0
+local calm = fnsEmpty or existing(calmKeys) == 0
 
 -- Nothing to take (an idle worker's claim, or the claim after the last END of a burst): calm,
 -- none of the worker's functions with anything queued or blocked, the ingress empty, and no
