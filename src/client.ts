@@ -1019,7 +1019,6 @@ export class Client {
   async unschedule(name: string): Promise<boolean> {
     const checked = checkScheduleName('unschedule', name);
     await this.checkServer();
-    await this.pipelineSent();
     return removeSchedule(this.redis, this.keys, checked);
   }
 

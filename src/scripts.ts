@@ -216,9 +216,9 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
 }
 
 /**
- * A token for one administrative call (retry-dead.lua, purge-dead.lua, unschedule.lua,
- * resume.lua): recorded with its work (lib/admin-calls.lua), so the same call sent again after a
- * reconnect answers what its first run did. A new one per call, never per retry of the call.
+ * A token for one administrative call (the scripts lib/admin-calls.lua names): recorded with its
+ * work, so the same call sent again after a reconnect answers what its first run did. A new one
+ * per call, never per retry of the call.
  */
 export function adminCallToken(): string {
   return randomBytes(8).toString('hex');

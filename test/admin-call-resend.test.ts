@@ -17,6 +17,7 @@ import { runScript } from '../src/scripts.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { replyLost, startProxy } from './helpers/tcp-proxy.js';
+import { quiet } from './helpers/order.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -25,7 +26,6 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** a Client that talks to Redis through a proxy the test controls, and one that does not */
 async function throughProxy(extra: Record<string, unknown> = {}) {
