@@ -27,6 +27,13 @@ export interface WorkerInput {
    * while the first is on its way once that many slots are free (see `mayClaim`)
    */
   lane: number;
+  /**
+   * the lane while this worker is the swarm's only one (SWARM_SIZE), when that differs from
+   * `lane`: a lone worker and its Redis take turns (lock-step), and two claims on their way
+   * overlap them; where other workers share Redis, their claims fill its turns already, and
+   * the smaller claims of lanes only add to its work (bench/analysis.md)
+   */
+  loneLane?: number;
   fetchTaskInterval: number;
   fetchWorkerInterval: number;
   partitionPercentage: number;
@@ -54,6 +61,8 @@ export interface WorkerContext extends WorkerInput {
    * too, so that their tasks are handed back before it closes its connections
    */
   behind: number;
+  /** the swarm has no other worker (the last SWARM_SIZE said so): claims ask for `loneLane` */
+  alone: boolean;
   lastProbe?: PeerProbe;
 }
 
@@ -77,6 +86,8 @@ export type WorkerEvent =
   | { type: 'TASK_CRASHED'; id: string; error: unknown }
   | { type: 'REDIS_LOST' }
   | { type: 'REDIS_BACK' }
+  /** how many workers the swarm lists, this one included (a claim's answer counted them) */
+  | { type: 'SWARM_SIZE'; workers: number }
   | { type: 'STOP' };
 
 
@@ -114,18 +125,24 @@ export function roomLeft(c: Pick<WorkerContext, 'concurrency' | 'running' | 'set
   return freeSlots(c) - asked;
 }
 
+/** the most slots a claim asks for now: `loneLane` while the worker is the swarm's only one, else `lane` */
+export function laneNow(c: Pick<WorkerContext, 'lane' | 'loneLane' | 'alone'>): number {
+  return c.alone && c.loneLane !== undefined ? c.loneLane : c.lane;
+}
+
 /**
  * A claim may go out: with none on its way, when a slot is free; with one on its way, when the
- * worker has lanes (lane < concurrency) and the other lane's slots (concurrency - lane) are
- * free. Two claims then take turns with the worker: Redis runs one while the worker runs the
+ * worker has lanes (laneNow < concurrency) and the other lane's slots (concurrency - laneNow)
+ * are free. Two claims then take turns with the worker: Redis runs one while the worker runs the
  * other's tasks (at concurrency 100, about 1 / max(worker, Redis) per task rather than
  * 1 / (worker + Redis): bench/analysis.md).
  */
-export function mayClaim(c: Pick<WorkerContext, 'concurrency' | 'running' | 'settled' | 'asking' | 'lane'>): boolean {
+export function mayClaim(c: Pick<WorkerContext, 'concurrency' | 'running' | 'settled' | 'asking' | 'lane' | 'loneLane' | 'alone'>): boolean {
   const room = roomLeft(c);
   if (room <= 0) return false;
   if (c.asking.length === 0) return true;
-  return c.asking.length === 1 && c.lane < c.concurrency && room >= c.concurrency - c.lane;
+  const lane = laneNow(c);
+  return c.asking.length === 1 && lane < c.concurrency && room >= c.concurrency - lane;
 }
 
 /** an answer to a claim asked before the worker last (re)connected: its tasks go back */
@@ -185,7 +202,9 @@ export const workerMachine = setup({
      */
     requestClaim: actionNotProvided('worker', 'requestClaim'),
     /** a claim is on its way: its slots are asked for */
-    claimAsked: assign({ asking: ({ context }) => [...context.asking, Math.min(roomLeft(context), context.lane)] }),
+    claimAsked: assign({ asking: ({ context }) => [...context.asking, Math.min(roomLeft(context), laneNow(context))] }),
+    /** a claim's answer counted the swarm's workers: alone (this one only, or none listed) or not */
+    countWorkers: assign({ alone: ({ event }) => (event as { workers: number }).workers <= 1 }),
     /** a claim answered (CLAIMED or CLAIM_FAILED): its slots are no longer asked for */
     claimAnswered: assign({
       asking: ({ context, event }) => {
@@ -280,7 +299,7 @@ export const workerMachine = setup({
   },
 }).createMachine({
   id: 'worker',
-  context: ({ input }) => ({ ...input, running: [], settled: [], asking: [], round: 0, behind: 0 }),
+  context: ({ input }) => ({ ...input, running: [], settled: [], asking: [], round: 0, behind: 0, alone: false }),
   initial: 'starting',
   invoke: [named('controlListener'), named('redisWatch')],
   on: {
@@ -289,6 +308,7 @@ export const workerMachine = setup({
     TASK_CRASHED: { actions: ['reportTaskCrash', 'forgetTasks'] },
     CONTROL: { actions: 'routeControl' },
     TASKS_SETTLED: { actions: 'markSettled' },
+    SWARM_SIZE: { actions: 'countWorkers' },
     // answers to claims asked before the worker left `connected`: their tasks go back (a
     // draining worker waits for them, so that the hand-back goes out before it deregisters)
     CLAIMED: [staleClaim, { actions: ['claimAnswered', 'handBackClaimed'] }],
@@ -314,7 +334,7 @@ export const workerMachine = setup({
           // slot): one at a time, or two with lanes (mayClaim). Each answer starts its tasks
           // here; an empty one with no other claim on its way means the queue has nothing for
           // us: wait on it.
-          always: { guard: 'mayClaim', actions: [{ type: 'requestClaim', params: ({ context }: { context: WorkerContext }) => ({ free: Math.min(roomLeft(context), context.lane), round: context.round }) }, 'claimAsked'] },
+          always: { guard: 'mayClaim', actions: [{ type: 'requestClaim', params: ({ context }: { context: WorkerContext }) => ({ free: Math.min(roomLeft(context), laneNow(context)), round: context.round }) }, 'claimAsked'] },
           on: {
             CLAIMED: [
               staleClaim,

@@ -86,7 +86,7 @@ export const WORKER_FIELDS = {
   port: { kind: 'port', default: 6000, doc: 'port the peer ping server listens on (0 = any free port)' },
   advertise: { kind: 'string', doc: '`host:port` (IPv6: `[addr]:port`) other nodes use to reach this worker, when it differs (NAT, proxies)' },
   fetchTaskInterval: { kind: 'int', default: 2000, min: 1, doc: 'ms of the fallback poll; an idle worker blocks on Redis and takes a new task at once' },
-  concurrency: { kind: 'int', default: 10, min: 1, doc: 'tasks run at once (from 32 up, the worker keeps two claims of half the slots on their way, so Redis and the worker overlap: docs/task-actors.md)' },
+  concurrency: { kind: 'int', default: 10, min: 1, doc: 'tasks run at once (from 32 up, or from 10 up while it is the swarm\'s only worker, the worker keeps two claims of half the slots on their way, so Redis and the worker overlap: docs/task-actors.md)' },
   heartbeatInterval: { kind: 'int', default: 1000, min: 1, doc: 'ms between batched lease renewals (one call per worker); keep it at most taskTimeout/4' },
   stopGrace: { kind: 'int', default: 10000, min: 0, doc: 'ms `worker.stop()` lets running tasks finish before handing them back to the queue' },
   abortTimeout: { kind: 'int', default: 5000, min: 0, doc: 'ms a task function gets to return after its AbortSignal fires (stop, reload, timeout) before it is ended anyway' },

@@ -27,12 +27,12 @@ import { Cluster, Command, ReplyError, type ChainableCommander, type Redis } fro
 import { primaries, type Connection } from './redis.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
-/** script name -> number of KEYS it takes (see each file's header) */
+/** script name -> number of KEYS it takes (see each file's header); `[n, m]`: from n to m */
 export const SCRIPTS = {
-  claim: 10,
+  claim: [10, 11],
   renew: 6,
   finish: 4,
-  'finish-claim': 10,
+  'finish-claim': [10, 11],
   'claim-recover': 4,
   'park-claimed': 8,
   emit: 1,
@@ -195,7 +195,9 @@ function notLoaded(e: unknown): boolean {
 }
 
 function check(name: ScriptName, keys: readonly string[]): void {
-  if (keys.length !== SCRIPTS[name]) throw new Error(`script ${name} takes ${SCRIPTS[name]} keys, got ${keys.length}`);
+  const takes: number | readonly [number, number] = SCRIPTS[name];
+  const [least, most] = typeof takes === 'number' ? [takes, takes] : takes;
+  if (keys.length < least || keys.length > most) throw new Error(`script ${name} takes ${least === most ? least : `${least} to ${most}`} keys, got ${keys.length}`);
 }
 
 /**

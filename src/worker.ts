@@ -59,10 +59,21 @@ const STATE_WRITE_MS = 200;
  * From this concurrency up, a claim asks for half the slots, and a second one goes out while the
  * first is on its way (machines/worker.ts `mayClaim`): Redis runs one claim while the worker runs
  * the other's tasks. Below it a half is a handful of tasks, and the round trip a second claim
- * adds costs more than the overlap gains (bench/analysis.md).
+ * adds costs more than the overlap gains, except for a worker alone in its swarm (LONE_LANES_FROM).
  */
 const LANES_FROM = 32;
+/**
+ * From this concurrency up, a worker that is the swarm's only one has lanes too (`loneLane`):
+ * alone, it and Redis take turns, each idle while the other works, and the second claim fills
+ * those turns; with other workers, their claims fill Redis's turns already, and the halves only
+ * add claims (at concurrency 10, one process: 1.27x the drain rate with lanes; two and four
+ * processes: 0.83x and 0.87x, bench/analysis.md). Each claim of such a worker counts the
+ * swarm's workers (claim.lua KEYS[11]), so that it knows from its next answer.
+ */
+const LONE_LANES_FROM = 10;
 const laneOf = (concurrency: number) => (concurrency >= LANES_FROM ? Math.ceil(concurrency / 2) : concurrency);
+/** the lane of a worker alone in its swarm, when it differs from `laneOf`'s */
+const loneLaneOf = (concurrency: number) => (concurrency >= LONE_LANES_FROM && concurrency < LANES_FROM ? Math.ceil(concurrency / 2) : undefined);
 
 /**
  * A command slower than this means Redis is unreachable (or too slow to keep leases alive).
@@ -140,6 +151,10 @@ export class Worker extends MeteredProcess {
   private rotation = 0;
   /** ms until something a claim saw held back by a rate limit may be claimable */
   private wakeIn?: number;
+  /** claims count the swarm's workers (a lone worker's lanes differ: loneLaneOf) */
+  private readonly countsWorkers: boolean;
+  /** the last count told the machine was of this worker alone (SWARM_SIZE) */
+  private alone = false;
   /** listed in `workers` (registered) */
   private listed = false;
   private readonly redis: Connection;
@@ -195,6 +210,7 @@ export class Worker extends MeteredProcess {
   constructor(options: WorkerOptions = {}) {
     super();
     this.config = resolveWorkerConfig(options);
+    this.countsWorkers = loneLaneOf(this.config.concurrency) !== undefined;
     this.listenPort = this.config.port;
     this.log = createLogger('worker', options.logger);
     this.telemetry = new WorkerTelemetry(
@@ -357,11 +373,14 @@ export class Worker extends MeteredProcess {
 
   async start(): Promise<void> {
     if (this.actor) throw new StateError('worker already started');
+    // (a new machine starts not alone: the next count it hears says)
+    this.alone = false;
     // the worker machine as it runs here: compiled, as its task machine (docs/task-actors.md)
     const actor = createActor(compiled(this.machine()) as unknown as ReturnType<Worker['machine']>, {
       input: {
         concurrency: this.config.concurrency,
         lane: laneOf(this.config.concurrency),
+        loneLane: loneLaneOf(this.config.concurrency),
         fetchTaskInterval: this.config.fetchTaskInterval,
         fetchWorkerInterval: this.config.fetchWorkerInterval,
         partitionPercentage: this.config.partitionPercentage,
@@ -552,7 +571,7 @@ export class Worker extends MeteredProcess {
    * from one claim to the next.
    */
   private claimRequest(max: number, part: WorkerPartition, taken?: Map<string, number>, own?: Map<string, number>): ClaimRequest {
-    const request = part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken, own), rotation: this.rotation++ });
+    const request = part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken, own), rotation: this.rotation++, countWorkers: this.countsWorkers });
     if (own) for (const f of request.functions) if (this.caps.has(f.name)) own.set(f.name, (own.get(f.name) ?? 0) + f.room);
     return request;
   }
@@ -580,9 +599,17 @@ export class Worker extends MeteredProcess {
     return functions;
   }
 
-  /** what a claim answered of when something held back may be claimable: the next wait ends then */
+  /**
+   * what a claim answered of when something held back may be claimable (the next wait ends
+   * then), and, counted, of the swarm's workers: the machine hears when it comes to be alone in
+   * the swarm, or no longer (its lanes, `loneLane`)
+   */
   private noteWake(reply: ClaimReply): ClaimReply {
     this.wakeIn = reply.wakeAt > 0 ? Math.max(1, reply.wakeAt - reply.now) : undefined;
+    if (reply.workers >= 0 && reply.workers <= 1 !== this.alone) {
+      this.alone = reply.workers <= 1;
+      if (this.actor?.getSnapshot().status === 'active') this.actor.send({ type: 'SWARM_SIZE', workers: reply.workers });
+    }
     return reply;
   }
 

@@ -221,7 +221,7 @@ describe('refused outside their rules', () => {
   it('a producer cannot claim, renew, requeue, load a function library or touch the leases and workers', async () => {
     await admin.lpush('new-task', JSON.stringify({ id: 'refused-claim', function: 'double', data: 1 }));
     const p = conn('producer');
-    const claimed = await p.fcall(library().functions.claim, 10, ...claimKeys(keys, request.worker), ...claimArgs(keys, request)).catch((e: Error) => e);
+    const claimed = await p.fcall(library().functions.claim, 10, ...claimKeys(keys, request), ...claimArgs(keys, request)).catch((e: Error) => e);
     expect(claimed).toBeInstanceOf(Error);
     expect((claimed as Error).message).toMatch(/NOPERM/);
     expect(await admin.lrange('new-task', 0, -1)).toContain(JSON.stringify({ id: 'refused-claim', function: 'double', data: 1 }));
@@ -250,7 +250,7 @@ describe('refused outside their rules', () => {
         () => c.get('another-app:secret'),
         () => c.set('another-app:secret', 'y'),
         () => c.eval("return redis.call('GET', 'another-app:secret')", 0),
-        () => c.fcall(library().functions.claim, 10, 'another-app:secret', ...claimKeys(keys, request.worker).slice(1), ...claimArgs(keys, request)),
+        () => c.fcall(library().functions.claim, 10, 'another-app:secret', ...claimKeys(keys, request).slice(1), ...claimArgs(keys, request)),
         () => c.publish('another-app:channel', 'x'),
         () => c.call('ACL', 'LIST'),
       ]) {

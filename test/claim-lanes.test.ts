@@ -8,10 +8,13 @@
  *   runs every task exactly once;
  * - answers that arrive after Redis was frozen under two claims are taken or handed back, never
  *   lost and never run twice.
+ * From concurrency 10 up, a worker that is the swarm's only one has lanes too; with another
+ * worker listed, it claims one claim at a time (the claims it sends, read with MONITOR).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
+import { library } from '../src/scripts.js';
 import { startRedis, until } from './helpers/redis-server.js';
 import { stateCounts, submitInBatches } from './helpers/task-batches.js';
 
@@ -108,4 +111,65 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
     expect(runs.size).toBe(ids.length);
     expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
   }, 150_000);
+});
+
+/**
+ * How many tasks each claim the worker sends asks for (claim.lua's ARGV[3], in a claim or a
+ * finish-claim), in order, read off Redis's MONITOR.
+ */
+async function claimSizes(o: { host: string; port: number }): Promise<{ sizes: number[]; stop: () => void }> {
+  const fns = library().functions;
+  const sizes: number[] = [];
+  const base = new Redis(o);
+  const m = await base.monitor();
+  m.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() !== 'fcall') return;
+    const keys = Number(args[2]);
+    const argv = args.slice(3 + keys);
+    if (args[1] === fns.claim) sizes.push(Number(argv[2]));
+    else if (args[1] === fns['finish-claim']) sizes.push(Number(argv[1 + Number(argv[0]) + 2]));
+  });
+  return {
+    sizes,
+    stop: () => {
+      m.disconnect();
+      base.disconnect();
+    },
+  };
+}
+
+describe('a worker of concurrency 10 to 31: lanes only while it is the swarm\'s only worker', () => {
+  const drain = async (others: string[]) => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const r = new Redis(o);
+    cleanup.push(() => r.disconnect());
+    // another worker, listed in `workers` as a live one is (no monitor runs here to prune it)
+    if (others.length) await r.sadd('workers', ...others);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const ids = await submitInBatches(c, 'quick', 400);
+    const seen = await claimSizes(o);
+    cleanup.push(() => seen.stop());
+    const w = new Worker({ port: 0, redis: o, concurrency: 10, logger: quiet });
+    w.addTaskFunction('quick', async () => null);
+    cleanup.push(() => w.stop());
+    await w.start();
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 30_000);
+    return seen.sizes;
+  };
+
+  it('alone: after the first answer has counted the workers, every claim asks for a lane (5)', async () => {
+    const sizes = await drain([]);
+    expect(sizes[0], 'the first claim, before any count').toBe(10);
+    expect(sizes.length).toBeGreaterThan(40);
+    expect(Math.max(...sizes.slice(2)), `claim sizes: ${sizes.join(' ')}`).toBe(5);
+  }, 45_000);
+
+  it('with another worker listed: claims ask for every free slot (10), one at a time', async () => {
+    const sizes = await drain(['127.0.0.1:1']);
+    expect(sizes.length).toBeGreaterThan(20);
+    expect(sizes.filter((n) => n === 10).length, `claim sizes: ${sizes.join(' ')}`).toBeGreaterThan(sizes.length / 2);
+  }, 45_000);
 });

@@ -124,7 +124,7 @@ describe('the dashboard ACL role', () => {
     const fns = library().functions;
     for (const refused of [
       // a claim declares the claimed set and the leases, which it may only read: refused before it starts
-      () => d.fcall(fns.claim, 10, ...claimKeys(keys, request.worker), ...claimArgs(keys, request)),
+      () => d.fcall(fns.claim, 10, ...claimKeys(keys, request), ...claimArgs(keys, request)),
       () => d.fcall(fns.requeue, 13, keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.taskKeyPrefix, 1000, 10, 5, 'm'),
       () => d.fcall(fns['set-limit'], 2, keys.limits, keys.running, 'f:double', '{"concurrency":1}'),
       () => d.sadd(keys.paused, '*'),

@@ -122,9 +122,13 @@ describe('EndBatch', () => {
   });
 });
 
-/** the script calls a worker at `concurrency` makes to run `n` queued no-op tasks to their end */
-async function scriptsToDrain(n: number, concurrency: number): Promise<number> {
+/**
+ * the script calls a worker at `concurrency` makes to run `n` queued no-op tasks to their end;
+ * `others`: workers listed in the swarm besides it (no monitor here prunes them)
+ */
+async function scriptsToDrain(n: number, concurrency: number, others: string[] = []): Promise<number> {
   const o = server.options();
+  if (others.length) await redis.sadd(`${o.keyPrefix}workers`, ...others);
   const c = new Client({ redis: o });
   const ids: string[] = [];
   for (let i = 0; i < n; i++) ids.push(await c.submit('noop', i));
@@ -148,10 +152,17 @@ describe('a busy worker', () => {
     expect(calls).toBeLessThanOrEqual(46);
   });
 
-  it('at concurrency 10 ends ten tasks and claims the next ten in one script', async () => {
-    const calls = await scriptsToDrain(200, 10);
+  it('at concurrency 10, with other workers in the swarm, ends ten tasks and claims the next ten in one script', async () => {
+    const calls = await scriptsToDrain(200, 10, ['127.0.0.1:1']);
     // the ten no-op tasks of a claim settle together: their ENDs and the claim for their slots
     // go out in one script, about one per ten tasks (ENDs alone, or a claim per task, would not)
     expect(calls).toBeLessThanOrEqual(200 / 10 + 8);
+  });
+
+  it("at concurrency 10, the swarm's only worker, ends five tasks and claims the next five in one script (lanes)", async () => {
+    const calls = await scriptsToDrain(200, 10);
+    // two claims of five take turns: each lane's ENDs carry its next claim
+    expect(calls).toBeGreaterThan(200 / 10 + 8);
+    expect(calls).toBeLessThanOrEqual(200 / 5 + 8);
   });
 });

@@ -84,7 +84,7 @@ describe('the script library', () => {
     pipe.ping();
     pipeScript(pipe, 'submit', [keys.queued, keys.newQueue], [keys.taskKeyPrefix, 'all', 'a', entry('a'), '', '', 0, '', '', '']);
     const request = requestFor('w:1', 5, 10_000, ['f']);
-    pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
+    pipeScript(pipe, 'claim', claimKeys(keys, request), claimArgs(keys, request));
     pipe.echo('after');
     const replies = await execPipeline(pipe);
     expect(replies.map(([e]) => e)).toEqual([null, null, null, null]);

@@ -45,19 +45,22 @@ export interface ClaimRequest {
   token: string;
   /** tokens of earlier claims whose replies arrived: their receipts are dropped */
   acks: string[];
+  /** the reply counts the swarm's workers (`workers`): the worker's lanes depend on it */
+  countWorkers?: boolean;
 }
 
 /**
  * a claim's reply as the script gives it: `wakeAt`, the Redis time something held back by a
- * rate limit may be claimable (-1: nothing), and `receipt` (one was kept under the token)
+ * rate limit may be claimable (-1: nothing), `receipt` (one was kept under the token), and
+ * `workers`, the members of the swarm's worker set when the request asked (countWorkers), else -1
  */
-export type ClaimReply = ClaimResult & { wakeAt: number; receipt: boolean };
+export type ClaimReply = ClaimResult & { wakeAt: number; receipt: boolean; workers: number };
 
-export const NO_CLAIM = (): ClaimReply => ({ claimed: [], parked: [], now: 0, wakeAt: -1, receipt: false });
+export const NO_CLAIM = (): ClaimReply => ({ claimed: [], parked: [], now: 0, wakeAt: -1, receipt: false, workers: -1 });
 
 export async function claim(redis: Connection, keys: Keys, c: ClaimRequest): Promise<ClaimReply> {
   if (c.max <= 0 || c.functions.length === 0) return NO_CLAIM();
-  return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c.worker), claimArgs(keys, c)));
+  return parseClaim(await runScript(redis, 'claim', claimKeys(keys, c), claimArgs(keys, c)));
 }
 
 /**
@@ -69,11 +72,15 @@ export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending
   // (finish.lua's keys and task key prefix are claim.lua's too: finish-claim.lua passes them on)
   const args: (string | number)[] = [4 * ends.length];
   pushEndings(args, ends);
-  const reply = (await runScript(redis, 'finish-claim', claimKeys(keys, c.worker), claimArgs(keys, c, args))) as [unknown, unknown];
+  const reply = (await runScript(redis, 'finish-claim', claimKeys(keys, c), claimArgs(keys, c, args))) as [unknown, unknown];
   return { written: parseFinish(reply[0]), ...parseClaim(reply[1]) };
 }
 
-export const claimKeys = (keys: Keys, worker: string) => [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(worker), keys.ended];
+export function claimKeys(keys: Keys, c: Pick<ClaimRequest, 'worker' | 'countWorkers'>): string[] {
+  const k = [keys.newQueue, keys.taskSet, keys.leases, keys.queued, ...keys.deadStore, keys.claimReceipts(c.worker), keys.ended];
+  if (c.countWorkers) k.push(keys.workerSet);
+  return k;
+}
 /** claim.lua's ARGV, after `args` (finish-claim.lua's ENDs) */
 export function claimArgs(keys: Keys, c: ClaimRequest, args: (string | number)[] = []): (string | number)[] {
   args.push(keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.acks.length);
@@ -106,7 +113,7 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
     // the block: nothing slips in between.
     pipeScript(pipe, 'ready', [keys.newQueue], request.functions.filter((f) => f.room > 0).map((f) => f.name));
     pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
-    pipeScript(pipe, 'claim', claimKeys(keys, request.worker), claimArgs(keys, request));
+    pipeScript(pipe, 'claim', claimKeys(keys, request), claimArgs(keys, request));
     const replies = await execPipeline(pipe);
     const [err, reply] = replies[onBlocking ? 3 : 2] ?? [new Error('the pipelined claim got no reply')];
     // a Cluster whose slot went to another node (src/cluster-redirect.ts): the claim did not
@@ -141,7 +148,7 @@ export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: n
 }
 
 export function parseClaim(reply: unknown): ClaimReply {
-  const [flat, parkedFlat, wakeAt, now, receipt] = reply as [string[], string[], number, number, number];
+  const [flat, parkedFlat, wakeAt, now, receipt, workers] = reply as [string[], string[], number, number, number, number];
   const claimed: Claimed[] = [];
   for (let i = 0; i < flat.length; i += 4) {
     claimed.push({ id: flat[i]!, raw: flat[i + 1]!, attempt: Number(flat[i + 2]), lease: flat[i + 3]! });
@@ -150,7 +157,7 @@ export function parseClaim(reply: unknown): ClaimReply {
   for (let i = 0; i < parkedFlat.length; i += 2) {
     parked.push({ reason: parkedFlat[i] as DeadLetterReason, message: parkedFlat[i + 1]! });
   }
-  return { claimed, parked, now: Number(now), wakeAt: Number(wakeAt), receipt: receipt === 1 };
+  return { claimed, parked, now: Number(now), wakeAt: Number(wakeAt), receipt: receipt === 1, workers: Number(workers) };
 }
 
 /**

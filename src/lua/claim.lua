@@ -37,6 +37,8 @@
   KEYS[9] this worker's claim receipts (hash: token -> what that claim took)
   KEYS[10] ended (list): a cancelled task's id, once its entry is dropped or it is ended (a
           task cancelled while it ran and put back since: `cancelling`), for reap.lua
+  KEYS[11] (optional) workers (set): given, the reply counts its members (a worker whose lanes
+          depend on whether it is the swarm's only one asks: src/worker.ts `loneLaneOf`)
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] max tasks to claim
   ARGV[4] max payload bytes   ARGV[5] where to start in the worker's function list (rotation)
   ARGV[6] token: names this claim ('' = none). A claim's reply can be lost after Redis ran it
@@ -48,13 +50,14 @@
   ARGV[7] n, then ARGV[8..7+n]: tokens whose replies the worker has received (receipts dropped)
   ARGV[8+n..] pairs: a function this worker runs, and how many more of it it may take now
 
-  Returns { claimed, parked, wakeAt, now, receipt }:
+  Returns { claimed, parked, wakeAt, now, receipt, workers }:
     claimed = flat { id, raw, attempt (as text), lease, ... }
     parked  = flat { reason, message, ... }
     wakeAt  = the earliest Redis time (ms) something this claim saw held back by a rate limit
               may be claimable, or -1
     now     = Redis time of the claim (ms): the claimed tasks' `start`
     receipt = 1 when a receipt was kept under the token (ack it with a later claim), else 0
+    workers = SCARD of KEYS[11], or -1 without it
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
@@ -81,6 +84,7 @@ for i = 8 + acks, #ARGV, 2 do
   roomLeft = roomLeft + math.max(0, room[ARGV[i]])
 end
 local now = nowMs()
+local workers = KEYS[11] and redis.call('SCARD', KEYS[11]) or -1
 -- (numbers given to redis.call as text, and now's written once: Redis prints a number argument with printf)
 local nowS = nowText()
 -- the dead-letter store (lib/park.lua), made when this claim first parks an entry
@@ -95,7 +99,7 @@ local claimed, parked = {}, {}
 -- This token ran before (its reply was lost) or was given up: answer from its receipt.
 if token ~= '' then
   local receipt = redis.call('HGET', KEYS[9], token)
-  if receipt == '' then return { claimed, parked, -1, now, 0 } end
+  if receipt == '' then return { claimed, parked, -1, now, 0, workers } end
   if receipt then
     local r = cjson.decode(receipt)
     for i = 2, #r, 3 do
@@ -107,7 +111,7 @@ if token ~= '' then
         claimed[#claimed + 1] = r[i + 1]
       end
     end
-    return { claimed, parked, -1, r[1], 1 }
+    return { claimed, parked, -1, r[1], 1, workers }
   end
 end
 
@@ -140,7 +144,7 @@ local calm = fnsEmpty or existing(calmKeys) == 0
 -- knowledge of the ingress's right end left to drop (plainKey, below). The claim would route
 -- nothing and find nothing; it answers at once, without building what a claim needs.
 local queueLen = calm and redis.call('LLEN', Q) or nil
-if fnsEmpty and queueLen == 0 and redis.call('EXISTS', plainKey(Q)) == 0 then return { claimed, parked, -1, now, 0 } end
+if fnsEmpty and queueLen == 0 and redis.call('EXISTS', plainKey(Q)) == 0 then return { claimed, parked, -1, now, 0, workers } end
 
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
@@ -459,4 +463,4 @@ if token ~= '' and #claimed > 0 then
   redis.call('PEXPIRE', KEYS[9], '600000')
   kept = 1
 end
-return { claimed, parked, wakeAt, now, kept }
+return { claimed, parked, wakeAt, now, kept, workers }

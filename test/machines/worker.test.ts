@@ -289,6 +289,52 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     });
   });
 
+  describe('lanes while alone (loneLane): two claims only while the swarm has no other worker', () => {
+    const alone = { ...input, concurrency: 4, lane: 4, loneLane: 2 };
+    const size = (workers: number): WorkerEvent => ({ type: 'SWARM_SIZE', workers });
+
+    it('until a claim has counted the workers, one claim at a time', () => {
+      const s = starting(alone);
+      const [snap, actions] = step(s, done(s, 'register'));
+      expect(claims(actions)).toEqual([{ free: 4, round: 1 }]);
+      expect(snap.context.alone).toBe(false);
+    });
+
+    it('alone (the count is this worker, or none): a claim asks for a lane, and a second goes out for the other', () => {
+      for (const workers of [1, 0]) {
+        const s = starting(alone);
+        const [snap, actions] = step(s, size(workers), done(s, 'register'));
+        expect(claims(actions)).toEqual([
+          { free: 2, round: 1 },
+          { free: 2, round: 1 },
+        ]);
+        expect(snap.context.asking).toEqual([2, 2]);
+      }
+    });
+
+    it('another worker counted: freed slots go out in one claim again, and the claims of the lanes on their way still answer', () => {
+      const s0 = starting(alone);
+      const [s] = step(s0, size(1), done(s0, 'register'));
+      const [shared, none] = step(s, size(2));
+      expect(claims(none)).toEqual([]);
+      expect(shared.context.asking).toEqual([2, 2]);
+      const [one] = step(shared, answer(shared, claimed('a', 'b')), answer(shared, claimed('c', 'd')));
+      expect(one.context.asking).toEqual([]);
+      const [settled, actions] = step(one, { type: 'TASKS_SETTLED', ids: ['a', 'b'] });
+      expect(claims(actions)).toEqual([{ free: 2, round: 1 }]);
+      // two slots free with a claim on its way: no second one, as without lanes
+      const [, more] = step(settled, { type: 'TASKS_SETTLED', ids: ['c', 'd'] });
+      expect(claims(more)).toEqual([]);
+    });
+
+    it('a worker without loneLane hears the count and claims as before', () => {
+      const s0 = starting();
+      const [snap, actions] = step(s0, size(1), done(s0, 'register'));
+      expect(snap.context.alone).toBe(true);
+      expect(claims(actions)).toEqual([{ free: 2, round: 1 }]);
+    });
+  });
+
   describe('an answer to a claim the worker moved on from', () => {
     it('after Redis was lost and found again: its tasks are handed back, not started', () => {
       const s = fetching();

@@ -52,7 +52,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, setup, SimulatedClock, type AnyEventObject, type InspectionEvent } from 'xstate';
-import { freeSlots, roomLeft, workerMachine, type ClaimedTask, type WorkerInput } from '../../machines/worker.js';
+import { freeSlots, laneNow, roomLeft, workerMachine, type ClaimedTask, type WorkerInput } from '../../machines/worker.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
 import { TaskMachines } from '../../actors/task-machines.js';
 import { taskMachine, type TaskInput, type TaskOutput } from '../../machines/task.js';
@@ -82,8 +82,11 @@ import {
 } from './harness.js';
 
 type Variant = 'fake children' | 'real children';
-/** one claim at a time (lane = concurrency), or two on their way at once (lane < concurrency) */
-export type Lanes = 'one claim at a time' | 'two lanes';
+/**
+ * one claim at a time (lane = concurrency), two on their way at once (lane < concurrency), or
+ * two only while the swarm has no other worker (loneLane < lane = concurrency, SWARM_SIZE)
+ */
+export type Lanes = 'one claim at a time' | 'two lanes' | 'lanes while alone';
 
 const baseInput: WorkerInput = {
   concurrency: 2,
@@ -95,9 +98,10 @@ const baseInput: WorkerInput = {
   abortTimeout: 100,
   finishRetryDelay: 50,
 };
-const lanes: Record<Lanes, Pick<WorkerInput, 'concurrency' | 'lane'>> = {
+const lanes: Record<Lanes, Pick<WorkerInput, 'concurrency' | 'lane' | 'loneLane'>> = {
   'one claim at a time': { concurrency: 2, lane: 2 },
   'two lanes': { concurrency: 2, lane: 1 },
+  'lanes while alone': { concurrency: 2, lane: 2, loneLane: 1 },
 };
 /**
  * With real task children the worker's abortTimeout is also theirs: make it long, so that a
@@ -151,6 +155,8 @@ const abstract = (s: Snap) =>
         [...(s.context.asking as number[])].sort(),
         [...onTheWay(s)].sort(byRoundAndSize).map((c) => [c.asked, c.round]),
         s.context.round,
+        // (without loneLane, being alone changes nothing: one state either way)
+        s.context.loneLane === undefined ? null : s.context.alone,
       ]);
 const claim = (ids: string[]): { tasks: ClaimedTask[] } => ({ tasks: ids.map((id) => ({ id, attempt: 1, lease: `lease-${id}` })) });
 const fail = () => [{ message: 'fake failure' }];
@@ -237,6 +243,10 @@ const payloads: Payloads = {
     // a claim's answer: only to a claim on its way (of this round or an earlier one)
     CLAIMED: claimedEvents,
     CLAIM_FAILED: failedEvents,
+    // a claim's answer counted the swarm's workers: this one alone, or not (only a change). A
+    // worker without loneLane claims alike either way: it hears it only while starting (its
+    // transition is covered, and the graph stays the size it was)
+    SWARM_SIZE: (s) => (s.context.loneLane === undefined && topState(s) !== 'starting' ? [] : [{ type: 'SWARM_SIZE', workers: s.context.alone ? 3 : 1 }]),
   },
 };
 /**
@@ -530,7 +540,7 @@ async function replay(variant: Variant, l: Lanes, plan: Plan, interpreter: Inter
     const invoked = /^xstate\.(done|error)\.actor\.(.+)$/.exec(t);
     if (t.startsWith('xstate.after.')) {
       const delay = t.split('.')[2] as keyof WorkerInput;
-      clock.increment(actor.getSnapshot().context[delay]);
+      clock.increment(actor.getSnapshot().context[delay] as number);
     } else if (task) {
       const [, kind, id] = task as unknown as [string, string, string];
       const child = childOf(id);
@@ -571,6 +581,8 @@ async function replay(variant: Variant, l: Lanes, plan: Plan, interpreter: Inter
     else if (t === 'LEASES_LOST') produce(e, 'heartbeat');
     else if (t === 'CONTROL') produce(e, 'controlListener');
     else if (t === 'TASKS_SETTLED') actor.send(e as never);
+    // (the runtime sends it as a claim's answer arrives, whatever the state)
+    else if (t === 'SWARM_SIZE') actor.send(e as never);
     else throw new Error(`no driver for ${t}`);
   };
 
@@ -614,7 +626,7 @@ async function replay(variant: Variant, l: Lanes, plan: Plan, interpreter: Inter
     for (const c of asked) {
       expect(c.input.round, `${where}: round of a claim asked`).toBe(s.context.round);
       expect(c.input.free, `${where}: slots a claim asks for`).toBeGreaterThanOrEqual(1);
-      expect(c.input.free, `${where}: slots a claim asks for`).toBeLessThanOrEqual(s.context.lane);
+      expect(c.input.free, `${where}: slots a claim asks for`).toBeLessThanOrEqual(laneNow(s.context));
     }
     if (s.status === 'active') {
       // the claims of this round on their way are `asking` (connected or not: a draining worker
@@ -623,9 +635,11 @@ async function replay(variant: Variant, l: Lanes, plan: Plan, interpreter: Inter
       expect(sortedNumbers(mine.map((c) => c.input.free)), `${where}: asking is the claims on their way`).toEqual(sortedNumbers(s.context.asking));
     }
     if (inConnected(s)) {
-      // while connected: no more than two on their way (one without lanes), no more slots than are free
+      // while connected: no more than two on their way (one without lanes: a worker whose lanes
+      // come and go with the swarm's size may still await the second of its lanes' claims after
+      // they went), no more slots than are free
       const mine = fx.unsettled('requestClaim').filter((c) => c.input.round === s.context.round);
-      expect(mine.length, `${where}: claims on their way`).toBeLessThanOrEqual(s.context.lane < s.context.concurrency ? 2 : 1);
+      expect(mine.length, `${where}: claims on their way`).toBeLessThanOrEqual(s.context.lane < s.context.concurrency || s.context.loneLane !== undefined ? 2 : 1);
       expect(sum(mine.map((c) => c.input.free)), `${where}: slots asked for (free: ${freeSlots(s.context)})`).toBeLessThanOrEqual(freeSlots(s.context));
       // at rest in a claiming state with no claim on its way: only when no slot is free (a
       // task that settles or ends re-evaluates mayClaim); anything else would never claim again
@@ -726,6 +740,24 @@ const scenarios = (variant: Variant): Record<Lanes, Plan[]> => ({
         ]
       : []),
   ],
+  'lanes while alone': [
+    /**
+     * Alone, two claims of a lane each go out; another worker is counted while both are on their
+     * way: both answer and run, and the slots freed after go out one claim at a time.
+     */
+    planOf(stepperOf(variant, 'lanes while alone'), inputOf(variant, 'lanes while alone'), [
+      { type: 'SWARM_SIZE', workers: 1 },
+      { type: 'xstate.done.actor.0.worker.starting' },
+      { type: 'SWARM_SIZE', workers: 3 },
+      claimed(['a'], 1, 1),
+      claimed(['b'], 1, 1),
+      { type: 'TASKS_ENDED', ids: ['a'] },
+      { type: 'TASKS_ENDED', ids: ['b'] },
+      claimed([], 1, 1),
+      { type: 'STOP' },
+      { type: 'xstate.done.actor.0.worker.deregistering' },
+    ], 'scenario: alone, two lanes; another worker counted: both answer, then one claim at a time'),
+  ],
   'two lanes': [
     /**
      * A claim of the first round answers after the worker reconnected (Redis was down for all,
@@ -823,8 +855,9 @@ export function workerModelTests(l: Lanes): void {
   }
 
   describe('an idle worker waits on the queue', () => {
-    if (l === 'one claim at a time') {
-      it('one claim at a time: after one empty answer', () => {
+    if (l !== 'two lanes') {
+      // (lanes while alone: not alone until a claim's answer has counted the workers)
+      it(`${l}: after one empty answer`, () => {
         expect(claimsBeforeWaiting(l)).toBe(1);
       });
     } else {
