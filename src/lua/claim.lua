@@ -57,7 +57,8 @@
               may be claimable, or -1
     now     = Redis time of the claim (ms): the claimed tasks' `start`
     receipt = 1 when a receipt was kept under the token (ack it with a later claim), else 0
-    workers = SCARD of KEYS[11], or -1 without it
+    workers = SCARD of KEYS[11], or -1 without it (or when Redis refused the count: an ACL
+              user whose rules predate it)
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
@@ -84,7 +85,13 @@ for i = 8 + acks, #ARGV, 2 do
   roomLeft = roomLeft + math.max(0, room[ARGV[i]])
 end
 local now = nowMs()
-local workers = KEYS[11] and redis.call('SCARD', KEYS[11]) or -1
+-- (a count refused, as under ACL rules made before claims counted, is none: the claim runs on,
+-- and the worker claims one claim at a time; pcall, as a refusal raised would fail every claim)
+local workers = -1
+if KEYS[11] then
+  local n = redis.pcall('SCARD', KEYS[11])
+  if type(n) == 'number' then workers = n end
+end
 -- (numbers given to redis.call as text, and now's written once: Redis prints a number argument with printf)
 local nowS = nowText()
 -- the dead-letter store (lib/park.lua), made when this claim first parks an entry
