@@ -66,7 +66,7 @@ const LANES_FROM = 32;
  * From this concurrency up, a worker that is the swarm's only one has lanes too (`loneLane`):
  * alone, it and Redis take turns, each idle while the other works, and the second claim fills
  * those turns; with other workers, their claims fill Redis's turns already, and the halves only
- * add claims (at concurrency 10, one process: 1.27x the drain rate with lanes; two and four
+ * add claims (at concurrency 10, one process: 1.19x the drain rate with lanes; two and four
  * processes: 0.83x and 0.87x, bench/analysis.md). Each claim of such a worker counts the
  * swarm's workers (claim.lua KEYS[11]), so that it knows from its next answer.
  */

@@ -12,6 +12,10 @@ import { Redis } from 'ioredis';
 import { aclRule } from '../src/acl.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { Client, Worker } from '../src/index.js';
+import { claimKeys } from '../src/effects/queue.js';
+import { partitionKeys } from '../src/partitions.js';
+import { library } from '../src/scripts.js';
+import calculateSlot from 'cluster-key-slot';
 import { startRedis, until } from './helpers/redis-server.js';
 import { stateCounts, submitInBatches } from './helpers/task-batches.js';
 
@@ -19,6 +23,8 @@ const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** a logger that keeps every warning and error */
 function keeping(lines: string[]) {
   const keep = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
@@ -51,3 +57,159 @@ describe('the count of workers a claim makes', () => {
     expect(logs.filter((l) => /NOPERM|permission|can't run/i.test(l))).toEqual([]);
   }, 30_000);
 });
+
+type Load = { now: number; most: number };
+/** a task function that counts the runs of each id, and how many run at once in each of `loads` */
+function counting(runs: Map<string, number>, loads: Load[], ms: number) {
+  return async (task: { id: string }) => {
+    runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+    for (const l of loads) l.most = Math.max(l.most, ++l.now);
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      for (const l of loads) l.now--;
+    }
+  };
+}
+
+describe('a worker whose lanes come and go with the swarm (concurrency 10)', () => {
+  it('in a swarm of four partitions, alone: the count lands in each partition, every task ends once, caps hold', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = { host: server.host, port: server.port, keyPrefix: `{lone${process.pid}}:`, partitions: 4 };
+    const parts = partitionKeys(resolveRedisConfig(o));
+    // each partition's claim keys, the workers set among them, share one slot (one script, one node)
+    for (const k of parts) {
+      const ks = claimKeys(k, { worker: 'w:1', countWorkers: true });
+      expect(ks).toHaveLength(11);
+      expect(new Set(ks.map((key) => calculateSlot(key))).size).toBe(1);
+    }
+    const runs = new Map<string, number>();
+    const load: Load = { now: 0, most: 0 };
+    const capped = { now: 0, most: 0 };
+    const w = new Worker({ port: 0, redis: o, concurrency: 10, logger: quiet });
+    w.addTaskFunction('quick', counting(runs, [load], 2));
+    w.addTaskFunction('capped', counting(runs, [load, capped], 5), { concurrency: 3 });
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close(), () => w.stop());
+    const ids = [...(await submitInBatches(c, 'quick', 1500)), ...(await submitInBatches(c, 'capped', 150))];
+    const seen = await claimSizes(o);
+    cleanup.push(() => seen.stop());
+    await w.start();
+    await until(() => runs.size === ids.length, 'every task ran', 30_000);
+    const r = new Redis({ host: o.host, port: o.port });
+    cleanup.push(() => r.disconnect());
+    await until(async () => (await Promise.all(parts.map((k) => r.zcard(k.leases)))).every((n) => n === 0), 'no lease left', 10_000);
+    expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
+    expect(capped.most).toBeLessThanOrEqual(3);
+    expect(load.most).toBeLessThanOrEqual(10);
+    // alone, it claimed in lanes while busy: most claims asked for five at most (an idle
+    // worker's claim, after its wait, asks for every free slot)
+    expect(seen.counted, 'claims that counted the workers').toBeGreaterThan(0);
+    expect(seen.sizes.filter((n) => n <= 5).length, `claim sizes: ${seen.sizes.join(' ')}`).toBeGreaterThan(seen.sizes.length * 0.6);
+  }, 60_000);
+
+  it('another worker joins and leaves again and again while it drains: nothing runs twice, beyond its slots or its cap, or is left RUNNING', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const runs = new Map<string, number>();
+    const load: Load = { now: 0, most: 0 };
+    const capped = { now: 0, most: 0 };
+    const other = { now: 0, most: 0 };
+    const w = new Worker({ port: 0, redis: o, concurrency: 10, logger: quiet });
+    w.addTaskFunction('quick', counting(runs, [load], 3));
+    w.addTaskFunction('capped', counting(runs, [load, capped], 4), { concurrency: 3 });
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close(), () => w.stop());
+    const ids = [...(await submitInBatches(c, 'quick', 3000)), ...(await submitInBatches(c, 'capped', 600))];
+    await w.start();
+    // how often its machine heard that it came to be alone, or no longer
+    let flips = 0;
+    let alone = false;
+    (w as unknown as { actor: { subscribe(f: (s: { context: { alone: boolean } }) => void): void } }).actor.subscribe((snap) => {
+      if (snap.context.alone !== alone) flips++;
+      alone = snap.context.alone;
+    });
+    // the other worker, started and stopped in turn: each start and stop changes the count its
+    // claims read (its stop deregisters it), with the first worker's claims on their way
+    let stop = false;
+    const churn = (async () => {
+      while (!stop) {
+        const b = new Worker({ port: 0, redis: o, concurrency: 10, stopGrace: 200, logger: quiet });
+        b.addTaskFunction('quick', counting(runs, [other], 3));
+        b.addTaskFunction('capped', counting(runs, [other], 4), { concurrency: 3 });
+        await b.start();
+        await sleep(40 + Math.random() * 80);
+        await b.stop();
+        await sleep(40 + Math.random() * 80);
+      }
+    })();
+    await until(() => runs.size === ids.length, 'every task ran', 60_000);
+    stop = true;
+    await churn;
+    const r = new Redis(o);
+    cleanup.push(() => r.disconnect());
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 20_000);
+    expect(await r.zcard('tasks:leases')).toBe(0);
+    expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
+    expect(capped.most).toBeLessThanOrEqual(3);
+    expect(load.most).toBeLessThanOrEqual(10);
+    expect(other.most).toBeLessThanOrEqual(10);
+    expect(flips, 'lanes came and went').toBeGreaterThanOrEqual(4);
+  }, 120_000);
+
+  it('alone, Redis frozen under its two claims and back: every task ends exactly once, and lanes go on', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const runs = new Map<string, number>();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const ids = await submitInBatches(c, 'quick', 8000);
+    const w = new Worker({ port: 0, redis: o, concurrency: 10, heartbeatInterval: 100, pingTimeout: 200, logger: quiet });
+    w.addTaskFunction('quick', async (task) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    const machine = () => (w as unknown as { actor: { getSnapshot(): { context: { alone: boolean; round: number } } } }).actor.getSnapshot().context;
+    await until(() => runs.size >= 1000 && machine().alone, '1000 tasks ran, alone', 20_000);
+    for (let i = 0; i < 2; i++) {
+      server.freeze();
+      await sleep(1500);
+      server.thaw();
+      await sleep(500);
+    }
+    const r = new Redis(o);
+    cleanup.push(() => r.disconnect());
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
+    expect(runs.size).toBe(ids.length);
+    expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
+    expect(machine().round, 'rounds of connected').toBeGreaterThan(1);
+    expect(machine().alone).toBe(true);
+  }, 120_000);
+});
+
+/**
+ * How many tasks each claim asks for (claim.lua's ARGV[3], in a claim or a finish-claim), in
+ * order, and how many claims counted the workers (11 keys), read off Redis's MONITOR.
+ */
+async function claimSizes(o: { host: string; port: number }): Promise<{ sizes: number[]; counted: number; stop: () => void }> {
+  const fns = library().functions;
+  const out = { sizes: [] as number[], counted: 0, stop: () => {} };
+  const base = new Redis({ host: o.host, port: o.port });
+  const m = await base.monitor();
+  m.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() !== 'fcall' || (args[1] !== fns.claim && args[1] !== fns['finish-claim'])) return;
+    const keys = Number(args[2]);
+    if (keys === 11) out.counted++;
+    const argv = args.slice(3 + keys);
+    out.sizes.push(Number(args[1] === fns.claim ? argv[2] : argv[1 + Number(argv[0]) + 2]));
+  });
+  out.stop = () => {
+    m.disconnect();
+    base.disconnect();
+  };
+  return out;
+}
