@@ -11,7 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { aclRule } from '../src/acl.js';
 import { resolveRedisConfig } from '../src/config.js';
-import { Client, Worker } from '../src/index.js';
+import { Client, Monitor, Worker } from '../src/index.js';
+import { spawnWorker } from './helpers/processes.js';
 import { claimKeys } from '../src/effects/queue.js';
 import { partitionKeys } from '../src/partitions.js';
 import { library } from '../src/scripts.js';
@@ -189,6 +190,42 @@ describe('a worker whose lanes come and go with the swarm (concurrency 10)', () 
     expect(machine().round, 'rounds of connected').toBeGreaterThan(1);
     expect(machine().alone).toBe(true);
   }, 120_000);
+
+  it('another worker SIGKILLed: one claim at a time while it is listed, lanes again once a monitor has pruned it', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const w = new Worker({ port: 0, redis: o, concurrency: 10, heartbeatInterval: 100, logger: quiet });
+    w.addTaskFunction('quick', async () => null);
+    cleanup.push(() => w.stop());
+    await w.start();
+    const alone = () => (w as unknown as { actor: { getSnapshot(): { context: { alone: boolean } } } }).actor.getSnapshot().context.alone;
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    // a claim counts: tasks keep coming, a few at a time
+    let feeding = true;
+    const feed = (async () => {
+      while (feeding) {
+        await c.submitMany(Array.from({ length: 20 }, (_, i) => ({ fn: 'quick', data: { i } })));
+        await sleep(20);
+      }
+    })();
+    cleanup.push(async () => {
+      feeding = false;
+      await feed;
+    });
+    await until(alone, 'alone', 10_000);
+    const other = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100 }, [], ['quick']);
+    cleanup.push(() => other.kill('SIGKILL'));
+    await until(() => !alone(), 'the other worker counted', 10_000);
+    await other.kill('SIGKILL');
+    await sleep(1000);
+    expect(alone(), 'a worker that died is counted until it is pruned').toBe(false);
+    const m = new Monitor({ redis: o, taskTimeout: 500, checkTaskInterval: 100, logger: quiet });
+    cleanup.push(() => m.stop());
+    await m.start();
+    await until(alone, 'alone again once the dead worker was pruned', 15_000);
+  }, 60_000);
 });
 
 /**
