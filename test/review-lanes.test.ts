@@ -69,7 +69,11 @@ describe('a claim whose reply is lost as the worker stops: what it took goes bac
   it.each([
     { concurrency: 64, others: 1, heard: 'before', stoppedIn: { connected: 'fetching' }, what: 'the other claim on its way, stopped before the failure is heard' },
     { concurrency: 64, others: 1, heard: 'after', stoppedIn: { connected: 'claimFailed' }, what: 'the other claim on its way, stopped once the failure is heard (waiting for the other)' },
-    { concurrency: 16, others: 0, heard: 'before', stoppedIn: { connected: 'fetching' }, what: 'one claim at a time, stopped before the failure is heard' },
+    // a worker alone in its swarm at concurrency 10 has lanes too (once a claim has counted it alone)
+    { concurrency: 10, others: 1, heard: 'before', stoppedIn: { connected: 'fetching' }, what: 'alone at concurrency 10, the other claim on its way, stopped before the failure is heard' },
+    { concurrency: 10, others: 1, heard: 'after', stoppedIn: { connected: 'claimFailed' }, what: 'alone at concurrency 10, the other claim on its way, stopped once the failure is heard' },
+    // (below 10: a worker alone in its swarm from 10 to 31 has lanes too, src/worker.ts LONE_LANES_FROM)
+    { concurrency: 8, others: 0, heard: 'before', stoppedIn: { connected: 'fetching' }, what: 'one claim at a time, stopped before the failure is heard' },
   ])('$what', async ({ concurrency, others, heard, stoppedIn }) => {
     const server = await startRedis();
     cleanup.push(() => server.stop());
