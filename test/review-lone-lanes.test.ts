@@ -55,6 +55,10 @@ describe('the count of workers a claim makes', () => {
     await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 10_000).catch((e: Error) => {
       throw new Error(`${e.message}; the worker logged: ${logs.slice(0, 3).join(' | ')}`);
     });
+    // idle now: a task that arrives is claimed by the claim its wait pipelines behind the block
+    await sleep(500);
+    const more = await submitInBatches(c, 'quick', 5);
+    await until(async () => (await stateCounts(r, more)).get('END') === more.length, 'the tasks an idle worker woke for ended', 10_000);
     expect(logs.filter((l) => /NOPERM|permission|can't run/i.test(l))).toEqual([]);
   }, 30_000);
 });
