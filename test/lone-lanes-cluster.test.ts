@@ -16,7 +16,7 @@ import { until } from './helpers/redis-server.js';
 let d: ClusterDeployment;
 let dir: string;
 beforeAll(async () => {
-  ({ dep: d, dir } = await deployCluster('task-swarm-review-lone-lanes', { replicas: 0 }));
+  ({ dep: d, dir } = await deployCluster('task-swarm-lone-lanes', { replicas: 0 }));
 }, 60_000);
 afterAll(async () => {
   await removeCluster(d, dir);
