@@ -6,13 +6,21 @@
  * drains, bench/seed-drain.ts --entry). `npm run bench` builds first.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 type Library = typeof import('../../src/index.js');
 
-const DIST = new URL('../../dist/src/index.js', import.meta.url);
+/**
+ * the build to run: this checkout's, or another checkout's (its directory, built, with its own
+ * node_modules or a link to one) in TASK_SWARM_BENCH_CHECKOUT, so that bench/warm-pairs.ts can
+ * run two builds side by side
+ */
+const DIST = process.env.TASK_SWARM_BENCH_CHECKOUT
+  ? pathToFileURL(resolve(process.env.TASK_SWARM_BENCH_CHECKOUT, 'dist/src/index.js'))
+  : new URL('../../dist/src/index.js', import.meta.url);
 
 export async function taskSwarm(): Promise<Library> {
-  if (!existsSync(fileURLToPath(DIST))) throw new Error('bench: dist/ is missing: run `npm run build` first (`npm run bench` does)');
+  if (!existsSync(fileURLToPath(DIST))) throw new Error(`bench: ${fileURLToPath(DIST)} is missing: run \`npm run build\` first (\`npm run bench\` does)`);
   return (await import(DIST.href)) as Library;
 }
