@@ -373,8 +373,6 @@ export class Worker extends MeteredProcess {
 
   async start(): Promise<void> {
     if (this.actor) throw new StateError('worker already started');
-    // (a new machine starts not alone: the next count it hears says)
-    this.alone = false;
     // the worker machine as it runs here: compiled, as its task machine (docs/task-actors.md)
     const actor = createActor(compiled(this.machine()) as unknown as ReturnType<Worker['machine']>, {
       input: {
