@@ -602,7 +602,7 @@ export class Worker extends MeteredProcess {
    * then), and, counted, of the swarm's workers: the machine hears when it comes to be alone in
    * the swarm, or no longer (its lanes, `loneLane`)
    */
-  private noteWake(reply: ClaimReply): ClaimReply {
+  private noteReply(reply: ClaimReply): ClaimReply {
     this.wakeIn = reply.wakeAt > 0 ? Math.max(1, reply.wakeAt - reply.now) : undefined;
     if (reply.workers >= 0 && reply.workers <= 1 !== this.alone) {
       this.alone = reply.workers <= 1;
@@ -660,7 +660,7 @@ export class Worker extends MeteredProcess {
     }
     // the wake of the soonest rate-limited work, in any partition
     const last = out.at(-1)!.reply;
-    this.noteWake({ ...last, wakeAt });
+    this.noteReply({ ...last, wakeAt });
     return out;
   }
 
@@ -676,7 +676,7 @@ export class Worker extends MeteredProcess {
       ends.carriedBy(both);
       reply = both;
     } else reply = claim(this.redis, part.keys, request);
-    return part.ledger.track(request, reply).then((r) => this.noteWake(r));
+    return part.ledger.track(request, reply).then((r) => this.noteReply(r));
   }
 
   /** resolves after `ms`, or as soon as the wait `w` is roused, or when the effect is aborted */
@@ -1069,7 +1069,7 @@ export class Worker extends MeteredProcess {
                   w.end = () => void atKey(this.redis, keys.newQueue, 'CLIENT', 'UNBLOCK', id).catch(() => {});
                   if (w.roused) w.end();
                 };
-                got = this.noteWake(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));
+                got = this.noteReply(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));
               }
             } catch (e) {
               if (!aborted()) throw e;
