@@ -14,7 +14,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
-import { library } from '../src/scripts.js';
+import { claimSizes } from './helpers/claims-seen.js';
 import { startRedis, until } from './helpers/redis-server.js';
 import { stateCounts, submitInBatches } from './helpers/task-batches.js';
 
@@ -112,31 +112,6 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
     expect([...runs.values()].filter((n) => n > 1)).toEqual([]);
   }, 150_000);
 });
-
-/**
- * How many tasks each claim the worker sends asks for (claim.lua's ARGV[3], in a claim or a
- * finish-claim), in order, read off Redis's MONITOR.
- */
-async function claimSizes(o: { host: string; port: number }): Promise<{ sizes: number[]; stop: () => void }> {
-  const fns = library().functions;
-  const sizes: number[] = [];
-  const base = new Redis(o);
-  const m = await base.monitor();
-  m.on('monitor', (_time: string, args: string[]) => {
-    if (args[0]?.toLowerCase() !== 'fcall') return;
-    const keys = Number(args[2]);
-    const argv = args.slice(3 + keys);
-    if (args[1] === fns.claim) sizes.push(Number(argv[2]));
-    else if (args[1] === fns['finish-claim']) sizes.push(Number(argv[1 + Number(argv[0]) + 2]));
-  });
-  return {
-    sizes,
-    stop: () => {
-      m.disconnect();
-      base.disconnect();
-    },
-  };
-}
 
 describe('a worker of concurrency 10 to 31: lanes only while it is the swarm\'s only worker', () => {
   const drain = async (others: string[]) => {

@@ -15,7 +15,7 @@ import { Client, Monitor, Worker } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { claimKeys } from '../src/effects/queue.js';
 import { partitionKeys } from '../src/partitions.js';
-import { library } from '../src/scripts.js';
+import { claimSizes, machineOf } from './helpers/claims-seen.js';
 import calculateSlot from 'cluster-key-slot';
 import { startRedis, until } from './helpers/redis-server.js';
 import { stateCounts, submitInBatches } from './helpers/task-batches.js';
@@ -132,9 +132,9 @@ describe('a worker whose lanes come and go with the swarm (concurrency 10)', () 
     // how often its machine heard that it came to be alone, or no longer
     let flips = 0;
     let alone = false;
-    (w as unknown as { actor: { subscribe(f: (s: { context: { alone: boolean } }) => void): void } }).actor.subscribe((snap) => {
-      if (snap.context.alone !== alone) flips++;
-      alone = snap.context.alone;
+    machineOf(w).onChange((context) => {
+      if (context.alone !== alone) flips++;
+      alone = context.alone;
     });
     // the other worker, started and stopped in turn: each start and stop changes the count its
     // claims read (its stop deregisters it), with the first worker's claims on their way
@@ -178,7 +178,7 @@ describe('a worker whose lanes come and go with the swarm (concurrency 10)', () 
     });
     cleanup.push(() => w.stop());
     await w.start();
-    const machine = () => (w as unknown as { actor: { getSnapshot(): { context: { alone: boolean; round: number } } } }).actor.getSnapshot().context;
+    const machine = machineOf(w).context;
     await until(() => runs.size >= 1000 && machine().alone, '1000 tasks ran, alone', 20_000);
     for (let i = 0; i < 2; i++) {
       server.freeze();
@@ -203,7 +203,7 @@ describe('a worker whose lanes come and go with the swarm (concurrency 10)', () 
     w.addTaskFunction('quick', async () => null);
     cleanup.push(() => w.stop());
     await w.start();
-    const alone = () => (w as unknown as { actor: { getSnapshot(): { context: { alone: boolean } } } }).actor.getSnapshot().context.alone;
+    const alone = () => machineOf(w).context().alone;
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     // a claim counts: tasks keep coming, a few at a time
@@ -231,26 +231,3 @@ describe('a worker whose lanes come and go with the swarm (concurrency 10)', () 
     await until(alone, 'alone again once the dead worker was pruned', 15_000);
   }, 60_000);
 });
-
-/**
- * How many tasks each claim asks for (claim.lua's ARGV[3], in a claim or a finish-claim), in
- * order, and how many claims counted the workers (11 keys), read off Redis's MONITOR.
- */
-async function claimSizes(o: { host: string; port: number }): Promise<{ sizes: number[]; counted: number; stop: () => void }> {
-  const fns = library().functions;
-  const out = { sizes: [] as number[], counted: 0, stop: () => {} };
-  const base = new Redis({ host: o.host, port: o.port });
-  const m = await base.monitor();
-  m.on('monitor', (_time: string, args: string[]) => {
-    if (args[0]?.toLowerCase() !== 'fcall' || (args[1] !== fns.claim && args[1] !== fns['finish-claim'])) return;
-    const keys = Number(args[2]);
-    if (keys === 11) out.counted++;
-    const argv = args.slice(3 + keys);
-    out.sizes.push(Number(args[1] === fns.claim ? argv[2] : argv[1 + Number(argv[0]) + 2]));
-  });
-  out.stop = () => {
-    m.disconnect();
-    base.disconnect();
-  };
-  return out;
-}
