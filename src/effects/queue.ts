@@ -72,8 +72,8 @@ export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending
   // (finish.lua's keys and task key prefix are claim.lua's too: finish-claim.lua passes them on)
   const args: (string | number)[] = [4 * ends.length];
   pushEndings(args, ends);
-  const reply = (await runScript(redis, 'finish-claim', claimKeys(keys, c), claimArgs(keys, c, args))) as [unknown, unknown];
-  return { written: parseFinish(reply[0]), ...parseClaim(reply[1]) };
+  const reply = (await runScript(redis, 'finish-claim', claimKeys(keys, c), claimArgs(keys, c, args))) as (string | number)[];
+  return { written: parseFinish(reply.slice(reply.length - ends.length)), ...parseClaim(reply) };
 }
 
 export function claimKeys(keys: Keys, c: Pick<ClaimRequest, 'worker' | 'countWorkers'>): string[] {
@@ -148,14 +148,16 @@ export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: n
 }
 
 export function parseClaim(reply: unknown): ClaimReply {
-  const [flat, parkedFlat, wakeAt, now, receipt, workers] = reply as [string[], string[], number, number, number, number];
+  const flat = reply as (string | number)[];
+  const [wakeAt, now, receipt, workers, nClaimed, nParked] = flat as number[];
   const claimed: Claimed[] = [];
-  for (let i = 0; i < flat.length; i += 4) {
-    claimed.push({ id: flat[i]!, raw: flat[i + 1]!, attempt: Number(flat[i + 2]), lease: flat[i + 3]! });
+  const claimedEnd = 6 + 4 * nClaimed!;
+  for (let i = 6; i < claimedEnd; i += 4) {
+    claimed.push({ id: flat[i] as string, raw: flat[i + 1] as string, attempt: Number(flat[i + 2]), lease: flat[i + 3] as string });
   }
   const parked: Parked[] = [];
-  for (let i = 0; i < parkedFlat.length; i += 2) {
-    parked.push({ reason: parkedFlat[i] as DeadLetterReason, message: parkedFlat[i + 1]! });
+  for (let i = claimedEnd; i < claimedEnd + 2 * nParked!; i += 2) {
+    parked.push({ reason: flat[i] as DeadLetterReason, message: flat[i + 1] as string });
   }
   return { claimed, parked, now: Number(now), wakeAt: Number(wakeAt), receipt: receipt === 1, workers: Number(workers) };
 }

@@ -50,9 +50,9 @@
   ARGV[7] n, then ARGV[8..7+n]: tokens whose replies the worker has received (receipts dropped)
   ARGV[8+n..] pairs: a function this worker runs, and how many more of it it may take now
 
-  Returns { claimed, parked, wakeAt, now, receipt, workers }:
-    claimed = flat { id, raw, attempt (as text), lease, ... }
-    parked  = flat { reason, message, ... }
+  Returns one flat array (a nested reply costs Redis a conversion per table): six numbers,
+  { wakeAt, now, receipt, workers, c, p }, then c claimed tasks, four items each
+  { id, raw, attempt (as text), lease }, then p parked entries, two each { reason, message }:
     wakeAt  = the earliest Redis time (ms) something this claim saw held back by a rate limit
               may be claimable, or -1
     now     = Redis time of the claim (ms): the claimed tasks' `start`
@@ -101,12 +101,20 @@ local function deadStore()
   return D
 end
 
-local claimed, parked = {}, {}
+-- claimed: the reply, its header's six places kept (filled by `reply`), then the claimed tasks
+local claimed, parked = { 0, 0, 0, 0, 0, 0 }, {}
+local FIRST = 7
+local function reply(at, claimedAt, kept)
+  claimed[1], claimed[2], claimed[3], claimed[4] = at, claimedAt, kept, workers
+  claimed[5], claimed[6] = (#claimed - FIRST + 1) / 4, #parked / 2
+  for i = 1, #parked do claimed[#claimed + 1] = parked[i] end
+  return claimed
+end
 
 -- This token ran before (its reply was lost) or was given up: answer from its receipt.
 if token ~= '' then
   local receipt = redis.call('HGET', KEYS[9], token)
-  if receipt == '' then return { claimed, parked, -1, now, 0, workers } end
+  if receipt == '' then return reply(-1, now, 0) end
   if receipt then
     local r = cjson.decode(receipt)
     for i = 2, #r, 3 do
@@ -118,7 +126,7 @@ if token ~= '' then
         claimed[#claimed + 1] = r[i + 1]
       end
     end
-    return { claimed, parked, -1, r[1], 1, workers }
+    return reply(-1, r[1], 1)
   end
 end
 
@@ -151,7 +159,7 @@ local calm = fnsEmpty or existing(calmKeys) == 0
 -- knowledge of the ingress's right end left to drop (plainKey, below). The claim would route
 -- nothing and find nothing; it answers at once, without building what a claim needs.
 local queueLen = calm and redis.call('LLEN', Q) or nil
-if fnsEmpty and queueLen == 0 and redis.call('EXISTS', plainKey(Q)) == 0 then return { claimed, parked, -1, now, 0, workers } end
+if fnsEmpty and queueLen == 0 and redis.call('EXISTS', plainKey(Q)) == 0 then return reply(-1, now, 0) end
 
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
@@ -459,9 +467,9 @@ end
 if promoted > 0 then wake(Q) end
 
 local kept = 0
-if token ~= '' and #claimed > 0 then
+if token ~= '' and #claimed >= FIRST then
   local receipt = { nowS }
-  for i = 1, #claimed, 4 do
+  for i = FIRST, #claimed, 4 do
     receipt[#receipt + 1] = claimed[i]
     receipt[#receipt + 1] = claimed[i + 3]
     receipt[#receipt + 1] = claimed[i + 2]
@@ -470,4 +478,4 @@ if token ~= '' and #claimed > 0 then
   redis.call('PEXPIRE', KEYS[9], '600000')
   kept = 1
 end
-return { claimed, parked, wakeAt, now, kept, workers }
+return reply(wakeAt, now, kept)

@@ -13,7 +13,8 @@
   is claim.lua's ARGV[1])
   ARGV[2..n+1] finish.lua's ARGV but its first   ARGV[n+2..] claim.lua's ARGV
 
-  Returns { finish.lua's reply, claim.lua's reply }.
+  Returns claim.lua's reply (one flat array) with finish.lua's, one item per END, appended: the
+  caller, which sent the ENDs, knows how many to take off its end.
 ]]
 --@include lib/limits.lua
 --@include lib/slice.lua
@@ -39,4 +40,6 @@ local ended = finish({ KEYS[3], KEYS[10], KEYS[1], KEYS[2] }, finishArgs)
 local woke = pushedWake()
 local claimed = claim(KEYS, slice(ARGV, n + 2))
 if woke then redis.call('LPUSH', KEYS[1], 'wake') end
-return { ended, claimed }
+-- (one flat reply: a nested one costs Redis a conversion per table)
+for i = 1, #ended do claimed[#claimed + 1] = ended[i] end
+return claimed
