@@ -5,8 +5,9 @@
  * born aborted.
  *
  * `onAbort` is the signal's `abort` listener without the signal: an AbortController and an
- * EventTarget listener cost some 50-70 µs on a path the CPU has not run lately (an idle worker's
- * pickup, measured), where a function in a list costs nothing.
+ * EventTarget listener are a measurable share of a path the CPU has not run lately (an idle
+ * worker's pickup: docs/benchmarks.md, where a pickup's time goes), where a function in a list
+ * costs next to nothing.
  */
 export class LazyAbort {
   private controller?: AbortController;

@@ -61,4 +61,14 @@ describe("a claim's receipt", () => {
     expect(again.claimed.map((t) => t.id)).toEqual(ids);
     expect(again.claimed.map((t) => t.attempt)).toEqual([1, 1, 1, 1]);
   });
+
+  it("answers a claim sent again in the first answer's order when a task's data was removed by hand since: that one with none, the others whole", async () => {
+    const { keys, ids } = await queued(3);
+    const first = await claimAs(redis, keys, W, 3, 1 << 20, ['f'], 'tok.1');
+    await redis.hdel(keys.task(ids[0]!), 'data');
+    const again = await claimAs(redis, keys, W, 3, 1 << 20, ['f'], 'tok.1');
+    expect(again.claimed.map((t) => t.id)).toEqual(ids);
+    expect(again.claimed.map((t) => t.raw)).toEqual(['', first.claimed[1]!.raw, first.claimed[2]!.raw]);
+    expect(again.claimed.map((t) => t.lease)).toEqual(first.claimed.map((t) => t.lease));
+  });
 });

@@ -121,7 +121,8 @@ if token ~= '' then
       local h = fields(prefix .. r[i], 'state', 'lease', 'data')
       if h and h[1] == 'RUNNING' and h[2] == r[i + 1] then
         claimed[#claimed + 1] = r[i]
-        claimed[#claimed + 1] = h[3]
+        -- (its data removed by hand: '' keeps the reply's fours aligned; the worker parks it)
+        claimed[#claimed + 1] = h[3] or ''
         claimed[#claimed + 1] = r[i + 2]
         claimed[#claimed + 1] = r[i + 1]
       end
