@@ -155,6 +155,8 @@ export class Worker extends MeteredProcess {
   private readonly countsWorkers: boolean;
   /** the last count told the machine was of this worker alone (SWARM_SIZE) */
   private alone = false;
+  /** a claim's answer with tasks went to the machine in this turn of the event loop (`answer`) */
+  private answeredThisTurn = false;
   /** listed in `workers` (registered) */
   private listed = false;
   private readonly redis: Connection;
@@ -523,8 +525,22 @@ export class Worker extends MeteredProcess {
     return { tasks };
   }
 
-  /** a claim's answer, to the machine; one that has stopped runs nothing more: its tasks go back */
-  private answer(e: Extract<WorkerEvent, { type: 'CLAIMED' | 'CLAIM_FAILED' }>): void {
+  /**
+   * a claim's answer, to the machine; one that has stopped runs nothing more: its tasks go back.
+   * Two answers with tasks read in one turn (Redis ran both lanes' claims in one of its turns and
+   * wrote both replies at once) are taken a turn apart: the first lane's tasks run, and their
+   * ENDs and that lane's next claim leave, before the second lane's tasks start. Taken in one
+   * turn, both lanes' ENDs would leave in one batch and both next claims together, and the lanes,
+   * there to take turns with Redis, would move as one from then on, each side idle while the
+   * other works (docs/task-actors.md). Resolves once the machine has it (a claim is on its way
+   * until then: a stop waits for it, and so a stopping worker's handing back).
+   */
+  private answer(e: Extract<WorkerEvent, { type: 'CLAIMED' | 'CLAIM_FAILED' }>): Promise<void> | void {
+    if (e.type === 'CLAIMED' && e.tasks.length) {
+      if (this.answeredThisTurn) return new Promise((resolve) => setImmediate(() => resolve(this.answer(e))));
+      this.answeredThisTurn = true;
+      setImmediate(() => (this.answeredThisTurn = false));
+    }
     if (this.actor?.getSnapshot().status === 'active') this.actor.send(e);
     else if (e.type === 'CLAIMED') this.handBackClaimed(e.tasks);
   }
