@@ -1,0 +1,138 @@
+/**
+ * A claim's one flat reply (claim.lua, finish-claim.lua) read back whole when it mixes claimed
+ * tasks, parked entries and the ENDs it carried, also when the same call reaches Redis again;
+ * and a worker whose lanes' answers arrive together (taken a turn apart) strands nothing when it
+ * stops while the second answer waits its turn, and runs a capped function within its cap.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { Client, Worker } from '../src/index.js';
+import { claim, finishAndClaim } from '../src/effects/queue.js';
+import { keysFor, requestFor } from './properties/harness.js';
+import { startRedis, until } from './helpers/redis-server.js';
+import { startProxy } from './helpers/tcp-proxy.js';
+import { stateCounts, submitInBatches } from './helpers/task-batches.js';
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const W = '127.0.0.1:7';
+
+describe("a claim's flat reply", () => {
+  it('reads the claimed, the parked and the ENDs apart, and the same call sent again answers alike', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const redis = server.client();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const first: string[] = [];
+    for (let i = 0; i < 3; i++) first.push(await c.submit('f', { i }));
+    const held = await claim(redis, keys, requestFor(W, 3, 1 << 20, ['f'], 'tok.1'));
+    expect(held.claimed.map((t) => t.id)).toEqual(first);
+    // what comes next: good entries between bad ones pushed by hand
+    const later: string[] = [];
+    await redis.lpush(keys.newQueue, 'not json');
+    later.push(await c.submit('f', { i: 3 }));
+    await redis.lpush(keys.newQueue, '{"id":"x1"}');
+    later.push(await c.submit('f', { i: 4 }));
+    await redis.lpush(keys.newQueue, 'also not json');
+    // two ENDs of ours, one of a lease not ours (fenced)
+    const ends = [
+      { id: first[0]!, lease: held.claimed[0]!.lease, outcome: 'succeeded' as const, payloadJson: '1' },
+      { id: first[1]!, lease: 'nope', outcome: 'succeeded' as const, payloadJson: '2' },
+      { id: first[2]!, lease: held.claimed[2]!.lease, outcome: 'succeeded' as const, payloadJson: '3' },
+    ];
+    const request = requestFor(W, 5, 1 << 20, ['f'], 'tok.2');
+    const r = await finishAndClaim(redis, keys, ends, request);
+    expect(r.written).toEqual([true, false, true]);
+    expect(r.claimed.map((t) => t.id)).toEqual(later);
+    expect(r.claimed.map((t) => t.attempt)).toEqual([1, 1]);
+    for (const t of r.claimed) expect(JSON.parse(t.raw).id).toBe(t.id);
+    expect(r.parked.map((p) => p.reason).sort()).toEqual(['bad_json', 'bad_json', 'missing_function']);
+    expect(r.receipt).toBe(true);
+    // the same call again (its reply lost, sent again after a reconnect): the ENDs written
+    // answer as written, the claim answers from its receipt, nothing more is taken
+    const again = await finishAndClaim(redis, keys, ends, request);
+    expect(again.written).toEqual([true, false, true]);
+    expect(again.claimed).toEqual(r.claimed);
+    expect(again.parked).toEqual([]);
+    expect(await redis.hget(keys.task(first[1]!), 'state')).toBe('RUNNING');
+  });
+});
+
+async function swarm(n: number, fn = 'quick') {
+  const server = await startRedis();
+  cleanup.push(() => server.stop());
+  const o = server.options();
+  const proxy = await startProxy(o.host, o.port);
+  cleanup.push(() => proxy.close());
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close());
+  const ids = await submitInBatches(c, fn, n);
+  const r = new Redis(o);
+  cleanup.push(() => r.disconnect());
+  return { o, proxy, ids, r };
+}
+
+describe('a worker whose two lanes answer in one read', () => {
+  it('stopped while the second answer waits its turn: every task it took ran once or went back, none left RUNNING', async () => {
+    for (let round = 0; round < 4; round++) {
+      const { o, proxy, ids, r } = await swarm(600);
+      const runs = new Map<string, number>();
+      const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 10, logger: quiet, stopGrace: 2000 });
+      w.addTaskFunction('quick', async (task) => {
+        runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+        await sleep(1);
+      });
+      await w.start();
+      await until(() => runs.size >= 50 + round * 20, 'tasks run', 20_000);
+      expect(proxy.hold((hello) => hello.includes(':command'))).toBe(1);
+      await sleep(100);
+      const stopped = w.stop();
+      // the replies reach the worker as it stops
+      await sleep(round * 3);
+      proxy.heal();
+      await stopped;
+      const counts = await stateCounts(r, ids);
+      expect(counts.get('RUNNING') ?? 0, JSON.stringify([...counts])).toBe(0);
+      expect([...runs.values()].every((x) => x === 1)).toBe(true);
+      expect((counts.get('END') ?? 0)).toBe(runs.size);
+      while (cleanup.length) await cleanup.pop()!();
+    }
+  }, 90_000);
+
+  it("runs a capped function within its cap while answers are taken a turn apart", async () => {
+    const { o, proxy, ids, r } = await swarm(1500);
+    let inFlight = 0;
+    let most = 0;
+    const runs = new Map<string, number>();
+    const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 12, logger: quiet });
+    w.addTaskFunction(
+      'quick',
+      async (task) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+        await (runs.size % 2 ? Promise.resolve() : sleep(1));
+        inFlight--;
+      },
+      { concurrency: 7 },
+    );
+    cleanup.push(() => w.stop());
+    await w.start();
+    for (let i = 0; i < 5; i++) {
+      await until(() => runs.size >= 100 * (i + 1), 'tasks run', 20_000);
+      proxy.hold((hello) => hello.includes(':command'));
+      await sleep(80);
+      proxy.heal();
+    }
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
+    expect(most).toBeLessThanOrEqual(7);
+    expect([...runs.values()].every((x) => x === 1) && runs.size === ids.length).toBe(true);
+  }, 90_000);
+});
