@@ -135,4 +135,47 @@ describe('a worker whose two lanes answer in one read', () => {
     expect(most).toBeLessThanOrEqual(7);
     expect([...runs.values()].every((x) => x === 1) && runs.size === ids.length).toBe(true);
   }, 90_000);
+
+  it('across partitions, at concurrency 40 with a capped function: every task runs once, within the cap', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = { ...server.options(), keyPrefix: '{lanes}:', partitions: 3 };
+    const proxy = await startProxy(o.host, o.port);
+    cleanup.push(() => proxy.close());
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const capped = await submitInBatches(c, 'capped', 800);
+    const free = await submitInBatches(c, 'free', 1500);
+    let inFlight = 0;
+    let most = 0;
+    const runs = new Map<string, number>();
+    const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 40, logger: quiet });
+    w.addTaskFunction(
+      'capped',
+      async (task) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+        await (runs.size % 3 ? Promise.resolve() : sleep(1));
+        inFlight--;
+      },
+      { concurrency: 9 },
+    );
+    w.addTaskFunction('free', async (task) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+      await (runs.size % 2 ? Promise.resolve() : sleep(1));
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    for (let i = 0; i < 5; i++) {
+      await until(() => runs.size >= 200 * (i + 1), 'tasks run', 20_000);
+      proxy.hold((hello) => hello.includes(':command'));
+      await sleep(80);
+      proxy.heal();
+    }
+    await until(() => runs.size === capped.length + free.length, 'every task run', 60_000);
+    await sleep(200);
+    expect(most).toBeLessThanOrEqual(9);
+    expect([...runs.values()].every((x) => x === 1)).toBe(true);
+  }, 90_000);
 });
