@@ -178,4 +178,29 @@ describe('a worker whose two lanes answer in one read', () => {
     expect(most).toBeLessThanOrEqual(9);
     expect([...runs.values()].every((x) => x === 1)).toBe(true);
   }, 90_000);
+
+  it('with its links cut as the held replies go out: every task ends, each run once', async () => {
+    const { o, proxy, ids, r } = await swarm(3000);
+    const runs = new Map<string, number>();
+    const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 10, logger: quiet, heartbeatInterval: 500 });
+    w.addTaskFunction('quick', async (task) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    for (let i = 0; i < 6; i++) {
+      await until(() => runs.size >= 200 * (i + 1), 'tasks run', 30_000);
+      proxy.hold((hello) => hello.includes(':command'));
+      await sleep(100);
+      proxy.heal();
+      // cut at once, a turn later, or a few ms later
+      await new Promise((res) => (i % 2 ? setImmediate(res) : setTimeout(res, i)));
+      proxy.reset();
+      await sleep(50);
+      proxy.heal();
+    }
+    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
+    expect(runs.size).toBe(ids.length);
+    expect([...runs.values()].every((x) => x === 1)).toBe(true);
+  }, 90_000);
 });
