@@ -55,6 +55,10 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     ...extra,
   };
   const redis = c.cluster ? newCluster(c, opts) : newRedis(c, opts);
+  if (redis instanceof Cluster) {
+    for (const node of redis.nodes()) hearEveryStreamError(node);
+    redis.on('+node', (node: Redis) => hearEveryStreamError(node));
+  } else hearEveryStreamError(redis);
   if (redis instanceof Cluster && role === 'subscriber') moveStuckSubscriber(redis);
   onErrors(redis, (e) => lastError.set(redis, e));
   return redis;
@@ -201,6 +205,26 @@ export const NOT_READY = 'the cluster is not ready: no node answered, or the clu
  * `conn`'s errors, said plainly: a Cluster that asked each node it knows for the layout and got
  * no answer says "Failed to refresh slots cache." (its nodes' own socket errors are not shown).
  */
+/**
+ * ioredis hears a connection's socket errors with `once`: its first error is reported (and the
+ * connection closed, and made again), a second on the same socket has no listener, and Node
+ * throws it, which ends the process. A TLS socket can emit two (a handshake refused for want of
+ * a client certificate, then the server's reset: `read ECONNRESET` from TLSWrap), and so could
+ * any socket whose error ioredis heard before the socket closed. Each socket ioredis makes here
+ * (its connector's, a private part of ioredis) gets a listener that stays: what ioredis heard
+ * first it still reports; later errors of a socket already given up are dropped.
+ */
+function hearEveryStreamError(redis: Redis): void {
+  const connector = (redis as unknown as { connector?: { connect(e: unknown): Promise<NodeJS.EventEmitter> } }).connector;
+  if (!connector || typeof connector.connect !== 'function') return;
+  const connectOnce = connector.connect.bind(connector);
+  connector.connect = async (e: unknown) => {
+    const stream = await connectOnce(e);
+    stream.on('error', () => {});
+    return stream;
+  };
+}
+
 function onErrors(conn: Connection, report: (e: Error) => void): void {
   conn.on('error', (e: Error) => {
     const last = (e as { lastNodeError?: Error }).lastNodeError;

@@ -1,0 +1,30 @@
+/**
+ * A connection's socket may report more than one error (a TLS handshake refused, then the
+ * server's reset). ioredis hears each socket's first error only; every connection the library
+ * makes hears the later ones too, so none of them ends the process, and the connection goes on
+ * (or is made again) as after the first.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { connect, connectionOwner } from '../src/redis.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+const cleanup = redisPerFile((s) => {
+  server = s;
+});
+
+describe("a connection's socket errors", () => {
+  for (const role of ['command', 'subscriber', 'blocking'] as const) {
+    it(`a ${role} connection hears every error of its socket, not the first only, and still answers`, async () => {
+      const r = connect(server.options(), role, connectionOwner()) as Redis;
+      cleanup.push(() => r.disconnect());
+      await r.connect();
+      const stream = (r as unknown as { stream: NodeJS.EventEmitter }).stream;
+      expect(() => stream.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).not.toThrow();
+      expect(() => stream.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).not.toThrow();
+      expect(await r.ping()).toBe('PONG');
+    });
+  }
+});
