@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { resolveRedisConfig } from '../src/config.js';
 import { connect, connectionOwner } from '../src/redis.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -18,8 +19,8 @@ const cleanup = redisPerFile((s) => {
 describe("a connection's socket errors", () => {
   for (const role of ['command', 'subscriber', 'blocking'] as const) {
     it(`a ${role} connection hears every error of its socket, not the first only, and still answers`, async () => {
-      const r = connect(server.options(), role, connectionOwner()) as Redis;
-      cleanup.push(() => r.disconnect());
+      const r = connect(resolveRedisConfig(server.options()), role, connectionOwner()) as Redis;
+      cleanup.push(async () => r.disconnect());
       await r.connect();
       const stream = (r as unknown as { stream: NodeJS.EventEmitter }).stream;
       expect(() => stream.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).not.toThrow();
