@@ -287,7 +287,8 @@ if fnsEmpty and len > 0 and verified >= math.min(window, len) then
     -- (nothing queued in the worker's functions, and nothing routed into them: no step 2)
     return reply(-1, now, keepReceipt())
   end
-  len, verified = len - leanPopped, verified - leanPopped
+  -- (len and verified stay as read: the routing below is entry by entry, as the window was known
+  -- plain, and counts what was popped here against that window, as it would have)
 end
 
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
@@ -378,7 +379,7 @@ if n == 1 or fnsEmpty then
     stepwise = verified >= want
   end
 end
-local popped = 0
+local popped = leanPopped
 
 local batch = {}
 if not stepwise then
@@ -476,7 +477,7 @@ local function route(i, e, left)
 end
 
 if stepwise then
-  for _ = 1, window do
+  for _ = popped + 1, window do
     if taken >= max or roomLeft <= 0 then break end
     local raw = redis.call('RPOP', Q)
     if not raw then break end
