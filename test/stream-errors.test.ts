@@ -4,12 +4,13 @@
  * makes hears the later ones too, so none of them ends the process, and the connection goes on
  * (or is made again) as after the first.
  */
-import { describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Cluster, Redis } from 'ioredis';
 import { resolveRedisConfig } from '../src/config.js';
 import { connect, connectionOwner } from '../src/redis.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -28,4 +29,26 @@ describe("a connection's socket errors", () => {
       expect(await r.ping()).toBe('PONG');
     });
   }
+
+  describe('on a Cluster', () => {
+    let dep: ClusterDeployment | undefined;
+    let dir: string | undefined;
+    afterAll(() => removeCluster(dep, dir));
+
+    it("each node's connection hears every error of its socket, and the Cluster still answers", async () => {
+      ({ dep, dir } = await deployCluster('task-swarm-stream-errors', { replicas: 0 }));
+      const c = connect(resolveRedisConfig({ cluster: dep.seeds, keyPrefix: '{stream-errors}:' }), 'command', connectionOwner()) as Cluster;
+      cleanup.push(async () => c.disconnect());
+      await c.connect();
+      expect(await c.ping()).toBe('PONG');
+      const nodes = c.nodes('master');
+      expect(nodes.length).toBe(3);
+      for (const node of nodes) {
+        const stream = (node as unknown as { stream: NodeJS.EventEmitter }).stream;
+        expect(() => stream.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).not.toThrow();
+        expect(() => stream.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).not.toThrow();
+      }
+      expect(await c.set('{stream-errors}:k', 'v')).toBe('OK');
+    }, 60_000);
+  });
 });
