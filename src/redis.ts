@@ -202,10 +202,6 @@ function askEachPrimary(cluster: Cluster): void {
 export const NOT_READY = 'the cluster is not ready: no node answered, or the cluster says it is not ok (CLUSTER INFO cluster_state: a slot served by no node)';
 
 /**
- * `conn`'s errors, said plainly: a Cluster that asked each node it knows for the layout and got
- * no answer says "Failed to refresh slots cache." (its nodes' own socket errors are not shown).
- */
-/**
  * ioredis hears a connection's socket errors with `once`: its first error is reported (and the
  * connection closed, and made again), a second on the same socket has no listener, and Node
  * throws it, which ends the process. A TLS socket can emit two (a handshake refused for want of
@@ -225,6 +221,10 @@ function hearEveryStreamError(redis: Redis): void {
   };
 }
 
+/**
+ * `conn`'s errors, said plainly: a Cluster that asked each node it knows for the layout and got
+ * no answer says "Failed to refresh slots cache." (its nodes' own socket errors are not shown).
+ */
 function onErrors(conn: Connection, report: (e: Error) => void): void {
   conn.on('error', (e: Error) => {
     const last = (e as { lastNodeError?: Error }).lastNodeError;

@@ -73,6 +73,7 @@ export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending
   const args: (string | number)[] = [4 * ends.length];
   pushEndings(args, ends);
   const reply = (await runScript(redis, 'finish-claim', claimKeys(keys, c), claimArgs(keys, c, args))) as (string | number)[];
+  // (claim.lua's reply, then finish.lua's answer for each END)
   return { written: parseFinish(reply.slice(reply.length - ends.length)), ...parseClaim(reply) };
 }
 
@@ -147,12 +148,15 @@ export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: n
   }
 }
 
+/** claim.lua's reply opens with six numbers: wakeAt, now, receipt, workers, and how many claimed and parked follow */
+const CLAIM_HEADER = 6;
+
 export function parseClaim(reply: unknown): ClaimReply {
   const flat = reply as (string | number)[];
   const [wakeAt, now, receipt, workers, nClaimed, nParked] = flat as number[];
   const claimed: Claimed[] = [];
-  const claimedEnd = 6 + 4 * nClaimed!;
-  for (let i = 6; i < claimedEnd; i += 4) {
+  const claimedEnd = CLAIM_HEADER + 4 * nClaimed!;
+  for (let i = CLAIM_HEADER; i < claimedEnd; i += 4) {
     claimed.push({ id: flat[i] as string, raw: flat[i + 1] as string, attempt: Number(flat[i + 2]), lease: flat[i + 3] as string });
   }
   const parked: Parked[] = [];
