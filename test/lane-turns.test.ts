@@ -8,11 +8,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { Client, Worker } from '../src/index.js';
+import { Worker } from '../src/index.js';
 import { library } from '../src/scripts.js';
-import { startRedis, until } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
-import { stateCounts, submitInBatches } from './helpers/task-batches.js';
+import { until } from './helpers/redis-server.js';
+import { proxiedSwarm } from './helpers/proxied-swarm.js';
+import { counting, stateCounts } from './helpers/task-batches.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -42,20 +42,11 @@ async function endBatches(o: { host: string; port: number }): Promise<{ sizes: n
 
 describe('two lanes whose answers arrive together', () => {
   it("are taken a turn apart: each lane's ENDs leave with its own next claim, and every task runs once", async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const o = server.options();
-    const proxy = await startProxy(o.host, o.port);
-    cleanup.push(() => proxy.close());
-    const c = new Client({ redis: o });
-    cleanup.push(() => c.close());
-    const ids = await submitInBatches(c, 'quick', 4000);
+    const { o, proxy, ids: { quick: ids }, r } = await proxiedSwarm(cleanup, { quick: 4000 });
     const runs = new Map<string, number>();
     // alone in its swarm at concurrency 10: two lanes of five
     const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 10, logger: quiet });
-    w.addTaskFunction('quick', async (task) => {
-      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-    });
+    w.addTaskFunction('quick', counting(runs, [], 0));
     const ends = await endBatches(o);
     cleanup.push(() => ends.stop(), () => w.stop());
     await w.start();
@@ -72,10 +63,8 @@ describe('two lanes whose answers arrive together', () => {
       after.push(...ends.sizes.slice(from, from + 4));
       await sleep(50);
     }
-    const r = new Redis(o);
-    cleanup.push(() => r.disconnect());
-    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 30_000);
+    await until(async () => (await stateCounts(r, ids!)).get('END') === ids!.length, 'every task ended', 30_000);
     expect(Math.max(...after), `ENDs per batch after each release: ${after.join(' ')}`).toBeLessThanOrEqual(5);
-    expect([...runs.values()].every((n) => n === 1) && runs.size === ids.length).toBe(true);
+    expect([...runs.values()].every((n) => n === 1) && runs.size === ids!.length).toBe(true);
   }, 60_000);
 });

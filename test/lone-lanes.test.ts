@@ -18,7 +18,7 @@ import { partitionKeys } from '../src/partitions.js';
 import { claimSizes, machineOf } from './helpers/claims-seen.js';
 import calculateSlot from 'cluster-key-slot';
 import { startRedis, until } from './helpers/redis-server.js';
-import { stateCounts, submitInBatches } from './helpers/task-batches.js';
+import { counting, stateCounts, submitInBatches, type Load } from './helpers/task-batches.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -62,20 +62,6 @@ describe('the count of workers a claim makes', () => {
     expect(logs.filter((l) => /NOPERM|permission|can't run/i.test(l))).toEqual([]);
   }, 30_000);
 });
-
-type Load = { now: number; most: number };
-/** a task function that counts the runs of each id, and how many run at once in each of `loads` */
-function counting(runs: Map<string, number>, loads: Load[], ms: number) {
-  return async (task: { id: string }) => {
-    runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-    for (const l of loads) l.most = Math.max(l.most, ++l.now);
-    try {
-      await new Promise((r) => setTimeout(r, ms));
-    } finally {
-      for (const l of loads) l.now--;
-    }
-  };
-}
 
 describe('a worker whose lanes come and go with the swarm (concurrency 10)', () => {
   it('in a swarm of four partitions, alone: the count lands in each partition, every task ends once, caps hold', async () => {

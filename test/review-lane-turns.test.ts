@@ -5,13 +5,12 @@
  * stops while the second answer waits its turn, and runs a capped function within its cap.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
 import { claim, finishAndClaim } from '../src/effects/queue.js';
 import { keysFor, requestFor } from './properties/harness.js';
 import { startRedis, until } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
-import { stateCounts, submitInBatches } from './helpers/task-batches.js';
+import { holdReplies, proxiedSwarm } from './helpers/proxied-swarm.js';
+import { counting, stateCounts, type Load } from './helpers/task-batches.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -65,30 +64,13 @@ describe("a claim's flat reply", () => {
   });
 });
 
-async function swarm(n: number, fn = 'quick') {
-  const server = await startRedis();
-  cleanup.push(() => server.stop());
-  const o = server.options();
-  const proxy = await startProxy(o.host, o.port);
-  cleanup.push(() => proxy.close());
-  const c = new Client({ redis: o });
-  cleanup.push(() => c.close());
-  const ids = await submitInBatches(c, fn, n);
-  const r = new Redis(o);
-  cleanup.push(() => r.disconnect());
-  return { o, proxy, ids, r };
-}
-
 describe('a worker whose two lanes answer in one read', () => {
   it('stopped while the second answer waits its turn: every task it took ran once or went back, none left RUNNING', async () => {
     for (let round = 0; round < 4; round++) {
-      const { o, proxy, ids, r } = await swarm(600);
+      const { o, proxy, ids: { quick: ids }, r } = await proxiedSwarm(cleanup, { quick: 600 });
       const runs = new Map<string, number>();
       const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 10, logger: quiet, stopGrace: 2000 });
-      w.addTaskFunction('quick', async (task) => {
-        runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-        await sleep(1);
-      });
+      w.addTaskFunction('quick', counting(runs, [], 1));
       await w.start();
       await until(() => runs.size >= 50 + round * 20, 'tasks run', 20_000);
       expect(proxy.hold((hello) => hello.includes(':command'))).toBe(1);
@@ -98,7 +80,7 @@ describe('a worker whose two lanes answer in one read', () => {
       await sleep(round * 3);
       proxy.heal();
       await stopped;
-      const counts = await stateCounts(r, ids);
+      const counts = await stateCounts(r, ids!);
       expect(counts.get('RUNNING') ?? 0, JSON.stringify([...counts])).toBe(0);
       expect([...runs.values()].every((x) => x === 1)).toBe(true);
       expect((counts.get('END') ?? 0)).toBe(runs.size);
@@ -107,100 +89,59 @@ describe('a worker whose two lanes answer in one read', () => {
   }, 90_000);
 
   it("runs a capped function within its cap while answers are taken a turn apart", async () => {
-    const { o, proxy, ids, r } = await swarm(1500);
-    let inFlight = 0;
-    let most = 0;
+    const { o, proxy, ids: { quick: ids }, r } = await proxiedSwarm(cleanup, { quick: 1500 });
+    const capped: Load = { now: 0, most: 0 };
     const runs = new Map<string, number>();
     const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 12, logger: quiet });
-    w.addTaskFunction(
-      'quick',
-      async (task) => {
-        inFlight++;
-        most = Math.max(most, inFlight);
-        runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-        await (runs.size % 2 ? Promise.resolve() : sleep(1));
-        inFlight--;
-      },
-      { concurrency: 7 },
-    );
+    w.addTaskFunction('quick', counting(runs, [capped], () => (runs.size % 2 ? 0 : 1)), { concurrency: 7 });
     cleanup.push(() => w.stop());
     await w.start();
     for (let i = 0; i < 5; i++) {
       await until(() => runs.size >= 100 * (i + 1), 'tasks run', 20_000);
-      proxy.hold((hello) => hello.includes(':command'));
-      await sleep(80);
-      proxy.heal();
+      await holdReplies(proxy, 80);
     }
-    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
-    expect(most).toBeLessThanOrEqual(7);
-    expect([...runs.values()].every((x) => x === 1) && runs.size === ids.length).toBe(true);
+    await until(async () => (await stateCounts(r, ids!)).get('END') === ids!.length, 'every task ended', 60_000);
+    expect(capped.most).toBeLessThanOrEqual(7);
+    expect([...runs.values()].every((x) => x === 1) && runs.size === ids!.length).toBe(true);
   }, 90_000);
 
   it('across partitions, at concurrency 40 with a capped function: every task runs once, within the cap', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const o = { ...server.options(), keyPrefix: '{lanes}:', partitions: 3 };
-    const proxy = await startProxy(o.host, o.port);
-    cleanup.push(() => proxy.close());
-    const c = new Client({ redis: o });
-    cleanup.push(() => c.close());
-    const capped = await submitInBatches(c, 'capped', 800);
-    const free = await submitInBatches(c, 'free', 1500);
-    let inFlight = 0;
-    let most = 0;
+    const { o, proxy, ids } = await proxiedSwarm(cleanup, { capped: 800, free: 1500 }, { keyPrefix: '{lanes}:', partitions: 3 });
+    const capped: Load = { now: 0, most: 0 };
     const runs = new Map<string, number>();
     const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 40, logger: quiet });
-    w.addTaskFunction(
-      'capped',
-      async (task) => {
-        inFlight++;
-        most = Math.max(most, inFlight);
-        runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-        await (runs.size % 3 ? Promise.resolve() : sleep(1));
-        inFlight--;
-      },
-      { concurrency: 9 },
-    );
-    w.addTaskFunction('free', async (task) => {
-      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-      await (runs.size % 2 ? Promise.resolve() : sleep(1));
-    });
+    w.addTaskFunction('capped', counting(runs, [capped], () => (runs.size % 3 ? 0 : 1)), { concurrency: 9 });
+    w.addTaskFunction('free', counting(runs, [], () => (runs.size % 2 ? 0 : 1)));
     cleanup.push(() => w.stop());
     await w.start();
     for (let i = 0; i < 5; i++) {
       await until(() => runs.size >= 200 * (i + 1), 'tasks run', 20_000);
-      proxy.hold((hello) => hello.includes(':command'));
-      await sleep(80);
-      proxy.heal();
+      await holdReplies(proxy, 80);
     }
-    await until(() => runs.size === capped.length + free.length, 'every task run', 60_000);
+    await until(() => runs.size === ids.capped!.length + ids.free!.length, 'every task run', 60_000);
     await sleep(200);
-    expect(most).toBeLessThanOrEqual(9);
+    expect(capped.most).toBeLessThanOrEqual(9);
     expect([...runs.values()].every((x) => x === 1)).toBe(true);
   }, 90_000);
 
   it('with its links cut as the held replies go out: every task ends, each run once', async () => {
-    const { o, proxy, ids, r } = await swarm(3000);
+    const { o, proxy, ids: { quick: ids }, r } = await proxiedSwarm(cleanup, { quick: 3000 });
     const runs = new Map<string, number>();
     const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, concurrency: 10, logger: quiet, heartbeatInterval: 500 });
-    w.addTaskFunction('quick', async (task) => {
-      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-    });
+    w.addTaskFunction('quick', counting(runs, [], 0));
     cleanup.push(() => w.stop());
     await w.start();
     for (let i = 0; i < 6; i++) {
       await until(() => runs.size >= 200 * (i + 1), 'tasks run', 30_000);
-      proxy.hold((hello) => hello.includes(':command'));
-      await sleep(100);
-      proxy.heal();
+      await holdReplies(proxy, 100);
       // cut at once, a turn later, or a few ms later
       await new Promise((res) => (i % 2 ? setImmediate(res) : setTimeout(res, i)));
       proxy.reset();
       await sleep(50);
       proxy.heal();
     }
-    await until(async () => (await stateCounts(r, ids)).get('END') === ids.length, 'every task ended', 60_000);
-    expect(runs.size).toBe(ids.length);
+    await until(async () => (await stateCounts(r, ids!)).get('END') === ids!.length, 'every task ended', 60_000);
+    expect(runs.size).toBe(ids!.length);
     expect([...runs.values()].every((x) => x === 1)).toBe(true);
   }, 90_000);
 });

@@ -19,3 +19,23 @@ export async function stateCounts(r: Redis, ids: string[]): Promise<Map<string, 
   }
   return out;
 }
+
+/** how many run at once now, and the most seen */
+export type Load = { now: number; most: number };
+
+/**
+ * a task function that counts the runs of each id, and how many run at once in each of `loads`;
+ * each run lasts `ms` (asked per run when a function; 0: it ends in a microtask)
+ */
+export function counting(runs: Map<string, number>, loads: Load[], ms: number | (() => number)) {
+  return async (task: { id: string }) => {
+    runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+    for (const l of loads) l.most = Math.max(l.most, ++l.now);
+    try {
+      const wait = typeof ms === 'function' ? ms() : ms;
+      await (wait > 0 ? new Promise((r) => setTimeout(r, wait)) : Promise.resolve());
+    } finally {
+      for (const l of loads) l.now--;
+    }
+  };
+}
