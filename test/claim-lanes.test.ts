@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
 import { claimSizes } from './helpers/claims-seen.js';
 import { startRedis, until } from './helpers/redis-server.js';
+import { countedDrain } from './helpers/counted-drain.js';
 import { stateCounts, submitInBatches } from './helpers/task-batches.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -88,19 +89,7 @@ describe('a worker with two claims on their way (concurrency >= 32)', () => {
   }, 120_000);
 
   it('Redis frozen under two claims: every task ends exactly once once it is back', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const o = server.options();
-    const runs = new Map<string, number>();
-    const c = new Client({ redis: o });
-    cleanup.push(() => c.close());
-    const ids = await submitInBatches(c, 'quick', 20_000);
-    const w = new Worker({ port: 0, redis: o, concurrency: 64, heartbeatInterval: 100, pingTimeout: 200, logger: quiet });
-    w.addTaskFunction('quick', async (task) => {
-      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-    });
-    cleanup.push(() => w.stop());
-    await w.start();
+    const { server, o, runs, ids } = await countedDrain(cleanup, 20_000, { port: 0, concurrency: 64, heartbeatInterval: 100, pingTimeout: 200, logger: quiet });
     await until(() => runs.size >= 1000, '1000 tasks ran', 20_000);
     server.freeze();
     await sleep(2500);

@@ -18,6 +18,7 @@ import { partitionKeys } from '../src/partitions.js';
 import { claimSizes, machineOf } from './helpers/claims-seen.js';
 import calculateSlot from 'cluster-key-slot';
 import { startRedis, until } from './helpers/redis-server.js';
+import { countedDrain } from './helpers/counted-drain.js';
 import { counting, stateCounts, submitInBatches, type Load } from './helpers/task-batches.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -151,19 +152,7 @@ describe('a worker whose lanes come and go with the swarm (concurrency 10)', () 
   }, 120_000);
 
   it('alone, Redis frozen under its two claims and back: every task ends exactly once, and lanes go on', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const o = server.options();
-    const runs = new Map<string, number>();
-    const c = new Client({ redis: o });
-    cleanup.push(() => c.close());
-    const ids = await submitInBatches(c, 'quick', 8000);
-    const w = new Worker({ port: 0, redis: o, concurrency: 10, heartbeatInterval: 100, pingTimeout: 200, logger: quiet });
-    w.addTaskFunction('quick', async (task) => {
-      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
-    });
-    cleanup.push(() => w.stop());
-    await w.start();
+    const { server, o, w, runs, ids } = await countedDrain(cleanup, 8000, { port: 0, concurrency: 10, heartbeatInterval: 100, pingTimeout: 200, logger: quiet });
     const machine = machineOf(w).context;
     await until(() => runs.size >= 1000 && machine().alone, '1000 tasks ran, alone', 20_000);
     for (let i = 0; i < 2; i++) {
