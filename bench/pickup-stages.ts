@@ -116,7 +116,7 @@ async function main() {
         await admin.config('RESETSTAT');
         await admin.call('FCALL', ...c);
         cold.claim.push(await fcallUs());
-        await admin.del('new-task', 'new-task:plain');
+        await admin.del('new-task');
       }
     }
     const ms = (xs: number[]) => Math.round(median(xs) * 1000) / 1000;

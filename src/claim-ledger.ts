@@ -34,7 +34,7 @@ export class ClaimLedger {
     }
     // (one object of one shape, on every claim)
     const { worker, max, maxPayloadBytes, functions, rotation } = base;
-    return { worker, max, maxPayloadBytes, functions, rotation, token: `${this.prefix}.${++this.seq}`, acks, countWorkers: base.countWorkers === true };
+    return { worker, max, maxPayloadBytes, functions, rotation, token: `${this.prefix}.${++this.seq}`, acks, countWorkers: base.countWorkers === true, db: base.db ?? 0 };
   }
 
   /** Follow a claim's reply: an answer is acknowledged later, a failure leaves the claim to recover. */

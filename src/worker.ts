@@ -585,7 +585,7 @@ export class Worker extends MeteredProcess {
    * from one claim to the next.
    */
   private claimRequest(max: number, part: WorkerPartition, taken?: Map<string, number>, own?: Map<string, number>): ClaimRequest {
-    const request = part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken, own), rotation: this.rotation++, countWorkers: this.countsWorkers });
+    const request = part.ledger.request({ worker: this.address, max, maxPayloadBytes: this.config.maxPayloadBytes, functions: this.functionRooms(max, taken, own), rotation: this.rotation++, countWorkers: this.countsWorkers, db: this.config.redis.db });
     if (own) for (const f of request.functions) if (this.caps.has(f.name)) own.set(f.name, (own.get(f.name) ?? 0) + f.room);
     return request;
   }

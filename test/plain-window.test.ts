@@ -1,7 +1,7 @@
 /**
- * What a claim knows of new-task's right end (`new-task:plain`: how many entries there hold
- * neither `group` nor `priority`, and the entry at the right end when it learnt it, which every
- * claim reads and checks; docs/queue-layout.md). Whatever changed the queue since, by hand or in
+ * What a claim knows of new-task's right end (how many entries there hold neither `group` nor
+ * `priority`, and the entry at the right end when it learnt it, which every claim checks;
+ * src/lua/lib/plain-window.lua, docs/queue-layout.md). Whatever changed the queue since, by hand or in
  * another database of the same Redis, a hand-pushed entry with a priority that a claim's window
  * reaches starts before the plain entries routed with it, as it would had nothing been known
  * (docs/semantics.md, Order).
@@ -125,6 +125,50 @@ describe("what a claim knows of new-task's right end", () => {
     cleanup.push(async () => a.release());
     await until(() => b.ids.length >= 99, '99 starts (database 1)', 20_000);
     expect(b.ids.slice(0, 2)).toEqual(['urgent', 'r']);
+  });
+});
+
+describe('what claims know, kept in the function library (per database and queue)', () => {
+  it('two databases whose right ends hold the same entry: one knowing its entries plain does not make the other skip reading its own', async () => {
+    const o0 = server.options();
+    const o1 = { ...o0, db: 2 };
+    const queue = keysFor(o0.keyPrefix).newQueue;
+    const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
+    const db = new Redis({ host: o0.host, port: o0.port, db: 2 });
+    cleanup.push(async () => {
+      await db.flushdb();
+      db.disconnect();
+    });
+    // database 2's worker waits, idle; database 0's takes p000 and holds it, knowing the 99
+    // left plain, p001 next
+    const b = await holdingWorker(o1, '');
+    const a = await holdingWorker(o0, 'p000');
+    cleanup.push(async () => a.release());
+    await pushEntries(redis, o0.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    await until(() => a.ids.length === 1, 'p000 started (database 0)');
+    // database 2: the same entry p001 at the right end, an urgent one right behind it
+    const oldestFirst = [entry('p001'), entry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => entry(`q${pad(i)}`))];
+    await db.lpush(queue, ...oldestFirst);
+    await until(() => b.ids.length >= 22, '22 starts (database 2)', 20_000);
+    expect(b.ids.slice(0, 2)).toEqual(['urgent', 'p001']);
+  });
+
+  it('forgotten by the library (FUNCTION FLUSH, as a restart or a failover forgets it): the next claim reads the window again', async () => {
+    const o = server.options();
+    const queue = keysFor(o.keyPrefix).newQueue;
+    const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
+    const { ids, release } = await holdingWorker(o, 'p000');
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    await until(() => ids.length === 1, 'p000 started');
+    // an operator puts an urgent entry right behind the next one, by hand (the right end is as
+    // it was), and the library is loaded again
+    expect(await redis.rpop(queue, 2)).toEqual([entry('p001'), entry('p002')]);
+    await redis.rpush(queue, entry('urgent', ',"priority":5'), entry('p001'));
+    await redis.function('FLUSH');
+    release();
+    await until(() => ids.length >= 100, '100 starts', 20_000);
+    expect(ids.slice(0, 3)).toEqual(['p000', 'urgent', 'p001']);
+    expect(ids.slice(3)).toEqual(Array.from({ length: 97 }, (_, i) => `p${pad(i + 3)}`));
   });
 });
 

@@ -114,9 +114,12 @@ describe('the helpers of src/lua/lib', () => {
       const forgotten = [...text.matchAll(/onEachCall\(function\(\)([\s\S]*?)end\)/g)].map((m) => m[1]).join('\n');
       // a top-level variable (not a function, not a CONSTANT) is state that lives across calls
       // (every name of a `local a, b = ...` at the top level); but a memo of a pure function
-      // (a key's name from its parts), said so on its line, may: what it keeps is true in any call
+      // (a key's name from its parts), said so on its line, may: what it keeps is true in any call;
+      // and so may a cache of what Redis held, said so on its line, that every use checks against
+      // Redis first (lib/plain-window.lua)
       for (const [, names, rest] of text.matchAll(/^local (?!function)([A-Za-z_][\w, ]*?)\s*(?:=|$)(.*)$/gm)) {
         if (/-- memo: a pure function's results, bounded$/.test(rest!)) continue;
+        if (/-- cache: checked against Redis at every use, bounded$/.test(rest!)) continue;
         for (const name of names!.split(',').map((n) => n.trim())) {
           if (name === name.toUpperCase() || name === 'forgetters') continue;
           if (!new RegExp(`\\b${name}\\s*[=,]`).test(forgotten)) kept.push(`${f}: ${name}`);

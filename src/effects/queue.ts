@@ -47,6 +47,8 @@ export interface ClaimRequest {
   acks: string[];
   /** the reply counts the swarm's workers (`workers`): the worker's lanes depend on it */
   countWorkers?: boolean;
+  /** the worker's database number (0 when not given): claims keep what they know per database */
+  db?: number;
 }
 
 /**
@@ -84,7 +86,7 @@ export function claimKeys(keys: Keys, c: Pick<ClaimRequest, 'worker' | 'countWor
 }
 /** claim.lua's ARGV, after `args` (finish-claim.lua's ENDs) */
 export function claimArgs(keys: Keys, c: ClaimRequest, args: (string | number)[] = []): (string | number)[] {
-  args.push(keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.acks.length);
+  args.push(keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.db ?? 0, c.acks.length);
   for (const a of c.acks) args.push(a);
   for (const f of c.functions) args.push(f.name, f.room);
   return args;

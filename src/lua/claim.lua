@@ -51,8 +51,10 @@
           answers with the receipt (the tasks still held by that claim's leases). A token the
           worker gave up on is cancelled (claim-recover.lua leaves an empty receipt): a claim
           arriving with it later takes nothing.
-  ARGV[7] n, then ARGV[8..7+n]: tokens whose replies the worker has received (receipts dropped)
-  ARGV[8+n..] pairs: a function this worker runs, and how many more of it it may take now
+  ARGV[7] the worker's database number (what claims know of the queue's right end is kept per
+          database: lib/plain-window.lua)
+  ARGV[8] n, then ARGV[9..8+n]: tokens whose replies the worker has received (receipts dropped)
+  ARGV[9+n..] pairs: a function this worker runs, and how many more of it it may take now
 
   Returns one flat array (a nested reply costs Redis a conversion per table): six numbers,
   { wakeAt, now, receipt, workers, c, p }, then c claimed tasks, four items each
@@ -71,19 +73,21 @@
 --@include lib/queue.lua
 --@include lib/delayed.lua
 --@include lib/exists.lua
+--@include lib/plain-window.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
 local max, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local rotation = tonumber(ARGV[5]) or 0
 local token = ARGV[6]
-local acks = tonumber(ARGV[7])
-for i = 8, 7 + acks do redis.call('HDEL', KEYS[9], ARGV[i]) end
+local db = ARGV[7]
+local acks = tonumber(ARGV[8])
+for i = 9, 8 + acks do redis.call('HDEL', KEYS[9], ARGV[i]) end
 local order, room = {}, {}
 -- the room left over all the worker's functions (kept as claims take it: the entry-by-entry
 -- routing below asks after every entry, and a worker may run many functions)
 local roomLeft = 0
-for i = 8 + acks, #ARGV, 2 do
+for i = 9 + acks, #ARGV, 2 do
   order[#order + 1] = ARGV[i]
   room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
   roomLeft = roomLeft + math.max(0, room[ARGV[i]])
@@ -160,11 +164,14 @@ local fnsEmpty = existing(ks) == 0
 local calm = fnsEmpty or existing(calmKeys) == 0
 
 -- Nothing to take (an idle worker's claim, or the claim after the last END of a burst): calm,
--- none of the worker's functions with anything queued or blocked, the ingress empty, and no
--- knowledge of the ingress's right end left to drop (plainKey, below). The claim would route
--- nothing and find nothing; it answers at once, without building what a claim needs.
+-- none of the worker's functions with anything queued or blocked, and the ingress empty. The
+-- claim would route nothing and find nothing; it answers at once, without building what a
+-- claim needs (what it knew of the ingress's right end, nothing is left of: forgotten).
 local queueLen = calm and redis.call('LLEN', Q) or nil
-if fnsEmpty and queueLen == 0 and redis.call('EXISTS', plainKey(Q)) == 0 then return reply(-1, now, 0) end
+if fnsEmpty and queueLen == 0 then
+  notePlain(db, Q, 0, nil)
+  return reply(-1, now, 0)
+end
 
 local holds = not calm and redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
 if not holds then noLimits = true end
@@ -235,21 +242,22 @@ local function routedFields(e, member, score)
   return more
 end
 
--- How many entries at the ingress's right end are known plain (the window, below: `stepwise`)
+-- How many entries at the ingress's right end are known plain (the window, below: `stepwise`;
+-- lib/plain-window.lua), trusted once the entry at the right end is found to be `knownHead`:
+-- by the steady case's first pop, else read before the routing (`checked`)
 local window = math.max(64, 2 * max)
-local plain = plainKey(Q)
 -- (read above when calm: nothing changes the queue in between then)
 local len = queueLen or redis.call('LLEN', Q)
-local cache = redis.call('HMGET', plain, 'n', 'head')
-local verified = 0
-if cache[1] and len > 0 and cache[2] == redis.call('LINDEX', Q, -1) then verified = math.min(tonumber(cache[1]) or 0, len) end
+local knownN, knownHead = knownPlain(db, Q)
+local verified, checked = 0, false
+if knownHead and len > 0 then verified = math.min(knownN, len) end
 -- what is known once `popped` entries of the window are taken: the rest, with the entry now at
 -- the right end, or nothing
 local function noteWindow(popped)
   if verified > popped then
-    redis.call('HSET', plain, 'n', verified - popped, 'head', redis.call('LINDEX', Q, -1))
-  elseif cache[1] then
-    redis.call('DEL', plain)
+    notePlain(db, Q, verified - popped, redis.call('LINDEX', Q, -1))
+  else
+    notePlain(db, Q, 0, nil)
   end
 end
 
@@ -267,6 +275,16 @@ if fnsEmpty and len > 0 and verified >= math.min(window, len) then
   while taken < max and roomLeft > 0 and leanPopped < want do
     local raw = redis.call('RPOP', Q)
     if not raw then break end
+    if not checked then
+      -- (the right end is not what was known: it is read again below)
+      checked = true
+      if raw ~= knownHead then
+        redis.call('RPUSH', Q, raw)
+        verified = 0
+        whole = false
+        break
+      end
+    end
     leanPopped = leanPopped + 1
     if raw ~= 'wake' then
       local e = judgeEntry(raw, maxBytes, KEYS[4])
@@ -351,9 +369,9 @@ local n = #order
   where the worker's room ends: the rest stays on `new-task`, in order, for the next claim,
   rather than being routed into the function's structure only to be taken out of it again.
   Reading the whole window at every claim would cost more than it saves, so how many entries at
-  the queue's right end are known to be plain is kept (plainKey: that count and the entry at the
-  right end then, which must still be there): entries join on the left and leave on the right,
-  so only the ones that joined since are read.
+  the queue's right end are known to be plain is kept (lib/plain-window.lua: that count and the
+  entry at the right end then, which must still be there): entries join on the left and leave
+  on the right, so only the ones that joined since are read.
   A worker of several functions routes entry by entry too when nothing could hold an entry back
   but its function's room: no pause, limit or delay in the swarm, and none of its functions has
   anything queued (fnsEmpty). Each entry is then claimed at once when its function has room
@@ -361,6 +379,7 @@ local n = #order
   its function's queue (no room here, or a function only others run): the ingress is taken in
   its order.
 ]]
+if not checked and verified > 0 and redis.call('LINDEX', Q, -1) ~= knownHead then verified = 0 end
 local stepwise = false
 if n == 1 or fnsEmpty then
   local want = math.min(window, len)

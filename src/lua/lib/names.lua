@@ -66,9 +66,3 @@ end
 local function dedupeKey(Q)
   return Q .. ':keys'
 end
-
--- what claim.lua knows of the queue's right end (hash: n entries there hold no group nor
--- priority, and head, the entry at the right end when it learnt it)
-local function plainKey(Q)
-  return Q .. ':plain'
-end
