@@ -7,10 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client } from '../src/index.js';
+import { Client, Worker } from '../src/index.js';
 import { recoverClaims } from '../src/effects/queue.js';
 import { claimAs, keysFor } from './properties/harness.js';
-import type { RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { quiet } from './helpers/order.js';
 import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
@@ -70,5 +71,62 @@ describe("a claim's receipt", () => {
     expect(again.claimed.map((t) => t.id)).toEqual(ids);
     expect(again.claimed.map((t) => t.raw)).toEqual(['', first.claimed[1]!.raw, first.claimed[2]!.raw]);
     expect(again.claimed.map((t) => t.lease)).toEqual(first.claimed.map((t) => t.lease));
+  });
+});
+
+describe("a worker's receipts hash (dropped a few at a time, its expiry set once a minute)", () => {
+  /** a worker of concurrency 1 draining n tasks, with every PTTL and HLEN of its receipts read meanwhile */
+  async function drainWatched(n: number, meddle?: (receipts: string, done: number) => Promise<void>) {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    let done = 0;
+    const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
+    w.addTaskFunction('f', async () => {
+      done++;
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    const receipts = keys.claimReceipts(w.address);
+    const ttls: number[] = [];
+    const sizes: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const [ttl, size] = (await redis.multi().pttl(receipts).hlen(receipts).exec())!.map(([, v]) => v as number);
+        ttls.push(ttl!);
+        sizes.push(size!);
+        if (meddle) await meddle(receipts, done);
+      }
+    })();
+    for (let i = 0; i < n; i++) await c.submit('f', { i });
+    await until(() => done === n, `${n} tasks ran`, 20_000);
+    watching = false;
+    await watcher;
+    return { receipts, ttls, sizes };
+  }
+
+  it('has an expiry whenever it exists, and holds a few receipts at most', async () => {
+    const { ttls, sizes } = await drainWatched(300);
+    expect(ttls.length).toBeGreaterThan(50);
+    // (-2: no key; -1: a key without an expiry, which a worker killed then would leave for good)
+    expect(ttls.filter((t) => t === -1)).toEqual([]);
+    expect(ttls.some((t) => t > 0)).toBe(true);
+    // (8 answered, the two lanes' claims in flight, and `ttl`)
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(11);
+  });
+
+  it('deleted by hand while the worker drains: it has an expiry again within a batch of acknowledgements', async () => {
+    let deleted = false;
+    const { receipts } = await drainWatched(100, async (key, done) => {
+      if (!deleted && done >= 30) {
+        deleted = true;
+        await redis.del(key);
+      }
+    });
+    expect(deleted).toBe(true);
+    expect(await redis.exists(receipts)).toBe(1);
+    expect(await redis.pttl(receipts)).toBeGreaterThan(0);
   });
 });

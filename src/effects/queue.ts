@@ -45,6 +45,8 @@ export interface ClaimRequest {
   token: string;
   /** tokens of earlier claims whose replies arrived: their receipts are dropped */
   acks: string[];
+  /** set the receipts' expiry again (claim.lua ARGV[8]) */
+  refreshReceipts?: boolean;
   /** the reply counts the swarm's workers (`workers`): the worker's lanes depend on it */
   countWorkers?: boolean;
   /** the worker's database number (0 when not given): claims keep what they know per database */
@@ -86,7 +88,7 @@ export function claimKeys(keys: Keys, c: Pick<ClaimRequest, 'worker' | 'countWor
 }
 /** claim.lua's ARGV, after `args` (finish-claim.lua's ENDs) */
 export function claimArgs(keys: Keys, c: ClaimRequest, args: (string | number)[] = []): (string | number)[] {
-  args.push(keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.db ?? 0, c.acks.length);
+  args.push(keys.taskKeyPrefix, c.worker, c.max, c.maxPayloadBytes, c.rotation, c.token, c.db ?? 0, c.refreshReceipts === false ? 0 : 1, c.acks.length);
   for (const a of c.acks) args.push(a);
   for (const f of c.functions) args.push(f.name, f.room);
   return args;

@@ -38,7 +38,9 @@
   KEYS[1] newQueue (Q: the per-function and per-group keys are named from it, lib/names.lua)
   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
-  KEYS[9] this worker's claim receipts (hash: token -> what that claim took)
+  KEYS[9] this worker's claim receipts (hash: token -> what that claim took; and `ttl`, the
+          Redis time its expiry was last set, which also keeps the hash from emptying as its
+          receipts are dropped: a hash made again would have no expiry)
   KEYS[10] ended (list): a cancelled task's id, once its entry is dropped or it is ended (a
           task cancelled while it ran and put back since: `cancelling`), for reap.lua
   KEYS[11] (optional) workers (set): given, the reply counts its members (a worker whose lanes
@@ -53,8 +55,11 @@
           arriving with it later takes nothing.
   ARGV[7] the worker's database number (what claims know of the queue's right end is kept per
           database: lib/plain-window.lua)
-  ARGV[8] n, then ARGV[9..8+n]: tokens whose replies the worker has received (receipts dropped)
-  ARGV[9+n..] pairs: a function this worker runs, and how many more of it it may take now
+  ARGV[8] '1' to set the receipts' expiry again (the worker asks at its first claim, after a
+          failed one, and once a minute: a claim would otherwise pay a PEXPIRE each time)
+  ARGV[9] n, then ARGV[10..9+n]: tokens whose replies the worker has received (receipts dropped;
+          the worker sends them a few at a time)
+  ARGV[10+n..] pairs: a function this worker runs, and how many more of it it may take now
 
   Returns one flat array (a nested reply costs Redis a conversion per table): six numbers,
   { wakeAt, now, receipt, workers, c, p }, then c claimed tasks, four items each
@@ -81,13 +86,19 @@ local max, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
 local rotation = tonumber(ARGV[5]) or 0
 local token = ARGV[6]
 local db = ARGV[7]
-local acks = tonumber(ARGV[8])
-for i = 9, 8 + acks do redis.call('HDEL', KEYS[9], ARGV[i]) end
+local refreshReceipts = ARGV[8] == '1'
+local acks = tonumber(ARGV[9])
+-- (fewer dropped than named: the hash was lost or edited, and with it perhaps its expiry)
+if acks > 0 and redis.call('HDEL', KEYS[9], unpack(ARGV, 10, 9 + acks)) < acks then refreshReceipts = true end
+if refreshReceipts and token ~= '' then
+  redis.call('HSET', KEYS[9], 'ttl', nowText())
+  redis.call('PEXPIRE', KEYS[9], '600000')
+end
 local order, room = {}, {}
 -- the room left over all the worker's functions (kept as claims take it: the entry-by-entry
 -- routing below asks after every entry, and a worker may run many functions)
 local roomLeft = 0
-for i = 9 + acks, #ARGV, 2 do
+for i = 10 + acks, #ARGV, 2 do
   order[#order + 1] = ARGV[i]
   room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
   roomLeft = roomLeft + math.max(0, room[ARGV[i]])
@@ -228,7 +239,6 @@ local function keepReceipt()
     receipt[#receipt + 1] = claimed[i + 2]
   end
   redis.call('HSET', KEYS[9], token, cjson.encode(receipt))
-  redis.call('PEXPIRE', KEYS[9], '600000')
   return 1
 end
 
