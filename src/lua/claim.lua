@@ -23,7 +23,7 @@
      none of its functions has anything queued: it takes the ingress in its order, each entry at
      once when its function has room here, else routed to its function's queue.
      The seed's steady case (calm, nothing of the worker's functions queued, the window known
-     plain, good entries of functions with room here) is taken first, on its own, before
+     plain or the queue one entry long, good entries of functions with room here) is taken first, on its own, before
      anything else this script needs is made; the first entry it cannot take goes back on the
      right, and the routing goes on from it as above.
      The string `wake` on the queue is a wake marker (an idle worker's wait returns on it): it is
@@ -79,6 +79,8 @@
 --@include lib/delayed.lua
 --@include lib/exists.lua
 --@include lib/plain-window.lua
+--@include lib/holder.lua
+--@include lib/routed-fields.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
@@ -113,12 +115,6 @@ if KEYS[11] then
 end
 -- (numbers given to redis.call as text, and now's written once: Redis prints a number argument with printf)
 local nowS = nowText()
--- the dead-letter store (lib/park.lua), made when this claim first parks an entry
-local D
-local function deadStore()
-  D = D or { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
-  return D
-end
 
 -- claimed: the reply, its header's six places kept (filled by `reply`), then the claimed tasks
 local claimed, parked = { 0, 0, 0, 0, 0, 0 }, {}
@@ -150,14 +146,8 @@ if token ~= '' then
   end
 end
 
--- due tasks promoted per claim: 100,000 due at once never hold Redis for long in one call
-local PROMOTE_BATCH = 100
 
 local taken = 0
-local wakeAt = -1
-local function noteWake(t)
-  if t and t >= 0 and (wakeAt < 0 or t < wakeAt) then wakeAt = t end
-end
 
 -- The seed's swarm: nothing delayed, paused or limited (calm), and none of the worker's
 -- functions with anything queued or blocked (fnsEmpty). One EXISTS tells both when both hold,
@@ -187,17 +177,6 @@ end
 local holds = not calm and redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
 if not holds then noLimits = true end
 
--- The task that holds `id` now: its hash's fields (nil when there is none), and `taken` when it
--- is running, ended or already routed (a new entry is then a duplicate), or its key is not a
--- task hash at all ('foreign').
-local function holder(id)
-  local h = fields(prefix .. id, 'state', 'attempt', 'claims', 'member', 'unrouted')
-  if not h then return nil, 'foreign' end
-  if h[1] == 'RUNNING' or h[1] == 'END' or h[1] == 'DELAYED' then return h, h[1] end
-  if h[1] == 'QUEUED' and h[4] then return h, 'QUEUED' end
-  if h[1] or h[2] or h[3] then return h, nil end
-  return nil, nil
-end
 
 -- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far. raw: its entry,
 -- when it comes straight from the queue, with `more` fields of its hash to write (routing's).
@@ -242,15 +221,6 @@ local function keepReceipt()
   return 1
 end
 
--- the fields of a routed entry's hash beside its state: its function, its place, and what its
--- entry asked for
-local function routedFields(e, member, score)
-  local more = { 'function', e.fn, 'member', member, 'score', msText(score) }
-  if e.group ~= '' then more[#more + 1] = 'group'; more[#more + 1] = e.group end
-  if e.priority ~= 0 then more[#more + 1] = 'priority'; more[#more + 1] = e.priority end
-  if e.manualEnd then more[#more + 1] = 'manual_end'; more[#more + 1] = '1' end
-  return more
-end
 
 -- How many entries at the ingress's right end are known plain (the window, below: `stepwise`;
 -- lib/plain-window.lua), trusted once the entry at the right end is found to be `knownHead`:
@@ -272,20 +242,22 @@ local function noteWindow(popped)
 end
 
 -- The seed's steady case, first and alone: calm, none of the worker's functions with anything
--- queued or blocked (fnsEmpty), and the window known plain. Each entry is then what the
+-- queued or blocked (fnsEmpty), and the window known plain, or the queue one entry long (an idle
+-- worker woken by a submit: that entry is the whole window, nothing in it can come before
+-- another, so nothing need be known of it). Each entry is then what the
 -- entry-by-entry routing below would take at once, or route, in turn; this takes the ones it
 -- would take at once (a good entry of a function with room here, its id held by no task) and
 -- answers, without making the closures and tables the rest of this script needs (what that
 -- saves: bench/analysis.md). At the first entry it cannot take, it puts that entry back where it
 -- was, on the right, and the routing below goes on from it.
 local leanPopped = 0
-if fnsEmpty and len > 0 and verified >= math.min(window, len) then
+if fnsEmpty and len > 0 and (verified >= math.min(window, len) or len == 1) then
   local want = math.min(window, len)
   local whole = true
   while taken < max and roomLeft > 0 and leanPopped < want do
     local raw = redis.call('RPOP', Q)
     if not raw then break end
-    if not checked then
+    if not checked and verified > 0 then
       -- (the right end is not what was known: it is read again below)
       checked = true
       if raw ~= knownHead then
@@ -299,7 +271,7 @@ if fnsEmpty and len > 0 and verified >= math.min(window, len) then
     if raw ~= 'wake' then
       local e = judgeEntry(raw, maxBytes, KEYS[4])
       local h, held
-      if not e.bad and (room[e.fn] or 0) > 0 then h, held = holder(e.id) end
+      if not e.bad and (room[e.fn] or 0) > 0 then h, held = holder(prefix, e.id) end
       if e.bad or (room[e.fn] or 0) <= 0 or held ~= nil then
         redis.call('RPUSH', Q, raw)
         leanPopped = leanPopped - 1
@@ -317,6 +289,21 @@ if fnsEmpty and len > 0 and verified >= math.min(window, len) then
   end
   -- (len and verified stay as read: the routing below is entry by entry, as the window was known
   -- plain, and counts what was popped here against that window, as it would have)
+end
+
+-- the dead-letter store (lib/park.lua), made when this claim first parks an entry
+local D
+local function deadStore()
+  D = D or { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[3], prefix = prefix, Q = Q }
+  return D
+end
+
+-- due tasks promoted per claim: 100,000 due at once never hold Redis for long in one call
+local PROMOTE_BATCH = 100
+
+local wakeAt = -1
+local function noteWake(t)
+  if t and t >= 0 and (wakeAt < 0 or t < wakeAt) then wakeAt = t end
 end
 
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
@@ -342,7 +329,7 @@ end
 local function refuse(reason, message, raw, id, extra)
   local record = false
   if id then
-    local h, held = holder(id)
+    local h, held = holder(prefix, id)
     record = not held and (h ~= nil or redis.call('SISMEMBER', KEYS[4], id) == 1)
   end
   park(deadStore(), now, reason, message, raw, id, worker, record, extra)
@@ -459,10 +446,10 @@ end
 -- whatever it holds. Its ended hash carries the `unrouted` mark that says so, and reap.lua
 -- keeps such a hash until this drop (deleted, the entry would be a new task): now it is
 -- queued for cleanup like any ended task's.
--- (h, held: what holder(id) answered, when the caller has read it already)
+-- (h, held: what holder(prefix, id) answered, when the caller has read it already)
 local function dropCancelled(id, h, held, read)
   if not id then return false end
-  if not read then h, held = holder(id) end
+  if not read then h, held = holder(prefix, id) end
   if held ~= 'END' or h[5] ~= '1' then return false end
   redis.call('HDEL', prefix .. id, 'unrouted')
   redis.call('RPUSH', KEYS[10], id)
@@ -475,7 +462,7 @@ local function route(i, e, left)
     if not dropCancelled(e.bad[4]) then refuse(unpack(e.bad, 1, 5)) end
   else
     local id, fn, group, priority, raw = e.id, e.fn, e.group, e.priority, e.raw
-    local h, held = holder(id)
+    local h, held = holder(prefix, id)
     if dropCancelled(id, h, held, true) then
       -- (cancelled: dropped)
     elseif held == 'foreign' then
