@@ -9,7 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client } from '../src/index.js';
-import { claimAs, fnGroupsKey, keysFor } from './properties/harness.js';
+import { claim } from '../src/effects/queue.js';
+import { claimAs, fnGroupsKey, keysFor, requestFor } from './properties/harness.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { pushEntries, seedEntry } from './helpers/order.js';
@@ -69,6 +70,21 @@ describe('a claim of a queue one entry long', () => {
     expect(dup.reply.claimed).toEqual([]);
     expect(dup.reply.parked.map((p) => p.reason)).toEqual(['duplicate']);
     expect(await redis.hmget(dup.keys.task('r'), 'state', 'function')).toEqual(['RUNNING', 'f']);
+  });
+
+  it("routes a Client entry of a function with no room here to its function's queue, still Client's: read QUEUED, claimed by a worker with room", async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('g', { n: 1 });
+    const full = await claim(redis, keys, { ...requestFor(W, 2, 1 << 20, ['f', 'g']), functions: [{ name: 'f', room: 2 }, { name: 'g', room: 0 }] });
+    expect(full.claimed).toEqual([]);
+    expect(await redis.llen(keys.newQueue)).toBe(0);
+    expect((await c.get(id))?.state).toBe('QUEUED');
+    const other = await claimAs(redis, keys, '127.0.0.1:10', 1, 1 << 20, ['g']);
+    expect(other.claimed.map((t) => t.id)).toEqual([id]);
+    expect(await redis.sismember(keys.queued, id)).toBe(0);
   });
 
   it('drops an entry cancelled before it was routed, and a wake marker', async () => {

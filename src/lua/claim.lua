@@ -180,7 +180,8 @@ if not holds then noLimits = true end
 
 -- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far. raw: its entry,
 -- when it comes straight from the queue, with `more` fields of its hash to write (routing's).
-local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
+-- unqueued: its id has left `queued` already (lib/client-entry.lua's take).
+local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more, unqueued)
   local key = prefix .. id
   -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
   local attempt = (int(attemptsSoFar) or 0) + 1
@@ -197,7 +198,7 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more)
   end
   redis.call('SADD', KEYS[2], id)
   redis.call('ZADD', KEYS[3], nowS, id)
-  redis.call('SREM', KEYS[4], id)
+  if not unqueued then redis.call('SREM', KEYS[4], id) end
   acquire(Q, fn, g, now, lease .. ':' .. id)
   claimed[#claimed + 1] = id
   claimed[#claimed + 1] = raw
@@ -269,17 +270,19 @@ if fnsEmpty and len > 0 and (verified >= math.min(window, len) or len == 1) then
     end
     leanPopped = leanPopped + 1
     if raw ~= 'wake' then
-      local e = judgeEntry(raw, maxBytes, KEYS[4])
+      -- (its id taken out of `queued` as it is judged, when Client's: put back if not claimed)
+      local e = judgeEntry(raw, maxBytes, KEYS[4], true)
       local h, held
       if not e.bad and (room[e.fn] or 0) > 0 then h, held = holder(prefix, e.id) end
       if e.bad or (room[e.fn] or 0) <= 0 or held ~= nil then
+        if e.unqueued then redis.call('SADD', KEYS[4], e.id) end
         redis.call('RPUSH', Q, raw)
         leanPopped = leanPopped - 1
         whole = false
         break
       end
       local member, score = placeOf(Q, e.id, now, e.priority, math.max(1, math.min(roomLeft, want - leanPopped + 1)))
-      claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, routedFields(e, member, score))
+      claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, routedFields(e, member, score), e.unqueued)
     end
   end
   if whole then

@@ -12,13 +12,17 @@
   depth limit (1000 levels, lib/strict-json.lua): cjson refuses an entry nested that deep, which
   the judge then parks bad_json, and this path must not run what the judge refuses. Else nil: the
   entry is decoded and judged in full.
+
+  take: its id is asked of `queued` with SREM rather than SISMEMBER, for a claim about to take
+  the entry (the claim's own SREM of it is then done): the entry carries `unqueued = true`, and
+  the caller that does not take it after all puts the id back (SADD).
 ]]
 local NOT_PLAIN = { '\\', '"id"', '"function"', 'priority', 'group', 'manual_end', 'attempts', 'backoff', 'timeout' }
 
 -- cjson's limit: an entry deeper than this is refused (the entry's own object is level 1)
 local CJSON_MAX_DEPTH = 1000
 
-local function clientEntry(raw, queued)
+local function clientEntry(raw, queued, take)
   local id, fn = string.match(raw, '^{"id":"([^"\\]+)","function":"([^"\\]+)"')
   if not id then return nil end
   -- (after the function's name: `{"id":"` is 7 bytes, `","function":"` 14, and a quote ends it)
@@ -37,6 +41,10 @@ local function clientEntry(raw, queued)
       if opens >= CJSON_MAX_DEPTH then return nil end
       at = at + 1
     end
+  end
+  if take then
+    if redis.call('SREM', queued, id) == 0 then return nil end
+    return { raw = raw, id = id, fn = fn, priority = 0, group = '', manualEnd = false, unqueued = true }
   end
   if redis.call('SISMEMBER', queued, id) == 0 then return nil end
   return { raw = raw, id = id, fn = fn, priority = 0, group = '', manualEnd = false }

@@ -8,7 +8,8 @@
   entry to park (the dead letter's reason and message, what it keeps of the entry, its id when
   one can be read, and lib/park.lua's extra), else the task's fields:
   { raw, id, fn, priority, group ('' for none), manualEnd }. queued: the set of ids Client gave
-  (an entry under one is Client's, read as lib/client-entry.lua says).
+  (an entry under one is Client's, read as lib/client-entry.lua says). take: as clientEntry's
+  (the one write: a Client entry's id leaves `queued`, the entry then `unqueued`).
 ]]
 --@include lib/task-id.lua
 --@include lib/strict-json.lua
@@ -27,13 +28,13 @@ local function excerpt(raw)
   return string.sub(raw, 1, 80)
 end
 
-local function judgeEntry(raw, maxBytes, queued)
+local function judgeEntry(raw, maxBytes, queued, take)
   if #raw > maxBytes then
     -- (only what the dead letter keeps of it is held until then)
     return { bad = { 'too_large', 'task entry is ' .. #raw .. ' bytes, over maxPayloadBytes ' .. maxBytes, string.sub(raw, 1, 4096), leadingId(raw), { truncate = true, size = #raw } } }
   end
   -- (Client's entry of the seed's kind: lib/client-entry.lua)
-  local fast = clientEntry(raw, queued)
+  local fast = clientEntry(raw, queued, take)
   if fast then return fast end
   local ok, task = pcall(cjson.decode, raw)
   -- cjson decodes arrays to tables too: only an object is a task.
