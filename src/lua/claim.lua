@@ -81,6 +81,7 @@
 --@include lib/plain-window.lua
 --@include lib/holder.lua
 --@include lib/routed-fields.lua
+--@include lib/claim-reply.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
@@ -116,20 +117,13 @@ end
 -- (numbers given to redis.call as text, and now's written once: Redis prints a number argument with printf)
 local nowS = nowText()
 
--- claimed: the reply, its header's six places kept (filled by `reply`), then the claimed tasks
+-- claimed: the reply, its header's places kept (lib/claim-reply.lua), then the claimed tasks
 local claimed, parked = { 0, 0, 0, 0, 0, 0 }, {}
-local FIRST = 7
-local function reply(at, claimedAt, kept)
-  claimed[1], claimed[2], claimed[3], claimed[4] = at, claimedAt, kept, workers
-  claimed[5], claimed[6] = (#claimed - FIRST + 1) / 4, #parked / 2
-  for i = 1, #parked do claimed[#claimed + 1] = parked[i] end
-  return claimed
-end
 
 -- This token ran before (its reply was lost) or was given up: answer from its receipt.
 if token ~= '' then
   local receipt = redis.call('HGET', KEYS[9], token)
-  if receipt == '' then return reply(-1, now, 0) end
+  if receipt == '' then return claimReply(claimed, parked, -1, now, 0, workers) end
   if receipt then
     local r = cjson.decode(receipt)
     for i = 2, #r, 3 do
@@ -142,7 +136,7 @@ if token ~= '' then
         claimed[#claimed + 1] = r[i + 1]
       end
     end
-    return reply(-1, r[1], 1)
+    return claimReply(claimed, parked, -1, r[1], 1, workers)
   end
 end
 
@@ -171,7 +165,7 @@ local calm = fnsEmpty or existing(calmKeys) == 0
 local queueLen = calm and redis.call('LLEN', Q) or nil
 if fnsEmpty and queueLen == 0 then
   notePlain(db, Q, 0, nil)
-  return reply(-1, now, 0)
+  return claimReply(claimed, parked, -1, now, 0, workers)
 end
 
 local holds = not calm and redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
@@ -209,18 +203,6 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more, unque
   if room[fn] >= 0 then roomLeft = roomLeft - 1 end
 end
 
--- A receipt of what this claim took, under its token (ARGV[6]): 1 when one was kept, else 0
-local function keepReceipt()
-  if token == '' or #claimed < FIRST then return 0 end
-  local receipt = { nowS }
-  for i = FIRST, #claimed, 4 do
-    receipt[#receipt + 1] = claimed[i]
-    receipt[#receipt + 1] = claimed[i + 3]
-    receipt[#receipt + 1] = claimed[i + 2]
-  end
-  redis.call('HSET', KEYS[9], token, cjson.encode(receipt))
-  return 1
-end
 
 
 -- How many entries at the ingress's right end are known plain (the window, below: `stepwise`;
@@ -232,15 +214,6 @@ local len = queueLen or redis.call('LLEN', Q)
 local knownN, knownHead = knownPlain(db, Q)
 local verified, checked = 0, false
 if knownHead and len > 0 then verified = math.min(knownN, len) end
--- what is known once `popped` entries of the window are taken: the rest, with the entry now at
--- the right end, or nothing
-local function noteWindow(popped)
-  if verified > popped then
-    notePlain(db, Q, verified - popped, redis.call('LINDEX', Q, -1))
-  else
-    notePlain(db, Q, 0, nil)
-  end
-end
 
 -- The seed's steady case, first and alone: calm, none of the worker's functions with anything
 -- queued or blocked (fnsEmpty), and the window known plain, or the queue one entry long (an idle
@@ -286,9 +259,9 @@ if fnsEmpty and len > 0 and (verified >= math.min(window, len) or len == 1) then
     end
   end
   if whole then
-    noteWindow(leanPopped)
+    noteWindow(db, Q, verified, leanPopped)
     -- (nothing queued in the worker's functions, and nothing routed into them: no step 2)
-    return reply(-1, now, keepReceipt())
+    return claimReply(claimed, parked, -1, now, keepReceipt(KEYS[9], token, claimed, nowS), workers)
   end
   -- (len and verified stay as read: the routing below is entry by entry, as the window was known
   -- plain, and counts what was popped here against that window, as it would have)
@@ -510,7 +483,7 @@ if stepwise then
 else
   for i, e in ipairs(batch) do route(i, e, #batch - i + 1) end
 end
-noteWindow(popped)
+noteWindow(db, Q, verified, popped)
 
 -- 2. Claiming, from each of the worker's functions in turn.
 for k = 0, n - 1 do
@@ -557,4 +530,4 @@ end
 -- Promoted tasks this claim left queued may be for functions only other workers run: wake them.
 if promoted > 0 then wake(Q) end
 
-return reply(wakeAt, now, keepReceipt())
+return claimReply(claimed, parked, wakeAt, now, keepReceipt(KEYS[9], token, claimed, nowS), workers)

@@ -19,6 +19,7 @@
   knownPlain(db, Q) -> n, head (0, nil when nothing is known)
   notePlain(db, Q, n, head): n entries from the right end are known plain, head the entry there
   now (n <= 0 or head nil: nothing is known)
+  noteWindow(db, Q, verified, popped): a claim knew `verified` entries plain and took `popped`
 ]]
 local PLAIN_QUEUES_MAX, PLAIN_BYTES_MAX = 256, 8 * 1024 * 1024
 local plainOf, plainQueues, plainBytes = {}, 0, 0 -- cache: checked against Redis at every use, bounded
@@ -55,5 +56,15 @@ local function notePlain(db, Q, n, head)
   end
   if plainBytes > PLAIN_BYTES_MAX or plainQueues > PLAIN_QUEUES_MAX then
     plainOf, plainQueues, plainBytes = {}, 0, 0
+  end
+end
+
+-- What is known once a claim that knew `verified` entries plain has taken `popped` of them: the
+-- rest, with the entry now at the right end, or nothing.
+local function noteWindow(db, Q, verified, popped)
+  if verified > popped then
+    notePlain(db, Q, verified - popped, redis.call('LINDEX', Q, -1))
+  else
+    notePlain(db, Q, 0, nil)
   end
 end
