@@ -39,8 +39,9 @@
   KEYS[2] taskSet   KEYS[3] leases (zset)   KEYS[4] queued (set)
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
   KEYS[9] this worker's claim receipts (hash: token -> what that claim took; and `ttl`, the
-          Redis time its expiry was last set, which also keeps the hash from emptying as its
-          receipts are dropped: a hash made again would have no expiry)
+          Redis time its expiry was last set or a receipt last written, which keeps the hash from
+          emptying as its receipts are dropped, and tells a receipt written into a hash made
+          again, lost since its expiry was set: that claim sets the expiry too)
   KEYS[10] ended (list): a cancelled task's id, once its entry is dropped or it is ended (a
           task cancelled while it ran and put back since: `cancelling`), for reap.lua
   KEYS[11] (optional) workers (set): given, the reply counts its members (a worker whose lanes

@@ -28,6 +28,9 @@ local function keepReceipt(receipts, token, claimed, nowS)
     receipt[#receipt + 1] = claimed[i + 3]
     receipt[#receipt + 1] = claimed[i + 2]
   end
-  redis.call('HSET', receipts, token, cjson.encode(receipt))
+  -- (`ttl` written beside it: added, not overwritten, it was missing, so the hash was made again
+  -- here, lost or deleted since the claim that set its expiry, and it has none: set now, or a
+  -- worker that dies before its next refresh leaves the hash for good)
+  if redis.call('HSET', receipts, token, cjson.encode(receipt), 'ttl', nowS) > 1 then redis.call('PEXPIRE', receipts, '600000') end
   return 1
 end
