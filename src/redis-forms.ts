@@ -96,6 +96,8 @@ export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<
     out.cluster = checkNodes('redis.cluster', given.cluster);
   } else if (c.url !== undefined) {
     out.url = checkUrl(c.url);
+    const db = urlDb(out.url);
+    if (db !== undefined) out.db = db;
   }
   if (out.sentinels !== undefined) {
     if (out.name === undefined || out.name === '') throw new ConfigError('redis.name is missing: with redis.sentinels it names the primary the sentinels monitor (e.g. "mymaster")');
@@ -198,6 +200,19 @@ function decodePart(text: string, what: string, bad: (why: string) => ConfigErro
   } catch {
     throw bad(`${what} holds a % that does not start an escape (write %25 for a % itself)`);
   }
+}
+
+/**
+ * The database a redis:// url names, as ioredis reads it (its path, `/2`, else a `db` query
+ * parameter; either wins over `db`): the connection selects it, and what a config says of `db`
+ * must be that (a worker's claims key what they keep between calls by it,
+ * src/lua/lib/plain-window.lua). Undefined when it names none, or none ioredis could select.
+ */
+function urlDb(url: string): number | undefined {
+  const u = new URL(url);
+  const text = u.pathname.length > 1 ? u.pathname.slice(1) : u.searchParams.get('db');
+  if (text === null || !/^\d+$/.test(text) || Number(text) > MAX_DB) return undefined;
+  return Number(text);
 }
 
 /** `user:password` of a url, %-decoded */
