@@ -1,0 +1,118 @@
+/**
+ * What claims keep between calls outside a task's own keys: what they know of new-task's right
+ * end (per database and queue, in the function library's memory: src/lua/lib/plain-window.lua),
+ * and a worker's claim receipts (hash `workers:claims:<worker>`, claim.lua). The first must be
+ * kept under the database the worker's connection really uses, however the worker was told it;
+ * the second must never exist without an expiry, whatever Redis lost between two claims.
+ */
+import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { Client, Worker } from '../src/index.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+import { pushEntries, quiet } from './helpers/order.js';
+import { keysFor } from './properties/harness.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+const pad = (i: number) => String(i).padStart(3, '0');
+const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
+
+/**
+ * A worker of concurrency 1 for f that records its starts; `hold` (an id) runs until release()
+ * is called, every other task returns at once.
+ */
+async function holdingWorker(o: Record<string, unknown>, hold: string) {
+  const ids: string[] = [];
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
+  w.addTaskFunction('f', async (t) => {
+    ids.push(t.id);
+    if (t.id === hold) await released;
+  });
+  cleanup.push(() => w.stop());
+  await w.start();
+  return { ids, release, w };
+}
+
+describe("the database a worker's claims keep what they know under", () => {
+  it('is the one its redis url names', () => {
+    const db = (redis: Record<string, unknown>) => resolveRedisConfig(redis).db;
+    expect(db({ url: 'redis://127.0.0.1:1/2' })).toBe(2);
+    expect(db({ url: 'redis://u:p@127.0.0.1:1/5?x=1' })).toBe(5);
+    expect(db({ url: 'redis://127.0.0.1:1?db=3' })).toBe(3);
+    expect(db({ url: 'redis://127.0.0.1:1' })).toBe(0);
+    expect(db({ url: 'redis://127.0.0.1:1/' })).toBe(0);
+    expect(db({ url: 'redis://127.0.0.1:1/0' })).toBe(0);
+  });
+
+  it("two swarms of the same key names, one reached by a url naming its database: what the other knows of its right end is not taken for this one's", async () => {
+    const o0 = server.options();
+    const queue = keysFor(o0.keyPrefix).newQueue;
+    const db = new Redis({ host: o0.host, port: o0.port, db: 2 });
+    cleanup.push(async () => {
+      await db.flushdb();
+      db.disconnect();
+    });
+    // database 2's worker, told its database by url only, waits idle; database 0's takes p000
+    // and holds it, knowing the 99 left plain, p001 next
+    const b = await holdingWorker({ url: `redis://${o0.host}:${o0.port}/2`, keyPrefix: o0.keyPrefix }, '');
+    const a = await holdingWorker(o0, 'p000');
+    cleanup.push(async () => a.release());
+    await pushEntries(redis, o0.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    await until(() => a.ids.length === 1, 'p000 started (database 0)');
+    // database 2: the same entry p001 at the right end, an urgent one right behind it
+    const oldestFirst = [entry('p001'), entry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => entry(`q${pad(i)}`))];
+    await db.lpush(queue, ...oldestFirst);
+    await until(() => b.ids.length >= 22, '22 starts (database 2)', 20_000);
+    expect(b.ids.slice(0, 2)).toEqual(['urgent', 'p001']);
+  });
+});
+
+describe("a worker's receipts hash, lost in Redis between two of its claims", () => {
+  /** a worker holding its one slot with `h`, its receipts hash made (with its expiry) by that claim */
+  async function holding() {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const { ids, release, w } = await holdingWorker(o, 'h');
+    const receipts = keys.claimReceipts(w.address);
+    await c.submit('f', null, { id: 'h' });
+    await until(() => ids.length === 1, 'h started');
+    expect(await redis.pttl(receipts)).toBeGreaterThan(0);
+    return { c, ids, release, receipts };
+  }
+
+  it('deleted (an operator, FLUSHALL): the next claim that keeps a receipt makes it with an expiry', async () => {
+    const { c, ids, release, receipts } = await holding();
+    await redis.flushall();
+    // (no claim failed: the worker was running h, its connection never broke)
+    await c.submit('f', null, { id: 'n1' });
+    release();
+    await until(() => ids.length === 2, 'n1 started');
+    await until(async () => (await redis.exists(receipts)) === 1, 'the receipt of the claim that took n1');
+    // -1: a hash without an expiry, which the worker killed now would leave for good
+    expect(await redis.pttl(receipts)).toBeGreaterThan(0);
+  });
+
+  it('Redis restarted without persistence: the first claim after keeps its receipt under an expiry', async () => {
+    const { c, ids, release, receipts } = await holding();
+    await server.restart();
+    await until(async () => (await redis.ping().catch(() => '')) === 'PONG', 'Redis back');
+    // (another claim by the same worker, once h ends; the worker's claims did not fail: none was
+    // in flight while Redis was away)
+    await c.submit('f', null, { id: 'n1' });
+    release();
+    await until(() => ids.includes('n1'), 'n1 started', 20_000);
+    await until(async () => (await redis.exists(receipts)) === 1, 'the receipt of the claim that took n1');
+    expect(await redis.pttl(receipts)).toBeGreaterThan(0);
+  });
+});
