@@ -67,6 +67,16 @@ export class ClaimLedger {
     );
   }
 
+  /**
+   * A request the worker built and did not send (nothing to claim: no function with room): what
+   * it carried is due again. Its acknowledgements dropped with it would leave their receipts in
+   * Redis for as long as the worker's claims keep setting the hash's expiry, one per claim.
+   */
+  unsent(req: ClaimRequest): void {
+    if (req.acks.length) this.acks.push(...req.acks);
+    if (req.refreshReceipts) this.refreshAt = 0;
+  }
+
   /** claims whose replies never came */
   get toRecover(): string[] {
     return [...this.unanswered];

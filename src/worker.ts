@@ -683,7 +683,10 @@ export class Worker extends MeteredProcess {
   /** a claim in one partition */
   private claimIn(part: WorkerPartition, max: number, taken?: Map<string, number>, own?: Map<string, number>): Promise<ClaimReply> {
     const request = this.claimRequest(max, part, taken, own);
-    if (max <= 0 || request.functions.length === 0) return Promise.resolve(NO_CLAIM());
+    if (max <= 0 || request.functions.length === 0) {
+      part.ledger.unsent(request);
+      return Promise.resolve(NO_CLAIM());
+    }
     // the ENDs going out now, whose slots this claim fills, go in its script (finish-claim.lua)
     const ends = part.ends.takeOutgoing();
     let reply: Promise<ClaimReply>;
@@ -1075,6 +1078,7 @@ export class Worker extends MeteredProcess {
             let got: ClaimResult;
             try {
               if (request.functions.length === 0 || input.free <= 0) {
+                part.ledger.unsent(request);
                 // nothing to claim: blocking on a non-empty queue would return at once, and spin
                 await this.waitForFunction(config.fetchTaskInterval, effect, w);
                 got = NO_CLAIM();

@@ -116,3 +116,35 @@ describe("a worker's receipts hash, lost in Redis between two of its claims", ()
     expect(await redis.pttl(receipts)).toBeGreaterThan(0);
   });
 });
+
+describe("a worker's receipts hash, the worker's one function capped below its concurrency", () => {
+  it('holds a few receipts at most however many tasks it ran: no acknowledgement is lost with a claim the worker did not send', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    let done = 0;
+    const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 4 });
+    w.addTaskFunction(
+      'f',
+      async () => {
+        await new Promise((r) => setTimeout(r, 2));
+        done++;
+      },
+      { concurrency: 1 },
+    );
+    cleanup.push(() => w.stop());
+    await w.start();
+    const receipts = keys.claimReceipts(w.address);
+    let most = 0;
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) ids.push(await c.submit('f', { i }));
+    await until(async () => {
+      most = Math.max(most, await redis.hlen(receipts));
+      return done === 200;
+    }, '200 tasks ran', 30_000);
+    most = Math.max(most, await redis.hlen(receipts));
+    // (8 answered, the claims in flight, and `ttl`)
+    expect(most).toBeLessThanOrEqual(12);
+  });
+});
