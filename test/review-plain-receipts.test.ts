@@ -148,3 +148,18 @@ describe("a worker's receipts hash, the worker's one function capped below its c
     expect(most).toBeLessThanOrEqual(12);
   });
 });
+
+describe("new-task:plain, where claims of earlier versions kept what they knew of new-task's right end", () => {
+  it('left by such a claim (an upgrade), it is removed by the claims that read the window', async () => {
+    const o = server.options();
+    const queue = keysFor(o.keyPrefix).newQueue;
+    const plainKey = `${queue}:plain`;
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    // (as a claim of an earlier version left it: 60 entries known plain, p040 at the right end)
+    await redis.hset(plainKey, 'n', '60', 'head', entry('p040'));
+    const { ids } = await holdingWorker(o, '');
+    await until(() => ids.length === 100, '100 starts', 20_000);
+    expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => `p${pad(i)}`));
+    expect(await redis.exists(plainKey)).toBe(0);
+  });
+});

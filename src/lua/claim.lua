@@ -363,6 +363,10 @@ if n == 1 or fnsEmpty then
     -- entries, find that much known already and read nothing (one LRANGE per window's worth of
     -- entries taken, not one per claim)
     local got = redis.call('LRANGE', Q, -math.min(len, want + window), -(verified + 1))
+    -- (where claims before lib/plain-window.lua kept what they knew: one a claim of such a
+    -- version left would stay for good. Removed here, once a window's worth of entries, and a
+    -- claim of that version still running then reads its window again)
+    redis.call('DEL', Q .. ':plain')
     -- (from the right: got[#got] is next to what is known)
     for i = #got, 1, -1 do
       local raw = got[i]
