@@ -163,3 +163,53 @@ describe("new-task:plain, where claims of earlier versions kept what they knew o
     expect(await redis.exists(plainKey)).toBe(0);
   });
 });
+
+describe("what claims know of new-task's right end, the dataset wiped or swapped since", () => {
+  /** a worker holding p000 of 100 plain entries, knowing the 99 left plain, p001 next */
+  async function knowing(o: ReturnType<RedisServer['options']>) {
+    const a = await holdingWorker(o, 'p000');
+    cleanup.push(async () => a.release());
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    await until(() => a.ids.length === 1, 'p000 started');
+    return a;
+  }
+  /** oldest first: p001 again, an urgent entry right behind it, 20 plain ones */
+  const rebuilt = () => [entry('p001'), entry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => entry(`q${pad(i)}`))];
+
+  it('FLUSHDB, and the queue fed again with the same entry at its right end: the window is read again', async () => {
+    const o = server.options();
+    const queue = keysFor(o.keyPrefix).newQueue;
+    const a = await knowing(o);
+    await redis.flushdb();
+    await redis.lpush(queue, ...rebuilt());
+    a.release();
+    await until(() => a.ids.length >= 23, '23 starts', 20_000);
+    expect(a.ids.slice(1, 3)).toEqual(['urgent', 'p001']);
+  });
+
+  it('SWAPDB with a database whose queue holds the same entry at its right end: the window is read again', async () => {
+    const o = server.options();
+    const queue = keysFor(o.keyPrefix).newQueue;
+    const db3 = new Redis({ host: o.host, port: o.port, db: 3 });
+    cleanup.push(async () => {
+      await db3.flushdb();
+      db3.disconnect();
+    });
+    const a = await knowing(o);
+    await db3.lpush(queue, ...rebuilt());
+    await redis.swapdb(0, 3);
+    a.release();
+    await until(() => a.ids.length >= 23, '23 starts', 20_000);
+    expect(a.ids.slice(1, 3)).toEqual(['urgent', 'p001']);
+  });
+
+  it('nothing changed by other means: a worker draining plain entries reads the window once per window, not at every claim', async () => {
+    const o = server.options();
+    const { ids } = await holdingWorker(o, '');
+    await redis.config('RESETSTAT');
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 300 }, (_, i) => entry(`p${pad(i)}`)));
+    await until(() => ids.length === 300, '300 starts', 20_000);
+    const lrange = /cmdstat_lrange:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1];
+    expect(Number(lrange ?? 0)).toBeLessThan(30);
+  });
+});

@@ -92,6 +92,15 @@ local token = ARGV[6]
 local db = ARGV[7]
 local refreshReceipts = ARGV[8] == '1'
 local acks = tonumber(ARGV[9])
+-- What the receipts hash held before this claim writes it: this token's receipt (it ran
+-- before: below), and `ttl`, which the worker's claims keep there. Missing, the hash is new or
+-- was lost, perhaps with the whole dataset (FLUSHDB, FLUSHALL, SWAPDB): what claims remember
+-- of new-task's right end, kept outside the dataset (lib/plain-window.lua), is not trusted then.
+local receiptBefore, marked = false, false
+if token ~= '' then
+  local r = redis.call('HMGET', KEYS[9], token, 'ttl')
+  receiptBefore, marked = r[1], r[2]
+end
 -- (fewer dropped than named: the hash was lost or edited, and with it perhaps its expiry)
 if acks > 0 and redis.call('HDEL', KEYS[9], unpack(ARGV, 10, 9 + acks)) < acks then refreshReceipts = true end
 if refreshReceipts and token ~= '' then
@@ -123,7 +132,7 @@ local claimed, parked = { 0, 0, 0, 0, 0, 0 }, {}
 
 -- This token ran before (its reply was lost) or was given up: answer from its receipt.
 if token ~= '' then
-  local receipt = redis.call('HGET', KEYS[9], token)
+  local receipt = receiptBefore
   if receipt == '' then return claimReply(claimed, parked, -1, now, 0, workers) end
   if receipt then
     local r = cjson.decode(receipt)
@@ -212,7 +221,8 @@ end
 local window = math.max(64, 2 * max)
 -- (read above when calm: nothing changes the queue in between then)
 local len = queueLen or redis.call('LLEN', Q)
-local knownN, knownHead = knownPlain(db, Q)
+local knownN, knownHead = 0, nil
+if marked then knownN, knownHead = knownPlain(db, Q) end
 local verified, checked = 0, false
 if knownHead and len > 0 then verified = math.min(knownN, len) end
 

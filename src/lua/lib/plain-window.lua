@@ -4,7 +4,10 @@
   the entry that will be at the right end next, when they learnt it. The next claim trusts the
   count only if the first entry it pops (or, routing otherwise, the entry it reads there) is that
   one: entries join on the left and leave on the right, and a right end changed by other means
-  (a hand RPOP or RPUSH, another database's swarm, a FLUSHALL) is read again.
+  (a hand RPOP or RPUSH, another database's swarm, a FLUSHALL) is read again. A dataset wiped or
+  swapped since (FLUSHDB, FLUSHALL, SWAPDB) may hold the same entry at its right end and others
+  behind it: claim.lua trusts what is known only while its worker's receipts hash still holds
+  its `ttl` mark, which went with the dataset.
 
   Kept in the library's memory, across calls, not in a key: a claim then neither reads nor
   writes what it knows, only reads the new right end once (one LINDEX where a hash kept in Redis
