@@ -76,7 +76,9 @@ if taken and not each then
 end
 
 -- 2. Writes.
-local earliest = nextDue(Q)
+-- (the earliest due before this call: read at the first delayed task, which a batch of the
+-- seed's kind has none of)
+local earliest
 local woke = false
 -- one task's writes (i: where its eight ARGV begin)
 local function write(i)
@@ -92,6 +94,7 @@ local function write(i)
     if g ~= '' then redis.call('HSET', key, 'group', g) end
     if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
     if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
+    if earliest == nil then earliest = nextDue(Q) end
     redis.call('ZADD', delayedKey(Q), runAt, id)
     countDelayed(Q, fn, 1)
     if earliest < 0 or runAt < earliest then
