@@ -234,9 +234,12 @@ if knownHead and len > 0 then verified = math.min(knownN, len) end
 -- would take at once (a good entry of a function with room here, its id held by no task) and
 -- answers, without making the closures and tables the rest of this script needs (what that
 -- saves: bench/analysis.md). At the first entry it cannot take, it puts that entry back where it
--- was, on the right, and the routing below goes on from it.
+-- was, on the right, and the routing below goes on from it. (A claim with no room at all takes
+-- nothing here: the one entry, unknown, may ask for a group or a priority, which the routing
+-- below routes to its function's queue whatever the room, so that its turn and its priority
+-- count from this claim.)
 local leanPopped = 0
-if fnsEmpty and len > 0 and (verified >= math.min(window, len) or len == 1) then
+if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) or len == 1) then
   local want = math.min(window, len)
   local whole = true
   while taken < max and roomLeft > 0 and leanPopped < want do
