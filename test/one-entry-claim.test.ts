@@ -4,7 +4,11 @@
  * (claim.lua). Whatever that one entry is, it is handled as the routing of a window would
  * handle it: claimed with what it asked for, routed to its function's queue when this worker
  * does not run its function, parked when bad or a duplicate, dropped when cancelled or a wake
- * marker; and nothing is left behind on the queue.
+ * marker; and nothing is left behind on the queue. A claim with no room leaves it to the
+ * routing, which routes an entry asking for a group or a priority at once. And a Client entry
+ * the steady path judges by taking its id out of `queued` (lib/client-entry.lua's take) and does
+ * not take stays Client's: Client.get reads it QUEUED, Client.cancel cancels it, a park records
+ * it on its task.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -72,21 +76,6 @@ describe('a claim of a queue one entry long', () => {
     expect(await redis.hmget(dup.keys.task('r'), 'state', 'function')).toEqual(['RUNNING', 'f']);
   });
 
-  it("routes a Client entry of a function with no room here to its function's queue, still Client's: read QUEUED, claimed by a worker with room", async () => {
-    const o = server.options();
-    const keys = keysFor(o.keyPrefix);
-    const c = new Client({ redis: o });
-    cleanup.push(() => c.close());
-    const id = await c.submit('g', { n: 1 });
-    const full = await claim(redis, keys, { ...requestFor(W, 2, 1 << 20, ['f', 'g']), functions: [{ name: 'f', room: 2 }, { name: 'g', room: 0 }] });
-    expect(full.claimed).toEqual([]);
-    expect(await redis.llen(keys.newQueue)).toBe(0);
-    expect((await c.get(id))?.state).toBe('QUEUED');
-    const other = await claimAs(redis, keys, '127.0.0.1:10', 1, 1 << 20, ['g']);
-    expect(other.claimed.map((t) => t.id)).toEqual([id]);
-    expect(await redis.sismember(keys.queued, id)).toBe(0);
-  });
-
   it('drops an entry cancelled before it was routed, and a wake marker', async () => {
     const o = server.options();
     const c = new Client({ redis: o });
@@ -102,5 +91,94 @@ describe('a claim of a queue one entry long', () => {
     const wake = await claimOne('wake', o);
     expect(wake.reply.claimed).toEqual([]);
     expect(wake.reply.parked).toEqual([]);
+  });
+});
+
+function client(o: ReturnType<RedisServer['options']>): Client {
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close());
+  return c;
+}
+
+describe('a claim with no room, the queue one entry long', () => {
+  it.each([
+    ['a priority', seedEntry('p', 'f', { priority: 5 }), 'p', 'f', ['f']],
+    ['a group', seedEntry('q', 'f', { group: 'tenant' }), 'q', 'f', ['f']],
+    ['a priority, of a function only others run', seedEntry('r', 'h', { priority: 5 }), 'r', 'h', ['f', 'g']],
+  ])("routes an entry asking for %s to its function's queue, as a window holding it is routed", async (_, entry, id, fn, functions) => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    await pushEntries(redis, o.keyPrefix, [entry]);
+    const reply = await claim(redis, keys, { ...requestFor(W, 2, 1 << 20, functions), functions: functions.map((name) => ({ name, room: 0 })) });
+    expect(reply.claimed).toEqual([]);
+    expect(await redis.llen(keys.newQueue)).toBe(0);
+    expect(await redis.hget(keys.task(id), 'state')).toBe('QUEUED');
+    expect(await redis.exists(fnGroupsKey(keys, fn))).toBe(1);
+  });
+});
+
+describe('a Client entry the steady claim judges and does not take', () => {
+  it('of a function with no room here, the queue one entry long: stays Client\'s until routed, and is cancelled like any', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = client(o);
+    const id = await c.submit('g', { n: 1 });
+    const reply = await claim(redis, keys, { ...requestFor(W, 2, 1 << 20, ['f', 'g']), functions: [{ name: 'f', room: 1 }, { name: 'g', room: 0 }] });
+    expect(reply.claimed).toEqual([]);
+    expect(await redis.llen(keys.newQueue)).toBe(0);
+    expect((await c.get(id))?.state).toBe('QUEUED');
+    expect(await c.cancel(id)).toBe('cancelled');
+    expect((await c.get(id))?.state).toBe('END');
+    const later = await claimAs(redis, keys, '127.0.0.1:10', 1, 1 << 20, ['g']);
+    expect(later.claimed).toEqual([]);
+  });
+
+  it('held by a running task: parked as a duplicate, the running task untouched, its id still in `queued` as Client left it', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = client(o);
+    const id = await c.submit('f', { n: 1 });
+    expect((await claimAs(redis, keys, W, 1, 1 << 20, ['f'])).claimed.map((t) => t.id)).toEqual([id]);
+    // the same entry again, its id given back to `queued` (a resent submit written by hand)
+    const raw = (await redis.hget(keys.task(id), 'data'))!;
+    await redis.sadd(keys.queued, id);
+    await pushEntries(redis, o.keyPrefix, [raw]);
+    const reply = await claimAs(redis, keys, '127.0.0.1:10', 1, 1 << 20, ['f']);
+    expect(reply.claimed).toEqual([]);
+    expect(reply.parked.map((p) => p.reason)).toEqual(['duplicate']);
+    expect(await redis.hmget(keys.task(id), 'state', 'worker')).toEqual(['RUNNING', W]);
+    expect(await redis.sismember(keys.queued, id)).toBe(1);
+  });
+
+  it('too large for this worker, the queue one entry long: parked and recorded on its task, which Client.get reads parked', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = client(o);
+    const id = await c.submit('f', { pad: 'x'.repeat(600) });
+    const reply = await claimAs(redis, keys, W, 1, 300, ['f']);
+    expect(reply.claimed).toEqual([]);
+    expect(reply.parked.map((p) => p.reason)).toEqual(['too_large']);
+    const info = await c.get(id);
+    expect(info?.state).toBe('END');
+    expect(info?.parked?.reason).toBe('too_large');
+    expect(await redis.sismember(keys.queued, id)).toBe(0);
+  });
+
+  it('behind entries it took, on a known window: the first it cannot take is routed, still read QUEUED, and taken later by a worker with room', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = client(o);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await c.submit(i === 2 ? 'g' : 'f', { i }));
+    const token = (n: number) => `tok-${n}`;
+    // the first claim reads the window; the second takes from it what is known plain
+    const first = await claim(redis, keys, { ...requestFor(W, 1, 1 << 20, ['f', 'g'], token(1)), functions: [{ name: 'f', room: 1 }, { name: 'g', room: 0 }] });
+    expect(first.claimed.map((t) => t.id)).toEqual([ids[0]]);
+    const second = await claim(redis, keys, { ...requestFor(W, 3, 1 << 20, ['f', 'g'], token(2)), functions: [{ name: 'f', room: 3 }, { name: 'g', room: 0 }] });
+    expect(second.claimed.map((t) => t.id)).toEqual([ids[1], ids[3], ids[4]]);
+    expect((await c.get(ids[2]!))?.state).toBe('QUEUED');
+    expect(await redis.hget(keys.task(ids[2]!), 'function')).toBe('g');
+    const g = await claimAs(redis, keys, '127.0.0.1:10', 1, 1 << 20, ['g']);
+    expect(g.claimed.map((t) => t.id)).toEqual([ids[2]]);
   });
 });

@@ -12,6 +12,7 @@ import { Client, Worker } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { pushEntries, quiet } from './helpers/order.js';
+import { holdingWorker, otherDatabase, pad, plainEntry } from './helpers/holding-worker.js';
 import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
@@ -21,34 +22,14 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
-const pad = (i: number) => String(i).padStart(3, '0');
-
-/**
- * A worker of concurrency 1 for f that records its starts; `hold` (an id) runs until release()
- * is called, every other task returns at once.
- */
-async function holdingWorker(o: Record<string, unknown>, hold: string) {
-  const ids: string[] = [];
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
-  w.addTaskFunction('f', async (t) => {
-    ids.push(t.id);
-    if (t.id === hold) await released;
-  });
-  cleanup.push(() => w.stop());
-  await w.start();
-  return { ids, release, w };
-}
-
 describe("what a claim knows of new-task's right end", () => {
   it('popped by hand, the queue still longer than what was known: the window is read again', async () => {
     // (as in test/order-entries.test.ts, with 100 more entries behind: 127 from the right end
     // there is an entry after the pop, another than the one known there)
     const o = server.options();
     const queue = keysFor(o.keyPrefix).newQueue;
-    const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
-    const { ids, release } = await holdingWorker(o, 'p000');
+    const entry = plainEntry;
+    const { ids, release } = await holdingWorker(o, 'p000', cleanup);
     const plain = (from: number, n: number) => Array.from({ length: n }, (_, i) => entry(`p${pad(from + i)}`));
     await pushEntries(redis, o.keyPrefix, [...plain(0, 130), entry('urgent', ',"priority":5'), ...plain(131, 169)]);
     await until(() => ids.length === 1, 'p000 started');
@@ -67,7 +48,7 @@ describe("what a claim knows of new-task's right end", () => {
     const queue = keysFor(o.keyPrefix).newQueue;
     const blob = 'x'.repeat(300);
     const entry = (id: string, fields = '') => `{"data":"${blob}","function":"f","id":"${id}"${fields}}`;
-    const { ids, release } = await holdingWorker(o, 'p000');
+    const { ids, release } = await holdingWorker(o, 'p000', cleanup);
     const plain = (from: number, n: number) => Array.from({ length: n }, (_, i) => entry(`p${pad(from + i)}`));
     // (oldest first) 130 plain, one of priority 5, 169 plain: the first claim knows the 128
     // nearest the right end plain (not the priority entry)
@@ -83,20 +64,23 @@ describe("what a claim knows of new-task's right end", () => {
     expect(ids.slice(2)).toEqual([...plain(101, 29), ...plain(131, 169)].map((e) => (JSON.parse(e) as { id: string }).id));
   });
 
-  it('entries popped and as many pushed at the right end by hand: the window is read again', async () => {
+  it.each([
+    ['another entry in front of it (the right end changed)', 'r', false],
+    ['the same entry in front of it, and the library loaded again (FUNCTION FLUSH, as a restart or a failover forgets what claims knew)', 'p001', true],
+  ])('entries popped and as many pushed at the right end by hand, an urgent one behind %s: the window is read again', async (_, front, reloaded) => {
     const o = server.options();
     const queue = keysFor(o.keyPrefix).newQueue;
-    const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
-    const { ids, release } = await holdingWorker(o, 'p000');
-    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    const { ids, release } = await holdingWorker(o, 'p000', cleanup);
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => plainEntry(`p${pad(i)}`)));
     await until(() => ids.length === 1, 'p000 started');
     // an operator replaces the two entries next in line: an urgent one (priority 5), and in
     // front of it a plain one
-    expect(await redis.rpop(queue, 2)).toEqual([entry('p001'), entry('p002')]);
-    await redis.rpush(queue, entry('urgent', ',"priority":5'), entry('r'));
+    expect(await redis.rpop(queue, 2)).toEqual([plainEntry('p001'), plainEntry('p002')]);
+    await redis.rpush(queue, plainEntry('urgent', ',"priority":5'), plainEntry(front));
+    if (reloaded) await redis.function('FLUSH');
     release();
     await until(() => ids.length >= 100, '100 starts', 20_000);
-    expect(ids.slice(0, 3)).toEqual(['p000', 'urgent', 'r']);
+    expect(ids.slice(0, 3)).toEqual(['p000', 'urgent', front]);
     expect(ids.slice(3)).toEqual(Array.from({ length: 97 }, (_, i) => `p${pad(i + 3)}`));
   });
 
@@ -104,20 +88,16 @@ describe("what a claim knows of new-task's right end", () => {
     const o0 = server.options();
     const o1 = { ...o0, db: 1 };
     const queue = keysFor(o0.keyPrefix).newQueue;
-    const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
-    const db1 = new Redis({ host: o0.host, port: o0.port, db: 1 });
-    cleanup.push(async () => {
-      await db1.flushdb();
-      db1.disconnect();
-    });
+    const entry = plainEntry;
+    const db1 = otherDatabase(o0, 1, cleanup);
     // database 0: 100 plain entries; its worker takes p000 and holds it, knowing the 99 left
     // plain, the farthest p099
-    const a = await holdingWorker(o0, 'p000');
+    const a = await holdingWorker(o0, 'p000', cleanup);
     await pushEntries(redis, o0.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
     await until(() => a.ids.length === 1, 'p000 started (database 0)');
     // database 1 (the same tasks fed to both, as to two environments, with an urgent one of its
     // own): r, urgent, q003..q098 and p099, 99 from the right end as in database 0
-    const b = await holdingWorker(o1, '');
+    const b = await holdingWorker(o1, '', cleanup);
     const oldestFirst = [entry('r'), entry('urgent', ',"priority":5'), ...Array.from({ length: 96 }, (_, i) => entry(`q${pad(i + 3)}`)), entry('p099')];
     const pipe = db1.pipeline();
     pipe.lpush(queue, ...oldestFirst);
@@ -129,46 +109,25 @@ describe("what a claim knows of new-task's right end", () => {
 });
 
 describe('what claims know, kept in the function library (per database and queue)', () => {
-  it('two databases whose right ends hold the same entry: one knowing its entries plain does not make the other skip reading its own', async () => {
+  it.each([
+    ['in its options', (o: ReturnType<RedisServer['options']>) => ({ ...o, db: 2 })],
+    ['by its url alone', (o: ReturnType<RedisServer['options']>) => ({ url: `redis://${o.host}:${o.port}/2`, keyPrefix: o.keyPrefix })],
+  ])('two databases whose right ends hold the same entry, the second named %s: one knowing its entries plain does not make the other skip reading its own', async (_, named) => {
     const o0 = server.options();
-    const o1 = { ...o0, db: 2 };
     const queue = keysFor(o0.keyPrefix).newQueue;
-    const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
-    const db = new Redis({ host: o0.host, port: o0.port, db: 2 });
-    cleanup.push(async () => {
-      await db.flushdb();
-      db.disconnect();
-    });
+    const db = otherDatabase(o0, 2, cleanup);
     // database 2's worker waits, idle; database 0's takes p000 and holds it, knowing the 99
     // left plain, p001 next
-    const b = await holdingWorker(o1, '');
-    const a = await holdingWorker(o0, 'p000');
+    const b = await holdingWorker(named(o0), '', cleanup);
+    const a = await holdingWorker(o0, 'p000', cleanup);
     cleanup.push(async () => a.release());
-    await pushEntries(redis, o0.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    await pushEntries(redis, o0.keyPrefix, Array.from({ length: 100 }, (_, i) => plainEntry(`p${pad(i)}`)));
     await until(() => a.ids.length === 1, 'p000 started (database 0)');
     // database 2: the same entry p001 at the right end, an urgent one right behind it
-    const oldestFirst = [entry('p001'), entry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => entry(`q${pad(i)}`))];
+    const oldestFirst = [plainEntry('p001'), plainEntry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => plainEntry(`q${pad(i)}`))];
     await db.lpush(queue, ...oldestFirst);
     await until(() => b.ids.length >= 22, '22 starts (database 2)', 20_000);
     expect(b.ids.slice(0, 2)).toEqual(['urgent', 'p001']);
-  });
-
-  it('forgotten by the library (FUNCTION FLUSH, as a restart or a failover forgets it): the next claim reads the window again', async () => {
-    const o = server.options();
-    const queue = keysFor(o.keyPrefix).newQueue;
-    const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
-    const { ids, release } = await holdingWorker(o, 'p000');
-    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
-    await until(() => ids.length === 1, 'p000 started');
-    // an operator puts an urgent entry right behind the next one, by hand (the right end is as
-    // it was), and the library is loaded again
-    expect(await redis.rpop(queue, 2)).toEqual([entry('p001'), entry('p002')]);
-    await redis.rpush(queue, entry('urgent', ',"priority":5'), entry('p001'));
-    await redis.function('FLUSH');
-    release();
-    await until(() => ids.length >= 100, '100 starts', 20_000);
-    expect(ids.slice(0, 3)).toEqual(['p000', 'urgent', 'p001']);
-    expect(ids.slice(3)).toEqual(Array.from({ length: 97 }, (_, i) => `p${pad(i + 3)}`));
   });
 });
 

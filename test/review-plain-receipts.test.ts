@@ -12,6 +12,7 @@ import { resolveRedisConfig } from '../src/config.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { pushEntries, quiet } from './helpers/order.js';
+import { holdingWorker, otherDatabase, pad, plainEntry } from './helpers/holding-worker.js';
 import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
@@ -20,27 +21,6 @@ const cleanup = redisPerFile((s, r) => {
   server = s;
   redis = r;
 });
-
-const pad = (i: number) => String(i).padStart(3, '0');
-const entry = (id: string, fields = '') => `{"id":"${id}","function":"f","data":"{}"${fields}}`;
-
-/**
- * A worker of concurrency 1 for f that records its starts; `hold` (an id) runs until release()
- * is called, every other task returns at once.
- */
-async function holdingWorker(o: Record<string, unknown>, hold: string) {
-  const ids: string[] = [];
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
-  w.addTaskFunction('f', async (t) => {
-    ids.push(t.id);
-    if (t.id === hold) await released;
-  });
-  cleanup.push(() => w.stop());
-  await w.start();
-  return { ids, release, w };
-}
 
 describe("the database a worker's claims keep what they know under", () => {
   it('is the one its redis url names', () => {
@@ -52,28 +32,6 @@ describe("the database a worker's claims keep what they know under", () => {
     expect(db({ url: 'redis://127.0.0.1:1/' })).toBe(0);
     expect(db({ url: 'redis://127.0.0.1:1/0' })).toBe(0);
   });
-
-  it("two swarms of the same key names, one reached by a url naming its database: what the other knows of its right end is not taken for this one's", async () => {
-    const o0 = server.options();
-    const queue = keysFor(o0.keyPrefix).newQueue;
-    const db = new Redis({ host: o0.host, port: o0.port, db: 2 });
-    cleanup.push(async () => {
-      await db.flushdb();
-      db.disconnect();
-    });
-    // database 2's worker, told its database by url only, waits idle; database 0's takes p000
-    // and holds it, knowing the 99 left plain, p001 next
-    const b = await holdingWorker({ url: `redis://${o0.host}:${o0.port}/2`, keyPrefix: o0.keyPrefix }, '');
-    const a = await holdingWorker(o0, 'p000');
-    cleanup.push(async () => a.release());
-    await pushEntries(redis, o0.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
-    await until(() => a.ids.length === 1, 'p000 started (database 0)');
-    // database 2: the same entry p001 at the right end, an urgent one right behind it
-    const oldestFirst = [entry('p001'), entry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => entry(`q${pad(i)}`))];
-    await db.lpush(queue, ...oldestFirst);
-    await until(() => b.ids.length >= 22, '22 starts (database 2)', 20_000);
-    expect(b.ids.slice(0, 2)).toEqual(['urgent', 'p001']);
-  });
 });
 
 describe("a worker's receipts hash, lost in Redis between two of its claims", () => {
@@ -83,7 +41,7 @@ describe("a worker's receipts hash, lost in Redis between two of its claims", ()
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const { ids, release, w } = await holdingWorker(o, 'h');
+    const { ids, release, w } = await holdingWorker(o, 'h', cleanup);
     const receipts = keys.claimReceipts(w.address);
     await c.submit('f', null, { id: 'h' });
     await until(() => ids.length === 1, 'h started');
@@ -154,10 +112,10 @@ describe("new-task:plain, where claims of earlier versions kept what they knew o
     const o = server.options();
     const queue = keysFor(o.keyPrefix).newQueue;
     const plainKey = `${queue}:plain`;
-    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => plainEntry(`p${pad(i)}`)));
     // (as a claim of an earlier version left it: 60 entries known plain, p040 at the right end)
-    await redis.hset(plainKey, 'n', '60', 'head', entry('p040'));
-    const { ids } = await holdingWorker(o, '');
+    await redis.hset(plainKey, 'n', '60', 'head', plainEntry('p040'));
+    const { ids } = await holdingWorker(o, '', cleanup);
     await until(() => ids.length === 100, '100 starts', 20_000);
     expect(ids).toEqual(Array.from({ length: 100 }, (_, i) => `p${pad(i)}`));
     expect(await redis.exists(plainKey)).toBe(0);
@@ -167,14 +125,14 @@ describe("new-task:plain, where claims of earlier versions kept what they knew o
 describe("what claims know of new-task's right end, the dataset wiped or swapped since", () => {
   /** a worker holding p000 of 100 plain entries, knowing the 99 left plain, p001 next */
   async function knowing(o: ReturnType<RedisServer['options']>) {
-    const a = await holdingWorker(o, 'p000');
+    const a = await holdingWorker(o, 'p000', cleanup);
     cleanup.push(async () => a.release());
-    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => entry(`p${pad(i)}`)));
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 100 }, (_, i) => plainEntry(`p${pad(i)}`)));
     await until(() => a.ids.length === 1, 'p000 started');
     return a;
   }
   /** oldest first: p001 again, an urgent entry right behind it, 20 plain ones */
-  const rebuilt = () => [entry('p001'), entry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => entry(`q${pad(i)}`))];
+  const rebuilt = () => [plainEntry('p001'), plainEntry('urgent', ',"priority":5'), ...Array.from({ length: 20 }, (_, i) => plainEntry(`q${pad(i)}`))];
 
   it('FLUSHDB, and the queue fed again with the same entry at its right end: the window is read again', async () => {
     const o = server.options();
@@ -190,11 +148,7 @@ describe("what claims know of new-task's right end, the dataset wiped or swapped
   it('SWAPDB with a database whose queue holds the same entry at its right end: the window is read again', async () => {
     const o = server.options();
     const queue = keysFor(o.keyPrefix).newQueue;
-    const db3 = new Redis({ host: o.host, port: o.port, db: 3 });
-    cleanup.push(async () => {
-      await db3.flushdb();
-      db3.disconnect();
-    });
+    const db3 = otherDatabase(o, 3, cleanup);
     const a = await knowing(o);
     await db3.lpush(queue, ...rebuilt());
     await redis.swapdb(0, 3);
@@ -205,9 +159,9 @@ describe("what claims know of new-task's right end, the dataset wiped or swapped
 
   it('nothing changed by other means: a worker draining plain entries reads the window once per window, not at every claim', async () => {
     const o = server.options();
-    const { ids } = await holdingWorker(o, '');
+    const { ids } = await holdingWorker(o, '', cleanup);
     await redis.config('RESETSTAT');
-    await pushEntries(redis, o.keyPrefix, Array.from({ length: 300 }, (_, i) => entry(`p${pad(i)}`)));
+    await pushEntries(redis, o.keyPrefix, Array.from({ length: 300 }, (_, i) => plainEntry(`p${pad(i)}`)));
     await until(() => ids.length === 300, '300 starts', 20_000);
     const lrange = /cmdstat_lrange:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1];
     expect(Number(lrange ?? 0)).toBeLessThan(30);
