@@ -23,9 +23,9 @@
      none of its functions has anything queued: it takes the ingress in its order, each entry at
      once when its function has room here, else routed to its function's queue.
      The seed's steady case (calm, nothing of the worker's functions queued, the window known
-     plain or the queue one entry long, good entries of functions with room here) is taken first, on its own, before
-     anything else this script needs is made; the first entry it cannot take goes back on the
-     right, and the routing goes on from it as above.
+     plain or the queue one entry long, good entries of functions with room here) is taken
+     first, on its own, before anything else this script needs is made; the first entry it
+     cannot take goes back on the right, and the routing goes on from it as above.
      The string `wake` on the queue is a wake marker (an idle worker's wait returns on it): it is
      dropped.
   2. Claiming. For each function of the worker, starting at a rotating index so that none starves
@@ -150,7 +150,6 @@ if token ~= '' then
   end
 end
 
-
 local taken = 0
 
 -- The seed's swarm: nothing delayed, paused or limited (calm), and none of the worker's
@@ -180,7 +179,6 @@ end
 
 local holds = not calm and redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
 if not holds then noLimits = true end
-
 
 -- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far. raw: its entry,
 -- when it comes straight from the queue, with `more` fields of its hash to write (routing's).
@@ -212,8 +210,6 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more, unque
   room[fn] = room[fn] - 1
   if room[fn] >= 0 then roomLeft = roomLeft - 1 end
 end
-
-
 
 -- How many entries at the ingress's right end are known plain (the window, below: `stepwise`;
 -- lib/plain-window.lua), trusted once the entry at the right end is found to be `knownHead`:
@@ -343,7 +339,6 @@ end
 -- good one routed). Its good entries all get the same routing time, so which of them a claim
 -- should take first depends on the whole batch: the fast path takes an entry only when routing
 -- the batch first would have had this claim take it next anyway (see `alone`).
-
 
 local n = #order
 
