@@ -12,6 +12,7 @@ import { recoverClaims } from '../src/effects/queue.js';
 import { claimAs, keysFor } from './properties/harness.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { quiet } from './helpers/order.js';
+import { freePort } from '../tools/redis-process.js';
 import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
@@ -128,5 +129,34 @@ describe("a worker's receipts hash (dropped a few at a time, its expiry set once
     expect(deleted).toBe(true);
     expect(await redis.exists(receipts)).toBe(1);
     expect(await redis.pttl(receipts)).toBeGreaterThan(0);
+  });
+});
+
+describe("a worker's receipts hash, the worker restarted at the same address", () => {
+  it("holds no receipt of the earlier process once the new one has claimed: a restart leaves nothing behind for good", async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const port = await freePort();
+    const run = async (n: number) => {
+      let done = 0;
+      const w = new Worker({ host: '127.0.0.1', port, redis: o, logger: quiet, concurrency: 1 });
+      w.addTaskFunction('f', async () => {
+        done++;
+      });
+      await w.start();
+      for (let i = 0; i < n; i++) await c.submit('f', { i });
+      await until(() => done === n, `${n} tasks ran`);
+      const receipts = keys.claimReceipts(w.address);
+      await w.stop();
+      return { receipts, fields: (await redis.hkeys(receipts)).filter((f) => f !== 'ttl') };
+    };
+    const first = await run(21);
+    // (what the first process left: receipts of answered claims it had not acknowledged yet)
+    expect(first.fields.length).toBeGreaterThan(0);
+    const second = await run(3);
+    expect(second.receipts).toBe(first.receipts);
+    expect(second.fields.filter((f) => first.fields.includes(f))).toEqual([]);
   });
 });

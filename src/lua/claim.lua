@@ -83,6 +83,7 @@
 --@include lib/holder.lua
 --@include lib/routed-fields.lua
 --@include lib/claim-reply.lua
+--@include lib/stale-receipts.lua
 
 local Q = KEYS[1]
 local prefix, worker = ARGV[1], ARGV[2]
@@ -104,6 +105,7 @@ end
 -- (fewer dropped than named: the hash was lost or edited, and with it perhaps its expiry)
 if acks > 0 and redis.call('HDEL', KEYS[9], unpack(ARGV, 10, 9 + acks)) < acks then refreshReceipts = true end
 if refreshReceipts and token ~= '' then
+  dropOthersReceipts(KEYS[9], token)
   redis.call('HSET', KEYS[9], 'ttl', nowText())
   redis.call('PEXPIRE', KEYS[9], '600000')
 end
