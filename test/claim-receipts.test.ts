@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, Worker } from '../src/index.js';
-import { recoverClaims } from '../src/effects/queue.js';
-import { claimAs, keysFor } from './properties/harness.js';
+import { claim, recoverClaims } from '../src/effects/queue.js';
+import { claimAs, keysFor, requestFor } from './properties/harness.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { quiet } from './helpers/order.js';
 import { freePort } from '../tools/redis-process.js';
@@ -158,5 +158,18 @@ describe("a worker's receipts hash, the worker restarted at the same address", (
     const second = await run(3);
     expect(second.receipts).toBe(first.receipts);
     expect(second.fields.filter((f) => first.fields.includes(f))).toEqual([]);
+  });
+});
+
+describe('a claim carrying more acknowledgements than one command takes (a worker back from a long outage)', () => {
+  it('drops them all and claims: 9,000 tokens given up, acknowledged in one claim', async () => {
+    const { keys, ids } = await queued(1);
+    const gaveUp = Array.from({ length: 9000 }, (_, i) => `old.${i}`);
+    // (cancelled as the ledger cancels a claim it gave up: an empty receipt each)
+    await recoverClaims(redis, keys, W, gaveUp);
+    expect(await redis.hlen(keys.claimReceipts(W))).toBe(9000);
+    const reply = await claim(redis, keys, { ...requestFor(W, 1, 1 << 20, ['f'], 'new.1'), acks: gaveUp });
+    expect(reply.claimed.map((t) => t.id)).toEqual(ids);
+    expect((await redis.hkeys(keys.claimReceipts(W))).filter((f) => f !== 'ttl')).toEqual(['new.1']);
   });
 });

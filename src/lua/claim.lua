@@ -78,7 +78,7 @@
 --@include lib/park.lua
 --@include lib/queue.lua
 --@include lib/delayed.lua
---@include lib/exists.lua
+--@include lib/summed-call.lua
 --@include lib/plain-window.lua
 --@include lib/holder.lua
 --@include lib/routed-fields.lua
@@ -103,7 +103,7 @@ if token ~= '' then
   receiptBefore, marked = r[1], r[2]
 end
 -- (fewer dropped than named: the hash was lost or edited, and with it perhaps its expiry)
-if acks > 0 and redis.call('HDEL', KEYS[9], unpack(ARGV, 10, 9 + acks)) < acks then refreshReceipts = true end
+if acks > 0 and summedCall('HDEL', KEYS[9], ARGV, 10, 9 + acks) < acks then refreshReceipts = true end
 if refreshReceipts and token ~= '' then
   dropOthersReceipts(KEYS[9], token)
   redis.call('HSET', KEYS[9], 'ttl', nowText())

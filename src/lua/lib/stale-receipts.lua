@@ -11,7 +11,7 @@
   once a minute): HKEYS of a hash of a few fields. Under ACL rules written before it (HKEYS not
   allowed), it leaves the hash as it is.
 ]]
-local STALE_DROP_CHUNK = 1000
+--@include lib/summed-call.lua
 
 local function dropOthersReceipts(receipts, token)
   local own = string.match(token, '^(.*%.)[^.]*$')
@@ -22,7 +22,5 @@ local function dropOthersReceipts(receipts, token)
   for _, f in ipairs(fields) do
     if f ~= 'ttl' and string.sub(f, 1, #own) ~= own then stale[#stale + 1] = f end
   end
-  for from = 1, #stale, STALE_DROP_CHUNK do
-    redis.call('HDEL', receipts, unpack(stale, from, math.min(#stale, from + STALE_DROP_CHUNK - 1)))
-  end
+  summedCall('HDEL', receipts, stale)
 end
