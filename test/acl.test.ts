@@ -115,7 +115,7 @@ describe('each role with exactly its rules', () => {
         });
       });
     });
-    const m = new Monitor({ redis: as('monitor'), taskTimeout: 1000, checkTaskInterval: 200, endRetention: 0, logger: keeping(logs) });
+    const m = new Monitor({ redis: as('monitor'), taskTimeout: 1000, checkTaskInterval: 200, endRetention: 2000, logger: keeping(logs) });
     const c = new Client({ redis: as('producer'), logger: keeping(logs) });
     cleanup.push(() => c.close(), () => m.stop(), () => w.stop());
     await w.start();
@@ -169,7 +169,8 @@ describe('each role with exactly its rules', () => {
     await until(async () => (await op.schedules())[0]?.lastId, 'the schedule fired by the monitor', 5000);
     expect(await op.unschedule('tick')).toBe(true);
 
-    // the monitor reaped the ended tasks (endRetention 0)
+    // the monitor reaped the ended tasks (endRetention 2 s: long enough for each wait above,
+    // begun after its submit, to read the ended hash; 0 would race them)
     await until(async () => (await admin.exists(`task-${plain}`)) === 0, 'an ended task reaped', 5000);
     expect(events).toContain('progress');
     expect(logs.filter((l) => /NOPERM|permission/i.test(l))).toEqual([]);

@@ -258,11 +258,22 @@ describe('the monitor cleans up ended tasks', () => {
     const o = server.options();
     await monitor(o, { endRetention: 0 }).start();
     const w = worker(o);
-    w.addTaskFunction('job', async () => 42);
+    const g = gate();
+    w.addTaskFunction('job', async () => {
+      await g.opened;
+      return 42;
+    });
     await w.start();
     const c = client(o);
     const id = await c.submit('job');
-    expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ state: 'END', outcome: 'succeeded', result: 42 });
+    // The wait is in place before the task can end: a wait begun after a hash is deleted at once
+    // has nothing left to read (pub/sub keeps no end for a later subscriber: docs/semantics.md).
+    const waited = c.wait(id, { timeout: 5000 });
+    const channel = `${o.keyPrefix}task-${id}-events`;
+    await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'the wait subscribed');
+    await new Promise((r) => setTimeout(r, 100)); // its first read (RUNNING or QUEUED) is back
+    g.open();
+    expect(await waited).toMatchObject({ state: 'END', outcome: 'succeeded', result: 42 });
     await until(async () => (await redis.exists(`${o.keyPrefix}task-${id}`)) === 0, 'hash deleted');
     expect(await c.get(id)).toBeNull();
   });

@@ -56,7 +56,9 @@ describe('a task cancelled while its entry waits on new-task', () => {
       await new Promise((r) => setTimeout(r, 600));
       const w = await worker(o);
       const after = await c.submit('echo', 'after');
-      await c.wait(after, { timeout: 5000 });
+      // (its start, read from the worker: with endRetention 0 its hash may be gone, and its end
+      // event sent, before a wait begun now is subscribed: docs/semantics.md, wait)
+      await w.waitFor(new RegExp(`^STARTED ${after} `), 5000);
       await new Promise((r) => setTimeout(r, 300));
       expect(ran(w, id), 'the cancelled task ran').toBe(false);
       // once its entry is dropped, its hash is cleaned up like any ended task's
