@@ -4,7 +4,9 @@
   the entry that will be at the right end next, when they learnt it. The next claim trusts the
   count only if the first entry it pops (or, routing otherwise, the entry it reads there) is that
   one: entries join on the left and leave on the right, and a right end changed by other means
-  (a hand RPOP or RPUSH, another database's swarm, a FLUSHALL) is read again. A dataset wiped or
+  (a hand RPOP or RPUSH, another database's swarm, a FLUSHALL) is read again. The check trusts
+  the entry's text: a wake marker, whose text every marker shares, is never remembered as the
+  head (see notePlain). A dataset wiped or
   swapped since (FLUSHDB, FLUSHALL, SWAPDB) may hold the same entry at its right end and others
   behind it: claim.lua trusts what is known only while its worker's receipts hash still holds
   its `ttl` mark, which went with the dataset.
@@ -37,7 +39,10 @@ end
 local function notePlain(db, Q, n, head)
   local ofDb = plainOf[db]
   local k = ofDb and ofDb[Q]
-  if n <= 0 or not head then
+  -- (a wake marker is never the head to check: every marker reads the same, so one at the right
+  -- end says nothing of the entries behind it, changed meanwhile by claims this memory did not
+  -- see: another version's library, or this one's on a primary failed over and back)
+  if n <= 0 or not head or head == 'wake' then
     if k then
       plainBytes = plainBytes - #k[2]
       plainQueues = plainQueues - 1
