@@ -10,7 +10,7 @@
  */
 import type { ActorLogic, AnyEventObject, EventObject, InspectionEvent } from 'xstate';
 import type { StartTasks, WorkerEvent } from '../machines/worker.js';
-import type { TaskMachineEvent } from '../machines/task.js';
+import type { TaskInput, TaskMachineEvent } from '../machines/task.js';
 import type { CompiledSnapshot } from './compiled-machine.js';
 import { MachineRecord, type Clock, type RecordOwner } from './machine-record.js';
 
@@ -79,7 +79,8 @@ export class TaskMachines {
         old.send({ type: 'LEASE_LOST' });
         if (old.getSnapshot().status === 'active') this.replaced.add(old);
       }
-      const m = new MachineRecord(this.logic, { ...t, abortTimeout, finishRetryDelay }, this.owner, t.id, this.options.clock);
+      const input: TaskInput = { id: t.id, attempt: t.attempt, attempts: t.attempts, lease: t.lease, abortTimeout, finishRetryDelay };
+      const m = new MachineRecord(this.logic, input, this.owner, t.id, this.options.clock);
       this.live.set(t.id, m);
       m.start();
     }

@@ -299,7 +299,25 @@ export const workerMachine = setup({
   },
 }).createMachine({
   id: 'worker',
-  context: ({ input }) => ({ ...input, running: [], settled: [], asking: [], round: 0, behind: 0, alone: false }),
+  // (a literal of every field, as the task machine's: each assign's copy is then a fast clone)
+  context: ({ input }) => ({
+    concurrency: input.concurrency,
+    lane: input.lane,
+    loneLane: input.loneLane,
+    fetchTaskInterval: input.fetchTaskInterval,
+    fetchWorkerInterval: input.fetchWorkerInterval,
+    partitionPercentage: input.partitionPercentage,
+    stopGrace: input.stopGrace,
+    abortTimeout: input.abortTimeout,
+    finishRetryDelay: input.finishRetryDelay,
+    running: [],
+    settled: [],
+    asking: [],
+    round: 0,
+    behind: 0,
+    alone: false,
+    lastProbe: undefined,
+  }),
   initial: 'starting',
   invoke: [named('controlListener'), named('redisWatch')],
   on: {

@@ -822,6 +822,15 @@ export function workerModelTests(l: Lanes): void {
       );
     });
 
+    // Every assign copies the context (actors/compiled-machine.ts); one that gained a field on
+    // the way would be one more shape for that copy, and past four its site copies every context
+    // of every machine by V8's slow path, about ten times the cost (bench/analysis.md).
+    it('keeps the context\'s fields as they were made, on every path', () => {
+      const fields = (s: Snap) => Object.keys(s.context).sort();
+      const made = fields(list[0]!.expected[0]!.snapshot);
+      for (const p of list) for (const step of p.expected) expect(fields(step.snapshot), p.name).toEqual(made);
+    });
+
     /** a test's name: the path's first events (the whole path is in each failure's message) */
     const title = (p: Plan) => (p.name.length > 160 ? `${p.name.slice(0, 159)}… (${p.events.length} events)` : p.name);
     it.each(list.map((p, i) => [i, title(p)] as const))('path %i: %s', async (i) => {
