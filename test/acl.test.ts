@@ -123,7 +123,8 @@ describe('each role with exactly its rules', () => {
 
     const events: string[] = [];
     const plain = 'acl-plain';
-    c.subscribe(plain, (e) => events.push(e.event));
+    // subscribed before its submit: an event sent before that would be gone (pub/sub keeps nothing)
+    await c.subscribe(plain, (e) => events.push(e.event)).ready;
     await c.submit('double', 1, { id: plain });
     const ids = [
       plain,

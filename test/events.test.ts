@@ -131,7 +131,8 @@ describe('the runtime\'s event names are reserved', () => {
     cleanup.push(() => c.close());
     const id = 'emits-end';
     const events: TaskEvent[] = [];
-    c.subscribe(id, (e) => events.push(e));
+    // subscribed before the submit: `after`, emitted as the task starts, is not kept for a later subscriber
+    await c.subscribe(id, (e) => events.push(e)).ready;
     let settled = false;
     const waited = c.wait(id, { timeout: 10_000 }).finally(() => (settled = true));
     await c.submit('job', null, { id });

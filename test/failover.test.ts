@@ -47,8 +47,11 @@ describe('a worker SIGKILLed mid-task', () => {
     await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
     expect((await c.get(id))!.worker).toBe(a.address);
 
+    // subscribed before the kill: a requeue published before the subscription is live is gone
+    let onRequeued!: () => void;
+    const requeued = new Promise<void>((resolve) => (onRequeued = resolve));
+    await c.subscribe(id, (e) => e.event === 'requeued' && onRequeued()).ready;
     await a.kill('SIGKILL');
-    const requeued = new Promise<void>((resolve) => c.subscribe(id, (e) => e.event === 'requeued' && resolve()));
     const b = await workerProcess(o);
     await requeued;
     await b.waitFor(new RegExp(`^STARTED ${id} 2$`));

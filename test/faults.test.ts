@@ -49,7 +49,7 @@ async function eventsOf(o: Record<string, unknown>, id: string) {
   const got: TaskEvent[] = [];
   const off = c.subscribe(id, (ev) => got.push(ev));
   cleanup.push(off);
-  await new Promise((r) => setTimeout(r, 100)); // subscribed
+  await off.ready; // subscribed (a fixed pause could end before, under load)
   return got;
 }
 /** events a worker published after the task was requeued away from it */

@@ -55,8 +55,9 @@ describe('a task pushed with redis-cli in the seed format', () => {
     await w.start();
     const events: TaskEvent[] = [];
     const c = client(opts);
-    c.subscribe('abc', (e) => events.push(e));
-    await new Promise((r) => setTimeout(r, 50));
+    // subscribed before the push: the task's progress event, sent as it starts, is not kept for a
+    // later subscriber (a fixed pause was not enough under load)
+    await c.subscribe('abc', (e) => events.push(e)).ready;
 
     execFileSync('redis-cli', ['-p', String(server.port), 'LPUSH', 'new-task', '{"id":"abc","function":"test","data":"{}"}']);
 
