@@ -52,7 +52,8 @@ describe('events emitted during a Redis outage by a task that ends during it', (
       server.thaw();
     }
     await until(async () => (await redis.hget(keys.task(id), 'state')) === 'END', 'ended', 10_000);
-    await sleep(1500);
+    await until(() => got.includes('end'), 'the end event', 10_000);
+    await sleep(500); // (nothing more comes)
     // what the review saw: ['end'] (the three progress events fenced and dropped)
     expect(got).toEqual(['progress', 'progress', 'progress', 'end']);
   });

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ConfigError, Worker } from '../src/index.js';
-import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
 let redis: RedisServer;
 const user = { username: 'events-limited', password: 'limited-pw' };
@@ -54,7 +54,8 @@ describe('subscribe to a channel Redis refuses', () => {
       const channel = `${(c as unknown as { keysOf(id: string): { events(id: string): string } }).keysOf('good-2').events('good-2')}`;
       expect(channel).toContain('good-2');
       await redis.client().publish(channel, JSON.stringify({ event: 'progress', data: { id: 'good-2' }, at: 1 }));
-      await new Promise((r) => setTimeout(r, 200));
+      await until(() => heard.length > 0, 'the event heard');
+      await new Promise((r) => setTimeout(r, 200)); // (and nothing more)
       expect(heard).toEqual(['progress']);
       expect(unhandled).toEqual([]);
     } finally {

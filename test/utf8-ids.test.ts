@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Monitor, Worker } from '../src/index.js';
-import { type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { keysFor } from './properties/harness.js';
 
@@ -60,7 +60,8 @@ describe('an id that is not UTF-8', () => {
     w.addTaskFunction('echo', (t) => void seen.push(t.id));
     cleanup.push(() => w.stop());
     await w.start();
-    await sleep(1500);
+    await until(async () => (await redis.hlen(keys.dead.entries)) >= 2, 'both entries parked', 10_000);
+    await sleep(300); // (and neither run)
     const letters = (await redis.hvals(keys.dead.entries)).map((e) => JSON.parse(e) as { reason: string; message: string });
     expect(seen).toEqual([]);
     expect(letters.map((l) => l.reason)).toEqual(['bad_id', 'bad_id']);
