@@ -9,7 +9,7 @@ import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
 import { createNetns, netnsAvailable, removeStale, type Netns } from './helpers/netns.js';
 
-const WORKER = { port: 0, heartbeatInterval: 100, pingTimeout: 800, abortTimeout: 500, fetchWorkerInterval: 300 };
+const WORKER = { port: 0, heartbeatInterval: 100, pingTimeout: 800, abortTimeout: 500, fetchWorkerInterval: 300, reportPeers: true };
 const MONITOR = { taskTimeout: 4000, checkTaskInterval: 1000 };
 
 const available = netnsAvailable();
@@ -37,6 +37,15 @@ async function worker(opts: Record<string, unknown>, inNamespace: boolean) {
   cleanup.push(() => p.kill('SIGKILL'));
   return p;
 }
+/** until each of `from` lists every other of `all` among its peers (the fixture's PEERS lines) */
+async function knowEachOther(from: WorkerProcess[], all: WorkerProcess[]) {
+  const knows = (p: WorkerProcess) => {
+    const last = p.lines.filter((l) => l.startsWith('PEERS ')).at(-1)?.slice('PEERS '.length).split(',') ?? [];
+    return all.every((q) => q === p || last.includes(q.address));
+  };
+  await until(() => from.every(knows), 'each worker listing the others as peers', 10_000);
+}
+
 /** index of the first line matching re, as the time it arrived */
 function when(p: WorkerProcess, re: RegExp): number | undefined {
   const i = p.lines.findIndex((l) => re.test(l));
@@ -60,7 +69,7 @@ describe.skipIf(!available)('network partitions (network namespaces)', () => {
     await a.waitFor(new RegExp(`^STARTED ${id} 1$`));
     const b = await worker({ host: ns.hostIp, redis: o }, false);
     await m.start();
-    await new Promise((r) => setTimeout(r, 700)); // a has b in its worker list
+    await knowEachOther([a], [a, b]); // a would probe b once cut off
 
     ns.cut();
     await a.waitFor(/^STATE "halted"$/, 6000);
@@ -94,7 +103,7 @@ describe.skipIf(!available)('network partitions (network namespaces)', () => {
       await until(() => cut.every((p) => p.lines.some((l) => l.startsWith('STARTED '))), 'each cut-off worker running a task');
       const d = await worker({ host: ns.hostIp, redis: o, concurrency: 3, partitionPercentage: percentage }, false);
       await m.start();
-      await new Promise((r) => setTimeout(r, 800)); // everyone has everyone in its list
+      await knowEachOther([...cut, d], [...cut, d]); // everyone has everyone in its list
 
       ns.cut();
       await until(() => ids.every((id) => d.lines.includes(`STARTED ${id} 2`)), 'all three requeued to d', 15_000);
