@@ -36,8 +36,13 @@ describe('members of workers that never heartbeat', () => {
     await m.start();
     await a.start();
     await b.start();
-    await sleep(3500); // past 2 x taskTimeout: a silent worker would be pruned by now
-    const left = (await redis.smembers(keys.workerSet)).filter((w) => /:[123]$/.test(w));
+    // pruned past 2 x taskTimeout, then gone from each worker's next read of the list (polled:
+    // a fixed pause could end before either on a loaded machine; left and states say what failed)
+    const silent = (w: string) => /:[123]$/.test(w);
+    const peersOf = (w: Worker) => (w as unknown as { peers: string[] }).peers;
+    await until(async () => !(await redis.smembers(keys.workerSet)).some(silent), 'the silent members pruned', 15_000).catch(() => {});
+    const left = (await redis.smembers(keys.workerSet)).filter(silent);
+    await until(() => [a, b].every((w) => !peersOf(w).some(silent) && peersOf(w).length === 1), 'each worker listing only the other', 5000).catch(() => {});
     server.freeze();
     let states: unknown[];
     try {
