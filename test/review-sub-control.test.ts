@@ -85,6 +85,7 @@ describe("a worker's control subscription", () => {
     const logs: string[] = [];
     const w = worker(redis, logs);
     const c = new Client({ redis: server.options({ keyPrefix: redis.keyPrefix }) });
+    const admin = server.client();
     try {
       proxy.state.refuse = true;
       await w.start();
@@ -94,8 +95,9 @@ describe("a worker's control subscription", () => {
       proxy.state.refuse = false;
       const id = await c.submit('long', null);
       await until(async () => (await c.get(id))?.state === 'RUNNING', 'the task running', 10_000);
-      // (the subscriber connection back, given a reconnect's delay)
-      await new Promise((r) => setTimeout(r, 1500));
+      // (the subscriber connection back, given a reconnect's delay, and the control pattern
+      // subscribed again: a stop published before that is gone)
+      await until(async () => Number(await admin.pubsub('NUMPAT')) >= 1, 'the control pattern subscribed again', 10_000);
       await c.control(id, 'stop');
       expect(await c.wait(id, { timeout: 5000 }).catch((e: Error) => e.message)).toMatchObject({ outcome: 'stopped' });
     } finally {
@@ -126,7 +128,7 @@ describe("a worker's control subscription", () => {
       proxy.state.refuse = false;
       const id = await c.submit('long', null);
       await until(async () => (await c.get(id))?.state === 'RUNNING', 'the task running', 10_000);
-      await new Promise((r) => setTimeout(r, 1500));
+      await until(async () => Number(await admin.pubsub('NUMPAT')) >= 1, 'the control pattern subscribed again', 10_000).catch(() => {});
       expect(((await admin.call('PUBSUB', 'NUMPAT')) as number) >= 1 ? pattern : 'no pattern subscribed').toBe(pattern);
       await c.control(id, 'stop');
       expect(await c.wait(id, { timeout: 5000 }).catch((e: Error) => e.message)).toMatchObject({ outcome: 'stopped' });
