@@ -103,6 +103,7 @@ describe('a swarm on a Redis Cluster', () => {
       const held = await client.submit('echo', { hold: true });
       const events: string[] = [];
       const off = client.subscribe(held, (ev) => events.push(ev.event));
+      await off.ready; // (its end, published before the subscription is live, would be gone)
       await until(async () => (await client.get(held))?.state === 'RUNNING', 'the held task running', 10_000, 20);
       await client.control(held, 'stop');
       expect(await client.wait(held, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'stopped' });

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client } from '../src/index.js';
-import { type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { keysFor } from './properties/harness.js';
 
@@ -26,11 +26,13 @@ describe('wait on a task pushed by hand, still queued', () => {
     await redis.lpush(keys.newQueue, JSON.stringify({ id: 'seed-1', function: 'f', data: '{}' }));
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const waiting = c.wait('seed-1', { timeout: 1500, pollInterval: 100 }).then(
+    const waiting = c.wait('seed-1', { timeout: 3000, pollInterval: 100 }).then(
       (t) => `resolved ${t.state} ${t.outcome}`,
       (e: Error) => e.name,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // the wait subscribed (a forged end published before would test nothing), its first read back
+    await until(async () => ((await redis.pubsub('NUMSUB', keys.events('seed-1'))) as [string, number])[1] > 0, 'the wait subscribed', 2500).catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
     await redis.publish(keys.events('seed-1'), JSON.stringify({ event: 'end', data: { id: 'seed-1', outcome: 'succeeded', result: 42 }, at: Date.now() }));
     // what the review saw: "resolved END succeeded" (fromEndEvent), the entry still on the queue
     expect(await waiting).toBe('TimeoutError');
