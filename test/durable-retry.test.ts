@@ -29,11 +29,12 @@ describe('a durable retry claimed in its own END reply', () => {
       runs.set(t.id, (runs.get(t.id) ?? 0) + 1);
       if (t.attempt === 1) throw new Error('first attempt fails');
       // longer than the monitor's taskTimeout: only its heartbeats keep it (the old attempt's
-      // release must leave this claim's record, which they renew)
-      await new Promise((r) => setTimeout(r, 400));
+      // release must leave this claim's record, which they renew); a taskTimeout of ten
+      // heartbeats, so that a loaded machine's late one is not taken for a dead worker
+      await new Promise((r) => setTimeout(r, 1200));
       return t.attempt;
     });
-    const m = new Monitor({ redis, taskTimeout: 300, checkTaskInterval: 50 });
+    const m = new Monitor({ redis, taskTimeout: 1000, checkTaskInterval: 50 });
     const c = new Client({ redis });
     try {
       await w.start();

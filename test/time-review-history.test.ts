@@ -34,7 +34,9 @@ describe('the history of a task retried from the dead letters', () => {
   it('ends with the attempt that ended the task', async () => {
     const o = server.options();
     const c = client(o);
-    const m = new Monitor({ redis: o, taskTimeout: 400, checkTaskInterval: 50, maxAttempts: 1 });
+    // (taskTimeout 15 heartbeats: the run after the retry must not be taken for a dead worker's
+    // on a loaded machine, which would park it again at maxAttempts 1)
+    const m = new Monitor({ redis: o, taskTimeout: 1500, checkTaskInterval: 50, maxAttempts: 1 });
     await m.start();
     cleanup.push(() => m.stop());
     const w = await worker(o);
