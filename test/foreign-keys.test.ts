@@ -33,7 +33,9 @@ describe('a key of another type under a task name', () => {
     w.addTaskFunction('echo', (t) => void ran.push(t.id));
     cleanup.push(() => w.stop());
     await w.start();
-    await sleep(2000);
+    // (polled, then a pause for anything more to show; what the review saw fails the until)
+    await until(async () => ran.length >= 2 && (await redis.hget(keys.task('a'), 'state')) === 'END', 'a and c run, a ended', 10_000).catch(() => {});
+    await sleep(300);
     const queue = await redis.lrange(keys.newQueue, 0, -1);
     const dead = await redis.hvals(keys.dead.entries);
     const b = { queued: queue.some((e) => e.includes('"b"')), dead: dead.some((e) => e.includes('\\"b\\"')) };
@@ -81,7 +83,7 @@ describe('a key of another type under a task name', () => {
     const m = new Monitor({ redis: o, logger: quiet, taskTimeout: 1000, checkTaskInterval: 200 });
     cleanup.push(() => m.stop());
     await m.start();
-    await sleep(2000);
+    await until(async () => (await redis.hget(keys.task('y'), 'state')) === 'QUEUED' && (await redis.sismember(keys.taskSet, 'z')) === 0, 'y requeued and z cleaned', 10_000).catch(() => {});
     expect({ y: await redis.hget(keys.task('y'), 'state'), zCleaned: (await redis.sismember(keys.taskSet, 'z')) === 0 }).toEqual({ y: 'QUEUED', zCleaned: true });
   });
 });

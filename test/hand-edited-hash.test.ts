@@ -39,7 +39,9 @@ describe('a hand-edited task hash', () => {
     w.addTaskFunction('echo', (t) => void ran.push(t.id));
     cleanup.push(() => w.stop());
     await w.start();
-    await sleep(1500);
+    // (polled, then a pause for a second run to show; what the review saw fails the until)
+    await until(() => ran.length > 0, 'q run', 10_000).catch(() => {});
+    await sleep(300);
     const queued = (await redis.lrange(keys.newQueue, 0, -1)).length;
     const dead = await redis.hlen(keys.dead.entries);
     // what the review saw: HINCRBY raised after the RPOP: ran [], queued 0, dead 0, state QUEUED forever
@@ -54,7 +56,7 @@ describe('a hand-edited task hash', () => {
     const m = new Monitor({ redis: o, logger: quiet, taskTimeout: 500, checkTaskInterval: 100, maxAttempts: 1 });
     cleanup.push(() => m.stop());
     await m.start();
-    await sleep(1500);
+    await until(async () => (await redis.hget(keys.task('h'), 'state')) === 'END', 'h parked', 10_000).catch(() => {});
     const h = await redis.hgetall(keys.task('h'));
     const indexed = (await redis.zscore(keys.leases, 'h')) !== null;
     const letters = (await redis.hvals(keys.dead.entries)).map((e) => JSON.parse(e) as { id?: string; reason?: string });
@@ -71,7 +73,7 @@ describe('a hand-edited task hash', () => {
     const m = new Monitor({ redis: o, logger: quiet, taskTimeout: 500, checkTaskInterval: 100, maxAttempts: 5 });
     cleanup.push(() => m.stop());
     await m.start();
-    await sleep(1500);
+    await until(async () => (await redis.hget(keys.task('d'), 'state')) !== 'RUNNING', 'd taken from RUNNING', 10_000).catch(() => {});
     const state = await redis.hget(keys.task('d'), 'state');
     const queued = await redis.llen(keys.newQueue);
     const letters = (await redis.hvals(keys.dead.entries)).map((e) => JSON.parse(e) as { id?: string });
