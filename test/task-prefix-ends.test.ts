@@ -11,7 +11,7 @@ import { Client, Worker } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { partitionKeys, partitionOf } from '../src/partitions.js';
 import { redisPerFile } from './helpers/suite.js';
-import type { RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
 import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 
 let server: RedisServer;
@@ -70,7 +70,8 @@ async function endsLandWhereKeysSay(opts: Record<string, unknown>, conn: Redis |
     expect(await c.wait(k.id, { timeout: 10_000 }), k.id).toMatchObject({ outcome: k.outcome });
     expect(await conn.hgetall(keysOf(k.id).task(k.id)), k.id).toMatchObject({ state: 'END', outcome: k.outcome });
   }
-  // (the events of the last ENDs are on their way)
+  // (the events of the last ENDs are on their way: polled, then a pause for a second one to show)
+  await until(() => cases.every((k) => heard.get(keysOf(k.id).events(k.id))?.includes('end')), 'every end event heard', 10_000).catch(() => {});
   await new Promise((r) => setTimeout(r, 200));
   for (const k of cases) {
     const events = heard.get(keysOf(k.id).events(k.id)) ?? [];
