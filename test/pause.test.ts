@@ -21,6 +21,11 @@ const cleanup = redisPerFile((s, r) => {
 
 /** Far longer than any wait below: a task that starts in time was not found by a poll. */
 const POLL = 30_000;
+/**
+ * A start this soon after resume was woken for (the workers' first poll is about POLL after they
+ * started, seconds before): room for a loaded machine's wake, claim and output line.
+ */
+const AT_ONCE = 3000;
 
 async function workers(o: object, functions: Record<string, object>[], concurrency: number): Promise<WorkerProcess[]> {
   const ps = await Promise.all(functions.map((fns) => spawnWorker({ port: 0, redis: o, concurrency, fetchTaskInterval: POLL }, [], fns as Record<string, { concurrency?: number }>)));
@@ -77,7 +82,7 @@ describe('pause() and resume()', () => {
     await c.resume();
     for (const id of waiting) {
       expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ state: 'END', outcome: 'succeeded', attempt: 1 });
-      expect(startedAt(pool, id)! - resumed, `${id} started at once on resume`).toBeLessThan(1000);
+      expect(startedAt(pool, id)! - resumed, `${id} started at once on resume`).toBeLessThan(AT_ONCE);
       expect(await redis.hget(keys.task(id), 'claims')).toBe('1');
     }
     expect(started(pool)).toHaveLength(8);
@@ -112,7 +117,7 @@ describe('pause() and resume()', () => {
     await c.resume('mail');
     for (const id of mail) {
       expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', attempt: 1 });
-      expect(startedAt(pool, id)! - resumed, `${id} started at once on resume`).toBeLessThan(1000);
+      expect(startedAt(pool, id)! - resumed, `${id} started at once on resume`).toBeLessThan(AT_ONCE);
     }
     expect((await c.stats()).functions.mail).toEqual({ queued: 0, running: 0, delayed: 0, workers: 2, paused: false });
   });
@@ -133,7 +138,7 @@ describe('pause() and resume()', () => {
     const resumed = Date.now();
     await c.resume();
     expect(await c.wait('r', { timeout: 5000 })).toMatchObject({ outcome: 'succeeded' });
-    expect(startedAt(pool, 'r')! - resumed).toBeLessThan(1000);
+    expect(startedAt(pool, 'r')! - resumed).toBeLessThan(AT_ONCE);
     await sleep(300);
     expect(await c.get('m')).toMatchObject({ state: 'QUEUED' });
     expect((await c.stats()).functions.mail).toMatchObject({ queued: 1, paused: true });
