@@ -6,10 +6,9 @@
   one: entries join on the left and leave on the right, and a right end changed by other means
   (a hand RPOP or RPUSH, another database's swarm, a FLUSHALL) is read again. The check trusts
   the entry's text: a wake marker, whose text every marker shares, is never remembered as the
-  head (see notePlain). A dataset wiped or
-  swapped since (FLUSHDB, FLUSHALL, SWAPDB) may hold the same entry at its right end and others
-  behind it: claim.lua trusts what is known only while its worker's receipts hash still holds
-  its `ttl` mark, which went with the dataset.
+  head (see notePlain). A dataset wiped or swapped since (FLUSHDB, FLUSHALL, SWAPDB) may hold
+  the same entry at its right end and others behind it: claim.lua trusts what is known only
+  while its worker's receipts hash still holds its `ttl` mark, which went with the dataset.
 
   Kept in the library's memory, across calls, not in a key: a claim then neither reads nor
   writes what it knows, only reads the new right end once (one LINDEX where a hash kept in Redis
