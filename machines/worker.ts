@@ -10,6 +10,7 @@ import { assign, enqueueActions, setup, type AnyEventObject } from 'xstate';
 import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
 import type { TaskMachineEvent } from './task.js';
 import { effect, named } from './invoke.js';
+import type { EveryField } from './every-field.js';
 import { hasQuorum, probingState, waitingForRedis, type PeerProbe } from './quorum.js';
 
 export interface ClaimedTask {
@@ -299,8 +300,8 @@ export const workerMachine = setup({
   },
 }).createMachine({
   id: 'worker',
-  // (a literal of every field, as the task machine's: each assign's copy is then a fast clone)
-  context: ({ input }) => ({
+  // (every field at once, none spread from the input nor added later: machines/every-field.ts)
+  context: ({ input }): EveryField<WorkerContext> => ({
     concurrency: input.concurrency,
     lane: input.lane,
     loneLane: input.loneLane,
