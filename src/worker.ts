@@ -7,6 +7,7 @@ import type { Connection } from './redis.js';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
+import type { EveryField } from '../machines/every-field.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -503,7 +504,24 @@ export class Worker extends MeteredProcess {
         // id in its own partition (get, wait, cancel, control find nothing there)
         log.warn(`task "${c.id}" was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
       }
-      const local: LocalTask = { id: c.id, raw: c.raw, entry, attempt: c.attempt, lease: c.lease, start: now, claimedAt: performance.now(), claimSentAt: sentAt, part: part.index, epoch: part.epoch };
+      // (every field at once, the ones its run sets later too: its reads, on every task, then see
+      // one shape; machines/every-field.ts)
+      const local: EveryField<LocalTask> = {
+        id: c.id,
+        raw: c.raw,
+        entry,
+        attempt: c.attempt,
+        lease: c.lease,
+        start: now,
+        claimedAt: performance.now(),
+        claimSentAt: sentAt,
+        controller: undefined,
+        settled: undefined,
+        timeout: undefined,
+        listeners: undefined,
+        part: part.index,
+        epoch: part.epoch,
+      };
       this.pending.set(c.id, local);
       this.telemetry.claimed(local, now);
       tasks.push({ id: c.id, attempt: c.attempt, attempts: attemptsOf(entry), lease: c.lease });
