@@ -86,8 +86,13 @@ describe("one partition's primary down", () => {
       await client.submit('work', 5000, { id: long! });
       await until(() => starts.has(long!), 'the long task started', 10_000);
       const victim = d.nodes.find((n) => n.port === home[2])!;
+      // (the worker's top states from the freeze on: claims halt once it has heard of it; before
+      // that, a claim that tries the live partitions first takes their tasks, as it should)
+      const since: string[] = [];
+      worker.on('state', (v: unknown) => since.push(typeof v === 'string' ? v : Object.keys(v as object)[0]!));
       victim.proc.kill('SIGSTOP');
       const frozenAt = Date.now();
+      await until(() => since.some((s) => s !== 'connected'), "the worker hearing partition 2's primary is gone", 15_000);
       const queued = [...idsIn(0, 3, 'q'), ...idsIn(1, 3, 'q')];
       for (const id of queued) await client.submit('work', 50, { id });
       await sleep(4000);
