@@ -79,7 +79,7 @@ describe("what claims know of new-task's right end, with a worker of another ver
     expect(next.claimed.map((t) => t.id)).toEqual(['urgent']);
   });
 
-  it('the same claim, what claims of this version know forgotten (the library loaded again): the urgent one starts first', async () => {
+  it('the same queue, nothing known of it beforehand: the urgent one starts first', async () => {
     const keys = fresh();
     const q = keys.newQueue;
     await push(q, ['wake', entry('x1'), entry('urgent', ',"priority":5'), entry('x2')]);
