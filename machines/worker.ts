@@ -64,6 +64,13 @@ export interface WorkerContext extends WorkerInput {
   behind: number;
   /** the swarm has no other worker (the last SWARM_SIZE said so): claims ask for `loneLane` */
   alone: boolean;
+  /**
+   * Redis has acknowledged the control subscription on the subscriber connection as it is now
+   * (CONTROL_READY; CONTROL_LOST when that connection closes): a control message published from
+   * then on is heard. Pub/sub keeps nothing for a later subscriber, so no claim goes out without
+   * it: a task started before would miss a `stop` sent as soon as it ran.
+   */
+  listening: boolean;
   lastProbe?: PeerProbe;
 }
 
@@ -89,6 +96,10 @@ export type WorkerEvent =
   | { type: 'REDIS_BACK' }
   /** how many workers the swarm lists, this one included (a claim's answer counted them) */
   | { type: 'SWARM_SIZE'; workers: number }
+  /** Redis acknowledged the control subscription (controlListener) */
+  | { type: 'CONTROL_READY' }
+  /** the subscriber connection closed: messages published until it is subscribed again are lost */
+  | { type: 'CONTROL_LOST' }
   | { type: 'STOP' };
 
 
@@ -174,7 +185,11 @@ export const workerMachine = setup({
     heartbeat: callbackNotProvided('worker', 'heartbeat'),
     /** keep the in-memory list of peers fresh, every fetchWorkerInterval */
     refreshPeers: callbackNotProvided('worker', 'refreshPeers'),
-    /** deliver control messages of every task as CONTROL events */
+    /**
+     * deliver control messages of every task as CONTROL events; CONTROL_READY once Redis has
+     * acknowledged the subscription (at start, and again after each reconnect of its
+     * connection), CONTROL_LOST when that connection closes
+     */
     controlListener: callbackNotProvided('worker', 'controlListener'),
     /** watch the Redis connection; sends REDIS_LOST when it closes */
     redisWatch: callbackNotProvided('worker', 'redisWatch'),
@@ -204,6 +219,8 @@ export const workerMachine = setup({
     requestClaim: actionNotProvided('worker', 'requestClaim'),
     /** a claim is on its way: its slots are asked for */
     claimAsked: assign({ asking: ({ context }) => [...context.asking, Math.min(roomLeft(context), laneNow(context))] }),
+    controlHeard: assign({ listening: () => true }),
+    controlLost: assign({ listening: () => false }),
     /** a claim's answer counted the swarm's workers: alone (this one only, or none listed) or not */
     countWorkers: assign({ alone: ({ event }) => (event as { workers: number }).workers <= 1 }),
     /** a claim answered (CLAIMED or CLAIM_FAILED): its slots are no longer asked for */
@@ -276,11 +293,17 @@ export const workerMachine = setup({
     reportError: actionNotProvided('worker', 'reportError'),
   },
   guards: {
-    mayClaim: ({ context }) => mayClaim(context),
+    /** (and the control subscription is live: see `listening`) */
+    mayClaim: ({ context }) => context.listening && mayClaim(context),
     /** a queue wait's claim took something */
     claimedAny: ({ event }) => tasksOf(event).length > 0,
     /** a claim answered with nothing, and no other is on its way: the queue is empty for us */
     claimedNothing: ({ context, event }) => tasksOf(event).length === 0 && context.asking.length <= 1,
+    /**
+     * so, but the control subscription was lost meanwhile: the worker waits for it in
+     * `fetching`, not on the queue (a queue wait is a claim)
+     */
+    emptyWhileDeaf: ({ context, event }) => !context.listening && tasksOf(event).length === 0 && context.asking.length <= 1,
     tookNothing: ({ event }) => tasksOf(event).length === 0,
     /** the claim answering is the last one on its way */
     lastClaim: ({ context }) => context.asking.length <= 1,
@@ -317,6 +340,7 @@ export const workerMachine = setup({
     round: 0,
     behind: 0,
     alone: false,
+    listening: false,
     lastProbe: undefined,
   }),
   initial: 'starting',
@@ -328,6 +352,8 @@ export const workerMachine = setup({
     CONTROL: { actions: 'routeControl' },
     TASKS_SETTLED: { actions: 'markSettled' },
     SWARM_SIZE: { actions: 'countWorkers' },
+    CONTROL_READY: { actions: 'controlHeard' },
+    CONTROL_LOST: { actions: 'controlLost' },
     // answers to claims asked before the worker left `connected`: their tasks go back (a
     // draining worker waits for them, so that the hand-back goes out before it deregisters)
     CLAIMED: [staleClaim, { actions: ['claimAnswered', 'handBackClaimed'] }],
@@ -350,13 +376,15 @@ export const workerMachine = setup({
       states: {
         fetching: {
           // Claims go out as slots free up (a settled task's END goes with the claim of its
-          // slot): one at a time, or two with lanes (mayClaim). Each answer starts its tasks
-          // here; an empty one with no other claim on its way means the queue has nothing for
-          // us: wait on it.
+          // slot): one at a time, or two with lanes (mayClaim), and only while the control
+          // subscription is live (at start, and after its connection came back, the first claim
+          // waits for CONTROL_READY). Each answer starts its tasks here; an empty one with no
+          // other claim on its way means the queue has nothing for us: wait on it.
           always: { guard: 'mayClaim', actions: [{ type: 'requestClaim', params: ({ context }: { context: WorkerContext }) => ({ free: Math.min(roomLeft(context), laneNow(context)), round: context.round }) }, 'claimAsked'] },
           on: {
             CLAIMED: [
               staleClaim,
+              { guard: 'emptyWhileDeaf', actions: 'claimAnswered' },
               { guard: 'claimedNothing', target: 'waiting', actions: 'claimAnswered' },
               { guard: 'tookNothing', target: 'queueEmpty', actions: 'claimAnswered' },
               { actions: ['claimAnswered', ...startClaimed] },
@@ -367,10 +395,16 @@ export const workerMachine = setup({
         queueEmpty: {
           // A claim found nothing while another was on its way: no new claim until that one
           // has answered too. If it took tasks, they run and the worker fetches again; if it
-          // found nothing too, the worker waits on the queue.
+          // found nothing too, the worker waits on the queue (or, its control subscription lost
+          // meanwhile, in fetching for that).
           always: { guard: 'noClaimOnItsWay', target: 'fetching' },
           on: {
-            CLAIMED: [staleClaim, { guard: 'claimedNothing', target: 'waiting', actions: 'claimAnswered' }, { actions: ['claimAnswered', ...startClaimed] }],
+            CLAIMED: [
+              staleClaim,
+              { guard: 'emptyWhileDeaf', target: 'fetching', actions: 'claimAnswered' },
+              { guard: 'claimedNothing', target: 'waiting', actions: 'claimAnswered' },
+              { actions: ['claimAnswered', ...startClaimed] },
+            ],
             // (the one on its way here is the last: no claim went out since the empty one)
             CLAIM_FAILED: [failedClaim[0], failedClaim[1]],
           },
@@ -385,7 +419,10 @@ export const workerMachine = setup({
           },
         },
         waiting: {
-          // Block on the queue until an entry arrives or the poll ends, and claim then.
+          // Block on the queue until an entry arrives or the poll ends, and claim then. The
+          // subscription lost, the wait (a claim) is given up (what it took is handed back):
+          // fetching claims again once it is live.
+          on: { CONTROL_LOST: { target: 'fetching', actions: 'controlLost' } },
           invoke: {
             src: 'waitForTask',
             input: ({ context }: { context: WorkerContext }) => ({ free: roomLeft(context) }),

@@ -53,6 +53,8 @@ const claimKey = (id: string, lease: string) => `${id}\n${lease}`;
 const FINISH_RETRY_MS = 500;
 /** how often a worker cut off from Redis asks whether it is back */
 const REDIS_RETRY_MS = 250;
+/** a control subscription Redis refused is asked again after this long (logged each time) */
+const CONTROL_RETRY_MS = 1000;
 
 /** the least ms between two writes of the worker machine's state (workers:states, for the dashboard) */
 const STATE_WRITE_MS = 200;
@@ -411,7 +413,9 @@ export class Worker extends MeteredProcess {
       for (const part of this.parts) part.outbox.setOpen(open);
     });
     actor.start();
-    const s = await waitFor(actor, (x) => x.matches('connected') || x.status === 'done', { timeout: Infinity });
+    // connected, and hearing control messages: a task submitted from now on and stopped as soon
+    // as it runs is stopped (see `listening` in machines/worker.ts)
+    const s = await waitFor(actor, (x) => (x.matches('connected') && x.context.listening) || x.status === 'done', { timeout: Infinity });
     if (s.matches('failed')) {
       await this.closeConnections();
       throw this.startError instanceof Error ? this.startError : new StateError(`worker failed to start: ${String(this.startError)}`);
@@ -1171,15 +1175,42 @@ export class Worker extends MeteredProcess {
           // through three reconnects (a subscriber connection refused while the worker starts)
           // and resubscribes only what Redis had answered, so one failure left the worker deaf
           // to stop for its life. A pattern already subscribed is subscribed again harmlessly.
+          // Its acknowledgement is what the worker waits for before it claims (CONTROL_READY):
+          // Redis runs commands one at a time, so a message published after the PSUBSCRIBE ran
+          // reaches us, and a task claimed after it ran becomes RUNNING after it did.
           const patterns = this.parts.map((p) => p.keys.controlPattern);
+          let retry: NodeJS.Timeout | undefined;
+          let closed = false;
           const subscribe = () => {
-            this.sub.psubscribe(...patterns).catch((e: Error) => log.warn(`control subscription failed (made again once Redis is back): ${e.message}`));
+            clearTimeout(retry);
+            retry = undefined;
+            this.sub.psubscribe(...patterns).then(
+              () => {
+                // (an answer read on the connection as it is now: a close would have come first)
+                if (!closed && this.sub.status === 'ready') sendBack({ type: 'CONTROL_READY' });
+              },
+              (e: Error) => {
+                log.warn(`control subscription failed (no task is claimed until it is made): ${e.message}`);
+                // refused with the connection up (an ACL without the channel, a Redis loading):
+                // tried again, the worker claiming nothing meanwhile; else made again at 'ready'
+                if (!closed && this.sub.status === 'ready') retry = setTimeout(subscribe, CONTROL_RETRY_MS);
+              },
+            );
+          };
+          const lost = () => {
+            clearTimeout(retry);
+            retry = undefined;
+            sendBack({ type: 'CONTROL_LOST' });
           };
           this.sub.on('ready', subscribe);
+          this.sub.on('close', lost);
           subscribe();
           return () => {
+            closed = true;
+            clearTimeout(retry);
             this.sub.off('pmessage', onMessage);
             this.sub.off('ready', subscribe);
+            this.sub.off('close', lost);
           };
         }),
         redisWatch: redisWatch(this.redis),

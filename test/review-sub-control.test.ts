@@ -88,15 +88,18 @@ describe("a worker's control subscription", () => {
     const admin = server.client();
     try {
       proxy.state.refuse = true;
-      await w.start();
+      // start() resolves once the worker hears control messages: not while refused
+      let up = false;
+      const started = w.start().then(() => void (up = true));
       // ioredis gives up on a command after three reconnects (50 + 100 + 150 ms)
       await until(async () => proxy.state.cuts >= 4, 'the subscriber connection cut four times', 5000);
       await new Promise((r) => setTimeout(r, 300));
+      expect(up, 'started while the control subscription was refused').toBe(false);
       proxy.state.refuse = false;
+      await started;
       const id = await c.submit('long', null);
       await until(async () => (await c.get(id))?.state === 'RUNNING', 'the task running', 10_000);
-      // (the subscriber connection back, given a reconnect's delay, and the control pattern
-      // subscribed again: a stop published before that is gone)
+      // (the control pattern subscribed again before the claim: start() waited for it)
       await until(async () => Number(await admin.pubsub('NUMPAT')) >= 1, 'the control pattern subscribed again', 10_000);
       await c.control(id, 'stop');
       expect(await c.wait(id, { timeout: 5000 }).catch((e: Error) => e.message)).toMatchObject({ outcome: 'stopped' });

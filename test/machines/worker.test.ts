@@ -22,7 +22,7 @@ import { taskMachine, type TaskMachineEvent, type TaskOutcome } from '../../mach
 import { compileMachine } from '../../actors/compiled-machine.js';
 import { TaskMachines } from '../../actors/task-machines.js';
 import { promiseEffect } from '../../actors/promise-effect.js';
-import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
+import { afterEvent, childOf, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
 const input: WorkerInput = {
   concurrency: 2,
@@ -77,7 +77,8 @@ function step(snap: Snap, ...events: WorkerEvent[]): [Snap, Actions] {
   for (const e of events) [snap, acts] = transition(workerMachine, snap, e);
   return [snap, acts];
 }
-const starting = (i: WorkerInput = input) => initialTransition(workerMachine, i)[0];
+/** a new worker whose control subscription Redis has acknowledged (as it is, mostly, before it has registered) */
+const starting = (i: WorkerInput = input) => step(initialTransition(workerMachine, i)[0], { type: 'CONTROL_READY' })[0];
 const fetching = (i: WorkerInput = input) => {
   const s = starting(i);
   return step(s, done(s, 'register'))[0];
@@ -113,6 +114,57 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(snap.value).toBe('failed');
     expect(snap.status).toBe('done');
     expect(named(actions)).toEqual(['reportError', 'stopTasks']);
+  });
+
+  describe('no claim while the control subscription is not acknowledged (a stop sent then would be lost)', () => {
+    const deaf = () => initialTransition(workerMachine, input)[0];
+    const ready: WorkerEvent = { type: 'CONTROL_READY' };
+    const lost: WorkerEvent = { type: 'CONTROL_LOST' };
+
+    it('registered before Redis acknowledged the subscription: connected, claiming nothing until it has', () => {
+      const s = deaf();
+      const [snap, actions] = step(s, done(s, 'register'));
+      expect(snap.value).toEqual({ connected: 'fetching' });
+      expect(snap.context.listening).toBe(false);
+      expect(claims(actions)).toEqual([]);
+      const [heard, heardActions] = step(snap, ready);
+      expect(claims(heardActions)).toEqual([{ free: 2, round: 1 }]);
+      expect(heard.context.asking).toEqual([2]);
+    });
+
+    it('the subscription lost while waiting on the queue: the wait is given up, and claims resume once it is made again', () => {
+      const f = fetching();
+      const [w] = step(f, answer(f, []));
+      expect(w.value).toEqual({ connected: 'waiting' });
+      const [snap, actions] = step(w, lost);
+      expect(snap.value).toEqual({ connected: 'fetching' });
+      expect(stopped(actions)).toEqual([childOf(w, 'waitForTask')]);
+      expect(claims(actions)).toEqual([]);
+      const [, again] = step(snap, ready);
+      expect(claims(again)).toEqual([{ free: 2, round: 1 }]);
+    });
+
+    it('lost with a claim on its way: its tasks run, and no claim (nor queue wait) follows until it is made again', () => {
+      const f = fetching({ ...input, concurrency: 3, lane: 3 });
+      const [took, tookActions] = step(f, lost, answer(f, claimed('a')));
+      expect(started(tookActions)).toEqual(claimed('a'));
+      expect(claims(tookActions)).toEqual([]);
+      const [empty, emptyActions] = step(f, lost, answer(f, []));
+      expect(empty.value).toEqual({ connected: 'fetching' });
+      expect(invoked(emptyActions)).toEqual([]);
+      for (const s of [took, empty]) expect(claims(step(s, ready)[1]).length).toBe(1);
+    });
+
+    it('Redis back with the subscription not made again yet: reconciled, then no claim until it is', () => {
+      const p = step(withTasks(['a']), lost)[0];
+      const [redisLost] = step(p, { type: 'REDIS_LOST' });
+      const [back] = step(redisLost, { type: 'REDIS_BACK' });
+      expect(back.value).toBe('reconciling');
+      const [snap, actions] = step(back, done(back, 'reconcile', { lost: [] }));
+      expect(snap.value).toEqual({ connected: 'fetching' });
+      expect(claims(actions)).toEqual([]);
+      expect(claims(step(snap, ready)[1])).toEqual([{ free: 1, round: 2 }]);
+    });
   });
 
   it('a claim that fills every slot starts one task actor per task and asks for nothing more', () => {
@@ -666,10 +718,11 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
     finishes: [] as Array<{ id: string; outcome: TaskOutcome | undefined }>,
     taskActions: [] as string[],
   };
-  const service = (name: string) =>
+  const service = (name: string, first?: AnyEventObject) =>
     fromCallback<AnyEventObject>(({ sendBack }) => {
       log.services.push(name);
       log.send[name] = sendBack;
+      if (first) sendBack(first);
       return () => log.services.push(`-${name}`);
     });
 
@@ -739,7 +792,8 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
       ),
       heartbeat: service('heartbeat'),
       refreshPeers: service('refreshPeers'),
-      controlListener: service('controlListener'),
+      // (Redis acknowledges the subscription at once; the tests that say otherwise send CONTROL_LOST)
+      controlListener: service('controlListener', { type: 'CONTROL_READY' }),
       redisWatch: service('redisWatch'),
       awaitRedis: service('awaitRedis'),
       probePeers: promiseEffect<PeerProbe>(async () => {

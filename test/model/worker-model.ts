@@ -11,7 +11,9 @@
  * round (stale) or after the worker left connected (REDIS_LOST, STOP). The worker connects at
  * most twice (stale answers are those of round 1 in round 2), and while it is lost from Redis
  * with a claim on its way the tasks' events wait (an answer there is handled alike whatever the
- * tasks do), so the graph is bounded. It is covered by walks (harness.ts edgeCoveringWalks):
+ * tasks do), so the graph is bounded. Its control subscription is acknowledged (CONTROL_READY)
+ * at start before or after it registered, and lost (CONTROL_LOST) while connected in the first
+ * round; Redis is lost only while it listens (machines/worker.test.ts has the other case). It is covered by walks (harness.ts edgeCoveringWalks):
  * a path per edge would be thousands.
  *
  * It runs in two configurations: one claim at a time (lane = concurrency = 2) and two lanes
@@ -41,7 +43,8 @@
  * sends them at run time (redisWatch, awaitRedis, heartbeat, controlListener) when one is
  * running. Claims: requestClaim is asked only by connected.fetching's eventless transition, for
  * this round and at least one slot; the claims of this round on their way are exactly `asking`
- * (in every state: a draining worker waits for them); while connected, no more than two (one
+ * (in every state: a draining worker waits for them); none asked, and no queue wait, while the
+ * control subscription is not acknowledged; while connected, no more than two (one
  * without lanes), asking no more slots than are free, and the worker rests in a claiming state
  * with none on its way only when no slot is free. Every task started comes from an answer of
  * this round's claim while connected or from a queue wait; an answer of an earlier round, or one
@@ -157,6 +160,7 @@ const abstract = (s: Snap) =>
         s.context.round,
         // (without loneLane, being alone changes nothing: one state either way)
         s.context.loneLane === undefined ? null : s.context.alone,
+        s.context.listening,
       ]);
 const claim = (ids: string[]): { tasks: ClaimedTask[] } => ({ tasks: ids.map((id) => ({ id, attempt: 1, lease: `lease-${id}` })) });
 const fail = () => [{ message: 'fake failure' }];
@@ -219,8 +223,14 @@ const payloads: Payloads = {
   },
   events: {
     STOP: () => [{ type: 'STOP' }],
-    // (Redis is lost in the first round: the last one runs to its end, or stops)
-    REDIS_LOST: (s) => (s.context.round < ROUNDS ? [{ type: 'REDIS_LOST' }] : []),
+    // (Redis is lost in the first round: the last one runs to its end, or stops; and with the
+    // control subscription live: machines/worker.test.ts has Redis lost without it)
+    REDIS_LOST: (s) => (s.context.round < ROUNDS && s.context.listening ? [{ type: 'REDIS_LOST' }] : []),
+    // Redis acknowledged the control subscription: at start (before or after the worker
+    // registered), and once made again after its connection closed
+    CONTROL_READY: (s) => (s.context.listening ? [] : [{ type: 'CONTROL_READY' }]),
+    // the subscriber connection closed: while connected, in the first round (the graph stays bounded)
+    CONTROL_LOST: (s) => (s.context.listening && inConnected(s) && s.context.round < ROUNDS ? [{ type: 'CONTROL_LOST' }] : []),
     REDIS_BACK: () => [{ type: 'REDIS_BACK' }],
     LEASES_LOST: (s) => [{ type: 'LEASES_LOST', ids: [...held(s).slice(0, 1), 'ghost'] }],
     // the runtime's end batch: these tasks' functions settled, their ENDs are on their way
@@ -579,7 +589,7 @@ async function replay(variant: Variant, l: Lanes, plan: Plan, interpreter: Inter
     else if (t === 'REDIS_LOST') produce(e, 'redisWatch');
     else if (t === 'REDIS_BACK') produce(e, 'awaitRedis');
     else if (t === 'LEASES_LOST') produce(e, 'heartbeat');
-    else if (t === 'CONTROL') produce(e, 'controlListener');
+    else if (t === 'CONTROL' || t === 'CONTROL_READY' || t === 'CONTROL_LOST') produce(e, 'controlListener');
     else if (t === 'TASKS_SETTLED') actor.send(e as never);
     // (the runtime sends it as a claim's answer arrives, whatever the state)
     else if (t === 'SWARM_SIZE') actor.send(e as never);
@@ -644,7 +654,13 @@ async function replay(variant: Variant, l: Lanes, plan: Plan, interpreter: Inter
       // at rest in a claiming state with no claim on its way: only when no slot is free (a
       // task that settles or ends re-evaluates mayClaim); anything else would never claim again
       const sub = (s.value as Record<string, string>).connected!;
-      if (['fetching', 'queueEmpty', 'claimFailed'].includes(sub) && mine.length === 0) {
+      // the control subscription not acknowledged: no claim asked, no queue wait (a wait claims)
+      if (!s.context.listening) {
+        expect(asked.length, `${where}: claims asked while not listening`).toBe(0);
+        expect(sub, `${where}: waiting on the queue while not listening`).not.toBe('waiting');
+        expect(fx.running('waitForTask'), `${where}: a queue wait while not listening`).toEqual([]);
+      }
+      if (['fetching', 'queueEmpty', 'claimFailed'].includes(sub) && mine.length === 0 && s.context.listening) {
         expect(sub, `${where}: resting with no claim on its way`).toBe('fetching');
         expect(freeSlots(s.context), `${where}: fetching with no claim on its way, slots free`).toBe(0);
       }
@@ -725,6 +741,7 @@ const scenarios = (variant: Variant): Record<Lanes, Plan[]> => ({
     ...(variant === 'real children'
       ? [
           planOf(stepperOf(variant, 'one claim at a time'), inputOf(variant, 'one claim at a time'), [
+            { type: 'CONTROL_READY' },
             { type: 'xstate.done.actor.0.worker.starting' },
             claimed(['a', 'b'], 2, 1),
             { type: 'REDIS_LOST' },
@@ -746,6 +763,7 @@ const scenarios = (variant: Variant): Record<Lanes, Plan[]> => ({
      * way: both answer and run, and the slots freed after go out one claim at a time.
      */
     planOf(stepperOf(variant, 'lanes while alone'), inputOf(variant, 'lanes while alone'), [
+      { type: 'CONTROL_READY' },
       { type: 'SWARM_SIZE', workers: 1 },
       { type: 'xstate.done.actor.0.worker.starting' },
       { type: 'SWARM_SIZE', workers: 3 },
@@ -765,6 +783,7 @@ const scenarios = (variant: Variant): Record<Lanes, Plan[]> => ({
      * new round runs.
      */
     planOf(stepperOf(variant, 'two lanes'), inputOf(variant, 'two lanes'), [
+      { type: 'CONTROL_READY' },
       { type: 'xstate.done.actor.0.worker.starting' },
       claimed(['a'], 1, 1),
       { type: 'REDIS_LOST' },
@@ -852,7 +871,8 @@ export function workerModelTests(l: Lanes): void {
    */
   function claimsBeforeWaiting(l: Lanes): number {
     const st = stepperOf('fake children', l);
-    let s = st.step(st.init(inputOf('fake children', l)).snapshot, { type: 'xstate.done.actor.0.worker.starting' }).snapshot;
+    const init = st.init(inputOf('fake children', l)).snapshot;
+    let s = st.step(st.step(init, { type: 'CONTROL_READY' }).snapshot, { type: 'xstate.done.actor.0.worker.starting' }).snapshot;
     const seen = new Set<string>();
     for (let answered = 0; ; answered++) {
       if (s.matches({ connected: 'waiting' })) return answered;
