@@ -376,6 +376,11 @@ export class Worker extends MeteredProcess {
     next();
   }
 
+  /**
+   * Register and start claiming. Resolves once the worker is listed in Redis, serves peer pings
+   * and hears control messages (Redis has acknowledged its control subscription): a task
+   * submitted from then on and stopped as soon as it runs is stopped.
+   */
   async start(): Promise<void> {
     if (this.actor) throw new StateError('worker already started');
     // the worker machine as it runs here: compiled, as its task machine (docs/task-actors.md)
