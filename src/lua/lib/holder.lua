@@ -10,7 +10,11 @@
 --@include lib/fields.lua
 
 local function holder(prefix, id)
-  local h = fields(prefix .. id, 'state', 'attempt', 'claims', 'member', 'unrouted')
+  local key = prefix .. id
+  -- (a new entry's id names no key yet: an EXISTS answers that for a quarter of what reading
+  -- the five fields costs, their nil replies each made into Lua)
+  if redis.call('EXISTS', key) == 0 then return nil, nil end
+  local h = fields(key, 'state', 'attempt', 'claims', 'member', 'unrouted')
   if not h then return nil, 'foreign' end
   if h[1] == 'RUNNING' or h[1] == 'END' or h[1] == 'DELAYED' then return h, h[1] end
   if h[1] == 'QUEUED' and h[4] then return h, 'QUEUED' end
