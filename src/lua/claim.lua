@@ -188,16 +188,19 @@ if not holds then noLimits = true end
 local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more, unqueued)
   local key = prefix .. id
   -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
-  local attempt = (int(attemptsSoFar) or 0) + 1
+  local attempt = (attemptsSoFar and int(attemptsSoFar) or 0) + 1
   -- `claims` only grows (a hand-back gives back the attempt, not the claim): every claim's
   -- lease is new, so a stale copy can never match it.
-  local claims = (int(claimsSoFar) or 0) + 1
-  local lease = claims .. ':' .. worker
-  local attemptS = string.format('%d', attempt)
+  local claims = (claimsSoFar and int(claimsSoFar) or 0) + 1
+  local claimsS = SMALL_INT_TEXT[claims]
+  -- (a count past the table written as before: as Lua prints a number)
+  local lease = (claimsS or claims) .. ':' .. worker
+  claimsS = claimsS or string.format('%d', claims)
+  local attemptS = SMALL_INT_TEXT[attempt] or string.format('%d', attempt)
   if raw then
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', string.format('%d', claims), 'data', raw, unpack(more))
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, unpack(more))
   else
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', string.format('%d', claims))
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS)
     raw = redis.call('HGET', key, 'data')
   end
   redis.call('SADD', KEYS[2], id)
@@ -363,7 +366,7 @@ local n = #order
   its function's queue (no room here, or a function only others run): the ingress is taken in
   its order.
 ]]
-if not checked and verified > 0 and redis.call('LINDEX', Q, -1) ~= knownHead then verified = 0 end
+if not checked and verified > 0 and redis.call('LINDEX', Q, '-1') ~= knownHead then verified = 0 end
 local stepwise = false
 if n == 1 or fnsEmpty then
   local want = math.min(window, len)

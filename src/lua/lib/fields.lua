@@ -7,12 +7,24 @@
 
   fields(key, ...) returns the values of those fields (HMGET), or nil when the key is not a hash.
   int(v) is v as an integer, or nil when it is not a number (a field edited by hand).
+  SMALL_INT_TEXT[n] is the integer n from 0 to 63 as `%d` writes it (nil for any other n).
 ]]
 local function fields(key, ...)
   local r = redis.pcall('HMGET', key, ...)
   if type(r) == 'table' and r.err then return nil end
   return r
 end
+
+-- the integers 0..63 as text (as `%d` writes them): the counts a claim writes (an
+-- attempt, a claim, a block of routing numbers) are almost always small, and a printf is most of
+-- what writing one costs (written out: a library's load cannot reach string.format)
+local SMALL_INT_TEXT = {
+  [0] = '0',
+  '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16', '17',
+  '18', '19', '20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31', '32', '33',
+  '34', '35', '36', '37', '38', '39', '40', '41', '42', '43', '44', '45', '46', '47', '48', '49',
+  '50', '51', '52', '53', '54', '55', '56', '57', '58', '59', '60', '61', '62', '63'
+}
 
 local function int(v)
   local n = tonumber(v)

@@ -70,7 +70,8 @@ end
 -- rest, with the entry now at the right end, or nothing.
 local function noteWindow(db, Q, verified, popped)
   if verified > popped then
-    notePlain(db, Q, verified - popped, redis.call('LINDEX', Q, -1))
+    -- ('-1' as text: a number argument costs Redis a printf)
+    notePlain(db, Q, verified - popped, redis.call('LINDEX', Q, '-1'))
   else
     notePlain(db, Q, 0, nil)
   end

@@ -8,6 +8,7 @@
 --@include lib/names.lua
 --@include lib/limits.lua
 --@include lib/call-state.lua
+--@include lib/fields.lua
 
 local PRIORITY_AGING_MS = 1000
 
@@ -28,7 +29,7 @@ local function placeOf(Q, id, now, priority, block)
   if seqQ ~= Q or seqNext > seqLast then
     local n = block or 1
     seqQ = Q
-    seqLast = redis.call('HINCRBY', Q .. ':counts', 'seq', string.format('%d', n))
+    seqLast = redis.call('HINCRBY', Q .. ':counts', 'seq', SMALL_INT_TEXT[n] or string.format('%d', n))
     seqNext = seqLast - n + 1
   end
   local seq = seqNext
