@@ -10,8 +10,10 @@
  * script cache does not.
  *
  * A line `--@include name.lua` names what a file uses: a helper from ./lua/lib (defined at the
- * library's top, once, its own includes first) or a whole script (finish-claim.lua calls
- * finish.lua's and claim.lua's functions that way, each unchanged). `lib/park-codes.lua` is
+ * library's top, once, its own includes first) or a whole script, whose function the including
+ * script then calls by the script's name (finish-claim.lua calls claim.lua's that way,
+ * unchanged: `claim(KEYS, ARGV, at)`, at saying where claim.lua's ARGV start in the ARGV given,
+ * so that none are copied; a script called by Redis has them from the first, `at` nil). `lib/park-codes.lua` is
  * generated from src/errors.ts: the error name and code of each dead-letter reason. A helper
  * that keeps state within a call registers how to forget it (lib/call-state.lua): every call
  * starts from none.
@@ -118,7 +120,7 @@ function build(): Library {
       }
       if (!isScript || !(inc in SCRIPTS)) throw new Error(`${name}.lua: cannot include ${inc}.lua`);
       define(inc, true);
-      return `return script_${ident(inc)}(KEYS, ARGV)`;
+      return `local ${ident(inc)} = script_${ident(inc)}`;
     });
     stack.pop();
     // an include the pattern missed (not alone on its line) would leave a function undefined
@@ -130,7 +132,7 @@ function build(): Library {
     if (defined.has(name)) return;
     defined.add(name);
     const text = expand(name, isScript);
-    if (isScript) scripts.push(`local function script_${ident(name)}(KEYS, ARGV)\n${text}\nend`);
+    if (isScript) scripts.push(`local function script_${ident(name)}(KEYS, ARGV, at)\n${text}\nend`);
     else helpers.push(text);
   };
 

@@ -85,14 +85,17 @@
 --@include lib/claim-reply.lua
 --@include lib/stale-receipts.lua
 
+-- (at: where this script's ARGV start in the ARGV given, when finish-claim.lua calls it with its
+-- own, not copied; src/scripts.ts)
+at = at or 0
 local Q = KEYS[1]
-local prefix, worker = ARGV[1], ARGV[2]
-local max, maxBytes = tonumber(ARGV[3]), tonumber(ARGV[4])
-local rotation = tonumber(ARGV[5]) or 0
-local token = ARGV[6]
-local db = ARGV[7]
-local refreshReceipts = ARGV[8] == '1'
-local acks = tonumber(ARGV[9])
+local prefix, worker = ARGV[at + 1], ARGV[at + 2]
+local max, maxBytes = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+local rotation = tonumber(ARGV[at + 5]) or 0
+local token = ARGV[at + 6]
+local db = ARGV[at + 7]
+local refreshReceipts = ARGV[at + 8] == '1'
+local acks = tonumber(ARGV[at + 9])
 -- What the receipts hash held before this claim writes it: this token's receipt (it ran
 -- before: below), and `ttl`, which the worker's claims keep there. Missing, the hash is new or
 -- was lost, perhaps with the whole dataset (FLUSHDB, FLUSHALL, SWAPDB): what claims remember
@@ -103,7 +106,7 @@ if token ~= '' then
   receiptBefore, marked = r[1], r[2]
 end
 -- (fewer dropped than named: the hash was lost or edited, and with it perhaps its expiry)
-if acks > 0 and summedCall('HDEL', KEYS[9], ARGV, 10, 9 + acks) < acks then refreshReceipts = true end
+if acks > 0 and summedCall('HDEL', KEYS[9], ARGV, at + 10, at + 9 + acks) < acks then refreshReceipts = true end
 if refreshReceipts and token ~= '' then
   dropOthersReceipts(KEYS[9], token)
   redis.call('HSET', KEYS[9], 'ttl', nowText())
@@ -113,7 +116,7 @@ local order, room = {}, {}
 -- the room left over all the worker's functions (kept as claims take it: the entry-by-entry
 -- routing below asks after every entry, and a worker may run many functions)
 local roomLeft = 0
-for i = 10 + acks, #ARGV, 2 do
+for i = at + 10 + acks, #ARGV, 2 do
   order[#order + 1] = ARGV[i]
   room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
   roomLeft = roomLeft + math.max(0, room[ARGV[i]])

@@ -1,0 +1,69 @@
+--[[
+  lib/finish-tasks.lua: finish.lua's work (its header says what an END does), on keys and
+  arguments given by name and place: finish.lua hands it its own KEYS and ARGV, finish-claim.lua
+  its own, unsliced (a copy of a call's arguments costs about what a redis.call does).
+
+  finishTasks(leases, ended, Q, taskSet, prefix, args, from, to): the tasks are args[from..to],
+  four each (id, lease, outcome, result or error), their keys named from prefix; returns
+  finish.lua's reply.
+]]
+--@include lib/now.lua
+--@include lib/event.lua
+--@include lib/fields.lua
+--@include lib/limits.lua
+--@include lib/history.lua
+--@include lib/delayed-count.lua
+
+local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
+  local now = nowMs()
+  local nowS = nowText()
+  local out = {}
+  for i = from, to, 4 do
+    local id, lease, outcome, payload = args[i], args[i + 1], args[i + 2], args[i + 3]
+    local key = prefix .. id
+    local channel = key .. '-events'
+    local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease', 'cancelling', 'attempt') or {}
+    -- cancelled while it ran (cancel.lua): the stop may reach no one, the attempt failing first,
+    -- so a retry is no retry then: the task ends stopped, with the attempt's error
+    if h[7] and string.sub(outcome, 1, 6) == 'retry:' then outcome = 'stopped' end
+    -- (this lease's retry written, whatever became of the task since: its next claim may be
+    -- RUNNING already, taken in the very script that carried the retry, whose reply was lost)
+    if (h[1] == 'END' and h[2] == lease) or h[6] == lease then
+      out[#out + 1] = 1
+    elseif h[1] ~= 'RUNNING' or h[2] ~= lease then
+      out[#out + 1] = 0
+    elseif string.sub(outcome, 1, 6) == 'retry:' then
+      local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
+      local a = fields(key, 'attempt', 'worker', 'start', 'history')
+      local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
+      -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
+      redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
+      redis.call('HDEL', key, 'lease')
+      redis.call('ZREM', leases, id)
+      redis.call('SREM', taskSet, id)
+      -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
+      local first = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
+      redis.call('ZADD', delayedKey(Q), runAt, id)
+      if not first[2] or runAt < tonumber(first[2]) then wake(Q) end
+      countDelayed(Q, h[3], 1)
+      release(Q, h[3], h[4])
+      publishEvent(channel, 'retrying', id, now, 'attempt', intText(a[1]), 'error', payload, 'runAt', string.format('%d', runAt))
+      out[#out + 1] = 1
+    else
+      local field = outcome == 'succeeded' and 'result' or 'error'
+      redis.call('HSET', key, 'state', 'END', 'update', nowS, 'end', nowS, 'outcome', outcome, field, payload)
+      redis.call('ZREM', leases, id)
+      redis.call('RPUSH', ended, id)
+      release(Q, h[3], h[4])
+      if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
+      -- (the attempt and worker that ended it, the worker named by its lease `<claims>:<worker>`:
+      -- a waiter whose last read saw an earlier attempt, the hash cleaned up at once, answers
+      -- from this event)
+      -- (the lease matched the hash's, which only claim.lua writes, `<claims>:<worker>`)
+      local worker = string.sub(lease, (string.find(lease, ':', 1, true) or #lease) + 1)
+      publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
+      out[#out + 1] = 1
+    end
+  end
+  return out
+end
