@@ -90,12 +90,12 @@
 at = at or 0
 local Q = KEYS[1]
 local prefix, worker = ARGV[at + 1], ARGV[at + 2]
-local max, maxBytes = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
-local rotation = tonumber(ARGV[at + 5]) or 0
+local max, maxBytes = SMALL_INT_OF[ARGV[at + 3]] or tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+local rotation = SMALL_INT_OF[ARGV[at + 5]] or tonumber(ARGV[at + 5]) or 0
 local token = ARGV[at + 6]
 local db = ARGV[at + 7]
 local refreshReceipts = ARGV[at + 8] == '1'
-local acks = tonumber(ARGV[at + 9])
+local acks = SMALL_INT_OF[ARGV[at + 9]] or tonumber(ARGV[at + 9])
 -- What the receipts hash held before this claim writes it: this token's receipt (it ran
 -- before: below), and `ttl`, which the worker's claims keep there. Missing, the hash is new or
 -- was lost, perhaps with the whole dataset (FLUSHDB, FLUSHALL, SWAPDB): what claims remember
@@ -117,9 +117,10 @@ local order, room = {}, {}
 -- routing below asks after every entry, and a worker may run many functions)
 local roomLeft = 0
 for i = at + 10 + acks, #ARGV, 2 do
-  order[#order + 1] = ARGV[i]
-  room[ARGV[i]] = tonumber(ARGV[i + 1]) or 0
-  roomLeft = roomLeft + math.max(0, room[ARGV[i]])
+  local fn, r = ARGV[i], SMALL_INT_OF[ARGV[i + 1]] or tonumber(ARGV[i + 1]) or 0
+  order[#order + 1] = fn
+  room[fn] = r
+  roomLeft = roomLeft + math.max(0, r)
 end
 local now = nowMs()
 -- (a count refused, as under ACL rules made before claims counted, is none: the claim runs on,

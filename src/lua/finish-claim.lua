@@ -17,11 +17,12 @@
   Returns claim.lua's reply (one flat array) with finish.lua's, one item per END, appended: the
   caller, which sent the ENDs, knows how many to take off its end.
 ]]
+--@include lib/fields.lua
 --@include lib/limits.lua
 --@include lib/finish-tasks.lua
 --@include claim.lua
 
-local n = tonumber(ARGV[1])
+local n = SMALL_INT_OF[ARGV[1]] or tonumber(ARGV[1])
 -- (finish.lua's first argument is the task key prefix, claim.lua's first)
 local ended = finishTasks(KEYS[3], KEYS[10], KEYS[1], KEYS[2], ARGV[n + 2], ARGV, 2, n + 1)
 -- An END that freed a limited slot pushed a wake marker for the idle workers (lib/limits.lua),

@@ -8,6 +8,8 @@
   fields(key, ...) returns the values of those fields (HMGET), or nil when the key is not a hash.
   int(v) is v as an integer, or nil when it is not a number (a field edited by hand).
   SMALL_INT_TEXT[n] is the integer n from 0 to 63 as `%d` writes it (nil for any other n).
+  SMALL_INT_OF[s] is the integer written s, for s from '0' to '63' as `%d` writes them (nil for any
+  other s: `SMALL_INT_OF[s] or tonumber(s)` is tonumber(s)).
 ]]
 local function fields(key, ...)
   local r = redis.pcall('HMGET', key, ...)
@@ -24,6 +26,20 @@ local SMALL_INT_TEXT = {
   '18', '19', '20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31', '32', '33',
   '34', '35', '36', '37', '38', '39', '40', '41', '42', '43', '44', '45', '46', '47', '48', '49',
   '50', '51', '52', '53', '54', '55', '56', '57', '58', '59', '60', '61', '62', '63'
+}
+
+-- and the other way, the text of each as its number: the counts a claim is given (its room per
+-- function, how many to take, acknowledgements) read without a strtod each
+local SMALL_INT_OF = {
+  ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5, ['6'] = 6, ['7'] = 7,
+  ['8'] = 8, ['9'] = 9, ['10'] = 10, ['11'] = 11, ['12'] = 12, ['13'] = 13, ['14'] = 14,
+  ['15'] = 15, ['16'] = 16, ['17'] = 17, ['18'] = 18, ['19'] = 19, ['20'] = 20, ['21'] = 21,
+  ['22'] = 22, ['23'] = 23, ['24'] = 24, ['25'] = 25, ['26'] = 26, ['27'] = 27, ['28'] = 28,
+  ['29'] = 29, ['30'] = 30, ['31'] = 31, ['32'] = 32, ['33'] = 33, ['34'] = 34, ['35'] = 35,
+  ['36'] = 36, ['37'] = 37, ['38'] = 38, ['39'] = 39, ['40'] = 40, ['41'] = 41, ['42'] = 42,
+  ['43'] = 43, ['44'] = 44, ['45'] = 45, ['46'] = 46, ['47'] = 47, ['48'] = 48, ['49'] = 49,
+  ['50'] = 50, ['51'] = 51, ['52'] = 52, ['53'] = 53, ['54'] = 54, ['55'] = 55, ['56'] = 56,
+  ['57'] = 57, ['58'] = 58, ['59'] = 59, ['60'] = 60, ['61'] = 61, ['62'] = 62, ['63'] = 63
 }
 
 local function int(v)
