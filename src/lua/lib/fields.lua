@@ -52,6 +52,8 @@ end
 -- scripts write counts), else as `%d` formats it (0 for none): no number conversion, and no
 -- printf, for what the scripts wrote
 local function intText(v)
+  -- (a small one found in a table, where the pattern's match costs as much as a printf)
+  if SMALL_INT_OF[v] then return v end
   if type(v) == 'string' and string.find(v, '^[1-9]%d?%d?%d?%d?%d?%d?%d?$') then return v end
   return string.format('%d', int(v) or 0)
 end

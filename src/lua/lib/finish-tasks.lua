@@ -32,7 +32,8 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       out[#out + 1] = 1
     elseif h[1] ~= 'RUNNING' or h[2] ~= lease then
       out[#out + 1] = 0
-    elseif string.sub(outcome, 1, 6) == 'retry:' then
+    -- (a success, the common END, spared the sub)
+    elseif outcome ~= 'succeeded' and string.sub(outcome, 1, 6) == 'retry:' then
       local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
       local a = fields(key, 'attempt', 'worker', 'start', 'history')
       local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
