@@ -25,7 +25,7 @@ if ARGV[2] == '' then
   redis.call('HDEL', Q .. ':running', target)
 else
   redis.call('HSET', Q .. ':limits', target, ARGV[2])
-  limitCache[target] = nil
+  if limitCache then limitCache[target] = nil end
   noLimits, limitsChecked = false, false
   local l = limitOf(Q, target)
   if l and not had then

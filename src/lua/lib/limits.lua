@@ -17,14 +17,15 @@
 --@include lib/names.lua
 --@include lib/call-state.lua
 
--- (what one call read of the limits: forgotten before the next call)
-local limitCache = {}
+-- (what one call read of the limits: forgotten before the next call; made at the first limit
+-- read, not for every call, most of which read none)
+local limitCache = nil
 -- true when the call knows no limit is set (the limits hash does not exist): claim.lua sets it
 -- from its own EXISTS, others learn it at their first limitOf
 local noLimits = false
 local limitsChecked = false
 onEachCall(function()
-  limitCache = {}
+  limitCache = nil
   noLimits = false
   limitsChecked = false
 end)
@@ -70,7 +71,7 @@ end
 
 local function limitOf(Q, target)
   if not anyLimits(Q) then return false end
-  local v = limitCache[target]
+  local v = limitCache and limitCache[target]
   if v == nil then
     v = false
     local raw = redis.call('HGET', Q .. ':limits', target)
@@ -78,6 +79,7 @@ local function limitOf(Q, target)
       local ok, l = pcall(cjson.decode, raw)
       if ok and validLimit(l) then v = l end
     end
+    limitCache = limitCache or {}
     limitCache[target] = v
   end
   return v
