@@ -164,12 +164,7 @@ local taken = 0
 -- at once, the question whether its function has anything queued (`direct`, below); when it
 -- finds something, a second one tells which. fnsEmpty is known only when calm: a promotion
 -- (not calm) adds to the functions' structures after this.
-local calmKeys = { Q .. ':paused', Q .. ':limits', delayedKey(Q) }
-local ks = { calmKeys[1], calmKeys[2], calmKeys[3] }
-for _, f in ipairs(order) do
-  ks[#ks + 1] = fnKey(Q, f, 'groups')
-  ks[#ks + 1] = fnKey(Q, f, 'blocked')
-end
+local calmKeys, ks = claimCheckKeys(Q, order)
 local fnsEmpty = existing(ks) == 0
 local calm = fnsEmpty or existing(calmKeys) == 0
 

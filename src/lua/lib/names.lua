@@ -66,3 +66,30 @@ end
 local function dedupeKey(Q)
   return Q .. ':keys'
 end
+
+-- The keys a claim asks EXISTS of (claim.lua): the swarm's holds (pause, limits, delays), and
+-- the lot with each of the worker's functions' `groups` and `blocked`. Kept from the last call
+-- that asked of the same queue and functions (a worker asks of the same at every claim): two
+-- tables and their names made per call cost about what the EXISTS does. One set held: a name
+-- is a pure function of its parts, and the set is one claim's arguments' worth.
+local askedQ, askedFns, askedHolds, askedAll = nil, {}, nil, nil -- memo: a pure function's results, bounded
+local function claimCheckKeys(Q, fns)
+  if Q == askedQ and #fns == #askedFns then
+    local same = true
+    for i = 1, #fns do
+      if fns[i] ~= askedFns[i] then
+        same = false
+        break
+      end
+    end
+    if same then return askedHolds, askedAll end
+  end
+  local holds = { Q .. ':paused', Q .. ':limits', delayedKey(Q) }
+  local all = { holds[1], holds[2], holds[3] }
+  for _, f in ipairs(fns) do
+    all[#all + 1] = fnKey(Q, f, 'groups')
+    all[#all + 1] = fnKey(Q, f, 'blocked')
+  end
+  askedQ, askedFns, askedHolds, askedAll = Q, fns, holds, all
+  return holds, all
+end
