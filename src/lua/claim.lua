@@ -134,12 +134,13 @@ end
 local nowS = nowText()
 
 -- claimed: the reply, its header's places kept (lib/claim-reply.lua), then the claimed tasks
-local claimed, parked = { 0, 0, 0, 0, 0, 0 }, {}
+-- (parked, the entries parked, is made once past the steady case: no answer before it parks any)
+local claimed = { 0, 0, 0, 0, 0, 0 }
 
 -- This token ran before (its reply was lost) or was given up: answer from its receipt.
 if token ~= '' then
   local receipt = receiptBefore
-  if receipt == '' then return claimReply(claimed, parked, -1, now, 0, workers) end
+  if receipt == '' then return claimReply(claimed, nil, -1, now, 0, workers) end
   if receipt then
     local r = cjson.decode(receipt)
     for i = 2, #r, 3 do
@@ -152,7 +153,7 @@ if token ~= '' then
         claimed[#claimed + 1] = r[i + 1]
       end
     end
-    return claimReply(claimed, parked, -1, r[1], 1, workers)
+    return claimReply(claimed, nil, -1, r[1], 1, workers)
   end
 end
 
@@ -175,7 +176,7 @@ local calm = fnsEmpty or existing(calmKeys) == 0
 local queueLen = calm and redis.call('LLEN', Q) or nil
 if fnsEmpty and queueLen == 0 then
   notePlain(db, Q, 0, nil)
-  return claimReply(claimed, parked, -1, now, 0, workers)
+  return claimReply(claimed, nil, -1, now, 0, workers)
 end
 
 local holds = not calm and redis.call('EXISTS', Q .. ':paused', Q .. ':limits') > 0
@@ -275,11 +276,13 @@ if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) 
   if whole then
     noteWindow(db, Q, verified, leanPopped)
     -- (nothing queued in the worker's functions, and nothing routed into them: no step 2)
-    return claimReply(claimed, parked, -1, now, keepReceipt(KEYS[9], token, claimed, nowS), workers)
+    return claimReply(claimed, nil, -1, now, keepReceipt(KEYS[9], token, claimed, nowS), workers)
   end
   -- (len and verified stay as read: the routing below is entry by entry, as the window was known
   -- plain, and counts what was popped here against that window, as it would have)
 end
+
+local parked = {}
 
 -- the dead-letter store (lib/park.lua), made when this claim first parks an entry
 local D

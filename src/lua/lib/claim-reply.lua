@@ -3,7 +3,8 @@
   of it kept under the claim's token.
 
   claimed: the reply being built, its header's six places first (filled here), then four items
-  per claimed task { id, raw, attempt (as text), lease }; parked: two per parked entry.
+  per claimed task { id, raw, attempt (as text), lease }; parked: two per parked entry (nil:
+  none).
 
   claimReply(claimed, parked, wakeAt, now, receipt, workers) fills the header, appends the
   parked entries, and returns the reply.
@@ -15,8 +16,10 @@ local CLAIMED_FIRST = 7
 
 local function claimReply(claimed, parked, wakeAt, now, receipt, workers)
   claimed[1], claimed[2], claimed[3], claimed[4] = wakeAt, now, receipt, workers
-  claimed[5], claimed[6] = (#claimed - CLAIMED_FIRST + 1) / 4, #parked / 2
-  for i = 1, #parked do claimed[#claimed + 1] = parked[i] end
+  claimed[5], claimed[6] = (#claimed - CLAIMED_FIRST + 1) / 4, parked and #parked / 2 or 0
+  if parked then
+    for i = 1, #parked do claimed[#claimed + 1] = parked[i] end
+  end
   return claimed
 end
 
