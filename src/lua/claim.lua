@@ -183,9 +183,10 @@ local holds = not calm and redis.call('EXISTS', Q .. ':paused', Q .. ':limits') 
 if not holds then noLimits = true end
 
 -- Claim task `id` of (fn, g) for this worker. h: its attempt and claims so far. raw: its entry,
--- when it comes straight from the queue, with `more` fields of its hash to write (routing's).
--- unqueued: its id has left `queued` already (lib/client-entry.lua's take).
-local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more, unqueued)
+-- when it comes straight from the queue, judged `e`, its hash written with the fields routing
+-- writes for its place (member, score: lib/routed-fields.lua). unqueued: its id has left
+-- `queued` already (lib/client-entry.lua's take).
+local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, e, member, score, unqueued)
   local key = prefix .. id
   -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
   local attempt = (attemptsSoFar and int(attemptsSoFar) or 0) + 1
@@ -197,8 +198,11 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, more, unque
   local lease = (claimsS or claims) .. ':' .. worker
   claimsS = claimsS or string.format('%d', claims)
   local attemptS = SMALL_INT_TEXT[attempt] or string.format('%d', attempt)
-  if raw then
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, unpack(more))
+  if raw and plainRouted(e) then
+    -- (the seed's entry: its routed fields given as they are, no table made of them)
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, 'function', e.fn, 'member', member, 'score', msText(score))
+  elseif raw then
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, unpack(routedFields(e, member, score)))
   else
     redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS)
     raw = redis.call('HGET', key, 'data')
@@ -270,7 +274,7 @@ if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) 
         break
       end
       local member, score = placeOf(Q, e.id, now, e.priority, math.max(1, math.min(roomLeft, want - leanPopped + 1)))
-      claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, routedFields(e, member, score), e.unqueued)
+      claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, e, member, score, e.unqueued)
     end
   end
   if whole then
@@ -474,12 +478,11 @@ local function route(i, e, left)
       -- per function, and a block that large would push the swarm's counter past the 14 digits
       -- members are written with within thousands of claims)
       local member, score = placeOf(Q, id, now, priority, math.max(1, math.min(roomLeft, left)))
-      local more = routedFields(e, member, score)
       -- (stepwise, no function ahead in turn can have anything queued and room: see above)
       if alone[i] and direct(fn, group) and (stepwise or firstInTurn(fn, i)) then
-        claimTask(id, fn, group, h and h[2], h and h[3], raw, more)
+        claimTask(id, fn, group, h and h[2], h and h[3], raw, e, member, score)
       else
-        redis.call('HSET', key, 'state', 'QUEUED', 'update', nowS, 'data', raw, unpack(more))
+        redis.call('HSET', key, 'state', 'QUEUED', 'update', nowS, 'data', raw, unpack(routedFields(e, member, score)))
         redis.call('SREM', KEYS[4], id)
         enqueue(Q, fn, group, member, score)
         routedTo[fn] = true
