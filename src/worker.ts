@@ -233,7 +233,10 @@ export class Worker extends MeteredProcess {
     // per tick, every lease in one renew), and ioredis's auto-pipeline would hold each of those
     // calls for a setImmediate and wrap it in a Pipeline (measured in docs/benchmarks.md).
     this.redis = connect(this.config.redis, 'command', this.owner, { commandTimeout, enableAutoPipelining: false });
-    this.sub = connect(this.config.redis, 'subscriber', this.owner);
+    // (the control subscription is made again at each 'ready' by controlListener, which handles
+    // a refusal: ioredis's own resubscribe left a refused one, NOPERM, unhandled, and an
+    // unhandled rejection ends the process)
+    this.sub = connect(this.config.redis, 'subscriber', this.owner, { autoResubscribe: false });
     // Kept as long as a claim's reply may take: a claim whose reply takes longer fails (the
     // command timeout), and what it took is handed back, never adopted here. From the claim
     // running in Redis to its reply read here is at most that, and a message published after the

@@ -1,0 +1,96 @@
+/**
+ * A worker claims nothing until Redis has acknowledged its control subscription (PSUBSCRIBE of
+ * the tasks' `-control` channels). An ACL user whose control channels are taken away while its
+ * worker runs is refused that subscription (NOPERM) once Redis has dropped the subscriber
+ * connection: the worker claims nothing and asks again until it is granted, and its process
+ * runs on (ioredis's own resubscribe, refused, was an unhandled rejection: the process exited).
+ * Real redis-server, real ACL users (ACL SETUSER).
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { aclRule } from '../src/acl.js';
+import { Client, Worker, buildKeys } from '../src/index.js';
+import { spawnWorker } from './helpers/processes.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+let admin: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  admin = r;
+});
+
+const names = (keyPrefix: string) => ({ keyPrefix, newQueue: 'new-task', taskSet: 'tasks', taskPrefix: 'task-', endQueue: 'end-task', workerSet: 'workers' });
+let users = 0;
+
+/** an ACL user with the worker's rules for `keyPrefix`, less its control channels unless `control` */
+async function workerUser(keyPrefix: string, control: boolean): Promise<{ username: string; password: string; controlRule: string }> {
+  const username = `w${++users}`;
+  const controlRule = `&${buildKeys(names(keyPrefix)).controlPattern}`;
+  const rules = aclRule('worker', names(keyPrefix))
+    .split(' ')
+    .filter((r) => control || r !== controlRule);
+  expect(rules.length, 'the worker rule has the control channel').toBe(aclRule('worker', names(keyPrefix)).split(' ').length - (control ? 0 : 1));
+  await admin.call('ACL', 'SETUSER', username, ...rules, '>pw');
+  cleanup.push(() => admin.call('ACL', 'DELUSER', username));
+  return { username, password: 'pw', controlRule };
+}
+
+function worker(redis: Record<string, unknown>, logs: string[]) {
+  const keep = (m: unknown) => void logs.push(String(m));
+  const w = new Worker({ port: 0, redis, heartbeatInterval: 500, fetchTaskInterval: 300, logger: { debug: () => {}, info: () => {}, warn: keep, error: keep } });
+  w.addTaskFunction('echo', async (t) => t.data);
+  return w;
+}
+
+describe('a control subscription Redis refuses (NOPERM)', () => {
+  it('after start, claims nothing while refused, asks again, and claims once granted', async () => {
+    const redis = server.options();
+    const user = await workerUser(redis.keyPrefix, true);
+    const logs: string[] = [];
+    const w = worker({ ...redis, username: user.username, password: user.password }, logs);
+    cleanup.push(() => w.stop().catch(() => {}));
+    const c = new Client({ redis });
+    cleanup.push(() => c.close());
+    await w.start();
+    // the control channels taken away: Redis drops the subscriber connection, whose PSUBSCRIBE
+    // is refused once it is back
+    const without = aclRule('worker', names(redis.keyPrefix))
+      .split(' ')
+      .filter((r) => r !== user.controlRule);
+    await admin.call('ACL', 'SETUSER', user.username, ...without, '>pw');
+    await until(() => logs.some((l) => /control subscription.*NOPERM/s.test(l)), 'the refusal logged', 10_000);
+    const id = await c.submit('echo', 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await c.get(id))?.state, 'claimed while deaf to control').toBe('QUEUED');
+    expect(w.state).not.toBe('stopped');
+    const refusals = logs.filter((l) => /control subscription/.test(l)).length;
+    // granted again: heard, and the task runs
+    await admin.call('ACL', 'SETUSER', user.username, user.controlRule);
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
+    // one retry at a time: not more than one refusal logged per CONTROL_RETRY_MS (1 s) and so
+    expect(refusals).toBeLessThanOrEqual(4);
+  }, 30_000);
+
+  it('taken away from a running worker process, does not end it (the refused resubscribe is handled)', async () => {
+    const redis = server.options();
+    const user = await workerUser(redis.keyPrefix, true);
+    const p = await spawnWorker({ port: 0, redis: { ...redis, username: user.username, password: user.password }, heartbeatInterval: 500, fetchTaskInterval: 300 });
+    cleanup.push(() => p.kill('SIGKILL'));
+    const exited = new Promise<string>((r) => p.proc.once('exit', (code, signal) => r(`exited (${code ?? signal})`)));
+    const without = aclRule('worker', names(redis.keyPrefix))
+      .split(' ')
+      .filter((r) => r !== user.controlRule);
+    // Redis drops the subscriber connection; once it is back, its PSUBSCRIBE is refused
+    await admin.call('ACL', 'SETUSER', user.username, ...without, '>pw');
+    await p.waitFor(/^WARN control subscription failed.*NOPERM/, 10_000);
+    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('alive'), 2000))])).toBe('alive');
+    // granted again: it hears control, and claims
+    await admin.call('ACL', 'SETUSER', user.username, user.controlRule);
+    const c = new Client({ redis });
+    cleanup.push(() => c.close());
+    const id = await c.submit('echo', 1);
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
+  }, 30_000);
+});
