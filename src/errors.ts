@@ -115,6 +115,12 @@ export class ListenError extends TaskSwarmError {
   }
 }
 
+/**
+ * Redis refused, for good, something a component cannot work without: its ACL user lacks a
+ * command or channel (NOPERM). The message names what to grant; src/acl.ts makes the rules.
+ */
+export class PermissionError extends coded('ERR_PERMISSION') {}
+
 /** The component is not in a state that allows the call (e.g. start() twice). */
 export class StateError extends coded('ERR_STATE') {}
 

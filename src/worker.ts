@@ -9,7 +9,7 @@ import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/w
 import { taskMachine } from '../machines/task.js';
 import type { EveryField } from '../machines/every-field.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
-import { ConfigError, LeaseLostError, StateError } from './errors.js';
+import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
@@ -193,6 +193,8 @@ export class Worker extends MeteredProcess {
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
+  /** while start() waits: told when Redis refuses the control subscription for good (NOPERM) */
+  private controlRefused?: (e: PermissionError) => void;
   private listenPort: number;
   /** the host peers reach us on, once known: Redis's side of our connection to it, unless configured */
   private advertisedHost?: string;
@@ -420,16 +422,44 @@ export class Worker extends MeteredProcess {
       const open = top === 'connected' || top === 'draining' || top === 'handingBack' || top === 'releasing';
       for (const part of this.parts) part.outbox.setOpen(open);
     });
+    // An ACL user without the control channels is refused them at every try: no use waiting
+    let refusal: PermissionError | undefined;
+    const refused = new AbortController();
+    this.controlRefused = (e) => {
+      refusal ??= e;
+      refused.abort(e);
+    };
     actor.start();
     // connected, and hearing control messages: a task submitted from now on and stopped as soon
     // as it runs is stopped (see `listening` in machines/worker.ts)
-    const s = await waitFor(actor, (x) => (x.matches('connected') && x.context.listening) || x.status === 'done', { timeout: Infinity });
+    const s = await waitFor(actor, (x) => (x.matches('connected') && x.context.listening) || x.status === 'done', { timeout: Infinity, signal: refused.signal }).catch((e: unknown) => {
+      if (!refusal) throw e;
+      return undefined;
+    });
+    this.controlRefused = undefined;
+    if (!s) return this.failStart(actor, refusal!);
     if (s.matches('failed')) {
       await this.closeConnections();
       throw this.startError instanceof Error ? this.startError : new StateError(`worker failed to start: ${String(this.startError)}`);
     }
     if (s.status === 'done') throw new StateError('worker was stopped while starting');
     this.log.info(`started on ${this.address}, functions: ${[...this.functions.keys()].join(', ') || '(none)'}; concurrency ${this.config.concurrency}`);
+  }
+
+  /**
+   * start() cannot succeed (`e`): the worker leaves as a stop does (deregistered, connections
+   * closed), then start() rejects with `e`. It claimed nothing, not having heard control yet. A
+   * registration still on its way is let finish first: a stop in `starting` would deregister
+   * before it and leave the worker listed.
+   */
+  private async failStart(actor: Actor<typeof workerMachine>, e: Error): Promise<never> {
+    const s = await waitFor(actor, (x) => !x.matches('starting'), { timeout: Infinity });
+    if (s.matches('failed')) {
+      await this.closeConnections();
+      throw this.startError instanceof Error ? this.startError : e;
+    }
+    await this.stop();
+    throw e;
   }
 
   /** Graceful: stop fetching, let running tasks finish within stopGrace, hand back the rest, deregister. */
@@ -456,6 +486,17 @@ export class Worker extends MeteredProcess {
     // heard before this worker held the task, since its claim's request left: in the order heard
     for (const message of this.early.take(t.part, id, t.claimSentAt ?? Infinity)) this.hearControl(t, message, (e) => this.actor?.send(e));
     return t;
+  }
+
+  /** Redis refused the control subscription to our ACL user (`e`, NOPERM): what to grant */
+  private controlDenied(patterns: string[], e: Error): PermissionError {
+    const user = this.config.redis.username ?? 'default';
+    return new PermissionError(
+      `Redis refused the worker's control subscription (PSUBSCRIBE ${patterns.join(' ')}) to ACL user "${user}": ${e.message.split('\n')[0]}. ` +
+        `Give that user the channel pattern${patterns.length > 1 ? 's' : ''} ${patterns.map((p) => `&${p}`).join(' ')} and +psubscribe, as aclRule('worker', ...) makes them (acl/README.md); ` +
+        'without them it hears no stop, so it claims no task',
+      { cause: e },
+    );
   }
 
   /** a control message for task `t`, held here: the machine's CONTROL (sent with `send`), or the runtime's to answer */
@@ -1198,10 +1239,17 @@ export class Worker extends MeteredProcess {
                 if (!closed && this.sub.status === 'ready') sendBack({ type: 'CONTROL_READY' });
               },
               (e: Error) => {
-                log.warn(`control subscription failed (no task is claimed until it is made): ${e.message}`);
-                // refused with the connection up (an ACL without the channel, a Redis loading):
-                // tried again, the worker claiming nothing meanwhile; else made again at 'ready'
-                if (!closed && this.sub.status === 'ready') retry = setTimeout(subscribe, CONTROL_RETRY_MS);
+                if (closed) return;
+                const denied = /^NOPERM/.test(e.message) ? this.controlDenied(patterns, e) : undefined;
+                // while start() waits, a refusal for good fails it: nothing would change by asking again
+                if (denied && this.controlRefused) return this.controlRefused(denied);
+                log.warn(`control subscription failed (no task is claimed until it is made): ${denied?.message ?? e.message}`);
+                // refused with the connection up (channels taken from its ACL user while it ran):
+                // tried again, the worker claiming nothing meanwhile; else made again at 'ready'.
+                // One retry at a time: two refusals in one turn (the first PSUBSCRIBE queued
+                // before 'ready', and the one 'ready' sends) must not leave a timer unclearable
+                clearTimeout(retry);
+                retry = this.sub.status === 'ready' ? setTimeout(subscribe, CONTROL_RETRY_MS) : undefined;
               },
             );
           };

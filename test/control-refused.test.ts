@@ -1,10 +1,11 @@
 /**
  * A worker claims nothing until Redis has acknowledged its control subscription (PSUBSCRIBE of
- * the tasks' `-control` channels). An ACL user whose control channels are taken away while its
- * worker runs is refused that subscription (NOPERM) once Redis has dropped the subscriber
- * connection: the worker claims nothing and asks again until it is granted, and its process
- * runs on (ioredis's own resubscribe, refused, was an unhandled rejection: the process exited).
- * Real redis-server, real ACL users (ACL SETUSER).
+ * the tasks' `-control` channels), and start() waits for it. An ACL user without those channels
+ * is refused that subscription for good (NOPERM): start() then rejects with a PermissionError
+ * naming the pattern to grant, once the worker has deregistered and closed its connections,
+ * rather than waiting forever while it logs a warning a second. The same refusal after start
+ * (the user's channels taken away while it runs) cannot fail start(): the worker claims nothing
+ * and asks again until it is granted. Real redis-server, real ACL users (ACL SETUSER).
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -44,7 +45,37 @@ function worker(redis: Record<string, unknown>, logs: string[]) {
   return w;
 }
 
-describe('a control subscription Redis refuses (NOPERM)', () => {
+/** the worker's connections Redis still has (its user's) */
+async function connectionsOf(username: string): Promise<string[]> {
+  const list = String(await admin.call('CLIENT', 'LIST'));
+  return list.split('\n').filter((l) => l.includes(` user=${username} `));
+}
+
+describe('a control subscription Redis refuses for good (NOPERM)', () => {
+  it('fails start() with a PermissionError naming the channel pattern, the worker deregistered and disconnected', async () => {
+    const redis = server.options();
+    const user = await workerUser(redis.keyPrefix, false);
+    const logs: string[] = [];
+    const w = worker({ ...redis, username: user.username, password: user.password }, logs);
+    cleanup.push(() => w.stop().catch(() => {}));
+    const err = await Promise.race([w.start().then(() => 'started', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting'), 8000))]);
+    expect(err).toMatchObject({ name: 'PermissionError', code: 'ERR_PERMISSION' });
+    const message = (err as Error).message;
+    expect(message).toContain(user.controlRule);
+    expect(message).toContain(user.username);
+    expect(message).toMatch(/NOPERM/);
+    expect(message).toMatch(/aclRule|acl\/README\.md/);
+    expect(w.state).toBe('stopped');
+    // deregistered (it had registered: the refusal came while it did)
+    const keys = buildKeys(names(redis.keyPrefix));
+    expect(await admin.smembers(keys.workerSet)).toEqual([]);
+    expect(await connectionsOf(user.username)).toEqual([]);
+    // and asks no more: no retry outlives the worker
+    const logged = logs.length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(logs.slice(logged)).toEqual([]);
+  }, 20_000);
+
   it('after start, claims nothing while refused, asks again, and claims once granted', async () => {
     const redis = server.options();
     const user = await workerUser(redis.keyPrefix, true);
