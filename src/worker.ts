@@ -4,6 +4,7 @@
  * machine decides when to claim, wait, heartbeat, probe, halt or hand back; this file says how.
  */
 import type { Connection } from './redis.js';
+import { Cluster, type Redis } from 'ioredis';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
@@ -1253,7 +1254,9 @@ export class Worker extends MeteredProcess {
               },
             );
           };
+          let closes = 0;
           const lost = () => {
+            closes++;
             clearTimeout(retry);
             retry = undefined;
             sendBack({ type: 'CONTROL_LOST' });
@@ -1261,8 +1264,41 @@ export class Worker extends MeteredProcess {
           this.sub.on('ready', subscribe);
           this.sub.on('close', lost);
           subscribe();
+          // A subscriber connection can die without closing here (Redis, a NAT or a firewall
+          // dropped it, a Redis restarted behind a partition: no FIN, no RST reaches us), and it
+          // sends nothing of its own that would fail: the worker claimed on, deaf to every stop,
+          // until TCP keepalive gave up (hours). A PING each heartbeat, unanswered within a
+          // command's timeout, closes it: 'close' (CONTROL_LOST), reconnect, subscribe again.
+          // (A Cluster's subscriber node is checked so in src/redis.ts.)
+          const silence = redisCommandTimeout(config.heartbeatInterval);
+          let pinging = false;
+          const check =
+            this.sub instanceof Cluster
+              ? undefined
+              : setInterval(() => {
+                  const conn = this.sub as Redis;
+                  if (pinging || conn.status !== 'ready') return;
+                  pinging = true;
+                  let answered = false;
+                  const since = closes;
+                  void within(
+                    silence,
+                    conn.ping().then(() => void (answered = true)),
+                  )
+                    // (an event loop held longer than that, by a task, runs this timer before it
+                    // reads the answer waiting on the socket: read first)
+                    .then(() => new Promise((r) => setImmediate(r)))
+                    .then(() => {
+                      pinging = false;
+                      // (closed meanwhile: the connection now up is not the one asked)
+                      if (answered || closed || closes !== since || conn.status !== 'ready') return;
+                      log.warn(`subscriber connection silent for ${silence} ms: made again (no task is claimed until its control subscription is)`);
+                      conn.disconnect(true);
+                    });
+                }, config.heartbeatInterval);
           return () => {
             closed = true;
+            clearInterval(check);
             clearTimeout(retry);
             this.sub.off('pmessage', onMessage);
             this.sub.off('ready', subscribe);
