@@ -5,9 +5,9 @@
  * heartbeating). It was lost for good at start when Redis dropped the subscriber connection
  * while the command connection got through (a restart, maxclients), three reconnects in a row:
  * ioredis then failed the queued PSUBSCRIBE (maxRetriesPerRequest) and nothing made it again.
- * At a reconnect, ioredis's own re-PSUBSCRIBE lost with the link before its reply, then three
- * failed reconnects, is sent again by ioredis (its unanswered commands are kept apart from what
- * those reconnects fail): the second test keeps it so.
+ * At a reconnect, the re-PSUBSCRIBE (the worker's: ioredis's own is turned off) lost with the
+ * link before its reply, then three failed reconnects, is sent again by ioredis (its unanswered
+ * commands are kept apart from what those reconnects fail): the second test keeps it so.
  * A proxy that knows the subscriber connection by its name (CLIENT SETNAME) cuts only that one.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -122,8 +122,8 @@ describe("a worker's control subscription", () => {
       const pattern = `${String(redis.keyPrefix)}task-*-control`;
       const patterns = async () => Number(await admin.pubsub('NUMPAT'));
       await until(async () => (await patterns()) >= 1, 'the control pattern subscribed', 5000);
-      // the next PSUBSCRIBE (ioredis's own, once reconnected) is cut with its link, and
-      // the subscriber refused for three reconnects and more
+      // the next PSUBSCRIBE (once reconnected: the worker's own, ioredis's is turned off) is cut
+      // with its link, and the subscriber refused for three reconnects and more
       proxy.state.cutOn = 'PSUBSCRIBE';
       proxy.cutSubscribers();
       await until(async () => proxy.state.refuse, 'the resubscribe cut', 5000);
