@@ -60,6 +60,7 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     redis.on('+node', (node: Redis) => hearEveryStreamError(node));
   } else hearEveryStreamError(redis);
   if (redis instanceof Cluster && role === 'subscriber') moveStuckSubscriber(redis);
+  if (!(redis instanceof Cluster) && role === 'subscriber') handleResubscribes(redis);
   onErrors(redis, (e) => lastError.set(redis, e));
   return redis;
 }
@@ -113,6 +114,24 @@ const SUBSCRIBER_SILENCE_MS = 3000;
 /** a Cluster's subscriber connection (ioredis's ClusterSubscriber, private), if it has one */
 function subscriberNode(cluster: Cluster): Redis | null | undefined {
   return (cluster as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber?.getInstance?.();
+}
+
+/**
+ * At each reconnect ioredis subscribes again, on its own, to what the connection had, and
+ * nobody holds the promise of that SUBSCRIBE: refused (NOPERM, the channels taken from the ACL
+ * user while it ran, which Redis answers by dropping the connection), it was an unhandled
+ * rejection, which ends the process. Every subscribe of the connection gets a handler here; a
+ * caller holding one still sees its rejection. (A Cluster's ClusterSubscriber handles its own.)
+ */
+function handleResubscribes(redis: Redis): void {
+  for (const name of ['subscribe', 'psubscribe', 'ssubscribe'] as const) {
+    const own = redis[name] as (...args: unknown[]) => Promise<unknown>;
+    (redis as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+      const p = own.apply(redis, args);
+      p.catch(() => {});
+      return p;
+    };
+  }
 }
 
 /**

@@ -2,11 +2,13 @@
  * A task's events on a channel the Redis user may not read (an ACL without it): `subscribe`
  * must say so (its `ready` rejects with a ConfigError naming the refusal, and the refusal is
  * logged), never resolve as if the handler would hear the task, and never leave an unhandled
- * rejection behind for a caller who did not read `ready`. `wait` on such a task still answers,
- * from its polls. A channel the user may read is unaffected.
+ * rejection behind for a caller who did not read `ready`, nor for ioredis's own resubscribe
+ * when the channels are taken away later (it ended a Client process). `wait` on such a task
+ * still answers, from its polls. A channel the user may read is unaffected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, ConfigError, Worker } from '../src/index.js';
+import { spawnClient } from './helpers/processes.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
 let redis: RedisServer;
@@ -80,6 +82,22 @@ describe('subscribe to a channel Redis refuses', () => {
     } finally {
       await w.stop();
       await c.close();
+    }
+  });
+
+  it('taken away from a Client process that follows a task does not end it', async () => {
+    // a user of its own (its channels are taken away below), with every channel at first
+    const mine = { username: 'events-revoked', password: 'revoked-pw' };
+    const admin = redis.client();
+    await admin.call('ACL', 'SETUSER', mine.username, 'on', `>${mine.password}`, '~*', 'allchannels', '+@all');
+    const p = await spawnClient({ redis: redis.options(mine), id: 'revoked-1' });
+    try {
+      const exited = new Promise<string>((r) => p.proc.once('exit', (code, signal) => r(`exited (${code ?? signal})`)));
+      // Redis drops the subscriber connection; ioredis's SUBSCRIBE once it is back is refused
+      await admin.call('ACL', 'SETUSER', mine.username, 'resetchannels');
+      expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('alive'), 2000))])).toBe('alive');
+    } finally {
+      await p.kill('SIGKILL');
     }
   });
 });
