@@ -25,8 +25,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Cluster, Command, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
+import { Cluster, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
+import { FcallCommand } from './fcall-command.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
 /** script name -> number of KEYS it takes (see each file's header); `[n, m]`: from n to m */
@@ -228,8 +229,6 @@ export function adminCallToken(): string {
   return randomBytes(8).toString('hex');
 }
 
-const NO_ARGS: never[] = [];
-
 /**
  * Can a call written at once on `redis` (auto-pipelined) pass nothing made before it? Only when
  * its auto-pipeline holds nothing (a command made earlier in this event-loop turn, a client's
@@ -244,23 +243,21 @@ function writesNow(redis: Connection): boolean {
 }
 
 /**
- * FCALL as one Command made here: ioredis's generated command methods take their arguments as
- * a rest parameter and copy it with Array.prototype.flat, which V8 runs element by element
- * through its generic path, and a claim carries some thirty arguments on every round trip of
- * the worker's hot path. A connection whose options change how a command is built or sent (a
+ * FCALL as one Command made here (src/fcall-command.ts, which also writes its request in one
+ * pass): ioredis's generated command methods take their arguments as a rest parameter and copy
+ * it with Array.prototype.flat, which V8 runs element by element through its generic path, and
+ * a claim carries some thirty arguments on every round trip of the worker's hot path. A connection whose options change how a command is built or sent (a
  * key prefix, auto-pipelining unless `unbatched`, friendly error stacks) goes through ioredis's
  * own method.
  */
 function fcall(redis: Connection, fn: string, keys: readonly string[], args: readonly (string | number)[], unbatched: boolean): Promise<unknown> {
   const o = redis.options as { keyPrefix?: string; enableAutoPipelining?: boolean; showFriendlyErrorStack?: boolean };
   if (o.keyPrefix || (o.enableAutoPipelining && !(unbatched && writesNow(redis))) || o.showFriendlyErrorStack) return redis.fcall(fn, keys.length, ...keys, ...args);
-  const command = new Command('fcall', NO_ARGS, { replyEncoding: 'utf8' });
-  const list: (string | number)[] = [fn, keys.length];
+  // (its arguments as text, as ioredis's own methods would write them: a number by String())
+  const list: string[] = [fn, String(keys.length)];
   for (const k of keys) list.push(k);
-  for (const a of args) list.push(a);
-  command.args = list;
-  // (the constructor wrote its own arguments as text: these are written now)
-  command.stringifyArguments();
+  for (const a of args) list.push(typeof a === 'string' ? a : String(a));
+  const command = new FcallCommand(list);
   return redis.sendCommand(command) as Promise<unknown>;
 }
 
