@@ -38,7 +38,7 @@ import {
   type StateValue,
 } from 'xstate';
 import { EffectChild, effectFnOf } from './promise-effect.js';
-import { builtIn, reportMicrostep, rootOf, type XNode, type XTransition } from './xstate-internals.js';
+import { builtIn, inspects, reportMicrostep, rootOf, type XNode, type XTransition } from './xstate-internals.js';
 
 interface Node {
   x: XNode;
@@ -423,7 +423,8 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
       run(t.actions, snap, event, scope, deferred);
       enter(snap, domain, t.target, reenterDomain, event, scope, deferred);
     } else run(t.actions, snap, event, scope, deferred);
-    reportMicrostep(scope.system, { event, snapshot: snap, transitions: [t.x], actorRef: scope.self });
+    // (asked first: the report's two objects, on every microstep of every task, only when heard)
+    if (inspects(scope.system)) reportMicrostep(scope.system, { event, snapshot: snap, transitions: [t.x], actorRef: scope.self });
   }
 
   /** eventless transitions until none is enabled, as xstate's macrostep */

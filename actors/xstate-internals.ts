@@ -84,6 +84,9 @@ export function builtIn(fn: unknown): BuiltIn | undefined {
  * tests compare the transitions taken); a system without inspection (a machine record's) has no
  * such hook
  */
+/** whether `system` has the hook reportMicrostep reports to (a machine record's has none unless watched) */
+export const inspects = (system: unknown): boolean => typeof (system as { _sendInspectionEvent?: unknown })._sendInspectionEvent === 'function';
+
 export function reportMicrostep(system: unknown, e: { event: EventObject; snapshot: unknown; transitions: XTransition[]; actorRef: unknown }): void {
   const sys = system as { _sendInspectionEvent?(e: unknown): void };
   sys._sendInspectionEvent?.({ type: '@xstate.microstep', event: e.event, snapshot: e.snapshot, _transitions: e.transitions, actorRef: e.actorRef });

@@ -157,14 +157,20 @@ const CLAIM_HEADER = 6;
 
 export function parseClaim(reply: unknown): ClaimReply {
   const flat = reply as (string | number)[];
-  const [wakeAt, now, receipt, workers, nClaimed, nParked] = flat as number[];
+  // (read by index: a destructuring walks the array's iterator, on every claim)
+  const wakeAt = flat[0] as number;
+  const now = flat[1] as number;
+  const receipt = flat[2] as number;
+  const workers = flat[3] as number;
+  const nClaimed = flat[4] as number;
+  const nParked = flat[5] as number;
   const claimed: Claimed[] = [];
-  const claimedEnd = CLAIM_HEADER + 4 * nClaimed!;
+  const claimedEnd = CLAIM_HEADER + 4 * nClaimed;
   for (let i = CLAIM_HEADER; i < claimedEnd; i += 4) {
     claimed.push({ id: flat[i] as string, raw: flat[i + 1] as string, attempt: Number(flat[i + 2]), lease: flat[i + 3] as string });
   }
   const parked: Parked[] = [];
-  for (let i = claimedEnd; i < claimedEnd + 2 * nParked!; i += 2) {
+  for (let i = claimedEnd; i < claimedEnd + 2 * nParked; i += 2) {
     parked.push({ reason: flat[i] as DeadLetterReason, message: flat[i + 1] as string });
   }
   return { claimed, parked, now: Number(now), wakeAt: Number(wakeAt), receipt: receipt === 1, workers: Number(workers) };
