@@ -1357,17 +1357,17 @@ export class Worker extends MeteredProcess {
         ...machines.actions,
         requestClaim: (_: unknown, params: unknown) => {
           const { free, round } = params as { free: number; round: number };
-          // the room it asks of capped functions is held from the other claims until its tasks are in `pending`
-          const hold = new Map<string, number>();
-          this.asked.add(hold);
+          // the room it asks of capped functions is held from the other claims until its tasks
+          // are in `pending` (with none capped, it would hold nothing: no map, no step more)
+          const hold = this.caps.size ? new Map<string, number>() : undefined;
+          if (hold) this.asked.add(hold);
+          let taken = this.claimNow(free, hold).then((replies) => this.takeAll(replies, () => false));
+          if (hold) taken = taken.finally(() => this.asked.delete(hold));
           void this.onItsWay(
-            this.claimNow(free, hold)
-              .then((replies) => this.takeAll(replies, () => false))
-              .finally(() => this.asked.delete(hold))
-              .then(
-                ({ tasks }) => this.answer({ type: 'CLAIMED', tasks, asked: free, round }),
-                (error: unknown) => this.answer({ type: 'CLAIM_FAILED', error, asked: free, round }),
-              ),
+            taken.then(
+              ({ tasks }) => this.answer({ type: 'CLAIMED', tasks, asked: free, round }),
+              (error: unknown) => this.answer({ type: 'CLAIM_FAILED', error, asked: free, round }),
+            ),
           );
         },
         handBackClaimed: ({ event }) => {
