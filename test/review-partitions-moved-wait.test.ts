@@ -101,7 +101,9 @@ describe('a partition moved while an idle worker blocks on it', () => {
       await client.submit('echo', 2, { id: next });
       await until(() => started.get(next), 'the task of the moved partition started', 20_000);
       expect(started.get(next)! - at).toBeLessThan(2000);
-      expect(worker.state).toEqual({ connected: 'waiting' });
+      // and, its END written with the claim that found nothing more, blocked again (the task's
+      // start is seen before that claim has answered: the worker is fetching until it has)
+      await until(() => JSON.stringify(worker.state) === JSON.stringify({ connected: 'waiting' }), 'the worker waiting on the queue again', 5000);
     } finally {
       await client.close();
       await worker.stop();
