@@ -9,9 +9,10 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Client, Worker, type TaskEvent, type TaskFunction } from '../src/index.js';
+import { Client, Worker, type TaskEvent } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { abortableTask } from './helpers/abortable-task.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -66,28 +67,11 @@ async function silencer(port: number) {
   };
 }
 
-/** a task that says `started` first, then runs `ms` unless aborted */
-function slow(ms: number) {
-  const seen = { ran: 0, aborted: 0 };
-  const fn: TaskFunction = (t) =>
-    new Promise((resolve, reject) => {
-      seen.ran++;
-      const timer = setTimeout(() => resolve('ran to its end'), ms);
-      t.signal.addEventListener('abort', () => {
-        seen.aborted++;
-        clearTimeout(timer);
-        reject(new Error('aborted'));
-      });
-      t.emit('started', { at: Date.now() });
-    });
-  return { fn, seen };
-}
-
 describe('a subscriber connection that died silently', () => {
   it('is found silent and made again: a stop sent as the next task starts is heard', async () => {
     const o = server.options();
     const proxy = await silencer(server.port);
-    const task = slow(4000);
+    const task = abortableTask(4000, { announce: true });
     const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
     const w = new Worker({ port: 0, redis: { ...o, host: '127.0.0.1', port: proxy.port }, heartbeatInterval: 500, fetchTaskInterval: 300, logger: quiet });
     w.addTaskFunction('slow', task.fn);

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { Client, Worker, type TaskEvent, type TaskFunction } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { abortableTask } from './helpers/abortable-task.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -73,23 +74,6 @@ async function slowSubscriber(port: number, lag: number) {
   };
 }
 
-/** a task that says `started` first, then runs `ms` unless aborted */
-function slow(ms: number) {
-  const seen = { ran: 0, aborted: 0 };
-  const fn: TaskFunction = (t) =>
-    new Promise((resolve, reject) => {
-      seen.ran++;
-      const timer = setTimeout(() => resolve('ran to its end'), ms);
-      t.signal.addEventListener('abort', () => {
-        seen.aborted++;
-        clearTimeout(timer);
-        reject(new Error('aborted'));
-      });
-      t.emit('started', { at: Date.now() });
-    });
-  return { fn, seen };
-}
-
 const LAG = 1000;
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -127,7 +111,7 @@ async function stopOnStart(c: Client, id: string) {
 
 describe("a stop sent as soon as a task starts, while the worker's control subscription is slow to be made", () => {
   it('stops a task claimed by a worker that has just started', async () => {
-    const task = slow(3000);
+    const task = abortableTask(3000, { announce: true });
     const { w, c } = await setup(task.fn);
     await w.start();
     const t = await stopOnStart(c, 'at-start');
@@ -136,13 +120,13 @@ describe("a stop sent as soon as a task starts, while the worker's control subsc
   }, 30_000);
 
   it('start() resolves once Redis runs the subscription', async () => {
-    const { w, admin } = await setup(slow(10).fn);
+    const { w, admin } = await setup(abortableTask(10, { announce: true }).fn);
     await w.start();
     expect(Number(await admin.call('PUBSUB', 'NUMPAT'))).toBeGreaterThanOrEqual(1);
   }, 30_000);
 
   it('stops a task claimed after the subscriber connection came back, before it was subscribed again', async () => {
-    const task = slow(3000);
+    const task = abortableTask(3000, { announce: true });
     const { w, c, admin, proxy } = await setup(task.fn);
     await w.start();
     await until(async () => Number(await admin.call('PUBSUB', 'NUMPAT')) >= 1, 'the control subscription');

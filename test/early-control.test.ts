@@ -15,6 +15,7 @@ import { EARLY_CONTROL_CHARS, EARLY_CONTROL_MAX, EarlyControl } from '../src/ear
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { abortableTask } from './helpers/abortable-task.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -22,22 +23,6 @@ const cleanup = redisPerFile((s) => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** a task that runs `ms` unless aborted; counts its starts and aborts */
-function slow(ms: number) {
-  const seen = { ran: 0, aborted: 0 };
-  const fn: TaskFunction = (t) =>
-    new Promise((resolve, reject) => {
-      seen.ran++;
-      const timer = setTimeout(() => resolve('ran to its end'), ms);
-      t.signal.addEventListener('abort', () => {
-        seen.aborted++;
-        clearTimeout(timer);
-        reject(new Error('aborted'));
-      });
-    });
-  return { fn, seen };
-}
 
 interface Setup {
   w: Worker;
@@ -87,7 +72,7 @@ async function publish(s: Setup, id: string, message: string): Promise<void> {
 
 describe('a control message heard before the worker holds its task', () => {
   it('a stop sent once the claim made the task RUNNING, before its reply reached the idle worker, stops it', async () => {
-    const task = slow(2000);
+    const task = abortableTask(2000);
     const s = await setup({ fetchTaskInterval: 20_000 }, { slow: task.fn });
     await blocked(s.admin);
     // the wait's claim runs in Redis when the task arrives; its reply waits in the proxy
@@ -133,7 +118,7 @@ describe('a control message heard before the worker holds its task', () => {
   it("a stop sent in that window for a retry claimed with its first attempt's END (same id, same worker, one script) stops the retry, not the ending attempt", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const task = slow(2000);
+    const task = abortableTask(2000);
     let attempts = 0;
     const flaky: TaskFunction = async (t) => {
       attempts++;
@@ -160,7 +145,7 @@ describe('a control message heard before the worker holds its task', () => {
   }, 30_000);
 
   it('a stop sent in that window to a worker of a swarm in partitions (it claims on its command connection once a wait wakes) stops the task', async () => {
-    const task = slow(2000);
+    const task = abortableTask(2000);
     const s = await setup({ concurrency: 1, heartbeatInterval: 2000, fetchTaskInterval: 20_000 }, { slow: task.fn }, { keyPrefix: 'early:{parts}:', partitions: 2 });
     await blocked(s.admin);
     // The claim after the wait starts at the next partition in turn (the claim at start was
@@ -182,7 +167,7 @@ describe('a control message heard before the worker holds its task', () => {
   it('is not handed to a claim whose request left after it: a stop for a queued task is not carried over', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const task = slow(300);
+    const task = abortableTask(300);
     const s = await setup({ concurrency: 1 }, { gate: () => gate, slow: task.fn });
     const first = await s.c.submit('gate');
     await until(async () => (await s.c.get(first))?.state === 'RUNNING', 'the first task running');
@@ -197,7 +182,7 @@ describe('a control message heard before the worker holds its task', () => {
   // An idle worker's wait left before the messages below: only the time bound and the cap keep
   // them from the task its claim takes. heartbeatInterval 300: messages are kept 1 s.
   it('is kept a bounded time: a task adopted within it gets the stop, one adopted after it does not', async () => {
-    const task = slow(300);
+    const task = abortableTask(300);
     const s = await setup({ heartbeatInterval: 300, fetchTaskInterval: 20_000 }, { slow: task.fn });
     await blocked(s.admin);
     await publish(s, 'soon', 'stop');
@@ -217,7 +202,7 @@ describe('a control message heard before the worker holds its task', () => {
     [`${EARLY_CONTROL_CHARS} characters`, Array.from({ length: 5 }, () => JSON.stringify({ event_name: 'x', event: 'y'.repeat(EARLY_CONTROL_CHARS / 4) }))],
   ] as const) {
     it(`keeps a bounded amount: ${what} for other ids push out the oldest`, async () => {
-      const task = slow(300);
+      const task = abortableTask(300);
       const s = await setup({ heartbeatInterval: 2000, fetchTaskInterval: 20_000 }, { slow: task.fn });
       await blocked(s.admin);
       await publish(s, 'pushed-out', 'stop');
