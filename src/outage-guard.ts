@@ -132,9 +132,13 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
           item.command.reject(e);
         }
       }
-      // written, unanswered: failed, left for its reply (or its resend) to find settled
+      // written, unanswered: failed, left for its reply (or its resend) to find settled. (Every
+      // call is looked at, not only the first: one failed earlier stays first in the queue until
+      // Redis answers it, and a call written after it would wait behind it for ever; and the
+      // calls of one pipeline can be stamped a millisecond apart, some of them overdue a tick
+      // after the others.)
       for (const written of [q.commandQueue, q.prevCommandQueue]) {
-        if (!written?.length || !overdue(written.peekFront())) continue;
+        if (!written?.length || !written.toArray().some(overdue)) continue;
         const e = unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`);
         for (const item of written.toArray()) {
           if (!overdue(item)) continue;

@@ -87,4 +87,27 @@ describe('a Client while Redis is away', () => {
     server.thaw();
     expect(await c.get(id)).toMatchObject({ id, state: 'QUEUED' });
   }, 40_000);
+
+  it('fails each call to a Redis that never answers after its own patience, one made while an earlier one waits too', async () => {
+    // (the earlier call, failed, stays first in the connection's queue until Redis answers it:
+    // the later one must not wait behind it for ever)
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    const id = await c.submit('x', 1);
+    server.freeze();
+    cleanup.push(() => server.thaw());
+    const first = timed(c.get(id));
+    await new Promise((r) => setTimeout(r, CLIENT_PATIENCE_MS / 2));
+    const second = timed(c.get(id));
+    const [a, b] = await Promise.all([first, second]);
+    for (const r of [a, b]) {
+      expect(r.error).toBeInstanceOf(RedisUnavailableError);
+      expect((r.error as Error).message).toMatch(/may still run/);
+      expect(r.ms).toBeLessThan(CLIENT_PATIENCE_MS + 5000);
+    }
+    server.thaw();
+    expect(await c.get(id)).toMatchObject({ id, state: 'QUEUED' });
+  }, 60_000);
 });
