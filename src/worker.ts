@@ -424,21 +424,18 @@ export class Worker extends MeteredProcess {
       for (const part of this.parts) part.outbox.setOpen(open);
     });
     // An ACL user without the control channels is refused them at every try: no use waiting
-    let refusal: PermissionError | undefined;
+    // (the first refusal is the abort's reason: a later abort changes nothing)
     const refused = new AbortController();
-    this.controlRefused = (e) => {
-      refusal ??= e;
-      refused.abort(e);
-    };
+    this.controlRefused = (e) => refused.abort(e);
     actor.start();
     // connected, and hearing control messages: a task submitted from now on and stopped as soon
     // as it runs is stopped (see `listening` in machines/worker.ts)
     const s = await waitFor(actor, (x) => (x.matches('connected') && x.context.listening) || x.status === 'done', { timeout: Infinity, signal: refused.signal }).catch((e: unknown) => {
-      if (!refusal) throw e;
+      if (!refused.signal.aborted) throw e;
       return undefined;
     });
     this.controlRefused = undefined;
-    if (!s) return this.failStart(actor, refusal!);
+    if (!s) return this.failStart(actor, refused.signal.reason as PermissionError);
     if (s.matches('failed')) {
       await this.closeConnections();
       throw this.startError instanceof Error ? this.startError : new StateError(`worker failed to start: ${String(this.startError)}`);
