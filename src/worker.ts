@@ -163,6 +163,11 @@ export class Worker extends MeteredProcess {
   private answeredThisTurn = false;
   /** listed in `workers` (registered) */
   private listed = false;
+  /**
+   * the registration under way, settled either way: a stop while starting ends the `register`
+   * actor, not the commands it has sent, and `deregister` lets them land before it undoes them
+   */
+  private registering?: Promise<unknown>;
   private readonly redis: Connection;
   private readonly sub: Connection;
   /** where the swarm's partition count is kept (src/effects/layout.ts) */
@@ -446,9 +451,8 @@ export class Worker extends MeteredProcess {
 
   /**
    * start() cannot succeed (`e`): the worker leaves as a stop does (deregistered, connections
-   * closed), then start() rejects with `e`. It claimed nothing, not having heard control yet. A
-   * registration still on its way is let finish first: a stop in `starting` would deregister
-   * before it and leave the worker listed.
+   * closed), then start() rejects with `e`. It claimed nothing, not having heard control yet.
+   * Its registration is let end first, so that a failure of it is the error start() gives.
    */
   private async failStart(actor: Actor<typeof workerMachine>, e: Error): Promise<never> {
     const s = await waitFor(actor, (x) => !x.matches('starting'), { timeout: Infinity });
@@ -1026,6 +1030,44 @@ export class Worker extends MeteredProcess {
     return s !== undefined && (['probing', 'redisDown', 'partitioned', 'halted', 'reconciling'] as const).some((v) => s.matches(v));
   }
 
+  /** `register`: checks the server and the layout, serves peer pings, lists the worker in every partition */
+  private async register(signal: AbortSignal): Promise<void> {
+    const { config, keys, log } = this;
+    try {
+      // Redis first: by default peers ping us on the interface that reaches Redis, since
+      // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
+      const ends = await redisEnds(this.redis);
+      await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
+      await checkLayout(this.redis, this.layoutKey, config.redis.partitions);
+      const short = await replicaShortfall(this.redis, keys.taskSet, config.redis);
+      if (short) log.warn(short);
+      const reachable = ends.local ?? '127.0.0.1';
+      const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
+      const server = await startPeerServer(config.host ?? reachable, config.port, () => this.address, config.secret, onError);
+      if (signal.aborted) return void (await server.close()); // stopped while starting
+      this.server = server;
+      this.listenPort = server.port;
+      this.advertisedHost = config.host === undefined || isUnspecified(config.host) ? reachable : config.host;
+      const own = parseAddress(this.address);
+      if (own.ok && isLoopback(own.host) && ends.remote && !isLoopback(ends.remote)) {
+        log.warn(
+          `peer address ${this.address} is loopback while Redis is reached at ${ends.remote}: peers on other hosts cannot reach this worker, so partition detection will not work across hosts; set host to an address they can reach (or 0.0.0.0), or advertise`,
+        );
+      }
+      // listed in every partition: each partition's monitors judge its workers' liveness
+      for (const part of this.parts) {
+        if (signal.aborted) return; // stopped while starting: `deregister` undoes what landed
+        part.epoch = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
+      }
+      this.listed = true;
+      if (this.stateToWrite) this.recordState(this.stateToWrite.value);
+      this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
+    } catch (e) {
+      this.startError = unavailable(config.redis, this.redis, e);
+      throw this.startError;
+    }
+  }
+
   private machine() {
     const { config, keys, log } = this;
     const task = taskMachine.provide({
@@ -1091,39 +1133,11 @@ export class Worker extends MeteredProcess {
 
     return workerMachine.provide({
       actors: {
-        register: promiseEffect<void>(async ({ signal }) => {
-          try {
-            // Redis first: by default peers ping us on the interface that reaches Redis, since
-            // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
-            const ends = await redisEnds(this.redis);
-            await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
-            await checkLayout(this.redis, this.layoutKey, config.redis.partitions);
-            const short = await replicaShortfall(this.redis, keys.taskSet, config.redis);
-            if (short) log.warn(short);
-            const reachable = ends.local ?? '127.0.0.1';
-            const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
-            const server = await startPeerServer(config.host ?? reachable, config.port, () => this.address, config.secret, onError);
-            if (signal.aborted) return void (await server.close()); // stopped while starting
-            this.server = server;
-            this.listenPort = server.port;
-            this.advertisedHost = config.host === undefined || isUnspecified(config.host) ? reachable : config.host;
-            const own = parseAddress(this.address);
-            if (own.ok && isLoopback(own.host) && ends.remote && !isLoopback(ends.remote)) {
-              log.warn(
-                `peer address ${this.address} is loopback while Redis is reached at ${ends.remote}: peers on other hosts cannot reach this worker, so partition detection will not work across hosts; set host to an address they can reach (or 0.0.0.0), or advertise`,
-              );
-            }
-            // listed in every partition: each partition's monitors judge its workers' liveness
-            for (const part of this.parts) part.epoch = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
-            this.listed = true;
-            if (this.stateToWrite) this.recordState(this.stateToWrite.value);
-            this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
-          } catch (e) {
-            this.startError = unavailable(config.redis, this.redis, e);
-            throw this.startError;
-          }
-        }),
-        waitForTask: promiseEffect(async ({ input, aborted, onAbort }: EffectArgs<{ free: number }>) => {
+        register: promiseEffect<void>(({ signal }) => {
+          const registering = this.register(signal);
+          this.registering = registering.catch(() => {});
+          return registering;
+        }),        waitForTask: promiseEffect(async ({ input, aborted, onAbort }: EffectArgs<{ free: number }>) => {
           // (what it does when aborted hangs on onAbort and aborted(), not on the effect's
           // AbortSignal: making one is the dearest step of an idle worker's pickup)
           const effect: Stoppable = { aborted, onAbort };
@@ -1338,6 +1352,9 @@ export class Worker extends MeteredProcess {
             // nobody renews until a monitor requeued it (an attempt charged). The claims still
             // on their way answer first (bounded: a command times out), then what the failed
             // ones took goes back.
+            // a registration still on its way (stopped while starting) lands first: sent after
+            // this, it would list the worker again once it had left
+            if (this.registering) await within(redisCommandTimeout(config.heartbeatInterval) + 1000, this.registering);
             if (this.claiming.size) await within(redisCommandTimeout(config.heartbeatInterval, config.redis.durable ? config.redis.durableTimeout : 0) + 1000, Promise.allSettled([...this.claiming]));
             await within(
               2000,
