@@ -28,6 +28,7 @@ import { handBack, reassert, renewLeases, type HeldLease } from './effects/lease
 import { attemptsOf } from './retry-policy.js';
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
+import { commandDeadlines } from './command-deadlines.js';
 import { EndBatch } from './effects/end-batch.js';
 import { announceFunctions, deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
 import { writeWorkerState } from './effects/worker-states.js';
@@ -169,6 +170,8 @@ export class Worker extends MeteredProcess {
    */
   private registering?: Promise<unknown>;
   private readonly redis: Connection;
+  /** stops the command connection's deadline watch (commandDeadlines) */
+  private readonly stopDeadlines: () => void;
   private readonly sub: Connection;
   /** where the swarm's partition count is kept (src/effects/layout.ts) */
   private readonly layoutKey: string;
@@ -240,7 +243,9 @@ export class Worker extends MeteredProcess {
     // auto-pipelining: the worker batches what it sends itself (ends with the next claim, events
     // per tick, every lease in one renew), and ioredis's auto-pipeline would hold each of those
     // calls for a setImmediate and wrap it in a Pipeline (measured in docs/benchmarks.md).
-    this.redis = connect(this.config.redis, 'command', this.owner, { commandTimeout, enableAutoPipelining: false });
+    // (the timeout kept by commandDeadlines, not by ioredis's timer per call)
+    this.redis = connect(this.config.redis, 'command', this.owner, { enableAutoPipelining: false });
+    this.stopDeadlines = commandDeadlines(this.redis, commandTimeout);
     // (the control subscription is made again at each 'ready' by controlListener, which handles
     // a refusal: ioredis's own resubscribe left a refused one, NOPERM, unhandled, and an
     // unhandled rejection ends the process)
@@ -998,6 +1003,7 @@ export class Worker extends MeteredProcess {
     await this.endAbandonedWaits(1000);
     // a silent link answers no QUIT: bounded, then the sockets are closed anyway
     await within(1000, Promise.allSettled([this.redis.quit(), this.sub.quit()]));
+    this.stopDeadlines();
     this.redis.disconnect();
     this.sub.disconnect();
     this.blocking?.disconnect();
