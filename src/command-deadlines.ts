@@ -13,7 +13,7 @@
 import type { Command } from 'ioredis';
 import type { Connection } from './redis.js';
 
-/** when a call was first handed to the connection (a resend from a queue keeps it) */
+/** when a call was first handed to the connection, monotonic ms (a resend from a queue keeps it; a wall clock set forward must fail nothing) */
 const HANDED = Symbol('task-swarm handed over at');
 /** failed here already (it stays queued until its reply, or a flush, finds it) */
 const OVERDUE = Symbol('task-swarm overdue');
@@ -42,7 +42,7 @@ export function commandDeadlines(redis: Connection, timeoutMs: number): () => vo
   const check = () => {
     timer = undefined;
     if (stopped) return;
-    const now = Date.now();
+    const now = performance.now();
     let oldest = Infinity;
     const conn = redis as unknown as Internals;
     for (const node of [redis, ...(conn.nodes?.('all') ?? [])]) {
@@ -63,7 +63,7 @@ export function commandDeadlines(redis: Connection, timeoutMs: number): () => vo
   };
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Stamped, ...rest: unknown[]) => {
-    command[HANDED] ??= Date.now();
+    command[HANDED] ??= performance.now();
     if (timer === undefined && !stopped) arm(timeoutMs);
     return send(command, ...rest);
   };
