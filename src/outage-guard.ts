@@ -28,7 +28,7 @@ import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
 
-/** when a call was first handed to the connection (a resend from a queue keeps it) */
+/** when a call was first handed to the connection, monotonic ms (a resend from a queue keeps it; a wall clock set forward must fail nothing) */
 const SENT = Symbol('task-swarm sent at');
 /** the guard has failed it already (a written call stays in its queue until a reply or a flush) */
 const FAILED = Symbol('task-swarm failed');
@@ -60,7 +60,7 @@ const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Conn
 export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): () => void {
   const conn = redis as unknown as Internals;
   let downSince: number | undefined;
-  const down = () => (downSince ??= Date.now());
+  const down = () => (downSince ??= performance.now());
   redis.on('close', down);
   redis.on('end', down);
   redis.on('ready', () => (downSince = undefined));
@@ -82,7 +82,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       // included, goes through here, and refusing it would keep the connection from ever coming
       // back; nor once it is ready: ioredis sends what waited in its queue as it turns ready,
       // before its 'ready' event clears downSince)
-      let refuse = redis.status === 'end' || (downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready' && Date.now() - downSince >= patienceMs);
+      let refuse = redis.status === 'end' || (downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready' && performance.now() - downSince >= patienceMs);
       const pipeline = pipelineOf(rest[0]);
       if (pipeline) {
         const decided = pipelines.get(pipeline);
@@ -90,12 +90,12 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
         else refuse = decided;
       }
       if (refuse) {
-        const gone = downSince === undefined ? 'closed' : `unreachable for ${((Date.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
+        const gone = downSince === undefined ? 'closed' : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
         command.reject(unavailable(`${gone}; nothing was sent`));
         return command.promise;
       }
     }
-    command[SENT] ??= Date.now();
+    command[SENT] ??= performance.now();
     return send(command, ...rest);
   };
 
@@ -113,7 +113,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   }
 
   const watchdog = setInterval(() => {
-    const now = Date.now();
+    const now = performance.now();
     const overdue = (item: QueueItem | undefined) => item !== undefined && !item.command[FAILED] && now - (item.command[SENT] ?? now) >= patienceMs;
     for (const node of [redis, ...(conn.nodes?.('all') ?? [])]) {
       const q = node as unknown as Internals;
