@@ -202,6 +202,8 @@ export class Worker extends MeteredProcess {
   private server?: PeerServer;
   private actor?: Actor<typeof workerMachine>;
   private startError?: unknown;
+  /** start() opening the metrics server, before it starts the machine (settled either way) */
+  private opening?: Promise<void>;
   /** while start() waits: told when Redis refuses the control subscription for good (NOPERM) */
   private controlRefused?: (e: PermissionError) => void;
   private listenPort: number;
@@ -416,14 +418,20 @@ export class Worker extends MeteredProcess {
     this.actor = actor;
     emitStates(actor, this, this.log, 'worker');
     this.on('state', (value: unknown) => this.recordState(value));
-    try {
-      await this.telemetry.start(this.log);
-    } catch (e) {
-      // never started: nothing to stop
-      this.actor = undefined;
-      await this.closeConnections();
-      throw e;
-    }
+    // (a stop() meanwhile is queued for the machine, which starts after this, or never: the stop
+    // waits for this first, not for a machine that will never end)
+    const opening = (async () => {
+      try {
+        await this.telemetry.start(this.log);
+      } catch (e) {
+        // never started: nothing to stop
+        this.actor = undefined;
+        await this.closeConnections();
+        throw e;
+      }
+    })();
+    this.opening = opening.catch(() => {});
+    await opening;
     // Events go out while the worker is connected and has reconciled its tasks (see EventOutbox).
     let last: unknown;
     actor.subscribe((snap) => {
@@ -474,6 +482,8 @@ export class Worker extends MeteredProcess {
     const actor = this.actor;
     if (!actor || actor.getSnapshot().status === 'done') return;
     actor.send({ type: 'STOP' });
+    await this.opening;
+    if (this.actor !== actor) return; // start() failed before it started the machine
     await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
   }
 
