@@ -416,22 +416,24 @@ export class Worker extends MeteredProcess {
       },
     });
     this.actor = actor;
-    emitStates(actor, this, this.log, 'worker');
-    this.on('state', (value: unknown) => this.recordState(value));
     // (a stop() meanwhile is queued for the machine, which starts after this, or never: the stop
     // waits for this first, not for a machine that will never end)
     const opening = (async () => {
       try {
         await this.telemetry.start(this.log);
       } catch (e) {
-        // never started: nothing to stop
+        // Never started: nothing to stop, and nothing to close (the connections connect as
+        // the machine first uses them), so that start() may be called again once the metrics
+        // port is free. Closed, they made that start() fail as if Redis were unreachable.
         this.actor = undefined;
-        await this.closeConnections();
+        await this.telemetry.close();
         throw e;
       }
     })();
     this.opening = opening.catch(() => {});
     await opening;
+    emitStates(actor, this, this.log, 'worker');
+    this.on('state', (value: unknown) => this.recordState(value));
     // Events go out while the worker is connected and has reconciled its tasks (see EventOutbox).
     let last: unknown;
     actor.subscribe((snap) => {

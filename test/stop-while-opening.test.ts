@@ -49,3 +49,23 @@ describe('stop() while start() opens the metrics server', () => {
     await until(async () => (await admin.smembers(`${o.keyPrefix}workers`)).length === 0 || undefined, 'no worker listed', 3000);
   });
 });
+
+describe('start() again after the metrics server could not listen', () => {
+  it('starts the worker once the port is free (its connections were never made, so not closed either)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const metricsPort = (blocker.address() as { port: number }).port;
+    const o = server.options();
+    const worker = new Worker({ redis: o, port: 0, metricsPort, logger: quiet });
+    cleanup.push(() => worker.stop());
+    worker.addTaskFunction('noop', async () => {});
+    expect(await within(worker.start(), 5000)).toBeInstanceOf(ListenError);
+    await new Promise((r) => blocker.close(r));
+    expect(await within(worker.start(), 5000)).toBe('resolved');
+    const admin = server.client();
+    cleanup.push(async () => admin.disconnect());
+    expect(await admin.smembers(`${o.keyPrefix}workers`)).toEqual([worker.address]);
+    expect(await within(worker.stop(), 5000)).toBe('resolved');
+    expect(await admin.smembers(`${o.keyPrefix}workers`)).toEqual([]);
+  });
+});
