@@ -169,6 +169,8 @@ export class Worker extends MeteredProcess {
    * actor, not the commands it has sent, and `deregister` lets them land before it undoes them
    */
   private registering?: Promise<unknown>;
+  /** a registration command has been sent (it may have landed even if it failed here) */
+  private registrationSent = false;
   private readonly redis: Connection;
   /** stops the command connection's deadline watch (commandDeadlines) */
   private readonly stopDeadlines: () => void;
@@ -457,7 +459,7 @@ export class Worker extends MeteredProcess {
     this.controlRefused = undefined;
     if (!s) return this.failStart(actor, refused.signal.reason as PermissionError);
     if (s.matches('failed')) {
-      await this.closeConnections();
+      await this.leaveFailed();
       throw this.startError instanceof Error ? this.startError : new StateError(`worker failed to start: ${String(this.startError)}`);
     }
     if (s.status === 'done') throw new StateError('worker was stopped while starting');
@@ -472,11 +474,23 @@ export class Worker extends MeteredProcess {
   private async failStart(actor: Actor<typeof workerMachine>, e: Error): Promise<never> {
     const s = await waitFor(actor, (x) => !x.matches('starting'), { timeout: Infinity });
     if (s.matches('failed')) {
-      await this.closeConnections();
+      await this.leaveFailed();
       throw this.startError instanceof Error ? this.startError : e;
     }
     await this.stop();
     throw e;
+  }
+
+  /**
+   * The registration failed (the machine `failed`): what of it landed is undone, as a stop
+   * deregisters, then the connections close. A registration that failed once it was sent (a
+   * partition's timed out, or the peer list's read after them) may have listed the worker in
+   * every partition: left so, it would be a peer nobody answers for until a monitor pruned it.
+   * Bounded: a Redis that does not answer costs start() 2 s more, not its rejection.
+   */
+  private async leaveFailed(): Promise<void> {
+    if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address))));
+    await this.closeConnections();
   }
 
   /** Graceful: stop fetching, let running tasks finish within stopGrace, hand back the rest, deregister. */
@@ -1075,6 +1089,7 @@ export class Worker extends MeteredProcess {
       // listed in every partition: each partition's monitors judge its workers' liveness
       for (const part of this.parts) {
         if (signal.aborted) return; // stopped while starting: `deregister` undoes what landed
+        this.registrationSent = true;
         part.epoch = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
       }
       this.listed = true;
