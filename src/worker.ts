@@ -206,6 +206,8 @@ export class Worker extends MeteredProcess {
   private startError?: unknown;
   /** start() opening the metrics server, before it starts the machine (settled either way) */
   private opening?: Promise<void>;
+  /** start() under way or over, settled either way */
+  private started?: Promise<void>;
   /** while start() waits: told when Redis refuses the control subscription for good (NOPERM) */
   private controlRefused?: (e: PermissionError) => void;
   private listenPort: number;
@@ -403,6 +405,12 @@ export class Worker extends MeteredProcess {
    */
   async start(): Promise<void> {
     if (this.actor) throw new StateError('worker already started');
+    const starting = this.starting();
+    this.started = starting.catch(() => {});
+    return starting;
+  }
+
+  private async starting(): Promise<void> {
     // the worker machine as it runs here: compiled, as its task machine (docs/task-actors.md)
     const actor = createActor(compiled(this.machine()) as unknown as ReturnType<Worker['machine']>, {
       input: {
@@ -496,11 +504,16 @@ export class Worker extends MeteredProcess {
   /** Graceful: stop fetching, let running tasks finish within stopGrace, hand back the rest, deregister. */
   async stop(): Promise<void> {
     const actor = this.actor;
-    if (!actor || actor.getSnapshot().status === 'done') return;
-    actor.send({ type: 'STOP' });
-    await this.opening;
-    if (this.actor !== actor) return; // start() failed before it started the machine
-    await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
+    if (!actor) return;
+    if (actor.getSnapshot().status !== 'done') {
+      actor.send({ type: 'STOP' });
+      await this.opening;
+      if (this.actor !== actor) return; // start() failed before it started the machine
+      await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
+    }
+    // a start that failed leaves (deregisters, closes its connections) after its machine ended:
+    // the stop returns once it has
+    if (actor.getSnapshot().matches('failed')) await this.started;
   }
 
   /**

@@ -4,7 +4,8 @@
  * past a command's timeout, here) fails start(). The worker had listed itself, and it left
  * without undoing it: listed in `workers`, seen, serving its functions, for a monitor to prune,
  * counted against every partition check meanwhile, as a stop while registering used to leave it
- * (test/stop-while-registering.test.ts).
+ * (test/stop-while-registering.test.ts). A stop() as the start fails returns once the worker has
+ * left, not while its deregistration is on its way.
  */
 import { describe, expect, it } from 'vitest';
 import { RedisUnavailableError, Worker } from '../src/index.js';
@@ -67,5 +68,38 @@ describe('start() failing once the worker has registered', () => {
 
     await new Promise((r) => setTimeout(r, 2000));
     expect(await traces(worker.address)).toEqual([]);
+  }, 60_000);
+
+  it('a stop() meanwhile returns once the worker has left, not before', async () => {
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(async () => proxy.close());
+    const monitor = server.client();
+    cleanup.push(async () => monitor.disconnect());
+    const registered = new Set<string>();
+    const watch = await monitor.monitor();
+    watch.on('monitor', (_t: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'fcall' && args[1]?.endsWith('_register') && args.includes('add')) registered.add(args[3]!);
+    });
+    cleanup.push(async () => watch.disconnect());
+
+    proxy.delay(150);
+    const worker = new Worker({ redis: { host: '127.0.0.1', port: proxy.port, keyPrefix: '{swarm}:', partitions: PARTITIONS }, port: 0, heartbeatInterval: 300, logger: quiet });
+    worker.addTaskFunction('noop', async () => {});
+    // stopped as the start fails, while it leaves
+    let stopped: Promise<void> | undefined;
+    worker.on('state', (v: unknown) => {
+      if (v === 'failed') stopped = worker.stop();
+    });
+    const started = worker.start().then(
+      () => 'started',
+      (e: Error) => e,
+    );
+    await until(() => registered.size >= PARTITIONS, 'every partition registered', 20_000);
+    proxy.partition();
+    setTimeout(() => proxy.heal(), 1500);
+    await until(() => stopped !== undefined, 'the stop', 10_000);
+    await stopped;
+    expect(await traces(worker.address)).toEqual([]);
+    expect(await started).toBeInstanceOf(RedisUnavailableError);
   }, 60_000);
 });
