@@ -497,6 +497,7 @@ export class Worker extends MeteredProcess {
    * Bounded: a Redis that does not answer costs start() 2 s more, not its rejection.
    */
   private async leaveFailed(): Promise<void> {
+    this.listed = false;
     if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address))));
     await this.closeConnections();
   }
@@ -1257,7 +1258,8 @@ export class Worker extends MeteredProcess {
           async () => {
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
             // what it serves, listed again (a monitor that pruned it while it was cut off dropped it)
-            for (const part of this.parts) await announceFunctions(this.redis, part.keys, this.address, [...this.functions.keys()]);
+            // (a refresh under way as the worker leaves: nothing more once it deregisters, or it would land after)
+            for (const part of this.parts) if (this.listed) await announceFunctions(this.redis, part.keys, this.address, [...this.functions.keys()]);
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),
@@ -1406,6 +1408,8 @@ export class Worker extends MeteredProcess {
               2000,
               this.recoverClaims().catch((e: Error) => log.warn(`could not recover the claims whose replies were lost (the monitor will requeue what they took): ${e.message}`)),
             );
+            // (not listed from now on: what addTaskFunction() says would land after this)
+            this.listed = false;
             await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address))));
           } finally {
             await this.closeConnections();
