@@ -10,6 +10,7 @@ import { Worker } from '../src/index.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { watchRegistrations } from './helpers/registrations.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -27,20 +28,14 @@ describe('addTaskFunction() while the worker stops', () => {
     worker.addTaskFunction('noop', async () => {});
     await worker.start();
 
-    const monitor = server.client();
-    cleanup.push(async () => monitor.disconnect());
-    let deregistered = false;
-    const watch = await monitor.monitor();
-    watch.on('monitor', (_t: string, args: string[]) => {
-      if (args[0]?.toLowerCase() === 'fcall' && args[1]?.endsWith('_register') && args.includes('remove')) deregistered = true;
-    });
-    cleanup.push(async () => watch.disconnect());
+    const registrations = await watchRegistrations(server);
+    cleanup.push(() => registrations.close());
 
     // a slow link: the deregistration's reply takes 300 ms each way, and the worker is still
     // connected when Redis has run it
     proxy.delay(300);
     const stopped = worker.stop();
-    await until(() => deregistered, 'the deregistration run', 10_000);
+    await until(() => registrations.removed.size > 0, 'the deregistration run', 10_000);
     worker.addTaskFunction('late', async () => {});
     await stopped;
     await new Promise((r) => setTimeout(r, 1000));

@@ -12,6 +12,7 @@ import { RedisUnavailableError, Worker } from '../src/index.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { traces, watchRegistrations } from './helpers/registrations.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -21,35 +22,12 @@ const cleanup = redisPerFile((s) => {
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const PARTITIONS = 3;
 
-/** every key of the swarm that names `address`: a set's member, a hash's field, a sorted set's member */
-async function traces(address: string): Promise<string[]> {
-  const admin = server.client();
-  try {
-    const found: string[] = [];
-    for (const k of await admin.keys('{swarm*')) {
-      const type = await admin.type(k);
-      if (type === 'set' && (await admin.sismember(k, address))) found.push(k);
-      if (type === 'hash' && (await admin.hexists(k, address))) found.push(k);
-      if (type === 'zset' && (await admin.zscore(k, address)) !== null) found.push(k);
-    }
-    return found;
-  } finally {
-    admin.disconnect();
-  }
-}
-
 describe('start() failing once the worker has registered', () => {
   it('leaves no trace of the worker in Redis once the link is back', async () => {
     const proxy = await startProxy('127.0.0.1', server.port);
     cleanup.push(async () => proxy.close());
-    const monitor = server.client();
-    cleanup.push(async () => monitor.disconnect());
-    const registered = new Set<string>();
-    const watch = await monitor.monitor();
-    watch.on('monitor', (_t: string, args: string[]) => {
-      if (args[0]?.toLowerCase() === 'fcall' && args[1]?.endsWith('_register') && args.includes('add')) registered.add(args[3]!);
-    });
-    cleanup.push(async () => watch.disconnect());
+    const registrations = await watchRegistrations(server);
+    cleanup.push(() => registrations.close());
 
     proxy.delay(150);
     const worker = new Worker({ redis: { host: '127.0.0.1', port: proxy.port, keyPrefix: '{swarm}:', partitions: PARTITIONS }, port: 0, heartbeatInterval: 300, logger: quiet });
@@ -59,7 +37,7 @@ describe('start() failing once the worker has registered', () => {
       () => 'started',
       (e: Error) => e,
     );
-    await until(() => registered.size >= PARTITIONS, 'every partition registered', 20_000);
+    await until(() => registrations.added.size >= PARTITIONS, 'every partition registered', 20_000);
     // silent past a command's timeout (1 s at this heartbeatInterval): the last registration's
     // reply, or the peer list's, does not come in time; then the link is back
     proxy.partition();
@@ -67,20 +45,14 @@ describe('start() failing once the worker has registered', () => {
     expect(await started).toBeInstanceOf(RedisUnavailableError);
 
     await new Promise((r) => setTimeout(r, 2000));
-    expect(await traces(worker.address)).toEqual([]);
+    expect(await traces(server, worker.address)).toEqual([]);
   }, 60_000);
 
   it('a stop() meanwhile returns once the worker has left, not before', async () => {
     const proxy = await startProxy('127.0.0.1', server.port);
     cleanup.push(async () => proxy.close());
-    const monitor = server.client();
-    cleanup.push(async () => monitor.disconnect());
-    const registered = new Set<string>();
-    const watch = await monitor.monitor();
-    watch.on('monitor', (_t: string, args: string[]) => {
-      if (args[0]?.toLowerCase() === 'fcall' && args[1]?.endsWith('_register') && args.includes('add')) registered.add(args[3]!);
-    });
-    cleanup.push(async () => watch.disconnect());
+    const registrations = await watchRegistrations(server);
+    cleanup.push(() => registrations.close());
 
     proxy.delay(150);
     const worker = new Worker({ redis: { host: '127.0.0.1', port: proxy.port, keyPrefix: '{swarm}:', partitions: PARTITIONS }, port: 0, heartbeatInterval: 300, logger: quiet });
@@ -94,12 +66,12 @@ describe('start() failing once the worker has registered', () => {
       () => 'started',
       (e: Error) => e,
     );
-    await until(() => registered.size >= PARTITIONS, 'every partition registered', 20_000);
+    await until(() => registrations.added.size >= PARTITIONS, 'every partition registered', 20_000);
     proxy.partition();
     setTimeout(() => proxy.heal(), 1500);
     await until(() => stopped !== undefined, 'the stop', 10_000);
     await stopped;
-    expect(await traces(worker.address)).toEqual([]);
+    expect(await traces(server, worker.address)).toEqual([]);
     expect(await started).toBeInstanceOf(RedisUnavailableError);
   }, 60_000);
 });

@@ -12,6 +12,7 @@ import { Worker } from '../src/index.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { traces, watchRegistrations } from './helpers/registrations.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -21,33 +22,14 @@ const cleanup = redisPerFile((s) => {
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const PARTITIONS = 3;
 
-/** every `workers` set of the swarm that lists `address` */
-async function listing(address: string): Promise<string[]> {
-  const admin = server.client();
-  try {
-    const sets = await admin.keys('{swarm:*}:workers');
-    const found: string[] = [];
-    for (const k of sets) if ((await admin.type(k)) === 'set' && (await admin.sismember(k, address))) found.push(k);
-    return found;
-  } finally {
-    admin.disconnect();
-  }
-}
-
 describe('stop() while the worker registers', () => {
   // (0: stopped as start() is called, before any registration; k: once the k-th partition's has run)
-  it.each([0, 1, PARTITIONS - 1])('leaves the worker listed in no partition, stopped after %i registrations', async (after) => {
+  it.each([0, 1, PARTITIONS - 1])('leaves no trace of the worker in Redis, stopped after %i registrations', async (after) => {
     const proxy = await startProxy('127.0.0.1', server.port);
     cleanup.push(async () => proxy.close());
-    const monitor = server.client();
-    cleanup.push(async () => monitor.disconnect());
-    /** the partitions whose registration Redis has run (a first FCALL refused for want of the library is sent again) */
-    const registered = new Set<string>();
-    const watch = await monitor.monitor();
-    watch.on('monitor', (_t: string, args: string[]) => {
-      if (args[0]?.toLowerCase() === 'fcall' && args[1]?.endsWith('_register') && args.includes('add')) registered.add(args[3]!);
-    });
-    cleanup.push(async () => watch.disconnect());
+    const registrations = await watchRegistrations(server);
+    cleanup.push(() => registrations.close());
+    const registered = registrations.added;
 
     proxy.delay(300);
     const worker = new Worker({ redis: { host: '127.0.0.1', port: proxy.port, keyPrefix: '{swarm}:', partitions: PARTITIONS }, port: 0, logger: quiet });
@@ -63,6 +45,6 @@ describe('stop() while the worker registers', () => {
 
     // what was on its way through the slow link has landed by now
     await new Promise((r) => setTimeout(r, 1500));
-    expect(await listing(worker.address)).toEqual([]);
+    expect(await traces(server, worker.address)).toEqual([]);
   }, 60_000);
 });
