@@ -22,26 +22,35 @@ const cleanup = redisPerFile((s) => {
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 const PARTITIONS = 3;
 
+/**
+ * A worker starting through a slow link (150 ms each way), with what Redis runs of its
+ * registration watched; `onState` hears its states. Once every partition's registration has
+ * run, the link goes silent past a command's timeout (1 s at this heartbeatInterval): the last
+ * registration's reply, or the peer list's, does not come in time; then the link is back.
+ */
+async function startFailingOnceRegistered(onState?: (worker: Worker, state: unknown) => void) {
+  const proxy = await startProxy('127.0.0.1', server.port);
+  cleanup.push(async () => proxy.close());
+  const registrations = await watchRegistrations(server);
+  cleanup.push(() => registrations.close());
+  proxy.delay(150);
+  const worker = new Worker({ redis: { host: '127.0.0.1', port: proxy.port, keyPrefix: '{swarm}:', partitions: PARTITIONS }, port: 0, heartbeatInterval: 300, logger: quiet });
+  worker.addTaskFunction('noop', async () => {});
+  if (onState) worker.on('state', (v: unknown) => onState(worker, v));
+  const started = worker.start().then(
+    () => 'started',
+    (e: Error) => e,
+  );
+  await until(() => registrations.added.size >= PARTITIONS, 'every partition registered', 20_000);
+  proxy.partition();
+  setTimeout(() => proxy.heal(), 1500);
+  return { worker, started };
+}
+
 describe('start() failing once the worker has registered', () => {
   it('leaves no trace of the worker in Redis once the link is back', async () => {
-    const proxy = await startProxy('127.0.0.1', server.port);
-    cleanup.push(async () => proxy.close());
-    const registrations = await watchRegistrations(server);
-    cleanup.push(() => registrations.close());
-
-    proxy.delay(150);
-    const worker = new Worker({ redis: { host: '127.0.0.1', port: proxy.port, keyPrefix: '{swarm}:', partitions: PARTITIONS }, port: 0, heartbeatInterval: 300, logger: quiet });
+    const { worker, started } = await startFailingOnceRegistered();
     cleanup.push(() => worker.stop());
-    worker.addTaskFunction('noop', async () => {});
-    const started = worker.start().then(
-      () => 'started',
-      (e: Error) => e,
-    );
-    await until(() => registrations.added.size >= PARTITIONS, 'every partition registered', 20_000);
-    // silent past a command's timeout (1 s at this heartbeatInterval): the last registration's
-    // reply, or the peer list's, does not come in time; then the link is back
-    proxy.partition();
-    setTimeout(() => proxy.heal(), 1500);
     expect(await started).toBeInstanceOf(RedisUnavailableError);
 
     await new Promise((r) => setTimeout(r, 2000));
@@ -49,26 +58,11 @@ describe('start() failing once the worker has registered', () => {
   }, 60_000);
 
   it('a stop() meanwhile returns once the worker has left, not before', async () => {
-    const proxy = await startProxy('127.0.0.1', server.port);
-    cleanup.push(async () => proxy.close());
-    const registrations = await watchRegistrations(server);
-    cleanup.push(() => registrations.close());
-
-    proxy.delay(150);
-    const worker = new Worker({ redis: { host: '127.0.0.1', port: proxy.port, keyPrefix: '{swarm}:', partitions: PARTITIONS }, port: 0, heartbeatInterval: 300, logger: quiet });
-    worker.addTaskFunction('noop', async () => {});
     // stopped as the start fails, while it leaves
     let stopped: Promise<void> | undefined;
-    worker.on('state', (v: unknown) => {
-      if (v === 'failed') stopped = worker.stop();
+    const { worker, started } = await startFailingOnceRegistered((w, v) => {
+      if (v === 'failed') stopped = w.stop();
     });
-    const started = worker.start().then(
-      () => 'started',
-      (e: Error) => e,
-    );
-    await until(() => registrations.added.size >= PARTITIONS, 'every partition registered', 20_000);
-    proxy.partition();
-    setTimeout(() => proxy.heal(), 1500);
     await until(() => stopped !== undefined, 'the stop', 10_000);
     await stopped;
     expect(await traces(server, worker.address)).toEqual([]);
