@@ -101,6 +101,7 @@ export class Monitor extends MeteredProcess {
   }
 
   async start(): Promise<void> {
+    if (this.actor?.getSnapshot().status === 'done') throw new StateError(`this monitor has stopped (or failed to start), and does not start again: make a new Monitor`);
     if (this.actor) throw new StateError('monitor already started');
     const actor = createActor(this.machine(), {
       input: {

@@ -404,6 +404,7 @@ export class Worker extends MeteredProcess {
    * submitted from then on and stopped as soon as it runs is stopped.
    */
   async start(): Promise<void> {
+    if (this.actor?.getSnapshot().status === 'done') throw new StateError(`this worker has stopped (or failed to start), and does not start again: make a new Worker`);
     if (this.actor) throw new StateError('worker already started');
     const starting = this.starting();
     this.started = starting.catch(() => {});

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, Worker, type TaskEvent } from '../src/index.js';
+import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, StateError, Worker, type TaskEvent } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -261,6 +261,26 @@ describe('invalid configuration', () => {
       expect(err, what).toBeInstanceOf(RedisUnavailableError);
       expect(err.message, what).toMatch(/^cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/?0?: connect ECONNREFUSED/);
       expect(err.message, what).not.toContain('secret');
+    }
+  });
+
+  it('start() again, on a worker or monitor that stopped or failed to start, says to make a new one', async () => {
+    const failed = new Worker({ port: 0, redis: { port: 1 } });
+    await failed.start().catch(() => {});
+    const stopped = new Worker({ port: 0, redis: server.options() });
+    await stopped.start();
+    await stopped.stop();
+    const monitor = new Monitor({ redis: server.options() });
+    await monitor.start();
+    await monitor.stop();
+    for (const [what, p, name] of [
+      ['a worker whose start failed', failed, 'Worker'],
+      ['a stopped worker', stopped, 'Worker'],
+      ['a stopped monitor', monitor, 'Monitor'],
+    ] as const) {
+      const err = await p.start().catch((e: unknown) => e);
+      expect(err, what).toBeInstanceOf(StateError);
+      expect((err as Error).message, what).toMatch(new RegExp(`has stopped \\(or failed to start\\), and does not start again: make a new ${name}$`));
     }
   });
 
