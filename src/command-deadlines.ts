@@ -7,34 +7,47 @@
  * at concurrency 1 has one call on its way at a time, so each one made Node's timer list of that
  * duration anew and dropped it again: about 3% of the worker's CPU per task there (a profile of
  * a drain: the timer's insert, its unenroll and ioredis's _clearTimers). Here a call costs a time
- * stamp; one timer, armed while calls may be on their way, fires at the oldest one's deadline,
- * fails what is overdue and is armed again for the next.
+ * stamp (and its place in a list of the calls on their way); one timer, armed while calls may be
+ * on their way, fires at the oldest one's deadline, fails what is overdue and is armed again for
+ * the next.
  */
 import type { Command } from 'ioredis';
 import type { Connection } from './redis.js';
 
-/** when a call was first handed to the connection, monotonic ms (a resend from a queue keeps it; a wall clock set forward must fail nothing) */
+/** when this try of a call was first handed to the connection, monotonic ms (a resend from a queue keeps it; a wall clock set forward must fail nothing) */
 const HANDED = Symbol('task-swarm handed over at');
-/** failed here already (it stays queued until its reply, or a flush, finds it) */
-const OVERDUE = Symbol('task-swarm overdue');
-type Stamped = Command & { [HANDED]?: number; [OVERDUE]?: true };
+/** the promise the deadline is for: a Pipeline that sends its calls again (a redirection) gives each a new one, and a new deadline, as ioredis's timer did */
+const PROMISE = Symbol('task-swarm deadline of');
+/** failed for good: by its reply, a flush, or its deadline here (a Cluster's redirection is no failure: the call is sent again) */
+const FAILED = Symbol('task-swarm failed');
+type Stamped = Command & { [HANDED]?: number; [PROMISE]?: Promise<unknown>; [FAILED]?: true; isResolved?: boolean };
 
-interface Queue {
-  length: number;
-  toArray(): { command: Stamped }[];
-}
-/** ioredis's queues (a Denque each), and a Cluster's node connections: not in its types */
-interface Internals {
-  offlineQueue?: Queue;
-  commandQueue?: Queue;
-  prevCommandQueue?: Queue | null;
-  nodes?: (role: 'all') => Connection[];
-}
+const settled = (c: Stamped) => c[FAILED] === true || c.isResolved === true || c[PROMISE] !== c.promise;
 
 /** Give each call on `redis` a deadline of `timeoutMs`; returns what stops the watch (at close). */
 export function commandDeadlines(redis: Connection, timeoutMs: number): () => void {
+  // The calls handed over, in that order (so in the order of their deadlines), each with the
+  // time it was handed: not looked for in ioredis's queues, where a call is not always. A
+  // Cluster keeps one between redirections in a delay queue of its own (CLUSTERDOWN, MOVED,
+  // TRYAGAIN, a node's connection closed), and a node it drops from its pool (its slots taken
+  // by a promoted replica) is listed no more while what was written to it waits for its socket
+  // to close. It costs no scan of every queue at each deadline either (a frozen Redis's queue
+  // grows with every call failed there, and each was looked at again at every deadline).
+  const calls: (Stamped | undefined)[] = [];
+  const at: number[] = [];
+  let head = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** the first entry still waiting for its reply (an entry is stale once its call is settled, or handed again as a new try) */
+  const front = (): Stamped | undefined => {
+    while (head < calls.length) {
+      const c = calls[head]!;
+      if (c[HANDED] === at[head] && !settled(c)) return c;
+      calls[head++] = undefined;
+    }
+    calls.length = at.length = head = 0;
+    return undefined;
+  };
   const arm = (ms: number) => {
     timer = setTimeout(check, ms);
     timer.unref();
@@ -43,28 +56,37 @@ export function commandDeadlines(redis: Connection, timeoutMs: number): () => vo
     timer = undefined;
     if (stopped) return;
     const now = performance.now();
-    let oldest = Infinity;
-    const conn = redis as unknown as Internals;
-    for (const node of [redis, ...(conn.nodes?.('all') ?? [])]) {
-      const q = node as unknown as Internals;
-      for (const queue of [q.offlineQueue, q.commandQueue, q.prevCommandQueue]) {
-        if (!queue?.length) continue;
-        for (const { command } of queue.toArray()) {
-          const at = command[HANDED];
-          if (at === undefined || command[OVERDUE] || (command as { isResolved?: boolean }).isResolved) continue;
-          if (now - at >= timeoutMs) {
-            command[OVERDUE] = true;
-            command.reject(new Error('Command timed out'));
-          } else if (at < oldest) oldest = at;
-        }
-      }
+    for (let c = front(); c; c = front()) {
+      if (now - at[head]! < timeoutMs) return arm(at[head]! + timeoutMs - now);
+      calls[head++] = undefined;
+      c[FAILED] = true;
+      c.reject(new Error('Command timed out'));
     }
-    if (oldest !== Infinity) arm(oldest + timeoutMs - now);
   };
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Stamped, ...rest: unknown[]) => {
-    command[HANDED] ??= performance.now();
-    if (timer === undefined && !stopped) arm(timeoutMs);
+    // (a call sent again from a queue keeps its deadline; one failed already has none)
+    if (!stopped && command[PROMISE] !== command.promise) {
+      const now = performance.now();
+      command[PROMISE] = command.promise;
+      command[HANDED] = now;
+      command[FAILED] = undefined;
+      const reject = command.reject;
+      command.reject = (e: Error) => {
+        command[FAILED] = true;
+        reject.call(command, e);
+      };
+      // (answered calls at the front dropped first: at concurrency 1 the list stays one long)
+      front();
+      if (head > 1024 && head * 2 > calls.length) {
+        calls.splice(0, head);
+        at.splice(0, head);
+        head = 0;
+      }
+      calls.push(command);
+      at.push(now);
+      if (timer === undefined) arm(timeoutMs);
+    }
     return send(command, ...rest);
   };
   return () => {
