@@ -11,7 +11,7 @@
  * on their way, fires at the oldest one's deadline, fails what is overdue and is armed again for
  * the next.
  */
-import type { Command } from 'ioredis';
+import { Cluster, type Command, type Redis } from 'ioredis';
 import type { Connection } from './redis.js';
 
 /** when this try of a call was first handed to the connection, monotonic ms (a resend from a queue keeps it; a wall clock set forward must fail nothing) */
@@ -63,32 +63,42 @@ export function commandDeadlines(redis: Connection, timeoutMs: number): () => vo
       c.reject(new Error('Command timed out'));
     }
   };
-  const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
-  (redis as { sendCommand: unknown }).sendCommand = (command: Stamped, ...rest: unknown[]) => {
-    // (a call sent again from a queue keeps its deadline; one failed already has none)
-    if (!stopped && command[PROMISE] !== command.promise) {
-      const now = performance.now();
-      command[PROMISE] = command.promise;
-      command[HANDED] = now;
-      command[FAILED] = undefined;
-      const reject = command.reject;
-      command.reject = (e: Error) => {
-        command[FAILED] = true;
-        reject.call(command, e);
-      };
-      // (answered calls at the front dropped first: at concurrency 1 the list stays one long)
-      front();
-      if (head > 1024 && head * 2 > calls.length) {
-        calls.splice(0, head);
-        at.splice(0, head);
-        head = 0;
+  const watch = (conn: Connection) => {
+    const send = conn.sendCommand.bind(conn) as (command: Command, ...rest: unknown[]) => unknown;
+    (conn as { sendCommand: unknown }).sendCommand = (command: Stamped, ...rest: unknown[]) => {
+      // (a call sent again from a queue keeps its deadline; one failed already has none)
+      if (!stopped && command[PROMISE] !== command.promise) {
+        const now = performance.now();
+        command[PROMISE] = command.promise;
+        command[HANDED] = now;
+        command[FAILED] = undefined;
+        const reject = command.reject;
+        command.reject = (e: Error) => {
+          command[FAILED] = true;
+          reject.call(command, e);
+        };
+        // (answered calls at the front dropped first: at concurrency 1 the list stays one long)
+        front();
+        if (head > 1024 && head * 2 > calls.length) {
+          calls.splice(0, head);
+          at.splice(0, head);
+          head = 0;
+        }
+        calls.push(command);
+        at.push(now);
+        if (timer === undefined) arm(timeoutMs);
       }
-      calls.push(command);
-      at.push(now);
-      if (timer === undefined) arm(timeoutMs);
-    }
-    return send(command, ...rest);
+      return send(command, ...rest);
+    };
   };
+  watch(redis);
+  // A Cluster's calls on one node's connection itself (INFO and FUNCTION LOAD of each primary:
+  // src/server-version.ts, src/scripts.ts; its ready check) have theirs too, as the nodes'
+  // `commandTimeout` gave them (a call the Cluster passes on to a node keeps its own)
+  if (redis instanceof Cluster) {
+    for (const node of redis.nodes('all')) watch(node);
+    redis.on('+node', (node: Redis) => watch(node));
+  }
   return () => {
     stopped = true;
     clearTimeout(timer);
