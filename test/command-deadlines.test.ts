@@ -95,4 +95,22 @@ describe('command deadlines', () => {
     }
     expect(n).toBeGreaterThan(3);
   });
+
+  it('many calls on their way at once: answered in time none fails; unanswered each fails at its deadline', async () => {
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => proxy.close());
+    const redis = await through(proxy);
+    // waves that overlap (the list of calls on their way compacted while some of it waits)
+    for (let wave = 0; wave < 3; wave++) {
+      const replies = await Promise.all(Array.from({ length: 5000 }, (_, i) => redis.incr(`n${i % 7}`)));
+      expect(replies).toHaveLength(5000);
+    }
+    proxy.partition();
+    const t0 = performance.now();
+    const all = await Promise.allSettled(Array.from({ length: 3000 }, () => redis.get('a')));
+    const ms = performance.now() - t0;
+    expect(all.every((r) => r.status === 'rejected' && (r.reason as Error).message === 'Command timed out')).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT - 5);
+    expect(ms).toBeLessThan(TIMEOUT + 500);
+  });
 });
