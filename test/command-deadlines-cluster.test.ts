@@ -129,12 +129,13 @@ describe('command deadlines on a Cluster', () => {
     const r = await call;
     // settled by its deadline: failed at it, or answered before it (that node's connection
     // closed meanwhile, and the call was sent again to the new primary)
+    // (timers fire late on a busy machine: a failure is allowed a second's slack, an answer none)
     expect(r.hung).toBeUndefined();
     if (r.error !== undefined) {
       expect(r.error).toBe('Command timed out');
       expect(r.ms).toBeGreaterThanOrEqual(TIMEOUT - 5);
-    }
-    expect(r.ms).toBeLessThan(TIMEOUT + 200);
+      expect(r.ms).toBeLessThan(TIMEOUT + 1000);
+    } else expect(r.ms).toBeLessThan(TIMEOUT);
   }, 120_000);
 
   it('a call bounced by CLUSTERDOWN, waiting out the delay between its tries, fails at its deadline', async () => {
@@ -154,7 +155,7 @@ describe('command deadlines on a Cluster', () => {
       const r = await settle(conn.get(KEY), 20_000);
       expect(r.error).toBe('Command timed out');
       expect(r.ms).toBeGreaterThanOrEqual(TIMEOUT - 5);
-      expect(r.ms).toBeLessThan(TIMEOUT + 500);
+      expect(r.ms).toBeLessThan(TIMEOUT + 1000);
     }
   }, 120_000);
 
