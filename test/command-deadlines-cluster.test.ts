@@ -18,7 +18,7 @@ import { Worker } from '../src/index.js';
 import { connect, type Connection } from '../src/redis.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { until } from './helpers/redis-server.js';
-import { deployCluster, removeCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
+import { deployCluster, keyHome, removeCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
 
 const KEY = '{deadlines}:x';
 
@@ -52,17 +52,8 @@ afterEach(() => {
   }
 });
 
-/** the port of the primary serving KEY */
-async function homeOf(port: number): Promise<number> {
-  const admin = new Redis({ port });
-  try {
-    const slot = Number(await admin.cluster('KEYSLOT', KEY));
-    const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
-    return slots.find(([a, b]) => slot >= a && slot <= b)![2][1];
-  } finally {
-    admin.disconnect();
-  }
-}
+/** the port of the primary serving KEY, as the node on `port` sees the cluster */
+const homeOf = (port: number) => keyHome(port, KEY);
 
 /** CLUSTER INFO and NODES of `port` */
 async function ask(port: number): Promise<{ info: string; nodes: string }> {

@@ -30,8 +30,12 @@ export async function removeCluster(dep: ClusterDeployment | undefined, dir: str
 
 /** the port of the primary serving the slot of the swarm on `keyPrefix`, asked of the first seed */
 export async function swarmHome(seeds: { host: string; port: number }[], keyPrefix: string): Promise<number> {
-  const key = buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix })).newQueue;
-  const admin = new Redis({ port: seeds[0]!.port });
+  return keyHome(seeds[0]!.port, buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix })).newQueue);
+}
+
+/** the port of the primary serving `key`'s slot, as the node on `port` sees the cluster */
+export async function keyHome(port: number, key: string): Promise<number> {
+  const admin = new Redis({ port });
   try {
     const slot = Number(await admin.cluster('KEYSLOT', key));
     const slots = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
