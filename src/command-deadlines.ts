@@ -24,8 +24,15 @@ type Stamped = Command & { [HANDED]?: number; [PROMISE]?: Promise<unknown>; [FAI
 
 const settled = (c: Stamped) => c[FAILED] === true || c.isResolved === true || c[PROMISE] !== c.promise;
 
-/** Give each call on `redis` a deadline of `timeoutMs`; returns what stops the watch (at close). */
-export function commandDeadlines(redis: Connection, timeoutMs: number): () => void {
+/** fails `command`, past its deadline: by default as ioredis's own timeout does */
+export type Overdue = (command: Command) => void;
+const timedOut: Overdue = (command) => command.reject(new Error('Command timed out'));
+
+/**
+ * Give each call on `redis` a deadline of `timeoutMs`, past which `overdue` fails it (the
+ * Client's outage guard says more: src/outage-guard.ts); returns what stops the watch (at close).
+ */
+export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: Overdue = timedOut): () => void {
   // The calls handed over, in that order (so in the order of their deadlines), each with the
   // time it was handed: not looked for in ioredis's queues, where a call is not always. A
   // Cluster keeps one between redirections in a delay queue of its own (CLUSTERDOWN, MOVED,
@@ -59,8 +66,8 @@ export function commandDeadlines(redis: Connection, timeoutMs: number): () => vo
     for (let c = front(); c; c = front()) {
       if (now - at[head]! < timeoutMs) return arm(at[head]! + timeoutMs - now);
       calls[head++] = undefined;
+      overdue(c);
       c[FAILED] = true;
-      c.reject(new Error('Command timed out'));
     }
   };
   const watch = (conn: Connection) => {

@@ -9,7 +9,7 @@
  *
  * With it: once Redis has been unreachable for `patienceMs`, a new call fails at once, before
  * anything is sent (so it certainly did not run), until the connection is ready again. A call
- * still unanswered after `patienceMs` fails then (give or take a watchdog tick): when it is
+ * still unanswered after `patienceMs` fails then: when it is
  * still waiting for a connection it is taken out of the queue, so it never runs (ioredis's own
  * `commandTimeout` leaves it there, to run at the reconnect after its caller was told it
  * failed); when it was written (Redis frozen, or cut off by a network that drops packets
@@ -17,38 +17,30 @@
  * for want of Redis is a RedisUnavailableError naming the server and the socket's error, and
  * says whether the call was sent.
  *
- * What it costs a call: a time stamp. The deadlines are kept by one watchdog per connection,
- * which looks at the head of each queue (the oldest call) once per tick; which calls were sent
- * is told by the queue ioredis holds them in (waiting: its offline queue; written: its command
- * queues), not tracked per call. Only the Client is guarded: workers and monitors ride an
- * outage in their machines (redisDown), which decide what waits.
+ * What it costs a call: its place in the list of calls on their way that keeps the deadlines
+ * (src/command-deadlines.ts, as the worker's); whether an overdue call was sent is told by
+ * where ioredis holds it (waiting: its offline queue; else it was written), looked at only
+ * then. Only the Client is guarded: workers and monitors ride an outage in their machines
+ * (redisDown), which decide what waits.
  */
 import type { Command } from 'ioredis';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
-
-/** when a call was first handed to the connection, monotonic ms (a resend from a queue keeps it; a wall clock set forward must fail nothing) */
-const SENT = Symbol('task-swarm sent at');
-/** the guard has failed it already (a written call stays in its queue until a reply or a flush) */
-const FAILED = Symbol('task-swarm failed');
-type Tracked = Command & { [SENT]?: number; [FAILED]?: true };
+import { commandDeadlines } from './command-deadlines.js';
 
 interface QueueItem {
-  command: Tracked;
+  command: Command;
   stream?: unknown;
 }
 /** ioredis's queues (a Denque each): not in its types */
 interface Queue {
   length: number;
-  peekFront(): QueueItem | undefined;
   toArray(): QueueItem[];
   removeOne(i: number): unknown;
 }
 interface Internals {
   offlineQueue?: Queue;
-  commandQueue?: Queue;
-  prevCommandQueue?: Queue | null;
   flushQueue?: (error: Error, options?: { offlineQueue?: boolean; commandQueue?: boolean }) => void;
   nodes?: (role: 'all') => Connection[];
 }
@@ -56,7 +48,7 @@ interface Internals {
 /** ioredis's errors for calls that found no connection (its queue flushed, or closed under them) */
 const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Connection is closed\.?$|^None of startup nodes is available/;
 
-/** Guard `redis`'s calls; returns what stops its watchdog (at close). */
+/** Guard `redis`'s calls; returns what stops its deadlines (at close). */
 export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): () => void {
   const conn = redis as unknown as Internals;
   let downSince: number | undefined;
@@ -75,8 +67,10 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // leave those in the connection's reply queue unwritten, and every later reply would go to the
   // call before it. Decided by its first command (each is handed over with the pipeline's stream).
   const pipelines = new WeakMap<object, boolean>();
+  // (the deadlines' own hand-over comes after the refusal: a call refused is not on its way)
+  const stopDeadlines = commandDeadlines(redis, patienceMs, (command) => failOverdue(command));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
-  (redis as { sendCommand: unknown }).sendCommand = (command: Tracked, ...rest: unknown[]) => {
+  (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
     if (downSince !== undefined || redis.status === 'end') {
       // (not while the socket is up and readying: ioredis's own handshake, its ready check
       // included, goes through here, and refusing it would keep the connection from ever coming
@@ -95,7 +89,6 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
         return command.promise;
       }
     }
-    command[SENT] ??= performance.now();
     return send(command, ...rest);
   };
 
@@ -112,44 +105,29 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     };
   }
 
-  const watchdog = setInterval(() => {
-    const now = performance.now();
-    const overdue = (item: QueueItem | undefined) => item !== undefined && !item.command[FAILED] && now - (item.command[SENT] ?? now) >= patienceMs;
+  // Past its patience (src/command-deadlines.ts keeps the deadlines): a call waiting for a
+  // connection is taken out of the queue, so never written (a pipeline's calls together); one
+  // written is failed and left for its reply (or its resend) to find settled.
+  const failOverdue = (command: Command) => {
     for (const node of [redis, ...(conn.nodes?.('all') ?? [])]) {
-      const q = node as unknown as Internals;
-      // waiting for a connection: taken out, so never written (a pipeline's calls together)
-      const offline = q.offlineQueue;
-      if (offline?.length && offline.toArray().some(overdue)) {
-        const items = offline.toArray();
-        const pipes = new Set(items.filter(overdue).map((item) => pipelineOf(item.stream)).filter((p) => p !== undefined));
-        const e = unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`);
-        for (let i = items.length - 1; i >= 0; i--) {
-          const item = items[i]!;
-          const pipe = pipelineOf(item.stream);
-          if (!overdue(item) && !(pipe && pipes.has(pipe))) continue;
-          offline.removeOne(i);
-          item.command[FAILED] = true;
-          item.command.reject(e);
-        }
+      const offline = (node as unknown as Internals).offlineQueue;
+      if (!offline?.length) continue;
+      const items = offline.toArray();
+      const at = items.findIndex((item) => item.command === command);
+      if (at < 0) continue;
+      const pipe = pipelineOf(items[at]!.stream);
+      const e = unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`);
+      for (let i = items.length - 1; i >= 0; i--) {
+        const item = items[i]!;
+        if (item.command !== command && !(pipe && pipelineOf(item.stream) === pipe)) continue;
+        offline.removeOne(i);
+        item.command.reject(e);
       }
-      // written, unanswered: failed, left for its reply (or its resend) to find settled. (Every
-      // call is looked at, not only the first: one failed earlier stays first in the queue until
-      // Redis answers it, and a call written after it would wait behind it for ever; and the
-      // calls of one pipeline can be stamped a millisecond apart, some of them overdue a tick
-      // after the others.)
-      for (const written of [q.commandQueue, q.prevCommandQueue]) {
-        if (!written?.length || !written.toArray().some(overdue)) continue;
-        const e = unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`);
-        for (const item of written.toArray()) {
-          if (!overdue(item)) continue;
-          item.command[FAILED] = true;
-          item.command.reject(e);
-        }
-      }
+      return;
     }
-  }, Math.max(50, Math.min(1000, patienceMs / 4)));
-  watchdog.unref();
-  return () => clearInterval(watchdog);
+    command.reject(unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`));
+  };
+  return stopDeadlines;
 }
 
 /** what our own flush of a connection's queue (src/redis.ts failQueued) says went wrong: ioredis's own says nothing */
