@@ -29,6 +29,18 @@ async function timed<T>(call: Promise<T>): Promise<{ ms: number; value?: T; erro
   }
 }
 
+/** a client that has queued a task (`id`), its Redis then frozen (SIGSTOP: it holds the connection and answers nothing) */
+async function clientWithRedisFrozen() {
+  const server = await startRedis();
+  cleanup.push(() => server.stop());
+  const c = new Client({ redis: server.options() });
+  cleanup.push(() => c.close());
+  const id = await c.submit('x', 1);
+  server.freeze();
+  cleanup.push(() => server.thaw());
+  return { server, c, id };
+}
+
 describe('a Client while Redis is away', () => {
   it('rides a short restart: a call made while Redis is down succeeds once it is back', async () => {
     const { server, c } = await clientWithRedisKilled(cleanup);
@@ -72,13 +84,7 @@ describe('a Client while Redis is away', () => {
   }, 40_000);
 
   it('fails a call to a Redis that never answers after its patience, saying it may still run; answers again once Redis does', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const c = new Client({ redis: server.options() });
-    cleanup.push(() => c.close());
-    const id = await c.submit('x', 1);
-    server.freeze();
-    cleanup.push(() => server.thaw());
+    const { server, c, id } = await clientWithRedisFrozen();
     const r = await timed(c.get(id));
     expect(r.error).toBeInstanceOf(RedisUnavailableError);
     expect((r.error as Error).message).toMatch(/no answer within \d+ s .*may still run/);
@@ -91,13 +97,7 @@ describe('a Client while Redis is away', () => {
   it('fails each call to a Redis that never answers after its own patience, one made while an earlier one waits too', async () => {
     // (the earlier call, failed, stays first in the connection's queue until Redis answers it:
     // the later one must not wait behind it for ever)
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const c = new Client({ redis: server.options() });
-    cleanup.push(() => c.close());
-    const id = await c.submit('x', 1);
-    server.freeze();
-    cleanup.push(() => server.thaw());
+    const { server, c, id } = await clientWithRedisFrozen();
     const first = timed(c.get(id));
     await new Promise((r) => setTimeout(r, CLIENT_PATIENCE_MS / 2));
     const second = timed(c.get(id));
