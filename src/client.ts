@@ -269,7 +269,7 @@ export class Client {
 
   private serverCheck(): Promise<void> {
     const check = async () => {
-      await checkServer(this.redis, `Redis at ${redisAddress(this.config)}`);
+      await checkServer(this.redis, `Redis at ${redisAddress(this.config)}`, buildKeys(this.config).layout);
       // (only compared: a call refused for bad input must write nothing; a submit records it)
       await readLayout(this.redis, buildKeys(this.config).layout, this.config.partitions);
     };

@@ -15,7 +15,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, connectionOwner, NOT_READY, redisAddress, unavailable } from './redis.js';
+import { atKey, connect, connectionOwner, NOT_READY, redisAddress, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
@@ -205,7 +205,8 @@ export class Monitor extends MeteredProcess {
         }
       }
     } else {
-      const [s, us] = await this.redis.time();
+      // (where the swarm is: a TIME alone goes to any node of a Cluster, a silent one among them)
+      const [s, us] = (await atKey(this.redis, keys.taskSet, 'TIME')) as [string, string];
       now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
     }
     let reaped = 0;
@@ -242,7 +243,7 @@ export class Monitor extends MeteredProcess {
         connect: fromPromise(async () => {
           try {
             await connectWithin(this.redis, START_CONNECT_MS);
-            await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`);
+            await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`, buildKeys(config.redis).layout);
             await checkLayout(this.redis, buildKeys(config.redis).layout, config.redis.partitions);
             this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {

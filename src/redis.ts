@@ -490,12 +490,14 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
 }
 
 /**
- * Both ends of `redis`'s connection, once it answers: `local` is this host's address on the
- * interface that reaches Redis (what peers that reach the same Redis can most likely reach
- * too). Undefined over a Unix socket.
+ * Both ends of `redis`'s connection, once it answers where `key` is: `local` is this host's
+ * address on the interface that reaches Redis (what peers that reach the same Redis can most
+ * likely reach too). Undefined over a Unix socket.
  */
-export async function redisEnds(redis: Connection): Promise<{ local?: string; remote?: string }> {
-  await redis.ping();
+export async function redisEnds(redis: Connection, key: string): Promise<{ local?: string; remote?: string }> {
+  // (not a PING alone: a Cluster sends it to a node drawn at random, and one of another shard
+  // that does not answer failed a worker's start)
+  await atKey(redis, key, 'PING');
   const norm = (a?: string) => (a ? normalizeHost(a) : undefined);
   // (a Cluster: the first of its nodes with a socket)
   const stream = primaries(redis).find((n) => n.stream?.localAddress)?.stream;

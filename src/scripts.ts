@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { Cluster, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
 import { primaries, type Connection } from './redis.js';
 import { FcallCommand } from './fcall-command.js';
+import { askPrimaries } from './each-primary.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
 /** script name -> number of KEYS it takes (see each file's header); `[n, m]`: from n to m */
@@ -168,9 +169,10 @@ const loads = new WeakMap<Redis, Promise<void>>();
  * come to serve the swarm's slot: a migration, a failover to a replica that never had it).
  */
 export async function loadLibrary(conn: Connection): Promise<void> {
-  const settled = await Promise.allSettled(primaries(conn).map(loadOn));
-  // A primary that does not answer (another shard down) is passed over: the script is run again
-  // right after, and fails on its own if the node it needs is the one. One that refused the
+  const settled = await askPrimaries(primaries(conn), loadOn);
+  // A primary that does not answer (another shard down) is passed over (src/each-primary.ts):
+  // the script is run again right after, and fails on its own if the node it needs is the one,
+  // and one that lacks the library is given it when a script finds it missing. One that refused the
   // library (NOPERM, out of memory...) says why.
   const refused = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof ReplyError);
   if (refused) throw refused.reason;

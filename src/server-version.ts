@@ -4,7 +4,8 @@
  * INFO server, so an old server fails with one clear error instead of a script error mid-run.
  */
 import { Cluster, type Redis } from 'ioredis';
-import { primaries, type Connection } from './redis.js';
+import { atKey, primaries, type Connection } from './redis.js';
+import { askPrimaries } from './each-primary.js';
 import { RedisUnavailableError, TaskSwarmError, UnsupportedServerError } from './errors.js';
 
 export const MIN_SERVER_VERSIONS = { redis: '7.0.0', valkey: '7.2.0' } as const;
@@ -65,20 +66,22 @@ export function checkServerRole(info: string, where = 'Redis'): void {
 /**
  * INFO server (and replication) on `conn`, checked: on a Cluster, on each of its primaries (any
  * of them may serve the swarm's slot after a failover or a migration). A user whose ACL refuses
- * INFO is told so (it needs +info).
+ * INFO is told so (it needs +info). `home`: a key of the swarm, where a Cluster is asked whether
+ * it is ready.
  */
-export async function checkServer(conn: Connection, where = 'Redis'): Promise<ServerVersion> {
+export async function checkServer(conn: Connection, where = 'Redis', home?: string): Promise<ServerVersion> {
   // (a Cluster knows its nodes, and which are primaries, once ready: the ping waits for that.
-  // Before, ioredis may list its seeds as primaries, replicas among them)
-  if (primaries(conn).length === 0 || (conn instanceof Cluster && conn.status !== 'ready')) await conn.ping();
+  // Before, ioredis may list its seeds as primaries, replicas among them. A PING alone goes to
+  // a node drawn at random: a silent one of another shard failed the start)
+  if (primaries(conn).length === 0 || (conn instanceof Cluster && conn.status !== 'ready')) await (home === undefined ? conn.ping() : atKey(conn, home, 'PING'));
   const nodes = primaries(conn);
   if (nodes.length === 0) throw new RedisUnavailableError(`${where}: the cluster named no primary`);
   if (nodes.length === 1) return checkNode(nodes[0]!, where);
   // A primary that does not answer (another shard down: killed, cut off, failing over) is not
   // this swarm's concern until it serves the swarm, and would otherwise keep every component
-  // from starting for as long as it is down: it is passed over. One that answers and fails the
-  // check fails it.
-  const checks = await Promise.allSettled(nodes.map((n) => checkNode(n, `${where} (node ${n.options.host}:${n.options.port})`)));
+  // from starting for as long as it is down: it is passed over (src/each-primary.ts). One that
+  // answers and fails the check fails it.
+  const checks = await askPrimaries(nodes, (n) => checkNode(n, `${where} (node ${n.options.host}:${n.options.port})`));
   const refused = checks.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof TaskSwarmError);
   if (refused) throw refused.reason;
   const passed = checks.find((r) => r.status === 'fulfilled');
