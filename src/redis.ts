@@ -12,6 +12,8 @@ import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
 import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
+import { buildKeys } from './keys.js';
+import { subscribeWhere } from './subscriber-home.js';
 
 const lastError = new WeakMap<Connection, Error>();
 
@@ -59,7 +61,10 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     for (const node of redis.nodes()) hearEveryStreamError(node);
     redis.on('+node', (node: Redis) => hearEveryStreamError(node));
   } else hearEveryStreamError(redis);
-  if (redis instanceof Cluster && role === 'subscriber') moveStuckSubscriber(redis);
+  if (redis instanceof Cluster && role === 'subscriber') {
+    subscribeWhere(redis, buildKeys(c).newQueue);
+    moveStuckSubscriber(redis);
+  }
   if (!(redis instanceof Cluster) && role === 'subscriber') handleResubscribes(redis);
   onErrors(redis, (e) => lastError.set(redis, e));
   return redis;
@@ -143,7 +148,7 @@ function handleResubscribes(redis: Redis): void {
  * stop). One whose handshake, or a PING once it is ready, goes unanswered for
  * SUBSCRIBER_SILENCE_MS is dropped: ioredis draws another node and subscribes there what it had,
  * and the subscribes waiting are sent again. (Any node will do: a PUBLISH reaches the
- * subscribers of every node.)
+ * subscribers of every node. The one drawn is the swarm's own: src/subscriber-home.ts.)
  */
 function moveStuckSubscriber(cluster: Cluster): void {
   let waiting: { node: Redis; status: string; since: number } | undefined;
