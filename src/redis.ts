@@ -12,7 +12,7 @@ import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
 import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
-import { buildKeys } from './keys.js';
+import { partitionKeys } from './partitions.js';
 import { subscribeWhere } from './subscriber-home.js';
 
 const lastError = new WeakMap<Connection, Error>();
@@ -62,7 +62,7 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     redis.on('+node', (node: Redis) => hearEveryStreamError(node));
   } else hearEveryStreamError(redis);
   if (redis instanceof Cluster && role === 'subscriber') {
-    subscribeWhere(redis, buildKeys(c).newQueue);
+    subscribeWhere(redis, partitionKeys(c).map((k) => k.newQueue));
     moveStuckSubscriber(redis);
   }
   if (!(redis instanceof Cluster) && role === 'subscriber') handleResubscribes(redis);

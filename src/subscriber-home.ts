@@ -7,10 +7,12 @@
  * (which waits for its control subscription) took a few seconds per such draw, past any
  * deadline after a few in a row.
  *
- * Any node hears every PUBLISH, so the draw is made among one: the primary serving the swarm's
- * slot, as the Cluster knows it now (after a failover, the promoted replica). That node must
- * answer for the swarm to run at all; when it does not, its calls fail as before, the
- * subscriber with them. A slot not known yet leaves ioredis's own draw.
+ * Any node hears every PUBLISH, so the draw is made among the swarm's own: the primaries serving
+ * its partitions' slots, as the Cluster knows them now (after a failover, the promoted replica).
+ * Those must answer for the swarm to run at all; when the one drawn does not, src/redis.ts drops
+ * it and the next draw is among the same few, so a swarm over several primaries still hears
+ * its events through a live one while one of them is down (a client waiting on a task of
+ * another partition). No slot known yet leaves ioredis's own draw.
  */
 import type { Cluster, Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
@@ -26,31 +28,37 @@ interface Internals {
   subscriber?: { connectionPool?: Pool; getInstance?(): Redis | null; selectSubscriber?(): void };
 }
 
-/** Have `cluster`'s subscriber connection made to the primary serving `key`'s slot. */
-export function subscribeWhere(cluster: Cluster, key: string): void {
+/** Have `cluster`'s subscriber connection made to a primary serving one of `keys`' slots (the swarm's partitions). */
+export function subscribeWhere(cluster: Cluster, keys: readonly string[]): void {
   const own = cluster as unknown as Internals;
   const sub = own.subscriber;
   const pool = sub?.connectionPool;
   // (another ioredis than the one this was written for: its own draw)
   if (!sub || !pool || typeof pool.getNodes !== 'function' || typeof pool.getInstanceByKey !== 'function') return;
-  const slot = calculateSlot(key);
-  const homeNode = () => {
-    const at = own.slots?.[slot]?.[0];
-    return at === undefined ? undefined : pool.getInstanceByKey(at);
+  const slots = [...new Set(keys.map((k) => calculateSlot(k)))];
+  const homes = (): Redis[] => {
+    const found = new Set<Redis>();
+    for (const slot of slots) {
+      const at = own.slots?.[slot]?.[0];
+      const node = at === undefined ? undefined : pool.getInstanceByKey(at);
+      if (node) found.add(node);
+    }
+    return [...found];
   };
   const steered = Object.create(pool) as Pool;
   steered.getNodes = (role?: string) => {
-    const home = homeNode();
-    return home ? [home] : pool.getNodes(role);
+    const found = homes();
+    return found.length ? found : pool.getNodes(role);
   };
   sub.connectionPool = steered;
   // ioredis draws the first one as it connects, before it knows the slots (among the seeds):
   // once it does, a draw not connected yet (it connects at the first subscribe, sent only once
-  // the Cluster is ready: nothing waits on it) is made again, at the swarm's node
+  // the Cluster is ready: nothing waits on it) is made again, among the swarm's nodes
   cluster.on('refresh', () => {
     const node = sub.getInstance?.();
-    const home = homeNode();
-    if (!node || !home || node.status !== 'wait' || (node.options.host === home.options.host && node.options.port === home.options.port)) return;
+    const found = homes();
+    if (!node || found.length === 0 || node.status !== 'wait') return;
+    if (found.some((h) => h.options.host === node.options.host && h.options.port === node.options.port)) return;
     sub.selectSubscriber?.();
   });
 }
