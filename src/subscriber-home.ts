@@ -13,6 +13,14 @@
  * it and the next draw is among the same few, so a swarm over several primaries still hears
  * its events through a live one while one of them is down (a client waiting on a task of
  * another partition). No slot known yet leaves ioredis's own draw.
+ *
+ * The subscriber's Cluster sends no keyed command, so no MOVED ever tells it that a slot moved:
+ * after its home primary froze and a replica took its slots, each draw was that frozen node
+ * again, for good, and no event or control reached the component. So each redraw (the last
+ * connection ended, or was dropped for its silence) asks the Cluster to read the slots again,
+ * and is made among the others than the node just left: the swarm's other homes, else every
+ * node (ioredis's draw); once the slots are read, a draw not ready yet and not at a home is
+ * made again among the homes.
  */
 import type { Cluster, Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
@@ -45,20 +53,28 @@ export function subscribeWhere(cluster: Cluster, keys: readonly string[]): void 
     }
     return [...found];
   };
+  const same = (a: Redis, b: Redis) => a.options.host === b.options.host && a.options.port === b.options.port;
   const steered = Object.create(pool) as Pool;
   steered.getNodes = (role?: string) => {
-    const found = homes();
-    return found.length ? found : pool.getNodes(role);
+    // (called at each draw, the connection drawn before, if any, still named by getInstance)
+    const left = sub.getInstance?.();
+    if (left) cluster.refreshSlotsCache(() => {});
+    const others = (nodes: Redis[]) => (left ? nodes.filter((n) => !same(n, left)) : nodes);
+    const found = others(homes());
+    if (found.length) return found;
+    const any = others(pool.getNodes(role));
+    return any.length ? any : pool.getNodes(role);
   };
   sub.connectionPool = steered;
   // ioredis draws the first one as it connects, before it knows the slots (among the seeds):
   // once it does, a draw not connected yet (it connects at the first subscribe, sent only once
-  // the Cluster is ready: nothing waits on it) is made again, among the swarm's nodes
+  // the Cluster is ready: nothing waits on it), or not ready yet (a frozen node's handshake),
+  // is made again, among the swarm's nodes
   cluster.on('refresh', () => {
     const node = sub.getInstance?.();
     const found = homes();
-    if (!node || found.length === 0 || node.status !== 'wait') return;
-    if (found.some((h) => h.options.host === node.options.host && h.options.port === node.options.port)) return;
+    if (!node || found.length === 0 || node.status === 'ready') return;
+    if (found.some((h) => same(h, node))) return;
     sub.selectSubscriber?.();
   });
 }
