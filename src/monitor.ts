@@ -259,7 +259,7 @@ export class Monitor extends MeteredProcess {
           return p;
         }),
         redisWatch: redisWatch(this.redis),
-        awaitRedis: awaitRedis(this.redis, 250, config.pingTimeout),
+        awaitRedis: awaitRedis(this.redis, 250, config.pingTimeout, buildKeys(config.redis).layout),
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {

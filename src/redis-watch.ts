@@ -4,7 +4,7 @@
  * return is detected by asking, not by waiting for a connection event, because in a real
  * partition the connection does not close: it just goes silent, and later resumes.
  */
-import type { Connection } from './redis.js';
+import { atKey, type Connection } from './redis.js';
 import { fromCallback, type AnyEventObject } from 'xstate';
 import { within } from './within.js';
 
@@ -28,14 +28,19 @@ export function redisWatch(redis: Connection) {
   });
 }
 
-export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number) {
+/**
+ * `home`: a key of the swarm, where the PING goes. A PING alone goes to a node of a Cluster
+ * drawn at random: with the swarm's own primary silent, another shard's answer was taken for
+ * Redis back, and a worker went to reconcile, against the silent node, again and again.
+ */
+export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number, home?: string) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
     const attempt = async () => {
       let ok = false;
       try {
-        ok = (await within(timeoutMs, redis.ping())) === 'PONG';
+        ok = (await within(timeoutMs, home === undefined ? redis.ping() : atKey(redis, home, 'PING'))) === 'PONG';
       } catch {
         ok = false;
       }

@@ -1366,7 +1366,7 @@ export class Worker extends MeteredProcess {
           };
         }),
         redisWatch: redisWatch(this.redis),
-        awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout),
+        awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout, this.layoutKey),
         probePeers: promiseEffect(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} peers (need ${config.partitionPercentage}%)`);
