@@ -63,11 +63,20 @@ export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: 
     timer = undefined;
     if (stopped) return;
     const now = performance.now();
-    for (let c = front(); c; c = front()) {
-      if (now - at[head]! < timeoutMs) return arm(at[head]! + timeoutMs - now);
-      calls[head++] = undefined;
-      overdue(c);
-      c[FAILED] = true;
+    let late = false;
+    try {
+      for (let c = front(); c; c = front()) {
+        if (now - at[head]! < timeoutMs) return arm(at[head]! + timeoutMs - now);
+        calls[head++] = undefined;
+        late = true;
+        overdue(c);
+        c[FAILED] = true;
+      }
+    } finally {
+      // A Cluster learns that a slot moved from a MOVED reply or a closed connection: a primary
+      // frozen (its socket open and silent) while its replica took over gives neither, and every
+      // later call went to it, for good. A call overdue has it read the slots again.
+      if (late && redis instanceof Cluster) redis.refreshSlotsCache(() => {});
     }
   };
   const watch = (conn: Connection) => {

@@ -4,6 +4,7 @@
  * return is detected by asking, not by waiting for a connection event, because in a real
  * partition the connection does not close: it just goes silent, and later resumes.
  */
+import { Cluster } from 'ioredis';
 import { atKey, type Connection } from './redis.js';
 import { fromCallback, type AnyEventObject } from 'xstate';
 import { within } from './within.js';
@@ -46,7 +47,12 @@ export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number
       }
       if (stopped) return;
       if (ok) sendBack({ type: 'REDIS_BACK' });
-      else timer = setTimeout(attempt, everyMs);
+      else {
+        // (a Cluster whose node went silent learns no slot move by itself: its replica may
+        // serve the swarm now, src/command-deadlines.ts)
+        if (redis instanceof Cluster) redis.refreshSlotsCache(() => {});
+        timer = setTimeout(attempt, everyMs);
+      }
     };
     // at once first: a state that re-enters often (redisDown re-probes every fetchWorkerInterval)
     // must not restart a wait that never gets to ask
