@@ -64,51 +64,59 @@ function idsIn(p: number, n: number, tag: string): string[] {
   return out;
 }
 
+// Partition 2's primary, and partition 0's: where the layout key is, the node a worker's and a
+// monitor's wait for Redis pings (a PING to another shard answering is not Redis back)
+const cases = [
+  { down: 2, running: 0, queuedIn: [0, 1], keyPrefix: '{down}:' },
+  { down: 0, running: 1, queuedIn: [1, 2], keyPrefix: '{down0}:' },
+];
+
 describe("one partition's primary down", () => {
-  it('halts claims in every partition until it answers; nothing is lost or run twice', async () => {
-    const keyPrefix = '{down}:';
-    const home = await homes(keyPrefix);
-    expect(new Set(home).size).toBe(P);
-    const redis = { cluster: d.seeds, keyPrefix, partitions: P };
-    const starts = new Map<string, number[]>();
-    const worker = new Worker({ port: 0, redis, concurrency: 8, heartbeatInterval: 300, fetchTaskInterval: 500, logger: quiet });
-    worker.addTaskFunction('work', async (t) => {
-      starts.set(t.id, [...(starts.get(t.id) ?? []), Date.now()]);
-      await sleep(t.data as number);
-    });
-    await worker.start();
-    const monitor = new Monitor({ redis, taskTimeout: 2000, checkTaskInterval: 300, logger: quiet });
-    await monitor.start();
-    const client = new Client({ redis });
-    try {
-      // a long task running in partition 0 when partition 2's primary freezes
-      const [long] = idsIn(0, 1, 'long');
-      await client.submit('work', 5000, { id: long! });
-      await until(() => starts.has(long!), 'the long task started', 10_000);
-      const victim = d.nodes.find((n) => n.port === home[2])!;
-      // (the worker's top states from the freeze on: claims halt once it has heard of it; before
-      // that, a claim that tries the live partitions first takes their tasks, as it should)
-      const since: string[] = [];
-      worker.on('state', (v: unknown) => since.push(typeof v === 'string' ? v : Object.keys(v as object)[0]!));
-      victim.proc.kill('SIGSTOP');
-      const frozenAt = Date.now();
-      await until(() => since.some((s) => s !== 'connected'), "the worker hearing partition 2's primary is gone", 15_000);
-      const queued = [...idsIn(0, 3, 'q'), ...idsIn(1, 3, 'q')];
-      for (const id of queued) await client.submit('work', 50, { id });
-      await sleep(4000);
-      // the limit: none of the live partitions' tasks was claimed while partition 2 was down
-      expect(queued.filter((id) => starts.has(id))).toEqual([]);
-      victim.proc.kill('SIGCONT');
-      const thawedAt = Date.now();
-      for (const id of [long!, ...queued]) expect(await client.wait(id, { timeout: 15_000 })).toMatchObject({ state: 'END', outcome: 'succeeded' });
-      // every task ran once; the long one was not requeued while the worker could not heartbeat partition 2
-      expect([...starts].filter(([, s]) => s.length > 1)).toEqual([]);
-      expect(queued.every((id) => starts.get(id)![0]! >= thawedAt - 100)).toBe(true);
-      expect(thawedAt - frozenAt).toBeGreaterThanOrEqual(4000);
-    } finally {
-      await client.close();
-      await worker.stop();
-      await monitor.stop();
-    }
-  }, 90_000);
+  for (const { down, running, queuedIn, keyPrefix } of cases) {
+    it(`halts claims in every partition until it answers; nothing is lost or run twice (partition ${down}'s primary)`, async () => {
+      const home = await homes(keyPrefix);
+      expect(new Set(home).size).toBe(P);
+      const redis = { cluster: d.seeds, keyPrefix, partitions: P };
+      const starts = new Map<string, number[]>();
+      const worker = new Worker({ port: 0, redis, concurrency: 8, heartbeatInterval: 300, fetchTaskInterval: 500, logger: quiet });
+      worker.addTaskFunction('work', async (t) => {
+        starts.set(t.id, [...(starts.get(t.id) ?? []), Date.now()]);
+        await sleep(t.data as number);
+      });
+      await worker.start();
+      const monitor = new Monitor({ redis, taskTimeout: 2000, checkTaskInterval: 300, logger: quiet });
+      await monitor.start();
+      const client = new Client({ redis });
+      try {
+        // a long task running in another partition when this one's primary freezes
+        const [long] = idsIn(running, 1, 'long');
+        await client.submit('work', 5000, { id: long! });
+        await until(() => starts.has(long!), 'the long task started', 10_000);
+        const victim = d.nodes.find((n) => n.port === home[down])!;
+        // (the worker's top states from the freeze on: claims halt once it has heard of it; before
+        // that, a claim that tries the live partitions first takes their tasks, as it should)
+        const since: string[] = [];
+        worker.on('state', (v: unknown) => since.push(typeof v === 'string' ? v : Object.keys(v as object)[0]!));
+        victim.proc.kill('SIGSTOP');
+        const frozenAt = Date.now();
+        await until(() => since.some((s) => s !== 'connected'), `the worker hearing partition ${down}'s primary is gone`, 15_000);
+        const queued = queuedIn.flatMap((p) => idsIn(p, 3, 'q'));
+        for (const id of queued) await client.submit('work', 50, { id });
+        await sleep(4000);
+        // the limit: none of the live partitions' tasks was claimed while the frozen one was down
+        expect(queued.filter((id) => starts.has(id))).toEqual([]);
+        victim.proc.kill('SIGCONT');
+        const thawedAt = Date.now();
+        for (const id of [long!, ...queued]) expect(await client.wait(id, { timeout: 15_000 })).toMatchObject({ state: 'END', outcome: 'succeeded' });
+        // every task ran once; the long one was not requeued while the worker could not heartbeat the frozen partition
+        expect([...starts].filter(([, s]) => s.length > 1)).toEqual([]);
+        expect(queued.every((id) => starts.get(id)![0]! >= thawedAt - 100)).toBe(true);
+        expect(thawedAt - frozenAt).toBeGreaterThanOrEqual(4000);
+      } finally {
+        await client.close();
+        await worker.stop();
+        await monitor.stop();
+      }
+    }, 90_000);
+  }
 });
