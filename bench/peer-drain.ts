@@ -21,6 +21,7 @@
  */
 import { drainCommands, drainRedis, redisCpuUs } from './lib/drain-redis.js';
 import { completedCount, createProducer, QUEUE, type LibName } from './lib/libs.js';
+import { runMain } from './lib/run-main.js';
 
 const [dirArg, ...rest] = process.argv.slice(2);
 const opt = new Map(rest.map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -128,10 +129,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

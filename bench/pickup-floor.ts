@@ -25,6 +25,7 @@
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { drainRedis } from './lib/drain-redis.js';
+import { runMain } from './lib/run-main.js';
 
 const opt = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const rounds = Number(opt.get('rounds') ?? 500);
@@ -172,10 +173,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

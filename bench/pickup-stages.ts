@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { drainRedis } from './lib/drain-redis.js';
+import { runMain } from './lib/run-main.js';
 
 const [dirArg, ...rest] = process.argv.slice(2);
 if (!dirArg || dirArg.startsWith('--')) {
@@ -133,10 +134,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

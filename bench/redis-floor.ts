@@ -14,6 +14,7 @@
  */
 import { Redis } from 'ioredis';
 import { redisCpuUs } from './lib/drain-redis.js';
+import { runMain } from './lib/run-main.js';
 
 const opt = new Map(process.argv.slice(3).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const port = Number(opt.get('port'));
@@ -96,10 +97,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -35,6 +35,7 @@ import { durableCost } from './scenarios/durable.js';
 import { sentinelFailover } from './scenarios/sentinel.js';
 import { clusterCost } from './scenarios/cluster.js';
 import { evaluate, printSummary, writeDocs } from './report.js';
+import { runMain } from './lib/run-main.js';
 
 process.env.TASK_SWARM_LOG = 'silent';
 
@@ -197,10 +198,4 @@ async function main() {
   console.log(`total wall time ${results.wallSeconds} s`);
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

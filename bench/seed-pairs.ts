@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
+import { runMain } from './lib/run-main.js';
 
 const [a, b, ...rest] = process.argv.slice(2);
 if (!a || !b) {
@@ -94,10 +95,4 @@ async function main() {
   console.log(JSON.stringify(result, null, 2));
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

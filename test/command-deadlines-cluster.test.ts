@@ -11,14 +11,14 @@
  * src/server-version.ts, src/scripts.ts) has its deadline too, as the nodes' `commandTimeout`
  * gave it: a primary that does not answer fails those calls, not waited for for ever.
  */
-import { Redis, type Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { commandDeadlines } from '../src/command-deadlines.js';
 import { Worker } from '../src/index.js';
 import { connect, type Connection } from '../src/redis.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { until } from './helpers/redis-server.js';
-import { deployCluster, keyHome, removeCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
+import { clusterView, deployCluster, keyHome, removeCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
 
 const KEY = '{deadlines}:x';
 
@@ -55,17 +55,6 @@ afterEach(() => {
 /** the port of the primary serving KEY, as the node on `port` sees the cluster */
 const homeOf = (port: number) => keyHome(port, KEY);
 
-/** CLUSTER INFO and NODES of `port` */
-async function ask(port: number): Promise<{ info: string; nodes: string }> {
-  const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  c.on('error', () => {});
-  try {
-    return { info: (await c.cluster('INFO')) as string, nodes: (await c.cluster('NODES')) as string };
-  } finally {
-    c.disconnect();
-  }
-}
-
 describe('command deadlines on a Cluster', () => {
   let d: ClusterDeployment | undefined;
   let dir: string | undefined;
@@ -93,7 +82,7 @@ describe('command deadlines on a Cluster', () => {
     await until(
       async () => {
         for (const n of others) {
-          const { info, nodes } = await ask(n.port);
+          const { info, nodes } = await clusterView(n.port);
           if (!/^cluster_state:ok/m.test(info)) return false;
           if (!nodes.split('\n').some((l) => l.includes(`:${home}@`) && /\bfail\b/.test(l))) return false;
         }
@@ -139,7 +128,7 @@ describe('command deadlines on a Cluster', () => {
     const victim = d.nodes.find((n) => n.port !== home)!;
     victim.proc.kill('SIGSTOP');
     frozen.push(victim);
-    await until(async () => /^cluster_state:fail/m.test((await ask(home)).info), 'the cluster down', 30_000, 100);
+    await until(async () => /^cluster_state:fail/m.test((await clusterView(home)).info), 'the cluster down', 30_000, 100);
     // (every try answered CLUSTERDOWN at once, then sent again 200 ms later, up to 64 times)
     // (several, one after another: each is caught at its deadline, not only one in a queue then)
     for (let i = 0; i < 5; i++) {
@@ -160,7 +149,7 @@ describe('command deadlines on a Cluster', () => {
     for (const n of d.nodes.filter((x) => x !== victim)) {
       await until(
         async () => {
-          const { info, nodes } = await ask(n.port);
+          const { info, nodes } = await clusterView(n.port);
           return /^cluster_state:ok/m.test(info) && nodes.split('\n').some((l) => l.includes(`:${victim.port}@`) && /\bfail\b/.test(l));
         },
         `node ${n.port} serving without the frozen one`,

@@ -5,11 +5,10 @@
  * every primary (the server's version, the function library) passes over one that does not
  * answer; what they ask of no node in particular must not land on it either.
  */
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Monitor, Worker } from '../src/index.js';
 import { until } from './helpers/redis-server.js';
-import { deployCluster, removeCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
+import { clusterView, deployCluster, removeCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
 
 const prefix = '{foreign}:';
 let d: ClusterDeployment | undefined;
@@ -34,17 +33,6 @@ afterAll(async () => {
   await removeCluster(d, dir);
 });
 
-/** CLUSTER INFO and NODES of the node on `port` */
-async function ask(port: number): Promise<{ info: string; nodes: string }> {
-  const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  c.on('error', () => {});
-  try {
-    return { info: (await c.cluster('INFO')) as string, nodes: (await c.cluster('NODES')) as string };
-  } finally {
-    c.disconnect();
-  }
-}
-
 /** rejects when `p` has not settled within `ms`, saying what */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -59,11 +47,11 @@ describe('a swarm on a Cluster while a primary that does not serve it is frozen'
     it(`a worker, a monitor and a client start and run a task (the ${which === 0 ? 'first' : 'second'} other primary frozen)`, async () => {
       const victim = d!.nodes.filter((n) => n.port !== home)[which]!;
       // (back from an earlier run: every node serving again before this one freezes)
-      await until(async () => (await Promise.all(d!.nodes.map((n) => ask(n.port)))).every((r) => /^cluster_state:ok/m.test(r.info) && !/\bfail\b/.test(r.nodes)), 'the cluster whole again', 15_000, 100);
+      await until(async () => (await Promise.all(d!.nodes.map((n) => clusterView(n.port)))).every((r) => /^cluster_state:ok/m.test(r.info) && !/\bfail\b/.test(r.nodes)), 'the cluster whole again', 15_000, 100);
       victim.proc.kill('SIGSTOP');
       frozen.push(victim);
       for (const n of d!.nodes.filter((x) => x !== victim)) {
-        await until(async () => (await ask(n.port)).nodes.split('\n').some((l) => l.includes(`:${victim.port}@`) && /\bfail\b/.test(l)), `node ${n.port} sees the frozen one failed`, 15_000, 100);
+        await until(async () => (await clusterView(n.port)).nodes.split('\n').some((l) => l.includes(`:${victim.port}@`) && /\bfail\b/.test(l)), `node ${n.port} sees the frozen one failed`, 15_000, 100);
       }
       const redis = { cluster: d!.seeds, keyPrefix: prefix };
       const worker = new Worker({ port: 0, redis, heartbeatInterval: 500 });

@@ -44,3 +44,14 @@ export async function keyHome(port: number, key: string): Promise<number> {
     admin.disconnect();
   }
 }
+
+/** CLUSTER INFO and NODES as the node on `port` sees the cluster (one try: a silent node rejects) */
+export async function clusterView(port: number): Promise<{ info: string; nodes: string }> {
+  const c = new Redis({ port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  c.on('error', () => {});
+  try {
+    return { info: (await c.cluster('INFO')) as string, nodes: (await c.cluster('NODES')) as string };
+  } finally {
+    c.disconnect();
+  }
+}
