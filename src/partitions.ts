@@ -20,36 +20,10 @@
  * the slots evenly (as `redis-cli --cluster create` does) N partitions over N primaries land
  * one on each. With `partitions: 1` (the default) the layout is the keyPrefix's own, unchanged.
  */
-import calculateSlot from 'cluster-key-slot';
-import { hashTag } from './redis-forms.js';
-import { buildKeys, type Keys } from './keys.js';
-import type { RedisConfig } from './config.js';
 import { newTaskId } from './submission.js';
 import { SCHEDULE_ID_PREFIX } from './schedule.js';
 
-const SLOTS = 16384;
-
-/** the keyPrefix of partition `p` of `n` (the prefix itself when n is 1) */
-export function partitionPrefix(keyPrefix: string, p: number, n: number): string {
-  if (n === 1) return keyPrefix;
-  const tag = hashTag(keyPrefix);
-  if (tag === undefined) throw new Error(`partitionPrefix: keyPrefix ${JSON.stringify(keyPrefix)} holds no hash tag`);
-  const open = keyPrefix.indexOf('{');
-  const close = keyPrefix.indexOf('}', open + 1);
-  const lo = Math.floor((p * SLOTS) / n);
-  const hi = Math.floor(((p + 1) * SLOTS) / n);
-  for (let k = 0; ; k++) {
-    const t = k === 0 ? `${tag}:${p}` : `${tag}:${p}.${k}`;
-    const slot = calculateSlot(`{${t}}`);
-    if (slot >= lo && slot < hi) return `${keyPrefix.slice(0, open)}{${t}}${keyPrefix.slice(close + 1)}`;
-  }
-}
-
-/** the keys of every partition, in order */
-export function partitionKeys(c: RedisConfig): Keys[] {
-  const n = c.partitions;
-  return Array.from({ length: n }, (_, p) => buildKeys({ ...c, keyPrefix: partitionPrefix(c.keyPrefix, p, n) }));
-}
+export { partitionKeys, partitionPrefix } from './partition-keys.js';
 
 /** FNV-1a of a string's UTF-16 units: a stable, quick spread of ids (not Redis's slot hash: any even spread does) */
 function spread(s: string): number {

@@ -12,7 +12,7 @@ import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
 import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
-import { partitionKeys } from './partitions.js';
+import { partitionKeys } from './partition-keys.js';
 import { subscribeWhere } from './subscriber-home.js';
 
 const lastError = new WeakMap<Connection, Error>();
@@ -148,7 +148,7 @@ function handleResubscribes(redis: Redis): void {
  * stop). One whose handshake, or a PING once it is ready, goes unanswered for
  * SUBSCRIBER_SILENCE_MS is dropped: ioredis draws another node and subscribes there what it had,
  * and the subscribes waiting are sent again. (Any node will do: a PUBLISH reaches the
- * subscribers of every node. The one drawn is the swarm's own: src/subscriber-home.ts.)
+ * subscribers of every node. It is drawn among the swarm's own primaries: src/subscriber-home.ts.)
  */
 function moveStuckSubscriber(cluster: Cluster): void {
   let waiting: { node: Redis; status: string; since: number } | undefined;
