@@ -15,7 +15,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { atKey, connect, connectionOwner, NOT_READY, redisAddress, unavailable } from './redis.js';
+import { connect, connectionOwner, NOT_READY, redisAddress, redisTimeAt, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
@@ -205,9 +205,7 @@ export class Monitor extends MeteredProcess {
         }
       }
     } else {
-      // (where the swarm is: a TIME alone goes to any node of a Cluster, a silent one among them)
-      const [s, us] = (await atKey(this.redis, keys.taskSet, 'TIME')) as [string, string];
-      now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+      now = await redisTimeAt(this.redis, keys.taskSet);
     }
     let reaped = 0;
     let backlog = 0;

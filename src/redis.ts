@@ -285,6 +285,12 @@ export async function atKey(conn: Connection, key: string, command: string, ...a
   }
 }
 
+/** Redis's clock (ms), read on the node where `key` is: a TIME alone goes to any node of a Cluster, a silent one among them */
+export async function redisTimeAt(conn: Connection, key: string): Promise<number> {
+  const [s, us] = (await atKey(conn, key, 'TIME')) as [string, string];
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
 /**
  * Resolves when a SUBSCRIBE sent on `conn` cannot be lost any more. ioredis writes a SUBSCRIBE
  * at once while a connection's handshake runs (status `connect`: the command may run while Redis

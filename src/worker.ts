@@ -1185,7 +1185,8 @@ export class Worker extends MeteredProcess {
           const registering = this.register(signal);
           this.registering = registering.catch(() => {});
           return registering;
-        }),        waitForTask: promiseEffect(async ({ input, aborted, onAbort }: EffectArgs<{ free: number }>) => {
+        }),
+        waitForTask: promiseEffect(async ({ input, aborted, onAbort }: EffectArgs<{ free: number }>) => {
           // (what it does when aborted hangs on onAbort and aborted(), not on the effect's
           // AbortSignal: making one is the dearest step of an idle worker's pickup)
           const effect: Stoppable = { aborted, onAbort };

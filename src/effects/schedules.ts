@@ -4,7 +4,7 @@
  * (src/schedule.ts), from Redis's clock read in the same pass; the script decides, atomically,
  * whether this monitor's firing is the one that happens.
  */
-import { atKey, type Connection } from '../redis.js';
+import { redisTimeAt, type Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import type { FiringResult } from '../../machines/monitor.js';
 import { adminCallToken, execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
@@ -18,15 +18,9 @@ export type { FiringResult };
 export type Firing = FiringResult['firings'][number];
 export type FiringOutcome = Firing['outcome'];
 
-/** Redis's clock, read where `key` is (a TIME alone goes to any node of a Cluster, a silent one among them) */
-async function redisNow(redis: Connection, key: string): Promise<number> {
-  const [s, us] = (await atKey(redis, key, 'TIME')) as [string, string];
-  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
-}
-
 /** Resolves true when written, false when the very same schedule was set already. */
 export async function setSchedule(redis: Connection, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean }> {
-  const first = firstTick(spec, await redisNow(redis, keys.schedules.due));
+  const first = firstTick(spec, await redisTimeAt(redis, keys.schedules.due));
   if (first === null) throw new ConfigError(`schedule "${name}": cron never fires from now on`);
   const k = keys.schedules;
   return { changed: (await runScript(redis, 'set-schedule', [k.defs, k.due, keys.adminCalls], [name, json, first, adminCallToken()])) === 1 };
