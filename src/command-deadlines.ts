@@ -24,9 +24,14 @@ type Stamped = Command & { [HANDED]?: number; [PROMISE]?: Promise<unknown>; [FAI
 
 const settled = (c: Stamped) => c[FAILED] === true || c.isResolved === true || c[PROMISE] !== c.promise;
 
-/** fails `command`, past its deadline: by default as ioredis's own timeout does */
-export type Overdue = (command: Command) => void;
-const timedOut: Overdue = (command) => command.reject(new Error('Command timed out'));
+/**
+ * fails `commands`, past their deadlines, handed over together (those of one check, in the order
+ * they were handed to the connection): by default as ioredis's own timeout does
+ */
+export type Overdue = (commands: Command[]) => void;
+const timedOut: Overdue = (commands) => {
+  for (const command of commands) command.reject(new Error('Command timed out'));
+};
 
 /**
  * Give each call on `redis` a deadline of `timeoutMs`, past which `overdue` fails it (the
@@ -63,20 +68,25 @@ export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: 
     timer = undefined;
     if (stopped) return;
     const now = performance.now();
-    let late = false;
-    try {
-      for (let c = front(); c; c = front()) {
-        if (now - at[head]! < timeoutMs) return arm(at[head]! + timeoutMs - now);
-        calls[head++] = undefined;
-        late = true;
-        overdue(c);
-        c[FAILED] = true;
+    // (together: what fails them may look through a queue as long as an outage made it, once)
+    const late: Stamped[] = [];
+    for (let c = front(); c; c = front()) {
+      if (now - at[head]! < timeoutMs) {
+        arm(at[head]! + timeoutMs - now);
+        break;
       }
+      calls[head++] = undefined;
+      late.push(c);
+    }
+    if (late.length === 0) return;
+    try {
+      overdue(late);
     } finally {
+      for (const c of late) c[FAILED] = true;
       // A Cluster learns that a slot moved from a MOVED reply or a closed connection: a primary
       // frozen (its socket open and silent) while its replica took over gives neither, and every
       // later call went to it, for good. A call overdue has it read the slots again.
-      if (late && redis instanceof Cluster) redis.refreshSlotsCache(() => {});
+      if (redis instanceof Cluster) redis.refreshSlotsCache(() => {});
     }
   };
   const watch = (conn: Connection) => {

@@ -37,7 +37,8 @@ interface QueueItem {
 interface Queue {
   length: number;
   toArray(): QueueItem[];
-  removeOne(i: number): unknown;
+  clear(): void;
+  push(item: QueueItem): unknown;
 }
 interface Internals {
   offlineQueue?: Queue;
@@ -68,7 +69,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // call before it. Decided by its first command (each is handed over with the pipeline's stream).
   const pipelines = new WeakMap<object, boolean>();
   // (the deadlines' own hand-over comes after the refusal: a call refused is not on its way)
-  const stopDeadlines = commandDeadlines(redis, patienceMs, (command) => failOverdue(command));
+  const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
     if (downSince !== undefined || redis.status === 'end') {
@@ -105,27 +106,39 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     };
   }
 
-  // Past its patience (src/command-deadlines.ts keeps the deadlines): a call waiting for a
+  // Past their patience (src/command-deadlines.ts keeps the deadlines): a call waiting for a
   // connection is taken out of the queue, so never written (a pipeline's calls together); one
-  // written is failed and left for its reply (or its resend) to find settled.
-  const failOverdue = (command: Command) => {
+  // written is failed and left for its reply (or its resend) to find settled. Each queue is
+  // looked through once for all the calls overdue at one check: an outage under load queues
+  // thousands, and a pass per call made their failing quadratic.
+  const failOverdue = (commands: Command[]) => {
+    const late = new Set(commands);
+    const unsent = unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`);
     for (const node of [redis, ...(conn.nodes?.('all') ?? [])]) {
       const offline = (node as unknown as Internals).offlineQueue;
       if (!offline?.length) continue;
       const items = offline.toArray();
-      const at = items.findIndex((item) => item.command === command);
-      if (at < 0) continue;
-      const pipe = pipelineOf(items[at]!.stream);
-      const e = unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`);
-      for (let i = items.length - 1; i >= 0; i--) {
-        const item = items[i]!;
-        if (item.command !== command && !(pipe && pipelineOf(item.stream) === pipe)) continue;
-        offline.removeOne(i);
-        item.command.reject(e);
+      const pipes = new Set<object>();
+      for (const item of items) {
+        const pipe = late.has(item.command) ? pipelineOf(item.stream) : undefined;
+        if (pipe) pipes.add(pipe);
       }
-      return;
+      const out = (item: QueueItem) => late.has(item.command) || (pipes.size > 0 && pipes.has(pipelineOf(item.stream) as object));
+      if (!items.some(out)) continue;
+      // (the queue made again of what stays, in its order: one removal at a time shifts it each time)
+      offline.clear();
+      for (const item of items) {
+        if (!out(item)) {
+          offline.push(item);
+          continue;
+        }
+        late.delete(item.command);
+        item.command.reject(unsent);
+      }
     }
-    command.reject(unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`));
+    if (late.size === 0) return;
+    const unanswered = unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`);
+    for (const command of late) command.reject(unanswered);
   };
   return stopDeadlines;
 }

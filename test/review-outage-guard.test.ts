@@ -139,3 +139,36 @@ describe('a guarded connection: a pipeline made as the patience runs out', () =>
     expect(answer).toBe('mine');
   }, 60_000);
 });
+
+describe('a guarded connection: many calls waiting for a connection, overdue together', () => {
+  it('fails every overdue one sending nothing; the calls made after them stay queued, in order, and run when Redis returns', async () => {
+    const server = await startRedis({ appendonly: true });
+    cleanup.push(() => server.stop());
+    const config = resolveRedisConfig(server.options());
+    // (no auto-pipeline: each call its own item in the queue, as a busy producer's calls of many ticks)
+    const redis = connect(config, 'command', 'review-guard-many', { lazyConnect: false, enableAutoPipelining: false, maxRetriesPerRequest: null });
+    redis.on('error', () => {});
+    cleanup.push(() => redis.disconnect());
+    const patience = 1500;
+    cleanup.push(guardOutage(redis, config, patience));
+    await redis.del('log');
+    await server.kill();
+    const settle = (p: Promise<unknown>) => p.then(() => 'ran', (e: unknown) => (e as Error).message);
+    // early: overdue together at one deadline check (made within a few ms of each other). Each
+    // failing used to look through the whole queue: 40,000 failed ~10 s past their patience,
+    // the event loop held for seconds at a time
+    const madeAt = performance.now();
+    const early = Array.from({ length: 40_000 }, (_, i) => settle(redis.rpush('log', `early-${i}`)));
+    await sleep(patience / 2);
+    // late: made half a patience after, still queued when the early ones fail
+    const late = Array.from({ length: 50 }, (_, i) => settle(redis.rpush('log', `late-${i}`)));
+    const earlyOutcomes = await Promise.all(early);
+    // (at their deadline, not seconds after it: a bound far above the few ms it takes)
+    expect(performance.now() - madeAt).toBeLessThan(patience + 3000);
+    expect(earlyOutcomes.filter((m) => !/nothing was sent/.test(m))).toEqual([]);
+    await server.start();
+    expect(await Promise.all(late)).toEqual(late.map(() => 'ran'));
+    // the early calls never ran; the late ones ran once each, in the order made
+    expect(await redis.lrange('log', 0, -1)).toEqual(late.map((_, i) => `late-${i}`));
+  }, 60_000);
+});
