@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Worker } from '../src/index.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
-import { cliSwarm, expectOneLine } from './helpers/cli.js';
+import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
+import { startProxy } from './helpers/tcp-proxy.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -69,6 +70,35 @@ describe('task-swarm submit, time options', () => {
       expect(twice.stdout).toMatch(/already ended/);
       oneLine(await s.run('cancel', 'nope'), 1, /task "nope" not found|no task/i);
     } finally {
+      await s.client.close();
+    }
+  });
+
+  it('a wait timeout that passes while the task is still being read ends the command with one error line, and leaves no unhandled rejection', async () => {
+    const s = swarm();
+    // every reply 40 ms late: a 5 ms wait is over before the first read of the task returns
+    const proxy = await startProxy('127.0.0.1', server.port);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await s.client.submit('nobody', null, { id: 'queued' });
+      proxy.delay(40);
+      const url = `redis://127.0.0.1:${proxy.port}`;
+      for (const argv of [
+        ['wait', 'queued', '--timeout', '5'],
+        ['submit', 'nobody', '--wait', '--wait-timeout', '5'],
+      ]) {
+        const r = await runMain([...argv, '--key-prefix', s.prefix], { REDIS_URL: url });
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^task-swarm: task ".+" did not end within 5 ms$/);
+        expect(r.stderr).not.toMatch(/^\s+at /m);
+      }
+      await new Promise((r) => setTimeout(r, 50)); // (a rejection is reported after its tick)
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await proxy.close();
       await s.client.close();
     }
   });

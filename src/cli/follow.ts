@@ -62,6 +62,8 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
   });
   try {
     const waiting = client.wait(id, { timeout });
+    // (its timeout may pass while the hint below is still being read: handled here, awaited below)
+    waiting.catch(() => {});
     const state = await explainWait(display, client, id, fn);
     const t = await waiting;
     if (state !== 'END') await end.drain();
