@@ -2,12 +2,13 @@
  * A task's events on a channel the Redis user may not read (an ACL without it): `subscribe`
  * must say so (its `ready` rejects with a ConfigError naming the refusal, and the refusal is
  * logged), never resolve as if the handler would hear the task, and never leave an unhandled
- * rejection behind for a caller who did not read `ready`, nor for ioredis's own resubscribe
- * when the channels are taken away later (it ended a Client process). `wait` on such a task
- * still answers, from its polls. A channel the user may read is unaffected.
+ * rejection behind for a caller who did not read `ready` (a dashboard page following the task
+ * included), nor for ioredis's own resubscribe when the channels are taken away later (it ended
+ * a Client process). `wait` on such a task still answers, from its polls. A channel the user may
+ * read is unaffected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client, ConfigError, Worker } from '../src/index.js';
+import { Client, ConfigError, createDashboard, Worker } from '../src/index.js';
 import { spawnClient } from './helpers/processes.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
@@ -63,6 +64,30 @@ describe('subscribe to a channel Redis refuses', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
       await c.close();
+    }
+  });
+
+  it("leaves no unhandled rejection when a dashboard page follows a task whose channel is refused", async () => {
+    const d = createDashboard({ redis: redis.options(user) });
+    const url = await d.listen(0);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const ac = new AbortController();
+    try {
+      // (nothing is written to a stream whose events are not live: its headers wait with it)
+      const opened = fetch(`${url}api/task/bad-dash/stream`, { signal: ac.signal }).catch(() => undefined);
+      // the SUBSCRIBE refused (the stream's `ready` rejects), and the tick after
+      const admin = redis.client();
+      await until(async () => JSON.stringify(await admin.call('ACL', 'LOG')).includes('bad-dash'), 'the refusal in the ACL log');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(unhandled).toEqual([]);
+      ac.abort();
+      await opened;
+    } finally {
+      ac.abort();
+      process.off('unhandledRejection', onUnhandled);
+      await d.close();
     }
   });
 

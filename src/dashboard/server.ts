@@ -114,9 +114,13 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const sse = (req: IncomingMessage, res: ServerResponse, onClose: () => void, live: Promise<void> = Promise.resolve()) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     req.on('close', onClose);
-    void live.then(() => {
-      if (!res.writableEnded) res.write(': open\n\n');
-    });
+    // (a task's channel the Redis user may not read rejects `live`: the client logs the refusal)
+    live.then(
+      () => {
+        if (!res.writableEnded) res.write(': open\n\n');
+      },
+      () => {},
+    );
   };
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
