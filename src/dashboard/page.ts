@@ -157,6 +157,12 @@ async function openTask(id) {
     $('#events').prepend(line);
     refreshTask();
   });
+  taskStream.addEventListener('refused', (m) => {
+    const line = document.createElement('div');
+    line.className = 'event';
+    line.textContent = 'events not shown: ' + JSON.parse(m.data).error;
+    $('#events').prepend(line);
+  });
   await refreshTask();
 }
 

@@ -114,12 +114,16 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const sse = (req: IncomingMessage, res: ServerResponse, onClose: () => void, live: Promise<void> = Promise.resolve()) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     req.on('close', onClose);
-    // (a task's channel the Redis user may not read rejects `live`: the client logs the refusal)
+    // A task's channel the Redis user may not read rejects `live` (the client logs it too): the
+    // page is told why once, and the stream stays open, since an ended one makes the browser's
+    // EventSource ask again every few seconds, refused each time.
     live.then(
       () => {
         if (!res.writableEnded) res.write(': open\n\n');
       },
-      () => {},
+      (e: unknown) => {
+        if (!res.writableEnded) res.write(`event: refused\ndata: ${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n\n`);
+      },
     );
   };
 
