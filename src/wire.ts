@@ -35,15 +35,16 @@ export const MAX_ID_BYTES = 512;
  * What a task id is, as src/lua/lib/task-id.lua decides it: a non-empty string of at most
  * MAX_ID_BYTES bytes, or an integer JSON carries exactly, written out in full digits.
  */
-/** no lone surrogate: the string has a UTF-8 form (String.prototype.isWellFormed, Node 20) */
+/** no lone surrogate: the string has a UTF-8 form (ES2024's String.prototype.isWellFormed, in every Node this runs on) */
 export function wellFormed(s: string): boolean {
-  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 export function taskId(v: unknown): string {
   if (v === undefined || v === null || v === '') throw new InvalidTaskError('task entry has no "id"');
   if (typeof v === 'string') {
-    const bytes = Buffer.byteLength(v);
+    // (UTF-8 takes at most 3 bytes per UTF-16 unit: a short id needs no count)
+    const bytes = v.length * 3 <= MAX_ID_BYTES ? v.length : Buffer.byteLength(v);
     if (bytes > MAX_ID_BYTES) throw new InvalidTaskError(`task id is ${bytes} bytes long, over ${MAX_ID_BYTES}`);
     if (!wellFormed(v)) throw new InvalidTaskError('task id is not valid Unicode (a lone surrogate)');
     return v;

@@ -124,7 +124,7 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
     // a Cluster whose slot went to another node (src/cluster-redirect.ts): the claim did not
     // run, so it is sent again where the slot is now (CLIENT ID made this pipeline one that
     // ioredis neither sends again nor learns from)
-    if (attempt <= MOVED_RETRIES && (await learntMove(blocking, keys.newQueue, err))) continue;
+    if (err && attempt <= MOVED_RETRIES && (await learntMove(blocking, keys.newQueue, err))) continue;
     if (err) throw err;
     return parseClaim(reply);
   }
@@ -146,7 +146,7 @@ export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: n
     // The partition's slot went to another node (moveSwarmSlot, a failover): learnt, and the
     // wait sent again there (src/cluster-redirect.ts); else every later wait would fail alike,
     // at once, and end the worker's wait on every partition with it (a hot loop)
-    if (attempt <= MOVED_RETRIES && (await learntMove(blocking, keys.newQueue, err))) continue;
+    if (err && attempt <= MOVED_RETRIES && (await learntMove(blocking, keys.newQueue, err))) continue;
     if (err) throw err;
     return reply !== null;
   }

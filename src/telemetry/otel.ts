@@ -15,6 +15,11 @@ export type OtelApi = typeof Api;
 let api: OtelApi | null | undefined;
 /** the delegate of a proxy provider no SDK was given: this copy's no-op provider */
 let noop: Api.TracerProvider | undefined;
+/**
+ * Where the API keeps what an SDK registered, on globalThis: its key for major version 1, the
+ * only one the peer dependency allows (">=1.3.0 <2").
+ */
+const REGISTRY = Symbol.for('opentelemetry.js.api.1');
 
 /** the API, or undefined when it cannot be loaded from here */
 export function otelApi(): OtelApi | undefined {
@@ -33,6 +38,9 @@ export function otelApi(): OtelApi | undefined {
 export function tracer(): Api.Tracer | undefined {
   const a = otelApi();
   if (!a) return undefined;
+  // No tracer provider registered (the usual case): one property read, where asking the API
+  // walks its global registry and version check, on every submit and every claimed task.
+  if (!(globalThis as Record<symbol, { trace?: unknown } | undefined>)[REGISTRY]?.trace) return undefined;
   const provider = a.trace.getTracerProvider() as Partial<Api.ProxyTracerProvider> & Api.TracerProvider;
   // a provider that only proxies the no-op one: nothing would record a span
   if (typeof provider.getDelegate === 'function' && provider.getDelegate() === noop) return undefined;
