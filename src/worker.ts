@@ -16,7 +16,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { atKey, connect, connectionName, connectionOwner, redisAddress, redisEnds, unavailable } from './redis.js';
+import { atKey, connect, connectionName, connectionOwner, lastConnectionError, redisAddress, redisEnds, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
@@ -57,6 +57,8 @@ const FINISH_RETRY_MS = 500;
 const REDIS_RETRY_MS = 250;
 /** a control subscription Redis refused is asked again after this long (logged each time) */
 const CONTROL_RETRY_MS = 1000;
+/** a start() still waiting after this long says what for (then at doubling intervals) */
+const START_NOTICE_MS = 5000;
 
 /** the least ms between two writes of the worker machine's state (workers:states, for the dashboard) */
 const STATE_WRITE_MS = 200;
@@ -459,12 +461,15 @@ export class Worker extends MeteredProcess {
     const refused = new AbortController();
     this.controlRefused = (e) => refused.abort(e);
     actor.start();
+    const notices = this.startNotices(actor);
     // connected, and hearing control messages: a task submitted from now on and stopped as soon
     // as it runs is stopped (see `listening` in machines/worker.ts)
-    const s = await waitFor(actor, (x) => (x.matches('connected') && x.context.listening) || x.status === 'done', { timeout: Infinity, signal: refused.signal }).catch((e: unknown) => {
-      if (!refused.signal.aborted) throw e;
-      return undefined;
-    });
+    const s = await waitFor(actor, (x) => (x.matches('connected') && x.context.listening) || x.status === 'done', { timeout: Infinity, signal: refused.signal })
+      .catch((e: unknown) => {
+        if (!refused.signal.aborted) throw e;
+        return undefined;
+      })
+      .finally(notices);
     this.controlRefused = undefined;
     if (!s) return this.failStart(actor, refused.signal.reason as PermissionError);
     if (s.matches('failed')) {
@@ -473,6 +478,33 @@ export class Worker extends MeteredProcess {
     }
     if (s.status === 'done') throw new StateError('worker was stopped while starting');
     this.log.info(`started on ${this.address}, functions: ${[...this.functions.keys()].join(', ') || '(none)'}; concurrency ${this.config.concurrency}`);
+  }
+
+  /**
+   * start() waits for as long as it takes (a Redis that comes back, a subscriber connection that
+   * connects late), and says so: a warning naming what it waits for after START_NOTICE_MS, then
+   * at twice each interval before, up to every minute. Returns what ends them.
+   */
+  private startNotices(actor: Actor<typeof workerMachine>): () => void {
+    const began = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const notice = (wait: number) => {
+      timer = setTimeout(() => {
+        const s = actor.getSnapshot();
+        const error = lastConnectionError(this.sub);
+        const sub = this.sub.status === 'ready' ? 'connected' : `${this.sub.status}${error ? `: ${error.message}` : ''}`;
+        const what = s.matches('starting')
+          ? 'its registration in Redis'
+          : s.matches('connected')
+            ? `its control subscription (subscriber connection ${sub})`
+            : `Redis (the worker is ${JSON.stringify(s.value)})`;
+        this.log.warn(`start() has waited ${Math.round((Date.now() - began) / 1000)} s for ${what}; no task is claimed until then`);
+        notice(Math.min(2 * wait, 60_000));
+      }, wait);
+      timer.unref();
+    };
+    notice(START_NOTICE_MS);
+    return () => clearTimeout(timer);
   }
 
   /**

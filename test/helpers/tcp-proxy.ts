@@ -6,7 +6,8 @@
  * `delay(ms)` holds every chunk, each way, for `ms` before passing it on, as a slow link does
  * (so a reply can be on its way while the node acts), until `heal()`; `hold(match)` holds what
  * the target sends on the connections whose first bytes from the node match (a Redis client's
- * first command names it: CLIENT SETNAME), while everything else flows, until `heal()`.
+ * first command names it: CLIENT SETNAME), open ones and ones made later, while everything else
+ * flows, until `heal()`.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -16,7 +17,7 @@ export interface TcpProxy {
   partition(): void;
   reset(): void;
   delay(ms: number): void;
-  /** hold the target's replies on the open connections whose first bytes `match`; how many it holds */
+  /** hold the target's replies on the connections whose first bytes `match` (and on those made later); how many open ones it holds */
   hold(match: (hello: string) => boolean): number;
   heal(): void;
   close(): Promise<void>;
@@ -28,6 +29,8 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
   const pairs = new Set<[Socket, Socket]>();
   /** per node-side socket, the first bytes it sent (up to 1 KiB) */
   const hellos = new WeakMap<Socket, string>();
+  /** what hold() matches: connections made after it are held too, once their first bytes match */
+  const holds: ((hello: string) => boolean)[] = [];
   // Each direction is a queue: a chunk is due `latency` after it arrived, and never before the
   // chunk ahead of it, so the bytes keep their order when the latency changes (a shorter delay
   // or heal() while chunks are held would otherwise let later ones overtake them, and shuffle
@@ -66,6 +69,7 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     const listen = (chunk: Buffer) => {
       const hello = hellos.get(client)! + chunk.toString('latin1');
       hellos.set(client, hello.slice(0, 1024));
+      if (holds.some((match) => match(hello))) upstream.pause();
       if (hello.length >= 1024) client.off('data', listen);
     };
     client.on('data', listen);
@@ -108,6 +112,7 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
       latency = ms;
     },
     hold(match: (hello: string) => boolean) {
+      holds.push(match);
       let n = 0;
       for (const [client, upstream] of pairs) {
         if (!match(hellos.get(client) ?? '')) continue;
@@ -119,6 +124,7 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     heal() {
       mode = 'open';
       latency = 0;
+      holds.length = 0;
       for (const [a, b] of pairs) {
         a.resume();
         b.resume();
