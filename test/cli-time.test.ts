@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Worker } from '../src/index.js';
+import { Client, TimeoutError, Worker } from '../src/index.js';
+import { CLIENT_PATIENCE_MS } from '../src/client.js';
+import { waitFor } from '../src/cli/follow.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
 import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
 import { startProxy } from './helpers/tcp-proxy.js';
@@ -73,6 +75,27 @@ describe('task-swarm submit, time options', () => {
       await s.client.close();
     }
   });
+
+  it('a wait timeout passes on time while Redis, frozen, answers neither the wait nor the hint\'s reads of the task', async () => {
+    const own = await startRedis();
+    const client = new Client({ redis: own.options() });
+    let stderr = '';
+    try {
+      await client.submit('nobody', null, { id: 'frozen-wait' });
+      own.freeze();
+      const started = performance.now();
+      const outcome = await waitFor({ stdout: { write: () => {} }, stderr: { write: (s: string) => (stderr += s) }, env: {} }, client, 'frozen-wait', 500).catch((e: unknown) => e);
+      const took = performance.now() - started;
+      expect(outcome).toBeInstanceOf(TimeoutError);
+      // (the hint's read of the task fails only at the client's patience: the wait's end is not held for it)
+      expect(took).toBeLessThan(CLIENT_PATIENCE_MS / 2);
+      expect(stderr).toBe('');
+    } finally {
+      own.thaw();
+      await client.close();
+      await own.stop();
+    }
+  }, 40_000);
 
   it('a wait timeout that passes while the task is still being read ends the command with one error line, and leaves no unhandled rejection', async () => {
     const s = swarm();

@@ -55,6 +55,7 @@ export function reportEnd(io: CliIO, t: TaskInfo): number {
 export async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined, fn?: string): Promise<TaskInfo> {
   const display = new ProgressDisplay(io.stderr, id);
   const end = new EndOfEvents();
+  let over = false;
   const off = client.subscribe(id, (ev: unknown) => {
     if (end.note(ev)) return;
     if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
@@ -64,11 +65,13 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
     const waiting = client.wait(id, { timeout });
     // (its timeout may pass while the hint below is still being read: handled here, awaited below)
     waiting.catch(() => {});
-    const state = await explainWait(display, client, id, fn);
+    // (the hint's reads may wait the client's patience on a silent Redis: a wait that fails, its timeout passed, does not wait for them)
+    const state = await Promise.race([explainWait(display, client, id, fn, () => over), waiting.then(() => new Promise<never>(() => {}), () => undefined)]);
     const t = await waiting;
     if (state !== 'END') await end.drain();
     return t;
   } finally {
+    over = true;
     off();
     display.end();
   }
@@ -78,7 +81,7 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
  * A task that cannot start now says why, once: no live worker serves its function, or it is
  * paused. Resolves with the task's state as read (after the subscription).
  */
-async function explainWait(display: ProgressDisplay, client: Client, id: string, fn?: string): Promise<string | undefined> {
+async function explainWait(display: ProgressDisplay, client: Client, id: string, fn: string | undefined, over: () => boolean): Promise<string | undefined> {
   let t: TaskInfo | null = null;
   try {
     t = await client.get(id);
@@ -87,6 +90,8 @@ async function explainWait(display: ProgressDisplay, client: Client, id: string,
     if (name === undefined) return t?.state;
     const s = await client.stats();
     const f = s.functions[name];
+    // (read after the wait ended: nothing to explain any more)
+    if (over()) return t?.state;
     if (!f || f.workers === 0) display.line(`task ${quote(id)} waits, QUEUED: no live worker serves function ${quote(name)} (it runs when one that does starts)`);
     else if (s.paused || f.paused) display.line(`task ${quote(id)} waits, QUEUED: ${s.paused ? 'the swarm is' : `function ${quote(name)} is`} paused (\`${PROG} resume\`)`);
   } catch {
