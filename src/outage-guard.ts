@@ -113,7 +113,8 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // thousands, and a pass per call made their failing quadratic.
   const failOverdue = (commands: Command[]) => {
     const late = new Set(commands);
-    const unsent = unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`);
+    // (an error for each call: ioredis writes on a MULTI's its commands' errors, and one shared would list itself and show on every other call's)
+    const unsentWhy = `no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`;
     for (const node of [redis, ...(conn.nodes?.('all') ?? [])]) {
       const offline = (node as unknown as Internals).offlineQueue;
       if (!offline?.length) continue;
@@ -133,12 +134,12 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
           continue;
         }
         late.delete(item.command);
-        item.command.reject(unsent);
+        item.command.reject(unavailable(unsentWhy));
       }
     }
     if (late.size === 0) return;
-    const unanswered = unavailable(`no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`);
-    for (const command of late) command.reject(unanswered);
+    const unanswered = `no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`;
+    for (const command of late) command.reject(unavailable(unanswered));
   };
   return stopDeadlines;
 }

@@ -10,7 +10,7 @@ import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { guardOutage } from '../src/outage-guard.js';
 import { connect } from '../src/redis.js';
-import { Client } from '../src/index.js';
+import { Client, RedisUnavailableError } from '../src/index.js';
 import { clientWithRedisKilled } from './helpers/client-down.js';
 import { startRedis, until } from './helpers/redis-server.js';
 import { replyLost, startProxy } from './helpers/tcp-proxy.js';
@@ -171,4 +171,39 @@ describe('a guarded connection: many calls waiting for a connection, overdue tog
     // the early calls never ran; the late ones ran once each, in the order made
     expect(await redis.lrange('log', 0, -1)).toEqual(late.map((_, i) => `late-${i}`));
   }, 60_000);
+});
+
+describe('a guarded connection: calls failed together at one deadline check', () => {
+  // ioredis writes on the error a MULTI fails with the errors of its commands (previousErrors):
+  // an error shared by every call failed at the check listed itself there, and showed on the
+  // error of every other call failed with it
+  for (const fault of ['killed', 'frozen'] as const) {
+    it(`each fails with an error of its own, a MULTI's listing its commands' errors, not itself (Redis ${fault})`, async () => {
+      const server = await startRedis({ appendonly: true });
+      cleanup.push(() => server.stop());
+      const config = resolveRedisConfig(server.options());
+      const redis = connect(config, 'command', `review-guard-errors-${fault}`, { lazyConnect: false, maxRetriesPerRequest: null });
+      redis.on('error', () => {});
+      cleanup.push(() => redis.disconnect());
+      const patience = 1000;
+      cleanup.push(guardOutage(redis, config, patience));
+      await redis.del('log');
+      if (fault === 'killed') await server.kill();
+      else {
+        server.freeze();
+        cleanup.push(() => server.thaw());
+      }
+      const failed = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as Error & { previousErrors?: unknown[] });
+      const [plain, multi] = await Promise.all([failed(redis.rpush('log', 'plain')), failed(redis.multi().rpush('log', 'multi').llen('log').exec())]);
+      expect(plain).toBeInstanceOf(RedisUnavailableError);
+      expect(multi).toBeInstanceOf(RedisUnavailableError);
+      expect(plain).not.toBe(multi);
+      expect(plain).not.toHaveProperty('previousErrors');
+      expect(multi!.previousErrors).toHaveLength(3);
+      expect(multi!.previousErrors).not.toContain(multi);
+      expect(new Set(multi!.previousErrors).size).toBe(3);
+      // (a caller may serialize what it was told)
+      expect(() => JSON.stringify({ plain, multi })).not.toThrow();
+    }, 30_000);
+  }
 });
