@@ -38,6 +38,32 @@ describe('a Client call waiting for a connection when Redis returns', () => {
   }, 40_000);
 });
 
+describe('Client calls made one after another during an outage', () => {
+  it('each waits its own patience: one made early fails at its deadline, one made later is sent at the reconnect', async () => {
+    const { server, c } = await clientWithRedisKilled(cleanup);
+    const settled = (p: Promise<string>) =>
+      p.then(
+        (id) => ({ id }),
+        (error: unknown) => ({ error: (error as Error).message }),
+      );
+    const made = performance.now();
+    // (not answered before Redis returns: held behind it, the later ones used to share its fate)
+    const early = settled(c.submit('x', 'early', { id: 'made-early' }));
+    const fetched = settled(c.get('made-early').then((t) => t?.state ?? 'none'));
+    await sleep(CLIENT_PATIENCE_MS - 1000);
+    const later = settled(c.submit('x', 'later', { id: 'made-later' }));
+    const early2 = await early;
+    expect(early2).toEqual({ error: expect.stringMatching(/nothing was sent/) });
+    expect(performance.now() - made).toBeLessThan(CLIENT_PATIENCE_MS + 1500);
+    expect(await fetched).toEqual({ error: expect.stringMatching(/nothing was sent/) });
+    await sleep(300);
+    await server.start();
+    expect(await later).toEqual({ id: 'made-later' });
+    expect(await c.get('made-later')).toMatchObject({ state: 'QUEUED' });
+    expect(await c.get('made-early')).toBeNull();
+  }, 40_000);
+});
+
 describe('a Client call written to a Redis that froze, when the client closes', () => {
   it('fails saying it may still run, not that it waited for a connection, and it does run when Redis wakes', async () => {
     const server = await startRedis();
