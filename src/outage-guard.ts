@@ -23,7 +23,8 @@
  * then. Only the Client is guarded: workers and monitors ride an outage in their machines
  * (redisDown), which decide what waits.
  */
-import { Cluster, type Command } from 'ioredis';
+import { Cluster, type ChainableCommander, type Command } from 'ioredis';
+import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
@@ -150,27 +151,44 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
  * own. Auto-pipelined, it would not: ioredis runs one batch at a time and holds every later call
  * behind the first one waiting for a connection, so a call made 9 s into an outage was handed
  * over only when that first one failed, at 10 s, and refused with it (the outage past its
- * patience), though Redis came back 0.3 s later. Turned off once no call is held for the next
- * batch (else a call made after would pass it), on again when the connection is ready: ioredis
- * writes its queue before it says so, so what waited there goes first. (A Cluster's batches,
- * one per node, are left as they are.)
+ * patience), though Redis came back 0.3 s later. Turned off at the close, what it holds handed
+ * over then (else a call made after would pass it), on again when the connection is ready:
+ * ioredis writes its queue before it says so, so what waited there goes first. (A Cluster's
+ * batches, one per node, are left as they are.)
  */
 function directWhileDown(redis: Connection): void {
   if (redis instanceof Cluster || !redis.options.enableAutoPipelining) return;
   let off = false;
-  const tryOff = () => {
-    if (off || redis.status === 'ready' || redis.autoPipelineQueueSize > 0) return;
+  redis.on('close', () => {
+    if (off || redis.status === 'ready') return;
     off = true;
     redis.options.enableAutoPipelining = false;
-  };
-  // (and at each reconnect attempt: a batch held when the connection closed has gone by then)
-  redis.on('close', tryOff);
-  redis.on('reconnecting', tryOff);
+    // (held behind a batch written before the close, they waited for its answer or its patience, then their own, and so did every call made after them)
+    sendHeld(redis);
+  });
   redis.on('ready', () => {
     if (!off) return;
     off = false;
     redis.options.enableAutoPipelining = true;
   });
+}
+
+type Held = ChainableCommander & { [kCallbacks]: ((e: Error | null, v?: unknown) => void)[] | null };
+
+/** Hand over what ioredis's auto-pipeline holds now, in order, answering each call as ioredis does (src/autoPipelining.ts there) */
+function sendHeld(redis: Connection): void {
+  const held = (redis as unknown as { _autoPipelines: Map<string, Held> })._autoPipelines;
+  for (const [slot, pipeline] of held) {
+    held.delete(slot);
+    const callbacks = pipeline[kCallbacks] ?? [];
+    pipeline[kCallbacks] = null;
+    void pipeline.exec((e, results) => {
+      for (let i = 0; i < callbacks.length; i++) {
+        if (e) process.nextTick(callbacks[i]!, e);
+        else process.nextTick(callbacks[i]!, ...(results?.[i] ?? [null, undefined]));
+      }
+    });
+  }
 }
 
 /** what our own flush of a connection's queue (src/redis.ts failQueued) says went wrong: ioredis's own says nothing */

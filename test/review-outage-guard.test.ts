@@ -64,6 +64,33 @@ describe('Client calls made one after another during an outage', () => {
   }, 40_000);
 });
 
+describe('Client calls made after the connection closed, while a call written before it waits for its answer', () => {
+  it('each waits its own patience, not behind that call', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => proxy.close());
+    const c = new Client({ redis: { ...server.options(), port: proxy.port } });
+    cleanup.push(() => c.close());
+    const id = await c.submit('nobody-serves-this', 1);
+    const settledAt = (p: Promise<unknown>) => p.then(() => performance.now(), () => performance.now());
+    // the network goes silent: a cancel is written (its answer never comes) and one made after
+    // it waits for it in ioredis's auto-pipeline; then the connection is reset, and the
+    // reconnects hang (the network silent again)
+    proxy.partition();
+    void settledAt(c.cancel(id));
+    await sleep(200);
+    void settledAt(c.cancel(id));
+    await sleep(200);
+    proxy.reset();
+    proxy.partition();
+    await sleep(1000);
+    const made = performance.now();
+    const after = await settledAt(c.cancel(id));
+    expect(after - made).toBeLessThan(CLIENT_PATIENCE_MS + 2000);
+  }, 40_000);
+});
+
 describe('a Client call written to a Redis that froze, when the client closes', () => {
   it('fails saying it may still run, not that it waited for a connection, and it does run when Redis wakes', async () => {
     const server = await startRedis();
