@@ -91,6 +91,33 @@ describe('Client calls made after the connection closed, while a call written be
   }, 40_000);
 });
 
+describe('a Client call held behind one written before the connection closed, and one made after the close', () => {
+  it('reach Redis in the order they were made: a cancel, then a submit with its dedupe key, finds the key free', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const proxy = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => proxy.close());
+    const c = new Client({ redis: { ...server.options(), port: proxy.port } });
+    cleanup.push(() => c.close());
+    const other = await c.submit('nobody-serves-this', 1);
+    const old = await c.submit('nobody-serves-this', 'old', { key: 'k' });
+    proxy.partition();
+    const written = c.cancel(other);
+    await sleep(200);
+    const cancelled = c.cancel(old);
+    await sleep(200);
+    proxy.reset();
+    proxy.partition();
+    await sleep(500);
+    const fresh = c.submit('nobody-serves-this', 'new', { key: 'k' });
+    await sleep(500);
+    proxy.heal();
+    expect(await written).toBe('cancelled');
+    expect(await cancelled).toBe('cancelled');
+    expect(await fresh).not.toBe(old);
+  }, 30_000);
+});
+
 describe('a Client call written to a Redis that froze, when the client closes', () => {
   it('fails saying it may still run, not that it waited for a connection, and it does run when Redis wakes', async () => {
     const server = await startRedis();
