@@ -13,7 +13,7 @@ import { connect } from '../src/redis.js';
 import { Client, RedisUnavailableError } from '../src/index.js';
 import { clientWithRedisKilled } from './helpers/client-down.js';
 import { startRedis, until } from './helpers/redis-server.js';
-import { replyLost, startProxy } from './helpers/tcp-proxy.js';
+import { replyLost, startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -64,50 +64,56 @@ describe('Client calls made one after another during an outage', () => {
   }, 40_000);
 });
 
+/** a Client reaching a private Redis through a proxy */
+async function clientThroughProxy(): Promise<{ proxy: TcpProxy; c: Client }> {
+  const server = await startRedis();
+  cleanup.push(() => server.stop());
+  const proxy = await startProxy('127.0.0.1', server.port);
+  cleanup.push(() => proxy.close());
+  const c = new Client({ redis: { ...server.options(), port: proxy.port } });
+  cleanup.push(() => c.close());
+  return { proxy, c };
+}
+
+/**
+ * The network goes silent: `written()` is written (its answer never comes) and `held()`, made
+ * after it, waits behind it in ioredis's auto-pipeline; then the connection is reset, and the
+ * reconnects hang (the network silent again). Their calls, settled or not.
+ */
+async function closeBehindWrittenCall<A, B>(proxy: TcpProxy, written: () => Promise<A>, held: () => Promise<B>): Promise<[Promise<A>, Promise<B>]> {
+  proxy.partition();
+  const first = written();
+  first.catch(() => {});
+  await sleep(200);
+  const second = held();
+  second.catch(() => {});
+  await sleep(200);
+  proxy.reset();
+  proxy.partition();
+  return [first, second];
+}
+
 describe('Client calls made after the connection closed, while a call written before it waits for its answer', () => {
   it('each waits its own patience, not behind that call', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const proxy = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => proxy.close());
-    const c = new Client({ redis: { ...server.options(), port: proxy.port } });
-    cleanup.push(() => c.close());
+    const { proxy, c } = await clientThroughProxy();
     const id = await c.submit('nobody-serves-this', 1);
-    const settledAt = (p: Promise<unknown>) => p.then(() => performance.now(), () => performance.now());
-    // the network goes silent: a cancel is written (its answer never comes) and one made after
-    // it waits for it in ioredis's auto-pipeline; then the connection is reset, and the
-    // reconnects hang (the network silent again)
-    proxy.partition();
-    void settledAt(c.cancel(id));
-    await sleep(200);
-    void settledAt(c.cancel(id));
-    await sleep(200);
-    proxy.reset();
-    proxy.partition();
+    await closeBehindWrittenCall(proxy, () => c.cancel(id), () => c.cancel(id));
     await sleep(1000);
     const made = performance.now();
-    const after = await settledAt(c.cancel(id));
+    const after = await c.cancel(id).then(
+      () => performance.now(),
+      () => performance.now(),
+    );
     expect(after - made).toBeLessThan(CLIENT_PATIENCE_MS + 2000);
   }, 40_000);
 });
 
 describe('a Client call held behind one written before the connection closed, and one made after the close', () => {
   it('reach Redis in the order they were made: a cancel, then a submit with its dedupe key, finds the key free', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const proxy = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => proxy.close());
-    const c = new Client({ redis: { ...server.options(), port: proxy.port } });
-    cleanup.push(() => c.close());
+    const { proxy, c } = await clientThroughProxy();
     const other = await c.submit('nobody-serves-this', 1);
     const old = await c.submit('nobody-serves-this', 'old', { key: 'k' });
-    proxy.partition();
-    const written = c.cancel(other);
-    await sleep(200);
-    const cancelled = c.cancel(old);
-    await sleep(200);
-    proxy.reset();
-    proxy.partition();
+    const [written, cancelled] = await closeBehindWrittenCall(proxy, () => c.cancel(other), () => c.cancel(old));
     await sleep(500);
     const fresh = c.submit('nobody-serves-this', 'new', { key: 'k' });
     await sleep(500);
