@@ -231,11 +231,13 @@ describe('a guarded connection: many calls waiting for a connection, overdue tog
     const server = await startRedis({ appendonly: true });
     cleanup.push(() => server.stop());
     const config = resolveRedisConfig(server.options());
-    // (no auto-pipeline: each call its own item in the queue, as a busy producer's calls of many ticks)
-    const redis = connect(config, 'command', 'review-guard-many', { lazyConnect: false, enableAutoPipelining: false, maxRetriesPerRequest: null });
+    // (no auto-pipeline: each call its own item in the queue, as a busy producer's calls of many
+    // ticks; reconnects every 50 ms, so that the late calls' time left once the early ones have
+    // failed is spent starting Redis, not in a reconnect's backoff)
+    const redis = connect(config, 'command', 'review-guard-many', { lazyConnect: false, enableAutoPipelining: false, maxRetriesPerRequest: null, retryStrategy: () => 50 });
     redis.on('error', () => {});
     cleanup.push(() => redis.disconnect());
-    const patience = 1500;
+    const patience = 2000;
     cleanup.push(guardOutage(redis, config, patience));
     await redis.del('log');
     await server.kill();
@@ -245,8 +247,10 @@ describe('a guarded connection: many calls waiting for a connection, overdue tog
     // the event loop held for seconds at a time
     const madeAt = performance.now();
     const early = Array.from({ length: 40_000 }, (_, i) => settle(redis.rpush('log', `early-${i}`)));
-    await sleep(patience / 2);
-    // late: made half a patience after, still queued when the early ones fail
+    await sleep(patience * 0.85);
+    // late: made most of a patience after, still queued when the early ones fail, with the rest
+    // of theirs to wait for Redis (under a loaded CI, half a patience was not enough to fail the
+    // early ones and start Redis again)
     const late = Array.from({ length: 50 }, (_, i) => settle(redis.rpush('log', `late-${i}`)));
     const earlyOutcomes = await Promise.all(early);
     // (at their deadline, not seconds after it: a bound far above the few ms it takes)
