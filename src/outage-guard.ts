@@ -177,7 +177,10 @@ type Held = ChainableCommander & { [kCallbacks]: ((e: Error | null, v?: unknown)
 
 /** Hand over what ioredis's auto-pipeline holds now, in order, answering each call as ioredis does (src/autoPipelining.ts there) */
 function sendHeld(redis: Connection): void {
-  const held = (redis as unknown as { _autoPipelines: Map<string, Held> })._autoPipelines;
+  const held = (redis as unknown as { _autoPipelines?: Map<string, Held> })._autoPipelines;
+  // (another ioredis than the one this was written for: its calls wait as it holds them, rather
+  // than a throw in a 'close' listener ending the process)
+  if (!(held instanceof Map)) return;
   for (const [slot, pipeline] of held) {
     held.delete(slot);
     const callbacks = pipeline[kCallbacks] ?? [];
