@@ -63,10 +63,11 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
   });
   try {
     const waiting = client.wait(id, { timeout });
-    // (its timeout may pass while the hint below is still being read: handled here, awaited below)
-    waiting.catch(() => {});
-    // (the hint's reads may wait the client's patience on a silent Redis: a wait that fails, its timeout passed, does not wait for them)
-    const state = await Promise.race([explainWait(display, client, id, fn, () => over), waiting.then(() => new Promise<never>(() => {}), () => undefined)]);
+    // The hint's reads may wait the client's patience on a silent Redis: a wait that fails (its
+    // timeout passed) does not wait for them, one that succeeds does. (Its failure is handled
+    // here at once, and thrown by the await after.)
+    const explaining = explainWait(display, client, id, fn, () => over);
+    const state = await Promise.race([explaining, waiting.then(() => explaining, () => undefined)]);
     const t = await waiting;
     if (state !== 'END') await end.drain();
     return t;
