@@ -1,8 +1,13 @@
 /**
  * Chaos soak: N tasks through several worker and monitor processes while faults strike on a
  * seeded schedule (SIGKILL and SIGSTOP of workers, monitor crashes, Redis killed and restarted
- * with AOF, Redis frozen, a worker's Redis link gone silent). At the end every task must have
- * ended exactly once in Redis and none may be lost; duplicate executions are counted.
+ * with AOF, Redis frozen, a worker's Redis link gone silent). The tasks are a seeded mix of what
+ * users queue (test/chaos/mix.ts): plain ones, grouped ones under concurrency and rate limits
+ * with priorities, delayed ones, ones that fail and are retried with a backoff, ones submitted
+ * with a dedupe key, ones cancelled while queued or running, and a schedule's ticks. At the end
+ * every task must have ended exactly once in Redis, none lost, each with the outcome its kind
+ * allows; none may have started before it was due, no limit may be left counting a task, and no
+ * schedule tick may have fired twice. Duplicate executions are counted.
  *
  *   npm run chaos -- [--seed N] [--duration s] [--tasks N] [--workers N]
  *
@@ -11,7 +16,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { Client, DuplicateTaskError } from '../../src/index.js';
+import { Client } from '../../src/index.js';
+import { mixedTasks } from './mix.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -72,6 +78,7 @@ for (let i = 0; i < workerCount; i++) {
 const MONITOR_SCRIPT = fileURLToPath(new URL('../fixtures/monitor-process.ts', import.meta.url));
 const monitors: (ChildProcess | undefined)[] = [undefined, undefined];
 const requeues: string[] = [];
+const scheduleLines: string[] = [];
 function startMonitor(i: number): Promise<void> {
   const p = spawn(process.execPath, ['--import', 'tsx', MONITOR_SCRIPT], {
     env: { ...process.env, MONITOR_OPTIONS: JSON.stringify({ ...MONITOR, redis: o }), TASK_SWARM_LOG: 'error' },
@@ -87,32 +94,23 @@ function startMonitor(i: number): Promise<void> {
         buf = buf.slice(nl + 1);
         if (line === 'READY') resolve();
         if (line.startsWith('REQUEUED ')) requeues.push(line.slice(9));
+        if (line.startsWith('SCHEDULE ')) scheduleLines.push(line);
       }
     });
   });
 }
 await Promise.all([startMonitor(0), startMonitor(1)]);
 
-// Producer: tasks arrive over the first two thirds of the run.
-const ids: string[] = [];
+// Producer: tasks arrive over the first two thirds of the run, a seeded mix of kinds.
+const mix = mixedTasks(client, rand, between);
+await mix.setUp();
 const producing = (async () => {
   const gap = (duration * 0.66) / taskCount;
   for (let i = 0; i < taskCount; i++) {
-    const id = `t${i}`;
-    const data = { ms: between(200, 3000) };
-    // Redis may be down right now: retry; a retry whose first try did land is refused as a duplicate.
-    for (;;) {
-      try {
-        await client.submit('sleep', data, { id });
-        break;
-      } catch (e) {
-        if (e instanceof DuplicateTaskError) break;
-        await sleep(200);
-      }
-    }
-    ids.push(id);
+    await mix.submitOne(`t${i}`);
     await sleep(gap * (0.5 + rand()));
   }
+  await mix.tearDown();
 })();
 
 const faults: Record<string, number> = {};
@@ -170,7 +168,8 @@ while (Date.now() - t0 < duration) {
 await producing;
 console.log(`faults: ${Object.entries(faults).map(([k, v]) => `${k} x${v}`).join(', ')}`);
 
-// Settle: every task must end.
+// Settle: every task must end (the ones a schedule fired included).
+const ids = mix.ids(scheduleLines);
 const deadline = Date.now() + 120_000;
 let pending = ids;
 while (pending.length && Date.now() < deadline) {
@@ -184,16 +183,24 @@ while (pending.length && Date.now() < deadline) {
 
 const infos = await Promise.all(ids.map((id) => client.get(id)));
 const starts = new Map<string, number>();
-for (const p of everyProcess) for (const l of p.lines) if (l.startsWith('STARTED ')) starts.set(l.split(' ')[1]!, (starts.get(l.split(' ')[1]!) ?? 0) + 1);
+const firstStart = new Map<string, number>();
+for (const p of everyProcess)
+  p.lines.forEach((l, i) => {
+    if (!l.startsWith('STARTED ')) return;
+    const [, id, attempt] = l.split(' ') as [string, string, string];
+    // (per attempt: a retry is a start of its own, not a duplicate)
+    starts.set(`${id} ${attempt}`, (starts.get(`${id} ${attempt}`) ?? 0) + 1);
+    firstStart.set(id, Math.min(firstStart.get(id) ?? Infinity, p.times[i]!));
+  });
 const lost = ids.filter((_, i) => infos[i]?.state !== 'END');
-const failed = ids.filter((_, i) => infos[i]?.state === 'END' && infos[i]?.outcome !== 'succeeded');
 const duplicates = [...starts.values()].reduce((a, n) => a + Math.max(0, n - 1), 0);
 const queueLeft = await server.client().llen(`${o.keyPrefix}new-task`);
+const wrong = mix.check(ids, infos, firstStart, scheduleLines, await server.client().hgetall(`${o.keyPrefix}new-task:running`));
 
-console.log(`tasks: ${ids.length} submitted, ${ids.length - lost.length} ended (${failed.length} not succeeded), ${lost.length} lost, ${queueLeft} still queued`);
-console.log(`executions: ${[...starts.values()].reduce((a, n) => a + n, 0)} starts, ${duplicates} duplicate executions, ${requeues.length} requeues`);
-if (failed.length) console.log(`not succeeded: ${failed.slice(0, 10).map((id) => `${id} ${JSON.stringify(infos[ids.indexOf(id)]?.error)}`).join('; ')}`);
-if (lost.length) console.log(`lost: ${lost.slice(0, 20).join(', ')}`);
+console.log(`tasks: ${ids.length} submitted (${mix.summary()}), ${ids.length - lost.length} ended, ${lost.length} lost, ${queueLeft} still queued`);
+console.log(`executions: ${[...starts.values()].reduce((a, n) => a + n, 0)} starts, ${duplicates} duplicate executions (an attempt started twice), ${requeues.length} requeues`);
+for (const w of wrong.slice(0, 20)) console.log(`wrong: ${w}`);
+if (lost.length) console.log(`lost: ${lost.slice(0, 20).map((id) => `${id} (${mix.kindOf(id)}: ${infos[ids.indexOf(id)]?.state})`).join(', ')}`);
 
 for (const n of nodes) {
   await n.proc?.kill('SIGKILL');
@@ -203,6 +210,6 @@ for (const m of monitors) m?.kill('SIGKILL');
 await client.close();
 await server.stop();
 
-const ok = lost.length === 0 && failed.length === 0;
+const ok = lost.length === 0 && wrong.length === 0;
 console.log(`${ok ? 1 : 0} passed, ${ok ? 0 : 1} failed (chaos seed ${seed})`);
 process.exit(ok ? 0 : 1);
