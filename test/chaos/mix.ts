@@ -10,6 +10,8 @@
  *              or failed having used its 4 attempts (a worker's death spends one too)
  *   deduped    `sleep` with one of ten dedupe keys: whichever task the submit answered with
  *              (this one, or the live holder of its key) succeeded
+ *   timeout    `sleep` for 2 s under a timeout of 100-400 ms, one attempt: failed, timed out (or
+ *              parked after its worker died as often as the monitors allow)
  *   cancelled  `sleep`, cancelled 0-3 s after its submit: as the cancel answered (`cancelled`:
  *              ended cancelled; `stopping`: stopped, cancelled, or succeeded if it returned
  *              first; `ended`: as it ended)
@@ -20,7 +22,7 @@
  */
 import { DuplicateTaskError, type CancelResult, type Client, type TaskInfo } from '../../src/index.js';
 
-type Kind = 'plain' | 'grouped' | 'delayed' | 'flaky' | 'deduped' | 'cancelled' | 'scheduled';
+type Kind = 'plain' | 'grouped' | 'delayed' | 'flaky' | 'deduped' | 'cancelled' | 'timeout' | 'scheduled';
 
 interface Submitted {
   kind: Kind;
@@ -54,7 +56,8 @@ export function mixedTasks(client: Client, rand: () => number, between: (a: numb
 
   const kindFor = (): Exclude<Kind, 'scheduled'> => {
     const r = rand();
-    if (r < 0.4) return 'plain';
+    if (r < 0.35) return 'plain';
+    if (r < 0.4) return 'timeout';
     if (r < 0.6) return 'grouped';
     if (r < 0.7) return 'delayed';
     if (r < 0.8) return 'flaky';
@@ -93,6 +96,9 @@ export function mixedTasks(client: Client, rand: () => number, between: (a: numb
         case 'flaky':
           t.attempts = 4;
           submit = () => client.submit('flaky', { fails: between(1, 3), ms: between(50, 500) }, { id, attempts: 4, backoff: 150 });
+          break;
+        case 'timeout':
+          submit = () => client.submit('sleep', { ms: 2000 }, { id, timeout: between(100, 400) });
           break;
         case 'deduped':
           submit = () => client.submit('sleep', { ms: between(200, 1500) }, { id, key: `k${between(0, 10)}` });
@@ -148,6 +154,9 @@ export function mixedTasks(client: Client, rand: () => number, between: (a: numb
         switch (t.kind) {
           case 'flaky':
             if (outcome !== 'succeeded' && info.attempt < t.attempts!) wrong.push(`${what}, with attempts left`);
+            break;
+          case 'timeout':
+            if (outcome !== 'failed' || !['ERR_TIMEOUT', 'ERR_MAX_ATTEMPTS'].includes(info.error?.code ?? '')) wrong.push(what);
             break;
           case 'cancelled':
             if (t.cancel === 'cancelled' && outcome !== 'cancelled') wrong.push(what);

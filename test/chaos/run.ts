@@ -17,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/index.js';
+import { partitionPrefix } from '../../src/partition-keys.js';
 import { mixedTasks } from './mix.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
@@ -28,13 +29,16 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '150' },
     tasks: { type: 'string', default: '400' },
     workers: { type: 'string', default: '4' },
+    partitions: { type: 'string' },
   },
 });
 const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31));
 const duration = Number(values.duration) * 1000;
 const taskCount = Number(values.tasks);
 const workerCount = Number(values.workers);
-console.log(`chaos: seed ${seed}, ${duration / 1000} s of faults, ${taskCount} tasks, ${workerCount} workers, 2 monitors`);
+// (one or two partitions, by the seed unless given: a replay runs the same swarm)
+const partitions = Number(values.partitions ?? 1 + (seed % 2));
+console.log(`chaos: seed ${seed}, ${duration / 1000} s of faults, ${taskCount} tasks, ${workerCount} workers, 2 monitors, ${partitions} partition(s)`);
 
 /** mulberry32: a tiny seeded PRNG, so a schedule can be replayed */
 let state = seed >>> 0;
@@ -53,7 +57,8 @@ const WORKER = { port: 0, concurrency: 4, heartbeatInterval: 200, pingTimeout: 3
 const MONITOR = { taskTimeout: 3000, checkTaskInterval: 1000, pingTimeout: 300, maxAttempts: 20 };
 
 const server = await startRedis({ appendonly: true });
-const o = server.options();
+const o = server.options(partitions > 1 ? { keyPrefix: `{chaos-${process.pid}}:`, partitions } : {});
+const prefixes = Array.from({ length: partitions }, (_, p) => partitionPrefix(o.keyPrefix, p, partitions));
 const client = new Client({ redis: o });
 
 interface Node {
@@ -194,8 +199,13 @@ for (const p of everyProcess)
   });
 const lost = ids.filter((_, i) => infos[i]?.state !== 'END');
 const duplicates = [...starts.values()].reduce((a, n) => a + Math.max(0, n - 1), 0);
-const queueLeft = await server.client().llen(`${o.keyPrefix}new-task`);
-const wrong = mix.check(ids, infos, firstStart, scheduleLines, await server.client().hgetall(`${o.keyPrefix}new-task:running`));
+let queueLeft = 0;
+const running: Record<string, string> = {};
+for (const p of prefixes) {
+  queueLeft += await server.client().llen(`${p}new-task`);
+  for (const [target, n] of Object.entries(await server.client().hgetall(`${p}new-task:running`))) running[`${p} ${target}`] = n;
+}
+const wrong = mix.check(ids, infos, firstStart, scheduleLines, running);
 
 console.log(`tasks: ${ids.length} submitted (${mix.summary()}), ${ids.length - lost.length} ended, ${lost.length} lost, ${queueLeft} still queued`);
 console.log(`executions: ${[...starts.values()].reduce((a, n) => a + n, 0)} starts, ${duplicates} duplicate executions (an attempt started twice), ${requeues.length} requeues`);
