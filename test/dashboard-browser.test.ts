@@ -161,6 +161,20 @@ describe('dashboard in a browser', () => {
     await client.cancel(id);
   }, 60_000);
 
+  it('limits read in words, and the page asks for no icon it lacks', async () => {
+    const missing: string[] = [];
+    page.on('response', (r) => void (r.status() === 404 && missing.push(r.url())));
+    await client.setLimit({ group: 'g-words' }, { concurrency: 2, rate: { max: 5, per: 1000 } });
+    try {
+      await page.reload();
+      const row = page.locator('#limits tr', { hasText: 'group g-words' });
+      await expect.poll(() => row.locator('td.limit').textContent(), { timeout: 10_000 }).toBe('at most 2 at once, at most 5 starts per 1000 ms');
+      expect(missing).toEqual([]);
+    } finally {
+      await client.setLimit({ group: 'g-words' }, null);
+    }
+  }, 60_000);
+
   it('dead letters are listed, and purged or retried from the page with the token', async () => {
     const q = server.client();
     await q.lpush(`${redis.keyPrefix as string}new-task`, 'not json', '{"id":"dl-no-function"}');

@@ -6,6 +6,7 @@
  */
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>task-swarm dashboard</title>
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:13px system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d232b}
@@ -18,7 +19,7 @@ section.wide{grid-column:1 / span 2}
 h2{font-size:14px;margin:4px 0 8px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;white-space:nowrap;font-variant-numeric:tabular-nums}
-td.last-event{white-space:normal;min-width:10em}
+td.last-event,td.limit{white-space:normal;min-width:10em}
 tr.pick{cursor:pointer} tr.pick:hover{background:#eef4ff}
 .alive,.active{color:#16794a;font-weight:600}.silent{color:#b26b00;font-weight:600}.dead{color:#b3261e;font-weight:600}
 .chart{display:flex;flex-wrap:wrap;gap:4px}
@@ -59,6 +60,9 @@ pre{white-space:pre-wrap;margin:2px 0}
 'use strict';
 const $ = (s) => document.querySelector(s);
 const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
+// a limit in words (its stored JSON ran past the card); a value claims ignore says so
+const limitText = (l) => l.invalid !== undefined ? 'not a limit (claims ignore it): ' + l.invalid
+  : [l.concurrency != null ? 'at most ' + l.concurrency + ' at once' : '', l.rate ? 'at most ' + l.rate.max + ' starts per ' + l.rate.per + ' ms' : ''].filter(Boolean).join(', ');
 const ago = (ms, now) => ms == null ? '' : Math.max(0, Math.round(((now ?? Date.now()) - ms) / 1000)) + 's';
 const tokenInput = $('#token');
 tokenInput.value = sessionStorage.getItem('task-swarm-token') || '';
@@ -113,7 +117,7 @@ function renderStatus(s) {
   $('#monitors tbody').innerHTML = s.monitors.map((m) => '<tr data-monitor="' + esc(m.name) + '"><td>' + esc(m.name) + '</td><td class="' + m.health + '">' + m.health + '</td><td>' + ago(m.lastSweep, s.now) + ' ago</td></tr>').join('') || '<tr><td class="muted">none sweeping</td></tr>';
   if (machines) drawChart($('#chart-monitor'), machines.monitor, sweeping.length ? { active: sweeping } : {});
   $('#dead tbody').innerHTML = s.dead.map((d) => '<tr><td>' + esc(d.key) + '</td><td>' + esc(d.reason) + '</td><td>' + esc(d.id) + '</td><td>' + ago(d.at, s.now) + '</td><td><button data-retry="' + esc(d.key) + '">retry</button><button data-purge="' + esc(d.key) + '">purge</button></td></tr>').join('') || '<tr><td class="muted">none</td></tr>';
-  $('#limits tbody').innerHTML = s.limits.map((l) => '<tr><td>limit ' + esc(l.function ? 'function ' + l.function : 'group ' + l.group) + '</td><td>' + esc(JSON.stringify(l.limit ?? l)) + '</td><td>running ' + esc(l.running) + '</td></tr>').join('') || '<tr><td class="muted">no limits</td></tr>';
+  $('#limits tbody').innerHTML = s.limits.map((l) => '<tr><td>limit ' + esc(l.function ? 'function ' + l.function : 'group ' + l.group) + '</td><td class="limit">' + esc(limitText(l)) + '</td><td>running ' + esc(l.running) + '</td></tr>').join('') || '<tr><td class="muted">no limits</td></tr>';
   $('#schedules tbody').innerHTML = s.schedules.map((x) => '<tr><td>schedule ' + esc(x.name) + '</td><td>' + esc(x.function ?? '') + '</td><td>next ' + (x.next ? new Date(x.next).toISOString() : '') + '</td></tr>').join('') || '<tr><td class="muted">no schedules</td></tr>';
 }
 
