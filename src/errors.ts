@@ -140,17 +140,19 @@ export class TaskStoppedError extends TaskSwarmError {
  * src/scripts.ts generates lib/park-codes.lua from it.
  */
 export const DEAD_LETTER_REASONS = {
-  bad_json: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
-  bad_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  // (`refusedAsIs`: the entry's own bytes are what no claim takes, whatever the swarm's state or
+  // settings: queued again as it is, it would be parked again at once; retry-dead.lua refuses it)
+  bad_json: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
+  bad_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
   /** a `priority` or `group` that is not one (src/lua/claim.lua says what they may be) */
   bad_option: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
-  missing_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
-  missing_function: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  missing_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
+  missing_function: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
   unknown_function: { code: 'ERR_UNKNOWN_FUNCTION', error: 'UnknownFunctionError' },
   duplicate: { code: 'ERR_DUPLICATE_TASK', error: 'DuplicateTaskError' },
   too_large: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
   max_attempts: { code: 'ERR_MAX_ATTEMPTS', error: 'MaxAttemptsError' },
   /** claimed, but the worker could not start it (the runtime's safety net, park-claimed.lua) */
   unrunnable: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
-} as const satisfies Record<string, { code: string; error: string }>;
+} as const satisfies Record<string, { code: string; error: string; refusedAsIs?: true }>;
 export type DeadLetterReason = keyof typeof DEAD_LETTER_REASONS;

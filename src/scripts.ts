@@ -82,7 +82,7 @@ const FLAGS: Partial<Record<ScriptName, readonly string[]>> = {
 
 const GENERATED: Record<string, () => string> = {
   'lib/park-codes': () => {
-    const rows = Object.entries(DEAD_LETTER_REASONS).map(([reason, r]) => `  ${reason} = { code = '${r.code}', name = '${r.error}' },`);
+    const rows = Object.entries(DEAD_LETTER_REASONS).map(([reason, r]) => `  ${reason} = { code = '${r.code}', name = '${r.error}'${'refusedAsIs' in r ? ', refusedAsIs = true' : ''} },`);
     return ['-- lib/park-codes.lua (generated from src/errors.ts): the error of each dead-letter reason', 'local PARK_CODES = {', ...rows, '}'].join('\n');
   },
 };

@@ -226,7 +226,7 @@ describe('an administrative script run again with its call token', () => {
   it('answers 1, what its first run did; another call finds nothing to do (0)', async () => {
     const o = server.options();
     const k = buildKeys(resolveRedisConfig(o));
-    const entry = JSON.stringify({ key: '7', reason: 'bad_id', message: 'hand-made', raw: JSON.stringify({ id: 'r-1', function: 'f' }), at: 1 });
+    const entry = JSON.stringify({ key: '7', reason: 'too_large', message: 'hand-made', raw: JSON.stringify({ id: 'r-1', function: 'f' }), at: 1 });
     const twice = async (name: Parameters<typeof runScript>[1], keys: string[], args: string[], argsOfAnother: string[]) => [
       await runScript(redis, name, keys, args),
       await runScript(redis, name, keys, args),

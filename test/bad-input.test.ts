@@ -122,6 +122,26 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     await stillRuns();
   });
 
+  it('an entry parked for what its own bytes are (not JSON, no id, no function) is refused a retry, which would only park it again, and stays listed', async () => {
+    const { o, c, push, stillRuns } = await setup();
+    await push('{"id": "x", "function": ');
+    await push('{"function":"echo"}');
+    await push('{"id":"no-fn"}');
+    const letters = await until(async () => {
+      const l = await c.deadLetters();
+      return l.length === 3 ? l : undefined;
+    }, 'three dead letters');
+    for (const letter of letters) {
+      await expect(c.retryDead(letter)).rejects.toThrow(InvalidTaskError);
+      await expect(c.retryDead(letter)).rejects.toThrow(new RegExp(`dead letter ${letter.key} was parked for ${letter.reason}.*purge it`));
+    }
+    // nothing moved: the same three, under the same keys, none queued again
+    expect((await c.deadLetters()).map((l) => l.key).sort()).toEqual(letters.map((l) => l.key).sort());
+    expect(await redis.llen(`${o.keyPrefix}new-task`)).toBe(0);
+    expect(await c.purgeDead(letters[0]!)).toBe(true);
+    await stillRuns();
+  });
+
   it('a duplicate of a running task id', async () => {
     const { o, w, c, push, stillRuns } = await setup();
     let release!: () => void;

@@ -189,11 +189,24 @@ describe('dashboard in a browser', () => {
     await page.click(`button[data-purge="${junk.key}"]`);
     await page.locator(`button[data-purge="${junk.key}"]`).waitFor({ state: 'detached' });
     expect(await client.deadLetter(junk.key)).toBeNull();
+    // an entry without a function cannot pass as it stands: its retry is refused, with why
     await page.click(`button[data-retry="${noFn.key}"]`);
-    await page.locator(`button[data-retry="${noFn.key}"]`).waitFor({ state: 'detached' });
-    // retried: the entry went back on the queue (and, still without a function, is parked anew)
-    expect(await client.deadLetter(noFn.key)).toBeNull();
-    expect(await page.locator('#msg').textContent()).toBe('');
+    await expect.poll(() => page.locator('#msg').textContent(), { timeout: 10_000 }).toMatch(new RegExp(`dead letter ${noFn.key} was parked for missing_function`));
+    expect(await client.deadLetter(noFn.key)).not.toBeNull();
+    await page.click(`button[data-purge="${noFn.key}"]`);
+    await page.locator(`button[data-purge="${noFn.key}"]`).waitFor({ state: 'detached' });
+    // a duplicate of a running task can pass once its holder is gone: retried, it goes back on
+    // the queue (and, its holder still running, is parked anew under a new key)
+    const held = await client.submit('sleep', { ms: 30_000 });
+    await until(async () => (await client.get(held))?.state === 'RUNNING', 'the holder running');
+    await q.lpush(`${redis.keyPrefix as string}new-task`, JSON.stringify({ id: held, function: 'sleep' }));
+    const dup = await until(async () => (await client.deadLetters()).find((l) => l.reason === 'duplicate'), 'a duplicate parked');
+    await page.locator(`button[data-retry="${dup.key}"]`).waitFor();
+    await page.click(`button[data-retry="${dup.key}"]`);
+    await page.locator(`button[data-retry="${dup.key}"]`).waitFor({ state: 'detached' });
+    expect(await client.deadLetter(dup.key)).toBeNull();
+    await until(async () => (await client.deadLetters()).some((l) => l.reason === 'duplicate' && l.key !== dup.key), 'parked anew');
+    await client.cancel(held);
   }, 60_000);
 
   it("mounted in an app under a path of its own, the page works there (its requests are relative)", async () => {

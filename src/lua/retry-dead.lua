@@ -11,11 +11,15 @@
   came resends it) answers 1, what its first run did, not 0
 
   Returns 1 when requeued, 0 when there is no entry with that key (retried or purged already).
+  An entry parked for what its own bytes are (not JSON, no id, an id that is none, no function:
+  `refusedAsIs` in lib/park-codes.lua) is refused with an error and left as it is: queued again,
+  it would be parked again at once, under a new key.
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
 --@include lib/names.lua
 --@include lib/admin-calls.lua
+--@include lib/park-codes.lua
 
 if adminCallDone(KEYS[6], ARGV[3]) then return 1 end
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
@@ -24,6 +28,8 @@ local ok, letter = pcall(cjson.decode, entry)
 -- an entry edited into junk by hand carries no task to queue: left for purge
 if not ok or type(letter) ~= 'table' or type(letter.raw) ~= 'string' then return redis.error_reply('dead letter ' .. ARGV[1] .. ' is not an entry this swarm wrote (no "raw" task); purge it') end
 if letter.truncated then return redis.error_reply('dead letter ' .. ARGV[1] .. ' holds only the first 4 KB of a ' .. tostring(letter.truncated) .. '-byte entry: it cannot be queued again; send the task again (maxPayloadBytes bounds it) and purge this one') end
+local code = PARK_CODES[letter.reason]
+if code and code.refusedAsIs then return redis.error_reply('dead letter ' .. ARGV[1] .. ' was parked for ' .. letter.reason .. ', which its entry is as it stands: queued again, it would be parked again; purge it, and send the task again, fixed') end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])

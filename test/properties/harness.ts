@@ -28,6 +28,7 @@ import { expect } from 'vitest';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { claim, submit, type ClaimReply, type ClaimRequest } from '../../src/effects/queue.js';
 import { retryDead } from '../../src/effects/dead-letters.js';
+import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../../src/errors.js';
 import { handBack, reassert, renewLeases } from '../../src/effects/leases.js';
 import { finishTasks, type Ending } from '../../src/effects/end-batch.js';
 import type { TaskOutcome } from '../../machines/task.js';
@@ -657,6 +658,12 @@ export class Sim {
         const entries = deadEntries(pre.s);
         if (entries.length === 0) return 'no-op';
         const e = entries[op.i % entries.length]!;
+        if (e.reason in DEAD_LETTER_REASONS && 'refusedAsIs' in DEAD_LETTER_REASONS[e.reason as DeadLetterReason]) {
+          // what its own bytes are: queued again, it would be parked again; refused, nothing moves
+          await expect(retryDead(redis, keys, e.key), `retryDead of ${e.reason}`).rejects.toThrow(/was parked for/);
+          this.expectState(await this.read(), pre.s, `retryDead ${e.key} refused`);
+          return `${e.key} ${e.reason} refused`;
+        }
         const ok = await retryDead(redis, keys, e.key);
         const post = await this.read();
         expect(ok, 'retryDead of a listed entry').toBe(true);
