@@ -8,6 +8,7 @@ import { Cluster, type Redis } from 'ioredis';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
+import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
@@ -1402,7 +1403,11 @@ export class Worker extends MeteredProcess {
         awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout, this.layoutKey),
         probePeers: promiseEffect(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
-          log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} peers (need ${config.partitionPercentage}%)`);
+          // (what the count decides, said with it: "0 of 0 peers (need 60%)" read as a failed quorum)
+          const decision = hasQuorum(p, config.partitionPercentage) ? 'keeps its tasks running' : 'halts its tasks';
+          log.warn(p.total === 0
+            ? `Redis unreachable; no other worker known to ask (a lone worker cannot tell a partition from an outage): ${decision} while it waits for Redis`
+            : `Redis unreachable; reached ${p.reached} of ${p.total} peers (${config.partitionPercentage}% needed): ${decision} while it waits for Redis`);
           return p;
         }),
         recoverClaims: promiseEffect<void>(() => this.recoverClaims()),

@@ -73,6 +73,8 @@ describe.skipIf(!available)('network partitions (network namespaces)', () => {
 
     ns.cut();
     await a.waitFor(/^STATE "halted"$/, 6000);
+    // it says what the count decided
+    expect(a.lines).toContainEqual(expect.stringMatching(/^WARN Redis unreachable; reached 0 of 1 peers \(\d+% needed\): halts its tasks while it waits for Redis$/));
     await a.waitFor(new RegExp(`^ABORTED ${id}$`));
     await b.waitFor(new RegExp(`^STARTED ${id} 2$`), 10_000);
     // Halted before the monitor handed the task to b: never two copies at once.
