@@ -47,6 +47,9 @@ interface Internals {
   nodes?: (role: 'all') => Connection[];
 }
 
+/** how long the oldest call written may go unanswered before later calls stop waiting behind it (directWhileDown) */
+export const SILENT_MS = 1000;
+
 /** ioredis's errors for calls that found no connection (its queue flushed, or closed under them) */
 const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Connection is closed\.?$|^None of startup nodes is available/;
 
@@ -58,7 +61,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   redis.on('close', down);
   redis.on('end', down);
   redis.on('ready', () => (downSince = undefined));
-  directWhileDown(redis);
+  const stopDirect = directWhileDown(redis);
   const unavailable = (cause: string, e?: unknown) => new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}`, e);
   const why = () => {
     const e = lastConnectionError(redis);
@@ -74,6 +77,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
+    stopDirect.sent(command);
     if (downSince !== undefined || redis.status === 'end') {
       // (not while the socket is up and readying: ioredis's own handshake, its ready check
       // included, goes through here, and refusing it would keep the connection from ever coming
@@ -143,7 +147,10 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     const unanswered = `no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`;
     for (const command of late) command.reject(unavailable(unanswered));
   };
-  return stopDeadlines;
+  return () => {
+    stopDirect.stop();
+    stopDeadlines();
+  };
 }
 
 /**
@@ -153,24 +160,95 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
  * over only when that first one failed, at 10 s, and refused with it (the outage past its
  * patience), though Redis came back 0.3 s later. Turned off at the close, what it holds handed
  * over then (else a call made after would pass it), on again when the connection is ready:
- * ioredis writes its queue before it says so, so what waited there goes first. (A Cluster's
- * batches, one per node, are left as they are.)
+ * ioredis writes its queue before it says so, so what waited there goes first.
+ *
+ * So too while Redis holds the connection and does not answer (frozen, or a network that drops
+ * packets): no close comes, and each call waited behind the batch written first, for that
+ * batch's patience, then for its own (a cancel made 3 s into a freeze failed 17 s after it was
+ * made). Once the oldest call written has had no answer for `SILENT_MS`, auto-pipelining is off
+ * and what it holds is handed over, in order; it is on again once Redis answers (the oldest call
+ * written is no longer that one) on a ready connection. A Redis merely slow to answer (a long
+ * script) costs the calls of that spell their batching, nothing else: they are written in the
+ * order they were made, as before.
+ *
+ * (A Cluster's batches, one per node, are left as they are.)
  */
-function directWhileDown(redis: Connection): void {
-  if (redis instanceof Cluster || !redis.options.enableAutoPipelining) return;
-  let off = false;
+function directWhileDown(redis: Connection): { sent(command: Command): void; stop(): void } {
+  const inert = { sent() {}, stop() {} };
+  if (redis instanceof Cluster || !redis.options.enableAutoPipelining) return inert;
+  let closed = false;
+  let silent = false;
+  const set = () => {
+    redis.options.enableAutoPipelining = !closed && !silent;
+  };
   redis.on('close', () => {
-    if (off || redis.status === 'ready') return;
-    off = true;
-    redis.options.enableAutoPipelining = false;
+    if (closed || redis.status === 'ready') return;
+    closed = true;
+    set();
     // (held behind a batch written before the close, they waited for its answer or its patience, then their own, and so did every call made after them)
     sendHeld(redis);
   });
   redis.on('ready', () => {
-    if (!off) return;
-    off = false;
-    redis.options.enableAutoPipelining = true;
+    if (!closed) return;
+    closed = false;
+    set();
   });
+
+  // The calls written and not yet answered: ioredis's command queue (not in its types; made
+  // anew at each connect). Another ioredis than the one this was written for: no silence watch,
+  // as before it.
+  type Written = { length: number; peekFront?: () => { command?: unknown } | undefined };
+  const queue = () => (redis as unknown as { commandQueue?: Written }).commandQueue;
+  if (typeof queue()?.peekFront !== 'function') return inert;
+  const front = () => {
+    const q = queue();
+    return q && q.length > 0 && typeof q.peekFront === 'function' ? q.peekFront()?.command : undefined;
+  };
+  // the oldest call written when last looked at, and since when it was that one
+  let oldest: unknown;
+  let since = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const look = () => {
+    timer = undefined;
+    if (stopped) return;
+    const now = performance.now();
+    const first = front();
+    const answered = first !== oldest;
+    if (answered) {
+      oldest = first;
+      since = now;
+    }
+    // (the call it waited for answered, or flushed with a closed connection, and the connection ready)
+    if (silent && (answered || first === undefined) && redis.status === 'ready') {
+      silent = false;
+      set();
+    } else if (!silent && first !== undefined && now - since >= SILENT_MS) {
+      silent = true;
+      set();
+      sendHeld(redis);
+    }
+    // (looked at while something written waits, or while batching is off for it: a quiet connection arms nothing)
+    if (silent) arm(SILENT_MS / 4);
+    else if (first !== undefined) arm(since + SILENT_MS - now);
+  };
+  const arm = (ms: number) => {
+    timer = setTimeout(look, Math.max(1, ms));
+    timer.unref();
+  };
+  return {
+    sent(command) {
+      if (timer !== undefined || stopped) return;
+      // (nothing written waits, or it would be armed: this call, once written, is the oldest)
+      oldest = front() ?? command;
+      since = performance.now();
+      arm(SILENT_MS);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 type Held = ChainableCommander & { [kCallbacks]: ((e: Error | null, v?: unknown) => void)[] | null };

@@ -124,6 +124,49 @@ describe('a Client call held behind one written before the connection closed, an
   }, 30_000);
 });
 
+describe('Client calls made while Redis is frozen (its connection open, nothing answered)', () => {
+  it('each waits its own patience, not behind the batch written first; and, Redis awake again, calls go through in the order they were made', async () => {
+    const server = await startRedis();
+    cleanup.push(() => server.stop());
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('nobody-serves-this', 1);
+    server.freeze();
+    cleanup.push(() => server.thaw());
+    const settled = <T>(p: Promise<T>) =>
+      p.then(
+        () => performance.now(),
+        () => performance.now(),
+      );
+    // written, and never answered: ioredis holds every later batch behind it
+    const first = settled(c.cancel(id));
+    await sleep(3000);
+    const made = performance.now();
+    const later = settled(c.cancel(id));
+    await first;
+    // (it waited for the first batch's patience, then its own: 17 s after it was made)
+    expect((await later) - made).toBeLessThan(CLIENT_PATIENCE_MS + 2000);
+
+    // a freeze shorter than the patience: what was made during it runs, in the order it was made
+    server.thaw();
+    await c.submit('nobody-serves-this', 2);
+    server.freeze();
+    const during = Array.from({ length: 20 }, (_, i) => c.submit('nobody-serves-this', i, { id: `during-${i}` }));
+    await sleep(1500);
+    const moreDuring = Array.from({ length: 20 }, (_, i) => c.submit('nobody-serves-this', 20 + i, { id: `during-${20 + i}` }));
+    await sleep(500);
+    server.thaw();
+    expect(await Promise.all([...during, ...moreDuring])).toEqual(Array.from({ length: 40 }, (_, i) => `during-${i}`));
+    const queue = await server.client().lrange(`${o.keyPrefix}new-task`, 0, -1);
+    const order = queue.map((e) => (JSON.parse(e) as { id: string }).id).filter((x) => x.startsWith('during-')).reverse();
+    expect(order).toEqual(Array.from({ length: 40 }, (_, i) => `during-${i}`));
+    // and its calls are batched again, Redis answering
+    const conn = (c as unknown as { redis: { options: { enableAutoPipelining: boolean } } }).redis;
+    await until(async () => (conn.options.enableAutoPipelining ? true : undefined), 'auto-pipelining on again', 3000);
+  }, 40_000);
+});
+
 describe('a Client call written to a Redis that froze, when the client closes', () => {
   it('fails saying it may still run, not that it waited for a connection, and it does run when Redis wakes', async () => {
     const server = await startRedis();
