@@ -12,6 +12,7 @@ import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './par
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, subscribable } from './redis.js';
 import { checkServer } from './server-version.js';
+import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
 import {
   formatControl,
@@ -247,7 +248,16 @@ export class Client {
    */
   private checkServer(): Promise<void> {
     const first = this.submitsFirst();
-    return first ? first.then(() => this.serverCheck()) : this.serverCheck();
+    return (first ? first.then(() => this.serverCheck()) : this.serverCheck()).then(() => this.onOwnDb());
+  }
+
+  /**
+   * Checked at each call, not only the first: a reconnect whose SELECT is refused leaves the
+   * connection in db 0, where a call would read and write another swarm's keys.
+   */
+  private onOwnDb(): void {
+    const refused = selectRefusal(this.redis, `Redis at ${redisAddress(this.config)}`);
+    if (refused) throw refused;
   }
 
   /**
@@ -288,7 +298,7 @@ export class Client {
   private checkReads(): Promise<void> {
     const first = this.submitsFirst();
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
-    return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => this.pipelineSent());
+    return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => (this.onOwnDb(), this.pipelineSent()));
   }
 
   /**

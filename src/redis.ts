@@ -11,6 +11,7 @@ import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
+import { watchSelect } from './db-select.js';
 import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
 import { partitionKeys } from './partition-keys.js';
 import { subscribeWhere } from './subscriber-home.js';
@@ -373,10 +374,10 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       // until something else broke the connection (10 s in test/review-deployments-sentinel.test.ts)
       sentinelReconnectStrategy: (times) => Math.min(100 * times, 2000),
     });
-    return redis;
+    return watchSelect(redis);
   }
-  if (c.url) return new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) });
-  return new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) });
+  if (c.url) return watchSelect(new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) }));
+  return watchSelect(new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) }));
 }
 
 /**

@@ -6,6 +6,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { atKey, primaries, type Connection } from './redis.js';
 import { askPrimaries } from './each-primary.js';
+import { selectRefusal } from './db-select.js';
 import { RedisUnavailableError, TaskSwarmError, UnsupportedServerError } from './errors.js';
 
 export const MIN_SERVER_VERSIONS = { redis: '7.0.0', valkey: '7.2.0' } as const;
@@ -99,7 +100,11 @@ async function checkNode(redis: Redis, where: string): Promise<ServerVersion> {
       throw e;
     }
   };
-  const version = checkServerVersion(await info('server'), where);
+  const server = await info('server');
+  // (the connection has connected, and selected its db, by now)
+  const refused = selectRefusal(redis, where);
+  if (refused) throw refused;
+  const version = checkServerVersion(server, where);
   checkServerRole(await info('replication'), where);
   return version;
 }
