@@ -8,7 +8,7 @@
  */
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
-import { MAX_ID_BYTES, wellFormed } from './wire.js';
+import { jsonDrops, MAX_ID_BYTES, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
 /** How long to wait before the next attempt, when an attempt failed. */
@@ -184,6 +184,8 @@ export function buildSubmission(
     entry.queued_at = !due ? producer.now : 'at' in due ? due.at : producer.now + due.delay;
   }
   if (producer.trace) entry.trace = producer.trace;
+  const dropped = jsonDrops(data);
+  if (dropped) throw new InvalidTaskError(`${where}: data of task "${id}" is ${dropped}, which JSON cannot carry (give JSON data, or none)`);
   let raw: string;
   try {
     raw = JSON.stringify(entry);

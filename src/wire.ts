@@ -102,10 +102,25 @@ export const WATCH_TTL = 30_000;
 
 export type ControlInput = 'stop' | 'reload' | typeof WATCH_CONTROL | { event_name: string; event?: unknown };
 
+/**
+ * What a value JSON leaves out entirely is, if not undefined (no data): a function or a Symbol.
+ * JSON.stringify drops it without an error, so the data would vanish on the way; a BigInt or a
+ * cycle it refuses, which its callers catch.
+ */
+export function jsonDrops(v: unknown): string | undefined {
+  return typeof v === 'function' ? 'a function' : typeof v === 'symbol' ? 'a Symbol' : undefined;
+}
+
 export function formatControl(c: ControlInput): string {
   if (c === 'stop' || c === 'reload' || c === WATCH_CONTROL) return c;
   if (c && typeof c === 'object' && typeof c.event_name === 'string' && c.event_name !== '') {
-    return JSON.stringify({ event_name: c.event_name, event: c.event });
+    const dropped = jsonDrops(c.event);
+    if (dropped) throw new InvalidTaskError(`control "${c.event_name}": its event is ${dropped}, which JSON cannot carry`);
+    try {
+      return JSON.stringify({ event_name: c.event_name, event: c.event });
+    } catch (e) {
+      throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${(e as Error).message}`);
+    }
   }
   throw new InvalidTaskError(`control must be "stop", "reload", "watch" or {event_name, event}, got ${JSON.stringify(c)}`);
 }
@@ -141,6 +156,8 @@ export function checkEventName(event: unknown): string {
 }
 
 export function formatEvent(event: string, data: unknown, at = Date.now()): string {
+  const dropped = jsonDrops(data);
+  if (dropped) throw new InvalidTaskError(`event "${event}": data is ${dropped}, which JSON cannot carry`);
   try {
     return JSON.stringify({ event, data: data === undefined ? null : data, at });
   } catch (e) {

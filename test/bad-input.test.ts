@@ -223,10 +223,23 @@ describe('Client.submit refuses bad input with a typed error', () => {
     await expect(c.submit('echo', circular)).rejects.toThrow(/not JSON-serialisable/);
   });
 
+  it('data JSON would drop without a word (a function, a Symbol) is refused, not stored as no data', async () => {
+    const { o, c } = await setup();
+    await expect(c.submit('echo', () => 1, { id: 'fn-data' })).rejects.toThrow(/data of task "fn-data" is a function, which JSON cannot carry/);
+    await expect(c.submit('echo', Symbol('s'))).rejects.toBeInstanceOf(InvalidTaskError);
+    await expect(c.submitMany([{ fn: 'echo', data: 1 }, { fn: 'echo', data: Symbol('s') }])).rejects.toThrow(/is a Symbol, which JSON cannot carry/);
+    expect(await redis.keys(`${o.keyPrefix}task-*`)).toEqual([]);
+    // no data at all is still no data
+    const id = await c.submit('echo', undefined);
+    expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: null });
+  });
+
   it('a malformed control message from the client', async () => {
     const { c } = await setup();
     await expect(c.control('x', 'pause' as never)).rejects.toThrow(InvalidTaskError);
     await expect(c.control('x', { event: 1 } as never)).rejects.toThrow(/event_name/);
+    await expect(c.control('x', { event_name: 'e', event: () => 1 })).rejects.toThrow(/control "e": its event is a function, which JSON cannot carry/);
+    await expect(c.control('x', { event_name: 'e', event: 1n })).rejects.toThrow(InvalidTaskError);
   });
 });
 

@@ -154,6 +154,34 @@ describe('the runtime\'s event names are reserved', () => {
   });
 });
 
+describe('event data JSON cannot carry', () => {
+  it('a task that emits a function or a Symbol as data gets an InvalidTaskError, and goes on', async () => {
+    const o = server.options();
+    const w = new Worker({ port: 0, redis: o });
+    cleanup.push(() => w.stop());
+    const refused: unknown[] = [];
+    w.addTaskFunction('job', async (task) => {
+      for (const data of [() => 1, Symbol('s'), 1n]) {
+        try {
+          task.emit('progress', data);
+        } catch (e) {
+          refused.push(e);
+        }
+      }
+      return 'done';
+    });
+    await w.start();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('job');
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'done' });
+    expect(refused).toHaveLength(3);
+    for (const e of refused) expect(e).toBeInstanceOf(InvalidTaskError);
+    expect((refused[0] as Error).message).toMatch(/event "progress": data is a function, which JSON cannot carry/);
+    expect((refused[1] as Error).message).toMatch(/data is a Symbol/);
+  });
+});
+
 describe('junk on a task\'s events channel', () => {
   it('the client process stays alive, delivers each message as a well-formed event, and its wait goes on to the real end', async () => {
     const o = server.options();

@@ -46,6 +46,7 @@ describe('schedule input', () => {
     ['a bad backoff', ['n', { every: 100 }, 'f', null, { backoff: { type: 'linear', delay: 1 } }], /backoff.type must be/],
     ['an empty group', ['n', { every: 100 }, 'f', null, { group: '' }], /group/],
     ['data that is not JSON', ['n', { every: 100 }, 'f', { big: 1n }], /not JSON-serialisable/],
+    ['data that JSON drops (a function)', ['n', { every: 100 }, 'f', () => 1], /is a function, which JSON cannot carry/],
   ];
 
   it.each(cases)('%s is a ConfigError naming it, and nothing is written', async (_what, args, message) => {
