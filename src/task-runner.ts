@@ -7,7 +7,7 @@
  */
 import type { AnyActorRef } from 'xstate';
 import type { LocalTask, TaskFunction } from './task.js';
-import { parseEntry } from './wire.js';
+import { parseEntry, resultJson } from './wire.js';
 import { TaskHandle } from './task-handle.js';
 import { UnknownFunctionError } from './errors.js';
 import { LazyAbort } from '../actors/lazy-abort.js';
@@ -40,6 +40,7 @@ export function taskRunner(deps: RunnerDeps) {
     const controller = new LazyAbort();
     t.controller = controller;
     t.settled = false;
+    t.resultJson = undefined;
     const settle = () => {
       if (t.controller !== controller) return;
       t.settled = true;
@@ -59,6 +60,16 @@ export function taskRunner(deps: RunnerDeps) {
     Promise.resolve(running).then(
       (output) => {
         settle();
+        // A result JSON cannot carry fails the attempt here, as a throw would: past this point
+        // the task is succeeding, and its END could only store something else.
+        let json: string;
+        try {
+          json = resultJson(output);
+        } catch (error) {
+          observer?.settled(error);
+          return report({ type: 'RUN_FAILED', error });
+        }
+        if (t.controller === controller) t.resultJson = json;
         observer?.settled();
         report({ type: 'RUN_DONE', output });
       },

@@ -55,6 +55,8 @@ export interface LocalTask {
   controller?: LazyAbort;
   /** the current run's function has returned or thrown: there is nothing left to abort */
   settled?: boolean;
+  /** the JSON of what the current run returned, made as it returned (the END writes it) */
+  resultJson?: string;
   /**
    * the attempt's timeout (entry `timeout`), once armed: ms, its deadline (performance.now()),
    * and the timer until it fired or was disarmed (src/attempt-timer.ts)

@@ -4,7 +4,7 @@
  * InvalidTaskError naming what was wrong, or, for events (which are only ever read), as a
  * well-formed event.
  */
-import { InvalidTaskError } from './errors.js';
+import { InvalidTaskError, NonRetryableError } from './errors.js';
 import type { ControlCommand } from '../machines/worker.js';
 
 export interface TaskEntry {
@@ -334,8 +334,34 @@ export function serializeError(e: unknown): StoredError {
 const UNREADABLE = 'the task function gave a value that cannot be read';
 
 /**
- * JSON of a task result; a value JSON cannot carry is stored as its string form, and one that
- * has none either (a null-prototype object holding a BigInt, a revoked Proxy) as a fixed string.
+ * The JSON of what a task function returned, as its END stores it (undefined: null). A value
+ * JSON cannot carry (a BigInt, a cycle, a toJSON that throws, a function or a Symbol, which
+ * JSON would drop) is the function's bug, and the same data would give it again: a
+ * NonRetryableError saying why, and the attempt fails with it, rather than succeeding with
+ * the value's String() form (`[object Object]`) where a caller expects the result.
+ */
+export function resultJson(v: unknown): string {
+  if (v === undefined) return 'null';
+  const dropped = jsonDrops(v);
+  if (dropped) throw new NonRetryableError(`the task function returned ${dropped}, which JSON cannot carry: its result cannot be stored`);
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    let why: string;
+    try {
+      why = String((e as Error).message);
+    } catch {
+      why = UNREADABLE;
+    }
+    throw new NonRetryableError(`the task function returned a result JSON cannot carry (${why}): its result cannot be stored`);
+  }
+}
+
+/**
+ * JSON of a value thrown as a task's error (and of a result not made JSON as it was returned):
+ * a value JSON cannot carry is stored as its string form, and one that has none either (a
+ * null-prototype object holding a BigInt, a revoked Proxy) as a fixed string. An error must
+ * always be storable, or the END that carries it could not be written.
  */
 export function safeJson(v: unknown): string {
   try {

@@ -651,6 +651,7 @@ export class Worker extends MeteredProcess {
         claimSentAt: sentAt,
         controller: undefined,
         settled: undefined,
+        resultJson: undefined,
         timeout: undefined,
         listeners: undefined,
         part: part.index,

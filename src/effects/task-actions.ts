@@ -97,9 +97,11 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       update: deps.update,
     }),
     writeEnd: ({ context, self }) => {
+      const mine = deps.local(context.id, context.lease);
+      // (a result is made JSON as the function returns: task-runner.ts)
       const payload =
         context.outcome === 'succeeded'
-          ? safeJson(context.result)
+          ? (mine?.resultJson ?? safeJson(context.result))
           : context.outcome === 'stopped'
             ? JSON.stringify(STOPPED)
             : JSON.stringify(serializeError(context.error));
@@ -114,7 +116,6 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
         queueMicrotask(() => report({ type: 'END_FAILED', error: new Error('its events are waiting for Redis; the END follows them') }));
         return;
       }
-      const mine = deps.local(context.id, context.lease);
       // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
       const outcome: EndingOutcome = context.outcome === 'retry' ? `retry:${backoffDelay(mine?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
       if (mine) telemetry.ending(mine, context.outcome ?? 'failed');
