@@ -656,7 +656,8 @@ export class Client {
     const r = await cancelTask(this.redis, this.keysOf(id), id);
     if (r === 'unknown') throw new TaskNotFoundError(id);
     if (r === 'running') {
-      await this.control(id, 'stop');
+      // (the script found it running: no need to ask again whether it exists)
+      await this.redis.publish(this.keysOf(id).control(id), formatControl('stop'));
       return 'stopping';
     }
     return r;
@@ -738,12 +739,18 @@ export class Client {
   /**
    * Send `stop`, `reload` or a custom event `{event_name, event}` to a running task; or `watch`:
    * its worker publishes the task machine's state (`machine-state` events) now and on each
-   * change for 30 s (send it again to go on).
+   * change for 30 s (send it again to go on). Rejects with a TaskNotFoundError for an id Redis
+   * knows nothing about, as `cancel` does (a message published for it would reach no one).
    */
   async control(id: string, message: ControlInput): Promise<void> {
-    const first = this.submitsFirst();
-    if (first) await first;
-    await this.redis.publish(this.keysOf(id).control(id), formatControl(message));
+    checkId('control', id);
+    const text = formatControl(message);
+    await this.checkReads();
+    const k = this.keysOf(id);
+    // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)
+    const [[, hash], [, queued]] = (await this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec()) as [[unknown, number], [unknown, number]];
+    if (!hash && !queued) throw new TaskNotFoundError(id);
+    await this.redis.publish(k.control(id), text);
   }
 
   /**

@@ -5,7 +5,8 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, StateError, Worker, type TaskEvent } from '../src/index.js';
+import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, StateError, TaskNotFoundError, Worker, type TaskEvent } from '../src/index.js';
+import { expectOneLine, runMain } from './helpers/cli.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -240,6 +241,20 @@ describe('Client.submit refuses bad input with a typed error', () => {
     await expect(c.control('x', { event: 1 } as never)).rejects.toThrow(/event_name/);
     await expect(c.control('x', { event_name: 'e', event: () => 1 })).rejects.toThrow(/control "e": its event is a function, which JSON cannot carry/);
     await expect(c.control('x', { event_name: 'e', event: 1n })).rejects.toThrow(InvalidTaskError);
+  });
+});
+
+describe('a control message for a task Redis does not know', () => {
+  it('is a TaskNotFoundError, as a cancel is; a queued task still takes one', async () => {
+    const { o, c } = await setup();
+    await expect(c.control('nosuch', 'stop')).rejects.toBeInstanceOf(TaskNotFoundError);
+    await expect(c.control('nosuch', { event_name: 'e' })).rejects.toThrow('no task with id "nosuch"');
+    await expect(c.cancel('nosuch')).rejects.toBeInstanceOf(TaskNotFoundError);
+    const id = await c.submit('nobody-runs-this');
+    await expect(c.control(id, 'stop')).resolves.toBeUndefined();
+    const r = await runMain(['control', 'nosuch', 'stop', '--key-prefix', o.keyPrefix], { REDIS_URL: server.url });
+    expectOneLine(r, r.code, /no task with id "nosuch"/);
+    expect(r.code).not.toBe(0);
   });
 });
 
