@@ -95,6 +95,10 @@ export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<
     }
     out.cluster = checkNodes('redis.cluster', given.cluster);
   } else if (c.url !== undefined) {
+    // (the url names its own host and port: one given beside it was ignored without a word)
+    for (const k of ['host', 'port']) {
+      if (has(k)) throw new ConfigError(`redis.url and redis.${k} both say where Redis is: give redis.url or redis.host/port, not both`);
+    }
     out.url = checkUrl(c.url);
     const db = urlDb(out.url);
     if (db !== undefined) out.db = db;

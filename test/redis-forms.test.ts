@@ -79,6 +79,8 @@ describe('the redis connection forms', () => {
     ['a cluster keyPrefix with an empty hash tag', { cluster: [{ host: 'a', port: 1 }], keyPrefix: '{}:' }, /redis\.keyPrefix must hold a hash tag/],
     ['an empty cluster', { cluster: [] }, /redis\.cluster must be a non-empty array/],
     ['a cluster node with a typo', { cluster: [{ host: 'a', prot: 1 }] }, /redis\.cluster\[0\]: unknown option "prot"/],
+    ['a url with a host', { url: 'redis://127.0.0.1:1', host: 'x' }, /redis\.url and redis\.host both say where Redis is: give redis\.url or redis\.host\/port, not both/],
+    ['a url with a port', { url: 'rediss://127.0.0.1:1', port: 6380 }, /redis\.url and redis\.port both say where Redis is/],
     ['sentinels with url', { sentinels: [{ host: 'a', port: 1 }], name: 'm', url: 'redis://x:1' }, /redis\.sentinels and redis\.url are two ways to reach Redis: give one/],
     ['sentinels with host', { sentinels: [{ host: 'a', port: 1 }], name: 'm', host: 'x' }, /redis\.sentinels and redis\.host are two ways/],
     ['a sentinel url with sentinels', { url: 'redis+sentinel://a:1/m', sentinels: [{ host: 'a', port: 1 }] }, /redis\.url \(a redis\+sentinel:\/\/ url\) and redis\.sentinels both say where Redis is/],
