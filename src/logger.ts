@@ -1,7 +1,8 @@
 /**
  * Logging through tslog. Pass your own `logger` (a tslog Logger or anything with
  * debug/info/warn/error) in the options, or set TASK_SWARM_LOG=debug|info|warn|error|silent and
- * TASK_SWARM_LOG_FORMAT=json|pretty.
+ * TASK_SWARM_LOG_FORMAT=json|pretty. Pretty logs are coloured only on a terminal (NO_COLOR and
+ * FORCE_COLOR decide first), so a log redirected to a file holds no escape codes.
  */
 import { Logger } from 'tslog';
 
@@ -25,7 +26,20 @@ export function createLogger(name: string, given?: LoggerLike): LoggerLike {
     type: process.env.TASK_SWARM_LOG_FORMAT === 'json' ? 'json' : 'pretty',
     minLevel: level,
     hideLogPositionForProduction: true,
+    stylePrettyLogs: colours(process.env, process.stdout.isTTY === true),
   });
+}
+
+/**
+ * Whether pretty logs are coloured (tslog writes every level to stdout): NO_COLOR set (to
+ * anything but '') says no (no-color.org); FORCE_COLOR says yes, unless it is '0' or 'false';
+ * else only when stdout is a terminal.
+ */
+export function colours(env: NodeJS.ProcessEnv, tty: boolean): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
+  return tty;
 }
 
 /**
