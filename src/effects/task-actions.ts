@@ -48,8 +48,13 @@ type TaskActions = NonNullable<Parameters<typeof taskMachine.provide>[0]['action
 /** the stored error of a task ended by a `stop` control message */
 const STOPPED = (({ name, code, message }) => ({ name, code, message }))(new TaskStoppedError());
 
+/** how often a task whose END keeps failing is logged again, at most */
+export const END_FAILURE_REPORT_MS = 5000;
+
 export function taskActions(deps: TaskActionDeps): TaskActions {
   const { log, telemetry } = deps;
+  /** per claim (id and lease) whose END failed: when it was last logged, and the tries since */
+  const endFailures = new Map<string, { reported: number; since: number }>();
   return {
     abortRun: ({ context, event }) => {
       const t = deps.local(context.id, context.lease);
@@ -79,9 +84,26 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
         }
       }
     },
-    reportFinishError: ({ context, event }) =>
-      log.warn(`task ${context.id}: could not write its end, retrying: ${String((event as { error?: Error }).error?.message ?? '')}`),
+    reportFinishError: ({ context, event }) => {
+      // The END is tried again every finishRetryDelay for as long as Redis is away: one line
+      // per try filled the log with the same line. The first is logged, then at most one every
+      // END_FAILURE_REPORT_MS, counting the tries since.
+      const key = `${context.id}\0${context.lease}`;
+      const now = Date.now();
+      const seen = endFailures.get(key);
+      const why = String((event as { error?: Error }).error?.message ?? '');
+      if (!seen) {
+        endFailures.set(key, { reported: now, since: 0 });
+        return log.warn(`task ${context.id}: could not write its end, retrying: ${why}`);
+      }
+      seen.since++;
+      if (now - seen.reported < END_FAILURE_REPORT_MS) return;
+      log.warn(`task ${context.id}: still could not write its end (${seen.since} more tries failed), retrying: ${why}`);
+      seen.reported = now;
+      seen.since = 0;
+    },
     releaseTask: ({ context }) => {
+      endFailures.delete(`${context.id}\0${context.lease}`);
       const t = deps.local(context.id, context.lease);
       if (!t) return;
       telemetry.released(t, context.outcome, context.abandoned, context.error);
