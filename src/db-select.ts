@@ -28,5 +28,6 @@ export function watchSelect(redis: Redis): Redis {
 export function selectRefusal(redis: object, where: string): ConfigError | undefined {
   const r = refusals.get(redis);
   if (!r) return undefined;
-  return new ConfigError(`${where}: redis.db ${r.db} cannot be used: SELECT ${r.db} was refused (${r.error.message}); the server has fewer databases (its \`databases\` setting)`, { cause: r.error });
+  // (the option is not named: the CLI has none for it, the db is the path of its url)
+  return new ConfigError(`${where}: database ${r.db} cannot be used: SELECT ${r.db} was refused (${r.error.message}); the server has fewer databases (its \`databases\` setting)`, { cause: r.error });
 }
