@@ -28,6 +28,8 @@ describe('a redis.db the server does not have', () => {
     await expect(submit).rejects.toBeInstanceOf(ConfigError);
     await expect(submit).rejects.toThrow(REFUSED);
     await expect(c.stats()).rejects.toThrow(REFUSED);
+    await expect(c.get('any')).rejects.toThrow(REFUSED);
+    await expect(c.wait('any', { timeout: 5000 })).rejects.toThrow(REFUSED);
     expect(await redis.keys(`${o.keyPrefix}*`)).toEqual([]);
   });
 
