@@ -488,18 +488,34 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
   });
   let cause: Error | undefined;
   onErrors(probe, (e) => (cause ??= e));
+  // connectTimeout ends at the TCP connect: a frozen Redis (SIGSTOP, a host that hangs) accepts
+  // the connection and never answers, so the whole probe has a deadline of its own. Closing the
+  // connection rejects whatever call is pending.
+  let late: Error | undefined;
+  const deadline = setTimeout(() => {
+    late = new Error(`no answer within ${seconds(timeoutMs)}`);
+    probe.disconnect();
+  }, timeoutMs);
   try {
     try {
       await probe.connect();
       await probe.ping();
     } catch (e) {
-      throw cause ?? e;
+      throw late ?? cause ?? e;
     }
-    return await checkServer(probe, `Redis at ${redisAddress(c)}`);
+    try {
+      return await checkServer(probe, `Redis at ${redisAddress(c)}`);
+    } catch (e) {
+      throw late ?? e;
+    }
   } finally {
+    clearTimeout(deadline);
     probe.disconnect();
   }
 }
+
+/** 3000 -> "3 s", 1500 -> "1.5 s" */
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
 
 /**
  * Both ends of `redis`'s connection, once it answers where `key` is: `local` is this host's
