@@ -8,6 +8,7 @@ import { within } from '../within.js';
 import { eventLine, isObject, printJson, quote, text } from './format.js';
 import { PROG, type CliIO } from './io.js';
 import { isProgress, ProgressDisplay } from './progress.js';
+import { watchRedis } from './redis-session.js';
 
 /** Whether an event (any value) is the final `end` */
 const isEnd = (ev: unknown) => isObject(ev) && ev.event === 'end';
@@ -61,6 +62,7 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
     if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
     else display.line(eventLine(id, ev));
   });
+  const unwatch = watchRedis(client.config, (line) => display.line(line));
   try {
     const waiting = client.wait(id, { timeout });
     // The hint's reads may wait the client's patience on a silent Redis: a wait that fails (its
@@ -73,6 +75,7 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
     return t;
   } finally {
     over = true;
+    unwatch();
     off();
     display.end();
   }

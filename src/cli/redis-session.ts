@@ -3,7 +3,7 @@
  * is not there), then a Client for the command, closed however the command ends.
  */
 import { Client, type TaskInfo } from '../client.js';
-import { resolveRedisConfig, type RedisOptions } from '../config.js';
+import { resolveRedisConfig, type RedisConfig, type RedisOptions } from '../config.js';
 import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { probeOnce, redisAddress, tlsHint } from '../redis.js';
 import { within } from '../within.js';
@@ -16,14 +16,55 @@ import { escapeControls } from './format.js';
 export async function checkRedis(redis: RedisOptions): Promise<void> {
   const config = resolveRedisConfig(redis);
   try {
-    await probeOnce(config, 3000);
+    await probeOnce(config, CHECK_MS);
   } catch (e) {
     if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
-    const err = e as Error;
-    // (OpenSSL's messages end in a newline: the line printed would stop there)
-    const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : err.message.trim().replace(/\s*\n\s*/g, ' ');
-    throw new RuntimeError(`cannot reach Redis at ${escapeControls(config.url !== undefined ? redact(config.url) : redisAddress(config))}: ${msg}${tlsHint(config, msg)}`);
+    throw new RuntimeError(`cannot reach Redis at ${redisWhere(config)}: ${probeFailure(config, e)}`);
   }
+}
+
+/** ms the check before a command (and each later look, `watchRedis`) waits for Redis's answer */
+const CHECK_MS = 3000;
+
+/** the server as the user named it (a URL without its password) */
+export const redisWhere = (config: RedisConfig) => escapeControls(config.url !== undefined ? redact(config.url) : redisAddress(config));
+
+/** why a probe failed, on one line */
+function probeFailure(config: RedisConfig, e: unknown): string {
+  if (e instanceof TaskSwarmError) return escapeControls(e.message);
+  const err = e as Error;
+  // (OpenSSL's messages end in a newline: the line printed would stop there)
+  const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : String(err.message).trim().replace(/\s*\n\s*/g, ' ');
+  return `${escapeControls(msg)}${tlsHint(config, msg)}`;
+}
+
+/**
+ * While a command waits on Redis (`wait`, `submit --wait`, `events`), a look every few seconds
+ * whether Redis answers, on a connection of its own: the client's calls wait for it silently
+ * (their patience, then retries), and a wait that shows nothing while Redis is gone looks hung.
+ * `say` gets one line when it stops answering (and why) and one when it answers again. Returns
+ * the function that stops the watch.
+ */
+export function watchRedis(config: RedisConfig, say: (line: string) => void, everyMs = CHECK_MS): () => void {
+  let stopped = false;
+  let down = false;
+  let timer: NodeJS.Timeout | undefined;
+  const look = async () => {
+    try {
+      await probeOnce(config, CHECK_MS);
+      if (!stopped && down) say(`Redis at ${redisWhere(config)} answers again`);
+      down = false;
+    } catch (e) {
+      if (!stopped && !down) say(`waiting for Redis at ${redisWhere(config)}: ${probeFailure(config, e)}`);
+      down = true;
+    }
+    if (!stopped) timer = setTimeout(() => void look(), everyMs);
+  };
+  timer = setTimeout(() => void look(), everyMs);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
 
 export async function withClient<T>(redis: RedisOptions, fn: (client: Client) => Promise<T>): Promise<T> {

@@ -12,7 +12,7 @@ import { EndOfEvents, reportEnd, waitFor } from '../follow.js';
 import { PROG } from '../io.js';
 import { integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
-import { requireTask, runWithClient, withClient } from '../redis-session.js';
+import { requireTask, runWithClient, watchRedis, withClient } from '../redis-session.js';
 import { MAX_TIMEOUT, parseBackoff, parseJson, parseRunAt } from '../values.js';
 
 /** what a task carries, for `submit` and `schedule` alike (the library's SubmitOptions) */
@@ -98,6 +98,7 @@ const runEvents = runWithClient(async (client, inv) => {
     display.around(() => print(ev));
     if (isProgress(ev)) display.update(ev, () => eventLine(id, ev));
   });
+  const unwatch = watchRedis(client.config, (line) => (display ? display.line(line) : io.stderr.write(line + '\n')));
   const stop = () => finish(130);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -112,6 +113,7 @@ const runEvents = runWithClient(async (client, inv) => {
     client.wait(id, { timeout }).then(() => end.drain().then(() => finish(0)), fail);
     return await done;
   } finally {
+    unwatch();
     off();
     display?.end();
     process.off('SIGINT', stop);

@@ -1,0 +1,64 @@
+/**
+ * The CLI's long waits (`wait`, `events`, `submit --wait`) while Redis goes away and comes back:
+ * each says so on stderr when Redis stops answering and when it answers again, and keeps waiting
+ * for the task's end.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/cli.js';
+import { Client, Worker } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  // (with AOF: the queued task is there again after the restart)
+  server = await startRedis({ appendonly: true });
+  redis = server.client();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+describe('a long wait of the CLI while Redis is down', () => {
+  it.each([
+    ['wait', 'shut down', (id: string) => ['wait', id]],
+    ['events', 'shut down', (id: string) => ['events', id]],
+    ['submit --wait', 'shut down', (id: string) => ['submit', 'later', '--id', id, '--wait']],
+    ['wait', 'frozen', (id: string) => ['wait', id]],
+  ])('%s says when Redis (%s) stops answering and when it is back, and ends with the task', async (name, how, argv) => {
+    const prefix = `down${++n}:`;
+    const id = `down-${n}`;
+    const options = { ...server.options(), keyPrefix: prefix };
+    const client = new Client({ redis: options });
+    if (name !== 'submit --wait') await client.submit('later', null, { id });
+    await client.close();
+    let stderr = '';
+    let stdout = '';
+    const io = { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) }, env: { REDIS_URL: server.url } };
+    const running = main([...argv(id), '--key-prefix', prefix], io);
+    let worker: Worker | undefined;
+    try {
+      await until(async () => (await redis.exists(`${prefix}task:${id}`)) || (await redis.llen(`${prefix}new-task`)) > 0, 'the task queued');
+      await new Promise((r) => setTimeout(r, 500));
+      if (how === 'frozen') server.freeze();
+      else await server.kill('SIGTERM');
+      const why = how === 'frozen' ? 'no answer within 3 s' : '.+';
+      await until(() => new RegExp(`^waiting for Redis at redis://127\\.0\\.0\\.1:\\d+: ${why}$`, 'm').test(stderr), 'the wait to say Redis is gone', 15_000);
+      if (how === 'frozen') server.thaw();
+      else await server.start();
+      await until(() => /^Redis at redis:\/\/127\.0\.0\.1:\d+ answers again$/m.test(stderr), 'the wait to say Redis is back', 15_000);
+      worker = new Worker({ redis: options, port: 0, logger: quiet });
+      worker.addTaskFunction('later', async () => 'done');
+      await worker.start();
+      expect(await running, stderr).toBe(0);
+      if (name !== 'events') expect(JSON.parse(stdout)).toMatchObject({ id, outcome: 'succeeded', result: 'done' });
+      expect(stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      await worker?.stop();
+    }
+  }, 60_000);
+});
