@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
-import { cliSwarm, expectOneLine } from './helpers/cli.js';
+import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -107,6 +107,28 @@ describe('task-swarm limit / limits', () => {
       await s.client.close();
     });
   }
+});
+
+describe('a task submitted to a Redis no worker has started on (on the ingress list, not routed to its function yet)', () => {
+  it('status, wait and submit --wait say that no live worker will take it', async () => {
+    // (a Redis of its own: once a worker has loaded the function library, a submit routes its task at once)
+    const own = await startRedis();
+    try {
+      const env = { REDIS_URL: own.url };
+      const id = (await runMain(['submit', 'resize', '{"frame":1}'], env)).stdout.trim();
+      expect(await own.client().llen('new-task')).toBe(1);
+      const status = await runMain(['status'], env);
+      expect(status.stdout).toMatch(/^queued 1 .* workers 0 /m);
+      expect(status.stdout).toMatch(/^no live worker: the 1 queued task waits until one that serves its function starts$/m);
+      const waited = await runMain(['wait', id, '--timeout', '1000'], env);
+      expect(waited.code).toBe(1);
+      expect(waited.stderr).toMatch(new RegExp(`^task "${id}" waits, QUEUED: no live worker \\(it runs when one that serves its function starts\\)$`, 'm'));
+      const submitted = await runMain(['submit', 'resize', '--wait', '--wait-timeout', '1000'], env);
+      expect(submitted.stderr).toMatch(/waits, QUEUED: no live worker serves function "resize"/);
+    } finally {
+      await own.stop();
+    }
+  });
 });
 
 describe('task-swarm pause / resume / status, with a worker running', () => {

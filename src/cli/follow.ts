@@ -91,11 +91,18 @@ async function explainWait(display: ProgressDisplay, client: Client, id: string,
     t = await client.get(id);
     if (t?.state === 'END' || t?.state === 'RUNNING') return t.state;
     const name = fn ?? t?.function;
-    if (name === undefined) return t?.state;
+    if (name === undefined && t?.state !== 'QUEUED') return t?.state;
     const s = await client.stats();
-    const f = s.functions[name];
     // (read after the wait ended: nothing to explain any more)
     if (over()) return t?.state;
+    if (name === undefined) {
+      // Still on the ingress list: a claim routes it to its function's queue, so its function is
+      // not known here; with no live worker at all, none will claim it.
+      if (s.workers === 0) display.line(`task ${quote(id)} waits, QUEUED: no live worker (it runs when one that serves its function starts)`);
+      else if (s.paused) display.line(`task ${quote(id)} waits, QUEUED: the swarm is paused (\`${PROG} resume\`)`);
+      return t?.state;
+    }
+    const f = s.functions[name];
     if (!f || f.workers === 0) display.line(`task ${quote(id)} waits, QUEUED: no live worker serves function ${quote(name)} (it runs when one that does starts)`);
     else if (s.paused || f.paused) display.line(`task ${quote(id)} waits, QUEUED: ${s.paused ? 'the swarm is' : `function ${quote(name)} is`} paused (\`${PROG} resume\`)`);
   } catch {
