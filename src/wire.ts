@@ -100,7 +100,12 @@ export const WATCH_CONTROL = 'watch';
 /** how long one `watch` keeps a task's state published (a watcher asks again before it lapses) */
 export const WATCH_TTL = 30_000;
 
-export type ControlInput = 'stop' | 'reload' | typeof WATCH_CONTROL | { event_name: string; event?: unknown };
+/** the control messages that are a plain word (every other one is a custom event, as JSON) */
+export const PLAIN_CONTROLS = ['stop', 'reload', WATCH_CONTROL] as const;
+export type PlainControl = (typeof PLAIN_CONTROLS)[number];
+export const isPlainControl = (c: unknown): c is PlainControl => (PLAIN_CONTROLS as readonly unknown[]).includes(c);
+
+export type ControlInput = PlainControl | { event_name: string; event?: unknown };
 
 /**
  * What a value JSON leaves out entirely is, if not undefined (no data): a function or a Symbol.
@@ -112,7 +117,7 @@ export function jsonDrops(v: unknown): string | undefined {
 }
 
 export function formatControl(c: ControlInput): string {
-  if (c === 'stop' || c === 'reload' || c === WATCH_CONTROL) return c;
+  if (isPlainControl(c)) return c;
   if (c && typeof c === 'object' && typeof c.event_name === 'string' && c.event_name !== '') {
     const dropped = jsonDrops(c.event);
     if (dropped) throw new InvalidTaskError(`control "${c.event_name}": its event is ${dropped}, which JSON cannot carry`);

@@ -260,6 +260,10 @@ describe('control and events', () => {
     expect(ping).toMatchObject({ code: 0, stderr: '' });
     expect(ping.stdout).toMatch(/^sent event "ping" to task c1 \(running on \S+\)\n$/);
     await until(async () => (await redis.hget(`${s.prefix}task-c1`, 'state')) === 'RUNNING', 'still running');
+    // watch, as Client.control takes it: the worker publishes the task machine's state
+    const watch = await s.run('control', 'c1', 'watch');
+    expect(watch).toMatchObject({ code: 0, stderr: '' });
+    expect(watch.stdout).toMatch(/^sent watch to task c1 \(running on \S+\)\n$/);
     // the pong is published before the stop, on the same channel: it is printed first
     await new Promise((r) => setTimeout(r, 200));
     expect((await s.run('control', 'c1', 'stop')).stdout).toMatch(/^sent stop to task c1 /);
@@ -269,6 +273,7 @@ describe('control and events', () => {
     expect(r.stderr).toBe('following task c1 (RUNNING); Ctrl-C to stop\n');
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: Record<string, unknown> });
     expect(lines.find((l) => l.event === 'pong')?.data).toEqual({ n: 1 });
+    expect(lines.find((l) => l.event === 'machine-state')?.data).toMatchObject({ id: 'c1' });
     // (the end is what the hash says: the `end` event may come after it, and the command has ended)
     expect(await s.client.get('c1')).toMatchObject({ state: 'END', outcome: 'stopped' });
 
@@ -276,6 +281,7 @@ describe('control and events', () => {
     expectOneLine(await s.run('control', 'nope', 'stop'), 1, /no task with id "nope"/);
     expect((await s.run('submit', 'nobody', '--id', 'q1')).code).toBe(0);
     expectOneLine(await s.run('control', 'q1', 'reload'), 1, /task "q1" is queued, not running yet/);
+    expect((await s.run('control', '--help')).stdout).toMatch(/stop, reload, watch or JSON/);
     // on an ended task, events says so and ends at once
     expect(await s.run('events', 'c1')).toMatchObject({ code: 0, stdout: '', stderr: 'task c1 has already ended (stopped); "task-swarm get c1" shows it\n' });
   });

@@ -4,7 +4,7 @@
  */
 import { Option } from 'commander';
 import type { SubmitOptions } from '../../submission.js';
-import type { ControlInput } from '../../wire.js';
+import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '../../wire.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
@@ -41,11 +41,14 @@ const TASK_ID: Positional = { syntax: '<id>', noun: 'task id', doc: "the task's 
 /** what `wait` and `events` take: the task they follow to its end, and how long they follow it */
 const followedTask = (): Pick<CommandSpec, 'args' | 'options'> => ({ args: [TASK_ID], options: [integerOption('--timeout <ms>', 'give up after this many ms (default: never)', 1, MAX_TIMEOUT)] });
 
+/** the plain-word messages as the help and the errors list them: "stop, reload, watch" */
+const PLAIN_WORDS = PLAIN_CONTROLS.join(', ');
+
 function parseControl(raw: string): ControlInput {
-  if (raw === 'stop' || raw === 'reload') return raw;
+  if (isPlainControl(raw)) return raw;
   const v = parseJson('control message', raw);
   if (!v || typeof v !== 'object' || Array.isArray(v) || typeof (v as { event_name?: unknown }).event_name !== 'string' || (v as { event_name: string }).event_name === '') {
-    throw new UsageError(`control message must be stop, reload or JSON {"event_name": "...", "event": ...}, got ${escapeControls(raw)}`);
+    throw new UsageError(`control message must be ${PLAIN_WORDS} or JSON {"event_name": "...", "event": ...}, got ${escapeControls(raw)}`);
   }
   return v as ControlInput;
 }
@@ -175,8 +178,8 @@ export const TASK_COMMANDS: CommandSpec[] = [
   {
     name: 'control',
     summary: 'send a running task a control message',
-    details: 'A message is stop, reload, or a custom event as JSON: \'{"event_name":"pause","event":{...}}\'.',
-    args: [TASK_ID, { syntax: '<message>', noun: 'message (stop, reload or JSON {"event_name", "event"})', doc: 'stop, reload or JSON {"event_name", "event"}', parse: parseControl }],
+    details: `A message is stop, reload (restart from the task's data), watch (its worker publishes the task machine's state as machine-state events, now and on each change, for ${WATCH_TTL / 1000} s), or a custom event as JSON: '{"event_name":"pause","event":{...}}'.`,
+    args: [TASK_ID, { syntax: '<message>', noun: `message (${PLAIN_WORDS} or JSON {"event_name", "event"})`, doc: `${PLAIN_WORDS} or JSON {"event_name", "event"}`, parse: parseControl }],
     run: runWithClient(async (client, inv) => {
       const [id, message] = inv.args as [string, ControlInput];
       const t = await requireTask(client, id);
