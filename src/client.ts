@@ -8,7 +8,7 @@ import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './confi
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
-import { newTaskIdIn, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
+import { drawTaskId, partitionKeys, partitionOf } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, subscribable } from './redis.js';
 import { checkServer } from './server-version.js';
@@ -32,7 +32,7 @@ import {
 } from './wire.js';
 import { cancelTask, submitTasks } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, newTaskId, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
@@ -639,11 +639,7 @@ export class Client {
   }
 
   /** a new id, in the partition of its group or dedupe key when it has one */
-  private readonly newId = (place?: string): string => {
-    const n = this.parts.length;
-    if (n === 1) return newTaskId();
-    return newTaskIdIn(place === undefined ? Math.floor(Math.random() * n) : partitionOfPlace(place, n), n);
-  };
+  private readonly newId = (place?: string): string => drawTaskId(this.parts.length, place);
 
   /**
    * Cancel a task: queued or delayed, it is removed and ends `cancelled` (never run); running,

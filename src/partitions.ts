@@ -46,6 +46,15 @@ export function partitionOfPlace(place: string, n: number): number {
   return n === 1 ? 0 : spread(`\u0000${place}`) % n;
 }
 
+/**
+ * The id of a task submitted without one, in a swarm of `n` partitions: in the partition of its
+ * `place` (its group, else its dedupe key) when it has one, else in one drawn at random.
+ */
+export function drawTaskId(n: number, place?: string): string {
+  if (n === 1) return newTaskId();
+  return newTaskIdIn(place === undefined ? Math.floor(Math.random() * n) : partitionOfPlace(place, n), n);
+}
+
 /** a new task id in partition `p` of `n` (drawn again until it lands there: n draws on average) */
 export function newTaskIdIn(p: number, n: number): string {
   for (;;) {

@@ -52,6 +52,38 @@ describe('task-swarm submit, time options', () => {
     }
   });
 
+  it('--wait shows every event of the task, those published as soon as it is queued too', async () => {
+    const s = swarm();
+    const w = new Worker({ redis: { ...server.options(), keyPrefix: s.prefix }, port: 0, logger: quiet });
+    // (it emits and fails at once: the first attempt's events come right after the submit)
+    w.addTaskFunction('failsAtOnce', async (t) => {
+      await t.emit('tried', { attempt: t.attempt });
+      throw new Error(`try ${t.attempt}`);
+    });
+    await w.start();
+    try {
+      for (const id of [undefined, 'mine']) {
+        const r = await s.run('submit', 'failsAtOnce', '--attempts', '3', '--backoff', 'exponential:200:1000', '--wait', '--wait-timeout', '15000', ...(id ? ['--id', id] : []));
+        expect(r.code, r.stderr).toBe(1);
+        const t = JSON.parse(r.stdout) as { id: string; outcome: string };
+        expect(t.outcome).toBe('failed');
+        if (id) expect(t.id).toBe(id);
+        expect(r.stderr).toMatch(new RegExp(`^submitted ${t.id}; waiting for its end$`, 'm'));
+        for (const attempt of [1, 2, 3]) expect(r.stderr).toMatch(new RegExp(`tried \\{"attempt":${attempt}\\}`));
+        expect(r.stderr.match(/ retrying /g)).toHaveLength(2);
+      }
+      // a dedupe key another task holds: that task is the one waited for
+      await s.client.submit('nobody', null, { id: 'holder', key: 'k' });
+      const r = await s.run('submit', 'failsAtOnce', '--key', 'k', '--wait', '--wait-timeout', '500');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^submitted holder; waiting for its end$/m);
+      expect(r.stderr).toMatch(/task "holder" did not end within 500 ms/);
+    } finally {
+      await w.stop();
+      await s.client.close();
+    }
+  });
+
   it('--delay and --run-at queue it DELAYED; --key dedupes; cancel removes it', async () => {
     const s = swarm();
     try {

@@ -52,8 +52,35 @@ export function reportEnd(io: CliIO, t: TaskInfo): number {
   return 1;
 }
 
-/** Wait for the end of a task, printing its other events on stderr. */
-export async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined, fn?: string): Promise<TaskInfo> {
+/** what `submit` answered when it was another task's id (its dedupe key's): that one is waited for */
+class AnotherTask {
+  constructor(readonly id: string) {}
+}
+
+/**
+ * Submit a task and wait for its end (`submit --wait`): subscribed to its events before the
+ * submit, so that none is missed (a function that fails or emits at once published them before
+ * a subscription made after the submit was in place). `submit` queues the task as `id`; a
+ * dedupe key held by another task makes it answer that task's id, which is then followed (the
+ * hint then names that task's own function).
+ */
+export async function submitAndWait(io: CliIO, client: Client, id: string, timeout: number | undefined, fn: string, submit: () => Promise<string>): Promise<TaskInfo> {
+  try {
+    return await waitFor(io, client, id, timeout, fn, async () => {
+      const given = await submit();
+      if (given !== id) throw new AnotherTask(given);
+    });
+  } catch (e) {
+    if (!(e instanceof AnotherTask)) throw e;
+    return await waitFor(io, client, e.id, timeout);
+  }
+}
+
+/**
+ * Wait for the end of a task, printing its other events on stderr. `start`, when given, is run
+ * once the task's events are subscribed to (its submit).
+ */
+export async function waitFor(io: CliIO, client: Client, id: string, timeout: number | undefined, fn?: string, start?: () => Promise<void>): Promise<TaskInfo> {
   const display = new ProgressDisplay(io.stderr, id);
   const end = new EndOfEvents();
   let over = false;
@@ -64,6 +91,11 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
   });
   const unwatch = watchRedis(client.config, (line) => display.line(line));
   try {
+    if (start) {
+      // (a channel refused by an ACL is logged by the client: the wait reads the hash all the same)
+      await off.ready.catch(() => {});
+      await start();
+    }
     const waiting = client.wait(id, { timeout });
     // The hint's reads may wait the client's patience on a silent Redis: a wait that fails (its
     // timeout passed) does not wait for them, one that succeeds does. (Its failure is handled

@@ -3,12 +3,13 @@
  * options `submit` and `schedule` share.
  */
 import { Option } from 'commander';
+import { drawTaskId } from '../../partitions.js';
 import type { SubmitOptions } from '../../submission.js';
 import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '../../wire.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
-import { EndOfEvents, reportEnd, waitFor } from '../follow.js';
+import { EndOfEvents, reportEnd, submitAndWait, waitFor } from '../follow.js';
 import { PROG } from '../io.js';
 import { integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
@@ -69,13 +70,19 @@ async function runSubmit(inv: Invocation): Promise<number> {
   if (v.runAt !== undefined) options.runAt = v.runAt as number;
   if (typeof v.key === 'string') options.key = v.key;
   return withClient(inv.redis, async (client) => {
-    const taskId = await client.submit(fn, data, options);
     if (!wait) {
-      io.stdout.write(taskId + '\n');
+      io.stdout.write((await client.submit(fn, data, options)) + '\n');
       return 0;
     }
-    io.stderr.write(`submitted ${escapeControls(taskId)}; waiting for its end\n`);
-    return reportEnd(io, await waitFor(io, client, taskId, timeout, fn));
+    // The id is drawn here, as the client would, to subscribe to the task's events before it is
+    // queued (the client writes no queued_at into an entry whose id it was given).
+    const id = options.id ?? drawTaskId(client.config.partitions, options.group ?? options.key);
+    const submit = async () => {
+      const taskId = await client.submit(fn, data, { ...options, id });
+      io.stderr.write(`submitted ${escapeControls(taskId)}; waiting for its end\n`);
+      return taskId;
+    };
+    return reportEnd(io, await submitAndWait(io, client, id, timeout, fn, submit));
   });
 }
 
