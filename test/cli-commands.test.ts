@@ -7,6 +7,7 @@
  * line redrawn in place on a terminal.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -245,6 +246,23 @@ describe('worker and monitor, in-process, until a signal', () => {
     const r = await running;
     expect(r).toMatchObject({ code: 0, stdout: '' });
     expect(r.stderr).toMatch(/^task-swarm: SIGINT: stopping the monitor/);
+  });
+});
+
+describe('dashboard', () => {
+  it('a port in use, or an address not on this host, is one line naming it and the flag that picks another, exit 1', async () => {
+    const s = swarm();
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      expectOneLine(await s.run('dashboard', '--read-only', '--port', String(port)), 1, new RegExp(`^task-swarm: cannot listen on 127\\.0\\.0\\.1:${port} for the dashboard: port already in use \\(pick another with --port\\)\n$`));
+      // (192.0.2.1: an address for documentation, on no host)
+      expectOneLine(await s.run('dashboard', '--read-only', '--port', '0', '--host', '192.0.2.1'), 1, /^task-swarm: cannot listen on 192\.0\.2\.1:0 for the dashboard: no such address on this host \(pick another with --host\)\n$/);
+    } finally {
+      await new Promise((r) => taken.close(r));
+      await s.client.close();
+    }
   });
 });
 

@@ -6,11 +6,11 @@
  * and none is taken in read-only mode.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { isLoopback } from '../address.js';
+import { formatAddress, isLoopback } from '../address.js';
 import type { AddressInfo } from 'node:net';
 import { Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
-import { ConfigError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
+import { ConfigError, ListenError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { partitionKeys } from '../partitions.js';
 import { connect, connectionOwner, type Connection } from '../redis.js';
 import type { ControlInput } from '../wire.js';
@@ -234,7 +234,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     listen: (port, host = '127.0.0.1') =>
       new Promise<string>((resolve, reject) => {
         server = createServer(handler);
-        server.once('error', reject);
+        // (as the metrics server and the peer server do: an error naming the address, typed)
+        server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${formatAddress(host, port)} for the dashboard: ${listenFailure(e)}`, e)));
         server.listen(port, host, () => {
           const a = server!.address() as AddressInfo;
           if (!allowedHosts && isLoopback(a.address)) allowedHosts = new Set(['localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${a.port}`));
@@ -255,4 +256,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       redis?.disconnect();
     },
   };
+}
+
+/** why a server could not listen, in words (the system's message else) */
+function listenFailure(e: NodeJS.ErrnoException): string {
+  if (e.code === 'EADDRINUSE') return 'port already in use';
+  if (e.code === 'EADDRNOTAVAIL') return 'no such address on this host';
+  if (e.code === 'EACCES') return 'permission denied (a port below 1024 needs privileges)';
+  return e.message;
 }

@@ -1,6 +1,8 @@
 /** `dashboard`: serve the dashboard page and its API (src/dashboard/) until SIGINT/SIGTERM. */
 import { Option } from 'commander';
 import { createDashboard } from '../../dashboard/server.js';
+import { ListenError } from '../../errors.js';
+import { within } from '../../within.js';
 import type { CommandSpec } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import { integerOption } from '../options.js';
@@ -13,6 +15,14 @@ export const DASHBOARD_TOKEN: SecretFlags = {
   env: 'TASK_SWARM_DASHBOARD_TOKEN',
   what: 'the token the page must send for any action (stop, cancel, retry, purge)',
 };
+
+/** A ListenError with the flag that picks another port or address: the user's way out. */
+function withFlag(e: unknown): unknown {
+  if (!(e instanceof ListenError)) return e;
+  const code = (e.cause as NodeJS.ErrnoException | undefined)?.code;
+  const flag = code === 'EADDRINUSE' || code === 'EACCES' ? '--port' : '--host';
+  return new ListenError(`${e.message} (pick another with ${flag})`, e.cause);
+}
 
 export const DASHBOARD_COMMANDS: CommandSpec[] = [
   {
@@ -38,7 +48,14 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
         inv.io,
         'dashboard',
         async () => {
-          const url = await dashboard.listen(inv.opts.port as number, inv.opts.host as string);
+          let url: string;
+          try {
+            url = await dashboard.listen(inv.opts.port as number, inv.opts.host as string);
+          } catch (e) {
+            // (its Redis connections and timers would keep an in-process caller running)
+            await within(1000, dashboard.close());
+            throw withFlag(e);
+          }
           inv.io.stdout.write(`dashboard at ${url}${readOnly ? ' (read-only)' : ''}\n`);
         },
         () => dashboard.close(),
