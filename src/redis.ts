@@ -489,25 +489,24 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
   let cause: Error | undefined;
   onErrors(probe, (e) => (cause ??= e));
   // connectTimeout ends at the TCP connect: a frozen Redis (SIGSTOP, a host that hangs) accepts
-  // the connection and never answers, so the whole probe has a deadline of its own. Closing the
-  // connection rejects whatever call is pending.
-  let late: Error | undefined;
-  const deadline = setTimeout(() => {
-    late = new Error(`no answer within ${seconds(timeoutMs)}`);
-    probe.disconnect();
-  }, timeoutMs);
-  try {
+  // the connection and never answers, so the whole probe has a deadline of its own. (Not left
+  // to the close of the connection to reject what is pending: closing a socket a frozen peer
+  // never closes took seconds more.)
+  let expire: (e: Error) => void = () => {};
+  const expired = new Promise<never>((_resolve, reject) => (expire = reject));
+  const deadline = setTimeout(() => expire(new Error(`no answer within ${seconds(timeoutMs)}`)), timeoutMs);
+  const probing = (async () => {
     try {
       await probe.connect();
       await probe.ping();
     } catch (e) {
-      throw late ?? cause ?? e;
+      throw cause ?? e;
     }
-    try {
-      return await checkServer(probe, `Redis at ${redisAddress(c)}`);
-    } catch (e) {
-      throw late ?? e;
-    }
+    return await checkServer(probe, `Redis at ${redisAddress(c)}`);
+  })();
+  probing.catch(() => {}); // (its failure after the deadline is no one's)
+  try {
+    return await Promise.race([probing, expired]);
   } finally {
     clearTimeout(deadline);
     probe.disconnect();
