@@ -247,8 +247,10 @@ export class Client {
    * script, once (an unreachable server is asked again at the next call).
    */
   private checkServer(): Promise<void> {
+    // (at once, not after the check: a step more would let a read made after this call pass it)
+    this.onOwnDb();
     const first = this.submitsFirst();
-    return (first ? first.then(() => this.serverCheck()) : this.serverCheck()).then(() => this.onOwnDb());
+    return first ? first.then(() => this.serverCheck()) : this.serverCheck();
   }
 
   /**
