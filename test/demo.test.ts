@@ -25,7 +25,7 @@ describe('the demo', () => {
     expect(r.out).toMatch(/task_swarm_monitor_tasks_requeued_total [1-9]/);
     expect(r.out).toMatch(/task_swarm_worker_tasks_ended_total, w\d \+ w\d: succeeded 2[0-4], stopped 1/);
     const metric = (name: string) => Number(new RegExp(`^  ${name} (\\d+)$`, 'm').exec(r.out)?.[1]);
-    const status = /^ {2}queued (\d+) {2}claimed \d+ {2}workers \d+ {2}dead (\d+)/m.exec(r.out);
+    const status = /^ {2}incoming (\d+) {2}claimed \d+ {2}workers \d+ {2}dead (\d+)/m.exec(r.out);
     expect(status, 'the status line').not.toBeNull();
     expect([Number(status![1]), Number(status![2])]).toEqual([metric('task_swarm_queue_entries'), metric('task_swarm_dead_letters')]);
     expect(r.out).toMatch(/result: every task succeeded, none lost, stop-me stopped/);

@@ -58,8 +58,9 @@ function runPause(what: 'pause' | 'resume'): (inv: Invocation) => Promise<number
 
 /** the swarm's counts, then a table of its functions */
 function statusLines(s: SwarmStats): string[] {
-  const lines = [`queued ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}${s.paused ? '  PAUSED (swarm)' : ''}`];
-  // (the top count is of tasks not routed to their function yet: a worker's claim routes them)
+  // (the top count is of tasks not routed to their function yet, on `new-task`: a worker's claim
+  // routes them; named "queued" it read as the sum of the table's, which count the routed ones)
+  const lines = [`incoming ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}${s.paused ? '  PAUSED (swarm)' : ''}`];
   if (s.queued > 0 && s.workers === 0) lines.push(`no live worker: the ${s.queued} queued ${s.queued === 1 ? 'task waits' : 'tasks wait'} until one that serves ${s.queued === 1 ? 'its function' : 'their functions'} starts`);
   const names = Object.keys(s.functions).sort();
   if (names.length === 0) return lines;
@@ -111,7 +112,7 @@ export const ORDER_COMMANDS: CommandSpec[] = [
   },
   {
     name: 'status',
-    summary: 'counts: queued, claimed, workers, dead letters, manually ended; per function',
+    summary: 'counts: incoming (not yet routed to a function), claimed, workers, dead letters, manually ended; per function',
     options: [jsonOption()],
     run: runWithClient(async (client, inv) => reportResult(inv, await client.stats(), statusLines)),
   },
