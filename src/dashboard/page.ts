@@ -103,7 +103,8 @@ function renderStatus(s) {
   status = s;
   if (s.error) return say('status: ' + s.error);
   const st = s.stats;
-  $('#stats').innerHTML = ['queued', 'tasks', 'workers', 'dead', 'ended'].map((k) => '<span class="stat">' + k + ' <b id="stat-' + k + '">' + esc(st[k]) + '</b></span> ').join('') + (st.paused ? ' <b>PAUSED</b>' : '');
+  // (labelled as task-swarm status labels them: "queued" here read as the sum of the functions' queued)
+  $('#stats').innerHTML = [['queued', 'incoming'], ['tasks', 'claimed'], ['workers', 'workers'], ['dead', 'dead'], ['ended', 'ended (manual_end)']].map(([k, label]) => '<span class="stat">' + label + ' <b id="stat-' + k + '">' + esc(st[k]) + '</b></span> ').join('') + (st.paused ? ' <b>PAUSED</b>' : '');
   $('#mode').textContent = s.readOnly ? 'read-only' : s.canAct ? '' : 'no token set: read-only';
   const marks = Object.create(null);
   $('#workers tbody').innerHTML = s.workers.map((w) => {
