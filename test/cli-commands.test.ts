@@ -168,7 +168,8 @@ describe('mistakes in the command line: one line, exit 2', () => {
     ['an overlap that is none', ['schedule', 'n', 'f', '--every', '100', '--overlap', 'sometimes'], {}, /^task-swarm: --overlap must be allow or skip, got "sometimes"$/],
     ['an integer that is not', ['dead', '--limit', 'ten'], {}, /^task-swarm: --limit must be an integer, got "ten"$/],
     ['a field of the schema that is not an integer', ['monitor', '--task-timeout', '1.5'], {}, /^task-swarm: --task-timeout must be an integer, got "1.5"$/],
-    ['a control message that is none', ['control', 'id', 'pause'], {}, /^task-swarm: control message is not valid JSON/],
+    ['a control message that is none', ['control', 'id', 'pause'], {}, /^task-swarm: control message "pause" is none of stop, reload, watch; a custom event is JSON/],
+    ['a control message that is not JSON', ['control', 'id', '{pause'], {}, /^task-swarm: control message is not valid JSON/],
     ['the typed Redis password and its file both', ['status', '--redis-password', 'x', '--redis-password-file', '/dev/null'], {}, /^task-swarm: --redis-password and --redis-password-file both given/],
   ];
   for (const [what, argv, env, message] of mistakes) {

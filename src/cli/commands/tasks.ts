@@ -47,6 +47,10 @@ const PLAIN_WORDS = PLAIN_CONTROLS.join(', ');
 
 function parseControl(raw: string): ControlInput {
   if (isPlainControl(raw)) return raw;
+  // (a bare word is meant as one of the plain messages: say which there are, not that it is no JSON)
+  if (/^[A-Za-z][\w-]*$/.test(raw) && !['true', 'false', 'null'].includes(raw)) {
+    throw new UsageError(`control message "${raw}" is none of ${PLAIN_WORDS}; a custom event is JSON {"event_name": "...", "event": ...}`);
+  }
   const v = parseJson('control message', raw);
   if (!v || typeof v !== 'object' || Array.isArray(v) || typeof (v as { event_name?: unknown }).event_name !== 'string' || (v as { event_name: string }).event_name === '') {
     throw new UsageError(`control message must be ${PLAIN_WORDS} or JSON {"event_name": "...", "event": ...}, got ${escapeControls(raw)}`);
