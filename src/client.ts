@@ -3,7 +3,8 @@
  * read or retry the dead-letter list.
  */
 import type { Connection } from './redis.js';
-import { guardOutage } from './outage-guard.js';
+import { Cluster } from 'ioredis';
+import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -308,7 +309,14 @@ export class Client {
    * would pass the commands of calls made before it, still held there until the turn's end).
    */
   private async pipelineSent(): Promise<void> {
-    // (bounded: each turn ioredis writes what it held then; a client that makes more each turn must not starve this one)
+    if (this.redis.autoPipelineQueueSize === 0) return;
+    // What it holds now was made before this call: handed over at once, in order. (Waiting for
+    // ioredis to write it, a few turns, fell short whenever it held it behind a batch still
+    // unanswered, Redis frozen or slow: the read was written first, and a get made after a submit
+    // found no task.) Calls made after this go in batches of their own, after it.
+    if (!(this.redis instanceof Cluster) && sendHeld(this.redis)) return;
+    // (a Cluster's batches, one per node: bounded, each turn ioredis writes what it held then, and
+    // a client that makes more each turn must not starve this one)
     for (let turns = 0; turns < 10 && this.redis.autoPipelineQueueSize > 0; turns++) await new Promise((r) => setImmediate(r));
   }
 

@@ -253,12 +253,16 @@ function directWhileDown(redis: Connection): { sent(command: Command): void; sto
 
 type Held = ChainableCommander & { [kCallbacks]: ((e: Error | null, v?: unknown) => void)[] | null };
 
-/** Hand over what ioredis's auto-pipeline holds now, in order, answering each call as ioredis does (src/autoPipelining.ts there) */
-function sendHeld(redis: Connection): void {
+/**
+ * Hand over what ioredis's auto-pipeline holds now, in order, answering each call as ioredis does
+ * (src/autoPipelining.ts there); calls made after go in batches of their own, after these. False
+ * when this ioredis keeps its auto-pipeline otherwise than this was written for (nothing done).
+ */
+export function sendHeld(redis: Connection): boolean {
   const held = (redis as unknown as { _autoPipelines?: Map<string, Held> })._autoPipelines;
   // (another ioredis than the one this was written for: its calls wait as it holds them, rather
   // than a throw in a 'close' listener ending the process)
-  if (!(held instanceof Map)) return;
+  if (!(held instanceof Map)) return false;
   for (const [slot, pipeline] of held) {
     held.delete(slot);
     const callbacks = pipeline[kCallbacks] ?? [];
@@ -270,6 +274,7 @@ function sendHeld(redis: Connection): void {
       }
     });
   }
+  return true;
 }
 
 /** what our own flush of a connection's queue (src/redis.ts failQueued) says went wrong: ioredis's own says nothing */
