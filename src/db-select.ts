@@ -17,7 +17,11 @@ export function watchSelect(redis: Redis): Redis {
     const p = select(db);
     p.then(
       () => refusals.delete(redis),
-      (error: Error) => refusals.set(redis, { db: Number(db), error }),
+      // (Redis's own refusal only: a SELECT that timed out, or failed with its connection, says
+      // nothing of the database, and the reconnect sends it again)
+      (error: Error) => {
+        if (error?.name === 'ReplyError') refusals.set(redis, { db: Number(db), error });
+      },
     );
     return p;
   };
