@@ -349,8 +349,9 @@ export function resultJson(v: unknown): string {
   if (v === undefined) return 'null';
   const dropped = jsonDrops(v);
   if (dropped) throw new NonRetryableError(`the task function returned ${dropped}, which JSON cannot carry: its result cannot be stored`);
+  let json: string | undefined;
   try {
-    return JSON.stringify(v);
+    json = JSON.stringify(v) as string | undefined;
   } catch (e) {
     let why: string;
     try {
@@ -360,6 +361,9 @@ export function resultJson(v: unknown): string {
     }
     throw new NonRetryableError(`the task function returned a result JSON cannot carry (${why}): its result cannot be stored`);
   }
+  // (a toJSON that gives undefined, a function or a Symbol: JSON leaves the whole value out)
+  if (json === undefined) throw new NonRetryableError('the task function returned a value whose JSON is nothing (its toJSON gave undefined, a function or a Symbol): its result cannot be stored');
+  return json;
 }
 
 /**
