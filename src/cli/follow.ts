@@ -3,7 +3,8 @@
  * progress as a line redrawn in place on a terminal), a hint when it cannot start now, then the
  * task as JSON on stdout and the exit status its outcome says.
  */
-import type { Client, TaskInfo } from '../client.js';
+import { CLIENT_PATIENCE_MS, type Client, type TaskInfo } from '../client.js';
+import { RuntimeError } from './errors.js';
 import { within } from '../within.js';
 import { eventLine, isObject, printJson, quote, text } from './format.js';
 import { PROG, type CliIO } from './io.js';
@@ -92,8 +93,13 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
   const unwatch = watchRedis(client.config, (line) => display.line(line));
   try {
     if (start) {
-      // (a channel refused by an ACL is logged by the client: the wait reads the hash all the same)
-      await off.ready.catch(() => {});
+      // (a channel refused by an ACL is logged by the client: the wait reads the hash all the
+      // same.) A subscription Redis does not answer held the submit for good (the wait's timeout
+      // starts after it): it waits the client's patience, as a call does, and then nothing is
+      // submitted.
+      let subscribed = false;
+      await within(CLIENT_PATIENCE_MS, off.ready.then(() => (subscribed = true), () => (subscribed = true)));
+      if (!subscribed) throw new RuntimeError(`cannot follow task ${quote(id)}'s events: Redis did not answer the subscription within ${CLIENT_PATIENCE_MS / 1000} s; nothing was submitted`);
       await start();
     }
     const waiting = client.wait(id, { timeout });
