@@ -1,7 +1,8 @@
 /**
- * A task function that returns what JSON cannot carry (a cycle, a BigInt, a function): its
- * result cannot be stored, so the attempt fails with a NonRetryableError saying why, whatever
- * attempts are left; it never ends succeeded with the value's String() form.
+ * A task function that returns what JSON cannot carry (a cycle, a BigInt, a function, a value
+ * whose toJSON gives undefined or a function): its result cannot be stored, so the attempt
+ * fails with a NonRetryableError saying why, whatever attempts are left; it never ends
+ * succeeded with the value's String() form, nor with null.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -29,6 +30,9 @@ describe('a result JSON cannot carry', () => {
       },
       bigint: () => 10n,
       fn: () => () => 1,
+      // (JSON.stringify gives nothing at all for these: the value would end as null)
+      toJsonUndefined: () => ({ rows: [1, 2, 3], toJSON: () => undefined }),
+      toJsonFunction: () => ({ toJSON: () => () => 1 }),
     };
     for (const [name, result] of Object.entries(results)) {
       w.addTaskFunction(name, async (task) => {
@@ -48,6 +52,8 @@ describe('a result JSON cannot carry', () => {
     expect(ended[0]!.error!.message).toMatch(/returned a result JSON cannot carry \(Converting circular structure to JSON/);
     expect(ended[1]!.error!.message).toMatch(/returned a result JSON cannot carry \(Do not know how to serialize a BigInt\)/);
     expect(ended[2]!.error!.message).toMatch(/returned a function, which JSON cannot carry/);
+    expect(ended[3]!.error!.message).toMatch(/returned a value whose JSON is nothing/);
+    expect(ended[4]!.error!.message).toMatch(/returned a value whose JSON is nothing/);
   });
 
   it('a result JSON can carry, or none, still succeeds', async () => {
