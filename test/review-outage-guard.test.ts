@@ -280,9 +280,10 @@ describe('a guarded connection: many calls waiting for a connection, overdue tog
     const redis = connect(config, 'command', 'review-guard-many', { lazyConnect: false, enableAutoPipelining: false, maxRetriesPerRequest: null, retryStrategy: () => 50 });
     redis.on('error', () => {});
     cleanup.push(() => redis.disconnect());
-    const patience = 2000;
+    const patience = 4000;
     cleanup.push(guardOutage(redis, config, patience));
     await redis.del('log');
+    const killedAt = performance.now();
     await server.kill();
     const settle = (p: Promise<unknown>) => p.then(() => 'ran', (e: unknown) => (e as Error).message);
     // early: overdue together at one deadline check (made within a few ms of each other). Each
@@ -290,10 +291,12 @@ describe('a guarded connection: many calls waiting for a connection, overdue tog
     // the event loop held for seconds at a time
     const madeAt = performance.now();
     const early = Array.from({ length: 40_000 }, (_, i) => settle(redis.rpush('log', `early-${i}`)));
-    await sleep(patience * 0.85);
-    // late: made most of a patience after, still queued when the early ones fail, with the rest
-    // of theirs to wait for Redis (under a loaded CI, half a patience was not enough to fail the
-    // early ones and start Redis again)
+    // late: made three quarters of a patience into the outage, counted from the kill (from when
+    // the early calls were made, their making's time on a loaded machine put the late ones past
+    // the outage's patience: refused at once), still queued when the early ones fail, with the
+    // rest of theirs to wait for Redis (under a loaded CI, less was not enough to fail the early
+    // ones and start Redis again)
+    await sleep(Math.max(0, killedAt + patience * 0.75 - performance.now()));
     const late = Array.from({ length: 50 }, (_, i) => settle(redis.rpush('log', `late-${i}`)));
     const earlyOutcomes = await Promise.all(early);
     // (at their deadline, not seconds after it: a bound far above the few ms it takes)
