@@ -47,7 +47,7 @@ interface Internals {
   nodes?: (role: 'all') => Connection[];
 }
 
-/** how long the oldest call written may go unanswered before later calls stop waiting behind it (directWhileDown) */
+/** how long the oldest call written may go unanswered before later calls stop waiting behind it (directWhileStalled) */
 export const SILENT_MS = 1000;
 
 /** ioredis's errors for calls that found no connection (its queue flushed, or closed under them) */
@@ -61,7 +61,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   redis.on('close', down);
   redis.on('end', down);
   redis.on('ready', () => (downSince = undefined));
-  const stopDirect = directWhileDown(redis);
+  const direct = directWhileStalled(redis);
   const unavailable = (cause: string, e?: unknown) => new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}`, e);
   const why = () => {
     const e = lastConnectionError(redis);
@@ -77,7 +77,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
-    stopDirect.sent(command);
+    direct.sent(command);
     if (downSince !== undefined || redis.status === 'end') {
       // (not while the socket is up and readying: ioredis's own handshake, its ready check
       // included, goes through here, and refusing it would keep the connection from ever coming
@@ -148,7 +148,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     for (const command of late) command.reject(unavailable(unanswered));
   };
   return () => {
-    stopDirect.stop();
+    direct.stop();
     stopDeadlines();
   };
 }
@@ -173,7 +173,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
  *
  * (A Cluster's batches, one per node, are left as they are.)
  */
-function directWhileDown(redis: Connection): { sent(command: Command): void; stop(): void } {
+function directWhileStalled(redis: Connection): { sent(command: Command): void; stop(): void } {
   const inert = { sent() {}, stop() {} };
   if (redis instanceof Cluster || !redis.options.enableAutoPipelining) return inert;
   let closed = false;
