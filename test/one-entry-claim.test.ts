@@ -13,7 +13,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client } from '../src/index.js';
-import { claim } from '../src/effects/queue.js';
+import { claim, claimArgs, claimKeys, parseClaim } from '../src/effects/queue.js';
+import { runScript } from '../src/scripts.js';
 import { claimAs, fnGroupsKey, keysFor, requestFor } from './properties/harness.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -114,6 +115,39 @@ describe('a claim with no room, the queue one entry long', () => {
     expect(await redis.llen(keys.newQueue)).toBe(0);
     expect(await redis.hget(keys.task(id), 'state')).toBe('QUEUED');
     expect(await redis.exists(fnGroupsKey(keys, fn))).toBe(1);
+  });
+});
+
+/** claim.lua run as finish-claim.lua runs it after ENDs that free no slot: asked to take none (claim() itself sends no such claim) */
+async function claimNone(keys: ReturnType<typeof keysFor>) {
+  const request = { ...requestFor(W, 0, 1 << 20, ['f']), functions: [{ name: 'f', room: 1 }] };
+  return parseClaim(await runScript(redis, 'claim', claimKeys(keys, request), claimArgs(keys, request)));
+}
+
+describe('a claim asked to take none leaves the queue as it was', () => {
+  it('the queue one entry long, a claim that may take none: the entry stays where it was', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    await pushEntries(redis, o.keyPrefix, [seedEntry('s', 'f')]);
+    const reply = await claimNone(keys);
+    expect(reply.claimed).toEqual([]);
+    expect(await redis.lrange(keys.newQueue, 0, -1)).toEqual([seedEntry('s', 'f')]);
+    expect((await claimAs(redis, keys, W, 1, 1 << 20, ['f'])).claimed.map((t) => t.id)).toEqual(['s']);
+  });
+
+  it('the queue two or more long: its entries left in their order, then taken oldest first', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const entries = ['t1', 't2', 't3'].map((id) => seedEntry(id, 'f'));
+    await pushEntries(redis, o.keyPrefix, entries);
+    const before = await redis.lrange(keys.newQueue, 0, -1);
+    const none = await claimNone(keys);
+    expect(none.claimed).toEqual([]);
+    expect(await redis.lrange(keys.newQueue, 0, -1)).toEqual(before);
+    const taken: string[] = [];
+    for (let i = 0; i < 3; i++) taken.push(...(await claimAs(redis, keys, W, 1, 1 << 20, ['f'])).claimed.map((t) => t.id));
+    expect(taken).toEqual(['t1', 't2', 't3']);
+    expect(await redis.llen(keys.newQueue)).toBe(0);
   });
 });
 
