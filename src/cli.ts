@@ -17,7 +17,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
-import { refuseFlagLikeValues } from './cli/cli-command.js';
+import { refuseFlagLikeValues, refuseRepeatedOptions } from './cli/cli-command.js';
 import { aclRefusal, asFlags, exitCodeOf, isKnown } from './cli/errors.js';
 import { PROCESS_IO, PROG, type CliIO } from './cli/io.js';
 import { buildProgram } from './cli/program.js';
@@ -34,6 +34,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
   try {
     const program = buildProgram(io, (code) => (status = code));
     refuseFlagLikeValues(argv, program);
+    refuseRepeatedOptions(argv, program);
     await program.parseAsync(argv, { from: 'user' });
     return status;
   } catch (caught) {

@@ -49,6 +49,9 @@ describe('task-swarm CLI', () => {
     ['a timeout longer than a timer can wait', ['wait', 'dup-cli', '--timeout', '99999999999'], 2, /--timeout must be an integer <= 2147483647, got "99999999999"/],
     ['an option whose value was forgotten', ['status', '--redis-url', '--json'], 2, /option --redis-url needs a value \(one starting with "-" goes as --redis-url=-value\)/],
     ['input with a newline, echoed whole on its one line', ['bo\ngus'], 2, /unknown command "bo\\ngus"/],
+    // commander kept the last, silently: the task was queued under the second id
+    ['an id given twice', ['submit', 'f', '--id', 'a', '--id', 'b'], 2, /^task-swarm: option --id given twice: give it once\n$/],
+    ['an option given twice, once as --flag=value', ['status', '--redis-url=redis://127.0.0.1:1', '--redis-url', 'redis://127.0.0.1:2'], 2, /option --redis-url given twice/],
     ['events of a task that does not end within --timeout', ['events', 'never-ends', '--timeout', '300'], 1, /task "never-ends" did not end within 300 ms/],
   ];
   for (const [what, args, code, message] of mistakes) {

@@ -129,6 +129,34 @@ export class CliCommand extends Command {
   }
 }
 
+/** the options a command line may give more than once, their values collected (src/cli/options.ts `repeatableOption`) */
+export const REPEATABLE = new WeakSet<Option>();
+
+/**
+ * `submit --id a --id b`: commander keeps the last value of an option given twice, silently, so
+ * the task would be queued under an id the user may not have meant. An option that takes a
+ * value and is not repeatable is refused when given twice, naming the flag (its values are not
+ * shown: one may be a password). A flag without a value (`--json`) given twice says nothing
+ * twice, and passes.
+ */
+export function refuseRepeatedOptions(argv: readonly string[], root: Command): void {
+  const options = [root, ...root.commands].flatMap((c) => c.options);
+  const seen = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const option = options.find(flagOf(eq > 0 ? arg.slice(0, eq) : arg));
+    if (!option || !(option.required || option.optional)) continue;
+    // (its value, the next word, is no flag: `--data --id` would be read so)
+    if (eq < 0 && (option.required || !argv[i + 1]?.startsWith('-'))) i++;
+    if (REPEATABLE.has(option)) continue;
+    const flag = option.long ?? option.short ?? arg;
+    if (seen.has(flag)) throw new UsageError(`option ${flag} given twice: give it once`);
+    seen.add(flag);
+  }
+}
+
 /** whether an option is the one a flag names (`--json`, `-f`) */
 const flagOf = (flag: string) => (o: Option) => o.long === flag || o.short === flag;
 

@@ -5,6 +5,7 @@
  * drift from it.
  */
 import { Option } from 'commander';
+import { REPEATABLE } from './cli-command.js';
 import { kebab, UsageError } from './errors.js';
 import { quote } from './format.js';
 import { parseInteger } from './values.js';
@@ -40,7 +41,9 @@ export function choiceOption(flags: string, doc: string, values: readonly string
 
 /** a flag that may be given more than once: its values in order */
 export function repeatableOption(flags: string, doc: string): Option {
-  return new Option(flags, doc).argParser((raw: string, previous: string[] | undefined) => [...(previous ?? []), raw]);
+  const option = new Option(flags, doc).argParser((raw: string, previous: string[] | undefined) => [...(previous ?? []), raw]);
+  REPEATABLE.add(option);
+  return option;
 }
 
 interface SchemaField {
