@@ -472,6 +472,17 @@ export async function pingOnce(url: string, o: { username?: string; password?: s
  * then the server's version checked. Rejects with the socket's error, or the sentinels'.
  */
 export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<ServerVersion> {
+  const { conn, version } = await probeConnection(c, timeoutMs);
+  conn.disconnect();
+  return version;
+}
+
+/**
+ * `probeOnce`, the connection left open for more pings (a CLI command's watch of Redis while it
+ * waits: src/cli/redis-session.ts). It never reconnects: once closed it stays closed. Its
+ * later errors are kept from the process (the caller sees them as its pings failing).
+ */
+export async function probeConnection(c: RedisConfig, timeoutMs: number): Promise<{ conn: Connection; version: ServerVersion }> {
   // (a Cluster: its nodes, each asked once; host/port are only defaults there)
   const probe = (c.cluster ? newCluster : newRedis)(c, {
     username: c.username,
@@ -506,10 +517,12 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
   })();
   probing.catch(() => {}); // (its failure after the deadline is no one's)
   try {
-    return await Promise.race([probing, expired]);
+    return { conn: probe, version: await Promise.race([probing, expired]) };
+  } catch (e) {
+    probe.disconnect();
+    throw e;
   } finally {
     clearTimeout(deadline);
-    probe.disconnect();
   }
 }
 

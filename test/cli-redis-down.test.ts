@@ -1,11 +1,13 @@
 /**
  * The CLI's long waits (`wait`, `events`, `submit --wait`) while Redis goes away and comes back:
  * each says so on stderr when Redis stops answering and when it answers again, and keeps waiting
- * for the task's end.
+ * for the task's end. Their watch of Redis keeps one connection while Redis answers.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
+import { watchRedis } from '../src/cli/redis-session.js';
+import { resolveRedisConfig } from '../src/config.js';
 import { Client, Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
@@ -61,4 +63,38 @@ describe('a long wait of the CLI while Redis is down', () => {
       await worker?.stop();
     }
   }, 60_000);
+});
+
+describe("the long wait's watch of Redis", () => {
+  const connections = async () => Number(/total_connections_received:(\d+)/.exec(await redis.info('stats'))?.[1]);
+  const watchFor = async (ms: number, during?: () => Promise<void>) => {
+    const said: string[] = [];
+    const before = await connections();
+    const unwatch = watchRedis(resolveRedisConfig(server.options()), (line) => said.push(line), 100);
+    try {
+      await new Promise((r) => setTimeout(r, ms / 2));
+      await during?.();
+      await new Promise((r) => setTimeout(r, ms / 2));
+    } finally {
+      unwatch();
+    }
+    return { said, opened: (await connections()) - before };
+  };
+
+  it('keeps one connection while Redis answers (a look every 100 ms for 2 s)', async () => {
+    const { said, opened } = await watchFor(2000);
+    expect(said).toEqual([]);
+    expect(opened).toBe(1);
+  });
+
+  it('opens a new one, saying nothing, when its connection is closed under it', async () => {
+    const { said, opened } = await watchFor(2000, async () => {
+      const list = await redis.client('LIST');
+      const ids = [...String(list).matchAll(/^id=(\d+) .*cmd=ping/gm)].map((m) => m[1]!);
+      expect(ids.length).toBeGreaterThan(0);
+      for (const id of ids) await redis.client('KILL', 'ID', id);
+    });
+    expect(said).toEqual([]);
+    expect(opened).toBe(2);
+  });
 });

@@ -5,7 +5,7 @@
 import { Client, type TaskInfo } from '../client.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from '../config.js';
 import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
-import { probeOnce, redisAddress, tlsHint } from '../redis.js';
+import { probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
 import { within } from '../within.js';
 import { redact } from './connection.js';
 import type { Invocation } from './command-spec.js';
@@ -49,12 +49,31 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
   let stopped = false;
   let down = false;
   let timer: NodeJS.Timeout | undefined;
+  // One connection while Redis answers, pinged at each look (a new one each time was a connect,
+  // a TLS handshake and the server check every few seconds for as long as the command waits).
+  // A ping not answered in time drops it (pings would pile up behind a frozen Redis); the next
+  // look opens one again, with the checks a command's first look makes.
+  let conn: Connection | undefined;
+  const drop = () => {
+    conn?.disconnect();
+    conn = undefined;
+  };
   const look = async () => {
     try {
-      await probeOnce(config, CHECK_MS);
+      if (conn?.status === 'ready') {
+        const answer = await within(CHECK_MS, conn.ping().catch((e: Error) => e));
+        if (answer instanceof Error) throw answer;
+        if (answer === undefined) throw new Error(`no answer within ${CHECK_MS / 1000} s`);
+      } else {
+        drop();
+        const opened = (await probeConnection(config, CHECK_MS)).conn;
+        if (stopped) opened.disconnect();
+        else conn = opened;
+      }
       if (!stopped && down) say(`Redis at ${redisWhere(config)} answers again`);
       down = false;
     } catch (e) {
+      drop();
       if (!stopped && !down) say(`waiting for Redis at ${redisWhere(config)}: ${probeFailure(config, e)}`);
       down = true;
     }
@@ -64,6 +83,7 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
   return () => {
     stopped = true;
     clearTimeout(timer);
+    drop();
   };
 }
 
