@@ -85,6 +85,11 @@ describe('subscribe to a channel Redis refuses', () => {
       expect(JSON.stringify(await admin.call('ACL', 'LOG'))).toContain('bad-dash');
       await new Promise((r) => setTimeout(r, 200)); // (a rejection is reported after its tick)
       expect(unhandled).toEqual([]);
+      // and it stops asking for the task's states, which no one here could hear (each ask is
+      // a round trip: asks at 0.5, 1.5, 3.5 s ... for as long as the page stayed open)
+      await admin.config('RESETSTAT');
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await admin.info('commandstats')).not.toMatch(/cmdstat_(exec|exists|sismember|publish):/);
       ac.abort();
     } finally {
       ac.abort();

@@ -3,7 +3,8 @@
  * published by the worker running the task only while someone asks (a `watch` control message,
  * good for WATCH_TTL), so the page follows it by asking again before the watch lapses; soon
  * after opening (the subscription may not be in place when the first answer goes out, or no
- * worker runs it yet), and soon again when the task goes back to wait for another claim.
+ * worker runs it yet), and soon again when the task goes back to wait for another claim. Not
+ * at all once Redis has refused the subscription.
  */
 import type { Client } from '../client.js';
 import { STATE_EVENT, WATCH_CONTROL, WATCH_TTL, type TaskEvent } from '../wire.js';
@@ -41,6 +42,12 @@ export function followTask(client: Client, id: string, onEvent: (ev: TaskEvent) 
       clearTimeout(timer);
     }
     onEvent(ev);
+  });
+  // (a channel the Redis user may not read: the page is told, server.ts; asking a worker to
+  // publish states no one here can hear would go on for as long as the page stays open)
+  off.ready.catch(() => {
+    done = true;
+    clearTimeout(timer);
   });
   ask();
   const stop = () => {
