@@ -9,11 +9,15 @@
  * sent again (MONITOR caught them) with 5 ms of quiet before each, and INFO commandstats read
  * after each.
  *
- *   node --import tsx bench/pickup-stages.ts <checkout dir> [--rounds=300] [--port=P] [--entry=dist/src/index.js]
+ *   node --import tsx bench/pickup-stages.ts <checkout dir> [--rounds=300] [--port=P] [--entry=dist/src/index.js] [--windows=FILE]
+ *
+ * --windows writes each pickup's stage boundaries (process.hrtime, ns) to FILE as JSON, for a
+ * CPU profile of the same run (`node --cpu-prof`) to be split by stage: bench/profile-windows.ts.
  *
  * With --port it uses that redis-server (FLUSHALLed: never give it a Redis that holds anything
  * you want), else it starts its own.
  */
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,19 +41,28 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 let t0 = 0;
 let firstWrite: number | undefined;
 let firstRead: number | undefined;
+// the same moments on the clock a CPU profile's samples are timed by (--windows)
+let t0Hr = 0n;
+let writeHr = 0n;
+let readHr = 0n;
+let startHr = 0n;
 // (the producer's socket, told by its first write: its own reply is not the worker's answer)
 const producer = new WeakSet<net.Socket>();
 const write = net.Socket.prototype.write;
 net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
   if (t0 && firstWrite === undefined) {
     firstWrite = performance.now() - t0;
+    writeHr = process.hrtime.bigint();
     producer.add(this);
   }
   return (write as (...a: unknown[]) => boolean).apply(this, args);
 } as typeof net.Socket.prototype.write;
 const emit = net.Socket.prototype.emit;
 net.Socket.prototype.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]) {
-  if (event === 'data' && t0 && firstRead === undefined && firstWrite !== undefined && !producer.has(this)) firstRead = performance.now() - t0;
+  if (event === 'data' && t0 && firstRead === undefined && firstWrite !== undefined && !producer.has(this)) {
+    firstRead = performance.now() - t0;
+    readHr = process.hrtime.bigint();
+  }
   return (emit as (...a: unknown[]) => boolean).apply(this, [event, ...args]);
 };
 
@@ -63,6 +76,7 @@ async function main() {
     let started: ((t: number) => void) | undefined;
     const worker = new lib.Worker({ host: '127.0.0.1', port: 0, redis, concurrency: 1 });
     worker.addTaskFunction('probe', async () => {
+      startHr = process.hrtime.bigint();
       started?.(performance.now() - t0);
       return null;
     });
@@ -78,14 +92,17 @@ async function main() {
     await sleep(50);
 
     const stages = { write: [] as number[], reply: [] as number[], start: [] as number[] };
+    const windows: string[][] = [];
     for (let i = 0; i < rounds; i++) {
       const ran = new Promise<number>((r) => (started = r));
       firstWrite = firstRead = undefined;
       t0 = performance.now();
+      t0Hr = process.hrtime.bigint();
       const submitted = client.submit('probe', i);
       const start = await ran;
       t0 = 0;
       await submitted;
+      windows.push([t0Hr, writeHr, readHr, startHr].map(String));
       stages.write.push(firstWrite ?? NaN);
       stages.reply.push((firstRead ?? NaN) - (firstWrite ?? NaN));
       stages.start.push(start - (firstRead ?? NaN));
@@ -95,6 +112,7 @@ async function main() {
     }
     await worker.stop();
     await client.close();
+    if (opt.get('windows')) writeFileSync(opt.get('windows')!, JSON.stringify(windows));
 
     // Redis alone: the captured submit and claim, sent again cold (the claim with a token of its own)
     const submit = seen.find((a) => /_submit$/.test(a[1] ?? ''));

@@ -93,28 +93,31 @@ export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: 
     const send = conn.sendCommand.bind(conn) as (command: Command, ...rest: unknown[]) => unknown;
     (conn as { sendCommand: unknown }).sendCommand = (command: Stamped, ...rest: unknown[]) => {
       // (a call sent again from a queue keeps its deadline; one failed already has none)
-      if (!stopped && command[PROMISE] !== command.promise) {
-        const now = performance.now();
-        command[PROMISE] = command.promise;
-        command[HANDED] = now;
-        command[FAILED] = undefined;
-        const reject = command.reject;
-        command.reject = (e: Error) => {
-          command[FAILED] = true;
-          reject.call(command, e);
-        };
-        // (answered calls at the front dropped first: at concurrency 1 the list stays one long)
-        front();
-        if (head > 1024 && head * 2 > calls.length) {
-          calls.splice(0, head);
-          at.splice(0, head);
-          head = 0;
-        }
-        calls.push(command);
-        at.push(now);
-        if (timer === undefined) arm(timeoutMs);
+      if (stopped || command[PROMISE] === command.promise) return send(command, ...rest);
+      const now = performance.now();
+      command[PROMISE] = command.promise;
+      command[HANDED] = now;
+      command[FAILED] = undefined;
+      const reject = command.reject;
+      command.reject = (e: Error) => {
+        command[FAILED] = true;
+        reject.call(command, e);
+      };
+      // Written first, listed after: an idle connection's call arms the timer, and that is
+      // time between the call and its bytes leaving, which an idle producer's submit waits
+      // through on its way to a waiting worker (no reply can come before this returns).
+      const sent = send(command, ...rest);
+      // (answered calls at the front dropped first: at concurrency 1 the list stays one long)
+      front();
+      if (head > 1024 && head * 2 > calls.length) {
+        calls.splice(0, head);
+        at.splice(0, head);
+        head = 0;
       }
-      return send(command, ...rest);
+      calls.push(command);
+      at.push(now);
+      if (timer === undefined) arm(timeoutMs);
+      return sent;
     };
   };
   watch(redis);

@@ -77,7 +77,6 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
-    direct.sent(command);
     if (downSince !== undefined || redis.status === 'end') {
       // (not while the socket is up and readying: ioredis's own handshake, its ready check
       // included, goes through here, and refusing it would keep the connection from ever coming
@@ -96,7 +95,10 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
         return command.promise;
       }
     }
-    return send(command, ...rest);
+    // (the silence watch told after the write: see src/command-deadlines.ts, which does the same)
+    const sent = send(command, ...rest);
+    direct.sent(command);
+    return sent;
   };
 
   // ioredis fails the calls it gives up on in one flush (its reconnects run out, or the
