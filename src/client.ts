@@ -6,6 +6,7 @@ import type { Connection } from './redis.js';
 import { Cluster } from 'ioredis';
 import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
+import { checkGroup } from './effects/limits.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
@@ -341,7 +342,7 @@ export class Client {
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
     const trace = submitTrace(() => String(fn), 1);
     try {
-      const id = await this.submitOne(buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier }));
+      const id = await this.submitOne(buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier, drawnAt: this.drawnAt }));
       trace?.done({ ids: [id] });
       return id;
     } catch (error) {
@@ -360,7 +361,7 @@ export class Client {
     if (!Array.isArray(tasks)) throw new InvalidTaskError('submitMany: takes an array of { fn, data?, options? }');
     const trace = tasks.length ? submitTrace(() => batchFunction(tasks), tasks.length) : undefined;
     try {
-      const ids = await this.submitBatch(tasks, { now: Date.now(), trace: trace?.carrier });
+      const ids = await this.submitBatch(tasks, { now: Date.now(), trace: trace?.carrier, drawnAt: this.drawnAt });
       trace?.done({ ids });
       return ids;
     } catch (error) {
@@ -650,6 +651,31 @@ export class Client {
 
   /** a new id, in the partition of its group or dedupe key when it has one */
   private readonly newId = (place?: string): string => drawTaskId(this.parts.length, place);
+
+  /**
+   * An id for a task to be submitted, drawn as `submit` draws one: in a partitioned swarm, in
+   * the partition of the task's `group`, else of its dedupe `key` (give the ones the submit will
+   * have). For subscribing to a task's events before it is queued, so that none is missed: an
+   * id of one's own lands where it hashes, whatever its group (docs/deployments.md). Given to
+   * `submit` as `options.id`, the task is written as one whose id `submit` drew (with the time
+   * it was drawn, `queued_at`, for the pickup metric), the same entry at every submit of it.
+   */
+  drawId(options: { group?: string; key?: string } = {}): string {
+    if (options === null || typeof options !== 'object') throw new ConfigError('drawId: options must be an object');
+    const { group, key } = options;
+    if (group !== undefined) checkGroup('drawId: group', group);
+    if (key !== undefined && (typeof key !== 'string' || key === '')) throw new ConfigError(`drawId: key must be a non-empty string, got ${JSON.stringify(key) ?? typeof key}`);
+    const id = this.newId(group ?? key);
+    // (bounded: ids drawn and never submitted are forgotten, oldest first; a submit of a
+    // forgotten one is written as one given, without queued_at)
+    if (this.drawn.size >= DRAWN_KEPT) this.drawn.delete(this.drawn.keys().next().value!);
+    this.drawn.set(id, Date.now());
+    return id;
+  }
+
+  /** ids drawId drew, and when */
+  private readonly drawn = new Map<string, number>();
+  private readonly drawnAt = (id: string): number | undefined => this.drawn.get(id);
 
   /**
    * Cancel a task: queued or delayed, it is removed and ends `cancelled` (never run); running,
@@ -1165,6 +1191,9 @@ export class Client {
     return this.sub;
   }
 }
+
+/** how many ids drawId remembers until they are submitted */
+const DRAWN_KEPT = 10_000;
 
 /**
  * the weight of one submit script call in submitMany (a task pushed on new-task weighs 1, one

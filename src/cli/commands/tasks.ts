@@ -3,7 +3,6 @@
  * options `submit` and `schedule` share.
  */
 import { Option } from 'commander';
-import { drawTaskId } from '../../partitions.js';
 import type { SubmitOptions } from '../../submission.js';
 import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '../../wire.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
@@ -78,9 +77,9 @@ async function runSubmit(inv: Invocation): Promise<number> {
       io.stdout.write((await client.submit(fn, data, options)) + '\n');
       return 0;
     }
-    // The id is drawn here, as the client would, to subscribe to the task's events before it is
-    // queued (the client writes no queued_at into an entry whose id it was given).
-    const id = options.id ?? drawTaskId(client.config.partitions, options.group ?? options.key);
+    // The id is drawn first (the client's drawId: written as an id it drew, queued_at and all),
+    // to subscribe to the task's events before it is queued.
+    const id = options.id ?? client.drawId({ group: options.group, key: options.key });
     const submit = async () => {
       const taskId = await client.submit(fn, data, { ...options, id });
       io.stderr.write(`submitted ${escapeControls(taskId)}; waiting for its end\n`);
