@@ -2,10 +2,12 @@
  * A command's time with Redis: checked once up front (fail fast, with one clear line, when it
  * is not there), then a Client for the command, closed however the command ends.
  */
+import { Cluster } from 'ioredis';
 import { Client, type TaskInfo } from '../client.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from '../config.js';
 import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
+import { checkServerRole } from '../server-version.js';
 import { within } from '../within.js';
 import { redact } from './connection.js';
 import type { Invocation } from './command-spec.js';
@@ -49,9 +51,9 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
   let stopped = false;
   let down = false;
   let timer: NodeJS.Timeout | undefined;
-  // One connection while Redis answers, pinged at each look (a new one each time was a connect,
+  // One connection while Redis answers, asked at each look (a new one each time was a connect,
   // a TLS handshake and the server check every few seconds for as long as the command waits).
-  // A ping not answered in time drops it (pings would pile up behind a frozen Redis); the next
+  // A look not answered in time drops it (asks would pile up behind a frozen Redis); the next
   // look opens one again, with the checks a command's first look makes.
   let conn: Connection | undefined;
   const drop = () => {
@@ -61,9 +63,15 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
   const look = async () => {
     try {
       if (conn?.status === 'ready') {
-        const answer = await within(CHECK_MS, conn.ping().catch((e: Error) => e));
+        // (its role, not a PING: a Redis made a replica under the command keeps its clients and
+        // answers them, while it refuses every write; the first look's checks refuse it, and so
+        // must this. A Cluster follows its primaries itself)
+        const kept = conn;
+        const asked: Promise<string> = kept instanceof Cluster ? kept.ping() : kept.info('replication');
+        const answer = await within(CHECK_MS, asked.catch((e: Error) => e));
         if (answer instanceof Error) throw answer;
         if (answer === undefined) throw new Error(`no answer within ${CHECK_MS / 1000} s`);
+        if (!(kept instanceof Cluster)) checkServerRole(answer, `Redis at ${redisAddress(config)}`);
       } else {
         drop();
         const opened = (await probeConnection(config, CHECK_MS)).conn;
