@@ -138,24 +138,45 @@ export const REPEATABLE = new WeakSet<Option>();
  * value and is not repeatable is refused when given twice, naming the flag (its values are not
  * shown: one may be a password). A flag without a value (`--json`) given twice says nothing
  * twice, and passes.
+ *
+ * Judged by the options of the command being run, as commander reads the line: the program's
+ * before the command's name, the program's and the command's after it. Anything else (an option
+ * the command does not take, one of a command given before its name, a command that does not
+ * exist) is left to commander's refusal, which says what is wrong: "given twice" said first,
+ * the user gave it once, only to be told next that it did not apply.
  */
 export function refuseRepeatedOptions(argv: readonly string[], root: Command): void {
-  const options = [root, ...root.commands].flatMap((c) => c.options);
+  let command: Command | undefined;
+  let options = root.options;
   const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') return;
+    // (a negative number after the command's name is an operand to commander: `submit f -1`)
+    if (arg.length < 2 || !arg.startsWith('-') || (command && NEGATIVE_NUMBER.test(arg))) {
+      if (command) continue;
+      command = root.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+      if (!command) return;
+      options = [...root.options, ...command.options];
+      continue;
+    }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const option = options.find(flagOf(eq > 0 ? arg.slice(0, eq) : arg));
-    if (!option || !(option.required || option.optional)) continue;
+    // (`-fa.js`: a short flag with its value attached, as commander takes it)
+    const attached = !arg.startsWith('--') && arg.length > 2;
+    const option = options.find(flagOf(eq > 0 ? arg.slice(0, eq) : attached ? arg.slice(0, 2) : arg));
+    if (!option) return;
+    if (!(option.required || option.optional)) continue;
     // (its value, the next word, is no flag: `--data --id` would be read so)
-    if (eq < 0 && (option.required || !argv[i + 1]?.startsWith('-'))) i++;
+    if (eq < 0 && !attached && (option.required || !argv[i + 1]?.startsWith('-'))) i++;
     if (REPEATABLE.has(option)) continue;
     const flag = option.long ?? option.short ?? arg;
     if (seen.has(flag)) throw new UsageError(`option ${flag} given twice: give it once`);
     seen.add(flag);
   }
 }
+
+/** what commander reads as a number, not a flag, where a command's operands go (its own test) */
+const NEGATIVE_NUMBER = /^-(\d+|\d*\.\d+)(e[+-]?\d+)?$/;
 
 /** whether an option is the one a flag names (`--json`, `-f`) */
 const flagOf = (flag: string) => (o: Option) => o.long === flag || o.short === flag;
