@@ -342,7 +342,7 @@ export class Client {
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
     const trace = submitTrace(() => String(fn), 1);
     try {
-      const id = await this.submitOne(buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier, drawnAt: this.drawnAt }));
+      const id = await this.submitOne(buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf }));
       trace?.done({ ids: [id] });
       return id;
     } catch (error) {
@@ -361,7 +361,7 @@ export class Client {
     if (!Array.isArray(tasks)) throw new InvalidTaskError('submitMany: takes an array of { fn, data?, options? }');
     const trace = tasks.length ? submitTrace(() => batchFunction(tasks), tasks.length) : undefined;
     try {
-      const ids = await this.submitBatch(tasks, { now: Date.now(), trace: trace?.carrier, drawnAt: this.drawnAt });
+      const ids = await this.submitBatch(tasks, { now: Date.now(), trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf });
       trace?.done({ ids });
       return ids;
     } catch (error) {
@@ -658,7 +658,7 @@ export class Client {
    * have). For subscribing to a task's events before it is queued, so that none is missed: an
    * id of one's own lands where it hashes, whatever its group (docs/deployments.md). Given to
    * `submit` as `options.id`, the task is written as one whose id `submit` drew (with the time
-   * it was drawn, `queued_at`, for the pickup metric), the same entry at every submit of it.
+   * of its first submit, `queued_at`, for the pickup metric), the same entry at every submit of it.
    */
   drawId(options: { group?: string; key?: string } = {}): string {
     if (options === null || typeof options !== 'object') throw new ConfigError('drawId: options must be an object');
@@ -669,13 +669,19 @@ export class Client {
     // (bounded: ids drawn and never submitted are forgotten, oldest first; a submit of a
     // forgotten one is written as one given, without queued_at)
     if (this.drawn.size >= DRAWN_KEPT) this.drawn.delete(this.drawn.keys().next().value!);
-    this.drawn.set(id, Date.now());
+    this.drawn.set(id, undefined);
     return id;
   }
 
-  /** ids drawId drew, and when */
-  private readonly drawn = new Map<string, number>();
-  private readonly drawnAt = (id: string): number | undefined => this.drawn.get(id);
+  /** ids drawId drew, and the time of their first submit (undefined until it) */
+  private readonly drawn = new Map<string, number | undefined>();
+  private readonly firstSubmitOf = (id: string, now: number): number | undefined => {
+    if (!this.drawn.has(id)) return undefined;
+    const first = this.drawn.get(id);
+    if (first !== undefined) return first;
+    this.drawn.set(id, now);
+    return now;
+  };
 
   /**
    * Cancel a task: queued or delayed, it is removed and ends `cancelled` (never run); running,

@@ -107,15 +107,18 @@ export function newTaskId(): string {
  * worker that does not know them ignores): `now`, its clock (epoch ms) at the submit, written as
  * `queued_at` (the due time, for a delayed task) when the id is generated, so that the first
  * claim can tell how long the task waited (an id the caller chose is left without: the same task
- * submitted again must be the same entry; one it had the producer draw, `drawnAt`, has the
- * time of its draw, the same at every submit of it); `trace`, the context its claims' spans take
- * as their parent (src/telemetry/submit-trace.ts).
+ * submitted again must be the same entry; one it had the producer draw, `firstSubmitOf`, has
+ * the time of its first submit, the same at every submit of it); `trace`, the context its claims'
+ * spans take as their parent (src/telemetry/submit-trace.ts).
  */
 export interface ProducerContext {
   now?: number;
   trace?: Record<string, string>;
-  /** when the id given was drawn by this producer for a submit to come (Client.drawId), its `now` then; else undefined */
-  drawnAt?: (id: string) => number | undefined;
+  /**
+   * for an id this producer drew for a submit to come (Client.drawId): the `now` of its first
+   * submit (`now`, when this is the first); else undefined
+   */
+  firstSubmitOf?: (id: string, now: number) => number | undefined;
 }
 
 /**
@@ -183,7 +186,7 @@ export function buildSubmission(
   }
   // (set in place: `id` stays the entry's first field)
   if (given === undefined) entry.id = id = newId((entry.group as string | undefined) ?? key);
-  const now = given === undefined ? producer.now : producer.drawnAt?.(id);
+  const now = given === undefined || producer.now === undefined ? producer.now : producer.firstSubmitOf?.(id, producer.now);
   if (now !== undefined) entry.queued_at = !due ? now : 'at' in due ? due.at : now + due.delay;
   if (producer.trace) entry.trace = producer.trace;
   const dropped = jsonDrops(data);
