@@ -7,7 +7,7 @@
  * Read off MONITOR, on a real Redis, through a proxy that holds the worker's replies.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { monitorRedis } from './helpers/monitor.js';
 import { Worker } from '../src/index.js';
 import { library } from '../src/scripts.js';
 import { until } from './helpers/redis-server.js';
@@ -25,18 +25,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function endBatches(o: { host: string; port: number }): Promise<{ sizes: number[]; stop: () => void }> {
   const fns = library().functions;
   const out = { sizes: [] as number[], stop: () => {} };
-  const base = new Redis({ host: o.host, port: o.port });
-  const m = await base.monitor();
-  m.on('monitor', (_time: string, args: string[]) => {
+  const m = await monitorRedis(o, (args) => {
     if (args[0]?.toLowerCase() !== 'fcall') return;
     const argv = args.slice(3 + Number(args[2]));
     if (args[1] === fns['finish-claim']) out.sizes.push(Number(argv[0]) / 4);
     else if (args[1] === fns.finish) out.sizes.push((argv.length - 1) / 4);
   });
-  out.stop = () => {
-    m.disconnect();
-    base.disconnect();
-  };
+  out.stop = () => m.stop();
   return out;
 }
 

@@ -2,7 +2,7 @@
  * What a worker's claims look like from outside and inside: the sizes of the claims Redis runs
  * (read off MONITOR), and the worker machine's context (its lanes, its rounds).
  */
-import { Redis } from 'ioredis';
+import { monitorRedis } from './monitor.js';
 import type { Worker } from '../../src/index.js';
 import type { WorkerContext } from '../../machines/worker.js';
 import { library } from '../../src/scripts.js';
@@ -14,19 +14,14 @@ import { library } from '../../src/scripts.js';
 export async function claimSizes(o: { host: string; port: number }): Promise<{ sizes: number[]; counted: number; stop: () => void }> {
   const fns = library().functions;
   const out = { sizes: [] as number[], counted: 0, stop: () => {} };
-  const base = new Redis({ host: o.host, port: o.port });
-  const m = await base.monitor();
-  m.on('monitor', (_time: string, args: string[]) => {
+  const m = await monitorRedis(o, (args) => {
     if (args[0]?.toLowerCase() !== 'fcall' || (args[1] !== fns.claim && args[1] !== fns['finish-claim'])) return;
     const keys = Number(args[2]);
     if (keys === 11) out.counted++;
     const argv = args.slice(3 + keys);
     out.sizes.push(Number(args[1] === fns.claim ? argv[2] : argv[1 + Number(argv[0]) + 2]));
   });
-  out.stop = () => {
-    m.disconnect();
-    base.disconnect();
-  };
+  out.stop = () => m.stop();
   return out;
 }
 

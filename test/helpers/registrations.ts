@@ -3,6 +3,7 @@
  * while its commands are on their way: MONITOR tells which partitions' `register` FCALLs
  * (`add`, `remove`) have run, and `traces` lists what in Redis still names a worker.
  */
+import { monitorRedis } from './monitor.js';
 import type { RedisServer } from './redis-server.js';
 
 export interface Registrations {
@@ -14,11 +15,9 @@ export interface Registrations {
 }
 
 export async function watchRegistrations(server: RedisServer): Promise<Registrations> {
-  const monitor = server.client();
   const added = new Set<string>();
   const removed = new Set<string>();
-  const watch = await monitor.monitor();
-  watch.on('monitor', (_t: string, args: string[]) => {
+  const watch = await monitorRedis(server, (args) => {
     if (args[0]?.toLowerCase() !== 'fcall' || !args[1]?.endsWith('_register')) return;
     if (args.includes('add')) added.add(args[3]!);
     if (args.includes('remove')) removed.add(args[3]!);
@@ -26,10 +25,7 @@ export async function watchRegistrations(server: RedisServer): Promise<Registrat
   return {
     added,
     removed,
-    close: async () => {
-      watch.disconnect();
-      monitor.disconnect();
-    },
+    close: async () => watch.stop(),
   };
 }
 
