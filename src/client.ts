@@ -34,7 +34,7 @@ import {
 } from './wire.js';
 import { cancelTask, submitTasks } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, checkKey, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
@@ -658,16 +658,18 @@ export class Client {
    * have). For subscribing to a task's events before it is queued, so that none is missed: an
    * id of one's own lands where it hashes, whatever its group (docs/deployments.md). Given to
    * `submit` as `options.id`, the task is written as one whose id `submit` drew (with the time
-   * of its first submit, `queued_at`, for the pickup metric), the same entry at every submit of it.
+   * of its first submit, `queued_at`, for the pickup metric), the same entry at every submit of
+   * it while it is among the client's last 10,000 drawn ids (older ones are forgotten: a submit
+   * of one is written as an id of one's own, without `queued_at`, and a resubmission of an entry
+   * written with it is then refused as a duplicate).
    */
   drawId(options: { group?: string; key?: string } = {}): string {
     if (options === null || typeof options !== 'object') throw new ConfigError('drawId: options must be an object');
     const { group, key } = options;
     if (group !== undefined) checkGroup('drawId: group', group);
-    if (key !== undefined && (typeof key !== 'string' || key === '')) throw new ConfigError(`drawId: key must be a non-empty string, got ${JSON.stringify(key) ?? typeof key}`);
+    if (key !== undefined) checkKey('drawId: key', key);
     const id = this.newId(group ?? key);
-    // (bounded: ids drawn and never submitted are forgotten, oldest first; a submit of a
-    // forgotten one is written as one given, without queued_at)
+    // (bounded, oldest forgotten first: a client drawing ids for good must not grow)
     if (this.drawn.size >= DRAWN_KEPT) this.drawn.delete(this.drawn.keys().next().value!);
     this.drawn.set(id, undefined);
     return id;

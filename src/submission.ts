@@ -177,13 +177,7 @@ export function buildSubmission(
     if (!isInt(at) || at < 0 || at > 8.64e15) throw new ConfigError(`${where}: runAt must be a valid Date or epoch ms, got ${show(o.runAt)}`);
     due = { at };
   }
-  let key: string | undefined;
-  if (o.key !== undefined) {
-    if (typeof o.key !== 'string' || o.key === '' || !wellFormed(o.key) || Buffer.byteLength(o.key) > MAX_KEY_BYTES) {
-      throw new ConfigError(`${where}: key must be a non-empty string of at most ${MAX_KEY_BYTES} bytes (well-formed Unicode), got ${show(o.key)}`);
-    }
-    key = o.key;
-  }
+  const key = o.key === undefined ? undefined : checkKey(`${where}: key`, o.key);
   // (set in place: `id` stays the entry's first field)
   if (given === undefined) entry.id = id = newId((entry.group as string | undefined) ?? key);
   const now = given === undefined || producer.now === undefined ? producer.now : producer.firstSubmitOf?.(id, producer.now);
@@ -207,6 +201,14 @@ export function buildSubmission(
     due,
     key,
   };
+}
+
+/** a dedupe key as a submit takes it (`what` names it in the error) */
+export function checkKey(what: string, key: unknown): string {
+  if (typeof key !== 'string' || key === '' || !wellFormed(key) || Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw new ConfigError(`${what} must be a non-empty string of at most ${MAX_KEY_BYTES} bytes (well-formed Unicode), got ${show(key)}`);
+  }
+  return key;
 }
 
 /** a whole number of ms in [min, MAX_TIMER_MS] */

@@ -12,6 +12,7 @@ import { Client, ConfigError, Worker } from '../src/index.js';
 import { main } from '../src/cli.js';
 import { partitionOf, partitionOfPlace } from '../src/partitions.js';
 import { keysFor } from './properties/harness.js';
+import { quiet } from './helpers/order.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { until } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -22,7 +23,6 @@ const cleanup = redisPerFile((s, r) => {
   server = s;
   redis = r;
 });
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 function client(extra: Record<string, unknown> = {}) {
   const o = { ...server.options(), ...extra } as ReturnType<RedisServer['options']>;
@@ -100,6 +100,8 @@ describe('an id drawn by the client', () => {
     ['an empty group', { group: '' }, /drawId: group must be a string of 1 to 128 bytes/],
     ['a group that is no string', { group: 7 }, /drawId: group must be a string/],
     ['an empty key', { key: '' }, /drawId: key must be a non-empty string/],
+    ['a key longer than a submit takes', { key: 'k'.repeat(513) }, /drawId: key must be a non-empty string of at most 512 bytes/],
+    ['a key with a lone surrogate', { key: 'a\ud800' }, /drawId: key must be .*well-formed Unicode/],
     ['options that are no object', null, /drawId: options must be an object/],
   ])('refuses %s with a ConfigError naming it', (_, options, message) => {
     const { c } = client();
