@@ -217,10 +217,15 @@ export function compileMachine<C extends object>(machine: AnyStateMachine): Acto
 
   /** stop an actor once this step is over (as xstate's stopChild), and forget it as a child */
   function stop(snap: State<C>, ref: AnyActorRef, scope: Scope): void {
-    for (const [id, r] of Object.entries(snap.children)) {
-      if (r !== ref) continue;
-      const { [id]: _, ...rest } = snap.children;
+    // (a copy without it, made by hand: every pickup leaves the wait's state, and entries plus a
+    // rest-destructuring made four arrays and two objects of the worker's few children there)
+    const children = snap.children;
+    for (const id in children) {
+      if (children[id] !== ref) continue;
+      const rest: Record<string, AnyActorRef> = {};
+      for (const k in children) if (children[k] !== ref) rest[k] = children[k]!;
       snap.children = rest;
+      break;
     }
     if (ref instanceof EffectChild) scope.defer(() => ref.stop());
     else scope.defer(() => scope.stopChild(ref));
