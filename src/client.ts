@@ -10,7 +10,7 @@ import { checkGroup } from './effects/limits.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
-import { drawTaskId, partitionKeys, partitionOf } from './partitions.js';
+import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, subscribable } from './redis.js';
 import { checkServer } from './server-version.js';
@@ -342,7 +342,9 @@ export class Client {
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
     const trace = submitTrace(() => String(fn), 1);
     try {
-      const id = await this.submitOne(buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf }));
+      const sub = buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf });
+      this.checkDrawnPlace(sub, 'submit');
+      const id = await this.submitOne(sub);
       trace?.done({ ids: [id] });
       return id;
     } catch (error) {
@@ -397,7 +399,9 @@ export class Client {
   ): Promise<string[]> {
     const subs = tasks.map((t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
-      return buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
+      const sub = buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
+      this.checkDrawnPlace(sub, `submitMany[${i}]`);
+      return sub;
     });
     const ids = new Set<string>();
     for (const t of subs) {
@@ -655,7 +659,8 @@ export class Client {
   /**
    * An id for a task to be submitted, drawn as `submit` draws one: in a partitioned swarm, in
    * the partition of the task's `group`, else of its dedupe `key` (give the ones the submit will
-   * have). For subscribing to a task's events before it is queued, so that none is missed: an
+   * have: a submit of it with a group or key of another partition is refused, a ConfigError).
+   * For subscribing to a task's events before it is queued, so that none is missed: an
    * id of one's own lands where it hashes, whatever its group (docs/deployments.md). Given to
    * `submit` as `options.id`, the task is written as one whose id `submit` drew (with the time
    * of its first submit, `queued_at`, for the pickup metric), the same entry at every submit of
@@ -673,6 +678,20 @@ export class Client {
     if (this.drawn.size >= DRAWN_KEPT) this.drawn.delete(this.drawn.keys().next().value!);
     this.drawn.set(id, undefined);
     return id;
+  }
+
+  /**
+   * A drawn id lies in the partition of the group or key it was drawn for, and a task lives in
+   * its id's: submitted with a group or key of another partition, it would sit apart from that
+   * group's tasks (its limit held per partition) and from that key's (a second task queued under
+   * one dedupe key).
+   */
+  private checkDrawnPlace(sub: Submission, where: string): void {
+    if (this.parts.length === 1 || !this.drawn.has(sub.id)) return;
+    const place = sub.group !== '' ? sub.group : sub.key;
+    if (place === undefined || partitionOfPlace(place, this.parts.length) === this.partOf(sub.id)) return;
+    const what = sub.group !== '' ? `group ${JSON.stringify(sub.group)}` : `dedupe key ${JSON.stringify(sub.key)}`;
+    throw new ConfigError(`${where}: task id "${sub.id}" was drawn for another partition than its ${what}'s (give drawId the group and key the submit has)`);
   }
 
   /** ids drawId drew, and the time of their first submit (undefined until it) */
