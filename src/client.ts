@@ -342,8 +342,10 @@ export class Client {
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
     const trace = submitTrace(() => String(fn), 1);
     try {
-      const sub = buildSubmission(fn, data, options, 'submit', this.newId, { now: Date.now(), trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf });
+      const now = Date.now();
+      const sub = buildSubmission(fn, data, options, 'submit', this.newId, { now, trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf });
       this.checkDrawnPlace(sub, 'submit');
+      this.sending([sub], now);
       const id = await this.submitOne(sub);
       trace?.done({ ids: [id] });
       return id;
@@ -408,6 +410,7 @@ export class Client {
       if (ids.has(t.id)) throw new DuplicateTaskError(t.id);
       ids.add(t.id);
     }
+    if (producer.now !== undefined) this.sending(subs, producer.now);
     // Bounded batches keep each script call short (submit.lua is one atomic step per call): a
     // task written whole (placed, delayed, keyed) weighs more than one pushed on new-task.
     const batches: Submission[][] = [[]];
@@ -696,13 +699,18 @@ export class Client {
 
   /** ids drawId drew, and the time of their first submit (undefined until it) */
   private readonly drawn = new Map<string, number | undefined>();
-  private readonly firstSubmitOf = (id: string, now: number): number | undefined => {
-    if (!this.drawn.has(id)) return undefined;
-    const first = this.drawn.get(id);
-    if (first !== undefined) return first;
-    this.drawn.set(id, now);
-    return now;
-  };
+  // (only read here: a submit refused before anything was sent must leave no time to the next,
+  // which would write it as its queued_at; see `sending`)
+  private readonly firstSubmitOf = (id: string, now: number): number | undefined => (this.drawn.has(id) ? (this.drawn.get(id) ?? now) : undefined);
+
+  /**
+   * Submissions built and checked whole, about to be sent: the drawn ids among them have their
+   * first submit at `now` from here on. Kept in the same step as the build, before any wait: a
+   * submit of one made after this may find this one's entry in Redis, and must be the same.
+   */
+  private sending(subs: readonly Submission[], now: number): void {
+    for (const t of subs) if (this.drawn.has(t.id) && this.drawn.get(t.id) === undefined) this.drawn.set(t.id, now);
+  }
 
   /**
    * Cancel a task: queued or delayed, it is removed and ends `cancelled` (never run); running,
