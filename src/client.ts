@@ -667,9 +667,10 @@ export class Client {
    * id of one's own lands where it hashes, whatever its group (docs/deployments.md). Given to
    * `submit` as `options.id`, the task is written as one whose id `submit` drew (with the time
    * of its first submit, `queued_at`, for the pickup metric), the same entry at every submit of
-   * it while it is among the client's last 10,000 drawn ids (older ones are forgotten: a submit
-   * of one is written as an id of one's own, without `queued_at`, and a resubmission of an entry
-   * written with it is then refused as a duplicate).
+   * it while it is among the client's last 10,000 drawn ids, counted from its first submit once
+   * submitted (older ones are forgotten: a submit of one is written as an id of one's own,
+   * without `queued_at`, and a resubmission of an entry written with it is then refused as a
+   * duplicate; so is a submit of it by another client, or after a restart).
    */
   drawId(options: { group?: string; key?: string } = {}): string {
     if (options === null || typeof options !== 'object') throw new ConfigError('drawId: options must be an object');
@@ -709,7 +710,13 @@ export class Client {
    * submit of one made after this may find this one's entry in Redis, and must be the same.
    */
   private sending(subs: readonly Submission[], now: number): void {
-    for (const t of subs) if (this.drawn.has(t.id) && this.drawn.get(t.id) === undefined) this.drawn.set(t.id, now);
+    for (const t of subs) {
+      if (!this.drawn.has(t.id) || this.drawn.get(t.id) !== undefined) continue;
+      // (made the newest: what is remembered is for a submit again, and an id held long before
+      // its first would otherwise be among the next forgotten)
+      this.drawn.delete(t.id);
+      this.drawn.set(t.id, now);
+    }
   }
 
   /**
@@ -1227,7 +1234,7 @@ export class Client {
   }
 }
 
-/** how many ids drawId remembers until they are submitted */
+/** how many ids drawId remembers, drawn or submitted */
 const DRAWN_KEPT = 10_000;
 
 /**
