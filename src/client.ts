@@ -444,7 +444,8 @@ export class Client {
         for (let i = 0; i < list.length; i++) {
           const [[e1, inHash], [e2, inQueue]] = [replies[2 * i]!, replies[2 * i + 1]!];
           if (e1 || e2) throw e1 ?? e2;
-          if (inHash === 1 || inQueue === 1) throw new DuplicateTaskError(list[i]!.id);
+          // (the very same entry, a list submitted again, is no other task: the writes answer its id)
+          if ((inHash === 1 || inQueue === 1) && !(await this.holds(list[i]!.id, list[i]!.raw))) throw new DuplicateTaskError(list[i]!.id);
         }
       }
     }
