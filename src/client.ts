@@ -674,7 +674,10 @@ export class Client {
    * duplicate; so is a submit of it by another client, or after a restart).
    */
   drawId(options: { group?: string; key?: string } = {}): string {
-    if (options === null || typeof options !== 'object') throw new ConfigError('drawId: options must be an object');
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ConfigError('drawId: options must be an object');
+    // (a misspelt one would draw the id for no place: the submit then refused it, or, in one
+    // partition, took it where the group's tasks are not)
+    for (const k of Object.keys(options)) if (k !== 'group' && k !== 'key') throw new ConfigError(`drawId: unknown option "${k}" (known: group, key)`);
     const { group, key } = options;
     if (group !== undefined) checkGroup('drawId: group', group);
     if (key !== undefined) checkKey('drawId: key', key);

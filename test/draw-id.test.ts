@@ -103,6 +103,8 @@ describe('an id drawn by the client', () => {
     ['a key longer than a submit takes', { key: 'k'.repeat(513) }, /drawId: key must be a non-empty string of at most 512 bytes/],
     ['a key with a lone surrogate', { key: 'a\ud800' }, /drawId: key must be .*well-formed Unicode/],
     ['options that are no object', null, /drawId: options must be an object/],
+    ['options that are an array', [], /drawId: options must be an object/],
+    ['an option it does not know (a misspelt group)', { grop: 'g' }, /drawId: unknown option "grop" \(known: group, key\)/],
   ])('refuses %s with a ConfigError naming it', (_, options, message) => {
     const { c } = client();
     let err: unknown;
@@ -133,5 +135,17 @@ describe('the CLI submit --wait', () => {
     await worker.start();
     expect(await running, stderr).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ id: entry!.id, outcome: 'succeeded', result: 'done' });
+  });
+
+  it.each([
+    ['an empty group', ['--group', ''], /^task-swarm: submit: group must be/],
+    ['a key too long', ['--key', 'k'.repeat(513)], /^task-swarm: submit: key must be/],
+  ])('names a bad option (%s) as the submit\'s, as without --wait, and queues nothing', async (_, flags, message) => {
+    const o = server.options();
+    let stderr = '';
+    const io = { stdout: { write: () => {} }, stderr: { write: (s: string) => (stderr += s) }, env: { REDIS_URL: server.url } };
+    expect(await main(['submit', 'f', '--wait', ...flags, '--key-prefix', o.keyPrefix], io)).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(await redis.llen(keysFor(o.keyPrefix).newQueue)).toBe(0);
   });
 });

@@ -3,7 +3,8 @@
  * options `submit` and `schedule` share.
  */
 import { Option } from 'commander';
-import type { SubmitOptions } from '../../submission.js';
+import { checkKey, type SubmitOptions } from '../../submission.js';
+import { checkGroup } from '../../effects/limits.js';
 import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '../../wire.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
@@ -79,6 +80,10 @@ async function runSubmit(inv: Invocation): Promise<number> {
     }
     // The id is drawn first (the client's drawId: written as an id it drew, queued_at and all),
     // to subscribe to the task's events before it is queued.
+    // (its group and key checked first as the submit checks them, so that a mistake is named
+    // as the user's submit, not as the draw this command makes for it)
+    if (options.group !== undefined) checkGroup('submit: group', options.group);
+    if (options.key !== undefined) checkKey('submit: key', options.key);
     const id = options.id ?? client.drawId({ group: options.group, key: options.key });
     const submit = async () => {
       const taskId = await client.submit(fn, data, { ...options, id });
