@@ -191,10 +191,15 @@ describe('a task re-asserted after Redis lost its data', () => {
     await w.start();
     // the seed's form: data a JSON string, manual_end inside it
     const id = await c.submit('keep', JSON.stringify({ manual_end: true }));
+    // held by the worker, not only RUNNING in Redis: a claim whose reply the worker reads past
+    // the command timeout (its process stalled for a second) is given up and handed back, and
+    // Redis losing its data then loses the task, with nothing to re-assert it from
+    // (test/reassert-late-claim.test.ts)
     const claimed = await until(async () => {
+      if (!w.running.includes(id)) return null;
       const t = await c.get(id);
       return t?.state === 'RUNNING' ? t : null;
-    }, 'running');
+    }, 'running here');
     expect(claimed.manualEnd).toBe(true);
     await server.restart(); // SIGKILL + start, no persistence: the hash is gone
     const back = await until(async () => {
