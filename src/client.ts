@@ -32,7 +32,7 @@ import {
   type TaskEvent,
   type TaskOutcomeName,
 } from './wire.js';
-import { cancelTask, submitTasks } from './effects/queue.js';
+import { cancelTask, submitTasks, type SubmitReply } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
 import { buildSubmission, checkKey, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
@@ -496,6 +496,21 @@ export class Client {
    * Each is what it would be alone: its own id, its own DuplicateTaskError or NotDurableError.
    */
   private submitOne(sub: Submission): Promise<string> {
+    // The first submit of a turn, with the client ready and nothing made before it this turn,
+    // is written at once, alone: an idle producer's task reaches a waiting worker without the
+    // tick's hop and batch (bench/analysis.md, eighteenth session). The turn's later submits
+    // open the batch below, written after it, together.
+    if (!this.coalesced && this.submitsReady && !this.issuing && !this.callsThisTurn) {
+      this.coalesced = [];
+      process.nextTick(() => this.flushSubmits());
+      const p = this.partOf(sub.id);
+      const sent = submitTasks(this.redis, this.parts[p]!, [sub], 'each').then(([r]) => this.settleSubmit(sub, r!, p));
+      this.closeWaitsFor(sent.then(
+        () => {},
+        () => {},
+      ));
+      return sent;
+    }
     return new Promise((resolve, reject) => {
       if (!this.coalesced) {
         this.coalesced = [];
@@ -511,6 +526,7 @@ export class Client {
       this.coalesced.push({ sub, resolve, reject });
     });
   }
+
 
   /** send this tick's submits, in the order they were made, in calls of bounded weight (as submitMany's) */
   private flushSubmits(): void {
@@ -586,25 +602,20 @@ export class Client {
       for (const x of items) x.reject(e);
       return;
     }
-    await Promise.all(
-      items.map(async (x, i) => {
-        const t = x.sub;
-        const r = replies[i]!;
-        try {
-          let id = t.id;
-          if ('error' in r) throw r.error;
-          if ('heldBy' in r) id = r.heldBy;
-          // Refused: its id is taken. By this very submission, when its reply was lost and
-          // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
-          else if (!r.queued && !(await this.holds(t.id, t.raw))) throw new DuplicateTaskError(t.id);
-          // (one WAIT per partition, shared by the submits waiting on it: src/effects/durable.ts)
-          await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task "${id}"`, [id]);
-          x.resolve(id);
-        } catch (e) {
-          x.reject(e);
-        }
-      }),
-    );
+    await Promise.all(items.map((x, i) => this.settleSubmit(x.sub, replies[i]!, p).then(x.resolve, x.reject)));
+  }
+
+  /** the id a submit of `t` in partition `p` resolves with, given what submit.lua did with it */
+  private async settleSubmit(t: Submission, r: SubmitReply, p: number): Promise<string> {
+    let id = t.id;
+    if ('error' in r) throw r.error;
+    if ('heldBy' in r) id = r.heldBy;
+    // Refused: its id is taken. By this very submission, when its reply was lost and
+    // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
+    else if (!r.queued && !(await this.holds(t.id, t.raw))) throw new DuplicateTaskError(t.id);
+    // (one WAIT per partition, shared by the submits waiting on it: src/effects/durable.ts)
+    await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task "${id}"`, [id]);
+    return id;
   }
 
   private async write(subs: Submission[]): Promise<string[]> {
