@@ -179,6 +179,13 @@ export interface WaitOptions {
    * event and a reconnect both be missed (default 5000)
    */
   pollInterval?: number;
+  /**
+   * ms (default 30000): a task this wait has seen, then found gone by every read for this long
+   * with no end event heard (its hash deleted, its retention over while the subscriber was
+   * away, or lost by a Redis restarted without persistence, and not re-asserted by a worker),
+   * rejects with a TaskNotFoundError; 0: wait for it to come back, however long
+   */
+  goneAfter?: number;
 }
 
 const CLIENT_OPTIONS = ['redis', 'logger'];
@@ -857,11 +864,15 @@ export class Client {
     if (options === null || typeof options !== 'object') throw new ConfigError('wait: options must be an object');
     const timeout = options.timeout ?? 0;
     const pollInterval = options.pollInterval ?? 5000;
+    const goneAfter = options.goneAfter ?? 30_000;
     if (typeof timeout !== 'number' || !(timeout >= 0) || timeout > MAX_TIMER) {
       throw new ConfigError(`wait: timeout must be a number of ms between 0 and ${MAX_TIMER}, got ${String(timeout)}`);
     }
     if (typeof pollInterval !== 'number' || !(pollInterval >= 1) || pollInterval > MAX_TIMER) {
       throw new ConfigError(`wait: pollInterval must be a number of ms between 1 and ${MAX_TIMER}, got ${String(pollInterval)}`);
+    }
+    if (typeof goneAfter !== 'number' || !(goneAfter >= 0) || goneAfter > MAX_TIMER) {
+      throw new ConfigError(`wait: goneAfter must be a number of ms between 0 and ${MAX_TIMER}, got ${String(goneAfter)}`);
     }
     // (the submits made before it sent now; its reads, through get(), go out after them)
     void this.submitsFirst();
@@ -879,6 +890,7 @@ export class Client {
         this.reconnects.delete(onReady);
         clearInterval(poll);
         clearTimeout(timer);
+        clearTimeout(goneCheck);
         this.waits.delete(abandon);
         settle();
       };
@@ -894,6 +906,11 @@ export class Client {
       // The runtime's end event, and how many reads had begun when it came: only a read begun
       // after it can tell "gone after the end" from "not there yet" or "still running".
       let endEvent: { data: EndEventData; at: number; after: number } | undefined;
+      // Since when every read has found the task gone, after it was seen (a read that failed
+      // says nothing of it: the count starts again), and the read that judges it once
+      // `goneAfter` has passed.
+      let goneSince: number | undefined;
+      let goneCheck: NodeJS.Timeout | undefined;
       const read = () => {
         if (settled) return;
         if (reading) {
@@ -911,7 +928,19 @@ export class Client {
               // gone after an end: believed only for a task this wait has seen (queued, running);
               // for one it never saw (pushed by hand, not claimed yet) anyone could forge the end
               else if (t === null && afterEnd && lastSeen) finish(() => resolve(this.letterKeyed(id, fromEndEvent(id, endEvent!, lastSeen))));
-              else if (t !== null) {
+              else if (t === null && lastSeen && goneAfter > 0) {
+                const now = performance.now();
+                goneSince ??= now;
+                if (now - goneSince >= goneAfter) {
+                  finish(() => reject(new TaskNotFoundError(id, `task "${id}" is gone: seen ${lastSeen!.state}, then no record of it for ${Math.round((now - goneSince!) / 1000)} s and no end heard (deleted, its retention over, or lost by Redis and not re-asserted by a worker)`)));
+                } else if (!goneCheck) {
+                  goneCheck = setTimeout(() => {
+                    goneCheck = undefined;
+                    read();
+                  }, goneSince + goneAfter - now);
+                }
+              } else if (t !== null) {
+                goneSince = undefined;
                 lastSeen = t;
                 // The hash outlived that end and does not say END: it was not the runtime's.
                 if (afterEnd) endEvent = undefined;
@@ -920,6 +949,7 @@ export class Client {
             // Redis away: the reconnect, the next event or the poll reads again. A partition
             // count not the swarm's: it never will.
             (e: unknown) => {
+              goneSince = undefined;
               if (e instanceof ConfigError) finish(() => reject(e));
             },
           )

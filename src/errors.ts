@@ -46,8 +46,11 @@ export class UnknownFunctionError extends TaskSwarmError {
 
 /** A task id that Redis knows nothing about. */
 export class TaskNotFoundError extends TaskSwarmError {
-  constructor(readonly taskId: string) {
-    super('ERR_TASK_NOT_FOUND', `no task with id "${taskId}" (never submitted, or its retention expired)`);
+  constructor(
+    readonly taskId: string,
+    message = `no task with id "${taskId}" (never submitted, or its retention expired)`,
+  ) {
+    super('ERR_TASK_NOT_FOUND', message);
   }
 }
 

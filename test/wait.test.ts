@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
-import { Client, Monitor, StateError, TimeoutError, Worker, type TaskEvent, type TaskInfo } from '../src/index.js';
+import { Client, Monitor, StateError, TaskNotFoundError, TimeoutError, Worker, type TaskEvent, type TaskInfo } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { startProxy } from './helpers/tcp-proxy.js';
@@ -308,5 +308,74 @@ describe('get answers whatever the hash holds', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('a task this wait saw, then found gone for good', () => {
+  it('rejects with a TaskNotFoundError naming it once every read has found it gone for `goneAfter` ms (no end heard)', async () => {
+    const o = server.options();
+    const c = client(o);
+    const id = await c.submit('nobody-serves', null); // queued: no worker
+    const waiting = track(c.wait(id, { goneAfter: 400, pollInterval: 50 }));
+    await sleep(150); // seen QUEUED
+    // lost as Redis without persistence loses it (or deleted by hand): its entry and its mark
+    await redis.del(`${o.keyPrefix}new-task`, `${o.keyPrefix}new-task:queued`);
+    const gone = performance.now();
+    const err = await waiting.promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TaskNotFoundError);
+    expect((err as TaskNotFoundError).taskId).toBe(id);
+    expect((err as Error).message).toMatch(new RegExp(`task "${id}" is gone: seen QUEUED`));
+    expect(performance.now() - gone).toBeGreaterThanOrEqual(350);
+    expect(await subscribers(`${o.keyPrefix}task-${id}-events`)).toBe(0);
+  });
+
+  it('a hash gone for less than `goneAfter` and back (as a worker re-asserts a running task after Redis lost it) does not end the wait: its real end does', async () => {
+    const o = server.options();
+    const c = client(o);
+    const id = await c.submit('later', null, { delay: 60_000 }); // its hash written: DELAYED
+    const waiting = track(c.wait(id, { goneAfter: 1000, pollInterval: 50 }));
+    await sleep(150);
+    const key = `${o.keyPrefix}task-${id}`;
+    const hash = await redis.hgetall(key);
+    await redis.del(key);
+    await sleep(600);
+    expect(waiting.settled).toBe(false);
+    await redis.hset(key, hash);
+    await sleep(900); // past goneAfter from the first read that found it gone
+    expect(waiting.settled).toBe(false);
+    await c.cancel(id);
+    expect(await waiting.promise).toMatchObject({ id, state: 'END', outcome: 'cancelled' });
+  });
+
+  it('a task never seen (a wait begun before its submit) is waited for, however long', async () => {
+    const o = server.options();
+    const c = client(o);
+    const waiting = track(c.wait('not-yet', { goneAfter: 100, pollInterval: 30 }));
+    await sleep(500);
+    expect(waiting.settled).toBe(false);
+    const id = await c.submit('later', null, { id: 'not-yet' });
+    const w = await worker(o);
+    w.addTaskFunction('later', async () => 'came');
+    await w.start();
+    expect(await waiting.promise).toMatchObject({ id, state: 'END', result: 'came' });
+  });
+
+  it('goneAfter 0 waits for it to come back, however long', async () => {
+    const o = server.options();
+    const c = client(o);
+    const id = await c.submit('nobody-serves', null);
+    const waiting = track(c.wait(id, { goneAfter: 0, pollInterval: 30 }));
+    await sleep(150);
+    await redis.del(`${o.keyPrefix}new-task`, `${o.keyPrefix}new-task:queued`);
+    await sleep(600);
+    expect(waiting.settled).toBe(false);
+  });
+
+  it.each([-1, 'soon', 2 ** 31])('refuses goneAfter %s, naming it', async (v) => {
+    const c = client(server.options());
+    await expect(c.wait('x', { goneAfter: v as number })).rejects.toThrow(/wait: goneAfter must be a number of ms between 0 and/);
   });
 });
