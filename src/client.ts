@@ -534,7 +534,6 @@ export class Client {
     });
   }
 
-
   /** send this tick's submits, in the order they were made, in calls of bounded weight (as submitMany's) */
   private flushSubmits(): void {
     const items = this.coalesced ?? [];
