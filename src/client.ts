@@ -907,7 +907,9 @@ export class Client {
       let endEvent: { data: EndEventData; at: number; after: number } | undefined;
       // Since when every read has found the task gone, after it was seen (a read that failed
       // says nothing of it: the count starts again), and the read that judges it once
-      // `goneAfter` has passed.
+      // `goneAfter` has passed. A read is judged by when it was sent: its reply may come late
+      // (a slow link, an event loop held), and says only that the task was gone when Redis ran
+      // it, no later.
       let goneSince: number | undefined;
       let goneCheck: NodeJS.Timeout | undefined;
       const read = () => {
@@ -918,6 +920,7 @@ export class Client {
         }
         reading = true;
         const n = ++reads;
+        const sent = performance.now();
         this.get(id)
           .then(
             (t) => {
@@ -930,8 +933,8 @@ export class Client {
               else if (t === null && lastSeen && goneAfter > 0) {
                 const now = performance.now();
                 goneSince ??= now;
-                if (now - goneSince >= goneAfter) {
-                  finish(() => reject(new TaskNotFoundError(id, `task "${id}" is gone: seen ${lastSeen!.state}, then no record of it for ${Math.round((now - goneSince!) / 1000)} s and no end heard (deleted, its retention over, or lost by Redis and not re-asserted by a worker)`)));
+                if (sent - goneSince >= goneAfter) {
+                  finish(() => reject(new TaskNotFoundError(id, `task "${id}" is gone: seen ${lastSeen!.state}, then no record of it for ${Math.round((sent - goneSince!) / 1000)} s and no end heard (deleted, its retention over, or lost by Redis and not re-asserted by a worker)`)));
                 } else if (!goneCheck) {
                   goneCheck = setTimeout(() => {
                     goneCheck = undefined;
