@@ -930,7 +930,9 @@ export class Client {
               // gone after an end: believed only for a task this wait has seen (queued, running);
               // for one it never saw (pushed by hand, not claimed yet) anyone could forge the end
               else if (t === null && afterEnd && lastSeen) finish(() => resolve(this.letterKeyed(id, fromEndEvent(id, endEvent!, lastSeen))));
-              else if (t === null && lastSeen && goneAfter > 0) {
+              // (gone, and an end heard while this read was on its way: the read after it, asked
+              // for by that end, answers)
+              else if (t === null && lastSeen && goneAfter > 0 && !endEvent) {
                 const now = performance.now();
                 goneSince ??= now;
                 if (sent - goneSince >= goneAfter) {
