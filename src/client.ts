@@ -183,7 +183,9 @@ export interface WaitOptions {
    * ms (default 30000): a task this wait has seen, then found gone by every read for this long
    * with no end event heard (its hash deleted, its retention over while the subscriber was
    * away, or lost by a Redis restarted without persistence, and not re-asserted by a worker),
-   * rejects with a TaskNotFoundError; 0: wait for it to come back, however long
+   * rejects with a TaskNotFoundError; 0: wait for it to come back, however long. Keep it
+   * above the workers' heartbeatInterval: a Redis emptied in place (FLUSHALL, no restart) is
+   * noticed by a worker, which re-asserts its running tasks, at its next heartbeat
    */
   goneAfter?: number;
 }
@@ -936,7 +938,7 @@ export class Client {
                 const now = performance.now();
                 goneSince ??= now;
                 if (sent - goneSince >= goneAfter) {
-                  finish(() => reject(new TaskNotFoundError(id, `task "${id}" is gone: seen ${lastSeen!.state}, then no record of it for ${Math.round((sent - goneSince!) / 1000)} s and no end heard (deleted, its retention over, or lost by Redis and not re-asserted by a worker)`)));
+                  finish(() => reject(new TaskNotFoundError(id, `task "${id}" is gone: seen ${lastSeen!.state}, then no record of it for ${showMs(sent - goneSince!)} and no end heard (deleted, its retention over, or lost by Redis and not re-asserted by a worker)`)));
                 } else if (!goneCheck) {
                   goneCheck = setTimeout(() => {
                     goneCheck = undefined;
@@ -1282,6 +1284,9 @@ export class Client {
     return this.sub;
   }
 }
+
+/** a span of ms as a message gives it: ms below ten seconds, else seconds */
+const showMs = (ms: number): string => (ms < 10_000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1000)} s`);
 
 /** how many ids drawId remembers, drawn or submitted */
 const DRAWN_KEPT = 10_000;
