@@ -505,21 +505,6 @@ export class Client {
    * Each is what it would be alone: its own id, its own DuplicateTaskError or NotDurableError.
    */
   private submitOne(sub: Submission): Promise<string> {
-    // The first submit of a turn, with the client ready and nothing made before it this turn,
-    // is written at once, alone: an idle producer's task reaches a waiting worker without the
-    // tick's hop and batch (bench/analysis.md, eighteenth session). The turn's later submits
-    // open the batch below, written after it, together.
-    if (!this.coalesced && this.submitsReady && !this.issuing && !this.callsThisTurn) {
-      this.coalesced = [];
-      process.nextTick(() => this.flushSubmits());
-      const p = this.partOf(sub.id);
-      const sent = submitTasks(this.redis, this.parts[p]!, [sub], 'each').then(([r]) => this.settleSubmit(sub, r!, p));
-      this.closeWaitsFor(sent.then(
-        () => {},
-        () => {},
-      ));
-      return sent;
-    }
     return new Promise((resolve, reject) => {
       if (!this.coalesced) {
         this.coalesced = [];

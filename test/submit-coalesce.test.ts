@@ -1,6 +1,5 @@
 /**
- * Client.submit's calls made in one tick go to Redis in one submit.lua call (mode `each`; the
- * tick's first, when the client made no other call in that turn, at once and alone), yet
+ * Client.submit's calls made in one tick go to Redis in one submit.lua call (mode `each`), yet
  * each is what it would be alone: a taken id refuses only its own submit, a dedupe key held by
  * an earlier submit of the same tick answers that task's id, bad input rejects only its call,
  * the tasks are queued in the order the calls were made, and a close() right after submits it
@@ -84,33 +83,11 @@ async function queuedIds(keyPrefix: string): Promise<string[]> {
 describe('submits made in one tick', () => {
   const fcalls = async () => Number(/cmdstat_fcall:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
 
-  it('the first goes at once, alone (it does not wait for the end of its tick); the rest of the tick together after it, in order', async () => {
+  it('after another call made in the same turn (a cancel): one call for the tick\'s submits, after it', async () => {
     const { c, prefix } = client();
-    // (a client's first submit waits for its checks: the one after it is the case)
+    // (a client's first submit writes the swarm's layout first: the one after it is the case)
     await c.submit('warm-up', null, { id: 'warm-up' });
     await redis.del(keysFor(prefix).newQueue);
-    const before = await fcalls();
-    // (from a timer, as a request handler's submit is made: nothing else was sent in that turn)
-    const { first, sentAtOnce, rest } = await new Promise<{ first: Promise<string>; sentAtOnce: boolean; rest: Promise<string>[] }>((resolve) =>
-      setTimeout(() => {
-        const conn = (c as unknown as { redis: { stream: { writableLength: number; bytesWritten: number } } }).redis.stream;
-        const before = conn.bytesWritten + conn.writableLength;
-        const first = c.submit('f', 0);
-        // (its bytes were handed to the socket within the call, not at the end of the tick)
-        const sentAtOnce = conn.bytesWritten + conn.writableLength > before;
-        resolve({ first, sentAtOnce, rest: Array.from({ length: 9 }, (_, i) => c.submit('f', i + 1)) });
-      }, 0),
-    );
-    expect(sentAtOnce).toBe(true);
-    const ids = await Promise.all([first, ...rest]);
-    expect(await queuedIds(prefix)).toEqual(ids);
-    // the first's call, then the nine's
-    expect((await fcalls()) - before).toBe(2);
-  });
-
-  it('after another call made in the same turn (a cancel), the first waits for the tick with the rest: one call after it', async () => {
-    const { c, prefix } = client();
-    await c.get('warm-up');
     const before = await fcalls();
     const cancelled = c.cancel('nothing-such').catch(() => 'unknown');
     const ids = await Promise.all(Array.from({ length: 5 }, (_, i) => c.submit('f', i)));
