@@ -450,12 +450,16 @@ export class Client {
         const pipe = this.redis.pipeline();
         for (const t of list) pipe.exists(k.task(t.id)).sismember(k.queued, t.id);
         const replies = (await pipe.exec()) ?? [];
+        const taken: Submission[] = [];
         for (let i = 0; i < list.length; i++) {
           const [[e1, inHash], [e2, inQueue]] = [replies[2 * i]!, replies[2 * i + 1]!];
           if (e1 || e2) throw e1 ?? e2;
-          // (the very same entry, a list submitted again, is no other task: the writes answer its id)
-          if ((inHash === 1 || inQueue === 1) && !(await this.holds(list[i]!.id, list[i]!.raw))) throw new DuplicateTaskError(list[i]!.id);
+          if (inHash === 1 || inQueue === 1) taken.push(list[i]!);
         }
+        // (the very same entry, a list submitted again, is no other task: the writes answer its id)
+        const held = await this.holdEach(taken);
+        const other = taken.find((_, i) => !held[i]);
+        if (other) throw new DuplicateTaskError(other.id);
       }
     }
     return this.submitAll(batches, issued);
@@ -605,7 +609,7 @@ export class Client {
     if ('heldBy' in r) id = r.heldBy;
     // Refused: its id is taken. By this very submission, when its reply was lost and
     // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
-    else if (!r.queued && !(await this.holds(t.id, t.raw))) throw new DuplicateTaskError(t.id);
+    else if (!r.queued && !(await this.holdEach([t]))[0]) throw new DuplicateTaskError(t.id);
     // (one WAIT per partition, shared by the submits waiting on it: src/effects/durable.ts)
     await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task "${id}"`, [id]);
     return id;
@@ -618,7 +622,9 @@ export class Client {
     if (refused.length > 0) {
       // Refused: an id is taken. By this very submission, when its reply was lost and ioredis
       // sent it again after a reconnect: the entries are then ours, queued or already claimed.
-      for (const t of refused) if (!(await this.holds(t.id, t.raw))) throw new DuplicateTaskError(t.id);
+      const held = await this.holdEach(refused);
+      const other = refused.find((_, i) => !held[i]);
+      if (other) throw new DuplicateTaskError(other.id);
       if (refused.length < subs.length) {
         const rest = subs.filter((t) => !refused.includes(t));
         const again = await this.write(rest);
@@ -745,11 +751,33 @@ export class Client {
     return r;
   }
 
-  /** Does Redis hold exactly this entry for `id`: claimed (its hash's data) or still queued? */
-  private async holds(id: string, raw: string): Promise<boolean> {
-    const k = this.keysOf(id);
-    const [[, data], [, at]] = (await this.redis.multi().hget(k.task(id), 'data').lpos(k.newQueue, raw).exec()) as [[unknown, string | null], [unknown, number | null]];
-    return data === raw || at !== null;
+  /**
+   * Does Redis hold exactly each of these entries under its id: claimed (its hash's data) or
+   * still queued? One MULTI per partition, the partitions at once: a list refused whole asks
+   * once, not once per entry.
+   */
+  private async holdEach(subs: readonly Submission[]): Promise<boolean[]> {
+    const byPart = new Map<number, number[]>();
+    subs.forEach((t, i) => {
+      const p = this.partOf(t.id);
+      const at = byPart.get(p);
+      if (at) at.push(i);
+      else byPart.set(p, [i]);
+    });
+    const held: boolean[] = new Array(subs.length);
+    await Promise.all(
+      [...byPart].map(async ([p, at]) => {
+        const k = this.parts[p]!;
+        const multi = this.redis.multi();
+        for (const i of at) multi.hget(k.task(subs[i]!.id), 'data').lpos(k.newQueue, subs[i]!.raw);
+        const replies = ((await multi.exec()) ?? []) as [Error | null, unknown][];
+        at.forEach((i, j) => {
+          const [[, data], [, pos]] = [replies[2 * j]!, replies[2 * j + 1]!];
+          held[i] = data === subs[i]!.raw || (pos !== null && pos !== undefined);
+        });
+      }),
+    );
+    return held;
   }
 
   /**

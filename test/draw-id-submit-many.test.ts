@@ -45,12 +45,18 @@ describe('a submitMany of drawn ids, submitted again', () => {
     expect(await waiting(c)).toBe(list.length);
   });
 
-  it('over several batches: the same ids, each task queued once', async () => {
+  it('over several batches: the same ids, each task queued once, their entries read a batch at a time', async () => {
     const c = client(1);
     const list = Array.from({ length: 1_500 }, (_, i) => ({ fn: 'f', data: i, options: { id: c.drawId() } }));
     const ids = await c.submitMany(list);
+    const redis = server.client();
+    const multis = async () => Number(/cmdstat_multi:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const before = await multis();
     expect(await c.submitMany(list)).toEqual(ids);
     expect(await waiting(c)).toBe(list.length);
+    // (one read of the 1,500 entries found taken before the writes, one per batch whose write
+    // they refused, and stats()'s: each entry was once read on its own, 3,000 reads)
+    expect((await multis()) - before).toBeLessThanOrEqual(4);
   });
 
   it('with another task under one of its ids: refused, nothing written', async () => {
