@@ -45,10 +45,10 @@ function gate() {
 }
 /** a promise whose state the test can look at without awaiting it */
 function track<T>(p: Promise<T>) {
-  const t = { settled: false, promise: p };
+  const t = { settled: false, error: undefined as unknown, promise: p };
   p.then(
     () => (t.settled = true),
-    () => (t.settled = true),
+    (e: unknown) => ((t.settled = true), (t.error = e)),
   );
   return t;
 }
@@ -361,6 +361,80 @@ describe('a task this wait saw, then found gone for good', () => {
     w.addTaskFunction('later', async () => 'came');
     await w.start();
     expect(await waiting.promise).toMatchObject({ id, state: 'END', result: 'came' });
+  });
+
+  // (goneAfter counts what Redis answered, not when the answer came: a read that found the
+  // task gone, its reply slow on its way back, says it was gone when Redis ran it, no later)
+  it('a read that found it gone, its reply late, counts to when it was sent: the task back meanwhile is waited for, to its real end', async () => {
+    const o = server.options();
+    const { proxy, c } = await clientBehindProxy(o);
+    const id = await c.submit('later', null, { delay: 60_000 }); // its hash written: DELAYED
+    // (reads only when the test hints: the poll far away)
+    const waiting = track(c.wait(id, { goneAfter: 1000, pollInterval: 60_000 }));
+    await sleep(200); // seen DELAYED
+    const key = `${o.keyPrefix}task-${id}`;
+    const hint = () => redis.publish(`${key}-events`, JSON.stringify({ event: 'progress', data: { id }, at: Date.now() }));
+    const hash = await redis.hgetall(key);
+    await redis.del(key); // lost (as Redis restarted empty loses it)
+    await hint(); // a read finds it gone: the count starts
+    await sleep(100);
+    // The next read runs in Redis at once and finds it gone still; its reply is held on its way.
+    expect(proxy.hold((hello) => hello.includes(':command'))).toBe(1);
+    await hint();
+    await sleep(100);
+    await redis.hset(key, hash); // back within 200 ms (as a worker re-asserts it)
+    await sleep(1100); // past goneAfter since the first read found it gone
+    proxy.heal(); // the late reply arrives: gone, as Redis found it 1.2 s ago
+    await sleep(300);
+    expect(waiting.error).toBeUndefined();
+    expect(waiting.settled).toBe(false);
+    await c.cancel(id);
+    expect(await waiting.promise).toMatchObject({ id, state: 'END', outcome: 'cancelled' });
+  });
+
+  // (an end heard while the read that judges the task gone is on its way: that read began
+  // before the end, and cannot tell "gone after the end" from "gone"; the read after it answers,
+  // from the end event, as for any hash cleaned up at once after its end)
+  it('an end heard while the read that finds it gone is on its way is answered from the end event, not rejected as gone', async () => {
+    const o = server.options();
+    const m = new Monitor({ redis: o, endRetention: 0, checkTaskInterval: 50 });
+    cleanup.push(() => m.stop());
+    await m.start();
+    // (no heartbeat within the test: the hash is lost and put back by hand, as Redis's restart
+    // and the worker's re-assertion would)
+    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 30_000 });
+    cleanup.push(() => w.stop());
+    const g = gate();
+    w.addTaskFunction('job', async () => {
+      await g.opened;
+      return 'real';
+    });
+    await w.start();
+    const { proxy, c } = await clientBehindProxy(o);
+    const id = await c.submit('job');
+    const key = `${o.keyPrefix}task-${id}`;
+    await until(async () => (await redis.hget(key, 'state')) === 'RUNNING', 'RUNNING');
+    const waiting = track(c.wait(id, { goneAfter: 1000, pollInterval: 60_000 }));
+    await sleep(200); // seen RUNNING
+
+    const hash = await redis.hgetall(key);
+    await redis.del(key); // lost
+    const hinted = performance.now();
+    await redis.publish(`${key}-events`, JSON.stringify({ event: 'progress', data: { id }, at: Date.now() })); // a read finds it gone
+    await sleep(900);
+    // The read that judges it, sent once goneAfter has passed (this process held past it, so
+    // that the read is sent past it, not at it), finds it gone; its reply is held.
+    expect(proxy.hold((hello) => hello.includes(':command'))).toBe(1);
+    while (performance.now() - hinted < 1150); // (held: the wait's timers wait too)
+    await sleep(200);
+    // Back (re-asserted), it ends: its end event heard, its hash cleaned up at once.
+    await redis.hset(key, hash);
+    g.open();
+    await until(async () => (await redis.exists(key)) === 0, 'ended and cleaned up');
+    await sleep(100);
+    expect(waiting.settled).toBe(false);
+    proxy.heal();
+    expect(await waiting.promise).toMatchObject({ id, state: 'END', outcome: 'succeeded', result: 'real', fromEndEvent: true });
   });
 
   it('goneAfter 0 waits for it to come back, however long', async () => {
