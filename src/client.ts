@@ -752,9 +752,12 @@ export class Client {
   }
 
   /**
-   * Does Redis hold exactly each of these entries under its id: claimed (its hash's data) or
-   * still queued? One MULTI per partition, the partitions at once: a list refused whole asks
-   * once, not once per entry.
+   * Does Redis hold exactly each of these entries under its id: still queued, or claimed (its
+   * hash's data)? One pipeline per partition, the partitions at once: a list refused whole asks
+   * once, not once per entry. Not a MULTI: each LPOS may scan the whole ingress, and a thousand
+   * of them in one would hold Redis for all of them. Asked in the order an entry moves (off the
+   * ingress into its hash, in one claim script, and never back), the two reads need none: found
+   * on neither, it was on neither.
    */
   private async holdEach(subs: readonly Submission[]): Promise<boolean[]> {
     const byPart = new Map<number, number[]>();
@@ -768,11 +771,11 @@ export class Client {
     await Promise.all(
       [...byPart].map(async ([p, at]) => {
         const k = this.parts[p]!;
-        const multi = this.redis.multi();
-        for (const i of at) multi.hget(k.task(subs[i]!.id), 'data').lpos(k.newQueue, subs[i]!.raw);
-        const replies = ((await multi.exec()) ?? []) as [Error | null, unknown][];
+        const pipe = this.redis.pipeline();
+        for (const i of at) pipe.lpos(k.newQueue, subs[i]!.raw).hget(k.task(subs[i]!.id), 'data');
+        const replies = ((await pipe.exec()) ?? []) as [Error | null, unknown][];
         at.forEach((i, j) => {
-          const [[, data], [, pos]] = [replies[2 * j]!, replies[2 * j + 1]!];
+          const [[, pos], [, data]] = [replies[2 * j]!, replies[2 * j + 1]!];
           held[i] = data === subs[i]!.raw || (pos !== null && pos !== undefined);
         });
       }),
