@@ -9,6 +9,7 @@ import type { AnyActorRef } from 'xstate';
 import type { LocalTask } from './task.js';
 import type { TaskEntry } from './wire.js';
 import { TimeoutError } from './errors.js';
+import { quote } from './quote.js';
 import { MAX_TIMER_MS } from './submission.js';
 
 /** the entry's timeout in ms, when it has a valid one (claim.lua and submit refuse others) */
@@ -19,7 +20,7 @@ export function entryTimeout(entry: TaskEntry): number | undefined {
 
 /** TIMEOUT for the task machine: its error is the attempt's end and the run's abort reason */
 function timeoutEvent(t: LocalTask, ms: number) {
-  return { type: 'TIMEOUT' as const, error: new TimeoutError(`task "${t.id}" timed out: attempt ${t.attempt} ran past its timeout of ${ms} ms`) };
+  return { type: 'TIMEOUT' as const, error: new TimeoutError(`task ${quote(t.id)} timed out: attempt ${t.attempt} ran past its timeout of ${ms} ms`) };
 }
 
 function send(t: LocalTask, self: AnyActorRef, ms: number): void {

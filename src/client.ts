@@ -8,6 +8,7 @@ import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { checkGroup } from './effects/limits.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
+import { quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
@@ -484,7 +485,7 @@ export class Client {
       if (i === batches.length - 1) issued();
       ids.push(...(await written));
     }
-    const what = `submit of ${ids.length === 1 ? `task "${ids[0]}"` : `${ids.length} tasks`}`;
+    const what = `submit of ${ids.length === 1 ? `task ${quote(ids[0])}` : `${ids.length} tasks`}`;
     // (one WAIT per partition written: on a Cluster each may be another primary)
     const written = new Set(batches.flat().map((t) => this.partOf(t.id)));
     await Promise.all([...written].map((p) => replicated(this.redis, this.parts[p]!.newQueue, this.config, what, ids)));
@@ -611,7 +612,7 @@ export class Client {
     // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
     else if (!r.queued && !(await this.holdEach([t]))[0]) throw new DuplicateTaskError(t.id);
     // (one WAIT per partition, shared by the submits waiting on it: src/effects/durable.ts)
-    await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task "${id}"`, [id]);
+    await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task ${quote(id)}`, [id]);
     return id;
   }
 
@@ -709,7 +710,7 @@ export class Client {
     const place = sub.group !== '' ? sub.group : sub.key;
     if (place === undefined || partitionOfPlace(place, this.parts.length) === this.partOf(sub.id)) return;
     const what = sub.group !== '' ? `group ${JSON.stringify(sub.group)}` : `dedupe key ${JSON.stringify(sub.key)}`;
-    throw new ConfigError(`${where}: task id "${sub.id}" was drawn for another partition than its ${what}'s (give drawId the group and key the submit has)`);
+    throw new ConfigError(`${where}: task id ${quote(sub.id)} was drawn for another partition than its ${what}'s (give drawId the group and key the submit has)`);
   }
 
   /** ids drawId drew, and the time of their first submit (undefined until it) */
@@ -899,7 +900,7 @@ export class Client {
       let settled = false;
       let off = () => {};
       const poll = setInterval(() => read(), pollInterval);
-      const timer = timeout > 0 ? setTimeout(() => finish(() => reject(new TimeoutError(`task "${id}" did not end within ${timeout} ms`))), timeout) : undefined;
+      const timer = timeout > 0 ? setTimeout(() => finish(() => reject(new TimeoutError(`task ${quote(id)} did not end within ${timeout} ms`))), timeout) : undefined;
       const finish = (settle: () => void) => {
         if (settled) return;
         settled = true;
@@ -911,7 +912,7 @@ export class Client {
         this.waits.delete(abandon);
         settle();
       };
-      const abandon = () => finish(() => reject(new StateError(`the client was closed while waiting for task "${id}"`)));
+      const abandon = () => finish(() => reject(new StateError(`the client was closed while waiting for task ${quote(id)}`)));
       this.waits.add(abandon);
 
       // One read at a time; a hint during a read asks for one more after it, so a chatty task
@@ -954,7 +955,7 @@ export class Client {
                 const now = performance.now();
                 goneSince ??= now;
                 if (sent - goneSince >= goneAfter) {
-                  finish(() => reject(new TaskNotFoundError(id, `task "${id}" is gone: seen ${lastSeen!.state}, then no record of it for ${showMs(sent - goneSince!)} and no end heard (deleted, its retention over, or lost by Redis and not re-asserted by a worker)`)));
+                  finish(() => reject(new TaskNotFoundError(id, `task ${quote(id)} is gone: seen ${lastSeen!.state}, then no record of it for ${showMs(sent - goneSince!)} and no end heard (deleted, its retention over, or lost by Redis and not re-asserted by a worker)`)));
                 } else if (!goneCheck) {
                   goneCheck = setTimeout(() => {
                     goneCheck = undefined;

@@ -3,6 +3,9 @@
  * on `err.code` rather than on message text. What the scripts park, and why, maps to these in
  * one place: DEAD_LETTER_REASONS below.
  */
+
+import { quote } from './quote.js';
+
 export class TaskSwarmError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
@@ -30,7 +33,7 @@ export class ConfigError extends coded('ERR_CONFIG') {}
 /** A task submitted or pushed with an id that is already queued, running or retained. */
 export class DuplicateTaskError extends TaskSwarmError {
   constructor(readonly taskId: string) {
-    super('ERR_DUPLICATE_TASK', `task id "${taskId}" is already in use (queued, running or ended and retained)`);
+    super('ERR_DUPLICATE_TASK', `task id ${quote(taskId)} is already in use (queued, running or ended and retained)`);
   }
 }
 
@@ -48,7 +51,7 @@ export class UnknownFunctionError extends TaskSwarmError {
 export class TaskNotFoundError extends TaskSwarmError {
   constructor(
     readonly taskId: string,
-    message = `no task with id "${taskId}" (never submitted, or its retention expired)`,
+    message = `no task with id ${quote(taskId)} (never submitted, or its retention expired)`,
   ) {
     super('ERR_TASK_NOT_FOUND', message);
   }
@@ -107,7 +110,7 @@ export class NonRetryableError extends TaskSwarmError {
 /** The worker no longer holds the lease of a task: its writes were refused. */
 export class LeaseLostError extends TaskSwarmError {
   constructor(readonly taskId: string) {
-    super('ERR_LEASE_LOST', `lease of task "${taskId}" was lost (requeued or claimed elsewhere); write refused`);
+    super('ERR_LEASE_LOST', `lease of task ${quote(taskId)} was lost (requeued or claimed elsewhere); write refused`);
   }
 }
 

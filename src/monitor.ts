@@ -28,6 +28,7 @@ import { ticker } from '../actors/ticker.js';
 import { MonitorTelemetry } from './telemetry/monitor-telemetry.js';
 import { MeteredProcess } from './telemetry/metered-process.js';
 import { dictionary } from './dictionary.js';
+import { quote } from './quote.js';
 
 export type MonitorOptions = ProcessOptions<typeof MONITOR_FIELDS>;
 
@@ -302,10 +303,10 @@ export class Monitor extends MeteredProcess {
           this.telemetry.fired(r);
           for (const f of r.firings) {
             const at = new Date(f.tick).toISOString();
-            if (f.outcome === 'fired') log.info(`schedule "${f.name}": fired the tick of ${at} (task ${f.id})`);
-            else if (f.outcome === 'duplicate') log.warn(`schedule "${f.name}": the tick of ${at} was fired already (task ${f.id} exists; Redis lost the schedule's mark?): not queued again`);
-            else if (f.outcome === 'skipped') log.info(`schedule "${f.name}": skipped the tick of ${at}: task ${f.id} still queued or running (overlap 'skip')`);
-            else log.error(`schedule "${f.name}": its stored definition is invalid (${f.reason ?? '?'}): it will not fire until set again`);
+            if (f.outcome === 'fired') log.info(`schedule ${quote(f.name)}: fired the tick of ${at} (task ${quote(f.id)})`);
+            else if (f.outcome === 'duplicate') log.warn(`schedule ${quote(f.name)}: the tick of ${at} was fired already (task ${quote(f.id)} exists; Redis lost the schedule's mark?): not queued again`);
+            else if (f.outcome === 'skipped') log.info(`schedule ${quote(f.name)}: skipped the tick of ${at}: task ${quote(f.id)} still queued or running (overlap 'skip')`);
+            else log.error(`schedule ${quote(f.name)}: its stored definition is invalid (${f.reason ?? '?'}): it will not fire until set again`);
           }
           try {
             if (r.firings.length) this.emit('schedules', r);

@@ -8,6 +8,7 @@
  */
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
+import { quote } from './quote.js';
 import { jsonDrops, MAX_ID_BYTES, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
@@ -184,12 +185,12 @@ export function buildSubmission(
   if (now !== undefined) entry.queued_at = !due ? now : 'at' in due ? due.at : now + due.delay;
   if (producer.trace) entry.trace = producer.trace;
   const dropped = jsonDrops(data);
-  if (dropped) throw new InvalidTaskError(`${where}: data of task "${id}" is ${dropped}, which JSON cannot carry (give JSON data, or none)`);
+  if (dropped) throw new InvalidTaskError(`${where}: data of task ${quote(id)} is ${dropped}, which JSON cannot carry (give JSON data, or none)`);
   let raw: string;
   try {
     raw = JSON.stringify(entry);
   } catch (e) {
-    throw new InvalidTaskError(`${where}: data of task "${id}" is not JSON-serialisable: ${(e as Error).message}`);
+    throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${(e as Error).message}`);
   }
   return {
     id,

@@ -5,6 +5,7 @@
  * well-formed event.
  */
 import { InvalidTaskError, NonRetryableError } from './errors.js';
+import { quote } from './quote.js';
 import type { ControlCommand } from '../machines/worker.js';
 
 export interface TaskEntry {
@@ -66,7 +67,7 @@ export function parseEntry(raw: string): TaskEntry {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidTaskError('task entry is not a JSON object');
   const o = v as Record<string, unknown>;
   o.id = taskId(o.id);
-  if (typeof o.function !== 'string' || o.function === '') throw new InvalidTaskError(`task "${o.id}" has no "function"`);
+  if (typeof o.function !== 'string' || o.function === '') throw new InvalidTaskError(`task ${quote(o.id)} has no "function"`);
   return o as TaskEntry;
 }
 

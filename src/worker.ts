@@ -12,6 +12,7 @@ import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
+import { quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
@@ -306,7 +307,7 @@ export class Worker extends MeteredProcess {
       // (only with redis.durable: no wait, no message built, no promise per END batch without it)
       this.config.redis.durable
         ? (endings) =>
-            replicated(this.redis, keys.taskSet, this.config.redis, `END of ${endings.map((e) => `task "${e.id}"`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
+            replicated(this.redis, keys.taskSet, this.config.redis, `END of ${endings.map((e) => `task ${quote(e.id)}`).join(', ')}`, endings.map((e) => e.id)).catch((e: unknown) => {
               // written on the primary: a failover now could lose it, and the task would run again
               this.log.warn((e as Error).message);
             })
@@ -563,7 +564,7 @@ export class Worker extends MeteredProcess {
     const old = this.tasks.get(id);
     if (old) this.replaced.set(claimKey(id, old.lease), old);
     this.tasks.set(id, t);
-    this.log.debug(`task ${id} (${t.entry.function}) started, attempt ${t.attempt}`);
+    this.log.debug(`task ${quote(id)} (${t.entry.function}) started, attempt ${t.attempt}`);
     // heard before this worker held the task, since its claim's request left: in the order heard
     for (const message of this.early.take(t.part, id, t.claimSentAt ?? Infinity)) this.hearControl(t, message, (e) => this.actor?.send(e));
     return t;
@@ -592,7 +593,7 @@ export class Worker extends MeteredProcess {
       send({ type: 'CONTROL', id: t.id, ...parseControl(message) });
     } catch (e) {
       const msg = (e as Error).message;
-      this.log.warn(`task ${t.id}: ignored control message: ${msg}`);
+      this.log.warn(`task ${quote(t.id)}: ignored control message: ${msg}`);
       this.publish(t, 'control-error', { message: msg });
     }
   }
@@ -630,13 +631,13 @@ export class Worker extends MeteredProcess {
         if (entry.id !== c.id) throw new Error(`its id reads as "${entry.id}" here, "${c.id}" in Redis`);
         if (!this.functions.has(entry.function)) throw new Error(`function "${entry.function}" is not registered here`);
       } catch (e) {
-        unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task "${c.id}" was claimed but cannot start: ${(e as Error).message}` });
+        unrunnable.push({ id: c.id, lease: c.lease, reason: 'unrunnable', message: `task ${quote(c.id)} was claimed but cannot start: ${(e as Error).message}` });
         continue;
       }
       if (this.parts.length > 1 && partitionOf(c.id, this.parts.length) !== part.index) {
         // pushed by hand onto another partition's queue: it runs, but clients look for it by its
         // id in its own partition (get, wait, cancel, control find nothing there)
-        log.warn(`task "${c.id}" was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
+        log.warn(`task ${quote(c.id)} was queued in partition ${part.index}, but its id belongs to partition ${partitionOf(c.id, this.parts.length)}: it runs, but clients will not find it by id (push an entry onto the queue of its id's partition: docs/deployments.md, partitions)`);
       }
       // (every field at once, the ones its run sets later too: its reads, on every task, then see
       // one shape; machines/every-field.ts)
@@ -1009,7 +1010,7 @@ export class Worker extends MeteredProcess {
       const t = current(id);
       if (!t) continue;
       const ok = await reassert(this.redis, part.keys, this.address, { ...t }, t.epoch);
-      if (ok) this.log.warn(`task ${id}: Redis lost its data; re-asserted the task from memory`);
+      if (ok) this.log.warn(`task ${quote(id)}: Redis lost its data; re-asserted the task from memory`);
       else lost.push(id);
     }
     for (const h of held) {
@@ -1209,7 +1210,7 @@ export class Worker extends MeteredProcess {
         const t = lease === undefined ? undefined : this.replaced.get(claimKey(id, lease));
         if (t?.timeout) disarmAttemptTimer(t);
         if (lease !== undefined) this.replaced.delete(claimKey(id, lease));
-        log.error(`task ${id}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error);
+        log.error(`task ${quote(id)}: the task machine of a replaced claim crashed (a bug in task-swarm)`, error);
       },
     }));
 
@@ -1489,7 +1490,7 @@ export class Worker extends MeteredProcess {
           this.tasks.delete(id);
           // crashed before it adopted its claim: the claim's record would count against its cap
           this.pending.delete(id);
-          log.error(`task ${id}: its task machine crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
+          log.error(`task ${quote(id)}: its task machine crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
         reportError: effectErrorReporter(log, 'worker'),
       },

@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, StateError, TaskNotFoundError, Worker, type TaskEvent } from '../src/index.js';
+import { Client, ConfigError, DuplicateTaskError, InvalidTaskError, ListenError, Monitor, RedisUnavailableError, StateError, TaskNotFoundError, TimeoutError, Worker, type TaskEvent } from '../src/index.js';
 import { expectOneLine, runMain } from './helpers/cli.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -255,6 +255,30 @@ describe('a control message for a task Redis does not know', () => {
     const r = await runMain(['control', 'nosuch', 'stop', '--key-prefix', o.keyPrefix], { REDIS_URL: server.url });
     expectOneLine(r, r.code, /no task with id "nosuch"/);
     expect(r.code).not.toBe(0);
+  });
+});
+
+describe('a task id holding a quote or a line break', () => {
+  // an id is any non-empty string: every message that names one keeps it quoted and on one line
+  const odd = 'a"b\nc\u2028d';
+  const shown = 'a\\"b\\nc\\u2028d"';
+  it('is shown escaped by every error that names it, and by the CLI on one line', async () => {
+    const { o, c } = await setup();
+    await c.submit('echo', undefined, { id: odd, delay: 60_000 });
+    const refused = (p: Promise<unknown>) => p.then(() => new Error('not refused'), (e: Error) => e);
+    const errors = [
+      await refused(c.cancel('x' + odd)),
+      await refused(c.control('x' + odd, 'stop')),
+      await refused(c.wait('x' + odd, { timeout: 50 })),
+      await refused(c.submit('echo', 'other data', { id: odd })),
+    ];
+    expect(errors.map((e) => e.constructor)).toEqual([TaskNotFoundError, TaskNotFoundError, TimeoutError, DuplicateTaskError]);
+    for (const e of errors) {
+      expect(e.message).toContain(shown);
+      expect(e.message).not.toMatch(/[\n\u2028]/);
+    }
+    const r = await runMain(['get', 'b"\nno task with id "forged"', '--key-prefix', o.keyPrefix], { REDIS_URL: server.url });
+    expectOneLine(r, r.code, /no task with id "b\\"\\nno task with id \\"forged\\""/);
   });
 });
 

@@ -32,7 +32,7 @@ describe('an END that keeps failing while Redis is down', () => {
     // (back before the worker stops: a stop with Redis away waits out its timeouts)
     cleanup.push(() => server.start());
     release();
-    const ending = () => warnings.filter((m) => m.startsWith(`task ${id}:`) && /write its end/.test(m));
+    const ending = () => warnings.filter((m) => m.startsWith(`task "${id}":`) && /write its end/.test(m));
     await until(() => ending().length >= 1, 'the first failure logged', 10_000);
     // 7.5 s: several tries (each 500 ms after the last failed), one and a half report periods (5 s)
     await new Promise((r) => setTimeout(r, 7500));

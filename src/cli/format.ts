@@ -5,6 +5,7 @@
  * It still prints as one line (or one JSON document) and the command goes on.
  */
 import type { CliIO } from './io.js';
+import { escapeControls } from '../quote.js';
 
 /** Deeper than this, a value read from Redis is shown as a marker: stringify recurses. */
 const MAX_SHOWN_DEPTH = 64;
@@ -29,17 +30,7 @@ export function showJson(v: unknown, indent?: number): string {
   }
 }
 
-/** Control characters (newlines above all) shown as escapes, so a value stays on its line. */
-export function escapeControls(s: string): string {
-  // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
-    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
-}
-
-/** A string in double quotes, escaped like JSON: user input and Redis strings in messages. */
-export const quote = (s: string) => escapeControls(JSON.stringify(s));
+export { escapeControls, quote } from '../quote.js';
 
 /** Any value as text for a human line: strings as they are (escaped), the rest as JSON. */
 export function text(v: unknown): string {

@@ -16,6 +16,7 @@ import { safeJson, serializeError } from '../wire.js';
 import { backoffDelay } from '../retry-policy.js';
 import { disarmAttemptTimer } from '../attempt-timer.js';
 import { taskRunner } from '../task-runner.js';
+import { quote } from '../quote.js';
 
 export interface TaskActionDeps {
   log: LoggerLike;
@@ -64,15 +65,15 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
     deliverEvent: ({ context, event }) => {
       if (event.type !== 'EVENT') return;
       const handlers = deps.local(context.id, context.lease)?.listeners?.get(event.name);
-      if (!handlers?.size) log.debug(`task ${context.id}: control event "${event.name}" has no listener`);
+      if (!handlers?.size) log.debug(`task ${quote(context.id)}: control event ${quote(event.name)} has no listener`);
       // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
       // rejects (an unhandled rejection would end the process), is reported, not fatal.
       // (the logger reads the value: one it cannot read is reported without it)
       const report = (e: unknown) => {
         try {
-          log.warn(`task ${context.id}: listener for "${event.name}" threw`, e);
+          log.warn(`task ${quote(context.id)}: listener for ${quote(event.name)} threw`, e);
         } catch {
-          log.warn(`task ${context.id}: listener for "${event.name}" threw a value that cannot be logged`);
+          log.warn(`task ${quote(context.id)}: listener for ${quote(event.name)} threw a value that cannot be logged`);
         }
       };
       for (const h of handlers ?? []) {
@@ -94,11 +95,11 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       const why = String((event as { error?: Error }).error?.message ?? '');
       if (!seen) {
         endFailures.set(key, { reported: now, since: 0 });
-        return log.warn(`task ${context.id}: could not write its end, retrying: ${why}`);
+        return log.warn(`task ${quote(context.id)}: could not write its end, retrying: ${why}`);
       }
       seen.since++;
       if (now - seen.reported < END_FAILURE_REPORT_MS) return;
-      log.warn(`task ${context.id}: still could not write its end (${seen.since} more tries failed), retrying: ${why}`);
+      log.warn(`task ${quote(context.id)}: still could not write its end (${seen.since} more tries failed), retrying: ${why}`);
       seen.reported = now;
       seen.since = 0;
     },
@@ -143,8 +144,8 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       if (mine) telemetry.ending(mine, context.outcome ?? 'failed');
       const settled = (written: boolean) => {
         if (mine) telemetry.ended(mine, context.outcome ?? 'failed', written);
-        if (written) log.debug(`task ${context.id} ended: ${context.outcome}`);
-        else log.warn(`task ${context.id}: END refused, our lease is gone (the task was requeued); nothing written`);
+        if (written) log.debug(`task ${quote(context.id)} ended: ${context.outcome}`);
+        else log.warn(`task ${quote(context.id)}: END refused, our lease is gone (the task was requeued); nothing written`);
         report({ type: 'ENDED', written });
       };
       part.ends.end({ id: context.id, lease: context.lease, outcome, payloadJson: payload }).then(

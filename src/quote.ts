@@ -1,0 +1,17 @@
+/**
+ * Names a user or a queue entry chose (task ids above all), as a message or a log line shows
+ * them: an id holding a quote or a line break must not end the message early or pass for
+ * another line of a log (the CLI prints a message's first line).
+ */
+
+/** Control characters (newlines above all) shown as escapes, so a value stays on its line. */
+export function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A string in double quotes, escaped like JSON: user input and Redis strings in messages (anything else as JSON). */
+export const quote = (s: unknown): string => escapeControls(JSON.stringify(s) ?? String(s));
