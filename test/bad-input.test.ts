@@ -216,6 +216,15 @@ describe('Client.submit refuses bad input with a typed error', () => {
     await expect(c.submit('echo', 3, { id: 'dup' })).rejects.toMatchObject({ code: 'ERR_DUPLICATE_TASK', message: expect.stringContaining('"dup"') });
   });
 
+  it('the same task submitted again with another due time is the same submission: it keeps its first due time (docs/semantics.md)', async () => {
+    const { c } = await setup();
+    await c.submit('echo', 1, { id: 'later', delay: 60_000 });
+    const first = await c.get('later');
+    expect(await c.submit('echo', 1, { id: 'later' })).toBe('later');
+    expect(await c.submit('echo', 1, { id: 'later', runAt: Date.now() + 600_000 })).toBe('later');
+    expect(await c.get('later')).toMatchObject({ state: 'DELAYED', runAt: first!.runAt });
+  });
+
   it('a missing function name or unserialisable data', async () => {
     const { c } = await setup();
     await expect(c.submit('', 1)).rejects.toThrow(InvalidTaskError);
