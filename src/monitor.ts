@@ -8,6 +8,7 @@ import { Cluster } from 'ioredis';
 import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
+import { onRefused, selectRefusal } from './db-select.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type ProcessOptions } from './config.js';
 import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -15,7 +16,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { connect, connectionOwner, NOT_READY, redisAddress, redisTimeAt, unavailable } from './redis.js';
+import { connect, connectionOwner, NOT_READY, redisAddress, refusedDb, redisTimeAt, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
@@ -94,6 +95,12 @@ export class Monitor extends MeteredProcess {
     this.log = createLogger(this.name, options.logger);
     this.redis = connect(this.config.redis, 'command', `${this.name}-${connectionOwner()}`, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
+    // (at start the refusal fails start() itself; once running, the monitor waits as for a Redis
+    // that is down, and says why once, rather than sweep db 0: src/db-select.ts)
+    onRefused(this.redis, () => {
+      const refused = selectRefusal(this.redis, `Redis at ${redisAddress(this.config.redis)}`);
+      if (refused && this.actor && !this.actor.getSnapshot().matches('starting')) this.log.error(`${refused.message}: this monitor waits as for a Redis that is down, until the server has the database again`);
+    });
     this.telemetry = new MonitorTelemetry(this.config, this.redis, this.parts, this.log, this);
   }
 
@@ -254,7 +261,7 @@ export class Monitor extends MeteredProcess {
         fireSchedules: fromPromise(() => fireDue(this.redis, keys, this.name)),
         probePeers: fromPromise(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
-          log.warn(`Redis unreachable; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%)`);
+          log.warn(`Redis unreachable${refusedDb(this.redis, config.redis)}; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%)`);
           return p;
         }),
         redisWatch: redisWatch(this.redis),

@@ -28,6 +28,7 @@ import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
+import { selectRefusal } from './db-select.js';
 import { commandDeadlines } from './command-deadlines.js';
 
 interface QueueItem {
@@ -82,7 +83,9 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       // included, goes through here, and refusing it would keep the connection from ever coming
       // back; nor once it is ready: ioredis sends what waited in its queue as it turns ready,
       // before its 'ready' event clears downSince)
-      let refuse = redis.status === 'end' || (downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready' && performance.now() - downSince >= patienceMs);
+      // (a connection dropped for a db the server does not have, src/db-select.ts: at once)
+      const waiting = downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready';
+      let refuse = redis.status === 'end' || (waiting && (performance.now() - downSince! >= patienceMs || selectRefusal(redis, '') !== undefined));
       const pipeline = pipelineOf(rest[0]);
       if (pipeline) {
         const decided = pipelines.get(pipeline);
@@ -90,6 +93,11 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
         else refuse = decided;
       }
       if (refuse) {
+        const refused = selectRefusal(redis, `Redis at ${redisAddress(c)}`);
+        if (refused) {
+          command.reject(refused);
+          return command.promise;
+        }
         const gone = downSince === undefined ? 'closed' : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
         command.reject(unavailable(`${gone}; nothing was sent`));
         return command.promise;
@@ -106,6 +114,9 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   if (typeof conn.flushQueue === 'function') {
     const flush = conn.flushQueue.bind(redis);
     conn.flushQueue = (error, options) => {
+      // (dropped for a db the server does not have: the refusal, naming the server as this client does)
+      const refused = selectRefusal(redis, `Redis at ${redisAddress(c)}`);
+      if (refused) return flush(refused, options);
       if (!(error instanceof Error) || !(NO_CONNECTION.test(error.name) || NO_CONNECTION.test(error.message))) return flush(error, options);
       const cause = causeOf(error) ?? why();
       const { offlineQueue = true, commandQueue = true } = options ?? {};

@@ -11,7 +11,7 @@ import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
 import { checkServer, type ServerVersion } from './server-version.js';
-import { watchSelect } from './db-select.js';
+import { selectRefusal, watchSelect } from './db-select.js';
 import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
 import { partitionKeys } from './partition-keys.js';
 import { subscribeWhere } from './subscriber-home.js';
@@ -44,7 +44,9 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     connectionName: `task-swarm:${name}:${role}`,
     username: c.username,
     password: c.password,
-    db: c.db,
+    // (pub/sub knows no databases: a subscriber selects none, so a server that lacks the db
+    // drops only the connections that read and write keys, src/db-select.ts)
+    db: role === 'subscriber' ? undefined : c.db,
     enableAutoPipelining: role === 'command',
     // Reconnect forever with a capped backoff: a task runner outlives Redis restarts.
     retryStrategy: (times) => Math.min(50 * times, 1000),
@@ -432,9 +434,18 @@ export function tlsHint(c: RedisConfig, cause: string): string {
   return ' (a server that requires client certificates resets connections without one: give a client certificate and its key)';
 }
 
+/** " (the refusal)" for a line that says Redis is unreachable, if a refused SELECT is why; else "" */
+export function refusedDb(redis: object, c: RedisConfig): string {
+  const r = selectRefusal(redis, `Redis at ${redisAddress(c)}`);
+  return r ? ` (${r.message})` : '';
+}
+
 /** A start-up failure that came from Redis, as one clear error naming the server and the cause. */
 export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unknown {
   if (!(e instanceof Error) || e.name === 'ListenError' || (e as { code?: string }).code?.startsWith('ERR_')) return e;
+  // (the connection was dropped for a db the server does not have: src/db-select.ts)
+  const refused = selectRefusal(redis, `Redis at ${redisAddress(c)}`);
+  if (refused) return refused;
   // (OpenSSL's messages end in a newline)
   const cause = (lastError.get(redis)?.message ?? e.message).trim().replace(/\s*\n\s*/g, ' ');
   return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, e);
@@ -511,7 +522,8 @@ export async function probeConnection(c: RedisConfig, timeoutMs: number): Promis
       await probe.connect();
       await probe.ping();
     } catch (e) {
-      throw cause ?? e;
+      // (a db the server does not have dropped the connection: src/db-select.ts)
+      throw selectRefusal(probe, `Redis at ${redisAddress(c)}`) ?? cause ?? e;
     }
     return await checkServer(probe, `Redis at ${redisAddress(c)}`);
   })();

@@ -6,7 +6,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { atKey, primaries, type Connection } from './redis.js';
 import { askPrimaries } from './each-primary.js';
-import { selectRefusal } from './db-select.js';
+import { selectRefusal, unlessRefused } from './db-select.js';
 import { RedisUnavailableError, TaskSwarmError, UnsupportedServerError } from './errors.js';
 
 export const MIN_SERVER_VERSIONS = { redis: '7.0.0', valkey: '7.2.0' } as const;
@@ -93,7 +93,7 @@ export async function checkServer(conn: Connection, where = 'Redis', home?: stri
 async function checkNode(redis: Redis, where: string): Promise<ServerVersion> {
   const info = async (section: string) => {
     try {
-      return await redis.info(section);
+      return await unlessRefused(redis, where, () => redis.info(section));
     } catch (e) {
       const message = (e as Error).message ?? String(e);
       if (/NOPERM/.test(message)) throw new UnsupportedServerError(`${where}: cannot read the server's version (INFO refused: ${message}); give the ACL user +info`, e);

@@ -10,6 +10,7 @@ import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/w
 import { taskMachine } from '../machines/task.js';
 import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
+import { onRefused, selectRefusal } from './db-select.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
 import { quote } from './quote.js';
@@ -18,7 +19,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { atKey, connect, connectionName, connectionOwner, lastConnectionError, redisAddress, redisEnds, unavailable } from './redis.js';
+import { atKey, connect, connectionName, connectionOwner, lastConnectionError, redisAddress, refusedDb, redisEnds, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
@@ -267,6 +268,12 @@ export class Worker extends MeteredProcess {
     this.early = new EarlyControl(commandTimeout, EARLY_CONTROL_MAX, EARLY_CONTROL_CHARS);
     // ioredis reports connection errors as 'error' events; the machines handle the loss.
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
+    // (at start the refusal fails start() itself; once running, the worker waits as for a Redis
+    // that is down, and says why once, rather than run in db 0: src/db-select.ts)
+    onRefused(this.redis, () => {
+      const refused = selectRefusal(this.redis, `Redis at ${redisAddress(this.config.redis)}`);
+      if (refused && this.actor && !this.actor.getSnapshot().matches('starting')) this.log.error(`${refused.message}: this worker waits as for a Redis that is down, its tasks with it, until the server has the database again`);
+    });
     this.parts = partitionKeys(this.config.redis).map((keys, index) => this.partition(keys, index));
     this.layoutKey = buildKeys(this.config.redis).layout;
     this.keys = this.parts[0]!.keys;
@@ -1407,9 +1414,11 @@ export class Worker extends MeteredProcess {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           // (what the count decides, said with it: "0 of 0 peers (need 60%)" read as a failed quorum)
           const decision = hasQuorum(p, config.partitionPercentage) ? 'keeps its tasks running' : 'halts its tasks';
+          // (a server that lacks the db is reachable, but this worker's connection is dropped: say so)
+          const why = refusedDb(this.redis, config.redis);
           log.warn(p.total === 0
-            ? `Redis unreachable; no other worker known to ask (a lone worker cannot tell a partition from an outage): ${decision} while it waits for Redis`
-            : `Redis unreachable; reached ${p.reached} of ${p.total} peers (${config.partitionPercentage}% needed): ${decision} while it waits for Redis`);
+            ? `Redis unreachable${why}; no other worker known to ask (a lone worker cannot tell a partition from an outage): ${decision} while it waits for Redis`
+            : `Redis unreachable${why}; reached ${p.reached} of ${p.total} peers (${config.partitionPercentage}% needed): ${decision} while it waits for Redis`);
           return p;
         }),
         recoverClaims: promiseEffect<void>(() => this.recoverClaims()),

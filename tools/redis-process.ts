@@ -30,13 +30,15 @@ export interface RedisProcessOptions {
   detached?: boolean;
   /** a password clients must give (AUTH); passed in the config on stdin, not in argv */
   requirepass?: string;
+  /** more of redis-server's options, e.g. ['--databases', '2'] */
+  args?: string[];
 }
 
 /** Spawn redis-server and resolve once it answers; rejects naming the port if it exits or stays silent. */
 export async function spawnRedis(o: RedisProcessOptions, timeoutMs = 5000): Promise<ChildProcess> {
   if (o.port === 6379) throw new Error('refusing to use port 6379 (the shared Redis)');
   const args = ['--port', String(o.port), '--bind', ['127.0.0.1', ...(o.bind ?? [])].join(' '), '--protected-mode', 'no'];
-  args.push('--save', '', '--appendonly', o.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', o.dir);
+  args.push('--save', '', '--appendonly', o.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', o.dir, ...(o.args ?? []));
   // With a password, the config comes on stdin ("-"), so the password is not in redis's argv.
   if (o.requirepass !== undefined) args.unshift('-');
   const proc = spawn('redis-server', args, { stdio: [o.requirepass === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: o.detached ?? false });
