@@ -34,7 +34,7 @@ export interface Keys {
    * so a worker can tell "Redis lost my task" (re-assert it) from "my task was cleaned up"
    */
   epoch: string;
-  /** hash {timeout: the monitors' taskTimeout, silence: last-seen time that began the last outage} */
+  /** hash {timeout: the monitors' taskTimeout, silence: last-seen time that began the last outage, seen: the last heartbeat or sweep} */
   outage: string;
   /** hash worker -> the functions it serves (JSON), for stats and status */
   workerFunctions: string;

@@ -296,7 +296,7 @@ export class Monitor extends MeteredProcess {
             this.behindLogged = Date.now();
             log.warn(`sweep is behind: ${r.backlog ?? 0} ended task(s) still wait for cleanup; sweeping again at once`);
           }
-          if (r.graceLeft && !this.holding) log.warn(`no worker heartbeat for over taskTimeout/2 (an outage?): holding requeues for ${r.graceLeft} ms`);
+          if (r.graceLeft && !this.holding) log.warn(`no worker heartbeat and no sweep for over taskTimeout/2 (an outage?): holding requeues for ${r.graceLeft} ms`);
           this.holding = Boolean(r.graceLeft);
           // a listener that throws must not crash the machine that runs this action
           try {

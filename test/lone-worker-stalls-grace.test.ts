@@ -1,11 +1,12 @@
 /**
- * requeue.lua and renew.lua hold every requeue for one taskTimeout when "the whole swarm went
- * silent": when the worker with the latest overdue time (3 heartbeats after its last one) is
- * overdue. That is meant for an outage of Redis. But a swarm whose live workers are few (one,
- * here) goes "silent" each time that worker's event loop is held for more than 3 heartbeats (a
- * task function doing synchronous work, a long GC), and each such silence starts a new grace.
- * A worker that stalls like that more often than once per taskTimeout holds the requeue of the
- * tasks of a worker that really died for as long as it does so: they stay RUNNING, stranded.
+ * requeue.lua and renew.lua hold every requeue for one taskTimeout after "the whole swarm went
+ * silent", which is meant for an outage of Redis. When that was judged by overdue workers alone
+ * (the one with the latest overdue time missed 3 heartbeats), a swarm whose live workers are few
+ * (one, here) went "silent" each time that worker's event loop was held for more than 3
+ * heartbeats (a task function doing synchronous work, a long GC), and each such silence started
+ * a new grace: a worker that stalled like that more often than once per taskTimeout held the
+ * requeue of a dead worker's tasks for as long as it did so. Now a silence also needs Redis to
+ * have seen no heartbeat and no sweep for over taskTimeout / 2 (lib/swarm-silence.lua).
  */
 import { expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -53,9 +54,8 @@ it('scripts: a dead worker\'s task is requeued though the one live worker heartb
 it('processes: a dead worker\'s task is requeued while the one live worker runs tasks that hold its event loop', async () => {
   const o = server.options();
   const keys = keysFor(o.keyPrefix);
-  let w: WorkerProcess | undefined;
-  w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 }, [], { busy: {} });
-  cleanup.push(() => w!.kill('SIGKILL'));
+  const w: WorkerProcess = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 }, [], { busy: {} });
+  cleanup.push(() => w.kill('SIGKILL'));
   const c = new Client({ redis: o });
   cleanup.push(() => c.close());
   // synchronous work of 0.8 s (4 heartbeats), one task every 1.5 s

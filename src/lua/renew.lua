@@ -5,15 +5,14 @@
   KEYS[1] leases (zset)   KEYS[2] workerSeen (zset: worker -> when its next heartbeat is overdue)
   KEYS[3] workerSet   KEYS[4] grace
   KEYS[5] outage (hash: timeout = the monitors' taskTimeout, silence = the overdue time that
-  began the last outage)   KEYS[6] epoch (an id of this Redis's data, made here when missing)
+  began the last outage, seen = the last heartbeat or sweep)   KEYS[6] epoch (an id of this
+  Redis's data, made here when missing)
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] its heartbeatInterval ms
   ARGV[4..] pairs of task id, lease
 
-  A worker is overdue when it missed three heartbeats. If every worker is overdue, the whole
-  swarm went silent: that is an outage of Redis or of the network around it, far more likely
-  than every worker dying at once. Requeues are then held for one taskTimeout (the grace key),
-  once per silence, so that every worker gets to heartbeat before a monitor judges anyone stale.
-  (requeue.lua makes the same check.)
+  A worker is overdue when it missed three heartbeats. After a silence of the whole swarm,
+  requeues are held for one taskTimeout (lib/swarm-silence.lua; requeue.lua makes the same
+  check).
 
   Returns { lost, missing, now, epoch, cancelled }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced);
@@ -28,6 +27,7 @@
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
 --@include lib/fields.lua
+--@include lib/swarm-silence.lua
 local now = nowMs()
 
 local epoch = redis.call('GET', KEYS[6])
@@ -36,15 +36,7 @@ if not epoch then
   redis.call('SET', KEYS[6], epoch)
 end
 
-local outage = redis.call('HMGET', KEYS[5], 'timeout', 'silence')
-local timeout = tonumber(outage[1])
-if timeout then
-  local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  if last[2] and now > tonumber(last[2]) and outage[2] ~= last[2] then
-    redis.call('HSET', KEYS[5], 'silence', last[2])
-    redis.call('SET', KEYS[4], now, 'PX', timeout)
-  end
-end
+noteSeen({ workerSeen = KEYS[2], grace = KEYS[4], outage = KEYS[5] }, now, tonumber(redis.call('HGET', KEYS[5], 'timeout')))
 
 redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3]), worker)
 redis.call('SADD', KEYS[3], worker)

@@ -8,10 +8,10 @@
   history). The dead attempt is added to the task's history (lib/history.lua, outcome `died`). Check and requeue happen in this one script, so two monitors never requeue
   a task twice.
 
-  When every worker has missed three heartbeats, the swarm went silent (an outage, not a mass
-  death): requeues are held for one taskTimeout, once per silence, so that every worker can
-  heartbeat first (see renew.lua, which makes the same check). If no worker comes back,
-  requeues resume after that one grace.
+  After a silence of the whole swarm (every worker overdue, and no heartbeat or sweep for over
+  taskTimeout / 2: an outage, not a mass death), requeues are held for one taskTimeout, once
+  per silence, so that every worker can heartbeat first (lib/swarm-silence.lua; renew.lua makes
+  the same check). If no worker comes back, requeues resume after that one grace.
 
   Workers overdue for two taskTimeouts are taken out of `workers` (their tasks have been
   requeued by then), so that peers stop counting them when they probe for a quorum; a worker
@@ -20,7 +20,7 @@
   KEYS[1] leases (zset)   KEYS[2] taskSet   KEYS[3] newQueue   KEYS[4] queued (set)
   KEYS[5..8] the dead-letter store: entries, index, junk, stats (see lib/park.lua)
   KEYS[9] workerSeen (zset: worker -> when it is overdue)   KEYS[10] grace
-  KEYS[11] outage (hash: timeout, silence)   KEYS[12] workerSet
+  KEYS[11] outage (hash: timeout, silence, seen)   KEYS[12] workerSet
   KEYS[13] workerFunctions (hash: worker -> functions)
   KEYS[14] workerStates (hash: worker -> its machine state; a pruned worker's is dropped)
   KEYS[15] monitorsSeen (zset: monitor -> its last sweep, Redis ms; for the dashboard)
@@ -39,6 +39,7 @@
 --@include lib/park.lua
 --@include lib/put-back.lua
 --@include lib/history.lua
+--@include lib/swarm-silence.lua
 
 -- the task's own budget of attempts (its entry's `attempts`), or nil when it set none
 local function attemptsOf(data)
@@ -60,11 +61,7 @@ redis.call('ZADD', KEYS[15], now, ARGV[5])
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[15], '-inf', now - 2 * timeout, 'LIMIT', 0, limit)) do
   redis.call('ZREM', KEYS[15], m)
 end
-local last = redis.call('ZRANGE', KEYS[9], -1, -1, 'WITHSCORES')
-if last[2] and now > tonumber(last[2]) and redis.call('HGET', KEYS[11], 'silence') ~= last[2] then
-  redis.call('HSET', KEYS[11], 'silence', last[2])
-  redis.call('SET', KEYS[10], now, 'PX', timeout)
-end
+noteSeen({ workerSeen = KEYS[9], grace = KEYS[10], outage = KEYS[11] }, now, timeout)
 local graceLeft = redis.call('PTTL', KEYS[10])
 if graceLeft > 0 then
   return { {}, {}, now + graceLeft, now, graceLeft, {}, 0 }

@@ -247,14 +247,33 @@ describe('requeue', () => {
     await renewLeases(redis, w.keys, W1, [c]);
     expect((await w.requeue()).graceLeft).toBe(0);
     await ageTask(redis, w.keys, 'a', 2 * T);
-    // every worker overdue: W1's overdue time goes back by one taskTimeout
+    // every worker overdue: W1's overdue time goes back by one taskTimeout; and no heartbeat or
+    // sweep since, as in an outage (lib/swarm-silence.lua)
     await redis.zadd(w.keys.workerSeen, Number(await redis.zscore(w.keys.workerSeen, W1)) - T, W1);
+    await redis.hset(w.keys.outage, 'seen', Number(await redis.hget(w.keys.outage, 'seen')) - T);
     const held = await w.requeue();
     expect(held.graceLeft).toBeGreaterThan(0);
     expect(held.requeued).toEqual([]);
     expect((await w.hash('a')).state).toBe('RUNNING');
     await redis.del(w.keys.grace); // the grace (one taskTimeout) is over
     expect(await w.requeue()).toMatchObject({ requeued: ['a'], graceLeft: 0 });
+  });
+});
+
+describe('requeue, a live worker late while the monitors sweep on', () => {
+  it('is no silence: overdue workers alone hold nothing, and a dead worker\'s stale task is requeued', async () => {
+    const w = world();
+    await w.submit('a');
+    await w.claimOne(W1);
+    await renewLeases(redis, w.keys, W2, []);
+    expect((await w.requeue()).graceLeft).toBe(0);
+    await ageTask(redis, w.keys, 'a', 2 * T);
+    // every worker overdue (W2 missed three heartbeats), but a sweep just now
+    for (const m of [W1, W2]) await redis.zadd(w.keys.workerSeen, Number(await redis.zscore(w.keys.workerSeen, m)) - T, m);
+    expect(await w.requeue()).toMatchObject({ requeued: ['a'], graceLeft: 0 });
+    // W2's heartbeat, late: still no silence, nothing held
+    await renewLeases(redis, w.keys, W2, []);
+    expect(await redis.pttl(w.keys.grace)).toBe(-2);
   });
 });
 

@@ -644,6 +644,12 @@ export class Sim {
           await redis.zadd(keys.workerSeen, s, member);
           exp.seen[member] = String(s);
         }
+        // (and Redis saw no one meanwhile, the monitors' sweeps included: an outage)
+        if (pre.s.outage.seen !== undefined) {
+          const seen = String(Number(pre.s.outage.seen) - op.by * this.cfg.taskTimeout);
+          await redis.hset(keys.outage, 'seen', seen);
+          exp.outage.seen = seen;
+        }
         this.expectState(await this.read(), exp, 'silence');
         return '';
       }
@@ -927,15 +933,21 @@ export class Sim {
   }
 
   /**
-   * The outage check of renew.lua and requeue.lua: the seen index holds, per worker, when it is
-   * overdue (three missed heartbeats); when every worker is overdue and this silence was not
-   * answered yet, requeues are held for one taskTimeout (once per silence).
+   * The outage check of renew.lua and requeue.lua (lib/swarm-silence.lua): the seen index holds,
+   * per worker, when it is overdue (three missed heartbeats); when every worker is overdue, Redis
+   * saw no heartbeat and no sweep for over taskTimeout / 2, and this silence was not answered
+   * yet, requeues are held for one taskTimeout (once per silence).
    */
   private expectOutageCheck(exp: State, now: number, fromRequeue: boolean): boolean {
     if (fromRequeue) exp.outage.timeout = String(this.cfg.taskTimeout);
+    const seen = exp.outage.seen;
+    // (every heartbeat and sweep is noted, held or not)
+    exp.outage.seen = String(now);
     if (!exp.outage.timeout) return false;
     const last = Object.entries(exp.seen).sort(([ma, a], [mb, b]) => Number(a) - Number(b) || (ma < mb ? -1 : 1)).at(-1);
-    if (last && now > Number(last[1]) && exp.outage.silence !== last[1]) {
+    // (overdue workers alone are no silence: Redis must also have seen no heartbeat and no sweep for over taskTimeout / 2)
+    const quiet = seen === undefined || now - Number(seen) > this.cfg.taskTimeout / 2;
+    if (last && now > Number(last[1]) && exp.outage.silence !== last[1] && quiet) {
       exp.outage.silence = last[1];
       exp.grace = true;
       return true;
