@@ -376,10 +376,39 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       // until something else broke the connection (10 s in test/review-deployments-sentinel.test.ts)
       sentinelReconnectStrategy: (times) => Math.min(100 * times, 2000),
     });
+    askAgainAfterSwitch(redis);
     return watchSelect(redis);
   }
   if (c.url) return watchSelect(new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) }));
   return watchSelect(new Redis({ host: c.host, port: c.port, ...opts, ...(tls ? { tls } : {}) }));
+}
+
+/**
+ * ioredis's failover detector (subscribed to +switch-master on the sentinels since the last
+ * connect) closes the connector when a switch is announced. Announced while the connection was
+ * already down and asking the sentinels again (the primary dead: a reconnect a second, each
+ * asking a sentinel, over TLS a handshake each, long on a loaded machine), that close failed the
+ * connect in progress with "Connection is closed.", which ioredis takes for a connection closed
+ * by its owner: status 'end', never made again, and every later call refused (a Client's submits
+ * for good, right after the promotion: test/sentinel-switch-while-asking.test.ts). The
+ * connect is made again there, from the next sentinel, unless its owner closed it
+ * (`disconnect()` marks it so before it closes the connector). One announcement closes the
+ * connector once (the detector is made anew at the next connected socket), so this loops no more.
+ */
+function askAgainAfterSwitch(redis: Redis): void {
+  const r = redis as unknown as { connector?: { connect(e: unknown): Promise<NodeJS.EventEmitter> }; manuallyClosing?: boolean };
+  const connector = r.connector;
+  if (!connector || typeof connector.connect !== 'function') return;
+  const connectOnce = connector.connect.bind(connector);
+  connector.connect = async (e: unknown) => {
+    for (;;) {
+      try {
+        return await connectOnce(e);
+      } catch (err) {
+        if (!(err instanceof Error) || err.message !== 'Connection is closed.' || r.manuallyClosing !== false || redis.status !== 'connecting') throw err;
+      }
+    }
+  };
 }
 
 /**
