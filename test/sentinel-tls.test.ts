@@ -4,7 +4,7 @@
  * the sentinels and give `tls` (the CA) reach the sentinels and the primary they name over TLS;
  * after the primary's SIGKILL, the promoted replica, over TLS as well.
  */
-import { waitExplained } from './helpers/wait-explained.js';
+import { clientConnection, sentinelsSay, waitExplained } from './helpers/wait-explained.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,22 +61,38 @@ describe('Redis Sentinel over TLS', () => {
     replica.on('error', () => {});
     cleanup.push(async () => replica.disconnect());
     await until(async () => /master_link_status:up/.test(await replica.info('replication')), 'the replica in sync over TLS', 10_000);
+    // the client's connection from the kill on, for a failure message
+    const conn = (c as unknown as { redis: Redis }).redis;
+    const killed = Date.now();
+    const events: string[] = [];
+    const at = (what: string) => events.push(`+${Date.now() - killed} ms ${what}`);
+    for (const ev of ['close', 'reconnecting', 'connect', 'ready', 'end']) conn.on(ev, () => at(ev));
+    conn.on('error', (e: Error) => at(`error ${e.message.trim()}`));
     await primary.kill('SIGKILL');
     // once the replica is promoted (on a loaded machine the sentinels take longer than a client's
     // submit waits for a primary: a submit sent meanwhile may be refused, which is not this test's)
     await until(async () => /role:master/.test(await replica.info('replication')), 'the replica promoted', 30_000, 100);
+    at('the replica says role:master');
     // (the client refuses at once while its connection has been down over 10 s, saying nothing
     // was sent: on a loaded machine the promotion can take that long, so it is asked again)
+    let refused: Error | undefined;
     const id = await until(
       () =>
         c.submit('f', 'after').catch((e: Error) => {
-          if (e instanceof RedisUnavailableError && /nothing was sent/.test(e.message)) return undefined;
+          if (e instanceof RedisUnavailableError && /nothing was sent/.test(e.message)) return void (refused = e);
           throw e;
         }),
       'a submit accepted after the promotion',
       30_000,
       200,
-    );
+    ).catch(async (e: Error) => {
+      // what the sentinels say the primary is, and where the client's connection is
+      const said = await sentinelsSay(sp as number[], NAME, probe);
+      throw new Error(
+        `${e.message}\nlast refusal: ${refused?.message ?? 'none'}\n${clientConnection(c)}\nthe sentinels (the primary was ${p1}, the replica ${p2}):\n${said}\nthe client's connection since the primary's SIGKILL:\n${events.slice(-80).join('\n')}`,
+        { cause: e },
+      );
+    });
     // (45 s, and what it saw if not: under a full CI run this wait has passed 20 s)
     expect(await waitExplained(c, id, 45_000)).toMatchObject({ outcome: 'succeeded', result: 'after' });
     expect(ran).toContain(id);
