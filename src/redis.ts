@@ -401,11 +401,12 @@ function askAgainAfterSwitch(redis: Redis): void {
   if (!connector || typeof connector.connect !== 'function') return;
   const connectOnce = connector.connect.bind(connector);
   connector.connect = async (e: unknown) => {
-    for (;;) {
+    // (bounded all the same: each try asks a sentinel, and only an announcement closes it)
+    for (let tries = 1; ; tries++) {
       try {
         return await connectOnce(e);
       } catch (err) {
-        if (!(err instanceof Error) || err.message !== 'Connection is closed.' || r.manuallyClosing !== false || redis.status !== 'connecting') throw err;
+        if (tries >= 10 || !(err instanceof Error) || err.message !== 'Connection is closed.' || r.manuallyClosing !== false || redis.status !== 'connecting') throw err;
       }
     }
   };
