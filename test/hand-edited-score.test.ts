@@ -5,7 +5,9 @@
  * of where it was and written it QUEUED (a script keeps what it wrote before it raised). The task
  * is then QUEUED in no queue, for good: requeue.lua (a dead worker's task: out of the lease index)
  * and promote (lib/delayed.lua, a delayed task: out of Q:delayed). The failed sweep also sends the
- * monitor to probing and a grace of one taskTimeout, in which nothing is requeued.
+ * monitor to probing and a grace of one taskTimeout, in which nothing is requeued. Numbers are
+ * read as finite ones (lib/fields.lua `num`). And a delayed hash without its `function` field was
+ * taken out of Q:delayed and left DELAYED: its entry names the function.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -83,5 +85,19 @@ describe('a task hash whose score was edited into "nan"', () => {
     const delayed = (await redis.zscore(keys.delayed, id)) !== null;
     const placed = (await redis.zscore(keys.groupQueue('g', ''), h[1]!)) !== null;
     expect({ state: h[0], somewhere: delayed || placed || h[0] === 'END' }).toEqual({ state: h[0], somewhere: true });
+  });
+
+  it('claim: a DELAYED task whose function field was removed by hand is promoted for its entry\'s function, and runs', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('echo', 'later', { delay: 200 });
+    await redis.hdel(keys.task(id), 'function');
+    const w = new Worker({ port: 0, redis: o, logger: quiet, fetchTaskInterval: 200 });
+    w.addTaskFunction('echo', (t) => t.data);
+    cleanup.push(() => w.stop());
+    await w.start();
+    expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'succeeded', result: 'later' });
   });
 });

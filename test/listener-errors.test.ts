@@ -63,7 +63,7 @@ process.stdout.write('READY\\n');
       // what the review saw: exited 1 (an unhandled rejection), h1 RUNNING for a dead worker
       expect({ exited, stderr: stderr.split('\n').find((l) => /Error/.test(l)) }).toEqual({ exited: undefined, stderr: undefined });
       // logged once, as a warning naming the task and the event
-      expect(stdout.split('\n').filter((l) => l.startsWith('WARN '))).toEqual(['WARN task h1: listener for "pause" threw']);
+      expect(stdout.split('\n').filter((l) => l.startsWith('WARN '))).toEqual(['WARN task "h1": listener for "pause" threw']);
       // both tasks still run, and the other one still takes a control message: it ends when stopped
       expect([await state('h1'), await state('h2')]).toEqual(['RUNNING', 'RUNNING']);
       await redis.publish(keys.control('h2'), 'stop');

@@ -534,7 +534,14 @@ for k = 0, n - 1 do
       end
       local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims', 'cancelling', 'key')
       -- (a hash removed or edited by hand meanwhile: that member names no task to run)
-      if h and h[1] == 'QUEUED' and h[2] then
+      if h and h[1] == 'QUEUED' and not h[2] then
+        -- queued, but its entry removed by hand: parked, as the monitor parks such a RUNNING
+        -- task (requeue.lua), not left QUEUED in no queue
+        local message = 'task "' .. id .. '" was queued but its hash holds no entry to run'
+        park(deadStore(), now, 'unrunnable', message, '', id, worker, true)
+        parked[#parked + 1] = 'unrunnable'
+        parked[#parked + 1] = message
+      elseif h and h[1] == 'QUEUED' then
         if h[5] then
           -- cancelled while it ran (cancel.lua), and put back before the stop ended it (its
           -- worker died, or handed it back): it ends cancelled here, it does not run again

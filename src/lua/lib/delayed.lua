@@ -27,11 +27,13 @@ local function promote(Q, prefix, now, limit)
     redis.call('ZREM', dz, id)
     local key = prefix .. id
     local h = fields(key, 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt')
+    -- (a hash written by hand may lack its function field: its entry names it)
+    if h and h[1] == 'DELAYED' and not h[2] then h[2] = functionOf(nil, redis.call('HGET', key, 'data')) end
     -- (anything else: cancelled, or edited by hand meanwhile: its zset entry was stale)
     if h and h[1] == 'DELAYED' and h[2] then
-      local member, score = h[5], tonumber(h[6])
+      local member, score = h[5], num(h[6])
       if not member or not score then
-        member, score = placeOf(Q, id, tonumber(h[7]) or now, tonumber(h[4]) or 0)
+        member, score = placeOf(Q, id, num(h[7]) or now, num(h[4]) or 0)
         redis.call('HSET', key, 'member', member, 'score', score)
       end
       redis.call('HSET', key, 'state', 'QUEUED', 'update', now)

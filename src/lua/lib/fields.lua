@@ -7,6 +7,10 @@
 
   fields(key, ...) returns the values of those fields (HMGET), or nil when the key is not a hash.
   int(v) is v as an integer, or nil when it is not a number (a field edited by hand).
+  functionOf(fn, data): the task's function, from its hash's field (fn) or else from its entry
+  (data: a hash written by hand may lack the field), or nil.
+  num(v) is v as a finite number, or nil: tonumber takes "nan" and "inf", which ZADD refuses,
+  and a script that raised after its first write would leave a task half-moved.
   SMALL_INT_TEXT[n] is the integer n from 0 to 63 as `%d` writes it (nil for any other n).
   SMALL_INT_OF[s] is the integer written s, for s from '0' to '63' as `%d` writes them (nil for any
   other s: `SMALL_INT_OF[s] or tonumber(s)` is tonumber(s)).
@@ -41,6 +45,18 @@ local SMALL_INT_OF = {
   ['50'] = 50, ['51'] = 51, ['52'] = 52, ['53'] = 53, ['54'] = 54, ['55'] = 55, ['56'] = 56,
   ['57'] = 57, ['58'] = 58, ['59'] = 59, ['60'] = 60, ['61'] = 61, ['62'] = 62, ['63'] = 63
 }
+
+local function functionOf(fn, data)
+  if fn then return fn end
+  local ok, task = pcall(cjson.decode, data or '')
+  if ok and type(task) == 'table' and type(task['function']) == 'string' and task['function'] ~= '' then return task['function'] end
+end
+
+local function num(v)
+  local n = tonumber(v)
+  if not n or n ~= n or n == math.huge or n == -math.huge then return nil end
+  return n
+end
 
 local function int(v)
   local n = tonumber(v)

@@ -10,22 +10,16 @@
   putBack(Q, key, id, now, h) with h = { fn, group, priority, member, score, start } from the hash
   Returns false (and does nothing) when the hash names no function to queue it for.
 
-  functionOf(fn, data): the task's function, from its hash or else from its entry (a hash
-  written by hand may lack the field), or nil.
+  (functionOf, which gives a task's function from its hash or else its entry: lib/fields.lua)
 ]]
 --@include lib/queue.lua
-
-local function functionOf(fn, data)
-  if fn then return fn end
-  local ok, task = pcall(cjson.decode, data or '')
-  if ok and type(task) == 'table' and type(task['function']) == 'string' and task['function'] ~= '' then return task['function'] end
-end
+--@include lib/fields.lua
 
 local function putBack(Q, key, id, now, h)
   if not h.fn then return false end
   local g = h.group or ''
-  local member, score = h.member, tonumber(h.score)
-  if not member or not score then member, score = placeOf(Q, id, tonumber(h.start) or now, tonumber(h.priority) or 0) end
+  local member, score = h.member, num(h.score)
+  if not member or not score then member, score = placeOf(Q, id, num(h.start) or now, num(h.priority) or 0) end
   redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'member', member, 'score', score)
   redis.call('HDEL', key, 'lease', 'worker')
   release(Q, h.fn, g)
