@@ -4,9 +4,12 @@
  * its events arriving, its last event in the task list and its machine's live state in the task
  * statechart; a worker SIGKILLed turns dead and its task comes back on the other; a
  * stop clicked in the page ends a task; a mutation without the token, or from another origin, or
- * in read-only mode, is refused. The README's screenshots (docs/img/) are taken here.
+ * in read-only mode, is refused. The README's screenshots (docs/img/) are taken here, with
+ * TASK_SWARM_SCREENSHOTS=1 (`TASK_SWARM_SCREENSHOTS=1 npx vitest run test/dashboard-browser.test.ts`).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +20,9 @@ import { spawnMonitor, spawnWorker, type WorkerProcess } from './helpers/process
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'test-token-0123456789';
-const IMG = new URL('../docs/img/', import.meta.url).pathname;
+// The README's screenshots are written there only when asked (TASK_SWARM_SCREENSHOTS=1): a test
+// run left the tracked images changed in every checkout it ran in. Otherwise a scratch folder.
+const IMG = process.env.TASK_SWARM_SCREENSHOTS === '1' ? new URL('../docs/img/', import.meta.url).pathname : `${mkdtempSync(join(tmpdir(), 'task-swarm-shots-'))}/`;
 
 let server: RedisServer;
 let redis: Record<string, unknown>;
