@@ -419,6 +419,8 @@ async function main(): Promise<number> {
   const readyBy = Date.now() + 30_000;
   const starts = new Map<string, number>();
   for (;;) {
+    // (Ctrl-C while they start: the workers exit with the same signal; that is no failed start)
+    if (interrupted) return 130;
     const dead = workers.find((w) => w.exited);
     if (dead) {
       // A port found free may be taken by another process before the worker listens on it:

@@ -1,5 +1,5 @@
 /** `npm run demo`, the README's first command, end to end: it must finish green, on its own Redis. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -31,4 +31,32 @@ describe('the demo', () => {
     expect(r.out).toMatch(/result: every task succeeded, none lost, stop-me stopped/);
     expect(r.code).toBe(0);
   }, 120_000);
+
+  it('stops on a Ctrl-C while its workers start, without starting them again, and leaves no process', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_DASHBOARD_PORT: '0' };
+    delete env.REDIS_URL;
+    // its own process group, as a terminal's foreground job: Ctrl-C reaches the workers too
+    const child = spawn(process.execPath, ['--import', 'tsx', DEMO], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const deadline = Date.now() + 30_000;
+    while (!/^workers: /m.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(out).toMatch(/^workers: /m);
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited).toBe(130);
+    expect(out).not.toMatch(/starting w\d again/);
+    const redisPid = Number(/private redis-server, pid (\d+)/.exec(out)?.[1]);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await new Promise((r) => setTimeout(r, 500));
+    expect(alive(redisPid)).toBe(false);
+  }, 60_000);
 });
