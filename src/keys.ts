@@ -15,6 +15,8 @@ export interface Keys {
   leases: string;
   /** list of ended ids awaiting the monitor's cleanup (so a sweep never scans `tasks`) */
   ended: string;
+  /** zset of the latest ids cleaned up with their hashes kept (endRetention) -> cleanup time, capped: the dashboard's ended tasks */
+  recentEnded: string;
   /** set of ids submitted through Client and not yet claimed (dedupe + QUEUED state) */
   queued: string;
   /**
@@ -107,7 +109,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     taskSet: p + c.taskSet,
     endQueue: p + c.endQueue,
     workerSet: p + c.workerSet,
-    ...under(c.taskSet, { leases: 'leases', ended: 'ended', grace: 'grace', outage: 'outage', epoch: 'epoch', monitorsSeen: 'monitors' }),
+    ...under(c.taskSet, { leases: 'leases', ended: 'ended', recentEnded: 'ended:recent', grace: 'grace', outage: 'outage', epoch: 'epoch', monitorsSeen: 'monitors' }),
     ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states' }),
     // (the scripts name delayed and dedupe from the queue's key: lib/names.lua delayedKey, dedupeKey)
     ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', dedupe: 'keys', layout: 'partitions', adminCalls: 'admin-calls' }),

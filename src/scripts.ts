@@ -41,7 +41,7 @@ export const SCRIPTS = {
   'park-claimed': 8,
   emit: 1,
   requeue: 16,
-  reap: 3,
+  reap: 4,
   'trim-dead': 4,
   'hand-back': 3,
   reassert: 6,

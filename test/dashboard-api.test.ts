@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client, ConfigError, createDashboard, Worker, type Dashboard, type TaskEvent } from '../src/index.js';
 import { emitEvents } from '../src/effects/leases.js';
+import { reapEnded } from '../src/effects/sweep.js';
 import { formatEvent } from '../src/wire.js';
 import { CLI } from './helpers/cli.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
@@ -99,6 +100,35 @@ describe('createDashboard', () => {
     // cancelled while delayed: it ended without a worker, on the ended list
     const e = (await json(`${url}api/tasks?list=ended&limit=10`)).body as { rows: { id: string; state: string; outcome?: string }[] };
     expect(e.rows).toContainEqual(expect.objectContaining({ id: delayed[0], state: 'END', outcome: 'cancelled' }));
+  });
+
+  it('lists ended tasks newest first after the monitor cleaned them up, while their hashes are kept; with endRetention 0 none', async () => {
+    const { url, prefix } = await dashboard();
+    const keys = keysFor(prefix);
+    const client = new Client({ redis: server.options({ keyPrefix: prefix }) });
+    cleanup.push(() => client.close());
+    const first = await client.submit('f', 1, { delay: 60_000 });
+    const second = await client.submit('f', 2, { delay: 60_000 });
+    await client.cancel(first);
+    await client.cancel(second);
+    const listed = async () => ((await json(`${url}api/tasks?list=ended&limit=10`)).body as { total: number; rows: { id: string; state: string }[] });
+    expect(await listed()).toMatchObject({ total: 2 });
+    // the monitor's cleanup, with the hashes kept an hour: still listed, newest first
+    expect(await reapEnded(redis, keys, 3_600_000, 100)).toEqual({ reaped: 2, left: 0 });
+    expect(await redis.llen(keys.ended)).toBe(0);
+    expect(await listed()).toMatchObject({ total: 2, rows: [{ id: second, state: 'END' }, { id: first, state: 'END' }] });
+    // ended after them and not cleaned up yet: listed first
+    const third = await client.submit('f', 3, { delay: 60_000 });
+    await client.cancel(third);
+    expect((await listed()).rows.map((r) => r.id)).toEqual([third, second, first]);
+    // paged across the two: each once
+    const a = (await json(`${url}api/tasks?list=ended&limit=2`)).body as { rows: { id: string }[]; next: string };
+    const b = (await json(`${url}api/tasks?list=ended&limit=2&from=${a.next}`)).body as { rows: { id: string }[]; next: string | null };
+    expect([...a.rows, ...b.rows].map((r) => r.id)).toEqual([third, second, first]);
+    expect(b.next).toBeNull();
+    // cleaned up with endRetention 0: the hash deleted, nothing listed for it
+    expect(await reapEnded(redis, keys, 0, 100)).toEqual({ reaped: 1, left: 0 });
+    expect((await listed()).rows.map((r) => r.id)).toEqual([second, first]);
   });
 
   it('answers bad input with a 400 naming it, an unknown task with a 404, an unknown route with a 404', async () => {

@@ -1,6 +1,6 @@
 /**
  * Pages of tasks by state, read from the sorted structures that already index them (the lease
- * zset for RUNNING, the delayed zset, the ended list; for QUEUED the queued set and the
+ * zset for RUNNING, the delayed zset, the ended list and the recently ended zset; for QUEUED the queued set and the
  * functions' queues, queued-walk.ts): range reads and one pipelined HMGET per page, so a page
  * costs the same at a million tasks as at ten.
  *
@@ -80,7 +80,7 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
     const stop = pos + limit - ids.length - 1;
     const got: string[] = [];
     if (list === 'ended') {
-      const [[, range], [, count]] = (await redis.multi().lrange(keys.ended, pos, stop).llen(keys.ended).exec()) as [[unknown, string[]], [unknown, number]];
+      const { range, count } = await endedRange(redis, keys, pos, stop);
       got.push(...range);
       counts[p] = count;
     } else {
@@ -109,11 +109,31 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
     counts.map(async (c, q) => {
       if (c !== undefined) return;
       const k = parts[q]!;
-      counts[q] = await (list === 'ended' ? redis.llen(k.ended) : redis.zcard(list === 'running' ? k.leases : k.delayed));
+      counts[q] = await (list === 'ended' ? endedRange(redis, k, 0, -1).then((r) => r.count) : redis.zcard(list === 'running' ? k.leases : k.delayed));
     }),
   );
   const total = counts.reduce<number>((a, c) => a + (c ?? 0), 0);
   return { list: list as TaskList, total, rows: await rows(redis, parts, list, ids, partOf, list === 'ended' ? [] : scores), next };
+}
+
+/**
+ * Positions `pos` to `stop` (stop -1: none) of a partition's ended tasks, newest first: those
+ * awaiting the monitor's cleanup (`ended`, oldest first: read from its end), then those cleaned
+ * up with their hashes kept (`recentEnded`, newest first, its last 1,000 unexpired: reap.lua). `ended`
+ * alone held a task for the seconds until the next cleanup, and the list was nearly always empty.
+ */
+async function endedRange(redis: Connection, keys: Keys, pos: number, stop: number): Promise<{ range: string[]; count: number }> {
+  const [[, waiting], [, kept]] = (await redis.multi().llen(keys.ended).zcard(keys.recentEnded).exec()) as [[unknown, number], [unknown, number]];
+  const count = waiting + kept;
+  if (stop < pos) return { range: [], count };
+  const range: string[] = [];
+  if (pos < waiting) {
+    // (positions from the end: -1 is the newest)
+    const last = Math.min(stop, waiting - 1);
+    range.push(...(await redis.lrange(keys.ended, -(last + 1), -(pos + 1))).reverse());
+  }
+  if (stop >= waiting) range.push(...(await redis.zrevrange(keys.recentEnded, Math.max(0, pos - waiting), stop - waiting)));
+  return { range, count };
 }
 
 /** the rows of `ids`, from their hashes; `scores` the list's own, where it has one */

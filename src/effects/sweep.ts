@@ -25,7 +25,10 @@ export async function requeueStale(
 }
 
 /** Returns how many ended tasks were cleaned up, and how many still wait. */
+/** how many of the latest ended ids, their hashes kept, stay listed for a look (the dashboard's ended tasks): a few dozen KB */
+export const RECENT_ENDED = 1000;
+
 export async function reapEnded(redis: Connection, keys: Keys, retention: number, limit: number): Promise<{ reaped: number; left: number }> {
-  const [reaped, left] = (await runScript(redis, 'reap', [keys.ended, keys.taskSet, keys.endQueue], [keys.taskKeyPrefix, retention, limit])) as [number, number];
+  const [reaped, left] = (await runScript(redis, 'reap', [keys.ended, keys.taskSet, keys.endQueue, keys.recentEnded], [keys.taskKeyPrefix, retention, limit, RECENT_ENDED])) as [number, number];
   return { reaped: Number(reaped), left: Number(left) };
 }

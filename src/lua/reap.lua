@@ -6,17 +6,24 @@
   purged, so it is left alone even if its id is met here. So is the hash of a task cancelled
   while its entry waited on `new-task` (`unrouted`), until the claim that drops the entry.
 
-  KEYS[1] ended (list)   KEYS[2] taskSet   KEYS[3] endQueue
+  The ids whose hashes are kept (a retention above 0) go into `recentEnded` (zset: id -> this
+  cleanup's time), which keeps the last ARGV[4] of them whose hashes have not expired: what
+  ended lately, for a look (the dashboard), where `ended` holds an id only until this cleanup.
+
+  KEYS[1] ended (list)   KEYS[2] taskSet   KEYS[3] endQueue   KEYS[4] recentEnded (zset)
   ARGV[1] task key prefix   ARGV[2] retention ms   ARGV[3] max ids this call
+  ARGV[4] how many ids recentEnded keeps
 
   Returns { ids cleaned up, ids still waiting }: the monitor calls again at once while the
   second is not 0, so cleanup keeps up with any rate of ends.
 ]]
 --@include lib/fields.lua
+--@include lib/now.lua
 
 local prefix, retention, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local ids = redis.call('LPOP', KEYS[1], limit)
 if not ids then return { 0, 0 } end
+local kept = {}
 for _, id in ipairs(ids) do
   local key = prefix .. id
   redis.call('SREM', KEYS[2], id)
@@ -30,7 +37,20 @@ for _, id in ipairs(ids) do
       redis.call('DEL', key)
     else
       redis.call('PEXPIRE', key, retention)
+      kept[#kept + 1] = id
     end
   end
+end
+if #kept > 0 then
+  local now = nowMs()
+  local add = {}
+  for _, id in ipairs(kept) do
+    add[#add + 1] = now
+    add[#add + 1] = id
+  end
+  redis.call('ZADD', KEYS[4], unpack(add))
+  -- (those whose hashes have expired since, and those past the cap, oldest first)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - retention)
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[4]) - 1)
 end
 return { #ids, redis.call('LLEN', KEYS[1]) }
