@@ -21,6 +21,9 @@
 --@include lib/now.lua
 
 local prefix, retention, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = nowMs()
+-- (those whose hashes have expired, at every cleanup: a swarm gone quiet lists none of them)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - retention)
 local ids = redis.call('LPOP', KEYS[1], limit)
 if not ids then return { 0, 0 } end
 local kept = {}
@@ -42,15 +45,13 @@ for _, id in ipairs(ids) do
   end
 end
 if #kept > 0 then
-  local now = nowMs()
   local add = {}
   for _, id in ipairs(kept) do
     add[#add + 1] = now
     add[#add + 1] = id
   end
   redis.call('ZADD', KEYS[4], unpack(add))
-  -- (those whose hashes have expired since, and those past the cap, oldest first)
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - retention)
+  -- (past the cap: the oldest)
   redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[4]) - 1)
 end
 return { #ids, redis.call('LLEN', KEYS[1]) }
