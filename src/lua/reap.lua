@@ -7,7 +7,8 @@
   while its entry waited on `new-task` (`unrouted`), until the claim that drops the entry.
 
   The ids whose hashes are kept (a retention above 0) go into `recentEnded` (zset: id -> this
-  cleanup's time), which keeps the last ARGV[4] of them whose hashes have not expired: what
+  cleanup's time in ms × 1000 + the id's place in this cleanup, so that those of one cleanup
+  keep the order they ended in), which keeps the last ARGV[4] of them whose hashes have not expired: what
   ended lately, for a look (the dashboard), where `ended` holds an id only until this cleanup.
 
   KEYS[1] ended (list)   KEYS[2] taskSet   KEYS[3] endQueue   KEYS[4] recentEnded (zset)
@@ -23,7 +24,7 @@
 local prefix, retention, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs()
 -- (those whose hashes have expired, at every cleanup: a swarm gone quiet lists none of them)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - retention)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', (now - retention) * 1000)
 local ids = redis.call('LPOP', KEYS[1], limit)
 if not ids then return { 0, 0 } end
 local kept = {}
@@ -46,8 +47,8 @@ for _, id in ipairs(ids) do
 end
 if #kept > 0 then
   local add = {}
-  for _, id in ipairs(kept) do
-    add[#add + 1] = now
+  for i, id in ipairs(kept) do
+    add[#add + 1] = now * 1000 + math.min(i, 999)
     add[#add + 1] = id
   end
   redis.call('ZADD', KEYS[4], unpack(add))
