@@ -8,6 +8,7 @@ import { Cluster } from 'ioredis';
 import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
+import { hasQuorum } from '../machines/quorum.js';
 import { onRefused, selectRefusal } from './db-select.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type ProcessOptions } from './config.js';
 import { StateError } from './errors.js';
@@ -121,6 +122,15 @@ export class Monitor extends MeteredProcess {
     });
     this.actor = actor;
     emitStates(actor, this, this.log, 'monitor');
+    // (it said Redis was unreachable; it says when Redis answers again, and what it waits for then)
+    let away = false;
+    actor.subscribe((snap) => {
+      if (snap.matches('probing') || snap.matches('waiting') || snap.matches('paused')) away = true;
+      else if (away && snap.matches('grace')) {
+        away = false;
+        this.log.info(`Redis answers again: nothing is requeued for ${this.config.taskTimeout} ms (taskTimeout), while the workers heartbeat`);
+      } else if (snap.matches('active')) away = false;
+    });
     try {
       await this.telemetry.start(this.log);
     } catch (e) {
@@ -261,7 +271,10 @@ export class Monitor extends MeteredProcess {
         fireSchedules: fromPromise(() => fireDue(this.redis, keys, this.name)),
         probePeers: fromPromise(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
-          log.warn(`Redis unreachable${refusedDb(this.redis, config.redis)}; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%)`);
+          const why = refusedDb(this.redis, config.redis);
+          // (what the count decides, said with it, as a worker does: "0 of 0 workers (need 60%)" read as a failed quorum)
+          const decision = hasQuorum(p, config.partitionPercentage) ? 'waits for Redis, down for everyone' : 'is cut off: requeues nothing until Redis answers';
+          log.warn(p.total === 0 ? `Redis unreachable${why}; no worker known to ask: ${decision}` : `Redis unreachable${why}; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%): ${decision}`);
           return p;
         }),
         redisWatch: redisWatch(this.redis),
