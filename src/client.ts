@@ -265,11 +265,19 @@ export class Client {
     return first ? first.then(() => this.serverCheck()) : this.serverCheck();
   }
 
+  /** close() was called: later calls are a StateError, not a refusal that reads as Redis being away */
+  private closed = false;
+
+  private open(method?: string): void {
+    if (this.closed) throw new StateError(`${method ? `${method}: ` : ''}this client is closed (make a new Client)`);
+  }
+
   /**
    * Checked at each call, not only the first: a reconnect whose SELECT is refused leaves the
    * connection in db 0, where a call would read and write another swarm's keys.
    */
   private onOwnDb(): void {
+    this.open();
     const refused = selectRefusal(this.redis, `Redis at ${redisAddress(this.config)}`);
     if (refused) throw refused;
   }
@@ -350,6 +358,7 @@ export class Client {
    * a task that is queued, delayed or running, resolves with that task's id and queues nothing.
    */
   async submit(fn: string, data?: unknown, options: SubmitOptions = {}): Promise<string> {
+    this.open('submit');
     const trace = submitTrace(() => String(fn), 1);
     try {
       const now = Date.now();
@@ -372,6 +381,7 @@ export class Client {
    * task's id).
    */
   async submitMany(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[]): Promise<string[]> {
+    this.open('submitMany');
     if (!Array.isArray(tasks)) throw new InvalidTaskError('submitMany: takes an array of { fn, data?, options? }');
     const trace = tasks.length ? submitTrace(() => batchFunction(tasks), tasks.length) : undefined;
     try {
@@ -818,6 +828,7 @@ export class Client {
    * the others from the event.
    */
   subscribe(id: string, onEvent: (ev: TaskEvent) => void): Unsubscribe {
+    this.open('subscribe');
     checkId('subscribe', id);
     if (typeof onEvent !== 'function') throw new InvalidTaskError('subscribe: the handler must be a function');
     const channel = this.keysOf(id).events(id);
@@ -878,6 +889,7 @@ export class Client {
    * rejects a pending wait with a StateError.
    */
   async wait(id: string, options: WaitOptions = {}): Promise<TaskInfo> {
+    this.open('wait');
     checkId('wait', id);
     if (options === null || typeof options !== 'object') throw new ConfigError('wait: options must be an object');
     const timeout = options.timeout ?? 0;
@@ -1211,6 +1223,7 @@ export class Client {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const abandon of [...this.waits]) abandon();
     // submits made before close() go out before the QUIT, and are answered (bounded, as the QUIT)
     if (this.coalesced) this.flushSubmits();

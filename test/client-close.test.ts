@@ -6,7 +6,7 @@
  * The test failed before the fix (close() hung).
  */
 import { describe, expect, it } from 'vitest';
-import { Client } from '../src/index.js';
+import { Client, StateError } from '../src/index.js';
 import { within } from '../src/within.js';
 import { startRedis } from './helpers/redis-server.js';
 
@@ -26,6 +26,26 @@ describe('Client.close while Redis is unreachable', () => {
       const outcome = (await within(15_000, closed)) ?? 'pending after 15 s';
       // what the review saw: 'pending after 15 s'
       expect(outcome).toBe('closed');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('a closed Client', () => {
+  it('sends the submits made before close(), and refuses later calls with a StateError saying it is closed', async () => {
+    const server = await startRedis();
+    const c = new Client({ redis: server.options() });
+    try {
+      const before = c.submit('f', 1);
+      await c.close();
+      const id = await before;
+      expect(typeof id).toBe('string');
+      for (const call of [() => c.submit('f', 2), () => c.submitMany([{ fn: 'f' }]), () => c.get(id), () => c.cancel(id), () => c.stats(), () => c.wait(id, { timeout: 100 })]) {
+        await expect(call()).rejects.toThrow(StateError);
+      }
+      await expect(c.get(id)).rejects.toThrow(/this client is closed/);
+      expect(() => c.subscribe(id, () => {})).toThrow(StateError);
     } finally {
       await server.stop();
     }
