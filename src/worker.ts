@@ -487,6 +487,8 @@ export class Worker extends MeteredProcess {
     }
     if (s.status === 'done') throw new StateError('worker was stopped while starting');
     this.log.info(`started on ${this.address}, functions: ${[...this.functions.keys()].join(', ') || '(none)'}; concurrency ${this.config.concurrency}`);
+    // (it runs, and counts for its peers' quorum, but takes nothing: most likely a mistake)
+    if (this.functions.size === 0) this.log.warn('no task function added yet: this worker claims no task until one is (addTaskFunction)');
   }
 
   /**

@@ -267,6 +267,16 @@ describe('a control message for a task Redis does not know', () => {
   });
 });
 
+describe('a worker started with no task function', () => {
+  it('says so once: it would run, count for its peers and take nothing', async () => {
+    const warnings: string[] = [];
+    const w = new Worker({ port: 0, redis: server.options(), logger: { debug() {}, info() {}, warn: (m: string) => warnings.push(m), error() {} } });
+    cleanup.push(() => w.stop());
+    await w.start();
+    expect(warnings.filter((m) => /no task function/.test(m))).toEqual(['no task function added yet: this worker claims no task until one is (addTaskFunction)']);
+  });
+});
+
 describe('a task id holding a quote or a line break', () => {
   // an id is any non-empty string: every message that names one keeps it quoted and on one line
   const odd = 'a"b\nc\u2028d';
