@@ -131,5 +131,6 @@ describe('a parked task', () => {
     const letters = await c.deadLetters();
     expect(letters.map((l) => l.reason)).toEqual(['max_attempts', 'bad_json']);
     expect(letters[0]).toMatchObject({ id, task: true, history: [expect.objectContaining({ worker: 'gone:1', reason: 'heartbeat timeout' })] });
+    expect(letters[0]!.message).toBe(`task "${id}" was claimed 1 time and its worker died (maxAttempts 1)`);
   });
 });

@@ -111,7 +111,7 @@ for _, id in ipairs(stale) do
     elseif attempt >= cap then
       local message = cap < maxAttempts
         and ('task "' .. id .. '" used its ' .. cap .. ' attempts; its worker died in the last one')
-        or ('task "' .. id .. '" was claimed ' .. attempt .. ' times and its worker died each time (maxAttempts ' .. maxAttempts .. ')')
+        or ('task "' .. id .. '" was claimed ' .. attempt .. (attempt == 1 and ' time and its worker died' or ' times and its worker died each time') .. ' (maxAttempts ' .. maxAttempts .. ')')
       release(KEYS[3], h[7], h[8])
       park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id
