@@ -17,17 +17,54 @@ const SILENT: LoggerLike = { debug() {}, info() {}, warn() {}, error() {} };
 
 const LEVELS: Record<string, number> = { silly: 0, trace: 1, debug: 2, info: 3, warn: 4, error: 5, fatal: 6, silent: 7 };
 
+/** the environment's settings that were not understood, said once per process */
+let told = false;
+
 export function createLogger(name: string, given?: LoggerLike): LoggerLike {
   if (given) return given;
-  const level = LEVELS[(process.env.TASK_SWARM_LOG ?? 'info').toLowerCase()] ?? 3;
+  const levelName = (process.env.TASK_SWARM_LOG ?? 'info').toLowerCase();
+  const level = LEVELS[levelName] ?? 3;
   if (level >= 7) return SILENT;
-  return new Logger({
+  const format = process.env.TASK_SWARM_LOG_FORMAT;
+  const json = format === 'json';
+  const logger = new Logger({
     name,
-    type: process.env.TASK_SWARM_LOG_FORMAT === 'json' ? 'json' : 'pretty',
+    type: json ? 'json' : 'pretty',
     minLevel: level,
     hideLogPositionForProduction: true,
     stylePrettyLogs: colours(process.env, process.stdout.isTTY === true),
+    // one flat object a line ({time, level, name, msg, args?}): tslog's own put the message
+    // under "0", beside "[undefined]" placeholders and every log call's file position
+    ...(json ? { overwrite: { transportJSON: (o: unknown) => process.stdout.write(`${jsonLine(o as Record<string, unknown>)}\n`) } } : {}),
   });
+  if (!told) {
+    told = true;
+    if (LEVELS[levelName] === undefined) logger.warn(`TASK_SWARM_LOG=${JSON.stringify(process.env.TASK_SWARM_LOG)} is not one of ${Object.keys(LEVELS).join(', ')}: info is used`);
+    if (format !== undefined && format !== 'json' && format !== 'pretty') logger.warn(`TASK_SWARM_LOG_FORMAT=${JSON.stringify(format)} is neither json nor pretty: pretty is used`);
+  }
+  return logger;
+}
+
+/** a tslog log object (its arguments under "0", "1"..., its `_meta`) as one JSON line */
+export function jsonLine(o: Record<string, unknown>): string {
+  const meta = (o._meta ?? {}) as { date?: unknown; logLevelName?: unknown; name?: unknown };
+  const args: unknown[] = [];
+  for (let i = 0; String(i) in o; i++) args.push(o[String(i)]);
+  const [first, ...rest] = args;
+  const line: Record<string, unknown> = { time: meta.date, level: meta.logLevelName, name: meta.name, msg: typeof first === 'string' ? first : first };
+  if (rest.length) line.args = rest.map(plainError);
+  try {
+    return JSON.stringify(line);
+  } catch {
+    return JSON.stringify({ time: meta.date, level: meta.logLevelName, name: meta.name, msg: String(first) });
+  }
+}
+
+/** tslog's form of an Error ({nativeError, name, message, stack: frames}) as {name, message, stack: lines} */
+function plainError(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || !('nativeError' in v)) return v;
+  const e = v as { name?: unknown; message?: unknown; stack?: { fullFilePath?: string; method?: string }[] };
+  return { name: e.name, message: e.message, stack: Array.isArray(e.stack) ? e.stack.map((f) => `at ${f.method ? `${f.method} ` : ''}${f.fullFilePath ?? '?'}`) : undefined };
 }
 
 /**

@@ -149,7 +149,7 @@ async function spawnMonitor(options: Record<string, unknown>): Promise<MonitorPr
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (line === 'READY') ready = true;
-      else if (line.startsWith('{')) m.messages.push(String((JSON.parse(line) as { 0?: unknown })[0]));
+      else if (line.startsWith('{')) m.messages.push(String((JSON.parse(line) as { msg?: unknown }).msg));
     }
   });
   await until(() => ready || proc.exitCode !== null, 'the monitor process to start', 15_000);
