@@ -12,14 +12,15 @@
  * the command goes on.
  *
  * `main` is the whole command and returns its exit status, so tests can run it in-process; the
- * bin entry at the bottom only turns that status into the process's.
+ * bin entry at the bottom only turns that status into the process's, and ends the process
+ * quietly (status 0) when the reader of its stdout or stderr goes away (`| head -1`).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { refuseFlagLikeValues, refuseRepeatedOptions } from './cli/cli-command.js';
 import { aclRefusal, asFlags, exitCodeOf, isKnown } from './cli/errors.js';
-import { PROCESS_IO, PROG, type CliIO } from './cli/io.js';
+import { endQuietlyOnBrokenPipe, PROCESS_IO, PROG, type CliIO } from './cli/io.js';
 import { buildProgram } from './cli/program.js';
 
 export type { CliIO } from './cli/io.js';
@@ -60,6 +61,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  endQuietlyOnBrokenPipe();
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     () => process.exit(1),

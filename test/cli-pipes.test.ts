@@ -1,0 +1,86 @@
+/**
+ * The CLI as a real process whose reader goes away early (`task-swarm status | head -1`,
+ * `limits | true`): it ends quietly, status 0 and nothing on stderr, as `git log | head` does,
+ * not with Node's EPIPE stack trace.
+ */
+import { spawn } from 'node:child_process';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '../src/index.js';
+import { CLI } from './helpers/cli.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+let prefixes = 0;
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+const nextPrefix = () => `pipe${process.pid}-${++prefixes}:`;
+
+/**
+ * The CLI with the reading end of `closed` (its stdout or stderr) shut before it writes a line;
+ * `whileRunning` runs once it has started. Resolves with its status and the other stream's text.
+ */
+function runWithClosed(closed: 'stdout' | 'stderr', argv: string[], whileRunning: () => Promise<void> = async () => {}): Promise<{ code: number | null; signal: string | null; other: string }> {
+  const env: Record<string, string | undefined> = { ...process.env, REDIS_URL: server.url };
+  delete env.TASK_SWARM_DEBUG;
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const open = closed === 'stdout' ? child.stderr : child.stdout;
+  child[closed].destroy();
+  let other = '';
+  open.on('data', (b: Buffer) => (other += b.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  void whileRunning().catch(() => {});
+  return new Promise((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, other });
+    }),
+  );
+}
+
+describe('a reader that closes early', () => {
+  it('`status | head -1`: exit 0, nothing on stderr', async () => {
+    const r = await runWithClosed('stdout', ['status', '--key-prefix', nextPrefix()]);
+    expect(r).toEqual({ code: 0, signal: null, other: '' });
+  });
+
+  it('`limits | true`: exit 0, nothing on stderr', async () => {
+    const prefix = nextPrefix();
+    // a limit, so that there is a line to write
+    const client = new Client({ redis: { ...server.options(), keyPrefix: prefix } });
+    await client.setLimit({ function: 'f' }, { concurrency: 2 });
+    await client.close();
+    const r = await runWithClosed('stdout', ['limits', '--key-prefix', prefix]);
+    expect(r).toEqual({ code: 0, signal: null, other: '' });
+  });
+
+  it('`events <id> | head -1`: the next event ends it, exit 0, only its own line on stderr', async () => {
+    const prefix = nextPrefix();
+    await redis.hset(`${prefix}task-e1`, 'state', 'RUNNING', 'function', 'f');
+    const channel = `${prefix}task-e1-events`;
+    const r = await runWithClosed('stdout', ['events', 'e1', '--timeout', '15000', '--key-prefix', prefix], async () => {
+      await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'events subscribed');
+      await redis.publish(channel, '{"event":"progress","data":1,"at":0}');
+    });
+    expect(r.code).toBe(0);
+    expect(r.other).toBe('following task e1 (RUNNING); Ctrl-C to stop\n');
+  });
+
+  it('stderr closed (`2>&1 | head`-like): `wait` ends quietly at its first line there', async () => {
+    const prefix = nextPrefix();
+    await redis.hset(`${prefix}task-w1`, 'state', 'RUNNING', 'function', 'f');
+    const channel = `${prefix}task-w1-events`;
+    const r = await runWithClosed('stderr', ['wait', 'w1', '--timeout', '15000', '--key-prefix', prefix], async () => {
+      await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'wait subscribed');
+      await redis.publish(channel, '{"event":"step","data":1,"at":0}');
+    });
+    expect(r).toEqual({ code: 0, signal: null, other: '' });
+  });
+});
