@@ -340,6 +340,21 @@ describe('dead, retry-dead, purge-dead', () => {
 });
 
 describe('progress while waiting', () => {
+  it('wait says on stderr what it waits for, and why the task cannot start (no live worker serves its function)', async () => {
+    const s = swarm();
+    await redis.hset(`${s.prefix}task-q1`, { state: 'QUEUED', function: 'resize', data: '1' });
+    const r = await s.run('wait', 'q1', '--timeout', '500');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      [
+        'task q1 is QUEUED; waiting for its end',
+        'task "q1" waits, QUEUED: no live worker serves function "resize" (it runs when one that does starts)',
+        'task-swarm: task "q1" did not end within 500 ms',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('wait on a terminal: one line, redrawn at each update, with a bar; stdout is the task as JSON', async () => {
     const s = swarm();
     await worker(s.prefix);
@@ -351,9 +366,10 @@ describe('progress while waiting', () => {
     const r = await waiting;
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ id: 'p1', outcome: 'succeeded', result: 'done' });
-    const draws = r.stderr.split('\r\x1b[2K').filter(Boolean);
+    const [said, ...draws] = r.stderr.split('\r\x1b[2K');
+    expect(said).toBe('task p1 is RUNNING; waiting for its end\n');
     expect(draws.map((d) => d.replace(/^\d\d:\d\d:\d\d\.\d{3} /, ''))).toEqual([25, 50, 75].map((p) => `p1 progress ${bar(p)}`).concat(`p1 progress ${bar(100)}\n`));
-    expect(r.stderr.match(/\n/g)).toHaveLength(1); // the updates did not scroll: only the last one ends its line
+    expect(r.stderr.match(/\n/g)).toHaveLength(2); // the updates did not scroll: only the last one ends its line
   });
 
   it('submit --wait into a log: a line per update, as every event', async () => {

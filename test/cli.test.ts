@@ -83,10 +83,11 @@ describe('task-swarm CLI', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ id: 'w1', state: 'END', outcome: 'succeeded', result: 'ok' });
     const lines = r.stderr.trim().split('\n');
-    expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} w1 progress 1$/);
-    expect(lines[1]).toMatch(/ w1 raw "null"$/);
-    expect(lines[2]).toMatch(/ w1 raw "\{nope"$/);
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toBe('task w1 is RUNNING; waiting for its end');
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} w1 progress 1$/);
+    expect(lines[2]).toMatch(/ w1 raw "null"$/);
+    expect(lines[3]).toMatch(/ w1 raw "\{nope"$/);
   });
 
   it('an unreachable Redis: one line naming it', async () => {

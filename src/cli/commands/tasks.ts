@@ -173,7 +173,10 @@ export const TASK_COMMANDS: CommandSpec[] = [
     ...followedTask(),
     run: runWithClient(async (client, inv) => {
       const id = inv.args[0] as string;
-      await requireTask(client, id);
+      const t = await requireTask(client, id);
+      // as `submit --wait` and `events` do: a wait that may be long says what it waits for (and
+      // waitFor, why the task cannot start now when it cannot)
+      if (t.state !== 'END') inv.io.stderr.write(`task ${escapeControls(id)} is ${text(t.state)}; waiting for its end\n`);
       return reportEnd(inv.io, await waitFor(inv.io, client, id, inv.opts.timeout as number | undefined));
     }),
   },
