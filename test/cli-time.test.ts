@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { Client, TimeoutError, Worker } from '../src/index.js';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { waitFor } from '../src/cli/follow.js';
-import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
 import { startProxy } from './helpers/tcp-proxy.js';
 
@@ -103,6 +103,25 @@ describe('task-swarm submit, time options', () => {
       expect(twice.code).toBe(1);
       expect(twice.stdout).toMatch(/already ended/);
       oneLine(await s.run('cancel', 'nope'), 1, /task "nope" not found|no task/i);
+    } finally {
+      await s.client.close();
+    }
+  });
+
+  it('submit --wait on a task cancelled while it waits: exit 1, one line saying so (as its help says)', async () => {
+    const s = swarm();
+    try {
+      const waiting = s.run('submit', 'f', '--id', 'cw1', '--delay', '60000', '--wait', '--wait-timeout', '10000');
+      await until(async () => (await s.client.get('cw1'))?.state === 'DELAYED', 'cw1 queued');
+      expect(await s.client.cancel('cw1')).toBe('cancelled');
+      const r = await waiting;
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ id: 'cw1', state: 'END', outcome: 'cancelled' });
+      expect(r.stderr.trim().split('\n').at(-1)).toBe('task-swarm: task "cw1" ended cancelled');
+      const help = (await s.run('submit', '--help')).stdout.replace(/\s+/g, ' ');
+      expect(help).toContain('With --wait: exit status 0 when the task succeeded; 1 when it failed, was cancelled or stopped, or --wait-timeout passed.');
+      const waitHelp = (await s.run('wait', '--help')).stdout.replace(/\s+/g, ' ');
+      expect(waitHelp).toContain('1 when it failed, was cancelled or stopped, or the timeout passed.');
     } finally {
       await s.client.close();
     }

@@ -44,6 +44,7 @@ export class EndOfEvents {
 export function reportEnd(io: CliIO, t: TaskInfo): number {
   const { raw: _raw, ...shown } = t;
   printJson(io, shown);
+  // cancelled (or stopped) is no success: `submit --wait && next` must not go on as if it were
   if (t.outcome === 'succeeded') return 0;
   // a stored error that is not one the runtime writes (edited by hand) is shown as stored
   const message: unknown = isObject(t.error) ? t.error.message : isObject(t.invalid) ? t.invalid.error : undefined;

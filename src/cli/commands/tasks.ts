@@ -143,7 +143,7 @@ export const TASK_COMMANDS: CommandSpec[] = [
   {
     name: 'submit',
     summary: 'queue a task; prints its id',
-    details: 'With --wait: exit status 1 unless the task succeeded (or was cancelled).',
+    details: 'With --wait: exit status 0 when the task succeeded; 1 when it failed, was cancelled or stopped, or --wait-timeout passed.',
     args: [FUNCTION, JSON_DATA],
     options: [
       new Option('--id <id>', 'your own task id (default: a random one)'),
@@ -169,7 +169,7 @@ export const TASK_COMMANDS: CommandSpec[] = [
   {
     name: 'wait',
     summary: 'wait for a task to end (its events and progress on stderr); print it as JSON',
-    details: 'Exit status 0 when it succeeded, 1 when it failed, was stopped or the timeout passed.',
+    details: 'Exit status 0 when it succeeded; 1 when it failed, was cancelled or stopped, or the timeout passed.',
     ...followedTask(),
     run: runWithClient(async (client, inv) => {
       const id = inv.args[0] as string;
