@@ -210,12 +210,20 @@ function decodePart(text: string, what: string, bad: (why: string) => ConfigErro
  * The database a redis:// url names, as ioredis reads it (its path, `/2`, else a `db` query
  * parameter; either wins over `db`): the connection selects it, and what a config says of `db`
  * must be that (a worker's claims key what they keep between calls by it,
- * src/lua/lib/plain-window.lua). Undefined when it names none, or none ioredis could select.
+ * src/lua/lib/plain-window.lua). Undefined when it names none. Anything else there is refused
+ * here: ioredis hands it to parseInt, so `/abc` became SELECT NaN (refused by Redis in words
+ * that name no url) and `/1.5` silently db 1.
  */
 function urlDb(url: string): number | undefined {
   const u = new URL(url);
-  const text = u.pathname.length > 1 ? u.pathname.slice(1) : u.searchParams.get('db');
-  if (text === null || !/^\d+$/.test(text) || Number(text) > MAX_DB) return undefined;
+  const inPath = u.pathname.length > 1;
+  const text = inPath ? u.pathname.slice(1) : u.searchParams.get('db');
+  if (text === null) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > MAX_DB) {
+    // (the path only: the url may hold a password)
+    const where = inPath ? `path ${JSON.stringify(u.pathname)}` : `db parameter ${JSON.stringify(text)}`;
+    throw new ConfigError(`redis.url's ${where} is no database number: give a whole number from 0 to ${MAX_DB} (redis://host:port/2), or none for db 0`);
+  }
   return Number(text);
 }
 

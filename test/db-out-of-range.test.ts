@@ -47,6 +47,21 @@ describe('a redis.db the server does not have', () => {
     expect(await redis.keys(`${keyPrefix}*`)).toEqual([]);
   });
 
+  it('a url whose path is no database number (/abc, /1.5) is refused up front: a ConfigError, one CLI line naming the path', async () => {
+    for (const path of ['/abc', '/1.5', '/-1', '/2147483648']) {
+      const url = `${server.url}${path}`;
+      expect(() => new Client({ redis: { url } }), path).toThrow(ConfigError);
+      expect(() => new Client({ redis: { url } }), path).toThrow(`redis.url's path ${JSON.stringify(path)} is no database number`);
+      const r = await runMain(['status', '--redis-url', url]);
+      expectOneLine(r, 2, new RegExp(`^task-swarm: --redis-url's path "${path.replace('.', '\\.')}" is no database number: give a whole number from 0 to 2147483647`));
+    }
+    expect(() => new Client({ redis: { url: `${server.url}?db=x` } })).toThrow(`redis.url's db parameter "x" is no database number`);
+    // what a number there selects is still taken
+    const ok = new Client({ redis: { url: `${server.url}/3` } });
+    cleanup.push(() => ok.close());
+    expect(ok.config.db).toBe(3);
+  });
+
   it('fails Worker.start() and Monitor.start(), which take nothing from db 0', async () => {
     const ok = server.options();
     const c = new Client({ redis: ok });
