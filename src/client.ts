@@ -13,7 +13,8 @@ import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
-import { connect, connectionOwner, endStranded, redisAddress, subscribable } from './redis.js';
+import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
+import { readMonitors, type MonitorView } from './dashboard/monitor-view.js';
 import { checkServer } from './server-version.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
@@ -1199,6 +1200,15 @@ export class Client {
   async schedules(): Promise<ScheduleInfo[]> {
     await this.checkReads();
     return readSchedules(this.redis, this.keys);
+  }
+
+  /**
+   * The monitors that swept this swarm lately: each one's last sweep (Redis ms) and whether it is
+   * active (swept within taskTimeout). One silent for two taskTimeouts is dropped from the list.
+   */
+  async monitors(): Promise<MonitorView[]> {
+    await this.checkReads();
+    return readMonitors(this.redis, this.keys, await redisTimeAt(this.redis, this.keys.monitorsSeen));
   }
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */

@@ -49,6 +49,11 @@ export interface ScheduleInfo {
   lastId: string | null;
   /** ticks skipped because the previous task was still queued or running (overlap 'skip') */
   skipped: number;
+  /**
+   * ms its next tick is past, on Redis's clock (0 when it is not due yet): a running monitor
+   * fires a tick as it falls due, so more than a few seconds says that none runs
+   */
+  overdue: number;
   /** set when the stored definition is not one this version wrote (edited by hand): it does not fire */
   invalid?: string;
 }

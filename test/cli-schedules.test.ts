@@ -57,6 +57,36 @@ describe('task-swarm schedule / schedules / unschedule', () => {
     await s.client.close();
   }, 15_000);
 
+  it('a tick past by more than a few seconds is said to be overdue, and why: no monitor runs (or none since its last sweep)', async () => {
+    const s = swarm();
+    const due = `${s.prefix}new-task:schedules:due`;
+    expect((await s.run('schedule', 'tick', 'ping', '--every', '60000')).code).toBe(0);
+    // its tick ten minutes ago, as when no monitor ran since (Redis's clock)
+    const [sec] = await redis.time();
+    const tick = Number(sec) * 1000 - 600_000;
+    await redis.zadd(due, tick, 'tick');
+    const iso = new Date(tick).toISOString();
+    const never = await s.run('schedules');
+    expect(never.code, never.stderr).toBe(0);
+    expect(never.stdout).toBe(`"tick": every 60000 ms -> "ping"; next ${iso} (overdue by 10 min: no monitor runs to fire it; schedules fire only while one does); not fired yet\n`);
+    expect(JSON.parse((await s.run('schedules', '--json')).stdout)).toMatchObject([{ name: 'tick', next: tick, overdue: expect.any(Number) }]);
+
+    // a monitor that swept this swarm, then stopped: its last sweep is named
+    const m = new Monitor({ redis: { ...server.options(), keyPrefix: s.prefix }, taskTimeout: 300, checkTaskInterval: 100, logger: quiet });
+    await m.start();
+    await until(async () => (await s.client.schedules())[0]?.lastId, 'the monitor to fire the overdue tick', 5000);
+    await m.stop();
+    const [swept] = await s.client.monitors();
+    expect(swept).toBeDefined();
+    await redis.zadd(due, tick, 'tick');
+    await until(async () => (await s.client.monitors())[0]?.health === 'silent', 'the monitor to be silent past its taskTimeout');
+    const after = await s.run('schedules');
+    expect(after.stdout).toMatch(
+      new RegExp(`; next ${iso} \\(overdue by 10 min: no monitor runs to fire it \\(the last swept at ${new Date(swept!.lastSweep).toISOString()}\\); schedules fire only while one does\\); last `),
+    );
+    await s.client.close();
+  }, 15_000);
+
   const mistakes: [string, string[], RegExp][] = [
     ['no name', ['schedule'], /schedule: missing schedule name/],
     ['no function', ['schedule', 'n'], /schedule: missing function name/],

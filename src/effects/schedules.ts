@@ -34,18 +34,21 @@ export async function removeSchedule(redis: Connection, keys: Keys, name: string
 
 export async function readSchedules(redis: Connection, keys: Keys): Promise<ScheduleInfo[]> {
   const k = keys.schedules;
-  const [[, defs], [, due], [, last]] = (await redis.multi().hgetall(k.defs).zrange(k.due, 0, -1, 'WITHSCORES').hgetall(k.last).exec()) as [
+  const [[, defs], [, due], [, last], [, time]] = (await redis.multi().hgetall(k.defs).zrange(k.due, 0, -1, 'WITHSCORES').hgetall(k.last).time().exec()) as [
     [unknown, Record<string, string>],
     [unknown, string[]],
     [unknown, Record<string, string>],
+    [unknown, [string, string]],
   ];
+  const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const next = new Map<string, number>();
   for (let i = 0; i < due.length; i += 2) next.set(due[i]!, Number(due[i + 1]));
   const out: ScheduleInfo[] = [];
   for (const name of Object.keys(defs).sort()) {
     const p = parseDefinition(name, defs[name]!);
     const l = parseLast(last[name]);
-    const base = { name, next: next.get(name) ?? null, last: l.last, lastId: l.lastId, skipped: l.skipped };
+    const at = next.get(name) ?? null;
+    const base = { name, next: at, last: l.last, lastId: l.lastId, skipped: l.skipped, overdue: at !== null && at < now ? now - at : 0 };
     if ('def' in p) out.push({ ...base, spec: p.def.spec, fn: p.def.fn, data: p.def.data, options: p.def.options, overlap: p.def.overlap });
     else out.push({ ...base, spec: { every: 0 }, fn: '', data: null, options: {}, overlap: 'allow', invalid: p.invalid });
   }

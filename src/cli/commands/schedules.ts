@@ -1,5 +1,6 @@
 /** Schedules: `schedule` sets one (cron or every n ms), `unschedule` removes it, `schedules` lists them. */
 import { Option } from 'commander';
+import type { MonitorView } from '../../dashboard/monitor-view.js';
 import type { ScheduleInfo, ScheduleOptions, ScheduleSpec } from '../../schedule.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';
@@ -7,13 +8,40 @@ import { escapeControls, isoTime, quote } from '../format.js';
 import { PROG } from '../io.js';
 import { choiceOption, integerOption, jsonOption } from '../options.js';
 import { runWithClient, withClient } from '../redis-session.js';
-import { runList } from './list-command.js';
+import { reportResult } from '../result.js';
 import { FUNCTION, JSON_DATA, taskOptions, taskOptionValues } from './tasks.js';
 
-function describeSchedule(s: ScheduleInfo): string {
+/**
+ * A running monitor fires a tick as it falls due (it wakes for it); a tick past by more than this
+ * has no monitor to fire it, or one that cannot.
+ */
+const OVERDUE_MS = 5000;
+
+/** "40 s", "12 min", "3 h", "2 d" */
+function span(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 120 * 60) return `${Math.round(s / 60)} min`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
+/**
+ * Why a schedule's tick is overdue, from the monitors' last sweeps: undefined when they could
+ * not be read (an ACL user that may not), and the line says only that it is overdue.
+ */
+function overdueWhy(monitors: MonitorView[] | undefined): string {
+  if (monitors === undefined) return 'is a monitor running? schedules fire only while one does';
+  if (monitors.some((m) => m.health === 'active')) return 'though a monitor runs';
+  const last = Math.max(...monitors.map((m) => m.lastSweep));
+  return `no monitor runs to fire it${monitors.length ? ` (the last swept at ${isoTime(last) ?? '?'})` : ''}; schedules fire only while one does`;
+}
+
+function describeSchedule(s: ScheduleInfo, monitors?: MonitorView[]): string {
   if (s.invalid !== undefined) return `${quote(s.name)}: not a schedule, never fired: ${escapeControls(s.invalid)} (set it again or unschedule it)`;
   const when = 'every' in s.spec ? `every ${s.spec.every} ms` : `cron ${quote(s.spec.cron)} ${s.spec.tz}`;
-  const next = s.next === null ? 'no tick left' : `next ${isoTime(s.next) ?? '?'}`;
+  const overdue = s.overdue > OVERDUE_MS ? ` (overdue by ${span(s.overdue)}: ${overdueWhy(monitors)})` : '';
+  const next = s.next === null ? 'no tick left' : `next ${isoTime(s.next) ?? '?'}${overdue}`;
   const last = s.last === null ? 'not fired yet' : `last ${isoTime(s.last) ?? '?'} (${escapeControls(s.lastId ?? '')})`;
   const skipped = s.skipped ? `, ${s.skipped} skipped` : '';
   return `${quote(s.name)}: ${when} -> ${quote(s.fn)}${s.overlap === 'skip' ? ', overlap skip' : ''}; ${next}; ${last}${skipped}`;
@@ -77,6 +105,11 @@ export const SCHEDULE_COMMANDS: CommandSpec[] = [
     name: 'schedules',
     summary: 'list the schedules: when each fires next, and what it queued last',
     options: [jsonOption()],
-    run: runList((c) => c.schedules(), describeSchedule, 'no schedules set'),
+    run: runWithClient(async (client, inv) => {
+      const list = await client.schedules();
+      // (read only when a tick is overdue, to say why; a user that may not read them is told less)
+      const monitors = list.some((x) => x.invalid === undefined && x.overdue > OVERDUE_MS) ? await client.monitors().catch(() => undefined) : undefined;
+      return reportResult(inv, list, (items) => (items.length === 0 ? ['no schedules set'] : items.map((x) => describeSchedule(x, monitors))));
+    }),
   },
 ];
