@@ -386,6 +386,21 @@ describe('progress while waiting', () => {
     expect(lines.slice(1).map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, ''))).toEqual([25, 50, 75, 100].map((p) => `p2 progress ${PROGRESS(p)}`));
   });
 
+  it('events into a log: every event a JSON line on stdout, no progress line on stderr (as README and --help say)', async () => {
+    const s = swarm();
+    await worker(s.prefix);
+    expect((await s.run('submit', 'steps', '--id', 'p5')).code).toBe(0);
+    await until(async () => (await s.client.get('p5'))?.state === 'RUNNING', 'p5 to run');
+    const following = s.run('events', 'p5', '--timeout', '10000');
+    await followed(s, 'p5');
+    await s.client.control('p5', { event_name: 'go' });
+    const r = await following;
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    expect(events.filter((e) => e.event === 'progress')).toHaveLength(4);
+    expect(r.stderr).toBe('following task p5 (RUNNING); Ctrl-C to stop\n');
+  });
+
   it('events on a terminal: every event a JSON line on stdout, the progress a line redrawn on stderr', async () => {
     const s = swarm();
     await worker(s.prefix);

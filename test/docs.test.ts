@@ -35,6 +35,14 @@ describe('generated docs', () => {
     for (const v of variables) expect(readme, v).toContain(`\`${v}\``);
   });
 
+  it("README says where `events` shows progress as the command does (stdout's JSON lines; stderr on a terminal only)", () => {
+    const readme = read('README.md').replace(/\s+/g, ' ');
+    const events = COMMANDS.find((c) => c.name === 'events')!;
+    expect(events.details).toMatch(/On a terminal, its progress is also shown on stderr/);
+    expect(readme).toContain('`events` prints every event, progress too, as a JSON line on stdout; only on a terminal does it also redraw the progress line on stderr.');
+    expect(readme).not.toMatch(/and `events` show a task's progress/);
+  });
+
   it('docs/machines.md is the statecharts of the machines as they are', () => {
     expect(read('docs/machines.md')).toBe(machinesDoc());
   });
