@@ -22,6 +22,7 @@ import { refuseFlagLikeValues, refuseRepeatedOptions } from './cli/cli-command.j
 import { aclRefusal, asFlags, exitCodeOf, isKnown } from './cli/errors.js';
 import { endQuietlyOnBrokenPipe, PROCESS_IO, PROG, type CliIO } from './cli/io.js';
 import { buildProgram } from './cli/program.js';
+import { routeLibraryWarnings } from './cli/library-warnings.js';
 
 export type { CliIO } from './cli/io.js';
 
@@ -32,6 +33,7 @@ export type { CliIO } from './cli/io.js';
  */
 export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<number> {
   let status = 0;
+  const unroute = routeLibraryWarnings((text) => io.stderr.write(`${PROG}: warning: ${text}\n`));
   try {
     const program = buildProgram(io, (code) => (status = code));
     refuseFlagLikeValues(argv, program);
@@ -46,6 +48,8 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
     io.stderr.write(`${PROG}: ${isKnown(e) ? message : `unexpected error: ${message}`}\n`);
     if (io.env.TASK_SWARM_DEBUG && e instanceof Error) io.stderr.write(`${e.stack}\n`);
     return exitCodeOf(e);
+  } finally {
+    unroute();
   }
 }
 

@@ -86,7 +86,35 @@ describe('the Redis password', () => {
   it('without it, a Redis that requires one refuses the command', async () => {
     const r = await cli(['status']);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^task-swarm: cannot reach Redis at .*NOAUTH/);
+    // (it was reached: it asked for a password)
+    expect(r.stderr).toBe(`task-swarm: Redis at ${url} wants a password (give it with REDIS_PASSWORD or --redis-password-file): NOAUTH Authentication required.\n`);
+  });
+
+  it('a wrong one: one line saying Redis refused the password (it was reached), exit 1', async () => {
+    const r = await cli(['status'], { REDIS_PASSWORD: 'wrong' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`task-swarm: Redis at ${url} refused the password: WRONGPASS invalid username-password pair or user is disabled.\n`);
+    const user = await cli(['status'], { REDIS_URL: url.replace('//', '//nobody@'), REDIS_PASSWORD: 'wrong' });
+    expect(user.stderr).toBe(`task-swarm: Redis at ${url} refused the password of user "nobody": WRONGPASS invalid username-password pair or user is disabled.\n`);
+  });
+
+  it("given to a Redis that needs none: the command goes on, with one warning line of the CLI's, not ioredis's console lines", async () => {
+    const port = await freePort();
+    mkdirSync(join(dir, 'open'), { recursive: true });
+    const open = await spawnRedis({ port, dir: join(dir, 'open') });
+    try {
+      const env = { REDIS_URL: `redis://127.0.0.1:${port}` };
+      const typed = await runProcess(['status', '--redis-password', 'unneeded'], env);
+      expect(typed.code, typed.stderr).toBe(0);
+      expect(typed.stderr).toBe(
+        'task-swarm: warning: --redis-password is visible to other users in ps; use --redis-password-file <path> or env REDIS_PASSWORD instead\n' +
+          'task-swarm: warning: this Redis needs no password (its default user has none): the password given is not used\n',
+      );
+      const fromEnv = await runProcess(['submit', 'f', '--id', 'x'], { ...env, REDIS_PASSWORD: 'unneeded' });
+      expect(fromEnv).toEqual({ code: 0, stdout: 'x\n', stderr: 'task-swarm: warning: this Redis needs no password (its default user has none): the password given is not used\n' });
+    } finally {
+      open.kill('SIGKILL');
+    }
   });
 
   it('comes from --redis-password-file (trailing newline trimmed), with no warning', async () => {

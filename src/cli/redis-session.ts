@@ -12,7 +12,7 @@ import { within } from '../within.js';
 import { redact } from './connection.js';
 import type { Invocation } from './command-spec.js';
 import { RuntimeError } from './errors.js';
-import { escapeControls } from './format.js';
+import { escapeControls, quote } from './format.js';
 
 /** One ping, no reconnects: a Redis that is not there is one line naming it. */
 export async function checkRedis(redis: RedisOptions): Promise<void> {
@@ -21,8 +21,20 @@ export async function checkRedis(redis: RedisOptions): Promise<void> {
     await probeOnce(config, CHECK_MS);
   } catch (e) {
     if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
-    throw new RuntimeError(`cannot reach Redis at ${redisWhere(config)}: ${probeFailure(config, e)}`);
+    throw new RuntimeError(`${credentialsRefused(config, e) ?? `cannot reach Redis at ${redisWhere(config)}`}: ${probeFailure(config, e)}`);
   }
+}
+
+/**
+ * A Redis that answered and refused the credentials was reached: "cannot reach" sent the user
+ * looking at the network. Undefined for any other failure.
+ */
+function credentialsRefused(config: RedisConfig, e: unknown): string | undefined {
+  const msg = e instanceof Error ? e.message : '';
+  const where = redisWhere(config);
+  if (/^WRONGPASS/.test(msg)) return `Redis at ${where} refused the password${config.username !== undefined ? ` of user ${quote(config.username)}` : ''}`;
+  if (/^NOAUTH/.test(msg)) return `Redis at ${where} wants a password (give it with REDIS_PASSWORD or --redis-password-file)`;
+  return undefined;
 }
 
 /** ms the check before a command (and each later look, `watchRedis`) waits for Redis's answer */
