@@ -14,7 +14,7 @@ import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
-import { readMonitors, type MonitorView } from './dashboard/monitor-view.js';
+import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';

@@ -8,7 +8,7 @@ export type { DeadLetter } from './effects/dead-letters.js';
 export type { Limit, LimitInfo, LimitTarget } from './effects/limits.js';
 export type { FunctionStats } from './client.js';
 export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './schedule.js';
-export type { MonitorView } from './dashboard/monitor-view.js';
+export type { MonitorView } from './effects/monitors.js';
 export type { LoggerLike } from './logger.js';
 export type { RedisOptions } from './config.js';
 export { buildKeys, type Keys } from './keys.js';

@@ -19,7 +19,7 @@ import { DASHBOARD_PAGE } from './page.js';
 import { checkMutation } from './request-guard.js';
 import { taskPage } from './task-pages.js';
 import { followTask } from './task-follow.js';
-import { readMonitors } from './monitor-view.js';
+import { readMonitors } from '../effects/monitors.js';
 import { readWorkers } from './worker-view.js';
 
 export interface DashboardOptions {

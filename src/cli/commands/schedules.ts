@@ -1,6 +1,6 @@
 /** Schedules: `schedule` sets one (cron or every n ms), `unschedule` removes it, `schedules` lists them. */
 import { Option } from 'commander';
-import type { MonitorView } from '../../dashboard/monitor-view.js';
+import type { MonitorView } from '../../effects/monitors.js';
 import type { ScheduleInfo, ScheduleOptions, ScheduleSpec } from '../../schedule.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';

@@ -1,7 +1,8 @@
 /**
- * The monitors as the dashboard shows them: each one's last sweep (requeue.lua records it, on
- * Redis's clock). A monitor sweeps at least once a taskTimeout while it is active, so one silent
- * longer is not (stopped, cut off, or dead); the monitors prune it after 2 taskTimeouts.
+ * The monitors, as the dashboard, `schedules` and Client.monitors() show them: each one's last
+ * sweep (requeue.lua records it, on Redis's clock). A monitor sweeps at least once a
+ * taskTimeout while it is active, so one silent longer is not (stopped, cut off, or dead); the
+ * monitors prune it after 2 taskTimeouts.
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
