@@ -94,8 +94,17 @@ export const taskMachine = setup({
     writeEnd: actionNotProvided('task', 'writeEnd'),
     /** fire the running function's AbortSignal (a run that has settled is left alone) */
     abortRun: actionNotProvided('task', 'abortRun'),
-    /** hand a custom control event to the function's listeners */
+    /**
+     * hand a custom control event to the current run's listeners; one heard while no run listens
+     * (a reload under way: its old run detached, its new run's function not called yet) is held
+     * for the new run
+     */
     deliverEvent: actionNotProvided('task', 'deliverEvent'),
+    /**
+     * the run a reload replaces hears no more control events (its listeners are detached), and
+     * once the next run starts, what it emits or reports through update() is dropped
+     */
+    detachRun: actionNotProvided('task', 'detachRun'),
     /** log why the END write failed; it is retried */
     reportFinishError: actionNotProvided('task', 'reportFinishError'),
     /** release the task's local resources (listeners, registry entry) */
@@ -216,10 +225,14 @@ export const taskMachine = setup({
           },
         },
         reloading: {
-          entry: 'abortRun',
+          // The old run is detached before it hears its abort: events from now on are the next
+          // run's (held until it listens), never the old run's as well.
+          entry: ['detachRun', 'abortRun'],
           on: {
             ...settling({ guard: 'isCurrentRun', target: '#task.RUNNING', reenter: true, actions: 'nextRun' }),
             STOP: 'stopping',
+            // no run listens now: held for the next run
+            EVENT: { actions: 'deliverEvent' },
             // the attempt's time runs on across a reload: out of time, the old run is not replaced
             TIMEOUT: { target: 'timingOut', actions: 'noteTimeout' },
           },

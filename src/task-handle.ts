@@ -12,6 +12,8 @@ import { checkEventName, taskData } from './wire.js';
 export interface HandleDeps {
   emit(t: LocalTask, event: string, data: unknown): void;
   update(t: LocalTask, progress: unknown): Promise<void>;
+  /** the run listens for control events `name` now */
+  listened(t: LocalTask, name: string): void;
 }
 
 type Handler = (payload: unknown) => void;
@@ -39,28 +41,44 @@ export class TaskHandle implements Task {
     return this.#abort.signal;
   }
 
+  /**
+   * A reload replaced this run with a newer one (its abort is no longer the task's): the claim's
+   * lease is the same, so emit.lua's fencing lets its events through; they are dropped here
+   * instead, as a stale copy's are there. (A run that ignores its AbortSignal runs on.)
+   */
+  get #superseded(): boolean {
+    return this.#t.controller !== this.#abort;
+  }
+
   // A reserved name (`end`, ...) or a bad one throws here, in the task function's own call.
   get emit(): Task['emit'] {
-    return (event, data) => this.#deps.emit(this.#t, checkEventName(event), data);
+    return (event, data) => {
+      const name = checkEventName(event);
+      if (!this.#superseded) this.#deps.emit(this.#t, name, data);
+    };
   }
 
+  // A superseded run's progress is not written (the current run's heartbeats hold the lease).
   get update(): Task['update'] {
-    return (progress) => this.#deps.update(this.#t, progress);
+    return (progress) => (this.#superseded ? Promise.resolve() : this.#deps.update(this.#t, progress));
   }
 
+  // Listeners are the run's: a run a reload detached adds none (it hears no more events).
   get on(): (eventName: string, handler: Handler) => this {
     return (name, handler) => {
+      if (this.#t.listening !== this.#abort) return this;
       const listeners = (this.#t.listeners ??= new Map());
       let set = listeners.get(name);
       if (!set) listeners.set(name, (set = new Set()));
       set.add(handler);
+      if (this.#t.held) this.#deps.listened(this.#t, name);
       return this;
     };
   }
 
   get off(): (eventName: string, handler: Handler) => this {
     return (name, handler) => {
-      this.#t.listeners?.get(name)?.delete(handler);
+      if (this.#t.listening === this.#abort) this.#t.listeners?.get(name)?.delete(handler);
       return this;
     };
   }

@@ -3,6 +3,8 @@
  * with a fresh AbortSignal for the run, on a reload re-reads the task's `data` from its hash
  * first (as the seed's reload did), and reports how the run settled back to the task machine
  * (RUN_DONE / RUN_FAILED, tagged with the run number, so a replaced run's report is ignored).
+ * Each run has its own listeners, and its handle speaks for it only while it is the current run
+ * (task-handle.ts).
  * The first run arms the attempt's timeout, when the task has one (attempt-timer.ts).
  */
 import type { AnyActorRef } from 'xstate';
@@ -24,6 +26,8 @@ export interface RunnerDeps {
   emit(t: LocalTask, event: string, data: unknown): void;
   /** heartbeat of this claim of the task (`t` is the claim's record: a later claim of the same id is another) */
   update(t: LocalTask, progress: unknown): Promise<void>;
+  /** the current run listens for control events `name` now (it gets those held for it during a reload) */
+  listened(t: LocalTask, name: string): void;
   /** told as each run starts; what it returns runs the function and hears how it settled (metrics, traces) */
   observe?(t: LocalTask): RunObserver;
 }
@@ -95,6 +99,10 @@ function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort, 
 }
 
 function call(deps: RunnerDeps, t: LocalTask, abort: LazyAbort, observer?: RunObserver): unknown {
+  // This run hears the task's control events from now on, with listeners of its own: a run a
+  // reload replaced kept its listeners on the task, and each event reached both runs.
+  t.listening = abort;
+  t.listeners = undefined;
   const fn = deps.fn(t.entry.function);
   if (!fn) throw new UnknownFunctionError(t.entry.function);
   const handle = new TaskHandle(deps, t, abort);

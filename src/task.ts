@@ -62,8 +62,21 @@ export interface LocalTask {
    * and the timer until it fired or was disarmed (src/attempt-timer.ts)
    */
   timeout?: { ms: number; deadline: number; timer?: NodeJS.Timeout };
-  /** the function's control-event listeners, by event name (made by its first `on`) */
+  /**
+   * the current run's control-event listeners, by event name (made by its first `on`); a run's
+   * own: a reload detaches them, and the next run starts with none
+   */
   listeners?: Map<string, Set<(payload: unknown) => void>>;
+  /**
+   * the run whose listeners hear control events (its abort stands for it), from the call of its
+   * function until a reload detaches it; none between a reload's abort and the next run's call
+   */
+  listening?: LazyAbort;
+  /**
+   * control events heard while no run listened (a reload under way): the next run gets them,
+   * each when it first listens for its name (src/effects/task-actions.ts)
+   */
+  held?: Array<{ name: string; payload: unknown }>;
   /** the partition it was claimed from (src/partitions.ts; 0 with one) */
   part: number;
   /**

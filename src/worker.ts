@@ -664,6 +664,8 @@ export class Worker extends MeteredProcess {
         resultJson: undefined,
         timeout: undefined,
         listeners: undefined,
+        listening: undefined,
+        held: undefined,
         part: part.index,
         epoch: part.epoch,
       };

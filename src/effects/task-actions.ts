@@ -52,8 +52,33 @@ const STOPPED = (({ name, code, message }) => ({ name, code, message }))(new Tas
 /** how often a task whose END keeps failing is logged again, at most */
 export const END_FAILURE_REPORT_MS = 5000;
 
+/** control events a task holds for its next run while a reload is under way, at most */
+export const HELD_EVENTS_MAX = 100;
+
 export function taskActions(deps: TaskActionDeps): TaskActions {
   const { log, telemetry } = deps;
+  /** a control event to a run's listeners of its name */
+  const deliver = (id: string, name: string, handlers: Set<(payload: unknown) => void> | undefined, payload: unknown) => {
+    if (!handlers?.size) log.debug(`task ${quote(id)}: control event ${quote(name)} has no listener`);
+    // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
+    // rejects (an unhandled rejection would end the process), is reported, not fatal.
+    // (the logger reads the value: one it cannot read is reported without it)
+    const report = (e: unknown) => {
+      try {
+        log.warn(`task ${quote(id)}: listener for ${quote(name)} threw`, e);
+      } catch {
+        log.warn(`task ${quote(id)}: listener for ${quote(name)} threw a value that cannot be logged`);
+      }
+    };
+    for (const h of handlers ?? []) {
+      try {
+        const r = h(payload) as unknown;
+        if (r instanceof Promise) r.catch(report);
+      } catch (e) {
+        report(e);
+      }
+    }
+  };
   /** per claim (id and lease) whose END failed: when it was last logged, and the tries since */
   const endFailures = new Map<string, { reported: number; since: number }>();
   return {
@@ -64,26 +89,23 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
     },
     deliverEvent: ({ context, event }) => {
       if (event.type !== 'EVENT') return;
-      const handlers = deps.local(context.id, context.lease)?.listeners?.get(event.name);
-      if (!handlers?.size) log.debug(`task ${quote(context.id)}: control event ${quote(event.name)} has no listener`);
-      // Anyone who can PUBLISH reaches these: a listener that throws, or an async one that
-      // rejects (an unhandled rejection would end the process), is reported, not fatal.
-      // (the logger reads the value: one it cannot read is reported without it)
-      const report = (e: unknown) => {
-        try {
-          log.warn(`task ${quote(context.id)}: listener for ${quote(event.name)} threw`, e);
-        } catch {
-          log.warn(`task ${quote(context.id)}: listener for ${quote(event.name)} threw a value that cannot be logged`);
-        }
-      };
-      for (const h of handlers ?? []) {
-        try {
-          const r = h(event.payload) as unknown;
-          if (r instanceof Promise) r.catch(report);
-        } catch (e) {
-          report(e);
-        }
+      const t = deps.local(context.id, context.lease);
+      if (t && !t.listening) {
+        // A reload is under way: the old run is detached and the new one's function has not
+        // been called yet. Held for the new run (bounded: anyone who can PUBLISH reaches here).
+        const held = (t.held ??= []);
+        if (held.length < HELD_EVENTS_MAX) return void held.push({ name: event.name, payload: event.payload });
+        const message = `control event ${quote(event.name)} arrived during a reload with ${HELD_EVENTS_MAX} events held for the new run already: dropped`;
+        log.warn(`task ${quote(context.id)}: ${message}`);
+        return deps.emit(t, 'control-error', { message });
       }
+      deliver(context.id, event.name, t?.listeners?.get(event.name), event.payload);
+    },
+    detachRun: ({ context }) => {
+      const t = deps.local(context.id, context.lease);
+      if (!t) return;
+      t.listening = undefined;
+      t.listeners = undefined;
     },
     reportFinishError: ({ context, event }) => {
       // The END is tried again every finishRetryDelay for as long as Redis is away: one line
@@ -107,6 +129,10 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       endFailures.delete(`${context.id}\0${context.lease}`);
       const t = deps.local(context.id, context.lease);
       if (!t) return;
+      // events held for a run that never listened for them (the reload ended in a stop, a
+      // timeout; or the new run did not listen for their names): as an event nobody listens to
+      if (t.held?.length) log.debug(`task ${quote(context.id)}: ${t.held.length} control event(s) held during a reload reached no listener`);
+      t.held = undefined;
       telemetry.released(t, context.outcome, context.abandoned, context.error);
       if (t.timeout) disarmAttemptTimer(t);
       deps.release(t);
@@ -116,6 +142,17 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       fn: deps.fn,
       readRaw: deps.readRaw,
       emit: deps.emit,
+      listened: (t, name) => {
+        // The run listens for `name` now: the events of that name held for it during the
+        // reload are its, in the order heard; after this call returns, as a live one would come.
+        const held = t.held?.filter((e) => e.name === name);
+        if (!held?.length) return;
+        t.held = t.held!.filter((e) => e.name !== name);
+        const run = t.listening;
+        queueMicrotask(() => {
+          for (const e of held) if (t.listening === run) deliver(t.id, name, t.listeners?.get(name), e.payload);
+        });
+      },
       observe: (t) => telemetry.run(t),
       update: deps.update,
     }),

@@ -28,6 +28,7 @@ function recorded() {
       },
       abortRun: ({ context, event }) => log.push(`abortRun ${context.run}${event.type === 'TIMEOUT' ? ' (timeout)' : ''}`),
       deliverEvent: () => log.push('deliverEvent'),
+      detachRun: ({ context }) => log.push(`detachRun ${context.run}`),
       reportFinishError: () => log.push('reportFinishError'),
       releaseTask: () => log.push('releaseTask'),
     },
@@ -57,7 +58,7 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
     clock.increment(60); // t=165
     expect(actor.getSnapshot().value).toEqual({ RUNNING: 'working' });
     expect(actor.getSnapshot().context.run).toBe(2);
-    expect(log).toEqual(['startRun 0', 'abortRun 0', 'startRun 1', 'abortRun 1', 'startRun 2']);
+    expect(log).toEqual(['startRun 0', 'detachRun 0', 'abortRun 0', 'startRun 1', 'detachRun 1', 'abortRun 1', 'startRun 2']);
   });
 
   it('a timed-out run that ignores its signal is ended failed with the timeout error abortTimeout later, not before', async () => {
@@ -90,7 +91,7 @@ describe.each(interpreters)('the task machine interpreted by %s', (_name, interp
     runs[0]!.self.send({ type: 'RUN_FAILED', run: 0, error: new Error('aborted') });
     await new Promise((r) => setImmediate(r));
     expect(actor.getSnapshot().output).toEqual({ id: 't1', end: 'failed' });
-    expect(log).toEqual(['startRun 0', 'abortRun 0', 'abortRun 0 (timeout)', 'writeEnd failed timed out', 'releaseTask']);
+    expect(log).toEqual(['startRun 0', 'detachRun 0', 'abortRun 0', 'abortRun 0 (timeout)', 'writeEnd failed timed out', 'releaseTask']);
   });
 
   it('a task that ends sends its parent xstate.done.actor.<id> with its output, once', async () => {

@@ -85,11 +85,18 @@ describe('task machine: which effects each step asks for (pure)', () => {
     expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.task.RUNNING.stopping': 100 });
   });
 
-  it('RELOAD while running enters reloading: it aborts the run', () => {
+  it('RELOAD while running enters reloading: it detaches the run from control events, then aborts it', () => {
     const [snap, actions] = step(running(), { type: 'RELOAD' });
     expect(snap.value).toEqual({ RUNNING: 'reloading' });
-    expect(named(actions)).toEqual(['abortRun']);
+    expect(named(actions)).toEqual(['detachRun', 'abortRun']);
     expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.task.RUNNING.reloading': 100 });
+  });
+
+  it('a custom EVENT while reloading is handed on (held for the next run), not ignored', () => {
+    const [reloading] = step(running(), { type: 'RELOAD' });
+    const [snap, actions] = step(reloading, { type: 'EVENT', name: 'pause', payload: 1 });
+    expect(snap.value).toEqual({ RUNNING: 'reloading' });
+    expect(named(actions)).toEqual(['deliverEvent']);
   });
 
   it('a custom EVENT is handed to the function, which keeps running', () => {
@@ -523,6 +530,9 @@ function fakeTask(opts: { honoursAbort?: boolean; finish?: FinishStep[] } = {}) 
       },
       deliverEvent: ({ context, event }) => {
         if (event.type === 'EVENT') actions.push(`deliverEvent:${context.id}:${event.name}:${JSON.stringify(event.payload)}`);
+      },
+      detachRun: ({ context }) => {
+        actions.push(`detachRun:${context.id}`);
       },
       reportFinishError: ({ context }) => {
         actions.push(`reportFinishError:${context.id}`);

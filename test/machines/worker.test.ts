@@ -762,6 +762,7 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
       deliverEvent: ({ context, event }) => {
         if (event.type === 'EVENT') log.taskActions.push(`deliverEvent:${context.id}:${event.name}`);
       },
+      detachRun: ({ context }) => log.taskActions.push(`detachRun:${context.id}`),
       reportFinishError: ({ context }) => log.taskActions.push(`reportFinishError:${context.id}`),
       releaseTask: ({ context }) => log.taskActions.push(`releaseTask:${context.id}`),
     },

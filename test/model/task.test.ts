@@ -238,6 +238,7 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
         if (last?.status === 'pending') last.abort(new Error('aborted'));
       },
       deliverEvent: () => actionLog.push('deliverEvent'),
+      detachRun: () => actionLog.push('detachRun'),
       reportFinishError: () => actionLog.push('reportFinishError'),
       releaseTask: () => actionLog.push('releaseTask'),
     },

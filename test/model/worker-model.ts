@@ -423,6 +423,7 @@ const realTask = taskMachine.provide({
       if (event.type === 'HALT') last.reject(new Error(`task ${context.id} aborted: halted`));
     },
     deliverEvent: () => {},
+    detachRun: () => {},
     reportFinishError: () => {},
     releaseTask: () => {},
   },
