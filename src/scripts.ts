@@ -47,7 +47,7 @@ export const SCRIPTS = {
   reassert: 6,
   submit: 2,
   cancel: 4,
-  register: 5,
+  register: 6,
   'retry-dead': 6,
   'purge-dead': 5,
   'set-limit': 2,

@@ -148,6 +148,8 @@ export class Worker extends MeteredProcess {
   private readonly parts: WorkerPartition[];
   /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
   private renewing?: Promise<string[]>;
+  /** the monitors' taskTimeout this worker last heard from Redis (its heartbeatInterval is checked against each new one) */
+  private taskTimeoutHeard?: number;
   /**
    * the wait under way (waitForTask). Its room grows while it waits when a task of a function
    * capped here settles, or a function is added; nothing new reaches the queue then, so the wait
@@ -1002,6 +1004,7 @@ export class Worker extends MeteredProcess {
     const sent = performance.now();
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval);
     this.telemetry.renewCall(performance.now() - sent);
+    this.heardTaskTimeout(r.taskTimeout);
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -1037,6 +1040,25 @@ export class Worker extends MeteredProcess {
     this.telemetry.lost('heartbeat', lost.map((id) => current(id)!));
     if (lost.length) this.log.warn(`lease lost for ${lost.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
     return lost;
+  }
+
+  /**
+   * The monitors' taskTimeout, as register.lua or renew.lua read it from Redis (the monitors
+   * write it at each sweep). A worker's heartbeatInterval is its own setting and the monitors'
+   * taskTimeout theirs: one too slow for the other got healthy tasks requeued as dead and run
+   * twice, with nothing said. Warned once per value (a monitor restarted with another timeout is
+   * checked again), not at every heartbeat.
+   */
+  private heardTaskTimeout(taskTimeout: number | undefined): void {
+    if (taskTimeout === undefined || taskTimeout === this.taskTimeoutHeard) return;
+    this.taskTimeoutHeard = taskTimeout;
+    const every = this.config.heartbeatInterval;
+    if (every * 4 <= taskTimeout) return;
+    this.log.warn(
+      `heartbeatInterval ${every} ms is more than a quarter of the monitors' taskTimeout (${taskTimeout} ms): ` +
+        `a monitor requeues a RUNNING task whose last heartbeat is taskTimeout old, so ${every >= taskTimeout ? 'every task that runs longer than taskTimeout here' : 'a task whose heartbeat is a little late'} ` +
+        `is requeued as dead while it runs, and runs twice; set heartbeatInterval to at most ${Math.floor(taskTimeout / 4)} ms, or raise the monitors' taskTimeout`,
+    );
   }
 
   /** a blocking connection no longer used for waits: dropped when its wait ends, or after `ms` */
@@ -1151,7 +1173,9 @@ export class Worker extends MeteredProcess {
       for (const part of this.parts) {
         if (signal.aborted) return; // stopped while starting: `deregister` undoes what landed
         this.registrationSent = true;
-        part.epoch = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
+        const r = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
+        part.epoch = r.epoch;
+        this.heardTaskTimeout(r.taskTimeout);
       }
       this.listed = true;
       if (this.stateToWrite) this.recordState(this.stateToWrite.value);

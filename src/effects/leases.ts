@@ -17,17 +17,29 @@ export async function renewLeases(
   worker: string,
   held: HeldLease[],
   heartbeatInterval = 1000,
-): Promise<{ lost: string[]; missing: string[]; now: number; epoch: string; cancelled: string[] }> {
+): Promise<RenewReply> {
   const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval];
   for (const h of held) args.push(h.id, h.lease);
-  const [lost, missing, now, epoch, cancelled] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch], args)) as [
+  const [lost, missing, now, epoch, cancelled, timeout] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch], args)) as [
     string[],
     string[],
     number,
     string,
     string[],
+    number | null | undefined,
   ];
-  return { lost, missing, now, epoch, cancelled };
+  // (false, a nil reply: no monitor has swept yet)
+  return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined };
+}
+
+export interface RenewReply {
+  lost: string[];
+  missing: string[];
+  now: number;
+  epoch: string;
+  cancelled: string[];
+  /** the monitors' taskTimeout as Redis holds it (written by their sweeps); none before a monitor has swept */
+  taskTimeout?: number;
 }
 
 

@@ -5,16 +5,25 @@ import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
 /** Returns the epoch of Redis's data (see renew.lua). */
-export async function registerWorker(redis: Connection, keys: Keys, worker: string, heartbeatInterval = 1000, functions: string[] = []): Promise<string> {
-  const [, epoch] = (await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates], [worker, 'add', heartbeatInterval, JSON.stringify(functions)])) as [
-    number,
-    string,
-  ];
-  return epoch;
+/** the epoch of Redis's data, and the monitors' taskTimeout as Redis holds it (none before a monitor has swept) */
+export async function registerWorker(
+  redis: Connection,
+  keys: Keys,
+  worker: string,
+  heartbeatInterval = 1000,
+  functions: string[] = [],
+): Promise<{ epoch: string; taskTimeout?: number }> {
+  const [, epoch, timeout] = (await runScript(
+    redis,
+    'register',
+    [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates, keys.outage],
+    [worker, 'add', heartbeatInterval, JSON.stringify(functions)],
+  )) as [number, string, number | null | undefined];
+  return { epoch, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined };
 }
 
 export async function deregisterWorker(redis: Connection, keys: Keys, worker: string): Promise<void> {
-  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates], [worker, 'remove']);
+  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates, keys.outage], [worker, 'remove']);
 }
 
 /** Say which functions `worker` serves (`workers:functions`, read by stats and status). */

@@ -4,10 +4,13 @@
   KEYS[1] workerSet   KEYS[2] workerSeen (zset: worker -> when it is overdue)   KEYS[3] epoch
   KEYS[4] workerFunctions (hash: worker -> the functions it serves, JSON)
   KEYS[5] workerStates (hash: worker -> its machine state, for the dashboard; dropped on remove)
+  KEYS[6] outage (hash; its `timeout` is the monitors' taskTimeout, written by requeue.lua)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] its heartbeatInterval ms
   ARGV[4] the functions it serves, JSON (add)
 
-  Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua) }.
+  Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua),
+  the monitors' taskTimeout or false (none yet; as renew.lua returns it: a worker whose
+  heartbeatInterval is too slow for it is told at start, not a heartbeat later) }.
 ]]
 --@include lib/now.lua
 local now = nowMs()
@@ -26,4 +29,5 @@ if not epoch then
   epoch = tostring(now)
   redis.call('SET', KEYS[3], epoch)
 end
-return { now, epoch }
+local timeout = tonumber(redis.call('HGET', KEYS[6], 'timeout'))
+return { now, epoch, timeout or false }

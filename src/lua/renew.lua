@@ -14,7 +14,7 @@
   requeues are held for one taskTimeout (lib/swarm-silence.lua; requeue.lua makes the same
   check).
 
-  Returns { lost, missing, now, epoch, cancelled }:
+  Returns { lost, missing, now, epoch, cancelled, timeout }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced);
               not one this claim ended itself (END under its lease, or its retry written), which
               an END in flight beside the heartbeat makes common
@@ -23,6 +23,9 @@
     cancelled = ids renewed that a cancel marked `cancelling` (cancel.lua): the stop it
               published may have reached no one (pub/sub keeps nothing: the worker's control
               subscription was being made again), so the worker stops them at its heartbeat
+    timeout = the monitors' taskTimeout as they last wrote it (requeue.lua), or false when no
+              monitor has yet: a worker whose heartbeatInterval is too slow for it warns, since
+              its healthy tasks would be requeued as dead (src/worker.ts)
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
@@ -36,7 +39,8 @@ if not epoch then
   redis.call('SET', KEYS[6], epoch)
 end
 
-noteSeen({ workerSeen = KEYS[2], grace = KEYS[4], outage = KEYS[5] }, now, tonumber(redis.call('HGET', KEYS[5], 'timeout')))
+local timeout = tonumber(redis.call('HGET', KEYS[5], 'timeout'))
+noteSeen({ workerSeen = KEYS[2], grace = KEYS[4], outage = KEYS[5] }, now, timeout)
 
 redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3]), worker)
 redis.call('SADD', KEYS[3], worker)
@@ -60,4 +64,5 @@ for i = 4, #ARGV, 2 do
     lost[#lost + 1] = id
   end
 end
-return { lost, missing, now, epoch, cancelled }
+-- (a whole number in a reply: Redis makes a Lua number an integer; none is false, a nil reply)
+return { lost, missing, now, epoch, cancelled, timeout or false }

@@ -884,6 +884,8 @@ export class Sim {
     const post = await this.read();
     expect(r.lost, `renew by ${w.name}: lost`).toEqual(lost);
     expect(r.missing, `renew by ${w.name}: missing`).toEqual(missing);
+    // the monitors' taskTimeout, as their last sweep wrote it (none before one has swept)
+    expect(r.taskTimeout, `renew by ${w.name}: taskTimeout`).toBe(pre.s.outage.timeout === undefined ? undefined : Number(pre.s.outage.timeout));
     const exp = clone(pre.s);
     this.expectOutageCheck(exp, r.now, false);
     exp.seen[w.name] = String(r.now + 3 * HEARTBEAT_INTERVAL); // overdue after three missed heartbeats
