@@ -123,15 +123,18 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     await stillRuns();
   });
 
-  it('an entry parked for what its own bytes are (not JSON, no id, no function) is refused a retry, which would only park it again, and stays listed', async () => {
+  it('an entry parked for what its own bytes are (not JSON, no id, no function, an option that is none) is refused a retry, which would only park it again, and stays listed', async () => {
     const { o, c, push, stillRuns } = await setup();
     await push('{"id": "x", "function": ');
     await push('{"function":"echo"}');
     await push('{"id":"no-fn"}');
+    // (a retry of it reported success, and the entry was parked again at once, under a new key)
+    await push('{"id":"hp","function":"echo","priority":"high"}');
     const letters = await until(async () => {
       const l = await c.deadLetters();
-      return l.length === 3 ? l : undefined;
-    }, 'three dead letters');
+      return l.length === 4 ? l : undefined;
+    }, 'four dead letters');
+    expect(letters.map((l) => l.reason).sort()).toEqual(['bad_json', 'bad_option', 'missing_function', 'missing_id']);
     for (const letter of letters) {
       await expect(c.retryDead(letter)).rejects.toThrow(InvalidTaskError);
       await expect(c.retryDead(letter)).rejects.toThrow(new RegExp(`dead letter ${letter.key} was parked for ${letter.reason}.*purge it`));

@@ -337,6 +337,24 @@ describe('dead, retry-dead, purge-dead', () => {
     expectOneLine(await s.run('retry-dead', bigKey!), 1, new RegExp(`^task-swarm: no dead letter with key ${bigKey} \\(retried, purged or dropped already`));
     expectOneLine(await s.run('purge-dead', 'x1'), 2, /^task-swarm: purge-dead: a dead letter's key is a number/);
   });
+
+  it('retry-dead refuses, in one line saying why, an entry parked for a bad option: it is in the entry, and would be parked again', async () => {
+    const s = swarm();
+    await worker(s.prefix);
+    await redis.lpush(`${s.prefix}new-task`, '{"id":"hp","function":"echo","priority":"high"}');
+    await until(async () => (await s.client.stats()).dead === 1, 'the dead letter');
+    const [letter] = await s.client.deadLetters();
+    expect(letter).toMatchObject({ reason: 'bad_option', id: 'hp' });
+    // (exit 2, as for every InvalidTaskError: the input, not the swarm, is at fault)
+    expectOneLine(
+      await s.run('retry-dead', letter!.key),
+      2,
+      new RegExp(`^task-swarm: dead letter ${letter!.key} was parked for bad_option, which its entry is as it stands: queued again, it would be parked again; purge it`),
+    );
+    // left as it was: listed under the same key, nothing queued
+    expect((await s.client.deadLetters()).map((l) => l.key)).toEqual([letter!.key]);
+    expect(await redis.llen(`${s.prefix}new-task`)).toBe(0);
+  });
 });
 
 describe('progress while waiting', () => {
