@@ -1050,8 +1050,9 @@ export class Client {
    * Put a dead letter's task back on the queue (a parked task's hash is reset to QUEUED, its
    * attempts to 0); false when no entry has that key any more. Exactly once, whoever calls; sent
    * again after a reconnect (its reply lost), it answers true, what its first run did. An entry
-   * parked for what its own bytes are (not JSON, no id, no function), which a retry would only
-   * park again, is refused with an InvalidTaskError and left for purgeDead.
+   * parked for what its own bytes are (not JSON, no id, no function, an option that is none:
+   * `bad_option`), which a retry would only park again, is refused with an InvalidTaskError and
+   * left for purgeDead.
    */
   async retryDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
     await this.checkServer();

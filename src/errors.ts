@@ -150,8 +150,12 @@ export const DEAD_LETTER_REASONS = {
   // settings: queued again as it is, it would be parked again at once; retry-dead.lua refuses it)
   bad_json: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
   bad_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
-  /** a `priority` or `group` that is not one (src/lua/claim.lua says what they may be) */
-  bad_option: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError' },
+  /**
+   * a `priority`, `group`, `attempts`, `backoff` or `timeout` that is not one (lib/judge.lua says
+   * what they may be): the value is in the entry, and judged by it alone, so the same bytes are
+   * parked again
+   */
+  bad_option: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
   missing_id: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
   missing_function: { code: 'ERR_INVALID_TASK', error: 'InvalidTaskError', refusedAsIs: true },
   unknown_function: { code: 'ERR_UNKNOWN_FUNCTION', error: 'UnknownFunctionError' },

@@ -11,8 +11,8 @@
   came resends it) answers 1, what its first run did, not 0
 
   Returns 1 when requeued, 0 when there is no entry with that key (retried or purged already).
-  An entry parked for what its own bytes are (not JSON, no id, an id that is none, no function:
-  `refusedAsIs` in lib/park-codes.lua) is refused with an error and left as it is: queued again,
+  An entry parked for what its own bytes are (not JSON, no id, an id that is none, no function,
+  an option that is none: `refusedAsIs` in lib/park-codes.lua) is refused with an error and left as it is: queued again,
   it would be parked again at once, under a new key.
 ]]
 --@include lib/now.lua
