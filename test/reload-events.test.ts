@@ -82,4 +82,61 @@ describe('custom control events around a reload', () => {
     // the superseded run's emit never reached the task's channel
     expect(events.filter((e) => e.event === 'said').map((e) => e.data)).toEqual([2]);
   });
+
+  it('one held during the reload waits for the new run to listen, however late; a superseded run adds no listener', async () => {
+    const heard: Array<[number, unknown]> = [];
+    let runs = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let listening!: () => void;
+    const secondListens = new Promise<void>((r) => (listening = r));
+    const fn = async (task: Task) => {
+      const run = ++runs;
+      if (run === 1) {
+        // ignores its signal, and listens only after the new run has started: too late
+        await new Promise((r) => setTimeout(r, 1800));
+        task.on('hello', (p) => heard.push([run, p]));
+        await released;
+        return 'stale';
+      }
+      // the new run listens a while after it starts
+      await new Promise((r) => setTimeout(r, 300));
+      task.on('hello', (p) => heard.push([run, p]));
+      listening();
+      await released;
+      return 'done';
+    };
+    const o = server.options();
+    const w = new Worker({ port: 0, redis: o, abortTimeout: 1000 });
+    w.addTaskFunction('late', fn);
+    const c = new Client({ redis: o });
+    cleanup.push(
+      () => c.close(),
+      () => w.stop(),
+    );
+    await w.start();
+    const id = await c.submit('late');
+    await until(async () => runs === 1, 'the first run');
+    await c.control(id, 'reload');
+    await sleep(200);
+    await c.control(id, { event_name: 'hello', event: 'held' });
+    await until(async () => runs === 2, 'the new run');
+    await c.control(id, { event_name: 'hello', event: 'before-listening' });
+    await secondListens;
+    await sleep(100);
+    // (one sent once the new run had started, before it listened, found no listener, as it would
+    // for a first run that listens late: only what arrived while no run was current is held)
+    expect(heard).toEqual([[2, 'held']]);
+    // the old run's listener, added after the new run started, hears nothing
+    await sleep(800);
+    await c.control(id, { event_name: 'hello', event: 'last' });
+    await until(async () => heard.length === 2, 'the last event');
+    await sleep(100);
+    expect(heard).toEqual([
+      [2, 'held'],
+      [2, 'last'],
+    ]);
+    release();
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'succeeded', result: 'done' });
+  });
 });
