@@ -24,6 +24,8 @@ local key, Q, id = KEYS[1], KEYS[2], ARGV[1]
 local h = fields(key, 'state', 'function', 'group', 'member', 'key')
 if not h then return 'unknown' end
 local state = h[1]
+-- (a hash written by hand may lack its function field: its entry names it, as promote reads it)
+if (state == 'QUEUED' or state == 'DELAYED') and not h[2] then h[2] = functionOf(nil, redis.call('HGET', key, 'data')) end
 if state == 'RUNNING' then
   -- the caller's stop ends this attempt; the mark keeps a failure racing the stop from being
   -- retried (finish.lua), so no further attempt starts

@@ -28,7 +28,11 @@ local function promote(Q, prefix, now, limit)
     local key = prefix .. id
     local h = fields(key, 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt')
     -- (a hash written by hand may lack its function field: its entry names it)
-    if h and h[1] == 'DELAYED' and not h[2] then h[2] = functionOf(nil, redis.call('HGET', key, 'data')) end
+    if h and h[1] == 'DELAYED' and not h[2] then
+      h[2] = functionOf(nil, redis.call('HGET', key, 'data'))
+      -- (written back: a cancel, a claim's put-back, the stats read the hash's field)
+      if h[2] then redis.call('HSET', key, 'function', h[2]) end
+    end
     -- (anything else: cancelled, or edited by hand meanwhile: its zset entry was stale)
     if h and h[1] == 'DELAYED' and h[2] then
       local member, score = h[5], num(h[6])

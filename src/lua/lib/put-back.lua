@@ -20,7 +20,8 @@ local function putBack(Q, key, id, now, h)
   local g = h.group or ''
   local member, score = h.member, num(h.score)
   if not member or not score then member, score = placeOf(Q, id, num(h.start) or now, num(h.priority) or 0) end
-  redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'member', member, 'score', score)
+  -- (the function too: a hash written by hand may lack it, found in its entry by the caller)
+  redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'member', member, 'score', score, 'function', h.fn)
   redis.call('HDEL', key, 'lease', 'worker')
   release(Q, h.fn, g)
   enqueue(Q, h.fn, g, member, score)
