@@ -12,8 +12,9 @@
 
   Returns 1 when requeued, 0 when there is no entry with that key (retried or purged already).
   An entry parked for what its own bytes are (not JSON, no id, an id that is none, no function,
-  an option that is none: `refusedAsIs` in lib/park-codes.lua) is refused with an error and left as it is: queued again,
-  it would be parked again at once, under a new key.
+  an option that is none: `refusedAsIs` in lib/park-codes.lua), or that holds no entry at all
+  (a task whose entry was removed by hand), is refused with an error and left as it is: queued
+  again, it would be parked again at once, under a new key.
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
@@ -28,6 +29,9 @@ local ok, letter = pcall(cjson.decode, entry)
 -- an entry edited into junk by hand carries no task to queue: left for purge
 if not ok or type(letter) ~= 'table' or type(letter.raw) ~= 'string' then return redis.error_reply('dead letter ' .. ARGV[1] .. ' is not an entry this swarm wrote (no "raw" task); purge it') end
 if letter.truncated then return redis.error_reply('dead letter ' .. ARGV[1] .. ' holds only the first 4 KB of a ' .. tostring(letter.truncated) .. '-byte entry: it cannot be queued again; send the task again (maxPayloadBytes bounds it) and purge this one') end
+-- (a task parked for its removed entry, claim.lua or requeue.lua: queued again, '' would be
+-- judged junk with no id and parked apart from the task, left QUEUED in no queue)
+if letter.raw == '' then return redis.error_reply('dead letter ' .. ARGV[1] .. ' holds no entry (its task had none left to run): nothing to queue again; purge it, and send the task again') end
 local code = PARK_CODES[letter.reason]
 if code and code.refusedAsIs then return redis.error_reply('dead letter ' .. ARGV[1] .. ' was parked for ' .. letter.reason .. ', which its entry is as it stands: queued again, it would be parked again; purge it, and send the task again, fixed') end
 redis.call('HDEL', KEYS[1], ARGV[1])
