@@ -13,7 +13,7 @@ import type { EveryField } from '../machines/every-field.js';
 import { onRefused, selectRefusal } from './db-select.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
-import { quote } from './quote.js';
+import { escapeControls, quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
@@ -623,7 +623,8 @@ export class Worker extends MeteredProcess {
   private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean, part: WorkerPartition, sentAt: number): Promise<{ tasks: ClaimedTask[] }> {
     const { log } = this;
     const keys = part.keys;
-    for (const p of parked) log.error(`queue entry parked in the dead-letter store (${p.reason}): ${p.message}`);
+    // (escaped all the same: a message is what a script wrote, and may hold what an entry held)
+    for (const p of parked) log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
       try {

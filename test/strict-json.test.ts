@@ -16,7 +16,9 @@ redisPerFile((_, r) => {
   redis = r;
 });
 
+// (with what it includes: lib/quote.lua)
 const LIB = `#!lua name=tsstrictjsontest
+${readFileSync(new URL('../src/lua/lib/quote.lua', import.meta.url), 'utf8')}
 ${readFileSync(new URL('../src/lua/lib/strict-json.lua', import.meta.url), 'utf8')}
 redis.register_function('tsstrictjson_check', function(_, texts)
   local out = {}

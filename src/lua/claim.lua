@@ -72,6 +72,7 @@
     workers = SCARD of KEYS[11], or -1 without it (or when Redis refused the count: an ACL
               user whose rules predate it)
 ]]
+--@include lib/quote.lua
 --@include lib/now.lua
 --@include lib/fields.lua
 --@include lib/judge.lua
@@ -474,9 +475,9 @@ local function route(i, e, left)
     if dropCancelled(id, h, held, true) then
       -- (cancelled: dropped)
     elseif held == 'foreign' then
-      refuse('bad_id', 'task "' .. id .. '": its key holds a value that is not a task hash', raw)
+      refuse('bad_id', 'task ' .. quoted(id) .. ': its key holds a value that is not a task hash', raw)
     elseif held then
-      refuse('duplicate', 'task id "' .. id .. '" is already ' .. held, raw, id)
+      refuse('duplicate', 'task id ' .. quoted(id) .. ' is already ' .. held, raw, id)
     else
       local key = prefix .. id
       -- its place, kept even when it is claimed at once: a task put back returns to it, ahead of
@@ -537,7 +538,7 @@ for k = 0, n - 1 do
       if h and h[1] == 'QUEUED' and not h[2] then
         -- queued, but its entry removed by hand: parked, as the monitor parks such a RUNNING
         -- task (requeue.lua), not left QUEUED in no queue
-        local message = 'task "' .. id .. '" was queued but its hash holds no entry to run'
+        local message = 'task ' .. quoted(id) .. ' was queued but its hash holds no entry to run'
         park(deadStore(), now, 'unrunnable', message, '', id, worker, true)
         parked[#parked + 1] = 'unrunnable'
         parked[#parked + 1] = message
@@ -553,7 +554,7 @@ for k = 0, n - 1 do
           publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
         elseif #h[2] > maxBytes then
           -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
-          local message = 'task "' .. id .. '" is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
+          local message = 'task ' .. quoted(id) .. ' is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
           park(deadStore(), now, 'too_large', message, h[2], id, worker, true, { truncate = true })
           parked[#parked + 1] = 'too_large'
           parked[#parked + 1] = message

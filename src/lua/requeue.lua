@@ -33,6 +33,7 @@
             with stale tasks or silent workers left (the monitor calls again at once); cancelled:
             stale tasks a cancel had marked `cancelling` (cancel.lua), ended cancelled here
 ]]
+--@include lib/quote.lua
 --@include lib/now.lua
 --@include lib/event.lua
 --@include lib/fields.lua
@@ -106,12 +107,12 @@ for _, id in ipairs(stale) do
       -- no entry to queue again (its `data` or `function` was removed by hand): parked, not
       -- lost in between
       release(KEYS[3], h[7], h[8])
-      park(D, now, 'unrunnable', 'task "' .. id .. '" went stale and its hash holds no entry to queue again', h[4] or '', id, ARGV[5], true, { history = history })
+      park(D, now, 'unrunnable', 'task ' .. quoted(id) .. ' went stale and its hash holds no entry to queue again', h[4] or '', id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id
     elseif attempt >= cap then
       local message = cap < maxAttempts
-        and ('task "' .. id .. '" used its ' .. cap .. ' attempts; its worker died in the last one')
-        or ('task "' .. id .. '" was claimed ' .. attempt .. (attempt == 1 and ' time and its worker died' or ' times and its worker died each time') .. ' (maxAttempts ' .. maxAttempts .. ')')
+        and ('task ' .. quoted(id) .. ' used its ' .. cap .. ' attempts; its worker died in the last one')
+        or ('task ' .. quoted(id) .. ' was claimed ' .. attempt .. (attempt == 1 and ' time and its worker died' or ' times and its worker died each time') .. ' (maxAttempts ' .. maxAttempts .. ')')
       release(KEYS[3], h[7], h[8])
       park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id

@@ -11,6 +11,7 @@
   (an entry under one is Client's, read as lib/client-entry.lua says). take: as clientEntry's
   (the one write: a Client entry's id leaves `queued`, the entry then `unqueued`).
 ]]
+--@include lib/quote.lua
 --@include lib/task-id.lua
 --@include lib/strict-json.lua
 --@include lib/client-entry.lua
@@ -64,15 +65,15 @@ local function judgeEntry(raw, maxBytes, queued, take)
   elseif not id then
     return { bad = { 'bad_id', 'task entry is refused: ' .. why, raw } }
   elseif problem then
-    return { bad = { 'bad_json', 'task "' .. id .. '" is not valid JSON: ' .. problem, raw, id, { fn = fn } } }
+    return { bad = { 'bad_json', 'task ' .. quoted(id) .. ' is not valid JSON: ' .. problem, raw, id, { fn = fn } } }
   elseif not fn then
-    return { bad = { 'missing_function', 'task "' .. id .. '" has no "function" name', raw, id } }
+    return { bad = { 'missing_function', 'task ' .. quoted(id) .. ' has no "function" name', raw, id } }
   elseif type(priority) ~= 'number' or priority ~= math.floor(priority) or priority < -1000 or priority > 1000 then
-    return { bad = { 'bad_option', 'task "' .. id .. '": "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn } } }
+    return { bad = { 'bad_option', 'task ' .. quoted(id) .. ': "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn } } }
   elseif group ~= nil and (type(group) ~= 'string' or group == '' or #group > 128 or not validUtf8(group)) then
-    return { bad = { 'bad_option', 'task "' .. id .. '": "group" must be a string of 1 to 128 bytes (UTF-8)', raw, id, { fn = fn } } }
+    return { bad = { 'bad_option', 'task ' .. quoted(id) .. ': "group" must be a string of 1 to 128 bytes (UTF-8)', raw, id, { fn = fn } } }
   elseif timeProblem then
-    return { bad = { 'bad_option', 'task "' .. id .. '": ' .. timeProblem, raw, id, { fn = fn } } }
+    return { bad = { 'bad_option', 'task ' .. quoted(id) .. ': ' .. timeProblem, raw, id, { fn = fn } } }
   end
   return { raw = raw, id = id, fn = fn, priority = priority, group = group or '', manualEnd = wantsManualEnd(task) }
 end

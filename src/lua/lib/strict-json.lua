@@ -15,6 +15,7 @@
   jsonProblem(raw) returns nil when raw is JSON as JSON.parse reads it, else what is wrong.
   (claim.lua asks it only of entries Client.submit did not write: docs/semantics.md.)
 ]]
+--@include lib/quote.lua
 local function validNumber(tok)
   local body = tok
   if string.byte(body, 1) == 45 then body = string.sub(body, 2) end -- '-'
@@ -38,7 +39,7 @@ local function scanJsonProblem(raw)
     -- between strings: structure, whitespace, numbers and the three literals
     for tok in string.gmatch(string.sub(raw, i, (q or n + 1) - 1), '[^ \t\n\r{}%[%],:]+') do
       if tok ~= 'true' and tok ~= 'false' and tok ~= 'null' and not validNumber(tok) then
-        return '"' .. string.sub(tok, 1, 24) .. '" is not a JSON value'
+        return quoted(string.sub(tok, 1, 24)) .. ' is not a JSON value'
       end
     end
     if not q then return nil end
