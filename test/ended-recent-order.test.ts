@@ -8,14 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { reapEnded } from '../src/effects/sweep.js';
 import { taskPage } from '../src/dashboard/task-pages.js';
 import type { Keys } from '../src/keys.js';
-import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { keysFor } from './properties/harness.js';
 
-let server: RedisServer;
 let redis: Redis;
-redisPerFile((s, r) => {
-  server = s;
+redisPerFile((_s, r) => {
   redis = r;
 });
 
@@ -119,4 +116,3 @@ describe('tasks:ended:recent', () => {
   });
 });
 
-void server;
