@@ -81,7 +81,8 @@ describe('tasks:ended:recent', () => {
     // monitor A keeps ended hashes an hour
     await reapEnded(redis, keys, 3_600_000, 1000);
     expect(await wholeList(keys)).toEqual(['kept-2', 'kept-1']);
-    // monitor B (endRetention 0) cleans up its own next ended task
+    // monitor B (endRetention 0) cleans up its own next ended task, a moment later
+    await new Promise((r) => setTimeout(r, 5));
     await ended(keys, ['gone-3']);
     await reapEnded(redis, keys, 0, 1000);
     // kept-1 and kept-2 still have their hashes for an hour
