@@ -15,7 +15,7 @@ export interface Keys {
   leases: string;
   /** list of ended ids awaiting the monitor's cleanup (so a sweep never scans `tasks`) */
   ended: string;
-  /** zset of the latest ids cleaned up with their hashes kept (endRetention) -> cleanup time (ms × 1000 + order), capped: the dashboard's ended tasks */
+  /** zset of the latest ids cleaned up with their hashes kept (endRetention) -> the order they ended in, capped: the dashboard's ended tasks */
   recentEnded: string;
   /** set of ids submitted through Client and not yet claimed (dedupe + QUEUED state) */
   queued: string;

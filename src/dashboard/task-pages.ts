@@ -113,27 +113,30 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
     }),
   );
   const total = counts.reduce<number>((a, c) => a + (c ?? 0), 0);
-  return { list: list as TaskList, total, rows: await rows(redis, parts, list, ids, partOf, list === 'ended' ? [] : scores), next };
+  const found = await rows(redis, parts, list, ids, partOf, list === 'ended' ? [] : scores);
+  // (ended: one whose hash expired since, or whose id was submitted again, is no longer an ended task)
+  return { list: list as TaskList, total, rows: list === 'ended' ? found.filter((r) => r.state === 'END') : found, next };
 }
 
 /**
  * Positions `pos` to `stop` (stop -1: none) of a partition's ended tasks, newest first: those
  * awaiting the monitor's cleanup (`ended`, oldest first: read from its end), then those cleaned
- * up with their hashes kept (`recentEnded`, newest first, its last 1,000 unexpired: reap.lua). `ended`
- * alone held a task for the seconds until the next cleanup, and the list was nearly always empty.
+ * up with their hashes kept (`recentEnded`, newest first, its last 1,000: reap.lua). `ended`
+ * alone held a task for the seconds until the next cleanup, and the list was nearly always
+ * empty. Read in one MULTI: a cleanup between two reads moved ids from one to the other, and a
+ * page listed them twice.
  */
 async function endedRange(redis: Connection, keys: Keys, pos: number, stop: number): Promise<{ range: string[]; count: number }> {
-  const [[, waiting], [, kept]] = (await redis.multi().llen(keys.ended).zcard(keys.recentEnded).exec()) as [[unknown, number], [unknown, number]];
-  const count = waiting + kept;
-  if (stop < pos) return { range: [], count };
-  const range: string[] = [];
-  if (pos < waiting) {
-    // (positions from the end: -1 is the newest)
-    const last = Math.min(stop, waiting - 1);
-    range.push(...(await redis.lrange(keys.ended, -(last + 1), -(pos + 1))).reverse());
-  }
-  if (stop >= waiting) range.push(...(await redis.zrevrange(keys.recentEnded, Math.max(0, pos - waiting), stop - waiting)));
-  return { range, count };
+  const multi = redis.multi().llen(keys.ended).zcard(keys.recentEnded);
+  // (the newest stop + 1 of each: the page's ids are among them, whatever the split)
+  if (stop >= pos) multi.lrange(keys.ended, -(stop + 1), -1).zrevrange(keys.recentEnded, 0, stop);
+  const replies = (await multi.exec()) ?? [];
+  const [waiting, kept, newestWaiting, newestKept] = replies.map(([e, v]) => (e ? null : v)) as [number | null, number | null, string[] | null, string[] | null];
+  const all = [...[...(newestWaiting ?? [])].reverse(), ...(newestKept ?? [])];
+  // (an id ended again after it was cleaned up is in both: listed once, where it is newest)
+  const seen = new Set<string>();
+  const unique = all.filter((id) => !seen.has(id) && seen.add(id));
+  return { range: unique.slice(pos, stop + 1), count: (waiting ?? 0) + (kept ?? 0) };
 }
 
 /** the rows of `ids`, from their hashes; `scores` the list's own, where it has one */

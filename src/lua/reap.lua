@@ -6,10 +6,12 @@
   purged, so it is left alone even if its id is met here. So is the hash of a task cancelled
   while its entry waited on `new-task` (`unrouted`), until the claim that drops the entry.
 
-  The ids whose hashes are kept (a retention above 0) go into `recentEnded` (zset: id -> this
-  cleanup's time in ms × 1000 + the id's place in this cleanup, so that those of one cleanup
-  keep the order they ended in), which keeps the last ARGV[4] of them whose hashes have not expired: what
-  ended lately, for a look (the dashboard), where `ended` holds an id only until this cleanup.
+  The ids whose hashes are kept (a retention above 0) go into `recentEnded` (zset: id -> a
+  number that only grows, from the highest there: the order they ended in, whichever monitor
+  cleans up), which keeps the last ARGV[4] of them: what ended lately, for a look (the
+  dashboard), where `ended` holds an id only until this cleanup. Those whose hashes are gone
+  (expired, deleted) are dropped from its old end at each cleanup; each monitor's retention
+  applies to the hashes it kept, not to the list.
 
   KEYS[1] ended (list)   KEYS[2] taskSet   KEYS[3] endQueue   KEYS[4] recentEnded (zset)
   ARGV[1] task key prefix   ARGV[2] retention ms   ARGV[3] max ids this call
@@ -19,12 +21,14 @@
   second is not 0, so cleanup keeps up with any rate of ends.
 ]]
 --@include lib/fields.lua
---@include lib/now.lua
 
 local prefix, retention, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = nowMs()
--- (those whose hashes have expired, at every cleanup: a swarm gone quiet lists none of them)
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', (now - retention) * 1000)
+-- (the oldest listed whose hashes are gone, at every cleanup, a bounded few: a swarm gone quiet
+-- lists none of them in the end, and each is dropped once)
+for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, 49)) do
+  if redis.call('EXISTS', prefix .. id) == 1 then break end
+  redis.call('ZREM', KEYS[4], id)
+end
 local ids = redis.call('LPOP', KEYS[1], limit)
 if not ids then return { 0, 0 } end
 local kept = {}
@@ -46,9 +50,11 @@ for _, id in ipairs(ids) do
   end
 end
 if #kept > 0 then
+  local top = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+  local last = tonumber(top[2]) or 0
   local add = {}
   for i, id in ipairs(kept) do
-    add[#add + 1] = now * 1000 + math.min(i, 999)
+    add[#add + 1] = last + i
     add[#add + 1] = id
   end
   redis.call('ZADD', KEYS[4], unpack(add))
