@@ -35,7 +35,7 @@ function runWithClosed(closed: 'stdout' | 'stderr', argv: string[], whileRunning
   child[closed].destroy();
   let other = '';
   open.on('data', (b: Buffer) => (other += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
   void whileRunning().catch(() => {});
   return new Promise((resolve) =>
     child.on('close', (code, signal) => {
@@ -61,24 +61,25 @@ describe('a reader that closes early', () => {
     expect(r).toEqual({ code: 0, signal: null, other: '' });
   });
 
-  it('`events <id> | head -1`: the next event ends it, exit 0, only its own line on stderr', async () => {
+  it('`events <id> | head -1`: the next event ends it, exit 0, only its own line on stderr', { timeout: 60_000 }, async () => {
     const prefix = nextPrefix();
     await redis.hset(`${prefix}task-e1`, 'state', 'RUNNING', 'function', 'f');
     const channel = `${prefix}task-e1-events`;
-    const r = await runWithClosed('stdout', ['events', 'e1', '--timeout', '15000', '--key-prefix', prefix], async () => {
-      await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'events subscribed');
+    // (a loaded machine can take seconds to start the CLI: the waits are long, the test ends at the event)
+    const r = await runWithClosed('stdout', ['events', 'e1', '--timeout', '45000', '--key-prefix', prefix], async () => {
+      await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'events subscribed', 40_000);
       await redis.publish(channel, '{"event":"progress","data":1,"at":0}');
     });
     expect(r.code).toBe(0);
     expect(r.other).toBe('following task e1 (RUNNING); Ctrl-C to stop\n');
   });
 
-  it('stderr closed (`2>&1 | head`-like): `wait` ends quietly at its first line there', async () => {
+  it('stderr closed (`2>&1 | head`-like): `wait` ends quietly at its first line there', { timeout: 60_000 }, async () => {
     const prefix = nextPrefix();
     await redis.hset(`${prefix}task-w1`, 'state', 'RUNNING', 'function', 'f');
     const channel = `${prefix}task-w1-events`;
-    const r = await runWithClosed('stderr', ['wait', 'w1', '--timeout', '15000', '--key-prefix', prefix], async () => {
-      await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'wait subscribed');
+    const r = await runWithClosed('stderr', ['wait', 'w1', '--timeout', '45000', '--key-prefix', prefix], async () => {
+      await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'wait subscribed', 40_000);
       await redis.publish(channel, '{"event":"step","data":1,"at":0}');
     });
     expect(r).toEqual({ code: 0, signal: null, other: '' });
