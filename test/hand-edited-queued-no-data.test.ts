@@ -19,7 +19,7 @@ const cleanup = redisPerFile((s, r) => {
 });
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-it('a QUEUED task whose data was removed by hand is parked by the claim that takes it, not left QUEUED in no queue', async () => {
+it('a QUEUED task whose data was removed by hand is parked by the claim that takes it, not left QUEUED in no queue; its dead letter is not retried', async () => {
   const o = server.options();
   const keys = keysFor(o.keyPrefix);
   const c = new Client({ redis: o });
@@ -35,4 +35,12 @@ it('a QUEUED task whose data was removed by hand is parked by the claim that tak
   await new Promise((r) => setTimeout(r, 300));
   const h = await redis.hmget(keys.task(id), 'state', 'parked');
   expect({ state: h[0], parked: h[1] }).toEqual({ state: 'END', parked: 'unrunnable' });
+
+  // Its dead letter holds no entry. Retried, the empty entry was judged junk (no id) and parked
+  // apart from the task, which retry-dead.lua had set QUEUED: in no queue, its wait never
+  // ending. It is refused, saying why, and left as it is.
+  const letter = (await c.deadLetters()).find((d) => d.id === id)!;
+  await expect(c.retryDead(letter)).rejects.toThrow(/holds no entry .*nothing to queue again; purge it/);
+  expect(await redis.hmget(keys.task(id), 'state', 'parked')).toEqual(['END', 'unrunnable']);
+  expect((await c.deadLetters()).map((d) => d.key)).toContain(letter.key);
 });
