@@ -478,6 +478,9 @@ export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unkn
   if (refused) return refused;
   // (OpenSSL's messages end in a newline)
   const cause = (lastError.get(redis)?.message ?? e.message).trim().replace(/\s*\n\s*/g, ' ');
+  // (reached, and it said no: not "cannot reach")
+  if (/^WRONGPASS/.test(cause)) return new RedisUnavailableError(`Redis at ${redisAddress(c)} refused the password${c.username !== undefined ? ` of user ${JSON.stringify(c.username)}` : ''}: ${cause}`, e);
+  if (/^NOAUTH/.test(cause)) return new RedisUnavailableError(`Redis at ${redisAddress(c)} wants a password (redis.password): ${cause}`, e);
   return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, e);
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Monitor, RedisUnavailableError, Worker } from '../src/index.js';
 import { pingPeer } from '../src/peer-prober.js';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
 import { CLI, runMain, runProcess } from './helpers/cli.js';
@@ -81,6 +82,20 @@ const oneUsageLine = (r: { code: number | null; stderr: string }) => {
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
   expect(r.stderr).toMatch(/^task-swarm: /);
 };
+
+describe('the Redis password, to the library', () => {
+  it('a Worker or a Monitor whose password is wrong, or missing, fails start() saying Redis refused it (it was reached)', async () => {
+    const port = Number(new URL(url).port);
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const wrong = new Worker({ port: 0, redis: { host: '127.0.0.1', port, password: 'wrong' }, logger: quiet });
+    wrong.addTaskFunction('f', () => 1);
+    const e = await wrong.start().catch((x: Error) => x);
+    expect(e).toBeInstanceOf(RedisUnavailableError);
+    expect((e as Error).message).toBe(`Redis at ${url} refused the password: WRONGPASS invalid username-password pair or user is disabled.`);
+    const none = new Monitor({ redis: { host: '127.0.0.1', port }, logger: quiet });
+    await expect(none.start()).rejects.toThrow(`Redis at ${url} wants a password (redis.password): NOAUTH Authentication required.`);
+  });
+});
 
 describe('the Redis password', () => {
   it('without it, a Redis that requires one refuses the command', async () => {
