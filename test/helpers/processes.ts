@@ -13,6 +13,8 @@ export interface WorkerProcess {
   lines: string[];
   /** Date.now() when each line arrived */
   times: number[];
+  /** its last stderr lines, when spawned with `stderrTail` (its stderr still shows in the test's) */
+  stderr: string[];
   /** resolves with the first stdout line matching `re` (past or future) */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
@@ -28,10 +30,35 @@ process.on('exit', () => {
  * or name -> addTaskFunction options) replaces the fixture's functions with those listed (see
  * test/fixtures/worker-process.ts).
  */
-export async function spawnWorker(options: Record<string, unknown>, prefix: string[] = [], functions?: string[] | Record<string, { concurrency?: number }>): Promise<WorkerProcess> {
+export async function spawnWorker(
+  options: Record<string, unknown>,
+  prefix: string[] = [],
+  functions?: string[] | Record<string, { concurrency?: number }>,
+  { stderrTail = 0 }: { stderrTail?: number } = {},
+): Promise<WorkerProcess> {
   const env: Record<string, string> = { WORKER_OPTIONS: JSON.stringify(options) };
   if (functions) env.WORKER_FUNCTIONS = JSON.stringify(Array.isArray(functions) ? Object.fromEntries(functions.map((f) => [f, {}])) : functions);
-  return spawnFixture(WORKER_FIXTURE, env, prefix);
+  return spawnFixture(WORKER_FIXTURE, env, prefix, /^READY /, stderrTail);
+}
+
+/**
+ * Keeps the last `n` lines written to `stream` in `into`, passing them on to this process's
+ * stderr as they come.
+ */
+export function keepTail(stream: NodeJS.ReadableStream, into: string[], n: number): void {
+  let buf = '';
+  stream.on('data', (c: Buffer) => {
+    process.stderr.write(c);
+    buf += c.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    into.push(...parts);
+    into.splice(0, Math.max(0, into.length - n));
+  });
+  stream.on('end', () => {
+    if (buf) into.push(buf);
+    into.splice(0, Math.max(0, into.length - n));
+  });
 }
 
 /**
@@ -60,12 +87,14 @@ export async function spawnProducer(options: { redis: Record<string, unknown>; t
   return spawnFixture(PRODUCER_FIXTURE, { PRODUCER_OPTIONS: JSON.stringify(options) }, [], /^READY producer$/);
 }
 
-async function spawnFixture(fixture: string, env: Record<string, string>, prefix: string[] = [], readyRe = /^READY /): Promise<WorkerProcess> {
+async function spawnFixture(fixture: string, env: Record<string, string>, prefix: string[] = [], readyRe = /^READY /, stderrTail = 0): Promise<WorkerProcess> {
   const argv = [...prefix, process.execPath, '--import', 'tsx', fixture];
   const proc = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, ...env, TASK_SWARM_LOG: process.env.TASK_SWARM_LOG ?? 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', stderrTail > 0 ? 'pipe' : 'inherit'],
   });
+  const stderr: string[] = [];
+  if (stderrTail > 0) keepTail(proc.stderr!, stderr, stderrTail);
   alive.add(proc);
   proc.on('exit', () => alive.delete(proc));
   const lines: string[] = [];
@@ -110,6 +139,7 @@ async function spawnFixture(fixture: string, env: Record<string, string>, prefix
     address: ready.slice('READY '.length),
     lines,
     times,
+    stderr,
     waitFor,
     kill: (signal: NodeJS.Signals = 'SIGKILL') =>
       new Promise((resolve) => {
