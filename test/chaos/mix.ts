@@ -16,11 +16,13 @@
  *              ended cancelled; `stopping`: stopped, cancelled, or succeeded if it returned
  *              first; `ended`: as it ended, which may be by the cancel's first try, its reply
  *              lost with the connection)
- *   scheduled  the ticks of a schedule (every 2 s, `echo`), fired by the monitors: succeeded,
- *              and no tick fired twice
+ *   scheduled  the ticks of a schedule (every 2 s, `echo`), fired by the monitors (as they
+ *              printed them, and as found in Redis): succeeded, no tick fired twice and no
+ *              tick's task run to two ends (test/chaos/ticks.ts)
  *
  * And for all: no limit still counts a task once every task has ended.
  */
+import { checkTicks, type TickCounts } from './ticks.js';
 import { DuplicateTaskError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError, type CancelResult, type Client, type TaskInfo } from '../../src/index.js';
 
 type Kind = 'plain' | 'grouped' | 'delayed' | 'flaky' | 'deduped' | 'cancelled' | 'timeout' | 'scheduled';
@@ -35,7 +37,7 @@ interface Submitted {
 }
 
 const GROUPS = ['g-pair', 'g-one', 'g-rate'];
-const SCHEDULE = 'chaos-tick';
+export const SCHEDULE = 'chaos-tick';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -134,12 +136,13 @@ export function mixedTasks(client: Client, rand: () => number, between: (a: numb
       }
     },
 
-    /** every task to watch: the ones submitted, and the ticks the schedule fired (monitors' `SCHEDULE fired <tick> <id> <name>`) */
-    ids(scheduleLines: string[]): string[] {
-      for (const l of scheduleLines) {
-        const [, outcome, , id, name] = l.split(' ');
-        if (outcome === 'fired' && name === SCHEDULE && id && !tasks.has(id)) tasks.set(id, { kind: 'scheduled', sentAt: 0 });
-      }
+    /**
+     * every task to watch: the ones submitted, and the ticks the schedule fired, as the monitors
+     * printed them (`SCHEDULE fired <tick> <id> <name>`) and as found in Redis (`ticksInRedis`)
+     */
+    ids(scheduleLines: string[], ticksInRedis: string[]): string[] {
+      const fired = scheduleLines.map((l) => l.split(' ')).filter(([, outcome, , id, name]) => outcome === 'fired' && name === SCHEDULE && id).map(([, , , id]) => id!);
+      for (const id of [...fired, ...ticksInRedis]) if (!tasks.has(id)) tasks.set(id, { kind: 'scheduled', sentAt: 0 });
       return [...tasks.keys()];
     },
 
@@ -151,7 +154,7 @@ export function mixedTasks(client: Client, rand: () => number, between: (a: numb
         .join(', ') + `, ${[...tasks.values()].filter((t) => t.kind === 'scheduled').length} scheduled`,
 
     /** what each task's end shows against what its kind allows; one line per wrong thing */
-    check(ids: string[], infos: (TaskInfo | null)[], firstStart: Map<string, number>, scheduleLines: string[], running: Record<string, string>): string[] {
+    check(ids: string[], infos: (TaskInfo | null)[], firstStart: Map<string, number>, ticks: TickCounts, running: Record<string, string>): string[] {
       const wrong: string[] = [];
       ids.forEach((id, i) => {
         const t = tasks.get(id)!;
@@ -179,13 +182,7 @@ export function mixedTasks(client: Client, rand: () => number, between: (a: numb
         // (a line is read after it is written, never before: a start read before the due time ran early)
         if (t.delay !== undefined && started !== undefined && started < t.sentAt + t.delay - 20) wrong.push(`${id} (delayed ${t.delay} ms) started ${t.sentAt + t.delay - started} ms before it was due`);
       });
-      const fired = new Map<string, string>();
-      for (const l of scheduleLines) {
-        const [, outcome, tick, id] = l.split(' ');
-        if (outcome !== 'fired') continue;
-        if (fired.has(tick!) && fired.get(tick!) !== id) wrong.push(`schedule tick ${tick} fired twice: ${fired.get(tick!)} and ${id}`);
-        fired.set(tick!, id!);
-      }
+      wrong.push(...checkTicks(ticks));
       for (const [target, n] of Object.entries(running)) if (Number(n) !== 0) wrong.push(`limit target ${target} still counts ${n} running task(s) with every task ended`);
       return wrong;
     },

@@ -6,8 +6,10 @@
  * with priorities, delayed ones, ones that fail and are retried with a backoff, ones submitted
  * with a dedupe key, ones cancelled while queued or running, and a schedule's ticks. At the end
  * every task must have ended exactly once in Redis, none lost, each with the outcome its kind
- * allows; none may have started before it was due, no limit may be left counting a task, and no
- * schedule tick may have fired twice. Duplicate executions are counted.
+ * allows; none may have started before it was due, no limit may be left counting a task, no
+ * schedule tick may have fired twice nor its task run to two ends (test/chaos/ticks.ts: the ticks
+ * the monitors printed and those found in Redis), and no worker or monitor may have exited but
+ * by the soak's own kill. Duplicate executions are counted.
  *
  *   npm run chaos -- [--seed N] [--duration s] [--tasks N] [--workers N]
  *
@@ -18,9 +20,12 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/index.js';
 import { partitionPrefix } from '../../src/partition-keys.js';
-import { mixedTasks } from './mix.js';
+import { buildKeys, globEscape } from '../../src/keys.js';
+import { resolveRedisConfig } from '../../src/config.js';
+import { mixedTasks, SCHEDULE } from './mix.js';
+import { tickIdsIn, unseenTicks } from './ticks.js';
 import { startRedis } from '../helpers/redis-server.js';
-import { spawnWorker, type WorkerProcess } from '../helpers/processes.js';
+import { keepTail, spawnWorker, type WorkerProcess } from '../helpers/processes.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const { values } = parseArgs({
@@ -61,6 +66,44 @@ const o = server.options(partitions > 1 ? { keyPrefix: `{chaos-${process.pid}}:`
 const prefixes = Array.from({ length: partitions }, (_, p) => partitionPrefix(o.keyPrefix, p, partitions));
 const client = new Client({ redis: o });
 
+// A child that exits when the soak did not kill it (an uncaught exception, say) fails the run:
+// each kill the soak makes is noted first, and every other exit is told with its last stderr lines.
+const STDERR_TAIL = 20;
+const killedBySoak = new WeakSet<ChildProcess>();
+const unexpectedExits: string[] = [];
+function kill(p: ChildProcess | undefined, signal: NodeJS.Signals) {
+  if (!p) return;
+  killedBySoak.add(p);
+  p.kill(signal);
+}
+function watchExit(name: string, p: ChildProcess, stderr: string[]) {
+  p.once('exit', (code, signal) => {
+    if (killedBySoak.has(p)) return;
+    const exit = `${name} (pid ${p.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`} at ${((Date.now() - t0) / 1000).toFixed(1)}s, not killed by the soak`;
+    // (told once its stderr is read to the end: 'close')
+    p.once('close', () => {
+      unexpectedExits.push(`${exit}; its last stderr lines:\n${stderr.map((l) => `    | ${l}`).join('\n') || '    (none)'}`);
+      console.log(`UNEXPECTED EXIT: ${unexpectedExits.at(-1)}`);
+    });
+  });
+}
+let t0 = Date.now();
+
+// The ends of the schedule's tick tasks, as published on their channels (a tick's task lives in
+// partition 0): one END per task, so a second is a tick's task run to a second end. (Told on a
+// connection of its own, straight to Redis, resubscribed after a restart: an end published while
+// it is down is not seen, and a tick counted as ending less often is not a wrong.)
+const tickKeys = buildKeys({ ...resolveRedisConfig(o), keyPrefix: prefixes[0]! });
+const tickHead = `${tickKeys.taskKeyPrefix}schedule:${SCHEDULE}@`;
+const tickEnds = new Map<string, number>();
+const endsSub = server.client();
+endsSub.on('pmessage', (_pattern: string, channel: string, message: string) => {
+  const event = (JSON.parse(message) as { event?: string }).event;
+  const id = channel.slice(tickKeys.taskKeyPrefix.length, -'-events'.length);
+  if (event === 'end') tickEnds.set(id, (tickEnds.get(id) ?? 0) + 1);
+});
+await endsSub.psubscribe(`${globEscape(tickHead)}*-events`);
+
 interface Node {
   name: string;
   proxy: TcpProxy;
@@ -71,7 +114,8 @@ const nodes: Node[] = [];
 // every other worker runs at concurrency 40: two claims on their way at once (lanes), under the same faults
 const concurrencyOf = (n: Node) => (Number(n.name.slice(1)) % 2 === 1 ? 40 : WORKER.concurrency);
 async function startWorker(n: Node) {
-  n.proc = await spawnWorker({ ...WORKER, concurrency: concurrencyOf(n), redis: { ...o, host: '127.0.0.1', port: n.proxy.port } });
+  n.proc = await spawnWorker({ ...WORKER, concurrency: concurrencyOf(n), redis: { ...o, host: '127.0.0.1', port: n.proxy.port } }, [], undefined, { stderrTail: STDERR_TAIL });
+  watchExit(`worker ${n.name}`, n.proc.proc, n.proc.stderr);
   everyProcess.push(n.proc);
 }
 for (let i = 0; i < workerCount; i++) {
@@ -87,9 +131,12 @@ const scheduleLines: string[] = [];
 function startMonitor(i: number): Promise<void> {
   const p = spawn(process.execPath, ['--import', 'tsx', MONITOR_SCRIPT], {
     env: { ...process.env, MONITOR_OPTIONS: JSON.stringify({ ...MONITOR, redis: o }), TASK_SWARM_LOG: 'error' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   monitors[i] = p;
+  const stderr: string[] = [];
+  keepTail(p.stderr!, stderr, STDERR_TAIL);
+  watchExit(`monitor m${i}`, p, stderr);
   return new Promise((resolve) => {
     let buf = '';
     p.stdout!.on('data', (d: Buffer) => {
@@ -122,6 +169,7 @@ const faults: Record<string, number> = {};
 const faultKinds: [string, () => Promise<void>][] = [
   ['worker SIGKILL', async () => {
     const n = pick(nodes);
+    if (n.proc) killedBySoak.add(n.proc.proc);
     await n.proc?.kill('SIGKILL');
     await sleep(between(200, 2000));
     await startWorker(n);
@@ -146,7 +194,7 @@ const faultKinds: [string, () => Promise<void>][] = [
   }],
   ['monitor SIGKILL', async () => {
     const i = between(0, 2);
-    monitors[i]?.kill('SIGKILL');
+    kill(monitors[i], 'SIGKILL');
     await sleep(between(200, 3000));
     await startMonitor(i);
   }],
@@ -162,7 +210,7 @@ const faultKinds: [string, () => Promise<void>][] = [
   }],
 ];
 
-const t0 = Date.now();
+t0 = Date.now();
 while (Date.now() - t0 < duration) {
   await sleep(between(1000, 4000));
   const [name, run] = pick(faultKinds);
@@ -173,8 +221,16 @@ while (Date.now() - t0 < duration) {
 await producing;
 console.log(`faults: ${Object.entries(faults).map(([k, v]) => `${k} x${v}`).join(', ')}`);
 
-// Settle: every task must end (the ones a schedule fired included).
-const ids = mix.ids(scheduleLines);
+// Settle: every task must end (the ones a schedule fired included: those a monitor printed, and
+// those whose hashes are in Redis, a monitor killed between firing and printing leaving only that).
+const tickKeysFound: string[] = [];
+for (let cursor = '0'; ; ) {
+  const [next, found] = await server.client().scan(cursor, 'MATCH', `${globEscape(tickHead)}*`, 'COUNT', 1000);
+  tickKeysFound.push(...found);
+  if ((cursor = next) === '0') break;
+}
+const ticksInRedis = tickIdsIn(tickKeysFound, tickKeys.taskKeyPrefix, SCHEDULE);
+const ids = mix.ids(scheduleLines, ticksInRedis);
 const deadline = Date.now() + 120_000;
 let pending = ids;
 while (pending.length && Date.now() < deadline) {
@@ -188,6 +244,7 @@ while (pending.length && Date.now() < deadline) {
 
 const infos = await Promise.all(ids.map((id) => client.get(id)));
 const starts = new Map<string, number>();
+const runs = new Map<string, number>();
 const firstStart = new Map<string, number>();
 for (const p of everyProcess)
   p.lines.forEach((l, i) => {
@@ -195,6 +252,7 @@ for (const p of everyProcess)
     const [, id, attempt] = l.split(' ') as [string, string, string];
     // (per attempt: a retry is a start of its own, not a duplicate)
     starts.set(`${id} ${attempt}`, (starts.get(`${id} ${attempt}`) ?? 0) + 1);
+    runs.set(id, (runs.get(id) ?? 0) + 1);
     firstStart.set(id, Math.min(firstStart.get(id) ?? Infinity, p.times[i]!));
   });
 const lost = ids.filter((_, i) => infos[i]?.state !== 'END');
@@ -205,21 +263,27 @@ for (const p of prefixes) {
   queueLeft += await server.client().llen(`${p}new-task`);
   for (const [target, n] of Object.entries(await server.client().hgetall(`${p}new-task:running`))) running[`${p} ${target}`] = n;
 }
-const wrong = mix.check(ids, infos, firstStart, scheduleLines, running);
+const wrong = mix.check(ids, infos, firstStart, { scheduleLines, name: SCHEDULE, inRedis: ticksInRedis, ends: tickEnds, runs }, running);
+const unseen = unseenTicks(scheduleLines, SCHEDULE, ticksInRedis);
 
 console.log(`tasks: ${ids.length} submitted (${mix.summary()}), ${ids.length - lost.length} ended, ${lost.length} lost, ${queueLeft} still queued`);
 console.log(`executions: ${[...starts.values()].reduce((a, n) => a + n, 0)} starts, ${duplicates} duplicate executions (an attempt started twice), ${requeues.length} requeues`);
+console.log(`schedule: ${ticksInRedis.length} tick task(s) in Redis (${unseen.length} whose firing no monitor printed${unseen.length ? `: ${unseen.slice(0, 5).join(', ')}` : ''}), ${[...tickEnds.values()].reduce((a, n) => a + n, 0)} tick end(s) seen`);
+console.log(`processes: ${unexpectedExits.length} exit(s) the soak did not cause`);
+for (const e of unexpectedExits) console.log(`unexpected exit: ${e}`);
 for (const w of wrong.slice(0, 20)) console.log(`wrong: ${w}`);
 if (lost.length) console.log(`lost: ${lost.slice(0, 20).map((id) => `${id} (${mix.kindOf(id)}: ${infos[ids.indexOf(id)]?.state})`).join(', ')}`);
 
 for (const n of nodes) {
+  if (n.proc) killedBySoak.add(n.proc.proc);
   await n.proc?.kill('SIGKILL');
   await n.proxy.close();
 }
-for (const m of monitors) m?.kill('SIGKILL');
+for (const m of monitors) kill(m, 'SIGKILL');
+await endsSub.quit().catch(() => {});
 await client.close();
 await server.stop();
 
-const ok = lost.length === 0 && wrong.length === 0;
+const ok = lost.length === 0 && wrong.length === 0 && unexpectedExits.length === 0;
 console.log(`${ok ? 1 : 0} passed, ${ok ? 0 : 1} failed (chaos seed ${seed})`);
 process.exit(ok ? 0 : 1);
