@@ -5,8 +5,8 @@
  * users queue (test/chaos/mix.ts): plain ones, grouped ones under concurrency and rate limits
  * with priorities, delayed ones, ones that fail and are retried with a backoff, ones submitted
  * with a dedupe key, ones cancelled while queued or running, and a schedule's ticks. At the end
- * every task must have ended exactly once in Redis, none lost, each with the outcome its kind
- * allows; none may have started before it was due, no limit may be left counting a task, no
+ * every task must have ended in Redis, none lost, each with the outcome its kind allows, and
+ * none may have published a second `end` (its END is written once); none may have started before it was due, no limit may be left counting a task, no
  * schedule tick may have fired twice nor its task run to two ends (test/chaos/ticks.ts: the ticks
  * the monitors printed and those found in Redis), and no worker or monitor may have exited but
  * by the soak's own kill. Duplicate executions are counted.
@@ -89,20 +89,34 @@ function watchExit(name: string, p: ChildProcess, stderr: string[]) {
 }
 let t0 = Date.now();
 
-// The ends of the schedule's tick tasks, as published on their channels (a tick's task lives in
-// partition 0): one END per task, so a second is a tick's task run to a second end. (Told on a
-// connection of its own, straight to Redis, resubscribed after a restart: an end published while
-// it is down is not seen, and a tick counted as ending less often is not a wrong.)
-const tickKeys = buildKeys({ ...resolveRedisConfig(o), keyPrefix: prefixes[0]! });
-const tickHead = `${tickKeys.taskKeyPrefix}schedule:${SCHEDULE}@`;
+// The ends of every task, as published on their channels, in every partition: one END per task,
+// so a second is a task run to a second end (the schedule's tick tasks, in partition 0, are
+// checked with the ticks). (Told on a connection of its own, straight to Redis, resubscribed
+// after a restart: an end published while it is down is not seen, and a task counted as ending
+// less often is not a wrong.)
+const taskPrefixes = prefixes.map((p) => buildKeys({ ...resolveRedisConfig(o), keyPrefix: p }).taskKeyPrefix);
+const tickIdHead = `schedule:${SCHEDULE}@`;
+// (a tick's task lives in partition 0)
+const tickKeys = { taskKeyPrefix: taskPrefixes[0]! };
+const tickHead = `${tickKeys.taskKeyPrefix}${tickIdHead}`;
 const tickEnds = new Map<string, number>();
+const taskEnds = new Map<string, number>();
 const endsSub = server.client();
 endsSub.on('pmessage', (_pattern: string, channel: string, message: string) => {
-  const event = (JSON.parse(message) as { event?: string }).event;
-  const id = channel.slice(tickKeys.taskKeyPrefix.length, -'-events'.length);
-  if (event === 'end') tickEnds.set(id, (tickEnds.get(id) ?? 0) + 1);
+  let event: unknown;
+  try {
+    event = (JSON.parse(message) as { event?: unknown }).event;
+  } catch {
+    return;
+  }
+  if (event !== 'end') return;
+  const at = taskPrefixes.findIndex((tp) => channel.startsWith(tp));
+  if (at < 0) return;
+  const id = channel.slice(taskPrefixes[at]!.length, -'-events'.length);
+  const ends = at === 0 && id.startsWith(tickIdHead) ? tickEnds : taskEnds;
+  ends.set(id, (ends.get(id) ?? 0) + 1);
 });
-await endsSub.psubscribe(`${globEscape(tickHead)}*-events`);
+for (const tp of taskPrefixes) await endsSub.psubscribe(`${globEscape(tp)}*-events`);
 
 interface Node {
   name: string;
@@ -264,11 +278,13 @@ for (const p of prefixes) {
   for (const [target, n] of Object.entries(await server.client().hgetall(`${p}new-task:running`))) running[`${p} ${target}`] = n;
 }
 const wrong = mix.check(ids, infos, firstStart, { scheduleLines, name: SCHEDULE, inRedis: ticksInRedis, ends: tickEnds, runs }, running);
+for (const [id, n] of taskEnds) if (n > 1) wrong.push(`${id} (${mix.kindOf(id)}) ran to ${n} ends`);
 const unseen = unseenTicks(scheduleLines, SCHEDULE, ticksInRedis);
 
 console.log(`tasks: ${ids.length} submitted (${mix.summary()}), ${ids.length - lost.length} ended, ${lost.length} lost, ${queueLeft} still queued`);
 console.log(`executions: ${[...starts.values()].reduce((a, n) => a + n, 0)} starts, ${duplicates} duplicate executions (an attempt started twice), ${requeues.length} requeues`);
 console.log(`schedule: ${ticksInRedis.length} tick task(s) in Redis (${unseen.length} whose firing no monitor printed${unseen.length ? `: ${unseen.slice(0, 5).join(', ')}` : ''}), ${[...tickEnds.values()].reduce((a, n) => a + n, 0)} tick end(s) seen`);
+console.log(`ends: ${[...taskEnds.values()].reduce((a, n) => a + n, 0)} task end(s) seen, ${[...taskEnds.values()].filter((n) => n > 1).length} task(s) ended more than once`);
 console.log(`processes: ${unexpectedExits.length} exit(s) the soak did not cause`);
 for (const e of unexpectedExits) console.log(`unexpected exit: ${e}`);
 for (const w of wrong.slice(0, 20)) console.log(`wrong: ${w}`);
