@@ -4,6 +4,9 @@
  * not with Node's EPIPE stack trace.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
@@ -83,5 +86,23 @@ describe('a reader that closes early', () => {
       await redis.publish(channel, '{"event":"step","data":1,"at":0}');
     });
     expect(r).toEqual({ code: 0, signal: null, other: '' });
+  });
+
+  it('a worker whose log reader goes away (`worker | tee log`, tee gone) stops gracefully, not at once: it leaves the swarm, status 0', { timeout: 60_000 }, async () => {
+    const prefix = nextPrefix();
+    const dir = mkdtempSync(join(tmpdir(), 'task-swarm-pipes-'));
+    const file = join(dir, 'tasks.mjs');
+    writeFileSync(file, 'export function noop() { return 1; }\n');
+    try {
+      // its first log line (started on ...) meets the closed pipe
+      const r = await runWithClosed('stdout', ['worker', '--functions', file, '--port', '0', '--key-prefix', prefix, '--log', 'info']);
+      expect(r.code, r.other).toBe(0);
+      expect(r.other).toMatch(/the reader of its output went away: stopping the worker/);
+      expect(r.other).not.toMatch(/EPIPE|^\s+at /m);
+      // deregistered by its stop, not left for the monitors to prune
+      expect(await redis.smembers(`${prefix}workers`)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,7 @@ import { Worker, type WorkerOptions } from '../../worker.js';
 import type { CommandSpec, Invocation } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import { loadFunctions } from '../functions-module.js';
-import { PROG, type CliIO } from '../io.js';
+import { PROG, whenReaderGone, type CliIO } from '../io.js';
 import { choiceOption, fieldOptions, fieldValues, repeatableOption } from '../options.js';
 import { checkRedis } from '../redis-session.js';
 import { PEER_SECRET, secretOf, secretOptions } from '../secrets.js';
@@ -36,14 +36,17 @@ export async function runUntilSignal(io: CliIO, what: string, start: () => Promi
   let settle: (code: number) => void = () => {};
   const stopped = new Promise<number>((resolve) => (settle = resolve));
   let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
+  const handler = (signal: NodeJS.Signals | 'reader gone') => {
     if (stopping) {
+      if (signal === 'reader gone') return;
       io.stderr.write(`${PROG}: ${signal} again: exiting at once\n`);
       settle(signal === 'SIGINT' ? 130 : 143);
       return;
     }
     stopping = true;
-    io.stderr.write(`${PROG}: ${signal}: stopping the ${what} (${signal} again to exit at once)\n`);
+    io.stderr.write(
+      signal === 'reader gone' ? `${PROG}: the reader of its output went away: stopping the ${what}\n` : `${PROG}: ${signal}: stopping the ${what} (${signal} again to exit at once)\n`,
+    );
     stop().then(
       () => settle(0),
       (e: unknown) => {
@@ -54,6 +57,8 @@ export async function runUntilSignal(io: CliIO, what: string, start: () => Promi
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  // (`task-swarm worker | tee log`, tee gone: stopped as by a signal, its tasks handed back)
+  const readerKept = whenReaderGone(() => handler('reader gone'));
   try {
     // A signal during start stops it too; start failing because of that stop is no error.
     await Promise.race([
@@ -66,6 +71,7 @@ export async function runUntilSignal(io: CliIO, what: string, start: () => Promi
   } finally {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
+    readerKept();
   }
 }
 
