@@ -39,8 +39,7 @@ if not epoch then
   redis.call('SET', KEYS[6], epoch)
 end
 
-local timeout = tonumber(redis.call('HGET', KEYS[5], 'timeout'))
-noteSeen({ workerSeen = KEYS[2], grace = KEYS[4], outage = KEYS[5] }, now, timeout)
+local timeout = noteSeen({ workerSeen = KEYS[2], grace = KEYS[4], outage = KEYS[5] }, now, nil)
 
 redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3]), worker)
 redis.call('SADD', KEYS[3], worker)

@@ -12,12 +12,14 @@
   dead worker's tasks RUNNING for as long as the live one stalled once per taskTimeout.
 
   noteSeen(K, now, timeout) with K = { workerSeen, grace, outage } (key names); timeout = the
-  monitors' taskTimeout (nil: no monitor has told it yet, and nothing is held).
+  monitors' taskTimeout (a monitor's sweep), or nil to read it from the outage hash (a worker's
+  heartbeat; none there: no monitor has told it yet, and nothing is held). Returns the timeout.
 ]]
 
 local function noteSeen(K, now, timeout)
+  local o = redis.call('HMGET', K.outage, 'silence', 'seen', 'timeout')
+  timeout = timeout or tonumber(o[3])
   if timeout then
-    local o = redis.call('HMGET', K.outage, 'silence', 'seen')
     local seen = tonumber(o[2])
     local last = redis.call('ZRANGE', K.workerSeen, -1, -1, 'WITHSCORES')
     if last[2] and now > tonumber(last[2]) and o[1] ~= last[2] and not (seen and now - seen <= timeout / 2) then
@@ -26,4 +28,5 @@ local function noteSeen(K, now, timeout)
     end
   end
   redis.call('HSET', K.outage, 'seen', now)
+  return timeout
 end
