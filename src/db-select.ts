@@ -20,9 +20,16 @@ const waiting = new WeakMap<object, Set<() => void>>();
 /** who is told of the first refusal after a SELECT went through (a running worker's log) */
 const listeners = new WeakMap<object, (() => void)[]>();
 
-/** `listener` is called when `redis`'s SELECT is refused after it was not (a new spell of refusals) */
-export function onRefused(redis: object, listener: () => void): void {
-  listeners.set(redis, [...(listeners.get(redis) ?? []), listener]);
+/**
+ * `listener` gets the refusal (a ConfigError naming `where`) when `redis`'s SELECT is refused
+ * after it was not: once per spell of refusals.
+ */
+export function onRefused(redis: object, where: string, listener: (refusal: ConfigError) => void): void {
+  const tell = () => {
+    const r = selectRefusal(redis, where);
+    if (r) listener(r);
+  };
+  listeners.set(redis, [...(listeners.get(redis) ?? []), tell]);
 }
 
 /** `redis`, its SELECTs watched: a refused one is kept until one succeeds (a reconnect) */

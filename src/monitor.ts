@@ -9,7 +9,7 @@ import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
 import { hasQuorum } from '../machines/quorum.js';
-import { onRefused, selectRefusal } from './db-select.js';
+import { onRefused } from './db-select.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type ProcessOptions } from './config.js';
 import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
@@ -98,9 +98,8 @@ export class Monitor extends MeteredProcess {
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     // (at start the refusal fails start() itself; once running, the monitor waits as for a Redis
     // that is down, and says why once, rather than sweep db 0: src/db-select.ts)
-    onRefused(this.redis, () => {
-      const refused = selectRefusal(this.redis, `Redis at ${redisAddress(this.config.redis)}`);
-      if (refused && this.actor && !this.actor.getSnapshot().matches('starting')) this.log.error(`${refused.message}: this monitor waits as for a Redis that is down, until the server has the database again`);
+    onRefused(this.redis, `Redis at ${redisAddress(this.config.redis)}`, (refused) => {
+      if (this.actor && !this.actor.getSnapshot().matches('starting')) this.log.error(`${refused.message}: this monitor waits as for a Redis that is down, until the server has the database again`);
     });
     this.telemetry = new MonitorTelemetry(this.config, this.redis, this.parts, this.log, this);
   }

@@ -10,7 +10,7 @@ import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/w
 import { taskMachine } from '../machines/task.js';
 import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
-import { onRefused, selectRefusal } from './db-select.js';
+import { onRefused } from './db-select.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
 import { escapeControls, quote } from './quote.js';
@@ -272,9 +272,8 @@ export class Worker extends MeteredProcess {
     for (const c of [this.redis, this.sub]) c.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     // (at start the refusal fails start() itself; once running, the worker waits as for a Redis
     // that is down, and says why once, rather than run in db 0: src/db-select.ts)
-    onRefused(this.redis, () => {
-      const refused = selectRefusal(this.redis, `Redis at ${redisAddress(this.config.redis)}`);
-      if (refused && this.actor && !this.actor.getSnapshot().matches('starting')) this.log.error(`${refused.message}: this worker waits as for a Redis that is down, its tasks with it, until the server has the database again`);
+    onRefused(this.redis, `Redis at ${redisAddress(this.config.redis)}`, (refused) => {
+      if (this.actor && !this.actor.getSnapshot().matches('starting')) this.log.error(`${refused.message}: this worker waits as for a Redis that is down, its tasks with it, until the server has the database again`);
     });
     this.parts = partitionKeys(this.config.redis).map((keys, index) => this.partition(keys, index));
     this.layoutKey = buildKeys(this.config.redis).layout;
