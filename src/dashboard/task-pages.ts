@@ -1,8 +1,8 @@
 /**
  * Pages of tasks by state, read from the sorted structures that already index them (the lease
- * zset for RUNNING, the delayed zset, the ended list and the recently ended zset; for QUEUED the queued set and the
- * functions' queues, queued-walk.ts): range reads and one pipelined HMGET per page, so a page
- * costs the same at a million tasks as at ten.
+ * zset for RUNNING, the delayed zset, the ended list and the recently ended zset; for QUEUED the
+ * queued set and the functions' queues, queued-walk.ts): range reads and one pipelined HMGET
+ * per page, so a page costs the same at a million tasks as at ten.
  *
  * A partitioned swarm (src/partitions.ts) keeps each structure once per partition, each in its
  * own order. A page walks them in turn: the rest of one partition's list, then the next one's
