@@ -10,6 +10,7 @@ import { watchRedis } from '../src/cli/redis-session.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { Client, Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { startProxy } from './helpers/tcp-proxy.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -96,5 +97,35 @@ describe("the long wait's watch of Redis", () => {
     });
     expect(said).toEqual([]);
     expect(opened).toBe(2);
+  });
+
+  it('says nothing when its connection is cut while a look is waiting for its answer', async () => {
+    // (every chunk 300 ms each way through the proxy: each look is a 600 ms round trip, so a cut
+    // lands on a look in flight; the new connection is asked in the same look, and answers)
+    const proxy = await startProxy('127.0.0.1', server.port);
+    const said: string[] = [];
+    const unwatch = watchRedis(resolveRedisConfig({ ...server.options(), port: proxy.port }), (line) => said.push(line), 50);
+    try {
+      // (the watch's INFO calls: the server's count less this test's own, each counted once done)
+      let own = 0;
+      const infos = async () => Number(/cmdstat_info:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0) - own++;
+      await until(async () => (await infos()) > 0, 'the first look to connect');
+      for (let cut = 0; cut < 3; cut++) {
+        // (the watch on a connection of its own again, looking with no delay; then each chunk
+        // held, and the cut once a look's ask has reached Redis, its answer on the way back)
+        const opened = await infos();
+        await until(async () => (await infos()) >= opened + 3, 'the watch to look on its connection');
+        proxy.delay(300);
+        const before = await infos();
+        await until(async () => (await infos()) > before, 'a look to reach Redis');
+        proxy.reset();
+        proxy.heal();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      unwatch();
+      await proxy.close();
+    }
+    expect(said).toEqual([]);
   });
 });

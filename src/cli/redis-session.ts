@@ -74,6 +74,10 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
   };
   const look = async () => {
     try {
+      // A kept connection closed under the look (a server-side CLIENT KILL, an idle timeout, a
+      // proxy) says nothing of Redis: a fresh connection is asked in the same look, and only its
+      // failure is news. Not answering in time is (the fresh one would wait as long again).
+      let answered = false;
       if (conn?.status === 'ready') {
         // (its role, not a PING: a Redis made a replica under the command keeps its clients and
         // answers them, while it refuses every write; the first look's checks refuse it, and so
@@ -81,10 +85,13 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
         const kept = conn;
         const asked: Promise<string> = kept instanceof Cluster ? kept.ping() : kept.info('replication');
         const answer = await within(CHECK_MS, asked.catch((e: Error) => e));
-        if (answer instanceof Error) throw answer;
         if (answer === undefined) throw new Error(`no answer within ${CHECK_MS / 1000} s`);
-        if (!(kept instanceof Cluster)) checkServerRole(answer, `Redis at ${redisAddress(config)}`);
-      } else {
+        if (!(answer instanceof Error)) {
+          if (!(kept instanceof Cluster)) checkServerRole(answer, `Redis at ${redisAddress(config)}`);
+          answered = true;
+        }
+      }
+      if (!answered) {
         drop();
         const opened = (await probeConnection(config, CHECK_MS)).conn;
         if (stopped) opened.disconnect();
