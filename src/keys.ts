@@ -42,6 +42,8 @@ export interface Keys {
   workerFunctions: string;
   /** hash worker -> JSON {state, at}: its machine's state value at its last change, for the dashboard */
   workerStates: string;
+  /** hash worker -> the process (`<host>-<pid>-<random>`) that last heartbeated under that address: two at once are told (renew.lua) */
+  workerOwners: string;
   /** zset monitor name -> Redis ms of its last sweep (requeue.lua), for the dashboard */
   monitorsSeen: string;
   /** set of paused functions (`*` = the swarm) */
@@ -110,7 +112,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     endQueue: p + c.endQueue,
     workerSet: p + c.workerSet,
     ...under(c.taskSet, { leases: 'leases', ended: 'ended', recentEnded: 'ended:recent', grace: 'grace', outage: 'outage', epoch: 'epoch', monitorsSeen: 'monitors' }),
-    ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states' }),
+    ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states', workerOwners: 'owners' }),
     // (the scripts name delayed and dedupe from the queue's key: lib/names.lua delayedKey, dedupeKey)
     ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', dedupe: 'keys', layout: 'partitions', adminCalls: 'admin-calls' }),
     dead,

@@ -223,6 +223,8 @@ export class Worker extends MeteredProcess {
   private formatted?: { host: string; port: number; address: string };
   /** names our connections (redis.ts connectionOwner), unique to this worker */
   private readonly owner = connectionOwner();
+  /** other processes found heartbeating under this worker's address (heardTwin) */
+  private readonly twinsHeard = new Set<string>();
   /** metrics and traces (src/telemetry/worker-telemetry.ts) */
   protected readonly telemetry: WorkerTelemetry;
   /** the task machines, once the machine is built (read by the metrics) */
@@ -543,7 +545,7 @@ export class Worker extends MeteredProcess {
    */
   private async leaveFailed(): Promise<void> {
     this.listed = false;
-    if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address))));
+    if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner))));
     await this.closeConnections();
   }
 
@@ -1002,9 +1004,10 @@ export class Worker extends MeteredProcess {
 
   private async renewIn(part: WorkerPartition, held: HeldLease[]): Promise<string[]> {
     const sent = performance.now();
-    const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval);
+    const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval, this.owner);
     this.telemetry.renewCall(performance.now() - sent);
     this.heardTaskTimeout(r.taskTimeout);
+    if (r.twin !== undefined) this.heardTwin(r.twin);
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -1058,6 +1061,23 @@ export class Worker extends MeteredProcess {
       `heartbeatInterval ${every} ms is more than a quarter of the monitors' taskTimeout (${taskTimeout} ms): ` +
         `a monitor requeues a RUNNING task whose last heartbeat is taskTimeout old, so ${every >= taskTimeout ? 'every task that runs longer than taskTimeout here' : 'a task whose heartbeat is a little late'} ` +
         `is requeued as dead while it runs, and runs twice; set heartbeatInterval to at most ${Math.floor(taskTimeout / 4)} ms, or raise the monitors' taskTimeout`,
+    );
+  }
+
+  /**
+   * Another live process heartbeats under this worker's address (renew.lua's `twin`): hosts
+   * behind NAT with the same private address (containers on a default bridge), or one
+   * `advertise` given to two. Each takes the other for itself, so neither pings it and partition
+   * detection counts one peer short; each drops the other's claim receipts; a stop of either
+   * leaves the address to the other. Said once per other process, as an error: the fix is
+   * configuration, and nothing here can tell which of the two should yield.
+   */
+  private heardTwin(other: string): void {
+    if (this.twinsHeard.has(other) || this.twinsHeard.size >= 16) return;
+    this.twinsHeard.add(other);
+    this.log.error(
+      `another worker process (${quote(other)}) heartbeats under this worker's address ${this.address}: the two take each other for themselves, ` +
+        `so partition detection counts one peer short and claim receipts are dropped; give each worker an address of its own (advertise, or host and port)`,
     );
   }
 
@@ -1173,7 +1193,7 @@ export class Worker extends MeteredProcess {
       for (const part of this.parts) {
         if (signal.aborted) return; // stopped while starting: `deregister` undoes what landed
         this.registrationSent = true;
-        const r = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()]);
+        const r = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()], this.owner);
         part.epoch = r.epoch;
         this.heardTaskTimeout(r.taskTimeout);
       }
@@ -1488,7 +1508,7 @@ export class Worker extends MeteredProcess {
             );
             // (not listed from now on: what addTaskFunction() says would land after this)
             this.listed = false;
-            await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address))));
+            await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner))));
           } finally {
             await this.closeConnections();
             log.info('stopped');

@@ -17,19 +17,18 @@ export async function renewLeases(
   worker: string,
   held: HeldLease[],
   heartbeatInterval = 1000,
+  owner = '',
 ): Promise<RenewReply> {
-  const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval];
+  const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval, owner];
   for (const h of held) args.push(h.id, h.lease);
-  const [lost, missing, now, epoch, cancelled, timeout] = (await runScript(redis, 'renew', [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch], args)) as [
-    string[],
-    string[],
-    number,
-    string,
-    string[],
-    number | null | undefined,
-  ];
-  // (false, a nil reply: no monitor has swept yet)
-  return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined };
+  const [lost, missing, now, epoch, cancelled, timeout, twin] = (await runScript(
+    redis,
+    'renew',
+    [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch, keys.workerOwners],
+    args,
+  )) as [string[], string[], number, string, string[], number | null | undefined, string | null | undefined];
+  // (false, a nil reply: no monitor has swept yet; no other process at this address)
+  return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined, twin: typeof twin === 'string' ? twin : undefined };
 }
 
 export interface RenewReply {
@@ -40,8 +39,9 @@ export interface RenewReply {
   cancelled: string[];
   /** the monitors' taskTimeout as Redis holds it (written by their sweeps); none before a monitor has swept */
   taskTimeout?: number;
+  /** another process that heartbeated under this worker's address since it last did (renew.lua) */
+  twin?: string;
 }
-
 
 /** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */
 export async function handBack(redis: Connection, keys: Keys, held: HeldLease[], reason = 'worker stopping'): Promise<string[]> {

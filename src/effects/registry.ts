@@ -4,26 +4,31 @@ import { parseAddress } from '../address.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
-/** Returns the epoch of Redis's data (see renew.lua). */
-/** the epoch of Redis's data, and the monitors' taskTimeout as Redis holds it (none before a monitor has swept) */
+const registryKeys = (keys: Keys) => [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates, keys.outage, keys.workerOwners];
+
+/**
+ * List `worker` as the address of process `owner` (register.lua). Returns the epoch of Redis's
+ * data, and the monitors' taskTimeout as Redis holds it (none before a monitor has swept).
+ */
 export async function registerWorker(
   redis: Connection,
   keys: Keys,
   worker: string,
   heartbeatInterval = 1000,
   functions: string[] = [],
+  owner = '',
 ): Promise<{ epoch: string; taskTimeout?: number }> {
-  const [, epoch, timeout] = (await runScript(
-    redis,
-    'register',
-    [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates, keys.outage],
-    [worker, 'add', heartbeatInterval, JSON.stringify(functions)],
-  )) as [number, string, number | null | undefined];
+  const [, epoch, timeout] = (await runScript(redis, 'register', registryKeys(keys), [worker, 'add', owner, heartbeatInterval, JSON.stringify(functions)])) as [
+    number,
+    string,
+    number | null | undefined,
+  ];
   return { epoch, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined };
 }
 
-export async function deregisterWorker(redis: Connection, keys: Keys, worker: string): Promise<void> {
-  await runScript(redis, 'register', [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates, keys.outage], [worker, 'remove']);
+/** Take `worker` out, unless another process has heartbeated under its address since `owner` did. */
+export async function deregisterWorker(redis: Connection, keys: Keys, worker: string, owner = ''): Promise<void> {
+  await runScript(redis, 'register', registryKeys(keys), [worker, 'remove', owner]);
 }
 
 /** Say which functions `worker` serves (`workers:functions`, read by stats and status). */

@@ -18,7 +18,7 @@ export async function requeueStale(
   const [requeued, parked, nextDeadline, now, graceLeft, pruned, more, cancelled] = (await runScript(
     redis,
     'requeue',
-    [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended],
+    [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended, keys.workerOwners],
     [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor],
   )) as [string[], string[], number, number, number, string[], number, string[] | undefined];
   return { requeued, parked, cancelled: cancelled ?? [], nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };

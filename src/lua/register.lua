@@ -5,8 +5,13 @@
   KEYS[4] workerFunctions (hash: worker -> the functions it serves, JSON)
   KEYS[5] workerStates (hash: worker -> its machine state, for the dashboard; dropped on remove)
   KEYS[6] outage (hash; its `timeout` is the monitors' taskTimeout, written by requeue.lua)
-  ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] its heartbeatInterval ms
-  ARGV[4] the functions it serves, JSON (add)
+  KEYS[7] workerOwners (hash: worker -> the process that last heartbeated under that address)
+  ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] the process, `<host>-<pid>-<random>`
+  ARGV[4] its heartbeatInterval ms (add)   ARGV[5] the functions it serves, JSON (add)
+
+  A process adding itself takes the address over (its earlier process's, dead or stopped, is
+  forgotten). A process taking itself out leaves the address listed when another process has
+  heartbeated under it since (two processes at one address, renew.lua: the other still lives).
 
   Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua),
   the monitors' taskTimeout or false (none yet; as renew.lua returns it: a worker whose
@@ -14,15 +19,21 @@
 ]]
 --@include lib/now.lua
 local now = nowMs()
+local worker, owner = ARGV[1], ARGV[3]
 if ARGV[2] == 'add' then
-  redis.call('SADD', KEYS[1], ARGV[1])
-  redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3] or 1000), ARGV[1])
-  if ARGV[4] then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
+  redis.call('SADD', KEYS[1], worker)
+  redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[4] or 1000), worker)
+  if ARGV[5] then redis.call('HSET', KEYS[4], worker, ARGV[5]) end
+  redis.call('HSET', KEYS[7], worker, owner)
 else
-  redis.call('SREM', KEYS[1], ARGV[1])
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  redis.call('HDEL', KEYS[4], ARGV[1])
-  redis.call('HDEL', KEYS[5], ARGV[1])
+  local holder = redis.call('HGET', KEYS[7], worker)
+  if not holder or holder == owner then
+    redis.call('SREM', KEYS[1], worker)
+    redis.call('ZREM', KEYS[2], worker)
+    redis.call('HDEL', KEYS[4], worker)
+    redis.call('HDEL', KEYS[5], worker)
+    redis.call('HDEL', KEYS[7], worker)
+  end
 end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then

@@ -6,15 +6,16 @@
   KEYS[3] workerSet   KEYS[4] grace
   KEYS[5] outage (hash: timeout = the monitors' taskTimeout, silence = the overdue time that
   began the last outage, seen = the last heartbeat or sweep)   KEYS[6] epoch (an id of this
-  Redis's data, made here when missing)
+  Redis's data, made here when missing)   KEYS[7] workerOwners (hash: worker -> the process
+  that last heartbeated under that address)
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] its heartbeatInterval ms
-  ARGV[4..] pairs of task id, lease
+  ARGV[4] the process, `<host>-<pid>-<random>`   ARGV[5..] pairs of task id, lease
 
   A worker is overdue when it missed three heartbeats. After a silence of the whole swarm,
   requeues are held for one taskTimeout (lib/swarm-silence.lua; requeue.lua makes the same
   check).
 
-  Returns { lost, missing, now, epoch, cancelled, timeout }:
+  Returns { lost, missing, now, epoch, cancelled, timeout, twin }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced);
               not one this claim ended itself (END under its lease, or its retry written), which
               an END in flight beside the heartbeat makes common
@@ -26,6 +27,12 @@
     timeout = the monitors' taskTimeout as they last wrote it (requeue.lua), or false when no
               monitor has yet: a worker whose heartbeatInterval is too slow for it warns, since
               its healthy tasks would be requeued as dead (src/worker.ts)
+    twin    = the process that heartbeated under this address since this one last did, or
+              false: two live processes at one address (hosts behind NAT with equal private
+              addresses, one `advertise` given to two) take each other for themselves as
+              peers, drop each other's claim receipts and can repeat a lease; the worker says
+              so. A process restarted at its address is never one: the one before it is gone
+              (the port was its own), and register.lua took the address over.
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
@@ -43,9 +50,11 @@ local timeout = noteSeen({ workerSeen = KEYS[2], grace = KEYS[4], outage = KEYS[
 
 redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3]), worker)
 redis.call('SADD', KEYS[3], worker)
+local holder = redis.call('HGET', KEYS[7], worker)
+redis.call('HSET', KEYS[7], worker, ARGV[4])
 
 local lost, missing, cancelled = {}, {}, {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   local id, lease = ARGV[i], ARGV[i + 1]
   local key = prefix .. id
   local h = fields(key, 'state', 'lease', 'retry_lease', 'cancelling')
@@ -64,4 +73,4 @@ for i = 4, #ARGV, 2 do
   end
 end
 -- (a whole number in a reply: Redis makes a Lua number an integer; none is false, a nil reply)
-return { lost, missing, now, epoch, cancelled, timeout or false }
+return { lost, missing, now, epoch, cancelled, timeout or false, holder ~= ARGV[4] and holder or false }

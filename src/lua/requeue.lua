@@ -25,6 +25,7 @@
   KEYS[14] workerStates (hash: worker -> its machine state; a pruned worker's is dropped)
   KEYS[15] monitorsSeen (zset: monitor -> its last sweep, Redis ms; for the dashboard)
   KEYS[16] ended (list): a stale task cancelled while it ran, ended here, for reap.lua
+  KEYS[17] workerOwners (hash: worker -> its process; a pruned worker's is dropped)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
@@ -139,6 +140,7 @@ for _, w in ipairs(pruned) do
   redis.call('SREM', KEYS[12], w)
   redis.call('HDEL', KEYS[13], w)
   redis.call('HDEL', KEYS[14], w)
+  redis.call('HDEL', KEYS[17], w)
 end
 
 local nextDeadline = -1

@@ -1,0 +1,72 @@
+/**
+ * Two live worker processes under one address (hosts behind NAT with the same private address,
+ * containers on a default bridge, one `advertise` given to two): each is told, naming the other,
+ * and a stop of one leaves the address to the other. A worker restarted at its own address is
+ * never taken for a second process.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+const ADDRESS = '10.255.255.1:7000';
+const TWIN = /^ERROR another worker process \("([^"]+)"\) heartbeats under this worker's address 10\.255\.255\.1:7000: .*give each worker an address of its own/;
+
+describe('two worker processes under one address', () => {
+  it('each is told, naming the other; a stop of one leaves the address listed for the other', async () => {
+    const prefix = `twins${++n}:`;
+    const options = { redis: server.options({ keyPrefix: prefix }), port: 0, advertise: ADDRESS, heartbeatInterval: 100 };
+    const procs: WorkerProcess[] = [];
+    try {
+      procs.push(await spawnWorker(options), await spawnWorker(options));
+      const [a, b] = procs as [WorkerProcess, WorkerProcess];
+      const toldA = TWIN.exec(await a.waitFor(TWIN, 10_000))![1]!;
+      const toldB = TWIN.exec(await b.waitFor(TWIN, 10_000))![1]!;
+      // (each names the other: two processes, not one told of itself)
+      expect(toldA).not.toBe(toldB);
+      expect(toldA).toMatch(/-\d+-[0-9a-f]{8}$/);
+      expect(a.lines.filter((l) => TWIN.test(l))).toHaveLength(1);
+      // a stops gracefully: b still serves under the address, so the address stays listed,
+      // with the functions b serves (no heartbeat of b's writes them again)
+      expect(await a.kill('SIGTERM')).toBe(0);
+      expect(await redis.sismember(`${prefix}workers`, ADDRESS)).toBe(1);
+      expect(await redis.hexists(`${prefix}workers:functions`, ADDRESS)).toBe(1);
+      // b, stopping last, takes it out
+      expect(await b.kill('SIGTERM')).toBe(0);
+      expect(await redis.sismember(`${prefix}workers`, ADDRESS)).toBe(0);
+      expect(await redis.hexists(`${prefix}workers:owners`, ADDRESS)).toBe(0);
+    } finally {
+      for (const p of procs) await p.kill('SIGKILL');
+    }
+  }, 40_000);
+
+  it('a worker restarted at its address after a SIGKILL is not taken for a second process', async () => {
+    const prefix = `twins${++n}:`;
+    const options = { redis: server.options({ keyPrefix: prefix }), port: 0, advertise: ADDRESS, heartbeatInterval: 100 };
+    const first = await spawnWorker(options);
+    await until(async () => (await redis.hget(`${prefix}workers:owners`, ADDRESS)) !== null, 'the first process to heartbeat');
+    await first.kill('SIGKILL');
+    const second = await spawnWorker(options);
+    try {
+      // (twenty heartbeats of the second, under the address the first held and never gave back)
+      const owner = await redis.hget(`${prefix}workers:owners`, ADDRESS);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(await redis.hget(`${prefix}workers:owners`, ADDRESS)).toBe(owner);
+      expect(second.lines.filter((l) => /^ERROR/.test(l))).toEqual([]);
+    } finally {
+      await second.kill('SIGKILL');
+    }
+  }, 40_000);
+});
