@@ -43,6 +43,8 @@ describe('task-swarm CLI', () => {
     ['the same task submitted again', ['submit', 'f', '1', '--id', 'dup-cli'], 0, /^$/],
     ['another task with a used id', ['submit', 'f', '2', '--id', 'dup-cli'], 1, /already in use/],
     ['a bad option value', ['worker', '--functions', CLI, '--concurrency', '0'], 2, /--concurrency must be >= 1, got 0/],
+    // (as a missing --redis-password-file: the path typed is the mistake; it was status 1)
+    ['a --functions file that is not there', ['worker', '--functions', '/no/such/functions.js'], 2, /^task-swarm: --functions: no such file: \/no\/such\/functions\.js\n$/],
     // an inherited property of the command table is no command (it was an "unexpected error", 1)
     ['a command named like an Object property', ['constructor'], 2, /unknown command "constructor"/],
     // Node timers cannot wait longer: the wait used to end at once, "timed out", with Node's warning

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TaskFunction } from '../task.js';
-import { RuntimeError } from './errors.js';
+import { RuntimeError, UsageError } from './errors.js';
 
 async function importModule(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
@@ -31,7 +31,8 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
  * Each named export that is a function is registered under its export name; a default export
  * that is an object registers its function properties by key; a default export that is a
  * function registers under its name (or the file name when anonymous). A name two modules
- * export differently, a module that cannot load or exports no function: a RuntimeError.
+ * export differently, a module that cannot load or exports no function: a RuntimeError; a path
+ * that names no file: a UsageError.
  */
 export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFunction>> {
   const found = new Map<string, { fn: TaskFunction; from: string }>();
@@ -42,7 +43,8 @@ export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFu
   };
   for (const p of paths) {
     const file = resolve(p);
-    if (!existsSync(file)) throw new RuntimeError(`--functions: no such file: ${p}`);
+    // (a path typed wrong is a mistake in the command line, as a missing --redis-password-file is)
+    if (!existsSync(file)) throw new UsageError(`--functions: no such file: ${p}`);
     let mod: Record<string, unknown>;
     try {
       mod = await importModule(file);
