@@ -42,7 +42,7 @@ export interface Keys {
   workerFunctions: string;
   /** hash worker -> JSON {state, at}: its machine's state value at its last change, for the dashboard */
   workerStates: string;
-  /** hash worker -> the process (`<host>-<pid>-<random>`) that last heartbeated under that address: two at once are told (renew.lua) */
+  /** hash worker -> the processes (`<host>-<pid>-<random>@<overdue ms>`, space-separated) heartbeating under that address: two at once are told (lib/address-owners.lua) */
   workerOwners: string;
   /** zset monitor name -> Redis ms of its last sweep (requeue.lua), for the dashboard */
   monitorsSeen: string;

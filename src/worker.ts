@@ -125,6 +125,8 @@ interface WorkerPartition {
   outbox: EventOutbox;
   /** the epoch of its data at our last heartbeat: a change means Redis lost its data there */
   epoch: string;
+  /** the other processes listed under this worker's address at our last heartbeat there, name -> overdue (renew.lua) */
+  othersSeen: Map<string, string>;
 }
 
 export class Worker extends MeteredProcess {
@@ -323,7 +325,7 @@ export class Worker extends MeteredProcess {
             })
         : undefined,
     );
-    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '' };
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', othersSeen: new Map() };
   }
 
   /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
@@ -1007,7 +1009,13 @@ export class Worker extends MeteredProcess {
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval, this.owner);
     this.telemetry.renewCall(performance.now() - sent);
     this.heardTaskTimeout(r.taskTimeout);
-    if (r.twin !== undefined) this.heardTwin(r.twin);
+    // (a process whose entry moved since the last heartbeat here heartbeats there too; one that
+    // stands still is gone: renew.lua)
+    for (const [other, overdue] of r.others) {
+      const before = part.othersSeen.get(other);
+      if (before !== undefined && before !== overdue) this.heardTwin(other);
+    }
+    part.othersSeen = r.others;
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -1069,11 +1077,14 @@ export class Worker extends MeteredProcess {
    * behind NAT with the same private address (containers on a default bridge), or one
    * `advertise` given to two. Each takes the other for itself, so neither pings it and partition
    * detection counts one peer short; each drops the other's claim receipts; a stop of either
-   * leaves the address to the other. Said once per other process, as an error: the fix is
-   * configuration, and nothing here can tell which of the two should yield.
+   * leaves the address to the other. Said once per other process (a twin restarted is a new
+   * one), as an error: the fix is configuration, and nothing here can tell which of the two
+   * should yield.
    */
   private heardTwin(other: string): void {
-    if (this.twinsHeard.has(other) || this.twinsHeard.size >= 16) return;
+    if (this.twinsHeard.has(other)) return;
+    // (bounded: a twin restarting in a loop is a new name each time)
+    if (this.twinsHeard.size >= 100) this.twinsHeard.clear();
     this.twinsHeard.add(other);
     this.log.error(
       `another worker process (${quote(other)}) heartbeats under this worker's address ${this.address}: the two take each other for themselves, ` +

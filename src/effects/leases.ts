@@ -21,14 +21,16 @@ export async function renewLeases(
 ): Promise<RenewReply> {
   const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval, owner];
   for (const h of held) args.push(h.id, h.lease);
-  const [lost, missing, now, epoch, cancelled, timeout, twin] = (await runScript(
+  const [lost, missing, now, epoch, cancelled, timeout, othersFlat] = (await runScript(
     redis,
     'renew',
     [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch, keys.workerOwners],
     args,
-  )) as [string[], string[], number, string, string[], number | null | undefined, string | null | undefined];
-  // (false, a nil reply: no monitor has swept yet; no other process at this address)
-  return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined, twin: typeof twin === 'string' ? twin : undefined };
+  )) as [string[], string[], number, string, string[], number | null | undefined, string[] | undefined];
+  const others = new Map<string, string>();
+  for (let i = 0; i + 1 < (othersFlat?.length ?? 0); i += 2) others.set(othersFlat![i]!, othersFlat![i + 1]!);
+  // (false, a nil reply: no monitor has swept yet)
+  return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined, others };
 }
 
 export interface RenewReply {
@@ -39,8 +41,8 @@ export interface RenewReply {
   cancelled: string[];
   /** the monitors' taskTimeout as Redis holds it (written by their sweeps); none before a monitor has swept */
   taskTimeout?: number;
-  /** another process that heartbeated under this worker's address since it last did (renew.lua) */
-  twin?: string;
+  /** the other processes listed under this worker's address, not overdue: name -> their overdue time as written (renew.lua) */
+  others: Map<string, string>;
 }
 
 /** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */

@@ -26,7 +26,7 @@ export async function registerWorker(
   return { epoch, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined };
 }
 
-/** Take `worker` out, unless another process has heartbeated under its address since `owner` did. */
+/** Take `worker` out, unless another process still heartbeats under its address (lib/address-owners.lua). */
 export async function deregisterWorker(redis: Connection, keys: Keys, worker: string, owner = ''): Promise<void> {
   await runScript(redis, 'register', registryKeys(keys), [worker, 'remove', owner]);
 }

@@ -5,35 +5,40 @@
   KEYS[4] workerFunctions (hash: worker -> the functions it serves, JSON)
   KEYS[5] workerStates (hash: worker -> its machine state, for the dashboard; dropped on remove)
   KEYS[6] outage (hash; its `timeout` is the monitors' taskTimeout, written by requeue.lua)
-  KEYS[7] workerOwners (hash: worker -> the process that last heartbeated under that address)
+  KEYS[7] workerOwners (hash: worker -> the processes heartbeating under that address, lib/address-owners.lua)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] the process, `<host>-<pid>-<random>`
   ARGV[4] its heartbeatInterval ms (add)   ARGV[5] the functions it serves, JSON (add)
 
-  A process adding itself takes the address over (its earlier process's, dead or stopped, is
-  forgotten). A process taking itself out leaves the address listed when another process has
-  heartbeated under it since (two processes at one address, renew.lua: the other still lives).
+  A process adding itself takes the address over from the processes of its own host listed
+  under it (the one before it there held the port until it died: a worker restarted after a
+  crash is not told of its predecessor; lib/address-owners.lua); those of other hosts whose
+  heartbeats are not overdue stay, and are told of it (renew.lua). A process taking itself out
+  leaves the address listed while another process's heartbeats under it are not overdue: that
+  one still lives there.
 
   Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua),
   the monitors' taskTimeout or false (none yet; as renew.lua returns it: a worker whose
   heartbeatInterval is too slow for it is told at start, not a heartbeat later) }.
 ]]
 --@include lib/now.lua
+--@include lib/address-owners.lua
 local now = nowMs()
 local worker, owner = ARGV[1], ARGV[3]
 if ARGV[2] == 'add' then
+  local overdue = now + 3 * tonumber(ARGV[4] or 1000)
   redis.call('SADD', KEYS[1], worker)
-  redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[4] or 1000), worker)
+  redis.call('ZADD', KEYS[2], overdue, worker)
   if ARGV[5] then redis.call('HSET', KEYS[4], worker, ARGV[5]) end
-  redis.call('HSET', KEYS[7], worker, owner)
+  writeOwners(KEYS[7], worker, otherHostsOwners(KEYS[7], worker, owner, now), owner, overdue)
 else
-  local holder = redis.call('HGET', KEYS[7], worker)
-  if not holder or holder == owner then
+  local others = otherOwners(KEYS[7], worker, owner, now)
+  if #others == 0 then
     redis.call('SREM', KEYS[1], worker)
     redis.call('ZREM', KEYS[2], worker)
     redis.call('HDEL', KEYS[4], worker)
     redis.call('HDEL', KEYS[5], worker)
-    redis.call('HDEL', KEYS[7], worker)
   end
+  writeOwners(KEYS[7], worker, others)
 end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then

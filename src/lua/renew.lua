@@ -6,8 +6,8 @@
   KEYS[3] workerSet   KEYS[4] grace
   KEYS[5] outage (hash: timeout = the monitors' taskTimeout, silence = the overdue time that
   began the last outage, seen = the last heartbeat or sweep)   KEYS[6] epoch (an id of this
-  Redis's data, made here when missing)   KEYS[7] workerOwners (hash: worker -> the process
-  that last heartbeated under that address)
+  Redis's data, made here when missing)   KEYS[7] workerOwners (hash: worker -> the processes
+  heartbeating under that address, lib/address-owners.lua)
   ARGV[1] task key prefix   ARGV[2] worker "host:port"   ARGV[3] its heartbeatInterval ms
   ARGV[4] the process, `<host>-<pid>-<random>`   ARGV[5..] pairs of task id, lease
 
@@ -15,7 +15,7 @@
   requeues are held for one taskTimeout (lib/swarm-silence.lua; requeue.lua makes the same
   check).
 
-  Returns { lost, missing, now, epoch, cancelled, timeout, twin }:
+  Returns { lost, missing, now, epoch, cancelled, timeout, others }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced);
               not one this claim ended itself (END under its lease, or its retry written), which
               an END in flight beside the heartbeat makes common
@@ -27,17 +27,20 @@
     timeout = the monitors' taskTimeout as they last wrote it (requeue.lua), or false when no
               monitor has yet: a worker whose heartbeatInterval is too slow for it warns, since
               its healthy tasks would be requeued as dead (src/worker.ts)
-    twin    = the process that heartbeated under this address since this one last did, or
-              false: two live processes at one address (hosts behind NAT with equal private
-              addresses, one `advertise` given to two) take each other for themselves as
-              peers, drop each other's claim receipts and can repeat a lease; the worker says
-              so. A process restarted at its address is never one: the one before it is gone
-              (the port was its own), and register.lua took the address over.
+    others  = the other processes whose heartbeats under this address are not overdue, two
+              entries each { name, overdue ms as text } (lib/address-owners.lua): one whose
+              entry changed between two of this worker's heartbeats heartbeats there too. Two
+              live processes at one address (hosts behind NAT with equal private addresses, one
+              `advertise` given to two) take each other for themselves as peers, drop each
+              other's claim receipts and can repeat a lease; the worker says so
+              (src/worker.ts). An entry that does not change is a process gone (Redis gone back
+              to an older copy of its data holds the one before this one), said nothing of.
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
 --@include lib/fields.lua
 --@include lib/swarm-silence.lua
+--@include lib/address-owners.lua
 local now = nowMs()
 
 local epoch = redis.call('GET', KEYS[6])
@@ -48,10 +51,11 @@ end
 
 local timeout = noteSeen({ workerSeen = KEYS[2], grace = KEYS[4], outage = KEYS[5] }, now, nil)
 
-redis.call('ZADD', KEYS[2], now + 3 * tonumber(ARGV[3]), worker)
+local overdue = now + 3 * tonumber(ARGV[3])
+redis.call('ZADD', KEYS[2], overdue, worker)
 redis.call('SADD', KEYS[3], worker)
-local holder = redis.call('HGET', KEYS[7], worker)
-redis.call('HSET', KEYS[7], worker, ARGV[4])
+local others = otherOwners(KEYS[7], worker, ARGV[4], now)
+writeOwners(KEYS[7], worker, others, ARGV[4], overdue)
 
 local lost, missing, cancelled = {}, {}, {}
 for i = 5, #ARGV, 2 do
@@ -73,4 +77,9 @@ for i = 5, #ARGV, 2 do
   end
 end
 -- (a whole number in a reply: Redis makes a Lua number an integer; none is false, a nil reply)
-return { lost, missing, now, epoch, cancelled, timeout or false, holder ~= ARGV[4] and holder or false }
+local othersFlat = {}
+for _, o in ipairs(others) do
+  othersFlat[#othersFlat + 1] = o[1]
+  othersFlat[#othersFlat + 1] = o[2]
+end
+return { lost, missing, now, epoch, cancelled, timeout or false, othersFlat }
