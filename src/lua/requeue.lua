@@ -25,7 +25,7 @@
   KEYS[14] workerStates (hash: worker -> its machine state; a pruned worker's is dropped)
   KEYS[15] monitorsSeen (zset: monitor -> its last sweep, Redis ms; for the dashboard)
   KEYS[16] ended (list): a stale task cancelled while it ran, ended here, for reap.lua
-  KEYS[17] workerOwners (hash: worker -> its process; a pruned worker's is dropped)
+  KEYS[17] workerOwners (hash: worker -> its processes, lib/address-owners.lua; a pruned worker's are dropped)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
 
