@@ -6,7 +6,9 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readWorkers } from '../src/dashboard/worker-view.js';
 import { spawnWorker, type WorkerProcess } from './helpers/processes.js';
+import { keysFor } from './properties/harness.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
 let server: RedisServer;
@@ -38,11 +40,15 @@ describe('two worker processes under one address', () => {
       expect(toldA).not.toBe(toldB);
       expect(toldA).toMatch(/-\d+-[0-9a-f]{8}$/);
       expect(a.lines.filter((l) => TWIN.test(l))).toHaveLength(1);
+      // the dashboard shows the address's two processes
+      const shown = async () => (await readWorkers(redis, [keysFor(prefix)])).workers.map((w) => [w.address, w.processes.length]);
+      expect(await shown()).toEqual([[ADDRESS, 2]]);
       // a stops gracefully: b still serves under the address, so the address stays listed,
       // with the functions b serves (no heartbeat of b's writes them again)
       expect(await a.kill('SIGTERM')).toBe(0);
       expect(await redis.sismember(`${prefix}workers`, ADDRESS)).toBe(1);
       expect(await redis.hexists(`${prefix}workers:functions`, ADDRESS)).toBe(1);
+      expect(await shown()).toEqual([[ADDRESS, 1]]);
       // b, stopping last, takes it out
       expect(await b.kill('SIGTERM')).toBe(0);
       expect(await redis.sismember(`${prefix}workers`, ADDRESS)).toBe(0);

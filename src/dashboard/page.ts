@@ -110,7 +110,9 @@ function renderStatus(s) {
   $('#workers tbody').innerHTML = s.workers.map((w) => {
     // a dead worker's last state is no live state: not highlighted
     if (w.health === 'alive') for (const p of paths(w.state, '')) (marks[p] ||= []).push(w.address);
-    return '<tr data-worker="' + esc(w.address) + '"><td>' + esc(w.address) + '</td><td class="' + w.health + '">' + w.health + '</td><td class="state">' + esc(w.state === undefined ? '' : JSON.stringify(w.state)) +
+    // (two processes or more under one address: they take each other for themselves as peers)
+    const shared = w.processes.length > 1 ? ' <span class="dead" title="' + esc(w.processes.join(', ')) + ': give each worker an address of its own">(' + w.processes.length + ' processes)</span>' : '';
+    return '<tr data-worker="' + esc(w.address) + '"><td>' + esc(w.address) + shared + '</td><td class="' + w.health + '">' + w.health + '</td><td class="state">' + esc(w.state === undefined ? '' : JSON.stringify(w.state)) +
       '</td><td>' + w.tasks.map((t) => '<a href="#" data-task="' + esc(t) + '">' + esc(t) + '</a>').join(' ') + '</td><td>' + esc(w.functions.join(', ')) + '</td><td>' + (w.overdueAt == null ? '' : w.overdueAt >= s.now ? 'due within ' + ((w.overdueAt - s.now) / 1000).toFixed(1) + 's' : 'overdue ' + ago(w.overdueAt, s.now)) + '</td></tr>';
   }).join('');
   if (machines) drawChart($('#chart-worker'), machines.worker, marks);

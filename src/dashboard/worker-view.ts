@@ -22,13 +22,35 @@ export interface WorkerView {
   functions: string[];
   /** ids of the tasks it runs (from the lease index) */
   tasks: string[];
+  /**
+   * the processes heartbeating under this address whose heartbeats are not overdue
+   * (`workers:owners`, lib/address-owners.lua): more than one is two hosts behind one address,
+   * or one `advertise` given to two, which the workers log as an error
+   */
+  processes: string[];
+}
+
+/** the live process names of one `workers:owners` field: `<process>@<overdue ms>`, space-separated */
+function liveProcesses(field: string | undefined, now: number): string[] {
+  const out: string[] = [];
+  for (const entry of (field ?? '').split(' ')) {
+    const at = entry.lastIndexOf('@');
+    if (at > 0 && Number(entry.slice(at + 1)) > now) out.push(entry.slice(0, at));
+  }
+  return out;
 }
 
 /** `parts`: the keys of every partition; workers are read from the first (they register in each) */
 export async function readWorkers(redis: Connection, parts: Keys[]): Promise<{ now: number; workers: WorkerView[] }> {
   const keys = parts[0]!;
-  const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).time().exec()) ?? [];
-  const [listed, seenFlat, fnHash, time] = replies.map(([e, v]) => (e ? null : v)) as [string[] | null, string[] | null, Record<string, string> | null, [string, string] | null];
+  const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).hgetall(keys.workerOwners).time().exec()) ?? [];
+  const [listed, seenFlat, fnHash, owners, time] = replies.map(([e, v]) => (e ? null : v)) as [
+    string[] | null,
+    string[] | null,
+    Record<string, string> | null,
+    Record<string, string> | null,
+    [string, string] | null,
+  ];
   const now = time ? Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) : Date.now();
   const seen = new Map<string, number>();
   for (let i = 0; seenFlat && i < seenFlat.length; i += 2) seen.set(seenFlat[i]!, Number(seenFlat[i + 1]));
@@ -46,7 +68,7 @@ export async function readWorkers(redis: Connection, parts: Keys[]): Promise<{ n
     } catch {
       // hand-written junk: no functions shown
     }
-    const w: WorkerView = { address, health, functions, tasks: tasks.get(address) ?? [] };
+    const w: WorkerView = { address, health, functions, tasks: tasks.get(address) ?? [], processes: liveProcesses(owners?.[address], now) };
     const st = states.get(address);
     if (st) {
       w.state = st.state;
