@@ -462,7 +462,14 @@ export const workerMachine = setup({
       on: { REDIS_BACK: 'reconciling', STOP: 'deregistering' },
     },
     reconciling: {
-      invoke: effect('reconcile', { done: { target: 'connected', actions: 'loseLeases' }, failed: 'probing' }),
+      invoke: effect('reconcile', { done: { target: 'connected', actions: 'loseLeases' }, failed: 'reconcileFailed' }),
+      on: { STOP: 'draining' },
+    },
+    reconcileFailed: {
+      // Redis answered the wait's ping, and the reconcile failed all the same (a key of the
+      // wrong type written by hand, a script refused): asking again at once was thousands of
+      // tries and log lines a second. The tasks run on; Redis is asked again after a poll.
+      after: { fetchTaskInterval: 'probing' },
       on: { STOP: 'draining' },
     },
     draining: {

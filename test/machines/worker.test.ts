@@ -543,11 +543,20 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(claims(actions)).toEqual([]); // both slots are taken
   });
 
-  it('a failed reconcile goes back to probing', () => {
+  it('a failed reconcile waits fetchTaskInterval before probing again (Redis answered: asking again at once was a hot loop)', () => {
     const [rec] = step(probing(), { type: 'REDIS_BACK' });
     const [snap, actions] = step(rec, failed(rec, 'reconcile'));
-    expect(snap.value).toBe('probing');
+    expect(snap.value).toBe('reconcileFailed');
     expect(named(actions)).toEqual(['reportError']);
+    expect(scheduled(actions)).toEqual({ 'xstate.after.fetchTaskInterval.worker.reconcileFailed': 200 });
+    const [again] = step(snap, after('fetchTaskInterval', 'worker.reconcileFailed'));
+    expect(again.value).toBe('probing');
+  });
+
+  it('a stop while a failed reconcile waits drains the worker', () => {
+    const [rec] = step(probing(), { type: 'REDIS_BACK' });
+    const [snap] = step(rec, failed(rec, 'reconcile'), { type: 'STOP' });
+    expect(snap.value).toBe('draining');
   });
 
   it('LEASES_LOST tells only the tasks this worker runs', () => {
