@@ -127,6 +127,8 @@ interface WorkerPartition {
   epoch: string;
   /** the other processes listed under this worker's address at our last heartbeat there, name -> overdue (renew.lua) */
   othersSeen: Map<string, string>;
+  /** those of them whose entries stood still between our last two heartbeats there: processes gone, not counted when we deregister */
+  othersGone: Set<string>;
 }
 
 export class Worker extends MeteredProcess {
@@ -325,7 +327,7 @@ export class Worker extends MeteredProcess {
             })
         : undefined,
     );
-    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', othersSeen: new Map() };
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', othersSeen: new Map(), othersGone: new Set() };
   }
 
   /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
@@ -547,7 +549,7 @@ export class Worker extends MeteredProcess {
    */
   private async leaveFailed(): Promise<void> {
     this.listed = false;
-    if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner))));
+    if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, [...part.othersGone]))));
     await this.closeConnections();
   }
 
@@ -1009,13 +1011,18 @@ export class Worker extends MeteredProcess {
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval, this.owner);
     this.telemetry.renewCall(performance.now() - sent);
     this.heardTaskTimeout(r.taskTimeout);
-    // (a process whose entry moved since the last heartbeat here heartbeats there too; one that
-    // stands still is gone: renew.lua)
+    // (a process whose entry moved forward since the last heartbeat here heartbeats there too;
+    // one that stands still is gone, and so is one moved back by Redis going back to an older
+    // copy of its data: renew.lua)
+    const standing = new Set<string>();
     for (const [other, overdue] of r.others) {
       const before = part.othersSeen.get(other);
-      if (before !== undefined && before !== overdue) this.heardTwin(other);
+      if (before === undefined) continue;
+      if (Number(overdue) > Number(before)) this.heardTwin(other);
+      else if (overdue === before) standing.add(other);
     }
     part.othersSeen = r.others;
+    part.othersGone = standing;
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -1519,7 +1526,7 @@ export class Worker extends MeteredProcess {
             );
             // (not listed from now on: what addTaskFunction() says would land after this)
             this.listed = false;
-            await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner))));
+            await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, [...part.othersGone]))));
           } finally {
             await this.closeConnections();
             log.info('stopped');

@@ -26,9 +26,12 @@ export async function registerWorker(
   return { epoch, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined };
 }
 
-/** Take `worker` out, unless another process still heartbeats under its address (lib/address-owners.lua). */
-export async function deregisterWorker(redis: Connection, keys: Keys, worker: string, owner = ''): Promise<void> {
-  await runScript(redis, 'register', registryKeys(keys), [worker, 'remove', owner]);
+/**
+ * Take `worker` out, unless another process still heartbeats under its address
+ * (lib/address-owners.lua); `gone`: processes listed there whose entries this one saw stand still.
+ */
+export async function deregisterWorker(redis: Connection, keys: Keys, worker: string, owner = '', gone: string[] = []): Promise<void> {
+  await runScript(redis, 'register', registryKeys(keys), [worker, 'remove', owner, ...gone]);
 }
 
 /** Say which functions `worker` serves (`workers:functions`, read by stats and status). */

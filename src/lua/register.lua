@@ -8,13 +8,13 @@
   KEYS[7] workerOwners (hash: worker -> the processes heartbeating under that address, lib/address-owners.lua)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] the process, `<host>-<pid>-<random>`
   ARGV[4] its heartbeatInterval ms (add)   ARGV[5] the functions it serves, JSON (add)
+  ARGV[4..] (remove) processes listed under the address that this worker saw stand still (gone)
 
-  A process adding itself takes the address over from the processes of its own host listed
-  under it (the one before it there held the port until it died: a worker restarted after a
-  crash is not told of its predecessor; lib/address-owners.lua); those of other hosts whose
-  heartbeats are not overdue stay, and are told of it (renew.lua). A process taking itself out
-  leaves the address listed while another process's heartbeats under it are not overdue: that
-  one still lives there.
+  A process adding itself is written under the address beside the other processes whose
+  heartbeats there are not overdue (lib/address-owners.lua): one gone, the one before it there,
+  stands still and is said nothing of (src/worker.ts). A process taking itself out leaves the
+  address listed while another process's heartbeats under it are not overdue (that one still
+  lives there), unless this one saw its entry stand still (a process gone).
 
   Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua),
   the monitors' taskTimeout or false (none yet; as renew.lua returns it: a worker whose
@@ -29,9 +29,11 @@ if ARGV[2] == 'add' then
   redis.call('SADD', KEYS[1], worker)
   redis.call('ZADD', KEYS[2], overdue, worker)
   if ARGV[5] then redis.call('HSET', KEYS[4], worker, ARGV[5]) end
-  writeOwners(KEYS[7], worker, otherHostsOwners(KEYS[7], worker, owner, now), owner, overdue)
+  writeOwners(KEYS[7], worker, otherOwners(KEYS[7], worker, owner, now), owner, overdue)
 else
-  local others = otherOwners(KEYS[7], worker, owner, now)
+  local gone = {}
+  for i = 4, #ARGV do gone[ARGV[i]] = true end
+  local others = otherOwners(KEYS[7], worker, owner, now, gone)
   if #others == 0 then
     redis.call('SREM', KEYS[1], worker)
     redis.call('ZREM', KEYS[2], worker)

@@ -29,12 +29,12 @@
               its healthy tasks would be requeued as dead (src/worker.ts)
     others  = the other processes whose heartbeats under this address are not overdue, two
               entries each { name, overdue ms as text } (lib/address-owners.lua): one whose
-              entry changed between two of this worker's heartbeats heartbeats there too. Two
-              live processes at one address (hosts behind NAT with equal private addresses, one
-              `advertise` given to two) take each other for themselves as peers, drop each
-              other's claim receipts and can repeat a lease; the worker says so
-              (src/worker.ts). An entry that does not change is a process gone (Redis gone back
-              to an older copy of its data holds the one before this one), said nothing of.
+              entry moved forward between two of this worker's heartbeats heartbeats there too.
+              Two live processes at one address (hosts behind NAT with equal private addresses,
+              one `advertise` given to two) take each other for themselves as peers, drop each
+              other's claim receipts and can repeat a lease; the worker says so (src/worker.ts).
+              An entry that stands still is a process gone (the one before this one; Redis gone
+              back to an older copy of its data, moving it back), said nothing of.
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua

@@ -140,7 +140,7 @@ for _, w in ipairs(pruned) do
   redis.call('SREM', KEYS[12], w)
   redis.call('HDEL', KEYS[13], w)
   redis.call('HDEL', KEYS[14], w)
-  redis.call('HDEL', KEYS[17], w)
+  pcall(redis.call, 'HDEL', KEYS[17], w) -- (a key of another type, written by hand: left alone)
 end
 
 local nextDeadline = -1
