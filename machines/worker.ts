@@ -166,6 +166,15 @@ const failedClaim = [
   { target: 'claimFailed', actions: ['claimAnswered', 'reportError'] },
 ] as const;
 
+/**
+ * The top-level states in which Redis is lost, or back and not reconciled yet: the machine
+ * reconciles every local task against its lease once Redis answers, so an END refused there
+ * is tried again after that, never taken for a lease lost (src/worker.ts). Kept beside the
+ * states: a state added without its place here was an END given up, a task's result lost
+ * (test/machines/worker.test.ts checks that every state is placed).
+ */
+export const AWAITING_REDIS = ['probing', 'redisDown', 'partitioned', 'halted', 'reconciling', 'reconcileFailed', 'reconcileBackoff'] as const;
+
 export const workerMachine = setup({
   types: {
     context: {} as WorkerContext,
@@ -467,8 +476,18 @@ export const workerMachine = setup({
     },
     reconcileFailed: {
       // Redis answered the wait's ping, and the reconcile failed all the same (a key of the
-      // wrong type written by hand, a script refused): asking again at once was thousands of
-      // tries and log lines a second. The tasks run on; Redis is asked again after a poll.
+      // wrong type written by hand, a script refused; or Redis gone again): asking Redis again
+      // at once was thousands of tries and log lines a second. The peers are asked at once, as
+      // `probing` does, so a worker cut off halts as soon as before; with its quorum it waits a
+      // poll before asking Redis again.
+      invoke: {
+        src: 'probePeers',
+        onDone: [{ guard: 'quorumReached', target: 'reconcileBackoff', actions: 'recordProbe' }, { target: 'partitioned', actions: 'recordProbe' }],
+        onError: { target: 'partitioned', actions: 'reportError' },
+      },
+      on: { STOP: 'draining' },
+    },
+    reconcileBackoff: {
       after: { fetchTaskInterval: 'probing' },
       on: { STOP: 'draining' },
     },

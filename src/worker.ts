@@ -6,7 +6,7 @@
 import type { Connection } from './redis.js';
 import { Cluster, type Redis } from 'ioredis';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
-import { workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
+import { AWAITING_REDIS, workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
@@ -127,7 +127,9 @@ interface WorkerPartition {
   epoch: string;
   /** the other processes listed under this worker's address at our last heartbeat there, name -> overdue (renew.lua) */
   othersSeen: Map<string, string>;
-  /** those of them whose entries stood still between our last two heartbeats there: processes gone, not counted when we deregister */
+  /** those of them whose entries moved forward while we watched: live processes at our address */
+  othersMoved: Set<string>;
+  /** those of them seen at two of our heartbeats or more whose entries never moved: processes gone, not counted when we deregister */
   othersGone: Set<string>;
 }
 
@@ -327,7 +329,7 @@ export class Worker extends MeteredProcess {
             })
         : undefined,
     );
-    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', othersSeen: new Map(), othersGone: new Set() };
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', othersSeen: new Map(), othersMoved: new Set(), othersGone: new Set() };
   }
 
   /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
@@ -1012,17 +1014,21 @@ export class Worker extends MeteredProcess {
     this.telemetry.renewCall(performance.now() - sent);
     this.heardTaskTimeout(r.taskTimeout);
     // (a process whose entry moved forward since the last heartbeat here heartbeats there too;
-    // one that stands still is gone, and so is one moved back by Redis going back to an older
-    // copy of its data: renew.lua)
-    const standing = new Set<string>();
+    // one that never moved while this worker watched is gone, and so is one moved back by Redis
+    // going back to an older copy of its data: renew.lua. Never moved, not "not moved since the
+    // last heartbeat": a live one that heartbeats slower than this worker stands still between
+    // most of its heartbeats)
+    const gone = new Set<string>();
+    const moved = new Set<string>();
     for (const [other, overdue] of r.others) {
       const before = part.othersSeen.get(other);
-      if (before === undefined) continue;
-      if (Number(overdue) > Number(before)) this.heardTwin(other);
-      else if (overdue === before) standing.add(other);
+      if (before !== undefined && Number(overdue) > Number(before)) this.heardTwin(other);
+      if ((before !== undefined && Number(overdue) > Number(before)) || part.othersMoved.has(other)) moved.add(other);
+      else if (before !== undefined) gone.add(other);
     }
     part.othersSeen = r.others;
-    part.othersGone = standing;
+    part.othersMoved = moved;
+    part.othersGone = gone;
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -1180,7 +1186,7 @@ export class Worker extends MeteredProcess {
   /** Redis is lost, or back and not reconciled yet: the machine will reconcile once it answers */
   private get waitingForRedis(): boolean {
     const s = this.actor?.getSnapshot();
-    return s !== undefined && (['probing', 'redisDown', 'partitioned', 'halted', 'reconciling'] as const).some((v) => s.matches(v));
+    return s !== undefined && AWAITING_REDIS.some((v) => s.matches(v));
   }
 
   /** `register`: checks the server and the layout, serves peer pings, lists the worker in every partition */

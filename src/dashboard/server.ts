@@ -20,7 +20,7 @@ import { checkMutation } from './request-guard.js';
 import { taskPage } from './task-pages.js';
 import { followTask } from './task-follow.js';
 import { readMonitors } from '../effects/monitors.js';
-import { readWorkers } from './worker-view.js';
+import { OwnersWatch, readWorkers } from './worker-view.js';
 
 export interface DashboardOptions {
   redis?: RedisOptions;
@@ -83,8 +83,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const follows = new Set<() => void>();
   let server: ReturnType<typeof createServer> | undefined;
 
+  // (which processes under an address heartbeat, told from one read to the next)
+  const owners = new OwnersWatch();
   const overview = async () => {
-    const [stats, workers, limits, schedules, dead] = await Promise.all([client.stats(), readWorkers(conn(), parts), client.limits(), client.schedules(), client.deadLetters({ limit: 50 })]);
+    const [stats, workers, limits, schedules, dead] = await Promise.all([client.stats(), readWorkers(conn(), parts, owners), client.limits(), client.schedules(), client.deadLetters({ limit: 50 })]);
     const monitors = await readMonitors(conn(), keys, workers.now);
     return { readOnly, canAct: !readOnly && token !== undefined, stats, ...workers, monitors, limits, schedules, dead };
   };

@@ -23,28 +23,54 @@ export interface WorkerView {
   /** ids of the tasks it runs (from the lease index) */
   tasks: string[];
   /**
-   * the processes heartbeating under this address whose heartbeats are not overdue
-   * (`workers:owners`, lib/address-owners.lua): more than one is two hosts behind one address,
-   * or one `advertise` given to two, which the workers log as an error
+   * the processes heartbeating under this address (`workers:owners`, lib/address-owners.lua)
+   * whose entries moved while this dashboard watched and are not overdue: more than one is two
+   * hosts behind one address, or one `advertise` given to two, which the workers log as an error
    */
   processes: string[];
 }
 
-/** the live process names of one `workers:owners` field: `<process>@<overdue ms>`, space-separated */
-function liveProcesses(field: string | undefined, now: number): string[] {
-  const out: string[] = [];
-  for (const entry of (field ?? '').split(' ')) {
-    const at = entry.lastIndexOf('@');
-    if (at > 0 && Number(entry.slice(at + 1)) > now) out.push(entry.slice(0, at));
+/**
+ * What the dashboard saw of `workers:owners` at its last reads: an entry that moves forward
+ * is a process that heartbeats; one that never moved is a process gone (the one before a worker
+ * restarted at its address: its entry is not overdue for three of its heartbeats).
+ */
+export class OwnersWatch {
+  private seen = new Map<string, number>();
+  private moved = new Set<string>();
+
+  /** the live processes under `address`, from its field, that have moved while watched */
+  live(address: string, field: string | undefined, now: number, next: Map<string, number>, moved: Set<string>): string[] {
+    const out: string[] = [];
+    for (const entry of (field ?? '').split(' ')) {
+      const at = entry.lastIndexOf('@');
+      const overdue = Number(entry.slice(at + 1));
+      if (at <= 0 || !(overdue > now)) continue;
+      const name = entry.slice(0, at);
+      const key = `${address} ${name}`;
+      const before = this.seen.get(key);
+      next.set(key, overdue);
+      if (this.moved.has(key) || (before !== undefined && overdue > before)) moved.add(key);
+      if (moved.has(key)) out.push(name);
+    }
+    return out;
   }
-  return out;
+
+  /** the read is over: what it saw is what the next one compares with */
+  keep(next: Map<string, number>, moved: Set<string>): void {
+    this.seen = next;
+    this.moved = moved;
+  }
 }
 
-/** `parts`: the keys of every partition; workers are read from the first (they register in each) */
-export async function readWorkers(redis: Connection, parts: Keys[]): Promise<{ now: number; workers: WorkerView[] }> {
+/**
+ * `parts`: the keys of every partition; workers are read from the first (they register in
+ * each). `owners`: what the reads before this one saw of the processes under each address.
+ */
+export async function readWorkers(redis: Connection, parts: Keys[], owners = new OwnersWatch()): Promise<{ now: number; workers: WorkerView[] }> {
   const keys = parts[0]!;
   const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).hgetall(keys.workerOwners).time().exec()) ?? [];
-  const [listed, seenFlat, fnHash, owners, time] = replies.map(([e, v]) => (e ? null : v)) as [
+  const [listed, seenFlat, fnHash, ownerFields, time] = replies.map(([e, v]) => (e ? null : v)) as [
     string[] | null,
     string[] | null,
     Record<string, string> | null,
@@ -57,6 +83,8 @@ export async function readWorkers(redis: Connection, parts: Keys[]): Promise<{ n
   const states = await readWorkerStates(redis, keys);
   const tasks = await tasksByWorker(redis, parts);
   const names = new Set([...(listed ?? []), ...states.keys()]);
+  const nextSeen = new Map<string, number>();
+  const moved = new Set<string>();
   const workers = [...names].sort().map((address): WorkerView => {
     const isListed = listed?.includes(address) ?? false;
     const s = seen.get(address);
@@ -68,7 +96,7 @@ export async function readWorkers(redis: Connection, parts: Keys[]): Promise<{ n
     } catch {
       // hand-written junk: no functions shown
     }
-    const w: WorkerView = { address, health, functions, tasks: tasks.get(address) ?? [], processes: liveProcesses(owners?.[address], now) };
+    const w: WorkerView = { address, health, functions, tasks: tasks.get(address) ?? [], processes: owners.live(address, ownerFields?.[address], now, nextSeen, moved) };
     const st = states.get(address);
     if (st) {
       w.state = st.state;
@@ -77,6 +105,7 @@ export async function readWorkers(redis: Connection, parts: Keys[]): Promise<{ n
     if (s !== undefined) w.overdueAt = s;
     return w;
   });
+  owners.keep(nextSeen, moved);
   return { now, workers };
 }
 

@@ -55,7 +55,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, setup, SimulatedClock, type AnyEventObject, type InspectionEvent } from 'xstate';
-import { freeSlots, laneNow, roomLeft, workerMachine, type ClaimedTask, type WorkerInput } from '../../machines/worker.js';
+import { AWAITING_REDIS, freeSlots, laneNow, roomLeft, workerMachine, type ClaimedTask, type WorkerInput } from '../../machines/worker.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
 import { TaskMachines } from '../../actors/task-machines.js';
 import { taskMachine, type TaskInput, type TaskOutput } from '../../machines/task.js';
@@ -367,7 +367,8 @@ const fakeTask = setup({
 });
 
 
-const NO_FETCH = ['probing', 'redisDown', 'halted', 'partitioned', 'draining', 'handingBack', 'releasing', 'deregistering', 'stopped', 'failed'];
+// (every state but starting and connected: the machine's AWAITING_REDIS and its stopping ones)
+const NO_FETCH = [...AWAITING_REDIS, 'draining', 'handingBack', 'releasing', 'deregistering', 'stopped', 'failed'] as string[];
 const HALTED = ['halted', 'partitioned'];
 
 /** What one replay records; the machines below, provided once, report to the current one. */
