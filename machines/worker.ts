@@ -173,7 +173,7 @@ const failedClaim = [
  * states: a state added without its place here was an END given up, a task's result lost
  * (test/machines/worker.test.ts checks that every state is placed).
  */
-export const AWAITING_REDIS = ['probing', 'redisDown', 'partitioned', 'halted', 'reconciling', 'reconcileFailed', 'reconcileBackoff'] as const;
+export const AWAITING_REDIS = ['probing', 'redisDown', 'partitioned', 'halted', 'reconciling'] as const;
 
 export const workerMachine = setup({
   types: {
@@ -471,24 +471,9 @@ export const workerMachine = setup({
       on: { REDIS_BACK: 'reconciling', STOP: 'deregistering' },
     },
     reconciling: {
-      invoke: effect('reconcile', { done: { target: 'connected', actions: 'loseLeases' }, failed: 'reconcileFailed' }),
-      on: { STOP: 'draining' },
-    },
-    reconcileFailed: {
-      // Redis answered the wait's ping, and the reconcile failed all the same (a key of the
-      // wrong type written by hand, a script refused; or Redis gone again): asking Redis again
-      // at once was thousands of tries and log lines a second. The peers are asked at once, as
-      // `probing` does, so a worker cut off halts as soon as before; with its quorum it waits a
-      // poll before asking Redis again.
-      invoke: {
-        src: 'probePeers',
-        onDone: [{ guard: 'quorumReached', target: 'reconcileBackoff', actions: 'recordProbe' }, { target: 'partitioned', actions: 'recordProbe' }],
-        onError: { target: 'partitioned', actions: 'reportError' },
-      },
-      on: { STOP: 'draining' },
-    },
-    reconcileBackoff: {
-      after: { fetchTaskInterval: 'probing' },
+      // (failed: Redis gone again, or answering and refusing, a key of the wrong type written by
+      // hand: probing asks the peers at once, and its wait for Redis paces the next try)
+      invoke: effect('reconcile', { done: { target: 'connected', actions: 'loseLeases' }, failed: 'probing' }),
       on: { STOP: 'draining' },
     },
     draining: {

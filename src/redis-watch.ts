@@ -33,8 +33,16 @@ export function redisWatch(redis: Connection) {
  * `home`: a key of the swarm, where the PING goes. A PING alone goes to a node of a Cluster
  * drawn at random: with the swarm's own primary silent, another shard's answer was taken for
  * Redis back, and a worker went to reconcile, against the silent node, again and again.
+ *
+ * `paceMs`: a wait that begins within this long of the last REDIS_BACK this actor logic sent
+ * asks first at that REDIS_BACK + `paceMs`, not at once. A Redis that answers the ping and
+ * refuses what comes after it (a swarm key of the wrong type written by hand: WRONGTYPE at
+ * every heartbeat and reconcile) otherwise made a loop of REDIS_BACK, a failed reconcile, and
+ * REDIS_BACK again at once: thousands of tries and log lines a second. What waits alongside
+ * (the peer probe of `probing`) is not held.
  */
-export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number, home?: string) {
+export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number, home?: string, paceMs = 0) {
+  let lastBack = -Infinity;
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
@@ -46,7 +54,10 @@ export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number
         ok = false;
       }
       if (stopped) return;
-      if (ok) sendBack({ type: 'REDIS_BACK' });
+      if (ok) {
+        lastBack = performance.now();
+        sendBack({ type: 'REDIS_BACK' });
+      }
       else {
         // (a Cluster whose node went silent learns no slot move by itself: its replica may
         // serve the swarm now, src/command-deadlines.ts)
@@ -55,8 +66,9 @@ export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number
       }
     };
     // at once first: a state that re-enters often (redisDown re-probes every fetchWorkerInterval)
-    // must not restart a wait that never gets to ask
-    timer = setTimeout(attempt, 0);
+    // must not restart a wait that never gets to ask; but not sooner than `paceMs` after the
+    // last REDIS_BACK
+    timer = setTimeout(attempt, Math.max(0, lastBack + paceMs - performance.now()));
     return () => {
       stopped = true;
       clearTimeout(timer);

@@ -14,6 +14,7 @@ import { onRefused } from './db-select.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
 import { escapeControls, quote } from './quote.js';
+import { OwnerEntries } from './address-owners.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
@@ -58,6 +59,8 @@ const claimKey = (id: string, lease: string) => `${id}\n${lease}`;
 const FINISH_RETRY_MS = 500;
 /** how often a worker cut off from Redis asks whether it is back */
 const REDIS_RETRY_MS = 250;
+/** Redis back no sooner than this after it was last back: a reconcile that keeps failing is tried once a second (redis-watch.ts) */
+const REDIS_BACK_PACE_MS = 1000;
 /** a control subscription Redis refused is asked again after this long (logged each time) */
 const CONTROL_RETRY_MS = 1000;
 /** a start() still waiting after this long says what for (then at doubling intervals) */
@@ -125,12 +128,10 @@ interface WorkerPartition {
   outbox: EventOutbox;
   /** the epoch of its data at our last heartbeat: a change means Redis lost its data there */
   epoch: string;
-  /** the other processes listed under this worker's address at our last heartbeat there, name -> overdue (renew.lua) */
-  othersSeen: Map<string, string>;
-  /** those of them whose entries moved forward while we watched: live processes at our address */
-  othersMoved: Set<string>;
-  /** those of them seen at two of our heartbeats or more whose entries never moved: processes gone, not counted when we deregister */
-  othersGone: Set<string>;
+  /** the other processes under this worker's address, as its heartbeats there see them (src/address-owners.ts) */
+  owners: OwnerEntries;
+  /** those of them gone, at our last heartbeat there: not counted when we deregister */
+  othersGone: string[];
 }
 
 export class Worker extends MeteredProcess {
@@ -329,7 +330,7 @@ export class Worker extends MeteredProcess {
             })
         : undefined,
     );
-    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', othersSeen: new Map(), othersMoved: new Set(), othersGone: new Set() };
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', owners: new OwnerEntries(), othersGone: [] };
   }
 
   /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
@@ -551,7 +552,7 @@ export class Worker extends MeteredProcess {
    */
   private async leaveFailed(): Promise<void> {
     this.listed = false;
-    if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, [...part.othersGone]))));
+    if (this.registrationSent) await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, part.othersGone))));
     await this.closeConnections();
   }
 
@@ -1013,22 +1014,11 @@ export class Worker extends MeteredProcess {
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval, this.owner);
     this.telemetry.renewCall(performance.now() - sent);
     this.heardTaskTimeout(r.taskTimeout);
-    // (a process whose entry moved forward since the last heartbeat here heartbeats there too;
-    // one that never moved while this worker watched is gone, and so is one moved back by Redis
-    // going back to an older copy of its data: renew.lua. Never moved, not "not moved since the
-    // last heartbeat": a live one that heartbeats slower than this worker stands still between
-    // most of its heartbeats)
-    const gone = new Set<string>();
-    const moved = new Set<string>();
-    for (const [other, overdue] of r.others) {
-      const before = part.othersSeen.get(other);
-      if (before !== undefined && Number(overdue) > Number(before)) this.heardTwin(other);
-      if ((before !== undefined && Number(overdue) > Number(before)) || part.othersMoved.has(other)) moved.add(other);
-      else if (before !== undefined) gone.add(other);
-    }
-    part.othersSeen = r.others;
-    part.othersMoved = moved;
-    part.othersGone = gone;
+    // (a process whose entry moves forward heartbeats there too; one that stands still is gone:
+    // src/address-owners.ts)
+    const owners = part.owners.read(r.others, r.now);
+    for (const other of owners.moved) this.heardTwin(other);
+    part.othersGone = owners.gone;
     // An answer is about the lease renewed: a task claimed here again since (its old copy's
     // lease was lost, its new claim holds another) is not lost, nor is its new copy's hash missing.
     const renewed = new Map(held.map((h) => [h.id, h.lease]));
@@ -1481,7 +1471,7 @@ export class Worker extends MeteredProcess {
           };
         }),
         redisWatch: redisWatch(this.redis),
-        awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout, this.layoutKey),
+        awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout, this.layoutKey, REDIS_BACK_PACE_MS),
         probePeers: promiseEffect(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           // (what the count decides, said with it: "0 of 0 peers (need 60%)" read as a failed quorum)
@@ -1532,7 +1522,7 @@ export class Worker extends MeteredProcess {
             );
             // (not listed from now on: what addTaskFunction() says would land after this)
             this.listed = false;
-            await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, [...part.othersGone]))));
+            await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, part.othersGone))));
           } finally {
             await this.closeConnections();
             log.info('stopped');

@@ -1,6 +1,6 @@
 /**
  * Redis lost its data (restarted empty), and the worker's reconcile after it failed: the worker
- * waits (`reconcileFailed`, `reconcileBackoff`) before asking again. A task whose function returns meanwhile has
+ * waits (probing, its next REDIS_BACK paced: src/redis-watch.ts) before asking again. A task whose function returns meanwhile has
  * its END refused (its hash went with the data; the reconcile re-asserts it). That END must be
  * tried again once the worker has reconciled, as it is while the worker is probing or
  * reconciling: given up as a lease lost, the task is forgotten by the only one who knew it,
@@ -41,8 +41,7 @@ it('an END refused while a failed reconcile waits is written once the worker has
   // fails), and the worker's connections are cut
   await redis.multi().flushall().hset(keys.epoch, 'x', 'y').exec();
   await redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-  // (reconcileFailed probes the peers; a lone worker then waits a poll in reconcileBackoff)
-  await until(() => w.state === 'reconcileBackoff', 'a failed reconcile', 5000);
+  await until(() => lines.some((l) => /^reconciling: .*WRONGTYPE/.test(l)), 'a failed reconcile', 5000);
 
   // the function returns: its END is refused (the hash is gone)
   release();

@@ -238,12 +238,13 @@ describe('workers:owners under faults', () => {
     const keys = keysFor(o.keyPrefix);
     const conn = server.client();
     // the process before, on a host that had another name (a container made again), heartbeats
-    // every 5 s and dies (SIGKILL, OOM): its entry is not overdue for 15 s
-    await registerWorker(conn as never, keys, ADDRESS, 5000, ['f'], 'old-container-4242-0badcafe');
+    // every second and dies (SIGKILL, OOM): its entry is not overdue for 3 s
+    await registerWorker(conn as never, keys, ADDRESS, 1000, ['f'], 'old-container-4242-0badcafe');
     await conn.quit();
     const w = new Worker({ port: 0, redis: o, advertise: ADDRESS, heartbeatInterval: 200, logger: logs().logger });
     await w.start();
-    // a dozen heartbeats of w: the entry before it never moved (a process gone, renew.lua)
+    // a dozen heartbeats of w, more than two of the one before: its entry never moved (a
+    // process gone, src/address-owners.ts)
     await sleep(2500);
     await w.stop();
     // nobody lives at the address: it is not listed, nor pinged by peers, nor counted as

@@ -6,6 +6,7 @@
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { readWorkerStates } from '../effects/worker-states.js';
+import { OwnerEntries, parseOwners } from '../address-owners.js';
 
 export interface WorkerView {
   address: string;
@@ -23,43 +24,35 @@ export interface WorkerView {
   /** ids of the tasks it runs (from the lease index) */
   tasks: string[];
   /**
-   * the processes heartbeating under this address (`workers:owners`, lib/address-owners.lua)
-   * whose entries moved while this dashboard watched and are not overdue: more than one is two
-   * hosts behind one address, or one `advertise` given to two, which the workers log as an error
+   * the processes heartbeating under this address (`workers:owners`, src/address-owners.ts):
+   * those whose entries moved while this dashboard watched, and kept their pace. More than one
+   * is two hosts behind one address, or one `advertise` given to two, which the workers log as
+   * an error
    */
   processes: string[];
 }
 
 /**
- * What the dashboard saw of `workers:owners` at its last reads: an entry that moves forward
- * is a process that heartbeats; one that never moved is a process gone (the one before a worker
- * restarted at its address: its entry is not overdue for three of its heartbeats).
+ * What the dashboard saw of `workers:owners` from one read to the next, per address
+ * (src/address-owners.ts): an entry that moves is a process that heartbeats; one that stands
+ * still is a process gone (the one before a worker restarted at its address, not overdue for
+ * three of its heartbeats).
  */
 export class OwnersWatch {
-  private seen = new Map<string, number>();
-  private moved = new Set<string>();
+  private byAddress = new Map<string, OwnerEntries>();
 
-  /** the live processes under `address`, from its field, that have moved while watched */
-  live(address: string, field: string | undefined, now: number, next: Map<string, number>, moved: Set<string>): string[] {
-    const out: string[] = [];
-    for (const entry of (field ?? '').split(' ')) {
-      const at = entry.lastIndexOf('@');
-      const overdue = Number(entry.slice(at + 1));
-      if (at <= 0 || !(overdue > now)) continue;
-      const name = entry.slice(0, at);
-      const key = `${address} ${name}`;
-      const before = this.seen.get(key);
-      next.set(key, overdue);
-      if (this.moved.has(key) || (before !== undefined && overdue > before)) moved.add(key);
-      if (moved.has(key)) out.push(name);
+  /** the live processes under each address of `fields` (address -> the field), at Redis time `now` */
+  read(fields: Record<string, string>, addresses: Iterable<string>, now: number): Map<string, string[]> {
+    const next = new Map<string, OwnerEntries>();
+    const out = new Map<string, string[]>();
+    for (const address of addresses) {
+      const entries = this.byAddress.get(address) ?? new OwnerEntries();
+      next.set(address, entries);
+      out.set(address, entries.read(parseOwners(fields[address]), now).live);
     }
+    // (addresses no longer shown are forgotten)
+    this.byAddress = next;
     return out;
-  }
-
-  /** the read is over: what it saw is what the next one compares with */
-  keep(next: Map<string, number>, moved: Set<string>): void {
-    this.seen = next;
-    this.moved = moved;
   }
 }
 
@@ -83,8 +76,7 @@ export async function readWorkers(redis: Connection, parts: Keys[], owners = new
   const states = await readWorkerStates(redis, keys);
   const tasks = await tasksByWorker(redis, parts);
   const names = new Set([...(listed ?? []), ...states.keys()]);
-  const nextSeen = new Map<string, number>();
-  const moved = new Set<string>();
+  const processes = owners.read(ownerFields ?? {}, names, now);
   const workers = [...names].sort().map((address): WorkerView => {
     const isListed = listed?.includes(address) ?? false;
     const s = seen.get(address);
@@ -96,7 +88,7 @@ export async function readWorkers(redis: Connection, parts: Keys[], owners = new
     } catch {
       // hand-written junk: no functions shown
     }
-    const w: WorkerView = { address, health, functions, tasks: tasks.get(address) ?? [], processes: owners.live(address, ownerFields?.[address], now, nextSeen, moved) };
+    const w: WorkerView = { address, health, functions, tasks: tasks.get(address) ?? [], processes: processes.get(address) ?? [] };
     const st = states.get(address);
     if (st) {
       w.state = st.state;
@@ -105,7 +97,6 @@ export async function readWorkers(redis: Connection, parts: Keys[], owners = new
     if (s !== undefined) w.overdueAt = s;
     return w;
   });
-  owners.keep(nextSeen, moved);
   return { now, workers };
 }
 

@@ -5,6 +5,7 @@
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
+import type { OwnerEntry } from '../address-owners.js';
 
 export interface HeldLease {
   id: string;
@@ -27,8 +28,8 @@ export async function renewLeases(
     [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch, keys.workerOwners],
     args,
   )) as [string[], string[], number, string, string[], number | null | undefined, string[] | undefined];
-  const others = new Map<string, string>();
-  for (let i = 0; i + 1 < (othersFlat?.length ?? 0); i += 2) others.set(othersFlat![i]!, othersFlat![i + 1]!);
+  const others = new Map<string, OwnerEntry>();
+  for (let i = 0; i + 2 < (othersFlat?.length ?? 0); i += 3) others.set(othersFlat![i]!, { overdue: Number(othersFlat![i + 1]), every: Number(othersFlat![i + 2]) });
   // (false, a nil reply: no monitor has swept yet)
   return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined, others };
 }
@@ -41,8 +42,8 @@ export interface RenewReply {
   cancelled: string[];
   /** the monitors' taskTimeout as Redis holds it (written by their sweeps); none before a monitor has swept */
   taskTimeout?: number;
-  /** the other processes listed under this worker's address, not overdue: name -> their overdue time as written (renew.lua) */
-  others: Map<string, string>;
+  /** the other processes listed under this worker's address, not overdue (renew.lua) */
+  others: Map<string, OwnerEntry>;
 }
 
 /** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */

@@ -8,13 +8,13 @@
   KEYS[7] workerOwners (hash: worker -> the processes heartbeating under that address, lib/address-owners.lua)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] the process, `<host>-<pid>-<random>`
   ARGV[4] its heartbeatInterval ms (add)   ARGV[5] the functions it serves, JSON (add)
-  ARGV[4..] (remove) processes listed under the address that this worker saw stand still (gone)
+  ARGV[4..] (remove) processes listed under the address that this worker judged gone (src/address-owners.ts)
 
   A process adding itself is written under the address beside the other processes whose
   heartbeats there are not overdue (lib/address-owners.lua): one gone, the one before it there,
-  stands still and is said nothing of (src/worker.ts). A process taking itself out leaves the
-  address listed while another process's heartbeats under it are not overdue (that one still
-  lives there), unless this one saw its entry stand still (a process gone).
+  stands still and is said nothing of (src/address-owners.ts). A process taking itself out
+  leaves the address listed while another process's heartbeats under it are not overdue (that
+  one still lives there), unless this one judged it gone.
 
   Returns { Redis time in ms, the epoch of Redis's data (made when missing, see renew.lua),
   the monitors' taskTimeout or false (none yet; as renew.lua returns it: a worker whose
@@ -29,7 +29,7 @@ if ARGV[2] == 'add' then
   redis.call('SADD', KEYS[1], worker)
   redis.call('ZADD', KEYS[2], overdue, worker)
   if ARGV[5] then redis.call('HSET', KEYS[4], worker, ARGV[5]) end
-  writeOwners(KEYS[7], worker, otherOwners(KEYS[7], worker, owner, now), owner, overdue)
+  writeOwners(KEYS[7], worker, otherOwners(KEYS[7], worker, owner, now), owner, overdue, tonumber(ARGV[4] or 1000))
 else
   local gone = {}
   for i = 4, #ARGV do gone[ARGV[i]] = true end

@@ -27,8 +27,9 @@
     timeout = the monitors' taskTimeout as they last wrote it (requeue.lua), or false when no
               monitor has yet: a worker whose heartbeatInterval is too slow for it warns, since
               its healthy tasks would be requeued as dead (src/worker.ts)
-    others  = the other processes whose heartbeats under this address are not overdue, two
-              entries each { name, overdue ms as text } (lib/address-owners.lua): one whose
+    others  = the other processes whose heartbeats under this address are not overdue, three
+              entries each { name, overdue ms, heartbeatInterval ms, as text }
+              (lib/address-owners.lua; judged by src/address-owners.ts): one whose
               entry moved forward between two of this worker's heartbeats heartbeats there too.
               Two live processes at one address (hosts behind NAT with equal private addresses,
               one `advertise` given to two) take each other for themselves as peers, drop each
@@ -55,7 +56,7 @@ local overdue = now + 3 * tonumber(ARGV[3])
 redis.call('ZADD', KEYS[2], overdue, worker)
 redis.call('SADD', KEYS[3], worker)
 local others = otherOwners(KEYS[7], worker, ARGV[4], now)
-writeOwners(KEYS[7], worker, others, ARGV[4], overdue)
+writeOwners(KEYS[7], worker, others, ARGV[4], overdue, tonumber(ARGV[3]))
 
 local lost, missing, cancelled = {}, {}, {}
 for i = 5, #ARGV, 2 do
@@ -81,5 +82,6 @@ local othersFlat = {}
 for _, o in ipairs(others) do
   othersFlat[#othersFlat + 1] = o[1]
   othersFlat[#othersFlat + 1] = o[2]
+  othersFlat[#othersFlat + 1] = o[4]
 end
 return { lost, missing, now, epoch, cancelled, timeout or false, othersFlat }

@@ -543,25 +543,12 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(claims(actions)).toEqual([]); // both slots are taken
   });
 
-  it('a failed reconcile probes the peers at once and asks Redis again after fetchTaskInterval (Redis answered: asking again at once was a hot loop)', () => {
+  it('a failed reconcile goes back to probing: the peers asked at once, Redis waited for again', () => {
     const [rec] = step(probing(), { type: 'REDIS_BACK' });
     const [snap, actions] = step(rec, failed(rec, 'reconcile'));
-    expect(snap.value).toBe('reconcileFailed');
+    expect(snap.value).toBe('probing');
     expect(named(actions)).toEqual(['reportError']);
-    expect(invoked(actions)).toEqual(['probePeers']);
-    // the peers reached: the worker waits a poll, then waits for Redis and probes again
-    const [waits, waitActions] = step(snap, done(snap, 'probePeers', { reached: 1, total: 1 }));
-    expect(waits.value).toBe('reconcileBackoff');
-    expect(scheduled(waitActions)).toEqual({ 'xstate.after.fetchTaskInterval.worker.reconcileBackoff': 200 });
-    const [again] = step(waits, after('fetchTaskInterval', 'worker.reconcileBackoff'));
-    expect(again.value).toBe('probing');
-  });
-
-  it('a failed reconcile whose peer probe finds the worker cut off halts its tasks at once, as probing does', () => {
-    const [rec] = step(probing(), { type: 'REDIS_BACK' });
-    const [snap] = step(rec, failed(rec, 'reconcile'));
-    const [cut] = step(snap, done(snap, 'probePeers', { reached: 0, total: 2 }));
-    expect(cut.value).toBe('partitioned');
+    expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
   });
 
   it('places every top-level state: awaiting Redis (an END refused there is tried again after the reconcile), live, or starting and stopping', () => {
@@ -572,14 +559,6 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     const placed = [...AWAITING_REDIS, ...live, ...startingOrStopping];
     expect(Object.keys(workerMachine.root.states).sort()).toEqual([...placed].sort());
     expect(new Set(placed).size).toBe(placed.length);
-  });
-
-  it('a stop after a failed reconcile drains the worker, while it probes and while it waits', () => {
-    const [rec] = step(probing(), { type: 'REDIS_BACK' });
-    const [probes] = step(rec, failed(rec, 'reconcile'));
-    expect(step(probes, { type: 'STOP' })[0].value).toBe('draining');
-    const [waits] = step(probes, done(probes, 'probePeers', { reached: 1, total: 1 }));
-    expect(step(waits, { type: 'STOP' })[0].value).toBe('draining');
   });
 
   it('LEASES_LOST tells only the tasks this worker runs', () => {
