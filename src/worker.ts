@@ -1076,7 +1076,8 @@ export class Worker extends MeteredProcess {
   }
 
   /**
-   * Another live process heartbeats under this worker's address (renew.lua's `twin`): hosts
+   * Another live process heartbeats under this worker's address (its entry in `workers:owners`
+   * moved forward: src/address-owners.ts): hosts
    * behind NAT with the same private address (containers on a default bridge), or one
    * `advertise` given to two. Each takes the other for itself, so neither pings it and partition
    * detection counts one peer short; each drops the other's claim receipts; a stop of either

@@ -33,10 +33,9 @@ export interface WorkerView {
 }
 
 /**
- * What the dashboard saw of `workers:owners` from one read to the next, per address
- * (src/address-owners.ts): an entry that moves is a process that heartbeats; one that stands
- * still is a process gone (the one before a worker restarted at its address, not overdue for
- * three of its heartbeats).
+ * What the dashboard saw of `workers:owners` from one read to the next, per address, judged as
+ * the workers judge it (src/address-owners.ts): an entry that moves is a process that
+ * heartbeats; one that stands still, or missed two heartbeats, is a process gone.
  */
 export class OwnersWatch {
   private byAddress = new Map<string, OwnerEntries>();
