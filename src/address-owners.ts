@@ -3,8 +3,8 @@
  * read to the next (src/lua/lib/address-owners.lua writes the entries:
  * `<process>@<overdue ms>@<heartbeatInterval ms>`; its last heartbeat there was overdue - 3
  * intervals). An entry that moves forward is a process that heartbeats there. One that has
- * missed two of its heartbeats, or never moved while a reader watched for two of its
- * intervals, is a process gone: the one before a worker restarted at its address, or one killed
+ * missed two of its heartbeats (at the cadence seen), or never moved while a reader watched for
+ * two and a half of its intervals, is a process gone: the one before a worker restarted at its address, or one killed
  * since (an entry is not overdue for three of its heartbeats). The worker (src/worker.ts) and
  * the dashboard (src/dashboard/worker-view.ts) judge alike.
  */
@@ -21,6 +21,11 @@ interface Seen extends OwnerEntry {
   since: number;
   /** it moved forward while watched */
   moved: boolean;
+  /**
+   * its last move forward, ms: its cadence as seen (an interval and the heartbeat's round trip:
+   * a slow link spaces heartbeats wider than the interval; more, when read less often)
+   */
+  gap?: number;
 }
 
 export interface OwnersRead {
@@ -30,7 +35,7 @@ export interface OwnersRead {
   live: string[];
   /** processes not watched long enough to tell one yet to heartbeat from one gone */
   unsure: string[];
-  /** processes gone: two heartbeats missed, or still for two of their intervals while watched */
+  /** processes gone: two heartbeats missed, or still for two and a half of their intervals while watched */
   gone: string[];
 }
 
@@ -45,11 +50,12 @@ export class OwnerEntries {
       const before = this.seen.get(name);
       const movedNow = before !== undefined && e.overdue > before.overdue;
       if (movedNow) out.moved.push(name);
-      const s: Seen = { ...e, since: before?.since ?? now, moved: movedNow || (before?.moved ?? false) };
+      const s: Seen = { ...e, since: before?.since ?? now, moved: movedNow || (before?.moved ?? false), gap: movedNow ? e.overdue - before!.overdue : before?.gap };
       next.set(name, s);
-      // (its last heartbeat is overdue - 3 intervals: fresh while it missed fewer than two)
-      const fresh = now <= e.overdue - e.every;
-      if (!fresh || (!s.moved && now - s.since > 2 * e.every)) out.gone.push(name);
+      // (its last heartbeat is overdue - 3 intervals: fresh while it missed fewer than two, at
+      // the cadence seen; one never seen to move is given two and a half intervals)
+      const fresh = now - (e.overdue - 3 * e.every) <= 2 * Math.max(e.every, s.gap ?? 0);
+      if (!fresh || (!s.moved && now - s.since > 2.5 * e.every)) out.gone.push(name);
       else if (s.moved) out.live.push(name);
       else out.unsure.push(name);
     }

@@ -34,15 +34,15 @@ export function redisWatch(redis: Connection) {
  * drawn at random: with the swarm's own primary silent, another shard's answer was taken for
  * Redis back, and a worker went to reconcile, against the silent node, again and again.
  *
- * `paceMs`: a wait that begins within this long of the last REDIS_BACK this actor logic sent
- * asks first at that REDIS_BACK + `paceMs`, not at once. A Redis that answers the ping and
- * refuses what comes after it (a swarm key of the wrong type written by hand: WRONGTYPE at
- * every heartbeat and reconcile) otherwise made a loop of REDIS_BACK, a failed reconcile, and
- * REDIS_BACK again at once: thousands of tries and log lines a second. What waits alongside
- * (the peer probe of `probing`) is not held.
+ * `holdMs` (optional): how long a wait that begins now holds its first ask (0 or less: none).
+ * A Redis that answers the ping and refuses what comes after it (a swarm key of the wrong type
+ * written by hand: WRONGTYPE at every heartbeat and reconcile) otherwise made a loop of
+ * REDIS_BACK, a failed reconcile, and REDIS_BACK again at once: thousands of tries and log lines
+ * a second. The worker holds it after a reconcile that failed, and only then: a Redis back after
+ * a blip is asked for at once, or the lease of a task running through two blips aged past a short
+ * taskTimeout. What waits alongside (the peer probe of `probing`) is not held.
  */
-export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number, home?: string, paceMs = 0) {
-  let lastBack = -Infinity;
+export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number, home?: string, holdMs: () => number = () => 0) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
@@ -54,10 +54,7 @@ export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number
         ok = false;
       }
       if (stopped) return;
-      if (ok) {
-        lastBack = performance.now();
-        sendBack({ type: 'REDIS_BACK' });
-      }
+      if (ok) sendBack({ type: 'REDIS_BACK' });
       else {
         // (a Cluster whose node went silent learns no slot move by itself: its replica may
         // serve the swarm now, src/command-deadlines.ts)
@@ -66,9 +63,8 @@ export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number
       }
     };
     // at once first: a state that re-enters often (redisDown re-probes every fetchWorkerInterval)
-    // must not restart a wait that never gets to ask; but not sooner than `paceMs` after the
-    // last REDIS_BACK
-    timer = setTimeout(attempt, Math.max(0, lastBack + paceMs - performance.now()));
+    // must not restart a wait that never gets to ask; unless held
+    timer = setTimeout(attempt, Math.max(0, holdMs()));
     return () => {
       stopped = true;
       clearTimeout(timer);

@@ -59,8 +59,12 @@ const claimKey = (id: string, lease: string) => `${id}\n${lease}`;
 const FINISH_RETRY_MS = 500;
 /** how often a worker cut off from Redis asks whether it is back */
 const REDIS_RETRY_MS = 250;
-/** Redis back no sooner than this after it was last back: a reconcile that keeps failing is tried once a second (redis-watch.ts) */
-const REDIS_BACK_PACE_MS = 1000;
+/**
+ * a reconcile that failed is tried again no sooner than this, or heartbeatInterval when shorter
+ * (redis-watch.ts `holdMs`; within a heartbeat, a lease the retry renews has not aged past a
+ * taskTimeout of four heartbeats)
+ */
+const RECONCILE_RETRY_MS = 1000;
 /** a control subscription Redis refused is asked again after this long (logged each time) */
 const CONTROL_RETRY_MS = 1000;
 /** a start() still waiting after this long says what for (then at doubling intervals) */
@@ -230,6 +234,8 @@ export class Worker extends MeteredProcess {
   private formatted?: { host: string; port: number; address: string };
   /** names our connections (redis.ts connectionOwner), unique to this worker */
   private readonly owner = connectionOwner();
+  /** performance.now() of the last reconcile, when it failed: the next REDIS_BACK waits (RECONCILE_RETRY_MS) */
+  private reconcileFailedAt?: number;
   /** other processes found heartbeating under this worker's address (heardTwin) */
   private readonly twinsHeard = new Set<string>();
   /** metrics and traces (src/telemetry/worker-telemetry.ts) */
@@ -1472,7 +1478,9 @@ export class Worker extends MeteredProcess {
           };
         }),
         redisWatch: redisWatch(this.redis),
-        awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout, this.layoutKey, REDIS_BACK_PACE_MS),
+        awaitRedis: awaitRedis(this.redis, REDIS_RETRY_MS, config.pingTimeout, this.layoutKey, () =>
+          this.reconcileFailedAt === undefined ? 0 : this.reconcileFailedAt + Math.min(RECONCILE_RETRY_MS, config.heartbeatInterval) - performance.now(),
+        ),
         probePeers: promiseEffect(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           // (what the count decides, said with it: "0 of 0 peers (need 60%)" read as a failed quorum)
@@ -1486,15 +1494,21 @@ export class Worker extends MeteredProcess {
         }),
         recoverClaims: promiseEffect<void>(() => this.recoverClaims()),
         reconcile: promiseEffect(async () => {
-          // claims sent before Redis was lost may have run, their replies lost with the link
-          await this.recoverClaims();
-          // A renew under way was sent before Redis was lost (it is resent as the connection
-          // comes back) and names the leases of its start: its answer does not speak for every
-          // task held now. Let it end, then check them all.
-          await this.renewing?.catch(() => {});
-          const lost = await this.renewAll();
-          log.info(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
-          return { lost };
+          try {
+            // claims sent before Redis was lost may have run, their replies lost with the link
+            await this.recoverClaims();
+            // A renew under way was sent before Redis was lost (it is resent as the connection
+            // comes back) and names the leases of its start: its answer does not speak for every
+            // task held now. Let it end, then check them all.
+            await this.renewing?.catch(() => {});
+            const lost = await this.renewAll();
+            log.info(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
+            this.reconcileFailedAt = undefined;
+            return { lost };
+          } catch (e) {
+            this.reconcileFailedAt = performance.now();
+            throw e;
+          }
         }),
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
           // each partition on its own: one that fails must not keep the others' tasks from going back

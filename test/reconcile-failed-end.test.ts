@@ -1,6 +1,6 @@
 /**
  * Redis lost its data (restarted empty), and the worker's reconcile after it failed: the worker
- * waits (probing, its next REDIS_BACK paced: src/redis-watch.ts) before asking again. A task whose function returns meanwhile has
+ * waits (probing, its next REDIS_BACK held: src/redis-watch.ts) before asking again. A task whose function returns meanwhile has
  * its END refused (its hash went with the data; the reconcile re-asserts it). That END must be
  * tried again once the worker has reconciled, as it is while the worker is probing or
  * reconciling: given up as a lease lost, the task is forgotten by the only one who knew it,

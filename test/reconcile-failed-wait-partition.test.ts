@@ -1,6 +1,6 @@
 /**
  * A worker whose reconcile failed, with its quorum (back in `redisDown`: its next REDIS_BACK
- * paced, src/redis-watch.ts), is cut off from Redis and from its peers in that wait. It must
+ * held, src/redis-watch.ts), is cut off from Redis and from its peers in that wait. It must
  * halt its tasks
  * within the bound a partitioned worker has (docs/failure-model.md: `max(1 s, 2 ×
  * heartbeatInterval) + pingTimeout + abortTimeout`), whatever its fetchTaskInterval: past it

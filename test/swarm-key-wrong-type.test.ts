@@ -26,7 +26,7 @@ it('a heartbeat refused with WRONGTYPE: the task runs on, a few lines a second a
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   let runs = 0;
-  const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100, fetchTaskInterval: 500, logger });
+  const w = new Worker({ port: 0, redis: o, heartbeatInterval: 500, fetchTaskInterval: 500, logger });
   w.addTaskFunction('hold', async () => {
     runs++;
     await held;
@@ -39,7 +39,7 @@ it('a heartbeat refused with WRONGTYPE: the task runs on, a few lines a second a
   await redis.del(keys.workerSeen);
   await redis.set(keys.workerSeen, 'not a sorted set');
   await new Promise((r) => setTimeout(r, 3000));
-  // (each try: its failure, and what the peer probe decided; a try per fetchTaskInterval)
+  // (each try: its failure, and what the peer probe decided; a try per heartbeatInterval at most)
   expect(lines.some((l) => /WRONGTYPE/.test(l))).toBe(true);
   expect(lines.length).toBeLessThan(40);
   expect(await redis.hget(keys.task('t'), 'state')).toBe('RUNNING');
