@@ -4,7 +4,8 @@
  * restart from an older snapshot, a failover to a replica that lagged) while a worker restarted
  * at its address is the only process there, a process of another host name before this one,
  * a second process of this host that starts and stops under a live one's address, hand-written
- * junk in the field, a key of another type, and entries that never fall overdue.
+ * junk in the field, a key of another type, entries that never fall overdue, and a live twin on
+ * a slow link (its heartbeats spaced wider than its interval).
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -16,6 +17,8 @@ import { hostsAvailable, onHost } from './helpers/host-name.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startProxy } from './helpers/tcp-proxy.js';
+import { quiet } from './helpers/order.js';
 import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
@@ -292,4 +295,32 @@ describe('workers:owners under faults', () => {
     await until(() => twinErrors(a.errors).length > 0 && twinErrors(b.errors).length > 0, 'both told', 5000).catch(() => {});
     expect({ a: twinErrors(a.errors).length, b: twinErrors(b.errors).length }).toEqual({ a: 1, b: 1 });
   }, 20_000);
+
+  it('a stop beside a live twin on a slow link leaves the address listed, with its functions', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const slow = await startProxy(o.host, o.port);
+    cleanup.push(() => slow.close());
+    slow.delay(80);
+    const b = new Worker({ port: 0, advertise: ADDRESS, heartbeatInterval: 100, fetchWorkerInterval: 30_000, redis: { ...o, port: slow.port }, logger: quiet });
+    b.addTaskFunction('f', async () => {});
+    cleanup.push(() => b.stop());
+    await b.start();
+    const unlisted: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const a = new Worker({ port: 0, advertise: ADDRESS, heartbeatInterval: 100, redis: o, logger: quiet });
+      a.addTaskFunction('f', async () => {});
+      await a.start();
+      // (a watches b move for a second first)
+      await new Promise((r) => setTimeout(r, 1000 + 37 * i));
+      await a.stop();
+      const listed = await redis.sismember(keys.workerSet, ADDRESS);
+      const fns = await redis.hexists(keys.workerFunctions, ADDRESS);
+      if (!listed || !fns) unlisted.push(i);
+      // (b lists the address again at its next heartbeat; its functions only at its next refresh)
+      await redis.sadd(keys.workerSet, ADDRESS);
+      await redis.hset(keys.workerFunctions, ADDRESS, JSON.stringify(['f']));
+    }
+    expect(unlisted, 'stops after which the address or its functions were gone, b heartbeating all along').toEqual([]);
+  }, 60_000);
 });

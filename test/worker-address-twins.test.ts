@@ -1,8 +1,11 @@
 /**
  * Two live worker processes under one address (hosts behind NAT with the same private address,
  * containers on a default bridge, one `advertise` given to two): each is told, naming the other,
- * and a stop of one leaves the address to the other. A worker restarted at its own address is
- * never taken for a second process.
+ * and the dashboard shows the address's two processes. A stop of one leaves the address listed
+ * for the other, whichever heartbeats faster; the stop of the last one alive unlists it, a
+ * killed twin notwithstanding. A worker restarted at its own address is never taken for a
+ * second process, and the dashboard shows it as one once the killed one has missed two
+ * heartbeats.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +89,93 @@ describe('two worker processes under one address', () => {
       expect(second.lines.filter((l) => /^ERROR/.test(l))).toEqual([]);
     } finally {
       await second.kill('SIGKILL');
+    }
+  }, 40_000);
+
+  it('a stop of the faster of two live processes leaves the address listed for the slower one', async () => {
+    const prefix = 'paces:';
+    const base = { redis: server.options({ keyPrefix: prefix }), port: 0, advertise: ADDRESS };
+    const procs: WorkerProcess[] = [];
+    try {
+      const fast = await spawnWorker({ ...base, heartbeatInterval: 100 });
+      procs.push(fast);
+      const slow = await spawnWorker({ ...base, heartbeatInterval: 1000 });
+      procs.push(slow);
+      // the fast one is told of the slow one: it knows it lives
+      const slowName = TWIN.exec(await fast.waitFor(TWIN, 15_000))![1]!;
+      const slowOverdue = async () => {
+        const v = (await redis.hget(`${prefix}workers:owners`, ADDRESS)) ?? '';
+        return v.split(' ').find((e) => e.startsWith(`${slowName}@`));
+      };
+      // just after a heartbeat of the slow one, give the fast one three of its own (the slow
+      // one's entry stands still between them, as it does between nine in ten of them), then stop it
+      const before = await slowOverdue();
+      await until(async () => (await slowOverdue()) !== before, 'a heartbeat of the slow one', 5000);
+      await new Promise((r) => setTimeout(r, 350));
+      expect(await fast.kill('SIGTERM')).toBe(0);
+      // the slow one still heartbeats under the address: it stays listed, with its functions
+      expect(await redis.sismember(`${prefix}workers`, ADDRESS)).toBe(1);
+      expect(await redis.hexists(`${prefix}workers:functions`, ADDRESS)).toBe(1);
+      // (and its next heartbeats do not write its functions again)
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await redis.hexists(`${prefix}workers:functions`, ADDRESS)).toBe(1);
+      expect(slow.lines.filter((l) => /^ERROR/.test(l) && !TWIN.test(l))).toEqual([]);
+    } finally {
+      for (const p of procs) await p.kill('SIGKILL');
+    }
+  }, 40_000);
+
+  it('the stop of the last live process under an address unlists it, its killed twin notwithstanding', async () => {
+    const prefix = 'crashed-twin:';
+    const base = { redis: server.options({ keyPrefix: prefix }), port: 0, advertise: ADDRESS };
+    const procs: WorkerProcess[] = [];
+    try {
+      const stays = await spawnWorker({ ...base, heartbeatInterval: 100 });
+      procs.push(stays);
+      const killed = await spawnWorker({ ...base, heartbeatInterval: 3000 });
+      procs.push(killed);
+      await stays.waitFor(TWIN, 15_000); // (it saw the other move: a live twin)
+      await killed.kill('SIGKILL');
+      // (gone once it has missed two of its heartbeats: src/address-owners.ts)
+      await new Promise((r) => setTimeout(r, 7000));
+      expect(await stays.kill('SIGTERM')).toBe(0);
+      expect(await redis.sismember(`${prefix}workers`, ADDRESS)).toBe(0);
+    } finally {
+      for (const p of procs) await p.kill('SIGKILL');
+    }
+  }, 40_000);
+
+  it('a worker killed and started again at its address is shown as one process once the killed one has missed two heartbeats', async () => {
+    const prefix = 'restart:';
+    const parts = [keysFor(prefix)];
+    const base = { redis: server.options({ keyPrefix: prefix }), port: 0, advertise: ADDRESS, heartbeatInterval: 1500 };
+    const owners = new OwnersWatch();
+    const processes = async () => (await readWorkers(redis, parts, owners)).workers.find((w) => w.address === ADDRESS)?.processes ?? [];
+    const procs: WorkerProcess[] = [];
+    try {
+      const first = await spawnWorker(base);
+      procs.push(first);
+      // the dashboard sees it heartbeat
+      await until(async () => (await processes()).length === 1, 'the first process shown', 10_000);
+      // killed, and started again at once
+      await first.kill('SIGKILL');
+      const killedAt = Date.now();
+      const second = await spawnWorker(base);
+      procs.push(second);
+      // the dashboard reads on, as its ticker does: the killed one's entry, which it saw move,
+      // counts until it has missed two heartbeats (src/address-owners.ts), never after
+      const shown: [number, number][] = [];
+      const end = Date.now() + 6000;
+      while (Date.now() < end) {
+        shown.push([Date.now() - killedAt, (await processes()).length]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const afterTwoBeats = shown.filter(([t]) => t > 2 * 1500 + 500).map(([, n]) => n);
+      expect(afterTwoBeats.length).toBeGreaterThan(10);
+      expect(Math.max(...afterTwoBeats)).toBe(1);
+      expect(Math.min(...afterTwoBeats)).toBe(1);
+    } finally {
+      for (const p of procs) await p.kill('SIGKILL');
     }
   }, 40_000);
 });
