@@ -28,9 +28,14 @@ const nextPrefix = () => `pipe${process.pid}-${++prefixes}:`;
 
 /**
  * The CLI with the reading end of `closed` (its stdout or stderr) shut before it writes a line;
- * `whileRunning` runs once it has started. Resolves with its status and the other stream's text.
+ * `whileRunning` runs once it has started, given what the other stream has said so far. Resolves
+ * with its status and the other stream's text.
  */
-function runWithClosed(closed: 'stdout' | 'stderr', argv: string[], whileRunning: () => Promise<void> = async () => {}): Promise<{ code: number | null; signal: string | null; other: string }> {
+function runWithClosed(
+  closed: 'stdout' | 'stderr',
+  argv: string[],
+  whileRunning: (other: () => string) => Promise<void> = async () => {},
+): Promise<{ code: number | null; signal: string | null; other: string }> {
   const env: Record<string, string | undefined> = { ...process.env, REDIS_URL: server.url };
   delete env.TASK_SWARM_DEBUG;
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -39,7 +44,7 @@ function runWithClosed(closed: 'stdout' | 'stderr', argv: string[], whileRunning
   let other = '';
   open.on('data', (b: Buffer) => (other += b.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
-  void whileRunning().catch(() => {});
+  void whileRunning(() => other).catch(() => {});
   return new Promise((resolve) =>
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -69,8 +74,11 @@ describe('a reader that closes early', () => {
     await redis.hset(`${prefix}task-e1`, 'state', 'RUNNING', 'function', 'f');
     const channel = `${prefix}task-e1-events`;
     // (a loaded machine can take seconds to start the CLI: the waits are long, the test ends at the event)
-    const r = await runWithClosed('stdout', ['events', 'e1', '--timeout', '45000', '--key-prefix', prefix], async () => {
+    const r = await runWithClosed('stdout', ['events', 'e1', '--timeout', '45000', '--key-prefix', prefix], async (said) => {
       await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] > 0, 'events subscribed', 40_000);
+      // (subscribed before it has read the task and said what it follows: an event then would
+      // end it before that line)
+      await until(() => said().includes('following task'), 'events to say what it follows', 40_000);
       await redis.publish(channel, '{"event":"progress","data":1,"at":0}');
     });
     expect(r.code).toBe(0);
