@@ -25,7 +25,8 @@ export interface WorkerView {
   tasks: string[];
   /**
    * the processes heartbeating under this address (`workers:owners`, src/address-owners.ts):
-   * those whose entries moved while this dashboard watched, and kept their pace. More than one
+   * those whose entries moved while this dashboard watched, and kept their pace (while none has
+   * moved: those just come, not yet judged). More than one
    * is two hosts behind one address, or one `advertise` given to two, which the workers log as
    * an error
    */
@@ -47,7 +48,10 @@ export class OwnersWatch {
     for (const address of addresses) {
       const entries = this.byAddress.get(address) ?? new OwnerEntries();
       next.set(address, entries);
-      out.set(address, entries.read(parseOwners(fields[address]), now).live);
+      const read = entries.read(parseOwners(fields[address]), now);
+      // (a process just started there has not moved yet: it is shown while none has, so a
+      // listed worker never shows as no process between a restart and its next heartbeat)
+      out.set(address, read.live.length > 0 ? read.live : read.unsure);
     }
     // (addresses no longer shown are forgotten)
     this.byAddress = next;
