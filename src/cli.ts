@@ -66,6 +66,14 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   endQuietlyOnBrokenPipe();
+  // Node exits 0 when nothing is left to wait for, even with the command unfinished: a promise
+  // that never settles (a --functions module whose top-level await never does) ended a worker
+  // with status 0 and nothing said
+  const unfinished = () => {
+    process.stderr.write(`${PROG}: the command stopped before it finished, with nothing left to wait for (a --functions module whose loading never finishes?)\n`);
+    process.exit(1);
+  };
+  process.once('beforeExit', unfinished);
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     () => process.exit(1),

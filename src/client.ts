@@ -26,6 +26,9 @@ import {
   parseEntry,
   parseEvent,
   lastEventOf,
+  MAX_ID_BYTES,
+  serializeError,
+  wellFormed,
   taskData,
   type ControlInput,
   type EndEventData,
@@ -319,6 +322,8 @@ export class Client {
    * nothing (src/effects/layout.ts readLayout).
    */
   private checkReads(): Promise<void> {
+    // (closed: a StateError, before a check that would say Redis cannot be reached)
+    this.open();
     const first = this.submitsFirst();
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
     return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => (this.onOwnDb(), this.pipelineSent()));
@@ -420,7 +425,8 @@ export class Client {
     before: Promise<void> | undefined,
     issued: () => void,
   ): Promise<string[]> {
-    const subs = tasks.map((t, i) => {
+    // (Array.from visits a sparse array's holes, which map skips: each is refused as not an object)
+    const subs = Array.from(tasks, (t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
       const sub = buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
       this.checkDrawnPlace(sub, `submitMany[${i}]`);
@@ -1017,9 +1023,14 @@ export class Client {
 
   /** Dead letters, newest first: `offset` skipped, at most `limit` (default 100). */
   async deadLetters(options: { limit?: number; offset?: number } = {}): Promise<DeadLetter[]> {
+    if (options === null || typeof options !== 'object') throw new ConfigError('deadLetters: options must be an object');
     const offset = options.offset ?? 0;
     const limit = options.limit ?? 100;
+    for (const [name, v] of [['offset', offset], ['limit', limit]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError(`deadLetters: ${name} must be a whole number >= 0, got ${showId(v)}`);
+    }
     await this.checkReads();
+    if (limit === 0) return [];
     if (this.parts.length === 1) return (await readDeadLetters(this.redis, this.keys, offset, limit)).letters;
     // each partition's newest offset + limit, merged newest first (their keys name their partition)
     const all = await Promise.all(this.parts.map(async (k, p) => (await readDeadLetters(this.redis, k, 0, offset + limit)).letters.map((l) => ({ ...l, key: `${p}/${l.key}` }))));
@@ -1040,7 +1051,7 @@ export class Client {
 
   /** One dead letter by its key, or null (retried, purged or dropped). */
   async deadLetter(key: string): Promise<DeadLetter | null> {
-    const at = this.deadLetterAt(key);
+    const at = this.deadLetterAt(letterKey('deadLetter', key));
     await this.checkReads();
     const l = await readDeadLetter(this.redis, at.keys, at.key);
     return l && { ...l, key };
@@ -1056,7 +1067,7 @@ export class Client {
    */
   async retryDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
     await this.checkServer();
-    const at = this.deadLetterAt(typeof letter === 'string' ? letter : letter.key);
+    const at = this.deadLetterAt(letterKey('retryDead', letter));
     return retryDead(this.redis, at.keys, at.key);
   }
 
@@ -1066,7 +1077,7 @@ export class Client {
    */
   async purgeDead(letter: Pick<DeadLetter, 'key'> | string): Promise<boolean> {
     await this.checkServer();
-    const at = this.deadLetterAt(typeof letter === 'string' ? letter : letter.key);
+    const at = this.deadLetterAt(letterKey('purgeDead', letter));
     return purgeDead(this.redis, at.keys, at.key);
   }
 
@@ -1307,10 +1318,21 @@ export class Client {
         if (!set) return;
         const ev = parseEvent(message);
         for (const h of [...set]) {
+          // (total, as the listener must be: what was thrown may be a value the logger cannot
+          // read, a revoked Proxy; the logger itself may throw)
           const report = (e: unknown) => {
             if (this.reported.has(h)) return;
             this.reported.add(h);
-            this.log.warn(`a subscriber of ${channel} threw on a "${ev.event}" event (the other subscribers still got it; reported once)`, e);
+            const what = `a subscriber of ${channel} threw on a "${ev.event}" event (the other subscribers still got it; reported once)`;
+            try {
+              this.log.warn(what, e);
+            } catch {
+              try {
+                this.log.warn(what, serializeError(e));
+              } catch {
+                // a logger that throws at every call: nothing left to tell it with
+              }
+            }
           };
           try {
             // an async handler's rejection would end the process as an unhandled rejection
@@ -1354,8 +1376,26 @@ const ignore = (): void => {};
 /** setTimeout's largest delay (ms); a longer one fires at once */
 const MAX_TIMER = 2 ** 31 - 1;
 
+/** the key of a dead letter given as itself or as its key */
+function letterKey(method: string, letter: unknown): string {
+  const key = typeof letter === 'string' ? letter : letter !== null && typeof letter === 'object' ? (letter as { key?: unknown }).key : undefined;
+  if (typeof key !== 'string' || key === '') throw new InvalidTaskError(`${method}: takes a dead letter or its key (a non-empty string), got ${showId(letter)}`);
+  return key;
+}
+
+/** an id as submit takes it: a lone surrogate reaches Redis as U+FFFD, another task's id */
 function checkId(method: string, id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${method}: the task id must be a non-empty string, got ${JSON.stringify(id) ?? String(id)}`);
+  if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${method}: the task id must be a non-empty string, got ${showId(id)}`);
+  if (!wellFormed(id)) throw new InvalidTaskError(`${method}: the task id must be well-formed Unicode (it holds a lone surrogate)`);
+  if (id.length * 3 > MAX_ID_BYTES && Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`${method}: the task id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
+}
+
+function showId(id: unknown): string {
+  try {
+    return JSON.stringify(id) ?? String(id);
+  } catch {
+    return typeof id;
+  }
 }
 
 /** A task hash as TaskInfo; total: a field the runtime would not write goes to `invalid`. */

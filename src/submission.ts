@@ -9,7 +9,7 @@
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
 import { quote } from './quote.js';
-import { jsonDrops, MAX_ID_BYTES, wellFormed } from './wire.js';
+import { jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
 /** How long to wait before the next attempt, when an attempt failed. */
@@ -136,6 +136,8 @@ export function buildSubmission(
   producer: ProducerContext = {},
 ): Submission {
   if (typeof fn !== 'string' || fn === '') throw new InvalidTaskError(`${where}: function name must be a non-empty string`);
+  // (the claim reads an entry with cjson, which refuses a lone surrogate: it would be parked unrun)
+  if (!wellFormed(fn)) throw new InvalidTaskError(`${where}: function name must be well-formed Unicode (it holds a lone surrogate)`);
   const o = options ?? {};
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${where}: options must be an object`);
   for (const k of Object.keys(o)) {
@@ -192,6 +194,8 @@ export function buildSubmission(
   } catch (e) {
     throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${(e as Error).message}`);
   }
+  // (the rest of the entry is checked above: only the data can hold one here)
+  if (jsonHasLoneSurrogate(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds a string that is not well-formed Unicode (a lone surrogate), which a worker cannot read`);
   return {
     id,
     fn,

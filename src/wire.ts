@@ -117,6 +117,16 @@ export function jsonDrops(v: unknown): string | undefined {
   return typeof v === 'function' ? 'a function' : typeof v === 'symbol' ? 'a Symbol' : undefined;
 }
 
+/**
+ * Does this JSON (JSON.stringify's: it writes a lone surrogate as a `\\udXXX` escape and a
+ * pair as itself) hold a lone surrogate? Redis's cjson refuses one, so an entry that holds one
+ * could never be read by a claim. A look for the escape first: one indexOf where there is none.
+ */
+export function jsonHasLoneSurrogate(json: string): boolean {
+  // (an escape whose backslash is not itself escaped: an even run of backslashes before it)
+  return json.includes('\\ud') && /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/.test(json);
+}
+
 export function formatControl(c: ControlInput): string {
   if (isPlainControl(c)) return c;
   if (c && typeof c === 'object' && typeof c.event_name === 'string' && c.event_name !== '') {

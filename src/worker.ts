@@ -25,7 +25,7 @@ import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
 import { EventOutbox } from './effects/event-outbox.js';
-import { formatEvent, lastEventArg, parseControl, parseEntry, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, type TaskEntry } from './wire.js';
+import { formatEvent, lastEventArg, parseControl, parseEntry, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, wellFormed, type TaskEntry } from './wire.js';
 import { replicaShortfall, replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, waitForWork, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
 import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
@@ -374,6 +374,8 @@ export class Worker extends MeteredProcess {
    */
   addTaskFunction<D = any, R = unknown>(name: string, fn: TaskFunction<D, R>, options: { concurrency?: number } = {}): this {
     if (typeof name !== 'string' || name === '') throw new ConfigError('addTaskFunction: name must be a non-empty string');
+    // (Redis keeps names as UTF-8: a lone surrogate would be listed as U+FFFD, a name no task has)
+    if (!wellFormed(name)) throw new ConfigError('addTaskFunction: name must be well-formed Unicode (it holds a lone surrogate)');
     if (typeof fn !== 'function') throw new ConfigError(`addTaskFunction("${name}"): fn must be a function`);
     if (options === null || typeof options !== 'object') throw new ConfigError(`addTaskFunction("${name}"): options must be an object`);
     const cap = options.concurrency;

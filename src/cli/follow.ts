@@ -5,6 +5,7 @@
  */
 import { CLIENT_PATIENCE_MS, type Client, type TaskInfo } from '../client.js';
 import { RuntimeError } from './errors.js';
+import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../errors.js';
 import { within } from '../within.js';
 import { eventLine, isObject, printJson, quote, text } from './format.js';
 import { PROG, type CliIO } from './io.js';
@@ -49,9 +50,15 @@ export function reportEnd(io: CliIO, t: TaskInfo): number {
   // a stored error that is not one the runtime writes (edited by hand) is shown as stored
   const message: unknown = isObject(t.error) ? t.error.message : isObject(t.invalid) ? t.invalid.error : undefined;
   const why = message === undefined || message === null || message === '' ? '' : `: ${text(message)}`;
-  const parked = isObject(t.parked) ? ` (parked as ${text(t.parked.reason)}; \`${PROG} retry-dead ${text(t.parked.key)}\` queues it again)` : '';
+  const parked = isObject(t.parked) ? ` (parked as ${text(t.parked.reason)}; ${parkedAdvice(String(t.parked.reason), text(t.parked.key))})` : '';
   io.stderr.write(`${PROG}: task ${quote(t.id)} ended ${t.outcome ? text(t.outcome) : 'without an outcome'}${parked}${why}\n`);
   return 1;
+}
+
+/** what to do with a parked task: an entry parked for its own bytes would be parked again (retry-dead refuses it) */
+function parkedAdvice(reason: string, key: string): string {
+  const refused = Object.hasOwn(DEAD_LETTER_REASONS, reason) && 'refusedAsIs' in DEAD_LETTER_REASONS[reason as DeadLetterReason];
+  return refused ? `queued again it would be parked again; \`${PROG} purge-dead ${key}\` removes it` : `\`${PROG} retry-dead ${key}\` queues it again`;
 }
 
 /** what `submit` answered when it was another task's id (its dedupe key's): that one is waited for */

@@ -13,7 +13,8 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    // (a module may throw anything: null, a string)
+    const code = e !== null && typeof e === 'object' ? (e as NodeJS.ErrnoException).code : undefined;
     if (code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !/\.[mc]?ts$/.test(file)) throw e;
   }
   // A TypeScript module outside tsx: load it through tsx, when tsx is installed.
@@ -50,7 +51,7 @@ export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFu
       mod = await importModule(file);
     } catch (e) {
       if (e instanceof RuntimeError) throw e;
-      throw new RuntimeError(`cannot load --functions module ${p}: ${(e as Error).message.split('\n')[0]}`);
+      throw new RuntimeError(`cannot load --functions module ${p}: ${thrownLine(e)}`);
     }
     const before = found.size;
     for (const [name, v] of Object.entries(mod)) {
@@ -67,4 +68,15 @@ export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFu
     if (found.size === before) throw new RuntimeError(`--functions module ${p} exports no functions`);
   }
   return new Map([...found].map(([name, { fn }]) => [name, fn]));
+}
+
+/** the first line of what a module threw, whatever it threw */
+function thrownLine(e: unknown): string {
+  let m: string;
+  try {
+    m = e instanceof Error ? String(e.message) : typeof e === 'string' ? e : `it threw ${String(e)}`;
+  } catch {
+    m = 'it threw a value that cannot be read';
+  }
+  return m.split('\n')[0]!;
 }

@@ -1,0 +1,54 @@
+/**
+ * A caller's mistake is a TaskSwarmError naming it (README: "Every error a caller can meet is a
+ * TaskSwarmError with a code"), never a TypeError from inside the client:
+ * - submitMany of an array with a hole ([, task]): map skipped the hole, and a later loop read
+ *   `.id` of undefined;
+ * - retryDead(null) / purgeDead(undefined): `letter.key` read of null;
+ * - a client closed before its first call, asked to read: it said Redis could not be reached
+ *   ("nothing was sent"), where a closed client's calls are a StateError.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, StateError, TaskSwarmError } from '../src/index.js';
+import { redisPerFile } from './helpers/suite.js';
+import type { RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+const cleanup = redisPerFile((s: RedisServer, _r: Redis) => {
+  server = s;
+});
+
+function client(): Client {
+  const c = new Client({ redis: server.options() });
+  cleanup.push(() => c.close());
+  return c;
+}
+
+const kind = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof TaskSwarmError ? `${e.constructor.name} ${e.code}` : `not a TaskSwarmError: ${String(e)}`),
+  );
+
+describe('caller mistakes are TaskSwarmErrors', () => {
+  it('submitMany with a hole in its array: an InvalidTaskError naming the index, nothing written', async () => {
+    const c = client();
+    // eslint-disable-next-line no-sparse-arrays
+    const tasks = [, { fn: 'f', data: 1 }] as unknown as { fn: string }[];
+    await expect(c.submitMany(tasks)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('submitMany[0]') });
+  });
+
+  it('retryDead and purgeDead of no letter at all: a TaskSwarmError, not a TypeError', async () => {
+    const c = client();
+    expect(await kind(c.retryDead(null as unknown as string))).toMatch(/^\w+Error ERR_/);
+    expect(await kind(c.purgeDead(undefined as unknown as string))).toMatch(/^\w+Error ERR_/);
+  });
+
+  it('a client closed before its first call: a read is a StateError, not "cannot reach Redis"', async () => {
+    for (const call of [(c: Client) => c.get('x'), (c: Client) => c.stats(), (c: Client) => c.deadLetters(), (c: Client) => c.control('x', 'stop')]) {
+      const c = new Client({ redis: server.options() });
+      await c.close();
+      await expect(call(c), String(call)).rejects.toBeInstanceOf(StateError);
+    }
+  });
+});
