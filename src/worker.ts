@@ -6,7 +6,7 @@
 import type { Connection } from './redis.js';
 import { Cluster, type Redis } from 'ioredis';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
-import { AWAITING_REDIS, workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
+import { AWAITING_REDIS, TALKING_TO_REDIS, workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
 import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
@@ -1179,7 +1179,7 @@ export class Worker extends MeteredProcess {
   /** the machine talks to Redis now (outside these states a task's update() answers locally) */
   private get live(): boolean {
     const s = this.actor?.getSnapshot();
-    return s !== undefined && (s.matches('connected') || s.matches('draining'));
+    return s !== undefined && TALKING_TO_REDIS.some((v) => s.matches(v));
   }
 
   /** Redis is lost, or back and not reconciled yet: the machine will reconcile once it answers */
@@ -1266,7 +1266,7 @@ export class Worker extends MeteredProcess {
           if (this.tasks.get(t.id) !== t) return false;
           if (!this.live) {
             // Redis lost or not reconciled yet: the reconcile re-asserts what Redis lost, then
-            // the END is tried again. Stopping past the grace: nothing is asked any more.
+            // the END is tried again.
             if (this.waitingForRedis) throw new Error('refused, and Redis is not reconciled yet: tried again once it is');
             return false;
           }
@@ -1513,6 +1513,14 @@ export class Worker extends MeteredProcess {
           }
         }),
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
+          // Redis may have lost its data since the last heartbeat (restarted empty during the
+          // grace): a hash it lost is re-asserted first, or there is nothing to hand back and the
+          // task, halted next, was nowhere. (Redis unreachable: the hand-back says so below.)
+          try {
+            await this.renewAll();
+          } catch {
+            // the hand-back's own calls meet the same trouble and report it
+          }
           // each partition on its own: one that fails must not keep the others' tasks from going back
           const each = await Promise.allSettled(this.parts.map((part) => handBack(this.redis, part.keys, this.held(input.ids, part.index))));
           const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));

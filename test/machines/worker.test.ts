@@ -17,7 +17,7 @@ import {
   type AnyActorRef,
   type AnyEventObject,
 } from 'xstate';
-import { AWAITING_REDIS, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
+import { AWAITING_REDIS, TALKING_TO_REDIS, workerMachine, type ClaimedTask, type PeerProbe, type WorkerEvent, type WorkerInput } from '../../machines/worker.js';
 import { taskMachine, type TaskMachineEvent, type TaskOutcome } from '../../machines/task.js';
 import { compileMachine } from '../../actors/compiled-machine.js';
 import { TaskMachines } from '../../actors/task-machines.js';
@@ -551,12 +551,11 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(invoked(actions)).toEqual(['awaitRedis', 'probePeers']);
   });
 
-  it('places every top-level state: awaiting Redis (an END refused there is tried again after the reconcile), live, or starting and stopping', () => {
+  it('places every top-level state: awaiting Redis (an END refused there is tried again after the reconcile), talking to Redis (a renew first), or starting and stopped', () => {
     // (a new state must be placed: one missing from AWAITING_REDIS had a refused END given up
     // as a lost lease, and the task's result lost)
-    const live = ['connected', 'draining'];
-    const startingOrStopping = ['starting', 'handingBack', 'releasing', 'deregistering', 'stopped', 'failed'];
-    const placed = [...AWAITING_REDIS, ...live, ...startingOrStopping];
+    const startingOrStopped = ['starting', 'deregistering', 'stopped', 'failed'];
+    const placed = [...AWAITING_REDIS, ...TALKING_TO_REDIS, ...startingOrStopped];
     expect(Object.keys(workerMachine.root.states).sort()).toEqual([...placed].sort());
     expect(new Set(placed).size).toBe(placed.length);
   });
