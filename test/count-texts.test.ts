@@ -122,13 +122,13 @@ describe('counts a claim writes, at the edge of the table of their texts and pas
     ['007', '8', '8'],
     ['', '1', '1'],
   ] as const) {
-    it(`a hash that counted ${JSON.stringify(before)}: attempt ${attempt}, lease ${lease}:${W}`, async () => {
+    it(`a hash that counted ${JSON.stringify(before)}: attempt ${attempt}, lease ${lease}.tok:${W}`, async () => {
       const k = keySpace();
       await redis.hset(k.task('old'), 'attempt', before, 'claims', before);
       await redis.lpush(k.newQueue, JSON.stringify({ id: 'old', function: 'f', data: 1 }));
       const r = (await runScript(redis, 'claim', claimKeys(k), claimArgs(k, { max: '1', rotation: '0', acks: [], rooms: [['f', '1']] }))) as string[];
-      expect(r.slice(6, 10)).toEqual(['old', JSON.stringify({ id: 'old', function: 'f', data: 1 }), attempt, `${lease}:${W}`]);
-      expect(await redis.hmget(k.task('old'), 'attempt', 'claims', 'lease', 'state')).toEqual([attempt, lease, `${lease}:${W}`, 'RUNNING']);
+      expect(r.slice(6, 10)).toEqual(['old', JSON.stringify({ id: 'old', function: 'f', data: 1 }), attempt, `${lease}.tok:${W}`]);
+      expect(await redis.hmget(k.task('old'), 'attempt', 'claims', 'lease', 'state')).toEqual([attempt, lease, `${lease}.tok:${W}`, 'RUNNING']);
     });
   }
 });

@@ -94,6 +94,8 @@ local prefix, worker = ARGV[at + 1], ARGV[at + 2]
 local max, maxBytes = SMALL_INT_OF[ARGV[at + 3]] or tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
 local rotation = SMALL_INT_OF[ARGV[at + 5]] or tonumber(ARGV[at + 5]) or 0
 local token = ARGV[at + 6]
+-- (between a lease's count and its worker: `<claims>.<token>:<worker>`; no ':' in a token)
+local leaseMark = (token ~= '' and not string.find(token, ':', 1, true)) and ('.' .. token .. ':') or ':'
 local db = ARGV[at + 7]
 local refreshReceipts = ARGV[at + 8] == '1'
 local acks = SMALL_INT_OF[ARGV[at + 9]] or tonumber(ARGV[at + 9])
@@ -191,12 +193,14 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, e, member, 
   local key = prefix .. id
   -- (a count edited into junk by hand counts from 0 again rather than stop the claim)
   local attempt = (attemptsSoFar and int(attemptsSoFar) or 0) + 1
-  -- `claims` only grows (a hand-back gives back the attempt, not the claim): every claim's
-  -- lease is new, so a stale copy can never match it.
+  -- `claims` only grows (a hand-back gives back the attempt, not the claim), and the claim's
+  -- token names it among every claim of this id for good: a hash cleaned up (or lost) and the
+  -- id submitted again counts claims from 0, and `<claims>:<worker>` alone repeated the lease
+  -- an old copy of the id's earlier run still held (its events and END passed the fence).
   local claims = (claimsSoFar and int(claimsSoFar) or 0) + 1
   local claimsS = SMALL_INT_TEXT[claims]
   -- (a count past the table written as before: as Lua prints a number)
-  local lease = (claimsS or claims) .. ':' .. worker
+  local lease = (claimsS or claims) .. leaseMark .. worker
   claimsS = claimsS or string.format('%d', claims)
   local attemptS = SMALL_INT_TEXT[attempt] or string.format('%d', attempt)
   if raw and plainRouted(e) then

@@ -36,7 +36,7 @@ if not ok or type(task) ~= 'table' then task = {} end
 if type(task['function']) == 'string' then fn = task['function'] end
 redis.call('HSET', KEYS[1], 'state', 'RUNNING', 'start', ARGV[6], 'update', now, 'worker', ARGV[5],
   'data', ARGV[2], 'attempt', ARGV[3], 'lease', ARGV[4], 'function', fn)
-redis.call('HSET', KEYS[1], 'claims', tonumber(string.match(ARGV[4], '^(%d+):')) or 1)
+redis.call('HSET', KEYS[1], 'claims', tonumber(string.match(ARGV[4], '^(%d+)[.:]')) or 1)
 if wantsManualEnd(task) then redis.call('HSET', KEYS[1], 'manual_end', '1') end
 local group = type(task.group) == 'string' and task.group or ''
 if group ~= '' then redis.call('HSET', KEYS[1], 'group', group) end

@@ -147,7 +147,8 @@ export class WorkerTelemetry {
   claimed(t: LocalTask, now: number): void {
     const c = this.counts(t.entry.function);
     c.claimed++;
-    const first = t.lease.startsWith('1:');
+    // (a lease is `<claims>.<token>:<worker>`, claim.lua; `<claims>:<worker>` claimed without a token)
+    const first = t.lease.startsWith('1.') || t.lease.startsWith('1:');
     const queuedAt = t.entry.queued_at;
     if (first && typeof queuedAt === 'number' && Number.isFinite(queuedAt)) c.pickup.observe(Math.max(0, now - queuedAt) / 1000);
     const traces = tracer();

@@ -57,10 +57,11 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       redis.call('RPUSH', ended, id)
       release(Q, h[3], h[4])
       if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
-      -- (the attempt and worker that ended it, the worker named by its lease `<claims>:<worker>`:
+      -- (the attempt and worker that ended it, the worker named by its lease
+      -- `<claims>.<token>:<worker>`:
       -- a waiter whose last read saw an earlier attempt, the hash cleaned up at once, answers
       -- from this event)
-      -- (the lease matched the hash's, which only claim.lua writes, `<claims>:<worker>`)
+      -- (the lease matched the hash's, which only claim.lua writes: its worker after the first ':')
       local worker = string.sub(lease, (string.find(lease, ':', 1, true) or #lease) + 1)
       publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
       out[#out + 1] = 1
