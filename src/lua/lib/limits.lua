@@ -110,7 +110,7 @@ local function targetsOf(fn, g)
 end
 
 -- a task of (fn, g) starts now; `start` names this start in the rate windows, uniquely (a lease
--- alone does not: every task's first claim by one worker has the lease '1:<worker>')
+-- alone does not: the tasks of one claim call share its token, and their first claims the count)
 local function acquire(Q, fn, g, now, start, noRate)
   -- (no limit set: nothing is counted, and no target needs naming)
   if not anyLimits(Q) then return end
