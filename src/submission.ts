@@ -9,7 +9,7 @@
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
 import { quote } from './quote.js';
-import { jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, wellFormed } from './wire.js';
+import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
 /** How long to wait before the next attempt, when an attempt failed. */
@@ -196,6 +196,7 @@ export function buildSubmission(
   }
   // (the rest of the entry is checked above: only the data can hold one here)
   if (jsonHasLoneSurrogate(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds a string that is not well-formed Unicode (a lone surrogate), which a worker cannot read`);
+  if (jsonDeeperThan(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} is nested deeper than Redis decodes JSON (${MAX_JSON_DEPTH - 1} levels of arrays and objects in the data): a worker could not read it`);
   return {
     id,
     fn,

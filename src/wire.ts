@@ -127,6 +127,33 @@ export function jsonHasLoneSurrogate(json: string): boolean {
   return json.includes('\\ud') && /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/.test(json);
 }
 
+/** the most levels of arrays and objects Redis's cjson decodes (its decode_max_depth) */
+export const MAX_JSON_DEPTH = 1000;
+
+/**
+ * Is this JSON nested deeper than `max` levels of arrays and objects? cjson refuses such an
+ * entry (JSON.stringify writes it, JSON.parse reads it), so a claim could never read it. Text
+ * shorter than 2 * max holds too few brackets to be: one length test for a typical entry.
+ */
+export function jsonDeeperThan(json: string, max = MAX_JSON_DEPTH): boolean {
+  if (json.length <= 2 * max) return false;
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22) {
+      // a string: skip to its closing quote, over escapes
+      for (i++; i < json.length; i++) {
+        const d = json.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 export function formatControl(c: ControlInput): string {
   if (isPlainControl(c)) return c;
   if (c && typeof c === 'object' && typeof c.event_name === 'string' && c.event_name !== '') {

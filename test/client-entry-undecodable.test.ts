@@ -9,8 +9,9 @@
  *   left running or marked queued.
  * Each case runs through both of a claim's ways of routing: entry by entry (no `group` or
  * `priority` in the window) and the batch (one entry of the window holds a group).
- * And a task Client.submit takes with data nested that deep (JSON.stringify writes it) is never
- * left queued for good: its refused entry ends it, or is dropped when it was cancelled.
+ * Client.submit refuses data nested that deep (JSON.stringify writes it); an entry written so under
+ * a queued id (an older Client) is never left queued for good: its refused entry ends it, or is
+ * dropped when it was cancelled.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -124,28 +125,49 @@ describe('an entry under an id Client marked queued, which cjson cannot decode',
   }
 });
 
-describe('a task Client.submit takes, whose entry cjson cannot decode (data nested 1000 levels deep)', () => {
-  // Client writes it (JSON.stringify has no depth limit) and marks its id queued; the claim's
-  // judge cannot decode it and parks it as junk, under no id: the task stays QUEUED for good
-  // (get says so, wait never ends, a new submit of the id is refused as a duplicate). Read without
-  // being decoded (lib/client-entry.lua) or decoded, the entry must meet the same end.
+describe('data as deep as Redis decodes it', () => {
+  for (const [shape, nest] of nestings) {
+    it(`999 levels in the data (the entry 1000 deep) are taken and run; brackets inside strings count for nothing (${shape})`, async () => {
+      const { c } = await setup(1);
+      const deepest = JSON.parse(nest(999)) as unknown;
+      const id = await c.submit('f', deepest);
+      await until(async () => (await c.get(id))?.state === 'END', 'the task to end', 5000);
+      expect(await c.get(id)).toMatchObject({ outcome: 'succeeded' });
+      const inStrings = { s: '['.repeat(3000), t: '{"\\'.repeat(1500), deep: JSON.parse(nest(990)) as unknown };
+      const other = await c.submit('f', inStrings);
+      await until(async () => (await c.get(other))?.state === 'END', 'the task to end', 5000);
+      await expect(c.submit('f', [deepest])).rejects.toThrow(/nested deeper than Redis decodes JSON \(999 levels/);
+    });
+  }
+});
+
+/** the entry as Client.submit wrote it before it refused data nested that deep: pushed, its id marked queued */
+async function queueAsClientDid(prefix: string, id: string, data: unknown): Promise<void> {
+  const k = keysFor(prefix);
+  await redis.multi().sadd(k.queued, id).lpush(k.newQueue, JSON.stringify({ id, function: 'f', data })).exec();
+}
+
+describe('a task whose entry cjson cannot decode (data nested 1000 levels deep)', () => {
+  // JSON.stringify has no depth limit: Client refuses such data now. An entry written as it was
+  // before (its id marked queued) is one the claim's judge cannot decode: parked as junk under no
+  // id, the task stayed QUEUED for good (get said so, wait never ended, a new submit of the id was
+  // refused as a duplicate). Read without being decoded (lib/client-entry.lua) or decoded, the
+  // entry must meet the same end.
   const cases = nestings.flatMap(([shape, nest]) => [
     [shape, (): unknown => JSON.parse(nest(1000))] as const,
     // (a word the fast path leaves to the judge: what the entry holds beside the depth changes nothing)
     [`${shape}, beside a word of an option`, (): unknown => ({ note: 'no group, no priority', v: JSON.parse(nest(1000)) })] as const,
   ]);
   for (const [shape, make] of cases) {
-    it(`is never left queued for good: submit refuses it, or its task ends (${shape})`, async () => {
+    it(`submit refuses it, naming why, and writes nothing (${shape})`, async () => {
       const { o, c } = await setup(1);
-      const data = make();
-      const submitted = await c.submit('f', data, { id: 'deep' }).then(
-        () => true,
-        (e: Error) => {
-          expect(e.name).toBe('InvalidTaskError');
-          return false;
-        },
-      );
-      if (!submitted) return;
+      await expect(c.submit('f', make(), { id: 'deep' })).rejects.toThrow(/InvalidTaskError|nested deeper than Redis decodes JSON/);
+      expect(await redis.keys(`${o.keyPrefix}*deep*`)).toEqual([]);
+    });
+
+    it(`written as an older Client wrote it (marked queued), is never left queued for good: its task ends (${shape})`, async () => {
+      const { o, c } = await setup(1);
+      await queueAsClientDid(o.keyPrefix, 'deep', make());
       await until(async () => (await c.get('deep'))?.state === 'END', 'the task to end', 5000);
       expect(await redis.sismember(keysFor(o.keyPrefix).queued, 'deep')).toBe(0);
     });
@@ -156,7 +178,7 @@ describe('a task Client.submit takes, whose entry cjson cannot decode (data nest
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const k = keysFor(o.keyPrefix);
-    await c.submit('f', JSON.parse(nestings[0]![1](1000)), { id: 'deep' });
+    await queueAsClientDid(o.keyPrefix, 'deep', JSON.parse(nestings[0]![1](1000)));
     expect(await c.cancel('deep')).toBe('cancelled');
     expect(await redis.hget(k.task('deep'), 'unrouted')).toBe('1');
     const rec = recorder();
