@@ -153,6 +153,7 @@ export function buildSubmission(
   }
   let id = (given as string | undefined) ?? '';
   const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
+  if (o.manualEnd !== undefined && typeof o.manualEnd !== 'boolean') throw new ConfigError(`${where}: manualEnd must be true or false, got ${show(o.manualEnd)}`);
   if (o.manualEnd) entry.manual_end = true;
   if (o.priority !== undefined && o.priority !== 0) {
     const p = o.priority;

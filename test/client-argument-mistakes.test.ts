@@ -38,6 +38,11 @@ describe('caller mistakes are TaskSwarmErrors', () => {
     await expect(c.submitMany(tasks)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringContaining('submitMany[0]') });
   });
 
+  it('manualEnd that is not a boolean (the text "no" read as true): a ConfigError naming it', async () => {
+    const c = client();
+    await expect(c.submit('f', 1, { manualEnd: 'no' as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/manualEnd must be true or false/) });
+  });
+
   it('retryDead and purgeDead of no letter at all: a TaskSwarmError, not a TypeError', async () => {
     const c = client();
     expect(await kind(c.retryDead(null as unknown as string))).toMatch(/^\w+Error ERR_/);
