@@ -176,10 +176,10 @@ const failedClaim = [
 export const AWAITING_REDIS = ['probing', 'redisDown', 'partitioned', 'halted', 'reconciling'] as const;
 
 /**
- * The top-level states in which the worker talks to Redis about its tasks: a task's update()
- * renews, and an END refused there asks a renew, which re-asserts what Redis lost, before it is
- * given up. A stop's last steps are among them: an END refused while `releasing`, Redis back
- * empty, was given up, a finished task lost.
+ * The top-level states in which the worker talks to Redis about its tasks: an END refused there
+ * asks a renew, which re-asserts what Redis lost, before it is given up. A stop's last steps are
+ * among them: an END refused while `releasing`, Redis back empty, was given up, a finished task
+ * lost.
  */
 export const TALKING_TO_REDIS = ['connected', 'draining', 'handingBack', 'releasing'] as const;
 

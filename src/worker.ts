@@ -1176,8 +1176,17 @@ export class Worker extends MeteredProcess {
     part.outbox.publish({ id: t.id, lease: t.lease, channel: part.keys.events(t.id), message, last: lastEventArg(event, message, at) });
   }
 
-  /** the machine talks to Redis now (outside these states a task's update() answers locally) */
+  /**
+   * the machine renews leases now (outside these states a task's update() answers locally: past
+   * the stop's grace, what still runs was handed back, and its lease is gone by our own doing)
+   */
   private get live(): boolean {
+    const s = this.actor?.getSnapshot();
+    return s !== undefined && (s.matches('connected') || s.matches('draining'));
+  }
+
+  /** an END refused now asks a renew before it is given up (TALKING_TO_REDIS) */
+  private get confirmsByRenew(): boolean {
     const s = this.actor?.getSnapshot();
     return s !== undefined && TALKING_TO_REDIS.some((v) => s.matches(v));
   }
@@ -1264,7 +1273,7 @@ export class Worker extends MeteredProcess {
         confirmLease: async (t) => {
           // An old copy (its claim replaced by a later one of the same id) holds no lease.
           if (this.tasks.get(t.id) !== t) return false;
-          if (!this.live) {
+          if (!this.confirmsByRenew) {
             // Redis lost or not reconciled yet: the reconcile re-asserts what Redis lost, then
             // the END is tried again.
             if (this.waitingForRedis) throw new Error('refused, and Redis is not reconciled yet: tried again once it is');
@@ -1513,17 +1522,25 @@ export class Worker extends MeteredProcess {
           }
         }),
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
-          // Redis may have lost its data since the last heartbeat (restarted empty during the
-          // grace): a hash it lost is re-asserted first, or there is nothing to hand back and the
-          // task, halted next, was nowhere. (Redis unreachable: the hand-back says so below.)
-          try {
-            await this.renewAll();
-          } catch {
-            // the hand-back's own calls meet the same trouble and report it
-          }
           // each partition on its own: one that fails must not keep the others' tasks from going back
-          const each = await Promise.allSettled(this.parts.map((part) => handBack(this.redis, part.keys, this.held(input.ids, part.index))));
-          const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+          const handAll = (ids: string[]) => Promise.allSettled(this.parts.map((part) => handBack(this.redis, part.keys, this.held(ids, part.index))));
+          let each = await handAll(input.ids);
+          let back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+          // Fewer back than asked, Redis answering: it may have lost its data since the last
+          // heartbeat (restarted empty during the grace), and a hash it lost has nothing to hand
+          // back: the task, halted next, was nowhere. The renew re-asserts what was lost (a lease
+          // lost to another claim stays lost), and the rest is handed back again. Only then: a
+          // renew first cost a silent Redis a command timeout more before the tasks were halted.
+          const left = input.ids.filter((id) => !back.includes(id) && this.tasks.has(id));
+          if (left.length && each.some((r) => r.status === 'fulfilled')) {
+            const lost = await this.renewAll().catch(() => [] as string[]);
+            const again = left.filter((id) => !lost.includes(id));
+            if (again.length) {
+              const more = await handAll(again);
+              back = [...back, ...more.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))];
+              each = [...each, ...more];
+            }
+          }
           this.telemetry.requeued('stop_grace', back.length);
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
           const failed = each.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -26,7 +26,7 @@ export interface WorkerView {
   /**
    * the processes heartbeating under this address (`workers:owners`, src/address-owners.ts):
    * those whose entries moved while this dashboard watched, and kept their pace (while none has
-   * moved: those just come, not yet judged). More than one
+   * moved: the one that wrote last). More than one
    * is two hosts behind one address, or one `advertise` given to two, which the workers log as
    * an error
    */
@@ -48,10 +48,14 @@ export class OwnersWatch {
     for (const address of addresses) {
       const entries = this.byAddress.get(address) ?? new OwnerEntries();
       next.set(address, entries);
-      const read = entries.read(parseOwners(fields[address]), now);
-      // (a process just started there has not moved yet: it is shown while none has, so a
-      // listed worker never shows as no process between a restart and its next heartbeat)
-      out.set(address, read.live.length > 0 ? read.live : read.unsure);
+      const field = parseOwners(fields[address]);
+      const read = entries.read(field, now);
+      // (a process just started there has not moved yet: while none has, the one that wrote
+      // last is shown, so a listed worker never shows as no process between a restart and its
+      // next heartbeat, nor as two: the killed one before it is as unsure until it has missed two)
+      let latest: string | undefined;
+      for (const name of read.unsure) if (latest === undefined || field.get(name)!.overdue > field.get(latest)!.overdue) latest = name;
+      out.set(address, read.live.length > 0 ? read.live : latest === undefined ? [] : [latest]);
     }
     // (addresses no longer shown are forgotten)
     this.byAddress = next;
