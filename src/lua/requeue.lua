@@ -2,11 +2,13 @@
   requeue.lua: the monitor's sweep. Takes RUNNING tasks whose last heartbeat is older than the
   timeout (read from the lease index, so the cost is O(stale tasks), not O(all tasks)),
   re-checks each against its hash and puts it back in the queue at its place (lib/put-back.lua:
-  its limits released, idle workers woken); a task already
-  claimed maxAttempts times (or as many times as its own `attempts`, when fewer: every try counts
-  against it) is parked instead (lib/park.lua: ended failed, reason max_attempts, with its
-  history). The dead attempt is added to the task's history (lib/history.lua, outcome `died`). Check and requeue happen in this one script, so two monitors never requeue
-  a task twice.
+  its limits released, idle workers woken); a task whose worker has now died maxAttempts times,
+  or that has used its own `attempts` (every try counts against those: a throw, a timeout, a
+  death), is parked instead (lib/park.lua: ended failed, reason max_attempts, with its history).
+  The dead attempt is added to the task's history (lib/history.lua, outcome `died`) and counted
+  in its hash's `deaths` (retry-dead.lua starts it again from 0). maxAttempts counts those deaths
+  only, not the tries that threw or timed out: it is there for a task that kills its workers.
+  Check and requeue happen in this one script, so two monitors never requeue a task twice.
 
   After a silence of the whole swarm (every worker overdue, and no heartbeat or sweep for over
   taskTimeout / 2: an outage, not a mass death), requeues are held for one taskTimeout, once
@@ -73,7 +75,7 @@ local requeued, parked, cancelled = {}, {}, {}
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, limit)
 for _, id in ipairs(stale) do
   local key = prefix .. id
-  local h = fields(key, 'state', 'update', 'attempt', 'data', 'worker', 'history', 'function', 'group', 'priority', 'member', 'score', 'start', 'cancelling', 'key')
+  local h = fields(key, 'state', 'update', 'attempt', 'data', 'worker', 'history', 'function', 'group', 'priority', 'member', 'score', 'start', 'cancelling', 'key', 'deaths')
   if not h then
     -- its key holds something else now (written by hand): no task of ours to requeue
     redis.call('ZREM', KEYS[1], id)
@@ -87,9 +89,12 @@ for _, id in ipairs(stale) do
     redis.call('ZADD', KEYS[1], int(h[2]), id)
   else
     local attempt = int(h[3]) or 0
+    -- (a count edited into junk by hand counts from 0 again)
+    local deaths = math.max(0, int(h[15]) or 0) + 1
     local history = historyWith(h[6], attemptEntry(attempt, h[5], h[12], now, 'died', nil, 'heartbeat timeout'))
-    -- every try counts against the task's own `attempts`; deaths are capped by maxAttempts too
-    local cap = math.min(maxAttempts, attemptsOf(h[4]) or maxAttempts)
+    -- every try counts against the task's own `attempts`; only deaths against maxAttempts
+    local budget = attemptsOf(h[4])
+    redis.call('HSET', key, 'deaths', deaths)
     redis.call('ZREM', KEYS[1], id)
     h[7] = functionOf(h[7], h[4])
     if h[13] then
@@ -110,10 +115,15 @@ for _, id in ipairs(stale) do
       release(KEYS[3], h[7], h[8])
       park(D, now, 'unrunnable', 'task ' .. quoted(id) .. ' went stale and its hash holds no entry to queue again', h[4] or '', id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id
-    elseif attempt >= cap then
-      local message = cap < maxAttempts
-        and ('task ' .. quoted(id) .. ' used its ' .. cap .. ' attempts; its worker died in the last one')
-        or ('task ' .. quoted(id) .. ' was claimed ' .. attempt .. (attempt == 1 and ' time and its worker died' or ' times and its worker died each time') .. ' (maxAttempts ' .. maxAttempts .. ')')
+    elseif deaths >= maxAttempts or (budget and attempt >= budget) then
+      local message
+      if deaths < maxAttempts then
+        message = 'task ' .. quoted(id) .. ' used its ' .. budget .. ' attempts; its worker died in the last one'
+      elseif deaths >= attempt then
+        message = 'task ' .. quoted(id) .. ' was claimed ' .. attempt .. (attempt == 1 and ' time and its worker died' or ' times and its worker died each time') .. ' (maxAttempts ' .. maxAttempts .. ')'
+      else
+        message = 'task ' .. quoted(id) .. '\'s worker died in ' .. deaths .. ' of its ' .. attempt .. ' attempts (maxAttempts ' .. maxAttempts .. ')'
+      end
       release(KEYS[3], h[7], h[8])
       park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
       parked[#parked + 1] = id

@@ -2,7 +2,8 @@
   retry-dead.lua: put one dead letter's task back on the queue, by the entry's key (after the
   cause is fixed, e.g. the missing function deployed). Taking the entry and queueing its task are
   one step, so two callers cannot both retry it. A parked task's hash (lib/park.lua) is reset to
-  QUEUED with its attempts at 0 (its history kept), or the claim would see a duplicate.
+  QUEUED with its attempts at 0 and no deaths counted (its history kept): the claim would see a
+  duplicate otherwise, and the monitors would park it again at its first death.
 
   KEYS[1..4] the dead-letter store: entries, index, junk, stats   KEYS[5] newQueue
   KEYS[6] the administrative calls' tokens (lib/admin-calls.lua)
@@ -45,7 +46,7 @@ if letter.task and type(letter.id) == 'string' then
     -- routed again from the queue: its place (member, score) is given anew
     -- (a cancel of the attempt that was parked is spent: this run is asked for after it, and
     -- would be stopped at its first heartbeat, or ended cancelled at its claim)
-    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score', 'cancelling')
+    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score', 'cancelling', 'deaths')
     redis.call('PERSIST', key)
     -- queued again: it holds its dedupe key again, unless another task took it meanwhile
     local k = redis.call('HGET', key, 'key')

@@ -613,8 +613,9 @@ export class Sim {
         const note = await this.renewStep(holders[0]!, this.sortedBeliefs(holders[0]!), mid);
         // Re-asserted from the worker's copy: the same claim, only `update` (and history) differ.
         const after = this.cur.s.hashes[id];
-        // (its place in its queue, member and score, is not known to the worker: it gets a new one if put back)
-        expect(after && omit(after, 'update'), `${id} re-asserted as it was`).toEqual(omit(h, 'update', 'history', 'member', 'score'));
+        // (its place in its queue, member and score, is not known to the worker: it gets a new one if put back;
+        // nor its deaths, lost with its history: they count from 0 again)
+        expect(after && omit(after, 'update'), `${id} re-asserted as it was`).toEqual(omit(h, 'update', 'history', 'member', 'score', 'deaths'));
         return `${id}; ${note}`;
       }
       case 'lose': {
@@ -681,9 +682,9 @@ export class Sim {
         exp.queue.unshift(e.raw);
         const h = e.id === undefined ? undefined : exp.hashes[e.id];
         if (e.task && h?.dead === e.key) {
-          // the parked task is queued again: its hash says so, with its attempts at 0
+          // the parked task is queued again: its hash says so, with its attempts at 0, no deaths
           const now = scriptTime(post.s.hashes[e.id!]?.update, pre, post, `retryDead ${e.id}.update`);
-          exp.hashes[e.id!] = { ...omit(h, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score'), state: 'QUEUED', attempt: '0', update: now };
+          exp.hashes[e.id!] = { ...omit(h, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score', 'deaths'), state: 'QUEUED', attempt: '0', update: now };
           remove(exp.expiring, e.id!);
           ctx.retried.add(e.id!);
           const m = this.m(e.id!);
@@ -1072,11 +1073,14 @@ export class Sim {
       expect(after?.history && JSON.parse(after.history), `requeue ${id}: history`).toEqual(history);
       const now = String(r.now);
       delete exp.leases[id];
-      if (attempt >= maxAttempts) {
+      // the deaths counted in the hash: this one added; maxAttempts caps those, not attempts
+      const deaths = Math.max(0, Number.isFinite(Number(h.deaths)) ? Math.floor(Number(h.deaths)) : 0) + 1;
+      expect(after?.deaths, `requeue ${id}: deaths`).toBe(String(deaths));
+      if (deaths >= maxAttempts) {
         const err = after?.error ? JSON.parse(after.error) : undefined;
         expect(err, `park ${id}: error`).toMatchObject({ name: 'MaxAttemptsError', code: 'ERR_MAX_ATTEMPTS', reason: 'max_attempts' });
         // parked as the task's: out of tasks, not queued for cleanup, kept until retried or purged
-        parkedHashes.push([id, { ...omit(h, 'lease', 'result'), state: 'END', end: now, update: now, outcome: 'failed', error: after!.error!, history: after!.history!, parked: 'max_attempts' }]);
+        parkedHashes.push([id, { ...omit(h, 'lease', 'result'), state: 'END', end: now, update: now, outcome: 'failed', error: after!.error!, history: after!.history!, deaths: String(deaths), parked: 'max_attempts' }]);
         remove(exp.tasks, id);
         // (no limit is set here: nothing is counted in `running`, lib/limits.lua)
         dead.push({ reason: 'max_attempts', id, raw: h.data, worker: MONITOR, history, task: true });
@@ -1086,7 +1090,7 @@ export class Sim {
         m.endedNow = true;
       } else {
         // back in its function's structure, at its place
-        exp.hashes[id] = { ...putBackModel(exp, id, h, now, woken), history: after!.history! };
+        exp.hashes[id] = { ...putBackModel(exp, id, h, now, woken), history: after!.history!, deaths: String(deaths) };
         remove(exp.tasks, id);
         requeued.push(id);
       }
