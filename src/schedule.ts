@@ -188,7 +188,11 @@ export function ticksAt(spec: ScheduleDefinition['spec'], due: number, now: numb
     return { tick, next: tick + spec.every };
   }
   const c = cronOf(spec.cron, spec.tz);
-  const prev = c.previousRuns(1, new Date(now + 1))[0]?.getTime();
+  // croner reads the time it is given at its whole second and looks before that second: asked
+  // before now + 1 it missed a tick up to a second old (a monitor that woke 400 ms after an hourly
+  // tick fired the hour before, and skipped the latest). Ticks are whole seconds, so the latest
+  // not after now is the latest before the second that follows now's.
+  const prev = c.previousRuns(1, new Date(Math.floor(now / 1000) * 1000 + 1000))[0]?.getTime();
   const tick = prev !== undefined && prev > due ? prev : due;
   return { tick, next: c.nextRun(new Date(Math.max(now, tick)))?.getTime() ?? null };
 }
