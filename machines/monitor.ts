@@ -1,7 +1,7 @@
 /**
  * A monitor: while active, sweeps (requeue stale RUNNING tasks, clean up ended ones), fires the
  * schedules that fell due, and sleeps until the earliest lease deadline or schedule tick, never
- * longer than checkTaskInterval or taskTimeout. When
+ * longer than checkTaskInterval or taskTimeout / 4. When
  * Redis is lost it pings the workers: with quorum it waits, without it pauses; either way, when
  * Redis returns it holds off requeueing for one taskTimeout (grace), so that workers that kept
  * running get to heartbeat first. Pure: effects are provided by src/monitor.ts.
@@ -59,10 +59,17 @@ const MAX_DELAY = 2 ** 31 - 1;
 /**
  * Sleep until the earliest lease deadline or schedule tick, bounded so that a task claimed or a
  * schedule set meanwhile is never missed for longer than the cap.
+ *
+ * The cap is taskTimeout / 4 at most, whatever checkTaskInterval is: Redis reads no heartbeat and
+ * no sweep for over taskTimeout / 2, every worker overdue, as an outage, and holds requeues for
+ * one more taskTimeout (src/lua/lib/swarm-silence.lua). Once every worker has died, a monitor's
+ * own sweeps are all Redis sees: spaced taskTimeout / 2 or more (the defaults' 15 s and 30 s),
+ * they read as that outage, and a dead worker's task ran again a taskTimeout late. At a quarter,
+ * what is left of taskTimeout / 2 covers a sweep's own time and a busy host.
  */
 export function sweepDelay(c: MonitorContext): number {
   // Node fires a timer over 2^31-1 ms after 1 ms: never ask for one.
-  const cap = Math.min(c.checkTaskInterval, c.taskTimeout, MAX_DELAY);
+  const cap = Math.min(c.checkTaskInterval, Math.floor(c.taskTimeout / 4), MAX_DELAY);
   let d = cap;
   const s = c.lastSweep;
   // A few ms past the deadline, so the lease is really stale by Redis's clock when we look.

@@ -145,7 +145,10 @@ export class Monitor extends MeteredProcess {
       await this.telemetry.close();
       throw this.startError instanceof Error ? this.startError : new StateError('monitor failed to start');
     }
-    this.log.info(`started: taskTimeout ${this.config.taskTimeout} ms, checkTaskInterval ${this.config.checkTaskInterval} ms`);
+    const { taskTimeout, checkTaskInterval } = this.config;
+    // (sweeps are at most taskTimeout/4 apart, machines/monitor.ts sweepDelay: said when that is less)
+    const capped = checkTaskInterval > Math.floor(taskTimeout / 4) ? ` (sweeps at most ${Math.max(1, Math.floor(taskTimeout / 4))} ms apart: taskTimeout/4)` : '';
+    this.log.info(`started: taskTimeout ${taskTimeout} ms, checkTaskInterval ${checkTaskInterval} ms${capped}`);
   }
 
   async stop(): Promise<void> {

@@ -10,7 +10,7 @@ import { monitorMachine, sweepDelay, type FiringResult, type MonitorContext, typ
 import type { PeerProbe } from '../../machines/worker.js';
 import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
-const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 400, partitionPercentage: 50, fetchWorkerInterval: 300 };
+const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 200, partitionPercentage: 50, fetchWorkerInterval: 300 };
 
 const sweepResult = (now: number, nextDeadline: number): SweepResult => ({ requeued: [], parked: [], reaped: 0, now, nextDeadline });
 const firingResult = (now: number, nextDue: number): FiringResult => ({ firings: [], now, nextDue });
@@ -18,14 +18,23 @@ const firingResult = (now: number, nextDue: number): FiringResult => ({ firings:
 describe('sweepDelay: how long an idle monitor sleeps', () => {
   const ctx = (over: Partial<MonitorContext> = {}): MonitorContext => ({ ...input, ...over });
 
-  it('before any sweep, it sleeps min(checkTaskInterval, taskTimeout)', () => {
-    expect(sweepDelay(ctx())).toBe(400);
-    expect(sweepDelay(ctx({ checkTaskInterval: 5000 }))).toBe(1000);
+  it('before any sweep, it sleeps min(checkTaskInterval, taskTimeout / 4)', () => {
+    expect(sweepDelay(ctx())).toBe(200);
+    expect(sweepDelay(ctx({ checkTaskInterval: 5000 }))).toBe(250);
+  });
+
+  // Redis reads no sweep and no heartbeat for over taskTimeout / 2 as an outage (lib/swarm-silence.lua):
+  // once every worker is dead, a lone monitor's own sleep must not look like one
+  it('never sleeps taskTimeout / 2 or more, whatever checkTaskInterval is (the defaults: 15 s and 30 s)', () => {
+    expect(sweepDelay(ctx({ taskTimeout: 30_000, checkTaskInterval: 15_000, lastSweep: sweepResult(50_000, -1) }))).toBe(7500);
+    expect(sweepDelay(ctx({ taskTimeout: 30_000, checkTaskInterval: 15_000, lastSweep: sweepResult(50_000, 70_000) }))).toBe(7500);
+    expect(sweepDelay(ctx({ taskTimeout: 4000, checkTaskInterval: 2000 }))).toBe(1000);
+    expect(sweepDelay(ctx({ taskTimeout: 3, checkTaskInterval: 2000 }))).toBe(1);
   });
 
   it('with no task running (nextDeadline -1), it sleeps the cap', () => {
-    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, -1) }))).toBe(400);
-    expect(sweepDelay(ctx({ taskTimeout: 250, lastSweep: sweepResult(50_000, -1) }))).toBe(250);
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, -1) }))).toBe(200);
+    expect(sweepDelay(ctx({ taskTimeout: 600, lastSweep: sweepResult(50_000, -1) }))).toBe(150);
   });
 
   it('it wakes a few ms after the earliest lease deadline, so the lease is stale when it looks', () => {
@@ -34,8 +43,8 @@ describe('sweepDelay: how long an idle monitor sleeps', () => {
   });
 
   it('a deadline beyond the cap does not make it sleep longer than the cap', () => {
-    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 60_000) }))).toBe(400);
-    expect(sweepDelay(ctx({ checkTaskInterval: 5000, lastSweep: sweepResult(50_000, 60_000) }))).toBe(1000);
+    expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 60_000) }))).toBe(200);
+    expect(sweepDelay(ctx({ checkTaskInterval: 5000, lastSweep: sweepResult(50_000, 60_000) }))).toBe(250);
   });
 
   it('a deadline already past gives the shortest positive sleep, never 0 or less', () => {
@@ -48,9 +57,9 @@ describe('sweepDelay: how long an idle monitor sleeps', () => {
   it('it wakes 1 ms after the earliest schedule tick when that comes before the lease deadline', () => {
     expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 50_100), lastFiring: firingResult(50_000, 50_040) }))).toBe(41);
     expect(sweepDelay(ctx({ lastSweep: sweepResult(50_000, 50_100), lastFiring: firingResult(50_000, 50_300) }))).toBe(105);
-    expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, 90_000) }))).toBe(400);
+    expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, 90_000) }))).toBe(200);
     expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, 49_000) }))).toBe(1);
-    expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, -1) }))).toBe(400);
+    expect(sweepDelay(ctx({ lastFiring: firingResult(50_000, -1) }))).toBe(200);
   });
 
   // Node fires a timer over 2^31-1 ms (~24.8 days) after 1 ms: the monitor would sweep in a
@@ -149,10 +158,10 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 49 });
   });
 
-  it('with nothing running and no schedule it sleeps the cap, min(checkTaskInterval, taskTimeout)', () => {
+  it('with nothing running and no schedule it sleeps the cap, min(checkTaskInterval, taskTimeout / 4)', () => {
     const s = firing(sweepResult(10_000, -1));
     const [, actions] = step(s, done(s, 'fireSchedules', firingResult(10_000, -1)));
-    expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 400 });
+    expect(scheduled(actions)).toEqual({ 'xstate.after.sweepDelay.monitor.active.idle': 200 });
   });
 
   it('a failed firing is reported and the monitor checks whether it is cut off', () => {
@@ -374,19 +383,19 @@ async function runMonitor(fake: ReturnType<typeof fakeMonitor>) {
 
 describe('monitor machine: running with fake effects', () => {
   it('sweeps, sleeps until just past the earliest lease deadline, and sweeps again', async () => {
-    const fake = fakeMonitor({ sweeps: [sweepResult(10_000, 10_200), sweepResult(10_205, -1)] });
+    const fake = fakeMonitor({ sweeps: [sweepResult(10_000, 10_150), sweepResult(10_155, -1)] });
     const m = await runMonitor(fake);
     expect(fake.log.connects).toBe(1);
     expect(fake.log.sweeps).toEqual([true]);
     expect(m.state()).toEqual({ active: 'idle' });
 
-    await m.advance(204);
+    await m.advance(154);
     expect(fake.log.sweeps).toEqual([true]);
-    await m.advance(1); // 205 = 200 to the deadline + 5
+    await m.advance(1); // 155 = 150 to the deadline + 5
     expect(fake.log.sweeps).toEqual([true, true]);
 
-    // nothing running now: the next sweep comes after the cap (400)
-    await m.advance(399);
+    // nothing running now: the next sweep comes after the cap (200)
+    await m.advance(199);
     expect(fake.log.sweeps).toHaveLength(2);
     await m.advance(1);
     expect(fake.log.sweeps).toHaveLength(3);

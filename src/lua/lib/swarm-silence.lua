@@ -10,6 +10,10 @@
   a silence: a live worker held up (its event loop blocked by a task function, a long GC) while
   the monitors sweep on is late, not cut off, and each such stall holding requeues anew kept a
   dead worker's tasks RUNNING for as long as the live one stalled once per taskTimeout.
+  Nor is a monitor's own spacing: once every worker has died, its sweeps are all Redis sees, and
+  a monitor sweeps at least every taskTimeout / 4 whatever its checkTaskInterval
+  (machines/monitor.ts, sweepDelay), so that a gap over taskTimeout / 2 means Redis was away
+  from it too.
 
   noteSeen(K, now, timeout) with K = { workerSeen, grace, outage } (key names); timeout = the
   monitors' taskTimeout (a monitor's sweep), or nil to read it from the outage hash (a worker's
