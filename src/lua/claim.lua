@@ -311,16 +311,9 @@ end
 -- 0. Delayed and retrying tasks that are due join their function's queue (a bounded batch: the
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
 -- worker runs; what they make claimable for other workers wakes them (below).
-local promoted, due, split = 0, -1, false
-if not calm then promoted, due, split = promote(Q, prefix, now, PROMOTE_BATCH) end
+local promoted, due = 0, -1
+if not calm then promoted, due = promote(Q, prefix, now, PROMOTE_BATCH) end
 noteWake(due)
--- More tasks due at one ms than a batch: those left wait in Q:delayed, and some submitted after
--- them were promoted now. Nothing is taken (nor routed) until they all are: the next claims
--- promote them, at once, as the wake time says; they start in the order they were submitted.
-if split then
-  if promoted > 0 then wake(Q) end
-  return claimReply(claimed, nil, wakeAt, now, 0, workers)
-end
 
 local pausedAll = holds and redis.call('SISMEMBER', Q .. ':paused', '*') == 1
 local pausedFn = {}

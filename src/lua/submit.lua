@@ -15,9 +15,8 @@
   just before would otherwise go first). Idle workers are woken (a marker into an empty queue).
 
   A task with a due time later than now is written DELAYED (reason delay) with its whole entry,
-  in Q:delayed (lib/delayed.lua), with its routing number (`member`), so that tasks due at one
-  instant start in the order they were submitted; a claim promotes it when due. When it is the
-  earliest due, idle workers are woken, so that their next wait ends when it falls due.
+  in Q:delayed (lib/delayed.lua); a claim promotes it when due. When it is the earliest due, idle
+  workers are woken, so that their next wait ends when it falls due.
 
   A task with a dedupe key is not queued while the task that holds the key (Q:keys) is queued,
   delayed or running: the reply names that task instead. The key is freed when its task ends.
@@ -91,10 +90,7 @@ local function write(i)
   if fn == '' then
     enqueueTask(key, queued, Q, id, raw, false)
   elseif runAt > now then
-    -- numbered now (its member; its score is given when due, lib/delayed.lua): tasks due at one
-    -- instant start in the order they were submitted, not in Q:delayed's order (their ids)
-    local member = placeOf(Q, id, runAt, priority)
-    redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay', 'member', member)
+    redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay')
     if g ~= '' then redis.call('HSET', key, 'group', g) end
     if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
     if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end

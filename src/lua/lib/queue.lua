@@ -24,11 +24,6 @@ end
 local seqQ, seqNext, seqLast = nil, 0, -1
 onEachCall(function() seqQ, seqNext, seqLast = nil, 0, -1 end)
 
--- the score of a place whose turn counts from `at`
-local function scoreAt(at, priority)
-  return at - (priority or 0) * PRIORITY_AGING_MS
-end
-
 -- a new place in the queue: the member (in routing order) and its score
 local function placeOf(Q, id, now, priority, block)
   if seqQ ~= Q or seqNext > seqLast then
@@ -39,7 +34,7 @@ local function placeOf(Q, id, now, priority, block)
   end
   local seq = seqNext
   seqNext = seqNext + 1
-  return string.format('%014d', seq) .. ':' .. id, scoreAt(now, priority)
+  return string.format('%014d', seq) .. ':' .. id, now - (priority or 0) * PRIORITY_AGING_MS
 end
 
 -- put task `id` (its hash written) in its function's structure, at `score`
