@@ -42,11 +42,13 @@ if letter.task and type(letter.id) == 'string' then
   local key = ARGV[2] .. letter.id
   local h = fields(key, 'dead')
   if h and h[1] == ARGV[1] then
-    redis.call('HSET', key, 'state', 'QUEUED', 'attempt', 0, 'update', nowMs())
+    -- (deaths written 0, not deleted: a hash without them is one written before they were
+    -- counted, whose deaths requeue.lua reads from its history, which a retry keeps)
+    redis.call('HSET', key, 'state', 'QUEUED', 'attempt', 0, 'deaths', 0, 'update', nowMs())
     -- routed again from the queue: its place (member, score) is given anew
     -- (a cancel of the attempt that was parked is spent: this run is asked for after it, and
     -- would be stopped at its first heartbeat, or ended cancelled at its claim)
-    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score', 'cancelling', 'deaths')
+    redis.call('HDEL', key, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score', 'cancelling')
     redis.call('PERSIST', key)
     -- queued again: it holds its dedupe key again, unless another task took it meanwhile
     local k = redis.call('HGET', key, 'key')

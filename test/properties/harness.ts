@@ -682,9 +682,9 @@ export class Sim {
         exp.queue.unshift(e.raw);
         const h = e.id === undefined ? undefined : exp.hashes[e.id];
         if (e.task && h?.dead === e.key) {
-          // the parked task is queued again: its hash says so, with its attempts at 0, no deaths
+          // the parked task is queued again: its hash says so, with its attempts and deaths at 0
           const now = scriptTime(post.s.hashes[e.id!]?.update, pre, post, `retryDead ${e.id}.update`);
-          exp.hashes[e.id!] = { ...omit(h, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score', 'deaths'), state: 'QUEUED', attempt: '0', update: now };
+          exp.hashes[e.id!] = { ...omit(h, 'outcome', 'error', 'result', 'end', 'lease', 'worker', 'parked', 'dead', 'member', 'score'), state: 'QUEUED', attempt: '0', deaths: '0', update: now };
           remove(exp.expiring, e.id!);
           ctx.retried.add(e.id!);
           const m = this.m(e.id!);
@@ -1073,8 +1073,10 @@ export class Sim {
       expect(after?.history && JSON.parse(after.history), `requeue ${id}: history`).toEqual(history);
       const now = String(r.now);
       delete exp.leases[id];
-      // the deaths counted in the hash: this one added; maxAttempts caps those, not attempts
-      const deaths = Math.max(0, Number.isFinite(Number(h.deaths)) ? Math.floor(Number(h.deaths)) : 0) + 1;
+      // the deaths counted in the hash (none written: its history's `died`): this one added;
+      // maxAttempts caps those, not attempts
+      const before = h.deaths === undefined ? (h.history ?? '').split('"outcome":"died"').length - 1 : Number.isFinite(Number(h.deaths)) ? Math.floor(Number(h.deaths)) : 0;
+      const deaths = Math.max(0, before) + 1;
       expect(after?.deaths, `requeue ${id}: deaths`).toBe(String(deaths));
       if (deaths >= maxAttempts) {
         const err = after?.error ? JSON.parse(after.error) : undefined;
