@@ -26,9 +26,7 @@ import {
   parseEntry,
   parseEvent,
   lastEventOf,
-  MAX_ID_BYTES,
   serializeError,
-  wellFormed,
   taskData,
   type ControlInput,
   type EndEventData,
@@ -39,7 +37,7 @@ import {
 } from './wire.js';
 import { cancelTask, submitTasks, type SubmitReply } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, checkKey, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, checkIdText, checkKey, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
@@ -1386,8 +1384,7 @@ function letterKey(method: string, letter: unknown): string {
 /** an id as submit takes it: a lone surrogate reaches Redis as U+FFFD, another task's id */
 function checkId(method: string, id: unknown): asserts id is string {
   if (typeof id !== 'string' || id === '') throw new InvalidTaskError(`${method}: the task id must be a non-empty string, got ${showId(id)}`);
-  if (!wellFormed(id)) throw new InvalidTaskError(`${method}: the task id must be well-formed Unicode (it holds a lone surrogate)`);
-  if (id.length * 3 > MAX_ID_BYTES && Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`${method}: the task id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
+  checkIdText(method, id);
 }
 
 function showId(id: unknown): string {

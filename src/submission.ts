@@ -147,9 +147,7 @@ export function buildSubmission(
   const given: unknown = o.id ?? undefined;
   if (given !== undefined) {
     if (typeof given !== 'string' || given === '') throw new InvalidTaskError(`${where}: id must be a non-empty string`);
-    // a lone surrogate has no UTF-8 form: the id would name one key here and another in Redis
-    if (!wellFormed(given)) throw new InvalidTaskError(`${where}: id must be well-formed Unicode (it holds a lone surrogate)`);
-    if (Buffer.byteLength(given) > MAX_ID_BYTES) throw new InvalidTaskError(`${where}: id is ${Buffer.byteLength(given)} bytes long, over ${MAX_ID_BYTES}`);
+    checkIdText(where, given);
   }
   let id = (given as string | undefined) ?? '';
   const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
@@ -208,6 +206,17 @@ export function buildSubmission(
     due,
     key,
   };
+}
+
+/**
+ * An id given as a string, as submit takes it and every call that names a task checks it (`where`
+ * names the call): a lone surrogate has no UTF-8 form, so the id would name one key here and
+ * another in Redis (U+FFFD's: another task's); longer than MAX_ID_BYTES, no claim takes it.
+ */
+export function checkIdText(where: string, id: string): void {
+  if (!wellFormed(id)) throw new InvalidTaskError(`${where}: id must be well-formed Unicode (it holds a lone surrogate)`);
+  // (UTF-8 takes at most 3 bytes per UTF-16 unit: a short id needs no count)
+  if (id.length * 3 > MAX_ID_BYTES && Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidTaskError(`${where}: id is ${Buffer.byteLength(id)} bytes long, over ${MAX_ID_BYTES}`);
 }
 
 /** a dedupe key as a submit takes it (`what` names it in the error) */
