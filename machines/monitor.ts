@@ -56,6 +56,11 @@ export type MonitorEvent = { type: 'REDIS_LOST' } | { type: 'REDIS_BACK' } | { t
 
 const MAX_DELAY = 2 ** 31 - 1;
 
+/** the longest sleep between sweeps: checkTaskInterval, or taskTimeout / 4 when less (sweepDelay) */
+export function sweepCap(c: Pick<MonitorContext, 'checkTaskInterval' | 'taskTimeout'>): number {
+  return Math.min(c.checkTaskInterval, Math.floor(c.taskTimeout / 4));
+}
+
 /**
  * Sleep until the earliest lease deadline or schedule tick, bounded so that a task claimed or a
  * schedule set meanwhile is never missed for longer than the cap.
@@ -69,7 +74,7 @@ const MAX_DELAY = 2 ** 31 - 1;
  */
 export function sweepDelay(c: MonitorContext): number {
   // Node fires a timer over 2^31-1 ms after 1 ms: never ask for one.
-  const cap = Math.min(c.checkTaskInterval, Math.floor(c.taskTimeout / 4), MAX_DELAY);
+  const cap = Math.min(sweepCap(c), MAX_DELAY);
   let d = cap;
   const s = c.lastSweep;
   // A few ms past the deadline, so the lease is really stale by Redis's clock when we look.

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
-import { monitorMachine, type FiringResult, type SweepResult } from '../machines/monitor.js';
+import { monitorMachine, sweepCap, type FiringResult, type SweepResult } from '../machines/monitor.js';
 import { hasQuorum } from '../machines/quorum.js';
 import { onRefused } from './db-select.js';
 import { MONITOR_FIELDS, resolveMonitorConfig, type MonitorConfig, type ProcessOptions } from './config.js';
@@ -147,7 +147,8 @@ export class Monitor extends MeteredProcess {
     }
     const { taskTimeout, checkTaskInterval } = this.config;
     // (sweeps are at most taskTimeout/4 apart, machines/monitor.ts sweepDelay: said when that is less)
-    const capped = checkTaskInterval > Math.floor(taskTimeout / 4) ? ` (sweeps at most ${Math.max(1, Math.floor(taskTimeout / 4))} ms apart: taskTimeout/4)` : '';
+    const cap = sweepCap(this.config);
+    const capped = checkTaskInterval > cap ? ` (sweeps at most ${Math.max(1, cap)} ms apart: taskTimeout/4)` : '';
     this.log.info(`started: taskTimeout ${taskTimeout} ms, checkTaskInterval ${checkTaskInterval} ms${capped}`);
   }
 
