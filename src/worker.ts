@@ -1531,8 +1531,10 @@ export class Worker extends MeteredProcess {
           // back: the task, halted next, was nowhere. The renew re-asserts what was lost (a lease
           // lost to another claim stays lost), and the rest is handed back again. Only then: a
           // renew first cost a silent Redis a command timeout more before the tasks were halted.
+          // (every partition answered: one silent would hold the renew and the second hand-back
+          // a command timeout each, the tasks still running)
           const left = input.ids.filter((id) => !back.includes(id) && this.tasks.has(id));
-          if (left.length && each.some((r) => r.status === 'fulfilled')) {
+          if (left.length && each.every((r) => r.status === 'fulfilled')) {
             const lost = await this.renewAll().catch(() => [] as string[]);
             const again = left.filter((id) => !lost.includes(id));
             if (again.length) {
