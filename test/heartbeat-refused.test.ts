@@ -22,11 +22,16 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
+/** a logger that keeps its warnings and errors, in order */
+function collectingLogger() {
+  const lines: string[] = [];
+  return { lines, logger: { debug() {}, info() {}, warn: (m: unknown) => void lines.push(String(m)), error: (m: unknown) => void lines.push(String(m)) } };
+}
+
 it('a heartbeat refused with WRONGTYPE: the task runs on, a few lines a second at most, and all is as before once the key is mended', async () => {
   const o = server.options();
   const keys = keysFor(o.keyPrefix);
-  const lines: string[] = [];
-  const logger = { debug() {}, info() {}, warn: (m: unknown) => void lines.push(String(m)), error: (m: unknown) => void lines.push(String(m)) };
+  const { lines, logger } = collectingLogger();
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   let runs = 0;
@@ -57,8 +62,7 @@ it('a heartbeat refused with WRONGTYPE: the task runs on, a few lines a second a
 it('a reconcile failing on, a dead peer listed: the worker asks Redis at most a few times a second', async () => {
   const o = server.options();
   const keys = keysFor(o.keyPrefix);
-  const lines: string[] = [];
-  const logger = { debug() {}, info() {}, warn: (m: unknown) => void lines.push(String(m)), error: (m: unknown) => void lines.push(String(m)) };
+  const { lines, logger } = collectingLogger();
   const w = new Worker({ port: 0, redis: o, heartbeatInterval: 250, fetchTaskInterval: 500, fetchWorkerInterval: 200, logger });
   w.addTaskFunction('hold', (t) => new Promise<void>((resolve) => t.signal.addEventListener('abort', () => resolve())));
   cleanup.push(() => w.stop());
@@ -85,8 +89,7 @@ it('a reconcile failing on, a dead peer listed: the worker asks Redis at most a 
 it('an END refused while a failed reconcile waits is written once the worker has reconciled', async () => {
   const o = server.options();
   const keys = keysFor(o.keyPrefix);
-  const lines: string[] = [];
-  const logger = { debug() {}, info() {}, warn: (m: unknown) => void lines.push(String(m)), error: (m: unknown) => void lines.push(String(m)) };
+  const { lines, logger } = collectingLogger();
   let release!: () => void;
   const held = new Promise<void>((r) => (release = r));
   const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100, fetchTaskInterval: 3000, logger });
