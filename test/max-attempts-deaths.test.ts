@@ -21,14 +21,20 @@ async function worker(o: object): Promise<WorkerProcess> {
   return w;
 }
 
+/** a monitor of taskTimeout 1 s and maxAttempts 2 on a fresh prefix, and a client of it */
+async function monitored() {
+  const o = server.options();
+  const m = new Monitor({ redis: o, taskTimeout: 1000, checkTaskInterval: 100, maxAttempts: 2 });
+  await m.start();
+  cleanup.push(() => m.stop());
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close());
+  return { o, c };
+}
+
 describe('maxAttempts counts deaths, not every claim', () => {
   it('a task of 4 attempts whose first try threw and whose worker died once is requeued, not parked (maxAttempts 2)', async () => {
-    const o = server.options();
-    const m = new Monitor({ redis: o, taskTimeout: 1000, checkTaskInterval: 100, maxAttempts: 2 });
-    await m.start();
-    cleanup.push(() => m.stop());
-    const c = new Client({ redis: o });
-    cleanup.push(() => c.close());
+    const { o, c } = await monitored();
     // attempt 1 throws after 300 ms (retried after 100 ms); attempt 2 takes 3 s and its worker is
     // SIGKILLed meanwhile: one death, well under maxAttempts 2 deaths, and 2 of 4 attempts left
     const id = await c.submit('flaky', { fails: 1, ms: 3000 }, { attempts: 4, backoff: 100 });
@@ -43,12 +49,7 @@ describe('maxAttempts counts deaths, not every claim', () => {
   }, 40_000);
 
   it('the same task whose worker then dies a second time is parked at its maxAttempts deaths, attempts left or not, and says so', async () => {
-    const o = server.options();
-    const m = new Monitor({ redis: o, taskTimeout: 1000, checkTaskInterval: 100, maxAttempts: 2 });
-    await m.start();
-    cleanup.push(() => m.stop());
-    const c = new Client({ redis: o });
-    cleanup.push(() => c.close());
+    const { o, c } = await monitored();
     // attempt 1 throws; attempts 2 and 3 take 3 s each and their workers are SIGKILLed: 2 deaths
     const id = await c.submit('flaky', { fails: 1, ms: 3000 }, { attempts: 4, backoff: 100 });
     for (const attempt of [2, 3]) {
