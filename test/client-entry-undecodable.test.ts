@@ -136,6 +136,7 @@ describe('data as deep as Redis decodes it', () => {
       const inStrings = { s: '['.repeat(3000), t: '{"\\'.repeat(1500), deep: JSON.parse(nest(990)) as unknown };
       const other = await c.submit('f', inStrings);
       await until(async () => (await c.get(other))?.state === 'END', 'the task to end', 5000);
+      expect(await c.get(other)).toMatchObject({ outcome: 'succeeded' });
       await expect(c.submit('f', [deepest])).rejects.toThrow(/nested deeper than Redis decodes JSON \(999 levels/);
     });
   }
