@@ -54,7 +54,11 @@ export interface Keys {
   running: string;
   /** hash 'q:<fn>' -> tasks queued in its structure, 'd:<fn>' -> DELAYED tasks, 'seq' -> the routing sequence */
   counts: string;
-  /** zset id -> due time (Redis ms): tasks that wait for a time, a delay or a retry's backoff (lib/delayed.lua) */
+  /**
+   * zset -> due time (Redis ms): tasks that wait for a time, a delay or a retry's backoff
+   * (lib/delayed.lua), each under its place's member (`<seq>:<id>`) or, with no place, its id:
+   * `placeTaskId` reads either
+   */
   delayed: string;
   /** hash dedupe key -> the id of the task that holds it (submit.lua) */
   dedupe: string;
@@ -96,6 +100,15 @@ export function globEscape(s: string): string {
 /** a name inside a key, its length in bytes first (lib/names.lua `part`): no name can spell another's key */
 function lengthPrefixed(name: string): string {
   return `${Buffer.byteLength(name)}:${name}`;
+}
+
+/**
+ * The task id a queue member names: `<seq>:<id>` (seq 14 digits, lib/queue.lua placeOf), the
+ * member of a function's queue and of most of `delayed`; a member of another form is an id
+ * (`delayed` under a version that keyed it by id).
+ */
+export function placeTaskId(member: string): string {
+  return /^\d{14}:/.test(member) ? member.slice(15) : member;
 }
 
 export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>): Keys {

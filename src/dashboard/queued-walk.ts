@@ -17,7 +17,7 @@
  * twice or miss one; over a queue at rest it shows each task once.
  */
 import type { Connection } from '../redis.js';
-import type { Keys } from '../keys.js';
+import { placeTaskId, type Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
 
 type Source = 'g' | 'b';
@@ -76,10 +76,6 @@ function functionFrom(h: Holdings, p: number, fn: string): Place {
   return next === undefined ? { p: p + 1, set: '0' } : { p, fn: next, src: 'g', group: 0, task: 0 };
 }
 
-/** the task id of a group zset's member "<seq>:<id>" (the seq holds no ':') */
-function idOf(member: string): string {
-  return member.slice(member.indexOf(':') + 1);
-}
 
 export async function walkQueued(redis: Connection, parts: Keys[], from: string, limit: number): Promise<QueuedWalk> {
   const n = parts.length;
@@ -153,7 +149,7 @@ export async function walkQueued(redis: Connection, parts: Keys[], from: string,
     then ??= groups.length === want ? { p, fn, src: at.src, group: at.group + groups.length, task: 0 } : at.src === 'g' ? { p, fn, src: 'b', group: 0, task: 0 } : functionFrom(h, p, `${fn}\0`);
     if (ranges.length > 0) {
       const replies = (await ranges.reduce((pipe, [g, a, b]) => pipe.zrange(k.groupQueue(fn, g), a, b), redis.pipeline()).exec()) ?? [];
-      for (const [err, members] of replies) if (!err) take(p, (members as string[]).map(idOf));
+      for (const [err, members] of replies) if (!err) take(p, (members as string[]).map(placeTaskId));
     }
     at = then;
   }

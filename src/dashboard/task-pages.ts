@@ -12,7 +12,7 @@
  * it reaches and one count per partition: never the whole of any list.
  */
 import type { Connection } from '../redis.js';
-import type { Keys } from '../keys.js';
+import { placeTaskId, type Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
 import { lastEventOf, type LastEvent } from '../wire.js';
 import { walkQueued } from './queued-walk.js';
@@ -89,7 +89,8 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
       const [[, range], [, count]] = (await redis.multi().zrange(key, pos, stop, 'WITHSCORES').zcard(key).exec()) as [[unknown, string[]], [unknown, number]];
       for (let i = 0; i < range.length; i += 2) {
         scores[ids.length + got.length] = num(range[i + 1]!);
-        got.push(range[i]!);
+        // (delayed: under its place's member, `<seq>:<id>`)
+        got.push(list === 'delayed' ? placeTaskId(range[i]!) : range[i]!);
       }
       counts[p] = count;
     }

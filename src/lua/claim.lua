@@ -315,6 +315,26 @@ local promoted, due = 0, -1
 if not calm then promoted, due = promote(Q, prefix, now, PROMOTE_BATCH) end
 noteWake(due)
 
+-- More were due than a claim promotes: a function with tasks still DELAYED takes, in this claim,
+-- only what is placed before the first due task not promoted yet (its score and member: the
+-- same place it gets when promoted, lib/delayed.lua), so that what was queued after they fell
+-- due, or at that ms after they were submitted, does not start before them. The next claim goes
+-- on with the next batch at once (the wake time is now). A function with nothing delayed is not
+-- held.
+local backlog
+if due >= 0 and due <= now then
+  local first = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
+  if first[2] and tonumber(first[2]) <= now then backlog = { tonumber(first[2]), first[1] } end
+end
+local heldBefore = {}
+local function heldFrom(fn)
+  if not backlog then return nil end
+  if heldBefore[fn] == nil then
+    heldBefore[fn] = (tonumber(redis.call('HGET', Q .. ':counts', 'd:' .. fn)) or 0) > 0 and backlog
+  end
+  return heldBefore[fn] or nil
+end
+
 local pausedAll = holds and redis.call('SISMEMBER', Q .. ':paused', '*') == 1
 local pausedFn = {}
 local function isPaused(fn)
@@ -345,7 +365,7 @@ end
 -- function's structure)
 local routedTo = {}
 local function direct(fn, g)
-  return (room[fn] or 0) > 0 and taken < max and not isPaused(fn) and not limitOf(Q, 'f:' .. fn)
+  return (room[fn] or 0) > 0 and taken < max and not isPaused(fn) and not limitOf(Q, 'f:' .. fn) and not heldFrom(fn)
     and (g == '' or not limitOf(Q, 'g:' .. g))
     and ((fnsEmpty and not routedTo[fn]) or redis.call('EXISTS', fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')) == 0)
 end
@@ -532,7 +552,7 @@ for k = 0, n - 1 do
         noteWake(fnUntil)
         break
       end
-      local id, g, member = dequeue(Q, fn, now)
+      local id, g, member = dequeue(Q, fn, now, heldFrom(fn))
       if not id then
         noteWake(g)
         break

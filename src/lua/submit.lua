@@ -15,8 +15,9 @@
   just before would otherwise go first). Idle workers are woken (a marker into an empty queue).
 
   A task with a due time later than now is written DELAYED (reason delay) with its whole entry,
-  in Q:delayed (lib/delayed.lua); a claim promotes it when due. When it is the earliest due, idle
-  workers are woken, so that their next wait ends when it falls due.
+  placed at its due time (its member numbered now, in submission order), its member in Q:delayed
+  (lib/delayed.lua); a claim promotes it when due. When it is the earliest due, idle workers are
+  woken, so that their next wait ends when it falls due.
 
   A task with a dedupe key is not queued while the task that holds the key (Q:keys) is queued,
   delayed or running: the reply names that task instead. The key is freed when its task ends.
@@ -90,12 +91,15 @@ local function write(i)
   if fn == '' then
     enqueueTask(key, queued, Q, id, raw, false)
   elseif runAt > now then
-    redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay')
+    -- placed now, at its due time: Q:delayed holds its member, so that tasks due at one ms are
+    -- promoted, and start, in the order they were submitted, not in the order of their ids
+    local member, score = placeOf(Q, id, runAt, priority)
+    redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay', 'member', member, 'score', score)
     if g ~= '' then redis.call('HSET', key, 'group', g) end
     if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
     if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
     if earliest == nil then earliest = nextDue(Q) end
-    redis.call('ZADD', delayedKey(Q), runAt, id)
+    redis.call('ZADD', delayedKey(Q), runAt, member)
     countDelayed(Q, fn, 1)
     if earliest < 0 or runAt < earliest then
       earliest = runAt

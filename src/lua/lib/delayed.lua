@@ -1,9 +1,12 @@
 --[[
   lib/delayed.lua: tasks that wait for a time (docs/queue-layout.md, "Time"). A DELAYED task's
-  hash is whole (function, data, options) and its id is in Q:delayed (zset id -> due, Redis
-  ms). When due, it is promoted: QUEUED in its function's structure, at the place it had (a retry
-  keeps its place, as a hand-back does) or, never placed, at its due time, so delayed tasks run
-  in due order and a late promotion does not put them behind what was queued after they fell due.
+  hash is whole (function, data, options) and it is in Q:delayed (zset -> due, Redis ms) under
+  its place's member ("<seq>:<id>", lib/queue.lua; its id alone when it has no place), so that
+  tasks due at one ms are promoted in the order they were placed: a delayed task is placed at
+  its submit, at its due time. When due, it is promoted: QUEUED in its function's structure, at
+  the place it had (a retry keeps its place, as a hand-back does) or, never placed, at its due
+  time, so delayed tasks run in due order and a late promotion does not put them behind what was
+  queued after they fell due.
 
   promote(Q, prefix, now, limit) moves at most `limit` due tasks; returns how many it promoted,
   and the earliest due time left (-1: none; `now` when more are due already).
@@ -23,10 +26,17 @@ local function promote(Q, prefix, now, limit)
   local dz = delayedKey(Q)
   local due = redis.call('ZRANGEBYSCORE', dz, '-inf', now, 'LIMIT', 0, limit)
   local n = 0
-  for _, id in ipairs(due) do
-    redis.call('ZREM', dz, id)
+  for _, m in ipairs(due) do
+    redis.call('ZREM', dz, m)
+    -- (a member of the other form, or one whose task is not DELAYED, read as an id: written by
+    -- a version that keyed Q:delayed by id, or by hand)
+    local id = memberId(m)
+    local h = id and fields(prefix .. id, 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt')
+    if not (h and h[1] == 'DELAYED') then
+      id = m
+      h = fields(prefix .. id, 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt')
+    end
     local key = prefix .. id
-    local h = fields(key, 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt')
     -- (a hash written by hand may lack its function field: its entry names it)
     if h and h[1] == 'DELAYED' and not h[2] then
       h[2] = functionOf(nil, redis.call('HGET', key, 'data'))

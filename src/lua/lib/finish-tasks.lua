@@ -35,7 +35,7 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
     -- (a success, the common END, spared the sub)
     elseif outcome ~= 'succeeded' and string.sub(outcome, 1, 6) == 'retry:' then
       local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
-      local a = fields(key, 'attempt', 'worker', 'start', 'history')
+      local a = fields(key, 'attempt', 'worker', 'start', 'history', 'member')
       local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
       -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
       redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
@@ -44,7 +44,8 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       redis.call('SREM', taskSet, id)
       -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
       local first = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
-      redis.call('ZADD', delayedKey(Q), runAt, id)
+      -- (under its place's member: retries due at one ms are promoted in their places' order)
+      redis.call('ZADD', delayedKey(Q), runAt, a[5] or id)
       if not first[2] or runAt < tonumber(first[2]) then wake(Q) end
       countDelayed(Q, h[3], 1)
       release(Q, h[3], h[4])

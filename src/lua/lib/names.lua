@@ -57,7 +57,8 @@ local function rateKey(Q, target)
   return Q .. ':rate:' .. part(target)
 end
 
--- the zset of tasks waiting for a time (delayed, or retrying after a backoff): id -> due (ms)
+-- the zset of tasks waiting for a time (delayed, or retrying after a backoff): member -> due (ms),
+-- the member of its place ("<seq>:<id>", lib/queue.lua) or, with none, its id (lib/delayed.lua)
 local function delayedKey(Q)
   return Q .. ':delayed'
 end

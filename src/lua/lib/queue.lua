@@ -37,6 +37,12 @@ local function placeOf(Q, id, now, priority, block)
   return string.format('%014d', seq) .. ':' .. id, now - (priority or 0) * PRIORITY_AGING_MS
 end
 
+-- the id a member names ("<seq>:<id>", as placeOf writes it), or nil for a string of another form
+local function memberId(m)
+  if string.find(m, '^%d%d%d%d%d%d%d%d%d%d%d%d%d%d:') then return string.sub(m, 16) end
+  return nil
+end
+
 -- put task `id` (its hash written) in its function's structure, at `score`
 local function enqueue(Q, fn, g, member, score)
   redis.call('ZADD', groupKey(Q, fn, g), score, member)
@@ -61,9 +67,10 @@ end
 --[[
   The next task of fn that may start now: the head of the group whose turn it is, skipping (and
   setting aside) groups at their limit. Returns id, group, or nil and the earliest time a group
-  set aside may be tried again (-1: none).
+  set aside may be tried again (-1: none). With `before` (a score and a member), a head placed
+  at that place or after it is not taken: nil and `now` (try again at once).
 ]]
-local function dequeue(Q, fn, now)
+local function dequeue(Q, fn, now, before)
   local groups, blocked = fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')
   -- groups whose rate window has passed take their turn again
   for _, g in ipairs(redis.call('ZRANGEBYSCORE', blocked, '-inf', now, 'LIMIT', 0, 100)) do
@@ -83,6 +90,11 @@ local function dequeue(Q, fn, now)
       redis.call('ZADD', blocked, untilMs == -1 and '+inf' or untilMs, g)
       redis.call('SADD', blockedInKey(Q, g), fn)
     else
+      if before then
+        local head = redis.call('ZRANGE', groupKey(Q, fn, g), 0, 0, 'WITHSCORES')
+        local at = tonumber(head[2])
+        if at and (at > before[1] or (at == before[1] and head[1] >= before[2])) then return nil, now end
+      end
       local popped = redis.call('ZPOPMIN', groupKey(Q, fn, g))
       if popped[1] then
         if redis.call('ZCARD', groupKey(Q, fn, g)) > 0 then redis.call('ZADD', groups, nextTurn(groups), g)

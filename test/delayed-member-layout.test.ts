@@ -1,0 +1,125 @@
+/**
+ * `new-task:delayed` holds each task under its place's member (`<seq>:<id>`), and a member of
+ * the layout before it (the bare id, as a swarm upgraded with tasks still delayed has them) or
+ * written by hand is read as an id: promoted when due and run, cancelled, listed by the
+ * dashboard by id. A retry waits there under its place's member too.
+ */
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { Client, Worker } from '../src/index.js';
+import { taskPage } from '../src/dashboard/task-pages.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+import { keysFor } from './properties/harness.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** task `id`'s entry in the delayed zset moved to the layout before: its id, its hash unplaced */
+async function asBefore(keys: ReturnType<typeof keysFor>, id: string): Promise<void> {
+  const member = await redis.hget(keys.task(id), 'member');
+  const due = await redis.zscore(keys.delayed, member!);
+  expect(due, 'held under its member').not.toBeNull();
+  await redis.multi().zrem(keys.delayed, member!).zadd(keys.delayed, due!, id).hdel(keys.task(id), 'member', 'score').exec();
+}
+
+describe('the delayed zset: members and ids', () => {
+  it('a delayed task is held under "<seq>:<id>", and the dashboard lists it by its id with its due time', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('echo', null, { delay: 60_000 });
+    const [member] = await redis.zrange(keys.delayed, 0, -1);
+    expect(member).toMatch(new RegExp(`^\\d{14}:${id}$`));
+    const page = await taskPage(redis, [keys], 'delayed', '0', 10);
+    expect(page.rows.map((r) => [r.id, r.state])).toEqual([[id, 'DELAYED']]);
+    expect(page.rows[0]!.score).toBe((await c.get(id))!.runAt);
+  });
+
+  it('one held under its id (the layout before) is promoted when due and runs, beside one held under its member', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const [first, before] = await c.submitMany([
+      { fn: 'echo', data: 1, options: { delay: 300 } },
+      { fn: 'echo', data: 2, options: { delay: 300 } },
+    ]);
+    await asBefore(keys, before!);
+    const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
+    const ran: string[] = [];
+    w.addTaskFunction('echo', (t) => void ran.push(t.id));
+    cleanup.push(() => w.stop());
+    await w.start();
+    expect((await c.wait(before!, { timeout: 10_000 })).outcome).toBe('succeeded');
+    expect((await c.wait(first!, { timeout: 10_000 })).outcome).toBe('succeeded');
+    expect(ran.sort()).toEqual([first, before].sort());
+    expect(await redis.zcard(keys.delayed)).toBe(0);
+    expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
+  });
+
+  it('one held under its id is cancelled: out of the zset, its count back to none', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('echo', null, { delay: 60_000 });
+    await asBefore(keys, id);
+    expect(await c.cancel(id)).toBe('cancelled');
+    expect(await redis.zcard(keys.delayed)).toBe(0);
+    expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
+  });
+
+  it('one held under its member is cancelled the same way', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('echo', null, { delay: 60_000 });
+    expect(await c.cancel(id)).toBe('cancelled');
+    expect(await redis.zcard(keys.delayed)).toBe(0);
+    expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
+  });
+
+  it('an id that looks like a member ("<14 digits>:<id>") is read as that id when no such task is DELAYED', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const id = await c.submit('echo', null, { id: '00000000000007:odd', delay: 300 });
+    await asBefore(keys, id);
+    const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
+    w.addTaskFunction('echo', () => 'ran');
+    cleanup.push(() => w.stop());
+    await w.start();
+    expect((await c.wait(id, { timeout: 10_000 })).result).toBe('ran');
+    const page = await taskPage(redis, [keys], 'delayed', '0', 10);
+    expect(page.rows).toEqual([]);
+  });
+
+  it('a retry waits under its place\'s member, and runs again when due', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
+    let tries = 0;
+    w.addTaskFunction('flaky', () => {
+      if (++tries === 1) throw new Error('first try');
+      return 'second';
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    const id = await c.submit('flaky', null, { attempts: 2, backoff: { type: 'fixed', delay: 500 } });
+    const member = await until(async () => ((await c.get(id))?.state === 'DELAYED' ? await redis.hget(keys.task(id), 'member') : null), 'retrying', 10_000);
+    expect(await redis.zscore(keys.delayed, member)).not.toBeNull();
+    expect((await c.wait(id, { timeout: 10_000 })).result).toBe('second');
+  });
+});
