@@ -224,7 +224,11 @@ export const workerMachine = setup({
     reconcile: promiseNotProvided<{ lost: string[] }>('worker', 'reconcile'),
     /** give the tasks still running back to the queue (hand-back.lua) */
     handBack: promiseNotProvided<void, { ids: string[] }>('worker', 'handBack'),
-    /** leave `workers`, close the ping server and connections */
+    /**
+     * hand back what the stop could not (the tasks of claims whose replies were lost; tasks a
+     * hand-back Redis did not answer, re-asserted first if Redis lost them), leave `workers`,
+     * close the ping server and connections
+     */
     deregister: promiseNotProvided<void>('worker', 'deregister'),
   },
   actions: {

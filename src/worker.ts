@@ -28,7 +28,7 @@ import { EventOutbox } from './effects/event-outbox.js';
 import { formatEvent, lastEventArg, parseControl, parseEntry, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, wellFormed, type TaskEntry } from './wire.js';
 import { replicaShortfall, replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, waitForWork, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
-import { handBack, reassert, renewLeases, type HeldLease } from './effects/leases.js';
+import { handBack, handBackRemembered, reassert, renewLeases, type HeldLease, type RememberedTask } from './effects/leases.js';
 import { attemptsOf } from './retry-policy.js';
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
@@ -157,6 +157,11 @@ export class Worker extends MeteredProcess {
    * what this worker keeps per partition: its claim ledger, END batch, event outbox and epoch
    */
   private readonly parts: WorkerPartition[];
+  /**
+   * the tasks a stop's hand-back left because Redis did not answer it: halted next and gone from
+   * `tasks`, handed back at the stop's end once Redis answers (handBackLeft)
+   */
+  private unhanded: (RememberedTask & { part: number })[] = [];
   /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
   private renewing?: Promise<string[]>;
   /** the monitors' taskTimeout this worker last heard from Redis (its heartbeatInterval is checked against each new one) */
@@ -989,6 +994,41 @@ export class Worker extends MeteredProcess {
     return conn;
   }
 
+  /**
+   * The tasks the stop's hand-back left (Redis did not answer it when stopGrace ended; they are
+   * halted since): handed back once Redis answers, each re-asserted first when Redis lost it
+   * meanwhile (restarted empty). Tried for abortTimeout at most: the stop must end. What is left
+   * then waits in Redis for a monitor, or, lost with Redis's data, is nowhere; said so.
+   */
+  private async handBackLeft(): Promise<void> {
+    const { abortTimeout, heartbeatInterval } = this.config;
+    const deadline = performance.now() + abortTimeout;
+    let left = this.unhanded;
+    this.unhanded = [];
+    for (;;) {
+      const each = await Promise.all(
+        this.parts.map(async (part) => {
+          const mine = left.filter((t) => t.part === part.index);
+          if (!mine.length) return { part: part.index, back: [] as string[] };
+          // (undefined: refused, or no answer in time)
+          const back = await within(Math.max(0, deadline - performance.now()), handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner));
+          return { part: part.index, back };
+        }),
+      );
+      const back = each.flatMap((e) => e.back ?? []);
+      this.telemetry.requeued('stop_grace', back.length);
+      if (back.length) this.log.warn(`Redis answers again: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
+      const unanswered = new Set(each.filter((e) => e.back === undefined).map((e) => e.part));
+      left = left.filter((t) => unanswered.has(t.part));
+      if (!left.length) return;
+      if (performance.now() + 200 >= deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    this.log.error(
+      `could not hand back ${left.length} task(s) within abortTimeout (${abortTimeout} ms), Redis not answering: a monitor requeues them if Redis kept its data: ${left.map((t) => t.id).join(', ')}`,
+    );
+  }
+
   /** the leases held here (of `ids`, in partition `part`, when given) */
   private held(ids?: string[], part?: number): HeldLease[] {
     const out: HeldLease[] = [];
@@ -1546,7 +1586,15 @@ export class Worker extends MeteredProcess {
           this.telemetry.requeued('stop_grace', back.length);
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
           const failed = each.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-          if (failed) throw failed.reason;
+          if (failed) {
+            // Redis did not answer for some: remembered, as they are halted next and leave `tasks`
+            // (with Redis restarted empty, nothing else knows them: a monitor has no hash to requeue)
+            this.unhanded = input.ids.flatMap((id) => {
+              const t = this.tasks.get(id);
+              return t && !back.includes(id) ? [{ id, lease: t.lease, raw: t.raw, attempt: t.attempt, start: t.start, epoch: t.epoch, part: t.part }] : [];
+            });
+            throw failed.reason;
+          }
         }),
         deregister: promiseEffect<void>(async () => {
           try {
@@ -1564,6 +1612,7 @@ export class Worker extends MeteredProcess {
               2000,
               this.recoverClaims().catch((e: Error) => log.warn(`could not recover the claims whose replies were lost (the monitor will requeue what they took): ${e.message}`)),
             );
+            if (this.unhanded.length) await this.handBackLeft();
             // (not listed from now on: what addTaskFunction() says would land after this)
             this.listed = false;
             await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, part.othersGone))));

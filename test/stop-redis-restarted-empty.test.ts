@@ -4,7 +4,10 @@
  * - a task still running when stopGrace ends is re-asserted, then handed back: the hand-back
  *   found no hash and handed nothing back, and the task, halted, was nowhere;
  * - a task whose function returned while Redis was down ends once Redis is back empty, during
- *   the stop's `releasing`: its refused END was given up as a lease lost.
+ *   the stop's `releasing`: its refused END was given up as a lease lost;
+ * - a task still running when stopGrace ends with Redis down is handed back once Redis is back,
+ *   empty, before the stop is over: the hand-back failed, the task was halted, and nothing
+ *   tried again (bounded: the stop waits abortTimeout at most for Redis).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
@@ -87,5 +90,56 @@ describe('a worker stopping gracefully while Redis restarts without persistence'
     expect(t, `task ${id} after the stop: gone from Redis; the worker said:\n${lines.join('\n')}`).not.toBeNull();
     expect(t).toMatchObject({ state: 'END', outcome: 'succeeded', result: 'finished' });
     expect(runs).toBe(1);
+  }, 30_000);
+  it('nothing lost: a task still running when stopGrace ends with Redis down is re-asserted and handed back once Redis is back empty', async () => {
+    lines.length = 0;
+    const server = await redisServer();
+    const o = server.options();
+    const c = new Client({ redis: o });
+    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 2500, stopGrace: 1000, abortTimeout: 5000, logger: quiet });
+    let runs = 0;
+    w.addTaskFunction('long', async ({ signal }) => {
+      runs++;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 60_000);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()));
+      });
+      return 'done';
+    });
+    cleanup.push(() => c.close(), () => w.stop());
+    await w.start();
+    const id = await c.submit('long');
+    await until(() => runs === 1, 'running');
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING in Redis');
+    const stopped = w.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    await server.kill(); // gone within the grace, and still gone when it ends: the hand-back fails
+    await new Promise((r) => setTimeout(r, 2000));
+    await server.start(); // back, empty, before the stop is over
+    await stopped;
+    const t = await c.get(id);
+    expect(t, `task ${id} after the stop: gone from Redis; the worker said:\n${lines.join('\n')}`).not.toBeNull();
+    expect(t!.state).toBe('QUEUED');
+    expect(runs).toBe(1);
+  }, 30_000);
+  it('a stop whose Redis never comes back ends, and names the tasks it could not hand back', async () => {
+    lines.length = 0;
+    const server = await redisServer();
+    const o = server.options();
+    const c = new Client({ redis: o });
+    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 2500, stopGrace: 500, abortTimeout: 1500, logger: quiet });
+    w.addTaskFunction('long', ({ signal }) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())));
+    cleanup.push(() => c.close(), () => w.stop());
+    await w.start();
+    const id = await c.submit('long');
+    await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING in Redis');
+    await c.close();
+    await server.kill();
+    const began = Date.now();
+    await w.stop();
+    expect(lines.some((l) => l.startsWith('error could not hand back 1 task(s) within abortTimeout (1500 ms)') && l.endsWith(id)), lines.join('\n')).toBe(true);
+    expect(w.state).toBe('stopped');
+    // the grace, the failed hand-back, the halt, the deregistration's bounded waits: seconds, not the test's timeout
+    expect(Date.now() - began).toBeLessThan(20_000);
   }, 30_000);
 });

@@ -72,6 +72,36 @@ export async function reassert(redis: Connection, keys: Keys, worker: string, t:
   return r === 1;
 }
 
+/** A task this worker no longer runs and still holds the lease of, as a stop's hand-back left it. */
+export interface RememberedTask extends ReassertTask {
+  /** its `epoch` when this worker last found its hash (src/task.ts LocalTask) */
+  epoch: string;
+}
+
+/**
+ * Hand back tasks remembered from a hand-back Redis did not answer (src/worker.ts, a stop): the
+ * renew tells which of their hashes Redis lost since (restarted empty), those are re-asserted
+ * from memory first, and every one whose lease still holds goes back to the queue. Returns the
+ * ids handed back.
+ */
+export async function handBackRemembered(
+  redis: Connection,
+  keys: Keys,
+  worker: string,
+  tasks: RememberedTask[],
+  heartbeatInterval: number,
+  owner: string,
+): Promise<string[]> {
+  const held = tasks.map(({ id, lease }) => ({ id, lease }));
+  const r = await renewLeases(redis, keys, worker, held, heartbeatInterval, owner);
+  const gone = new Set(r.lost);
+  for (const id of r.missing) {
+    const t = tasks.find((x) => x.id === id)!;
+    if (!(await reassert(redis, keys, worker, t, t.epoch))) gone.add(id);
+  }
+  return handBack(redis, keys, held.filter((h) => !gone.has(h.id)));
+}
+
 export interface OutgoingEvent {
   id: string;
   lease: string;
