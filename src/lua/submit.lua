@@ -93,7 +93,8 @@ local function write(i)
   elseif runAt > now then
     -- placed now, at its due time: Q:delayed holds its member, so that tasks due at one ms are
     -- promoted, and start, in the order they were submitted, not in the order of their ids
-    local member, score = placeOf(Q, id, runAt, priority)
+    -- (numbered a block at a time: as many as the tasks of the batch from this one on)
+    local member, score = placeOf(Q, id, runAt, priority, math.floor((#ARGV - i) / 8) + 1)
     redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay', 'member', member, 'score', score)
     if g ~= '' then redis.call('HSET', key, 'group', g) end
     if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
