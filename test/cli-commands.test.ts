@@ -160,6 +160,7 @@ describe('mistakes in the command line: one line, exit 2', () => {
     ['a value for a flag that takes none', ['status', '--json=yes'], {}, /^task-swarm: option --json takes no value$/],
     ['a value left out at the end', ['submit', 'f', '--priority'], {}, /^task-swarm: option --priority needs a value$/],
     ['a value left out before another flag', ['submit', 'f', '--id', '--wait'], {}, /^task-swarm: option --id needs a value \(one starting with "-" goes as --id=-value\)$/],
+    ['an id holding a control character (submit prints the id, one line, for a script to read)', ['submit', 'f', '--id', 'a\nb'], {}, /^task-swarm: submit: --id must not hold control characters, got "a\\nb"$/],
     ['a missing argument', ['retry-dead'], {}, /^task-swarm: retry-dead: missing key \(as listed by `dead`\) \(usage: task-swarm retry-dead \[options\] <key>\)$/],
     ['an empty argument', ['get', ''], {}, /^task-swarm: get: missing task id/],
     ['one argument too many', ['control', 'id', 'stop', 'now'], {}, /^task-swarm: control: unexpected argument "now" \(usage: task-swarm control \[options\] <id> <message>\)$/],

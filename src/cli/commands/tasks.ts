@@ -67,6 +67,9 @@ async function runSubmit(inv: Invocation): Promise<number> {
   const options = taskOptionValues(v);
   if (typeof v.id === 'string') {
     if (v.id === '') throw new UsageError('submit: --id must not be empty');
+    // (the id is what `submit` prints for a script to read, one line: a control character in it
+    // would be read as another line, or as nothing)
+    if (escapeControls(v.id) !== v.id) throw new UsageError(`submit: --id must not hold control characters, got ${quote(v.id)}`);
     options.id = v.id;
   }
   if (v.delay !== undefined && v.runAt !== undefined) throw new UsageError('submit: give --delay or --run-at, not both');
