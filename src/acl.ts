@@ -180,7 +180,7 @@ function partitionPatterns(role: AclRole, c: NameConfig): { readWrite: string[];
   if (role !== 'producer' && role !== 'dashboard') return { readWrite: all, readOnly: [], channels: role === 'operator' ? [] : role === 'monitor' ? [events] : channels };
   const Q = g(k.newQueue);
   const producer = {
-    readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.dedupe), `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],
+    readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.placedDelayed), g(k.dedupe), `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],
     readOnly: [g(k.limits), g(k.running), `${Q}:rate:*`, g(k.paused)],
     channels,
   };

@@ -55,11 +55,16 @@ export interface Keys {
   /** hash 'q:<fn>' -> tasks queued in its structure, 'd:<fn>' -> DELAYED tasks, 'seq' -> the routing sequence */
   counts: string;
   /**
-   * zset -> due time (Redis ms): tasks that wait for a time, a delay or a retry's backoff
-   * (lib/delayed.lua), each under its place's member (`<seq>:<id>`) or, with no place, its id:
-   * `placeTaskId` reads either
+   * zset id -> due time (Redis ms): tasks that waited for a time under the layout before
+   * `placedDelayed` (read, promoted and cancelled; never written: lib/delayed.lua)
    */
   delayed: string;
+  /**
+   * zset `<seq>:<id>` (the member of the task's place: `placeTaskId`) -> due time (Redis ms):
+   * tasks that wait for a time, a delay or a retry's backoff, in the order they were placed
+   * (lib/delayed.lua)
+   */
+  placedDelayed: string;
   /** hash dedupe key -> the id of the task that holds it (submit.lua) */
   dedupe: string;
   /**
@@ -102,13 +107,9 @@ function lengthPrefixed(name: string): string {
   return `${Buffer.byteLength(name)}:${name}`;
 }
 
-/**
- * The task id a queue member names: `<seq>:<id>` (seq 14 digits, lib/queue.lua placeOf), the
- * member of a function's queue and of most of `delayed`; a member of another form is an id
- * (`delayed` under a version that keyed it by id).
- */
+/** The task id a place's member names: `<seq>:<id>` (seq 14 digits, lib/queue.lua placeOf). */
 export function placeTaskId(member: string): string {
-  return /^\d{14}:/.test(member) ? member.slice(15) : member;
+  return member.slice(member.indexOf(':') + 1);
 }
 
 export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'>): Keys {
@@ -127,7 +128,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     ...under(c.taskSet, { leases: 'leases', ended: 'ended', recentEnded: 'ended:recent', grace: 'grace', outage: 'outage', epoch: 'epoch', monitorsSeen: 'monitors' }),
     ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states', workerOwners: 'owners' }),
     // (the scripts name delayed and dedupe from the queue's key: lib/names.lua delayedKey, dedupeKey)
-    ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', dedupe: 'keys', layout: 'partitions', adminCalls: 'admin-calls' }),
+    ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', placedDelayed: 'delayed:placed', dedupe: 'keys', layout: 'partitions', adminCalls: 'admin-calls' }),
     dead,
     deadStore: [dead.entries, dead.index, dead.junk, dead.stats],
     schedules: under(c.newQueue, { defs: 'schedules', due: 'schedules:due', last: 'schedules:last' }),

@@ -3,7 +3,7 @@
  * (README, Order), delayed ones too: tasks submitted with one delay in one call (submits made in
  * one tick, or one submitMany: one submit.lua call, one Redis now) fall due at the same ms, and
  * start in the order they were submitted, not in the order of their ids. Each is placed at its
- * submit (its member numbered then, lib/queue.lua), and `new-task:delayed` holds it under that
+ * submit (its member numbered then, lib/queue.lua), and `new-task:delayed:placed` holds it under that
  * member, so that equal due times sort in submission order (submit.lua, lib/delayed.lua). When
  * more are due than a claim promotes, what was queued after they fell due waits for them
  * (claim.lua), and the tasks already promoted go on being taken.

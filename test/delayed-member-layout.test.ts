@@ -1,8 +1,9 @@
 /**
- * `new-task:delayed` holds each task under its place's member (`<seq>:<id>`), and a member of
- * the layout before it (the bare id, as a swarm upgraded with tasks still delayed has them) or
- * written by hand is read as an id: promoted when due and run, cancelled, listed by the
- * dashboard by id. A retry waits there under its place's member too.
+ * `new-task:delayed:placed` holds each delayed task under its place's member (`<seq>:<id>`); a
+ * retry waits there under its place's member too. `new-task:delayed`, keyed by id, is the layout
+ * before it (a swarm upgraded with tasks still delayed has them there): read as ids, whatever
+ * they look like; promoted when due and run, cancelled, listed by the dashboard after the placed
+ * ones.
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -21,12 +22,12 @@ const cleanup = redisPerFile((s, r) => {
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** task `id`'s entry in the delayed zset moved to the layout before: its id, its hash unplaced */
+/** task `id`'s delayed entry moved to the layout before: under its id, its hash unplaced */
 async function asBefore(keys: ReturnType<typeof keysFor>, id: string): Promise<void> {
   const member = await redis.hget(keys.task(id), 'member');
-  const due = await redis.zscore(keys.delayed, member!);
+  const due = await redis.zscore(keys.placedDelayed, member!);
   expect(due, 'held under its member').not.toBeNull();
-  await redis.multi().zrem(keys.delayed, member!).zadd(keys.delayed, due!, id).hdel(keys.task(id), 'member', 'score').exec();
+  await redis.multi().zrem(keys.placedDelayed, member!).zadd(keys.delayed, due!, id).hdel(keys.task(id), 'member', 'score').exec();
 }
 
 describe('the delayed zset: members and ids', () => {
@@ -36,7 +37,7 @@ describe('the delayed zset: members and ids', () => {
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('echo', null, { delay: 60_000 });
-    const [member] = await redis.zrange(keys.delayed, 0, -1);
+    const [member] = await redis.zrange(keys.placedDelayed, 0, -1);
     expect(member).toMatch(new RegExp(`^\\d{14}:${id}$`));
     const page = await taskPage(redis, [keys], 'delayed', '0', 10);
     expect(page.rows.map((r) => [r.id, r.state])).toEqual([[id, 'DELAYED']]);
@@ -62,6 +63,7 @@ describe('the delayed zset: members and ids', () => {
     expect((await c.wait(first!, { timeout: 10_000 })).outcome).toBe('succeeded');
     expect(ran.sort()).toEqual([first, before].sort());
     expect(await redis.zcard(keys.delayed)).toBe(0);
+    expect(await redis.zcard(keys.placedDelayed)).toBe(0);
     expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
   });
 
@@ -88,7 +90,7 @@ describe('the delayed zset: members and ids', () => {
     expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
   });
 
-  it('an id that looks like a member ("<14 digits>:<id>") is read as that id when no such task is DELAYED', async () => {
+  it('an id of the layout before that looks like a member ("<14 digits>:<id>") is read as that id', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
@@ -119,7 +121,26 @@ describe('the delayed zset: members and ids', () => {
     await w.start();
     const id = await c.submit('flaky', null, { attempts: 2, backoff: { type: 'fixed', delay: 500 } });
     const member = await until(async () => ((await c.get(id))?.state === 'DELAYED' ? await redis.hget(keys.task(id), 'member') : null), 'retrying', 10_000);
-    expect(await redis.zscore(keys.delayed, member)).not.toBeNull();
+    expect(await redis.zscore(keys.placedDelayed, member)).not.toBeNull();
     expect((await c.wait(id, { timeout: 10_000 })).result).toBe('second');
+  });
+  it('the dashboard lists the placed ones first, then those of the layout before, by id, each once across pages', async () => {
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const ids = await c.submitMany(Array.from({ length: 5 }, (_, i) => ({ fn: 'echo', data: i, options: { delay: 60_000 + i } })));
+    await asBefore(keys, ids[1]!);
+    await asBefore(keys, ids[3]!);
+    const seen: string[] = [];
+    let from: string | null = '0';
+    while (from !== null) {
+      const page = await taskPage(redis, [keys], 'delayed', from, 2);
+      expect(page.total).toBe(5);
+      seen.push(...page.rows.map((r) => r.id));
+      expect(page.rows.every((r) => r.state === 'DELAYED')).toBe(true);
+      from = page.next;
+    }
+    expect(seen).toEqual([ids[0], ids[2], ids[4], ids[1], ids[3]]);
   });
 });

@@ -82,7 +82,7 @@ describe('a task hash whose score was edited into "nan"', () => {
     expect(ran).toEqual([other]);
     // the delayed task fell due: it is somewhere (still delayed, in its function's queue, or parked)
     const h = await redis.hmget(keys.task(id), 'state', 'member');
-    const delayed = (await redis.zscore(keys.delayed, id)) !== null;
+    const delayed = (await redis.zscore(keys.placedDelayed, h[1]!)) !== null;
     const placed = (await redis.zscore(keys.groupQueue('g', ''), h[1]!)) !== null;
     expect({ state: h[0], somewhere: delayed || placed || h[0] === 'END' }).toEqual({ state: h[0], somewhere: true });
   });

@@ -62,7 +62,7 @@ describe('cancel', () => {
     }
     expect((await c.stats()).dead).toBe(deadBefore);
     expect(await redis.llen(k.newQueue)).toBe(0);
-    expect(await redis.zcard(k.delayed)).toBe(0);
+    expect(await redis.zcard(k.placedDelayed)).toBe(0);
     expect((await c.stats()).functions.echo).toMatchObject({ queued: 0, delayed: 0 });
   });
 

@@ -126,9 +126,9 @@ describe('many delayed tasks due at the same instant', () => {
     const at = (await redisNow(redis)) + 3000;
     const n = 3000;
     const ids = await c.submitMany(Array.from({ length: n }, (_, i) => ({ fn: 'echo', data: i, options: { runAt: at } })));
-    expect(await redis.zcard(keysFor(o.keyPrefix).delayed)).toBe(n);
+    expect(await redis.zcard(keysFor(o.keyPrefix).placedDelayed)).toBe(n);
     await worker(o);
-    await until(async () => (await redis.zcard(keysFor(o.keyPrefix).delayed)) === 0, 'all promoted', 20_000);
+    await until(async () => (await redis.zcard(keysFor(o.keyPrefix).placedDelayed)) === 0, 'all promoted', 20_000);
     const ends = await Promise.all(ids.map((id) => c.wait(id, { timeout: 30_000 })));
     expect(ends.every((t) => t.outcome === 'succeeded')).toBe(true);
   });

@@ -10,7 +10,7 @@
  *    repeats interleaved across libraries.
  * 2. Promotion (Task Swarm): P tasks submitted with one `runAt` on Redis's clock, far enough
  *    ahead for the submit to finish; one worker child (concurrency 100, noop) idle when they
- *    fall due. Measured on Redis's clock from the due time until `new-task:delayed` is empty,
+ *    fall due. Measured on Redis's clock from the due time until `new-task:delayed:placed` is empty,
  *    and until all have ended; SLOWLOG (threshold SLOWLOG_US) gives the longest script calls.
  * 3. Due-time lateness (Task Swarm): L tasks with due times spread evenly over 0.2..4 s from
  *    Redis's TIME (`runAt`), one idle worker child (concurrency 50, default fetchTaskInterval),
@@ -65,7 +65,7 @@ export interface PromotionRun {
   /** 'alone': the tasks' function is served by no worker (the claims only promote); 'run': they are run */
   mode: 'alone' | 'run';
   tasks: number;
-  /** Redis ms from the due time until new-task:delayed was empty / every task had ended ('run') */
+  /** Redis ms from the due time until new-task:delayed:placed was empty / every task had ended ('run') */
   promotedMs: number;
   endedMs?: number;
   /** tasks per second */
@@ -316,7 +316,7 @@ async function promoteOnce(ctx: Ctx, client: TsClient, kid: WorkerChild, mode: P
   submitMs.push(nowMs() - s0);
   submitSlow.push(...(await slowScripts(admin)));
   const submitSlackMs = dueAt - (await redisNow(admin));
-  const delayed = await admin.zcard(keys.delayed);
+  const delayed = await admin.zcard(keys.placedDelayed);
   if (delayed !== tasks) throw new Error(`${delayed} tasks delayed after the submit, not ${tasks} (the submit ended ${-submitSlackMs} ms after the due time)`);
   await kid.start({ lib: 'task-swarm', redis: ctx.addr, concurrency: 100 });
   await sleep(Math.max(0, dueAt - (await redisNow(admin)) - 300));
@@ -327,7 +327,7 @@ async function promoteOnce(ctx: Ctx, client: TsClient, kid: WorkerChild, mode: P
   try {
     await until(
       async () => {
-        const [[, t], [, d], [, e]] = (await ctx.poll.multi().time().zcard(keys.delayed).llen(keys.ended).exec()) as [[unknown, [string, string]], [unknown, number], [unknown, number]];
+        const [[, t], [, d], [, e]] = (await ctx.poll.multi().time().zcard(keys.placedDelayed).llen(keys.ended).exec()) as [[unknown, [string, string]], [unknown, number], [unknown, number]];
         const now = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000);
         if (promotedAt < 0 && d === 0 && now >= dueAt) promotedAt = now;
         if (e >= tasks) endedAt = now;

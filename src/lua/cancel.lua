@@ -40,8 +40,10 @@ local now = nowMs()
 if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
 elseif state == 'DELAYED' then
-  -- (under its place's member, or its id: lib/delayed.lua)
-  if redis.call('ZREM', delayedKey(Q), h[4] or id, id) > 0 then countDelayed(Q, h[2], -1) end
+  -- (under its place's member, or, of the layout before, its id: lib/delayed.lua)
+  local removed = redis.call('ZREM', delayedKey(Q), id)
+  if h[4] then removed = removed + redis.call('ZREM', placedDelayedKey(Q), h[4]) end
+  if removed > 0 then countDelayed(Q, h[2], -1) end
 elseif (not state and redis.call('SISMEMBER', KEYS[3], id) == 1) or (state == 'QUEUED' and not h[4]) then
   -- its entry waits on `new-task`: submitted of the seed's kind (no hash yet), or a parked task
   -- put back by retry-dead.lua (QUEUED, its place dropped); the claim that routes it drops it

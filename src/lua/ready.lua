@@ -15,14 +15,15 @@
 ]]
 --@include lib/now.lua
 --@include lib/limits.lua
+--@include lib/delayed.lua
 
 local Q = KEYS[1]
 local paused = Q .. ':paused'
 if redis.call('SISMEMBER', paused, '*') == 1 then return 0 end
 local now = nowMs()
 -- a delayed task fell due: the claim promotes it (for this worker's functions or another's)
-local due = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
-if due[2] and tonumber(due[2]) <= now then
+local due = nextDue(Q)
+if due >= 0 and due <= now then
   wake(Q)
   return 1
 end

@@ -13,6 +13,7 @@
 --@include lib/limits.lua
 --@include lib/history.lua
 --@include lib/delayed-count.lua
+--@include lib/delayed.lua
 
 local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
   local now = nowMs()
@@ -43,10 +44,17 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       redis.call('ZREM', leases, id)
       redis.call('SREM', taskSet, id)
       -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
-      local first = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
-      -- (under its place's member: retries due at one ms are promoted in their places' order)
-      redis.call('ZADD', delayedKey(Q), runAt, a[5] or id)
-      if not first[2] or runAt < tonumber(first[2]) then wake(Q) end
+      local first = nextDue(Q)
+      -- (at its place, kept: retries due at one ms are promoted in their places' order; one
+      -- with none, a hash re-asserted after Redis lost it, is placed now, at its due time)
+      local member = a[5]
+      if not member then
+        local score
+        member, score = placeOf(Q, id, runAt, 0)
+        redis.call('HSET', key, 'member', member, 'score', score)
+      end
+      redis.call('ZADD', placedDelayedKey(Q), runAt, member)
+      if first < 0 or runAt < first then wake(Q) end
       countDelayed(Q, h[3], 1)
       release(Q, h[3], h[4])
       publishEvent(channel, 'retrying', id, now, 'attempt', intText(a[1]), 'error', payload, 'runAt', string.format('%d', runAt))

@@ -57,10 +57,16 @@ local function rateKey(Q, target)
   return Q .. ':rate:' .. part(target)
 end
 
--- the zset of tasks waiting for a time (delayed, or retrying after a backoff): member -> due (ms),
--- the member of its place ("<seq>:<id>", lib/queue.lua) or, with none, its id (lib/delayed.lua)
+-- The zsets of tasks waiting for a time (delayed, or retrying after a backoff) -> due (ms),
+-- lib/delayed.lua. Each is in placedDelayedKey under its place's member ("<seq>:<id>",
+-- lib/queue.lua), so that tasks due at one ms sort in the order they were placed. delayedKey,
+-- by id, is the layout before it: read (promoted, cancelled), never written, so that a worker
+-- of the version before, running beside this one, never meets a member it would read as an id.
 local function delayedKey(Q)
   return Q .. ':delayed'
+end
+local function placedDelayedKey(Q)
+  return Q .. ':delayed:placed'
 end
 
 -- the hash of dedupe keys: key -> the id of the task submitted with it
@@ -85,8 +91,8 @@ local function claimCheckKeys(Q, fns)
     end
     if same then return askedHolds, askedAll end
   end
-  local holds = { Q .. ':paused', Q .. ':limits', delayedKey(Q) }
-  local all = { holds[1], holds[2], holds[3] }
+  local holds = { Q .. ':paused', Q .. ':limits', delayedKey(Q), placedDelayedKey(Q) }
+  local all = { holds[1], holds[2], holds[3], holds[4] }
   for _, f in ipairs(fns) do
     all[#all + 1] = fnKey(Q, f, 'groups')
     all[#all + 1] = fnKey(Q, f, 'blocked')

@@ -67,8 +67,9 @@ end
 --[[
   The next task of fn that may start now: the head of the group whose turn it is, skipping (and
   setting aside) groups at their limit. Returns id, group, or nil and the earliest time a group
-  set aside may be tried again (-1: none). With `before` (a score and a member), a head placed
-  at that place or after it is not taken: nil and `now` (try again at once).
+  set aside may be tried again (-1: none). With `before` (a score and a member), a group whose
+  head is placed there or after is passed over in this call, its turn kept; none left: nil and
+  `now` (try again at once).
 ]]
 local function dequeue(Q, fn, now, before)
   local groups, blocked = fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')
@@ -80,21 +81,22 @@ local function dequeue(Q, fn, now, before)
     redis.call('SREM', blockedInKey(Q, g), fn)
     if redis.call('ZCARD', groupKey(Q, fn, g)) > 0 then redis.call('ZADD', groups, nextTurn(groups), g) end
   end
+  -- (groups passed over: their heads wait for the `before` place)
+  local passed = 0
   for _ = 1, 100 do
-    local head = redis.call('ZRANGE', groups, 0, 0)
+    local head = redis.call('ZRANGE', groups, passed, passed)
     local g = head[1]
     if not g then break end
     local untilMs = g ~= '' and blockedUntil(Q, 'g:' .. g, now)
+    local first = not untilMs and before and redis.call('ZRANGE', groupKey(Q, fn, g), 0, 0, 'WITHSCORES')
+    local at = first and tonumber(first[2])
     if untilMs then
       redis.call('ZREM', groups, g)
       redis.call('ZADD', blocked, untilMs == -1 and '+inf' or untilMs, g)
       redis.call('SADD', blockedInKey(Q, g), fn)
+    elseif at and (at > before[1] or (at == before[1] and first[1] >= before[2])) then
+      passed = passed + 1
     else
-      if before then
-        local head = redis.call('ZRANGE', groupKey(Q, fn, g), 0, 0, 'WITHSCORES')
-        local at = tonumber(head[2])
-        if at and (at > before[1] or (at == before[1] and head[1] >= before[2])) then return nil, now end
-      end
       local popped = redis.call('ZPOPMIN', groupKey(Q, fn, g))
       if popped[1] then
         if redis.call('ZCARD', groupKey(Q, fn, g)) > 0 then redis.call('ZADD', groups, nextTurn(groups), g)
@@ -105,6 +107,7 @@ local function dequeue(Q, fn, now, before)
       redis.call('ZREM', groups, g)
     end
   end
+  if passed > 0 then return nil, now end
   local first = redis.call('ZRANGE', blocked, 0, 0, 'WITHSCORES')
   local wakeAt = tonumber(first[2])
   if wakeAt and wakeAt ~= math.huge then return nil, wakeAt end
