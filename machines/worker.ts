@@ -222,12 +222,16 @@ export const workerMachine = setup({
     recoverClaims: promiseNotProvided<void>('worker', 'recoverClaims'),
     /** after Redis returns: check every local task against its lease, re-assert vanished ones */
     reconcile: promiseNotProvided<{ lost: string[] }>('worker', 'reconcile'),
-    /** give the tasks still running back to the queue (hand-back.lua) */
+    /**
+     * give the tasks still running back to the queue (hand-back.lua); those Redis did not answer
+     * for are handed back from memory once it does, beside the halt (`releasing`) and for as long
+     * (abortTimeout), re-asserted first if Redis lost them; `deregister` waits for that
+     */
     handBack: promiseNotProvided<void, { ids: string[] }>('worker', 'handBack'),
     /**
-     * hand back what the stop could not (the tasks of claims whose replies were lost; tasks a
-     * hand-back Redis did not answer, re-asserted first if Redis lost them), leave `workers`,
-     * close the ping server and connections
+     * hand back what the stop could not (the tasks of claims whose replies were lost; it waits for
+     * the hand-back from memory of tasks Redis did not answer for), leave `workers`, close the
+     * ping server and connections
      */
     deregister: promiseNotProvided<void>('worker', 'deregister'),
   },

@@ -158,10 +158,10 @@ export class Worker extends MeteredProcess {
    */
   private readonly parts: WorkerPartition[];
   /**
-   * the tasks a stop's hand-back left because Redis did not answer it: halted next and gone from
-   * `tasks`, handed back at the stop's end once Redis answers (handBackLeft)
+   * the hand-back of the tasks a stop's hand-back left because Redis did not answer it, under
+   * way from then (handBackLeft); `deregister` waits for it
    */
-  private unhanded: (RememberedTask & { part: number })[] = [];
+  private handingBackLeft?: Promise<void>;
   /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
   private renewing?: Promise<string[]>;
   /** the monitors' taskTimeout this worker last heard from Redis (its heartbeatInterval is checked against each new one) */
@@ -996,22 +996,22 @@ export class Worker extends MeteredProcess {
 
   /**
    * The tasks the stop's hand-back left (Redis did not answer it when stopGrace ended; they are
-   * halted since): handed back once Redis answers, each re-asserted first when Redis lost it
-   * meanwhile (restarted empty). Tried for abortTimeout at most: the stop must end. What is left
-   * then waits in Redis for a monitor, or, lost with Redis's data, is nowhere; said so.
+   * halted meanwhile, and leave `tasks`): handed back once Redis answers, each re-asserted first
+   * when Redis lost it (restarted empty). Tried until `deadline` (the halt's abortTimeout, so
+   * that the stop waits no longer for it than for the halt); an attempt begun is let finish
+   * (bounded by its commands' timeouts): one cut between its re-assert and its hand-back left a
+   * task RUNNING under this worker's lease. What is left then waits in Redis for a monitor, or,
+   * lost with Redis's data, is nowhere; said so.
    */
-  private async handBackLeft(): Promise<void> {
-    const { abortTimeout, heartbeatInterval } = this.config;
-    const deadline = performance.now() + abortTimeout;
-    let left = this.unhanded;
-    this.unhanded = [];
+  private async handBackLeft(left: (RememberedTask & { part: number })[], deadline: number): Promise<void> {
+    const { heartbeatInterval, abortTimeout } = this.config;
     for (;;) {
       const each = await Promise.all(
         this.parts.map(async (part) => {
           const mine = left.filter((t) => t.part === part.index);
           if (!mine.length) return { part: part.index, back: [] as string[] };
-          // (undefined: refused, or no answer in time)
-          const back = await within(Math.max(0, deadline - performance.now()), handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner));
+          // (undefined: refused, or no answer)
+          const back = await handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner).catch(() => undefined);
           return { part: part.index, back };
         }),
       );
@@ -1587,12 +1587,16 @@ export class Worker extends MeteredProcess {
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
           const failed = each.find((r): r is PromiseRejectedResult => r.status === 'rejected');
           if (failed) {
-            // Redis did not answer for some: remembered, as they are halted next and leave `tasks`
-            // (with Redis restarted empty, nothing else knows them: a monitor has no hash to requeue)
-            this.unhanded = input.ids.flatMap((id) => {
+            // Redis did not answer for some. They are halted next and leave `tasks` (with Redis
+            // restarted empty, nothing else knows them: a monitor has no hash to requeue), so they
+            // are handed back from memory as soon as Redis answers, beside the halt and for as
+            // long. Not a task whose function returned while this hand-back waited: its END is
+            // on its way (handed back, it would run again).
+            const left = input.ids.flatMap((id) => {
               const t = this.tasks.get(id);
-              return t && !back.includes(id) ? [{ id, lease: t.lease, raw: t.raw, attempt: t.attempt, start: t.start, epoch: t.epoch, part: t.part }] : [];
+              return t && !t.settled && !back.includes(id) ? [{ id, lease: t.lease, raw: t.raw, attempt: t.attempt, start: t.start, epoch: t.epoch, part: t.part }] : [];
             });
+            if (left.length) this.handingBackLeft = this.handBackLeft(left, performance.now() + config.abortTimeout);
             throw failed.reason;
           }
         }),
@@ -1612,7 +1616,7 @@ export class Worker extends MeteredProcess {
               2000,
               this.recoverClaims().catch((e: Error) => log.warn(`could not recover the claims whose replies were lost (the monitor will requeue what they took): ${e.message}`)),
             );
-            if (this.unhanded.length) await this.handBackLeft();
+            await this.handingBackLeft;
             // (not listed from now on: what addTaskFunction() says would land after this)
             this.listed = false;
             await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, part.othersGone))));
