@@ -1,6 +1,6 @@
 /**
- * A stop's hand-back that Redis did not answer (Redis down as stopGrace ends) is tried again as
- * the worker leaves. When Redis is back, empty, by then, and abortTimeout is 0 (the retry's time
+ * A stop's hand-back that Redis did not answer (Redis down as stopGrace ends) is tried again from
+ * then on, beside the halt. When Redis is back, empty, by then, and abortTimeout is 0 (the retry's time
  * is abortTimeout):
  * - no task is left RUNNING in Redis under the lease of the worker that stopped: a task
  *   re-asserted from the worker's memory is handed back with it, never re-asserted alone;
