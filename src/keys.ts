@@ -54,15 +54,12 @@ export interface Keys {
   running: string;
   /** hash 'q:<fn>' -> tasks queued in its structure, 'd:<fn>' -> DELAYED tasks, 'seq' -> the routing sequence */
   counts: string;
-  /**
-   * zset id -> due time (Redis ms): tasks that waited for a time under the layout before
-   * `placedDelayed` (read, promoted and cancelled; never written: lib/delayed.lua)
-   */
+  /** zset id -> due time (Redis ms): tasks that wait for a time, a delay or a retry's backoff (lib/delayed.lua) */
   delayed: string;
   /**
-   * zset `<seq>:<id>` (the member of the task's place: `placeTaskId`) -> due time (Redis ms):
-   * tasks that wait for a time, a delay or a retry's backoff, in the order they were placed
-   * (lib/delayed.lua)
+   * zset `<seq>:<id>` (the member of the task's place: `placeTaskId`) -> due time: the same
+   * tasks (those this version delayed), in the order they were placed, which is the order they
+   * are promoted in (lib/delayed.lua)
    */
   placedDelayed: string;
   /** hash dedupe key -> the id of the task that holds it (submit.lua) */

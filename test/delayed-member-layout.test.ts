@@ -1,9 +1,9 @@
 /**
- * `new-task:delayed:placed` holds each delayed task under its place's member (`<seq>:<id>`); a
- * retry waits there under its place's member too. `new-task:delayed`, keyed by id, is the layout
- * before it (a swarm upgraded with tasks still delayed has them there): read as ids, whatever
- * they look like; promoted when due and run, cancelled, listed by the dashboard after the placed
- * ones.
+ * A delayed task waits in `new-task:delayed` under its id (as every version has kept it) and in
+ * `new-task:delayed:placed` under its place's member (`<seq>:<id>`), the order this version
+ * promotes in; a retry waits under its place's member too. One delayed by the version before is
+ * under its id alone, whatever the id looks like: promoted when due and run, cancelled. The
+ * dashboard lists every delayed task once, by due time.
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -22,16 +22,16 @@ const cleanup = redisPerFile((s, r) => {
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** task `id`'s delayed entry moved to the layout before: under its id, its hash unplaced */
+/** task `id` as the version before delayed it: under its id alone, its hash unplaced */
 async function asBefore(keys: ReturnType<typeof keysFor>, id: string): Promise<void> {
   const member = await redis.hget(keys.task(id), 'member');
-  const due = await redis.zscore(keys.placedDelayed, member!);
-  expect(due, 'held under its member').not.toBeNull();
-  await redis.multi().zrem(keys.placedDelayed, member!).zadd(keys.delayed, due!, id).hdel(keys.task(id), 'member', 'score').exec();
+  expect(await redis.zscore(keys.placedDelayed, member!), 'held under its member').not.toBeNull();
+  expect(await redis.zscore(keys.delayed, id), 'held under its id').not.toBeNull();
+  await redis.multi().zrem(keys.placedDelayed, member!).hdel(keys.task(id), 'member', 'score').exec();
 }
 
 describe('the delayed zset: members and ids', () => {
-  it('a delayed task is held under "<seq>:<id>", and the dashboard lists it by its id with its due time', async () => {
+  it('a delayed task is held under its id and under "<seq>:<id>", and the dashboard lists it once, by its id, with its due time', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
@@ -39,12 +39,13 @@ describe('the delayed zset: members and ids', () => {
     const id = await c.submit('echo', null, { delay: 60_000 });
     const [member] = await redis.zrange(keys.placedDelayed, 0, -1);
     expect(member).toMatch(new RegExp(`^\\d{14}:${id}$`));
+    expect(await redis.zrange(keys.delayed, 0, -1)).toEqual([id]);
     const page = await taskPage(redis, [keys], 'delayed', '0', 10);
     expect(page.rows.map((r) => [r.id, r.state])).toEqual([[id, 'DELAYED']]);
     expect(page.rows[0]!.score).toBe((await c.get(id))!.runAt);
   });
 
-  it('one held under its id (the layout before) is promoted when due and runs, beside one held under its member', async () => {
+  it('one delayed by the version before (under its id alone) is promoted when due and runs, beside one of this version', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
@@ -67,7 +68,7 @@ describe('the delayed zset: members and ids', () => {
     expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
   });
 
-  it('one held under its id is cancelled: out of the zset, its count back to none', async () => {
+  it('one delayed by the version before is cancelled: out of the zset, its count back to none', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
@@ -79,7 +80,7 @@ describe('the delayed zset: members and ids', () => {
     expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
   });
 
-  it('one held under its member is cancelled the same way', async () => {
+  it('one delayed by this version is cancelled the same way: out of both zsets', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
@@ -87,10 +88,11 @@ describe('the delayed zset: members and ids', () => {
     const id = await c.submit('echo', null, { delay: 60_000 });
     expect(await c.cancel(id)).toBe('cancelled');
     expect(await redis.zcard(keys.delayed)).toBe(0);
+    expect(await redis.zcard(keys.placedDelayed)).toBe(0);
     expect(await redis.hget(keys.counts, 'd:echo')).toBeNull();
   });
 
-  it('an id of the layout before that looks like a member ("<14 digits>:<id>") is read as that id', async () => {
+  it('an id delayed by the version before that looks like a member ("<14 digits>:<id>") is read as that id', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
@@ -124,7 +126,7 @@ describe('the delayed zset: members and ids', () => {
     expect(await redis.zscore(keys.placedDelayed, member)).not.toBeNull();
     expect((await c.wait(id, { timeout: 10_000 })).result).toBe('second');
   });
-  it('the dashboard lists the placed ones first, then those of the layout before, by id, each once across pages', async () => {
+  it('the dashboard lists the delayed tasks of both versions by due time, each once across pages', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
     const c = new Client({ redis: o });
@@ -141,6 +143,6 @@ describe('the delayed zset: members and ids', () => {
       expect(page.rows.every((r) => r.state === 'DELAYED')).toBe(true);
       from = page.next;
     }
-    expect(seen).toEqual([ids[0], ids[2], ids[4], ids[1], ids[3]]);
+    expect(seen).toEqual(ids);
   });
 });

@@ -1,11 +1,12 @@
 /**
- * Workers and clients of two versions share one swarm during a rolling upgrade: each runs its own
- * function library (src/scripts.ts: the library's name holds a hash of its code), on the same
- * keys. A delayed task submitted by this version waits in `new-task:delayed:placed` under its
- * place's member (`<seq>:<id>`); the version before knew only `new-task:delayed`, keyed by id,
- * which its claims promote and its cancels take ids out of (this version reads it the same way,
- * never writes it). A task submitted by either version runs once, and `d:<fn>` counts the tasks
- * that are DELAYED.
+ * Workers and clients of two versions share one swarm during a rolling upgrade (or after a
+ * rollback): each runs its own function library (src/scripts.ts: the library's name holds a hash
+ * of its code), on the same keys. A delayed task of this version waits in `new-task:delayed`
+ * under its id, as the version before kept every delayed task (its claims promote from there,
+ * keeping a hash's place; its cancels take the id out), and in `new-task:delayed:placed` under
+ * its place's member (`<seq>:<id>`), the order this version promotes in. A task submitted by
+ * either version runs once, whichever version promotes or cancels it, and `d:<fn>` counts the
+ * tasks that are DELAYED.
  *
  * The version before is this library without `new-task:delayed:placed` (its name is one no key
  * has): what it promotes and cancels is `new-task:delayed` alone, as it was.

@@ -12,7 +12,7 @@
  * it reaches and one count per partition: never the whole of any list.
  */
 import type { Connection } from '../redis.js';
-import { placeTaskId, type Keys } from '../keys.js';
+import type { Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
 import { lastEventOf, type LastEvent } from '../wire.js';
 import { walkQueued } from './queued-walk.js';
@@ -84,8 +84,9 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
       got.push(...range);
       counts[p] = count;
     } else {
+      const key = list === 'running' ? keys.leases : keys.delayed;
       // running: the oldest heartbeat first (the likeliest to be in trouble); delayed: the soonest due
-      const { range, count } = list === 'running' ? await zsetRange(redis, keys.leases, pos, stop) : await delayedRange(redis, keys, pos, stop);
+      const [[, range], [, count]] = (await redis.multi().zrange(key, pos, stop, 'WITHSCORES').zcard(key).exec()) as [[unknown, string[]], [unknown, number]];
       for (let i = 0; i < range.length; i += 2) {
         scores[ids.length + got.length] = num(range[i + 1]!);
         got.push(range[i]!);
@@ -108,34 +109,13 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
     counts.map(async (c, q) => {
       if (c !== undefined) return;
       const k = parts[q]!;
-      counts[q] = await (list === 'ended' ? endedRange(redis, k, 0, -1) : list === 'running' ? zsetRange(redis, k.leases, 0, -1) : delayedRange(redis, k, 0, -1)).then((r) => r.count);
+      counts[q] = await (list === 'ended' ? endedRange(redis, k, 0, -1).then((r) => r.count) : redis.zcard(list === 'running' ? k.leases : k.delayed));
     }),
   );
   const total = counts.reduce<number>((a, c) => a + (c ?? 0), 0);
   const found = await rows(redis, parts, list, ids, partOf, list === 'ended' ? [] : scores);
   // (ended: one whose hash expired since, or whose id was submitted again, is no longer an ended task)
   return { list: list as TaskList, total, rows: list === 'ended' ? found.filter((r) => r.state === 'END') : found, next };
-}
-
-/** Positions `pos` to `stop` (stop below pos: none) of a zset, ids and scores in turn, and its size. */
-async function zsetRange(redis: Connection, key: string, pos: number, stop: number): Promise<{ range: string[]; count: number }> {
-  const multi = redis.multi().zcard(key);
-  if (stop >= pos) multi.zrange(key, pos, stop, 'WITHSCORES');
-  const [[, count], [, range] = [null, []]] = (await multi.exec()) as [[unknown, number], [unknown, string[]]?];
-  return { range, count };
-}
-
-/**
- * Positions `pos` to `stop` of a partition's delayed tasks (ids and due times in turn): those
- * placed (`placedDelayed`, by due time and place; ids from their members), then any left under
- * the layout before (`delayed`, by id), which a second read fetches only when the page reaches it.
- */
-async function delayedRange(redis: Connection, keys: Keys, pos: number, stop: number): Promise<{ range: string[]; count: number }> {
-  const placed = await zsetRange(redis, keys.placedDelayed, pos, stop);
-  const range = placed.range.map((v, i) => (i % 2 === 0 ? placeTaskId(v) : v));
-  // (positions from placed.count on are the layout before's, from its start)
-  const before = await zsetRange(redis, keys.delayed, Math.max(pos, placed.count) - placed.count, stop - placed.count);
-  return { range: [...range, ...before.range], count: placed.count + before.count };
 }
 
 /**

@@ -40,7 +40,7 @@ local now = nowMs()
 if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
 elseif state == 'DELAYED' then
-  -- (under its place's member, or, of the layout before, its id: lib/delayed.lua)
+  -- (under its id, and under its place's member when this version delayed it: lib/delayed.lua)
   local removed = redis.call('ZREM', delayedKey(Q), id)
   if h[4] then removed = removed + redis.call('ZREM', placedDelayedKey(Q), h[4]) end
   if removed > 0 then countDelayed(Q, h[2], -1) end

@@ -15,8 +15,8 @@
   just before would otherwise go first). Idle workers are woken (a marker into an empty queue).
 
   A task with a due time later than now is written DELAYED (reason delay) with its whole entry,
-  placed at its due time (its member numbered now, in submission order), its member in
-  Q:delayed:placed (lib/delayed.lua); a claim promotes it when due. When it is the earliest due, idle workers are
+  placed at its due time (its member numbered now, in submission order), in Q:delayed under its
+  id and in Q:delayed:placed under its member (lib/delayed.lua); a claim promotes it when due. When it is the earliest due, idle workers are
   woken, so that their next wait ends when it falls due.
 
   A task with a dedupe key is not queued while the task that holds the key (Q:keys) is queued,
@@ -101,6 +101,7 @@ local function write(i)
     if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
     if earliest == nil then earliest = nextDue(Q) end
     redis.call('ZADD', placedDelayedKey(Q), runAt, member)
+    redis.call('ZADD', delayedKey(Q), runAt, id)
     countDelayed(Q, fn, 1)
     if earliest < 0 or runAt < earliest then
       earliest = runAt

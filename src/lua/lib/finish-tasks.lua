@@ -36,7 +36,7 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
     -- (a success, the common END, spared the sub)
     elseif outcome ~= 'succeeded' and string.sub(outcome, 1, 6) == 'retry:' then
       local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
-      local a = fields(key, 'attempt', 'worker', 'start', 'history', 'member')
+      local a = fields(key, 'attempt', 'worker', 'start', 'history', 'member', 'priority')
       local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
       -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
       redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
@@ -50,10 +50,11 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       local member = a[5]
       if not member then
         local score
-        member, score = placeOf(Q, id, runAt, 0)
+        member, score = placeOf(Q, id, runAt, tonumber(a[6]) or 0)
         redis.call('HSET', key, 'member', member, 'score', score)
       end
       redis.call('ZADD', placedDelayedKey(Q), runAt, member)
+      redis.call('ZADD', delayedKey(Q), runAt, id)
       if first < 0 or runAt < first then wake(Q) end
       countDelayed(Q, h[3], 1)
       release(Q, h[3], h[4])

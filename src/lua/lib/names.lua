@@ -58,10 +58,8 @@ local function rateKey(Q, target)
 end
 
 -- The zsets of tasks waiting for a time (delayed, or retrying after a backoff) -> due (ms),
--- lib/delayed.lua. Each is in placedDelayedKey under its place's member ("<seq>:<id>",
--- lib/queue.lua), so that tasks due at one ms sort in the order they were placed. delayedKey,
--- by id, is the layout before it: read (promoted, cancelled), never written, so that a worker
--- of the version before, running beside this one, never meets a member it would read as an id.
+-- lib/delayed.lua: delayedKey under each task's id (every version's), placedDelayedKey under its
+-- place's member ("<seq>:<id>", lib/queue.lua), the order this version promotes in.
 local function delayedKey(Q)
   return Q .. ':delayed'
 end
