@@ -1005,13 +1005,15 @@ export class Worker extends MeteredProcess {
    */
   private async handBackLeft(left: (RememberedTask & { part: number })[], deadline: number): Promise<void> {
     const { heartbeatInterval, abortTimeout } = this.config;
-    for (;;) {
+    for (let first = true; ; first = false) {
       const each = await Promise.all(
         this.parts.map(async (part) => {
           const mine = left.filter((t) => t.part === part.index);
           if (!mine.length) return { part: part.index, back: [] as string[] };
-          // (undefined: refused, or no answer)
-          const back = await handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner).catch(() => undefined);
+          // (undefined: refused, or no answer; a try after the first waits for the renew's answer
+          // until the deadline only, and once it has answered goes to its end)
+          const renewFor = first ? undefined : Math.max(0, deadline - performance.now());
+          const back = await handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner, renewFor).catch(() => undefined);
           return { part: part.index, back };
         }),
       );
@@ -1596,7 +1598,17 @@ export class Worker extends MeteredProcess {
               const t = this.tasks.get(id);
               return t && !t.settled && !back.includes(id) ? [{ id, lease: t.lease, raw: t.raw, attempt: t.attempt, start: t.start, epoch: t.epoch, part: t.part }] : [];
             });
-            if (left.length) this.handingBackLeft = this.handBackLeft(left, performance.now() + config.abortTimeout);
+            if (left.length) {
+              // (never rejects: a logger that throws must not end the process, nor keep the stop
+              // from deregistering)
+              this.handingBackLeft = this.handBackLeft(left, performance.now() + config.abortTimeout).catch((e: unknown) => {
+                try {
+                  log.error('the hand-back of the tasks left failed', e);
+                } catch {
+                  // (the logger itself failing: nothing left to tell)
+                }
+              });
+            }
             throw failed.reason;
           }
         }),

@@ -5,6 +5,7 @@
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
+import { within } from '../within.js';
 import type { OwnerEntry } from '../address-owners.js';
 
 export interface HeldLease {
@@ -81,8 +82,11 @@ export interface RememberedTask extends ReassertTask {
 /**
  * Hand back tasks remembered from a hand-back Redis did not answer (src/worker.ts, a stop): the
  * renew tells which of their hashes Redis lost since (restarted empty), those are re-asserted
- * from memory first, and every one whose lease still holds goes back to the queue. Returns the
- * ids handed back.
+ * from memory first, and every one whose lease the renew did not find lost goes back to the
+ * queue (hand-back.lua checks each lease again: a task not ours is left alone). A re-assert that
+ * writes nothing is not taken for a task lost: the worker's own renew may have re-asserted it
+ * just before. `renewFor`: ms to wait for the renew's answer (none: as long as it takes); no
+ * answer by then, undefined, and nothing was written. Returns the ids handed back.
  */
 export async function handBackRemembered(
   redis: Connection,
@@ -91,15 +95,18 @@ export async function handBackRemembered(
   tasks: RememberedTask[],
   heartbeatInterval: number,
   owner: string,
-): Promise<string[]> {
+  renewFor?: number,
+): Promise<string[] | undefined> {
   const held = tasks.map(({ id, lease }) => ({ id, lease }));
-  const r = await renewLeases(redis, keys, worker, held, heartbeatInterval, owner);
-  const gone = new Set(r.lost);
+  const renewing = renewLeases(redis, keys, worker, held, heartbeatInterval, owner);
+  const r = renewFor === undefined ? await renewing : await within(renewFor, renewing);
+  if (!r) return undefined;
+  const lost = new Set(r.lost);
   for (const id of r.missing) {
     const t = tasks.find((x) => x.id === id)!;
-    if (!(await reassert(redis, keys, worker, t, t.epoch))) gone.add(id);
+    await reassert(redis, keys, worker, t, t.epoch);
   }
-  return handBack(redis, keys, held.filter((h) => !gone.has(h.id)));
+  return handBack(redis, keys, held.filter((h) => !lost.has(h.id)));
 }
 
 export interface OutgoingEvent {
