@@ -14,10 +14,10 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
-import { library } from '../src/scripts.js';
-import { claimArgs, claimKeys, parseClaim, type ClaimRequest } from '../src/effects/queue.js';
+import type { ClaimRequest } from '../src/effects/queue.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { cancelBefore, claimBefore } from './helpers/version-before.js';
 import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
@@ -29,24 +29,6 @@ const cleanup = redisPerFile((s, r) => {
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-let loaded: string | undefined;
-/** the version before, loaded beside this one: returns its functions' prefix */
-async function versionBefore(): Promise<string> {
-  if (loaded) return loaded;
-  const lib = library();
-  const hash = lib.name.slice('taskswarm_'.length);
-  const placed = "return Q .. ':delayed:placed'";
-  expect(lib.code.includes(placed), 'placedDelayedKey found').toBe(true);
-  const code = lib.code
-    .replace(placed, "return Q .. ':delayed:unknown-to-the-version-before'")
-    .split(`ts_${hash}_`)
-    .join(`ts_${hash}b_`)
-    .replace(`#!lua name=${lib.name}`, `#!lua name=${lib.name}b`);
-  await redis.function('LOAD', 'REPLACE', code);
-  loaded = `ts_${hash}b_`;
-  return loaded;
-}
-
 function request(worker: string, fns: string[]): ClaimRequest {
   return { worker, max: 1, maxPayloadBytes: 1 << 20, functions: fns.map((name) => ({ name, room: 1 })), rotation: 0, token: '', acks: [] };
 }
@@ -55,14 +37,13 @@ describe('delayed tasks across a rolling upgrade (workers and clients of the ver
   it('a task delayed by this version, promoted by a claim of the version before (a worker of another function), runs', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
-    const before = await versionBefore();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('echo', { n: 1 }, { delay: 200 });
     await new Promise((r) => setTimeout(r, 400));
     // an old worker that runs only `other` claims: its claim promotes whatever is due
     const req = request('old:1', ['other']);
-    parseClaim(await redis.fcall(`${before}claim`, claimKeys(keys, req).length, ...claimKeys(keys, req), ...claimArgs(keys, req)));
+    await claimBefore(redis, keys, req);
     // a worker of this version serves `echo`
     const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
     w.addTaskFunction('echo', () => 'ran');
@@ -78,7 +59,6 @@ describe('delayed tasks across a rolling upgrade (workers and clients of the ver
   it('a task held under its id, as the version before wrote it, is promoted by a claim of the version before and runs', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
-    const before = await versionBefore();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('echo', { n: 1 }, { delay: 200 });
@@ -87,7 +67,7 @@ describe('delayed tasks across a rolling upgrade (workers and clients of the ver
     await redis.multi().zrem(keys.placedDelayed, member).zadd(keys.delayed, due, id).hdel(keys.task(id), 'member', 'score').exec();
     await new Promise((r) => setTimeout(r, 400));
     const req = request('old:1', ['other']);
-    parseClaim(await redis.fcall(`${before}claim`, claimKeys(keys, req).length, ...claimKeys(keys, req), ...claimArgs(keys, req)));
+    await claimBefore(redis, keys, req);
     expect((await c.get(id))?.state).toBe('QUEUED');
     const w = new Worker({ port: 0, redis: o, logger: quiet, concurrency: 1 });
     w.addTaskFunction('echo', () => 'ran');
@@ -99,11 +79,10 @@ describe('delayed tasks across a rolling upgrade (workers and clients of the ver
   it('a task delayed by this version and cancelled by a client of the version before: never runs; once due, out of the zset and its count back to none', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
-    const before = await versionBefore();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('echo', null, { delay: 300 });
-    const reply = await redis.fcall(`${before}cancel`, 4, keys.task(id), keys.newQueue, keys.queued, keys.ended, id, `${keys.task(id)}-events`, '');
+    const reply = await cancelBefore(redis, keys, id);
     expect(reply).toBe('cancelled');
     // (the version before removed the id alone, and counted nothing down: its entry is left
     // until it falls due, and a claim of this version reads it as stale)

@@ -12,10 +12,10 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
-import { library } from '../src/scripts.js';
 import { reapEnded } from '../src/effects/sweep.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { cancelBefore } from './helpers/version-before.js';
 import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
@@ -27,33 +27,14 @@ const cleanup = redisPerFile((s, r) => {
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-let loaded: string | undefined;
-/** the version before, loaded beside this one: returns its functions' prefix */
-async function versionBefore(): Promise<string> {
-  if (loaded) return loaded;
-  const lib = library();
-  const hash = lib.name.slice('taskswarm_'.length);
-  const placed = "return Q .. ':delayed:placed'";
-  expect(lib.code.includes(placed), 'placedDelayedKey found').toBe(true);
-  const code = lib.code
-    .replace(placed, "return Q .. ':delayed:unknown-to-the-version-before'")
-    .split(`ts_${hash}_`)
-    .join(`ts_${hash}b_`)
-    .replace(`#!lua name=${lib.name}`, `#!lua name=${lib.name}b`);
-  await redis.function('LOAD', 'REPLACE', code);
-  loaded = `ts_${hash}b_`;
-  return loaded;
-}
-
 describe('d:<fn> after a cancel by a client of the version before, its ended task cleaned up', () => {
   it('the hash deleted by the cleanup before the task fell due: once the entry is gone, d:<fn> is back to none', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
-    const before = await versionBefore();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('echo', null, { delay: 400 });
-    expect(await redis.fcall(`${before}cancel`, 4, keys.task(id), keys.newQueue, keys.queued, keys.ended, id, `${keys.task(id)}-events`, '')).toBe('cancelled');
+    expect(await cancelBefore(redis, keys, id)).toBe('cancelled');
     // the monitor's cleanup, retention 0: the ended hash is deleted
     await reapEnded(redis, keys, 0, 100);
     expect(await redis.exists(keys.task(id))).toBe(0);
@@ -70,11 +51,10 @@ describe('d:<fn> after a cancel by a client of the version before, its ended tas
   it('the id submitted again (delayed) after the cleanup: both entries read, the task runs once, d:<fn> back to none', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
-    const before = await versionBefore();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('echo', null, { id: 'again', delay: 300 });
-    expect(await redis.fcall(`${before}cancel`, 4, keys.task(id), keys.newQueue, keys.queued, keys.ended, id, `${keys.task(id)}-events`, '')).toBe('cancelled');
+    expect(await cancelBefore(redis, keys, id)).toBe('cancelled');
     await reapEnded(redis, keys, 0, 100);
     await c.submit('echo', null, { id: 'again', delay: 600 });
     const ran: string[] = [];

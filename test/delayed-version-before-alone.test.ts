@@ -11,10 +11,9 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
-import { library } from '../src/scripts.js';
-import { claimArgs, claimKeys, parseClaim } from '../src/effects/queue.js';
 import { type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { claimBefore } from './helpers/version-before.js';
 import { keysFor, requestFor } from './properties/harness.js';
 
 let server: RedisServer;
@@ -24,29 +23,10 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
-let loaded: string | undefined;
-/** the version before, loaded beside this one: returns its functions' prefix */
-async function versionBefore(): Promise<string> {
-  if (loaded) return loaded;
-  const lib = library();
-  const hash = lib.name.slice('taskswarm_'.length);
-  const placed = "return Q .. ':delayed:placed'";
-  expect(lib.code.includes(placed), 'placedDelayedKey found').toBe(true);
-  const code = lib.code
-    .replace(placed, "return Q .. ':delayed:unknown-to-the-version-before'")
-    .split(`ts_${hash}_`)
-    .join(`ts_${hash}b_`)
-    .replace(`#!lua name=${lib.name}`, `#!lua name=${lib.name}b`);
-  await redis.function('LOAD', 'REPLACE', code);
-  loaded = `ts_${hash}b_`;
-  return loaded;
-}
-
 describe('a task delayed by this version, only workers of the version before claiming', () => {
   it('is claimed once due', async () => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
-    const before = await versionBefore();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('echo', { n: 1 }, { delay: 200 });
@@ -54,7 +34,7 @@ describe('a task delayed by this version, only workers of the version before cla
     const req = requestFor('old:1', 1, 1 << 20, ['echo']);
     const taken: string[] = [];
     for (let k = 0; k < 3 && !taken.length; k++) {
-      const r = parseClaim(await redis.fcall(`${before}claim`, claimKeys(keys, req).length, ...claimKeys(keys, req), ...claimArgs(keys, req)));
+      const r = await claimBefore(redis, keys, req);
       taken.push(...r.claimed.map((t) => t.id));
     }
     expect(taken, `state ${await redis.hget(keys.task(id), 'state')}`).toEqual([id]);
