@@ -1010,9 +1010,10 @@ export class Worker extends MeteredProcess {
         this.parts.map(async (part) => {
           const mine = left.filter((t) => t.part === part.index);
           if (!mine.length) return { part: part.index, back: [] as string[] };
-          // (undefined: refused, or no answer; a try after the first waits for the renew's answer
-          // until the deadline only, and once it has answered goes to its end)
-          const renewFor = first ? undefined : Math.max(0, deadline - performance.now());
+          // (undefined: refused, or no answer. A try waits for its renew's answer until the
+          // deadline only, the first at least a second (abortTimeout 0 would try nothing), and
+          // once it has answered goes to its end.)
+          const renewFor = Math.max(first ? 1000 : 0, deadline - performance.now());
           const back = await handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner, renewFor).catch(() => undefined);
           return { part: part.index, back };
         }),

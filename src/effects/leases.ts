@@ -85,8 +85,8 @@ export interface RememberedTask extends ReassertTask {
  * from memory first, and every one whose lease the renew did not find lost goes back to the
  * queue (hand-back.lua checks each lease again: a task not ours is left alone). A re-assert that
  * writes nothing is not taken for a task lost: the worker's own renew may have re-asserted it
- * just before. `renewFor`: ms to wait for the renew's answer (none: as long as it takes); no
- * answer by then, undefined, and nothing was written. Returns the ids handed back.
+ * just before. `renewFor`: ms to wait for the renew's answer; no answer by then, undefined, and
+ * nothing was re-asserted nor handed back. Returns the ids handed back.
  */
 export async function handBackRemembered(
   redis: Connection,
@@ -95,11 +95,11 @@ export async function handBackRemembered(
   tasks: RememberedTask[],
   heartbeatInterval: number,
   owner: string,
-  renewFor?: number,
+  renewFor: number,
 ): Promise<string[] | undefined> {
   const held = tasks.map(({ id, lease }) => ({ id, lease }));
   const renewing = renewLeases(redis, keys, worker, held, heartbeatInterval, owner);
-  const r = renewFor === undefined ? await renewing : await within(renewFor, renewing);
+  const r = await within(renewFor, renewing);
   if (!r) return undefined;
   const lost = new Set(r.lost);
   for (const id of r.missing) {
