@@ -321,7 +321,7 @@ noteWake(due)
 -- due, or at that ms after they were submitted, does not start before them. The next claim goes
 -- on with the next batch at once (the wake time is now). A function with nothing delayed is not
 -- held.
-local backlog = due >= 0 and due <= now and firstUnpromoted(Q, now) or nil
+local backlog = due >= 0 and due <= now and firstUnpromoted(Q, prefix, now) or nil
 local heldBefore = {}
 local function heldFrom(fn)
   if not backlog then return nil end

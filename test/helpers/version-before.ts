@@ -42,3 +42,9 @@ export async function cancelBefore(redis: Redis, keys: Keys, id: string): Promis
   const before = await prefixOn(redis);
   return redis.fcall(`${before}cancel`, 4, keys.task(id), keys.newQueue, keys.queued, keys.ended, id, `${keys.task(id)}-events`, '');
 }
+
+/** any function of the version before (its name as in src/lua), with its keys and arguments */
+export async function fcallBefore(redis: Redis, name: string, keys: string[], args: (string | number)[]): Promise<unknown> {
+  const before = await prefixOn(redis);
+  return redis.fcall(`${before}${name}`, keys.length, ...keys, ...args);
+}

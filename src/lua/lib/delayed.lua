@@ -7,15 +7,15 @@
   version promotes in: a delayed task is placed at its submit, at its due time, and a retry
   keeps the place it had, so tasks due at one ms are promoted in the order they were placed.
   Either version's promotion or cancel removes the task from Q:delayed, and this version's from
-  both: an entry of Q:delayed:placed whose task is no longer DELAYED under that member is stale,
-  dropped when read. When due, a task is promoted: QUEUED in its function's structure at its
+  both: an entry of Q:delayed:placed stands only while its task's entry under its id is there at
+  the same due time (placedStands); any other is stale, dropped when read. When due, a task is promoted: QUEUED in its function's structure at its
   place (one with none, delayed by the version before, at its due time), so delayed tasks run in
   due order and a late promotion does not put them behind what was queued after they fell due.
 
   promote(Q, prefix, now, limit) moves at most `limit` due tasks; returns how many it promoted,
   and the earliest due time left (-1: none; `now` when more are due already).
-  firstUnpromoted(Q, now): where the first due task not promoted yet is placed, { due, member }
-  (member '' for one of the version before, never placed: before every member), or nil.
+  firstUnpromoted(Q, prefix, now): where the first due task not promoted yet is placed, { score,
+  member } (member '' for one of a version before, never placed: before every member), or nil.
 ]]
 --@include lib/queue.lua
 --@include lib/fields.lua
@@ -30,6 +30,26 @@ end
 
 local DELAYED_FIELDS = { 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt' }
 
+-- An entry of Q:delayed:placed stands for its task while the task's entry under its id is there
+-- at the same due time: this version writes and removes the two together, and a version before
+-- removes (promotes, cancels) or moves (retries, submits again) the one under the id alone.
+local function placedStands(id, due, at)
+  return id ~= nil and at ~= nil and at == due
+end
+
+-- Stale entries at the head of Q:delayed:placed, dropped: one far ahead (a task a version before
+-- cancelled, due next week) would keep every claim off the calm path until then.
+local function dropStaleHead(Q)
+  local pz = placedDelayedKey(Q)
+  for _ = 1, 100 do
+    local head = redis.call('ZRANGE', pz, 0, 0, 'WITHSCORES')
+    if not head[1] then return end
+    local id = memberId(head[1])
+    if placedStands(id, tonumber(head[2]), id and tonumber(redis.call('ZSCORE', delayedKey(Q), id))) then return end
+    redis.call('ZREM', pz, head[1])
+  end
+end
+
 -- promote task `id` (its hash's fields h, DELAYED) at its place
 local function promoteOne(Q, prefix, now, id, h)
   local key = prefix .. id
@@ -41,7 +61,8 @@ local function promoteOne(Q, prefix, now, id, h)
     redis.call('HSET', key, 'function', h[2])
   end
   local member, score = h[5], num(h[6])
-  if not member or not score then
+  -- (a member garbled by hand would be taken from the queue as another id: placed again)
+  if not member or memberId(member) ~= id or not score then
     member, score = placeOf(Q, id, num(h[7]) or now, num(h[4]) or 0)
     redis.call('HSET', key, 'member', member, 'score', score)
   end
@@ -52,50 +73,82 @@ local function promoteOne(Q, prefix, now, id, h)
   return true
 end
 
-local function promote(Q, prefix, now, limit)
-  local first = nextDue(Q)
-  if first < 0 or first > now then return 0, first end
+-- promote the tasks of `ids`, taken out of Q:delayed (by a version before: none is in
+-- Q:delayed:placed but under a place it had); returns how many
+local function promoteIds(Q, prefix, now, ids)
+  if #ids == 0 then return 0 end
+  redis.call('ZREM', delayedKey(Q), unpack(ids))
   local n = 0
-  local dz, pz = delayedKey(Q), placedDelayedKey(Q)
-  -- in place order, each with its entry under its id
-  local due = redis.call('ZRANGEBYSCORE', pz, '-inf', now, 'LIMIT', 0, limit)
-  local seen = #due
-  for _, m in ipairs(due) do
-    redis.call('ZREM', pz, m)
-    local id = memberId(m)
-    local h = id and fields(prefix .. id, unpack(DELAYED_FIELDS))
-    -- Its own entry, or the hash's member edited by hand (this entry is then its only one).
-    -- Anything else is stale: promoted or cancelled by a version before (from Q:delayed), or
-    -- its id submitted again since, under another member.
-    if h and h[1] == 'DELAYED' and (h[5] == m or not h[5] or not redis.call('ZSCORE', pz, h[5])) then
-      redis.call('ZREM', dz, id)
+  for _, id in ipairs(ids) do
+    local h = fields(prefix .. id, unpack(DELAYED_FIELDS))
+    -- (anything else: cancelled, or edited by hand meanwhile: its zset entry was stale)
+    if h and h[1] == 'DELAYED' then
+      if h[5] then redis.call('ZREM', placedDelayedKey(Q), h[5]) end
       if promoteOne(Q, prefix, now, id, h) then n = n + 1 end
     end
   end
-  -- then what only Q:delayed holds: delayed by a version before this one
+  return n
+end
+
+local function promote(Q, prefix, now, limit)
+  dropStaleHead(Q)
+  local first = nextDue(Q)
+  if first < 0 or first > now then return 0, first end
+  local dz, pz = delayedKey(Q), placedDelayedKey(Q)
+  local placedAt = tonumber(redis.call('ZRANGE', pz, 0, 0, 'WITHSCORES')[2])
+  -- In due order across both: first what only Q:delayed holds (delayed by a version before) due
+  -- before the first placed one,
+  local upTo = placedAt and placedAt <= now and '(' .. placedAt or now
+  local ids = redis.call('ZRANGEBYSCORE', dz, '-inf', upTo, 'LIMIT', 0, limit)
+  local seen = #ids
+  local n = promoteIds(Q, prefix, now, ids)
+  -- then the placed ones, in place order, each with its entry under its id,
   if seen < limit then
-    due = redis.call('ZRANGEBYSCORE', dz, '-inf', now, 'LIMIT', 0, limit - seen)
-    seen = seen + #due
-    for _, id in ipairs(due) do
-      redis.call('ZREM', dz, id)
-      local h = fields(prefix .. id, unpack(DELAYED_FIELDS))
-      -- (anything else: cancelled, or edited by hand meanwhile: its zset entry was stale)
-      if h and h[1] == 'DELAYED' then
-        if h[5] then redis.call('ZREM', pz, h[5]) end
-        if promoteOne(Q, prefix, now, id, h) then n = n + 1 end
+    local due = redis.call('ZRANGEBYSCORE', pz, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit - seen)
+    if #due > 0 then
+      local members, named = {}, {}
+      for i = 1, #due, 2 do
+        members[#members + 1] = due[i]
+        named[#named + 1] = memberId(due[i]) or ''
       end
+      seen = seen + #members
+      redis.call('ZREM', pz, unpack(members))
+      local at = redis.call('ZMSCORE', dz, unpack(named))
+      local promoted = {}
+      for i, m in ipairs(members) do
+        local id = memberId(m)
+        local h = placedStands(id, tonumber(due[2 * i]), tonumber(at[i])) and fields(prefix .. id, unpack(DELAYED_FIELDS))
+        -- (anything else is stale: promoted, cancelled or moved by a version before)
+        if h and h[1] == 'DELAYED' then
+          promoted[#promoted + 1] = id
+          if promoteOne(Q, prefix, now, id, h) then n = n + 1 end
+        end
+      end
+      if #promoted > 0 then redis.call('ZREM', dz, unpack(promoted)) end
     end
+  end
+  -- then the rest of what only Q:delayed holds
+  if seen < limit then
+    ids = redis.call('ZRANGEBYSCORE', dz, '-inf', now, 'LIMIT', 0, limit - seen)
+    seen = seen + #ids
+    n = n + promoteIds(Q, prefix, now, ids)
   end
   if seen >= limit then return n, now end
   return n, nextDue(Q)
 end
 
-local function firstUnpromoted(Q, now)
+-- the place a task due at `due`, not promoted yet, gets: its hash's, or its due time's
+local function placeFor(prefix, id, due)
+  local h = fields(prefix .. id, 'score', 'priority')
+  return (h and num(h[1])) or due - ((h and num(h[2])) or 0) * PRIORITY_AGING_MS
+end
+
+local function firstUnpromoted(Q, prefix, now)
   local p = redis.call('ZRANGE', placedDelayedKey(Q), 0, 0, 'WITHSCORES')
   local d = redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')
   local ps, ds = tonumber(p[2]), tonumber(d[2])
-  -- (one of the version before, due first: not placed, so before any member at its due time)
-  if ds and ds <= now and (not ps or ds < ps) then return { ds, '' } end
-  if ps and ps <= now then return { ps, p[1] } end
+  -- (one of a version before, due first: not placed yet, so before any member at its place)
+  if ds and ds <= now and (not ps or ds < ps) then return { placeFor(prefix, d[1], ds), '' } end
+  if ps and ps <= now then return { placeFor(prefix, memberId(p[1]) or '', ps), p[1] } end
   return nil
 end
