@@ -40,9 +40,11 @@ local now = nowMs()
 if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
 elseif state == 'DELAYED' then
-  -- (under its id, and under its place's member when this version delayed it: lib/delayed.lua)
-  local removed = redis.call('ZREM', delayedKey(Q), id)
-  if h[4] then removed = removed + redis.call('ZREM', placedDelayedKey(Q), h[4]) end
+  -- (under its id, and under its place's member when this version delayed it: lib/delayed.lua;
+  -- the placed entry first, so that a caller whose ACL rules predate that key is refused before
+  -- anything is written)
+  local removed = h[4] and redis.call('ZREM', placedDelayedKey(Q), h[4]) or 0
+  removed = removed + redis.call('ZREM', delayedKey(Q), id)
   if removed > 0 then countDelayed(Q, h[2], -1) end
 elseif (not state and redis.call('SISMEMBER', KEYS[3], id) == 1) or (state == 'QUEUED' and not h[4]) then
   -- its entry waits on `new-task`: submitted of the seed's kind (no hash yet), or a parked task

@@ -76,6 +76,16 @@ if taken and not each then
   return out
 end
 
+-- (a batch with a due time: Q:delayed:placed asked of first, so that a caller whose ACL rules
+-- predate that key is refused before anything is written, not after a hash is written DELAYED
+-- in no zset)
+for i = 3, #ARGV, 8 do
+  if ARGV[i + 6] ~= '' and ARGV[i + 2] ~= '' then
+    redis.call('EXISTS', placedDelayedKey(Q))
+    break
+  end
+end
+
 -- 2. Writes.
 -- (the earliest due before this call: read at the first delayed task, which a batch of the
 -- seed's kind has none of)
@@ -99,7 +109,7 @@ local function write(i)
     if g ~= '' then redis.call('HSET', key, 'group', g) end
     if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
     if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
-    if earliest == nil then earliest = nextDue(Q) end
+    if earliest == nil then earliest = firstDue(Q) end
     redis.call('ZADD', placedDelayedKey(Q), runAt, member)
     redis.call('ZADD', delayedKey(Q), runAt, id)
     countDelayed(Q, fn, 1)

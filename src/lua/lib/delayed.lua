@@ -21,11 +21,25 @@
 --@include lib/fields.lua
 --@include lib/delayed-count.lua
 
+-- (a due time below 0, written by hand, -inf among them, is due now: -1 says "none")
+local function dueOf(at)
+  if not at then return -1 end
+  return math.max(0, at)
+end
+
+-- the earliest due time of both zsets (-1: none), the time the next promotion has work
 local function nextDue(Q)
   local a = tonumber(redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')[2])
   local b = tonumber(redis.call('ZRANGE', placedDelayedKey(Q), 0, 0, 'WITHSCORES')[2])
-  if a and b then return math.min(a, b) end
-  return a or b or -1
+  if a and b then return dueOf(math.min(a, b)) end
+  return dueOf(a or b)
+end
+
+-- the earliest due time of every delayed task (-1: none): Q:delayed holds each (of any version),
+-- and never a stale entry, which a task promoted by a version before leaves in Q:delayed:placed;
+-- the time idle workers of either version are woken for
+local function firstDue(Q)
+  return dueOf(tonumber(redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')[2]))
 end
 
 local DELAYED_FIELDS = { 'state', 'function', 'group', 'priority', 'member', 'score', 'runAt' }

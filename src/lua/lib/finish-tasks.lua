@@ -44,7 +44,7 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       redis.call('ZREM', leases, id)
       redis.call('SREM', taskSet, id)
       -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
-      local first = nextDue(Q)
+      local first = firstDue(Q)
       -- (at its place, kept: retries due at one ms are promoted in their places' order; one
       -- with none, a hash re-asserted after Redis lost it, is placed now, at its due time)
       local member = a[5]
