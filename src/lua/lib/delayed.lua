@@ -27,12 +27,15 @@ local function dueOf(at)
   return math.max(0, at)
 end
 
--- the earliest due time of both zsets (-1: none), the time the next promotion has work
-local function nextDue(Q)
-  local a = tonumber(redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')[2])
-  local b = tonumber(redis.call('ZRANGE', placedDelayedKey(Q), 0, 0, 'WITHSCORES')[2])
+-- the earlier of two heads' due times (-1: neither)
+local function earlier(a, b)
   if a and b then return dueOf(math.min(a, b)) end
   return dueOf(a or b)
+end
+
+-- the earliest due time of both zsets (-1: none), the time the next promotion has work
+local function nextDue(Q)
+  return earlier(tonumber(redis.call('ZRANGE', delayedKey(Q), 0, 0, 'WITHSCORES')[2]), tonumber(redis.call('ZRANGE', placedDelayedKey(Q), 0, 0, 'WITHSCORES')[2]))
 end
 
 -- the earliest due time of every delayed task (-1: none): Q:delayed holds each (of any version),
@@ -51,17 +54,23 @@ local function placedStands(id, due, at)
   return id ~= nil and at ~= nil and at == due
 end
 
--- Stale entries at the head of Q:delayed:placed, dropped: one far ahead (a task a version before
--- cancelled, due next week) would keep every claim off the calm path until then.
-local function dropStaleHead(Q)
-  local pz = placedDelayedKey(Q)
+-- The heads of both zsets: the earliest due under an id and the earliest placed (nil: none),
+-- stale entries at the placed head dropped first (one far ahead, a task a version before
+-- cancelled due next week, would keep every claim off the calm path until then). A placed head
+-- whose id heads Q:delayed at its due time stands without asking: the common case, two reads.
+local function heads(Q)
+  local pz, dz = placedDelayedKey(Q), delayedKey(Q)
+  local d = redis.call('ZRANGE', dz, 0, 0, 'WITHSCORES')
+  local dAt = tonumber(d[2])
   for _ = 1, 100 do
-    local head = redis.call('ZRANGE', pz, 0, 0, 'WITHSCORES')
-    if not head[1] then return end
-    local id = memberId(head[1])
-    if placedStands(id, tonumber(head[2]), id and tonumber(redis.call('ZSCORE', delayedKey(Q), id))) then return end
-    redis.call('ZREM', pz, head[1])
+    local p = redis.call('ZRANGE', pz, 0, 0, 'WITHSCORES')
+    if not p[1] then return dAt, nil end
+    local id, pAt = memberId(p[1]), tonumber(p[2])
+    if id and ((id == d[1] and pAt == dAt) or placedStands(id, pAt, tonumber(redis.call('ZSCORE', dz, id)))) then return dAt, pAt end
+    redis.call('ZREM', pz, p[1])
   end
+  -- (more stale than a call drops: the next call goes on)
+  return dAt, tonumber(redis.call('ZRANGE', pz, 0, 0, 'WITHSCORES')[2])
 end
 
 -- promote task `id` (its hash's fields h, DELAYED) at its place
@@ -105,11 +114,10 @@ local function promoteIds(Q, prefix, now, ids)
 end
 
 local function promote(Q, prefix, now, limit)
-  dropStaleHead(Q)
-  local first = nextDue(Q)
+  local dAt, placedAt = heads(Q)
+  local first = earlier(dAt, placedAt)
   if first < 0 or first > now then return 0, first end
   local dz, pz = delayedKey(Q), placedDelayedKey(Q)
-  local placedAt = tonumber(redis.call('ZRANGE', pz, 0, 0, 'WITHSCORES')[2])
   -- In due order across both: first what only Q:delayed holds (delayed by a version before) due
   -- before the first placed one,
   local upTo = placedAt and placedAt <= now and '(' .. placedAt or now
