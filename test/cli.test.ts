@@ -38,17 +38,13 @@ describe('task-swarm CLI', () => {
     ['a missing argument', ['submit'], 2, /missing function name/],
     ['bad JSON data', ['submit', 'f', '{nope'], 2, /JSON/],
     ['an unknown task id', ['get', 'no-such-task'], 1, /no task with id "no-such-task"/],
-    ['a duplicate id', ['submit', 'f', '1', '--id', 'dup-cli'], 0, /^$/],
-    // the very same task again is the same submission (a resend is answered so too): its id
-    ['the same task submitted again', ['submit', 'f', '1', '--id', 'dup-cli'], 0, /^$/],
-    ['another task with a used id', ['submit', 'f', '2', '--id', 'dup-cli'], 1, /already in use/],
     ['a bad option value', ['worker', '--functions', CLI, '--concurrency', '0'], 2, /--concurrency must be >= 1, got 0/],
     // (as a missing --redis-password-file: the path typed is the mistake; it was status 1)
     ['a --functions file that is not there', ['worker', '--functions', '/no/such/functions.js'], 2, /^task-swarm: --functions: no such file: \/no\/such\/functions\.js\n$/],
     // an inherited property of the command table is no command (it was an "unexpected error", 1)
     ['a command named like an Object property', ['constructor'], 2, /unknown command "constructor"/],
     // Node timers cannot wait longer: the wait used to end at once, "timed out", with Node's warning
-    ['a timeout longer than a timer can wait', ['wait', 'dup-cli', '--timeout', '99999999999'], 2, /--timeout must be an integer <= 2147483647, got "99999999999"/],
+    ['a timeout longer than a timer can wait', ['wait', 'some-task', '--timeout', '99999999999'], 2, /--timeout must be an integer <= 2147483647, got "99999999999"/],
     ['an option whose value was forgotten', ['status', '--redis-url', '--json'], 2, /option --redis-url needs a value \(one starting with "-" goes as --redis-url=-value\)/],
     ['input with a newline, echoed whole on its one line', ['bo\ngus'], 2, /unknown command "bo\\ngus"/],
     // commander kept the last, silently: the task was queued under the second id
@@ -69,6 +65,21 @@ describe('task-swarm CLI', () => {
       }
     });
   }
+
+  it('an id in use: the same task submitted again prints its id (exit 0); another task under it is one line (exit 1)', async () => {
+    // (a key prefix of its own: what the other tests submit, in whatever order, is not here)
+    const prefix = `clid${Date.now()}:`;
+    const first = await cli(['submit', 'f', '1', '--id', 'dup-cli', '--key-prefix', prefix]);
+    expect(first).toMatchObject({ code: 0, stdout: 'dup-cli\n', stderr: '' });
+    // the very same task again is the same submission (a resend is answered so too): its id
+    const again = await cli(['submit', 'f', '1', '--id', 'dup-cli', '--key-prefix', prefix]);
+    expect(again).toMatchObject({ code: 0, stdout: 'dup-cli\n', stderr: '' });
+    const other = await cli(['submit', 'f', '2', '--id', 'dup-cli', '--key-prefix', prefix]);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toBe('');
+    expect(other.stderr).toMatch(/^task-swarm: .*already in use.*\n$/);
+    expect(other.stderr.trim().split('\n')).toHaveLength(1);
+  });
 
   it('wait: junk on the events channel (an `at` no Date holds, null, not JSON) is printed, and the wait goes on to the end', async () => {
     const prefix = `cliw${Date.now()}:`;

@@ -25,11 +25,13 @@ const cleanup = redisPerFile((s, r) => {
 
 const N = 4;
 const TOKEN = 'dashboard-acl-token-99';
-const PREFIX = '{dacl}:';
+// (each test its own swarm, under a prefix of its own: what one queues, the other's lists do
+// not show, whichever runs first)
+const PREFIX = { shows: '{dacl-shows}:', refused: '{dacl-refused}:' };
 
 describe('the dashboard ACL role', () => {
   it('shows every list, a task and its events, and stops, cancels, retries and purges, as its user with exactly its rules', async () => {
-    const r = { port: server.port, keyPrefix: PREFIX, partitions: N };
+    const r = { port: server.port, keyPrefix: PREFIX.shows, partitions: N };
     await redis.call('ACL', 'SETUSER', ACL_USERS.dashboard, ...aclRule('dashboard', resolveRedisConfig(r)).split(' '), '>dash-pw');
     const client = new Client({ redis: r });
     cleanup.push(() => client.close());
@@ -107,7 +109,7 @@ describe('the dashboard ACL role', () => {
   }, 60_000);
 
   it('is refused a claim, a requeue, a limit, a pause, a library and FLUSHALL', async () => {
-    const r = { port: server.port, keyPrefix: PREFIX, partitions: N };
+    const r = { port: server.port, keyPrefix: PREFIX.refused, partitions: N };
     await redis.call('ACL', 'SETUSER', ACL_USERS.dashboard, ...aclRule('dashboard', resolveRedisConfig(r)).split(' '), '>dash-pw');
     // (the library loaded, as a worker or a monitor would)
     const client = new Client({ redis: r });
