@@ -86,6 +86,10 @@ export interface TaskInfo {
   id: string;
   /** QUEUED, DELAYED, RUNNING or END; anything else is a hash edited by hand, passed through as stored ('' when it has none) */
   state: TaskState | (string & {});
+  /**
+   * its function; absent, with `data` and `raw`, while the task is still on `new-task`, not
+   * routed yet by any claim (docs/semantics.md, "What `get` answers of a task not routed yet")
+   */
   function?: string;
   /** its fairness group, when it has one */
   group?: string;
