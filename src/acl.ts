@@ -43,9 +43,11 @@ const NOT_LOADING: readonly AclRole[] = ['producer', 'dashboard'];
  * is ok before a connection is used (CLUSTER INFO: ioredis's ready check, which refused leaves
  * every connection waiting to be ready) and the EXISTS that routes a keyless command to the
  * swarm's node (src/redis.ts atKey); the SET NX that writes or reads the swarm's partition
- * count at start, and the GET that only compares it (src/effects/layout.ts, its one key).
+ * count at start, and the GET that only compares it (src/effects/layout.ts, its one key); the
+ * FUNCTION LIST of our library's name with which a client asks, before its first script,
+ * whether the library is there (src/scripts.ts ensureLibrary: names of functions, not code).
  */
-const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'cluster|info', 'exists', 'set', 'get'];
+const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'cluster|info', 'exists', 'set', 'get', 'function|list'];
 
 export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator' | 'dashboard';
 export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator', 'dashboard'];

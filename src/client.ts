@@ -16,6 +16,7 @@ import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
+import { ensureLibrary } from './scripts.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
 import {
@@ -310,6 +311,9 @@ export class Client {
       await checkServer(this.redis, `Redis at ${redisAddress(this.config)}`, buildKeys(this.config).layout);
       // (only compared: a call refused for bad input must write nothing; a submit records it)
       await readLayout(this.redis, buildKeys(this.config).layout, this.config.partitions);
+      // (before the first script: one that finds the library missing is sent again behind the
+      // calls made after it, src/scripts.ts ensureLibrary)
+      await ensureLibrary(this.redis);
     };
     return (this.serverChecked ??= check().catch((e: unknown) => {
       // (kept: a server too old, a partition count the swarm does not have; asked again: the rest)

@@ -179,6 +179,25 @@ export async function loadLibrary(conn: Connection): Promise<void> {
   if (!settled.some((r) => r.status === 'fulfilled') && settled.length) throw (settled[0] as PromiseRejectedResult).reason;
 }
 
+/**
+ * Load the library where `conn` runs scripts unless it is there already (FUNCTION LIST of its
+ * name, not the library's 180 KB sent each time), for a caller whose calls must reach Redis in
+ * the order they were made (Client): a script that finds the library missing is sent again after
+ * the load, behind whatever was sent after it (a `get` made after a `submit` of a fresh Redis
+ * read no task). Called before its first script, so that a Redis no one has used yet keeps the
+ * order; one that loses the library later (FUNCTION FLUSH, a restart without persistence) is
+ * found by the scripts as before. Never rejects: a user whose rules refuse the check or the load
+ * (a producer's, src/acl.ts) leaves it to the scripts, which are refused then.
+ */
+export async function ensureLibrary(conn: Connection): Promise<void> {
+  await askPrimaries(primaries(conn), async (node) => {
+    const found = (await node.function('LIST', 'LIBRARYNAME', library().name)) as unknown[];
+    // (LIBRARYNAME matches names containing it: the name holds the code's hash, so another
+    // version's library is not this one, and a library whose name only contains it is not ours)
+    if (!found.some((l) => Array.isArray(l) && l[1] === library().name)) await loadOn(node);
+  }).catch(() => {});
+}
+
 /** Load the library on one node (one load at a time per connection; loaded already counts). */
 function loadOn(redis: Redis): Promise<void> {
   let p = loads.get(redis);
