@@ -313,7 +313,7 @@ export class Client {
       await readLayout(this.redis, buildKeys(this.config).layout, this.config.partitions);
       // (before the first script: one that finds the library missing is sent again behind the
       // calls made after it, src/scripts.ts ensureLibrary)
-      await ensureLibrary(this.redis);
+      await ensureLibrary(this.redis, this.parts.map((k) => k.newQueue));
     };
     return (this.serverChecked ??= check().catch((e: unknown) => {
       // (kept: a server too old, a partition count the swarm does not have; asked again: the rest)
