@@ -43,11 +43,18 @@ const NOT_LOADING: readonly AclRole[] = ['producer', 'dashboard'];
  * is ok before a connection is used (CLUSTER INFO: ioredis's ready check, which refused leaves
  * every connection waiting to be ready) and the EXISTS that routes a keyless command to the
  * swarm's node (src/redis.ts atKey); the SET NX that writes or reads the swarm's partition
- * count at start, and the GET that only compares it (src/effects/layout.ts, its one key); the
- * FUNCTION LIST of our library's name with which a client asks, before its first script,
- * whether the library is there (src/scripts.ts ensureLibrary: names of functions, not code).
+ * count at start, and the GET that only compares it (src/effects/layout.ts, its one key).
  */
-const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'cluster|info', 'exists', 'set', 'get', 'function|list'];
+const CONNECTION = ['auth', 'hello', 'client|setname', 'info', 'select', 'ping', 'multi', 'exec', 'discard', 'quit', 'cluster|slots', 'cluster|info', 'exists', 'set', 'get'];
+
+/**
+ * The FUNCTION LIST of our library's name with which a client asks, before its first script,
+ * whether the library is there, to load it (src/scripts.ts ensureLibrary): only for the roles
+ * that may load it. A rule grants a subcommand with any arguments: `FUNCTION LIST WITHCODE`
+ * reads the code of every library on the server, another application's too; a role that may not
+ * load learns nothing from the question (it is refused the load either way).
+ */
+const LOAD_CHECK = ['function|list'];
 
 export type AclRole = 'worker' | 'monitor' | 'producer' | 'operator' | 'dashboard';
 export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', 'operator', 'dashboard'];
@@ -140,7 +147,7 @@ export function scriptCommands(name: ScriptName): string[] {
 
 /** every command `role` needs, sorted */
 export function roleCommands(role: AclRole): string[] {
-  const out = new Set<string>([...CONNECTION, ...SCRIPT_RUNNERS, ...(NOT_LOADING.includes(role) ? [] : SCRIPT_LOADERS), ...DIRECT[role]]);
+  const out = new Set<string>([...CONNECTION, ...SCRIPT_RUNNERS, ...(NOT_LOADING.includes(role) ? [] : [...SCRIPT_LOADERS, ...LOAD_CHECK]), ...DIRECT[role]]);
   for (const name of roleScripts(role)) for (const c of scriptCommands(name)) out.add(c);
   return [...out].sort();
 }
