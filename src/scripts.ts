@@ -24,10 +24,9 @@
  * again and the call sent again, once, in a pipeline too.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import calculateSlot from 'cluster-key-slot';
 import { readFileSync } from 'node:fs';
 import { Cluster, ReplyError, type ChainableCommander, type Redis } from 'ioredis';
-import { primaries, type Connection } from './redis.js';
+import { atKey, primaries, type Connection } from './redis.js';
 import { FcallCommand } from './fcall-command.js';
 import { askPrimaries } from './each-primary.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
@@ -190,28 +189,20 @@ export async function loadLibrary(conn: Connection): Promise<void> {
  * found by the scripts as before. Never rejects: a user whose rules refuse the check or the load
  * (a producer's, src/acl.ts) leaves it to the scripts, which are refused then.
  */
-export async function ensureLibrary(conn: Connection, keys: readonly string[] = []): Promise<void> {
-  await askPrimaries(homes(conn, keys), async (node) => {
-    const found = (await node.function('LIST', 'LIBRARYNAME', library().name)) as unknown[];
-    // (LIBRARYNAME matches names containing it: the name holds the code's hash, so another
-    // version's library is not this one, and a library whose name only contains it is not ours)
-    if (!found.some((l) => Array.isArray(l) && l[1] === library().name)) await loadOn(node);
-  }).catch(() => {});
-}
-
-/**
- * The primaries serving `keys`' slots (a Cluster's; every primary when it names none of them,
- * or for no keys): the nodes the caller's scripts run on. Only these are asked before the first
- * script: a silent primary of another shard was waited for once more (the grace of
- * src/each-primary.ts, after the server check's), and ordering there is no concern of ours.
- */
-function homes(conn: Connection, keys: readonly string[]): Redis[] {
-  const all = primaries(conn);
-  if (!(conn instanceof Cluster) || keys.length === 0) return all;
-  const slots = (conn as unknown as { slots?: string[][] }).slots;
-  const at = new Set(keys.map((k) => slots?.[calculateSlot(k)]?.[0]).filter((a): a is string => a !== undefined));
-  const found = all.filter((n) => at.has(`${n.options.host}:${n.options.port}`));
-  return found.length === at.size && found.length > 0 ? found : all;
+export async function ensureLibrary(conn: Connection, keys: readonly string[]): Promise<void> {
+  const { name, code } = library();
+  // Asked where the swarm's scripts run, the node serving each key's slot (atKey), and nowhere
+  // else: a silent primary of another shard is no concern of this order, and was waited for
+  // once more at start (the server check's grace, then this one's). One Redis: asked once.
+  const at = conn instanceof Cluster ? [...new Set(keys)] : keys.slice(0, 1);
+  await Promise.allSettled(
+    at.map(async (key) => {
+      const found = (await atKey(conn, key, 'FUNCTION', 'LIST', 'LIBRARYNAME', name)) as unknown[];
+      // (LIBRARYNAME matches names containing it: the name holds the code's hash, so another
+      // version's library is not this one, and a library whose name only contains it is not ours)
+      if (!found.some((l) => Array.isArray(l) && l[1] === name)) await atKey(conn, key, 'FUNCTION', 'LOAD', code);
+    }),
+  );
 }
 
 /** Load the library on one node (one load at a time per connection; loaded already counts). */

@@ -4,9 +4,11 @@
  * the calls made after it (a get read no task, a control found none). Each case on a fresh
  * redis-server, the calls made in one turn, none awaited before the next.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -51,4 +53,28 @@ describe("a client's first calls on a Redis that has never had the library", () 
     expect(cancelled).toBe('cancelled');
     expect(info).toMatchObject({ id: 'd', state: 'END', outcome: 'cancelled' });
   });
+});
+
+describe("a client's first calls on a Cluster none of whose nodes has the library", () => {
+  let d: ClusterDeployment | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await removeCluster(d, dir);
+    d = dir = undefined;
+  });
+
+  it('a submit, then a get of its id, over several partitions: the get reads the task', async () => {
+    ({ dep: d, dir } = await deployCluster('task-swarm-first-calls', { replicas: 0 }));
+    const c = new Client({ redis: { cluster: d.seeds, keyPrefix: '{firstcalls}:', partitions: 3 } });
+    cleanup.push(() => c.close());
+    for (const n of d.nodes) {
+      const r = new Redis({ port: n.port });
+      expect(await r.function('LIST')).toEqual([]);
+      r.disconnect();
+    }
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const got = await Promise.all([...ids.map((id) => c.submit('f', 1, { id })), ...ids.map((id) => c.get(id))]);
+    expect(got.slice(0, ids.length)).toEqual(ids);
+    for (const [i, id] of ids.entries()) expect(got[ids.length + i]).toMatchObject({ id, state: 'QUEUED' });
+  }, 60_000);
 });
