@@ -16,6 +16,7 @@ import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
+import { passedBy, readMark, reloading } from './script-line.js';
 import { ensureLibrary } from './scripts.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
@@ -332,7 +333,13 @@ export class Client {
     this.open();
     const first = this.submitsFirst();
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
-    return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => (this.onOwnDb(), this.pipelineSent()));
+    return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => {
+      this.onOwnDb();
+      // (the library being loaded again: the scripts of calls made before this one are sent
+      // when it ends, src/script-line.ts, and the read after them)
+      const reload = reloading(this.redis);
+      return reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent();
+    });
   }
 
   /**
@@ -349,6 +356,21 @@ export class Client {
     // (a Cluster's batches, one per node: bounded, each turn ioredis writes what it held then, and
     // a client that makes more each turn must not starve this one)
     for (let turns = 0; turns < 10 && this.redis.autoPipelineQueueSize > 0; turns++) await new Promise((r) => setImmediate(r));
+  }
+
+  /**
+   * A read, after checkReads; made again when a script sent before it found the function
+   * library missing (it ran before that script was sent again, src/script-line.ts), once the
+   * library is loaded again and those scripts sent.
+   */
+  private async reading<T>(read: () => Promise<T>): Promise<T> {
+    await this.checkReads();
+    for (;;) {
+      const mark = readMark(this.redis);
+      const answer = await read();
+      if (!(await passedBy(this.redis, mark))) return answer;
+      await this.checkReads();
+    }
   }
 
   private readsCheck(): Promise<void> {
@@ -814,9 +836,8 @@ export class Client {
    */
   async get(id: string): Promise<TaskInfo | null> {
     checkId('get', id);
-    await this.checkReads();
     const k = this.keysOf(id);
-    const replies = (await this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec()) ?? [];
+    const replies = (await this.reading(() => this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec())) ?? [];
     const [hashError, h] = (replies[0] ?? [null, null]) as [Error | null, Record<string, string> | null];
     const queued = replies[1]?.[1] === 1;
     // A key of another type under the task's name (set by hand): say so rather than throw.
@@ -883,10 +904,9 @@ export class Client {
   async control(id: string, message: ControlInput): Promise<void> {
     checkId('control', id);
     const text = formatControl(message);
-    await this.checkReads();
     const k = this.keysOf(id);
     // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)
-    const [[, hash], [, queued]] = (await this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec()) as [[unknown, number], [unknown, number]];
+    const [[, hash], [, queued]] = (await this.reading(() => this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec())) as [[unknown, number], [unknown, number]];
     if (!hash && !queued) throw new TaskNotFoundError(id);
     await this.redis.publish(k.control(id), text);
   }
@@ -1035,11 +1055,10 @@ export class Client {
     for (const [name, v] of [['offset', offset], ['limit', limit]] as const) {
       if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError(`deadLetters: ${name} must be a whole number >= 0, got ${showId(v)}`);
     }
-    await this.checkReads();
-    if (limit === 0) return [];
-    if (this.parts.length === 1) return (await readDeadLetters(this.redis, this.keys, offset, limit)).letters;
+    if (limit === 0) return this.checkReads().then(() => []);
+    if (this.parts.length === 1) return (await this.reading(() => readDeadLetters(this.redis, this.keys, offset, limit))).letters;
     // each partition's newest offset + limit, merged newest first (their keys name their partition)
-    const all = await Promise.all(this.parts.map(async (k, p) => (await readDeadLetters(this.redis, k, 0, offset + limit)).letters.map((l) => ({ ...l, key: `${p}/${l.key}` }))));
+    const all = await this.reading(() => Promise.all(this.parts.map(async (k, p) => (await readDeadLetters(this.redis, k, 0, offset + limit)).letters.map((l) => ({ ...l, key: `${p}/${l.key}` })))));
     return all
       .flat()
       .sort((a, b) => (b.at || 0) - (a.at || 0))
@@ -1058,8 +1077,7 @@ export class Client {
   /** One dead letter by its key, or null (retried, purged or dropped). */
   async deadLetter(key: string): Promise<DeadLetter | null> {
     const at = this.deadLetterAt(letterKey('deadLetter', key));
-    await this.checkReads();
-    const l = await readDeadLetter(this.redis, at.keys, at.key);
+    const l = await this.reading(() => readDeadLetter(this.redis, at.keys, at.key));
     return l && { ...l, key };
   }
 
@@ -1093,10 +1111,9 @@ export class Client {
    * that serve it, paused. A function with queued tasks and no worker waits for one.
    */
   async stats(): Promise<SwarmStats> {
-    await this.checkReads();
-    if (this.parts.length === 1) return this.statsOf(this.keys);
+    if (this.parts.length === 1) return this.reading(() => this.statsOf(this.keys));
     // summed over the partitions; workers are listed in each (the same), paused is set in each
-    const each = await Promise.all(this.parts.map((k) => this.statsOf(k)));
+    const each = await this.reading(() => Promise.all(this.parts.map((k) => this.statsOf(k))));
     const out: SwarmStats = { queued: 0, tasks: 0, workers: each[0]!.workers, dead: 0, ended: 0, paused: each[0]!.paused, functions: dictionary() };
     for (const s of each) {
       out.queued += s.queued;
@@ -1146,9 +1163,8 @@ export class Client {
 
   /** The limits set, each with how many of its tasks run now (over every partition). */
   async limits(): Promise<LimitInfo[]> {
-    await this.checkReads();
-    if (this.parts.length === 1) return readLimits(this.redis, this.keys);
-    const each = await Promise.all(this.parts.map((k) => readLimits(this.redis, k)));
+    if (this.parts.length === 1) return this.reading(() => readLimits(this.redis, this.keys));
+    const each = await this.reading(() => Promise.all(this.parts.map((k) => readLimits(this.redis, k))));
     const running = new Map<string, number>();
     for (const list of each) for (const l of list) running.set(`${l.function ?? ''}\u0000${l.group ?? ''}`, (running.get(`${l.function ?? ''}\u0000${l.group ?? ''}`) ?? 0) + l.running);
     return each[0]!.map((l) => ({ ...l, running: running.get(`${l.function ?? ''}\u0000${l.group ?? ''}`) ?? l.running }));
@@ -1216,8 +1232,7 @@ export class Client {
 
   /** The schedules set, by name: when each fires next, and what its last firing queued. */
   async schedules(): Promise<ScheduleInfo[]> {
-    await this.checkReads();
-    return readSchedules(this.redis, this.keys);
+    return this.reading(() => readSchedules(this.redis, this.keys));
   }
 
   /**
@@ -1225,8 +1240,7 @@ export class Client {
    * active (swept within taskTimeout). One silent for two taskTimeouts is dropped from the list.
    */
   async monitors(): Promise<MonitorView[]> {
-    await this.checkReads();
-    return readMonitors(this.redis, this.keys, await redisTimeAt(this.redis, this.keys.monitorsSeen));
+    return this.reading(async () => readMonitors(this.redis, this.keys, await redisTimeAt(this.redis, this.keys.monitorsSeen)));
   }
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */

@@ -21,7 +21,8 @@
  * The library's name holds a hash of its code, so that workers of two versions (a rolling
  * upgrade) each run their own. A Redis that lost it (restarted without persistence, FUNCTION
  * FLUSH, a replica promoted before it replicated) answers "Function not found": it is loaded
- * again and the call sent again, once, in a pipeline too.
+ * again and the call sent again, once, in a pipeline too, in the order the calls were sent
+ * (src/script-line.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ import { Cluster, ReplyError, type ChainableCommander, type Redis } from 'ioredi
 import { atKey, primaries, type Connection } from './redis.js';
 import { FcallCommand } from './fcall-command.js';
 import { askPrimaries } from './each-primary.js';
+import { answered, inLine, sendAgain } from './script-line.js';
 import { DEAD_LETTER_REASONS } from './errors.js';
 
 /** script name -> number of KEYS it takes (see each file's header); `[n, m]`: from n to m */
@@ -186,7 +188,7 @@ export async function loadLibrary(conn: Connection): Promise<void> {
  * the load, behind whatever was sent after it (a `get` made after a `submit` of a fresh Redis
  * read no task). Called before its first script, so that a Redis no one has used yet keeps the
  * order; one that loses the library later (FUNCTION FLUSH, a restart without persistence) is
- * found by the scripts as before. Never rejects: a user whose rules refuse the check or the load
+ * found by the scripts, and src/script-line.ts keeps their order across the reload. Never rejects: a user whose rules refuse the check or the load
  * (a producer's, src/acl.ts) leaves it to the scripts, which are refused then.
  */
 export async function ensureLibrary(conn: Connection, keys: readonly string[]): Promise<void> {
@@ -241,11 +243,25 @@ function check(name: ScriptName, keys: readonly string[]): void {
 export function runScript(redis: Connection, name: ScriptName, keys: readonly string[], args: readonly (string | number)[], unbatched = false): Promise<unknown> {
   check(name, keys);
   const fn = library().functions[name];
-  return fcall(redis, fn, keys, args, unbatched).catch(async (e: unknown) => {
-    if (!notLoaded(e)) throw e;
-    await loadLibrary(redis);
-    return fcall(redis, fn, keys, args, unbatched);
-  });
+  // (in the connection's line: a script Redis did not find is sent again in the order it was
+  // sent, before the calls made while the library was loaded again, src/script-line.ts)
+  return inLine(redis, (ticket) =>
+    fcall(redis, fn, keys, args, unbatched).then(
+      (reply) => {
+        answered(ticket);
+        return reply;
+      },
+      (e: unknown) => {
+        if (!notLoaded(e)) {
+          answered(ticket);
+          throw e;
+        }
+        const again = sendAgain(ticket, 0, () => loadLibrary(redis), () => fcall(redis, fn, keys, args, unbatched));
+        answered(ticket);
+        return again;
+      },
+    ),
+  );
 }
 
 /**
@@ -317,15 +333,31 @@ export function pipeScript(pipe: ChainableCommander, name: ScriptName, keys: rea
  * (the library lost) is sent again once the library is loaded, after the pipeline, in order.
  */
 export async function execPipeline(pipe: ChainableCommander): Promise<[Error | null, unknown][]> {
-  const replies = ((await pipe.exec()) ?? []) as [Error | null, unknown][];
   const q = queued.get(pipe);
-  if (!q) return replies;
-  for (const [i, c] of q.calls) {
-    if (!notLoaded(replies[i]?.[0])) continue;
-    replies[i] = await runScript(q.redis, c.name, c.keys, c.args).then(
-      (r): [null, unknown] => [null, r],
-      (e: Error): [Error, null] => [e, null],
-    );
-  }
-  return replies;
+  if (!q) return ((await pipe.exec()) ?? []) as [Error | null, unknown][];
+  const { redis, calls } = q;
+  // (one call of the connection's line: sent again in its place, each script by its index)
+  return inLine(redis, async (ticket) => {
+    let replies: [Error | null, unknown][];
+    try {
+      replies = ((await pipe.exec()) ?? []) as [Error | null, unknown][];
+    } catch (e) {
+      answered(ticket);
+      throw e;
+    }
+    const again: Promise<void>[] = [];
+    for (const [i, c] of calls) {
+      if (!notLoaded(replies[i]?.[0])) continue;
+      const send = () => fcall(redis, library().functions[c.name], c.keys, c.args, false);
+      again.push(
+        sendAgain(ticket, i, () => loadLibrary(redis), send).then(
+          (r) => void (replies[i] = [null, r]),
+          (e: Error) => void (replies[i] = [e, null]),
+        ),
+      );
+    }
+    answered(ticket);
+    await Promise.all(again);
+    return replies;
+  });
 }
