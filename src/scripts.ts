@@ -330,11 +330,12 @@ export function pipeScript(pipe: ChainableCommander, name: ScriptName, keys: rea
 
 /**
  * Run a pipeline made by scriptPipeline: its replies, in order. A script Redis did not find
- * (the library lost) is sent again once the library is loaded, after the pipeline, in order.
+ * (the library lost) is sent again once the library is loaded, in the connection's line
+ * (src/script-line.ts): in its pipeline's place, by its index there.
  */
-export async function execPipeline(pipe: ChainableCommander): Promise<[Error | null, unknown][]> {
+export function execPipeline(pipe: ChainableCommander): Promise<[Error | null, unknown][]> {
   const q = queued.get(pipe);
-  if (!q) return ((await pipe.exec()) ?? []) as [Error | null, unknown][];
+  if (!q) return pipe.exec().then((replies) => (replies ?? []) as [Error | null, unknown][]);
   const { redis, calls } = q;
   // (one call of the connection's line: sent again in its place, each script by its index)
   return inLine(redis, async (ticket) => {
@@ -357,7 +358,7 @@ export async function execPipeline(pipe: ChainableCommander): Promise<[Error | n
       );
     }
     answered(ticket);
-    await Promise.all(again);
+    if (again.length) await Promise.all(again);
     return replies;
   });
 }
