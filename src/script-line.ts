@@ -8,10 +8,11 @@
  * no task. So, per connection, while a reload is under way:
  *
  * - a script call made then is held, not sent (and a client's reads wait: `reloading`);
- * - the reload ends when the library is loaded and every script sent before it began has
- *   answered: each that found the library missing is then sent again, in the order it was first
- *   sent (not the order its "not found" came back), and after them what was held, in the order
- *   it was made.
+ * - once every script sent before it began has answered, the library is loaded (not before: a
+ *   script still waiting in ioredis's auto-pipeline would be written after the load, and run
+ *   before an earlier one that found it missing); then each that found it missing is sent
+ *   again, in the order it was first sent (not the order its "not found" came back), and after
+ *   them what was held, in the order it was made.
  *
  * A read sent after a script, before that script's "not found" came back, ran before it was
  * sent again: a client reads again after the reload (`readMark`, `passedBy`).
@@ -31,6 +32,8 @@ interface Resend {
 }
 
 interface Reload {
+  load: () => Promise<void>;
+  loading: boolean;
   loaded: boolean;
   /** the load was refused (its error, told to each call that waited to be sent again) */
   refused?: { error: unknown };
@@ -86,9 +89,9 @@ export function answered(ticket: Ticket): void {
 }
 
 /**
- * A script of this call that Redis did not find: sent again by `send` once `load` has loaded the
- * library (one load per reload) and every earlier call has answered. Its reply, or the load's
- * refusal.
+ * A script of this call that Redis did not find: sent again by `send` once every call sent
+ * before the reload began has answered and `load` has loaded the library (one load per reload).
+ * Its reply, or the load's refusal.
  */
 export function sendAgain<T>(ticket: Ticket, sub: number, load: () => Promise<void>, send: () => Promise<T>): Promise<T> {
   const line = ticket.line;
@@ -128,24 +131,31 @@ function begin(line: Line, load: () => Promise<void>): Reload {
   line.begun++;
   let end!: () => void;
   const ended = new Promise<void>((r) => (end = r));
-  const reload: Reload = { loaded: false, resends: [], held: [], ended, end };
-  load().then(
-    () => {
-      reload.loaded = true;
-      endIfDone(line);
-    },
-    (error: unknown) => {
-      reload.loaded = true;
-      reload.refused = { error };
-      endIfDone(line);
-    },
-  );
-  return reload;
+  // (loaded once every script sent before has answered, endIfDone: written at once, the load
+  // passed a script still held in ioredis's auto-pipeline, which then ran before one sent before
+  // it that had found the library missing)
+  return { load, loading: false, loaded: false, resends: [], held: [], ended, end };
 }
 
 function endIfDone(line: Line): void {
   const reload = line.reload;
-  if (!reload || !reload.loaded || line.unanswered > 0) return;
+  if (!reload || line.unanswered > 0) return;
+  if (!reload.loading) {
+    reload.loading = true;
+    reload.load().then(
+      () => {
+        reload.loaded = true;
+        endIfDone(line);
+      },
+      (error: unknown) => {
+        reload.loaded = true;
+        reload.refused = { error };
+        endIfDone(line);
+      },
+    );
+    return;
+  }
+  if (!reload.loaded) return;
   line.reload = undefined;
   reload.resends.sort((a, b) => a.seq - b.seq || a.sub - b.sub);
   for (const r of reload.resends) {
