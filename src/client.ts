@@ -16,7 +16,7 @@ import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
-import { passedBy, readMark, reloading } from './script-line.js';
+import { READ_AGAIN, readInPlace, readMark, reloading } from './script-line.js';
 import { ensureLibrary } from './scripts.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
@@ -366,10 +366,35 @@ export class Client {
   private async reading<T>(read: () => Promise<T>): Promise<T> {
     await this.checkReads();
     for (;;) {
-      const mark = readMark(this.redis);
-      const answer = await read();
-      if (!(await passedBy(this.redis, mark))) return answer;
+      const answer = await this.readMarked(read);
+      if (answer !== READ_AGAIN) return answer;
       await this.checkReads();
+    }
+  }
+
+  /**
+   * `read`, made again in its place among the scripts sent again when it passed one sent before
+   * it that found the library missing (src/script-line.ts); READ_AGAIN when that could not be
+   * told. (What ioredis's auto-pipeline holds then, the scripts sent again before it, is written
+   * first: a MULTI is written at once.)
+   */
+  private async readMarked<T>(read: () => Promise<T>): Promise<T | typeof READ_AGAIN> {
+    // (a MULTI is written at once: the scripts ioredis's auto-pipeline holds now go after it)
+    const mark = readMark(this.redis, heldScripts(this.redis));
+    const answer = await read();
+    return readInPlace(this.redis, mark, answer, () => {
+      if (!(this.redis instanceof Cluster)) sendHeld(this.redis);
+      return read();
+    });
+  }
+
+  /** `read` (not after checkReads), made again as `reading` does */
+  private async readAgainIfPassed<T>(read: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const reload = reloading(this.redis);
+      if (reload) await reload.then(() => this.pipelineSent());
+      const answer = await this.readMarked(read);
+      if (answer !== READ_AGAIN) return answer;
     }
   }
 
@@ -493,9 +518,13 @@ export class Client {
       for (const t of chosen) byPart.set(this.partOf(t.id), [...(byPart.get(this.partOf(t.id)) ?? []), t]);
       for (const [p, list] of byPart) {
         const k = this.parts[p]!;
-        const pipe = this.redis.pipeline();
-        for (const t of list) pipe.exists(k.task(t.id)).sismember(k.queued, t.id);
-        const replies = (await pipe.exec()) ?? [];
+        // (a read: made again when it passed a submit sent before it that found the library
+        // missing, src/script-line.ts, as the client's other reads are)
+        const replies = await this.readAgainIfPassed(async () => {
+          const pipe = this.redis.pipeline();
+          for (const t of list) pipe.exists(k.task(t.id)).sismember(k.queued, t.id);
+          return (await pipe.exec()) ?? [];
+        });
         const taken: Submission[] = [];
         for (let i = 0; i < list.length; i++) {
           const [[e1, inHash], [e2, inQueue]] = [replies[2 * i]!, replies[2 * i + 1]!];
@@ -1512,4 +1541,13 @@ function fromEndEvent(id: string, end: { data: EndEventData; at: number }, last:
   if (end.data.error) info.error = end.data.error;
   if (end.data.parked !== undefined) info.parked = { reason: end.data.parked as DeadLetterReason, key: end.data.dead ?? '' };
   return info;
+}
+
+/** FCALLs that ioredis's auto-pipeline holds now, not written yet (0 when this ioredis keeps it otherwise) */
+function heldScripts(redis: Connection): number {
+  const held = (redis as unknown as { _autoPipelines?: Map<string, { _queue?: { name?: string }[] }> })._autoPipelines;
+  if (!(held instanceof Map)) return 0;
+  let n = 0;
+  for (const pipeline of held.values()) for (const c of pipeline._queue ?? []) if (c.name === 'fcall') n++;
+  return n;
 }

@@ -15,7 +15,8 @@
  *   them what was held, in the order it was made.
  *
  * A read sent after a script, before that script's "not found" came back, ran before it was
- * sent again: a client reads again after the reload (`readMark`, `passedBy`).
+ * sent again: a client reads again in its place among the scripts sent again (`readMark`,
+ * `readInPlace`).
  *
  * Calls are numbered as they are sent (Redis runs one connection's commands in that order; on a
  * Cluster, per node, and a reload holds every node's). A script sent again that finds the
@@ -32,6 +33,8 @@ interface Resend {
 }
 
 interface Reload {
+  /** its number among the connection's reloads (`Line.begun` once begun) */
+  id: number;
   load: () => Promise<void>;
   loading: boolean;
   loaded: boolean;
@@ -51,6 +54,8 @@ interface Line {
   /** scripts sent and not yet answered */
   unanswered: number;
   reload?: Reload;
+  /** the last reload ended: the first script it sent again (Infinity: none), for `readInPlace` */
+  ended?: { id: number; first: number };
 }
 
 /** One script call (or pipeline of scripts) sent in a connection's line. */
@@ -77,7 +82,15 @@ export function inLine<T>(redis: Connection, send: (ticket: Ticket) => Promise<T
   const reload = line.reload;
   if (reload) return new Promise<T>((resolve, reject) => reload.held.push(() => inLine(redis, send).then(resolve, reject)));
   line.unanswered++;
-  return send({ seq: line.sent++, line, answered: false });
+  const ticket: Ticket = { seq: line.sent++, line, answered: false };
+  try {
+    return send(ticket);
+  } catch (e) {
+    // (a send that throws at once, not one that rejects: counted unanswered, it would keep every
+    // later reload on this connection from ending)
+    answered(ticket);
+    return Promise.reject(e as Error);
+  }
 }
 
 /** Redis has answered the call: a reload that waited only for it ends. */
@@ -97,7 +110,14 @@ export function sendAgain<T>(ticket: Ticket, sub: number, load: () => Promise<vo
   const line = ticket.line;
   const reload = (line.reload ??= begin(line, load));
   return new Promise<T>((resolve, reject) => {
-    reload.resends.push({ seq: ticket.seq, sub, send: () => void send().then(resolve, reject), fail: reject });
+    const again = () => {
+      try {
+        void send().then(resolve, reject);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    reload.resends.push({ seq: ticket.seq, sub, send: again, fail: reject });
   });
 }
 
@@ -109,22 +129,65 @@ export function reloading(redis: Connection): Promise<void> | undefined {
   return lineOf(redis).reload?.ended;
 }
 
-/** A mark taken as a read is sent on `redis`, for `passedBy` once it is answered. */
-export function readMark(redis: Connection): number {
-  return lineOf(redis).begun;
+/** A mark taken as a read is sent on `redis`, for `readInPlace` once it is answered. */
+export interface ReadMark {
+  /** the first reload that may send again a script sent before the read (one under way: it) */
+  readonly from: number;
+  /** the scripts sent before the read: those numbered below this */
+  readonly sent: number;
 }
 
+/** `unwritten`: of the scripts made so far, those not written yet (held by ioredis's auto-pipeline: written after the read) */
+export function readMark(redis: Connection, unwritten = 0): ReadMark {
+  const line = lineOf(redis);
+  return { from: line.reload ? line.begun : line.begun + 1, sent: line.sent - unwritten };
+}
+
+/** what `readInPlace` answers when the read must be made again once the reload has ended */
+export const READ_AGAIN: unique symbol = Symbol('task-swarm read again');
+
 /**
- * Did a script sent before this read find the library missing (the read, not a script, ran
- * before it was sent again: it must be made again once the reload has ended)? Asked when the
- * read is answered: Redis has answered every call sent before it then, and once their replies
- * have been passed on (a turn, while any is unanswered: an auto-pipelined one reaches its caller
- * a few promise steps after the batch's), each that found it missing has begun a reload.
+ * A read's answer, given when it was sent (`mark`). Did a script sent before it find the library
+ * missing, and is it sent again? Then the read ran before it: it is made again (`again`) in its
+ * place among the scripts sent again, after those sent before it and before those sent after
+ * it and the calls held; a reload whose load was refused sends nothing again (each caller is
+ * told), and the answer stands. Asked when the read is answered: Redis has answered every call
+ * sent before it then, and once their replies have been passed on (a turn, while any is
+ * unanswered: an auto-pipelined one reaches its caller a few promise steps after the batch's),
+ * each that found it missing waits in the reload under way. READ_AGAIN: a reload that ended
+ * already may have sent one again (made again after the reload, to be sure).
  */
-export async function passedBy(redis: Connection, mark: number): Promise<boolean> {
+export async function readInPlace<T>(redis: Connection, mark: ReadMark, answer: T, again: () => Promise<T>): Promise<T | typeof READ_AGAIN> {
   const line = lineOf(redis);
   if (line.unanswered > 0) await new Promise((r) => setImmediate(r));
-  return line.begun !== mark;
+  // (a reload begun from now on was begun by a script sent after the read)
+  const begun = line.begun;
+  if (begun < mark.from) return answer;
+  // the reloads since the mark: the last one ended, and the one under way
+  let known = 0;
+  if (line.ended && line.ended.id >= mark.from) {
+    known++;
+    if (line.ended.first < mark.sent) return READ_AGAIN;
+  }
+  const reload = line.reload;
+  if (reload && reload.id >= mark.from) {
+    known++;
+    if (reload.resends.some((r) => r.sub >= 0 && r.seq < mark.sent)) {
+      return new Promise<T>((resolve, reject) => {
+        // (sorted before a script sent right after the read: sub -1)
+        const send = () => {
+          try {
+            void again().then(resolve, reject);
+          } catch (e) {
+            reject(e);
+          }
+        };
+        reload.resends.push({ seq: mark.sent, sub: -1, send, fail: () => resolve(answer) });
+      });
+    }
+  }
+  // (more began and ended meanwhile than are known here: made again, to be sure)
+  return known < begun - mark.from + 1 ? READ_AGAIN : answer;
 }
 
 function begin(line: Line, load: () => Promise<void>): Reload {
@@ -134,7 +197,7 @@ function begin(line: Line, load: () => Promise<void>): Reload {
   // (loaded once every script sent before has answered, endIfDone: written at once, the load
   // passed a script still held in ioredis's auto-pipeline, which then ran before one sent before
   // it that had found the library missing)
-  return { load, loading: false, loaded: false, resends: [], held: [], ended, end };
+  return { id: line.begun, load, loading: false, loaded: false, resends: [], held: [], ended, end };
 }
 
 function endIfDone(line: Line): void {
@@ -158,6 +221,8 @@ function endIfDone(line: Line): void {
   if (!reload.loaded) return;
   line.reload = undefined;
   reload.resends.sort((a, b) => a.seq - b.seq || a.sub - b.sub);
+  const first = reload.refused ? undefined : reload.resends.find((r) => r.sub >= 0);
+  line.ended = { id: reload.id, first: first ? first.seq : Infinity };
   for (const r of reload.resends) {
     if (reload.refused) r.fail(reload.refused.error);
     else r.send();

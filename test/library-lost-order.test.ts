@@ -11,8 +11,6 @@ import { Client, aclRule } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { loadLibrary } from '../src/scripts.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
-import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
-import { Redis } from 'ioredis';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -95,35 +93,4 @@ describe("a client's calls across a library Redis lost mid-life", () => {
     const [id, info, cancelled] = await Promise.all([c.submit('f', 1, { id: 'after' }), c.get('after'), c.cancel('after')]);
     expect([id, info?.state, cancelled]).toEqual(['after', 'QUEUED', 'cancelled']);
   });
-});
-
-describe("a client's calls across a library one node of a Cluster lost mid-life", () => {
-  let d: ClusterDeployment | undefined;
-  let dir: string | undefined;
-  afterEach(async () => {
-    await removeCluster(d, dir);
-    d = dir = undefined;
-  });
-
-  it('over several partitions, a cancel of the task submitted a turn before finds it, every turn', async () => {
-    ({ dep: d, dir } = await deployCluster('task-swarm-library-lost', { replicas: 0 }));
-    const c = new Client({ redis: { cluster: d.seeds, keyPrefix: '{liblost}:', partitions: 3 } });
-    cleanup.push(() => c.close());
-    await c.submit('f', 0, { id: 'warm' });
-    // (every node: the partitions' keys are spread over them)
-    for (const n of d.nodes) {
-      const r = new Redis({ port: n.port });
-      await r.function('FLUSH');
-      r.disconnect();
-    }
-    let n = 0;
-    const settled = await turns(300, (i) => {
-      n = i + 1;
-      return [c.submit('f', i, { id: `t${i}` }), ...(i > 0 ? [c.cancel(`t${i - 1}`)] : [])];
-    });
-    expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
-    const cancels = settled.filter((_, j) => j % 2 === 0 && j > 0).map((s) => (s as PromiseFulfilledResult<unknown>).value);
-    expect(cancels.length).toBe(n - 1);
-    expect(new Set(cancels)).toEqual(new Set(['cancelled']));
-  }, 60_000);
 });
