@@ -383,7 +383,9 @@ export class Client {
     const mark = readMark(this.redis, heldScripts(this.redis));
     const answer = await read();
     return readInPlace(this.redis, mark, answer, () => {
-      if (!(this.redis instanceof Cluster)) sendHeld(this.redis);
+      // (the scripts sent again before it wait in ioredis's auto-pipeline, on a Cluster too: a
+      // MULTI is written at once, and passed them)
+      sendHeld(this.redis);
       return read();
     });
   }
