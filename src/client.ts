@@ -1301,6 +1301,10 @@ export class Client {
     // submits made before close() go out before the QUIT, and are answered (bounded, as the QUIT)
     if (this.coalesced) this.flushSubmits();
     if (this.submitting.size) await within(1000, Promise.allSettled([...this.submitting]));
+    // the library being loaded again: the calls made before close() that it holds, and the
+    // scripts it sends again, go out when it ends (src/script-line.ts); the QUIT after them
+    const reload = reloading(this.redis);
+    if (reload) await within(1000, reload);
     // QUIT is written at once, past what the auto-pipeline holds: the calls made before close()
     // whose commands wait there (a cancel) would be cut off (bounded, as the rest)
     await within(1000, this.pipelineSent());
