@@ -16,7 +16,7 @@ import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
-import { READ_AGAIN, readInPlace, readMark, reloading } from './script-line.js';
+import { READ_AGAIN, holdPlace, readInPlace, readMark, reloading, type HeldPlace } from './script-line.js';
 import { ensureLibrary } from './scripts.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
@@ -329,16 +329,31 @@ export class Client {
    * nothing (src/effects/layout.ts readLayout).
    */
   private checkReads(): Promise<void> {
+    return this.checkReadsPlaced(false).then(() => undefined);
+  }
+
+  /**
+   * checkReads; `placed`: a reload under way once the calls made before this one are in line
+   * takes the read's place among the calls it holds (src/script-line.ts holdPlace), returned,
+   * rather than waiting for it to end (which sent the calls made after the read before it).
+   */
+  private checkReadsPlaced(placed: boolean): Promise<HeldPlace | undefined> {
     // (closed: a StateError, before a check that would say Redis cannot be reached)
     this.open();
     const first = this.submitsFirst();
+    let place: HeldPlace | undefined;
+    const inLine = () => {
+      // (the submits made before it are in line now: sent, or held)
+      if (placed) place = holdPlace(this.redis);
+      return this.readsCheck();
+    };
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
-    return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => {
+    return (first ? first.then(inLine) : inLine()).then(() => {
       this.onOwnDb();
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
-      const reload = reloading(this.redis);
-      return reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent();
+      const reload = place ? undefined : reloading(this.redis);
+      return (reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent()).then(() => place);
     });
   }
 
@@ -364,7 +379,23 @@ export class Client {
    * library is loaded again and those scripts sent.
    */
   private async reading<T>(read: () => Promise<T>): Promise<T> {
-    await this.checkReads();
+    // (a reload under way: the read takes its place among the calls it holds, as it is made, so
+    // that one made after it, held too, is sent after it)
+    const place = await this.checkReadsPlaced(true);
+    if (place && !place.passed) {
+      const answer = await new Promise<T | typeof READ_AGAIN>((resolve, reject) => {
+        place.run = () => {
+          // (the held calls before it wait in ioredis's auto-pipeline: written first)
+          sendHeld(this.redis);
+          this.readMarked(read).then(resolve, reject);
+        };
+      });
+      if (answer !== READ_AGAIN) return answer;
+      await this.checkReads();
+    } else if (place) {
+      // (its place came before the read was ready: after the reload, as a call made then)
+      await this.pipelineSent();
+    }
     for (;;) {
       const answer = await this.readMarked(read);
       if (answer !== READ_AGAIN) return answer;

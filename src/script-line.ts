@@ -129,6 +129,29 @@ export function reloading(redis: Connection): Promise<void> | undefined {
   return lineOf(redis).reload?.ended;
 }
 
+/** A read's place among the calls a reload holds (`holdPlace`): `run` writes it there. */
+export interface HeldPlace {
+  /** set once the read is ready to be written; called in its place as the held calls are sent */
+  run?: () => void;
+  /** its place came before the read was ready: it goes after the reload, as a call made then */
+  passed: boolean;
+}
+
+/**
+ * A place among the calls held by the reload under way on `redis`, taken as a read is made (so
+ * in call order: the calls made after it are sent after it), or undefined when none is.
+ */
+export function holdPlace(redis: Connection): HeldPlace | undefined {
+  const reload = lineOf(redis).reload;
+  if (!reload) return undefined;
+  const place: HeldPlace = { passed: false };
+  reload.held.push(() => {
+    if (place.run) place.run();
+    else place.passed = true;
+  });
+  return place;
+}
+
 /** A mark taken as a read is sent on `redis`, for `readInPlace` once it is answered. */
 export interface ReadMark {
   /** the first reload that may send again a script sent before the read (one under way: it) */
