@@ -22,6 +22,8 @@
  * Cluster, per node, and a reload holds every node's). A script sent again that finds the
  * library missing once more is not sent a third time: its caller is told.
  */
+import { Cluster } from 'ioredis';
+import { SILENT_NODE_GRACE_MS } from './each-primary.js';
 import type { Connection } from './redis.js';
 
 interface Resend {
@@ -38,6 +40,9 @@ interface Reload {
   load: () => Promise<void>;
   loading: boolean;
   loaded: boolean;
+  /** on a Cluster, the scripts sent before were waited for SILENT_NODE_GRACE_MS: loaded without the rest */
+  waited?: boolean;
+  timer?: NodeJS.Timeout;
   /** the load was refused (its error, told to each call that waited to be sent again) */
   refused?: { error: unknown };
   resends: Resend[];
@@ -48,6 +53,8 @@ interface Reload {
 }
 
 interface Line {
+  /** a Cluster's: a reload waits at most SILENT_NODE_GRACE_MS for the scripts sent before */
+  cluster: boolean;
   sent: number;
   /** reloads begun, ever */
   begun: number;
@@ -69,7 +76,7 @@ const LINE = Symbol('task-swarm script line');
 
 function lineOf(redis: Connection): Line {
   const held = redis as Connection & { [LINE]?: Line };
-  return (held[LINE] ??= { sent: 0, begun: 0, unanswered: 0 });
+  return (held[LINE] ??= { cluster: redis instanceof Cluster, sent: 0, begun: 0, unanswered: 0 });
 }
 
 /**
@@ -220,14 +227,26 @@ function begin(line: Line, load: () => Promise<void>): Reload {
   // (loaded once every script sent before has answered, endIfDone: written at once, the load
   // passed a script still held in ioredis's auto-pipeline, which then ran before one sent before
   // it that had found the library missing)
-  return { id: line.begun, load, loading: false, loaded: false, resends: [], held: [], ended, end };
+  const reload: Reload = { id: line.begun, load, loading: false, loaded: false, resends: [], held: [], ended, end };
+  // (on a Cluster, one silent node, frozen or cut off, leaves its scripts unanswered until their
+  // deadline, and held every other node's calls that long: after the grace its primaries get in
+  // the load, src/each-primary.ts, the load goes on; a script to a live node is written long
+  // before, behind what ioredis's auto-pipeline held for it)
+  if (line.cluster) {
+    reload.timer = setTimeout(() => {
+      reload.waited = true;
+      if (line.reload === reload) endIfDone(line);
+    }, SILENT_NODE_GRACE_MS);
+  }
+  return reload;
 }
 
 function endIfDone(line: Line): void {
   const reload = line.reload;
-  if (!reload || line.unanswered > 0) return;
+  if (!reload || (line.unanswered > 0 && !reload.waited)) return;
   if (!reload.loading) {
     reload.loading = true;
+    clearTimeout(reload.timer);
     reload.load().then(
       () => {
         reload.loaded = true;
