@@ -42,8 +42,9 @@ describe('a cluster with a frozen primary and one that lost the library', () => 
       const id = await c.submit('f', 'a', { id: idIn(pA, 'a') });
       const ms = Date.now() - t0;
       expect(id).toBe(idIn(pA, 'a'));
-      // (the load waits SILENT_NODE_GRACE_MS for the frozen primary, as it did before the line)
-      expect(ms).toBeLessThan(3000);
+      // (the reload waits SILENT_NODE_GRACE_MS for the frozen primary's script, the load as long
+      // again for the primary itself: about 2 s; held until its calls gave up, it took 10.8 s)
+      expect(ms).toBeLessThan(6000);
       frozen.proc.kill('SIGCONT');
       frozen = undefined;
       await stuck;
