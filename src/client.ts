@@ -342,13 +342,13 @@ export class Client {
     this.open();
     const first = this.submitsFirst();
     let place: HeldPlace | undefined;
-    const inLine = () => {
-      // (the submits made before it are in line now: sent, or held)
-      if (placed) place = holdPlace(this.redis);
-      return this.readsCheck();
-    };
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
-    return (first ? first.then(inLine) : inLine()).then(() => {
+    return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => {
+      // (its place taken here, a step on, where a read with no reload under way hands over what
+      // the auto-pipeline holds: a call made before it, a cancel, reaches its script after its
+      // own step, `await this.checkServer()`, and is held then; taken as the read was made, the
+      // place came before that cancel's, and the get read the task queued)
+      if (placed) place = holdPlace(this.redis);
       this.onOwnDb();
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
