@@ -350,10 +350,14 @@ export class Client {
       // place came before that cancel's, and the get read the task queued)
       if (placed) place = holdPlace(this.redis);
       this.onOwnDb();
+      // (placed: what the auto-pipeline holds is written as the read runs, in its place; waited
+      // for here, turns on a Cluster, the reload could end meanwhile and pass the place, sending
+      // the calls held after the read before it)
+      if (place) return place;
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
-      const reload = place ? undefined : reloading(this.redis);
-      return (reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent()).then(() => place);
+      const reload = reloading(this.redis);
+      return (reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent()).then(() => undefined);
     });
   }
 
