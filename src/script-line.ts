@@ -37,6 +37,8 @@ interface Resend {
 interface Reload {
   /** its number among the connection's reloads (`Line.begun` once begun) */
   id: number;
+  /** the scripts sent before it began: those numbered below this */
+  before: number;
   load: () => Promise<void>;
   loading: boolean;
   loaded: boolean;
@@ -63,6 +65,12 @@ interface Line {
   reload?: Reload;
   /** the last reload ended: the first script it sent again (Infinity: none), for `readInPlace` */
   ended?: { id: number; first: number };
+  /**
+   * scripts numbered below this were still unanswered when a Cluster's reload loaded without
+   * them (`Reload.waited`) and ended: one that finds the library missing after that ran before
+   * the load on its silent node, and the calls sent since ran after it: not sent again
+   */
+  passedBelow: number;
 }
 
 /** One script call (or pipeline of scripts) sent in a connection's line. */
@@ -76,7 +84,7 @@ const LINE = Symbol('task-swarm script line');
 
 function lineOf(redis: Connection): Line {
   const held = redis as Connection & { [LINE]?: Line };
-  return (held[LINE] ??= { cluster: redis instanceof Cluster, sent: 0, begun: 0, unanswered: 0 });
+  return (held[LINE] ??= { cluster: redis instanceof Cluster, sent: 0, begun: 0, unanswered: 0, passedBelow: 0 });
 }
 
 /**
@@ -113,8 +121,12 @@ export function answered(ticket: Ticket): void {
  * before the reload began has answered and `load` has loaded the library (one load per reload).
  * Its reply, or the load's refusal.
  */
-export function sendAgain<T>(ticket: Ticket, sub: number, load: () => Promise<void>, send: () => Promise<T>): Promise<T> {
+export function sendAgain<T>(ticket: Ticket, sub: number, load: () => Promise<void>, send: () => Promise<T>, missing?: unknown): Promise<T> {
   const line = ticket.line;
+  // (a silent Cluster node's script, found missing after a reload that went on without it: the
+  // calls made after it were sent once that reload ended, to its node too, and ran before it
+  // would: sent again, a submit went in behind a cancel of its task; its caller is told)
+  if (ticket.seq < line.passedBelow) return Promise.reject(missing instanceof Error ? missing : new Error(String(missing)));
   const reload = (line.reload ??= begin(line, load));
   return new Promise<T>((resolve, reject) => {
     const again = () => {
@@ -227,7 +239,7 @@ function begin(line: Line, load: () => Promise<void>): Reload {
   // (loaded once every script sent before has answered, endIfDone: written at once, the load
   // passed a script still held in ioredis's auto-pipeline, which then ran before one sent before
   // it that had found the library missing)
-  const reload: Reload = { id: line.begun, load, loading: false, loaded: false, resends: [], held: [], ended, end };
+  const reload: Reload = { id: line.begun, before: line.sent, load, loading: false, loaded: false, resends: [], held: [], ended, end };
   // (on a Cluster, one silent node, frozen or cut off, leaves its scripts unanswered until their
   // deadline, and held every other node's calls that long: after the grace its primaries get in
   // the load, src/each-primary.ts, the load goes on; a script to a live node is written long
@@ -262,6 +274,7 @@ function endIfDone(line: Line): void {
   }
   if (!reload.loaded) return;
   line.reload = undefined;
+  if (reload.waited && line.unanswered > 0) line.passedBelow = Math.max(line.passedBelow, reload.before);
   reload.resends.sort((a, b) => a.seq - b.seq || a.sub - b.sub);
   const first = reload.refused ? undefined : reload.resends.find((r) => r.sub >= 0);
   line.ended = { id: reload.id, first: first ? first.seq : Infinity };

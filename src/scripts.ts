@@ -256,7 +256,7 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
           answered(ticket);
           throw e;
         }
-        const again = sendAgain(ticket, 0, () => loadLibrary(redis), () => fcall(redis, fn, keys, args, unbatched));
+        const again = sendAgain(ticket, 0, () => loadLibrary(redis), () => fcall(redis, fn, keys, args, unbatched), e);
         answered(ticket);
         return again;
       },
@@ -351,7 +351,7 @@ export function execPipeline(pipe: ChainableCommander): Promise<[Error | null, u
       if (!notLoaded(replies[i]?.[0])) continue;
       const send = () => fcall(redis, library().functions[c.name], c.keys, c.args, false);
       again.push(
-        sendAgain(ticket, i, () => loadLibrary(redis), send).then(
+        sendAgain(ticket, i, () => loadLibrary(redis), send, replies[i]![0]).then(
           (r) => void (replies[i] = [null, r]),
           (e: Error) => void (replies[i] = [e, null]),
         ),
