@@ -16,7 +16,7 @@ import { createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
-import { READ_AGAIN, holdPlace, readInPlace, readMark, reloading, type HeldPlace } from './script-line.js';
+import { READ_AGAIN, holdPlace, readInPlace, readMark, reloading } from './script-line.js';
 import { ensureLibrary } from './scripts.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
@@ -329,7 +329,7 @@ export class Client {
    * nothing (src/effects/layout.ts readLayout).
    */
   private checkReads(): Promise<void> {
-    return this.checkReadsPlaced(false).then(() => undefined);
+    return this.checkReadsPlaced().then(() => undefined);
   }
 
   /**
@@ -337,27 +337,28 @@ export class Client {
    * takes the read's place among the calls it holds (src/script-line.ts holdPlace), returned,
    * rather than waiting for it to end (which sent the calls made after the read before it).
    */
-  private checkReadsPlaced(placed: boolean): Promise<HeldPlace | undefined> {
+  private checkReadsPlaced(run?: () => void): Promise<boolean> {
     // (closed: a StateError, before a check that would say Redis cannot be reached)
     this.open();
     const first = this.submitsFirst();
-    let place: HeldPlace | undefined;
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
     return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => {
+      this.onOwnDb();
       // (its place taken here, a step on, where a read with no reload under way hands over what
       // the auto-pipeline holds: a call made before it, a cancel, reaches its script after its
       // own step, `await this.checkServer()`, and is held then; taken as the read was made, the
-      // place came before that cancel's, and the get read the task queued)
-      if (placed) place = holdPlace(this.redis);
-      this.onOwnDb();
-      // (placed: what the auto-pipeline holds is written as the read runs, in its place; waited
-      // for here, turns on a Cluster, the reload could end meanwhile and pass the place, sending
-      // the calls held after the read before it)
-      if (place) return place;
+      // place came before that cancel's, and the get read the task queued. What the
+      // auto-pipeline holds is written as the read runs, in its place: waited for here, turns on
+      // a Cluster, the reload could end meanwhile and pass the place)
+      const place = run && holdPlace(this.redis);
+      if (place) {
+        place.run = run;
+        return true;
+      }
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
       const reload = reloading(this.redis);
-      return (reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent()).then(() => undefined);
+      return (reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent()).then(() => false);
     });
   }
 
@@ -385,20 +386,20 @@ export class Client {
   private async reading<T>(read: () => Promise<T>): Promise<T> {
     // (a reload under way: the read takes its place among the calls it holds, as it is made, so
     // that one made after it, held too, is sent after it)
-    const place = await this.checkReadsPlaced(true);
-    if (place && !place.passed) {
-      const answer = await new Promise<T | typeof READ_AGAIN>((resolve, reject) => {
-        place.run = () => {
-          // (the held calls before it wait in ioredis's auto-pipeline: written first)
-          sendHeld(this.redis);
-          this.readMarked(read).then(resolve, reject);
-        };
-      });
+    // (what it does in its place, given with it: set a step later, the reload could end in
+    // between, and the calls held after the read go out before it)
+    let start!: () => void;
+    const inPlace = new Promise<T | typeof READ_AGAIN>((resolve, reject) => {
+      start = () => {
+        // (the held calls before it wait in ioredis's auto-pipeline: written first)
+        sendHeld(this.redis);
+        this.readMarked(read).then(resolve, reject);
+      };
+    });
+    if (await this.checkReadsPlaced(start)) {
+      const answer = await inPlace;
       if (answer !== READ_AGAIN) return answer;
       await this.checkReads();
-    } else if (place) {
-      // (its place came before the read was ready: after the reload, as a call made then)
-      await this.pipelineSent();
     }
     for (;;) {
       const answer = await this.readMarked(read);
