@@ -6,6 +6,7 @@
  * task unknown, and the task stayed queued). Calls go on being made, turn after turn, across the
  * whole window, each one about the call of the turn before.
  */
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, aclRule } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
@@ -26,6 +27,24 @@ async function flushed(): Promise<{ server: RedisServer; c: Client }> {
   await c.submit('f', 0, { id: 'warm' });
   expect(await server.client().function('FLUSH')).toBe('OK');
   return { server, c };
+}
+
+/** a producer's client (its rules refuse the load) on a swarm whose Redis then lost the library */
+async function producerFlushed(): Promise<{ admin: Redis; c: Client }> {
+  const server = await startRedis();
+  cleanup.push(() => server.stop());
+  const admin = server.client();
+  const o = server.options();
+  await admin.call('ACL', 'SETUSER', 'p', ...aclRule('producer', resolveRedisConfig(o)).split(' '), '>pw');
+  // (the swarm set up by a role that may: the library loaded, its layout written)
+  const full = new Client({ redis: o });
+  cleanup.push(() => full.close());
+  await full.submit('f', 0, { id: 'set-up' });
+  const c = new Client({ redis: { ...o, username: 'p', password: 'pw' } });
+  cleanup.push(() => c.close());
+  await c.submit('f', 0, { id: 'warm' });
+  await admin.function('FLUSH');
+  return { admin, c };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -69,20 +88,7 @@ describe("a client's calls across a library Redis lost mid-life", () => {
   });
 
   it("a producer, whose rules refuse the load: its calls made meanwhile are refused, none hangs, and all go on once a worker's role has loaded it", async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const admin = server.client();
-    const o = server.options();
-    await admin.call('ACL', 'SETUSER', 'p', ...aclRule('producer', resolveRedisConfig(o)).split(' '), '>pw');
-    // (the swarm set up by a role that may: the library loaded, its layout written)
-    const full = new Client({ redis: o });
-    cleanup.push(() => full.close());
-    await full.submit('f', 0, { id: 'set-up' });
-    const c = new Client({ redis: { ...o, username: 'p', password: 'pw' } });
-    cleanup.push(() => c.close());
-    await c.submit('f', 0, { id: 'warm' });
-    await admin.function('FLUSH');
-
+    const { admin, c } = await producerFlushed();
     const settled = await turns(100, (i) => [c.submit('f', i, { id: `p${i}` }), c.get(`p${i}`), ...(i > 0 ? [c.cancel(`p${i - 1}`)] : [])]);
     const refused = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(refused.length).toBeGreaterThan(0);
@@ -92,5 +98,33 @@ describe("a client's calls across a library Redis lost mid-life", () => {
     expect(await c.get('p0')).toBeNull();
     const [id, info, cancelled] = await Promise.all([c.submit('f', 1, { id: 'after' }), c.get('after'), c.cancel('after')]);
     expect([id, info?.state, cancelled]).toEqual(['after', 'QUEUED', 'cancelled']);
+  });
+
+  it("a producer's read beside a steady stream of refused submits answers, made once", async () => {
+    const { admin, c } = await producerFlushed();
+    // submits, one a turn, for 3 s (each refused: NOPERM or not found)
+    let stop = false;
+    const stream = (async () => {
+      for (let i = 0; !stop; i++) {
+        void c.submit('f', i, { id: `s${i}` }).catch(() => {});
+        await turn();
+      }
+    })();
+    const streamEnds = new Promise<void>((r) => setTimeout(() => ((stop = true), r()), 3000));
+    const execs = async () => Number(/cmdstat_exec:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+    const before = await execs();
+    const gets: Promise<unknown>[] = [];
+    while (!stop) {
+      await new Promise((r) => setTimeout(r, 50));
+      gets.push(c.get('warm'));
+    }
+    await streamEnds;
+    await stream;
+    // each answers, with the task
+    for (const g of await Promise.all(gets)) expect(g).toMatchObject({ id: 'warm' });
+    // and each was read once (a get is one MULTI): not made again and again behind every refused
+    // submit that began a reload, as it was (a read's median wait 0.2 to 1 s)
+    expect(gets.length).toBeGreaterThan(10);
+    expect((await execs()) - before).toBe(gets.length);
   });
 });
