@@ -7,12 +7,15 @@
  * written after the load and before the resend, and passed it: a cancel made after a submit found
  * no task. So, per connection, while a reload is under way:
  *
- * - a script call made then is held, not sent (and a client's reads wait: `reloading`);
+ * - a script call made then is held, not sent, and a client's read made then takes its place
+ *   among the held calls (`holdPlace`);
  * - once every script sent before it began has answered, the library is loaded (not before: a
  *   script still waiting in ioredis's auto-pipeline would be written after the load, and run
- *   before an earlier one that found it missing); then each that found it missing is sent
- *   again, in the order it was first sent (not the order its "not found" came back), and after
- *   them what was held, in the order it was made.
+ *   before an earlier one that found it missing); on a Cluster after SILENT_NODE_GRACE_MS at
+ *   most, so that one silent node does not hold every node's calls until their deadline (a
+ *   script of it that finds the library missing after that is not sent again: `passedBelow`);
+ * - then each that found it missing is sent again, in the order it was first sent (not the
+ *   order its "not found" came back), and after them what was held, in the order it was made.
  *
  * A read sent after a script, before that script's "not found" came back, ran before it was
  * sent again: a client reads again in its place among the scripts sent again (`readMark`,
