@@ -333,9 +333,10 @@ export class Client {
   }
 
   /**
-   * checkReads; `placed`: a reload under way once the calls made before this one are in line
-   * takes the read's place among the calls it holds (src/script-line.ts holdPlace), returned,
-   * rather than waiting for it to end (which sent the calls made after the read before it).
+   * checkReads; with `run`, a reload under way once the calls made before this one are in line
+   * takes the read's place among the calls it holds, `run` called there (src/script-line.ts
+   * holdPlace): true then, rather than waiting for it to end (which sent the calls made after the
+   * read before it).
    */
   private checkReadsPlaced(run?: () => void): Promise<boolean> {
     // (closed: a StateError, before a check that would say Redis cannot be reached)
@@ -350,11 +351,7 @@ export class Client {
       // place came before that cancel's, and the get read the task queued. What the
       // auto-pipeline holds is written as the read runs, in its place: waited for here, turns on
       // a Cluster, the reload could end meanwhile and pass the place)
-      const place = run && holdPlace(this.redis);
-      if (place) {
-        place.run = run;
-        return true;
-      }
+      if (run && holdPlace(this.redis, run)) return true;
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
       const reload = reloading(this.redis);
@@ -384,10 +381,9 @@ export class Client {
    * library is loaded again and those scripts sent.
    */
   private async reading<T>(read: () => Promise<T>): Promise<T> {
-    // (a reload under way: the read takes its place among the calls it holds, as it is made, so
-    // that one made after it, held too, is sent after it)
-    // (what it does in its place, given with it: set a step later, the reload could end in
-    // between, and the calls held after the read go out before it)
+    // A reload under way: the read takes its place among the calls it holds, so that one made
+    // after it, held too, is sent after it. What it does there is given with the place (set a
+    // step later, the reload could end in between, and the calls held after it go out first).
     let start!: () => void;
     const inPlace = new Promise<T | typeof READ_AGAIN>((resolve, reject) => {
       start = () => {
@@ -396,16 +392,12 @@ export class Client {
         this.readMarked(read).then(resolve, reject);
       };
     });
-    if (await this.checkReadsPlaced(start)) {
-      const answer = await inPlace;
-      if (answer !== READ_AGAIN) return answer;
+    let answer = (await this.checkReadsPlaced(start)) ? await inPlace : await this.readMarked(read);
+    while (answer === READ_AGAIN) {
       await this.checkReads();
+      answer = await this.readMarked(read);
     }
-    for (;;) {
-      const answer = await this.readMarked(read);
-      if (answer !== READ_AGAIN) return answer;
-      await this.checkReads();
-    }
+    return answer;
   }
 
   /**

@@ -132,14 +132,7 @@ export function sendAgain<T>(ticket: Ticket, sub: number, load: () => Promise<vo
   if (ticket.seq < line.passedBelow) return Promise.reject(missing instanceof Error ? missing : new Error(String(missing)));
   const reload = (line.reload ??= begin(line, load));
   return new Promise<T>((resolve, reject) => {
-    const again = () => {
-      try {
-        void send().then(resolve, reject);
-      } catch (e) {
-        reject(e);
-      }
-    };
-    reload.resends.push({ seq: ticket.seq, sub, send: again, fail: reject });
+    reload.resends.push({ seq: ticket.seq, sub, send: () => settle(send, resolve, reject), fail: reject });
   });
 }
 
@@ -151,27 +144,16 @@ export function reloading(redis: Connection): Promise<void> | undefined {
   return lineOf(redis).reload?.ended;
 }
 
-/** A read's place among the calls a reload holds (`holdPlace`): `run` writes it there. */
-export interface HeldPlace {
-  /** set once the read is ready to be written; called in its place as the held calls are sent */
-  run?: () => void;
-  /** its place came before the read was ready: it goes after the reload, as a call made then */
-  passed: boolean;
-}
-
 /**
- * A place among the calls held by the reload under way on `redis`, taken as a read is made (so
- * in call order: the calls made after it are sent after it), or undefined when none is.
+ * Take a place among the calls held by the reload under way on `redis`, for a read made now (so
+ * in call order: the calls made after it are sent after it): `run` is called there. False when
+ * no reload is under way.
  */
-export function holdPlace(redis: Connection): HeldPlace | undefined {
+export function holdPlace(redis: Connection, run: () => void): boolean {
   const reload = lineOf(redis).reload;
-  if (!reload) return undefined;
-  const place: HeldPlace = { passed: false };
-  reload.held.push(() => {
-    if (place.run) place.run();
-    else place.passed = true;
-  });
-  return place;
+  if (!reload) return false;
+  reload.held.push(run);
+  return true;
 }
 
 /** A mark taken as a read is sent on `redis`, for `readInPlace` once it is answered. */
@@ -220,19 +202,21 @@ export async function readInPlace<T>(redis: Connection, mark: ReadMark, answer: 
     if (reload.resends.some((r) => r.sub >= 0 && r.seq < mark.sent)) {
       return new Promise<T>((resolve, reject) => {
         // (sorted before a script sent right after the read: sub -1)
-        const send = () => {
-          try {
-            void again().then(resolve, reject);
-          } catch (e) {
-            reject(e);
-          }
-        };
-        reload.resends.push({ seq: mark.sent, sub: -1, send, fail: () => resolve(answer) });
+        reload.resends.push({ seq: mark.sent, sub: -1, send: () => settle(again, resolve, reject), fail: () => resolve(answer) });
       });
     }
   }
   // (more began and ended meanwhile than are known here: made again, to be sure)
   return known < begun - mark.from + 1 ? READ_AGAIN : answer;
+}
+
+/** `send` now, its outcome to `resolve` or `reject`, a throw at once too (endIfDone sends the rest after it) */
+function settle<T>(send: () => Promise<T>, resolve: (v: T) => void, reject: (e: unknown) => void): void {
+  try {
+    send().then(resolve, reject);
+  } catch (e) {
+    reject(e);
+  }
 }
 
 function begin(line: Line, load: () => Promise<void>): Reload {
@@ -248,10 +232,11 @@ function begin(line: Line, load: () => Promise<void>): Reload {
   // the load, src/each-primary.ts, the load goes on; a script to a live node is written long
   // before, behind what ioredis's auto-pipeline held for it)
   if (line.cluster) {
+    // (unref: the calls it waits for keep the process alive while they are owed an answer)
     reload.timer = setTimeout(() => {
       reload.waited = true;
       if (line.reload === reload) endIfDone(line);
-    }, SILENT_NODE_GRACE_MS);
+    }, SILENT_NODE_GRACE_MS).unref();
   }
   return reload;
 }

@@ -188,8 +188,9 @@ export async function loadLibrary(conn: Connection): Promise<void> {
  * the load, behind whatever was sent after it (a `get` made after a `submit` of a fresh Redis
  * read no task). Called before its first script, so that a Redis no one has used yet keeps the
  * order; one that loses the library later (FUNCTION FLUSH, a restart without persistence) is
- * found by the scripts, and src/script-line.ts keeps their order across the reload. Never rejects: a user whose rules refuse the check or the load
- * (a producer's, src/acl.ts) leaves it to the scripts, which are refused then.
+ * found by the scripts, and src/script-line.ts keeps their order across the reload. Never
+ * rejects: a user whose rules refuse the check or the load (a producer's, src/acl.ts) leaves it
+ * to the scripts, which are refused then.
  */
 export async function ensureLibrary(conn: Connection, keys: readonly string[]): Promise<void> {
   const { name, code } = library();
