@@ -33,7 +33,7 @@ describe('a flush storm', () => {
     const storm = (async () => {
       while (storming) {
         await admin.function('FLUSH');
-        await new Promise((r) => setTimeout(r, Number(process.env.STORM_MS ?? 40)));
+        await new Promise((r) => setTimeout(r, 40));
       }
     })();
     const submitted: string[] = [];
@@ -50,7 +50,8 @@ describe('a flush storm', () => {
     storming = false;
     await storm;
     await new Promise((r) => setTimeout(r, 500));
-    console.log('submitted', submitted.length, 'refused', refused.length, refused.slice(0, 2));
+    // (most go in: a submit is refused only when the library is flushed again as it is sent again)
+    expect(submitted.length).toBeGreaterThan(refused.length);
     const ends = await Promise.all(submitted.map((id) => c.wait(id, { timeout: 15_000 }).then((t) => t.outcome, (e: unknown) => String(e))));
     const bad = ends.map((e, i) => [submitted[i], e]).filter(([, e]) => e !== 'succeeded');
     expect(bad).toEqual([]);
