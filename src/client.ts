@@ -3,8 +3,7 @@
  * read or retry the dead-letter list.
  */
 import type { Connection } from './redis.js';
-import { Cluster } from 'ioredis';
-import { guardOutage, heldAnswered, sendHeld } from './outage-guard.js';
+import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { checkGroup } from './effects/limits.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
@@ -338,7 +337,7 @@ export class Client {
    * holdPlace): true then, rather than waiting for it to end (which sent the calls made after the
    * read before it).
    */
-  private checkReadsPlaced(run?: () => void, home?: string): Promise<boolean> {
+  private checkReadsPlaced(run?: () => void): Promise<boolean> {
     // (closed: a StateError, before a check that would say Redis cannot be reached)
     this.open();
     const first = this.submitsFirst();
@@ -355,36 +354,34 @@ export class Client {
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
       const reload = reloading(this.redis);
-      return (reload ? reload.then(() => this.pipelineSent(home)) : this.pipelineSent(home)).then(() => false);
+      return (reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent()).then(() => false);
     });
   }
 
   /**
    * What ioredis's auto-pipeline holds is written (a MULTI or a pipeline is written at once, and
    * would pass the commands of calls made before it, still held there until the turn's end).
-   * `home`: a key of the read's node, on a Cluster (else every node's batch is waited for).
    */
-  private async pipelineSent(home?: string): Promise<void> {
+  private async pipelineSent(): Promise<void> {
     if (this.redis.autoPipelineQueueSize === 0) return;
     // What it holds now was made before this call: handed over at once, in order. (Waiting for
     // ioredis to write it, a few turns, fell short whenever it held it behind a batch still
-    // unanswered, Redis frozen or slow: the read was written first, and a get made after a submit
-    // found no task.) Calls made after this go in batches of their own, after it.
-    if (!(this.redis instanceof Cluster) && sendHeld(this.redis)) return;
-    // (a Cluster's batches, one per node, wait there behind the node's batch still unanswered:
-    // handed over, they could pass it; waited for by turns, a bound of ten turns fell short
-    // whenever the client made calls every turn, and a get read a task before the cancel made
-    // before it)
-    await heldAnswered(this.redis, home);
+    // unanswered, Redis frozen or slow, and on a Cluster whenever the client made calls every
+    // turn, ioredis holding each node's batch until the node answered the one before: the read
+    // was written first, and a get read a task before the cancel, even the submit, made before
+    // it. Waiting until it was answered let the calls made after the read pass it.) Calls made
+    // after this go in batches of their own, after it.
+    if (sendHeld(this.redis)) return;
+    // (another ioredis than the one sendHeld was written for)
+    for (let turns = 0; turns < 10 && this.redis.autoPipelineQueueSize > 0; turns++) await new Promise((r) => setImmediate(r));
   }
 
   /**
    * A read, after checkReads; made again when a script sent before it found the function
    * library missing (it ran before that script was sent again, src/script-line.ts), once the
-   * library is loaded again and those scripts sent. `home`: a key of the one node it reads, on a
-   * Cluster (it waits then only for the calls made before it to that node).
+   * library is loaded again and those scripts sent.
    */
-  private async reading<T>(read: () => Promise<T>, home?: string): Promise<T> {
+  private async reading<T>(read: () => Promise<T>): Promise<T> {
     // A reload under way: the read takes its place among the calls it holds, so that one made
     // after it, held too, is sent after it. What it does there is given with the place (set a
     // step later, the reload could end in between, and the calls held after it go out first).
@@ -396,7 +393,7 @@ export class Client {
         this.readMarked(read).then(resolve, reject);
       };
     });
-    let answer = (await this.checkReadsPlaced(start, home)) ? await inPlace : await this.readMarked(read);
+    let answer = (await this.checkReadsPlaced(start)) ? await inPlace : await this.readMarked(read);
     while (answer === READ_AGAIN) {
       await this.checkReads();
       answer = await this.readMarked(read);
@@ -900,7 +897,7 @@ export class Client {
   async get(id: string): Promise<TaskInfo | null> {
     checkId('get', id);
     const k = this.keysOf(id);
-    const replies = (await this.reading(() => this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec(), k.task(id))) ?? [];
+    const replies = (await this.reading(() => this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec())) ?? [];
     const [hashError, h] = (replies[0] ?? [null, null]) as [Error | null, Record<string, string> | null];
     const queued = replies[1]?.[1] === 1;
     // A key of another type under the task's name (set by hand): say so rather than throw.
@@ -969,7 +966,7 @@ export class Client {
     const text = formatControl(message);
     const k = this.keysOf(id);
     // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)
-    const [[, hash], [, queued]] = (await this.reading(() => this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec(), k.task(id))) as [[unknown, number], [unknown, number]];
+    const [[, hash], [, queued]] = (await this.reading(() => this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec())) as [[unknown, number], [unknown, number]];
     if (!hash && !queued) throw new TaskNotFoundError(id);
     await this.redis.publish(k.control(id), text);
   }
@@ -1119,7 +1116,7 @@ export class Client {
       if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError(`deadLetters: ${name} must be a whole number >= 0, got ${showId(v)}`);
     }
     if (limit === 0) return this.checkReads().then(() => []);
-    if (this.parts.length === 1) return (await this.reading(() => readDeadLetters(this.redis, this.keys, offset, limit), this.keys.newQueue)).letters;
+    if (this.parts.length === 1) return (await this.reading(() => readDeadLetters(this.redis, this.keys, offset, limit))).letters;
     // each partition's newest offset + limit, merged newest first (their keys name their partition)
     const all = await this.reading(() => Promise.all(this.parts.map(async (k, p) => (await readDeadLetters(this.redis, k, 0, offset + limit)).letters.map((l) => ({ ...l, key: `${p}/${l.key}` })))));
     return all
@@ -1140,7 +1137,7 @@ export class Client {
   /** One dead letter by its key, or null (retried, purged or dropped). */
   async deadLetter(key: string): Promise<DeadLetter | null> {
     const at = this.deadLetterAt(letterKey('deadLetter', key));
-    const l = await this.reading(() => readDeadLetter(this.redis, at.keys, at.key), at.keys.newQueue);
+    const l = await this.reading(() => readDeadLetter(this.redis, at.keys, at.key));
     return l && { ...l, key };
   }
 
@@ -1174,7 +1171,7 @@ export class Client {
    * that serve it, paused. A function with queued tasks and no worker waits for one.
    */
   async stats(): Promise<SwarmStats> {
-    if (this.parts.length === 1) return this.reading(() => this.statsOf(this.keys), this.keys.newQueue);
+    if (this.parts.length === 1) return this.reading(() => this.statsOf(this.keys));
     // summed over the partitions; workers are listed in each (the same), paused is set in each
     const each = await this.reading(() => Promise.all(this.parts.map((k) => this.statsOf(k))));
     const out: SwarmStats = { queued: 0, tasks: 0, workers: each[0]!.workers, dead: 0, ended: 0, paused: each[0]!.paused, functions: dictionary() };
@@ -1226,7 +1223,7 @@ export class Client {
 
   /** The limits set, each with how many of its tasks run now (over every partition). */
   async limits(): Promise<LimitInfo[]> {
-    if (this.parts.length === 1) return this.reading(() => readLimits(this.redis, this.keys), this.keys.newQueue);
+    if (this.parts.length === 1) return this.reading(() => readLimits(this.redis, this.keys));
     const each = await this.reading(() => Promise.all(this.parts.map((k) => readLimits(this.redis, k))));
     const running = new Map<string, number>();
     for (const list of each) for (const l of list) running.set(`${l.function ?? ''}\u0000${l.group ?? ''}`, (running.get(`${l.function ?? ''}\u0000${l.group ?? ''}`) ?? 0) + l.running);
@@ -1295,7 +1292,7 @@ export class Client {
 
   /** The schedules set, by name: when each fires next, and what its last firing queued. */
   async schedules(): Promise<ScheduleInfo[]> {
-    return this.reading(() => readSchedules(this.redis, this.keys), this.keys.newQueue);
+    return this.reading(() => readSchedules(this.redis, this.keys));
   }
 
   /**
@@ -1303,7 +1300,7 @@ export class Client {
    * active (swept within taskTimeout). One silent for two taskTimeouts is dropped from the list.
    */
   async monitors(): Promise<MonitorView[]> {
-    return this.reading(async () => readMonitors(this.redis, this.keys, await redisTimeAt(this.redis, this.keys.monitorsSeen)), this.keys.newQueue);
+    return this.reading(async () => readMonitors(this.redis, this.keys, await redisTimeAt(this.redis, this.keys.monitorsSeen)));
   }
 
   /** Stop new claims across the swarm, or of one function; running tasks go on. */

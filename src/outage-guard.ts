@@ -23,7 +23,6 @@
  * then. Only the Client is guarded: workers and monitors ride an outage in their machines
  * (redisDown), which decide what waits.
  */
-import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type Command } from 'ioredis';
 import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
@@ -289,30 +288,6 @@ export function sendHeld(redis: Connection): boolean {
     });
   }
   return true;
-}
-
-/**
- * Answered: the batches ioredis's auto-pipeline holds now (the calls made before this), each once
- * Redis has answered it, or failed; undefined when it holds none. On a Cluster each node's batch
- * waits there until the node's batch before it is answered (src/autoPipelining.ts there), so a
- * MULTI, written at once, would pass it. With `key`, only the batch for its node (a node frozen
- * with a batch of its own does not hold a read of another's keys). Calls made after this, in
- * later batches, are not waited for: a client that makes calls every turn does not keep a read
- * waiting.
- */
-export function heldAnswered(redis: Connection, key?: string): Promise<void> | undefined {
-  const cluster = redis as unknown as { _autoPipelines?: Map<string, { promise?: Promise<unknown> }>; slots?: string[][]; options: { keyPrefix?: string } };
-  const held = cluster._autoPipelines;
-  if (!(held instanceof Map) || held.size === 0) return undefined;
-  // (ioredis's own name for a node's batch: the slot's nodes joined, ':read' or ':write' added
-  // when reads go to replicas)
-  const node = key === undefined ? undefined : cluster.slots?.[calculateSlot(`${cluster.options.keyPrefix ?? ''}${key}`)]?.join(',');
-  const answers: Promise<unknown>[] = [];
-  for (const [slotKey, pipeline] of held) {
-    if (node !== undefined && slotKey !== node && !slotKey.startsWith(`${node}:`)) continue;
-    if (pipeline.promise) answers.push(pipeline.promise.catch(() => undefined));
-  }
-  return answers.length === 0 ? undefined : Promise.all(answers).then(() => undefined);
 }
 
 /** what our own flush of a connection's queue (src/redis.ts failQueued) says went wrong: ioredis's own says nothing */

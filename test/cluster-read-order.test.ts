@@ -1,8 +1,9 @@
 /**
- * A client on a Redis Cluster reads its own writes: a read made after a write, in the same turn
- * or the next, reads what the write left, while the client makes calls every turn (which keeps
- * each node's auto-pipelined batch behind one still unanswered, where a read, a MULTI written at
- * once, could pass it); and a read of one node's keys does not wait for another node, frozen with
+ * A client on a Redis Cluster reads its own writes in the order it made its calls: a read made
+ * after a write, in the same turn or the next, reads what the write left, and one made before it
+ * what was there before. While the client makes calls every turn, ioredis keeps each node's
+ * auto-pipelined batch behind the node's batch still unanswered, where a read, a MULTI written at
+ * once, could pass it. And a read of one node's keys does not wait for another node, frozen with
  * calls of the client's waiting for it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +42,26 @@ describe('a Cluster client reading its own writes, calls made every turn', () =>
           await Promise.all(writes);
           const read = await Promise.all(gets);
           expect(read.filter((g) => !g.endsWith(' END'))).toEqual([]);
+        } finally {
+          await c.close();
+        }
+      }, 30_000);
+
+      it(`a get made before a cancel reads the task queued (${partitions} partition(s), round ${round})`, async () => {
+        const c = client();
+        try {
+          await c.submit('f', 0, { id: 'warm' });
+          const gets: Promise<string>[] = [];
+          const writes: Promise<unknown>[] = [];
+          for (let i = 0; i < TURNS; i++) {
+            writes.push(c.submit('f', i, { id: `q${i}` }));
+            gets.push(c.get(`q${i}`).then((t) => `q${i} ${t?.state ?? 'unknown'}`));
+            writes.push(c.cancel(`q${i}`));
+            await turn();
+          }
+          await Promise.all(writes);
+          const read = await Promise.all(gets);
+          expect(read.filter((g) => !g.endsWith(' QUEUED'))).toEqual([]);
         } finally {
           await c.close();
         }
