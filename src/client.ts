@@ -354,7 +354,15 @@ export class Client {
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
       const reload = reloading(this.redis);
-      return (reload ? reload.then(() => this.pipelineSent()) : this.pipelineSent()).then(() => false);
+      if (reload) return reload.then(() => this.pipelineSent()).then(() => false);
+      // What is held handed over and the read written in one step: a step between, and a read
+      // made after this one, handing over the calls made between the two (a cancel), sent them
+      // before this read (a get made before the cancel read the task cancelled).
+      if (run && (this.redis.autoPipelineQueueSize === 0 || sendHeld(this.redis))) {
+        run();
+        return true;
+      }
+      return this.pipelineSent().then(() => false);
     });
   }
 
@@ -385,6 +393,7 @@ export class Client {
     // A reload under way: the read takes its place among the calls it holds, so that one made
     // after it, held too, is sent after it. What it does there is given with the place (set a
     // step later, the reload could end in between, and the calls held after it go out first).
+    // None: it is written as what ioredis's auto-pipeline holds is handed over, in that step.
     let start!: () => void;
     const inPlace = new Promise<T | typeof READ_AGAIN>((resolve, reject) => {
       start = () => {
