@@ -332,10 +332,10 @@ export class Client {
   }
 
   /**
-   * checkReads; with `run`, a reload under way once the calls made before this one are in line
-   * takes the read's place among the calls it holds, `run` called there (src/script-line.ts
-   * holdPlace): true then, rather than waiting for it to end (which sent the calls made after the
-   * read before it).
+   * checkReads; with `run` (the read), true once `run` was called: in the step that hands over
+   * what ioredis's auto-pipeline holds, or, a reload under way once the calls made before this
+   * one are in line, at the read's place among the calls it holds (src/script-line.ts holdPlace)
+   * rather than once it ended (which sent the calls made after the read before it).
    */
   private checkReadsPlaced(run?: () => void): Promise<boolean> {
     // (closed: a StateError, before a check that would say Redis cannot be reached)

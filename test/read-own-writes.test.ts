@@ -1,7 +1,8 @@
 /**
  * A client reads its own writes in the order it made its calls, on one Redis and on a Cluster: a
  * read made after a write, in the same turn or the next, reads what the write left, and one made
- * before it what was there before, while the client makes calls every turn. (On a Cluster
+ * before it what was there before, while the client makes calls every turn, and when another
+ * read, made after the write in the same turn, hands the write over. (On a Cluster
  * ioredis keeps each node's auto-pipelined batch behind the node's batch still unanswered, where
  * a read, a MULTI written at once, could pass it.) And on a Cluster a read of one node's keys
  * does not wait for another node, frozen with calls of the client's waiting for it.
@@ -108,6 +109,42 @@ describe('a client reading its own writes, calls made every turn', () => {
       }
     }, 30_000);
   }
+});
+
+let n = 0;
+const options = (where: string) => (where === 'a Cluster' ? { cluster: d.seeds, keyPrefix: `{rb${n++}}:` } : one.options());
+
+describe('a read made before a write, another read made after it in the same turn', () => {
+  for (const where of ['one Redis', 'a Cluster'])
+    for (const warm of [false, true]) {
+      it(`a get made before a cancel reads the task queued, one made after it cancelled (${where}, ${warm ? 'warm' : 'first calls'})`, async () => {
+        const c = new Client({ redis: options(where) });
+        try {
+          if (warm) await c.submit('f', 0, { id: 'warm' });
+          const submitted = c.submit('f', 1, { id: 'a' });
+          const before = c.get('a').then((t) => t?.state ?? 'none');
+          const cancelled = c.cancel('a');
+          const after = c.get('a').then((t) => t?.state ?? 'none');
+          expect([await submitted, await before, await cancelled, await after]).toEqual(['a', 'QUEUED', 'cancelled', 'END']);
+        } finally {
+          await c.close();
+        }
+      }, 30_000);
+
+      it(`limits() made before a setLimit does not list it, one made after it does (${where}, ${warm ? 'warm' : 'first calls'})`, async () => {
+        const c = new Client({ redis: options(where) });
+        try {
+          if (warm) await c.submit('f', 0, { id: 'warm' });
+          const before = c.limits().then((all) => all.map((l) => l.function));
+          const set = c.setLimit({ function: 'g' }, { concurrency: 2 });
+          const after = c.limits().then((all) => all.map((l) => l.function));
+          await set;
+          expect([await before, await after]).toEqual([[], ['g']]);
+        } finally {
+          await c.close();
+        }
+      }, 30_000);
+    }
 });
 
 describe('a Cluster client, one primary frozen with its calls waiting', () => {
