@@ -31,7 +31,7 @@ import { atKey, primaries, type Connection } from './redis.js';
 import { FcallCommand } from './fcall-command.js';
 import { askPrimaries } from './each-primary.js';
 import { answered, inLine, sendAgain } from './script-line.js';
-import { DEAD_LETTER_REASONS } from './errors.js';
+import { DEAD_LETTER_REASONS, RedisUnavailableError } from './errors.js';
 
 /** script name -> number of KEYS it takes (see each file's header); `[n, m]`: from n to m */
 export const SCRIPTS = {
@@ -228,6 +228,18 @@ function notLoaded(e: unknown): boolean {
   return e instanceof Error && /Function not found/i.test(e.message);
 }
 
+/**
+ * A redirect ioredis handed on rather than followed: it follows MOVED and ASK only for a batch
+ * whose every command got the same one, and a batch a slot's move split (its first calls run on
+ * the source before the move, the rest refused after it) hands the rest theirs. Refused, they
+ * did not run; sent again here they could pass calls made after them, which ioredis sends on
+ * at once: the caller is told, in words it can act on.
+ */
+function redirected(e: unknown): RedisUnavailableError | undefined {
+  if (!(e instanceof Error) || !/^(MOVED|ASK) \d+ /.test(e.message)) return undefined;
+  return new RedisUnavailableError(`the swarm's slot moved to another Redis Cluster node while this call was on its way (${e.message}): it did not run; make it again`, e);
+}
+
 function check(name: ScriptName, keys: readonly string[]): void {
   const takes: number | readonly [number, number] = SCRIPTS[name];
   const [least, most] = typeof takes === 'number' ? [takes, takes] : takes;
@@ -255,7 +267,7 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
       (e: unknown) => {
         if (!notLoaded(e)) {
           answered(ticket);
-          throw e;
+          throw redirected(e) ?? e;
         }
         const again = sendAgain(ticket, 0, () => loadLibrary(redis), () => fcall(redis, fn, keys, args, unbatched), e);
         answered(ticket);
