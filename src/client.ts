@@ -285,6 +285,11 @@ export class Client {
    */
   private onOwnDb(): void {
     this.open();
+    this.ownDb();
+  }
+
+  /** onOwnDb without the close check: for a call made before close(), a step on */
+  private ownDb(): void {
     const refused = selectRefusal(this.redis, `Redis at ${redisAddress(this.config)}`);
     if (refused) throw refused;
   }
@@ -343,7 +348,9 @@ export class Client {
     const first = this.submitsFirst();
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
     return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => {
-      this.onOwnDb();
+      // (the db only: a read made before close() is answered, as a write made before it is,
+      // where the close check here refused it, close() being called in the meantime)
+      this.ownDb();
       // (its place taken here, a step on, where a read with no reload under way hands over what
       // the auto-pipeline holds: a call made before it, a cancel, reaches its script after its
       // own step, `await this.checkServer()`, and is held then; taken as the read was made, the
@@ -389,7 +396,14 @@ export class Client {
    * library missing (it ran before that script was sent again, src/script-line.ts), once the
    * library is loaded again and those scripts sent.
    */
-  private async reading<T>(read: () => Promise<T>): Promise<T> {
+  private reading<T>(read: () => Promise<T>): Promise<T> {
+    const answer = this.readingPlaced(read);
+    // (close() lets it finish before it quits, as the submits made before it)
+    this.closeWaitsFor(answer.then(ignore, ignore));
+    return answer;
+  }
+
+  private async readingPlaced<T>(read: () => Promise<T>): Promise<T> {
     // A reload under way: the read takes its place among the calls it holds, so that one made
     // after it, held too, is sent after it. What it does there is given with the place (set a
     // step later, the reload could end in between, and the calls held after it go out first).
