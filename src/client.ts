@@ -16,7 +16,7 @@ import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subsc
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
 import { READ_AGAIN, holdPlace, readInPlace, readMark, reloading } from './script-line.js';
-import { ensureLibrary } from './scripts.js';
+import { ensureLibrary, partlyRun, refusedMoving } from './scripts.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
 import {
@@ -611,7 +611,8 @@ export class Client {
       const written = this.write(batches[i]!);
       // (the last batch's script is written: a call made after the submitMany may go)
       if (i === batches.length - 1) issued();
-      ids.push(...(await written));
+      // (a batch refused after one that ran: the submitMany ran in part)
+      ids.push(...(await (i > 0 ? written.catch((e: unknown) => Promise.reject(partlyRun(e, 'submitMany'))) : written)));
     }
     const what = `submit of ${ids.length === 1 ? `task ${quote(ids[0])}` : `${ids.length} tasks`}`;
     // (one WAIT per partition written: on a Cluster each may be another primary)
@@ -777,7 +778,8 @@ export class Client {
       byPart.set(p, [...(byPart.get(p) ?? []), i]);
     });
     const out: Awaited<ReturnType<typeof submitTasks>> = new Array(subs.length);
-    await Promise.all(
+    await allShares(
+      'submitMany',
       [...byPart].map(async ([p, at]) => {
         const replies = await submitTasks(this.redis, this.parts[p]!, at.map((i) => subs[i]!));
         at.forEach((i, j) => (out[i] = replies[j]!));
@@ -1241,7 +1243,7 @@ export class Client {
     await this.checkServer();
     // in every partition: each enforces it on its own tasks (docs/deployments.md, partitions);
     // all written now, so that a submit made after this call reaches each partition after it
-    await Promise.all(this.parts.map((k) => setLimit(this.redis, k, target, limit)));
+    await allShares('setLimit', this.parts.map((k) => setLimit(this.redis, k, target, limit)));
   }
 
   /** The limits set, each with how many of its tasks run now (over every partition). */
@@ -1331,7 +1333,7 @@ export class Client {
     const target = checkPauseTarget('pause', fn);
     await this.checkServer();
     // (every partition written now: a submit made after this call finds each paused)
-    await Promise.all(this.parts.map((k) => pause(this.redis, k, target)));
+    await allShares('pause', this.parts.map((k) => pause(this.redis, k, target)));
   }
 
   /**
@@ -1343,7 +1345,7 @@ export class Client {
     const target = checkPauseTarget('resume', fn);
     await this.checkServer();
     // (every partition written now, as pause does)
-    const was = await Promise.all(this.parts.map((k) => resume(this.redis, k, target)));
+    const was = await allShares('resume', this.parts.map((k) => resume(this.redis, k, target)));
     return was.includes(true);
   }
 
@@ -1479,6 +1481,18 @@ interface Coalesced {
 }
 
 const ignore = (): void => {};
+
+/**
+ * The shares of a call over several partitions, each settled: one refused by a slot's move
+ * while another ran says the call ran in part (src/scripts.ts partlyRun), not that it did not.
+ */
+async function allShares<T>(what: string, shares: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(shares);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  // (every share refused by the move: none ran. One that failed otherwise may have run)
+  throw settled.every((s) => s.status === 'rejected' && refusedMoving(s.reason)) ? failed.reason : partlyRun(failed.reason, what);
+}
 
 /** setTimeout's largest delay (ms); a longer one fires at once */
 const MAX_TIMER = 2 ** 31 - 1;

@@ -237,7 +237,31 @@ function notLoaded(e: unknown): boolean {
  */
 function redirected(e: unknown): RedisUnavailableError | undefined {
   if (!(e instanceof Error) || !/^(MOVED|ASK) \d+ /.test(e.message)) return undefined;
-  return new RedisUnavailableError(`the swarm's slot moved to another Redis Cluster node while this call was on its way (${e.message}): it did not run; make it again`, e);
+  const refused = new RedisUnavailableError(`the swarm's slot moved to another Redis Cluster node while this call was on its way (${e.message}): it did not run; make it again`, e);
+  refusedByMove.add(refused);
+  return refused;
+}
+
+const refusedByMove = new WeakSet<Error>();
+
+/** a script call's error saying a slot's move refused it (it did not run) */
+export function refusedMoving(e: unknown): e is RedisUnavailableError {
+  return e instanceof RedisUnavailableError && refusedByMove.has(e);
+}
+
+/**
+ * The error of a call made of several scripts (a share per partition, a batch after another)
+ * when one of them was refused by a slot's move (`redirected`) and another ran: that one did
+ * not run, the call did in part, and made again whole its part that ran runs again (a
+ * submitMany of generated ids queues those tasks twice). Any other error as it is.
+ */
+export function partlyRun(e: unknown, what: string): unknown {
+  if (!refusedMoving(e)) return e;
+  const move = e.cause instanceof Error ? e.cause.message : e.message;
+  return new RedisUnavailableError(
+    `${what}: a slot of the swarm moved to another Redis Cluster node while this call was on its way (${move}): the part of it for that slot did not run, the rest did; made again whole, the part that ran runs again`,
+    e.cause,
+  );
 }
 
 function check(name: ScriptName, keys: readonly string[]): void {
