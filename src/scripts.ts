@@ -32,6 +32,7 @@ import { FcallCommand } from './fcall-command.js';
 import { askPrimaries } from './each-primary.js';
 import { answered, inLine, sendAgain } from './script-line.js';
 import { DEAD_LETTER_REASONS, RedisUnavailableError } from './errors.js';
+import { within } from './within.js';
 
 /** script name -> number of KEYS it takes (see each file's header); `[n, m]`: from n to m */
 export const SCRIPTS = {
@@ -244,6 +245,19 @@ function redirected(e: unknown): RedisUnavailableError | undefined {
 
 const refusedByMove = new WeakSet<Error>();
 
+/**
+ * The slots read again, after a redirect ioredis handed on: it learns nothing from one (its
+ * slot table kept the slot on the node that refused it, and every batch for the slot that
+ * also held a call for another slot of that node, run there, was split again: a call over
+ * every partition, made again, failed each time). Bounded: the caller is told meanwhile.
+ */
+function learnSlots(cluster: Cluster): Promise<unknown> {
+  return within(SLOTS_READ_MS, new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())));
+}
+
+/** how long a refused call waits for the slots to be read again before it rejects */
+const SLOTS_READ_MS = 1000;
+
 /** a script call's error saying a slot's move refused it (it did not run) */
 export function refusedMoving(e: unknown): e is RedisUnavailableError {
   return e instanceof RedisUnavailableError && refusedByMove.has(e);
@@ -291,7 +305,9 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
       (e: unknown) => {
         if (!notLoaded(e)) {
           answered(ticket);
-          throw redirected(e) ?? e;
+          const moved = redirected(e);
+          if (moved && redis instanceof Cluster) return learnSlots(redis).then(() => Promise.reject(moved));
+          throw moved ?? e;
         }
         const again = sendAgain(ticket, 0, () => loadLibrary(redis), () => fcall(redis, fn, keys, args, unbatched), e);
         answered(ticket);
