@@ -31,7 +31,7 @@ import { atKey, primaries, type Connection } from './redis.js';
 import { FcallCommand } from './fcall-command.js';
 import { askPrimaries } from './each-primary.js';
 import { answered, inLine, sendAgain } from './script-line.js';
-import { DEAD_LETTER_REASONS, RedisUnavailableError } from './errors.js';
+import { ConfigError, DEAD_LETTER_REASONS, RedisUnavailableError, type TaskSwarmError } from './errors.js';
 import { within } from './within.js';
 
 /** script name -> number of KEYS it takes (see each file's header); `[n, m]`: from n to m */
@@ -236,8 +236,13 @@ function notLoaded(e: unknown): boolean {
  * did not run; sent again here they could pass calls made after them, which ioredis sends on
  * at once: the caller is told, in words it can act on.
  */
-function redirected(e: unknown): RedisUnavailableError | undefined {
+function redirected(e: unknown, redis: Connection): TaskSwarmError | undefined {
   if (!(e instanceof Error) || !/^(MOVED|ASK) \d+ /.test(e.message)) return undefined;
+  // (one Redis that answers MOVED is a Cluster node named as one Redis, which no longer serves
+  // the swarm's slot, if it ever did: made again, the call is refused again)
+  if (!(redis instanceof Cluster)) {
+    return new ConfigError(`Redis answered ${e.message}: it is a node of a Redis Cluster, which does not serve the swarm's keys; name the cluster (redis.cluster), not one of its nodes`, { cause: e });
+  }
   const refused = new RedisUnavailableError(`the swarm's slot moved to another Redis Cluster node while this call was on its way (${e.message}): it did not run; make it again`, e);
   refusedByMove.add(refused);
   return refused;
@@ -305,7 +310,7 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
       (e: unknown) => {
         if (!notLoaded(e)) {
           answered(ticket);
-          const moved = redirected(e);
+          const moved = redirected(e, redis);
           if (moved && redis instanceof Cluster) return learnSlots(redis).then(() => Promise.reject(moved));
           throw moved ?? e;
         }
