@@ -5,10 +5,10 @@
  * close() never resolves. The CLI bounds it (within 1 s); a library caller's shutdown does not.
  * The test failed before the fix (close() hung).
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StateError } from '../src/index.js';
 import { within } from '../src/within.js';
-import { startRedis } from './helpers/redis-server.js';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
 
 describe('Client.close while Redis is unreachable', () => {
   it('resolves within a few seconds', { timeout: 30_000 }, async () => {
@@ -50,4 +50,35 @@ describe('a closed Client', () => {
       await server.stop();
     }
   });
+});
+
+describe('calls made just before close()', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  }, 30_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a get made before close() reads the task, as a cancel made before it cancels it', async () => {
+    const c = new Client({ redis: { ...server.options(), keyPrefix: '{rbc}:' } });
+    await c.submit('f', 0, { id: 'a' });
+    await c.submit('f', 0, { id: 'b' });
+    const got = c.get('a').then((t) => t?.state ?? 'none', (e: Error) => `${e.name}: ${e.message}`);
+    const stats = c.stats().then((s) => s.queued, (e: Error) => `${e.name}: ${e.message}`);
+    const cancelled = c.cancel('b').catch((e: Error) => `${e.name}: ${e.message}`);
+    await c.close();
+    expect([await got, await stats, await cancelled]).toEqual(['QUEUED', 2, 'cancelled']);
+  }, 30_000);
+
+  it("a client's first call, a get, made before close() reads the task", async () => {
+    const w = new Client({ redis: { ...server.options(), keyPrefix: '{rbc2}:' } });
+    await w.submit('f', 0, { id: 'a' });
+    await w.close();
+    const c = new Client({ redis: { ...server.options(), keyPrefix: '{rbc2}:' } });
+    const got = c.get('a').then((t) => t?.state ?? 'none', (e: Error) => `${e.name}: ${e.message}`);
+    await c.close();
+    expect(await got).toBe('QUEUED');
+  }, 30_000);
 });
