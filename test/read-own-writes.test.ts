@@ -27,6 +27,30 @@ afterAll(async () => {
 const turn = () => new Promise((r) => setImmediate(r));
 const TURNS = 60;
 
+/**
+ * Each turn a submit of a task, then a cancel and a get of the task submitted `lag` turns
+ * before (the get made before the cancel or after it): what each get read. (`tag` starts the
+ * ids: the cases of one client share its keys.)
+ */
+async function getsAroundCancels(c: Client, o: { getFirst: boolean; lag: number; tag: string }): Promise<string[]> {
+  await c.submit('f', 0, { id: 'warm' });
+  const gets: Promise<string>[] = [];
+  const writes: Promise<unknown>[] = [];
+  for (let i = 0; i < TURNS; i++) {
+    writes.push(c.submit('f', i, { id: `${o.tag}${i}` }));
+    const id = `${o.tag}${i - o.lag}`;
+    if (i >= o.lag) {
+      const get = () => gets.push(c.get(id).then((t) => `${id} ${t?.state ?? 'unknown'}`));
+      if (o.getFirst) get();
+      writes.push(c.cancel(id));
+      if (!o.getFirst) get();
+    }
+    await turn();
+  }
+  await Promise.all(writes);
+  return Promise.all(gets);
+}
+
 describe('a client reading its own writes, calls made every turn', () => {
   const cases = ['one Redis', 'a Cluster'].flatMap((where) => [1, 3].flatMap((partitions) => [1, 2].map((round) => ({ where, partitions, round }))));
   for (const { where, partitions, round } of cases) {
@@ -36,19 +60,8 @@ describe('a client reading its own writes, calls made every turn', () => {
     it(`a get made after a cancel reads the task cancelled (${where}, ${partitions} partition(s), round ${round})`, async () => {
       const c = client();
       try {
-        await c.submit('f', 0, { id: 'warm' });
-        const gets: Promise<string>[] = [];
-        const writes: Promise<unknown>[] = [];
-        for (let i = 0; i < TURNS; i++) {
-          writes.push(c.submit('f', i, { id: `t${i}` }));
-          if (i > 0) {
-            writes.push(c.cancel(`t${i - 1}`));
-            gets.push(c.get(`t${i - 1}`).then((t) => `t${i - 1} ${t?.state ?? 'unknown'}`));
-          }
-          await turn();
-        }
-        await Promise.all(writes);
-        const read = await Promise.all(gets);
+        // (the cancel and the get of the task submitted the turn before)
+        const read = await getsAroundCancels(c, { getFirst: false, lag: 1, tag: 't' });
         expect(read.filter((g) => !g.endsWith(' END'))).toEqual([]);
       } finally {
         await c.close();
@@ -58,17 +71,7 @@ describe('a client reading its own writes, calls made every turn', () => {
     it(`a get made before a cancel reads the task queued (${where}, ${partitions} partition(s), round ${round})`, async () => {
       const c = client();
       try {
-        await c.submit('f', 0, { id: 'warm' });
-        const gets: Promise<string>[] = [];
-        const writes: Promise<unknown>[] = [];
-        for (let i = 0; i < TURNS; i++) {
-          writes.push(c.submit('f', i, { id: `q${i}` }));
-          gets.push(c.get(`q${i}`).then((t) => `q${i} ${t?.state ?? 'unknown'}`));
-          writes.push(c.cancel(`q${i}`));
-          await turn();
-        }
-        await Promise.all(writes);
-        const read = await Promise.all(gets);
+        const read = await getsAroundCancels(c, { getFirst: true, lag: 0, tag: 'q' });
         expect(read.filter((g) => !g.endsWith(' QUEUED'))).toEqual([]);
       } finally {
         await c.close();
