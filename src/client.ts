@@ -342,9 +342,10 @@ export class Client {
    * one are in line, at the read's place among the calls it holds (src/script-line.ts holdPlace)
    * rather than once it ended (which sent the calls made after the read before it).
    */
-  private checkReadsPlaced(run?: () => void): Promise<boolean> {
-    // (closed: a StateError, before a check that would say Redis cannot be reached)
-    this.open();
+  private checkReadsPlaced(run?: () => void, madeBefore = false): Promise<boolean> {
+    // (closed: a StateError, before a check that would say Redis cannot be reached; not for a
+    // read made before close(), made again after it)
+    if (!madeBefore) this.open();
     const first = this.submitsFirst();
     // (a read is a MULTI, which ioredis writes at once: after what the auto-pipeline holds)
     return (first ? first.then(() => this.readsCheck()) : this.readsCheck()).then(() => {
@@ -418,7 +419,8 @@ export class Client {
     });
     let answer = (await this.checkReadsPlaced(start)) ? await inPlace : await this.readMarked(read);
     while (answer === READ_AGAIN) {
-      await this.checkReads();
+      // (made before close(), if that was called meanwhile: answered all the same)
+      await this.checkReadsPlaced(undefined, true);
       answer = await this.readMarked(read);
     }
     return answer;
