@@ -1490,10 +1490,15 @@ const ignore = (): void => {};
  */
 async function allShares<T>(what: string, shares: Promise<T>[]): Promise<T[]> {
   const settled = await Promise.allSettled(shares);
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
-  // (every share refused by the move: none ran. One that failed otherwise may have run)
-  throw settled.every((s) => s.status === 'rejected' && refusedMoving(s.reason)) ? failed.reason : partlyRun(failed.reason, what);
+  const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed.length) return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  const moved = failed.find((s) => refusedMoving(s.reason));
+  const other = failed.find((s) => !refusedMoving(s.reason));
+  // (a share ran and one was refused by the move: the call ran in part)
+  if (moved && failed.length < settled.length) throw partlyRun(moved.reason, what);
+  // (none ran for sure: a share that failed otherwise says what it knows, the ones refused by
+  // the move did not run; every share refused by the move, none ran)
+  throw (other ?? moved)!.reason;
 }
 
 /** setTimeout's largest delay (ms); a longer one fires at once */
