@@ -250,6 +250,13 @@ function redirected(e: unknown, redis: Connection): TaskSwarmError | undefined {
 
 const refusedByMove = new WeakSet<Error>();
 
+/** a script's refusal as its caller is told it: a redirect handed on as `redirected` says, once the slots are read again */
+function refused(e: unknown, redis: Connection): Promise<never> {
+  const moved = redirected(e, redis);
+  if (moved && redis instanceof Cluster) return learnSlots(redis).then(() => Promise.reject(moved));
+  return Promise.reject(moved ?? e);
+}
+
 /**
  * The slots read again, after a redirect ioredis handed on: it learns nothing from one (its
  * slot table kept the slot on the node that refused it, and every batch for the slot that
@@ -310,11 +317,10 @@ export function runScript(redis: Connection, name: ScriptName, keys: readonly st
       (e: unknown) => {
         if (!notLoaded(e)) {
           answered(ticket);
-          const moved = redirected(e, redis);
-          if (moved && redis instanceof Cluster) return learnSlots(redis).then(() => Promise.reject(moved));
-          throw moved ?? e;
+          return refused(e, redis);
         }
-        const again = sendAgain(ticket, 0, () => loadLibrary(redis), () => fcall(redis, fn, keys, args, unbatched), e);
+        // (sent again after the load: a slot's move may refuse it then, as the first time)
+        const again = sendAgain(ticket, 0, () => loadLibrary(redis), () => fcall(redis, fn, keys, args, unbatched), e).catch((x: unknown) => refused(x, redis));
         answered(ticket);
         return again;
       },
