@@ -759,7 +759,10 @@ export class Client {
       if (other) throw new DuplicateTaskError(other.id);
       if (refused.length < subs.length) {
         const rest = subs.filter((t) => !refused.includes(t));
-        const again = await this.write(rest);
+        // (a partition's share queued its tasks already, another's wrote nothing: one refused
+        // by a slot's move now, the call ran in part)
+        const ran = replies.some((r) => r.queued);
+        const again = await this.write(rest).catch((e: unknown) => Promise.reject(ran ? partlyRun(e, 'submitMany') : e));
         let j = 0;
         return subs.map((t) => (refused.includes(t) ? t.id : again[j++]!));
       }
