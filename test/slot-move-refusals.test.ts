@@ -5,10 +5,11 @@
  * - a call so refused rejects with a RedisUnavailableError saying it did not run (never a raw
  *   "MOVED <slot> <node>"), and it did not: a submit so refused left no task;
  * - a call over several partitions of which a part ran says so (made again, a submitMany of
- *   generated ids would queue its tasks twice), and made again it runs whole (the client reads
- *   the slots again);
+ *   generated ids would queue its tasks twice), one of which none ran does not, and made again
+ *   it runs whole (the client reads the slots again);
  * - a Cluster node named as one Redis: a MOVED names that mistake.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, moveSwarmSlot, RedisUnavailableError } from '../src/index.js';
 import { deployCluster, keyHome, removeCluster, swarmHome, type ClusterDeployment } from './helpers/deployments.js';
@@ -79,8 +80,8 @@ describe('a slot moved under a client making calls every turn, some of them larg
 
 const PARTS = 6;
 
-/** a client whose partitions 0 and 1 are on one node, partition 1 then moved to another (the client not told) */
-async function staleClient(prefix: string): Promise<{ c: Client; fresh: Client }> {
+/** a client whose partitions 0 and 1 are on one node, partition `moved` of them then moved to another (the client not told) */
+async function staleClient(prefix: string, moved = 1): Promise<{ c: Client; fresh: Client }> {
   const redis = { cluster: d.seeds, keyPrefix: prefix, partitions: PARTS };
   const c = new Client({ redis });
   const parts = (c as unknown as { parts: { newQueue: string }[] }).parts;
@@ -88,8 +89,8 @@ async function staleClient(prefix: string): Promise<{ c: Client; fresh: Client }
   expect(homes[1]).toBe(homes[0]);
   // (every partition's slot known to the client, and written: the move has keys to take)
   await c.submitMany(Array.from({ length: 60 }, (_, i) => ({ fn: 'f', data: i })));
-  const to = d.nodes.find((n) => n.port !== homes[1])!;
-  await moveSwarmSlot(redis, { host: '127.0.0.1', port: to.port }, { partition: 1 });
+  const to = d.nodes.find((n) => n.port !== homes[moved])!;
+  await moveSwarmSlot(redis, { host: '127.0.0.1', port: to.port }, { partition: moved });
   return { c, fresh: new Client({ redis }) };
 }
 
@@ -127,6 +128,30 @@ describe('a call over several partitions, one of them moved under it', () => {
       expect(outcome).not.toMatch(/\bit did not run\b/);
       expect(outcome).toMatch(/^pause: .*the rest did/);
     } finally {
+      await c.close();
+      await fresh.close();
+    }
+  }, 60_000);
+  it('a pause none of whose shares ran (the moved one refused, the others out of memory) does not say it ran in part', async () => {
+    // (partition 0 moved: its refusal is the first share's, in the batch to its old node with
+    // partition 1's, which that node refuses for its memory; every node refuses the rest)
+    const { c, fresh } = await staleClient('{sop3}:', 0);
+    const admins = d.nodes.map((n) => new Redis({ port: n.port }));
+    try {
+      for (const a of admins) await a.config('SET', 'maxmemory', '1');
+      const outcome = await c.pause('f').then(
+        () => 'paused',
+        (e: Error) => e.message,
+      );
+      for (const a of admins) await a.config('SET', 'maxmemory', '0');
+      expect(outcome).toMatch(/OOM/);
+      expect(outcome).not.toMatch(/in part|the rest did/);
+      expect((await fresh.stats()).functions['f']?.paused ?? false).toBe(false);
+    } finally {
+      for (const a of admins) {
+        await a.config('SET', 'maxmemory', '0');
+        a.disconnect();
+      }
       await c.close();
       await fresh.close();
     }
