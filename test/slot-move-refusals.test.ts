@@ -3,7 +3,8 @@
  * for a batch whose every command got it; a batch the move split (its first calls run on the
  * source before the move, the rest refused after it) hands the refusals to the calls:
  * - a call so refused rejects with a RedisUnavailableError saying it did not run (never a raw
- *   "MOVED <slot> <node>"), and it did not: a submit so refused left no task;
+ *   "MOVED <slot> <node>"), and it did not: a submit so refused left no task (made certain by a
+ *   client that still has a moved partition on the node of another, and caught under a move);
  * - a call over several partitions of which a part ran says so (made again, a submitMany of
  *   generated ids would queue its tasks twice), one of which none ran does not, and made again
  *   it runs whole (the client reads the slots again);
@@ -95,6 +96,31 @@ async function staleClient(prefix: string, moved = 1): Promise<{ c: Client; fres
 }
 
 describe('a call over several partitions, one of them moved under it', () => {
+  it('submits made in one tick, the moved partition\'s refused in the batch the old node split: that one did not run, and says so; the other ran', async () => {
+    const { c, fresh } = await staleClient('{sop4}:');
+    try {
+      const partOf = (id: string) => (c as unknown as { partOf(id: string): number }).partOf(id);
+      const idIn = (p: number, tag: string) => {
+        for (let i = 0; ; i++) if (partOf(`${tag}${i}`) === p) return `${tag}${i}`;
+      };
+      const [stays, moved] = [idIn(0, 'stays'), idIn(1, 'moved')];
+      const outcomes = await Promise.all(
+        [stays, moved].map((id) =>
+          c.submit('f', id, { id }).then(
+            () => 'submitted',
+            (e: Error) => `${e.name}: ${e.message}`,
+          ),
+        ),
+      );
+      expect(outcomes[0]).toBe('submitted');
+      expect(outcomes[1]).toMatch(/^RedisUnavailableError: .*MOVED.*it did not run; make it again$/);
+      expect([(await fresh.get(stays))?.state, (await fresh.get(moved))?.state ?? 'none']).toEqual(['QUEUED', 'none']);
+    } finally {
+      await c.close();
+      await fresh.close();
+    }
+  }, 60_000);
+
   it('a submitMany that queued part of its tasks does not say it did not run', async () => {
     const { c, fresh } = await staleClient('{sop1}:');
     try {
