@@ -352,12 +352,11 @@ export class Client {
       // (the db only: a read made before close() is answered, as a write made before it is,
       // where the close check here refused it, close() being called in the meantime)
       this.ownDb();
-      // (its place taken here, a step on, where a read with no reload under way hands over what
-      // the auto-pipeline holds: a call made before it, a cancel, reaches its script after its
-      // own step, `await this.checkServer()`, and is held then; taken as the read was made, the
-      // place came before that cancel's, and the get read the task queued. What the
-      // auto-pipeline holds is written as the read runs, in its place: waited for here, turns on
-      // a Cluster, the reload could end meanwhile and pass the place)
+      // (its place taken here, a step on: a call made before it, a cancel, reaches its script
+      // after its own step, `await this.checkServer()`, and is held then; taken as the read was
+      // made, the place came before that cancel's, and the get read the task queued. What the
+      // auto-pipeline holds is written as the read runs, in its place, not waited for here: the
+      // reload could end meanwhile and pass the place)
       if (run && holdPlace(this.redis, run)) return true;
       // (the library being loaded again: the scripts of calls made before this one are sent
       // when it ends, src/script-line.ts, and the read after them)
