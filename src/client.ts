@@ -1497,7 +1497,7 @@ async function allShares<T>(what: string, shares: Promise<T>[]): Promise<T[]> {
   const moved = failed.find((s) => refusedMoving(s.reason));
   const other = failed.find((s) => !refusedMoving(s.reason));
   // (a share ran and one was refused by the move: the call ran in part)
-  if (moved && failed.length < settled.length) throw partlyRun(moved.reason, what);
+  if (moved && failed.length < settled.length) throw partlyRun(moved.reason, what, other?.reason);
   // (none ran for sure: a share that failed otherwise says what it knows, the ones refused by
   // the move did not run; every share refused by the move, none ran)
   throw (other ?? moved)!.reason;

@@ -281,11 +281,13 @@ export function refusedMoving(e: unknown): e is RedisUnavailableError {
  * not run, the call did in part, and made again whole its part that ran runs again (a
  * submitMany of generated ids queues those tasks twice). Any other error as it is.
  */
-export function partlyRun(e: unknown, what: string): unknown {
+export function partlyRun(e: unknown, what: string, alsoFailed?: unknown): unknown {
   if (!refusedMoving(e)) return e;
   const move = e.cause instanceof Error ? e.cause.message : e.message;
+  // (another part failed for its own reason: it may or may not have run, as that error says)
+  const rest = alsoFailed === undefined ? 'the rest did' : `another part failed (${alsoFailed instanceof Error ? alsoFailed.message : String(alsoFailed)}), the rest ran`;
   return new RedisUnavailableError(
-    `${what}: a slot of the swarm moved to another Redis Cluster node while this call was on its way (${move}): the part of it for that slot did not run, the rest did; made again whole, the part that ran runs again`,
+    `${what}: a slot of the swarm moved to another Redis Cluster node while this call was on its way (${move}): the part of it for that slot did not run, ${rest}; made again whole, the part that ran runs again`,
     e.cause,
   );
 }

@@ -5,7 +5,7 @@
  * - a call so refused rejects with a RedisUnavailableError saying it did not run (never a raw
  *   "MOVED <slot> <node>"), and it did not: a submit so refused left no task (made certain by a
  *   client that still has a moved partition on the node of another, and caught under a move);
- * - a call over several partitions of which a part ran says so (made again, a submitMany of
+ * - a call over several partitions of which a part ran says so, and what else failed (made again, a submitMany of
  *   generated ids would queue its tasks twice), one of which none ran does not, and made again
  *   it runs whole (the client reads the slots again);
  * - a Cluster node named as one Redis: a MOVED names that mistake.
@@ -158,6 +158,29 @@ describe('a call over several partitions, one of them moved under it', () => {
       await fresh.close();
     }
   }, 60_000);
+  it('a pause some of whose shares ran, one refused by the move and one for memory, says each', async () => {
+    const { c, fresh } = await staleClient('{sop5}:', 0);
+    // (partition 1's node, which still holds it: it refuses partition 1's share for its memory,
+    // and answers partition 0's, which the client still places there, with MOVED)
+    const parts = (fresh as unknown as { parts: { newQueue: string }[] }).parts;
+    const admin = new Redis({ port: await keyHome(d.seeds[0]!.port, parts[1]!.newQueue) });
+    try {
+      await admin.config('SET', 'maxmemory', '1');
+      const outcome = await c.pause('f').then(
+        () => 'paused',
+        (e: Error) => e.message,
+      );
+      await admin.config('SET', 'maxmemory', '0');
+      expect(outcome).toMatch(/^pause: .*MOVED.*did not run, another part failed \(OOM.*\), the rest ran/);
+      expect((await fresh.stats()).functions['f']?.paused ?? false).toBe(true);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+      admin.disconnect();
+      await c.close();
+      await fresh.close();
+    }
+  }, 60_000);
+
   it('a pause none of whose shares ran (the moved one refused, the others out of memory) does not say it ran in part', async () => {
     // (partition 0 moved: its refusal is the first share's, in the batch to its old node with
     // partition 1's, which that node refuses for its memory; every node refuses the rest)
