@@ -5,9 +5,9 @@
  * - a call so refused rejects with a RedisUnavailableError saying it did not run (never a raw
  *   "MOVED <slot> <node>"), and it did not: a submit so refused left no task (made certain by a
  *   client that still has a moved partition on the node of another, and caught under a move);
- * - a call over several partitions of which a part ran says so, and what else failed (made again, a submitMany of
- *   generated ids would queue its tasks twice), one of which none ran does not, and made again
- *   it runs whole (the client reads the slots again);
+ * - a call over several partitions of which a part ran says so, and what else failed (made
+ *   again, a submitMany of generated ids would queue its tasks twice), one of which none ran
+ *   does not, and made again it runs whole (the client reads the slots again);
  * - a Cluster node named as one Redis: a MOVED names that mistake.
  */
 import { Redis } from 'ioredis';
