@@ -6,7 +6,7 @@ import type { Connection } from './redis.js';
 import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { checkGroup } from './effects/limits.js';
-import { ConfigError, DuplicateTaskError, InvalidTaskError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
+import { ConfigError, DuplicateTaskError, InvalidTaskError, PartlySubmittedError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
@@ -17,6 +17,7 @@ import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
 import { READ_AGAIN, holdPlace, readInPlace, readMark, reloading } from './script-line.js';
 import { ensureLibrary, partlyRun, refusedMoving } from './scripts.js';
+import { surelyNotRun } from './call-fate.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
 import {
@@ -612,8 +613,18 @@ export class Client {
       const written = this.write(batches[i]!);
       // (the last batch's script is written: a call made after the submitMany may go)
       if (i === batches.length - 1) issued();
-      // (a batch refused after one that ran: the submitMany ran in part)
-      ids.push(...(await (i > 0 ? written.catch((e: unknown) => Promise.reject(partlyRun(e, 'submitMany'))) : written)));
+      try {
+        ids.push(...(await written));
+      } catch (e) {
+        const u = unfinished(e, batches[i]!);
+        // (what failed was a write made again of tasks all queued by then: the call did what it was for)
+        if (u.fates.every((f) => typeof f === 'object')) {
+          ids.push(...u.fates.map((f) => (f as { id: string }).id));
+          continue;
+        }
+        // (the batches before it are queued, those after it were never sent)
+        throw partlySubmitted(ids, batches[i]!, u, batches.slice(i + 1).flat());
+      }
     }
     const what = `submit of ${ids.length === 1 ? `task ${quote(ids[0])}` : `${ids.length} tasks`}`;
     // (one WAIT per partition written: on a Cluster each may be another primary)
@@ -746,34 +757,46 @@ export class Client {
     return id;
   }
 
+  /**
+   * One batch of a submitMany: its ids, as answered. When it fails it throws an Unfinished that
+   * says what became of each of its tasks (its shares over the partitions are scripts of their
+   * own: one may have queued its tasks while another failed).
+   */
   private async write(subs: Submission[]): Promise<string[]> {
     if (subs.length === 0) return [];
     const replies = await this.submitByPartition(subs);
     const refused = subs.filter((_, i) => { const r = replies[i]!; return !r.queued && 'taken' in r && r.taken; });
-    if (refused.length > 0) {
-      // Refused: an id is taken. By this very submission, when its reply was lost and ioredis
-      // sent it again after a reconnect: the entries are then ours, queued or already claimed.
-      const held = await this.holdEach(refused);
-      const other = refused.find((_, i) => !held[i]);
-      if (other) throw new DuplicateTaskError(other.id);
-      if (refused.length < subs.length) {
-        const rest = subs.filter((t) => !refused.includes(t));
-        // (a partition's share queued its tasks already, another's wrote nothing: one refused
-        // by a slot's move now, the call ran in part)
-        const ran = replies.some((r) => r.queued);
-        const again = await this.write(rest).catch((e: unknown) => Promise.reject(ran ? partlyRun(e, 'submitMany') : e));
-        let j = 0;
-        return subs.map((t) => (refused.includes(t) ? t.id : again[j++]!));
-      }
-      return subs.map((t) => t.id);
+    if (refused.length === 0) return subs.map((t, i) => { const r = replies[i]!; return 'heldBy' in r ? r.heldBy : t.id; });
+    // what each task's reply says of it, for an error below: a refused one is left to be told
+    const fates = (refusedFate: (t: Submission) => Fate): Fate[] => subs.map((t, i) => (refused.includes(t) ? refusedFate(t) : replyFate(t, replies[i]!)));
+    // Refused: an id is taken. By this very submission, when its reply was lost and ioredis
+    // sent it again after a reconnect: the entries are then ours, queued or already claimed.
+    let held: boolean[];
+    try {
+      held = await this.holdEach(refused);
+    } catch (e) {
+      throw new Unfinished(e, fates(() => 'unknown'));
     }
-    return subs.map((t, i) => {
-      const r = replies[i]!;
-      return 'heldBy' in r ? r.heldBy : t.id;
-    });
+    const other = refused.find((_, i) => !held[i]);
+    // (another partition's share may have queued its tasks meanwhile)
+    if (other) throw new Unfinished(new DuplicateTaskError(other.id), fates((t) => (held[refused.indexOf(t)] ? { id: t.id } : 'not')));
+    if (refused.length === subs.length) return subs.map((t) => t.id);
+    // (a partition's share queued its tasks already, another's wrote nothing: written again,
+    // the first are recognised as this call's own entries)
+    const rest = subs.filter((t) => !refused.includes(t));
+    let again: string[];
+    try {
+      again = await this.write(rest);
+    } catch (e) {
+      // (one the first write queued stays queued, whatever became of the second)
+      const u = unfinished(e, rest);
+      throw new Unfinished(u.cause, fates((t) => ({ id: t.id })).map((f, i) => (typeof f === 'object' ? f : u.fates[rest.indexOf(subs[i]!)]!)));
+    }
+    let j = 0;
+    return subs.map((t) => (refused.includes(t) ? t.id : again[j++]!));
   }
 
-  /** submit.lua in each partition the tasks go to, at once; the replies in the tasks' order */
+  /** submit.lua in each partition the tasks go to, at once; the replies in the tasks' order (an Unfinished when a share failed) */
   private async submitByPartition(subs: Submission[]): Promise<Awaited<ReturnType<typeof submitTasks>>> {
     if (this.parts.length === 1) return submitTasks(this.redis, this.keys, subs);
     const byPart = new Map<number, number[]>();
@@ -782,14 +805,25 @@ export class Client {
       byPart.set(p, [...(byPart.get(p) ?? []), i]);
     });
     const out: Awaited<ReturnType<typeof submitTasks>> = new Array(subs.length);
-    await allShares(
-      'submitMany',
-      [...byPart].map(async ([p, at]) => {
-        const replies = await submitTasks(this.redis, this.parts[p]!, at.map((i) => subs[i]!));
-        at.forEach((i, j) => (out[i] = replies[j]!));
+    const shares = [...byPart];
+    const settled = await Promise.allSettled(shares.map(([p, at]) => submitTasks(this.redis, this.parts[p]!, at.map((i) => subs[i]!))));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (!failed) {
+      settled.forEach((s, j) => shares[j]![1].forEach((i, k) => (out[i] = (s as PromiseFulfilledResult<SubmitReply[]>).value[k]!)));
+      return out;
+    }
+    // (the error told is one that did not come from a slot's move, if any: the move's refusal
+    // says only that its share did not run, which the fates say too)
+    const cause = (settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && !refusedMoving(s.reason)) ?? failed).reason;
+    const fates: Fate[] = new Array(subs.length);
+    settled.forEach((s, j) =>
+      shares[j]![1].forEach((i, k) => {
+        // (a taken id of a share that answered: its own entry, or another's, not told here)
+        if (s.status === 'fulfilled') fates[i] = 'taken' in s.value[k]! && s.value[k]!.taken ? 'unknown' : replyFate(subs[i]!, s.value[k]!);
+        else fates[i] = surelyNotRun(s.reason) ? 'not' : 'unknown';
       }),
     );
-    return out;
+    throw new Unfinished(cause, fates);
   }
 
   /** the partition of task `id` */
@@ -1485,6 +1519,63 @@ interface Coalesced {
 }
 
 const ignore = (): void => {};
+
+/** what became of one task of a submitMany's batch that failed: queued (the id answered), surely not written, or not known */
+type Fate = { id: string } | 'not' | 'unknown';
+
+/** a batch of a submitMany that failed, with each of its tasks' fate (in the batch's order) */
+class Unfinished {
+  constructor(
+    readonly cause: unknown,
+    readonly fates: Fate[],
+  ) {}
+}
+
+/** `e`, thrown by writing `subs`, as an Unfinished: one that is not says the same of all of them */
+function unfinished(e: unknown, subs: readonly Submission[]): Unfinished {
+  if (e instanceof Unfinished) return e;
+  const fate: Fate = surelyNotRun(e) ? 'not' : 'unknown';
+  return new Unfinished(e, subs.map(() => fate));
+}
+
+/** a task's fate by its reply from a share that answered */
+function replyFate(t: Submission, r: SubmitReply): Fate {
+  if (r.queued) return { id: t.id };
+  return 'heldBy' in r ? { id: r.heldBy } : 'not';
+}
+
+/**
+ * The error of a submitMany whose batch failed (`u`, its fates in `batch`'s order), after the
+ * batches that answered `before`, with `after` never sent. When nothing was queued and the rest
+ * is all of one kind (none ran; or none is known to have, as a lone submit's answer lost), the
+ * failure as it is; else a PartlySubmittedError saying what became of each task.
+ */
+function partlySubmitted(before: readonly string[], batch: readonly Submission[], u: Unfinished, after: readonly Submission[]): unknown {
+  const ids = [...before];
+  const submitted = [...before];
+  const notSubmitted: string[] = [];
+  const unknown: string[] = [];
+  u.fates.forEach((f, i) => {
+    const id = typeof f === 'object' ? f.id : batch[i]!.id;
+    ids.push(id);
+    (f === 'not' ? notSubmitted : f === 'unknown' ? unknown : submitted).push(id);
+  });
+  for (const t of after) {
+    ids.push(t.id);
+    notSubmitted.push(t.id);
+  }
+  if (submitted.length === 0 && (unknown.length === 0 || notSubmitted.length === 0)) return u.cause;
+  const why = u.cause instanceof Error ? u.cause.message : String(u.cause);
+  const lost = unknown.length ? `, ${unknown.length} not known (sent, the answer lost: they may be queued)` : '';
+  return new PartlySubmittedError(
+    `submitMany: ${submitted.length} of ${ids.length} tasks submitted, ${notSubmitted.length} not${lost}: ${why}; made again whole, the ones submitted would be queued twice: submit again only those not submitted (error.notSubmitted)`,
+    ids,
+    submitted,
+    notSubmitted,
+    unknown,
+    u.cause,
+  );
+}
 
 /**
  * The shares of a call over several partitions, each settled: one refused by a slot's move

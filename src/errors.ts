@@ -80,6 +80,34 @@ export class NotDurableError extends TaskSwarmError {
 }
 
 /**
+ * A submitMany that failed after it had queued some of its tasks, or when it cannot know whether
+ * it did: its batches, and its shares over a swarm's partitions, are scripts of their own, and
+ * one failed after (or beside) another that ran. Made again whole, it would queue the tasks that
+ * ran twice (a generated id is new each time). What became of each task:
+ * - `submitted`: queued (a task whose dedupe key another held: that task's id, as submitMany
+ *   answers it);
+ * - `notSubmitted`: surely not written (its script was refused, or never sent): submit these
+ *   again, with these ids as `options.id` where they were generated;
+ * - `unknown`: sent, and the answer lost (Redis gone or silent meanwhile): they may be queued.
+ *   `get` tells; submitted again with the same id, one still queued or running is recognised as
+ *   the same entry and its id answered.
+ * `ids` lists every task's id in the order given (the ids above are among them); `cause` is the
+ * failure.
+ */
+export class PartlySubmittedError extends TaskSwarmError {
+  constructor(
+    message: string,
+    readonly ids: readonly string[],
+    readonly submitted: readonly string[],
+    readonly notSubmitted: readonly string[],
+    readonly unknown: readonly string[],
+    cause: unknown,
+  ) {
+    super('ERR_PARTLY_SUBMITTED', message, { cause });
+  }
+}
+
+/**
  * The server is too old for the scripts (Redis < 7.0, Valkey < 7.2), or its version cannot be
  * read: found when a component starts.
  */

@@ -30,6 +30,7 @@ import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
 import { selectRefusal } from './db-select.js';
 import { commandDeadlines } from './command-deadlines.js';
+import { neverSent } from './call-fate.js';
 
 interface QueueItem {
   command: Command;
@@ -99,7 +100,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
           return command.promise;
         }
         const gone = downSince === undefined ? 'closed' : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
-        command.reject(unavailable(`${gone}; nothing was sent`));
+        command.reject(neverSent(unavailable(`${gone}; nothing was sent`)));
         return command.promise;
       }
     }
@@ -120,7 +121,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       if (!(error instanceof Error) || !(NO_CONNECTION.test(error.name) || NO_CONNECTION.test(error.message))) return flush(error, options);
       const cause = causeOf(error) ?? why();
       const { offlineQueue = true, commandQueue = true } = options ?? {};
-      if (offlineQueue) flush(unavailable(`${cause} (gave up waiting for a connection); nothing was sent`, error), { offlineQueue: true, commandQueue: false });
+      if (offlineQueue) flush(neverSent(unavailable(`${cause} (gave up waiting for a connection); nothing was sent`, error)), { offlineQueue: true, commandQueue: false });
       if (commandQueue) flush(unavailable(`${cause} after the call was sent; the call may still run when Redis answers`, error), { offlineQueue: false, commandQueue: true });
     };
   }
@@ -153,7 +154,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
           continue;
         }
         late.delete(item.command);
-        item.command.reject(unavailable(unsentWhy));
+        item.command.reject(neverSent(unavailable(unsentWhy)));
       }
     }
     if (late.size === 0) return;

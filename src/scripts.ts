@@ -276,10 +276,10 @@ export function refusedMoving(e: unknown): e is RedisUnavailableError {
 }
 
 /**
- * The error of a call made of several scripts (a share per partition, a batch after another)
- * when one of them was refused by a slot's move (`redirected`) and another ran: that one did
- * not run, the call did in part, and made again whole its part that ran runs again (a
- * submitMany of generated ids queues those tasks twice). Any other error as it is.
+ * The error of a call made of several scripts (a pause, a resume or a setLimit: a share per
+ * partition) when one of them was refused by a slot's move (`redirected`) and another ran: that
+ * one did not run, the call did in part. (A submitMany says which of its tasks ran:
+ * PartlySubmittedError.) Any other error as it is.
  */
 export function partlyRun(e: unknown, what: string, alsoFailed?: unknown): unknown {
   if (!refusedMoving(e)) return e;
@@ -287,7 +287,7 @@ export function partlyRun(e: unknown, what: string, alsoFailed?: unknown): unkno
   // (another part failed for its own reason: it may or may not have run, as that error says)
   const rest = alsoFailed === undefined ? 'the rest did' : `another part failed (${alsoFailed instanceof Error ? alsoFailed.message : String(alsoFailed)}), the rest ran`;
   return new RedisUnavailableError(
-    `${what}: a slot of the swarm moved to another Redis Cluster node while this call was on its way (${move}): the part of it for that slot did not run, ${rest}; made again whole, the part that ran runs again`,
+    `${what}: a slot of the swarm moved to another Redis Cluster node while this call was on its way (${move}): the part of it for that slot did not run, ${rest}`,
     e.cause,
   );
 }

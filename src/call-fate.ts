@@ -1,0 +1,26 @@
+/**
+ * Whether a script call that failed ran. A call made of several scripts (a submitMany's batches,
+ * its shares over a swarm's partitions) tells its caller what ran and what did not
+ * (PartlySubmittedError): made again whole, what ran would run twice. A script surely did not
+ * run when it was never sent, or when Redis refused it before running it: out of memory, an ACL,
+ * a replica, a dataset loading, a slot's move. An error raised inside the script (its message
+ * names the function's line) came after what it had written; a call that Redis did not answer
+ * may still run. Both may have run.
+ */
+import { ReplyError } from 'ioredis';
+import { refusedMoving } from './scripts.js';
+
+const unsent = new WeakSet<Error>();
+
+/** `e` fails calls that were never written to Redis (src/outage-guard.ts) */
+export function neverSent<E extends Error>(e: E): E {
+  unsent.add(e);
+  return e;
+}
+
+/** Did the script call that failed with `e` surely not run? (For scripts that raise no error of their own, as submit.lua.) */
+export function surelyNotRun(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  if (unsent.has(e) || refusedMoving(e)) return true;
+  return e instanceof ReplyError && !/ script: \S+, on @user_(function|script):\d+\.?$/.test(e.message);
+}
