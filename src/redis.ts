@@ -377,6 +377,7 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
       sentinelReconnectStrategy: (times) => Math.min(100 * times, 2000),
     });
     askAgainAfterSwitch(redis);
+    askAgainOnceListening(redis);
     return watchSelect(redis);
   }
   if (c.url) return watchSelect(new Redis(c.url, { ...opts, ...(tls ? { tls } : {}) }));
@@ -409,6 +410,93 @@ function askAgainAfterSwitch(redis: Redis): void {
         if (tries >= 10 || !(err instanceof Error) || err.message !== 'Connection is closed.' || r.manuallyClosing !== false || redis.status !== 'connecting') throw err;
       }
     }
+  };
+}
+
+/** how long the check of `askAgainOnceListening` waits for the sentinel's answer */
+const SENTINEL_ASK_MS = 2000;
+
+interface SentinelEndpoint {
+  host?: string;
+  port?: number;
+}
+
+/** the parts of ioredis's SentinelConnector and FailoverDetector used here (private to ioredis) */
+interface SentinelInternals {
+  resolve?(endpoint: SentinelEndpoint): Promise<SentinelEndpoint | null>;
+  resolveMaster?(client: Redis): Promise<SentinelEndpoint | null>;
+  connectToSentinel?(endpoint: SentinelEndpoint, options: IORedisOptions): Redis;
+  initFailoverDetector?(): Promise<void>;
+  failoverDetector?: { isDisconnected: boolean; sentinels: { address: SentinelEndpoint; client: Redis }[]; disconnect(): void } | null;
+}
+
+const sameEndpoint = (a: SentinelEndpoint, b: SentinelEndpoint) => a.host === b.host && a.port === b.port;
+
+/**
+ * ioredis asks a sentinel where the primary is, connects there, and only then subscribes its
+ * failover detector to +switch-master on the sentinels: a switch announced between the
+ * sentinel's answer and those subscriptions reached no one. A connection made so to a primary
+ * that froze (SIGSTOP, a partition: its socket accepts, nothing answers) then waited in its
+ * handshake for good, ioredis setting no time on it, while the sentinels named the promoted
+ * replica. A worker's subscriber connection, made again by its silence watch about 3 s into a
+ * freeze, is made just as a failover with a 1 s down-after ends: on a loaded machine it missed
+ * the announcement, its control subscription was never acknowledged, and the worker claimed
+ * nothing more (the Sentinel test of a frozen primary: a task submitted after the switch never
+ * ran).
+ *
+ * Here, once the detector's subscription on the sentinel that named the address is
+ * acknowledged, that sentinel is asked again: naming another address, the connection is
+ * dropped as the detector drops it on an announcement (and made again, from the sentinels);
+ * naming the same, any later switch is announced by it to a subscription in place. (The same
+ * sentinel: another may write the same primary's address otherwise, a hostname for an IP.)
+ */
+function askAgainOnceListening(redis: Redis): void {
+  const k = (redis as unknown as { connector?: SentinelInternals }).connector;
+  if (!k || typeof k.resolve !== 'function' || typeof k.resolveMaster !== 'function' || typeof k.connectToSentinel !== 'function' || typeof k.initFailoverDetector !== 'function') return;
+  const resolve = k.resolve.bind(k);
+  const resolveMaster = k.resolveMaster.bind(k);
+  const connectToSentinel = k.connectToSentinel.bind(k);
+  const initFailoverDetector = k.initFailoverDetector.bind(k);
+  /** the address the last sentinel asked by a connect named, and that sentinel: the connect is made there */
+  let named: { by: SentinelEndpoint; at: SentinelEndpoint } | undefined;
+  k.resolve = async (endpoint) => {
+    const at = await resolve(endpoint);
+    if (at) named = { by: endpoint, at };
+    return at;
+  };
+  const ask = async (endpoint: SentinelEndpoint): Promise<SentinelEndpoint | null | undefined> => {
+    const client = connectToSentinel(endpoint, { commandTimeout: SENTINEL_ASK_MS });
+    client.on('error', () => {});
+    try {
+      return await resolveMaster(client);
+    } catch {
+      return undefined;
+    } finally {
+      client.disconnect();
+    }
+  };
+  k.initFailoverDetector = () => {
+    const made = named;
+    const before = k.failoverDetector;
+    const subscribed = initFailoverDetector();
+    // (the detector made by this call: none is made without the option)
+    const detector = k.failoverDetector !== before ? k.failoverDetector : undefined;
+    const sentinel = made && detector?.sentinels.find((s) => sameEndpoint(s.address, made.by));
+    if (made && detector && sentinel) {
+      const current = () => k.failoverDetector === detector && !detector.isDisconnected;
+      // (queued behind the detector's own SUBSCRIBE on that connection: resolves once it is in place)
+      sentinel.client.subscribe('+switch-master').then(
+        async () => {
+          if (!current()) return;
+          const now = await ask(sentinel.address);
+          // (no answer, or no primary named: the announcements of the other sentinels are left)
+          if (!now || !current() || sameEndpoint(now, made.at)) return;
+          detector.disconnect();
+        },
+        () => {},
+      );
+    }
+    return subscribed;
   };
 }
 

@@ -1,0 +1,143 @@
+/**
+ * A switch announced after a Sentinel connection was told where the primary is, and before its
+ * failover detector listens. ioredis asks a sentinel, connects to the address named, and only
+ * then subscribes to +switch-master; on a loaded machine that takes a while, and a failover can
+ * end in it. Here the primary is frozen (SIGSTOP: its socket accepts, nothing answers), the
+ * connection is made to it, and its detector is held until every sentinel names the promoted
+ * replica: no announcement reaches it. It waited in its handshake for good (a worker's
+ * subscriber connection so made claimed nothing more); now the sentinel that named the primary
+ * is asked again once the detector listens, and the connection follows the switch.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveRedisConfig } from '../src/config.js';
+import { connect } from '../src/redis.js';
+import { Client, Worker } from '../src/index.js';
+import { freePort, until } from './helpers/redis-server.js';
+import { nodeArgs, spawnSentinel, spawnServer, type ServerProcess } from './helpers/deployments.js';
+
+const NAME = 'mymaster';
+const servers: ServerProcess[] = [];
+const cleanup: (() => Promise<unknown>)[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'task-swarm-sentinel-listening-'));
+afterAll(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+  for (const s of servers) {
+    s.proc.kill('SIGCONT');
+    await s.kill('SIGKILL');
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function masterOf(flat: string[]): Record<string, string> {
+  return Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]!]] : [])));
+}
+
+interface Deployment {
+  primary: ServerProcess;
+  replica: ServerProcess;
+  sentinelPorts: number[];
+  /** 'primary' or 'replica' when every sentinel names it, else 'mixed' */
+  named(): Promise<'primary' | 'replica' | 'mixed'>;
+}
+
+async function deploy(): Promise<Deployment> {
+  const [p1, p2, ...sp] = (await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()])) as number[];
+  const primary = await spawnServer(nodeArgs(p1!, dir, ['--dbfilename', `p-${p1}.rdb`]), p1!);
+  servers.push(primary);
+  const replica = await spawnServer(nodeArgs(p2!, dir, ['--dbfilename', `r-${p2}.rdb`, '--replicaof', '127.0.0.1', String(p1)]), p2!);
+  servers.push(replica);
+  for (const port of sp) servers.push(await spawnSentinel(dir, port, NAME, p1!));
+  const r = admin(p2!);
+  await until(async () => /master_link_status:up/.test(await r.info('replication')), 'the replica in sync', 10_000, 50);
+  const asked = sp.map((port) => admin(port));
+  for (const [i, a] of asked.entries()) {
+    await until(
+      async () => {
+        const m = masterOf((await a.call('SENTINEL', 'MASTER', NAME)) as string[]);
+        return Number(m['num-other-sentinels']) === 2 && Number(m['num-slaves']) === 1;
+      },
+      `sentinel ${sp[i]} to know the others and the replica`,
+      20_000,
+      100,
+    );
+  }
+  const named = async () => {
+    const answers = await Promise.all(asked.map(async (a) => ((await a.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME)) as string[])[1]));
+    return answers.every((p) => p === String(p2)) ? 'replica' : answers.every((p) => p === String(p1)) ? 'primary' : 'mixed';
+  };
+  return { primary, replica, sentinelPorts: sp, named };
+}
+
+function admin(port: number): Redis {
+  const r = new Redis({ port, lazyConnect: true });
+  r.on('error', () => {});
+  cleanup.push(async () => r.disconnect());
+  return r;
+}
+
+/** `conn`'s failover detector subscribes only once `release` resolves (a loaded machine, slow to make it) */
+function holdDetector(conn: Redis, release: Promise<unknown>): void {
+  const k = (conn as unknown as { connector: { initFailoverDetector(): Promise<void> } }).connector;
+  const init = k.initFailoverDetector.bind(k);
+  k.initFailoverDetector = async () => {
+    await release;
+    return init();
+  };
+}
+
+describe('a switch announced before the failover detector listens', () => {
+  it('the connection made to the frozen primary meanwhile follows the promoted replica', async () => {
+    const d = await deploy();
+    const p1 = d.primary.port;
+    const p2 = d.replica.port;
+    d.primary.proc.kill('SIGSTOP');
+    const conn = connect(resolveRedisConfig({ sentinels: d.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: NAME }), 'command', 'late-detector') as Redis;
+    conn.on('error', () => {});
+    cleanup.push(async () => conn.disconnect());
+    // its detector subscribes only once every sentinel names the replica: it hears no announcement
+    let released!: () => void;
+    holdDetector(conn, new Promise<void>((res) => (released = res)));
+    expect(await d.named()).toBe('primary');
+    void conn.connect().catch(() => {});
+    // connected to the frozen primary, its handshake unanswered
+    await until(() => conn.status === 'connect' && conn.stream.remotePort === p1, 'the connection made to the frozen primary', 5000, 10);
+
+    await until(async () => (await d.named()) === 'replica', 'every sentinel to name the replica', 30_000, 50);
+    released();
+    // (before, it stayed in its handshake on the frozen primary: status 'connect' for good)
+    await until(() => conn.status === 'ready' && conn.stream.remotePort === p2, 'the connection ready on the promoted replica', 10_000, 50);
+    expect(await conn.ping()).toBe('PONG');
+  }, 90_000);
+
+  it('a worker whose subscriber connection is made again so runs the tasks submitted after the switch', async () => {
+    const d = await deploy();
+    const redis = { sentinels: d.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: NAME, keyPrefix: 'late:' };
+    const w = new Worker({ port: 0, redis, heartbeatInterval: 200, fetchTaskInterval: 60_000 });
+    w.addTaskFunction('quick', async () => 'ran');
+    const c = new Client({ redis });
+    cleanup.push(() => w.stop(), () => c.close());
+    await w.start();
+    expect(await c.wait(await c.submit('quick'), { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
+
+    d.primary.proc.kill('SIGSTOP');
+    // its subscriber connection made again while the sentinels still name the frozen primary (the
+    // silence watch makes it again about 3 s into a freeze, as a failover ends), and its detector
+    // slow to listen: it subscribes once every sentinel names the replica
+    const sub = (w as unknown as { sub: Redis }).sub;
+    const switched = until(async () => (await d.named()) === 'replica', 'every sentinel to name the replica', 30_000, 50);
+    holdDetector(sub, switched);
+    expect(await d.named()).toBe('primary');
+    sub.disconnect(true);
+    await switched;
+    // made to the frozen primary before the switch, its handshake unanswered
+    expect([sub.status, sub.stream.remotePort]).toEqual(['connect', d.primary.port]);
+
+    // (before: the subscriber waited on the frozen primary for good, and the worker claimed nothing)
+    const id = await c.submit('quick');
+    expect(await c.wait(id, { timeout: 15_000 })).toMatchObject({ outcome: 'succeeded', result: 'ran' });
+  }, 90_000);
+});
