@@ -481,6 +481,10 @@ function askAgainOnceListening(redis: Redis): void {
     const subscribed = initFailoverDetector();
     // (the detector made by this call: none is made without the option)
     const detector = k.failoverDetector !== before ? k.failoverDetector : undefined;
+    // Its connections to the sentinels have no error listener in ioredis: each failed try to
+    // reach a sentinel that is down printed "[ioredis] Unhandled error event" on the console,
+    // again at every retry. They retry on their own, and the primary is found without that one.
+    for (const s of detector?.sentinels ?? []) s.client.on('error', () => {});
     const sentinel = made && detector?.sentinels.find((s) => sameEndpoint(s.address, made.by));
     if (made && detector && sentinel) {
       const current = () => k.failoverDetector === detector && !detector.isDisconnected;

@@ -7,12 +7,14 @@
  * replica: no announcement reaches it. It waited in its handshake for good (a worker's
  * subscriber connection so made claimed nothing more); now the sentinel that named the primary
  * is asked again once the detector listens, and the connection follows the switch.
+ * And the detector's connections to a sentinel that is down print nothing on the console (ioredis
+ * gives them no error listener: "Unhandled error event" at every try).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { resolveRedisConfig } from '../src/config.js';
 import { connect } from '../src/redis.js';
 import { Client, Worker } from '../src/index.js';
@@ -39,6 +41,7 @@ function masterOf(flat: string[]): Record<string, string> {
 interface Deployment {
   primary: ServerProcess;
   replica: ServerProcess;
+  sentinels: ServerProcess[];
   sentinelPorts: number[];
   /** 'primary' or 'replica' when every sentinel names it, else 'mixed' */
   named(): Promise<'primary' | 'replica' | 'mixed'>;
@@ -50,7 +53,9 @@ async function deploy(): Promise<Deployment> {
   servers.push(primary);
   const replica = await spawnServer(nodeArgs(p2!, dir, ['--dbfilename', `r-${p2}.rdb`, '--replicaof', '127.0.0.1', String(p1)]), p2!);
   servers.push(replica);
-  for (const port of sp) servers.push(await spawnSentinel(dir, port, NAME, p1!));
+  const sentinels: ServerProcess[] = [];
+  for (const port of sp) sentinels.push(await spawnSentinel(dir, port, NAME, p1!));
+  servers.push(...sentinels);
   const r = admin(p2!);
   await until(async () => /master_link_status:up/.test(await r.info('replication')), 'the replica in sync', 10_000, 50);
   const asked = sp.map((port) => admin(port));
@@ -69,7 +74,7 @@ async function deploy(): Promise<Deployment> {
     const answers = await Promise.all(asked.map(async (a) => ((await a.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', NAME)) as string[])[1]));
     return answers.every((p) => p === String(p2)) ? 'replica' : answers.every((p) => p === String(p1)) ? 'primary' : 'mixed';
   };
-  return { primary, replica, sentinelPorts: sp, named };
+  return { primary, replica, sentinels, sentinelPorts: sp, named };
 }
 
 function admin(port: number): Redis {
@@ -139,5 +144,23 @@ describe('a switch announced before the failover detector listens', () => {
     // (before: the subscriber waited on the frozen primary for good, and the worker claimed nothing)
     const id = await c.submit('quick');
     expect(await c.wait(id, { timeout: 15_000 })).toMatchObject({ outcome: 'succeeded', result: 'ran' });
+  }, 90_000);
+
+  it('a sentinel down as a connection is made: its failover detector\'s tries to reach it print nothing on the console', async () => {
+    const d = await deploy();
+    await d.sentinels[2]!.kill('SIGKILL');
+    const printed = vi.spyOn(console, 'error');
+    try {
+      const conn = connect(resolveRedisConfig({ sentinels: d.sentinelPorts.map((port) => ({ host: '127.0.0.1', port })), name: NAME }), 'command', 'one-sentinel-down') as Redis;
+      conn.on('error', () => {});
+      cleanup.push(async () => conn.disconnect());
+      expect(await conn.ping()).toBe('PONG');
+      // (the detector's connection to the dead sentinel refused, and tried again: 100, 200, 300 ms)
+      await new Promise((r) => setTimeout(r, 1000));
+      // (before: "[ioredis] Unhandled error event: Error: connect ECONNREFUSED", at every try)
+      expect(printed.mock.calls.map((c) => c.join(' ')).filter((l) => /Unhandled error event/.test(l))).toEqual([]);
+    } finally {
+      printed.mockRestore();
+    }
   }, 90_000);
 });
