@@ -11,6 +11,7 @@ import { ReplyError } from 'ioredis';
 import { refusedMoving } from './scripts.js';
 
 const unsent = new WeakSet<Error>();
+const resent = new WeakSet<Error>();
 
 /** `e` fails calls that were never written to Redis (src/outage-guard.ts) */
 export function neverSent<E extends Error>(e: E): E {
@@ -18,9 +19,18 @@ export function neverSent<E extends Error>(e: E): E {
   return e;
 }
 
+/**
+ * `e` fails a call that was written before and sent again (ioredis resends what a closed
+ * connection left unanswered): a refusal of the resend says nothing of the first, which may have run
+ */
+export function sentAgain<E extends Error>(e: E): E {
+  resent.add(e);
+  return e;
+}
+
 /** Did the script call that failed with `e` surely not run? (For scripts that raise no error of their own, as submit.lua.) */
 export function surelyNotRun(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
+  if (!(e instanceof Error) || resent.has(e)) return false;
   if (unsent.has(e) || refusedMoving(e)) return true;
   return e instanceof ReplyError && !/ script: \S+, on @user_(function|script):\d+\.?$/.test(e.message);
 }

@@ -30,7 +30,7 @@ import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
 import { selectRefusal } from './db-select.js';
 import { commandDeadlines } from './command-deadlines.js';
-import { neverSent } from './call-fate.js';
+import { neverSent, sentAgain } from './call-fate.js';
 
 interface QueueItem {
   command: Command;
@@ -42,12 +42,16 @@ interface Queue {
   toArray(): QueueItem[];
   clear(): void;
   push(item: QueueItem): unknown;
+  peekBack?(): QueueItem | undefined;
 }
 interface Internals {
   offlineQueue?: Queue;
   flushQueue?: (error: Error, options?: { offlineQueue?: boolean; commandQueue?: boolean }) => void;
   nodes?: (role: 'all') => Connection[];
 }
+
+/** marks a Command whose errors are marked as those of a call sent again */
+const RESENT = Symbol('task-swarm sent again');
 
 /** how long the oldest call written may go unanswered before later calls stop waiting behind it (directWhileStalled) */
 export const SILENT_MS = 1000;
@@ -75,6 +79,8 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // leave those in the connection's reply queue unwritten, and every later reply would go to the
   // call before it. Decided by its first command (each is handed over with the pipeline's stream).
   const pipelines = new WeakMap<object, boolean>();
+  // the calls handed over to a connection that could write them (not into ioredis's offline queue)
+  const written = new WeakSet<Command>();
   // (the deadlines' own hand-over comes after the refusal: a call refused is not on its way)
   const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
@@ -104,10 +110,23 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
         return command.promise;
       }
     }
+    // (a call written before, handed over again: ioredis resends what a closed connection left
+    // unanswered; its first writing may have run, whatever the second is answered)
+    if (written.has(command)) resending(command);
     // (the silence watch told after the write: see src/command-deadlines.ts, which does the same)
     const sent = send(command, ...rest);
+    if (conn.offlineQueue?.peekBack?.()?.command !== command) written.add(command);
     direct.sent(command);
     return sent;
+  };
+
+  // (a call written before: its error, whatever it is, does not say that nothing ran)
+  const resending = (command: Command) => {
+    const marked = command as Command & { [RESENT]?: true };
+    if (marked[RESENT]) return;
+    marked[RESENT] = true;
+    const reject = command.reject;
+    command.reject = (e: Error) => reject(e instanceof Error ? sentAgain(e) : e);
   };
 
   // ioredis fails the calls it gives up on in one flush (its reconnects run out, or the
