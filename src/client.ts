@@ -944,7 +944,10 @@ export class Client {
         for (const i of at) pipe.lpos(k.newQueue, subs[i]!.raw).hget(k.task(subs[i]!.id), 'data');
         const replies = ((await pipe.exec()) ?? []) as [Error | null, unknown][];
         at.forEach((i, j) => {
-          const [[, pos], [, data]] = [replies[2 * j]!, replies[2 * j + 1]!];
+          const [[e1, pos], [e2, data]] = [replies[2 * j]!, replies[2 * j + 1]!];
+          // (a read that failed says nothing of the entry: not "another task's", which would
+          // tell a call whose tasks are queued that they are not)
+          if (e1 || e2) throw e1 ?? e2;
           held[i] = data === subs[i]!.raw || (pos !== null && pos !== undefined);
         });
       }),

@@ -1,0 +1,121 @@
+/**
+ * A submitMany that failed after part of it ran, attacked with real Redis faults: what its
+ * PartlySubmittedError says of each task must be true of Redis (test/submit-many-partly.test.ts
+ * has the plain cases).
+ */
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, PartlySubmittedError } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { keysFor } from './properties/harness.js';
+
+let server: RedisServer | undefined;
+let proxy: TcpProxy | undefined;
+const clients: Client[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close().catch(() => {});
+  await proxy?.close();
+  proxy = undefined;
+  await server?.stop();
+  server = undefined;
+});
+
+/** the ids of `ids` Redis holds a task for (a read on its own connection) */
+async function held(c: Client, ids: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(ids.map(async (id) => ((await c.get(id)) ? id : undefined)));
+  return found.filter((id): id is string => id !== undefined);
+}
+
+async function failure(call: Promise<unknown>): Promise<unknown> {
+  return call.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+}
+
+describe('a submitMany whose batch ran and whose answer was lost', () => {
+  it('sent again by ioredis after the reconnect and refused then (out of memory): the batch that ran is not told "not submitted"', async () => {
+    server = await startRedis();
+    const admin: Redis = server.client();
+    proxy = await startProxy('127.0.0.1', server.port);
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const client = new Client({ redis: { ...o, port: proxy.port } });
+    const reader = new Client({ redis: o });
+    clients.push(client, reader);
+    await client.submit('f', 'warm-up');
+    const tasks = Array.from({ length: 1500 }, (_, i) => ({ fn: 'f', data: i }));
+
+    // every chunk 300 ms each way: the second batch runs, and its answer is on its way back
+    // when the connection is cut; meanwhile Redis has filled up (maxmemory), so the batch sent
+    // again at the reconnect is refused before it runs
+    proxy.delay(300);
+    const call = failure(client.submitMany(tasks));
+    await until(async () => (await admin.llen(keys.newQueue)) === 1501, 'the second batch to run', 10_000, 5);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    proxy.reset();
+    await new Promise((r) => setTimeout(r, 100));
+    proxy.heal();
+    const e = await call;
+    await admin.config('SET', 'maxmemory', '0');
+
+    // every task is queued: the call did all it was for (or, at most, cannot know of its last batch)
+    expect(await admin.llen(keys.newQueue)).toBe(1501);
+    if (e === undefined) return;
+    expect(e).toBeInstanceOf(PartlySubmittedError);
+    const p = e as PartlySubmittedError;
+    expect(await held(reader, p.notSubmitted)).toEqual([]);
+    expect(p.submitted).toEqual(p.ids.slice(0, 1000));
+    expect(p.unknown).toEqual(p.ids.slice(1000));
+  }, 30_000);
+});
+
+/** FCALLs Redis has run so far */
+async function fcalls(admin: Redis): Promise<number> {
+  const line = (await admin.info('commandstats')).split('\r\n').find((l) => l.startsWith('cmdstat_fcall:'));
+  return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
+
+describe('a submitMany whose batch ran, was sent again and found its own tasks', () => {
+  it('and the read that recognises them got no answer (Redis frozen): the batch is not told "not submitted", nor its ids taken by another task', async () => {
+    server = await startRedis();
+    const admin: Redis = server.client();
+    proxy = await startProxy('127.0.0.1', server.port);
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const client = new Client({ redis: { ...o, port: proxy.port } });
+    clients.push(client);
+    await client.submit('f', 'warm-up');
+    const tasks = Array.from({ length: 1500 }, (_, i) => ({ fn: 'f', data: i }));
+
+    // the second batch runs and its answer is lost with its connection: ioredis sends it again,
+    // which finds its tasks there (taken), and the client reads whether they are its own...
+    proxy.delay(300);
+    const call = failure(client.submitMany(tasks));
+    await until(async () => (await admin.llen(keys.newQueue)) === 1501, 'the second batch to run', 10_000, 5);
+    const ran = await fcalls(admin);
+    proxy.reset();
+    await new Promise((r) => setTimeout(r, 100));
+    proxy.heal();
+    proxy.delay(300);
+    await until(async () => (await fcalls(admin)) > ran, 'the second batch sent again', 10_000, 5);
+    // ...when Redis freezes: that read is never answered (the reply to the batch sent again is on its way)
+    server.freeze();
+    let e: unknown;
+    try {
+      e = await call;
+    } finally {
+      server.thaw();
+    }
+
+    expect(await admin.llen(keys.newQueue)).toBe(1501);
+    expect(e).toBeInstanceOf(PartlySubmittedError);
+    const p = e as PartlySubmittedError;
+    expect(p.cause).not.toHaveProperty('code', 'ERR_DUPLICATE_TASK');
+    expect(p.submitted).toEqual(p.ids.slice(0, 1000));
+    expect(p.notSubmitted).toEqual([]);
+    expect(p.unknown).toEqual(p.ids.slice(1000));
+  }, 30_000);
+});
