@@ -1558,7 +1558,14 @@ function partlySubmitted(before: readonly string[], batch: readonly Submission[]
   const submitted = [...before];
   const notSubmitted: string[] = [];
   const unknown: string[] = [];
-  u.fates.forEach((f, i) => {
+  // (a task whose dedupe key a task of this very batch holds shares that one's fate: refused
+  // whole for a taken id, neither was written)
+  const at = new Map(batch.map((t, i) => [t.id, i]));
+  const fates = u.fates.map((f, i) => {
+    const holder = typeof f === 'object' && f.id !== batch[i]!.id ? at.get(f.id) : undefined;
+    return holder !== undefined && typeof u.fates[holder] !== 'object' ? u.fates[holder]! : f;
+  });
+  fates.forEach((f, i) => {
     const id = typeof f === 'object' ? f.id : batch[i]!.id;
     ids.push(id);
     (f === 'not' ? notSubmitted : f === 'unknown' ? unknown : submitted).push(id);

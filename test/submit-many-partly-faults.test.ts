@@ -119,3 +119,29 @@ describe('a submitMany whose batch ran, was sent again and found its own tasks',
     expect(p.unknown).toEqual(p.ids.slice(1000));
   }, 30_000);
 });
+
+describe('a submitMany refused whole for a taken id', () => {
+  it('one batch, two tasks of one dedupe key beside the taken id: nothing is written, and it is told as the DuplicateTaskError, not as a task submitted', async () => {
+    server = await startRedis();
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const admin: Redis = server.client();
+    const client = new Client({ redis: o });
+    clients.push(client);
+    await client.submit('f', 'another producer', { id: 'x' });
+
+    const e = await failure(
+      client.submitMany([
+        { fn: 'f', data: 1, options: { id: 'x' } },
+        { fn: 'f', data: 2, options: { id: 'a', key: 'k' } },
+        { fn: 'f', data: 3, options: { id: 'b', key: 'k' } },
+      ]),
+    );
+
+    expect(await client.get('a')).toBeNull();
+    expect(await client.get('b')).toBeNull();
+    expect(await admin.hlen(keys.newQueue + ':keys')).toBe(0);
+    expect(e).not.toBeInstanceOf(PartlySubmittedError);
+    expect(e).toHaveProperty('code', 'ERR_DUPLICATE_TASK');
+  });
+});
