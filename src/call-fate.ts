@@ -28,6 +28,11 @@ export function sentAgain<E extends Error>(e: E): E {
   return e;
 }
 
+/** was `e` the error of a call sent again (sentAgain)? */
+export function wasSentAgain(e: unknown): boolean {
+  return e instanceof Error && resent.has(e);
+}
+
 /** Did the script call that failed with `e` surely not run? (For scripts that raise no error of their own, as submit.lua.) */
 export function surelyNotRun(e: unknown): boolean {
   if (!(e instanceof Error) || resent.has(e)) return false;
