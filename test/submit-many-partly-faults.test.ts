@@ -174,3 +174,55 @@ describe('a submitMany refused whole for a taken id', () => {
     expect(e).toHaveProperty('code', 'ERR_DUPLICATE_TASK');
   });
 });
+
+describe('a submitMany cut short', () => {
+  it('by close() while its batches go out one after another: what it says of each task is true', async () => {
+    server = await startRedis();
+    proxy = await startProxy('127.0.0.1', server.port);
+    const o = server.options();
+    const client = new Client({ redis: { ...o, port: proxy.port } });
+    const reader = new Client({ redis: o });
+    clients.push(reader);
+    await client.submit('f', 'warm-up');
+    const tasks = Array.from({ length: 5000 }, (_, i) => ({ fn: 'f', data: i }));
+    proxy.delay(200);
+    const call = failure(client.submitMany(tasks));
+    await new Promise((r) => setTimeout(r, 500));
+    await client.close();
+    const e = await call;
+    proxy.heal();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(e).toBeInstanceOf(PartlySubmittedError);
+    const p = e as PartlySubmittedError;
+    expect(p.ids).toHaveLength(5000);
+    expect(await held(reader, p.submitted)).toEqual(p.submitted);
+    expect(await held(reader, p.notSubmitted)).toEqual([]);
+    expect(p.submitted.length).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+describe('a submitMany across a Redis restart (AOF)', () => {
+  it('its second batch ran, Redis killed before the answer and started again: sent again, it finds its own tasks, every task queued once', async () => {
+    server = await startRedis({ appendonly: true });
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    proxy = await startProxy('127.0.0.1', server.port);
+    const client = new Client({ redis: { ...o, port: proxy.port } });
+    clients.push(client);
+    await client.submit('f', 'warm-up');
+    const tasks = Array.from({ length: 1500 }, (_, i) => ({ fn: 'f', data: i }));
+    const admin = server.client();
+    proxy.delay(300);
+    const call = client.submitMany(tasks).then(
+      (ids) => ({ ids }),
+      (error: unknown) => ({ error }),
+    );
+    await until(async () => (await admin.llen(keys.newQueue)) === 1501, 'the second batch to run', 10_000, 5);
+    await server.restart();
+    proxy.heal();
+    const outcome = await call;
+    const after = server.client();
+    expect(await after.llen(keys.newQueue)).toBe(1501);
+    expect(outcome).toHaveProperty('ids');
+  }, 30_000);
+});
