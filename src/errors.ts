@@ -89,8 +89,9 @@ export class NotDurableError extends TaskSwarmError {
  * - `notSubmitted`: surely not written (its script was refused, or never sent): submit these
  *   again, with these ids as `options.id` where they were generated;
  * - `unknown`: sent, and the answer lost (Redis gone or silent meanwhile): they may be queued.
- *   `get` tells; submitted again with the same id, one still queued or running is recognised as
- *   the same entry and its id answered.
+ *   `get` tells; submitted again with the same id, one that is there is refused with a
+ *   DuplicateTaskError (a generated id's entry holds its first submit's time, which a submit
+ *   again with that id as `options.id` does not: it is another entry), so none is queued twice.
  * `ids` lists every task's id in the order given (the ids above are among them); `cause` is the
  * failure.
  */
