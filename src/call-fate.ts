@@ -9,6 +9,7 @@
  */
 import { ReplyError } from 'ioredis';
 import { refusedMoving } from './scripts.js';
+import { RedisUnavailableError } from './errors.js';
 
 const unsent = new WeakSet<Error>();
 const resent = new WeakSet<Error>();
@@ -28,9 +29,14 @@ export function sentAgain<E extends Error>(e: E): E {
   return e;
 }
 
-/** was `e` the error of a call sent again (sentAgain)? */
-export function wasSentAgain(e: unknown): boolean {
-  return e instanceof Error && resent.has(e);
+/**
+ * `e` as the caller of `what` is told it: a call sent again and refused then (out of memory, an
+ * ACL), its refusal told as it is, would say that it did not run, where its first sending may
+ * have (made again, a submit's task would be queued twice); any other error as it is.
+ */
+export function toldAfterResend(e: unknown, what: string): unknown {
+  if (!(e instanceof Error) || !resent.has(e) || !(e instanceof ReplyError)) return e;
+  return new RedisUnavailableError(`${what}: its answer lost with the connection, it was sent again and refused then (${e.message}): its first sending may have run`, e);
 }
 
 /** Did the script call that failed with `e` surely not run? (For scripts that raise no error of their own, as submit.lua.) */

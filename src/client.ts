@@ -6,7 +6,7 @@ import type { Connection } from './redis.js';
 import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { checkGroup } from './effects/limits.js';
-import { ConfigError, DuplicateTaskError, InvalidTaskError, PartlySubmittedError, RedisUnavailableError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
+import { ConfigError, DuplicateTaskError, InvalidTaskError, PartlySubmittedError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
@@ -17,7 +17,7 @@ import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
 import { READ_AGAIN, holdPlace, readInPlace, readMark, reloading } from './script-line.js';
 import { ensureLibrary, partlyRun, refusedMoving } from './scripts.js';
-import { surelyNotRun, wasSentAgain } from './call-fate.js';
+import { surelyNotRun, toldAfterResend } from './call-fate.js';
 import { selectRefusal } from './db-select.js';
 import { within } from './within.js';
 import {
@@ -738,7 +738,8 @@ export class Client {
         'each',
       );
     } catch (e) {
-      for (const x of items) x.reject(e);
+      const told = toldAfterResend(e, 'submit');
+      for (const x of items) x.reject(told);
       return;
     }
     await Promise.all(items.map((x, i) => this.settleSubmit(x.sub, replies[i]!, p).then(x.resolve, x.reject)));
@@ -1574,15 +1575,9 @@ function partlySubmitted(before: readonly string[], batch: readonly Submission[]
     ids.push(t.id);
     notSubmitted.push(t.id);
   }
+  // (a batch alone, sent again after its answer was lost and refused then: told so, see toldAfterResend)
+  if (submitted.length === 0 && (unknown.length === 0 || notSubmitted.length === 0)) return toldAfterResend(u.cause, 'submitMany');
   const why = u.cause instanceof Error ? u.cause.message : String(u.cause);
-  if (submitted.length === 0 && (unknown.length === 0 || notSubmitted.length === 0)) {
-    // (a refusal of the batch sent again after its answer was lost, told as it is, would say it
-    // did not run: its first sending may have)
-    if (unknown.length > 0 && wasSentAgain(u.cause)) {
-      return new RedisUnavailableError(`submitMany: its answer lost with the connection, it was sent again and refused then (${why}): its first sending may have run`, u.cause);
-    }
-    return u.cause;
-  }
   const lost = unknown.length ? `, ${unknown.length} not known (sent, the answer lost: they may be queued)` : '';
   return new PartlySubmittedError(
     `submitMany: ${submitted.length} of ${ids.length} tasks submitted, ${notSubmitted.length} not${lost}: ${why}; made again whole, the ones submitted would be queued twice: submit again only those not submitted (error.notSubmitted)`,

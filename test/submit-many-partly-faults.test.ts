@@ -10,11 +10,11 @@
  * - a batch refused whole for a taken id, with two tasks of one dedupe key: one "submitted" (as
  *   the other's id), though nothing was written.
  * The last two held: close() during the batches, and a Redis restart (AOF) between a batch's
- * run and its answer.
+ * run and its answer. A lone submit, sent again and refused so, was told as the bare refusal too.
  */
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, PartlySubmittedError } from '../src/index.js';
+import { Client, PartlySubmittedError, RedisUnavailableError } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { keysFor } from './properties/harness.js';
@@ -79,7 +79,7 @@ describe('a submitMany whose batch ran and whose answer was lost', () => {
 
     // every task is queued: the call did all it was for (or, at most, cannot know of its last batch)
     expect(await admin.llen(keys.newQueue)).toBe(1501);
-    if (e === undefined) return;
+    expect(e).toBeDefined();
     expect(e).toBeInstanceOf(PartlySubmittedError);
     const p = e as PartlySubmittedError;
     expect(await held(reader, p.notSubmitted)).toEqual([]);
@@ -109,10 +109,38 @@ describe('a submitMany whose batch ran and whose answer was lost', () => {
     await admin.config('SET', 'maxmemory', '0');
 
     expect(await admin.llen(keys.newQueue)).toBe(501);
-    if (e === undefined) return;
+    expect(e).toBeDefined();
     // (a refusal for memory, told as it is, says the call did not run: made again, its tasks are queued twice)
     expect((e as Error).message).not.toMatch(/^OOM /);
     expect((e as Error).message).toMatch(/may (still )?(run|have run)/);
+  }, 30_000);
+});
+
+describe('a lone submit whose answer was lost', () => {
+  it('sent again by ioredis after the reconnect and refused then (out of memory): it is not told as a plain refusal, which says it did not run', async () => {
+    server = await startRedis();
+    const admin: Redis = server.client();
+    proxy = await startProxy('127.0.0.1', server.port);
+    const o = server.options();
+    const keys = keysFor(o.keyPrefix);
+    const client = new Client({ redis: { ...o, port: proxy.port } });
+    clients.push(client);
+    await client.submit('f', 'warm-up');
+
+    proxy.delay(300);
+    const call = failure(client.submit('f', 'lone'));
+    await until(async () => (await admin.llen(keys.newQueue)) === 2, 'the submit to run', 10_000, 5);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    proxy.reset();
+    await new Promise((r) => setTimeout(r, 100));
+    proxy.heal();
+    const e = await call;
+    await admin.config('SET', 'maxmemory', '0');
+
+    expect(await admin.llen(keys.newQueue)).toBe(2);
+    expect(e).toBeInstanceOf(RedisUnavailableError);
+    expect((e as Error).message).toMatch(/^submit: its answer lost with the connection, it was sent again and refused then \(OOM .*\): its first sending may have run$/);
   }, 30_000);
 });
 
