@@ -131,6 +131,23 @@ describe('help and version', () => {
     });
   }
 
+  it('--help wraps each description to the width it prints at: no line broken where the next word fits', async () => {
+    for (const columns of [80, 120]) {
+      for (const c of COMMANDS) {
+        const r = await runMain([c, '--help'], {}, { columns });
+        // the description: from the line after Usage to the first heading
+        const text = r.stdout.split(/\n(?:Arguments|Options):\n/)[0]!.split('\n').slice(1).join('\n');
+        for (const paragraph of text.split('\n\n')) {
+          const lines = paragraph.split('\n').filter((l) => l !== '');
+          for (let i = 0; i + 1 < lines.length; i++) {
+            const next = lines[i + 1]!.split(' ')[0]!;
+            expect(lines[i]!.length + 1 + next.length, `${c} at ${columns} columns: ${JSON.stringify(lines[i])} then ${JSON.stringify(next)}`).toBeGreaterThan(columns);
+          }
+        }
+      }
+    }
+  });
+
   it("worker and monitor --help have a flag for each option of the schema's, and the log level's choices", async () => {
     for (const [c, fields] of [
       ['worker', WORKER_FIELDS],

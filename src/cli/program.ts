@@ -98,7 +98,10 @@ export function buildProgram(io: CliIO, done: (status: number) => void): CliComm
 
 function addCommand(program: CliCommand, spec: CommandSpec, io: CliIO, done: (status: number) => void): void {
   const cmd = program.command(spec.name) as CliCommand;
-  cmd.summary(spec.summary).description(sentence(spec.summary) + (spec.details ? `\n\n${spec.details}` : ''));
+  // (details are written wrapped at about 100 columns: one paragraph, which commander wraps again
+  // at the width it prints at, 80 in a pipe; left wrapped, every other line was a few words)
+  const details = spec.details?.replace(/(?<!\n)\n(?!\n)/g, ' ');
+  cmd.summary(spec.summary).description(sentence(spec.summary) + (details ? `\n\n${details}` : ''));
   for (const a of spec.args ?? []) cmd.positional(a.syntax, a.noun, a.doc, a.parse);
   if (spec.usage) cmd.usage(spec.usage);
   for (const option of spec.options ?? []) cmd.addOption(option);
