@@ -67,6 +67,31 @@ describe('a task that throws', () => {
     expect(retrying[0]!.runAt).toBe(t.history![0]!.end + 300);
   });
 
+  it('that succeeds at last ends with its result and no error: the failed attempts\' errors are in its history only', async () => {
+    const o = server.options();
+    await worker(o);
+    const c = client(o);
+    const id = await c.submit('flaky', { fails: 1 }, { attempts: 2 });
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ state: 'END', outcome: 'succeeded', attempt: 2 });
+    expect(t.error).toBeUndefined();
+    expect(t.history![0]).toMatchObject({ outcome: 'failed', error: { message: 'attempt 1 failed on purpose' } });
+  });
+
+  it('cancelled in its backoff ends cancelled with no error: the failed attempt\'s error is in its history only', async () => {
+    const o = server.options();
+    await worker(o);
+    const c = client(o);
+    const id = await c.submit('flaky', { fails: 10 }, { attempts: 3, backoff: 60_000 });
+    await until(async () => (await c.get(id))?.state === 'DELAYED', `${id} to wait its backoff`);
+    expect(await c.cancel(id)).toBe('cancelled');
+    const t = await c.wait(id, { timeout: 10_000 });
+    expect(t).toMatchObject({ state: 'END', outcome: 'cancelled', attempt: 1 });
+    expect(t.error).toBeUndefined();
+    expect(t.history).toHaveLength(1);
+    expect(t.history![0]).toMatchObject({ outcome: 'failed', error: { message: 'attempt 1 failed on purpose' } });
+  });
+
   it('ends failed when its attempts are spent, every one in its history', async () => {
     const o = server.options();
     await worker(o);

@@ -57,7 +57,8 @@ end
 redis.call('SREM', KEYS[3], id)
 redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
 if ARGV[3] ~= '' then redis.call('HSET', key, 'cancel_call', ARGV[3]) end
-redis.call('HDEL', key, 'runAt', 'reason')
+-- (cancelled in a retry's backoff: the error kept from the failed attempt is in its history)
+redis.call('HDEL', key, 'runAt', 'reason', 'error')
 redis.call('RPUSH', KEYS[4], id)
 if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
 publishEvent(ARGV[2], 'end', id, now, 'outcome', '"cancelled"')

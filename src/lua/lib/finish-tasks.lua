@@ -63,6 +63,9 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
     else
       local field = outcome == 'succeeded' and 'result' or 'error'
       redis.call('HSET', key, 'state', 'END', 'update', nowS, 'end', nowS, 'outcome', outcome, field, payload)
+      -- (a success after a retry: the error kept from the failed attempt is in its history, not
+      -- the task's; only a retry writes one, so a first attempt is spared the HDEL)
+      if outcome == 'succeeded' and h[8] ~= '1' then redis.call('HDEL', key, 'error') end
       redis.call('ZREM', leases, id)
       redis.call('RPUSH', ended, id)
       release(Q, h[3], h[4])
