@@ -256,6 +256,24 @@ describe('worker and monitor, in-process, until a signal', () => {
     expect(await redis.smembers(`${s.prefix}workers`)).toEqual([]);
   });
 
+  it('worker stopped with tasks running says how long it waits for them, and what becomes of them then', async () => {
+    const s = swarm();
+    const module = join(dir, 'slow.mjs');
+    writeFileSync(module, 'export function slow(task) { return new Promise((_, reject) => task.signal.addEventListener(\'abort\', () => reject(task.signal.reason))); }\n');
+    const running = s.run('worker', '--functions', module, '--port', '0', '--stop-grace', '300', '--log', 'silent');
+    await until(async () => (await redis.smembers(`${s.prefix}workers`)).length > 0, 'the worker to register');
+    const id = await s.client.submit('slow');
+    await until(async () => (await s.client.get(id))?.state === 'RUNNING', `${id} to run`);
+    process.emit('SIGINT', 'SIGINT');
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(
+      'task-swarm: SIGINT: stopping the worker (SIGINT again to exit at once)\n' +
+        'task-swarm: waiting up to 300 ms (--stop-grace) for 1 running task(s) to end; then they go back to the queue\n',
+    );
+    expect(await s.client.get(id)).toMatchObject({ state: 'QUEUED' });
+  });
+
   it('monitor fires a schedule; SIGINT stops it, status 0', async () => {
     const s = swarm();
     await s.client.schedule('tick', { every: 100 }, 'noop');

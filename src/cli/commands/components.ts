@@ -95,7 +95,13 @@ export const COMPONENT_COMMANDS: CommandSpec[] = [
       const functions = await loadFunctions(paths);
       for (const [name, fn] of functions) worker.addTaskFunction(name, fn);
       await checkRedis(inv.redis);
-      return runUntilSignal(inv.io, 'worker', () => worker.start(), () => worker.stop());
+      const stop = () => {
+        // (a grace of 10 s by default, silent otherwise: what the worker waits for, and how long)
+        const n = worker.running.length;
+        if (n) inv.io.stderr.write(`${PROG}: waiting up to ${worker.config.stopGrace} ms (--stop-grace) for ${n} running task(s) to end; then they go back to the queue\n`);
+        return worker.stop();
+      };
+      return runUntilSignal(inv.io, 'worker', () => worker.start(), stop);
     },
   },
   {
