@@ -200,6 +200,7 @@ export interface WaitOptions {
 }
 
 const CLIENT_OPTIONS = ['redis', 'logger'];
+const WAIT_OPTIONS = ['timeout', 'pollInterval', 'goneAfter'];
 /** how long Redis may be unreachable before a call fails at once instead of waiting for it */
 export const CLIENT_PATIENCE_MS = 10_000;
 
@@ -1052,6 +1053,8 @@ export class Client {
     this.open('wait');
     checkId('wait', id);
     if (options === null || typeof options !== 'object') throw new ConfigError('wait: options must be an object');
+    // (a misspelt timeout would wait for ever)
+    for (const k of Object.keys(options)) if (!WAIT_OPTIONS.includes(k)) throw new ConfigError(`wait: unknown option "${k}" (known: ${WAIT_OPTIONS.join(', ')})`);
     const timeout = options.timeout ?? 0;
     const pollInterval = options.pollInterval ?? 5000;
     const goneAfter = options.goneAfter ?? 30_000;
@@ -1177,6 +1180,7 @@ export class Client {
   /** Dead letters, newest first: `offset` skipped, at most `limit` (default 100). */
   async deadLetters(options: { limit?: number; offset?: number } = {}): Promise<DeadLetter[]> {
     if (options === null || typeof options !== 'object') throw new ConfigError('deadLetters: options must be an object');
+    for (const k of Object.keys(options)) if (k !== 'limit' && k !== 'offset') throw new ConfigError(`deadLetters: unknown option "${k}" (known: limit, offset)`);
     const offset = options.offset ?? 0;
     const limit = options.limit ?? 100;
     for (const [name, v] of [['offset', offset], ['limit', limit]] as const) {

@@ -49,6 +49,18 @@ describe('caller mistakes are TaskSwarmErrors', () => {
     expect(await kind(c.purgeDead(undefined as unknown as string))).toMatch(/^\w+Error ERR_/);
   });
 
+  it('wait with a misspelt option (timout): a ConfigError naming it, at once, not a wait with no timeout', async () => {
+    const c = client();
+    const t0 = Date.now();
+    await expect(c.wait('never-submitted', { timout: 100 } as never)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('wait: unknown option "timout"') });
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('deadLetters with a misspelt option (limt): a ConfigError naming it, not the default page', async () => {
+    const c = client();
+    await expect(c.deadLetters({ limt: 1 } as never)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('deadLetters: unknown option "limt"') });
+  });
+
   it('a client closed before its first call: a read is a StateError, not "cannot reach Redis"', async () => {
     for (const call of [(c: Client) => c.get('x'), (c: Client) => c.stats(), (c: Client) => c.deadLetters(), (c: Client) => c.control('x', 'stop')]) {
       const c = new Client({ redis: server.options() });
