@@ -81,12 +81,14 @@ export function colours(env: NodeJS.ProcessEnv, tty: boolean): boolean {
 
 /**
  * The machines' `reportError` action: log a failed effect the machine recovers from, named by
- * the state whose effect failed (xstate.error.actor.<n>.<machine>.<state> -> <state>).
+ * the state whose effect failed (xstate.error.actor.<n>.<machine>.<state> -> <state>). Not one
+ * `thrown` says its caller is given (start() rejects with it): said twice, it was two lines.
  */
-export function effectErrorReporter(log: LoggerLike, machine: string) {
+export function effectErrorReporter(log: LoggerLike, machine: string, thrown: (e: unknown) => boolean = () => false) {
   const prefix = new RegExp(`^xstate\\.error\\.actor\\.(\\d+\\.)?(${machine}\\.)?`);
   return ({ event }: { event: { type: string } }): void => {
     const e = (event as { error?: unknown }).error;
+    if (thrown(e)) return;
     log.warn(`${event.type.replace(prefix, '')}: ${e instanceof Error ? e.message : String(e)}`);
   };
 }

@@ -337,7 +337,7 @@ export class Monitor extends MeteredProcess {
             log.warn('a listener of the schedules event threw', e);
           }
         },
-        reportError: effectErrorReporter(log, 'monitor'),
+        reportError: effectErrorReporter(log, 'monitor', (e) => e !== undefined && e === this.startError),
       },
     });
   }

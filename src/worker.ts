@@ -1673,7 +1673,7 @@ export class Worker extends MeteredProcess {
           this.pending.delete(id);
           log.error(`task ${quote(id)}: its task machine crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
-        reportError: effectErrorReporter(log, 'worker'),
+        reportError: effectErrorReporter(log, 'worker', (e) => e !== undefined && e === this.startError),
       },
     });
   }

@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MONITOR_FIELDS, WORKER_FIELDS } from '../src/config.js';
 import { Client, Worker, type WorkerOptions } from '../src/index.js';
-import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
+import { cliSwarm, expectOneLine, runMain, runProcess } from './helpers/cli.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 
 let server: RedisServer;
@@ -272,6 +272,22 @@ describe('worker and monitor, in-process, until a signal', () => {
         'task-swarm: waiting up to 300 ms (--stop-grace) for 1 running task(s) to end; then they go back to the queue\n',
     );
     expect(await s.client.get(id)).toMatchObject({ state: 'QUEUED' });
+  });
+
+  it('worker on a port in use: one line naming it, not a log line saying it first', async () => {
+    const s = swarm();
+    const module = join(dir, 'tasks.mjs');
+    writeFileSync(module, 'export function triple(task) { return task.data * 3; }\n');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await runProcess(['worker', '--functions', module, '--host', '127.0.0.1', '--port', String(port), '--key-prefix', s.prefix], { REDIS_URL: server.url, TASK_SWARM_LOG: 'info' });
+      expectOneLine({ ...r, code: r.code ?? -1 }, 1, new RegExp(`^task-swarm: cannot listen on 127\\.0\\.0\\.1:${port} for peer pings: port already in use`));
+      expect(r.stdout).toBe('');
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
   });
 
   it('monitor fires a schedule; SIGINT stops it, status 0', async () => {
