@@ -303,6 +303,16 @@ describe('worker and monitor, in-process, until a signal', () => {
 });
 
 describe('dashboard', () => {
+  it('a Redis that is not there: one line naming it, as every command says, not a page that answers 503', async () => {
+    const running = runMain(['dashboard', '--read-only', '--port', '0'], { REDIS_URL: 'redis://127.0.0.1:1' });
+    // (served anyway, it runs until a signal: this one ends it, the test then failing)
+    const timer = setTimeout(() => process.emit('SIGINT', 'SIGINT'), 6000);
+    const r = await running;
+    clearTimeout(timer);
+    expectOneLine(r, 1, /^task-swarm: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: /);
+    expect(r.stdout).toBe('');
+  });
+
   it('a port in use, or an address not on this host, is one line naming it and the flag that picks another, exit 1', async () => {
     const s = swarm();
     const taken = createServer();

@@ -6,6 +6,7 @@ import { within } from '../../within.js';
 import type { CommandSpec } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import { integerOption } from '../options.js';
+import { checkRedis } from '../redis-session.js';
 import { secretOf, secretOptions, type SecretFlags } from '../secrets.js';
 import { runUntilSignal } from './components.js';
 
@@ -43,6 +44,8 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
       if (token !== undefined && token.length < 8) throw new UsageError(`the dashboard token must be at least 8 characters (from ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file})`);
       const readOnly = inv.opts.readOnly === true;
       if (!readOnly && token === undefined) inv.warn(`no token (env ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file}): the page is read-only`);
+      // (as every command: a Redis not there is one line, not a page that answers 503 to each read)
+      await checkRedis(inv.redis);
       const dashboard = createDashboard({ redis: inv.redis, token, readOnly });
       return runUntilSignal(
         inv.io,
