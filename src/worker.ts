@@ -1412,7 +1412,10 @@ export class Worker extends MeteredProcess {
             try {
               lost = await this.renewAll();
             } catch (e) {
-              log.warn(`heartbeat failed: ${(e as Error).message}`);
+              // (ioredis's own words, "Reached the max retries per request limit... Refer to
+              // maxRetriesPerRequest", name an option no option of ours sets: said as start() says it)
+              const why = (e as Error).name === 'MaxRetriesPerRequestError' ? unavailable(config.redis, this.redis, e) : e;
+              log.warn(`heartbeat failed: ${(why as Error).message}`);
               send({ type: 'REDIS_LOST' });
               return;
             }
