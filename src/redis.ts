@@ -250,12 +250,16 @@ function hearEveryStreamError(redis: Redis): void {
 
 /**
  * `conn`'s errors, said plainly: a Cluster that asked each node it knows for the layout and got
- * no answer says "Failed to refresh slots cache." (its nodes' own socket errors are not shown).
+ * no answer says "Failed to refresh slots cache." (its nodes' own socket errors are not shown),
+ * and so does one whose nodes answered that they are no Cluster.
  */
 function onErrors(conn: Connection, report: (e: Error) => void): void {
   conn.on('error', (e: Error) => {
     const last = (e as { lastNodeError?: Error }).lastNodeError;
-    report(e.name === 'ClusterAllFailedError' ? new Error(`none of its nodes answered${last ? ` (${last.message})` : ''}`, { cause: e }) : e);
+    if (e.name !== 'ClusterAllFailedError') return report(e);
+    // (a Redis that is no Cluster answers, refusing CLUSTER SLOTS: not "none answered")
+    const noCluster = last && /cluster support disabled/i.test(last.message);
+    report(new Error(noCluster ? `a node answered, but it is not a Redis Cluster (${last.message})` : `none of its nodes answered${last ? ` (${last.message})` : ''}`, { cause: e }));
   });
 }
 

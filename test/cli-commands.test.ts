@@ -217,6 +217,16 @@ describe('the environment: REDIS_URL', () => {
   });
 });
 
+describe('--redis-cluster naming a Redis that is no Cluster', () => {
+  it('one line saying it is not a Cluster, not that none of its nodes answered', async () => {
+    for (const argv of [['--redis-cluster', `127.0.0.1:${server.port}`], ['--redis-url', `redis+cluster://127.0.0.1:${server.port}`]]) {
+      const r = await runMain(['status', ...argv]);
+      expectOneLine(r, 1, /: a node answered, but it is not a Redis Cluster \(ERR This instance has cluster support disabled\)/);
+      expect(r.stderr).not.toMatch(/none of its nodes answered/);
+    }
+  });
+});
+
 describe("the swarm's keys, for every command", () => {
   it('--partitions spreads the swarm as redis.partitions does: a client with the same number finds what the CLI queued', async () => {
     const prefix = `{cmdp${++n}}:`;
