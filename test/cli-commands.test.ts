@@ -445,6 +445,27 @@ describe('progress while waiting', () => {
     );
   });
 
+  it('wait on a delayed task says until when, and that it is a retry; with no live worker, still DELAYED, not QUEUED', async () => {
+    const s = swarm();
+    const runAt = Date.UTC(2099, 0, 1);
+    await redis.hset(`${s.prefix}task-d1`, { state: 'DELAYED', function: 'resize', data: '1', runAt: String(runAt), reason: 'retry', attempt: '1' });
+    const r = await s.run('wait', 'd1', '--timeout', '500');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      [
+        'task d1 is DELAYED; waiting for its end',
+        'task "d1" waits, DELAYED until 2099-01-01T00:00:00.000Z (a retry: attempt 1 failed): no live worker serves function "resize" (it runs when one that does starts)',
+        'task-swarm: task "d1" did not end within 500 ms',
+        '',
+      ].join('\n'),
+    );
+    // a worker serves it: when it runs is all there is to say
+    await worker(s.prefix);
+    await redis.hset(`${s.prefix}task-d2`, { state: 'DELAYED', function: 'long', data: '1', runAt: String(runAt), reason: 'delay' });
+    const r2 = await s.run('wait', 'd2', '--timeout', '500');
+    expect(r2.stderr.split('\n')[1]).toBe('task "d2" waits, DELAYED until 2099-01-01T00:00:00.000Z');
+  });
+
   it('wait on a terminal: one line, redrawn at each update, with a bar; stdout is the task as JSON', async () => {
     const s = swarm();
     await worker(s.prefix);

@@ -7,7 +7,7 @@ import { CLIENT_PATIENCE_MS, type Client, type TaskInfo } from '../client.js';
 import { RuntimeError } from './errors.js';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../errors.js';
 import { within } from '../within.js';
-import { eventLine, isObject, printJson, quote, text } from './format.js';
+import { eventLine, isObject, isoTime, printJson, quote, text } from './format.js';
 import { PROG, type CliIO } from './io.js';
 import { isProgress, ProgressDisplay } from './progress.js';
 import { watchRedis } from './redis-session.js';
@@ -148,9 +148,13 @@ async function explainWait(display: ProgressDisplay, client: Client, id: string,
       else if (s.paused) display.line(`task ${quote(id)} waits, QUEUED: the swarm is paused (\`${PROG} resume\`)`);
       return t?.state;
     }
+    // (a delayed one says until when, and whether it is a retry: a wait that may be long)
+    const waits =
+      t?.state === 'DELAYED' ? `DELAYED until ${isoTime(t.runAt) ?? '?'}${t.reason === 'retry' ? ` (a retry: attempt ${t.attempt} failed)` : ''}` : 'QUEUED';
     const f = s.functions[name];
-    if (!f || f.workers === 0) display.line(`task ${quote(id)} waits, QUEUED: no live worker serves function ${quote(name)} (it runs when one that does starts)`);
-    else if (s.paused || f.paused) display.line(`task ${quote(id)} waits, QUEUED: ${s.paused ? 'the swarm is' : `function ${quote(name)} is`} paused (\`${PROG} resume\`)`);
+    if (!f || f.workers === 0) display.line(`task ${quote(id)} waits, ${waits}: no live worker serves function ${quote(name)} (it runs when one that does starts)`);
+    else if (s.paused || f.paused) display.line(`task ${quote(id)} waits, ${waits}: ${s.paused ? 'the swarm is' : `function ${quote(name)} is`} paused (\`${PROG} resume\`)`);
+    else if (t?.state === 'DELAYED') display.line(`task ${quote(id)} waits, ${waits}`);
   } catch {
     // only a hint: the wait itself goes on
   }
