@@ -205,8 +205,10 @@ export const TASK_COMMANDS: CommandSpec[] = [
       const [id, message] = inv.args as [string, ControlInput];
       const t = await requireTask(client, id);
       if (t.state !== 'RUNNING') {
-        const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : 'is queued, not running yet';
-        throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks`);
+        const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : `is ${t.state === 'DELAYED' ? 'delayed' : 'queued'}, not running yet`;
+        // (a stop of a task that waits: what removes it is cancel)
+        const instead = t.state !== 'END' && message === 'stop' ? ` (to remove it: ${PROG} cancel ${escapeControls(id)})` : '';
+        throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks${instead}`);
       }
       await client.control(id, message);
       const shown = typeof message === 'string' ? message : `event ${quote(message.event_name)}`;
