@@ -93,7 +93,7 @@ export class NotDurableError extends TaskSwarmError {
  *   DuplicateTaskError (a generated id's entry holds its first submit's time, which a submit
  *   again with that id as `options.id` does not: it is another entry), so none is queued twice.
  * `ids` lists every task's id in the order given (the ids above are among them); `cause` is the
- * failure.
+ * failure. (With redis.durable, no WAIT was made for the ones submitted.)
  */
 export class PartlySubmittedError extends TaskSwarmError {
   constructor(
