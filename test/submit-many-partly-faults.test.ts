@@ -50,32 +50,47 @@ async function fcalls(admin: Redis): Promise<number> {
   return Number(/calls=(\d+)/.exec(line ?? '')?.[1] ?? 0);
 }
 
+/** a Redis, a proxy before it (to lose answers), a client through the proxy that has submitted once, and its keys */
+async function throughProxy() {
+  server = await startRedis();
+  const admin: Redis = server.client();
+  proxy = await startProxy('127.0.0.1', server.port);
+  const o = server.options();
+  const client = new Client({ redis: { ...o, port: proxy.port } });
+  clients.push(client);
+  await client.submit('f', 'warm-up');
+  return { admin, client, o, keys: keysFor(o.keyPrefix) };
+}
+
+/**
+ * `call` made with every chunk 300 ms each way through the proxy: once `queued` tasks are on
+ * new-task (what it writes has run, its answer on its way back), Redis fills up (maxmemory) and
+ * the connection is cut, so what ioredis sends again at the reconnect is refused before it runs.
+ * Resolves with what the call rejected with (undefined if it resolved).
+ */
+async function answerLostThenRefused(s: { admin: Redis; keys: { newQueue: string } }, call: () => Promise<unknown>, queued: number): Promise<unknown> {
+  proxy!.delay(300);
+  const made = failure(call());
+  await until(async () => (await s.admin.llen(s.keys.newQueue)) === queued, 'the call to run', 10_000, 5);
+  await s.admin.config('SET', 'maxmemory-policy', 'noeviction');
+  await s.admin.config('SET', 'maxmemory', '1');
+  proxy!.reset();
+  await new Promise((r) => setTimeout(r, 100));
+  proxy!.heal();
+  const e = await made;
+  await s.admin.config('SET', 'maxmemory', '0');
+  return e;
+}
+
 describe('a submitMany whose batch ran and whose answer was lost', () => {
   it('sent again by ioredis after the reconnect and refused then (out of memory): the batch that ran is not told "not submitted"', async () => {
-    server = await startRedis();
-    const admin: Redis = server.client();
-    proxy = await startProxy('127.0.0.1', server.port);
-    const o = server.options();
-    const keys = keysFor(o.keyPrefix);
-    const client = new Client({ redis: { ...o, port: proxy.port } });
-    const reader = new Client({ redis: o });
-    clients.push(client, reader);
-    await client.submit('f', 'warm-up');
+    const t = await throughProxy();
+    const reader = new Client({ redis: t.o });
+    clients.push(reader);
     const tasks = Array.from({ length: 1500 }, (_, i) => ({ fn: 'f', data: i }));
-
-    // every chunk 300 ms each way: the second batch runs, and its answer is on its way back
-    // when the connection is cut; meanwhile Redis has filled up (maxmemory), so the batch sent
-    // again at the reconnect is refused before it runs
-    proxy.delay(300);
-    const call = failure(client.submitMany(tasks));
-    await until(async () => (await admin.llen(keys.newQueue)) === 1501, 'the second batch to run', 10_000, 5);
-    await admin.config('SET', 'maxmemory-policy', 'noeviction');
-    await admin.config('SET', 'maxmemory', '1');
-    proxy.reset();
-    await new Promise((r) => setTimeout(r, 100));
-    proxy.heal();
-    const e = await call;
-    await admin.config('SET', 'maxmemory', '0');
+    // (the second batch's answer lost)
+    const e = await answerLostThenRefused(t, () => t.client.submitMany(tasks), 1501);
+    const { admin, keys } = t;
 
     // every task is queued: the call did all it was for (or, at most, cannot know of its last batch)
     expect(await admin.llen(keys.newQueue)).toBe(1501);
@@ -87,26 +102,9 @@ describe('a submitMany whose batch ran and whose answer was lost', () => {
     expect(p.unknown).toEqual(p.ids.slice(1000));
   }, 30_000);
   it('one batch alone, sent again and refused then (out of memory): it is not told as a plain refusal, which says it did not run', async () => {
-    server = await startRedis();
-    const admin: Redis = server.client();
-    proxy = await startProxy('127.0.0.1', server.port);
-    const o = server.options();
-    const keys = keysFor(o.keyPrefix);
-    const client = new Client({ redis: { ...o, port: proxy.port } });
-    clients.push(client);
-    await client.submit('f', 'warm-up');
-    const tasks = Array.from({ length: 500 }, (_, i) => ({ fn: 'f', data: i }));
-
-    proxy.delay(300);
-    const call = failure(client.submitMany(tasks));
-    await until(async () => (await admin.llen(keys.newQueue)) === 501, 'the batch to run', 10_000, 5);
-    await admin.config('SET', 'maxmemory-policy', 'noeviction');
-    await admin.config('SET', 'maxmemory', '1');
-    proxy.reset();
-    await new Promise((r) => setTimeout(r, 100));
-    proxy.heal();
-    const e = await call;
-    await admin.config('SET', 'maxmemory', '0');
+    const t = await throughProxy();
+    const e = await answerLostThenRefused(t, () => t.client.submitMany(Array.from({ length: 500 }, (_, i) => ({ fn: 'f', data: i }))), 501);
+    const { admin, keys } = t;
 
     expect(await admin.llen(keys.newQueue)).toBe(501);
     expect(e).toBeDefined();
@@ -118,25 +116,9 @@ describe('a submitMany whose batch ran and whose answer was lost', () => {
 
 describe('a lone submit whose answer was lost', () => {
   it('sent again by ioredis after the reconnect and refused then (out of memory): it is not told as a plain refusal, which says it did not run', async () => {
-    server = await startRedis();
-    const admin: Redis = server.client();
-    proxy = await startProxy('127.0.0.1', server.port);
-    const o = server.options();
-    const keys = keysFor(o.keyPrefix);
-    const client = new Client({ redis: { ...o, port: proxy.port } });
-    clients.push(client);
-    await client.submit('f', 'warm-up');
-
-    proxy.delay(300);
-    const call = failure(client.submit('f', 'lone'));
-    await until(async () => (await admin.llen(keys.newQueue)) === 2, 'the submit to run', 10_000, 5);
-    await admin.config('SET', 'maxmemory-policy', 'noeviction');
-    await admin.config('SET', 'maxmemory', '1');
-    proxy.reset();
-    await new Promise((r) => setTimeout(r, 100));
-    proxy.heal();
-    const e = await call;
-    await admin.config('SET', 'maxmemory', '0');
+    const t = await throughProxy();
+    const e = await answerLostThenRefused(t, () => t.client.submit('f', 'lone'), 2);
+    const { admin, keys } = t;
 
     expect(await admin.llen(keys.newQueue)).toBe(2);
     expect(e).toBeInstanceOf(RedisUnavailableError);
