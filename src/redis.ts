@@ -395,7 +395,7 @@ function newRedis(c: RedisConfig, opts: IORedisOptions): Redis {
  * asking a sentinel, over TLS a handshake each, long on a loaded machine), that close failed the
  * connect in progress with "Connection is closed.", which ioredis takes for a connection closed
  * by its owner: status 'end', never made again, and every later call refused (a Client's submits
- * for good, right after the promotion: test/sentinel-switch-while-asking.test.ts). The
+ * for good, right after the promotion: test/sentinel-switch-mid-connect.test.ts). The
  * connect is made again there, from the next sentinel, unless its owner closed it
  * (`disconnect()` marks it so before it closes the connector). One announcement closes the
  * connector once (the detector is made anew at the next connected socket), so this loops no more.

@@ -104,7 +104,7 @@ describe('Redis Sentinel over TLS', () => {
     });
     // (45 s, and what it saw if not, the worker's logs: under a full CI run this wait has passed
     // 20 s; a worker's connection ended by a switch announced while it asked the sentinels left
-    // the task queued for good: test/sentinel-switch-while-asking.test.ts)
+    // the task queued for good: test/sentinel-switch-mid-connect.test.ts)
     expect(await waitExplained(c, id, 45_000, logs)).toMatchObject({ outcome: 'succeeded', result: 'after' });
     expect(ran).toContain(id);
   }, 120_000);
