@@ -23,7 +23,7 @@
  * then. Only the Client is guarded: workers and monitors ride an outage in their machines
  * (redisDown), which decide what waits.
  */
-import { Cluster, type ChainableCommander, type Command } from 'ioredis';
+import { Cluster, ReplyError, type ChainableCommander, type Command } from 'ioredis';
 import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
@@ -50,8 +50,11 @@ interface Internals {
   nodes?: (role: 'all') => Connection[];
 }
 
-/** marks a Command whose errors are marked as those of a call sent again */
+/** marks a Command's reject that marks its errors as those of a call sent again */
 const RESENT = Symbol('task-swarm sent again');
+
+/** a Cluster node's refusals of a call it did not run, for another node or later */
+const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
 /** how long the oldest call written may go unanswered before later calls stop waiting behind it (directWhileStalled) */
 export const SILENT_MS = 1000;
@@ -62,6 +65,7 @@ const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Conn
 /** Guard `redis`'s calls; returns what stops its deadlines (at close). */
 export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): () => void {
   const conn = redis as unknown as Internals;
+  const cluster = redis instanceof Cluster;
   let downSince: number | undefined;
   const down = () => (downSince ??= performance.now());
   redis.on('close', down);
@@ -106,7 +110,8 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
           return command.promise;
         }
         const gone = downSince === undefined ? 'closed' : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
-        command.reject(neverSent(unavailable(`${gone}; nothing was sent`)));
+        // (a call written before, handed over again: its first writing may have run)
+        command.reject(written.has(command) ? sentBefore(gone) : neverSent(unavailable(`${gone}; nothing was sent`)));
         return command.promise;
       }
     }
@@ -115,19 +120,56 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     if (written.has(command)) resending(command);
     // (the silence watch told after the write: see src/command-deadlines.ts, which does the same)
     const sent = send(command, ...rest);
-    if (conn.offlineQueue?.peekBack?.()?.command !== command) written.add(command);
+    // (a Cluster's are told written by the node they are handed to: see below)
+    if (!cluster && conn.offlineQueue?.peekBack?.()?.command !== command) written.add(command);
     direct.sent(command);
     return sent;
   };
 
-  // (a call written before: its error, whatever it is, does not say that nothing ran)
+  // A Cluster hands each call to a node's connection, which writes it, or queues it while it
+  // connects and writes it once ready; and it sends a call again on its own after a node's
+  // connection closed under it (to the node, or to another that redirects it), past this guard.
+  // So each node's connection says what it wrote: the Cluster's own queue is not where a call
+  // waits for a node, and a call written from a node's queue, or sent again, went by no other way.
+  if (redis instanceof Cluster) {
+    const watch = (node: Connection) => {
+      const own = node.sendCommand.bind(node) as (command: Command, ...rest: unknown[]) => unknown;
+      (node as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
+        const before = written.has(command);
+        if (before) resending(command);
+        // (a connection ended refuses at once: nothing written)
+        const ended = node.status === 'end';
+        const sent = own(command, ...rest);
+        if (before || ended || (node as unknown as Internals).offlineQueue?.peekBack?.()?.command === command) return sent;
+        written.add(command);
+        // (answered by a redirection, MOVED from a node that no longer serves its slot, this writing
+        // did not run: the Cluster sends it on, and that is its first writing that may run)
+        const reject = command.reject;
+        const watched = (e: Error) => {
+          if (command.reject === watched) command.reject = reject;
+          if (e instanceof ReplyError && REDIRECTED.test(e.message)) written.delete(command);
+          return reject(e);
+        };
+        command.reject = watched;
+        return sent;
+      };
+    };
+    for (const node of redis.nodes('all')) watch(node);
+    redis.on('+node', watch);
+  }
+
+  // (a call written before: its error, whatever it is, does not say that nothing ran. The mark is
+  // on the reject, not the command: a Cluster's pipeline sent again makes each command's promise
+  // anew, its reject with it, and a command marked once went unmarked from its second resend on)
   const resending = (command: Command) => {
-    const marked = command as Command & { [RESENT]?: true };
-    if (marked[RESENT]) return;
-    marked[RESENT] = true;
+    if ((command.reject as { [RESENT]?: true })[RESENT]) return;
     const reject = command.reject;
-    command.reject = (e: Error) => reject(e instanceof Error ? sentAgain(e) : e);
+    const marked = (e: Error) => reject(e instanceof Error ? sentAgain(e) : e);
+    (marked as { [RESENT]?: true })[RESENT] = true;
+    command.reject = marked;
   };
+  // the error of a call written before and failed, handed over again, without being written again
+  const sentBefore = (cause: string) => sentAgain(unavailable(`${cause}; sent before, its answer lost with the connection, and not sent again: its first sending may have run`));
 
   // ioredis fails the calls it gives up on in one flush (its reconnects run out, or the
   // connection ends): those of its offline queue were never written, those of its command queue were
@@ -173,7 +215,8 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
           continue;
         }
         late.delete(item.command);
-        item.command.reject(neverSent(unavailable(unsentWhy)));
+        // (one written before, waiting to be sent again: its first writing may have run)
+        item.command.reject(written.has(item.command) ? sentBefore(`no connection within ${patienceMs / 1000} s (${why()})`) : neverSent(unavailable(unsentWhy)));
       }
     }
     if (late.size === 0) return;
