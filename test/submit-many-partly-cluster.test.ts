@@ -4,17 +4,18 @@
  * says of each task must be true of what the nodes hold; a lone submit so too. The client reaches
  * each primary through a TCP proxy of its own (the nodes announce the proxies' ports:
  * cluster-announce-port), so a share's reply can be on its way while its connection is cut.
- * The first four failed before their fix (src/outage-guard.ts):
+ * The first four, and the last, failed before their fix (src/outage-guard.ts):
  * - a share that ran, its answer lost, sent again by the Cluster (a pipeline sent again makes its
  *   commands' promises anew) and refused then (out of memory) after its node's connection was
  *   down a second: listed "not submitted"; a lone submit, told as the bare OOM refusal;
  * - the same share, sent again to a node whose new connection never answers its handshake: failed
- *   at the patience as "nothing was sent" (its node's queue read as "never written"): the fates
+ *   at the patience as "nothing was sent" (a call waiting in a node's queue read as never written): the fates
  *   said "not known", the message not; a lone submit was told "nothing was sent", and made again
- *   its task would be queued twice.
- * The last three held, and guard the fix: a submit that only waited for a node's connection is
- * told that nothing was sent, and a share never written, refused, "not submitted"; a share whose
- * node is frozen (SIGSTOP) past the patience is "not known", and runs when the node wakes.
+ *   its task would be queued twice; so too when every node went away and it was sent again into
+ *   the Cluster's own queue (the last test).
+ * The three before the last held, and guard the fix: a submit that only waited for a node's
+ * connection is told that nothing was sent, and a share never written, refused, "not submitted";
+ * a share whose node is frozen (SIGSTOP) past the patience is "not known", and runs when it wakes.
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -276,5 +277,29 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
     expect(p.unknown).toEqual([]);
     expect(p.notSubmitted.length).toBeGreaterThan(0);
     expect(await held(keyPrefix, p.notSubmitted)).toEqual([]);
+  }, 60_000);
+
+  it('a lone submit whose answer was lost as every node went away, sent again into the Cluster\'s own queue and failed there: not told that nothing was sent', async () => {
+    const keyPrefix = '{ph}:';
+    const client = new Client({ redis: { cluster: seeds, keyPrefix } });
+    clients.push(client);
+    await client.submit('f', 'warm-up');
+    const b = await partition(keyPrefix, 0, 1);
+    const keys = buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix }));
+
+    b.proxy.delay(300);
+    const call = failure(client.submit('f', 'lone'));
+    await until(async () => (await b.admin.llen(keys.newQueue)) === 2, 'the submit to run', 10_000, 5);
+    // (every node's connection cut, the next ones let in and never answered: the Cluster reconnects)
+    for (const px of proxies.values()) {
+      px.reset();
+      px.partition();
+    }
+    const e = await call;
+    for (const px of proxies.values()) px.heal();
+
+    expect(await b.admin.llen(keys.newQueue)).toBe(2);
+    expect(e).toBeInstanceOf(RedisUnavailableError);
+    expect((e as Error).message).not.toMatch(/nothing was sent/);
   }, 60_000);
 });
