@@ -4,7 +4,7 @@
  * says of each task must be true of what the nodes hold; a lone submit so too. The client reaches
  * each primary through a TCP proxy of its own (the nodes announce the proxies' ports:
  * cluster-announce-port), so a share's reply can be on its way while its connection is cut.
- * The first four, and the last, failed before their fix (src/outage-guard.ts):
+ * The first four, and the eighth, failed before their fix (src/outage-guard.ts):
  * - a share that ran, its answer lost, sent again by the Cluster (a pipeline sent again makes its
  *   commands' promises anew) and refused then (out of memory) after its node's connection was
  *   down a second: listed "not submitted"; a lone submit, told as the bare OOM refusal;
@@ -12,10 +12,12 @@
  *   at the patience as "nothing was sent" (a call waiting in a node's queue read as never written): the fates
  *   said "not known", the message not; a lone submit was told "nothing was sent", and made again
  *   its task would be queued twice; so too when every node went away and it was sent again into
- *   the Cluster's own queue (the last test).
- * The three before the last held, and guard the fix: a submit that only waited for a node's
+ *   the Cluster's own queue (the eighth).
+ * The three before it held, and guard the fix: a submit that only waited for a node's
  * connection is told that nothing was sent, and a share never written, refused, "not submitted";
  * a share whose node is frozen (SIGSTOP) past the patience is "not known", and runs when it wakes.
+ * The last held too: a share whose connection is killed (CLIENT KILL) with its answer on its way
+ * is sent again, finds its own tasks, and the call answers every task, each queued once.
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -301,5 +303,26 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
     expect(await b.admin.llen(keys.newQueue)).toBe(2);
     expect(e).toBeInstanceOf(RedisUnavailableError);
     expect((e as Error).message).not.toMatch(/nothing was sent/);
+  }, 60_000);
+
+  it('a share whose connection is killed (CLIENT KILL) while its answer is on its way: sent again, it finds its own tasks, and every task is queued once', async () => {
+    const keyPrefix = '{pj}:';
+    const client = new Client({ redis: { cluster: seeds, keyPrefix, partitions: N } });
+    clients.push(client);
+    await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'f', data: `warm-${i}` })));
+    const b = await partition(keyPrefix, 1);
+    const before = await b.admin.llen(b.keys.newQueue);
+
+    b.proxy.delay(300);
+    const call = client.submitMany(Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i })));
+    await until(async () => (await b.admin.llen(b.keys.newQueue)) > before, 'the share to run', 10_000, 5);
+    const ran = (await b.admin.llen(b.keys.newQueue)) - before;
+    await b.admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    const ids = await call;
+
+    expect(ids.length).toBe(300);
+    expect(new Set(ids).size).toBe(300);
+    expect(await b.admin.llen(b.keys.newQueue)).toBe(before + ran);
+    expect(await held(keyPrefix, ids)).toEqual(ids);
   }, 60_000);
 });
