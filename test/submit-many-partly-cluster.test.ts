@@ -9,11 +9,11 @@
  *   commands' promises anew) and refused then (out of memory) after its node's connection was
  *   down a second: listed "not submitted"; a lone submit, told as the bare OOM refusal;
  * - the same share, sent again to a node whose new connection never answers its handshake: failed
- *   at the patience as "nothing was sent" (a call waiting in a node's queue read as never written): the fates
- *   said "not known", the message not; a lone submit was told "nothing was sent", and made again
- *   its task would be queued twice; so too when every node went away and it was sent again into
- *   the Cluster's own queue (the eighth).
- * The three before it held, and guard the fix: a submit that only waited for a node's
+ *   at the patience as "nothing was sent" (a call waiting in a node's queue read as never
+ *   written): the fates said "not known", the message not; a lone submit was told "nothing was
+ *   sent", and made again its task would be queued twice; so too when every node went away and
+ *   it was sent again into the Cluster's own queue (the eighth).
+ * The fifth to seventh held, and guard the fix: a submit that only waited for a node's
  * connection is told that nothing was sent, and a share never written, refused, "not submitted";
  * a share whose node is frozen (SIGSTOP) past the patience is "not known", and runs when it wakes.
  * The last held too: a share whose connection is killed (CLIENT KILL) with its answer on its way
