@@ -101,53 +101,72 @@ async function held(keyPrefix: string, ids: readonly string[]): Promise<string[]
   return found.filter((id): id is string => id !== undefined);
 }
 
-describe('a submitMany over partitions on a Cluster, a share whose answer was lost', () => {
-  it('sent again by ioredis and refused then (out of memory): the share that ran is not told "not submitted"', async () => {
-    const keyPrefix = '{pa}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix, partitions: N } });
-    clients.push(client);
-    await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'f', data: `warm-${i}` })));
-    const b = await partition(keyPrefix, 1);
-    const before = await b.admin.llen(b.keys.newQueue);
+/** a client over N partitions that has submitted to each (every slot known), partition 1, and its queue's length */
+async function spread(keyPrefix: string) {
+  const client = new Client({ redis: { cluster: seeds, keyPrefix, partitions: N } });
+  clients.push(client);
+  await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'f', data: `warm-${i}` })));
+  const b = await partition(keyPrefix, 1);
+  return { client, b, before: await b.admin.llen(b.keys.newQueue) };
+}
 
-    b.proxy.delay(300);
-    const call = failure(client.submitMany(Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i }))));
-    await until(async () => (await b.admin.llen(b.keys.newQueue)) > before, 'the share to run', 10_000, 5);
-    const ran = (await b.admin.llen(b.keys.newQueue)) - before;
+/** a client of one partition that has submitted once, its partition and keys */
+async function lone(keyPrefix: string) {
+  const client = new Client({ redis: { cluster: seeds, keyPrefix } });
+  clients.push(client);
+  await client.submit('f', 'warm-up');
+  const b = await partition(keyPrefix, 0, 1);
+  return { client, b, keys: buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix })) };
+}
+
+/** 300 tasks, numbered */
+const three = () => Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i }));
+
+/**
+ * `call` made with every chunk through `b`'s proxy 300 ms each way; once `b`'s queue is longer
+ * than `before` (what it wrote there has run, its answer on its way back), the connection is
+ * cut. Then `refused`: `b` fills up (maxmemory) and the proxy lets connections in after 1 s, so
+ * what is sent again is refused before it runs; `silent`: the next connections are let in and
+ * never answered. Resolves with what the call rejected with, and how much `b`'s queue grew.
+ */
+async function answerLost(b: Awaited<ReturnType<typeof partition>>, queue: string, before: number, call: () => Promise<unknown>, then: 'refused' | 'silent'): Promise<{ e: unknown; ran: number }> {
+  b.proxy.delay(300);
+  const made = failure(call());
+  await until(async () => (await b.admin.llen(queue)) > before, 'the call to run', 10_000, 5);
+  const ran = (await b.admin.llen(queue)) - before;
+  if (then === 'refused') {
     await b.admin.config('SET', 'maxmemory-policy', 'noeviction');
     await b.admin.config('SET', 'maxmemory', '1');
     b.proxy.reset();
     await new Promise((r) => setTimeout(r, 1000));
     b.proxy.heal();
-    const e = await call;
-    await b.admin.config('SET', 'maxmemory', '0');
+  } else {
+    b.proxy.reset();
+    b.proxy.partition();
+  }
+  const e = await made;
+  b.proxy.heal();
+  await b.admin.config('SET', 'maxmemory', '0');
+  return { e, ran };
+}
+
+describe('a submitMany over partitions on a Cluster, a share whose answer was lost', () => {
+  it('sent again by ioredis and refused then (out of memory): the share that ran is not told "not submitted"', async () => {
+    const keyPrefix = '{pa}:';
+    const { client, b, before } = await spread(keyPrefix);
+    const { e, ran } = await answerLost(b, b.keys.newQueue, before, () => client.submitMany(three()), 'refused');
 
     expect(await b.admin.llen(b.keys.newQueue)).toBe(before + ran);
     expect(e).toBeInstanceOf(PartlySubmittedError);
     const p = e as PartlySubmittedError;
-    // (what the review of this found: the share that ran, its resend refused, listed "not submitted")
+    // (before: the share that ran, its resend refused, listed "not submitted")
     expect(await held(keyPrefix, p.notSubmitted)).toEqual([]);
     expect(p.unknown.length).toBe(ran);
   }, 60_000);
 
   it('a lone submit on a Cluster, sent again and refused then (out of memory): not told as the bare refusal', async () => {
-    const keyPrefix = '{pb}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix } });
-    clients.push(client);
-    await client.submit('f', 'warm-up');
-    const b = await partition(keyPrefix, 0, 1);
-    const keys = buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix }));
-
-    b.proxy.delay(300);
-    const call = failure(client.submit('f', 'lone'));
-    await until(async () => (await b.admin.llen(keys.newQueue)) === 2, 'the submit to run', 10_000, 5);
-    await b.admin.config('SET', 'maxmemory-policy', 'noeviction');
-    await b.admin.config('SET', 'maxmemory', '1');
-    b.proxy.reset();
-    await new Promise((r) => setTimeout(r, 1000));
-    b.proxy.heal();
-    const e = await call;
-    await b.admin.config('SET', 'maxmemory', '0');
+    const { client, b, keys } = await lone('{pb}:');
+    const { e } = await answerLost(b, keys.newQueue, 1, () => client.submit('f', 'lone'), 'refused');
 
     expect(await b.admin.llen(keys.newQueue)).toBe(2);
     expect(e).toBeInstanceOf(RedisUnavailableError);
@@ -156,21 +175,8 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
 
   it('sent again to a node that then does not answer its handshake: the share, failed at the patience, is not told "not submitted"', async () => {
     const keyPrefix = '{pc}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix, partitions: N } });
-    clients.push(client);
-    await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'f', data: `warm-${i}` })));
-    const b = await partition(keyPrefix, 1);
-    const before = await b.admin.llen(b.keys.newQueue);
-
-    b.proxy.delay(300);
-    const call = failure(client.submitMany(Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i }))));
-    await until(async () => (await b.admin.llen(b.keys.newQueue)) > before, 'the share to run', 10_000, 5);
-    const ran = (await b.admin.llen(b.keys.newQueue)) - before;
-    // (the connection cut, the reply on its way lost; the next connections are let in and never answered)
-    b.proxy.reset();
-    b.proxy.partition();
-    const e = await call;
-    b.proxy.heal();
+    const { client, b, before } = await spread(keyPrefix);
+    const { e, ran } = await answerLost(b, b.keys.newQueue, before, () => client.submitMany(three()), 'silent');
 
     expect(await b.admin.llen(b.keys.newQueue)).toBe(before + ran);
     expect(e).toBeInstanceOf(PartlySubmittedError);
@@ -182,20 +188,8 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
   }, 60_000);
 
   it('a lone submit sent again to a node that then does not answer its handshake: not told that nothing was sent', async () => {
-    const keyPrefix = '{pd}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix } });
-    clients.push(client);
-    await client.submit('f', 'warm-up');
-    const b = await partition(keyPrefix, 0, 1);
-    const keys = buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix }));
-
-    b.proxy.delay(300);
-    const call = failure(client.submit('f', 'lone'));
-    await until(async () => (await b.admin.llen(keys.newQueue)) === 2, 'the submit to run', 10_000, 5);
-    b.proxy.reset();
-    b.proxy.partition();
-    const e = await call;
-    b.proxy.heal();
+    const { client, b, keys } = await lone('{pd}:');
+    const { e } = await answerLost(b, keys.newQueue, 1, () => client.submit('f', 'lone'), 'silent');
 
     expect(await b.admin.llen(keys.newQueue)).toBe(2);
     expect(e).toBeInstanceOf(RedisUnavailableError);
@@ -204,12 +198,7 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
   }, 60_000);
 
   it('a lone submit made while its node does not answer the handshake of a new connection: told that nothing was sent', async () => {
-    const keyPrefix = '{pe}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix } });
-    clients.push(client);
-    await client.submit('f', 'warm-up');
-    const b = await partition(keyPrefix, 0, 1);
-    const keys = buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix }));
+    const { client, b, keys } = await lone('{pe}:');
 
     // (its connection cut, nothing on its way; the next connections are let in and never answered)
     b.proxy.reset();
@@ -225,17 +214,13 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
 
   it('a share whose node is frozen (SIGSTOP) past the patience: told not known, and it runs when the node wakes', async () => {
     const keyPrefix = '{pf}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix, partitions: N } });
-    clients.push(client);
-    await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'f', data: `warm-${i}` })));
-    const b = await partition(keyPrefix, 1);
-    const before = await b.admin.llen(b.keys.newQueue);
+    const { client, b, before } = await spread(keyPrefix);
     const frozen = d!.nodes.find((n) => n.port === b.port)!;
 
     frozen.proc.kill('SIGSTOP');
     let e: unknown;
     try {
-      e = await failure(client.submitMany(Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i }))));
+      e = await failure(client.submitMany(three()));
     } finally {
       frozen.proc.kill('SIGCONT');
     }
@@ -251,11 +236,7 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
 
   it('a share that waited for its node\'s connection, never written, then refused (out of memory): told "not submitted"', async () => {
     const keyPrefix = '{pg}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix, partitions: N } });
-    clients.push(client);
-    await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'f', data: `warm-${i}` })));
-    const b = await partition(keyPrefix, 1);
-    const before = await b.admin.llen(b.keys.newQueue);
+    const { client, b, before } = await spread(keyPrefix);
 
     // (its connection cut, the next ones let in and never answered: the share waits for one)
     b.proxy.reset();
@@ -263,7 +244,7 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
     await new Promise((r) => setTimeout(r, 300));
     await b.admin.config('SET', 'maxmemory-policy', 'noeviction');
     await b.admin.config('SET', 'maxmemory', '1');
-    const call = failure(client.submitMany(Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i }))));
+    const call = failure(client.submitMany(three()));
     await new Promise((r) => setTimeout(r, 1000));
     // (that connection cut too, before it wrote anything: the share is sent on the next, and refused)
     b.proxy.reset();
@@ -282,12 +263,7 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
   }, 60_000);
 
   it('a lone submit whose answer was lost as every node went away, sent again into the Cluster\'s own queue and failed there: not told that nothing was sent', async () => {
-    const keyPrefix = '{ph}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix } });
-    clients.push(client);
-    await client.submit('f', 'warm-up');
-    const b = await partition(keyPrefix, 0, 1);
-    const keys = buildKeys(resolveRedisConfig({ cluster: seeds, keyPrefix }));
+    const { client, b, keys } = await lone('{ph}:');
 
     b.proxy.delay(300);
     const call = failure(client.submit('f', 'lone'));
@@ -307,14 +283,10 @@ describe('a submitMany over partitions on a Cluster, a share whose answer was lo
 
   it('a share whose connection is killed (CLIENT KILL) while its answer is on its way: sent again, it finds its own tasks, and every task is queued once', async () => {
     const keyPrefix = '{pj}:';
-    const client = new Client({ redis: { cluster: seeds, keyPrefix, partitions: N } });
-    clients.push(client);
-    await client.submitMany(Array.from({ length: 30 }, (_, i) => ({ fn: 'f', data: `warm-${i}` })));
-    const b = await partition(keyPrefix, 1);
-    const before = await b.admin.llen(b.keys.newQueue);
+    const { client, b, before } = await spread(keyPrefix);
 
     b.proxy.delay(300);
-    const call = client.submitMany(Array.from({ length: 300 }, (_, i) => ({ fn: 'f', data: i })));
+    const call = client.submitMany(three());
     await until(async () => (await b.admin.llen(b.keys.newQueue)) > before, 'the share to run', 10_000, 5);
     const ran = (await b.admin.llen(b.keys.newQueue)) - before;
     await b.admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
