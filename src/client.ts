@@ -1584,7 +1584,7 @@ function partlySubmitted(before: readonly string[], batch: readonly Submission[]
   const why = u.cause instanceof Error ? u.cause.message : String(u.cause);
   const lost = unknown.length ? `, ${unknown.length} not known (sent, the answer lost: they may be queued)` : '';
   return new PartlySubmittedError(
-    `submitMany: ${submitted.length} of ${ids.length} tasks submitted, ${notSubmitted.length} not${lost}: ${why}; made again whole, the ones submitted would be queued twice: submit again only those not submitted (error.notSubmitted)`,
+    `submitMany: ${submitted.length} of ${ids.length} tasks submitted, ${notSubmitted.length} not${lost}: ${why}; made again whole, ${unknown.length ? 'those submitted or not known could' : 'those submitted would'} be queued twice: submit again only those not submitted (error.notSubmitted)`,
     ids,
     submitted,
     notSubmitted,

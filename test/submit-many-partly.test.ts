@@ -72,6 +72,7 @@ describe('a submitMany that failed after part of it ran', () => {
     expect(e.cause).toBeInstanceOf(Error);
     expect((e.cause as Error).message).toMatch(/^OOM /);
     expect(e.message).toMatch(/^submitMany: 1000 of 2500 tasks submitted, 1500 not: OOM /);
+    expect(e.message).toMatch(/; made again whole, those submitted would be queued twice: submit again only those not submitted \(error\.notSubmitted\)$/);
     expect(e.ids).toHaveLength(2500);
     expect(e.submitted).toEqual(e.ids.slice(0, 1000));
     expect(e.notSubmitted).toEqual(e.ids.slice(1000));
@@ -129,6 +130,8 @@ describe('a submitMany that failed after part of it ran', () => {
     }
     expect(e.message).toMatch(/^submitMany: 0 of 2500 tasks submitted, 1500 not, 1000 not known \(sent, the answer lost: they may be queued\): /);
     expect(e.submitted).toEqual([]);
+    // (none submitted: what made again would queue twice is what may have run)
+    expect(e.message).toMatch(/; made again whole, those submitted or not known could be queued twice: /);
     expect(e.unknown).toEqual(e.ids.slice(0, 1000));
     expect(e.notSubmitted).toEqual(e.ids.slice(1000));
     // (what was written ran when Redis woke: the batch sent, and nothing of the batches not sent)
