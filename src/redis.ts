@@ -493,16 +493,17 @@ function askAgainOnceListening(redis: Redis): void {
     if (made && detector && sentinel) {
       const current = () => k.failoverDetector === detector && !detector.isDisconnected;
       // (queued behind the detector's own SUBSCRIBE on that connection: resolves once it is in place)
-      sentinel.client.subscribe('+switch-master').then(
-        async () => {
+      // (nothing of it may reject unheard: an unhandled rejection ends the process)
+      sentinel.client
+        .subscribe('+switch-master')
+        .then(async () => {
           if (!current()) return;
           const now = await ask(sentinel.address);
           // (no answer, or no primary named: the announcements of the other sentinels are left)
           if (!now || !current() || sameEndpoint(now, made.at)) return;
           detector.disconnect();
-        },
-        () => {},
-      );
+        })
+        .catch(() => {});
     }
     return subscribed;
   };
