@@ -225,7 +225,7 @@ function withNamespace(c: Case): Case {
 // ------------------------------------------------------------------------------ the property
 
 /** lines a command prints on stderr that are neither errors nor warnings */
-const INFO = /^(submitted .*; waiting for its end|task .* is .*; waiting for its end|following task .*|task .* is not known \(yet\); waiting .*|task .* has already ended .*|task .* waits, QUEUED: .*)$/;
+const INFO = /^(submitted .*; waiting for its end|task .* is .*; waiting for its end|following task .*|task .* is not known \(yet\); waiting .*|task .* has already ended .*|task .* waits, QUEUED: .*|task .* waits, DELAYED until \S+( \(a retry: .*\))?(: .*)?)$/;
 
 function checkRun(c: Case, r: CliRun | (Omit<CliRun, 'code'> & { code: number | null })): void {
   const where = `argv ${JSON.stringify(c.argv)} env ${JSON.stringify(c.env)}\nexit ${r.code}\nstderr:\n${r.stderr}`;
