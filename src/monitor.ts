@@ -262,7 +262,8 @@ export class Monitor extends MeteredProcess {
         connect: fromPromise(async () => {
           try {
             await connectWithin(this.redis, START_CONNECT_MS);
-            await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`, buildKeys(config.redis).layout);
+            const server = await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`, buildKeys(config.redis).layout);
+            if (server.eviction) log.warn(server.eviction);
             await checkLayout(this.redis, buildKeys(config.redis).layout, config.redis.partitions);
             this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {

@@ -10,7 +10,7 @@ import { formatAddress, normalizeHost } from './address.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { checkTlsPair, type TlsConfig } from './redis-forms.js';
-import { checkServer, type ServerVersion } from './server-version.js';
+import { checkServer, type ServerCheck } from './server-version.js';
 import { selectRefusal, watchSelect } from './db-select.js';
 import { learntMove, MOVED_RETRIES } from './cluster-redirect.js';
 import { partitionKeys } from './partition-keys.js';
@@ -612,7 +612,7 @@ export async function pingOnce(url: string, o: { username?: string; password?: s
  * `pingOnce` for any connection form (the CLI before a command): one connection, no reconnects,
  * then the server's version checked. Rejects with the socket's error, or the sentinels'.
  */
-export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<ServerVersion> {
+export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<ServerCheck> {
   const { conn, version } = await probeConnection(c, timeoutMs);
   conn.disconnect();
   return version;
@@ -623,7 +623,7 @@ export async function probeOnce(c: RedisConfig, timeoutMs: number): Promise<Serv
  * waits: src/cli/redis-session.ts). It never reconnects: once closed it stays closed. Its
  * later errors are kept from the process (the caller sees them as its pings failing).
  */
-export async function probeConnection(c: RedisConfig, timeoutMs: number): Promise<{ conn: Connection; version: ServerVersion }> {
+export async function probeConnection(c: RedisConfig, timeoutMs: number): Promise<{ conn: Connection; version: ServerCheck }> {
   // (a Cluster: its nodes, each asked once; host/port are only defaults there)
   const probe = (c.cluster ? newCluster : newRedis)(c, {
     username: c.username,

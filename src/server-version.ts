@@ -16,6 +16,11 @@ export interface ServerVersion {
   version: string;
 }
 
+/** What the start-up check found: the version, and a warning when Redis may evict the swarm's keys. */
+export interface ServerCheck extends ServerVersion {
+  eviction?: string;
+}
+
 /** `redis_version` / `valkey_version` from INFO text; Valkey also reports a Redis version, its own wins */
 export function parseServerVersion(info: string): ServerVersion | undefined {
   const field = (name: string) => new RegExp(`^${name}:([^\\r\\n]*)`, 'm').exec(info)?.[1]?.trim();
@@ -65,12 +70,27 @@ export function checkServerRole(info: string, where = 'Redis'): void {
 }
 
 /**
+ * A warning when Redis may evict keys (any maxmemory-policy but noeviction), else undefined.
+ * Evicted, a task's hash or queue entry is lost without a word, and a worker's heartbeat or a
+ * lease index entry (keys with a TTL are what the volatile-* policies take first) reads as a dead
+ * worker, whose running tasks the monitor requeues while they still run: so every other policy is
+ * refused in writing, as BullMQ does, not in deed (a managed Redis may not let its user change it).
+ */
+export function evictionWarning(info: string, where = 'Redis'): string | undefined {
+  const policy = /^maxmemory_policy:([^\r\n]*)/m.exec(info)?.[1]?.trim();
+  if (policy === undefined || policy === 'noeviction') return undefined;
+  const limit = /^maxmemory:([^\r\n]*)/m.exec(info)?.[1]?.trim();
+  const when = limit === '0' ? 'once a maxmemory is set' : 'when it is full';
+  return `${where} has maxmemory-policy ${policy}: ${when} it evicts keys, and an evicted task is lost without a word (an evicted heartbeat has a running task requeued). Set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf): a full Redis then refuses new tasks instead`;
+}
+
+/**
  * INFO server (and replication) on `conn`, checked: on a Cluster, on each of its primaries (any
  * of them may serve the swarm's slot after a failover or a migration). A user whose ACL refuses
  * INFO is told so (it needs +info). `home`: a key of the swarm, where a Cluster is asked whether
  * it is ready.
  */
-export async function checkServer(conn: Connection, where = 'Redis', home?: string): Promise<ServerVersion> {
+export async function checkServer(conn: Connection, where = 'Redis', home?: string): Promise<ServerCheck> {
   // (a Cluster knows its nodes, and which are primaries, once ready: the ping waits for that.
   // Before, ioredis may list its seeds as primaries, replicas among them. A PING alone goes to
   // a node drawn at random: a silent one of another shard failed the start)
@@ -85,15 +105,18 @@ export async function checkServer(conn: Connection, where = 'Redis', home?: stri
   const checks = await askPrimaries(nodes, (n) => checkNode(n, `${where} (node ${n.options.host}:${n.options.port})`));
   const refused = checks.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason instanceof TaskSwarmError);
   if (refused) throw refused.reason;
-  const passed = checks.find((r) => r.status === 'fulfilled');
-  if (!passed) throw (checks[0] as PromiseRejectedResult).reason;
-  return passed.value;
+  const passed = checks.filter((r): r is PromiseFulfilledResult<ServerCheck> => r.status === 'fulfilled').map((r) => r.value);
+  if (!passed.length) throw (checks[0] as PromiseRejectedResult).reason;
+  // (each primary keeps its own policy: one that may evict is one shard's tasks at risk)
+  const evicting = passed.flatMap((c) => (c.eviction ? [c.eviction] : []));
+  const { eviction: _, ...version } = passed[0]!;
+  return evicting.length ? { ...version, eviction: evicting.join('; ') } : version;
 }
 
-async function checkNode(redis: Redis, where: string): Promise<ServerVersion> {
-  const info = async (section: string) => {
+async function checkNode(redis: Redis, where: string): Promise<ServerCheck> {
+  const info = async (...sections: string[]) => {
     try {
-      return await unlessRefused(redis, where, () => redis.info(section));
+      return await unlessRefused(redis, where, () => redis.info(...sections));
     } catch (e) {
       const message = (e as Error).message ?? String(e);
       if (/NOPERM/.test(message)) throw new UnsupportedServerError(`${where}: cannot read the server's version (INFO refused: ${message}); give the ACL user +info`, e);
@@ -105,6 +128,9 @@ async function checkNode(redis: Redis, where: string): Promise<ServerVersion> {
   const refused = selectRefusal(redis, where);
   if (refused) throw refused;
   const version = checkServerVersion(server, where);
-  checkServerRole(await info('replication'), where);
-  return version;
+  // (one INFO for both sections: Redis 7.0, checked just above, takes several)
+  const more = await info('replication', 'memory');
+  checkServerRole(more, where);
+  const eviction = evictionWarning(more, where);
+  return eviction ? { ...version, eviction } : version;
 }

@@ -1247,7 +1247,8 @@ export class Worker extends MeteredProcess {
       // Redis first: by default peers ping us on the interface that reaches Redis, since
       // they reach that Redis too (127.0.0.1 would send every host's pings to itself).
       const ends = await redisEnds(this.redis, this.layoutKey);
-      await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`, this.layoutKey);
+      const checked = await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`, this.layoutKey);
+      if (checked.eviction) log.warn(checked.eviction);
       await checkLayout(this.redis, this.layoutKey, config.redis.partitions);
       const short = await replicaShortfall(this.redis, keys.taskSet, config.redis);
       if (short) log.warn(short);

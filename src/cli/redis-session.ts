@@ -14,11 +14,15 @@ import type { Invocation } from './command-spec.js';
 import { RuntimeError } from './errors.js';
 import { escapeControls, quote } from './format.js';
 
-/** One ping, no reconnects: a Redis that is not there is one line naming it. */
-export async function checkRedis(redis: RedisOptions): Promise<void> {
+/**
+ * One ping, no reconnects: a Redis that is not there is one line naming it. `warn`: where a
+ * Redis that may evict the swarm's keys is said (a worker or monitor says it in its own log).
+ */
+export async function checkRedis(redis: RedisOptions, warn?: (text: string) => void): Promise<void> {
   const config = resolveRedisConfig(redis);
   try {
-    await probeOnce(config, CHECK_MS);
+    const checked = await probeOnce(config, CHECK_MS);
+    if (checked.eviction) warn?.(checked.eviction);
   } catch (e) {
     if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
     throw new RuntimeError(`${credentialsRefused(config, e) ?? `cannot reach Redis at ${redisWhere(config)}`}: ${probeFailure(config, e)}`);
@@ -114,8 +118,9 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
   };
 }
 
-export async function withClient<T>(redis: RedisOptions, fn: (client: Client) => Promise<T>): Promise<T> {
-  await checkRedis(redis);
+export async function withClient<T>(inv: Pick<Invocation, 'redis' | 'warn'>, fn: (client: Client) => Promise<T>): Promise<T> {
+  const { redis } = inv;
+  await checkRedis(redis, (text) => inv.warn(text));
   const client = new Client({ redis });
   try {
     return await fn(client);
@@ -126,7 +131,7 @@ export async function withClient<T>(redis: RedisOptions, fn: (client: Client) =>
 
 /** The run of a command that works with Redis from its start: `run` gets the command's Client (withClient). */
 export function runWithClient(run: (client: Client, inv: Invocation) => Promise<number>): (inv: Invocation) => Promise<number> {
-  return (inv) => withClient(inv.redis, (client) => run(client, inv));
+  return (inv) => withClient(inv, (client) => run(client, inv));
 }
 
 export async function requireTask(client: Client, id: string): Promise<TaskInfo> {

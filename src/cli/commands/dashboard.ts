@@ -45,7 +45,7 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
       const readOnly = inv.opts.readOnly === true;
       if (!readOnly && token === undefined) inv.warn(`no token (env ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file}): the page is read-only`);
       // (as every command: a Redis not there is one line, not a page that answers 503 to each read)
-      await checkRedis(inv.redis);
+      await checkRedis(inv.redis, (text) => inv.warn(text));
       const dashboard = createDashboard({ redis: inv.redis, token, readOnly });
       return runUntilSignal(
         inv.io,

@@ -30,7 +30,7 @@ async function runLimit(inv: Invocation): Promise<number> {
   if (inv.opts.rate !== undefined) limit.rate = inv.opts.rate as Limit['rate'];
   if (remove && Object.keys(limit).length) throw new UsageError('limit: --remove goes alone, without --concurrency or --rate');
   if (!remove && !Object.keys(limit).length) throw new UsageError('limit: give --concurrency n, --rate max/ms (or both), or --remove');
-  return withClient(inv.redis, async (client) => {
+  return withClient(inv, async (client) => {
     await client.setLimit(target, remove ? null : limit);
     const shown = (await client.limits()).find((l) => (fn !== undefined ? l.function === fn : l.group === group));
     inv.io.stdout.write(shown ? describeLimit(shown) + '\n' : `${fn !== undefined ? `function ${quote(fn)}` : `group ${quote(group!)}`}: no limit\n`);
@@ -44,7 +44,7 @@ function runPause(what: 'pause' | 'resume'): (inv: Invocation) => Promise<number
   return (inv) => {
     const fn = inv.args[0] as string | undefined;
     if (fn === '') throw new UsageError(`${what}: the function name must not be empty`);
-    return withClient(inv.redis, async (client) => {
+    return withClient(inv, async (client) => {
       const target = fn === undefined ? 'the swarm' : `function ${quote(fn)}`;
       if (what === 'pause') {
         await client.pause(fn);

@@ -59,7 +59,7 @@ async function runSchedule(inv: Invocation): Promise<number> {
   const spec: ScheduleSpec = cron !== undefined ? { cron, ...(typeof v.tz === 'string' ? { tz: v.tz } : {}) } : { every: every! };
   const options: ScheduleOptions = taskOptionValues(v);
   if (v.overlap !== undefined) options.overlap = v.overlap as 'allow' | 'skip';
-  return withClient(inv.redis, async (client) => {
+  return withClient(inv, async (client) => {
     const r = await client.schedule(name, spec, fn, data, options);
     const shown = (await client.schedules()).find((s) => s.name === name);
     inv.io.stdout.write(`${r.changed ? 'scheduled' : 'unchanged'} ${shown ? describeSchedule(shown) : quote(name)}\n`);

@@ -76,7 +76,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
   if (v.delay !== undefined) options.delay = v.delay as number;
   if (v.runAt !== undefined) options.runAt = v.runAt as number;
   if (typeof v.key === 'string') options.key = v.key;
-  return withClient(inv.redis, async (client) => {
+  return withClient(inv, async (client) => {
     if (!wait) {
       io.stdout.write((await client.submit(fn, data, options)) + '\n');
       return 0;
