@@ -69,6 +69,12 @@ export function checkServerRole(info: string, where = 'Redis'): void {
   throw new RedisUnavailableError(`${where} is a replica${of}: every component writes, so give it the primary (or the sentinels that name it)`);
 }
 
+/** INFO memory's maxmemory_policy when it is one that may evict keys (any but noeviction), else undefined */
+export function evictionPolicy(info: string): string | undefined {
+  const policy = /^maxmemory_policy:([^\r\n]*)/m.exec(info)?.[1]?.trim();
+  return policy === undefined || policy === 'noeviction' ? undefined : policy;
+}
+
 /**
  * A warning when Redis may evict keys (any maxmemory-policy but noeviction), else undefined.
  * Evicted, a task's hash or queue entry is lost without a word, and a worker's heartbeat or a
@@ -77,8 +83,8 @@ export function checkServerRole(info: string, where = 'Redis'): void {
  * refused in writing, as BullMQ does, not in deed (a managed Redis may not let its user change it).
  */
 export function evictionWarning(info: string, where = 'Redis'): string | undefined {
-  const policy = /^maxmemory_policy:([^\r\n]*)/m.exec(info)?.[1]?.trim();
-  if (policy === undefined || policy === 'noeviction') return undefined;
+  const policy = evictionPolicy(info);
+  if (!policy) return undefined;
   const limit = /^maxmemory:([^\r\n]*)/m.exec(info)?.[1]?.trim();
   const when = limit === '0' ? 'once a maxmemory is set' : 'when it is full';
   return `${where} has maxmemory-policy ${policy}: ${when} it evicts keys, and an evicted task is lost without a word (an evicted heartbeat has a running task requeued). Set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf): a full Redis then refuses new tasks instead`;

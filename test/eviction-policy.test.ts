@@ -2,7 +2,8 @@
  * A Redis that may evict keys (any maxmemory-policy but noeviction) loses tasks without a word
  * when it fills up, and an evicted heartbeat has a running task requeued while it runs. Such a
  * Redis is said at start-up: by a worker and a monitor in their logs as they start, and by every CLI
- * command that works with the swarm's tasks, as one warning line on stderr. Nothing is refused:
+ * command that works with the swarm's tasks, as one warning line on stderr; a policy set later is
+ * in a monitor's metrics (task_swarm_redis_may_evict), for an alert. Nothing is refused:
  * a managed Redis may not let its user change the policy. On a Cluster each primary is asked, and
  * the warning names the ones that may evict.
  */
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Monitor, Worker } from '../src/index.js';
 import { checkServer } from '../src/server-version.js';
 import { runMain } from './helpers/cli.js';
+import { readExposition } from './helpers/exposition.js';
 import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 import { type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -108,6 +110,21 @@ describe('a Redis that may evict keys is said at start-up', () => {
     const r = await runMain(['--key-prefix', prefix, 'status', '--json'], env);
     expect(r.code).toBe(0);
     expect(() => JSON.parse(r.stdout)).not.toThrow();
+  });
+});
+
+describe('a policy set after the start-up check', () => {
+  it("is in a monitor's metrics from its next scrape: task_swarm_redis_may_evict 1, and 0 once it is noeviction again (ops/alerts.yml TaskSwarmRedisMayEvict)", async () => {
+    await policy('noeviction', '512mb');
+    const monitor = new Monitor({ redis: server.options() });
+    cleanup.push(() => monitor.stop());
+    await monitor.start();
+    const gauge = async () => readExposition(await monitor.metrics()).samples('task_swarm_redis_may_evict').map((x) => x.value);
+    expect(await gauge()).toEqual([0]);
+    await policy('volatile-lfu', '512mb');
+    expect(await gauge()).toEqual([1]);
+    await policy('noeviction', '512mb');
+    expect(await gauge()).toEqual([0]);
   });
 });
 

@@ -8,6 +8,7 @@
 import type { Keys } from '../keys.js';
 import type { Connection } from '../redis.js';
 import { dictionary } from '../dictionary.js';
+import { evictionPolicy } from '../server-version.js';
 
 export interface FunctionCounts {
   /** tasks routed to it and waiting */
@@ -37,6 +38,8 @@ export interface SwarmCounts {
   /** Redis time (ms) of the read, and the oldest heartbeat of a running task (Redis ms), if any */
   now: number;
   oldestLease?: number;
+  /** Redis's maxmemory-policy where it may evict keys (any but noeviction: src/server-version.ts), else undefined */
+  evicting?: string;
 }
 
 /** the counts of one partition (src/partitions.ts): every partition of a swarm has its own */
@@ -55,9 +58,11 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
     .hgetall(keys.dead.stats)
     .zrange(keys.leases, 0, 0, 'WITHSCORES')
     .time()
+    // (the node that holds this partition's keys: a policy set there after the start-up check)
+    .info('memory')
     .exec()) as [Error | null, unknown][];
   for (const [e] of r) if (e) throw e;
-  const [listed, tasks, workers, dead, ended, counts, served, pausedSet, oldest, stats, lease, time] = r.map(([, v]) => v) as [
+  const [listed, tasks, workers, dead, ended, counts, served, pausedSet, oldest, stats, lease, time, memory] = r.map(([, v]) => v) as [
     number,
     number,
     string[],
@@ -70,6 +75,7 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
     Record<string, string>,
     string[],
     [string, string],
+    string,
   ];
   // a wake marker (lib/limits.lua) is no task: at most one is queued, as the oldest entry
   const queued = listed - (oldest === 'wake' ? 1 : 0);
@@ -95,7 +101,8 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
   for (const [k, v] of Object.entries(stats)) if (k !== 'seq' && Number.isFinite(Number(v))) deadStats[k] = Number(v);
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const oldestLease = lease.length === 2 && Number.isFinite(Number(lease[1])) ? Number(lease[1]) : undefined;
-  return { queued, tasks, workers: workers.length, dead, ended, paused: pausedSet.includes('*'), functions, deadStats, now, oldestLease };
+  const evicting = evictionPolicy(memory);
+  return { queued, tasks, workers: workers.length, dead, ended, paused: pausedSet.includes('*'), functions, deadStats, now, oldestLease, ...(evicting ? { evicting } : {}) };
 }
 
 /**
@@ -113,6 +120,7 @@ export function sumCounts(each: readonly SwarmCounts[]): SwarmCounts {
     out.ended += c.ended;
     out.now = Math.max(out.now, c.now);
     if (c.oldestLease !== undefined) out.oldestLease = Math.min(out.oldestLease ?? Infinity, c.oldestLease);
+    if (c.evicting) out.evicting ??= c.evicting;
     for (const [k, n] of Object.entries(c.deadStats)) out.deadStats[k] = (out.deadStats[k] ?? 0) + n;
     for (const [fn, f] of Object.entries(c.functions)) {
       const o = (out.functions[fn] ??= { queued: 0, delayed: 0, workers: f.workers, paused: f.paused });

@@ -77,6 +77,7 @@ export const SWARM_METRICS = {
   dropped: { name: 'task_swarm_dead_letters_dropped_total', type: 'counter', help: 'dead letters dropped by the retention (deadLetterMax, deadLetterRetention), by reason', labels: ['reason'] },
   retried: { name: 'task_swarm_dead_letters_retried_total', type: 'counter', help: 'dead letters queued again (retry-dead), by reason', labels: ['reason'] },
   purged: { name: 'task_swarm_dead_letters_purged_total', type: 'counter', help: 'dead letters deleted (purge-dead), by reason', labels: ['reason'] },
+  mayEvict: { name: 'task_swarm_redis_may_evict', type: 'gauge', help: '1 when the Redis that holds the swarm has a maxmemory-policy other than noeviction (a full Redis then drops tasks: docs/deployments.md, the server), else 0' },
   oldestLease: { name: 'task_swarm_lease_oldest_age_seconds', type: 'gauge', help: 'seconds since the stalest running task\'s last heartbeat (0 when none runs): past taskTimeout, nothing requeues it' },
 } as const satisfies Record<string, MetricDef>;
 

@@ -77,6 +77,7 @@ export function swarmGauges(registry: Registry, redis: Connection, parts: readon
     dropped: deadStat('dropped'),
     retried: deadStat('retried'),
     purged: deadStat('purged'),
+    mayEvict: from('mayEvict', (m, c) => m.set(c.evicting ? 1 : 0)),
     oldestLease: from('oldestLease', (m, c) => m.set(c.oldestLease === undefined ? 0 : Math.max(0, c.now - c.oldestLease) / 1000)),
   };
   buildMetrics(SWARM_METRICS, registry, collectors);
