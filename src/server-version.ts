@@ -77,17 +77,18 @@ export function evictionPolicy(info: string): string | undefined {
 
 /**
  * A warning when Redis may evict keys (any maxmemory-policy but noeviction), else undefined.
- * Evicted, a task's hash or queue entry is lost without a word, and a worker's heartbeat or a
- * lease index entry (keys with a TTL are what the volatile-* policies take first) reads as a dead
- * worker, whose running tasks the monitor requeues while they still run: so every other policy is
- * refused in writing, as BullMQ does, not in deed (a managed Redis may not let its user change it).
+ * Evicted, a task's hash or queue entry is lost without a word; the worker list (allkeys-*) reads
+ * as dead workers, and the outage hold's key (volatile-*, which take the keys with a TTL: it, the
+ * claim receipts, the rate windows) as no outage, so running tasks are requeued while they run; an
+ * evicted rate window lets more tasks start than its limit. So every other policy is warned of,
+ * as BullMQ does, not refused (a managed Redis may not let its user change it).
  */
 export function evictionWarning(info: string, where = 'Redis'): string | undefined {
   const policy = evictionPolicy(info);
   if (!policy) return undefined;
   const limit = /^maxmemory:([^\r\n]*)/m.exec(info)?.[1]?.trim();
   const when = limit === '0' ? 'once a maxmemory is set' : 'when it is full';
-  return `${where} has maxmemory-policy ${policy}: ${when} it evicts keys, and an evicted task is lost without a word (an evicted heartbeat has a running task requeued). Set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf): a full Redis then refuses new tasks instead`;
+  return `${where} has maxmemory-policy ${policy}: ${when} it evicts keys: an evicted task is lost without a word, and an evicted worker list or outage hold has running tasks requeued while they run. Set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf): a full Redis then refuses new tasks instead`;
 }
 
 /**

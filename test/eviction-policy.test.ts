@@ -1,11 +1,11 @@
 /**
  * A Redis that may evict keys (any maxmemory-policy but noeviction) loses tasks without a word
- * when it fills up, and an evicted heartbeat has a running task requeued while it runs. Such a
- * Redis is said at start-up: by a worker and a monitor in their logs as they start, and by every CLI
- * command that works with the swarm's tasks, as one warning line on stderr; a policy set later is
- * in a monitor's metrics (task_swarm_redis_may_evict), for an alert. Nothing is refused:
- * a managed Redis may not let its user change the policy. On a Cluster each primary is asked, and
- * the warning names the ones that may evict.
+ * when it fills up, and an evicted worker list or outage hold has running tasks requeued while
+ * they run. Such a Redis is said at start-up: by a worker and a monitor in their logs as they
+ * start, and by every CLI command that works with the swarm's tasks, as one warning line on
+ * stderr; a policy set later is in a monitor's metrics (task_swarm_redis_may_evict), for an
+ * alert. Nothing is refused: a managed Redis may not let its user change the policy. On a
+ * Cluster each primary is asked, and the warning names the ones that may evict.
  */
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,7 @@ function collectingLogger() {
   return { warnings, logger: { debug() {}, info() {}, warn: (m: unknown) => void warnings.push(String(m)), error() {} } };
 }
 
-const EVICTS = /has maxmemory-policy (\S+): (when it is full|once a maxmemory is set) it evicts keys, and an evicted task is lost without a word .*Set it to noeviction \(CONFIG SET maxmemory-policy noeviction, and in redis\.conf\)/;
+const EVICTS = /has maxmemory-policy (\S+): (when it is full|once a maxmemory is set) it evicts keys: an evicted task is lost without a word.*Set it to noeviction \(CONFIG SET maxmemory-policy noeviction, and in redis\.conf\)/;
 
 /** the test server with this policy and maxmemory (each test sets both: the file's tests run in any order) */
 async function policy(name: string, maxmemory = '0'): Promise<void> {
