@@ -281,7 +281,7 @@ export class Monitor extends MeteredProcess {
           log.warn(p.total === 0 ? `Redis unreachable${why}; no worker known to ask: ${decision}` : `Redis unreachable${why}; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%): ${decision}`);
           return p;
         }),
-        redisWatch: redisWatch(this.redis),
+        redisWatch: redisWatch(this.redis, { home: buildKeys(config.redis).layout }),
         awaitRedis: awaitRedis(this.redis, 250, config.pingTimeout, buildKeys(config.redis).layout),
         refreshPeers: ticker(
           config.fetchWorkerInterval,

@@ -9,9 +9,36 @@ import { atKey, type Connection } from './redis.js';
 import { fromCallback, type AnyEventObject } from 'xstate';
 import { within } from './within.js';
 
-export function redisWatch(redis: Connection) {
+/**
+ * How often `redisWatch` pings a connection it keeps alive. Redis closes a connection idle for
+ * more than its `timeout` (whole seconds, counted on its clock's seconds: a ping each second
+ * holds under any timeout of 2 s or more), and so may a proxy or a NAT on the way.
+ */
+export const KEEP_ALIVE_MS = 1000;
+
+/**
+ * `keepAlive` (the monitor's): ping the connection at KEEP_ALIVE_MS while it is up, at `home` (a
+ * key of the swarm, for a Cluster). The monitor is otherwise idle for up to taskTimeout / 4
+ * between sweeps and for a whole taskTimeout in its grace; a connection closed for being idle
+ * reads as Redis lost, and each return begins a new grace, idle in turn: under a Redis
+ * `timeout` shorter than taskTimeout the monitor never left grace again, and no schedule fired
+ * and no dead worker's task was requeued (test/monitor-idle-timeout.test.ts). A worker needs
+ * none: it heartbeats every heartbeatInterval.
+ */
+export function redisWatch(redis: Connection, keepAlive?: { home: string }) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     let lost = false;
+    let pinging = false;
+    // (one ping at a time: a silent link holds it, and none piles up behind it)
+    const ping = () => {
+      if (pinging || redis.status !== 'ready') return;
+      pinging = true;
+      atKey(redis, keepAlive!.home, 'PING')
+        .catch(() => {})
+        .finally(() => (pinging = false));
+    };
+    const timer = keepAlive ? setInterval(ping, KEEP_ALIVE_MS) : undefined;
+    timer?.unref();
     const onClose = () => {
       if (lost) return;
       lost = true;
@@ -23,6 +50,7 @@ export function redisWatch(redis: Connection) {
     redis.on('close', onClose);
     redis.on('ready', onReady);
     return () => {
+      clearInterval(timer);
       redis.off('close', onClose);
       redis.off('ready', onReady);
     };
