@@ -41,6 +41,7 @@ describe('task-swarm submit --priority --group', () => {
   const mistakes: [string, string[], RegExp][] = [
     ['a priority over 1000', ['--priority', '1001'], /--priority must be an integer <= 1000, got "1001"/],
     ['a priority under -1000', ['--priority=-1001'], /--priority must be an integer >= -1000, got "-1001"/],
+    ['a priority far under any integer', ['--priority=-99999999999999999999'], /--priority must be an integer >= -1000, got "-99999999999999999999"/],
     ['a priority that is not an integer', ['--priority', '1.5'], /--priority must be an integer, got "1.5"/],
     ['an empty group', ['--group', ''], /group must be a string of 1 to 128 bytes/],
     ['a group over 128 bytes', ['--group', 'é'.repeat(65)], /group must be a string of 1 to 128 bytes/],
@@ -94,6 +95,7 @@ describe('task-swarm limit / limits', () => {
     ['no limit given', ['limit', 'f'], /give --concurrency n, --rate max\/ms \(or both\), or --remove/],
     ['--remove with a limit', ['limit', 'f', '--remove', '--concurrency', '2'], /--remove goes alone/],
     ['a concurrency of 0', ['limit', 'f', '--concurrency', '0'], /--concurrency must be an integer >= 1, got "0"/],
+    ['a concurrency past any integer', ['limit', 'f', '--concurrency', '99999999999999999999'], /--concurrency must be an integer <= 9007199254740991, got "99999999999999999999"/],
     ['a rate without a window', ['limit', 'f', '--rate', '5'], /--rate must be max\/ms, e.g. 100\/1000/],
     ['a rate of 0', ['limit', 'f', '--rate', '0/1000'], /rate.max must be an integer from 1/],
     ['a window of 0', ['limit', 'f', '--rate', '5/0'], /rate.per \(ms\) must be an integer from 1/],

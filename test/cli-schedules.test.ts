@@ -96,6 +96,7 @@ describe('task-swarm schedule / schedules / unschedule', () => {
     ['a cron that does not parse', ['schedule', 'n', 'f', '--cron', 'soon'], /cron "soon" does not parse/],
     ['a zone that does not exist', ['schedule', 'n', 'f', '--cron', '0 3 * * *', '--tz', 'Mars/Olympus'], /tz must be an IANA time zone/],
     ['--every 0', ['schedule', 'n', 'f', '--every', '0'], /--every must be an integer >= 1, got "0"/],
+    ['--every past any integer', ['schedule', 'n', 'f', '--every', '99999999999999999999'], /--every must be an integer <= 9007199254740991, got "99999999999999999999"/],
     ['--every 5 (under 10 ms)', ['schedule', 'n', 'f', '--every', '5'], /every must be an integer number of ms from 10/],
     ['--every not a number', ['schedule', 'n', 'f', '--every', 'often'], /--every must be an integer, got "often"/],
     ['a bad --overlap', ['schedule', 'n', 'f', '--every', '100', '--overlap', 'queue'], /--overlap must be allow or skip, got "queue"/],

@@ -12,8 +12,10 @@ export const MAX_TIMEOUT = 2 ** 31 - 1;
 export function parseInteger(name: string, raw: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${name} must be an integer, got ${quote(raw)}`);
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${quote(raw)}`);
-  if (n > max) throw new UsageError(`${name} must be an integer <= ${max}, got ${quote(raw)}`);
+  if (n < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${quote(raw)}`);
+  // (past the safe integers, the bound it breaks is the upper one: "--every must be an integer
+  // >= 1" said of 99999999999999999999 named a bound the value keeps)
+  if (n > max || !Number.isSafeInteger(n)) throw new UsageError(`${name} must be an integer <= ${max}, got ${quote(raw)}`);
   return n;
 }
 
