@@ -38,8 +38,11 @@ export interface SweepResult {
 
 /** What one pass over the schedules did (src/effects/schedules.ts). */
 export interface FiringResult {
-  /** the firings this monitor made: fired, duplicate (the tick's task exists), skipped (overlap), dropped (junk) */
-  firings: { name: string; tick: number; outcome: 'fired' | 'duplicate' | 'skipped' | 'dropped'; id: string; reason?: string }[];
+  /**
+   * the firings this monitor made: fired, duplicate (the tick's task exists), skipped (overlap),
+   * dropped (junk), failed (Redis refused its script: `reason` says why)
+   */
+  firings: { name: string; tick: number; outcome: 'fired' | 'duplicate' | 'skipped' | 'dropped' | 'failed'; id: string; reason?: string }[];
   /** Redis time (ms) of the pass */
   now: number;
   /** the earliest tick to come (Redis ms), or -1 when no schedule is set */

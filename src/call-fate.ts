@@ -43,5 +43,14 @@ export function toldAfterResend(e: unknown, what: string): unknown {
 export function surelyNotRun(e: unknown): boolean {
   if (!(e instanceof Error) || resent.has(e)) return false;
   if (unsent.has(e) || refusedMoving(e)) return true;
-  return e instanceof ReplyError && !/ script: \S+, on @user_(function|script):\d+\.?$/.test(e.message);
+  return e instanceof ReplyError && !raisedInScript(e);
+}
+
+/**
+ * Was `e` raised by a command inside a script (WRONGTYPE on a key, a `redis.error_reply`)? Its
+ * message then ends "script: …, on @user_function:N": Redis answered, and ran the script up to
+ * there, so the trouble is that call's keys or data, not the connection or the server's state.
+ */
+export function raisedInScript(e: unknown): boolean {
+  return e instanceof ReplyError && / script: \S+, on @user_(function|script):\d+\.?$/.test((e as Error).message);
 }

@@ -330,6 +330,7 @@ export class Monitor extends MeteredProcess {
             if (f.outcome === 'fired') log.info(`schedule ${quote(f.name)}: fired the tick of ${at} (task ${quote(f.id)})`);
             else if (f.outcome === 'duplicate') log.warn(`schedule ${quote(f.name)}: the tick of ${at} was fired already (task ${quote(f.id)} exists; Redis lost the schedule's mark?): not queued again`);
             else if (f.outcome === 'skipped') log.info(`schedule ${quote(f.name)}: skipped the tick of ${at}: task ${quote(f.id)} still queued or running (overlap 'skip')`);
+            else if (f.outcome === 'failed') log.error(`schedule ${quote(f.name)}: the tick of ${at} was refused by Redis (${f.reason ?? '?'}): its task may not be queued; the schedule goes on`);
             else log.error(`schedule ${quote(f.name)}: its stored definition is invalid (${f.reason ?? '?'}): it will not fire until set again`);
           }
           try {

@@ -9,10 +9,13 @@ import type { Keys } from '../keys.js';
 import type { FiringResult } from '../../machines/monitor.js';
 import { adminCallToken, execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import { ConfigError } from '../errors.js';
+import { raisedInScript } from '../call-fate.js';
 import { firstTick, parseDefinition, taskOf, ticksAt, type ScheduleInfo } from '../schedule.js';
 
 /** schedules fired per pass, so one pass never holds Redis long; more due: the next pass is at once */
 export const FIRE_BATCH = 100;
+/** after a firing Redis refused, the next pass comes no sooner than this (ms) */
+export const REFUSED_RETRY_MS = 1000;
 
 export type { FiringResult };
 export type Firing = FiringResult['firings'][number];
@@ -125,12 +128,24 @@ export async function fireDue(redis: Connection, keys: Keys, monitor: string): P
   }
   const replies = await execPipeline(pipe);
   const firings: Firing[] = [];
+  let refused = false;
   for (const [i, f] of planned.entries()) {
     const [err, reply] = replies[i] ?? [new Error('no reply')];
-    if (err) throw err;
+    if (err) {
+      // A refusal from inside the script (a key of its function's queue damaged by hand:
+      // WRONGTYPE) is this schedule's: told as its firing, the others stand. Thrown, it sent the
+      // monitor to probing and a grace for a Redis that answers, and every pass came back to it.
+      if (!raisedInScript(err)) throw err;
+      refused = true;
+      firings.push({ ...f, outcome: 'failed', id: '', reason: err.message });
+      continue;
+    }
     const [outcome, id] = reply as [string, string];
     if (outcome === 'moved') continue;
     firings.push({ ...f, outcome: outcome as FiringOutcome, id });
   }
+  // (one refused may be due again at once, its due time not moved on: the next pass a little
+  // later, not at once and again)
+  if (refused) nextDue = Math.max(nextDue, now + REFUSED_RETRY_MS);
   return { firings, now, nextDue };
 }

@@ -55,7 +55,7 @@ export const MONITOR_METRICS = {
   sweepTime: { name: 'task_swarm_monitor_sweep_seconds', type: 'histogram', help: 'duration of each sweep (requeue, cleanup, dead-letter retention)', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 5] },
   backlog: { name: 'task_swarm_monitor_sweep_backlog', type: 'gauge', help: 'ended tasks still waiting for cleanup after the last sweep' },
   hold: { name: 'task_swarm_monitor_requeue_hold_seconds', type: 'gauge', help: 'seconds left of a hold on requeues after the whole swarm went silent (an outage), as of the last sweep; 0 = none' },
-  firings: { name: 'task_swarm_monitor_schedule_firings_total', type: 'counter', help: 'schedule ticks this monitor handled: fired, duplicate, skipped, dropped', labels: ['outcome'] },
+  firings: { name: 'task_swarm_monitor_schedule_firings_total', type: 'counter', help: 'schedule ticks this monitor handled: fired, duplicate, skipped, dropped, failed (Redis refused the firing)', labels: ['outcome'] },
   taskTimeout: { name: 'task_swarm_monitor_task_timeout_seconds', type: 'gauge', help: 'this monitor\'s taskTimeout (for alert rules)' },
   redisRoundTrip: { name: 'task_swarm_monitor_redis_roundtrip_seconds', type: 'histogram', help: 'duration of each requeue call to Redis (requeue.lua: one round trip and the script)', buckets: CALL_SECONDS },
   readFailures: { name: 'task_swarm_monitor_swarm_read_failures_total', type: 'counter', help: 'scrapes whose read of the swarm\'s counts from Redis failed (the task_swarm_* gauges are then left out)' },
