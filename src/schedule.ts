@@ -104,7 +104,10 @@ export function checkSchedule(name: unknown, spec: unknown, fn: unknown, data: u
     if (!(TASK_OPTIONS as string[]).includes(k)) throw new ConfigError(`${where}: unknown option "${k}" (known: ${[...TASK_OPTIONS, 'overlap'].join(', ')})`);
   }
   if (overlap !== undefined && overlap !== 'allow' && overlap !== 'skip') throw new ConfigError(`${where}: overlap must be 'allow' or 'skip', got ${show(overlap)}`);
-  const def: ScheduleDefinition = { spec: s, fn: fn as string, data: data === undefined ? null : data, options: task, overlap: overlap ?? 'allow' };
+  // (the options in one order, whatever the caller's: the stored JSON is what "the same
+  // schedule" compares, and one set again in another order started an `every` over)
+  const ordered = Object.fromEntries(TASK_OPTIONS.filter((k) => Object.hasOwn(task, k)).map((k) => [k, (task as Record<string, unknown>)[k]])) as typeof task;
+  const def: ScheduleDefinition = { spec: s, fn: fn as string, data: data === undefined ? null : data, options: ordered, overlap: overlap ?? 'allow' };
   // the task of a tick, as a monitor will build it: whatever would refuse it is refused now
   try {
     taskOf(n, def, 0, where);

@@ -187,6 +187,15 @@ describe('schedules', () => {
     expect(info).toMatchObject({ name: 's', data: { x: 2 }, options: { priority: 3 }, next: d.next, last: null, lastId: null });
   });
 
+  it("the same options in another order are the same schedule (an app's restart must not start an `every` over: restarted more often than it, it never fired)", async () => {
+    const o = server.options();
+    const { c } = client(o);
+    const a = await c.schedule('o', { every: 60_000 }, 'job', { x: 1 }, { priority: 3, group: 'g', attempts: 2, overlap: 'skip' });
+    await sleep(20);
+    const b = await c.schedule('o', { every: 60_000 }, 'job', { x: 1 }, { overlap: 'skip', attempts: 2, group: 'g', priority: 3 });
+    expect(b).toEqual({ changed: false, next: a.next });
+  });
+
   it('a task with a group or a priority is placed in its function queue at its tick, as submit places it', async () => {
     const o = server.options();
     const { c, keys } = client(o);
