@@ -22,6 +22,9 @@ const PROMISE = Symbol('task-swarm deadline of');
 const FAILED = Symbol('task-swarm failed');
 type Stamped = Command & { [HANDED]?: number; [PROMISE]?: Promise<unknown>; [FAILED]?: true; isResolved?: boolean };
 
+/** calls listed past which the settled ones are swept out of the list, wherever they are (see `sweep`) */
+const SWEEP_MIN = 4096;
+
 const settled = (c: Stamped) => c[FAILED] === true || c.isResolved === true || c[PROMISE] !== c.promise;
 
 /**
@@ -33,11 +36,14 @@ const timedOut: Overdue = (commands) => {
   for (const command of commands) command.reject(new Error('Command timed out'));
 };
 
+/** stops the watch; `listed()`, the calls it holds now (settled ones not yet dropped included) */
+export type StopDeadlines = (() => void) & { listed(): number };
+
 /**
  * Give each call on `redis` a deadline of `timeoutMs`, past which `overdue` fails it (the
  * Client's outage guard says more: src/outage-guard.ts); returns what stops the watch (at close).
  */
-export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: Overdue = timedOut): () => void {
+export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: Overdue = timedOut): StopDeadlines {
   // The calls handed over, in that order (so in the order of their deadlines), each with the
   // time it was handed: not looked for in ioredis's queues, where a call is not always. A
   // Cluster keeps one between redirections in a delay queue of its own (CLUSTERDOWN, MOVED,
@@ -59,6 +65,27 @@ export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: 
     }
     calls.length = at.length = head = 0;
     return undefined;
+  };
+  // Answered calls are dropped at the front only, so one call that stays unanswered holds every
+  // later one in the list, answered or not, until its deadline: a handshake call (CLIENT
+  // SETNAME, the ready check's INFO) written on a connection that closed before it was ready is
+  // one that way, since ioredis drops its queue then without settling it. A connection reset
+  // mid-handshake then kept `timeoutMs` of every call made, each with its arguments and reply
+  // (the Client's 10 s: tens of thousands of calls, tens of MB, at every reset of a busy
+  // producer). So when the list has doubled since the last sweep, the settled ones are swept
+  // out wherever they are: linear in the list, once per doubling, so constant per call.
+  let sweepAt = SWEEP_MIN;
+  const sweep = () => {
+    let kept = 0;
+    for (let i = head; i < calls.length; i++) {
+      const c = calls[i];
+      if (!c || c[HANDED] !== at[i] || settled(c)) continue;
+      calls[kept] = c;
+      at[kept++] = at[i]!;
+    }
+    calls.length = at.length = kept;
+    head = 0;
+    sweepAt = Math.max(SWEEP_MIN, 2 * kept);
   };
   const arm = (ms: number) => {
     timer = setTimeout(check, ms);
@@ -116,6 +143,7 @@ export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: 
       }
       calls.push(command);
       at.push(now);
+      if (calls.length - head >= sweepAt) sweep();
       if (timer === undefined) arm(timeoutMs);
       return sent;
     };
@@ -128,8 +156,14 @@ export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: 
     for (const node of redis.nodes('all')) watch(node);
     redis.on('+node', (node: Redis) => watch(node));
   }
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  return Object.assign(
+    () => {
+      stopped = true;
+      clearTimeout(timer);
+      // (nothing is failed from here on: what is listed would only be kept, with the connection)
+      calls.length = at.length = head = 0;
+    },
+    // (for tests: how many calls the list holds, settled ones not yet dropped included)
+    { listed: () => calls.length - head },
+  );
 }

@@ -29,7 +29,7 @@ import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
 import { lastConnectionError, redisAddress, type Connection } from './redis.js';
 import { selectRefusal } from './db-select.js';
-import { commandDeadlines } from './command-deadlines.js';
+import { commandDeadlines, type StopDeadlines } from './command-deadlines.js';
 import { neverSent, sentAgain } from './call-fate.js';
 
 interface QueueItem {
@@ -63,7 +63,7 @@ export const SILENT_MS = 1000;
 const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Connection is closed\.?$|^None of startup nodes is available/;
 
 /** Guard `redis`'s calls; returns what stops its deadlines (at close). */
-export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): () => void {
+export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): StopDeadlines {
   const conn = redis as unknown as Internals;
   const cluster = redis instanceof Cluster;
   let downSince: number | undefined;
@@ -223,10 +223,13 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     const unanswered = `no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`;
     for (const command of late) command.reject(unavailable(unanswered));
   };
-  return () => {
-    direct.stop();
-    stopDeadlines();
-  };
+  return Object.assign(
+    () => {
+      direct.stop();
+      stopDeadlines();
+    },
+    { listed: stopDeadlines.listed },
+  );
 }
 
 /**
