@@ -7,7 +7,7 @@
  * phase it collects garbage twice and prints one line: heapUsed and rss, the process's active
  * handles by kind (process.getActiveResourcesInfo), listeners on `process` and on every
  * EventEmitter reachable from the three objects (the ioredis connections), and the keys and
- * memory of Redis; then every Map, Set, array or plain object reachable from the Worker,
+ * memory of Redis, and the channels subscribed there (PUBSUB CHANNELS); then every Map, Set, array or plain object reachable from the Worker,
  * Monitor and Client (four levels deep) whose size changed since the last phase. A collection
  * that grows phase after phase of the same kind is a leak; heapUsed should come back to the
  * same level after a `sleep` phase (what faults leave for a while, timers and deadlines, ends).
@@ -129,10 +129,11 @@ async function report(label: string): Promise<void> {
   for (const r of process.getActiveResourcesInfo()) handles[r] = (handles[r] ?? 0) + 1;
   const mu = process.memoryUsage();
   const keys = await plain.dbsize().catch(() => '?');
+  const channels = await plain.pubsub('CHANNELS').then((c) => (c as string[]).length, () => '?');
   const redisMemory = await plain.info('memory').then((t) => `${(Number(/used_memory:(\d+)/.exec(t)?.[1]) / 1048576).toFixed(1)} MB`, () => '?');
   console.log(
     `${label}: heap ${(mu.heapUsed / 1048576).toFixed(1)} MB, rss ${(mu.rss / 1048576).toFixed(0)} MB; handles ${JSON.stringify(handles)}; ` +
-      `listeners: process ${listeners(process)}, ${emitters.length} emitters ${emitters.reduce((n, e) => n + listeners(e), 0)}; redis: ${keys} keys, ${redisMemory}`,
+      `listeners: process ${listeners(process)}, ${emitters.length} emitters ${emitters.reduce((n, e) => n + listeners(e), 0)}; redis: ${keys} keys, ${redisMemory}, ${channels} channels subscribed`,
   );
   const changed = [...new Set([...sizes.keys(), ...before.keys()])]
     .filter((k) => (sizes.get(k) ?? 0) !== (before.get(k) ?? 0))
