@@ -104,7 +104,10 @@ export class EventOutbox {
   /** keep events for later: `first` = they were emitted before those already waiting */
   private hold(events: OutgoingEvent[], first = false): void {
     if (events.length === 0) return;
-    this.waiting = first ? [...events, ...this.waiting] : [...this.waiting, ...events];
+    // (in place as they come: a new array per event held made a long outage's chatty tasks
+    // cost the square of the buffer; put first is only when a batch comes back unsent)
+    if (first) this.waiting = [...events, ...this.waiting];
+    else for (const e of events) this.waiting.push(e);
     const over = this.waiting.length - this.limit;
     if (over > 0) {
       this.waiting.splice(0, over);
