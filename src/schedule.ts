@@ -6,7 +6,7 @@
  */
 import { Cron } from 'croner';
 import { ConfigError, InvalidTaskError } from './errors.js';
-import { buildSubmission, SUBMIT_OPTIONS, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, checkBackoff, SUBMIT_OPTIONS, type Submission, type SubmitOptions } from './submission.js';
 import { wellFormed } from './wire.js';
 
 export type ScheduleSpec =
@@ -107,6 +107,9 @@ export function checkSchedule(name: unknown, spec: unknown, fn: unknown, data: u
   // (the options in one order, whatever the caller's: the stored JSON is what "the same
   // schedule" compares, and one set again in another order started an `every` over)
   const ordered = Object.fromEntries(TASK_OPTIONS.filter((k) => Object.hasOwn(task, k)).map((k) => [k, (task as Record<string, unknown>)[k]])) as typeof task;
+  // (and a backoff object in its checked form, its fields in one order and its defaults left
+  // out: { delay, type } and { type, delay, jitter: 0 } are the backoff { type, delay } too)
+  if (ordered.backoff !== undefined && typeof ordered.backoff === 'object') ordered.backoff = checkBackoff(`${where}: backoff`, ordered.backoff);
   const def: ScheduleDefinition = { spec: s, fn: fn as string, data: data === undefined ? null : data, options: ordered, overlap: overlap ?? 'allow' };
   // the task of a tick, as a monitor will build it: whatever would refuse it is refused now
   try {

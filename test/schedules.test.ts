@@ -196,6 +196,20 @@ describe('schedules', () => {
     expect(b).toEqual({ changed: false, next: a.next });
   });
 
+  it('a backoff given with its fields in another order, or with its default jitter 0, is the same schedule', async () => {
+    const o = server.options();
+    const { c } = client(o);
+    const a = await c.schedule('ob', { every: 60_000 }, 'job', null, { attempts: 3, backoff: { type: 'exponential', delay: 100, max: 5000 } });
+    await sleep(20);
+    const b = await c.schedule('ob', { every: 60_000 }, 'job', null, { attempts: 3, backoff: { max: 5000, delay: 100, type: 'exponential' } });
+    expect(b).toEqual({ changed: false, next: a.next });
+    const d = await c.schedule('ob', { every: 60_000 }, 'job', null, { attempts: 3, backoff: { delay: 100, jitter: 0, type: 'exponential', max: 5000 } });
+    expect(d).toEqual({ changed: false, next: a.next });
+    // (a backoff that differs is a change)
+    const e = await c.schedule('ob', { every: 60_000 }, 'job', null, { attempts: 3, backoff: { type: 'exponential', delay: 200, max: 5000 } });
+    expect(e.changed).toBe(true);
+  });
+
   it('a task with a group or a priority is placed in its function queue at its tick, as submit places it', async () => {
     const o = server.options();
     const { c, keys } = client(o);
