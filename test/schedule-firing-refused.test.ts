@@ -5,6 +5,8 @@
  * active, requeueing as usual. Before, the whole batch's firing threw, the monitor read the
  * refusal as Redis lost (probing, then a grace of one taskTimeout) and came back to the same
  * refusal: an every-300 ms schedule beside it fired 3 times in 12 s, and nothing was requeued.
+ * The refused one is paced (tried again a second later at the soonest), and only it: pacing the
+ * whole pass held an every-200 ms schedule beside it to one firing a second (its ticks dropped).
  */
 import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
@@ -55,3 +57,29 @@ it('a schedule whose firing Redis refuses is reported failed, and the others fir
   await redis.del(keys.functionQueue('fb', 'groups'));
   await until(() => firings.some((f) => f.name === 'broken' && f.outcome === 'fired'), 'the mended schedule fired', 5000);
 });
+
+it("a refused firing paces only that schedule: one beside it due sooner fires on its ticks (sweeps far apart)", async () => {
+  const o = server.options();
+  const keys = keysFor(o.keyPrefix);
+  const client = new Client({ redis: o });
+  cleanup.push(() => client.close());
+  await client.schedule('broken', { every: 400 }, 'fb', null, { group: 'g' });
+  await client.schedule('often', { every: 200 }, 'fo', null);
+  await redis.set(keys.functionQueue('fb', 'groups'), 'not a sorted set');
+  const logger = { debug() {}, info() {}, warn() {}, error() {} };
+  // sweeps 8 s apart: between them the monitor wakes for the schedules' ticks alone
+  const m = new Monitor({ redis: o, taskTimeout: 32_000, checkTaskInterval: 8000, logger });
+  const firings: FiringResult['firings'] = [];
+  m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
+  cleanup.push(() => m.stop());
+  await m.start();
+  await until(() => firings.some((f) => f.name === 'broken' && f.outcome === 'failed'), 'a refused firing', 5000);
+  const from = firings.length;
+  await new Promise((r) => setTimeout(r, 4000));
+  const later = firings.slice(from);
+  const often = later.filter((f) => f.name === 'often' && f.outcome === 'fired');
+  // 20 ticks in 4 s; each refused firing once held every schedule a second (4 fired)
+  expect(often.length, JSON.stringify(later)).toBeGreaterThanOrEqual(12);
+  // the refused one is tried at most once a second, a tick it did not fire (its due time moved on)
+  expect(later.filter((f) => f.name === 'broken').length).toBeLessThanOrEqual(11);
+}, 20_000);

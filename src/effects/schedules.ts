@@ -87,9 +87,11 @@ export async function fireDue(redis: Connection, keys: Keys, monitor: string): P
     if (at <= now) due.push({ name: head[i]!, at });
     else if (nextDue < 0) nextDue = at;
   }
-  // a full batch due: more may wait behind it
-  if (due.length === FIRE_BATCH) nextDue = now;
+  // a full batch due: more may wait behind it (the next pass at once, unless all refused: below)
+  const full = due.length === FIRE_BATCH;
   if (due.length === 0) return { firings: [], now, nextDue };
+  /** each planned firing's next tick (null: none, or junk dropped) */
+  const nexts: (number | null)[] = [];
   const defs = await redis.hmget(k.defs, ...due.map((d) => d.name));
   const pipe = scriptPipeline(redis);
   const planned: Omit<Firing, 'outcome' | 'id'>[] = [];
@@ -100,6 +102,7 @@ export async function fireDue(redis: Connection, keys: Keys, monitor: string): P
     if ('invalid' in p) {
       // junk (a hand edit): its due time is dropped, or every pass would find it due again
       planned.push({ name: d.name, tick: d.at, reason: p.invalid });
+      nexts.push(null);
       pipeScript(pipe, 'fire-schedule', [...base, keys.task(''), keys.queued, keys.newQueue], [d.name, d.at, json ?? '', d.at, -1, '', '', '', '', '', 0, '', '', keys.taskKeyPrefix, monitor]);
       continue;
     }
@@ -107,6 +110,7 @@ export async function fireDue(redis: Connection, keys: Keys, monitor: string): P
     const s = taskOf(d.name, p.def, tick);
     const place = s.group !== '' || s.priority !== 0;
     planned.push({ name: d.name, tick });
+    nexts.push(next);
     pipeScript(pipe, 'fire-schedule', [...base, keys.task(s.id), keys.queued, keys.newQueue], [
       d.name,
       d.at,
@@ -124,28 +128,36 @@ export async function fireDue(redis: Connection, keys: Keys, monitor: string): P
       keys.taskKeyPrefix,
       monitor,
     ]);
-    if (next !== null && (nextDue < 0 || next < nextDue)) nextDue = next;
   }
   const replies = await execPipeline(pipe);
   const firings: Firing[] = [];
-  let refused = false;
+  const soonest = (t: number) => {
+    if (nextDue < 0 || t < nextDue) nextDue = t;
+  };
+  let made = 0;
   for (const [i, f] of planned.entries()) {
     const [err, reply] = replies[i] ?? [new Error('no reply')];
+    const next = nexts[i] ?? null;
     if (err) {
       // A refusal from inside the script (a key of its function's queue damaged by hand:
       // WRONGTYPE) is this schedule's: told as its firing, the others stand. Thrown, it sent the
       // monitor to probing and a grace for a Redis that answers, and every pass came back to it.
       if (!raisedInScript(err)) throw err;
-      refused = true;
       firings.push({ ...f, outcome: 'failed', id: '', reason: err.message });
+      // (it may be due again at once, its due time not moved on: it counts as due a second
+      // later at the soonest, and only it: the others' ticks keep theirs. Pushing the whole
+      // pass's next out held a schedule due every 200 ms beside it to one firing a second)
+      soonest(Math.max(next ?? -1, now + REFUSED_RETRY_MS));
       continue;
     }
+    made++;
+    if (next !== null) soonest(next);
     const [outcome, id] = reply as [string, string];
     if (outcome === 'moved') continue;
     firings.push({ ...f, outcome: outcome as FiringOutcome, id });
   }
-  // (one refused may be due again at once, its due time not moved on: the next pass a little
-  // later, not at once and again)
-  if (refused) nextDue = Math.max(nextDue, now + REFUSED_RETRY_MS);
+  // a full batch: more may be due behind it, the next pass at once; but not when every firing
+  // of it was refused (they may be the batch again, at once and again)
+  if (full && made > 0) nextDue = now;
   return { firings, now, nextDue };
 }
