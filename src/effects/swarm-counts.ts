@@ -42,9 +42,13 @@ export interface SwarmCounts {
   evicting?: string;
 }
 
-/** the counts of one partition (src/partitions.ts): every partition of a swarm has its own */
-export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmCounts> {
-  const r = (await redis
+/**
+ * the counts of one partition (src/partitions.ts): every partition of a swarm has its own.
+ * `policy`: Redis's eviction policy too (`evicting`; the monitor's gauge: Client.stats has no use
+ * for it)
+ */
+export async function swarmCounts(redis: Connection, keys: Keys, policy = false): Promise<SwarmCounts> {
+  const m = redis
     .multi()
     .llen(keys.newQueue)
     .scard(keys.taskSet)
@@ -57,10 +61,10 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
     .lindex(keys.newQueue, -1)
     .hgetall(keys.dead.stats)
     .zrange(keys.leases, 0, 0, 'WITHSCORES')
-    .time()
-    // (the node that holds this partition's keys: a policy set there after the start-up check)
-    .info('memory')
-    .exec()) as [Error | null, unknown][];
+    .time();
+  // (the node that holds this partition's keys: a policy set there after the start-up check)
+  if (policy) m.info('memory');
+  const r = (await m.exec()) as [Error | null, unknown][];
   for (const [e] of r) if (e) throw e;
   const [listed, tasks, workers, dead, ended, counts, served, pausedSet, oldest, stats, lease, time, memory] = r.map(([, v]) => v) as [
     number,
@@ -75,7 +79,7 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
     Record<string, string>,
     string[],
     [string, string],
-    string,
+    string | undefined,
   ];
   // a wake marker (lib/limits.lua) is no task: at most one is queued, as the oldest entry
   const queued = listed - (oldest === 'wake' ? 1 : 0);
@@ -101,7 +105,7 @@ export async function swarmCounts(redis: Connection, keys: Keys): Promise<SwarmC
   for (const [k, v] of Object.entries(stats)) if (k !== 'seq' && Number.isFinite(Number(v))) deadStats[k] = Number(v);
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const oldestLease = lease.length === 2 && Number.isFinite(Number(lease[1])) ? Number(lease[1]) : undefined;
-  const evicting = evictionPolicy(memory);
+  const evicting = memory === undefined ? undefined : evictionPolicy(memory);
   return { queued, tasks, workers: workers.length, dead, ended, paused: pausedSet.includes('*'), functions, deadStats, now, oldestLease, ...(evicting ? { evicting } : {}) };
 }
 

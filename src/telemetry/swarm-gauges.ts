@@ -28,7 +28,7 @@ export function swarmGauges(registry: Registry, redis: Connection, parts: readon
       let error: unknown = new Error(`Redis did not answer within ${READ_TIMEOUT_MS} ms`);
       const counts = await within(
         READ_TIMEOUT_MS,
-        Promise.all(parts.map((keys) => swarmCounts(redis, keys)))
+        Promise.all(parts.map((keys) => swarmCounts(redis, keys, true)))
           .then(sumCounts)
           .catch((e: unknown) => {
             error = e;
