@@ -16,6 +16,7 @@ import { readExposition } from './helpers/exposition.js';
 import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 import { type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { collectingLogger } from './helpers/collecting-logger.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -24,11 +25,6 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
-/** a logger that keeps its warnings */
-function collectingLogger() {
-  const warnings: string[] = [];
-  return { warnings, logger: { debug() {}, info() {}, warn: (m: unknown) => void warnings.push(String(m)), error() {} } };
-}
 
 const EVICTS = /has maxmemory-policy (\S+): (when it is full|once a maxmemory is set) it evicts keys: an evicted task is lost without a word.*Set it to noeviction \(CONFIG SET maxmemory-policy noeviction, and in redis\.conf\)/;
 
@@ -50,7 +46,7 @@ describe('a Redis that may evict keys is said at start-up', () => {
     cleanup.push(() => worker.stop(), () => monitor.stop());
     await worker.start();
     await monitor.start();
-    for (const warnings of [w.warnings, m.warnings]) {
+    for (const warnings of [w.lines, m.lines]) {
       const said = warnings.filter((l) => EVICTS.test(l));
       expect(said, warnings.join('\n')).toHaveLength(1);
       expect(said[0]).toContain(`Redis at redis://127.0.0.1:${server.port} has maxmemory-policy allkeys-lru: when it is full`);
@@ -68,7 +64,7 @@ describe('a Redis that may evict keys is said at start-up', () => {
       ['allkeys-random', '0', 'once a maxmemory is set'],
     ] as const) {
       await policy(name, maxmemory);
-      const { warnings, logger } = collectingLogger();
+      const { lines: warnings, logger } = collectingLogger();
       const worker = new Worker({ port: 0, redis: server.options(), logger });
       cleanup.push(() => worker.stop());
       await worker.start();
@@ -79,7 +75,7 @@ describe('a Redis that may evict keys is said at start-up', () => {
 
   it('noeviction (Redis\'s default) is not said', async () => {
     await policy('noeviction', '512mb');
-    const { warnings, logger } = collectingLogger();
+    const { lines: warnings, logger } = collectingLogger();
     const worker = new Worker({ port: 0, redis: server.options(), logger });
     const monitor = new Monitor({ redis: server.options(), logger });
     cleanup.push(() => worker.stop(), () => monitor.stop());

@@ -13,6 +13,7 @@ import { expect, it } from 'vitest';
 import { Worker } from '../src/index.js';
 import { freePort, until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { collectingLogger } from './helpers/collecting-logger.js';
 import { keysFor } from './properties/harness.js';
 
 let server: RedisServer;
@@ -22,11 +23,6 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
-/** a logger that keeps its warnings and errors, in order */
-function collectingLogger() {
-  const lines: string[] = [];
-  return { lines, logger: { debug() {}, info() {}, warn: (m: unknown) => void lines.push(String(m)), error: (m: unknown) => void lines.push(String(m)) } };
-}
 
 it('a heartbeat refused with WRONGTYPE: the task runs on, a few lines a second at most, and all is as before once the key is mended', async () => {
   const o = server.options();
