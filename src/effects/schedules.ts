@@ -14,7 +14,7 @@ import { firstTick, parseDefinition, taskOf, ticksAt, type ScheduleInfo } from '
 
 /** schedules fired per pass, so one pass never holds Redis long; more due: the next pass is at once */
 export const FIRE_BATCH = 100;
-/** after a firing Redis refused, the next pass comes no sooner than this (ms) */
+/** a schedule whose firing Redis refused counts as due again no sooner than this (ms) */
 export const REFUSED_RETRY_MS = 1000;
 
 export type { FiringResult };
