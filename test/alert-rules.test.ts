@@ -10,7 +10,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { Monitor, Worker } from '../src/index.js';
+import { Client, Monitor, Worker } from '../src/index.js';
 import { MONITOR_METRICS, SWARM_METRICS, WORKER_METRICS, type MetricDef } from '../src/telemetry/metric-catalog.js';
 import { readExposition, type Exposition } from './helpers/exposition.js';
 import { type RedisServer } from './helpers/redis-server.js';
@@ -114,6 +114,42 @@ describe('ops/alerts.yml', () => {
     expect([...named].some((n) => n.startsWith('task_swarm_worker_'))).toBe(true);
     expect([...named].some((n) => n.startsWith('task_swarm_monitor_'))).toBe(true);
     expect(named).toContain('task_swarm_queue_depth');
+  });
+
+  it('are each listed in the alerts table of docs/metrics.md, and that table lists no other', () => {
+    const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Alerts'));
+    const listed = [...section.matchAll(/^\| `(TaskSwarm[A-Za-z]+)` \|/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual(rules.map((r) => r.alert!).sort());
+  });
+
+  it('catch tasks that arrive while no worker is alive: they stay incoming, which no per-function rule sees', async () => {
+    const o = server.options();
+    const worker = new Worker({ port: 0, redis: o });
+    worker.addTaskFunction('f', () => 1);
+    const monitor = new Monitor({ redis: o });
+    const client = new Client({ redis: o });
+    cleanup.push(
+      () => worker.stop(),
+      () => monitor.stop(),
+      () => client.close(),
+    );
+    await worker.start();
+    await monitor.start();
+    await client.wait(await client.submit('f', 1), { timeout: 10_000 });
+    // the last worker goes: what is submitted now is routed by no one
+    await worker.stop();
+    await client.submit('f', 2);
+    await client.submit('f', 3);
+    const m = readExposition(await monitor.metrics());
+    expect(m.value('task_swarm_workers')).toBe(0);
+    expect(m.value('task_swarm_queue_entries')).toBe(2);
+    // every function's queue is empty, so TaskSwarmTasksNotMoving and TaskSwarmNoWorkerForFunction stay quiet
+    expect(m.samples('task_swarm_queue_depth').every((s) => s.value === 0)).toBe(true);
+    // a rule watches the incoming entries, unless some worker claims (and so routes them)
+    const watching = rules.filter((r) => selectors(r.expr!).some((s) => s.metric === 'task_swarm_queue_entries'));
+    expect(watching.map((r) => r.alert)).toEqual(['TaskSwarmIncomingNotRouted']);
+    expect(selectors(watching[0]!.expr!).map((s) => s.metric)).toContain('task_swarm_worker_tasks_claimed_total');
   });
 
   it('would catch a rule that names a metric nobody exports, or does not parse', () => {
