@@ -10,6 +10,9 @@ import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { resolveRedisConfig } from '../src/config.js';
+import { DEAD_LETTER_REASONS } from '../src/errors.js';
+import { buildKeys } from '../src/keys.js';
 import { Client, Monitor, Worker } from '../src/index.js';
 import { MONITOR_METRICS, SWARM_METRICS, WORKER_METRICS, type MetricDef } from '../src/telemetry/metric-catalog.js';
 import { readExposition, type Exposition } from './helpers/exposition.js';
@@ -150,6 +153,33 @@ describe('ops/alerts.yml', () => {
     const watching = rules.filter((r) => selectors(r.expr!).some((s) => s.metric === 'task_swarm_queue_entries'));
     expect(watching.map((r) => r.alert)).toEqual(['TaskSwarmIncomingNotRouted']);
     expect(selectors(watching[0]!.expr!).map((s) => s.metric)).toContain('task_swarm_worker_tasks_claimed_total');
+  });
+
+  it('fire on the first dead letter of a reason: a monitor counts every reason from 0, before any is parked', async () => {
+    // increase() sees nothing in a series that starts at 1: TaskSwarmDeadLettersGrowing needs the 0 first
+    const o = server.options();
+    const monitor = new Monitor({ redis: o });
+    const worker = new Worker({ port: 0, redis: o });
+    worker.addTaskFunction('f', () => 1);
+    const client = new Client({ redis: o });
+    cleanup.push(
+      () => worker.stop(),
+      () => monitor.stop(),
+      () => client.close(),
+    );
+    await monitor.start();
+    const before = readExposition(await monitor.metrics());
+    for (const family of ['parked', 'dropped', 'retried', 'purged']) {
+      const samples = before.samples(`task_swarm_dead_letters_${family}_total`);
+      expect(samples.map((s) => s.labels.reason).sort(), family).toEqual(Object.keys(DEAD_LETTER_REASONS).sort());
+      expect(samples.every((s) => s.value === 0), family).toBe(true);
+    }
+    await worker.start();
+    const raw = server.client();
+    cleanup.push(() => raw.quit());
+    await raw.lpush(buildKeys(resolveRedisConfig(o)).newQueue, 'not json');
+    await expect.poll(async () => readExposition(await monitor.metrics()).value('task_swarm_dead_letters_parked_total', { reason: 'bad_json' }), { timeout: 10_000 }).toBe(1);
+    expect(readExposition(await monitor.metrics()).value('task_swarm_dead_letters_parked_total', { reason: 'duplicate' })).toBe(0);
   });
 
   it('would catch a rule that names a metric nobody exports, or does not parse', () => {

@@ -7,6 +7,7 @@
  * rather than stale) and is counted; so are they while the monitor is not connected.
  */
 import type { Counter, Gauge, Registry } from 'prom-client';
+import { DEAD_LETTER_REASONS } from '../errors.js';
 import type { Keys } from '../keys.js';
 import type { Connection } from '../redis.js';
 import { sumCounts, swarmCounts, type SwarmCounts } from '../effects/swarm-counts.js';
@@ -58,6 +59,10 @@ export function swarmGauges(registry: Registry, redis: Connection, parts: readon
     });
   const deadStat = (key: 'parked' | 'dropped' | 'retried' | 'purged') =>
     from(key, (m, c) => {
+      // every reason from 0, before any letter has it: Prometheus's increase() over a series
+      // whose first sample is already 1 sees no increase, so the first letter parked for a
+      // reason (on a swarm's first day, the first of all) would never fire an alert on it
+      for (const reason of Object.keys(DEAD_LETTER_REASONS)) m.inc({ reason }, 0);
       for (const [k, n] of Object.entries(c.deadStats)) if (k.startsWith(`${key}:`)) m.inc({ reason: k.slice(key.length + 1) }, n);
     });
   const collectors: Collectors<Defs> = {
