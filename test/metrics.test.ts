@@ -5,6 +5,7 @@
  * logged in as the shipped monitor ACL user), /metrics over HTTP, and two workers of one
  * process each counting in its own registry.
  */
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { aclRule } from '../src/acl.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { partitionOf } from '../src/partitions.js';
 import { Client, ConfigError, ListenError, Monitor, Worker, type WorkerOptions } from '../src/index.js';
+import { SWARM_METRICS } from '../src/telemetry/metric-catalog.js';
 import { runMain } from './helpers/cli.js';
 import { readExposition, type Exposition } from './helpers/exposition.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
@@ -240,6 +242,17 @@ describe('a monitor exports the swarm as `task-swarm status` reads it', () => {
       held: { paused: true },
       ok: { running: 1, workers: 1, paused: false },
     });
+    // and an operator who looks for a metric's count in the text of `status` finds it under the
+    // name the metric's help and docs/metrics.md give ('queued' was the JSON's key, not a word of the text)
+    const text = await runMain(['status', '--key-prefix', o.keyPrefix], { REDIS_URL: server.url });
+    const top = text.stdout.split('\n')[0]!;
+    const named = Object.values(SWARM_METRICS).flatMap((d) => (!('labels' in d) && /\(status: ((?:[^;()]|\([^)]*\))+)/.exec(d.help)?.[1]) || []);
+    expect(named.length).toBeGreaterThanOrEqual(5);
+    const doc = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
+    const rows = [...doc.matchAll(/^\| `([^`]+)` \| `task_swarm_[a-z_]+` \|$/gm)].map((r) => r[1]!);
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const name of [...named, ...rows]) expect(top, name).toContain(`${name} `);
+    expect(top).toContain('incoming 2 ');
     expect(m.value('task_swarm_dead_letters_parked_total', { reason: 'bad_json' })).toBe(1);
     expect(m.value('task_swarm_dead_letters_parked_total', { reason: 'missing_function' })).toBe(1);
     expect(m.value('task_swarm_dead_letters_parked_total', { reason: 'bad_option' })).toBe(1);

@@ -64,7 +64,7 @@ export const MONITOR_METRICS = {
 
 /** read from Redis when a monitor is scraped: what `task-swarm status` shows */
 export const SWARM_METRICS = {
-  entries: { name: 'task_swarm_queue_entries', type: 'gauge', help: 'entries on the new-task list not routed yet (status: queued)' },
+  entries: { name: 'task_swarm_queue_entries', type: 'gauge', help: 'entries on the new-task list not routed yet (status: incoming; its JSON: queued)' },
   depth: { name: 'task_swarm_queue_depth', type: 'gauge', help: 'tasks routed to a function\'s queue and waiting (status: a function\'s queued)', labels: ['function'] },
   delayed: { name: 'task_swarm_queue_delayed', type: 'gauge', help: 'tasks waiting for a time: a delay or a retry\'s backoff (status: delayed)', labels: ['function'] },
   claimed: { name: 'task_swarm_tasks_claimed', type: 'gauge', help: 'claimed tasks: running, or ended and awaiting cleanup (status: claimed)' },
