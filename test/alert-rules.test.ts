@@ -155,6 +155,34 @@ describe('ops/alerts.yml', () => {
     expect(selectors(watching[0]!.expr!).map((s) => s.metric)).toContain('task_swarm_worker_tasks_claimed_total');
   });
 
+  it('catch tasks that arrive while every worker is full: a full worker claims nothing, so it routes nothing', async () => {
+    const o = server.options();
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const worker = new Worker({ port: 0, redis: o, concurrency: 1 });
+    worker.addTaskFunction('g', () => held);
+    const monitor = new Monitor({ redis: o });
+    const client = new Client({ redis: o });
+    cleanup.push(
+      () => worker.stop(),
+      () => monitor.stop(),
+      () => client.close(),
+    );
+    await worker.start();
+    await monitor.start();
+    const first = await client.submit('g', 1);
+    await expect.poll(() => worker.running.includes(first), { timeout: 10_000 }).toBe(true);
+    await client.submit('g', 2);
+    await client.submit('g', 3);
+    // given the time a claim would take, were the worker to make one
+    await new Promise((r) => setTimeout(r, 1000));
+    const m = readExposition(await monitor.metrics());
+    expect(m.value('task_swarm_queue_entries')).toBe(2);
+    expect(m.value('task_swarm_queue_depth', { function: 'g' })).toBe(0);
+    release();
+    await client.wait(first, { timeout: 10_000 });
+  });
+
   it('fire on the first dead letter of a reason: a monitor counts every reason from 0, before any is parked', async () => {
     // increase() sees nothing in a series that starts at 1: TaskSwarmDeadLettersGrowing needs the 0 first
     const o = server.options();
