@@ -121,7 +121,7 @@ describe('a task submitted to a Redis no worker has started on (on the ingress l
       expect(await own.client().llen('new-task')).toBe(1);
       const status = await runMain(['status'], env);
       expect(status.stdout).toMatch(/^incoming 1 .* workers 0 /m);
-      expect(status.stdout).toMatch(/^no live worker: the 1 queued task waits until one that serves its function starts$/m);
+      expect(status.stdout).toMatch(/^no live worker: the 1 incoming task waits until one that serves its function starts$/m);
       const waited = await runMain(['wait', id, '--timeout', '1000'], env);
       expect(waited.code).toBe(1);
       expect(waited.stderr).toMatch(new RegExp(`^task "${id}" waits, QUEUED: no live worker \\(it runs when one that serves its function starts\\)$`, 'm'));

@@ -59,9 +59,10 @@ function runPause(what: 'pause' | 'resume'): (inv: Invocation) => Promise<number
 /** the swarm's counts, then a table of its functions */
 function statusLines(s: SwarmStats): string[] {
   // (the top count is of tasks not routed to their function yet, on `new-task`: a worker's claim
-  // routes them; named "queued" it read as the sum of the table's, which count the routed ones)
+  // routes them; named "queued" it read as the sum of the table's, which count the routed ones;
+  // the line under it names them so too)
   const lines = [`incoming ${s.queued}  claimed ${s.tasks}  workers ${s.workers}  dead ${s.dead}  ended (manual_end) ${s.ended}${s.paused ? '  PAUSED (swarm)' : ''}`];
-  if (s.queued > 0 && s.workers === 0) lines.push(`no live worker: the ${s.queued} queued ${s.queued === 1 ? 'task waits' : 'tasks wait'} until one that serves ${s.queued === 1 ? 'its function' : 'their functions'} starts`);
+  if (s.queued > 0 && s.workers === 0) lines.push(`no live worker: the ${s.queued} incoming ${s.queued === 1 ? 'task waits' : 'tasks wait'} until one that serves ${s.queued === 1 ? 'its function' : 'their functions'} starts`);
   const names = Object.keys(s.functions).sort();
   if (names.length === 0) return lines;
   const width = Math.max(8, ...names.map((n) => escapeControls(n).length));
