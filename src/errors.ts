@@ -51,7 +51,9 @@ export class UnknownFunctionError extends TaskSwarmError {
 export class TaskNotFoundError extends TaskSwarmError {
   constructor(
     readonly taskId: string,
-    message = `no task with id ${quote(taskId)} (never submitted, or its retention expired)`,
+    // (purge-dead deletes a parked task's hash with its letter, as deadLetterRetention does: an operator
+    // who purged it and reads it again is told so)
+    message = `no task with id ${quote(taskId)} (never submitted, its retention expired, or purged as a dead letter)`,
   ) {
     super('ERR_TASK_NOT_FOUND', message);
   }

@@ -414,6 +414,16 @@ describe('dead, retry-dead, purge-dead', () => {
     expectOneLine(await s.run('purge-dead', 'x1'), 2, /^task-swarm: purge-dead: a dead letter's key is a number/);
   });
 
+  it('get of a task whose dead letter was purged says it may have been purged, not only never submitted or expired', async () => {
+    const s = swarm();
+    await worker(s.prefix, { maxPayloadBytes: 200 });
+    expect((await s.run('submit', 'echo', JSON.stringify('x'.repeat(500)), '--id', 'gone')).code).toBe(0);
+    await until(async () => (await s.client.get('gone'))?.parked, 'the task to be parked');
+    const [letter] = await s.client.deadLetters();
+    expect((await s.run('purge-dead', letter!.key)).code).toBe(0);
+    expectOneLine(await s.run('get', 'gone'), 1, /^task-swarm: no task with id "gone" \(never submitted, its retention expired, or purged as a dead letter\)\n$/);
+  });
+
   it('retry-dead refuses, in one line saying why, an entry parked for a bad option: it is in the entry, and would be parked again', async () => {
     const s = swarm();
     await worker(s.prefix);
