@@ -216,7 +216,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     if (path === '/api/dead/retry' || path === '/api/dead/purge') {
       if (typeof body.key !== 'string' || body.key === '') throw new HttpError(400, 'key must be a dead letter key');
       const done = path.endsWith('retry') ? await client.retryDead(body.key) : await client.purgeDead(body.key);
-      return send(res, done ? 200 : 404, { done });
+      // (a letter another operator, or a second click, took already: the page shows `error`, so say
+      // why, as the CLI's retry-dead and purge-dead do, rather than a bare 404)
+      return send(res, done ? 200 : 404, done ? { done } : { done, error: `no dead letter with key ${body.key} (retried, purged or dropped already)` });
     }
     throw new HttpError(404, 'not found');
   };
