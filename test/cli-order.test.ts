@@ -95,10 +95,12 @@ describe('task-swarm limit / limits', () => {
     ['no limit given', ['limit', 'f'], /give --concurrency n, --rate max\/ms \(or both\), or --remove/],
     ['--remove with a limit', ['limit', 'f', '--remove', '--concurrency', '2'], /--remove goes alone/],
     ['a concurrency of 0', ['limit', 'f', '--concurrency', '0'], /--concurrency must be an integer >= 1, got "0"/],
-    ['a concurrency past any integer', ['limit', 'f', '--concurrency', '99999999999999999999'], /--concurrency must be an integer <= 9007199254740991, got "99999999999999999999"/],
+    ['a concurrency past any integer', ['limit', 'f', '--concurrency', '99999999999999999999'], /--concurrency must be an integer <= 2147483647, got "99999999999999999999"/],
+    ['a concurrency past what a limit takes', ['limit', 'f', '--concurrency', '2147483648'], /--concurrency must be an integer <= 2147483647, got "2147483648"/],
     ['a rate without a window', ['limit', 'f', '--rate', '5'], /--rate must be max\/ms, e.g. 100\/1000/],
-    ['a rate of 0', ['limit', 'f', '--rate', '0/1000'], /rate.max must be an integer from 1/],
-    ['a window of 0', ['limit', 'f', '--rate', '5/0'], /rate.per \(ms\) must be an integer from 1/],
+    ['a rate of 0', ['limit', 'f', '--rate', '0/1000'], /^task-swarm: --rate: max starts must be from 1 to 2147483647, got "0\/1000"$/m],
+    ['a window of 0', ['limit', 'f', '--rate', '5/0'], /^task-swarm: --rate: the window must be from 1 to 2147483647 ms, got "5\/0"$/m],
+    ['a window past what a limit takes', ['limit', 'f', '--rate', '5/99999m'], /--rate: the window must be from 1 to 2147483647 ms, got "5\/99999m"/],
     ['an empty group', ['limit', '--group', '', '--concurrency', '1'], /group/],
   ];
   for (const [what, argv, message] of mistakes) {

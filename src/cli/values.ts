@@ -4,6 +4,7 @@
  */
 import type { BackoffOption } from '../submission.js';
 import { UsageError } from './errors.js';
+import { LIMIT_MAX } from '../effects/limits.js';
 import { escapeControls, quote } from './format.js';
 
 /** Node timers hold at most 2^31-1 ms; a longer one fires at once (with a multi-line warning). */
@@ -39,7 +40,11 @@ export function parseRate(raw: string): { max: number; per: number } {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(ms|s|m)?\s*$/.exec(raw);
   if (!m) throw new UsageError(`--rate must be max/ms, e.g. 100/1000 (or 100/1s), got ${quote(raw)}`);
   const per = Number(m[2]) * (m[3] === 's' ? 1000 : m[3] === 'm' ? 60_000 : 1);
-  return { max: Number(m[1]), per };
+  const max = Number(m[1]);
+  // (said here, of the option: the library's own refusal names its field, rate.max)
+  if (max < 1 || max > LIMIT_MAX) throw new UsageError(`--rate: max starts must be from 1 to ${LIMIT_MAX}, got ${quote(raw)}`);
+  if (per < 1 || per > LIMIT_MAX) throw new UsageError(`--rate: the window must be from 1 to ${LIMIT_MAX} ms, got ${quote(raw)}`);
+  return { max, per };
 }
 
 /** `--redis-durable`: replicas, or true and false as the library takes them (one replica, none) */

@@ -1,7 +1,7 @@
 /** The order of the queue: `limit`, `limits`, `pause`, `resume`; and `status`, which says what waits and why. */
 import { Option } from 'commander';
 import type { SwarmStats } from '../../client.js';
-import type { Limit, LimitInfo, LimitTarget } from '../../effects/limits.js';
+import { LIMIT_MAX, type Limit, type LimitInfo, type LimitTarget } from '../../effects/limits.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import { escapeControls, quote, showJson } from '../format.js';
@@ -87,7 +87,7 @@ export const ORDER_COMMANDS: CommandSpec[] = [
     args: [{ syntax: '[function]', noun: 'function name', doc: 'limit this function' }],
     options: [
       new Option('--group <name>', 'limit this group (across functions) instead of a function'),
-      integerOption('--concurrency <n>', 'at most n tasks running at once', 1),
+      integerOption('--concurrency <n>', 'at most n tasks running at once', 1, LIMIT_MAX),
       parsedOption('--rate <max/ms>', 'at most max starts in any window of ms milliseconds', parseRate),
       new Option('--remove', 'remove the limit'),
     ],
