@@ -9,8 +9,16 @@
  * blocking connection, which sends nothing else, for good). After a failover or a moved slot,
  * the caller asks here, learns where the slot is, and sends its pipeline again.
  */
-import { Cluster } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
 import type { Connection } from './redis.js';
+
+/**
+ * Is `e` a Cluster node's refusal of a call it did not run (MOVED, ASK: another node serves the
+ * slot; TRYAGAIN: the slot is moving; CLUSTERDOWN)? Such a call ran nowhere by that answer.
+ */
+export function isClusterRedirect(e: unknown): boolean {
+  return e instanceof ReplyError && /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /.test((e as Error).message);
+}
 
 /**
  * True when `error` is a MOVED on a Cluster: by then `conn` has learnt where `key`'s slot is

@@ -23,7 +23,7 @@
  * then. Only the Client is guarded: workers and monitors ride an outage in their machines
  * (redisDown), which decide what waits.
  */
-import { Cluster, ReplyError, type ChainableCommander, type Command } from 'ioredis';
+import { Cluster, type ChainableCommander, type Command } from 'ioredis';
 import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
@@ -31,6 +31,7 @@ import { lastConnectionError, redisAddress, type Connection } from './redis.js';
 import { selectRefusal } from './db-select.js';
 import { commandDeadlines, type StopDeadlines } from './command-deadlines.js';
 import { neverSent, sentAgain } from './call-fate.js';
+import { isClusterRedirect } from './cluster-redirect.js';
 
 interface QueueItem {
   command: Command;
@@ -52,9 +53,6 @@ interface Internals {
 
 /** marks a Command's reject that marks its errors as those of a call sent again */
 const RESENT = Symbol('task-swarm sent again');
-
-/** a Cluster node's refusals of a call it did not run, for another node or later */
-const REDIRECTED = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
 /** how long the oldest call written may go unanswered before later calls stop waiting behind it (directWhileStalled) */
 export const SILENT_MS = 1000;
@@ -131,7 +129,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // connection closed under it (to the node, or to another that redirects it), past this guard.
   // So each node's connection says what it wrote: the Cluster's own queue is not where a call
   // waits for a node, and a call written from a node's queue, or sent again, went by no other way.
-  if (redis instanceof Cluster) {
+  if (cluster) {
     const watch = (node: Connection) => {
       const own = node.sendCommand.bind(node) as (command: Command, ...rest: unknown[]) => unknown;
       (node as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
@@ -147,7 +145,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
         const reject = command.reject;
         const watched = (e: Error) => {
           if (command.reject === watched) command.reject = reject;
-          if (e instanceof ReplyError && REDIRECTED.test(e.message)) written.delete(command);
+          if (isClusterRedirect(e)) written.delete(command);
           return reject(e);
         };
         command.reject = watched;

@@ -21,6 +21,7 @@ import { Redis, ReplyError } from 'ioredis';
 import { resolveRedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, RedisUnavailableError, StateError } from './errors.js';
 import { partitionKeys, partitionPrefix } from './partitions.js';
+import { isClusterRedirect } from './cluster-redirect.js';
 
 const MOVE = readFileSync(new URL('./lua/admin/move-slot.lua', import.meta.url), 'utf8');
 const PURGE = readFileSync(new URL('./lua/admin/purge-slot.lua', import.meta.url), 'utf8');
@@ -151,7 +152,7 @@ export async function moveSwarmSlot(redis: RedisOptions, to: { host: string; por
         // An error the script raised (a batch the target refused) deleted nothing here and gave
         // nothing away: the copies the target took are deleted, and it imports no more. A lost
         // connection says nothing of whether the script ran: the target is left as it is.
-        const ran = e instanceof ReplyError && !/^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.test((e as Error).message);
+        const ran = e instanceof ReplyError && !isClusterRedirect(e);
         const cleaned = ran && (await purge(dst, lock, slot).then(() => dst.cluster('SETSLOT', slot, 'STABLE')).then(() => true, () => false));
         throw new RedisUnavailableError(
           `moveSwarmSlot: the keys of slot ${slot} could not all be copied to ${at(target)}: ${(e as Error).message.trim()}; ${ran ? `nothing left ${at(source)}, which still serves the swarm` : `${at(source)} did not answer: see CLUSTER NODES for which node serves slot ${slot} now`}${cleaned ? '' : `; ${at(target)} may keep copies of some in slot ${slot}, which it imports: the next move deletes them`}`,
