@@ -126,10 +126,8 @@ describe('ops/alerts.yml', () => {
     expect(listed.sort()).toEqual(rules.map((r) => r.alert!).sort());
   });
 
-  it('catch tasks that arrive while no worker is alive: they stay incoming, which no per-function rule sees', async () => {
-    const o = server.options();
-    const worker = new Worker({ port: 0, redis: o });
-    worker.addTaskFunction('f', () => 1);
+  /** `worker` started, with a monitor and a client beside it on the same swarm; all stopped after the test */
+  async function startedWith(o: ReturnType<RedisServer['options']>, worker: Worker) {
     const monitor = new Monitor({ redis: o });
     const client = new Client({ redis: o });
     cleanup.push(
@@ -139,6 +137,14 @@ describe('ops/alerts.yml', () => {
     );
     await worker.start();
     await monitor.start();
+    return { monitor, client };
+  }
+
+  it('catch tasks that arrive while no worker is alive: they stay incoming, which no per-function rule sees', async () => {
+    const o = server.options();
+    const worker = new Worker({ port: 0, redis: o });
+    worker.addTaskFunction('f', () => 1);
+    const { monitor, client } = await startedWith(o, worker);
     await client.wait(await client.submit('f', 1), { timeout: 10_000 });
     // the last worker goes: what is submitted now is routed by no one
     await worker.stop();
@@ -161,15 +167,7 @@ describe('ops/alerts.yml', () => {
     const held = new Promise<void>((r) => (release = r));
     const worker = new Worker({ port: 0, redis: o, concurrency: 1 });
     worker.addTaskFunction('g', () => held);
-    const monitor = new Monitor({ redis: o });
-    const client = new Client({ redis: o });
-    cleanup.push(
-      () => worker.stop(),
-      () => monitor.stop(),
-      () => client.close(),
-    );
-    await worker.start();
-    await monitor.start();
+    const { monitor, client } = await startedWith(o, worker);
     const first = await client.submit('g', 1);
     await expect.poll(() => worker.running.includes(first), { timeout: 10_000 }).toBe(true);
     await client.submit('g', 2);

@@ -22,29 +22,39 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
-it('a schedule whose firing Redis refuses is reported failed, and the others fire on time with the monitor active', async () => {
+/**
+ * Two schedules, "broken" (grouped, its function's group queue made a string: its firing
+ * refused, WRONGTYPE) and "often", and a monitor with `monitor` options; what it fired, and logged
+ * as errors.
+ */
+async function brokenBeside(every: { broken: number; often: number }, monitor: { taskTimeout: number; checkTaskInterval: number }) {
   const o = server.options();
   const keys = keysFor(o.keyPrefix);
   const client = new Client({ redis: o });
   cleanup.push(() => client.close());
   // (a group places the task in its function's queue at once: the damaged key is on that path)
-  await client.schedule('broken', { every: 500 }, 'fb', null, { group: 'g' });
-  await client.schedule('often', { every: 300 }, 'fo', null);
+  await client.schedule('broken', { every: every.broken }, 'fb', null, { group: 'g' });
+  await client.schedule('often', { every: every.often }, 'fo', null);
   await redis.set(keys.functionQueue('fb', 'groups'), 'not a sorted set');
   const errors: string[] = [];
   const logger = { debug() {}, info() {}, warn() {}, error: (m: unknown) => void errors.push(String(m)) };
-  const m = new Monitor({ redis: o, taskTimeout: 6000, checkTaskInterval: 200, logger });
+  const m = new Monitor({ redis: o, ...monitor, logger });
   const firings: FiringResult['firings'] = [];
-  const states = new Set<string>();
   m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
   cleanup.push(() => m.stop());
   await m.start();
+  return { m, keys, firings, errors };
+}
+
+it('a schedule whose firing Redis refuses is reported failed, and the others fire on time with the monitor active', async () => {
+  const { m, keys, firings, errors } = await brokenBeside({ broken: 500, often: 300 }, { taskTimeout: 6000, checkTaskInterval: 200 });
+  const states = new Set<string>();
   const look = setInterval(() => states.add(JSON.stringify(m.state)), 50);
   await new Promise((r) => setTimeout(r, 4000));
   clearInterval(look);
   const often = firings.filter((f) => f.name === 'often' && f.outcome === 'fired');
   const broken = firings.filter((f) => f.name === 'broken');
-  // (about 13 in 4 s; the monitor paces itself a second after a refusal at most)
+  // (about 13 in 4 s)
   expect(often.length, JSON.stringify(firings)).toBeGreaterThanOrEqual(6);
   expect(broken.length).toBeGreaterThan(0);
   for (const f of broken) {
@@ -59,20 +69,8 @@ it('a schedule whose firing Redis refuses is reported failed, and the others fir
 });
 
 it("a refused firing paces only that schedule: one beside it due sooner fires on its ticks (sweeps far apart)", async () => {
-  const o = server.options();
-  const keys = keysFor(o.keyPrefix);
-  const client = new Client({ redis: o });
-  cleanup.push(() => client.close());
-  await client.schedule('broken', { every: 400 }, 'fb', null, { group: 'g' });
-  await client.schedule('often', { every: 200 }, 'fo', null);
-  await redis.set(keys.functionQueue('fb', 'groups'), 'not a sorted set');
-  const logger = { debug() {}, info() {}, warn() {}, error() {} };
   // sweeps 8 s apart: between them the monitor wakes for the schedules' ticks alone
-  const m = new Monitor({ redis: o, taskTimeout: 32_000, checkTaskInterval: 8000, logger });
-  const firings: FiringResult['firings'] = [];
-  m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
-  cleanup.push(() => m.stop());
-  await m.start();
+  const { firings } = await brokenBeside({ broken: 400, often: 200 }, { taskTimeout: 32_000, checkTaskInterval: 8000 });
   await until(() => firings.some((f) => f.name === 'broken' && f.outcome === 'failed'), 'a refused firing', 5000);
   const from = firings.length;
   await new Promise((r) => setTimeout(r, 4000));
