@@ -6,7 +6,7 @@
  * `submit --wait` and `events` show while a task reports it: a line per update in a log, one
  * line redrawn in place on a terminal.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,11 +269,18 @@ describe('worker and monitor, in-process, until a signal', () => {
   it('worker stopped with tasks running says how long it waits for them, and what becomes of them then', async () => {
     const s = swarm();
     const module = join(dir, 'slow.mjs');
-    writeFileSync(module, 'export function slow(task) { return new Promise((_, reject) => task.signal.addEventListener(\'abort\', () => reject(task.signal.reason))); }\n');
+    // (the task's hash says RUNNING once claimed, before the worker has the reply: the function
+    // marks a file when it runs, so the signal comes with the task held here)
+    const started = join(dir, 'slow-started');
+    writeFileSync(
+      module,
+      `import { writeFileSync } from 'node:fs';\n` +
+        `export function slow(task) { writeFileSync(${JSON.stringify(started)}, task.id); return new Promise((_, reject) => task.signal.addEventListener('abort', () => reject(task.signal.reason))); }\n`,
+    );
     const running = s.run('worker', '--functions', module, '--port', '0', '--stop-grace', '300', '--log', 'silent');
     await until(async () => (await redis.smembers(`${s.prefix}workers`)).length > 0, 'the worker to register');
     const id = await s.client.submit('slow');
-    await until(async () => (await s.client.get(id))?.state === 'RUNNING', `${id} to run`);
+    await until(async () => existsSync(started), `${id} to run`);
     process.emit('SIGINT', 'SIGINT');
     const r = await running;
     expect(r.code, r.stderr).toBe(0);
