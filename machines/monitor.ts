@@ -2,9 +2,13 @@
  * A monitor: while active, sweeps (requeue stale RUNNING tasks, clean up ended ones), fires the
  * schedules that fell due, and sleeps until the earliest lease deadline or schedule tick, never
  * longer than checkTaskInterval or taskTimeout / 4. When
- * Redis is lost it pings the workers: with quorum it waits, without it pauses; either way, when
- * Redis returns it holds off requeueing for one taskTimeout (grace), so that workers that kept
- * running get to heartbeat first. Pure: effects are provided by src/monitor.ts.
+ * Redis is lost it pings the workers: with quorum it waits, without it pauses. When Redis
+ * returns, the workers that kept running get one taskTimeout to heartbeat before anything of
+ * theirs is requeued. The same server back (its link only was lost, or Redis was frozen), the
+ * monitor is active at once and holds only the tasks whose leases were live when it lost Redis
+ * (holds); another server, or one it cannot tell, may have lost data: it holds everything and
+ * fires nothing for one taskTimeout (grace), so that workers re-assert what Redis lost first.
+ * Pure: effects are provided by src/monitor.ts.
  */
 import { assign, setup } from 'xstate';
 import { promiseNotProvided, callbackNotProvided, actionNotProvided } from './not-provided.js';
@@ -49,15 +53,35 @@ export interface FiringResult {
   nextDue: number;
 }
 
+/**
+ * A time this monitor lost Redis (Redis ms: the last it heard from it), and the end of the hold
+ * on what was live then: one taskTimeout after the first sweep back, once that has run.
+ */
+export interface Hold {
+  from: number;
+  until?: number;
+}
+
 export interface MonitorContext extends MonitorInput {
   lastSweep?: SweepResult;
   lastFiring?: FiringResult;
   lastProbe?: PeerProbe;
+  /**
+   * Losses of Redis whose hold is not over, oldest first. A sweep takes only what was stale at
+   * the oldest one's `from`. One per loss: a link that drops again and again (a flaky network, a
+   * proxy resetting connections) makes a hold each time, each over a taskTimeout after its
+   * return, where a grace begun anew at each return held every requeue and firing for good.
+   */
+  holds: Hold[];
 }
 
-export type MonitorEvent = { type: 'REDIS_LOST' } | { type: 'REDIS_BACK' } | { type: 'STOP' };
+/** REDIS_BACK's `sameServer`: Redis answers from the process it did before the loss (its run id) */
+export type MonitorEvent = { type: 'REDIS_LOST' } | { type: 'REDIS_BACK'; sameServer?: boolean } | { type: 'STOP' };
 
 const MAX_DELAY = 2 ** 31 - 1;
+
+/** Redis back: the same server, active at once under the holds; another, a grace first. */
+const back = [{ guard: 'sameServer' as const, target: '#monitor.active' }, { target: '#monitor.grace' }];
 
 /** the longest sleep between sweeps: checkTaskInterval, or taskTimeout / 4 when less (sweepDelay) */
 export function sweepCap(c: Pick<MonitorContext, 'checkTaskInterval' | 'taskTimeout'>): number {
@@ -85,7 +109,30 @@ export function sweepDelay(c: MonitorContext): number {
   const f = c.lastFiring;
   // A tick is due when Redis's ms clock reaches it: 1 ms past, as TIME is read truncated.
   if (f && f.nextDue >= 0) d = Math.min(d, f.nextDue - f.now + 1);
+  // What a hold kept back is requeued when it ends.
+  const h = c.holds[0];
+  if (s && h?.until !== undefined) d = Math.min(d, h.until - s.now + 5);
   return Math.max(1, d);
+}
+
+/** the most holds kept: past it the two oldest are one, from the first to the second's end */
+export const MAX_HOLDS = 64;
+
+/** A loss of Redis: a hold from the last time Redis answered, unless one is still to begin. */
+export function holdsAfterLoss(c: Pick<MonitorContext, 'holds' | 'lastSweep' | 'lastFiring'>): Hold[] {
+  const last = c.holds[c.holds.length - 1];
+  // (lost again before a sweep back: the earlier, longer hold stands)
+  if (last && last.until === undefined) return c.holds;
+  const holds = [...c.holds, { from: Math.max(c.lastSweep?.now ?? 0, c.lastFiring?.now ?? 0) }];
+  // (a link lost every few ms, with a long taskTimeout: a bounded list that holds no less)
+  if (holds.length > MAX_HOLDS) holds.splice(0, 2, { from: holds[0]!.from, until: holds[1]!.until });
+  return holds;
+}
+
+/** A sweep at Redis time `now`: the holds it began end a taskTimeout on; those over are dropped. */
+export function holdsAfterSweep(holds: Hold[], now: number, taskTimeout: number): Hold[] {
+  if (holds.length === 0) return holds;
+  return holds.map((h) => (h.until === undefined ? { from: h.from, until: now + taskTimeout } : h)).filter((h) => h.until! > now);
 }
 
 export const monitorMachine = setup({
@@ -98,7 +145,7 @@ export const monitorMachine = setup({
     /** connect and load the worker list */
     connect: promiseNotProvided<void>('monitor', 'connect'),
     /** requeue stale tasks and clean up ended ones (requeue.lua, reap.lua) */
-    sweep: promiseNotProvided<SweepResult, { requeue: boolean }>('monitor', 'sweep'),
+    sweep: promiseNotProvided<SweepResult, { requeue: boolean; heldFrom?: number }>('monitor', 'sweep'),
     /**
      * fire the schedules that fell due, each once whichever monitors try (fire-schedule.lua),
      * at the latest of its missed ticks
@@ -116,7 +163,13 @@ export const monitorMachine = setup({
     disconnect: promiseNotProvided<void>('monitor', 'disconnect'),
   },
   actions: {
-    recordSweep: assign({ lastSweep: ({ event }) => (event as unknown as { output: SweepResult }).output }),
+    recordSweep: assign(({ context, event }) => {
+      const output = (event as unknown as { output: SweepResult }).output;
+      return { lastSweep: output, holds: holdsAfterSweep(context.holds, output.now, context.taskTimeout) };
+    }),
+    noteLoss: assign({ holds: ({ context }) => holdsAfterLoss(context) }),
+    // a grace held everything for a taskTimeout: what the holds kept back has had its time
+    endHolds: assign({ holds: () => [] }),
     recordFiring: assign({ lastFiring: ({ event }) => (event as unknown as { output: FiringResult }).output }),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     reportSweep: actionNotProvided('monitor', 'reportSweep'),
@@ -125,6 +178,7 @@ export const monitorMachine = setup({
   },
   guards: {
     quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
+    sameServer: ({ event }) => event.type === 'REDIS_BACK' && event.sameServer === true,
   },
   delays: {
     sweepDelay: ({ context }) => sweepDelay(context),
@@ -133,7 +187,7 @@ export const monitorMachine = setup({
   },
 }).createMachine({
   id: 'monitor',
-  context: ({ input }) => ({ ...input }),
+  context: ({ input }) => ({ ...input, holds: [] }),
   initial: 'starting',
   invoke: named('redisWatch'),
   on: { STOP: '.stopping' },
@@ -148,10 +202,15 @@ export const monitorMachine = setup({
       states: {
         sweeping: {
           // A failed sweep means Redis trouble: find out whether we are cut off.
-          invoke: effect('sweep', { input: { requeue: true }, done: { target: 'firing', actions: ['recordSweep', 'reportSweep'] }, failed: '#monitor.probing' }),
+          invoke: effect('sweep', {
+            input: ({ context }: { context: MonitorContext }) => ({ requeue: true, heldFrom: context.holds[0]?.from }),
+            done: { target: 'firing', actions: ['recordSweep', 'reportSweep'] },
+            failed: '#monitor.probing',
+          }),
         },
-        // Only an active monitor fires: in grace, workers re-assert the tasks Redis lost first,
-        // so a tick whose mark Redis lost finds its task there and is not fired twice.
+        // Only an active monitor fires: in grace (Redis may have lost data), workers re-assert
+        // the tasks Redis lost first, so a tick whose mark Redis lost finds its task there and
+        // is not fired twice.
         firing: {
           invoke: effect('fireSchedules', { done: { target: 'idle', actions: ['recordFiring', 'reportFiring'] }, failed: '#monitor.probing' }),
         },
@@ -161,27 +220,29 @@ export const monitorMachine = setup({
       },
     },
     probing: {
+      entry: 'noteLoss',
       ...probingState('waiting', 'paused'),
-      on: { REDIS_BACK: 'grace' },
+      on: { REDIS_BACK: back },
     },
     waiting: {
       // Redis is down for everyone: nothing to sweep; re-check peers now and then.
       ...waitingForRedis,
-      on: { REDIS_BACK: 'grace' },
+      on: { REDIS_BACK: back },
     },
     paused: {
       // Cut off: another monitor may be sweeping; we requeue nothing.
       ...waitingForRedis,
-      on: { REDIS_BACK: 'grace' },
+      on: { REDIS_BACK: back },
     },
     grace: {
-      // Redis is back: let workers that kept running heartbeat before anything is requeued.
-      // Ended tasks are cleaned up once (that sweep works while it has work, within its time
-      // budget); what the workers end during the grace is cleaned up by the first sweep after
-      // it, which catches up the same way.
+      // Redis is back from another server, or one we cannot tell: it may have lost data. Let
+      // workers that kept running heartbeat, and re-assert what Redis lost, before anything is
+      // requeued or fired. Ended tasks are cleaned up once (that sweep works while it has work,
+      // within its time budget); what the workers end during the grace is cleaned up by the
+      // first sweep after it, which catches up the same way.
       initial: 'cleaning',
       on: { REDIS_LOST: 'probing' },
-      after: { taskTimeout: 'active' },
+      after: { taskTimeout: { target: 'active', actions: 'endHolds' } },
       states: {
         cleaning: {
           invoke: effect('sweep', { input: { requeue: false }, done: { target: 'done', actions: 'reportSweep' }, failed: 'done' }),

@@ -18,7 +18,7 @@ import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { connect, connectionOwner, NOT_READY, redisAddress, refusedDb, redisTimeAt, unavailable } from './redis.js';
-import { checkServer } from './server-version.js';
+import { checkServer, serverRunId } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
 import { fireDue } from './effects/schedules.js';
@@ -84,6 +84,8 @@ export class Monitor extends MeteredProcess {
   private actor?: Actor<typeof monitorMachine>;
   private startError?: unknown;
   private holding = false;
+  /** the run id of the server holding the swarm's keys, when last asked (undefined: it names none) */
+  private serverId?: string;
   private behindLogged = 0;
   /** metrics (src/telemetry/monitor-telemetry.ts) */
   protected readonly telemetry: MonitorTelemetry;
@@ -127,7 +129,10 @@ export class Monitor extends MeteredProcess {
       if (snap.matches('probing') || snap.matches('waiting') || snap.matches('paused')) away = true;
       else if (away && snap.matches('grace')) {
         away = false;
-        this.log.info(`Redis answers again: nothing is requeued for ${this.config.taskTimeout} ms (taskTimeout), while the workers heartbeat`);
+        this.log.info(`Redis answers again, another server or one that names none (it may have lost data): nothing is requeued or fired for ${this.config.taskTimeout} ms (taskTimeout), while the workers heartbeat and re-assert their tasks`);
+      } else if (away && snap.matches('active')) {
+        away = false;
+        this.log.info(`Redis answers again, the same server: a task whose lease was live when it was lost is not requeued for ${this.config.taskTimeout} ms (taskTimeout), while its worker heartbeats`);
       } else if (snap.matches('active')) away = false;
     });
     try {
@@ -162,20 +167,20 @@ export class Monitor extends MeteredProcess {
   /**
    * Sweep every partition (one, unless redis.partitions says more), from the next one in turn
    * each time, within one time budget: a partition the budget did not reach is swept first
-   * next time, at once (`behind`).
+   * next time, at once (`behind`). `heldFrom`: requeue only what was stale then (requeue.lua).
    */
-  private async sweep(requeue: boolean): Promise<SweepResult> {
+  private async sweep(requeue: boolean, heldFrom?: number): Promise<SweepResult> {
     const clock = performance.now();
-    const r = await this.sweepParts(requeue);
+    const r = await this.sweepParts(requeue, heldFrom);
     this.telemetry.swept(r, performance.now() - clock);
     return r;
   }
 
-  private async sweepParts(requeue: boolean): Promise<SweepResult> {
+  private async sweepParts(requeue: boolean, heldFrom?: number): Promise<SweepResult> {
     const started = Date.now();
     const timeLeft = () => Date.now() - started < SWEEP_BUDGET_MS;
     const n = this.parts.length;
-    if (n === 1) return this.sweepPartition(this.keys, requeue, timeLeft);
+    if (n === 1) return this.sweepPartition(this.keys, requeue, timeLeft, heldFrom);
     const first = this.nextPartition++ % n;
     const out: SweepResult = { requeued: [], parked: [], reaped: 0, backlog: 0, behind: false, dropped: dictionary(), now: 0, nextDeadline: -1, graceLeft: 0 };
     for (let i = 0; i < n; i++) {
@@ -185,7 +190,7 @@ export class Monitor extends MeteredProcess {
         this.nextPartition = first + i;
         break;
       }
-      const r = await this.sweepPartition(this.parts[(first + i) % n]!, requeue, timeLeft);
+      const r = await this.sweepPartition(this.parts[(first + i) % n]!, requeue, timeLeft, heldFrom);
       out.requeued.push(...r.requeued);
       out.parked.push(...r.parked);
       out.reaped += r.reaped;
@@ -200,7 +205,7 @@ export class Monitor extends MeteredProcess {
     return out;
   }
 
-  private async sweepPartition(keys: Keys, requeue: boolean, timeLeft: () => boolean): Promise<SweepResult> {
+  private async sweepPartition(keys: Keys, requeue: boolean, timeLeft: () => boolean, heldFrom?: number): Promise<SweepResult> {
     const { config } = this;
     const requeued: string[] = [];
     const parked: string[] = [];
@@ -211,7 +216,7 @@ export class Monitor extends MeteredProcess {
     if (requeue) {
       for (;;) {
         const called = performance.now();
-        const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name);
+        const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name, heldFrom);
         this.telemetry.requeueCall(performance.now() - called);
         this.telemetry.pruned(r.pruned.length);
         requeued.push(...r.requeued);
@@ -255,6 +260,18 @@ export class Monitor extends MeteredProcess {
     return { requeued, parked, reaped, backlog, behind, dropped, now, nextDeadline, graceLeft };
   }
 
+  /**
+   * Whether Redis answers from the server it did when last asked (its run id): a server that
+   * names none, or cannot be asked, is not the same. One that names one is remembered.
+   */
+  private async sameServer(): Promise<{ sameServer: boolean }> {
+    // (within: a failure or no answer in time reads as undefined)
+    const id = await within(this.config.pingTimeout, serverRunId(this.redis, buildKeys(this.config.redis).layout));
+    const same = id !== undefined && id === this.serverId;
+    if (id !== undefined) this.serverId = id;
+    return { sameServer: same };
+  }
+
   private machine() {
     const { config, keys, log } = this;
     return monitorMachine.provide({
@@ -264,6 +281,7 @@ export class Monitor extends MeteredProcess {
             await connectWithin(this.redis, START_CONNECT_MS);
             const server = await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`, buildKeys(config.redis).layout);
             if (server.eviction) log.warn(server.eviction);
+            this.serverId = await serverRunId(this.redis, buildKeys(config.redis).layout);
             await checkLayout(this.redis, buildKeys(config.redis).layout, config.redis.partitions);
             this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {
@@ -271,7 +289,7 @@ export class Monitor extends MeteredProcess {
             throw this.startError;
           }
         }),
-        sweep: fromPromise(({ input }: { input: { requeue: boolean } }) => this.sweep(input.requeue)),
+        sweep: fromPromise(({ input }: { input: { requeue: boolean; heldFrom?: number } }) => this.sweep(input.requeue, input.heldFrom)),
         fireSchedules: fromPromise(() => fireDue(this.redis, keys, this.name)),
         probePeers: fromPromise(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
@@ -282,7 +300,7 @@ export class Monitor extends MeteredProcess {
           return p;
         }),
         redisWatch: redisWatch(this.redis, { home: buildKeys(config.redis).layout }),
-        awaitRedis: awaitRedis(this.redis, 250, config.pingTimeout, buildKeys(config.redis).layout),
+        awaitRedis: awaitRedis(this.redis, 250, config.pingTimeout, buildKeys(config.redis).layout, undefined, () => this.sameServer()),
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {

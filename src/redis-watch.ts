@@ -69,8 +69,11 @@ export function redisWatch(redis: Connection, keepAlive?: { home: string }) {
  * a second. The worker holds it after a reconcile that failed, and only then: a Redis back after
  * a blip is asked for at once, or the lease of a task running through two blips aged past a short
  * taskTimeout. What waits alongside (the peer probe of `probing`) is not held.
+ *
+ * `told` (optional): what REDIS_BACK carries besides its type, asked once Redis answers (the
+ * monitor's `sameServer`). It must not throw.
  */
-export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number, home?: string, holdMs: () => number = () => 0) {
+export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number, home?: string, holdMs: () => number = () => 0, told?: () => Promise<object>) {
   return fromCallback<AnyEventObject>(({ sendBack }) => {
     let stopped = false;
     let timer: NodeJS.Timeout | undefined;
@@ -82,7 +85,10 @@ export function awaitRedis(redis: Connection, everyMs: number, timeoutMs: number
         ok = false;
       }
       if (stopped) return;
-      if (ok) sendBack({ type: 'REDIS_BACK' });
+      // (what the machine is told with it, asked once Redis answers: told must not throw)
+      const more = ok && told ? await told() : {};
+      if (stopped) return;
+      if (ok) sendBack({ ...more, type: 'REDIS_BACK' });
       else {
         // (a Cluster whose node went silent learns no slot move by itself: its replica may
         // serve the swarm now, src/command-deadlines.ts)

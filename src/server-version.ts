@@ -91,6 +91,20 @@ export function evictionWarning(info: string, where = 'Redis'): string | undefin
   return `${where} has maxmemory-policy ${policy}: ${when} it evicts keys: an evicted task is lost without a word, and an evicted worker list or outage hold has running tasks requeued while they run. Set it to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf): a full Redis then refuses new tasks instead`;
 }
 
+/** INFO server's `run_id`: one per server process, new at each start (a restart, a failover's new primary) */
+export function runIdOf(info: string): string | undefined {
+  return /^run_id:([0-9a-f]+)\s*$/m.exec(info)?.[1];
+}
+
+/**
+ * The run id of the server that holds `home` (a key of the swarm), or undefined when it names
+ * none (a proxy, a managed service that hides it). The monitor tells by it whether Redis came
+ * back as the same process, its data whole (machines/monitor.ts, REDIS_BACK).
+ */
+export async function serverRunId(conn: Connection, home: string): Promise<string | undefined> {
+  return runIdOf(String(await atKey(conn, home, 'INFO', 'server')));
+}
+
 /**
  * INFO server (and replication) on `conn`, checked: on a Cluster, on each of its primaries (any
  * of them may serve the swarm's slot after a failover or a migration). A user whose ACL refuses

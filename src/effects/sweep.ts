@@ -14,12 +14,14 @@ export async function requeueStale(
   limit: number,
   maxAttempts: number,
   monitor: string,
+  /** Redis ms the monitor lost Redis at, within one taskTimeout of its return: only what was stale then is taken (requeue.lua) */
+  heldFrom?: number,
 ): Promise<{ requeued: string[]; parked: string[]; cancelled: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[]; more: boolean }> {
   const [requeued, parked, nextDeadline, now, graceLeft, pruned, more, cancelled] = (await runScript(
     redis,
     'requeue',
     [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended, keys.workerOwners],
-    [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor],
+    heldFrom === undefined ? [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor] : [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor, heldFrom],
   )) as [string[], string[], number, number, number, string[], number, string[] | undefined];
   return { requeued, parked, cancelled: cancelled ?? [], nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };
 }

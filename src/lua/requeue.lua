@@ -30,6 +30,10 @@
   KEYS[17] workerOwners (hash: worker -> its processes, lib/address-owners.lua; a pruned worker's are dropped)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
+  ARGV[6] held from (Redis ms; optional): the monitor lost Redis then and is back within one
+  taskTimeout (machines/monitor.ts, holds): a task whose lease was live at that time is not taken,
+  only those already stale then, and a worker is pruned only if it was overdue for two
+  taskTimeouts then. Its worker may have been cut off with the monitor and not heartbeat again yet
 
   Returns { requeued ids, parked ids, next deadline ms or -1, now, grace ms left (0 = none),
             pruned workers, more, cancelled ids }: more = 1 when the call stopped at its limit
@@ -56,7 +60,11 @@ end
 
 local prefix, timeout, limit, maxAttempts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = nowMs()
-local cutoff = now - timeout
+local heldFrom = tonumber(ARGV[6] or '')
+local held = heldFrom ~= nil and heldFrom < now
+-- the time judged at: now, or when the monitor lost Redis
+local at = held and heldFrom or now
+local cutoff = at - timeout
 local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[1], prefix = prefix, Q = KEYS[3] }
 
 redis.call('HSET', KEYS[11], 'timeout', timeout)
@@ -146,7 +154,7 @@ for _, w in ipairs(redis.call('SRANDMEMBER', KEYS[12], math.min(limit, 100))) do
   if not redis.call('ZSCORE', KEYS[9], w) then redis.call('ZADD', KEYS[9], now, w) end
 end
 
-local pruned = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now - 2 * timeout, 'LIMIT', 0, limit)
+local pruned = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', at - 2 * timeout, 'LIMIT', 0, limit)
 for _, w in ipairs(pruned) do
   redis.call('ZREM', KEYS[9], w)
   redis.call('SREM', KEYS[12], w)
@@ -156,7 +164,9 @@ for _, w in ipairs(pruned) do
 end
 
 local nextDeadline = -1
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+-- (held, the leases stale now but live at heldFrom wait for the hold's end, which the monitor
+-- knows: the next deadline is the first lease still live now)
+local first = held and redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - timeout), '+inf', 'WITHSCORES', 'LIMIT', 0, 1) or redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then nextDeadline = tonumber(first[2]) + timeout end
 local more = (#stale >= limit or #pruned >= limit) and 1 or 0
 return { requeued, parked, nextDeadline, now, 0, pruned, more, cancelled }

@@ -6,7 +6,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { createActor, fromCallback, fromPromise, initialTransition, transition, SimulatedClock, type AnyActorRef, type AnyEventObject } from 'xstate';
-import { monitorMachine, sweepDelay, type FiringResult, type MonitorContext, type MonitorEvent, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
+import { holdsAfterLoss, holdsAfterSweep, MAX_HOLDS, monitorMachine, sweepDelay, type FiringResult, type Hold, type MonitorContext, type MonitorEvent, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
 import type { PeerProbe } from '../../machines/worker.js';
 import { afterEvent, doneEvent, errorEvent, inputOf, invoked, scheduled } from './steps.js';
 
@@ -16,7 +16,7 @@ const sweepResult = (now: number, nextDeadline: number): SweepResult => ({ reque
 const firingResult = (now: number, nextDue: number): FiringResult => ({ firings: [], now, nextDue });
 
 describe('sweepDelay: how long an idle monitor sleeps', () => {
-  const ctx = (over: Partial<MonitorContext> = {}): MonitorContext => ({ ...input, ...over });
+  const ctx = (over: Partial<MonitorContext> = {}): MonitorContext => ({ ...input, holds: [], ...over });
 
   it('before any sweep, it sleeps min(checkTaskInterval, taskTimeout / 4)', () => {
     expect(sweepDelay(ctx())).toBe(200);
@@ -255,6 +255,94 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
   it('after taskTimeout of grace the monitor is active again and sweeps with requeue', () => {
     const [snap, actions] = step(grace(), after('taskTimeout', 'monitor.grace'));
     expect(snap.value).toEqual({ active: 'sweeping' });
+    expect(sweeps(actions)).toEqual([{ requeue: true }]);
+  });
+
+  it.each([
+    ['probing', probing],
+    ['waiting', waiting],
+    ['paused', paused],
+  ])('REDIS_BACK from the same server in %s: active at once, holding only what was live when Redis was lost', (_name, from) => {
+    const [snap, actions] = step(from(), { type: 'REDIS_BACK', sameServer: true });
+    expect(snap.value).toEqual({ active: 'sweeping' });
+    // (lost after the sweep at Redis time 10,000: the last time Redis answered)
+    expect(sweeps(actions)).toEqual([{ requeue: true, heldFrom: 10_000 }]);
+    expect(snap.context.holds).toEqual([{ from: 10_000 }]);
+    // its data whole, the schedules fire after the sweep
+    const [fired, next] = step(snap, done(snap, 'sweep', sweepResult(12_000, -1)));
+    expect(fired.value).toEqual({ active: 'firing' });
+    expect(invoked(next)).toEqual(['fireSchedules']);
+    // the hold ends one taskTimeout after the first sweep back
+    expect(fired.context.holds).toEqual([{ from: 10_000, until: 13_000 }]);
+  });
+
+  it('the hold ends a taskTimeout after the first sweep back: the idle monitor wakes for it, and sweeps unheld', () => {
+    let [s] = step(waiting(), { type: 'REDIS_BACK', sameServer: true });
+    [s] = step(s, done(s, 'sweep', sweepResult(12_000, -1)));
+    [s] = step(s, done(s, 'fireSchedules', firingResult(12_000, -1)));
+    expect(s.value).toEqual({ active: 'idle' });
+    // (the cap is 200: no hold ending sooner)
+    expect(sweepDelay(s.context)).toBe(200);
+    const [swept, held] = step(s, after('sweepDelay', 'monitor.active.idle'));
+    expect(sweeps(held)).toEqual([{ requeue: true, heldFrom: 10_000 }]);
+    [s] = step(swept, done(swept, 'sweep', sweepResult(12_900, -1)));
+    [s] = step(s, done(s, 'fireSchedules', firingResult(12_900, -1)));
+    expect(sweepDelay(s.context)).toBe(105);
+    const [woken, actions] = step(s, after('sweepDelay', 'monitor.active.idle'));
+    expect(sweeps(actions)).toEqual([{ requeue: true, heldFrom: 10_000 }]);
+    const [over] = step(woken, done(woken, 'sweep', sweepResult(13_005, -1)));
+    expect(over.context.holds).toEqual([]);
+    const [, unheld] = step(over, done(over, 'fireSchedules', firingResult(13_005, -1)), after('sweepDelay', 'monitor.active.idle'));
+    expect(sweeps(unheld)).toEqual([{ requeue: true }]);
+  });
+
+  it('a link lost again and again: each loss holds what was live then, the oldest hold rules until it ends', () => {
+    /** a sweep done at Redis time `now`, and the firing after it */
+    const pass = (snap: Snap, now: number) => {
+      const [swept] = step(snap, done(snap, 'sweep', sweepResult(now, -1)));
+      return step(swept, done(swept, 'fireSchedules', firingResult(now, -1)))[0];
+    };
+    let [s] = step(waiting(), { type: 'REDIS_BACK', sameServer: true });
+    s = pass(s, 12_000);
+    // lost again (the last sweep: 12,000), back, swept at 12,600
+    [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
+    s = pass(s, 12_600);
+    expect(s.context.holds).toEqual([
+      { from: 10_000, until: 13_000 },
+      { from: 12_000, until: 13_600 },
+    ]);
+    // lost twice more before a sweep came back: one hold more, not two
+    [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true }, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
+    expect(s.context.holds).toEqual([{ from: 10_000, until: 13_000 }, { from: 12_000, until: 13_600 }, { from: 12_600 }]);
+    s = pass(s, 13_100);
+    // the first hold is over: the second rules
+    expect(s.context.holds).toEqual([
+      { from: 12_000, until: 13_600 },
+      { from: 12_600, until: 14_100 },
+    ]);
+    const [, actions] = step(s, after('sweepDelay', 'monitor.active.idle'));
+    expect(sweeps(actions)).toEqual([{ requeue: true, heldFrom: 12_000 }]);
+  });
+
+  it('holds are bounded: past MAX_HOLDS the two oldest are one, holding no less', () => {
+    let holds: Hold[] = [];
+    for (let i = 0; i < MAX_HOLDS + 10; i++) {
+      holds = holdsAfterLoss({ holds, lastSweep: sweepResult(1000 * (i + 1), -1) });
+      holds = holdsAfterSweep(holds, 1000 * (i + 1) + 500, 1_000_000);
+    }
+    expect(holds).toHaveLength(MAX_HOLDS);
+    // the oldest loss still rules, until the end of the last one merged into it
+    expect(holds[0]).toEqual({ from: 1000, until: 11 * 1000 + 500 + 1_000_000 });
+    expect(holds[1]).toEqual({ from: 12_000, until: 12_000 + 500 + 1_000_000 });
+  });
+
+  it('a grace (another server) ends every hold: what they held has had its taskTimeout', () => {
+    let [s] = step(waiting(), { type: 'REDIS_BACK', sameServer: true });
+    [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK' });
+    expect(s.value).toEqual({ grace: 'cleaning' });
+    expect(s.context.holds).toEqual([{ from: 10_000 }]);
+    const [back, actions] = step(s, after('taskTimeout', 'monitor.grace'));
+    expect(back.context.holds).toEqual([]);
     expect(sweeps(actions)).toEqual([{ requeue: true }]);
   });
 

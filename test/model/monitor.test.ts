@@ -47,8 +47,11 @@ import {
 
 const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 400, partitionPercentage: 50, fetchWorkerInterval: 300 };
 
-/** The abstract state is the state value: the last sweep and probe results are ignored. */
-const abstract = (s: Snap) => JSON.stringify(s.value);
+/**
+ * The abstract state is the state value, and whether a loss of Redis holds requeues back: the
+ * last sweep and probe results are ignored.
+ */
+const abstract = (s: Snap) => JSON.stringify([s.value, s.context.holds.length > 0]);
 const fail = () => [{ message: 'fake failure' }];
 
 const payloads: Payloads = {
@@ -70,7 +73,8 @@ const payloads: Payloads = {
   events: {
     STOP: () => [{ type: 'STOP' }],
     REDIS_LOST: () => [{ type: 'REDIS_LOST' }],
-    REDIS_BACK: () => [{ type: 'REDIS_BACK' }],
+    // the server it left, or another (or one that names no run id)
+    REDIS_BACK: () => [{ type: 'REDIS_BACK', sameServer: true }, { type: 'REDIS_BACK' }],
   },
 };
 const events = (s: Snap) => eventsFor(s, payloads);
@@ -109,10 +113,10 @@ const logic = monitorMachine.provide({
 });
 
 /** The real sweep, as src/monitor.ts runs it (requeue.lua, then reap.lua). */
-async function realSweep(keys: Keys, requeue: boolean): Promise<SweepResult> {
+async function realSweep(keys: Keys, requeue: boolean, heldFrom?: number): Promise<SweepResult> {
   let r: SweepResult = { requeued: [], parked: [], reaped: 0, now: 0, nextDeadline: -1, graceLeft: 0 };
   if (requeue) {
-    const q = await requeueStale(redis, keys, input.taskTimeout, 1000, 5, 'model-monitor');
+    const q = await requeueStale(redis, keys, input.taskTimeout, 1000, 5, 'model-monitor', heldFrom);
     r = { ...r, requeued: q.requeued, parked: q.parked, now: q.now, nextDeadline: q.nextDeadline, graceLeft: q.graceLeft };
   } else r.now = Number((await redis.time())[0]) * 1000;
   return { ...r, reaped: (await reapEnded(redis, keys, 0, 1000)).reaped };
@@ -161,9 +165,23 @@ async function replay(plan: Plan) {
       const c = fx.pending(String(src));
       if (invoked[1] === 'error') c.reject(e.error);
       else if (src === 'sweep') {
-        const requeue = (c.input as { requeue: boolean }).requeue;
-        const r = await realSweep(keys, requeue);
-        if (requeue) {
+        const { requeue, heldFrom } = c.input as { requeue: boolean; heldFrom?: number };
+        // back from a loss within a taskTimeout: a task whose lease was live when Redis was lost
+        // (stale now: Redis's clock has moved on since) is held, one stale before is not
+        const live = `live-at-loss-${planted}`;
+        if (heldFrom !== undefined) {
+          await redis.hset(keys.task(live), { state: 'RUNNING', lease: 'l', worker: 'cut:1', attempt: '1', data: `{"id":"${live}","function":"f"}`, update: String(heldFrom - input.taskTimeout + 1) });
+          await redis.zadd(keys.leases, heldFrom - input.taskTimeout + 1, live);
+          await new Promise((r) => setTimeout(r, 3));
+        }
+        const r = await realSweep(keys, requeue, heldFrom);
+        if (heldFrom !== undefined) {
+          expect(await redis.hget(keys.task(live), 'state')).toBe('RUNNING');
+          await redis.del(keys.task(live));
+          await redis.zrem(keys.leases, live);
+        }
+        // (lost before its first sweep, it knows no time Redis was there: it holds everything)
+        if (requeue && !(heldFrom !== undefined && heldFrom - input.taskTimeout < 1)) {
           // an active monitor does requeue a stale task
           expect(r.requeued).toEqual([stale]);
           expect(await redis.hget(keys.task(stale), 'state')).toBe('QUEUED');

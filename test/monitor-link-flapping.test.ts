@@ -1,0 +1,116 @@
+/**
+ * A monitor whose own link to Redis drops again and again (a flaky network, a proxy resetting
+ * connections), more often than once per taskTimeout. It once began a grace of one taskTimeout
+ * at every return, holding every requeue and firing: while the flapping lasted it never left
+ * grace, so a dead worker's task stayed RUNNING and no schedule fired. Now a return to the same
+ * server (its run id) holds only the tasks whose leases were live when the link went, for one
+ * taskTimeout; what was stale then is requeued, and the schedules fire.
+ */
+import { describe, expect, it } from 'vitest';
+import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { spawnWorker } from './helpers/processes.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+const cleanup = redisPerFile((s) => {
+  server = s;
+});
+
+const TASK_TIMEOUT = 4000;
+
+/** a monitor through `proxy`, its firings and the lines it logs */
+async function monitorThrough(o: object, proxy: TcpProxy) {
+  const lines: string[] = [];
+  const keep = (m: unknown) => void lines.push(String(m));
+  const m = new Monitor({ redis: { ...o, port: proxy.port }, logger: { debug() {}, info: keep, warn: keep, error: keep }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500 });
+  const firings: FiringResult['firings'] = [];
+  m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
+  await m.start();
+  cleanup.push(() => m.stop());
+  return { firings, lines, returns: () => lines.filter((l) => l.startsWith('Redis answers again')).length };
+}
+
+async function proxy(): Promise<TcpProxy> {
+  const p = await startProxy('127.0.0.1', server.port);
+  cleanup.push(() => p.close());
+  return p;
+}
+
+function client(o: object): Client {
+  const c = new Client({ redis: o });
+  cleanup.push(() => c.close());
+  return c;
+}
+
+async function worker(redis: object) {
+  const w = await spawnWorker({ port: 0, redis, heartbeatInterval: 200, concurrency: 1 });
+  cleanup.push(() => w.kill('SIGKILL'));
+  return w;
+}
+
+describe('a monitor whose link to Redis drops again and again', () => {
+  it('requeues a dead worker’s task and fires the schedules while the drops go on', async () => {
+    const o = server.options();
+    const p = await proxy();
+    const c = client(o);
+    const m = await monitorThrough(o, p);
+    await c.schedule('often', { every: 300 }, 'f', null);
+    await until(() => m.firings.length > 0, 'a first firing');
+
+    const doomed = await worker(o);
+    const lost = await c.submit('sleep', { ms: 120_000 });
+    await doomed.waitFor(new RegExp(`^STARTED ${lost} 1$`));
+    const live = await worker(o);
+    const kept = await c.submit('sleep', { ms: 120_000 });
+    await live.waitFor(new RegExp(`^STARTED ${kept} 1$`));
+
+    // the monitor's connections cut every 700 ms, each cut healed 50 ms on: less than taskTimeout apart
+    const flap = setInterval(() => {
+      p.reset();
+      setTimeout(() => p.heal(), 50);
+    }, 700);
+    cleanup.push(async () => clearInterval(flap));
+    await until(() => m.returns() >= 2, 'the monitor to lose Redis and find it again twice', 10_000, 50);
+
+    await doomed.kill('SIGKILL');
+    const fired = m.firings.filter((f) => f.outcome === 'fired').length;
+    // stale one taskTimeout after its last heartbeat, then at most one more (the hold of a loss
+    // in between), and a sweep's spacing
+    await until(async () => (await c.get(lost))?.state === 'QUEUED', 'the dead worker’s task requeued', 3 * TASK_TIMEOUT, 100);
+    expect(m.returns(), 'the link kept dropping meanwhile').toBeGreaterThanOrEqual(5);
+    expect(m.firings.filter((f) => f.outcome === 'fired').length - fired, 'ticks of every 300 ms fired meanwhile').toBeGreaterThanOrEqual(5);
+    // the live worker's task, its heartbeats never cut, was not taken from it
+    expect(await c.get(kept)).toMatchObject({ state: 'RUNNING', attempt: 1 });
+    expect(m.lines.filter((l) => l.startsWith('Redis answers again, another server'))).toEqual([]);
+  }, 40_000);
+
+  it('a worker cut off with it, back later than it, its lease stale by then, is not requeued: it has a taskTimeout to heartbeat', async () => {
+    const o = server.options();
+    const p = await proxy();
+    const pw = await proxy();
+    const c = client(o);
+    const m = await monitorThrough(o, p);
+    const cut = await worker({ ...o, port: pw.port });
+    const id = await c.submit('sleep', { ms: 120_000 });
+    await cut.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const runner = (await c.get(id))!.worker!;
+    // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
+    await worker(o);
+
+    p.reset();
+    pw.reset();
+    // longer than taskTimeout: the task's lease is stale when they are back
+    await new Promise((r) => setTimeout(r, TASK_TIMEOUT + 1000));
+    p.heal();
+    // the worker's link back 1.5 s after the monitor's (each reconnects within a second)
+    await new Promise((r) => setTimeout(r, 1500));
+    pw.heal();
+    await until(() => m.returns() >= 1, 'the monitor to find Redis again', 10_000, 50);
+    await new Promise((r) => setTimeout(r, TASK_TIMEOUT + 1000));
+    expect(await c.get(id)).toMatchObject({ state: 'RUNNING', attempt: 1, worker: runner });
+    expect(m.lines.filter((l) => l.startsWith('Redis answers again'))).toEqual([expect.stringContaining('the same server')]);
+    expect(m.lines.filter((l) => l.startsWith('requeued'))).toEqual([]);
+  }, 40_000);
+});
