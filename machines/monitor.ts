@@ -7,7 +7,8 @@
  * theirs is requeued. The same server back (its link only was lost, or Redis was frozen), the
  * monitor is active at once and holds only the tasks whose leases were live when it lost Redis
  * (holds); another server, or one it cannot tell, may have lost data: it holds everything and
- * fires nothing for one taskTimeout (grace), so that workers re-assert what Redis lost first.
+ * fires nothing for one taskTimeout (grace), so that workers re-assert what Redis lost first. A
+ * grace cut short by the link goes on, back to the same server, to the end it had.
  * Pure: effects are provided by src/monitor.ts.
  */
 import { assign, setup } from 'xstate';
@@ -73,6 +74,14 @@ export interface MonitorContext extends MonitorInput {
    * return, where a grace begun anew at each return held every requeue and firing for good.
    */
   holds: Hold[];
+  /**
+   * When the grace under way ends (Redis ms), once its first sweep has told Redis's time: a
+   * return to the same server while it is owed goes on with it to that end, where a blip of the
+   * link restarted it (and a link that dropped more often than taskTimeout kept it for good).
+   */
+  graceUntil?: number;
+  /** Redis time of the grace's last sweep, from which what is left of it is counted */
+  graceSeen?: number;
 }
 
 /** REDIS_BACK's `sameServer`: Redis answers from the process it did before the loss (its run id) */
@@ -80,8 +89,15 @@ export type MonitorEvent = { type: 'REDIS_LOST' } | { type: 'REDIS_BACK'; sameSe
 
 const MAX_DELAY = 2 ** 31 - 1;
 
-/** Redis back: the same server, active at once under the holds; another, a grace first. */
-const back = [{ guard: 'sameServer' as const, target: '#monitor.active' }, { target: '#monitor.grace' }];
+/**
+ * Redis back: the same server, active at once under the holds, or back to the grace it owes;
+ * another server (or one that names none), a grace begun anew.
+ */
+const back = [
+  { guard: 'sameServerGraceOwed' as const, target: '#monitor.grace' },
+  { guard: 'sameServer' as const, target: '#monitor.active' },
+  { target: '#monitor.grace', actions: 'beginGrace' as const },
+];
 
 /** the longest sleep between sweeps: checkTaskInterval, or taskTimeout / 4 when less (sweepDelay) */
 export function sweepCap(c: Pick<MonitorContext, 'checkTaskInterval' | 'taskTimeout'>): number {
@@ -113,6 +129,12 @@ export function sweepDelay(c: MonitorContext): number {
   const h = c.holds[0];
   if (s && h?.until !== undefined) d = Math.min(d, h.until - s.now + 5);
   return Math.max(1, d);
+}
+
+/** what is left of the grace under way, from its last sweep (a whole taskTimeout when none told Redis's time) */
+export function graceLeft(c: Pick<MonitorContext, 'graceUntil' | 'graceSeen' | 'taskTimeout'>): number {
+  if (c.graceUntil === undefined || c.graceSeen === undefined) return c.taskTimeout;
+  return Math.min(MAX_DELAY, Math.max(0, c.graceUntil - c.graceSeen));
 }
 
 /** the most holds kept: past it the two oldest are one, from the first to the second's end */
@@ -168,8 +190,13 @@ export const monitorMachine = setup({
       return { lastSweep: output, holds: holdsAfterSweep(context.holds, output.now, context.taskTimeout) };
     }),
     noteLoss: assign({ holds: ({ context }) => holdsAfterLoss(context) }),
+    beginGrace: assign({ graceUntil: undefined, graceSeen: undefined }),
+    recordGraceSweep: assign(({ context, event }) => {
+      const now = (event as unknown as { output: SweepResult }).output.now;
+      return { graceUntil: context.graceUntil ?? now + context.taskTimeout, graceSeen: now };
+    }),
     // a grace held everything for a taskTimeout: what the holds kept back has had its time
-    endHolds: assign({ holds: () => [] }),
+    endGrace: assign({ holds: () => [], graceUntil: undefined, graceSeen: undefined }),
     recordFiring: assign({ lastFiring: ({ event }) => (event as unknown as { output: FiringResult }).output }),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     reportSweep: actionNotProvided('monitor', 'reportSweep'),
@@ -179,10 +206,12 @@ export const monitorMachine = setup({
   guards: {
     quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
     sameServer: ({ event }) => event.type === 'REDIS_BACK' && event.sameServer === true,
+    sameServerGraceOwed: ({ context, event }) => event.type === 'REDIS_BACK' && event.sameServer === true && context.graceUntil !== undefined,
   },
   delays: {
     sweepDelay: ({ context }) => sweepDelay(context),
     taskTimeout: ({ context }) => context.taskTimeout,
+    graceLeft: ({ context }) => graceLeft(context),
     fetchWorkerInterval: ({ context }) => context.fetchWorkerInterval,
   },
 }).createMachine({
@@ -237,17 +266,24 @@ export const monitorMachine = setup({
     grace: {
       // Redis is back from another server, or one we cannot tell: it may have lost data. Let
       // workers that kept running heartbeat, and re-assert what Redis lost, before anything is
-      // requeued or fired. Ended tasks are cleaned up once (that sweep works while it has work,
-      // within its time budget); what the workers end during the grace is cleaned up by the
-      // first sweep after it, which catches up the same way.
+      // requeued or fired: one taskTimeout from the grace's first sweep, however often the link
+      // drops meanwhile (a return to the same server goes on with it). Ended tasks are cleaned
+      // up at each entry (that sweep works while it has work, within its time budget); what the
+      // workers end during the grace is cleaned up by the first sweep after it, which catches up
+      // the same way.
       initial: 'cleaning',
       on: { REDIS_LOST: 'probing' },
-      after: { taskTimeout: { target: 'active', actions: 'endHolds' } },
       states: {
         cleaning: {
-          invoke: effect('sweep', { input: { requeue: false }, done: { target: 'done', actions: 'reportSweep' }, failed: 'done' }),
+          invoke: effect('sweep', { input: { requeue: false }, done: { target: 'done', actions: ['recordGraceSweep', 'reportSweep'] }, failed: 'cleaningFailed' }),
         },
-        done: {},
+        done: {
+          after: { graceLeft: { target: '#monitor.active', actions: 'endGrace' } },
+        },
+        // (no sweep told Redis's time: a whole taskTimeout from here)
+        cleaningFailed: {
+          after: { taskTimeout: { target: '#monitor.active', actions: 'endGrace' } },
+        },
       },
     },
     stopping: {

@@ -86,6 +86,28 @@ describe('a monitor whose link to Redis drops again and again', () => {
     expect(m.lines.filter((l) => l.startsWith('Redis answers again, another server'))).toEqual([]);
   }, 40_000);
 
+  it('after Redis restarted (a grace: it may have lost data), drops of the link do not begin the grace anew: it ends a taskTimeout on, and the schedules fire', async () => {
+    const o = server.options();
+    const p = await proxy();
+    const c = client(o);
+    const m = await monitorThrough(o, p);
+    await server.kill();
+    await server.start();
+    await until(() => m.lines.some((l) => l.startsWith('Redis answers again, another server')), 'the monitor back in a grace', 15_000, 50);
+    // (the restart lost everything: the schedule is set again, as an application does at start)
+    await c.schedule('often', { every: 300 }, 'f', null);
+    const flap = setInterval(() => {
+      p.reset();
+      setTimeout(() => p.heal(), 50);
+    }, 700);
+    cleanup.push(async () => clearInterval(flap));
+    // the grace ends a taskTimeout after it began, blips or not; a firing follows within a sweep
+    await until(() => m.firings.some((f) => f.outcome === 'fired'), 'a firing after the grace', 2 * TASK_TIMEOUT, 100);
+    expect(m.returns(), 'the link kept dropping').toBeGreaterThanOrEqual(4);
+    // (the restart's grace, once: each return to the same server after it went on with it)
+    expect(m.lines.filter((l) => l.startsWith('Redis answers again, another server'))).toHaveLength(1);
+  }, 40_000);
+
   it('a worker cut off with it, back later than it, its lease stale by then, is not requeued: it has a taskTimeout to heartbeat', async () => {
     const o = server.options();
     const p = await proxy();

@@ -1,7 +1,8 @@
 /**
  * Chaos soak: N tasks through several worker and monitor processes while faults strike on a
  * seeded schedule (SIGKILL and SIGSTOP of workers, monitor crashes, Redis killed and restarted
- * with AOF, Redis frozen, a worker's Redis link gone silent). The tasks are a seeded mix of what
+ * with AOF, Redis frozen, a worker's Redis link gone silent or cut, a monitor's link cut once or
+ * again and again, a worker's and a monitor's links cut together). The tasks are a seeded mix of what
  * users queue (test/chaos/mix.ts): plain ones, grouped ones under concurrency and rate limits
  * with priorities, delayed ones, ones that fail and are retried with a backoff, ones submitted
  * with a dedupe key, ones cancelled while queued or running, and a schedule's ticks. At the end
@@ -140,11 +141,13 @@ for (let i = 0; i < workerCount; i++) {
 
 const MONITOR_SCRIPT = fileURLToPath(new URL('../fixtures/monitor-process.ts', import.meta.url));
 const monitors: (ChildProcess | undefined)[] = [undefined, undefined];
+// (each monitor reaches Redis through a proxy of its own, which the faults cut)
+const monitorProxies = [await startProxy(server.host, server.port), await startProxy(server.host, server.port)];
 const requeues: string[] = [];
 const scheduleLines: string[] = [];
 function startMonitor(i: number): Promise<void> {
   const p = spawn(process.execPath, ['--import', 'tsx', MONITOR_SCRIPT], {
-    env: { ...process.env, MONITOR_OPTIONS: JSON.stringify({ ...MONITOR, redis: o }), TASK_SWARM_LOG: 'error' },
+    env: { ...process.env, MONITOR_OPTIONS: JSON.stringify({ ...MONITOR, redis: { ...o, host: '127.0.0.1', port: monitorProxies[i]!.port } }), TASK_SWARM_LOG: 'error' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   monitors[i] = p;
@@ -204,6 +207,33 @@ const faultKinds: [string, () => Promise<void>][] = [
     const n = pick(nodes);
     n.proxy.reset();
     await sleep(between(200, 2000));
+    n.proxy.heal();
+  }],
+  ['monitor Redis link reset', async () => {
+    const p = pick(monitorProxies);
+    p.reset();
+    await sleep(between(100, 1500));
+    p.heal();
+  }],
+  // (more often than taskTimeout, 3 s: a monitor once stayed in grace while it lasted)
+  ['monitor Redis link flapping', async () => {
+    const p = pick(monitorProxies);
+    for (let k = between(4, 9); k > 0; k--) {
+      p.reset();
+      await sleep(between(20, 200));
+      p.heal();
+      await sleep(between(300, 900));
+    }
+  }],
+  // (the worker back after the monitor: its tasks' leases were live when the monitor lost Redis)
+  ['worker and monitor links reset together', async () => {
+    const n = pick(nodes);
+    const p = pick(monitorProxies);
+    n.proxy.reset();
+    p.reset();
+    await sleep(between(500, 4500));
+    p.heal();
+    await sleep(between(0, 1500));
     n.proxy.heal();
   }],
   ['monitor SIGKILL', async () => {
@@ -296,6 +326,7 @@ for (const n of nodes) {
   await n.proxy.close();
 }
 for (const m of monitors) kill(m, 'SIGKILL');
+for (const p of monitorProxies) await p.close();
 await endsSub.quit().catch(() => {});
 await client.close();
 await server.stop();

@@ -239,23 +239,43 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     expect(sweeps(actions)).toEqual([{ requeue: false }]);
     // nothing fires in grace: workers re-assert the tasks Redis lost first
     expect(invoked(actions)).not.toContain('fireSchedules');
-    expect(scheduled(actions)).toEqual({ 'xstate.after.taskTimeout.monitor.grace': 1000 });
   });
 
-  it.each([
-    ['succeeds', 'done'],
-    ['fails', 'error'],
-  ] as const)('the grace cleanup that %s does not lead to a requeueing sweep before taskTimeout', (_how, kind) => {
+  it('the grace lasts one taskTimeout from its sweep, by Redis\'s clock; a cleanup that fails, one from then', () => {
     const s = grace();
-    const [snap, actions] = step(s, kind === 'done' ? done(s, 'sweep', sweepResult(1, -1)) : failed(s, 'sweep'));
-    expect(snap.value).toEqual({ grace: 'done' });
+    const [swept, actions] = step(s, done(s, 'sweep', sweepResult(20_000, -1)));
+    expect(swept.value).toEqual({ grace: 'done' });
     expect(sweeps(actions)).toEqual([]);
+    expect(swept.context).toMatchObject({ graceUntil: 21_000, graceSeen: 20_000 });
+    expect(scheduled(actions)).toEqual({ 'xstate.after.graceLeft.monitor.grace.done': 1000 });
+    const [blind, none] = step(s, failed(s, 'sweep'));
+    expect(blind.value).toEqual({ grace: 'cleaningFailed' });
+    expect(sweeps(none)).toEqual([]);
+    expect(scheduled(none)).toEqual({ 'xstate.after.taskTimeout.monitor.grace.cleaningFailed': 1000 });
   });
 
-  it('after taskTimeout of grace the monitor is active again and sweeps with requeue', () => {
-    const [snap, actions] = step(grace(), after('taskTimeout', 'monitor.grace'));
+  it('after its grace the monitor is active again and sweeps with requeue', () => {
+    const s = grace();
+    const [swept] = step(s, done(s, 'sweep', sweepResult(20_000, -1)));
+    const [snap, actions] = step(swept, after('graceLeft', 'monitor.grace.done'));
     expect(snap.value).toEqual({ active: 'sweeping' });
     expect(sweeps(actions)).toEqual([{ requeue: true }]);
+    expect(snap.context).toMatchObject({ graceUntil: undefined, graceSeen: undefined });
+  });
+
+  it('a grace cut short by the link goes on, back to the same server, to the end it had: not one begun anew', () => {
+    let s = grace();
+    [s] = step(s, done(s, 'sweep', sweepResult(20_000, -1)));
+    // the link drops 600 ms in; the same server answers again; the cleanup sweeps at 20,700
+    [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
+    expect(s.value).toEqual({ grace: 'cleaning' });
+    const [cont, actions] = step(s, done(s, 'sweep', sweepResult(20_700, -1)));
+    expect(cont.context).toMatchObject({ graceUntil: 21_000, graceSeen: 20_700 });
+    expect(scheduled(actions)).toEqual({ 'xstate.after.graceLeft.monitor.grace.done': 300 });
+    // another server meanwhile (it restarted again): a grace begun anew, a whole taskTimeout
+    const [anew] = step(cont, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK' });
+    const [, fresh] = step(anew, done(anew, 'sweep', sweepResult(20_900, -1)));
+    expect(scheduled(fresh)).toEqual({ 'xstate.after.graceLeft.monitor.grace.done': 1000 });
   });
 
   it.each([
@@ -341,7 +361,8 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK' });
     expect(s.value).toEqual({ grace: 'cleaning' });
     expect(s.context.holds).toEqual([{ from: 10_000 }]);
-    const [back, actions] = step(s, after('taskTimeout', 'monitor.grace'));
+    const [swept] = step(s, done(s, 'sweep', sweepResult(12_000, -1)));
+    const [back, actions] = step(swept, after('graceLeft', 'monitor.grace.done'));
     expect(back.context.holds).toEqual([]);
     expect(sweeps(actions)).toEqual([{ requeue: true }]);
   });

@@ -17,7 +17,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createActor, SimulatedClock, type AnyEventObject } from 'xstate';
-import { monitorMachine, sweepDelay, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
+import { graceLeft, monitorMachine, sweepDelay, type MonitorInput, type SweepResult } from '../../machines/monitor.js';
 import { buildKeys, type Keys } from '../../src/keys.js';
 import { resolveRedisConfig } from '../../src/config.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
@@ -48,10 +48,10 @@ import {
 const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 400, partitionPercentage: 50, fetchWorkerInterval: 300 };
 
 /**
- * The abstract state is the state value, and whether a loss of Redis holds requeues back: the
- * last sweep and probe results are ignored.
+ * The abstract state is the state value, whether a loss of Redis holds requeues back, and
+ * whether a grace is owed: the last sweep and probe results are ignored.
  */
-const abstract = (s: Snap) => JSON.stringify([s.value, s.context.holds.length > 0]);
+const abstract = (s: Snap) => JSON.stringify([s.value, s.context.holds.length > 0, s.context.graceUntil !== undefined]);
 const fail = () => [{ message: 'fake failure' }];
 
 const payloads: Payloads = {
@@ -159,7 +159,7 @@ async function replay(plan: Plan) {
     if (t.startsWith('xstate.after.')) {
       const delay = t.split('.')[2];
       const ctx = actor.getSnapshot().context;
-      clock.increment(delay === 'sweepDelay' ? sweepDelay(ctx) : ctx[delay as 'taskTimeout' | 'fetchWorkerInterval']);
+      clock.increment(delay === 'sweepDelay' ? sweepDelay(ctx) : delay === 'graceLeft' ? graceLeft(ctx) : ctx[delay as 'taskTimeout' | 'fetchWorkerInterval']);
     } else if (invoked) {
       const src = (before as any)._nodes.flatMap((n: any) => n.invoke).find((d: any) => d.id === invoked[2])?.src;
       const c = fx.pending(String(src));
