@@ -18,7 +18,7 @@ import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
 import { connect, connectionOwner, NOT_READY, redisAddress, refusedDb, redisTimeAt, unavailable } from './redis.js';
-import { checkServer, serverRunId } from './server-version.js';
+import { checkServer, serverRunIds } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
 import { fireDue } from './effects/schedules.js';
@@ -84,7 +84,7 @@ export class Monitor extends MeteredProcess {
   private actor?: Actor<typeof monitorMachine>;
   private startError?: unknown;
   private holding = false;
-  /** the run id of the server holding the swarm's keys, when last asked (undefined: it names none) */
+  /** the run ids of the servers holding the swarm's partitions, when last asked (undefined: one names none) */
   private serverId?: string;
   private behindLogged = 0;
   /** metrics (src/telemetry/monitor-telemetry.ts) */
@@ -263,12 +263,13 @@ export class Monitor extends MeteredProcess {
   }
 
   /**
-   * Whether Redis answers from the server it did when last asked (its run id): a server that
-   * names none, or cannot be asked, is not the same. One that names one is remembered.
+   * Whether Redis answers from the servers it did when last asked (their run ids, one per
+   * partition's node): a server that names none, or cannot be asked, is not the same. What
+   * answered is remembered.
    */
   private async sameServer(): Promise<{ sameServer: boolean }> {
     // (within: a failure or no answer in time reads as undefined)
-    const id = await within(this.config.pingTimeout, serverRunId(this.redis, buildKeys(this.config.redis).layout));
+    const id = await within(this.config.pingTimeout, serverRunIds(this.redis, this.parts.map((k) => k.taskSet)));
     const same = id !== undefined && id === this.serverId;
     if (id !== undefined) this.serverId = id;
     return { sameServer: same };
@@ -283,7 +284,7 @@ export class Monitor extends MeteredProcess {
             await connectWithin(this.redis, START_CONNECT_MS);
             const server = await checkServer(this.redis, `Redis at ${redisAddress(config.redis)}`, buildKeys(config.redis).layout);
             if (server.eviction) log.warn(server.eviction);
-            this.serverId = await serverRunId(this.redis, buildKeys(config.redis).layout);
+            this.serverId = await serverRunIds(this.redis, this.parts.map((k) => k.taskSet));
             await checkLayout(this.redis, buildKeys(config.redis).layout, config.redis.partitions);
             this.peers = await listWorkers(this.redis, keys, (m) => log.warn(m));
           } catch (e) {

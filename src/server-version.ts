@@ -97,12 +97,14 @@ export function runIdOf(info: string): string | undefined {
 }
 
 /**
- * The run id of the server that holds `home` (a key of the swarm), or undefined when it names
- * none (a proxy, a managed service that hides it). The monitor tells by it whether Redis came
- * back as the same process, its data whole (machines/monitor.ts, REDIS_BACK).
+ * The run ids of the servers that hold `homes` (a key of each partition of the swarm: on a
+ * Cluster each may be on a node of its own), or undefined when one names none (a proxy, a
+ * managed service that hides it). The monitor tells by it whether Redis came back as the same
+ * processes, their data whole (machines/monitor.ts, REDIS_BACK).
  */
-export async function serverRunId(conn: Connection, home: string): Promise<string | undefined> {
-  return runIdOf(String(await atKey(conn, home, 'INFO', 'server')));
+export async function serverRunIds(conn: Connection, homes: string[]): Promise<string | undefined> {
+  const ids = await Promise.all((conn instanceof Cluster ? homes : homes.slice(0, 1)).map(async (home) => runIdOf(String(await atKey(conn, home, 'INFO', 'server')))));
+  return ids.every((id) => id !== undefined) ? ids.join(',') : undefined;
 }
 
 /**

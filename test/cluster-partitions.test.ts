@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, moveSwarmSlot } from '../src/index.js';
 import { resolveRedisConfig } from '../src/config.js';
 import { partitionKeys, partitionOf } from '../src/partitions.js';
+import { serverRunIds } from '../src/server-version.js';
 import { deployCluster, removeCluster, type ClusterDeployment } from './helpers/deployments.js';
 import type { WorkerProcess } from './helpers/processes.js';
 import { swarmThroughFault } from './helpers/swarm-through-fault.js';
@@ -94,6 +95,28 @@ describe('one swarm over three primaries (partitions: 6, two on each)', () => {
       await client.close();
     }
   }, 60_000);
+
+  // (a monitor back from a lost link tells by them whether any partition's primary restarted
+  // or was replaced, its data perhaps lost: src/monitor.ts sameServer)
+  it('the servers of the swarm are known by the run id of each partition\'s primary', async () => {
+    const keyPrefix = '{ids}:';
+    const h = await homes(keyPrefix);
+    const c = new Cluster(d.seeds);
+    try {
+      const keys = partitionKeys(resolveRedisConfig({ cluster: d.seeds, keyPrefix, partitions: P }));
+      const ids = (await serverRunIds(c, keys.map((k) => k.taskSet)))!.split(',');
+      const own: string[] = [];
+      for (const port of h) {
+        const r = new Redis({ port });
+        own.push(/^run_id:(\w+)/m.exec(await r.info('server'))![1]!);
+        r.disconnect();
+      }
+      expect(ids).toEqual(own);
+      expect(new Set(ids).size).toBe(3);
+    } finally {
+      c.disconnect();
+    }
+  });
 
   it('one partition moved onto another primary mid-run: every task runs once and ends', async () => {
     const keyPrefix = '{moved}:';
