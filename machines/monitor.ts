@@ -75,13 +75,13 @@ export interface MonitorContext extends MonitorInput {
    */
   holds: Hold[];
   /**
-   * When the grace under way ends (Redis ms), once its first sweep has told Redis's time: a
-   * return to the same server while it is owed goes on with it to that end, where a blip of the
-   * link restarted it (and a link that dropped more often than taskTimeout kept it for good).
+   * The grace under way, from its beginning to its end: a return to the same server while it is
+   * owed goes on with it, where a blip of the link began it anew (and a link that dropped more
+   * often than taskTimeout kept it for good). `until`: when it ends (Redis ms), once its first
+   * sweep told Redis's time; `seen`: Redis time of its last sweep, from which what is left of it
+   * is counted.
    */
-  graceUntil?: number;
-  /** Redis time of the grace's last sweep, from which what is left of it is counted */
-  graceSeen?: number;
+  grace?: { until?: number; seen?: number };
 }
 
 /** REDIS_BACK's `sameServer`: Redis answers from the process it did before the loss (its run id) */
@@ -132,9 +132,10 @@ export function sweepDelay(c: MonitorContext): number {
 }
 
 /** what is left of the grace under way, from its last sweep (a whole taskTimeout when none told Redis's time) */
-export function graceLeft(c: Pick<MonitorContext, 'graceUntil' | 'graceSeen' | 'taskTimeout'>): number {
-  if (c.graceUntil === undefined || c.graceSeen === undefined) return c.taskTimeout;
-  return Math.min(MAX_DELAY, Math.max(0, c.graceUntil - c.graceSeen));
+export function graceLeft(c: Pick<MonitorContext, 'grace' | 'taskTimeout'>): number {
+  const g = c.grace;
+  if (g?.until === undefined || g.seen === undefined) return c.taskTimeout;
+  return Math.min(MAX_DELAY, Math.max(0, g.until - g.seen));
 }
 
 /** the most holds kept: past it the two oldest are one, from the first to the second's end */
@@ -190,13 +191,15 @@ export const monitorMachine = setup({
       return { lastSweep: output, holds: holdsAfterSweep(context.holds, output.now, context.taskTimeout) };
     }),
     noteLoss: assign({ holds: ({ context }) => holdsAfterLoss(context) }),
-    beginGrace: assign({ graceUntil: undefined, graceSeen: undefined }),
-    recordGraceSweep: assign(({ context, event }) => {
-      const now = (event as unknown as { output: SweepResult }).output.now;
-      return { graceUntil: context.graceUntil ?? now + context.taskTimeout, graceSeen: now };
+    beginGrace: assign({ grace: () => ({}) }),
+    recordGraceSweep: assign({
+      grace: ({ context, event }) => {
+        const now = (event as unknown as { output: SweepResult }).output.now;
+        return { until: context.grace?.until ?? now + context.taskTimeout, seen: now };
+      },
     }),
     // a grace held everything for a taskTimeout: what the holds kept back has had its time
-    endGrace: assign({ holds: () => [], graceUntil: undefined, graceSeen: undefined }),
+    endGrace: assign({ holds: () => [], grace: undefined }),
     recordFiring: assign({ lastFiring: ({ event }) => (event as unknown as { output: FiringResult }).output }),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     reportSweep: actionNotProvided('monitor', 'reportSweep'),
@@ -206,7 +209,7 @@ export const monitorMachine = setup({
   guards: {
     quorumReached: ({ context, event }) => hasQuorum((event as unknown as { output: PeerProbe }).output, context.partitionPercentage),
     sameServer: ({ event }) => event.type === 'REDIS_BACK' && event.sameServer === true,
-    sameServerGraceOwed: ({ context, event }) => event.type === 'REDIS_BACK' && event.sameServer === true && context.graceUntil !== undefined,
+    sameServerGraceOwed: ({ context, event }) => event.type === 'REDIS_BACK' && event.sameServer === true && context.grace !== undefined,
   },
   delays: {
     sweepDelay: ({ context }) => sweepDelay(context),

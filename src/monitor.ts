@@ -129,8 +129,9 @@ export class Monitor extends MeteredProcess {
       if (snap.matches('probing') || snap.matches('waiting') || snap.matches('paused')) away = true;
       else if (away && snap.matches('grace')) {
         away = false;
-        const { graceUntil, graceSeen } = snap.context;
-        if (graceUntil !== undefined && graceSeen !== undefined) this.log.info(`Redis answers again, the same server: the grace under way goes on, at most ${Math.max(0, graceUntil - graceSeen)} ms more`);
+        const g = snap.context.grace;
+        // (one begun anew has neither: its first sweep is still to come)
+        if (g?.until !== undefined && g.seen !== undefined) this.log.info(`Redis answers again, the same server: the grace under way goes on, at most ${Math.max(0, g.until - g.seen)} ms more`);
         else this.log.info(`Redis answers again, another server or one that names none (it may have lost data): nothing is requeued or fired for ${this.config.taskTimeout} ms (taskTimeout), while the workers heartbeat and re-assert their tasks`);
       } else if (away && snap.matches('active')) {
         away = false;

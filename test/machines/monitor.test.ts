@@ -246,7 +246,7 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     const [swept, actions] = step(s, done(s, 'sweep', sweepResult(20_000, -1)));
     expect(swept.value).toEqual({ grace: 'done' });
     expect(sweeps(actions)).toEqual([]);
-    expect(swept.context).toMatchObject({ graceUntil: 21_000, graceSeen: 20_000 });
+    expect(swept.context.grace).toEqual({ until: 21_000, seen: 20_000 });
     expect(scheduled(actions)).toEqual({ 'xstate.after.graceLeft.monitor.grace.done': 1000 });
     const [blind, none] = step(s, failed(s, 'sweep'));
     expect(blind.value).toEqual({ grace: 'cleaningFailed' });
@@ -260,7 +260,14 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     const [snap, actions] = step(swept, after('graceLeft', 'monitor.grace.done'));
     expect(snap.value).toEqual({ active: 'sweeping' });
     expect(sweeps(actions)).toEqual([{ requeue: true }]);
-    expect(snap.context).toMatchObject({ graceUntil: undefined, graceSeen: undefined });
+    expect(snap.context.grace).toBeUndefined();
+  });
+
+  it('a grace cut short before its first sweep is still owed: back to the same server, it is a grace, not active', () => {
+    const [s] = step(grace(), { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
+    expect(s.value).toEqual({ grace: 'cleaning' });
+    const [, actions] = step(s, done(s, 'sweep', sweepResult(20_000, -1)));
+    expect(scheduled(actions)).toEqual({ 'xstate.after.graceLeft.monitor.grace.done': 1000 });
   });
 
   it('a grace cut short by the link goes on, back to the same server, to the end it had: not one begun anew', () => {
@@ -270,7 +277,7 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
     expect(s.value).toEqual({ grace: 'cleaning' });
     const [cont, actions] = step(s, done(s, 'sweep', sweepResult(20_700, -1)));
-    expect(cont.context).toMatchObject({ graceUntil: 21_000, graceSeen: 20_700 });
+    expect(cont.context.grace).toEqual({ until: 21_000, seen: 20_700 });
     expect(scheduled(actions)).toEqual({ 'xstate.after.graceLeft.monitor.grace.done': 300 });
     // another server meanwhile (it restarted again): a grace begun anew, a whole taskTimeout
     const [anew] = step(cont, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK' });

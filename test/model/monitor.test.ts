@@ -51,7 +51,7 @@ const input: MonitorInput = { taskTimeout: 1000, checkTaskInterval: 400, partiti
  * The abstract state is the state value, whether a loss of Redis holds requeues back, and
  * whether a grace is owed: the last sweep and probe results are ignored.
  */
-const abstract = (s: Snap) => JSON.stringify([s.value, s.context.holds.length > 0, s.context.graceUntil !== undefined]);
+const abstract = (s: Snap) => JSON.stringify([s.value, s.context.holds.length > 0, s.context.grace !== undefined]);
 const fail = () => [{ message: 'fake failure' }];
 
 const payloads: Payloads = {
