@@ -4,7 +4,7 @@
  * Redis watch.
  */
 import { randomBytes } from 'node:crypto';
-import { Cluster } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
 import type { Connection } from './redis.js';
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { monitorMachine, sweepCap, type FiringResult, type SweepResult } from '../machines/monitor.js';
@@ -66,6 +66,8 @@ function connectWithin(redis: Connection, ms: number): Promise<void> {
     redis.connect().then(() => done(), done);
   });
 }
+/** a sweep or a firing Redis refused is tried again no sooner than this (Monitor `refusedAt`) */
+const REFUSED_RETRY_MS = 1000;
 /** a monitor that stays behind says so at most this often */
 const BEHIND_LOG_MS = 30_000;
 
@@ -86,6 +88,14 @@ export class Monitor extends MeteredProcess {
   private holding = false;
   /** the run ids of the servers holding the swarm's partitions, when last asked (undefined: one names none) */
   private serverId?: string;
+  /**
+   * When a sweep or a firing Redis refused (it answered with an error: OOM at maxmemory, a key of
+   * the wrong type) last failed: the wait for Redis that follows holds its first ask until
+   * REFUSED_RETRY_MS after it (awaitRedis `holdMs`). Redis answers PING and INFO as the same
+   * server at once, and the monitor, active again, swept again: hundreds of refused sweeps a
+   * second, each with its probe of every worker and its lines in the log.
+   */
+  private refusedAt?: number;
   private behindLogged = 0;
   /** metrics (src/telemetry/monitor-telemetry.ts) */
   protected readonly telemetry: MonitorTelemetry;
@@ -263,6 +273,18 @@ export class Monitor extends MeteredProcess {
     return { requeued, parked, reaped, backlog, behind, dropped, now, nextDeadline, graceLeft };
   }
 
+  /** `effect`, its failure noted when Redis answered it with an error (refusedAt) */
+  private async refusable<T>(effect: () => Promise<T>): Promise<T> {
+    try {
+      const r = await effect();
+      this.refusedAt = undefined;
+      return r;
+    } catch (e) {
+      if (e instanceof ReplyError) this.refusedAt = performance.now();
+      throw e;
+    }
+  }
+
   /**
    * Whether Redis answers from the servers it did when last asked (their run ids, one per
    * partition's node): a server that names none, or cannot be asked, is not the same. What
@@ -293,8 +315,8 @@ export class Monitor extends MeteredProcess {
             throw this.startError;
           }
         }),
-        sweep: fromPromise(({ input }: { input: { requeue: boolean; heldFrom?: number } }) => this.sweep(input.requeue, input.heldFrom)),
-        fireSchedules: fromPromise(() => fireDue(this.redis, keys, this.name)),
+        sweep: fromPromise(({ input }: { input: { requeue: boolean; heldFrom?: number } }) => this.refusable(() => this.sweep(input.requeue, input.heldFrom))),
+        fireSchedules: fromPromise(() => this.refusable(() => fireDue(this.redis, keys, this.name))),
         probePeers: fromPromise(async () => {
           const p = await probePeers(this.peers, config.pingTimeout, config.secret);
           const why = refusedDb(this.redis, config.redis);
@@ -304,7 +326,14 @@ export class Monitor extends MeteredProcess {
           return p;
         }),
         redisWatch: redisWatch(this.redis, { home: buildKeys(config.redis).layout }),
-        awaitRedis: awaitRedis(this.redis, 250, config.pingTimeout, buildKeys(config.redis).layout, undefined, () => this.sameServer()),
+        awaitRedis: awaitRedis(
+          this.redis,
+          250,
+          config.pingTimeout,
+          buildKeys(config.redis).layout,
+          () => (this.refusedAt === undefined ? 0 : this.refusedAt + REFUSED_RETRY_MS - performance.now()),
+          () => this.sameServer(),
+        ),
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {
