@@ -90,7 +90,7 @@ export class Monitor extends MeteredProcess {
   private serverId?: string;
   /**
    * When a sweep or a firing Redis refused (it answered with an error: OOM at maxmemory, a key of
-   * the wrong type) last failed: the wait for Redis that follows holds its first ask until
+   * the wrong type), or that failed with the connection up, last failed (refusable): the wait for Redis that follows holds its first ask until
    * REFUSED_RETRY_MS after it (awaitRedis `holdMs`). Redis answers PING and INFO as the same
    * server at once, and the monitor, active again, swept again: hundreds of refused sweeps a
    * second, each with its probe of every worker and its lines in the log.
@@ -273,14 +273,18 @@ export class Monitor extends MeteredProcess {
     return { requeued, parked, reaped, backlog, behind, dropped, now, nextDeadline, graceLeft };
   }
 
-  /** `effect`, its failure noted when Redis answered it with an error (refusedAt) */
+  /**
+   * `effect`, its failure noted when Redis answered it with an error, or when it failed with the
+   * connection still up (a timeout, an error of our own reading a reply): refusedAt. A failure
+   * that came with the connection's loss is not: Redis back after a blip is asked for at once.
+   */
   private async refusable<T>(effect: () => Promise<T>): Promise<T> {
     try {
       const r = await effect();
       this.refusedAt = undefined;
       return r;
     } catch (e) {
-      if (e instanceof ReplyError) this.refusedAt = performance.now();
+      if (e instanceof ReplyError || this.redis.status === 'ready') this.refusedAt = performance.now();
       throw e;
     }
   }
