@@ -90,8 +90,9 @@ export class Monitor extends MeteredProcess {
   private serverId?: string;
   /**
    * When a sweep or a firing Redis refused (it answered with an error: OOM at maxmemory, a key of
-   * the wrong type), or that failed with the connection up, last failed (refusable): the wait for Redis that follows holds its first ask until
-   * REFUSED_RETRY_MS after it (awaitRedis `holdMs`). Redis answers PING and INFO as the same
+   * the wrong type), or that failed with the connection up, last failed (refusable): the wait
+   * for Redis that follows holds its first ask until REFUSED_RETRY_MS after it (awaitRedis
+   * `holdMs`). Redis answers PING and INFO as the same
    * server at once, and the monitor, active again, swept again: hundreds of refused sweeps a
    * second, each with its probe of every worker and its lines in the log.
    */
