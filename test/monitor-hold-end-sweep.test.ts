@@ -49,7 +49,7 @@ describe('a hold ends', () => {
     await sleep(500);
     p.heal();
     const holds = () => (m as unknown as { actor: { getSnapshot(): { context: { holds: { from: number; until?: number }[] } } } }).actor.getSnapshot().context.holds;
-    const hold = await until(() => holds()[0]?.until !== undefined && holds()[0], 'the hold’s end set by the first sweep back', 10_000, 10);
+    const hold = await until(() => (holds()[0]?.until !== undefined ? holds()[0] : undefined), 'the hold’s end set by the first sweep back', 10_000, 10);
     const requeuedAt = await until(() => sweeps.find((s) => s.requeued.includes(id))?.now, 'the task requeued', 3 * TASK_TIMEOUT, 20);
     expect(requeuedAt - hold.until!, 'ms from the hold’s end to the requeue').toBeLessThan(200);
   }, 40_000);
