@@ -39,6 +39,11 @@ export interface SweepResult {
   nextDeadline: number;
   /** ms left of a hold on requeues after the swarm went silent (an outage); 0 = none */
   graceLeft?: number;
+  /**
+   * the `from` of the hold this sweep was judged at (heldFrom), set by the machine (recordSweep);
+   * absent when none held it
+   */
+  heldFrom?: number;
 }
 
 /** What one pass over the schedules did (src/effects/schedules.ts). */
@@ -125,8 +130,10 @@ export function sweepDelay(c: MonitorContext): number {
   const f = c.lastFiring;
   // A tick is due when Redis's ms clock reaches it: 1 ms past, as TIME is read truncated.
   if (f && f.nextDue >= 0) d = Math.min(d, f.nextDue - f.now + 1);
-  // What a hold kept back is requeued when it ends.
+  // What a hold kept back is requeued when it ends: the sweep that finds it over was still
+  // judged under it (its input is read before it runs), so the next one goes at once.
   const h = c.holds[0];
+  if (s && s.heldFrom !== undefined && s.heldFrom !== h?.from) return 1;
   if (s && h?.until !== undefined) d = Math.min(d, h.until - s.now + 5);
   return Math.max(1, d);
 }
@@ -188,7 +195,9 @@ export const monitorMachine = setup({
   actions: {
     recordSweep: assign(({ context, event }) => {
       const output = (event as unknown as { output: SweepResult }).output;
-      return { lastSweep: output, holds: holdsAfterSweep(context.holds, output.now, context.taskTimeout) };
+      // (the hold it was judged at: the sweep's input, read from these holds as it began)
+      const heldFrom = context.holds[0]?.from;
+      return { lastSweep: heldFrom === undefined ? output : { ...output, heldFrom }, holds: holdsAfterSweep(context.holds, output.now, context.taskTimeout) };
     }),
     noteLoss: assign({ holds: ({ context }) => holdsAfterLoss(context) }),
     beginGrace: assign({ grace: () => ({}) }),
