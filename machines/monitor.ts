@@ -145,7 +145,10 @@ export function graceLeft(c: Pick<MonitorContext, 'grace' | 'taskTimeout'>): num
   return Math.min(MAX_DELAY, Math.max(0, g.until - g.seen));
 }
 
-/** the most holds kept: past it the two oldest are one, from the first to the second's end */
+/**
+ * the most holds kept: past it the two losses closest in time are one, from the first's `from` to
+ * the second's end (holdsAfterLoss)
+ */
 export const MAX_HOLDS = 64;
 
 /** A loss of Redis: a hold from the last time Redis answered, unless one is still to begin. */
@@ -154,8 +157,20 @@ export function holdsAfterLoss(c: Pick<MonitorContext, 'holds' | 'lastSweep' | '
   // (lost again before a sweep back: the earlier, longer hold stands)
   if (last && last.until === undefined) return c.holds;
   const holds = [...c.holds, { from: Math.max(c.lastSweep?.now ?? 0, c.lastFiring?.now ?? 0) }];
-  // (a link lost every few ms, with a long taskTimeout: a bounded list that holds no less)
-  if (holds.length > MAX_HOLDS) holds.splice(0, 2, { from: holds[0]!.from, until: holds[1]!.until });
+  // (a link lost every few ms, with a long taskTimeout: a bounded list that holds no less). The
+  // two losses closest in time, the oldest such pair: a hold made of merged ones is far from its
+  // next and is not taken again before the others are (the oldest `from` then lags now by about
+  // one taskTimeout, as with no bound). Always the two oldest, a link lost more than MAX_HOLDS
+  // times per taskTimeout moved the oldest end on at each loss, as fast as time: that hold never
+  // ended, its `from` never moved, and a task whose worker died after it was never requeued
+  // while the drops went on (test/monitor-hold-merged-forever.test.ts).
+  if (holds.length > MAX_HOLDS) {
+    const gap = (i: number) => holds[i + 1]!.from - holds[i]!.from;
+    let best = 0;
+    // (only the last hold may wait for its first sweep back, with no end yet: not merged)
+    for (let i = 1; i + 1 < holds.length && holds[i + 1]!.until !== undefined; i++) if (gap(i) < gap(best)) best = i;
+    holds.splice(best, 2, { from: holds[best]!.from, until: holds[best + 1]!.until });
+  }
   return holds;
 }
 

@@ -30,5 +30,7 @@ describe('holds over MAX_HOLDS drops a taskTimeout', () => {
     // (10 taskTimeouts on), the sweep must take it (judged at a time after it went stale)
     const diedAt = 100_000 + taskTimeout;
     expect(heldFrom! - taskTimeout, `the sweep at ${end} requeues what was stale at ${heldFrom}`).toBeGreaterThan(diedAt);
+    // and the oldest loss still held lags now by about a taskTimeout, as with no bound
+    expect(end - heldFrom!).toBeLessThan(1.5 * taskTimeout);
   });
 });
