@@ -1,0 +1,63 @@
+/**
+ * A monitor and a worker cut off together by a silent partition (packets dropped, the sockets
+ * open: no close, as test/helpers/tcp-proxy.ts `partition()`), longer than taskTimeout; the
+ * worker's link back 1.5 s after the monitor's. The docs promise such a worker a taskTimeout from
+ * the monitor's return: its task's lease was live when the monitor lost Redis, so it is held
+ * (machines/monitor.ts `holds`; test/monitor-link-flapping.test.ts does it with a reset, which
+ * closes the sockets). But the sweep the monitor wrote as the partition began is not lost with
+ * the link: it waits in the socket (here the monitor even stays in `active.sweeping` the whole
+ * 7 s, its 5 s command timeout notwithstanding), and Redis runs it when the partition heals,
+ * judged at that time, with no hold. The live task is requeued at the heal and run by another
+ * worker while its own worker still runs it. (The same before the holds: no grace stopped it.)
+ */
+import { describe, expect, it } from 'vitest';
+import { Client, Monitor } from '../src/index.js';
+import { spawnWorker } from './helpers/processes.js';
+import { type RedisServer } from './helpers/redis-server.js';
+import { startProxy } from './helpers/tcp-proxy.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+const cleanup = redisPerFile((s) => {
+  server = s;
+});
+const TASK_TIMEOUT = 4000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a monitor and a worker cut off together, silently', () => {
+  it('the worker back 1.5 s after the monitor keeps its task', async () => {
+    const o = server.options();
+    const p = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => p.close());
+    const pw = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => pw.close());
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const lines: string[] = [];
+    const keep = (m: unknown) => void lines.push(String(m));
+    const m = new Monitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, logger: { debug() {}, info: keep, warn: keep, error: keep } });
+    await m.start();
+    cleanup.push(() => m.stop());
+    const cut = await spawnWorker({ port: 0, redis: { ...o, port: pw.port }, heartbeatInterval: 200 });
+    cleanup.push(() => cut.kill('SIGKILL'));
+    const id = await c.submit('sleep', { ms: 120_000 });
+    await cut.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const runner = (await c.get(id))!.worker!;
+    // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
+    const steady = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
+    cleanup.push(() => steady.kill('SIGKILL'));
+    await sleep(500);
+
+    p.partition();
+    pw.partition();
+    // longer than taskTimeout, and than the monitor's command timeout (5 s)
+    await sleep(7000);
+    p.heal();
+    await sleep(1500);
+    pw.heal();
+    await sleep(TASK_TIMEOUT + 1000);
+    expect(lines.filter((l) => l.startsWith('requeued'))).toEqual([]);
+    expect(await c.get(id)).toMatchObject({ state: 'RUNNING', attempt: 1, worker: runner });
+    expect(steady.lines.filter((l) => l.startsWith(`STARTED ${id} `))).toEqual([]);
+  }, 40_000);
+});
