@@ -66,6 +66,12 @@ function connectWithin(redis: Connection, ms: number): Promise<void> {
     redis.connect().then(() => done(), done);
   });
 }
+/**
+ * A requeue call that Redis ran more than this after the monitor sent it (by Redis's clock as the
+ * monitor last read it, and its own since) waited in a link gone silent: it is judged as at this
+ * long after it was sent, and read as a loss of Redis (Monitor `sweepPartition`).
+ */
+const LATE_SWEEP_MS = 1000;
 /** a sweep or a firing Redis refused is tried again no sooner than this (Monitor `refusedAt`) */
 const REFUSED_RETRY_MS = 1000;
 /** a monitor that stays behind says so at most this often */
@@ -97,6 +103,8 @@ export class Monitor extends MeteredProcess {
    * second, each with its probe of every worker and its lines in the log.
    */
   private refusedAt?: number;
+  /** per partition, Redis's clock (ms) as its last requeue call read it, and ours (performance.now()) then */
+  private clocks = new WeakMap<Keys, { redis: number; local: number }>();
   private behindLogged = 0;
   /** metrics (src/telemetry/monitor-telemetry.ts) */
   protected readonly telemetry: MonitorTelemetry;
@@ -230,7 +238,21 @@ export class Monitor extends MeteredProcess {
     if (requeue) {
       for (;;) {
         const called = performance.now();
-        const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name, heldFrom);
+        // A call written as the link goes silent waits in it, and runs when the link heals: with
+        // no more than this, judged then, it requeued the tasks of the workers cut off with the
+        // monitor, live, before they were back (test/monitor-hold-silent-partition.test.ts).
+        // It is judged no later than LATE_SWEEP_MS after it was sent.
+        const clock = this.clocks.get(keys);
+        const by = clock && Math.floor(clock.redis + (called - clock.local) + LATE_SWEEP_MS);
+        const judged = by === undefined ? heldFrom : heldFrom === undefined ? by : Math.min(heldFrom, by);
+        const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name, judged);
+        this.clocks.set(keys, { redis: r.now, local: performance.now() });
+        // (and the monitor lost Redis meanwhile, though no close said so: a hold from its last
+        // sweep before, as for any loss; what this call requeued was stale when it was sent)
+        if (by !== undefined && r.now > by) {
+          const what = r.requeued.length ? `; it requeued ${r.requeued.length} task(s) stale when it was sent: ${r.requeued.slice(0, 20).join(', ')}` : '';
+          throw new Error(`Redis ran a sweep ${r.now - by + LATE_SWEEP_MS} ms after it was sent: the link was silent${what}`);
+        }
         this.telemetry.requeueCall(performance.now() - called);
         this.telemetry.pruned(r.pruned.length);
         requeued.push(...r.requeued);
@@ -300,6 +322,8 @@ export class Monitor extends MeteredProcess {
     const id = await within(this.config.pingTimeout, serverRunIds(this.redis, this.parts.map((k) => k.taskSet)));
     const same = id !== undefined && id === this.serverId;
     if (id !== undefined) this.serverId = id;
+    // (another server's clock is its own: a first sweep there is not read as late by the last one's)
+    if (!same) this.clocks = new WeakMap();
     return { sameServer: same };
   }
 
