@@ -152,7 +152,9 @@ export function graceLeft(c: Pick<MonitorContext, 'grace' | 'taskTimeout'>): num
 export const MAX_HOLDS = 64;
 
 /** A loss of Redis: a hold from the last time Redis answered, unless one is still to begin. */
-export function holdsAfterLoss(c: Pick<MonitorContext, 'holds' | 'lastSweep' | 'lastFiring'>): Hold[] {
+export function holdsAfterLoss(c: Pick<MonitorContext, 'holds' | 'lastSweep' | 'lastFiring' | 'grace'>): Hold[] {
+  // (a grace still to make its first sweep holds everything to a taskTimeout after it)
+  if (c.grace && c.grace.until === undefined) return c.holds;
   const last = c.holds[c.holds.length - 1];
   // (lost again before a sweep back: the earlier, longer hold stands)
   if (last && last.until === undefined) return c.holds;
@@ -215,15 +217,27 @@ export const monitorMachine = setup({
       return { lastSweep: heldFrom === undefined ? output : { ...output, heldFrom }, holds: holdsAfterSweep(context.holds, output.now, context.taskTimeout) };
     }),
     noteLoss: assign({ holds: ({ context }) => holdsAfterLoss(context) }),
-    beginGrace: assign({ grace: () => ({}) }),
-    recordGraceSweep: assign({
-      grace: ({ context, event }) => {
-        const now = (event as unknown as { output: SweepResult }).output.now;
-        return { until: context.grace?.until ?? now + context.taskTimeout, seen: now };
-      },
+    // (what was last heard is another server's: its clock is not this one's, and a loss in the
+    // grace takes its hold's from from the grace's own sweeps)
+    // (the holds too: the grace holds everything for a taskTimeout from its first sweep, past
+    // every hold's end, and their times are by another server's clock)
+    beginGrace: assign({ grace: () => ({}), holds: () => [], lastSweep: undefined, lastFiring: undefined }),
+    // A grace's sweep is heard from Redis as any other: the holds of losses before it end a
+    // taskTimeout on (the grace's first loss with the grace), and a loss after it holds from it.
+    recordGraceSweep: assign(({ context, event }) => {
+      const output = (event as unknown as { output: SweepResult }).output;
+      const now = output.now;
+      return { grace: { until: context.grace?.until ?? now + context.taskTimeout, seen: now }, lastSweep: output, holds: holdsAfterSweep(context.holds, now, context.taskTimeout) };
     }),
-    // a grace held everything for a taskTimeout: what the holds kept back has had its time
-    endGrace: assign({ holds: () => [], grace: undefined }),
+    // A grace held everything for a taskTimeout: what the holds that end with it kept back has
+    // had its time. A loss during the grace whose return came late holds on past its end: a
+    // worker cut off with the monitor then has a taskTimeout from that return, as outside a
+    // grace (its end dropped every hold, and the live task of such a worker was requeued at once:
+    // test/monitor-hold-loss-in-grace.test.ts).
+    endGrace: assign(({ context }) => {
+      const end = context.grace?.until;
+      return { holds: end === undefined ? [] : context.holds.filter((h) => h.until !== undefined && h.until > end), grace: undefined };
+    }),
     recordFiring: assign({ lastFiring: ({ event }) => (event as unknown as { output: FiringResult }).output }),
     recordProbe: assign({ lastProbe: ({ event }) => (event as unknown as { output: PeerProbe }).output }),
     reportSweep: actionNotProvided('monitor', 'reportSweep'),

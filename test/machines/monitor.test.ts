@@ -375,11 +375,36 @@ describe('monitor machine: which effects each step asks for (pure)', () => {
     let [s] = step(waiting(), { type: 'REDIS_BACK', sameServer: true });
     [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK' });
     expect(s.value).toEqual({ grace: 'cleaning' });
-    expect(s.context.holds).toEqual([{ from: 10_000 }]);
+    // (held by the grace, to a taskTimeout after its first sweep; their times another server's)
+    expect(s.context.holds).toEqual([]);
+    // lost again before the grace's first sweep: the grace holds it
+    [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
+    expect(s.context.holds).toEqual([]);
     const [swept] = step(s, done(s, 'sweep', sweepResult(12_000, -1)));
     const [back, actions] = step(swept, after('graceLeft', 'monitor.grace.done'));
     expect(back.context.holds).toEqual([]);
     expect(sweeps(actions)).toEqual([{ requeue: true }]);
+  });
+
+  it('a loss during a grace holds what was live then past the grace\'s end: a taskTimeout from the sweep back', () => {
+    let s = grace();
+    [s] = step(s, done(s, 'sweep', sweepResult(20_000, -1)));
+    // lost 500 ms in (the grace's sweep the last Redis time heard), back after the grace's end
+    [s] = step(s, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
+    expect(s.context.holds).toEqual([{ from: 20_000 }]);
+    [s] = step(s, done(s, 'sweep', sweepResult(22_000, -1)));
+    expect(s.context.holds).toEqual([{ from: 20_000, until: 23_000 }]);
+    const [active, actions] = step(s, after('graceLeft', 'monitor.grace.done'));
+    expect(active.value).toEqual({ active: 'sweeping' });
+    expect(active.context.holds).toEqual([{ from: 20_000, until: 23_000 }]);
+    expect(sweeps(actions)).toEqual([{ requeue: true, heldFrom: 20_000 }]);
+    // back before the grace's end: held to a taskTimeout from that return, past the grace
+    let t = grace();
+    [t] = step(t, done(t, 'sweep', sweepResult(20_000, -1)));
+    [t] = step(t, { type: 'REDIS_LOST' }, { type: 'REDIS_BACK', sameServer: true });
+    [t] = step(t, done(t, 'sweep', sweepResult(20_600, -1)));
+    const [after600] = step(t, after('graceLeft', 'monitor.grace.done'));
+    expect(after600.context.holds).toEqual([{ from: 20_000, until: 21_600 }]);
   });
 
   it('REDIS_LOST during grace probes again', () => {
