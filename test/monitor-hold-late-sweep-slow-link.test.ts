@@ -1,0 +1,66 @@
+/**
+ * A requeue call is judged no later than LATE_SWEEP_MS (1 s) after it was sent, by Redis's clock
+ * as the monitor last read it and its own since (src/monitor.ts `clocks`), and one Redis ran
+ * later reads as a loss of Redis. But "as last read" is paired with the time its answer came
+ * back, not the time it was sent: the answer's way back (and any wait of the monitor's event
+ * loop before it reads it) counts against the next call as if that call had waited in the link;
+ * and the call waits, auto-pipelined, behind the keep-alive PING in flight. On a link slow each
+ * way (here 550 ms from the start, Redis itself answering at once; pingTimeout set to suit it)
+ * every requeue call reads as late: every sweep fails, the monitor probes, comes back (the same server) and
+ * sweeps again, to fail again. It never fires a schedule (a firing follows a sweep that
+ * succeeded), and its hold, from its last good sweep, never ends (a hold ends a taskTimeout after
+ * a sweep back that succeeded): a worker that dies meanwhile never has its task requeued. With
+ * no fence (LATE_SWEEP_MS out of reach) the same monitor, slow, requeues it and fires.
+ */
+import { describe, expect, it } from 'vitest';
+import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { spawnWorker } from './helpers/processes.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { startProxy } from './helpers/tcp-proxy.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+const cleanup = redisPerFile((s) => {
+  server = s;
+});
+const TASK_TIMEOUT = 6000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a monitor on a slow link (over 1 s a round trip, Redis itself prompt)', () => {
+  it('fires the schedules and requeues a dead worker’s task', async () => {
+    const o = server.options();
+    const p = await startProxy('127.0.0.1', server.port);
+    cleanup.push(() => p.close());
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const lines: string[] = [];
+    const keep = (m: unknown) => void lines.push(String(m));
+    // (pingTimeout long enough for the link: its PINGs are answered)
+    // the link slow from the start
+    p.delay(550);
+    const m = new Monitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, pingTimeout: 3000, logger: { debug() {}, info: keep, warn: keep, error: keep } });
+    const firings: FiringResult['firings'] = [];
+    m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
+    await m.start();
+    cleanup.push(() => m.stop());
+    const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
+    cleanup.push(() => w.kill('SIGKILL'));
+    const id = await c.submit('sleep', { ms: 120_000 });
+    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
+    const steady = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 }, [], ['f']);
+    cleanup.push(() => steady.kill('SIGKILL'));
+
+    await c.schedule('often', { every: 500 }, 'f', null);
+    await until(() => firings.length > 0, 'a first firing', 30_000);
+    await sleep(1000);
+    await w.kill('SIGKILL');
+    const before = firings.length;
+    await until(async () => (await c.get(id))?.state !== 'RUNNING', 'the dead worker’s task requeued', 6 * TASK_TIMEOUT, 100).catch(() => undefined);
+    expect({
+      state: (await c.get(id))?.state === 'RUNNING' ? 'RUNNING' : 'requeued',
+      fired: firings.length > before,
+      late: lines.filter((l) => l.includes('the link was silent')).slice(0, 2),
+    }).toEqual({ state: 'requeued', fired: true, late: [] });
+  }, 90_000);
+});
