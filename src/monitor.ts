@@ -246,7 +246,13 @@ export class Monitor extends MeteredProcess {
         const by = clock && Math.floor(clock.redis + (called - clock.local) + LATE_SWEEP_MS);
         const judged = by === undefined ? heldFrom : heldFrom === undefined ? by : Math.min(heldFrom, by);
         const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name, judged);
-        this.clocks.set(keys, { redis: r.now, local: performance.now() });
+        // (Redis's clock paired with the time the call was sent, not the time its answer came:
+        // the answer's way back and our event loop's wait to read it are no wait in the link, and
+        // paired with the answer they counted against the next call, which a link slow each way
+        // (over 1 s a round trip) read as late every time: the monitor never swept, never fired,
+        // test/monitor-hold-late-sweep-slow-link.test.ts. A call's own time on its way to Redis
+        // counts as the next one's only in what it exceeds this one's.)
+        this.clocks.set(keys, { redis: r.now, local: called });
         // (and the monitor lost Redis meanwhile, though no close said so: a hold from its last
         // sweep before, as for any loss; what this call requeued was stale when it was sent)
         if (by !== undefined && r.now > by) {
