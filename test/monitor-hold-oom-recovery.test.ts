@@ -1,0 +1,70 @@
+/**
+ * A monitor whose sweeps Redis refuses (OOM at maxmemory) waits 1 s between tries
+ * (REFUSED_RETRY_MS); once Redis has room again it requeues a worker's task that died meanwhile
+ * and fires the schedules, and a STOP meanwhile ends it at once.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { spawnWorker } from './helpers/processes.js';
+import { until } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let redis: Redis;
+let o: () => Record<string, unknown>;
+const cleanup = redisPerFile((s, r) => {
+  redis = r;
+  o = () => s.options();
+});
+const TASK_TIMEOUT = 2000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function atMaxmemory(): Promise<void> {
+  await redis.config('SET', 'maxmemory-policy', 'noeviction');
+  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+  await redis.config('SET', 'maxmemory', String(Math.max(1024 * 1024, used - 256 * 1024)));
+  await expect(redis.set('oom:probe', 'x')).rejects.toThrow(/OOM/);
+}
+
+describe('a monitor whose sweeps Redis refuses for a while (OOM)', () => {
+  it('requeues and fires once Redis has room again', async () => {
+    cleanup.push(async () => void (await redis.config('SET', 'maxmemory', '0')));
+    // (one swarm: each options() names a new key prefix)
+    const opts = o();
+    const c = new Client({ redis: opts });
+    cleanup.push(() => c.close());
+    const lines: string[] = [];
+    const keep = (m: unknown) => void lines.push(String(m));
+    const m = new Monitor({ redis: opts, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 250, logger: { debug() {}, info: keep, warn: keep, error: keep } });
+    const firings: FiringResult['firings'] = [];
+    m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
+    await m.start();
+    cleanup.push(() => m.stop());
+    const w = await spawnWorker({ port: 0, redis: opts, heartbeatInterval: 200 });
+    cleanup.push(() => w.kill('SIGKILL'));
+    const id = await c.submit('sleep', { ms: 120_000 });
+    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const steady = await spawnWorker({ port: 0, redis: opts, heartbeatInterval: 200 }, [], ['f']);
+    cleanup.push(() => steady.kill('SIGKILL'));
+    await c.schedule('often', { every: 300 }, 'f', null);
+    await until(() => firings.length > 0, 'a first firing');
+
+    await atMaxmemory();
+    await until(() => lines.some((l) => /OOM/.test(l)), 'a refused sweep', 5000);
+    await w.kill('SIGKILL');
+    await sleep(3 * TASK_TIMEOUT);
+    const during = firings.length;
+    await redis.config('SET', 'maxmemory', '0');
+    const back = Date.now();
+    const [requeuedIn, firedIn] = await Promise.all([
+      until(async () => (await c.get(id))?.state !== 'RUNNING', 'the dead worker’s task requeued', 4 * TASK_TIMEOUT, 50).then(() => Date.now() - back),
+      until(() => firings.length > during, 'a firing after', 4 * TASK_TIMEOUT, 20).then(() => Date.now() - back),
+    ]);
+    expect({ requeuedWithin: requeuedIn < TASK_TIMEOUT + 1500, firedWithin: firedIn < 1500 }, `${requeuedIn} ${firedIn}`).toEqual({ requeuedWithin: true, firedWithin: true });
+    await atMaxmemory();
+    await until(() => lines.filter((l) => /OOM/.test(l)).length > 3, 'refused again', 5000);
+    const t = Date.now();
+    await m.stop();
+    expect(Date.now() - t).toBeLessThan(1500);
+  }, 60_000);
+});
