@@ -1,0 +1,56 @@
+/**
+ * A monitor whose own process is busy (its event loop held 1.2 s at a time, every 2 s:
+ * an application's synchronous work in the same process) is no loss of Redis: the late-sweep
+ * fence (src/monitor.ts `clocks`, LATE_SWEEP_MS) counts only the time a requeue call waits in
+ * the link or in Redis, so the monitor fires and requeues a dead worker's task all along.
+ */
+import { describe, expect, it } from 'vitest';
+import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { spawnWorker } from './helpers/processes.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+const cleanup = redisPerFile((s) => {
+  server = s;
+});
+const TASK_TIMEOUT = 6000;
+
+describe('a monitor in a busy process', () => {
+  it('reads no loss of Redis from its own event loop’s stalls', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const lines: string[] = [];
+    const keep = (m: unknown) => void lines.push(String(m));
+    const m = new Monitor({ redis: o, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 300, pingTimeout: 3000, logger: { debug() {}, info: keep, warn: keep, error: keep } });
+    const firings: FiringResult['firings'] = [];
+    m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
+    await m.start();
+    cleanup.push(() => m.stop());
+    const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
+    cleanup.push(() => w.kill('SIGKILL'));
+    const id = await c.submit('sleep', { ms: 120_000 });
+    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const steady = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 }, [], ['f']);
+    cleanup.push(() => steady.kill('SIGKILL'));
+    await c.schedule('often', { every: 500 }, 'f', null);
+    await until(() => firings.length > 0, 'a first firing');
+
+    // the event loop held 1.2 s at a time, every 2 s
+    const busy = setInterval(() => {
+      const end = performance.now() + 1200;
+      while (performance.now() < end);
+    }, 2000);
+    cleanup.push(async () => clearInterval(busy));
+    await w.kill('SIGKILL');
+    const before = firings.length;
+    await new Promise((r) => setTimeout(r, 4 * TASK_TIMEOUT));
+    clearInterval(busy);
+    expect({
+      requeued: (await c.get(id))?.state !== 'RUNNING',
+      fired: firings.length > before,
+      late: lines.filter((l) => l.includes('the link was silent')),
+    }).toEqual({ requeued: true, fired: true, late: [] });
+  }, 60_000);
+});
