@@ -5,10 +5,11 @@
  * the link or in Redis, so the monitor fires and requeues a dead worker's task all along.
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -21,13 +22,7 @@ describe('a monitor in a busy process', () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const lines: string[] = [];
-    const keep = (m: unknown) => void lines.push(String(m));
-    const m = new Monitor({ redis: o, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 300, pingTimeout: 3000, logger: { debug() {}, info: keep, warn: keep, error: keep } });
-    const firings: FiringResult['firings'] = [];
-    m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
-    await m.start();
-    cleanup.push(() => m.stop());
+    const { lines, firings } = await startWatchedMonitor({ redis: o, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 300, pingTimeout: 3000 }, cleanup);
     const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
     cleanup.push(() => w.kill('SIGKILL'));
     const id = await c.submit('sleep', { ms: 120_000 });

@@ -8,11 +8,12 @@
  * (taskTimeout / 4).
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, type SweepResult } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -24,18 +25,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('a hold ends', () => {
   it('and the sweep it wakes the monitor for requeues what it kept back', async () => {
     const o = server.options();
-    const p = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => p.close());
-    const pw = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => pw.close());
+    const p = await proxyToRedis(server, cleanup);
+    const pw = await proxyToRedis(server, cleanup);
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     // (checkTaskInterval long: the monitor sleeps taskTimeout / 4 unless a deadline wakes it)
-    const m = new Monitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 60_000, logger: { debug() {}, info() {}, warn() {}, error() {} } });
-    const sweeps: SweepResult[] = [];
-    m.on('sweep', (r: SweepResult) => sweeps.push(r));
-    await m.start();
-    cleanup.push(() => m.stop());
+    const { monitor: m, sweeps } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 60_000 }, cleanup);
     const w = await spawnWorker({ port: 0, redis: { ...o, port: pw.port }, heartbeatInterval: 200 });
     cleanup.push(() => w.kill('SIGKILL'));
     const id = await c.submit('sleep', { ms: 120_000 });

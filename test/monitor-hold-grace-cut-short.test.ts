@@ -11,10 +11,11 @@
 import { cpSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { proxyToRedis } from './helpers/tcp-proxy.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,12 +39,6 @@ function snapshot(server: RedisServer): () => Promise<void> {
   };
 }
 
-async function proxyTo(server: RedisServer) {
-  const p = await startProxy('127.0.0.1', server.port);
-  cleanup.push(() => p.close());
-  return p;
-}
-
 describe('a monitor in grace after Redis restarted, its link dropping once during it', () => {
   it('does not fire a tick whose mark the restart lost before the worker running it re-asserts it', async () => {
     const server = await startRedis({ appendonly: true });
@@ -51,20 +46,14 @@ describe('a monitor in grace after Redis restarted, its link dropping once durin
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const pm = await proxyTo(server);
-    const pw = await proxyTo(server);
+    const pm = await proxyToRedis(server, cleanup);
+    const pw = await proxyToRedis(server, cleanup);
 
     await c.schedule('r', { every: 8000 }, 'nap', { ms: 10_000 });
     await sleep(50);
     const restore = snapshot(server); // the schedule, its first tick due; no worker seen yet
 
-    const lines: string[] = [];
-    const keep = (m: unknown) => void lines.push(String(m));
-    const m = new Monitor({ redis: { ...o, port: pm.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 250, logger: { debug() {}, info: keep, warn: keep, error: keep } });
-    const firings: FiringResult['firings'] = [];
-    m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
-    await m.start();
-    cleanup.push(() => m.stop());
+    const { lines, firings } = await startWatchedMonitor({ redis: { ...o, port: pm.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 250 }, cleanup);
 
     const w1 = await spawnWorker({ port: 0, redis: { ...o, port: pw.port }, heartbeatInterval: 100 }, [], ['nap']);
     cleanup.push(() => w1.kill('SIGKILL'));

@@ -13,11 +13,12 @@
  * no fence (LATE_SWEEP_MS out of reach) the same monitor, slow, requeues it and fires.
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -29,20 +30,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('a monitor on a slow link (over 1 s a round trip, Redis itself prompt)', () => {
   it('fires the schedules and requeues a dead worker’s task', async () => {
     const o = server.options();
-    const p = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => p.close());
+    const p = await proxyToRedis(server, cleanup);
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const lines: string[] = [];
-    const keep = (m: unknown) => void lines.push(String(m));
     // (pingTimeout long enough for the link: its PINGs are answered)
     // the link slow from the start
     p.delay(550);
-    const m = new Monitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, pingTimeout: 3000, logger: { debug() {}, info: keep, warn: keep, error: keep } });
-    const firings: FiringResult['firings'] = [];
-    m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
-    await m.start();
-    cleanup.push(() => m.stop());
+    const { lines, firings } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, pingTimeout: 3000 }, cleanup);
     const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
     cleanup.push(() => w.kill('SIGKILL'));
     const id = await c.submit('sleep', { ms: 120_000 });

@@ -10,11 +10,12 @@
  * back. Another worker runs it while its own worker still does.
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -26,15 +27,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('a monitor cut off with a worker during a grace, back after the grace ended', () => {
   it('the worker back 1.5 s after the monitor keeps its task', async () => {
     const o = server.options();
-    const p = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => p.close());
-    const pw = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => pw.close());
-    const lines: string[] = [];
-    const keep = (m: unknown) => void lines.push(String(m));
-    const m = new Monitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, logger: { debug() {}, info: keep, warn: keep, error: keep } });
-    await m.start();
-    cleanup.push(() => m.stop());
+    const p = await proxyToRedis(server, cleanup);
+    const pw = await proxyToRedis(server, cleanup);
+    const { lines } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500 }, cleanup);
 
     // Redis restarted: the monitor in a grace
     await server.kill();

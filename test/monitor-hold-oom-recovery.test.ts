@@ -5,10 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 let redis: Redis;
 let o: () => Record<string, unknown>;
@@ -33,13 +34,7 @@ describe('a monitor whose sweeps Redis refuses for a while (OOM)', () => {
     const opts = o();
     const c = new Client({ redis: opts });
     cleanup.push(() => c.close());
-    const lines: string[] = [];
-    const keep = (m: unknown) => void lines.push(String(m));
-    const m = new Monitor({ redis: opts, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 250, logger: { debug() {}, info: keep, warn: keep, error: keep } });
-    const firings: FiringResult['firings'] = [];
-    m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
-    await m.start();
-    cleanup.push(() => m.stop());
+    const { monitor: m, lines, firings } = await startWatchedMonitor({ redis: opts, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 250 }, cleanup);
     const w = await spawnWorker({ port: 0, redis: opts, heartbeatInterval: 200 });
     cleanup.push(() => w.kill('SIGKILL'));
     const id = await c.submit('sleep', { ms: 120_000 });

@@ -11,11 +11,12 @@
  * worker while its own worker still runs it. (The same before the holds: no grace stopped it.)
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { type RedisServer } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -27,17 +28,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('a monitor and a worker cut off together, silently', () => {
   it('the worker back 1.5 s after the monitor keeps its task', async () => {
     const o = server.options();
-    const p = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => p.close());
-    const pw = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => pw.close());
+    const p = await proxyToRedis(server, cleanup);
+    const pw = await proxyToRedis(server, cleanup);
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const lines: string[] = [];
-    const keep = (m: unknown) => void lines.push(String(m));
-    const m = new Monitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, logger: { debug() {}, info: keep, warn: keep, error: keep } });
-    await m.start();
-    cleanup.push(() => m.stop());
+    const { lines } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500 }, cleanup);
     const cut = await spawnWorker({ port: 0, redis: { ...o, port: pw.port }, heartbeatInterval: 200 });
     cleanup.push(() => cut.kill('SIGKILL'));
     const id = await c.submit('sleep', { ms: 120_000 });

@@ -7,11 +7,12 @@
  * taskTimeout; what was stale then is requeued, and the schedules fire.
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, type FiringResult } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
-import { startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { proxyToRedis, type TcpProxy } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
+import { startWatchedMonitor } from './helpers/watched-monitor.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
@@ -22,20 +23,12 @@ const TASK_TIMEOUT = 4000;
 
 /** a monitor through `proxy`, its firings and the lines it logs */
 async function monitorThrough(o: object, proxy: TcpProxy) {
-  const lines: string[] = [];
-  const keep = (m: unknown) => void lines.push(String(m));
-  const m = new Monitor({ redis: { ...o, port: proxy.port }, logger: { debug() {}, info: keep, warn: keep, error: keep }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500 });
-  const firings: FiringResult['firings'] = [];
-  m.on('schedules', (r: FiringResult) => firings.push(...r.firings));
-  await m.start();
-  cleanup.push(() => m.stop());
+  const { firings, lines } = await startWatchedMonitor({ redis: { ...o, port: proxy.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500 }, cleanup);
   return { firings, lines, returns: () => lines.filter((l) => l.startsWith('Redis answers again')).length };
 }
 
-async function proxy(): Promise<TcpProxy> {
-  const p = await startProxy('127.0.0.1', server.port);
-  cleanup.push(() => p.close());
-  return p;
+function proxy(): Promise<TcpProxy> {
+  return proxyToRedis(server, cleanup);
 }
 
 function client(o: object): Client {

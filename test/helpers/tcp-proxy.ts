@@ -159,3 +159,10 @@ export async function replyLost<T>(proxy: TcpProxy, call: () => Promise<T>): Pro
   proxy.heal();
   return outcome;
 }
+
+/** a proxy to the test's Redis on this host (`server.port`), its close registered in `cleanup` */
+export async function proxyToRedis(server: { port: number }, cleanup: (() => Promise<unknown>)[]): Promise<TcpProxy> {
+  const p = await startProxy('127.0.0.1', server.port);
+  cleanup.push(() => p.close());
+  return p;
+}
