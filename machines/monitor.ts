@@ -217,10 +217,9 @@ export const monitorMachine = setup({
       return { lastSweep: heldFrom === undefined ? output : { ...output, heldFrom }, holds: holdsAfterSweep(context.holds, output.now, context.taskTimeout) };
     }),
     noteLoss: assign({ holds: ({ context }) => holdsAfterLoss(context) }),
-    // (what was last heard is another server's: its clock is not this one's, and a loss in the
-    // grace takes its hold's from from the grace's own sweeps)
-    // (the holds too: the grace holds everything for a taskTimeout from its first sweep, past
-    // every hold's end, and their times are by another server's clock)
+    // (what was last heard, and the holds, are another server's, by its clock: the grace holds
+    // everything for a taskTimeout from its first sweep, past every hold's end, and a loss in it
+    // takes its hold's `from` from the grace's own sweeps)
     beginGrace: assign({ grace: () => ({}), holds: () => [], lastSweep: undefined, lastFiring: undefined }),
     // A grace's sweep is heard from Redis as any other: the holds of losses before it end a
     // taskTimeout on (the grace's first loss with the grace), and a loss after it holds from it.
