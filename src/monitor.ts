@@ -67,11 +67,16 @@ function connectWithin(redis: Connection, ms: number): Promise<void> {
   });
 }
 /**
- * A requeue call that Redis ran more than this after the monitor sent it (by Redis's clock as the
- * monitor last read it, and its own since) waited in a link gone silent: it is judged as at this
- * long after it was sent, and read as a loss of Redis (Monitor `sweepPartition`).
+ * A requeue call that Redis ran more than taskTimeout / LATE_SWEEP_SHARE after the monitor sent
+ * it (by Redis's clock as the monitor last read it, and its own since) waited in a link gone
+ * silent: it is judged as at that long after it was sent, and read as a loss of Redis (Monitor
+ * `sweepPartition`). A worker cut off as the call was sent, its last heartbeat less than
+ * heartbeatInterval before, is then stale by no more than heartbeatInterval + taskTimeout / 4:
+ * never, with heartbeatInterval at most taskTimeout / 4 as the worker is told to keep it. A fixed
+ * second was too tight for a long taskTimeout (a Redis stalled a second or two by a fork, read as
+ * a loss) and too loose for one of a second or less.
  */
-const LATE_SWEEP_MS = 1000;
+const LATE_SWEEP_SHARE = 4;
 /** a sweep or a firing Redis refused is tried again no sooner than this (Monitor `refusedAt`) */
 const REFUSED_RETRY_MS = 1000;
 /** a monitor that stays behind says so at most this often */
@@ -241,9 +246,10 @@ export class Monitor extends MeteredProcess {
         // A call written as the link goes silent waits in it, and runs when the link heals: with
         // no more than this, judged then, it requeued the tasks of the workers cut off with the
         // monitor, live, before they were back (test/monitor-hold-silent-partition.test.ts).
-        // It is judged no later than LATE_SWEEP_MS after it was sent.
+        // It is judged no later than taskTimeout / LATE_SWEEP_SHARE after it was sent.
+        const late = Math.max(1, Math.floor(config.taskTimeout / LATE_SWEEP_SHARE));
         const clock = this.clocks.get(keys);
-        const by = clock && Math.floor(clock.redis + (called - clock.local) + LATE_SWEEP_MS);
+        const by = clock && Math.floor(clock.redis + (called - clock.local) + late);
         const judged = by === undefined ? heldFrom : heldFrom === undefined ? by : Math.min(heldFrom, by);
         const r = await requeueStale(this.redis, keys, config.taskTimeout, SWEEP_BATCH, config.maxAttempts, this.name, judged);
         // (Redis's clock paired with the time the call was sent, not the time its answer came:
@@ -257,7 +263,7 @@ export class Monitor extends MeteredProcess {
         // sweep before, as for any loss; what this call requeued was stale when it was sent)
         if (by !== undefined && r.now > by) {
           const what = r.requeued.length ? `; it requeued ${r.requeued.length} task(s) stale when it was sent: ${r.requeued.slice(0, 20).join(', ')}` : '';
-          throw new Error(`Redis ran a sweep ${r.now - by + LATE_SWEEP_MS} ms after it was sent: the link was silent${what}`);
+          throw new Error(`Redis ran a sweep ${r.now - by + late} ms after it was sent (more than taskTimeout/${LATE_SWEEP_SHARE}): the link was silent, or Redis stalled${what}`);
         }
         this.telemetry.requeueCall(performance.now() - called);
         this.telemetry.pruned(r.pruned.length);

@@ -1,7 +1,7 @@
 /**
  * A monitor whose own process is busy (its event loop held 1.2 s at a time, every 2 s:
  * an application's synchronous work in the same process) is no loss of Redis: the late-sweep
- * fence (src/monitor.ts `clocks`, LATE_SWEEP_MS) counts only the time a requeue call waits in
+ * fence (src/monitor.ts `clocks`, taskTimeout / LATE_SWEEP_SHARE) counts only the time a requeue call waits in
  * the link or in Redis, so the monitor fires and requeues a dead worker's task all along.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,16 +1,16 @@
 /**
- * A requeue call is judged no later than LATE_SWEEP_MS (1 s) after it was sent, by Redis's clock
+ * A requeue call is judged no later than taskTimeout / 4 (1.5 s here) after it was sent, by Redis's clock
  * as the monitor last read it and its own since (src/monitor.ts `clocks`), and one Redis ran
  * later reads as a loss of Redis. But "as last read" is paired with the time its answer came
  * back, not the time it was sent: the answer's way back (and any wait of the monitor's event
  * loop before it reads it) counts against the next call as if that call had waited in the link;
  * and the call waits, auto-pipelined, behind the keep-alive PING in flight. On a link slow each
- * way (here 550 ms from the start, Redis itself answering at once; pingTimeout set to suit it)
+ * way (here 800 ms from the start, Redis itself answering at once; pingTimeout set to suit it)
  * every requeue call reads as late: every sweep fails, the monitor probes, comes back (the same server) and
  * sweeps again, to fail again. It never fires a schedule (a firing follows a sweep that
  * succeeded), and its hold, from its last good sweep, never ends (a hold ends a taskTimeout after
  * a sweep back that succeeded): a worker that dies meanwhile never has its task requeued. With
- * no fence (LATE_SWEEP_MS out of reach) the same monitor, slow, requeues it and fires.
+ * no fence (its share of taskTimeout out of reach) the same monitor, slow, requeues it and fires.
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
@@ -35,7 +35,7 @@ describe('a monitor on a slow link (over 1 s a round trip, Redis itself prompt)'
     cleanup.push(() => c.close());
     // (pingTimeout long enough for the link: its PINGs are answered)
     // the link slow from the start
-    p.delay(550);
+    p.delay(800);
     const { lines, firings } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, pingTimeout: 3000 }, cleanup);
     const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
     cleanup.push(() => w.kill('SIGKILL'));
