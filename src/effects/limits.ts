@@ -29,10 +29,9 @@ export interface LimitInfo extends Limit {
 
 /** the largest concurrency, rate or window a limit takes (the claim script's integers) */
 export const LIMIT_MAX = 2 ** 31 - 1;
-const MAX_INT = LIMIT_MAX;
 const positive = (what: string, v: unknown): number => {
   // (a number as String writes it: JSON.stringify writes NaN and Infinity as null)
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_INT) throw new ConfigError(`${what} must be an integer from 1 to ${MAX_INT}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > LIMIT_MAX) throw new ConfigError(`${what} must be an integer from 1 to ${LIMIT_MAX}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
   return v;
 };
 

@@ -21,7 +21,8 @@ export async function requeueStale(
     redis,
     'requeue',
     [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended, keys.workerOwners],
-    heldFrom === undefined ? [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor] : [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor, heldFrom],
+    // ('' holds nothing: requeue.lua reads ARGV[6] as a number or none)
+    [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor, heldFrom ?? ''],
   )) as [string[], string[], number, number, number, string[], number, string[] | undefined];
   return { requeued, parked, cancelled: cancelled ?? [], nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };
 }
