@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { startRunningTask, startSteadyWorker } from './helpers/running-task.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { startWatchedMonitor } from './helpers/watched-monitor.js';
@@ -23,12 +23,8 @@ describe('a monitor in a busy process', () => {
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const { lines, firings } = await startWatchedMonitor({ redis: o, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 300, pingTimeout: 3000 }, cleanup);
-    const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
-    cleanup.push(() => w.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 120_000 });
-    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
-    const steady = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 }, [], ['f']);
-    cleanup.push(() => steady.kill('SIGKILL'));
+    const { worker: w, id } = await startRunningTask(c, o, cleanup);
+    await startSteadyWorker(o, cleanup, ['f']);
     await c.schedule('often', { every: 500 }, 'f', null);
     await until(() => firings.length > 0, 'a first firing');
 

@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { startRunningTask } from './helpers/running-task.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -31,10 +31,7 @@ describe('a hold ends', () => {
     cleanup.push(() => c.close());
     // (checkTaskInterval long: the monitor sleeps taskTimeout / 4 unless a deadline wakes it)
     const { monitor: m, sweeps } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 60_000 }, cleanup);
-    const w = await spawnWorker({ port: 0, redis: { ...o, port: pw.port }, heartbeatInterval: 200 });
-    cleanup.push(() => w.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 120_000 });
-    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const { worker: w, id } = await startRunningTask(c, { ...o, port: pw.port }, cleanup);
     await sleep(300);
 
     // the monitor and the worker cut off together; the worker dies meanwhile, the monitor is back 0.5 s on

@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { startRunningTask, startSteadyWorker } from './helpers/running-task.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -37,13 +37,9 @@ describe('a monitor on a slow link (over 1 s a round trip, Redis itself prompt)'
     // the link slow from the start
     p.delay(800);
     const { lines, firings } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500, pingTimeout: 3000 }, cleanup);
-    const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
-    cleanup.push(() => w.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 120_000 });
-    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    const { worker: w, id } = await startRunningTask(c, o, cleanup);
     // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
-    const steady = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 }, [], ['f']);
-    cleanup.push(() => steady.kill('SIGKILL'));
+    await startSteadyWorker(o, cleanup, ['f']);
 
     await c.schedule('often', { every: 500 }, 'f', null);
     await until(() => firings.length > 0, 'a first firing', 30_000);

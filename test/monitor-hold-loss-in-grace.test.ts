@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { startRunningTask, startSteadyWorker } from './helpers/running-task.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -39,14 +39,9 @@ describe('a monitor cut off with a worker during a grace, back after the grace e
 
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const cut = await spawnWorker({ port: 0, redis: { ...o, port: pw.port }, heartbeatInterval: 200 });
-    cleanup.push(() => cut.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 120_000 });
-    await cut.waitFor(new RegExp(`^STARTED ${id} 1$`));
-    const runner = (await c.get(id))!.worker!;
+    const { id, runner } = await startRunningTask(c, { ...o, port: pw.port }, cleanup);
     // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
-    const steady = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
-    cleanup.push(() => steady.kill('SIGKILL'));
+    const steady = await startSteadyWorker(o, cleanup);
     await sleep(200);
     expect(Date.now() - graceBegan, 'still inside the grace').toBeLessThan(TASK_TIMEOUT - 500);
 

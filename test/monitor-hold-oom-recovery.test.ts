@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { startRunningTask, startSteadyWorker } from './helpers/running-task.js';
 import { until } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { startWatchedMonitor } from './helpers/watched-monitor.js';
@@ -35,12 +35,8 @@ describe('a monitor whose sweeps Redis refuses for a while (OOM)', () => {
     const c = new Client({ redis: opts });
     cleanup.push(() => c.close());
     const { monitor: m, lines, firings } = await startWatchedMonitor({ redis: opts, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 250 }, cleanup);
-    const w = await spawnWorker({ port: 0, redis: opts, heartbeatInterval: 200 });
-    cleanup.push(() => w.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 120_000 });
-    await w.waitFor(new RegExp(`^STARTED ${id} 1$`));
-    const steady = await spawnWorker({ port: 0, redis: opts, heartbeatInterval: 200 }, [], ['f']);
-    cleanup.push(() => steady.kill('SIGKILL'));
+    const { worker: w, id } = await startRunningTask(c, opts, cleanup);
+    await startSteadyWorker(opts, cleanup, ['f']);
     await c.schedule('often', { every: 300 }, 'f', null);
     await until(() => firings.length > 0, 'a first firing');
 

@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { startRunningTask, startSteadyWorker } from './helpers/running-task.js';
 import { type RedisServer } from './helpers/redis-server.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -33,14 +33,9 @@ describe('a monitor and a worker cut off together, silently', () => {
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const { lines } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500 }, cleanup);
-    const cut = await spawnWorker({ port: 0, redis: { ...o, port: pw.port }, heartbeatInterval: 200 });
-    cleanup.push(() => cut.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 120_000 });
-    await cut.waitFor(new RegExp(`^STARTED ${id} 1$`));
-    const runner = (await c.get(id))!.worker!;
+    const { id, runner } = await startRunningTask(c, { ...o, port: pw.port }, cleanup);
     // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
-    const steady = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200 });
-    cleanup.push(() => steady.kill('SIGKILL'));
+    const steady = await startSteadyWorker(o, cleanup);
     await sleep(500);
 
     p.partition();

@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
 import { spawnWorker } from './helpers/processes.js';
+import { startRunningTask } from './helpers/running-task.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { proxyToRedis, type TcpProxy } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
@@ -107,10 +108,7 @@ describe('a monitor whose link to Redis drops again and again', () => {
     const pw = await proxy();
     const c = client(o);
     const m = await monitorThrough(o, p);
-    const cut = await worker({ ...o, port: pw.port });
-    const id = await c.submit('sleep', { ms: 120_000 });
-    await cut.waitFor(new RegExp(`^STARTED ${id} 1$`));
-    const runner = (await c.get(id))!.worker!;
+    const { id, runner } = await startRunningTask(c, { ...o, port: pw.port }, cleanup);
     // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
     await worker(o);
 
