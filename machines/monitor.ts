@@ -44,6 +44,11 @@ export interface SweepResult {
    * absent when none held it
    */
   heldFrom?: number;
+  /**
+   * what Redis refused, by partition (a key damaged by hand: the others were swept), or the
+   * failure that cut the sweep short (told on the `sweep` event with what its calls did before)
+   */
+  failures?: string[];
 }
 
 /** What one pass over the schedules did (src/effects/schedules.ts). */

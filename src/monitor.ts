@@ -23,6 +23,7 @@ import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
 import { fireDue } from './effects/schedules.js';
 import { within } from './within.js';
+import { raisedInScript } from './call-fate.js';
 import { listWorkers } from './effects/registry.js';
 import { probePeers } from './peer-prober.js';
 import { awaitRedis, redisWatch } from './redis-watch.js';
@@ -79,6 +80,17 @@ function connectWithin(redis: Connection, ms: number): Promise<void> {
 const LATE_SWEEP_SHARE = 4;
 /** a sweep or a firing Redis refused is tried again no sooner than this (Monitor `refusedAt`) */
 const REFUSED_RETRY_MS = 1000;
+/** a partition's refused sweep is logged at most this often (it is tried again every REFUSED_RETRY_MS) */
+const REFUSED_LOG_MS = 30_000;
+
+/** what one partition's sweep returns besides what it did (gathered in the sweep's result as its calls answer) */
+interface PartitionSweep {
+  backlog: number;
+  behind: boolean;
+  now: number;
+  nextDeadline: number;
+  graceLeft: number;
+}
 /** a monitor that stays behind says so at most this often */
 const BEHIND_LOG_MS = 30_000;
 
@@ -97,6 +109,8 @@ export class Monitor extends MeteredProcess {
   private actor?: Actor<typeof monitorMachine>;
   private startError?: unknown;
   private holding = false;
+  /** when each partition's refused sweep was last logged (sayRefused) */
+  private readonly refusedLogged = new Map<number, number>();
   /** the run ids of the servers holding the swarm's partitions, when last asked (undefined: one names none) */
   private serverId?: string;
   /**
@@ -195,21 +209,39 @@ export class Monitor extends MeteredProcess {
    * Sweep every partition (one, unless redis.partitions says more), from the next one in turn
    * each time, within one time budget: a partition the budget did not reach is swept first
    * next time, at once (`behind`). `heldFrom`: requeue only what was stale then (requeue.lua).
+   *
+   * What each call did is in Redis once it answers: it is gathered as the calls answer, and
+   * said (logged, counted, told on the `sweep` event) even when a later call fails, before the
+   * failure goes on to the machine. A partition whose call Redis refuses from inside the script
+   * (a key of it damaged by hand: WRONGTYPE) is that partition's trouble: the others are swept,
+   * and it is tried again within REFUSED_RETRY_MS; so is a lone partition, the monitor staying
+   * active (schedules fire). Any other failure is the sweep's: the machine takes it for Redis's
+   * trouble.
    */
   private async sweep(requeue: boolean, heldFrom?: number): Promise<SweepResult> {
     const clock = performance.now();
-    const r = await this.sweepParts(requeue, heldFrom);
-    this.telemetry.swept(r, performance.now() - clock);
-    return r;
+    const out: SweepResult = { requeued: [], parked: [], reaped: 0, backlog: 0, behind: false, dropped: dictionary(), now: 0, nextDeadline: -1, graceLeft: 0 };
+    try {
+      await this.sweepParts(requeue, heldFrom, out);
+    } catch (e) {
+      out.failures = [...(out.failures ?? []), (e as Error).message];
+      if (out.requeued.length || out.parked.length || out.reaped || Object.keys(out.dropped ?? {}).length) {
+        this.telemetry.counted(out);
+        this.sayDone(out);
+      }
+      throw e;
+    }
+    this.telemetry.swept(out, performance.now() - clock);
+    return out;
   }
 
-  private async sweepParts(requeue: boolean, heldFrom?: number): Promise<SweepResult> {
+  private async sweepParts(requeue: boolean, heldFrom: number | undefined, out: SweepResult): Promise<void> {
     const started = Date.now();
     const timeLeft = () => Date.now() - started < SWEEP_BUDGET_MS;
     const n = this.parts.length;
-    if (n === 1) return this.sweepPartition(this.keys, requeue, timeLeft, heldFrom);
     const first = this.nextPartition++ % n;
-    const out: SweepResult = { requeued: [], parked: [], reaped: 0, backlog: 0, behind: false, dropped: dictionary(), now: 0, nextDeadline: -1, graceLeft: 0 };
+    let refused: unknown;
+    let answered = 0;
     for (let i = 0; i < n; i++) {
       if (i > 0 && !timeLeft()) {
         out.behind = true;
@@ -217,25 +249,48 @@ export class Monitor extends MeteredProcess {
         this.nextPartition = first + i;
         break;
       }
-      const r = await this.sweepPartition(this.parts[(first + i) % n]!, requeue, timeLeft, heldFrom);
-      out.requeued.push(...r.requeued);
-      out.parked.push(...r.parked);
-      out.reaped += r.reaped;
-      out.backlog = (out.backlog ?? 0) + (r.backlog ?? 0);
+      const index = (first + i) % n;
+      let r: PartitionSweep;
+      try {
+        r = await this.sweepPartition(this.parts[index]!, requeue, timeLeft, heldFrom, out);
+      } catch (e) {
+        if (!raisedInScript(e)) throw e;
+        refused ??= e;
+        (out.failures ??= []).push(n > 1 ? `partition ${index}: ${(e as Error).message}` : (e as Error).message);
+        this.sayRefused(index, e as Error);
+        continue;
+      }
+      answered++;
+      out.backlog = (out.backlog ?? 0) + r.backlog;
       out.behind ||= r.behind;
-      for (const [reason, k] of Object.entries(r.dropped ?? {})) out.dropped![reason] = (out.dropped![reason] ?? 0) + (k ?? 0);
       out.now = Math.max(out.now, r.now);
       if (r.nextDeadline >= 0) out.nextDeadline = out.nextDeadline < 0 ? r.nextDeadline : Math.min(out.nextDeadline, r.nextDeadline);
-      out.graceLeft = Math.max(out.graceLeft ?? 0, r.graceLeft ?? 0);
+      out.graceLeft = Math.max(out.graceLeft ?? 0, r.graceLeft);
     }
+    // Every partition refused (one, damaged): still the partitions' trouble, not Redis's, which
+    // answers; its clock read on its own (a failure there is Redis's, and the sweep's), and the
+    // monitor stays active, schedules firing.
+    if (refused !== undefined && answered === 0) out.now = await redisTimeAt(this.redis, this.parts[first]!.taskSet);
+    // (a refused partition is asked again within REFUSED_RETRY_MS: the sweeps in between may be far apart)
+    if (refused !== undefined) out.nextDeadline = out.nextDeadline < 0 ? out.now + REFUSED_RETRY_MS : Math.min(out.nextDeadline, out.now + REFUSED_RETRY_MS);
     if (out.behind) out.nextDeadline = out.now;
-    return out;
   }
 
-  private async sweepPartition(keys: Keys, requeue: boolean, timeLeft: () => boolean, heldFrom?: number): Promise<SweepResult> {
+  /** a partition's sweep refused from inside its script, logged as an error once per REFUSED_LOG_MS per partition */
+  private sayRefused(index: number, e: Error): void {
+    const last = this.refusedLogged.get(index);
+    if (last !== undefined && Date.now() - last < REFUSED_LOG_MS) return;
+    this.refusedLogged.set(index, Date.now());
+    const which = this.parts.length > 1 ? ` of partition ${index}` : '';
+    this.log.error(`the sweep${which} was refused by Redis (${e.message}): its stale tasks wait until it is mended; the other partitions are swept, and it is tried again every second`);
+  }
+
+  /**
+   * One partition's sweep. What each call requeued, parked, cleaned up or dropped goes into
+   * `out` as the call answers (done in Redis whatever follows); the rest is returned.
+   */
+  private async sweepPartition(keys: Keys, requeue: boolean, timeLeft: () => boolean, heldFrom: number | undefined, out: SweepResult): Promise<PartitionSweep> {
     const { config } = this;
-    const requeued: string[] = [];
-    const parked: string[] = [];
     let nextDeadline = -1;
     let now = 0;
     let graceLeft = 0;
@@ -259,16 +314,16 @@ export class Monitor extends MeteredProcess {
         // test/monitor-hold-late-sweep-slow-link.test.ts. A call's own time on its way to Redis
         // counts as the next one's only in what it exceeds this one's.)
         this.clocks.set(keys, { redis: r.now, local: called });
+        // (done in Redis, late or not: said with the sweep's, test/monitor-sweep-cut-reported.test.ts)
+        out.requeued.push(...r.requeued);
+        out.parked.push(...r.parked);
         // (and the monitor lost Redis meanwhile, though no close said so: a hold from its last
         // sweep before, as for any loss; what this call requeued was stale when it was sent)
         if (by !== undefined && r.now > by) {
-          const what = r.requeued.length ? `; it requeued ${r.requeued.length} task(s) stale when it was sent: ${r.requeued.slice(0, 20).join(', ')}` : '';
-          throw new Error(`Redis ran a sweep ${r.now - by + late} ms after it was sent (more than taskTimeout/${LATE_SWEEP_SHARE}): the link was silent, or Redis stalled${what}`);
+          throw new Error(`Redis ran a sweep ${r.now - by + late} ms after it was sent (more than taskTimeout/${LATE_SWEEP_SHARE}): the link was silent, or Redis stalled`);
         }
         this.telemetry.requeueCall(performance.now() - called);
         this.telemetry.pruned(r.pruned.length);
-        requeued.push(...r.requeued);
-        parked.push(...r.parked);
         ({ nextDeadline, now, graceLeft } = r);
         if (r.pruned.length) this.log.warn(`took ${r.pruned.length} silent worker(s) out of the worker list: ${r.pruned.slice(0, 20).join(', ')}`);
         if (r.cancelled.length) this.log.info(`ended ${r.cancelled.length} stale task(s) cancelled while they ran, as cancelled: ${r.cancelled.slice(0, 20).join(', ')}`);
@@ -281,11 +336,10 @@ export class Monitor extends MeteredProcess {
     } else {
       now = await redisTimeAt(this.redis, keys.taskSet);
     }
-    let reaped = 0;
     let backlog = 0;
     for (;;) {
       const r = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
-      reaped += r.reaped;
+      out.reaped += r.reaped;
       backlog = r.left;
       if (backlog === 0) break;
       if (!timeLeft()) {
@@ -293,7 +347,7 @@ export class Monitor extends MeteredProcess {
         break;
       }
     }
-    const dropped: Partial<Record<string, number>> = dictionary();
+    const dropped = (out.dropped ??= dictionary());
     for (;;) {
       const t = await trimDeadLetters(this.redis, keys, config.deadLetterMax, config.deadLetterRetention, SWEEP_BATCH);
       for (const [reason, n] of Object.entries(t.dropped)) dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0);
@@ -305,7 +359,7 @@ export class Monitor extends MeteredProcess {
     }
     // Work left over: come straight back (the machine sleeps until nextDeadline).
     if (behind) nextDeadline = now;
-    return { requeued, parked, reaped, backlog, behind, dropped, now, nextDeadline, graceLeft };
+    return { backlog, behind, now, nextDeadline, graceLeft };
   }
 
   /**
@@ -337,6 +391,24 @@ export class Monitor extends MeteredProcess {
     // (another server's clock is its own: a first sweep there is not read as late by the last one's)
     if (!same) this.clocks = new WeakMap();
     return { sameServer: same };
+  }
+
+  /** what a sweep did, logged and told on the `sweep` event (also when a failure cut it short: sweep) */
+  private sayDone(r: SweepResult): void {
+    const { log, config } = this;
+    if (r.requeued.length) log.warn(`requeued ${r.requeued.length} stale task(s): ${r.requeued.slice(0, 20).join(', ')}`);
+    if (r.parked.length) log.error(`parked ${r.parked.length} task(s) that exhausted maxAttempts: ${r.parked.join(', ')}`);
+    if (r.reaped) log.debug(`cleaned up ${r.reaped} ended task(s)`);
+    const dropped = Object.entries(r.dropped ?? {});
+    if (dropped.length) {
+      log.warn(`dead-letter retention (deadLetterMax ${config.deadLetterMax}, deadLetterRetention ${config.deadLetterRetention} ms) dropped ${dropped.map(([reason, n]) => `${n} ${reason}`).join(', ')}`);
+    }
+    // a listener that throws must not crash the machine that runs this
+    try {
+      this.emit('sweep', r);
+    } catch (e) {
+      log.warn('a listener of the sweep event threw', e);
+    }
   }
 
   private machine() {
@@ -392,27 +464,13 @@ export class Monitor extends MeteredProcess {
       actions: {
         reportSweep: ({ event }) => {
           const r = (event as unknown as { output: SweepResult }).output;
-          if (r.requeued.length) log.warn(`requeued ${r.requeued.length} stale task(s): ${r.requeued.slice(0, 20).join(', ')}`);
-          if (r.parked.length) log.error(`parked ${r.parked.length} task(s) that exhausted maxAttempts: ${r.parked.join(', ')}`);
-          if (r.reaped) log.debug(`cleaned up ${r.reaped} ended task(s)`);
-          const dropped = Object.entries(r.dropped ?? {});
-          if (dropped.length) {
-            log.warn(
-              `dead-letter retention (deadLetterMax ${config.deadLetterMax}, deadLetterRetention ${config.deadLetterRetention} ms) dropped ${dropped.map(([reason, n]) => `${n} ${reason}`).join(', ')}`,
-            );
-          }
+          this.sayDone(r);
           if (r.behind && Date.now() - this.behindLogged > BEHIND_LOG_MS) {
             this.behindLogged = Date.now();
             log.warn(`sweep is behind: ${r.backlog ?? 0} ended task(s) still wait for cleanup; sweeping again at once`);
           }
           if (r.graceLeft && !this.holding) log.warn(`no worker heartbeat and no sweep for over taskTimeout/2 (an outage?): holding requeues for ${r.graceLeft} ms`);
           this.holding = Boolean(r.graceLeft);
-          // a listener that throws must not crash the machine that runs this action
-          try {
-            this.emit('sweep', r);
-          } catch (e) {
-            log.warn('a listener of the sweep event threw', e);
-          }
         },
         reportFiring: ({ event }) => {
           const r = (event as unknown as { output: FiringResult }).output;
