@@ -326,6 +326,10 @@ export class Monitor extends MeteredProcess {
         this.telemetry.pruned(r.pruned.length);
         ({ nextDeadline, now, graceLeft } = r);
         if (r.pruned.length) this.log.warn(`took ${r.pruned.length} silent worker(s) out of the worker list: ${r.pruned.slice(0, 20).join(', ')}`);
+        if (r.refused.length) {
+          (out.failures ??= []).push(...r.refused);
+          this.log.error(`could not requeue ${r.refused.length} stale task(s): Redis refused to put them back (a key of their function's queue damaged?); they stay RUNNING and are tried again a taskTimeout on: ${r.refused.slice(0, 5).join('; ')}`);
+        }
         if (r.cancelled.length) this.log.info(`ended ${r.cancelled.length} stale task(s) cancelled while they ran, as cancelled: ${r.cancelled.slice(0, 20).join(', ')}`);
         if (!r.more) break;
         if (!timeLeft()) {

@@ -16,15 +16,15 @@ export async function requeueStale(
   monitor: string,
   /** Redis ms the monitor lost Redis at, within one taskTimeout of its return: only what was stale then is taken (requeue.lua) */
   heldFrom?: number,
-): Promise<{ requeued: string[]; parked: string[]; cancelled: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[]; more: boolean }> {
-  const [requeued, parked, nextDeadline, now, graceLeft, pruned, more, cancelled] = (await runScript(
+): Promise<{ requeued: string[]; parked: string[]; cancelled: string[]; refused: string[]; nextDeadline: number; now: number; graceLeft: number; pruned: string[]; more: boolean }> {
+  const [requeued, parked, nextDeadline, now, graceLeft, pruned, more, cancelled, refused] = (await runScript(
     redis,
     'requeue',
     [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended, keys.workerOwners],
     // ('' holds nothing: requeue.lua reads ARGV[6] as a number or none)
     [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor, heldFrom ?? ''],
-  )) as [string[], string[], number, number, number, string[], number, string[] | undefined];
-  return { requeued, parked, cancelled: cancelled ?? [], nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };
+  )) as [string[], string[], number, number, number, string[], number, string[] | undefined, string[] | undefined];
+  return { requeued, parked, cancelled: cancelled ?? [], refused: refused ?? [], nextDeadline: Number(nextDeadline), now: Number(now), graceLeft: Number(graceLeft), pruned, more: more === 1 };
 }
 
 /** Returns how many ended tasks were cleaned up, and how many still wait. */

@@ -511,13 +511,27 @@ local function route(i, e, left)
       if alone[i] and direct(fn, group) and (stepwise or firstInTurn(fn, i)) then
         claimTask(id, fn, group, h and h[2], h and h[3], raw, e, member, score)
       else
+        -- (its structure first: a refusal there leaves nothing of it written, routeSafely)
+        enqueue(Q, fn, group, member, score)
         redis.call('HSET', key, 'state', 'QUEUED', 'update', nowS, 'data', raw, unpack(routedFields(e, member, score)))
         redis.call('SREM', KEYS[4], id)
-        enqueue(Q, fn, group, member, score)
         routedTo[fn] = true
       end
     end
   end
+end
+
+-- A write Redis refuses while an entry is routed (a key of its function's queue damaged by hand:
+-- WRONGTYPE) is that entry's: it is parked (unrunnable, Redis's words in its message; retried
+-- from the dead letters once the key is mended), and the entries popped with it are routed on.
+-- Raised, it failed the claim after the pops: every entry the claim had popped was lost, tasks of
+-- other functions with them (test/refused-write-leaves-nothing.test.ts). Nothing of the entry is
+-- written before the refusal (route writes its structure first, lib/queue.lua `enqueue`).
+local function routeSafely(i, e, left)
+  local ok, err = pcall(route, i, e, left)
+  if ok then return end
+  local why = type(err) == 'table' and err.err or tostring(err)
+  refuse('unrunnable', 'task ' .. quoted(e.id or '?') .. ' could not be queued: Redis refused a write to its function\'s queue (' .. why .. ')', e.raw, e.id)
 end
 
 if stepwise then
@@ -529,11 +543,11 @@ if stepwise then
     if raw ~= 'wake' then
       batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4])
       alone[#batch] = true
-      route(#batch, batch[#batch], math.min(window, len) - popped + 1)
+      routeSafely(#batch, batch[#batch], math.min(window, len) - popped + 1)
     end
   end
 else
-  for i, e in ipairs(batch) do route(i, e, #batch - i + 1) end
+  for i, e in ipairs(batch) do routeSafely(i, e, #batch - i + 1) end
 end
 noteWindow(db, Q, verified, popped)
 

@@ -36,9 +36,11 @@
   taskTimeouts then. Its worker may have been cut off with the monitor and not heartbeat again yet
 
   Returns { requeued ids, parked ids, next deadline ms or -1, now, grace ms left (0 = none),
-            pruned workers, more, cancelled ids }: more = 1 when the call stopped at its limit
+            pruned workers, more, cancelled ids, refused }: more = 1 when the call stopped at its limit
             with stale tasks or silent workers left (the monitor calls again at once); cancelled:
-            stale tasks a cancel had marked `cancelling` (cancel.lua), ended cancelled here
+            stale tasks a cancel had marked `cancelling` (cancel.lua), ended cancelled here;
+            refused: "<id>: <Redis's error>" of each stale task Redis refused to put back (a key
+            of its function's queue damaged by hand: it stays RUNNING, tried again a taskTimeout on)
 ]]
 --@include lib/quote.lua
 --@include lib/now.lua
@@ -79,7 +81,7 @@ if graceLeft > 0 then
   return { {}, {}, now + graceLeft, now, graceLeft, {}, 0 }
 end
 
-local requeued, parked, cancelled = {}, {}, {}
+local requeued, parked, cancelled, refused = {}, {}, {}, {}
 local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, limit)
 for _, id in ipairs(stale) do
   local key = prefix .. id
@@ -104,45 +106,57 @@ for _, id in ipairs(stale) do
     local history = historyWith(h[6], attemptEntry(attempt, h[5], h[12], now, 'died', nil, 'heartbeat timeout'))
     -- every try counts against the task's own `attempts`; only deaths against maxAttempts
     local budget = attemptsOf(h[4])
-    redis.call('HSET', key, 'deaths', deaths)
-    redis.call('ZREM', KEYS[1], id)
     h[7] = functionOf(h[7], h[4])
-    if h[13] then
-      -- cancelled while it ran (cancel.lua), its worker dead before the stop reached it: it ends
-      -- cancelled now, as a claim ends such a task put back (claim.lua), rather than wait in its
-      -- queue for a worker of its function, or be parked as failed; its lease is dropped, so
-      -- that a copy that was only frozen has its END refused
-      release(KEYS[3], h[7], h[8])
-      redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled', 'history', history)
-      redis.call('HDEL', key, 'cancelling', 'lease')
-      redis.call('RPUSH', KEYS[16], id)
-      if h[14] and redis.call('HGET', dedupeKey(KEYS[3]), h[14]) == id then redis.call('HDEL', dedupeKey(KEYS[3]), h[14]) end
-      publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
-      cancelled[#cancelled + 1] = id
-    elseif not h[4] or not h[7] then
-      -- no entry to queue again (its `data` or `function` was removed by hand): parked, not
-      -- lost in between
-      release(KEYS[3], h[7], h[8])
-      park(D, now, 'unrunnable', 'task ' .. quoted(id) .. ' went stale and its hash holds no entry to queue again', h[4] or '', id, ARGV[5], true, { history = history })
-      parked[#parked + 1] = id
-    elseif deaths >= maxAttempts or (budget and attempt >= budget) then
-      local message
-      if deaths < maxAttempts then
-        message = 'task ' .. quoted(id) .. ' used its ' .. budget .. ' attempts; its worker died in the last one'
-      elseif deaths >= attempt then
-        message = 'task ' .. quoted(id) .. ' was claimed ' .. attempt .. (attempt == 1 and ' time and its worker died' or ' times and its worker died each time') .. ' (maxAttempts ' .. maxAttempts .. ')'
-      else
-        message = 'task ' .. quoted(id) .. '\'s worker died in ' .. deaths .. ' of its ' .. attempt .. ' attempts (maxAttempts ' .. maxAttempts .. ')'
-      end
-      release(KEYS[3], h[7], h[8])
-      park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
-      parked[#parked + 1] = id
+    local back = not h[13] and h[4] and h[7] and deaths < maxAttempts and not (budget and attempt >= budget)
+    -- Put back, its place first (lib/put-back.lua): a key of its function's queue damaged by hand
+    -- refuses it before anything of the task is written. It stays RUNNING, looked at again a
+    -- taskTimeout on (its index entry now), and is put back by the first sweep after the key is
+    -- mended; the others of the call go on. Raised, the call left the task RUNNING out of the
+    -- lease index for good, and what it had requeued before unsaid.
+    local ok, err = true, nil
+    if back then ok, err = pcall(putBack, KEYS[3], key, id, now, { fn = h[7], group = h[8], priority = h[9], member = h[10], score = h[11], start = h[12] }) end
+    if not ok then
+      redis.call('ZADD', KEYS[1], now, id)
+      refused[#refused + 1] = id .. ': ' .. (type(err) == 'table' and err.err or tostring(err))
     else
-      redis.call('HSET', key, 'history', history)
-      putBack(KEYS[3], key, id, now, { fn = h[7], group = h[8], priority = h[9], member = h[10], score = h[11], start = h[12] })
-      redis.call('SREM', KEYS[2], id)
-      publishRequeued(key .. '-events', id, attempt, h[5] or '', 'heartbeat timeout', now)
-      requeued[#requeued + 1] = id
+      redis.call('HSET', key, 'deaths', deaths)
+      redis.call('ZREM', KEYS[1], id)
+      if h[13] then
+        -- cancelled while it ran (cancel.lua), its worker dead before the stop reached it: it ends
+        -- cancelled now, as a claim ends such a task put back (claim.lua), rather than wait in its
+        -- queue for a worker of its function, or be parked as failed; its lease is dropped, so
+        -- that a copy that was only frozen has its END refused
+        release(KEYS[3], h[7], h[8])
+        redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled', 'history', history)
+        redis.call('HDEL', key, 'cancelling', 'lease')
+        redis.call('RPUSH', KEYS[16], id)
+        if h[14] and redis.call('HGET', dedupeKey(KEYS[3]), h[14]) == id then redis.call('HDEL', dedupeKey(KEYS[3]), h[14]) end
+        publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
+        cancelled[#cancelled + 1] = id
+      elseif not h[4] or not h[7] then
+        -- no entry to queue again (its `data` or `function` was removed by hand): parked, not
+        -- lost in between
+        release(KEYS[3], h[7], h[8])
+        park(D, now, 'unrunnable', 'task ' .. quoted(id) .. ' went stale and its hash holds no entry to queue again', h[4] or '', id, ARGV[5], true, { history = history })
+        parked[#parked + 1] = id
+      elseif deaths >= maxAttempts or (budget and attempt >= budget) then
+        local message
+        if deaths < maxAttempts then
+          message = 'task ' .. quoted(id) .. ' used its ' .. budget .. ' attempts; its worker died in the last one'
+        elseif deaths >= attempt then
+          message = 'task ' .. quoted(id) .. ' was claimed ' .. attempt .. (attempt == 1 and ' time and its worker died' or ' times and its worker died each time') .. ' (maxAttempts ' .. maxAttempts .. ')'
+        else
+          message = 'task ' .. quoted(id) .. '\'s worker died in ' .. deaths .. ' of its ' .. attempt .. ' attempts (maxAttempts ' .. maxAttempts .. ')'
+        end
+        release(KEYS[3], h[7], h[8])
+        park(D, now, 'max_attempts', message, h[4], id, ARGV[5], true, { history = history })
+        parked[#parked + 1] = id
+      else
+        redis.call('HSET', key, 'history', history)
+        redis.call('SREM', KEYS[2], id)
+        publishRequeued(key .. '-events', id, attempt, h[5] or '', 'heartbeat timeout', now)
+        requeued[#requeued + 1] = id
+      end
     end
   end
 end
@@ -169,4 +183,4 @@ local nextDeadline = -1
 local first = held and redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - timeout), '+inf', 'WITHSCORES', 'LIMIT', 0, 1) or redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then nextDeadline = tonumber(first[2]) + timeout end
 local more = (#stale >= limit or #pruned >= limit) and 1 or 0
-return { requeued, parked, nextDeadline, now, 0, pruned, more, cancelled }
+return { requeued, parked, nextDeadline, now, 0, pruned, more, cancelled, refused }

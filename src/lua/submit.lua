@@ -98,31 +98,35 @@ local function write(i)
   local runAt = now
   if string.sub(due, 1, 3) == 'at:' then runAt = tonumber(string.sub(due, 4)) or now
   elseif string.sub(due, 1, 3) == 'in:' then runAt = now + (tonumber(string.sub(due, 4)) or 0) end
+  -- (the task's hash is written last, after every write that can be refused, a key damaged by
+  -- hand: a refusal leaves no task that says QUEUED or DELAYED in no queue; a dedupe key whose
+  -- task was not made is free: keyHolder, above, reads that task's state)
+  if k ~= '' then redis.call('HSET', dedupeKey(Q), k, id) end
+  local extra = k ~= '' and { 'key', k } or nil
   if fn == '' then
     enqueueTask(key, queued, Q, id, raw, false)
+    if k ~= '' then redis.call('HSET', key, 'key', k) end
   elseif runAt > now then
     -- placed now, at its due time: Q:delayed holds its member, so that tasks due at one ms are
     -- promoted, and start, in the order they were submitted, not in the order of their ids
     -- (numbered a block at a time: as many as the tasks of the batch from this one on)
     local member, score = placeOf(Q, id, runAt, priority, math.floor((#ARGV - i) / 8) + 1)
-    redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay', 'member', member, 'score', score)
-    if g ~= '' then redis.call('HSET', key, 'group', g) end
-    if priority ~= 0 then redis.call('HSET', key, 'priority', priority) end
-    if manualEnd == '1' then redis.call('HSET', key, 'manual_end', '1') end
     if earliest == nil then earliest = firstDue(Q) end
     redis.call('ZADD', placedDelayedKey(Q), runAt, member)
     redis.call('ZADD', delayedKey(Q), runAt, id)
     countDelayed(Q, fn, 1)
+    local f = { 'state', 'DELAYED', 'update', now, 'function', fn, 'data', raw, 'runAt', runAt, 'reason', 'delay', 'member', member, 'score', score }
+    if g ~= '' then f[#f + 1], f[#f + 2] = 'group', g end
+    if priority ~= 0 then f[#f + 1], f[#f + 2] = 'priority', priority end
+    if manualEnd == '1' then f[#f + 1], f[#f + 2] = 'manual_end', '1' end
+    if k ~= '' then f[#f + 1], f[#f + 2] = 'key', k end
+    redis.call('HSET', key, unpack(f))
     if earliest < 0 or runAt < earliest then
       earliest = runAt
       woke = true
     end
   else
-    enqueueTask(key, queued, Q, id, raw, true, fn, g, priority, manualEnd == '1')
-  end
-  if k ~= '' then
-    redis.call('HSET', key, 'key', k)
-    redis.call('HSET', dedupeKey(Q), k, id)
+    enqueueTask(key, queued, Q, id, raw, true, fn, g, priority, manualEnd == '1', extra)
   end
 end
 for i = 3, #ARGV, 8 do

@@ -20,11 +20,13 @@ local function putBack(Q, key, id, now, h)
   local g = h.group or ''
   local member, score = h.member, num(h.score)
   if not member or not score then member, score = placeOf(Q, id, num(h.start) or now, num(h.priority) or 0) end
+  -- (its structure first: a key of it damaged by hand refuses the call before anything of the
+  -- task is written, and it stays as it was, to be put back once mended; lib/queue.lua)
+  enqueue(Q, h.fn, g, member, score)
   -- (the function too: a hash written by hand may lack it, found in its entry by the caller)
   redis.call('HSET', key, 'state', 'QUEUED', 'update', now, 'member', member, 'score', score, 'function', h.fn)
   redis.call('HDEL', key, 'lease', 'worker')
   release(Q, h.fn, g)
-  enqueue(Q, h.fn, g, member, score)
   wake(Q)
   return true
 end

@@ -43,13 +43,16 @@ local function memberId(m)
   return nil
 end
 
--- put task `id` (its hash written) in its function's structure, at `score`
+-- put task `id` in its function's structure, at `score`. Its reads come first, and its first
+-- write is the group's zset: a key of the structure damaged by hand (WRONGTYPE) refuses it
+-- before it has written anything (Q:counts, its last write, placeOf has written already). A
+-- caller that makes or moves a task calls it before its other writes of that task, so that a
+-- refusal leaves nothing half made: no hash QUEUED in no queue (Redis has no rollback).
 local function enqueue(Q, fn, g, member, score)
-  redis.call('ZADD', groupKey(Q, fn, g), score, member)
   local groups = fnKey(Q, fn, 'groups')
-  if not redis.call('ZSCORE', groups, g) and not redis.call('ZSCORE', fnKey(Q, fn, 'blocked'), g) then
-    redis.call('ZADD', groups, nextTurn(groups), g)
-  end
+  local turn = not redis.call('ZSCORE', groups, g) and not redis.call('ZSCORE', fnKey(Q, fn, 'blocked'), g)
+  redis.call('ZADD', groupKey(Q, fn, g), score, member)
+  if turn then redis.call('ZADD', groups, nextTurn(groups), g) end
   redis.call('HINCRBY', Q .. ':counts', 'q:' .. fn, 1)
 end
 
