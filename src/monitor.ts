@@ -251,10 +251,19 @@ export class Monitor extends MeteredProcess {
       }
       const index = (first + i) % n;
       let r: PartitionSweep;
+      const sent = { at: performance.now() };
       try {
-        r = await this.sweepPartition(this.parts[index]!, requeue, timeLeft, heldFrom, out);
+        r = await this.sweepPartition(this.parts[index]!, requeue, timeLeft, heldFrom, out, sent);
       } catch (e) {
         if (!raisedInScript(e)) throw e;
+        // A refusal answered later than a late requeue call may have waited in a link gone
+        // silent, as that call would have: read as a loss of Redis, as it (the refusal tells no
+        // Redis time to judge it by; its round trip bounds it). Taken for the partition's own
+        // trouble, the loss went unnoticed, and the next partition's call, sent after the heal
+        // and not late, requeued the live tasks of the workers cut off with the monitor
+        // (test/monitor-sweep-refused-silent-link.test.ts).
+        const took = Math.round(performance.now() - sent.at);
+        if (took > this.lateMs()) throw new Error(`Redis refused a sweep call ${took} ms after it was sent (more than taskTimeout/${LATE_SWEEP_SHARE}): the link was silent, or Redis stalled (${(e as Error).message})`);
         refused ??= e;
         (out.failures ??= []).push(n > 1 ? `partition ${index}: ${(e as Error).message}` : (e as Error).message);
         this.sayRefused(index, e as Error);
@@ -289,7 +298,20 @@ export class Monitor extends MeteredProcess {
    * One partition's sweep. What each call requeued, parked, cleaned up or dropped goes into
    * `out` as the call answers (done in Redis whatever follows); the rest is returned.
    */
-  private async sweepPartition(keys: Keys, requeue: boolean, timeLeft: () => boolean, heldFrom: number | undefined, out: SweepResult): Promise<PartitionSweep> {
+  /** a requeue call Redis ran more than this after it was sent is late (LATE_SWEEP_SHARE) */
+  private lateMs(): number {
+    return Math.max(1, Math.floor(this.config.taskTimeout / LATE_SWEEP_SHARE));
+  }
+
+  private async sweepPartition(
+    keys: Keys,
+    requeue: boolean,
+    timeLeft: () => boolean,
+    heldFrom: number | undefined,
+    out: SweepResult,
+    /** when its latest call was sent (performance.now()): a refusal's lateness is judged by it (sweepParts) */
+    sent: { at: number },
+  ): Promise<PartitionSweep> {
     const { config } = this;
     let nextDeadline = -1;
     let now = 0;
@@ -298,11 +320,12 @@ export class Monitor extends MeteredProcess {
     if (requeue) {
       for (;;) {
         const called = performance.now();
+        sent.at = called;
         // A call written as the link goes silent waits in it, and runs when the link heals: with
         // no more than this, judged then, it requeued the tasks of the workers cut off with the
         // monitor, live, before they were back (test/monitor-hold-silent-partition.test.ts).
         // It is judged no later than taskTimeout / LATE_SWEEP_SHARE after it was sent.
-        const late = Math.max(1, Math.floor(config.taskTimeout / LATE_SWEEP_SHARE));
+        const late = this.lateMs();
         const clock = this.clocks.get(keys);
         const by = clock && Math.floor(clock.redis + (called - clock.local) + late);
         const judged = by === undefined ? heldFrom : heldFrom === undefined ? by : Math.min(heldFrom, by);
@@ -338,10 +361,12 @@ export class Monitor extends MeteredProcess {
         }
       }
     } else {
+      sent.at = performance.now();
       now = await redisTimeAt(this.redis, keys.taskSet);
     }
     let backlog = 0;
     for (;;) {
+      sent.at = performance.now();
       const r = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
       out.reaped += r.reaped;
       backlog = r.left;
@@ -353,6 +378,7 @@ export class Monitor extends MeteredProcess {
     }
     const dropped = (out.dropped ??= dictionary());
     for (;;) {
+      sent.at = performance.now();
       const t = await trimDeadLetters(this.redis, keys, config.deadLetterMax, config.deadLetterRetention, SWEEP_BATCH);
       for (const [reason, n] of Object.entries(t.dropped)) dropped[reason] = (dropped[reason] ?? 0) + (n ?? 0);
       if (!t.more) break;
