@@ -69,6 +69,14 @@ local at = held and heldFrom or now
 local cutoff = at - timeout
 local D = { entries = KEYS[5], index = KEYS[6], junk = KEYS[7], stats = KEYS[8], queued = KEYS[4], taskSet = KEYS[2], leases = KEYS[1], prefix = prefix, Q = KEYS[3] }
 
+-- A declared key of another type (written by hand) refuses the call here, before anything is
+-- written: raised after the requeues, it left them done in Redis, their events out, and unsaid
+-- (a refused call tells the monitor nothing of what it did: test/monitor-sweep-refused-after-
+-- requeue.test.ts). (KEYS[10] is only SET and PTTL, KEYS[17] read under pcall: any type does.)
+for i, read in ipairs({ 'ZCARD', 'SCARD', 'LLEN', 'SCARD', 'HLEN', 'ZCARD', 'ZCARD', 'HLEN', 'ZCARD', false, 'HLEN', 'SCARD', 'HLEN', 'HLEN', 'ZCARD', 'LLEN' }) do
+  if read then redis.call(read, KEYS[i]) end
+end
+
 redis.call('HSET', KEYS[11], 'timeout', timeout)
 -- this monitor sweeps now; one silent for 2 taskTimeouts is gone (bounded: each call drops up to `limit`)
 redis.call('ZADD', KEYS[15], now, ARGV[5])
