@@ -1,11 +1,11 @@
 /**
  * A partition damaged by hand at a key of a function's queue (its group's zset, a string: not a
- * key requeue.lua is given, but one it reaches putting a stale task back). Redis refuses the
- * call from inside the script, after the script has written part of the requeue: the task's
- * lease index entry removed, its hash said QUEUED, but never put in its queue. The docs say the
- * damaged partition's stale tasks wait until it is mended; here the task is stranded: once the
- * key is mended, no sweep finds it again (it is in no lease index), and no worker claims it (it
- * is in no queue).
+ * key requeue.lua is given, but one it reaches putting a stale task back). Redis refuses that
+ * write from inside the script. The docs say the damaged partition's stale tasks wait until it
+ * is mended: the put-back writes the task's place first (lib/put-back.lua), so the refusal
+ * leaves the task RUNNING in the lease index, and once the key is mended a sweep requeues it and
+ * a worker runs it. Before, the refusal came after the task's lease index entry was removed and
+ * its hash said QUEUED: stranded, in no lease index and no queue.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -45,7 +45,7 @@ describe('a partition refused part-way through a requeue', () => {
 
     const watched = await startWatchedMonitor({ redis: r, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 200 }, cleanup);
     await sleep(3 * TASK_TIMEOUT);
-    expect(watched.lines.some((l) => /partition 1 was refused by Redis \(WRONGTYPE/.test(l))).toBe(true);
+    expect(watched.lines.some((l) => /could not requeue 1 stale task\(s\).*WRONGTYPE|partition 1 was refused by Redis \(WRONGTYPE/.test(l))).toBe(true);
 
     // mended: the task is requeued (or was) and a worker runs it
     await redis.del(groupKey!);
