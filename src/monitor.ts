@@ -294,15 +294,15 @@ export class Monitor extends MeteredProcess {
     this.log.error(`the sweep${which} was refused by Redis (${e.message}): its stale tasks wait until it is mended; the other partitions are swept, and it is tried again every second`);
   }
 
-  /**
-   * One partition's sweep. What each call requeued, parked, cleaned up or dropped goes into
-   * `out` as the call answers (done in Redis whatever follows); the rest is returned.
-   */
   /** a requeue call Redis ran more than this after it was sent is late (LATE_SWEEP_SHARE) */
   private lateMs(): number {
     return Math.max(1, Math.floor(this.config.taskTimeout / LATE_SWEEP_SHARE));
   }
 
+  /**
+   * One partition's sweep. What each call requeued, parked, cleaned up or dropped goes into
+   * `out` as the call answers (done in Redis whatever follows); the rest is returned.
+   */
   private async sweepPartition(
     keys: Keys,
     requeue: boolean,
