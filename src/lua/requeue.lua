@@ -123,6 +123,10 @@ for _, id in ipairs(stale) do
     -- lease index for good, and what it had requeued before unsaid.
     local ok, err = true, nil
     if back then ok, err = pcall(putBack, KEYS[3], key, id, now, { fn = h[7], group = h[8], priority = h[9], member = h[10], score = h[11], start = h[12] }) end
+    -- (refused after its place and its hash were written, at the wake marker or the release of
+    -- its limits: it is QUEUED in its function's queue, put back; said requeued, its death
+    -- counted, not left in the lease index as if it still ran)
+    if not ok and redis.call('HGET', key, 'state') ~= 'RUNNING' then ok = true end
     if not ok then
       redis.call('ZADD', KEYS[1], now, id)
       refused[#refused + 1] = id .. ': ' .. (type(err) == 'table' and err.err or tostring(err))
