@@ -203,6 +203,12 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, e, member, 
   local lease = (claimsS or claims) .. leaseMark .. worker
   claimsS = claimsS or string.format('%d', claims)
   local attemptS = SMALL_INT_TEXT[attempt] or string.format('%d', attempt)
+  -- (the lease index and `tasks` first, its hash last: a write Redis refuses there, a key
+  -- damaged by hand, leaves no task RUNNING for no worker out of the lease index, parked too
+  -- by routeSafely; an index entry with no RUNNING task is dropped by the monitor's sweep)
+  redis.call('ZADD', KEYS[3], nowS, id)
+  redis.call('SADD', KEYS[2], id)
+  if not unqueued then redis.call('SREM', KEYS[4], id) end
   if raw and plainRouted(e) then
     -- (the seed's entry: its routed fields given as they are, no table made of them)
     redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, 'function', e.fn, 'member', member, 'score', msText(score))
@@ -212,9 +218,6 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, e, member, 
     redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS)
     raw = redis.call('HGET', key, 'data')
   end
-  redis.call('SADD', KEYS[2], id)
-  redis.call('ZADD', KEYS[3], nowS, id)
-  if not unqueued then redis.call('SREM', KEYS[4], id) end
   acquire(Q, fn, g, now, lease .. ':' .. id)
   claimed[#claimed + 1] = id
   claimed[#claimed + 1] = raw
