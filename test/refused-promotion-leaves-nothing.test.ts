@@ -11,6 +11,7 @@ import { type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { claimAs, fnGroupsKey, keysFor } from './properties/harness.js';
 import { submitTasks } from '../src/effects/queue.js';
+import { retryDead } from '../src/effects/dead-letters.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -32,9 +33,14 @@ describe('a promotion refused at its function\'s queue', () => {
     await claimAs(redis, keys, 'w1:1', 1, 1_000_000, ['fo']).catch(() => undefined);
     const state = await redis.hget(keys.task('d-1'), 'state');
     const inDelayed = (await redis.zscore(`${keys.newQueue}:delayed`, 'd-1')) !== null;
-    expect(state === 'DELAYED' && inDelayed, `d-1 is ${state}, ${inDelayed ? '' : 'not '}in Q:delayed`).toBe(true);
-    // mended: it is promoted and claimed
+    const dead = await redis.hget(keys.task('d-1'), 'dead');
+    // still DELAYED where a promotion finds it, or parked (ended failed, a dead letter to retry)
+    const whole = (state === 'DELAYED' && inDelayed) || (state === 'END' && dead !== null);
+    expect(whole, `d-1 is ${state}, ${inDelayed ? '' : 'not '}in Q:delayed, ${dead ? '' : 'not '}parked`).toBe(true);
+    expect(await redis.hget(`${keys.newQueue}:counts`, 'd:fd')).toBe(state === 'DELAYED' ? '1' : null);
+    // mended: it is promoted (retried, when parked) and claimed
     await redis.del(fnGroupsKey(keys, 'fd'));
+    if (dead !== null) expect(await retryDead(redis, keys, dead)).toBe(true);
     await claimAs(redis, keys, 'w1:1', 1, 1_000_000, ['fo']);
     const c = await claimAs(redis, keys, 'w2:1', 1, 1_000_000, ['fd']);
     expect(c.claimed.map((t) => t.id)).toEqual(['d-1']);

@@ -315,7 +315,19 @@ end
 -- next claim goes on with the rest at once, as the wake time says), whichever functions this
 -- worker runs; what they make claimable for other workers wakes them (below).
 local promoted, due = 0, -1
-if not calm then promoted, due = promote(Q, prefix, now, PROMOTE_BATCH) end
+-- (a due task Redis refuses to move into its function's queue, a key of it damaged by hand, is
+-- parked unrunnable with Redis's words, nothing of it written before: retried from the dead
+-- letters once mended; the claim goes on. Raised, it failed every worker's claim, and the task
+-- was left QUEUED in no queue)
+local function unpromoted(id, h, err)
+  local why = type(err) == 'table' and err.err or tostring(err)
+  local message = 'task ' .. quoted(id) .. ' could not be queued when due: Redis refused a write to its function\'s queue (' .. why .. ')'
+  countDelayed(Q, h[2], -1)
+  park(deadStore(), now, 'unrunnable', message, redis.call('HGET', prefix .. id, 'data') or '', id, worker, true, { fn = h[2] })
+  parked[#parked + 1] = 'unrunnable'
+  parked[#parked + 1] = message
+end
+if not calm then promoted, due = promote(Q, prefix, now, PROMOTE_BATCH, unpromoted) end
 noteWake(due)
 
 -- More were due than a claim promotes: a function with tasks still DELAYED takes, in this claim,

@@ -73,32 +73,45 @@ local function heads(Q)
   return dAt, tonumber(redis.call('ZRANGE', pz, 0, 0, 'WITHSCORES')[2])
 end
 
--- promote task `id` (its hash's fields h, DELAYED) at its place
+-- promote task `id` (its hash's fields h, DELAYED) at its place. Its place is written first
+-- and its hash last: a key of its function's queue damaged by hand (WRONGTYPE) refuses it before
+-- anything of it is written (lib/queue.lua `enqueue`), not after its hash says QUEUED.
 local function promoteOne(Q, prefix, now, id, h)
   local key = prefix .. id
+  local f = { 'state', 'QUEUED', 'update', now }
   -- (a hash written by hand may lack its function field: its entry names it)
   if not h[2] then
     h[2] = functionOf(nil, redis.call('HGET', key, 'data'))
     if not h[2] then return false end
     -- (written back: a cancel, a claim's put-back, the stats read the hash's field)
-    redis.call('HSET', key, 'function', h[2])
+    f[#f + 1], f[#f + 2] = 'function', h[2]
   end
   local member, score = h[5], num(h[6])
   -- (a member garbled by hand would be taken from the queue as another id: placed again)
   if not member or memberId(member) ~= id or not score then
     member, score = placeOf(Q, id, num(h[7]) or now, num(h[4]) or 0)
-    redis.call('HSET', key, 'member', member, 'score', score)
+    f[#f + 1], f[#f + 2], f[#f + 3], f[#f + 4] = 'member', member, 'score', score
   end
-  redis.call('HSET', key, 'state', 'QUEUED', 'update', now)
-  redis.call('HDEL', key, 'runAt', 'reason')
   enqueue(Q, h[2], h[3] or '', member, score)
+  redis.call('HSET', key, unpack(f))
+  redis.call('HDEL', key, 'runAt', 'reason')
   countDelayed(Q, h[2], -1)
   return true
 end
 
+-- promoteOne, a refusal (nothing of the task written) handed to `refused` (id, h, error): the
+-- caller parks the task, and the promotion goes on with the others
+local function promoteSafely(Q, prefix, now, id, h, refused)
+  local ok, r = pcall(promoteOne, Q, prefix, now, id, h)
+  if ok then return r end
+  if not refused then error(r) end
+  refused(id, h, r)
+  return false
+end
+
 -- promote the tasks of `ids`, taken out of Q:delayed (by a version before: none is in
 -- Q:delayed:placed but under a place it had); returns how many
-local function promoteIds(Q, prefix, now, ids)
+local function promoteIds(Q, prefix, now, ids, refused)
   if #ids == 0 then return 0 end
   redis.call('ZREM', delayedKey(Q), unpack(ids))
   local n = 0
@@ -107,13 +120,13 @@ local function promoteIds(Q, prefix, now, ids)
     -- (anything else: cancelled, or edited by hand meanwhile: its zset entry was stale)
     if h and h[1] == 'DELAYED' then
       if h[5] then redis.call('ZREM', placedDelayedKey(Q), h[5]) end
-      if promoteOne(Q, prefix, now, id, h) then n = n + 1 end
+      if promoteSafely(Q, prefix, now, id, h, refused) then n = n + 1 end
     end
   end
   return n
 end
 
-local function promote(Q, prefix, now, limit)
+local function promote(Q, prefix, now, limit, refused)
   local dAt, placedAt = heads(Q)
   local first = earlier(dAt, placedAt)
   if first < 0 or first > now then return 0, first end
@@ -123,7 +136,7 @@ local function promote(Q, prefix, now, limit)
   local upTo = placedAt and placedAt <= now and '(' .. placedAt or now
   local ids = redis.call('ZRANGEBYSCORE', dz, '-inf', upTo, 'LIMIT', 0, limit)
   local seen = #ids
-  local n = promoteIds(Q, prefix, now, ids)
+  local n = promoteIds(Q, prefix, now, ids, refused)
   -- then the placed ones, in place order, each with its entry under its id,
   if seen < limit then
     local due = redis.call('ZRANGEBYSCORE', pz, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit - seen)
@@ -143,7 +156,7 @@ local function promote(Q, prefix, now, limit)
         -- (anything else is stale: promoted, cancelled or moved by a version before)
         if h and h[1] == 'DELAYED' then
           promoted[#promoted + 1] = id
-          if promoteOne(Q, prefix, now, id, h) then n = n + 1 end
+          if promoteSafely(Q, prefix, now, id, h, refused) then n = n + 1 end
         end
       end
       if #promoted > 0 then redis.call('ZREM', dz, unpack(promoted)) end
@@ -153,7 +166,7 @@ local function promote(Q, prefix, now, limit)
   if seen < limit then
     ids = redis.call('ZRANGEBYSCORE', dz, '-inf', now, 'LIMIT', 0, limit - seen)
     seen = seen + #ids
-    n = n + promoteIds(Q, prefix, now, ids)
+    n = n + promoteIds(Q, prefix, now, ids, refused)
   end
   if seen >= limit then return n, now end
   return n, nextDue(Q)
