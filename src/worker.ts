@@ -67,6 +67,8 @@ const REDIS_RETRY_MS = 250;
 const RECONCILE_RETRY_MS = 1000;
 /** a control subscription Redis refused is asked again after this long (logged each time) */
 const CONTROL_RETRY_MS = 1000;
+/** a function Redis refuses to claim from is logged at most this often (sayRefused) */
+const REFUSAL_LOG_MS = 30_000;
 /** a start() still waiting after this long says what for (then at doubling intervals) */
 const START_NOTICE_MS = 5000;
 
@@ -175,6 +177,8 @@ export class Worker extends MeteredProcess {
   private wait?: { held: Set<string>; roused: boolean; end?: () => void };
   /** per function, how many of its tasks may run at once here (addTaskFunction's `concurrency`) */
   private readonly caps = new Map<string, number>();
+  /** when each refusal a claim told of was last logged (sayRefused) */
+  private readonly refusalsLogged = new Map<string, number>();
   /** where the next claim starts in the function list */
   private rotation = 0;
   /** ms until something a claim saw held back by a rate limit may be claimable */
@@ -637,6 +641,20 @@ export class Worker extends MeteredProcess {
   }
 
   /**
+   * A function whose queue Redis refused to claim from (a key damaged by hand): logged as an
+   * error at most every REFUSAL_LOG_MS per message, as every claim of this worker meets it.
+   */
+  private sayRefused(message: string): void {
+    const now = Date.now();
+    const last = this.refusalsLogged.get(message);
+    if (last !== undefined && now - last < REFUSAL_LOG_MS) return;
+    // (bounded: the messages name functions and Redis's words, few, but never kept without end)
+    if (this.refusalsLogged.size >= 100) this.refusalsLogged.clear();
+    this.refusalsLogged.set(message, now);
+    this.log.error(message);
+  }
+
+  /**
    * what claim.lua returned: the tasks wait in `pending` until their task machine adopts them. A
    * task the runtime cannot take (its entry does not read as the script read it) is parked
    * alone (park-claimed.lua), so it can never strand the tasks claimed with it.
@@ -645,7 +663,10 @@ export class Worker extends MeteredProcess {
     const { log } = this;
     const keys = part.keys;
     // (escaped all the same: a message is what a script wrote, and may hold what an entry held)
-    for (const p of parked) log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
+    for (const p of parked) {
+      if (p.reason === 'refused') this.sayRefused(escapeControls(p.message));
+      else log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
+    }
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
       try {

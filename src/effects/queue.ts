@@ -28,7 +28,8 @@ export interface ClaimResult {
 }
 
 export interface Parked {
-  reason: DeadLetterReason;
+  /** why the entry was parked; `refused`: no entry, a function Redis refused to claim from (claim.lua, step 2) */
+  reason: DeadLetterReason | 'refused';
   message: string;
 }
 
@@ -171,7 +172,7 @@ export function parseClaim(reply: unknown): ClaimReply {
   }
   const parked: Parked[] = [];
   for (let i = claimedEnd; i < claimedEnd + 2 * nParked; i += 2) {
-    parked.push({ reason: flat[i] as DeadLetterReason, message: flat[i + 1] as string });
+    parked.push({ reason: flat[i] as Parked['reason'], message: flat[i + 1] as string });
   }
   return { claimed, parked, now: Number(now), wakeAt: Number(wakeAt), receipt: receipt === 1, workers: Number(workers) };
 }

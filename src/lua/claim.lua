@@ -567,50 +567,66 @@ end
 noteWindow(db, Q, verified, popped)
 
 -- 2. Claiming, from each of the worker's functions in turn.
+-- Function fn's tasks, while the worker has room for them.
+local function claimFrom(fn)
+  while room[fn] > 0 and taken < max do
+    local fnUntil = blockedUntil(Q, 'f:' .. fn, now)
+    if fnUntil then
+      noteWake(fnUntil)
+      break
+    end
+    local id, g, member = dequeue(Q, fn, now, heldFrom(fn))
+    if not id then
+      noteWake(g)
+      break
+    end
+    local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims', 'cancelling', 'key')
+    -- (a hash removed or edited by hand meanwhile: that member names no task to run)
+    if h and h[1] == 'QUEUED' and not h[2] then
+      -- queued, but its entry removed by hand: parked, as the monitor parks such a RUNNING
+      -- task (requeue.lua), not left QUEUED in no queue
+      local message = 'task ' .. quoted(id) .. ' was queued but its hash holds no entry to run'
+      park(deadStore(), now, 'unrunnable', message, '', id, worker, true)
+      parked[#parked + 1] = 'unrunnable'
+      parked[#parked + 1] = message
+    elseif h and h[1] == 'QUEUED' then
+      if h[5] then
+        -- cancelled while it ran (cancel.lua), and put back before the stop ended it (its
+        -- worker died, or handed it back): it ends cancelled here, it does not run again
+        local key = prefix .. id
+        redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
+        redis.call('HDEL', key, 'cancelling')
+        redis.call('RPUSH', KEYS[10], id)
+        if h[6] and redis.call('HGET', dedupeKey(Q), h[6]) == id then redis.call('HDEL', dedupeKey(Q), h[6]) end
+        publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
+      elseif #h[2] > maxBytes then
+        -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
+        local message = 'task ' .. quoted(id) .. ' is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
+        park(deadStore(), now, 'too_large', message, h[2], id, worker, true, { truncate = true })
+        parked[#parked + 1] = 'too_large'
+        parked[#parked + 1] = message
+      else
+        claimTask(id, fn, g, h[3], h[4], nil)
+      end
+    end
+  end
+end
+-- A read or write Redis refuses in a function's queue (a key of it damaged by hand: WRONGTYPE) is
+-- that function's: it is skipped, said in the reply (a `refused` pair where parked entries go:
+-- the worker logs it), and the others are claimed from. Raised, it failed the claim after what
+-- the routing and the functions before it had taken: RUNNING for a worker never told, requeued
+-- a taskTimeout on as a death, at every claim (test/refused-claim-other-function.test.ts).
+-- (What the refused step wrote before the refusal stays, as it did when the claim failed:
+-- Redis has no rollback. A queue damaged at its turns or a group's zset refuses the first read
+-- or pop of it, before a task is taken.)
 for k = 0, n - 1 do
   if taken >= max then break end
   local fn = order[(rotation + k) % n + 1]
   if room[fn] > 0 and not isPaused(fn) then
-    while room[fn] > 0 and taken < max do
-      local fnUntil = blockedUntil(Q, 'f:' .. fn, now)
-      if fnUntil then
-        noteWake(fnUntil)
-        break
-      end
-      local id, g, member = dequeue(Q, fn, now, heldFrom(fn))
-      if not id then
-        noteWake(g)
-        break
-      end
-      local h = fields(prefix .. id, 'state', 'data', 'attempt', 'claims', 'cancelling', 'key')
-      -- (a hash removed or edited by hand meanwhile: that member names no task to run)
-      if h and h[1] == 'QUEUED' and not h[2] then
-        -- queued, but its entry removed by hand: parked, as the monitor parks such a RUNNING
-        -- task (requeue.lua), not left QUEUED in no queue
-        local message = 'task ' .. quoted(id) .. ' was queued but its hash holds no entry to run'
-        park(deadStore(), now, 'unrunnable', message, '', id, worker, true)
-        parked[#parked + 1] = 'unrunnable'
-        parked[#parked + 1] = message
-      elseif h and h[1] == 'QUEUED' then
-        if h[5] then
-          -- cancelled while it ran (cancel.lua), and put back before the stop ended it (its
-          -- worker died, or handed it back): it ends cancelled here, it does not run again
-          local key = prefix .. id
-          redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
-          redis.call('HDEL', key, 'cancelling')
-          redis.call('RPUSH', KEYS[10], id)
-          if h[6] and redis.call('HGET', dedupeKey(Q), h[6]) == id then redis.call('HDEL', dedupeKey(Q), h[6]) end
-          publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
-        elseif #h[2] > maxBytes then
-          -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
-          local message = 'task ' .. quoted(id) .. ' is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
-          park(deadStore(), now, 'too_large', message, h[2], id, worker, true, { truncate = true })
-          parked[#parked + 1] = 'too_large'
-          parked[#parked + 1] = message
-        else
-          claimTask(id, fn, g, h[3], h[4], nil)
-        end
-      end
+    local ok, err = pcall(claimFrom, fn)
+    if not ok then
+      parked[#parked + 1] = 'refused'
+      parked[#parked + 1] = 'claims of function ' .. quoted(fn) .. ' were refused by Redis (' .. (type(err) == 'table' and err.err or tostring(err)) .. '): its tasks wait until the key is mended'
     end
   end
 end

@@ -30,7 +30,10 @@ end
 for _, fn in ipairs(ARGV) do
   if redis.call('SISMEMBER', paused, fn) == 0 and not blockedUntil(Q, 'f:' .. fn, now) then
     -- groups waiting their turn, or set aside by a rate window that has passed
-    local ready = redis.call('EXISTS', fnKey(Q, fn, 'groups')) == 1
+    -- (a key of the function's queue damaged by hand, WRONGTYPE, reads as not ready: the claim
+    -- refuses that function, and a marker pushed at every wait for it made an idle worker spin)
+    local groups = redis.pcall('ZCARD', fnKey(Q, fn, 'groups'))
+    local ready = (type(groups) == 'number' and groups > 0)
       or #redis.call('ZRANGEBYSCORE', fnKey(Q, fn, 'blocked'), '-inf', now, 'LIMIT', 0, 1) > 0
     if ready then
       wake(Q)
