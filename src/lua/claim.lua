@@ -567,6 +567,22 @@ end
 noteWindow(db, Q, verified, popped)
 
 -- 2. Claiming, from each of the worker's functions in turn.
+-- The swarm's keys a task is written to once it is popped from its function's queue (dequeue:
+-- `counts`; claimTask: the lease index, `tasks`, `queued`; acquire: `running`, which a rate-only
+-- limit does not read before), read once before the claim's first pop: one damaged by hand
+-- (WRONGTYPE) refuses here, before a task is taken, not after its pop (left QUEUED in no queue:
+-- lost) or after its hash was written (RUNNING for this worker, never told of it, requeued a
+-- taskTimeout on as a death), the refusal swallowed by claimFrom's pcall
+-- (test/refused-claim-swarm-keys.test.ts).
+local writable = false
+local function readWritesFirst()
+  redis.call('ZSCORE', KEYS[3], '')
+  redis.call('SISMEMBER', KEYS[2], '')
+  redis.call('SISMEMBER', KEYS[4], '')
+  redis.call('HGET', Q .. ':counts', '')
+  if anyLimits(Q) then redis.call('HGET', Q .. ':running', '') end
+  writable = true
+end
 -- Function fn's tasks, while the worker has room for them.
 local function claimFrom(fn)
   while room[fn] > 0 and taken < max do
@@ -575,6 +591,7 @@ local function claimFrom(fn)
       noteWake(fnUntil)
       break
     end
+    if not writable then readWritesFirst() end
     local id, g, member = dequeue(Q, fn, now, heldFrom(fn))
     if not id then
       noteWake(g)
