@@ -252,6 +252,10 @@ if knownHead and len > 0 then verified = math.min(knownN, len) end
 -- below routes to its function's queue whatever the room, so that its turn and its priority
 -- count from this claim.)
 local leanPopped = 0
+local function takeLean(e, raw, h, block)
+  local member, score = placeOf(Q, e.id, now, e.priority, block)
+  claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, e, member, score, e.unqueued)
+end
 if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) or len == 1) then
   local want = math.min(window, len)
   local whole = true
@@ -281,8 +285,18 @@ if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) 
         whole = false
         break
       end
-      local member, score = placeOf(Q, e.id, now, e.priority, math.max(1, math.min(roomLeft, want - leanPopped + 1)))
-      claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, e, member, score, e.unqueued)
+      -- (under pcall: a swarm key it writes damaged by hand, WRONGTYPE, the lease index, `tasks`
+      -- or `counts`, refused the whole claim after the pop, and the entry was lost, its id out
+      -- of `queued`: it goes back where it was, and the routing below parks it unrunnable with
+      -- Redis's words; test/refused-claim-lean-path.test.ts. claimTask's first write is the
+      -- lease index: an entry left there with no RUNNING task is dropped by the monitor's sweep)
+      if not pcall(takeLean, e, raw, h, math.max(1, math.min(roomLeft, want - leanPopped + 1))) then
+        if e.unqueued then redis.call('SADD', KEYS[4], e.id) end
+        redis.call('RPUSH', Q, raw)
+        leanPopped = leanPopped - 1
+        whole = false
+        break
+      end
     end
   end
   if whole then
