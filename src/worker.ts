@@ -138,6 +138,14 @@ interface WorkerPartition {
   owners: OwnerEntries;
   /** those of them gone, at our last heartbeat there: not counted when we deregister */
   othersGone: string[];
+  /**
+   * the last claim there said Redis refused a function (a key damaged by hand): the next wait
+   * there asks ready.lua nothing of the worker's functions, which reads such a function as ready
+   * whenever the claim refuses it at a key ready.lua does not read (a group's zset, the lease
+   * index, `counts`...), and pushed a wake marker at every wait: an idle worker spun
+   * (test/refused-claim-swarm-key-spin.test.ts). It waits for a new entry or the poll.
+   */
+  refused: boolean;
 }
 
 export class Worker extends MeteredProcess {
@@ -345,7 +353,7 @@ export class Worker extends MeteredProcess {
             })
         : undefined,
     );
-    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', owners: new OwnerEntries(), othersGone: [] };
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', owners: new OwnerEntries(), othersGone: [], refused: false };
   }
 
   /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
@@ -662,8 +670,10 @@ export class Worker extends MeteredProcess {
   private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean, part: WorkerPartition, sentAt: number): Promise<{ tasks: ClaimedTask[] }> {
     const { log } = this;
     const keys = part.keys;
+    part.refused = false;
     // (escaped all the same: a message is what a script wrote, and may hold what an entry held)
     for (const p of parked) {
+      if (p.reason === 'refused') part.refused = true;
       if (p.reason === 'refused') this.sayRefused(escapeControls(p.message));
       else log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
     }
@@ -975,7 +985,7 @@ export class Worker extends MeteredProcess {
         try {
           const names = functions.map((f) => f.name);
           const waits = this.parts.map((part) =>
-            waitForWork(this.partWait(part), part.keys, wait, names, (id) => {
+            waitForWork(this.partWait(part), part.keys, wait, part.refused ? [] : names, (id) => {
               if (over) unblock(part, id);
               else blocked.set(part, id);
             }),
@@ -1408,7 +1418,7 @@ export class Worker extends MeteredProcess {
                   w.end = () => void atKey(this.redis, keys.newQueue, 'CLIENT', 'UNBLOCK', id).catch(() => {});
                   if (w.roused) w.end();
                 };
-                got = this.noteReply(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock)));
+                got = this.noteReply(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock, part.refused)));
               }
             } catch (e) {
               if (!aborted()) throw e;

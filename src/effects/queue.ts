@@ -105,9 +105,10 @@ export function claimArgs(keys: Keys, c: ClaimRequest, args: (string | number)[]
  * own rather than dropping the connection: a claim Redis has already run must reach the worker,
  * which hands its tasks back (see Worker `waitForTask`). Rejects only when the pipelined claim's
  * outcome is unknown. `onBlocking` (optional) receives the blocking connection's client id as
- * the block begins, so that the worker can end its own wait (CLIENT UNBLOCK).
+ * the block begins, so that the worker can end its own wait (CLIENT UNBLOCK). `refused`: the
+ * last claim said Redis refused a function; ready.lua is asked of none.
  */
-export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void): Promise<ClaimReply> {
+export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void, refused = false): Promise<ClaimReply> {
   for (let attempt = 1; ; attempt++) {
     const pipe = scriptPipeline(blocking);
     // `onBlocking` gets the connection's id (for CLIENT UNBLOCK) once Redis has run this pipeline
@@ -117,7 +118,9 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
     // it (another worker's claim routed the entry since our last claim): ready.lua then pushes a
     // wake marker, so the block returns at once. In the same write, Redis runs it right before
     // the block: nothing slips in between.
-    pipeScript(pipe, 'ready', [keys.newQueue], request.functions.filter((f) => f.room > 0).map((f) => f.name));
+    // (none asked after a claim Redis refused a function: ready.lua would read it ready, and the
+    // block return at once, again and again; Worker `WorkerPartition.refused`)
+    pipeScript(pipe, 'ready', [keys.newQueue], refused ? [] : request.functions.filter((f) => f.room > 0).map((f) => f.name));
     pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
     pipeScript(pipe, 'claim', claimKeys(keys, request), claimArgs(keys, request));
     const replies = await execPipeline(pipe);
