@@ -278,19 +278,13 @@ if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) 
       local e = judgeEntry(raw, maxBytes, KEYS[4], true)
       local h, held
       if not e.bad and (room[e.fn] or 0) > 0 then h, held = holder(prefix, e.id) end
-      if e.bad or (room[e.fn] or 0) <= 0 or held ~= nil then
-        if e.unqueued then redis.call('SADD', KEYS[4], e.id) end
-        redis.call('RPUSH', Q, raw)
-        leanPopped = leanPopped - 1
-        whole = false
-        break
-      end
-      -- (under pcall: a swarm key it writes damaged by hand, WRONGTYPE, the lease index, `tasks`
-      -- or `counts`, refused the whole claim after the pop, and the entry was lost, its id out
-      -- of `queued`: it goes back where it was, and the routing below parks it unrunnable with
-      -- Redis's words; test/refused-claim-lean-path.test.ts. claimTask's first write is the
-      -- lease index: an entry left there with no RUNNING task is dropped by the monitor's sweep)
-      if not pcall(takeLean, e, raw, h, math.max(1, math.min(roomLeft, want - leanPopped + 1))) then
+      -- (taken under pcall: a swarm key it writes damaged by hand, WRONGTYPE, the lease index,
+      -- `tasks` or `counts`, refused the whole claim after the pop, and the entry was lost, its id
+      -- out of `queued`: it goes back where it was, as one not taken here, and the routing below
+      -- parks it unrunnable with Redis's words; test/refused-claim-lean-path.test.ts. claimTask's
+      -- first write is the lease index: an entry left there with no RUNNING task is dropped by
+      -- the monitor's sweep)
+      if e.bad or (room[e.fn] or 0) <= 0 or held ~= nil or not pcall(takeLean, e, raw, h, math.max(1, math.min(roomLeft, want - leanPopped + 1))) then
         if e.unqueued then redis.call('SADD', KEYS[4], e.id) end
         redis.call('RPUSH', Q, raw)
         leanPopped = leanPopped - 1
