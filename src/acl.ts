@@ -125,7 +125,14 @@ const INCLUDE = /^[ \t]*--@include ([\w/-]+)\.lua[ \t]*$/gm;
 const GENERATED = new Set(['lib/park-codes']);
 
 /**
- * The commands a script may call (redis.call / redis.pcall with a literal name, lower case): in
+ * A command a script calls, named in its source: redis.call / redis.pcall, pcall(redis.call, ...)
+ * and lib/summed-call.lua's summedCall, each with a literal name. A name held in a variable is
+ * not seen, and the role running the script would be refused it (a test keeps every call literal).
+ */
+export const SCRIPT_CALL = /(?:redis\.p?call\(|pcall\(\s*redis\.p?call\s*,|summedCall\()\s*['"]([A-Za-z]+)['"]/g;
+
+/**
+ * The commands a script may call (SCRIPT_CALL, lower case): in
  * its file and every file it includes (`--@include`, as src/scripts.ts reads them), and in
  * lib/call-state.lua, which every call of the library runs first. A helper's command counts
  * whether or not this script reaches it: a rule too wide by a read beats a refusal mid-script.
@@ -137,7 +144,7 @@ export function scriptCommands(name: ScriptName): string[] {
     if (seen.has(file) || GENERATED.has(file)) return;
     seen.add(file);
     const text = readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), 'utf8');
-    for (const m of text.matchAll(/redis\.p?call\(\s*['"]([A-Za-z]+)['"]/g)) out.add(m[1]!.toLowerCase());
+    for (const m of text.matchAll(SCRIPT_CALL)) out.add(m[1]!.toLowerCase());
     for (const m of text.matchAll(INCLUDE)) walk(m[1]!);
   };
   walk('lib/call-state');
