@@ -7,7 +7,7 @@
  * no hold of its own (the grace's first loss still waits for a sweep back: `holdsAfterLoss`),
  * and the grace's end drops every hold (`endGrace`): the first sweep after the return is judged
  * at its time, and requeues the live task of the worker cut off with the monitor, before it is
- * back. Another worker runs it while its own worker still does.
+ * back: run again while its own worker still runs it.
  */
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
@@ -21,7 +21,7 @@ let server: RedisServer;
 const cleanup = redisPerFile((s) => {
   server = s;
 });
-const TASK_TIMEOUT = 3000;
+const TASK_TIMEOUT = 4000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a monitor cut off with a worker during a grace, back after the grace ended', () => {
@@ -30,6 +30,10 @@ describe('a monitor cut off with a worker during a grace, back after the grace e
     const p = await proxyToRedis(server, cleanup);
     const pw = await proxyToRedis(server, cleanup);
     const { lines } = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: TASK_TIMEOUT, checkTaskInterval: 500 }, cleanup);
+    // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself).
+    // (started now, of another function, so that it takes none of the test's: a process started
+    // inside the grace, on a loaded machine, took most of it)
+    await startSteadyWorker(o, cleanup, ['other']);
 
     // Redis restarted: the monitor in a grace
     await server.kill();
@@ -40,8 +44,6 @@ describe('a monitor cut off with a worker during a grace, back after the grace e
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const { id, runner } = await startRunningTask(c, { ...o, port: pw.port }, cleanup);
-    // one worker reaches Redis all along: the swarm is not silent (Redis holds nothing itself)
-    const steady = await startSteadyWorker(o, cleanup);
     await sleep(200);
     expect(Date.now() - graceBegan, 'still inside the grace').toBeLessThan(TASK_TIMEOUT - 500);
 
@@ -54,7 +56,7 @@ describe('a monitor cut off with a worker during a grace, back after the grace e
     pw.heal();
     await sleep(TASK_TIMEOUT + 1000);
     expect(lines.filter((l) => l.startsWith('requeued'))).toEqual([]);
+    // (requeued, it would be QUEUED now, or RUNNING a second attempt)
     expect(await c.get(id)).toMatchObject({ state: 'RUNNING', attempt: 1, worker: runner });
-    expect(steady.lines.filter((l) => l.startsWith(`STARTED ${id} `))).toEqual([]);
   }, 40_000);
 });
