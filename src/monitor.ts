@@ -210,8 +210,8 @@ export class Monitor extends MeteredProcess {
    * each time, within one time budget: a partition the budget did not reach is swept first
    * next time, at once (`behind`). `heldFrom`: requeue only what was stale then (requeue.lua).
    *
-   * What each call did is in Redis once it answers: it is gathered as the calls answer, and
-   * said (logged, counted, told on the `sweep` event) even when a later call fails, before the
+   * What each call did is in Redis once it answers: it is counted then (the metrics), gathered,
+   * and said (logged, told on the `sweep` event) even when a later call fails, before the
    * failure goes on to the machine. A partition whose call Redis refuses from inside the script
    * (a key of it damaged by hand: WRONGTYPE) is that partition's trouble: the others are swept,
    * and it is tried again within REFUSED_RETRY_MS; so is a lone partition, the monitor staying
@@ -225,10 +225,7 @@ export class Monitor extends MeteredProcess {
       await this.sweepParts(requeue, heldFrom, out);
     } catch (e) {
       out.failures = [...(out.failures ?? []), (e as Error).message];
-      if (out.requeued.length || out.parked.length || out.reaped || Object.keys(out.dropped ?? {}).length) {
-        this.telemetry.counted(out);
-        this.sayDone(out);
-      }
+      if (out.requeued.length || out.parked.length || out.reaped || Object.keys(out.dropped ?? {}).length) this.sayDone(out);
       throw e;
     }
     this.telemetry.swept(out, performance.now() - clock);
@@ -340,6 +337,7 @@ export class Monitor extends MeteredProcess {
         // (done in Redis, late or not: said with the sweep's, test/monitor-sweep-cut-reported.test.ts)
         out.requeued.push(...r.requeued);
         out.parked.push(...r.parked);
+        this.telemetry.counted({ requeued: r.requeued, parked: r.parked, reaped: 0 });
         // (and the monitor lost Redis meanwhile, though no close said so: a hold from its last
         // sweep before, as for any loss; what this call requeued was stale when it was sent)
         if (by !== undefined && r.now > by) {
@@ -369,6 +367,7 @@ export class Monitor extends MeteredProcess {
       sent.at = performance.now();
       const r = await reapEnded(this.redis, keys, config.endRetention, SWEEP_BATCH);
       out.reaped += r.reaped;
+      this.telemetry.counted({ requeued: [], parked: [], reaped: r.reaped });
       backlog = r.left;
       if (backlog === 0) break;
       if (!timeLeft()) {

@@ -76,14 +76,17 @@ export class MonitorTelemetry {
   /** a sweep (of every partition) ended, after `ms`, with `r` */
   swept(r: SweepResult, ms: number): void {
     this.m.sweepTime.observe(ms / 1000);
-    this.counted(r);
     if (r.behind) this.m.behind.inc();
     this.m.backlog.set(r.backlog ?? 0);
     this.m.hold.set((r.graceLeft ?? 0) / 1000);
   }
 
-  /** what a sweep did (also one a failure cut short: its calls before it are done in Redis) */
-  counted(r: SweepResult): void {
+  /**
+   * what one call of a sweep did, counted as it answers: done in Redis then, whatever follows
+   * (a failure that cuts the sweep short), and before the sweep's other calls (a task requeued
+   * may have run to its end by the time the sweep is over)
+   */
+  counted(r: Pick<SweepResult, 'requeued' | 'parked' | 'reaped'>): void {
     if (r.requeued.length) this.m.requeued.inc(r.requeued.length);
     if (r.parked.length) this.m.parked.inc(r.parked.length);
     if (r.reaped) this.m.cleaned.inc(r.reaped);
