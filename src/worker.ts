@@ -673,9 +673,10 @@ export class Worker extends MeteredProcess {
     part.refused = false;
     // (escaped all the same: a message is what a script wrote, and may hold what an entry held)
     for (const p of parked) {
-      if (p.reason === 'refused') part.refused = true;
-      if (p.reason === 'refused') this.sayRefused(escapeControls(p.message));
-      else log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
+      if (p.reason === 'refused') {
+        part.refused = true;
+        this.sayRefused(escapeControls(p.message));
+      } else log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
     }
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.

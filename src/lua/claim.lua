@@ -85,6 +85,7 @@
 --@include lib/routed-fields.lua
 --@include lib/claim-reply.lua
 --@include lib/stale-receipts.lua
+--@include lib/refusal.lua
 
 -- (at: where this script's ARGV start in the ARGV given, when finish-claim.lua calls it with its
 -- own, not copied; src/scripts.ts)
@@ -252,11 +253,12 @@ if knownHead and len > 0 then verified = math.min(knownN, len) end
 -- below routes to its function's queue whatever the room, so that its turn and its priority
 -- count from this claim.)
 local leanPopped = 0
-local function takeLean(e, raw, h, block)
-  local member, score = placeOf(Q, e.id, now, e.priority, block)
-  claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, e, member, score, e.unqueued)
-end
 if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) or len == 1) then
+  -- (made here, not for every claim: one closure, for the pcall below)
+  local function takeLean(e, raw, h, block)
+    local member, score = placeOf(Q, e.id, now, e.priority, block)
+    claimTask(e.id, e.fn, e.group, h and h[2], h and h[3], raw, e, member, score, e.unqueued)
+  end
   local want = math.min(window, len)
   local whole = true
   while taken < max and roomLeft > 0 and leanPopped < want do
@@ -328,7 +330,7 @@ local promoted, due = 0, -1
 -- letters once mended; the claim goes on. Raised, it failed every worker's claim, and the task
 -- was left QUEUED in no queue)
 local function unpromoted(id, h, err)
-  local why = type(err) == 'table' and err.err or tostring(err)
+  local why = refusal(err)
   local message = 'task ' .. quoted(id) .. ' could not be queued when due: Redis refused a write to its function\'s queue (' .. why .. ')'
   countDelayed(Q, h[2], -1)
   park(deadStore(), now, 'unrunnable', message, redis.call('HGET', prefix .. id, 'data') or '', id, worker, true, { fn = h[2] })
@@ -553,7 +555,7 @@ end
 local function routeSafely(i, e, left)
   local ok, err = pcall(route, i, e, left)
   if ok then return end
-  local why = type(err) == 'table' and err.err or tostring(err)
+  local why = refusal(err)
   refuse('unrunnable', 'task ' .. quoted(e.id or '?') .. ' could not be queued: Redis refused a write to its function\'s queue (' .. why .. ')', e.raw, e.id)
 end
 
@@ -651,7 +653,7 @@ for k = 0, n - 1 do
     local ok, err = pcall(claimFrom, fn)
     if not ok then
       parked[#parked + 1] = 'refused'
-      parked[#parked + 1] = 'claims of function ' .. quoted(fn) .. ' were refused by Redis (' .. (type(err) == 'table' and err.err or tostring(err)) .. '): its tasks wait until the key is mended'
+      parked[#parked + 1] = 'claims of function ' .. quoted(fn) .. ' were refused by Redis (' .. refusal(err) .. '): its tasks wait until the key is mended'
     end
   end
 end

@@ -49,6 +49,7 @@
 --@include lib/park.lua
 --@include lib/put-back.lua
 --@include lib/history.lua
+--@include lib/refusal.lua
 --@include lib/swarm-silence.lua
 
 -- the task's own budget of attempts (its entry's `attempts`), or nil when it set none
@@ -133,7 +134,7 @@ for _, id in ipairs(stale) do
     if not ok and redis.call('HGET', key, 'state') ~= 'RUNNING' then ok = true end
     if not ok then
       redis.call('ZADD', KEYS[1], now, id)
-      refused[#refused + 1] = id .. ': ' .. (type(err) == 'table' and err.err or tostring(err))
+      refused[#refused + 1] = id .. ': ' .. refusal(err)
     else
       redis.call('HSET', key, 'deaths', deaths)
       redis.call('ZREM', KEYS[1], id)

@@ -36,6 +36,7 @@
 --@include lib/now.lua
 --@include lib/delayed.lua
 --@include lib/enqueue.lua
+--@include lib/refusal.lua
 
 local Q, queued, prefix = KEYS[2], KEYS[1], ARGV[1]
 local each = ARGV[2] == 'each'
@@ -138,7 +139,7 @@ for i = 3, #ARGV, 8 do
       -- call, written before or after it, stand. (What it wrote before it raised stays, as a
       -- lone submit's would: a script has no rollback.)
       local ok, e = pcall(write, i)
-      if not ok then out[at] = { err = type(e) == 'table' and e.err or tostring(e) } end
+      if not ok then out[at] = { err = refusal(e) } end
     else
       write(i)
     end
