@@ -1134,9 +1134,14 @@ export class Worker extends MeteredProcess {
       checkLayout(this.redis, this.layoutKey, this.parts.length).catch((e: Error) => this.log.error(`after Redis lost its data: ${e.message}`));
     }
     part.epoch = r.epoch;
-    this.telemetry.lost('heartbeat', lost.map((id) => current(id)!));
-    if (lost.length) this.log.warn(`lease lost for ${lost.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
-    return lost;
+    // (read again after the re-assertions' waits: a task that ended meanwhile, or whose id was
+    // claimed here again under another lease, is not the claim this answer was about; told lost,
+    // the new claim of the id would be aborted for the old one's lease)
+    const still = lost.flatMap((id) => current(id) ?? []);
+    this.telemetry.lost('heartbeat', still);
+    const ids = still.map((t) => t.id);
+    if (ids.length) this.log.warn(`lease lost for ${ids.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
+    return ids;
   }
 
   /**
