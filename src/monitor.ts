@@ -334,24 +334,25 @@ export class Monitor extends MeteredProcess {
         // test/monitor-hold-late-sweep-slow-link.test.ts. A call's own time on its way to Redis
         // counts as the next one's only in what it exceeds this one's.)
         this.clocks.set(keys, { redis: r.now, local: called });
-        // (done in Redis, late or not: said with the sweep's, test/monitor-sweep-cut-reported.test.ts)
+        // (done in Redis, late or not: said with the sweep's, and its prunes, refusals and
+        // cancellations logged, test/monitor-sweep-cut-reported.test.ts)
         out.requeued.push(...r.requeued);
         out.parked.push(...r.parked);
         this.telemetry.counted({ requeued: r.requeued, parked: r.parked, reaped: 0 });
-        // (and the monitor lost Redis meanwhile, though no close said so: a hold from its last
-        // sweep before, as for any loss; what this call requeued was stale when it was sent)
-        if (by !== undefined && r.now > by) {
-          throw new Error(`Redis ran a sweep ${r.now - by + late} ms after it was sent (more than taskTimeout/${LATE_SWEEP_SHARE}): the link was silent, or Redis stalled`);
-        }
-        this.telemetry.requeueCall(performance.now() - called);
         this.telemetry.pruned(r.pruned.length);
-        ({ nextDeadline, now, graceLeft } = r);
         if (r.pruned.length) this.log.warn(`took ${r.pruned.length} silent worker(s) out of the worker list: ${r.pruned.slice(0, 20).join(', ')}`);
         if (r.refused.length) {
           (out.failures ??= []).push(...r.refused);
           this.log.error(`could not requeue ${r.refused.length} stale task(s): Redis refused to put them back (a key of their function's queue damaged?); they stay RUNNING and are tried again a taskTimeout on: ${r.refused.slice(0, 5).join('; ')}`);
         }
         if (r.cancelled.length) this.log.info(`ended ${r.cancelled.length} stale task(s) cancelled while they ran, as cancelled: ${r.cancelled.slice(0, 20).join(', ')}`);
+        // (and the monitor lost Redis meanwhile, though no close said so: a hold from its last
+        // sweep before, as for any loss; what this call requeued was stale when it was sent)
+        if (by !== undefined && r.now > by) {
+          throw new Error(`Redis ran a sweep ${r.now - by + late} ms after it was sent (more than taskTimeout/${LATE_SWEEP_SHARE}): the link was silent, or Redis stalled`);
+        }
+        this.telemetry.requeueCall(performance.now() - called);
+        ({ nextDeadline, now, graceLeft } = r);
         if (!r.more) break;
         if (!timeLeft()) {
           behind = true;

@@ -114,6 +114,35 @@ describe('a sweep cut short by a failing partition', () => {
     expect(told.metric).toBe(ids.length);
   }, 30_000);
 
+  it('what a call answered too late ended as cancelled is said, though the late answer reads as a loss', async () => {
+    const o = server.options();
+    const p = await proxyToRedis(server, cleanup);
+    const client = new Client({ redis: o });
+    cleanup.push(() => client.close());
+    const dying = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 200, concurrency: 4 });
+    cleanup.push(() => dying.kill('SIGKILL'));
+    const id = 'late-cancelled';
+    await client.submit('sleep', { ms: 120_000 }, { id });
+    await dying.waitFor(new RegExp(`^STARTED ${id} 1$`));
+    await startSteadyWorker(o, cleanup, ['other']);
+    const watched = await startWatchedMonitor({ redis: { ...o, port: p.port }, taskTimeout: 2000, checkTaskInterval: 200 }, cleanup);
+    await sleep(500);
+
+    // its worker dead, it is cancelled: the stop reaches no one, and the sweep that finds its
+    // lease stale ends it as cancelled; that sweep is written as the link goes silent, as above
+    dying.kill('SIGKILL');
+    await client.cancel(id);
+    await sleep(1500);
+    p.partition();
+    await sleep(2000);
+    p.heal();
+    const ended = await client.wait(id, { timeout: 8000 });
+    expect(ended.outcome).toBe('cancelled');
+    await sleep(500);
+    expect(watched.lines.some((l) => /after it was sent \(more than taskTimeout\/4\)/.test(l))).toBe(true);
+    expect(watched.lines.filter((l) => /cancelled while they ran/.test(l)).join('\n')).toContain(id);
+  }, 30_000);
+
   it('a lone partition refused: the monitor stays active, says so, and fires schedules', async () => {
     const o = server.options();
     const client = new Client({ redis: o });
