@@ -593,6 +593,14 @@ local function readWritesFirst()
   if anyLimits(Q) then redis.call('HGET', Q .. ':running', '') end
   writable = true
 end
+-- A task popped that a branch below cannot park (a key of the dead-letter store damaged by hand:
+-- WRONGTYPE, refused before anything of the task is written, lib/park.lua) goes back to its
+-- place in its queue, and the refusal is the function's (said in the reply, below); before, it
+-- was left QUEUED in no queue: lost (test/refused-claim-park-popped.test.ts).
+local function putBack(fn, g, member, score, err)
+  enqueue(Q, fn, g, member, score)
+  error(err, 0)
+end
 -- Function fn's tasks, while the worker has room for them.
 local function claimFrom(fn)
   while room[fn] > 0 and taken < max do
@@ -602,7 +610,7 @@ local function claimFrom(fn)
       break
     end
     if not writable then readWritesFirst() end
-    local id, g, member = dequeue(Q, fn, now, heldFrom(fn))
+    local id, g, member, score = dequeue(Q, fn, now, heldFrom(fn))
     if not id then
       noteWake(g)
       break
@@ -613,7 +621,8 @@ local function claimFrom(fn)
       -- queued, but its entry removed by hand: parked, as the monitor parks such a RUNNING
       -- task (requeue.lua), not left QUEUED in no queue
       local message = 'task ' .. quoted(id) .. ' was queued but its hash holds no entry to run'
-      park(deadStore(), now, 'unrunnable', message, '', id, worker, true)
+      local ok, err = pcall(park, deadStore(), now, 'unrunnable', message, '', id, worker, true)
+      if not ok then putBack(fn, g, member, score, err) end
       parked[#parked + 1] = 'unrunnable'
       parked[#parked + 1] = message
     elseif h and h[1] == 'QUEUED' then
@@ -629,7 +638,8 @@ local function claimFrom(fn)
       elseif #h[2] > maxBytes then
         -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
         local message = 'task ' .. quoted(id) .. ' is ' .. #h[2] .. ' bytes, over maxPayloadBytes ' .. maxBytes
-        park(deadStore(), now, 'too_large', message, h[2], id, worker, true, { truncate = true })
+        local ok, err = pcall(park, deadStore(), now, 'too_large', message, h[2], id, worker, true, { truncate = true })
+        if not ok then putBack(fn, g, member, score, err) end
         parked[#parked + 1] = 'too_large'
         parked[#parked + 1] = message
       else

@@ -31,6 +31,17 @@
 --@include lib/park-codes.lua
 
 local function park(D, now, reason, message, raw, id, by, record, extra)
+  -- (the keys written below read before the first write, the stats' `seq` being it: one damaged
+  -- by hand (WRONGTYPE) refuses the parking with nothing of it written, so that a caller that
+  -- took the task out of its place can put it back, not leave it in no place nor an entry the
+  -- index does not list. `seq` advanced before a refusal at `entries` only skips a key. The
+  -- sets and lease index the task leaves are the caller's to have read: claim.lua reads them
+  -- before its pops)
+  redis.call('ZCARD', D.index)
+  if not record then redis.call('ZCARD', D.junk) end
+  local tkey = record and D.prefix .. id
+  local dk = record and D.Q and redis.call('HGET', tkey, 'key')
+  local keyHeld = dk and redis.call('HGET', dedupeKey(D.Q), dk) == id
   redis.call('HSETNX', D.stats, 'seq', now)
   local key = string.format('%d', redis.call('HINCRBY', D.stats, 'seq', 1))
   local history = extra and extra.history
@@ -53,15 +64,13 @@ local function park(D, now, reason, message, raw, id, by, record, extra)
     redis.call('ZADD', D.junk, now, key)
     return key
   end
-  local tkey = D.prefix .. id
   local c = PARK_CODES[reason]
   local err = cjson.encode({ name = c.name, code = c.code, message = message, reason = reason })
   redis.call('HSET', tkey, 'state', 'END', 'outcome', 'failed', 'error', err, 'parked', reason, 'dead', key, 'end', now, 'update', now)
   if extra and extra.fn then redis.call('HSET', tkey, 'function', extra.fn) end
   if history then redis.call('HSET', tkey, 'history', history) end
   -- parked is ended: its dedupe key is free again (retry-dead.lua takes it back if still free)
-  local dk = D.Q and redis.call('HGET', tkey, 'key')
-  if dk and redis.call('HGET', dedupeKey(D.Q), dk) == id then redis.call('HDEL', dedupeKey(D.Q), dk) end
+  if keyHeld then redis.call('HDEL', dedupeKey(D.Q), dk) end
   redis.call('HDEL', tkey, 'lease', 'result')
   redis.call('PERSIST', tkey)
   redis.call('SREM', D.taskSet, id)
