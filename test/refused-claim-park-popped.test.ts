@@ -89,4 +89,24 @@ describe('a claim refused where it parks or ends a task it popped', () => {
     expect(again.parked.map((p) => p.reason)).toEqual(['too_large']);
     await parkedOnce(keys, 'big-1', 'too_large');
   });
+
+  it('a task cancelled while it ran and put back, the ended list damaged: it stays queued, and ends cancelled once mended', async () => {
+    const keys = keysFor(server.options().keyPrefix);
+    await redis.lpush(keys.ended, 'before');
+    await queued(keys, 'cx-1', 'fcx');
+    // (as cancel.lua marks a RUNNING task it stops, which a put-back then leaves queued)
+    await redis.hset(keys.task('cx-1'), 'cancelling', '1');
+    const mend = await damage(keys.ended);
+    const c = await claimAs(redis, keys, 'w1:1', 4, 1_000_000, ['fcx']);
+    expect(c.claimed).toEqual([]);
+    expect(c.parked.map((p) => p.reason)).toEqual(['refused']);
+    await stillQueued(keys, 'cx-1', 'fcx');
+    expect(await redis.hget(keys.task('cx-1'), 'cancelling')).toBe('1');
+    await mend();
+    const again = await claimAs(redis, keys, 'w1:1', 4, 1_000_000, ['fcx']);
+    expect(again.claimed).toEqual([]);
+    expect(await redis.hget(keys.task('cx-1'), 'state')).toBe('END');
+    expect(await redis.hget(keys.task('cx-1'), 'outcome')).toBe('cancelled');
+    expect(await redis.lrange(keys.ended, 0, -1)).toEqual(['before', 'cx-1']);
+  });
 });

@@ -593,13 +593,21 @@ local function readWritesFirst()
   if anyLimits(Q) then redis.call('HGET', Q .. ':running', '') end
   writable = true
 end
--- A task popped that a branch below cannot park (a key of the dead-letter store damaged by hand:
--- WRONGTYPE, refused before anything of the task is written, lib/park.lua) goes back to its
--- place in its queue, and the refusal is the function's (said in the reply, below); before, it
--- was left QUEUED in no queue: lost (test/refused-claim-park-popped.test.ts).
+-- A task popped that a branch below cannot park or end (a key of the dead-letter store, or the
+-- ended list, damaged by hand: WRONGTYPE, refused before anything of the task is written,
+-- lib/park.lua, readCancelWrites) goes back to its place in its queue, and the refusal is the
+-- function's (said in the reply, below); before, it was left QUEUED in no queue: lost, or ended
+-- out of the ended list: never cleaned up, its dedupe key held, its end not told
+-- (test/refused-claim-park-popped.test.ts).
 local function putBack(fn, g, member, score, err)
   enqueue(Q, fn, g, member, score)
   error(err, 0)
+end
+-- what ending a cancelled task writes besides its hash, read first: the ended list, and the
+-- task that holds its dedupe key dk (answered: the key is freed when it is this one)
+local function readCancelWrites(dk)
+  redis.call('LLEN', KEYS[10])
+  return dk and redis.call('HGET', dedupeKey(Q), dk)
 end
 -- Function fn's tasks, while the worker has room for them.
 local function claimFrom(fn)
@@ -630,10 +638,12 @@ local function claimFrom(fn)
         -- cancelled while it ran (cancel.lua), and put back before the stop ended it (its
         -- worker died, or handed it back): it ends cancelled here, it does not run again
         local key = prefix .. id
+        local ok, keyHolder = pcall(readCancelWrites, h[6])
+        if not ok then putBack(fn, g, member, score, keyHolder) end
         redis.call('HSET', key, 'state', 'END', 'update', now, 'end', now, 'outcome', 'cancelled')
         redis.call('HDEL', key, 'cancelling')
         redis.call('RPUSH', KEYS[10], id)
-        if h[6] and redis.call('HGET', dedupeKey(Q), h[6]) == id then redis.call('HDEL', dedupeKey(Q), h[6]) end
+        if keyHolder == id then redis.call('HDEL', dedupeKey(Q), h[6]) end
         publishEvent(key .. '-events', 'end', id, now, 'outcome', '"cancelled"')
       elseif #h[2] > maxBytes then
         -- placed by Client.submit (no worker saw its size) or routed by a worker allowed more
