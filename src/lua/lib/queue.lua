@@ -77,12 +77,18 @@ end
 local function dequeue(Q, fn, now, before)
   local groups, blocked = fnKey(Q, fn, 'groups'), fnKey(Q, fn, 'blocked')
   -- groups whose rate window has passed take their turn again
+  -- (A group moves between `blocked` and its turns with its `blocked-in` set written first, its
+  -- reads before: that set damaged by hand, WRONGTYPE, refuses the move with nothing written, the
+  -- group where it was. Written after, a refusal left it out of `blocked` and of the turns, or
+  -- set aside where no release looks for it: its tasks never ran, the key mended or not;
+  -- test/refused-group-turn.test.ts)
   for _, g in ipairs(redis.call('ZRANGEBYSCORE', blocked, '-inf', now, 'LIMIT', 0, 100)) do
-    redis.call('ZREM', blocked, g)
+    local turn = redis.call('ZCARD', groupKey(Q, fn, g)) > 0 and nextTurn(groups)
     -- no longer blocked here (the set goes with its last function: a task of g taken now may
     -- never run, parked too_large, and so never release g to drop it)
     redis.call('SREM', blockedInKey(Q, g), fn)
-    if redis.call('ZCARD', groupKey(Q, fn, g)) > 0 then redis.call('ZADD', groups, nextTurn(groups), g) end
+    redis.call('ZREM', blocked, g)
+    if turn then redis.call('ZADD', groups, turn, g) end
   end
   -- (groups passed over: their heads wait for the `before` place)
   local passed = 0
@@ -94,9 +100,9 @@ local function dequeue(Q, fn, now, before)
     local first = not untilMs and before and redis.call('ZRANGE', groupKey(Q, fn, g), 0, 0, 'WITHSCORES')
     local at = first and tonumber(first[2])
     if untilMs then
-      redis.call('ZREM', groups, g)
-      redis.call('ZADD', blocked, untilMs == -1 and '+inf' or untilMs, g)
       redis.call('SADD', blockedInKey(Q, g), fn)
+      redis.call('ZADD', blocked, untilMs == -1 and '+inf' or untilMs, g)
+      redis.call('ZREM', groups, g)
     elseif at and (at > before[1] or (at == before[1] and first[1] >= before[2])) then
       passed = passed + 1
     else
