@@ -31,7 +31,9 @@
   Returns one per task: 1 queued; 0 its id is taken; -1 free, but not written because another
   id of the batch is taken (`all`: a batch with a 0 writes nothing; never in `each`); { id } of
   the task that holds its dedupe key (nothing written for it); or (`each` only) an error reply,
-  when its writes raised.
+  when its writes raised. (`each`: a task whose dedupe key an earlier task of the call holds,
+  whose writes raised, is answered as a submit of its own: that task was never made, the key
+  is free.)
 ]]
 --@include lib/now.lua
 --@include lib/delayed.lua
@@ -55,11 +57,13 @@ local function keyHolder(k, batchKeys)
 end
 
 -- 1. Checks, nothing written: every id free (and not twice in the batch), dedupe keys resolved.
-local out, taken, seen, batchKeys = {}, false, {}, {}
+-- (heldInBatch[j]: task j's dedupe key, when a task before it in this call holds it)
+local out, taken, seen, batchKeys, heldInBatch = {}, false, {}, {}, {}
 for i = 3, #ARGV, 8 do
   local id, k = ARGV[i], ARGV[i + 7]
   local holder = k ~= '' and keyHolder(k, batchKeys)
   if holder then
+    if batchKeys[k] then heldInBatch[#out + 1] = k end
     out[#out + 1] = { holder }
   elseif seen[id] or redis.call('EXISTS', prefix .. id) == 1 or redis.call('SISMEMBER', queued, id) == 1 then
     out[#out + 1] = 0
@@ -132,14 +136,37 @@ local function write(i)
 end
 for i = 3, #ARGV, 8 do
   local at = (i - 3) / 8 + 1
+  local k = heldInBatch[at]
+  if each and k then
+    -- Its key's holder is a task of this call, written before it. Refused (below), that task
+    -- was never made and the key is free: this one is a submit of its own, as it would be sent
+    -- a moment later (answered with the refused one's id, it named a task that never was;
+    -- test/refused-submit-dedupe-holder.test.ts). Its id, not checked when its key was held,
+    -- is checked now.
+    local id = ARGV[i]
+    if batchKeys[k] then
+      out[at] = { batchKeys[k] }
+    elseif seen[id] or redis.call('EXISTS', prefix .. id) == 1 or redis.call('SISMEMBER', queued, id) == 1 then
+      out[at] = 0
+    else
+      seen[id] = true
+      batchKeys[k] = id
+      out[at] = 1
+    end
+  end
   if out[at] == 1 then
     if each then
       -- A write that raises (a key of the swarm's edited by hand into another type) fails its
       -- own submit, answered with the error, as it would have failed alone; the others of the
       -- call, written before or after it, stand. (What it wrote before it raised stays, as a
-      -- lone submit's would: a script has no rollback.)
+      -- lone submit's would: a script has no rollback; the dedupe key it wrote names a task
+      -- keyHolder finds not made.)
       local ok, e = pcall(write, i)
-      if not ok then out[at] = { err = refusal(e) } end
+      if not ok then
+        out[at] = { err = refusal(e) }
+        local own = ARGV[i + 7]
+        if own ~= '' and batchKeys[own] == ARGV[i] then batchKeys[own] = nil end
+      end
     else
       write(i)
     end
