@@ -1084,15 +1084,19 @@ export class Worker extends MeteredProcess {
 
   private async renewOnce(): Promise<string[]> {
     this.telemetry.renewing(this.tasks.values());
-    let lost: string[];
+    let lost: LocalTask[];
     if (this.parts.length === 1) lost = await this.renewIn(this.parts[0]!, this.held());
     // every partition, each with its own leases (one with none still says this worker lives)
     else lost = (await Promise.all(this.parts.map((part) => this.renewIn(part, this.held(undefined, part.index))))).flat();
     this.telemetry.renewed();
-    return lost;
+    // (read again once every partition has answered: one that answered first waited for the
+    // others, and a task it found lost may have been claimed here again meanwhile, whose new
+    // claim the id would abort)
+    return lost.flatMap((t) => (this.tasks.get(t.id) === t ? [t.id] : []));
   }
 
-  private async renewIn(part: WorkerPartition, held: HeldLease[]): Promise<string[]> {
+  /** renew the leases `held` in partition `part`: the claims among them found lost */
+  private async renewIn(part: WorkerPartition, held: HeldLease[]): Promise<LocalTask[]> {
     const sent = performance.now();
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval, this.owner);
     this.telemetry.renewCall(performance.now() - sent);
@@ -1139,9 +1143,8 @@ export class Worker extends MeteredProcess {
     // the new claim of the id would be aborted for the old one's lease)
     const still = lost.flatMap((id) => current(id) ?? []);
     this.telemetry.lost('heartbeat', still);
-    const ids = still.map((t) => t.id);
-    if (ids.length) this.log.warn(`lease lost for ${ids.join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
-    return ids;
+    if (still.length) this.log.warn(`lease lost for ${still.map((t) => t.id).join(', ')}: requeued or claimed elsewhere; abandoning our copy`);
+    return still;
   }
 
   /**
