@@ -1623,7 +1623,9 @@ export class Worker extends MeteredProcess {
           const left = input.ids.filter((id) => !back.includes(id) && this.tasks.has(id));
           if (left.length && each.every((r) => r.status === 'fulfilled')) {
             const lost = await this.renewAll().catch(() => [] as string[]);
-            const again = left.filter((id) => !lost.includes(id));
+            // (read after the renew's wait: a function that returned meanwhile has its END on its
+            // way, refused until the renew re-asserted its task; handed back, it would run again)
+            const again = left.filter((id) => !lost.includes(id) && this.tasks.get(id)?.settled !== true);
             if (again.length) {
               const more = await handAll(again);
               back = [...back, ...more.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))];
