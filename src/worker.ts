@@ -1120,6 +1120,15 @@ export class Worker extends MeteredProcess {
     // cancelled while running: its stop was published, and is sent here again in case it reached
     // no one (a stop to a task already stopping changes nothing)
     for (const id of r.cancelled) if (current(id)) this.actor?.send({ type: 'CONTROL', id, command: 'stop' });
+    if (part.epoch !== '' && r.epoch !== part.epoch) {
+      // Redis lost its data there, and with it perhaps the swarm's partition count: written
+      // again, so that a component of another count starting now is still refused
+      checkLayout(this.redis, this.layoutKey, this.parts.length).catch((e: Error) => this.log.error(`after Redis lost its data: ${e.message}`));
+    }
+    // (before the re-assertions' waits: a claim answered meanwhile ran under this epoch, and its
+    // tasks take it; given the old one, a hash of theirs cleaned up since was taken for lost data
+    // and brought back)
+    part.epoch = r.epoch;
     // Each hash is judged against the epoch under which this worker last found it (not the
     // partition's last renew): a renew holds the leases of its start, and one that named only
     // some of them, sent before Redis lost its data and answered by the emptied Redis, has seen
@@ -1135,12 +1144,6 @@ export class Worker extends MeteredProcess {
       const t = current(h.id);
       if (t && !lost.includes(h.id)) t.epoch = r.epoch;
     }
-    if (part.epoch !== '' && r.epoch !== part.epoch) {
-      // Redis lost its data there, and with it perhaps the swarm's partition count: written
-      // again, so that a component of another count starting now is still refused
-      checkLayout(this.redis, this.layoutKey, this.parts.length).catch((e: Error) => this.log.error(`after Redis lost its data: ${e.message}`));
-    }
-    part.epoch = r.epoch;
     // (read again after the re-assertions' waits: a task that ended meanwhile, or whose id was
     // claimed here again under another lease, is not the claim this answer was about; told lost,
     // the new claim of the id would be aborted for the old one's lease)
