@@ -146,6 +146,13 @@ interface WorkerPartition {
    * (test/refused-claim-swarm-key-spin.test.ts). It waits for a new entry or the poll.
    */
   refused: boolean;
+  /**
+   * the last claim there took nothing and said Redis refused something: an entry it could
+   * neither route nor park (its function's queue and the dead-letter store damaged) waits in the
+   * ingress, where every block returns at once: the next wait first sleeps for its poll
+   * (test/refused-route-park-refused.test.ts)
+   */
+  stalled: boolean;
 }
 
 export class Worker extends MeteredProcess {
@@ -356,7 +363,7 @@ export class Worker extends MeteredProcess {
             })
         : undefined,
     );
-    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', owners: new OwnerEntries(), othersGone: [], refused: false };
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', owners: new OwnerEntries(), othersGone: [], refused: false, stalled: false };
   }
 
   /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
@@ -681,6 +688,7 @@ export class Worker extends MeteredProcess {
         this.sayRefused(escapeControls(p.message));
       } else log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
     }
+    part.stalled = part.refused && claimed.length === 0;
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
       try {
@@ -984,6 +992,11 @@ export class Worker extends MeteredProcess {
           for (const [part, id] of blocked) unblock(part, id);
           blocked.clear();
         };
+        // (a partition stalled, its block returns at once: see WorkerPartition.stalled)
+        if (this.parts.some((part) => part.stalled)) {
+          await this.waitForFunction(wait, effect, w);
+          if (effect.aborted()) return { tasks: [] };
+        }
         w.end = endAll;
         const offAbort = effect.onAbort(endAll);
         try {
@@ -1433,7 +1446,11 @@ export class Worker extends MeteredProcess {
                   w.end = () => void atKey(this.redis, keys.newQueue, 'CLIENT', 'UNBLOCK', id).catch(() => {});
                   if (w.roused) w.end();
                 };
-                got = this.noteReply(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock, part.refused)));
+                if (part.stalled) await this.waitForFunction(wait, effect, w);
+                if (aborted()) {
+                  part.ledger.unsent(request);
+                  got = NO_CLAIM();
+                } else got = this.noteReply(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock, part.refused)));
               }
             } catch (e) {
               if (!aborted()) throw e;

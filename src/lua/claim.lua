@@ -452,13 +452,18 @@ end
 local popped = leanPopped
 
 local batch = {}
+-- (each entry as popped: a too large one's judgement keeps only its start, routeSafely)
+local raws = {}
 if not stepwise then
   for _ = 1, window do
     local raw = redis.call('RPOP', Q)
     if not raw then break end
     popped = popped + 1
     -- (a wake marker has done its job: dropped)
-    if raw ~= 'wake' then batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4]) end
+    if raw ~= 'wake' then
+      batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4])
+      raws[#batch] = raw
+    end
   end
 end
 
@@ -552,11 +557,23 @@ end
 -- Raised, it failed the claim after the pops: every entry the claim had popped was lost, tasks of
 -- other functions with them (test/refused-write-leaves-nothing.test.ts). Nothing of the entry is
 -- written before the refusal (route writes its structure first, lib/queue.lua `enqueue`).
-local function routeSafely(i, e, left)
+-- Parking refused too (the dead-letter store damaged by hand), the entry goes back to the
+-- ingress, on the left, behind what is queued, and the refusal is said: raised, the claim failed
+-- after its pops, and the good entries popped with it were lost (test/refused-route-park-
+-- refused.test.ts). It comes round again at later claims, parked once the store is mended.
+local pushedBack = false
+local function routeSafely(i, e, left, raw)
   local ok, err = pcall(route, i, e, left)
   if ok then return end
   local why = refusal(err)
-  refuse('unrunnable', 'task ' .. quoted(e.id or '?') .. ' could not be queued: Redis refused a write to its function\'s queue (' .. why .. ')', e.raw, e.id)
+  local message = 'task ' .. quoted(e.id or '?') .. ' could not be queued: Redis refused a write to its function\'s queue (' .. why .. ')'
+  if e.bad then message = e.bad[2] .. '; and Redis refused to park it (' .. why .. ')' end
+  ok, err = pcall(refuse, 'unrunnable', message, e.raw or e.bad[3], e.id or e.bad[4])
+  if ok then return end
+  redis.call('LPUSH', Q, raw)
+  pushedBack = true
+  parked[#parked + 1] = 'refused'
+  parked[#parked + 1] = 'entry ' .. quoted(e.id or excerpt(raw)) .. ' could not be routed nor parked: Redis refused (' .. refusal(err) .. '); it waits in the queue until the key is mended'
 end
 
 if stepwise then
@@ -568,13 +585,14 @@ if stepwise then
     if raw ~= 'wake' then
       batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4])
       alone[#batch] = true
-      routeSafely(#batch, batch[#batch], math.min(window, len) - popped + 1)
+      routeSafely(#batch, batch[#batch], math.min(window, len) - popped + 1, raw)
     end
   end
 else
-  for i, e in ipairs(batch) do routeSafely(i, e, #batch - i + 1) end
+  for i, e in ipairs(batch) do routeSafely(i, e, #batch - i + 1, raws[i]) end
 end
-noteWindow(db, Q, verified, popped)
+-- (an entry pushed back is not known plain: nothing is known)
+noteWindow(db, Q, pushedBack and 0 or verified, popped)
 
 -- 2. Claiming, from each of the worker's functions in turn.
 -- The swarm's keys a task is written to once it is popped from its function's queue (dequeue:
