@@ -165,7 +165,19 @@ export function formatControl(c: ControlInput): string {
       throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${(e as Error).message}`);
     }
   }
-  throw new InvalidTaskError(`control must be "stop", "reload", "watch" or {event_name, event}, got ${JSON.stringify(c)}`);
+  throw new InvalidTaskError(`control must be "stop", "reload", "watch" or {event_name, event}, got ${shownControl(c)}`);
+}
+
+/** the refused message as its refusal shows it: JSON where JSON can write it (a BigInt, a cycle it cannot) */
+function shownControl(c: unknown): string {
+  try {
+    const json = JSON.stringify(c);
+    if (json !== undefined) return json;
+  } catch {
+    // (said by its kind below)
+  }
+  const kind = typeof c;
+  return kind === 'undefined' ? 'undefined' : kind === 'object' ? 'an object JSON cannot write' : `a ${kind}`;
 }
 
 export interface TaskEvent {

@@ -5,7 +5,9 @@
  *   `.id` of undefined;
  * - retryDead(null) / purgeDead(undefined): `letter.key` read of null;
  * - a client closed before its first call, asked to read: it said Redis could not be reached
- *   ("nothing was sent"), where a closed client's calls are a StateError.
+ *   ("nothing was sent"), where a closed client's calls are a StateError;
+ * - control with a message that is no control and that JSON cannot write (a BigInt, a cycle):
+ *   the refusal's own message was made with JSON.stringify, which threw its TypeError instead.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -67,5 +69,13 @@ describe('caller mistakes are TaskSwarmErrors', () => {
       await c.close();
       await expect(call(c), String(call)).rejects.toBeInstanceOf(StateError);
     }
+  });
+
+  it('control with a message JSON cannot write (a BigInt, a cycle): an InvalidTaskError naming what it is, not a TypeError', async () => {
+    const c = client();
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    await expect(c.control('x', 5n as never)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringMatching(/control must be .* got a bigint/) });
+    await expect(c.control('x', cycle as never)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringMatching(/control must be .* got an object/) });
   });
 });
