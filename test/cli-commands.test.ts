@@ -188,6 +188,9 @@ describe('mistakes in the command line: one line, exit 2', () => {
     ['a field of the schema that is not an integer', ['monitor', '--task-timeout', '1.5'], {}, /^task-swarm: --task-timeout must be an integer, got "1.5"$/],
     ['a control message that is none', ['control', 'id', 'pause'], {}, /^task-swarm: control message "pause" is none of stop, reload, watch; a custom event is JSON/],
     ['a control message that is not JSON', ['control', 'id', '{pause'], {}, /^task-swarm: control message is not valid JSON/],
+    // (JSON.parse reads such a number as Infinity, which JSON.stringify writes as null: the task would get null where the user typed a number)
+    ['json-data holding a number too large for a double', ['submit', 'f', '{"n":1e400}'], {}, /^task-swarm: json-data holds a number too large to be carried \(1e400\), which would arrive as null$/],
+    ['a control event holding a number too large for a double', ['control', 'id', '{"event_name":"e","event":[-2e308]}'], {}, /^task-swarm: control message holds a number too large to be carried \(-2e308\), which would arrive as null$/],
     ['the typed Redis password and its file both', ['status', '--redis-password', 'x', '--redis-password-file', '/dev/null'], {}, /^task-swarm: --redis-password and --redis-password-file both given/],
   ];
   for (const [what, argv, env, message] of mistakes) {

@@ -53,9 +53,26 @@ export function parseDurable(raw: string): number {
 }
 
 export function parseJson(what: string, raw: string): unknown {
+  let huge = false;
+  let v: unknown;
   try {
-    return JSON.parse(raw);
+    v = JSON.parse(raw, (_k, x: unknown) => {
+      if (typeof x === 'number' && !Number.isFinite(x)) huge = true;
+      return x;
+    });
   } catch (e) {
     throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}`);
   }
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the task (or the
+  // event) would get null where a number was typed
+  if (huge) throw new UsageError(`${what} holds a number too large to be carried (${hugeNumber(raw)}), which would arrive as null`);
+  return v;
+}
+
+/** the first number of this (valid) JSON text that a double cannot hold, as typed */
+function hugeNumber(json: string): string {
+  for (const [token] of json.matchAll(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g)) {
+    if (!token.startsWith('"') && !Number.isFinite(Number(token))) return token.length > 40 ? `${token.slice(0, 40)}…` : token;
+  }
+  return 'Infinity';
 }
