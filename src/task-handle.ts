@@ -6,7 +6,7 @@
  */
 import type { LocalTask, Task } from './task.js';
 import type { LazyAbort } from '../actors/lazy-abort.js';
-import { checkEventName, taskData } from './wire.js';
+import { checkEventName, checkListener, taskData } from './wire.js';
 
 /** what a handle needs of the worker */
 export interface HandleDeps {
@@ -65,7 +65,8 @@ export class TaskHandle implements Task {
 
   // Listeners are the run's: a run a reload detached adds none (it hears no more events).
   get on(): (eventName: string, handler: Handler) => this {
-    return (name, handler) => {
+    return (eventName, handler) => {
+      const name = checkListener(eventName, handler);
       if (this.#t.listening !== this.#abort) return this;
       const listeners = (this.#t.listeners ??= new Map());
       let set = listeners.get(name);

@@ -23,7 +23,10 @@ export interface Task<D = any> {
    * `retrying`), an empty name, or data JSON cannot carry.
    */
   emit(event: string, data?: unknown): void;
-  /** listen for custom control events `{event_name, event}` sent to this task */
+  /**
+   * listen for custom control events `{event_name, event}` sent to this task. Throws an
+   * InvalidTaskError for a name that is not a non-empty string, or a handler that is no function.
+   */
   on(eventName: string, handler: (payload: unknown) => void): this;
   off(eventName: string, handler: (payload: unknown) => void): this;
   /**

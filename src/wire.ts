@@ -210,6 +210,17 @@ export function checkEventName(event: unknown): string {
   return event;
 }
 
+/**
+ * What `task.on` is given: a listener that is no function would throw at each event of its name
+ * (reported by the worker as the listener's own failure), and a name that is no string would be
+ * heard by none; both are said in the task function's own call.
+ */
+export function checkListener(name: unknown, handler: unknown): string {
+  if (typeof name !== 'string' || name === '') throw new InvalidTaskError(`task.on: the event name must be a non-empty string, got ${describeValue(name)}`);
+  if (typeof handler !== 'function') throw new InvalidTaskError(`task.on(${quote(name)}): the handler must be a function, got ${describeValue(handler)}`);
+  return name;
+}
+
 export function formatEvent(event: string, data: unknown, at = Date.now()): string {
   const dropped = jsonDrops(data);
   if (dropped) throw new InvalidTaskError(`event "${event}": data is ${dropped}, which JSON cannot carry`);

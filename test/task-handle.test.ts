@@ -76,3 +76,38 @@ describe('a task function that takes its Task apart', () => {
     for (const id of ids) expect(events.get(id)?.find((e) => e.event === 'mine')?.data).toEqual({ id });
   });
 });
+
+describe('a task function that listens with a mistake in its call', () => {
+  it('on with a name that is no event name, or a handler that is no function: an InvalidTaskError in its own call, naming what it was given', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const w = new Worker({ port: 0, redis: o, logger: quiet });
+    const refused: unknown[] = [];
+    w.addTaskFunction('listens', (task: Task) => {
+      for (const [name, handler] of [
+        [5, () => {}],
+        ['', () => {}],
+        ['ping', undefined],
+        ['ping', 'handler'],
+      ] as const) {
+        try {
+          task.on(name as never, handler as never);
+          refused.push('taken');
+        } catch (e) {
+          refused.push(e);
+        }
+      }
+      return 'ran';
+    });
+    cleanup.push(() => w.stop());
+    await w.start();
+    expect((await c.wait(await c.submit('listens'), { timeout: 10_000 })).result).toBe('ran');
+    expect(refused).toEqual([
+      expect.objectContaining({ code: 'ERR_INVALID_TASK', message: 'task.on: the event name must be a non-empty string, got 5' }),
+      expect.objectContaining({ code: 'ERR_INVALID_TASK', message: 'task.on: the event name must be a non-empty string, got ""' }),
+      expect.objectContaining({ code: 'ERR_INVALID_TASK', message: 'task.on("ping"): the handler must be a function, got undefined' }),
+      expect.objectContaining({ code: 'ERR_INVALID_TASK', message: 'task.on("ping"): the handler must be a function, got "handler"' }),
+    ]);
+  });
+});
