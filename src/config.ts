@@ -5,6 +5,7 @@
  */
 import { hostProblem, parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
+import { quote } from './quote.js';
 import type { LoggerLike } from './logger.js';
 import { hashTag, resolveConnectionForm, type SentinelAddress, type TlsConfig } from './redis-forms.js';
 
@@ -169,12 +170,12 @@ function resolveFields<S extends Record<string, Field>>(what: string, schema: S,
 function check(name: string, field: Field, raw: unknown): unknown {
   if (field.kind === 'tls' || field.kind === 'nodes') return raw; // checked with the rest of the connection form
   if (field.kind === 'string' || field.kind === 'enum') {
-    if (typeof raw !== 'string') throw new ConfigError(`${name} must be a string, got ${JSON.stringify(raw)}`);
-    if (field.values && !field.values.includes(raw)) throw new ConfigError(`${name} must be ${field.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${JSON.stringify(raw)}`);
+    if (typeof raw !== 'string') throw new ConfigError(`${name} must be a string, got ${quote(raw)}`);
+    if (field.values && !field.values.includes(raw)) throw new ConfigError(`${name} must be ${field.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${quote(raw)}`);
     return raw;
   }
   if (typeof raw !== 'number' || !Number.isFinite(raw) || !Number.isInteger(raw)) {
-    throw new ConfigError(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${name} must be an integer, got ${quote(raw)}`);
   }
   if (field.kind === 'percent' && (raw < 0 || raw > 100)) throw new ConfigError(`${name} must be between 0 and 100, got ${raw}`);
   if (field.kind === 'port' && (raw < 0 || raw > 65535)) throw new ConfigError(`${name} must be a port number 0-65535, got ${raw}`);
@@ -214,7 +215,7 @@ export function resolveRedisConfig(input: unknown): RedisConfig {
 
 function checkMetricsHost(what: string, host: string): void {
   const problem = hostProblem(host);
-  if (problem) throw new ConfigError(`${what}.metricsHost must be an IP address or a host name, got ${JSON.stringify(host)}: ${problem}`);
+  if (problem) throw new ConfigError(`${what}.metricsHost must be an IP address or a host name, got ${quote(host)}: ${problem}`);
 }
 
 export function resolveWorkerConfig(input: unknown): WorkerConfig {
@@ -223,12 +224,12 @@ export function resolveWorkerConfig(input: unknown): WorkerConfig {
   if (o.secret !== undefined && typeof o.secret !== 'string') throw new ConfigError('Worker.secret must be a string');
   if (c.host !== undefined) {
     const problem = hostProblem(c.host);
-    if (problem) throw new ConfigError(`Worker.host must be an IP address or a host name, got ${JSON.stringify(c.host)}: ${problem}`);
+    if (problem) throw new ConfigError(`Worker.host must be an IP address or a host name, got ${quote(c.host)}: ${problem}`);
   }
   checkMetricsHost('Worker', c.metricsHost);
   if (c.advertise !== undefined) {
     const a = parseAddress(c.advertise, { strict: true });
-    if (!a.ok) throw new ConfigError(`Worker.advertise must be "host:port" (IPv6: "[addr]:port"), got ${JSON.stringify(c.advertise)}: ${a.reason}`);
+    if (!a.ok) throw new ConfigError(`Worker.advertise must be "host:port" (IPv6: "[addr]:port"), got ${quote(c.advertise)}: ${a.reason}`);
   }
   return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
 }

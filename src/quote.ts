@@ -13,5 +13,19 @@ export function escapeControls(s: string): string {
   });
 }
 
-/** A string in double quotes, escaped like JSON: user input and Redis strings in messages (anything else as JSON). */
-export const quote = (s: unknown): string => escapeControls(JSON.stringify(s) ?? String(s));
+/**
+ * A string in double quotes, escaped like JSON: user input and Redis strings in messages (anything
+ * else as JSON). Total: a refusal that names a caller's mistake must not throw a TypeError of its
+ * own (JSON.stringify refuses a BigInt and a cycle, and writes NaN as null).
+ */
+export const quote = (s: unknown): string => escapeControls(shown(s));
+
+function shown(s: unknown): string {
+  if (typeof s === 'number') return String(s);
+  if (typeof s === 'bigint') return `${s}n`;
+  try {
+    return JSON.stringify(s) ?? String(s);
+  } catch {
+    return `${typeof s === 'object' ? 'an object' : `a ${typeof s}`} JSON cannot write`;
+  }
+}

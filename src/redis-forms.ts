@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
+import { quote } from './quote.js';
 
 export interface SentinelAddress {
   host: string;
@@ -160,16 +161,16 @@ export function hashTag(prefix: string): string | undefined {
 }
 
 function checkNodes(what: string, raw: unknown): SentinelAddress[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(`${what} must be a non-empty array of { host, port }, got ${JSON.stringify(raw)}`);
+  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(`${what} must be a non-empty array of { host, port }, got ${quote(raw)}`);
   return raw.map((s, i) => {
     const name = `${what}[${i}]`;
-    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new ConfigError(`${name} must be { host, port }, got ${JSON.stringify(s)}`);
+    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new ConfigError(`${name} must be { host, port }, got ${quote(s)}`);
     const { host, port, ...rest } = s as Record<string, unknown>;
     const extra = Object.keys(rest);
     if (extra.length) throw new ConfigError(`${name}: unknown option "${extra[0]}" (known: host, port)`);
-    if (typeof host !== 'string' || host === '') throw new ConfigError(`${name}.host must be a non-empty string, got ${JSON.stringify(host)}`);
+    if (typeof host !== 'string' || host === '') throw new ConfigError(`${name}.host must be a non-empty string, got ${quote(host)}`);
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new ConfigError(`${name}.port must be a port number 1-65535, got ${JSON.stringify(port)}`);
+      throw new ConfigError(`${name}.port must be a port number 1-65535, got ${quote(port)}`);
     }
     return { host, port };
   });
@@ -270,11 +271,11 @@ function resolveTls(raw: unknown): TlsConfig {
     throw new ConfigError(`redis.tls.${out.cert === undefined ? 'cert' : 'key'} is missing: a client certificate goes with its key`);
   }
   if (t.servername !== undefined) {
-    if (typeof t.servername !== 'string' || t.servername === '') throw new ConfigError(`redis.tls.servername must be a non-empty string, got ${JSON.stringify(t.servername)}`);
+    if (typeof t.servername !== 'string' || t.servername === '') throw new ConfigError(`redis.tls.servername must be a non-empty string, got ${quote(t.servername)}`);
     out.servername = t.servername;
   }
   if (t.rejectUnauthorized !== undefined) {
-    if (typeof t.rejectUnauthorized !== 'boolean') throw new ConfigError(`redis.tls.rejectUnauthorized must be true or false, got ${JSON.stringify(t.rejectUnauthorized)}`);
+    if (typeof t.rejectUnauthorized !== 'boolean') throw new ConfigError(`redis.tls.rejectUnauthorized must be true or false, got ${quote(t.rejectUnauthorized)}`);
     out.rejectUnauthorized = t.rejectUnauthorized;
   }
   return out;
@@ -335,7 +336,7 @@ function readPem(name: string, v: unknown): string {
     if (!text.includes(PEM_HEADER)) throw new ConfigError(`${name}: the Buffer given holds no PEM block ("${PEM_HEADER}...")`);
     return text;
   }
-  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text, a Buffer of it, or the path of a PEM file, got ${name.endsWith('.key') ? kind(v) : JSON.stringify(v)}`);
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${name} must be PEM text, a Buffer of it, or the path of a PEM file, got ${name.endsWith('.key') ? kind(v) : quote(v)}`);
   if (v.includes(PEM_HEADER)) return v;
   let text: string;
   try {

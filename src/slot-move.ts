@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { Redis, ReplyError } from 'ioredis';
 import { resolveRedisConfig, type RedisOptions } from './config.js';
 import { ConfigError, RedisUnavailableError, StateError } from './errors.js';
+import { quote } from './quote.js';
 import { partitionKeys, partitionPrefix } from './partitions.js';
 import { isClusterRedirect } from './cluster-redirect.js';
 
@@ -82,7 +83,7 @@ export async function moveSwarmSlot(redis: RedisOptions, to: { host: string; por
   if (!c.cluster) throw new ConfigError('moveSwarmSlot: redis must name a Cluster (redis.cluster or a redis+cluster:// url)');
   const partition = o.partition ?? 0;
   if (!Number.isInteger(partition) || partition < 0 || partition >= c.partitions) {
-    throw new ConfigError(`moveSwarmSlot: partition must be an integer from 0 to ${c.partitions - 1} (redis.partitions is ${c.partitions}), got ${JSON.stringify(o.partition)}`);
+    throw new ConfigError(`moveSwarmSlot: partition must be an integer from 0 to ${c.partitions - 1} (redis.partitions is ${c.partitions}), got ${quote(o.partition)}`);
   }
   const timeoutMs = o.timeoutMs ?? 60_000;
   const opened: Redis[] = [];

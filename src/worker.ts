@@ -407,7 +407,7 @@ export class Worker extends MeteredProcess {
     if (options === null || typeof options !== 'object') throw new ConfigError(`addTaskFunction("${name}"): options must be an object`);
     const cap = options.concurrency;
     if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 1)) {
-      throw new ConfigError(`addTaskFunction("${name}"): options.concurrency must be an integer >= 1, got ${JSON.stringify(cap)}`);
+      throw new ConfigError(`addTaskFunction("${name}"): options.concurrency must be an integer >= 1, got ${quote(cap)}`);
     }
     this.functions.set(name, fn as TaskFunction);
     if (cap === undefined) this.caps.delete(name);

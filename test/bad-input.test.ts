@@ -325,6 +325,12 @@ describe('a malformed control message on the channel', () => {
   });
 });
 
+function cycle(): object {
+  const o: Record<string, unknown> = {};
+  o.self = o;
+  return o;
+}
+
 describe('invalid configuration', () => {
   const bad: [string, () => unknown, RegExp][] = [
     ['a key name inside the task prefix', () => new Client({ redis: { newQueue: 'task-queue' } }), /redis\.newQueue \("task-queue"\) must not start with redis\.taskPrefix \("task-"\): it would be the key of the task "queue"/],
@@ -336,6 +342,12 @@ describe('invalid configuration', () => {
     ['an unknown option (typo)', () => new Worker({ concurency: 5 } as never), /unknown option "concurency"/],
     ['a bad Redis port', () => new Client({ redis: { port: 70000 } }), /redis\.port must be a port number/],
     ['a wrong type', () => new Monitor({ taskTimeout: '30s' as never }), /Monitor\.taskTimeout must be an integer, got "30s"/],
+    // (the refusal wrote the value with JSON.stringify, which threw its own TypeError for a BigInt or a cycle, and wrote NaN as null)
+    ['a BigInt where a number goes', () => new Worker({ port: 8080n as never }), /Worker\.port must be an integer, got 8080n/],
+    ['NaN where a number goes', () => new Worker({ concurrency: NaN }), /Worker\.concurrency must be an integer, got NaN/],
+    ['a BigInt as the Redis port', () => new Client({ redis: { port: 6379n as never } }), /redis\.port must be an integer, got 6379n/],
+    ['a cycle as the host', () => new Worker({ host: cycle() as never }), /Worker\.host must be a string, got an object JSON cannot write/],
+    ['a BigInt as a sentinel\'s port', () => new Client({ redis: { sentinels: [{ host: 'h', port: 26379n as never }], name: 'm' } }), /redis\.sentinels\[0\]\.port must be a port number 1-65535, got 26379n/],
   ];
   for (const [what, make, message] of bad) {
     it(`${what} throws a ConfigError naming the option`, () => {

@@ -78,4 +78,14 @@ describe('caller mistakes are TaskSwarmErrors', () => {
     await expect(c.control('x', 5n as never)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringMatching(/control must be .* got a bigint/) });
     await expect(c.control('x', cycle as never)).rejects.toMatchObject({ code: 'ERR_INVALID_TASK', message: expect.stringMatching(/control must be .* got an object/) });
   });
+
+  it('a BigInt or a cycle where a group, a limit or a function name goes: a ConfigError naming what it is, not a TypeError', async () => {
+    const c = client();
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    await expect(c.submit('f', 1, { group: 5n as never })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('submit: group must be a string of 1 to 128 bytes of well-formed Unicode, got 5n') });
+    await expect(c.setLimit({ function: 'f' }, { concurrency: 2n as never })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('got 2n') });
+    await expect(c.setLimit(cycle as never, null)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('got an object JSON cannot write') });
+    await expect(c.pause(cycle as never)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('pause: the function must be a non-empty string, got an object JSON cannot write') });
+  });
 });

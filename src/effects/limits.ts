@@ -6,6 +6,7 @@ import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { ConfigError } from '../errors.js';
+import { quote } from '../quote.js';
 import { wellFormed } from '../wire.js';
 
 /** what a limit applies to: one function, or one group (across functions) */
@@ -31,7 +32,7 @@ export interface LimitInfo extends Limit {
 export const LIMIT_MAX = 2 ** 31 - 1;
 const positive = (what: string, v: unknown): number => {
   // (a number as String writes it: JSON.stringify writes NaN and Infinity as null)
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > LIMIT_MAX) throw new ConfigError(`${what} must be an integer from 1 to ${LIMIT_MAX}, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > LIMIT_MAX) throw new ConfigError(`${what} must be an integer from 1 to ${LIMIT_MAX}, got ${quote(v)}`);
   return v;
 };
 
@@ -40,10 +41,10 @@ export function targetField(target: LimitTarget): string {
   if (target === null || typeof target !== 'object') throw new ConfigError('setLimit: the target must be { function } or { group }');
   const keys = Object.keys(target);
   if (keys.length !== 1 || !['function', 'group'].includes(keys[0]!)) {
-    throw new ConfigError(`setLimit: the target must be exactly one of { function } or { group }, got ${JSON.stringify(target)}`);
+    throw new ConfigError(`setLimit: the target must be exactly one of { function } or { group }, got ${quote(target)}`);
   }
   const [kind, name] = Object.entries(target)[0] as [string, unknown];
-  if (typeof name !== 'string' || name === '') throw new ConfigError(`setLimit: target.${kind} must be a non-empty string, got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || name === '') throw new ConfigError(`setLimit: target.${kind} must be a non-empty string, got ${quote(name)}`);
   if (kind === 'group') checkGroup('setLimit: target.group', name);
   return `${kind === 'function' ? 'f' : 'g'}:${name}`;
 }
@@ -55,7 +56,7 @@ export function targetField(target: LimitTarget): string {
  */
 export function checkGroup(what: string, group: unknown): string {
   if (typeof group !== 'string' || group === '' || Buffer.byteLength(group) > 128 || !wellFormed(group)) {
-    throw new ConfigError(`${what} must be a string of 1 to 128 bytes of well-formed Unicode, got ${JSON.stringify(group)?.slice(0, 60)}`);
+    throw new ConfigError(`${what} must be a string of 1 to 128 bytes of well-formed Unicode, got ${quote(group).slice(0, 60)}`);
   }
   return group;
 }

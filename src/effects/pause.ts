@@ -7,6 +7,7 @@ import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { adminCallToken, runScript } from '../scripts.js';
 import { ConfigError } from '../errors.js';
+import { quote } from '../quote.js';
 
 const ALL = '*';
 
@@ -17,7 +18,7 @@ const ALL = '*';
  */
 export function checkPauseTarget(what: 'pause' | 'resume', fn: unknown): string | undefined {
   if (fn === undefined) return undefined;
-  if (typeof fn !== 'string' || fn === '') throw new ConfigError(`${what}: the function must be a non-empty string, got ${JSON.stringify(fn) ?? String(fn)}`);
+  if (typeof fn !== 'string' || fn === '') throw new ConfigError(`${what}: the function must be a non-empty string, got ${quote(fn)}`);
   if (fn === ALL) throw new ConfigError(`${what}: the function name '*' marks the whole swarm in the paused set, so a function of that name cannot be ${what}d alone (${what}() with no function ${what}s the swarm)`);
   return fn;
 }
