@@ -391,7 +391,8 @@ export function serializeError(e: unknown): StoredError {
       if (stack) out.stack = String(stack);
       return out;
     }
-    return { name: 'Error', message: typeof e === 'string' ? e : safeJson(e) };
+    // (as its own text: JSON wrote undefined and a Symbol as "null", and a cycle as "[object Object]" in quotes)
+    return { name: 'Error', message: typeof e === 'string' ? e : typeof e === 'function' ? 'a function' : quote(e) };
   } catch {
     return { name: 'Error', message: UNREADABLE };
   }

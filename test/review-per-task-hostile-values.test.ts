@@ -106,6 +106,30 @@ describe('a value the worker cannot read or write', () => {
     for (const t of ended) expect(t.history?.map((h) => h.outcome)).not.toContain('died');
   });
 
+  it('thrown by a task function that is no Error: its stored message is the value as thrown, never "null" for what was not null', async () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const thrown: Record<string, () => unknown> = {
+      throwsUndefined: () => Promise.reject(undefined),
+      throwsSymbol: () => Promise.reject(Symbol('gone')),
+      throwsNull: () => Promise.reject(null),
+      throwsNumber: () => Promise.reject(5),
+      throwsCycle: () => Promise.reject(cycle),
+      throwsPlainObject: () => Promise.reject({ status: 404 }),
+    };
+    const { c } = await swarm(thrown);
+    const ids = await Promise.all(Object.keys(thrown).map((fn) => c.submit(fn)));
+    const ended = await Promise.all(ids.map((id) => c.wait(id, { timeout: 4000 })));
+    expect(ended.map((t) => [t.outcome, t.error?.message])).toEqual([
+      ['failed', 'undefined'],
+      ['failed', 'Symbol(gone)'],
+      ['failed', 'null'],
+      ['failed', '5'],
+      ['failed', 'an object JSON cannot write'],
+      ['failed', '{"status":404}'],
+    ]);
+  });
+
   it('thrown or rejected by a control-event listener: reported, the task runs on and ends, the process lives', async () => {
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
