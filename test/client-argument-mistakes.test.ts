@@ -88,4 +88,13 @@ describe('caller mistakes are TaskSwarmErrors', () => {
     await expect(c.setLimit(cycle as never, null)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('got an object JSON cannot write') });
     await expect(c.pause(cycle as never)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('pause: the function must be a non-empty string, got an object JSON cannot write') });
   });
+
+  it('pause or resume of a function name holding a lone surrogate: a ConfigError, not a pause of the function named U+FFFD', async () => {
+    const c = client();
+    await expect(c.pause('f\ud800')).rejects.toMatchObject({ code: 'ERR_CONFIG', message: 'pause: the function name must be well-formed Unicode (it holds a lone surrogate), got "f\\ud800"' });
+    await expect(c.resume('f\ud800')).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('resume: the function name must be well-formed Unicode') });
+    await c.submit('f\ufffd', null, { id: 'replacement-char' });
+    expect((await c.get('replacement-char'))?.state).toBe('QUEUED');
+    expect(await c.resume('f\ufffd')).toBe(false);
+  });
 });

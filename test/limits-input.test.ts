@@ -50,6 +50,8 @@ const bad: [string, unknown, unknown, RegExp][] = [
   ['a target of another kind', { queue: 'sleep' }, { concurrency: 1 }, /exactly one of \{ function \} or \{ group \}/],
   ['an empty function', { function: '' }, { concurrency: 1 }, /target\.function must be a non-empty string, got ""/],
   ['a function that is not a string', { function: 7 }, { concurrency: 1 }, /target\.function must be a non-empty string, got 7/],
+  // (a lone surrogate reaches Redis as U+FFFD: the limit would hold the function named so, another one)
+  ['a function holding a lone surrogate', { function: 'f\ud800' }, { concurrency: 1 }, /target\.function must be well-formed Unicode \(it holds a lone surrogate\), got "f\\ud800"$/],
   ['an empty group', { group: '' }, { concurrency: 1 }, /target\.group must be a non-empty string/],
   ['a group over 128 bytes', { group: 'é'.repeat(65) }, { concurrency: 1 }, /target\.group must be a string of 1 to 128 bytes/],
   ['a null target', null, { concurrency: 1 }, /the target must be \{ function \} or \{ group \}/],

@@ -46,6 +46,8 @@ export function targetField(target: LimitTarget): string {
   const [kind, name] = Object.entries(target)[0] as [string, unknown];
   if (typeof name !== 'string' || name === '') throw new ConfigError(`setLimit: target.${kind} must be a non-empty string, got ${quote(name)}`);
   if (kind === 'group') checkGroup('setLimit: target.group', name);
+  // (a lone surrogate reaches Redis as U+FFFD: the limit would hold the function named so)
+  else if (!wellFormed(name)) throw new ConfigError(`setLimit: target.function must be well-formed Unicode (it holds a lone surrogate), got ${quote(name)}`);
   return `${kind === 'function' ? 'f' : 'g'}:${name}`;
 }
 

@@ -8,6 +8,7 @@ import type { Keys } from '../keys.js';
 import { adminCallToken, runScript } from '../scripts.js';
 import { ConfigError } from '../errors.js';
 import { quote } from '../quote.js';
+import { wellFormed } from '../wire.js';
 
 const ALL = '*';
 
@@ -19,6 +20,8 @@ const ALL = '*';
 export function checkPauseTarget(what: 'pause' | 'resume', fn: unknown): string | undefined {
   if (fn === undefined) return undefined;
   if (typeof fn !== 'string' || fn === '') throw new ConfigError(`${what}: the function must be a non-empty string, got ${quote(fn)}`);
+  // (a lone surrogate reaches Redis as U+FFFD: it would pause or resume the function named so)
+  if (!wellFormed(fn)) throw new ConfigError(`${what}: the function name must be well-formed Unicode (it holds a lone surrogate), got ${quote(fn)}`);
   if (fn === ALL) throw new ConfigError(`${what}: the function name '*' marks the whole swarm in the paused set, so a function of that name cannot be ${what}d alone (${what}() with no function ${what}s the swarm)`);
   return fn;
 }
