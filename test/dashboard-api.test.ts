@@ -138,6 +138,10 @@ describe('createDashboard', () => {
     expect(await json(`${url}api/tasks?list=running&limit=100000`)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/limit must be an integer from 1 to 500/) } });
     expect(await json(`${url}api/tasks?list=queued&from=abc`)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/cursor/) } });
     expect(await json(`${url}api/task/nope`)).toMatchObject({ status: 404, body: { code: 'ERR_TASK_NOT_FOUND' } });
+    // (a 500 said "URI malformed", and a far offset "Cannot read properties of undefined": neither named the input)
+    expect(await json(`${url}api/task/%ZZ`)).toMatchObject({ status: 400, body: { error: 'the task id in the path is not percent-encoded UTF-8: "%ZZ"' } });
+    expect(await json(`${url}api/task/%ED%A0%80/stream`)).toMatchObject({ status: 400, body: { error: 'the task id in the path is not percent-encoded UTF-8: "%ED%A0%80"' } });
+    expect(await json(`${url}api/tasks?list=running&from=99999999999999999999999`)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^from must be an offset/) } });
     expect((await fetch(`${url}api/nothing`)).status).toBe(404);
     expect((await fetch(`${url}api/tasks`, { method: 'DELETE' })).status).toBe(405);
   });

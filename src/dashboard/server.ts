@@ -12,6 +12,7 @@ import { Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
 import { ConfigError, ListenError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { partitionKeys } from '../partitions.js';
+import { quote } from '../quote.js';
 import { connect, connectionOwner, type Connection } from '../redis.js';
 import type { ControlInput } from '../wire.js';
 import { machineTrees } from './machine-trees.js';
@@ -159,6 +160,15 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       req.on('error', reject);
     });
 
+  // (decodeURIComponent throws a URIError, which was answered as a 500 "URI malformed")
+  const pathId = (encoded: string): string => {
+    try {
+      return decodeURIComponent(encoded);
+    } catch {
+      throw new HttpError(400, `the task id in the path is not percent-encoded UTF-8: ${quote(encoded)}`);
+    }
+  };
+
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const path = url.pathname;
@@ -189,12 +199,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         return void tick();
       }
       if (taskRoute && taskRoute[2] === undefined) {
-        const t = await client.get(decodeURIComponent(taskRoute[1]!));
-        if (!t) throw new TaskNotFoundError(decodeURIComponent(taskRoute[1]!));
+        const t = await client.get(pathId(taskRoute[1]!));
+        if (!t) throw new TaskNotFoundError(pathId(taskRoute[1]!));
         return send(res, 200, t);
       }
       if (taskRoute && taskRoute[2] === 'stream') {
-        const stop = followTask(client, decodeURIComponent(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
+        const stop = followTask(client, pathId(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
         follows.add(stop);
         return sse(req, res, () => (follows.delete(stop), stop()), stop.ready);
       }
@@ -204,13 +214,13 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const refused = checkMutation(req, token, readOnly);
     if (refused) throw new HttpError(refused.status, refused.reason);
     const body = await readBody(req);
-    if (taskRoute?.[2] === 'cancel') return send(res, 200, { result: await client.cancel(decodeURIComponent(taskRoute[1]!)) });
+    if (taskRoute?.[2] === 'cancel') return send(res, 200, { result: await client.cancel(pathId(taskRoute[1]!)) });
     if (taskRoute?.[2] === 'control') {
       const m = body.message;
       const message: ControlInput | undefined =
         m === 'stop' || m === 'reload' ? m : m !== null && typeof m === 'object' && typeof (m as { event_name?: unknown }).event_name === 'string' ? { event_name: (m as { event_name: string }).event_name, event: (m as { event?: unknown }).event } : undefined;
       if (!message) throw new HttpError(400, 'message must be "stop", "reload" or {event_name, event}');
-      await client.control(decodeURIComponent(taskRoute[1]!), message);
+      await client.control(pathId(taskRoute[1]!), message);
       return send(res, 200, { sent: true });
     }
     if (path === '/api/dead/retry' || path === '/api/dead/purge') {

@@ -67,7 +67,8 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
   }
   const n = parts.length;
   const place = /^(?:(\d+):)?(\d+)$/.exec(from);
-  if (!place) throw new InvalidTaskError('from must be an offset (an integer >= 0, or <partition>:<offset>)');
+  // (an offset past the safe integers reached Redis as "1e+23", and its refusal was read as a page)
+  if (!place || !Number.isSafeInteger(Number(place[2]))) throw new InvalidTaskError('from must be an offset (an integer >= 0, or <partition>:<offset>)');
   let p = Number(place[1] ?? 0);
   if (p >= n) throw new InvalidTaskError(`from names partition ${p}, and this swarm has ${n} (0 to ${n - 1})`);
   let pos = Number(place[2]!);
