@@ -146,6 +146,17 @@ describe('createDashboard', () => {
     expect((await fetch(`${url}api/tasks`, { method: 'DELETE' })).status).toBe(405);
   });
 
+  it('answers a body over 64 KB with a 413 saying so, not a connection cut before any answer', async () => {
+    const { url } = await dashboard({ token: 'a-token-of-length' });
+    const headers = { 'x-task-swarm': '1', authorization: 'Bearer a-token-of-length', 'content-type': 'application/json' };
+    for (const size of [70_000, 2_000_000]) {
+      const r = await fetch(`${url}api/task/x/control`, { method: 'POST', headers, body: JSON.stringify({ message: { event_name: 'e', event: 'x'.repeat(size) } }) });
+      expect({ status: r.status, body: await r.json() }).toEqual({ status: 413, body: { error: 'the body is over 65536 bytes' } });
+    }
+    // and the next request is answered as ever
+    expect(await json(`${url}api/task/nope`)).toMatchObject({ status: 404 });
+  });
+
   it('on loopback, answers only loopback names: a name pointed at it by another site (DNS rebinding) gets a 403', async () => {
     const { url } = await dashboard();
     const port = new URL(url).port;

@@ -139,14 +139,18 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     new Promise<Record<string, unknown>>((resolve, reject) => {
       let size = 0;
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => {
+      const collect = (c: Buffer) => {
         size += c.length;
-        if (size > MAX_BODY) {
-          reject(new HttpError(413, 'body too large'));
-          req.destroy();
-        } else chunks.push(c);
-      });
+        if (size <= MAX_BODY) return void chunks.push(c);
+        // Read on and dropped, not cut: a socket destroyed here took the 413 with it, and the
+        // caller saw the connection close with no answer.
+        req.off('data', collect);
+        req.resume();
+        reject(new HttpError(413, `the body is over ${MAX_BODY} bytes`));
+      };
+      req.on('data', collect);
       req.on('end', () => {
+        if (size > MAX_BODY) return;
         const text = Buffer.concat(chunks).toString('utf8');
         if (text === '') return resolve({});
         try {
