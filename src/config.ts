@@ -210,8 +210,21 @@ export function resolveRedisConfig(input: unknown): RedisConfig {
       throw new ConfigError(`redis.${name} ("${c[name]}") must not start with redis.taskPrefix ("${c.taskPrefix}"): it would be the key of the task "${c[name].slice(c.taskPrefix.length)}"`);
     }
   }
+  // The other way round too: the keys under these names (`<name>:<suffix>`, src/keys.ts) are in
+  // taskPrefix's space when it starts with one of them and its colon.
+  for (const [name, sample] of [['newQueue', 'queued'], ['taskSet', 'leases'], ['workerSet', 'seen']] as const) {
+    const under = `${c[name]}:`;
+    if (c.taskPrefix.startsWith(under)) {
+      throw new ConfigError(
+        `redis.taskPrefix (${quote(c.taskPrefix)}) must not start with redis.${name} and a colon (${quote(under)}): the runtime's keys named "${under}..." (its ${KEY_ROLES[name]} ${quote(under + sample)} among them) would be the keys of tasks`,
+      );
+    }
+  }
   return c;
 }
+
+/** what the sample key under each name is, as the refusal above names it */
+const KEY_ROLES = { newQueue: 'queued set', taskSet: 'lease index', workerSet: 'worker liveness zset' } as const;
 
 function checkMetricsHost(what: string, host: string): void {
   const problem = hostProblem(host);

@@ -335,6 +335,9 @@ describe('invalid configuration', () => {
   const bad: [string, () => unknown, RegExp][] = [
     ['a key name inside the task prefix', () => new Client({ redis: { newQueue: 'task-queue' } }), /redis\.newQueue \("task-queue"\) must not start with redis\.taskPrefix \("task-"\): it would be the key of the task "queue"/],
     ['an empty task prefix', () => new Worker({ redis: { taskPrefix: '' } }), /redis\.taskPrefix must not be empty/],
+    // (the lease index "tasks:leases" was then the hash of the task "leases": its submit a WRONGTYPE from Redis, and a task "outage" written before the runtime's key of that name)
+    ['a task prefix inside the names under another key', () => new Client({ redis: { taskPrefix: 'tasks:' } }), /redis\.taskPrefix \("tasks:"\) must not start with redis\.taskSet and a colon \("tasks:"\): the runtime's keys named "tasks:\.\.\." \(its lease index "tasks:leases" among them\) would be the keys of tasks/],
+    ['a task prefix inside the queue\'s names', () => new Monitor({ redis: { taskPrefix: 'new-task:dead:' } }), /redis\.taskPrefix \("new-task:dead:"\) must not start with redis\.newQueue and a colon/],
     ['a negative interval', () => new Worker({ fetchTaskInterval: -5 }), /Worker\.fetchTaskInterval must be >= 1, got -5/],
     ['a percentage over 100', () => new Worker({ partitionPercentage: 120 }), /Worker\.partitionPercentage must be between 0 and 100, got 120/],
     ['a percentage below 0', () => new Monitor({ partitionPercentage: -1 }), /Monitor\.partitionPercentage must be between 0 and 100/],
