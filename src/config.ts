@@ -210,6 +210,17 @@ export function resolveRedisConfig(input: unknown): RedisConfig {
       throw new ConfigError(`redis.${name} ("${c[name]}") must not start with redis.taskPrefix ("${c.taskPrefix}"): it would be the key of the task "${c[name].slice(c.taskPrefix.length)}"`);
     }
   }
+  // Each name is a key of its own kind, with its own keys under it: two of them the same, or one
+  // under another, and two structures share a key (the queue's list as the claimed set).
+  const names = ['newQueue', 'taskSet', 'endQueue', 'workerSet'] as const;
+  for (const [i, a] of names.entries()) {
+    for (const b of names.slice(0, i)) {
+      const [x, y] = c[a].length >= c[b].length ? [a, b] : [b, a];
+      if (c[x] === c[y] || c[x].startsWith(`${c[y]}:`)) {
+        throw new ConfigError(`redis.${x} (${quote(c[x])}) must differ from redis.${y} (${quote(c[y])}), and not start with it and a colon: the two would share keys`);
+      }
+    }
+  }
   // The other way round too: the keys under these names (`<name>:<suffix>`, src/keys.ts) are in
   // taskPrefix's space when it starts with one of them and its colon.
   for (const [name, sample] of [['newQueue', 'queued'], ['taskSet', 'leases'], ['workerSet', 'seen']] as const) {

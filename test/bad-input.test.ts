@@ -337,6 +337,9 @@ describe('invalid configuration', () => {
     ['an empty task prefix', () => new Worker({ redis: { taskPrefix: '' } }), /redis\.taskPrefix must not be empty/],
     // (the lease index "tasks:leases" was then the hash of the task "leases": its submit a WRONGTYPE from Redis, and a task "outage" written before the runtime's key of that name)
     ['a task prefix inside the names under another key', () => new Client({ redis: { taskPrefix: 'tasks:' } }), /redis\.taskPrefix \("tasks:"\) must not start with redis\.taskSet and a colon \("tasks:"\): the runtime's keys named "tasks:\.\.\." \(its lease index "tasks:leases" among them\) would be the keys of tasks/],
+    // (each is a key of its own kind: one name for two, the queue's list was the claimed set, and every claim failed WRONGTYPE)
+    ['two key names the same', () => new Worker({ redis: { newQueue: 'jobs', taskSet: 'jobs' } }), /redis\.taskSet \("jobs"\) must differ from redis\.newQueue \("jobs"\), and not start with it and a colon: the two would share keys/],
+    ['a key name under another', () => new Client({ redis: { taskSet: 'new-task:queued' } }), /redis\.taskSet \("new-task:queued"\) must differ from redis\.newQueue \("new-task"\), and not start with it and a colon/],
     ['a task prefix inside the queue\'s names', () => new Monitor({ redis: { taskPrefix: 'new-task:dead:' } }), /redis\.taskPrefix \("new-task:dead:"\) must not start with redis\.newQueue and a colon/],
     ['a negative interval', () => new Worker({ fetchTaskInterval: -5 }), /Worker\.fetchTaskInterval must be >= 1, got -5/],
     ['a percentage over 100', () => new Worker({ partitionPercentage: 120 }), /Worker\.partitionPercentage must be between 0 and 100, got 120/],
