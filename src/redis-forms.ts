@@ -140,11 +140,16 @@ function checkUrl(url: string): string {
   if (scheme !== 'redis' && scheme !== 'rediss') {
     throw new ConfigError(`redis.url must start with redis://, rediss:// or ${SENTINEL_PROTOCOL}//${scheme === undefined ? '' : `, got ${scheme}://`}`);
   }
+  let u: URL;
   try {
-    new URL(url);
+    u = new URL(url);
   } catch {
     throw new ConfigError(`redis.url (a ${scheme}:// url) cannot be read as a url: write ${scheme}://[user:password@]host:port[/db], with a password's special characters %-encoded`);
   }
+  // ioredis decodes these when it connects: a bad escape was then a URIError, told as Redis out of reach
+  const bad = (why: string) => new ConfigError(`redis.url (a ${scheme}:// url): ${why}`);
+  decodePart(u.username, 'the user name', bad);
+  decodePart(u.password, 'the password', bad);
   return scheme + url.slice(scheme.length);
 }
 

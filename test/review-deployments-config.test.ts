@@ -52,6 +52,9 @@ describe('urls that are not redis urls: a ConfigError naming redis.url, the url 
     ['a host with a space', 'redis://app:pw-secret@h x:1', /redis\.url \(a redis:\/\/ url\) cannot be read as a url/],
     ['a bad %-escape in a sentinel password', 'redis+sentinel://app:pw-secret%zz@h:1/m', /redis\.url must look like redis\+sentinel:.*the password holds a % that does not start an escape/],
     ['a bad %-escape in a sentinel name', 'redis+sentinel://h:1/my%zzmaster', /the name holds a %/],
+    // (ioredis decoded it when connecting: start() said "cannot reach Redis ...: URI malformed", of a server it never tried)
+    ['a bad %-escape in a redis:// password', 'redis://app:pw-secret%zz@h:1', /^redis\.url \(a redis:\/\/ url\): the password holds a % that does not start an escape \(write %25 for a % itself\)$/],
+    ['a bad %-escape in a rediss:// user', 'rediss://a%zzpp:pw-secret@h:1', /^redis\.url \(a rediss:\/\/ url\): the user name holds a %/],
     ['a sentinel db beyond any db', 'redis+sentinel://h:1/m/99999999999999999999', /the db 99999999999999999999 is above 2147483647/],
   ];
   for (const [what, url, message] of cases) {
