@@ -109,11 +109,13 @@ export const isPlainControl = (c: unknown): c is PlainControl => (PLAIN_CONTROLS
 export type ControlInput = PlainControl | { event_name: string; event?: unknown };
 
 /**
- * What a value JSON leaves out entirely is, if not undefined (no data): a function or a Symbol.
- * JSON.stringify drops it without an error, so the data would vanish on the way; a BigInt or a
- * cycle it refuses, which its callers catch.
+ * What a value JSON leaves out entirely is, if not undefined (no data): a function or a Symbol;
+ * or writes as null: NaN or an infinity. JSON.stringify does either without an error, so the
+ * data would vanish on the way; a BigInt or a cycle it refuses, which its callers catch. (Only
+ * the value itself is looked at: one inside an object or an array is JSON's to write.)
  */
 export function jsonDrops(v: unknown): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `the number ${v}`;
   return typeof v === 'function' ? 'a function' : typeof v === 'symbol' ? 'a Symbol' : undefined;
 }
 

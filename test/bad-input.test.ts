@@ -241,6 +241,10 @@ describe('Client.submit refuses bad input with a typed error', () => {
     await expect(c.submit('echo', () => 1, { id: 'fn-data' })).rejects.toThrow(/data of task "fn-data" is a function, which JSON cannot carry/);
     await expect(c.submit('echo', Symbol('s'))).rejects.toBeInstanceOf(InvalidTaskError);
     await expect(c.submitMany([{ fn: 'echo', data: 1 }, { fn: 'echo', data: Symbol('s') }])).rejects.toThrow(/is a Symbol, which JSON cannot carry/);
+    // (JSON writes these as null: the task would get null where a number was given)
+    await expect(c.submit('echo', NaN, { id: 'nan-data' })).rejects.toThrow(/data of task "nan-data" is the number NaN, which JSON cannot carry/);
+    await expect(c.submit('echo', -Infinity)).rejects.toBeInstanceOf(InvalidTaskError);
+    await expect(c.control('x', { event_name: 'e', event: Infinity })).rejects.toThrow(/control "e": its event is the number Infinity, which JSON cannot carry/);
     expect(await redis.keys(`${o.keyPrefix}task-*`)).toEqual([]);
     // no data at all is still no data
     const id = await c.submit('echo', undefined);

@@ -1,6 +1,6 @@
 /**
  * A task function that returns what JSON cannot carry (a cycle, a BigInt, a function, a value
- * whose toJSON gives undefined or a function): its result cannot be stored, so the attempt
+ * whose toJSON gives undefined or a function, NaN or an infinity): its result cannot be stored, so the attempt
  * fails with a NonRetryableError saying why, whatever attempts are left; it never ends
  * succeeded with the value's String() form, nor with null.
  */
@@ -33,6 +33,8 @@ describe('a result JSON cannot carry', () => {
       // (JSON.stringify gives nothing at all for these: the value would end as null)
       toJsonUndefined: () => ({ rows: [1, 2, 3], toJSON: () => undefined }),
       toJsonFunction: () => ({ toJSON: () => () => 1 }),
+      // (JSON writes it as null)
+      nan: () => NaN,
     };
     for (const [name, result] of Object.entries(results)) {
       w.addTaskFunction(name, async (task) => {
@@ -54,6 +56,7 @@ describe('a result JSON cannot carry', () => {
     expect(ended[2]!.error!.message).toMatch(/returned a function, which JSON cannot carry/);
     expect(ended[3]!.error!.message).toMatch(/returned a value whose JSON is nothing/);
     expect(ended[4]!.error!.message).toMatch(/returned a value whose JSON is nothing/);
+    expect(ended[5]!.error!.message).toMatch(/returned the number NaN, which JSON cannot carry/);
   });
 
   it('a result JSON can carry, or none, still succeeds', async () => {
