@@ -183,6 +183,10 @@ describe('task-swarm submit, time options', () => {
     [['submit', 'f', '--timeout', 'soon'], /--timeout must be an integer/],
     [['submit', 'f', '--delay=-5'], /--delay must be an integer >= 0/],
     [['submit', 'f', '--run-at', 'tomorrowish'], /--run-at must be an ISO 8601 time or epoch ms/],
+    // (Date.parse reads these in its own ways, none of them ISO 8601: "-5" is May 2001, "5 May" the 5th of May 2001 in the local zone)
+    [['submit', 'f', '--run-at=-5'], /--run-at must be an ISO 8601 time or epoch ms, got "-5"/],
+    [['submit', 'f', '--run-at', '5 May'], /--run-at must be an ISO 8601 time or epoch ms, got "5 May"/],
+    [['submit', 'f', '--run-at', '1.5'], /--run-at must be an ISO 8601 time or epoch ms, got "1\.5"/],
     [['submit', 'f', '--delay', '5', '--run-at', '0'], /give --delay or --run-at, not both/],
     [['submit', 'f', '--wait-timeout', '5'], /--wait-timeout only goes with --wait/],
     [['submit', 'f', '--key', ''], /key must be a non-empty string/],

@@ -30,10 +30,16 @@ export function parseBackoff(raw: string): BackoffOption {
 
 /** `--run-at`: ISO 8601 or epoch ms */
 export function parseRunAt(raw: string): number {
-  const t = /^\d+$/.test(raw.trim()) ? Number(raw) : Date.parse(raw);
+  const text = raw.trim();
+  // (Date.parse reads far more than ISO 8601, each in its own way: "-5" as May 2001, "5 May" as
+  // the 5th of May 2001 in the local zone; a mistake would run the task now)
+  const t = /^\d+$/.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;
   if (!Number.isSafeInteger(t) || t < 0) throw new UsageError(`--run-at must be an ISO 8601 time or epoch ms, got ${quote(raw)}`);
   return t;
 }
+
+/** the date-time forms of ECMAScript's Date.parse (ISO 8601's), a space taken for the T */
+const ISO_TIME = /^(?:[+-]\d{6}|\d{4})(?:-\d{2}(?:-\d{2})?)?(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
 
 /** `100/1000`, `100/1s`, `5/1m`: max starts per window */
 export function parseRate(raw: string): { max: number; per: number } {
