@@ -15,6 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { RedisConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { quote } from './quote.js';
 import { partitionPrefix } from './partitions.js';
 import { buildKeys, globEscape } from './keys.js';
 import { SCRIPTS, type ScriptName } from './scripts.js';
@@ -159,6 +161,22 @@ export function roleCommands(role: AclRole): string[] {
   return [...out].sort();
 }
 
+const NAMES = ['keyPrefix', 'newQueue', 'taskSet', 'taskPrefix', 'endQueue', 'workerSet'] as const;
+
+/**
+ * The names the rules are made of: one left out was written "undefined" into every pattern (rules
+ * that match none of the swarm's keys), and a space splits a rule in two, which Redis refuses to load.
+ */
+function checkNames(where: string, c: NameConfig): void {
+  if (c === null || typeof c !== 'object') throw new ConfigError(`${where}: takes the swarm's names (${NAMES.join(', ')}), got ${quote(c)}`);
+  for (const name of NAMES) {
+    const v: unknown = c[name];
+    if (typeof v !== 'string') throw new ConfigError(`${where}: ${name} must be a string (give every name of the swarm: ${NAMES.join(', ')}; the defaults are new-task, tasks, task-, end-task, workers and an empty keyPrefix), got ${quote(v)}`);
+    // eslint-disable-next-line no-control-regex -- a control character is what is refused
+    if (/[\s\u0000-\u001f\u007f]/.test(v)) throw new ConfigError(`${where}: ${name} holds a space or a control character, which no ACL rule can carry, got ${quote(v)}`);
+  }
+}
+
 type NameConfig = Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskSet' | 'taskPrefix' | 'endQueue' | 'workerSet'> & { partitions?: number };
 
 /**
@@ -208,6 +226,8 @@ function partitionPatterns(role: AclRole, c: NameConfig): { readWrite: string[];
 
 /** `user <name> reset on -@all +... ~... %R~... &...` for `role`: a users-file line, or after ACL SETUSER */
 export function aclRule(role: AclRole, c: NameConfig): string {
+  if (!ACL_ROLES.includes(role)) throw new ConfigError(`aclRule: role must be one of ${ACL_ROLES.join(', ')}, got ${quote(role)}`);
+  checkNames('aclRule', c);
   const p = rolePatterns(role, c);
   return [
     'reset',
@@ -234,6 +254,7 @@ export const ACL_USERS: Record<AclRole, string> = {
  * such a file (not even comments): acl/README.md says where it comes from.
  */
 export function aclFile(c: NameConfig): string {
+  checkNames('aclFile', c);
   return ACL_ROLES.map((r) => `user ${ACL_USERS[r]} ${aclRule(r, c)}\n`).join('');
 }
 

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACL_ROLES, ACL_USERS, aclFile, aclRule, roleCommands, SCRIPT_NAMES, SCRIPT_ROLES, SCRIPT_RUNNERS, type AclRole } from '../src/acl.js';
 import { resolveRedisConfig } from '../src/config.js';
-import { buildKeys, Client, Monitor, Worker } from '../src/index.js';
+import { buildKeys, Client, ConfigError, Monitor, Worker } from '../src/index.js';
 import { claimArgs, claimKeys } from '../src/effects/queue.js';
 import { library } from '../src/scripts.js';
 import { defaultAclFile } from '../tools/gen-docs.js';
@@ -87,6 +87,17 @@ describe('the shipped ACL file', () => {
     expect(rule).toContain('&{app\\*}:task-*-control');
     expect(rule).not.toMatch(/ ~new-task/);
     expect(aclFile(resolveRedisConfig({}))).toContain('user task-swarm-producer reset on -@all ');
+  });
+
+  // (a name left out was written "undefined" into every pattern, rules that match none of the
+  // swarm's keys; a space split a pattern into two rules Redis refuses to load; a role that is
+  // none threw "DIRECT[role] is not iterable")
+  it('refuses, with a ConfigError naming it, a name left out, a name holding a space, a role that is none', () => {
+    const names = resolveRedisConfig({});
+    expect(() => aclFile({ keyPrefix: 'orders:' } as never)).toThrow(/^aclFile: newQueue must be a string \(give every name of the swarm: keyPrefix, newQueue, taskSet, taskPrefix, endQueue, workerSet; the defaults are new-task, tasks, task-, end-task, workers and an empty keyPrefix\), got undefined$/);
+    expect(() => aclRule('worker', { ...names, keyPrefix: 'my app:' })).toThrow(/^aclRule: keyPrefix holds a space or a control character, which no ACL rule can carry, got "my app:"$/);
+    expect(() => aclRule('admin' as never, names)).toThrow(/^aclRule: role must be one of worker, monitor, producer, operator, dashboard, got "admin"$/);
+    for (const make of [() => aclFile({ keyPrefix: 'orders:' } as never), () => aclRule('admin' as never, names)]) expect(make).toThrow(ConfigError);
   });
 });
 
