@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -44,6 +44,21 @@ describe('createDashboard', () => {
     expect(() => createDashboard({ port: 1 } as never)).toThrow(ConfigError);
     expect(() => createDashboard({ token: 'short' })).toThrow(/at least 8/);
     expect(() => createDashboard({ refreshInterval: 5 })).toThrow(/refreshInterval/);
+    // (=== true was read: "true" as text left every action open)
+    expect(() => createDashboard({ readOnly: 'true' as never })).toThrow(/^createDashboard: readOnly must be true or false, got "true"$/);
+  });
+
+  // (a port that is a text Node listened on as a socket file of that name, in the working
+  // directory, and the address it then read threw in the listening callback: an uncaught
+  // exception that ended the process; -1 was a raw RangeError)
+  it('listen with a port that is no port: a ConfigError naming it, nothing listened on, the process lives', async () => {
+    const d = createDashboard({ redis: server.options() });
+    cleanup.push(() => d.close());
+    for (const port of ['8080x', -1, 1.5, 65536, NaN]) {
+      await expect(d.listen(port as never)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/^dashboard: port must be an integer from 0 to 65535, got /) });
+    }
+    expect(existsSync('8080x')).toBe(false);
+    expect(await d.listen(0)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
   });
 
   it('pages through 100 000 running tasks by range: totals, every id once, a deep page as a first one', async () => {

@@ -69,6 +69,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     throw new ConfigError('createDashboard: allowedHosts must be an array of host names (name or name:port)');
   }
   let allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
+  if (options.readOnly !== undefined && typeof options.readOnly !== 'boolean') throw new ConfigError(`createDashboard: readOnly must be true or false, got ${quote(options.readOnly)}`);
   const readOnly = options.readOnly === true;
   const token = options.token;
   const client = new Client({ redis: options.redis });
@@ -251,6 +252,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     handler,
     listen: (port, host = '127.0.0.1') =>
       new Promise<string>((resolve, reject) => {
+        // (Node listens on a text as a socket file's path, and throws a RangeError of its own for a number out of range)
+        if (!Number.isInteger(port) || port < 0 || port > 65535) return reject(new ConfigError(`dashboard: port must be an integer from 0 to 65535, got ${quote(port)}`));
         server = createServer(handler);
         // (as the metrics server and the peer server do: an error naming the address, typed)
         server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${formatAddress(host, port)} for the dashboard: ${listenFailure(e)}`, e)));
