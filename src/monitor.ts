@@ -16,7 +16,7 @@ import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
-import { emitStates } from './state-events.js';
+import { emitStates, tell } from './state-events.js';
 import { connect, connectionOwner, NOT_READY, redisAddress, refusedDb, redisTimeAt, unavailable } from './redis.js';
 import { checkServer, serverRunIds } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
@@ -433,12 +433,7 @@ export class Monitor extends MeteredProcess {
     if (dropped.length) {
       log.warn(`dead-letter retention (deadLetterMax ${config.deadLetterMax}, deadLetterRetention ${config.deadLetterRetention} ms) dropped ${dropped.map(([reason, n]) => `${n} ${reason}`).join(', ')}`);
     }
-    // a listener that throws must not crash the machine that runs this
-    try {
-      this.emit('sweep', r);
-    } catch (e) {
-      log.warn('a listener of the sweep event threw', e);
-    }
+    tell(this, 'sweep', r, log, 'the sweep event');
   }
 
   private machine() {
@@ -513,11 +508,7 @@ export class Monitor extends MeteredProcess {
             else if (f.outcome === 'failed') log.error(`schedule ${quote(f.name)}: the tick of ${at} was refused by Redis (${f.reason ?? '?'}): its task may not be queued; the schedule goes on`);
             else log.error(`schedule ${quote(f.name)}: its stored definition is invalid (${f.reason ?? '?'}): it will not fire until set again`);
           }
-          try {
-            if (r.firings.length) this.emit('schedules', r);
-          } catch (e) {
-            log.warn('a listener of the schedules event threw', e);
-          }
+          if (r.firings.length) tell(this, 'schedules', r, log, 'the schedules event');
         },
         reportError: effectErrorReporter(log, 'monitor', (e) => e !== undefined && e === this.startError),
       },

@@ -15,15 +15,34 @@ export function emitStates(actor: AnyActorRef, owner: EventEmitter, log: LoggerL
       if (sameValue(s.value, last)) return;
       last = s.value;
       log.debug(`state ${said(s.value)}`);
-      // a listener that throws must not crash the machine it is told about
-      try {
-        owner.emit('state', s.value);
-      } catch (e) {
-        log.warn(`a listener of the ${name}'s state event threw`, e);
-      }
+      tell(owner, 'state', s.value, log, `the ${name}'s state event`);
     },
     error: (e: unknown) => log.error(`${name} machine crashed`, e),
   });
+}
+
+/**
+ * An event of a Worker or a Monitor to its listeners, each on its own: one that throws must not
+ * crash the machine it is told about, nor one that rejects (an unhandled rejection would end the
+ * process), nor keep the others from hearing it. `what` names the event in the warning.
+ */
+export function tell(owner: EventEmitter, event: string, payload: unknown, log: LoggerLike, what: string): void {
+  const report = (e: unknown) => {
+    try {
+      log.warn(`a listener of ${what} threw`, e);
+    } catch {
+      log.warn(`a listener of ${what} threw a value that cannot be logged`);
+    }
+  };
+  // (the raw ones: a `once` listener's wrapper takes itself off as it is called)
+  for (const listener of owner.rawListeners(event)) {
+    try {
+      const r = (listener as (p: unknown) => unknown).call(owner, payload);
+      if (r instanceof Promise) r.catch(report);
+    } catch (e) {
+      report(e);
+    }
+  }
 }
 
 /** equal state values: a state name, or nested { parent: child } objects */

@@ -75,3 +75,45 @@ process.stdout.write('READY\\n');
     }
   });
 });
+
+describe("an async listener of a monitor's sweep, schedules or state event that rejects", () => {
+  // (a listener that threw was caught; one that rejected, the same mistake one keyword apart,
+  // was an unhandled rejection: Node ended the monitor process)
+  it('is logged; the monitor process lives on and sweeps again', { timeout: 30_000 }, async () => {
+    const o = server.options();
+    const dir = mkdtempSync(join(tmpdir(), 'monitor-listener-'));
+    const script = join(dir, 'monitor.mts');
+    writeFileSync(
+      script,
+      `import { Client, Monitor } from ${JSON.stringify(INDEX)};
+const c = new Client({ redis: ${JSON.stringify(o)} });
+await c.schedule('often', { every: 100 }, 'nobody-runs-this');
+await c.close();
+const m = new Monitor({ redis: ${JSON.stringify(o)}, taskTimeout: 400, checkTaskInterval: 100, logger: { debug() {}, info() {}, warn: (m: unknown) => process.stdout.write('WARN ' + String(m) + '\\n'), error() {} } });
+let sweeps = 0;
+m.on('sweep', async () => { sweeps++; throw new Error('sweep listener rejects'); });
+m.on('schedules', async () => { throw new Error('schedules listener rejects'); });
+m.on('state', async () => { throw new Error('state listener rejects'); });
+await m.start();
+setInterval(() => process.stdout.write('SWEEPS ' + sweeps + '\\n'), 200);
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let exited: number | null | undefined;
+    child.on('exit', (code) => (exited = code));
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const sweeps = () => Math.max(0, ...[...stdout.matchAll(/SWEEPS (\d+)/g)].map((m) => Number(m[1])));
+    try {
+      await until(() => sweeps() >= 3 || exited !== undefined, 'three sweeps, or the process gone', 20_000);
+      expect({ exited, stderr: stderr.split('\n').find((l) => /Error/.test(l)) }).toEqual({ exited: undefined, stderr: undefined });
+      const warned = new Set(stdout.split('\n').filter((l) => l.startsWith('WARN a listener')));
+      expect([...warned].sort()).toEqual(["WARN a listener of the monitor's state event threw", 'WARN a listener of the schedules event threw', 'WARN a listener of the sweep event threw']);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
