@@ -57,7 +57,7 @@ export class EarlyControl {
     return this.held;
   }
 
-  /** a message heard on the control channel of task `id` (of partition `part`), for a claim of it that may be on its way */
+  /** a message heard on the control channel of task `id` (of partition `part`), which is not held here */
   keep(part: number, id: string, message: string): void {
     const now = this.clock();
     this.expire(now);

@@ -347,9 +347,6 @@ export class Worker extends MeteredProcess {
         // claim of its id that this worker runs now (its slot would be counted free twice)
         const ids = ends.filter((e) => this.tasks.get(e.id)?.lease === e.lease).map((e) => e.id);
         if (ids.length === 0) return;
-        // what was heard while they ran was theirs: not kept for a later claim of their ids (a
-        // retry's claim leaves after this, and gets only what is heard from now on)
-        for (const id of ids) this.early.take(index, id, Infinity);
         this.actor?.send({ type: 'TASKS_SETTLED', ids });
         this.rouse(ids.map((id) => this.tasks.get(id)?.entry.function ?? ''));
       },
@@ -1506,14 +1503,11 @@ export class Worker extends MeteredProcess {
             const t = this.tasks.get(id);
             // not held here: another worker's task, or one whose claim's reply is still on its way
             if (t?.part !== part.index) return this.early.keep(part.index, id, message);
-            // Held here, yet a new claim of the id may be on its way: its function has returned
-            // and its END goes with the claim of its retry, which that script may have made
-            // RUNNING already (a retry without backoff is claimed again in the script that writes
-            // it); or its lease was lost, unheard yet, and its id, submitted again, claimed here
-            // again (heard by the old claim alone, the message never reached the new one). Kept
-            // too, for that claim, which gets it only if it was heard after the claim's request
-            // left (and, while the old claim ran, only if its END did not go out: `ends` above).
-            this.early.keep(part.index, id, message);
+            // Its function has returned: its END is on its way, perhaps with the claim of its
+            // retry, which that script may have made RUNNING already (a retry without backoff is
+            // claimed again in the script that writes it). Kept too, for that claim, which gets it
+            // only if it was heard after the claim's request left.
+            if (t.settled) this.early.keep(part.index, id, message);
             this.hearControl(t, message, sendBack);
           };
           this.sub.on('pmessage', onMessage);
