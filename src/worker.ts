@@ -122,6 +122,8 @@ interface PartClaim {
   reply: ClaimReply;
   /** performance.now() before its request left */
   sentAt: number;
+  /** the partition's data epoch when its request left: the one its tasks were claimed under, or an older one (`take`) */
+  epoch: string;
 }
 
 /** one partition of the swarm, as a worker sees it (src/partitions.ts) */
@@ -674,7 +676,7 @@ export class Worker extends MeteredProcess {
    * task the runtime cannot take (its entry does not read as the script read it) is parked
    * alone (park-claimed.lua), so it can never strand the tasks claimed with it.
    */
-  private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean, part: WorkerPartition, sentAt: number): Promise<{ tasks: ClaimedTask[] }> {
+  private async take({ claimed, parked, now }: ClaimResult, aborted: () => boolean, part: WorkerPartition, sentAt: number, epoch: string): Promise<{ tasks: ClaimedTask[] }> {
     const { log } = this;
     const keys = part.keys;
     part.refused = false;
@@ -686,6 +688,17 @@ export class Worker extends MeteredProcess {
       } else log.error(`queue entry parked in the dead-letter store (${p.reason}): ${escapeControls(p.message)}`);
     }
     part.stalled = part.refused && claimed.length === 0;
+    // The epoch the claim ran under, which its tasks' vanished hashes are judged by (reassert.lua).
+    // Not the partition's when the answer came: a claim that ran before Redis lost its data,
+    // answered after a heartbeat saw the loss, took the new one, and its hash, lost with the
+    // data, read as cleaned up: told lost, dropped, the task nowhere
+    // (test/reassert-claim-before-loss.test.ts). Nor always the one when its request left: an
+    // idle worker's wait is sent long before its claim runs, perhaps after the loss
+    // (test/heartbeat-claim-during-reassert-epoch.test.ts). Moved meanwhile, the new epoch is the
+    // Redis time it was made (renew.lua, register.lua), and the claim's `now` says which side of
+    // it the claim ran. (Redis lost its data and no heartbeat said so yet: the old one, as before;
+    // the task's first heartbeat that finds its hash gives it the new one.)
+    const claimedUnder = epoch === part.epoch || !(now >= Number(part.epoch)) ? epoch : part.epoch;
     if (claimed.length && aborted()) {
       // The machine moved on (stop, Redis lost) while the claim ran: give the tasks straight back.
       try {
@@ -731,7 +744,7 @@ export class Worker extends MeteredProcess {
         listening: undefined,
         held: undefined,
         part: part.index,
-        epoch: part.epoch,
+        epoch: claimedUnder,
       };
       this.pending.set(c.id, local);
       this.telemetry.claimed(local, now);
@@ -748,9 +761,9 @@ export class Worker extends MeteredProcess {
 
   /** what claims across partitions took: each partition's claim, taken (in `take`) */
   private async takeAll(replies: PartClaim[], aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
-    if (replies.length === 1) return this.take(replies[0]!.reply, aborted, replies[0]!.part, replies[0]!.sentAt);
+    if (replies.length === 1) return this.take(replies[0]!.reply, aborted, replies[0]!.part, replies[0]!.sentAt, replies[0]!.epoch);
     const tasks: ClaimedTask[] = [];
-    for (const r of replies) tasks.push(...(await this.take(r.reply, aborted, r.part, r.sentAt)).tasks);
+    for (const r of replies) tasks.push(...(await this.take(r.reply, aborted, r.part, r.sentAt, r.epoch)).tasks);
     return { tasks };
   }
 
@@ -859,7 +872,11 @@ export class Worker extends MeteredProcess {
   /** an ordinary claim on the command connection (nothing to claim: no round trip) */
   private async claimNow(max: number, own?: Map<string, number>): Promise<PartClaim[]> {
     const sentAt = performance.now();
-    if (this.parts.length === 1) return [{ part: this.parts[0]!, reply: await this.claimIn(this.parts[0]!, max, undefined, own), sentAt }];
+    if (this.parts.length === 1) {
+      const part = this.parts[0]!;
+      const epoch = part.epoch;
+      return [{ part, reply: await this.claimIn(part, max, undefined, own), sentAt, epoch }];
+    }
     // Several partitions: from the next one in turn, each for what the ones before left, so
     // that none starves (each claim starts one further on).
     const n = this.parts.length;
@@ -881,6 +898,7 @@ export class Worker extends MeteredProcess {
       // each partition's request leaves after the one before has answered: the control messages
       // its tasks may get are those heard since its own request left (src/early-control.ts)
       const partSentAt = performance.now();
+      const epoch = part.epoch;
       let reply: ClaimReply;
       try {
         reply = await this.claimIn(part, left, taken, own);
@@ -890,7 +908,7 @@ export class Worker extends MeteredProcess {
       }
       if (reply.wakeAt > 0) wakeAt = wakeAt < 0 ? reply.wakeAt : Math.min(wakeAt, reply.wakeAt);
       left -= reply.claimed.length;
-      out.push({ part, reply, sentAt: partSentAt });
+      out.push({ part, reply, sentAt: partSentAt, epoch });
       for (const c of taken ? reply.claimed : []) {
         const fn = functionOfEntry(c.raw);
         if (fn !== undefined) taken!.set(fn, (taken!.get(fn) ?? 0) + 1);
@@ -1135,9 +1153,9 @@ export class Worker extends MeteredProcess {
       // again, so that a component of another count starting now is still refused
       checkLayout(this.redis, this.layoutKey, this.parts.length).catch((e: Error) => this.log.error(`after Redis lost its data: ${e.message}`));
     }
-    // (before the re-assertions' waits: a claim answered meanwhile ran under this epoch, and its
-    // tasks take it; given the old one, a hash of theirs cleaned up since was taken for lost data
-    // and brought back)
+    // (before the re-assertions' waits: a claim sent meanwhile runs under this epoch, and its
+    // tasks take it, `take`; given the old one, a hash of theirs cleaned up since was taken for
+    // lost data and brought back)
     part.epoch = r.epoch;
     // Each hash is judged against the epoch under which this worker last found it (not the
     // partition's last renew): a renew holds the leases of its start, and one that named only
@@ -1426,6 +1444,7 @@ export class Worker extends MeteredProcess {
           });
           const request = this.claimRequest(input.free, part);
           const sentAt = performance.now();
+          const epoch = part.epoch;
           const w: NonNullable<Worker['wait']> = { held: this.heldByCaps(request.max, request.functions), roused: false };
           this.wait = w;
           try {
@@ -1457,7 +1476,7 @@ export class Worker extends MeteredProcess {
               offAbort();
               if (aborted()) this.dropRetired(conn);
             }
-            const first = await this.take(got, aborted, part, sentAt);
+            const first = await this.take(got, aborted, part, sentAt, epoch);
             // roused (this worker's own room grew) and nothing claimed: claim for that room now,
             // rather than block again on a queue that has nothing new to wake us
             if (!w.roused || first.tasks.length > 0 || aborted()) return first;
