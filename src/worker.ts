@@ -1007,8 +1007,11 @@ export class Worker extends MeteredProcess {
           for (const [part, id] of blocked) unblock(part, id);
           blocked.clear();
         };
-        // (a partition stalled, its block returns at once: see WorkerPartition.stalled)
-        if (this.parts.some((part) => part.stalled)) {
+        // A partition stalled, its block returns at once (see WorkerPartition.stalled): it is
+        // claimed from at the poll, the others' blocks waited on meanwhile. Slept for the poll
+        // only when every one is: the others' tasks, held up, waited a poll each.
+        const open = this.parts.filter((part) => !part.stalled);
+        if (open.length === 0) {
           await this.waitForFunction(wait, effect, w);
           if (effect.aborted()) return { tasks: [] };
         }
@@ -1016,7 +1019,7 @@ export class Worker extends MeteredProcess {
         const offAbort = effect.onAbort(endAll);
         try {
           const names = functions.map((f) => f.name);
-          const waits = this.parts.map((part) =>
+          const waits = (open.length ? open : this.parts).map((part) =>
             waitForWork(this.partWait(part), part.keys, wait, part.refused ? [] : names, (id) => {
               if (over) unblock(part, id);
               else blocked.set(part, id);
