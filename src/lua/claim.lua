@@ -579,6 +579,9 @@ end
 if stepwise then
   for _ = popped + 1, window do
     if taken >= max or roomLeft <= 0 then break end
+    -- (past the entries it found, the right end is one this claim pushed back: popped again, it
+    -- was refused and pushed back again, its window's worth of times)
+    if pushedBack and popped >= len then break end
     local raw = redis.call('RPOP', Q)
     if not raw then break end
     popped = popped + 1
