@@ -9,7 +9,7 @@
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
 import { quote } from './quote.js';
-import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, wellFormed } from './wire.js';
+import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, nonFiniteInside, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
 /** How long to wait before the next attempt, when an attempt failed. */
@@ -150,7 +150,9 @@ export function buildSubmission(
     checkIdText(where, given);
   }
   let id = (given as string | undefined) ?? '';
-  const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : data };
+  // A string is stored as its JSON text: the entry's `data` as a JSON string is the seed's form
+  // (taskData parses it), so the text '42' stored as itself would reach the function as 42.
+  const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : typeof data === 'string' ? JSON.stringify(data) : data };
   if (o.manualEnd !== undefined && typeof o.manualEnd !== 'boolean') throw new ConfigError(`${where}: manualEnd must be true or false, got ${show(o.manualEnd)}`);
   if (o.manualEnd) entry.manual_end = true;
   if (o.priority !== undefined && o.priority !== 0) {
@@ -193,8 +195,11 @@ export function buildSubmission(
   } catch (e) {
     throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${(e as Error).message}`);
   }
-  // (the rest of the entry is checked above: only the data can hold one here)
-  if (jsonHasLoneSurrogate(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds a string that is not well-formed Unicode (a lone surrogate), which a worker cannot read`);
+  const inside = nonFiniteInside(data, raw);
+  if (inside) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds ${inside}, which JSON would write as null (give JSON data)`);
+  // (the rest of the entry is checked above: only the data can hold one here; a string's own
+  // JSON text, which the entry holds, writes one as an escaped backslash)
+  if (typeof data === 'string' ? !wellFormed(data) : jsonHasLoneSurrogate(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds a string that is not well-formed Unicode (a lone surrogate), which a worker cannot read`);
   if (jsonDeeperThan(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} is nested deeper than Redis decodes JSON (${MAX_JSON_DEPTH - 1} levels of arrays and objects in the data): a worker could not read it`);
   return {
     id,

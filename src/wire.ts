@@ -120,6 +120,23 @@ export function jsonDrops(v: unknown): string | undefined {
 }
 
 /**
+ * A number JSON writes as null (NaN or an infinity) inside `v`, whose JSON is `json`: what it is
+ * and the key or index that holds it; undefined when there is none. JSON.stringify writes one
+ * without an error, so the value would change on the way. The walk is JSON.stringify's own (a
+ * toJSON applied as it applies it) and runs only when the text holds a `null`, the only trace
+ * such a number leaves: typical data is not walked.
+ */
+export function nonFiniteInside(v: unknown, json: string): string | undefined {
+  if (!json.includes('null')) return undefined;
+  let found: string | undefined;
+  JSON.stringify(v, (k, x: unknown) => {
+    if (found === undefined && typeof x === 'number' && !Number.isFinite(x)) found = k === '' ? `the number ${x}` : `the number ${x} (at ${quote(k)})`;
+    return x;
+  });
+  return found;
+}
+
+/**
  * Does this JSON (JSON.stringify's: it writes a lone surrogate as a `\\udXXX` escape and a
  * pair as itself) hold a lone surrogate? Redis's cjson refuses one, so an entry that holds one
  * could never be read by a claim. A look for the escape first: one indexOf where there is none.
@@ -161,11 +178,15 @@ export function formatControl(c: ControlInput): string {
   if (c && typeof c === 'object' && typeof c.event_name === 'string' && c.event_name !== '') {
     const dropped = jsonDrops(c.event);
     if (dropped) throw new InvalidTaskError(`control "${c.event_name}": its event is ${dropped}, which JSON cannot carry`);
+    let json: string;
     try {
-      return JSON.stringify({ event_name: c.event_name, event: c.event });
+      json = JSON.stringify({ event_name: c.event_name, event: c.event });
     } catch (e) {
       throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${(e as Error).message}`);
     }
+    const inside = nonFiniteInside(c.event, json);
+    if (inside) throw new InvalidTaskError(`control "${c.event_name}": its event holds ${inside}, which JSON would write as null`);
+    return json;
   }
   throw new InvalidTaskError(`control must be "stop", "reload", "watch" or {event_name, event}, got ${shownControl(c)}`);
 }
@@ -226,11 +247,15 @@ export function checkListener(name: unknown, handler: unknown): string {
 export function formatEvent(event: string, data: unknown, at = Date.now()): string {
   const dropped = jsonDrops(data);
   if (dropped) throw new InvalidTaskError(`event "${event}": data is ${dropped}, which JSON cannot carry`);
+  let json: string;
   try {
-    return JSON.stringify({ event, data: data === undefined ? null : data, at });
+    json = JSON.stringify({ event, data: data === undefined ? null : data, at });
   } catch (e) {
     throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${(e as Error).message}`);
   }
+  const inside = nonFiniteInside(data, json);
+  if (inside) throw new InvalidTaskError(`event "${event}": data holds ${inside}, which JSON would write as null`);
+  return json;
 }
 
 /**
@@ -427,6 +452,8 @@ export function resultJson(v: unknown): string {
   }
   // (a toJSON that gives undefined, a function or a Symbol: JSON leaves the whole value out)
   if (json === undefined) throw new NonRetryableError('the task function returned a value whose JSON is nothing (its toJSON gave undefined, a function or a Symbol): its result cannot be stored');
+  const inside = nonFiniteInside(v, json);
+  if (inside) throw new NonRetryableError(`the task function returned a value that holds ${inside}, which JSON would write as null: its result cannot be stored`);
   return json;
 }
 

@@ -189,8 +189,8 @@ describe('a task re-asserted after Redis lost its data', () => {
     });
     cleanup.push(() => c.close(), () => w.stop());
     await w.start();
-    // the seed's form: data a JSON string, manual_end inside it
-    const id = await c.submit('keep', JSON.stringify({ manual_end: true }));
+    // manual_end inside its data, where the seed's monitor read it
+    const id = await c.submit('keep', { manual_end: true });
     // held by the worker, not only RUNNING in Redis: a claim whose reply the worker reads past
     // the command timeout (its process stalled for a second) is given up and handed back, and
     // Redis losing its data then loses the task, with nothing to re-assert it from

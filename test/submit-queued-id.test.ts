@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, DuplicateTaskError } from '../src/index.js';
 import { keysFor } from './properties/harness.js';
+import { taskData } from '../src/wire.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -27,7 +28,12 @@ async function withQueued(held: string) {
   cleanup.push(() => c.close());
   await c.submit('f', 'first', { id: held });
   const keys = keysFor(o.keyPrefix);
-  const ingress = async () => (await redis.lrange(keys.newQueue, 0, -1)).reverse().map((e) => JSON.parse(e) as { id: string; data: unknown });
+  // (data as a worker reads it: a string is stored as its JSON text)
+  const ingress = async () =>
+    (await redis.lrange(keys.newQueue, 0, -1)).reverse().map((e) => {
+      const entry = JSON.parse(e) as { id: string; data: unknown };
+      return { ...entry, data: taskData(entry) };
+    });
   return { c, keys, ingress };
 }
 
