@@ -39,7 +39,7 @@ import {
 } from './wire.js';
 import { cancelTask, submitTasks, type SubmitReply } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, checkIdText, checkKey, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, checkIdText, checkKey, sameSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
@@ -494,7 +494,7 @@ export class Client {
    * Queue many tasks in one round trip, all or nothing: when any id is taken, nothing is queued
    * and it rejects with a DuplicateTaskError naming it. Every task is checked before anything is
    * written. Resolves with the ids in order (for a task whose dedupe key another task holds, that
-   * task's id).
+   * task's id; for the same task given twice, its id at both places).
    */
   async submitMany(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[]): Promise<string[]> {
     this.open('submitMany');
@@ -536,17 +536,27 @@ export class Client {
     issued: () => void,
   ): Promise<string[]> {
     // (Array.from visits a sparse array's holes, which map skips: each is refused as not an object)
-    const subs = Array.from(tasks, (t, i) => {
+    const given = Array.from(tasks, (t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
       const sub = buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
       this.checkDrawnPlace(sub, `submitMany[${i}]`);
       return sub;
     });
-    const ids = new Set<string>();
-    for (const t of subs) {
-      if (ids.has(t.id)) throw new DuplicateTaskError(t.id);
-      ids.add(t.id);
+    // The very same task twice in the list is one submission, its id answered at each place, as
+    // submit made twice answers it; one id given to two different tasks is refused.
+    const subs: Submission[] = [];
+    const place: number[] = [];
+    const firstOf = new Map<string, number>();
+    for (const t of given) {
+      const j = firstOf.get(t.id);
+      if (j === undefined) {
+        firstOf.set(t.id, subs.length);
+        place.push(subs.length);
+        subs.push(t);
+      } else if (sameSubmission(subs[j]!, t)) place.push(j);
+      else throw new DuplicateTaskError(t.id);
     }
+    const answer = (ids: string[]) => (subs.length === given.length ? ids : place.map((j) => ids[j]!));
     if (producer.now !== undefined) this.sending(subs, producer.now);
     // Bounded batches keep each script call short (submit.lua is one atomic step per call): a
     // task written whole (placed, delayed, keyed) weighs more than one pushed on new-task.
@@ -567,7 +577,8 @@ export class Client {
     // (docs/semantics.md, "Bulk submit"). So over several partitions too: each partition's share
     // of a batch is a script of its own, and one refusing cannot undo what the others wrote.
     if (before) await before;
-    const chosen = subs.filter((_, i) => tasks[i]!.options?.id !== undefined);
+    const chosenIds = new Set(given.filter((_, i) => tasks[i]!.options?.id !== undefined).map((t) => t.id));
+    const chosen = subs.filter((t) => chosenIds.has(t.id));
     const spread = this.parts.length > 1 && new Set(subs.map((t) => this.partOf(t.id))).size > 1;
     if ((batches.length > 1 || spread) && chosen.length > 0) {
       // (a pipeline per partition: a Cluster runs one only when all its keys are in one slot)
@@ -594,7 +605,11 @@ export class Client {
         if (other) throw new DuplicateTaskError(other.id);
       }
     }
-    return this.submitAll(batches, issued);
+    try {
+      return answer(await this.submitAll(batches, issued));
+    } catch (e) {
+      throw e instanceof PartlySubmittedError && subs.length !== given.length ? new PartlySubmittedError(e.message, answer([...e.ids]), e.submitted, e.notSubmitted, e.unknown, e.cause) : e;
+    }
   }
 
   /**

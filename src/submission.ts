@@ -213,6 +213,12 @@ export function buildSubmission(
   };
 }
 
+/** the same task submitted twice: the same entry, due alike, under the same dedupe key */
+export function sameSubmission(a: Submission, b: Submission): boolean {
+  const due = (s: Submission) => (s.due === undefined ? '' : 'at' in s.due ? `at ${s.due.at}` : `in ${s.due.delay}`);
+  return a.raw === b.raw && a.key === b.key && due(a) === due(b);
+}
+
 /**
  * An id given as a string, as submit takes it and every call that names a task checks it (`where`
  * names the call): a lone surrogate has no UTF-8 form, so the id would name one key here and

@@ -144,7 +144,7 @@ describe('submitMany', () => {
     expect(started()).toBe(2500);
   });
 
-  it('is all or nothing: a taken id, or one given twice, queues none of the batch', async () => {
+  it('is all or nothing: a taken id, or one given to two tasks, queues none of the batch', async () => {
     const o = server.options();
     const c = client(o);
     const k = keysFor(o.keyPrefix);
@@ -152,7 +152,7 @@ describe('submitMany', () => {
     const before = await redis.dbsize();
     const llen = await redis.llen(k.newQueue);
     await expect(c.submitMany([{ fn: 'echo', data: 1 }, { fn: 'echo', data: 2, options: { id: 'taken' } }, { fn: 'echo', data: 3, options: { group: 'g' } }])).rejects.toBeInstanceOf(DuplicateTaskError);
-    await expect(c.submitMany([{ fn: 'echo', options: { id: 'twice' } }, { fn: 'echo', options: { id: 'twice' } }])).rejects.toBeInstanceOf(DuplicateTaskError);
+    await expect(c.submitMany([{ fn: 'echo', options: { id: 'twice' } }, { fn: 'echo', data: 2, options: { id: 'twice' } }])).rejects.toBeInstanceOf(DuplicateTaskError);
     expect(await redis.dbsize()).toBe(before);
     expect(await redis.llen(k.newQueue)).toBe(llen);
   });
