@@ -36,7 +36,7 @@ export interface Ending {
 }
 
 /** End several tasks in one call; per task, false when fenced (the lease was not ours, nothing written). */
-export async function finishTasks(redis: Connection, keys: Keys, endings: Ending[]): Promise<boolean[]> {
+export async function finishTasks(redis: Connection, keys: Keys, endings: Ending[]): Promise<EndAnswer[]> {
   return parseFinish(await runScript(redis, 'finish', finishKeys(keys), finishArgs(keys, endings)));
 }
 
@@ -54,7 +54,14 @@ export function pushEndings(args: (string | number)[], endings: Ending[]): void 
   for (const e of endings) args.push(e.id, e.lease, e.outcome, e.payloadJson);
 }
 
-export const parseFinish = (reply: unknown): boolean[] => (reply as number[]).map((x) => x === 1);
+/**
+ * finish.lua's answer for one END: written (true), fenced (false), or refused before its first
+ * write, with Redis's error (a key it would write is of another type, written by hand): it is
+ * tried again, as an END that could not reach Redis is
+ */
+export type EndAnswer = boolean | string;
+
+export const parseFinish = (reply: unknown): EndAnswer[] => (reply as (number | string)[]).map((x) => (x === 1 ? true : x === 0 ? false : String(x)));
 
 
 interface Pending {
@@ -71,7 +78,7 @@ export interface OutgoingEnds {
    * the ENDs are sent again on their own (finish.lua accepts its own retry: one that did reach
    * Redis is written once), so a failed claim never holds them back
    */
-  carriedBy(reply: Promise<{ written: boolean[] }>): void;
+  carriedBy(reply: Promise<{ written: EndAnswer[] }>): void;
 }
 
 export class EndBatch {
@@ -150,7 +157,7 @@ export class EndBatch {
     );
   }
 
-  private confirmed(batch: Pending[], written: boolean[]): void {
+  private confirmed(batch: Pending[], written: EndAnswer[]): void {
     // (none, unless redis.durable: the ENDs settle in the reply's own tick, as they always did)
     if (!this.afterWrite) return settle(batch, written);
     void this.afterWrite(batch.map((b) => b.ending))
@@ -159,4 +166,9 @@ export class EndBatch {
   }
 }
 
-const settle = (batch: Pending[], written: boolean[]) => batch.forEach((b, i) => b.resolve(written[i] === true));
+const settle = (batch: Pending[], written: EndAnswer[]) =>
+  batch.forEach((b, i) => {
+    const w = written[i];
+    if (typeof w === 'string') b.reject(new Error(`Redis refused its END (nothing of it written): ${w}`));
+    else b.resolve(w === true);
+  });

@@ -10,7 +10,7 @@ import type { Keys } from '../keys.js';
 import type { Submission } from '../submission.js';
 import { execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import type { DeadLetterReason } from '../errors.js';
-import { parseFinish, pushEndings, type Ending } from './end-batch.js';
+import { parseFinish, pushEndings, type EndAnswer, type Ending } from './end-batch.js';
 
 export interface Claimed {
   id: string;
@@ -73,7 +73,7 @@ export async function claim(redis: Connection, keys: Keys, c: ClaimRequest): Pro
  * (finish-claim.lua: finish.lua then claim.lua): the worker's end-and-claim-next, one command
  * and one reply per batch where the two would be two. `written` is finish.lua's answer per end.
  */
-export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: boolean[] }> {
+export async function finishAndClaim(redis: Connection, keys: Keys, ends: Ending[], c: ClaimRequest): Promise<ClaimReply & { written: EndAnswer[] }> {
   // (finish.lua's keys and task key prefix are claim.lua's too: finish-claim.lua passes them on)
   const args: (string | number)[] = [4 * ends.length];
   pushEndings(args, ends);

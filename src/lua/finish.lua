@@ -22,7 +22,9 @@
   result or error as JSON
 
   Returns, per task: 1 when written (or already written by this lease: a retry after a timeout
-  whose first try did reach Redis), 0 when fenced (the lease is not ours, or not RUNNING).
+  whose first try did reach Redis), 0 when fenced (the lease is not ours, or not RUNNING), or
+  Redis's error (a string) when a key this END would write is of another type (written by
+  hand): nothing of it written, the other ENDs of the call are not held back by it.
 ]]
 --@include lib/finish-tasks.lua
 

@@ -30,7 +30,7 @@ import { claim, submit, type ClaimReply, type ClaimRequest } from '../../src/eff
 import { retryDead } from '../../src/effects/dead-letters.js';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../../src/errors.js';
 import { handBack, reassert, renewLeases } from '../../src/effects/leases.js';
-import { finishTasks, type Ending } from '../../src/effects/end-batch.js';
+import { finishTasks, type EndAnswer, type Ending } from '../../src/effects/end-batch.js';
 import type { TaskOutcome } from '../../machines/task.js';
 import { reapEnded, requeueStale } from '../../src/effects/sweep.js';
 
@@ -961,7 +961,7 @@ export class Sim {
   // -------------------------------------------------------------------------------------------
   // finish.lua
 
-  private async finishStep(endings: Ending[], pre: Snap): Promise<boolean[]> {
+  private async finishStep(endings: Ending[], pre: Snap): Promise<EndAnswer[]> {
     const written = await finishTasks(this.redis, this.keys, endings);
     const post = await this.read();
     const exp = clone(pre.s);

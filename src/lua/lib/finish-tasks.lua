@@ -15,6 +15,15 @@
 --@include lib/delayed-count.lua
 --@include lib/delayed.lua
 
+-- why an END of a task of group g (or none), dedupe key k (or none), a retry or not, would be
+-- refused halfway (a key it writes of another type), or nil
+local function endRefusal(Q, g, k, retry)
+  return (g and g ~= '' and unblockRefusal(Q, g))
+    or (k and refusedAt('HGET', dedupeKey(Q), k))
+    or (retry and (refusedAt('ZCARD', delayedKey(Q)) or refusedAt('ZCARD', placedDelayedKey(Q)) or refusedAt('HGET', Q .. ':counts', 'd:')))
+    or nil
+end
+
 local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
   local now = nowMs()
   local nowS = nowText()
@@ -33,51 +42,62 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       out[#out + 1] = 1
     elseif h[1] ~= 'RUNNING' or h[2] ~= lease then
       out[#out + 1] = 0
-    -- (a success, the common END, spared the sub)
-    elseif outcome ~= 'succeeded' and string.sub(outcome, 1, 6) == 'retry:' then
-      local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
-      local a = fields(key, 'attempt', 'worker', 'start', 'history', 'member', 'priority')
-      local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
-      -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
-      redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
-      redis.call('HDEL', key, 'lease')
-      redis.call('ZREM', leases, id)
-      redis.call('SREM', taskSet, id)
-      -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
-      local first = firstDue(Q)
-      -- (at its place, kept: retries due at one ms are promoted in their places' order; one
-      -- with none, a hash re-asserted after Redis lost it, is placed now, at its due time)
-      local member = a[5]
-      if not member then
-        local score
-        member, score = placeOf(Q, id, runAt, tonumber(a[6]) or 0)
-        redis.call('HSET', key, 'member', member, 'score', score)
-      end
-      redis.call('ZADD', placedDelayedKey(Q), runAt, member)
-      redis.call('ZADD', delayedKey(Q), runAt, id)
-      if first < 0 or runAt < first then wake(Q) end
-      countDelayed(Q, h[3], 1)
-      release(Q, h[3], h[4])
-      publishEvent(channel, 'retrying', id, now, 'attempt', intText(a[1]), 'error', payload, 'runAt', string.format('%d', runAt))
-      out[#out + 1] = 1
     else
-      local field = outcome == 'succeeded' and 'result' or 'error'
-      redis.call('HSET', key, 'state', 'END', 'update', nowS, 'end', nowS, 'outcome', outcome, field, payload)
-      -- (a success after a retry: the error kept from the failed attempt is in its history, not
-      -- the task's; only a retry writes one, so a first attempt is spared the HDEL)
-      if outcome == 'succeeded' and h[8] ~= '1' then redis.call('HDEL', key, 'error') end
-      redis.call('ZREM', leases, id)
-      redis.call('RPUSH', ended, id)
-      release(Q, h[3], h[4])
-      if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
-      -- (the attempt and worker that ended it, the worker named by its lease
-      -- `<claims>.<token>:<worker>`:
-      -- a waiter whose last read saw an earlier attempt, the hash cleaned up at once, answers
-      -- from this event)
-      -- (the lease matched the hash's, which only claim.lua writes: its worker after the first ':')
-      local worker = string.sub(lease, (string.find(lease, ':', 1, true) or #lease) + 1)
-      publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
-      out[#out + 1] = 1
+      -- (a success, the common END, spared the sub)
+      local retry = outcome ~= 'succeeded' and string.sub(outcome, 1, 6) == 'retry:'
+      -- A grouped, keyed or retried task's END writes keys beyond the plain END's: each is read
+      -- first, so one of another type (written by hand) refuses this END alone, before its first
+      -- write, answered with Redis's error (the worker tries it again). Refused halfway, a call
+      -- had written the task END and stopped: its group out of every turn, its dedupe key held,
+      -- its end never told; and every END after it in the call was left unwritten.
+      local why = ((h[4] and h[4] ~= '') or h[5] or retry) and endRefusal(Q, h[4], h[5], retry)
+      if why then
+        out[#out + 1] = why
+      elseif retry then
+        local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
+        local a = fields(key, 'attempt', 'worker', 'start', 'history', 'member', 'priority')
+        local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
+        -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
+        redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
+        redis.call('HDEL', key, 'lease')
+        redis.call('ZREM', leases, id)
+        redis.call('SREM', taskSet, id)
+        -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
+        local first = firstDue(Q)
+        -- (at its place, kept: retries due at one ms are promoted in their places' order; one
+        -- with none, a hash re-asserted after Redis lost it, is placed now, at its due time)
+        local member = a[5]
+        if not member then
+          local score
+          member, score = placeOf(Q, id, runAt, tonumber(a[6]) or 0)
+          redis.call('HSET', key, 'member', member, 'score', score)
+        end
+        redis.call('ZADD', placedDelayedKey(Q), runAt, member)
+        redis.call('ZADD', delayedKey(Q), runAt, id)
+        if first < 0 or runAt < first then wake(Q) end
+        countDelayed(Q, h[3], 1)
+        release(Q, h[3], h[4])
+        publishEvent(channel, 'retrying', id, now, 'attempt', intText(a[1]), 'error', payload, 'runAt', string.format('%d', runAt))
+        out[#out + 1] = 1
+      else
+        local field = outcome == 'succeeded' and 'result' or 'error'
+        redis.call('HSET', key, 'state', 'END', 'update', nowS, 'end', nowS, 'outcome', outcome, field, payload)
+        -- (a success after a retry: the error kept from the failed attempt is in its history, not
+        -- the task's; only a retry writes one, so a first attempt is spared the HDEL)
+        if outcome == 'succeeded' and h[8] ~= '1' then redis.call('HDEL', key, 'error') end
+        redis.call('ZREM', leases, id)
+        redis.call('RPUSH', ended, id)
+        release(Q, h[3], h[4])
+        if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
+        -- (the attempt and worker that ended it, the worker named by its lease
+        -- `<claims>.<token>:<worker>`:
+        -- a waiter whose last read saw an earlier attempt, the hash cleaned up at once, answers
+        -- from this event)
+        -- (the lease matched the hash's, which only claim.lua writes: its worker after the first ':')
+        local worker = string.sub(lease, (string.find(lease, ':', 1, true) or #lease) + 1)
+        publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
+        out[#out + 1] = 1
+      end
     end
   end
   return out

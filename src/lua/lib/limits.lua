@@ -16,6 +16,7 @@
 ]]
 --@include lib/names.lua
 --@include lib/call-state.lua
+--@include lib/refusal.lua
 
 -- (what one call read of the limits: forgotten before the next call; made at the first limit
 -- read, not for every call, most of which read none)
@@ -159,6 +160,20 @@ local function unblock(Q, g)
     end
   end
   redis.call('DEL', bk)
+end
+
+-- why unblock(Q, g) would be refused halfway (a key it reads or writes of another type), or nil.
+-- An END reads this before its first write: refused halfway, it had written the task END and
+-- taken the group out of its function's `blocked`, leaving it out of every turn (its tasks never
+-- ran), the task's dedupe key held and its end never told.
+local function unblockRefusal(Q, g)
+  local ins = redis.pcall('SMEMBERS', blockedInKey(Q, g))
+  if ins.err then return ins.err end
+  for _, f in ipairs(ins) do
+    local why = refusedAt('ZSCORE', fnKey(Q, f, 'blocked'), g) or refusedAt('ZCARD', groupKey(Q, f, g)) or refusedAt('ZCARD', fnKey(Q, f, 'groups'))
+    if why then return why end
+  end
+  return nil
 end
 
 -- a task of (fn, g) stopped running
