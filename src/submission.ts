@@ -151,8 +151,10 @@ export function buildSubmission(
   }
   let id = (given as string | undefined) ?? '';
   // A string is stored as its JSON text: the entry's `data` as a JSON string is the seed's form
-  // (taskData parses it), so the text '42' stored as itself would reach the function as 42.
-  const entry: Record<string, unknown> = { id, function: fn, data: data === undefined ? null : typeof data === 'string' ? JSON.stringify(data) : data };
+  // (taskData parses it), so the text '42' stored as itself would reach the function as 42. So is
+  // data JSON writes as a string (a toJSON's text, a decimal type's; a String object): its text.
+  // (set below, once the id is known for the errors: `data` stays the entry's third field)
+  const entry: Record<string, unknown> = { id, function: fn, data: null };
   if (o.manualEnd !== undefined && typeof o.manualEnd !== 'boolean') throw new ConfigError(`${where}: manualEnd must be true or false, got ${show(o.manualEnd)}`);
   if (o.manualEnd) entry.manual_end = true;
   if (o.priority !== undefined && o.priority !== 0) {
@@ -190,7 +192,10 @@ export function buildSubmission(
   const dropped = jsonDrops(data);
   if (dropped) throw new InvalidTaskError(`${where}: data of task ${quote(id)} is ${dropped}, which JSON cannot carry (give JSON data, or none)`);
   let raw: string;
+  let text: string | undefined;
   try {
+    text = jsonText(data);
+    entry.data = data === undefined ? null : text !== undefined ? JSON.stringify(text) : data;
     raw = JSON.stringify(entry);
   } catch (e) {
     throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${(e as Error).message}`);
@@ -199,7 +204,7 @@ export function buildSubmission(
   if (inside) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds ${inside}, which JSON would write as null (give JSON data)`);
   // (the rest of the entry is checked above: only the data can hold one here; a string's own
   // JSON text, which the entry holds, writes one as an escaped backslash)
-  if (typeof data === 'string' ? !wellFormed(data) : jsonHasLoneSurrogate(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds a string that is not well-formed Unicode (a lone surrogate), which a worker cannot read`);
+  if (text !== undefined ? !wellFormed(text) : jsonHasLoneSurrogate(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds a string that is not well-formed Unicode (a lone surrogate), which a worker cannot read`);
   if (jsonDeeperThan(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} is nested deeper than Redis decodes JSON (${MAX_JSON_DEPTH - 1} levels of arrays and objects in the data): a worker could not read it`);
   return {
     id,
@@ -211,6 +216,20 @@ export function buildSubmission(
     due,
     key,
   };
+}
+
+/**
+ * The string JSON writes for `v` as the entry's `data`, when it writes one: a string, a String
+ * object, or what a toJSON gives (called as JSON.stringify calls it, with the key); else undefined.
+ */
+function jsonText(v: unknown): string | undefined {
+  let x = v;
+  if ((typeof x === 'object' && x !== null) || typeof x === 'bigint') {
+    const toJSON = (x as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') x = (toJSON as (key: string) => unknown).call(x, 'data');
+  }
+  if (x instanceof String) x = String(x);
+  return typeof x === 'string' ? x : undefined;
 }
 
 /** the same task submitted twice: the same entry, due alike, under the same dedupe key */
