@@ -6,7 +6,7 @@ import type { Connection } from './redis.js';
 import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { checkGroup } from './effects/limits.js';
-import { ConfigError, DuplicateTaskError, InvalidTaskError, PartlySubmittedError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
+import { ConfigError, DuplicateTaskError, InvalidTaskError, NotDurableError, PartlySubmittedError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
@@ -608,7 +608,11 @@ export class Client {
     try {
       return answer(await this.submitAll(batches, issued));
     } catch (e) {
-      throw e instanceof PartlySubmittedError && subs.length !== given.length ? new PartlySubmittedError(e.message, answer([...e.ids]), e.submitted, e.notSubmitted, e.unknown, e.cause) : e;
+      if (subs.length === given.length) throw e;
+      // (the ids the call would have answered: one per place given, a twin's at each of its places)
+      if (e instanceof PartlySubmittedError) throw new PartlySubmittedError(e.message, answer([...e.ids]), e.submitted, e.notSubmitted, e.unknown, e.cause);
+      if (e instanceof NotDurableError) throw new NotDurableError(e.message, answer([...e.taskIds]), e.acknowledged);
+      throw e;
     }
   }
 
