@@ -193,14 +193,16 @@ export function buildSubmission(
   if (dropped) throw new InvalidTaskError(`${where}: data of task ${quote(id)} is ${dropped}, which JSON cannot carry (give JSON data, or none)`);
   let raw: string;
   let text: string | undefined;
+  let inside: string | undefined;
   try {
     text = jsonText(data);
     entry.data = data === undefined ? null : text !== undefined ? JSON.stringify(text) : data;
     raw = JSON.stringify(entry);
+    // (the check reads the data again: what throws then is refused as at its first reading)
+    inside = nonFiniteInside(data, raw);
   } catch (e) {
     throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${(e as Error).message}`);
   }
-  const inside = nonFiniteInside(data, raw);
   if (inside) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds ${inside}, which JSON would write as null (give JSON data)`);
   // (the rest of the entry is checked above: only the data can hold one here; a string's own
   // JSON text, which the entry holds, writes one as an escaped backslash)

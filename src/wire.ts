@@ -179,12 +179,14 @@ export function formatControl(c: ControlInput): string {
     const dropped = jsonDrops(c.event);
     if (dropped) throw new InvalidTaskError(`control "${c.event_name}": its event is ${dropped}, which JSON cannot carry`);
     let json: string;
+    let inside: string | undefined;
     try {
       json = JSON.stringify({ event_name: c.event_name, event: c.event });
+      // (the check reads the value again: what throws then is refused as at its first reading)
+      inside = nonFiniteInside(c.event, json);
     } catch (e) {
       throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${(e as Error).message}`);
     }
-    const inside = nonFiniteInside(c.event, json);
     if (inside) throw new InvalidTaskError(`control "${c.event_name}": its event holds ${inside}, which JSON would write as null`);
     return json;
   }
@@ -248,12 +250,14 @@ export function formatEvent(event: string, data: unknown, at = Date.now()): stri
   const dropped = jsonDrops(data);
   if (dropped) throw new InvalidTaskError(`event "${event}": data is ${dropped}, which JSON cannot carry`);
   let json: string;
+  let inside: string | undefined;
   try {
     json = JSON.stringify({ event, data: data === undefined ? null : data, at });
+    // (the check reads the value again: what throws then is refused as at its first reading)
+    inside = nonFiniteInside(data, json);
   } catch (e) {
     throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${(e as Error).message}`);
   }
-  const inside = nonFiniteInside(data, json);
   if (inside) throw new InvalidTaskError(`event "${event}": data holds ${inside}, which JSON would write as null`);
   return json;
 }
@@ -439,8 +443,11 @@ export function resultJson(v: unknown): string {
   const dropped = jsonDrops(v);
   if (dropped) throw new NonRetryableError(`the task function returned ${dropped}, which JSON cannot carry: its result cannot be stored`);
   let json: string | undefined;
+  let inside: string | undefined;
   try {
     json = JSON.stringify(v) as string | undefined;
+    // (the check reads the value again: what throws then is refused as at its first reading)
+    if (json !== undefined) inside = nonFiniteInside(v, json);
   } catch (e) {
     let why: string;
     try {
@@ -452,7 +459,6 @@ export function resultJson(v: unknown): string {
   }
   // (a toJSON that gives undefined, a function or a Symbol: JSON leaves the whole value out)
   if (json === undefined) throw new NonRetryableError('the task function returned a value whose JSON is nothing (its toJSON gave undefined, a function or a Symbol): its result cannot be stored');
-  const inside = nonFiniteInside(v, json);
   if (inside) throw new NonRetryableError(`the task function returned a value that holds ${inside}, which JSON would write as null: its result cannot be stored`);
   return json;
 }
