@@ -9,7 +9,7 @@
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
 import { quote } from './quote.js';
-import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, nonFiniteInside, wellFormed } from './wire.js';
+import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, nonFiniteInside, thrownText, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
 /** How long to wait before the next attempt, when an attempt failed. */
@@ -201,7 +201,7 @@ export function buildSubmission(
     // (the check reads the data again: what throws then is refused as at its first reading)
     inside = nonFiniteInside(data, raw);
   } catch (e) {
-    throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${(e as Error).message}`);
+    throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${thrownText(e)}`);
   }
   if (inside) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds ${inside}, which JSON would write as null (give JSON data)`);
   // (the rest of the entry is checked above: only the data can hold one here; a string's own

@@ -120,6 +120,18 @@ export function jsonDrops(v: unknown): string | undefined {
 }
 
 /**
+ * What a toJSON or a getter threw while a value was made JSON, for a message: its `message`, or
+ * the value itself as text (undefined, null, a string); a fixed text when neither can be read.
+ */
+export function thrownText(e: unknown): string {
+  try {
+    return String(e !== null && typeof e === 'object' && 'message' in e ? (e as Error).message : e);
+  } catch {
+    return 'a value that cannot be read was thrown';
+  }
+}
+
+/**
  * A number JSON writes as null (NaN or an infinity) inside `v`, whose JSON is `json`: what it is
  * and the key or index that holds it; undefined when there is none. JSON.stringify writes one
  * without an error, so the value would change on the way. The walk is JSON.stringify's own (a
@@ -185,7 +197,7 @@ export function formatControl(c: ControlInput): string {
       // (the check reads the value again: what throws then is refused as at its first reading)
       inside = nonFiniteInside(c.event, json);
     } catch (e) {
-      throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${(e as Error).message}`);
+      throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${thrownText(e)}`);
     }
     if (inside) throw new InvalidTaskError(`control "${c.event_name}": its event holds ${inside}, which JSON would write as null`);
     return json;
@@ -256,7 +268,7 @@ export function formatEvent(event: string, data: unknown, at = Date.now()): stri
     // (the check reads the value again: what throws then is refused as at its first reading)
     inside = nonFiniteInside(data, json);
   } catch (e) {
-    throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${(e as Error).message}`);
+    throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${thrownText(e)}`);
   }
   if (inside) throw new InvalidTaskError(`event "${event}": data holds ${inside}, which JSON would write as null`);
   return json;
