@@ -9,7 +9,7 @@
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
 import { quote } from './quote.js';
-import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, nonFiniteInside, thrownText, wellFormed } from './wire.js';
+import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, nonFiniteInside, readsAsJson, thrownText, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
 /** How long to wait before the next attempt, when an attempt failed. */
@@ -150,9 +150,10 @@ export function buildSubmission(
     checkIdText(where, given);
   }
   let id = (given as string | undefined) ?? '';
-  // A string is stored as its JSON text: the entry's `data` as a JSON string is the seed's form
-  // (taskData parses it), so the text '42' stored as itself would reach the function as 42. So is
-  // data JSON writes as a string (a toJSON's text, a decimal type's; a String object): its text.
+  // Text that reads as JSON is stored as its JSON text: the entry's `data` as a JSON string is the
+  // seed's form (taskData parses it), so '42' stored as itself would reach the function as 42.
+  // Other text is stored as itself (readsAsJson). So is data JSON writes as a string (a toJSON's
+  // text, a decimal type's; a String object).
   // (set below, once the id is known for the errors: `data` stays the entry's third field)
   const entry: Record<string, unknown> = { id, function: fn, data: null };
   if (o.manualEnd !== undefined && typeof o.manualEnd !== 'boolean') throw new ConfigError(`${where}: manualEnd must be true or false, got ${show(o.manualEnd)}`);
@@ -196,7 +197,7 @@ export function buildSubmission(
   let inside: string | undefined;
   try {
     text = jsonText(data);
-    entry.data = data === undefined ? null : text !== undefined ? JSON.stringify(text) : data;
+    entry.data = data === undefined ? null : text === undefined ? data : readsAsJson(text) ? JSON.stringify(text) : text;
     raw = JSON.stringify(entry);
     // (the check reads the data again: what throws then is refused as at its first reading)
     inside = nonFiniteInside(data, raw);

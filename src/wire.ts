@@ -29,6 +29,24 @@ export function taskData(entry: { data?: unknown }): unknown {
   }
 }
 
+/**
+ * Would taskData read this string as JSON (and so not as itself)? A producer storing text as
+ * the entry's `data` stores such text as its JSON text, and other text as itself: the seed's
+ * form, unchanged, the same entry an earlier version wrote (a task submitted again under its id
+ * is the same submission), with nothing escaped twice. JSON text starts, after its whitespace,
+ * with one of `{["-0123456789tfn`: any other text is told by its first character.
+ */
+export function readsAsJson(s: string): boolean {
+  const c = /[^ \t\n\r]/.exec(s)?.[0];
+  if (c === undefined || !'{["-0123456789tfn'.includes(c)) return false;
+  try {
+    JSON.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** the longest task id, in bytes (src/lua/lib/task-id.lua says the same) */
 export const MAX_ID_BYTES = 512;
 

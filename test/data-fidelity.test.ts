@@ -149,3 +149,26 @@ describe('a number JSON would write as null, anywhere inside a value, is refused
     await expect(c.control('any', { event_name: 'x', event: { n: [NaN] } })).rejects.toThrow(/control "x": its event holds the number NaN \(at "0"\)/);
   });
 });
+
+describe('text that does not read as JSON is stored as itself', () => {
+  it('as an earlier version wrote it: that entry submitted again under its id is the same submission', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    // (the entry an earlier Client wrote for submit('f', 'payload', { id: 'job-1' }), pushed as it wrote it)
+    const earlier = JSON.stringify({ id: 'job-1', function: 'f', data: 'payload' });
+    expect(await c.submit('f', 'payload', { id: 'job-1' })).toBe('job-1');
+    expect(await redis.lrange(keysFor(o.keyPrefix).newQueue, 0, -1)).toEqual([earlier]);
+    expect(await c.submit('f', 'payload', { id: 'job-1' })).toBe('job-1');
+  });
+
+  it('nothing escaped twice: text with quotes and backslashes takes the bytes it took', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const text = 'say "hi" \\ and go';
+    await c.submit('f', text, { id: 'quoted' });
+    const [raw] = await redis.lrange(keysFor(o.keyPrefix).newQueue, 0, -1);
+    expect(raw).toBe(JSON.stringify({ id: 'quoted', function: 'f', data: text }));
+  });
+});
