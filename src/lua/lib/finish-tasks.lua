@@ -16,10 +16,11 @@
 --@include lib/delayed.lua
 
 -- why an END of a task of group g (or none), dedupe key k (or none), a retry or not, would be
--- refused halfway (a key it writes of another type), or nil
+-- refused halfway (a key it writes of another type), or nil. (A retry leaves the dedupe key
+-- held, the task not over: the dedupe hash damaged holds back its end, not its next attempt.)
 local function endRefusal(Q, g, k, retry)
   return (g and g ~= '' and unblockRefusal(Q, g))
-    or (k and refusedAt('HGET', dedupeKey(Q), k))
+    or (k and not retry and refusedAt('HGET', dedupeKey(Q), k))
     or (retry and (refusedAt('ZCARD', delayedKey(Q)) or refusedAt('ZCARD', placedDelayedKey(Q)) or refusedAt('HGET', Q .. ':counts', 'd:')))
     or nil
 end
