@@ -127,7 +127,16 @@ for _, id in ipairs(stale) do
     -- mended; the others of the call go on. Raised, the call left the task RUNNING out of the
     -- lease index for good, and what it had requeued before unsaid.
     local ok, err = true, nil
-    if back then ok, err = pcall(putBack, KEYS[3], key, id, now, { fn = h[7], group = h[8], priority = h[9], member = h[10], score = h[11], start = h[12] }) end
+    if back then
+      ok, err = pcall(putBack, KEYS[3], key, id, now, { fn = h[7], group = h[8], priority = h[9], member = h[10], score = h[11], start = h[12] })
+    else
+      -- Ended cancelled or parked (below), it is released, giving its group its turn back, and
+      -- a cancelled one frees its dedupe key: those keys read first, as a put-back's are. Refused
+      -- there after the writes, the sweep had taken it out of the lease index, RUNNING for good,
+      -- its group's running count never released.
+      err = (h[8] and h[8] ~= '' and unblockRefusal(KEYS[3], h[8])) or (h[13] and h[14] and refusedAt('HGET', dedupeKey(KEYS[3]), h[14])) or nil
+      ok = err == nil
+    end
     -- (refused after its place and its hash were written, at the wake marker or the release of
     -- its limits: it is QUEUED in its function's queue, put back; said requeued, its death
     -- counted, not left in the lease index as if it still ran)
