@@ -95,7 +95,8 @@ export class EndBatch {
     /** run before the batch goes out: the events the tasks emitted before they ended go first */
     private readonly beforeSend: () => void = () => {},
     /**
-     * run once the ENDs are written, before they settle: the wait for replicas (redis.durable).
+     * run once the ENDs are written, before they settle: the wait for replicas (redis.durable),
+     * given the ENDs written (a batch whose ENDs were all fenced or refused settles at once).
      * It must not reject (what it finds, it reports itself): an END it could not confirm is
      * still written, and is never sent again for that.
      */
@@ -160,7 +161,12 @@ export class EndBatch {
   private confirmed(batch: Pending[], written: EndAnswer[]): void {
     // (none, unless redis.durable: the ENDs settle in the reply's own tick, as they always did)
     if (!this.afterWrite) return settle(batch, written);
-    void this.afterWrite(batch.map((b) => b.ending))
+    // Only what was written is waited for, and named: an END fenced, or refused at a key it
+    // would write (tried again every finishRetryDelay until the key is mended), wrote nothing a
+    // failover could lose. (Waited for, each try cost a WAIT, and was said written.)
+    const wrote = batch.flatMap((b, i) => (written[i] === true ? [b.ending] : []));
+    if (wrote.length === 0) return settle(batch, written);
+    void this.afterWrite(wrote)
       .catch(() => {})
       .then(() => settle(batch, written));
   }
