@@ -11,7 +11,8 @@
   KEYS[8] newQueue (Q: its limits are released, lib/limits.lua)
   ARGV[1] task key prefix   ARGV[2] worker   ARGV[3..] quads of id, lease, reason, message
 
-  Returns the ids parked.
+  Returns the ids parked (not one whose group's turns, given back by its release, are damaged by
+  hand: it is left RUNNING, for the monitor to requeue once mended).
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
@@ -25,7 +26,11 @@ local out = {}
 for i = 3, #ARGV, 4 do
   local id, lease, reason, message = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local h = fields(prefix .. id, 'state', 'lease', 'data', 'function', 'group')
-  if h and h[1] == 'RUNNING' and h[2] == lease then
+  -- (its group's turns, which its release gives back, read first: one damaged by hand refused
+  -- the call after the release had lowered its running counts, the task RUNNING still, released
+  -- again by its requeue, and the tasks after it unparked. Refused so, it is left RUNNING, for
+  -- the monitor to requeue once the key is mended; the others are parked.)
+  if h and h[1] == 'RUNNING' and h[2] == lease and not (h[5] and h[5] ~= '' and unblockRefusal(KEYS[8], h[5])) then
     release(KEYS[8], h[4], h[5])
     park(D, now, reason, message, h[3] or '', id, worker, true, { fn = h[4] })
     out[#out + 1] = id
