@@ -39,8 +39,9 @@
             pruned workers, more, cancelled ids, refused }: more = 1 when the call stopped at its limit
             with stale tasks or silent workers left (the monitor calls again at once); cancelled:
             stale tasks a cancel had marked `cancelling` (cancel.lua), ended cancelled here;
-            refused: "<id>: <Redis's error>" of each stale task Redis refused to put back (a key
-            of its function's queue damaged by hand: it stays RUNNING, tried again a taskTimeout on)
+            refused: "<id>: <Redis's error>" of each stale task Redis refused to put back, end
+            or park (a key of its function's queue, or one its release or end writes, its group's
+            turns, its dedupe key, damaged by hand: it stays RUNNING, tried again a taskTimeout on)
 ]]
 --@include lib/quote.lua
 --@include lib/now.lua
