@@ -20,7 +20,7 @@ export interface RunnerDeps {
   /** the record of this claim (`lease`) of task `id` */
   local(id: string, lease: string): LocalTask | undefined;
   fn(name: string): TaskFunction | undefined;
-  /** the task's `data` field as stored in its hash now */
+  /** the task's `data` field as stored in its hash now; null when it holds none, or Redis did not answer (the run takes the data it has) */
   readRaw(id: string): Promise<string | null>;
   /** publish an event of this claim of the task (fenced by its lease) */
   emit(t: LocalTask, event: string, data: unknown): void;
@@ -94,6 +94,11 @@ function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort, 
       t.entry = parseEntry(raw);
       t.raw = raw;
     }
+    // Aborted while its data was read (the machine, working again, heard a stop or another
+    // reload; a timeout, a halt): this run is over before it began. Its function is not called:
+    // called with its signal born aborted, one that listens for `abort` (never fired then) ran
+    // to its end after the stop.
+    if (abort.aborted) throw abort.signal.reason;
     return call(deps, t, abort, observer);
   });
 }

@@ -1374,7 +1374,14 @@ export class Worker extends MeteredProcess {
         },
         partOf: (id) => this.partOf(id),
         fn: (name) => this.functions.get(name),
-        readRaw: (id) => this.redis.hget(this.partOf(id).keys.task(id), 'data'),
+        // A reload's re-read. Not answered (Redis lost, or silent past a command's timeout), the
+        // new run takes the data the worker holds, as for a hash without it: the outage, which
+        // the worker's tasks run through, failed the attempt with Redis's error.
+        readRaw: (id) =>
+          this.redis.hget(this.partOf(id).keys.task(id), 'data').catch((e: unknown) => {
+            log.warn(`task ${quote(id)}: its reload could not re-read its data (${(e as Error)?.message ?? String(e)}); it runs again on the data it had`);
+            return null;
+          }),
         emit: (t, event, data) => this.publish(t, event, data),
         update: async (t, progress) => {
           // An old copy (its claim replaced by a later one of the same id) holds no lease.

@@ -30,7 +30,7 @@ export interface TaskActionDeps {
   /** the partition a task runs from: its events' outbox and its ENDs' batch */
   partOf(id: string): { outbox: EventOutbox; ends: EndBatch };
   fn(name: string): TaskFunction | undefined;
-  /** the task's `data` field as stored in its hash now */
+  /** the task's `data` field as stored in its hash now; null when it holds none, or Redis did not answer */
   readRaw(id: string): Promise<string | null>;
   /** publish an event of this claim of the task (fenced by its lease) */
   emit(t: LocalTask, event: string, data: unknown): void;
