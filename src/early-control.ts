@@ -13,7 +13,10 @@
  * Which messages a claim gets (docs/failure-model.md): those heard since its request left (one
  * heard before cannot answer the claim's RUNNING: it was published before the claim ran) and
  * within `keepMs` of its adoption. A message for an earlier claim of the same id, or for the task
- * while it was queued, is not carried over to a later claim.
+ * while it was queued, is not carried over to a later claim: one heard here for a claim whose
+ * function had returned (kept for the retry its END may carry) is forgotten once that END is
+ * written as the task's end (`forget`), else an idle wait sent before it, claiming the id
+ * submitted again, got it.
  */
 
 /**
@@ -95,6 +98,14 @@ export class EarlyControl {
       if (h.at >= from) out.push(h.message);
     }
     return out;
+  }
+
+  /**
+   * Task `id` (of partition `part`) ended here, its END written with no retry to carry: what
+   * was kept for it was for that claim, and no later claim of the id gets it.
+   */
+  forget(part: number, id: string): void {
+    if (this.byTask.size !== 0) this.take(part, id, Infinity);
   }
 
   private expire(now: number): void {

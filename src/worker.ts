@@ -1372,6 +1372,8 @@ export class Worker extends MeteredProcess {
           if (this.tasks.get(t.id) === t) this.tasks.delete(t.id);
           else this.replaced.delete(claimKey(t.id, t.lease));
         },
+        // control messages kept for the retry its END might have carried (onMessage): none came
+        endWritten: (t) => this.early.forget(t.part, t.id),
         partOf: (id) => this.partOf(id),
         fn: (name) => this.functions.get(name),
         // A reload's re-read. Not answered (Redis lost, or silent past a command's timeout), the
