@@ -1,7 +1,7 @@
 /**
  * Runs a user task function for the task machine's `startRun` action: builds the `Task` handle
  * with a fresh AbortSignal for the run, on a reload re-reads the task's `data` from its hash
- * first (as the seed's reload did), and reports how the run settled back to the task machine
+ * first (as the seed's reload did; a claim the hash says is another's runs no more), and reports how the run settled back to the task machine
  * (RUN_DONE / RUN_FAILED, tagged with the run number, so a replaced run's report is ignored).
  * Each run has its own listeners, and its handle speaks for it only while it is the current run
  * (task-handle.ts).
@@ -11,7 +11,7 @@ import type { AnyActorRef } from 'xstate';
 import type { LocalTask, TaskFunction } from './task.js';
 import { parseEntry, resultJson } from './wire.js';
 import { TaskHandle } from './task-handle.js';
-import { UnknownFunctionError } from './errors.js';
+import { LeaseLostError, UnknownFunctionError } from './errors.js';
 import { LazyAbort } from '../actors/lazy-abort.js';
 import { armAttemptTimer, timeOutIfLate } from './attempt-timer.js';
 import type { RunObserver } from './telemetry/worker-telemetry.js';
@@ -20,8 +20,13 @@ export interface RunnerDeps {
   /** the record of this claim (`lease`) of task `id` */
   local(id: string, lease: string): LocalTask | undefined;
   fn(name: string): TaskFunction | undefined;
-  /** the task's `data` field as stored in its hash now; null when it holds none, or Redis did not answer (the run takes the data it has) */
-  readRaw(id: string): Promise<string | null>;
+  /**
+   * a reload's re-read of claim `t`'s hash: its `data` now (`raw`; null when it holds none, or
+   * Redis did not answer: the run takes the data it has), and `gone` when the hash says the
+   * claim is no longer this one (the task requeued while this worker did not hear it): the copy
+   * is then given up, and its function not called again
+   */
+  reread(t: LocalTask): Promise<{ raw: string | null; gone?: boolean }>;
   /** publish an event of this claim of the task (fenced by its lease) */
   emit(t: LocalTask, event: string, data: unknown): void;
   /** heartbeat of this claim of the task (`t` is the claim's record: a later claim of the same id is another) */
@@ -89,7 +94,8 @@ export function taskRunner(deps: RunnerDeps) {
 /** the run: a reload's re-reads the task's data first; what the function returns (it may throw) */
 function execute(deps: RunnerDeps, t: LocalTask, run: number, abort: LazyAbort, observer?: RunObserver): unknown {
   if (run === 0) return call(deps, t, abort, observer);
-  return deps.readRaw(t.id).then((raw) => {
+  return deps.reread(t).then(({ raw, gone }) => {
+    if (gone) throw new LeaseLostError(t.id);
     if (raw) {
       t.entry = parseEntry(raw);
       t.raw = raw;

@@ -1376,14 +1376,33 @@ export class Worker extends MeteredProcess {
         endWritten: (t) => this.early.forget(t.part, t.id),
         partOf: (id) => this.partOf(id),
         fn: (name) => this.functions.get(name),
-        // A reload's re-read. Not answered (Redis lost, or silent past a command's timeout), the
-        // new run takes the data the worker holds, as for a hash without it: the outage, which
-        // the worker's tasks run through, failed the attempt with Redis's error.
-        readRaw: (id) =>
-          this.redis.hget(this.partOf(id).keys.task(id), 'data').catch((e: unknown) => {
-            log.warn(`task ${quote(id)}: its reload could not re-read its data (${(e as Error)?.message ?? String(e)}); it runs again on the data it had`);
-            return null;
-          }),
+        // A reload's re-read, with whose the claim is in the same call. Not answered (Redis lost,
+        // or silent past a command's timeout), the new run takes the data the worker holds, as
+        // for a hash without it: the outage, which the worker's tasks run through, failed the
+        // attempt with Redis's error. Another claim's (a reload heard by a worker thawed after
+        // its task was requeued and claimed elsewhere, before its heartbeat told it), the copy is
+        // given up as a heartbeat gives it up: the reload ran the function again beside the
+        // other worker's run. (A hash missing is left to the heartbeat: Redis may have lost it.)
+        reread: async (t) => {
+          let got: (string | null)[];
+          try {
+            // (HGETs in a MULTI, one round trip, as a worker's ACL rule grants them: not HMGET)
+            const k = this.partOf(t.id).keys.task(t.id);
+            const replies = ((await this.redis.multi().hget(k, 'data').hget(k, 'state').hget(k, 'lease').exec()) ?? []) as [Error | null, string | null][];
+            got = replies.map(([e, v]) => {
+              if (e) throw e;
+              return v;
+            });
+          } catch (e) {
+            log.warn(`task ${quote(t.id)}: its reload could not re-read its data (${(e as Error)?.message ?? String(e)}); it runs again on the data it had`);
+            return { raw: null };
+          }
+          const [raw = null, state = null, lease = null] = got;
+          if (state === null || (state === 'RUNNING' && lease === t.lease) || this.tasks.get(t.id) !== t) return { raw };
+          log.warn(`lease lost for ${quote(t.id)}: its reload found the task ${state === 'RUNNING' ? 'claimed elsewhere' : state}; abandoning our copy`);
+          this.actor?.send({ type: 'LEASES_LOST', ids: [t.id] });
+          return { raw, gone: true };
+        },
         emit: (t, event, data) => this.publish(t, event, data),
         update: async (t, progress) => {
           // An old copy (its claim replaced by a later one of the same id) holds no lease.

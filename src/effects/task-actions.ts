@@ -32,8 +32,8 @@ export interface TaskActionDeps {
   /** the partition a task runs from: its events' outbox and its ENDs' batch */
   partOf(id: string): { outbox: EventOutbox; ends: EndBatch };
   fn(name: string): TaskFunction | undefined;
-  /** the task's `data` field as stored in its hash now; null when it holds none, or Redis did not answer */
-  readRaw(id: string): Promise<string | null>;
+  /** a reload's re-read of the claim's hash: its `data` now, and whether the claim is gone (task-runner.ts) */
+  reread(t: LocalTask): Promise<{ raw: string | null; gone?: boolean }>;
   /** publish an event of this claim of the task (fenced by its lease) */
   emit(t: LocalTask, event: string, data: unknown): void;
   /** the task function's `update()`: a heartbeat of this claim, with its progress */
@@ -142,7 +142,7 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
     startRun: taskRunner({
       local: (id, lease) => deps.local(id, lease) ?? deps.adopt(id, lease),
       fn: deps.fn,
-      readRaw: deps.readRaw,
+      reread: deps.reread,
       emit: deps.emit,
       listened: (t, name) => {
         // The run listens for `name` now: the events of that name held for it during the
