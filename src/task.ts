@@ -20,7 +20,7 @@ export interface Task<D = any> {
   /**
    * publish an event on `task-<id>-events` (pipelined; costs the task no round trip). Throws an
    * InvalidTaskError for a name the runtime reserves (`end`, `requeued`, `control-error`,
-   * `retrying`), an empty name, or data JSON cannot carry.
+   * `retrying`, `machine-state`), an empty name, or data JSON cannot carry.
    */
   emit(event: string, data?: unknown): void;
   /**
