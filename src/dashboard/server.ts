@@ -104,6 +104,10 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     }
     for (const res of streams) res.write(`event: status\ndata: ${data}\n\n`);
   };
+  const stopTicker = () => {
+    clearInterval(ticker);
+    ticker = undefined;
+  };
   const startTicker = () => {
     if (ticker) return;
     let busy = false;
@@ -200,7 +204,11 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       if (path === '/api/stream') {
         streams.add(res);
         startTicker();
-        sse(req, res, () => streams.delete(res));
+        // (the last page gone, nobody reads what a tick reads: it stops until a page opens again)
+        sse(req, res, () => {
+          streams.delete(res);
+          if (streams.size === 0) stopTicker();
+        });
         return void tick();
       }
       if (taskRoute && taskRoute[2] === undefined) {
@@ -264,7 +272,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         });
       }),
     close: async () => {
-      clearInterval(ticker);
+      stopTicker();
       for (const stop of follows) stop();
       follows.clear();
       for (const res of streams) res.end();
