@@ -221,6 +221,13 @@ export class Client {
   private readonly handlers = new Map<string, Set<(ev: TaskEvent) => void>>();
   /** each subscribed channel's SUBSCRIBE, settled once Redis has answered it */
   private readonly subscribed = new Map<string, Promise<void>>();
+  /**
+   * channels whose SUBSCRIBE waits for the subscriber connection to be ready, not yet sent: each
+   * one's waker, called once it is ready or has ended, or when the channel is left first
+   */
+  private readonly unsent = new Map<string, () => void>();
+  /** channels left while the subscriber connection was not ready: UNSUBSCRIBEd once it is, unless followed again */
+  private readonly leaving = new Set<string>();
   private readonly log: LoggerLike;
   /** handlers already reported as throwing: a handler that throws on every event is logged once */
   private readonly reported = new WeakSet<(ev: TaskEvent) => void>();
@@ -1032,6 +1039,12 @@ export class Client {
       if (s.size === 0) {
         this.handlers.delete(channel);
         this.subscribed.delete(channel);
+        const unsent = this.unsent.get(channel);
+        // its SUBSCRIBE never went out: nothing to leave (its subscribeLive ends)
+        if (unsent) return void (this.unsent.delete(channel), unsent());
+        // Redis away: left once it is back (ioredis resubscribes it then), once however often it
+        // is left meanwhile, rather than a command queued each time for the outage's length
+        if (sub.status !== 'ready') return void this.leaving.add(channel);
         // Held as a SUBSCRIBE is: sent during a reconnect's handshake, it went out before ioredis
         // resubscribed, once ready, what it had before the drop, this channel with it.
         subscribable(sub)
@@ -1447,43 +1460,63 @@ export class Client {
    */
   private async subscribeLive(sub: Connection, channel: string, current: Set<(ev: TaskEvent) => void>): Promise<void> {
     for (;;) {
+      if (sub.status === 'end' || this.handlers.get(channel) !== current) return;
+      // Not handed to a connection that is not ready: ioredis would hold it for as long as Redis
+      // is away, and with it this call and the handlers it keeps, left or not (the channel's last
+      // handler leaving wakes it, and nothing was sent). Ready again, ioredis has resubscribed
+      // what Redis had answered before the drop.
+      if (sub.status !== 'ready') {
+        await new Promise<void>((resolve) => {
+          this.unsent.get(channel)?.();
+          this.unsent.set(channel, resolve);
+        });
+        continue;
+      }
       await subscribable(sub);
       if (this.handlers.get(channel) !== current) return;
       try {
         await sub.subscribe(channel);
         return;
       } catch (e) {
-        if (sub.status === 'end') return;
-        if (sub.status === 'ready') {
+        // (read again: the connection may have dropped while the SUBSCRIBE was out)
+        const status: string = sub.status;
+        if (status === 'end') return;
+        if (status === 'ready') {
           throw new ConfigError(
             `subscribe: Redis refused SUBSCRIBE ${channel} (${(e as Error).message}): no event of that task will be heard; the Redis user needs that channel (an ACL "&" rule, docs/deployments.md)`,
           );
         }
-        const back = await new Promise<boolean>((resolve) => {
-          const done = (ok: boolean) => () => {
-            sub.off('ready', ready);
-            sub.off('end', end);
-            resolve(ok);
-          };
-          const ready = done(true);
-          const end = done(false);
-          sub.on('ready', ready);
-          sub.on('end', end);
-        });
-        if (!back) return;
+        // (failed with the connection, a reconnect's AUTH refused: made again once it is ready)
       }
     }
   }
 
+  /** the subscriber connection is ready, or has ended: what waited for it goes on */
+  private wakeUnsent(): void {
+    const wakers = [...this.unsent.values()];
+    this.unsent.clear();
+    for (const wake of wakers) wake();
+  }
+
   private subscriber(): Connection {
     if (!this.sub) {
-      // No retry limit: a SUBSCRIBE made while Redis is down waits for it, rather than fail
-      // after two reconnects and leave the channel unsubscribed for good (ioredis resubscribes
-      // only what had been subscribed).
+      // No retry limit: a SUBSCRIBE out when the connection dropped waits for Redis, rather than
+      // fail after two reconnects and leave the channel unsubscribed for good (ioredis
+      // resubscribes only what had been subscribed). One made while Redis is away is not handed
+      // over until it is back (subscribeLive).
       this.sub = connect(this.config, 'subscriber', this.owner, { lazyConnect: false, maxRetriesPerRequest: null });
       this.sub.on('error', () => {});
+      const sub = this.sub;
       this.sub.on('ready', () => {
+        // (ioredis resubscribed, before this, what Redis had answered: left meanwhile, it goes now)
+        for (const channel of this.leaving) if (!this.handlers.has(channel)) sub.unsubscribe(channel).catch(() => {});
+        this.leaving.clear();
+        this.wakeUnsent();
         for (const f of [...this.reconnects]) f();
+      });
+      this.sub.on('end', () => {
+        this.leaving.clear();
+        this.wakeUnsent();
       });
       // This runs inside ioredis's reply parser: a throw here would be uncaught and end the
       // process, so the parse is total and every handler is fenced.
