@@ -49,6 +49,8 @@ export interface Dashboard {
 
 const OPTIONS = ['redis', 'token', 'readOnly', 'refreshInterval', 'allowedHosts'];
 const MAX_BODY = 64 * 1024;
+/** bytes a task's event stream may hold for a page that does not read them, past which it is closed */
+const STREAM_BEHIND_MAX = 8 * 1024 * 1024;
 
 class HttpError extends Error {
   constructor(
@@ -102,7 +104,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     } catch (e) {
       data = JSON.stringify({ error: (e as Error).message });
     }
-    for (const res of streams) res.write(`event: status\ndata: ${data}\n\n`);
+    // (a page still behind on the last status, not reading: it misses this one, which the next
+    // supersedes, rather than have them all buffered here for as long as it stays open)
+    for (const res of streams) if (!res.writableNeedDrain) res.write(`event: status\ndata: ${data}\n\n`);
   };
   const stopTicker = () => {
     clearInterval(ticker);
@@ -217,7 +221,14 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         return send(res, 200, t);
       }
       if (taskRoute && taskRoute[2] === 'stream') {
-        const stop = followTask(client, pathId(taskRoute[1]!), (ev) => res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`));
+        const stop = followTask(client, pathId(taskRoute[1]!), (ev) => {
+          if (res.destroyed) return;
+          res.write(`event: task\ndata: ${JSON.stringify(ev)}\n\n`);
+          // A page this far behind is not reading: closed, its backlog freed, rather than every
+          // event buffered here for as long as it stays open (its EventSource opens it again
+          // once it reads, and the page reads the task again then).
+          if (res.writableLength > STREAM_BEHIND_MAX) res.destroy();
+        });
         follows.add(stop);
         return sse(req, res, () => (follows.delete(stop), stop()), stop.ready);
       }
