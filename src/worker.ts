@@ -794,6 +794,7 @@ export class Worker extends MeteredProcess {
       const t = this.pending.get(c.id);
       if (t?.lease !== c.lease) continue;
       this.pending.delete(c.id);
+      this.telemetry.handedBack(t);
       const part = this.parts[t.part]!;
       const held = byPart.get(part);
       if (held) held.push({ id: c.id, lease: c.lease });

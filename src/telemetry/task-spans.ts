@@ -157,6 +157,16 @@ export class TaskSpans {
     span.end();
   }
 
+  /**
+   * `t` was claimed and goes back to the queue without a run here (its claim answered after the
+   * worker reconnected): its attempt span ends, as `handed_back`. Left open, it stayed here for as
+   * long as the worker ran, unless this worker claimed the id again.
+   */
+  handedBack(t: LocalTask): void {
+    const traced = this.traced(t);
+    if (traced) this.finish(t, traced, 'handed_back', false, undefined);
+  }
+
   /** the worker is done: every span still open ends */
   closeAll(): void {
     for (const { task } of [...this.live.values(), ...this.finishing.values()]) this.released(task, undefined, true, undefined);

@@ -155,6 +155,11 @@ export class WorkerTelemetry {
     if (traces) this.spans.claimed(traces, t, now, first);
   }
 
+  /** `t` was claimed and is handed back without running here (a claim answered too late) */
+  handedBack(t: LocalTask): void {
+    this.spans.handedBack(t);
+  }
+
   /** a run of `t`'s function starts */
   run(t: LocalTask): RunObserver {
     const start = performance.now();
