@@ -8,12 +8,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { formatAddress, isLoopback } from '../address.js';
 import type { AddressInfo } from 'node:net';
-import { Client } from '../client.js';
+import { CLIENT_PATIENCE_MS, Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
 import { ConfigError, ListenError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { partitionKeys } from '../partitions.js';
 import { quote } from '../quote.js';
 import { connect, connectionOwner, type Connection } from '../redis.js';
+import { guardOutage } from '../outage-guard.js';
+import type { StopDeadlines } from '../command-deadlines.js';
 import type { ControlInput } from '../wire.js';
 import { machineTrees } from './machine-trees.js';
 import { DASHBOARD_PAGE } from './page.js';
@@ -81,7 +83,17 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const parts = partitionKeys(client.config);
   const keys = parts[0]!;
   let redis: Connection | undefined;
-  const conn = () => (redis ??= connect(client.config, 'command', `dashboard-${connectionOwner()}`, { lazyConnect: false }));
+  // Guarded as the Client's connection is (src/outage-guard.ts): while Redis is away a read fails
+  // as a RedisUnavailableError naming the server (a 503), not with ioredis's "Reached the max
+  // retries per request limit", which named neither the server nor the cause and was a 500.
+  let unguard: StopDeadlines | undefined;
+  const conn = () => {
+    if (redis) return redis;
+    redis = connect(client.config, 'command', `dashboard-${connectionOwner()}`, { lazyConnect: false, maxRetriesPerRequest: 20 });
+    redis.on('error', () => {});
+    unguard = guardOutage(redis, client.config, CLIENT_PATIENCE_MS);
+    return redis;
+  };
   const streams = new Set<ServerResponse>();
   /** the tasks open pages follow (task-follow.ts): stopped on close, whoever serves the requests */
   const follows = new Set<() => void>();
@@ -293,6 +305,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         await new Promise<void>((r) => server!.close(() => r()));
       }
       await client.close();
+      unguard?.();
       redis?.disconnect();
     },
   };
