@@ -53,19 +53,22 @@ export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFu
       if (e instanceof RuntimeError) throw e;
       throw new RuntimeError(`cannot load --functions module ${p}: ${thrownLine(e)}`);
     }
-    const before = found.size;
+    // (counted per module, not as names new to `found`: a module given twice, or an index
+    // re-exporting a module also given, adds no name, and was refused as exporting none)
+    let exported = 0;
+    const take = (name: string, fn: TaskFunction) => (add(name, fn, p), exported++);
     for (const [name, v] of Object.entries(mod)) {
       if (name === 'default') continue;
-      if (typeof v === 'function') add(name, v as TaskFunction, p);
+      if (typeof v === 'function') take(name, v as TaskFunction);
     }
     const d = mod.default;
     if (typeof d === 'function') {
       const name = d.name && d.name !== 'default' ? d.name : basename(file, extname(file));
-      add(name, d as TaskFunction, p);
+      take(name, d as TaskFunction);
     } else if (d && typeof d === 'object') {
-      for (const [name, v] of Object.entries(d)) if (typeof v === 'function') add(name, v as TaskFunction, p);
+      for (const [name, v] of Object.entries(d)) if (typeof v === 'function') take(name, v as TaskFunction);
     }
-    if (found.size === before) throw new RuntimeError(`--functions module ${p} exports no functions`);
+    if (exported === 0) throw new RuntimeError(`--functions module ${p} exports no functions`);
   }
   return new Map([...found].map(([name, { fn }]) => [name, fn]));
 }
