@@ -32,6 +32,7 @@ tr.pick{cursor:pointer} tr.pick:hover{background:#eef4ff}
 button{font-size:12px;margin-right:4px}
 .muted{color:#6b7480}
 #msg{padding:0 16px;color:#b3261e}
+#stats.stale{opacity:.45}
 pre{white-space:pre-wrap;margin:2px 0}
 </style></head><body>
 <header><h1>task-swarm</h1><span id="stats" class="stat"></span>
@@ -99,9 +100,13 @@ function drawTree(node, marks) {
 }
 function drawChart(el, tree, marks) { el.innerHTML = '<div class="chart">' + tree.children.map((c) => drawTree(c, marks)).join('') + '</div>'; }
 
+// (what the page said of Redis not answering: cleared once it answers, the counts marked old meanwhile)
+let outage = false;
 function renderStatus(s) {
   status = s;
-  if (s.error) return say('status: ' + s.error);
+  $('#stats').classList.toggle('stale', !!s.error);
+  if (s.error) { outage = true; return say('status: ' + s.error); }
+  if (outage) { outage = false; say(''); }
   const st = s.stats;
   // (labelled as task-swarm status labels them: "queued" here read as the sum of the functions' queued)
   $('#stats').innerHTML = [['queued', 'incoming'], ['tasks', 'claimed'], ['workers', 'workers'], ['dead', 'dead'], ['ended', 'ended (manual_end)']].map(([k, label]) => '<span class="stat">' + label + ' <b id="stat-' + k + '">' + esc(st[k]) + '</b></span> ').join('') + (st.paused ? ' <b>PAUSED</b>' : '');
@@ -134,7 +139,8 @@ function lastEvent(e, now) {
 async function loadTasks() {
   const list = $('#list').value;
   const r = await fetch('api/tasks?list=' + list + '&from=' + encodeURIComponent(from) + '&limit=25').then((x) => x.json());
-  if (r.error) return say(r.error);
+  // (while the status says Redis is away, that is the line shown, not each list's failure)
+  if (r.error) { if (!status?.error) { outage = true; say(r.error); } return; }
   const fn = $('#fn').value.trim();
   const now = status?.now;
   $('#tasks tbody').innerHTML = r.rows.filter((t) => !fn || t.function === fn).map((t) => '<tr class="pick" data-task="' + esc(t.id) + '"><td>' + esc(t.id) + '</td><td>' + esc(t.state) + (t.outcome ? ' ' + esc(t.outcome) : '') + '</td><td>' + esc(t.function) + '</td><td>' + esc(t.worker) + '</td><td>' + esc(t.attempt) + '</td><td>' + ago(t.start ?? t.score, now) + '</td><td class="last-event">' + lastEvent(t.lastEvent, now) + '</td></tr>').join('');

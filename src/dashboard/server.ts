@@ -13,7 +13,7 @@ import type { RedisOptions } from '../config.js';
 import { ConfigError, ListenError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { partitionKeys } from '../partitions.js';
 import { quote } from '../quote.js';
-import { connect, connectionOwner, type Connection } from '../redis.js';
+import { connect, connectionOwner, lastConnectionError, redisAddress, type Connection } from '../redis.js';
 import { guardOutage } from '../outage-guard.js';
 import type { StopDeadlines } from '../command-deadlines.js';
 import type { ControlInput } from '../wire.js';
@@ -53,6 +53,8 @@ const OPTIONS = ['redis', 'token', 'readOnly', 'refreshInterval', 'allowedHosts'
 const MAX_BODY = 64 * 1024;
 /** bytes a task's event stream may hold for a page that does not read them, past which it is closed */
 const STREAM_BEHIND_MAX = 8 * 1024 * 1024;
+/** how long a status read may go unanswered before the open pages are told the dashboard waits for Redis */
+const WAITING_SAID_MS = 2000;
 
 class HttpError extends Error {
   constructor(
@@ -124,13 +126,25 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     clearInterval(ticker);
     ticker = undefined;
   };
+  // A read that Redis does not answer waits up to the client's patience (10 s) before it fails:
+  // meanwhile the open pages are told, from 2 s on, rather than shown the last counts as current.
+  const waiting = (since: number) => {
+    const c = redis;
+    const e = c && c.status !== 'ready' ? lastConnectionError(c) : undefined;
+    const why = e ? e.message.trim().replace(/\s*\n\s*/g, ' ') : `no answer for ${((performance.now() - since) / 1000).toFixed(0)} s`;
+    const data = JSON.stringify({ error: `waiting for Redis at ${redisAddress(client.config)}: ${why}` });
+    for (const res of streams) if (!res.writableNeedDrain) res.write(`event: status\ndata: ${data}\n\n`);
+  };
   const startTicker = () => {
     if (ticker) return;
-    let busy = false;
+    let busySince: number | undefined;
     ticker = setInterval(() => {
-      if (busy) return;
-      busy = true;
-      void tick().finally(() => (busy = false));
+      if (busySince !== undefined) {
+        if (performance.now() - busySince >= WAITING_SAID_MS) waiting(busySince);
+        return;
+      }
+      busySince = performance.now();
+      void tick().finally(() => (busySince = undefined));
     }, refresh);
   };
 
