@@ -205,6 +205,11 @@ export function resolveRedisConfig(input: unknown): RedisConfig {
     throw new ConfigError(`redis.partitions (${c.partitions}) spreads a swarm over Cluster slots by its keyPrefix's hash tag: give redis.keyPrefix one, e.g. "{swarm}:" (on a Cluster it is "{task-swarm}:" unless given)`);
   }
   if (c.taskPrefix === '') throw new ConfigError('redis.taskPrefix must not be empty: task keys would be the ids themselves and could be any other key');
+  // (an empty name is the key prefix alone, a key no other component of the swarm reads: most
+  // often a variable left unset, `--new-queue="$QUEUE"`, and a task submitted so was queued there)
+  for (const name of ['newQueue', 'taskSet', 'endQueue', 'workerSet'] as const) {
+    if (c[name] === '') throw new ConfigError(`redis.${name} must not be empty: its key would be the key prefix alone (default ${quote(REDIS_FIELDS[name].default)})`);
+  }
   for (const name of ['newQueue', 'taskSet', 'endQueue', 'workerSet'] as const) {
     if (c[name].startsWith(c.taskPrefix)) {
       throw new ConfigError(`redis.${name} ("${c[name]}") must not start with redis.taskPrefix ("${c.taskPrefix}"): it would be the key of the task "${c[name].slice(c.taskPrefix.length)}"`);
