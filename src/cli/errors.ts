@@ -40,6 +40,21 @@ export function aclRefusal(e: unknown): unknown {
   return new RuntimeError(`Redis refused: ${cause.message.split('\n')[0]} (${hint})`);
 }
 
+/**
+ * Redis's WRONGTYPE as one line that says what it means here: a key the swarm reads or writes
+ * holds another kind of value, some other program's key under the swarm's names (the same
+ * --key-prefix, or none). It was "unexpected error: WRONGTYPE Operation against a key holding
+ * the wrong kind of value", which read as a fault of task-swarm's and named no way out.
+ */
+export function wrongTypeRefusal(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof TaskSwarmError || e instanceof UsageError) return e;
+  const m = /WRONGTYPE[^\n]*?(?= script:|$)/m.exec(e.message);
+  if (!m) return e;
+  return new RuntimeError(
+    `Redis refused: ${m[0].trim()} (a key under this swarm's names holds another kind of value, another program's key: give the swarm a --key-prefix of its own, or check --key-prefix and the key names)`,
+  );
+}
+
 export function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof InvalidTaskError) return 2;
   return 1;
