@@ -40,8 +40,10 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
       ...secretOptions(DASHBOARD_TOKEN),
     ],
     run: async (inv) => {
-      const token = secretOf(DASHBOARD_TOKEN, inv.opts, inv.source, inv.warn)?.value;
-      if (token !== undefined && token.length < 8) throw new UsageError(`the dashboard token must be at least 8 characters (from ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file})`);
+      const secret = secretOf(DASHBOARD_TOKEN, inv.opts, inv.source, inv.warn);
+      const token = secret?.value;
+      // (named where it came from: a short --token was said to come from the variable or the file)
+      if (secret && secret.value.length < 8) throw new UsageError(`the dashboard token from ${secret.from} must be at least 8 characters, got ${secret.value.length}`);
       const readOnly = inv.opts.readOnly === true;
       if (!readOnly && token === undefined) inv.warn(`no token (env ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file}): the page is read-only`);
       // (as every command: a Redis not there is one line, not a page that answers 503 to each read)
