@@ -138,7 +138,7 @@ export function resolveConnectionForm<C extends FormFields>(c: C, given: Record<
 function checkUrl(url: string): string {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
   if (scheme !== 'redis' && scheme !== 'rediss') {
-    throw new ConfigError(`redis.url must start with redis://, rediss:// or ${SENTINEL_PROTOCOL}//${scheme === undefined ? '' : `, got ${scheme}://`}`);
+    throw new ConfigError(`redis.url must start with redis://, rediss://, ${SENTINEL_PROTOCOL}// or ${CLUSTER_PROTOCOL}//${scheme === undefined ? '' : `, got ${scheme}://`}`);
   }
   let u: URL;
   try {

@@ -46,7 +46,7 @@ describe('a url in upper case is still TLS', () => {
 
 describe('urls that are not redis urls: a ConfigError naming redis.url, the url not repeated', () => {
   const cases: [string, string, RegExp][] = [
-    ['no scheme at all', 'not a url', /redis\.url must start with redis:\/\/, rediss:\/\/ or redis\+sentinel:\/\//],
+    ['no scheme at all', 'not a url', /redis\.url must start with redis:\/\/, rediss:\/\/, redis\+sentinel:\/\/ or redis\+cluster:\/\//],
     ['another scheme', 'http://app:pw-secret@h:1', /redis\.url must start with .*, got http:\/\//],
     ['a sentinel url over TLS (not supported)', 'rediss+sentinel://app:pw-secret@h:1/m', /got rediss\+sentinel:\/\//],
     ['a host with a space', 'redis://app:pw-secret@h x:1', /redis\.url \(a redis:\/\/ url\) cannot be read as a url/],

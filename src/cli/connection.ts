@@ -89,7 +89,9 @@ export function redisOptions(values: ConnectionValues & Record<string, unknown>,
     const p = password();
     if (p !== undefined) redis.password = p;
   } else {
-    const redisUrl = values.redisUrl ?? DEFAULT_REDIS_URL;
+    // (spaces around it are no part of it: a `.env` line `REDIS_URL= redis://...` once gave a
+    // url "must start with redis://", which it did, spaces aside; spaces after it were dropped)
+    const redisUrl = (values.redisUrl ?? DEFAULT_REDIS_URL).trim();
     if ([SENTINEL_PROTOCOL, CLUSTER_PROTOCOL].some((p) => redisUrl.toLowerCase().startsWith(`${p}//`))) {
       if (typedUrl !== undefined && /\/\/[^@/]*:[^@/]*@/.test(redisUrl)) warn(URL_PASSWORD_WARNING);
       // the library reads a sentinel or cluster url (src/redis-forms.ts); a password given apart wins
