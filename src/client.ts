@@ -1334,8 +1334,8 @@ export class Client {
   }
 
   /**
-   * Queue a task for `fn` at every tick of `spec`: `{ cron, tz? }` (croner's syntax, 5 fields or
-   * 6 with seconds; tz an IANA zone, default UTC) or `{ every: ms }`. The monitors fire it (at
+   * Queue a task for `fn` at every tick of `spec`: `{ cron, tz? }` (croner's syntax, 5 fields, 6
+   * with seconds first or 7 with a year last; tz an IANA zone, default UTC) or `{ every: ms }`. The monitors fire it (at
    * least one must run), each tick once whatever their number, on Redis's clock; ticks missed
    * while none ran fire once, for the latest. Setting the same schedule again changes nothing
    * (`changed: false`); a changed one starts over from its next tick. Options: those of submit

@@ -10,7 +10,7 @@ import { buildSubmission, checkBackoff, SUBMIT_OPTIONS, type Submission, type Su
 import { wellFormed } from './wire.js';
 
 export type ScheduleSpec =
-  /** a cron expression (5 fields, or 6 with seconds first), read in `tz` (an IANA zone; default UTC) */
+  /** a cron expression (5 fields, 6 with seconds first, or 7 with a year last), read in `tz` (an IANA zone; default UTC) */
   | { cron: string; tz?: string }
   /** every this many ms, from when the schedule was set */
   | { every: number };

@@ -72,8 +72,8 @@ export const SCHEDULE_COMMANDS: CommandSpec[] = [
     name: 'schedule',
     summary: 'queue a task at every tick of a cron expression or every n ms (the monitors fire it)',
     details:
-      "The cron expression is croner's: 5 fields, or 6 with seconds first (--cron \"0 3 * * *\"), read\n" +
-      'in --tz (an IANA zone, default UTC). Each tick fires once whatever the number of monitors (at\n' +
+      "The cron expression is croner's: 5 fields, 6 with seconds first, or 7 with a year last (--cron\n" +
+      '"0 3 * * *"), read in --tz (an IANA zone, default UTC). Each tick fires once whatever the number of monitors (at\n' +
       'least one must run); ticks missed while none ran fire once, for the latest. Setting the same\n' +
       'schedule again changes nothing; a changed one starts over from its next tick.',
     usage: '<name> <function> [json-data]  --cron <expr> [--tz zone] | --every <ms>  [options]',
