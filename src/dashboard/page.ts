@@ -230,6 +230,9 @@ $('#prev').onclick = () => { if (history.length) { from = history.pop(); loadTas
   loadTasks();
   const es = new EventSource('api/stream');
   es.addEventListener('status', (m) => { renderStatus(JSON.parse(m.data)); loadTasks(); if (current) refreshTask(); });
+  // the dashboard itself gone (stopped, restarted): said, and the counts marked old, until a status
+  // arrives again (EventSource reconnects on its own); they once stayed shown as current, nothing said
+  es.addEventListener('error', () => { outage = true; $('#stats').classList.add('stale'); say('lost the dashboard at ' + location.host + ': the counts shown are the last read; reconnecting'); });
 })();
 </script></body></html>
 `;
