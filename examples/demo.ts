@@ -47,6 +47,19 @@ const STOP_ME = 'stop-me';
 const STOP_ME_MS = 600_000;
 /** the dashboard's port when free (DEMO_DASHBOARD_PORT sets another; any free one otherwise) */
 const DASHBOARD_PORT = Number(process.env.DEMO_DASHBOARD_PORT ?? 8080);
+const USAGE = 'usage: npm run demo [-- --keep]   (--keep: wait for Enter before submitting, leave stop-me running until Stop is pressed in the page, keep everything up until Ctrl-C)';
+// (what the demo takes, checked before it starts anything: `--keeep`, or `--help`, ran the whole
+// demo, the option ignored and nothing said)
+for (const arg of process.argv.slice(2)) {
+  if (arg === '--help' || arg === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (arg !== '--keep') {
+    process.stderr.write(`demo: unknown argument ${JSON.stringify(arg)}; ${USAGE}\n`);
+    process.exit(2);
+  }
+}
 const KEEP = process.argv.includes('--keep') || process.env.DEMO_KEEP === '1';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
