@@ -29,21 +29,41 @@ import { startRedis } from '../helpers/redis-server.js';
 import { keepTail, spawnWorker, type WorkerProcess } from '../helpers/processes.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: 'string' },
-    duration: { type: 'string', default: '150' },
-    tasks: { type: 'string', default: '400' },
-    workers: { type: 'string', default: '4' },
-    partitions: { type: 'string' },
-  },
-});
-const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31));
-const duration = Number(values.duration) * 1000;
-const taskCount = Number(values.tasks);
-const workerCount = Number(values.workers);
+// (checked before anything starts: an unknown option was parseArgs's TypeError with its stack, and
+// `--seed abc` ran 150 s of faults with seed NaN, a run no seed replays, over NaN partitions)
+const USAGE = 'usage: npm run chaos -- [--seed N] [--duration s] [--tasks N] [--workers N] [--partitions N]';
+const refuse = (why: string): never => {
+  process.stderr.write(`chaos: ${why}; ${USAGE}\n`);
+  process.exit(2);
+};
+let values: Record<string, string | undefined> = {};
+try {
+  ({ values } = parseArgs({
+    options: {
+      seed: { type: 'string' },
+      duration: { type: 'string', default: '150' },
+      tasks: { type: 'string', default: '400' },
+      workers: { type: 'string', default: '4' },
+      partitions: { type: 'string' },
+    },
+  }));
+} catch (e) {
+  refuse((e as Error).message.split('\n')[0]!);
+}
+/** a whole number from `min` up, as typed */
+const whole = (name: string, min: number, max = 2 ** 31 - 1): number | undefined => {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) refuse(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+};
+const seed = whole('seed', 0) ?? Math.floor(Math.random() * 2 ** 31);
+const duration = whole('duration', 1)! * 1000;
+const taskCount = whole('tasks', 1)!;
+const workerCount = whole('workers', 1)!;
 // (one or two partitions, by the seed unless given: a replay runs the same swarm)
-const partitions = Number(values.partitions ?? 1 + (seed % 2));
+const partitions = whole('partitions', 1, 256) ?? 1 + (seed % 2);
 console.log(`chaos: seed ${seed}, ${duration / 1000} s of faults, ${taskCount} tasks, ${workerCount} workers, 2 monitors, ${partitions} partition(s)`);
 
 /** mulberry32: a tiny seeded PRNG, so a schedule can be replayed */
