@@ -31,6 +31,37 @@ export function progressLine(id: string, ev: Record<string, unknown>): string {
   return `${clockTime(ev.at)} ${escapeControls(id)} progress ${bar}${showJson(ev.data)}`;
 }
 
+/** the columns a code point takes on a terminal: 2 for the wide (CJK, Hangul, fullwidth forms, most emoji), else 1 */
+function columnsOf(cp: number): number {
+  const wide =
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1faff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd);
+  return wide ? 2 : 1;
+}
+
+/**
+ * `text` cut to at most `max` terminal columns, whole characters only. (Cut by UTF-16 units, a
+ * line of wide characters, an id in Japanese say, took twice the columns counted and wrapped, and
+ * each redraw then stacked a line; and an emoji could be cut in half, a lone surrogate written.)
+ */
+export function fitColumns(text: string, max: number): string {
+  let used = 0;
+  let out = '';
+  for (const ch of text) {
+    used += columnsOf(ch.codePointAt(0)!);
+    if (used > max) break;
+    out += ch;
+  }
+  return out;
+}
+
 export class ProgressDisplay {
   /** the progress line drawn on the terminal now, without its end of line */
   private drawn = '';
@@ -44,7 +75,7 @@ export class ProgressDisplay {
   update(ev: unknown, asLine: () => string): void {
     if (this.out.isTTY !== true || !isObject(ev)) return this.line(asLine());
     // a line longer than the terminal would wrap, and \r would then redraw only its last part
-    this.drawn = progressLine(this.id, ev).slice(0, Math.max(20, (this.out.columns ?? 80) - 1));
+    this.drawn = fitColumns(progressLine(this.id, ev), Math.max(20, (this.out.columns ?? 80) - 1));
     this.out.write(CLEAR_LINE + this.drawn);
   }
 
