@@ -42,7 +42,7 @@ async function lateClaim(): Promise<{ server: RedisServer; c: Client; w: Worker;
     return 'kept';
   });
   cleanup.push(() => c.close(), () => w.stop(), () => finish());
-  const id = await c.submit('keep', JSON.stringify({ manual_end: true }));
+  const id = await c.submit('keep', { manual_end: true });
   const redis = (w as unknown as { redis: Redis }).redis;
   const send = redis.sendCommand.bind(redis);
   let stalled = false;
