@@ -128,10 +128,11 @@ const GENERATED = new Set(['lib/park-codes']);
 
 /**
  * A command a script calls, named in its source: redis.call / redis.pcall, pcall(redis.call, ...)
- * and lib/summed-call.lua's summedCall, each with a literal name. A name held in a variable is
- * not seen, and the role running the script would be refused it (a test keeps every call literal).
+ * and the helpers that take the name from their callers (lib/summed-call.lua's summedCall,
+ * lib/refusal.lua's refusedAt), each with a literal name. A name held in a variable is not seen,
+ * and the role running the script would be refused it (a test keeps every call literal).
  */
-export const SCRIPT_CALL = /(?:redis\.p?call\(|pcall\(\s*redis\.p?call\s*,|summedCall\()\s*['"]([A-Za-z]+)['"]/g;
+export const SCRIPT_CALL = /(?:redis\.p?call\(|pcall\(\s*redis\.p?call\s*,|summedCall\(|refusedAt\()\s*['"]([A-Za-z]+)['"]/g;
 
 /**
  * The commands a script may call (SCRIPT_CALL, lower case): in
