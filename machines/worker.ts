@@ -72,6 +72,13 @@ export interface WorkerContext extends WorkerInput {
    */
   listening: boolean;
   lastProbe?: PeerProbe;
+  /**
+   * the tasks a stop halted as stopGrace ended (running, their function not settled): handed
+   * back once their functions have returned, or abortTimeout has passed
+   */
+  haltedForStop: string[];
+  /** the stop's abortTimeout has passed: leaving waits for nothing more */
+  outOfTime: boolean;
 }
 
 export type ControlCommand = { command: 'stop' } | { command: 'reload' } | { command: 'event'; name: string; payload: unknown };
@@ -178,10 +185,10 @@ export const AWAITING_REDIS = ['probing', 'redisDown', 'partitioned', 'halted', 
 /**
  * The top-level states in which the worker talks to Redis about its tasks: an END refused there
  * asks a renew, which re-asserts what Redis lost, before it is given up. A stop's last steps are
- * among them: an END refused while `releasing`, Redis back empty, was given up, a finished task
- * lost.
+ * among them: an END refused while the stop waited for it, Redis back empty, was given up, a
+ * finished task lost.
  */
-export const TALKING_TO_REDIS = ['connected', 'draining', 'handingBack', 'releasing'] as const;
+export const TALKING_TO_REDIS = ['connected', 'draining', 'leaving'] as const;
 
 export const workerMachine = setup({
   types: {
@@ -223,9 +230,10 @@ export const workerMachine = setup({
     /** after Redis returns: check every local task against its lease, re-assert vanished ones */
     reconcile: promiseNotProvided<{ lost: string[] }>('worker', 'reconcile'),
     /**
-     * give the tasks still running back to the queue (hand-back.lua); those Redis did not answer
-     * for are handed back from memory once it does, beside the halt (`releasing`) and for as long
-     * (abortTimeout), re-asserted first if Redis lost them; `deregister` waits for that
+     * give the tasks a stop halted back to the queue (hand-back.lua), from the records
+     * keepForHandBack kept (their task machines have ended), each re-asserted first if Redis lost
+     * it; those Redis did not answer for are handed back once it does, until the halt's
+     * abortTimeout has passed; `deregister` waits for that
      */
     handBack: promiseNotProvided<void, { ids: string[] }>('worker', 'handBack'),
     /**
@@ -301,6 +309,14 @@ export const workerMachine = setup({
       const ids = (event as unknown as { output?: { lost: string[] }; ids?: string[] }).ids ?? (event as unknown as { output: { lost: string[] } }).output.lost;
       for (const id of ids) if (context.running.includes(id)) enqueue({ type: 'tellTask', params: { id, event: { type: 'LEASE_LOST' } } });
     }),
+    /** a stop's grace is over: the tasks whose functions still run are halted, to be handed back */
+    haltForStop: assign({ haltedForStop: ({ context }) => context.running.filter((id) => !context.settled.includes(id)) }),
+    /**
+     * keep what a hand-back needs of each task in haltedForStop (its lease, and its entry should
+     * Redis have lost it): its task machine ends, and its record is released, before it goes back
+     */
+    keepForHandBack: actionNotProvided('worker', 'keepForHandBack'),
+    outOfTime: assign({ outOfTime: () => true }),
     haltTasks: enqueueActions(({ enqueue, context }) => {
       for (const id of context.running) enqueue({ type: 'tellTask', params: { id, event: { type: 'HALT' } } });
     }),
@@ -335,6 +351,9 @@ export const workerMachine = setup({
     noClaimOnItsWay: ({ context }) => context.asking.length === 0,
     staleClaim: ({ context, event }) => (event as unknown as ClaimAnswer).round !== context.round,
     noTasks: ({ context }) => context.running.length === 0,
+    /** every task the stop halted has left: its function returned (or abortTimeout passed), or its lease was lost */
+    haltedGone: ({ context }) => !context.haltedForStop.some((id) => context.running.includes(id)),
+    outOfTime: ({ context }) => context.outOfTime,
     /** no task, and no claim on its way (of this round or an earlier one) whose tasks would still have to be handed back */
     noWork: ({ context }) => context.running.length === 0 && context.asking.length === 0 && context.behind === 0,
     /** the seed's partition rule (quorum.ts) */
@@ -367,6 +386,8 @@ export const workerMachine = setup({
     alone: false,
     listening: false,
     lastProbe: undefined,
+    haltedForStop: [],
+    outOfTime: false,
   }),
   initial: 'starting',
   invoke: [named('controlListener'), named('redisWatch')],
@@ -497,24 +518,47 @@ export const workerMachine = setup({
       // way answer (their tasks are handed back).
       invoke: named('heartbeat'),
       always: { guard: 'noWork', target: 'deregistering' },
-      after: { stopGrace: 'handingBack' },
+      after: { stopGrace: 'leaving' },
       on: { LEASES_LOST: { actions: 'loseLeases' } },
     },
-    handingBack: {
-      // Tasks whose function has settled are not handed back (that would run finished work
-      // again): their ENDs are on their way. The others go back to the head of the queue.
-      invoke: {
-        src: 'handBack',
-        input: ({ context }) => ({ ids: context.running.filter((id) => !context.settled.includes(id)) }),
-        onDone: { target: 'releasing', actions: 'haltTasks' },
-        onError: { target: 'releasing', actions: ['reportError', 'haltTasks'] },
+    leaving: {
+      // The grace is over. The tasks whose functions still run are halted (aborted, and given
+      // abortTimeout to return) and handed back only once their functions have returned: a task
+      // handed back first is claimed elsewhere at once, and runs twice at the same time while
+      // the first copy heeds its abort. Tasks whose function has settled are not handed back
+      // (that would run finished work again): their ENDs are on their way. The heartbeat goes
+      // on: the halted tasks keep their leases until they are handed back. The whole stays
+      // within abortTimeout of the halt (and a hand-back's command timeout): a function that
+      // ignores its abort is handed back when it has passed.
+      entry: ['haltForStop', 'keepForHandBack', 'haltTasks'],
+      invoke: named('heartbeat'),
+      on: { LEASES_LOST: { actions: 'loseLeases' } },
+      after: { abortTimeout: { actions: 'outOfTime' } },
+      initial: 'aborting',
+      states: {
+        aborting: {
+          always: [
+            { guard: 'haltedGone', target: 'handingBack' },
+            { guard: 'outOfTime', target: 'handingBack' },
+          ],
+        },
+        handingBack: {
+          invoke: {
+            id: 'handingBack',
+            src: 'handBack',
+            input: ({ context }) => ({ ids: context.haltedForStop }),
+            onDone: 'finishing',
+            onError: { target: 'finishing', actions: 'reportError' },
+          },
+        },
+        finishing: {
+          // the settled tasks' ENDs, and the claims on their way, until abortTimeout has passed
+          always: [
+            { guard: 'noWork', target: '#worker.deregistering' },
+            { guard: 'outOfTime', target: '#worker.deregistering' },
+          ],
+        },
       },
-    },
-    releasing: {
-      // The handed-back functions are aborted and get abortTimeout to return; the settled
-      // tasks' ENDs as long to be written.
-      always: { guard: 'noWork', target: 'deregistering' },
-      after: { abortTimeout: 'deregistering' },
     },
     deregistering: {
       invoke: effect('deregister', { done: 'stopped', failed: 'stopped' }),

@@ -181,6 +181,13 @@ export class Worker extends MeteredProcess {
    * way from then (handBackLeft); `deregister` waits for it
    */
   private handingBackLeft?: Promise<void>;
+  /**
+   * the tasks a stop halted, as they were when it halted them (keepForHandBack): their records
+   * leave `tasks` as their functions return, and are handed back after
+   */
+  private keptForHandBack = new Map<string, LocalTask>();
+  /** performance.now() when the stop halted its tasks: its hand-back is tried until abortTimeout from then */
+  private haltedAt = 0;
   /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
   private renewing?: Promise<string[]>;
   /** the monitors' taskTimeout this worker last heard from Redis (its heartbeatInterval is checked against each new one) */
@@ -506,7 +513,7 @@ export class Worker extends MeteredProcess {
       if (snap.value === last) return;
       last = snap.value;
       const top = typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0];
-      const open = top === 'connected' || top === 'draining' || top === 'handingBack' || top === 'releasing';
+      const open = top !== undefined && (TALKING_TO_REDIS as readonly string[]).includes(top);
       for (const part of this.parts) part.outbox.setOpen(open);
     });
     // An ACL user without the control channels is refused them at every try: no use waiting
@@ -1299,7 +1306,8 @@ export class Worker extends MeteredProcess {
 
   /**
    * the machine renews leases now (outside these states a task's update() answers locally: past
-   * the stop's grace, what still runs was handed back, and its lease is gone by our own doing)
+   * the stop's grace, what still runs is halted, and its heartbeat holds its lease until it is
+   * handed back)
    */
   private get live(): boolean {
     const s = this.actor?.getSnapshot();
@@ -1680,46 +1688,41 @@ export class Worker extends MeteredProcess {
           }
         }),
         handBack: promiseEffect<void, { ids: string[] }>(async ({ input }) => {
+          // (a task whose function returned before the halt reached it, its record still held:
+          // its END is on its way, and handed back it would run again)
+          const kept = input.ids.flatMap((id) => {
+            const t = this.keptForHandBack.get(id);
+            return t && !(t.settled === true && this.tasks.get(id) === t) ? [t] : [];
+          });
+          const remembered = (ts: LocalTask[]) => ts.map((t) => ({ id: t.id, lease: t.lease, raw: t.raw, attempt: t.attempt, start: t.start, epoch: t.epoch, part: t.part }));
           // each partition on its own: one that fails must not keep the others' tasks from going back
-          const handAll = (ids: string[]) => Promise.allSettled(this.parts.map((part) => handBack(this.redis, part.keys, this.held(ids, part.index))));
-          let each = await handAll(input.ids);
-          let back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-          // Fewer back than asked, Redis answering: it may have lost its data since the last
-          // heartbeat (restarted empty during the grace), and a hash it lost has nothing to hand
-          // back: the task, halted next, was nowhere. The renew re-asserts what was lost (a lease
-          // lost to another claim stays lost), and the rest is handed back again. Only then: a
-          // renew first cost a silent Redis a command timeout more before the tasks were halted.
-          // (every partition answered: one silent would hold the renew and the second hand-back
-          // a command timeout each, the tasks still running)
-          const left = input.ids.filter((id) => !back.includes(id) && this.tasks.has(id));
-          if (left.length && each.every((r) => r.status === 'fulfilled')) {
-            const lost = await this.renewAll().catch(() => [] as string[]);
-            // (read after the renew's wait: a function that returned meanwhile has its END on its
-            // way, refused until the renew re-asserted its task; handed back, it would run again)
-            const again = left.filter((id) => !lost.includes(id) && this.tasks.get(id)?.settled !== true);
-            if (again.length) {
-              const more = await handAll(again);
-              back = [...back, ...more.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))];
-              each = [...each, ...more];
-            }
-          }
+          const each = await Promise.allSettled(
+            this.parts.map(async (part) => {
+              const mine = kept.filter((t) => t.part === part.index);
+              const back = await handBack(this.redis, part.keys, mine.map((t) => ({ id: t.id, lease: t.lease })));
+              // Fewer back than asked, Redis answering: it may have lost its data since the
+              // last heartbeat (restarted empty during the stop), and a hash it lost has nothing
+              // to hand back. The renew of their leases tells which: those are re-asserted from
+              // memory, and handed back (a lease lost to another claim stays lost).
+              const left = mine.filter((t) => !back.includes(t.id));
+              if (!left.length) return back;
+              const more = await handBackRemembered(this.redis, part.keys, this.address, remembered(left), config.heartbeatInterval, this.owner, redisCommandTimeout(config.heartbeatInterval));
+              return [...back, ...(more ?? [])];
+            }),
+          );
+          const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
           this.telemetry.requeued('stop_grace', back.length);
-          if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue: ${back.join(', ')}`);
+          if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue once their functions had returned: ${back.join(', ')}`);
           const failed = each.find((r): r is PromiseRejectedResult => r.status === 'rejected');
           if (failed) {
-            // Redis did not answer for some. They are halted next and leave `tasks` (with Redis
-            // restarted empty, nothing else knows them: a monitor has no hash to requeue), so they
-            // are handed back from memory as soon as Redis answers, beside the halt and for as
-            // long. Not a task whose function returned while this hand-back waited: its END is
-            // on its way (handed back, it would run again).
-            const left = input.ids.flatMap((id) => {
-              const t = this.tasks.get(id);
-              return t && !t.settled && !back.includes(id) ? [{ id, lease: t.lease, raw: t.raw, attempt: t.attempt, start: t.start, epoch: t.epoch, part: t.part }] : [];
-            });
+            // Redis did not answer for some (with Redis restarted empty, nothing else knows them:
+            // a monitor has no hash to requeue): handed back from memory as soon as Redis
+            // answers, within the halt's abortTimeout.
+            const left = remembered(kept.filter((t) => !back.includes(t.id) && each[t.part]?.status === 'rejected'));
             if (left.length) {
               // (never rejects: a logger that throws must not end the process, nor keep the stop
               // from deregistering)
-              this.handingBackLeft = this.handBackLeft(left, performance.now() + config.abortTimeout).catch((e: unknown) => {
+              this.handingBackLeft = this.handBackLeft(left, this.haltedAt + config.abortTimeout).catch((e: unknown) => {
                 try {
                   log.error('the hand-back of the tasks left failed', e);
                 } catch {
@@ -1775,6 +1778,13 @@ export class Worker extends MeteredProcess {
         },
         handBackClaimed: ({ event }) => {
           if (event.type === 'CLAIMED') this.handBackClaimed(event.tasks);
+        },
+        keepForHandBack: ({ context }) => {
+          this.haltedAt = performance.now();
+          for (const id of context.haltedForStop) {
+            const t = this.tasks.get(id);
+            if (t) this.keptForHandBack.set(id, t);
+          }
         },
         reportTaskCrash: ({ event }) => {
           if (event.type !== 'TASK_CRASHED') return;

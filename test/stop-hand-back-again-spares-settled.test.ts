@@ -1,15 +1,14 @@
 /**
- * A stop past its grace hands its running tasks back. One Redis lost (its hash gone with Redis's
- * data) is not handed back by the first try: a renew re-asserts it, and it is handed back again.
- * A task whose function returns while that renew is on its way is no longer one to hand back:
- * its END is on its way (refused, its hash not re-asserted yet when it arrives, it is tried again
- * once the renew has re-asserted it). The hand-back tried again read the tasks to hand back from
- * before the renew's wait: the finished task went back to the queue, its END was then refused for
- * good, and it ran again.
+ * A stop past its grace halts its running tasks and hands them back once their functions have
+ * returned. One whose hash Redis lost meanwhile (its data gone) is not handed back by the first
+ * try: a renew of the kept leases finds it missing, it is re-asserted from the record the stop
+ * kept (its task machine has ended, its record left the worker's tasks), and handed back. A task
+ * whose function returned within the grace, its END still on its way through a slow link, is not
+ * one to hand back: its END is written, and it runs once.
  *
- * The fault is made on purpose: a TCP proxy that delays the worker's link, the task's hash and
- * the swarm's epoch deleted by hand (Redis lost its data, for this task), and the function let
- * return the moment Redis runs the renew of the hand-back.
+ * The fault is made on purpose: a TCP proxy that delays the worker's link, and the halted task's
+ * hash and the swarm's epoch deleted by hand (Redis lost its data, for this task) after the last
+ * heartbeat of the grace.
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -28,8 +27,8 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
-describe("a stop's hand-back tried again after a renew re-asserted what Redis lost", () => {
-  it('a task whose function returned during that renew is not handed back: its END is written, and it runs once', async () => {
+describe("a stop's hand-back of a task whose hash Redis lost during the stop", () => {
+  it('re-asserts it from the record kept and hands it back; a task that finished in the grace is not handed back, and runs once', async () => {
     const o = server.options();
     const keys = buildKeys(resolveRedisConfig(o));
     const proxy = await proxyToRedis(server, cleanup);
@@ -38,37 +37,43 @@ describe("a stop's hand-back tried again after a renew re-asserted what Redis lo
     const w = new Worker({ port: 0, redis: { ...o, port: proxy.port }, logger, heartbeatInterval: 2000, stopGrace: 300, abortTimeout: 5000 });
     let finish!: () => void;
     const finished = new Promise<void>((r) => (finish = r));
-    let runs = 0;
-    w.addTaskFunction('work', async () => (runs++, await finished, 'done'));
+    const runs = new Map<string, number>();
+    w.addTaskFunction('work', async ({ id, data, signal }) => {
+      runs.set(id, (runs.get(id) ?? 0) + 1);
+      if (data === 'finishes') return (await finished, 'done');
+      // heeds its abort
+      return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
     cleanup.push(async () => (finish(), await w.stop()));
     await w.start();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const x = await c.submit('work', null);
-    await until(async () => (await c.get(x))?.state === 'RUNNING', 'the task running');
+    const x = await c.submit('work', 'finishes');
+    const y = await c.submit('work', 'halted');
+    await until(async () => (await c.get(x))?.state === 'RUNNING' && (await c.get(y))?.state === 'RUNNING', 'the tasks running');
 
     const watch = await redis.duplicate().monitor();
     cleanup.push(async () => void watch.disconnect());
     const ran: string[] = [];
     watch.on('monitor', (_time: string, args: string[]) => {
-      if (String(args[0]).toLowerCase() !== 'fcall') return;
-      const name = String(args[1]);
-      ran.push(name);
-      // the renew after the hand-back: the function returns as Redis runs it
-      if (/renew/.test(name) && ran.some((n) => /hand_back/.test(n))) finish();
+      if (String(args[0]).toLowerCase() === 'fcall') ran.push(String(args[1]));
     });
     // a heartbeat just run: none is on its way when the hash goes
     const before = ran.length;
     await until(() => ran.slice(before).some((n) => /renew/.test(n)), 'a heartbeat', 5000, 1);
     proxy.delay(150);
     const stopped = w.stop();
-    await redis.del(keys.task(x), keys.epoch);
+    await redis.del(keys.task(y), keys.epoch);
+    finish(); // x returns within the grace: its END goes out through the slow link
     await stopped;
     proxy.heal();
 
-    const t = await c.get(x);
-    expect({ state: t?.state, outcome: t?.outcome, result: t?.result }).toEqual({ state: 'END', outcome: 'succeeded', result: 'done' });
-    expect(runs).toBe(1);
-    expect(lines.filter((l) => /END refused|crash/i.test(l))).toEqual([]);
+    const [tx, ty] = await Promise.all([c.get(x), c.get(y)]);
+    expect({ state: tx?.state, outcome: tx?.outcome, result: tx?.result }).toEqual({ state: 'END', outcome: 'succeeded', result: 'done' });
+    expect(ty?.state, lines.join('\n')).toBe('QUEUED');
+    expect([runs.get(x), runs.get(y)]).toEqual([1, 1]);
+    // y was found missing and re-asserted by the hand-back's renew, not by a heartbeat
+    expect(ran.slice(ran.indexOf(ran.slice(before).find((n) => /hand_back/.test(n))!)).some((n) => /reassert/.test(n)), ran.join(' ')).toBe(true);
+    expect(lines.filter((l) => /END refused|crash|could not hand back/i.test(l))).toEqual([]);
   }, 30_000);
 });

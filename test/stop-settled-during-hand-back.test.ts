@@ -1,10 +1,10 @@
 /**
- * A task whose function returns while the stop's hand-back waits on a silent Redis is finished
- * work: it is never handed back to the queue, whatever becomes of Redis before the stop is over.
- * Here Redis is frozen as stopGrace ends (the hand-back times out, the function returns meanwhile,
- * its END waits), stays silent, and is back while the stop's last abortTimeout runs (the halt,
- * and the hand-back from memory of what the hand-back left), empty or with its data. The task
- * ends once, with its result; it is not queued to run again.
+ * A task whose function returns within stopGrace while Redis is silent is finished work: it is
+ * never handed back to the queue, whatever becomes of Redis before the stop is over. Here Redis
+ * is frozen before the stop (the function returns in the grace, its END waits), stays silent
+ * past the grace (the halt finds the task settled: nothing to halt, nothing to hand back), and
+ * is back while the stop's abortTimeout runs, empty or with its data. The task ends once, with
+ * its result; it is not queued to run again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
@@ -19,7 +19,7 @@ const t0 = Date.now();
 const log = (k: string) => (m: string) => lines.push(`${Date.now() - t0} ${k} ${m}`);
 const quiet = { debug() {}, info: log('info'), warn: log('warn'), error: log('error') };
 
-describe('a graceful stop: a task that finished during a hand-back Redis did not answer', () => {
+describe('a graceful stop: a task that finished in the grace, its END waiting for a silent Redis', () => {
   it.each([
     ['empty', false],
     ['with its data (AOF)', true],
@@ -48,15 +48,13 @@ describe('a graceful stop: a task that finished during a hand-back Redis did not
 
     server.freeze();
     const stopped = w.stop();
-    // stopGrace ends at 500 ms: the hand-back waits for the frozen Redis (2000 ms)
-    await new Promise((r) => setTimeout(r, 1000));
-    open(); // the function returns while the hand-back waits: its END waits too
-    // the hand-back fails at ~2500 ms; `releasing` waits for the END until ~6500 ms, and the
-    // tasks the hand-back left are tried as long
+    await new Promise((r) => setTimeout(r, 200));
+    open(); // the function returns within stopGrace (500 ms): its END waits for the frozen Redis
+    // stopGrace ends at 500 ms; the stop waits for the END until abortTimeout from then (~4500 ms)
     await new Promise((r) => setTimeout(r, 2000));
     await server.kill();
     await new Promise((r) => setTimeout(r, 1000));
-    await server.start(); // back, within the stop's last abortTimeout
+    await server.start(); // back, within the stop's abortTimeout
     await stopped;
 
     const r = server.client();

@@ -619,53 +619,73 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(invoked(actions)).toEqual(['deregister']);
   });
 
-  it('after stopGrace the tasks still running are handed back and halted; once they are gone the worker deregisters', () => {
-    const [drain] = step(withTasks(['a', 'b']), { type: 'STOP' });
-    const [back, backActions] = step(drain, taskEnded('a'), after('stopGrace', 'worker.draining'));
-    expect(back.value).toBe('handingBack');
-    expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
+  it('after stopGrace the tasks still running are halted, and handed back once their functions have returned; then the worker deregisters', () => {
+    const [drain] = step(withTasks(['a', 'b', 'c']), { type: 'STOP' });
+    const [halt, haltActions] = step(drain, taskEnded('a'), after('stopGrace', 'worker.draining'));
+    expect(halt.value).toEqual({ leaving: 'aborting' });
+    expect(sent(haltActions)).toEqual(['task.b:HALT', 'task.c:HALT']);
+    expect(named(haltActions)).toContain('keepForHandBack');
+    expect(halt.context.haltedForStop).toEqual(['b', 'c']);
+    // nothing goes back while a halted function still runs: claimed elsewhere, it would run twice at once
+    expect(invoked(haltActions)).toEqual(['heartbeat']);
+    expect(scheduled(haltActions)).toEqual({ 'xstate.after.abortTimeout.worker.leaving': 100 });
+    const [one, oneActions] = step(halt, taskEnded('b'));
+    expect(one.value).toEqual({ leaving: 'aborting' });
+    expect(invoked(oneActions)).toEqual([]);
 
-    const [releasing, relActions] = step(back, done(back, 'handBack'));
-    expect(releasing.value).toBe('releasing');
-    expect(sent(relActions)).toEqual(['task.b:HALT']);
-    expect(scheduled(relActions)).toEqual({ 'xstate.after.abortTimeout.worker.releasing': 100 });
+    const [back, backActions] = step(one, taskEnded('c'));
+    expect(back.value).toEqual({ leaving: 'handingBack' });
+    expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b', 'c'] });
 
-    const [dereg] = step(releasing, taskEnded('b'));
+    const [dereg] = step(back, done(back, 'handBack'));
     expect(dereg.value).toBe('deregistering');
     const [end] = step(dereg, done(dereg, 'deregister'));
     expect(end.value).toBe('stopped');
     expect(end.status).toBe('done');
+  });
 
-    // a function that ignores its signal is given abortTimeout, then the worker deregisters
-    expect(step(releasing, after('abortTimeout', 'worker.releasing'))[0].value).toBe('deregistering');
+  it('a function that ignores its abort is handed back once abortTimeout has passed, and the stop waits no longer', () => {
+    const [drain] = step(withTasks(['a']), { type: 'STOP' });
+    const [halt] = step(drain, after('stopGrace', 'worker.draining'));
+    const [back, backActions] = step(halt, after('abortTimeout', 'worker.leaving'));
+    expect(back.value).toEqual({ leaving: 'handingBack' });
+    expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['a'] });
+    // a still holds its slot (its machine has not ended): out of time, the worker leaves anyway
+    const [dereg] = step(back, done(back, 'handBack'));
+    expect(dereg.context.running).toEqual(['a']);
+    expect(dereg.value).toBe('deregistering');
   });
 
   it('a task whose function has settled is not handed back at stop: its END is on its way (re-running it would repeat finished work)', () => {
     const [drain] = step(withTasks(['a', 'b']), { type: 'TASKS_SETTLED', ids: ['a'] }, { type: 'STOP' });
-    const [back, backActions] = step(drain, after('stopGrace', 'worker.draining'));
+    const [halt, haltActions] = step(drain, after('stopGrace', 'worker.draining'));
+    expect(halt.context.haltedForStop).toEqual(['b']);
+    // (a machine writing its END takes no HALT: told it all the same, it writes on)
+    expect(sent(haltActions)).toEqual(['task.a:HALT', 'task.b:HALT']);
+    const [back, backActions] = step(halt, taskEnded('b'));
     expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
-    // the worker waits for a's END as for b's function
-    const [releasing] = step(back, done(back, 'handBack'), taskEnded('b'));
-    expect(releasing.value).toBe('releasing');
+    // the worker waits for a's END
+    const [finishing] = step(back, done(back, 'handBack'));
+    expect(finishing.value).toEqual({ leaving: 'finishing' });
     // and for the answer of the claim a's settling sent (its tasks go back)
-    const [ended] = step(releasing, taskEnded('a'));
-    expect(ended.value).toBe('releasing');
+    const [ended] = step(finishing, taskEnded('a'));
+    expect(ended.value).toEqual({ leaving: 'finishing' });
     const [dereg, actions] = step(ended, answer(ended, claimed('c')));
     expect(named(actions)).toEqual(['handBackClaimed']);
     expect(dereg.value).toBe('deregistering');
+    // an END that never lands is waited for until abortTimeout from the halt, once
+    expect(step(finishing, after('abortTimeout', 'worker.leaving'))[0].value).toBe('deregistering');
   });
 
-  it('a failed hand-back is reported, and the tasks are halted and the worker deregistered anyway', () => {
+  it('a failed hand-back is reported, and the worker deregisters anyway', () => {
     const [drain] = step(withTasks(['a']), { type: 'STOP' });
-    const [back] = step(drain, after('stopGrace', 'worker.draining'));
+    const [halt] = step(drain, after('stopGrace', 'worker.draining'));
+    const [back] = step(halt, taskEnded('a'));
     const [snap, actions] = step(back, failed(back, 'handBack'));
-    expect(snap.value).toBe('releasing');
     expect(named(actions)).toEqual(['reportError']);
-    expect(sent(actions)).toEqual(['task.a:HALT']);
-    // once a is gone and the claim for the other slot has answered (failed: nothing to hand back)
-    const [gone] = step(snap, taskEnded('a'));
-    expect(gone.value).toBe('releasing');
-    const [dereg, failActions] = step(gone, claimFailed(gone));
+    // once the claim for the other slot has answered (failed: nothing to hand back)
+    expect(snap.value).toEqual({ leaving: 'finishing' });
+    const [dereg, failActions] = step(snap, claimFailed(snap));
     expect(failActions.filter((a) => !a.type.startsWith('xstate.'))).toEqual([]);
     expect(dereg.value).toBe('deregistering');
   });
@@ -833,6 +853,7 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
         void Promise.resolve().then(() => box.actor?.getSnapshot().status === 'active' && box.actor.send({ type: 'CLAIMED', tasks, asked: free, round }));
       },
       handBackClaimed: ({ event }) => log.handBacks.push((event as { tasks: ClaimedTask[] }).tasks.map((t) => t.id)),
+      keepForHandBack: () => {},
       ...machines.actions,
     },
   });
@@ -1050,30 +1071,35 @@ describe.each(['xstate', 'compiled'] as const)('worker machine: running with fak
     expect(fake.log.claims).toEqual([2, 1]); // nothing fetched after STOP
   });
 
-  it('STOP with a task that never ends hands it back after stopGrace, halts it and ends stopped', async () => {
+  it('STOP with a task that never ends halts it after stopGrace, hands it back once abortTimeout has passed, and ends stopped', async () => {
     const fake = fakeWorker({ claims: [['a']] });
     const w = await runWorker(fake);
     w.actor.send({ type: 'STOP' });
     await settle();
 
     // still heartbeating while draining (the connected heartbeat was replaced by the draining one)
-    const hb = fake.log.services.filter((s) => s === 'heartbeat').length - fake.log.services.filter((s) => s === '-heartbeat').length;
-    expect(hb).toBe(1);
+    const hb = () => fake.log.services.filter((s) => s === 'heartbeat').length - fake.log.services.filter((s) => s === '-heartbeat').length;
+    expect(hb()).toBe(1);
 
     w.clock.increment(499);
     await settle();
     expect(w.state()).toBe('draining');
-    expect(fake.log.handBacks).toEqual([]);
+    expect(w.toTasks).toEqual([]);
 
     w.clock.increment(1);
     await settle();
-    expect(fake.log.handBacks).toEqual([['a']]);
     expect(w.toTasks).toEqual(['task.a:HALT']);
-    // the function ignores its signal: it gets abortTimeout to return
-    expect(w.state()).toBe('releasing');
-    expect(fake.log.deregisters).toBe(0);
-    w.clock.increment(100);
+    // the function ignores its signal: it gets abortTimeout to return, its lease heartbeated,
+    // and is not handed back meanwhile (claimed elsewhere, it would run twice at once)
+    expect(w.state()).toEqual({ leaving: 'aborting' });
+    expect(hb()).toBe(1);
+    w.clock.increment(99);
     await settle();
+    expect(fake.log.handBacks).toEqual([]);
+    expect(fake.log.deregisters).toBe(0);
+    w.clock.increment(1);
+    await settle();
+    expect(fake.log.handBacks).toEqual([['a']]);
     expect(fake.log.finishes).toEqual([]);
     expect(fake.log.deregisters).toBe(1);
     expect(w.state()).toBe('stopped');
