@@ -351,8 +351,11 @@ export const workerMachine = setup({
     noClaimOnItsWay: ({ context }) => context.asking.length === 0,
     staleClaim: ({ context, event }) => (event as unknown as ClaimAnswer).round !== context.round,
     noTasks: ({ context }) => context.running.length === 0,
-    /** every task the stop halted has left: its function returned (or abortTimeout passed), or its lease was lost */
-    haltedGone: ({ context }) => !context.haltedForStop.some((id) => context.running.includes(id)),
+    /**
+     * no function the stop halted runs now: each task has left (its function returned, or
+     * abortTimeout passed, or its lease was lost), or settled as the halt came (its END on its way)
+     */
+    haltedGone: ({ context }) => !context.haltedForStop.some((id) => context.running.includes(id) && !context.settled.includes(id)),
     outOfTime: ({ context }) => context.outOfTime,
     /** no task, and no claim on its way (of this round or an earlier one) whose tasks would still have to be handed back */
     noWork: ({ context }) => context.running.length === 0 && context.asking.length === 0 && context.behind === 0,
@@ -546,7 +549,9 @@ export const workerMachine = setup({
           invoke: {
             id: 'handingBack',
             src: 'handBack',
-            input: ({ context }) => ({ ids: context.haltedForStop }),
+            // (not a task writing its END now: one whose function returned as the halt came, its
+            // END on its way, which would run again)
+            input: ({ context }) => ({ ids: context.haltedForStop.filter((id) => !context.settled.includes(id)) }),
             onDone: 'finishing',
             onError: { target: 'finishing', actions: 'reportError' },
           },

@@ -677,6 +677,18 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(step(finishing, after('abortTimeout', 'worker.leaving'))[0].value).toBe('deregistering');
   });
 
+  it('a task whose END goes out after the halt (its function returned as the halt came) is not handed back either', () => {
+    const [drain] = step(withTasks(['a', 'b']), { type: 'STOP' });
+    const [halt] = step(drain, after('stopGrace', 'worker.draining'));
+    expect(halt.context.haltedForStop).toEqual(['a', 'b']);
+    // (b goes back once its function has returned: a's END is not waited for first)
+    const [back, backActions] = step(halt, { type: 'TASKS_SETTLED', ids: ['a'] }, taskEnded('b'));
+    expect(back.value).toEqual({ leaving: 'handingBack' });
+    expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
+    const [finishing] = step(back, done(back, 'handBack'));
+    expect(finishing.value).toEqual({ leaving: 'finishing' });
+  });
+
   it('a failed hand-back is reported, and the worker deregisters anyway', () => {
     const [drain] = step(withTasks(['a']), { type: 'STOP' });
     const [halt] = step(drain, after('stopGrace', 'worker.draining'));
