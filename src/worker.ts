@@ -1106,10 +1106,18 @@ export class Worker extends MeteredProcess {
     );
   }
 
-  /** the leases held here (of `ids`, in partition `part`, when given) */
+  /**
+   * the leases held here (of `ids`, in partition `part`, when given): the tasks', and those of
+   * the tasks a stop halted whose records have left them, until the stop hands them back (a
+   * halted function that returned at once waits for the others; its lease unrenewed meanwhile,
+   * a monitor took it for a dead worker's task when abortTimeout exceeded its taskTimeout:
+   * requeued as a death, parked with maxAttempts 1, not handed back)
+   */
   private held(ids?: string[], part?: number): HeldLease[] {
     const out: HeldLease[] = [];
-    for (const t of this.tasks.values()) if ((!ids || ids.includes(t.id)) && (part === undefined || t.part === part)) out.push({ id: t.id, lease: t.lease });
+    const wanted = (t: LocalTask) => (!ids || ids.includes(t.id)) && (part === undefined || t.part === part);
+    for (const t of this.tasks.values()) if (wanted(t)) out.push({ id: t.id, lease: t.lease });
+    for (const t of this.keptForHandBack.values()) if (!this.tasks.has(t.id) && wanted(t)) out.push({ id: t.id, lease: t.lease });
     return out;
   }
 
@@ -1696,6 +1704,8 @@ export class Worker extends MeteredProcess {
           });
           const remembered = (ts: LocalTask[]) => ts.map((t) => ({ id: t.id, lease: t.lease, raw: t.raw, attempt: t.attempt, start: t.start, epoch: t.epoch, part: t.part }));
           // each partition on its own: one that fails must not keep the others' tasks from going back
+          // (the heartbeat renews the kept leases until the hand-back has answered: those left
+          // then are handBackLeft's, which renews them itself)
           const each = await Promise.allSettled(
             this.parts.map(async (part) => {
               const mine = kept.filter((t) => t.part === part.index);
@@ -1709,7 +1719,7 @@ export class Worker extends MeteredProcess {
               const more = await handBackRemembered(this.redis, part.keys, this.address, remembered(left), config.heartbeatInterval, this.owner, redisCommandTimeout(config.heartbeatInterval));
               return [...back, ...(more ?? [])];
             }),
-          );
+          ).finally(() => this.keptForHandBack.clear());
           const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
           this.telemetry.requeued('stop_grace', back.length);
           if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue once their functions had returned: ${back.join(', ')}`);
