@@ -89,7 +89,7 @@ export const WORKER_FIELDS = {
   fetchTaskInterval: { kind: 'int', default: 2000, min: 1, doc: 'ms of the fallback poll; an idle worker blocks on Redis and takes a new task at once' },
   concurrency: { kind: 'int', default: 10, min: 1, doc: 'tasks run at once (from 32 up, or from 10 up while it is the swarm\'s only worker, the worker keeps two claims of half the slots on their way, so Redis and the worker overlap: docs/task-actors.md)' },
   heartbeatInterval: { kind: 'int', default: 1000, min: 1, doc: "ms between batched lease renewals (one call per worker); keep it at most taskTimeout/4 (the worker warns when it is more, once it reads the monitors' taskTimeout from Redis)" },
-  stopGrace: { kind: 'int', default: 10000, min: 0, doc: 'ms `worker.stop()` lets running tasks finish before handing them back to the queue' },
+  stopGrace: { kind: 'int', default: 10000, min: 0, doc: 'ms `worker.stop()` lets running tasks finish before halting the rest (each gets abortTimeout to return) and handing them back to the queue' },
   abortTimeout: { kind: 'int', default: 5000, min: 0, doc: 'ms a task function gets to return after its AbortSignal fires (stop, reload, timeout) before it is ended anyway' },
   eventBuffer: { kind: 'int', default: 10000, min: 0, doc: 'task events held while Redis is unreachable (oldest dropped past this), sent in order when it returns' },
   maxPayloadBytes: { kind: 'int', default: 1048576, min: 1, doc: 'largest task JSON accepted from the queue; larger entries are dead-lettered' },
