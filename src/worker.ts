@@ -597,7 +597,7 @@ export class Worker extends MeteredProcess {
     await this.closeConnections();
   }
 
-  /** Graceful: stop fetching, let running tasks finish within stopGrace, hand back the rest, deregister. */
+  /** Graceful: stop fetching, let running tasks finish within stopGrace, abort the rest and hand them back once they have returned (or abortTimeout has passed), deregister. */
   async stop(): Promise<void> {
     const actor = this.actor;
     if (!actor) return;
