@@ -77,6 +77,11 @@ export interface WorkerContext extends WorkerInput {
    * back once their functions have returned, or abortTimeout has passed
    */
   haltedForStop: string[];
+  /**
+   * of the tasks running, those told to stop (a control `stop`, a cancel): they end `stopped`,
+   * and a stop past its grace does not halt them (halted, they were handed back and ran again)
+   */
+  stopping: string[];
   /** the stop's abortTimeout has passed: leaving waits for nothing more */
   outOfTime: boolean;
 }
@@ -284,12 +289,18 @@ export const workerMachine = setup({
       return {
         running: [...context.running, ...ids.filter((id) => !context.running.includes(id))],
         settled: context.settled.some((id) => ids.includes(id)) ? context.settled.filter((id) => !ids.includes(id)) : context.settled,
+        // (a new claim of an id is an attempt nobody told to stop)
+        stopping: context.stopping.some((id) => ids.includes(id)) ? context.stopping.filter((id) => !ids.includes(id)) : context.stopping,
       };
     }),
     /** task machines ended (TASKS_ENDED) or crashed (TASK_CRASHED): forget their ids */
     forgetTasks: assign(({ context, event }) => {
       const gone = new Set(event.type === 'TASKS_ENDED' ? event.ids : event.type === 'TASK_CRASHED' ? [event.id] : []);
-      return { running: context.running.filter((r) => !gone.has(r)), settled: context.settled.filter((r) => !gone.has(r)) };
+      return {
+        running: context.running.filter((r) => !gone.has(r)),
+        settled: context.settled.filter((r) => !gone.has(r)),
+        stopping: context.stopping.length ? context.stopping.filter((r) => !gone.has(r)) : context.stopping,
+      };
     }),
     markSettled: assign({
       settled: ({ context, event }) => {
@@ -310,7 +321,16 @@ export const workerMachine = setup({
       for (const id of ids) if (context.running.includes(id)) enqueue({ type: 'tellTask', params: { id, event: { type: 'LEASE_LOST' } } });
     }),
     /** a stop's grace is over: the tasks whose functions still run are halted, to be handed back */
-    haltForStop: assign({ haltedForStop: ({ context }) => context.running.filter((id) => !context.settled.includes(id)) }),
+    haltForStop: assign({ haltedForStop: ({ context }) => context.running.filter((id) => !context.settled.includes(id) && !context.stopping.includes(id)) }),
+    /** HALT every task but those told to stop (a task writing its END takes none: told it all the same, it writes on) */
+    haltForLeaving: enqueueActions(({ enqueue, context }) => {
+      for (const id of context.running) if (!context.stopping.includes(id)) enqueue({ type: 'tellTask', params: { id, event: { type: 'HALT' } } });
+    }),
+    /** a task running here told to stop: it will end stopped */
+    noteStopping: assign({
+      stopping: ({ context, event }) =>
+        event.type === 'CONTROL' && event.command === 'stop' && context.running.includes(event.id) && !context.stopping.includes(event.id) ? [...context.stopping, event.id] : context.stopping,
+    }),
     /**
      * keep what a hand-back needs of each task in haltedForStop (its lease, and its entry should
      * Redis have lost it): its task machine ends, and its record is released, before it goes back
@@ -390,6 +410,7 @@ export const workerMachine = setup({
     listening: false,
     lastProbe: undefined,
     haltedForStop: [],
+    stopping: [],
     outOfTime: false,
   }),
   initial: 'starting',
@@ -398,7 +419,7 @@ export const workerMachine = setup({
     TASKS_ENDED: { actions: 'forgetTasks' },
     // A task machine that crashed (a bug, not a task failure): drop it rather than die with it.
     TASK_CRASHED: { actions: ['reportTaskCrash', 'forgetTasks'] },
-    CONTROL: { actions: 'routeControl' },
+    CONTROL: { actions: ['routeControl', 'noteStopping'] },
     TASKS_SETTLED: { actions: 'markSettled' },
     SWARM_SIZE: { actions: 'countWorkers' },
     CONTROL_READY: { actions: 'controlHeard' },
@@ -529,11 +550,12 @@ export const workerMachine = setup({
       // abortTimeout to return) and handed back only once their functions have returned: a task
       // handed back first is claimed elsewhere at once, and runs twice at the same time while
       // the first copy heeds its abort. Tasks whose function has settled are not handed back
-      // (that would run finished work again): their ENDs are on their way. The heartbeat goes
+      // (that would run finished work again): their ENDs are on their way; nor are tasks told
+      // to stop halted (they end stopped, within abortTimeout of their stop). The heartbeat goes
       // on: the halted tasks keep their leases until they are handed back. The whole stays
       // within abortTimeout of the halt (and a hand-back's command timeout): a function that
       // ignores its abort is handed back when it has passed.
-      entry: ['haltForStop', 'keepForHandBack', 'haltTasks'],
+      entry: ['haltForStop', 'keepForHandBack', 'haltForLeaving'],
       invoke: named('heartbeat'),
       on: { LEASES_LOST: { actions: 'loseLeases' } },
       after: { abortTimeout: { actions: 'outOfTime' } },

@@ -689,6 +689,34 @@ describe('worker machine: which effects each step asks for (pure)', () => {
     expect(finishing.value).toEqual({ leaving: 'finishing' });
   });
 
+  it('a task told to stop is not halted past the grace, nor handed back: it ends stopped, and the stop waits for it', () => {
+    const [told, toldActions] = step(withTasks(['a', 'b']), { type: 'CONTROL', id: 'a', command: 'stop' });
+    expect(sent(toldActions)).toEqual(['task.a:STOP']);
+    expect(told.context.stopping).toEqual(['a']);
+    const [drain] = step(told, { type: 'STOP' });
+    const [halt, haltActions] = step(drain, after('stopGrace', 'worker.draining'));
+    expect(sent(haltActions)).toEqual(['task.b:HALT']);
+    expect(halt.context.haltedForStop).toEqual(['b']);
+    const [back, backActions] = step(halt, taskEnded('b'));
+    expect(inputOf(backActions, 'handBack')).toEqual({ ids: ['b'] });
+    const [finishing] = step(back, done(back, 'handBack'));
+    expect(finishing.value).toEqual({ leaving: 'finishing' });
+    const [ended] = step(finishing, taskEnded('a'));
+    expect(ended.context.stopping).toEqual([]);
+    // (and the claim for the other slot answers)
+    expect(step(ended, claimFailed(ended))[0].value).toBe('deregistering');
+  });
+
+  it('a stop for a task not running here is not noted; a new claim of a stopped id is a task not told to stop', () => {
+    expect(step(withTasks(['a']), { type: 'CONTROL', id: 'x', command: 'stop' })[0].context.stopping).toEqual([]);
+    expect(step(withTasks(['a']), { type: 'CONTROL', id: 'a', command: 'reload' })[0].context.stopping).toEqual([]);
+    const [told] = step(withTasks(['a']), { type: 'CONTROL', id: 'a', command: 'stop' }, { type: 'CONTROL', id: 'a', command: 'stop' });
+    expect(told.context.stopping).toEqual(['a']);
+    const [again] = step(told, { type: 'TASKS_SETTLED', ids: ['a'] }, answer(told, claimed('a')));
+    expect(again.context.running).toEqual(['a']);
+    expect(again.context.stopping).toEqual([]);
+  });
+
   it('a failed hand-back is reported, and the worker deregisters anyway', () => {
     const [drain] = step(withTasks(['a']), { type: 'STOP' });
     const [halt] = step(drain, after('stopGrace', 'worker.draining'));
