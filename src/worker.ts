@@ -185,7 +185,7 @@ export class Worker extends MeteredProcess {
    * the tasks a stop halted, as they were when it halted them (keepForHandBack): their records
    * leave `tasks` as their functions return, and are handed back after
    */
-  private keptForHandBack = new Map<string, LocalTask>();
+  private readonly keptForHandBack = new Map<string, LocalTask>();
   /** performance.now() when the stop halted its tasks: its hand-back is tried until abortTimeout from then */
   private haltedAt = 0;
   /** the renew under way: heartbeats, task.update() and reconcile share one, never two at once */
