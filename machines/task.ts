@@ -3,7 +3,8 @@
  * (the fenced END write) and END; a failed attempt with attempts left ends as a retry (the same
  * fenced write makes the task DELAYED until its backoff has passed); or abandoned when the lease is lost, in which case nothing more
  * is written. A halt (the worker is cut off from the swarm, or stops past its grace) aborts a
- * running function and gives it abortTimeout to return (halting) before the task is abandoned;
+ * running function and gives it abortTimeout to return (halting) before the task is abandoned
+ * (told to stop meanwhile, it ends stopped then instead);
  * a task whose function has already settled keeps writing its END (fenced: it is written only if
  * the lease is still ours when Redis answers). Pure: every effect is named here and provided by
  * the runtime (src/worker.ts).
@@ -41,6 +42,11 @@ export interface TaskContext extends TaskInput {
   error?: unknown;
   /** the error a timed-out attempt ends with (TIMEOUT's), once its time is up */
   timedOut?: unknown;
+  /**
+   * told to stop (STOP) while halting: the halted function's end is written as the task's stop
+   * (it is not handed back to run again elsewhere, though told to stop)
+   */
+  toldStop: boolean;
 }
 
 /** what the task machine takes (not the wire's TaskEvent of src/wire.ts, what a subscriber sees) */
@@ -120,6 +126,7 @@ export const taskMachine = setup({
       error: ({ event }) => (event as unknown as { error?: unknown }).error,
     }),
     markAbandoned: assign({ abandoned: true }),
+    noteToldStop: assign({ toldStop: true }),
     noteTimeout: assign({ timedOut: ({ event }) => (event as unknown as { error: unknown }).error }),
     /** the timed-out attempt ends failed with its timeout error, whatever the function did after */
     markTimedOut: assign({ outcome: 'failed' as const, error: ({ context }) => context.timedOut }),
@@ -146,6 +153,10 @@ export const taskMachine = setup({
     attemptsLeft: ({ context }) => context.attempt < (context.attempts ?? 1),
     /** a report of the current run, with attempts left after this one */
     currentRunWithAttemptsLeft: ({ context, event }) => (event as { run?: number }).run === context.run && context.attempt < (context.attempts ?? 1),
+    /** told to stop while halting (see `toldStop`) */
+    toldStop: ({ context }) => context.toldStop,
+    /** a report of the current run, told to stop while halting */
+    currentRunToldStop: ({ context, event }) => context.toldStop && (event as { run?: number }).run === context.run,
     /** the fenced END write went through */
     written: ({ event }) => (event as { written?: boolean }).written === true,
   },
@@ -169,6 +180,7 @@ export const taskMachine = setup({
     result: undefined,
     error: undefined,
     timedOut: undefined,
+    toldStop: false,
   }),
   initial: 'RUNNING',
   on: {
@@ -244,10 +256,20 @@ export const taskMachine = setup({
     },
     halting: {
       // Cut off, or stopped past the grace: the function is aborted and gets abortTimeout to
-      // return; whatever it returns is not written (the monitors requeue the task elsewhere).
+      // return; whatever it returns is not written (the monitors requeue the task elsewhere, or
+      // the stop hands it back). Told to stop meanwhile (a control `stop`, a cancel), it ends
+      // stopped as the halted function returns, or when its abortTimeout from the halt has
+      // passed, as a stop heard before the halt would have it: given up, it was handed back and
+      // ran again elsewhere, though told to stop.
       entry: 'abortRun',
-      on: settling({ guard: 'isCurrentRun', target: 'abandoned' }),
-      after: { abortTimeout: 'abandoned' },
+      on: {
+        ...settling([
+          { guard: 'currentRunToldStop', target: 'ending', actions: 'markStopped' },
+          { guard: 'isCurrentRun', target: 'abandoned' },
+        ]),
+        STOP: { actions: 'noteToldStop' },
+      },
+      after: { abortTimeout: [{ guard: 'toldStop', target: 'ending', actions: 'markStopped' }, { target: 'abandoned' }] },
     },
     ending: {
       entry: 'writeEnd',

@@ -265,6 +265,27 @@ describe('task machine: which effects each step asks for (pure)', () => {
       expect(endsWritten(actions)).toEqual([]);
     });
 
+    // (a stop heard after a graceful stop's halt: given up, the task was handed back and ran again
+    // elsewhere, though told to stop; test/stop-heard-after-halt-ends-stopped.test.ts)
+    it('told to stop while halting, it ends stopped as the halted function returns, or abortTimeout from the halt has passed', () => {
+      const [told, acts] = step(running(), { type: 'HALT' }, { type: 'STOP' });
+      expect(told.value).toBe('halting');
+      expect(told.context.toldStop).toBe(true);
+      expect(named(acts)).toEqual([]);
+      expect(scheduled(acts)).toEqual({});
+      for (const [report, result, error] of [
+        [runDone(0, 'partial'), 'partial', undefined],
+        [runFailed(0, 'aborted'), undefined, 'aborted'],
+      ] as const) {
+        const [snap, actions] = step(told, report);
+        expect(snap.value).toBe('ending');
+        expect(endsWritten(actions)).toEqual([{ id: 't1', lease: 'lease-1', outcome: 'stopped', result, error }]);
+      }
+      const [late, actions] = step(told, after('abortTimeout', 'task.halting'));
+      expect(late.value).toBe('ending');
+      expect(endsWritten(actions).map((e) => e.outcome)).toEqual(['stopped']);
+    });
+
     it.each([
       ['ending', ending],
       ['retryingEnd', retryingEnd],

@@ -68,10 +68,10 @@ const inflight = (s: Snap): number[] => s.context.inflight ?? [];
 const olderRun = (s: Snap): number | undefined => inflight(s).filter((r) => r < s.context.run).at(-1);
 
 /**
- * The abstract state: where the task is, how it would end, and, while RUNNING, whether an older
- * run is still in flight. The reload counter is ignored.
+ * The abstract state: where the task is, how it would end, while RUNNING, whether an older run
+ * is still in flight, and while halting, whether it was told to stop. The reload counter is ignored.
  */
-const abstract = (s: Snap) => JSON.stringify([s.value, s.context.outcome ?? null, s.matches('RUNNING') && olderRun(s) !== undefined]);
+const abstract = (s: Snap) => JSON.stringify([s.value, s.context.outcome ?? null, s.matches('RUNNING') && olderRun(s) !== undefined, s.context.toldStop]);
 
 /** a run's reports: the current run's, and the newest replaced run's while it is in flight */
 const reports = (s: Snap, make: (run: number) => AnyEventObject): AnyEventObject[] => {
