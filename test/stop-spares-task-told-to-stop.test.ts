@@ -1,8 +1,11 @@
 /**
  * A task told to stop (a control `stop`) ends `stopped`, even when its worker is stopped too and
- * its function is still winding down as the worker's stopGrace ends. The stop past its grace
- * halted every task still running, this one too, and handed it back: an idle worker claimed it
- * and ran it again, though it had been told to stop.
+ * its function is still winding down as the worker's stopGrace ends, and runs nowhere else.
+ * - Told before the grace's end: the stop past its grace halted every task still running, this
+ *   one too, and handed it back.
+ * - Told after it, the task already halted: `halting` took no STOP, and the task was handed back
+ *   once its function returned.
+ * Either way an idle worker claimed it and ran it again, though it had been told to stop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
@@ -15,7 +18,10 @@ afterEach(async () => {
 });
 
 describe('a worker stopped while a task it runs winds down from a control stop', () => {
-  it('the task ends stopped and runs nowhere else', async () => {
+  it.each([
+    { when: 'before the grace ends', toldAfterStop: false },
+    { when: 'after the grace ended, the task halted', toldAfterStop: true },
+  ])('told $when: the task ends stopped and runs nowhere else', async ({ toldAfterStop }) => {
     const server = await startRedis();
     cleanup.push(() => server.stop());
     const redis = server.options();
@@ -40,13 +46,21 @@ describe('a worker stopped while a task it runs winds down from a control stop',
     await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING in Redis');
     const b = make('b');
     await b.w.start();
-    await c.control(id, 'stop');
-    await new Promise((r) => setTimeout(r, 100)); // the stop reaches a: its function winds down
-    await a.w.stop(); // past its grace (200 ms) the function still runs
+    let stopping: Promise<void>;
+    if (toldAfterStop) {
+      stopping = a.w.stop();
+      await new Promise((r) => setTimeout(r, 400)); // past the grace (200 ms): the task is halted, winding down
+      await c.control(id, 'stop');
+    } else {
+      await c.control(id, 'stop');
+      await new Promise((r) => setTimeout(r, 100)); // the stop reaches a: its function winds down
+      stopping = a.w.stop(); // past its grace (200 ms) the function still runs
+    }
+    await stopping;
+    // a chance for b to claim it, were it queued
+    await new Promise((r) => setTimeout(r, 500));
+    expect(starts, a.lines.join('\n')).toEqual(['a']);
     const t = await c.wait(id, { timeout: 10_000 });
     expect(t, a.lines.join('\n')).toMatchObject({ state: 'END', outcome: 'stopped' });
-    // a second chance for b to claim it, were it queued
-    await new Promise((r) => setTimeout(r, 500));
-    expect(starts).toEqual(['a']);
   }, 30_000);
 });

@@ -266,7 +266,7 @@ describe('task machine: which effects each step asks for (pure)', () => {
     });
 
     // (a stop heard after a graceful stop's halt: given up, the task was handed back and ran again
-    // elsewhere, though told to stop; test/stop-heard-after-halt-ends-stopped.test.ts)
+    // elsewhere, though told to stop; test/stop-spares-task-told-to-stop.test.ts)
     it('told to stop while halting, it ends stopped as the halted function returns, or abortTimeout from the halt has passed', () => {
       const [told, acts] = step(running(), { type: 'HALT' }, { type: 'STOP' });
       expect(told.value).toBe('halting');
