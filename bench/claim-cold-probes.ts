@@ -8,8 +8,8 @@
  *
  *   node --import tsx bench/claim-cold-probes.ts
  */
-import { Redis } from 'ioredis';
 import { drainRedis } from './lib/drain-redis.js';
+import { monitorRedis } from '../test/helpers/monitor.js';
 import { library } from '../src/scripts.js';
 process.env.TASK_SWARM_LOG = 'silent';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,15 +26,14 @@ for (let f = 1; f < 4; f++) worker.addTaskFunction(`other${f}`, async () => null
 await worker.start();
 await client.submit('probe', -1);
 await sleep(300);
-const monitor = await new Redis({ host: '127.0.0.1', port }).monitor();
 const seen: string[][] = [];
-monitor.on('monitor', (_t: string, args: string[]) => seen.push(args));
+const monitor = await monitorRedis({ host: '127.0.0.1', port }, (args) => seen.push(args));
 await sleep(50);
 const ran = new Promise<void>((r) => (started = r));
 await client.submit('probe', 1);
 await ran;
 await sleep(100);
-monitor.disconnect();
+monitor.stop();
 await worker.stop(); await client.close();
 const submit = seen.find((a) => /_submit$/.test(a[1] ?? ''))!;
 const claim = seen.find((a) => /_claim$/.test(a[1] ?? ''))!;

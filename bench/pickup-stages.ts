@@ -21,8 +21,8 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
 import { drainRedis } from './lib/drain-redis.js';
+import { monitorRedis } from '../test/helpers/monitor.js';
 import { runMain } from './lib/run-main.js';
 
 const [dirArg, ...rest] = process.argv.slice(2);
@@ -86,9 +86,8 @@ async function main() {
     await sleep(300);
 
     // what Redis is sent for one pickup, for the replay below
-    const monitor = await new Redis({ host: '127.0.0.1', port }).monitor();
     const seen: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    const monitor = await monitorRedis({ host: '127.0.0.1', port }, (args) => seen.push(args));
     await sleep(50);
 
     const stages = { write: [] as number[], reply: [] as number[], start: [] as number[] };
@@ -106,7 +105,7 @@ async function main() {
       stages.write.push(firstWrite ?? NaN);
       stages.reply.push((firstRead ?? NaN) - (firstWrite ?? NaN));
       stages.start.push(start - (firstRead ?? NaN));
-      if (i === 0) monitor.disconnect();
+      if (i === 0) monitor.stop();
       while ((await admin.llen('tasks:ended')) < i + 2) await sleep(1);
       await sleep(5);
     }

@@ -20,6 +20,7 @@ import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { collectingLogger } from './helpers/collecting-logger.js';
+import { monitorRedis } from './helpers/monitor.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -48,12 +49,11 @@ describe('a task claimed while a heartbeat re-asserts what Redis lost', () => {
     for (const id of lost) await c.submit('held', null, { id });
     await until(async () => (await Promise.all(lost.map((id) => c.get(id)))).every((t) => t?.state === 'RUNNING'), 'the held tasks running');
 
-    const watch = await redis.duplicate().monitor();
-    cleanup.push(async () => void watch.disconnect());
     const ran: string[] = [];
-    watch.on('monitor', (_time: string, args: string[]) => {
+    const watch = await monitorRedis(server.options(), (args) => {
       if (String(args[0]).toLowerCase() === 'fcall') ran.push(`${String(args[1]).replace(/^.*_/, '')} ${args.slice(3).join(' ')}`);
     });
+    cleanup.push(async () => watch.stop());
     proxy.delay(150);
     await redis.del(keys.epoch, ...lost.map((id) => keys.task(id)));
     const before = ran.length;

@@ -20,6 +20,7 @@ import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { collectingLogger } from './helpers/collecting-logger.js';
+import { monitorRedis } from './helpers/monitor.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -58,12 +59,11 @@ describe('a lease lost in one partition while the heartbeat still waits on anoth
     for (const id of [x, ...ys]) await c.submit('held', null, { id });
     await until(async () => (await Promise.all([x, ...ys].map((id) => c.get(id)))).every((t) => t?.state === 'RUNNING'), 'every held task running');
 
-    const watch = await redis.duplicate().monitor();
-    cleanup.push(async () => void watch.disconnect());
     let xJudged = false;
-    watch.on('monitor', (_time: string, args: string[]) => {
+    const watch = await monitorRedis(server.options(), (args) => {
       if (String(args[0]).toLowerCase() === 'fcall' && /reassert/.test(String(args[1])) && args.includes(x)) xJudged = true;
     });
+    cleanup.push(async () => watch.stop());
     proxy.delay(150);
     await redis.del(parts[0]!.task(x), ...ys.map((y) => parts[1]!.task(y)));
     // Redis has found x's hash gone for good (no data lost: the same epoch); x, submitted again

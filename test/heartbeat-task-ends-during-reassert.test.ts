@@ -20,6 +20,7 @@ import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { collectingLogger } from './helpers/collecting-logger.js';
+import { monitorRedis } from './helpers/monitor.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -50,12 +51,11 @@ describe('a lost lease whose id is claimed again while the heartbeat re-asserts 
     const y = await c.submit('held', null, { id: 'y' });
     await until(async () => (await c.get(x))?.state === 'RUNNING' && (await c.get(y))?.state === 'RUNNING', 'both held tasks running');
 
-    const watch = await redis.duplicate().monitor();
-    cleanup.push(async () => void watch.disconnect());
     let renewsRun = 0;
-    watch.on('monitor', (_time: string, args: string[]) => {
+    const watch = await monitorRedis(server.options(), (args) => {
       if (String(args[0]).toLowerCase() === 'fcall' && /renew/.test(String(args[1]))) renewsRun++;
     });
+    cleanup.push(async () => watch.stop());
     proxy.delay(300);
     await redis.del(keys.task(x), keys.task(y));
     // The first renew Redis runs after the hashes are gone finds both missing; x, submitted again

@@ -17,6 +17,7 @@ import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { collectingLogger } from './helpers/collecting-logger.js';
+import { monitorRedis } from './helpers/monitor.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -45,15 +46,14 @@ describe('a claim that ran before Redis lost its data, answered while a heartbea
     const isBlocked = (line: string) => / flags=\w*b/.test(line) && / cmd=blmove/.test(line);
     await until(async () => String(await redis.call('CLIENT', 'LIST', 'TYPE', 'normal')).split('\n').some(isBlocked), 'the worker blocked on the queue');
 
-    const watch = await redis.duplicate().monitor();
-    cleanup.push(async () => void watch.disconnect());
     let renews = 0;
     let reasserts = 0;
-    watch.on('monitor', (_time: string, args: string[]) => {
+    const watch = await monitorRedis(server.options(), (args) => {
       if (String(args[0]).toLowerCase() !== 'fcall') return;
       if (/renew/.test(String(args[1]))) renews++;
       if (/reassert/.test(String(args[1]))) reasserts++;
     });
+    cleanup.push(async () => watch.stop());
     // just after a heartbeat, so that what follows comes before the next
     await until(() => renews > 0, 'a heartbeat', 5000, 1);
     expect(proxy.hold((hello) => hello.includes(':blocking'))).toBe(1);

@@ -12,6 +12,7 @@ import { resolveRedisConfig } from '../src/config.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { collectingLogger } from './helpers/collecting-logger.js';
+import { monitorRedis } from './helpers/monitor.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -38,12 +39,11 @@ describe('a partition whose ingress holds an entry that can be neither routed no
     cleanup.push(() => c.close());
     await until(() => lines.some((l) => /could not be routed nor parked/.test(l)), 'the refusal said');
 
-    const watch = await redis.duplicate().monitor();
-    cleanup.push(async () => void watch.disconnect());
     let claims = 0;
-    watch.on('monitor', (_time: string, args: string[]) => {
+    const watch = await monitorRedis(server.options(), (args) => {
       if (String(args[0]).toLowerCase() === 'fcall' && /_claim$/.test(String(args[1]))) claims++;
     });
+    cleanup.push(async () => watch.stop());
     const ids = Array.from({ length: 40 }, (_, i) => `b-${i}`).filter((id) => partitionOf(id, 2) === 1).slice(0, 2);
     for (const id of ids) {
       // just after a claim: the worker's next wait is under way

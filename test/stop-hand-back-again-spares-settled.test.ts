@@ -19,6 +19,7 @@ import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { collectingLogger } from './helpers/collecting-logger.js';
+import { monitorRedis } from './helpers/monitor.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -52,12 +53,11 @@ describe("a stop's hand-back of a task whose hash Redis lost during the stop", (
     const y = await c.submit('work', 'halted');
     await until(async () => (await c.get(x))?.state === 'RUNNING' && (await c.get(y))?.state === 'RUNNING', 'the tasks running');
 
-    const watch = await redis.duplicate().monitor();
-    cleanup.push(async () => void watch.disconnect());
     const ran: string[] = [];
-    watch.on('monitor', (_time: string, args: string[]) => {
+    const watch = await monitorRedis(server.options(), (args) => {
       if (String(args[0]).toLowerCase() === 'fcall') ran.push(String(args[1]));
     });
+    cleanup.push(async () => watch.stop());
     // a heartbeat just run: none is on its way when the hash goes
     const before = ran.length;
     await until(() => ran.slice(before).some((n) => /renew/.test(n)), 'a heartbeat', 5000, 1);
