@@ -452,18 +452,23 @@ end
 local popped = leanPopped
 
 local batch = {}
+-- Pops the ingress's right end, judged into the batch: the raw entry; false for a wake marker
+-- (it has done its job: dropped); nil when the ingress is empty.
+local function popEntry()
+  local raw = redis.call('RPOP', Q)
+  if not raw then return nil end
+  popped = popped + 1
+  if raw == 'wake' then return false end
+  batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4])
+  return raw
+end
 -- (each entry as popped: a too large one's judgement keeps only its start, routeSafely)
 local raws = {}
 if not stepwise then
   for _ = 1, window do
-    local raw = redis.call('RPOP', Q)
-    if not raw then break end
-    popped = popped + 1
-    -- (a wake marker has done its job: dropped)
-    if raw ~= 'wake' then
-      batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4])
-      raws[#batch] = raw
-    end
+    local raw = popEntry()
+    if raw == nil then break end
+    if raw then raws[#batch] = raw end
   end
 end
 
@@ -582,11 +587,9 @@ if stepwise then
     -- (past the entries it found, the right end is one this claim pushed back: popped again, it
     -- was refused and pushed back again, its window's worth of times)
     if pushedBack and popped >= len then break end
-    local raw = redis.call('RPOP', Q)
-    if not raw then break end
-    popped = popped + 1
-    if raw ~= 'wake' then
-      batch[#batch + 1] = judgeEntry(raw, maxBytes, KEYS[4])
+    local raw = popEntry()
+    if raw == nil then break end
+    if raw then
       alone[#batch] = true
       routeSafely(#batch, batch[#batch], math.min(window, len) - popped + 1, raw)
     end
