@@ -1722,7 +1722,19 @@ export class Worker extends MeteredProcess {
           ).finally(() => this.keptForHandBack.clear());
           const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
           this.telemetry.requeued('stop_grace', back.length);
-          if (back.length) log.warn(`stop grace over: handed ${back.length} task(s) back to the queue once their functions had returned: ${back.join(', ')}`);
+          if (back.length) {
+            // (a function that ignores its abort past abortTimeout is given up: JavaScript cannot
+            // end it, and the task it runs is another worker's to run now)
+            const returned = back.filter((id) => kept.find((t) => t.id === id)?.settled !== false);
+            const running = back.filter((id) => !returned.includes(id));
+            if (returned.length) log.warn(`stop grace over: handed ${returned.length} task(s) back to the queue once their functions had returned: ${returned.join(', ')}`);
+            if (running.length) {
+              log.warn(
+                `stop grace over: handed ${running.length} task(s) back to the queue with their functions still running, abortTimeout (${config.abortTimeout} ms) after their abort: ${running.join(', ')}. ` +
+                  'Their functions ignore their abort signal: another worker may run them while these copies go on',
+              );
+            }
+          }
           const failed = each.find((r): r is PromiseRejectedResult => r.status === 'rejected');
           if (failed) {
             // Redis did not answer for some (with Redis restarted empty, nothing else knows them:
@@ -1765,6 +1777,15 @@ export class Worker extends MeteredProcess {
             await within(2000, Promise.all(this.parts.map((part) => deregisterWorker(this.redis, part.keys, this.address, this.owner, part.othersGone))));
           } finally {
             await this.closeConnections();
+            // The ENDs still unwritten are given up with the worker (Redis did not take them
+            // within abortTimeout): their last words were "retrying", so say what it means.
+            const unwritten = this.actor?.getSnapshot().context.settled ?? [];
+            if (unwritten.length) {
+              log.error(
+                `stopped without writing the END of ${unwritten.length} task(s) whose functions had returned (Redis did not take it within abortTimeout): ${unwritten.join(', ')}. ` +
+                  'Where Redis still holds them RUNNING, a monitor requeues them once their leases pass taskTimeout, and they run again',
+              );
+            }
             log.info('stopped');
           }
         }),
