@@ -105,8 +105,9 @@ async function main() {
       stages.write.push(firstWrite ?? NaN);
       stages.reply.push((firstRead ?? NaN) - (firstWrite ?? NaN));
       stages.start.push(start - (firstRead ?? NaN));
-      if (i === 0) monitor.stop();
       while ((await admin.llen('tasks:ended')) < i + 2) await sleep(1);
+      // (once the first pickup has ended: its MONITOR lines have been read by then)
+      if (i === 0) monitor.stop();
       await sleep(5);
     }
     await worker.stop();
