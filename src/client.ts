@@ -37,7 +37,7 @@ import {
   type TaskEvent,
   type TaskOutcomeName,
 } from './wire.js';
-import { cancelTask, submitTasks, type SubmitReply } from './effects/queue.js';
+import { cancelTask, stopTask, submitTasks, type SubmitReply } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
 import { buildSubmission, checkIdText, checkKey, sameSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
@@ -1060,11 +1060,18 @@ export class Client {
    * its worker publishes the task machine's state (`machine-state` events) now and on each
    * change for 30 s (send it again to go on). Rejects with a TaskNotFoundError for an id Redis
    * knows nothing about, as `cancel` does (a message published for it would reach no one).
+   * A `stop` of a running task is also marked in its hash, as `cancel` marks it, so that it holds
+   * when the message is lost (stop.lua).
    */
   async control(id: string, message: ControlInput): Promise<void> {
     checkId('control', id);
     const text = formatControl(message);
     const k = this.keysOf(id);
+    if (text === 'stop') {
+      await this.checkServer();
+      if ((await stopTask(this.redis, k, id, text)) === 'unknown') throw new TaskNotFoundError(id);
+      return;
+    }
     // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)
     const [[, hash], [, queued]] = (await this.reading(() => this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec())) as [[unknown, number], [unknown, number]];
     if (!hash && !queued) throw new TaskNotFoundError(id);

@@ -50,6 +50,7 @@ export const SCRIPTS = {
   reassert: 6,
   submit: 2,
   cancel: 4,
+  stop: 2,
   register: 7,
   'retry-dead': 6,
   'purge-dead': 5,
@@ -81,6 +82,9 @@ const FLAGS: Partial<Record<ScriptName, readonly string[]>> = {
   'trim-dead': ['allow-oom'],
   reap: ['allow-oom'],
   emit: ['allow-oom'],
+  // (a control stop: it was a plain PUBLISH, which Redis takes at maxmemory, and its mark is one
+  // small field on a running task's hash)
+  stop: ['allow-oom'],
 };
 
 const GENERATED: Record<string, () => string> = {

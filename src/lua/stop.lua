@@ -1,0 +1,27 @@
+--[[
+  stop.lua: Client.control(id, 'stop'). The stop is published on the task's control channel, and
+  a running task is marked `cancelling` in the same step, as cancel.lua marks it: pub/sub keeps
+  nothing, and a stop that reached no one (the worker's subscriber connection being made again),
+  or reached a worker that then lost the task (cut off from Redis, killed, or stopped itself:
+  the task requeued or handed back), let the task run on or run again, though told to stop. With
+  the mark, the worker's next heartbeat stops it (renew.lua), an attempt failing meanwhile is not
+  retried (finish.lua), and a task requeued or put back is ended `cancelled` rather than run
+  (requeue.lua, claim.lua). A task not running (queued, delayed, ended, or an entry of the seed's
+  kind still on `new-task`) is not marked: a stop is for the run it reaches, `cancel` ends a task
+  that waits.
+
+  KEYS[1] task key   KEYS[2] queued (set)
+  ARGV[1] id   ARGV[2] control channel   ARGV[3] the message (its JSON text, as formatControl writes it)
+
+  Returns 'stopping' (running: marked, and published), 'sent' (published only) or 'unknown' (no
+  such task: nothing published).
+]]
+--@include lib/fields.lua
+
+local h = fields(KEYS[1], 'state')
+local state = h and h[1]
+if not state and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 'unknown' end
+local marked = state == 'RUNNING'
+if marked then redis.call('HSET', KEYS[1], 'cancelling', '1') end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return marked and 'stopping' or 'sent'
