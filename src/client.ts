@@ -1061,7 +1061,7 @@ export class Client {
    * change for 30 s (send it again to go on). Rejects with a TaskNotFoundError for an id Redis
    * knows nothing about, as `cancel` does (a message published for it would reach no one).
    * A `stop` of a running task is also marked in its hash, as `cancel` marks it, so that it holds
-   * when the message is lost (stop.lua).
+   * when the message is lost (stop.lua); one between two attempts (a retry's backoff) cancels it.
    */
   async control(id: string, message: ControlInput): Promise<void> {
     checkId('control', id);
@@ -1069,7 +1069,11 @@ export class Client {
     const k = this.keysOf(id);
     if (text === 'stop') {
       await this.checkServer();
-      if ((await stopTask(this.redis, k, id, text)) === 'unknown') throw new TaskNotFoundError(id);
+      const r = await stopTask(this.redis, k, id, text);
+      if (r === 'unknown') throw new TaskNotFoundError(id);
+      // between two attempts (a retry's backoff): no worker holds it to hear a stop, so it is
+      // cancelled, in whatever state the cancel finds it (claimed meanwhile, it is stopped)
+      if (r === 'retrying') await this.cancel(id).catch((e: unknown) => (e instanceof TaskNotFoundError ? undefined : Promise.reject(e)));
       return;
     }
     // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)

@@ -4,8 +4,9 @@
  * the retry the worker sent. The worker heard the stop after the function settled and kept it
  * for the claim of the retry its END might carry (src/early-control.ts); it forgets what it kept
  * only when an END it sent as an end (not a retry) is written (task-actions `endWritten`). The
- * retry never comes, and what was kept reaches the next claim of the id: the same id submitted
- * again within the worker's command timeout ends `stopped` though no one stopped it.
+ * retry never came, and what was kept reached the next claim of the id: the same id submitted
+ * again within the worker's command timeout ended `stopped` though no one stopped it. finish.lua
+ * now answers such an END 2, not 1, and the worker forgets what it kept for the id then.
  *
  * Before stop.lua, the retry was written and its claim took the stop (the second attempt
  * stopped), so the id submitted again ran to its end. A `cancel` in the same place (it marks
@@ -78,7 +79,6 @@ describe('a stop heard after a failed attempt settled, its retry END then writte
     await redis.del(keys.task(x));
     await c.submit('fresh', null, { id: x });
     const end = await c.wait(x, { timeout: 5000 });
-    // observed: outcome stopped, result none (the kept stop reached the new claim)
     expect({ outcome: end.outcome, result: end.result }).toEqual({ outcome: 'succeeded', result: 'ran' });
   }, 30_000);
 });

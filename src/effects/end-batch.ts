@@ -59,14 +59,26 @@ export function pushEndings(args: (string | number)[], endings: Ending[]): void 
  * write, with Redis's error (a key it would write is of another type, written by hand): it is
  * tried again, as an END that could not reach Redis is
  */
-export type EndAnswer = boolean | string;
+/**
+ * An END written as the task's end, `stopped`, where a retry was asked: the task was marked
+ * `cancelling` (a stop through the Client, or a cancel; finish.lua answers 2), so the retry's
+ * claim, for which the worker keeps a stop it heard after the function returned
+ * (src/early-control.ts), will not come.
+ */
+export const NOT_RETRIED: unique symbol = Symbol('written as the end, not retried');
 
-export const parseFinish = (reply: unknown): EndAnswer[] => (reply as (number | string)[]).map((x) => (x === 1 ? true : x === 0 ? false : String(x)));
+/** finish.lua's answer for one END: written, fenced (false), NOT_RETRIED, or Redis's refusal (a string: nothing written) */
+export type EndAnswer = boolean | typeof NOT_RETRIED | string;
+
+/** how one END went: written, fenced (false), or written as the task's end where a retry was asked */
+export type EndWritten = boolean | typeof NOT_RETRIED;
+
+export const parseFinish = (reply: unknown): EndAnswer[] => (reply as (number | string)[]).map((x) => (x === 1 ? true : x === 0 ? false : x === 2 ? NOT_RETRIED : String(x)));
 
 
 interface Pending {
   ending: Ending;
-  resolve: (written: boolean) => void;
+  resolve: (written: EndWritten) => void;
   reject: (e: unknown) => void;
 }
 
@@ -103,8 +115,8 @@ export class EndBatch {
     private readonly afterWrite?: (endings: readonly Ending[]) => Promise<void>,
   ) {}
 
-  /** Resolves with false when fenced (the lease was not ours; nothing written). */
-  end(ending: Ending): Promise<boolean> {
+  /** Resolves with false when fenced (the lease was not ours; nothing written), NOT_RETRIED when a retry asked was written as the task's end. */
+  end(ending: Ending): Promise<EndWritten> {
     return new Promise((resolve, reject) => {
       this.pending.push({ ending, resolve, reject });
       if (!this.scheduled) {
@@ -164,7 +176,7 @@ export class EndBatch {
     // Only what was written is waited for, and named: an END fenced, or refused at a key it
     // would write (tried again every finishRetryDelay until the key is mended), wrote nothing a
     // failover could lose. (Waited for, each try cost a WAIT, and was said written.)
-    const wrote = batch.flatMap((b, i) => (written[i] === true ? [b.ending] : []));
+    const wrote = batch.flatMap((b, i) => (written[i] === true || written[i] === NOT_RETRIED ? [b.ending] : []));
     if (wrote.length === 0) return settle(batch, written);
     void this.afterWrite(wrote)
       .catch(() => {})
@@ -175,6 +187,7 @@ export class EndBatch {
 const settle = (batch: Pending[], written: EndAnswer[]) =>
   batch.forEach((b, i) => {
     const w = written[i];
-    if (typeof w === 'string') b.reject(new Error(`Redis refused its END (nothing of it written): ${w}`));
+    if (w === NOT_RETRIED) b.resolve(w);
+    else if (typeof w === 'string') b.reject(new Error(`Redis refused its END (nothing of it written): ${w}`));
     else b.resolve(w === true);
   });

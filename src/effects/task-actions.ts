@@ -9,7 +9,7 @@ import type { taskMachine } from '../../machines/task.js';
 import type { LocalTask, TaskFunction } from '../task.js';
 import type { LoggerLike } from '../logger.js';
 import type { WorkerTelemetry } from '../telemetry/worker-telemetry.js';
-import type { EndBatch, EndingOutcome } from './end-batch.js';
+import { NOT_RETRIED, type EndBatch, type EndingOutcome, type EndWritten } from './end-batch.js';
 import type { EventOutbox } from './event-outbox.js';
 import { TaskStoppedError } from '../errors.js';
 import { safeJson, serializeError } from '../wire.js';
@@ -181,11 +181,15 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
       const outcome: EndingOutcome = context.outcome === 'retry' ? `retry:${backoffDelay(mine?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
       if (mine) telemetry.ending(mine, context.outcome ?? 'failed');
-      const settled = (written: boolean) => {
-        if (mine) telemetry.ended(mine, context.outcome ?? 'failed', written);
+      const settled = (answer: EndWritten) => {
+        const written = answer !== false;
+        // (a retry written as the task's end, stopped: it was marked cancelling, and the
+        // retry's claim, which a stop heard since waits for, will not come)
+        const ended = answer === NOT_RETRIED ? 'stopped' : (context.outcome ?? 'failed');
+        if (mine) telemetry.ended(mine, ended, written);
         if (written) {
-          log.debug(`task ${quote(context.id)} ended: ${context.outcome}`);
-          if (mine && context.outcome !== 'retry') deps.endWritten(mine);
+          log.debug(`task ${quote(context.id)} ended: ${ended}`);
+          if (mine && ended !== 'retry') deps.endWritten(mine);
         }
         else log.warn(`task ${quote(context.id)}: END refused, our lease is gone (the task was requeued); nothing written`);
         report({ type: 'ENDED', written });

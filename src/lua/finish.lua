@@ -11,7 +11,8 @@
   {id, attempt, error, runAt}. A claim promotes it when due, at the place it had. When it is the
   earliest due, idle workers are woken (a marker), so that their next wait ends when it is due.
 
-  A task cancelled while it ran (`cancelling`, cancel.lua) is not retried: it ends `stopped`.
+  A task cancelled or told to stop while it ran (`cancelling`, cancel.lua, stop.lua) is not
+  retried: it ends `stopped`, answered 2.
 
   The task's limits are released (lib/limits.lua), and its dedupe key, if any, freed.
 
@@ -22,7 +23,8 @@
   result or error as JSON
 
   Returns, per task: 1 when written (or already written by this lease: a retry after a timeout
-  whose first try did reach Redis), 0 when fenced (the lease is not ours, or not RUNNING), or
+  whose first try did reach Redis), 2 when written as the task's end (`stopped`) where a retry
+  was asked (the `cancelling` mark), 0 when fenced (the lease is not ours, or not RUNNING), or
   Redis's error (a string) when a key this END would write is of another type (written by
   hand): nothing of it written, the other ENDs of the call are not held back by it.
 ]]

@@ -6,21 +6,25 @@
   the task requeued or handed back), let the task run on or run again, though told to stop. With
   the mark, the worker's next heartbeat stops it (renew.lua), an attempt failing meanwhile is not
   retried (finish.lua), and a task requeued or put back is ended `cancelled` rather than run
-  (requeue.lua, claim.lua). A task not running (queued, delayed, ended, or an entry of the seed's
-  kind still on `new-task`) is not marked: a stop is for the run it reaches, `cancel` ends a task
-  that waits.
+  (requeue.lua, claim.lua). A task between two attempts (DELAYED for a retry's backoff: its
+  attempt failed just before) is a run under way too, which no worker holds to hear the message:
+  nothing is published, and the caller cancels it (cancel.lua ends it `cancelled` at once). A task
+  not running otherwise (queued, delayed by its submit, ended, or an entry of the seed's kind
+  still on `new-task`) is not marked: a stop is for the run it reaches, `cancel` ends a task that
+  waits.
 
   KEYS[1] task key   KEYS[2] queued (set)
   ARGV[1] id   ARGV[2] control channel   ARGV[3] the message (its JSON text, as formatControl writes it)
 
-  Returns 'stopping' (running: marked, and published), 'sent' (published only) or 'unknown' (no
-  such task: nothing published).
+  Returns 'stopping' (running: marked, and published), 'retrying' (in a retry's backoff: nothing
+  done), 'sent' (published only) or 'unknown' (no such task: nothing published).
 ]]
 --@include lib/fields.lua
 
-local h = fields(KEYS[1], 'state')
+local h = fields(KEYS[1], 'state', 'reason')
 local state = h and h[1]
 if not state and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 'unknown' end
+if state == 'DELAYED' and h[2] == 'retry' then return 'retrying' end
 local marked = state == 'RUNNING'
 if marked then redis.call('HSET', KEYS[1], 'cancelling', '1') end
 redis.call('PUBLISH', ARGV[2], ARGV[3])

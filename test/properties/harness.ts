@@ -549,14 +549,14 @@ export class Sim {
           w.held.delete(e.id);
           if (written[j]) w.finished.push(e);
         });
-        return `${w.name} ${endings.map((e, j) => `${e.id}@${e.lease} ${e.outcome}: ${written[j]}`).join(', ')}`;
+        return `${w.name} ${endings.map((e, j) => `${e.id}@${e.lease} ${e.outcome}: ${String(written[j])}`).join(', ')}`;
       }
       case 'finishAgain': {
         const w = this.busy(op.w, (x) => x.finished.length > 0);
         if (!w) return 'no-op';
         const f = w.finished[op.i % w.finished.length]!;
         const [written] = await this.finishStep([f], pre);
-        return `${w.name} ${f.id}@${f.lease}: ${written}`;
+        return `${w.name} ${f.id}@${f.lease}: ${String(written)}`;
       }
       case 'handBack': {
         const w = this.busy(op.w, (x) => x.held.size > 0);

@@ -34,13 +34,21 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
     local key = prefix .. id
     local channel = key .. '-events'
     local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease', 'cancelling', 'attempt') or {}
-    -- cancelled while it ran (cancel.lua): the stop may reach no one, the attempt failing first,
-    -- so a retry is no retry then: the task ends stopped, with the attempt's error
-    if h[7] and string.sub(outcome, 1, 6) == 'retry:' then outcome = 'stopped' end
+    -- cancelled or told to stop while it ran (cancel.lua, stop.lua): the stop may reach no one,
+    -- the attempt failing first, so a retry is no retry then: the task ends stopped, with the
+    -- attempt's error, answered 2, not 1: the worker that asked for the retry learns that its
+    -- claim will not come (a stop it heard is kept for that claim: src/early-control.ts)
+    local written = 1
+    if h[7] and string.sub(outcome, 1, 6) == 'retry:' then
+      outcome = 'stopped'
+      written = 2
+    end
     -- (this lease's retry written, whatever became of the task since: its next claim may be
     -- RUNNING already, taken in the very script that carried the retry, whose reply was lost)
-    if (h[1] == 'END' and h[2] == lease) or h[6] == lease then
+    if h[6] == lease then
       out[#out + 1] = 1
+    elseif h[1] == 'END' and h[2] == lease then
+      out[#out + 1] = written
     elseif h[1] ~= 'RUNNING' or h[2] ~= lease then
       out[#out + 1] = 0
     else
@@ -97,7 +105,7 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
         -- (the lease matched the hash's, which only claim.lua writes: its worker after the first ':')
         local worker = string.sub(lease, (string.find(lease, ':', 1, true) or #lease) + 1)
         publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
-        out[#out + 1] = 1
+        out[#out + 1] = written
       end
     end
   end
