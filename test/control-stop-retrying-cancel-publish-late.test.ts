@@ -1,0 +1,80 @@
+/**
+ * A control `stop` that finds a task in its retry's backoff (stop.lua: 'retrying') cancels it;
+ * claimed meanwhile, cancel.lua marks it (`cancelling`) and the Client then publishes a stop, in a
+ * second command. The next attempt failing between the two (its END asks a retry, which the mark
+ * writes as the task's end, `stopped`, answered 2: the worker forgets what it kept for the id),
+ * the stop published after reaches a worker that no longer holds the claim: kept for a claim of
+ * the id (src/early-control.ts), it reaches the same id submitted again at once (its hash
+ * cleaned up, as endRetention 0 does), which ends `stopped` though no one stopped it.
+ *
+ * The Client's two commands are apart by a network's round trip; here the test holds the
+ * publish until the task has ended, and the cancel until the retry is claimed.
+ */
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { Client, Worker } from '../src/index.js';
+import { buildKeys } from '../src/keys.js';
+import { resolveRedisConfig } from '../src/config.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+let redis: Redis;
+const cleanup = redisPerFile((s, r) => {
+  server = s;
+  redis = r;
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const aborted = (signal: AbortSignal) => new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+
+describe('a stop between attempts whose cancel finds the retry claimed, the attempt failing before its stop is published', () => {
+  it('does not stop the same id submitted again', async () => {
+    const o = server.options();
+    const keys = buildKeys(resolveRedisConfig(o));
+    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 2000 });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    let runs = 0;
+    w.addTaskFunction('flaky', async () => {
+      runs++;
+      if (runs === 2) await gate;
+      throw new Error(`attempt ${runs} fails`);
+    });
+    w.addTaskFunction('fresh', (t) => Promise.race([aborted(t.signal).then(() => 'stopped'), sleep(500).then(() => 'ran')]));
+    const c = new Client({ redis: o });
+    cleanup.push(
+      () => c.close(),
+      () => w.stop(),
+    );
+    await w.start();
+    // the Client's cancel held until the retry is claimed, its publish until the task has ended
+    const inner = c as unknown as { redis: Redis; cancel: Client['cancel'] };
+    const cancel = inner.cancel.bind(c);
+    inner.cancel = async (id: string) => {
+      await until(async () => (await c.get(id))?.state === 'RUNNING', 'the retry claimed');
+      return cancel(id);
+    };
+    const publish = inner.redis.publish.bind(inner.redis);
+    let published = false;
+    (inner.redis as unknown as { publish: (ch: string, m: string) => Promise<number> }).publish = async (ch: string, m: string) => {
+      open();
+      await until(async () => (await redis.hget(keys.task('x'), 'state')) === 'END', 'the task ended');
+      published = true;
+      return publish(ch, m);
+    };
+
+    const x = await c.submit('flaky', null, { id: 'x', attempts: 3, backoff: 300 });
+    await until(async () => (await c.get(x))?.state === 'DELAYED', 'the task in its backoff');
+    await c.control(x, 'stop');
+    expect(published).toBe(true);
+    const first = await c.wait(x, { timeout: 5000 });
+    expect({ runs, outcome: first.outcome }).toEqual({ runs: 2, outcome: 'stopped' });
+
+    // the task cleaned up (as endRetention 0 does), the id submitted again: a new task
+    await redis.del(keys.task(x));
+    await c.submit('fresh', null, { id: x });
+    const end = await c.wait(x, { timeout: 5000 });
+    // observed: outcome stopped, no result (the stop published late reached the new claim)
+    expect({ outcome: end.outcome, result: end.result }).toEqual({ outcome: 'succeeded', result: 'ran' });
+  }, 30_000);
+});
