@@ -940,12 +940,8 @@ export class Client {
     await this.checkServer();
     const r = await cancelTask(this.redis, this.keysOf(id), id);
     if (r === 'unknown') throw new TaskNotFoundError(id);
-    if (r === 'running') {
-      // (the script found it running: no need to ask again whether it exists)
-      await this.redis.publish(this.keysOf(id).control(id), formatControl('stop'));
-      return 'stopping';
-    }
-    return r;
+    // (running: the script marked it and published its stop, in one step)
+    return r === 'running' ? 'stopping' : r;
   }
 
   /**

@@ -360,6 +360,9 @@ export class Worker extends MeteredProcess {
         this.rouse(ids.map((id) => this.tasks.get(id)?.entry.function ?? ''));
       },
       () => outbox.flushNow(),
+      (ended) => {
+        for (const e of ended) this.early.forget(index, e.id);
+      },
       // (only with redis.durable: no wait, no message built, no promise per END batch without it)
       this.config.redis.durable
         ? (endings) =>
@@ -1390,7 +1393,6 @@ export class Worker extends MeteredProcess {
           else this.replaced.delete(claimKey(t.id, t.lease));
         },
         // control messages kept for the retry its END might have carried (onMessage): none came
-        endWritten: (t) => this.early.forget(t.part, t.id),
         partOf: (id) => this.partOf(id),
         fn: (name) => this.functions.get(name),
         // A reload's re-read, with whose the claim is in the same call. Not answered (Redis lost,

@@ -1,11 +1,12 @@
 /**
  * redis.durable: a stop (control `stop` through the Client) that marks a task whose function has
  * failed, its retry END not written yet, which finish.lua writes as the task's end (`stopped`,
- * answered 2). The worker forgets the stop it kept for the retry's claim only once the END
- * settles, and a durable END settles after the replica's acknowledgement (WAIT, up to
+ * answered 2). The worker forgot the stop it kept for the retry's claim only once the END
+ * settled, and a durable END settles after the replica's acknowledgement (WAIT, up to
  * durableTimeout: a replica lagging). Meanwhile the task reads END on the primary, and the same
- * id submitted again (its hash cleaned up, as endRetention 0 does) is claimed by the worker's
- * idle wait, which hands it the kept stop: it ends `stopped` though no one stopped it.
+ * id submitted again (its hash cleaned up, as endRetention 0 does) was claimed by the worker's
+ * idle wait, which handed it the kept stop: it ended `stopped` though no one stopped it. It is
+ * now forgotten as soon as Redis answers the END (EndBatch's onEnded), before the replicas' wait.
  * As control-stop-kept-after-converted-retry.test.ts, with a replica that is slow to acknowledge.
  */
 import { Redis } from 'ioredis';
@@ -59,7 +60,6 @@ describe('redis.durable: a stop heard after a failed attempt settled, its retry 
       await c.submit('fresh', null, { id: x });
       const end = await c.wait(x, { timeout: 5000 });
       pair.thaw();
-      // observed: outcome stopped, no result (the kept stop reached the new claim)
       expect({ outcome: end.outcome, result: end.result }).toEqual({ outcome: 'succeeded', result: 'ran' });
     } finally {
       pair.thaw();

@@ -1,9 +1,9 @@
 /**
  * A stop (control `stop` through the Client) that marks a task whose function has failed, its
  * retry END not written yet: finish.lua writes that END as the task's end, `stopped`, answered 2.
- * The worker counts it `stopped` (worker telemetry), but its trace still says the attempt ended
+ * The worker counted it `stopped` (worker telemetry), but its trace said the attempt ended
  * `retry` (attempt and end spans), an error, for a task whose hash says `stopped` and which has
- * no next attempt. The END is held back as in control-stop-kept-after-converted-retry.test.ts
+ * no next attempt: the trace now says `stopped` too. The END is held back as in control-stop-kept-after-converted-retry.test.ts
  * (Q:delayed written as a string: a retry's END is refused until it is mended).
  */
 import type { Redis } from 'ioredis';
@@ -69,8 +69,6 @@ describe('a failed attempt whose retry END a stop turned into the task\'s end', 
     await redis.del(keys.delayed);
     expect(await c.wait(x, { timeout: 5000 })).toMatchObject({ outcome: 'stopped' });
     const attempt = await until(() => exporter.getFinishedSpans().find((s) => s.name === 'attempt flaky' && s.attributes['task_swarm.task.id'] === x), 'the attempt span');
-    // observed: 'retry', the span marked an error (the task ended stopped, no next attempt; its
-    // end span too says 'retry', the outcome the END carried out)
     expect(attempt.attributes['task_swarm.outcome']).toBe('stopped');
   }, 30_000);
 });

@@ -1,13 +1,11 @@
 /**
  * A control `stop` for a task DELAYED by its submit (`delay`: reason 'delay', not a retry's
- * backoff): stop.lua neither marks nor cancels it, it answers 'sent' and publishes the stop
- * (docs/semantics.md: "a stop for a task not running otherwise marks nothing (a queued task still
- * runs: `cancel` ends one that waits)"). An idle worker hears the message for a task it does not
- * hold and keeps it (src/early-control.ts) for commandTimeout; its wait, sent before the stop,
- * claims the task when it falls due within that time and hands it the stop: the task ends
- * `stopped` without running, though neither running nor cancelled when told. (Pre-existing:
- * stop.lua published for a DELAYED task before the 'retrying' answer too; early-control.ts says a
- * message for the task while it was queued is not carried over to a later claim.)
+ * backoff): stop.lua neither marks nor cancels it (a stop is for a run; `cancel` ends a task
+ * that waits). It published the stop all the same, and an idle worker heard the message for a
+ * task it did not hold and kept it (src/early-control.ts) for commandTimeout; its wait, sent
+ * before the stop, claimed the task when it fell due within that time and handed it the stop:
+ * the task ended `stopped` without running, though neither running nor cancelled when told.
+ * Nothing is published for a task that is not running now (stop.lua answers 'idle').
  */
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
@@ -59,7 +57,7 @@ describe('a control stop of a task DELAYED by its submit', () => {
     expect((await c.get(id))?.state).toBe('DELAYED');
     await c.control(id, 'stop');
     expect((await c.get(id))?.state).toBe('DELAYED');
-    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'ran' }); // observed: stopped, no result, never run
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'ran' });
     expect(runs.get(id)).toBe(1);
   }, 30_000);
 

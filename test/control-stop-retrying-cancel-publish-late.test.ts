@@ -1,14 +1,16 @@
 /**
  * A control `stop` that finds a task in its retry's backoff (stop.lua: 'retrying') cancels it;
- * claimed meanwhile, cancel.lua marks it (`cancelling`) and the Client then publishes a stop, in a
- * second command. The next attempt failing between the two (its END asks a retry, which the mark
- * writes as the task's end, `stopped`, answered 2: the worker forgets what it kept for the id),
- * the stop published after reaches a worker that no longer holds the claim: kept for a claim of
- * the id (src/early-control.ts), it reaches the same id submitted again at once (its hash
- * cleaned up, as endRetention 0 does), which ends `stopped` though no one stopped it.
+ * claimed meanwhile, cancel.lua marks it (`cancelling`). The Client published the stop after
+ * that, in a second command: the next attempt failing between the two (its END asks a retry,
+ * which the mark writes as the task's end, `stopped`, answered 2: the worker forgets what it
+ * kept for the id), the stop published after reached a worker that no longer held the claim:
+ * kept for a claim of the id (src/early-control.ts), it reached the same id submitted again at
+ * once (its hash cleaned up, as endRetention 0 does), which ended `stopped` though no one
+ * stopped it. cancel.lua now publishes the stop itself, in the step that marks the task, so no
+ * stop can be published after its run has ended: the Client sends no PUBLISH of its own.
  *
- * The Client's two commands are apart by a network's round trip; here the test holds the
- * publish until the task has ended, and the cancel until the retry is claimed.
+ * The test holds the Client's cancel until the retry is claimed, and the attempt's failure until
+ * the cancel has answered.
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -27,7 +29,7 @@ const cleanup = redisPerFile((s, r) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const aborted = (signal: AbortSignal) => new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
 
-describe('a stop between attempts whose cancel finds the retry claimed, the attempt failing before its stop is published', () => {
+describe('a stop between attempts whose cancel finds the retry claimed, the attempt failing as the cancel answers', () => {
   it('does not stop the same id submitted again', async () => {
     const o = server.options();
     const keys = buildKeys(resolveRedisConfig(o));
@@ -47,18 +49,19 @@ describe('a stop between attempts whose cancel finds the retry claimed, the atte
       () => w.stop(),
     );
     await w.start();
-    // the Client's cancel held until the retry is claimed, its publish until the task has ended
+    // the Client's cancel held until the retry is claimed; the attempt fails once it answered
     const inner = c as unknown as { redis: Redis; cancel: Client['cancel'] };
     const cancel = inner.cancel.bind(c);
     inner.cancel = async (id: string) => {
       await until(async () => (await c.get(id))?.state === 'RUNNING', 'the retry claimed');
-      return cancel(id);
-    };
-    const publish = inner.redis.publish.bind(inner.redis);
-    let published = false;
-    (inner.redis as unknown as { publish: (ch: string, m: string) => Promise<number> }).publish = async (ch: string, m: string) => {
+      const r = await cancel(id);
       open();
-      await until(async () => (await redis.hget(keys.task('x'), 'state')) === 'END', 'the task ended');
+      return r;
+    };
+    // a PUBLISH of the Client's own, after the cancel, would come when the run had ended
+    let published = false;
+    const publish = inner.redis.publish.bind(inner.redis);
+    (inner.redis as unknown as { publish: (ch: string, m: string) => Promise<number> }).publish = async (ch: string, m: string) => {
       published = true;
       return publish(ch, m);
     };
@@ -66,7 +69,7 @@ describe('a stop between attempts whose cancel finds the retry claimed, the atte
     const x = await c.submit('flaky', null, { id: 'x', attempts: 3, backoff: 300 });
     await until(async () => (await c.get(x))?.state === 'DELAYED', 'the task in its backoff');
     await c.control(x, 'stop');
-    expect(published).toBe(true);
+    expect(published).toBe(false);
     const first = await c.wait(x, { timeout: 5000 });
     expect({ runs, outcome: first.outcome }).toEqual({ runs: 2, outcome: 'stopped' });
 
@@ -74,7 +77,6 @@ describe('a stop between attempts whose cancel finds the retry claimed, the atte
     await redis.del(keys.task(x));
     await c.submit('fresh', null, { id: x });
     const end = await c.wait(x, { timeout: 5000 });
-    // observed: outcome stopped, no result (the stop published late reached the new claim)
     expect({ outcome: end.outcome, result: end.result }).toEqual({ outcome: 'succeeded', result: 'ran' });
   }, 30_000);
 });

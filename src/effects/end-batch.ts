@@ -107,6 +107,15 @@ export class EndBatch {
     /** run before the batch goes out: the events the tasks emitted before they ended go first */
     private readonly beforeSend: () => void = () => {},
     /**
+     * told, as soon as Redis has answered, which ENDs it wrote as their task's end (not a
+     * retry's; a retry the `cancelling` mark wrote as the end: NOT_RETRIED), before the replicas'
+     * wait (redis.durable): what the worker kept for a claim of those ids (src/early-control.ts)
+     * is dropped before a claim of the same id, submitted again, can come. Dropped only once the
+     * END settled, a durable END's waited for the replica, and the id submitted again meanwhile
+     * was handed a stop kept for the ended run's retry (test/control-stop-converted-retry-durable).
+     */
+    private readonly onEnded: (ends: readonly Ending[]) => void = () => {},
+    /**
      * run once the ENDs are written, before they settle: the wait for replicas (redis.durable),
      * given the ENDs written (a batch whose ENDs were all fenced or refused settles at once).
      * It must not reject (what it finds, it reports itself): an END it could not confirm is
@@ -171,6 +180,8 @@ export class EndBatch {
   }
 
   private confirmed(batch: Pending[], written: EndAnswer[]): void {
+    const ended = batch.flatMap((b, i) => (written[i] === NOT_RETRIED || (written[i] === true && !b.ending.outcome.startsWith('retry:')) ? [b.ending] : []));
+    if (ended.length) this.onEnded(ended);
     // (none, unless redis.durable: the ENDs settle in the reply's own tick, as they always did)
     if (!this.afterWrite) return settle(batch, written);
     // Only what was written is waited for, and named: an END fenced, or refused at a key it

@@ -275,12 +275,12 @@ export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly
  * cancel.lua: what it found ('running': the caller stops it; 'unknown': no such task). Each call
  * carries a token of its own, so a resend of it (after a connection reset) knows its own cancel.
  */
-/** a control `stop` for task `id` (stop.lua): published, and a running task marked `cancelling`; one in a retry's backoff is left to the caller */
-export async function stopTask(redis: Connection, keys: Keys, id: string, message: string): Promise<'stopping' | 'retrying' | 'sent' | 'unknown'> {
-  return (await runScript(redis, 'stop', [keys.task(id), keys.queued], [id, keys.control(id), message])) as 'stopping' | 'retrying' | 'sent' | 'unknown';
+/** a control `stop` for task `id` (stop.lua): a running task marked `cancelling` and its stop published; one in a retry's backoff is left to the caller; one not running is left alone */
+export async function stopTask(redis: Connection, keys: Keys, id: string, message: string): Promise<'stopping' | 'retrying' | 'idle' | 'unknown'> {
+  return (await runScript(redis, 'stop', [keys.task(id), keys.queued], [id, keys.control(id), message])) as 'stopping' | 'retrying' | 'idle' | 'unknown';
 }
 
 export async function cancelTask(redis: Connection, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {
   const call = randomBytes(8).toString('hex');
-  return (await runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id), call])) as 'cancelled' | 'running' | 'ended' | 'unknown';
+  return (await runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id), call, keys.control(id)])) as 'cancelled' | 'running' | 'ended' | 'unknown';
 }

@@ -27,8 +27,6 @@ export interface TaskActionDeps {
   adopt(id: string, lease: string): LocalTask | undefined;
   /** forget this claim's record (its machine is over) */
   release(t: LocalTask): void;
-  /** this claim's END was written as the task's end (no retry): what was heard for its id so far was this claim's */
-  endWritten(t: LocalTask): void;
   /** the partition a task runs from: its events' outbox and its ENDs' batch */
   partOf(id: string): { outbox: EventOutbox; ends: EndBatch };
   fn(name: string): TaskFunction | undefined;
@@ -189,7 +187,6 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
         if (mine) telemetry.ended(mine, ended, written);
         if (written) {
           log.debug(`task ${quote(context.id)} ended: ${ended}`);
-          if (mine && ended !== 'retry') deps.endWritten(mine);
         }
         else log.warn(`task ${quote(context.id)}: END refused, our lease is gone (the task was requeued); nothing written`);
         report({ type: 'ENDED', written });

@@ -4,15 +4,19 @@
   (QUEUED, placed), from Q:delayed (DELAYED), or, an entry still on `new-task` (of the seed's
   kind: no hash yet, in the queued set; or a dead letter retried: QUEUED without a place), by
   writing its hash ended and marked `unrouted`: the claim that routes the entry drops it
-  (claim.lua), and reap.lua keeps the hash until then. A running task is left to the caller
-  (a stop on its control channel: it ends `stopped`), marked `cancelling` so that an attempt
-  failing before the stop reaches it is not retried (finish.lua). The end is published, the task queued for
-  the monitor's cleanup, its dedupe key freed.
+  (claim.lua), and reap.lua keeps the hash until then. A running task is sent a stop on its
+  control channel (it ends `stopped`) and marked `cancelling`, in the same step, so that an
+  attempt failing before the stop reaches it is not retried (finish.lua). (The caller published
+  the stop after this script, in a second command: an attempt that ended between the two, its
+  retry written as its end, left that stop to be kept by its worker for a claim of the id, and
+  the id submitted again at once ended `stopped`.) For a task that has not started, the end is
+  published, the task queued for the monitor's cleanup, its dedupe key freed.
 
   KEYS[1] task key   KEYS[2] newQueue (Q)   KEYS[3] queued (set)   KEYS[4] ended (list)
   ARGV[1] id   ARGV[2] events channel   ARGV[3] the call's token ('' none): kept on the hash of
   the task it cancels (`cancel_call`), so that the same call run again (a connection that closed
   before the reply came resends it) answers 'cancelled', what its first run did, not 'ended'
+  ARGV[4] control channel: a running task's stop is published there
 
   Returns 'cancelled', 'running', 'ended' or 'unknown' (no such task).
 ]]
@@ -30,6 +34,7 @@ if state == 'RUNNING' then
   -- the caller's stop ends this attempt; the mark keeps a failure racing the stop from being
   -- retried (finish.lua), so no further attempt starts
   redis.call('HSET', key, 'cancelling', '1')
+  redis.call('PUBLISH', ARGV[4], 'stop')
   return 'running'
 end
 if state == 'END' then

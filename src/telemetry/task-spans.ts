@@ -120,10 +120,18 @@ export class TaskSpans {
     traced.end = traced.tracer.startSpan(`end ${t.entry.function}`, { attributes: { 'task_swarm.task.id': t.id, 'task_swarm.outcome': outcome } }, traced.context);
   }
 
-  /** Redis answered the END write: written, or refused (the lease had passed on) */
-  endWritten(t: LocalTask, written: boolean): void {
+  /**
+   * Redis answered the END write: written, or refused (the lease had passed on); `outcome`, how
+   * it was written when that is not what went out (a retry the `cancelling` mark wrote as the
+   * task's end, stopped)
+   */
+  endWritten(t: LocalTask, written: boolean, outcome?: string): void {
     const traced = this.traced(t);
     if (!traced?.end) return;
+    if (written && outcome !== undefined && outcome !== traced.outcome) {
+      traced.outcome = outcome;
+      traced.end.setAttribute('task_swarm.outcome', outcome);
+    }
     traced.end.setAttribute('task_swarm.written', written);
     traced.end.end();
     traced.end = undefined;
@@ -143,7 +151,8 @@ export class TaskSpans {
       traced.error = error;
       return;
     }
-    this.finish(t, traced, outcome, abandoned, error);
+    // (written: as Redis wrote it, which endWritten knows)
+    this.finish(t, traced, traced.written === true && !abandoned ? (traced.outcome ?? outcome) : outcome, abandoned, error);
   }
 
   private finish(t: LocalTask, traced: Traced, outcome: string | undefined, abandoned: boolean, error: unknown): void {

@@ -186,7 +186,7 @@ export class WorkerTelemetry {
       if (outcome === 'retry') c.retried++;
       else c[outcome]++;
     } else this.lost('end', [t]);
-    this.spans.endWritten(t, written);
+    this.spans.endWritten(t, written, outcome);
   }
 
   /** `t`'s task machine let it go: ended, or abandoned (nothing written) */
