@@ -4,6 +4,13 @@
  * freed (the key submitted again is a new task that runs); a grouped one's group goes on; a stop
  * that finds the retry in its backoff but whose cancel finds it claimed meanwhile stops that
  * attempt (outcome stopped), and one whose cancel finds it ended resolves.
+ *
+ * And a stop for a task DELAYED by its submit (`delay`: reason 'delay', not a retry's backoff):
+ * stop.lua neither marks nor cancels it (a stop is for a run; `cancel` ends a task that waits).
+ * It published the stop all the same, and an idle worker heard the message for a task it did
+ * not hold and kept it (src/early-control.ts) for commandTimeout; its wait, sent before the stop,
+ * claimed the task when it fell due within that time and handed it the stop: the task ended
+ * `stopped` without running. Nothing is published for a task not running now ('idle').
  */
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
@@ -101,5 +108,17 @@ describe('a control stop around a retry backoff', () => {
     await c.control(id, 'stop');
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
     expect(runs.get(id)).toBe(2);
+  }, 30_000);
+});
+
+describe('a control stop of a task DELAYED by its submit', () => {
+  it('is not cancelled, nor kept for its claim: it runs when due', async () => {
+    const { c, runs } = await swarm();
+    const id = await c.submit('plain', null, { delay: 600 });
+    expect((await c.get(id))?.state).toBe('DELAYED');
+    await c.control(id, 'stop');
+    expect((await c.get(id))?.state).toBe('DELAYED');
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'ran' });
+    expect(runs.get(id)).toBe(1);
   }, 30_000);
 });
