@@ -20,8 +20,11 @@ const startsOf = (w: WorkerProcess, id: string) => w.lines.flatMap((l, i) => (l.
 
 describe('a graceful stop past its grace, beside an idle worker', () => {
   it.each([
-    { fn: 'stubborn', what: 'a function that ignores its abort', ms: 2500, abortTimeout: 1500 },
-    { fn: 'stubborn', what: 'a function that returns within abortTimeout, its abort unheeded', ms: 1200, abortTimeout: 3000 },
+    // (each function runs for longer than the idle worker takes to start on a loaded machine:
+    // with 1200 ms, it once returned within the grace, its task ended where it ran, and the
+    // idle worker had nothing to start)
+    { fn: 'stubborn', what: 'a function that ignores its abort', ms: 8000, abortTimeout: 1500 },
+    { fn: 'stubborn', what: 'a function that returns within abortTimeout, its abort unheeded', ms: 6000, abortTimeout: 9000 },
   ])('$what: the other worker starts the task only after the first copy has returned, or abortTimeout has passed', async ({ fn, ms, abortTimeout }) => {
     const server = await startRedis();
     cleanup.push(() => server.stop());
@@ -37,9 +40,11 @@ describe('a graceful stop past its grace, beside an idle worker', () => {
     const b = await spawnWorker(options, [], [fn]);
     cleanup.push(() => b.kill('SIGKILL'));
     const startedAt = startsOf(a, id)[0]!;
+    // (the function still runs as the stop comes: what the test is about)
+    expect((await c.get(id))?.state, `${Date.now() - startedAt} ms after the first copy started`).toBe('RUNNING');
     const stopAt = Date.now();
     a.proc.kill('SIGTERM');
-    await b.waitFor(new RegExp(`^STARTED ${id} `), 20_000);
+    await b.waitFor(new RegExp(`^STARTED ${id} `), 30_000);
     const again = startsOf(b, id)[0]!;
     // the first copy runs until startedAt + ms, or is given up at the grace's end + abortTimeout
     const firstGone = Math.min(startedAt + ms, stopAt + 200 + abortTimeout);
