@@ -204,6 +204,12 @@ export const TASK_COMMANDS: CommandSpec[] = [
     run: runWithClient(async (client, inv) => {
       const [id, message] = inv.args as [string, ControlInput];
       const t = await requireTask(client, id);
+      // between two attempts (a retry's backoff): the Client cancels it, as a stop holds there
+      if (message === 'stop' && t.state === 'DELAYED' && t.reason === 'retry') {
+        await client.control(id, message);
+        inv.io.stdout.write(`task ${escapeControls(id)} was between attempts (a retry's backoff): cancelled, its next attempt will not run\n`);
+        return 0;
+      }
       if (t.state !== 'RUNNING') {
         const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : `is ${t.state === 'DELAYED' ? 'delayed' : 'queued'}, not running yet`;
         // (a stop of a task that waits: what removes it is cancel)
