@@ -55,11 +55,6 @@ export function pushEndings(args: (string | number)[], endings: Ending[]): void 
 }
 
 /**
- * finish.lua's answer for one END: written (true), fenced (false), or refused before its first
- * write, with Redis's error (a key it would write is of another type, written by hand): it is
- * tried again, as an END that could not reach Redis is
- */
-/**
  * An END written as the task's end, `stopped`, where a retry was asked: the task was marked
  * `cancelling` (a stop through the Client, or a cancel; finish.lua answers 2), so the retry's
  * claim, for which the worker keeps a stop it heard after the function returned
@@ -67,7 +62,11 @@ export function pushEndings(args: (string | number)[], endings: Ending[]): void 
  */
 export const NOT_RETRIED: unique symbol = Symbol('written as the end, not retried');
 
-/** finish.lua's answer for one END: written, fenced (false), NOT_RETRIED, or Redis's refusal (a string: nothing written) */
+/**
+ * finish.lua's answer for one END: written (true), fenced (false), NOT_RETRIED, or refused
+ * before its first write, with Redis's error (a string: a key it would write is of another type,
+ * written by hand): it is tried again, as an END that could not reach Redis is
+ */
 export type EndAnswer = boolean | typeof NOT_RETRIED | string;
 
 /** how one END went: written, fenced (false), or written as the task's end where a retry was asked */
