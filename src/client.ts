@@ -84,6 +84,22 @@ export type CancelResult =
   /** it had ended already: nothing done */
   | 'ended';
 
+/** What `control` did. */
+export type ControlResult =
+  /** a message other than `stop`: published on the task's control channel (only a running task acts on it) */
+  | 'sent'
+  /** `stop` of a running task: marked in its hash and published; it ends `stopped` */
+  | 'stopping'
+  /**
+   * `stop` of a task between two attempts (DELAYED for a retry's backoff, or QUEUED again after
+   * a claim: its worker died, or handed it back): cancelled, its next attempt does not run
+   */
+  | 'cancelled'
+  /** `stop` of a task queued or delayed that no claim has taken yet: nothing done (`cancel` removes it) */
+  | 'waiting'
+  /** `stop` of a task that had ended: nothing done */
+  | 'ended';
+
 export interface TaskInfo {
   id: string;
   /** QUEUED, DELAYED, RUNNING or END; anything else is a hash edited by hand, passed through as stored ('' when it has none) */
@@ -1057,9 +1073,10 @@ export class Client {
    * change for 30 s (send it again to go on). Rejects with a TaskNotFoundError for an id Redis
    * knows nothing about, as `cancel` does (a message published for it would reach no one).
    * A `stop` of a running task is also marked in its hash, as `cancel` marks it, so that it holds
-   * when the message is lost (stop.lua); one between two attempts (a retry's backoff) cancels it.
+   * when the message is lost (stop.lua); one between two attempts (a retry's backoff, or queued
+   * again after its worker died or handed it back) cancels it. Resolves with what was done.
    */
-  async control(id: string, message: ControlInput): Promise<void> {
+  async control(id: string, message: ControlInput): Promise<ControlResult> {
     checkId('control', id);
     const text = formatControl(message);
     const k = this.keysOf(id);
@@ -1067,15 +1084,16 @@ export class Client {
       await this.checkServer();
       const r = await stopTask(this.redis, k, id, text);
       if (r === 'unknown') throw new TaskNotFoundError(id);
-      // between two attempts (a retry's backoff): no worker holds it to hear a stop, so it is
-      // cancelled, in whatever state the cancel finds it (claimed meanwhile, it is stopped)
-      if (r === 'retrying') await this.cancel(id).catch((e: unknown) => (e instanceof TaskNotFoundError ? undefined : Promise.reject(e)));
-      return;
+      if (r !== 'between') return r;
+      // no worker holds it to hear a stop: cancelled, in whatever state the cancel finds it
+      // (claimed meanwhile, it is stopped; cleaned up after an end meanwhile, it had ended)
+      return this.cancel(id).catch((e: unknown) => (e instanceof TaskNotFoundError ? ('ended' as const) : Promise.reject(e)));
     }
     // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)
     const [[, hash], [, queued]] = (await this.reading(() => this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec())) as [[unknown, number], [unknown, number]];
     if (!hash && !queued) throw new TaskNotFoundError(id);
     await this.redis.publish(k.control(id), text);
+    return 'sent';
   }
 
   /**

@@ -1,7 +1,7 @@
 export { Worker, type WorkerOptions } from './worker.js';
 export { Monitor, type MonitorOptions } from './monitor.js';
 export type { SweepResult, FiringResult } from '../machines/monitor.js';
-export { Client, type ClientOptions, type SubmitOptions, type BackoffOption, type WaitOptions, type Unsubscribe, type TaskInfo, type TaskState, type TaskOutcomeName, type AttemptRecord, type CancelResult } from './client.js';
+export { Client, type ClientOptions, type SubmitOptions, type BackoffOption, type WaitOptions, type Unsubscribe, type TaskInfo, type TaskState, type TaskOutcomeName, type AttemptRecord, type CancelResult, type ControlResult } from './client.js';
 export type { Task, TaskFunction } from './task.js';
 export type { TaskEvent, ControlInput, StoredError, LastEvent } from './wire.js';
 export type { DeadLetter } from './effects/dead-letters.js';

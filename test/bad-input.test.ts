@@ -267,7 +267,7 @@ describe('a control message for a task Redis does not know', () => {
     await expect(c.control('nosuch', { event_name: 'e' })).rejects.toThrow('no task with id "nosuch"');
     await expect(c.cancel('nosuch')).rejects.toBeInstanceOf(TaskNotFoundError);
     const id = await c.submit('nobody-runs-this');
-    await expect(c.control(id, 'stop')).resolves.toBeUndefined();
+    await expect(c.control(id, 'stop')).resolves.toBe('waiting');
     const r = await runMain(['control', 'nosuch', 'stop', '--key-prefix', o.keyPrefix], { REDIS_URL: server.url });
     expectOneLine(r, r.code, /no task with id "nosuch"/);
     expect(r.code).not.toBe(0);

@@ -95,7 +95,7 @@ describe('the dashboard ACL role', () => {
     const reader = (await fetch(`${url}api/task/${running}/stream`, { signal: ac.signal })).body!.getReader();
     let text = '';
     while (!text.includes(': open')) text += new TextDecoder().decode((await reader.read()).value);
-    expect(await post(`api/task/${running}/control`, { message: 'stop' })).toEqual({ sent: true });
+    expect(await post(`api/task/${running}/control`, { message: 'stop' })).toEqual({ sent: true, result: 'stopping' });
     while (!/event: task\ndata: \{"event":"end"/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
     expect((await client.wait(running, { timeout: 5000 })).outcome).toBe('stopped');
 

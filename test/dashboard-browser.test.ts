@@ -137,6 +137,9 @@ describe('dashboard in a browser', () => {
     await page.click('#stop');
     await expect.poll(() => field('state').textContent(), { timeout: 10_000 }).toBe('END (stopped)');
     expect((await client.get(id))?.outcome).toBe('stopped');
+    // a stop that finds the task not running says what it did instead
+    await page.click('#stop');
+    await expect.poll(() => page.locator('#msg').textContent(), { timeout: 10_000 }).toBe('it had ended: nothing done');
   }, 60_000);
 
   it("the task statechart follows the task machine's live state: working, stopping once stopped, then the end", async () => {

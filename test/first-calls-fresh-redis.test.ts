@@ -37,7 +37,7 @@ describe("a client's first calls on a Redis that has never had the library", () 
     const { c } = await fresh();
     const [id, sent] = await Promise.allSettled([c.submit('f', 1, { id: 'b' }), c.control('b', 'stop')]);
     expect(id).toEqual({ status: 'fulfilled', value: 'b' });
-    expect(sent).toEqual({ status: 'fulfilled', value: undefined });
+    expect(sent).toEqual({ status: 'fulfilled', value: 'waiting' });
   });
 
   it('submits, then stats: the counts hold them', async () => {

@@ -213,7 +213,9 @@ document.addEventListener('click', async (e) => {
   } catch {}
 });
 const act = (f) => async () => { if (!current) return say('pick a task first'); try { await f(); } catch {} };
-$('#stop').onclick = act(() => post('api/task/' + encodeURIComponent(current) + '/control', { message: 'stop' }));
+// (a stop that found the task not running says what it did instead)
+const STOP_SAID = { cancelled: 'it was between two attempts: cancelled, its next attempt will not run', waiting: 'it is not running yet: nothing done (cancel removes it)', ended: 'it had ended: nothing done' };
+$('#stop').onclick = act(async () => { const j = await post('api/task/' + encodeURIComponent(current) + '/control', { message: 'stop' }); say(STOP_SAID[j.result] || ''); });
 $('#reload').onclick = act(() => post('api/task/' + encodeURIComponent(current) + '/control', { message: 'reload' }));
 $('#cancel').onclick = act(() => post('api/task/' + encodeURIComponent(current) + '/cancel'));
 $('#send').onclick = act(() => { let data = null; try { data = $('#ev-data').value ? JSON.parse($('#ev-data').value) : null; } catch { return say('event data must be JSON'); } return post('api/task/' + encodeURIComponent(current) + '/control', { message: { event_name: $('#ev-name').value, event: data } }); });

@@ -270,8 +270,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       const message: ControlInput | undefined =
         m === 'stop' || m === 'reload' ? m : m !== null && typeof m === 'object' && typeof (m as { event_name?: unknown }).event_name === 'string' ? { event_name: (m as { event_name: string }).event_name, event: (m as { event?: unknown }).event } : undefined;
       if (!message) throw new HttpError(400, 'message must be "stop", "reload" or {event_name, event}');
-      await client.control(pathId(taskRoute[1]!), message);
-      return send(res, 200, { sent: true });
+      return send(res, 200, { sent: true, result: await client.control(pathId(taskRoute[1]!), message) });
     }
     if (path === '/api/dead/retry' || path === '/api/dead/purge') {
       if (typeof body.key !== 'string' || body.key === '') throw new HttpError(400, 'key must be a dead letter key');

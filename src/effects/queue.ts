@@ -275,9 +275,12 @@ export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly
  * cancel.lua: what it found ('running': the caller stops it; 'unknown': no such task). Each call
  * carries a token of its own, so a resend of it (after a connection reset) knows its own cancel.
  */
-/** a control `stop` for task `id` (stop.lua): a running task marked `cancelling` and its stop published; one in a retry's backoff is left to the caller; one not running is left alone */
-export async function stopTask(redis: Connection, keys: Keys, id: string, message: string): Promise<'stopping' | 'retrying' | 'idle' | 'unknown'> {
-  return (await runScript(redis, 'stop', [keys.task(id), keys.queued], [id, keys.control(id), message])) as 'stopping' | 'retrying' | 'idle' | 'unknown';
+/** what stop.lua found: running (marked, its stop published), between two attempts (left to the caller to cancel), waiting for its first, ended, or no such task */
+export type StopReply = 'stopping' | 'between' | 'waiting' | 'ended' | 'unknown';
+
+/** a control `stop` for task `id` (stop.lua): a running task marked `cancelling` and its stop published; one between two attempts is left to the caller; any other is left alone */
+export async function stopTask(redis: Connection, keys: Keys, id: string, message: string): Promise<StopReply> {
+  return (await runScript(redis, 'stop', [keys.task(id), keys.queued], [id, keys.control(id), message])) as StopReply;
 }
 
 export async function cancelTask(redis: Connection, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {

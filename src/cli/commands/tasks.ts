@@ -204,17 +204,27 @@ export const TASK_COMMANDS: CommandSpec[] = [
     run: runWithClient(async (client, inv) => {
       const [id, message] = inv.args as [string, ControlInput];
       const t = await requireTask(client, id);
-      // between two attempts (a retry's backoff): the Client cancels it, as a stop holds there
-      if (message === 'stop' && t.state === 'DELAYED' && t.reason === 'retry') {
-        await client.control(id, message);
-        inv.io.stdout.write(`task ${escapeControls(id)} was between attempts (a retry's backoff): cancelled, its next attempt will not run\n`);
-        return 0;
+      // a stop is judged by what Redis found as it ran (stop.lua), not by the read above: the
+      // task may have been put back, retried or ended since
+      if (message === 'stop') {
+        const r = await client.control(id, message);
+        if (r === 'stopping') {
+          inv.io.stdout.write(`sent stop to task ${escapeControls(id)} (running on ${t.worker ? text(t.worker) : '?'})\n`);
+          return 0;
+        }
+        if (r === 'cancelled') {
+          // (RUNNING when read: its worker died or handed it back since, and it waited to run again)
+          const between = t.state === 'DELAYED' ? "a retry's backoff" : 'queued to run again';
+          inv.io.stdout.write(`task ${escapeControls(id)} was between attempts (${between}): cancelled, its next attempt will not run\n`);
+          return 0;
+        }
+        const now = (await client.get(id)) ?? t;
+        const how = r === 'ended' ? `has ended (${now.outcome ? text(now.outcome) : 'no outcome'})` : `is ${now.state === 'DELAYED' ? 'delayed' : 'queued'}, not running yet`;
+        throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks${r === 'ended' ? '' : ` (to remove it: ${PROG} cancel ${escapeControls(id)})`}`);
       }
       if (t.state !== 'RUNNING') {
         const how = t.state === 'END' ? `has ended (${t.outcome ? text(t.outcome) : 'no outcome'})` : `is ${t.state === 'DELAYED' ? 'delayed' : 'queued'}, not running yet`;
-        // (a stop of a task that waits: what removes it is cancel)
-        const instead = t.state !== 'END' && message === 'stop' ? ` (to remove it: ${PROG} cancel ${escapeControls(id)})` : '';
-        throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks${instead}`);
+        throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks`);
       }
       await client.control(id, message);
       const shown = typeof message === 'string' ? message : `event ${quote(message.event_name)}`;
