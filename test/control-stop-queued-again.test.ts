@@ -62,17 +62,22 @@ async function nextWorker(o: ReturnType<RedisServer['options']>) {
   return next.seen;
 }
 
+/** a stop of task `id` cancels it, and a worker of its function started after it never runs it */
+async function expectCancelledForGood(o: ReturnType<RedisServer['options']>, c: Client, id: string) {
+  expect(await c.control(id, 'stop')).toBe('cancelled');
+  expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
+  const seen = await nextWorker(o);
+  await sleep(500);
+  expect(seen.runs).toBe(0);
+}
+
 describe('a control stop of a task queued again after a claim', () => {
   it('requeued by a monitor (its worker died): cancelled, and no other worker runs it', async () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await requeuedTask(o, c);
-    expect(await c.control(id, 'stop')).toBe('cancelled');
-    expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
-    const seen = await nextWorker(o);
-    await sleep(500);
-    expect(seen.runs).toBe(0);
+    await expectCancelledForGood(o, c, id);
   }, 30_000);
 
   it('handed back by its worker as it stopped (the attempt given back: attempt 0): cancelled, and no other worker runs it', async () => {
@@ -88,11 +93,7 @@ describe('a control stop of a task queued again after a claim', () => {
     await until(async () => first.seen.runs === 1, 'the task running');
     await w.stop();
     expect(await c.get(id)).toMatchObject({ state: 'QUEUED', attempt: 0 });
-    expect(await c.control(id, 'stop')).toBe('cancelled');
-    expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
-    const seen = await nextWorker(o);
-    await sleep(500);
-    expect(seen.runs).toBe(0);
+    await expectCancelledForGood(o, c, id);
   }, 30_000);
 
   it('through the CLI: says it was cancelled between attempts', async () => {
