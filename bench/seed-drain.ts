@@ -4,7 +4,7 @@
  * `Worker` at the given concurrency drains them. Uses only the public API of the checkout it is
  * given (`<dir>/src/index.ts`), so the same script measures any commit:
  *
- *   node --import tsx bench/seed-drain.ts <checkout dir> [--port=P] [--n=20000] [--concurrency=10] [--functions=1] [--fill-only]
+ *   node --import tsx bench/seed-drain.ts <checkout dir> [--port=P] [--n=20000] [--concurrency=10] [--functions=1] [--data=<JSON>] [--fill-only]
  *
  * With --port it uses that redis-server (FLUSHALL and SCRIPT FLUSH first: never give it a Redis
  * that holds anything you want), else it starts its own on a free port. Prints one JSON line:
@@ -26,6 +26,9 @@ const opt = new Map(rest.map((a) => a.replace(/^--/, '').split('=') as [string, 
 // --fill-only: submit the tasks and stop (no worker)
 const n = Number(opt.get('n') ?? 20_000);
 const concurrency = Number(opt.get('concurrency') ?? 10);
+// --data=<JSON>: what each task carries besides its number, as `{ i, d }` (text with an escape,
+// a string that reads as JSON: what a claim judges its entry by)
+const extra: unknown = opt.has('data') ? JSON.parse(opt.get('data')!) : undefined;
 process.env.TASK_SWARM_LOG = 'silent';
 
 async function main() {
@@ -38,7 +41,7 @@ async function main() {
     const f0 = performance.now();
     for (let i = 0; i < n; ) {
       const batch: Promise<string>[] = [];
-      for (let j = 0; j < 500 && i < n; j++, i++) batch.push(client.submit('noop', { i }));
+      for (let j = 0; j < 500 && i < n; j++, i++) batch.push(client.submit('noop', extra === undefined ? { i } : { i, d: extra }));
       await Promise.all(batch);
     }
     const fillMs = performance.now() - f0;
