@@ -80,7 +80,6 @@ export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
   'fire-schedule': 'monitor',
   submit: 'producer',
   cancel: 'producer',
-  stop: 'producer',
   'retry-dead': 'operator',
   'purge-dead': 'operator',
   'set-limit': 'operator',
@@ -94,7 +93,7 @@ export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
  * the scripts a role runs that are placed with another: the dashboard acts through Client as a
  * producer does (cancel, a control stop) and as an operator does (dead letters), and nothing else (src/dashboard/server.ts)
  */
-const ALSO_RUNS: Partial<Record<AclRole, ScriptName[]>> = { dashboard: ['cancel', 'stop', 'retry-dead', 'purge-dead'] };
+const ALSO_RUNS: Partial<Record<AclRole, ScriptName[]>> = { dashboard: ['cancel', 'retry-dead', 'purge-dead'] };
 
 /** the scripts `role` runs */
 export function roleScripts(role: AclRole): ScriptName[] {

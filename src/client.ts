@@ -1073,8 +1073,9 @@ export class Client {
    * change for 30 s (send it again to go on). Rejects with a TaskNotFoundError for an id Redis
    * knows nothing about, as `cancel` does (a message published for it would reach no one).
    * A `stop` of a running task is also marked in its hash, as `cancel` marks it, so that it holds
-   * when the message is lost (stop.lua); one between two attempts (a retry's backoff, or queued
-   * again after its worker died or handed it back) cancels it. Resolves with what was done.
+   * when the message is lost; one between two attempts (a retry's backoff, or queued again after
+   * its worker died or handed it back) is cancelled, in the same step (cancel.lua). Resolves with
+   * what was done.
    */
   async control(id: string, message: ControlInput): Promise<ControlResult> {
     checkId('control', id);
@@ -1082,12 +1083,9 @@ export class Client {
     const k = this.keysOf(id);
     if (text === 'stop') {
       await this.checkServer();
-      const r = await stopTask(this.redis, k, id, text);
+      const r = await stopTask(this.redis, k, id);
       if (r === 'unknown') throw new TaskNotFoundError(id);
-      if (r !== 'between') return r;
-      // no worker holds it to hear a stop: cancelled, in whatever state the cancel finds it
-      // (claimed meanwhile, it is stopped; cleaned up after an end meanwhile, it had ended)
-      return this.cancel(id).catch((e: unknown) => (e instanceof TaskNotFoundError ? ('ended' as const) : Promise.reject(e)));
+      return r === 'running' ? 'stopping' : r;
     }
     // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)
     const [[, hash], [, queued]] = (await this.reading(() => this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec())) as [[unknown, number], [unknown, number]];

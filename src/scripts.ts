@@ -50,7 +50,6 @@ export const SCRIPTS = {
   reassert: 6,
   submit: 2,
   cancel: 4,
-  stop: 2,
   register: 7,
   'retry-dead': 6,
   'purge-dead': 5,
@@ -82,9 +81,10 @@ const FLAGS: Partial<Record<ScriptName, readonly string[]>> = {
   'trim-dead': ['allow-oom'],
   reap: ['allow-oom'],
   emit: ['allow-oom'],
-  // (a control stop: it was a plain PUBLISH, which Redis takes at maxmemory, and its mark is one
-  // small field on a running task's hash)
-  stop: ['allow-oom'],
+  // (a control stop, which it runs too: its message was a plain PUBLISH, which Redis takes at
+  // maxmemory, and its mark is one small field on a running task's hash; a cancel frees the
+  // entry it takes out of the queue, and writes a few small fields: the way to make room)
+  cancel: ['allow-oom'],
 };
 
 const GENERATED: Record<string, () => string> = {

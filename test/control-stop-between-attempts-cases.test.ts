@@ -2,15 +2,15 @@
  * A control `stop` around a task's retry backoff, beyond control-stop-between-attempts.test.ts
  * (guards, passing): a keyed task's retry stopped in its backoff is cancelled and its dedupe key
  * freed (the key submitted again is a new task that runs); a grouped one's group goes on; a stop
- * that finds the retry in its backoff but whose cancel finds it claimed meanwhile stops that
- * attempt (outcome stopped), and one whose cancel finds it ended resolves.
+ * that comes once the retry runs stops that attempt (outcome stopped), and one that comes once it
+ * ended changes nothing and says `ended`.
  *
  * And a stop for a task DELAYED by its submit (`delay`: reason 'delay', not a retry's backoff):
- * stop.lua neither marks nor cancels it (a stop is for a run; `cancel` ends a task that waits).
+ * the stop neither marks nor cancels it (a stop is for a run; `cancel` ends a task that waits).
  * It published the stop all the same, and an idle worker heard the message for a task it did
  * not hold and kept it (src/early-control.ts) for commandTimeout; its wait, sent before the stop,
  * claimed the task when it fell due within that time and handed it the stop: the task ended
- * `stopped` without running. Nothing is published for a task not running now ('idle').
+ * `stopped` without running. Nothing is published for a task no claim has taken ('waiting').
  */
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
@@ -82,31 +82,24 @@ describe('a control stop around a retry backoff', () => {
     expect((await c.stats()).functions.flaky?.delayed ?? 0).toBe(0);
   }, 30_000);
 
-  it('found in its backoff, claimed before the cancel: that attempt is stopped', async () => {
+  it('its retry claimed before the stop: that attempt is stopped', async () => {
     const { c, runs } = await swarm();
-    const cancel = c.cancel.bind(c);
-    c.cancel = async (id: string) => {
-      await until(async () => (await c.get(id))?.state === 'RUNNING', 'the retry claimed');
-      return cancel(id);
-    };
     const id = await c.submit('slow', null, { attempts: 3, backoff: 300 });
-    await until(async () => (await c.get(id))?.state === 'DELAYED', 'the task in its backoff');
-    await c.control(id, 'stop');
+    await until(async () => {
+      const t = await c.get(id);
+      return t?.attempt === 2 && t.state === 'RUNNING';
+    }, 'the retry running');
+    expect(await c.control(id, 'stop')).toBe('stopping');
     const end = await c.wait(id, { timeout: 10_000 });
     expect({ runs: runs.get(id), outcome: end.outcome, attempt: end.attempt }).toEqual({ runs: 2, outcome: 'stopped', attempt: 2 });
   }, 30_000);
 
-  it('found in its backoff, ended before the cancel: control resolves', async () => {
+  it('its retry ended before the stop: control resolves `ended`, nothing changed', async () => {
     const { c, runs } = await swarm();
-    const cancel = c.cancel.bind(c);
-    c.cancel = async (id: string) => {
-      await until(async () => (await c.get(id))?.state === 'END', 'the retry ended');
-      return cancel(id);
-    };
     const id = await c.submit('flaky', null, { attempts: 3, backoff: 100 });
-    await until(async () => (await c.get(id))?.state === 'DELAYED', 'the task in its backoff');
-    await c.control(id, 'stop');
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
+    expect(await c.control(id, 'stop')).toBe('ended');
+    expect(await c.get(id)).toMatchObject({ outcome: 'succeeded' });
     expect(runs.get(id)).toBe(2);
   }, 30_000);
 });
@@ -116,7 +109,7 @@ describe('a control stop of a task DELAYED by its submit', () => {
     const { c, runs } = await swarm();
     const id = await c.submit('plain', null, { delay: 600 });
     expect((await c.get(id))?.state).toBe('DELAYED');
-    await c.control(id, 'stop');
+    expect(await c.control(id, 'stop')).toBe('waiting');
     expect((await c.get(id))?.state).toBe('DELAYED');
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded', result: 'ran' });
     expect(runs.get(id)).toBe(1);

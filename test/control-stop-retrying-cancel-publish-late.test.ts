@@ -1,16 +1,15 @@
 /**
- * A control `stop` that finds a task in its retry's backoff (stop.lua: 'retrying') cancels it;
- * claimed meanwhile, cancel.lua marks it (`cancelling`). The Client published the stop after
- * that, in a second command: the next attempt failing between the two (its END asks a retry,
- * which the mark writes as the task's end, `stopped`, answered 2: the worker forgets what it
- * kept for the id), the stop published after reached a worker that no longer held the claim:
+ * A control `stop` (or a cancel) of a task's retry that runs marks it (`cancelling`, cancel.lua).
+ * The Client published the stop after that, in a second command: the next attempt failing
+ * between the two (its END asks a retry, which the mark writes as the task's end, `stopped`,
+ * answered 2: the worker forgets what it kept for the id), the stop published after reached a worker that no longer held the claim:
  * kept for a claim of the id (src/early-control.ts), it reached the same id submitted again at
  * once (its hash cleaned up, as endRetention 0 does), which ended `stopped` though no one
  * stopped it. cancel.lua now publishes the stop itself, in the step that marks the task, so no
  * stop can be published after its run has ended: the Client sends no PUBLISH of its own.
  *
- * The test holds the Client's cancel until the retry is claimed, and the attempt's failure until
- * the cancel has answered.
+ * The test sends the stop once the retry is claimed, and holds the attempt's failure until the
+ * stop has answered.
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -29,7 +28,7 @@ const cleanup = redisPerFile((s, r) => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const aborted = (signal: AbortSignal) => new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
 
-describe('a stop between attempts whose cancel finds the retry claimed, the attempt failing as the cancel answers', () => {
+describe('a stop of a retry that runs, the attempt failing as the stop answers', () => {
   it('does not stop the same id submitted again', async () => {
     const o = server.options();
     const keys = buildKeys(resolveRedisConfig(o));
@@ -49,15 +48,7 @@ describe('a stop between attempts whose cancel finds the retry claimed, the atte
       () => w.stop(),
     );
     await w.start();
-    // the Client's cancel held until the retry is claimed; the attempt fails once it answered
-    const inner = c as unknown as { redis: Redis; cancel: Client['cancel'] };
-    const cancel = inner.cancel.bind(c);
-    inner.cancel = async (id: string) => {
-      await until(async () => (await c.get(id))?.state === 'RUNNING', 'the retry claimed');
-      const r = await cancel(id);
-      open();
-      return r;
-    };
+    const inner = c as unknown as { redis: Redis };
     // a PUBLISH of the Client's own, after the cancel, would come when the run had ended
     let published = false;
     const publish = inner.redis.publish.bind(inner.redis);
@@ -67,8 +58,11 @@ describe('a stop between attempts whose cancel finds the retry claimed, the atte
     };
 
     const x = await c.submit('flaky', null, { id: 'x', attempts: 3, backoff: 300 });
+    // the stop comes once the retry is claimed; the attempt fails once it answered
     await until(async () => (await c.get(x))?.state === 'DELAYED', 'the task in its backoff');
-    await c.control(x, 'stop');
+    await until(async () => (await c.get(x))?.state === 'RUNNING', 'the retry claimed');
+    expect(await c.control(x, 'stop')).toBe('stopping');
+    open();
     expect(published).toBe(false);
     const first = await c.wait(x, { timeout: 5000 });
     expect({ runs, outcome: first.outcome }).toEqual({ runs: 2, outcome: 'stopped' });

@@ -1,9 +1,9 @@
 /**
- * A control `stop` that finds a task in its retry's backoff (stop.lua: 'retrying'), whose retry
- * falls due and is promoted by a claim (QUEUED at its place, nothing claimed: a full worker's
- * claim) before the Client's cancel runs: the cancel takes it out of its queue and ends it
- * `cancelled`, and no later claim gets it (guard, passing). No worker runs here: the claims are
- * made by hand, as a worker's.
+ * A control `stop` of a task whose retry fell due and was promoted by a claim (QUEUED at its
+ * place, nothing claimed: a full worker's claim), between two attempts: the stop takes it out of
+ * its queue and ends it `cancelled`, and no later claim gets it; its dedupe key is freed and its
+ * group goes on (guard, passing). No worker runs here: the claims are made by hand, as a
+ * worker's.
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ const cleanup = redisPerFile((s, r) => {
   redis = r;
 });
 
-describe('a stop that finds a retry in its backoff, promoted before the cancel', () => {
+describe('a stop of a retry promoted from its backoff, not claimed yet', () => {
   it.each([{ group: undefined }, { group: 'g' }])('cancels it (group $group): no claim gets it', async ({ group }) => {
     const o = server.options();
     const keys = keysFor(o.keyPrefix);
@@ -31,15 +31,11 @@ describe('a stop that finds a retry in its backoff, promoted before the cancel',
     expect(first?.id).toBe(a);
     await finishAndClaim(redis, keys, [{ id: a, lease: first!.lease, outcome: 'retry:100', payloadJson: '{"message":"boom"}' }], requestFor('w:1', 0, 1 << 20, ['f']));
     expect(await redis.hget(keys.task(a), 'state')).toBe('DELAYED');
-    const cancel = c.cancel.bind(c);
-    c.cancel = async (id: string) => {
-      await new Promise((r) => setTimeout(r, 200));
-      // a claim with no room for f promotes what is due
-      await claim(redis, keys, { ...requestFor('w:2', 1, 1 << 20, ['f']), functions: [{ name: 'f', room: 0 }] });
-      expect(await redis.hget(keys.task(id), 'state')).toBe('QUEUED');
-      return cancel(id);
-    };
-    await c.control(a, 'stop');
+    await new Promise((r) => setTimeout(r, 200));
+    // a claim with no room for f promotes what is due
+    await claim(redis, keys, { ...requestFor('w:2', 1, 1 << 20, ['f']), functions: [{ name: 'f', room: 0 }] });
+    expect(await redis.hget(keys.task(a), 'state')).toBe('QUEUED');
+    expect(await c.control(a, 'stop')).toBe('cancelled');
     expect(await c.get(a)).toMatchObject({ state: 'END', outcome: 'cancelled' });
     expect((await claim(redis, keys, requestFor('w:3', 5, 1 << 20, ['f']))).claimed).toEqual([]);
     // its dedupe key freed: a new task under it

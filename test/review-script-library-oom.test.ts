@@ -4,12 +4,13 @@
  * only at its first write that could grow memory. The scripts that only delete (the dead-letter
  * purge and trim, the cleanup of ended tasks) and the one that only publishes (a task's events)
  * began with such commands, so they kept working at maxmemory: the purge is how an operator frees
- * memory there. They must still run.
+ * memory there. They must still run; so must a cancel, and a control stop (cancel.lua), whose
+ * message was a PUBLISH, which Redis takes there.
  */
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { claim, submit } from '../src/effects/queue.js';
+import { cancelTask, claim, stopTask, submit } from '../src/effects/queue.js';
 import { finishTasks } from '../src/effects/end-batch.js';
 import { purgeDead, readDeadLetters, trimDeadLetters } from '../src/effects/dead-letters.js';
 import { reapEnded } from '../src/effects/sweep.js';
@@ -104,6 +105,26 @@ describe('the script library at maxmemory', () => {
     expect(await redis.hexists(keys.schedules.defs, 'flood')).toBe(0);
     expect(await redis.zscore(keys.schedules.due, 'flood')).toBeNull();
     expect(await redis.hexists(keys.schedules.last, 'flood')).toBe(0);
+  });
+
+  it('still stops a running task (a control stop was a PUBLISH, which Redis takes there) and cancels a queued one (the way to make room)', async () => {
+    const keys = keysFor('oom3:');
+    await loadLibrary(redis);
+    for (const id of ['running', 'waiting']) await submit(redis, keys, id, entry(id));
+    expect((await claim(redis, keys, requestFor('w:1', 1, 10_000_000, ['f']))).claimed.map((t) => t.id)).toEqual(['running']);
+    const sub = redis.duplicate();
+    const heard: string[] = [];
+    await sub.subscribe(keys.control('running'));
+    sub.on('message', (_, m: string) => heard.push(m));
+
+    await atMaxmemory();
+
+    expect(await stopTask(redis, keys, 'running')).toBe('running');
+    expect(await redis.hget(keys.task('running'), 'cancelling')).toBe('1');
+    expect(await cancelTask(redis, keys, 'waiting')).toBe('cancelled');
+    await new Promise((r) => setTimeout(r, 100));
+    sub.disconnect();
+    expect(heard).toEqual(['stop']);
   });
 
   it('still refuses what would add to memory: a submit', async () => {

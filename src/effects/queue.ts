@@ -275,15 +275,19 @@ export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly
  * cancel.lua: what it found ('running': the caller stops it; 'unknown': no such task). Each call
  * carries a token of its own, so a resend of it (after a connection reset) knows its own cancel.
  */
-/** what stop.lua found: running (marked, its stop published), between two attempts (left to the caller to cancel), waiting for its first, ended, or no such task */
-export type StopReply = 'stopping' | 'between' | 'waiting' | 'ended' | 'unknown';
-
-/** a control `stop` for task `id` (stop.lua): a running task marked `cancelling` and its stop published; one between two attempts is left to the caller; any other is left alone */
-export async function stopTask(redis: Connection, keys: Keys, id: string, message: string): Promise<StopReply> {
-  return (await runScript(redis, 'stop', [keys.task(id), keys.queued], [id, keys.control(id), message])) as StopReply;
+export async function cancelTask(redis: Connection, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {
+  return (await cancelScript(redis, keys, id, '')) as 'cancelled' | 'running' | 'ended' | 'unknown';
 }
 
-export async function cancelTask(redis: Connection, keys: Keys, id: string): Promise<'cancelled' | 'running' | 'ended' | 'unknown'> {
+/** what a control `stop` did (cancel.lua's stop): running (marked, its stop published), cancelled (between two attempts), waiting (no claim has taken it yet: nothing done), ended, or no such task */
+export type StopReply = 'running' | 'cancelled' | 'waiting' | 'ended' | 'unknown';
+
+/** a control `stop` for task `id` (cancel.lua, its stop): a running task marked `cancelling` and its stop published, one between two attempts cancelled, in one step; any other left alone */
+export async function stopTask(redis: Connection, keys: Keys, id: string): Promise<StopReply> {
+  return (await cancelScript(redis, keys, id, 'stop')) as StopReply;
+}
+
+function cancelScript(redis: Connection, keys: Keys, id: string, mode: '' | 'stop'): Promise<unknown> {
   const call = randomBytes(8).toString('hex');
-  return (await runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id), call, keys.control(id)])) as 'cancelled' | 'running' | 'ended' | 'unknown';
+  return runScript(redis, 'cancel', [keys.task(id), keys.newQueue, keys.queued, keys.ended], [id, keys.events(id), call, keys.control(id), mode]);
 }

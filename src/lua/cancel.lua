@@ -12,20 +12,39 @@
   the id submitted again at once ended `stopped`.) For a task that has not started, the end is
   published, the task queued for the monitor's cleanup, its dedupe key freed.
 
+  The same script is Client.control(id, 'stop') (ARGV[5] 'stop'), so that a stop holds when its
+  pub/sub message does not: a running task is marked and sent the stop as above, and the mark
+  does the rest (the worker's next heartbeat stops a task that never heard the message,
+  renew.lua; a task requeued or put back is ended `cancelled` rather than run, requeue.lua,
+  claim.lua). A task between two attempts is a run under way too, which no worker holds to hear
+  a message: DELAYED for a retry's backoff (its attempt failed just before), or QUEUED again
+  after a claim (its `claims` or `attempt` counted: a retry promoted, a requeue after its worker
+  died, a hand-back, a dead letter retried), which is what a caller who saw the task RUNNING
+  finds when its worker died or stopped just before. It is cancelled as above, in this step:
+  judged by one script and cancelled by another, a claim between the two ran the attempt the
+  stop was to prevent. A task no claim has taken yet (queued or delayed by its submit, an entry
+  still on `new-task`) is left as it is: a stop is for the run it reaches, `cancel` ends a task
+  that waits. Nor is anything published for it: an idle worker keeps a message heard for a task
+  it does not hold, for a claim of it on its way (src/early-control.ts), and its wait, sent
+  before, claimed the task when it fell due and was handed the stop: it ended `stopped` without
+  running.
+
   KEYS[1] task key   KEYS[2] newQueue (Q)   KEYS[3] queued (set)   KEYS[4] ended (list)
   ARGV[1] id   ARGV[2] events channel   ARGV[3] the call's token ('' none): kept on the hash of
   the task it cancels (`cancel_call`), so that the same call run again (a connection that closed
   before the reply came resends it) answers 'cancelled', what its first run did, not 'ended'
   ARGV[4] control channel: a running task's stop is published there
+  ARGV[5] 'stop' for a control stop (above), else '' or none
 
-  Returns 'cancelled', 'running', 'ended' or 'unknown' (no such task).
+  Returns 'cancelled', 'running', 'ended', 'unknown' (no such task) or, for a stop only,
+  'waiting' (no claim has taken it yet: nothing done).
 ]]
 --@include lib/now.lua
 --@include lib/event.lua
 --@include lib/delayed.lua
 
 local key, Q, id = KEYS[1], KEYS[2], ARGV[1]
-local h = fields(key, 'state', 'function', 'group', 'member', 'key')
+local h = fields(key, 'state', 'function', 'group', 'member', 'key', 'reason', 'claims', 'attempt')
 if not h then return 'unknown' end
 local state = h[1]
 -- (a hash written by hand may lack its function field: its entry names it, as promote reads it)
@@ -40,6 +59,11 @@ end
 if state == 'END' then
   if ARGV[3] ~= '' and redis.call('HGET', key, 'cancel_call') == ARGV[3] then return 'cancelled' end
   return 'ended'
+end
+-- a stop of a task no claim has taken yet: left as it is (a count edited into junk reads as none)
+if ARGV[5] == 'stop' and not ((state == 'DELAYED' and h[6] == 'retry') or (state == 'QUEUED' and ((int(h[7]) or 0) > 0 or (int(h[8]) or 0) > 0))) then
+  if state == 'QUEUED' or state == 'DELAYED' or (not state and redis.call('SISMEMBER', KEYS[3], id) == 1) then return 'waiting' end
+  return 'unknown'
 end
 local now = nowMs()
 if state == 'QUEUED' and h[4] then

@@ -11,7 +11,7 @@
   {id, attempt, error, runAt}. A claim promotes it when due, at the place it had. When it is the
   earliest due, idle workers are woken (a marker), so that their next wait ends when it is due.
 
-  A task cancelled or told to stop while it ran (`cancelling`, cancel.lua, stop.lua) is not
+  A task cancelled or told to stop while it ran (`cancelling`, cancel.lua) is not
   retried: it ends `stopped`, answered 2.
 
   The task's limits are released (lib/limits.lua), and its dedupe key, if any, freed.

@@ -204,7 +204,7 @@ export const TASK_COMMANDS: CommandSpec[] = [
     run: runWithClient(async (client, inv) => {
       const [id, message] = inv.args as [string, ControlInput];
       const t = await requireTask(client, id);
-      // a stop is judged by what Redis found as it ran (stop.lua), not by the read above: the
+      // a stop is judged by what Redis found as it ran (cancel.lua), not by the read above: the
       // task may have been put back, retried or ended since
       if (message === 'stop') {
         const r = await client.control(id, message);

@@ -34,7 +34,7 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
     local key = prefix .. id
     local channel = key .. '-events'
     local h = fields(key, 'state', 'lease', 'function', 'group', 'key', 'retry_lease', 'cancelling', 'attempt') or {}
-    -- cancelled or told to stop while it ran (cancel.lua, stop.lua): the stop may reach no one,
+    -- cancelled or told to stop while it ran (cancel.lua): the stop may reach no one,
     -- the attempt failing first, so a retry is no retry then: the task ends stopped, with the
     -- attempt's error, answered 2, not 1: the worker that asked for the retry learns that its
     -- claim will not come (a stop it heard is kept for that claim: src/early-control.ts)
