@@ -385,7 +385,7 @@ describe('control and events', () => {
     // a delayed one is said delayed; a stop of either says what removes it
     expect((await s.run('submit', 'nobody', '--id', 'd1', '--delay', '600000')).code).toBe(0);
     expectOneLine(await s.run('control', 'd1', 'reload'), 1, /^task-swarm: task "d1" is delayed, not running yet: control messages only reach running tasks\n$/);
-    expectOneLine(await s.run('control', 'q1', 'stop'), 1, /^task-swarm: task "q1" is queued, not running yet: control messages only reach running tasks \(to remove it: task-swarm cancel q1\)\n$/);
+    expectOneLine(await s.run('control', 'q1', 'stop'), 1, /^task-swarm: task "q1" was queued, not running yet: control messages only reach running tasks \(to remove it: task-swarm cancel q1\)\n$/);
     expect((await s.run('control', '--help')).stdout).toMatch(/stop, reload, watch or JSON/);
     // on an ended task, events says so and ends at once
     expect(await s.run('events', 'c1')).toMatchObject({ code: 0, stdout: '', stderr: 'task c1 has already ended (stopped); "task-swarm get c1" shows it\n' });

@@ -1,13 +1,13 @@
 /**
- * A control `stop` of a task queued again after a claim is two commands: stop.lua judges the
- * task `between` two attempts, and the Client then runs cancel.lua. A worker whose claim runs
+ * A control `stop` of a task queued again after a claim was two commands: stop.lua judged the
+ * task `between` two attempts, and the Client then ran cancel.lua. A worker whose claim ran
  * between the two (the window is a round trip, and a task queued again is what idle workers
- * take first) starts the task's next attempt, though the stop had already found it between
- * attempts; a quick function ends before the cancel comes, the cancel finds it ended, and
- * `control` resolves `ended`: the stop was accepted, the run it was to prevent happened, and
- * the caller is told the task had ended on its own. Judged and cancelled in one script, the
- * claim would find the task ended `cancelled`.
- * The window is stood for here by a claim and an end run where Client.control calls `cancel`.
+ * take first) started the task's next attempt, though the stop had already found it between
+ * attempts; a quick function ended before the cancel came, the cancel found it ended, and
+ * `control` resolved `ended`: the stop was accepted, the run it was to prevent happened. Judged
+ * and cancelled in one script (cancel.lua's stop), no claim comes between.
+ * The window is stood for here by a claim and an end run where Client.control called `cancel`
+ * (it calls it no more: the stand-in then never runs, and the task is cancelled).
  */
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';

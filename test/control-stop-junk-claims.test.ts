@@ -1,10 +1,10 @@
 /**
- * stop.lua tells a task queued again after a claim (`between`: cancelled) from one no claim has
- * taken yet (`waiting`: nothing done) by its hash's `claims` and `attempt`, and says that a
- * count edited into junk reads as none, as claim.lua reads it (lib/fields.lua `int`: a claim
- * counts from 0 again). It reads them with a bare `tonumber`, which takes "inf" (and "1e999")
- * as a number above 0: a task never claimed whose count was edited so is cancelled by a stop,
- * where any other junk leaves it queued, and its first claim then counts it from 0.
+ * A stop tells a task queued again after a claim (between two attempts: cancelled) from one no
+ * claim has taken yet (`waiting`: nothing done) by its hash's `claims` and `attempt`; a count
+ * edited into junk reads as none, as claim.lua reads it (lib/fields.lua `int`: a claim counts
+ * from 0 again). Read with a bare `tonumber` (in stop.lua, before the stop was cancel.lua's),
+ * "inf" (and "1e999") was a number above 0: a task never claimed whose count was edited so was
+ * cancelled by a stop, where any other junk left it queued.
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';

@@ -208,18 +208,20 @@ export const TASK_COMMANDS: CommandSpec[] = [
       // task may have been put back, retried or ended since
       if (message === 'stop') {
         const r = await client.control(id, message);
-        if (r === 'stopping') {
-          inv.io.stdout.write(`sent stop to task ${escapeControls(id)} (running on ${t.worker ? text(t.worker) : '?'})\n`);
-          return 0;
-        }
         if (r === 'cancelled') {
           // (RUNNING when read: its worker died or handed it back since, and it waited to run again)
           const between = t.state === 'DELAYED' ? "a retry's backoff" : 'queued to run again';
           inv.io.stdout.write(`task ${escapeControls(id)} was between attempts (${between}): cancelled, its next attempt will not run\n`);
           return 0;
         }
-        const now = (await client.get(id)) ?? t;
-        const how = r === 'ended' ? `has ended (${now.outcome ? text(now.outcome) : 'no outcome'})` : `is ${now.state === 'DELAYED' ? 'delayed' : 'queued'}, not running yet`;
+        // (read again: the worker the stop reached, or the outcome, may differ from the read above)
+        const now = r === 'waiting' ? t : ((await client.get(id)) ?? t);
+        if (r === 'stopping') {
+          inv.io.stdout.write(`sent stop to task ${escapeControls(id)} (running on ${now.worker ? text(now.worker) : '?'})\n`);
+          return 0;
+        }
+        // (waiting: what the stop found, told as of then: a claim may have taken it since)
+        const how = r === 'ended' ? `has ended (${now.outcome ? text(now.outcome) : 'no outcome'})` : `was ${t.state === 'DELAYED' ? 'delayed' : 'queued'}, not running yet`;
         throw new RuntimeError(`task ${quote(id)} ${how}: control messages only reach running tasks${r === 'ended' ? '' : ` (to remove it: ${PROG} cancel ${escapeControls(id)})`}`);
       }
       if (t.state !== 'RUNNING') {
