@@ -98,6 +98,8 @@ describe('the dashboard ACL role', () => {
     expect(await post(`api/task/${running}/control`, { message: 'stop' })).toEqual({ sent: true, result: 'stopping' });
     while (!/event: task\ndata: \{"event":"end"/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
     expect((await client.wait(running, { timeout: 5000 })).outcome).toBe('stopped');
+    // a stop of a task that ended sends nothing, and says so
+    expect(await post(`api/task/${running}/control`, { message: 'stop' })).toEqual({ sent: false, result: 'ended' });
 
     // a cancel, a dead letter retried (too large again: parked again) and purged
     expect(await post(`api/task/${queued[0]}/cancel`)).toEqual({ result: 'cancelled' });

@@ -270,7 +270,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       const message: ControlInput | undefined =
         m === 'stop' || m === 'reload' ? m : m !== null && typeof m === 'object' && typeof (m as { event_name?: unknown }).event_name === 'string' ? { event_name: (m as { event_name: string }).event_name, event: (m as { event?: unknown }).event } : undefined;
       if (!message) throw new HttpError(400, 'message must be "stop", "reload" or {event_name, event}');
-      return send(res, 200, { sent: true, result: await client.control(pathId(taskRoute[1]!), message) });
+      const result = await client.control(pathId(taskRoute[1]!), message);
+      // (a stop that found the task waiting or ended sent nothing: `result` says what it did)
+      return send(res, 200, { sent: result === 'sent' || result === 'stopping', result });
     }
     if (path === '/api/dead/retry' || path === '/api/dead/purge') {
       if (typeof body.key !== 'string' || body.key === '') throw new HttpError(400, 'key must be a dead letter key');
