@@ -2,10 +2,10 @@
  * Control stops at random moments among tasks queued again after a claim, under load: workers
  * stop (handing their tasks back) and start again all along, tasks have groups under a
  * concurrency limit and dedupe keys. Whatever each stop answered, no run of its task starts
- * after the answer when it said `cancelled` or `stopping`, a `cancelled` task ends cancelled,
- * nothing strands, no id runs twice at once, and no slot, group turn, queue entry or dedupe key
- * is left held. (A run claimed just before a stop starts its function a moment after the
- * answer: starts within 250 ms of it are not counted.)
+ * after a `cancelled` answer, and none but the run it found (a claim's reply may still be on its
+ * way, its function started after the answer) after a `stopping` one; a `cancelled` task ends
+ * cancelled, nothing strands, no id runs twice at once, and no slot, group turn, queue entry or
+ * dedupe key is left held. (No timing allowance: what is counted is runs, not milliseconds.)
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
@@ -87,9 +87,11 @@ describe('control stops among tasks queued again, under load', () => {
     const wrong: string[] = [];
     for (const [id, { r, at }] of said) {
       const t = await c.get(id);
-      // (a run claimed just before the stop starts its function a moment after the answer)
-      const after = (starts.get(id) ?? []).filter((s) => s > at + 250);
-      if ((r === 'cancelled' || r === 'stopping') && after.length) wrong.push(`${id}: ${r}, then a run started ${after[0]! - at} ms later`);
+      const after = (starts.get(id) ?? []).filter((s) => s > at);
+      // cancelled: no claim had it at the stop, and none takes it after; stopping: the claim that
+      // had it may start its function after the answer (its reply on its way), but no other does
+      if (r === 'cancelled' && after.length) wrong.push(`${id}: cancelled, then a run started ${after[0]! - at} ms later`);
+      if (r === 'stopping' && after.length > 1) wrong.push(`${id}: stopping, then ${after.length} runs started after it`);
       if (r === 'cancelled' && t?.outcome !== 'cancelled') wrong.push(`${id}: cancelled, ended ${t?.outcome}`);
     }
     expect(wrong).toEqual([]);
