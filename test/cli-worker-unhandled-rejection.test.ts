@@ -65,6 +65,8 @@ describe('a task function that leaves an unhandled rejection or throws from a ti
       expect(slow).toMatchObject({ outcome: 'succeeded', result: 'slow done' });
       expect(await client.get(bad)).toMatchObject({ state: 'END' });
       expect(w.out()).not.toMatch(/^\s+at /m);
+      // one line, saying what and where
+      await until(() => /task-swarm: (a promise rejected with no handler|an error thrown outside any task call).*\(the worker goes on\): Error: (a write nobody awaited failed|thrown from a timer) \(at file:.*functions\.mjs:\d+:\d+\)\n/.test(w.out()), 'the line that says it', 5000);
     } finally {
       await client.close();
       if (alive) w.proc.kill('SIGTERM');

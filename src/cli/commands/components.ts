@@ -2,6 +2,7 @@
  * `worker` and `monitor`: run a component of the swarm until SIGINT/SIGTERM. Their per-option
  * flags come from the config schema (WORKER_FIELDS, MONITOR_FIELDS).
  */
+import { catchStrayErrors } from '../stray-errors.js';
 import { MONITOR_FIELDS, WORKER_FIELDS } from '../../config.js';
 import { Monitor, type MonitorOptions } from '../../monitor.js';
 import { Worker, type WorkerOptions } from '../../worker.js';
@@ -92,16 +93,22 @@ export const COMPONENT_COMMANDS: CommandSpec[] = [
       applyLogLevel(inv);
       const options = { ...fieldValues(WORKER_FIELDS, inv.opts), redis: inv.redis, secret: peerSecret(inv) } as WorkerOptions;
       const worker = new Worker(options); // validates the options before anything is loaded
-      const functions = await loadFunctions(paths);
-      for (const [name, fn] of functions) worker.addTaskFunction(name, fn);
-      await checkRedis(inv.redis);
-      const stop = () => {
-        // (a grace of 10 s by default, silent otherwise: what the worker waits for, and how long)
-        const n = worker.running.length;
-        if (n) inv.io.stderr.write(`${PROG}: waiting up to ${worker.config.stopGrace} ms (--stop-grace) for ${n} running task(s) to end; then they go back to the queue\n`);
-        return worker.stop();
-      };
-      return runUntilSignal(inv.io, 'worker', () => worker.start(), stop);
+      // (from the modules' loading on: one may leave a rejection as it is imported)
+      const uncatch = catchStrayErrors(inv.io, 'worker');
+      try {
+        const functions = await loadFunctions(paths);
+        for (const [name, fn] of functions) worker.addTaskFunction(name, fn);
+        await checkRedis(inv.redis);
+        const stop = () => {
+          // (a grace of 10 s by default, silent otherwise: what the worker waits for, and how long)
+          const n = worker.running.length;
+          if (n) inv.io.stderr.write(`${PROG}: waiting up to ${worker.config.stopGrace} ms (--stop-grace) for ${n} running task(s) to end; then they go back to the queue\n`);
+          return worker.stop();
+        };
+        return await runUntilSignal(inv.io, 'worker', () => worker.start(), stop);
+      } finally {
+        uncatch();
+      }
     },
   },
   {
@@ -115,7 +122,12 @@ export const COMPONENT_COMMANDS: CommandSpec[] = [
       const options = { ...fieldValues(MONITOR_FIELDS, inv.opts), redis: inv.redis, secret: peerSecret(inv) } as MonitorOptions;
       const monitor = new Monitor(options);
       await checkRedis(inv.redis);
-      return runUntilSignal(inv.io, 'monitor', () => monitor.start(), () => monitor.stop());
+      const uncatch = catchStrayErrors(inv.io, 'monitor');
+      try {
+        return await runUntilSignal(inv.io, 'monitor', () => monitor.start(), () => monitor.stop());
+      } finally {
+        uncatch();
+      }
     },
   },
 ];
