@@ -250,7 +250,8 @@ function checkMetricsHost(what: string, host: string): void {
 export function resolveWorkerConfig(input: unknown): WorkerConfig {
   const o = asObject('Worker options', input);
   const c = resolveFields('Worker', WORKER_FIELDS, o, ['redis', 'logger', 'secret']);
-  if (o.secret !== undefined && typeof o.secret !== 'string') throw new ConfigError('Worker.secret must be a string');
+  // (an empty one, as `process.env.X ?? ''` gives, would be no secret at all: peers answered unsigned)
+  if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret === '')) throw new ConfigError(`Worker.secret must be a non-empty string${o.secret === '' ? ', got "" (leave it out for no secret)' : ''}`);
   if (c.host !== undefined) {
     const problem = hostProblem(c.host);
     if (problem) throw new ConfigError(`Worker.host must be an IP address or a host name, got ${quote(c.host)}: ${problem}`);
@@ -266,7 +267,8 @@ export function resolveWorkerConfig(input: unknown): WorkerConfig {
 export function resolveMonitorConfig(input: unknown): MonitorConfig {
   const o = asObject('Monitor options', input);
   const c = resolveFields('Monitor', MONITOR_FIELDS, o, ['redis', 'logger', 'secret']);
-  if (o.secret !== undefined && typeof o.secret !== 'string') throw new ConfigError('Monitor.secret must be a string');
+  // (an empty one, as `process.env.X ?? ''` gives, would be no secret at all: peers answered unsigned)
+  if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret === '')) throw new ConfigError(`Monitor.secret must be a non-empty string${o.secret === '' ? ', got "" (leave it out for no secret)' : ''}`);
   checkMetricsHost('Monitor', c.metricsHost);
   return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
 }

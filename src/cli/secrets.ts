@@ -60,6 +60,9 @@ export function secretOf(s: SecretFlags, values: Record<string, unknown>, source
   if (typed) warn(`${s.value} is visible to other users in ps; use ${s.file} <path> or env ${s.env} instead`);
   if (typed && typeof file === 'string') throw new UsageError(`${s.value} and ${s.file} both given: use one (${s.file} keeps it out of ps)`);
   if (typeof file === 'string') return { value: readSecretFile(s.file, file), from: s.file, fromEnv: false };
+  // (typed empty, as `--secret "$UNSET"` gives: none at all would be taken silently, a peer
+  // secret off; an empty variable is read as unset, as a shell's empty assignment means)
+  if (typed && value === '') throw new UsageError(`${s.value} is empty: give the secret (or leave ${s.value} out)`);
   if (typeof value === 'string' && value !== '') return { value, from: typed ? s.value : `env ${s.env}`, fromEnv: !typed };
   return undefined;
 }
