@@ -11,7 +11,7 @@ import { quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
-import { createLogger, type LoggerLike } from './logger.js';
+import { checkLogger, createLogger, type LoggerLike } from './logger.js';
 import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
@@ -271,11 +271,7 @@ export class Client {
     for (const k of Object.keys(options)) {
       if (!CLIENT_OPTIONS.includes(k)) throw new ConfigError(`Client: unknown option "${k}" (known: ${CLIENT_OPTIONS.join(', ')})`);
     }
-    const logger = options.logger;
-    if (logger !== undefined && (logger === null || typeof logger !== 'object' || typeof logger.warn !== 'function')) {
-      throw new ConfigError('Client.logger must be an object with debug/info/warn/error methods');
-    }
-    this.log = createLogger('client', logger);
+    this.log = createLogger('client', checkLogger('Client', options.logger));
     this.config = resolveRedisConfig(options.redis);
     this.parts = partitionKeys(this.config);
     this.keys = this.parts[0]!;

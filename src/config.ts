@@ -3,6 +3,7 @@
  * validates user input against it and fills defaults; `configTable()` renders the README's
  * table from it (a test checks the README matches).
  */
+import { checkLogger } from './logger.js';
 import { hostProblem, parseAddress } from './address.js';
 import { ConfigError } from './errors.js';
 import { quote } from './quote.js';
@@ -250,6 +251,7 @@ function checkMetricsHost(what: string, host: string): void {
 export function resolveWorkerConfig(input: unknown): WorkerConfig {
   const o = asObject('Worker options', input);
   const c = resolveFields('Worker', WORKER_FIELDS, o, ['redis', 'logger', 'secret']);
+  checkLogger('Worker', o.logger);
   // (an empty one, as `process.env.X ?? ''` gives, would be no secret at all: peers answered unsigned)
   if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret === '')) throw new ConfigError(`Worker.secret must be a non-empty string${o.secret === '' ? ', got "" (leave it out for no secret)' : ''}`);
   if (c.host !== undefined) {
@@ -267,6 +269,7 @@ export function resolveWorkerConfig(input: unknown): WorkerConfig {
 export function resolveMonitorConfig(input: unknown): MonitorConfig {
   const o = asObject('Monitor options', input);
   const c = resolveFields('Monitor', MONITOR_FIELDS, o, ['redis', 'logger', 'secret']);
+  checkLogger('Monitor', o.logger);
   // (an empty one, as `process.env.X ?? ''` gives, would be no secret at all: peers answered unsigned)
   if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret === '')) throw new ConfigError(`Monitor.secret must be a non-empty string${o.secret === '' ? ', got "" (leave it out for no secret)' : ''}`);
   checkMetricsHost('Monitor', c.metricsHost);

@@ -5,12 +5,28 @@
  * FORCE_COLOR decide first), so a log redirected to a file holds no escape codes.
  */
 import { Logger } from 'tslog';
+import { ConfigError } from './errors.js';
 
 export interface LoggerLike {
   debug(...args: unknown[]): unknown;
   info(...args: unknown[]): unknown;
   warn(...args: unknown[]): unknown;
   error(...args: unknown[]): unknown;
+}
+
+/**
+ * `logger` as given to `who` (Client, Worker, Monitor): refused at once unless it has the four
+ * methods; taken, a number or `console.log` failed later, in start() or as an uncaught
+ * exception from a timer.
+ */
+export function checkLogger(who: string, logger: unknown): LoggerLike | undefined {
+  if (logger === undefined) return undefined;
+  const l = logger as Partial<Record<keyof LoggerLike, unknown>> | null;
+  const missing = l === null || (typeof l !== 'object' && typeof l !== 'function') ? undefined : (['debug', 'info', 'warn', 'error'] as const).filter((m) => typeof l[m] !== 'function');
+  if (!missing || missing.length) {
+    throw new ConfigError(`${who}.logger must be an object with debug/info/warn/error methods${missing?.length ? ` (it lacks ${missing.join(', ')})` : `, got ${l === null ? 'null' : typeof l}`}`);
+  }
+  return l as LoggerLike;
 }
 
 const SILENT: LoggerLike = { debug() {}, info() {}, warn() {}, error() {} };
