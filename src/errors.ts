@@ -140,8 +140,17 @@ export class NonRetryableError extends TaskSwarmError {
 
 /** The worker no longer holds the lease of a task: its writes were refused. */
 export class LeaseLostError extends TaskSwarmError {
-  constructor(readonly taskId: string) {
-    super('ERR_LEASE_LOST', `lease of task ${quote(taskId)} was lost (requeued or claimed elsewhere); write refused`);
+  /** `ended`: the write came after the attempt had ended here (its function returned), not after a requeue */
+  constructor(
+    readonly taskId: string,
+    readonly why: 'lost' | 'ended' = 'lost',
+  ) {
+    super(
+      'ERR_LEASE_LOST',
+      why === 'ended'
+        ? `task ${quote(taskId)} had ended here (its function returned) when the write came; write refused`
+        : `lease of task ${quote(taskId)} was lost (requeued or claimed elsewhere); write refused`,
+    );
   }
 }
 

@@ -1424,8 +1424,9 @@ export class Worker extends MeteredProcess {
         },
         emit: (t, event, data) => this.publish(t, event, data),
         update: async (t, progress) => {
-          // An old copy (its claim replaced by a later one of the same id) holds no lease.
-          if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id);
+          // An old copy (its claim replaced by a later one of the same id) holds no lease; one
+          // whose function returned and whose END is written is over (a timer it left behind)
+          if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id, t.settled ? 'ended' : 'lost');
           if (progress !== undefined) this.publish(t, 'progress', progress);
           // Redis lost or not reconciled yet: the machine holds the leases; answer here.
           if (!this.live) return;
