@@ -4,7 +4,8 @@
  * printed "task <id> is RUNNING; waiting for its end" and then nothing, for as long as the user
  * waits. A task that cannot start is explained ("waits, QUEUED: no live worker serves function
  * ..."); one that cannot end must be too: its worker has stopped renewing its lease, and no
- * monitor runs to take it back.
+ * monitor runs to take it back. `task-swarm cancel <id>` of it says "running: stop sent, it
+ * ends stopped", status 0: no worker is there to stop it, and it does not end.
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +41,26 @@ describe('wait for a task whose worker died, with no monitor', () => {
       const said = r.stderr.split('\n').filter((l) => l && !/did not end within/.test(l));
       expect(said.join('\n')).toMatch(/monitor/i);
       expect(await redis.exists(`dead-worker:task-${id}`)).toBe(1);
+    } finally {
+      await worker.kill('SIGKILL').catch(() => {});
+      await client.close();
+    }
+  }, 40_000);
+
+  it('cancel does not promise an end that no one will bring', async () => {
+    const options = { ...server.options(), keyPrefix: 'dead-worker-cancel:' };
+    const client = new Client({ redis: options });
+    const worker = await spawnWorker({ port: 0, redis: options, heartbeatInterval: 200 }, [], ['sleep']);
+    try {
+      const id = await client.submit('sleep', { ms: 600_000 });
+      await until(async () => (await client.get(id))?.state === 'RUNNING', 'the task to run', 10_000);
+      await worker.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 1500));
+      const r = await runMain(['cancel', id, '--key-prefix', 'dead-worker-cancel:'], { REDIS_URL: server.url });
+      await new Promise((res) => setTimeout(res, 3000));
+      const t = await client.get(id);
+      // (either it ended as said, or the line did not say it would)
+      if (t?.state !== 'END') expect(r.stdout + r.stderr).not.toMatch(/it ends stopped/);
     } finally {
       await worker.kill('SIGKILL').catch(() => {});
       await client.close();
