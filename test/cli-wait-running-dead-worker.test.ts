@@ -61,6 +61,8 @@ describe('wait for a task whose worker died, with no monitor', () => {
       const t = await client.get(id);
       // (either it ended as said, or the line did not say it would)
       if (t?.state !== 'END') expect(r.stdout + r.stderr).not.toMatch(/it ends stopped/);
+      // and it says why it may not end
+      expect(r.stderr).toMatch(/no monitor runs: should its worker be gone, nothing takes the task back/);
     } finally {
       await worker.kill('SIGKILL').catch(() => {});
       await client.close();

@@ -128,6 +128,23 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
 }
 
 /**
+ * Only a monitor takes back a task whose worker died: with none active in the swarm, a RUNNING
+ * task on a dead worker never ends, and a wait for it, or a stop, would say nothing of that.
+ * Returns what to say then (undefined with a monitor, or when the read fails: only a hint).
+ */
+/** how long a wait watches a RUNNING task's lease go unrenewed before it says no monitor runs (a worker renews each heartbeatInterval, 1 s by default) */
+const STALE_AFTER_MS = 4000;
+
+export async function unwatchedRunning(client: Client): Promise<string | undefined> {
+  try {
+    if ((await client.monitors()).some((m) => m.health === 'active')) return undefined;
+    return `no monitor runs: should its worker be gone, nothing takes the task back and it does not end (start \`${PROG} monitor\`)`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A task that cannot start now says why, once: no live worker serves its function, or it is
  * paused. Resolves with the task's state as read (after the subscription).
  */
@@ -135,7 +152,19 @@ async function explainWait(display: ProgressDisplay, client: Client, id: string,
   let t: TaskInfo | null = null;
   try {
     t = await client.get(id);
-    if (t?.state === 'END' || t?.state === 'RUNNING') return t.state;
+    if (t?.state === 'RUNNING') {
+      // (said only of a lease seen unrenewed for a while: a live worker's task needs no word)
+      const seen = t;
+      void (async () => {
+        await new Promise((r) => setTimeout(r, STALE_AFTER_MS).unref());
+        const now = await client.get(id);
+        if (over() || now?.state !== 'RUNNING' || now.attempt !== seen.attempt || now.worker !== seen.worker || now.update !== seen.update) return;
+        const alone = await unwatchedRunning(client);
+        if (alone && !over()) display.line(`task ${quote(id)} is RUNNING on ${now.worker ? text(now.worker) : '?'}, its lease not renewed for ${STALE_AFTER_MS / 1000} s; ${alone}`);
+      })().catch(() => {});
+      return t.state;
+    }
+    if (t?.state === 'END') return t.state;
     const name = fn ?? t?.function;
     if (name === undefined && t?.state !== 'QUEUED') return t?.state;
     const s = await client.stats();

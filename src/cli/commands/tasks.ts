@@ -9,7 +9,7 @@ import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '..
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
-import { EndOfEvents, reportEnd, submitAndWait, waitFor } from '../follow.js';
+import { EndOfEvents, reportEnd, submitAndWait, unwatchedRunning, waitFor } from '../follow.js';
 import { PROG } from '../io.js';
 import { integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
@@ -191,8 +191,10 @@ export const TASK_COMMANDS: CommandSpec[] = [
     run: runWithClient(async (client, inv) => {
       const id = inv.args[0] as string;
       const r = await client.cancel(id);
-      const said = { cancelled: 'cancelled', stopping: 'running: stop sent, it ends stopped', ended: 'had already ended: nothing done' }[r];
+      const said = { cancelled: 'cancelled', stopping: 'running: stop sent (its worker ends it stopped)', ended: 'had already ended: nothing done' }[r];
       inv.io.stdout.write(`${quote(id)} ${said}\n`);
+      const alone = r === 'stopping' ? await unwatchedRunning(client) : undefined;
+      if (alone) inv.io.stderr.write(`${PROG}: ${alone}\n`);
       return r === 'ended' ? 1 : 0;
     }),
   },
@@ -218,6 +220,8 @@ export const TASK_COMMANDS: CommandSpec[] = [
         const now = r === 'waiting' ? t : ((await client.get(id)) ?? t);
         if (r === 'stopping') {
           inv.io.stdout.write(`sent stop to task ${escapeControls(id)} (running on ${now.worker ? text(now.worker) : '?'})\n`);
+          const alone = await unwatchedRunning(client);
+          if (alone) inv.io.stderr.write(`${PROG}: ${alone}\n`);
           return 0;
         }
         // (waiting: what the stop found, told as of then: a claim may have taken it since)
