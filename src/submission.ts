@@ -204,7 +204,7 @@ export function buildSubmission(
   } catch (e) {
     throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${thrownText(e)}`);
   }
-  if (inside) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds ${inside}, which JSON would write as null (give JSON data)`);
+  if (inside) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds ${inside} (give JSON data)`);
   // (the rest of the entry is checked above: only the data can hold one here; a string's own
   // JSON text, which the entry holds, writes one as an escaped backslash)
   if (text !== undefined ? !wellFormed(text) : jsonHasLoneSurrogate(raw)) throw new InvalidTaskError(`${where}: data of task ${quote(id)} holds a string that is not well-formed Unicode (a lone surrogate), which a worker cannot read`);

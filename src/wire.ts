@@ -150,17 +150,28 @@ export function thrownText(e: unknown): string {
 }
 
 /**
- * A number JSON writes as null (NaN or an infinity) inside `v`, whose JSON is `json`: what it is
- * and the key or index that holds it; undefined when there is none. JSON.stringify writes one
- * without an error, so the value would change on the way. The walk is JSON.stringify's own (a
- * toJSON applied as it applies it) and runs only when the text holds a `null`, the only trace
- * such a number leaves: typical data is not walked.
+ * What JSON.stringify changes without an error inside `v`, whose JSON is `json`, so the value
+ * would arrive as other than it was: what it is, the key or index that holds it, and what JSON
+ * would write for it; undefined when there is none. Found: a number JSON writes as null (NaN
+ * or an infinity), a function or a Symbol inside an array (written as null), and a Map or a Set
+ * with entries (written as `{}`). Kept as JSON writes it, not found: undefined inside an array
+ * (null) or as an object's value (left out), and a function or a Symbol as an object's value
+ * (left out): these leave no trace in the text, and an optional field set to undefined is
+ * common. The walk is JSON.stringify's own (a toJSON applied as it applies it) and runs only
+ * when the text holds a `null` or a `{}`, the only traces of what it finds: typical data is not
+ * walked.
  */
 export function nonFiniteInside(v: unknown, json: string): string | undefined {
-  if (!json.includes('null')) return undefined;
+  if (!json.includes('null') && !json.includes('{}')) return undefined;
   let found: string | undefined;
-  JSON.stringify(v, (k, x: unknown) => {
-    if (found === undefined && typeof x === 'number' && !Number.isFinite(x)) found = k === '' ? `the number ${x}` : `the number ${x} (at ${quote(k)})`;
+  const at = (k: string) => (k === '' ? '' : ` (at ${quote(k)})`);
+  JSON.stringify(v, function (this: unknown, k: string, x: unknown) {
+    if (found !== undefined) return x;
+    if (typeof x === 'number' && !Number.isFinite(x)) found = `the number ${x}${at(k)}, which JSON would write as null`;
+    else if ((typeof x === 'function' || typeof x === 'symbol') && Array.isArray(this)) {
+      found = `${typeof x === 'function' ? 'a function' : 'a Symbol'}${at(k)} inside an array, which JSON would write as null`;
+    } else if (x instanceof Map && x.size > 0) found = `a Map with entries${at(k)}, which JSON would write as {}`;
+    else if (x instanceof Set && x.size > 0) found = `a Set with members${at(k)}, which JSON would write as {}`;
     return x;
   });
   return found;
@@ -217,7 +228,7 @@ export function formatControl(c: ControlInput): string {
     } catch (e) {
       throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${thrownText(e)}`);
     }
-    if (inside) throw new InvalidTaskError(`control "${c.event_name}": its event holds ${inside}, which JSON would write as null`);
+    if (inside) throw new InvalidTaskError(`control "${c.event_name}": its event holds ${inside}`);
     return json;
   }
   throw new InvalidTaskError(`control must be "stop", "reload", "watch" or {event_name, event}, got ${shownControl(c)}`);
@@ -288,7 +299,7 @@ export function formatEvent(event: string, data: unknown, at = Date.now()): stri
   } catch (e) {
     throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${thrownText(e)}`);
   }
-  if (inside) throw new InvalidTaskError(`event "${event}": data holds ${inside}, which JSON would write as null`);
+  if (inside) throw new InvalidTaskError(`event "${event}": data holds ${inside}`);
   return json;
 }
 
@@ -489,7 +500,7 @@ export function resultJson(v: unknown): string {
   }
   // (a toJSON that gives undefined, a function or a Symbol: JSON leaves the whole value out)
   if (json === undefined) throw new NonRetryableError('the task function returned a value whose JSON is nothing (its toJSON gave undefined, a function or a Symbol): its result cannot be stored');
-  if (inside) throw new NonRetryableError(`the task function returned a value that holds ${inside}, which JSON would write as null: its result cannot be stored`);
+  if (inside) throw new NonRetryableError(`the task function returned a value that holds ${inside}: its result cannot be stored`);
   return json;
 }
 
