@@ -217,6 +217,8 @@ export interface WaitOptions {
 
 const CLIENT_OPTIONS = ['redis', 'logger'];
 const WAIT_OPTIONS = ['timeout', 'pollInterval', 'goneAfter'];
+/** the keys of a submitMany item */
+const SUBMIT_MANY_ITEM_KEYS = ['fn', 'data', 'options'];
 /** how long Redis may be unreachable before a call fails at once instead of waiting for it */
 export const CLIENT_PATIENCE_MS = 10_000;
 
@@ -513,7 +515,9 @@ export class Client {
    * Queue many tasks in one round trip, all or nothing: when any id is taken, nothing is queued
    * and it rejects with a DuplicateTaskError naming it. Every task is checked before anything is
    * written. Resolves with the ids in order (for a task whose dedupe key another task holds, that
-   * task's id; for the same task given twice, its id at both places).
+   * task's id; for the same task given twice, its id at both places). One id given to two
+   * different tasks in the list is a DuplicateTaskError naming both places; an item's key other
+   * than fn, data and options an InvalidTaskError naming it.
    */
   async submitMany(tasks: readonly { fn: string; data?: unknown; options?: SubmitOptions }[]): Promise<string[]> {
     this.open('submitMany');
@@ -557,6 +561,8 @@ export class Client {
     // (Array.from visits a sparse array's holes, which map skips: each is refused as not an object)
     const given = Array.from(tasks, (t, i) => {
       if (t === null || typeof t !== 'object') throw new InvalidTaskError(`submitMany[${i}]: must be an object { fn, data?, options? }`);
+      // (a key it does not know is usually a typo, `date` for data: what was meant would be lost)
+      for (const k of Object.keys(t)) if (!SUBMIT_MANY_ITEM_KEYS.includes(k)) throw new InvalidTaskError(`submitMany[${i}]: unknown key ${quote(k)} (known: ${SUBMIT_MANY_ITEM_KEYS.join(', ')})`);
       const sub = buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
       this.checkDrawnPlace(sub, `submitMany[${i}]`);
       return sub;
@@ -566,14 +572,17 @@ export class Client {
     const subs: Submission[] = [];
     const place: number[] = [];
     const firstOf = new Map<string, number>();
-    for (const t of given) {
+    for (const [i, t] of given.entries()) {
       const j = firstOf.get(t.id);
       if (j === undefined) {
         firstOf.set(t.id, subs.length);
         place.push(subs.length);
         subs.push(t);
       } else if (sameSubmission(subs[j]!, t)) place.push(j);
-      else throw new DuplicateTaskError(t.id);
+      else {
+        const first = place.indexOf(j);
+        throw new DuplicateTaskError(t.id, `submitMany[${i}]: task id ${quote(t.id)} is given twice in the call, to two different tasks (submitMany[${first}] and submitMany[${i}]); nothing was written`);
+      }
     }
     const answer = (ids: string[]) => (subs.length === given.length ? ids : place.map((j) => ids[j]!));
     if (producer.now !== undefined) this.sending(subs, producer.now);

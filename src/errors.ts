@@ -32,8 +32,12 @@ export class ConfigError extends coded('ERR_CONFIG') {}
 
 /** A task submitted or pushed with an id that is already queued, running or retained. */
 export class DuplicateTaskError extends TaskSwarmError {
-  constructor(readonly taskId: string) {
-    super('ERR_DUPLICATE_TASK', `task id ${quote(taskId)} is already in use (queued, running or ended and retained)`);
+  /** `message`: why, when it is not an id in use (one id given to two tasks of one `submitMany`) */
+  constructor(
+    readonly taskId: string,
+    message = `task id ${quote(taskId)} is already in use (queued, running or ended and retained)`,
+  ) {
+    super('ERR_DUPLICATE_TASK', message);
   }
 }
 
