@@ -414,6 +414,8 @@ export class Worker extends MeteredProcess {
     if (!wellFormed(name)) throw new ConfigError('addTaskFunction: name must be well-formed Unicode (it holds a lone surrogate)');
     if (typeof fn !== 'function') throw new ConfigError(`addTaskFunction("${name}"): fn must be a function`);
     if (options === null || typeof options !== 'object') throw new ConfigError(`addTaskFunction("${name}"): options must be an object`);
+    // (a key it does not know is usually a typo, `concurency`: the cap meant would not be set)
+    for (const k of Object.keys(options)) if (k !== 'concurrency') throw new ConfigError(`addTaskFunction("${name}"): unknown option ${quote(k)} (known: concurrency)`);
     const cap = options.concurrency;
     if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 1)) {
       throw new ConfigError(`addTaskFunction("${name}"): options.concurrency must be an integer >= 1, got ${quote(cap)}`);
