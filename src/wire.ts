@@ -217,6 +217,8 @@ export function jsonDeeperThan(json: string, max = MAX_JSON_DEPTH): boolean {
 export function formatControl(c: ControlInput): string {
   if (isPlainControl(c)) return c;
   if (c && typeof c === 'object' && typeof c.event_name === 'string' && c.event_name !== '') {
+    // (a key it does not know is usually a typo, `evnt`: the message would go out without its event)
+    for (const k of Object.keys(c)) if (k !== 'event_name' && k !== 'event') throw new InvalidTaskError(`control "${c.event_name}": unknown key ${quote(k)} (known: event_name, event)`);
     const dropped = jsonDrops(c.event);
     if (dropped) throw new InvalidTaskError(`control "${c.event_name}": its event is ${dropped}, which JSON cannot carry`);
     let json: string;

@@ -188,6 +188,8 @@ describe('mistakes in the command line: one line, exit 2', () => {
     ['a field of the schema that is not an integer', ['monitor', '--task-timeout', '1.5'], {}, /^task-swarm: --task-timeout must be an integer, got "1.5"$/],
     ['a control message that is none', ['control', 'id', 'pause'], {}, /^task-swarm: control message "pause" is none of stop, reload, watch; a custom event is JSON/],
     ['a control message that is not JSON', ['control', 'id', '{pause'], {}, /^task-swarm: control message is not valid JSON/],
+    // (a typo, "evnt" for "event", would send the message out without its event)
+    ['a control event with a key it does not know', ['control', 'id', '{"event_name":"x","extra":1}'], {}, /^task-swarm: control message: unknown key "extra" \(known: event_name, event\)$/],
     // (JSON.parse reads such a number as Infinity, which JSON.stringify writes as null: the task would get null where the user typed a number)
     ['json-data holding a number too large for a double', ['submit', 'f', '{"n":1e400}'], {}, /^task-swarm: json-data holds a number too large to be carried \(1e400\), which would arrive as null$/],
     ['a control event holding a number too large for a double', ['control', 'id', '{"event_name":"e","event":[-2e308]}'], {}, /^task-swarm: control message holds a number too large to be carried \(-2e308\), which would arrive as null$/],

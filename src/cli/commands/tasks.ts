@@ -55,6 +55,8 @@ function parseControl(raw: string): ControlInput {
   if (!v || typeof v !== 'object' || Array.isArray(v) || typeof (v as { event_name?: unknown }).event_name !== 'string' || (v as { event_name: string }).event_name === '') {
     throw new UsageError(`control message must be ${PLAIN_WORDS} or JSON {"event_name": "...", "event": ...}, got ${escapeControls(raw)}`);
   }
+  // (a key it does not know is usually a typo, "evnt": the message would go out without its event)
+  for (const k of Object.keys(v)) if (k !== 'event_name' && k !== 'event') throw new UsageError(`control message: unknown key ${quote(k)} (known: event_name, event)`);
   return v as ControlInput;
 }
 
