@@ -174,14 +174,27 @@ function startMonitor(i: number): Promise<void> {
   const stderr: string[] = [];
   keepTail(p.stderr!, stderr, STDERR_TAIL);
   watchExit(`monitor m${i}`, p, stderr);
+  // (ends, READY or not: a monitor that exits first is told by watchExit, one that never says
+  // READY is told here; either fails the verdict, where waiting on it hung the soak for good)
   return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      unexpectedExits.push(`monitor m${i} (pid ${p.pid}) did not start within 20 s`);
+      resolve();
+    }, 20_000);
+    p.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     let buf = '';
     p.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line === 'READY') resolve();
+        if (line === 'READY') {
+          clearTimeout(timer);
+          resolve();
+        }
         if (line.startsWith('REQUEUED ')) requeues.push(line.slice(9));
         if (line.startsWith('SCHEDULE ')) scheduleLines.push(line);
       }
@@ -280,7 +293,12 @@ while (Date.now() - t0 < duration) {
   const [name, run] = pick(faultKinds);
   faults[name] = (faults[name] ?? 0) + 1;
   process.stdout.write(`  ${((Date.now() - t0) / 1000).toFixed(1)}s ${name}\n`);
-  await run();
+  // (a worker that does not start again within its time is a failure of the verdict, not a
+  // throw that ended the soak with a stack and no summary)
+  await run().catch((e: unknown) => {
+    unexpectedExits.push(`fault "${name}" could not be undone: ${(e as Error)?.message ?? String(e)}`);
+    console.log(`UNEXPECTED: ${unexpectedExits.at(-1)}`);
+  });
 }
 await producing;
 console.log(`faults: ${Object.entries(faults).map(([k, v]) => `${k} x${v}`).join(', ')}`);
