@@ -27,7 +27,7 @@ import { Cluster, type ChainableCommander, type Command } from 'ioredis';
 import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
-import { lastConnectionError, redisAddress, type Connection } from './redis.js';
+import { lastConnectionError, notRedisProtocol, redisAddress, type Connection } from './redis.js';
 import { selectRefusal } from './db-select.js';
 import { commandDeadlines, type StopDeadlines } from './command-deadlines.js';
 import { neverSent, sentAgain } from './call-fate.js';
@@ -70,9 +70,15 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   redis.on('end', down);
   redis.on('ready', () => (downSince = undefined));
   const direct = directWhileStalled(redis);
-  const unavailable = (cause: string, e?: unknown) => new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}`, e);
+  // (a server at the address that answers in another protocol is reached, and is not Redis)
+  const foreign = () => notRedisProtocol(lastConnectionError(redis)?.message ?? '');
+  const unavailable = (cause: string, e?: unknown) => {
+    const notRedis = foreign();
+    return new RedisUnavailableError(`${notRedis ? `the server at ${redisAddress(c)} ${notRedis}` : `cannot reach Redis at ${redisAddress(c)}`}: ${cause}`, e);
+  };
   const why = () => {
     const e = lastConnectionError(redis);
+    if (foreign()) return 'not Redis';
     return e && !(e instanceof RedisUnavailableError) ? e.message.trim().replace(/\s*\n\s*/g, ' ') : 'connection closed';
   };
 
@@ -178,7 +184,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       const refused = selectRefusal(redis, `Redis at ${redisAddress(c)}`);
       if (refused) return flush(refused, options);
       if (!(error instanceof Error) || !(NO_CONNECTION.test(error.name) || NO_CONNECTION.test(error.message))) return flush(error, options);
-      const cause = causeOf(error) ?? why();
+      const cause = foreign() ? why() : (causeOf(error) ?? why());
       const { offlineQueue = true, commandQueue = true } = options ?? {};
       if (offlineQueue) flush(neverSent(unavailable(`${cause} (gave up waiting for a connection); nothing was sent`, error)), { offlineQueue: true, commandQueue: false });
       if (commandQueue) flush(unavailable(`${cause} after the call was sent; the call may still run when Redis answers`, error), { offlineQueue: false, commandQueue: true });

@@ -69,7 +69,10 @@ export function connect(c: RedisConfig, role: ConnectionRole, name: string, extr
     moveStuckSubscriber(redis);
   }
   if (!(redis instanceof Cluster) && role === 'subscriber') handleResubscribes(redis);
-  onErrors(redis, (e) => lastError.set(redis, e));
+  // (ioredis's "Reached the max retries per request limit" says nothing of why: the error before it does)
+  onErrors(redis, (e) => {
+    if (e.name !== 'MaxRetriesPerRequestError' || !lastError.has(redis)) lastError.set(redis, e);
+  });
   return redis;
 }
 
@@ -567,6 +570,16 @@ export function refusedDb(redis: object, c: RedisConfig): string {
   return r ? ` (${r.message})` : '';
 }
 
+/**
+ * What a server at the address that answered in another protocol than Redis's (a web server, an
+ * SSH daemon: the wrong port) is told as, from ioredis's 'Protocol error, got "H" as reply type
+ * byte. Please report this.'; undefined for any other cause.
+ */
+export function notRedisProtocol(cause: string): string | undefined {
+  const m = /Protocol error, got (".*?") as reply type byte/.exec(cause);
+  return m ? `answered, but does not speak the Redis protocol (its reply began ${m[1]}): another server listens there (check the port)` : undefined;
+}
+
 /** A start-up failure that came from Redis, as one clear error naming the server and the cause. */
 export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unknown {
   if (!(e instanceof Error) || e.name === 'ListenError' || (e as { code?: string }).code?.startsWith('ERR_')) return e;
@@ -578,6 +591,8 @@ export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unkn
   // (reached, and it said no: not "cannot reach")
   if (/^WRONGPASS/.test(cause)) return new RedisUnavailableError(`Redis at ${redisAddress(c)} refused the password${c.username !== undefined ? ` of user ${JSON.stringify(c.username)}` : ''}: ${cause}`, e);
   if (/^NOAUTH/.test(cause)) return new RedisUnavailableError(`Redis at ${redisAddress(c)} wants a password (redis.password): ${cause}`, e);
+  const foreign = notRedisProtocol(cause);
+  if (foreign) return new RedisUnavailableError(`the server at ${redisAddress(c)} ${foreign}`, e);
   return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, e);
 }
 

@@ -6,7 +6,7 @@ import { Cluster } from 'ioredis';
 import { Client, type TaskInfo } from '../client.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from '../config.js';
 import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
-import { probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
+import { notRedisProtocol, probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
 import { checkServerRole } from '../server-version.js';
 import { within } from '../within.js';
 import { redact } from './connection.js';
@@ -25,6 +25,8 @@ export async function checkRedis(redis: RedisOptions, warn?: (text: string) => v
     if (checked.eviction) warn?.(checked.eviction);
   } catch (e) {
     if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
+    const foreign = notRedisProtocol(e instanceof Error ? e.message : '');
+    if (foreign) throw new RuntimeError(`the server at ${redisWhere(config)} ${foreign}`);
     throw new RuntimeError(`${credentialsRefused(config, e) ?? `cannot reach Redis at ${redisWhere(config)}`}: ${probeFailure(config, e)}`);
   }
 }
@@ -53,6 +55,8 @@ function probeFailure(config: RedisConfig, e: unknown): string {
   const err = e as Error;
   // (OpenSSL's messages end in a newline: the line printed would stop there)
   const msg = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'connection timed out' : String(err.message).trim().replace(/\s*\n\s*/g, ' ');
+  const foreign = notRedisProtocol(msg);
+  if (foreign) return `the server there ${foreign}`;
   return `${escapeControls(msg)}${tlsHint(config, msg)}`;
 }
 
