@@ -593,6 +593,12 @@ export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unkn
   if (/^NOAUTH/.test(cause)) return new RedisUnavailableError(`Redis at ${redisAddress(c)} wants a password (redis.password): ${cause}`, e);
   const foreign = notRedisProtocol(cause);
   if (foreign) return new RedisUnavailableError(`the server at ${redisAddress(c)} ${foreign}`, e);
+  // (an error reply: the server answered, and refused the call)
+  if (e.name === 'ReplyError') {
+    const reply = e.message.trim().replace(/\s*\n\s*/g, ' ');
+    const full = /^OOM /.test(reply) ? ' (it is full, at its maxmemory: free memory on it, or raise its maxmemory)' : '';
+    return new RedisUnavailableError(`Redis at ${redisAddress(c)} refused: ${reply}${full}`, e);
+  }
   return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, e);
 }
 

@@ -55,6 +55,20 @@ export function wrongTypeRefusal(e: unknown): unknown {
   );
 }
 
+/**
+ * Redis's OOM as one line that says what it means: the server is at its maxmemory and refuses
+ * every write that may grow memory. It was "unexpected error: OOM command not allowed when used
+ * memory > 'maxmemory'.", the form of a fault of task-swarm's.
+ */
+export function fullRefusal(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof TaskSwarmError || e instanceof UsageError) return e;
+  const m = /OOM command not allowed[^\n]*?(?= script:|$)/m.exec(e.message);
+  if (!m) return e;
+  return new RuntimeError(
+    `Redis refused the write: it is full (${m[0].trim()}): free memory on it (delete keys it no longer needs), or raise its maxmemory (CONFIG SET maxmemory)`,
+  );
+}
+
 export function exitCodeOf(e: unknown): number {
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof InvalidTaskError) return 2;
   return 1;
