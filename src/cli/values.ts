@@ -72,7 +72,25 @@ export function parseJson(what: string, raw: string): unknown {
   // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the task (or the
   // event) would get null where a number was typed
   if (huge) throw new UsageError(`${what} holds a number too large to be carried (${hugeNumber(raw)}), which would arrive as null`);
+  // JSON.parse reads an integer past 2^53 as the nearest double: 12345678901234567890 would be
+  // queued as 12345678901234567000, another number, nothing said
+  const inexact = inexactInteger(raw);
+  if (inexact !== undefined) {
+    const shown = inexact.length > 40 ? `${inexact.slice(0, 40)}…` : inexact;
+    throw new UsageError(`${what} holds an integer too large to be carried exactly (${shown}, past 2^53), which would arrive as ${inexact.length > 40 ? 'another number' : String(Number(inexact))}: give it as a string`);
+  }
   return v;
+}
+
+/** the first integer of this (valid) JSON text that a double does not hold exactly, as typed */
+function inexactInteger(json: string): string | undefined {
+  // (one test for the usual text: an integer a double does not hold has 16 digits or more)
+  if (!/\d{16}/.test(json)) return undefined;
+  for (const [token] of json.matchAll(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g)) {
+    if (!/^-?\d{16,}$/.test(token)) continue;
+    if (BigInt(Number(token)) !== BigInt(token)) return token;
+  }
+  return undefined;
 }
 
 /** the first number of this (valid) JSON text that a double cannot hold, as typed */
