@@ -3,7 +3,7 @@
  * status (2 for a mistake in the command line, 1 for what went wrong while running) and its
  * message, with the library's option names turned into the flags the user typed.
  */
-import { ConfigError, InvalidTaskError, TaskSwarmError } from '../errors.js';
+import { ConfigError, InvalidTaskError, NotDurableError, TaskSwarmError } from '../errors.js';
 
 /** A mistake in the command line: exit status 2. */
 export class UsageError extends Error {}
@@ -14,13 +14,15 @@ export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase
 
 /** "Worker.concurrency must be >= 1" -> "--concurrency must be >= 1": name the flag the user typed. */
 export function asFlags(e: unknown): unknown {
-  if (!(e instanceof ConfigError)) return e;
+  // (a NotDurableError names redis.durable too: "... of the 1 replica(s) redis.durable asks for")
+  if (!(e instanceof ConfigError) && !(e instanceof NotDurableError)) return e;
   const message = e.message
     .replace(/\bredis\.tls\.([A-Za-z]+)\b/g, (_m, key: string) => `--redis-tls-${key}`)
     .replace(/\bredis\.(url|sentinels|cluster|name|tls|durable|durableTimeout)\b/g, (_m, key: string) => `--redis-${kebab(key)}`)
     .replace(/\bredis\.sentinelPassword\b/g, '--redis-sentinel-password-file')
     .replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
-  return message === e.message ? e : new ConfigError(message);
+  if (message === e.message) return e;
+  return e instanceof NotDurableError ? new NotDurableError(message, e.taskIds, e.acknowledged) : new ConfigError(message);
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { BackoffOption } from '../submission.js';
 import { UsageError } from './errors.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH } from '../wire.js';
 import { LIMIT_MAX } from '../effects/limits.js';
 import { escapeControls, quote } from './format.js';
 
@@ -67,6 +68,10 @@ export function parseJson(what: string, raw: string): unknown {
       return x;
     });
   } catch (e) {
+    // (JSON.parse recurses: text nested some thousands deep overflows its stack, valid as it is)
+    if (e instanceof RangeError && jsonDeeperThan(raw)) {
+      throw new UsageError(`${what} is nested deeper than Redis decodes JSON (${MAX_JSON_DEPTH - 1} levels of arrays and objects): a worker could not read it`);
+    }
     throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}`);
   }
   // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the task (or the
