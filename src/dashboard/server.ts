@@ -6,7 +6,7 @@
  * and none is taken in read-only mode.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { formatAddress, isLoopback } from '../address.js';
+import { formatAddress, hostProblem, isLoopback } from '../address.js';
 import type { AddressInfo } from 'node:net';
 import { CLIENT_PATIENCE_MS, Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
@@ -300,6 +300,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       new Promise<string>((resolve, reject) => {
         // (Node listens on a text as a socket file's path, and throws a RangeError of its own for a number out of range)
         if (!Number.isInteger(port) || port < 0 || port > 65535) return reject(new ConfigError(`dashboard: port must be an integer from 0 to 65535, got ${quote(port)}`));
+        // (Node listens on every interface for an empty host: as a Worker's host, it is refused)
+        const problem = typeof host === 'string' ? hostProblem(host) : 'not a string';
+        if (problem) return reject(new ConfigError(`dashboard: host must be an IP address or a host name, got ${quote(host)}: ${problem}`));
         server = createServer(handler);
         // (as the metrics server and the peer server do: an error naming the address, typed)
         server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${formatAddress(host, port)} for the dashboard: ${listenFailure(e)}`, e)));

@@ -1,6 +1,8 @@
 /** `dashboard`: serve the dashboard page and its API (src/dashboard/) until SIGINT/SIGTERM. */
 import { Option } from 'commander';
+import { hostProblem } from '../../address.js';
 import { createDashboard } from '../../dashboard/server.js';
+import { quote } from '../../quote.js';
 import { ListenError } from '../../errors.js';
 import { within } from '../../within.js';
 import type { CommandSpec } from '../command-spec.js';
@@ -44,6 +46,10 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
       const token = secret?.value;
       // (named where it came from: a short --token was said to come from the variable or the file)
       if (secret && secret.value.length < 8) throw new UsageError(`the dashboard token from ${secret.from} must be at least 8 characters, got ${secret.value.length}`);
+      // (an empty --host, as "$DASHBOARD_HOST" unset gives, listened on every interface: refused as worker --host is)
+      const host = inv.opts.host as string;
+      const problem = hostProblem(host);
+      if (problem) throw new UsageError(`--host must be an IP address or a host name, got ${quote(host)}: ${problem}`);
       const readOnly = inv.opts.readOnly === true;
       if (!readOnly && token === undefined) inv.warn(`no token (env ${DASHBOARD_TOKEN.env} or ${DASHBOARD_TOKEN.file}): the page is read-only`);
       // (as every command: a Redis not there is one line, not a page that answers 503 to each read)
@@ -55,7 +61,7 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
         async () => {
           let url: string;
           try {
-            url = await dashboard.listen(inv.opts.port as number, inv.opts.host as string);
+            url = await dashboard.listen(inv.opts.port as number, host);
           } catch (e) {
             // (its Redis connections and timers would keep an in-process caller running)
             await within(1000, dashboard.close());
