@@ -2,8 +2,8 @@
  * The task functions of `worker --functions <module>`: the module (.js, .mjs, or .ts when tsx is
  * installed) is imported, and each function it exports is registered under a name.
  */
-import { existsSync } from 'node:fs';
-import { basename, extname, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TaskFunction } from '../task.js';
 import { RuntimeError, UsageError } from './errors.js';
@@ -31,9 +31,10 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
 /**
  * Each named export that is a function is registered under its export name; a default export
  * that is an object registers its function properties by key; a default export that is a
- * function registers under its name (or the file name when anonymous). A name two modules
- * export differently, a module that cannot load or exports no function: a RuntimeError; a path
- * that names no file: a UsageError.
+ * function registers under its name (or the file name when anonymous). A class is no task
+ * function and is passed over. A name two modules export differently, a function exported as "",
+ * a module that cannot load or exports no function: a RuntimeError; a path that names no file,
+ * or a directory: a UsageError.
  */
 export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFunction>> {
   const found = new Map<string, { fn: TaskFunction; from: string }>();
@@ -46,6 +47,11 @@ export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFu
     const file = resolve(p);
     // (a path typed wrong is a mistake in the command line, as a missing --redis-password-file is)
     if (!existsSync(file)) throw new UsageError(`--functions: no such file: ${p}`);
+    // (Node's own words named a file inside task-swarm, the one that imports it)
+    if (statSync(file).isDirectory()) {
+      const index = ['index.js', 'index.mjs', 'index.ts'].find((f) => existsSync(join(file, f)));
+      throw new UsageError(`--functions: ${p} is a directory, not a module: name its module file${index ? ` (${join(p, index)}?)` : ''}`);
+    }
     let mod: Record<string, unknown>;
     try {
       mod = await importModule(file);
@@ -56,21 +62,36 @@ export async function loadFunctions(paths: string[]): Promise<Map<string, TaskFu
     // (counted per module, not as names new to `found`: a module given twice, or an index
     // re-exporting a module also given, adds no name, and was refused as exporting none)
     let exported = 0;
-    const take = (name: string, fn: TaskFunction) => (add(name, fn, p), exported++);
+    const take = (name: string, fn: TaskFunction) => {
+      // (else addTaskFunction's own words, naming neither the module nor the export)
+      if (name === '') throw new RuntimeError(`--functions module ${p} exports a function under the name "", which cannot be a task name`);
+      add(name, fn, p);
+      exported++;
+    };
     for (const [name, v] of Object.entries(mod)) {
       if (name === 'default') continue;
-      if (typeof v === 'function') take(name, v as TaskFunction);
+      // (a class beside the functions, a helper or a model, is no task function: it cannot be called)
+      if (typeof v === 'function' && !isClass(v)) take(name, v as TaskFunction);
     }
     const d = mod.default;
-    if (typeof d === 'function') {
+    if (typeof d === 'function' && !isClass(d)) {
       const name = d.name && d.name !== 'default' ? d.name : basename(file, extname(file));
       take(name, d as TaskFunction);
     } else if (d && typeof d === 'object') {
-      for (const [name, v] of Object.entries(d)) if (typeof v === 'function') take(name, v as TaskFunction);
+      for (const [name, v] of Object.entries(d)) if (typeof v === 'function' && !isClass(v)) take(name, v as TaskFunction);
     }
     if (exported === 0) throw new RuntimeError(`--functions module ${p} exports no functions`);
   }
   return new Map([...found].map(([name, { fn }]) => [name, fn]));
+}
+
+/** whether `f` is a class, which only `new` may call */
+function isClass(f: unknown): boolean {
+  try {
+    return /^class\b/.test(Function.prototype.toString.call(f));
+  } catch {
+    return false;
+  }
 }
 
 /** the first line of what a module threw, whatever it threw */
