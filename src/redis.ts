@@ -259,11 +259,25 @@ function hearEveryStreamError(redis: Redis): void {
 function onErrors(conn: Connection, report: (e: Error) => void): void {
   conn.on('error', (e: Error) => {
     const last = (e as { lastNodeError?: Error }).lastNodeError;
-    if (e.name !== 'ClusterAllFailedError') return report(e);
+    if (e.name !== 'ClusterAllFailedError') {
+      const refused = notSentinel(e.message);
+      return report(refused ? new Error(refused, { cause: e }) : e);
+    }
     // (a Redis that is no Cluster answers, refusing CLUSTER SLOTS: not "none answered")
     const noCluster = last && /cluster support disabled/i.test(last.message);
     report(new Error(noCluster ? `a node answered, but it is not a Redis Cluster (${last.message})` : `none of its nodes answered${last ? ` (${last.message})` : ''}`, { cause: e }));
   });
+}
+
+/**
+ * ioredis's "All sentinels are unreachable ... Last error: ERR unknown command 'sentinel' ..." of
+ * a server that answered, refusing SENTINEL (a plain Redis named where the sentinels go), said
+ * as the Cluster form says of a node that is no Cluster; undefined for any other error.
+ */
+export function notSentinel(message: string): string | undefined {
+  const last = /^All sentinels are unreachable.*?Last error: (.*)$/s.exec(message)?.[1]?.trim();
+  if (!last || !/unknown command .?sentinel/i.test(last)) return undefined;
+  return `a server named as a sentinel answered, but it is not a Redis Sentinel (${last.replace(/\s*\n\s*/g, ' ')}): name the sentinels (port 26379 by default), not the Redis they watch`;
 }
 
 /**
@@ -591,6 +605,9 @@ export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unkn
   // (reached, and it said no: not "cannot reach")
   if (/^WRONGPASS/.test(cause)) return new RedisUnavailableError(`Redis at ${redisAddress(c)} refused the password${c.username !== undefined ? ` of user ${JSON.stringify(c.username)}` : ''}: ${cause}`, e);
   if (/^NOAUTH/.test(cause)) return new RedisUnavailableError(`Redis at ${redisAddress(c)} wants a password (redis.password): ${cause}`, e);
+  // (reached, and it is no sentinel: said by onErrors, or in ioredis's words if e is its own)
+  const sentinel = /^a server named as a sentinel answered/.test(cause) ? cause : notSentinel(cause);
+  if (sentinel) return new RedisUnavailableError(`Redis at ${redisAddress(c)}: ${sentinel}`, e);
   const foreign = notRedisProtocol(cause);
   if (foreign) return new RedisUnavailableError(`the server at ${redisAddress(c)} ${foreign}`, e);
   // (an error reply: the server answered, and refused the call)

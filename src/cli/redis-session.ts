@@ -6,7 +6,7 @@ import { Cluster } from 'ioredis';
 import { Client, type TaskInfo } from '../client.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from '../config.js';
 import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
-import { notRedisProtocol, probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
+import { notRedisProtocol, notSentinel, probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
 import { checkServerRole } from '../server-version.js';
 import { within } from '../within.js';
 import { redact } from './connection.js';
@@ -27,6 +27,8 @@ export async function checkRedis(redis: RedisOptions, warn?: (text: string) => v
     if (e instanceof TaskSwarmError) throw e; // the server's version: its message names the server
     const foreign = notRedisProtocol(e instanceof Error ? e.message : '');
     if (foreign) throw new RuntimeError(`the server at ${redisWhere(config)} ${foreign}`);
+    const sentinel = notSentinel(e instanceof Error ? e.message : '');
+    if (sentinel) throw new RuntimeError(`Redis at ${redisWhere(config)}: ${sentinel}`);
     throw new RuntimeError(`${credentialsRefused(config, e) ?? `cannot reach Redis at ${redisWhere(config)}`}: ${probeFailure(config, e)}`);
   }
 }
