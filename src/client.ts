@@ -12,7 +12,7 @@ import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { checkLogger, createLogger, type LoggerLike } from './logger.js';
-import { connect, connectionOwner, endStranded, redisAddress, redisTimeAt, subscribable } from './redis.js';
+import { connect, connectionOwner, endStranded, lastConnectionError, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
 import { READ_AGAIN, holdPlace, readInPlace, readMark, reloading } from './script-line.js';
@@ -1101,7 +1101,8 @@ export class Client {
 
   /**
    * Resolve with the task once its hash says END (what `get` returns then); rejects with a
-   * TimeoutError after `timeout` ms. The hash is the truth and every event is only a hint to
+   * TimeoutError after `timeout` ms (which says so, and why, when Redis never answered a read of
+   * the task: an address nothing listens on is not a slow task). The hash is the truth and every event is only a hint to
    * read it again: an `end` published by anyone else changes nothing while the hash says
    * otherwise. The hash is read when the subscription is in place, on every event of the task,
    * after every reconnect of the subscriber (events published meanwhile are gone) and every
@@ -1135,7 +1136,11 @@ export class Client {
       let settled = false;
       let off = () => {};
       const poll = setInterval(() => read(), pollInterval);
-      const timer = timeout > 0 ? setTimeout(() => finish(() => reject(new TimeoutError(`task ${quote(id)} did not end within ${timeout} ms`))), timeout) : undefined;
+      // (whether a read of the task was answered: a wait on a Redis never reached timed out as
+      // if the task were slow, sending the user to the task, not to the address)
+      let answered = false;
+      let readError: unknown;
+      const timer = timeout > 0 ? setTimeout(() => finish(() => reject(this.waitTimedOut(id, timeout, answered, readError))), timeout) : undefined;
       const finish = (settle: () => void) => {
         if (settled) return;
         settled = true;
@@ -1178,6 +1183,7 @@ export class Client {
         this.get(id)
           .then(
             (t) => {
+              answered = true;
               if (settled) return;
               const afterEnd = endEvent !== undefined && n > endEvent.after;
               if (t?.state === 'END') finish(() => resolve(t));
@@ -1208,6 +1214,7 @@ export class Client {
             // count not the swarm's: it never will.
             (e: unknown) => {
               goneSince = undefined;
+              readError = e;
               if (e instanceof ConfigError) finish(() => reject(e));
             },
           )
@@ -1235,6 +1242,15 @@ export class Client {
       // Subscribed first, then read: an end between the two is seen by one or the other.
       subscription.ready.then(read, read);
     });
+  }
+
+  /** wait's TimeoutError: saying so when no read of the task was answered (Redis not reached), and why */
+  private waitTimedOut(id: string, timeout: number, answered: boolean, readError: unknown): TimeoutError {
+    const late = `task ${quote(id)} did not end within ${timeout} ms`;
+    if (answered) return new TimeoutError(late);
+    const socket = lastConnectionError(this.redis);
+    const why = (socket ?? (readError instanceof Error ? readError : undefined))?.message.trim().replace(/\s*\n\s*/g, ' ');
+    return new TimeoutError(`${late}: Redis at ${redisAddress(this.config)} never answered in that time (${why ?? 'no answer'})`, { cause: socket ?? readError });
   }
 
   /** Dead letters, newest first: `offset` skipped, at most `limit` (default 100). */
