@@ -1247,7 +1247,8 @@ export class Client {
   /** wait's TimeoutError: saying so when no read of the task was answered (Redis not reached), and why */
   private waitTimedOut(id: string, timeout: number, answered: boolean, readError: unknown): TimeoutError {
     const late = `task ${quote(id)} did not end within ${timeout} ms`;
-    if (answered) return new TimeoutError(late);
+    // (connected, no read failed: Redis is only slower than the timeout, not unreached)
+    if (answered || (this.redis.status === 'ready' && readError === undefined)) return new TimeoutError(late);
     const socket = lastConnectionError(this.redis);
     const why = (socket ?? (readError instanceof Error ? readError : undefined))?.message.trim().replace(/\s*\n\s*/g, ' ');
     return new TimeoutError(`${late}: Redis at ${redisAddress(this.config)} never answered in that time (${why ?? 'no answer'})`, { cause: socket ?? readError });
