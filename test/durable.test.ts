@@ -126,7 +126,7 @@ describe('redis.durable', () => {
     const r = await runMain(['submit', 'f', '{"x":1}', '--redis-url', url, '--key-prefix', o.keyPrefix, '--redis-durable', 'true', '--redis-durable-timeout', '200']);
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/0 of the 1 replica\(s\) redis\.durable asks for acknowledged it within 200 ms/);
+    expect(r.stderr).toMatch(/0 of the 1 replica\(s\) --redis-durable asks for acknowledged it within 200 ms/);
     const bad = await runMain(['submit', 'f', '--redis-url', url, '--redis-durable', 'yes']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--redis-durable must be an integer/);
