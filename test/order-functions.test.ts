@@ -38,6 +38,8 @@ describe('a worker of concurrency 1 serving f and g', () => {
     });
     cleanup.push(() => w.stop());
     await w.start();
+    // (the client connected first: its first submit, below, must not pay for that while f runs on)
+    await c.get('none');
     // ten f tasks in one push, of a group, so that the claim routes them (plain entries of a calm
     // swarm are taken in their order from new-task instead, where no turn is needed): the first
     // is claimed at once, nine wait in f's structure
@@ -52,8 +54,10 @@ describe('a worker of concurrency 1 serving f and g', () => {
     // interleaved, not ten of one then ten of the other
     expect(fs).toBeGreaterThanOrEqual(8);
     expect(fs).toBeLessThanOrEqual(12);
+    // (counted from g's first start: before it, only f is queued, and f runs alone as it should;
+    // a loaded machine can take a few f starts to submit that first g)
     let longestRun = 0;
-    for (let i = 0, run = 0; i < first.length; i++) {
+    for (let i = first.findIndex((id) => id.startsWith('g-')), run = 0; i >= 0 && i < first.length; i++) {
       run = i > 0 && first[i]![0] === first[i - 1]![0] ? run + 1 : 1;
       longestRun = Math.max(longestRun, run);
     }
