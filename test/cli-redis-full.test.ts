@@ -18,15 +18,13 @@ beforeAll(async () => {
   redis = server.client();
   // (the function library loaded first, as a swarm that ran before the Redis filled up has it)
   expect((await runMain(['status', '--key-prefix', 'full:'], { REDIS_URL: server.url })).code).toBe(0);
-  await redis.set('ballast', 'x'.repeat(4 * 1024 * 1024));
   await redis.config('SET', 'maxmemory-policy', 'noeviction');
 });
-// (set again before each test, from the memory used then: a test's connections change it; 1 MB
-// under it, where 256 KB let a `pause` through now and then, memory freed after the look)
+// (a maxmemory far under what any Redis uses: every write that may grow memory is refused,
+// whatever a test's connections free meanwhile; set from the memory used, 256 KB and then 1 MB
+// under it let a `pause` and a `limit` through now and then)
 beforeEach(async () => {
-  await redis.config('SET', 'maxmemory', '0');
-  const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
-  await redis.config('SET', 'maxmemory', String(used - 1024 * 1024));
+  await redis.config('SET', 'maxmemory', '1');
   await expect(redis.set('probe', 'x')).rejects.toThrow(/OOM/);
 });
 afterAll(async () => {
