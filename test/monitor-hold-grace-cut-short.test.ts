@@ -20,7 +20,10 @@ import { startWatchedMonitor } from './helpers/watched-monitor.js';
 const cleanup: (() => Promise<unknown>)[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const TASK_TIMEOUT = 3000;
+// (the grace: the worker's link is back 1.5 s into it, and it re-asserts once its connection is
+// made again; with 3 s, a loaded machine's reconnect took the rest of the grace in a CI run, the
+// monitor tried the tick first, and it ran twice: a worker later than the grace, not the fault)
+const TASK_TIMEOUT = 5000;
 
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
@@ -77,12 +80,12 @@ describe('a monitor in grace after Redis restarted, its link dropping once durin
     await sleep(Math.max(0, restarted + 1500 - Date.now()));
     pw.heal();
 
-    // the schedule is tried again once the worker has had its time (before the next tick, 8 s
-    // after the first): the tick's task found, not queued again
-    await until(() => firings.length >= 2, 'the schedule tried again', 10_000);
+    // the first tick is tried again once the worker has had its time: its task found, not queued
+    // again (the next tick, 8 s after the first, may come too: its own task, not looked at)
+    await until(() => firings.slice(1).some((f) => f.tick === first!.tick), 'the first tick tried again', 12_000);
     await sleep(1000);
-    const again = firings.slice(1).map((f) => ({ tick: f.tick === first!.tick ? 'the first' : f.tick, outcome: f.outcome }));
+    const again = firings.slice(1).filter((f) => f.tick === first!.tick).map((f) => f.outcome);
     const started = [...w1.lines, ...w2.lines].filter((l) => l.startsWith(`STARTED ${first!.id} `));
-    expect({ again, started: started.length }).toEqual({ again: [{ tick: 'the first', outcome: 'duplicate' }], started: 1 });
+    expect({ again, started: started.length }).toEqual({ again: ['duplicate'], started: 1 });
   }, 40_000);
 });
