@@ -127,14 +127,14 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
   }
 }
 
+/** how long a wait watches a RUNNING task's lease go unrenewed before it says no monitor runs (a worker renews each heartbeatInterval, 1 s by default) */
+const STALE_AFTER_MS = 4000;
+
 /**
  * Only a monitor takes back a task whose worker died: with none active in the swarm, a RUNNING
  * task on a dead worker never ends, and a wait for it, or a stop, would say nothing of that.
  * Returns what to say then (undefined with a monitor, or when the read fails: only a hint).
  */
-/** how long a wait watches a RUNNING task's lease go unrenewed before it says no monitor runs (a worker renews each heartbeatInterval, 1 s by default) */
-const STALE_AFTER_MS = 4000;
-
 export async function unwatchedRunning(client: Client): Promise<string | undefined> {
   try {
     if ((await client.monitors()).some((m) => m.health === 'active')) return undefined;
