@@ -280,7 +280,12 @@ export function checkBackoff(what: string, b: unknown): number | { type: 'fixed'
     if (typeof o.jitter !== 'number' || !(o.jitter >= 0 && o.jitter <= 1)) throw new ConfigError(`${what}.jitter must be a number from 0 to 1, got ${show(o.jitter)}`);
     if (o.jitter > 0) out.jitter = o.jitter;
   }
-  if (o.max !== undefined) out.max = checkMs(`${what}.max`, o.max, 0);
+  if (o.max !== undefined) {
+    out.max = checkMs(`${what}.max`, o.max, 0);
+    // a cap below the first wait caps every wait: a fixed backoff of `max`, which is never what
+    // `{ delay: 5000, max: 1000 }` meant (the two read the other way round)
+    if (out.max < out.delay) throw new ConfigError(`${what}.max (${out.max} ms) is below its delay (${out.delay} ms): every wait would be max; give max >= delay`);
+  }
   return out;
 }
 

@@ -457,14 +457,21 @@ function describeValue(v: unknown): string {
  */
 export function serializeError(e: unknown): StoredError {
   try {
-    if (e instanceof Error) {
-      const out: StoredError = { name: String(e.name), message: String(e.message) };
-      const code = (e as { code?: unknown }).code;
+    // (an Error made in another realm, a vm context or a test environment, fails instanceof but
+    // carries the brand: JSON would store it as {})
+    if (e instanceof Error || Object.prototype.toString.call(e) === '[object Error]') {
+      const err = e as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
+      const out: StoredError = { name: String(err.name), message: String(err.message) };
+      const code = err.code;
       if (typeof code === 'string') out.code = code;
-      const stack = e.stack as unknown;
+      const stack = err.stack;
       if (stack) out.stack = String(stack);
       return out;
     }
+    // An object that says what it is in its own toString is stored as those words: its JSON
+    // drops the method and may say nothing at all ({}).
+    const own = ownText(e);
+    if (own !== undefined) return { name: 'Error', message: own };
     // (as its own text: JSON wrote undefined and a Symbol as "null", and a cycle as "[object Object]" in quotes)
     return { name: 'Error', message: typeof e === 'string' ? e : typeof e === 'function' ? 'a function' : quote(e) };
   } catch {
@@ -473,6 +480,23 @@ export function serializeError(e: unknown): StoredError {
 }
 
 const UNREADABLE = 'the task function gave a value that cannot be read';
+
+/**
+ * What a thrown object's toString says, when the object (or its class) gave itself one; not the
+ * built-in ones of plain objects, arrays and dates, whose JSON says more. A toString that
+ * throws or gives no string is passed over.
+ */
+function ownText(e: unknown): string | undefined {
+  if (e === null || typeof e !== 'object' || Array.isArray(e) || e instanceof Date) return undefined;
+  try {
+    const toString = (e as { toString?: unknown }).toString;
+    if (typeof toString !== 'function' || toString === Object.prototype.toString) return undefined;
+    const text: unknown = toString.call(e);
+    return typeof text === 'string' ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The JSON of what a task function returned, as its END stores it (undefined: null). A value

@@ -180,6 +180,7 @@ describe('task-swarm submit, time options', () => {
   it.each([
     [['submit', 'f', '--attempts', '0'], /--attempts must be an integer >= 1/],
     [['submit', 'f', '--backoff', 'linear:5'], /--backoff must be ms \(fixed\) or exponential:ms\[:max\]/],
+    [['submit', 'f', '--backoff', 'exponential:5000:1000'], /--backoff "exponential:5000:1000": its max \(1000 ms\) is below its delay \(5000 ms\)/],
     [['submit', 'f', '--timeout', 'soon'], /--timeout must be an integer/],
     [['submit', 'f', '--delay=-5'], /--delay must be an integer >= 0/],
     [['submit', 'f', '--run-at', 'tomorrowish'], /--run-at must be an ISO 8601 time or epoch ms/],

@@ -144,6 +144,9 @@ describe('submit options', () => {
     ['attempts NaN', { attempts: NaN }, /submit: attempts must be an integer from 1 to 1000, got NaN/],
     ['an unknown backoff type', { backoff: { type: 'linear', delay: 10 } }, /submit: backoff.type must be 'fixed' or 'exponential', got "linear"/],
     ['a backoff jitter over 1', { backoff: { type: 'fixed', delay: 10, jitter: 2 } }, /backoff.jitter must be a number from 0 to 1/],
+    // (a cap under the first wait makes every wait the cap: the two numbers read the other way round)
+    ['an exponential backoff capped below its delay', { backoff: { type: 'exponential', delay: 5000, max: 1000 } }, /submit: backoff.max \(1000 ms\) is below its delay \(5000 ms\)/],
+    ['a fixed backoff capped below its delay', { backoff: { type: 'fixed', delay: 50, max: 49 } }, /submit: backoff.max \(49 ms\) is below its delay \(50 ms\)/],
     ['a negative backoff', { backoff: -5 }, /submit: backoff must be an integer number of ms/],
     ['a timeout of 0', { timeout: 0 }, /submit: timeout must be an integer number of ms from 1/],
     ['an empty key', { key: '' }, /submit: key must be a non-empty string/],

@@ -24,7 +24,13 @@ export function parseInteger(name: string, raw: string, min = 0, max = Number.MA
 /** `--backoff`: ms (fixed), or exponential:ms[:max] */
 export function parseBackoff(raw: string): BackoffOption {
   const m = /^exponential:(\d+)(?::(\d+))?$/.exec(raw.trim());
-  if (m) return { type: 'exponential', delay: parseInteger('--backoff delay', m[1]!, 0, MAX_TIMEOUT), ...(m[2] !== undefined ? { max: parseInteger('--backoff max', m[2], 0, MAX_TIMEOUT) } : {}) };
+  if (m) {
+    const delay = parseInteger('--backoff delay', m[1]!, 0, MAX_TIMEOUT);
+    if (m[2] === undefined) return { type: 'exponential', delay };
+    const max = parseInteger('--backoff max', m[2], 0, MAX_TIMEOUT);
+    if (max < delay) throw new UsageError(`--backoff ${quote(raw)}: its max (${max} ms) is below its delay (${delay} ms), so every wait would be the max; write exponential:delay:max with max >= delay`);
+    return { type: 'exponential', delay, max };
+  }
   if (/^-?\d+$/.test(raw.trim())) return parseInteger('--backoff', raw, 0, MAX_TIMEOUT);
   throw new UsageError(`--backoff must be ms (fixed) or exponential:ms[:max], got ${quote(raw)}`);
 }
