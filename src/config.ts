@@ -30,7 +30,7 @@ export const REDIS_FIELDS = {
   port: { kind: 'port', default: 6379, doc: 'Redis port' },
   url: {
     kind: 'string',
-    doc: 'Redis URL: `redis://user:pass@host:port/db`, `rediss://...` (TLS), `redis+sentinel://user:pass@host:port,host:port/name/db` (Sentinel) or `redis+cluster://user:pass@host:port,host:port` (Cluster); instead of host/port (both: ConfigError)',
+    doc: 'Redis URL: `redis://user:pass@host:port/db`, `rediss://...` (TLS), `redis+sentinel://user:pass@host:port,host:port/name/db` (Sentinel) or `redis+cluster://user:pass@host:port,host:port` (Cluster); instead of host/port (both: ConfigError). A redis:// query may set `db`, `password`, `username` and `family` only, each once (other options go in this config)',
   },
   username: { kind: 'string', doc: 'Redis ACL user' },
   password: { kind: 'string', doc: 'Redis password' },

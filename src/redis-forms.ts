@@ -150,7 +150,27 @@ function checkUrl(url: string): string {
   const bad = (why: string) => new ConfigError(`redis.url (a ${scheme}:// url): ${why}`);
   decodePart(u.username, 'the user name', bad);
   decodePart(u.password, 'the password', bad);
+  checkQuery(u, bad);
   return scheme + url.slice(scheme.length);
+}
+
+/** the query parameters of a redis:// url that mean something here (ioredis reads these four) */
+const URL_PARAMETERS = ['db', 'password', 'username', 'family'];
+
+/**
+ * ioredis takes every query parameter of a url as a connection option of that name, a string:
+ * `?foo=bar` was dropped without a word, and `?connectTimeout=500` passed over the config's
+ * checks as the text "500". Only the four it reads as a url's own are taken, each once.
+ */
+function checkQuery(u: URL, bad: (why: string) => ConfigError): void {
+  const seen = new Set<string>();
+  for (const [name, value] of u.searchParams) {
+    // (names only: a value may be a password)
+    if (!URL_PARAMETERS.includes(name)) throw bad(`its query parameter ${quote(name)} is not one a url may set (${URL_PARAMETERS.join(', ')}); give other connection options in the redis config (or their CLI flags)`);
+    if (seen.has(name)) throw bad(`its query parameter ${quote(name)} is given twice`);
+    seen.add(name);
+    if (name === 'family' && !['0', '4', '6'].includes(value)) throw bad(`its family parameter must be 4 (IPv4), 6 (IPv6) or 0 (either), got ${quote(value)}`);
+  }
 }
 
 /**

@@ -26,7 +26,7 @@ describe("the database a worker's claims keep what they know under", () => {
   it('is the one its redis url names', () => {
     const db = (redis: Record<string, unknown>) => resolveRedisConfig(redis).db;
     expect(db({ url: 'redis://127.0.0.1:1/2' })).toBe(2);
-    expect(db({ url: 'redis://u:p@127.0.0.1:1/5?x=1' })).toBe(5);
+    expect(db({ url: 'redis://u:p@127.0.0.1:1/5?family=4' })).toBe(5);
     expect(db({ url: 'redis://127.0.0.1:1?db=3' })).toBe(3);
     expect(db({ url: 'redis://127.0.0.1:1' })).toBe(0);
     expect(db({ url: 'redis://127.0.0.1:1/' })).toBe(0);
