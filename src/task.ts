@@ -20,7 +20,8 @@ export interface Task<D = any> {
   /**
    * publish an event on `task-<id>-events` (pipelined; costs the task no round trip). Throws an
    * InvalidTaskError for a name the runtime reserves (`end`, `requeued`, `control-error`,
-   * `retrying`, `machine-state`), an empty name, or data JSON cannot carry.
+   * `retrying`, `machine-state`), an empty name, or data JSON cannot carry. Called after the
+   * function returned (the task ended), the event is dropped and the worker logs a warning.
    */
   emit(event: string, data?: unknown): void;
   /**
@@ -80,6 +81,8 @@ export interface LocalTask {
    * each when it first listens for its name (src/effects/task-actions.ts)
    */
   held?: Array<{ name: string; payload: unknown }>;
+  /** an emit came after its END was written here, and was logged (once a claim: the next are dropped without a word) */
+  lateEmitTold?: boolean;
   /** the partition it was claimed from (src/partitions.ts; 0 with one) */
   part: number;
   /**

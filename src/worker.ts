@@ -755,6 +755,7 @@ export class Worker extends MeteredProcess {
         listeners: undefined,
         listening: undefined,
         held: undefined,
+        lateEmitTold: undefined,
         part: part.index,
         epoch: claimedUnder,
       };
@@ -1424,7 +1425,17 @@ export class Worker extends MeteredProcess {
           this.actor?.send({ type: 'LEASES_LOST', ids: [t.id] });
           return { raw, gone: true };
         },
-        emit: (t, event, data) => this.publish(t, event, data),
+        emit: (t, event, data) => {
+          // Ended here (a timer or callback the function left behind): Redis would refuse it
+          // without a word (its lease is gone), so the word is said here, once a claim. A copy
+          // whose lease was lost is sent on, for emit.lua's fence to count.
+          if (t.settled && this.tasks.get(t.id) !== t) {
+            if (!t.lateEmitTold) log.warn(`task ${quote(t.id)}: emit(${quote(event)}) came after its function returned and the task ended here; the event is dropped (later ones of this run without a word)`);
+            t.lateEmitTold = true;
+            return;
+          }
+          this.publish(t, event, data);
+        },
         update: async (t, progress) => {
           // An old copy (its claim replaced by a later one of the same id) holds no lease; one
           // whose function returned and whose END is written is over (a timer it left behind)
