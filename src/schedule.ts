@@ -109,7 +109,7 @@ export function checkSchedule(name: unknown, spec: unknown, fn: unknown, data: u
   const ordered = Object.fromEntries(TASK_OPTIONS.filter((k) => Object.hasOwn(task, k)).map((k) => [k, (task as Record<string, unknown>)[k]])) as typeof task;
   // (and a backoff object in its checked form, its fields in one order and its defaults left
   // out: { delay, type } and { type, delay, jitter: 0 } are the backoff { type, delay } too)
-  if (ordered.backoff !== undefined && typeof ordered.backoff === 'object') ordered.backoff = checkBackoff(`${where}: backoff`, ordered.backoff);
+  if (ordered.backoff !== undefined && typeof ordered.backoff === 'object') ordered.backoff = checkBackoff(`${where}: backoff`, ordered.backoff, stored);
   const def: ScheduleDefinition = { spec: s, fn: fn as string, data: data === undefined ? null : data, options: ordered, overlap: overlap ?? 'allow' };
   // the task of a tick, as a monitor will build it: whatever would refuse it is refused now
   try {

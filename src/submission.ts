@@ -266,8 +266,13 @@ function checkMs(what: string, v: unknown, min: number): number {
   return v;
 }
 
-/** The backoff as it travels in the entry: ms (fixed), or the object with its defaults left out. */
-export function checkBackoff(what: string, b: unknown): number | { type: 'fixed' | 'exponential'; delay: number; jitter?: number; max?: number } {
+/**
+ * The backoff as it travels in the entry: ms (fixed), or the object with its defaults left out.
+ * `stored`: read back from Redis (a schedule's definition), where a max below the delay, which
+ * earlier versions took, is read as the backoff it always behaved as (every wait the max) rather
+ * than refused: refused, the schedule would never fire again.
+ */
+export function checkBackoff(what: string, b: unknown, stored = false): number | { type: 'fixed' | 'exponential'; delay: number; jitter?: number; max?: number } {
   if (typeof b === 'number') return checkMs(what, b, 0);
   if (!b || typeof b !== 'object' || Array.isArray(b)) throw new ConfigError(`${what} must be ms or { type: 'fixed' | 'exponential', delay, jitter?, max? }, got ${show(b)}`);
   const o = b as Record<string, unknown>;
@@ -284,7 +289,8 @@ export function checkBackoff(what: string, b: unknown): number | { type: 'fixed'
     out.max = checkMs(`${what}.max`, o.max, 0);
     // a cap below the first wait caps every wait: a fixed backoff of `max`, which is never what
     // `{ delay: 5000, max: 1000 }` meant (the two read the other way round)
-    if (out.max < out.delay) throw new ConfigError(`${what}.max (${out.max} ms) is below its delay (${out.delay} ms): every wait would be max; give max >= delay`);
+    if (out.max < out.delay && stored) out.delay = out.max;
+    else if (out.max < out.delay) throw new ConfigError(`${what}.max (${out.max} ms) is below its delay (${out.delay} ms): every wait would be max; give max >= delay`);
   }
   return out;
 }

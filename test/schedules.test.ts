@@ -223,6 +223,25 @@ describe('schedules', () => {
     expect(await redis.llen(keys.newQueue)).toBeLessThanOrEqual(1); // a wake marker at most
   }, 10_000);
 
+  it('a definition stored by an earlier version with a backoff capped below its delay still fires, with the waits it always had (every wait the cap)', async () => {
+    const o = server.options();
+    const { c, keys } = client(o);
+    // (what schedule() stored before such a backoff was refused: its JSON as checkSchedule wrote it)
+    const def = { spec: { every: 60_000 }, fn: 'job', data: null, options: { attempts: 3, backoff: { type: 'exponential' as const, delay: 5000, max: 1000 } }, overlap: 'allow' };
+    await redis.hset(keys.schedules.defs, 'old', JSON.stringify(def));
+    await redis.zadd(keys.schedules.due, 1, 'old');
+    await expect(c.schedule('new', { every: 60_000 }, 'job', null, def.options)).rejects.toThrow(/backoff.max \(1000 ms\) is below its delay \(5000 ms\)/);
+    const { firings } = await monitor(o, { checkTaskInterval: 100 });
+    await until(() => firings.length >= 1, 'the old schedule handled', 5000);
+    expect(firings[0]).toMatchObject({ name: 'old', outcome: 'fired' });
+    // (queued as its entry on the new-task list: no group or priority to place it by)
+    const entries = (await redis.lrange(keys.newQueue, 0, -1)).map((e) => JSON.parse(e) as { id?: string });
+    expect(entries.find((e) => e.id === firings[0]!.id)).toMatchObject({ attempts: 3, backoff: { type: 'exponential', delay: 1000, max: 1000 } });
+    const [s] = await c.schedules();
+    expect(s).toMatchObject({ name: 'old' });
+    expect(s!.invalid).toBeUndefined();
+  }, 10_000);
+
   it('a hand-edited definition is not fired: its due time is dropped once, schedules() shows it invalid', async () => {
     const o = server.options();
     const { c, keys } = client(o);
