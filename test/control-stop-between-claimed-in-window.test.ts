@@ -14,7 +14,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
-import { until, type RedisServer } from './helpers/redis-server.js';
+import { handedBack } from './helpers/queued-again.js';
+import type { RedisServer } from './helpers/redis-server.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -23,23 +24,6 @@ const cleanup = redisPerFile((s) => {
   server = s;
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** a task handed back by a worker of `job` that stopped as it ran: QUEUED again, attempt 0, claims 1 */
-async function handedBack(o: ReturnType<RedisServer['options']>, c: Client): Promise<string> {
-  let firstRuns = 0;
-  const w1 = new Worker({ port: 0, redis: o, stopGrace: 100 });
-  w1.addTaskFunction('job', (t) => {
-    firstRuns++;
-    return new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(new Error('aborted'))));
-  });
-  cleanup.push(() => w1.stop());
-  await w1.start();
-  const id = await c.submit('job');
-  await until(async () => firstRuns === 1, 'the first attempt running');
-  await w1.stop();
-  expect(await c.get(id)).toMatchObject({ state: 'QUEUED', attempt: 0 });
-  return id;
-}
 
 describe('a stop of a task queued again, a claim coming as the stop answers', () => {
   it('through a slow link (a second each way): the stop that found it between attempts holds', async () => {
@@ -51,7 +35,9 @@ describe('a stop of a task queued again, a claim coming as the stop answers', ()
     cleanup.push(() => slow.close());
     // (its first calls made before the link slows: what it learns once is learnt)
     expect(await slow.control(await c.submit('other'), 'stop')).toBe('waiting');
-    const id = await handedBack(o, c);
+    // a task handed back by a worker of `job` that stopped as it ran: QUEUED again, attempt 0, claims 1
+    const id = await handedBack(o, c, cleanup, 'job');
+    expect(await c.get(id)).toMatchObject({ state: 'QUEUED', attempt: 0 });
     // an idle worker of `job`, its claims held back until the stop has run in Redis
     await c.pause('job');
     let nextRuns = 0;

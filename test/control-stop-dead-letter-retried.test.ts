@@ -7,8 +7,8 @@
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, Worker } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { Client, Worker } from '../src/index.js';
+import { killedAsItRan, startQuickMonitor } from './helpers/queued-again.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -26,14 +26,8 @@ describe('a stop of a task whose dead letter was retried', () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const dead = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100 }, [], ['sleep']);
-    cleanup.push(() => dead.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 60_000 }, { key: 'k' });
-    await dead.waitFor(new RegExp(`^STARTED ${id} 1`));
-    await dead.kill('SIGKILL');
-    const m = new Monitor({ redis: o, taskTimeout: 300, checkTaskInterval: 50, maxAttempts: 1 });
-    cleanup.push(() => m.stop());
-    await m.start();
+    const id = await killedAsItRan(o, c, cleanup, { options: { key: 'k' } });
+    const m = await startQuickMonitor(o, cleanup, { maxAttempts: 1 });
     const [letter] = await until(async () => {
       const l = await c.deadLetters();
       return l.length ? l : null;

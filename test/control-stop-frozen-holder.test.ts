@@ -6,8 +6,8 @@
  * it again.
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { Client } from '../src/index.js';
+import { runningOnWorkerProcess, startQuickMonitor } from './helpers/queued-again.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -23,15 +23,10 @@ describe('a stop of a task requeued while its worker was frozen', () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const frozen = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100 }, [], ['sleep']);
-    cleanup.push(() => frozen.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 4000 });
-    await frozen.waitFor(new RegExp(`^STARTED ${id} 1`));
+    const { worker: frozen, id } = await runningOnWorkerProcess(o, c, cleanup, { ms: 4000 });
     frozen.proc.kill('SIGSTOP');
     cleanup.push(async () => void frozen.proc.kill('SIGCONT'));
-    const m = new Monitor({ redis: o, taskTimeout: 300, checkTaskInterval: 50 });
-    cleanup.push(() => m.stop());
-    await m.start();
+    await startQuickMonitor(o, cleanup);
     await until(async () => (await c.get(id))?.state === 'QUEUED', 'the task requeued', 10_000);
     expect(await c.control(id, 'stop')).toBe('cancelled');
     frozen.proc.kill('SIGCONT');

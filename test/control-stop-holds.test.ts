@@ -12,8 +12,8 @@
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, Worker } from '../src/index.js';
-import { spawnWorker } from './helpers/processes.js';
+import { Client, Worker } from '../src/index.js';
+import { runningOnWorkerProcess, startQuickMonitor } from './helpers/queued-again.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -63,10 +63,7 @@ describe('a control stop of a running task whose message is lost', () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const dead = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100 }, [], ['sleep']);
-    cleanup.push(() => dead.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 60_000 });
-    await dead.waitFor(new RegExp(`^STARTED ${id} 1`));
+    const { worker: dead, id } = await runningOnWorkerProcess(o, c, cleanup);
     dead.proc.kill('SIGSTOP');
     await c.control(id, 'stop');
     await dead.kill('SIGKILL');
@@ -76,9 +73,7 @@ describe('a control stop of a running task whose message is lost', () => {
     w.addTaskFunction('sleep', other.fn);
     cleanup.push(() => w.stop());
     await w.start();
-    const m = new Monitor({ redis: o, taskTimeout: 300, checkTaskInterval: 50 });
-    cleanup.push(() => m.stop());
-    await m.start();
+    await startQuickMonitor(o, cleanup);
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'cancelled' });
     expect(other.seen.runs).toBe(0);
   }, 30_000);

@@ -8,10 +8,10 @@
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, Worker } from '../src/index.js';
+import { Client, Worker } from '../src/index.js';
 import { expectNoneRunning } from './helpers/limits.js';
-import { spawnWorker } from './helpers/processes.js';
-import { until, type RedisServer } from './helpers/redis-server.js';
+import { handedBack, requeuedTask } from './helpers/queued-again.js';
+import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
@@ -52,17 +52,7 @@ describe('a stop of a grouped, limited, keyed task queued again', () => {
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     await limited(c);
-    let runs = 0;
-    const w = new Worker({ port: 0, redis: o, stopGrace: 100 });
-    w.addTaskFunction('sleep', (t) => {
-      runs++;
-      return new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(new Error('aborted'))));
-    });
-    cleanup.push(() => w.stop());
-    await w.start();
-    const id = await c.submit('sleep', null, opts);
-    await until(async () => runs === 1, 'the task running');
-    await w.stop();
+    const id = await handedBack(o, c, cleanup, 'sleep', opts);
     expect(await c.get(id)).toMatchObject({ state: 'QUEUED' });
     expect(await redis.keys(`${o.keyPrefix}new-task:f:*`)).not.toEqual([]);
     expect(await redis.hgetall(`${o.keyPrefix}new-task:keys`)).toEqual({ k: id });
@@ -75,16 +65,7 @@ describe('a stop of a grouped, limited, keyed task queued again', () => {
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     await limited(c);
-    const dead = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100 }, [], ['sleep']);
-    cleanup.push(() => dead.kill('SIGKILL'));
-    const id = await c.submit('sleep', { ms: 60_000 }, opts);
-    await dead.waitFor(new RegExp(`^STARTED ${id} 1`));
-    await dead.kill('SIGKILL');
-    const m = new Monitor({ redis: o, taskTimeout: 300, checkTaskInterval: 50 });
-    cleanup.push(() => m.stop());
-    await m.start();
-    await until(async () => (await c.get(id))?.state === 'QUEUED', 'the task requeued', 10_000);
-    await m.stop();
+    const id = await requeuedTask(o, c, cleanup, opts);
     expect(await redis.keys(`${o.keyPrefix}new-task:f:*`)).not.toEqual([]);
     expect(await redis.hgetall(`${o.keyPrefix}new-task:keys`)).toEqual({ k: id });
     expect(await c.control(id, 'stop')).toBe('cancelled');

@@ -6,9 +6,10 @@
  */
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { Client, Worker } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { newTaskIdIn } from '../src/partitions.js';
-import { until, type RedisServer } from './helpers/redis-server.js';
+import { expectCancelledForGood, handedBack } from './helpers/queued-again.js';
+import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
@@ -19,7 +20,6 @@ const cleanup = redisPerFile((s, r) => {
 });
 
 const N = 4;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a stop of a task queued again, in a swarm in partitions', () => {
   for (const part of [1, 3]) {
@@ -27,31 +27,11 @@ describe('a stop of a task queued again, in a swarm in partitions', () => {
       const r = { port: server.port, keyPrefix: `{stop-parts-${part}}:`, partitions: N };
       const c = new Client({ redis: r });
       cleanup.push(() => c.close());
-      let runs = 0;
-      const w1 = new Worker({ port: 0, redis: r, stopGrace: 100 });
-      w1.addTaskFunction('job', (t) => {
-        runs++;
-        return new Promise((_, reject) => t.signal.addEventListener('abort', () => reject(new Error('aborted'))));
-      });
-      cleanup.push(() => w1.stop());
-      await w1.start();
-      const id = await c.submit('job', null, { id: newTaskIdIn(part, N), group: 'g' });
-      await until(async () => runs === 1, 'the task running');
-      await w1.stop();
+      const id = await handedBack(r, c, cleanup, 'job', { id: newTaskIdIn(part, N), group: 'g' });
       expect(await c.get(id)).toMatchObject({ state: 'QUEUED' });
       const queuedIn = await redis.keys(`{stop-parts-${part}:${part}*}:*:f:*`);
       expect(queuedIn.length).toBeGreaterThan(0);
-      expect(await c.control(id, 'stop')).toBe('cancelled');
-      expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
-      const w2 = new Worker({ port: 0, redis: r });
-      w2.addTaskFunction('job', async () => {
-        runs++;
-        return 'ran';
-      });
-      cleanup.push(() => w2.stop());
-      await w2.start();
-      await sleep(500);
-      expect(runs).toBe(1);
+      await expectCancelledForGood(r, c, cleanup, [id], 'job');
       expect(await redis.keys(`{stop-parts-${part}:*}:*:f:*`)).toEqual([]);
     }, 30_000);
   }

@@ -9,9 +9,9 @@
  * waits), and says so.
  */
 import { describe, expect, it } from 'vitest';
-import { Client, Monitor, Worker } from '../src/index.js';
+import { Client } from '../src/index.js';
 import { runMain } from './helpers/cli.js';
-import { spawnWorker } from './helpers/processes.js';
+import { expectCancelledForGood, handedBack, nextWorker, requeuedTask } from './helpers/queued-again.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -20,87 +20,29 @@ const cleanup = redisPerFile((s) => {
   server = s;
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** a function that runs 30 s unless aborted; `runs` counts its calls */
-function longFunction() {
-  const seen = { runs: 0 };
-  const fn = (t: { signal: AbortSignal }) =>
-    new Promise((_, reject) => {
-      seen.runs++;
-      const timer = setTimeout(() => reject(new Error('ran to its end')), 30_000);
-      t.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        reject(new Error('aborted'));
-      });
-    });
-  return { seen, fn };
-}
-
-/** a task of `sleep` whose worker was SIGKILLed as it ran, requeued by a monitor: QUEUED, with no worker to take it */
-async function requeuedTask(o: ReturnType<RedisServer['options']>, c: Client): Promise<string> {
-  const dead = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100 }, [], ['sleep']);
-  cleanup.push(() => dead.kill('SIGKILL'));
-  const id = await c.submit('sleep', { ms: 60_000 });
-  await dead.waitFor(new RegExp(`^STARTED ${id} 1`));
-  await dead.kill('SIGKILL');
-  const m = new Monitor({ redis: o, taskTimeout: 300, checkTaskInterval: 50 });
-  cleanup.push(() => m.stop());
-  await m.start();
-  await until(async () => (await c.get(id))?.state === 'QUEUED', 'the task requeued', 10_000);
-  await m.stop();
-  return id;
-}
-
-/** a worker of `sleep` that counts its runs, started now: a task still queued runs here */
-async function nextWorker(o: ReturnType<RedisServer['options']>) {
-  const next = longFunction();
-  const w = new Worker({ port: 0, redis: o });
-  w.addTaskFunction('sleep', next.fn);
-  cleanup.push(() => w.stop());
-  await w.start();
-  return next.seen;
-}
-
-/** a stop of task `id` cancels it, and a worker of its function started after it never runs it */
-async function expectCancelledForGood(o: ReturnType<RedisServer['options']>, c: Client, id: string) {
-  expect(await c.control(id, 'stop')).toBe('cancelled');
-  expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
-  const seen = await nextWorker(o);
-  await sleep(500);
-  expect(seen.runs).toBe(0);
-}
-
 describe('a control stop of a task queued again after a claim', () => {
   it('requeued by a monitor (its worker died): cancelled, and no other worker runs it', async () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const id = await requeuedTask(o, c);
-    await expectCancelledForGood(o, c, id);
+    const id = await requeuedTask(o, c, cleanup);
+    await expectCancelledForGood(o, c, cleanup, [id]);
   }, 30_000);
 
   it('handed back by its worker as it stopped (the attempt given back: attempt 0): cancelled, and no other worker runs it', async () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const first = longFunction();
-    const w = new Worker({ port: 0, redis: o, stopGrace: 100 });
-    w.addTaskFunction('sleep', first.fn);
-    cleanup.push(() => w.stop());
-    await w.start();
-    const id = await c.submit('sleep');
-    await until(async () => first.seen.runs === 1, 'the task running');
-    await w.stop();
+    const id = await handedBack(o, c, cleanup, 'sleep');
     expect(await c.get(id)).toMatchObject({ state: 'QUEUED', attempt: 0 });
-    await expectCancelledForGood(o, c, id);
+    await expectCancelledForGood(o, c, cleanup, [id]);
   }, 30_000);
 
   it('through the CLI: says it was cancelled between attempts', async () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const id = await requeuedTask(o, c);
+    const id = await requeuedTask(o, c, cleanup);
     const r = await runMain(['control', id, 'stop', '--key-prefix', o.keyPrefix!], { REDIS_URL: server.url });
     expect(r).toEqual({ code: 0, stdout: `task ${id} was between attempts (queued to run again): cancelled, its next attempt will not run\n`, stderr: '' });
     expect(await c.get(id)).toMatchObject({ state: 'END', outcome: 'cancelled' });
@@ -114,7 +56,7 @@ describe('what a control resolves with', () => {
     cleanup.push(() => c.close());
     const id = await c.submit('sleep');
     expect(await c.control(id, 'stop')).toBe('waiting');
-    const seen = await nextWorker(o);
+    const seen = await nextWorker(o, cleanup);
     await until(async () => seen.runs === 1, 'the task running');
     expect(await c.control(id, 'stop')).toBe('stopping');
     expect(await c.wait(id, { timeout: 5000 })).toMatchObject({ outcome: 'stopped' });
