@@ -9,7 +9,7 @@
 import { nanoid } from 'nanoid';
 import { ConfigError, InvalidTaskError } from './errors.js';
 import { quote } from './quote.js';
-import { jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, nonFiniteInside, readsAsJson, thrownText, wellFormed } from './wire.js';
+import { jsonChangesInside, jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, readsAsJson, thrownText, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
 
 /** How long to wait before the next attempt, when an attempt failed. */
@@ -200,7 +200,7 @@ export function buildSubmission(
     entry.data = data === undefined ? null : text === undefined ? data : readsAsJson(text) ? JSON.stringify(text) : text;
     raw = JSON.stringify(entry);
     // (the check reads the data again: what throws then is refused as at its first reading)
-    inside = nonFiniteInside(data, raw);
+    inside = jsonChangesInside(data, raw);
   } catch (e) {
     throw new InvalidTaskError(`${where}: data of task ${quote(id)} is not JSON-serialisable: ${thrownText(e)}`);
   }

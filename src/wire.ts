@@ -150,18 +150,18 @@ export function thrownText(e: unknown): string {
 }
 
 /**
- * What JSON.stringify changes without an error inside `v`, whose JSON is `json`, so the value
- * would arrive as other than it was: what it is, the key or index that holds it, and what JSON
- * would write for it; undefined when there is none. Found: a number JSON writes as null (NaN
- * or an infinity), a function or a Symbol inside an array (written as null), and a Map or a Set
- * with entries (written as `{}`). Kept as JSON writes it, not found: undefined inside an array
- * (null) or as an object's value (left out), and a function or a Symbol as an object's value
- * (left out): these leave no trace in the text, and an optional field set to undefined is
- * common. The walk is JSON.stringify's own (a toJSON applied as it applies it) and runs only
- * when the text holds a `null` or a `{}`, the only traces of what it finds: typical data is not
- * walked.
+ * What JSON.stringify changes without an error inside `v`, so the value would arrive as other
+ * than it was: what it is, the key or index that holds it, and what JSON would write for it;
+ * undefined when there is none. `json` is a text that holds v's JSON (its own, or that of the
+ * entry or message it is written into). Found: a number JSON writes as null (NaN or an
+ * infinity), a function or a Symbol inside an array (written as null), and a Map or a Set with
+ * entries (written as `{}`). Kept as JSON writes it, not found: undefined inside an array (null)
+ * or as an object's value (left out), and a function or a Symbol as an object's value (left
+ * out): these leave no trace in the text, and an optional field set to undefined is common. The
+ * walk is JSON.stringify's own (a toJSON applied as it applies it) and runs only when the text
+ * holds a `null` or a `{}`, the only traces of what it finds: typical data is not walked.
  */
-export function nonFiniteInside(v: unknown, json: string): string | undefined {
+export function jsonChangesInside(v: unknown, json: string): string | undefined {
   if (!json.includes('null') && !json.includes('{}')) return undefined;
   let found: string | undefined;
   const at = (k: string) => (k === '' ? '' : ` (at ${quote(k)})`);
@@ -226,7 +226,7 @@ export function formatControl(c: ControlInput): string {
     try {
       json = JSON.stringify({ event_name: c.event_name, event: c.event });
       // (the check reads the value again: what throws then is refused as at its first reading)
-      inside = nonFiniteInside(c.event, json);
+      inside = jsonChangesInside(c.event, json);
     } catch (e) {
       throw new InvalidTaskError(`control "${c.event_name}": its event is not JSON-serialisable: ${thrownText(e)}`);
     }
@@ -297,7 +297,7 @@ export function formatEvent(event: string, data: unknown, at = Date.now()): stri
   try {
     json = JSON.stringify({ event, data: data === undefined ? null : data, at });
     // (the check reads the value again: what throws then is refused as at its first reading)
-    inside = nonFiniteInside(data, json);
+    inside = jsonChangesInside(data, json);
   } catch (e) {
     throw new InvalidTaskError(`event "${event}": data is not JSON-serialisable: ${thrownText(e)}`);
   }
@@ -514,7 +514,7 @@ export function resultJson(v: unknown): string {
   try {
     json = JSON.stringify(v) as string | undefined;
     // (the check reads the value again: what throws then is refused as at its first reading)
-    if (json !== undefined) inside = nonFiniteInside(v, json);
+    if (json !== undefined) inside = jsonChangesInside(v, json);
   } catch (e) {
     let why: string;
     try {
