@@ -60,8 +60,16 @@ if state == 'END' then
   if ARGV[3] ~= '' and redis.call('HGET', key, 'cancel_call') == ARGV[3] then return 'cancelled' end
   return 'ended'
 end
--- a stop of a task no claim has taken yet: left as it is (a count edited into junk reads as none)
-if ARGV[5] == 'stop' and not ((state == 'DELAYED' and h[6] == 'retry') or (state == 'QUEUED' and ((int(h[7]) or 0) > 0 or (int(h[8]) or 0) > 0))) then
+-- the task is between two attempts, a run under way that no worker holds: DELAYED for a retry's
+-- backoff, or QUEUED again after a claim, its `claims` or `attempt` counted (a count edited into
+-- junk reads as none)
+local function betweenAttempts()
+  if state == 'DELAYED' then return h[6] == 'retry' end
+  if state == 'QUEUED' then return (int(h[7]) or 0) > 0 or (int(h[8]) or 0) > 0 end
+  return false
+end
+-- a stop of a task no claim has taken yet: left as it is
+if ARGV[5] == 'stop' and not betweenAttempts() then
   if state == 'QUEUED' or state == 'DELAYED' or (not state and redis.call('SISMEMBER', KEYS[3], id) == 1) then return 'waiting' end
   return 'unknown'
 end
