@@ -31,11 +31,11 @@ function gate() {
   return { p, open };
 }
 
-async function swarm(concurrency = 4) {
+async function swarm(concurrency = 4, heartbeatInterval = 1000) {
   const o = server.options();
   const c = new Client({ redis: o });
   const log = collectingLogger();
-  const w = new Worker({ port: 0, redis: o, concurrency, logger: log.logger });
+  const w = new Worker({ port: 0, redis: o, concurrency, heartbeatInterval, logger: log.logger });
   cleanup.push(() => c.close(), () => w.stop());
   return { o, c, w, log, keys: keysFor(o.keyPrefix) };
 }
@@ -133,6 +133,64 @@ describe('an END refused at a key it would write', () => {
     await redis.del(keys.delayed);
     const t = await c.wait('r-1', { timeout: 5000 });
     expect({ outcome: t.outcome, result: t.result, attempt: t.attempt, runs }).toEqual({ outcome: 'succeeded', result: 'second', attempt: 2, runs: 2 });
+  });
+
+  it("a plain task whose swarm's `ended` list is damaged: nothing written until mended, then ended whole, listed for cleanup once", async () => {
+    const { o, c, w, keys } = await swarm();
+    const first = gate();
+    w.addTaskFunction('f', async () => {
+      await first.p;
+      return 'done';
+    });
+    await w.start();
+    await c.submit('f', 1, { id: 'p-1' });
+    await until(async () => (await c.get('p-1'))?.state === 'RUNNING', 'p-1 runs');
+    const ends = await endsOf(o, 'p-1');
+    await redis.set(keys.ended, 'not a list');
+    first.open();
+    await new Promise((r) => setTimeout(r, 500));
+    // refused whole: RUNNING under its lease, in the lease index, no end told
+    expect((await c.get('p-1'))?.state).toBe('RUNNING');
+    expect(await redis.zscore(keys.leases, 'p-1')).not.toBeNull();
+    expect(ends).toEqual([]);
+    await redis.del(keys.ended);
+    expect((await c.wait('p-1', { timeout: 5000 })).outcome).toBe('succeeded');
+    await until(() => ends.length === 1, 'the end of p-1 told');
+    expect(await redis.lrange(keys.ended, 0, -1)).toEqual(['p-1']);
+    expect(await redis.zscore(keys.leases, 'p-1')).toBeNull();
+  });
+
+  it('a plain task, or a retry, whose lease index is damaged: nothing written (not even `ended` or the task set) until mended', async () => {
+    // (heartbeats a long way apart: a renew, refused too, would send the worker to reconcile)
+    const { o, c, w, keys } = await swarm(4, 20_000);
+    const both = gate();
+    let runs = 0;
+    w.addTaskFunction('f', async (task) => {
+      await both.p;
+      if (task.id === 'r-1' && ++runs === 1) throw new Error('first attempt fails');
+      return task.id;
+    });
+    await w.start();
+    await c.submit('f', 1, { id: 'p-1' });
+    await c.submit('f', 1, { id: 'r-1', attempts: 2, backoff: 50 });
+    await until(async () => (await c.get('p-1'))?.state === 'RUNNING' && (await c.get('r-1'))?.state === 'RUNNING', 'both run');
+    const ends = await endsOf(o, 'p-1');
+    const held = await redis.zrange(keys.leases, 0, -1, 'WITHSCORES');
+    await redis.set(keys.leases, 'not a zset');
+    both.open();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await c.get('p-1'))?.state).toBe('RUNNING');
+    expect((await c.get('r-1'))?.state).toBe('RUNNING');
+    expect(ends).toEqual([]);
+    expect(await redis.llen(keys.ended)).toBe(0);
+    expect((await redis.smembers(keys.taskSet)).sort()).toEqual(['p-1', 'r-1']);
+    await redis.del(keys.leases);
+    for (let i = 0; i < held.length; i += 2) await redis.zadd(keys.leases, held[i + 1]!, held[i]!);
+    expect((await c.wait('p-1', { timeout: 5000 })).outcome).toBe('succeeded');
+    const r = await c.wait('r-1', { timeout: 5000 });
+    expect({ outcome: r.outcome, attempt: r.attempt, runs }).toEqual({ outcome: 'succeeded', attempt: 2, runs: 2 });
+    await until(() => ends.length === 1, 'the end of p-1 told');
+    expect(await redis.zcard(keys.leases)).toBe(0);
   });
 
   it('does not hold back the plain ENDs that travel with it', async () => {

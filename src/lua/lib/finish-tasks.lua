@@ -60,6 +60,20 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       -- had written the task END and stopped: its group out of every turn, its dedupe key held,
       -- its end never told; and every END after it in the call was left unwritten.
       local why = ((h[4] and h[4] ~= '') or h[5] or retry) and endRefusal(Q, h[4], h[5], retry)
+      -- The swarm-wide keys every END writes beside the hash come before it: `ended` (for a
+      -- retry the task set), which a refusal ends the call at, before anything of this END is
+      -- written; then the lease index, asked with pcall, the first taken back when it refuses.
+      -- Written after the hash, a key damaged by hand (WRONGTYPE) ended the call halfway: the
+      -- task END out of `ended` (never cleaned up) or a retry DELAYED in the task set, its end
+      -- untold, every END after it unwritten. (Inline, and one pcall: this is every END's path.)
+      if not why then
+        local first = redis.call(retry and 'SREM' or 'RPUSH', retry and taskSet or ended, id)
+        local r = redis.pcall('ZREM', leases, id)
+        if type(r) == 'table' then
+          if not retry then redis.call('RPOP', ended) elseif first == 1 then redis.call('SADD', taskSet, id) end
+          why = r.err
+        end
+      end
       if why then
         out[#out + 1] = why
       elseif retry then
@@ -69,8 +83,6 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
         -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
         redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
         redis.call('HDEL', key, 'lease')
-        redis.call('ZREM', leases, id)
-        redis.call('SREM', taskSet, id)
         -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
         local first = firstDue(Q)
         -- (at its place, kept: retries due at one ms are promoted in their places' order; one
@@ -94,8 +106,6 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
         -- (a success after a retry: the error kept from the failed attempt is in its history, not
         -- the task's; only a retry writes one, so a first attempt is spared the HDEL)
         if outcome == 'succeeded' and h[8] ~= '1' then redis.call('HDEL', key, 'error') end
-        redis.call('ZREM', leases, id)
-        redis.call('RPUSH', ended, id)
         release(Q, h[3], h[4])
         if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
         -- (the attempt and worker that ended it, the worker named by its lease
