@@ -4,6 +4,7 @@
  * InvalidTaskError naming what was wrong, or, for events (which are only ever read), as a
  * well-formed event.
  */
+import { types } from 'node:util';
 import { InvalidTaskError, NonRetryableError } from './errors.js';
 import { quote } from './quote.js';
 import type { ControlCommand } from '../machines/worker.js';
@@ -459,7 +460,7 @@ export function serializeError(e: unknown): StoredError {
   try {
     // (an Error made in another realm, a vm context or a test environment, fails instanceof but
     // carries the brand: JSON would store it as {})
-    if (e instanceof Error || Object.prototype.toString.call(e) === '[object Error]') {
+    if (e instanceof Error || isNativeError(e)) {
       const err = e as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
       const out: StoredError = { name: String(err.name), message: String(err.message) };
       const code = err.code;
@@ -480,6 +481,16 @@ export function serializeError(e: unknown): StoredError {
 }
 
 const UNREADABLE = 'the task function gave a value that cannot be read';
+
+/**
+ * An Error of any realm, by its brand (the [[ErrorData]] slot): not Object.prototype.toString's
+ * '[object Error]', which any object can claim with Symbol.toStringTag (and a Proxy's get trap
+ * answers), nor missed for an Error whose class names itself otherwise.
+ */
+function isNativeError(e: unknown): boolean {
+  const isError = (Error as { isError?: (v: unknown) => boolean }).isError;
+  return typeof isError === 'function' ? isError(e) : types.isNativeError(e);
+}
 
 /**
  * What a thrown object's toString says, when the object (or its class) gave itself one; not the
