@@ -163,13 +163,21 @@ const URL_PARAMETERS = ['db', 'password', 'username', 'family'];
  * checks as the text "500". Only the four it reads as a url's own are taken, each once.
  */
 function checkQuery(u: URL, bad: (why: string) => ConfigError): void {
+  // A password holding an unencoded "?" ends the authority there: the rest of it, its "@" and
+  // the host read as the query. Refused, such a query is not shown, not even a name from it.
+  const refuse = (why: string) =>
+    u.search.includes('@')
+      ? bad(`its query, holding an "@", is no query a url may have: is it the rest of a password that holds a "?" (or a "#" or "/")? %-encode those in the password (%3F, %23, %2F)`)
+      : bad(why);
   const seen = new Set<string>();
   for (const [name, value] of u.searchParams) {
     // (names only: a value may be a password)
-    if (!URL_PARAMETERS.includes(name)) throw bad(`its query parameter ${quote(name)} is not one a url may set (${URL_PARAMETERS.join(', ')}); give other connection options in the redis config (or their CLI flags)`);
+    if (!URL_PARAMETERS.includes(name)) throw refuse(`its query parameter ${quote(name)} is not one a url may set (${URL_PARAMETERS.join(', ')}); give other connection options in the redis config (or their CLI flags)`);
     if (seen.has(name)) throw bad(`its query parameter ${quote(name)} is given twice`);
     seen.add(name);
-    if (name === 'family' && !['0', '4', '6'].includes(value)) throw bad(`its family parameter must be 4 (IPv4), 6 (IPv6) or 0 (either), got ${quote(value)}`);
+    if (name === 'family' && !['0', '4', '6'].includes(value)) throw refuse(`its family parameter must be 4 (IPv4), 6 (IPv6) or 0 (either), got ${quote(value)}`);
+    // (urlDb, after this, says what is wrong with any other db: it shows the value)
+    if (name === 'db' && !/^\d+$/.test(value) && u.search.includes('@')) throw refuse('');
   }
 }
 
