@@ -83,6 +83,11 @@ export interface LocalTask {
   held?: Array<{ name: string; payload: unknown }>;
   /** an emit came after its END was written here, and was logged (once a claim: the next are dropped without a word) */
   lateEmitTold?: boolean;
+  /**
+   * its machine released it with its END written here (not given up: an END refused, its lease
+   * lost, a halt): what it emits after its function returned is told as late, not sent
+   */
+  endedHere?: boolean;
   /** the partition it was claimed from (src/partitions.ts; 0 with one) */
   part: number;
   /**

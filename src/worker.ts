@@ -756,6 +756,7 @@ export class Worker extends MeteredProcess {
         listening: undefined,
         held: undefined,
         lateEmitTold: undefined,
+        endedHere: undefined,
         part: part.index,
         epoch: claimedUnder,
       };
@@ -1428,8 +1429,9 @@ export class Worker extends MeteredProcess {
         emit: (t, event, data) => {
           // Ended here (a timer or callback the function left behind): Redis would refuse it
           // without a word (its lease is gone), so the word is said here, once a claim. A copy
-          // whose lease was lost is sent on, for emit.lua's fence to count.
-          if (t.settled && this.tasks.get(t.id) !== t) {
+          // whose lease was lost, or that was given up (its END refused, a halt), did not end
+          // here: it is sent on, for emit.lua's fence to count.
+          if (t.settled && t.endedHere) {
             if (!t.lateEmitTold) log.warn(`task ${quote(t.id)}: emit(${quote(event)}) came after its function returned and the task ended here; the event is dropped (later ones of this run without a word)`);
             t.lateEmitTold = true;
             return;
@@ -1439,7 +1441,7 @@ export class Worker extends MeteredProcess {
         update: async (t, progress) => {
           // An old copy (its claim replaced by a later one of the same id) holds no lease; one
           // whose function returned and whose END is written is over (a timer it left behind)
-          if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id, t.settled ? 'ended' : 'lost');
+          if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id, t.settled && t.endedHere ? 'ended' : 'lost');
           if (progress !== undefined) this.publish(t, 'progress', progress);
           // Redis lost or not reconciled yet: the machine holds the leases; answer here.
           if (!this.live) return;

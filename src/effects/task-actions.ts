@@ -135,6 +135,7 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       t.held = undefined;
       telemetry.released(t, context.outcome, context.abandoned, context.error);
       if (t.timeout) disarmAttemptTimer(t);
+      t.endedHere = !context.abandoned;
       deps.release(t);
     },
     startRun: taskRunner({
