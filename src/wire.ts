@@ -495,15 +495,18 @@ function isNativeError(e: unknown): boolean {
 /**
  * What a thrown object's toString says, when the object (or its class) gave itself one; not the
  * built-in ones of plain objects, arrays and dates, whose JSON says more. A toString that
- * throws or gives no string is passed over.
+ * throws or gives no string is passed over, and so is one that says no more than
+ * Object.prototype.toString ("[object Object]"): another realm's (a vm context's, a test
+ * environment's) is not this realm's, and its dates are told by their brand.
  */
 function ownText(e: unknown): string | undefined {
-  if (e === null || typeof e !== 'object' || Array.isArray(e) || e instanceof Date) return undefined;
+  if (e === null || typeof e !== 'object' || Array.isArray(e) || types.isDate(e)) return undefined;
   try {
     const toString = (e as { toString?: unknown }).toString;
     if (typeof toString !== 'function' || toString === Object.prototype.toString) return undefined;
     const text: unknown = toString.call(e);
-    return typeof text === 'string' ? text : undefined;
+    if (typeof text !== 'string' || text === Object.prototype.toString.call(e)) return undefined;
+    return text;
   } catch {
     return undefined;
   }
