@@ -4,10 +4,15 @@
  * another line of a log (the CLI prints a message's first line).
  */
 
-/** Control characters (newlines above all) shown as escapes, so a value stays on its line. */
+/**
+ * Control characters (newlines above all) shown as escapes, so a value stays on its line: C0,
+ * DEL, the C1 controls (U+0085 NEL is a line break to Python's splitlines and to terminals, U+009B
+ * CSI starts a terminal's escape sequence: a schedule name holding one broke `task-swarm
+ * schedules`' one line per schedule) and the Unicode line and paragraph separators.
+ */
 export function escapeControls(s: string): string {
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
     const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
     return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });

@@ -113,6 +113,25 @@ describe('task-swarm schedule / schedules / unschedule', () => {
     });
   }
 
+  it('a name or function holding a C1 control (NEL U+0085, CSI U+009B) is listed escaped: one line per schedule, no terminal control', async () => {
+    const s = swarm();
+    const names = ['next\u0085line', 'csi\u009b31mred', 'plain'];
+    for (const name of names) expect((await s.run('schedule', name, 'fn\u0085x', '--every', '60000')).code).toBe(0);
+    const list = await s.run('schedules');
+    expect(list.code, list.stderr).toBe(0);
+    // (Python's splitlines, and a terminal, take NEL for a line break; CSI starts an escape sequence)
+    expect(list.stdout).not.toMatch(/[\u0080-\u009f]/);
+    const lines = list.stdout.trimEnd().split(/\r\n|[\n\r\u0085\u2028\u2029]/);
+    expect(lines).toEqual([
+      expect.stringMatching(/^"csi\\u009b31mred": every 60000 ms -> "fn\\u0085x"; /),
+      expect.stringMatching(/^"next\\u0085line": every 60000 ms -> "fn\\u0085x"; /),
+      expect.stringMatching(/^"plain": every 60000 ms/),
+    ]);
+    const set = await s.run('schedule', 'next\u0085line', 'fn\u0085x', '--every', '60000');
+    expect(set.stdout).toMatch(/^unchanged "next\\u0085line": [^\u0080-\u009f]*\n$/);
+    await s.client.close();
+  });
+
   it('help lists the commands and their options', async () => {
     const r = await runMain(['--help'], {});
     expect(r.stdout).toMatch(/^ {2}schedule +queue a task at every tick/m);
