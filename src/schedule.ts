@@ -95,7 +95,7 @@ export function checkScheduleName(where: string, name: unknown): string {
 export function checkSchedule(name: unknown, spec: unknown, fn: unknown, data: unknown, options: unknown, stored = false): { name: string; def: ScheduleDefinition; json: string } {
   const n = checkScheduleName('schedule', name);
   const where = `schedule "${n}"`;
-  const s = checkSpec(where, spec, !stored);
+  const s = checkSpec(where, spec);
   const o = options ?? {};
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${where}: options must be an object`);
   const { overlap, ...task } = o as ScheduleOptions & Record<string, unknown>;
@@ -127,7 +127,12 @@ export function taskOf(name: string, def: ScheduleDefinition, tick: number, wher
   return buildSubmission(def.fn, def.data, { ...(def.options as SubmitOptions), id: scheduleTaskId(name, tick) }, where);
 }
 
-function checkSpec(where: string, spec: unknown, future: boolean): ScheduleDefinition['spec'] {
+/**
+ * The spec checked and normalised. Whether a cron has a tick left is not judged here, on the
+ * host's clock: setSchedule judges it on Redis's, which the ticks are read on (a host clock ahead
+ * of Redis's refused a cron whose last ticks were still to come there).
+ */
+function checkSpec(where: string, spec: unknown): ScheduleDefinition['spec'] {
   if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw new ConfigError(`${where}: spec must be { cron, tz? } or { every }, got ${show(spec)}`);
   const o = spec as Record<string, unknown>;
   const keys = Object.keys(o);
@@ -145,13 +150,11 @@ function checkSpec(where: string, spec: unknown, future: boolean): ScheduleDefin
   if (typeof tz !== 'string' || tz === '' || !zoneExists(tz)) throw new ConfigError(`${where}: tz must be an IANA time zone (e.g. "Europe/Berlin"), got ${show(o.tz)}`);
   if (typeof o.cron !== 'string' || o.cron.trim() === '') throw new ConfigError(`${where}: cron must be a cron expression, got ${show(o.cron)}`);
   const cron = o.cron.trim();
-  let c: Cron;
   try {
-    c = cronOf(cron, tz);
+    cronOf(cron, tz);
   } catch (e) {
     throw new ConfigError(`${where}: cron ${JSON.stringify(cron)} does not parse: ${(e as Error).message}`);
   }
-  if (future && c.nextRun() === null) throw new ConfigError(`${where}: cron ${JSON.stringify(cron)} never fires from now on`);
   return { cron, tz };
 }
 

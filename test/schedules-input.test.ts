@@ -2,7 +2,7 @@
  * Schedule input: every mistake is a ConfigError naming the option, before anything is written;
  * cron ticks in a time zone are croner's, across a DST change too.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Cron } from 'croner';
 import type { Redis } from 'ioredis';
 import { Client, ConfigError } from '../src/index.js';
@@ -64,6 +64,40 @@ describe('schedule input', () => {
     const c = new Client({ redis: server.options() });
     cleanup.push(() => c.close());
     await expect(c.unschedule('' as string)).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe("whether a cron fires from now on is judged on Redis's clock, not the host's", () => {
+  /** Redis's year, read by TIME */
+  const redisYear = async () => new Date(Number((await redis.time())[0]) * 1000).getUTCFullYear();
+
+  it('a host clock ahead of Redis does not refuse a cron whose ticks are still to come on Redis', async () => {
+    const y = await redisYear();
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(y + 2, 5, 1) });
+    try {
+      const r = await c.schedule('once', { cron: `0 0 0 1 1 * ${y + 1}` }, 'f');
+      expect(r).toEqual({ changed: true, next: Date.UTC(y + 1, 0, 1) });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a host clock behind Redis does not let in a cron whose last tick Redis has passed: refused, nothing written', async () => {
+    const y = await redisYear();
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.UTC(y - 2, 5, 1) });
+    try {
+      const err = await c.schedule('gone', { cron: `0 0 0 1 1 * ${y - 1}` }, 'f').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toBe(`schedule "gone": cron "0 0 0 1 1 * ${y - 1}" never fires from now on`);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await redis.keys(`${o.keyPrefix}*schedules*`)).toEqual([]);
   });
 });
 

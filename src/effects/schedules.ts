@@ -21,10 +21,14 @@ export type { FiringResult };
 export type Firing = FiringResult['firings'][number];
 export type FiringOutcome = Firing['outcome'];
 
-/** Resolves true when written, false when the very same schedule was set already. */
+/**
+ * Resolves true when written, false when the very same schedule was set already. A cron with no
+ * tick left after Redis's now (the clock its ticks are read on, not the host's) is a ConfigError,
+ * nothing written.
+ */
 export async function setSchedule(redis: Connection, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean }> {
   const first = firstTick(spec, await redisTimeAt(redis, keys.schedules.due));
-  if (first === null) throw new ConfigError(`schedule "${name}": cron never fires from now on`);
+  if (first === null) throw new ConfigError(`schedule "${name}": cron ${'cron' in spec ? JSON.stringify(spec.cron) : ''} never fires from now on`);
   const k = keys.schedules;
   return { changed: (await runScript(redis, 'set-schedule', [k.defs, k.due, keys.adminCalls], [name, json, first, adminCallToken()])) === 1 };
 }
