@@ -126,7 +126,7 @@ function renderStatus(s) {
   if (machines) drawChart($('#chart-monitor'), machines.monitor, sweeping.length ? { active: sweeping } : {});
   $('#dead tbody').innerHTML = s.dead.map((d) => '<tr><td>' + esc(d.key) + '</td><td>' + esc(d.reason) + '</td><td>' + esc(d.id) + '</td><td>' + ago(d.at, s.now) + '</td><td><button data-retry="' + esc(d.key) + '">retry</button><button data-purge="' + esc(d.key) + '">purge</button></td></tr>').join('') || '<tr><td class="muted">none</td></tr>';
   $('#limits tbody').innerHTML = s.limits.map((l) => '<tr><td>limit ' + esc(l.function ? 'function ' + l.function : 'group ' + l.group) + '</td><td class="limit">' + esc(limitText(l)) + '</td><td>running ' + esc(l.running) + '</td></tr>').join('') || '<tr><td class="muted">no limits</td></tr>';
-  $('#schedules tbody').innerHTML = s.schedules.map((x) => '<tr><td>schedule ' + esc(x.name) + '</td><td>' + esc(x.function ?? '') + '</td><td>next ' + (x.next ? new Date(x.next).toISOString() : '') + '</td></tr>').join('') || '<tr><td class="muted">no schedules</td></tr>';
+  $('#schedules tbody').innerHTML = s.schedules.map((x) => '<tr><td>schedule ' + esc(x.name) + '</td><td>' + esc(x.fn) + '</td><td>next ' + (x.next ? new Date(x.next).toISOString() : '') + '</td></tr>').join('') || '<tr><td class="muted">no schedules</td></tr>';
 }
 
 /** a task's last event: its name, the start of its data, how long ago */
