@@ -1396,9 +1396,9 @@ export class Client {
     // it (a submit) wait until it is answered, not to reach Redis first.
     return this.holdingLater(async () => {
       await ready;
-      const { changed } = await setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
-      const next = await this.redis.zscore(this.keys.schedules.due, s.name);
-      return { changed, next: next === null ? null : Number(next) };
+      // (its due time read in the script's own step: read after it, it could be the next tick
+      // of another client's schedule of that name, set in between)
+      return setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
     });
   }
 

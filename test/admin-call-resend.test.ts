@@ -244,10 +244,11 @@ describe('an administrative script run again with its call token', () => {
     await redis.hset(k.schedules.defs, 'n', '{}');
     expect(await twice('unschedule', [k.schedules.defs, k.schedules.due, k.schedules.last, k.adminCalls], ['n', 'u'], ['n', 'u2'])).toEqual([1, 1, 0]);
 
-    // schedule: its answer is kept with its token (a call that found the same definition answers 0 again)
+    // schedule: its answer is kept with its token (a call that found the same definition answers 0 again),
+    // told with the due time it leaves
     const sched = [k.schedules.defs, k.schedules.due, k.adminCalls];
-    expect(await twice('set-schedule', sched, ['m', '{"a":1}', '5', 'c'], ['m', '{"a":1}', '5', 'c2'])).toEqual([1, 1, 0]);
-    expect(await twice('set-schedule', sched, ['m', '{"a":1}', '5', 'd'], ['m', '{"a":2}', '5', 'd2'])).toEqual([0, 0, 1]);
+    expect(await twice('set-schedule', sched, ['m', '{"a":1}', '5', 'c'], ['m', '{"a":1}', '5', 'c2'])).toEqual([[1, '5'], [1, '5'], [0, '5']]);
+    expect(await twice('set-schedule', sched, ['m', '{"a":1}', '6', 'd'], ['m', '{"a":2}', '7', 'd2'])).toEqual([[0, '5'], [0, '5'], [1, '7']]);
     expect(await redis.hget(k.schedules.defs, 'm')).toBe('{"a":2}');
 
     await redis.sadd(k.paused, 'f');

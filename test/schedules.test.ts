@@ -187,6 +187,37 @@ describe('schedules', () => {
     expect(info).toMatchObject({ name: 's', data: { x: 2 }, options: { priority: 3 }, next: d.next, last: null, lastId: null });
   });
 
+  it('two clients setting the same name at once: each is told the next tick of the schedule it set, not of the other', async () => {
+    const o = server.options();
+    const { c: c1 } = client(o);
+    const { c: c2 } = client(o);
+    await c1.schedule('warm', { every: 60_000 }, 'job');
+    // c2's set lands right after c1's script, before c1 has read what to answer: sent as c1's
+    // next command would go out (after the script's reply), and that command held until it is done
+    const conn = (c1 as unknown as { redis: Redis }).redis;
+    const send = conn.sendCommand.bind(conn);
+    let seen = false;
+    let other: Promise<{ next: number | null }> | undefined;
+    conn.sendCommand = ((cmd: { name: string }, ...rest: unknown[]) => {
+      if (cmd.name.toLowerCase() === 'fcall') seen = true;
+      else if (seen && other === undefined) {
+        other = c2.schedule('race', { every: 3_600_000 }, 'other');
+        return other.then(() => send(cmd as never, ...(rest as [])));
+      }
+      return send(cmd as never, ...(rest as []));
+    }) as typeof conn.sendCommand;
+    const mine = await c1.schedule('race', { every: 60_000 }, 'job');
+    conn.sendCommand = send;
+    const theirs = await (other ?? c2.schedule('race', { every: 3_600_000 }, 'other'));
+    expect(mine.changed).toBe(true);
+    const [info] = (await c1.schedules()).filter((x) => x.name === 'race');
+    // the last set stands (c2's)
+    expect(info).toMatchObject({ fn: 'other', next: theirs.next });
+    // c1 is told its own first tick: a minute away, not the hour of c2's schedule
+    expect(mine.next).not.toBe(theirs.next);
+    expect(mine.next! - (theirs.next! - 3_600_000)).toBeLessThan(60_000 + 5_000);
+  });
+
   it("the same options in another order are the same schedule (an app's restart must not start an `every` over: restarted more often than it, it never fired)", async () => {
     const o = server.options();
     const { c } = client(o);

@@ -22,15 +22,17 @@ export type Firing = FiringResult['firings'][number];
 export type FiringOutcome = Firing['outcome'];
 
 /**
- * Resolves true when written, false when the very same schedule was set already. A cron with no
+ * Resolves changed true when written, false when the very same schedule was set already; next,
+ * its due time as the script left it (null: none), read in the same step. A cron with no
  * tick left after Redis's now (the clock its ticks are read on, not the host's) is a ConfigError,
  * nothing written.
  */
-export async function setSchedule(redis: Connection, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean }> {
+export async function setSchedule(redis: Connection, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean; next: number | null }> {
   const first = firstTick(spec, await redisTimeAt(redis, keys.schedules.due));
   if (first === null) throw new ConfigError(`schedule "${name}": cron ${'cron' in spec ? JSON.stringify(spec.cron) : ''} never fires from now on`);
   const k = keys.schedules;
-  return { changed: (await runScript(redis, 'set-schedule', [k.defs, k.due, keys.adminCalls], [name, json, first, adminCallToken()])) === 1 };
+  const [written, due] = (await runScript(redis, 'set-schedule', [k.defs, k.due, keys.adminCalls], [name, json, first, adminCallToken()])) as [number, string];
+  return { changed: written === 1, next: due === '' ? null : Number(due) };
 }
 
 /** Resolves false when no schedule has that name (unschedule.lua). */
