@@ -41,6 +41,11 @@ async function workerPath(concurrency: number): Promise<number> {
   let done!: () => void;
   const all = new Promise<void>((r) => (done = r));
   const idle = fromCallback(() => () => {});
+  // (claims wait for the control subscription to be live: CONTROL_READY)
+  const controlReady = fromCallback(({ sendBack }) => {
+    sendBack({ type: 'CONTROL_READY' });
+    return () => {};
+  });
   const task = instantTask((id) => {
     box.actor!.send({ type: 'TASKS_SETTLED', ids: [id] });
     if (++ended === N) done();
@@ -52,7 +57,7 @@ async function workerPath(concurrency: number): Promise<number> {
       register: promiseEffect<void>(async () => {}),
       heartbeat: idle,
       refreshPeers: idle,
-      controlListener: idle,
+      controlListener: controlReady,
       redisWatch: idle,
       awaitRedis: idle,
       waitForTask: promiseEffect<{ tasks: ClaimedTask[] }, { free: number }>(() => new Promise(() => {})),
