@@ -187,6 +187,17 @@ describe('dashboard in a browser', () => {
     }
   }, 60_000);
 
+  it("schedules are listed with their function and next tick (the page read a field the overview's schedules do not have: the function column was empty)", async () => {
+    const { next } = await client.schedule('nightly-report', { cron: '0 3 * * *' }, 'report', null);
+    try {
+      await page.reload();
+      const row = page.locator('#schedules tr', { hasText: 'schedule nightly-report' });
+      await expect.poll(() => row.locator('td').allTextContents(), { timeout: 10_000 }).toEqual(['schedule nightly-report', 'report', `next ${new Date(next!).toISOString()}`]);
+    } finally {
+      await client.unschedule('nightly-report');
+    }
+  }, 60_000);
+
   it('dead letters are listed, and purged or retried from the page with the token', async () => {
     const q = server.client();
     await q.lpush(`${redis.keyPrefix as string}new-task`, 'not json', '{"id":"dl-no-function"}');
