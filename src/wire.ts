@@ -461,12 +461,16 @@ export function serializeError(e: unknown): StoredError {
     // (an Error made in another realm, a vm context or a test environment, fails instanceof but
     // carries the brand: JSON would store it as {})
     if (e instanceof Error || isNativeError(e)) {
-      const err = e as { name?: unknown; message?: unknown; code?: unknown; stack?: unknown };
-      const out: StoredError = { name: String(err.name), message: String(err.message) };
-      const code = err.code;
+      // (each field read on its own: one whose getter throws, a `name` say, is that field
+      // unreadable, not the whole error and its message with it)
+      const err = e as Record<'name' | 'message' | 'code' | 'stack', unknown>;
+      const name = fieldText(err, 'name');
+      const message = fieldText(err, 'message');
+      const out: StoredError = { name: name ?? 'Error', message: message === null ? UNREADABLE : (message ?? '') };
+      const code = fieldOf(err, 'code');
       if (typeof code === 'string') out.code = code;
-      const stack = err.stack;
-      if (stack) out.stack = String(stack);
+      const stack = fieldText(err, 'stack');
+      if (stack) out.stack = stack;
       return out;
     }
     // An object that says what it is in its own toString is stored as those words: its JSON
@@ -481,6 +485,25 @@ export function serializeError(e: unknown): StoredError {
 }
 
 const UNREADABLE = 'the task function gave a value that cannot be read';
+
+/** a field of a thrown value, or undefined when reading it throws */
+function fieldOf<K extends string>(o: Record<K, unknown>, k: K): unknown {
+  try {
+    return o[k];
+  } catch {
+    return undefined;
+  }
+}
+
+/** a field of a thrown value as text: undefined when absent, null when reading or writing it throws */
+function fieldText<K extends string>(o: Record<K, unknown>, k: K): string | null | undefined {
+  try {
+    const v = o[k];
+    return v === undefined ? undefined : String(v);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * An Error of any realm, by its brand (the [[ErrorData]] slot): not Object.prototype.toString's
