@@ -7,7 +7,7 @@ import { CLIENT_PATIENCE_MS, type Client, type TaskInfo } from '../client.js';
 import { RuntimeError } from './errors.js';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../errors.js';
 import { within } from '../within.js';
-import { eventLine, isObject, isoTime, printJson, quote, text } from './format.js';
+import { eventLine, isObject, isoTime, printJson, quote, shellWord, text } from './format.js';
 import { PROG, type CliIO } from './io.js';
 import { isProgress, ProgressDisplay } from './progress.js';
 import { watchRedis } from './redis-session.js';
@@ -182,7 +182,12 @@ async function explainWait(display: ProgressDisplay, client: Client, id: string,
       t?.state === 'DELAYED' ? `DELAYED until ${isoTime(t.runAt) ?? '?'}${t.reason === 'retry' ? ` (a retry: attempt ${t.attempt} failed)` : ''}` : 'QUEUED';
     const f = s.functions[name];
     if (!f || f.workers === 0) display.line(`task ${quote(id)} waits, ${waits}: no live worker serves function ${quote(name)} (it runs when one that does starts)`);
-    else if (s.paused || f.paused) display.line(`task ${quote(id)} waits, ${waits}: ${s.paused ? 'the swarm is' : `function ${quote(name)} is`} paused (\`${PROG} resume\`)`);
+    // (each pause is lifted by its own resume: a bare `resume` leaves a paused function paused)
+    else if (s.paused || f.paused) {
+      const what = s.paused && f.paused ? `the swarm and function ${quote(name)} are` : s.paused ? 'the swarm is' : `function ${quote(name)} is`;
+      const how = [s.paused ? `\`${PROG} resume\`` : '', f.paused ? `\`${PROG} resume ${name.startsWith('-') ? '-- ' : ''}${shellWord(name)}\`` : ''].filter(Boolean).join(' and ');
+      display.line(`task ${quote(id)} waits, ${waits}: ${what} paused (${how})`);
+    }
     else if (t?.state === 'DELAYED') display.line(`task ${quote(id)} waits, ${waits}`);
   } catch {
     // only a hint: the wait itself goes on

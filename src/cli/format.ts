@@ -32,6 +32,15 @@ export function showJson(v: unknown, indent?: number): string {
 
 export { escapeControls, quote } from '../quote.js';
 
+/**
+ * `v` as one word a POSIX shell reads back as `v`: a hint that names a command to run must name
+ * the very function, spaces and quotes included (control characters escaped, as in any line).
+ */
+export function shellWord(v: string): string {
+  if (/^[A-Za-z0-9_./:@%+=,-]+$/.test(v)) return v;
+  return `'${escapeControls(v).replace(/'/g, `'\\''`)}'`;
+}
+
 /** Any value as text for a human line: strings as they are (escaped), the rest as JSON. */
 export function text(v: unknown): string {
   return typeof v === 'string' ? escapeControls(v) : showJson(v);

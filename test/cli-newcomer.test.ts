@@ -1,0 +1,51 @@
+/**
+ * What a newcomer met trying the README's commands and the library's calls for the first time:
+ * each case is a line that told them the wrong thing to do, or too little to see their mistake.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { Worker } from '../src/index.js';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { cliSwarm } from './helpers/cli.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const swarm = () => cliSwarm(server, redis, `newcomer${++n}:`);
+
+describe('wait on a task of a paused function', () => {
+  it('names the resume that lifts that pause: a bare `resume` lifts only the swarm-wide one', async () => {
+    const s = swarm();
+    const worker = new Worker({ port: 0, redis: { ...server.options(), keyPrefix: s.prefix }, logger: quiet });
+    worker.addTaskFunction('echo', (t) => t.data);
+    worker.addTaskFunction('my fn', (t) => t.data);
+    await worker.start();
+    try {
+      expect((await s.run('pause', 'echo')).code).toBe(0);
+      const waited = await s.run('submit', 'echo', '1', '--wait', '--wait-timeout', '500');
+      expect(waited.code).toBe(1);
+      expect(waited.stderr).toMatch(/waits, QUEUED: function "echo" is paused \(`task-swarm resume echo`\)$/m);
+      // the hint, run as told, lifts the pause
+      expect((await s.run('resume', 'echo')).stdout).toBe('resumed function "echo"\n');
+
+      expect((await s.run('pause', 'my fn')).code).toBe(0);
+      expect((await s.run('pause')).code).toBe(0);
+      const both = await s.run('submit', 'my fn', '2', '--wait', '--wait-timeout', '500');
+      expect(both.stderr).toMatch(/: the swarm and function "my fn" are paused \(`task-swarm resume` and `task-swarm resume 'my fn'`\)$/m);
+    } finally {
+      await worker.stop();
+      await s.client.close();
+    }
+  });
+});
