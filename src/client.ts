@@ -1120,13 +1120,13 @@ export class Client {
     const pollInterval = options.pollInterval ?? 5000;
     const goneAfter = options.goneAfter ?? 30_000;
     if (typeof timeout !== 'number' || !(timeout >= 0) || timeout > MAX_TIMER) {
-      throw new ConfigError(`wait: timeout must be a number of ms between 0 and ${MAX_TIMER}, got ${String(timeout)}`);
+      throw new ConfigError(`wait: timeout must be a number of ms between 0 and ${MAX_TIMER}, got ${quote(timeout)}`);
     }
     if (typeof pollInterval !== 'number' || !(pollInterval >= 1) || pollInterval > MAX_TIMER) {
-      throw new ConfigError(`wait: pollInterval must be a number of ms between 1 and ${MAX_TIMER}, got ${String(pollInterval)}`);
+      throw new ConfigError(`wait: pollInterval must be a number of ms between 1 and ${MAX_TIMER}, got ${quote(pollInterval)}`);
     }
     if (typeof goneAfter !== 'number' || !(goneAfter >= 0) || goneAfter > MAX_TIMER) {
-      throw new ConfigError(`wait: goneAfter must be a number of ms between 0 and ${MAX_TIMER}, got ${String(goneAfter)}`);
+      throw new ConfigError(`wait: goneAfter must be a number of ms between 0 and ${MAX_TIMER}, got ${quote(goneAfter)}`);
     }
     // (the submits made before it sent now; its reads, through get(), go out after them)
     void this.submitsFirst();
