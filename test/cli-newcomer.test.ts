@@ -49,3 +49,29 @@ describe('wait on a task of a paused function', () => {
     }
   });
 });
+
+describe('pause and limit of a function no worker serves and no task has', () => {
+  it('a misspelt name is done as asked, with one warning line naming the functions the swarm knows', async () => {
+    const s = swarm();
+    const worker = new Worker({ port: 0, redis: { ...server.options(), keyPrefix: s.prefix }, logger: quiet });
+    worker.addTaskFunction('resize', (t) => t.data);
+    await worker.start();
+    try {
+      const warning = /^task-swarm: warning: no live worker serves function "rezise" and no task of it waits or runs: is the name right\? \(known: "resize"\)\n$/;
+      const paused = await s.run('pause', 'rezise');
+      expect(paused).toMatchObject({ code: 0, stdout: 'paused function "rezise": no new claims; running tasks go on\n' });
+      expect(paused.stderr).toMatch(warning);
+      const limited = await s.run('limit', 'rezise', '--concurrency', '2');
+      expect(limited).toMatchObject({ code: 0, stdout: 'function "rezise": concurrency 2 (running 0)\n' });
+      expect(limited.stderr).toMatch(warning);
+
+      // the name the swarm serves, or a removal, says nothing more
+      expect(await s.run('pause', 'resize')).toMatchObject({ code: 0, stderr: '' });
+      expect(await s.run('limit', 'resize', '--concurrency', '2')).toMatchObject({ code: 0, stderr: '' });
+      expect(await s.run('limit', 'rezise', '--remove')).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      await worker.stop();
+      await s.client.close();
+    }
+  });
+});

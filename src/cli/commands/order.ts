@@ -1,6 +1,6 @@
 /** The order of the queue: `limit`, `limits`, `pause`, `resume`; and `status`, which says what waits and why. */
 import { Option } from 'commander';
-import type { SwarmStats } from '../../client.js';
+import type { Client, SwarmStats } from '../../client.js';
 import { LIMIT_MAX, type Limit, type LimitInfo, type LimitTarget } from '../../effects/limits.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';
@@ -34,8 +34,25 @@ async function runLimit(inv: Invocation): Promise<number> {
     await client.setLimit(target, remove ? null : limit);
     const shown = (await client.limits()).find((l) => (fn !== undefined ? l.function === fn : l.group === group));
     inv.io.stdout.write(shown ? describeLimit(shown) + '\n' : `${fn !== undefined ? `function ${quote(fn)}` : `group ${quote(group!)}`}: no limit\n`);
+    if (fn !== undefined && !remove) await warnUnknownFunction(inv, client, fn);
     return 0;
   });
+}
+
+/**
+ * A warning when no live worker serves `fn` and no task of it waits or runs: most often a
+ * misspelt name, which `pause` and `limit` would otherwise take in silence (a function named
+ * ahead of its deploy is legitimate, so it is no refusal). Nothing when the counts cannot be
+ * read (an ACL user that may not), or when tasks not yet routed may be of it.
+ */
+async function warnUnknownFunction(inv: Invocation, client: Client, fn: string): Promise<void> {
+  const s = await client.stats().catch(() => undefined);
+  if (!s || s.queued > 0) return;
+  const f = s.functions[fn];
+  if (f && (f.workers > 0 || f.queued > 0 || f.running > 0 || f.delayed > 0)) return;
+  const known = Object.entries(s.functions).filter(([name, x]) => name !== fn && (x.workers > 0 || x.queued > 0 || x.running > 0 || x.delayed > 0));
+  const list = known.length ? ` (known: ${known.map(([name]) => quote(name)).sort().join(', ')})` : '';
+  inv.warn(`no live worker serves function ${quote(fn)} and no task of it waits or runs: is the name right?${list}`);
 }
 
 const OPTIONAL_FUNCTION: Positional = { syntax: '[function]', noun: 'function name', doc: 'only this function (default: the whole swarm)' };
@@ -49,6 +66,7 @@ function runPause(what: 'pause' | 'resume'): (inv: Invocation) => Promise<number
       if (what === 'pause') {
         await client.pause(fn);
         inv.io.stdout.write(`paused ${target}: no new claims; running tasks go on\n`);
+        if (fn !== undefined) await warnUnknownFunction(inv, client, fn);
       } else inv.io.stdout.write((await client.resume(fn)) ? `resumed ${target}\n` : `${target} was not paused\n`);
       if (what === 'resume' && fn !== undefined && (await client.stats()).paused) inv.warn(`the swarm as a whole is still paused (\`${PROG} resume\`)`);
       return 0;
