@@ -75,3 +75,29 @@ describe('pause and limit of a function no worker serves and no task has', () =>
     }
   });
 });
+
+describe('submit --key that another task holds', () => {
+  it('prints that task\'s id, and says on stderr that nothing new was submitted', async () => {
+    const s = swarm();
+    try {
+      const first = await s.run('submit', 'report', '{"day":1}', '--key', 'daily', '--delay', '60000');
+      expect(first).toMatchObject({ code: 0, stderr: '' });
+      const holder = first.stdout.trim();
+      const again = await s.run('submit', 'report', '{"day":2}', '--key', 'daily');
+      expect(again).toMatchObject({ code: 0, stdout: `${holder}\n` });
+      expect(again.stderr).toBe(`task-swarm: warning: key "daily" is held by task "${holder}" (queued, delayed or running): nothing new submitted; its id follows\n`);
+      expect((await s.client.get(holder))?.data).toEqual({ day: 1 });
+      // with --id too: the id printed is the holder's, not the one given
+      const given = await s.run('submit', 'report', '{"day":3}', '--key', 'daily', '--id', 'mine');
+      expect(given).toMatchObject({ code: 0, stdout: `${holder}\n` });
+      expect(given.stderr).toMatch(/nothing new submitted/);
+      expect(await s.client.get('mine')).toBeNull();
+      // a key nobody holds: a task of its own, nothing said
+      const fresh = await s.run('submit', 'report', '{"day":4}', '--key', 'weekly', '--group', 'g1');
+      expect(fresh).toMatchObject({ code: 0, stderr: '' });
+      expect((await s.client.get(fresh.stdout.trim()))).toMatchObject({ key: 'weekly', group: 'g1', data: { day: 4 } });
+    } finally {
+      await s.client.close();
+    }
+  });
+});

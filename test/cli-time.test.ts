@@ -76,7 +76,7 @@ describe('task-swarm submit, time options', () => {
       await s.client.submit('nobody', null, { id: 'holder', key: 'k' });
       const r = await s.run('submit', 'failsAtOnce', '--key', 'k', '--wait', '--wait-timeout', '500');
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^submitted holder; waiting for its end$/m);
+      expect(r.stderr).toMatch(/^key "k" is held by task "holder" \(queued, delayed or running\): nothing new submitted; waiting for its end$/m);
       expect(r.stderr).toMatch(/task "holder" did not end within 500 ms/);
     } finally {
       await w.stop();

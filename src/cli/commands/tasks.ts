@@ -78,9 +78,23 @@ async function runSubmit(inv: Invocation): Promise<number> {
   if (v.delay !== undefined) options.delay = v.delay as number;
   if (v.runAt !== undefined) options.runAt = v.runAt as number;
   if (typeof v.key === 'string') options.key = v.key;
+  // A key another task holds gives that task's id back, which alone looked like a new
+  // submission: the id drawn here tells the two apart, and stderr says which it was.
+  const held = (given: string, drawn: string): string | undefined =>
+    given !== drawn && options.key !== undefined ? `key ${quote(options.key)} is held by task ${quote(given)} (queued, delayed or running): nothing new submitted` : undefined;
   return withClient(inv, async (client) => {
     if (!wait) {
-      io.stdout.write((await client.submit(fn, data, options)) + '\n');
+      if (options.key === undefined) {
+        io.stdout.write((await client.submit(fn, data, options)) + '\n');
+        return 0;
+      }
+      if (options.group !== undefined) checkGroup('submit: group', options.group);
+      checkKey('submit: key', options.key);
+      const drawn = options.id ?? client.drawId({ group: options.group, key: options.key });
+      const taskId = await client.submit(fn, data, { ...options, id: drawn });
+      const note = held(taskId, drawn);
+      if (note) inv.warn(`${note}; its id follows`);
+      io.stdout.write(taskId + '\n');
       return 0;
     }
     // The id is drawn first (the client's drawId: written as an id it drew, queued_at and all),
@@ -92,7 +106,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
     const id = options.id ?? client.drawId({ group: options.group, key: options.key });
     const submit = async () => {
       const taskId = await client.submit(fn, data, { ...options, id });
-      io.stderr.write(`submitted ${escapeControls(taskId)}; waiting for its end\n`);
+      io.stderr.write(`${held(taskId, id) ?? `submitted ${escapeControls(taskId)}`}; waiting for its end\n`);
       return taskId;
     };
     return reportEnd(io, await submitAndWait(io, client, id, timeout, fn, submit));
