@@ -101,3 +101,31 @@ describe('submit --key that another task holds', () => {
     }
   });
 });
+
+describe('submit --id of a task submitted before, the very same', () => {
+  it('prints the id and says on stderr that nothing new was submitted, and how that task stands', async () => {
+    const s = swarm();
+    const worker = new Worker({ port: 0, redis: { ...server.options(), keyPrefix: s.prefix }, logger: quiet });
+    worker.addTaskFunction('report', (t) => t.data);
+    await worker.start();
+    try {
+      const first = await s.run('submit', 'report', '{"day":1}', '--id', 'nightly-1', '--wait');
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toMatch(/^submitted nightly-1; waiting for its end$/m);
+      const again = await s.run('submit', 'report', '{"day":1}', '--id', 'nightly-1');
+      expect(again).toMatchObject({
+        code: 0,
+        stdout: 'nightly-1\n',
+        stderr: 'task-swarm: warning: task "nightly-1" was submitted before, the very same task (ended succeeded): nothing new submitted; its id follows\n',
+      });
+      const waited = await s.run('submit', 'report', '{"day":1}', '--id', 'nightly-1', '--wait');
+      expect(waited.code).toBe(0);
+      expect(waited.stderr).toMatch(/^task "nightly-1" was submitted before, the very same task \(ended succeeded\): nothing new submitted; waiting for its end$/m);
+      // an id of its own: nothing said
+      expect(await s.run('submit', 'report', '{"day":2}', '--id', 'nightly-2')).toMatchObject({ code: 0, stdout: 'nightly-2\n', stderr: '' });
+    } finally {
+      await worker.stop();
+      await s.client.close();
+    }
+  });
+});

@@ -71,9 +71,11 @@ describe('task-swarm CLI', () => {
     const prefix = `clid${Date.now()}:`;
     const first = await cli(['submit', 'f', '1', '--id', 'dup-cli', '--key-prefix', prefix]);
     expect(first).toMatchObject({ code: 0, stdout: 'dup-cli\n', stderr: '' });
-    // the very same task again is the same submission (a resend is answered so too): its id
+    // the very same task again is the same submission (a resend is answered so too): its id,
+    // and a warning that nothing new was queued
     const again = await cli(['submit', 'f', '1', '--id', 'dup-cli', '--key-prefix', prefix]);
-    expect(again).toMatchObject({ code: 0, stdout: 'dup-cli\n', stderr: '' });
+    expect(again).toMatchObject({ code: 0, stdout: 'dup-cli\n' });
+    expect(again.stderr).toMatch(/^task-swarm: warning: task "dup-cli" was submitted before, the very same task \(QUEUED\): nothing new submitted; its id follows\n$/);
     const other = await cli(['submit', 'f', '2', '--id', 'dup-cli', '--key-prefix', prefix]);
     expect(other.code).toBe(1);
     expect(other.stdout).toBe('');

@@ -78,21 +78,30 @@ async function runSubmit(inv: Invocation): Promise<number> {
   if (v.delay !== undefined) options.delay = v.delay as number;
   if (v.runAt !== undefined) options.runAt = v.runAt as number;
   if (typeof v.key === 'string') options.key = v.key;
-  // A key another task holds gives that task's id back, which alone looked like a new
-  // submission: the id drawn here tells the two apart, and stderr says which it was.
-  const held = (given: string, drawn: string): string | undefined =>
-    given !== drawn && options.key !== undefined ? `key ${quote(options.key)} is held by task ${quote(given)} (queued, delayed or running): nothing new submitted` : undefined;
   return withClient(inv, async (client) => {
+    // A submit that queues nothing new gives an id back all the same, which alone looked like a
+    // new submission: a key another task holds (told by the id drawn here), or an --id whose very
+    // same task was submitted before (told by reading it first; it may have ended long ago).
+    // stderr says which it was.
+    const before = options.id !== undefined ? await client.get(options.id).catch(() => null) : null;
+    const unchanged = (given: string, drawn: string): string | undefined => {
+      if (given !== drawn && options.key !== undefined) return `key ${quote(options.key)} is held by task ${quote(given)} (queued, delayed or running): nothing new submitted`;
+      if (given === drawn && before) {
+        const now = before.state === 'END' ? `ended ${before.outcome ?? '?'}` : before.state;
+        return `task ${quote(given)} was submitted before, the very same task (${now}): nothing new submitted`;
+      }
+      return undefined;
+    };
     if (!wait) {
-      if (options.key === undefined) {
+      if (options.key === undefined && options.id === undefined) {
         io.stdout.write((await client.submit(fn, data, options)) + '\n');
         return 0;
       }
       if (options.group !== undefined) checkGroup('submit: group', options.group);
-      checkKey('submit: key', options.key);
+      if (options.key !== undefined) checkKey('submit: key', options.key);
       const drawn = options.id ?? client.drawId({ group: options.group, key: options.key });
       const taskId = await client.submit(fn, data, { ...options, id: drawn });
-      const note = held(taskId, drawn);
+      const note = unchanged(taskId, drawn);
       if (note) inv.warn(`${note}; its id follows`);
       io.stdout.write(taskId + '\n');
       return 0;
@@ -106,7 +115,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
     const id = options.id ?? client.drawId({ group: options.group, key: options.key });
     const submit = async () => {
       const taskId = await client.submit(fn, data, { ...options, id });
-      io.stderr.write(`${held(taskId, id) ?? `submitted ${escapeControls(taskId)}`}; waiting for its end\n`);
+      io.stderr.write(`${unchanged(taskId, id) ?? `submitted ${escapeControls(taskId)}`}; waiting for its end\n`);
       return taskId;
     };
     return reportEnd(io, await submitAndWait(io, client, id, timeout, fn, submit));
