@@ -107,8 +107,9 @@ const DIRECT: Record<AclRole, string[]> = {
   // task's data (HGET), redis.durable (WAIT after its ENDs)
   worker: ['blmove', 'client|id', 'client|list', 'client|unblock', 'psubscribe', 'punsubscribe', 'smembers', 'hset', 'hget', 'time', 'wait'],
   // the worker list, Redis's clock, due schedules and their definitions; its metrics read the
-  // swarm's counts as status does (LLEN, SCARD, ZCARD, HGETALL, LINDEX: src/effects/swarm-counts.ts)
-  monitor: ['smembers', 'time', 'zrange', 'hmget', 'llen', 'lindex', 'scard', 'zcard', 'hgetall'],
+  // swarm's counts as status does (LLEN, SCARD, ZCARD, HGETALL, LINDEX: src/effects/swarm-counts.ts);
+  // its own entry in the monitors' list, marked stopped as it stops (ZSCORE, then ZREM and ZADD)
+  monitor: ['smembers', 'time', 'zrange', 'hmget', 'llen', 'lindex', 'scard', 'zcard', 'hgetall', 'zscore', 'zrem', 'zadd'],
   // get/wait (HGETALL, SISMEMBER), a resent submit (HGET, LPOS, EXISTS), events (SUBSCRIBE),
   // control (PUBLISH), redis.durable (WAIT after a submit)
   producer: ['hgetall', 'hget', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish', 'wait'],

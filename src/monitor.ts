@@ -22,6 +22,7 @@ import { checkServer, serverRunIds } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
 import { fireDue } from './effects/schedules.js';
+import { markStopped } from './effects/monitors.js';
 import { within } from './within.js';
 import { raisedInScript } from './call-fate.js';
 import { listWorkers } from './effects/registry.js';
@@ -480,6 +481,8 @@ export class Monitor extends MeteredProcess {
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),
         disconnect: fromPromise(async () => {
+          // (bounded: with Redis away, its entry turns silent a taskTimeout on, as before)
+          await within(1000, markStopped(this.redis, this.parts, this.name));
           await within(1000, this.redis.quit());
           this.redis.disconnect();
           await this.telemetry.close();

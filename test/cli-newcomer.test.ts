@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Worker } from '../src/index.js';
-import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { Monitor, Worker } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { cliSwarm } from './helpers/cli.js';
 
 let server: RedisServer;
@@ -125,6 +125,34 @@ describe('submit --id of a task submitted before, the very same', () => {
       expect(await s.run('submit', 'report', '{"day":2}', '--id', 'nightly-2')).toMatchObject({ code: 0, stdout: 'nightly-2\n', stderr: '' });
     } finally {
       await worker.stop();
+      await s.client.close();
+    }
+  });
+});
+
+describe('a monitor stopped', () => {
+  it('is silent at once, its last sweep kept: `schedules` then says no monitor runs to fire an overdue tick', async () => {
+    const s = swarm();
+    const monitor = new Monitor({ redis: { ...server.options(), keyPrefix: s.prefix }, logger: quiet });
+    await monitor.start();
+    const [active] = await until(async () => {
+      const list = await s.client.monitors();
+      return list.some((m) => m.health === 'active') ? list : undefined;
+    }, 'the monitor listed active');
+    await monitor.stop();
+    try {
+      const [stopped, ...others] = await s.client.monitors();
+      expect(others).toEqual([]);
+      expect(stopped).toEqual({ name: active!.name, health: 'silent', lastSweep: expect.any(Number) });
+      expect(stopped!.lastSweep).toBeGreaterThanOrEqual(active!.lastSweep);
+      expect((await s.run('schedule', 'poll', 'poll', '--every', '1000')).code).toBe(0);
+      // (a tick overdue by more than 5 s is the one `schedules` explains)
+      const line = await until(async () => {
+        const out = (await s.run('schedules')).stdout;
+        return /overdue by/.test(out) ? out : undefined;
+      }, 'the tick overdue', 15_000, 250);
+      expect(line).toMatch(/overdue by \d+ s: no monitor runs to fire it \(the last swept at [^)]+\); schedules fire only while one does\)/);
+    } finally {
       await s.client.close();
     }
   });
