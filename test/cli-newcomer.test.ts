@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Monitor, Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
-import { cliSwarm } from './helpers/cli.js';
+import { cliSwarm, expectOneLine } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -155,5 +155,27 @@ describe('a monitor stopped', () => {
     } finally {
       await s.client.close();
     }
+  });
+});
+
+describe('submit with data that is not JSON', () => {
+  it.each([
+    ['a bare word, meant as a string', 'hello', /: hello; a string goes in JSON's double quotes: '"hello"'$/],
+    ['words, meant as a string', 'hello world', /: hello world; a string goes in JSON's double quotes: '"hello world"'$/],
+    ["JavaScript's single quotes", "{'a':1}", /: \{'a':1\}; JSON quotes with ", not ' \(e\.g\. '\{"a":"b"\}'\)$/],
+  ])('%s: one line that shows how to write it, exit 2, nothing written', async (_what, data, message) => {
+    const s = swarm();
+    const r = await s.run('submit', 'echo', data);
+    expectOneLine(r, 2, /^task-swarm: json-data is not valid JSON \(/);
+    expect(r.stderr.trimEnd()).toMatch(message);
+    expect(await s.keys()).toEqual([]);
+    await s.client.close();
+  });
+
+  it('JSON that is broken otherwise gets no hint', async () => {
+    const s = swarm();
+    const r = await s.run('submit', 'echo', '{"a":1} extra');
+    expectOneLine(r, 2, /^task-swarm: json-data is not valid JSON \(.*\): \{"a":1\} extra\n$/);
+    await s.client.close();
   });
 });

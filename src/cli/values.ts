@@ -65,6 +65,16 @@ export function parseDurable(raw: string): number {
   return raw === 'true' ? 1 : raw === 'false' ? 0 : parseInteger('--redis-durable', raw);
 }
 
+/**
+ * What a newcomer most often meant by text JSON refused: a bare word for a string (`hello`, to
+ * be written '"hello"'), or JavaScript's single quotes (`{'a':1}`). Empty when it is neither.
+ */
+function jsonHint(raw: string): string {
+  if (/^\s*[[{']/.test(raw) && raw.includes("'") && !raw.includes('"')) return `; JSON quotes with ", not ' (e.g. '{"a":"b"}')`;
+  if (/^[^\s{}[\]"',:0-9-][^{}[\]"']*$/.test(raw) && !/^(true|false|null)\b/.test(raw)) return `; a string goes in JSON's double quotes: '${JSON.stringify(raw.trim())}'`;
+  return '';
+}
+
 export function parseJson(what: string, raw: string): unknown {
   let huge = false;
   let v: unknown;
@@ -78,7 +88,7 @@ export function parseJson(what: string, raw: string): unknown {
     if (e instanceof RangeError && jsonDeeperThan(raw)) {
       throw new UsageError(`${what} is nested deeper than Redis decodes JSON (${MAX_JSON_DEPTH - 1} levels of arrays and objects): a worker could not read it`);
     }
-    throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}`);
+    throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}${jsonHint(raw)}`);
   }
   // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the task (or the
   // event) would get null where a number was typed
