@@ -2,6 +2,10 @@
  * What a newcomer met trying the README's commands and the library's calls for the first time:
  * each case is a line that told them the wrong thing to do, or too little to see their mistake.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Monitor, Worker } from '../src/index.js';
@@ -176,6 +180,34 @@ describe('submit with data that is not JSON', () => {
     const s = swarm();
     const r = await s.run('submit', 'echo', '{"a":1} extra');
     expectOneLine(r, 2, /^task-swarm: json-data is not valid JSON \(.*\): \{"a":1\} extra\n$/);
+    await s.client.close();
+  });
+});
+
+describe('a worker or a monitor on a port in use', () => {
+  let dir: string;
+  let taken: ReturnType<typeof createServer>;
+  let port: number;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'newcomer-'));
+    writeFileSync(join(dir, 'tasks.mjs'), 'export function echo(task) { return task.data; }\n');
+    taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    port = (taken.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise((r) => taken.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['a second worker on the same peer port', () => ['worker', '--functions', join(dir, 'tasks.mjs'), '--host', '127.0.0.1', '--port', String(port)], 'peer pings', '--port'],
+    ['a worker on a metrics port in use', () => ['worker', '--functions', join(dir, 'tasks.mjs'), '--port', '0', '--metrics-port', String(port)], 'metrics', '--metrics-port'],
+    ['a monitor on a metrics port in use', () => ['monitor', '--metrics-port', String(port)], 'metrics', '--metrics-port'],
+  ])('%s: the one line names the flag that picks another', async (_what, argv, what, flag) => {
+    const s = swarm();
+    const r = await s.run(...argv(), '--log', 'silent');
+    expectOneLine(r, 1, new RegExp(`^task-swarm: cannot listen on 127\\.0\\.0\\.1:${port} for ${what}: port already in use \\(pick another with ${flag}, or ${flag} 0 for any free one\\)\n$`));
     await s.client.close();
   });
 });

@@ -3,7 +3,7 @@
  * status (2 for a mistake in the command line, 1 for what went wrong while running) and its
  * message, with the library's option names turned into the flags the user typed.
  */
-import { ConfigError, InvalidTaskError, NotDurableError, TaskSwarmError } from '../errors.js';
+import { ConfigError, InvalidTaskError, ListenError, NotDurableError, TaskSwarmError } from '../errors.js';
 
 /** A mistake in the command line: exit status 2. */
 export class UsageError extends Error {}
@@ -78,3 +78,16 @@ export function exitCodeOf(e: unknown): number {
 
 /** whether the message of `e` is meant for the user as it is (else it is a bug's, said so) */
 export const isKnown = (e: unknown) => e instanceof UsageError || e instanceof RuntimeError || e instanceof TaskSwarmError;
+
+/**
+ * A ListenError with the flag that picks another port or address: the user's way out (a second
+ * worker started on one host with the default --port met "port already in use", and no word of
+ * the flag). `flags` are the port and host flags of what failed to listen.
+ */
+export function withListenFlag(e: unknown, flags: { port: string; host: string; anyPort?: boolean }): unknown {
+  if (!(e instanceof ListenError)) return e;
+  const code = (e.cause as NodeJS.ErrnoException | undefined)?.code;
+  const byPort = code === 'EADDRINUSE' || code === 'EACCES';
+  const flag = byPort ? `${flags.port}${flags.anyPort ? `, or ${flags.port} 0 for any free one` : ''}` : flags.host;
+  return new ListenError(`${e.message} (pick another with ${flag})`, e.cause);
+}

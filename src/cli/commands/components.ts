@@ -7,7 +7,7 @@ import { MONITOR_FIELDS, WORKER_FIELDS } from '../../config.js';
 import { Monitor, type MonitorOptions } from '../../monitor.js';
 import { Worker, type WorkerOptions } from '../../worker.js';
 import type { CommandSpec, Invocation } from '../command-spec.js';
-import { UsageError } from '../errors.js';
+import { UsageError, withListenFlag } from '../errors.js';
 import { loadFunctions } from '../functions-module.js';
 import { PROG, whenReaderGone, type CliIO } from '../io.js';
 import { choiceOption, fieldOptions, fieldValues, repeatableOption } from '../options.js';
@@ -33,6 +33,12 @@ const peerSecret = (inv: Invocation) => secretOf(PEER_SECRET, inv.opts, inv.sour
  * (status 0, or 1 when stopping failed), a second one returns at once (130/143) and the bin
  * entry exits with it while the stop is still under way.
  */
+/** a worker's or a monitor's ListenError with its flags: its metrics server's, or the worker's peer port's */
+function listenFlag(e: unknown): unknown {
+  const metrics = e instanceof Error && / for metrics: /.test(e.message);
+  return withListenFlag(e, metrics ? { port: '--metrics-port', host: '--metrics-host', anyPort: true } : { port: '--port', host: '--host', anyPort: true });
+}
+
 export async function runUntilSignal(io: CliIO, what: string, start: () => Promise<void>, stop: () => Promise<void>): Promise<number> {
   let settle: (code: number) => void = () => {};
   const stopped = new Promise<number>((resolve) => (settle = resolve));
@@ -105,7 +111,7 @@ export const COMPONENT_COMMANDS: CommandSpec[] = [
           if (n) inv.io.stderr.write(`${PROG}: waiting up to ${worker.config.stopGrace} ms (--stop-grace) for ${n} running task(s) to end; then they go back to the queue\n`);
           return worker.stop();
         };
-        return await runUntilSignal(inv.io, 'worker', () => worker.start(), stop);
+        return await runUntilSignal(inv.io, 'worker', () => worker.start().catch((e: unknown) => Promise.reject(listenFlag(e))), stop);
       } finally {
         uncatch();
       }
@@ -124,7 +130,7 @@ export const COMPONENT_COMMANDS: CommandSpec[] = [
       await checkRedis(inv.redis);
       const uncatch = catchStrayErrors(inv.io, 'monitor');
       try {
-        return await runUntilSignal(inv.io, 'monitor', () => monitor.start(), () => monitor.stop());
+        return await runUntilSignal(inv.io, 'monitor', () => monitor.start().catch((e: unknown) => Promise.reject(listenFlag(e))), () => monitor.stop());
       } finally {
         uncatch();
       }

@@ -3,10 +3,9 @@ import { Option } from 'commander';
 import { hostProblem } from '../../address.js';
 import { createDashboard } from '../../dashboard/server.js';
 import { quote } from '../../quote.js';
-import { ListenError } from '../../errors.js';
 import { within } from '../../within.js';
 import type { CommandSpec } from '../command-spec.js';
-import { UsageError } from '../errors.js';
+import { UsageError, withListenFlag } from '../errors.js';
 import { integerOption } from '../options.js';
 import { checkRedis } from '../redis-session.js';
 import { secretOf, secretOptions, type SecretFlags } from '../secrets.js';
@@ -18,14 +17,6 @@ export const DASHBOARD_TOKEN: SecretFlags = {
   env: 'TASK_SWARM_DASHBOARD_TOKEN',
   what: 'the token the page must send for any action (stop, cancel, retry, purge)',
 };
-
-/** A ListenError with the flag that picks another port or address: the user's way out. */
-function withFlag(e: unknown): unknown {
-  if (!(e instanceof ListenError)) return e;
-  const code = (e.cause as NodeJS.ErrnoException | undefined)?.code;
-  const flag = code === 'EADDRINUSE' || code === 'EACCES' ? '--port' : '--host';
-  return new ListenError(`${e.message} (pick another with ${flag})`, e.cause);
-}
 
 export const DASHBOARD_COMMANDS: CommandSpec[] = [
   {
@@ -65,7 +56,7 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
           } catch (e) {
             // (its Redis connections and timers would keep an in-process caller running)
             await within(1000, dashboard.close());
-            throw withFlag(e);
+            throw withListenFlag(e, { port: '--port', host: '--host' });
           }
           inv.io.stdout.write(`dashboard at ${url}${readOnly ? ' (read-only)' : ''}\n`);
         },
