@@ -574,7 +574,11 @@ export function redisAddress(c: RedisConfig): string {
  */
 export function tlsHint(c: RedisConfig, cause: string): string {
   const tls = c.tls !== undefined || /^rediss:/i.test(c.url ?? '');
-  if (!tls || c.tls?.cert !== undefined || !/ECONNRESET|certificate required|socket hang up/i.test(cause)) return '';
+  if (!tls) return '';
+  // (a Redis without TLS reads the handshake as the start of a command, and waits for its end:
+  // the only sign is silence, which alone read as a frozen server)
+  if (/no answer within|timed out|timeout/i.test(cause)) return ' (TLS was asked for: a server without TLS on that port leaves the handshake unanswered; if it has none, write redis://)';
+  if (c.tls?.cert !== undefined || !/ECONNRESET|certificate required|socket hang up/i.test(cause)) return '';
   return ' (a server that requires client certificates resets connections without one: give a client certificate and its key)';
 }
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Monitor, Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
-import { cliSwarm, expectOneLine } from './helpers/cli.js';
+import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -209,5 +209,13 @@ describe('a worker or a monitor on a port in use', () => {
     const r = await s.run(...argv(), '--log', 'silent');
     expectOneLine(r, 1, new RegExp(`^task-swarm: cannot listen on 127\\.0\\.0\\.1:${port} for ${what}: port already in use \\(pick another with ${flag}, or ${flag} 0 for any free one\\)\n$`));
     await s.client.close();
+  });
+});
+
+describe('rediss:// to a Redis without TLS', () => {
+  it('the one line says the TLS handshake may be what goes unanswered, not only that Redis does not answer', async () => {
+    const url = server.url.replace(/^redis:/, 'rediss:');
+    const r = await runMain(['status'], { REDIS_URL: url });
+    expectOneLine(r, 1, /^task-swarm: cannot reach Redis at rediss:\/\/.*: no answer within 3 s \(TLS was asked for: a server without TLS on that port leaves the handshake unanswered; if it has none, write redis:\/\/\)\n$/);
   });
 });
