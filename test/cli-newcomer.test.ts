@@ -219,3 +219,37 @@ describe('rediss:// to a Redis without TLS', () => {
     expectOneLine(r, 1, /^task-swarm: cannot reach Redis at rediss:\/\/.*: no answer within 3 s \(TLS was asked for: a server without TLS on that port leaves the handshake unanswered; if it has none, write redis:\/\/\)\n$/);
   });
 });
+
+describe('status of a swarm without a monitor', () => {
+  it('says under the counts that no monitor runs, and stops saying it once one does', async () => {
+    const s = swarm();
+    const options = { ...server.options(), keyPrefix: s.prefix };
+    const worker = new Worker({ port: 0, redis: options, logger: quiet });
+    worker.addTaskFunction('echo', (t) => t.data);
+    await worker.start();
+    const note = "no monitor runs: a dead worker's tasks are not taken back, and ended ones stay claimed until one cleans them up (start `task-swarm monitor`)\n";
+    try {
+      const alone = await s.run('status');
+      expect(alone).toMatchObject({ code: 0, stderr: '' });
+      expect(alone.stdout.endsWith(note)).toBe(true);
+      expect(JSON.parse((await s.run('status', '--json')).stdout)).toMatchObject({ workers: 1 });
+      const monitor = new Monitor({ redis: options, logger: quiet });
+      await monitor.start();
+      try {
+        await until(async () => (await s.client.monitors()).some((m) => m.health === 'active'), 'the monitor listed active');
+        const watched = await s.run('status');
+        expect(watched.code).toBe(0);
+        expect(watched.stdout).not.toContain('no monitor runs');
+      } finally {
+        await monitor.stop();
+      }
+    } finally {
+      await worker.stop();
+      await s.client.close();
+    }
+    // an empty swarm: nothing to say it of
+    const empty = swarm();
+    expect((await empty.run('status')).stdout).toBe('incoming 0  claimed 0  workers 0  dead 0  ended (manual_end) 0\n');
+    await empty.client.close();
+  });
+});

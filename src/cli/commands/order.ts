@@ -133,6 +133,14 @@ export const ORDER_COMMANDS: CommandSpec[] = [
     name: 'status',
     summary: 'counts: incoming (not yet routed to a function), claimed, workers, dead letters, manually ended; per function',
     options: [jsonOption()],
-    run: runWithClient(async (client, inv) => reportResult(inv, await client.stats(), statusLines)),
+    run: runWithClient(async (client, inv) => {
+      const stats = await client.stats();
+      // (a swarm run without a monitor looks healthy in the counts, and is not: said under them,
+      // only in the text, and only when there is a swarm to say it of. A user that may not read
+      // the monitors is told nothing.)
+      const unwatched = inv.opts.json !== true && (stats.tasks > 0 || stats.workers > 0) && (await client.monitors().then((m) => !m.some((x) => x.health === 'active'), () => false));
+      const note = `no monitor runs: a dead worker's tasks are not taken back, and ended ones stay claimed until one cleans them up (start \`${PROG} monitor\`)`;
+      return reportResult(inv, stats, (s) => [...statusLines(s), ...(unwatched ? [note] : [])]);
+    }),
   },
 ];
