@@ -253,3 +253,23 @@ describe('status of a swarm without a monitor', () => {
     await empty.client.close();
   });
 });
+
+describe('limit --rate with the window in hours, or a unit alone', () => {
+  it.each([
+    ['100/1h', 3_600_000],
+    ['100/s', 1000],
+    ['100/m', 60_000],
+    ['100/h', 3_600_000],
+  ])('%s is taken, as "per second" and "per hour" are said', async (rate, per) => {
+    const s = swarm();
+    const r = await s.run('limit', 'mail', '--rate', rate);
+    expect(r).toMatchObject({ code: 0, stdout: `function "mail": rate 100 per ${per} ms (running 0)\n` });
+    await s.client.close();
+  });
+
+  it('a window it cannot read names every unit it takes', async () => {
+    const s = swarm();
+    expectOneLine(await s.run('limit', 'mail', '--rate', '100/1d'), 2, /^task-swarm: --rate must be max\/ms, e.g. 100\/1000 \(or with a unit: 100\/1s, 100\/1m, 100\/1h\), got "100\/1d"\n$/);
+    await s.client.close();
+  });
+});

@@ -50,9 +50,10 @@ const ISO_TIME = /^(?:[+-]\d{6}|\d{4})(?:-\d{2}(?:-\d{2})?)?(?:[T ]\d{2}:\d{2}(?
 
 /** `100/1000`, `100/1s`, `5/1m`: max starts per window */
 export function parseRate(raw: string): { max: number; per: number } {
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*(ms|s|m)?\s*$/.exec(raw);
-  if (!m) throw new UsageError(`--rate must be max/ms, e.g. 100/1000 (or 100/1s), got ${quote(raw)}`);
-  const per = Number(m[2]) * (m[3] === 's' ? 1000 : m[3] === 'm' ? 60_000 : 1);
+  // (a unit alone is one of it: "100/s", as one says a hundred a second)
+  const m = /^\s*(\d+)\s*\/\s*(\d+)?\s*(ms|s|m|h)?\s*$/.exec(raw);
+  if (!m || (m[2] === undefined && m[3] === undefined)) throw new UsageError(`--rate must be max/ms, e.g. 100/1000 (or with a unit: 100/1s, 100/1m, 100/1h), got ${quote(raw)}`);
+  const per = Number(m[2] ?? 1) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[3] ?? 'ms'] ?? 1);
   const max = Number(m[1]);
   // (said here, of the option: the library's own refusal names its field, rate.max)
   if (max < 1 || max > LIMIT_MAX) throw new UsageError(`--rate: max starts must be from 1 to ${LIMIT_MAX}, got ${quote(raw)}`);

@@ -100,7 +100,7 @@ export const ORDER_COMMANDS: CommandSpec[] = [
     details:
       'Enforced where tasks start, across all workers: at most --concurrency tasks of the function (or\n' +
       'group, across functions) run at once, at most max start in any ms milliseconds (--rate 100/1000;\n' +
-      'the window may also be written 1s or 1m). Setting a limit replaces the one set before.',
+      'the window may also be written 1s, 1m or 1h). Setting a limit replaces the one set before.',
     usage: '<function> | --group <name>  --concurrency n | --rate max/ms | --remove',
     args: [{ syntax: '[function]', noun: 'function name', doc: 'limit this function' }],
     options: [
