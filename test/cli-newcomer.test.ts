@@ -273,3 +273,23 @@ describe('limit --rate with the window in hours, or a unit alone', () => {
     await s.client.close();
   });
 });
+
+describe('a flag in ms given a time with a unit', () => {
+  it.each([
+    [['submit', 'report', '--delay', '5m'], '--delay', '5m', 300_000],
+    [['submit', 'report', '--timeout', '30s'], '--timeout', '30s', 30_000],
+    [['schedule', 'poll', 'poll', '--every', '1h'], '--every', '1h', 3_600_000],
+    [['monitor', '--task-timeout', '1.5s'], '--task-timeout', '1.5s', 1500],
+  ])('%j: the one line says it is ms, and what the time is in ms', async (argv, flag, raw, ms) => {
+    const s = swarm();
+    expectOneLine(await s.run(...argv), 2, new RegExp(`^task-swarm: ${flag} must be an integer, got "${raw.replace('.', '\\.')}": a number of ms \\(${raw.replace('.', '\\.')} is ${ms}\\)\n$`));
+    expect(await s.keys()).toEqual([]);
+    await s.client.close();
+  });
+
+  it('a flag that is no time is told nothing of ms', async () => {
+    const s = swarm();
+    expectOneLine(await s.run('submit', 'report', '--priority', '5s'), 2, /^task-swarm: --priority must be an integer, got "5s"\n$/);
+    await s.client.close();
+  });
+});

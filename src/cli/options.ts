@@ -23,7 +23,9 @@ export function parsedOption(flags: string, doc: string, parse: (raw: string) =>
 
 export function integerOption(flags: string, doc: string, min = 0, max = Number.MAX_SAFE_INTEGER): Option {
   const name = longFlag(flags);
-  return parsedOption(flags, doc, (raw) => parseInteger(name, raw, min, max));
+  // (a flag in ms says so in its value's name or its doc's first word: `--delay <ms>`, "ms between ...")
+  const inMs = /<ms>/.test(flags) || /^ms\b/.test(doc);
+  return parsedOption(flags, doc, (raw) => parseInteger(name, raw, min, max, inMs));
 }
 
 /**

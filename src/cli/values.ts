@@ -11,8 +11,21 @@ import { escapeControls, quote } from './format.js';
 /** Node timers hold at most 2^31-1 ms; a longer one fires at once (with a multi-line warning). */
 export const MAX_TIMEOUT = 2 ** 31 - 1;
 
-export function parseInteger(name: string, raw: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${name} must be an integer, got ${quote(raw)}`);
+/**
+ * For a flag in ms given a time with a unit (`--delay 5m`, `--every 10s`): the same time in ms,
+ * the value the user meant; empty for anything else.
+ */
+function msHint(raw: string): string {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d)\s*$/i.exec(raw);
+  if (!m) return '';
+  const unit = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]!.toLowerCase()] ?? 1;
+  const ms = Number(m[1]) * unit;
+  return Number.isSafeInteger(ms) ? `: a number of ms (${raw.trim()} is ${ms})` : '';
+}
+
+/** An integer flag; `inMs`: its value is ms, and a time given with a unit is told in ms. */
+export function parseInteger(name: string, raw: string, min = 0, max = Number.MAX_SAFE_INTEGER, inMs = false): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${name} must be an integer, got ${quote(raw)}${inMs ? msHint(raw) : ''}`);
   const n = Number(raw);
   if (n < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${quote(raw)}`);
   // (past the safe integers, the bound it breaks is the upper one: "--every must be an integer
