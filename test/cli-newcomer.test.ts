@@ -293,3 +293,19 @@ describe('a flag in ms given a time with a unit', () => {
     await s.client.close();
   });
 });
+
+describe('task-swarm help', () => {
+  it('`help` and `help <command>` print what --help prints, exit 0', async () => {
+    expect(await runMain(['help'])).toEqual(await runMain(['--help']));
+    expect((await runMain(['help'])).stdout).toMatch(/^Usage: task-swarm <command>/);
+    const submit = await runMain(['help', 'submit']);
+    expect(submit).toEqual(await runMain(['submit', '--help']));
+    expect(submit).toMatchObject({ code: 0, stderr: '' });
+    expect(submit.stdout).toMatch(/^Usage: task-swarm submit \[options\] <function> \[json-data\]/);
+  });
+
+  it('a name that is no command, or two names: one line, exit 2', async () => {
+    expectOneLine(await runMain(['help', 'sumbit']), 2, /^task-swarm: unknown command "sumbit" \(one of worker, /);
+    expectOneLine(await runMain(['help', 'submit', 'wait']), 2, /^task-swarm: help: give one command's name \(usage: task-swarm help \[command\]\)\n$/);
+  });
+});

@@ -86,8 +86,17 @@ export function buildProgram(io: CliIO, done: (status: number) => void): CliComm
     // a name that is no command comes here (commander would print the whole help on stderr)
     .argument('[command]')
     .argument('[arguments...]')
-    .action((command: string | undefined) => {
+    .action((command: string | undefined, rest: string[]) => {
       if (command === undefined) throw new UsageError(`missing command (one of ${names}); "${PROG} --help" shows usage`);
+      // (`help submit`, as git and npm take it, was an unknown command "help")
+      if (command === 'help') {
+        if (rest.length > 1) throw new UsageError(`help: give one command's name (usage: ${PROG} help [command])`);
+        const target = rest[0] === undefined ? program : program.commands.find((c) => c.name() === rest[0]);
+        if (!target) throw new UsageError(`unknown command ${quote(rest[0]!)} (one of ${names}); "${PROG} --help" shows usage`);
+        target.outputHelp();
+        done(0);
+        return;
+      }
       throw new UsageError(`unknown command ${quote(command)} (one of ${names}); "${PROG} --help" shows usage`);
     })
     .addHelpText('after', PROGRAM_HELP);
