@@ -309,3 +309,31 @@ describe('task-swarm help', () => {
     expectOneLine(await runMain(['help', 'submit', 'wait']), 2, /^task-swarm: help: give one command's name \(usage: task-swarm help \[command\]\)\n$/);
   });
 });
+
+describe('a task pushed by hand and parked as a dead letter', () => {
+  it('get, wait, cancel and control name the dead letter, not "never submitted"; events says so as it waits', async () => {
+    const s = swarm();
+    const worker = new Worker({ port: 0, redis: { ...server.options(), keyPrefix: s.prefix }, logger: quiet });
+    worker.addTaskFunction('echo', (t) => t.data);
+    await worker.start();
+    try {
+      // as the README pushes one, with an option out of range
+      await redis.lpush(`${s.prefix}new-task`, JSON.stringify({ id: 'hand1', function: 'echo', data: '{}', attempts: 0 }));
+      const [letter] = await until(async () => {
+        const l = await s.client.deadLetters();
+        return l.length ? l : undefined;
+      }, 'the entry parked');
+      const said = `no task with id "hand1": an entry with that id was parked as dead letter ${letter!.key}, never queued (bad_option: task "hand1": attempts must be an integer from 1 to 1000, got 0); \`task-swarm dead\` lists it`;
+      for (const argv of [['get', 'hand1'], ['wait', 'hand1'], ['cancel', 'hand1'], ['control', 'hand1', 'stop']]) {
+        expect(await s.run(...argv), argv.join(' ')).toMatchObject({ code: 1, stdout: '', stderr: `task-swarm: ${said}\n` });
+      }
+      const events = await s.run('events', 'hand1', '--timeout', '300');
+      expect(events.stderr).toMatch(/^task hand1 is not known \(yet\); an entry with that id was parked as dead letter \d+, never queued \(bad_option: /m);
+      // an id no letter holds: as before
+      expect((await s.run('get', 'other')).stderr).toBe('task-swarm: no task with id "other" (never submitted, its retention expired, or purged as a dead letter)\n');
+    } finally {
+      await worker.stop();
+      await s.client.close();
+    }
+  });
+});

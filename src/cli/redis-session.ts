@@ -13,6 +13,7 @@ import { redact } from './connection.js';
 import type { Invocation } from './command-spec.js';
 import { RuntimeError } from './errors.js';
 import { escapeControls, quote } from './format.js';
+import { PROG } from './io.js';
 
 /**
  * One ping, no reconnects: a Redis that is not there is one line naming it. `warn`: where a
@@ -140,8 +141,30 @@ export function runWithClient(run: (client: Client, inv: Invocation) => Promise<
   return (inv) => withClient(inv, (client) => run(client, inv));
 }
 
+/** how many of the newest dead letters a task not found is looked for among */
+const DEAD_LOOKED_AT = 1000;
+
+/**
+ * The dead letter that holds an entry of id `id`, said as a clause ("parked as dead letter <key>,
+ * never queued (<why>)"), or undefined: an entry pushed by hand and parked never becomes a task,
+ * and "never submitted" alone sent a user who had just pushed it (README) to look for a mistake
+ * in the id. Only the newest letters are looked at; none when they cannot be read.
+ */
+export async function parkedEntry(client: Client, id: string): Promise<string | undefined> {
+  const letters = await client.deadLetters({ limit: DEAD_LOOKED_AT }).catch(() => []);
+  const letter = letters.find((l) => l.id === id);
+  if (!letter) return undefined;
+  return `an entry with that id was parked as dead letter ${letter.key}, never queued (${letter.reason}: ${escapeControls(letter.message.split('\n')[0]!)}); \`${PROG} dead\` lists it`;
+}
+
+/** The TaskNotFoundError for `id`, naming the dead letter that holds an entry of that id when there is one. */
+export async function taskNotFound(client: Client, id: string): Promise<TaskNotFoundError> {
+  const parked = await parkedEntry(client, id);
+  return parked ? new TaskNotFoundError(id, `no task with id ${quote(id)}: ${parked}`) : new TaskNotFoundError(id);
+}
+
 export async function requireTask(client: Client, id: string): Promise<TaskInfo> {
   const t = await client.get(id);
-  if (!t) throw new TaskNotFoundError(id);
+  if (!t) throw await taskNotFound(client, id);
   return t;
 }

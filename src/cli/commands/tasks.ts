@@ -8,12 +8,13 @@ import { checkGroup } from '../../effects/limits.js';
 import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '../../wire.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
+import { TaskNotFoundError } from '../../errors.js';
 import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
 import { EndOfEvents, reportEnd, submitAndWait, unwatchedRunning, waitFor } from '../follow.js';
 import { PROG } from '../io.js';
 import { integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
-import { requireTask, runWithClient, watchRedis, withClient } from '../redis-session.js';
+import { parkedEntry, requireTask, runWithClient, taskNotFound, watchRedis, withClient } from '../redis-session.js';
 import { MAX_TIMEOUT, parseBackoff, parseJson, parseRunAt } from '../values.js';
 
 /** what a task carries, for `submit` and `schedule` alike (the library's SubmitOptions) */
@@ -155,7 +156,8 @@ const runEvents = runWithClient(async (client, inv) => {
       return 0;
     }
     const shown = escapeControls(id);
-    io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet); waiting for its events; Ctrl-C to stop\n`);
+    const parked = t ? undefined : await parkedEntry(client, id);
+    io.stderr.write(t ? `following task ${shown} (${text(t.state)}); Ctrl-C to stop\n` : `task ${shown} is not known (yet)${parked ? `; ${parked}` : ''}; waiting for its events; Ctrl-C to stop\n`);
     client.wait(id, { timeout }).then(() => end.drain().then(() => finish(0)), fail);
     return await done;
   } finally {
@@ -215,7 +217,7 @@ export const TASK_COMMANDS: CommandSpec[] = [
     args: [TASK_ID],
     run: runWithClient(async (client, inv) => {
       const id = inv.args[0] as string;
-      const r = await client.cancel(id);
+      const r = await client.cancel(id).catch(async (e: unknown) => Promise.reject(e instanceof TaskNotFoundError ? await taskNotFound(client, id) : e));
       const said = { cancelled: 'cancelled', stopping: 'running: stop sent (its worker ends it stopped)', ended: 'had already ended: nothing done' }[r];
       inv.io.stdout.write(`${quote(id)} ${said}\n`);
       const alone = r === 'stopping' ? await unwatchedRunning(client) : undefined;
