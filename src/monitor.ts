@@ -17,7 +17,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates, tell } from './state-events.js';
-import { connect, connectionOwner, NOT_READY, redisAddress, refusedDb, redisTimeAt, unavailable } from './redis.js';
+import { connect, connectionOwner, NOT_READY, redisAddress, refusedDb, redisTimeAt, swarmAt, unavailable } from './redis.js';
 import { checkServer, serverRunIds } from './server-version.js';
 import { reapEnded, requeueStale } from './effects/sweep.js';
 import { trimDeadLetters } from './effects/dead-letters.js';
@@ -196,7 +196,7 @@ export class Monitor extends MeteredProcess {
     // (sweeps are at most taskTimeout/4 apart, machines/monitor.ts sweepDelay: said when that is less)
     const cap = sweepCap(this.config);
     const capped = checkTaskInterval > cap ? ` (sweeps at most ${Math.max(1, cap)} ms apart: taskTimeout/4)` : '';
-    this.log.info(`started: taskTimeout ${taskTimeout} ms, checkTaskInterval ${checkTaskInterval} ms${capped}`);
+    this.log.info(`started (${swarmAt(this.config.redis)}): taskTimeout ${taskTimeout} ms, checkTaskInterval ${checkTaskInterval} ms${capped}`);
   }
 
   async stop(): Promise<void> {

@@ -589,6 +589,16 @@ export function refusedDb(redis: object, c: RedisConfig): string {
 }
 
 /**
+ * Where a component's swarm is, for its start line: the Redis, its db when the address does not
+ * say it, and the key prefix. (A worker started against the default Redis, or without the
+ * prefix the producers use, ran without a word while the tasks waited in another swarm.)
+ */
+export function swarmAt(c: RedisConfig): string {
+  const db = c.db && !c.url ? ` db ${c.db}` : '';
+  return `Redis ${redisAddress(c)}${db}${c.keyPrefix ? `, key prefix ${JSON.stringify(c.keyPrefix)}` : ''}`;
+}
+
+/**
  * What a server at the address that answered in another protocol than Redis's (a web server, an
  * SSH daemon: the wrong port) is told as, from ioredis's 'Protocol error, got "H" as reply type
  * byte. Please report this.'; undefined for any other cause.

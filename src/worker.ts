@@ -20,7 +20,7 @@ import { checkLayout } from './effects/layout.js';
 import { partitionKeys, partitionOf } from './partitions.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates } from './state-events.js';
-import { atKey, connect, connectionName, connectionOwner, lastConnectionError, redisAddress, refusedDb, redisEnds, unavailable } from './redis.js';
+import { atKey, connect, connectionName, connectionOwner, lastConnectionError, redisAddress, refusedDb, redisEnds, swarmAt, unavailable } from './redis.js';
 import { checkServer } from './server-version.js';
 import { formatAddress, isLoopback, isUnspecified, parseAddress } from './address.js';
 import type { LocalTask, TaskFunction } from './task.js';
@@ -542,7 +542,7 @@ export class Worker extends MeteredProcess {
       throw this.startError instanceof Error ? this.startError : new StateError(`worker failed to start: ${String(this.startError)}`);
     }
     if (s.status === 'done') throw new StateError('worker was stopped while starting');
-    this.log.info(`started on ${this.address}, functions: ${[...this.functions.keys()].join(', ') || '(none)'}; concurrency ${this.config.concurrency}`);
+    this.log.info(`started on ${this.address} (${swarmAt(this.config.redis)}), functions: ${[...this.functions.keys()].join(', ') || '(none)'}; concurrency ${this.config.concurrency}`);
     // (it runs, and counts for its peers' quorum, but takes nothing: most likely a mistake)
     if (this.functions.size === 0) this.log.warn('no task function added yet: this worker claims no task until one is (addTaskFunction)');
   }

@@ -337,3 +337,22 @@ describe('a task pushed by hand and parked as a dead letter', () => {
     }
   });
 });
+
+describe('the start lines of a worker and a monitor', () => {
+  it('name the Redis and the key prefix they work on', async () => {
+    const prefix = `newcomer${++n}:`;
+    const options = { ...server.options(), keyPrefix: prefix };
+    const lines: string[] = [];
+    const logger = { debug() {}, info: (m: string) => lines.push(m), warn() {}, error() {} };
+    const worker = new Worker({ port: 0, redis: options, logger });
+    worker.addTaskFunction('echo', (t) => t.data);
+    await worker.start();
+    await worker.stop();
+    const monitor = new Monitor({ redis: options, logger });
+    await monitor.start();
+    await monitor.stop();
+    const where = `(Redis ${server.url}, key prefix "${prefix}")`;
+    expect(lines.find((l) => l.startsWith('started on'))).toContain(where);
+    expect(lines.find((l) => l.startsWith('started ('))).toContain(where);
+  });
+});
