@@ -356,3 +356,23 @@ describe('the start lines of a worker and a monitor', () => {
     expect(lines.find((l) => l.startsWith('started ('))).toContain(where);
   });
 });
+
+describe('Ctrl-C on submit --wait', () => {
+  it('says only the wait stopped, the task goes on, and how to cancel it; exit 130', async () => {
+    const s = swarm();
+    try {
+      const signals = process.listenerCount('SIGINT');
+      const running = s.run('submit', 'nobody', '--id', 'waited1', '--wait', '--wait-timeout', '5000');
+      await until(async () => process.listenerCount('SIGINT') > signals, 'the wait under way');
+      process.emit('SIGINT', 'SIGINT');
+      const r = await running;
+      expect(r.code).toBe(130);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^task-swarm: interrupted: only the wait stopped, task "waited1" goes on \(`task-swarm cancel waited1` cancels it\)\n$/m);
+      expect(process.listenerCount('SIGINT')).toBe(signals);
+      expect((await s.client.get('waited1'))?.state).toBe('QUEUED');
+    } finally {
+      await s.client.close();
+    }
+  });
+});

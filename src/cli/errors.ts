@@ -9,6 +9,8 @@ import { ConfigError, InvalidTaskError, ListenError, NotDurableError, TaskSwarmE
 export class UsageError extends Error {}
 /** Something that went wrong while running: exit status 1. */
 export class RuntimeError extends Error {}
+/** A wait that Ctrl-C (or SIGTERM) ended: exit status 130, as the signal's own would be. */
+export class Interrupted extends RuntimeError {}
 
 export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -72,6 +74,7 @@ export function fullRefusal(e: unknown): unknown {
 }
 
 export function exitCodeOf(e: unknown): number {
+  if (e instanceof Interrupted) return 130;
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof InvalidTaskError) return 2;
   return 1;
 }

@@ -4,7 +4,7 @@
  * task as JSON on stdout and the exit status its outcome says.
  */
 import { CLIENT_PATIENCE_MS, type Client, type TaskInfo } from '../client.js';
-import { RuntimeError } from './errors.js';
+import { Interrupted, RuntimeError } from './errors.js';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../errors.js';
 import { within } from '../within.js';
 import { eventLine, isObject, isoTime, printJson, quote, shellWord, text } from './format.js';
@@ -99,6 +99,14 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
     else display.line(eventLine(id, ev));
   });
   const unwatch = watchRedis(client.config, (line) => display.line(line));
+  // Ctrl-C ends the wait, not the task: said so, with the way to end the task too (the signal's
+  // own death said nothing, and a user took the task for cancelled). Heard only from the submit
+  // on: before it, nothing was queued.
+  let interrupt: () => void = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    interrupt = () => reject(new Interrupted(`interrupted: only the wait stopped, task ${quote(id)} goes on (\`${PROG} cancel ${shellWord(id)}\` cancels it)`));
+  });
+  interrupted.catch(() => {});
   try {
     if (start) {
       // (a channel refused by an ACL is logged by the client: the wait reads the hash all the
@@ -110,7 +118,9 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
       if (!subscribed) throw new RuntimeError(`cannot follow task ${quote(id)}'s events: Redis did not answer the subscription within ${CLIENT_PATIENCE_MS / 1000} s; nothing was submitted`);
       await start();
     }
-    const waiting = client.wait(id, { timeout });
+    process.once('SIGINT', interrupt);
+    process.once('SIGTERM', interrupt);
+    const waiting = Promise.race([client.wait(id, { timeout }), interrupted]);
     // The hint's reads may wait the client's patience on a silent Redis: a wait that fails (its
     // timeout passed) does not wait for them, one that succeeds does. (Its failure is handled
     // here at once, and thrown by the await after.)
@@ -120,6 +130,8 @@ export async function waitFor(io: CliIO, client: Client, id: string, timeout: nu
     if (state !== 'END') await end.drain();
     return t;
   } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
     over = true;
     unwatch();
     off();
