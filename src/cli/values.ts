@@ -85,7 +85,12 @@ export function parseDurable(raw: string): number {
  */
 function jsonHint(raw: string): string {
   if (/^\s*[[{']/.test(raw) && raw.includes("'") && !raw.includes('"')) return `; JSON quotes with ", not ' (e.g. '{"a":"b"}')`;
-  if (/^[^\s{}[\]"',:0-9-][^{}[\]"']*$/.test(raw) && !/^(true|false|null)\b/.test(raw)) return `; a string goes in JSON's double quotes: '${JSON.stringify(raw.trim())}'`;
+  if (/^[^\s{}[\]"',:0-9-][^{}[\]"']*$/.test(raw) && !/^(true|false|null)\b/.test(raw)) {
+    // (escaped: JSON.stringify leaves DEL, the C1 controls and the line separators raw, which
+    // broke the refusal's one line; a long text, shown cut before it, is not written out whole)
+    const word = raw.trim();
+    return `; a string goes in JSON's double quotes: ${word.length > 60 ? `'"…"'` : `'${escapeControls(JSON.stringify(word))}'`}`;
+  }
   return '';
 }
 
@@ -102,7 +107,7 @@ export function parseJson(what: string, raw: string): unknown {
     if (e instanceof RangeError && jsonDeeperThan(raw)) {
       throw new UsageError(`${what} is nested deeper than Redis decodes JSON (${MAX_JSON_DEPTH - 1} levels of arrays and objects): a worker could not read it`);
     }
-    throw new UsageError(`${what} is not valid JSON (${(e as Error).message}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}${jsonHint(raw)}`);
+    throw new UsageError(`${what} is not valid JSON (${escapeControls((e as Error).message)}): ${escapeControls(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}${jsonHint(raw)}`);
   }
   // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: the task (or the
   // event) would get null where a number was typed
