@@ -8,6 +8,7 @@ import { Cron } from 'croner';
 import { ConfigError, InvalidTaskError } from './errors.js';
 import { buildSubmission, checkBackoff, SUBMIT_OPTIONS, type Submission, type SubmitOptions } from './submission.js';
 import { wellFormed } from './wire.js';
+import { escapeControls, quote } from './quote.js';
 
 export type ScheduleSpec =
   /** a cron expression (5 fields, 6 with seconds first, or 7 with a year last), read in `tz` (an IANA zone; default UTC) */
@@ -94,7 +95,9 @@ export function checkScheduleName(where: string, name: unknown): string {
 /** The schedule checked and normalised, and its stored JSON; throws a ConfigError naming what is wrong. */
 export function checkSchedule(name: unknown, spec: unknown, fn: unknown, data: unknown, options: unknown, stored = false): { name: string; def: ScheduleDefinition; json: string } {
   const n = checkScheduleName('schedule', name);
-  const where = `schedule "${n}"`;
+  // (quoted as `schedules` lists it: a name may hold the C1 controls, NEL a line break to a
+  // terminal, which `schedule "${n}"` printed raw)
+  const where = `schedule ${quote(n)}`;
   const s = checkSpec(where, spec);
   const o = options ?? {};
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ConfigError(`${where}: options must be an object`);
@@ -123,7 +126,7 @@ export function checkSchedule(name: unknown, spec: unknown, fn: unknown, data: u
 }
 
 /** The submission of the task a tick queues. */
-export function taskOf(name: string, def: ScheduleDefinition, tick: number, where = `schedule "${name}"`): Submission {
+export function taskOf(name: string, def: ScheduleDefinition, tick: number, where = `schedule ${quote(name)}`): Submission {
   return buildSubmission(def.fn, def.data, { ...(def.options as SubmitOptions), id: scheduleTaskId(name, tick) }, where);
 }
 
@@ -153,7 +156,7 @@ function checkSpec(where: string, spec: unknown): ScheduleDefinition['spec'] {
   try {
     cronOf(cron, tz);
   } catch (e) {
-    throw new ConfigError(`${where}: cron ${JSON.stringify(cron)} does not parse: ${(e as Error).message}`);
+    throw new ConfigError(`${where}: cron ${quote(cron)} does not parse: ${escapeControls((e as Error).message)}`);
   }
   return { cron, tz };
 }
@@ -228,7 +231,7 @@ function show(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   if (v === undefined) return 'undefined';
   try {
-    return (JSON.stringify(v) ?? typeof v).slice(0, 80);
+    return escapeControls((JSON.stringify(v) ?? typeof v).slice(0, 80));
   } catch {
     return typeof v;
   }

@@ -9,6 +9,7 @@ import type { Keys } from '../keys.js';
 import type { FiringResult } from '../../machines/monitor.js';
 import { adminCallToken, execPipeline, pipeScript, runScript, scriptPipeline } from '../scripts.js';
 import { ConfigError } from '../errors.js';
+import { quote } from '../quote.js';
 import { raisedInScript } from '../call-fate.js';
 import { firstTick, parseDefinition, taskOf, ticksAt, type ScheduleInfo } from '../schedule.js';
 
@@ -29,7 +30,7 @@ export type FiringOutcome = Firing['outcome'];
  */
 export async function setSchedule(redis: Connection, keys: Keys, name: string, json: string, spec: Parameters<typeof firstTick>[0]): Promise<{ changed: boolean; next: number | null }> {
   const first = firstTick(spec, await redisTimeAt(redis, keys.schedules.due));
-  if (first === null) throw new ConfigError(`schedule "${name}": cron ${'cron' in spec ? JSON.stringify(spec.cron) : ''} never fires from now on`);
+  if (first === null) throw new ConfigError(`schedule ${quote(name)}: cron ${'cron' in spec ? quote(spec.cron) : ''} never fires from now on`);
   const k = keys.schedules;
   const [written, due] = (await runScript(redis, 'set-schedule', [k.defs, k.due, keys.adminCalls], [name, json, first, adminCallToken()])) as [number, string];
   return { changed: written === 1, next: due === '' ? null : Number(due) };
