@@ -17,13 +17,21 @@ function bounded(v: unknown, depth: number): unknown {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, bounded(x, depth + 1)]));
 }
 
+/**
+ * DEL, the C1 controls and the line separators as JSON escapes: JSON.stringify escapes C0 only,
+ * and these, raw in a task's data (NEL a line break to terminals and to Python's splitlines, CSI a
+ * terminal escape), broke a line of `events` or moved the cursor. They can stand only inside a
+ * JSON string, where the escape is the same character: the text is the same JSON value.
+ */
+const escapeJsonControls = (text: string): string => text.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** JSON text of anything; never throws (what stringify cannot do is cut at a bounded depth). */
 export function showJson(v: unknown, indent?: number): string {
   try {
-    return JSON.stringify(v, null, indent) ?? 'null';
+    return escapeJsonControls(JSON.stringify(v, null, indent) ?? 'null');
   } catch {
     try {
-      return JSON.stringify(bounded(v, 0), null, indent) ?? 'null';
+      return escapeJsonControls(JSON.stringify(bounded(v, 0), null, indent) ?? 'null');
     } catch {
       return '"(unprintable)"';
     }
