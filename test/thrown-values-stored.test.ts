@@ -1,0 +1,116 @@
+/**
+ * What a task function throws is stored in words a reader can use, whatever it is:
+ * - an Error, of this realm or another (a vm context, a test environment), as the Error it is:
+ *   told by its brand (the [[ErrorData]] slot), not by Object.prototype.toString, which any
+ *   object can steer with Symbol.toStringTag, and each of its fields read on its own, so that
+ *   one whose getter throws (a lazy `name`) does not take the message with it;
+ * - an object with a toString of its own or of its class, as what that says; one that says no
+ *   more than Object.prototype.toString would, whatever its realm, is passed over;
+ * - anything else as its JSON (a plain object, an array, a Date, an object tagged 'Error').
+ * Before: an object's own toString and another realm's Error were stored as `{}`, a tagged
+ * plain object as name and message "undefined", another realm's plain object as
+ * "[object Object]", and an Error with an unreadable name as "cannot be read", its message lost.
+ */
+import vm from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Worker } from '../src/index.js';
+import { serializeError } from '../src/wire.js';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+let server: RedisServer;
+let client: Client;
+let worker: Worker;
+
+class Refusal {
+  constructor(readonly reason: string) {}
+  toString(): string {
+    return `refused: ${this.reason}`;
+  }
+}
+
+class LazyNamed extends Error {
+  override get name(): string {
+    throw new Error('not yet');
+  }
+}
+
+/** an Error whose `field` getter throws */
+const unreadable = (field: string, message: string) => {
+  const e = new Error(message);
+  Object.defineProperty(e, field, {
+    get(): never {
+      throw new Error(`no ${field}`);
+    },
+  });
+  return e;
+};
+
+/** what each task function throws, and the error it is stored as */
+const CASES: [string, () => unknown, Record<string, string>][] = [
+  // toString's words
+  ['ownToString', () => ({ toString: () => 'the disk is full' }), { name: 'Error', message: 'the disk is full' }],
+  ['classToString', () => new Refusal('over quota'), { name: 'Error', message: 'refused: over quota' }],
+  ['otherRealmOwnToString', () => vm.runInNewContext('({ toString() { return "the disk is full"; } })'), { name: 'Error', message: 'the disk is full' }],
+  // Errors of another realm
+  ['otherRealmError', () => vm.runInNewContext('(() => { const e = new TypeError("made elsewhere"); e.code = "E_ELSEWHERE"; return e; })()'), { name: 'TypeError', message: 'made elsewhere', code: 'E_ELSEWHERE' }],
+  ['otherRealmTaggedError', () => vm.runInNewContext('class Custom extends Error { get [Symbol.toStringTag]() { return "Custom"; } }; const e = new Custom("made elsewhere"); e.code = "E_CUSTOM"; e'), { name: 'Error', message: 'made elsewhere', code: 'E_CUSTOM' }],
+  // JSON: its fields say more than Object's toString would
+  ['plainObject', () => ({ code: 'E1', detail: 'x' }), { name: 'Error', message: '{"code":"E1","detail":"x"}' }],
+  ['array', () => ['a', 'b'], { name: 'Error', message: '["a","b"]' }],
+  ['throwingToString', () => ({ field: 1, toString: (): never => { throw new Error('no words'); } }), { name: 'Error', message: '{"field":1}' }],
+  ['otherRealmPlain', () => vm.runInNewContext('({ code: "E1", detail: "the disk is full" })'), { name: 'Error', message: '{"code":"E1","detail":"the disk is full"}' }],
+  ['otherRealmClass', () => vm.runInNewContext('new (class Refusal { constructor() { this.code = "E2"; } })()'), { name: 'Error', message: '{"code":"E2"}' }],
+  ['otherRealmDate', () => vm.runInNewContext('new Date(0)'), { name: 'Error', message: '"1970-01-01T00:00:00.000Z"' }],
+  // only saying it is an Error
+  ['taggedPlain', () => ({ [Symbol.toStringTag]: 'Error', code: 'E_TAGGED', detail: 'the disk is full' }), { name: 'Error', message: '{"code":"E_TAGGED","detail":"the disk is full"}' }],
+  ['taggedClass', () => new (class LooksLikeError { readonly detail = 'over quota'; get [Symbol.toStringTag](): string { return 'Error'; } })(), { name: 'Error', message: '{"detail":"over quota"}' }],
+  // a field that cannot be read: the others kept
+  ['nameThrows', () => unreadable('name', 'the disk is full'), { name: 'Error', message: 'the disk is full' }],
+  ['classNameThrows', () => new LazyNamed('quota exceeded'), { name: 'Error', message: 'quota exceeded' }],
+  ['messageThrows', () => Object.assign(unreadable('message', 'unused'), { code: 'E_CLOSED' }), { name: 'Error', message: 'the task function gave a value that cannot be read', code: 'E_CLOSED' }],
+  ['messageUndefined', () => Object.defineProperty(new TypeError('x'), 'message', { value: undefined }), { name: 'TypeError', message: '' }],
+];
+
+beforeAll(async () => {
+  server = await startRedis();
+  const redis = server.options();
+  worker = new Worker({ redis, port: 0, logger: quiet });
+  for (const [name, make] of CASES) {
+    worker.addTaskFunction(name, () => {
+      throw make();
+    });
+  }
+  await worker.start();
+  client = new Client({ redis, logger: quiet });
+});
+afterAll(async () => {
+  await client.close();
+  await worker.stop();
+  await server.stop();
+});
+
+describe('what a task function throws, as its failure stores it', () => {
+  it.each(CASES.map(([fn, , error]) => [fn, error] as const))('%s is stored as %j', async (fn, error) => {
+    const id = await client.submit(fn, null);
+    const end = await client.wait(id, { timeout: 10_000 });
+    expect(end.outcome).toBe('failed');
+    expect(end.error).toEqual(expect.objectContaining(error));
+    if (fn === 'otherRealmTaggedError') expect(end.error?.stack).toMatch(/made elsewhere/);
+  });
+
+  it('a Proxy whose get trap throws is told as JSON refused it, its traps not run by the brand check', () => {
+    const reads: PropertyKey[] = [];
+    const p = new Proxy(
+      {},
+      {
+        get(_t, k) {
+          reads.push(k);
+          throw new Error('trap');
+        },
+      },
+    );
+    expect(serializeError(p)).toEqual({ name: 'Error', message: 'an object JSON cannot write' });
+    expect(reads).not.toContain(Symbol.toStringTag);
+  });
+});
