@@ -67,7 +67,9 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
       -- task END out of `ended` (never cleaned up) or a retry DELAYED in the task set, its end
       -- untold, every END after it unwritten. (Inline, and one pcall: this is every END's path.)
       if not why then
-        local first = redis.call(retry and 'SREM' or 'RPUSH', retry and taskSet or ended, id)
+        -- (each command named where it is called: the ACL rules are read from these calls)
+        local first
+        if retry then first = redis.call('SREM', taskSet, id) else first = redis.call('RPUSH', ended, id) end
         local r = redis.pcall('ZREM', leases, id)
         if type(r) == 'table' then
           if not retry then redis.call('RPOP', ended) elseif first == 1 then redis.call('SADD', taskSet, id) end
