@@ -14,9 +14,12 @@ export function escapeControls(s: string): string {
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
     const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    return named[c] ?? unicodeEscape(c);
   });
 }
+
+/** one character as its `\\uXXXX` escape, as JSON and JavaScript read it */
+export const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
  * A string in double quotes, escaped like JSON: user input and Redis strings in messages (anything

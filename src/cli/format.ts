@@ -5,7 +5,7 @@
  * It still prints as one line (or one JSON document) and the command goes on.
  */
 import type { CliIO } from './io.js';
-import { escapeControls } from '../quote.js';
+import { escapeControls, unicodeEscape } from '../quote.js';
 
 /** Deeper than this, a value read from Redis is shown as a marker: stringify recurses. */
 const MAX_SHOWN_DEPTH = 64;
@@ -23,7 +23,7 @@ function bounded(v: unknown, depth: number): unknown {
  * terminal escape), broke a line of `events` or moved the cursor. They can stand only inside a
  * JSON string, where the escape is the same character: the text is the same JSON value.
  */
-const escapeJsonControls = (text: string): string => text.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const escapeJsonControls = (text: string): string => text.replace(/[\u007f-\u009f\u2028\u2029]/g, unicodeEscape);
 
 /** JSON text of anything; never throws (what stringify cannot do is cut at a bounded depth). */
 export function showJson(v: unknown, indent?: number): string {

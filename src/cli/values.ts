@@ -11,6 +11,9 @@ import { escapeControls, quote } from './format.js';
 /** Node timers hold at most 2^31-1 ms; a longer one fires at once (with a multi-line warning). */
 export const MAX_TIMEOUT = 2 ** 31 - 1;
 
+/** the time units a user may write, in ms (`--rate`'s window takes ms, s, m and h) */
+const MS_PER_UNIT: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
 /**
  * For a flag in ms given a time with a unit (`--delay 5m`, `--every 10s`): the same time in ms,
  * the value the user meant; empty for anything else.
@@ -18,7 +21,7 @@ export const MAX_TIMEOUT = 2 ** 31 - 1;
 function msHint(raw: string): string {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d)\s*$/i.exec(raw);
   if (!m) return '';
-  const unit = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[m[2]!.toLowerCase()] ?? 1;
+  const unit = MS_PER_UNIT[m[2]!.toLowerCase()] ?? 1;
   const ms = Number(m[1]) * unit;
   return Number.isSafeInteger(ms) ? `: a number of ms (${raw.trim()} is ${ms})` : '';
 }
@@ -66,7 +69,7 @@ export function parseRate(raw: string): { max: number; per: number } {
   // (a unit alone is one of it: "100/s", as one says a hundred a second)
   const m = /^\s*(\d+)\s*\/\s*(\d+)?\s*(ms|s|m|h)?\s*$/.exec(raw);
   if (!m || (m[2] === undefined && m[3] === undefined)) throw new UsageError(`--rate must be max/ms, e.g. 100/1000 (or with a unit: 100/1s, 100/1m, 100/1h), got ${quote(raw)}`);
-  const per = Number(m[2] ?? 1) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[3] ?? 'ms'] ?? 1);
+  const per = Number(m[2] ?? 1) * (MS_PER_UNIT[m[3] ?? 'ms'] ?? 1);
   const max = Number(m[1]);
   // (said here, of the option: the library's own refusal names its field, rate.max)
   if (max < 1 || max > LIMIT_MAX) throw new UsageError(`--rate: max starts must be from 1 to ${LIMIT_MAX}, got ${quote(raw)}`);
