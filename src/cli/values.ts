@@ -26,9 +26,29 @@ function msHint(raw: string): string {
   return Number.isSafeInteger(ms) ? `: a number of ms (${raw.trim()} is ${ms})` : '';
 }
 
+/**
+ * The one form an integer takes on the command line, for every flag (and argument) that is a
+ * number: decimal digits, a "-" before a negative one, nothing else: no space around it (`' 5'`,
+ * as a quoted variable gives), no "+", no leading zero (`010`, which some read as octal), no
+ * `-0`. Anything else is refused, named, never read as the number it resembles.
+ */
+const INTEGER = /^(0|-?[1-9]\d*)$/;
+
+/** whether `raw` is an integer as the command line writes one (INTEGER) */
+export const isPlainInteger = (raw: string): boolean => INTEGER.test(raw);
+
+/** For an integer written loosely (`' 5'`, `+5`, `007`, `-0`): how to write it; empty for anything else. */
+function plainHint(raw: string): string {
+  const t = raw.trim();
+  if (INTEGER.test(raw) || !/^[+-]?\d+$/.test(t)) return '';
+  // (named: what it holds that the rule does not take)
+  const what = [t !== raw ? 'spaces' : '', t.startsWith('+') ? 'a "+"' : '', /^[+-]?0\d/.test(t) ? 'leading zeros' : '', /^-0+$/.test(t) ? 'a "-" on 0' : ''].filter(Boolean);
+  return `: write ${BigInt(t).toString()}, without ${what.join(' or ')}`;
+}
+
 /** An integer flag; `inMs`: its value is ms, and a time given with a unit is told in ms. */
 export function parseInteger(name: string, raw: string, min = 0, max = Number.MAX_SAFE_INTEGER, inMs = false): number {
-  if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${name} must be an integer, got ${quote(raw)}${inMs ? msHint(raw) : ''}`);
+  if (!INTEGER.test(raw)) throw new UsageError(`${name} must be an integer, got ${quote(raw)}${plainHint(raw) || (inMs ? msHint(raw) : '')}`);
   const n = Number(raw);
   if (n < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${quote(raw)}`);
   // (past the safe integers, the bound it breaks is the upper one: "--every must be an integer
@@ -39,7 +59,8 @@ export function parseInteger(name: string, raw: string, min = 0, max = Number.MA
 
 /** `--backoff`: ms (fixed), or exponential:ms[:max] */
 export function parseBackoff(raw: string): BackoffOption {
-  const m = /^exponential:(\d+)(?::(\d+))?$/.exec(raw.trim());
+  // (its integers as every flag's: exponential:05 is refused by parseInteger, naming the part)
+  const m = /^exponential:(\d+)(?::(\d+))?$/.exec(raw);
   if (m) {
     const delay = parseInteger('--backoff delay', m[1]!, 0, MAX_TIMEOUT);
     if (m[2] === undefined) return { type: 'exponential', delay };
@@ -47,17 +68,18 @@ export function parseBackoff(raw: string): BackoffOption {
     if (max < delay) throw new UsageError(`--backoff ${quote(raw)}: its max (${max} ms) is below its delay (${delay} ms), so every wait would be the max; write exponential:delay:max with max >= delay`);
     return { type: 'exponential', delay, max };
   }
-  if (/^-?\d+$/.test(raw.trim())) return parseInteger('--backoff', raw, 0, MAX_TIMEOUT);
+  if (/^\s*[+-]?\d+\s*$/.test(raw)) return parseInteger('--backoff', raw, 0, MAX_TIMEOUT);
   throw new UsageError(`--backoff must be ms (fixed) or exponential:ms[:max], got ${quote(raw)}`);
 }
 
 /** `--run-at`: ISO 8601 or epoch ms */
 export function parseRunAt(raw: string): number {
-  const text = raw.trim();
+  // (not trimmed: epoch ms is an integer as every flag's, ' 5' refused, and an ISO time is read as written)
+  const text = raw;
   // (Date.parse reads far more than ISO 8601, each in its own way: "-5" as May 2001, "5 May" as
   // the 5th of May 2001 in the local zone; a mistake would run the task now)
-  const t = /^\d+$/.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;
-  if (!Number.isSafeInteger(t) || t < 0) throw new UsageError(`--run-at must be an ISO 8601 time or epoch ms, got ${quote(raw)}`);
+  const t = INTEGER.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isSafeInteger(t) || t < 0) throw new UsageError(`--run-at must be an ISO 8601 time or epoch ms, got ${quote(raw)}${plainHint(raw)}`);
   return t;
 }
 
@@ -67,7 +89,8 @@ const ISO_TIME = /^(?:[+-]\d{6}|\d{4})(?:-\d{2}(?:-\d{2})?)?(?:[T ]\d{2}:\d{2}(?
 /** `100/1000`, `100/1s`, `5/1m`: max starts per window */
 export function parseRate(raw: string): { max: number; per: number } {
   // (a unit alone is one of it: "100/s", as one says a hundred a second)
-  const m = /^\s*(\d+)\s*\/\s*(\d+)?\s*(ms|s|m|h)?\s*$/.exec(raw);
+  // (its numbers as every flag's integers: no spaces, no leading zeros)
+  const m = /^(0|[1-9]\d*)\/(0|[1-9]\d*)?(ms|s|m|h)?$/.exec(raw);
   if (!m || (m[2] === undefined && m[3] === undefined)) throw new UsageError(`--rate must be max/ms, e.g. 100/1000 (or with a unit: 100/1s, 100/1m, 100/1h), got ${quote(raw)}`);
   const per = Number(m[2] ?? 1) * (MS_PER_UNIT[m[3] ?? 'ms'] ?? 1);
   const max = Number(m[1]);

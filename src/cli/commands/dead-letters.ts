@@ -7,6 +7,7 @@ import { PROG } from '../io.js';
 import { integerOption, jsonOption } from '../options.js';
 import { runWithClient } from '../redis-session.js';
 import { reportResult } from '../result.js';
+import { isPlainInteger } from '../values.js';
 
 /** One dead letter as a line; its fields are whatever the store holds, so every one is optional. */
 function deadLetterLine(l: unknown): string {
@@ -20,7 +21,7 @@ const deadKey = (command: string): Positional => ({
   noun: 'key (as listed by `dead`)',
   doc: "the dead letter's key, as `dead` lists it",
   parse: (key) => {
-    if (!/^\d+$/.test(key)) throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got ${quote(key)}`);
+    if (!isPlainInteger(key) || key.startsWith('-')) throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got ${quote(key)}`);
     return key;
   },
 });

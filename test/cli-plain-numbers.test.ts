@@ -1,0 +1,77 @@
+/**
+ * Every number the command line takes is read by one rule (src/cli/values.ts INTEGER): decimal
+ * digits, "-" before a negative one, nothing else. `--priority ' 5'` (a quoted variable with a
+ * space in it) was taken as 5, and `--every 010` as 10, while `--run-at ' 5'` and
+ * `--rate '100 / 1s'` each had a looser rule of their own. Each such value is now refused in one
+ * line naming the flag, the value as typed, and how to write it; nothing is written.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import { cliSwarm, expectOneLine } from './helpers/cli.js';
+
+let server: RedisServer;
+let redis: Redis;
+let n = 0;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = server.client();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+const swarm = () => cliSwarm(server, redis, `plainnum${++n}:`);
+
+/** the line's start for a value refused by the rule: the flag, then the value quoted as typed */
+const said = (flag: string, shown: string) => new RegExp(`^task-swarm: ${flag.replace(/[[\]]/g, '\\$&')} must be (an integer|an ISO 8601 time or epoch ms|max/ms[^\\n]*), got ${JSON.stringify(shown).replace(/[+.]/g, '\\$&')}`);
+
+describe('a number written loosely is refused, whatever the flag', () => {
+  it.each([
+    [['submit', 'f', '--priority', ' 5'], '--priority', ' 5', ': write 5, without spaces'],
+    [['submit', 'f', '--priority', '5 '], '--priority', '5 ', ': write 5, without spaces'],
+    [['submit', 'f', '--priority', '+5'], '--priority', '+5', ': write 5, without a "+"'],
+    [['submit', 'f', '--priority=-0'], '--priority', '-0', ': write 0, without a "-" on 0'],
+    [['submit', 'f', '--attempts', '03'], '--attempts', '03', ': write 3, without leading zeros'],
+    [['submit', 'f', '--timeout', '\t100'], '--timeout', '\\t100', ': write 100, without spaces'],
+    [['submit', 'f', '--delay', ' 100 '], '--delay', ' 100 ', ': write 100, without spaces'],
+    [['submit', 'f', '--run-at', ' 5'], '--run-at', ' 5', ': write 5, without spaces'],
+    [['submit', 'f', '--run-at', '0100'], '--run-at', '0100', ': write 100, without leading zeros'],
+    [['submit', 'f', '--backoff', ' 100'], '--backoff', ' 100', ': write 100, without spaces'],
+    [['submit', 'f', '--backoff', 'exponential:050'], '--backoff delay', '050', ': write 50, without leading zeros'],
+    [['submit', 'f', '--wait', '--wait-timeout', '+10'], '--wait-timeout', '+10', ': write 10, without a "+"'],
+    [['schedule', 'n', 'f', '--every', '010'], '--every', '010', ': write 10, without leading zeros'],
+    [['limit', 'f', '--concurrency', ' 2'], '--concurrency', ' 2', ': write 2, without spaces'],
+    [['limit', 'f', '--rate', '100 / 1s'], '--rate', '100 / 1s', ''],
+    [['limit', 'f', '--rate', '100/01s'], '--rate', '100/01s', ''],
+    [['dead', '--limit', ' 1'], '--limit', ' 1', ': write 1, without spaces'],
+    [['status', '--redis-durable-timeout', '1000 '], '--redis-durable-timeout', '1000 ', ': write 1000, without spaces'],
+    [['status', '--redis-durable', ' 1'], '--redis-durable', ' 1', ': write 1, without spaces'],
+    [['monitor', '--task-timeout', ' 3000'], '--task-timeout', ' 3000', ': write 3000, without spaces'],
+    [['dashboard', '--port', ' 8080'], '--port', ' 8080', ': write 8080, without spaces'],
+  ])('%j', async (argv, flag, shown, hint) => {
+    const s = swarm();
+    const r = await s.run(...argv);
+    expectOneLine(r, 2, said(flag, shown));
+    expect(r.stderr.endsWith(`${hint}\n`), r.stderr).toBe(true);
+    expect(await s.keys()).toEqual([]);
+    await s.client.close();
+  });
+
+  it('a dead letter key written loosely is refused as no key, not looked up', async () => {
+    const s = swarm();
+    expectOneLine(await s.run('retry-dead', '01'), 2, /^task-swarm: retry-dead: a dead letter's key is a number, as listed by `task-swarm dead`; got "01"$/m);
+    await s.client.close();
+  });
+
+  it('the same numbers written plainly are taken', async () => {
+    const s = swarm();
+    const r = await s.run('submit', 'f', '--id', 'plain', '--priority=-5', '--attempts', '3', '--timeout', '100', '--delay', '0', '--backoff', 'exponential:50:100');
+    expect(r).toMatchObject({ code: 0, stdout: 'plain\n', stderr: '' });
+    expect(await s.client.get('plain')).toMatchObject({ priority: -5 });
+    expect(await s.run('limit', 'f', '--concurrency', '2', '--rate', '100/1s')).toMatchObject({ code: 0 });
+    await s.client.close();
+  });
+});
