@@ -1,6 +1,6 @@
 /** `dashboard`: serve the dashboard page and its API (src/dashboard/) until SIGINT/SIGTERM. */
 import { Option } from 'commander';
-import { hostProblem } from '../../address.js';
+import { hostProblem, isUnspecified } from '../../address.js';
 import { createDashboard } from '../../dashboard/server.js';
 import { quote } from '../../quote.js';
 import { within } from '../../within.js';
@@ -17,6 +17,19 @@ export const DASHBOARD_TOKEN: SecretFlags = {
   env: 'TASK_SWARM_DASHBOARD_TOKEN',
   what: 'the token the page must send for any action (stop, cancel, retry, purge)',
 };
+
+/**
+ * The URL a browser on this host opens: listening on every interface (--host 0.0.0.0 or ::), the
+ * server's own address is "any", which no browser connects to; the loopback address of that
+ * family is said instead, and that it listens on every interface.
+ */
+function openable(url: string): string {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (!isUnspecified(host)) return url;
+  u.hostname = host.includes(':') ? '[::1]' : '127.0.0.1';
+  return `${u.href} (listening on every interface, as --host ${host} asks: reachable from any network this host is on)`;
+}
 
 export const DASHBOARD_COMMANDS: CommandSpec[] = [
   {
@@ -58,7 +71,7 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
             await within(1000, dashboard.close());
             throw withListenFlag(e, { port: '--port', host: '--host' });
           }
-          inv.io.stdout.write(`dashboard at ${url}${readOnly ? ' (read-only)' : ''}\n`);
+          inv.io.stdout.write(`dashboard at ${openable(url)}${readOnly ? ' (read-only)' : ''}\n`);
         },
         () => dashboard.close(),
       );

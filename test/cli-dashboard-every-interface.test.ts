@@ -1,0 +1,67 @@
+/**
+ * `task-swarm dashboard --host 0.0.0.0` (or `::`) printed `dashboard at http://0.0.0.0:<port>/`:
+ * the server's own address, "any", which a browser cannot open. It prints the loopback URL of
+ * that family, which opens the page, and says it listens on every interface.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from './helpers/cli.js';
+import { startRedis, type RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer;
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+/** the dashboard as a process: its first stdout line, then it is stopped (SIGTERM) */
+async function firstLine(host: string, prefix: string): Promise<{ line: string; page: { status: number; body: string } }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: server.url };
+  delete env.TASK_SWARM_DASHBOARD_TOKEN;
+  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'dashboard', '--host', host, '--port', '0', '--read-only', '--key-prefix', prefix], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error(`no line within 15 s; stderr: ${stderr}`)), 15_000);
+      proc.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const i = out.indexOf('\n');
+        if (i >= 0) {
+          clearTimeout(timer);
+          resolve(out.slice(0, i));
+        }
+      });
+      void exited.then((code) => reject(new Error(`exited ${code}; stderr: ${stderr}`)));
+    });
+    // the URL printed, opened as a browser would
+    const url = /^dashboard at (\S+)/.exec(line)?.[1] ?? '';
+    const res = await fetch(url);
+    return { line, page: { status: res.status, body: await res.text() } };
+  } finally {
+    proc.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('dashboard --host on every interface', () => {
+  it.each([
+    ['0.0.0.0', /^dashboard at http:\/\/127\.0\.0\.1:\d+\/ \(listening on every interface, as --host 0\.0\.0\.0 asks: reachable from any network this host is on\) \(read-only\)$/],
+    ['::', /^dashboard at http:\/\/\[::1\]:\d+\/ \(listening on every interface, as --host :: asks: reachable from any network this host is on\) \(read-only\)$/],
+  ])('--host %s prints a URL a browser opens, and says it listens on every interface', async (host, said) => {
+    const { line, page } = await firstLine(host, `dash-any${host.length}:`);
+    expect(line).toMatch(said);
+    expect(page.status).toBe(200);
+    expect(page.body).toMatch(/<html/i);
+  }, 30_000);
+
+  it('a loopback --host is printed as it was', async () => {
+    const { line, page } = await firstLine('127.0.0.1', 'dash-loop:');
+    expect(line).toMatch(/^dashboard at http:\/\/127\.0\.0\.1:\d+\/ \(read-only\)$/);
+    expect(page.status).toBe(200);
+  }, 30_000);
+});
