@@ -113,9 +113,14 @@ describe('help and version', () => {
       const r = await runMain([flag]);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       expect(r.stdout).toMatch(/^Usage: task-swarm <command>/);
-      for (const c of COMMANDS) expect(r.stdout, c).toMatch(new RegExp(`^ {2}${c} +[a-z]`, 'm'));
-      const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]).filter((c) => !c!.startsWith('-'));
+      for (const c of COMMANDS) expect(r.stdout, c).toMatch(new RegExp(`^ {2}${c}(?: [<[][\\w-]+[>\\]])* +[a-z]`, 'm'));
+      const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+)(?: [<[][\w-]+[>\]])* {2,}\S/gm)].map((m) => m[1]).filter((c) => !c!.startsWith('-'));
       expect(listed).toEqual(COMMANDS);
+      // each command with the arguments it takes, as its usage line says them
+      for (const term of ['submit <function> [json-data]', 'get <id>', 'control <id> <message>', 'retry-dead <key>', 'limit [function]', 'schedule <name> <function> [json-data]', 'unschedule <name>']) {
+        expect(r.stdout, term).toMatch(new RegExp(`^ {2}${term.replace(/[[\]]/g, '\\$&')} {2,}[a-z]`, 'm'));
+      }
+      expect(r.stdout).toMatch(/^ {2}status {2,}counts/m);
       for (const o of ['--redis-url <url>', 'env: REDIS_URL', '--redis-cluster <h:p,h:p>', '--key-prefix <value>', '--partitions <n>', '--version']) expect(r.stdout).toContain(o);
     }
   });

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Argument } from 'commander';
 import { CliCommand } from './cli-command.js';
 import type { CommandSpec } from './command-spec.js';
 import { COMPONENT_COMMANDS, PEER_SECRET_HELP } from './commands/components.js';
@@ -58,6 +59,12 @@ export function version(): string {
   return '?';
 }
 
+/** `<id>`, `[json-data]`, `[arguments...]`: an argument as commander writes it in a usage line */
+const argumentTerm = (a: Argument): string => {
+  const name = `${a.name()}${a.variadic ? '...' : ''}`;
+  return a.required ? `<${name}>` : `[${name}]`;
+};
+
 const sentence = (s: string) => s[0]!.toUpperCase() + s.slice(1) + '.';
 
 /**
@@ -82,7 +89,9 @@ export function buildProgram(io: CliIO, done: (status: number) => void): CliComm
       getOutHasColors: () => false,
       getErrHasColors: () => false,
     })
-    .configureHelp({ showGlobalOptions: true, subcommandTerm: (c) => c.name() })
+    // (each command with its arguments, `submit <function> [json-data]`, as its own usage line
+    // says them: the name alone told nothing of what a command takes)
+    .configureHelp({ showGlobalOptions: true, subcommandTerm: (c) => [c.name(), ...c.registeredArguments.map(argumentTerm)].join(' ') })
     // a name that is no command comes here (commander would print the whole help on stderr)
     .argument('[command]')
     .argument('[arguments...]')
