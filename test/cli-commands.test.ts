@@ -441,19 +441,23 @@ describe('dead, retry-dead, purge-dead', () => {
     expectOneLine(await s.run('get', 'gone'), 1, /^task-swarm: no task with id "gone" \(never submitted, its retention expired, or purged as a dead letter\)\n$/);
   });
 
-  it('retry-dead refuses, in one line saying why, an entry parked for a bad option: it is in the entry, and would be parked again', async () => {
+  it('retry-dead refuses, in one line saying why and exit status 1 (nothing retried), an entry parked for a bad option: it is in the entry, and would be parked again', async () => {
     const s = swarm();
     await worker(s.prefix);
     await redis.lpush(`${s.prefix}new-task`, '{"id":"hp","function":"echo","priority":"high"}');
     await until(async () => (await s.client.stats()).dead === 1, 'the dead letter');
     const [letter] = await s.client.deadLetters();
     expect(letter).toMatchObject({ reason: 'bad_option', id: 'hp' });
-    // (exit 2, as for every InvalidTaskError: the input, not the swarm, is at fault)
+    // (exit 1, nothing retried, as for a key no letter has: the command line was right, the entry
+    // is what cannot go; exit 2 said the command line was wrong)
+    const r = await s.run('retry-dead', letter!.key);
     expectOneLine(
-      await s.run('retry-dead', letter!.key),
-      2,
-      new RegExp(`^task-swarm: dead letter ${letter!.key} was parked for bad_option, which its entry is as it stands: queued again, it would be parked again; purge it`),
+      r,
+      1,
+      new RegExp(`^task-swarm: nothing retried: dead letter ${letter!.key} was parked for bad_option, which its entry is as it stands: queued again, it would be parked again; purge it`),
     );
+    expect(r.stderr).toMatch(new RegExp(`\\(\`task-swarm purge-dead ${letter!.key}\` purges it\\)\n$`));
+    expect(r.stdout).toBe('');
     // left as it was: listed under the same key, nothing queued
     expect((await s.client.deadLetters()).map((l) => l.key)).toEqual([letter!.key]);
     expect(await redis.llen(`${s.prefix}new-task`)).toBe(0);

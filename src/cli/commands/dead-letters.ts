@@ -1,5 +1,6 @@
 /** The dead-letter list: `dead` lists it by key, `retry-dead` and `purge-dead` act on one entry. */
 import type { Client } from '../../client.js';
+import { InvalidTaskError } from '../../errors.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { dateTime, isObject, quote, text } from '../format.js';
@@ -26,12 +27,25 @@ const deadKey = (command: string): Positional => ({
   },
 });
 
+/**
+ * retryDead's refusal of an entry that, queued as it stands, would only be parked again (its own
+ * bytes are what was refused: bad JSON, no id, a bad option; or cut at 4 KB): nothing was done,
+ * as for a key no letter has, so exit status 1 with a line saying why. It was an
+ * InvalidTaskError, exit status 2, which says the command line was wrong: it was not.
+ */
+const refusedAsIs =
+  (key: string) =>
+  (e: unknown): never => {
+    if (e instanceof InvalidTaskError) throw new RuntimeError(`nothing retried: ${e.message} (\`${PROG} purge-dead ${key}\` purges it)`);
+    throw e;
+  };
+
 /** retry-dead and purge-dead: `act` on the dead letter named by its key, then say what it was (`done`). */
 function onDead(act: (client: Client, key: string) => Promise<boolean>, done: string): (inv: Invocation) => Promise<number> {
   return runWithClient(async (client, inv) => {
     const key = inv.args[0] as string;
     const letter = await client.deadLetter(key);
-    if (!letter || !(await act(client, key))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
+    if (!letter || !(await act(client, key).catch(refusedAsIs(key)))) throw new RuntimeError(`no dead letter with key ${key} (retried, purged or dropped already; \`${PROG} dead\` lists them)`);
     inv.io.stdout.write(`${done} dead letter ${key}${letter.id ? ` (task ${text(letter.id)}, was ${text(letter.reason)})` : ` (${text(letter.reason)})`}\n`);
     return 0;
   });
@@ -56,6 +70,10 @@ export const DEAD_LETTER_COMMANDS: CommandSpec[] = [
   {
     name: 'retry-dead',
     summary: 'put the task of dead letter <key> (as listed by `dead`) back on the queue',
+    details:
+      'Exit status 1 when nothing was retried: no letter has that key (retried, purged or dropped already), or its entry\n' +
+      'is refused as it stands (not JSON, no id or function, a bad option, or kept cut at 4 KB), which would only be\n' +
+      'parked again; the line says which. Purge such a letter and send the task again, fixed.',
     args: [deadKey('retry-dead')],
     run: onDead((client, key) => client.retryDead(key), 'requeued'),
   },
