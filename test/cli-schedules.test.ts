@@ -134,8 +134,8 @@ describe('task-swarm schedule / schedules / unschedule', () => {
 
   it('help lists the commands and their options', async () => {
     const r = await runMain(['--help'], {});
-    expect(r.stdout).toMatch(/^ {2}schedule +queue a task at every tick/m);
-    expect(r.stdout).toMatch(/^ {2}unschedule +remove a schedule/m);
+    expect(r.stdout).toMatch(/^ {2}schedule <name> <function> \[json-data\] +queue a task at every tick/m);
+    expect(r.stdout).toMatch(/^ {2}unschedule <name> +remove a schedule/m);
     expect(r.stdout).toMatch(/^ {2}schedules +list the schedules/m);
     const h = await runMain(['schedule', '--help'], {});
     expect(h.stdout).toMatch(/--overlap <allow\|skip>/);
