@@ -31,7 +31,7 @@ describe('task-swarm schedule / schedules / unschedule', () => {
     const s = swarm();
     const r = await s.run('schedule', 'nightly', 'report', '{"k":1}', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--overlap', 'skip', '--priority', '2');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^scheduled "nightly": cron "0 3 \* \* \*" Europe\/Berlin -> "report", overlap skip; next \S+; not fired yet\n$/);
+    expect(r.stdout).toMatch(/^scheduled "nightly": cron "0 3 \* \* \*" Europe\/Berlin -> "report", overlap skip; next \S+\n$/);
     const again = await s.run('schedule', 'nightly', 'report', '{"k":1}', '--cron', '0 3 * * *', '--tz', 'Europe/Berlin', '--overlap', 'skip', '--priority', '2');
     expect(again.stdout).toMatch(/^unchanged "nightly"/);
     expect((await s.run('schedule', 'poll', 'ping', '--every', '200')).code).toBe(0);

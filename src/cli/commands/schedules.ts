@@ -1,7 +1,7 @@
 /** Schedules: `schedule` sets one (cron or every n ms), `unschedule` removes it, `schedules` lists them. */
 import { Option } from 'commander';
 import type { MonitorView } from '../../effects/monitors.js';
-import type { ScheduleInfo, ScheduleOptions, ScheduleSpec } from '../../schedule.js';
+import { checkSchedule, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from '../../schedule.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import { escapeControls, isoTime, quote } from '../format.js';
@@ -37,14 +37,19 @@ function overdueWhy(monitors: MonitorView[] | undefined): string {
   return `no monitor runs to fire it${monitors.length ? ` (the last swept at ${isoTime(last) ?? '?'})` : ''}; schedules fire only while one does`;
 }
 
+/** `"nightly": cron "0 3 * * *" UTC -> "report", overlap skip`: what a schedule is */
+function scheduleHead(name: string, s: Pick<ScheduleInfo, 'spec' | 'fn' | 'overlap'>): string {
+  const when = 'every' in s.spec ? `every ${s.spec.every} ms` : `cron ${quote(s.spec.cron)} ${s.spec.tz}`;
+  return `${quote(name)}: ${when} -> ${quote(s.fn)}${s.overlap === 'skip' ? ', overlap skip' : ''}`;
+}
+
 function describeSchedule(s: ScheduleInfo, monitors?: MonitorView[]): string {
   if (s.invalid !== undefined) return `${quote(s.name)}: not a schedule, never fired: ${escapeControls(s.invalid)} (set it again or unschedule it)`;
-  const when = 'every' in s.spec ? `every ${s.spec.every} ms` : `cron ${quote(s.spec.cron)} ${s.spec.tz}`;
   const overdue = s.overdue > OVERDUE_MS ? ` (overdue by ${span(s.overdue)}: ${overdueWhy(monitors)})` : '';
   const next = s.next === null ? 'no tick left' : `next ${isoTime(s.next) ?? '?'}${overdue}`;
   const last = s.last === null ? 'not fired yet' : `last ${isoTime(s.last) ?? '?'} (${escapeControls(s.lastId ?? '')})`;
   const skipped = s.skipped ? `, ${s.skipped} skipped` : '';
-  return `${quote(s.name)}: ${when} -> ${quote(s.fn)}${s.overlap === 'skip' ? ', overlap skip' : ''}; ${next}; ${last}${skipped}`;
+  return `${scheduleHead(s.name, s)}; ${next}; ${last}${skipped}`;
 }
 
 const NAME: Positional = { syntax: '<name>', noun: 'schedule name', doc: "the schedule's name" };
@@ -61,8 +66,12 @@ async function runSchedule(inv: Invocation): Promise<number> {
   if (v.overlap !== undefined) options.overlap = v.overlap as 'allow' | 'skip';
   return withClient(inv, async (client) => {
     const r = await client.schedule(name, spec, fn, data, options);
-    const shown = (await client.schedules()).find((s) => s.name === name);
-    inv.io.stdout.write(`${r.changed ? 'scheduled' : 'unchanged'} ${shown ? describeSchedule(shown) : quote(name)}\n`);
+    // Said from what this call set and what it answered (the next tick, read in its own step),
+    // not read again: a schedule of that name another client set in between would be described.
+    // (its definition as the library stores it, checked and normalised by the same function:
+    // the cron trimmed, the zone UTC when none was given; unchanged, the one stored is the same)
+    const { def } = checkSchedule(name, spec, fn, data, options);
+    inv.io.stdout.write(`${r.changed ? 'scheduled' : 'unchanged'} ${scheduleHead(name, def)}; ${r.next === null ? 'no tick left' : `next ${isoTime(r.next) ?? '?'}`}\n`);
     return 0;
   });
 }
