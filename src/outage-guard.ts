@@ -27,7 +27,7 @@ import { Cluster, type ChainableCommander, type Command } from 'ioredis';
 import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
-import { lastConnectionError, notRedisProtocol, redisAddress, type Connection } from './redis.js';
+import { lastConnectionError, notRedisProtocol, redisAddress, tlsHint, type Connection } from './redis.js';
 import { selectRefusal } from './db-select.js';
 import { commandDeadlines, type StopDeadlines } from './command-deadlines.js';
 import { neverSent, sentAgain } from './call-fate.js';
@@ -72,14 +72,20 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const direct = directWhileStalled(redis);
   // (a server at the address that answers in another protocol is reached, and is not Redis)
   const foreign = () => notRedisProtocol(lastConnectionError(redis)?.message ?? '');
+  // (ending with what TLS may have to do with the connection's failure: rediss:// to a Redis
+  // without TLS is silence, said by the socket's cause, not by the call's words)
   const unavailable = (cause: string, e?: unknown) => {
     const notRedis = foreign();
-    return new RedisUnavailableError(`${notRedis ? `the server at ${redisAddress(c)} ${notRedis}` : `cannot reach Redis at ${redisAddress(c)}`}: ${cause}`, e);
+    const hint = notRedis ? '' : tlsHint(c, why());
+    return new RedisUnavailableError(`${notRedis ? `the server at ${redisAddress(c)} ${notRedis}` : `cannot reach Redis at ${redisAddress(c)}`}: ${cause}${hint}`, e);
   };
   const why = () => {
     const e = lastConnectionError(redis);
     if (foreign()) return 'not Redis';
-    return e && !(e instanceof RedisUnavailableError) ? e.message.trim().replace(/\s*\n\s*/g, ' ') : 'connection closed';
+    if (e && !(e instanceof RedisUnavailableError)) return e.message.trim().replace(/\s*\n\s*/g, ' ');
+    // (a first connection not yet made, without a word from the socket: the server is silent,
+    // as a Redis without TLS is to rediss://, until the connect timeout)
+    return redis.status === 'connecting' ? 'connecting, no answer yet' : 'connection closed';
   };
 
   // A pipeline (MULTI included) is refused or let through whole: ioredis writes its commands

@@ -569,15 +569,20 @@ export function redisAddress(c: RedisConfig): string {
 }
 
 /**
- * A TLS server that wants a client certificate resets a connection that brings none (TLS 1.3
- * sends its alert after the handshake): "ECONNRESET" alone does not say why.
+ * What TLS may have to do with `cause` (a connection's failure), as " (...)" to end a line that
+ * says Redis is unreachable; "" when TLS was not asked for or says nothing of it. The one place
+ * these words are written: the CLI, a worker's or monitor's start and a Client's calls
+ * (src/outage-guard.ts) all end their line with it. A TLS server that wants a client certificate
+ * resets a connection that brings none (TLS 1.3 sends its alert after the handshake):
+ * "ECONNRESET" alone does not say why.
  */
 export function tlsHint(c: RedisConfig, cause: string): string {
   const tls = c.tls !== undefined || /^rediss:/i.test(c.url ?? '');
   if (!tls) return '';
   // (a Redis without TLS reads the handshake as the start of a command, and waits for its end:
-  // the only sign is silence, which alone read as a frozen server)
-  if (/no answer within|timed out|timeout/i.test(cause)) return ' (TLS was asked for: a server without TLS on that port leaves the handshake unanswered; if it has none, write redis://)';
+  // the only sign is silence, which alone read as a frozen server; ioredis's connect timeout
+  // says it as "connect ETIMEDOUT")
+  if (/no answer|timed out|timeout|ETIMEDOUT/i.test(cause)) return ' (TLS was asked for: a server without TLS on that port leaves the handshake unanswered; if it has none, write redis://)';
   if (c.tls?.cert !== undefined || !/ECONNRESET|certificate required|socket hang up/i.test(cause)) return '';
   return ' (a server that requires client certificates resets connections without one: give a client certificate and its key)';
 }

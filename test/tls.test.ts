@@ -3,13 +3,14 @@
  * that speaks only TLS and asks every client for a certificate (`tls-auth-clients yes`). A worker,
  * a monitor and a client with the CA and the client certificate run a task to its end; one
  * without the certificate, or without the CA, is refused at start-up with one clear error, soon.
+ * And rediss:// to a Redis without TLS: the library's errors say TLS may be why, as the CLI's do.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Monitor, RedisUnavailableError, Worker } from '../src/index.js';
-import { freePort } from './helpers/redis-server.js';
+import { freePort, startRedis } from './helpers/redis-server.js';
 import { makeCertificates, spawnServer, type Certificates, type ServerProcess } from './helpers/deployments.js';
 import { runMain } from './helpers/cli.js';
 
@@ -112,4 +113,31 @@ describe('refused, soon and clearly', () => {
     expect(r.stderr).toMatch(new RegExp(`^task-swarm: cannot reach Redis at rediss://127\\.0\\.0\\.1:${server.port}`));
     expect(r.stderr).toContain('give a client certificate and its key');
   });
+});
+
+describe('rediss:// to a Redis without TLS (it reads the handshake as a command and waits: silence)', () => {
+  it("a client's call and a worker's start: their RedisUnavailableError says TLS was asked for, and to write redis://", async () => {
+    const plain = await startRedis();
+    cleanup.push(() => plain.stop());
+    const redis = { url: plain.url.replace(/^redis:/, 'rediss:'), keyPrefix: `plain${++prefix}:` };
+    const c = new Client({ redis });
+    cleanup.push(() => c.close());
+    const w = new Worker({ port: 0, redis });
+    cleanup.push(() => w.stop());
+    // (side by side: each waits its patience, ~10 s)
+    const [submitted, started] = await Promise.all([c.submit('x').catch((e: unknown) => e), w.start().catch((e: unknown) => e)]);
+    for (const [what, err] of [
+      ['client', submitted],
+      ['worker', started],
+    ] as const) {
+      expect(err, what).toBeInstanceOf(RedisUnavailableError);
+      expect((err as Error).message, what).toMatch(new RegExp(`^cannot reach Redis at rediss://127\\.0\\.0\\.1:${plain.port}/?: `));
+      expect((err as Error).message, what).toMatch(/\(TLS was asked for: .*write redis:\/\/\)$/);
+    }
+    // (a later call, once the connection attempt has timed out (ETIMEDOUT), says it too)
+    await new Promise((r) => setTimeout(r, 1000));
+    const later = await c.submit('x').catch((e: unknown) => e);
+    expect(later).toBeInstanceOf(RedisUnavailableError);
+    expect((later as Error).message).toMatch(/\(TLS was asked for: .*write redis:\/\/\)$/);
+  }, 60_000);
 });
