@@ -4,7 +4,7 @@
  */
 import type { Connection } from './redis.js';
 import { guardOutage, sendHeld } from './outage-guard.js';
-import { resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
+import { resolveClientFields, resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { checkGroup } from './effects/limits.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, NotDurableError, PartlySubmittedError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
 import { quote } from './quote.js';
@@ -39,7 +39,7 @@ import {
 } from './wire.js';
 import { cancelTask, stopTask, submitTasks, type SubmitReply } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, checkIdText, checkKey, sameSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, checkEntrySize, checkIdText, checkKey, sameSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
@@ -184,6 +184,11 @@ export type SwarmStats = Omit<SwarmCounts, 'functions' | 'deadStats' | 'now' | '
 
 export interface ClientOptions {
   redis?: RedisOptions;
+  /**
+   * largest task JSON (bytes) `submit` and `submitMany` accept (default 1048576, as the
+   * workers'): a larger task is refused with a TaskTooLargeError, nothing written
+   */
+  maxPayloadBytes?: number;
   /** where the client reports a `subscribe` handler that threw (once per handler); default: tslog, as the Worker */
   logger?: LoggerLike;
 }
@@ -215,7 +220,6 @@ export interface WaitOptions {
   goneAfter?: number;
 }
 
-const CLIENT_OPTIONS = ['redis', 'logger'];
 const WAIT_OPTIONS = ['timeout', 'pollInterval', 'goneAfter'];
 /** the keys of a submitMany item */
 const SUBMIT_MANY_ITEM_KEYS = ['fn', 'data', 'options'];
@@ -224,6 +228,8 @@ export const CLIENT_PATIENCE_MS = 10_000;
 
 export class Client {
   readonly config: RedisConfig;
+  /** the largest task entry a submit writes (bytes): ClientOptions.maxPayloadBytes */
+  private readonly maxPayloadBytes: number;
   /** partition 0's keys: the swarm's own (schedules; with one partition, everything) */
   private readonly keys: Keys;
   /** the partition count recorded by this client's first submit (src/effects/layout.ts) */
@@ -270,9 +276,7 @@ export class Client {
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
-    for (const k of Object.keys(options)) {
-      if (!CLIENT_OPTIONS.includes(k)) throw new ConfigError(`Client: unknown option "${k}" (known: ${CLIENT_OPTIONS.join(', ')})`);
-    }
+    this.maxPayloadBytes = resolveClientFields(options as Record<string, unknown>).maxPayloadBytes;
     this.log = createLogger('client', checkLogger('Client', options.logger));
     this.config = resolveRedisConfig(options.redis);
     this.parts = partitionKeys(this.config);
@@ -500,6 +504,7 @@ export class Client {
     try {
       const now = Date.now();
       const sub = buildSubmission(fn, data, options, 'submit', this.newId, { now, trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf });
+      checkEntrySize(sub, 'submit', this.maxPayloadBytes);
       this.checkDrawnPlace(sub, 'submit');
       this.sending([sub], now);
       const id = await this.submitOne(sub);
@@ -564,6 +569,8 @@ export class Client {
       // (a key it does not know is usually a typo, `date` for data: what was meant would be lost)
       for (const k of Object.keys(t)) if (!SUBMIT_MANY_ITEM_KEYS.includes(k)) throw new InvalidTaskError(`submitMany[${i}]: unknown key ${quote(k)} (known: ${SUBMIT_MANY_ITEM_KEYS.join(', ')})`);
       const sub = buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
+      // (one over the limit refuses the whole call, as any other item refused: nothing written)
+      checkEntrySize(sub, `submitMany[${i}]`, this.maxPayloadBytes);
       this.checkDrawnPlace(sub, `submitMany[${i}]`);
       return sub;
     });

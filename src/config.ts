@@ -80,6 +80,12 @@ const COMMON_FIELDS = {
   metricsHost: { kind: 'string', default: '127.0.0.1', doc: 'address the metrics server listens on (`0.0.0.0` or `::` = every interface)' },
 } as const satisfies Record<string, Field>;
 
+/**
+ * The largest task entry (its JSON, bytes) by default: a worker parks a larger one `too_large`
+ * when it claims it, and a Client refuses one at submit (the same default on both sides).
+ */
+const MAX_PAYLOAD_BYTES = 1048576;
+
 export const WORKER_FIELDS = {
   host: {
     kind: 'string',
@@ -93,7 +99,7 @@ export const WORKER_FIELDS = {
   stopGrace: { kind: 'int', default: 10000, min: 0, doc: 'ms `worker.stop()` lets running tasks finish before halting the rest (each gets abortTimeout to return) and handing them back to the queue' },
   abortTimeout: { kind: 'int', default: 5000, min: 0, doc: 'ms a task function gets to return after its AbortSignal fires (stop, reload, timeout) before it is ended anyway' },
   eventBuffer: { kind: 'int', default: 10000, min: 0, doc: 'task events held while Redis is unreachable (oldest dropped past this), sent in order when it returns' },
-  maxPayloadBytes: { kind: 'int', default: 1048576, min: 1, doc: 'largest task JSON accepted from the queue; larger entries are dead-lettered' },
+  maxPayloadBytes: { kind: 'int', default: MAX_PAYLOAD_BYTES, min: 1, doc: 'largest task JSON accepted from the queue; larger entries are dead-lettered' },
   ...COMMON_FIELDS,
 } as const satisfies Record<string, Field>;
 
@@ -115,6 +121,15 @@ export const MONITOR_FIELDS = {
     doc: 'ms a dead letter is kept, parked tasks included (their hash goes with it), logged and counted; 0 = until retried or purged',
   },
   ...COMMON_FIELDS,
+} as const satisfies Record<string, Field>;
+
+export const CLIENT_FIELDS = {
+  maxPayloadBytes: {
+    kind: 'int',
+    default: MAX_PAYLOAD_BYTES,
+    min: 1,
+    doc: "largest task JSON (bytes) `submit` and `submitMany` accept: a larger task is refused with a TaskTooLargeError, nothing written (give it the workers' value: they park a larger entry)",
+  },
 } as const satisfies Record<string, Field>;
 
 type ValueOf<F extends Field> = F['kind'] extends 'string'
@@ -146,6 +161,8 @@ export type ProcessOptions<S extends Record<string, Field>> = { [K in keyof S]?:
   logger?: LoggerLike;
   secret?: string;
 };
+/** a Client's own options (its `redis` and `logger` are resolved apart) */
+export type ClientConfig = Resolved<typeof CLIENT_FIELDS>;
 export type WorkerConfig = Resolved<typeof WORKER_FIELDS> & { redis: RedisConfig; secret?: string };
 export type MonitorConfig = Resolved<typeof MONITOR_FIELDS> & { redis: RedisConfig; secret?: string };
 
@@ -266,6 +283,11 @@ export function resolveWorkerConfig(input: unknown): WorkerConfig {
   return { ...c, redis: resolveRedisConfig(o.redis), secret: o.secret as string | undefined };
 }
 
+/** A Client's options other than `redis` and `logger`, checked against CLIENT_FIELDS (an unknown key refused, naming every known one). */
+export function resolveClientFields(options: Record<string, unknown>): ClientConfig {
+  return resolveFields('Client', CLIENT_FIELDS, options, ['redis', 'logger']);
+}
+
 export function resolveMonitorConfig(input: unknown): MonitorConfig {
   const o = asObject('Monitor options', input);
   const c = resolveFields('Monitor', MONITOR_FIELDS, o, ['redis', 'logger', 'secret']);
@@ -289,6 +311,7 @@ export function configTable(): string {
     }
   };
   add('`redis`', REDIS_FIELDS);
+  add('Client', CLIENT_FIELDS);
   add('Worker', WORKER_FIELDS);
   add('Monitor', MONITOR_FIELDS);
   return rows.join('\n');

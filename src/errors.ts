@@ -44,6 +44,21 @@ export class DuplicateTaskError extends TaskSwarmError {
 /** A task or control message that does not parse or lacks a required field. */
 export class InvalidTaskError extends coded('ERR_INVALID_TASK') {}
 
+/**
+ * A task whose entry (its JSON, as it would go on the queue) is larger than the Client's
+ * `maxPayloadBytes`: refused at submit, nothing written (a worker would park it `too_large`,
+ * the code of which is the same). `bytes` is its size, `limit` the limit it is over.
+ */
+export class TaskTooLargeError extends InvalidTaskError {
+  constructor(
+    message: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A task names a function that the worker has not registered. */
 export class UnknownFunctionError extends TaskSwarmError {
   constructor(readonly functionName: string) {
