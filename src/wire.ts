@@ -454,9 +454,46 @@ function describeValue(v: unknown): string {
 /**
  * What a task's failure is stored as. Total: whatever a task function threw (a value whose
  * fields throw when read, a revoked Proxy, a `message` that is not a string) gives a StoredError
- * of strings, so that the END that carries it can always be written.
+ * of strings, so that the END that carries it can always be written. Bounded: each of its
+ * fields is at most MAX_ERROR_FIELD_BYTES (boundedText), so a function that throws a 50 MB
+ * message does not write it to Redis (in the hash, its history and its end event), twice with
+ * the stack that repeats it.
  */
 export function serializeError(e: unknown): StoredError {
+  const out = serializeUnbounded(e);
+  const bounded: StoredError = { name: boundedText(out.name), message: boundedText(out.message) };
+  if (out.code !== undefined) bounded.code = boundedText(out.code);
+  if (out.stack !== undefined) bounded.stack = boundedText(out.stack);
+  return bounded;
+}
+
+/** the most UTF-8 bytes a stored error's field (name, message, code, stack) holds, its cut mark included */
+export const MAX_ERROR_FIELD_BYTES = 64 * 1024;
+
+/**
+ * `text` when it is at most `max` UTF-8 bytes; else its start, cut at a character's boundary,
+ * and a mark saying how much was cut, together at most `max` bytes. (Its length alone says so
+ * for all but long texts: a UTF-16 unit is 3 bytes at most.)
+ */
+export function boundedText(text: string, max = MAX_ERROR_FIELD_BYTES): string {
+  if (text.length * 3 <= max) return text;
+  const total = Buffer.byteLength(text, 'utf8');
+  if (total <= max) return text;
+  const mark = (cut: number) => ` … [cut: ${cut} more bytes, of ${total}]`;
+  // (the mark's longest form: the cut is at most the total)
+  const room = max - Buffer.byteLength(mark(total), 'utf8');
+  let end = Math.min(text.length, room);
+  for (let bytes = Buffer.byteLength(text.slice(0, end), 'utf8'); bytes > room; bytes = Buffer.byteLength(text.slice(0, end), 'utf8')) {
+    end -= Math.ceil((bytes - room) / 3);
+  }
+  // (not between the halves of a surrogate pair)
+  const unit = text.charCodeAt(end - 1);
+  if (end > 0 && unit >= 0xd800 && unit <= 0xdbff) end--;
+  const kept = text.slice(0, end);
+  return `${kept}${mark(total - Buffer.byteLength(kept, 'utf8'))}`;
+}
+
+function serializeUnbounded(e: unknown): StoredError {
   try {
     // (an Error made in another realm, a vm context or a test environment, fails instanceof but
     // carries the brand: JSON would store it as {})

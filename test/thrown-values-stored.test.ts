@@ -10,17 +10,22 @@
  * Before: an object's own toString and another realm's Error were stored as `{}`, a tagged
  * plain object as name and message "undefined", another realm's plain object as
  * "[object Object]", and an Error with an unreadable name as "cannot be read", its message lost.
+ * And bounded: each field at most 64 KiB, a mark saying how much was cut (a 5 MB message was
+ * written whole, and again in the stack, to the task's hash, its history and its end event).
  */
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
-import { serializeError } from '../src/wire.js';
+import { boundedText, MAX_ERROR_FIELD_BYTES, serializeError } from '../src/wire.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+/** the length of the message hugeMessage throws */
+const HUGE = 5 * 1024 * 1024;
 let server: RedisServer;
 let client: Client;
 let worker: Worker;
+let prefix: string;
 
 class Refusal {
   constructor(readonly reason: string) {}
@@ -75,12 +80,18 @@ const CASES: [string, () => unknown, Record<string, string>][] = [
 beforeAll(async () => {
   server = await startRedis();
   const redis = server.options();
+  prefix = redis.keyPrefix;
   worker = new Worker({ redis, port: 0, logger: quiet });
   for (const [name, make] of CASES) {
     worker.addTaskFunction(name, () => {
       throw make();
     });
   }
+  worker.addTaskFunction('hugeMessage', () => {
+    const e = new Error('x'.repeat(HUGE));
+    (e as { code?: string }).code = 'E_HUGE';
+    throw e;
+  });
   await worker.start();
   client = new Client({ redis, logger: quiet });
 });
@@ -112,5 +123,42 @@ describe('what a task function throws, as its failure stores it', () => {
     );
     expect(serializeError(p)).toEqual({ name: 'Error', message: 'an object JSON cannot write' });
     expect(reads).not.toContain(Symbol.toStringTag);
+  });
+});
+
+describe('what is stored of a failure is bounded', () => {
+  it('a 5 MB message: message and stack stored at most 64 KiB each, a mark saying how much was cut; the hash holds no more', async () => {
+    const id = await client.submit('hugeMessage', null);
+    const end = await client.wait(id, { timeout: 20_000 });
+    expect(end.outcome).toBe('failed');
+    const { name, message, code, stack } = end.error!;
+    expect({ name, code }).toEqual({ name: 'Error', code: 'E_HUGE' });
+    expect(Buffer.byteLength(message)).toBeLessThanOrEqual(MAX_ERROR_FIELD_BYTES);
+    expect(message).toMatch(new RegExp(`^x{60000,} … \\[cut: \\d+ more bytes, of ${HUGE}\\]$`));
+    const cut = Number(/cut: (\d+) more/.exec(message)![1]);
+    expect(message.indexOf(' … [cut')).toBe(HUGE - cut);
+    expect(Buffer.byteLength(stack!)).toBeLessThanOrEqual(MAX_ERROR_FIELD_BYTES);
+    expect(stack).toMatch(/^Error: x+ … \[cut: \d+ more bytes, of \d+\]$/);
+    // (what is in Redis: the hash's fields, its history's record of the attempt included)
+    const hash = await server.client().hgetall(`${prefix}task-${id}`);
+    expect(hash.error).toBeDefined();
+    expect(Object.values(hash).reduce((n, v) => n + Buffer.byteLength(v), 0)).toBeLessThan(6 * MAX_ERROR_FIELD_BYTES);
+  });
+
+  it('boundedText: short text as it is; long text cut at a character, never inside a pair, with the mark, within the bound', () => {
+    expect(boundedText('short', 100)).toBe('short');
+    expect(boundedText('x'.repeat(100), 100)).toBe('x'.repeat(100));
+    for (const unit of ['x', 'é', '€', '😀']) {
+      const text = unit.repeat(1000);
+      const total = Buffer.byteLength(text);
+      for (let max = 60; max < 80; max++) {
+        const out = boundedText(text, max);
+        expect(Buffer.byteLength(out), `${unit} ${max}`).toBeLessThanOrEqual(max);
+        const m = new RegExp(`^((?:${unit})*) … \\[cut: (\\d+) more bytes, of ${total}\\]$`, 'u').exec(out);
+        expect(m, `${unit} ${max}: ${out}`).not.toBeNull();
+        expect(Buffer.byteLength(m![1]!) + Number(m![2])).toBe(total);
+      }
+    }
+    expect(serializeError(new Error('é'.repeat(MAX_ERROR_FIELD_BYTES))).message).toMatch(/ … \[cut: \d+ more bytes, of 131072\]$/);
   });
 });
