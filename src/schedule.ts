@@ -149,8 +149,9 @@ function checkSpec(where: string, spec: unknown): ScheduleDefinition['spec'] {
   }
   if (!('cron' in o)) throw new ConfigError(`${where}: spec must be { cron, tz? } or { every }, got ${show(spec)}`);
   for (const k of keys) if (k !== 'cron' && k !== 'tz') throw new ConfigError(`${where}: unknown spec field "${k}" (known: cron, tz; or every)`);
-  const tz = o.tz ?? 'UTC';
-  if (typeof tz !== 'string' || tz === '' || !zoneExists(tz)) throw new ConfigError(`${where}: tz must be an IANA time zone (e.g. "Europe/Berlin"), got ${show(o.tz)}`);
+  const given = o.tz ?? 'UTC';
+  const tz = typeof given === 'string' && given !== '' ? canonicalZone(given) : undefined;
+  if (tz === undefined) throw new ConfigError(`${where}: tz must be an IANA time zone (e.g. "Europe/Berlin"), got ${show(o.tz)}`);
   if (typeof o.cron !== 'string' || o.cron.trim() === '') throw new ConfigError(`${where}: cron must be a cron expression, got ${show(o.cron)}`);
   const cron = o.cron.trim();
   try {
@@ -161,12 +162,17 @@ function checkSpec(where: string, spec: unknown): ScheduleDefinition['spec'] {
   return { cron, tz };
 }
 
-function zoneExists(tz: string): boolean {
+/**
+ * The zone `tz` names, as the runtime names it (`europe/berlin` and `Europe/Berlin` are
+ * `Europe/Berlin`, `utc` and `Etc/UTC` are `UTC`), or undefined when it names none. Written so
+ * in the definition, whose JSON is what "the same schedule" compares: the same zone spelled
+ * another way was a change (an `every` started over, `changed: true`).
+ */
+function canonicalZone(tz: string): string | undefined {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
+    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

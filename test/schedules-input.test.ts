@@ -23,6 +23,9 @@ describe('schedule input', () => {
     ['a cron field out of range', ['n', { cron: '61 * * * *' }, 'f'], /cron "61 \* \* \* \*" does not parse: .*minute/],
     ['a cron that never fires', ['n', { cron: '0 0 30 2 *' }, 'f'], /cron .* never fires/],
     ['a time zone that does not exist', ['n', { cron: '0 3 * * *', tz: 'Europe/Atlantis' }, 'f'], /tz must be an IANA time zone .*Europe\/Atlantis/],
+    ['a time zone in lowercase that does not exist', ['n', { cron: '0 3 * * *', tz: 'europe/atlantis' }, 'f'], /tz must be an IANA time zone .*europe\/atlantis/],
+    ['an empty time zone', ['n', { cron: '0 3 * * *', tz: '' }, 'f'], /tz must be an IANA time zone .*got ""/],
+    ['a time zone that is not a string', ['n', { cron: '0 3 * * *', tz: 1 }, 'f'], /tz must be an IANA time zone .*got 1$/],
     ['every 0', ['n', { every: 0 }, 'f'], /every must be an integer number of ms from 10/],
     ['every < 0', ['n', { every: -5 }, 'f'], /every must be .* got -5/],
     ['every not an integer', ['n', { every: 1.5 }, 'f'], /every must be/],
@@ -127,6 +130,21 @@ describe('cron ticks in a time zone (croner)', () => {
     expect(ticksAt(nightly, due, now)).toEqual({ tick: Date.UTC(2025, 2, 30, 1), next: Date.UTC(2025, 2, 31, 1) });
     expect(ticksAt({ every: 1000 }, 5000, 8999)).toEqual({ tick: 8000, next: 9000 });
     expect(ticksAt({ every: 1000 }, 5000, 5000)).toEqual({ tick: 5000, next: 6000 });
+  });
+
+  it('a zone spelled in another case is the same zone: stored as the runtime names it, and one definition, not a change', async () => {
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    const first = await c.schedule('berlin', { cron: '0 3 * * *', tz: 'europe/berlin' }, 'f');
+    expect(first.changed).toBe(true);
+    const [s] = await c.schedules();
+    expect(s!.spec).toEqual({ cron: '0 3 * * *', tz: 'Europe/Berlin' });
+    // (before: each spelling its own definition, so the other one was a change)
+    expect(await c.schedule('berlin', { cron: '0 3 * * *', tz: 'Europe/Berlin' }, 'f')).toEqual({ changed: false, next: first.next });
+    expect(await c.schedule('berlin', { cron: '0 3 * * *', tz: 'EUROPE/BERLIN' }, 'f')).toEqual({ changed: false, next: first.next });
+    // and UTC, however written, is the default's UTC
+    await c.schedule('utc', { cron: '0 3 * * *' }, 'f');
+    expect(await c.schedule('utc', { cron: '0 3 * * *', tz: 'utc' }, 'f')).toMatchObject({ changed: false });
   });
 
   it('the default zone is UTC, whatever the host says', async () => {
