@@ -163,14 +163,17 @@ function checkSpec(where: string, spec: unknown): ScheduleDefinition['spec'] {
 }
 
 /**
- * The zone `tz` names, as the runtime names it (`europe/berlin` and `Europe/Berlin` are
- * `Europe/Berlin`, `utc` and `Etc/UTC` are `UTC`), or undefined when it names none. Written so
- * in the definition, whose JSON is what "the same schedule" compares: the same zone spelled
- * another way was a change (an `every` started over, `changed: true`).
+ * The zone `tz` names, in the runtime's case (`europe/berlin` is `Europe/Berlin`, `utc` is
+ * `UTC`), or undefined when it names none. Written so in the definition, whose JSON is what "the
+ * same schedule" compares: the same zone in another case was a change (an `every` started over,
+ * `changed: true`). Only the case is taken: a link stays as written (`Asia/Kolkata`, `US/Pacific`,
+ * `Etc/UTC`), where Node 20's Intl names the zone it links to (`Asia/Calcutta`,
+ * `America/Los_Angeles`, `UTC`), which is not the name its user gave or will look for.
  */
 function canonicalZone(tz: string): string | undefined {
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+    const named = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+    return named.toLowerCase() === tz.toLowerCase() ? named : tz;
   } catch {
     return undefined;
   }

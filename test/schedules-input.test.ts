@@ -147,6 +147,17 @@ describe('cron ticks in a time zone (croner)', () => {
     expect(await c.schedule('utc', { cron: '0 3 * * *', tz: 'utc' }, 'f')).toMatchObject({ changed: false });
   });
 
+  it('a link is stored as its user wrote it, not as the zone it links to', async () => {
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    // (Node 20's Intl names these Asia/Calcutta, America/Los_Angeles and UTC)
+    for (const tz of ['Asia/Kolkata', 'US/Pacific', 'Etc/UTC']) {
+      await c.schedule(`link ${tz}`, { cron: '0 3 * * *', tz }, 'f');
+      expect((await c.schedules()).find((s) => s.name === `link ${tz}`)!.spec).toEqual({ cron: '0 3 * * *', tz });
+      expect(await c.schedule(`link ${tz}`, { cron: '0 3 * * *', tz }, 'f')).toMatchObject({ changed: false });
+    }
+  });
+
   it('the default zone is UTC, whatever the host says', async () => {
     const c = new Client({ redis: server.options() });
     cleanup.push(() => c.close());
