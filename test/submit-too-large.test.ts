@@ -11,6 +11,7 @@ import { Client, ConfigError, InvalidTaskError, TaskTooLargeError, Worker } from
 import { WORKER_FIELDS } from '../src/config.js';
 import type { RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
+import { cliSwarm, expectOneLine } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -76,6 +77,19 @@ describe('a task over the limit is refused at submit, nothing written', () => {
     }
     expect(() => new Client({ redis: server.options(), maxPayloadBytes: 0 })).toThrow(/^Client\.maxPayloadBytes must be >= 1, got 0$/);
     expect(() => new Client({ redis: server.options(), maxPaylodBytes: 1 } as never)).toThrow(/Client: unknown option "maxPaylodBytes" \(known: maxPayloadBytes, redis, logger\)/);
+  });
+});
+
+describe('the CLI', () => {
+  it('submit --max-payload-bytes sets the limit: a larger task is one line, exit 2, nothing written', async () => {
+    const cli = cliSwarm(server, redis, 'cli-too-large:');
+    cleanup.push(() => cli.client.close());
+    expectOneLine(await cli.run('submit', 'f', JSON.stringify('x'.repeat(300)), '--id', 'big', '--max-payload-bytes', '200'), 2, /^task-swarm: submit: task "big" is \d+ bytes as JSON, over the client's maxPayloadBytes 200 .*nothing was written$/m);
+    expect(await cli.keys()).toEqual([]);
+    // (raised, the same task goes in)
+    const r = await cli.run('submit', 'f', JSON.stringify('x'.repeat(300)), '--id', 'big', '--max-payload-bytes', '2000');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('big\n');
   });
 });
 

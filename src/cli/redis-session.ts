@@ -3,7 +3,7 @@
  * is not there), then a Client for the command, closed however the command ends.
  */
 import { Cluster } from 'ioredis';
-import { Client, type TaskInfo } from '../client.js';
+import { Client, type ClientOptions, type TaskInfo } from '../client.js';
 import { resolveRedisConfig, type RedisConfig, type RedisOptions } from '../config.js';
 import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { notRedisProtocol, notSentinel, probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
@@ -125,10 +125,10 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
   };
 }
 
-export async function withClient<T>(inv: Pick<Invocation, 'redis' | 'warn'>, fn: (client: Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(inv: Pick<Invocation, 'redis' | 'warn'>, fn: (client: Client) => Promise<T>, options: Omit<ClientOptions, 'redis'> = {}): Promise<T> {
   const { redis } = inv;
   await checkRedis(redis, (text) => inv.warn(text));
-  const client = new Client({ redis });
+  const client = new Client({ ...options, redis });
   try {
     return await fn(client);
   } finally {

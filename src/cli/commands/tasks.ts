@@ -9,10 +9,11 @@ import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '..
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { TaskNotFoundError } from '../../errors.js';
+import { CLIENT_FIELDS } from '../../config.js';
 import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
 import { EndOfEvents, reportEnd, submitAndWait, unwatchedRunning, waitFor } from '../follow.js';
 import { PROG } from '../io.js';
-import { integerOption, parsedOption } from '../options.js';
+import { fieldOptions, fieldValues, integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
 import { parkedEntry, requireTask, runWithClient, taskNotFound, watchRedis, withClient } from '../redis-session.js';
 import { MAX_TIMEOUT, parseBackoff, parseJson, parseRunAt } from '../values.js';
@@ -120,7 +121,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
       return taskId;
     };
     return reportEnd(io, await submitAndWait(io, client, id, timeout, fn, submit));
-  });
+  }, fieldValues(CLIENT_FIELDS, v));
 }
 
 /**
@@ -183,6 +184,7 @@ export const TASK_COMMANDS: CommandSpec[] = [
       new Option('--key <key>', 'dedupe key: while a task with it is queued, delayed or running, print its id instead'),
       new Option('--wait', 'wait for the end, showing events (and progress) on stderr; print the task as JSON'),
       integerOption('--wait-timeout <ms>', 'with --wait: give up after this many ms (default: never)', 1, MAX_TIMEOUT),
+      ...fieldOptions(CLIENT_FIELDS),
     ],
     run: runSubmit,
   },
