@@ -47,7 +47,7 @@ import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter 
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
 import { checkPauseTarget, pause, resume } from './effects/pause.js';
 import { readSchedules, removeSchedule, setSchedule } from './effects/schedules.js';
-import { checkSchedule, checkScheduleName, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
+import { checkSchedule, checkScheduleName, taskOf, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
 export type { ScheduleInfo, ScheduleOptions, ScheduleSpec, Overlap } from './schedule.js';
 import type { DeadLetterReason } from './errors.js';
 import { dictionary } from './dictionary.js';
@@ -1396,6 +1396,8 @@ export class Client {
    */
   async schedule(name: string, spec: ScheduleSpec, fn: string, data?: unknown, options: ScheduleOptions = {}): Promise<{ changed: boolean; next: number | null }> {
     const s = checkSchedule(name, spec, fn, data, options);
+    // (the task of a tick as a monitor builds it: every tick's id is as long as this one's)
+    checkEntrySize(taskOf(s.name, s.def, 0), `schedule ${quote(s.name)}`, this.maxPayloadBytes, 'each task it queues');
     const ready = this.checkServer();
     // (awaited below, perhaps after the calls before it: a refusal meanwhile is not unhandled)
     ready.catch(() => {});

@@ -241,13 +241,13 @@ function jsonText(v: unknown): string | undefined {
  * the submit path: the entry is serialized already, and its bytes are counted only when its
  * length alone cannot tell (a UTF-16 unit is 1 to 3 bytes, a pair 4).
  */
-export function checkEntrySize(sub: Submission, where: string, maxBytes: number): void {
+export function checkEntrySize(sub: Submission, where: string, maxBytes: number, what = `task ${quote(sub.id)}`): void {
   const units = sub.raw.length;
   if (units * 3 <= maxBytes) return;
   const bytes = Buffer.byteLength(sub.raw, 'utf8');
   if (bytes <= maxBytes) return;
   throw new TaskTooLargeError(
-    `${where}: task ${quote(sub.id)} is ${bytes} bytes as JSON, over the client's maxPayloadBytes ${maxBytes} (a worker parks a larger entry too_large); nothing was written`,
+    `${where}: ${what} is ${bytes} bytes as JSON, over the client's maxPayloadBytes ${maxBytes} (a worker parks a larger entry too_large); nothing was written`,
     bytes,
     maxBytes,
   );

@@ -80,6 +80,20 @@ describe('a task over the limit is refused at submit, nothing written', () => {
   });
 });
 
+describe('a schedule whose tasks would be over the limit', () => {
+  it('is refused when set, naming the size of each task it would queue; nothing written', async () => {
+    const { o, c } = client({ maxPayloadBytes: 1000 });
+    const err = await c.schedule('big', { every: 60_000 }, 'f', 'x'.repeat(2000)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaskTooLargeError);
+    expect((err as Error).message).toMatch(/^schedule "big": each task it queues is \d+ bytes as JSON, over the client's maxPayloadBytes 1000 .*nothing was written$/);
+    await nothingWritten(o.keyPrefix);
+    // (the bytes counted are those of the task a monitor queues: one of 1000 exactly is taken)
+    const base = Buffer.byteLength(JSON.stringify({ id: `schedule:fits@${new Date(0).toISOString()}`, function: 'f', data: '' }));
+    expect(await c.schedule('fits', { every: 60_000 }, 'f', 'x'.repeat(1000 - base))).toMatchObject({ changed: true });
+    await expect(c.schedule('fits', { every: 60_000 }, 'f', 'x'.repeat(1001 - base))).rejects.toMatchObject({ bytes: 1001, limit: 1000 });
+  });
+});
+
 describe('the CLI', () => {
   it('submit --max-payload-bytes sets the limit: a larger task is one line, exit 2, nothing written', async () => {
     const cli = cliSwarm(server, redis, 'cli-too-large:');
