@@ -17,20 +17,32 @@
 
   take: its id is asked of `queued` with SREM rather than SISMEMBER, for a claim about to take
   the entry (the claim's own SREM of it is then done): the entry carries `unqueued = true`, and
-  the caller that does not take it after all puts the id back (SADD).
+  the caller that does not take it after all puts the id back (SADD). The entry so returned is
+  one table, filled again by each such call (a claim's steady case, which is done with an entry
+  before it reads the next, and keeps none): a table made per entry cost about 1.7k Redis
+  instructions per task (bench/analysis.md, thirty-sixth session).
 ]]
-local NOT_PLAIN = { '\\u', '"id"', '"function"', 'priority', 'group', 'manual_end', 'attempts', 'backoff', 'timeout' }
 
 -- cjson's limit: an entry deeper than this is refused (the entry's own object is level 1)
 local CJSON_MAX_DEPTH = 1000
+
+-- (take's entry: filled again by each call that takes one, its other fields never changed; it
+-- holds the last entry taken until the next, one entry of at most maxPayloadBytes in Lua's heap)
+local TAKEN = { raw = false, id = false, fn = false, priority = 0, group = '', manualEnd = false, unqueued = true }
 
 local function clientEntry(raw, queued, take)
   local id, fn = string.match(raw, '^{"id":"([^"\\]+)","function":"([^"\\]+)"')
   if not id then return nil end
   -- (after the function's name: `{"id":"` is 7 bytes, `","function":"` 14, and a quote ends it)
   local from = 23 + #id + #fn
-  for i = 1, #NOT_PLAIN do
-    if string.find(raw, NOT_PLAIN[i], from, true) then return nil end
+  -- (what could say more: a `\u` escape, a second "id" or "function", an option's name. Each
+  -- asked by its own find, written out: a loop over a table of them cost a claim 3.3k Redis
+  -- instructions per task more, bench/analysis.md's thirty-sixth session)
+  local find = string.find
+  if find(raw, '\\u', from, true) or find(raw, '"id"', from, true) or find(raw, '"function"', from, true)
+    or find(raw, 'priority', from, true) or find(raw, 'group', from, true) or find(raw, 'manual_end', from, true)
+    or find(raw, 'attempts', from, true) or find(raw, 'backoff', from, true) or find(raw, 'timeout', from, true) then
+    return nil
   end
   -- (a bracket inside a string counts too: such an entry is decoded, never wrongly read; an entry
   -- shorter than the brackets it would need is not searched at all)
@@ -46,7 +58,8 @@ local function clientEntry(raw, queued, take)
   end
   if take then
     if redis.call('SREM', queued, id) == 0 then return nil end
-    return { raw = raw, id = id, fn = fn, priority = 0, group = '', manualEnd = false, unqueued = true }
+    TAKEN.raw, TAKEN.id, TAKEN.fn = raw, id, fn
+    return TAKEN
   end
   if redis.call('SISMEMBER', queued, id) == 0 then return nil end
   return { raw = raw, id = id, fn = fn, priority = 0, group = '', manualEnd = false }
