@@ -211,15 +211,16 @@ local function claimTask(id, fn, g, attemptsSoFar, claimsSoFar, raw, e, member, 
   redis.call('SADD', KEYS[2], id)
   if not unqueued then redis.call('SREM', KEYS[4], id) end
   if raw and plainRouted(e) then
-    -- (the seed's entry: its routed fields given as they are, no table made of them)
-    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, 'function', e.fn, 'member', member, 'score', msText(score))
+    -- (the seed's entry: its routed fields given as they are, no table made of them; a score of
+    -- now written as now's text, msText's two calls spared)
+    redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, 'function', e.fn, 'member', member, 'score', score == now and nowS or msText(score))
   elseif raw then
     redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS, 'data', raw, unpack(routedFields(e, member, score)))
   else
     redis.call('HSET', key, 'state', 'RUNNING', 'start', nowS, 'update', nowS, 'worker', worker, 'lease', lease, 'attempt', attemptS, 'claims', claimsS)
     raw = redis.call('HGET', key, 'data')
   end
-  acquire(Q, fn, g, now, lease .. ':' .. id)
+  acquire(Q, fn, g, now, lease, id)
   claimed[#claimed + 1] = id
   claimed[#claimed + 1] = raw
   claimed[#claimed + 1] = attemptS
@@ -286,7 +287,12 @@ if fnsEmpty and len > 0 and roomLeft > 0 and (verified >= math.min(window, len) 
       -- parks it unrunnable with Redis's words; test/refused-claim-lean-path.test.ts. claimTask's
       -- first write is the lease index: an entry left there with no RUNNING task is dropped by
       -- the monitor's sweep)
-      if e.bad or (room[e.fn] or 0) <= 0 or held ~= nil or not pcall(takeLean, e, raw, h, math.max(1, math.min(roomLeft, want - leanPopped + 1))) then
+      -- (the routing numbers a first place reserves, max(1, min(roomLeft, want - leanPopped + 1)),
+      -- with Lua's own operators: math.max and math.min were two C calls per entry)
+      local block = want - leanPopped + 1
+      if roomLeft < block then block = roomLeft end
+      if block < 1 then block = 1 end
+      if e.bad or (room[e.fn] or 0) <= 0 or held ~= nil or not pcall(takeLean, e, raw, h, block) then
         if e.unqueued then redis.call('SADD', KEYS[4], e.id) end
         redis.call('RPUSH', Q, raw)
         leanPopped = leanPopped - 1

@@ -43,5 +43,5 @@ if group ~= '' then redis.call('HSET', KEYS[1], 'group', group) end
 if type(task.priority) == 'number' and task.priority ~= 0 then redis.call('HSET', KEYS[1], 'priority', task.priority) end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
-if fn ~= '' then acquire(KEYS[6], fn, group, now, ARGV[4] .. ':' .. ARGV[1], true) end
+if fn ~= '' then acquire(KEYS[6], fn, group, now, ARGV[4], ARGV[1], true) end
 return 1

@@ -110,9 +110,11 @@ local function targetsOf(fn, g)
   return { 'f:' .. fn }
 end
 
--- a task of (fn, g) starts now; `start` names this start in the rate windows, uniquely (a lease
--- alone does not: the tasks of one claim call share its token, and their first claims the count)
-local function acquire(Q, fn, g, now, start, noRate)
+-- a task of (fn, g) starts now, under `lease`; `<lease>:<id>` names this start in the rate windows,
+-- uniquely (a lease alone does not: the tasks of one claim call share its token, and their first
+-- claims the count). (Named only where a rate window is written: a claim's path calls this for
+-- every task, and most start under no rate, nor any limit.)
+local function acquire(Q, fn, g, now, lease, id, noRate)
   -- (no limit set: nothing is counted, and no target needs naming)
   if not anyLimits(Q) then return end
   for _, target in ipairs(targetsOf(fn, g)) do
@@ -122,7 +124,7 @@ local function acquire(Q, fn, g, now, start, noRate)
     if l then redis.call('HINCRBY', Q .. ':running', target, '1') end
     if not noRate and l and type(l.rate) == 'table' and type(l.rate.per) == 'number' then
       local rk = rateKey(Q, target)
-      redis.call('ZADD', rk, now, start)
+      redis.call('ZADD', rk, now, lease .. ':' .. id)
       redis.call('PEXPIRE', rk, l.rate.per * 2)
     end
   end

@@ -24,6 +24,22 @@ end
 local seqQ, seqNext, seqLast = nil, 0, -1
 onEachCall(function() seqQ, seqNext, seqLast = nil, 0, -1 end)
 
+-- a routing number as placeOf writes it (`%014d`), made of its hundreds (printed once per hundred
+-- numbers, kept) and its last two digits (from a table): a printf per routed entry was about 1.4k
+-- Redis instructions of a task's claim (bench/analysis.md, thirty-sixth session)
+local TWO_DIGITS = {}
+for i = 0, 99 do TWO_DIGITS[i] = (i < 10 and '0' or '') .. i end
+-- (the last hundreds printed: one)
+local seqHundreds, seqHundredsText = -1, nil -- memo: a pure function's results, bounded
+local function seqText(seq)
+  -- (below 0, or past what a double counts exactly in hundreds, printed whole)
+  if seq < 0 or seq >= 1e15 then return string.format('%014d', seq) end
+  local last = seq % 100
+  local hundreds = (seq - last) / 100
+  if hundreds ~= seqHundreds then seqHundreds, seqHundredsText = hundreds, string.format('%012d', hundreds) end
+  return seqHundredsText .. TWO_DIGITS[last]
+end
+
 -- a new place in the queue: the member (in routing order) and its score
 local function placeOf(Q, id, now, priority, block)
   if seqQ ~= Q or seqNext > seqLast then
@@ -34,7 +50,7 @@ local function placeOf(Q, id, now, priority, block)
   end
   local seq = seqNext
   seqNext = seqNext + 1
-  return string.format('%014d', seq) .. ':' .. id, now - (priority or 0) * PRIORITY_AGING_MS
+  return seqText(seq) .. ':' .. id, now - (priority or 0) * PRIORITY_AGING_MS
 end
 
 -- the id a member names ("<seq>:<id>", as placeOf writes it), or nil for a string of another form
