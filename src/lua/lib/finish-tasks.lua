@@ -116,7 +116,8 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
         -- from this event)
         -- (the lease matched the hash's, which only claim.lua writes: its worker after the first ':')
         local worker = string.sub(lease, (string.find(lease, ':', 1, true) or #lease) + 1)
-        publishEvent(channel, 'end', id, now, 'outcome', '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
+        -- (a success's outcome as JSON a constant: a concatenation per task spared)
+        publishEvent(channel, 'end', id, now, 'outcome', outcome == 'succeeded' and '"succeeded"' or '"' .. outcome .. '"', field, payload, 'attempt', intText(h[8]), 'worker', jsonString(worker))
         out[#out + 1] = written
       end
     end
