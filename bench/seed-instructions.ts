@@ -5,7 +5,12 @@
  * over n is the instructions Redis spends per drained task (claim and finish scripts, replies,
  * event loop). Needs valgrind.
  *
- *   node --import tsx bench/seed-instructions.ts <dir> [<dir> ...] [--n=2000] [--concurrency=1,10] [--functions=1] [--drain=bench/redis-floor.ts]
+ *   node --import tsx bench/seed-instructions.ts <dir> [<dir> ...] [--n=2000] [--concurrency=1,10] [--functions=1] [--drain=bench/redis-floor.ts] [--fcall-only]
+ *
+ * --fcall-only: callgrind collects inside FCALL only (the scripts, not the polls, replies and event
+ * loop around them): the whole server's count moves by a few thousand a task with the machine's
+ * speed (more polls on a slow hour), this one repeats within about 0.5k (bench/analysis.md,
+ * thirty-sixth session).
  *
  * Any other --option is handed to both runs of the drain script as it is, and shown in each row
  * (bench/peer-drain.ts's --lib=bullmq|bee-queue, seed-drain's --entry).
@@ -26,7 +31,8 @@ const n = Number(opt.get('n') ?? 2000);
 const concurrencies = (opt.get('concurrency') ?? '1,10').split(',').map(Number);
 // --drain=<script>: another drain with seed-drain.ts's command line (bench/redis-floor.ts)
 const drain = opt.has('drain') ? resolve(opt.get('drain')!) : fileURLToPath(new URL('./seed-drain.ts', import.meta.url));
-const OWN = new Set(['n', 'concurrency', 'functions', 'drain']);
+const OWN = new Set(['n', 'concurrency', 'functions', 'drain', 'fcall-only']);
+const fcallOnly = opt.has('fcall-only');
 const passed = [...opt].filter(([k]) => !OWN.has(k));
 const passedArgs = passed.map(([k, v]) => (v === undefined ? `--${k}` : `--${k}=${v}`));
 
@@ -34,7 +40,7 @@ async function instructions(dir: string, extra: string[]): Promise<number> {
   const port = await freePort();
   const tmp = mkdtempSync(join(tmpdir(), 'seed-instr-'));
   const out = join(tmp, 'callgrind.out');
-  const proc = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, 'redis-server', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', tmp], { stdio: 'ignore' });
+  const proc = spawn('valgrind', ['--tool=callgrind', ...(fcallOnly ? ['--toggle-collect=fcallCommand', '--collect-atstart=no'] : []), `--callgrind-out-file=${out}`, 'redis-server', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', tmp], { stdio: 'ignore' });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   let admin: Redis | undefined;
   for (let i = 0; !admin; i++) {
@@ -72,7 +78,7 @@ async function main() {
     for (const dir of dirs) {
       const all = await instructions(dir, [`--concurrency=${c}`, ...(opt.has('functions') ? [`--functions=${opt.get('functions')}`] : []), ...passedArgs]);
       const fill = await instructions(dir, ['--fill-only', ...passedArgs]);
-      const row = { dir: resolve(dir), ...Object.fromEntries(passed.map(([k, v]) => [k, v ?? true])), concurrency: c, functions: Number(opt.get('functions') ?? 1), n, instructionsPerTask: Math.round((all - fill) / n) };
+      const row = { dir: resolve(dir), ...Object.fromEntries(passed.map(([k, v]) => [k, v ?? true])), concurrency: c, functions: Number(opt.get('functions') ?? 1), ...(fcallOnly ? { fcallOnly } : {}), n, instructionsPerTask: Math.round((all - fill) / n) };
       console.error(JSON.stringify(row));
       rows.push(row);
     }
