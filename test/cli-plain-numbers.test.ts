@@ -74,4 +74,22 @@ describe('a number written loosely is refused, whatever the flag', () => {
     expect(await s.run('limit', 'f', '--concurrency', '2', '--rate', '100/1s')).toMatchObject({ code: 0 });
     await s.client.close();
   });
+
+  // (a negative number is no flag: `--priority -5` was refused as "option --priority needs a
+  // value (one starting with "-" goes as --priority=-value)", for a flag that takes -1000 to 1000)
+  it('a negative number given after its flag, as one types it, is its value', async () => {
+    const s = swarm();
+    expect(await s.run('submit', 'f', '--id', 'neg', '--priority', '-5')).toMatchObject({ code: 0, stdout: 'neg\n', stderr: '' });
+    expect(await s.client.get('neg')).toMatchObject({ priority: -5 });
+    // out of bounds, or no integer, it is refused by the flag's own rule, named
+    expectOneLine(await s.run('submit', 'f', '--priority', '-1001'), 2, /^task-swarm: --priority must be an integer >= -1000, got "-1001"$/m);
+    expectOneLine(await s.run('submit', 'f', '--priority', '-0'), 2, /^task-swarm: --priority must be an integer, got "-0": write 0, without a "-" on 0$/m);
+    expectOneLine(await s.run('submit', 'f', '--backoff', '-5'), 2, /^task-swarm: --backoff must be an integer >= 0, got "-5"$/m);
+    expectOneLine(await s.run('submit', 'f', '--priority', '-5', '--priority', '-3'), 2, /^task-swarm: option --priority given twice: give it once$/m);
+    // a flag is still no value: a value forgotten before one is said so
+    expectOneLine(await s.run('submit', 'f', '--priority', '--wait'), 2, /^task-swarm: option --priority needs a value/m);
+    // (only the task submitted with -5 was queued)
+    expect((await s.keys()).filter((k) => k.startsWith(`${s.prefix}task-`))).toEqual([`${s.prefix}task-neg`]);
+    await s.client.close();
+  });
 });

@@ -184,7 +184,9 @@ const flagOf = (flag: string) => (o: Option) => o.long === flag || o.short === f
 /**
  * `--redis-url --json`: a flag that takes a value followed by something that looks like a flag
  * is a value forgotten far more often than a value that starts with "-" (commander would take
- * "--json" as the URL). Such a value goes as `--flag=-value`.
+ * "--json" as the URL). Such a value goes as `--flag=-value`. A negative number is no flag
+ * (none is named by digits): `--priority -5` is the value -5, as commander takes it, which
+ * this refused as "needs a value", for a flag whose help says it takes -1000 to 1000.
  */
 export function refuseFlagLikeValues(argv: readonly string[], root: Command): void {
   const options = [root, ...root.commands].flatMap((c) => c.options);
@@ -194,7 +196,7 @@ export function refuseFlagLikeValues(argv: readonly string[], root: Command): vo
     const option = options.find(flagOf(arg));
     if (!option || !(option.required || option.optional)) continue;
     const next = argv[++i]!;
-    if (next.length > 1 && next.startsWith('-')) {
+    if (next.length > 1 && next.startsWith('-') && !NEGATIVE_NUMBER.test(next)) {
       throw new UsageError(`option ${arg} needs a value (one starting with "-" goes as ${arg.startsWith('--') ? `${arg}=-value` : `${arg}-value`})`);
     }
   }
