@@ -1,7 +1,9 @@
 /**
  * `task-swarm dashboard --host 0.0.0.0` (or `::`) printed `dashboard at http://0.0.0.0:<port>/`:
  * the server's own address, "any", which a browser cannot open. It prints the loopback URL of
- * that family, which opens the page, and says it listens on every interface.
+ * that family, which opens the page, and says it listens on every interface. Its other
+ * spellings too: ::0 and 0:0:0:0:0:0:0:0 named as typed, and ::ffff:0.0.0.0, which takes IPv4
+ * only, with the IPv4 loopback URL (http://[::1]:<port>/ was printed, which nothing answered).
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +57,21 @@ describe('dashboard --host on every interface', () => {
   ])('--host %s prints a URL a browser opens, and says it listens on every interface', async (host, said) => {
     const { line, page } = await firstLine(host, `dash-any${host.length}:`);
     expect(line).toMatch(said);
+    expect(page.status).toBe(200);
+    expect(page.body).toMatch(/<html/i);
+  }, 30_000);
+
+  // (::ffff:0.0.0.0 is IPv6 written and IPv4 taken: [::1] was printed, which nothing answers;
+  // ::0 and the long form were named "::", the server's spelling, not what was typed)
+  it.each([
+    ['::ffff:0.0.0.0', 'http://127.0.0.1:', 'dash-any-mapped:'],
+    ['::0', 'http://[::1]:', 'dash-any-zero:'],
+    ['0:0:0:0:0:0:0:0', 'http://[::1]:', 'dash-any-long:'],
+  ])('--host %s, another spelling of every interface: a URL that opens, and --host named as typed', async (host, url, prefix) => {
+    const { line, page } = await firstLine(host, prefix);
+    expect(line.startsWith(`dashboard at ${url}`), line).toBe(true);
+    expect(line).toMatch(/^dashboard at \S+ \(listening on every interface, as --host (\S+) asks: reachable from any network this host is on\) \(read-only\)$/);
+    expect(line).toContain(`as --host ${host} asks`);
     expect(page.status).toBe(200);
     expect(page.body).toMatch(/<html/i);
   }, 30_000);

@@ -1,4 +1,5 @@
 /** `dashboard`: serve the dashboard page and its API (src/dashboard/) until SIGINT/SIGTERM. */
+import { BlockList, isIPv6 } from 'node:net';
 import { Option } from 'commander';
 import { hostProblem, isUnspecified } from '../../address.js';
 import { createDashboard } from '../../dashboard/server.js';
@@ -18,17 +19,24 @@ export const DASHBOARD_TOKEN: SecretFlags = {
   what: 'the token the page must send for any action (stop, cancel, retry, purge)',
 };
 
+/** IPv4 addresses as an IPv6 socket has them (::ffff:a.b.c.d): --host ::ffff:0.0.0.0 takes IPv4 only */
+const V4_MAPPED = new BlockList();
+V4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
+
 /**
  * The URL a browser on this host opens: listening on every interface (--host 0.0.0.0 or ::), the
  * server's own address is "any", which no browser connects to; the loopback address of that
- * family is said instead, and that it listens on every interface.
+ * family is said instead, and that it listens on every interface, naming --host as typed
+ * (`::0`, `0:0:0:0:0:0:0:0`: the server writes each as `::`). The family is the one the socket
+ * takes: `::ffff:0.0.0.0` is IPv6 written, IPv4 taken (every IPv4 interface), where [::1] was
+ * printed, which nothing answered.
  */
-function openable(url: string): string {
+function openable(url: string, typed: string): string {
   const u = new URL(url);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   if (!isUnspecified(host)) return url;
-  u.hostname = host.includes(':') ? '[::1]' : '127.0.0.1';
-  return `${u.href} (listening on every interface, as --host ${host} asks: reachable from any network this host is on)`;
+  u.hostname = isIPv6(host) && !V4_MAPPED.check(host, 'ipv6') ? '[::1]' : '127.0.0.1';
+  return `${u.href} (listening on every interface, as --host ${typed} asks: reachable from any network this host is on)`;
 }
 
 export const DASHBOARD_COMMANDS: CommandSpec[] = [
@@ -71,7 +79,7 @@ export const DASHBOARD_COMMANDS: CommandSpec[] = [
             await within(1000, dashboard.close());
             throw withListenFlag(e, { port: '--port', host: '--host' });
           }
-          inv.io.stdout.write(`dashboard at ${openable(url)}${readOnly ? ' (read-only)' : ''}\n`);
+          inv.io.stdout.write(`dashboard at ${openable(url, host)}${readOnly ? ' (read-only)' : ''}\n`);
         },
         () => dashboard.close(),
       );
