@@ -81,4 +81,15 @@ describe('dashboard --host on every interface', () => {
     expect(line).toMatch(/^dashboard at http:\/\/127\.0\.0\.1:\d+\/ \(read-only\)$/);
     expect(page.status).toBe(200);
   }, 30_000);
+
+  // (the Host names a loopback dashboard answered were localhost, 127.0.0.1 and [::1]: the URL it
+  // printed for another loopback address was answered 403, its host not one of them)
+  it.each([
+    ['127.0.0.2', 'http://127.0.0.2:', 'dash-loop2:'],
+    ['::ffff:127.0.0.1', 'http://[::ffff:127.0.0.1]:', 'dash-loop-mapped:'],
+  ])('a loopback --host %s other than 127.0.0.1: the URL printed opens the page', async (host, url, prefix) => {
+    const { line, page } = await firstLine(host, prefix);
+    expect(line.startsWith(`dashboard at ${url}`), line).toBe(true);
+    expect(page).toMatchObject({ status: 200, body: expect.stringMatching(/<html/i) as unknown });
+  }, 30_000);
 });

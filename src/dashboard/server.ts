@@ -36,7 +36,7 @@ export interface DashboardOptions {
   /**
    * the Host headers it answers (`name` or `name:port`); others get a 403, so a site that points a
    * name of its own at this address (DNS rebinding) cannot read it. Default: any when mounted;
-   * with `listen` on a loopback address, localhost, 127.0.0.1 and [::1] at its port.
+   * with `listen` on a loopback address, localhost, 127.0.0.1, [::1] and that address at its port.
    */
   allowedHosts?: string[];
 }
@@ -308,8 +308,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${formatAddress(host, port)} for the dashboard: ${listenFailure(e)}`, e)));
         server.listen(port, host, () => {
           const a = server!.address() as AddressInfo;
-          if (!allowedHosts && isLoopback(a.address)) allowedHosts = new Set(['localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${a.port}`));
-          resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`);
+          const at = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+          // (the address it listens on answers too, as written and as a browser sends it: on
+          // 127.0.0.2 or ::ffff:127.0.0.1 the URL resolved with was answered 403, its own host
+          // not one of localhost, 127.0.0.1 and [::1]; a browser writes [::ffff:7f00:1])
+          if (!allowedHosts && isLoopback(a.address)) allowedHosts = new Set([...['localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${a.port}`), at, new URL(`http://${at}/`).host]);
+          resolve(`http://${at}/`);
         });
       }),
     close: async () => {
