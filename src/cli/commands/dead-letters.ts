@@ -21,8 +21,14 @@ const deadKey = (command: string): Positional => ({
   syntax: '<key>',
   noun: 'key (as listed by `dead`)',
   doc: "the dead letter's key, as `dead` lists it",
+  // (a swarm of several partitions lists each key after its partition's number, `1/17`, as
+  // Client.deadLetters gives it: that form was refused here as no number, so no letter of such a
+  // swarm could be retried or purged from the command line; each part is a plain integer)
   parse: (key) => {
-    if (!isPlainInteger(key) || key.startsWith('-')) throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got ${quote(key)}`);
+    const parts = key.split('/');
+    if (parts.length > 2 || !parts.every((p) => isPlainInteger(p) && !p.startsWith('-'))) {
+      throw new UsageError(`${command}: a dead letter's key is a number, as listed by \`${PROG} dead\`; got ${quote(key)}`);
+    }
     return key;
   },
 });
