@@ -81,15 +81,17 @@ export async function readDeadLetter(redis: Connection, keys: Keys, key: string)
 
 /**
  * Queue the entry's task again; false when no entry has that key (retried or purged). An entry
- * that holds no task to queue (truncated, or edited by hand), or one parked for what its own
- * bytes are (not JSON, no id or function), is refused with an InvalidTaskError saying why
- * (retry-dead.lua's error).
+ * that holds no task to queue (truncated, edited by hand, or a task parked for its entry removed
+ * by hand: raw ''), or one parked for what its own bytes are (not JSON, no id or function), is
+ * refused with an InvalidTaskError saying why (retry-dead.lua's error).
  */
 export async function retryDead(redis: Connection, keys: Keys, key: string): Promise<boolean> {
   try {
     return (await runScript(redis, 'retry-dead', [...keys.deadStore, keys.newQueue, keys.adminCalls], [key, keys.taskKeyPrefix, adminCallToken()])) === 1;
   } catch (e) {
-    const m = /dead letter \S+ (is not|holds only|was parked for)[^]*/.exec((e as Error).message ?? '');
+    // (each of retry-dead.lua's refusals: "holds no entry", a task parked for its removed
+    // entry, was missed here, and reached the caller as Redis's ReplyError, "unexpected" to the CLI)
+    const m = /dead letter \S+ (is not|holds only|holds no entry|was parked for)[^]*/.exec((e as Error).message ?? '');
     if (m) throw new InvalidTaskError(m[0]);
     throw e;
   }
