@@ -1,5 +1,6 @@
 /** Schedules: `schedule` sets one (cron or every n ms), `unschedule` removes it, `schedules` lists them. */
 import { Option } from 'commander';
+import type { Client } from '../../client.js';
 import type { MonitorView } from '../../effects/monitors.js';
 import { checkSchedule, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from '../../schedule.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
@@ -52,6 +53,19 @@ function describeSchedule(s: ScheduleInfo, monitors?: MonitorView[]): string {
   return `${scheduleHead(s.name, s)}; ${next}; ${last}${skipped}`;
 }
 
+/**
+ * An unchanged schedule keeps its due time, long past when no monitor has run: `schedule` said
+ * "next <a time gone>" where `schedules` says "(overdue by 9 min: no monitor runs to fire it)",
+ * a deployment that sets its schedules at each start told nothing of it. Said as `schedules`
+ * says it, of that very tick (read with its due time the one the set answered: another
+ * client's set in between is not described); empty when it is not overdue, or cannot be read.
+ */
+async function overdueNote(client: Client, name: string, next: number): Promise<string> {
+  const shown = (await client.schedules().catch(() => [])).find((x) => x.name === name && x.invalid === undefined && x.next === next);
+  if (!shown || shown.overdue <= OVERDUE_MS) return '';
+  return ` (overdue by ${span(shown.overdue)}: ${overdueWhy(await client.monitors().catch(() => undefined))})`;
+}
+
 const NAME: Positional = { syntax: '<name>', noun: 'schedule name', doc: "the schedule's name" };
 
 async function runSchedule(inv: Invocation): Promise<number> {
@@ -71,7 +85,8 @@ async function runSchedule(inv: Invocation): Promise<number> {
     // (its definition as the library stores it, checked and normalised by the same function:
     // the cron trimmed, the zone UTC when none was given; unchanged, the one stored is the same)
     const { def } = checkSchedule(name, spec, fn, data, options);
-    inv.io.stdout.write(`${r.changed ? 'scheduled' : 'unchanged'} ${scheduleHead(name, def)}; ${r.next === null ? 'no tick left' : `next ${isoTime(r.next) ?? '?'}`}\n`);
+    const next = r.next === null ? 'no tick left' : `next ${isoTime(r.next) ?? '?'}${r.changed ? '' : await overdueNote(client, name, r.next)}`;
+    inv.io.stdout.write(`${r.changed ? 'scheduled' : 'unchanged'} ${scheduleHead(name, def)}; ${next}\n`);
     return 0;
   });
 }
