@@ -95,9 +95,12 @@ describe('task-swarm schedule / schedules / unschedule', () => {
     ['--tz without --cron', ['schedule', 'n', 'f', '--every', '100', '--tz', 'UTC'], /--tz only goes with --cron/],
     ['a cron that does not parse', ['schedule', 'n', 'f', '--cron', 'soon'], /cron "soon" does not parse/],
     ['a zone that does not exist', ['schedule', 'n', 'f', '--cron', '0 3 * * *', '--tz', 'Mars/Olympus'], /tz must be an IANA time zone/],
-    ['--every 0', ['schedule', 'n', 'f', '--every', '0'], /--every must be an integer >= 1, got "0"/],
-    ['--every past any integer', ['schedule', 'n', 'f', '--every', '99999999999999999999'], /--every must be an integer <= 9007199254740991, got "99999999999999999999"/],
-    ['--every 5 (under 10 ms)', ['schedule', 'n', 'f', '--every', '5'], /every must be an integer number of ms from 10/],
+    // (its bounds are the library's, 10 ms to ten years, said of the flag: under or over them it
+    // was refused by the library as `schedule "n": every must be ...`, naming no flag)
+    ['--every 0', ['schedule', 'n', 'f', '--every', '0'], /^task-swarm: --every must be an integer >= 10, got "0"$/m],
+    ['--every past any integer', ['schedule', 'n', 'f', '--every', '99999999999999999999'], /^task-swarm: --every must be an integer <= 316224000000, got "99999999999999999999"$/m],
+    ['--every 5 (under 10 ms)', ['schedule', 'n', 'f', '--every', '5'], /^task-swarm: --every must be an integer >= 10, got "5"$/m],
+    ['--every over ten years', ['schedule', 'n', 'f', '--every', '316224000001'], /^task-swarm: --every must be an integer <= 316224000000, got "316224000001"$/m],
     ['--every not a number', ['schedule', 'n', 'f', '--every', 'often'], /--every must be an integer, got "often"/],
     ['a bad --overlap', ['schedule', 'n', 'f', '--every', '100', '--overlap', 'queue'], /--overlap must be allow or skip, got "queue"/],
     ['bad JSON data', ['schedule', 'n', 'f', '{x', '--every', '100'], /json-data is not valid JSON/],

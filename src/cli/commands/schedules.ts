@@ -2,7 +2,7 @@
 import { Option } from 'commander';
 import type { Client } from '../../client.js';
 import type { MonitorView } from '../../effects/monitors.js';
-import { checkSchedule, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from '../../schedule.js';
+import { checkSchedule, MAX_EVERY_MS, MIN_EVERY_MS, type ScheduleInfo, type ScheduleOptions, type ScheduleSpec } from '../../schedule.js';
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import { escapeControls, isoTime, quote } from '../format.js';
@@ -105,7 +105,8 @@ export const SCHEDULE_COMMANDS: CommandSpec[] = [
     options: [
       new Option('--cron <expr>', 'a cron expression, e.g. "0 3 * * *" (not with --every)'),
       new Option('--tz <zone>', 'the time zone of --cron, e.g. Europe/Berlin (default UTC)'),
-      integerOption('--every <ms>', 'every this many ms (not with --cron)', 1),
+      // (the library's bounds, said of the flag: under 10 it was refused as `schedule "n": every must be ...`)
+      integerOption('--every <ms>', `every this many ms, from ${MIN_EVERY_MS} to ${MAX_EVERY_MS} (not with --cron)`, MIN_EVERY_MS, MAX_EVERY_MS),
       choiceOption('--overlap <allow|skip>', 'skip: skip a tick while the last task is queued or running (default allow)', ['allow', 'skip']),
       ...taskOptions(),
     ],
