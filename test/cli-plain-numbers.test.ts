@@ -60,6 +60,16 @@ describe('a number written loosely is refused, whatever the flag', () => {
     await s.client.close();
   });
 
+  // (epoch ms past the last time a Date holds passed the flag, and the library refused it as
+  // "submit: runAt must be a valid Date or epoch ms", naming no flag)
+  it('--run-at past the last time a date holds is refused, naming the flag', async () => {
+    const s = swarm();
+    expectOneLine(await s.run('submit', 'f', '--run-at', '8640000000000001'), 2, /^task-swarm: --run-at must be at most 8640000000000000 epoch ms \(\+275760-09-13T00:00:00\.000Z, the last time a date holds\), got "8640000000000001"$/m);
+    expect(await s.keys()).toEqual([]);
+    expect(await s.run('submit', 'f', '--id', 'last', '--run-at', '8640000000000000')).toMatchObject({ code: 0, stdout: 'last\n' });
+    await s.client.close();
+  });
+
   it('a dead letter key written loosely is refused as no key, not looked up', async () => {
     const s = swarm();
     expectOneLine(await s.run('retry-dead', '01'), 2, /^task-swarm: retry-dead: a dead letter's key is a number, as listed by `task-swarm dead`; got "01"$/m);

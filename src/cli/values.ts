@@ -80,8 +80,14 @@ export function parseRunAt(raw: string): number {
   // the 5th of May 2001 in the local zone; a mistake would run the task now)
   const t = INTEGER.test(text) ? Number(text) : ISO_TIME.test(text) ? Date.parse(text) : NaN;
   if (!Number.isSafeInteger(t) || t < 0) throw new UsageError(`--run-at must be an ISO 8601 time or epoch ms, got ${quote(raw)}${plainHint(raw)}`);
+  // (past the last time a Date holds, epoch ms passed here and was refused by the library as
+  // "submit: runAt must be a valid Date or epoch ms", naming no flag)
+  if (t > MAX_DATE_MS) throw new UsageError(`--run-at must be at most ${MAX_DATE_MS} epoch ms (${new Date(MAX_DATE_MS).toISOString()}, the last time a date holds), got ${quote(raw)}`);
   return t;
 }
+
+/** the last time an ECMAScript Date holds, in epoch ms (+275760-09-13T00:00:00.000Z) */
+const MAX_DATE_MS = 8.64e15;
 
 /** the date-time forms of ECMAScript's Date.parse (ISO 8601's), a space taken for the T */
 const ISO_TIME = /^(?:[+-]\d{6}|\d{4})(?:-\d{2}(?:-\d{2})?)?(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
