@@ -51,6 +51,11 @@ describe('a number written loosely is refused, whatever the flag', () => {
     [['status', '--redis-durable', ' 1'], '--redis-durable', ' 1', ': write 1, without spaces'],
     [['monitor', '--task-timeout', ' 3000'], '--task-timeout', ' 3000', ': write 3000, without spaces'],
     [['dashboard', '--port', ' 8080'], '--port', ' 8080', ': write 8080, without spaces'],
+    // (an exponent, as one writes a large ms value: refused, with the integer it stands for)
+    [['submit', 'f', '--delay', '1e3'], '--delay', '1e3', ': write 1000, without an exponent'],
+    [['schedule', 'n', 'f', '--every', '6E4'], '--every', '6E4', ': write 60000, without an exponent'],
+    [['submit', 'f', '--run-at', '1.7e12'], '--run-at', '1.7e12', ': write 1700000000000, without an exponent'],
+    [['submit', 'f', '--delay', '1e30'], '--delay', '1e30', ''],
   ])('%j', async (argv, flag, shown, hint) => {
     const s = swarm();
     const r = await s.run(...argv);
@@ -67,6 +72,17 @@ describe('a number written loosely is refused, whatever the flag', () => {
     expectOneLine(await s.run('submit', 'f', '--run-at', '8640000000000001'), 2, /^task-swarm: --run-at must be at most 8640000000000000 epoch ms \(\+275760-09-13T00:00:00\.000Z, the last time a date holds\), got "8640000000000001"$/m);
     expect(await s.keys()).toEqual([]);
     expect(await s.run('submit', 'f', '--id', 'last', '--run-at', '8640000000000000')).toMatchObject({ code: 0, stdout: 'last\n' });
+    await s.client.close();
+  });
+
+  // (--backoff is in ms as --delay is, but its refusal told nothing of 5s or 1e3)
+  it.each([
+    ['5s', ': a number of ms (5s is 5000)'],
+    ['1e3', ': write 1000, without an exponent'],
+  ])('--backoff %s is refused, told how to write it', async (raw, hint) => {
+    const s = swarm();
+    expectOneLine(await s.run('submit', 'f', '--backoff', raw), 2, new RegExp(`^task-swarm: --backoff must be ms \\(fixed\\) or exponential:ms\\[:max\\], got "${raw}"${hint.replace(/[()]/g, '\\$&')}$`, 'm'));
+    expect(await s.keys()).toEqual([]);
     await s.client.close();
   });
 

@@ -40,7 +40,10 @@ export const isPlainInteger = (raw: string): boolean => INTEGER.test(raw);
 /** For an integer written loosely (`' 5'`, `+5`, `007`, `-0`): how to write it; empty for anything else. */
 function plainHint(raw: string): string {
   const t = raw.trim();
-  if (INTEGER.test(raw) || !/^[+-]?\d+$/.test(t)) return '';
+  if (INTEGER.test(raw)) return '';
+  // (an exponent, as one writes a large ms value, 1e3: the integer it stands for, when it is one)
+  if (/^-?\d+(?:\.\d+)?e\+?\d+$/i.test(t)) return Number.isSafeInteger(Number(t)) ? `: write ${Number(t)}, without an exponent` : '';
+  if (!/^[+-]?\d+$/.test(t)) return '';
   // (named: what it holds that the rule does not take)
   const what = [t !== raw ? 'spaces' : '', t.startsWith('+') ? 'a "+"' : '', /^[+-]?0\d/.test(t) ? 'leading zeros' : '', /^-0+$/.test(t) ? 'a "-" on 0' : ''].filter(Boolean);
   return `: write ${BigInt(t).toString()}, without ${what.join(' or ')}`;
@@ -69,7 +72,8 @@ export function parseBackoff(raw: string): BackoffOption {
     return { type: 'exponential', delay, max };
   }
   if (/^\s*[+-]?\d+\s*$/.test(raw)) return parseInteger('--backoff', raw, 0, MAX_TIMEOUT);
-  throw new UsageError(`--backoff must be ms (fixed) or exponential:ms[:max], got ${quote(raw)}`);
+  // (in ms, as --delay and --timeout: a time with a unit, 5s, is told in ms)
+  throw new UsageError(`--backoff must be ms (fixed) or exponential:ms[:max], got ${quote(raw)}${plainHint(raw) || msHint(raw)}`);
 }
 
 /** `--run-at`: ISO 8601 or epoch ms */
