@@ -113,12 +113,17 @@ describe('help and version', () => {
       const r = await runMain([flag]);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       expect(r.stdout).toMatch(/^Usage: task-swarm <command>/);
-      for (const c of COMMANDS) expect(r.stdout, c).toMatch(new RegExp(`^ {2}${c}(?: [<[][\\w-]+[>\\]])* +[a-z]`, 'm'));
-      const listed = [...r.stdout.matchAll(/^ {2}([a-z-]+)(?: [<[][\w-]+[>\]])* {2,}\S/gm)].map((m) => m[1]).filter((c) => !c!.startsWith('-'));
-      expect(listed).toEqual(COMMANDS);
+      // (each command's line: two spaces, its name and what it takes, two spaces or more, its summary)
+      const lines = [...r.stdout.matchAll(/^ {2}([a-z][a-z-]*)((?: \S+)*) {2,}[a-z]/gm)].map((m) => ({ name: m[1]!, takes: m[2]!.trim() }));
+      expect(lines.map((l) => l.name)).toEqual(COMMANDS);
       // each command with the arguments it takes, as its usage line says them
-      for (const term of ['submit <function> [json-data]', 'get <id>', 'control <id> <message>', 'retry-dead <key>', 'limit [function]', 'schedule <name> <function> [json-data]', 'unschedule <name>']) {
-        expect(r.stdout, term).toMatch(new RegExp(`^ {2}${term.replace(/[[\]]/g, '\\$&')} {2,}[a-z]`, 'm'));
+      for (const term of ['submit <function> [json-data]', 'get <id>', 'control <id> <message>', 'retry-dead <key>', 'limit <function> | --group <name>', 'schedule <name> <function> [json-data]', 'unschedule <name>', 'move-slot --to host:port [--partition n]']) {
+        expect(r.stdout, term).toMatch(new RegExp(`^ {2}${term.replace(/[[\]|]/g, '\\$&')} {2,}[a-z]`, 'm'));
+      }
+      // and as its own usage line says it (it said `limit [function]`, its usage `limit <function> | --group <name>`)
+      for (const { name, takes } of lines) {
+        const usage = (await runMain(['help', name])).stdout.split('\n')[0]!.replace(/^Usage: task-swarm \S+ /, '').replace(/^\[options\] ?/, '');
+        expect(usage.startsWith(takes), `${name}: "${takes}" listed, usage "${usage}"`).toBe(true);
       }
       expect(r.stdout).toMatch(/^ {2}status {2,}counts/m);
       for (const o of ['--redis-url <url>', 'env: REDIS_URL', '--redis-cluster <h:p,h:p>', '--key-prefix <value>', '--partitions <n>', '--version']) expect(r.stdout).toContain(o);

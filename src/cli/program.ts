@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Argument } from 'commander';
+import type { Argument, Command } from 'commander';
 import { CliCommand } from './cli-command.js';
 import type { CommandSpec } from './command-spec.js';
 import { COMPONENT_COMMANDS, PEER_SECRET_HELP } from './commands/components.js';
@@ -65,6 +65,14 @@ const argumentTerm = (a: Argument): string => {
   return a.required ? `<${name}>` : `[${name}]`;
 };
 
+/**
+ * A command's own usage, where it has one (`limit <function> | --group <name>  --concurrency n
+ * ...`): its first part, what it is given, as the list of commands says it. The list said
+ * `limit [function]` from the arguments alone, and `move-slot` with nothing, where the usage
+ * line says `<function> | --group <name>` and `--to host:port [--partition n]`.
+ */
+const OWN_USAGE_TERMS = new WeakMap<Command, string>();
+
 const sentence = (s: string) => s[0]!.toUpperCase() + s.slice(1) + '.';
 
 /**
@@ -91,7 +99,7 @@ export function buildProgram(io: CliIO, done: (status: number) => void): CliComm
     })
     // (each command with its arguments, `submit <function> [json-data]`, as its own usage line
     // says them: the name alone told nothing of what a command takes)
-    .configureHelp({ showGlobalOptions: true, subcommandTerm: (c) => [c.name(), ...c.registeredArguments.map(argumentTerm)].join(' ') })
+    .configureHelp({ showGlobalOptions: true, subcommandTerm: (c) => [c.name(), ...(OWN_USAGE_TERMS.has(c) ? [OWN_USAGE_TERMS.get(c)!] : c.registeredArguments.map(argumentTerm))].join(' ') })
     // a name that is no command comes here (commander would print the whole help on stderr)
     .argument('[command]')
     .argument('[arguments...]')
@@ -121,7 +129,10 @@ function addCommand(program: CliCommand, spec: CommandSpec, io: CliIO, done: (st
   const details = spec.details?.replace(/(?<!\n)\n(?!\n)/g, ' ');
   cmd.summary(spec.summary).description(sentence(spec.summary) + (details ? `\n\n${details}` : ''));
   for (const a of spec.args ?? []) cmd.positional(a.syntax, a.noun, a.doc, a.parse);
-  if (spec.usage) cmd.usage(spec.usage);
+  if (spec.usage) {
+    cmd.usage(spec.usage);
+    OWN_USAGE_TERMS.set(cmd, spec.usage.split(/ {2,}/)[0]!);
+  }
   for (const option of spec.options ?? []) cmd.addOption(option);
   cmd.addHelpText('after', `\n${REDIS_SECRET_HELP}${spec.help ? `\n${spec.help}` : ''}`);
   cmd.action(async () => {
