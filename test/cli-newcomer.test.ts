@@ -302,6 +302,8 @@ describe('task-swarm help', () => {
     expect(submit).toEqual(await runMain(['submit', '--help']));
     expect(submit).toMatchObject({ code: 0, stderr: '' });
     expect(submit.stdout).toMatch(/^Usage: task-swarm submit \[options\] <function> \[json-data\]/);
+    // (help of help: what help prints; it was 'unknown command "help"', exit 2)
+    expect(await runMain(['help', 'help'])).toEqual(await runMain(['--help']));
   });
 
   it('a name that is no command, or two names: one line, exit 2', async () => {

@@ -108,7 +108,9 @@ export function buildProgram(io: CliIO, done: (status: number) => void): CliComm
       // (`help submit`, as git and npm take it, was an unknown command "help")
       if (command === 'help') {
         if (rest.length > 1) throw new UsageError(`help: give one command's name (usage: ${PROG} help [command])`);
-        const target = rest[0] === undefined ? program : program.commands.find((c) => c.name() === rest[0]);
+        // (`help help`: help itself, the program's, as `help` alone; it was "unknown command "help"",
+        // of a command this very line had just run)
+        const target = rest[0] === undefined || rest[0] === 'help' ? program : program.commands.find((c) => c.name() === rest[0]);
         if (!target) throw new UsageError(`unknown command ${quote(rest[0]!)} (one of ${names}); "${PROG} --help" shows usage`);
         target.outputHelp();
         done(0);
