@@ -308,11 +308,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         server.once('error', (e: NodeJS.ErrnoException) => reject(new ListenError(`cannot listen on ${formatAddress(host, port)} for the dashboard: ${listenFailure(e)}`, e)));
         server.listen(port, host, () => {
           const a = server!.address() as AddressInfo;
-          const at = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+          // (a link-local address's zone, fe80::1%eth0, written as a URL writes it: %25, RFC 6874)
+          const at = `${a.family === 'IPv6' ? `[${a.address.replace('%', '%25')}]` : a.address}:${a.port}`;
           // (the address it listens on answers too, as written and as a browser sends it: on
           // 127.0.0.2 or ::ffff:127.0.0.1 the URL resolved with was answered 403, its own host
           // not one of localhost, 127.0.0.1 and [::1]; a browser writes [::ffff:7f00:1])
-          if (!allowedHosts && isLoopback(a.address)) allowedHosts = new Set([...['localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${a.port}`), at, new URL(`http://${at}/`).host]);
+          if (!allowedHosts && isLoopback(a.address)) allowedHosts = new Set([...['localhost', '127.0.0.1', '[::1]'].map((h) => `${h}:${a.port}`), at, hostOfUrl(at)]);
           resolve(`http://${at}/`);
         });
       }),
@@ -331,6 +332,15 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       redis?.disconnect();
     },
   };
+}
+
+/** `host:port` as a browser sends it ([::ffff:7f00:1]:80 for [::ffff:127.0.0.1]:80); as given when it is no WHATWG URL's host */
+function hostOfUrl(at: string): string {
+  try {
+    return new URL(`http://${at}/`).host;
+  } catch {
+    return at;
+  }
 }
 
 /** why a server could not listen, in words (the system's message else) */

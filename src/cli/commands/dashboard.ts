@@ -29,14 +29,16 @@ V4_MAPPED.addSubnet('::ffff:0:0', 96, 'ipv6');
  * family is said instead, and that it listens on every interface, naming --host as typed
  * (`::0`, `0:0:0:0:0:0:0:0`: the server writes each as `::`). The family is the one the socket
  * takes: `::ffff:0.0.0.0` is IPv6 written, IPv4 taken (every IPv4 interface), where [::1] was
- * printed, which nothing answered.
+ * printed, which nothing answered. Read by hand, not by `new URL`: a link-local host's zone
+ * (`[fe80::1%25eth0]`) is no WHATWG URL, and the dashboard stopped at once on "unexpected
+ * error: Invalid URL".
  */
 function openable(url: string, typed: string): string {
-  const u = new URL(url);
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  if (!isUnspecified(host)) return url;
-  u.hostname = isIPv6(host) && !V4_MAPPED.check(host, 'ipv6') ? '[::1]' : '127.0.0.1';
-  return `${u.href} (listening on every interface, as --host ${typed} asks: reachable from any network this host is on)`;
+  const m = /^(http:\/\/)\[?([^\]]*?)\]?(:\d+\/)$/.exec(url);
+  const host = m?.[2] ?? '';
+  if (!m || !isUnspecified(host)) return url;
+  const loopback = isIPv6(host) && !V4_MAPPED.check(host, 'ipv6') ? '[::1]' : '127.0.0.1';
+  return `${m[1]}${loopback}${m[3]} (listening on every interface, as --host ${typed} asks: reachable from any network this host is on)`;
 }
 
 export const DASHBOARD_COMMANDS: CommandSpec[] = [
