@@ -185,8 +185,9 @@ export type SwarmStats = Omit<SwarmCounts, 'functions' | 'deadStats' | 'now' | '
 export interface ClientOptions {
   redis?: RedisOptions;
   /**
-   * largest task JSON (bytes) `submit` and `submitMany` accept (default 1048576, as the
-   * workers'): a larger task is refused with a TaskTooLargeError, nothing written
+   * largest task JSON (bytes) `submit` and `submitMany` accept, and `schedule` for the task of
+   * each tick (default 1048576, as the workers'): a larger task is refused with a
+   * TaskTooLargeError, nothing written
    */
   maxPayloadBytes?: number;
   /** where the client reports a `subscribe` handler that threw (once per handler); default: tslog, as the Worker */

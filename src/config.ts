@@ -128,7 +128,7 @@ export const CLIENT_FIELDS = {
     kind: 'int',
     default: MAX_PAYLOAD_BYTES,
     min: 1,
-    doc: "largest task JSON (bytes) `submit` and `submitMany` accept: a larger task is refused with a TaskTooLargeError, nothing written (give it the workers' value: they park a larger entry)",
+    doc: "largest task JSON (bytes) `submit` and `submitMany` accept, and `schedule` for the task of each tick: a larger task is refused with a TaskTooLargeError, nothing written (give it the workers' value: they park a larger entry)",
   },
 } as const satisfies Record<string, Field>;
 

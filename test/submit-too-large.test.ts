@@ -105,6 +105,26 @@ describe('the CLI', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('big\n');
   });
+
+  it('--max-payload-bytes that is no size is refused naming the flag, not the library option', async () => {
+    const cli = cliSwarm(server, redis, 'cli-too-large-0:');
+    cleanup.push(() => cli.client.close());
+    expectOneLine(await cli.run('submit', 'f', '1', '--max-payload-bytes', '0'), 2, /^task-swarm: --max-payload-bytes must be >= 1, got 0\n$/);
+    expectOneLine(await cli.run('schedule', 'n', 'f', '1', '--every', '60000', '--max-payload-bytes', '0'), 2, /^task-swarm: --max-payload-bytes must be >= 1, got 0\n$/);
+    expect(await cli.keys()).toEqual([]);
+  });
+
+  it('schedule --max-payload-bytes sets the limit schedule() checks each tick\'s task against', async () => {
+    const cli = cliSwarm(server, redis, 'cli-too-large-schedule:');
+    cleanup.push(() => cli.client.close());
+    const data = JSON.stringify('x'.repeat(300));
+    expectOneLine(await cli.run('schedule', 'big', 'f', data, '--every', '60000', '--max-payload-bytes', '200'), 2, /^task-swarm: schedule "big": each task it queues is \d+ bytes as JSON, over the client's maxPayloadBytes 200 .*nothing was written$/m);
+    expect(await cli.keys()).toEqual([]);
+    const r = await cli.run('schedule', 'big', 'f', data, '--every', '60000', '--max-payload-bytes', '2000');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^scheduled "big": every 60000 ms -> "f"; next /);
+  });
 });
 
 describe('the client and the workers count alike', () => {

@@ -14,7 +14,10 @@ export class Interrupted extends RuntimeError {}
 
 export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-/** "Worker.concurrency must be >= 1" -> "--concurrency must be >= 1": name the flag the user typed. */
+/**
+ * "Worker.concurrency must be >= 1" -> "--concurrency must be >= 1": name the flag the user typed
+ * (a Client's own fields too: `submit --max-payload-bytes 0` said "Client.maxPayloadBytes").
+ */
 export function asFlags(e: unknown): unknown {
   // (a NotDurableError names redis.durable too: "... of the 1 replica(s) redis.durable asks for")
   if (!(e instanceof ConfigError) && !(e instanceof NotDurableError)) return e;
@@ -22,7 +25,7 @@ export function asFlags(e: unknown): unknown {
     .replace(/\bredis\.tls\.([A-Za-z]+)\b/g, (_m, key: string) => `--redis-tls-${key}`)
     .replace(/\bredis\.(url|sentinels|cluster|name|tls|durable|durableTimeout)\b/g, (_m, key: string) => `--redis-${kebab(key)}`)
     .replace(/\bredis\.sentinelPassword\b/g, '--redis-sentinel-password-file')
-    .replace(/\b(?:Worker|Monitor|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
+    .replace(/\b(?:Worker|Monitor|Client|redis)\.([A-Za-z]+)\b/g, (_m, key: string) => `--${kebab(key)}`);
   if (message === e.message) return e;
   return e instanceof NotDurableError ? new NotDurableError(message, e.taskIds, e.acknowledged) : new ConfigError(message);
 }

@@ -7,7 +7,8 @@ import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { UsageError } from '../errors.js';
 import { escapeControls, isoTime, quote } from '../format.js';
 import { PROG } from '../io.js';
-import { choiceOption, integerOption, jsonOption } from '../options.js';
+import { choiceOption, fieldOptions, fieldValues, integerOption, jsonOption } from '../options.js';
+import { CLIENT_FIELDS } from '../../config.js';
 import { runWithClient, withClient } from '../redis-session.js';
 import { reportResult } from '../result.js';
 import { FUNCTION, JSON_DATA, taskOptions, taskOptionValues } from './tasks.js';
@@ -88,7 +89,7 @@ async function runSchedule(inv: Invocation): Promise<number> {
     const next = r.next === null ? 'no tick left' : `next ${isoTime(r.next) ?? '?'}${r.changed ? '' : await overdueNote(client, name, r.next)}`;
     inv.io.stdout.write(`${r.changed ? 'scheduled' : 'unchanged'} ${scheduleHead(name, def)}; ${next}\n`);
     return 0;
-  });
+  }, fieldValues(CLIENT_FIELDS, v));
 }
 
 export const SCHEDULE_COMMANDS: CommandSpec[] = [
@@ -109,6 +110,7 @@ export const SCHEDULE_COMMANDS: CommandSpec[] = [
       integerOption('--every <ms>', `every this many ms, from ${MIN_EVERY_MS} to ${MAX_EVERY_MS} (not with --cron)`, MIN_EVERY_MS, MAX_EVERY_MS),
       choiceOption('--overlap <allow|skip>', 'skip: skip a tick while the last task is queued or running (default allow)', ['allow', 'skip']),
       ...taskOptions(),
+      ...fieldOptions(CLIENT_FIELDS),
     ],
     run: runSchedule,
   },
