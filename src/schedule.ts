@@ -9,6 +9,7 @@ import { ConfigError, InvalidTaskError } from './errors.js';
 import { buildSubmission, checkBackoff, SUBMIT_OPTIONS, type Submission, type SubmitOptions } from './submission.js';
 import { wellFormed } from './wire.js';
 import { escapeControls, quote } from './quote.js';
+import { ZONE_LINKS } from './zone-links.js';
 
 export type ScheduleSpec =
   /** a cron expression (5 fields, 6 with seconds first, or 7 with a year last), read in `tz` (an IANA zone; default UTC) */
@@ -168,12 +169,16 @@ function checkSpec(where: string, spec: unknown): ScheduleDefinition['spec'] {
  * same schedule" compares: the same zone in another case was a change (an `every` started over,
  * `changed: true`). Only the case is taken: a link stays as written (`Asia/Kolkata`, `US/Pacific`,
  * `Etc/UTC`), where Node 20's Intl names the zone it links to (`Asia/Calcutta`,
- * `America/Los_Angeles`, `UTC`), which is not the name its user gave or will look for.
+ * `America/Los_Angeles`, `UTC`), which is not the name its user gave or will look for; in
+ * tzdata's case (src/zone-links.ts), which Intl does not give for a link: `asia/kolkata` and
+ * `Asia/Kolkata`, `gmt` and `GMT`, were two definitions again.
  */
 function canonicalZone(tz: string): string | undefined {
   try {
     const named = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
-    return named.toLowerCase() === tz.toLowerCase() ? named : tz;
+    if (named.toLowerCase() === tz.toLowerCase()) return named;
+    // (a link, whose own case Intl does not give: tzdata's; one it lists not, as written)
+    return ZONE_LINKS.get(tz.toLowerCase()) ?? tz;
   } catch {
     return undefined;
   }

@@ -158,6 +158,26 @@ describe('cron ticks in a time zone (croner)', () => {
     }
   });
 
+  it("a link spelled in another case is the same link: stored in tzdata's case, one definition, not a change", async () => {
+    const c = new Client({ redis: server.options() });
+    cleanup.push(() => c.close());
+    // (Intl gives no case of its own for a link: each spelling was stored as written, and the
+    // other spelling was a change, an `every` started over, as europe/berlin was before)
+    for (const [written, name] of [
+      ['asia/kolkata', 'Asia/Kolkata'],
+      ['US/PACIFIC', 'US/Pacific'],
+      ['etc/utc', 'Etc/UTC'],
+      ['gmt', 'GMT'],
+      ['etc/gmt+0', 'Etc/GMT+0'],
+      ['est5edt', 'EST5EDT'],
+    ]) {
+      const first = await c.schedule(`case ${name}`, { cron: '0 3 * * *', tz: written }, 'f');
+      expect(first.changed).toBe(true);
+      expect((await c.schedules()).find((s) => s.name === `case ${name}`)!.spec, written).toEqual({ cron: '0 3 * * *', tz: name });
+      expect(await c.schedule(`case ${name}`, { cron: '0 3 * * *', tz: name }, 'f'), name).toEqual({ changed: false, next: first.next });
+    }
+  });
+
   it('the default zone is UTC, whatever the host says', async () => {
     const c = new Client({ redis: server.options() });
     cleanup.push(() => c.close());
