@@ -68,15 +68,22 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const down = () => (downSince ??= performance.now());
   redis.on('close', down);
   redis.on('end', down);
-  redis.on('ready', () => (downSince = undefined));
+  // (ready once: the server has answered over this connection's TLS, if it has any)
+  let answered = false;
+  redis.on('ready', () => {
+    downSince = undefined;
+    answered = true;
+  });
   const direct = directWhileStalled(redis);
   // (a server at the address that answers in another protocol is reached, and is not Redis)
   const foreign = () => notRedisProtocol(lastConnectionError(redis)?.message ?? '');
   // (ending with what TLS may have to do with the connection's failure: rediss:// to a Redis
-  // without TLS is silence, said by the socket's cause, not by the call's words)
+  // without TLS is silence, said by the socket's cause, not by the call's words; not once the
+  // server has answered: a TLS Redis gone silent later, frozen or cut off, is not one without
+  // TLS, and its user was told to write redis:// to it)
   const unavailable = (cause: string, e?: unknown) => {
     const notRedis = foreign();
-    const hint = notRedis ? '' : tlsHint(c, why());
+    const hint = notRedis || answered ? '' : tlsHint(c, why());
     return new RedisUnavailableError(`${notRedis ? `the server at ${redisAddress(c)} ${notRedis}` : `cannot reach Redis at ${redisAddress(c)}`}: ${cause}${hint}`, e);
   };
   const why = () => {
