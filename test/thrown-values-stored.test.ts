@@ -16,7 +16,7 @@
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
-import { boundedText, MAX_ERROR_FIELD_BYTES, serializeError } from '../src/wire.js';
+import { boundedText, MAX_ERROR_FIELD_BYTES, MAX_RETRIED_ERROR_FIELD_BYTES, serializeError } from '../src/wire.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -143,6 +143,40 @@ describe('what is stored of a failure is bounded', () => {
     const hash = await server.client().hgetall(`${prefix}task-${id}`);
     expect(hash.error).toBeDefined();
     expect(Object.values(hash).reduce((n, v) => n + Buffer.byteLength(v), 0)).toBeLessThan(6 * MAX_ERROR_FIELD_BYTES);
+  });
+
+  it("an attempt retried keeps 4 KiB a field: its task's history grows by that at each, where 64 KiB made each END a long step of Redis's", async () => {
+    // (subscribed before it is queued: its `retrying` events carry the same error)
+    const id = client.drawId();
+    const retrying: string[] = [];
+    const unsubscribe = client.subscribe(id, (ev) => {
+      if (ev.event === 'retrying') retrying.push((ev.data as { error: { message: string } }).error.message);
+    });
+    try {
+      await client.submit('hugeMessage', null, { id, attempts: 4 });
+      const end = await client.wait(id, { timeout: 20_000 });
+      expect(end.outcome).toBe('failed');
+      // the failure that ended it: 64 KiB, as any task's
+      expect(Buffer.byteLength(end.error!.message)).toBeGreaterThan(MAX_ERROR_FIELD_BYTES - 100);
+      expect(Buffer.byteLength(end.error!.message)).toBeLessThanOrEqual(MAX_ERROR_FIELD_BYTES);
+      // the three before it, in its history: 4 KiB a field, the mark saying of how much
+      const t = await client.get(id);
+      const retried = t!.history!.filter((r) => r.attempt < 4);
+      expect(retried).toHaveLength(3);
+      for (const r of retried) {
+        const { message, stack, code } = r.error!;
+        expect(code).toBe('E_HUGE');
+        expect(message).toMatch(new RegExp(`^x{4000,} … \\[cut: \\d+ more bytes, of ${HUGE}\\]$`));
+        expect(Buffer.byteLength(message)).toBeLessThanOrEqual(MAX_RETRIED_ERROR_FIELD_BYTES);
+        expect(Buffer.byteLength(stack!)).toBeLessThanOrEqual(MAX_RETRIED_ERROR_FIELD_BYTES);
+      }
+      const history = await server.client().hget(`${prefix}task-${id}`, 'history');
+      expect(Buffer.byteLength(history!)).toBeLessThan(3 * 3 * MAX_RETRIED_ERROR_FIELD_BYTES);
+      expect(retrying).toHaveLength(3);
+      for (const m of retrying) expect(Buffer.byteLength(m)).toBeLessThanOrEqual(MAX_RETRIED_ERROR_FIELD_BYTES);
+    } finally {
+      unsubscribe();
+    }
   });
 
   it('boundedText: short text as it is; long text cut at a character, never inside a pair, with the mark, within the bound', () => {

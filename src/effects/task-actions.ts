@@ -12,7 +12,7 @@ import type { WorkerTelemetry } from '../telemetry/worker-telemetry.js';
 import { NOT_RETRIED, type EndBatch, type EndingOutcome, type EndWritten } from './end-batch.js';
 import type { EventOutbox } from './event-outbox.js';
 import { TaskStoppedError } from '../errors.js';
-import { safeJson, serializeError } from '../wire.js';
+import { MAX_ERROR_FIELD_BYTES, MAX_RETRIED_ERROR_FIELD_BYTES, safeJson, serializeError } from '../wire.js';
 import { backoffDelay } from '../retry-policy.js';
 import { disarmAttemptTimer } from '../attempt-timer.js';
 import { taskRunner } from '../task-runner.js';
@@ -165,7 +165,8 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
           ? (mine?.resultJson ?? safeJson(context.result))
           : context.outcome === 'stopped'
             ? JSON.stringify(STOPPED)
-            : JSON.stringify(serializeError(context.error));
+            : // (an attempt retried: bounded tighter, as its task's history keeps it for good)
+              JSON.stringify(serializeError(context.error, context.outcome === 'retry' ? MAX_RETRIED_ERROR_FIELD_BYTES : MAX_ERROR_FIELD_BYTES));
       const report = (e: { type: 'ENDED'; written: boolean } | { type: 'END_FAILED'; error: unknown }) => {
         if (self.getSnapshot().status === 'active') self.send(e);
       };
