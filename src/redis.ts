@@ -582,7 +582,15 @@ export function tlsHint(c: RedisConfig, cause: string): string {
   // (a Redis without TLS reads the handshake as the start of a command, and waits for its end:
   // the only sign is silence, which alone read as a frozen server; ioredis's connect timeout
   // says it as "connect ETIMEDOUT")
-  if (/no answer|timed out|timeout|ETIMEDOUT/i.test(cause)) return ' (TLS was asked for: a server without TLS on that port leaves the handshake unanswered; if it has none, write redis://)';
+  // (the cure as the TLS was asked for: rediss:// in the url, else the `tls` option, which a
+  // Sentinel's or a Cluster's form, or host and port, takes; "write redis://" told those of a
+  // url they never wrote, and with `tls` beside rediss:// it alone is a ConfigError)
+  if (/no answer|timed out|timeout|ETIMEDOUT/i.test(cause)) {
+    const single = c.sentinels === undefined && c.cluster === undefined;
+    const noTls = 'no tls (on the command line, no --redis-tls-* flag)';
+    const cure = !single || !/^rediss:/i.test(c.url ?? '') ? `give ${noTls}` : c.tls !== undefined ? `write redis://, with ${noTls}` : 'write redis://';
+    return ` (TLS was asked for: a server without TLS ${single ? 'on that port ' : ''}leaves the handshake unanswered; if it has none, ${cure})`;
+  }
   if (c.tls?.cert !== undefined || !/ECONNRESET|certificate required|socket hang up/i.test(cause)) return '';
   return ' (a server that requires client certificates resets connections without one: give a client certificate and its key)';
 }

@@ -140,4 +140,35 @@ describe('rediss:// to a Redis without TLS (it reads the handshake as a command 
     expect(later).toBeInstanceOf(RedisUnavailableError);
     expect((later as Error).message).toMatch(/\(TLS was asked for: .*write redis:\/\/\)$/);
   }, 60_000);
+
+  it('TLS asked for by the `tls` option (host and port, Sentinel, Cluster): the hint says to give no tls, not to write the redis:// they never wrote', async () => {
+    const plain = await startRedis();
+    cleanup.push(() => plain.stop());
+    const at = { host: '127.0.0.1', port: plain.port };
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const forms: [string, Record<string, unknown>, RegExp][] = [
+      ['host and port', { ...at, tls: {} }, /\(TLS was asked for: a server without TLS on that port leaves the handshake unanswered; if it has none, give no tls \(on the command line, no --redis-tls-\* flag\)\)$/],
+      ['sentinels', { sentinels: [at], name: 'mymaster', tls: {} }, /\(TLS was asked for: a server without TLS leaves the handshake unanswered; if it has none, give no tls \(on the command line, no --redis-tls-\* flag\)\)$/],
+      ['cluster', { cluster: [at], keyPrefix: '{tls}:', tls: {} }, /\(TLS was asked for: a server without TLS leaves the handshake unanswered; if it has none, give no tls \(on the command line, no --redis-tls-\* flag\)\)$/],
+      // (rediss:// beside `tls`: redis:// alone with it is a ConfigError)
+      ['rediss:// with tls', { url: plain.url.replace(/^redis:/, 'rediss:'), tls: { servername: 'localhost' } }, /\(TLS was asked for: .*if it has none, write redis:\/\/, with no tls \(on the command line, no --redis-tls-\* flag\)\)$/],
+    ];
+    const c = new Client({ redis: { ...at, tls: {}, keyPrefix: `plain${++prefix}:` } });
+    cleanup.push(() => c.close());
+    const [submitted, ...started] = await Promise.all([
+      c.submit('x').catch((e: unknown) => e),
+      ...forms.map(([, redis]) => {
+        const w = new Worker({ port: 0, redis: { keyPrefix: `plain${++prefix}:`, ...redis }, logger: quiet });
+        cleanup.push(() => w.stop());
+        return w.start().catch((e: unknown) => e);
+      }),
+    ]);
+    expect(submitted).toBeInstanceOf(RedisUnavailableError);
+    expect((submitted as Error).message).toMatch(forms[0]![2]);
+    for (const [i, [what, , hint]] of forms.entries()) {
+      expect(started[i], what).toBeInstanceOf(RedisUnavailableError);
+      expect((started[i] as Error).message, what).toMatch(hint);
+      expect((started[i] as Error).message, what).not.toMatch(/write redis:\/\/\)$/);
+    }
+  }, 60_000);
 });
