@@ -204,6 +204,18 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     };
   }
 
+  // A Cluster that has not yet learnt its slots holds a pipeline (a MULTI, an auto-pipeline's
+  // batch) until it has, outside any queue: when its first connection fails (every node
+  // unreachable, silent, or no TLS where it was asked for) it fails them with ioredis's bare
+  // "None of startup nodes is available", which named no server, no cause and no TLS hint. They
+  // were never written: said as a call that found no connection is.
+  if (cluster) {
+    const held = redis as unknown as { delayUntilReady(callback: (e?: Error | null) => void): void };
+    const delay = held.delayUntilReady.bind(redis);
+    held.delayUntilReady = (callback) =>
+      delay((e) => callback(e instanceof Error && NO_CONNECTION.test(e.message) && !foreign() ? neverSent(unavailable(`${why()} (gave up waiting for a connection); nothing was sent`, e)) : e));
+  }
+
   // Past their patience (src/command-deadlines.ts keeps the deadlines): a call waiting for a
   // connection is taken out of the queue, so never written (a pipeline's calls together); one
   // written is failed and left for its reply (or its resend) to find settled. Each queue is
