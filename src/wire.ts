@@ -483,9 +483,14 @@ export const MAX_RETRIED_ERROR_FIELD_BYTES = 4 * 1024;
 /**
  * `text` when it is at most `max` UTF-8 bytes; else its start, cut at a character's boundary,
  * and a mark saying how much was cut, together at most `max` bytes. (Its length alone says so
- * for all but long texts: a UTF-16 unit is 3 bytes at most.)
+ * for all but long texts: a UTF-16 unit is 3 bytes at most.) Well-formed: a lone surrogate is
+ * U+FFFD.
  */
-export function boundedText(text: string, max = MAX_ERROR_FIELD_BYTES): string {
+export function boundedText(given: string, max = MAX_ERROR_FIELD_BYTES): string {
+  // (a lone surrogate as U+FFFD, as its UTF-8 is: JSON.stringify writes it as a `\ud800`
+  // escape, which Redis's cjson refuses, and the history that held one was read as junk at the
+  // next retry and begun again, every attempt before it lost)
+  const text = wellFormed(given) ? given : (given as string & { toWellFormed(): string }).toWellFormed();
   if (text.length * 3 <= max) return text;
   const total = Buffer.byteLength(text, 'utf8');
   if (total <= max) return text;

@@ -87,6 +87,11 @@ beforeAll(async () => {
       throw make();
     });
   }
+  worker.addTaskFunction('loneSurrogate', () => {
+    const e = new Error('bad \ud800 here');
+    (e as { code?: string }).code = 'E\udc00';
+    throw e;
+  });
   worker.addTaskFunction('hugeMessage', () => {
     const e = new Error('x'.repeat(HUGE));
     (e as { code?: string }).code = 'E_HUGE';
@@ -108,6 +113,19 @@ describe('what a task function throws, as its failure stores it', () => {
     expect(end.outcome).toBe('failed');
     expect(end.error).toEqual(expect.objectContaining(error));
     if (fn === 'otherRealmTaggedError') expect(end.error?.stack).toMatch(/made elsewhere/);
+  });
+
+  it("a lone surrogate is stored as U+FFFD: as `\\ud800` Redis's cjson refused the history that held it, which began again at each retry, every attempt before lost", async () => {
+    const id = await client.submit('loneSurrogate', null, { attempts: 3 });
+    const end = await client.wait(id, { timeout: 10_000 });
+    expect(end.outcome).toBe('failed');
+    expect(end.error).toMatchObject({ message: 'bad \ufffd here', code: 'E\ufffd' });
+    const t = await client.get(id);
+    expect(t!.history!.map((r) => [r.attempt, r.error?.message])).toEqual([
+      [1, 'bad \ufffd here'],
+      [2, 'bad \ufffd here'],
+      [3, 'bad \ufffd here'],
+    ]);
   });
 
   it('a Proxy whose get trap throws is told as JSON refused it, its traps not run by the brand check', () => {
