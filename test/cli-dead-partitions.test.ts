@@ -6,23 +6,17 @@
  * retried or purged from the command line. Each takes it now; a key of no partition, or written
  * loosely, is still refused in one line.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
 import { expectOneLine, runMain } from './helpers/cli.js';
-import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
-let redis: Redis;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
+redisPerFile((s) => {
+  server = s;
 });
 
 describe('dead letters of a swarm of several partitions', () => {

@@ -5,22 +5,19 @@
  * `--rate '100 / 1s'` each had a looser rule of their own. Each such value is now refused in one
  * line naming the flag, the value as typed, and how to write it; nothing is written.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 import { cliSwarm, expectOneLine } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
 let n = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
 });
 
 const swarm = () => cliSwarm(server, redis, `plainnum${++n}:`);

@@ -6,23 +6,20 @@
  * exit 1; this one ("holds no entry") was missed by the match, and reached the CLI as Redis's
  * own error: "task-swarm: unexpected error: ...". It is refused as the others are.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client, InvalidTaskError, Worker } from '../src/index.js';
 import { expectOneLine, runMain } from './helpers/cli.js';
-import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
 let redis: Redis;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
 });
 
 describe('retry-dead of a letter that holds no entry', () => {

@@ -5,22 +5,19 @@
  * says "(overdue by 10 min: no monitor runs to fire it; ...)": a deployment that sets its
  * schedules at each start was told nothing of it. It says it as `schedules` does, of that tick.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 import { cliSwarm } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
 let n = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
 });
 
 const swarm = () => cliSwarm(server, redis, `overdue-said${++n}:`);

@@ -4,23 +4,20 @@
  * the one this command set. It now says what its own call set, with the next tick that call
  * answered (read in the set's own step, set-schedule.lua).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Redis } from 'ioredis';
 import { Client } from '../src/index.js';
-import { startRedis, type RedisServer } from './helpers/redis-server.js';
+import type { RedisServer } from './helpers/redis-server.js';
+import { redisPerFile } from './helpers/suite.js';
 import { cliSwarm } from './helpers/cli.js';
 
 let server: RedisServer;
 let redis: Redis;
 let n = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = server.client();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
+redisPerFile((s, r) => {
+  server = s;
+  redis = r;
 });
 afterEach(() => {
   vi.restoreAllMocks();
