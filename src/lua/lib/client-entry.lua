@@ -17,18 +17,11 @@
 
   take: its id is asked of `queued` with SREM rather than SISMEMBER, for a claim about to take
   the entry (the claim's own SREM of it is then done): the entry carries `unqueued = true`, and
-  the caller that does not take it after all puts the id back (SADD). The entry so returned is
-  one table, filled again by each such call (a claim's steady case, which is done with an entry
-  before it reads the next, and keeps none): a table made per entry cost about 1.7k Redis
-  instructions per task (bench/analysis.md, thirty-sixth session).
+  the caller that does not take it after all puts the id back (SADD).
 ]]
 
 -- cjson's limit: an entry deeper than this is refused (the entry's own object is level 1)
 local CJSON_MAX_DEPTH = 1000
-
--- (take's entry: filled again by each call that takes one, its other fields never changed; it
--- holds the last entry taken until the next, one entry of at most maxPayloadBytes in Lua's heap)
-local TAKEN = { raw = false, id = false, fn = false, priority = 0, group = '', manualEnd = false, unqueued = true }
 
 local function clientEntry(raw, queued, take)
   local id, fn = string.match(raw, '^{"id":"([^"\\]+)","function":"([^"\\]+)"')
@@ -58,8 +51,10 @@ local function clientEntry(raw, queued, take)
   end
   if take then
     if redis.call('SREM', queued, id) == 0 then return nil end
-    TAKEN.raw, TAKEN.id, TAKEN.fn = raw, id, fn
-    return TAKEN
+    -- (a table per entry: one kept across calls saved about 1.7k instructions a task, and held
+    -- the last entry taken, up to maxPayloadBytes, in Lua's heap until another came this way:
+    -- bench/analysis.md, thirty-sixth session)
+    return { raw = raw, id = id, fn = fn, priority = 0, group = '', manualEnd = false, unqueued = true }
   end
   if redis.call('SISMEMBER', queued, id) == 0 then return nil end
   return { raw = raw, id = id, fn = fn, priority = 0, group = '', manualEnd = false }
