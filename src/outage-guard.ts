@@ -209,11 +209,37 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // unreachable, silent, or no TLS where it was asked for) it fails them with ioredis's bare
   // "None of startup nodes is available", which named no server, no cause and no TLS hint. They
   // were never written: said as a call that found no connection is.
+  // And held past the patience, as a call in a queue is: ioredis holds them until the slots are
+  // known, whatever the time, and a cluster whose nodes answer but serve no slot (not yet made
+  // with `redis-cli --cluster create`, or every node of it reset) never gives any: each of the
+  // Client's calls (an auto-pipeline's batch) waited for good, no error. ioredis hands a held
+  // one back at each round its nodes answered, and it is held again at once, in that call:
+  // it keeps the deadline it had.
   if (cluster) {
     const held = redis as unknown as { delayUntilReady(callback: (e?: Error | null) => void): void };
     const delay = held.delayUntilReady.bind(redis);
-    held.delayUntilReady = (callback) =>
-      delay((e) => callback(e instanceof Error && NO_CONNECTION.test(e.message) && !foreign() ? neverSent(unavailable(`${why()} (gave up waiting for a connection); nothing was sent`, e)) : e));
+    let heldAgain: number | undefined;
+    held.delayUntilReady = (callback) => {
+      const deadline = heldAgain ?? performance.now() + patienceMs;
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        callback(neverSent(unavailable(`no connection within ${patienceMs / 1000} s (${why()}); nothing was sent`)));
+      }, Math.max(0, deadline - performance.now()));
+      timer.unref();
+      delay((e) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (e) return callback(e instanceof Error && NO_CONNECTION.test(e.message) && !foreign() ? neverSent(unavailable(`${why()} (gave up waiting for a connection); nothing was sent`, e)) : e);
+        heldAgain = deadline;
+        try {
+          callback(e);
+        } finally {
+          heldAgain = undefined;
+        }
+      });
+    };
   }
 
   // Past their patience (src/command-deadlines.ts keeps the deadlines): a call waiting for a
