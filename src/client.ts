@@ -7,6 +7,7 @@ import { guardOutage, sendHeld } from './outage-guard.js';
 import { resolveClientFields, resolveRedisConfig, type RedisConfig, type RedisOptions } from './config.js';
 import { checkGroup } from './effects/limits.js';
 import { ConfigError, DuplicateTaskError, InvalidTaskError, NotDurableError, PartlySubmittedError, StateError, TaskNotFoundError, TimeoutError, UnsupportedServerError } from './errors.js';
+import { checkEntrySize, CHECKED_OVER, sizeOver, tooLarge, workersLimit, type PayloadLimit } from './payload-limit.js';
 import { quote } from './quote.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
@@ -39,7 +40,7 @@ import {
 } from './wire.js';
 import { cancelTask, stopTask, submitTasks, type SubmitReply } from './effects/queue.js';
 import { replicated } from './effects/durable.js';
-import { buildSubmission, checkEntrySize, checkIdText, checkKey, sameSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
+import { buildSubmission, checkIdText, checkKey, sameSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
@@ -186,8 +187,9 @@ export interface ClientOptions {
   redis?: RedisOptions;
   /**
    * largest task JSON (bytes) `submit` and `submitMany` accept, and `schedule` for the task of
-   * each tick (default 1048576, as the workers'): a larger task is refused with a
-   * TaskTooLargeError, nothing written
+   * each tick: a larger task is refused with a TaskTooLargeError, nothing written. Default: the
+   * live workers' (a task over 64 KiB is refused when it is over every live worker's
+   * maxPayloadBytes; src/payload-limit.ts)
    */
   maxPayloadBytes?: number;
   /** where the client reports a `subscribe` handler that threw (once per handler); default: tslog, as the Worker */
@@ -229,8 +231,8 @@ export const CLIENT_PATIENCE_MS = 10_000;
 
 export class Client {
   readonly config: RedisConfig;
-  /** the largest task entry a submit writes (bytes): ClientOptions.maxPayloadBytes */
-  private readonly maxPayloadBytes: number;
+  /** the largest task entry a submit writes: ClientOptions.maxPayloadBytes (none given: the live workers', src/payload-limit.ts) */
+  private readonly ownLimit?: PayloadLimit;
   /** partition 0's keys: the swarm's own (schedules; with one partition, everything) */
   private readonly keys: Keys;
   /** the partition count recorded by this client's first submit (src/effects/layout.ts) */
@@ -277,7 +279,8 @@ export class Client {
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
-    this.maxPayloadBytes = resolveClientFields(options as Record<string, unknown>).maxPayloadBytes;
+    const own = resolveClientFields(options as Record<string, unknown>).maxPayloadBytes;
+    if (own !== undefined) this.ownLimit = { bytes: own, whose: 'client' };
     this.log = createLogger('client', checkLogger('Client', options.logger));
     this.config = resolveRedisConfig(options.redis);
     this.parts = partitionKeys(this.config);
@@ -505,7 +508,7 @@ export class Client {
     try {
       const now = Date.now();
       const sub = buildSubmission(fn, data, options, 'submit', this.newId, { now, trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf });
-      checkEntrySize(sub, 'submit', this.maxPayloadBytes);
+      checkEntrySize(sub, 'submit', this.ownLimit);
       this.checkDrawnPlace(sub, 'submit');
       this.sending([sub], now);
       const id = await this.submitOne(sub);
@@ -552,6 +555,28 @@ export class Client {
     return call;
   }
 
+  /**
+   * A Client given no maxPayloadBytes: refuse the first of `subs` that is over every live
+   * worker's (src/payload-limit.ts). Read only when one is over CHECKED_OVER: once for each
+   * partition (`keysOf`) such a task goes to.
+   */
+  private async checkWorkersTake(subs: readonly Submission[], where: (i: number) => string, keysOf: (t: Submission) => Keys, what?: string): Promise<void> {
+    if (this.ownLimit) return;
+    const reads = new Map<Keys, Promise<PayloadLimit | undefined>>();
+    const large: { i: number; size: number; limit: Promise<PayloadLimit | undefined> }[] = [];
+    subs.forEach((t, i) => {
+      const size = sizeOver(t, CHECKED_OVER);
+      if (size === undefined) return;
+      const keys = keysOf(t);
+      if (!reads.has(keys)) reads.set(keys, workersLimit(this.redis, keys));
+      large.push({ i, size, limit: reads.get(keys)! });
+    });
+    for (const { i, size, limit } of large) {
+      const l = await limit;
+      if (l && size > l.bytes) throw tooLarge(where(i), what ?? `task ${quote(subs[i]!.id)}`, size, l);
+    }
+  }
+
   /** `sent` (a submit call that never rejects) is one close() lets finish before it quits */
   private closeWaitsFor(sent: Promise<void>): void {
     this.submitting.add(sent);
@@ -571,7 +596,7 @@ export class Client {
       for (const k of Object.keys(t)) if (!SUBMIT_MANY_ITEM_KEYS.includes(k)) throw new InvalidTaskError(`submitMany[${i}]: unknown key ${quote(k)} (known: ${SUBMIT_MANY_ITEM_KEYS.join(', ')})`);
       const sub = buildSubmission(t.fn, t.data, t.options, `submitMany[${i}]`, this.newId, producer);
       // (one over the limit refuses the whole call, as any other item refused: nothing written)
-      checkEntrySize(sub, `submitMany[${i}]`, this.maxPayloadBytes);
+      checkEntrySize(sub, `submitMany[${i}]`, this.ownLimit);
       this.checkDrawnPlace(sub, `submitMany[${i}]`);
       return sub;
     });
@@ -613,6 +638,7 @@ export class Client {
     // (docs/semantics.md, "Bulk submit"). So over several partitions too: each partition's share
     // of a batch is a script of its own, and one refusing cannot undo what the others wrote.
     if (before) await before;
+    await this.checkWorkersTake(subs, (j) => `submitMany[${place.indexOf(j)}]`, (t) => this.keysOf(t.id));
     const chosenIds = new Set(given.filter((_, i) => tasks[i]!.options?.id !== undefined).map((t) => t.id));
     const chosen = subs.filter((t) => chosenIds.has(t.id));
     const spread = this.parts.length > 1 && new Set(subs.map((t) => this.partOf(t.id))).size > 1;
@@ -792,6 +818,7 @@ export class Client {
         this.parts[p]!,
         items.map((x) => x.sub),
         'each',
+        this.ownLimit ? undefined : CHECKED_OVER,
       );
     } catch (e) {
       const told = toldAfterResend(e, 'submit');
@@ -805,6 +832,7 @@ export class Client {
   private async settleSubmit(t: Submission, r: SubmitReply, p: number): Promise<string> {
     let id = t.id;
     if ('error' in r) throw r.error;
+    if ('tooLarge' in r) throw tooLarge('submit', `task ${quote(t.id)}`, Buffer.byteLength(t.raw), { bytes: r.tooLarge, whose: 'workers' });
     if ('heldBy' in r) id = r.heldBy;
     // Refused: its id is taken. By this very submission, when its reply was lost and
     // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
@@ -1398,7 +1426,8 @@ export class Client {
   async schedule(name: string, spec: ScheduleSpec, fn: string, data?: unknown, options: ScheduleOptions = {}): Promise<{ changed: boolean; next: number | null }> {
     const s = checkSchedule(name, spec, fn, data, options);
     // (the task of a tick as a monitor builds it: every tick's id is as long as this one's)
-    checkEntrySize(taskOf(s.name, s.def, 0), `schedule ${quote(s.name)}`, this.maxPayloadBytes, 'each task it queues');
+    const task = taskOf(s.name, s.def, 0);
+    checkEntrySize(task, `schedule ${quote(s.name)}`, this.ownLimit, 'each task it queues');
     const ready = this.checkServer();
     // (awaited below, perhaps after the calls before it: a refusal meanwhile is not unhandled)
     ready.catch(() => {});
@@ -1406,6 +1435,8 @@ export class Client {
     // it (a submit) wait until it is answered, not to reach Redis first.
     return this.holdingLater(async () => {
       await ready;
+      // (the monitors fire it in this partition)
+      await this.checkWorkersTake([task], () => `schedule ${quote(s.name)}`, () => this.keys, 'each task it queues');
       // (its due time read in the script's own step: read after it, it could be the next tick
       // of another client's schedule of that name, set in between)
       return setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);

@@ -126,9 +126,8 @@ export const MONITOR_FIELDS = {
 export const CLIENT_FIELDS = {
   maxPayloadBytes: {
     kind: 'int',
-    default: MAX_PAYLOAD_BYTES,
     min: 1,
-    doc: "largest task JSON (bytes) `submit` and `submitMany` accept, and `schedule` for the task of each tick: a larger task is refused with a TaskTooLargeError, nothing written (give it the workers' value: they park a larger entry)",
+    doc: "largest task JSON (bytes) `submit` and `submitMany` accept, and `schedule` for the task of each tick: a larger task is refused with a TaskTooLargeError, nothing written. Unset: the live workers' (a task over 64 KiB is refused when it is over every live worker's maxPayloadBytes)",
   },
 } as const satisfies Record<string, Field>;
 

@@ -44,6 +44,11 @@ export interface Keys {
   workerStates: string;
   /** hash worker -> the processes (`<host>-<pid>-<random>@<overdue ms>`, space-separated) heartbeating under that address: two at once are told (lib/address-owners.lua) */
   workerOwners: string;
+  /**
+   * hash worker -> its maxPayloadBytes, written as it registers: a Client given no limit of its
+   * own refuses a large task only when it is over every live worker's (src/payload-limit.ts)
+   */
+  workerMaxPayload: string;
   /** zset monitor name -> Redis ms of its last sweep (requeue.lua), for the dashboard */
   monitorsSeen: string;
   /** set of paused functions (`*` = the swarm) */
@@ -123,7 +128,7 @@ export function buildKeys(c: Pick<RedisConfig, 'keyPrefix' | 'newQueue' | 'taskS
     endQueue: p + c.endQueue,
     workerSet: p + c.workerSet,
     ...under(c.taskSet, { leases: 'leases', ended: 'ended', recentEnded: 'ended:recent', grace: 'grace', outage: 'outage', epoch: 'epoch', monitorsSeen: 'monitors' }),
-    ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states', workerOwners: 'owners' }),
+    ...under(c.workerSet, { workerSeen: 'seen', workerFunctions: 'functions', workerStates: 'states', workerOwners: 'owners', workerMaxPayload: 'max-payload' }),
     // (the scripts name delayed and dedupe from the queue's key: lib/names.lua delayedKey, dedupeKey)
     ...under(c.newQueue, { queued: 'queued', paused: 'paused', limits: 'limits', running: 'running', counts: 'counts', delayed: 'delayed', placedDelayed: 'delayed:placed', dedupe: 'keys', layout: 'partitions', adminCalls: 'admin-calls' }),
     dead,

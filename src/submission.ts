@@ -7,7 +7,7 @@
  * the submit script.
  */
 import { nanoid } from 'nanoid';
-import { ConfigError, InvalidTaskError, TaskTooLargeError } from './errors.js';
+import { ConfigError, InvalidTaskError } from './errors.js';
 import { quote } from './quote.js';
 import { jsonChangesInside, jsonDeeperThan, jsonDrops, jsonHasLoneSurrogate, MAX_ID_BYTES, MAX_JSON_DEPTH, readsAsJson, thrownText, wellFormed } from './wire.js';
 import { checkGroup } from './effects/limits.js';
@@ -233,24 +233,6 @@ function jsonText(v: unknown): string | undefined {
   }
   if (x instanceof String) x = String(x);
   return typeof x === 'string' ? x : undefined;
-}
-
-/**
- * Refuse `sub` when its entry is over `maxBytes` (UTF-8 bytes, as Redis and the workers'
- * maxPayloadBytes count them), with a TaskTooLargeError naming the size and the limit. Cheap on
- * the submit path: the entry is serialized already, and its bytes are counted only when its
- * length alone cannot tell (a UTF-16 unit is 1 to 3 bytes, a pair 4).
- */
-export function checkEntrySize(sub: Submission, where: string, maxBytes: number, what = `task ${quote(sub.id)}`): void {
-  const units = sub.raw.length;
-  if (units * 3 <= maxBytes) return;
-  const bytes = Buffer.byteLength(sub.raw, 'utf8');
-  if (bytes <= maxBytes) return;
-  throw new TaskTooLargeError(
-    `${where}: ${what} is ${bytes} bytes as JSON, over the client's maxPayloadBytes ${maxBytes} (a worker parks a larger entry too_large); nothing was written`,
-    bytes,
-    maxBytes,
-  );
 }
 
 /** the same task submitted twice: the same entry, due alike, under the same dedupe key */

@@ -34,7 +34,7 @@ import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
 import { commandDeadlines } from './command-deadlines.js';
 import { EndBatch } from './effects/end-batch.js';
-import { announceFunctions, deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
+import { type Announced, announce, deregisterWorker, listWorkers, registerWorker } from './effects/registry.js';
 import { writeWorkerState } from './effects/worker-states.js';
 import { startPeerServer, type PeerServer } from './peer-server.js';
 import { probePeers } from './peer-prober.js';
@@ -426,7 +426,7 @@ export class Worker extends MeteredProcess {
     this.rooms = undefined;
     this.rouse();
     // a running worker says it serves this function now (stats, status)
-    if (this.listed) for (const part of this.parts) announceFunctions(this.redis, part.keys, this.address, [...this.functions.keys()]).catch(() => {});
+    if (this.listed) for (const part of this.parts) announce(this.redis, part.keys, this.address, this.announced()).catch(() => {});
     return this;
   }
 
@@ -974,6 +974,11 @@ export class Worker extends MeteredProcess {
     });
   }
 
+  /** what it says of itself in Redis: the functions it serves, the largest entry it takes */
+  private announced(): Announced {
+    return { functions: [...this.functions.keys()], maxPayloadBytes: this.config.maxPayloadBytes };
+  }
+
   /**
    * End the wait under way, when one of `functions` is one its request held back by its cap here
    * (a task of it settled: its slot is free), or always (no `functions`: a function was added).
@@ -1370,7 +1375,7 @@ export class Worker extends MeteredProcess {
       for (const part of this.parts) {
         if (signal.aborted) return; // stopped while starting: `deregister` undoes what landed
         this.registrationSent = true;
-        const r = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, [...this.functions.keys()], this.owner);
+        const r = await registerWorker(this.redis, part.keys, this.address, config.heartbeatInterval, this.announced(), this.owner);
         part.epoch = r.epoch;
         this.heardTaskTimeout(r.taskTimeout);
       }
@@ -1575,7 +1580,7 @@ export class Worker extends MeteredProcess {
             this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
             // what it serves, listed again (a monitor that pruned it while it was cut off dropped it)
             // (a refresh under way as the worker leaves: nothing more once it deregisters, or it would land after)
-            for (const part of this.parts) if (this.listed) await announceFunctions(this.redis, part.keys, this.address, [...this.functions.keys()]);
+            for (const part of this.parts) if (this.listed) await announce(this.redis, part.keys, this.address, this.announced());
           },
           (e) => log.debug(`worker list refresh failed: ${(e as Error).message}`),
         ),

@@ -1,9 +1,10 @@
 /**
  * A task larger than the workers' maxPayloadBytes was taken by `submit` and parked `too_large`
- * later, by the worker that claimed it: the producer heard nothing. A Client refuses it at
- * submit, with a TaskTooLargeError naming the size and the limit (its own maxPayloadBytes, whose
- * default is the workers'), nothing written; `submitMany` refuses the whole call for one such
- * item, naming its index. The size is the entry's JSON in UTF-8 bytes, as the workers count it.
+ * later, by the worker that claimed it: the producer heard nothing. A Client given a
+ * maxPayloadBytes refuses it at submit, with a TaskTooLargeError naming the size and the limit,
+ * nothing written; `submitMany` refuses the whole call for one such item, naming its index. The
+ * size is the entry's JSON in UTF-8 bytes, as the workers count it. (A Client given none follows
+ * the live workers' limits: test/payload-limit-workers.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
@@ -33,9 +34,9 @@ async function nothingWritten(prefix: string) {
 }
 
 describe('a task over the limit is refused at submit, nothing written', () => {
-  it("with the default limit, the workers' default (1 MiB): refused naming the size and the limit", async () => {
-    const { o, c } = client();
+  it("given the workers' default (1 MiB): refused naming the size and the limit", async () => {
     const limit = WORKER_FIELDS.maxPayloadBytes.default;
+    const { o, c } = client({ maxPayloadBytes: limit });
     const err = await c.submit('f', 'x'.repeat(limit), { id: 'big' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TaskTooLargeError);
     expect(err).toBeInstanceOf(InvalidTaskError);

@@ -131,7 +131,7 @@ describe('workers:owners under faults', () => {
     ];
     for (const value of junk) {
       await redis.hset(keys.workerOwners, ADDRESS, value);
-      await expect(registerWorker(conn as never, keys, ADDRESS, 100, [], 'me-1-aaaaaaaa')).resolves.toBeDefined();
+      await expect(registerWorker(conn as never, keys, ADDRESS, 100, { functions: [], maxPayloadBytes: 1024 }, 'me-1-aaaaaaaa')).resolves.toBeDefined();
       await redis.hset(keys.workerOwners, ADDRESS, value);
       await expect(renewLeases(conn as never, keys, ADDRESS, [], 100, 'me-1-aaaaaaaa')).resolves.toBeDefined();
       await redis.hset(keys.workerOwners, ADDRESS, value);
@@ -191,7 +191,7 @@ describe('workers:owners under faults', () => {
     // the process before, on a host that had another name (a container made again, its name
     // its id), heartbeats every 10 s: its entry is not overdue for 30 s
     const before = 'old-container-4242-0badcafe';
-    await registerWorker(conn as never, keys, ADDRESS, 10_000, [], before);
+    await registerWorker(conn as never, keys, ADDRESS, 10_000, { functions: [], maxPayloadBytes: 1024 }, before);
     // (a snapshot: what a restart loads, or what a replica that lagged holds)
     await redis.save();
     await sleep(50);
@@ -242,7 +242,7 @@ describe('workers:owners under faults', () => {
     const conn = server.client();
     // the process before, on a host that had another name (a container made again), heartbeats
     // every second and dies (SIGKILL, OOM): its entry is not overdue for 3 s
-    await registerWorker(conn as never, keys, ADDRESS, 1000, ['f'], 'old-container-4242-0badcafe');
+    await registerWorker(conn as never, keys, ADDRESS, 1000, { functions: ['f'], maxPayloadBytes: 1024 }, 'old-container-4242-0badcafe');
     await conn.quit();
     const w = new Worker({ port: 0, redis: o, advertise: ADDRESS, heartbeatInterval: 200, logger: logs().logger });
     await w.start();

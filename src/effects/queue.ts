@@ -241,28 +241,40 @@ export type SubmitReply =
   /** its dedupe key is held by this task, queued, delayed or running: nothing written */
   | { queued: false; taken: false; heldBy: string }
   /** (`each`) its writes raised: this error */
-  | { queued: false; taken: false; error: Error };
+  | { queued: false; taken: false; error: Error }
+  /** its entry is over `checkOver` and over every live worker's maxPayloadBytes, the largest of which is this: nothing written */
+  | { queued: false; taken: false; tooLarge: number };
 
 /**
  * Queue a batch of tasks, all or nothing (submit.lua), or in `each` mode a batch of unrelated
  * submits, a taken id refusing only its own: one round trip whatever the batch's size.
  * A task of the seed's kind goes on `new-task`; one with a group, a priority, a due time or a
  * dedupe key is written whole and placed at once (in its function's queue, or delayed).
+ * An entry over `checkOver` bytes is refused when it is over every live worker's maxPayloadBytes
+ * (src/payload-limit.ts).
  */
-export async function submitTasks(redis: Connection, keys: Keys, tasks: readonly (Submission & { place?: boolean })[], mode: 'all' | 'each' = 'all'): Promise<SubmitReply[]> {
-  const args: (string | number)[] = [keys.taskKeyPrefix, mode];
+export async function submitTasks(
+  redis: Connection,
+  keys: Keys,
+  tasks: readonly (Submission & { place?: boolean })[],
+  mode: 'all' | 'each' = 'all',
+  checkOver?: number,
+): Promise<SubmitReply[]> {
+  const args: (string | number)[] = [keys.taskKeyPrefix, mode, checkOver ?? '', keys.workerMaxPayload];
   for (const t of tasks) {
     const due = !t.due ? '' : 'at' in t.due ? `at:${t.due.at}` : `in:${t.due.delay}`;
     const placed = t.place === true || t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined;
     args.push(t.id, t.raw, placed ? t.fn : '', t.group, t.priority, t.manualEnd ? '1' : '', due, t.key ?? '');
   }
   // (unbatched: the client batches its submits itself, a tick's or a submitMany's in one call)
-  const reply = (await runScript(redis, 'submit', [keys.queued, keys.newQueue], args, true)) as (number | [string] | Error)[];
+  const reply = (await runScript(redis, 'submit', [keys.queued, keys.newQueue], args, true)) as (number | [string] | [string, number] | Error)[];
   return reply.map((r) =>
     r instanceof Error
       ? { queued: false, taken: false, error: r }
       : Array.isArray(r)
-        ? { queued: false, taken: false, heldBy: String(r[0]) }
+        ? r.length === 2
+          ? { queued: false, taken: false, tooLarge: Number(r[1]) }
+          : { queued: false, taken: false, heldBy: String(r[0]) }
         : r === 1
           ? { queued: true }
           : r === 0

@@ -1,10 +1,18 @@
-/** Worker registry effects: `workers` membership (register.lua) and the peer list. */
+/** Worker registry effects: `workers` membership (register.lua), what a worker serves and takes, and the peer list. */
 import type { Connection } from '../redis.js';
 import { parseAddress } from '../address.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 
-const registryKeys = (keys: Keys) => [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates, keys.outage, keys.workerOwners];
+const registryKeys = (keys: Keys) => [keys.workerSet, keys.workerSeen, keys.epoch, keys.workerFunctions, keys.workerStates, keys.outage, keys.workerOwners, keys.workerMaxPayload];
+
+/** What a worker says of itself in Redis as it registers, and again after a monitor pruned it. */
+export interface Announced {
+  /** the functions it serves (`workers:functions`, read by stats and status) */
+  functions: string[];
+  /** its maxPayloadBytes (`workers:max-payload`, read by a Client given no limit of its own) */
+  maxPayloadBytes: number;
+}
 
 /**
  * List `worker` as the address of process `owner` (register.lua). Returns the epoch of Redis's
@@ -14,11 +22,12 @@ export async function registerWorker(
   redis: Connection,
   keys: Keys,
   worker: string,
-  heartbeatInterval = 1000,
-  functions: string[] = [],
+  heartbeatInterval: number,
+  announced: Announced,
   owner = '',
 ): Promise<{ epoch: string; taskTimeout?: number }> {
-  const [, epoch, timeout] = (await runScript(redis, 'register', registryKeys(keys), [worker, 'add', owner, heartbeatInterval, JSON.stringify(functions)])) as [
+  const args = [worker, 'add', owner, heartbeatInterval, JSON.stringify(announced.functions), announced.maxPayloadBytes];
+  const [, epoch, timeout] = (await runScript(redis, 'register', registryKeys(keys), args)) as [
     number,
     string,
     number | null | undefined,
@@ -34,9 +43,9 @@ export async function deregisterWorker(redis: Connection, keys: Keys, worker: st
   await runScript(redis, 'register', registryKeys(keys), [worker, 'remove', owner, ...gone]);
 }
 
-/** Say which functions `worker` serves (`workers:functions`, read by stats and status). */
-export async function announceFunctions(redis: Connection, keys: Keys, worker: string, functions: string[]): Promise<void> {
-  await redis.hset(keys.workerFunctions, worker, JSON.stringify(functions));
+/** Say again what `worker` serves and takes (a function added, or the worker listed again). */
+export async function announce(redis: Connection, keys: Keys, worker: string, announced: Announced): Promise<void> {
+  await Promise.all([redis.hset(keys.workerFunctions, worker, JSON.stringify(announced.functions)), redis.hset(keys.workerMaxPayload, worker, announced.maxPayloadBytes)]);
 }
 
 /** distinct invalid members remembered per reader; past this, new ones are skipped unlogged */

@@ -20,7 +20,7 @@ export async function requeueStale(
   const [requeued, parked, nextDeadline, now, graceLeft, pruned, more, cancelled, refused] = (await runScript(
     redis,
     'requeue',
-    [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended, keys.workerOwners],
+    [keys.leases, keys.taskSet, keys.newQueue, keys.queued, ...keys.deadStore, keys.workerSeen, keys.grace, keys.outage, keys.workerSet, keys.workerFunctions, keys.workerStates, keys.monitorsSeen, keys.ended, keys.workerOwners, keys.workerMaxPayload],
     // ('' holds nothing: requeue.lua reads ARGV[6] as a number or none)
     [keys.taskKeyPrefix, taskTimeout, limit, maxAttempts, monitor, heldFrom ?? ''],
   )) as [string[], string[], number, number, number, string[], number, string[] | undefined, string[] | undefined];

@@ -6,8 +6,10 @@
   KEYS[5] workerStates (hash: worker -> its machine state, for the dashboard; dropped on remove)
   KEYS[6] outage (hash; its `timeout` is the monitors' taskTimeout, written by requeue.lua)
   KEYS[7] workerOwners (hash: worker -> the processes heartbeating under that address, lib/address-owners.lua)
+  KEYS[8] workerMaxPayload (hash: worker -> its maxPayloadBytes, read by a Client given none)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] the process, `<host>-<pid>-<random>`
   ARGV[4] its heartbeatInterval ms (add)   ARGV[5] the functions it serves, JSON (add)
+  ARGV[6] its maxPayloadBytes (add)
   ARGV[4..] (remove) processes listed under the address that this worker judged gone (src/address-owners.ts)
 
   A process adding itself is written under the address beside the other processes whose
@@ -29,6 +31,7 @@ if ARGV[2] == 'add' then
   redis.call('SADD', KEYS[1], worker)
   redis.call('ZADD', KEYS[2], overdue, worker)
   if ARGV[5] then redis.call('HSET', KEYS[4], worker, ARGV[5]) end
+  if ARGV[6] then redis.call('HSET', KEYS[8], worker, ARGV[6]) end
   writeOwners(KEYS[7], worker, otherOwners(KEYS[7], worker, owner, now), owner, overdue, tonumber(ARGV[4] or 1000))
 else
   local gone = {}
@@ -39,6 +42,7 @@ else
     redis.call('ZREM', KEYS[2], worker)
     redis.call('HDEL', KEYS[4], worker)
     redis.call('HDEL', KEYS[5], worker)
+    redis.call('HDEL', KEYS[8], worker)
   end
   writeOwners(KEYS[7], worker, others)
 end

@@ -28,6 +28,7 @@
   KEYS[15] monitorsSeen (zset: monitor -> its last sweep, Redis ms; for the dashboard)
   KEYS[16] ended (list): a stale task cancelled while it ran, ended here, for reap.lua
   KEYS[17] workerOwners (hash: worker -> its processes, lib/address-owners.lua; a pruned worker's are dropped)
+  KEYS[18] workerMaxPayload (hash: worker -> its maxPayloadBytes; a pruned worker's is dropped)
   ARGV[1] task key prefix   ARGV[2] taskTimeout ms   ARGV[3] max tasks (and workers) this call
   ARGV[4] maxAttempts   ARGV[5] monitor name
   ARGV[6] held from (Redis ms; optional): the monitor lost Redis then and is back within one
@@ -202,6 +203,7 @@ for _, w in ipairs(pruned) do
   redis.call('HDEL', KEYS[13], w)
   redis.call('HDEL', KEYS[14], w)
   pcall(redis.call, 'HDEL', KEYS[17], w) -- (a key of another type, written by hand: left alone)
+  pcall(redis.call, 'HDEL', KEYS[18], w)
 end
 
 local nextDeadline = -1

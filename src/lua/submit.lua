@@ -22,14 +22,24 @@
   A task with a dedupe key is not queued while the task that holds the key (Q:keys) is queued,
   delayed or running: the reply names that task instead. The key is freed when its task ends.
 
+  A task whose entry is over ARGV[3] bytes is refused, nothing written for it, when it is over
+  the maxPayloadBytes of every live worker (the hash ARGV[4], read once, at the first such
+  entry; none there refuses nothing): no worker would take it (src/payload-limit.ts). In `all`
+  mode that refuses the batch, as a taken id does. The hash is named in ARGV, not KEYS, and read
+  under pcall: a producer whose ACL rules predate it would be refused every submit at the FCALL
+  for a key in KEYS; read here, its refusal refuses nothing, as before the hash.
+
   KEYS[1] queued (set)   KEYS[2] newQueue (Q)
   ARGV[1] task key prefix   ARGV[2] 'all' or 'each' (above)
-  ARGV[3..] eight per task: id, raw task JSON, function ('' = the seed's kind: through
+  ARGV[3] the size in bytes over which an entry is measured against ARGV[4] ('' = none)
+  ARGV[4] workerMaxPayload (hash: worker -> its maxPayloadBytes, register.lua)
+  ARGV[5..] eight per task: id, raw task JSON, function ('' = the seed's kind: through
           `new-task`; else placed, written whole), group ('' = none), priority, manual_end ('1'
           or ''), due ('' = now, 'at:<ms>' Redis time, 'in:<ms>'), dedupe key ('' = none)
 
   Returns one per task: 1 queued; 0 its id is taken; -1 free, but not written because another
-  id of the batch is taken (`all`: a batch with a 0 writes nothing; never in `each`); { id } of
+  of the batch is refused (`all`: a batch with a 0 or a too_large writes nothing; never in
+  `each`); { 'too_large', the largest limit of the live workers } (above); { id } of
   the task that holds its dedupe key (nothing written for it); or (`each` only) an error reply,
   when its writes raised. (`each`: a task whose dedupe key an earlier task of the call holds,
   whose writes raised, is answered as a submit of its own: that task was never made, the key
@@ -43,6 +53,28 @@
 local Q, queued, prefix = KEYS[2], KEYS[1], ARGV[1]
 local each = ARGV[2] == 'each'
 local now = nowMs()
+local checkOver = tonumber(ARGV[3])
+-- the largest maxPayloadBytes of the live workers (0: none declared), read at the first entry
+-- over checkOver
+local largest
+
+-- that largest, when `raw` is over it (and over checkOver), else nil
+local function overWorkers(raw)
+  if not checkOver or #raw <= checkOver then return nil end
+  if largest == nil then
+    largest = 0
+    -- (under pcall: ACL rules from before the hash refuse the read, a key of another type too)
+    local ok, limits = pcall(redis.call, 'HVALS', ARGV[4])
+    if ok then
+      for _, v in ipairs(limits) do
+        local n = tonumber(v)
+        if n and n > largest then largest = n end
+      end
+    end
+  end
+  if largest > 0 and #raw > largest then return largest end
+  return nil
+end
 
 -- the task a dedupe key names, when that task is queued, delayed or running
 local function keyHolder(k, batchKeys)
@@ -58,23 +90,27 @@ end
 
 -- 1. Checks, nothing written: every id free (and not twice in the batch), dedupe keys resolved.
 -- (heldInBatch[j]: task j's dedupe key, when a task before it in this call holds it)
-local out, taken, seen, batchKeys, heldInBatch = {}, false, {}, {}, {}
-for i = 3, #ARGV, 8 do
+local out, refused, seen, batchKeys, heldInBatch = {}, false, {}, {}, {}
+for i = 5, #ARGV, 8 do
   local id, k = ARGV[i], ARGV[i + 7]
-  local holder = k ~= '' and keyHolder(k, batchKeys)
-  if holder then
+  local limit = overWorkers(ARGV[i + 1])
+  local holder = not limit and k ~= '' and keyHolder(k, batchKeys)
+  if limit then
+    out[#out + 1] = { 'too_large', limit }
+    refused = true
+  elseif holder then
     if batchKeys[k] then heldInBatch[#out + 1] = k end
     out[#out + 1] = { holder }
   elseif seen[id] or redis.call('EXISTS', prefix .. id) == 1 or redis.call('SISMEMBER', queued, id) == 1 then
     out[#out + 1] = 0
-    taken = true
+    refused = true
   else
     seen[id] = true
     if k ~= '' then batchKeys[k] = id end
     out[#out + 1] = 1
   end
 end
-if taken and not each then
+if refused and not each then
   for j = 1, #out do
     if out[j] == 1 then out[j] = -1 end
   end
@@ -84,7 +120,7 @@ end
 -- (a batch with a due time: Q:delayed:placed asked of first, so that a caller whose ACL rules
 -- predate that key is refused before anything is written, not after a hash is written DELAYED
 -- in no zset)
-for i = 3, #ARGV, 8 do
+for i = 5, #ARGV, 8 do
   if ARGV[i + 6] ~= '' and ARGV[i + 2] ~= '' then
     redis.call('EXISTS', placedDelayedKey(Q))
     break
@@ -134,8 +170,8 @@ local function write(i)
     enqueueTask(key, queued, Q, id, raw, true, fn, g, priority, manualEnd == '1', extra)
   end
 end
-for i = 3, #ARGV, 8 do
-  local at = (i - 3) / 8 + 1
+for i = 5, #ARGV, 8 do
+  local at = (i - 5) / 8 + 1
   local k = heldInBatch[at]
   if each and k then
     -- Its key's holder is a task of this call, written before it. Refused (below), that task

@@ -47,7 +47,7 @@ function world() {
     submit: (id: string) => submit(redis, keys, id, raw(id)),
     claimOne: async (worker: string) => {
       // A worker registers before it claims, and so knows the epoch of Redis's data.
-      if (!epochs.has(worker)) epochs.set(worker, (await registerWorker(redis, keys, worker)).epoch);
+      if (!epochs.has(worker)) epochs.set(worker, (await registerWorker(redis, keys, worker, 1000, { functions: [], maxPayloadBytes: 1024 })).epoch);
       const { claimed } = await claimAs(redis, keys, worker, 1, 1 << 20, ['f']);
       expect(claimed).toHaveLength(1);
       return claimed[0]!;
