@@ -151,7 +151,7 @@ describe('nothing is refused on the workers\' account when they declared no limi
   });
 
   it('a producer whose ACL rules predate the hash (it cannot read it): refused nothing, as before', async () => {
-    const { o, keys } = await swarm(100_000);
+    const { o } = await swarm(100_000);
     const p = o.keyPrefix;
     await redis.call('ACL', 'SETUSER', 'pl-old', 'reset', 'on', 'nopass', '+@all', `~${p}new-task*`, `~${p}task-*`, `~${p}tasks*`, `~${p}workers`);
     cleanup.push(() => redis.call('ACL', 'DELUSER', 'pl-old'));
