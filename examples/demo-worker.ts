@@ -7,8 +7,8 @@
  *   DEMO_WORKER_NAME        name shown in the demo's output (default "worker")
  *   DEMO_WORKER_PORT        port of the worker's peer-ping server (default 0: any free port)
  *   DEMO_METRICS_PORT       port of its Prometheus metrics, http://127.0.0.1:port/metrics (default none)
- *   DEMO_CONCURRENCY        tasks run at once (default 4)
- *   DEMO_HEARTBEAT          heartbeatInterval in ms (default 300)
+ *   DEMO_CONCURRENCY        tasks run at once (default 4: examples/demo-settings.ts)
+ *   DEMO_HEARTBEAT          heartbeatInterval in ms (default 300: examples/demo-settings.ts)
  *   TASK_SWARM_LOG          library log level (the demo sets "warn")
  *
  * It registers one task function, `render`, which "renders" a frame for `data.ms` ms, emits a
@@ -18,6 +18,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker, type Task } from '../src/index.js';
+import { CONCURRENCY, HEARTBEAT_MS } from './demo-settings.js';
 
 interface RenderData {
   frame: number;
@@ -54,8 +55,8 @@ const worker = new Worker({
   host: '127.0.0.1',
   port: intEnv('DEMO_WORKER_PORT', 0),
   ...(process.env.DEMO_METRICS_PORT ? { metricsPort: intEnv('DEMO_METRICS_PORT', 0) } : {}),
-  concurrency: intEnv('DEMO_CONCURRENCY', 4),
-  heartbeatInterval: intEnv('DEMO_HEARTBEAT', 300),
+  concurrency: intEnv('DEMO_CONCURRENCY', CONCURRENCY),
+  heartbeatInterval: intEnv('DEMO_HEARTBEAT', HEARTBEAT_MS),
   fetchTaskInterval: 500,
   // on Ctrl-C, tasks still running after 1 s go back to the queue
   stopGrace: 1000,

@@ -29,12 +29,12 @@ import { Client, Monitor, createDashboard, type Dashboard, type LoggerLike, type
 import { main as cli } from '../src/cli.js';
 import { pingOnce } from '../src/redis.js';
 import { within } from '../src/within.js';
+import { CONCURRENCY, HEARTBEAT_MS } from './demo-settings.js';
 
 // ---------------------------------------------------------------- settings
 
 const WORKERS = 3;
-const CONCURRENCY = 4;
-const HEARTBEAT_MS = 300;
+// each worker's CONCURRENCY and HEARTBEAT_MS: examples/demo-settings.ts (demo-worker.ts's defaults)
 const TASKS = 24;
 const TASK_TIMEOUT_MS = 3000;
 const CHECK_TASK_INTERVAL_MS = 1000;
