@@ -62,6 +62,12 @@ export const MONITOR_METRICS = {
   state: { name: 'task_swarm_monitor_machine_state', type: 'gauge', help: '1 for the state the monitor machine is in (`active.idle`, `paused`, `grace.cleaning`...), 0 for the others', labels: ['state'] },
 } as const satisfies Record<string, MetricDef>;
 
+/**
+ * one of the four counters of the dead-letter list's stats (fields `parked:<reason>`,
+ * `dropped:<reason>`...), a series a reason: swarm-gauges.ts `deadStat` reads each by its key
+ */
+const deadLetterStat = (name: string, help: string) => ({ name, type: 'counter', help, labels: ['reason'] }) as const;
+
 /** read from Redis when a monitor is scraped: what `task-swarm status` shows */
 export const SWARM_METRICS = {
   entries: { name: 'task_swarm_queue_entries', type: 'gauge', help: 'entries on the new-task list not routed yet (status: incoming; its JSON: queued)' },
@@ -73,10 +79,10 @@ export const SWARM_METRICS = {
   paused: { name: 'task_swarm_paused', type: 'gauge', help: '1 when claims are paused: for a function, or `*` for the whole swarm (status: paused)', labels: ['function'] },
   dead: { name: 'task_swarm_dead_letters', type: 'gauge', help: 'entries in the dead-letter list (status: dead)' },
   endedManual: { name: 'task_swarm_ended_manual', type: 'gauge', help: 'ended tasks kept for manual cleanup, in end-task (status: ended (manual_end))' },
-  parked: { name: 'task_swarm_dead_letters_parked_total', type: 'counter', help: 'entries and tasks parked in the dead-letter list, by reason (bad_json, duplicate, max_attempts...)', labels: ['reason'] },
-  dropped: { name: 'task_swarm_dead_letters_dropped_total', type: 'counter', help: 'dead letters dropped by the retention (deadLetterMax, deadLetterRetention), by reason', labels: ['reason'] },
-  retried: { name: 'task_swarm_dead_letters_retried_total', type: 'counter', help: 'dead letters queued again (retry-dead), by reason', labels: ['reason'] },
-  purged: { name: 'task_swarm_dead_letters_purged_total', type: 'counter', help: 'dead letters deleted (purge-dead), by reason', labels: ['reason'] },
+  parked: deadLetterStat('task_swarm_dead_letters_parked_total', 'entries and tasks parked in the dead-letter list, by reason (bad_json, duplicate, max_attempts...)'),
+  dropped: deadLetterStat('task_swarm_dead_letters_dropped_total', 'dead letters dropped by the retention (deadLetterMax, deadLetterRetention), by reason'),
+  retried: deadLetterStat('task_swarm_dead_letters_retried_total', 'dead letters queued again (retry-dead), by reason'),
+  purged: deadLetterStat('task_swarm_dead_letters_purged_total', 'dead letters deleted (purge-dead), by reason'),
   mayEvict: { name: 'task_swarm_redis_may_evict', type: 'gauge', help: '1 when the Redis that holds the swarm has a maxmemory-policy other than noeviction (a full Redis then drops tasks: docs/deployments.md, the server), else 0' },
   oldestLease: { name: 'task_swarm_lease_oldest_age_seconds', type: 'gauge', help: 'seconds since the stalest running task\'s last heartbeat (0 when none runs): past taskTimeout, nothing requeues it' },
 } as const satisfies Record<string, MetricDef>;
