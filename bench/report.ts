@@ -204,15 +204,16 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
+/**
+ * the throughput chart's size, and the margins around its plot: the y axis's title and labels
+ * left, the title and legend above, the group labels and the footnote below
+ */
+const CHART = { W: 960, H: 440, left: 70, right: 20, top: 60, bottom: 80 };
+
 export function throughputSvg(t: ThroughputResult, title: string): string {
   const configs = [...new Set(t.cells.map((c) => c.config))];
   const groups = configs.flatMap((config) => ['drain', 'e2e'].map((mode) => ({ config, mode })));
-  const W = 960;
-  const H = 440;
-  const left = 70;
-  const right = 20;
-  const top = 60;
-  const bottom = 80;
+  const { W, H, left, right, top, bottom } = CHART;
   const plotW = W - left - right;
   const plotH = H - top - bottom;
   const max = niceMax(Math.max(1, ...t.cells.map((c) => c.rate ?? 0)));
