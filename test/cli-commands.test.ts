@@ -113,12 +113,13 @@ describe('help and version', () => {
       const r = await runMain([flag]);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       expect(r.stdout).toMatch(/^Usage: task-swarm <command>/);
-      // (each command's line: two spaces, its name and what it takes, two spaces or more, its summary)
-      const lines = [...r.stdout.matchAll(/^ {2}([a-z][a-z-]*)((?: \S+)*) {2,}[a-z]/gm)].map((m) => ({ name: m[1]!, takes: m[2]!.trim() }));
+      // (each command's line: two spaces, its name and what it takes, two spaces or more, its summary;
+      // or, a term too wide for the column of summaries, its summary on the lines under it)
+      const lines = [...r.stdout.matchAll(/^ {2}([a-z][a-z-]*)((?: \S+)*)(?: {2,}|\n {4,})[a-z]/gm)].map((m) => ({ name: m[1]!, takes: m[2]!.trim() }));
       expect(lines.map((l) => l.name)).toEqual(COMMANDS);
       // each command with the arguments it takes, as its usage line says them
       for (const term of ['submit <function> [json-data]', 'get <id>', 'control <id> <message>', 'retry-dead <key>', 'limit <function> | --group <name>', 'schedule <name> <function> [json-data]', 'unschedule <name>', 'move-slot --to host:port [--partition n]']) {
-        expect(r.stdout, term).toMatch(new RegExp(`^ {2}${term.replace(/[[\]|]/g, '\\$&')} {2,}[a-z]`, 'm'));
+        expect(r.stdout, term).toMatch(new RegExp(`^ {2}${term.replace(/[[\]|]/g, '\\$&')}(?: {2,}|\n {4,})[a-z]`, 'm'));
       }
       // and as its own usage line says it (it said `limit [function]`, its usage `limit <function> | --group <name>`)
       for (const { name, takes } of lines) {
@@ -126,7 +127,8 @@ describe('help and version', () => {
         expect(usage.startsWith(takes), `${name}: "${takes}" listed, usage "${usage}"`).toBe(true);
       }
       expect(r.stdout).toMatch(/^ {2}status {2,}counts/m);
-      for (const o of ['--redis-url <url>', 'env: REDIS_URL', '--redis-cluster <h:p,h:p>', '--key-prefix <value>', '--partitions <n>', '--version']) expect(r.stdout).toContain(o);
+      // (read with its line breaks as spaces: a description is wrapped over lines)
+      for (const o of ['--redis-url <url>', 'env: REDIS_URL', '--redis-cluster <h:p,h:p>', '--key-prefix <value>', '--partitions <n>', '--version']) expect(r.stdout.replace(/\s+/g, ' ')).toContain(o);
     }
   });
 
@@ -165,8 +167,10 @@ describe('help and version', () => {
     ] as const) {
       const r = await runMain([c, '--help']);
       for (const key of Object.keys(fields)) expect(r.stdout, key).toMatch(new RegExp(`^ {2}--${kebab(key)} <(n|value)> +\\S`, 'm'));
-      expect(r.stdout).toMatch(/--log <level> .*\(choices: "silly", "trace", "debug", "info", "warn", "error", "fatal", "silent", env: TASK_SWARM_LOG\)/);
-      expect(r.stdout).toMatch(/--secret <secret> .*\(env: TASK_SWARM_SECRET\)/);
+      // (a description wrapped over lines: read with its line breaks as spaces)
+      const text = r.stdout.replace(/\s+/g, ' ');
+      expect(text).toMatch(/--log <level> .*\(choices: "silly", "trace", "debug", "info", "warn", "error", "fatal", "silent", env: TASK_SWARM_LOG\)/);
+      expect(text).toMatch(/--secret <secret> .*\(env: TASK_SWARM_SECRET\)/);
     }
   });
 

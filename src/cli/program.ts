@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Argument, Command } from 'commander';
+import { Help, type Argument, type Command, type HelpConfiguration } from 'commander';
 import { CliCommand } from './cli-command.js';
 import type { CommandSpec } from './command-spec.js';
 import { COMPONENT_COMMANDS, PEER_SECRET_HELP } from './commands/components.js';
@@ -21,12 +21,13 @@ import { UsageError } from './errors.js';
 import { quote } from './format.js';
 import { PROG, type CliIO } from './io.js';
 import { REDIS_PASSWORD } from './secrets.js';
+import { helpWidth, PIPE_WIDTH, wrap } from './wrap.js';
 
 export const COMMANDS: CommandSpec[] = [...COMPONENT_COMMANDS, ...TASK_COMMANDS, ...DEAD_LETTER_COMMANDS, ...ORDER_COMMANDS, ...SCHEDULE_COMMANDS, ...CLUSTER_COMMANDS, ...DASHBOARD_COMMANDS];
 
 /** Where secrets come from, in the help of every command (anything in argv shows in `ps`). */
 const REDIS_SECRET_HELP =
-  'Secrets: the command line is visible to other users (ps). Give the Redis password with env\n' +
+  'Secrets: the command line is visible to other users (ps). Give the Redis password with env ' +
   `${REDIS_PASSWORD.env} or ${REDIS_PASSWORD.file} <path>, not inside --redis-url.`;
 
 const PROGRAM_HELP = [
@@ -73,6 +74,44 @@ const argumentTerm = (a: Argument): string => {
  */
 const OWN_USAGE_TERMS = new WeakMap<Command, string>();
 
+/**
+ * Columns a description keeps at least: more than the widest word of the help
+ * (`REDIS_URL=redis+sentinel://h:p,h:p/name)`, 40), so that none passes the width.
+ */
+const ROOM = 44;
+/** how far in a description starts when it has the lines under its term to itself */
+const UNDER = 6;
+
+/**
+ * commander's help, laid out as commander does, but every part wrapped by `wrap` (src/cli/wrap.ts)
+ * at the width it prints at. commander wrapped only a description with 40 columns beside the
+ * widest term of its help (the program's are 42 wide: at 80 columns no description was wrapped,
+ * lines ran to 250 columns), and never the usage line or the text after the lists.
+ *
+ * A description starts just past the widest term, as commander's did, unless that leaves it less
+ * than ROOM columns; then further left, and a term too wide for that column stands on a line of
+ * its own with its description on the lines under it (as argparse and man do), so that no
+ * description is squeezed into a narrow strip at 80 columns.
+ */
+const HELP_LAYOUT: HelpConfiguration = {
+  formatHelp(cmd, helper) {
+    const width = helper.helpWidth ?? PIPE_WIDTH;
+    const [usage = '', ...rest] = Help.prototype.formatHelp.call(helper, cmd, helper).split('\n');
+    // (the usage line goes on under what the command takes, as a man page's synopsis)
+    const hang = `Usage: ${PROG}${cmd.parent ? ` ${cmd.name()}` : ''} `.length;
+    return [wrap(usage, width, width - hang >= ROOM ? hang : 'Usage: '.length), ...rest].join('\n');
+  },
+  formatItem(term, termWidth, description, helper) {
+    const width = helper.helpWidth ?? PIPE_WIDTH;
+    const column = Math.max(UNDER, Math.min(2 + termWidth + 2, width - ROOM));
+    const item = `  ${term}`;
+    if (!description) return wrap(item, width, UNDER);
+    if (item.length + 2 <= column) return wrap(item.padEnd(column) + description.replace(/\n/g, `\n${' '.repeat(column)}`), width, column);
+    return `${wrap(item, width, UNDER)}\n${wrap(description.replace(/^/gm, ' '.repeat(column)), width)}`;
+  },
+  boxWrap: (text, width) => wrap(text, width),
+};
+
 const sentence = (s: string) => s[0]!.toUpperCase() + s.slice(1) + '.';
 
 /**
@@ -92,14 +131,14 @@ export function buildProgram(io: CliIO, done: (status: number) => void): CliComm
       writeErr: (s) => io.stderr.write(s),
       // an error is thrown (exitOverride) and printed by main, as one line
       outputError: () => {},
-      getOutHelpWidth: () => (io.stdout.isTTY ? io.stdout.columns : undefined) ?? 80,
-      getErrHelpWidth: () => (io.stderr.isTTY ? io.stderr.columns : undefined) ?? 80,
+      getOutHelpWidth: () => helpWidth(io.stdout),
+      getErrHelpWidth: () => helpWidth(io.stderr),
       getOutHasColors: () => false,
       getErrHasColors: () => false,
     })
     // (each command with its arguments, `submit <function> [json-data]`, as its own usage line
     // says them: the name alone told nothing of what a command takes)
-    .configureHelp({ showGlobalOptions: true, subcommandTerm: (c) => [c.name(), ...(OWN_USAGE_TERMS.has(c) ? [OWN_USAGE_TERMS.get(c)!] : c.registeredArguments.map(argumentTerm))].join(' ') })
+    .configureHelp({ ...HELP_LAYOUT, showGlobalOptions: true, subcommandTerm: (c) => [c.name(), ...(OWN_USAGE_TERMS.has(c) ? [OWN_USAGE_TERMS.get(c)!] : c.registeredArguments.map(argumentTerm))].join(' ') })
     // a name that is no command comes here (commander would print the whole help on stderr)
     .argument('[command]')
     .argument('[arguments...]')
@@ -118,16 +157,22 @@ export function buildProgram(io: CliIO, done: (status: number) => void): CliComm
       }
       throw new UsageError(`unknown command ${quote(command)} (one of ${names}); "${PROG} --help" shows usage`);
     })
-    .addHelpText('after', PROGRAM_HELP);
+    .addHelpText('after', afterLists(PROGRAM_HELP, io));
   for (const option of connectionOptions()) program.addOption(option);
   for (const spec of COMMANDS) addCommand(program, spec, io, done);
   return program;
 }
 
+/** text after a command's lists, wrapped at the width of where the help goes */
+const afterLists =
+  (text: string, io: CliIO) =>
+  ({ error }: { error: boolean }): string =>
+    wrap(text, helpWidth(error ? io.stderr : io.stdout));
+
 function addCommand(program: CliCommand, spec: CommandSpec, io: CliIO, done: (status: number) => void): void {
   const cmd = program.command(spec.name) as CliCommand;
-  // (details are written wrapped at about 100 columns: one paragraph, which commander wraps again
-  // at the width it prints at, 80 in a pipe; left wrapped, every other line was a few words)
+  // (details are written wrapped at about 100 columns: one paragraph, which src/cli/wrap.ts wraps
+  // again at the width it prints at, 80 in a pipe; left wrapped, every other line was a few words)
   const details = spec.details?.replace(/(?<!\n)\n(?!\n)/g, ' ');
   cmd.summary(spec.summary).description(sentence(spec.summary) + (details ? `\n\n${details}` : ''));
   for (const a of spec.args ?? []) cmd.positional(a.syntax, a.noun, a.doc, a.parse);
@@ -136,7 +181,7 @@ function addCommand(program: CliCommand, spec: CommandSpec, io: CliIO, done: (st
     OWN_USAGE_TERMS.set(cmd, spec.usage.split(/ {2,}/)[0]!);
   }
   for (const option of spec.options ?? []) cmd.addOption(option);
-  cmd.addHelpText('after', `\n${REDIS_SECRET_HELP}${spec.help ? `\n${spec.help}` : ''}`);
+  cmd.addHelpText('after', afterLists(`\n${REDIS_SECRET_HELP}${spec.help ? `\n${spec.help}` : ''}`, io));
   cmd.action(async () => {
     const opts = cmd.optsWithGlobals<Record<string, unknown>>();
     const source = (key: string) => cmd.getOptionValueSourceWithGlobals(key);
