@@ -8,7 +8,10 @@
  * call to a Redis that holds the connection but does not answer never settled.
  *
  * With it: once Redis has been unreachable for `patienceMs`, a new call fails at once, before
- * anything is sent (so it certainly did not run), until the connection is ready again. A call
+ * anything is sent (so it certainly did not run), until the connection is ready again.
+ * Unreachable from the first try to connect or the last close, through the handshake: a server
+ * that accepts and never answers (or a host that drops packets) closes nothing, and each call
+ * waited its whole patience, five calls 30 to 42 s (test/client-silent-server.test.ts). A call
  * still unanswered after `patienceMs` fails then: when it is
  * still waiting for a connection it is taken out of the queue, so it never runs (ioredis's own
  * `commandTimeout` leaves it there, to run at the reconnect after its caller was told it
@@ -23,7 +26,7 @@
  * then. Only the Client is guarded: workers and monitors ride an outage in their machines
  * (redisDown), which decide what waits.
  */
-import { Cluster, type ChainableCommander, type Command } from 'ioredis';
+import { Cluster, Command as IoCommand, type ChainableCommander, type Command } from 'ioredis';
 import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
@@ -57,6 +60,9 @@ const RESENT = Symbol('task-swarm sent again');
 /** how long the oldest call written may go unanswered before later calls stop waiting behind it (directWhileStalled) */
 export const SILENT_MS = 1000;
 
+/** why a call fails whose connection was made and its handshake left unanswered (a server that accepts and stays silent) */
+const SILENT_HANDSHAKE = 'connected, no answer to the handshake';
+
 /** ioredis's errors for calls that found no connection (its queue flushed, or closed under them) */
 const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Connection is closed\.?$|^None of startup nodes is available/;
 
@@ -64,15 +70,29 @@ const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Conn
 export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): StopDeadlines {
   const conn = redis as unknown as Internals;
   const cluster = redis instanceof Cluster;
-  let downSince: number | undefined;
+  // (since the connection was first tried, or last lost: a server that accepts and never
+  // answers gives no close, and a connection held in its handshake was never counted as down)
+  let downSince: number | undefined = redis.status === 'ready' || redis.status === 'wait' ? undefined : performance.now();
   const down = () => (downSince ??= performance.now());
+  redis.on('connecting', down);
   redis.on('close', down);
   redis.on('end', down);
+  const handshake = ownHandshake(redis);
   // (ready once: the server has answered over this connection's TLS, if it has any)
   let answered = false;
   redis.on('ready', () => {
     downSince = undefined;
     answered = true;
+  });
+  // (a connection made whose handshake was never answered, now or when it last closed: a server
+  // that accepts and stays silent; its next connection is tried as this one was)
+  let inHandshake = false;
+  let closedInHandshake = false;
+  redis.on('connect', () => (inHandshake = true));
+  redis.on('ready', () => (inHandshake = closedInHandshake = false));
+  redis.on('close', () => {
+    closedInHandshake = inHandshake;
+    inHandshake = false;
   });
   const direct = directWhileStalled(redis);
   // (a server at the address that answers in another protocol is reached, and is not Redis)
@@ -83,13 +103,17 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // TLS, and its user was told to write redis:// to it)
   const unavailable = (cause: string, e?: unknown) => {
     const notRedis = foreign();
-    const hint = notRedis || answered ? '' : tlsHint(c, why());
+    // (nor when its TLS was answered, and then Redis's handshake not)
+    const silent = why();
+    const hint = notRedis || answered || silent === SILENT_HANDSHAKE ? '' : tlsHint(c, silent);
     return new RedisUnavailableError(`${notRedis ? `the server at ${redisAddress(c)} ${notRedis}` : `cannot reach Redis at ${redisAddress(c)}`}: ${cause}${hint}`, e);
   };
   const why = () => {
     const e = lastConnectionError(redis);
     if (foreign()) return 'not Redis';
     if (e && !(e instanceof RedisUnavailableError)) return e.message.trim().replace(/\s*\n\s*/g, ' ');
+    // (a connection made, and its handshake unanswered: a server that accepts and stays silent)
+    if (redis.status === 'connect' || (closedInHandshake && redis.status !== 'ready')) return SILENT_HANDSHAKE;
     // (a first connection not yet made, without a word from the socket: the server is silent,
     // as a Redis without TLS is to rediss://, until the connect timeout)
     return redis.status === 'connecting' ? 'connecting, no answer yet' : 'connection closed';
@@ -112,7 +136,9 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       // back; nor once it is ready: ioredis sends what waited in its queue as it turns ready,
       // before its 'ready' event clears downSince)
       // (a connection dropped for a db the server does not have, src/db-select.ts: at once)
-      const waiting = downSince !== undefined && redis.status !== 'connect' && redis.status !== 'ready';
+      // (a connection held in its handshake, the server silent: waiting too, but for ioredis's
+      // own calls of that handshake)
+      const waiting = downSince !== undefined && redis.status !== 'ready' && (redis.status !== 'connect' || (!cluster && !handshake.own(command, rest[0])));
       let refuse = redis.status === 'end' || (waiting && (performance.now() - downSince! >= patienceMs || selectRefusal(redis, '') !== undefined));
       const pipeline = pipelineOf(rest[0]);
       if (pipeline) {
@@ -419,4 +445,38 @@ function causeOf(e: Error): string | undefined {
 /** the pipeline a command is handed over with (ioredis passes its stream), if any */
 function pipelineOf(stream: unknown): object | undefined {
   return stream !== null && typeof stream === 'object' && (stream as { isPipeline?: unknown }).isPipeline === true ? stream : undefined;
+}
+
+/**
+ * Which calls handed over while a connection readies (status `connect`) are ioredis's own: AUTH,
+ * SELECT, CLIENT SETNAME, made as the status turns `connect`, and the ready check's INFO (made
+ * again while Redis loads). Refused, they would keep the connection from ever turning ready; a
+ * call of the Client's in that time (its own INFO, a GET) is one waiting for the connection. With
+ * another ioredis than the one this was written for, every call ioredis writes during a
+ * handshake (its HANDSHAKE_COMMANDS) is taken as its own.
+ */
+function ownHandshake(redis: Connection): { own(command: Command, stream: unknown): boolean } {
+  const r = redis as unknown as { setStatus?: (status: string, arg?: unknown) => void; _readyCheck?: (callback: unknown) => void };
+  if (redis instanceof Cluster || typeof r.setStatus !== 'function' || typeof r._readyCheck !== 'function') {
+    return { own: (command, stream) => stream === undefined && IoCommand.checkFlag('HANDSHAKE_COMMANDS', command.name) };
+  }
+  let inside = 0;
+  const setStatus = r.setStatus.bind(redis);
+  r.setStatus = (status, arg) => {
+    setStatus(status, arg);
+    // (ioredis's connect handler makes its calls at once after it, in the same turn)
+    if (status !== 'connect') return;
+    inside++;
+    queueMicrotask(() => inside--);
+  };
+  const readyCheck = r._readyCheck.bind(redis);
+  r._readyCheck = (callback) => {
+    inside++;
+    try {
+      readyCheck(callback);
+    } finally {
+      inside--;
+    }
+  };
+  return { own: () => inside > 0 };
 }
