@@ -104,8 +104,9 @@ export function roleScripts(role: AclRole): ScriptName[] {
 const DIRECT: Record<AclRole, string[]> = {
   // blocking wait (BLMOVE) and its end (CLIENT ID / UNBLOCK; CLIENT LIST finds a wait by name on
   // stop), control messages (PSUBSCRIBE), the worker list (SMEMBERS), its functions (HSET), a
-  // task's data (HGET), redis.durable (WAIT after its ENDs)
-  worker: ['blmove', 'client|id', 'client|list', 'client|unblock', 'psubscribe', 'punsubscribe', 'smembers', 'hset', 'hget', 'time', 'wait'],
+  // task's data (HGET), redis.durable (WAIT after its ENDs), its maxPayloadBytes listed again
+  // (HSETNX)
+  worker: ['blmove', 'client|id', 'client|list', 'client|unblock', 'psubscribe', 'punsubscribe', 'smembers', 'hset', 'hsetnx', 'hget', 'time', 'wait'],
   // the worker list, Redis's clock, due schedules and their definitions; its metrics read the
   // swarm's counts as status does (LLEN, SCARD, ZCARD, HGETALL, LINDEX: src/effects/swarm-counts.ts);
   // its own entry in the monitors' list, marked stopped as it stops (ZSCORE, then ZREM and ZADD)

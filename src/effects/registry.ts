@@ -43,9 +43,13 @@ export async function deregisterWorker(redis: Connection, keys: Keys, worker: st
   await runScript(redis, 'register', registryKeys(keys), [worker, 'remove', owner, ...gone]);
 }
 
-/** Say again what `worker` serves and takes (a function added, or the worker listed again). */
+/**
+ * Say again what `worker` serves and takes (a function added, or the worker listed again). Its
+ * limit only where none is written (a monitor's prune dropped it): one written is its own, or the
+ * larger of a twin's under its address (register.lua), which this must not lower.
+ */
 export async function announce(redis: Connection, keys: Keys, worker: string, announced: Announced): Promise<void> {
-  await Promise.all([redis.hset(keys.workerFunctions, worker, JSON.stringify(announced.functions)), redis.hset(keys.workerMaxPayload, worker, announced.maxPayloadBytes)]);
+  await Promise.all([redis.hset(keys.workerFunctions, worker, JSON.stringify(announced.functions)), redis.hsetnx(keys.workerMaxPayload, worker, announced.maxPayloadBytes)]);
 }
 
 /** distinct invalid members remembered per reader; past this, new ones are skipped unlogged */

@@ -9,7 +9,8 @@
   KEYS[8] workerMaxPayload (hash: worker -> its maxPayloadBytes, read by a Client given none)
   ARGV[1] worker "host:port"   ARGV[2] "add" | "remove"   ARGV[3] the process, `<host>-<pid>-<random>`
   ARGV[4] its heartbeatInterval ms (add)   ARGV[5] the functions it serves, JSON (add)
-  ARGV[6] its maxPayloadBytes (add)
+  ARGV[6] its maxPayloadBytes (add): with another live process under the address (twins), the
+          larger of its and the one written is kept
   ARGV[4..] (remove) processes listed under the address that this worker judged gone (src/address-owners.ts)
 
   A process adding itself is written under the address beside the other processes whose
@@ -31,8 +32,15 @@ if ARGV[2] == 'add' then
   redis.call('SADD', KEYS[1], worker)
   redis.call('ZADD', KEYS[2], overdue, worker)
   if ARGV[5] then redis.call('HSET', KEYS[4], worker, ARGV[5]) end
-  if ARGV[6] then redis.call('HSET', KEYS[8], worker, ARGV[6]) end
-  writeOwners(KEYS[7], worker, otherOwners(KEYS[7], worker, owner, now), owner, overdue, tonumber(ARGV[4] or 1000))
+  local others = otherOwners(KEYS[7], worker, owner, now)
+  if ARGV[6] then
+    -- (another live process under the address, its limit written: the larger of the two kept, so
+    -- that a Client does not refuse what that one takes; src/payload-limit.ts)
+    local limit = tonumber(ARGV[6])
+    local held = #others > 0 and tonumber(redis.call('HGET', KEYS[8], worker))
+    redis.call('HSET', KEYS[8], worker, held and held > limit and held or ARGV[6])
+  end
+  writeOwners(KEYS[7], worker, others, owner, overdue, tonumber(ARGV[4] or 1000))
 else
   local gone = {}
   for i = 4, #ARGV do gone[ARGV[i]] = true end
