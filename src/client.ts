@@ -558,7 +558,8 @@ export class Client {
   /**
    * A Client given no maxPayloadBytes: refuse the first of `subs` that is over every live
    * worker's (src/payload-limit.ts). Read only when one is over CHECKED_OVER: once for each
-   * partition (`keysOf`) such a task goes to.
+   * partition (`keysOf`) such a task goes to. One whose very entry is written already (a list
+   * submitted again) is not refused: the writes answer its id, as submit.lua does for submit.
    */
   private async checkWorkersTake(subs: readonly Submission[], where: (i: number) => string, keysOf: (t: Submission) => Keys, what?: string): Promise<void> {
     if (this.ownLimit) return;
@@ -573,7 +574,8 @@ export class Client {
     });
     for (const { i, size, limit } of large) {
       const l = await limit;
-      if (l && size > l.bytes) throw tooLarge(where(i), what ?? `task ${quote(subs[i]!.id)}`, size, l);
+      // (`what` given: a schedule's tick, never written by this call's id)
+      if (l && size > l.bytes && (what !== undefined || !(await this.holdEach([subs[i]!]))[0])) throw tooLarge(where(i), what ?? `task ${quote(subs[i]!.id)}`, size, l);
     }
   }
 

@@ -22,9 +22,11 @@
   A task with a dedupe key is not queued while the task that holds the key (Q:keys) is queued,
   delayed or running: the reply names that task instead. The key is freed when its task ends.
 
-  A task whose entry is over ARGV[3] bytes is refused, nothing written for it, when it is over
-  the maxPayloadBytes of every live worker (the hash ARGV[4], read once, at the first such
-  entry; none there refuses nothing): no worker would take it (src/payload-limit.ts). In `all`
+  A new task (its id free, its dedupe key free) whose entry is over ARGV[3] bytes is refused,
+  nothing written for it, when it is over the maxPayloadBytes of every live worker (the hash
+  ARGV[4], read once, at the first such entry; none there refuses nothing): no worker would take
+  it (src/payload-limit.ts). One whose id is taken or whose key is held is answered so, as any
+  other: a submit sent again finds its own entry, written by the first send. In `all`
   mode that refuses the batch, as a taken id does. The hash is named in ARGV, not KEYS, and read
   under pcall: a producer whose ACL rules predate it would be refused every submit at the FCALL
   for a key in KEYS; read here, its refusal refuses nothing, as before the hash.
@@ -93,21 +95,25 @@ end
 local out, refused, seen, batchKeys, heldInBatch = {}, false, {}, {}, {}
 for i = 5, #ARGV, 8 do
   local id, k = ARGV[i], ARGV[i + 7]
-  local limit = overWorkers(ARGV[i + 1])
-  local holder = not limit and k ~= '' and keyHolder(k, batchKeys)
-  if limit then
-    out[#out + 1] = { 'too_large', limit }
-    refused = true
-  elseif holder then
+  local holder = k ~= '' and keyHolder(k, batchKeys)
+  if holder then
     if batchKeys[k] then heldInBatch[#out + 1] = k end
     out[#out + 1] = { holder }
   elseif seen[id] or redis.call('EXISTS', prefix .. id) == 1 or redis.call('SISMEMBER', queued, id) == 1 then
     out[#out + 1] = 0
     refused = true
   else
-    seen[id] = true
-    if k ~= '' then batchKeys[k] = id end
-    out[#out + 1] = 1
+    -- (measured last, a task that would be written: one submitted again, its entry written by
+    -- the first send, is answered as taken or held above, and the client knows it for its own)
+    local limit = overWorkers(ARGV[i + 1])
+    if limit then
+      out[#out + 1] = { 'too_large', limit }
+      refused = true
+    else
+      seen[id] = true
+      if k ~= '' then batchKeys[k] = id end
+      out[#out + 1] = 1
+    end
   end
 end
 if refused and not each then
