@@ -112,12 +112,12 @@ const DIRECT: Record<AclRole, string[]> = {
   // its own entry in the monitors' list, marked stopped as it stops (ZSCORE, then ZREM and ZADD)
   monitor: ['smembers', 'time', 'zrange', 'hmget', 'llen', 'lindex', 'scard', 'zcard', 'hgetall', 'zscore', 'zrem', 'zadd'],
   // get/wait (HGETALL, SISMEMBER), a resent submit (HGET, LPOS, EXISTS), events (SUBSCRIBE),
-  // control (PUBLISH), redis.durable (WAIT after a submit), the workers' maxPayloadBytes (HVALS,
-  // before a submitMany of a large task)
-  producer: ['hgetall', 'hget', 'hvals', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish', 'wait'],
+  // control (PUBLISH), redis.durable (WAIT after a submit), the listed workers and their
+  // maxPayloadBytes (SMEMBERS, HGETALL, before a submitMany of a large task)
+  producer: ['hgetall', 'hget', 'smembers', 'sismember', 'lpos', 'exists', 'subscribe', 'unsubscribe', 'publish', 'wait'],
   // status and limits (counts of every structure), schedules (read: ZSCORE), dead letters
   // (ZREVRANGE, HMGET, HGET), get (HGETALL, SISMEMBER)
-  operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'hvals', 'time'],
+  operator: ['llen', 'lindex', 'scard', 'smembers', 'sismember', 'zcard', 'zrange', 'zrevrange', 'zscore', 'hgetall', 'hget', 'hmget', 'time'],
   // the operator's reads (status, limits, schedules, dead letters) and the producer's (get:
   // HGETALL, SISMEMBER); its own: task pages (ZRANGE, LRANGE, SSCAN, their counts, HMGET), the
   // workers (SMEMBERS, HGETALL, TIME), the monitors (ZRANGE, HGET); a task's events (SUBSCRIBE),
@@ -219,7 +219,7 @@ function partitionPatterns(role: AclRole, c: NameConfig): { readWrite: string[];
   const Q = g(k.newQueue);
   const producer = {
     readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.placedDelayed), g(k.dedupe), `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],
-    readOnly: [g(k.limits), g(k.running), `${Q}:rate:*`, g(k.paused), g(k.workerMaxPayload)],
+    readOnly: [g(k.limits), g(k.running), `${Q}:rate:*`, g(k.paused), g(k.workerSet), g(k.workerMaxPayload)],
     channels,
   };
   if (role === 'producer') return producer;

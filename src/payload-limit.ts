@@ -8,7 +8,10 @@
  * - A Client given none follows the live workers. Each writes its `maxPayloadBytes` in
  *   `workers:max-payload` as it registers (register.lua; a monitor that prunes it drops it). An
  *   entry over CHECKED_OVER is refused when it is over every one of them: no live worker would
- *   take it. A worker with a lower limit than another's may still park it, as before.
+ *   take it. A worker with a lower limit than another's may still park it, as before. The live
+ *   workers are those listed in `workers`: one listed that wrote no limit (the version before
+ *   the hash, in a rolling upgrade) might take anything, and refuses nothing; an entry of one
+ *   no longer listed counts for nothing.
  *
  * Why not one default limit, as the workers have: an app whose workers take more than that,
  * upgraded, would have its large tasks refused by a Client it never configured. And why not
@@ -57,21 +60,30 @@ export function checkEntrySize(sub: Submission, where: string, limit: PayloadLim
 }
 
 /**
- * The largest maxPayloadBytes the live workers of `keys` declared, or undefined: none declared,
- * or the hash could not be read (rules from before it, a value written by hand), which refuses
- * nothing on their account.
+ * The largest maxPayloadBytes the live workers of `keys` declared, or undefined, which refuses
+ * nothing on their account: no worker listed, one listed that declared none (a worker of the
+ * version before the hash; one listed again by its heartbeat before it writes its limit again; a
+ * value written by hand that is not one), or the keys could not be read (rules from before the
+ * hash). The live workers are those listed in `workers`: an entry of one no longer listed (pruned
+ * by a monitor of the version before, which left it) counts for nothing. As submit.lua reads them.
  */
 export async function workersLimit(redis: Connection, keys: Keys): Promise<PayloadLimit | undefined> {
-  let values: string[];
+  let workers: string[];
+  let limits: Record<string, string>;
   try {
-    values = await redis.hvals(keys.workerMaxPayload);
+    // (one slot: a pipeline, one round trip)
+    const replies = (await redis.pipeline().smembers(keys.workerSet).hgetall(keys.workerMaxPayload).exec()) ?? [];
+    const [[e1, w], [e2, l]] = [replies[0] ?? [null, []], replies[1] ?? [null, {}]];
+    if (e1 || e2) return undefined;
+    [workers, limits] = [w as string[], l as Record<string, string>];
   } catch {
     return undefined;
   }
   let largest = 0;
-  for (const v of values) {
-    const n = Number(v);
-    if (Number.isSafeInteger(n) && n > largest) largest = n;
+  for (const w of workers) {
+    const n = Number(limits[w]);
+    if (!Number.isSafeInteger(n) || n <= 0) return undefined;
+    if (n > largest) largest = n;
   }
   return largest > 0 ? { bytes: largest, whose: 'workers' } : undefined;
 }

@@ -35,8 +35,9 @@ describe('an id delayed by this version, cancelled by the version before, cleane
     expect(await cancelBefore(redis, keys, id)).toBe('cancelled');
     // the monitor's cleanup of the ended task
     await redis.multi().del(keys.task(id)).lrem(keys.ended, 0, id).exec();
-    // submitted again, by a client of the version before, due in a minute
-    const again = await fcallBefore(redis, 'submit', [keys.queued, keys.newQueue], [keys.taskKeyPrefix, 'all', id, raw, 'echo', '', 0, '', 'in:60000', '']);
+    // submitted again, by a client of the version before, due in a minute (its arguments laid
+    // out as submit.lua's are now: the version before is this library, one key renamed)
+    const again = await fcallBefore(redis, 'submit', [keys.queued, keys.newQueue], [keys.taskKeyPrefix, 'all', '', keys.workerMaxPayload, keys.workerSet, id, raw, 'echo', '', 0, '', 'in:60000', '']);
     expect(again).toEqual([1]);
     await new Promise((r) => setTimeout(r, 500));
     const r = await claim(redis, keys, requestFor('new:1', 1, 1 << 20, ['echo']));

@@ -250,8 +250,8 @@ export type SubmitReply =
  * submits, a taken id refusing only its own: one round trip whatever the batch's size.
  * A task of the seed's kind goes on `new-task`; one with a group, a priority, a due time or a
  * dedupe key is written whole and placed at once (in its function's queue, or delayed).
- * An entry over `checkOver` bytes is refused when it is over every live worker's maxPayloadBytes
- * (src/payload-limit.ts).
+ * A new entry over `checkOver` bytes is refused when it is over every listed worker's
+ * maxPayloadBytes, each having declared one (src/payload-limit.ts).
  */
 export async function submitTasks(
   redis: Connection,
@@ -260,7 +260,7 @@ export async function submitTasks(
   mode: 'all' | 'each' = 'all',
   checkOver?: number,
 ): Promise<SubmitReply[]> {
-  const args: (string | number)[] = [keys.taskKeyPrefix, mode, checkOver ?? '', keys.workerMaxPayload];
+  const args: (string | number)[] = [keys.taskKeyPrefix, mode, checkOver ?? '', keys.workerMaxPayload, keys.workerSet];
   for (const t of tasks) {
     const due = !t.due ? '' : 'at' in t.due ? `at:${t.due.at}` : `in:${t.due.delay}`;
     const placed = t.place === true || t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined;

@@ -24,18 +24,20 @@
 
   A new task (its id free, its dedupe key free) whose entry is over ARGV[3] bytes is refused,
   nothing written for it, when it is over the maxPayloadBytes of every live worker (the hash
-  ARGV[4], read once, at the first such entry; none there refuses nothing): no worker would take
-  it (src/payload-limit.ts). One whose id is taken or whose key is held is answered so, as any
-  other: a submit sent again finds its own entry, written by the first send. In `all`
-  mode that refuses the batch, as a taken id does. The hash is named in ARGV, not KEYS, and read
-  under pcall: a producer whose ACL rules predate it would be refused every submit at the FCALL
-  for a key in KEYS; read here, its refusal refuses nothing, as before the hash.
+  ARGV[4], of the workers listed in ARGV[5], read once, at the first such entry; a listed worker
+  with none there refuses nothing, an entry of a worker not listed counts for nothing): no worker
+  would take it (src/payload-limit.ts). One whose id is taken or whose key is held is answered
+  so, as any other: a submit sent again finds its own entry, written by the first send. In `all`
+  mode that refuses the batch, as a taken id does. The keys are named in ARGV, not KEYS, and read
+  under pcall: a producer whose ACL rules predate the hash would be refused every submit at the
+  FCALL for a key in KEYS; read here, its refusal refuses nothing, as before the hash.
 
   KEYS[1] queued (set)   KEYS[2] newQueue (Q)
   ARGV[1] task key prefix   ARGV[2] 'all' or 'each' (above)
   ARGV[3] the size in bytes over which an entry is measured against ARGV[4] ('' = none)
   ARGV[4] workerMaxPayload (hash: worker -> its maxPayloadBytes, register.lua)
-  ARGV[5..] eight per task: id, raw task JSON, function ('' = the seed's kind: through
+  ARGV[5] workerSet (set: the listed workers, whose limits alone count)
+  ARGV[6..] eight per task: id, raw task JSON, function ('' = the seed's kind: through
           `new-task`; else placed, written whole), group ('' = none), priority, manual_end ('1'
           or ''), due ('' = now, 'at:<ms>' Redis time, 'in:<ms>'), dedupe key ('' = none)
 
@@ -65,12 +67,22 @@ local function overWorkers(raw)
   if not checkOver or #raw <= checkOver then return nil end
   if largest == nil then
     largest = 0
-    -- (under pcall: ACL rules from before the hash refuse the read, a key of another type too)
-    local ok, limits = pcall(redis.call, 'HVALS', ARGV[4])
-    if ok then
-      for _, v in ipairs(limits) do
-        local n = tonumber(v)
-        if n and n > largest then largest = n end
+    -- the listed workers' limits: one listed with none (a worker of the version before the hash,
+    -- one listed again before it writes its limit again; a value not a number) might take
+    -- anything, and an entry of one no longer listed is no live worker's
+    -- (under pcall: ACL rules from before the hash refuse the reads, a key of another type too)
+    local ok, workers = pcall(redis.call, 'SMEMBERS', ARGV[5])
+    local ok2, fields = pcall(redis.call, 'HGETALL', ARGV[4])
+    if ok and ok2 then
+      local limits = {}
+      for j = 1, #fields, 2 do limits[fields[j]] = tonumber(fields[j + 1]) end
+      for _, w in ipairs(workers) do
+        local n = limits[w]
+        if not n or n <= 0 then
+          largest = 0
+          break
+        end
+        if n > largest then largest = n end
       end
     end
   end
@@ -93,7 +105,7 @@ end
 -- 1. Checks, nothing written: every id free (and not twice in the batch), dedupe keys resolved.
 -- (heldInBatch[j]: task j's dedupe key, when a task before it in this call holds it)
 local out, refused, seen, batchKeys, heldInBatch = {}, false, {}, {}, {}
-for i = 5, #ARGV, 8 do
+for i = 6, #ARGV, 8 do
   local id, k = ARGV[i], ARGV[i + 7]
   local holder = k ~= '' and keyHolder(k, batchKeys)
   if holder then
@@ -126,7 +138,7 @@ end
 -- (a batch with a due time: Q:delayed:placed asked of first, so that a caller whose ACL rules
 -- predate that key is refused before anything is written, not after a hash is written DELAYED
 -- in no zset)
-for i = 5, #ARGV, 8 do
+for i = 6, #ARGV, 8 do
   if ARGV[i + 6] ~= '' and ARGV[i + 2] ~= '' then
     redis.call('EXISTS', placedDelayedKey(Q))
     break
@@ -176,8 +188,8 @@ local function write(i)
     enqueueTask(key, queued, Q, id, raw, true, fn, g, priority, manualEnd == '1', extra)
   end
 end
-for i = 5, #ARGV, 8 do
-  local at = (i - 5) / 8 + 1
+for i = 6, #ARGV, 8 do
+  local at = (i - 6) / 8 + 1
   local k = heldInBatch[at]
   if each and k then
     -- Its key's holder is a task of this call, written before it. Refused (below), that task
