@@ -49,7 +49,10 @@ export async function deregisterWorker(redis: Connection, keys: Keys, worker: st
  * larger of a twin's under its address (register.lua), which this must not lower.
  */
 export async function announce(redis: Connection, keys: Keys, worker: string, announced: Announced): Promise<void> {
-  await Promise.all([redis.hset(keys.workerFunctions, worker, JSON.stringify(announced.functions)), redis.hsetnx(keys.workerMaxPayload, worker, announced.maxPayloadBytes)]);
+  // (the limit's write failing, a key of another type there: left alone, as register.lua does;
+  // a Client then refuses nothing on the workers' account. A lost connection fails the first.)
+  const limit = redis.hsetnx(keys.workerMaxPayload, worker, announced.maxPayloadBytes).catch(() => {});
+  await Promise.all([redis.hset(keys.workerFunctions, worker, JSON.stringify(announced.functions)), limit]);
 }
 
 /** distinct invalid members remembered per reader; past this, new ones are skipped unlogged */

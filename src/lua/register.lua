@@ -36,9 +36,12 @@ if ARGV[2] == 'add' then
   if ARGV[6] then
     -- (another live process under the address, its limit written: the larger of the two kept, so
     -- that a Client does not refuse what that one takes; src/payload-limit.ts)
+    -- (under pcall: a key of another type, written by hand, is left alone; a Client then refuses
+    -- nothing on the workers' account, and raising here would fail the worker's start)
     local limit = tonumber(ARGV[6])
-    local held = #others > 0 and tonumber(redis.call('HGET', KEYS[8], worker))
-    redis.call('HSET', KEYS[8], worker, held and held > limit and held or ARGV[6])
+    local ok, v = pcall(redis.call, 'HGET', KEYS[8], worker)
+    local held = #others > 0 and ok and tonumber(v)
+    pcall(redis.call, 'HSET', KEYS[8], worker, held and held > limit and held or ARGV[6])
   end
   writeOwners(KEYS[7], worker, others, owner, overdue, tonumber(ARGV[4] or 1000))
 else
@@ -50,7 +53,7 @@ else
     redis.call('ZREM', KEYS[2], worker)
     redis.call('HDEL', KEYS[4], worker)
     redis.call('HDEL', KEYS[5], worker)
-    redis.call('HDEL', KEYS[8], worker)
+    pcall(redis.call, 'HDEL', KEYS[8], worker) -- (a key of another type: left alone, as above)
   end
   writeOwners(KEYS[7], worker, others)
 end
