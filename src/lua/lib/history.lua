@@ -8,14 +8,32 @@
 
   Appended as text, so a stored error (JSON text) is kept as it is (cjson would turn [] into {}).
   A history edited by hand into something that is not an array starts again.
+
+  Bounded: past HISTORY_MAX_BYTES its oldest records are dropped, whole, as the new one is
+  appended; their attempt numbers say which are left. Every END that retries rewrites the whole
+  history in one step, Redis blocked meanwhile: a task of 1,000 attempts that threw errors of
+  1 KiB made a history of about 1 MB, rewritten (and decoded) at each of its retries.
 ]]
+
+local HISTORY_MAX_BYTES = 65536
 
 local function historyWith(old, entry)
   if old then
     local ok, list = pcall(cjson.decode, old)
     if ok and type(list) == 'table' then
       local body = string.match(old, '^%s*%[(.-)%]%s*$')
-      if body and string.find(body, '%S') then return '[' .. body .. ',' .. entry .. ']' end
+      if body and string.find(body, '%S') then
+        local over = #body + #entry + 3 - HISTORY_MAX_BYTES
+        if over <= 0 then return '[' .. body .. ',' .. entry .. ']' end
+        -- (from the first record that starts past the bytes to drop: the records this file
+        -- writes start so, and a quote inside a string is escaped; one of another shape, edited
+        -- by hand, is made sure of by decoding what is left)
+        local cut = string.find(body, ',{"attempt":', over, true)
+        if cut then
+          local kept = '[' .. string.sub(body, cut + 1) .. ',' .. entry .. ']'
+          if pcall(cjson.decode, kept) then return kept end
+        end
+      end
     end
   end
   return '[' .. entry .. ']'
