@@ -80,6 +80,41 @@ describe('pause and limit of a function no worker serves and no task has', () =>
   });
 });
 
+describe('submit of a function no live worker serves, while workers run', () => {
+  it('prints the id, and one warning line naming the functions the workers serve; the task is queued all the same', async () => {
+    const s = swarm();
+    const worker = new Worker({ port: 0, redis: { ...server.options(), keyPrefix: s.prefix }, logger: quiet });
+    worker.addTaskFunction('resize', (t) => t.data);
+    worker.addTaskFunction('report', (t) => t.data);
+    await worker.start();
+    try {
+      const warning = 'task-swarm: warning: no live worker serves function "resise": the task waits until one that does starts; is the name right? (served: "report", "resize")\n';
+      const typo = await s.run('submit', 'resise', '{"w":1}');
+      expect(typo).toMatchObject({ code: 0, stderr: warning });
+      expect(typo.stdout).toMatch(/^\S+\n$/);
+      expect(await s.client.get(typo.stdout.trim())).toMatchObject({ state: 'QUEUED', function: 'resise' });
+      const keyed = await s.run('submit', 'resise', '{"w":2}', '--key', 'k1');
+      expect(keyed).toMatchObject({ code: 0, stderr: warning });
+
+      // the name a worker serves says nothing
+      const served = await s.run('submit', 'resize', '{"w":1}');
+      expect(served).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      await worker.stop();
+      await s.client.close();
+    }
+  });
+
+  it('no worker at all: nothing said (a producer may start first)', async () => {
+    const s = swarm();
+    try {
+      expect(await s.run('submit', 'resise', '{"w":1}')).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      await s.client.close();
+    }
+  });
+});
+
 describe('submit --key that another task holds', () => {
   it('prints that task\'s id, and says on stderr that nothing new was submitted', async () => {
     const s = swarm();
