@@ -82,7 +82,7 @@ describe('the script library', () => {
     await redis.function('FLUSH');
     const pipe = scriptPipeline(redis);
     pipe.ping();
-    pipeScript(pipe, 'submit', [keys.queued, keys.newQueue], [keys.taskKeyPrefix, 'all', 'a', entry('a'), '', '', 0, '', '', '']);
+    pipeScript(pipe, 'submit', [keys.queued, keys.newQueue], [keys.taskKeyPrefix, 'all', '', keys.workerMaxPayload, 'a', entry('a'), '', '', 0, '', '', '']);
     const request = requestFor('w:1', 5, 10_000, ['f']);
     pipeScript(pipe, 'claim', claimKeys(keys, request), claimArgs(keys, request));
     pipe.echo('after');
