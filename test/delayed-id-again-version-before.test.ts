@@ -11,7 +11,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client } from '../src/index.js';
-import { claim } from '../src/effects/queue.js';
+import { claim, submitCallArgs } from '../src/effects/queue.js';
 import { type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { cancelBefore, fcallBefore } from './helpers/version-before.js';
@@ -37,7 +37,7 @@ describe('an id delayed by this version, cancelled by the version before, cleane
     await redis.multi().del(keys.task(id)).lrem(keys.ended, 0, id).exec();
     // submitted again, by a client of the version before, due in a minute (its arguments laid
     // out as submit.lua's are now: the version before is this library, one key renamed)
-    const again = await fcallBefore(redis, 'submit', [keys.queued, keys.newQueue], [keys.taskKeyPrefix, 'all', '', keys.workerMaxPayload, keys.workerSet, id, raw, 'echo', '', 0, '', 'in:60000', '']);
+    const again = await fcallBefore(redis, 'submit', [keys.queued, keys.newQueue], [...submitCallArgs(keys, 'all'), id, raw, 'echo', '', 0, '', 'in:60000', '']);
     expect(again).toEqual([1]);
     await new Promise((r) => setTimeout(r, 500));
     const r = await claim(redis, keys, requestFor('new:1', 1, 1 << 20, ['echo']));

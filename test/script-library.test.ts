@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { claim, claimArgs, claimKeys, parseClaim, submit } from '../src/effects/queue.js';
+import { claim, claimArgs, claimKeys, parseClaim, submit, submitCallArgs } from '../src/effects/queue.js';
 import { setLimit } from '../src/effects/limits.js';
 import { execPipeline, library, loadLibrary, pipeScript, scriptPipeline } from '../src/scripts.js';
 import { Client, Worker } from '../src/index.js';
@@ -82,7 +82,7 @@ describe('the script library', () => {
     await redis.function('FLUSH');
     const pipe = scriptPipeline(redis);
     pipe.ping();
-    pipeScript(pipe, 'submit', [keys.queued, keys.newQueue], [keys.taskKeyPrefix, 'all', '', keys.workerMaxPayload, 'a', entry('a'), '', '', 0, '', '', '']);
+    pipeScript(pipe, 'submit', [keys.queued, keys.newQueue], [...submitCallArgs(keys, 'all'), 'a', entry('a'), '', '', 0, '', '', '']);
     const request = requestFor('w:1', 5, 10_000, ['f']);
     pipeScript(pipe, 'claim', claimKeys(keys, request), claimArgs(keys, request));
     pipe.echo('after');

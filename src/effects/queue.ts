@@ -253,6 +253,11 @@ export type SubmitReply =
  * A new entry over `checkOver` bytes is refused when it is over every listed worker's
  * maxPayloadBytes, each having declared one (src/payload-limit.ts).
  */
+/** submit.lua's arguments before its tasks' (eight each): the call's own, as the script reads them */
+export function submitCallArgs(keys: Keys, mode: 'all' | 'each', checkOver?: number): (string | number)[] {
+  return [keys.taskKeyPrefix, mode, checkOver ?? '', keys.workerMaxPayload, keys.workerSet];
+}
+
 export async function submitTasks(
   redis: Connection,
   keys: Keys,
@@ -260,7 +265,7 @@ export async function submitTasks(
   mode: 'all' | 'each' = 'all',
   checkOver?: number,
 ): Promise<SubmitReply[]> {
-  const args: (string | number)[] = [keys.taskKeyPrefix, mode, checkOver ?? '', keys.workerMaxPayload, keys.workerSet];
+  const args = submitCallArgs(keys, mode, checkOver);
   for (const t of tasks) {
     const due = !t.due ? '' : 'at' in t.due ? `at:${t.due.at}` : `in:${t.due.delay}`;
     const placed = t.place === true || t.group !== '' || t.priority !== 0 || t.due !== undefined || t.key !== undefined;
