@@ -80,10 +80,19 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
         out[#out + 1] = why
       elseif retry then
         local runAt = now + (tonumber(string.sub(outcome, 7)) or 0)
-        local a = fields(key, 'attempt', 'worker', 'start', 'history', 'member', 'priority')
+        local a = fields(key, 'attempt', 'worker', 'start', 'history', 'member', 'priority', 'deaths')
         local entry = attemptEntry(a[1], a[2], a[3], now, 'failed', payload)
+        local history = historyWith(a[4], entry)
         -- retry_lease: this attempt's retry is written (a resend of it answers 1, as an END's does)
-        redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', historyWith(a[4], entry), 'retry_lease', lease)
+        redis.call('HSET', key, 'state', 'DELAYED', 'update', now, 'runAt', runAt, 'reason', 'retry', 'error', payload, 'history', history, 'retry_lease', lease)
+        -- A hash without `deaths` (written before they were counted) has its deaths read from its
+        -- history's `died` records (requeue.lua): the bound dropping records, they are counted
+        -- first. Else a task whose worker had died 4 times was requeued at its 5th death under
+        -- maxAttempts 5 (test/history-bound-keeps-deaths.test.ts).
+        if not a[7] and a[4] and #history < #a[4] + #entry then
+          local died = select(2, string.gsub(a[4], '"outcome":"died"', ''))
+          if died > 0 then redis.call('HSET', key, 'deaths', died) end
+        end
         redis.call('HDEL', key, 'lease')
         -- the earliest due now: idle workers wake, so that their next wait ends when it falls due
         local first = firstDue(Q)
