@@ -88,10 +88,22 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // that accepts and stays silent; its next connection is tried as this one was)
   let inHandshake = false;
   let closedInHandshake = false;
-  redis.on('connect', () => (inHandshake = true));
+  // A handshake is stuck, not under way, once unanswered for half the patience: a Redis back
+  // answers it in two round trips (CLIENT SETNAME, then the ready check's INFO: 1.2 s over a link
+  // of 300 ms each way), and each call made meanwhile waits for it (refused, past an outage's
+  // patience, with Redis back: test/client-reconnect-handshake-not-refused.test.ts). So is the
+  // next connection's, after one closed so (a silent server's ready check failed at its deadline);
+  // not after one closed at once (a proxy in front of a Redis away accepts and closes).
+  const stuckMs = patienceMs / 2;
+  let connectedAt = 0;
+  const stuck = () => closedInHandshake || (inHandshake && performance.now() - connectedAt >= stuckMs);
+  redis.on('connect', () => {
+    inHandshake = true;
+    connectedAt = performance.now();
+  });
   redis.on('ready', () => (inHandshake = closedInHandshake = false));
   redis.on('close', () => {
-    closedInHandshake = inHandshake;
+    closedInHandshake = stuck();
     inHandshake = false;
   });
   const direct = directWhileStalled(redis);
@@ -137,8 +149,8 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       // before its 'ready' event clears downSince)
       // (a connection dropped for a db the server does not have, src/db-select.ts: at once)
       // (a connection held in its handshake, the server silent: waiting too, but for ioredis's
-      // own calls of that handshake)
-      const waiting = downSince !== undefined && redis.status !== 'ready' && (redis.status !== 'connect' || (!cluster && !handshake.own(command, rest[0])));
+      // own calls of that handshake; a handshake under way is waited for)
+      const waiting = downSince !== undefined && redis.status !== 'ready' && (redis.status !== 'connect' || (!cluster && stuck() && !handshake.own(command, rest[0])));
       let refuse = redis.status === 'end' || (waiting && (performance.now() - downSince! >= patienceMs || selectRefusal(redis, '') !== undefined));
       const pipeline = pipelineOf(rest[0]);
       if (pipeline) {
