@@ -43,10 +43,13 @@ describe('a Client reconnecting after an outage longer than its patience', () =>
       // (while away, past the patience: refused at once)
       await expect(c.submit('x', 1, { id: 'while-away' })).rejects.toThrow(/nothing was sent/);
       proxy.delay(latencyMs);
-      await server.start();
 
-      // the calls made from the moment the connection to the Redis back is made until it is ready
-      const calls: { id: string; outcome: Promise<{ ms: number; error?: unknown }> }[] = [];
+      // the calls made from the moment the connection to the Redis back is made until it is
+      // ready (a connection the proxy made while Redis was still away, and closed, does not count:
+      // its calls are left out)
+      type Call = { id: string; outcome: Promise<{ ms: number; error?: unknown }> };
+      let calls: Call[] = [];
+      const left: Call[] = [];
       const submit = (id: string) => {
         const t0 = performance.now();
         calls.push({
@@ -57,22 +60,24 @@ describe('a Client reconnecting after an outage longer than its patience', () =>
           ),
         });
       };
-      await new Promise<void>((resolve) => {
+      const ready = new Promise<void>((resolve) => {
         const connected = () => {
-          // (the proxy answers connections while Redis is away, then closes them: the one that stays)
           if (conn.status !== 'connect') return;
-          conn.off('connect', connected);
-          submit('at-connect');
+          left.push(...calls);
+          calls = [];
+          submit(`at-connect-${left.length}`);
           const every = setInterval(() => {
-            if (conn.status === 'ready') {
-              clearInterval(every);
-              return resolve();
-            }
-            submit(`in-handshake-${calls.length}`);
+            if (conn.status === 'connect') return submit(`in-handshake-${left.length}-${calls.length}`);
+            clearInterval(every);
+            if (conn.status !== 'ready') return;
+            conn.off('connect', connected);
+            resolve();
           }, 20);
         };
         conn.on('connect', connected);
       });
+      await server.start();
+      await ready;
       submit('once-ready');
 
       expect(calls.length).toBeGreaterThan(latencyMs > 100 ? 10 : 3);
@@ -81,6 +86,7 @@ describe('a Client reconnecting after an outage longer than its patience', () =>
         expect(r.error, id).toBeUndefined();
         expect(r.ms, id).toBeLessThan(CLIENT_PATIENCE_MS);
       }
+      await Promise.all(left.map((call) => call.outcome));
       const tasks = await Promise.all(calls.map(({ id }) => c.get(id)));
       calls.forEach(({ id }, i) => expect(tasks[i], id).toMatchObject({ id, state: 'QUEUED' }));
       expect(await c.get('while-away')).toBeNull();
