@@ -123,9 +123,13 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const why = () => {
     const e = lastConnectionError(redis);
     if (foreign()) return 'not Redis';
+    // (a connection made, and its handshake unanswered: a server that accepts and stays silent.
+    // Said before the last error, which is of a connection tried earlier: "connect ECONNREFUSED"
+    // from an outage's first seconds said of a server listening and silent since,
+    // test/client-silent-after-outage-cause.test.ts)
+    if (redis.status === 'connect') return SILENT_HANDSHAKE;
     if (e && !(e instanceof RedisUnavailableError)) return e.message.trim().replace(/\s*\n\s*/g, ' ');
-    // (a connection made, and its handshake unanswered: a server that accepts and stays silent)
-    if (redis.status === 'connect' || (closedInHandshake && redis.status !== 'ready')) return SILENT_HANDSHAKE;
+    if (closedInHandshake && redis.status !== 'ready') return SILENT_HANDSHAKE;
     // (a first connection not yet made, without a word from the socket: the server is silent,
     // as a Redis without TLS is to rediss://, until the connect timeout)
     return redis.status === 'connecting' ? 'connecting, no answer yet' : 'connection closed';
