@@ -88,7 +88,7 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
         -- A hash without `deaths` (written before they were counted) has its deaths read from its
         -- history's `died` records (requeue.lua): the bound dropping records, they are counted
         -- first. Else a task whose worker had died 4 times was requeued at its 5th death under
-        -- maxAttempts 5 (test/history-bound-keeps-deaths.test.ts). (0 written too: the count is
+        -- maxAttempts 5 (test/max-attempts-deaths-upgrade.test.ts). (0 written too: the count is
         -- made once, not at each retry at the bound)
         if not a[7] and a[4] and #history < #a[4] + #entry then
           redis.call('HSET', key, 'deaths', select(2, string.gsub(a[4], '"outcome":"died"', '')))
