@@ -116,7 +116,7 @@ for _, id in ipairs(stale) do
     local attempt = int(h[3]) or 0
     -- (a count edited into junk by hand counts from 0 again; none at all: a hash written before
     -- deaths were counted, or by a claim of a task that never died: its history's `died` say)
-    local before = not h[15] and select(2, string.gsub(h[6] or '', '"outcome":"died"', '')) or int(h[15])
+    local before = not h[15] and deathsIn(h[6]) or int(h[15])
     local deaths = math.max(0, before or 0) + 1
     local history = historyWith(h[6], attemptEntry(attempt, h[5], h[12], now, 'died', nil, 'heartbeat timeout'))
     -- every try counts against the task's own `attempts`; only deaths against maxAttempts

@@ -91,7 +91,7 @@ local function finishTasks(leases, ended, Q, taskSet, prefix, args, from, to)
         -- maxAttempts 5 (test/max-attempts-deaths-upgrade.test.ts). (0 written too: the count is
         -- made once, not at each retry at the bound)
         if not a[7] and a[4] and #history < #a[4] + #entry then
-          redis.call('HSET', key, 'deaths', select(2, string.gsub(a[4], '"outcome":"died"', '')))
+          redis.call('HSET', key, 'deaths', deathsIn(a[4]))
         end
         redis.call('HDEL', key, 'lease')
         -- the earliest due now: idle workers wake, so that their next wait ends when it falls due

@@ -39,6 +39,12 @@ local function historyWith(old, entry)
   return '[' .. entry .. ']'
 end
 
+-- the deaths a history records (its `died` records): how a hash written before `deaths` was
+-- counted has them read (requeue.lua), and what a retry that drops records writes first
+local function deathsIn(history)
+  return select(2, string.gsub(history or '', '"outcome":"died"', ''))
+end
+
 -- one attempt's entry; start and attempt as read from the hash (junk is written as null / 0)
 local function attemptEntry(attempt, worker, start, endAt, outcome, errorJson, reason)
   local s = tonumber(start)
