@@ -16,7 +16,8 @@
  * still waiting for a connection it is taken out of the queue, so it never runs (ioredis's own
  * `commandTimeout` leaves it there, to run at the reconnect after its caller was told it
  * failed); when it was written (Redis frozen, or cut off by a network that drops packets
- * instead of resetting) it may still run when Redis wakes, and its error says so. Every failure
+ * instead of resetting) it may still run when Redis wakes, and its error says so; and from then
+ * on, while nothing written has been answered, a new call fails at once, as in an outage. Every failure
  * for want of Redis is a RedisUnavailableError naming the server and the socket's error, and
  * says whether the call was sent.
  *
@@ -107,6 +108,20 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     inHandshake = false;
   });
   const direct = directWhileStalled(redis);
+  // A Redis that froze with the connection ready (SIGSTOP, a blocking SAVE, a network that drops
+  // packets and closes nothing): no close starts the outage's clock, and each call waited its own
+  // whole patience, one after another (a web handler's submit hung 10 s per request for as long as
+  // the freeze lasted). Once a call written has gone unanswered for the patience, the oldest call
+  // written is noted, and while it stays the oldest (no answer since) and the connection ready, a
+  // new call fails at once, nothing sent; the first answer, or a close, ends it. The calls
+  // written keep ioredis's queue, so their answers are what says Redis woke: nothing polls.
+  // (A Cluster's node connections are left as they are: a frozen primary's calls read the slots again.)
+  let stalled: { front: unknown; since: number } | undefined;
+  const stillStalled = () => {
+    if (stalled && redis.status === 'ready' && oldestWritten(redis) === stalled.front) return true;
+    stalled = undefined;
+    return false;
+  };
   // (a server at the address that answers in another protocol is reached, and is not Redis)
   const foreign = () => notRedisProtocol(lastConnectionError(redis)?.message ?? '');
   // (ending with what TLS may have to do with the connection's failure: rediss:// to a Redis
@@ -146,7 +161,8 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
-    if (downSince !== undefined || redis.status === 'end') {
+    const frozen = stalled !== undefined && stillStalled();
+    if (downSince !== undefined || redis.status === 'end' || frozen) {
       // (not while the socket is up and readying: ioredis's own handshake, its ready check
       // included, goes through here, and refusing it would keep the connection from ever coming
       // back; nor once it is ready: ioredis sends what waited in its queue as it turns ready,
@@ -155,7 +171,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       // (a connection held in its handshake, the server silent: waiting too, but for ioredis's
       // own calls of that handshake; a handshake under way is waited for)
       const waiting = downSince !== undefined && redis.status !== 'ready' && (redis.status !== 'connect' || (!cluster && stuck() && !handshake.own(command, rest[0])));
-      let refuse = redis.status === 'end' || (waiting && (performance.now() - downSince! >= patienceMs || selectRefusal(redis, '') !== undefined));
+      let refuse = redis.status === 'end' || frozen || (waiting && (performance.now() - downSince! >= patienceMs || selectRefusal(redis, '') !== undefined));
       const pipeline = pipelineOf(rest[0]);
       if (pipeline) {
         const decided = pipelines.get(pipeline);
@@ -168,7 +184,11 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
           command.reject(refused);
           return command.promise;
         }
-        const gone = downSince === undefined ? 'closed' : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
+        const gone = frozen
+          ? `no answer for ${((performance.now() - stalled!.since) / 1000).toFixed(1)} s (frozen, overloaded, or cut off by a network that drops packets)`
+          : downSince === undefined
+            ? 'closed'
+            : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
         // (a call written before, handed over again: its first writing may have run)
         command.reject(written.has(command) ? sentBefore(gone) : neverSent(unavailable(`${gone}; nothing was sent`)));
         return command.promise;
@@ -317,6 +337,10 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       }
     }
     if (late.size === 0) return;
+    if (!cluster && redis.status === 'ready' && stalled === undefined) {
+      const front = oldestWritten(redis);
+      if (front !== undefined) stalled = { front, since: performance.now() - patienceMs };
+    }
     const unanswered = `no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`;
     for (const command of late) command.reject(unavailable(unanswered));
   };
@@ -370,16 +394,8 @@ function directWhileStalled(redis: Connection): { sent(command: Command): void; 
     set();
   });
 
-  // The calls written and not yet answered: ioredis's command queue (not in its types; made
-  // anew at each connect). Another ioredis than the one this was written for: no silence watch,
-  // as before it.
-  type Written = { length: number; peekFront?: () => { command?: unknown } | undefined };
-  const queue = () => (redis as unknown as { commandQueue?: Written }).commandQueue;
-  if (typeof queue()?.peekFront !== 'function') return inert;
-  const front = () => {
-    const q = queue();
-    return q && q.length > 0 && typeof q.peekFront === 'function' ? q.peekFront()?.command : undefined;
-  };
+  if (typeof writtenQueue(redis)?.peekFront !== 'function') return inert;
+  const front = () => oldestWritten(redis);
   // the oldest call written when last looked at, and since when it was that one
   let oldest: unknown;
   let since = 0;
@@ -425,6 +441,19 @@ function directWhileStalled(redis: Connection): { sent(command: Command): void; 
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The calls written and not yet answered: ioredis's command queue (not in its types; made anew at
+ * each connect). Another ioredis than the one this was written for: none (no silence watch, no
+ * freeze rule, as before them).
+ */
+type Written = { length: number; peekFront?: () => { command?: unknown } | undefined };
+const writtenQueue = (redis: Connection) => (redis as unknown as { commandQueue?: Written }).commandQueue;
+/** the oldest call written on `redis` and not yet answered, if any */
+function oldestWritten(redis: Connection): unknown {
+  const q = writtenQueue(redis);
+  return q && q.length > 0 && typeof q.peekFront === 'function' ? q.peekFront()?.command : undefined;
 }
 
 type Held = ChainableCommander & { [kCallbacks]: ((e: Error | null, v?: unknown) => void)[] | null };
