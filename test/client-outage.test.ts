@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { Client, RedisUnavailableError } from '../src/index.js';
 import { clientWithRedisKilled } from './helpers/client-down.js';
-import { startRedis } from './helpers/redis-server.js';
+import { startRedis, until } from './helpers/redis-server.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -91,7 +91,9 @@ describe('a Client while Redis is away', () => {
     expect(r.ms).toBeGreaterThanOrEqual(CLIENT_PATIENCE_MS - 100);
     expect(r.ms).toBeLessThan(CLIENT_PATIENCE_MS + 5000);
     server.thaw();
-    expect(await c.get(id)).toMatchObject({ id, state: 'QUEUED' });
+    // (a call made before Redis's first answer reaches the client is refused, nothing sent:
+    // test/client-frozen-fails-fast.test.ts)
+    expect(await until(() => c.get(id), 'Redis to answer again', 3000)).toMatchObject({ id, state: 'QUEUED' });
   }, 40_000);
 
   it('fails each call to a Redis that never answers after its own patience, one made while an earlier one waits too', async () => {
@@ -108,6 +110,6 @@ describe('a Client while Redis is away', () => {
       expect(r.ms).toBeLessThan(CLIENT_PATIENCE_MS + 5000);
     }
     server.thaw();
-    expect(await c.get(id)).toMatchObject({ id, state: 'QUEUED' });
+    expect(await until(() => c.get(id), 'Redis to answer again', 3000)).toMatchObject({ id, state: 'QUEUED' });
   }, 60_000);
 });

@@ -150,7 +150,8 @@ describe('Client calls made while Redis is frozen (its connection open, nothing 
 
     // a freeze shorter than the patience: what was made during it runs, in the order it was made
     server.thaw();
-    await c.submit('nobody-serves-this', 2);
+    // (refused, nothing sent, until Redis's first answer reaches the client: test/client-frozen-fails-fast.test.ts)
+    await until(() => c.submit('nobody-serves-this', 2), 'Redis to answer again', 3000);
     server.freeze();
     const during = Array.from({ length: 20 }, (_, i) => c.submit('nobody-serves-this', i, { id: `during-${i}` }));
     await sleep(1500);
