@@ -7,6 +7,7 @@ import { MONITOR_FIELDS, REDIS_FIELDS, WORKER_FIELDS } from '../src/config.js';
 import { MONITOR_METRICS, SWARM_METRICS, WORKER_METRICS } from '../src/telemetry/metric-catalog.js';
 import { connectionOptions } from '../src/cli/connection.js';
 import { COMMANDS } from '../src/cli/program.js';
+import ts from 'typescript';
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
 
@@ -25,6 +26,16 @@ describe('generated docs', () => {
     for (const d of [...Object.values(WORKER_METRICS), ...Object.values(MONITOR_METRICS), ...Object.values(SWARM_METRICS)]) {
       expect(doc).toContain(`| \`${d.name}\` |`);
     }
+  });
+
+  it("README's list of what `wait` and `get` answer is every field of TaskInfo, and no other", () => {
+    const source = ts.createSourceFile('client.ts', read('src/client.ts'), ts.ScriptTarget.Latest);
+    const info = source.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === 'TaskInfo');
+    const fields = info!.members.map((m) => (m.name as ts.Identifier).text).sort();
+    const listed = /once the hash says END: \{([^}]*)\} \(TaskInfo\)/.exec(read('README.md').replace(/\n\/\/ */g, ' '))?.[1];
+    expect(listed, "README's comment after client.wait").toBeDefined();
+    const named = listed!.split(',').map((f) => f.trim().replace(/[?:].*$/s, '')).sort();
+    expect(named).toEqual(fields);
   });
 
   it("README's CLI paragraphs name every command and every environment variable the CLI reads", () => {
