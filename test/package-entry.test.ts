@@ -70,3 +70,18 @@ describe('package.json exports', () => {
     expect(r).toMatchObject({ code: 0, stdout: Object.keys(manifest.exports).join('\n') + '\n' });
   });
 });
+
+describe('the packed package', () => {
+  it("holds every file the README links to or names under docs/ (npm shows the README; its links resolve in the package)", async () => {
+    const packed = await new Promise<string>((resolve, reject) =>
+      execFile('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: new URL('..', import.meta.url), timeout: 60_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    const files = new Set((JSON.parse(packed) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const linked = new Set([...readme.matchAll(/\]\((?!https?:|#)([^)#\s]+)/g)].map((m) => m[1]!).concat([...readme.matchAll(/(?<![\w/.])docs\/[\w./-]*\w/g)].map((m) => m[0])));
+    expect(linked.size).toBeGreaterThan(5);
+    // (a folder is there when a file under it is)
+    const inPackage = (path: string) => files.has(path) || [...files].some((f) => f.startsWith(`${path.replace(/\/$/, '')}/`));
+    for (const path of linked) expect(inPackage(path), `${path}, named in the README`).toBe(true);
+  }, 60_000);
+});
