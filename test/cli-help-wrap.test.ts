@@ -72,6 +72,21 @@ describe('help in a pipe: at most 80 columns, every word of it kept', () => {
   }
 });
 
+describe('help on a narrow terminal', () => {
+  // (every text in quotes that holds a space, as the help shows it unwrapped, is on one line of it at 30 to 79 columns)
+  for (const name of ['schedule', 'submit', 'cancel']) {
+    it(`${name} --help keeps each quoted text on one line`, async () => {
+      const unwrapped = await runMain([name, '--help'], {}, { columns: 1_000_000 });
+      const quoted = [...unwrapped.stdout.matchAll(/(?<!\S)("[^"\n]* [^"\n]*"|'[^'\n]* [^'\n]*')/g)].map((m) => m[1]!);
+      if (name === 'schedule') expect(quoted).toContain('"0 3 * * *"');
+      for (let columns = 30; columns < 80; columns++) {
+        const narrow = await runMain([name, '--help'], {}, { columns });
+        for (const q of quoted) expect(narrow.stdout, `${q} at ${columns} columns`).toContain(q);
+      }
+    });
+  }
+});
+
 describe('wrap', () => {
   it('breaks at spaces only, the lines it adds starting `hang` in; a line that fits is left as it is', () => {
     expect(wrap('  --flag <n>   one two three four', 20, 15)).toBe('  --flag <n>   one\n               two\n               three\n               four');
@@ -84,6 +99,12 @@ describe('wrap', () => {
     const url = 'https://example.com/a/path/much/longer/than/the/room/left';
     expect(wrap(`see ${url} for more`, 30, 4)).toBe(`see\n    ${url}\n    for more`);
     expect(wrap(url, 20, 4)).toBe(url);
+  });
+
+  it('keeps text in quotes that a word opens whole; a quote within a word opens nothing', () => {
+    expect(wrap('a cron, e.g. "0 3 * * *" (not', 16, 2)).toBe('a cron, e.g.\n  "0 3 * * *"\n  (not');
+    expect(wrap("data, e.g. '{\"a\": 1}', or", 12, 0)).toBe("data, e.g.\n'{\"a\": 1}',\nor");
+    expect(wrap("the workers' limits and the task's own", 14, 0)).toBe("the workers'\nlimits and the\ntask's own");
   });
 
   it('keeps a [...] group of a usage line whole', () => {

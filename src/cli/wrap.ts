@@ -19,9 +19,11 @@ export function helpWidth(out: CliOutput): number {
 
 /**
  * What is never broken: a run of anything but spaces, a `[...]` group taken whole (the usage
- * line's `[--tz zone]`, `[--partition n]`).
+ * line's `[--tz zone]`, `[--partition n]`), and text in quotes that a word opens (`--cron
+ * "0 3 * * *"`: broken, it reads as a cron of fewer fields; a quote within a word, as in
+ * `workers'`, opens nothing).
  */
-const UNIT = /(?:\[[^\]\n]*\]|\S)+/g;
+const UNIT = /(?:(?<!\S)(?:"[^"\n]*"|'[^'\n]*')|\[[^\]\n]*\]|\S)+/g;
 
 /**
  * `text` with each of its lines broken at spaces into lines of at most `width` columns. The lines
