@@ -219,7 +219,7 @@ function partitionPatterns(role: AclRole, c: NameConfig): { readWrite: string[];
   const Q = g(k.newQueue);
   const producer = {
     readWrite: [Q, g(k.queued), g(k.counts), g(k.delayed), g(k.placedDelayed), g(k.dedupe), `${Q}:f:*`, `${Q}:g:*`, tasks, g(k.ended)],
-    readOnly: [g(k.limits), g(k.running), `${Q}:rate:*`, g(k.paused), g(k.workerSet), g(k.workerMaxPayload)],
+    readOnly: [g(k.limits), g(k.running), `${Q}:rate:*`, g(k.paused), g(k.workerSet), g(k.workerMaxPayload), g(k.workerFunctions)],
     channels,
   };
   if (role === 'producer') return producer;

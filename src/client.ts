@@ -43,6 +43,7 @@ import { replicated } from './effects/durable.js';
 import { buildSubmission, checkIdText, checkKey, sameSubmission, type ProducerContext, type Submission, type SubmitOptions } from './submission.js';
 import { batchFunction, submitTrace } from './telemetry/submit-trace.js';
 import { swarmCounts, type SwarmCounts } from './effects/swarm-counts.js';
+import { readServed, unservedNote } from './served-functions.js';
 export type { SubmitOptions, BackoffOption } from './submission.js';
 import { purgeDead, readDeadLetter, readDeadLetters, retryDead, type DeadLetter } from './effects/dead-letters.js';
 import { readLimits, setLimit, type Limit, type LimitInfo, type LimitTarget } from './effects/limits.js';
@@ -229,6 +230,9 @@ const SUBMIT_MANY_ITEM_KEYS = ['fn', 'data', 'options'];
 /** how long Redis may be unreachable before a call fails at once instead of waiting for it */
 export const CLIENT_PATIENCE_MS = 10_000;
 
+/** how many function names a Client looks up the serving workers of (lookWhoServes): a producer that makes names up as it goes costs no read past these */
+const UNSERVED_LOOKS = 1000;
+
 export class Client {
   readonly config: RedisConfig;
   /** the largest task entry a submit writes: ClientOptions.maxPayloadBytes (none given: the live workers', src/payload-limit.ts) */
@@ -276,6 +280,8 @@ export class Client {
   private issuing?: Promise<void>;
   /** a call other than a submit was made in this turn of the event loop (submitsFirst) */
   private callsThisTurn = false;
+  /** the functions whose serving workers were looked at once (src/served-functions.ts), up to UNSERVED_LOOKS */
+  private readonly looked = new Set<string>();
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
@@ -513,6 +519,7 @@ export class Client {
       this.sending([sub], now);
       const id = await this.submitOne(sub);
       trace?.done({ ids: [id] });
+      this.lookWhoServes('submit', [fn]);
       return id;
     } catch (error) {
       trace?.done({ error });
@@ -535,6 +542,7 @@ export class Client {
     try {
       const ids = await this.submitBatch(tasks, { now: Date.now(), trace: trace?.carrier, firstSubmitOf: this.firstSubmitOf });
       trace?.done({ ids });
+      this.lookWhoServes('submitMany', tasks.map((t) => t.fn));
       return ids;
     } catch (error) {
       trace?.done({ error });
@@ -1441,8 +1449,28 @@ export class Client {
       await this.checkWorkersTake([task], () => `schedule ${quote(s.name)}`, () => this.keys, 'each task it queues');
       // (its due time read in the script's own step: read after it, it could be the next tick
       // of another client's schedule of that name, set in between)
-      return setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
+      const set = await setSchedule(this.redis, this.keys, s.name, s.json, s.def.spec);
+      this.lookWhoServes(`schedule ${quote(s.name)}`, [fn]);
+      return set;
     });
+  }
+
+  /**
+   * Once per function name (the first `UNSERVED_LOOKS` names), after a call queued work for it:
+   * warn in the logger when workers run and none serves it (src/served-functions.ts). Not
+   * awaited by the call; close() waits for it. A read that fails says nothing.
+   */
+  private lookWhoServes(call: string, fns: readonly string[]): void {
+    const fresh = [...new Set(fns)].filter((fn) => typeof fn === 'string' && !this.looked.has(fn) && this.looked.size < UNSERVED_LOOKS);
+    if (fresh.length === 0 || this.closed) return;
+    for (const fn of fresh) this.looked.add(fn);
+    const look = readServed(this.redis, this.keys).then((served) => {
+      for (const fn of fresh) {
+        const note = unservedNote(fn, served);
+        if (note) this.log.warn(`${call}: ${note}`);
+      }
+    });
+    this.closeWaitsFor(look.catch(ignore));
   }
 
   /**

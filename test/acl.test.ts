@@ -186,6 +186,8 @@ describe('each role with exactly its rules', () => {
     await until(async () => (await admin.exists(`task-${plain}`)) === 0, 'an ended task reaped', 5000);
     expect(events).toContain('progress');
     expect(logs.filter((l) => /NOPERM|permission/i.test(l))).toEqual([]);
+    // the producer may read what the workers serve: its submit of a function none serves was warned of
+    expect(logs.filter((l) => l.includes('no live worker serves function "nobody-serves-this"'))).toHaveLength(1);
   }, 60_000);
 });
 

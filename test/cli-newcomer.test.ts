@@ -88,7 +88,7 @@ describe('submit of a function no live worker serves, while workers run', () => 
     worker.addTaskFunction('report', (t) => t.data);
     await worker.start();
     try {
-      const warning = 'task-swarm: warning: no live worker serves function "resise": the task waits until one that does starts; is the name right? (served: "report", "resize")\n';
+      const warning = 'task-swarm: warning: submit: no live worker serves function "resise": the task waits until one that does starts; is the name right? (served: "report", "resize")\n';
       const typo = await s.run('submit', 'resise', '{"w":1}');
       expect(typo).toMatchObject({ code: 0, stderr: warning });
       expect(typo.stdout).toMatch(/^\S+\n$/);

@@ -9,6 +9,8 @@ import { TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { notRedisProtocol, notSentinel, probeConnection, probeOnce, redisAddress, tlsHint, type Connection } from '../redis.js';
 import { checkServerRole } from '../server-version.js';
 import { within } from '../within.js';
+import type { LoggerLike } from '../logger.js';
+import { inspect } from 'node:util';
 import { redact } from './connection.js';
 import type { Invocation } from './command-spec.js';
 import { RuntimeError } from './errors.js';
@@ -128,12 +130,22 @@ export function watchRedis(config: RedisConfig, say: (line: string) => void, eve
 export async function withClient<T>(inv: Pick<Invocation, 'redis' | 'warn'>, fn: (client: Client) => Promise<T>, options: Omit<ClientOptions, 'redis'> = {}): Promise<T> {
   const { redis } = inv;
   await checkRedis(redis, (text) => inv.warn(text));
-  const client = new Client({ ...options, redis });
+  const client = new Client({ logger: warningLines(inv.warn), ...options, redis });
   try {
     return await fn(client);
   } finally {
     await within(1000, client.close());
   }
+}
+
+/**
+ * The command's Client logs its warnings and errors as the command's own warning lines (one
+ * each, on stderr): its default logger writes to stdout, where a command's output goes (the id
+ * `submit` prints for a script to read). Debug and info say nothing.
+ */
+function warningLines(warn: (text: string) => void): LoggerLike {
+  const line = (...args: unknown[]) => warn(escapeControls(args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : inspect(a, { breakLength: Infinity }))).join(' ')));
+  return { debug() {}, info() {}, warn: line, error: line };
 }
 
 /** The run of a command that works with Redis from its start: `run` gets the command's Client (withClient). */

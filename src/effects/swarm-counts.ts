@@ -9,6 +9,7 @@ import type { Keys } from '../keys.js';
 import type { Connection } from '../redis.js';
 import { dictionary } from '../dictionary.js';
 import { evictionPolicy } from '../server-version.js';
+import { servedBy } from '../served-functions.js';
 
 export interface FunctionCounts {
   /** tasks routed to it and waiting */
@@ -89,17 +90,7 @@ export async function swarmCounts(redis: Connection, keys: Keys, policy = false)
     if (f.startsWith('q:') && Number(n) > 0) of(f.slice(2)).queued = Number(n);
     else if (f.startsWith('d:') && Number(n) > 0) of(f.slice(2)).delayed = Number(n);
   }
-  const live = new Set(workers);
-  for (const [w, json] of Object.entries(served)) {
-    if (!live.has(w)) continue;
-    let names: unknown;
-    try {
-      names = JSON.parse(json);
-    } catch {
-      continue;
-    }
-    if (Array.isArray(names)) for (const fn of names) if (typeof fn === 'string') of(fn).workers++;
-  }
+  for (const [fn, n] of servedBy(workers, served)) of(fn).workers = n;
   for (const fn of pausedSet) if (fn !== '*') of(fn);
   const deadStats = dictionary<number>();
   for (const [k, v] of Object.entries(stats)) if (k !== 'seq' && Number.isFinite(Number(v))) deadStats[k] = Number(v);

@@ -9,7 +9,6 @@ import { isPlainControl, PLAIN_CONTROLS, WATCH_TTL, type ControlInput } from '..
 import type { CommandSpec, Invocation, Positional } from '../command-spec.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { TaskNotFoundError } from '../../errors.js';
-import type { Client } from '../../client.js';
 import { CLIENT_FIELDS } from '../../config.js';
 import { escapeControls, eventLine, printJson, quote, showJson, text } from '../format.js';
 import { EndOfEvents, reportEnd, submitAndWait, unwatchedRunning, waitFor } from '../follow.js';
@@ -63,20 +62,6 @@ function parseControl(raw: string): ControlInput {
   return v as ControlInput;
 }
 
-/**
- * A warning, after the id, when workers run but none serves `fn`: most often a misspelt name,
- * whose task would otherwise wait in silence. It is no refusal (a function named ahead of its
- * deploy is legitimate: the task runs when a worker that serves it starts). Nothing when no
- * worker runs at all (a producer started first), or when the counts cannot be read (an ACL user
- * that may not). (`submit --wait` says it as it waits.)
- */
-async function warnUnserved(inv: Invocation, client: Client, fn: string): Promise<void> {
-  const s = await client.stats().catch(() => undefined);
-  if (!s || s.workers === 0 || (s.functions[fn]?.workers ?? 0) > 0) return;
-  const served = Object.entries(s.functions).filter(([name, f]) => name !== fn && f.workers > 0).map(([name]) => quote(name)).sort();
-  inv.warn(`no live worker serves function ${quote(fn)}: the task waits until one that does starts; is the name right?${served.length ? ` (served: ${served.join(', ')})` : ''}`);
-}
-
 async function runSubmit(inv: Invocation): Promise<number> {
   const { io, opts: v } = inv;
   const [fn, data] = inv.args as [string, unknown];
@@ -112,7 +97,6 @@ async function runSubmit(inv: Invocation): Promise<number> {
     if (!wait) {
       if (options.key === undefined && options.id === undefined) {
         io.stdout.write((await client.submit(fn, data, options)) + '\n');
-        await warnUnserved(inv, client, fn);
         return 0;
       }
       if (options.group !== undefined) checkGroup('submit: group', options.group);
@@ -122,7 +106,6 @@ async function runSubmit(inv: Invocation): Promise<number> {
       const note = unchanged(taskId, drawn);
       if (note) inv.warn(`${note}; its id follows`);
       io.stdout.write(taskId + '\n');
-      if (!note) await warnUnserved(inv, client, fn);
       return 0;
     }
     // The id is drawn first (the client's drawId: written as an id it drew, queued_at and all),
