@@ -73,6 +73,9 @@ if ARGV[5] == 'stop' and not betweenAttempts() then
   if state == 'QUEUED' or state == 'DELAYED' or (not state and redis.call('SISMEMBER', KEYS[3], id) == 1) then return 'waiting' end
   return 'unknown'
 end
+-- (its dedupe key's holder read before the first write: a dedupe hash written by hand as another
+-- type refused the call after the task was written END, its key still held and its end untold)
+local holder = h[5] and redis.call('HGET', dedupeKey(Q), h[5])
 local now = nowMs()
 if state == 'QUEUED' and h[4] then
   if h[2] then unqueue(Q, h[2], h[3] or '', h[4]) end
@@ -97,6 +100,6 @@ if ARGV[3] ~= '' then redis.call('HSET', key, 'cancel_call', ARGV[3]) end
 -- (cancelled in a retry's backoff: the error kept from the failed attempt is in its history)
 redis.call('HDEL', key, 'runAt', 'reason', 'error')
 redis.call('RPUSH', KEYS[4], id)
-if h[5] and redis.call('HGET', dedupeKey(Q), h[5]) == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
+if holder == id then redis.call('HDEL', dedupeKey(Q), h[5]) end
 publishEvent(ARGV[2], 'end', id, now, 'outcome', '"cancelled"')
 return 'cancelled'

@@ -13,12 +13,19 @@
   ARGV[1] target: 'f:<function>' or 'g:<group>'   ARGV[2] the limit's JSON, or '' to remove it
   ARGV[3] task key prefix
 
-  Returns 1.
+  Returns 1; an error, nothing written, when a key the group's turn is given back in is of
+  another type (written by hand).
 ]]
 --@include lib/limits.lua
 --@include lib/fields.lua
 
 local Q, target, prefix = KEYS[1], ARGV[1], ARGV[3]
+-- (a group's held-back state unreadable, a key of it written by hand as another type: refused
+-- before the limit is written, not after, where the call failed with the new limit in place)
+if string.sub(target, 1, 2) == 'g:' then
+  local why = unblockRefusal(Q, string.sub(target, 3))
+  if why then return redis.error_reply(why) end
+end
 local had = limitOf(Q, target)
 if ARGV[2] == '' then
   redis.call('HDEL', Q .. ':limits', target)
