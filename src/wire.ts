@@ -159,24 +159,46 @@ export function thrownText(e: unknown): string {
  * entries (written as `{}`). Kept as JSON writes it, not found: undefined inside an array (null)
  * or as an object's value (left out), and a function or a Symbol as an object's value (left
  * out): these leave no trace in the text, and an optional field set to undefined is common. The
- * walk is JSON.stringify's own (a toJSON applied as it applies it) and runs only when the text
- * holds a `null` or a `{}`, the only traces of what it finds: typical data is not walked.
+ * walk goes where JSON.stringify goes (a toJSON applied as it applies it, with its key; an
+ * array's indexes up to its length; an object's own enumerable string keys, in their order) and
+ * runs only when the text holds a `null` or a `{}`, the only traces of what it finds: typical
+ * data is not walked. It is a walk of its own, not JSON.stringify's with a replacer, which built
+ * the whole text again to look (what each costs: docs/benchmarks.md, thirty-eighth session), and
+ * ran out of stack at about half the depth the plain stringify reaches; this one reaches it.
+ * test/json-changes-inside.test.ts checks it against JSON.stringify's own walk.
  */
 export function jsonChangesInside(v: unknown, json: string): string | undefined {
   if (!json.includes('null') && !json.includes('{}')) return undefined;
-  let found: string | undefined;
-  const at = (k: string) => (k === '' ? '' : ` (at ${quote(k)})`);
-  JSON.stringify(v, function (this: unknown, k: string, x: unknown) {
-    if (found !== undefined) return x;
-    if (typeof x === 'number' && !Number.isFinite(x)) found = `the number ${x}${at(k)}, which JSON would write as null`;
-    else if ((typeof x === 'function' || typeof x === 'symbol') && Array.isArray(this)) {
-      found = `${typeof x === 'function' ? 'a function' : 'a Symbol'}${at(k)} inside an array, which JSON would write as null`;
-    } else if (x instanceof Map && x.size > 0) found = `a Map with entries${at(k)}, which JSON would write as {}`;
-    else if (x instanceof Set && x.size > 0) found = `a Set with members${at(k)}, which JSON would write as {}`;
-    return x;
-  });
-  return found;
+  return changedInside(v, '', false);
 }
+
+/** the first thing JSON.stringify would change without an error in `x`, held at key `k` (of an array: `inArray`) */
+function changedInside(x: unknown, k: string, inArray: boolean): string | undefined {
+  if ((typeof x === 'object' && x !== null) || typeof x === 'bigint') {
+    const toJSON = (x as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') x = (toJSON as (key: string) => unknown).call(x, k);
+  }
+  if (typeof x === 'number') return Number.isFinite(x) ? undefined : `the number ${x}${at(k)}, which JSON would write as null`;
+  if (typeof x === 'function' || typeof x === 'symbol') return inArray ? `${typeof x === 'function' ? 'a function' : 'a Symbol'}${at(k)} inside an array, which JSON would write as null` : undefined;
+  if (typeof x !== 'object' || x === null) return undefined;
+  if (x instanceof Map && x.size > 0) return `a Map with entries${at(k)}, which JSON would write as {}`;
+  if (x instanceof Set && x.size > 0) return `a Set with members${at(k)}, which JSON would write as {}`;
+  if (Array.isArray(x)) {
+    const n = x.length;
+    for (let i = 0; i < n; i++) {
+      const found = changedInside(x[i], String(i), true);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(x)) {
+    const found = changedInside((x as Record<string, unknown>)[key], key, false);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+const at = (k: string) => (k === '' ? '' : ` (at ${quote(k)})`);
 
 /**
  * Does this JSON (JSON.stringify's: it writes a lone surrogate as a `\\udXXX` escape and a
