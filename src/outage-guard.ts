@@ -116,9 +116,17 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // new call fails at once, nothing sent; the first answer, or a close, ends it. The calls
   // written keep ioredis's queue, so their answers are what says Redis woke: nothing polls.
   // (A Cluster's node connections are left as they are: a frozen primary's calls read the slots again.)
-  let stalled: { front: unknown; since: number } | undefined;
+  // The call noted is the one at the front when some call went past its patience, which need
+  // not be that one, nor written on this connection: a handshake call of a connection closed
+  // before it was ready (ioredis drops it unsettled), a call waiting for the connection handed
+  // over just before. The front then may have been written a moment before, on a Redis that
+  // answers: its refusals start once the front itself has gone unanswered for the patience,
+  // since it was written on this connection (`writtenAt`).
+  let stalled: { front: unknown; since: number; from: number } | undefined;
+  // (when each call was last written on this connection: a resend at a reconnect writes it anew)
+  const writtenAt = new WeakMap<object, number>();
   const stillStalled = () => {
-    if (stalled && redis.status === 'ready' && oldestWritten(redis) === stalled.front) return true;
+    if (stalled && redis.status === 'ready' && oldestWritten(redis) === stalled.front) return performance.now() >= stalled.from;
     stalled = undefined;
     return false;
   };
@@ -155,13 +163,22 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // leave those in the connection's reply queue unwritten, and every later reply would go to the
   // call before it. Decided by its first command (each is handed over with the pipeline's stream).
   const pipelines = new WeakMap<object, boolean>();
+  // (whether the freeze rule held when each pipeline's first call was handed over)
+  const frozenPipes = new WeakMap<object, boolean>();
   // the calls handed over to a connection that could write them (not into ioredis's offline queue)
   const written = new WeakSet<Command>();
   // (the deadlines' own hand-over comes after the refusal: a call refused is not on its way)
   const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
-    const frozen = stalled !== undefined && stillStalled();
+    // (a pipeline's calls are handed over one after another, and the front's time may come
+    // between two of them: decided by its first, so it is written or refused whole)
+    const pipe = pipelineOf(rest[0]);
+    let frozen = frozenPipes.get(pipe as object);
+    if (frozen === undefined) {
+      frozen = stalled !== undefined && stillStalled();
+      if (pipe) frozenPipes.set(pipe, frozen);
+    }
     if (downSince !== undefined || redis.status === 'end' || frozen) {
       // (not while the socket is up and readying: ioredis's own handshake, its ready check
       // included, goes through here, and refusing it would keep the connection from ever coming
@@ -200,7 +217,10 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     // (the silence watch told after the write: see src/command-deadlines.ts, which does the same)
     const sent = send(command, ...rest);
     // (a Cluster's are told written by the node they are handed to: see below)
-    if (!cluster && conn.offlineQueue?.peekBack?.()?.command !== command) written.add(command);
+    if (!cluster && conn.offlineQueue?.peekBack?.()?.command !== command) {
+      written.add(command);
+      writtenAt.set(command, performance.now());
+    }
     direct.sent(command);
     return sent;
   };
@@ -337,9 +357,14 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       }
     }
     if (late.size === 0) return;
-    if (!cluster && redis.status === 'ready' && stalled === undefined) {
+    if (!cluster && redis.status === 'ready') {
+      // (one noted before and answered since, not looked at by a call made after: dropped first)
+      stillStalled();
       const front = oldestWritten(redis);
-      if (front !== undefined) stalled = { front, since: performance.now() - patienceMs };
+      if (stalled === undefined && front !== undefined) {
+        const since = writtenAt.get(front as object) ?? performance.now() - patienceMs;
+        stalled = { front, since, from: since + patienceMs };
+      }
     }
     const unanswered = `no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`;
     for (const command of late) command.reject(unavailable(unanswered));
