@@ -363,7 +363,7 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
       const front = oldestWritten(redis);
       if (stalled === undefined && front !== undefined) {
         const since = writtenAt.get(front as object) ?? performance.now() - patienceMs;
-        stalled = { front, since, from: since + patienceMs };
+        stalled = { front, since, from: since + patienceMs + heldByServer(front) };
       }
     }
     const unanswered = `no answer within ${patienceMs / 1000} s (frozen, overloaded, or cut off by a network that drops packets); the call may still run when it answers`;
@@ -479,6 +479,22 @@ const writtenQueue = (redis: Connection) => (redis as unknown as { commandQueue?
 function oldestWritten(redis: Connection): unknown {
   const q = writtenQueue(redis);
   return q && q.length > 0 && typeof q.peekFront === 'function' ? q.peekFront()?.command : undefined;
+}
+
+/**
+ * How long Redis may rightly hold `command` before it answers, answering others meanwhile: a
+ * WAIT (redis.durable, src/effects/durable.ts) for as long as its timeout while the replicas do
+ * not acknowledge, and nothing behind it on the connection is answered before it. A durableTimeout
+ * longer than the patience is a Redis answering: calls behind it wait their turn, not refused as
+ * if it were frozen. (0: a WAIT with no timeout, held until the replicas answer: never taken for a freeze.)
+ */
+function heldByServer(command: unknown): number {
+  const c = command as { name?: unknown; args?: unknown[] };
+  const name = typeof c.name === 'string' ? c.name.toLowerCase() : '';
+  const timeout = name === 'wait' ? c.args?.[1] : name === 'waitaof' ? c.args?.[2] : undefined;
+  if (timeout === undefined) return 0;
+  const ms = Number(timeout);
+  return ms === 0 ? Infinity : Number.isFinite(ms) && ms > 0 ? ms : 0;
 }
 
 type Held = ChainableCommander & { [kCallbacks]: ((e: Error | null, v?: unknown) => void)[] | null };
