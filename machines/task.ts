@@ -101,6 +101,12 @@ export const taskMachine = setup({
     /** fire the running function's AbortSignal (a run that has settled is left alone) */
     abortRun: actionNotProvided('task', 'abortRun'),
     /**
+     * keep a stop heard in Redis, under this claim (the task marked `cancelling`, as a Client's
+     * stop marks it): a stop published by any client then holds if the worker is cut off or dies
+     * before its END is written, where the task was requeued and ran again
+     */
+    markToldStop: actionNotProvided('task', 'markToldStop'),
+    /**
      * hand a custom control event to the current run's listeners; one heard while no run listens
      * (a reload under way: its old run detached, its new run's function not called yet) is held
      * for the new run
@@ -229,7 +235,7 @@ export const taskMachine = setup({
           },
         },
         stopping: {
-          entry: 'abortRun',
+          entry: ['abortRun', 'markToldStop'],
           on: settling({ guard: 'isCurrentRun', target: '#task.ending', actions: 'markStopped' }),
           after: {
             // The function ignored its AbortSignal: end it as stopped anyway.
@@ -267,7 +273,7 @@ export const taskMachine = setup({
           { guard: 'currentRunToldStop', target: 'ending', actions: 'markStopped' },
           { guard: 'isCurrentRun', target: 'abandoned' },
         ]),
-        STOP: { actions: 'noteToldStop' },
+        STOP: { actions: ['noteToldStop', 'markToldStop'] },
       },
       after: { abortTimeout: [{ guard: 'toldStop', target: 'ending', actions: 'markStopped' }, { target: 'abandoned' }] },
     },

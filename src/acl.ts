@@ -65,6 +65,7 @@ export const ACL_ROLES: readonly AclRole[] = ['worker', 'monitor', 'producer', '
 export const SCRIPT_ROLES: Record<ScriptName, AclRole> = {
   claim: 'worker',
   renew: 'worker',
+  'told-stop': 'worker',
   finish: 'worker',
   'finish-claim': 'worker',
   'claim-recover': 'worker',

@@ -43,6 +43,7 @@ export const SCRIPTS = {
   'claim-recover': 4,
   'park-claimed': 8,
   emit: 1,
+  'told-stop': 1,
   requeue: 18,
   reap: 4,
   'trim-dead': 4,

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
 import { runningOnWorkerProcess, startQuickMonitor } from './helpers/queued-again.js';
+import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 
@@ -71,6 +72,34 @@ describe('a control stop of a running task whose message is lost', () => {
     const other = longFunction();
     const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100 });
     w.addTaskFunction('sleep', other.fn);
+    cleanup.push(() => w.stop());
+    await w.start();
+    await startQuickMonitor(o, cleanup);
+    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'cancelled' });
+    expect(other.seen.runs).toBe(0);
+  }, 30_000);
+});
+
+describe('a stop published by another client (a raw PUBLISH on the control channel, as the seed describes)', () => {
+  it('heard by the worker, which then froze and died before the task ended: the monitor ends it cancelled, and no other worker runs it again', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    const admin = new Redis(server.port);
+    cleanup.push(async () => admin.disconnect(), () => c.close());
+    // a function that ignores its signal: the task ends only abortTimeout after the stop
+    const dead = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100, abortTimeout: 20_000 }, [], ['stubborn']);
+    cleanup.push(() => dead.kill('SIGKILL'));
+    const id = await c.submit('stubborn', { ms: 60_000 });
+    await dead.waitFor(new RegExp(`^STARTED ${id} 1`));
+    await admin.publish(`${o.keyPrefix ?? ""}task-${id}-control`, "stop");
+    // (heard: the run's signal fired)
+    await dead.waitFor(new RegExp(`^REASON ${id} `));
+    await new Promise((r) => setTimeout(r, 200));
+    dead.proc.kill('SIGSTOP');
+    await dead.kill('SIGKILL');
+    const other = longFunction();
+    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100 });
+    w.addTaskFunction('stubborn', other.fn);
     cleanup.push(() => w.stop());
     await w.start();
     await startQuickMonitor(o, cleanup);

@@ -1,6 +1,6 @@
 /**
- * Lease effects of a worker: the batched heartbeat (renew.lua), the fenced events (emit.lua), the hand-back on stop (hand-back.lua) and the re-assertion of
- * tasks whose hash Redis lost (reassert.lua).
+ * Lease effects of a worker: the batched heartbeat (renew.lua), the fenced events (emit.lua), the hand-back on stop (hand-back.lua), the re-assertion of
+ * tasks whose hash Redis lost (reassert.lua), and the mark of a stop it heard (told-stop.lua).
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
@@ -107,6 +107,11 @@ export async function handBackRemembered(
     await reassert(redis, keys, worker, t, t.epoch);
   }
   return handBack(redis, keys, held.filter((h) => !lost.has(h.id)));
+}
+
+/** mark the task `cancelling` under this claim: a stop heard on its control channel holds if the worker is cut off before its END (told-stop.lua); false when the claim no longer runs it */
+export async function markToldStop(redis: Connection, keys: Keys, held: HeldLease): Promise<boolean> {
+  return (await runScript(redis, 'told-stop', [keys.task(held.id)], [held.lease])) === 1;
 }
 
 export interface OutgoingEvent {

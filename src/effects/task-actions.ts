@@ -42,6 +42,8 @@ export interface TaskActionDeps {
    * reconciled yet, when no one can tell
    */
   confirmLease(t: LocalTask): Promise<boolean>;
+  /** keep a stop heard for this claim in Redis (told-stop.lua); not awaited, a failure logged */
+  markToldStop(id: string, lease: string): void;
 }
 
 type TaskActions = NonNullable<Parameters<typeof taskMachine.provide>[0]['actions']>;
@@ -87,6 +89,7 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       // out of time: the reason is the TimeoutError the attempt ends with
       if (t && !t.settled) t.controller?.abort(event.type === 'TIMEOUT' ? event.error : new Error(`task ${context.id} aborted`));
     },
+    markToldStop: ({ context }) => deps.markToldStop(context.id, context.lease),
     deliverEvent: ({ context, event }) => {
       if (event.type !== 'EVENT') return;
       const t = deps.local(context.id, context.lease);

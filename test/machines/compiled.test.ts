@@ -30,6 +30,7 @@ function recorded() {
       deliverEvent: () => log.push('deliverEvent'),
       detachRun: ({ context }) => log.push(`detachRun ${context.run}`),
       reportFinishError: () => log.push('reportFinishError'),
+      markToldStop: () => log.push('markToldStop'),
       releaseTask: () => log.push('releaseTask'),
     },
   });

@@ -80,8 +80,9 @@ describe('task machine: which effects each step asks for (pure)', () => {
   it('STOP while running enters stopping: it aborts the run and gives it abortTimeout to return', () => {
     const [snap, actions] = step(running(), { type: 'STOP' });
     expect(snap.value).toEqual({ RUNNING: 'stopping' });
-    // the run is not restarted or ended by the machine itself: it keeps its chance to return
-    expect(named(actions)).toEqual(['abortRun']);
+    // the run is not restarted or ended by the machine itself: it keeps its chance to return;
+    // the stop is kept in Redis at once, under this claim (so it holds if the worker is cut off)
+    expect(named(actions)).toEqual(['abortRun', 'markToldStop']);
     expect(scheduled(actions)).toEqual({ 'xstate.after.abortTimeout.task.RUNNING.stopping': 100 });
   });
 
@@ -166,7 +167,7 @@ describe('task machine: which effects each step asks for (pure)', () => {
   it('STOP during a reload turns it into a stop', () => {
     const [snap, actions] = step(reloading(), { type: 'STOP' });
     expect(snap.value).toEqual({ RUNNING: 'stopping' });
-    expect(named(actions)).toEqual(['abortRun']);
+    expect(named(actions)).toEqual(['abortRun', 'markToldStop']);
   });
 
   it('the END write going through ends the task: it releases it and aborts nothing', () => {
@@ -271,7 +272,8 @@ describe('task machine: which effects each step asks for (pure)', () => {
       const [told, acts] = step(running(), { type: 'HALT' }, { type: 'STOP' });
       expect(told.value).toBe('halting');
       expect(told.context.toldStop).toBe(true);
-      expect(named(acts)).toEqual([]);
+      // (kept in Redis too, if it still answers: a hand-back or a requeue then ends the task cancelled)
+      expect(named(acts)).toEqual(['markToldStop']);
       expect(scheduled(acts)).toEqual({});
       for (const [report, result, error] of [
         [runDone(0, 'partial'), 'partial', undefined],
@@ -557,6 +559,9 @@ function fakeTask(opts: { honoursAbort?: boolean; finish?: FinishStep[] } = {}) 
       },
       reportFinishError: ({ context }) => {
         actions.push(`reportFinishError:${context.id}`);
+      },
+      markToldStop: ({ context }) => {
+        actions.push(`markToldStop:${context.id}`);
       },
       releaseTask: ({ context }) => {
         actions.push(`releaseTask:${context.id}`);

@@ -834,6 +834,7 @@ function fakeWorker(opts: { claims?: string[][]; probes?: PeerProbe[]; reconcile
       },
       detachRun: ({ context }) => log.taskActions.push(`detachRun:${context.id}`),
       reportFinishError: ({ context }) => log.taskActions.push(`reportFinishError:${context.id}`),
+      markToldStop: ({ context }) => log.taskActions.push(`markToldStop:${context.id}`),
       releaseTask: ({ context }) => log.taskActions.push(`releaseTask:${context.id}`),
     },
   });

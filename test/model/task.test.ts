@@ -240,6 +240,7 @@ async function replay(plan: Plan, n: number, interpreter: 'xstate' | 'compiled')
       deliverEvent: () => actionLog.push('deliverEvent'),
       detachRun: () => actionLog.push('detachRun'),
       reportFinishError: () => actionLog.push('reportFinishError'),
+      markToldStop: () => actionLog.push('markToldStop'),
       releaseTask: () => actionLog.push('releaseTask'),
     },
   });

@@ -442,6 +442,7 @@ const realTask = taskMachine.provide({
     deliverEvent: () => {},
     detachRun: () => {},
     reportFinishError: () => {},
+    markToldStop: () => {},
     releaseTask: () => {},
   },
 });
