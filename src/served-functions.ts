@@ -14,6 +14,12 @@ import { quote } from './quote.js';
 export interface Served {
   workers: number;
   functions: Map<string, number>;
+  /**
+   * how many listed workers have announced nothing (no entry in `workers:functions`): a worker
+   * listed again by its heartbeat (renew.lua) after a monitor pruned it, or after Redis lost its
+   * data, says what it serves only at its next refresh (fetchWorkerInterval): not known yet
+   */
+  unknown: number;
 }
 
 /** one read: the workers listed, and the functions each announced (register.lua) */
@@ -21,7 +27,8 @@ export async function readServed(redis: Connection, keys: Keys): Promise<Served>
   const r = (await redis.multi().smembers(keys.workerSet).hgetall(keys.workerFunctions).exec()) ?? [];
   for (const [e] of r) if (e) throw e;
   const [workers, announced] = r.map(([, v]) => v) as [string[], Record<string, string>];
-  return { workers: workers.length, functions: servedBy(workers, announced) };
+  const unknown = new Set(workers.filter((w) => !Object.hasOwn(announced ?? {}, w))).size;
+  return { workers: workers.length, functions: servedBy(workers, announced), unknown };
 }
 
 /**
@@ -43,9 +50,17 @@ export function servedBy(workers: readonly string[], announced: Record<string, s
   return functions;
 }
 
-/** the warning for a task of `fn` queued while workers run and none of them serves it; undefined when one does, or none runs */
+/**
+ * the warning for a task of `fn` queued while workers run and none of them serves it; undefined
+ * when one does, or none runs, or a listed worker has not said what it serves (it may be `fn`)
+ */
 export function unservedNote(fn: string, served: Served): string | undefined {
-  if (served.workers === 0 || (served.functions.get(fn) ?? 0) > 0) return undefined;
+  if (served.workers === 0 || served.unknown > 0 || (served.functions.get(fn) ?? 0) > 0) return undefined;
   const others = [...served.functions.keys()].filter((name) => name !== fn).map(quote).sort();
   return `no live worker serves function ${quote(fn)}: the task waits until one that does starts; is the name right?${others.length ? ` (served: ${others.join(', ')})` : ''}`;
+}
+
+/** whether a logged line is unservedNote's, as the Client logs it (after the call's name) */
+export function isUnservedNote(text: string): boolean {
+  return /^(submit|submitMany|schedule "[^]*"): no live worker serves function /.test(text);
 }
