@@ -282,6 +282,8 @@ export class Client {
   private callsThisTurn = false;
   /** the functions whose serving workers were looked at once (src/served-functions.ts), up to UNSERVED_LOOKS */
   private readonly looked = new Set<string>();
+  /** the looks (lookWhoServes) not yet answered: close() waits for them beside its QUIT, not before it */
+  private readonly looks = new Set<Promise<void>>();
 
   constructor(options: ClientOptions = {}) {
     if (options === null || typeof options !== 'object') throw new ConfigError('Client options must be an object');
@@ -1458,7 +1460,9 @@ export class Client {
   /**
    * Once per function name (the first `UNSERVED_LOOKS` names), after a call queued work for it:
    * warn in the logger when workers run and none serves it (src/served-functions.ts). Not
-   * awaited by the call; close() waits for it. A read that fails says nothing.
+   * awaited by the call; close() waits for it as it waits for its QUIT, sent after it on the
+   * same connection (not before: a Redis that answers neither would cost close() a second
+   * more). A read that fails says nothing.
    */
   private lookWhoServes(call: string, fns: readonly string[]): void {
     const fresh = [...new Set(fns)].filter((fn) => typeof fn === 'string' && !this.looked.has(fn) && this.looked.size < UNSERVED_LOOKS);
@@ -1470,7 +1474,9 @@ export class Client {
         if (note) this.log.warn(`${call}: ${note}`);
       }
     });
-    this.closeWaitsFor(look.catch(ignore));
+    const settled = look.catch(ignore);
+    this.looks.add(settled);
+    void settled.finally(() => this.looks.delete(settled));
   }
 
   /**
@@ -1557,7 +1563,8 @@ export class Client {
     // whose commands wait there (a cancel) would be cut off (bounded, as the rest)
     await within(1000, this.pipelineSent());
     // Redis unreachable answers no QUIT (the subscriber retries for ever): bounded, then closed
-    await within(1000, Promise.allSettled([this.redis.quit(), this.sub?.quit()]));
+    // (the looks made before close(), written before the QUIT: answered before it)
+    await within(1000, Promise.allSettled([this.redis.quit(), this.sub?.quit(), ...this.looks]));
     this.unguard();
     this.redis.disconnect();
     this.sub?.disconnect();
