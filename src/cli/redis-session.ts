@@ -141,10 +141,14 @@ export async function withClient<T>(inv: Pick<Invocation, 'redis' | 'warn'>, fn:
 /**
  * The command's Client logs its warnings and errors as the command's own warning lines (one
  * each, on stderr): its default logger writes to stdout, where a command's output goes (the id
- * `submit` prints for a script to read). Debug and info say nothing.
+ * `submit` prints for a script to read). Debug and info say nothing; nor does a line `skip`
+ * holds (one the command says otherwise, or that its own note contradicts).
  */
-function warningLines(warn: (text: string) => void): LoggerLike {
-  const line = (...args: unknown[]) => warn(escapeControls(args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : inspect(a, { breakLength: Infinity }))).join(' ')));
+export function warningLines(warn: (text: string) => void, skip: (text: string) => boolean = () => false): LoggerLike {
+  const line = (...args: unknown[]) => {
+    const text = args.map((a) => (a instanceof Error ? a.message : typeof a === 'string' ? a : inspect(a, { breakLength: Infinity }))).join(' ');
+    if (!skip(text)) warn(escapeControls(text));
+  };
   return { debug() {}, info() {}, warn: line, error: line };
 }
 

@@ -15,7 +15,8 @@ import { EndOfEvents, reportEnd, submitAndWait, unwatchedRunning, waitFor } from
 import { PROG } from '../io.js';
 import { fieldOptions, fieldValues, integerOption, parsedOption } from '../options.js';
 import { isProgress, ProgressDisplay } from '../progress.js';
-import { parkedEntry, requireTask, runWithClient, taskNotFound, watchRedis, withClient } from '../redis-session.js';
+import { parkedEntry, requireTask, runWithClient, taskNotFound, warningLines, watchRedis, withClient } from '../redis-session.js';
+import { isUnservedNote } from '../../served-functions.js';
 import { MAX_TIMEOUT, parseBackoff, parseJson, parseRunAt } from '../values.js';
 
 /** what a task carries, for `submit` and `schedule` alike (the library's SubmitOptions) */
@@ -80,6 +81,12 @@ async function runSubmit(inv: Invocation): Promise<number> {
   if (v.delay !== undefined) options.delay = v.delay as number;
   if (v.runAt !== undefined) options.runAt = v.runAt as number;
   if (typeof v.key === 'string') options.key = v.key;
+  // The Client's warning of a function no live worker serves (src/served-functions.ts) is not
+  // said with --wait, whose wait says it of the task (follow.ts explainWait), nor after a submit
+  // that queued nothing new: the task it names has ended, or is another's (said first). (Its
+  // read is answered a round trip after the submit: `unsaid` is set by then.)
+  let unsaid = wait;
+  const logger = warningLines(inv.warn, (t) => unsaid && isUnservedNote(t));
   return withClient(inv, async (client) => {
     // A submit that queues nothing new gives an id back all the same, which alone looked like a
     // new submission: a key another task holds (told by the id drawn here), or an --id whose very
@@ -104,6 +111,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
       const drawn = options.id ?? client.drawId({ group: options.group, key: options.key });
       const taskId = await client.submit(fn, data, { ...options, id: drawn });
       const note = unchanged(taskId, drawn);
+      if (note) unsaid = true;
       if (note) inv.warn(`${note}; its id follows`);
       io.stdout.write(taskId + '\n');
       return 0;
@@ -121,7 +129,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
       return taskId;
     };
     return reportEnd(io, await submitAndWait(io, client, id, timeout, fn, submit));
-  }, fieldValues(CLIENT_FIELDS, v));
+  }, { ...fieldValues(CLIENT_FIELDS, v), logger });
 }
 
 /**
