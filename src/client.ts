@@ -1465,7 +1465,8 @@ export class Client {
    * more). A read that fails says nothing.
    */
   private lookWhoServes(call: string, fns: readonly string[]): void {
-    const fresh = [...new Set(fns)].filter((fn) => typeof fn === 'string' && !this.looked.has(fn) && this.looked.size < UNSERVED_LOOKS);
+    // (the room left counted before any is taken: one submitMany of many names takes no more than it)
+    const fresh = [...new Set(fns)].filter((fn) => typeof fn === 'string' && !this.looked.has(fn)).slice(0, Math.max(0, UNSERVED_LOOKS - this.looked.size));
     if (fresh.length === 0 || this.closed) return;
     for (const fn of fresh) this.looked.add(fn);
     const look = readServed(this.redis, this.keys).then((served) => {
