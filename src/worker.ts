@@ -28,7 +28,7 @@ import { EventOutbox } from './effects/event-outbox.js';
 import { formatEvent, lastEventArg, parseControl, parseEntry, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, wellFormed, type TaskEntry } from './wire.js';
 import { replicaShortfall, replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, waitForWork, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
-import { handBack, handBackRemembered, markToldStop, reassert, renewLeases, type HeldLease, type RememberedTask } from './effects/leases.js';
+import { handBack, handBackRemembered, reassert, renewLeases, type HeldLease, type RememberedTask } from './effects/leases.js';
 import { attemptsOf } from './retry-policy.js';
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
@@ -1403,11 +1403,7 @@ export class Worker extends MeteredProcess {
         },
         // control messages kept for the retry its END might have carried (onMessage): none came
         partOf: (id) => this.partOf(id),
-        // (a stop heard during an outage is not kept: the END, written as stopped once Redis
-        // answers, says it; a heartbeat's renew reports a mark Redis already has)
-        markToldStop: (id, lease) => {
-          markToldStop(this.redis, this.partOf(id).keys, { id, lease }).catch((e: Error) => log.debug(`task ${quote(id)}: its stop could not be kept in Redis: ${e.message}`));
-        },
+        redis: this.redis,
         fn: (name) => this.functions.get(name),
         // A reload's re-read, with whose the claim is in the same call. Not answered (Redis lost,
         // or silent past a command's timeout), the new run takes the data the worker holds, as

@@ -11,6 +11,9 @@ import type { LoggerLike } from '../logger.js';
 import type { WorkerTelemetry } from '../telemetry/worker-telemetry.js';
 import { NOT_RETRIED, type EndBatch, type EndingOutcome, type EndWritten } from './end-batch.js';
 import type { EventOutbox } from './event-outbox.js';
+import { markToldStop } from './leases.js';
+import type { Keys } from '../keys.js';
+import type { Connection } from '../redis.js';
 import { TaskStoppedError } from '../errors.js';
 import { MAX_ERROR_FIELD_BYTES, MAX_RETRIED_ERROR_FIELD_BYTES, safeJson, serializeError } from '../wire.js';
 import { backoffDelay } from '../retry-policy.js';
@@ -27,8 +30,10 @@ export interface TaskActionDeps {
   adopt(id: string, lease: string): LocalTask | undefined;
   /** forget this claim's record (its machine is over) */
   release(t: LocalTask): void;
-  /** the partition a task runs from: its events' outbox and its ENDs' batch */
-  partOf(id: string): { outbox: EventOutbox; ends: EndBatch };
+  /** the partition a task runs from: its keys, its events' outbox and its ENDs' batch */
+  partOf(id: string): { keys: Keys; outbox: EventOutbox; ends: EndBatch };
+  /** the worker's command connection */
+  redis: Connection;
   fn(name: string): TaskFunction | undefined;
   /** a reload's re-read of the claim's hash: its `data` now, and whether the claim is gone (task-runner.ts) */
   reread(t: LocalTask): Promise<{ raw: string | null; gone?: boolean }>;
@@ -42,8 +47,6 @@ export interface TaskActionDeps {
    * reconciled yet, when no one can tell
    */
   confirmLease(t: LocalTask): Promise<boolean>;
-  /** keep a stop heard for this claim in Redis (told-stop.lua); not awaited, a failure logged */
-  markToldStop(id: string, lease: string): void;
 }
 
 type TaskActions = NonNullable<Parameters<typeof taskMachine.provide>[0]['actions']>;
@@ -89,7 +92,13 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       // out of time: the reason is the TimeoutError the attempt ends with
       if (t && !t.settled) t.controller?.abort(event.type === 'TIMEOUT' ? event.error : new Error(`task ${context.id} aborted`));
     },
-    markToldStop: ({ context }) => deps.markToldStop(context.id, context.lease),
+    // (not awaited: a stop heard during an outage is not kept, its END written as stopped once
+    // Redis answers says it; a heartbeat's renew reports a mark Redis already has)
+    markToldStop: ({ context }) => {
+      markToldStop(deps.redis, deps.partOf(context.id).keys, { id: context.id, lease: context.lease }).catch((e: Error) =>
+        log.debug(`task ${quote(context.id)}: its stop could not be kept in Redis: ${e.message}`),
+      );
+    },
     deliverEvent: ({ context, event }) => {
       if (event.type !== 'EVENT') return;
       const t = deps.local(context.id, context.lease);
