@@ -232,6 +232,8 @@ export const CLIENT_PATIENCE_MS = 10_000;
 
 /** how many function names a Client looks up the serving workers of (lookWhoServes): a producer that makes names up as it goes costs no read past these */
 const UNSERVED_LOOKS = 1000;
+/** how long after a look that could not tell (no worker listed yet) a name may be looked at again */
+const UNSERVED_LOOK_AGAIN_MS = 10_000;
 
 export class Client {
   readonly config: RedisConfig;
@@ -280,8 +282,12 @@ export class Client {
   private issuing?: Promise<void>;
   /** a call other than a submit was made in this turn of the event loop (submitsFirst) */
   private callsThisTurn = false;
-  /** the functions whose serving workers were looked at once (src/served-functions.ts), up to UNSERVED_LOOKS */
-  private readonly looked = new Set<string>();
+  /**
+   * the function names whose serving workers were looked at (src/served-functions.ts), up to
+   * UNSERVED_LOOKS: each with when it may be looked at again (performance.now() ms; Infinity
+   * once the workers said, serving it or not)
+   */
+  private readonly looked = new Map<string, number>();
   /** the looks (lookWhoServes) not yet answered: close() waits for them beside its QUIT, not before it */
   private readonly looks = new Set<Promise<void>>();
 
@@ -1459,18 +1465,29 @@ export class Client {
 
   /**
    * Once per function name (the first `UNSERVED_LOOKS` names), after a call queued work for it:
-   * warn in the logger when workers run and none serves it (src/served-functions.ts). Not
+   * warn in the logger when workers run and none serves it (src/served-functions.ts). A look
+   * that found no worker, or a listed one that has not said what it serves, says nothing, and
+   * the name is looked at again at its next call from UNSERVED_LOOK_AGAIN_MS on (a producer
+   * started with its workers submits before they are listed: its misspelt name was never
+   * looked at again). Not
    * awaited by the call; close() waits for it as it waits for its QUIT, sent after it on the
    * same connection (not before: a Redis that answers neither would cost close() a second
    * more). A read that fails says nothing.
    */
   private lookWhoServes(call: string, fns: readonly string[]): void {
     // (the room left counted before any is taken: one submitMany of many names takes no more than it)
-    const fresh = [...new Set(fns)].filter((fn) => typeof fn === 'string' && !this.looked.has(fn)).slice(0, Math.max(0, UNSERVED_LOOKS - this.looked.size));
-    if (fresh.length === 0 || this.closed) return;
-    for (const fn of fresh) this.looked.add(fn);
+    const now = performance.now();
+    const unique = [...new Set(fns)].filter((fn) => typeof fn === 'string');
+    const again = unique.filter((fn) => (this.looked.get(fn) ?? Infinity) <= now);
+    const fresh = unique.filter((fn) => !this.looked.has(fn)).slice(0, Math.max(0, UNSERVED_LOOKS - this.looked.size));
+    const names = [...again, ...fresh];
+    if (names.length === 0 || this.closed) return;
+    // (not looked at again until this look is answered, nor for a while after it said nothing)
+    for (const fn of names) this.looked.set(fn, Infinity);
     const look = readServed(this.redis, this.keys).then((served) => {
-      for (const fn of fresh) {
+      const undecided = served.workers === 0 || served.unknown > 0;
+      for (const fn of names) {
+        if (undecided) this.looked.set(fn, performance.now() + UNSERVED_LOOK_AGAIN_MS);
         const note = unservedNote(fn, served);
         if (note) this.log.warn(`${call}: ${note}`);
       }

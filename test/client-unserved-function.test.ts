@@ -80,4 +80,22 @@ describe('a Client queuing work while no worker runs', () => {
     await client.close();
     expect(warnings).toEqual([]);
   });
+
+  it('looks again at a later call, 10 s on, once workers run: a producer started with its workers is told of its misspelt name', async () => {
+    const { client, warnings, redis } = await swarm();
+    await client.submit('resise', 1);
+    const worker = new Worker({ port: 0, redis, logger: quiet });
+    worker.addTaskFunction('resize', (t) => t.data);
+    await worker.start();
+    cleanup.push(() => worker.stop());
+    // (within the 10 s: not looked at again, a read per call would be one per submit)
+    await client.submit('resise', 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(warnings).toEqual([]);
+    await new Promise((r) => setTimeout(r, 10_000));
+    await client.submit('resise', 3);
+    await client.submit('resise', 4);
+    await client.close();
+    expect(warnings).toEqual(['submit: no live worker serves function "resise": the task waits until one that does starts; is the name right? (served: "resize")']);
+  }, 30_000);
 });
