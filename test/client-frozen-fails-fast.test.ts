@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { Client, RedisUnavailableError } from '../src/index.js';
 import { startRedis, type RedisServer } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { clientThroughProxy, timed } from './helpers/client-down.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -18,16 +18,6 @@ afterEach(async () => {
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** how long a call took to settle, and how */
-async function timed<T>(call: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const t0 = performance.now();
-  try {
-    const value = await call;
-    return { ms: performance.now() - t0, value };
-  } catch (error) {
-    return { ms: performance.now() - t0, error };
-  }
-}
 
 /** `call` made again every 20 ms until it succeeds; how long that took */
 async function firstSuccess<T>(call: () => Promise<T>, withinMs: number): Promise<{ ms: number; value: T }> {
@@ -90,12 +80,7 @@ describe('a Client whose Redis goes silent with the connection open', () => {
   }, 40_000);
 
   it('a network that drops packets: the same, and calls run again once it carries them', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const proxy = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => proxy.close());
-    const c = new Client({ redis: { ...server.options(), port: proxy.port } });
-    cleanup.push(() => c.close());
+    const { server, proxy, c } = await clientThroughProxy(cleanup);
     await silence(
       c,
       server,

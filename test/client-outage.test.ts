@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { Client, RedisUnavailableError } from '../src/index.js';
-import { clientWithRedisKilled } from './helpers/client-down.js';
+import { clientWithRedisKilled, timed } from './helpers/client-down.js';
 import { startRedis, until } from './helpers/redis-server.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -18,16 +18,6 @@ afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
 
-/** how long a call took to settle, and how */
-async function timed<T>(call: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const t0 = Date.now();
-  try {
-    const value = await call;
-    return { ms: Date.now() - t0, value };
-  } catch (error) {
-    return { ms: Date.now() - t0, error };
-  }
-}
 
 /** a client that has queued a task (`id`), its Redis then frozen (SIGSTOP: it holds the connection and answers nothing) */
 async function clientWithRedisFrozen() {

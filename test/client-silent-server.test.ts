@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_PATIENCE_MS } from '../src/client.js';
 import { Client, RedisUnavailableError } from '../src/index.js';
 import { freePort, spawnRedis } from '../tools/redis-process.js';
+import { timed } from './helpers/client-down.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -48,16 +49,6 @@ async function silentListener(port: number, firstReply?: string): Promise<{ clos
   return { close, connections: () => accepted };
 }
 
-/** how long a call took to settle, and how */
-async function timed<T>(call: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const t0 = performance.now();
-  try {
-    const value = await call;
-    return { ms: performance.now() - t0, value };
-  } catch (error) {
-    return { ms: performance.now() - t0, error };
-  }
-}
 
 async function realRedisOn(port: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'task-swarm-silent-'));

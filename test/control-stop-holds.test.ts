@@ -12,7 +12,7 @@
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { Client, Worker } from '../src/index.js';
+import { Client, Worker, type RedisOptions } from '../src/index.js';
 import { runningOnWorkerProcess, startQuickMonitor } from './helpers/queued-again.js';
 import { spawnWorker } from './helpers/processes.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
@@ -37,6 +37,18 @@ function longFunction() {
       });
     });
   return { seen, fn };
+}
+
+/** task `id`, whose worker died: a monitor ends it cancelled, and another worker of its function `fn`, idle, never runs it again */
+async function expectCancelledByMonitor(o: RedisOptions, c: Client, id: string, fn: string): Promise<void> {
+  const other = longFunction();
+  const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100 });
+  w.addTaskFunction(fn, other.fn);
+  cleanup.push(() => w.stop());
+  await w.start();
+  await startQuickMonitor(o, cleanup);
+  expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'cancelled' });
+  expect(other.seen.runs).toBe(0);
 }
 
 describe('a control stop of a running task whose message is lost', () => {
@@ -68,15 +80,7 @@ describe('a control stop of a running task whose message is lost', () => {
     dead.proc.kill('SIGSTOP');
     await c.control(id, 'stop');
     await dead.kill('SIGKILL');
-    // another worker of its function, idle: a task requeued would run here again
-    const other = longFunction();
-    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100 });
-    w.addTaskFunction('sleep', other.fn);
-    cleanup.push(() => w.stop());
-    await w.start();
-    await startQuickMonitor(o, cleanup);
-    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'cancelled' });
-    expect(other.seen.runs).toBe(0);
+    await expectCancelledByMonitor(o, c, id, 'sleep');
   }, 30_000);
 });
 
@@ -97,14 +101,7 @@ describe('a stop published by another client (a raw PUBLISH on the control chann
     await new Promise((r) => setTimeout(r, 200));
     dead.proc.kill('SIGSTOP');
     await dead.kill('SIGKILL');
-    const other = longFunction();
-    const w = new Worker({ port: 0, redis: o, heartbeatInterval: 100 });
-    w.addTaskFunction('stubborn', other.fn);
-    cleanup.push(() => w.stop());
-    await w.start();
-    await startQuickMonitor(o, cleanup);
-    expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ state: 'END', outcome: 'cancelled' });
-    expect(other.seen.runs).toBe(0);
+    await expectCancelledByMonitor(o, c, id, 'stubborn');
   }, 30_000);
 });
 

@@ -10,9 +10,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Client } from '../src/index.js';
-import { startRedis } from './helpers/redis-server.js';
-import { startProxy } from './helpers/tcp-proxy.js';
+import { clientThroughProxy } from './helpers/client-down.js';
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -22,12 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a call past its patience that is not the oldest call written', () => {
   it('a handshake call of a connection closed before it was ready does not make a healthy connection refuse calls', async () => {
-    const server = await startRedis();
-    cleanup.push(() => server.stop());
-    const proxy = await startProxy('127.0.0.1', server.port);
-    cleanup.push(() => proxy.close());
-    const c = new Client({ redis: { ...server.options(), port: proxy.port } });
-    cleanup.push(() => c.close());
+    const { proxy, c } = await clientThroughProxy(cleanup);
     const redis = (c as unknown as { redis: Redis }).redis;
     // (a submit records the swarm's layout: a read then is one call)
     await c.submit('nobody-serves-this', 0, { id: 'before' });

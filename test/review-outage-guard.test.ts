@@ -11,7 +11,7 @@ import { resolveRedisConfig } from '../src/config.js';
 import { guardOutage } from '../src/outage-guard.js';
 import { connect } from '../src/redis.js';
 import { Client, RedisUnavailableError } from '../src/index.js';
-import { clientWithRedisKilled } from './helpers/client-down.js';
+import { clientThroughProxy, clientWithRedisKilled } from './helpers/client-down.js';
 import { startRedis, until } from './helpers/redis-server.js';
 import { replyLost, startProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
@@ -64,16 +64,6 @@ describe('Client calls made one after another during an outage', () => {
   }, 40_000);
 });
 
-/** a Client reaching a private Redis through a proxy */
-async function clientThroughProxy(): Promise<{ proxy: TcpProxy; c: Client }> {
-  const server = await startRedis();
-  cleanup.push(() => server.stop());
-  const proxy = await startProxy('127.0.0.1', server.port);
-  cleanup.push(() => proxy.close());
-  const c = new Client({ redis: { ...server.options(), port: proxy.port } });
-  cleanup.push(() => c.close());
-  return { proxy, c };
-}
 
 /**
  * The network goes silent: `written()` is written (its answer never comes) and `held()`, made
@@ -95,7 +85,7 @@ async function closeBehindWrittenCall<A, B>(proxy: TcpProxy, written: () => Prom
 
 describe('Client calls made after the connection closed, while a call written before it waits for its answer', () => {
   it('each waits its own patience, not behind that call', async () => {
-    const { proxy, c } = await clientThroughProxy();
+    const { proxy, c } = await clientThroughProxy(cleanup);
     const id = await c.submit('nobody-serves-this', 1);
     await closeBehindWrittenCall(proxy, () => c.cancel(id), () => c.cancel(id));
     await sleep(1000);
@@ -110,7 +100,7 @@ describe('Client calls made after the connection closed, while a call written be
 
 describe('a Client call held behind one written before the connection closed, and one made after the close', () => {
   it('reach Redis in the order they were made: a cancel, then a submit with its dedupe key, finds the key free', async () => {
-    const { proxy, c } = await clientThroughProxy();
+    const { proxy, c } = await clientThroughProxy(cleanup);
     const other = await c.submit('nobody-serves-this', 1);
     const old = await c.submit('nobody-serves-this', 'old', { key: 'k' });
     const [written, cancelled] = await closeBehindWrittenCall(proxy, () => c.cancel(other), () => c.cancel(old));

@@ -1,12 +1,17 @@
 /**
- * A Client on a private Redis with AOF, one task submitted, then Redis SIGKILLed: the start of
- * every test of a Client's calls through an outage. `server.start()` brings Redis back with what
- * it had written.
+ * The starts of the tests of a Client's calls through an outage, and how they time its calls.
  */
 import { Client } from '../../src/index.js';
 import { startRedis, type RedisServer } from './redis-server.js';
+import { startProxy, type TcpProxy } from './tcp-proxy.js';
 
-export async function clientWithRedisKilled(cleanup: (() => Promise<unknown> | unknown)[]): Promise<{ server: RedisServer; c: Client }> {
+type Cleanup = (() => Promise<unknown> | unknown)[];
+
+/**
+ * A Client on a private Redis with AOF, one task submitted, then Redis SIGKILLed.
+ * `server.start()` brings Redis back with what it had written.
+ */
+export async function clientWithRedisKilled(cleanup: Cleanup): Promise<{ server: RedisServer; c: Client }> {
   const server = await startRedis({ appendonly: true });
   cleanup.push(() => server.stop());
   const c = new Client({ redis: server.options() });
@@ -14,4 +19,26 @@ export async function clientWithRedisKilled(cleanup: (() => Promise<unknown> | u
   await c.submit('x', 1);
   await server.kill();
   return { server, c };
+}
+
+/** a Client reaching a private Redis through a proxy (which can drop, reset or hold the connection) */
+export async function clientThroughProxy(cleanup: Cleanup): Promise<{ server: RedisServer; proxy: TcpProxy; c: Client }> {
+  const server = await startRedis();
+  cleanup.push(() => server.stop());
+  const proxy = await startProxy('127.0.0.1', server.port);
+  cleanup.push(() => proxy.close());
+  const c = new Client({ redis: { ...server.options(), port: proxy.port } });
+  cleanup.push(() => c.close());
+  return { server, proxy, c };
+}
+
+/** how long a call took to settle, and how */
+export async function timed<T>(call: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
+  const t0 = performance.now();
+  try {
+    const value = await call;
+    return { ms: performance.now() - t0, value };
+  } catch (error) {
+    return { ms: performance.now() - t0, error };
+  }
 }
