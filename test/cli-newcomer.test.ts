@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { Monitor, Worker } from '../src/index.js';
+import { Client, Monitor, Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
 import { cliSwarm, expectOneLine, runMain } from './helpers/cli.js';
 
@@ -164,6 +164,37 @@ describe('submit --id of a task submitted before, the very same', () => {
       expect(await s.run('submit', 'report', '{"day":2}', '--id', 'nightly-2')).toMatchObject({ code: 0, stdout: 'nightly-2\n', stderr: '' });
     } finally {
       await worker.stop();
+      await s.client.close();
+    }
+  });
+
+  it('whose ended hash went (its retention ran out) between the read and the submit: queued anew, and not said to be nothing new', async () => {
+    const s = swarm();
+    try {
+      const worker = new Worker({ port: 0, redis: { ...server.options(), keyPrefix: s.prefix }, logger: quiet });
+      worker.addTaskFunction('report', (t) => t.data);
+      await worker.start();
+      expect((await s.run('submit', 'report', '{"day":1}', '--id', 'nightly-3', '--wait')).code).toBe(0);
+      await worker.stop();
+      // the command's read sees the task ended; its hash is gone (as when its endRetention runs
+      // out) right after that read, before the submit
+      const get = Client.prototype.get;
+      let reads = 0;
+      Client.prototype.get = async function (this: Client, id: string) {
+        const t = await get.call(this, id);
+        if (id === 'nightly-3' && ++reads === 1) await redis.del(`${s.prefix}task-nightly-3`);
+        return t;
+      };
+      let again;
+      try {
+        again = await s.run('submit', 'report', '{"day":1}', '--id', 'nightly-3');
+      } finally {
+        Client.prototype.get = get;
+      }
+      expect(again).toMatchObject({ code: 0, stdout: 'nightly-3\n' });
+      expect(again.stderr).not.toMatch(/nothing new submitted/);
+      expect(await s.client.get('nightly-3')).toMatchObject({ state: 'QUEUED' });
+    } finally {
       await s.client.close();
     }
   });

@@ -93,9 +93,13 @@ async function runSubmit(inv: Invocation): Promise<number> {
     // same task was submitted before (told by reading it first; it may have ended long ago).
     // stderr says which it was.
     const before = options.id !== undefined ? await client.get(options.id).catch(() => null) : null;
-    const unchanged = (given: string, drawn: string): string | undefined => {
+    const unchanged = async (given: string, drawn: string): Promise<string | undefined> => {
       if (given !== drawn && options.key !== undefined) return `key ${quote(options.key)} is held by task ${quote(given)} (queued, delayed or running): nothing new submitted`;
       if (given === drawn && before) {
+        // (read before the submit: an ended task's hash whose retention ran out in between was
+        // gone when the submit ran, which then queued the task anew, and it will run: said as
+        // "nothing new", the user was told it would not. Read again, it is not ended)
+        if (before.state === 'END' && (await client.get(given).catch(() => before))?.state !== 'END') return undefined;
         const now = before.state === 'END' ? `ended ${before.outcome ?? '?'}` : before.state;
         return `task ${quote(given)} was submitted before, the very same task (${now}): nothing new submitted`;
       }
@@ -110,7 +114,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
       if (options.key !== undefined) checkKey('submit: key', options.key);
       const drawn = options.id ?? client.drawId({ group: options.group, key: options.key });
       const taskId = await client.submit(fn, data, { ...options, id: drawn });
-      const note = unchanged(taskId, drawn);
+      const note = await unchanged(taskId, drawn);
       if (note) unsaid = true;
       if (note) inv.warn(`${note}; its id follows`);
       io.stdout.write(taskId + '\n');
@@ -125,7 +129,7 @@ async function runSubmit(inv: Invocation): Promise<number> {
     const id = options.id ?? client.drawId({ group: options.group, key: options.key });
     const submit = async () => {
       const taskId = await client.submit(fn, data, { ...options, id });
-      io.stderr.write(`${unchanged(taskId, id) ?? `submitted ${escapeControls(taskId)}`}; waiting for its end\n`);
+      io.stderr.write(`${(await unchanged(taskId, id)) ?? `submitted ${escapeControls(taskId)}`}; waiting for its end\n`);
       return taskId;
     };
     return reportEnd(io, await submitAndWait(io, client, id, timeout, fn, submit));
