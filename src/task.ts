@@ -88,6 +88,13 @@ export interface LocalTask {
    * lost, a halt): what it emits after its function returned is told as late, not sent
    */
   endedHere?: boolean;
+  /**
+   * this claim was told to stop (its machine took a STOP): the task is to be marked `cancelling`
+   * in Redis under its lease (told-stop.lua), and marked again at a heartbeat whose renew does not
+   * report the mark (the call failed, Redis not answering; or Redis lost the hash and it was
+   * re-asserted from memory, without it)
+   */
+  toldStop?: boolean;
   /** the partition it was claimed from (src/partitions.ts; 0 with one) */
   part: number;
   /**

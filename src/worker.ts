@@ -28,7 +28,7 @@ import { EventOutbox } from './effects/event-outbox.js';
 import { formatEvent, lastEventArg, parseControl, parseEntry, STATE_EVENT, WATCH_CONTROL, WATCH_TTL, wellFormed, type TaskEntry } from './wire.js';
 import { replicaShortfall, replicated } from './effects/durable.js';
 import { claim, finishAndClaim, NO_CLAIM, parkClaimed, recoverClaims, waitAndClaim, waitForWork, type ClaimReply, type ClaimRequest, type ClaimResult, type Unrunnable } from './effects/queue.js';
-import { handBack, handBackRemembered, reassert, renewLeases, type HeldLease, type RememberedTask } from './effects/leases.js';
+import { handBack, handBackRemembered, keepToldStop, reassert, renewLeases, type HeldLease, type RememberedTask } from './effects/leases.js';
 import { attemptsOf } from './retry-policy.js';
 import { ClaimLedger } from './claim-ledger.js';
 import { within } from './within.js';
@@ -757,6 +757,7 @@ export class Worker extends MeteredProcess {
         held: undefined,
         lateEmitTold: undefined,
         endedHere: undefined,
+        toldStop: undefined,
         part: part.index,
         epoch: claimedUnder,
       };
@@ -1202,6 +1203,15 @@ export class Worker extends MeteredProcess {
     for (const h of held) {
       const t = current(h.id);
       if (t && !lost.includes(h.id)) t.epoch = r.epoch;
+    }
+    // told to stop here, and Redis does not have the mark under this claim (the call that was
+    // to write it failed, or Redis lost the hash and it was re-asserted without it): marked again
+    if (held.some((h) => current(h.id)?.toldStop)) {
+      const marked = new Set(r.cancelled);
+      for (const h of held) {
+        const t = current(h.id);
+        if (t?.toldStop && !marked.has(h.id) && !lost.includes(h.id)) keepToldStop(this.redis, part.keys, { id: t.id, lease: t.lease }, this.log);
+      }
     }
     // (read again after the re-assertions' waits: a task that ended meanwhile, or whose id was
     // claimed here again under another lease, is not the claim this answer was about; told lost,

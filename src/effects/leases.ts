@@ -7,6 +7,8 @@ import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
 import { within } from '../within.js';
 import type { OwnerEntry } from '../address-owners.js';
+import type { LoggerLike } from '../logger.js';
+import { quote } from '../quote.js';
 
 export interface HeldLease {
   id: string;
@@ -112,6 +114,11 @@ export async function handBackRemembered(
 /** mark the task `cancelling` under this claim: a stop heard on its control channel holds if the worker is cut off before its END (told-stop.lua); false when the claim no longer runs it */
 export async function markToldStop(redis: Connection, keys: Keys, held: HeldLease): Promise<boolean> {
   return (await runScript(redis, 'told-stop', [keys.task(held.id)], [held.lease])) === 1;
+}
+
+/** markToldStop, not awaited: a failure is logged, and the worker's next heartbeat marks again what Redis does not have */
+export function keepToldStop(redis: Connection, keys: Keys, held: HeldLease, log: LoggerLike): void {
+  markToldStop(redis, keys, held).catch((e: Error) => log.debug(`task ${quote(held.id)}: its stop could not be kept in Redis yet (marked again at a heartbeat): ${e.message}`));
 }
 
 export interface OutgoingEvent {

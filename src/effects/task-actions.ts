@@ -11,7 +11,7 @@ import type { LoggerLike } from '../logger.js';
 import type { WorkerTelemetry } from '../telemetry/worker-telemetry.js';
 import { NOT_RETRIED, type EndBatch, type EndingOutcome, type EndWritten } from './end-batch.js';
 import type { EventOutbox } from './event-outbox.js';
-import { markToldStop } from './leases.js';
+import { keepToldStop } from './leases.js';
 import type { Keys } from '../keys.js';
 import type { Connection } from '../redis.js';
 import { TaskStoppedError } from '../errors.js';
@@ -84,6 +84,7 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       }
     }
   };
+  const keepStop = (id: string, lease: string) => keepToldStop(deps.redis, deps.partOf(id).keys, { id, lease }, log);
   /** per claim (id and lease) whose END failed: when it was last logged, and the tries since */
   const endFailures = new Map<string, { reported: number; since: number }>();
   return {
@@ -92,12 +93,16 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       // out of time: the reason is the TimeoutError the attempt ends with
       if (t && !t.settled) t.controller?.abort(event.type === 'TIMEOUT' ? event.error : new Error(`task ${context.id} aborted`));
     },
-    // (not awaited: a stop heard during an outage is not kept, its END written as stopped once
-    // Redis answers says it; a heartbeat's renew reports a mark Redis already has)
+    // Once a claim: a STOP heard again (while halting) sends nothing more. Not awaited: a stop
+    // heard during an outage, its call refused, is marked again by the first heartbeat Redis
+    // answers, as one whose mark Redis lost (src/worker.ts, renewIn). The END is written only
+    // once the function heeds the stop, up to abortTimeout later: a worker cut off or killed
+    // meanwhile left the task to run again elsewhere, though it had heard the stop.
     markToldStop: ({ context }) => {
-      markToldStop(deps.redis, deps.partOf(context.id).keys, { id: context.id, lease: context.lease }).catch((e: Error) =>
-        log.debug(`task ${quote(context.id)}: its stop could not be kept in Redis: ${e.message}`),
-      );
+      const t = deps.local(context.id, context.lease);
+      if (t?.toldStop) return;
+      if (t) t.toldStop = true;
+      keepStop(context.id, context.lease);
     },
     deliverEvent: ({ context, event }) => {
       if (event.type !== 'EVENT') return;
