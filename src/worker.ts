@@ -54,6 +54,14 @@ export type WorkerOptions = ProcessOptions<typeof WORKER_FIELDS>;
 
 /** a claim's name among the records of old claims kept aside (`replaced`): its task's id and its lease */
 const claimKey = (id: string, lease: string) => `${id}\n${lease}`;
+/** a control message that is a stop (as parseControl reads it; junk is none) */
+const isStop = (message: string): boolean => {
+  try {
+    return parseControl(message).command === 'stop';
+  } catch {
+    return false;
+  }
+};
 
 /** how long to wait for a retried END write after a Redis error */
 const FINISH_RETRY_MS = 500;
@@ -1608,7 +1616,19 @@ export class Worker extends MeteredProcess {
             // retry, which that script may have made RUNNING already (a retry without backoff is
             // claimed again in the script that writes it). Kept too, for that claim, which gets it
             // only if it was heard after the claim's request left.
-            if (t.settled) this.early.keep(part.index, id, message);
+            if (t.settled) {
+              this.early.keep(part.index, id, message);
+              // Told to stop once its function returned (its machine takes no STOP now): the
+              // task is still RUNNING in Redis under this claim, and is marked, so that the stop
+              // holds as one sent through the Client does: a retry's END is not written as a
+              // retry (finish.lua), and a worker cut off before its END leaves it cancelled, not
+              // to run again. (Else a retry's END resent as Redis came back, after the stop was
+              // heard, carried a claim the kept stop could not reach: the next attempt ran.)
+              if (isStop(message) && !t.toldStop) {
+                t.toldStop = true;
+                keepToldStop(this.redis, part.keys, { id, lease: t.lease }, this.log);
+              }
+            }
             this.hearControl(t, message, sendBack);
           };
           this.sub.on('pmessage', onMessage);

@@ -197,6 +197,10 @@ export function taskActions(deps: TaskActionDeps): TaskActions {
       }
       // a retry waits the task's backoff, from Redis's clock (finish.lua adds it to its now)
       const outcome: EndingOutcome = context.outcome === 'retry' ? `retry:${backoffDelay(mine?.entry.backoff, context.attempt)}` : (context.outcome ?? 'failed');
+      // told to stop once its function had failed (the END on its way, or tried again as Redis
+      // came back): marked first, on the same connection, so the retry is not written, as a stop
+      // through the Client has it (finish.lua answers NOT_RETRIED)
+      if (mine?.toldStop && context.outcome === 'retry') keepStop(context.id, context.lease);
       if (mine) telemetry.ending(mine, context.outcome ?? 'failed');
       const settled = (answer: EndWritten) => {
         const written = answer !== false;
