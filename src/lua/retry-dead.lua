@@ -14,8 +14,9 @@
   Returns 1 when requeued, 0 when there is no entry with that key (retried or purged already).
   An entry parked for what its own bytes are (not JSON, no id, an id that is none, no function,
   an option that is none: `refusedAsIs` in lib/park-codes.lua), or that holds no entry at all
-  (a task whose entry was removed by hand), is refused with an error and left as it is: queued
-  again, it would be parked again at once, under a new key.
+  (a task whose entry was removed by hand), or a duplicate whose id's task is still there, is
+  refused with an error and left as it is: queued again, it would be parked again at once, under
+  a new key.
 ]]
 --@include lib/now.lua
 --@include lib/fields.lua
@@ -35,6 +36,11 @@ if letter.truncated then return redis.error_reply('dead letter ' .. ARGV[1] .. '
 if letter.raw == '' then return redis.error_reply('dead letter ' .. ARGV[1] .. ' holds no entry (its task had none left to run): nothing to queue again; purge it, and send the task again') end
 local code = PARK_CODES[letter.reason]
 if code and code.refusedAsIs then return redis.error_reply('dead letter ' .. ARGV[1] .. ' was parked for ' .. letter.reason .. ', which its entry is as it stands: queued again, it would be parked again; purge it, and send the task again, fixed') end
+-- a duplicate's id is another task's: queued again while that task is there, it is parked again
+-- at once, under a new key (the retry said it was queued)
+if letter.reason == 'duplicate' and type(letter.id) == 'string' and redis.call('EXISTS', ARGV[2] .. letter.id) == 1 then
+  return redis.error_reply('dead letter ' .. ARGV[1] .. ' was parked for duplicate: its id is task ' .. letter.id .. "'s, which is still there; queued again, it would be parked again; purge it, or retry it once that task is gone")
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])

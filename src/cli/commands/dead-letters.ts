@@ -79,7 +79,8 @@ export const DEAD_LETTER_COMMANDS: CommandSpec[] = [
     details:
       'Exit status 1 when nothing was retried: no letter has that key (retried, purged or dropped already), or its entry\n' +
       'is refused as it stands (not JSON, no id or function, a bad option, kept cut at 4 KB, or no entry at all: a task\n' +
-      'whose entry was removed by hand), which would only be parked again; the line says which. Purge such a letter\n' +
+      'whose entry was removed by hand; a duplicate while the task whose id it holds is there), which would only be\n' +
+      'parked again; the line says which. Purge such a letter\n' +
       'and send the task again, fixed.',
     args: [deadKey('retry-dead')],
     run: onDead((client, key) => client.retryDead(key), 'requeued'),
