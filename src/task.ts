@@ -88,6 +88,8 @@ export interface LocalTask {
    * lost, a halt): what it emits after its function returned is told as late, not sent
    */
   endedHere?: boolean;
+  /** how many events this claim has published (each event's `seq`: emit.lua publishes each once, though sent again) */
+  emitted?: number;
   /**
    * this claim was told to stop (its machine took a STOP): the task is to be marked `cancelling`
    * in Redis under its lease (told-stop.lua), and marked again at a heartbeat whose renew does not

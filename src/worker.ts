@@ -766,6 +766,7 @@ export class Worker extends MeteredProcess {
         lateEmitTold: undefined,
         endedHere: undefined,
         toldStop: undefined,
+        emitted: undefined,
         part: part.index,
         epoch: claimedUnder,
       };
@@ -1339,7 +1340,8 @@ export class Worker extends MeteredProcess {
     const part = this.parts[t.part]!;
     const at = Date.now();
     const message = formatEvent(event, data, at);
-    part.outbox.publish({ id: t.id, lease: t.lease, channel: part.keys.events(t.id), message, last: lastEventArg(event, message, at) });
+    t.emitted = (t.emitted ?? 0) + 1;
+    part.outbox.publish({ id: t.id, lease: t.lease, channel: part.keys.events(t.id), message, last: lastEventArg(event, message, at), seq: t.emitted });
   }
 
   /**

@@ -278,7 +278,7 @@ describe('a task followed in the dashboard', () => {
     // a copy of the task whose lease is not the task's (an old claim's) speaks into nothing
     const keys = keysFor(prefix);
     const lease = (await redis.hget(keys.task(id), 'lease'))!;
-    const stale = { id, lease: `${lease}-old`, channel: keys.events(id), message: formatEvent('forged', { n: 99 }), last: '=' };
+    const stale = { id, lease: `${lease}-old`, channel: keys.events(id), message: formatEvent('forged', { n: 99 }), last: '=', seq: 1 };
     expect(await emitEvents(redis, keys, [stale])).toEqual(['fenced']);
     expect((await c.get(id))?.lastEvent).toEqual(seen.lastEvent);
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { EventOutbox } from '../src/effects/event-outbox.js';
+import { emitEvents } from '../src/effects/leases.js';
 import { until } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { keysFor } from './properties/harness.js';
@@ -28,7 +29,8 @@ async function world(prefix: string) {
   const drops: number[] = [];
   const conn = server.client();
   const outbox = new EventOutbox(conn, keys, 3, (n) => drops.push(n), (f) => fenced.push(...f));
-  const ev = (message: string, lease = '2:w') => outbox.publish({ id: 't', lease, channel: keys.events('t'), message, last: '=' });
+  let seq = 0;
+  const ev = (message: string, lease = '2:w') => outbox.publish({ id: 't', lease, channel: keys.events('t'), message, last: '=', seq: ++seq });
   return { keys, got, fenced, drops, outbox, ev };
 }
 
@@ -61,5 +63,21 @@ describe('EventOutbox', () => {
     ev('late');
     await until(() => fenced.length === 2, 'the late event fenced');
     expect(got).toEqual(['current']);
+  });
+
+  it('publishes each event once, though its batch is sent again (its first sending ran, its answer lost); a later claim numbers its own from 1', async () => {
+    const { keys, got } = await world('again:');
+    const e = (message: string, seq: number, lease = '2:w') => ({ id: 't', lease, channel: keys.events('t'), message, last: '=', seq });
+    expect(await emitEvents(redis, keys, [e('a', 1), e('b', 2)])).toEqual(['published', 'published']);
+    // sent again after its answer was lost, with what followed it
+    expect(await emitEvents(redis, keys, [e('a', 1), e('b', 2), e('c', 3)])).toEqual(['published', 'published', 'published']);
+    await until(() => got.length >= 3, 'three events heard');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual(['a', 'b', 'c']);
+    // the next claim of the task (its retry, a requeue) numbers its events from 1 again
+    await redis.hset(keys.task('t'), 'lease', '3:w');
+    expect(await emitEvents(redis, keys, [e('d', 1, '3:w')])).toEqual(['published']);
+    await until(() => got.length === 4, 'the next claim heard');
+    expect(got).toEqual(['a', 'b', 'c', 'd']);
   });
 });

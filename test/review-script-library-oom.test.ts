@@ -65,7 +65,7 @@ describe('the script library at maxmemory', () => {
     const heard: string[] = [];
     await sub.subscribe(keys.events('running'));
     sub.on('message', (_, m: string) => heard.push(m));
-    expect(await emitEvents(redis, keys, [{ id: 'running', lease: byId.get('running')!.lease, channel: keys.events('running'), message: '{"type":"progress"}', last: '=' }])).toEqual([
+    expect(await emitEvents(redis, keys, [{ id: 'running', lease: byId.get('running')!.lease, channel: keys.events('running'), message: '{"type":"progress"}', last: '=', seq: 1 }])).toEqual([
       'published',
     ]);
     await new Promise((r) => setTimeout(r, 100));

@@ -129,6 +129,12 @@ export interface OutgoingEvent {
   message: string;
   /** what the task's hash keeps of it as its last event (emit.lua; src/wire.ts lastEventArg) */
   last: string;
+  /**
+   * its number among the events of its claim (1, 2, ...): a batch sent again (its answer lost
+   * with the connection, or past the command's timeout while Redis was frozen, and run by Redis
+   * all the same) publishes only the events not published yet (emit.lua)
+   */
+  seq: number;
 }
 
 /** What became of a fenced event: published, fenced (not our task any more), or its hash missing. */
@@ -141,7 +147,7 @@ export type EmitStatus = 'published' | 'fenced' | 'missing';
 export async function emitEvents(redis: Connection, keys: Keys, events: OutgoingEvent[]): Promise<EmitStatus[]> {
   if (events.length === 0) return [];
   const args: string[] = [];
-  for (const e of events) args.push(keys.task(e.id), e.lease, e.channel, e.message, e.last);
+  for (const e of events) args.push(keys.task(e.id), e.lease, e.channel, e.message, e.last, String(e.seq));
   const r = (await runScript(redis, 'emit', [keys.taskSet], args)) as number[];
   return r.map((x) => (x === 1 ? 'published' : x === 0 ? 'fenced' : 'missing'));
 }
