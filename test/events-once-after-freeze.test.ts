@@ -31,7 +31,7 @@ describe("a task's events across a Redis freeze", () => {
     const c = new Client({ redis: o });
     const listener = new Client({ redis: o });
     cleanup.push(() => listener.close(), () => c.close(), () => w.stop());
-    cleanup.push(() => server.thaw());
+    cleanup.push(async () => server.thaw());
     await w.start();
     const id = c.drawId();
     const heard: number[] = [];

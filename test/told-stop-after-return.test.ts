@@ -10,11 +10,11 @@
  * marks the task when it hears a stop for a claim whose function has returned, and again right
  * before it (re)sends a retry's END.
  */
-import { createServer, connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
+import { cuttingProxy } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
 
 let server: RedisServer;
@@ -23,51 +23,6 @@ const cleanup = redisPerFile((s) => {
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** a proxy that cuts the connections whose first bytes match, and those made like them until healed */
-async function cuttingProxy(port: number) {
-  const pairs = new Set<{ client: Socket; up: Socket; hello: string }>();
-  let cutMatch: ((hello: string) => boolean) | undefined;
-  const srv = createServer({ noDelay: true }, (client) => {
-    const up = connect({ host: '127.0.0.1', port, noDelay: true });
-    const p = { client, up, hello: '' };
-    pairs.add(p);
-    const drop = () => {
-      pairs.delete(p);
-      client.destroy();
-      up.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    up.on('error', drop).on('close', drop);
-    client.on('data', (chunk: Buffer) => {
-      if (p.hello.length < 1024) p.hello += chunk.toString('latin1');
-      if (cutMatch?.(p.hello)) return drop();
-      up.write(chunk);
-    });
-    up.on('data', (chunk: Buffer) => client.write(chunk));
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return {
-    port: (srv.address() as { port: number }).port,
-    cut(match: (hello: string) => boolean) {
-      cutMatch = match;
-      for (const p of pairs) if (match(p.hello)) {
-        p.client.destroy();
-        p.up.destroy();
-      }
-    },
-    heal() {
-      cutMatch = undefined;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const p of pairs) {
-          p.client.destroy();
-          p.up.destroy();
-        }
-        srv.close(() => r());
-      }),
-  };
-}
 
 
 describe('a raw stop heard after the attempt failed, its retry END waiting for Redis', () => {
