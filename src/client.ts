@@ -1469,10 +1469,9 @@ export class Client {
    * that found no worker, or a listed one that has not said what it serves, says nothing, and
    * the name is looked at again at its next call from UNSERVED_LOOK_AGAIN_MS on (a producer
    * started with its workers submits before they are listed: its misspelt name was never
-   * looked at again). Not
-   * awaited by the call; close() waits for it as it waits for its QUIT, sent after it on the
-   * same connection (not before: a Redis that answers neither would cost close() a second
-   * more). A read that fails says nothing.
+   * looked at again). Not awaited by the call; close() waits for it as it waits for its QUIT,
+   * sent after it on the same connection (not before: a Redis that answers neither would cost
+   * close() a second more). A read that fails says nothing.
    */
   private lookWhoServes(call: string, fns: readonly string[]): void {
     // (the room left counted before any is taken: one submitMany of many names takes no more than it)

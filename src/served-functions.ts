@@ -1,10 +1,10 @@
 /**
  * A task of a function that no live worker serves waits, in silence, until a worker that serves
  * it starts: what a rolling deploy means, or a misspelt name (`resise` for `resize`), which
- * nothing said. So the Client looks once per function name, after the first submit or schedule
- * of it, at what the live workers serve, and warns in its logger when workers run and none
- * serves it (the CLI's Client warns on stderr). None running says nothing: a producer that
- * starts before its workers is no mistake.
+ * nothing said. So the Client looks, after the first submit or schedule of a function name, at
+ * what the live workers serve, and warns in its logger when workers run and none serves it (the
+ * CLI's Client warns on stderr). None running says nothing (a producer that starts before its
+ * workers is no mistake), and the name is looked at again later (Client.lookWhoServes).
  */
 import type { Keys } from './keys.js';
 import type { Connection } from './redis.js';
