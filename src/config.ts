@@ -105,7 +105,7 @@ export const WORKER_FIELDS = {
 
 export const MONITOR_FIELDS = {
   taskTimeout: { kind: 'int', default: 30000, min: 1, doc: 'ms without a heartbeat after which a RUNNING task is requeued' },
-  checkTaskInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between sweeps at most (and how soon a new schedule is seen), never more than taskTimeout/4 (a longer gap, with every worker dead, would read as an outage); the monitor also wakes at the earliest lease deadline and schedule tick' },
+  checkTaskInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between sweeps at most (and how soon a new schedule is seen); the monitor sweeps at least every taskTimeout/4 whatever this says (a longer gap, with every worker dead, would read as an outage), and also wakes at the earliest lease deadline and schedule tick' },
   maxAttempts: { kind: 'int', default: 5, min: 1, doc: "deaths of one task's worker (its claims that ended with the worker dead; tries that threw or timed out do not count) before the task is parked (dead letter) instead of requeued" },
   endRetention: { kind: 'int', default: 3600000, min: 0, doc: 'ms an ended task hash stays readable after cleanup (0 = delete at once, as the seed did)' },
   deadLetterMax: {
