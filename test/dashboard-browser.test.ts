@@ -218,17 +218,18 @@ describe('dashboard in a browser', () => {
     expect(await client.deadLetter(noFn.key)).not.toBeNull();
     await page.click(`button[data-purge="${noFn.key}"]`);
     await page.locator(`button[data-purge="${noFn.key}"]`).waitFor({ state: 'detached' });
-    // a duplicate of a running task can pass once its holder is gone: retried, it goes back on
-    // the queue (and, its holder still running, is parked anew under a new key)
+    // a duplicate of a running task is refused while that task is there (queued again, it would
+    // only be parked anew under a new key): its retry says why, the letter kept
     const held = await client.submit('sleep', { ms: 30_000 });
     await until(async () => (await client.get(held))?.state === 'RUNNING', 'the holder running');
     await q.lpush(`${redis.keyPrefix as string}new-task`, JSON.stringify({ id: held, function: 'sleep' }));
     const dup = await until(async () => (await client.deadLetters()).find((l) => l.reason === 'duplicate'), 'a duplicate parked');
     await page.locator(`button[data-retry="${dup.key}"]`).waitFor();
     await page.click(`button[data-retry="${dup.key}"]`);
-    await page.locator(`button[data-retry="${dup.key}"]`).waitFor({ state: 'detached' });
-    expect(await client.deadLetter(dup.key)).toBeNull();
-    await until(async () => (await client.deadLetters()).some((l) => l.reason === 'duplicate' && l.key !== dup.key), 'parked anew');
+    await expect.poll(() => page.locator('#msg').textContent(), { timeout: 10_000 }).toMatch(new RegExp(`dead letter ${dup.key} was parked for duplicate`));
+    expect(await client.deadLetter(dup.key)).not.toBeNull();
+    await page.click(`button[data-purge="${dup.key}"]`);
+    await page.locator(`button[data-purge="${dup.key}"]`).waitFor({ state: 'detached' });
     await client.cancel(held);
   }, 60_000);
 
