@@ -29,6 +29,14 @@ export class EventOutbox {
   private retry?: NodeJS.Timeout;
   /** events dropped because the outbox was full */
   dropped = 0;
+  /**
+   * each event's place in the order emitted: a batch that comes back unsent is put back among
+   * those waiting by it, not ahead of them all (a later batch, out behind it and failed after it,
+   * would otherwise go first, and emit.lua, which publishes only the events numbered above the
+   * last published of their claim, drop the earlier ones for good)
+   */
+  private readonly order = new WeakMap<OutgoingEvent, number>();
+  private emittedCount = 0;
 
   constructor(
     private readonly redis: Connection,
@@ -40,6 +48,7 @@ export class EventOutbox {
   ) {}
 
   publish(e: OutgoingEvent): void {
+    this.order.set(e, ++this.emittedCount);
     if (!this.open || this.waiting.length) return this.hold([e]);
     this.batch.push(e);
     if (!this.scheduled) {
@@ -101,12 +110,27 @@ export class EventOutbox {
     );
   }
 
+  /** two lists of events, each in the order emitted, as one in that order */
+  private merged(a: OutgoingEvent[], b: OutgoingEvent[]): OutgoingEvent[] {
+    if (b.length === 0) return [...a];
+    const at = (e: OutgoingEvent) => this.order.get(e) ?? 0;
+    // (the common case: all of `a` was emitted before all of `b`)
+    if (at(a[a.length - 1]!) <= at(b[0]!)) return [...a, ...b];
+    const out: OutgoingEvent[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.length && j < b.length) out.push(at(a[i]!) <= at(b[j]!) ? a[i++]! : b[j++]!);
+    while (i < a.length) out.push(a[i++]!);
+    while (j < b.length) out.push(b[j++]!);
+    return out;
+  }
+
   /** keep events for later: `first` = they were emitted before those already waiting */
   private hold(events: OutgoingEvent[], first = false): void {
     if (events.length === 0) return;
     // (in place as they come: a new array per event held made a long outage's chatty tasks
     // cost the square of the buffer; put first is only when a batch comes back unsent)
-    if (first) this.waiting = [...events, ...this.waiting];
+    if (first) this.waiting = this.merged(events, this.waiting);
     else for (const e of events) this.waiting.push(e);
     const over = this.waiting.length - this.limit;
     if (over > 0) {
