@@ -38,7 +38,7 @@ describe('retryDead of a dead letter parked as a duplicate', () => {
     expect(letter).toMatchObject({ reason: 'duplicate', id: 'abc' });
 
     await expect(c.retryDead(letter!.key)).rejects.toThrow(InvalidTaskError);
-    await expect(c.retryDead(letter!.key)).rejects.toThrow(/was parked for duplicate: its id is task abc's, which is still there/);
+    await expect(c.retryDead(letter!.key)).rejects.toThrow(/was parked for duplicate: its id is task "abc"'s, which is still there/);
     const cli = await runMain(['retry-dead', letter!.key, '--key-prefix', 'dup:'], { REDIS_URL: server.url });
     expect(cli.code).toBe(1);
     expect(cli.stdout).not.toMatch(/requeued/);

@@ -23,6 +23,7 @@
 --@include lib/names.lua
 --@include lib/admin-calls.lua
 --@include lib/park-codes.lua
+--@include lib/quote.lua
 
 if adminCallDone(KEYS[6], ARGV[3]) then return 1 end
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
@@ -39,7 +40,7 @@ if code and code.refusedAsIs then return redis.error_reply('dead letter ' .. ARG
 -- a duplicate's id is another task's: queued again while that task is there, it is parked again
 -- at once, under a new key (the retry said it was queued)
 if letter.reason == 'duplicate' and type(letter.id) == 'string' and redis.call('EXISTS', ARGV[2] .. letter.id) == 1 then
-  return redis.error_reply('dead letter ' .. ARGV[1] .. ' was parked for duplicate: its id is task ' .. letter.id .. "'s, which is still there; queued again, it would be parked again; purge it, or retry it once that task is gone")
+  return redis.error_reply('dead letter ' .. ARGV[1] .. ' was parked for duplicate: its id is task ' .. quoted(letter.id) .. "'s, which is still there; queued again, it would be parked again; purge it, or retry it once that task is gone")
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
