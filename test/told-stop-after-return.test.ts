@@ -23,8 +23,6 @@ const cleanup = redisPerFile((s) => {
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
-
 describe('a raw stop heard after the attempt failed, its retry END waiting for Redis', () => {
   it('ends the task stopped: the retry is not run', async () => {
     const o = server.options();

@@ -24,7 +24,6 @@ const cleanup = redisPerFile((s) => {
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 /** a task of `stubborn` (ignores its signal) running on worker a, which connects through a cutting proxy */
 async function runningOnA() {
   const o = server.options();
