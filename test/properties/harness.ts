@@ -665,8 +665,10 @@ export class Sim {
         const entries = deadEntries(pre.s);
         if (entries.length === 0) return 'no-op';
         const e = entries[op.i % entries.length]!;
-        if (e.reason in DEAD_LETTER_REASONS && 'refusedAsIs' in DEAD_LETTER_REASONS[e.reason as DeadLetterReason]) {
-          // what its own bytes are: queued again, it would be parked again; refused, nothing moves
+        // what its own bytes are, or a duplicate while the task whose id it holds is there:
+        // queued again, it would be parked again; refused, nothing moves
+        const refused = (e.reason in DEAD_LETTER_REASONS && 'refusedAsIs' in DEAD_LETTER_REASONS[e.reason as DeadLetterReason]) || (e.reason === 'duplicate' && e.id !== undefined && pre.s.hashes[e.id] !== undefined);
+        if (refused) {
           await expect(retryDead(redis, keys, e.key), `retryDead of ${e.reason}`).rejects.toThrow(/was parked for/);
           this.expectState(await this.read(), pre.s, `retryDead ${e.key} refused`);
           return `${e.key} ${e.reason} refused`;
