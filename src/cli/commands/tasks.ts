@@ -114,8 +114,10 @@ async function runSubmit(inv: Invocation): Promise<number> {
       if (options.key !== undefined) checkKey('submit: key', options.key);
       const drawn = options.id ?? client.drawId({ group: options.group, key: options.key });
       const taskId = await client.submit(fn, data, { ...options, id: drawn });
+      // (set at once, before unchanged()'s read again: the Client's look is answered meanwhile;
+      // a task found queued anew then goes without that warning)
+      if (before || taskId !== drawn) unsaid = true;
       const note = await unchanged(taskId, drawn);
-      if (note) unsaid = true;
       if (note) inv.warn(`${note}; its id follows`);
       io.stdout.write(taskId + '\n');
       return 0;
