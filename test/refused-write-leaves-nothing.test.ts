@@ -123,6 +123,9 @@ describe('a refused write leaves no half-made task', () => {
     const again = Date.now() + 5000;
     while (Date.now() < again && (await c.get('grouped'))?.state !== 'QUEUED') await sleep(100);
     expect((await c.get('grouped'))?.state).toBe('QUEUED');
+    // (the sweep that wrote it reports after its write: read QUEUED first, it may not be told yet)
+    const told = Date.now() + 5000;
+    while (Date.now() < told && !sweeps.some((s) => s.requeued.includes('grouped'))) await sleep(50);
     expect(sweeps.flatMap((s) => s.requeued).sort()).toEqual(['grouped', 'plain']);
   }, 30_000);
 });
