@@ -6,6 +6,7 @@
  */
 import { Logger } from 'tslog';
 import { ConfigError } from './errors.js';
+import { isOutOfReach } from './out-of-reach.js';
 
 export interface LoggerLike {
   debug(...args: unknown[]): unknown;
@@ -105,6 +106,11 @@ export function effectErrorReporter(log: LoggerLike, machine: string, thrown: (e
   return ({ event }: { event: { type: string } }): void => {
     const e = (event as { error?: unknown }).error;
     if (thrown(e)) return;
-    log.warn(`${event.type.replace(prefix, '')}: ${e instanceof Error ? e.message : String(e)}`);
+    const state = event.type.replace(prefix, '');
+    const message = e instanceof Error ? e.message : String(e);
+    // (an outage fails every call on its way: the machine's own lines say the outage and its end,
+    // once, where these said each call cut, at WARN, in ioredis's words)
+    if (isOutOfReach(e)) log.info(`a Redis call was cut off in state ${state} (${message})`);
+    else log.warn(`${state}: ${message}`);
   };
 }

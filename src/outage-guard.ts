@@ -31,6 +31,7 @@ import { Cluster, Command as IoCommand, type ChainableCommander, type Command } 
 import { kCallbacks } from 'ioredis/built/autoPipelining.js';
 import type { RedisConfig } from './config.js';
 import { RedisUnavailableError } from './errors.js';
+import { outOfReach } from './out-of-reach.js';
 import { lastConnectionError, notRedisProtocol, redisAddress, tlsHint, type Connection } from './redis.js';
 import { selectRefusal } from './db-select.js';
 import { commandDeadlines, type StopDeadlines } from './command-deadlines.js';
@@ -141,7 +142,8 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
     // (nor when its TLS was answered, and then Redis's handshake not)
     const silent = why();
     const hint = notRedis || answered || silent === SILENT_HANDSHAKE ? '' : tlsHint(c, silent);
-    return new RedisUnavailableError(`${notRedis ? `the server at ${redisAddress(c)} ${notRedis}` : `cannot reach Redis at ${redisAddress(c)}`}: ${cause}${hint}`, e);
+    const error = new RedisUnavailableError(`${notRedis ? `the server at ${redisAddress(c)} ${notRedis}` : `cannot reach Redis at ${redisAddress(c)}`}: ${cause}${hint}`, e);
+    return notRedis ? error : outOfReach(error);
   };
   const why = () => {
     const e = lastConnectionError(redis);

@@ -843,7 +843,10 @@ export class Worker extends MeteredProcess {
     const back = await recoverClaims(this.redis, part.keys, this.address, tokens);
     part.ledger.recovered(tokens);
     this.telemetry.requeued('lost_reply', back.length);
-    this.log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; ${back.length} task(s) they took went back to the queue${back.length ? `: ${back.join(', ')}` : ''}`);
+    // (an idle worker's wait always has a claim on its way, cut by every outage: one that took
+    // nothing is no news, and said at WARN by every idle worker after each outage, it read as one)
+    if (back.length === 0) this.log.debug(`${tokens.length} claim(s) whose replies were lost took nothing`);
+    else this.log.warn(`recovered ${tokens.length} claim(s) whose replies were lost; ${back.length} task(s) they took went back to the queue: ${back.map(quote).join(', ')}`);
   }
 
   /**
