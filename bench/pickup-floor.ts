@@ -13,6 +13,9 @@
  *          the claim pipelined behind it), the claim cut to the contract's writes for one task:
  *          Redis time, RPOP, the entry decoded for its id, the holder check, the hash written
  *          RUNNING under a lease, the task set, the lease index, `queued`; the entry parsed.
+ *   one:   the floor's writes in one script: an idle worker claims what is queued or leaves an
+ *          offer (one script), then waits on a wake list of its own; a submit that finds an offer
+ *          makes the claim's writes for that worker and pushes its reply onto that list.
  *
  * Prints the medians (ms, submit call -> the parsed task in the worker's hands) of each, and
  * Redis's cold cost of each pattern's scripts (INFO commandstats). If the floor reads at or
@@ -72,6 +75,42 @@ redis.register_function('floor_claim', function(KEYS, ARGV)
   redis.call('SREM', queued, id)
   return { id, raw, '1', lease }
 end)
+-- one script for a pickup: a submit that finds an idle worker's offer claims the task for it
+-- (the same writes as floor_claim) and pushes the claim's reply onto that worker's own wake list
+local function claim_for(worker, id, raw, taskSet, leases)
+  local t = redis.call('TIME')
+  local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  local key = 'task:' .. id
+  local h = redis.call('HMGET', key, 'state', 'attempt', 'claims')
+  local lease = '1:' .. worker
+  redis.call('HSET', key, 'state', 'RUNNING', 'start', now, 'update', now, 'worker', worker, 'lease', lease, 'attempt', '1', 'claims', '1', 'data', raw)
+  redis.call('SADD', taskSet, id)
+  redis.call('ZADD', leases, now, id)
+  redis.call('LPUSH', 'wake:' .. worker, id .. '\\n' .. lease .. '\\n' .. raw)
+end
+redis.register_function('one_submit', function(KEYS, ARGV)
+  if redis.call('EXISTS', 'task:' .. ARGV[1]) == 1 or redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 0 end
+  local worker = redis.call('RPOP', KEYS[3])
+  if worker then
+    claim_for(worker, ARGV[1], ARGV[2], KEYS[4], KEYS[5])
+    return 2
+  end
+  redis.call('SADD', KEYS[1], ARGV[1])
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+  return 1
+end)
+-- an idle worker's turn: claim what is queued (its reply onto the worker's wake list), or leave an offer
+redis.register_function('one_claim_or_offer', function(KEYS, ARGV)
+  local raw = redis.call('RPOP', KEYS[1])
+  if not raw then
+    redis.call('LPUSH', KEYS[4], ARGV[1])
+    return 0
+  end
+  local id = cjson.decode(raw).id
+  redis.call('SREM', KEYS[5], id)
+  claim_for(ARGV[1], id, raw, KEYS[2], KEYS[3])
+  return 1
+end)
 `;
 
 const BEE_ADD_JOB = `
@@ -88,6 +127,7 @@ async function main() {
   const producer = conn();
   const beeWorker = conn();
   const floorWorker = conn();
+  const oneWorker = conn();
   try {
     await admin.function('LOAD', 'REPLACE', LIBRARY);
     producer.defineCommand('beeAddJob', { numberOfKeys: 3, lua: BEE_ADD_JOB });
@@ -117,16 +157,31 @@ async function main() {
         arrived?.(performance.now() - t0);
       }
     })().catch((e) => stopping || console.error(e));
+    // one script: the worker claims-or-offers, then waits on its own wake list, pipelined
+    void (async () => {
+      while (!stopping) {
+        const replies = await oneWorker.pipeline().fcall('one_claim_or_offer', 5, 'one-task', 'tasks', 'leases', 'offers', 'queued', 'w:2').blpop('wake:w:2', 1).exec();
+        const got = replies?.[1]?.[1] as [string, string] | null | undefined;
+        if (!got) continue;
+        const text = got[1];
+        const a = text.indexOf('\n');
+        const b = text.indexOf('\n', a + 1);
+        JSON.parse(text.slice(b + 1));
+        arrived?.(performance.now() - t0);
+      }
+    })().catch((e) => stopping || console.error(e));
     await sleep(100);
 
-    const ms = { bee: [] as number[], floor: [] as number[] };
-    const stages = { bee: { write: [] as number[], reply: [] as number[] }, floor: { write: [] as number[], reply: [] as number[] } };
+    const ms = { bee: [] as number[], floor: [] as number[], one: [] as number[] };
+    const stages = { bee: { write: [] as number[], reply: [] as number[] }, floor: { write: [] as number[], reply: [] as number[] }, one: { write: [] as number[], reply: [] as number[] } };
     const submit = {
       bee: (i: number) => addJob(JSON.stringify({ data: i, options: { timeout: null } })),
       floor: (i: number) => producer.fcall('floor_submit', 2, 'queued', 'new-task', `p${i}`, JSON.stringify({ id: `p${i}`, function: 'probe', data: i })),
+      one: (i: number) => producer.fcall('one_submit', 5, 'queued', 'one-task', 'offers', 'tasks', 'leases', `o${i}`, JSON.stringify({ id: `o${i}`, function: 'probe', data: i })),
     };
-    for (let i = 0; i < 2 * rounds + 40; i++) {
-      const which = i % 2 === 0 ? 'bee' : 'floor';
+    const order = ['bee', 'floor', 'one'] as const;
+    for (let i = 0; i < 3 * rounds + 60; i++) {
+      const which = order[i % 3]!;
       await sleep(5);
       const got = new Promise<number>((r) => (arrived = r));
       firstWrite = firstRead = undefined;
@@ -135,7 +190,7 @@ async function main() {
       const took = await got;
       t0 = 0;
       // (the first twenty of each warm up)
-      if (i >= 40) {
+      if (i >= 60) {
         ms[which].push(took);
         stages[which].write.push(firstWrite ?? NaN);
         stages[which].reply.push((firstRead ?? NaN) - (firstWrite ?? NaN));
@@ -146,10 +201,11 @@ async function main() {
     stopping = true;
     beeWorker.disconnect();
     floorWorker.disconnect();
+    oneWorker.disconnect();
 
     // Redis alone, cold: each pattern's scripts and commands sent again after 5 ms of quiet
     const usec = async (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=\\d+,usec=(\\d+)`).exec(await admin.info('commandstats'))?.[1] ?? 0);
-    const cold = { bee: [] as number[], floor: [] as number[] };
+    const cold = { bee: [] as number[], floor: [] as number[], one: [] as number[] };
     for (let i = 0; i < 200; i++) {
       await sleep(5);
       await admin.config('RESETSTAT');
@@ -162,9 +218,15 @@ async function main() {
       await admin.fcall('floor_submit', 2, 'queued', 'new-task', `c${i}`, JSON.stringify({ id: `c${i}`, function: 'probe', data: i }));
       await admin.fcall('floor_claim', 4, 'new-task', 'tasks', 'leases', 'queued', 'w:1');
       cold.floor.push(await usec('fcall'));
+      await sleep(5);
+      await admin.lpush('offers', 'w:3');
+      await admin.config('RESETSTAT');
+      await admin.fcall('one_submit', 5, 'queued', 'one-task', 'offers', 'tasks', 'leases', `d${i}`, JSON.stringify({ id: `d${i}`, function: 'probe', data: i }));
+      await admin.blpop('wake:w:3', 1);
+      cold.one.push((await usec('fcall')) + (await usec('blpop')));
     }
     const r = (x: number) => Math.round(x * 1000) / 1000;
-    console.log(JSON.stringify({ rounds, pickupMs: { bee: r(median(ms.bee)), floor: r(median(ms.floor)) }, stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { write: r(median(v.write)), reply: r(median(v.reply)) }])), redisColdUs: { bee: median(cold.bee), floor: median(cold.floor) } }));
+    console.log(JSON.stringify({ rounds, pickupMs: { bee: r(median(ms.bee)), floor: r(median(ms.floor)), one: r(median(ms.one)) }, stagesMs: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, { write: r(median(v.write)), reply: r(median(v.reply)) }])), redisColdUs: { bee: median(cold.bee), floor: median(cold.floor), one: median(cold.one) } }));
   } finally {
     producer.disconnect();
     beeWorker.disconnect();
