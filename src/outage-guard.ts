@@ -68,6 +68,9 @@ const SILENT_HANDSHAKE = 'connected, no answer to the handshake';
 /** ioredis's errors for calls that found no connection (its queue flushed, or closed under them) */
 const NO_CONNECTION = /^(MaxRetriesPerRequestError|ClusterAllFailedError)$|^Connection is closed\.?$|^None of startup nodes is available/;
 
+/** a call's fate at its hand-over: written, or refused for a Redis that does not answer (`frozen`) or has no connection (`down`) */
+type Verdict = false | 'frozen' | 'down';
+
 /** Guard `redis`'s calls; returns what stops its deadlines (at close). */
 export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: number): StopDeadlines {
   const conn = redis as unknown as Internals;
@@ -163,55 +166,50 @@ export function guardOutage(redis: Connection, c: RedisConfig, patienceMs: numbe
   // A pipeline (MULTI included) is refused or let through whole: ioredis writes its commands
   // only once every one of them was handed over, so one refused while the others waited would
   // leave those in the connection's reply queue unwritten, and every later reply would go to the
-  // call before it. Decided by its first command (each is handed over with the pipeline's stream).
-  const pipelines = new WeakMap<object, boolean>();
-  // (whether the freeze rule held when each pipeline's first call was handed over)
-  const frozenPipes = new WeakMap<object, boolean>();
+  // call before it. Decided by its first command (each is handed over with the pipeline's stream),
+  // for all: the patience's time may run out between two of them.
+  const pipelines = new WeakMap<object, Verdict>();
   // the calls handed over to a connection that could write them (not into ioredis's offline queue)
   const written = new WeakSet<Command>();
   // (the deadlines' own hand-over comes after the refusal: a call refused is not on its way)
   const stopDeadlines = commandDeadlines(redis, patienceMs, (commands) => failOverdue(commands));
+  /** whether a call handed over now is refused, and why */
+  const verdict = (command: Command, stream: unknown): Verdict => {
+    if (stalled !== undefined && stillStalled()) return 'frozen';
+    if (redis.status === 'end') return 'down';
+    if (downSince === undefined) return false;
+    // (not while the socket is up and readying: ioredis's own handshake, its ready check
+    // included, goes through here, and refusing it would keep the connection from ever coming
+    // back; nor once it is ready: ioredis sends what waited in its queue as it turns ready,
+    // before its 'ready' event clears downSince)
+    // (a connection dropped for a db the server does not have, src/db-select.ts: at once)
+    // (a connection held in its handshake, the server silent: waiting too, but for ioredis's
+    // own calls of that handshake; a handshake under way is waited for)
+    const waiting = redis.status !== 'ready' && (redis.status !== 'connect' || (!cluster && stuck() && !handshake.own(command, stream)));
+    return waiting && (performance.now() - downSince >= patienceMs || selectRefusal(redis, '') !== undefined) ? 'down' : false;
+  };
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;
   (redis as { sendCommand: unknown }).sendCommand = (command: Command, ...rest: unknown[]) => {
-    // (a pipeline's calls are handed over one after another, and the front's time may come
-    // between two of them: decided by its first, so it is written or refused whole)
     const pipe = pipelineOf(rest[0]);
-    let frozen = frozenPipes.get(pipe as object);
-    if (frozen === undefined) {
-      frozen = stalled !== undefined && stillStalled();
-      if (pipe) frozenPipes.set(pipe, frozen);
+    let refuse = pipe ? pipelines.get(pipe) : undefined;
+    if (refuse === undefined) {
+      refuse = verdict(command, rest[0]);
+      if (pipe) pipelines.set(pipe, refuse);
     }
-    if (downSince !== undefined || redis.status === 'end' || frozen) {
-      // (not while the socket is up and readying: ioredis's own handshake, its ready check
-      // included, goes through here, and refusing it would keep the connection from ever coming
-      // back; nor once it is ready: ioredis sends what waited in its queue as it turns ready,
-      // before its 'ready' event clears downSince)
-      // (a connection dropped for a db the server does not have, src/db-select.ts: at once)
-      // (a connection held in its handshake, the server silent: waiting too, but for ioredis's
-      // own calls of that handshake; a handshake under way is waited for)
-      const waiting = downSince !== undefined && redis.status !== 'ready' && (redis.status !== 'connect' || (!cluster && stuck() && !handshake.own(command, rest[0])));
-      let refuse = redis.status === 'end' || frozen || (waiting && (performance.now() - downSince! >= patienceMs || selectRefusal(redis, '') !== undefined));
-      const pipeline = pipelineOf(rest[0]);
-      if (pipeline) {
-        const decided = pipelines.get(pipeline);
-        if (decided === undefined) pipelines.set(pipeline, refuse);
-        else refuse = decided;
-      }
-      if (refuse) {
-        const refused = selectRefusal(redis, `Redis at ${redisAddress(c)}`);
-        if (refused) {
-          command.reject(refused);
-          return command.promise;
-        }
-        const gone = frozen
-          ? `no answer for ${((performance.now() - stalled!.since) / 1000).toFixed(1)} s (frozen, overloaded, or cut off by a network that drops packets)`
-          : downSince === undefined
-            ? 'closed'
-            : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
-        // (a call written before, handed over again: its first writing may have run)
-        command.reject(written.has(command) ? sentBefore(gone) : neverSent(unavailable(`${gone}; nothing was sent`)));
+    if (refuse) {
+      const refused = selectRefusal(redis, `Redis at ${redisAddress(c)}`);
+      if (refused) {
+        command.reject(refused);
         return command.promise;
       }
+      const gone = refuse === 'frozen'
+        ? `no answer for ${((performance.now() - stalled!.since) / 1000).toFixed(1)} s (frozen, overloaded, or cut off by a network that drops packets)`
+        : downSince === undefined
+          ? 'closed'
+          : `unreachable for ${((performance.now() - downSince) / 1000).toFixed(1)} s (${why()})`;
+      // (a call written before, handed over again: its first writing may have run)
+      command.reject(written.has(command) ? sentBefore(gone) : neverSent(unavailable(`${gone}; nothing was sent`)));
+      return command.promise;
     }
     // (a call written before, handed over again: ioredis resends what a closed connection left
     // unanswered; its first writing may have run, whatever the second is answered)
