@@ -855,8 +855,9 @@ export class Client {
     // Refused: its id is taken. By this very submission, when its reply was lost and
     // ioredis sent it again after a reconnect: the entry is then ours, queued or claimed.
     else if (!r.queued && !(await this.holdEach([t]))[0]) throw new DuplicateTaskError(t.id);
-    // (one WAIT per partition, shared by the submits waiting on it: src/effects/durable.ts)
-    await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task ${quote(id)}`, [id]);
+    // (one WAIT per partition, shared by the submits waiting on it: src/effects/durable.ts; its
+    // message built only then)
+    if (this.config.durable) await replicated(this.redis, this.parts[p]!.newQueue, this.config, `submit of task ${quote(id)}`, [id]);
     return id;
   }
 

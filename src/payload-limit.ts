@@ -53,10 +53,11 @@ export function sizeOver(sub: Submission, bytes: number): number | undefined {
 }
 
 /** Refuse `sub` when its entry is over `limit` (none: nothing refused). */
-export function checkEntrySize(sub: Submission, where: string, limit: PayloadLimit | undefined, what = `task ${quote(sub.id)}`): void {
+export function checkEntrySize(sub: Submission, where: string, limit: PayloadLimit | undefined, what?: string): void {
   if (!limit) return;
   const size = sizeOver(sub, limit.bytes);
-  if (size !== undefined) throw tooLarge(where, what, size, limit);
+  // (named only when refused: every submit passes here)
+  if (size !== undefined) throw tooLarge(where, what ?? `task ${quote(sub.id)}`, size, limit);
 }
 
 /**
