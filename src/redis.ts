@@ -643,7 +643,9 @@ export function unavailable(c: RedisConfig, redis: Connection, e: unknown): unkn
     const full = /^OOM /.test(reply) ? ' (it is full, at its maxmemory: free memory on it, or raise its maxmemory)' : '';
     return new RedisUnavailableError(`Redis at ${redisAddress(c)} refused: ${reply}${full}`, e);
   }
-  return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, e);
+  // (caused by the socket's error, which the message names: ioredis's own, "Reached the max retries
+  // per request limit... Refer to maxRetriesPerRequest", named an option no option of ours sets)
+  return new RedisUnavailableError(`cannot reach Redis at ${redisAddress(c)}: ${cause}${tlsHint(c, cause)}`, lastError.get(redis) ?? e);
 }
 
 /**

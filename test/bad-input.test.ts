@@ -377,6 +377,8 @@ describe('invalid configuration', () => {
       expect(err, what).toBeInstanceOf(RedisUnavailableError);
       expect(err.message, what).toMatch(/^cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/?0?: connect ECONNREFUSED/);
       expect(err.message, what).not.toContain('secret');
+      // (caused by the socket's error: not ioredis's "Refer to maxRetriesPerRequest", an option nobody sets)
+      expect(err.cause, what).toMatchObject({ code: 'ECONNREFUSED' });
     }
   });
 
