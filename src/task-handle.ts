@@ -59,8 +59,15 @@ export class TaskHandle implements Task {
   }
 
   // A superseded run's progress is not written (the current run's heartbeats hold the lease).
+  // Its refusal is marked handled: a call nobody awaits (a timer the function left running after
+  // it returned) ended the process as an unhandled rejection; one awaited still gets it.
   get update(): Task['update'] {
-    return (progress) => (this.#superseded ? Promise.resolve() : this.#deps.update(this.#t, progress));
+    return (progress) => {
+      if (this.#superseded) return Promise.resolve();
+      const p = this.#deps.update(this.#t, progress);
+      p.catch(() => {});
+      return p;
+    };
   }
 
   // Listeners are the run's: a run a reload detached adds none (it hears no more events).

@@ -81,8 +81,8 @@ export interface LocalTask {
    * each when it first listens for its name (src/effects/task-actions.ts)
    */
   held?: Array<{ name: string; payload: unknown }>;
-  /** an emit came after its END was written here, and was logged (once a claim: the next are dropped without a word) */
-  lateEmitTold?: boolean;
+  /** an emit or update came after its END was written here, and was logged (once a claim: the next go without a word) */
+  lateCallTold?: boolean;
   /**
    * its machine released it with its END written here (not given up: an END refused, its lease
    * lost, a halt): what it emits after its function returned is told as late, not sent

@@ -763,7 +763,7 @@ export class Worker extends MeteredProcess {
         listeners: undefined,
         listening: undefined,
         held: undefined,
-        lateEmitTold: undefined,
+        lateCallTold: undefined,
         endedHere: undefined,
         toldStop: undefined,
         emitted: undefined,
@@ -1461,8 +1461,8 @@ export class Worker extends MeteredProcess {
           // whose lease was lost, or that was given up (its END refused, a halt), did not end
           // here: it is sent on, for emit.lua's fence to count.
           if (t.settled && t.endedHere) {
-            if (!t.lateEmitTold) log.warn(`task ${quote(t.id)}: emit(${quote(event)}) came after its function returned and the task ended here; the event is dropped (later ones of this run without a word)`);
-            t.lateEmitTold = true;
+            if (!t.lateCallTold) log.warn(`task ${quote(t.id)}: emit(${quote(event)}) came after its function returned and the task ended here; the event is dropped (later late calls of this run without a word)`);
+            t.lateCallTold = true;
             return;
           }
           this.publish(t, event, data);
@@ -1470,7 +1470,13 @@ export class Worker extends MeteredProcess {
         update: async (t, progress) => {
           // An old copy (its claim replaced by a later one of the same id) holds no lease; one
           // whose function returned and whose END is written is over (a timer it left behind)
-          if (this.tasks.get(t.id) !== t) throw new LeaseLostError(t.id, t.settled && t.endedHere ? 'ended' : 'lost');
+          if (this.tasks.get(t.id) !== t) {
+            const ended = t.settled && t.endedHere;
+            // (said, as a late emit is: the refusal may reach no one, see src/task-handle.ts)
+            if (ended && !t.lateCallTold) log.warn(`task ${quote(t.id)}: update() came after its function returned and the task ended here; refused with a LeaseLostError (later late calls of this run without a word)`);
+            if (ended) t.lateCallTold = true;
+            throw new LeaseLostError(t.id, ended ? 'ended' : 'lost');
+          }
           if (progress !== undefined) this.publish(t, 'progress', progress);
           // Redis lost or not reconciled yet: the machine holds the leases; answer here.
           if (!this.live) return;
