@@ -7,6 +7,7 @@
 import { Logger } from 'tslog';
 import { ConfigError } from './errors.js';
 import { isOutOfReach } from './out-of-reach.js';
+import { serializeError } from './wire.js';
 
 export interface LoggerLike {
   debug(...args: unknown[]): unknown;
@@ -38,7 +39,7 @@ const LEVELS: Record<string, number> = { silly: 0, trace: 1, debug: 2, info: 3, 
 let told = false;
 
 export function createLogger(name: string, given?: LoggerLike): LoggerLike {
-  if (given) return given;
+  if (given) return guarded(name, given);
   const levelName = (process.env.TASK_SWARM_LOG ?? 'info').toLowerCase();
   const level = LEVELS[levelName] ?? 3;
   if (level >= 7) return SILENT;
@@ -60,6 +61,40 @@ export function createLogger(name: string, given?: LoggerLike): LoggerLike {
     if (format !== undefined && format !== 'json' && format !== 'pretty') logger.warn(`TASK_SWARM_LOG_FORMAT=${JSON.stringify(format)} is neither json nor pretty: pretty is used`);
   }
   return logger;
+}
+
+/**
+ * A logger given by the user, each of its calls kept from throwing into ours: a logger that threw
+ * (a `debug` that is not supported) went up through a machine's transition and ended the
+ * process, or killed the task machine it was told of, its task left RUNNING. A line it throws on
+ * is given again with its values as plain text, then dropped, said on stderr once for each level.
+ */
+function guarded(name: string, given: LoggerLike): LoggerLike {
+  const told = new Set<string>();
+  const level = (m: keyof LoggerLike) => (...args: unknown[]): unknown => {
+    try {
+      return given[m](...args);
+    } catch (e) {
+      // (a value it could not read, a revoked Proxy, as plain text once more)
+      try {
+        return given[m](...args.map((a) => (typeof a === 'string' ? a : serializeError(a))));
+      } catch {
+        // thrown again: dropped
+      }
+      if (!told.has(m)) {
+        told.add(m);
+        let why: string;
+        try {
+          why = e instanceof Error ? e.message : String(e);
+        } catch {
+          why = 'an unreadable value';
+        }
+        process.stderr.write(`task-swarm ${name}: the logger's ${m}() threw (${why}); the line is dropped (said once for each level)\n`);
+      }
+      return undefined;
+    }
+  };
+  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 }
 
 /** a tslog log object (its arguments under "0", "1"..., its `_meta`) as one JSON line */
