@@ -13,6 +13,7 @@ import { buildKeys, type Keys } from './keys.js';
 import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { checkLogger, createLogger, type LoggerLike } from './logger.js';
+import { readTogether } from './read-together.js';
 import { connect, connectionOwner, endStranded, lastConnectionError, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
@@ -1063,7 +1064,7 @@ export class Client {
   async get(id: string): Promise<TaskInfo | null> {
     checkId('get', id);
     const k = this.keysOf(id);
-    const replies = (await this.reading(() => this.redis.multi().hgetall(k.task(id)).sismember(k.queued, id).exec())) ?? [];
+    const replies = await this.reading(() => readTogether(this.redis, (c) => c.hgetall(k.task(id)).sismember(k.queued, id)));
     const [hashError, h] = (replies[0] ?? [null, null]) as [Error | null, Record<string, string> | null];
     const queued = replies[1]?.[1] === 1;
     // A key of another type under the task's name (set by hand): say so rather than throw.

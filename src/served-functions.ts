@@ -9,6 +9,7 @@
 import type { Keys } from './keys.js';
 import type { Connection } from './redis.js';
 import { quote } from './quote.js';
+import { readTogether } from './read-together.js';
 
 /** what the live workers serve: how many are listed, and each function with how many serve it */
 export interface Served {
@@ -24,7 +25,7 @@ export interface Served {
 
 /** one read: the workers listed, and the functions each announced (register.lua) */
 export async function readServed(redis: Connection, keys: Keys): Promise<Served> {
-  const r = (await redis.multi().smembers(keys.workerSet).hgetall(keys.workerFunctions).exec()) ?? [];
+  const r = (await readTogether(redis, (c) => c.smembers(keys.workerSet).hgetall(keys.workerFunctions))) ?? [];
   for (const [e] of r) if (e) throw e;
   const [workers, announced] = r.map(([, v]) => v) as [string[], Record<string, string>];
   const unknown = new Set(workers.filter((w) => !Object.hasOwn(announced ?? {}, w))).size;

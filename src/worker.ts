@@ -14,6 +14,7 @@ import { onRefused } from './db-select.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
 import { escapeControls, quote } from './quote.js';
+import { readTogether } from './read-together.js';
 import { OwnerEntries } from './address-owners.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
@@ -1440,7 +1441,7 @@ export class Worker extends MeteredProcess {
           try {
             // (HGETs in a MULTI, one round trip, as a worker's ACL rule grants them: not HMGET)
             const k = this.partOf(t.id).keys.task(t.id);
-            const replies = ((await this.redis.multi().hget(k, 'data').hget(k, 'state').hget(k, 'lease').exec()) ?? []) as [Error | null, string | null][];
+            const replies = (await readTogether(this.redis, (c) => c.hget(k, 'data').hget(k, 'state').hget(k, 'lease'))) as [Error | null, string | null][];
             got = replies.map(([e, v]) => {
               if (e) throw e;
               return v;

@@ -19,6 +19,7 @@
 import type { Connection } from '../redis.js';
 import { placeTaskId, type Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
+import { readTogether } from '../read-together.js';
 
 type Source = 'g' | 'b';
 
@@ -83,7 +84,7 @@ export async function walkQueued(redis: Connection, parts: Keys[], from: string,
   const held: (Holdings | undefined)[] = Array.from({ length: n }, () => undefined);
   const holdingsOf = async (p: number): Promise<Holdings> => {
     const k = parts[p]!;
-    const [[, inSet], [, counts]] = (await redis.multi().scard(k.queued).hgetall(k.counts).exec()) as [[unknown, number], [unknown, Record<string, string>]];
+    const [[, inSet], [, counts]] = (await readTogether(redis, (c) => c.scard(k.queued).hgetall(k.counts))) as [[unknown, number], [unknown, Record<string, string>]];
     return (held[p] = holdings(inSet, counts));
   };
   const ids: string[] = [];
@@ -104,7 +105,8 @@ export async function walkQueued(redis: Connection, parts: Keys[], from: string,
     const want = limit - ids.length;
     if ('set' in at) {
       // a set has no order to page by: SSCAN's cursor walks it in bounded steps
-      const [[, step], [, inSet], [, counts]] = (await redis.multi().sscan(k.queued, at.set, 'COUNT', want).scard(k.queued).hgetall(k.counts).exec()) as [
+      const cursor = at.set;
+      const [[, step], [, inSet], [, counts]] = (await readTogether(redis, (c) => c.sscan(k.queued, cursor, 'COUNT', want).scard(k.queued).hgetall(k.counts))) as [
         [unknown, [string, string[]]],
         [unknown, number],
         [unknown, Record<string, string>],

@@ -16,6 +16,7 @@ import type { Keys } from '../keys.js';
 import { InvalidTaskError } from '../errors.js';
 import { lastEventOf, type LastEvent } from '../wire.js';
 import { walkQueued } from './queued-walk.js';
+import { readTogether } from '../read-together.js';
 
 export const TASK_LISTS = ['running', 'queued', 'delayed', 'ended'] as const;
 export type TaskList = (typeof TASK_LISTS)[number];
@@ -87,7 +88,7 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
     } else {
       const key = list === 'running' ? keys.leases : keys.delayed;
       // running: the oldest heartbeat first (the likeliest to be in trouble); delayed: the soonest due
-      const [[, range], [, count]] = (await redis.multi().zrange(key, pos, stop, 'WITHSCORES').zcard(key).exec()) as [[unknown, string[]], [unknown, number]];
+      const [[, range], [, count]] = (await readTogether(redis, (c) => c.zrange(key, pos, stop, 'WITHSCORES').zcard(key))) as [[unknown, string[]], [unknown, number]];
       for (let i = 0; i < range.length; i += 2) {
         scores[ids.length + got.length] = num(range[i + 1]!);
         got.push(range[i]!);
@@ -128,10 +129,8 @@ export async function taskPage(redis: Connection, parts: Keys[], list: string, f
  * page listed them twice.
  */
 async function endedRange(redis: Connection, keys: Keys, pos: number, stop: number): Promise<{ range: string[]; count: number }> {
-  const multi = redis.multi().llen(keys.ended).zcard(keys.recentEnded);
   // (the newest stop + 1 of each: the page's ids are among them, whatever the split)
-  if (stop >= pos) multi.lrange(keys.ended, -(stop + 1), -1).zrevrange(keys.recentEnded, 0, stop);
-  const replies = (await multi.exec()) ?? [];
+  const replies = await readTogether(redis, (c) => (stop >= pos ? c.llen(keys.ended).zcard(keys.recentEnded).lrange(keys.ended, -(stop + 1), -1).zrevrange(keys.recentEnded, 0, stop) : c.llen(keys.ended).zcard(keys.recentEnded)));
   const [waiting, kept, newestWaiting, newestKept] = replies.map(([e, v]) => (e ? null : v)) as [number | null, number | null, string[] | null, string[] | null];
   const all = [...[...(newestWaiting ?? [])].reverse(), ...(newestKept ?? [])];
   // (an id ended again after it was cleaned up is in both: listed once, where it is newest)

@@ -7,6 +7,7 @@ import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { readWorkerStates } from '../effects/worker-states.js';
 import { OwnerEntries, parseOwners } from '../address-owners.js';
+import { readTogether } from '../read-together.js';
 
 export interface WorkerView {
   address: string;
@@ -69,7 +70,7 @@ export class OwnersWatch {
  */
 export async function readWorkers(redis: Connection, parts: Keys[], owners = new OwnersWatch()): Promise<{ now: number; workers: WorkerView[] }> {
   const keys = parts[0]!;
-  const replies = (await redis.multi().smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).hgetall(keys.workerOwners).time().exec()) ?? [];
+  const replies = (await readTogether(redis, (c) => c.smembers(keys.workerSet).zrange(keys.workerSeen, 0, -1, 'WITHSCORES').hgetall(keys.workerFunctions).hgetall(keys.workerOwners).time())) ?? [];
   const [listed, seenFlat, fnHash, ownerFields, time] = replies.map(([e, v]) => (e ? null : v)) as [
     string[] | null,
     string[] | null,

@@ -4,6 +4,7 @@
  * (trim-dead.lua, run by the monitor).
  */
 import type { Connection } from '../redis.js';
+import { readTogether } from '../read-together.js';
 import type { Keys } from '../keys.js';
 import { adminCallToken, runScript } from '../scripts.js';
 import { DEAD_LETTER_REASONS, InvalidTaskError, type DeadLetterReason } from '../errors.js';
@@ -59,11 +60,7 @@ export function parseDeadLetter(key: string, json: string | null): DeadLetter {
 
 /** Entries newest first: `offset` entries skipped, at most `limit`; and how many there are. */
 export async function readDeadLetters(redis: Connection, keys: Keys, offset: number, limit: number): Promise<{ letters: DeadLetter[]; total: number }> {
-  const [[, ids], [, total]] = (await redis
-    .multi()
-    .zrevrange(keys.dead.index, offset, offset + Math.max(0, limit) - 1)
-    .zcard(keys.dead.index)
-    .exec()) as [[null, string[]], [null, number]];
+  const [[, ids], [, total]] = (await readTogether(redis, (c) => c.zrevrange(keys.dead.index, offset, offset + Math.max(0, limit) - 1).zcard(keys.dead.index))) as [[null, string[]], [null, number]];
   if (ids.length === 0) return { letters: [], total };
   const entries = await redis.hmget(keys.dead.entries, ...ids);
   const letters: DeadLetter[] = [];

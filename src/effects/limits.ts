@@ -8,6 +8,7 @@ import { runScript } from '../scripts.js';
 import { ConfigError } from '../errors.js';
 import { quote } from '../quote.js';
 import { wellFormed } from '../wire.js';
+import { readTogether } from '../read-together.js';
 
 /** what a limit applies to: one function, or one group (across functions) */
 export type LimitTarget = { function: string } | { group: string };
@@ -86,7 +87,7 @@ export async function setLimit(redis: Connection, keys: Keys, target: LimitTarge
 }
 
 export async function readLimits(redis: Connection, keys: Keys): Promise<LimitInfo[]> {
-  const [[, limits], [, running]] = (await redis.multi().hgetall(keys.limits).hgetall(keys.running).exec()) as [[null, Record<string, string>], [null, Record<string, string>]];
+  const [[, limits], [, running]] = (await readTogether(redis, (c) => c.hgetall(keys.limits).hgetall(keys.running))) as [[null, Record<string, string>], [null, Record<string, string>]];
   const out: LimitInfo[] = [];
   for (const [field, json] of Object.entries(limits).sort()) {
     // judged as the claim script judges it (lib/limits.lua validLimit): a whole limit, or none

@@ -7,6 +7,7 @@
  */
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
+import { readTogether } from '../read-together.js';
 
 export interface MonitorView {
   name: string;
@@ -36,7 +37,7 @@ export async function markStopped(redis: Connection, keys: Keys[], name: string)
 }
 
 export async function readMonitors(redis: Connection, keys: Keys, now: number): Promise<MonitorView[]> {
-  const replies = (await redis.multi().zrange(keys.monitorsSeen, 0, -1, 'WITHSCORES').hget(keys.outage, 'timeout').exec()) ?? [];
+  const replies = (await readTogether(redis, (c) => c.zrange(keys.monitorsSeen, 0, -1, 'WITHSCORES').hget(keys.outage, 'timeout'))) ?? [];
   const [flat, timeout] = replies.map(([e, v]) => (e ? null : v)) as [string[] | null, string | null];
   const within = Number(timeout) > 0 ? Number(timeout) : 0;
   const out: MonitorView[] = [];

@@ -12,6 +12,7 @@ import { ConfigError } from '../errors.js';
 import { quote } from '../quote.js';
 import { raisedInScript } from '../call-fate.js';
 import { firstTick, parseDefinition, taskOf, ticksAt, type ScheduleInfo } from '../schedule.js';
+import { readTogether } from '../read-together.js';
 
 /** schedules fired per pass, so one pass never holds Redis long; more due: the next pass is at once */
 export const FIRE_BATCH = 100;
@@ -44,7 +45,7 @@ export async function removeSchedule(redis: Connection, keys: Keys, name: string
 
 export async function readSchedules(redis: Connection, keys: Keys): Promise<ScheduleInfo[]> {
   const k = keys.schedules;
-  const [[, defs], [, due], [, last], [, time]] = (await redis.multi().hgetall(k.defs).zrange(k.due, 0, -1, 'WITHSCORES').hgetall(k.last).time().exec()) as [
+  const [[, defs], [, due], [, last], [, time]] = (await readTogether(redis, (c) => c.hgetall(k.defs).zrange(k.due, 0, -1, 'WITHSCORES').hgetall(k.last).time())) as [
     [unknown, Record<string, string>],
     [unknown, string[]],
     [unknown, Record<string, string>],
@@ -85,7 +86,7 @@ function parseLast(json: string | undefined): { last: number | null; lastId: str
  */
 export async function fireDue(redis: Connection, keys: Keys, monitor: string): Promise<FiringResult> {
   const k = keys.schedules;
-  const [[, time], [, head]] = (await redis.multi().time().zrange(k.due, 0, FIRE_BATCH - 1, 'WITHSCORES').exec()) as [[unknown, [string, string]], [unknown, string[]]];
+  const [[, time], [, head]] = (await readTogether(redis, (c) => c.time().zrange(k.due, 0, FIRE_BATCH - 1, 'WITHSCORES'))) as [[unknown, [string, string]], [unknown, string[]]];
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const due: { name: string; at: number }[] = [];
   let nextDue = -1;

@@ -7,6 +7,8 @@
  */
 import type { Keys } from '../keys.js';
 import type { Connection } from '../redis.js';
+import type { ChainableCommander } from 'ioredis';
+import { readTogether } from '../read-together.js';
 import { dictionary } from '../dictionary.js';
 import { evictionPolicy } from '../server-version.js';
 import { servedBy } from '../served-functions.js';
@@ -49,8 +51,7 @@ export interface SwarmCounts {
  * for it)
  */
 export async function swarmCounts(redis: Connection, keys: Keys, policy = false): Promise<SwarmCounts> {
-  const m = redis
-    .multi()
+  const reads = (m: ChainableCommander) => m
     .llen(keys.newQueue)
     .scard(keys.taskSet)
     .smembers(keys.workerSet)
@@ -64,8 +65,7 @@ export async function swarmCounts(redis: Connection, keys: Keys, policy = false)
     .zrange(keys.leases, 0, 0, 'WITHSCORES')
     .time();
   // (the node that holds this partition's keys: a policy set there after the start-up check)
-  if (policy) m.info('memory');
-  const r = (await m.exec()) as [Error | null, unknown][];
+  const r = await readTogether(redis, (m) => (policy ? reads(m).info('memory') : reads(m)));
   for (const [e] of r) if (e) throw e;
   const [listed, tasks, workers, dead, ended, counts, served, pausedSet, oldest, stats, lease, time, memory] = r.map(([, v]) => v) as [
     number,
