@@ -19,7 +19,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
 import { refuseFlagLikeValues, refuseRepeatedOptions } from './cli/cli-command.js';
-import { aclRefusal, asFlags, exitCodeOf, fullRefusal, isKnown, wrongTypeRefusal } from './cli/errors.js';
+import { asFlags, exitCodeOf, isKnown, redisRefusal, wrongTypeRefusal } from './cli/errors.js';
 import { endQuietlyOnBrokenPipe, PROCESS_IO, PROG, type CliIO } from './cli/io.js';
 import { buildProgram } from './cli/program.js';
 import { routeLibraryWarnings } from './cli/library-warnings.js';
@@ -43,7 +43,7 @@ export async function main(argv: string[], io: CliIO = PROCESS_IO): Promise<numb
   } catch (caught) {
     // --help and --version end the parse this way too
     if (caught instanceof CommanderError && caught.exitCode === 0) return 0;
-    const e = fullRefusal(wrongTypeRefusal(aclRefusal(asFlags(caught))));
+    const e = wrongTypeRefusal(redisRefusal(asFlags(caught)));
     const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
     io.stderr.write(`${PROG}: ${isKnown(e) ? message : `unexpected error: ${message}`}\n`);
     if (io.env.TASK_SWARM_DEBUG && e instanceof Error) io.stderr.write(`${e.stack}\n`);

@@ -14,6 +14,7 @@ import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { checkLogger, createLogger, type LoggerLike } from './logger.js';
 import { readTogether } from './read-together.js';
+import { toldRefusal } from './redis-refusal.js';
 import { connect, connectionOwner, endStranded, lastConnectionError, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
@@ -1695,6 +1696,25 @@ export class Client {
     }
     return this.sub;
   }
+}
+
+/**
+ * The calls a Client's caller makes. Each answers Redis's refusals (an ACL's NOPERM, a full
+ * Redis's OOM, a wrong password, a replica's READONLY) as the library's typed errors
+ * (src/redis-refusal.ts), at this one edge: inside, a call's ReplyError says what it did (a
+ * refused script did not run: src/call-fate.ts). test/client-refusals.test.ts keeps the list
+ * every public async method of the class.
+ */
+export const CLIENT_CALLS = [
+  'submit', 'submitMany', 'cancel', 'get', 'control', 'wait', 'deadLetters', 'deadLetter', 'retryDead', 'purgeDead',
+  'stats', 'setLimit', 'limits', 'schedule', 'unschedule', 'schedules', 'monitors', 'pause', 'resume', 'close',
+] as const satisfies readonly (keyof Client)[];
+
+for (const name of CLIENT_CALLS) {
+  const call = Client.prototype[name] as (this: Client, ...args: unknown[]) => Promise<unknown>;
+  (Client.prototype as unknown as Record<string, unknown>)[name] = function (this: Client, ...args: unknown[]) {
+    return call.apply(this, args).catch((e: unknown) => Promise.reject(toldRefusal(e, `Redis at ${redisAddress(this.config)}`)));
+  };
 }
 
 /** a span of ms as a message gives it: ms below ten seconds, else seconds */

@@ -4,6 +4,7 @@
  * message, with the library's option names turned into the flags the user typed.
  */
 import { ConfigError, InvalidTaskError, ListenError, NotDurableError, TaskSwarmError } from '../errors.js';
+import { toldRefusal } from '../redis-refusal.js';
 
 /** A mistake in the command line: exit status 2. */
 export class UsageError extends Error {}
@@ -31,20 +32,19 @@ export function asFlags(e: unknown): unknown {
 }
 
 /**
- * Redis's ACL refusal as one line that says so. Inside MULTI a refused command fails the whole
- * transaction with "EXECABORT Transaction discarded because of previous errors", which names
- * neither the permission nor the command: ioredis keeps the real errors in `previousErrors`.
+ * Redis's refusals (an ACL's NOPERM, a full Redis's OOM, a password, a replica) as one line that
+ * says so, in the words the library's Client uses (src/redis-refusal.ts): a worker's or a
+ * monitor's start, or a call made past the Client, still meets them bare. Inside MULTI a refused
+ * command fails the whole transaction with "EXECABORT Transaction discarded because of previous
+ * errors", which names neither the refusal nor the command: said by the first of them.
  */
-export function aclRefusal(e: unknown): unknown {
-  if (!(e instanceof Error) || e instanceof TaskSwarmError) return e;
+export function redisRefusal(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof TaskSwarmError || e instanceof UsageError) return e;
+  const told = toldRefusal(e, 'Redis');
+  if (told !== e) return told;
   const previous = (e as { previousErrors?: unknown }).previousErrors;
   const first = Array.isArray(previous) ? previous.find((p): p is Error => p instanceof Error) : undefined;
-  const cause = /^EXECABORT/.test(e.message) && first ? first : e;
-  if (!/^NOPERM|user executing the script can't/.test(cause.message)) return cause === e ? e : new RuntimeError(`Redis refused: ${cause.message}`);
-  const hint = /function\|load/.test(cause.message)
-    ? 'the function library is not loaded on this Redis, and this user may not load it: a worker or a monitor loads it when it starts (or load it as an admin; docs/deployments.md)'
-    : "this Redis user's ACL does not allow it: acl/README.md says what each role (worker, monitor, producer, operator, dashboard) may run";
-  return new RuntimeError(`Redis refused: ${cause.message.split('\n')[0]} (${hint})`);
+  return /^EXECABORT/.test(e.message) && first ? new RuntimeError(`Redis refused: ${first.message}`) : e;
 }
 
 /**
@@ -59,20 +59,6 @@ export function wrongTypeRefusal(e: unknown): unknown {
   if (!m) return e;
   return new RuntimeError(
     `Redis refused: ${m[0].trim()} (a key under this swarm's names holds another kind of value, another program's key: give the swarm a --key-prefix of its own, or check --key-prefix and the key names)`,
-  );
-}
-
-/**
- * Redis's OOM as one line that says what it means: the server is at its maxmemory and refuses
- * every write that may grow memory. It was "unexpected error: OOM command not allowed when used
- * memory > 'maxmemory'.", the form of a fault of task-swarm's.
- */
-export function fullRefusal(e: unknown): unknown {
-  if (!(e instanceof Error) || e instanceof TaskSwarmError || e instanceof UsageError) return e;
-  const m = /OOM command not allowed[^\n]*?(?= script:|$)/m.exec(e.message);
-  if (!m) return e;
-  return new RuntimeError(
-    `Redis refused the write: it is full (${m[0].trim()}): free memory on it (delete keys it no longer needs), or raise its maxmemory (CONFIG SET maxmemory)`,
   );
 }
 
