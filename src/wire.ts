@@ -155,8 +155,9 @@ export function thrownText(e: unknown): string {
  * than it was: what it is, the key or index that holds it, and what JSON would write for it;
  * undefined when there is none. `json` is a text that holds v's JSON (its own, or that of the
  * entry or message it is written into). Found: a number JSON writes as null (NaN or an
- * infinity), a function or a Symbol inside an array (written as null), and a Map or a Set with
- * entries (written as `{}`). Kept as JSON writes it, not found: undefined inside an array (null)
+ * infinity), a function or a Symbol inside an array (written as null), a Map or a Set with
+ * entries (written as `{}`), and what a task function returns by a slip: a Promise not awaited,
+ * an Error returned rather than thrown, a generator object (written as `{}`, their content lost). Kept as JSON writes it, not found: undefined inside an array (null)
  * or as an object's value (left out), and a function or a Symbol as an object's value (left
  * out): these leave no trace in the text, and an optional field set to undefined is common. The
  * walk goes where JSON.stringify goes (a toJSON applied as it applies it, with its key; an
@@ -183,6 +184,10 @@ function changedInside(x: unknown, k: string, inArray: boolean): string | undefi
   if (typeof x !== 'object' || x === null) return undefined;
   if (x instanceof Map && x.size > 0) return `a Map with entries${at(k)}, which JSON would write as {}`;
   if (x instanceof Set && x.size > 0) return `a Set with members${at(k)}, which JSON would write as {}`;
+  // (what a task function returns by a slip, and JSON writes as {}: its task succeeded, work undone)
+  if (types.isPromise(x)) return `a Promise${at(k)} (not awaited: a missing await, or Promise.all?), which JSON would write as {}`;
+  if (types.isNativeError(x) || x instanceof Error) return `an Error${at(k)} (throw it, to fail the task), whose message JSON would not write`;
+  if (types.isGeneratorObject(x)) return `a generator object${at(k)} (a task function is an async function, not a generator), which JSON would write as {}`;
   if (Array.isArray(x)) {
     const n = x.length;
     for (let i = 0; i < n; i++) {

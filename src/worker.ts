@@ -13,6 +13,7 @@ import type { EveryField } from '../machines/every-field.js';
 import { onRefused } from './db-select.js';
 import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
+import { types } from 'node:util';
 import { escapeControls, quote } from './quote.js';
 import { readTogether } from './read-together.js';
 import { OwnerEntries } from './address-owners.js';
@@ -422,6 +423,8 @@ export class Worker extends MeteredProcess {
     // (Redis keeps names as UTF-8: a lone surrogate would be listed as U+FFFD, a name no task has)
     if (!wellFormed(name)) throw new ConfigError('addTaskFunction: name must be well-formed Unicode (it holds a lone surrogate)');
     if (typeof fn !== 'function') throw new ConfigError(`addTaskFunction("${name}"): fn must be a function`);
+    // (its call returns a generator object, which JSON writes as {}: each task would succeed undone)
+    if (types.isGeneratorFunction(fn)) throw new ConfigError(`addTaskFunction("${name}"): fn is a generator function (function*), whose body a call does not run: give an async function`);
     if (options === null || typeof options !== 'object') throw new ConfigError(`addTaskFunction("${name}"): options must be an object`);
     // (a key it does not know is usually a typo, `concurency`: the cap meant would not be set)
     for (const k of Object.keys(options)) if (k !== 'concurrency') throw new ConfigError(`addTaskFunction("${name}"): unknown option ${quote(k)} (known: concurrency)`);
@@ -429,6 +432,10 @@ export class Worker extends MeteredProcess {
     if (cap !== undefined && (!Number.isSafeInteger(cap) || cap < 1)) {
       throw new ConfigError(`addTaskFunction("${name}"): options.concurrency must be an integer >= 1, got ${quote(cap)}`);
     }
+    // (the same name given another function: a name copied and not changed, most likely; the
+    // first was left unrun, without a word. Said, and replaced: a reload of a function is not refused)
+    const had = this.functions.get(name);
+    if (had !== undefined && had !== fn) this.log.warn(`addTaskFunction(${quote(name)}): another function was added under this name before; this one replaces it (is the name right?)`);
     this.functions.set(name, fn as TaskFunction);
     if (cap === undefined) this.caps.delete(name);
     else this.caps.set(name, cap);

@@ -1,0 +1,73 @@
+/**
+ * A task function's slips that JSON would hide: a Promise returned unawaited (Promise.all
+ * forgotten), an Error returned rather than thrown, a generator function registered (its body
+ * never runs). Each was written as `{}`, and the task read `succeeded` with its work undone: a
+ * task that is as good as lost. Now each ends failed with a message naming the slip, as a Map
+ * result does; a generator function is refused when it is added. And the same name added twice
+ * with another function is said (the first was left unrun, without a word).
+ */
+import { describe, expect, it } from 'vitest';
+import { Client, ConfigError, InvalidTaskError, Worker } from '../src/index.js';
+import { type RedisServer } from './helpers/redis-server.js';
+import { collectingLogger } from './helpers/collecting-logger.js';
+import { redisPerFile } from './helpers/suite.js';
+
+let server: RedisServer;
+const cleanup = redisPerFile((s) => {
+  server = s;
+});
+
+function* steps() {
+  yield 1;
+}
+
+describe("a task function's slips, which JSON would write as {}", () => {
+  it('end the task failed, naming the slip, not succeeded with {}', async () => {
+    const o = server.options();
+    const worker = new Worker({ redis: o, port: 0 });
+    worker.addTaskFunction('returns-an-error', async () => new Error('disk full'));
+    worker.addTaskFunction('forgot-promise-all', async () => [1, 2].map(async (n) => n * 2));
+    worker.addTaskFunction('returns-a-generator', async () => steps());
+    worker.addTaskFunction('nested-promise', async () => ({ total: 3, upload: Promise.resolve('url') }));
+    const client = new Client({ redis: o });
+    cleanup.push(() => worker.stop(), () => client.close());
+    await worker.start();
+    const expected: [string, RegExp][] = [
+      ['returns-an-error', /an Error \(throw it, to fail the task\)/],
+      ['forgot-promise-all', /a Promise \(at "0"\) \(not awaited/],
+      ['returns-a-generator', /a generator object/],
+      ['nested-promise', /a Promise \(at "upload"\)/],
+    ];
+    for (const [fn, message] of expected) {
+      const id = await client.submit(fn);
+      const t = await client.wait(id, { timeout: 10_000 });
+      expect(t.outcome, fn).toBe('failed');
+      expect(t.error?.message, fn).toMatch(message);
+    }
+  });
+
+  it('a generator function is refused when added', () => {
+    const worker = new Worker({ redis: server.options(), port: 0 });
+    expect(() => worker.addTaskFunction('gen', steps as never)).toThrow(ConfigError);
+    expect(() => worker.addTaskFunction('gen', steps as never)).toThrow(/generator function \(function\*\)/);
+  });
+
+  it('data holding a Promise or an Error is refused at submit, naming where', async () => {
+    const client = new Client({ redis: server.options() });
+    cleanup.push(() => client.close());
+    await expect(client.submit('f', { when: Promise.resolve(1) })).rejects.toThrow(InvalidTaskError);
+    await expect(client.submit('f', { err: new Error('x') })).rejects.toThrow(/an Error \(at "err"\)/);
+  });
+
+  it('the same name added again with another function is said, and the later one runs', async () => {
+    const logged = collectingLogger();
+    const worker = new Worker({ redis: server.options(), port: 0, logger: logged.logger });
+    const same = async () => 'same';
+    worker.addTaskFunction('resize', same);
+    // (the same function again, its cap changed: nothing to say)
+    worker.addTaskFunction('resize', same, { concurrency: 2 });
+    expect(logged.lines).toEqual([]);
+    worker.addTaskFunction('resize', async () => 'thumbnail');
+    expect(logged.lines).toEqual(['addTaskFunction("resize"): another function was added under this name before; this one replaces it (is the name right?)']);
+  });
+});
