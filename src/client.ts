@@ -1841,6 +1841,8 @@ function checkId(method: string, id: unknown): asserts id is string {
 }
 
 function showId(id: unknown): string {
+  // (NaN and the infinities as themselves: JSON writes them as null)
+  if (typeof id === 'number') return String(id);
   try {
     return JSON.stringify(id) ?? String(id);
   } catch {

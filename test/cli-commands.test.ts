@@ -259,7 +259,7 @@ describe("the swarm's keys, for every command", () => {
     expect(JSON.parse((await run('get', 'p7')).stdout)).toMatchObject({ id: 'p7', state: 'QUEUED' });
     // the swarm keeps its count: a command that counts otherwise is refused, naming the flag
     expectOneLine(await runMain(['submit', 'f', '--key-prefix', prefix], { REDIS_URL: server.url }), 2, /^task-swarm: --partitions is 1 here, but this swarm is laid out in 4 partition\(s\)/);
-    expectOneLine(await runMain(['status', '--partitions', '0'], { REDIS_URL: server.url }), 2, /^task-swarm: --partitions must be >= 1, got 0\n$/);
+    expectOneLine(await runMain(['status', '--partitions', '0'], { REDIS_URL: server.url }), 2, /^task-swarm: --partitions must be an integer >= 1, got "0"\n$/);
   });
 });
 

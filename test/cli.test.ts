@@ -38,7 +38,7 @@ describe('task-swarm CLI', () => {
     ['a missing argument', ['submit'], 2, /missing function name/],
     ['bad JSON data', ['submit', 'f', '{nope'], 2, /JSON/],
     ['an unknown task id', ['get', 'no-such-task'], 1, /no task with id "no-such-task"/],
-    ['a bad option value', ['worker', '--functions', CLI, '--concurrency', '0'], 2, /--concurrency must be >= 1, got 0/],
+    ['a bad option value', ['worker', '--functions', CLI, '--concurrency', '0'], 2, /--concurrency must be an integer >= 1, got "0"/],
     // (as a missing --redis-password-file: the path typed is the mistake; it was status 1)
     ['a --functions file that is not there', ['worker', '--functions', '/no/such/functions.js'], 2, /^task-swarm: --functions: no such file: \/no\/such\/functions\.js\n$/],
     // an inherited property of the command table is no command (it was an "unexpected error", 1)

@@ -51,6 +51,13 @@ describe('caller mistakes are TaskSwarmErrors', () => {
     expect(await kind(c.purgeDead(undefined as unknown as string))).toMatch(/^\w+Error ERR_/);
   });
 
+  it('a number where an id or a count goes is shown as itself: NaN and Infinity, not null', async () => {
+    const c = client();
+    await expect(c.get(NaN as unknown as string)).rejects.toThrow(/got NaN$/);
+    await expect(c.cancel(Infinity as unknown as string)).rejects.toThrow(/got Infinity$/);
+    await expect(c.deadLetters({ limit: NaN })).rejects.toThrow(/got NaN$/);
+  });
+
   it('wait with a misspelt option (timout): a ConfigError naming it, at once, not a wait with no timeout', async () => {
     const c = client();
     const t0 = Date.now();

@@ -110,8 +110,8 @@ describe('the CLI', () => {
   it('--max-payload-bytes that is no size is refused naming the flag, not the library option', async () => {
     const cli = cliSwarm(server, redis, 'cli-too-large-0:');
     cleanup.push(() => cli.client.close());
-    expectOneLine(await cli.run('submit', 'f', '1', '--max-payload-bytes', '0'), 2, /^task-swarm: --max-payload-bytes must be >= 1, got 0\n$/);
-    expectOneLine(await cli.run('schedule', 'n', 'f', '1', '--every', '60000', '--max-payload-bytes', '0'), 2, /^task-swarm: --max-payload-bytes must be >= 1, got 0\n$/);
+    expectOneLine(await cli.run('submit', 'f', '1', '--max-payload-bytes', '0'), 2, /^task-swarm: --max-payload-bytes must be an integer >= 1, got "0"\n$/);
+    expectOneLine(await cli.run('schedule', 'n', 'f', '1', '--every', '60000', '--max-payload-bytes', '0'), 2, /^task-swarm: --max-payload-bytes must be an integer >= 1, got "0"\n$/);
     expect(await cli.keys()).toEqual([]);
   });
 

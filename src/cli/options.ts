@@ -52,13 +52,15 @@ interface SchemaField {
   kind: string;
   doc: string;
   default?: number | string;
+  min?: number;
   values?: readonly string[];
 }
 
 /**
  * `--concurrency <n>` etc., one per field of a config schema (WORKER_FIELDS, MONITOR_FIELDS):
- * integers are read here, their bounds are the library's to check (its ConfigError names the
- * flag, see asFlags); fields the command line cannot hold (TLS, node lists) have none.
+ * integers are read here, down to the schema's least value, and their other bounds are the
+ * library's to check (its ConfigError names the flag, see asFlags); fields the command line
+ * cannot hold (TLS, node lists) have none.
  */
 export function fieldOptions(fields: Record<string, SchemaField>): Option[] {
   const out: Option[] = [];
@@ -68,7 +70,8 @@ export function fieldOptions(fields: Record<string, SchemaField>): Option[] {
     const flag = `--${kebab(key)}`;
     if (f.kind === 'string') out.push(new Option(`${flag} <value>`, doc));
     else if (f.kind === 'enum') out.push(choiceOption(`${flag} <value>`, doc, f.values ?? []));
-    else out.push(integerOption(`${flag} <n>`, doc));
+    // (its least value said at once: `--max-attempts -1` said ">= 0", then 0 was refused as "< 1")
+    else out.push(integerOption(`${flag} <n>`, doc, f.min ?? 0));
   }
   return out;
 }
