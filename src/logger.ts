@@ -135,8 +135,9 @@ export function colours(env: NodeJS.ProcessEnv, tty: boolean): boolean {
  * The machines' `reportError` action: log a failed effect the machine recovers from, named by
  * the state whose effect failed (xstate.error.actor.<n>.<machine>.<state> -> <state>). Not one
  * `thrown` says its caller is given (start() rejects with it): said twice, it was two lines.
+ * `warn` says the others (a component's OutageLines: the same refusal each round, said once).
  */
-export function effectErrorReporter(log: LoggerLike, machine: string, thrown: (e: unknown) => boolean = () => false) {
+export function effectErrorReporter(log: LoggerLike, machine: string, thrown: (e: unknown) => boolean = () => false, warn: (text: string) => unknown = (text) => log.warn(text)) {
   const prefix = new RegExp(`^xstate\\.error\\.actor\\.(\\d+\\.)?(${machine}\\.)?`);
   return ({ event }: { event: { type: string } }): void => {
     const e = (event as { error?: unknown }).error;
@@ -146,6 +147,6 @@ export function effectErrorReporter(log: LoggerLike, machine: string, thrown: (e
     // (an outage fails every call on its way: the machine's own lines say the outage and its end,
     // once, where these said each call cut, at WARN, in ioredis's words)
     if (isOutOfReach(e)) log.info(`a Redis call was cut off in state ${state} (${message})`);
-    else log.warn(`${state}: ${message}`);
+    else warn(`${state}: ${message}`);
   };
 }

@@ -15,6 +15,7 @@ import { StateError } from './errors.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
 import { partitionKeys } from './partitions.js';
+import { OutageLines } from './outage-lines.js';
 import { createLogger, effectErrorReporter, type LoggerLike } from './logger.js';
 import { emitStates, tell } from './state-events.js';
 import { connect, connectionOwner, NOT_READY, redisAddress, refusedDb, redisTimeAt, swarmAt, unavailable } from './redis.js';
@@ -105,6 +106,8 @@ export class Monitor extends MeteredProcess {
   /** the partition the next sweep starts with */
   private nextPartition = 0;
   private readonly log: LoggerLike;
+  /** how it says an outage: once, and a refusal as one (src/outage-lines.ts) */
+  private readonly outage: OutageLines;
   private readonly redis: Connection;
   private peers: string[] = [];
   private actor?: Actor<typeof monitorMachine>;
@@ -135,6 +138,7 @@ export class Monitor extends MeteredProcess {
     this.parts = partitionKeys(this.config.redis);
     this.keys = this.parts[0]!;
     this.log = createLogger(this.name, options.logger);
+    this.outage = new OutageLines(this.log, 'monitor');
     this.redis = connect(this.config.redis, 'command', `${this.name}-${connectionOwner()}`, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     // (at start the refusal fails start() itself; once running, the monitor waits as for a Redis
@@ -170,11 +174,11 @@ export class Monitor extends MeteredProcess {
         away = false;
         const g = snap.context.grace;
         // (one begun anew has neither: its first sweep is still to come)
-        if (g?.until !== undefined && g.seen !== undefined) this.log.info(`Redis answers again, the same server: the grace under way goes on, at most ${Math.max(0, g.until - g.seen)} ms more`);
-        else this.log.info(`Redis answers again, another server or one that names none (it may have lost data): nothing is requeued or fired for ${this.config.taskTimeout} ms (taskTimeout), while the workers heartbeat and re-assert their tasks`);
+        if (g?.until !== undefined && g.seen !== undefined) this.outage.ends(`Redis answers again, the same server: the grace under way goes on, at most ${Math.max(0, g.until - g.seen)} ms more`);
+        else this.outage.ends(`Redis answers again, another server or one that names none (it may have lost data): nothing is requeued or fired for ${this.config.taskTimeout} ms (taskTimeout), while the workers heartbeat and re-assert their tasks`);
       } else if (away && snap.matches('active')) {
         away = false;
-        this.log.info(`Redis answers again, the same server: a task whose lease was live when it was lost is not requeued for ${this.config.taskTimeout} ms (taskTimeout), while its worker heartbeats`);
+        this.outage.ends(`Redis answers again, the same server: a task whose lease was live when it was lost is not requeued for ${this.config.taskTimeout} ms (taskTimeout), while its worker heartbeats`);
       } else if (snap.matches('active')) away = false;
     });
     try {
@@ -402,8 +406,10 @@ export class Monitor extends MeteredProcess {
     try {
       const r = await effect();
       this.refusedAt = undefined;
+      this.outage.answered();
       return r;
     } catch (e) {
+      this.outage.failed(e);
       if (e instanceof ReplyError || this.redis.status === 'ready') this.refusedAt = performance.now();
       throw e;
     }
@@ -461,7 +467,8 @@ export class Monitor extends MeteredProcess {
           const why = refusedDb(this.redis, config.redis);
           // (what the count decides, said with it, as a worker does: "0 of 0 workers (need 60%)" read as a failed quorum)
           const decision = hasQuorum(p, config.partitionPercentage) ? 'waits for Redis, down for everyone' : 'is cut off: requeues nothing until Redis answers';
-          log.warn(p.total === 0 ? `Redis unreachable${why}; no worker known to ask: ${decision}` : `Redis unreachable${why}; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%): ${decision}`);
+          const what = this.outage.what;
+          this.outage.begins(p.total === 0 ? `${what}${why}; no worker known to ask: ${decision}` : `${what}${why}; reached ${p.reached} of ${p.total} workers (need ${config.partitionPercentage}%): ${decision}`);
           return p;
         }),
         redisWatch: redisWatch(this.redis, { home: buildKeys(config.redis).layout }),
@@ -513,7 +520,7 @@ export class Monitor extends MeteredProcess {
           }
           if (r.firings.length) tell(this, 'schedules', r, log, 'the schedules event');
         },
-        reportError: effectErrorReporter(log, 'monitor', (e) => e !== undefined && e === this.startError),
+        reportError: effectErrorReporter(log, 'monitor', (e) => e !== undefined && e === this.startError, (text) => this.outage.warn(text)),
       },
     });
   }

@@ -16,6 +16,7 @@ import { ConfigError, LeaseLostError, PermissionError, StateError } from './erro
 import { types } from 'node:util';
 import { escapeControls, quote } from './quote.js';
 import { readTogether } from './read-together.js';
+import { OutageLines } from './outage-lines.js';
 import { OwnerEntries } from './address-owners.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
@@ -171,6 +172,8 @@ export class Worker extends MeteredProcess {
   readonly config: WorkerConfig;
   private readonly keys: Keys;
   private readonly log: LoggerLike;
+  /** how it says an outage: once, and a refusal as one (src/outage-lines.ts) */
+  private readonly outage: OutageLines;
   private readonly functions = new Map<string, TaskFunction>();
   /** tasks claimed by the last claim, not yet adopted by their task machine */
   private readonly pending = new Map<string, LocalTask>();
@@ -300,6 +303,7 @@ export class Worker extends MeteredProcess {
     this.countsWorkers = loneLaneOf(this.config.concurrency) !== undefined;
     this.listenPort = this.config.port;
     this.log = createLogger('worker', options.logger);
+    this.outage = new OutageLines(this.log, 'worker');
     this.telemetry = new WorkerTelemetry(
       this.config,
       {
@@ -1604,7 +1608,8 @@ export class Worker extends MeteredProcess {
               // (ioredis's own words, "Reached the max retries per request limit... Refer to
               // maxRetriesPerRequest", name an option no option of ours sets: said as start() says it)
               const why = (e as Error).name === 'MaxRetriesPerRequestError' ? unavailable(config.redis, this.redis, e) : e;
-              log.warn(`heartbeat failed: ${(why as Error).message}`);
+              this.outage.failed(e);
+              this.outage.warn(`heartbeat failed: ${(why as Error).message}`);
               send({ type: 'REDIS_LOST' });
               return;
             }
@@ -1745,9 +1750,10 @@ export class Worker extends MeteredProcess {
           const decision = hasQuorum(p, config.partitionPercentage) ? 'keeps its tasks running' : 'halts its tasks';
           // (a server that lacks the db is reachable, but this worker's connection is dropped: say so)
           const why = refusedDb(this.redis, config.redis);
-          log.warn(p.total === 0
-            ? `Redis unreachable${why}; no other worker known to ask (a lone worker cannot tell a partition from an outage): ${decision} while it waits for Redis`
-            : `Redis unreachable${why}; reached ${p.reached} of ${p.total} peers (${config.partitionPercentage}% needed): ${decision} while it waits for Redis`);
+          const what = this.outage.what;
+          this.outage.begins(p.total === 0
+            ? `${what}${why}; no other worker known to ask (a lone worker cannot tell a partition from an outage): ${decision} while it waits for Redis`
+            : `${what}${why}; reached ${p.reached} of ${p.total} peers (${config.partitionPercentage}% needed): ${decision} while it waits for Redis`);
           return p;
         }),
         recoverClaims: promiseEffect<void>(() => this.recoverClaims()),
@@ -1760,10 +1766,12 @@ export class Worker extends MeteredProcess {
             // task held now. Let it end, then check them all.
             await this.renewing?.catch(() => {});
             const lost = await this.renewAll();
-            log.info(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
+            this.outage.ends(`Redis is back; reconciled ${this.tasks.size} task(s), ${lost.length} lost`);
+            this.outage.answered();
             this.reconcileFailedAt = undefined;
             return { lost };
           } catch (e) {
+            this.outage.failed(e);
             this.reconcileFailedAt = performance.now();
             throw e;
           }
@@ -1904,7 +1912,7 @@ export class Worker extends MeteredProcess {
           this.pending.delete(id);
           log.error(`task ${quote(id)}: its task machine crashed (a bug in task-swarm); dropped, the monitor will requeue it`, (event as { error?: unknown }).error);
         },
-        reportError: effectErrorReporter(log, 'worker', (e) => e !== undefined && e === this.startError),
+        reportError: effectErrorReporter(log, 'worker', (e) => e !== undefined && e === this.startError, (text) => this.outage.warn(text)),
       },
     });
   }

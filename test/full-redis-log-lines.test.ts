@@ -1,0 +1,72 @@
+/**
+ * A Redis at its maxmemory answers, and refuses every write: the worker's heartbeat and the
+ * monitor's sweep fail each round, and each went round its outage states every second or so. A
+ * 10 s OOM was 11 "Redis unreachable" lines a worker and 10 a monitor, each followed by "Redis is
+ * back" / "Redis answers again", for a Redis that answered all along. Now it is said once each,
+ * as the refusal it is, and its end once it stayed away; the task running meanwhile ends once
+ * memory is freed.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { Client, Monitor, Worker } from '../src/index.js';
+import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+
+let server: RedisServer | undefined;
+afterAll(async () => {
+  await server?.stop();
+});
+
+function levelled() {
+  const lines: { level: string; text: string }[] = [];
+  const keep = (level: string) => (m: unknown) => void lines.push({ level, text: String(m) });
+  return { lines, warn: () => lines.filter((l) => l.level === 'warn').map((l) => l.text), logger: { debug() {}, info: keep('info'), warn: keep('warn'), error: keep('error') } };
+}
+
+describe('a Redis at its maxmemory, as the logs say it', () => {
+  it('is said once by the worker and once by the monitor, as a refusal, not as unreachable', async () => {
+    server = await startRedis();
+    const admin = server.client();
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    const o = server.options();
+    const w = levelled();
+    const m = levelled();
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const worker = new Worker({ redis: o, port: 0, heartbeatInterval: 250, logger: w.logger });
+    worker.addTaskFunction('hold', async () => {
+      await held;
+      return 'done';
+    });
+    const monitor = new Monitor({ redis: o, taskTimeout: 4000, checkTaskInterval: 250, logger: m.logger });
+    const client = new Client({ redis: o });
+    try {
+      await worker.start();
+      await monitor.start();
+      const id = await client.submit('hold');
+      await until(async () => (await client.get(id))?.state === 'RUNNING', 'the task to run');
+      await admin.config('SET', 'maxmemory', '1');
+      await new Promise((r) => setTimeout(r, 6000));
+      release();
+      await new Promise((r) => setTimeout(r, 500));
+      await admin.config('SET', 'maxmemory', '0');
+      expect(await client.wait(id, { timeout: 15_000 })).toMatchObject({ outcome: 'succeeded', result: 'done' });
+      // its end said once, after it stayed away (5 s)
+      await until(() => w.lines.some((l) => l.level === 'info' && l.text.startsWith('Redis is back')) && m.lines.some((l) => l.level === 'info' && l.text.startsWith('Redis answers again')), 'the ends to be said', 10_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(w.lines.filter((l) => l.level === 'info' && l.text.startsWith('Redis is back'))).toHaveLength(1);
+      expect(m.lines.filter((l) => l.level === 'info' && l.text.startsWith('Redis answers again'))).toHaveLength(1);
+
+      for (const [who, lines] of [['worker', w.warn()], ['monitor', m.warn()]] as const) {
+        expect(lines.filter((l) => /^Redis unreachable/.test(l)), `${who}: ${JSON.stringify(lines)}`).toEqual([]);
+        expect(lines.filter((l) => /^Redis refuses this \w+'s calls \(OOM /.test(l)), `${who}: ${JSON.stringify(lines)}`).toHaveLength(1);
+        // (no line said twice at WARN)
+        expect(new Set(lines).size, `${who}: ${JSON.stringify(lines)}`).toBe(lines.length);
+      }
+    } finally {
+      release();
+      await admin.config('SET', 'maxmemory', '0');
+      await worker.stop();
+      await monitor.stop();
+      await client.close();
+    }
+  }, 50_000);
+});
