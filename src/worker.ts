@@ -4,7 +4,7 @@
  * machine decides when to claim, wait, heartbeat, probe, halt or hand back; this file says how.
  */
 import type { Connection } from './redis.js';
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, ReplyError, type Redis } from 'ioredis';
 import { createActor, fromCallback, waitFor, type Actor, type AnyEventObject } from 'xstate';
 import { AWAITING_REDIS, TALKING_TO_REDIS, workerMachine, type ClaimedTask, type WorkerEvent } from '../machines/worker.js';
 import { taskMachine } from '../machines/task.js';
@@ -1116,6 +1116,8 @@ export class Worker extends MeteredProcess {
    */
   private async handBackLeft(left: (RememberedTask & { part: number })[], deadline: number): Promise<void> {
     const { heartbeatInterval, abortTimeout } = this.config;
+    // (what the last try met: a Redis that answered and refused, at its maxmemory, is not one that is silent)
+    let refused: string | undefined;
     for (let first = true; ; first = false) {
       const each = await Promise.all(
         this.parts.map(async (part) => {
@@ -1125,7 +1127,10 @@ export class Worker extends MeteredProcess {
           // deadline only, the first at least a second (abortTimeout 0 would try nothing), and
           // once it has answered goes to its end.)
           const renewFor = Math.max(first ? 1000 : 0, deadline - performance.now());
-          const back = await handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner, renewFor).catch(() => undefined);
+          const back = await handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner, renewFor).catch((e: unknown) => {
+            refused = e instanceof ReplyError ? (e as Error).message.split('\n')[0] : undefined;
+            return undefined;
+          });
           return { part: part.index, back };
         }),
       );
@@ -1139,7 +1144,7 @@ export class Worker extends MeteredProcess {
       await new Promise((r) => setTimeout(r, 200));
     }
     this.log.error(
-      `could not hand back ${left.length} task(s) within abortTimeout (${abortTimeout} ms), Redis not answering: a monitor requeues them if Redis kept its data: ${left.map((t) => t.id).join(', ')}`,
+      `could not hand back ${left.length} task(s) within abortTimeout (${abortTimeout} ms), Redis ${refused === undefined ? 'not answering' : `refusing (${refused})`}: a monitor requeues them if Redis kept its data: ${left.map((t) => quote(t.id)).join(', ')}`,
     );
   }
 
@@ -1679,7 +1684,10 @@ export class Worker extends MeteredProcess {
                 const denied = /^NOPERM/.test(e.message) ? this.controlDenied(patterns, e) : undefined;
                 // while start() waits, a refusal for good fails it: nothing would change by asking again
                 if (denied && this.controlRefused) return this.controlRefused(denied);
-                log.warn(`control subscription failed (no task is claimed until it is made): ${denied?.message ?? e.message}`);
+                // (ioredis's "Reached the max retries per request limit... Refer to maxRetriesPerRequest"
+                // said as the connection's trouble, as start() says it; a lost connection's, once a round)
+                const why = denied ?? (e.name === 'MaxRetriesPerRequestError' ? (unavailable(config.redis, this.sub, e) as Error) : e);
+                this.outage.warn(`control subscription failed (no task is claimed until it is made): ${why.message}`);
                 // refused with the connection up (channels taken from its ACL user while it ran):
                 // tried again, the worker claiming nothing meanwhile; else made again at 'ready'.
                 // One retry at a time: two refusals in one turn (the first PSUBSCRIBE queued
@@ -1797,7 +1805,8 @@ export class Worker extends MeteredProcess {
               // memory, and handed back (a lease lost to another claim stays lost).
               const left = mine.filter((t) => !back.includes(t.id));
               if (!left.length) return back;
-              const more = await handBackRemembered(this.redis, part.keys, this.address, remembered(left), config.heartbeatInterval, this.owner, redisCommandTimeout(config.heartbeatInterval));
+              // (refused, or no answer: those are handBackLeft's, which says which it was)
+              const more = await handBackRemembered(this.redis, part.keys, this.address, remembered(left), config.heartbeatInterval, this.owner, redisCommandTimeout(config.heartbeatInterval)).catch(() => undefined);
               return [...back, ...(more ?? [])];
             }),
           ).finally(() => this.keptForHandBack.clear());

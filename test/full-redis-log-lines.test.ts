@@ -69,4 +69,28 @@ describe('a Redis at its maxmemory, as the logs say it', () => {
       await client.close();
     }
   }, 50_000);
+
+  it('a stop that cannot hand a task back says Redis refused it, not that Redis did not answer', async () => {
+    server ??= await startRedis();
+    const admin = server.client();
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    const o = server.options();
+    const w = levelled();
+    const worker = new Worker({ redis: o, port: 0, stopGrace: 200, abortTimeout: 1000, logger: w.logger });
+    // (ignores its signal: still running when the stop's grace ends, so handed back)
+    worker.addTaskFunction('stubborn', () => new Promise(() => {}));
+    const client = new Client({ redis: o });
+    try {
+      await worker.start();
+      const id = await client.submit('stubborn');
+      await until(async () => (await client.get(id))?.state === 'RUNNING', 'the task to run');
+      await admin.config('SET', 'maxmemory', '1');
+      await worker.stop();
+      const said = w.lines.filter((l) => l.level === 'error' && l.text.startsWith('could not hand back'));
+      expect(said.map((l) => l.text)).toEqual([expect.stringMatching(new RegExp(`^could not hand back 1 task\\(s\\) within abortTimeout \\(1000 ms\\), Redis refusing \\(OOM command not allowed.*: "${id}"$`))]);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+      await client.close();
+    }
+  }, 30_000);
 });

@@ -137,7 +137,7 @@ describe('a worker stopping gracefully while Redis restarts without persistence'
     await server.kill();
     const began = Date.now();
     await w.stop();
-    expect(lines.some((l) => l.startsWith('error could not hand back 1 task(s) within abortTimeout (1500 ms)') && l.endsWith(id)), lines.join('\n')).toBe(true);
+    expect(lines.some((l) => l.startsWith('error could not hand back 1 task(s) within abortTimeout (1500 ms)') && l.endsWith(`"${id}"`)), lines.join('\n')).toBe(true);
     expect(w.state).toBe('stopped');
     // the grace, the failed hand-back, the halt, the deregistration's bounded waits: seconds, not the test's timeout
     expect(Date.now() - began).toBeLessThan(20_000);

@@ -2,6 +2,7 @@
  * Lease effects of a worker: the batched heartbeat (renew.lua), the fenced events (emit.lua), the hand-back on stop (hand-back.lua), the re-assertion of
  * tasks whose hash Redis lost (reassert.lua), and the mark of a stop it heard (told-stop.lua).
  */
+import { ReplyError } from 'ioredis';
 import type { Connection } from '../redis.js';
 import type { Keys } from '../keys.js';
 import { runScript } from '../scripts.js';
@@ -88,7 +89,8 @@ export interface RememberedTask extends ReassertTask {
  * queue (hand-back.lua checks each lease again: a task not ours is left alone). A re-assert that
  * writes nothing is not taken for a task lost: the worker's own renew may have re-asserted it
  * just before. `renewFor`: ms to wait for the renew's answer; no answer by then, undefined, and
- * nothing was re-asserted nor handed back. Returns the ids handed back.
+ * nothing was re-asserted nor handed back; refused (an error reply), that error. Returns the ids
+ * handed back.
  */
 export async function handBackRemembered(
   redis: Connection,
@@ -101,8 +103,14 @@ export async function handBackRemembered(
 ): Promise<string[] | undefined> {
   const held = tasks.map(({ id, lease }) => ({ id, lease }));
   const renewing = renewLeases(redis, keys, worker, held, heartbeatInterval, owner);
-  const r = await within(renewFor, renewing);
-  if (!r) return undefined;
+  const answer = await within(renewFor, renewing.then((v) => ({ v }), (e: unknown) => ({ e })));
+  if (!answer) return undefined;
+  // (refused: Redis answered, at its maxmemory say, and the caller says so; else no answer)
+  if ('e' in answer) {
+    if (answer.e instanceof ReplyError) throw answer.e;
+    return undefined;
+  }
+  const r = answer.v;
   const lost = new Set(r.lost);
   for (const id of r.missing) {
     const t = tasks.find((x) => x.id === id)!;
