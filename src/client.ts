@@ -1150,7 +1150,7 @@ export class Client {
       return r === 'running' ? 'stopping' : r;
     }
     // (a hash, or an entry of the seed's kind still on new-task: in the queued set, no hash yet)
-    const [[, hash], [, queued]] = (await this.reading(() => this.redis.multi().exists(k.task(id)).sismember(k.queued, id).exec())) as [[unknown, number], [unknown, number]];
+    const [[, hash], [, queued]] = (await this.reading(() => readTogether(this.redis, (c) => c.exists(k.task(id)).sismember(k.queued, id)))) as [[unknown, number], [unknown, number]];
     if (!hash && !queued) throw new TaskNotFoundError(id);
     await this.redis.publish(k.control(id), text);
     return 'sent';

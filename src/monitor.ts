@@ -138,7 +138,7 @@ export class Monitor extends MeteredProcess {
     this.parts = partitionKeys(this.config.redis);
     this.keys = this.parts[0]!;
     this.log = createLogger(this.name, options.logger);
-    this.outage = new OutageLines(this.log, 'monitor');
+    this.outage = new OutageLines(this.log, 'monitor', () => this.redis.status === 'ready');
     this.redis = connect(this.config.redis, 'command', `${this.name}-${connectionOwner()}`, { commandTimeout: 5000 });
     this.redis.on('error', (e: Error) => this.log.debug(`redis: ${e.message}`));
     // (at start the refusal fails start() itself; once running, the monitor waits as for a Redis
@@ -208,6 +208,7 @@ export class Monitor extends MeteredProcess {
     if (!actor || actor.getSnapshot().status === 'done') return;
     actor.send({ type: 'STOP' });
     await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
+    this.outage.close();
   }
 
   /**

@@ -14,7 +14,11 @@ export async function readTogether(redis: Connection, reads: (c: ChainableComman
     return (await reads(redis.multi()).exec()) ?? [];
   } catch (e) {
     if (!refusedFull(e)) throw e;
-    return (await reads(redis.pipeline()).exec()) ?? [];
+    const replies = (await reads(redis.pipeline()).exec()) ?? [];
+    // (refused by an ACL too: thrown, as the MULTI's refusal was, not left to a reply read as data)
+    const denied = replies.find(([err]) => err && /^NOPERM/.test(err.message));
+    if (denied) throw denied[0];
+    return replies;
   }
 }
 

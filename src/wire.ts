@@ -157,7 +157,10 @@ export function thrownText(e: unknown): string {
  * entry or message it is written into). Found: a number JSON writes as null (NaN or an
  * infinity), a function or a Symbol inside an array (written as null), a Map or a Set with
  * entries (written as `{}`), and what a task function returns by a slip: a Promise not awaited,
- * an Error returned rather than thrown, a generator object (written as `{}`, their content lost). Kept as JSON writes it, not found: undefined inside an array (null)
+ * a generator object (written as `{}`, their content lost). (Not an Error inside a value: one
+ * with fields of its own, as Node's socket errors have, leaves no trace the walk starts on, and a
+ * result holding one would be refused or not by what else it holds; resultJson refuses an Error
+ * returned whole.) Kept as JSON writes it, not found: undefined inside an array (null)
  * or as an object's value (left out), and a function or a Symbol as an object's value (left
  * out): these leave no trace in the text, and an optional field set to undefined is common. The
  * walk goes where JSON.stringify goes (a toJSON applied as it applies it, with its key; an
@@ -186,7 +189,6 @@ function changedInside(x: unknown, k: string, inArray: boolean): string | undefi
   if (x instanceof Set && x.size > 0) return `a Set with members${at(k)}, which JSON would write as {}`;
   // (what a task function returns by a slip, and JSON writes as {}: its task succeeded, work undone)
   if (types.isPromise(x)) return `a Promise${at(k)} (not awaited: a missing await, or Promise.all?), which JSON would write as {}`;
-  if (types.isNativeError(x) || x instanceof Error) return `an Error${at(k)} (throw it, to fail the task), whose message JSON would not write`;
   if (types.isGeneratorObject(x)) return `a generator object${at(k)} (a task function is an async function, not a generator), which JSON would write as {}`;
   if (Array.isArray(x)) {
     const n = x.length;
@@ -623,6 +625,16 @@ function ownText(e: unknown): string | undefined {
  */
 export function resultJson(v: unknown): string {
   if (v === undefined) return 'null';
+  // (returned where it was meant to be thrown: written as {} or as its fields, its message lost)
+  if ((types.isNativeError(v) || v instanceof Error) && typeof (v as { toJSON?: unknown }).toJSON !== 'function') {
+    let what: string;
+    try {
+      what = `${String((v as Error).name)}: ${String((v as Error).message)}`.slice(0, 200);
+    } catch {
+      what = UNREADABLE;
+    }
+    throw new NonRetryableError(`the task function returned an Error (${what}) rather than throwing it: throw it, to fail the task`);
+  }
   const dropped = jsonDrops(v);
   if (dropped) throw new NonRetryableError(`the task function returned ${dropped}, which JSON cannot carry: its result cannot be stored`);
   let json: string | undefined;

@@ -174,6 +174,8 @@ export class Worker extends MeteredProcess {
   private readonly log: LoggerLike;
   /** how it says an outage: once, and a refusal as one (src/outage-lines.ts) */
   private readonly outage: OutageLines;
+  /** the runs whose refused progress was said (task.update: once a claim) */
+  private readonly progressRefusedTold = new WeakSet<LocalTask>();
   private readonly functions = new Map<string, TaskFunction>();
   /** tasks claimed by the last claim, not yet adopted by their task machine */
   private readonly pending = new Map<string, LocalTask>();
@@ -303,7 +305,7 @@ export class Worker extends MeteredProcess {
     this.countsWorkers = loneLaneOf(this.config.concurrency) !== undefined;
     this.listenPort = this.config.port;
     this.log = createLogger('worker', options.logger);
-    this.outage = new OutageLines(this.log, 'worker');
+    this.outage = new OutageLines(this.log, 'worker', () => this.redis.status === 'ready');
     this.telemetry = new WorkerTelemetry(
       this.config,
       {
@@ -632,6 +634,7 @@ export class Worker extends MeteredProcess {
       if (this.actor !== actor) return; // start() failed before it started the machine
       await waitFor(actor, (x) => x.status === 'done', { timeout: Infinity });
     }
+    this.outage.close();
     // a start that failed leaves (deregisters, closes its connections) after its machine ended:
     // the stop returns once it has
     if (actor.getSnapshot().matches('failed')) await this.started;
@@ -1494,7 +1497,17 @@ export class Worker extends MeteredProcess {
             if (ended) t.lateCallTold = true;
             throw new LeaseLostError(t.id, ended ? 'ended' : 'lost');
           }
-          if (progress !== undefined) this.publish(t, 'progress', progress);
+          if (progress !== undefined) {
+            try {
+              this.publish(t, 'progress', progress);
+            } catch (e) {
+              // (its refusal may reach no one: an update nobody awaits is marked handled, see
+              // src/task-handle.ts. Said once a claim)
+              if (!this.progressRefusedTold.has(t)) log.warn(`task ${quote(t.id)}: update() refused its progress (later ones of this run without a word): ${(e as Error).message}`);
+              this.progressRefusedTold.add(t);
+              throw e;
+            }
+          }
           // Redis lost or not reconciled yet: the machine holds the leases; answer here.
           if (!this.live) return;
           let lost: string[];
@@ -1805,9 +1818,11 @@ export class Worker extends MeteredProcess {
               // memory, and handed back (a lease lost to another claim stays lost).
               const left = mine.filter((t) => !back.includes(t.id));
               if (!left.length) return back;
-              // (refused, or no answer: those are handBackLeft's, which says which it was)
-              const more = await handBackRemembered(this.redis, part.keys, this.address, remembered(left), config.heartbeatInterval, this.owner, redisCommandTimeout(config.heartbeatInterval)).catch(() => undefined);
-              return [...back, ...(more ?? [])];
+              // (refused: the partition's failure, so its tasks are handBackLeft's, which says why)
+              const more = await handBackRemembered(this.redis, part.keys, this.address, remembered(left), config.heartbeatInterval, this.owner, redisCommandTimeout(config.heartbeatInterval));
+              // (no answer: the same, or they went nowhere, their hashes lost and no word said)
+              if (more === undefined) throw new Error(`Redis did not answer the renew of ${left.length} task(s) to hand back`);
+              return [...back, ...more];
             }),
           ).finally(() => this.keptForHandBack.clear());
           const back = each.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));

@@ -93,4 +93,38 @@ describe('a Redis at its maxmemory, as the logs say it', () => {
       await client.close();
     }
   }, 30_000);
+
+  it('a second refusal after the first was over is said again; Redis killed after refusing is said unreachable', async () => {
+    server ??= await startRedis();
+    const admin = () => server!.client();
+    await admin().config('SET', 'maxmemory-policy', 'noeviction');
+    const o = server.options();
+    const w = levelled();
+    const m = levelled();
+    const worker = new Worker({ redis: o, port: 0, heartbeatInterval: 250, logger: w.logger });
+    worker.addTaskFunction('f', async () => 'done');
+    const monitor = new Monitor({ redis: o, taskTimeout: 4000, checkTaskInterval: 250, logger: m.logger });
+    const refusals = () => w.warn().filter((l) => /^Redis refuses this worker's calls \(OOM /.test(l)).length;
+    try {
+      await worker.start();
+      await monitor.start();
+      for (const round of [1, 2]) {
+        await admin().config('SET', 'maxmemory', '1');
+        await until(() => refusals() === round, `refusal ${round} said`, 10_000);
+        await admin().config('SET', 'maxmemory', '0');
+        await until(() => w.lines.filter((l) => l.level === 'info' && l.text.startsWith('Redis is back')).length === round, `its end ${round} said`, 15_000);
+      }
+      // refusing, then killed: the outage is Redis gone, not the refusal said a moment ago
+      await admin().config('SET', 'maxmemory', '1');
+      await until(() => refusals() === 3, 'refused a third time', 10_000);
+      await server.kill();
+      await until(() => w.warn().some((l) => l.startsWith('Redis unreachable')), 'the worker to say Redis unreachable', 15_000);
+      await until(() => m.warn().some((l) => l.startsWith('Redis unreachable')), 'the monitor to say Redis unreachable', 15_000);
+      await server.start();
+      await until(() => w.lines.filter((l) => l.level === 'info' && l.text.startsWith('Redis is back')).length === 3, 'its end said', 20_000);
+    } finally {
+      await worker.stop();
+      await monitor.stop();
+    }
+  }, 90_000);
 });

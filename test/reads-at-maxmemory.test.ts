@@ -71,7 +71,7 @@ afterAll(async () => {
 });
 
 describe('reads at maxmemory', () => {
-  it('the library: get, deadLetters, stats, limits, schedules and monitors answer', async () => {
+  it('the library: get, deadLetters, stats, limits, schedules, monitors and control answer', async () => {
     expect(await client.get(running)).toMatchObject({ state: 'RUNNING' });
     expect(await client.get(queued)).toMatchObject({ state: 'QUEUED' });
     expect(await client.deadLetters()).toHaveLength(1);
@@ -79,6 +79,8 @@ describe('reads at maxmemory', () => {
     expect(await client.limits()).toEqual([]);
     expect(await client.schedules()).toEqual([]);
     expect(await client.monitors()).toHaveLength(1);
+    // (control reads whether the task is there before it publishes: a read too)
+    expect(await client.control(running, { event_name: 'ping', event: 1 })).toBeDefined();
   });
 
   it.each([[['status']], [['dead']], [['get', 'RUNNING_ID']], [['limits']], [['schedules']]])('the CLI: %j answers (status 0)', async (argv) => {

@@ -150,7 +150,9 @@ describe('a submitMany that failed after part of it ran', () => {
       (x: unknown) => x,
     );
     expect(e).not.toBeInstanceOf(PartlySubmittedError);
-    expect((e as Error).message).toMatch(/^OOM /);
+    // (told as Redis's refusal, typed: src/redis-refusal.ts)
+    expect((e as Error).message).toMatch(/^Redis refused the write: it is full \(OOM /);
+    expect(e).toMatchObject({ code: 'ERR_REDIS_UNAVAILABLE' });
     await admin.config('SET', 'maxmemory', '0');
     expect((await client.stats()).queued).toBe(1);
   });
