@@ -9,17 +9,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client, Monitor, Worker } from '../src/index.js';
 import { startRedis, until, type RedisServer } from './helpers/redis-server.js';
+import { levelledLogger as levelled } from './helpers/collecting-logger.js';
 
 let server: RedisServer | undefined;
 afterAll(async () => {
   await server?.stop();
 });
-
-function levelled() {
-  const lines: { level: string; text: string }[] = [];
-  const keep = (level: string) => (m: unknown) => void lines.push({ level, text: String(m) });
-  return { lines, warn: () => lines.filter((l) => l.level === 'warn').map((l) => l.text), logger: { debug() {}, info: keep('info'), warn: keep('warn'), error: keep('error') } };
-}
 
 describe('a Redis at its maxmemory, as the logs say it', () => {
   it('is said once by the worker and once by the monitor, as a refusal, not as unreachable', async () => {
@@ -55,7 +50,7 @@ describe('a Redis at its maxmemory, as the logs say it', () => {
       expect(w.lines.filter((l) => l.level === 'info' && l.text.startsWith('Redis is back'))).toHaveLength(1);
       expect(m.lines.filter((l) => l.level === 'info' && l.text.startsWith('Redis answers again'))).toHaveLength(1);
 
-      for (const [who, lines] of [['worker', w.warn()], ['monitor', m.warn()]] as const) {
+      for (const [who, lines] of [['worker', w.at('warn')], ['monitor', m.at('warn')]] as const) {
         expect(lines.filter((l) => /^Redis unreachable/.test(l)), `${who}: ${JSON.stringify(lines)}`).toEqual([]);
         expect(lines.filter((l) => /^Redis refuses this \w+'s calls \(OOM /.test(l)), `${who}: ${JSON.stringify(lines)}`).toHaveLength(1);
         // (no line said twice at WARN)
@@ -104,7 +99,7 @@ describe('a Redis at its maxmemory, as the logs say it', () => {
     const worker = new Worker({ redis: o, port: 0, heartbeatInterval: 250, logger: w.logger });
     worker.addTaskFunction('f', async () => 'done');
     const monitor = new Monitor({ redis: o, taskTimeout: 4000, checkTaskInterval: 250, logger: m.logger });
-    const refusals = () => w.warn().filter((l) => /^Redis refuses this worker's calls \(OOM /.test(l)).length;
+    const refusals = () => w.at('warn').filter((l) => /^Redis refuses this worker's calls \(OOM /.test(l)).length;
     try {
       await worker.start();
       await monitor.start();
@@ -118,8 +113,8 @@ describe('a Redis at its maxmemory, as the logs say it', () => {
       await admin().config('SET', 'maxmemory', '1');
       await until(() => refusals() === 3, 'refused a third time', 10_000);
       await server.kill();
-      await until(() => w.warn().some((l) => l.startsWith('Redis unreachable')), 'the worker to say Redis unreachable', 15_000);
-      await until(() => m.warn().some((l) => l.startsWith('Redis unreachable')), 'the monitor to say Redis unreachable', 15_000);
+      await until(() => w.at('warn').some((l) => l.startsWith('Redis unreachable')), 'the worker to say Redis unreachable', 15_000);
+      await until(() => m.at('warn').some((l) => l.startsWith('Redis unreachable')), 'the monitor to say Redis unreachable', 15_000);
       await server.start();
       await until(() => w.lines.filter((l) => l.level === 'info' && l.text.startsWith('Redis is back')).length === 3, 'its end said', 20_000);
     } finally {

@@ -10,18 +10,12 @@ import { Client, Monitor, Worker } from '../src/index.js';
 import { until, type RedisServer } from './helpers/redis-server.js';
 import { proxyToRedis } from './helpers/tcp-proxy.js';
 import { redisPerFile } from './helpers/suite.js';
+import { levelledLogger as levelled } from './helpers/collecting-logger.js';
 
 let server: RedisServer;
 const cleanup = redisPerFile((s) => {
   server = s;
 });
-
-/** a logger that keeps every line at INFO and above, with its level */
-function levelled() {
-  const lines: { level: 'info' | 'warn' | 'error'; text: string }[] = [];
-  const keep = (level: 'info' | 'warn' | 'error') => (m: unknown) => void lines.push({ level, text: String(m) });
-  return { lines, at: (level: string) => lines.filter((l) => l.level === level).map((l) => l.text), logger: { debug() {}, info: keep('info'), warn: keep('warn'), error: keep('error') } };
-}
 
 // a line that begins with a machine state ("connected.waiting: ...", "active.sweeping: ...")
 const STATE_FIRST = /^[a-z]+(\.[a-zA-Z]+)+: /;
