@@ -2,7 +2,7 @@
  * The starts of the tests of a Client's calls through an outage, and how they time its calls.
  */
 import { Client } from '../../src/index.js';
-import { startRedis, type RedisServer } from './redis-server.js';
+import { startRedis, until, type RedisServer } from './redis-server.js';
 import { startProxy, type TcpProxy } from './tcp-proxy.js';
 
 type Cleanup = (() => Promise<unknown> | unknown)[];
@@ -18,6 +18,10 @@ export async function clientWithRedisKilled(cleanup: Cleanup): Promise<{ server:
   cleanup.push(() => c.close());
   await c.submit('x', 1);
   await server.kill();
+  // (the client has seen its connection close: a call made before it does is written to the
+  // dead socket, and rightly told it may still run, not refused. A CI run under load met it)
+  const conn = (c as unknown as { redis: { status: string } }).redis;
+  await until(() => conn.status !== 'ready', 'the client to see Redis gone', 5000, 5);
   return { server, c };
 }
 
