@@ -26,10 +26,11 @@ describe('a stop whose halted functions return one long after another', () => {
     await m.start();
     cleanup.push(() => m.stop());
     const { lines, logger } = collectingLogger();
-    const w = new Worker({ port: 0, redis: o, logger, concurrency: 2, heartbeatInterval: 200, stopGrace: 100, abortTimeout: 3000 });
+    const w = new Worker({ port: 0, redis: o, logger, concurrency: 2, heartbeatInterval: 200, stopGrace: 100, abortTimeout: 4500 });
     w.addTaskFunction('work', async ({ data, signal }) => {
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
-      // 'quick' heeds its abort at once; 'slow' takes most of abortTimeout to return
+      // 'quick' heeds its abort at once; 'slow' takes most of abortTimeout to return (2 s to spare,
+      // for a loaded machine: a CI run's slow function passed 3 s, and was handed back apart)
       if (data === 'slow') await new Promise((r) => setTimeout(r, 2500));
       throw new Error('aborted');
     });
