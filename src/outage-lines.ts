@@ -8,6 +8,7 @@
  */
 import { ReplyError } from 'ioredis';
 import type { LoggerLike } from './logger.js';
+import { refusalText } from './redis-refusal.js';
 
 /** the same line said again within this long is the same trouble going on */
 const REPEAT_MS = 30_000;
@@ -35,7 +36,7 @@ export class OutageLines {
 
   /** a call failed with `e`: a refusal (Redis answered with an error) is kept, to be said as the outage's cause */
   failed(e: unknown): void {
-    this.refusal = e instanceof ReplyError ? { text: (e as Error).message.split('\n')[0]!.replace(/ script: \S+, on @user_(function|script):\d+\.?$/, ''), at: performance.now() } : undefined;
+    this.refusal = e instanceof ReplyError ? { text: refusalText(e)!, at: performance.now() } : undefined;
   }
 
   /** Redis answered this component's calls again: a later outage is said as what it is then */

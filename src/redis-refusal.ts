@@ -10,7 +10,7 @@ import { PermissionError, RedisUnavailableError, TaskSwarmError } from './errors
 export function toldRefusal(e: unknown, server: string): unknown {
   if (!(e instanceof Error) || e instanceof TaskSwarmError) return e;
   const cause = discardedFor(e);
-  const m = cause.message.split('\n')[0]!.replace(/ script: \S+, on @user_(function|script):\d+\.?$/, '');
+  const m = refusalText(cause)!;
   if (/^NOPERM|user executing the script can't/.test(m)) {
     const hint = /function\|load/.test(m)
       ? 'the function library is not loaded on this Redis, and this user may not load it: a worker or a monitor loads it when it starts (or load it as an admin; docs/deployments.md)'
@@ -23,6 +23,15 @@ export function toldRefusal(e: unknown, server: string): unknown {
   if (/^NOAUTH/.test(m)) return new RedisUnavailableError(`${server} wants a password (redis.password): ${m}`, cause);
   if (/^READONLY/.test(m)) return new RedisUnavailableError(`${server} is a replica (${m}): every call that writes is refused there; give the primary (or the sentinels that name it)`, cause);
   return e;
+}
+
+/**
+ * What Redis said refusing a call, as one line: its first line, without the "script: ..., on
+ * @user_function:N" a refusal inside a script ends with; undefined when `e` is no reply of Redis's
+ */
+export function refusalText(e: unknown): string | undefined {
+  if (!(e instanceof Error)) return undefined;
+  return e.message.split('\n')[0]!.replace(/ script: \S+, on @user_(function|script):\d+\.?$/, '');
 }
 
 /** a MULTI discarded: the first of the errors its commands were refused with (ioredis keeps them) */

@@ -17,6 +17,7 @@ import { types } from 'node:util';
 import { escapeControls, quote } from './quote.js';
 import { readTogether } from './read-together.js';
 import { OutageLines } from './outage-lines.js';
+import { refusalText } from './redis-refusal.js';
 import { OwnerEntries } from './address-owners.js';
 import { buildKeys, type Keys } from './keys.js';
 import { checkLayout } from './effects/layout.js';
@@ -1131,7 +1132,7 @@ export class Worker extends MeteredProcess {
           // once it has answered goes to its end.)
           const renewFor = Math.max(first ? 1000 : 0, deadline - performance.now());
           const back = await handBackRemembered(this.redis, part.keys, this.address, mine, heartbeatInterval, this.owner, renewFor).catch((e: unknown) => {
-            refused = e instanceof ReplyError ? (e as Error).message.split('\n')[0] : undefined;
+            refused = e instanceof ReplyError ? refusalText(e) : undefined;
             return undefined;
           });
           return { part: part.index, back };
