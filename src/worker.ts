@@ -11,7 +11,7 @@ import { taskMachine } from '../machines/task.js';
 import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
 import { onRefused } from './db-select.js';
-import { resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
+import { MONITOR_FIELDS, resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
 import { types } from 'node:util';
 import { escapeControls, quote } from './quote.js';
@@ -167,6 +167,12 @@ interface WorkerPartition {
    * (test/refused-route-park-refused.test.ts)
    */
   stalled: boolean;
+  /**
+   * Redis's clock there at our last heartbeat: its `now`, and when (performance.now()) that
+   * heartbeat left, so that Redis's time now is read from it at or past the real one
+   * (`claimMayBeStale`)
+   */
+  clock?: { now: number; sentAt: number };
 }
 
 export class Worker extends MeteredProcess {
@@ -389,7 +395,7 @@ export class Worker extends MeteredProcess {
             })
         : undefined,
     );
-    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', owners: new OwnerEntries(), othersGone: [], refused: false, stalled: false };
+    return { index, keys, ledger: new ClaimLedger(), ends, outbox, epoch: '', owners: new OwnerEntries(), othersGone: [], refused: false, stalled: false, clock: undefined };
   }
 
   /** the partition task `id` runs from: its claim's (a task not claimed here: its id's) */
@@ -796,7 +802,63 @@ export class Worker extends MeteredProcess {
         log.warn(`could not park ${unrunnable.length} task(s) that cannot start (the monitor will requeue them): ${e.message}`),
       );
     }
+    const age = tasks.length ? this.claimAge(part, now, sentAt) : 0;
+    if (age > this.lateClaim()) return { tasks: await this.confirmLate(part, tasks, age) };
     return { tasks };
+  }
+
+  /**
+   * At most how old (ms) the claim Redis ran at `now` (its clock) is, its request having left at
+   * `sentAt`: Redis's time now, read from the partition's last heartbeat, less `now`, and no
+   * more than the time since the request left. Both read high, never low. About a round trip,
+   * but for a reply read late: a process frozen (SIGSTOP, a VM paused) or an event loop blocked
+   * while Redis ran its claim. (A worker's wait is sent with its claim in one write, which Redis
+   * runs when a task arrives, the worker frozen or not.)
+   */
+  private claimAge(part: WorkerPartition, now: number, sentAt: number): number {
+    const at = performance.now();
+    const since = at - sentAt;
+    return part.clock ? Math.min(since, part.clock.now + (at - part.clock.sentAt) - now) : since;
+  }
+
+  /**
+   * How old (ms) a claim read here may be before its tasks are asked of Redis first: half the
+   * monitors' taskTimeout (they take a lease that old for dead), and no more than two
+   * heartbeats (a process that froze may not have heard the monitors' taskTimeout: it was
+   * frozen as they started; and a reply read that late means its heartbeats were late too).
+   */
+  private lateClaim(): number {
+    return Math.min(2 * this.config.heartbeatInterval, (this.taskTimeoutHeard ?? MONITOR_FIELDS.taskTimeout.default) / 2);
+  }
+
+  /**
+   * Claimed tasks whose claim is so old a monitor may have requeued them as a dead worker's
+   * (`lateClaim`), asked of Redis before they start: those whose lease is no longer ours (requeued, claimed elsewhere, ended
+   * by a stop) do not start here, where they would run beside their next attempt, or after
+   * their stop. The others' leases are renewed by the asking. Redis not answering, they start,
+   * and the heartbeat judges them as it judges every task.
+   */
+  private async confirmLate(part: WorkerPartition, tasks: ClaimedTask[], age: number): Promise<ClaimedTask[]> {
+    let lost: string[];
+    try {
+      lost = (await renewLeases(this.redis, part.keys, this.address, tasks, this.config.heartbeatInterval, this.owner)).lost;
+    } catch (e) {
+      this.log.debug(`could not ask Redis of ${tasks.length} task(s) claimed ${Math.round(age)} ms ago: they start (${(e as Error).message})`);
+      return tasks;
+    }
+    const gone = tasks.filter((t) => lost.includes(t.id));
+    if (gone.length === 0) return tasks;
+    for (const g of gone) {
+      const t = this.pending.get(g.id);
+      if (t?.lease !== g.lease) continue;
+      this.pending.delete(g.id);
+      this.telemetry.handedBack(t);
+    }
+    this.log.warn(
+      `${gone.length} task(s) claimed here ${Math.round(age)} ms before this worker read the reply (its process frozen, or its event loop blocked) ` +
+        `were no longer its to run (requeued as a dead worker's, or stopped): not started: ${gone.map((t) => quote(t.id)).join(', ')}`,
+    );
+    return tasks.filter((t) => !gone.includes(t));
   }
 
   /** what claims across partitions took: each partition's claim, taken (in `take`) */
@@ -1196,6 +1258,7 @@ export class Worker extends MeteredProcess {
     const sent = performance.now();
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval, this.owner);
     this.telemetry.renewCall(performance.now() - sent);
+    if (!(part.clock && part.clock.sentAt > sent)) part.clock = { now: r.now, sentAt: sent };
     this.heardTaskTimeout(r.taskTimeout);
     // (a process whose entry moves forward heartbeats there too; one that stands still is gone:
     // src/address-owners.ts)
