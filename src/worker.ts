@@ -214,6 +214,9 @@ export class Worker extends MeteredProcess {
   private renewing?: Promise<string[]>;
   /** the monitors' taskTimeout this worker last heard from Redis (its heartbeatInterval is checked against each new one) */
   private taskTimeoutHeard?: number;
+  /** the worker set's size when the peers were last listed on a heartbeat's word (`heardSwarmSize`) */
+  private sizeListed?: number;
+  private listingPeers?: Promise<void>;
   /**
    * the wait under way (waitForTask). Its room grows while it waits when a task of a function
    * capped here settles, or a function is added; nothing new reaches the queue then, so the wait
@@ -1260,6 +1263,7 @@ export class Worker extends MeteredProcess {
     this.telemetry.renewCall(performance.now() - sent);
     if (!(part.clock && part.clock.sentAt > sent)) part.clock = { now: r.now, sentAt: sent };
     this.heardTaskTimeout(r.taskTimeout);
+    if (part.index === 0) this.heardSwarmSize(r.workers);
     // (a process whose entry moves forward heartbeats there too; one that stands still is gone:
     // src/address-owners.ts)
     const owners = part.owners.read(r.others, r.now);
@@ -1325,6 +1329,28 @@ export class Worker extends MeteredProcess {
    * twice, with nothing said. Warned once per value (a monitor restarted with another timeout is
    * checked again), not at every heartbeat.
    */
+  /**
+   * The worker set's size, as a heartbeat read it: when it differs from the size at the last
+   * listing, the peers are listed again now, not at the next refresh (fetchWorkerInterval). A
+   * worker started beside others lists them before they have registered: cut off in its first
+   * seconds, it knew no peer to ask, and kept its tasks running as a lone worker does while the
+   * monitors requeued them (test/peers-known-soon.test.ts).
+   */
+  private heardSwarmSize(workers: number): void {
+    if (workers < 0 || workers === this.sizeListed || this.listingPeers) return;
+    this.sizeListed = workers;
+    this.listingPeers = listWorkers(this.redis, this.keys, (m) => this.log.warn(m))
+      .then(
+        (peers) => void (this.peers = peers.filter((p) => p !== this.address)),
+        (e: unknown) => {
+          // (read again at the next heartbeat)
+          this.sizeListed = undefined;
+          this.log.debug(`worker list refresh failed: ${(e as Error).message}`);
+        },
+      )
+      .finally(() => (this.listingPeers = undefined));
+  }
+
   private heardTaskTimeout(taskTimeout: number | undefined): void {
     if (taskTimeout === undefined || taskTimeout === this.taskTimeoutHeard) return;
     this.taskTimeoutHeard = taskTimeout;

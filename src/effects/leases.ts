@@ -26,16 +26,16 @@ export async function renewLeases(
 ): Promise<RenewReply> {
   const args: (string | number)[] = [keys.taskKeyPrefix, worker, heartbeatInterval, owner];
   for (const h of held) args.push(h.id, h.lease);
-  const [lost, missing, now, epoch, cancelled, timeout, othersFlat] = (await runScript(
+  const [lost, missing, now, epoch, cancelled, timeout, othersFlat, workers] = (await runScript(
     redis,
     'renew',
     [keys.leases, keys.workerSeen, keys.workerSet, keys.grace, keys.outage, keys.epoch, keys.workerOwners],
     args,
-  )) as [string[], string[], number, string, string[], number | null | undefined, string[] | undefined];
+  )) as [string[], string[], number, string, string[], number | null | undefined, string[] | undefined, number | undefined];
   const others = new Map<string, OwnerEntry>();
   for (let i = 0; i + 2 < (othersFlat?.length ?? 0); i += 3) others.set(othersFlat![i]!, { overdue: Number(othersFlat![i + 1]), every: Number(othersFlat![i + 2]) });
   // (false, a nil reply: no monitor has swept yet)
-  return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined, others };
+  return { lost, missing, now, epoch, cancelled, taskTimeout: typeof timeout === 'number' && timeout > 0 ? timeout : undefined, others, workers: typeof workers === 'number' ? workers : -1 };
 }
 
 export interface RenewReply {
@@ -48,6 +48,8 @@ export interface RenewReply {
   taskTimeout?: number;
   /** the other processes listed under this worker's address, not overdue (renew.lua) */
   others: Map<string, OwnerEntry>;
+  /** members of the worker set, this worker among them (-1: not told) */
+  workers: number;
 }
 
 /** `reason` is what the `requeued` event says (a worker stopping, a claim abandoned). */

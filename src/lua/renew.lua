@@ -15,7 +15,7 @@
   requeues are held for one taskTimeout (lib/swarm-silence.lua; requeue.lua makes the same
   check).
 
-  Returns { lost, missing, now, epoch, cancelled, timeout, others }:
+  Returns { lost, missing, now, epoch, cancelled, timeout, others, workers }:
     lost    = ids whose lease is held by someone else, or that are no longer RUNNING (fenced);
               not one this claim ended itself (END under its lease, or its retry written), which
               an END in flight beside the heartbeat makes common
@@ -36,6 +36,11 @@
               other's claim receipts and can repeat a lease; the worker says so (src/worker.ts).
               An entry that stands still is a process gone (the one before this one; Redis gone
               back to an older copy of its data, moving it back), said nothing of.
+    workers = how many members `workers` holds (this worker among them): one that differs from
+              the worker's list of its peers has it read the list again at once, rather than at
+              its next refresh (fetchWorkerInterval): a worker started beside others, which
+              registered after it listed them, would otherwise know no peer to ask when cut off
+              in its first seconds, and keep its tasks running (src/worker.ts `heardSwarmSize`)
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
@@ -84,4 +89,4 @@ for _, o in ipairs(others) do
   othersFlat[#othersFlat + 1] = o[2]
   othersFlat[#othersFlat + 1] = o[4]
 end
-return { lost, missing, now, epoch, cancelled, timeout or false, othersFlat }
+return { lost, missing, now, epoch, cancelled, timeout or false, othersFlat, redis.call('SCARD', KEYS[3]) }
