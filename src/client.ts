@@ -14,7 +14,7 @@ import { checkLayout, readLayout } from './effects/layout.js';
 import { drawTaskId, partitionKeys, partitionOf, partitionOfPlace } from './partitions.js';
 import { checkLogger, createLogger, type LoggerLike } from './logger.js';
 import { readTogether } from './read-together.js';
-import { toldRefusal } from './redis-refusal.js';
+import { lastingRefusal, toldRefusal } from './redis-refusal.js';
 import { connect, connectionOwner, endStranded, lastConnectionError, redisAddress, redisTimeAt, subscribable } from './redis.js';
 import { readMonitors, type MonitorView } from './effects/monitors.js';
 import { checkServer } from './server-version.js';
@@ -1203,6 +1203,7 @@ export class Client {
         settled = true;
         off();
         this.reconnects.delete(onReady);
+        sub.off('error', onRefused);
         clearInterval(poll);
         clearTimeout(timer);
         clearTimeout(goneCheck);
@@ -1268,11 +1269,11 @@ export class Client {
               }
             },
             // Redis away: the reconnect, the next event or the poll reads again. A partition
-            // count not the swarm's: it never will.
+            // count not the swarm's, an ACL or a password Redis refuses: it never will.
             (e: unknown) => {
               goneSince = undefined;
               readError = e;
-              if (e instanceof ConfigError) finish(() => reject(e));
+              if (e instanceof ConfigError || lastingRefusal(e)) finish(() => reject(e));
             },
           )
           .finally(() => {
@@ -1296,6 +1297,13 @@ export class Client {
       });
       off = subscription;
       this.reconnects.add(onReady);
+      // A subscriber connection whose handshake Redis refuses (a password wrong or missing)
+      // never turns ready, nor does the subscription: read now, and the read's refusal ends the
+      // wait (it polled until its timeout, or for ever)
+      const onRefused = (e: unknown) => {
+        if (lastingRefusal(e)) read();
+      };
+      sub.on('error', onRefused);
       // Subscribed first, then read: an end between the two is seen by one or the other.
       subscription.ready.then(read, read);
     });

@@ -26,6 +26,17 @@ export function toldRefusal(e: unknown, server: string): unknown {
 }
 
 /**
+ * Whether `e` (as `toldRefusal` makes it) is a refusal that waiting does not mend: an ACL that
+ * does not allow the call, a password wrong or missing. A wait that reads a task again and again
+ * gives up at once on one (it polled until its timeout, or for ever, saying Redis "never
+ * answered"); a full Redis, a replica, an outage pass.
+ */
+export function lastingRefusal(e: unknown): boolean {
+  if (e instanceof PermissionError) return true;
+  return /^(WRONGPASS|NOAUTH)/.test(refusalText(e instanceof RedisUnavailableError ? e.cause : e) ?? '');
+}
+
+/**
  * What Redis said refusing a call, as one line: its first line, without the "script: ..., on
  * @user_function:N" a refusal inside a script ends with; undefined when `e` is no reply of Redis's
  */

@@ -78,4 +78,23 @@ describe("Redis's refusals, as a Client's caller meets them", () => {
     expect(wrong).toBeInstanceOf(RedisUnavailableError);
     expect((wrong as Error).message).toMatch(/^Redis at redis:\/\/127\.0\.0\.1:\d+\S* refused the password: WRONGPASS/);
   });
+
+  it('a wait whose reads Redis refuses (a wrong password, an ACL without the reads) ends at once with that refusal, not at its timeout', async () => {
+    await admin.acl('SETUSER', 'worker-y', 'on', '>right', '~*', '&*', '+@all');
+    await admin.acl('SETUSER', 'listener', 'on', '>listener-pw', '~*', '&*', '+ping', '+info', '+select', '+client', '+subscribe', '+unsubscribe');
+    const id = await client({}).submit('f', 1);
+    for (const [redis, type, message] of [
+      [{ username: 'worker-y', password: 'wrong' }, RedisUnavailableError, /refused the password: WRONGPASS/],
+      [{ username: 'listener', password: 'listener-pw' }, PermissionError, /^Redis refused: NOPERM/],
+    ] as const) {
+      const started = performance.now();
+      const e = await client(redis)
+        .wait(id, { timeout: 20_000 })
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(type);
+      expect((e as Error).message).toMatch(message);
+      // (well before the timeout, and before the first poll, 5 s on)
+      expect(performance.now() - started).toBeLessThan(4000);
+    }
+  });
 });
