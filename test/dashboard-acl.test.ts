@@ -27,7 +27,7 @@ const N = 4;
 const TOKEN = 'dashboard-acl-token-99';
 // (each test its own swarm, under a prefix of its own: what one queues, the other's lists do
 // not show, whichever runs first)
-const PREFIX = { shows: '{dacl-shows}:', refused: '{dacl-refused}:' };
+const PREFIX = { shows: '{dacl-shows}:', refused: '{dacl-refused}:', readOnly: '{dacl-read-only}:' };
 
 describe('the dashboard ACL role', () => {
   it('shows every list, a task and its events, and stops, cancels, retries and purges, as its user with exactly its rules', async () => {
@@ -144,5 +144,23 @@ describe('the dashboard ACL role', () => {
     // nothing taken
     expect(await redis.lrange(keys.newQueue, 0, -1)).toEqual(before);
     expect(await client.get(id)).toMatchObject({ state: 'QUEUED' });
+  });
+
+  it("answers an action its Redis user may not run 403, with Redis's refusal, and goes on serving", async () => {
+    const r = { port: server.port, keyPrefix: PREFIX.readOnly };
+    // (a user that reads, and runs no script: each action is one)
+    await redis.call('ACL', 'SETUSER', 'dash-reader', 'on', '>reader-pw', '~*', '&*', '+@read', '+@transaction', '+@connection', '+info', '+client', '+select', '+subscribe', '+unsubscribe', '+psubscribe', '+punsubscribe', '+function|list');
+    const client = new Client({ redis: r });
+    cleanup.push(() => client.close());
+    const id = await client.submit('nobody-serves-this', null);
+    const dashboard = createDashboard({ redis: { ...r, username: 'dash-reader', password: 'reader-pw' }, token: TOKEN });
+    const url = await dashboard.listen(0);
+    cleanup.push(() => dashboard.close());
+    const res = await fetch(`${url}api/task/${id}/cancel`, { method: 'POST', headers: { 'x-task-swarm': '1', authorization: `Bearer ${TOKEN}` }, body: '{}' });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ code: 'ERR_PERMISSION', error: expect.stringMatching(/^Redis refused: NOPERM/) });
+    const shown = await fetch(`${url}api/task/${id}`);
+    expect(shown.status).toBe(200);
+    expect(await shown.json()).toMatchObject({ id, state: 'QUEUED' });
   });
 });

@@ -10,7 +10,7 @@ import { formatAddress, hostProblem, isLoopback } from '../address.js';
 import type { AddressInfo } from 'node:net';
 import { CLIENT_PATIENCE_MS, Client } from '../client.js';
 import type { RedisOptions } from '../config.js';
-import { ConfigError, ListenError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
+import { ConfigError, ListenError, PermissionError, RedisUnavailableError, TaskNotFoundError, TaskSwarmError } from '../errors.js';
 import { partitionKeys } from '../partitions.js';
 import { quote } from '../quote.js';
 import { connect, connectionOwner, lastConnectionError, redisAddress, type Connection } from '../redis.js';
@@ -288,7 +288,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     const host = (req.headers.host ?? '').toLowerCase();
     if (allowedHosts && !allowedHosts.has(host) && !allowedHosts.has(host.replace(/:\d+$/, ''))) return send(res, 403, { error: `host ${JSON.stringify(host)} is not one this dashboard answers` });
     route(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof RedisUnavailableError ? 503 : e instanceof TaskSwarmError ? 400 : 500;
+      // (a PermissionError is this dashboard's Redis user refused the action: forbidden, not a
+      // bad request)
+      const status = e instanceof HttpError ? e.status : e instanceof TaskNotFoundError ? 404 : e instanceof PermissionError ? 403 : e instanceof RedisUnavailableError ? 503 : e instanceof TaskSwarmError ? 400 : 500;
       if (res.headersSent) return void res.end();
       send(res, status, { error: e instanceof Error ? e.message : String(e), code: e instanceof TaskSwarmError ? e.code : undefined });
     });
