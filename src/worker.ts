@@ -168,11 +168,11 @@ interface WorkerPartition {
    */
   stalled: boolean;
   /**
-   * Redis's clock there at our last heartbeat: its `now`, and when (performance.now()) that
-   * heartbeat left, so that Redis's time now is read from it at or past the real one
-   * (`claimMayBeStale`)
+   * Redis's clock there at our last heartbeat: its `now`, and when that heartbeat left, on the
+   * monotonic clock (`sentAt`) and on the wall clock (`wall`), so that Redis's time now is read
+   * from it at or past the real one (`claimAge`)
    */
-  clock?: { now: number; sentAt: number };
+  clock?: { now: number; sentAt: number; wall: number };
 }
 
 export class Worker extends MeteredProcess {
@@ -806,22 +806,37 @@ export class Worker extends MeteredProcess {
       );
     }
     const age = tasks.length ? this.claimAge(part, now, sentAt) : 0;
-    if (age > this.lateClaim()) return { tasks: await this.confirmLate(part, tasks, age) };
+    if (age > this.lateClaim()) return this.backIfLeft(await this.confirmLate(part, tasks, age), aborted);
     return { tasks };
   }
 
   /**
-   * At most how old (ms) the claim Redis ran at `now` (its clock) is, its request having left at
-   * `sentAt`: Redis's time now, read from the partition's last heartbeat, less `now`, and no
-   * more than the time since the request left. Both read high, never low. About a round trip,
-   * but for a reply read late: a process frozen (SIGSTOP, a VM paused) or an event loop blocked
-   * while Redis ran its claim. (A worker's wait is sent with its claim in one write, which Redis
-   * runs when a task arrives, the worker frozen or not.)
+   * tasks taken across an await, in which the effect that claimed them may have been left (a
+   * stop, Redis lost, the control subscription lost): its output goes nowhere, and they would
+   * stay in `pending`, RUNNING in Redis under a lease no heartbeat renews and nothing hands
+   * back (a capped function's room held by them for good); handed back if it was
+   */
+  private async backIfLeft(tasks: ClaimedTask[], aborted: () => boolean): Promise<{ tasks: ClaimedTask[] }> {
+    if (!tasks.length || !aborted()) return { tasks };
+    await this.handBackClaimed(tasks);
+    return { tasks: [] };
+  }
+
+  /**
+   * How old (ms) the claim Redis ran at `now` (its clock) is, its request having left at
+   * `sentAt`: Redis's time now, read from the partition's last heartbeat, less `now` (no more
+   * than the time since the request left), on the monotonic clock; or on the wall clock, when it
+   * says more (the monotonic clock does not count a host suspended). Read high rather than low.
+   * About a round trip, but for a reply read late: a process frozen (SIGSTOP, a host or VM
+   * suspended) or an event loop blocked while Redis ran its claim. (A worker's wait is sent with
+   * its claim in one write, which Redis runs when a task arrives, the worker frozen or not.)
    */
   private claimAge(part: WorkerPartition, now: number, sentAt: number): number {
     const at = performance.now();
     const since = at - sentAt;
-    return part.clock ? Math.min(since, part.clock.now + (at - part.clock.sentAt) - now) : since;
+    const c = part.clock;
+    if (!c) return since;
+    return Math.max(Math.min(since, c.now + (at - c.sentAt) - now), c.now + (Date.now() - c.wall) - now);
   }
 
   /**
@@ -869,7 +884,7 @@ export class Worker extends MeteredProcess {
     if (replies.length === 1) return this.take(replies[0]!.reply, aborted, replies[0]!.part, replies[0]!.sentAt, replies[0]!.epoch);
     const tasks: ClaimedTask[] = [];
     for (const r of replies) tasks.push(...(await this.take(r.reply, aborted, r.part, r.sentAt, r.epoch)).tasks);
-    return { tasks };
+    return this.backIfLeft(tasks, aborted);
   }
 
   /**
@@ -889,11 +904,11 @@ export class Worker extends MeteredProcess {
       setImmediate(() => (this.answeredThisTurn = false));
     }
     if (this.actor?.getSnapshot().status === 'active') this.actor.send(e);
-    else if (e.type === 'CLAIMED') this.handBackClaimed(e.tasks);
+    else if (e.type === 'CLAIMED') void this.handBackClaimed(e.tasks);
   }
 
   /** claimed tasks that will not run here (the machine moved on while their claim ran): straight back to the queue */
-  private handBackClaimed(tasks: ClaimedTask[]): void {
+  private handBackClaimed(tasks: ClaimedTask[]): Promise<unknown> {
     const byPart = new Map<WorkerPartition, HeldLease[]>();
     for (const c of tasks) {
       const t = this.pending.get(c.id);
@@ -905,12 +920,14 @@ export class Worker extends MeteredProcess {
       if (held) held.push({ id: c.id, lease: c.lease });
       else byPart.set(part, [{ id: c.id, lease: c.lease }]);
     }
-    for (const [part, held] of byPart) {
-      handBack(this.redis, part.keys, held).then(
-        (back) => this.telemetry.requeued('aborted_claim', back.length),
-        (e: Error) => this.log.warn(`could not hand back ${held.length} task(s) claimed as the worker stopped claiming (the monitor will requeue them): ${e.message}`),
-      );
-    }
+    return Promise.all(
+      [...byPart].map(([part, held]) =>
+        handBack(this.redis, part.keys, held).then(
+          (back) => this.telemetry.requeued('aborted_claim', back.length),
+          (e: Error) => this.log.warn(`could not hand back ${held.length} task(s) claimed as the worker stopped claiming (the monitor will requeue them): ${e.message}`),
+        ),
+      ),
+    );
   }
 
   /** Hand back what the claims whose replies never came took (claim-recover.lua), in each partition. */
@@ -1259,9 +1276,10 @@ export class Worker extends MeteredProcess {
   /** renew the leases `held` in partition `part`: the claims among them found lost */
   private async renewIn(part: WorkerPartition, held: HeldLease[]): Promise<LocalTask[]> {
     const sent = performance.now();
+    const wall = Date.now();
     const r = await renewLeases(this.redis, part.keys, this.address, held, this.config.heartbeatInterval, this.owner);
     this.telemetry.renewCall(performance.now() - sent);
-    if (!(part.clock && part.clock.sentAt > sent)) part.clock = { now: r.now, sentAt: sent };
+    if (!(part.clock && part.clock.sentAt > sent)) part.clock = { now: r.now, sentAt: sent, wall };
     this.heardTaskTimeout(r.taskTimeout);
     if (part.index === 0) this.heardSwarmSize(r.workers);
     // (a process whose entry moves forward heartbeats there too; one that stands still is gone:
@@ -2003,7 +2021,7 @@ export class Worker extends MeteredProcess {
           );
         },
         handBackClaimed: ({ event }) => {
-          if (event.type === 'CLAIMED') this.handBackClaimed(event.tasks);
+          if (event.type === 'CLAIMED') void this.handBackClaimed(event.tasks);
         },
         keepForHandBack: ({ context }) => {
           this.haltedAt = performance.now();

@@ -20,9 +20,9 @@ const cleanup = redisPerFile((s) => {
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** a worker process of `sleep`, idle and blocked in its wait (a long poll), then frozen */
-async function frozenWhileWaiting(o: Record<string, unknown>): Promise<WorkerProcess> {
-  const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100, fetchTaskInterval: 30_000 }, [], ['sleep']);
+/** a worker process of `sleep` (`functions`), idle and blocked in its wait (a long poll), then frozen */
+async function frozenWhileWaiting(o: Record<string, unknown>, functions: string[] | Record<string, { concurrency?: number }> = ['sleep']): Promise<WorkerProcess> {
+  const w = await spawnWorker({ port: 0, redis: o, heartbeatInterval: 100, fetchTaskInterval: 30_000 }, [], functions);
   cleanup.push(() => w.kill('SIGKILL'));
   await w.waitFor(/^STATE \{"connected":"waiting"\}/);
   // (its wait and claim are in Redis: written as it entered waiting, blocked there now)
@@ -101,5 +101,40 @@ describe('a claim Redis ran for a frozen worker, its reply read once it thaws', 
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
     expect(frozen.lines.filter((l) => l.startsWith(`STARTED ${id}`))).toHaveLength(1);
     expect(frozen.lines.filter((l) => l.startsWith('WARN')), frozen.lines.join('\n')).toEqual([]);
+  }, 30_000);
+
+  it('stopped as it thaws, while it asks Redis of the claim: the task is handed back, not left RUNNING under a worker gone', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const frozen = await frozenWhileWaiting(o);
+    const id = await c.submit('sleep', { ms: 200 });
+    await until(async () => (await c.get(id))?.worker === frozen.address, 'claimed by the frozen worker');
+    await sleep(600);
+    // (as a service manager stops a unit: SIGTERM, then SIGCONT)
+    const exited = new Promise((r) => frozen.proc.once('exit', r));
+    frozen.proc.kill('SIGTERM');
+    frozen.proc.kill('SIGCONT');
+    expect(await exited).toBe(0);
+    expect(await c.get(id), frozen.lines.join('\n')).toMatchObject({ state: 'QUEUED' });
+  }, 30_000);
+
+  it('its control subscription closed while it was frozen: the claim still its own runs, and its capped function claims again', async () => {
+    const o = server.options();
+    const c = new Client({ redis: o });
+    cleanup.push(() => c.close());
+    const admin = server.client();
+    cleanup.push(async () => void (await admin.quit()));
+    const frozen = await frozenWhileWaiting(o, { sleep: { concurrency: 1 } });
+    const a = await c.submit('sleep', { ms: 200 });
+    await until(async () => (await c.get(a))?.worker === frozen.address, 'claimed by the frozen worker');
+    await sleep(300);
+    // (Redis, a proxy or a NAT closes the frozen process's subscriber connection)
+    await admin.client('KILL', 'TYPE', 'pubsub');
+    await sleep(300);
+    frozen.proc.kill('SIGCONT');
+    expect(await c.wait(a, { timeout: 10_000 }), frozen.lines.join('\n')).toMatchObject({ outcome: 'succeeded' });
+    const b = await c.submit('sleep', { ms: 100 });
+    expect(await c.wait(b, { timeout: 10_000 }), frozen.lines.join('\n')).toMatchObject({ outcome: 'succeeded' });
   }, 30_000);
 });
