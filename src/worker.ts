@@ -12,7 +12,7 @@ import { hasQuorum } from '../machines/quorum.js';
 import type { EveryField } from '../machines/every-field.js';
 import { onRefused } from './db-select.js';
 import { MONITOR_FIELDS, resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
-import { ConfigError, LeaseLostError, PermissionError, StateError } from './errors.js';
+import { ConfigError, LeaseLostError, ListenError, PermissionError, StateError } from './errors.js';
 import { types } from 'node:util';
 import { escapeControls, quote } from './quote.js';
 import { readTogether } from './read-together.js';
@@ -1511,7 +1511,11 @@ export class Worker extends MeteredProcess {
       if (short) log.warn(short);
       const reachable = ends.local ?? '127.0.0.1';
       const onError = (e: Error, n: number) => log.warn(`peer ping server: ${e.message}${n > 1 ? ` (${n} errors since the last report)` : ''}; still serving`);
-      const server = await startPeerServer(config.host ?? reachable, config.port, () => this.address, config.secret, onError);
+      const server = await startPeerServer(config.host ?? reachable, config.port, () => this.address, config.secret, onError).catch((e: unknown) => {
+        // (its own metrics server, started first on the same port, holds it: say so, not only "in use")
+        const clash = e instanceof ListenError && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' && config.port !== 0 && config.metricsPort === config.port;
+        throw clash ? new ListenError(`${e.message}: this worker's own metrics server listens there (metricsPort is ${config.metricsPort} too); give each a port of its own`, e.cause) : e;
+      });
       if (signal.aborted) return void (await server.close()); // stopped while starting
       this.server = server;
       this.listenPort = server.port;

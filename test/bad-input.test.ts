@@ -416,4 +416,19 @@ describe('invalid configuration', () => {
       blocker.close();
     }
   });
+
+  it('port and metricsPort the same: start() names the clash, not only a port in use', async () => {
+    const free = createServer();
+    await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+    const port = (free.address() as { port: number }).port;
+    await new Promise<void>((r) => free.close(() => r()));
+    const w = new Worker({ port, metricsPort: port, redis: server.options() });
+    const err = await w.start().catch((e) => e);
+    expect(err).toBeInstanceOf(ListenError);
+    expect(err.message).toBe(`cannot listen on 127.0.0.1:${port} for peer pings: port already in use: this worker's own metrics server listens there (metricsPort is ${port} too); give each a port of its own`);
+    // (and it lets the port go: a start with a port of each serves)
+    const again = new Worker({ port, metricsPort: 0, redis: server.options() });
+    await again.start();
+    await again.stop();
+  });
 });
