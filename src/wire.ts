@@ -559,13 +559,34 @@ function serializeUnbounded(e: unknown): StoredError {
     const own = ownText(e);
     if (own !== undefined) return { name: 'Error', message: own };
     // (as its own text: JSON wrote undefined and a Symbol as "null", and a cycle as "[object Object]" in quotes)
-    return { name: 'Error', message: typeof e === 'string' ? e : typeof e === 'function' ? 'a function' : quote(e) };
+    return errorLike(e) ?? { name: 'Error', message: typeof e === 'string' ? e : typeof e === 'function' ? 'a function' : quote(e) };
   } catch {
     return { name: 'Error', message: UNREADABLE };
   }
 }
 
 const UNREADABLE = 'the task function gave a value that cannot be read';
+
+/**
+ * An object JSON cannot write (a cycle: an error-like object holding its request, its socket)
+ * that says its message in a string field: that message, with its name and code, where it was
+ * stored only as "an object JSON cannot write". (One JSON can write is stored as its JSON, every
+ * field kept.)
+ */
+function errorLike(e: unknown): StoredError | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const o = e as Record<'name' | 'message' | 'code', unknown>;
+  const message = fieldOf(o, 'message');
+  if (typeof message !== 'string') return undefined;
+  try {
+    JSON.stringify(e);
+    return undefined;
+  } catch {
+    const name = fieldOf(o, 'name');
+    const code = fieldOf(o, 'code');
+    return { name: typeof name === 'string' && name !== '' ? name : 'Error', message, ...(typeof code === 'string' ? { code } : {}) };
+  }
+}
 
 /** a field of a thrown value, or undefined when reading it throws */
 function fieldOf<K extends string>(o: Record<K, unknown>, k: K): unknown {

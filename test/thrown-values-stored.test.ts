@@ -6,7 +6,8 @@
  *   one whose getter throws (a lazy `name`) does not take the message with it;
  * - an object with a toString of its own or of its class, as what that says; one that says no
  *   more than Object.prototype.toString would, whatever its realm, is passed over;
- * - anything else as its JSON (a plain object, an array, a Date, an object tagged 'Error').
+ * - anything else as its JSON (a plain object, an array, a Date, an object tagged 'Error'); one
+ *   JSON cannot write (a cycle) as its `message`, `name` and `code` fields, when it has a message.
  * Before: an object's own toString and another realm's Error were stored as `{}`, a tagged
  * plain object as name and message "undefined", another realm's plain object as
  * "[object Object]", and an Error with an unreadable name as "cannot be read", its message lost.
@@ -75,6 +76,12 @@ const CASES: [string, () => unknown, Record<string, string>][] = [
   ['classNameThrows', () => new LazyNamed('quota exceeded'), { name: 'Error', message: 'quota exceeded' }],
   ['messageThrows', () => Object.assign(unreadable('message', 'unused'), { code: 'E_CLOSED' }), { name: 'Error', message: 'the task function gave a value that cannot be read', code: 'E_CLOSED' }],
   ['messageUndefined', () => Object.defineProperty(new TypeError('x'), 'message', { value: undefined }), { name: 'TypeError', message: '' }],
+  // an error-like object JSON cannot write (it holds a cycle): its message, name and code fields
+  ['cyclicErrorLike', () => {
+    const e: Record<string, unknown> = { name: 'HttpError', message: 'upstream answered 502', code: 'E_UPSTREAM' };
+    e.request = { owner: e };
+    return e;
+  }, { name: 'HttpError', message: 'upstream answered 502', code: 'E_UPSTREAM' }],
 ];
 
 beforeAll(async () => {
