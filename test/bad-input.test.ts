@@ -40,6 +40,9 @@ describe('bad entries on new-task are parked in the dead-letter list with their 
     ['a JSON value that is not an object', '[1,2,3]', 'bad_json', /not a JSON object/],
     ['a missing id', '{"function":"echo","data":1}', 'missing_id', /no "id"/],
     ['a missing function', '{"id":"nofn","data":1}', 'missing_function', /task "nofn" has no "function"/],
+    ['a function that is a list', '{"id":"listfn","function":["echo"]}', 'missing_function', /^task "listfn": "function" must be a non-empty string, got a list or an object$/],
+    ['a function that is a number', '{"id":"numfn","function":7}', 'missing_function', /^task "numfn": "function" must be a non-empty string, got a number$/],
+    ['an empty function', '{"id":"nofn2","function":""}', 'missing_function', /^task "nofn2": "function" must be a non-empty string, got ""$/],
     ['a priority that is not an integer from -1000 to 1000', '{"id":"p1","function":"echo","priority":1.5}', 'bad_option', /"priority" must be an integer from -1000 to 1000/],
     ['a group that is not a short string', `{"id":"g1","function":"echo","group":"${'g'.repeat(200)}"}`, 'bad_option', /"group" must be a string of 1 to 128 bytes/],
   ];

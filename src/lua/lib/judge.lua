@@ -67,7 +67,12 @@ local function judgeEntry(raw, maxBytes, queued, take)
   elseif problem then
     return { bad = { 'bad_json', 'task ' .. quoted(id) .. ' is not valid JSON: ' .. problem, raw, id, { fn = fn } } }
   elseif not fn then
-    return { bad = { 'missing_function', 'task ' .. quoted(id) .. ' has no "function" name', raw, id } }
+    -- (one given as something else is not missing: said what it is, as the Client refuses it)
+    local given = task['function']
+    local what = (given == nil or given == cjson.null) and ' has no "function" name'
+      or given == '' and ': "function" must be a non-empty string, got ""'
+      or ': "function" must be a non-empty string, got ' .. (type(given) == 'table' and 'a list or an object' or 'a ' .. type(given))
+    return { bad = { 'missing_function', 'task ' .. quoted(id) .. what, raw, id } }
   elseif type(priority) ~= 'number' or priority ~= math.floor(priority) or priority < -1000 or priority > 1000 then
     return { bad = { 'bad_option', 'task ' .. quoted(id) .. ': "priority" must be an integer from -1000 to 1000', raw, id, { fn = fn } } }
   elseif group ~= nil and (type(group) ~= 'string' or group == '' or #group > 128 or not validUtf8(group)) then
