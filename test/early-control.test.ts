@@ -99,9 +99,12 @@ describe('a control message heard before the worker holds its task', () => {
         setTimeout(() => resolve(heard), 1000);
       });
     // heartbeats every 2 s: a claim's reply may take 4 s before it fails, and the hold is shorter
-    const s = await setup({ concurrency: 1, heartbeatInterval: 2000 }, { gate: () => gate, listening });
+    let gated = 0;
+    const s = await setup({ concurrency: 1, heartbeatInterval: 2000 }, { gate: () => (gated++, gate), listening });
     const first = await s.c.submit('gate');
-    await until(async () => (await s.c.get(first))?.state === 'RUNNING', 'the first task running');
+    // (its function called: RUNNING in Redis, its claim's reply may still be on its way, and the
+    // hold below would keep it from the worker, the first task never run, nothing claimed after)
+    await until(() => gated === 1, 'the first task running');
     const id = await s.c.submit('listening');
     // every connection but the subscriber's: the next claim goes out when the first task ends
     expect(s.proxy.hold((hello) => !hello.includes(':subscriber'))).toBeGreaterThan(0);
@@ -131,7 +134,9 @@ describe('a control message heard before the worker holds its task', () => {
     const s = await setup({ concurrency: 1, heartbeatInterval: 2000 }, { flaky });
     // (no backoff: the END's retry is due at once, and the claim that carries it takes it again)
     const id = await s.c.submit('flaky', null, { attempts: 2 });
-    await until(async () => (await s.c.get(id))?.state === 'RUNNING', 'the first attempt running');
+    // (its function called, not only RUNNING in Redis: a claim's reply still on its way would be
+    // held below, the first attempt never run, its END and the retry's claim never sent)
+    await until(() => attempts === 1, 'the first attempt running');
     expect(s.proxy.hold((hello) => !hello.includes(':subscriber'))).toBeGreaterThan(0);
     release();
     await until(async () => (await s.c.get(id))?.attempt === 2 && (await s.c.get(id))?.state === 'RUNNING', 'the retry claimed in Redis', 10_000, 2);

@@ -193,7 +193,8 @@ describe('junk on a task\'s events channel', () => {
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
     const id = await c.submit('hold');
-    await until(async () => (await c.get(id))?.state === 'RUNNING', 'RUNNING');
+    // (its function called, `release` set: RUNNING in Redis, its claim's reply may still be on its way)
+    await until(() => release !== undefined, 'RUNNING');
 
     const child = await spawnClient({ redis: o, id });
     cleanup.push(() => child.kill('SIGKILL'));
