@@ -261,6 +261,8 @@ export class Client {
    * one's waker, called once it is ready or has ended, or when the channel is left first
    */
   private readonly unsent = new Map<string, () => void>();
+  /** the waits' reads, made when the subscriber connection is refused for good (a password wrong or missing) */
+  private readonly subRefused = new Set<() => void>();
   /** channels left while the subscriber connection was not ready: UNSUBSCRIBEd once it is, unless followed again */
   private readonly leaving = new Set<string>();
   private readonly log: LoggerLike;
@@ -1203,7 +1205,7 @@ export class Client {
         settled = true;
         off();
         this.reconnects.delete(onReady);
-        sub.off('error', onRefused);
+        this.subRefused.delete(read);
         clearInterval(poll);
         clearTimeout(timer);
         clearTimeout(goneCheck);
@@ -1300,10 +1302,7 @@ export class Client {
       // A subscriber connection whose handshake Redis refuses (a password wrong or missing)
       // never turns ready, nor does the subscription: read now, and the read's refusal ends the
       // wait (it polled until its timeout, or for ever)
-      const onRefused = (e: unknown) => {
-        if (lastingRefusal(e)) read();
-      };
-      sub.on('error', onRefused);
+      this.subRefused.add(read);
       // Subscribed first, then read: an end between the two is seen by one or the other.
       subscription.ready.then(read, read);
     });
@@ -1656,7 +1655,10 @@ export class Client {
       // resubscribes only what had been subscribed). One made while Redis is away is not handed
       // over until it is back (subscribeLive).
       this.sub = connect(this.config, 'subscriber', this.owner, { lazyConnect: false, maxRetriesPerRequest: null });
-      this.sub.on('error', () => {});
+      // (a refusal waiting does not mend: the waits read now, and end with the read's refusal)
+      this.sub.on('error', (e: unknown) => {
+        if (lastingRefusal(e)) for (const read of [...this.subRefused]) read();
+      });
       const sub = this.sub;
       this.sub.on('ready', () => {
         // (ioredis resubscribed, before this, what Redis had answered: left meanwhile, it goes now)

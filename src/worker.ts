@@ -13,6 +13,7 @@ import type { EveryField } from '../machines/every-field.js';
 import { onRefused } from './db-select.js';
 import { MONITOR_FIELDS, resolveWorkerConfig, type ProcessOptions, type WorkerConfig, WORKER_FIELDS } from './config.js';
 import { ConfigError, LeaseLostError, ListenError, PermissionError, StateError } from './errors.js';
+import { outOfReach } from './out-of-reach.js';
 import { types } from 'node:util';
 import { escapeControls, quote } from './quote.js';
 import { readTogether } from './read-together.js';
@@ -1150,12 +1151,22 @@ export class Worker extends MeteredProcess {
         const offAbort = effect.onAbort(endAll);
         try {
           const names = functions.map((f) => f.name);
-          const waits = (open.length ? open : this.parts).map((part) =>
-            waitForWork(this.partWait(part), part.keys, wait, part.refused ? [] : names, (id) => {
-              if (over) unblock(part, id);
-              else blocked.set(part, id);
-            }),
-          );
+          const sentAt = performance.now();
+          const waits = (open.length ? open : this.parts).map((part) => {
+            const conn = this.partWait(part);
+            const forget = () => this.partWaits.get(part.index) === conn && this.partWaits.delete(part.index);
+            return this.answeredWithin(
+              conn,
+              wait,
+              sentAt,
+              part,
+              forget,
+              waitForWork(conn, part.keys, wait, part.refused ? [] : names, (id) => {
+                if (over) unblock(part, id);
+                else blocked.set(part, id);
+              }),
+            );
+          });
           // the first to end, ends the others
           await Promise.race(waits.map((p) => p.then(endAll, endAll)));
           const settled = await Promise.allSettled(waits);
@@ -1171,6 +1182,31 @@ export class Worker extends MeteredProcess {
     if (effect.aborted()) return { tasks: [] };
     // (on its way until taken or handed back: a worker leaving waits for it, see `deregister`)
     return this.onItsWay(this.claimNow(free).then((replies) => this.takeAll(replies, effect.aborted)));
+  }
+
+  /**
+   * `p`, a blocking wait of `waitMs` sent on `conn` at `sentAt` in partition `part`, failed when
+   * it has no answer a command's timeout past its own: its connection is dropped (`forget` lets
+   * the next wait make a new one) and the wait fails, so its claim is recovered (a claim Redis
+   * ran, or runs later, is handed back) and the worker waits again. A connection that goes
+   * silent while the others answer (a proxy, a NAT or a firewall that dropped it without a
+   * word) held an idle worker in its wait for good, taking nothing, with no line said: its
+   * heartbeats passed. Said at WARN when a heartbeat sent after the wait was answered; else
+   * Redis is out of reach, which the outage lines say.
+   */
+  private answeredWithin<T>(conn: Connection, waitMs: number, sentAt: number, part: WorkerPartition, forget: () => unknown, p: Promise<T>): Promise<T> {
+    const ms = waitMs + redisCommandTimeout(this.config.heartbeatInterval);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        forget();
+        conn.disconnect();
+        const answering = part.clock !== undefined && part.clock.sentAt > sentAt;
+        const e = new Error(`the wait for a task had no answer in ${ms} ms${answering ? ", while Redis answered this worker's heartbeats: its connection (dropped by a proxy, a NAT or a firewall?) is made again" : ''}`);
+        reject(answering ? e : outOfReach(e));
+      }, ms);
+    });
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
   /** a claim on its way (`claiming`) until `p` settles */
@@ -1709,7 +1745,10 @@ export class Worker extends MeteredProcess {
                 if (aborted()) {
                   part.ledger.unsent(request);
                   got = NO_CLAIM();
-                } else got = this.noteReply(await part.ledger.track(request, waitAndClaim(conn, keys, wait, request, unblock, part.refused)));
+                } else {
+                  const waited = this.answeredWithin(conn, wait, sentAt, part, () => this.blocking === conn && (this.blocking = undefined), waitAndClaim(conn, keys, wait, request, unblock, part.refused));
+                  got = this.noteReply(await part.ledger.track(request, waited));
+                }
               }
             } catch (e) {
               if (!aborted()) throw e;

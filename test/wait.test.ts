@@ -206,7 +206,7 @@ describe('a wait that ends leaves nothing behind', () => {
   it('rejects with a TimeoutError after `timeout`, and unsubscribes, clears its timers and listeners, resolved or not', async () => {
     const o = server.options();
     const c = client(o);
-    const internals = c as unknown as { sub: Redis; reconnects: Set<unknown>; waits: Set<unknown> };
+    const internals = c as unknown as { sub: Redis; reconnects: Set<unknown>; waits: Set<unknown>; subRefused: Set<unknown> };
     c.subscribe('warm-up', () => {})(); // opens the subscriber connection before the baseline
     await until(() => internals.sub.status === 'ready', 'subscriber ready');
     const baseline = { timers: timers(), ready: internals.sub.listenerCount('ready') };
@@ -235,6 +235,7 @@ describe('a wait that ends leaves nothing behind', () => {
     for (const id of ['never', 'done', 'later']) expect(await subscribers(`${o.keyPrefix}task-${id}-events`), id).toBe(0);
     expect(internals.sub.listenerCount('ready')).toBe(baseline.ready);
     expect(internals.reconnects.size).toBe(0);
+    expect(internals.subRefused.size).toBe(0);
     expect(internals.waits.size).toBe(0);
     expect(warnings.map((w) => w.message)).toEqual([]); // e.g. no MaxListenersExceededWarning
     await until(() => timers() <= baseline.timers, 'timers back to the baseline', 2000);
