@@ -87,8 +87,11 @@ export function commandDeadlines(redis: Connection, timeoutMs: number, overdue: 
     head = 0;
     sweepAt = Math.max(SWEEP_MIN, 2 * kept);
   };
+  // (judged after the I/O of the turn it comes due in: after a function held the event loop from
+  // an I/O callback, the timers of the next turn run before the sockets are read, and calls whose
+  // replies had come, waiting in the socket, failed as unanswered: a heartbeat, an END, a claim)
   const arm = (ms: number) => {
-    timer = setTimeout(check, ms);
+    timer = setTimeout(() => setImmediate(check), ms);
     timer.unref();
   };
   const check = () => {

@@ -1197,16 +1197,20 @@ export class Worker extends MeteredProcess {
   private answeredWithin<T>(conn: Connection, waitMs: number, sentAt: number, part: WorkerPartition, forget: () => unknown, p: Promise<T>): Promise<T> {
     const ms = waitMs + redisCommandTimeout(this.config.heartbeatInterval);
     let timer: NodeJS.Timeout | undefined;
+    let answered = false;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      // (judged after the I/O of this turn of the event loop: held by a function that blocked it,
+      // the timer comes due before the reply that waits in the socket is read)
+      timer = setTimeout(() => setImmediate(() => answered || fail()), ms);
+      const fail = () => {
         forget();
         conn.disconnect();
         const answering = part.clock !== undefined && part.clock.sentAt > sentAt;
         const e = new Error(`the wait for a task had no answer in ${ms} ms${answering ? ", while Redis answered this worker's heartbeats: its connection (dropped by a proxy, a NAT or a firewall?) is made again" : ''}`);
         reject(answering ? e : outOfReach(e));
-      }, ms);
+      };
     });
-    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    return Promise.race([p.finally(() => (answered = true)), late]).finally(() => clearTimeout(timer));
   }
 
   /** a claim on its way (`claiming`) until `p` settles */
