@@ -1205,7 +1205,9 @@ export class Worker extends MeteredProcess {
       const fail = () => {
         forget();
         conn.disconnect();
-        const answering = part.clock !== undefined && part.clock.sentAt > sentAt;
+        // (a heartbeat sent after the wait should have come back, answered: Redis answers, this
+        // connection does not; one sent before says nothing of a Redis that went silent since)
+        const answering = part.clock !== undefined && part.clock.sentAt > sentAt + waitMs;
         const e = new Error(`the wait for a task had no answer in ${ms} ms${answering ? ", while Redis answered this worker's heartbeats: its connection (dropped by a proxy, a NAT or a firewall?) is made again" : ''}`);
         reject(answering ? e : outOfReach(e));
       };

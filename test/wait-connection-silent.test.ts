@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Client, Worker } from '../src/index.js';
 import { startProxy } from './helpers/tcp-proxy.js';
-import { type RedisServer } from './helpers/redis-server.js';
+import { until, type RedisServer } from './helpers/redis-server.js';
 import { redisPerFile } from './helpers/suite.js';
 import { levelledLogger } from './helpers/collecting-logger.js';
 
@@ -47,4 +47,27 @@ describe("an idle worker whose wait's connection goes silent while Redis answers
       expect(at('warn').filter((l) => /the wait for a task had no answer in \d+ ms, while Redis answered this worker's heartbeats/.test(l))).toHaveLength(1);
     }, 40_000);
   }
+
+  it('Redis frozen in the last heartbeat of a wait: the outage is not blamed on the wait\'s connection', async () => {
+    const o = server.options();
+    const { at, logger } = levelledLogger();
+    const w = new Worker({ port: 0, redis: o, logger, heartbeatInterval: 200, fetchTaskInterval: 500 });
+    w.addTaskFunction('f', () => 1);
+    cleanup.push(() => w.stop());
+    cleanup.push(async () => server.thaw());
+    const waitingAt: number[] = [];
+    // (entered from another state: a wait sent now; re-entered after a poll, no event)
+    w.on('state', (s) => JSON.stringify(s).includes('"waiting"') && waitingAt.push(performance.now()));
+    await w.start();
+    for (let round = 0; round < 10; round++) {
+      const n = waitingAt.length;
+      await until(() => waitingAt.length > n, 'waiting', 15_000, 1);
+      // frozen in the wait's last heartbeat interval
+      await sleep(Math.max(0, waitingAt.at(-1)! + 500 - 20 - (round % 5) * 40 - performance.now()));
+      server.freeze();
+      await sleep(2500);
+      server.thaw();
+    }
+    expect(at('warn').filter((l) => /while Redis answered this worker's heartbeats/.test(l))).toEqual([]);
+  }, 120_000);
 });

@@ -109,6 +109,7 @@ export function claimArgs(keys: Keys, c: ClaimRequest, args: (string | number)[]
  * last claim said Redis refused a function; ready.lua is asked of none.
  */
 export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: number, request: ClaimRequest, onBlocking?: (clientId: number) => void, refused = false): Promise<ClaimReply> {
+  const started = performance.now();
   for (let attempt = 1; ; attempt++) {
     const pipe = scriptPipeline(blocking);
     // `onBlocking` gets the connection's id (for CLIENT UNBLOCK) once Redis has run this pipeline
@@ -121,7 +122,7 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
     // (none asked after a claim Redis refused a function: ready.lua would read it ready, and the
     // block return at once, again and again; Worker `WorkerPartition.refused`)
     pipeScript(pipe, 'ready', [keys.newQueue], refused ? [] : request.functions.filter((f) => f.room > 0).map((f) => f.name));
-    pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
+    pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', blockFor(timeoutMs, started));
     pipeScript(pipe, 'claim', claimKeys(keys, request), claimArgs(keys, request));
     const replies = await execPipeline(pipe);
     const [err, reply] = replies[onBlocking ? 3 : 2] ?? [new Error('the pipelined claim got no reply')];
@@ -140,11 +141,12 @@ export async function waitAndClaim(blocking: Connection, keys: Keys, timeoutMs: 
  * across them once any wakes. Resolves true when an entry arrived, false at the timeout.
  */
 export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: number, functions: string[], onBlocking: (clientId: number) => void): Promise<boolean> {
+  const started = performance.now();
   for (let attempt = 1; ; attempt++) {
     const pipe = scriptPipeline(blocking);
     pipe.client('ID', (err, id) => !err && id !== undefined && onBlocking(id));
     pipeScript(pipe, 'ready', [keys.newQueue], functions);
-    pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', Math.max(0.01, timeoutMs / 1000));
+    pipe.blmove(keys.newQueue, keys.newQueue, 'RIGHT', 'RIGHT', blockFor(timeoutMs, started));
     const replies = await execPipeline(pipe);
     const [err, reply] = replies[2] ?? [new Error('the wait got no reply')];
     // The partition's slot went to another node (moveSwarmSlot, a failover): learnt, and the
@@ -154,6 +156,15 @@ export async function waitForWork(blocking: Connection, keys: Keys, timeoutMs: n
     if (err) throw err;
     return reply !== null;
   }
+}
+
+/**
+ * seconds a block may take of a wait of `timeoutMs` begun at `started`: what is left of it (a
+ * wait sent again after a Cluster's MOVED blocks for the rest, not a whole wait more, so that it
+ * ends within the deadline the worker gives it: src/worker.ts `answeredWithin`)
+ */
+function blockFor(timeoutMs: number, started: number): number {
+  return Math.max(0.01, (timeoutMs - (performance.now() - started)) / 1000);
 }
 
 /** claim.lua's reply opens with six numbers: wakeAt, now, receipt, workers, and how many claimed and parked follow */
