@@ -2029,6 +2029,9 @@ export class Worker extends MeteredProcess {
             // this, it would list the worker again once it had left
             if (this.registering) await within(redisCommandTimeout(config.heartbeatInterval) + 1000, this.registering);
             if (this.claiming.size) await within(redisCommandTimeout(config.heartbeatInterval, config.redis.durable ? config.redis.durableTimeout : 0) + 1000, Promise.allSettled([...this.claiming]));
+            // (and the waits given up as the worker left, unblocked: one whose reply is lost
+            // after the recovery below left its claim's token unrecovered, its tasks to a monitor)
+            await this.endAbandonedWaits(1000);
             await within(
               2000,
               this.recoverClaims().catch((e: Error) => log.warn(`could not recover the claims whose replies were lost (the monitor will requeue what they took): ${e.message}`)),
