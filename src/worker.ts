@@ -1905,7 +1905,7 @@ export class Worker extends MeteredProcess {
                       pinging = false;
                       // (closed meanwhile: the connection now up is not the one asked)
                       if (answered || closed || closes !== since || conn.status !== 'ready') return;
-                      log.warn(`subscriber connection silent for ${silence} ms: made again (no task is claimed until its control subscription is)`);
+                      this.outage.warn(`subscriber connection silent for ${silence} ms: made again (no task is claimed until its control subscription is)`);
                       conn.disconnect(true);
                     });
                 }, config.heartbeatInterval);
