@@ -39,17 +39,27 @@ async function monitor(o: Record<string, unknown>, taskTimeout: number): Promise
   return m;
 }
 
+/** a task of `sleep` for `ms` that the frozen worker's wait claimed, in Redis */
+async function claimedWhileFrozen(o: Record<string, unknown>, c: Client, ms: number, functions?: Parameters<typeof frozenWhileWaiting>[1]): Promise<{ frozen: WorkerProcess; id: string }> {
+  const frozen = await frozenWhileWaiting(o, functions);
+  const id = await c.submit('sleep', { ms });
+  await until(async () => (await c.get(id))?.worker === frozen.address, 'claimed by the frozen worker');
+  return { frozen, id };
+}
+
+/** requeued by a monitor as a dead worker's */
+async function requeued(o: Record<string, unknown>, c: Client, id: string): Promise<void> {
+  await monitor(o, 300);
+  await until(async () => (await c.get(id))?.state === 'QUEUED', 'requeued as a dead worker’s');
+}
+
 describe('a claim Redis ran for a frozen worker, its reply read once it thaws', () => {
   it('requeued meanwhile and run by another worker: the thawed worker does not start it, and it runs once', async () => {
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const frozen = await frozenWhileWaiting(o);
-    const id = await c.submit('sleep', { ms: 400 });
-    // the frozen worker's claim took it, in Redis
-    await until(async () => (await c.get(id))?.worker === frozen.address, 'claimed by the frozen worker');
-    await monitor(o, 300);
-    await until(async () => (await c.get(id))?.state === 'QUEUED', 'requeued as a dead worker’s');
+    const { frozen, id } = await claimedWhileFrozen(o, c, 400);
+    await requeued(o, c, id);
     const starts: string[] = [];
     const other = new Worker({ port: 0, redis: o, heartbeatInterval: 50, logger: quiet });
     other.addTaskFunction('sleep', async ({ id: taskId }) => {
@@ -71,11 +81,8 @@ describe('a claim Redis ran for a frozen worker, its reply read once it thaws', 
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const frozen = await frozenWhileWaiting(o);
-    const id = await c.submit('sleep', { ms: 400 });
-    await until(async () => (await c.get(id))?.worker === frozen.address, 'claimed by the frozen worker');
-    await monitor(o, 300);
-    await until(async () => (await c.get(id))?.state === 'QUEUED', 'requeued as a dead worker’s');
+    const { frozen, id } = await claimedWhileFrozen(o, c, 400);
+    await requeued(o, c, id);
     expect(await c.control(id, 'stop')).toBe('cancelled');
     frozen.proc.kill('SIGCONT');
     const warned = await frozen.waitFor(/^WARN .*no longer its to run/, 5000);
@@ -93,9 +100,7 @@ describe('a claim Redis ran for a frozen worker, its reply read once it thaws', 
     // (a claim read more than two heartbeats late is asked of Redis; frozen for less than the
     // monitor's taskTimeout, nothing requeued it)
     await monitor(o, 2000);
-    const frozen = await frozenWhileWaiting(o);
-    const id = await c.submit('sleep', { ms: 200 });
-    await until(async () => (await c.get(id))?.worker === frozen.address, 'claimed by the frozen worker');
+    const { frozen, id } = await claimedWhileFrozen(o, c, 200);
     await sleep(1300);
     frozen.proc.kill('SIGCONT');
     expect(await c.wait(id, { timeout: 10_000 })).toMatchObject({ outcome: 'succeeded' });
@@ -107,9 +112,7 @@ describe('a claim Redis ran for a frozen worker, its reply read once it thaws', 
     const o = server.options();
     const c = new Client({ redis: o });
     cleanup.push(() => c.close());
-    const frozen = await frozenWhileWaiting(o);
-    const id = await c.submit('sleep', { ms: 200 });
-    await until(async () => (await c.get(id))?.worker === frozen.address, 'claimed by the frozen worker');
+    const { frozen, id } = await claimedWhileFrozen(o, c, 200);
     await sleep(600);
     // (as a service manager stops a unit: SIGTERM, then SIGCONT)
     const exited = new Promise((r) => frozen.proc.once('exit', r));
@@ -129,9 +132,7 @@ describe('a claim Redis ran for a frozen worker, its reply read once it thaws', 
     cleanup.push(() => c.close());
     const admin = server.client();
     cleanup.push(async () => void (await admin.quit()));
-    const frozen = await frozenWhileWaiting(o, { sleep: { concurrency: 1 } });
-    const a = await c.submit('sleep', { ms: 200 });
-    await until(async () => (await c.get(a))?.worker === frozen.address, 'claimed by the frozen worker');
+    const { frozen, id: a } = await claimedWhileFrozen(o, c, 200, { sleep: { concurrency: 1 } });
     await sleep(300);
     // (Redis, a proxy or a NAT closes the frozen process's subscriber connection)
     await admin.client('KILL', 'TYPE', 'pubsub');
