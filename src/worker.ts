@@ -107,6 +107,9 @@ const laneOf = (concurrency: number) => (concurrency >= LANES_FROM ? Math.ceil(c
 /** the lane of a worker alone in its swarm, when it differs from `laneOf`'s */
 const loneLaneOf = (concurrency: number) => (concurrency >= LONE_LANES_FROM && concurrency < LANES_FROM ? Math.ceil(concurrency / 2) : undefined);
 
+/** how late Redis may end a block at its timeout (its cron's tick, 100 ms at the default hz), with room to spare */
+const BLOCK_END_SLACK_MS = 250;
+
 /**
  * A command slower than this means Redis is unreachable (or too slow to keep leases alive).
  * With redis.durable, a command may wait behind a WAIT of `durableWait` ms (the one under way
@@ -1206,8 +1209,9 @@ export class Worker extends MeteredProcess {
         forget();
         conn.disconnect();
         // (a heartbeat sent after the wait should have come back, answered: Redis answers, this
-        // connection does not; one sent before says nothing of a Redis that went silent since)
-        const answering = part.clock !== undefined && part.clock.sentAt > sentAt + waitMs;
+        // connection does not; one sent before says nothing of a Redis that went silent since.
+        // Redis ends a block's timeout at its next cron tick, up to 100 ms late at its default hz)
+        const answering = part.clock !== undefined && part.clock.sentAt > sentAt + waitMs + BLOCK_END_SLACK_MS;
         const e = new Error(`the wait for a task had no answer in ${ms} ms${answering ? ", while Redis answered this worker's heartbeats: its connection (dropped by a proxy, a NAT or a firewall?) is made again" : ''}`);
         reject(answering ? e : outOfReach(e));
       };
