@@ -1387,13 +1387,6 @@ export class Worker extends MeteredProcess {
   }
 
   /**
-   * The monitors' taskTimeout, as register.lua or renew.lua read it from Redis (the monitors
-   * write it at each sweep). A worker's heartbeatInterval is its own setting and the monitors'
-   * taskTimeout theirs: one too slow for the other got healthy tasks requeued as dead and run
-   * twice, with nothing said. Warned once per value (a monitor restarted with another timeout is
-   * checked again), not at every heartbeat.
-   */
-  /**
    * The worker set's size, as a heartbeat read it: when it differs from the size at the last
    * listing, the peers are listed again now, not at the next refresh (fetchWorkerInterval). A
    * worker started beside others lists them before they have registered: cut off in its first
@@ -1403,18 +1396,27 @@ export class Worker extends MeteredProcess {
   private heardSwarmSize(workers: number): void {
     if (workers < 0 || workers === this.sizeListed || this.listingPeers) return;
     this.sizeListed = workers;
-    this.listingPeers = listWorkers(this.redis, this.keys, (m) => this.log.warn(m))
-      .then(
-        (peers) => void (this.peers = peers.filter((p) => p !== this.address)),
-        (e: unknown) => {
-          // (read again at the next heartbeat)
-          this.sizeListed = undefined;
-          this.log.debug(`worker list refresh failed: ${(e as Error).message}`);
-        },
-      )
+    this.listingPeers = this.readPeers()
+      .catch((e: unknown) => {
+        // (read again at the next heartbeat)
+        this.sizeListed = undefined;
+        this.log.debug(`worker list refresh failed: ${(e as Error).message}`);
+      })
       .finally(() => (this.listingPeers = undefined));
   }
 
+  /** the workers listed in Redis, this one left out: the peers an outage asks */
+  private async readPeers(): Promise<void> {
+    this.peers = (await listWorkers(this.redis, this.keys, (m) => this.log.warn(m))).filter((p) => p !== this.address);
+  }
+
+  /**
+   * The monitors' taskTimeout, as register.lua or renew.lua read it from Redis (the monitors
+   * write it at each sweep). A worker's heartbeatInterval is its own setting and the monitors'
+   * taskTimeout theirs: one too slow for the other got healthy tasks requeued as dead and run
+   * twice, with nothing said. Warned once per value (a monitor restarted with another timeout is
+   * checked again), not at every heartbeat.
+   */
   private heardTaskTimeout(taskTimeout: number | undefined): void {
     if (taskTimeout === undefined || taskTimeout === this.taskTimeoutHeard) return;
     this.taskTimeoutHeard = taskTimeout;
@@ -1582,7 +1584,7 @@ export class Worker extends MeteredProcess {
       }
       this.listed = true;
       if (this.stateToWrite) this.recordState(this.stateToWrite.value);
-      this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
+      await this.readPeers();
     } catch (e) {
       this.startError = unavailable(config.redis, this.redis, e);
       throw this.startError;
@@ -1799,7 +1801,7 @@ export class Worker extends MeteredProcess {
         refreshPeers: ticker(
           config.fetchWorkerInterval,
           async () => {
-            this.peers = (await listWorkers(this.redis, keys, (m) => log.warn(m))).filter((p) => p !== this.address);
+            await this.readPeers();
             // what it serves, listed again (a monitor that pruned it while it was cut off dropped it)
             // (a refresh under way as the worker leaves: nothing more once it deregisters, or it would land after)
             for (const part of this.parts) if (this.listed) await announce(this.redis, part.keys, this.address, this.announced());
