@@ -70,7 +70,7 @@ export const REDIS_FIELDS = {
 } as const satisfies Record<string, Field>;
 
 const COMMON_FIELDS = {
-  fetchWorkerInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between refreshes of the in-memory worker list (a worker lists its peers again at once when its heartbeat finds the number of workers changed)' },
+  fetchWorkerInterval: { kind: 'int', default: 15000, min: 1, doc: 'ms between refreshes of the in-memory worker list (a worker that knows no peer lists them again at once when its heartbeat finds others registered)' },
   partitionPercentage: { kind: 'percent', default: 60, doc: 'min % of other workers to reach by ping, when Redis is lost, to stay active' },
   pingTimeout: { kind: 'int', default: 500, min: 1, doc: 'ms to wait for a peer to answer a ping' },
   metricsPort: {

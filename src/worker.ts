@@ -1387,14 +1387,16 @@ export class Worker extends MeteredProcess {
   }
 
   /**
-   * The worker set's size, as a heartbeat read it: when it differs from the size at the last
-   * listing, the peers are listed again now, not at the next refresh (fetchWorkerInterval). A
-   * worker started beside others lists them before they have registered: cut off in its first
-   * seconds, it knew no peer to ask, and kept its tasks running as a lone worker does while the
-   * monitors requeued them (test/peers-known-soon.test.ts).
+   * The worker set's size, as a heartbeat read it: a worker that knows no peer while others are
+   * listed lists them now, not at the next refresh (fetchWorkerInterval). One started beside
+   * others lists them before they have registered: cut off in its first seconds, it knew no peer
+   * to ask, and kept its tasks running as a lone worker does while the monitors requeued them
+   * (test/peers-known-soon.test.ts). Only then: a worker that knows some peers judges a partition
+   * by them until its refresh, and a swarm of hundreds whose workers each listed the whole set
+   * at every change of its size (autoscaling) read it hundreds of times a second.
    */
   private heardSwarmSize(workers: number): void {
-    if (workers < 0 || workers === this.sizeListed || this.listingPeers) return;
+    if (workers <= 1 || this.peers.length > 0 || workers === this.sizeListed || this.listingPeers) return;
     this.sizeListed = workers;
     this.listingPeers = this.readPeers()
       .catch((e: unknown) => {

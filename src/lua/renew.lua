@@ -36,11 +36,11 @@
               other's claim receipts and can repeat a lease; the worker says so (src/worker.ts).
               An entry that stands still is a process gone (the one before this one; Redis gone
               back to an older copy of its data, moving it back), said nothing of.
-    workers = how many members `workers` holds (this worker among them): one that differs from
-              the worker's list of its peers has it read the list again at once, rather than at
-              its next refresh (fetchWorkerInterval): a worker started beside others, which
-              registered after it listed them, would otherwise know no peer to ask when cut off
-              in its first seconds, and keep its tasks running (src/worker.ts `heardSwarmSize`)
+    workers = how many members `workers` holds (this worker among them): a worker that knows no
+              peer while others are listed reads the list again at once, rather than at its next
+              refresh (fetchWorkerInterval): one started beside others, which registered after it
+              listed them, would otherwise know no peer to ask when cut off in its first seconds,
+              and keep its tasks running (src/worker.ts `heardSwarmSize`)
 ]]
 local prefix, worker = ARGV[1], ARGV[2]
 --@include lib/now.lua
